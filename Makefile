@@ -1,0 +1,115 @@
+# portpilot: plain Makefile. `make`, `make check`, `make demo`, `make asan`,
+# `make fuzz`, `make bench`, `make install`, `make clean`.
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+B        ?= build
+SAN      ?=
+
+PP_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DPP_VERSION='"$(VERSION)"' \
+            -Iinclude -I/usr/include/iniparser $(SAN) -MMD -MP
+LIBS      = -liniparser -lncursesw -lcurl -lpcap
+LDFLAGS_PP = $(SAN)
+
+CORE_SRC  = $(filter-out core/main.c,$(wildcard core/*.c))
+TUI_SRC   = $(wildcard tui/*.c)
+DDNS_SRC  = $(wildcard ddns/*.c)
+PROBE_SRC = $(wildcard probe/*.c)
+ALL_SRC   = $(CORE_SRC) $(TUI_SRC) $(DDNS_SRC) $(PROBE_SRC) core/main.c
+
+obj = $(patsubst %.c,$(B)/%.o,$(1))
+# Link order: the binary's entry, then modules, then the core they depend on.
+MOD_OBJ   = $(call obj,$(TUI_SRC) $(DDNS_SRC) $(PROBE_SRC))
+CORE_OBJ  = $(call obj,$(CORE_SRC))
+
+UNIT_SRC   = $(wildcard tests/unit/test-*.c)
+UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+BENCH_SRC  = $(wildcard bench/*.c)
+BENCH_BIN  = $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+
+# Tests that simulate system-call failures wrap them at link time.
+WRAP_test-save = -Wl,--wrap=rename -Wl,--wrap=fsync -Wl,--wrap=write
+
+.PHONY: all deps check check-unit check-shell asan fuzz bench demo install clean
+all: $(B)/portpilot portpilot
+
+portpilot: $(B)/portpilot
+	@ln -sf $(B)/portpilot portpilot
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PP_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/libppcore.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libppmod.a: $(MOD_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/portpilot: $(B)/core/main.o $(B)/libppmod.a $(B)/libppcore.a
+	$(CC) $(LDFLAGS_PP) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libppmod.a $(B)/libppcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(PP_CFLAGS) $(CFLAGS) -Wno-unused-parameter $(LDFLAGS_PP) -o $@ $^ \
+		$(WRAP_$*) $(LIBS) -lcmocka
+
+$(B)/bench/%: bench/%.c $(B)/libppmod.a $(B)/libppcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(PP_CFLAGS) $(CFLAGS) $(LDFLAGS_PP) -o $@ $^ $(LIBS) -lm
+
+deps:
+	@sh tools/deps.sh
+
+# The test command of the README: installs what is missing, builds, runs
+# every suite (unit, CLI, lab, TUI) and ends with "N passed, N failed".
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@sh tests/run.sh $(B) $(UNIT_BIN)
+
+check-unit: all $(UNIT_BIN)
+	@PP_ONLY=unit sh tests/run.sh $(B) $(UNIT_BIN)
+
+asan: deps
+	@$(MAKE) --no-print-directory B=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" check-asan-run
+
+.PHONY: check-asan-run
+check-asan-run: all $(UNIT_BIN)
+	@ASAN_OPTIONS=detect_leaks=1 PP_ONLY=unit,cli sh tests/run.sh $(B) $(UNIT_BIN)
+
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	@mkdir -p $(B)/fuzz $(B)/fuzz/corpus
+	clang -std=c11 -D_GNU_SOURCE -Iinclude -I/usr/include/iniparser -g -O1 \
+		-fsanitize=fuzzer,address,undefined -o $(B)/fuzz/fuzz-table \
+		tests/fuzz/fuzz-table.c $(CORE_SRC) -liniparser
+	cp examples/*.ini $(B)/fuzz/corpus/
+	$(B)/fuzz/fuzz-table -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
+		-print_final_stats=1 $(B)/fuzz/corpus 2>&1 | tail -n 12
+
+bench: all $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/lab/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/doc/portpilot/examples $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(B)/portpilot $(DESTDIR)$(PREFIX)/sbin/portpilot
+	install -m 0644 man/portpilot.8 $(DESTDIR)$(PREFIX)/share/man/man8/portpilot.8
+	install -m 0644 examples/*.ini $(DESTDIR)$(PREFIX)/share/doc/portpilot/examples/
+	for u in systemd/*.service systemd/*.timer; do [ -f "$$u" ] || continue; \
+		sed 's|@SBINDIR@|$(PREFIX)/sbin|g' "$$u" > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
+
+clean:
+	rm -rf build build-asan portpilot
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,468 @@
+/* The table commands: check, list, export, add, set, del, enable, disable. */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include "portpilot/cli.h"
+#include "portpilot/table.h"
+#include "portpilot/util.h"
+
+#define LOCK_WAIT_MS 3000
+
+static int
+load(struct pp_cli *cli, const char *cmd, bool missing_ok, struct pp_table **t)
+{
+	struct pp_error err;
+
+	if (pp_table_load(cli->table_path, missing_ok, t, &err) < 0) {
+		fprintf(cli->err, "portpilot %s: %s\n", cmd, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+help(struct pp_cli *cli, const char *text)
+{
+	fputs(text, cli->out);
+	return PP_EXIT_OK;
+}
+
+int
+pp_cmd_check(struct pp_cli *cli, int argc, char **argv)
+{
+	struct pp_findings fs = { 0 };
+	struct pp_table *t;
+	size_t e, w;
+
+	if (pp_cli_wants_help(argc, argv))
+		return help(cli, "usage: portpilot [-f TABLE] check [--json]\n"
+		            "Validates the mapping table and prints every finding with file:line and the fix.\n"
+		            "Exit 0 when clean, 1 when there are findings, 2 when the table cannot be read.\n");
+	if (argc > 1)
+		return pp_cli_usage(cli, "check", "unexpected argument '%s'", argv[1]);
+	if (load(cli, "check", false, &t) < 0)
+		return PP_EXIT_USAGE;
+	pp_table_check(t, time(NULL), &fs);
+	e = pp_findings_count(&fs, PP_ERROR);
+	w = pp_findings_count(&fs, PP_WARNING);
+	if (cli->json) {
+		pp_findings_json(cli->out, t->path, &fs);
+	} else {
+		pp_findings_print(cli->out, t->path, &fs);
+		fprintf(cli->out, "%s: %zu mapping%s, %zu error%s, %zu warning%s\n", t->path, t->n,
+		        t->n == 1 ? "" : "s", e, e == 1 ? "" : "s", w, w == 1 ? "" : "s");
+	}
+	pp_findings_free(&fs);
+	pp_table_free(t);
+	return e + w ? PP_EXIT_FAIL : PP_EXIT_OK;
+}
+
+static const char *
+state_of(const struct pp_mapping *m, time_t now)
+{
+	if (m->bad || !m->internal_ip || !m->pub_lo)
+		return "invalid";
+	if (!m->enabled)
+		return "disabled";
+	if (pp_mapping_expired(m, now))
+		return "expired";
+	return "enabled";
+}
+
+static void
+ports(char *out, size_t n, uint16_t lo, uint16_t hi)
+{
+	if (lo == hi)
+		snprintf(out, n, "%u", lo);
+	else
+		snprintf(out, n, "%u-%u", lo, hi);
+}
+
+static char *
+allow_text(const struct pp_mapping *m)
+{
+	struct pp_buf b = { 0 };
+	char ip[16];
+
+	if (m->nallow == 0)
+		return pp_xstrdup("any");
+	for (size_t i = 0; i < m->nallow; i++) {
+		pp_format_ipv4(m->allow[i].addr, ip);
+		pp_buf_printf(&b, "%s%s/%u", i ? "," : "", ip, m->allow[i].len);
+	}
+	return b.data;
+}
+
+static void
+list_json(FILE *f, const struct pp_table *t, time_t now)
+{
+	fputs("{\"file\":", f);
+	pp_json_str(f, t->path);
+	fputs(",\"site\":{", f);
+	for (int s = 0; s < PP_S__COUNT; s++) {
+		fprintf(f, "%s\"%s\":", s ? "," : "", pp_site_field_name(s));
+		pp_json_str(f, t->site.val[s]);
+	}
+	fputs("},\"mappings\":[", f);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct pp_mapping *m = &t->maps[i];
+		char ip[16] = "";
+		if (m->internal_ip)
+			pp_format_ipv4(m->internal_ip, ip);
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		pp_json_str(f, m->name);
+		fprintf(f, ",\"line\":%d,\"state\":\"%s\",\"protocol\":\"%s\",\"public_port_first\":%u,"
+		        "\"public_port_last\":%u,\"internal_ip\":", m->line, state_of(m, now),
+		        pp_proto_name(m->proto), m->pub_lo, m->pub_hi);
+		pp_json_str(f, *ip ? ip : NULL);
+		fprintf(f, ",\"internal_port_first\":%u,\"internal_port_last\":%u,\"allow\":[", m->in_lo, m->in_hi);
+		for (size_t a = 0; a < m->nallow; a++) {
+			char net[16];
+			pp_format_ipv4(m->allow[a].addr, net);
+			fprintf(f, "%s\"%s/%u\"", a ? "," : "", net, m->allow[a].len);
+		}
+		fprintf(f, "],\"enabled\":%s", m->enabled ? "true" : "false");
+		for (int k = 0; k < PP_F__COUNT; k++) {
+			fprintf(f, ",\"%s_raw\":", pp_field_name(k));
+			pp_json_str(f, m->val[k]);
+		}
+		fputc('}', f);
+	}
+	fputs("]}\n", f);
+}
+
+int
+pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
+{
+	struct pp_table *t;
+	time_t now = time(NULL);
+
+	if (pp_cli_wants_help(argc, argv))
+		return help(cli, "usage: portpilot [-f TABLE] list [--json]\n"
+		            "Lists the mappings: state, protocol, public port(s), internal address, allowed sources, owner.\n");
+	if (argc > 1)
+		return pp_cli_usage(cli, "list", "unexpected argument '%s'", argv[1]);
+	if (load(cli, "list", false, &t) < 0)
+		return PP_EXIT_USAGE;
+	if (cli->json) {
+		list_json(cli->out, t, now);
+	} else {
+		fprintf(cli->out, "%-20s %-8s %-5s %-11s %-27s %-18s %s\n", "NAME", "STATE", "PROTO", "PUBLIC",
+		        "INTERNAL", "ALLOW", "OWNER");
+		for (size_t i = 0; i < t->n; i++) {
+			const struct pp_mapping *m = &t->maps[i];
+			char pub[12], in[12], ip[16] = "?", dst[32];
+			char *allow = allow_text(m);
+			ports(pub, sizeof pub, m->pub_lo, m->pub_hi);
+			ports(in, sizeof in, m->in_lo, m->in_hi);
+			if (m->internal_ip)
+				pp_format_ipv4(m->internal_ip, ip);
+			snprintf(dst, sizeof dst, "%s:%s", ip, in);
+			fprintf(cli->out, "%-20s %-8s %-5s %-11s %-27s %-18s %s\n", m->name, state_of(m, now),
+			        pp_proto_name(m->proto), pub, dst, allow, m->val[PP_F_OWNER] ? m->val[PP_F_OWNER] : "");
+			free(allow);
+		}
+	}
+	pp_table_free(t);
+	return PP_EXIT_OK;
+}
+
+/* The public address for the record: the fixed one, else the WAN interface's, else "auto". */
+static void
+public_ip(const struct pp_table *t, char out[16])
+{
+	struct ifaddrs *ifs, *i;
+	const char *wan = t->site.val[PP_S_WAN_INTERFACE];
+
+	strcpy(out, "auto");
+	if (t->site.public_ip) {
+		pp_format_ipv4(t->site.public_ip, out);
+		return;
+	}
+	if (wan == NULL || getifaddrs(&ifs) < 0)
+		return;
+	for (i = ifs; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && strcmp(i->ifa_name, wan) == 0) {
+			pp_format_ipv4(ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr), out);
+			break;
+		}
+	freeifaddrs(ifs);
+}
+
+static void
+csv_field(FILE *f, const char *s, bool last)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputs(last ? "\"\n" : "\",", f);
+}
+
+static void
+md_field(FILE *f, const char *s, bool last)
+{
+	fputs("| ", f);
+	for (; s && *s; s++) {
+		if (*s == '|')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputs(last ? " |\n" : " ", f);
+}
+
+enum { X_NAME, X_PUBIP, X_PUBPORT, X_INIP, X_INPORT, X_PROTO, X_PURPOSE, X_OWNER, X_STATE, X__N };
+static const char *export_cols[X__N] = {
+	"service", "public_ip", "public_port", "internal_ip", "internal_port", "protocol", "purpose", "owner", "state",
+};
+static const char *export_titles[X__N] = {
+	"Service", "Public IP", "Public port", "Internal IP", "Internal port", "Protocol", "Purpose", "Owner", "State",
+};
+
+static void
+export_row(FILE *f, const char *format, const char **v, bool first)
+{
+	for (int c = 0; c < X__N; c++) {
+		if (strcmp(format, "csv") == 0) {
+			csv_field(f, v[c], c == X__N - 1);
+		} else if (strcmp(format, "md") == 0) {
+			md_field(f, v[c], c == X__N - 1);
+		} else {
+			fprintf(f, "%s\"%s\":", c == 0 ? (first ? "{" : ",{") : ",", export_cols[c]);
+			pp_json_str(f, v[c]);
+			if (c == X__N - 1)
+				fputc('}', f);
+		}
+	}
+}
+
+int
+pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
+{
+	const char *format = "md", *outpath = NULL;
+	struct pp_table *t;
+	char pubip[16];
+	FILE *f;
+	time_t now = time(NULL);
+
+	if (pp_cli_wants_help(argc, argv))
+		return help(cli, "usage: portpilot [-f TABLE] export [--format md|csv|json] [-o FILE]\n"
+		            "Prints the documentation record of every mapping: service, public IP and port,\n"
+		            "internal IP and port, protocol, purpose, owner, state.\n");
+	for (int i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "--format") == 0 || strcmp(argv[i], "-o") == 0) && i + 1 < argc) {
+			if (argv[i][1] == 'o')
+				outpath = argv[++i];
+			else
+				format = argv[++i];
+		} else {
+			return pp_cli_usage(cli, "export", "unexpected argument '%s'", argv[i]);
+		}
+	}
+	if (cli->json)
+		format = "json";
+	if (strcmp(format, "md") && strcmp(format, "csv") && strcmp(format, "json"))
+		return pp_cli_usage(cli, "export", "unknown format '%s'; use md, csv or json", format);
+	if (load(cli, "export", false, &t) < 0)
+		return PP_EXIT_USAGE;
+	f = outpath ? fopen(outpath, "w") : cli->out;
+	if (f == NULL) {
+		fprintf(cli->err, "portpilot export: cannot write %s: %s\n", outpath, strerror(errno));
+		pp_table_free(t);
+		return PP_EXIT_FAIL;
+	}
+	public_ip(t, pubip);
+	if (strcmp(format, "json") == 0) {
+		fputs("{\"site\":", f);
+		pp_json_str(f, t->site.val[PP_S_NAME]);
+		fputs(",\"mappings\":[", f);
+	} else {
+		if (strcmp(format, "md") == 0 && t->site.val[PP_S_NAME])
+			fprintf(f, "# %s\n\n", t->site.val[PP_S_NAME]);
+		export_row(f, format, export_titles, true);
+		if (strcmp(format, "md") == 0)
+			fputs("|---|---|---|---|---|---|---|---|---|\n", f);
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		const struct pp_mapping *m = &t->maps[i];
+		char pub[12], in[12], ip[16] = "";
+		const char *v[X__N];
+		ports(pub, sizeof pub, m->pub_lo, m->pub_hi);
+		ports(in, sizeof in, m->in_lo, m->in_hi);
+		if (m->internal_ip)
+			pp_format_ipv4(m->internal_ip, ip);
+		v[X_NAME] = m->val[PP_F_DESCRIPTION] ? m->val[PP_F_DESCRIPTION] : m->name;
+		v[X_PUBIP] = pubip;
+		v[X_PUBPORT] = pub;
+		v[X_INIP] = ip;
+		v[X_INPORT] = in;
+		v[X_PROTO] = pp_proto_name(m->proto);
+		v[X_PURPOSE] = m->val[PP_F_PURPOSE] ? m->val[PP_F_PURPOSE] : "";
+		v[X_OWNER] = m->val[PP_F_OWNER] ? m->val[PP_F_OWNER] : "";
+		v[X_STATE] = state_of(m, now);
+		export_row(f, format, v, i == 0);
+	}
+	if (strcmp(format, "json") == 0)
+		fputs("]}\n", f);
+	if (outpath && fclose(f) != 0) {
+		fprintf(cli->err, "portpilot export: cannot write %s: %s\n", outpath, strerror(errno));
+		pp_table_free(t);
+		return PP_EXIT_FAIL;
+	}
+	pp_table_free(t);
+	return PP_EXIT_OK;
+}
+
+/*
+ * Apply KEY=VALUE edits to one mapping and save, unless the edit brings new
+ * errors: then nothing is saved and the findings say why.
+ */
+static int
+edit_and_save(struct pp_cli *cli, const char *cmd, struct pp_table *t, const char *name, int argc,
+              char **argv, size_t errors_before)
+{
+	struct pp_error err;
+	struct pp_findings fs = { 0 };
+	size_t errors;
+
+	for (int i = 0; i < argc; i++) {
+		char *eq = strchr(argv[i], '='), *key;
+		if (eq == NULL || eq == argv[i]) {
+			pp_table_free(t);
+			return pp_cli_usage(cli, cmd, "'%s' is not KEY=VALUE", argv[i]);
+		}
+		key = pp_xstrndup(argv[i], (size_t)(eq - argv[i]));
+		int rc = pp_table_set(t, name, key, eq[1] ? eq + 1 : NULL, &err);
+		free(key);
+		if (rc < 0) {
+			fprintf(cli->err, "portpilot %s: %s; nothing was saved\n", cmd, err.msg);
+			pp_table_free(t);
+			return PP_EXIT_USAGE;
+		}
+	}
+	pp_table_check(t, time(NULL), &fs);
+	errors = pp_findings_count(&fs, PP_ERROR);
+	for (size_t i = 0; i < fs.n; i++) {
+		/* Show what concerns this mapping, and every error the edit added. */
+		struct pp_findings one = { .v = &fs.v[i], .n = 1 };
+		if ((fs.v[i].mapping && strcasecmp(fs.v[i].mapping, name) == 0) ||
+		    (errors > errors_before && fs.v[i].sev == PP_ERROR))
+			pp_findings_print(cli->err, t->path, &one);
+	}
+	pp_findings_free(&fs);
+	if (errors > errors_before) {
+		fprintf(cli->err, "portpilot %s: the change would add %zu error%s; nothing was saved\n", cmd,
+		        errors - errors_before, errors - errors_before == 1 ? "" : "s");
+		pp_table_free(t);
+		return PP_EXIT_FAIL;
+	}
+	if (pp_table_save(t, LOCK_WAIT_MS, &err) < 0) {
+		fprintf(cli->err, "portpilot %s: %s\n", cmd, err.msg);
+		pp_table_free(t);
+		return PP_EXIT_FAIL;
+	}
+	pp_table_free(t);
+	return PP_EXIT_OK;
+}
+
+static size_t
+errors_now(const struct pp_table *t)
+{
+	struct pp_findings fs = { 0 };
+	size_t n;
+
+	pp_table_check(t, time(NULL), &fs);
+	n = pp_findings_count(&fs, PP_ERROR);
+	pp_findings_free(&fs);
+	return n;
+}
+
+static int
+edit_cmd(struct pp_cli *cli, int argc, char **argv, const char *usage_text, int min_args)
+{
+	const char *cmd = argv[0];
+	struct pp_table *t;
+	struct pp_error err;
+	size_t before;
+	bool add = strcmp(cmd, "add") == 0, del = strcmp(cmd, "del") == 0;
+
+	if (pp_cli_wants_help(argc, argv))
+		return help(cli, usage_text);
+	if (argc < min_args)
+		return pp_cli_usage(cli, cmd, "missing arguments");
+	if (load(cli, cmd, add, &t) < 0)
+		return PP_EXIT_USAGE;
+	before = errors_now(t);
+	if (add || del) {
+		int rc = add ? pp_table_add(t, argv[1], &err) : pp_table_del(t, argv[1], &err);
+		if (rc < 0) {
+			fprintf(cli->err, "portpilot %s: %s; nothing was saved\n", cmd, err.msg);
+			pp_table_free(t);
+			return PP_EXIT_USAGE;
+		}
+		if (del)
+			before = errors_now(t); /* deleting may only remove errors */
+	} else if (strcasecmp(argv[1], "site") != 0 && pp_table_find(t, argv[1]) == NULL) {
+		fprintf(cli->err, "portpilot %s: no mapping named '%s' in %s; see `portpilot list`\n", cmd,
+		        argv[1], t->path);
+		pp_table_free(t);
+		return PP_EXIT_USAGE;
+	}
+	if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0) {
+		char *kv[] = { cmd[0] == 'e' ? "enabled=yes" : "enabled=no" };
+		if (argc > 2)
+			return pp_table_free(t), pp_cli_usage(cli, cmd, "unexpected argument '%s'", argv[2]);
+		return edit_and_save(cli, cmd, t, argv[1], 1, kv, before);
+	}
+	if (del && argc > 2)
+		return pp_table_free(t), pp_cli_usage(cli, cmd, "unexpected argument '%s'", argv[2]);
+	return edit_and_save(cli, cmd, t, argv[1], argc - 2, argv + 2, before);
+}
+
+int
+pp_cmd_add(struct pp_cli *cli, int argc, char **argv)
+{
+	return edit_cmd(cli, argc, argv,
+	                "usage: portpilot [-f TABLE] add NAME KEY=VALUE...\n"
+	                "Adds a mapping, e.g.: portpilot add web-4 public_port=8092 internal_ip=192.168.2.104 "
+	                "internal_port=80\n"
+	                "Keys: description protocol public_port internal_ip internal_port allow enabled owner "
+	                "purpose expires.\n"
+	                "Nothing is saved when the result has new errors (exit 1).\n", 2);
+}
+
+int
+pp_cmd_set(struct pp_cli *cli, int argc, char **argv)
+{
+	return edit_cmd(cli, argc, argv,
+	                "usage: portpilot [-f TABLE] set NAME KEY=VALUE...\n"
+	                "Changes keys of a mapping (or of [site] with NAME = site); KEY= removes the key.\n"
+	                "Only the changed lines of the file are rewritten; comments and order stay.\n"
+	                "Nothing is saved when the result has new errors (exit 1).\n", 3);
+}
+
+int
+pp_cmd_del(struct pp_cli *cli, int argc, char **argv)
+{
+	return edit_cmd(cli, argc, argv, "usage: portpilot [-f TABLE] del NAME\nDeletes a mapping.\n", 2);
+}
+
+int
+pp_cmd_enable(struct pp_cli *cli, int argc, char **argv)
+{
+	return edit_cmd(cli, argc, argv, "usage: portpilot [-f TABLE] enable NAME\n", 2);
+}
+
+int
+pp_cmd_disable(struct pp_cli *cli, int argc, char **argv)
+{
+	return edit_cmd(cli, argc, argv, "usage: portpilot [-f TABLE] disable NAME\n", 2);
+}

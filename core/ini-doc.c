@@ -1,0 +1,122 @@
+/* Classifies INI lines exactly as libiniparser 4.1 does, keeping positions for edits. */
+#include <ctype.h>
+#include <string.h>
+
+#include "portpilot/util.h"
+#include "ini-doc.h"
+
+/* libiniparser's line buffer: longer lines make it fail the whole file. */
+#define INI_MAX_LINE 1000
+
+static void
+classify(struct pp_ini_line *l)
+{
+	const char *s = l->s, *e = l->s + l->len, *eq, *v, *ve;
+
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	if (l->len > INI_MAX_LINE) {
+		l->kind = PP_INI_BAD;
+		l->why = "line longer than 1000 characters; shorten the value";
+		return;
+	}
+	if (s == e) {
+		l->kind = PP_INI_BLANK;
+		return;
+	}
+	if (*s == '#' || *s == ';') {
+		l->kind = PP_INI_COMMENT;
+		return;
+	}
+	if (e[-1] == '\\') {
+		l->kind = PP_INI_BAD;
+		l->why = "line continuation ('\\' at the end) is not supported; write the value on one line";
+		return;
+	}
+	if (*s == '[') {
+		const char *close = memchr(s, ']', (size_t)(e - s));
+		if (e[-1] != ']') {
+			l->kind = PP_INI_BAD;
+			l->why = "a section header must be alone on its line: [name] (move the comment to its own line)";
+			return;
+		}
+		s++;
+		while (s < close && isspace((unsigned char)*s))
+			s++;
+		while (close > s && isspace((unsigned char)close[-1]))
+			close--;
+		l->kind = PP_INI_SECTION;
+		l->name = s;
+		l->name_len = (size_t)(close - s);
+		return;
+	}
+	eq = memchr(s, '=', (size_t)(e - s));
+	if (eq == NULL || eq == s) {
+		l->kind = PP_INI_BAD;
+		l->why = eq ? "a key is missing before '='; write key = value"
+		            : "not a section, key = value or comment; write key = value, or start the line with ';' to comment it out";
+		return;
+	}
+	l->kind = PP_INI_KEY;
+	l->name = s;
+	for (ve = eq; ve > s && isspace((unsigned char)ve[-1]); ve--)
+		;
+	l->name_len = (size_t)(ve - s);
+	for (v = eq + 1; v < e && isspace((unsigned char)*v); v++)
+		;
+	ve = v;
+	if (v < e && (*v == '"' || *v == '\'')) {
+		const char *q = memchr(v + 1, *v, (size_t)(e - v - 1));
+		if (q != NULL && q > v + 1) {
+			ve = q + 1;
+			goto done;
+		}
+	}
+	while (ve < e && *ve != ';' && *ve != '#')
+		ve++;
+	while (ve > v && isspace((unsigned char)ve[-1]))
+		ve--;
+done:
+	l->vstart = (size_t)(v - l->s);
+	l->vend = (size_t)(ve - l->s);
+}
+
+size_t
+pp_ini_scan(const char *text, size_t len, struct pp_ini_line **out)
+{
+	size_t n = 0, cap = 64, i = 0;
+	struct pp_ini_line *v = pp_xmalloc(cap * sizeof *v);
+
+	while (i < len) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - text) : len;
+		struct pp_ini_line *l;
+
+		if (n == cap)
+			v = pp_xrealloc(v, (cap *= 2) * sizeof *v);
+		l = &v[n++];
+		memset(l, 0, sizeof *l);
+		l->s = text + i;
+		l->len = end - i;
+		l->eol = nl ? 1 : 0;
+		if (l->len > 0 && l->s[l->len - 1] == '\r') {
+			l->len--;
+			l->eol++;
+		}
+		classify(l);
+		i = nl ? end + 1 : len;
+	}
+	*out = v;
+	return n;
+}
+
+bool
+pp_ini_needs_quotes(const char *value)
+{
+	size_t n = strlen(value);
+
+	return n > 0 && (strpbrk(value, ";#") != NULL || isspace((unsigned char)value[0]) ||
+	                 isspace((unsigned char)value[n - 1]) || value[0] == '\'');
+}

@@ -1,0 +1,27 @@
+/* The INI file as lines: what libiniparser reads, with positions, for line numbers and in-place edits. */
+#ifndef PORTPILOT_INI_DOC_H
+#define PORTPILOT_INI_DOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum pp_ini_kind { PP_INI_BLANK, PP_INI_COMMENT, PP_INI_SECTION, PP_INI_KEY, PP_INI_BAD };
+
+struct pp_ini_line {
+	const char *s;          /* into the scanned text; not NUL-terminated */
+	size_t len;             /* without the line ending */
+	size_t eol;             /* length of the line ending (0, 1 or 2) */
+	enum pp_ini_kind kind;
+	const char *name;       /* section name or key, as written */
+	size_t name_len;
+	size_t vstart, vend;    /* KEY: value span within s, quotes included */
+	const char *why;        /* BAD: what is wrong, and the fix */
+};
+
+/* Split text into classified lines (the same rules as libiniparser 4.1). Caller frees *out. */
+size_t pp_ini_scan(const char *text, size_t len, struct pp_ini_line **out);
+
+/* True when a value must be quoted to read back the same. */
+bool pp_ini_needs_quotes(const char *value);
+
+#endif

@@ -1,0 +1,125 @@
+/* portpilot's entry: global options, then the subcommand (or the TUI when there is none). */
+#include <locale.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/cli.h"
+#include "portpilot/table.h"
+
+/* Every module adds its subcommands here, one line each. */
+static const struct pp_cmd commands[] = {
+	{ "check", pp_cmd_check, "validate the table; exit 0 clean, 1 findings" },
+	{ "list", pp_cmd_list, "list the mappings" },
+	{ "export", pp_cmd_export, "documentation record: --format md|csv|json" },
+	{ "add", pp_cmd_add, "add NAME KEY=VALUE...: add a mapping" },
+	{ "set", pp_cmd_set, "set NAME KEY=VALUE...: change a mapping (KEY= removes the key)" },
+	{ "del", pp_cmd_del, "del NAME: delete a mapping" },
+	{ "enable", pp_cmd_enable, "enable NAME: enable a mapping" },
+	{ "disable", pp_cmd_disable, "disable NAME: disable a mapping" },
+};
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: portpilot [-f TABLE] [-c CONF] [--state-dir DIR] [--json] [COMMAND [ARGS]]\n"
+	      "With no command, opens the full-screen editor on the table.\n\n"
+	      "options:\n"
+	      "  -f FILE           the mapping table (default " PP_DEFAULT_TABLE ")\n"
+	      "  -c FILE           portpilot.conf (default " PP_DEFAULT_CONF ")\n"
+	      "  --state-dir DIR   state: snapshots, DDNS results (default " PP_DEFAULT_STATE ")\n"
+	      "  --json            machine-readable output\n"
+	      "  -h, --help        this help; COMMAND --help for a command's\n"
+	      "  --version         print the version\n\n"
+	      "commands:\n", f);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nexit codes: 0 ok, 1 findings or failure, 2 usage or unreadable input\n", f);
+}
+
+bool
+pp_cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	return false;
+}
+
+int
+pp_cli_usage(struct pp_cli *cli, const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(cli->err, "portpilot %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(cli->err, fmt, ap);
+	va_end(ap);
+	fprintf(cli->err, "\n(see: portpilot %s --help)\n", cmd);
+	return PP_EXIT_USAGE;
+}
+
+/* Remove argv[i] (and n-1 followers) from the vector. */
+static void
+drop(int *argc, char **argv, int i, int n)
+{
+	memmove(&argv[i], &argv[i + n], (size_t)(*argc - i - n + 1) * sizeof *argv);
+	*argc -= n;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pp_cli cli = {
+		.table_path = PP_DEFAULT_TABLE,
+		.conf_path = PP_DEFAULT_CONF,
+		.state_dir = PP_DEFAULT_STATE,
+		.out = stdout,
+		.err = stderr,
+	};
+	int i = 1;
+
+	setlocale(LC_ALL, "");
+	for (int j = 1; j < argc;)
+		if (strcmp(argv[j], "--json") == 0)
+			drop(&argc, argv, j, 1), cli.json = true;
+		else
+			j++;
+	while (i < argc && argv[i][0] == '-') {
+		const char *o = argv[i];
+		if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
+			usage(stdout);
+			return PP_EXIT_OK;
+		}
+		if (strcmp(o, "--version") == 0) {
+			printf("portpilot %s\n", PP_VERSION);
+			return PP_EXIT_OK;
+		}
+		if (strcmp(o, "-f") && strcmp(o, "-c") && strcmp(o, "--state-dir")) {
+			fprintf(stderr, "portpilot: unknown option '%s'\n", o);
+			usage(stderr);
+			return PP_EXIT_USAGE;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "portpilot: option %s needs a value\n", o);
+			return PP_EXIT_USAGE;
+		}
+		if (strcmp(o, "-f") == 0)
+			cli.table_path = argv[i + 1];
+		else if (strcmp(o, "-c") == 0)
+			cli.conf_path = argv[i + 1];
+		else
+			cli.state_dir = argv[i + 1];
+		i += 2;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return PP_EXIT_USAGE;
+	}
+	for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+		if (strcmp(argv[i], commands[c].name) == 0)
+			return commands[c].fn(&cli, argc - i, argv + i);
+	fprintf(stderr, "portpilot: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return PP_EXIT_USAGE;
+}

@@ -1,0 +1,273 @@
+/* Validation: every finding names line, mapping, field, what is wrong and the fix. */
+#include <ctype.h>
+#include <ifaddrs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include "portpilot/table.h"
+#include "portpilot/util.h"
+#include "table-internal.h"
+
+static const struct sensitive {
+	uint16_t lo, hi;
+	unsigned proto; /* PP_TCP / PP_UDP bits */
+	const char *name;
+} sensitive[] = {
+	{ 21, 21, PP_TCP, "FTP" },
+	{ 22, 22, PP_TCP, "SSH" },
+	{ 23, 23, PP_TCP, "Telnet" },
+	{ 69, 69, PP_UDP, "TFTP" },
+	{ 111, 111, PP_BOTH, "rpcbind" },
+	{ 135, 135, PP_TCP, "MS RPC" },
+	{ 137, 139, PP_BOTH, "NetBIOS/SMB" },
+	{ 161, 162, PP_UDP, "SNMP" },
+	{ 445, 445, PP_TCP, "SMB" },
+	{ 623, 623, PP_UDP, "IPMI" },
+	{ 873, 873, PP_TCP, "rsync" },
+	{ 1433, 1434, PP_BOTH, "Microsoft SQL Server" },
+	{ 1521, 1521, PP_TCP, "Oracle database" },
+	{ 2049, 2049, PP_BOTH, "NFS" },
+	{ 2375, 2376, PP_TCP, "Docker API" },
+	{ 3306, 3306, PP_TCP, "MySQL/MariaDB" },
+	{ 3389, 3389, PP_BOTH, "RDP" },
+	{ 5432, 5432, PP_TCP, "PostgreSQL" },
+	{ 5900, 5909, PP_TCP, "VNC" },
+	{ 5984, 5984, PP_TCP, "CouchDB" },
+	{ 5985, 5986, PP_TCP, "WinRM" },
+	{ 6379, 6379, PP_TCP, "Redis" },
+	{ 8291, 8291, PP_TCP, "MikroTik Winbox (router management)" },
+	{ 8728, 8729, PP_TCP, "MikroTik RouterOS API (router management)" },
+	{ 9200, 9300, PP_TCP, "Elasticsearch" },
+	{ 11211, 11211, PP_BOTH, "memcached" },
+	{ 27017, 27019, PP_TCP, "MongoDB" },
+};
+
+const char *
+pp_sensitive_service(uint16_t lo, uint16_t hi, enum pp_proto proto)
+{
+	for (size_t i = 0; i < sizeof sensitive / sizeof sensitive[0]; i++)
+		if ((sensitive[i].proto & proto) && lo <= sensitive[i].hi && sensitive[i].lo <= hi)
+			return sensitive[i].name;
+	return NULL;
+}
+
+/* Add a finding from a "what; fix" message. */
+static void
+add_split(struct pp_findings *out, enum pp_sev sev, int line, const char *map, const char *field,
+          const char *msg)
+{
+	const char *semi = strstr(msg, "; ");
+	char *what = semi ? pp_xstrndup(msg, (size_t)(semi - msg)) : pp_xstrdup(msg);
+
+	pp_findings_add(out, sev, line, map, field, semi ? semi + 2 : NULL, "%s", what);
+	free(what);
+}
+
+bool
+pp_mapping_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64 || !isalnum((unsigned char)s[0]))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	return true;
+}
+
+static int
+key_line(const struct pp_mapping *m, enum pp_field f)
+{
+	return m->key_line[f] ? m->key_line[f] : m->line;
+}
+
+static bool
+open_to_all(const struct pp_mapping *m)
+{
+	if (m->nallow == 0)
+		return true;
+	for (size_t i = 0; i < m->nallow; i++)
+		if (m->allow[i].len == 0)
+			return true;
+	return false;
+}
+
+static void
+check_mapping(const struct pp_mapping *m, const struct pp_site *site, time_t now, struct pp_findings *out)
+{
+	struct pp_error err;
+	struct pp_mapping scratch;
+
+	if (!pp_mapping_name_valid(m->name))
+		pp_findings_add(out, PP_ERROR, m->line, m->name, NULL,
+		                "use up to 64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+		                "'%s' is not a usable mapping name", m->name);
+	for (int f = 0; f < PP_F__COUNT; f++) {
+		if (!(m->bad & (1u << f)))
+			continue;
+		memset(&scratch, 0, sizeof scratch);
+		pp_mapping_parse_field(&scratch, f, m->val[f], &err);
+		free(scratch.allow);
+		add_split(out, PP_ERROR, key_line(m, f), m->name, pp_field_name(f), err.msg);
+	}
+	if (m->val[PP_F_PUBLIC_PORT] == NULL)
+		pp_findings_add(out, PP_ERROR, m->line, m->name, "public_port",
+		                "add public_port = PORT (or FIRST-LAST)", "public_port is missing");
+	if (m->val[PP_F_INTERNAL_IP] == NULL)
+		pp_findings_add(out, PP_ERROR, m->line, m->name, "internal_ip",
+		                "add internal_ip = the LAN server's address, e.g. 192.168.2.101",
+		                "internal_ip is missing");
+	if (!(m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_INTERNAL_PORT)) && m->pub_lo &&
+	    m->pub_hi - m->pub_lo != m->in_hi - m->in_lo) {
+		char *fix = pp_xasprintf("give internal_port a range of %u ports, e.g. %u-%u",
+		                         m->pub_hi - m->pub_lo + 1u, m->in_lo,
+		                         (unsigned)m->in_lo + (m->pub_hi - m->pub_lo) > 65535 ? 65535u
+		                         : (unsigned)m->in_lo + (m->pub_hi - m->pub_lo));
+		pp_findings_add(out, PP_ERROR, key_line(m, PP_F_INTERNAL_PORT), m->name, "internal_port", fix,
+		                "public_port spans %u ports but internal_port spans %u",
+		                m->pub_hi - m->pub_lo + 1u, m->in_hi - m->in_lo + 1u);
+		free(fix);
+	}
+	if (pp_mapping_expired(m, now)) {
+		char when[20];
+		pp_format_datetime(m->expires, when);
+		pp_findings_add(out, PP_WARNING, key_line(m, PP_F_EXPIRES), m->name, "expires",
+		                "delete the mapping, or move expires later if the access is still needed",
+		                "expired at %s; treated as disabled", when);
+	}
+	if (m->enabled && !(m->bad & (1u << PP_F_ALLOW)) && open_to_all(m) && m->pub_lo) {
+		const char *svc = pp_sensitive_service(m->in_lo, m->in_hi, m->proto);
+		if (svc == NULL)
+			svc = pp_sensitive_service(m->pub_lo, m->pub_hi, m->proto);
+		if (svc)
+			pp_findings_add(out, PP_WARNING, key_line(m, PP_F_ALLOW), m->name, "allow",
+			                "set allow = the addresses that need it (e.g. 198.51.100.7/32), or reach it through a VPN",
+			                "%s is reachable from any address on the internet", svc);
+	}
+	if (site->has_lan_subnet && m->internal_ip && !(m->bad & (1u << PP_F_INTERNAL_IP))) {
+		uint32_t mask = site->lan_subnet.len ? 0xffffffffu << (32 - site->lan_subnet.len) : 0;
+		char ip[16], net[16];
+		if ((m->internal_ip & mask) != site->lan_subnet.addr) {
+			pp_format_ipv4(m->internal_ip, ip);
+			pp_format_ipv4(site->lan_subnet.addr, net);
+			char *fix = pp_xasprintf("use an address in %s/%u, or check the server's address",
+			                         net, site->lan_subnet.len);
+			pp_findings_add(out, PP_WARNING, key_line(m, PP_F_INTERNAL_IP), m->name, "internal_ip", fix,
+			                "%s is outside the LAN %s/%u", ip, net, site->lan_subnet.len);
+			free(fix);
+		}
+	}
+}
+
+struct claim {
+	uint16_t lo, hi;
+	size_t map;
+};
+
+static int
+by_lo(const void *a, const void *b)
+{
+	const struct claim *x = a, *y = b;
+
+	return x->lo != y->lo ? (x->lo < y->lo ? -1 : 1) : (x->map < y->map ? -1 : x->map > y->map);
+}
+
+/* Two live mappings may not claim one public port of one protocol: sort and sweep. */
+static void
+check_conflicts(const struct pp_table *t, time_t now, struct pp_findings *out)
+{
+	struct claim *c = pp_xmalloc((t->n + 1) * sizeof *c);
+
+	for (unsigned bit = PP_TCP; bit <= PP_UDP; bit++) {
+		size_t n = 0, top = 0;
+		for (size_t i = 0; i < t->n; i++) {
+			const struct pp_mapping *m = &t->maps[i];
+			if ((m->proto & bit) && m->enabled && m->pub_lo &&
+			    !(m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_PROTOCOL)) && !pp_mapping_expired(m, now))
+				c[n++] = (struct claim){ m->pub_lo, m->pub_hi, i };
+		}
+		qsort(c, n, sizeof *c, by_lo);
+		for (size_t i = 1; i < n; i++) {
+			if (c[i].lo <= c[top].hi) {
+				const struct pp_mapping *a = &t->maps[c[top].map], *b = &t->maps[c[i].map];
+				uint16_t hi = c[i].hi < c[top].hi ? c[i].hi : c[top].hi;
+				char ports[16];
+				if (c[i].lo == hi)
+					snprintf(ports, sizeof ports, "%u", c[i].lo);
+				else
+					snprintf(ports, sizeof ports, "%u-%u", c[i].lo, hi);
+				char *fix = pp_xasprintf("give [%s] or [%s] another public port, or disable one", a->name, b->name);
+				pp_findings_add(out, PP_ERROR, key_line(b, PP_F_PUBLIC_PORT), b->name, "public_port", fix,
+				                "%s port %s is also claimed by [%s] (line %d)",
+				                bit == PP_TCP ? "tcp" : "udp", ports, a->name, a->line);
+				free(fix);
+			}
+			if (c[i].hi > c[top].hi)
+				top = i;
+		}
+	}
+	free(c);
+}
+
+/* The LAN interface's subnet, when [site] names one this machine has. */
+static void
+lan_from_interface(struct pp_site *s)
+{
+	struct ifaddrs *ifs, *i;
+
+	if (s->has_lan_subnet || s->val[PP_S_LAN_INTERFACE] == NULL || getifaddrs(&ifs) < 0)
+		return;
+	for (i = ifs; i; i = i->ifa_next) {
+		if (i->ifa_addr && i->ifa_netmask && i->ifa_addr->sa_family == AF_INET &&
+		    strcmp(i->ifa_name, s->val[PP_S_LAN_INTERFACE]) == 0) {
+			uint32_t a = ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
+			uint32_t m = ntohl(((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr);
+			s->lan_subnet.addr = a & m;
+			s->lan_subnet.len = (uint8_t)__builtin_popcount(m);
+			s->has_lan_subnet = true;
+			break;
+		}
+	}
+	freeifaddrs(ifs);
+}
+
+static void
+check_site(const struct pp_table *t, struct pp_findings *out)
+{
+	const struct pp_site *s = &t->site;
+	static const char *fixes[PP_S__COUNT] = {
+		[PP_S_PUBLIC_IP] = "write auto, or the fixed public address, e.g. 203.0.113.5",
+		[PP_S_HAIRPIN] = "write yes or no",
+		[PP_S_LAN_SUBNET] = "write the LAN network, e.g. 192.168.2.0/24",
+	};
+
+	for (int f = 0; f < PP_S__COUNT; f++)
+		if (s->bad & (1u << f))
+			pp_findings_add(out, PP_ERROR, s->key_line[f] ? s->key_line[f] : s->line, "site",
+			                pp_site_field_name(f), fixes[f], "'%s' is not valid here", s->val[f]);
+	if (t->n > 0 && (s->val[PP_S_WAN_INTERFACE] == NULL || *s->val[PP_S_WAN_INTERFACE] == '\0'))
+		pp_findings_add(out, PP_ERROR, s->line, "site", "wan_interface",
+		                s->line ? "add wan_interface = the router's internet-facing interface, e.g. eth0"
+		                        : "add a [site] section with wan_interface = the internet-facing interface, e.g. eth0",
+		                "the WAN interface is not set, so no mapping can be applied");
+}
+
+void
+pp_table_check(const struct pp_table *t, time_t now, struct pp_findings *out)
+{
+	struct pp_site site = t->site;
+
+	for (size_t i = 0; i < t->parse.n; i++) {
+		const struct pp_finding *f = &t->parse.v[i];
+		pp_findings_add(out, f->sev, f->line, f->mapping, f->field, f->fix, "%s", f->what);
+	}
+	check_site(t, out);
+	lan_from_interface(&site);
+	for (size_t i = 0; i < t->n; i++)
+		check_mapping(&t->maps[i], &site, now, out);
+	check_conflicts(t, now, out);
+	pp_findings_sort(out);
+}

@@ -1,0 +1,315 @@
+/* Edits through the core: only the touched lines of the file change, then the model is re-read. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "portpilot/table.h"
+#include "portpilot/util.h"
+#include "ini-doc.h"
+#include "table-internal.h"
+
+struct scan {
+	struct pp_ini_line *l;
+	size_t n;
+};
+
+static bool
+is_header(const struct pp_ini_line *l, const char *name)
+{
+	return l->kind == PP_INI_SECTION && l->name_len == strlen(name) &&
+	       strncasecmp(l->name, name, l->name_len) == 0;
+}
+
+/* The section a line belongs to, as the header line's index (SIZE_MAX before any). */
+static size_t *
+owners(const struct scan *sc)
+{
+	size_t *o = pp_xmalloc((sc->n + 1) * sizeof *o), cur = SIZE_MAX;
+
+	for (size_t i = 0; i < sc->n; i++) {
+		if (sc->l[i].kind == PP_INI_SECTION)
+			cur = i;
+		o[i] = cur;
+	}
+	return o;
+}
+
+static void
+add_line(struct pp_buf *b, const struct pp_ini_line *l)
+{
+	pp_buf_add(b, l->s, l->len + l->eol);
+}
+
+static const char *
+eol_of(const struct scan *sc)
+{
+	return sc->n && sc->l[0].eol == 2 ? "\r\n" : "\n";
+}
+
+/* Replace t's text with b's and re-read the model from it. */
+static int
+commit(struct pp_table *t, struct pp_buf *b, struct scan *sc, struct pp_error *err)
+{
+	free(sc->l);
+	free(t->text);
+	t->text = b->data ? b->data : pp_xstrdup("");
+	t->text_len = b->len;
+	t->dirty = true;
+	pp_table_clear_model(t);
+	return pp_table_parse(t, t->text, t->text_len, err);
+}
+
+static void
+scan_text(const struct pp_table *t, struct scan *sc)
+{
+	sc->n = pp_ini_scan(t->text, t->text_len, &sc->l);
+}
+
+static int
+check_value(bool site, int f, const char *value, struct pp_error *err)
+{
+	struct pp_mapping scratch;
+	int rc = 0;
+
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\t')
+			return pp_error_set(err, "%s: value holds a line break or control character; write it on one line",
+			                    site ? pp_site_field_name(f) : pp_field_name(f));
+	if (strchr(value, '"') && pp_ini_needs_quotes(value))
+		return pp_error_set(err, "%s: a value with ';' or '#' cannot also hold '\"'; drop one of them",
+		                    site ? pp_site_field_name(f) : pp_field_name(f));
+	if (strlen(value) > 900)
+		return pp_error_set(err, "%s: value longer than 900 characters; shorten it",
+		                    site ? pp_site_field_name(f) : pp_field_name(f));
+	if (site) {
+		uint32_t a;
+		uint8_t l;
+		bool bv;
+		if (f == PP_S_PUBLIC_IP && strcasecmp(value, "auto") && *value && pp_parse_ipv4(value, &a) < 0)
+			return pp_error_set(err, "public_ip: '%s' is not valid; write auto or an IPv4 address", value);
+		if (f == PP_S_HAIRPIN && pp_parse_bool(value, &bv) < 0)
+			return pp_error_set(err, "hairpin: '%s' is not yes or no", value);
+		if (f == PP_S_LAN_SUBNET && pp_parse_cidr(value, &a, &l) < 0)
+			return pp_error_set(err, "lan_subnet: '%s' is not a network; write e.g. 192.168.2.0/24", value);
+		return 0;
+	}
+	memset(&scratch, 0, sizeof scratch);
+	if (pp_mapping_parse_field(&scratch, f, value, err) < 0 && err) {
+		char msg[sizeof err->msg];
+		memcpy(msg, err->msg, sizeof msg);
+		pp_error_set(err, "%s: %.990s", pp_field_name(f), msg);
+		rc = -1;
+	} else if (err == NULL && pp_mapping_parse_field(&scratch, f, value, NULL) < 0) {
+		rc = -1;
+	}
+	free(scratch.allow);
+	return rc;
+}
+
+static void
+format_value(struct pp_buf *b, const char *value)
+{
+	if (pp_ini_needs_quotes(value)) {
+		pp_buf_addstr(b, "\"");
+		pp_buf_addstr(b, value);
+		pp_buf_addstr(b, "\"");
+	} else {
+		pp_buf_addstr(b, value);
+	}
+}
+
+/* A new "key = value" line shaped like its neighbour (indent, '=' column). */
+static void
+new_key_line(struct pp_buf *b, const struct pp_ini_line *like, const char *key, const char *value,
+             const char *eol)
+{
+	size_t indent = 0, width = strlen(key), after = 1;
+
+	if (like && like->kind == PP_INI_KEY) {
+		const char *eq = memchr(like->name, '=', like->len - (size_t)(like->name - like->s));
+		indent = (size_t)(like->name - like->s);
+		if (eq) {
+			if ((size_t)(eq - like->name) > width + 1)
+				width = (size_t)(eq - like->name) - 1;
+			after = like->vstart > (size_t)(eq - like->s) + 1 ? like->vstart - (size_t)(eq - like->s) - 1 : 1;
+		}
+	}
+	pp_buf_add(b, like ? like->s : "", like ? indent : 0);
+	pp_buf_printf(b, "%-*s =%*s", (int)width, key, (int)after, "");
+	format_value(b, value);
+	pp_buf_addstr(b, eol);
+}
+
+int
+pp_table_set(struct pp_table *t, const char *name, const char *key, const char *value, struct pp_error *err)
+{
+	bool site = strcasecmp(name, "site") == 0;
+	int f = -1;
+	struct scan sc;
+	struct pp_buf b = { 0 };
+	size_t *own, last_hdr = SIZE_MAX, last_key = SIZE_MAX, insert_after;
+
+	if (site) {
+		for (int i = 0; i < PP_S__COUNT; i++)
+			if (strcasecmp(key, pp_site_field_name(i)) == 0)
+				f = i;
+	} else {
+		f = pp_field_lookup(key);
+		if (pp_table_find(t, name) == NULL)
+			return pp_error_set(err, "no mapping named '%s'; see `portpilot list`", name);
+	}
+	if (f < 0)
+		return pp_error_set(err, "unknown key '%s'; %s keys are: %s", key, site ? "[site]" : "mapping",
+		                    site ? "name, wan_interface, lan_interface, lan_subnet, public_ip, hairpin"
+		                         : "description, protocol, public_port, internal_ip, internal_port, allow, "
+		                           "enabled, owner, purpose, expires");
+	if (value && check_value(site, f, value, err) < 0)
+		return -1;
+	key = site ? pp_site_field_name(f) : pp_field_name(f);
+	scan_text(t, &sc);
+	own = owners(&sc);
+	for (size_t i = 0; i < sc.n; i++) {
+		if (own[i] == SIZE_MAX || !is_header(&sc.l[own[i]], name))
+			continue;
+		if (i == own[i])
+			last_hdr = i;
+		else if (sc.l[i].kind == PP_INI_KEY && sc.l[i].name_len == strlen(key) &&
+		         strncasecmp(sc.l[i].name, key, sc.l[i].name_len) == 0)
+			last_key = i;
+	}
+	if (last_hdr == SIZE_MAX && site) {
+		/* No [site] yet: it goes first. */
+		pp_buf_printf(&b, "[site]%s", eol_of(&sc));
+		if (value)
+			new_key_line(&b, NULL, key, value, eol_of(&sc));
+		pp_buf_addstr(&b, eol_of(&sc));
+		pp_buf_add(&b, t->text, t->text_len);
+		free(own);
+		return commit(t, &b, &sc, err);
+	}
+	insert_after = last_hdr;
+	for (size_t i = last_hdr + 1; i < sc.n && own[i] == last_hdr; i++)
+		if (sc.l[i].kind == PP_INI_KEY)
+			insert_after = i;
+	for (size_t i = 0; i < sc.n; i++) {
+		const struct pp_ini_line *l = &sc.l[i];
+		bool mine = own[i] != SIZE_MAX && is_header(&sc.l[own[i]], name);
+		if (mine && l->kind == PP_INI_KEY && l->name_len == strlen(key) &&
+		    strncasecmp(l->name, key, l->name_len) == 0) {
+			if (value == NULL)
+				continue; /* removing the key: drop every copy */
+			if (i == last_key) {
+				pp_buf_add(&b, l->s, l->vstart);
+				format_value(&b, value);
+				pp_buf_add(&b, l->s + l->vend, l->len - l->vend + l->eol);
+				continue;
+			}
+		}
+		add_line(&b, l);
+		if (i == insert_after && last_key == SIZE_MAX && value) {
+			if (l->eol == 0)
+				pp_buf_addstr(&b, eol_of(&sc));
+			new_key_line(&b, l->kind == PP_INI_KEY ? l : NULL, key, value, eol_of(&sc));
+		}
+	}
+	free(own);
+	return commit(t, &b, &sc, err);
+}
+
+int
+pp_table_add(struct pp_table *t, const char *name, struct pp_error *err)
+{
+	struct scan sc;
+	struct pp_buf b = { 0 };
+	const char *eol;
+
+	if (strcasecmp(name, "site") == 0)
+		return pp_error_set(err, "'site' is reserved for the [site] section; choose another name");
+	if (!pp_mapping_name_valid(name))
+		return pp_error_set(err, "'%s' is not a usable mapping name; use up to 64 letters, digits, '-', '_' "
+		                    "or '.', starting with a letter or digit", name);
+	if (pp_table_find(t, name))
+		return pp_error_set(err, "a mapping named '%s' exists already; choose another name", name);
+	scan_text(t, &sc);
+	eol = eol_of(&sc);
+	pp_buf_add(&b, t->text, t->text_len);
+	if (b.len && b.data[b.len - 1] != '\n')
+		pp_buf_addstr(&b, eol);
+	if (sc.n && sc.l[sc.n - 1].kind != PP_INI_BLANK)
+		pp_buf_addstr(&b, eol);
+	pp_buf_printf(&b, "[%s]%s", name, eol);
+	return commit(t, &b, &sc, err);
+}
+
+int
+pp_table_del(struct pp_table *t, const char *name, struct pp_error *err)
+{
+	struct scan sc;
+	struct pp_buf b = { 0 };
+	size_t *own;
+	bool *drop;
+
+	if (pp_table_find(t, name) == NULL)
+		return pp_error_set(err, "no mapping named '%s'; see `portpilot list`", name);
+	scan_text(t, &sc);
+	own = owners(&sc);
+	drop = pp_xcalloc(sc.n + 1, sizeof *drop);
+	for (size_t i = 0; i < sc.n; i++) {
+		if (own[i] == SIZE_MAX || !is_header(&sc.l[own[i]], name))
+			continue;
+		drop[i] = true;
+		if (i == own[i]) /* the comment block right above the header is the mapping's own */
+			for (size_t j = i; j > 0 && sc.l[j - 1].kind == PP_INI_COMMENT && !drop[j - 1]; j--)
+				drop[j - 1] = true;
+	}
+	/* Comments and blank lines that lead into the next section stay with it. */
+	for (size_t i = 0; i < sc.n; i++) {
+		if (sc.l[i].kind != PP_INI_SECTION || drop[i] || i == 0 || !drop[i - 1])
+			continue;
+		for (size_t j = i; j > 0 && drop[j - 1] && own[j - 1] != j - 1 &&
+		     (sc.l[j - 1].kind == PP_INI_COMMENT || sc.l[j - 1].kind == PP_INI_BLANK); j--)
+			drop[j - 1] = false;
+	}
+	for (size_t i = 0; i < sc.n; i++)
+		if (!drop[i])
+			add_line(&b, &sc.l[i]);
+	free(drop);
+	free(own);
+	return commit(t, &b, &sc, err);
+}
+
+int
+pp_table_rename(struct pp_table *t, const char *name, const char *newname, struct pp_error *err)
+{
+	struct scan sc;
+	struct pp_buf b = { 0 };
+
+	if (pp_table_find(t, name) == NULL)
+		return pp_error_set(err, "no mapping named '%s'; see `portpilot list`", name);
+	if (strcasecmp(name, newname) != 0 && pp_table_find(t, newname))
+		return pp_error_set(err, "a mapping named '%s' exists already; choose another name", newname);
+	if (!pp_mapping_name_valid(newname) || strcasecmp(newname, "site") == 0)
+		return pp_error_set(err, "'%s' is not a usable mapping name; use up to 64 letters, digits, '-', '_' "
+		                    "or '.', starting with a letter or digit", newname);
+	scan_text(t, &sc);
+	for (size_t i = 0; i < sc.n; i++) {
+		const struct pp_ini_line *l = &sc.l[i];
+		if (!is_header(l, name)) {
+			add_line(&b, l);
+			continue;
+		}
+		pp_buf_add(&b, l->s, (size_t)(l->name - l->s));
+		pp_buf_addstr(&b, newname);
+		pp_buf_add(&b, l->name + l->name_len, l->len + l->eol - (size_t)(l->name + l->name_len - l->s));
+	}
+	return commit(t, &b, &sc, err);
+}
+
+char *
+pp_table_text(const struct pp_table *t, size_t *len)
+{
+	if (len)
+		*len = t->text_len;
+	return pp_xstrndup(t->text, t->text_len);
+}

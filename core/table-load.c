@@ -1,0 +1,454 @@
+/* Loads the mapping table: libiniparser reads the values, the line scanner places them. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <iniparser.h>
+
+#include "portpilot/table.h"
+#include "portpilot/util.h"
+#include "ini-doc.h"
+#include "table-internal.h"
+
+/*
+ * libiniparser's dictionary is a flat array searched linearly on every
+ * insert, so one iniparser_load() of a 20,000-mapping file is quadratic.
+ * It is fed the file in chunks of this many sections instead, which keeps
+ * the whole load linear (bench/table-load shows both).
+ */
+#define CHUNK_SECTIONS 16
+
+/* Case-insensitive name → mapping index, open addressing (names are ASCII). */
+struct name_index {
+	int *slot;
+	size_t mask;
+};
+
+static size_t
+name_hash(const char *s, size_t n)
+{
+	size_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)tolower((unsigned char)s[i])) * 16777619u;
+	return h;
+}
+
+static int
+index_find(const struct name_index *ix, const struct pp_table *t, const char *s, size_t n, bool insert, int add)
+{
+	size_t i = name_hash(s, n) & ix->mask;
+
+	for (;; i = (i + 1) & ix->mask) {
+		int k = ix->slot[i];
+		if (k < 0) {
+			if (insert)
+				ix->slot[i] = add;
+			return -1;
+		}
+		if (strlen(t->maps[k].name) == n && strncasecmp(t->maps[k].name, s, n) == 0)
+			return k;
+	}
+}
+
+static void
+index_init(struct name_index *ix, size_t nlines)
+{
+	size_t cap = 16;
+
+	while (cap < nlines * 2)
+		cap <<= 1;
+	ix->slot = pp_xmalloc(cap * sizeof *ix->slot);
+	memset(ix->slot, 0xff, cap * sizeof *ix->slot);
+	ix->mask = cap - 1;
+}
+
+static int
+quiet(const char *fmt, ...)
+{
+	(void)fmt;
+	return 0;
+}
+
+static bool
+is_site(const char *s, size_t n)
+{
+	return n == 4 && strncasecmp(s, "site", 4) == 0;
+}
+
+static int
+site_field_lookup(const char *k, size_t n)
+{
+	for (int i = 0; i < PP_S__COUNT; i++) {
+		const char *name = pp_site_field_name(i);
+		if (strlen(name) == n && strncasecmp(name, k, n) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static int
+field_lookup_n(const char *k, size_t n)
+{
+	char buf[64];
+
+	if (n >= sizeof buf)
+		return -1;
+	memcpy(buf, k, n);
+	buf[n] = '\0';
+	return pp_field_lookup(buf);
+}
+
+/* The known key nearest to a misspelt one, for "did you mean". */
+static const char *
+nearest_key(const char *k, size_t n, bool site)
+{
+	const char *best = NULL;
+	size_t bestd = 3;
+	int count = site ? PP_S__COUNT : PP_F__COUNT;
+
+	for (int f = 0; f < count; f++) {
+		const char *name = site ? pp_site_field_name(f) : pp_field_name(f);
+		size_t m = strlen(name), d[64], prev, tmp;
+		if (m >= 64 || n >= 64)
+			continue;
+		for (size_t j = 0; j <= m; j++)
+			d[j] = j;
+		for (size_t i = 1; i <= n; i++) {
+			prev = d[0];
+			d[0] = i;
+			for (size_t j = 1; j <= m; j++) {
+				tmp = d[j];
+				size_t sub = prev + (tolower((unsigned char)k[i - 1]) != name[j - 1]);
+				d[j] = d[j] + 1 < d[j - 1] + 1 ? d[j] + 1 : d[j - 1] + 1;
+				if (sub < d[j])
+					d[j] = sub;
+				prev = tmp;
+			}
+		}
+		if (d[m] < bestd) {
+			bestd = d[m];
+			best = name;
+		}
+	}
+	return best;
+}
+
+static struct pp_mapping *
+add_mapping(struct pp_table *t, const char *name, size_t n, int line)
+{
+	struct pp_mapping *m;
+
+	if (t->n == t->cap)
+		t->maps = pp_xrealloc(t->maps, (t->cap = t->cap ? t->cap * 2 : 16) * sizeof *t->maps);
+	m = &t->maps[t->n++];
+	memset(m, 0, sizeof *m);
+	m->name = pp_xstrndup(name, n);
+	m->line = line;
+	return m;
+}
+
+/* Pass 1: sections, key lines, unknown keys, syntax errors. Marks lines iniparser must not see. */
+static void
+place_lines(struct pp_table *t, struct pp_ini_line *lines, size_t n, bool *skip)
+{
+	struct name_index ix;
+	int cur = -2; /* -2: before any section, -1: [site], else mapping index */
+
+	index_init(&ix, n);
+	for (size_t i = 0; i < n; i++) {
+		struct pp_ini_line *l = &lines[i];
+		int line = (int)i + 1;
+		char *name;
+
+		switch (l->kind) {
+		case PP_INI_BAD:
+			pp_findings_add(&t->parse, PP_ERROR, line, NULL, NULL, NULL, "%s", l->why);
+			skip[i] = true;
+			break;
+		case PP_INI_SECTION:
+			if (is_site(l->name, l->name_len)) {
+				if (t->site.line)
+					pp_findings_add(&t->parse, PP_ERROR, line, "site", NULL,
+					                "merge the two [site] sections into one",
+					                "[site] appears again (first at line %d); libiniparser merges them silently",
+					                t->site.line);
+				else
+					t->site.line = line;
+				cur = -1;
+				break;
+			}
+			cur = index_find(&ix, t, l->name, l->name_len, false, 0);
+			if (cur >= 0) {
+				name = pp_xstrndup(l->name, l->name_len);
+				pp_findings_add(&t->parse, PP_ERROR, line, name, NULL,
+				                "rename one of them, or merge them into one section",
+				                "section [%s] appears again (first at line %d); libiniparser merges them silently",
+				                name, t->maps[cur].line);
+				free(name);
+				break;
+			}
+			add_mapping(t, l->name, l->name_len, line);
+			cur = (int)t->n - 1;
+			index_find(&ix, t, l->name, l->name_len, true, cur);
+			break;
+		case PP_INI_KEY: {
+			int f = cur == -1 ? site_field_lookup(l->name, l->name_len)
+			                  : field_lookup_n(l->name, l->name_len);
+			char *key = pp_xstrndup(l->name, l->name_len);
+			if (cur == -2) {
+				pp_findings_add(&t->parse, PP_ERROR, line, NULL, key,
+				                "put it under [site] or under a mapping's [name]",
+				                "key '%s' stands before any section", key);
+				skip[i] = true;
+			} else if (f < 0) {
+				const char *near = nearest_key(l->name, l->name_len, cur == -1);
+				char *fix = near ? pp_xasprintf("did you mean '%s'?", near)
+				                 : pp_xasprintf("remove it, or comment it out with ';'");
+				pp_findings_add(&t->parse, PP_ERROR, line, cur == -1 ? "site" : t->maps[cur].name, key,
+				                fix, "unknown key '%s'", key);
+				free(fix);
+			} else if (cur == -1) {
+				t->site.key_line[f] = line;
+			} else {
+				t->maps[cur].key_line[f] = line;
+			}
+			free(key);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	free(ix.slot);
+}
+
+/* Feed lines [a, b) to libiniparser and copy the values it read into the model. */
+static void
+read_chunk(struct pp_table *t, int fd, const struct pp_ini_line *lines, const bool *skip,
+           size_t a, size_t b, struct name_index *ix)
+{
+	struct pp_buf text = { 0 };
+	char path[64];
+	dictionary *d;
+
+	for (size_t i = a; i < b; i++) {
+		if (!skip[i])
+			pp_buf_add(&text, lines[i].s, lines[i].len);
+		pp_buf_add(&text, "\n", 1);
+	}
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, text.data, text.len, 0) != (ssize_t)text.len) {
+		pp_findings_add(&t->parse, PP_ERROR, (int)a + 1, NULL, NULL, "check free memory",
+		                "cannot stage lines %zu-%zu for libiniparser: %s", a + 1, b, strerror(errno));
+		pp_buf_free(&text);
+		return;
+	}
+	pp_buf_free(&text);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	d = iniparser_load(path);
+	if (d == NULL) {
+		pp_findings_add(&t->parse, PP_ERROR, (int)a + 1, NULL, NULL, "report this as a portpilot bug",
+		                "libiniparser rejected lines %zu-%zu", a + 1, b);
+		return;
+	}
+	for (ssize_t k = 0; k < d->size; k++) {
+		const char *key = d->key[k], *colon, *field;
+		char **vals;
+		int f, mi = -1;
+
+		if (key == NULL || d->val[k] == NULL)
+			continue;
+		/* "section:key"; a section name may itself hold ':' (reported by check). */
+		for (colon = strchr(key, ':'); colon; colon = strchr(colon + 1, ':')) {
+			if (is_site(key, (size_t)(colon - key)))
+				break;
+			if ((mi = index_find(ix, t, key, (size_t)(colon - key), false, 0)) >= 0)
+				break;
+		}
+		if (colon == NULL)
+			continue;
+		field = colon + 1;
+		if (mi < 0) {
+			if ((f = site_field_lookup(field, strlen(field))) < 0)
+				continue;
+			vals = t->site.val;
+		} else {
+			if ((f = pp_field_lookup(field)) < 0)
+				continue;
+			vals = t->maps[mi].val;
+		}
+		free(vals[f]);
+		vals[f] = pp_xstrdup(d->val[k]);
+	}
+	iniparser_freedict(d);
+}
+
+static void
+parse_values(struct pp_table *t)
+{
+	struct pp_site *s = &t->site;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct pp_mapping *m = &t->maps[i];
+		m->proto = PP_TCP;
+		m->enabled = true;
+		for (int f = 0; f < PP_F__COUNT; f++)
+			if (m->val[f] && pp_mapping_parse_field(m, f, m->val[f], NULL) < 0)
+				m->bad |= 1u << f;
+		if (m->val[PP_F_INTERNAL_PORT] == NULL) {
+			m->in_lo = m->pub_lo;
+			m->in_hi = m->pub_hi;
+		}
+	}
+	if (s->val[PP_S_PUBLIC_IP] && *s->val[PP_S_PUBLIC_IP] &&
+	    strcasecmp(s->val[PP_S_PUBLIC_IP], "auto") != 0 &&
+	    pp_parse_ipv4(s->val[PP_S_PUBLIC_IP], &s->public_ip) < 0)
+		s->bad |= 1u << PP_S_PUBLIC_IP;
+	if (s->val[PP_S_HAIRPIN] && pp_parse_bool(s->val[PP_S_HAIRPIN], &s->hairpin) < 0)
+		s->bad |= 1u << PP_S_HAIRPIN;
+	if (s->val[PP_S_LAN_SUBNET]) {
+		if (pp_parse_cidr(s->val[PP_S_LAN_SUBNET], &s->lan_subnet.addr, &s->lan_subnet.len) < 0)
+			s->bad |= 1u << PP_S_LAN_SUBNET;
+		else
+			s->has_lan_subnet = true;
+	}
+}
+
+/* Build t's model from text (t's current text). */
+int
+pp_table_parse(struct pp_table *t, const char *text, size_t len, struct pp_error *err)
+{
+	struct pp_ini_line *lines;
+	size_t n = pp_ini_scan(text, len, &lines), a = 0, sections = 0;
+	bool *skip = pp_xcalloc(n + 1, sizeof *skip);
+	struct name_index ix;
+	int fd;
+
+	place_lines(t, lines, n, skip);
+	fd = memfd_create("portpilot-ini", MFD_CLOEXEC);
+	if (fd < 0) {
+		free(skip);
+		free(lines);
+		return pp_error_set(err, "%s: cannot read: memfd_create: %s", t->path, strerror(errno));
+	}
+	iniparser_set_error_callback(quiet);
+	index_init(&ix, t->n + 1);
+	for (size_t i = 0; i < t->n; i++)
+		index_find(&ix, t, t->maps[i].name, strlen(t->maps[i].name), true, (int)i);
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || (lines[i].kind == PP_INI_SECTION && ++sections > CHUNK_SECTIONS)) {
+			if (i > a)
+				read_chunk(t, fd, lines, skip, a, i, &ix);
+			a = i;
+			sections = 1;
+		}
+	}
+	close(fd);
+	free(ix.slot);
+	free(skip);
+	free(lines);
+	parse_values(t);
+	return 0;
+}
+
+static struct pp_table *
+table_new(const char *path)
+{
+	struct pp_table *t = pp_xcalloc(1, sizeof *t);
+
+	t->path = pp_xstrdup(path);
+	return t;
+}
+
+int
+pp_table_load_mem(const char *path, const char *text, size_t len, struct pp_table **out, struct pp_error *err)
+{
+	struct pp_table *t = table_new(path);
+
+	t->loaded = pp_xstrndup(text, len);
+	t->loaded_len = len;
+	t->text = pp_xstrndup(text, len);
+	t->text_len = len;
+	t->existed = true;
+	if (pp_table_parse(t, t->text, len, err) < 0) {
+		pp_table_free(t);
+		return -1;
+	}
+	*out = t;
+	return 0;
+}
+
+int
+pp_table_load(const char *path, bool missing_ok, struct pp_table **out, struct pp_error *err)
+{
+	size_t len;
+	char *text = pp_read_file(path, &len);
+	int rc;
+
+	if (text == NULL) {
+		if (errno == ENOENT && missing_ok) {
+			struct pp_table *t = table_new(path);
+			t->loaded = pp_xstrdup("");
+			t->text = pp_xstrdup("");
+			*out = t;
+			return 0;
+		}
+		return pp_error_set(err, "%s: cannot read: %s; give the table with -f FILE", path, strerror(errno));
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		free(text);
+		return pp_error_set(err, "%s: cannot read: the file holds NUL bytes, it is not a text INI file", path);
+	}
+	rc = pp_table_load_mem(path, text, len, out, err);
+	free(text);
+	return rc;
+}
+
+static void
+mapping_clear(struct pp_mapping *m)
+{
+	free(m->name);
+	for (int f = 0; f < PP_F__COUNT; f++)
+		free(m->val[f]);
+	free(m->allow);
+}
+
+/* Drop the model but keep path and loaded bytes (for a re-parse after an edit). */
+void
+pp_table_clear_model(struct pp_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		mapping_clear(&t->maps[i]);
+	free(t->maps);
+	for (int f = 0; f < PP_S__COUNT; f++)
+		free(t->site.val[f]);
+	pp_findings_free(&t->parse);
+	memset(&t->site, 0, sizeof t->site);
+	t->maps = NULL;
+	t->n = t->cap = 0;
+}
+
+void
+pp_table_free(struct pp_table *t)
+{
+	if (t == NULL)
+		return;
+	pp_table_clear_model(t);
+	free(t->text);
+	free(t->loaded);
+	free(t->path);
+	free(t);
+}
+
+struct pp_mapping *
+pp_table_find(const struct pp_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcasecmp(t->maps[i].name, name) == 0)
+			return &t->maps[i];
+	return NULL;
+}

@@ -1,0 +1,297 @@
+/* Small shared helpers: allocation, buffers, strict parsers, JSON strings. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "portpilot/error.h"
+#include "portpilot/util.h"
+
+int
+pp_error_set(struct pp_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void *
+oom(void *p)
+{
+	if (p == NULL) {
+		/* Nothing sensible can continue without memory. */
+		fputs("portpilot: out of memory\n", stderr);
+		abort();
+	}
+	return p;
+}
+
+void *pp_xmalloc(size_t n) { return oom(malloc(n ? n : 1)); }
+void *pp_xcalloc(size_t n, size_t size) { return oom(calloc(n ? n : 1, size ? size : 1)); }
+void *pp_xrealloc(void *p, size_t n) { return oom(realloc(p, n ? n : 1)); }
+char *pp_xstrdup(const char *s) { return oom(strdup(s)); }
+char *pp_xstrndup(const char *s, size_t n) { return oom(strndup(s, n)); }
+
+char *
+pp_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return oom(s);
+}
+
+void
+pp_buf_add(struct pp_buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->data = pp_xrealloc(b->data, b->cap);
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+pp_buf_addstr(struct pp_buf *b, const char *s)
+{
+	pp_buf_add(b, s, strlen(s));
+}
+
+void
+pp_buf_printf(struct pp_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom(NULL);
+	pp_buf_add(b, s, (size_t)n);
+	free(s);
+}
+
+void
+pp_buf_free(struct pp_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+char *
+pp_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+pp_parse_u16(const char *s, uint16_t *out)
+{
+	unsigned long v = 0;
+	const char *p;
+
+	if (*s == '\0' || strlen(s) > 5)
+		return -1;
+	for (p = s; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (v < 1 || v > 65535)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int
+pp_parse_ipv4(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+
+	/* inet_pton rejects shorthand like "10.1" and leading junk. */
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return -1;
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+int
+pp_parse_cidr(const char *s, uint32_t *addr, uint8_t *len)
+{
+	char ip[32];
+	const char *slash = strchr(s, '/');
+	uint32_t a, mask;
+	unsigned long l = 32;
+	char *end;
+
+	if (slash == NULL) {
+		if (strlen(s) >= sizeof ip)
+			return -1;
+		strcpy(ip, s);
+	} else {
+		if ((size_t)(slash - s) >= sizeof ip || slash[1] == '\0')
+			return -1;
+		memcpy(ip, s, (size_t)(slash - s));
+		ip[slash - s] = '\0';
+		errno = 0;
+		l = strtoul(slash + 1, &end, 10);
+		if (*end != '\0' || l > 32 || !isdigit((unsigned char)slash[1]))
+			return -1;
+	}
+	if (pp_parse_ipv4(ip, &a) < 0)
+		return -1;
+	mask = l == 0 ? 0 : 0xffffffffu << (32 - l);
+	if ((a & ~mask) != 0)
+		return -1; /* host bits set: almost always a typo */
+	*addr = a;
+	*len = (uint8_t)l;
+	return 0;
+}
+
+int
+pp_parse_bool(const char *s, bool *out)
+{
+	static const char *yes[] = { "yes", "true", "on", "1" };
+	static const char *no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) { *out = true; return 0; }
+		if (strcasecmp(s, no[i]) == 0) { *out = false; return 0; }
+	}
+	return -1;
+}
+
+int
+pp_parse_datetime(const char *s, time_t *out)
+{
+	struct tm tm;
+	const char *end;
+	time_t t;
+
+	memset(&tm, 0, sizeof tm);
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (end == NULL || end - s != 10)
+		return -1;
+	if (*end == 'T' || *end == ' ') {
+		const char *e2 = strptime(end + 1, "%H:%M", &tm);
+		if (e2 == NULL || e2 - end != 6)
+			return -1;
+		end = e2;
+		if (*end == ':') {
+			e2 = strptime(end + 1, "%S", &tm);
+			if (e2 == NULL || e2 - end != 3)
+				return -1;
+			end = e2;
+		}
+	}
+	if (*end != '\0')
+		return -1;
+	{
+		/* strptime accepts 2026-02-31; a round trip through mktime catches it. */
+		int mday = tm.tm_mday, mon = tm.tm_mon;
+		tm.tm_isdst = -1;
+		t = mktime(&tm);
+		if (t == (time_t)-1 || tm.tm_mday != mday || tm.tm_mon != mon)
+			return -1;
+	}
+	*out = t;
+	return 0;
+}
+
+void
+pp_format_ipv4(uint32_t addr, char out[16])
+{
+	struct in_addr a = { .s_addr = htonl(addr) };
+
+	inet_ntop(AF_INET, &a, out, 16);
+}
+
+void
+pp_format_datetime(time_t t, char out[20])
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(out, 20, "%Y-%m-%dT%H:%M", &tm);
+}
+
+char *
+pp_read_file(const char *path, size_t *len)
+{
+	struct pp_buf b = { 0 };
+	char chunk[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	pp_buf_add(&b, "", 0);
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			pp_buf_free(&b);
+			errno = e;
+			return NULL;
+		}
+		pp_buf_add(&b, chunk, (size_t)n);
+	}
+	close(fd);
+	if (len)
+		*len = b.len;
+	return b.data;
+}
+
+void
+pp_json_str(FILE *f, const char *s)
+{
+	if (s == NULL) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		switch (c) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\r': fputs("\\r", f); break;
+		default:
+			if (c < 0x20)
+				fprintf(f, "\\u%04x", c);
+			else
+				fputc(c, f);
+		}
+	}
+	fputc('"', f);
+}

@@ -1,0 +1,44 @@
+/* The command line: global options and the subcommands every module provides. */
+#ifndef PORTPILOT_CLI_H
+#define PORTPILOT_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Exit codes of every command. */
+enum { PP_EXIT_OK = 0, PP_EXIT_FAIL = 1, PP_EXIT_USAGE = 2 };
+
+struct pp_cli {
+	const char *table_path;   /* -f */
+	const char *conf_path;    /* -c */
+	const char *state_dir;    /* --state-dir */
+	bool json;                /* --json anywhere on the line */
+	FILE *out, *err;
+};
+
+/* A subcommand: argv[0] is its name; returns an exit code. */
+typedef int (*pp_cmd_fn)(struct pp_cli *cli, int argc, char **argv);
+
+struct pp_cmd {
+	const char *name;
+	pp_cmd_fn fn;
+	const char *summary;
+};
+
+/* core/cli-*.c */
+int pp_cmd_check(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_list(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_export(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_add(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_set(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_del(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_enable(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_disable(struct pp_cli *cli, int argc, char **argv);
+
+/* True when argv holds -h or --help (then the command prints its help). */
+bool pp_cli_wants_help(int argc, char **argv);
+/* Print "portpilot CMD: message" to cli->err and return PP_EXIT_USAGE. */
+int pp_cli_usage(struct pp_cli *cli, const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,177 @@
+/* The mapping table: model, INI load, validation, comment-preserving save. */
+#ifndef PORTPILOT_TABLE_H
+#define PORTPILOT_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "portpilot/error.h"
+
+#define PP_DEFAULT_TABLE "/etc/portpilot/mappings.ini"
+#define PP_DEFAULT_CONF  "/etc/portpilot/portpilot.conf"
+#define PP_DEFAULT_STATE "/var/lib/portpilot"
+
+enum pp_proto { PP_TCP = 1, PP_UDP = 2, PP_BOTH = 3 };
+
+/* The keys of a mapping section, in the order they are written for a new one. */
+enum pp_field {
+	PP_F_DESCRIPTION,
+	PP_F_PROTOCOL,
+	PP_F_PUBLIC_PORT,
+	PP_F_INTERNAL_IP,
+	PP_F_INTERNAL_PORT,
+	PP_F_ALLOW,
+	PP_F_ENABLED,
+	PP_F_OWNER,
+	PP_F_PURPOSE,
+	PP_F_EXPIRES,
+	PP_F__COUNT
+};
+
+/* The keys of [site]. */
+enum pp_site_field {
+	PP_S_NAME,
+	PP_S_WAN_INTERFACE,
+	PP_S_LAN_INTERFACE,
+	PP_S_LAN_SUBNET,
+	PP_S_PUBLIC_IP,
+	PP_S_HAIRPIN,
+	PP_S__COUNT
+};
+
+struct pp_cidr {
+	uint32_t addr; /* host order, already masked */
+	uint8_t len;
+};
+
+struct pp_mapping {
+	char *name;                       /* section name as written */
+	char *val[PP_F__COUNT];           /* raw values (libiniparser's reading), NULL if absent */
+	int line;                         /* line of the [section] header */
+	int key_line[PP_F__COUNT];        /* line of each key, 0 if absent */
+	unsigned bad;                     /* bit per field whose value does not parse */
+
+	/* Parsed values; meaningful for fields not marked bad. */
+	enum pp_proto proto;              /* default tcp */
+	uint16_t pub_lo, pub_hi;          /* public port or range */
+	uint16_t in_lo, in_hi;            /* internal port or range (default: public) */
+	uint32_t internal_ip;             /* host order, 0 if unset */
+	struct pp_cidr *allow;            /* empty list = any source */
+	size_t nallow;
+	bool enabled;                     /* default yes */
+	time_t expires;                   /* 0 = never */
+};
+
+struct pp_site {
+	char *val[PP_S__COUNT];
+	int line;                         /* of [site], 0 if absent */
+	int key_line[PP_S__COUNT];
+	unsigned bad;
+	uint32_t public_ip;               /* 0 = auto */
+	bool hairpin;
+	bool has_lan_subnet;              /* from lan_subnet, else the LAN interface */
+	struct pp_cidr lan_subnet;
+};
+
+enum pp_sev { PP_WARNING, PP_ERROR };
+
+struct pp_finding {
+	enum pp_sev sev;
+	int line;                         /* 0 when not tied to a line */
+	char *mapping;                    /* NULL for file-level findings */
+	char *field;                      /* key name, NULL if none */
+	char *what;                       /* what is wrong */
+	char *fix;                        /* what to do */
+};
+
+struct pp_findings {
+	struct pp_finding *v;
+	size_t n, cap;
+};
+
+struct pp_table {
+	char *path;
+	struct pp_site site;
+	struct pp_mapping *maps;
+	size_t n, cap;
+	struct pp_findings parse;         /* syntax, unknown keys, duplicate sections */
+	char *text;                       /* the file's text with this session's edits */
+	size_t text_len;
+	char *loaded;                     /* file bytes as loaded, to detect changes on disk */
+	size_t loaded_len;
+	bool existed;                     /* the file was there when loaded */
+	bool dirty;
+};
+
+/* Field names and lookups. */
+const char *pp_field_name(enum pp_field f);
+int pp_field_lookup(const char *key);            /* -1 if unknown */
+const char *pp_site_field_name(enum pp_site_field f);
+const char *pp_proto_name(enum pp_proto p);
+
+/*
+ * Load a table. Returns -1 only when the file cannot be read (err says why);
+ * problems inside the file are findings, see pp_table_check().
+ * A missing file loads as an empty table when missing_ok is set.
+ */
+int pp_table_load(const char *path, bool missing_ok, struct pp_table **out, struct pp_error *err);
+/* Same, from bytes in memory (tests, fuzzing); path is used in messages. */
+int pp_table_load_mem(const char *path, const char *text, size_t len,
+                      struct pp_table **out, struct pp_error *err);
+void pp_table_free(struct pp_table *t);
+
+struct pp_mapping *pp_table_find(const struct pp_table *t, const char *name);
+
+/* A mapping the backend should render: enabled, not expired, no errors. */
+bool pp_mapping_expired(const struct pp_mapping *m, time_t now);
+bool pp_mapping_active(const struct pp_mapping *m, time_t now);
+
+/* Parse one value into m (or site); -1 with err = what is wrong + fix. */
+int pp_mapping_parse_field(struct pp_mapping *m, enum pp_field f, const char *text,
+                           struct pp_error *err);
+
+/*
+ * Validate: every malformed or missing value, duplicate sections, port
+ * conflicts, internal IPs outside the LAN, sensitive services open to all,
+ * expired mappings. now is the clock for `expires`.
+ */
+void pp_table_check(const struct pp_table *t, time_t now, struct pp_findings *out);
+
+/*
+ * Edits through the core keep the file's comments, blank lines and key
+ * order: only the touched lines change. value NULL removes the key.
+ */
+int pp_table_set(struct pp_table *t, const char *name, const char *key, const char *value,
+                 struct pp_error *err);
+int pp_table_add(struct pp_table *t, const char *name, struct pp_error *err);
+int pp_table_del(struct pp_table *t, const char *name, struct pp_error *err);
+int pp_table_rename(struct pp_table *t, const char *name, const char *newname,
+                    struct pp_error *err);
+/* The file's text as it would be saved now. Caller frees. */
+char *pp_table_text(const struct pp_table *t, size_t *len);
+
+/*
+ * Save atomically (temp file in the same directory, fsync, rename), keeping
+ * the previous version as FILE.bak, under the lock FILE.lock. Refuses when
+ * the file changed on disk since it was loaded (err says so: reload).
+ * lock_wait_ms bounds the wait for another editor's lock.
+ */
+int pp_table_save(struct pp_table *t, int lock_wait_ms, struct pp_error *err);
+
+/* Findings. */
+void pp_findings_add(struct pp_findings *fs, enum pp_sev sev, int line, const char *mapping,
+                     const char *field, const char *fix, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+size_t pp_findings_count(const struct pp_findings *fs, enum pp_sev sev);
+void pp_findings_sort(struct pp_findings *fs);
+void pp_findings_print(FILE *f, const char *path, const struct pp_findings *fs);
+void pp_findings_json(FILE *f, const char *path, const struct pp_findings *fs);
+void pp_findings_free(struct pp_findings *fs);
+
+/* Well-known ports that must not be open to everyone. NULL if not sensitive. */
+const char *pp_sensitive_service(uint16_t lo, uint16_t hi, enum pp_proto proto);
+
+#endif

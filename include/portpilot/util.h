@@ -1,0 +1,46 @@
+/* Small shared helpers: allocation, strings, IPv4 parsing, JSON output. */
+#ifndef PORTPILOT_UTIL_H
+#define PORTPILOT_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+void *pp_xmalloc(size_t n);
+void *pp_xcalloc(size_t n, size_t size);
+void *pp_xrealloc(void *p, size_t n);
+char *pp_xstrdup(const char *s);
+char *pp_xstrndup(const char *s, size_t n);
+char *pp_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable byte buffer, always NUL-terminated. */
+struct pp_buf {
+	char *data;
+	size_t len, cap;
+};
+void pp_buf_add(struct pp_buf *b, const char *s, size_t n);
+void pp_buf_addstr(struct pp_buf *b, const char *s);
+void pp_buf_printf(struct pp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pp_buf_free(struct pp_buf *b);
+
+/* Trim ASCII white space in place; returns s. */
+char *pp_trim(char *s);
+
+/* Strict parsers: the whole string must match. Return 0 or -1. */
+int pp_parse_u16(const char *s, uint16_t *out);            /* 1..65535 */
+int pp_parse_ipv4(const char *s, uint32_t *out);           /* host order */
+int pp_parse_cidr(const char *s, uint32_t *addr, uint8_t *len);
+int pp_parse_bool(const char *s, bool *out);               /* yes/no/true/false/on/off/1/0 */
+int pp_parse_datetime(const char *s, time_t *out);         /* YYYY-MM-DD[THH:MM[:SS]], local time */
+void pp_format_ipv4(uint32_t addr, char out[16]);
+void pp_format_datetime(time_t t, char out[20]);           /* YYYY-MM-DDTHH:MM */
+
+/* Read a whole file; NULL with errno set on failure. */
+char *pp_read_file(const char *path, size_t *len);
+
+/* JSON output. */
+void pp_json_str(FILE *f, const char *s);   /* quoted and escaped, null for NULL */
+
+#endif

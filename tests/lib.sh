@@ -1,0 +1,28 @@
+# Shared helpers for shell tests: results, bounded waits, temp dirs.
+# Source it: . "$PP_TOP/tests/lib.sh"
+: "${PP_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${PORTPILOT:=$PP_TOP/build/portpilot}"
+pp_failed=0
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; pp_failed=1; }
+# check NAME CMD...: one case, passes when CMD succeeds.
+check() { n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n"; fi; }
+# wait_for SECONDS CMD...: poll CMD every 50 ms until it succeeds; 1 on timeout.
+wait_for() {
+	t=$1; shift; i=0; n=$((t * 20))
+	while [ $i -lt $n ]; do "$@" && return 0; sleep 0.05; i=$((i + 1)); done
+	return 1
+}
+pp_tmp=$(mktemp -d /tmp/pp-test.XXXXXX)
+pp_exit_hooks=""
+# at_exit "CMD": run CMD when the test ends, also on failure or interrupt (last added first).
+at_exit() { pp_exit_hooks="$1
+$pp_exit_hooks"; }
+pp_cleanup() {
+	trap - EXIT INT TERM
+	printf '%s\n' "$pp_exit_hooks" | while IFS= read -r c; do [ -n "$c" ] && eval "$c"; done
+	rm -rf "$pp_tmp"
+}
+trap 'pp_cleanup' EXIT
+trap 'pp_cleanup; exit 1' INT TERM HUP
+pp_done() { exit $pp_failed; }

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian packages portpilot builds and tests with; does nothing when all are present.
+set -eu
+PKGS="make gcc clang pkg-config libncurses-dev libcurl4-openssl-dev libpcap-dev
+libiniparser-dev libcmocka-dev libclang-rt-14-dev iptables iproute2 tmux conntrack jq
+python3 procps psmisc util-linux netcat-openbsd curl bind9 bind9-dnsutils tcpdump"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing" >&2
+	echo "deps: run as root (or: sudo apt-get install -y$missing)" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Packages such as bind9 would start system services; the tests start their own
+# copies inside network namespaces, so keep the host's services untouched.
+prc=/usr/sbin/policy-rc.d
+made_prc=""
+if [ ! -e "$prc" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$prc" && chmod +x "$prc" && made_prc=1
+fi
+trap '[ -n "$made_prc" ] && rm -f "$prc"' EXIT
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
