@@ -56,7 +56,7 @@ $(B)/portpilot: $(B)/core/main.o $(B)/libppmod.a $(B)/libppcore.a
 
 $(B)/tests/%: tests/unit/%.c $(B)/libppmod.a $(B)/libppcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(PP_CFLAGS) $(CFLAGS) -Wno-unused-parameter $(LDFLAGS_PP) -o $@ $^ \
+	$(CC) $(PP_CFLAGS) $(CFLAGS) -Wno-unused-parameter -DPP_TOP='"$(CURDIR)"' $(LDFLAGS_PP) -o $@ $^ \
 		$(WRAP_$*) $(LIBS) -lcmocka
 
 $(B)/bench/%: bench/%.c $(B)/libppmod.a $(B)/libppcore.a
@@ -84,14 +84,16 @@ check-asan-run: all $(UNIT_BIN)
 	@ASAN_OPTIONS=detect_leaks=1 PP_ONLY=unit,cli sh tests/run.sh $(B) $(UNIT_BIN)
 
 FUZZ_SECONDS ?= 30
+FUZZ_SRC = core/util.c core/ini-doc.c core/findings.c $(wildcard core/table-*.c)
 fuzz: deps
 	@mkdir -p $(B)/fuzz $(B)/fuzz/corpus
 	clang -std=c11 -D_GNU_SOURCE -Iinclude -I/usr/include/iniparser -g -O1 \
 		-fsanitize=fuzzer,address,undefined -o $(B)/fuzz/fuzz-table \
-		tests/fuzz/fuzz-table.c $(CORE_SRC) -liniparser
+		tests/fuzz/fuzz-table.c $(FUZZ_SRC) -liniparser
 	cp examples/*.ini $(B)/fuzz/corpus/
-	$(B)/fuzz/fuzz-table -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
-		-print_final_stats=1 $(B)/fuzz/corpus 2>&1 | tail -n 12
+	@cd $(B)/fuzz && ./fuzz-table -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
+		-print_final_stats=1 corpus > fuzz.log 2>&1; rc=$$?; tail -n 8 fuzz.log; \
+		[ $$rc -eq 0 ] || { grep -A30 'ERROR' fuzz.log | head -40; echo "fuzz: FAILED (input saved in $(B)/fuzz)"; exit 1; }
 
 bench: all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done

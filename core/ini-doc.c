@@ -67,12 +67,11 @@ classify(struct pp_ini_line *l)
 	for (v = eq + 1; v < e && isspace((unsigned char)*v); v++)
 		;
 	ve = v;
-	if (v < e && (*v == '"' || *v == '\'')) {
+	if (v + 1 < e && (*v == '"' || *v == '\'') && v[1] != *v) {
+		/* libiniparser takes what follows the quote up to the next one, or to the end. */
 		const char *q = memchr(v + 1, *v, (size_t)(e - v - 1));
-		if (q != NULL && q > v + 1) {
-			ve = q + 1;
-			goto done;
-		}
+		ve = q ? q + 1 : e;
+		goto done;
 	}
 	while (ve < e && *ve != ';' && *ve != '#')
 		ve++;

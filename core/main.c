@@ -1,11 +1,14 @@
 /* portpilot's entry: global options, then the subcommand (or the TUI when there is none). */
 #include <locale.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "portpilot/cli.h"
 #include "portpilot/table.h"
+#include "portpilot/backend.h"
+#include "portpilot/ddns.h"
+#include "portpilot/probe.h"
+#include "portpilot/tui.h"
 
 /* Every module adds its subcommands here, one line each. */
 static const struct pp_cmd commands[] = {
@@ -17,6 +20,15 @@ static const struct pp_cmd commands[] = {
 	{ "del", pp_cmd_del, "del NAME: delete a mapping" },
 	{ "enable", pp_cmd_enable, "enable NAME: enable a mapping" },
 	{ "disable", pp_cmd_disable, "disable NAME: disable a mapping" },
+	{ "apply", pp_cmd_apply, "apply [--dry-run] [--confirm S]: put the table into netfilter" },
+	{ "confirm", pp_cmd_confirm, "keep the ruleset of apply --confirm" },
+	{ "rollback", pp_cmd_rollback, "restore the rules from before the last apply" },
+	{ "status", pp_cmd_status, "status [--json]: each mapping against the kernel, counters" },
+	{ "probe", pp_cmd_probe, "probe NAME [--reflector URL]: why a mapping fails from outside" },
+	{ "watch", pp_cmd_watch, "watch NAME [--seconds N]: report attempts on a mapping live" },
+	{ "reflector", pp_cmd_reflector, "reflector --listen ADDR:PORT: the outside-check service" },
+	{ "ddns", pp_cmd_ddns, "ddns run | --once | status [--json]: keep the public IP published" },
+	{ "tui", pp_cmd_tui, "the full-screen editor (the default): --ascii, --no-color" },
 };
 
 static void
@@ -35,28 +47,6 @@ usage(FILE *f)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fputs("\nexit codes: 0 ok, 1 findings or failure, 2 usage or unreadable input\n", f);
-}
-
-bool
-pp_cli_wants_help(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return true;
-	return false;
-}
-
-int
-pp_cli_usage(struct pp_cli *cli, const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(cli->err, "portpilot %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(cli->err, fmt, ap);
-	va_end(ap);
-	fprintf(cli->err, "\n(see: portpilot %s --help)\n", cmd);
-	return PP_EXIT_USAGE;
 }
 
 /* Remove argv[i] (and n-1 followers) from the vector. */
@@ -112,10 +102,8 @@ main(int argc, char **argv)
 			cli.state_dir = argv[i + 1];
 		i += 2;
 	}
-	if (i >= argc) {
-		usage(stderr);
-		return PP_EXIT_USAGE;
-	}
+	if (i >= argc)
+		return pp_tui_run(&cli);
 	for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
 		if (strcmp(argv[i], commands[c].name) == 0)
 			return commands[c].fn(&cli, argc - i, argv + i);

@@ -1,0 +1,323 @@
+/* Saving: only changed lines move, atomic under failures, locked, never over a changed file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "portpilot/table.h"
+#include "portpilot/util.h"
+
+/* Link-time wraps (see WRAP_test-save in the Makefile) to simulate failing system calls. */
+static int fail_rename, fail_fsync, fail_write;
+int __real_rename(const char *a, const char *b);
+int __real_fsync(int fd);
+ssize_t __real_write(int fd, const void *p, size_t n);
+int __wrap_rename(const char *a, const char *b) { if (fail_rename) { errno = EIO; return -1; } return __real_rename(a, b); }
+int __wrap_fsync(int fd) { if (fail_fsync) { errno = EIO; return -1; } return __real_fsync(fd); }
+ssize_t __wrap_write(int fd, const void *p, size_t n)
+{
+	if (fail_write) { errno = ENOSPC; return -1; }
+	return __real_write(fd, p, n);
+}
+
+static char dir[64], path[96];
+
+static int
+setup(void **state)
+{
+	strcpy(dir, "/tmp/pp-unit-save.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/mappings.ini", dir);
+	fail_rename = fail_fsync = fail_write = 0;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char *cmd = pp_xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	return 0;
+}
+
+static void
+put(const char *p, const char *text)
+{
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *
+get(const char *p)
+{
+	char *s = pp_read_file(p, NULL);
+	assert_non_null(s);
+	return s;
+}
+
+static struct pp_table *
+load_path(void)
+{
+	struct pp_table *t;
+	struct pp_error err;
+
+	assert_int_equal(pp_table_load(path, false, &t, &err), 0);
+	return t;
+}
+
+static const char *hand =
+	"; hand-written table\n"
+	"[site]\n"
+	"wan_interface = eth0   ; uplink\n"
+	"\n"
+	"; the portal\n"
+	"[web-1]\n"
+	"  public_port   = 8080   ; public\n"
+	"  internal_ip   = 192.168.2.101\n"
+	"\n"
+	"# cameras\n"
+	"[cam]\n"
+	"public_port=554\n"
+	"internal_ip=192.168.2.20\n";
+
+static void
+test_set_changes_only_the_value(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+	char *after;
+
+	put(path, hand);
+	t = load_path();
+	assert_int_equal(pp_table_set(t, "web-1", "public_port", "8081", &err), 0);
+	assert_int_equal(pp_table_save(t, 100, &err), 0);
+	pp_table_free(t);
+	after = get(path);
+	char *want = pp_xstrdup(hand);
+	memcpy(strstr(want, "8080"), "8081", 4);
+	assert_string_equal(after, want);
+	free(after);
+	free(want);
+	/* the previous version is kept */
+	char *bak = pp_xasprintf("%s.bak", path), *old = get(bak);
+	assert_string_equal(old, hand);
+	free(old);
+	free(bak);
+}
+
+static void
+test_new_key_follows_neighbour(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+
+	put(path, hand);
+	t = load_path();
+	assert_int_equal(pp_table_set(t, "web-1", "owner", "Li Wei", &err), 0);
+	assert_int_equal(pp_table_set(t, "cam", "description", "Gate #2; north", &err), 0);
+	assert_non_null(strstr(t->text, "  internal_ip   = 192.168.2.101\n  owner         = Li Wei\n\n# cameras\n"));
+	assert_non_null(strstr(t->text, "internal_ip=192.168.2.20\ndescription = \"Gate #2; north\"\n"));
+	/* the model is re-read and the value round-trips through libiniparser */
+	assert_string_equal(pp_table_find(t, "cam")->val[PP_F_DESCRIPTION], "Gate #2; north");
+	assert_int_equal(pp_table_find(t, "cam")->key_line[PP_F_DESCRIPTION], 15);
+	/* removing a key removes its line only */
+	assert_int_equal(pp_table_set(t, "web-1", "owner", NULL, &err), 0);
+	assert_null(strstr(t->text, "owner"));
+	pp_table_free(t);
+}
+
+static void
+test_add_del_rename(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+
+	put(path, hand);
+	t = load_path();
+	assert_int_equal(pp_table_add(t, "web-2", &err), 0);
+	assert_int_equal(pp_table_set(t, "web-2", "public_port", "8090", &err), 0);
+	assert_non_null(strstr(t->text, "internal_ip=192.168.2.20\n\n[web-2]\npublic_port = 8090\n"));
+	assert_int_equal(pp_table_add(t, "WEB-2", &err), -1);
+	assert_non_null(strstr(err.msg, "exists already"));
+	assert_int_equal(pp_table_add(t, "bad name", &err), -1);
+	assert_int_equal(pp_table_del(t, "web-1", &err), 0);
+	/* its own comment goes with it; the next section's comment stays */
+	assert_null(strstr(t->text, "the portal"));
+	assert_null(strstr(t->text, "8080"));
+	assert_non_null(strstr(t->text, "# cameras\n[cam]"));
+	assert_non_null(strstr(t->text, "wan_interface = eth0   ; uplink\n"));
+	assert_int_equal(pp_table_rename(t, "cam", "nvr", &err), 0);
+	assert_non_null(strstr(t->text, "# cameras\n[nvr]\npublic_port=554"));
+	assert_null(pp_table_find(t, "cam"));
+	assert_int_equal(pp_table_del(t, "nope", &err), -1);
+	pp_table_free(t);
+}
+
+static void
+test_crlf_kept(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+
+	put(path, "[site]\r\nwan_interface = eth0\r\n[a]\r\npublic_port = 80\r\n");
+	t = load_path();
+	assert_int_equal(t->maps[0].pub_lo, 80);
+	assert_int_equal(pp_table_set(t, "a", "internal_ip", "192.168.2.9", &err), 0);
+	assert_int_equal(pp_table_set(t, "a", "public_port", "81", &err), 0);
+	assert_string_equal(t->text, "[site]\r\nwan_interface = eth0\r\n[a]\r\npublic_port = 81\r\ninternal_ip = 192.168.2.9\r\n");
+	pp_table_free(t);
+}
+
+static void
+test_bad_values_refused(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+
+	put(path, hand);
+	t = load_path();
+	assert_int_equal(pp_table_set(t, "web-1", "public_port", "0", &err), -1);
+	assert_non_null(strstr(err.msg, "public_port"));
+	assert_int_equal(pp_table_set(t, "web-1", "colour", "red", &err), -1);
+	assert_int_equal(pp_table_set(t, "web-1", "description", "two\nlines", &err), -1);
+	assert_int_equal(pp_table_set(t, "web-1", "description", "a \"quoted\" ; x", &err), -1);
+	assert_int_equal(pp_table_set(t, "nope", "owner", "x", &err), -1);
+	assert_false(t->dirty);
+	assert_string_equal(t->text, hand);
+	pp_table_free(t);
+}
+
+/* Each failing step leaves the old file byte for byte, and no temp file behind. */
+static void
+test_atomic_under_failure(void **state)
+{
+	int *flags[] = { &fail_write, &fail_fsync, &fail_rename };
+
+	for (size_t i = 0; i < 3; i++) {
+		struct pp_table *t;
+		struct pp_error err;
+		char *after, *ls;
+
+		put(path, hand);
+		t = load_path();
+		assert_int_equal(pp_table_set(t, "web-1", "public_port", "9999", &err), 0);
+		*flags[i] = 1;
+		assert_int_equal(pp_table_save(t, 100, &err), -1);
+		*flags[i] = 0;
+		assert_non_null(strstr(err.msg, "unchanged"));
+		after = get(path);
+		assert_string_equal(after, hand);
+		free(after);
+		ls = pp_xasprintf("test $(ls -A '%s' | grep -v -e '^mappings.ini$' -e '^mappings.ini.lock$' "
+		                  "-e '^mappings.ini.bak$' | wc -l) -eq 0", dir);
+		assert_int_equal(system(ls), 0);
+		free(ls);
+		/* and a retry then works */
+		assert_int_equal(pp_table_save(t, 100, &err), 0);
+		pp_table_free(t);
+	}
+}
+
+static void
+test_lock_contention(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+	char *lp = pp_xasprintf("%s.lock", path), *after;
+	int fd;
+
+	put(path, hand);
+	t = load_path();
+	assert_int_equal(pp_table_set(t, "web-1", "public_port", "9999", &err), 0);
+	fd = open(lp, O_RDWR | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(write(fd, "4242\n", 5), 5);
+	assert_int_equal(pp_table_save(t, 60, &err), -1);
+	assert_non_null(strstr(err.msg, "another editor"));
+	assert_non_null(strstr(err.msg, "4242"));
+	after = get(path);
+	assert_string_equal(after, hand);
+	free(after);
+	flock(fd, LOCK_UN);
+	close(fd);
+	assert_int_equal(pp_table_save(t, 60, &err), 0);
+	pp_table_free(t);
+	free(lp);
+}
+
+static void
+test_changed_on_disk(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+	char *after;
+
+	put(path, hand);
+	t = load_path();
+	assert_int_equal(pp_table_set(t, "web-1", "public_port", "9999", &err), 0);
+	put(path, "; someone else\n");
+	assert_int_equal(pp_table_save(t, 100, &err), -1);
+	assert_non_null(strstr(err.msg, "changed on disk"));
+	after = get(path);
+	assert_string_equal(after, "; someone else\n");
+	free(after);
+	pp_table_free(t);
+}
+
+static void
+test_new_file_and_mode(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+	struct stat st;
+
+	assert_int_equal(pp_table_load(path, false, &t, &err), -1);
+	assert_non_null(strstr(err.msg, path));
+	assert_int_equal(pp_table_load(path, true, &t, &err), 0);
+	assert_int_equal(pp_table_set(t, "site", "wan_interface", "eth0", &err), 0);
+	assert_int_equal(pp_table_add(t, "a", &err), 0);
+	assert_int_equal(pp_table_save(t, 100, &err), 0);
+	pp_table_free(t);
+	char *text = get(path);
+	assert_string_equal(text, "[site]\nwan_interface = eth0\n\n[a]\n");
+	free(text);
+	/* a restrictive mode survives a save */
+	assert_int_equal(chmod(path, 0600), 0);
+	t = load_path();
+	assert_int_equal(pp_table_set(t, "a", "public_port", "80", &err), 0);
+	assert_int_equal(pp_table_save(t, 100, &err), 0);
+	pp_table_free(t);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_set_changes_only_the_value, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_key_follows_neighbour, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_del_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crlf_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_values_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_under_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_contention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_on_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_file_and_mode, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
