@@ -1,0 +1,76 @@
+#!/bin/sh
+# The table commands as a user meets them: exit codes, messages, JSON, comment-preserving edits.
+. "$PP_TOP/tests/lib.sh"
+P=$PORTPILOT
+ex=$PP_TOP/examples
+T=$pp_tmp/mappings.ini
+cp "$ex/seed-site.ini" "$T"
+
+rc() { "$@" >"$pp_tmp/out" 2>"$pp_tmp/err"; echo $?; }
+
+check "check: seed example exits 0" [ "$(rc $P -f $ex/seed-site.ini check)" = 0 ]
+for f in "$ex"/*.ini; do
+	check "check: $(basename $f) is clean" [ "$(rc $P -f $f check)" = 0 ]
+done
+check "check: bad table exits 1" [ "$(rc $P -f $PP_TOP/tests/cli/bad-site.ini check)" = 1 ]
+out=$pp_tmp/out
+check "check: conflict named with file:line" grep -q "bad-site.ini:11: error: \[web-2\] public_port: tcp port 8080 is also claimed by \[web-1\]" $out
+check "check: bad port named with file:line" grep -q "bad-site.ini:15: error: \[cam\] public_port: '70000' is not a port" $out
+check "check: open SSH warned with the fix" sh -c "grep -q 'bad-site.ini:18: warning: \[ssh-admin\] allow: SSH is reachable from any address' $out && grep -q 'fix: set allow' $out"
+check "check: missing file exits 2 naming it" sh -c "$P -f $pp_tmp/nope.ini check >/dev/null 2>$pp_tmp/e; [ \$? = 2 ] && grep -q 'nope.ini: cannot read' $pp_tmp/e"
+check "usage: unknown command exits 2" [ "$(rc $P bogus)" = 2 ]
+check "usage: unknown option exits 2" [ "$(rc $P --bogus check)" = 2 ]
+check "usage: no command and no terminal exits 2" [ "$(rc $P -f $T </dev/null)" = 2 ]
+for c in check list export add set del enable disable; do
+	check "help: $c --help exits 0 with usage" sh -c "$P $c --help | grep -q '^usage: portpilot'"
+done
+
+# JSON parsed back
+$P -f $PP_TOP/tests/cli/bad-site.ini check --json >$pp_tmp/j.json
+check "json: check output parses, 2 errors 1 warning" \
+	sh -c "[ \"\$(jq -r '[.errors,.warnings]|@csv' $pp_tmp/j.json)\" = '2,1' ]"
+check "json: finding carries line, mapping and field" \
+	sh -c "jq -e '.findings[] | select(.line==15 and .mapping==\"cam\" and .field==\"public_port\" and .severity==\"error\")' $pp_tmp/j.json >/dev/null"
+$P -f $T list --json >$pp_tmp/l.json
+check "json: list gives the seed's three mappings" \
+	sh -c "[ \"\$(jq -r '[.mappings[] | \"\(.name)=\(.internal_ip):\(.public_port_first)\"] | join(\" \")' $pp_tmp/l.json)\" = 'web-1=192.168.2.101:8080 web-2=192.168.2.102:8090 web-3=192.168.2.103:8091' ]"
+$P -f $T export --format json >$pp_tmp/x.json
+check "json: export record has the documentation fields" \
+	sh -c "jq -e '.mappings[1] | .service==\"Video platform web console\" and .public_port==\"8090\" and .internal_ip==\"192.168.2.102\" and .internal_port==\"80\" and .protocol==\"tcp\" and .owner==\"Li Wei\" and (.purpose|length>0) and (.public_ip|length>0)' $pp_tmp/x.json >/dev/null"
+check "export: csv has a header and one row per mapping" sh -c "[ \$($P -f $T export --format csv | wc -l) = 4 ] && $P -f $T export --format csv | head -1 | grep -q '\"Service\",\"Public IP\"'"
+check "export: md is a table" sh -c "$P -f $T export --format md | grep -q '^| Project portal | .* | 8080 | 192.168.2.101 | 80 | tcp |'"
+check "export: -o writes a file" sh -c "$P -f $T export --format md -o $pp_tmp/doc.md && grep -q 'Acceptance test page' $pp_tmp/doc.md"
+check "export: unknown format exits 2" [ "$(rc $P -f $T export --format xml)" = 2 ]
+
+# Editing keeps every comment byte for byte except the changed value
+check "set: exits 0" [ "$(rc $P -f $T set web-2 public_port=8092)" = 0 ]
+sed 's/^public_port   = 8090$/public_port   = 8092/' "$ex/seed-site.ini" >$pp_tmp/want
+check "set: only the value changed, byte for byte" cmp -s "$T" $pp_tmp/want
+check "set: previous version kept as .bak" cmp -s "$T.bak" "$ex/seed-site.ini"
+check "set: a value with an inline comment keeps the comment" sh -c "$P -f $T set web-3 owner='Wang Fang' && grep -q '^owner         = Wang Fang     ; site engineer$' $T"
+cp "$T" $pp_tmp/before
+check "set: bad value exits 2, file untouched" sh -c "[ \$($P -f $T set web-2 public_port=99999 2>$pp_tmp/e; echo \$?) = 2 ] && cmp -s $T $pp_tmp/before && grep -q 'not a port' $pp_tmp/e"
+check "set: a conflict is refused with exit 1, file untouched" sh -c "[ \$($P -f $T set web-3 public_port=8080 2>$pp_tmp/e; echo \$?) = 1 ] && cmp -s $T $pp_tmp/before && grep -q 'nothing was saved' $pp_tmp/e"
+check "set: unknown mapping exits 2" [ "$(rc $P -f $T set nope owner=x)" = 2 ]
+check "set: unknown key exits 2" [ "$(rc $P -f $T set web-1 colour=red)" = 2 ]
+check "add: new mapping appended" sh -c "$P -f $T add cam-1 protocol=udp public_port=9000 internal_ip=192.168.2.20 owner=Chen && $P -f $T list | grep -q '^cam-1 .*udp *9000 *192.168.2.20:9000'"
+check "add: sensitive service warns but saves" sh -c "$P -f $T add ssh-1 public_port=2201 internal_ip=192.168.2.9 internal_port=22 2>$pp_tmp/e && grep -q 'SSH is reachable' $pp_tmp/e && grep -q '^\[ssh-1\]' $T"
+check "add: existing name exits 2" [ "$(rc $P -f $T add web-1 public_port=1)" = 2 ]
+check "add: missing required field exits 1, nothing saved" sh -c "cp $T $pp_tmp/b2; [ \$($P -f $T add half public_port=1234 2>/dev/null; echo \$?) = 1 ] && cmp -s $T $pp_tmp/b2"
+check "disable: sets enabled = no in place" sh -c "$P -f $T disable web-1 && grep -A8 '^\[web-1\]' $T | grep -q '^enabled       = no$' && $P -f $T list | grep -q '^web-1 *disabled'"
+check "enable: back to yes" sh -c "$P -f $T enable web-1 && grep -A8 '^\[web-1\]' $T | grep -q '^enabled       = yes$'"
+check "del: removes the section only" sh -c "$P -f $T del ssh-1 && ! grep -q 'ssh-1' $T && grep -q '^; --- web servers' $T"
+check "del: the table is clean afterwards" [ "$(rc $P -f $T check)" = 0 ]
+check "set KEY=: removes the key line" sh -c "$P -f $T set web-1 allow= && ! grep -A9 '^\[web-1\]' $T | grep -q '^allow'"
+
+# A second editor holding the lock: the save waits, then refuses; nothing lost
+# The holder execs into sleep, so its PID owns the lock and killing it frees the lock.
+(exec 9>"$T.lock"; flock 9; exec sleep 30) &
+holder=$!
+at_exit "kill $holder 2>/dev/null"
+wait_for 5 sh -c "! flock -n '$T.lock' true"
+cp "$T" $pp_tmp/b3
+check "lock: a held lock refuses the save with exit 1" sh -c "[ \$($P -f $T set web-1 owner=x 2>$pp_tmp/e; echo \$?) = 1 ] && grep -q 'another editor holds the lock' $pp_tmp/e && cmp -s $T $pp_tmp/b3"
+kill $holder; wait $holder 2>/dev/null
+check "lock: released lock lets the save through" [ "$(rc $P -f $T set web-1 owner=x)" = 0 ]
+pp_done
