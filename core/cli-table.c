@@ -333,20 +333,30 @@ edit_and_save(struct pp_cli *cli, const char *cmd, struct pp_table *t, const cha
 	struct pp_findings fs = { 0 };
 	size_t errors;
 
-	for (int i = 0; i < argc; i++) {
-		char *eq = strchr(argv[i], '='), *key;
+	struct pp_kv *kv = pp_xcalloc((size_t)argc + 1, sizeof *kv);
+	char **keys = pp_xcalloc((size_t)argc + 1, sizeof *keys);
+	int rc = 0;
+
+	for (int i = 0; i < argc && rc == 0; i++) {
+		char *eq = strchr(argv[i], '=');
 		if (eq == NULL || eq == argv[i]) {
-			pp_table_free(t);
-			return pp_cli_usage(cli, cmd, "'%s' is not KEY=VALUE", argv[i]);
+			rc = pp_cli_usage(cli, cmd, "'%s' is not KEY=VALUE", argv[i]);
+			break;
 		}
-		key = pp_xstrndup(argv[i], (size_t)(eq - argv[i]));
-		int rc = pp_table_set(t, name, key, eq[1] ? eq + 1 : NULL, &err);
-		free(key);
-		if (rc < 0) {
-			fprintf(cli->err, "portpilot %s: %s; nothing was saved\n", cmd, err.msg);
-			pp_table_free(t);
-			return PP_EXIT_USAGE;
-		}
+		kv[i].key = keys[i] = pp_xstrndup(argv[i], (size_t)(eq - argv[i]));
+		kv[i].value = eq[1] ? eq + 1 : NULL;
+	}
+	if (rc == 0 && pp_table_set_many(t, name, kv, (size_t)argc, &err) < 0) {
+		fprintf(cli->err, "portpilot %s: %s; nothing was saved\n", cmd, err.msg);
+		rc = PP_EXIT_USAGE;
+	}
+	for (int i = 0; i < argc; i++)
+		free(keys[i]);
+	free(keys);
+	free(kv);
+	if (rc != 0) {
+		pp_table_free(t);
+		return rc;
 	}
 	pp_table_check(t, time(NULL), &fs);
 	errors = pp_findings_count(&fs, PP_ERROR);

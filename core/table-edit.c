@@ -47,17 +47,30 @@ eol_of(const struct scan *sc)
 	return sc->n && sc->l[0].eol == 2 ? "\r\n" : "\n";
 }
 
-/* Replace t's text with b's and re-read the model from it. */
-static int
-commit(struct pp_table *t, struct pp_buf *b, struct scan *sc, struct pp_error *err)
+/* Replace t's text with b's. */
+static void
+take_text(struct pp_table *t, struct pp_buf *b, struct scan *sc)
 {
 	free(sc->l);
 	free(t->text);
 	t->text = b->data ? b->data : pp_xstrdup("");
 	t->text_len = b->len;
 	t->dirty = true;
+}
+
+static int
+reparse(struct pp_table *t, struct pp_error *err)
+{
 	pp_table_clear_model(t);
 	return pp_table_parse(t, t->text, t->text_len, err);
+}
+
+/* Replace t's text with b's and re-read the model from it. */
+static int
+commit(struct pp_table *t, struct pp_buf *b, struct scan *sc, struct pp_error *err)
+{
+	take_text(t, b, sc);
+	return reparse(t, err);
 }
 
 static void
@@ -141,8 +154,9 @@ new_key_line(struct pp_buf *b, const struct pp_ini_line *like, const char *key, 
 	pp_buf_addstr(b, eol);
 }
 
-int
-pp_table_set(struct pp_table *t, const char *name, const char *key, const char *value, struct pp_error *err)
+/* Change the text only; the model is re-read by the caller. */
+static int
+set_text(struct pp_table *t, const char *name, const char *key, const char *value, struct pp_error *err)
 {
 	bool site = strcasecmp(name, "site") == 0;
 	int f = -1;
@@ -186,7 +200,13 @@ pp_table_set(struct pp_table *t, const char *name, const char *key, const char *
 		pp_buf_addstr(&b, eol_of(&sc));
 		pp_buf_add(&b, t->text, t->text_len);
 		free(own);
-		return commit(t, &b, &sc, err);
+		take_text(t, &b, &sc);
+		return 0;
+	}
+	if (last_hdr == SIZE_MAX) {
+		free(own);
+		free(sc.l);
+		return pp_error_set(err, "no section [%s] in the text; reload the table", name);
 	}
 	insert_after = last_hdr;
 	for (size_t i = last_hdr + 1; i < sc.n && own[i] == last_hdr; i++)
@@ -214,7 +234,37 @@ pp_table_set(struct pp_table *t, const char *name, const char *key, const char *
 		}
 	}
 	free(own);
-	return commit(t, &b, &sc, err);
+	take_text(t, &b, &sc);
+	return 0;
+}
+
+int
+pp_table_set(struct pp_table *t, const char *name, const char *key, const char *value, struct pp_error *err)
+{
+	if (set_text(t, name, key, value, err) < 0)
+		return -1;
+	return reparse(t, err);
+}
+
+int
+pp_table_set_many(struct pp_table *t, const char *name, const struct pp_kv *kv, size_t n,
+                  struct pp_error *err)
+{
+	char *old = pp_xstrndup(t->text, t->text_len);
+	size_t old_len = t->text_len;
+	bool old_dirty = t->dirty;
+
+	for (size_t i = 0; i < n; i++) {
+		if (set_text(t, name, kv[i].key, kv[i].value, err) < 0) {
+			free(t->text);
+			t->text = old;
+			t->text_len = old_len;
+			t->dirty = old_dirty;
+			return -1;
+		}
+	}
+	free(old);
+	return reparse(t, err);
 }
 
 int

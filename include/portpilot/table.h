@@ -146,6 +146,12 @@ void pp_table_check(const struct pp_table *t, time_t now, struct pp_findings *ou
  */
 int pp_table_set(struct pp_table *t, const char *name, const char *key, const char *value,
                  struct pp_error *err);
+/* Several keys of one mapping at once, with one re-read; all or nothing. */
+struct pp_kv {
+	const char *key, *value;
+};
+int pp_table_set_many(struct pp_table *t, const char *name, const struct pp_kv *kv, size_t n,
+                      struct pp_error *err);
 int pp_table_add(struct pp_table *t, const char *name, struct pp_error *err);
 int pp_table_del(struct pp_table *t, const char *name, struct pp_error *err);
 int pp_table_rename(struct pp_table *t, const char *name, const char *newname,

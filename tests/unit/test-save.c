@@ -166,6 +166,27 @@ test_add_del_rename(void **state)
 }
 
 static void
+test_set_many_all_or_nothing(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+	const struct pp_kv good[] = { { "public_port", "9000" }, { "owner", "Chen" }, { "protocol", "udp" } };
+	const struct pp_kv bad[] = { { "public_port", "9001" }, { "internal_ip", "999.1.1.1" } };
+
+	put(path, hand);
+	t = load_path();
+	assert_int_equal(pp_table_set_many(t, "cam", bad, 2, &err), -1);
+	assert_non_null(strstr(err.msg, "internal_ip"));
+	assert_string_equal(t->text, hand);
+	assert_false(t->dirty);
+	assert_int_equal(pp_table_set_many(t, "cam", good, 3, &err), 0);
+	assert_int_equal(pp_table_find(t, "cam")->pub_lo, 9000);
+	assert_int_equal(pp_table_find(t, "cam")->proto, PP_UDP);
+	assert_string_equal(pp_table_find(t, "cam")->val[PP_F_OWNER], "Chen");
+	pp_table_free(t);
+}
+
+static void
 test_crlf_kept(void **state)
 {
 	struct pp_table *t;
@@ -311,6 +332,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_set_changes_only_the_value, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_key_follows_neighbour, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_del_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_many_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crlf_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_under_failure, setup, teardown),
