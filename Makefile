@@ -56,12 +56,12 @@ $(B)/portpilot: $(B)/core/main.o $(B)/libppmod.a $(B)/libppcore.a
 
 $(B)/tests/%: tests/unit/%.c $(B)/libppmod.a $(B)/libppcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(PP_CFLAGS) $(CFLAGS) -Wno-unused-parameter -DPP_TOP='"$(CURDIR)"' $(LDFLAGS_PP) -o $@ $^ \
+	$(CC) $(PP_CFLAGS) $(CFLAGS) -Wno-unused-parameter -DPP_TOP='"$(CURDIR)"' $(LDFLAGS_PP) -o $@ $(filter %.c %.a,$^) \
 		$(WRAP_$*) $(LIBS) -lcmocka
 
 $(B)/bench/%: bench/%.c $(B)/libppmod.a $(B)/libppcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(PP_CFLAGS) $(CFLAGS) $(LDFLAGS_PP) -o $@ $^ $(LIBS) -lm
+	$(CC) $(PP_CFLAGS) $(CFLAGS) $(LDFLAGS_PP) -o $@ $(filter %.c %.a,$^) $(LIBS) -lm
 
 deps:
 	@sh tools/deps.sh

@@ -82,31 +82,57 @@ done:
 	l->vend = (size_t)(ve - l->s);
 }
 
+/* Classify the line starting at text[i]; returns the offset after it. */
+static size_t
+one_line(const char *text, size_t len, size_t i, struct pp_ini_line *l)
+{
+	const char *nl = memchr(text + i, '\n', len - i);
+	size_t end = nl ? (size_t)(nl - text) : len;
+
+	memset(l, 0, sizeof *l);
+	l->s = text + i;
+	l->len = end - i;
+	l->eol = nl ? 1 : 0;
+	if (l->len > 0 && l->s[l->len - 1] == '\r') {
+		l->len--;
+		l->eol++;
+	}
+	classify(l);
+	return nl ? end + 1 : len;
+}
+
+size_t
+pp_ini_scan_next(const char *text, size_t len, size_t *pos, size_t max_sections,
+                 struct pp_ini_line **buf, size_t *cap)
+{
+	size_t n = 0, sections = 0, i = *pos;
+
+	while (i < len) {
+		struct pp_ini_line l;
+		size_t next = one_line(text, len, i, &l);
+		if (l.kind == PP_INI_SECTION && ++sections > max_sections)
+			break;
+		if (n == *cap)
+			*buf = pp_xrealloc(*buf, (*cap = *cap ? *cap * 2 : 256) * sizeof **buf);
+		(*buf)[n++] = l;
+		i = next;
+	}
+	*pos = i;
+	return n;
+}
+
 size_t
 pp_ini_scan(const char *text, size_t len, struct pp_ini_line **out)
 {
-	size_t n = 0, cap = 64, i = 0;
-	struct pp_ini_line *v = pp_xmalloc(cap * sizeof *v);
+	size_t n = 0, cap = 1, i = 0;
+	struct pp_ini_line *v;
 
-	while (i < len) {
-		const char *nl = memchr(text + i, '\n', len - i);
-		size_t end = nl ? (size_t)(nl - text) : len;
-		struct pp_ini_line *l;
-
-		if (n == cap)
-			v = pp_xrealloc(v, (cap *= 2) * sizeof *v);
-		l = &v[n++];
-		memset(l, 0, sizeof *l);
-		l->s = text + i;
-		l->len = end - i;
-		l->eol = nl ? 1 : 0;
-		if (l->len > 0 && l->s[l->len - 1] == '\r') {
-			l->len--;
-			l->eol++;
-		}
-		classify(l);
-		i = nl ? end + 1 : len;
-	}
+	/* One allocation: counting line ends is far cheaper than growing the array. */
+	for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))) != NULL; p++)
+		cap++;
+	v = pp_xmalloc(cap * sizeof *v);
+	while (i < len)
+		i = one_line(text, len, i, &v[n++]);
 	*out = v;
 	return n;
 }

@@ -21,6 +21,14 @@ struct pp_ini_line {
 /* Split text into classified lines (the same rules as libiniparser 4.1). Caller frees *out. */
 size_t pp_ini_scan(const char *text, size_t len, struct pp_ini_line **out);
 
+/*
+ * Scan on from *pos up to (not including) the (max_sections + 1)-th section
+ * header, into *buf (grown as needed, capacity *cap). Returns the number of
+ * lines, 0 at the end; *pos moves past them.
+ */
+size_t pp_ini_scan_next(const char *text, size_t len, size_t *pos, size_t max_sections,
+                        struct pp_ini_line **buf, size_t *cap);
+
 /* True when a value must be quoted to read back the same. */
 bool pp_ini_needs_quotes(const char *value);
 

@@ -52,7 +52,8 @@ static void
 take_text(struct pp_table *t, struct pp_buf *b, struct scan *sc)
 {
 	free(sc->l);
-	free(t->text);
+	if (t->text != t->loaded) /* until the first edit, text is the loaded buffer */
+		free(t->text);
 	t->text = b->data ? b->data : pp_xstrdup("");
 	t->text_len = b->len;
 	t->dirty = true;
@@ -256,7 +257,8 @@ pp_table_set_many(struct pp_table *t, const char *name, const struct pp_kv *kv, 
 
 	for (size_t i = 0; i < n; i++) {
 		if (set_text(t, name, kv[i].key, kv[i].value, err) < 0) {
-			free(t->text);
+			if (t->text != t->loaded)
+				free(t->text);
 			t->text = old;
 			t->text_len = old_len;
 			t->dirty = old_dirty;

@@ -152,17 +152,20 @@ add_mapping(struct pp_table *t, const char *name, size_t n, int line)
 	return m;
 }
 
-/* Pass 1: sections, key lines, unknown keys, syntax errors. Marks lines iniparser must not see. */
+/*
+ * Sections, key lines, unknown keys, syntax errors of one chunk of lines
+ * (the first is line base + 1). Marks lines libiniparser must not see.
+ * *cur is the open section: -2 before any, -1 [site], else a mapping index.
+ */
 static void
-place_lines(struct pp_table *t, struct pp_ini_line *lines, size_t n, bool *skip)
+place_lines(struct pp_table *t, struct name_index *ix, int *curp, const struct pp_ini_line *lines, size_t n,
+            size_t base, bool *skip)
 {
-	struct name_index ix;
-	int cur = -2; /* -2: before any section, -1: [site], else mapping index */
+	int cur = *curp;
 
-	index_init(&ix, n);
 	for (size_t i = 0; i < n; i++) {
-		struct pp_ini_line *l = &lines[i];
-		int line = (int)i + 1;
+		const struct pp_ini_line *l = &lines[i];
+		int line = (int)(base + i) + 1;
 		char *name;
 
 		switch (l->kind) {
@@ -182,7 +185,7 @@ place_lines(struct pp_table *t, struct pp_ini_line *lines, size_t n, bool *skip)
 				cur = -1;
 				break;
 			}
-			cur = index_find(&ix, t, l->name, l->name_len, false, 0);
+			cur = index_find(ix, t, l->name, l->name_len, false, 0);
 			if (cur >= 0) {
 				name = pp_xstrndup(l->name, l->name_len);
 				pp_findings_add(&t->parse, PP_ERROR, line, name, NULL,
@@ -194,7 +197,7 @@ place_lines(struct pp_table *t, struct pp_ini_line *lines, size_t n, bool *skip)
 			}
 			add_mapping(t, l->name, l->name_len, line);
 			cur = (int)t->n - 1;
-			index_find(&ix, t, l->name, l->name_len, true, cur);
+			index_find(ix, t, l->name, l->name_len, true, cur);
 			break;
 		case PP_INI_KEY: {
 			int f = cur == -1 ? site_field_lookup(l->name, l->name_len)
@@ -224,30 +227,29 @@ place_lines(struct pp_table *t, struct pp_ini_line *lines, size_t n, bool *skip)
 			break;
 		}
 	}
-	free(ix.slot);
+	*curp = cur;
 }
 
-/* Feed lines [a, b) to libiniparser and copy the values it read into the model. */
+/* Feed one chunk of lines to libiniparser and copy the values it read into the model. */
 static void
-read_chunk(struct pp_table *t, int fd, const struct pp_ini_line *lines, const bool *skip,
-           size_t a, size_t b, struct name_index *ix)
+read_chunk(struct pp_table *t, int fd, const struct pp_ini_line *lines, const bool *skip, size_t n,
+           size_t base, struct name_index *ix, struct pp_buf *text)
 {
-	struct pp_buf text = { 0 };
 	char path[64];
 	dictionary *d;
+	size_t a = base, b = base + n;
 
-	for (size_t i = a; i < b; i++) {
+	text->len = 0;
+	for (size_t i = 0; i < n; i++) {
 		if (!skip[i])
-			pp_buf_add(&text, lines[i].s, lines[i].len);
-		pp_buf_add(&text, "\n", 1);
+			pp_buf_add(text, lines[i].s, lines[i].len);
+		pp_buf_add(text, "\n", 1);
 	}
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, text.data, text.len, 0) != (ssize_t)text.len) {
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, text->data, text->len, 0) != (ssize_t)text->len) {
 		pp_findings_add(&t->parse, PP_ERROR, (int)a + 1, NULL, NULL, "check free memory",
 		                "cannot stage lines %zu-%zu for libiniparser: %s", a + 1, b, strerror(errno));
-		pp_buf_free(&text);
 		return;
 	}
-	pp_buf_free(&text);
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	d = iniparser_load(path);
 	if (d == NULL) {
@@ -318,36 +320,36 @@ parse_values(struct pp_table *t)
 	}
 }
 
-/* Build t's model from text (t's current text). */
+/* Build t's model from text, one chunk of sections at a time so memory stays small. */
 int
 pp_table_parse(struct pp_table *t, const char *text, size_t len, struct pp_error *err)
 {
-	struct pp_ini_line *lines;
-	size_t n = pp_ini_scan(text, len, &lines), a = 0, sections = 0;
-	bool *skip = pp_xcalloc(n + 1, sizeof *skip);
+	struct pp_ini_line *lines = NULL;
+	struct pp_buf chunk = { 0 };
 	struct name_index ix;
-	int fd;
+	size_t cap = 0, pos = 0, base = 0, brackets = 1, n;
+	bool *skip = NULL;
+	int fd, cur = -2;
 
-	place_lines(t, lines, n, skip);
+	/* Every section header holds a '[': enough room for the model and the index. */
+	for (const char *p = text; (p = memchr(p, '[', len - (size_t)(p - text))) != NULL; p++)
+		brackets++;
+	t->maps = pp_xrealloc(t->maps, brackets * sizeof *t->maps);
+	t->cap = brackets;
 	fd = memfd_create("portpilot-ini", MFD_CLOEXEC);
-	if (fd < 0) {
-		free(skip);
-		free(lines);
+	if (fd < 0)
 		return pp_error_set(err, "%s: cannot read: memfd_create: %s", t->path, strerror(errno));
-	}
 	iniparser_set_error_callback(quiet);
-	index_init(&ix, t->n + 1);
-	for (size_t i = 0; i < t->n; i++)
-		index_find(&ix, t, t->maps[i].name, strlen(t->maps[i].name), true, (int)i);
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || (lines[i].kind == PP_INI_SECTION && ++sections > CHUNK_SECTIONS)) {
-			if (i > a)
-				read_chunk(t, fd, lines, skip, a, i, &ix);
-			a = i;
-			sections = 1;
-		}
+	index_init(&ix, brackets);
+	while ((n = pp_ini_scan_next(text, len, &pos, CHUNK_SECTIONS, &lines, &cap)) > 0) {
+		skip = pp_xrealloc(skip, cap * sizeof *skip);
+		memset(skip, 0, n * sizeof *skip);
+		place_lines(t, &ix, &cur, lines, n, base, skip);
+		read_chunk(t, fd, lines, skip, n, base, &ix, &chunk);
+		base += n;
 	}
 	close(fd);
+	pp_buf_free(&chunk);
 	free(ix.slot);
 	free(skip);
 	free(lines);
@@ -364,15 +366,15 @@ table_new(const char *path)
 	return t;
 }
 
-int
-pp_table_load_mem(const char *path, const char *text, size_t len, struct pp_table **out, struct pp_error *err)
+/* Load from text, taking ownership of it (allocated with len + 1 bytes, NUL-terminated). */
+static int
+load_owned(const char *path, char *text, size_t len, struct pp_table **out, struct pp_error *err)
 {
 	struct pp_table *t = table_new(path);
 
-	t->loaded = pp_xstrndup(text, len);
-	t->loaded_len = len;
-	t->text = pp_xstrndup(text, len);
-	t->text_len = len;
+	/* text aliases loaded until the first edit: a 20,000-mapping file is megabytes. */
+	t->loaded = t->text = text;
+	t->loaded_len = t->text_len = len;
 	t->existed = true;
 	if (pp_table_parse(t, t->text, len, err) < 0) {
 		pp_table_free(t);
@@ -383,17 +385,21 @@ pp_table_load_mem(const char *path, const char *text, size_t len, struct pp_tabl
 }
 
 int
+pp_table_load_mem(const char *path, const char *text, size_t len, struct pp_table **out, struct pp_error *err)
+{
+	return load_owned(path, pp_xstrndup(text, len), len, out, err);
+}
+
+int
 pp_table_load(const char *path, bool missing_ok, struct pp_table **out, struct pp_error *err)
 {
 	size_t len;
 	char *text = pp_read_file(path, &len);
-	int rc;
 
 	if (text == NULL) {
 		if (errno == ENOENT && missing_ok) {
 			struct pp_table *t = table_new(path);
-			t->loaded = pp_xstrdup("");
-			t->text = pp_xstrdup("");
+			t->loaded = t->text = pp_xstrdup("");
 			*out = t;
 			return 0;
 		}
@@ -403,9 +409,7 @@ pp_table_load(const char *path, bool missing_ok, struct pp_table **out, struct p
 		free(text);
 		return pp_error_set(err, "%s: cannot read: the file holds NUL bytes, it is not a text INI file", path);
 	}
-	rc = pp_table_load_mem(path, text, len, out, err);
-	free(text);
-	return rc;
+	return load_owned(path, text, len, out, err);
 }
 
 static void
@@ -438,7 +442,8 @@ pp_table_free(struct pp_table *t)
 	if (t == NULL)
 		return;
 	pp_table_clear_model(t);
-	free(t->text);
+	if (t->text != t->loaded)
+		free(t->text);
 	free(t->loaded);
 	free(t->path);
 	free(t);

@@ -137,8 +137,9 @@ pp_table_save(struct pp_table *t, int lock_wait_ms, struct pp_error *err)
 			goto out;
 	}
 	if ((rc = replace_file(t->path, t->text, t->text_len, mode, err)) == 0) {
-		free(t->loaded);
-		t->loaded = pp_xstrndup(t->text, t->text_len);
+		if (t->loaded != t->text)
+			free(t->loaded);
+		t->loaded = t->text; /* the saved text is now what is on disk */
 		t->loaded_len = t->text_len;
 		t->existed = true;
 		t->dirty = false;

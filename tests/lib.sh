@@ -6,11 +6,11 @@ pp_failed=0
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; pp_failed=1; }
 # check NAME CMD...: one case, passes when CMD succeeds.
-check() { n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n"; fi; }
+check() { _ck_name=$1; shift; if "$@"; then ok "$_ck_name"; else not_ok "$_ck_name"; fi; }
 # wait_for SECONDS CMD...: poll CMD every 50 ms until it succeeds; 1 on timeout.
 wait_for() {
-	t=$1; shift; i=0; n=$((t * 20))
-	while [ $i -lt $n ]; do "$@" && return 0; sleep 0.05; i=$((i + 1)); done
+	_wf_i=0; _wf_n=$(($1 * 20)); shift
+	while [ $_wf_i -lt $_wf_n ]; do "$@" && return 0; sleep 0.05; _wf_i=$((_wf_i + 1)); done
 	return 1
 }
 pp_tmp=$(mktemp -d /tmp/pp-test.XXXXXX)
