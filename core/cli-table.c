@@ -75,15 +75,6 @@ state_of(const struct pp_mapping *m, time_t now)
 	return "enabled";
 }
 
-static void
-ports(char *out, size_t n, uint16_t lo, uint16_t hi)
-{
-	if (lo == hi)
-		snprintf(out, n, "%u", lo);
-	else
-		snprintf(out, n, "%u-%u", lo, hi);
-}
-
 static char *
 allow_text(const struct pp_mapping *m)
 {
@@ -159,8 +150,8 @@ pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 			const struct pp_mapping *m = &t->maps[i];
 			char pub[12], in[12], ip[16] = "?", dst[32];
 			char *allow = allow_text(m);
-			ports(pub, sizeof pub, m->pub_lo, m->pub_hi);
-			ports(in, sizeof in, m->in_lo, m->in_hi);
+			pp_format_ports(pub, sizeof pub, m->pub_lo, m->pub_hi);
+			pp_format_ports(in, sizeof in, m->in_lo, m->in_hi);
 			if (m->internal_ip)
 				pp_format_ipv4(m->internal_ip, ip);
 			snprintf(dst, sizeof dst, "%s:%s", ip, in);
@@ -295,8 +286,8 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 		const struct pp_mapping *m = &t->maps[i];
 		char pub[12], in[12], ip[16] = "";
 		const char *v[X__N];
-		ports(pub, sizeof pub, m->pub_lo, m->pub_hi);
-		ports(in, sizeof in, m->in_lo, m->in_hi);
+		pp_format_ports(pub, sizeof pub, m->pub_lo, m->pub_hi);
+		pp_format_ports(in, sizeof in, m->in_lo, m->in_hi);
 		if (m->internal_ip)
 			pp_format_ipv4(m->internal_ip, ip);
 		v[X_NAME] = m->val[PP_F_DESCRIPTION] ? m->val[PP_F_DESCRIPTION] : m->name;

@@ -195,10 +195,7 @@ check_conflicts(const struct pp_table *t, time_t now, struct pp_findings *out)
 				const struct pp_mapping *a = &t->maps[c[top].map], *b = &t->maps[c[i].map];
 				uint16_t hi = c[i].hi < c[top].hi ? c[i].hi : c[top].hi;
 				char ports[16];
-				if (c[i].lo == hi)
-					snprintf(ports, sizeof ports, "%u", c[i].lo);
-				else
-					snprintf(ports, sizeof ports, "%u-%u", c[i].lo, hi);
+				pp_format_ports(ports, sizeof ports, c[i].lo, hi);
 				char *fix = pp_xasprintf("give [%s] or [%s] another public port, or disable one", a->name, b->name);
 				pp_findings_add(out, PP_ERROR, key_line(b, PP_F_PUBLIC_PORT), b->name, "public_port", fix,
 				                "%s port %s is also claimed by [%s] (line %d)",

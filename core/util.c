@@ -233,6 +233,15 @@ pp_format_ipv4(uint32_t addr, char out[16])
 }
 
 void
+pp_format_ports(char *out, size_t n, unsigned lo, unsigned hi)
+{
+	if (lo == hi)
+		snprintf(out, n, "%u", lo);
+	else
+		snprintf(out, n, "%u-%u", lo, hi);
+}
+
+void
 pp_format_datetime(time_t t, char out[20])
 {
 	struct tm tm;

@@ -3,7 +3,7 @@
 set -eu
 PKGS="make gcc clang pkg-config libncurses-dev libcurl4-openssl-dev libpcap-dev
 libiniparser-dev libcmocka-dev libclang-rt-14-dev iptables iproute2 tmux conntrack jq
-python3 procps psmisc util-linux netcat-openbsd curl bind9 bind9-dnsutils tcpdump"
+python3 procps psmisc util-linux netcat-openbsd curl bind9 bind9-dnsutils tcpdump bc openssl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -35,6 +35,7 @@ int pp_parse_cidr(const char *s, uint32_t *addr, uint8_t *len);
 int pp_parse_bool(const char *s, bool *out);               /* yes/no/true/false/on/off/1/0 */
 int pp_parse_datetime(const char *s, time_t *out);         /* YYYY-MM-DD[THH:MM[:SS]], local time */
 void pp_format_ipv4(uint32_t addr, char out[16]);
+void pp_format_ports(char *out, size_t n, unsigned lo, unsigned hi); /* "80" or "10000-10099" */
 void pp_format_datetime(time_t t, char out[20]);           /* YYYY-MM-DDTHH:MM */
 
 /* Read a whole file; NULL with errno set on failure. */

@@ -1,0 +1,165 @@
+/* Subcommands apply, confirm, rollback, status: argument parsing and output. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apply-internal.h"
+#include "portpilot/util.h"
+
+static int
+help(struct pp_cli *cli, const char *text)
+{
+	fputs(text, cli->out);
+	return PP_EXIT_OK;
+}
+
+int
+pp_cmd_apply(struct pp_cli *cli, int argc, char **argv)
+{
+	struct pp_apply_opts o = { 0 };
+	if (pp_cli_wants_help(argc, argv))
+		return help(cli, "usage: portpilot [-f TABLE] [--state-dir DIR] apply [--dry-run] [--confirm SECONDS]\n"
+		            "                 [--enable-forwarding] [--restore] [--expire] [--json]\n"
+		            "Validates the table, shows what changes in the kernel, tests the ruleset and applies it\n"
+		            "in one iptables-restore transaction over portpilot's own chains.\n"
+		            "  --dry-run            only show the changes\n"
+		            "  --confirm SECONDS    roll back after SECONDS unless `portpilot confirm` runs;\n"
+		            "                       the timer survives the end of the session\n"
+		            "  --enable-forwarding  set net.ipv4.ip_forward=1 when it is 0\n"
+		            "  --restore            apply the persisted (confirmed) ruleset, for boot\n"
+		            "  --expire             drop mappings whose `expires` has passed from the persisted\n"
+		            "                       ruleset, and nothing else (the expire timer)\n");
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0) {
+			o.dry_run = true;
+		} else if (strcmp(argv[i], "--enable-forwarding") == 0) {
+			o.enable_forwarding = true;
+		} else if (strcmp(argv[i], "--restore") == 0) {
+			o.restore_persisted = true;
+		} else if (strcmp(argv[i], "--expire") == 0) {
+			o.expire_only = true;
+		} else if (strcmp(argv[i], "--confirm") == 0 && i + 1 < argc) {
+			char *end;
+			long s = strtol(argv[++i], &end, 10);
+			if (*end || s < 1 || s > 86400)
+				return pp_cli_usage(cli, "apply", "--confirm takes seconds (1..86400), not '%s'", argv[i]);
+			o.confirm_seconds = (int)s;
+		} else {
+			return pp_cli_usage(cli, "apply", "unexpected argument '%s'", argv[i]);
+		}
+	}
+	return pp_apply(cli, &o);
+}
+
+int
+pp_cmd_confirm(struct pp_cli *cli, int argc, char **argv)
+{
+	if (pp_cli_wants_help(argc, argv))
+		return help(cli, "usage: portpilot [--state-dir DIR] confirm\n"
+		            "Keeps the ruleset of the last apply --confirm, stops its rollback timer and\n"
+		            "persists it for boot.\n");
+	if (argc > 1)
+		return pp_cli_usage(cli, "confirm", "unexpected argument '%s'", argv[1]);
+	return pp_confirm(cli);
+}
+
+int
+pp_cmd_rollback(struct pp_cli *cli, int argc, char **argv)
+{
+	if (pp_cli_wants_help(argc, argv))
+		return help(cli, "usage: portpilot [--state-dir DIR] rollback\n"
+		            "Restores portpilot's rules exactly as they were before the last apply.\n");
+	if (argc == 3 && strcmp(argv[1], "--timer") == 0)
+		return pp_rollback(cli, argv[2]);
+	if (argc > 1)
+		return pp_cli_usage(cli, "rollback", "unexpected argument '%s'", argv[1]);
+	return pp_rollback(cli, NULL);
+}
+
+static void
+status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_status *st,
+            size_t n, const struct pp_pending *pd, bool pending)
+{
+	FILE *f = cli->out;
+	fprintf(f, "{\"variant\":\"%s\",\"pending_confirm\":", b->variant);
+	if (pending)
+		fprintf(f, "{\"deadline\":%lld}", (long long)pd->deadline);
+	else
+		fputs("null", f);
+	fputs(",\"mappings\":[", f);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? "," : "", f);
+		fputs("{\"name\":", f);
+		pp_json_str(f, st[i].name);
+		fprintf(f, ",\"state\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"shadowed_by\":",
+		        pp_sync_name(st[i].sync), st[i].pkts, st[i].bytes);
+		pp_json_str(f, st[i].shadow);
+		fputs("}", f);
+	}
+	fputs("]}\n", f);
+}
+
+static void
+status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_status *st,
+            size_t n, const struct pp_pending *pd, bool pending)
+{
+	FILE *f = cli->out;
+	fprintf(f, "iptables: %s\n", b->variant);
+	if (pending)
+		fprintf(f, "pending: rollback in %lld s unless `portpilot confirm`\n",
+		        (long long)(pd->deadline - time(NULL)));
+	fprintf(f, "%-20s %-9s %12s %14s\n", "MAPPING", "STATE", "PACKETS", "BYTES");
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%-20s %-9s %12llu %14llu\n", st[i].name, pp_sync_name(st[i].sync), st[i].pkts,
+		        st[i].bytes);
+		if (st[i].shadow)
+			fprintf(f, "  shadowed by a rule ahead of portpilot's: %s\n", st[i].shadow);
+	}
+}
+
+int
+pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
+{
+	if (pp_cli_wants_help(argc, argv))
+		return help(cli, "usage: portpilot [-f TABLE] [--state-dir DIR] status [--json]\n"
+		            "Per mapping: in_sync, missing, drifted (the live rules differ), inactive\n"
+		            "(disabled/expired), stale (inactive but still in the kernel); packets and bytes\n"
+		            "of its DNAT rules (first packets of connections); foreign rules that catch its\n"
+		            "traffic first. Exit 1 when a mapping is missing, drifted or stale.\n");
+	if (argc > 1)
+		return pp_cli_usage(cli, "status", "unexpected argument '%s'", argv[1]);
+	struct pp_error err;
+	struct pp_table *t;
+	struct pp_backend b;
+	struct pp_live live;
+	if (pp_table_load(cli->table_path, false, &t, &err) < 0) {
+		fprintf(cli->err, "portpilot status: %s\n", err.msg);
+		return PP_EXIT_USAGE;
+	}
+	if (pp_backend_open(&b, &err) < 0 || pp_backend_read(&b, &live, &err) < 0) {
+		fprintf(cli->err, "portpilot status: %s\n", err.msg);
+		pp_table_free(t);
+		return PP_EXIT_FAIL;
+	}
+	struct pp_map_status *st = NULL;
+	int rc = PP_EXIT_OK;
+	if (pp_status_read(t, &b, &live, time(NULL), &st, &err) < 0) {
+		fprintf(cli->err, "portpilot status: %s\n", err.msg);
+		rc = PP_EXIT_FAIL;
+	} else {
+		struct pp_pending pd;
+		bool pending = pp_pending_read(cli->state_dir, &pd) == 0;
+		if (cli->json)
+			status_json(cli, &b, st, t->n, &pd, pending);
+		else
+			status_text(cli, &b, st, t->n, &pd, pending);
+		for (size_t i = 0; i < t->n; i++)
+			if (st[i].sync == PP_SYNC_MISSING || st[i].sync == PP_SYNC_DRIFTED ||
+			    st[i].sync == PP_SYNC_STALE)
+				rc = PP_EXIT_FAIL;
+	}
+	pp_status_free(st, t->n);
+	pp_live_free(&live);
+	pp_table_free(t);
+	return rc;
+}

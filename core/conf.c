@@ -1,0 +1,538 @@
+/* portpilot.conf reader: [ddns NAME] and [probe] sections with file:line errors. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <iniparser.h>
+
+#include "portpilot/conf.h"
+#include "portpilot/util.h"
+
+/* Where each key was written: libiniparser keeps values but not lines. */
+struct keyline {
+	char *sec, *key;
+	int line;
+};
+
+struct scan {
+	struct keyline *v;
+	size_t n, cap;
+};
+
+static const char *const ddns_keys[] = {
+	"provider", "server", "hostname", "credentials_file", "ip_source", "checkip",
+	"ipv6", "ca_file", "interface", "zone", "url", "ttl", "interval", NULL,
+};
+
+unsigned long long
+pp_hash64(unsigned long long h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void
+lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static void
+scan_add(struct scan *sc, const char *sec, const char *key, int line)
+{
+	if (sc->n == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 32;
+		sc->v = pp_xrealloc(sc->v, sc->cap * sizeof *sc->v);
+	}
+	sc->v[sc->n].sec = pp_xstrdup(sec);
+	sc->v[sc->n].key = key ? pp_xstrdup(key) : NULL;
+	sc->v[sc->n].line = line;
+	sc->n++;
+}
+
+static void
+scan_free(struct scan *sc)
+{
+	for (size_t i = 0; i < sc->n; i++) {
+		free(sc->v[i].sec);
+		free(sc->v[i].key);
+	}
+	free(sc->v);
+}
+
+/* Line of [sec] (key NULL) or of sec.key; 0 when absent. */
+static int
+scan_line(const struct scan *sc, const char *sec, const char *key)
+{
+	for (size_t i = 0; i < sc->n; i++) {
+		if (strcmp(sc->v[i].sec, sec) != 0)
+			continue;
+		if (key == NULL ? sc->v[i].key == NULL : (sc->v[i].key && strcmp(sc->v[i].key, key) == 0))
+			return sc->v[i].line;
+	}
+	return 0;
+}
+
+/* "[ Ddns home ]" is named "ddns home" by libiniparser: trimmed, lower case. */
+static void
+norm_section(char *s)
+{
+	char *t = pp_trim(s);
+
+	memmove(s, t, strlen(t) + 1);
+	lower(s);
+}
+
+/* Record sections and keys with their lines; reject lines libiniparser would guess at. */
+static int
+scan_text(const char *path, char *text, struct scan *sc, struct pp_error *err)
+{
+	char sec[256] = "";
+	int lineno = 0;
+
+	for (char *line = text, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		line = pp_trim(line);
+		if (*line == '\0' || *line == ';' || *line == '#')
+			continue;
+		if (*line == '[') {
+			char *end = strchr(line, ']');
+			if (end == NULL)
+				return pp_error_set(err, "%s:%d: section header without ']'; write [ddns NAME] or [probe]",
+				                    path, lineno);
+			*end = '\0';
+			snprintf(sec, sizeof sec, "%s", line + 1);
+			norm_section(sec);
+			if (scan_line(sc, sec, NULL))
+				return pp_error_set(err, "%s:%d: section [%s] already defined at line %d; merge the two",
+				                    path, lineno, sec, scan_line(sc, sec, NULL));
+			scan_add(sc, sec, NULL, lineno);
+			continue;
+		}
+		char *eq = strchr(line, '=');
+		if (eq == NULL)
+			return pp_error_set(err, "%s:%d: expected 'key = value'", path, lineno);
+		if (*sec == '\0')
+			return pp_error_set(err, "%s:%d: key outside any section; put it under [ddns NAME] or [probe]",
+			                    path, lineno);
+		*eq = '\0';
+		line = pp_trim(line);
+		lower(line);
+		if (scan_line(sc, sec, line))
+			return pp_error_set(err, "%s:%d: key '%s' repeated in [%s] (first at line %d); keep one",
+			                    path, lineno, line, sec, scan_line(sc, sec, line));
+		scan_add(sc, sec, line, lineno);
+	}
+	return 0;
+}
+
+/* Split "a, b ,c" into trimmed, non-empty items. */
+static char **
+split_list(const char *s, size_t *n)
+{
+	char *copy = pp_xstrdup(s), *save = NULL;
+	char **v = NULL;
+
+	*n = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		tok = pp_trim(tok);
+		if (*tok == '\0')
+			continue;
+		v = pp_xrealloc(v, (*n + 1) * sizeof *v);
+		v[(*n)++] = pp_xstrdup(tok);
+	}
+	free(copy);
+	return v;
+}
+
+static int
+lookup(const char *const *names, const char *s)
+{
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+static const char *const provider_names[] = { "dyndns2", "duckdns", "cloudflare", "custom", "nsupdate", NULL };
+static const char *const ipsrc_names[] = { "auto", "interface", "web", "reflector", NULL };
+
+const char *pp_provider_name(enum pp_ddns_provider p) { return provider_names[p]; }
+const char *pp_ip_source_name(enum pp_ip_source s) { return ipsrc_names[s]; }
+
+struct ctx {
+	const char *path;
+	dictionary *d;
+	const struct scan *sc;
+	const char *sec;
+	struct pp_ddns_conf *dc;
+	struct pp_error *err;
+};
+
+static const char *
+get(struct ctx *x, const char *key)
+{
+	char full[512];
+	const char *v;
+
+	snprintf(full, sizeof full, "%s:%s", x->sec, key);
+	v = iniparser_getstring(x->d, full, NULL);
+	if (v)
+		x->dc->hash = pp_hash64(pp_hash64(x->dc->hash, key, strlen(key) + 1), v, strlen(v) + 1);
+	return v && *v ? v : NULL;
+}
+
+static int
+bad(struct ctx *x, const char *key, const char *what)
+{
+	int line = scan_line(x->sc, x->sec, key);
+
+	if (line == 0)
+		line = scan_line(x->sc, x->sec, NULL);
+	return pp_error_set(x->err, "%s:%d: [%s] %s: %s", x->path, line, x->sec, key, what);
+}
+
+static int
+get_int(struct ctx *x, const char *key, int def, int lo, int hi, int *out)
+{
+	const char *v = get(x, key);
+	char *end;
+	long n;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || end == v || n < lo || n > hi) {
+		char what[128];
+		snprintf(what, sizeof what, "'%s' is not a number from %d to %d", v, lo, hi);
+		return bad(x, key, what);
+	}
+	*out = (int)n;
+	return 0;
+}
+
+static int
+check_keys(struct ctx *x)
+{
+	for (size_t i = 0; i < x->sc->n; i++) {
+		const struct keyline *k = &x->sc->v[i];
+		if (k->key == NULL || strcmp(k->sec, x->sec) != 0 || lookup(ddns_keys, k->key) >= 0)
+			continue;
+		return pp_error_set(x->err, "%s:%d: [%s] unknown key '%s'; known keys: provider, server, hostname, "
+		                    "credentials_file, ip_source, checkip, ipv6, ca_file, interface, zone, url, "
+		                    "ttl, interval", x->path, k->line, x->sec, k->key);
+	}
+	return 0;
+}
+
+static int
+parse_enums(struct ctx *x)
+{
+	const char *v;
+	int i;
+
+	v = get(x, "provider");
+	if (v == NULL)
+		return bad(x, "provider", "missing; set provider = dyndns2 | duckdns | cloudflare | custom | nsupdate");
+	if ((i = lookup(provider_names, v)) < 0)
+		return bad(x, "provider", "unknown; use dyndns2 | duckdns | cloudflare | custom | nsupdate");
+	x->dc->provider = (enum pp_ddns_provider)i;
+	v = get(x, "ip_source");
+	if (v && (i = lookup(ipsrc_names, v)) < 0)
+		return bad(x, "ip_source", "unknown; use auto | interface | web | reflector");
+	x->dc->ip_source = v ? (enum pp_ip_source)i : PP_IPSRC_AUTO;
+	v = get(x, "ipv6");
+	if (v && pp_parse_bool(v, &x->dc->ipv6) < 0)
+		return bad(x, "ipv6", "use yes or no");
+	return 0;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? pp_xstrdup(s) : NULL;
+}
+
+static int
+parse_ddns(struct ctx *x)
+{
+	struct pp_ddns_conf *dc = x->dc;
+	const char *v;
+
+	dc->hash = PP_HASH64_INIT;
+	if (check_keys(x) < 0 || parse_enums(x) < 0)
+		return -1;
+	if ((v = get(x, "hostname")) == NULL)
+		return bad(x, "hostname", "missing; set hostname = the name(s) to publish, comma-separated");
+	dc->hosts = split_list(v, &dc->nhosts);
+	for (size_t i = 0; i < dc->nhosts; i++)
+		if (strspn(dc->hosts[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_*@")
+		    != strlen(dc->hosts[i]))
+			return bad(x, "hostname", "contains a character that is not allowed in a host name");
+	dc->server = dup_or_null(get(x, "server"));
+	dc->credentials_file = dup_or_null(get(x, "credentials_file"));
+	dc->ca_file = dup_or_null(get(x, "ca_file"));
+	dc->interface = dup_or_null(get(x, "interface"));
+	dc->zone = dup_or_null(get(x, "zone"));
+	dc->url = dup_or_null(get(x, "url"));
+	if ((v = get(x, "checkip")))
+		dc->checkip = split_list(v, &dc->ncheckip);
+	if (get_int(x, "ttl", 300, 1, 86400, &dc->ttl) < 0 ||
+	    get_int(x, "interval", 300, 1, 86400, &dc->interval) < 0)
+		return -1;
+	if (dc->provider == PP_PROV_CUSTOM && dc->url == NULL)
+		return bad(x, "url", "missing; provider = custom needs url = a template with {hostname} and {ip}");
+	if ((dc->provider == PP_PROV_DYNDNS2 || dc->provider == PP_PROV_NSUPDATE) && dc->server == NULL)
+		return bad(x, "server", "missing; set server = the provider's host name or URL");
+	if (dc->provider != PP_PROV_NSUPDATE && dc->provider != PP_PROV_CUSTOM && dc->credentials_file == NULL)
+		return bad(x, "credentials_file", "missing; point it at a mode 0600 file with the secrets");
+	if (dc->ip_source == PP_IPSRC_INTERFACE && dc->interface == NULL)
+		return bad(x, "interface", "missing; ip_source = interface needs interface = the WAN interface");
+	if (dc->ip_source == PP_IPSRC_WEB && dc->ncheckip == 0)
+		return bad(x, "checkip", "missing; ip_source = web needs checkip = one or more echo URLs");
+	return 0;
+}
+
+static void
+ddns_free(struct pp_ddns_conf *dc)
+{
+	free(dc->name);
+	for (size_t i = 0; i < dc->nhosts; i++)
+		free(dc->hosts[i]);
+	free(dc->hosts);
+	for (size_t i = 0; i < dc->ncheckip; i++)
+		free(dc->checkip[i]);
+	free(dc->checkip);
+	free(dc->server);
+	free(dc->credentials_file);
+	free(dc->ca_file);
+	free(dc->interface);
+	free(dc->zone);
+	free(dc->url);
+}
+
+void
+pp_conf_free(struct pp_conf *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nddns; i++)
+		ddns_free(&c->ddns[i]);
+	free(c->ddns);
+	free(c->probe.reflector);
+	free(c->probe.token_file);
+	if (c->dict)
+		iniparser_freedict(c->dict);
+	free(c->path);
+	free(c);
+}
+
+static int
+quiet(const char *fmt, ...)
+{
+	(void)fmt;
+	return 0;
+}
+
+static int
+load_sections(struct pp_conf *c, dictionary *d, const struct scan *sc, struct pp_error *err)
+{
+	for (size_t i = 0; i < sc->n; i++) {
+		const char *sec = sc->v[i].sec;
+		if (sc->v[i].key)
+			continue;
+		if (strcmp(sec, "probe") == 0) {
+			c->probe.present = true;
+			c->probe.line = sc->v[i].line;
+			c->probe.reflector = dup_or_null(iniparser_getstring(d, "probe:reflector", NULL));
+			c->probe.token_file = dup_or_null(iniparser_getstring(d, "probe:token_file", NULL));
+			continue;
+		}
+		if (strncmp(sec, "ddns ", 5) != 0)
+			return pp_error_set(err, "%s:%d: unknown section [%s]; expected [ddns NAME] or [probe]",
+			                    c->path, sc->v[i].line, sec);
+		c->ddns = pp_xrealloc(c->ddns, (c->nddns + 1) * sizeof *c->ddns);
+		struct pp_ddns_conf *dc = &c->ddns[c->nddns++];
+		memset(dc, 0, sizeof *dc);
+		char *nm = pp_xstrdup(sec + 5);
+		dc->name = pp_xstrdup(pp_trim(nm));
+		free(nm);
+		dc->line = sc->v[i].line;
+		struct ctx x = { c->path, d, sc, sec, dc, err };
+		if (parse_ddns(&x) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+pp_conf_load(const char *path, bool missing_ok, struct pp_conf **out, struct pp_error *err)
+{
+	struct scan sc = { 0 };
+	struct pp_conf *c;
+	size_t len;
+	char *text = pp_read_file(path, &len);
+	int rc = -1;
+
+	*out = NULL;
+	if (text == NULL && errno == ENOENT && missing_ok) {
+		*out = pp_xcalloc(1, sizeof **out);
+		(*out)->path = pp_xstrdup(path);
+		return 0;
+	}
+	if (text == NULL)
+		return pp_error_set(err, "%s: cannot read: %s; create it or give another with -c FILE",
+		                    path, strerror(errno));
+	c = pp_xcalloc(1, sizeof *c);
+	c->path = pp_xstrdup(path);
+	if (scan_text(path, text, &sc, err) < 0)
+		goto out;
+	iniparser_set_error_callback(quiet);
+	c->dict = iniparser_load(path);
+	iniparser_set_error_callback(NULL);
+	if (c->dict == NULL) {
+		pp_error_set(err, "%s: cannot be parsed as INI; check the syntax", path);
+		goto out;
+	}
+	rc = load_sections(c, c->dict, &sc, err);
+out:
+	free(text);
+	scan_free(&sc);
+	if (rc < 0)
+		pp_conf_free(c);
+	else
+		*out = c;
+	return rc;
+}
+
+const char *
+pp_conf_get(const struct pp_conf *c, const char *section, const char *key)
+{
+	char full[512], *p;
+
+	if (c == NULL || c->dict == NULL)
+		return NULL;
+	snprintf(full, sizeof full, "%s:%s", section, key);
+	for (p = full; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return iniparser_getstring(c->dict, full, NULL);
+}
+
+const struct pp_ddns_conf *
+pp_conf_ddns_find(const struct pp_conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->nddns; i++)
+		if (strcasecmp(c->ddns[i].name, name) == 0)
+			return &c->ddns[i];
+	return NULL;
+}
+
+/* ---- credentials ---- */
+
+static void
+wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+pp_creds_free(struct pp_creds *c)
+{
+	wipe_free(c->username);
+	wipe_free(c->password);
+	wipe_free(c->token);
+	wipe_free(c->key_name);
+	wipe_free(c->key_algorithm);
+	wipe_free(c->key_secret);
+	memset(c, 0, sizeof *c);
+}
+
+static int
+creds_mode_ok(const char *path, struct pp_error *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return pp_error_set(err, "%s: cannot read credentials: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return pp_error_set(err, "%s: credentials must be a regular file", path);
+	if (st.st_mode & 077)
+		return pp_error_set(err, "%s: credentials file has mode %04o, readable by others; "
+		                    "refusing to use it: run chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		return pp_error_set(err, "%s: credentials file is owned by uid %u, not by root or this user; "
+		                    "run chown root %s", path, (unsigned)st.st_uid, path);
+	return 0;
+}
+
+static int
+creds_line(struct pp_creds *c, char *line, const char *path, int lineno, struct pp_error *err)
+{
+	char *eq = strchr(line, '=');
+	char **slot;
+
+	if (eq == NULL)
+		return pp_error_set(err, "%s:%d: expected key=value (value not shown)", path, lineno);
+	*eq = '\0';
+	line = pp_trim(line);
+	if (strcmp(line, "username") == 0) slot = &c->username;
+	else if (strcmp(line, "password") == 0) slot = &c->password;
+	else if (strcmp(line, "token") == 0) slot = &c->token;
+	else if (strcmp(line, "key_name") == 0) slot = &c->key_name;
+	else if (strcmp(line, "key_algorithm") == 0) slot = &c->key_algorithm;
+	else if (strcmp(line, "key_secret") == 0) slot = &c->key_secret;
+	else
+		return pp_error_set(err, "%s:%d: unknown key; use username, password, token, key_name, "
+		                    "key_algorithm or key_secret", path, lineno);
+	wipe_free(*slot);
+	*slot = pp_xstrdup(pp_trim(eq + 1));
+	return 0;
+}
+
+int
+pp_creds_load(const char *path, struct pp_creds *c, struct pp_error *err)
+{
+	size_t len;
+	char *text;
+	int lineno = 0, rc = 0;
+
+	memset(c, 0, sizeof *c);
+	if (creds_mode_ok(path, err) < 0)
+		return -1;
+	if ((text = pp_read_file(path, &len)) == NULL)
+		return pp_error_set(err, "%s: cannot read credentials: %s", path, strerror(errno));
+	c->hash = pp_hash64(PP_HASH64_INIT, text, len);
+	for (char *line = text, *next; line && rc == 0; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		line = pp_trim(line);
+		if (*line == '\0' || *line == '#' || *line == ';')
+			continue;
+		rc = creds_line(c, line, path, lineno, err);
+	}
+	explicit_bzero(text, len);
+	free(text);
+	if (rc < 0)
+		pp_creds_free(c);
+	return rc;
+}

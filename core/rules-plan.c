@@ -1,0 +1,413 @@
+/* Plan an apply: only chains whose rules differ are rewritten; a diff per mapping for people. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/backend.h"
+#include "apply-internal.h"
+#include "portpilot/util.h"
+
+static const char *table_names[PP_NF__COUNT] = { "nat", "filter" };
+
+static bool
+same_rules(const struct pp_chain *a, const struct pp_chain *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->rules[i], b->rules[i]) != 0)
+			return false;
+	return true;
+}
+
+static size_t
+count_rule(const struct pp_chain *c, const char *r)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < c->n; i++)
+		k += strcmp(c->rules[i], r) == 0;
+	return k;
+}
+
+/* "-A X rest" -> "OP X rest" (OP "-D" or "-I X 1"). */
+static void
+hook_op(struct pp_buf *b, const char *rule, bool insert)
+{
+	const char *chain = rule + 3;
+	size_t n = strcspn(chain, " ");
+	if (insert)
+		pp_buf_printf(b, "-I %.*s 1%s\n", (int)n, chain, chain + n);
+	else
+		pp_buf_printf(b, "-D %s\n", chain);
+}
+
+static void
+plan_table(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp_nf_table t,
+           struct pp_plan *p, struct pp_buf *b)
+{
+	struct pp_ruleset *lv = (struct pp_ruleset *)live, *wn = (struct pp_ruleset *)want;
+	struct pp_buf decl = { 0 }, rules = { 0 }, tail = { 0 };
+	for (size_t i = 0; i < want->n; i++) {
+		const struct pp_chain *c = &want->chains[i];
+		if (c->table != t)
+			continue;
+		const struct pp_chain *l = pp_ruleset_chain(lv, t, c->name, false);
+		if (l && same_rules(c, l))
+			continue;
+		p->chains_written++;
+		pp_buf_printf(&decl, ":%s - [0:0]\n", c->name);
+		for (size_t j = 0; j < c->n; j++)
+			pp_buf_printf(&rules, "%s\n", c->rules[j]);
+	}
+	for (size_t i = 0; i < live->n; i++) {
+		const struct pp_chain *l = &live->chains[i];
+		if (l->table != t || pp_ruleset_chain(wn, t, l->name, false))
+			continue;
+		p->chains_dropped++;
+		pp_buf_printf(&decl, ":%s - [0:0]\n", l->name);
+		pp_buf_printf(&tail, "-X %s\n", l->name);
+	}
+	/* Hooks as a multiset: remove what is extra (duplicates too), add what is missing. */
+	struct pp_buf hk = { 0 };
+	const struct pp_chain *wh = &want->hooks[t], *lh = &live->hooks[t];
+	for (size_t i = 0; i < lh->n; i++) {
+		size_t seen = 0;
+		for (size_t j = 0; j < i; j++)
+			seen += strcmp(lh->rules[j], lh->rules[i]) == 0;
+		if (seen >= count_rule(wh, lh->rules[i])) {
+			hook_op(&hk, lh->rules[i], false);
+			p->hooks_changed++;
+		}
+	}
+	for (size_t i = 0; i < wh->n; i++) {
+		size_t seen = 0;
+		for (size_t j = 0; j < i; j++)
+			seen += strcmp(wh->rules[j], wh->rules[i]) == 0;
+		if (seen >= count_rule(lh, wh->rules[i])) {
+			hook_op(&hk, wh->rules[i], true);
+			p->hooks_changed++;
+		}
+	}
+	if (decl.len || hk.len || tail.len) {
+		pp_buf_printf(b, "*%s\n", table_names[t]);
+		if (decl.len)
+			pp_buf_add(b, decl.data, decl.len);
+		if (rules.len)
+			pp_buf_add(b, rules.data, rules.len);
+		if (hk.len)
+			pp_buf_add(b, hk.data, hk.len);
+		if (tail.len)
+			pp_buf_add(b, tail.data, tail.len);
+		pp_buf_addstr(b, "COMMIT\n");
+	}
+	pp_buf_free(&decl);
+	pp_buf_free(&rules);
+	pp_buf_free(&tail);
+	pp_buf_free(&hk);
+}
+
+/* A mapping rule reduced to what it does: tag and the rule without its chain name. */
+struct tagged {
+	const char *tag;                /* points into rule */
+	size_t taglen;
+	const char *body;               /* after "-A CHAIN " */
+	bool nat;
+	unsigned long long pkts, bytes;
+};
+
+/* The mapping rules of rs, only from chains marked in only (NULL: all). */
+static size_t
+collect(const struct pp_ruleset *rs, const bool *only, struct tagged **out)
+{
+	size_t n = 0, cap = 64;
+	struct tagged *v = pp_xmalloc(cap * sizeof *v); /* never NULL: qsort's contract */
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct pp_chain *c = &rs->chains[i];
+		if (only && !only[i])
+			continue;
+		for (size_t j = 0; j < c->n; j++) {
+			const char *t = strstr(c->rules[j], "--comment \"pp:");
+			if (!t)
+				continue;
+			if (n == cap) {
+				cap *= 2;
+				v = pp_xrealloc(v, cap * sizeof *v);
+			}
+			t += strlen("--comment \"");
+			const char *body = strchr(c->rules[j] + 3, ' ');
+			v[n++] = (struct tagged){ t, strcspn(t, "\""), body ? body + 1 : "",
+			                          c->table == PP_NAT, c->pkts ? c->pkts[j] : 0,
+			                          c->bytes ? c->bytes[j] : 0 };
+		}
+	}
+	*out = v;
+	return n;
+}
+
+static int
+cmp_tagged(const void *a, const void *b)
+{
+	const struct tagged *x = a, *y = b;
+	size_t n = x->taglen < y->taglen ? x->taglen : y->taglen;
+	int c = memcmp(x->tag, y->tag, n);
+	if (c == 0 && x->taglen != y->taglen)
+		return x->taglen < y->taglen ? -1 : 1;
+	if (c == 0 && x->nat != y->nat)
+		return x->nat ? -1 : 1;
+	return c ? c : strcmp(x->body, y->body);
+}
+
+static int
+cmp_tag(const struct tagged *x, const struct tagged *y)
+{
+	size_t n = x->taglen < y->taglen ? x->taglen : y->taglen;
+	int c = memcmp(x->tag, y->tag, n);
+	if (c == 0 && x->taglen != y->taglen)
+		return x->taglen < y->taglen ? -1 : 1;
+	return c;
+}
+
+/* The ports a DNAT rule catches, to flush their flows. */
+static void
+add_flush(struct pp_plan *p, const struct tagged *r)
+{
+	if (!r->nat)
+		return;
+	unsigned lo = 0, hi = 0;
+	const char *d = strstr(r->body, "--dport ");
+	if (!d || sscanf(d + 8, "%u:%u", &lo, &hi) < 1)
+		return;
+	if (hi < lo)
+		hi = lo;
+	enum pp_proto pr = strstr(r->body, "-p udp") ? PP_UDP : PP_TCP;
+	/* Duplicates (one rule per allowed source) are harmless: the flush tests membership. */
+	if ((p->nflush & (p->nflush + 1)) == 0 || p->nflush == 0)
+		p->flush = pp_xrealloc(p->flush, (2 * p->nflush + 2) * sizeof *p->flush);
+	p->flush[p->nflush++] = (struct pp_flush){ pr, (uint16_t)lo, (uint16_t)hi };
+}
+
+typedef void (*group_fn)(void *arg, const struct tagged *w, size_t nw, const struct tagged *l,
+                         size_t nl);
+
+/*
+ * Mark the chains that differ between the two sides. A mapping's rules live
+ * in one chain, so a mapping in an identical chain on both sides is
+ * unchanged: only marked chains need a look (changing one mapping out of
+ * 20,000 then costs one chain, not a sort of every rule).
+ */
+static void
+mark_differing(const struct pp_ruleset *want, const struct pp_ruleset *live, bool **wm, bool **lm)
+{
+	*wm = pp_xcalloc(want->n + 1, sizeof **wm);
+	*lm = pp_xcalloc(live->n + 1, sizeof **lm);
+	for (size_t i = 0; i < live->n; i++) {
+		const struct pp_chain *l = &live->chains[i];
+		struct pp_chain *w = pp_ruleset_chain((struct pp_ruleset *)want, l->table, l->name, false);
+		(*lm)[i] = !w || !same_rules(w, l);
+	}
+	for (size_t i = 0; i < want->n; i++) {
+		const struct pp_chain *w = &want->chains[i];
+		struct pp_chain *l = pp_ruleset_chain((struct pp_ruleset *)live, w->table, w->name, false);
+		(*wm)[i] = !l || !same_rules(w, l);
+	}
+}
+
+/* Walk both sides grouped by tag; call fn for every tag whose rules differ. */
+static void
+each_changed(const struct pp_ruleset *want, const struct pp_ruleset *live, group_fn fn, void *arg)
+{
+	struct tagged *w, *l;
+	bool *wm, *lm;
+	mark_differing(want, live, &wm, &lm);
+	size_t nw = collect(want, wm, &w), nl = collect(live, lm, &l);
+	free(wm);
+	free(lm);
+	qsort(w, nw, sizeof *w, cmp_tagged);
+	qsort(l, nl, sizeof *l, cmp_tagged);
+	size_t i = 0, j = 0;
+	while (i < nw || j < nl) {
+		const struct tagged *k = i < nw && (j >= nl || cmp_tag(&w[i], &l[j]) <= 0) ? &w[i] : &l[j];
+		size_t a = i, b = j;
+		while (a < nw && cmp_tag(&w[a], k) == 0)
+			a++;
+		while (b < nl && cmp_tag(&l[b], k) == 0)
+			b++;
+		bool same = a - i == b - j;
+		for (size_t q = 0; same && q < a - i; q++)
+			same = w[i + q].nat == l[j + q].nat && strcmp(w[i + q].body, l[j + q].body) == 0;
+		if (!same)
+			fn(arg, w + i, a - i, l + j, b - j);
+		i = a;
+		j = b;
+	}
+	free(w);
+	free(l);
+}
+
+static void
+plan_changed(void *arg, const struct tagged *w, size_t nw, const struct tagged *l, size_t nl)
+{
+	struct pp_plan *p = arg;
+	const struct tagged *k = nw ? w : l;
+	p->changed = pp_xrealloc(p->changed, (p->nchanged + 1) * sizeof *p->changed);
+	p->changed[p->nchanged++] = pp_xstrndup(k->tag, k->taglen);
+	for (size_t i = 0; i < nw; i++)
+		add_flush(p, &w[i]);
+	for (size_t i = 0; i < nl; i++)
+		add_flush(p, &l[i]);
+}
+
+void
+pp_plan_make(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_plan *p)
+{
+	memset(p, 0, sizeof *p);
+	struct pp_buf b = { 0 };
+	plan_table(want, live, PP_NAT, p, &b);
+	plan_table(want, live, PP_FILTER, p, &b);
+	p->restore = b.data;
+	each_changed(want, live, plan_changed, p);
+}
+
+static void
+diff_changed(void *arg, const struct tagged *w, size_t nw, const struct tagged *l, size_t nl)
+{
+	FILE *f = arg;
+	const struct tagged *k = nw ? w : l;
+	fprintf(f, "%c %.*s\n", nl == 0 ? '+' : nw == 0 ? '-' : '~', (int)k->taglen - 3, k->tag + 3);
+	for (size_t i = 0; i < nl; i++)
+		fprintf(f, "    - %s %s\n", l[i].nat ? "nat   " : "filter", l[i].body);
+	for (size_t i = 0; i < nw; i++)
+		fprintf(f, "    + %s %s\n", w[i].nat ? "nat   " : "filter", w[i].body);
+}
+
+void
+pp_plan_diff(FILE *f, const struct pp_ruleset *want, const struct pp_ruleset *live)
+{
+	each_changed(want, live, diff_changed, f);
+}
+
+void
+pp_plan_free(struct pp_plan *p)
+{
+	free(p->restore);
+	for (size_t i = 0; i < p->nchanged; i++)
+		free(p->changed[i]);
+	free(p->changed);
+	free(p->flush);
+	memset(p, 0, sizeof *p);
+}
+
+/* ---- status: each mapping's rules in the kernel against the rendered ones ---- */
+
+const char *
+pp_sync_name(enum pp_sync s)
+{
+	static const char *n[] = { "in_sync", "missing", "drifted", "inactive", "stale" };
+	return n[s];
+}
+
+/* First index in v (sorted) whose tag is >= tag. */
+static size_t
+lower(const struct tagged *v, size_t n, const struct tagged *k)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (cmp_tag(&v[mid], k) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static size_t
+span(const struct tagged *v, size_t n, const struct tagged *k, size_t *first)
+{
+	size_t a = lower(v, n, k), b = a;
+	while (b < n && cmp_tag(&v[b], k) == 0)
+		b++;
+	*first = a;
+	return b - a;
+}
+
+/* Does a foreign PREROUTING rule ahead of portpilot's hook catch this mapping's ports? */
+static char *
+shadow_of(const char *save, const struct pp_mapping *m)
+{
+	for (const char *l = save; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+		const char *r = l[0] == '[' ? strchr(l, ']') : NULL;
+		r = r ? r + 2 : l;
+		if (strncmp(r, "-A PREROUTING ", 14) != 0)
+			continue;
+		size_t n = strcspn(r, "\n");
+		char *rule = pp_xstrndup(r, n);
+		bool ours = strstr(rule, " -j " PP_CHAIN_PREFIX) != NULL;
+		bool nat = strstr(rule, " -j DNAT") || strstr(rule, " -j REDIRECT");
+		bool proto = !strstr(rule, " -p ") || (strstr(rule, " -p tcp") && (m->proto & PP_TCP)) ||
+		             (strstr(rule, " -p udp") && (m->proto & PP_UDP));
+		unsigned lo = 0, hi = 65535;
+		const char *d = strstr(rule, "--dport ");
+		if (d && sscanf(d + 8, "%u:%u", &lo, &hi) == 1)
+			hi = lo;
+		if (ours) {
+			free(rule);
+			return NULL;
+		}
+		if (nat && proto && lo <= m->pub_hi && hi >= m->pub_lo)
+			return rule;
+		free(rule);
+	}
+	return NULL;
+}
+
+int
+pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
+               time_t now, struct pp_map_status **st, struct pp_error *err)
+{
+	struct pp_render_opts o;
+	struct pp_ruleset want;
+	pp_apply_render_opts(t, b, &o);
+	o.now = now;
+	if (pp_render(t, &o, &want, err) < 0)
+		return -1;
+	struct tagged *w, *l;
+	size_t nw = collect(&want, NULL, &w), nl = collect(&live->own, NULL, &l);
+	qsort(w, nw, sizeof *w, cmp_tagged);
+	qsort(l, nl, sizeof *l, cmp_tagged);
+	*st = pp_xcalloc(t->n + 1, sizeof **st);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct pp_mapping *m = &t->maps[i];
+		struct pp_map_status *s = &(*st)[i];
+		char *tag = pp_rule_tag(m->name);
+		struct tagged k = { tag, strlen(tag), "", false, 0, 0 };
+		size_t fw, fl, cw = span(w, nw, &k, &fw), cl = span(l, nl, &k, &fl);
+		free(tag);
+		s->name = m->name;
+		bool same = cw == cl;
+		for (size_t q = 0; same && q < cw; q++)
+			same = w[fw + q].nat == l[fl + q].nat && strcmp(w[fw + q].body, l[fl + q].body) == 0;
+		if (!pp_mapping_active(m, now))
+			s->sync = cl ? PP_SYNC_STALE : PP_SYNC_INACTIVE;
+		else
+			s->sync = cl == 0 ? PP_SYNC_MISSING : same ? PP_SYNC_OK : PP_SYNC_DRIFTED;
+		for (size_t q = 0; q < cl; q++) {
+			if (!l[fl + q].nat)
+				continue;
+			s->pkts += l[fl + q].pkts;
+			s->bytes += l[fl + q].bytes;
+		}
+		s->shadow = shadow_of(live->save[PP_NAT], m);
+	}
+	free(w);
+	free(l);
+	pp_ruleset_free(&want);
+	return 0;
+}
+
+void
+pp_status_free(struct pp_map_status *st, size_t n)
+{
+	for (size_t i = 0; st && i < n; i++)
+		free(st[i].shadow);
+	free(st);
+}

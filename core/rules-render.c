@@ -1,0 +1,291 @@
+/* Render the mapping table into portpilot's chains: a port tree so a new connection costs ~log(n) rules. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/backend.h"
+#include "portpilot/util.h"
+
+#define LEAF_DEFAULT 16
+
+struct item {
+	uint16_t lo, hi;
+	const struct pp_mapping *m;
+};
+
+struct ctx {
+	const struct pp_table *t;
+	const struct pp_render_opts *o;
+	struct pp_ruleset *rs;
+	size_t leaf_max;
+	const char *proto;              /* "tcp" / "udp" */
+};
+
+char *
+pp_rule_tag(const char *name)
+{
+	size_t n = strlen(name);
+	if (n > 200)
+		n = 200;
+	char *s = pp_xmalloc(n + 4);
+	memcpy(s, "pp:", 3);
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		          strchr("._-+@:/", c) != NULL;
+		s[3 + i] = ok ? c : '_';
+	}
+	s[n + 3] = '\0';
+	return s;
+}
+
+static void
+ports(char *buf, size_t sz, const char *sep, unsigned lo, unsigned hi)
+{
+	if (lo == hi)
+		snprintf(buf, sz, "%u", lo);
+	else
+		snprintf(buf, sz, "%u%s%u", lo, sep, hi);
+}
+
+static void
+cidr_str(char *buf, size_t sz, const struct pp_cidr *c)
+{
+	char a[16];
+	pp_format_ipv4(c->addr, a);
+	snprintf(buf, sz, "%s/%u", a, c->len);
+}
+
+/* The DNAT target: keep the port when unchanged, shift a range with /base. */
+static void
+dnat_to(char *buf, size_t sz, const struct pp_mapping *m)
+{
+	char ip[16];
+	pp_format_ipv4(m->internal_ip, ip);
+	if (m->pub_lo == m->pub_hi)
+		snprintf(buf, sz, "%s:%u", ip, m->in_lo);
+	else if (m->in_lo == m->pub_lo)
+		snprintf(buf, sz, "%s", ip);
+	else
+		snprintf(buf, sz, "%s:%u-%u/%u", ip, m->in_lo, m->in_hi, m->pub_lo);
+}
+
+/* One rule of a mapping for one source (src NULL = any, "LOCAL" = the router itself). */
+static void
+leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_mapping *m, const char *src)
+{
+	char pub[16], dst[64], r[512];
+	char *tag = pp_rule_tag(m->name);
+	bool local = src && strcmp(src, "LOCAL") == 0;
+	char s[40] = "";
+	if (src && !local)
+		snprintf(s, sizeof s, " -s %s", src);
+	ports(pub, sizeof pub, ":", m->pub_lo, m->pub_hi);
+	dnat_to(dst, sizeof dst, m);
+	snprintf(r, sizeof r, "-A %s%s -p %s -m %s --dport %s%s -m comment --comment \"%s\" -j DNAT --to-destination %s",
+	         c->name, s, x->proto, x->proto, pub, local ? " -m addrtype --src-type LOCAL" : "", tag, dst);
+	pp_chain_add(c, r);
+	free(tag);
+}
+
+static void
+mapping_rules(struct ctx *x, struct pp_chain *c, const struct pp_mapping *m)
+{
+	if (m->nallow == 0) {
+		leaf_rule(x, c, m, NULL);
+		return;
+	}
+	char s[40];
+	bool any = false;
+	for (size_t i = 0; i < m->nallow; i++) {
+		if (m->allow[i].len == 0)
+			any = true;
+	}
+	if (any) {
+		leaf_rule(x, c, m, NULL);
+		return;
+	}
+	for (size_t i = 0; i < m->nallow; i++) {
+		cidr_str(s, sizeof s, &m->allow[i]);
+		leaf_rule(x, c, m, s);
+	}
+	/* LAN clients using the public address, and the router itself, stay allowed. */
+	if (x->t->site.hairpin && x->o->have_lan) {
+		cidr_str(s, sizeof s, &x->o->lan);
+		leaf_rule(x, c, m, s);
+	}
+	leaf_rule(x, c, m, "LOCAL");
+}
+
+static char *
+chain_name(struct ctx *x, unsigned lo, unsigned hi)
+{
+	return pp_xasprintf("PP-D%c-%u-%u", x->proto[0] == 't' ? 'T' : 'U', lo, hi);
+}
+
+/* A jump to the subtree over [lo,hi] (mid split), matching its port range. */
+static void
+jump_rule(struct ctx *x, struct pp_chain *c, unsigned lo, unsigned hi, const char *to, bool cond)
+{
+	char p[16], r[256];
+	ports(p, sizeof p, ":", lo, hi);
+	if (!cond)
+		snprintf(r, sizeof r, "-A %s -g %s", c->name, to);
+	else
+		snprintf(r, sizeof r, "-A %s -p %s -m %s --dport %s -g %s", c->name, x->proto, x->proto, p, to);
+	pp_chain_add(c, r);
+}
+
+/* Build the node over [lo,hi] holding items (sorted, all inside); returns its chain name or NULL. */
+static char *
+build(struct ctx *x, unsigned lo, unsigned hi, struct item *v, size_t n)
+{
+	if (n == 0)
+		return NULL;
+	unsigned mid = lo + (hi - lo) / 2;
+	size_t nl = 0, ns = 0;
+	while (nl < n && v[nl].hi <= mid)
+		nl++;
+	while (nl + ns < n && v[nl + ns].lo <= mid)
+		ns++;
+	size_t nr = n - nl - ns;
+	if (n > x->leaf_max && ns == 0 && (nl == 0 || nr == 0) && lo < hi)
+		return nl ? build(x, lo, mid, v, nl) : build(x, mid + 1, hi, v + nl, nr);
+	char *name = chain_name(x, lo, hi);
+	struct pp_chain *c = pp_ruleset_chain(x->rs, PP_NAT, name, true);
+	if (n <= x->leaf_max || lo == hi) {
+		for (size_t i = 0; i < n; i++)
+			mapping_rules(x, c, v[i].m);
+		return name;
+	}
+	for (size_t i = nl; i < nl + ns; i++)
+		mapping_rules(x, c, v[i].m);
+	char *l = build(x, lo, mid, v, nl);
+	char *r = build(x, mid + 1, hi, v + nl + ns, nr);
+	c = pp_ruleset_chain(x->rs, PP_NAT, name, false);
+	if (l)
+		jump_rule(x, c, lo, mid, l, r != NULL);
+	if (r)
+		jump_rule(x, c, mid + 1, hi, r, false);
+	free(l);
+	free(r);
+	return name;
+}
+
+static int
+cmp_item(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+	return (int)x->lo - (int)y->lo;
+}
+
+/* The nat tree of one protocol; returns the root chain name or NULL if empty. */
+static char *
+tree(struct ctx *x, enum pp_proto p)
+{
+	struct item *v = pp_xcalloc(x->t->n + 1, sizeof *v);
+	size_t n = 0;
+	for (size_t i = 0; i < x->t->n; i++) {
+		const struct pp_mapping *m = &x->t->maps[i];
+		if (!pp_mapping_active(m, x->o->now) || !(m->proto & p))
+			continue;
+		v[n++] = (struct item){ m->pub_lo, m->pub_hi, m };
+	}
+	qsort(v, n, sizeof *v, cmp_item);
+	x->proto = p == PP_TCP ? "tcp" : "udp";
+	char *root = build(x, 1, 65535, v, n);
+	free(v);
+	return root;
+}
+
+static void
+add(struct pp_ruleset *rs, enum pp_nf_table t, const char *chain, const char *fmt, const char *a,
+    const char *b)
+{
+	struct pp_chain *c = pp_ruleset_chain(rs, t, chain, true);
+	char r[512];
+	snprintf(r, sizeof r, fmt, a, b);
+	char *line = pp_xasprintf("-A %s %s", chain, r);
+	pp_chain_add(c, line);
+	free(line);
+}
+
+static void
+entry_chains(struct ctx *x, const char *wan, const char *lan)
+{
+	struct pp_ruleset *rs = x->rs;
+	const struct pp_site *s = &x->t->site;
+	char lanc[40] = "", pub[16];
+	if (x->o->have_lan)
+		cidr_str(lanc, sizeof lanc, &x->o->lan);
+	add(rs, PP_NAT, "PP-PRE", "-i %s -m addrtype --dst-type LOCAL -g PP-DNAT%s", wan, "");
+	if (s->hairpin && x->o->have_lan && lan) {
+		if (s->public_ip) {
+			pp_format_ipv4(s->public_ip, pub);
+			char *r = pp_xasprintf("-s %s -d %s/32 -i %%s -g PP-DNAT%%s", lanc, pub);
+			add(rs, PP_NAT, "PP-PRE", r, lan, "");
+			free(r);
+		} else {
+			char *r = pp_xasprintf("-s %s ! -d %s -i %%s -m addrtype --dst-type LOCAL -g PP-DNAT%%s",
+			                       lanc, lanc);
+			add(rs, PP_NAT, "PP-PRE", r, lan, "");
+			free(r);
+		}
+		char *r = pp_xasprintf("-s %s -d %s -o %%s -m conntrack --ctstate DNAT -j MASQUERADE%%s",
+		                       lanc, lanc);
+		add(rs, PP_NAT, "PP-POST", r, lan, "");
+		free(r);
+	}
+	add(rs, PP_NAT, "PP-OUT", "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -g PP-DNAT%s%s", "", "");
+	pp_ruleset_chain(rs, PP_NAT, "PP-POST", true);
+	pp_ruleset_chain(rs, PP_NAT, "PP-DNAT", true);
+	/*
+	 * FORWARD: replies and later packets of DNATed flows, then new DNATed flows
+	 * into the LAN. Only a DNAT rule can give a flow that state, and portpilot's
+	 * apply the allow-lists, so one rule serves every mapping (an ACCEPT per
+	 * mapping would double the rules to load and to walk).
+	 */
+	add(rs, PP_FILTER, "PP-FWD",
+	    "-m conntrack --ctstate RELATED,ESTABLISHED -m conntrack --ctstate DNAT -j ACCEPT%s%s", "", "");
+	if (lan)
+		add(rs, PP_FILTER, "PP-FWD", "-o %s -m conntrack --ctstate DNAT -j ACCEPT%s", lan, "");
+	else
+		add(rs, PP_FILTER, "PP-FWD", "-m conntrack --ctstate DNAT -j ACCEPT%s%s", "", "");
+}
+
+static void
+hooks(struct pp_ruleset *rs, bool docker_user)
+{
+	pp_chain_add(&rs->hooks[PP_NAT], "-A PREROUTING -j PP-PRE");
+	pp_chain_add(&rs->hooks[PP_NAT], "-A OUTPUT -j PP-OUT");
+	pp_chain_add(&rs->hooks[PP_NAT], "-A POSTROUTING -j PP-POST");
+	pp_chain_add(&rs->hooks[PP_FILTER], "-A FORWARD -j PP-FWD");
+	if (docker_user)
+		pp_chain_add(&rs->hooks[PP_FILTER], "-A DOCKER-USER -j PP-FWD");
+}
+
+int
+pp_render(const struct pp_table *t, const struct pp_render_opts *o, struct pp_ruleset *out,
+          struct pp_error *err)
+{
+	const char *wan = t->site.val[PP_S_WAN_INTERFACE];
+	const char *lan = t->site.val[PP_S_LAN_INTERFACE];
+	if (!wan || !*wan)
+		return pp_error_set(err, "%s: [site] has no wan_interface: set wan_interface = the router's internet-side interface",
+		                    t->path ? t->path : "table");
+	memset(out, 0, sizeof *out);
+	out->hooks[PP_NAT].name = pp_xstrdup("");
+	out->hooks[PP_FILTER].name = pp_xstrdup("");
+	out->hooks[PP_FILTER].table = PP_FILTER;
+	struct ctx x = { .t = t, .o = o, .rs = out, .leaf_max = o->leaf_max ? o->leaf_max : LEAF_DEFAULT };
+	entry_chains(&x, wan, lan);
+	static const enum pp_proto protos[] = { PP_TCP, PP_UDP };
+	for (int i = 0; i < 2; i++) {
+		const char *pn = protos[i] == PP_TCP ? "tcp" : "udp";
+		char *root = tree(&x, protos[i]);
+		if (root)
+			add(out, PP_NAT, "PP-DNAT", "-p %s -g %s", pn, root);
+		free(root);
+	}
+	hooks(out, o->docker_user);
+	return 0;
+}

@@ -1,0 +1,159 @@
+/* `portpilot ddns run | --once | status`: the command line of the DDNS updater. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddns-internal.h"
+#include "portpilot/table.h"
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: portpilot [-c CONF] [--state-dir DIR] ddns run [--force] [--name NAME]\n"
+	      "       portpilot [-c CONF] [--state-dir DIR] ddns --once [--force] [--name NAME]\n"
+	      "       portpilot [-c CONF] [--state-dir DIR] ddns status [--json]\n"
+	      "  run      stay in the foreground: check on WAN address events, SIGHUP reloads,\n"
+	      "           SIGUSR1 forces an update, polling every `interval` seconds as a backstop\n"
+	      "  --once   check every [ddns NAME] section once and exit (1 if something failed)\n"
+	      "  status   per host: published address, last result, reason, next attempt\n", f);
+}
+
+static void
+fmt_time(time_t t, char out[20])
+{
+	if (t == 0)
+		strcpy(out, "-");
+	else
+		pp_format_datetime(t, out);
+}
+
+static void
+status_text(FILE *f, const struct pp_ddns_status *r, size_t n)
+{
+	fprintf(f, "%-10s %-28s %-10s %-8s %-16s %-10s %s\n", "NAME", "HOST", "PROVIDER", "STATUS",
+	        "PUBLISHED", "LAST", "NEXT ATTEMPT");
+	for (size_t i = 0; i < n; i++) {
+		const struct pp_ddns_host *h = &r[i].host;
+		char next[20];
+		fmt_time(h->status == PP_HS_RETRY ? h->next_attempt : 0, next);
+		fprintf(f, "%-10s %-28s %-10s %-8s %-16s %-10s %s\n", r[i].conf->name, h->host,
+		        pp_provider_name(r[i].conf->provider), pp_host_status_name(h->status),
+		        h->published[0] ? h->published : "-", pp_ddns_code_name(h->last_code), next);
+		if (h->reason[0])
+			fprintf(f, "  reason: %s\n", h->reason);
+		if (r[i].verdict[0] && (i == 0 || r[i - 1].conf != r[i].conf))
+			fprintf(f, "  public address: %s\n", r[i].verdict);
+	}
+}
+
+static void
+json_time(FILE *f, const char *key, time_t t)
+{
+	char buf[20];
+
+	fprintf(f, ",\"%s\":", key);
+	if (t == 0) {
+		fputs("null", f);
+	} else {
+		pp_format_datetime(t, buf);
+		pp_json_str(f, buf);
+		fprintf(f, ",\"%s_unix\":%lld", key, (long long)t);
+	}
+}
+
+static void
+status_json(FILE *f, const struct pp_ddns_status *r, size_t n)
+{
+	fputs("{\"ddns\":[", f);
+	for (size_t i = 0; i < n; i++) {
+		const struct pp_ddns_host *h = &r[i].host;
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		pp_json_str(f, r[i].conf->name);
+		fputs(",\"host\":", f);
+		pp_json_str(f, h->host);
+		fprintf(f, ",\"provider\":\"%s\",\"status\":\"%s\",\"published\":",
+		        pp_provider_name(r[i].conf->provider), pp_host_status_name(h->status));
+		pp_json_str(f, h->published[0] ? h->published : NULL);
+		fputs(",\"last_result\":", f);
+		pp_json_str(f, pp_ddns_code_name(h->last_code));
+		fputs(",\"reason\":", f);
+		pp_json_str(f, h->reason[0] ? h->reason : NULL);
+		fputs(",\"public_address_problem\":", f);
+		pp_json_str(f, r[i].verdict[0] ? r[i].verdict : NULL);
+		json_time(f, "published_at", h->published_at);
+		json_time(f, "last_attempt", h->last_attempt);
+		json_time(f, "next_attempt", h->status == PP_HS_RETRY ? h->next_attempt : 0);
+		fprintf(f, ",\"failures\":%d}", h->failures);
+	}
+	fputs("]}\n", f);
+}
+
+static int
+cmd_status(struct pp_cli *cli, const struct pp_ddns_opts *o)
+{
+	struct pp_conf *conf;
+	struct pp_ddns_status *rows;
+	struct pp_error err;
+	size_t n;
+
+	if (pp_conf_load(o->conf_path, false, &conf, &err) < 0 ||
+	    pp_ddns_status_load(conf, o->state_dir, &rows, &n, &err) < 0) {
+		fprintf(cli->err, "portpilot ddns: %s\n", err.msg);
+		return PP_EXIT_FAIL;
+	}
+	if (cli->json)
+		status_json(cli->out, rows, n);
+	else if (n == 0)
+		fprintf(cli->out, "no [ddns NAME] section in %s\n", o->conf_path);
+	else
+		status_text(cli->out, rows, n);
+	int rc = PP_EXIT_OK;
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].host.status == PP_HS_STOPPED || rows[i].host.status == PP_HS_RETRY ||
+		    rows[i].verdict[0])
+			rc = PP_EXIT_FAIL;
+	free(rows);
+	pp_conf_free(conf);
+	return rc;
+}
+
+int
+pp_cmd_ddns(struct pp_cli *cli, int argc, char **argv)
+{
+	struct pp_ddns_opts o = {
+		.conf_path = cli->conf_path ? cli->conf_path : PP_DEFAULT_CONF,
+		.state_dir = cli->state_dir ? cli->state_dir : PP_DEFAULT_STATE,
+	};
+	const char *mode = NULL;
+	struct pp_error err;
+
+	if (pp_cli_wants_help(argc, argv)) {
+		usage(cli->out);
+		return PP_EXIT_OK;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0)
+			o.force = true;
+		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			o.only = argv[++i];
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			o.conf_path = argv[++i];
+		else if (strcmp(argv[i], "--state-dir") == 0 && i + 1 < argc)
+			o.state_dir = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			cli->json = true;
+		else if (!mode && (!strcmp(argv[i], "run") || !strcmp(argv[i], "--once") || !strcmp(argv[i], "status")))
+			mode = argv[i];
+		else
+			return pp_cli_usage(cli, "ddns", "unexpected '%s'; see portpilot ddns --help", argv[i]);
+	}
+	if (mode == NULL)
+		return pp_cli_usage(cli, "ddns", "say run, --once or status; see portpilot ddns --help");
+	if (strcmp(mode, "status") == 0)
+		return cmd_status(cli, &o);
+	int rc = strcmp(mode, "run") == 0 ? pp_ddns_run(&o, &err) : pp_ddns_once(&o, &err);
+	if (rc < 0)
+		fprintf(cli->err, "portpilot ddns: %s\n", err.msg);
+	if (strcmp(mode, "--once") == 0 && cli->json)
+		cmd_status(cli, &o);
+	return rc < 0 ? PP_EXIT_FAIL : PP_EXIT_OK;
+}

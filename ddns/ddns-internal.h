@@ -1,0 +1,128 @@
+/* Inside ddns/: the HTTP helper, providers, address sources and logging. */
+#ifndef PORTPILOT_DDNS_INTERNAL_H
+#define PORTPILOT_DDNS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "portpilot/ddns.h"
+#include "portpilot/util.h"
+
+/* Providers ask for a User-Agent that names the client, its version and a contact. */
+#define DDNS_USER_AGENT "portpilot/" PP_VERSION " (site router DDNS updater; contact: portpilot maintainers, see man portpilot)"
+
+#define DDNS_MAX_HEADERS 4
+
+struct ddns_http_req {
+	const char *method;          /* NULL: GET, or POST when body is set */
+	const char *url;             /* may hold secrets: never log it, log a redacted copy */
+	const char *user, *password; /* HTTP Basic when user is set */
+	const char *headers[DDNS_MAX_HEADERS];
+	const char *body;
+	const char *ca_file;
+	long timeout;
+};
+
+struct ddns_http_resp {
+	long status;                 /* 0 when no HTTP answer came */
+	struct pp_buf body;
+	char error[256];             /* transport error (connection, TLS) */
+	char outcome[280];           /* for logs: "HTTP 200" or the transport error */
+};
+
+int ddns_http(const struct ddns_http_req *rq, struct ddns_http_resp *rs);
+void ddns_http_resp_free(struct ddns_http_resp *rs);
+char *ddns_urlenc(const char *s);
+
+/* One update request: hosts of one section, to addr4 (and addr6 when set). */
+struct ddns_job {
+	const struct pp_ddns_conf *dc;
+	const struct pp_creds *cr;
+	const char **hosts;
+	size_t n;
+	const char *addr4, *addr6;
+	enum pp_ddns_code *codes;    /* out: one per host */
+	char detail[512];            /* out: what was sent and answered, secrets redacted */
+};
+
+void ddns_provider_update(struct ddns_job *j);
+void ddns_dyndns2(struct ddns_job *j);
+void ddns_duckdns(struct ddns_job *j);
+void ddns_cloudflare(struct ddns_job *j);
+void ddns_custom(struct ddns_job *j);
+void ddns_nsupdate(struct ddns_job *j);
+
+/* "https://server/path": server may be a bare host or a URL; http only when written. */
+char *ddns_base_url(const char *server, const char *def_host);
+/* The zone of host: dc->zone, else host minus its first label. Caller frees. */
+char *ddns_zone_of(const struct pp_ddns_conf *dc, const char *host);
+
+/* Where to learn the public address from, for one section. */
+struct ddns_addr_in {
+	const struct pp_ddns_conf *dc;
+	struct pp_ddns_state *st;    /* echo cache and rate limit live here */
+	const char *const *urls;     /* echo services (checkip, or the reflector's endpoint) */
+	size_t nurls;
+	const char *reflector;       /* ip_source = reflector: its URL (urls unused) */
+	const char *reflector_token; /* NULL when it needs none */
+	time_t now;
+	/* Tests and the simulation answer for the echo services: 0 with out filled, or -1. */
+	int (*echo_hook)(void *ctx, const char *url, char out[16]);
+	void *hook_ctx;
+};
+
+struct ddns_addr {
+	char v4[46];                 /* address to publish, "" if none */
+	char v6[46];                 /* stable global IPv6 of the interface when ipv6 = yes */
+	char wan[46];                /* WAN interface address, "" if unknown */
+	char echo[46];               /* what the echo services agree on, "" if not asked */
+	char verdict[512];           /* CGNAT / double NAT / disagreement, in plain words */
+	int echo_requests;           /* requests sent to echo services in this call */
+};
+
+void ddns_find_addr(const struct ddns_addr_in *in, struct ddns_addr *r);
+
+/*
+ * Ask the DNS server at server:port (IPv4 literal) for host's A (or AAAA)
+ * record, without recursion. 1 with out filled, 0 for NXDOMAIN or no such
+ * record, -1 when no usable answer came.
+ */
+int ddns_dns_query(const char *server, int port, const char *host, bool v6, char *out, size_t outlen);
+
+/*
+ * Parse a DNS answer to query id for an A (or AAAA) record: 1 with out
+ * filled, 0 for NXDOMAIN or no such record, -1 for a malformed answer, an
+ * error rcode, or (need_aa) one that is not authoritative.
+ */
+int ddns_dns_parse_addr(const unsigned char *m, size_t len, uint16_t id, bool v6, bool need_aa,
+                        char *out, size_t outlen);
+
+struct ddns_ns {
+	char name[256];              /* server name, lower-case, no final dot */
+	char addr[16];               /* IPv4 from glue, "" if none came */
+};
+/* Parse an answer to an NS query: number of servers (0: NXDOMAIN or none), -1 when malformed. */
+int ddns_dns_parse_ns(const unsigned char *m, size_t len, uint16_t id, struct ddns_ns *ns, int max);
+
+/*
+ * Ask the authoritative servers of zone (found through the resolvers of
+ * /etc/resolv.conf, or of $PORTPILOT_RESOLV_CONF) what host's A record is:
+ * 1 when one of them serves addr, 0 when they answer NXDOMAIN or another
+ * address, -1 when no authoritative answer could be had. detail says which.
+ */
+int ddns_auth_check(const char *zone, const char *host, const char *addr, char *detail, size_t dlen);
+
+/* Cloudflare API answers (minimal JSON walker): does the body say "success": true? */
+bool ddns_cf_success(const char *body);
+/* result[0].field of a list answer as a string, NULL when absent. Caller frees. */
+char *ddns_cf_first(const char *body, const char *field);
+/* What an API answer means: HTTP status, then "success" for 2xx. */
+enum pp_ddns_code ddns_cf_answer(long status, const char *body);
+
+/* journald-friendly lines on stderr: "<prio>" prefix under systemd, plain otherwise. */
+enum { DDNS_ERR = 3, DDNS_WARN = 4, DDNS_NOTICE = 5, DDNS_INFO = 6, DDNS_DEBUG = 7 };
+void ddns_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+extern bool ddns_quiet;        /* --once --json: keep stdout/stderr for the report */
+
+#endif

@@ -1,0 +1,116 @@
+/* HTTP(S) requests for providers and echo services through libcurl, verification on. */
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "ddns-internal.h"
+#include "portpilot/util.h"
+
+#define BODY_MAX (64 * 1024)   /* answers are short; a huge one is not a provider */
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *ud)
+{
+	struct pp_buf *b = ud;
+	size_t len = size * n;
+
+	if (b->len + len > BODY_MAX)
+		return 0;
+	pp_buf_add(b, p, len);
+	return len;
+}
+
+static void
+global_init(void)
+{
+	static bool done;
+
+	if (!done) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		done = true;
+	}
+}
+
+int
+ddns_http(const struct ddns_http_req *rq, struct ddns_http_resp *rs)
+{
+	CURL *c;
+	struct curl_slist *hdr = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+
+	memset(rs, 0, sizeof *rs);
+	pp_buf_add(&rs->body, "", 0);
+	global_init();
+	if ((c = curl_easy_init()) == NULL) {
+		snprintf(rs->error, sizeof rs->error, "cannot start libcurl");
+		return -1;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, rq->url);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, DDNS_USER_AGENT);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs->body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, rq->timeout > 0 ? rq->timeout : 20L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	/* Verification is libcurl's default; set it anyway so nothing can turn it off by accident. */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (rq->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, rq->ca_file);
+	if (rq->user) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, rq->user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, rq->password ? rq->password : "");
+	}
+	for (size_t i = 0; i < DDNS_MAX_HEADERS && rq->headers[i]; i++)
+		hdr = curl_slist_append(hdr, rq->headers[i]);
+	if (rq->body) {
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
+	}
+	if (rq->method)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+	if (hdr)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
+	else
+		/* libcurl's messages name host and reason, never the URL's query or credentials. */
+		snprintf(rs->error, sizeof rs->error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	if (rc == CURLE_OK)
+		snprintf(rs->outcome, sizeof rs->outcome, "HTTP %ld", rs->status);
+	else
+		snprintf(rs->outcome, sizeof rs->outcome, "%s", rs->error);
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(c);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+void
+ddns_http_resp_free(struct ddns_http_resp *rs)
+{
+	pp_buf_free(&rs->body);
+}
+
+/* URL-encode for a query string value. Caller frees. */
+char *
+ddns_urlenc(const char *s)
+{
+	struct pp_buf b = { 0 };
+
+	pp_buf_add(&b, "", 0);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    strchr("-._~", ch))
+			pp_buf_add(&b, (const char *)&ch, 1);
+		else
+			pp_buf_printf(&b, "%%%02X", ch);
+	}
+	return b.data;
+}

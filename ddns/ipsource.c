@@ -1,0 +1,265 @@
+/* The public address: WAN interface when it is public, else echo services confirmed by a second one. */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddns-internal.h"
+#include "portpilot/probe.h"
+
+enum pp_addr_kind
+pp_ipv4_kind(uint32_t a)
+{
+	if ((a & 0xffc00000u) == 0x64400000u)                      /* 100.64.0.0/10 */
+		return PP_AK_CGNAT;
+	if ((a >> 24) == 10 || (a & 0xfff00000u) == 0xac100000u ||  /* 10/8, 172.16/12 */
+	    (a & 0xffff0000u) == 0xc0a80000u)                       /* 192.168/16 */
+		return PP_AK_PRIVATE;
+	if ((a >> 24) == 0 || (a >> 24) == 127 || (a & 0xffff0000u) == 0xa9fe0000u ||
+	    (a >> 28) >= 14)                                        /* 0/8, loopback, link-local, multicast, 240/4 */
+		return PP_AK_RESERVED;
+	return PP_AK_PUBLIC;
+}
+
+int
+pp_iface_ipv4(const char *ifname, char out[16])
+{
+	struct ifaddrs *ifa, *i;
+	int rc = -1;
+
+	if (getifaddrs(&ifa) < 0)
+		return -1;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET || strcmp(i->ifa_name, ifname) != 0)
+			continue;
+		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, out, 16);
+		rc = 0;
+		break;
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
+/* Flags from linux/if_addr.h: addresses that must not be published. */
+#define IFA_F_TEMPORARY_  0x01
+#define IFA_F_DADFAILED_  0x08
+#define IFA_F_DEPRECATED_ 0x20
+#define IFA_F_TENTATIVE_  0x40
+
+int
+pp_iface_ipv6(const char *ifname, char out[46])
+{
+	/* /proc/net/if_inet6 carries the flags getifaddrs() hides; it follows our network namespace. */
+	FILE *f = fopen("/proc/net/if_inet6", "r");
+	char hex[33], name[IF_NAMESIZE + 1];
+	unsigned idx, plen, scope, flags;
+	int rc = -1;
+
+	if (f == NULL)
+		return -1;
+	while (rc < 0 && fscanf(f, "%32s %x %x %x %x %16s", hex, &idx, &plen, &scope, &flags, name) == 6) {
+		struct in6_addr a;
+		if (strcmp(name, ifname) != 0 || scope != 0 ||
+		    (flags & (IFA_F_TEMPORARY_ | IFA_F_DADFAILED_ | IFA_F_DEPRECATED_ | IFA_F_TENTATIVE_)))
+			continue;
+		for (int k = 0; k < 16; k++) {
+			unsigned b;
+			sscanf(hex + 2 * k, "%2x", &b);
+			a.s6_addr[k] = (unsigned char)b;
+		}
+		/* Unique local (fc00::/7) is not reachable from outside either. */
+		if ((a.s6_addr[0] & 0xfe) == 0xfc)
+			continue;
+		inet_ntop(AF_INET6, &a, out, 46);
+		rc = 0;
+	}
+	fclose(f);
+	return rc;
+}
+
+static enum pp_addr_kind
+kind_of(const char *s)
+{
+	uint32_t a;
+	return pp_parse_ipv4(s, &a) < 0 ? PP_AK_RESERVED : pp_ipv4_kind(a);
+}
+
+/* Ask one echo service; 0 with a public-looking IPv4 in out. */
+static int
+echo_ask(const struct ddns_addr_in *in, const char *url, char out[16], struct ddns_addr *r)
+{
+	const struct pp_ddns_conf *dc = in->dc;
+	struct ddns_http_req rq = { .url = url, .ca_file = dc->ca_file, .timeout = 10 };
+	struct ddns_http_resp rs;
+	uint32_t a;
+	int rc;
+
+	r->echo_requests++;
+	if (in->echo_hook)
+		return in->echo_hook(in->hook_ctx, url, out);
+	rc = ddns_http(&rq, &rs);
+	if (rc == 0 && rs.status == 200) {
+		char *t = pp_trim(rs.body.data);
+		if (pp_parse_ipv4(t, &a) == 0) {
+			pp_format_ipv4(a, out);
+		} else {
+			ddns_log(DDNS_WARN, "echo %s: answer is not an IPv4 address", url);
+			rc = -1;
+		}
+	} else {
+		ddns_log(DDNS_WARN, "echo %s: %s", url, rs.outcome);
+		rc = -1;
+	}
+	ddns_http_resp_free(&rs);
+	return rc;
+}
+
+/* The portpilot reflector's /v1/whoami: our own service, so one answer is enough. */
+static void
+reflector_round(const struct ddns_addr_in *in, struct ddns_addr *r)
+{
+	struct pp_reflect_result rr;
+	struct pp_error err;
+	uint32_t a;
+
+	in->st->echo.last_query = in->now;
+	r->echo_requests++;
+	if (pp_reflector_whoami(in->reflector, in->reflector_token, &rr, &err) < 0 ||
+	    pp_parse_ipv4(rr.seen_ip, &a) < 0) {
+		snprintf(r->verdict, sizeof r->verdict, "the reflector %s did not say our address; "
+		         "the public address is unknown", in->reflector);
+		return;
+	}
+	snprintf(in->st->echo.addr, sizeof in->st->echo.addr, "%s", rr.seen_ip);
+}
+
+/*
+ * One echo round: the first service that answers; a different address than
+ * last time must be confirmed by the next service in the list. Services
+ * that disagree leave the known address in place: no flapping between them.
+ */
+static void
+echo_round(const struct ddns_addr_in *in, struct ddns_addr *r)
+{
+	struct pp_ddns_echo *e = &in->st->echo;
+	char a[16], b[16];
+	size_t i;
+
+	e->last_query = in->now;
+	for (i = 0; i < in->nurls; i++)
+		if (echo_ask(in, in->urls[i], a, r) == 0)
+			break;
+	if (i == in->nurls) {
+		snprintf(r->verdict, sizeof r->verdict, "no echo service answered; the public address is unknown");
+		return;
+	}
+	if (strcmp(a, e->addr) == 0 || in->nurls == 1) {
+		snprintf(e->addr, sizeof e->addr, "%s", a);
+		return;
+	}
+	for (size_t k = i + 1; k < in->nurls; k++) {
+		if (echo_ask(in, in->urls[k], b, r) < 0)
+			continue;
+		if (strcmp(a, b) == 0) {
+			snprintf(e->addr, sizeof e->addr, "%s", a);
+			return;
+		}
+		snprintf(r->verdict, sizeof r->verdict, "echo services disagree (%s says %s, %s says %s); "
+		         "keeping %s until they agree", in->urls[i], a, in->urls[k], b,
+		         e->addr[0] ? e->addr : "nothing published");
+		return;
+	}
+	snprintf(r->verdict, sizeof r->verdict, "echo service %s reports %s but no second service could "
+	         "confirm it; keeping %s", in->urls[i], a, e->addr[0] ? e->addr : "nothing published");
+}
+
+/* The echoed address, asked at most once every PP_DDNS_ECHO_MIN seconds. */
+static void
+echoed(const struct ddns_addr_in *in, struct ddns_addr *r)
+{
+	struct pp_ddns_echo *e = &in->st->echo;
+
+	if (in->nurls == 0 && in->reflector == NULL) {
+		snprintf(r->verdict, sizeof r->verdict, "no echo service configured (checkip =); "
+		         "the public address cannot be learnt");
+		return;
+	}
+	if (e->last_query == 0 || in->now - e->last_query >= PP_DDNS_ECHO_MIN || in->now < e->last_query) {
+		if (in->reflector)
+			reflector_round(in, r);
+		else
+			echo_round(in, r);
+	}
+	snprintf(r->echo, sizeof r->echo, "%s", e->addr);
+}
+
+static void
+say_cgnat(struct ddns_addr *r, const char *wan, const char *ifname)
+{
+	snprintf(r->verdict, sizeof r->verdict, "carrier-grade NAT: the WAN interface %s has %s (100.64.0.0/10), "
+	         "an address shared behind the carrier's NAT. Nothing is published: port forwarding cannot "
+	         "work from outside. Ask the carrier for a public IPv4 address (or use IPv6).", ifname, wan);
+}
+
+void
+ddns_find_addr(const struct ddns_addr_in *in, struct ddns_addr *r)
+{
+	const struct pp_ddns_conf *dc = in->dc;
+	enum pp_addr_kind wk = PP_AK_RESERVED;
+
+	memset(r, 0, sizeof *r);
+	if (dc->interface && pp_iface_ipv4(dc->interface, r->wan) == 0)
+		wk = kind_of(r->wan);
+	if (dc->ipv6 && dc->interface)
+		pp_iface_ipv6(dc->interface, r->v6);
+	if (dc->interface && in->st)
+		snprintf(in->st->echo.wan, sizeof in->st->echo.wan, "%s", r->wan);
+	/* Behind carrier NAT no name can make the site reachable, whatever the echo says. */
+	if (wk == PP_AK_CGNAT) {
+		say_cgnat(r, r->wan, dc->interface);
+		return;
+	}
+	if (dc->ip_source != PP_IPSRC_WEB && dc->ip_source != PP_IPSRC_REFLECTOR && dc->interface) {
+		if (r->wan[0] == '\0') {
+			snprintf(r->verdict, sizeof r->verdict, "WAN interface %s has no IPv4 address", dc->interface);
+			return;
+		}
+		if (wk == PP_AK_PUBLIC) {
+			snprintf(r->v4, sizeof r->v4, "%s", r->wan);
+			return;
+		}
+		if (dc->ip_source == PP_IPSRC_INTERFACE) {
+			snprintf(r->verdict, sizeof r->verdict, "WAN interface %s has %s, not a public address; "
+			         "nothing is published (ip_source = auto would ask the echo services)",
+			         dc->interface, r->wan);
+			return;
+		}
+	}
+	echoed(in, r);
+	if (r->echo[0] == '\0' && r->wan[0] && in->nurls == 0 && in->reflector == NULL)
+		snprintf(r->verdict, sizeof r->verdict, "the WAN interface %s has %s, not a public address, "
+		         "and no echo service is configured (checkip =) to learn the public one",
+		         dc->interface, r->wan);
+	if (r->echo[0] == '\0')
+		return;
+	if (kind_of(r->echo) != PP_AK_PUBLIC) {
+		snprintf(r->verdict, sizeof r->verdict, "the echo service reports %s, which is not a public "
+		         "address; nothing is published", r->echo);
+		return;
+	}
+	snprintf(r->v4, sizeof r->v4, "%s", r->echo);
+	if (r->verdict[0])
+		return;
+	if (wk == PP_AK_PRIVATE)
+		snprintf(r->verdict, sizeof r->verdict, "double NAT: the WAN interface %s has the private address "
+		         "%s and the internet sees %s. %s is published, but forwarded ports only work if the "
+		         "upstream router forwards them to %s too (or is put in bridge mode).",
+		         dc->interface, r->wan, r->echo, r->echo, r->wan);
+	else if (wk == PP_AK_PUBLIC && strcmp(r->wan, r->echo) != 0)
+		snprintf(r->verdict, sizeof r->verdict, "the WAN interface %s has %s but the internet sees %s: "
+		         "another NAT sits upstream. %s is published; forwarded ports will not be reachable "
+		         "unless that NAT forwards them.", dc->interface, r->wan, r->echo, r->echo);
+}

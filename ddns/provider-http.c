@@ -1,0 +1,191 @@
+/* The simple HTTP providers: dyndns2 (/nic/update, Basic auth), DuckDNS, custom URL templates. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddns-internal.h"
+
+char *
+ddns_base_url(const char *server, const char *def)
+{
+	const char *s = server ? server : def;
+	size_t n = strlen(s);
+
+	while (n > 0 && s[n - 1] == '/')
+		n--;
+	if (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0)
+		return pp_xstrndup(s, n);
+	return pp_xasprintf("https://%.*s", (int)n, s);
+}
+
+char *
+ddns_zone_of(const struct pp_ddns_conf *dc, const char *host)
+{
+	const char *dot = strchr(host, '.');
+
+	if (dc->zone)
+		return pp_xstrdup(dc->zone);
+	return pp_xstrdup(dot ? dot + 1 : host);
+}
+
+static void
+all(struct ddns_job *j, enum pp_ddns_code c)
+{
+	for (size_t i = 0; i < j->n; i++)
+		j->codes[i] = c;
+}
+
+/* Transport failure or an HTTP status with no parseable body. */
+static void
+http_fail(struct ddns_job *j, const struct ddns_http_resp *rs, int rc)
+{
+	all(j, rc < 0 ? PP_DC_NETWORK : pp_http_status_code(rs->status));
+	if (rc == 0 && rs->status >= 200 && rs->status < 300)
+		all(j, PP_DC_UNKNOWN);
+}
+
+static char *
+join_hosts(struct ddns_job *j, const char *strip)
+{
+	struct pp_buf b = { 0 };
+
+	pp_buf_add(&b, "", 0);
+	for (size_t i = 0; i < j->n; i++) {
+		size_t n = strlen(j->hosts[i]);
+		if (strip && n > strlen(strip) && strcmp(j->hosts[i] + n - strlen(strip), strip) == 0)
+			n -= strlen(strip);
+		char *h = pp_xstrndup(j->hosts[i], n);
+		char *e = ddns_urlenc(h);
+		pp_buf_printf(&b, "%s%s", i ? "," : "", e);
+		free(e);
+		free(h);
+	}
+	return b.data;
+}
+
+void
+ddns_dyndns2(struct ddns_job *j)
+{
+	char *base = ddns_base_url(j->dc->server, "members.dyndns.org");
+	char *hosts = join_hosts(j, NULL);
+	struct pp_buf url = { 0 };
+	struct ddns_http_resp rs;
+
+	pp_buf_printf(&url, "%s/nic/update?hostname=%s&myip=%s", base, hosts, j->addr4);
+	if (j->addr6)
+		pp_buf_printf(&url, "&myipv6=%s", j->addr6);
+	struct ddns_http_req rq = {
+		.url = url.data, .ca_file = j->dc->ca_file,
+		.user = j->cr->username ? j->cr->username : "", .password = j->cr->password,
+	};
+	int rc = ddns_http(&rq, &rs);
+	/* dyndns2 servers answer badauth with a 401 and a body; the body decides when it parses. */
+	if (rc < 0 || pp_dyndns2_parse(rs.body.data, j->n, j->codes) < 0)
+		http_fail(j, &rs, rc);
+	/* The URL carries no secret (credentials go in the Authorization header). */
+	snprintf(j->detail, sizeof j->detail, "GET %s -> %s", url.data,
+	         rs.outcome);
+	ddns_http_resp_free(&rs);
+	pp_buf_free(&url);
+	free(hosts);
+	free(base);
+}
+
+void
+ddns_duckdns(struct ddns_job *j)
+{
+	char *base = ddns_base_url(j->dc->server, "www.duckdns.org");
+	char *hosts = join_hosts(j, ".duckdns.org");
+	char *tok = ddns_urlenc(j->cr->token ? j->cr->token : "");
+	char *url = pp_xasprintf("%s/update?domains=%s&token=%s&ip=%s%s%s", base, hosts, tok,
+	                         j->addr4, j->addr6 ? "&ipv6=" : "", j->addr6 ? j->addr6 : "");
+	struct ddns_http_req rq = { .url = url, .ca_file = j->dc->ca_file };
+	struct ddns_http_resp rs;
+	int rc = ddns_http(&rq, &rs);
+
+	if (rc == 0 && rs.status == 200)
+		all(j, pp_duckdns_parse(rs.body.data));
+	else
+		http_fail(j, &rs, rc);
+	snprintf(j->detail, sizeof j->detail, "GET %s/update?domains=%s&token=***&ip=%s -> %s",
+	         base, hosts, j->addr4, rs.outcome);
+	explicit_bzero(url, strlen(url));
+	free(url);
+	explicit_bzero(tok, strlen(tok));
+	free(tok);
+	ddns_http_resp_free(&rs);
+	free(hosts);
+	free(base);
+}
+
+/* Expand {hostname} {ip} {ipv6} {username} {password} {token}; redact=true writes *** for secrets. */
+static char *
+expand(const char *tmpl, const struct ddns_job *j, const char *host, bool redact)
+{
+	const struct { const char *name; const char *val; bool secret; } ph[] = {
+		{ "{hostname}", host, false }, { "{ip}", j->addr4, false },
+		{ "{ipv6}", j->addr6 ? j->addr6 : "", false },
+		{ "{username}", j->cr->username ? j->cr->username : "", true },
+		{ "{password}", j->cr->password ? j->cr->password : "", true },
+		{ "{token}", j->cr->token ? j->cr->token : "", true },
+	};
+	struct pp_buf b = { 0 };
+
+	pp_buf_add(&b, "", 0);
+	for (const char *p = tmpl; *p;) {
+		size_t k;
+		for (k = 0; k < sizeof ph / sizeof ph[0]; k++)
+			if (strncmp(p, ph[k].name, strlen(ph[k].name)) == 0)
+				break;
+		if (k == sizeof ph / sizeof ph[0]) {
+			pp_buf_add(&b, p++, 1);
+			continue;
+		}
+		if (redact && ph[k].secret) {
+			pp_buf_addstr(&b, "***");
+		} else {
+			char *e = ddns_urlenc(ph[k].val);
+			pp_buf_addstr(&b, e);
+			free(e);
+		}
+		p += strlen(ph[k].name);
+	}
+	return b.data;
+}
+
+void
+ddns_custom(struct ddns_job *j)
+{
+	struct pp_buf det = { 0 };
+
+	pp_buf_add(&det, "", 0);
+	for (size_t i = 0; i < j->n; i++) {
+		char *url = expand(j->dc->url, j, j->hosts[i], false);
+		char *shown = expand(j->dc->url, j, j->hosts[i], true);
+		struct ddns_http_req rq = { .url = url, .ca_file = j->dc->ca_file };
+		struct ddns_http_resp rs;
+		int rc = ddns_http(&rq, &rs);
+
+		j->codes[i] = rc < 0 ? PP_DC_NETWORK : pp_http_status_code(rs.status);
+		pp_buf_printf(&det, "%sGET %s -> %s", i ? "; " : "", shown,
+		              rs.outcome);
+		ddns_http_resp_free(&rs);
+		explicit_bzero(url, strlen(url));
+		free(url);
+		free(shown);
+	}
+	snprintf(j->detail, sizeof j->detail, "%s", det.data);
+	pp_buf_free(&det);
+}
+
+void
+ddns_provider_update(struct ddns_job *j)
+{
+	j->detail[0] = '\0';
+	switch (j->dc->provider) {
+	case PP_PROV_DYNDNS2: ddns_dyndns2(j); break;
+	case PP_PROV_DUCKDNS: ddns_duckdns(j); break;
+	case PP_PROV_CLOUDFLARE: ddns_cloudflare(j); break;
+	case PP_PROV_CUSTOM: ddns_custom(j); break;
+	case PP_PROV_NSUPDATE: ddns_nsupdate(j); break;
+	}
+}

@@ -1,0 +1,251 @@
+/* DDNS state on disk (STATE_DIR/ddns-NAME.state) and the per-host status rows built from it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "portpilot/ddns.h"
+#include "portpilot/util.h"
+
+static char *
+state_path(const char *dir, const char *name)
+{
+	char *p = pp_xasprintf("%s/ddns-%s.state", dir, name);
+	char *base = strrchr(p, '/') + 1;
+
+	/* Section names are free text; keep the file name to safe characters. */
+	for (char *c = base; *c; c++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *c))
+			*c = '_';
+	return p;
+}
+
+struct pp_ddns_host *
+pp_ddns_state_host(struct pp_ddns_state *st, const char *host)
+{
+	for (size_t i = 0; i < st->nhosts; i++)
+		if (strcmp(st->hosts[i].host, host) == 0)
+			return &st->hosts[i];
+	st->hosts = pp_xrealloc(st->hosts, (st->nhosts + 1) * sizeof *st->hosts);
+	struct pp_ddns_host *h = &st->hosts[st->nhosts++];
+	memset(h, 0, sizeof *h);
+	snprintf(h->host, sizeof h->host, "%s", host);
+	return h;
+}
+
+void
+pp_ddns_state_free(struct pp_ddns_state *st)
+{
+	free(st->name);
+	free(st->hosts);
+	memset(st, 0, sizeof *st);
+}
+
+static void
+set_str(char *dst, size_t n, const char *v)
+{
+	snprintf(dst, n, "%s", v);
+}
+
+static void
+host_field(struct pp_ddns_host *h, const char *k, const char *v)
+{
+	if (strcmp(k, "published") == 0) set_str(h->published, sizeof h->published, v);
+	else if (strcmp(k, "published_at") == 0) h->published_at = strtoll(v, NULL, 10);
+	else if (strcmp(k, "last_attempt") == 0) h->last_attempt = strtoll(v, NULL, 10);
+	else if (strcmp(k, "next_attempt") == 0) h->next_attempt = strtoll(v, NULL, 10);
+	else if (strcmp(k, "failures") == 0) h->failures = atoi(v);
+	else if (strcmp(k, "nochg") == 0) h->nochg = atoi(v);
+	else if (strcmp(k, "reason") == 0) set_str(h->reason, sizeof h->reason, v);
+	else if (strcmp(k, "stop_hash") == 0) h->stop_hash = strtoull(v, NULL, 16);
+	else if (strcmp(k, "status") == 0) {
+		for (int s = PP_HS_NEW; s <= PP_HS_STOPPED; s++)
+			if (strcmp(v, pp_host_status_name(s)) == 0)
+				h->status = s;
+	} else if (strcmp(k, "last_code") == 0) {
+		int c = pp_ddns_code_lookup(v);
+		h->last_code = c < 0 ? PP_DC_UNKNOWN : (enum pp_ddns_code)c;
+	}
+}
+
+static void
+echo_field(struct pp_ddns_state *st, const char *k, const char *v)
+{
+	if (strcmp(k, "last_query") == 0) st->echo.last_query = strtoll(v, NULL, 10);
+	else if (strcmp(k, "addr") == 0) set_str(st->echo.addr, sizeof st->echo.addr, v);
+	else if (strcmp(k, "wan") == 0) set_str(st->echo.wan, sizeof st->echo.wan, v);
+	else if (strcmp(k, "verdict") == 0) set_str(st->verdict, sizeof st->verdict, v);
+}
+
+static void
+parse_state(struct pp_ddns_state *st, char *text)
+{
+	struct pp_ddns_host *h = NULL;
+	bool echo = false;
+
+	for (char *line = text, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (strncmp(line, "[host ", 6) == 0 && line[strlen(line) - 1] == ']') {
+			line[strlen(line) - 1] = '\0';
+			h = pp_ddns_state_host(st, line + 6);
+			echo = false;
+		} else if (strcmp(line, "[echo]") == 0) {
+			h = NULL;
+			echo = true;
+		} else if (strchr(line, '=') && *line != '#') {
+			char *v = strchr(line, '=');
+			*v++ = '\0';
+			if (h)
+				host_field(h, line, v);
+			else if (echo)
+				echo_field(st, line, v);
+		}
+	}
+}
+
+int
+pp_ddns_state_load(const char *dir, const char *name, struct pp_ddns_state *st, struct pp_error *err)
+{
+	char *path = state_path(dir, name);
+	size_t len;
+	char *text = pp_read_file(path, &len);
+
+	memset(st, 0, sizeof *st);
+	st->name = pp_xstrdup(name);
+	if (text == NULL && errno != ENOENT) {
+		pp_error_set(err, "%s: cannot read DDNS state: %s; check --state-dir", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	if (text)
+		parse_state(st, text);
+	free(text);
+	free(path);
+	return 0;
+}
+
+/* Values are written on one line each; a newline in a reason would split it. */
+static void
+put(struct pp_buf *b, const char *k, const char *v)
+{
+	pp_buf_printf(b, "%s=", k);
+	for (; *v; v++)
+		pp_buf_add(b, *v == '\n' || *v == '\r' ? " " : v, 1);
+	pp_buf_addstr(b, "\n");
+}
+
+static void
+render(struct pp_buf *b, const struct pp_ddns_state *st)
+{
+	pp_buf_printf(b, "# portpilot DDNS state of [ddns %s]; written by portpilot\n[echo]\n", st->name);
+	pp_buf_printf(b, "last_query=%lld\n", (long long)st->echo.last_query);
+	put(b, "addr", st->echo.addr);
+	put(b, "wan", st->echo.wan);
+	put(b, "verdict", st->verdict);
+	for (size_t i = 0; i < st->nhosts; i++) {
+		const struct pp_ddns_host *h = &st->hosts[i];
+		pp_buf_printf(b, "[host %s]\n", h->host);
+		put(b, "published", h->published);
+		pp_buf_printf(b, "published_at=%lld\nlast_attempt=%lld\nnext_attempt=%lld\n",
+		              (long long)h->published_at, (long long)h->last_attempt,
+		              (long long)h->next_attempt);
+		pp_buf_printf(b, "failures=%d\nnochg=%d\nstatus=%s\nlast_code=%s\nstop_hash=%016llx\n",
+		              h->failures, h->nochg, pp_host_status_name(h->status),
+		              pp_ddns_code_name(h->last_code), h->stop_hash);
+		put(b, "reason", h->reason);
+	}
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+pp_ddns_state_save(const char *dir, const struct pp_ddns_state *st, struct pp_error *err)
+{
+	struct pp_buf b = { 0 };
+	char *path = state_path(dir, st->name);
+	char *tmp = pp_xasprintf("%s.tmp.%d", path, (int)getpid());
+	int fd, rc = -1;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		pp_error_set(err, "%s: cannot create state directory: %s; create it or use --state-dir",
+		             dir, strerror(errno));
+		goto out;
+	}
+	render(&b, st);
+	/* A poll that changed nothing writes nothing: no fsync every few minutes on flash. */
+	size_t oldlen;
+	char *old = pp_read_file(path, &oldlen);
+	bool same = old && oldlen == b.len && memcmp(old, b.data, b.len) == 0;
+	free(old);
+	if (same) {
+		rc = 0;
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
+		pp_error_set(err, "%s: cannot write DDNS state: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		pp_error_set(err, "%s: cannot replace DDNS state: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	pp_buf_free(&b);
+	free(tmp);
+	free(path);
+	return rc;
+}
+
+int
+pp_ddns_status_load(const struct pp_conf *conf, const char *dir, struct pp_ddns_status **rows,
+                    size_t *n, struct pp_error *err)
+{
+	*rows = NULL;
+	*n = 0;
+	for (size_t i = 0; i < conf->nddns; i++) {
+		const struct pp_ddns_conf *dc = &conf->ddns[i];
+		struct pp_ddns_state st;
+		if (pp_ddns_state_load(dir, dc->name, &st, err) < 0) {
+			free(*rows);
+			*rows = NULL;
+			*n = 0;
+			return -1;
+		}
+		for (size_t k = 0; k < dc->nhosts; k++) {
+			*rows = pp_xrealloc(*rows, (*n + 1) * sizeof **rows);
+			struct pp_ddns_status *r = &(*rows)[(*n)++];
+			memset(r, 0, sizeof *r);
+			r->conf = dc;
+			r->host = *pp_ddns_state_host(&st, dc->hosts[k]);
+			snprintf(r->verdict, sizeof r->verdict, "%s", st.verdict);
+		}
+		pp_ddns_state_free(&st);
+	}
+	return 0;
+}

@@ -1,0 +1,199 @@
+/* One check of one [ddns] section: address, decision per host, provider request, state saved. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ddns-internal.h"
+#include "ddns-updater.h"
+#include "portpilot/probe.h"
+
+bool ddns_quiet;
+
+void
+ddns_log(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ddns_quiet)
+		return;
+	/* Under systemd, stderr goes to the journal, which reads "<N>" as the priority. */
+	if (getenv("JOURNAL_STREAM"))
+		fprintf(stderr, "<%d>", prio);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static uint32_t
+jitter_rand(void)
+{
+	static bool seeded;
+
+	if (!seeded) {
+		srandom((unsigned)(getpid() ^ time(NULL)));
+		seeded = true;
+	}
+	return (uint32_t)random();
+}
+
+/* ip_source = reflector: the URL and token of [probe]. */
+static int
+reflector_of(const struct pp_conf *conf, struct ddns_addr_in *in, char **token, struct pp_error *err)
+{
+	if (conf->probe.reflector == NULL)
+		return pp_error_set(err, "%s: ip_source = reflector needs [probe] reflector = URL", conf->path);
+	in->reflector = conf->probe.reflector;
+	if (conf->probe.token_file && (*token = pp_token_read(conf->probe.token_file, err)) == NULL)
+		return -1;
+	in->reflector_token = *token;
+	return 0;
+}
+
+/* Send the update for the hosts that need one and record every answer. */
+static void
+send_update(struct ddns_check *ck, struct pp_ddns_state *st, const char **hosts,
+            enum pp_ddns_action *acts, size_t n, const struct ddns_addr *a, const struct pp_creds *cr)
+{
+	enum pp_ddns_code *codes = pp_xcalloc(n, sizeof *codes);
+	char addr[96];
+	struct ddns_job j = {
+		.dc = ck->dc, .cr = cr, .hosts = hosts, .n = n, .addr4 = a->v4,
+		.addr6 = a->v6[0] ? a->v6 : NULL, .codes = codes,
+	};
+
+	snprintf(addr, sizeof addr, "%s%s%s", a->v4, a->v6[0] ? "," : "", a->v6);
+	if (ck->provider_hook)
+		ck->provider_hook(ck->hook_ctx, &j);
+	else
+		ddns_provider_update(&j);
+	ck->provider_requests++;
+	ddns_log(DDNS_INFO, "ddns[%s]: %s", ck->dc->name, j.detail);
+	for (size_t i = 0; i < n; i++) {
+		struct pp_ddns_host *h = pp_ddns_state_host(st, hosts[i]);
+		enum pp_ddns_class cls = pp_ddns_apply(h, acts[i], codes[i], addr, ck->hash, ck->now,
+		                                       ck->rnd ? ck->rnd() : jitter_rand());
+		if (cls == PP_CLS_OK) {
+			ddns_log(DDNS_NOTICE, "ddns[%s] %s: %s, published %s", ck->dc->name, hosts[i],
+			         pp_ddns_code_name(codes[i]), addr);
+			ck->updated++;
+		} else {
+			ddns_log(cls == PP_CLS_FATAL ? DDNS_ERR : DDNS_WARN, "ddns[%s] %s: %s: %s",
+			         ck->dc->name, hosts[i], pp_ddns_code_name(codes[i]), h->reason);
+			ck->failed++;
+		}
+	}
+	free(codes);
+}
+
+static void
+decide_all(struct ddns_check *ck, struct pp_ddns_state *st, const struct ddns_addr *a,
+           const struct pp_creds *cr)
+{
+	const struct pp_ddns_conf *dc = ck->dc;
+	const char **hosts = pp_xcalloc(dc->nhosts, sizeof *hosts);
+	enum pp_ddns_action *acts = pp_xcalloc(dc->nhosts, sizeof *acts);
+	char addr[96];
+	size_t n = 0;
+
+	snprintf(addr, sizeof addr, "%s%s%s", a->v4, a->v6[0] ? "," : "", a->v6);
+	for (size_t i = 0; i < dc->nhosts; i++) {
+		struct pp_ddns_host *h = pp_ddns_state_host(st, dc->hosts[i]);
+		enum pp_ddns_action act = pp_ddns_decide(h, a->v4[0] ? addr : NULL, ck->hash, ck->now);
+		/* A forced check re-sends an unchanged address as a refresh, so nochg is expected. */
+		if (act == PP_ACT_NONE && ck->force && a->v4[0])
+			act = PP_ACT_REFRESH;
+		if (act == PP_ACT_STOPPED)
+			ck->stopped++;
+		if (act == PP_ACT_UPDATE || act == PP_ACT_REFRESH) {
+			hosts[n] = dc->hosts[i];
+			acts[n++] = act;
+		}
+	}
+	if (n > 0)
+		send_update(ck, st, hosts, acts, n, a, cr);
+	free(hosts);
+	free(acts);
+}
+
+/* Every host stopped by a fatal answer, and nothing changed since. */
+static bool
+all_stopped(const struct pp_ddns_conf *dc, struct pp_ddns_state *st, unsigned long long hash)
+{
+	for (size_t i = 0; i < dc->nhosts; i++) {
+		const struct pp_ddns_host *h = pp_ddns_state_host(st, dc->hosts[i]);
+		if (h->status != PP_HS_STOPPED || h->stop_hash != hash)
+			return false;
+	}
+	return dc->nhosts > 0;
+}
+
+/* Earliest moment a host of st wants attention again (retry), 0 if none. */
+static time_t
+next_due(const struct pp_ddns_state *st)
+{
+	time_t t = 0;
+
+	for (size_t i = 0; i < st->nhosts; i++)
+		if (st->hosts[i].status == PP_HS_RETRY && (t == 0 || st->hosts[i].next_attempt < t))
+			t = st->hosts[i].next_attempt;
+	return t;
+}
+
+int
+ddns_check(struct ddns_check *ck, struct pp_error *err)
+{
+	const struct pp_ddns_conf *dc = ck->dc;
+	struct pp_creds cr = { 0 };
+	struct pp_ddns_state st;
+	struct ddns_addr a;
+	char *token = NULL;
+
+	if (dc->credentials_file && pp_creds_load(dc->credentials_file, &cr, err) < 0)
+		return -1;
+	ck->hash = pp_hash64(dc->hash, &cr.hash, sizeof cr.hash);
+	if (pp_ddns_state_load(ck->state_dir, dc->name, &st, err) < 0) {
+		pp_creds_free(&cr);
+		return -1;
+	}
+	struct ddns_addr_in in = {
+		.dc = dc, .st = &st, .now = ck->now,
+		.urls = (const char *const *)dc->checkip, .nurls = dc->ncheckip,
+		.echo_hook = ck->echo_hook, .hook_ctx = ck->hook_ctx,
+	};
+	if (dc->ip_source == PP_IPSRC_REFLECTOR && reflector_of(ck->conf, &in, &token, err) < 0) {
+		pp_ddns_state_free(&st);
+		pp_creds_free(&cr);
+		return -1;
+	}
+	if (all_stopped(dc, &st, ck->hash)) {
+		/* Nothing can be sent: do not spend echo requests either. */
+		ck->stopped += (int)dc->nhosts;
+		ck->next_due = 0;
+		pp_ddns_state_free(&st);
+		pp_creds_free(&cr);
+		if (token)
+			explicit_bzero(token, strlen(token));
+		free(token);
+		return 0;
+	}
+	ddns_find_addr(&in, &a);
+	ck->echo_requests += a.echo_requests;
+	if (strcmp(a.verdict, st.verdict) != 0 && a.verdict[0])
+		ddns_log(DDNS_WARN, "ddns[%s]: %s", dc->name, a.verdict);
+	snprintf(st.verdict, sizeof st.verdict, "%s", a.verdict);
+	if (a.v4[0] == '\0')
+		ck->unpublishable++;
+	decide_all(ck, &st, &a, &cr);
+	ck->next_due = next_due(&st);
+	int rc = pp_ddns_state_save(ck->state_dir, &st, err);
+	pp_ddns_state_free(&st);
+	pp_creds_free(&cr);
+	if (token)
+		explicit_bzero(token, strlen(token));
+	free(token);
+	return rc;
+}

@@ -1,0 +1,157 @@
+/* The iptables backend: render the table into chains portpilot owns, apply them atomically, read them back. */
+#ifndef PORTPILOT_BACKEND_H
+#define PORTPILOT_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "portpilot/cli.h"
+#include "portpilot/error.h"
+#include "portpilot/table.h"
+
+/*
+ * Layout (all names start with "PP-"; nothing else is touched):
+ *   nat:    PREROUTING -j PP-PRE   (WAN side, local destination; LAN side too with hairpin)
+ *           OUTPUT     -j PP-OUT   (the router itself)
+ *           POSTROUTING -j PP-POST (hairpin SNAT)
+ *           PP-PRE/PP-OUT -g PP-DNAT -g PP-DT-lo-hi (tcp) / PP-DU-lo-hi (udp):
+ *           a binary tree over the public port space; leaves hold the DNAT rules.
+ *   filter: FORWARD (and DOCKER-USER) -j PP-FWD: established DNAT flows, then the
+ *           tree PP-FT-/PP-FU-lo-hi over the original port with one ACCEPT per mapping.
+ * Rules are kept in the exact form iptables-save prints, so live and
+ * rendered rules compare as text. Every mapping rule carries the comment
+ * "pp:NAME" (NAME sanitized by pp_rule_tag).
+ */
+#define PP_CHAIN_PREFIX "PP-"
+
+enum pp_nf_table { PP_NAT, PP_FILTER, PP_NF__COUNT };
+
+struct pp_chain {
+	enum pp_nf_table table;
+	char *name;
+	char **rules;                   /* "-A NAME ..." lines */
+	unsigned long long *pkts, *bytes; /* per rule, only when read with counters */
+	size_t n, cap;
+};
+
+struct pp_ruleset {
+	struct pp_chain *chains;        /* portpilot's chains, any order */
+	size_t n, cap;
+	struct pp_chain hooks[PP_NF__COUNT]; /* rules in other chains that jump to ours ("-A FORWARD -j PP-FWD") */
+	struct pp_chain_index *idx;     /* name lookup (private) */
+};
+
+struct pp_render_opts {
+	time_t now;                     /* clock for expires */
+	bool have_lan;                  /* LAN subnet known (hairpin needs it) */
+	struct pp_cidr lan;
+	bool docker_user;               /* DOCKER-USER exists: hook it too */
+	size_t leaf_max;                /* mappings per leaf chain; 0 = 16; SIZE_MAX = one linear chain */
+};
+
+/* Render the active mappings of t (pp_mapping_active). -1 if [site] lacks what is needed. */
+int pp_render(const struct pp_table *t, const struct pp_render_opts *o, struct pp_ruleset *out,
+              struct pp_error *err);
+void pp_ruleset_free(struct pp_ruleset *rs);
+struct pp_chain *pp_ruleset_chain(struct pp_ruleset *rs, enum pp_nf_table t, const char *name,
+                                  bool create);
+void pp_chain_add(struct pp_chain *c, const char *rule);
+/* The comment tag of a mapping's rules: "pp:" + name with unusual bytes as '_'. Caller frees. */
+char *pp_rule_tag(const char *name);
+
+/* The ruleset as iptables-save text of the two tables (snapshots, persistence). */
+char *pp_ruleset_text(const struct pp_ruleset *rs);
+/*
+ * Read portpilot's part of iptables-save text (one or both tables, with or
+ * without -c counters) into rs: PP- chains and the hooks into them.
+ */
+int pp_ruleset_parse(const char *text, struct pp_ruleset *rs, struct pp_error *err);
+
+/* What an apply changes: chains to write, chains to drop, hooks to add/remove. */
+struct pp_plan {
+	char *restore;                  /* iptables-restore --noflush input; NULL when nothing changes */
+	size_t chains_written, chains_dropped, hooks_changed;
+	char **changed;                 /* mapping tags whose rules differ */
+	size_t nchanged;
+	struct pp_flush { enum pp_proto proto; uint16_t lo, hi; } *flush; /* public ports whose flows must restart */
+	size_t nflush;
+};
+/* Plan the move from live to want. */
+void pp_plan_make(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_plan *p);
+/* Print a diff per mapping (- live, + want) to f. */
+void pp_plan_diff(FILE *f, const struct pp_ruleset *want, const struct pp_ruleset *live);
+void pp_plan_free(struct pp_plan *p);
+
+/* ---- the system's iptables (core/backend-iptables.c) ---- */
+struct pp_backend {
+	char variant[8];                /* "nft" or "legacy" */
+	char save[32], restore[32];     /* binaries of that variant */
+	bool docker_user;               /* filter has a DOCKER-USER chain */
+};
+/*
+ * Pick the system's variant (PORTPILOT_IPTABLES=nft|legacy overrides) and
+ * refuse when the other variant holds rules too.
+ */
+int pp_backend_open(struct pp_backend *b, struct pp_error *err);
+/* Live state: portpilot's part (with counters) and the full save text of nat and filter. */
+struct pp_live {
+	struct pp_ruleset own;
+	char *save[PP_NF__COUNT];
+};
+int pp_backend_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err);
+void pp_live_free(struct pp_live *live);
+/* Feed text to iptables-restore --noflush (--test when test). err holds its message. */
+int pp_backend_restore(const struct pp_backend *b, const char *text, bool test,
+                       struct pp_error *err);
+/*
+ * Delete the conntrack entries of flows to the given public ports that were
+ * DNATed (old target) or went to the router itself (no mapping yet), so they
+ * restart through the new rules. Returns entries deleted.
+ */
+size_t pp_conntrack_flush(const struct pp_flush *f, size_t n);
+/* Run argv with stdin text (may be NULL); collect stdout (may be NULL). Returns exit status or -1. */
+int pp_run(char *const argv[], const char *in, char **out, char **errout);
+
+/* Host checks around the rules; warnings go to the findings. */
+int pp_sysctl_read(const char *name);     /* "net.ipv4.ip_forward" -> value, -1 if unreadable */
+int pp_sysctl_write(const char *name, int value);
+void pp_backend_checks(const struct pp_table *t, const struct pp_live *live,
+                       struct pp_findings *out);
+/* The IPv4 subnet of an interface; -1 when it has none. */
+int pp_iface_subnet(const char *ifname, struct pp_cidr *out);
+
+/* ---- lifecycle (core/apply-*.c) ---- */
+struct pp_apply_opts {
+	bool dry_run;
+	int confirm_seconds;            /* 0 = no confirm: persist at once */
+	bool enable_forwarding;
+	bool restore_persisted;         /* boot: apply the persisted confirmed ruleset */
+	bool expire_only;               /* timer: drop expired mappings from the persisted ruleset, nothing else */
+};
+int pp_apply(struct pp_cli *cli, const struct pp_apply_opts *o);
+int pp_confirm(struct pp_cli *cli);
+int pp_rollback(struct pp_cli *cli, const char *timer_id);
+
+/* Status of one mapping against the kernel. */
+enum pp_sync { PP_SYNC_OK, PP_SYNC_MISSING, PP_SYNC_DRIFTED, PP_SYNC_INACTIVE, PP_SYNC_STALE };
+const char *pp_sync_name(enum pp_sync s);
+struct pp_map_status {
+	const char *name;
+	enum pp_sync sync;
+	unsigned long long pkts, bytes; /* DNAT rules: first packets of connections */
+	char *shadow;                   /* a foreign rule that catches the traffic first, or NULL */
+};
+/* Fill st[i] for t->maps[i]; caller frees with pp_status_free. */
+int pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
+                   time_t now, struct pp_map_status **st, struct pp_error *err);
+void pp_status_free(struct pp_map_status *st, size_t n);
+
+int pp_cmd_apply(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_confirm(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_rollback(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_status(struct pp_cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,100 @@
+/* portpilot.conf: the [ddns NAME] sections and [probe], read with libiniparser. */
+#ifndef PORTPILOT_CONF_H
+#define PORTPILOT_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "portpilot/error.h"
+
+enum pp_ddns_provider {
+	PP_PROV_DYNDNS2,
+	PP_PROV_DUCKDNS,
+	PP_PROV_CLOUDFLARE,
+	PP_PROV_CUSTOM,
+	PP_PROV_NSUPDATE,
+};
+
+enum pp_ip_source {
+	PP_IPSRC_AUTO,       /* WAN interface when public, else the echo services */
+	PP_IPSRC_INTERFACE,  /* WAN interface only */
+	PP_IPSRC_WEB,        /* echo services only */
+	PP_IPSRC_REFLECTOR,  /* GET /v1/whoami of the [probe] reflector (token_file if set) */
+};
+
+/* One [ddns NAME] section. Strings are owned by the pp_conf; NULL when absent. */
+struct pp_ddns_conf {
+	char *name;                  /* NAME of [ddns NAME] */
+	int line;                    /* line of the section header */
+	enum pp_ddns_provider provider;
+	char *server;                /* dyndns2/duckdns/cloudflare: host or URL; nsupdate: DNS server[:port] */
+	char **hosts;                /* hostname, split on commas */
+	size_t nhosts;
+	char *credentials_file;      /* mode 0600; see pp_creds_load() */
+	enum pp_ip_source ip_source;
+	char **checkip;              /* echo service URLs, in order of preference */
+	size_t ncheckip;
+	bool ipv6;                   /* also publish the interface's stable global IPv6 address */
+	char *ca_file;               /* extra CA bundle for HTTPS */
+	char *interface;             /* WAN interface to read the address from and watch */
+	char *zone;                  /* cloudflare / nsupdate zone (default: host minus first label) */
+	char *url;                   /* custom: URL template, see ddns.h */
+	int ttl;                     /* nsupdate record TTL, default 300 */
+	int interval;                /* polling backstop in seconds, default 300 */
+	unsigned long long hash;     /* of every value above: a change re-enables a stopped host */
+};
+
+/*
+ * [probe]: only the keys the probe needs; more keys are allowed there and
+ * can be read with pp_conf_get(conf, "probe", key).
+ */
+struct pp_probe_conf {
+	bool present;                /* the section exists */
+	int line;
+	char *reflector;             /* URL of the outside-check reflector */
+	char *token_file;            /* mode 0600, like credentials */
+};
+
+struct pp_conf {
+	char *path;
+	struct pp_ddns_conf *ddns;
+	size_t nddns;
+	struct pp_probe_conf probe;
+	void *dict;                  /* libiniparser's dictionary, for pp_conf_get() */
+};
+
+/*
+ * Load and validate. Returns -1 with err = "FILE:LINE: what is wrong; fix"
+ * for the first problem. A missing file is an empty config when missing_ok.
+ */
+int pp_conf_load(const char *path, bool missing_ok, struct pp_conf **out, struct pp_error *err);
+void pp_conf_free(struct pp_conf *c);
+
+/* Raw value of key in [section] ("probe", "ddns home"), NULL if absent. */
+const char *pp_conf_get(const struct pp_conf *c, const char *section, const char *key);
+
+const struct pp_ddns_conf *pp_conf_ddns_find(const struct pp_conf *c, const char *name);
+const char *pp_provider_name(enum pp_ddns_provider p);
+const char *pp_ip_source_name(enum pp_ip_source s);
+
+/*
+ * Credentials (and the reflector token) live in their own file, mode 0600,
+ * as key=value lines: username=, password=, token=, key_name=,
+ * key_algorithm=, key_secret=. The file is refused when group or others
+ * may read it; err then says which chmod/chown fixes it. Values are never
+ * copied into error messages.
+ */
+struct pp_creds {
+	char *username, *password, *token;
+	char *key_name, *key_algorithm, *key_secret;   /* TSIG for nsupdate */
+	unsigned long long hash;     /* of the file's bytes: detects a change */
+};
+int pp_creds_load(const char *path, struct pp_creds *out, struct pp_error *err);
+/* Wipes the secrets before freeing them. */
+void pp_creds_free(struct pp_creds *c);
+
+/* FNV-1a 64, for change detection (not for secrecy). */
+unsigned long long pp_hash64(unsigned long long h, const void *p, size_t n);
+#define PP_HASH64_INIT 0xcbf29ce484222325ULL
+
+#endif

@@ -1,0 +1,254 @@
+/* The probe: why a mapping works on the LAN but fails from the internet, with evidence. */
+#ifndef PORTPILOT_PROBE_H
+#define PORTPILOT_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/time.h>
+
+#include "portpilot/cli.h"
+#include "portpilot/error.h"
+#include "portpilot/table.h"
+
+/* The fixed list of verdicts (DESIGN.md, "Probe verdicts"). */
+enum pp_cause {
+	PP_CAUSE_OK,
+	PP_CAUSE_DISABLED,
+	PP_CAUSE_EXPIRED,
+	PP_CAUSE_RULE_MISSING,
+	PP_CAUSE_IP_FORWARD_OFF,
+	PP_CAUSE_FORWARD_BLOCKED,
+	PP_CAUSE_NOT_LISTENING,
+	PP_CAUSE_HOST_UNREACHABLE,
+	PP_CAUSE_HOST_FIREWALL,
+	PP_CAUSE_SERVER_GATEWAY,
+	PP_CAUSE_WRONG_PROTOCOL,
+	PP_CAUSE_SOURCE_NOT_ALLOWED,
+	PP_CAUSE_HAIRPIN_MISSING,
+	PP_CAUSE_PUBLIC_IP_MISMATCH,
+	PP_CAUSE_CGNAT,
+	PP_CAUSE_DOUBLE_NAT,
+	PP_CAUSE_UPSTREAM_BLOCKED,
+	PP_CAUSE__COUNT
+};
+const char *pp_cause_name(enum pp_cause c);
+
+/* ---- trace: one packet seen on the WAN or LAN side, and the attempts they form ---- */
+
+enum pp_side { PP_SIDE_WAN, PP_SIDE_LAN };
+
+/* What a packet is, in the words of the trace. */
+enum pp_pkt_kind {
+	PP_PKT_SYN, PP_PKT_SYNACK, PP_PKT_RST, PP_PKT_TCP, PP_PKT_UDP,
+	PP_PKT_ICMP_UNREACH, PP_PKT_ICMP_OTHER,
+	PP_PKT_ARP                     /* an ARP request by the server: src asks for dst */
+};
+
+struct pp_packet {
+	struct timeval ts;
+	enum pp_side side;
+	enum pp_pkt_kind kind;
+	uint8_t proto;                 /* IPPROTO_TCP / IPPROTO_UDP (of the quoted packet for ICMP) */
+	uint32_t src, dst;             /* host order; for ICMP the quoted packet's addresses */
+	uint16_t sport, dport;
+	uint32_t icmp_from;            /* ICMP: who sent the error */
+	uint8_t icmp_code;
+	int attempt;                   /* index in the trace's attempts, -1 if none (set by pp_trace_add) */
+};
+
+/* Where one attempt got to on its way through the router. */
+enum pp_answer { PP_ANS_NONE, PP_ANS_SYNACK, PP_ANS_RST, PP_ANS_ICMP, PP_ANS_UDP };
+
+struct pp_attempt {
+	uint8_t proto;
+	uint32_t client;               /* outside (or LAN, for hairpin) source */
+	uint16_t cport;
+	bool from_lan;                 /* a LAN client using the public address (hairpin) */
+	bool router_own;               /* the probe's own test traffic from the router */
+	bool wrong_proto;              /* protocol the mapping does not forward */
+	bool allowed;                  /* source inside the mapping's allow list */
+	bool wan_in, lan_out, lan_reply, wan_out;
+	enum pp_answer answer;         /* what the server (or router) answered */
+	struct timeval first;
+	int npkts;
+};
+
+struct pp_trace {
+	struct pp_packet *pkts;
+	size_t npkts, cap;
+	struct pp_attempt *att;
+	size_t natt, attcap;
+};
+
+/* What the trace needs to know about the mapping and the router. */
+struct pp_trace_ctx {
+	uint8_t protos;                /* PP_TCP / PP_UDP bits the mapping forwards */
+	uint16_t pub_lo, pub_hi, in_lo, in_hi;
+	uint32_t internal_ip;
+	uint32_t router_ips[8];        /* the router's own addresses: its test traffic */
+	size_t nrouter;
+	const struct pp_cidr *allow;
+	size_t nallow;
+	struct pp_cidr lan;            /* LAN subnet, len 0 when unknown */
+};
+
+/* Add one packet; returns the attempt index it belongs to, or -1. */
+int pp_trace_add(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p);
+void pp_trace_free(struct pp_trace *t);
+/* Order the packets by capture time (both sides are read in turns). */
+void pp_trace_sort(struct pp_trace *t);
+/* One line for a packet, e.g. "12:00:01.123 wan 203.0.113.10:40000 > 203.0.113.1:8080 SYN". */
+void pp_packet_format(const struct pp_packet *p, char *out, size_t n);
+bool pp_cidr_contains(const struct pp_cidr *v, size_t n, uint32_t ip);
+
+/* ---- capture ---- */
+
+struct pp_capture;
+
+struct pp_capture_opts {
+	const char *wan_if, *lan_if;   /* live capture */
+	const char *read_path;         /* replay instead of live */
+	const char *write_path;        /* save the evidence (pcap, Linux SLL2, if_index 1=WAN 2=LAN) */
+};
+
+/* BPF filters derived from the mapping (public port on WAN, internal IP:port on LAN, ICMP errors). */
+char *pp_capture_filter(const struct pp_trace_ctx *c, enum pp_side side);
+int pp_capture_open(const struct pp_capture_opts *o, const struct pp_trace_ctx *c,
+                    struct pp_capture **out, struct pp_error *err);
+/* File descriptors to poll (up to 2); -1 entries when not selectable. */
+int pp_capture_fds(struct pp_capture *cap, int fds[2]);
+/* Read what is ready (non-blocking); calls fn for every packet. Returns packets read or -1 at EOF of a replay. */
+int pp_capture_dispatch(struct pp_capture *cap, void (*fn)(const struct pp_packet *p, void *arg), void *arg);
+void pp_capture_close(struct pp_capture *cap);
+/* Parse one link-layer frame (Ethernet, Linux SLL/SLL2, raw IP) into p; -1 if not IPv4 TCP/UDP/ICMP. */
+int pp_packet_parse(int dlt, const uint8_t *data, size_t len, struct pp_packet *p, int *ifindex);
+
+/* Leave root for "nobody" once the handles are open; no-op when not root. */
+int pp_drop_privileges(struct pp_error *err);
+
+/* ---- outside vantage: reflector service and its client ---- */
+
+struct pp_reflector_opts {
+	const char *listen;            /* ADDR:PORT */
+	const char *token;             /* NULL: no token required */
+	int rate_per_min;              /* requests per source address per minute */
+	int max_timeout_ms;            /* upper bound for one connect-back */
+	volatile int *stop;            /* set non-zero to stop serving (tests, signals) */
+	FILE *log;
+};
+int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err);
+
+struct pp_reflect_result {
+	char seen_ip[16];              /* our address as the reflector sees it */
+	char from_ip[16];              /* the address the connect-back came from */
+	char result[16];               /* connected | refused | timeout | unreachable | reply | no_reply */
+	int ms;
+	int http_status;
+};
+/* GET /v1/whoami. */
+int pp_reflector_whoami(const char *url, const char *token, struct pp_reflect_result *r,
+                        struct pp_error *err);
+
+/* A connect-back in progress, driven from the probe's poll loop (curl multi). */
+struct pp_reflect_job;
+struct pp_reflect_job *pp_reflect_start(const char *url, const char *token, const char *proto,
+                                        uint16_t port, int timeout_ms, struct pp_error *err);
+/* Wait up to ms for progress, also waking for extra fds; returns 1 when done, 0 not yet. */
+int pp_reflect_step(struct pp_reflect_job *j, const int *fds, int nfds, int ms);
+int pp_reflect_finish(struct pp_reflect_job *j, struct pp_reflect_result *r, struct pp_error *err);
+/* Read a token file (first line, trimmed). Caller frees; NULL + err if unreadable. */
+char *pp_token_read(const char *path, struct pp_error *err);
+
+/* ---- checks and diagnosis ---- */
+
+enum pp_check_state { PP_CHECK_PASS, PP_CHECK_FAIL, PP_CHECK_INFO, PP_CHECK_SKIP };
+
+struct pp_check {
+	const char *id;                /* stable name: "enabled", "dnat_rule", "ip_forward", ... */
+	enum pp_check_state state;
+	char *text;                    /* the result in plain words, with the evidence */
+};
+
+struct pp_probe_result {
+	char *mapping;
+	enum pp_cause cause;
+	char *summary;                 /* one line: what is wrong */
+	char *fix;                     /* what to do, in plain words */
+	struct pp_check *checks;
+	size_t nchecks;
+	struct pp_trace trace;
+	char **evidence;               /* lines: packets, counters, check results behind the cause */
+	size_t nevidence;
+	bool outside_tested;
+	struct pp_reflect_result reflect;
+	double elapsed_s;
+};
+
+struct pp_probe_opts {
+	const struct pp_table *table;
+	const char *name;
+	const char *reflector_url;     /* NULL: no outside test */
+	const char *token;
+	const char *hostname;          /* the DDNS name that should point at this site */
+	int watch_seconds;             /* > 0: capture that long for attempts from anyone (watch) */
+	const char *wan_if, *lan_if;   /* override [site] / routes */
+	const char *write_path, *read_path;
+	/* Leave root once the capture is open. It is for the whole process and for good: only for
+	 * a process that does nothing privileged afterwards (the CLI); the TUI forks a child for it. */
+	bool drop_privs;
+	/* Called as things happen, in the caller's thread (the TUI draws the trace live). */
+	void (*on_check)(const struct pp_check *ck, void *arg);
+	void (*on_packet)(const struct pp_packet *p, const struct pp_attempt *a, void *arg);
+	void *arg;
+};
+
+int pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, struct pp_error *err);
+void pp_probe_result_free(struct pp_probe_result *r);
+void pp_probe_result_print(FILE *f, const struct pp_probe_result *r);
+void pp_probe_result_json(FILE *f, const struct pp_probe_result *r);
+
+/* What the checks found; the input of the diagnosis. */
+enum pp_tri { PP_UNKNOWN = 0, PP_YES, PP_NO };
+/* How the internal service answered a connection from the router. */
+enum pp_svc { PP_SVC_UNTESTED, PP_SVC_OPEN, PP_SVC_REFUSED, PP_SVC_TIMEOUT, PP_SVC_UNREACHABLE };
+
+struct pp_facts {
+	const struct pp_mapping *m;
+	const struct pp_site *site;
+	bool expired;
+	enum pp_tri dnat_rule;         /* a DNAT to internal_ip:port for every protocol */
+	char missing_proto[8];         /* which protocol has no DNAT rule */
+	unsigned long long dnat_pkts;  /* its counter */
+	enum pp_tri ip_forward;
+	enum pp_tri forward_static_block; /* FORWARD policy DROP and no accept for DNAT/this host */
+	char wan_if[32], lan_if[32];
+	uint32_t wan_ip, lan_ip;       /* the router's addresses on those sides */
+	uint32_t seen_ip;              /* our address as the reflector saw it, 0 unknown */
+	uint32_t expected_ip;          /* [site] public_ip when fixed, 0 = auto */
+	uint32_t dns_ip;               /* what the DDNS name resolves to, 0 unknown */
+	char dns_name[80];
+	enum pp_svc svc_lan;           /* connect from the router's LAN address */
+	enum pp_svc svc_wan;           /* connect from a non-LAN source (the WAN address) */
+	enum pp_tri neigh_ok;          /* the server answered ARP */
+	bool outside_requested;        /* a reflector was given */
+	bool outside_tested;           /* and it answered the check */
+	bool outside_ok;
+	uint32_t reflector_ip;         /* the reflector's connect-back source */
+	const struct pp_trace *trace;
+	bool captured;                 /* the trace is real: capture ran (else "nothing seen" means nothing) */
+	int watched_s;                 /* > 0: attempts were collected by watch for that long */
+};
+
+/* Choose the cause from the facts (pure: unit-tested); fills cause, summary, fix, evidence. */
+void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r);
+
+/* ---- commands (probe/cli-probe.c) ---- */
+int pp_cmd_probe(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_watch(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_reflector(struct pp_cli *cli, int argc, char **argv);
+/* probe/access-log.c: who connected to each mapping (NFLOG read through libpcap). */
+int pp_cmd_log(struct pp_cli *cli, int argc, char **argv);
+
+#endif

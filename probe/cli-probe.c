@@ -1,0 +1,215 @@
+/* The probe's commands: probe NAME, watch NAME, reflector. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/conf.h"
+#include "portpilot/probe.h"
+#include "portpilot/util.h"
+
+struct args {
+	const char *name, *reflector, *token_file, *hostname, *wan, *lan, *write, *read, *listen;
+	int seconds, rate, timeout_ms;
+	bool no_drop;
+};
+
+static const char probe_help[] =
+	"usage: portpilot probe NAME [--reflector URL] [--token-file F] [--hostname DDNS-NAME]\n"
+	"                     [--seconds N] [--write F.pcap | --read F.pcap] [--wan IF] [--lan IF] [--json]\n"
+	"Says why mapping NAME works on the LAN but fails from the internet: checks the table, the\n"
+	"kernel's rules and forwarding, the server, asks the reflector to connect back while capturing\n"
+	"on WAN and LAN, and ends with one cause, its evidence and the fix. Exit 0 only when ok.\n"
+	"[probe] reflector / token_file in portpilot.conf are used when --reflector is not given.\n";
+static const char watch_help[] =
+	"usage: portpilot watch NAME [--seconds N] [--write F.pcap] [--json]\n"
+	"Runs the inside checks, then captures for N seconds (default 30) and reports every attempt\n"
+	"on the mapping as it happens (try from a phone on mobile data), then the verdict.\n";
+static const char reflector_help[] =
+	"usage: portpilot reflector --listen ADDR:PORT [--token-file F] [--rate N] [--timeout MS]\n"
+	"The outside vantage point. Serves GET /v1/whoami (the address it sees you from) and\n"
+	"GET /v1/check?proto=tcp|udp&port=P (connects back to the requester only, never elsewhere).\n"
+	"With a token file, requests need 'Authorization: Bearer TOKEN'. At most N requests a minute\n"
+	"per address (default 30). Runs until SIGINT/SIGTERM.\n";
+
+static int parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool want_name)
+{
+	static const char *const valued[] = { "--reflector", "--token-file", "--hostname", "--seconds",
+	                                      "--write", "--read", "--wan", "--lan", "--listen",
+	                                      "--rate", "--timeout", NULL };
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i];
+		int k = -1;
+		for (int j = 0; valued[j]; j++)
+			if (!strcmp(o, valued[j]))
+				k = j;
+		if (!strcmp(o, "--no-drop")) {
+			a->no_drop = true;
+			continue;
+		}
+		if (k < 0 && o[0] == '-')
+			return pp_cli_usage(cli, argv[0], "unknown option '%s'", o);
+		if (k < 0) {
+			if (!want_name || a->name)
+				return pp_cli_usage(cli, argv[0], "unexpected argument '%s'", o);
+			a->name = o;
+			continue;
+		}
+		if (++i >= argc)
+			return pp_cli_usage(cli, argv[0], "%s needs a value", o);
+		const char *v = argv[i];
+		const char **slot[] = { &a->reflector, &a->token_file, &a->hostname, NULL, &a->write,
+		                        &a->read, &a->wan, &a->lan, &a->listen, NULL, NULL };
+		if (slot[k]) {
+			*slot[k] = v;
+			continue;
+		}
+		int n = atoi(v);
+		if (n <= 0 || n > 86400000)
+			return pp_cli_usage(cli, argv[0], "%s %s: expected a positive number", o, v);
+		*(k == 3 ? &a->seconds : k == 9 ? &a->rate : &a->timeout_ms) = n;
+	}
+	if (want_name && !a->name)
+		return pp_cli_usage(cli, argv[0], "which mapping? give its NAME (portpilot list)");
+	return 0;
+}
+
+/* [probe] in portpilot.conf fills what the command line left out. */
+static void from_conf(struct pp_cli *cli, struct args *a, struct pp_conf **conf)
+{
+	struct pp_error e;
+	if (pp_conf_load(cli->conf_path, true, conf, &e) < 0) {
+		fprintf(cli->err, "portpilot: %s (continuing without it)\n", e.msg);
+		*conf = NULL;
+		return;
+	}
+	if (!a->reflector && (*conf)->probe.reflector)
+		a->reflector = (*conf)->probe.reflector;
+	if (!a->token_file && a->reflector && (*conf)->probe.token_file)
+		a->token_file = (*conf)->probe.token_file;
+	if (!a->hostname && (*conf)->nddns && (*conf)->ddns[0].nhosts)
+		a->hostname = (*conf)->ddns[0].hosts[0];
+}
+
+static void print_packet(const struct pp_packet *p, const struct pp_attempt *att, void *arg)
+{
+	struct pp_cli *cli = arg;
+	char line[200];
+	pp_packet_format(p, line, sizeof line);
+	if (att && att->router_own)
+		fprintf(cli->out, "  (probe) %s\n", line);
+	else if (att)
+		fprintf(cli->out, "  #%-3d    %s\n", p->attempt + 1, line);
+	else
+		fprintf(cli->out, "          %s\n", line);
+	fflush(cli->out);
+}
+
+static int run_probe(struct pp_cli *cli, struct args *a, int watch_seconds)
+{
+	struct pp_table *t = NULL;
+	struct pp_conf *conf = NULL;
+	struct pp_probe_result *r = NULL;
+	struct pp_error e;
+	char *token = NULL;
+	int rc = PP_EXIT_USAGE;
+	if (pp_table_load(cli->table_path, false, &t, &e) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", e.msg);
+		return PP_EXIT_USAGE;
+	}
+	from_conf(cli, a, &conf);
+	if (a->token_file && !(token = pp_token_read(a->token_file, &e))) {
+		fprintf(cli->err, "portpilot: %s\n", e.msg);
+		goto out;
+	}
+	struct pp_probe_opts o = {
+		.table = t, .name = a->name, .reflector_url = a->reflector, .token = token,
+		.hostname = a->hostname, .watch_seconds = watch_seconds, .wan_if = a->wan, .lan_if = a->lan,
+		.write_path = a->write, .read_path = a->read, .drop_privs = !a->no_drop,
+		.on_packet = watch_seconds > 0 && !cli->json ? print_packet : NULL, .arg = cli,
+	};
+	const struct pp_mapping *m = pp_table_find(t, a->name);
+	if (m && (m->bad & ((1u << PP_F_INTERNAL_IP) | (1u << PP_F_PUBLIC_PORT) | (1u << PP_F_PROTOCOL)))) {
+		fprintf(cli->err, "portpilot: mapping %s has invalid values: fix them first (portpilot check)\n",
+		        a->name);
+		goto out;
+	}
+	if (watch_seconds > 0 && !cli->json)
+		fprintf(cli->out, "watching %s for %d s: try it from outside now\n", a->name, watch_seconds);
+	if (pp_probe_run(&o, &r, &e) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", e.msg);
+		goto out;
+	}
+	if (cli->json)
+		pp_probe_result_json(cli->out, r);
+	else
+		pp_probe_result_print(cli->out, r);
+	rc = r->cause == PP_CAUSE_OK ? PP_EXIT_OK : PP_EXIT_FAIL;
+out:
+	pp_probe_result_free(r);
+	if (token)
+		memset(token, 0, strlen(token)), free(token);
+	pp_conf_free(conf);
+	pp_table_free(t);
+	return rc;
+}
+
+int pp_cmd_probe(struct pp_cli *cli, int argc, char **argv)
+{
+	struct args a = { 0 };
+	if (pp_cli_wants_help(argc, argv))
+		return fputs(probe_help, cli->out), PP_EXIT_OK;
+	int rc = parse(cli, argc, argv, &a, true);
+	if (rc)
+		return rc;
+	if (a.read && a.write)
+		return pp_cli_usage(cli, argv[0], "--read and --write do not go together");
+	return run_probe(cli, &a, a.reflector ? 0 : a.seconds);
+}
+
+int pp_cmd_watch(struct pp_cli *cli, int argc, char **argv)
+{
+	struct args a = { 0 };
+	if (pp_cli_wants_help(argc, argv))
+		return fputs(watch_help, cli->out), PP_EXIT_OK;
+	int rc = parse(cli, argc, argv, &a, true);
+	if (rc)
+		return rc;
+	a.reflector = NULL;
+	return run_probe(cli, &a, a.seconds ? a.seconds : 30);
+}
+
+static volatile int stop_flag;
+static void on_stop(int sig) { (void)sig; stop_flag = 1; }
+
+int pp_cmd_reflector(struct pp_cli *cli, int argc, char **argv)
+{
+	struct args a = { 0 };
+	struct pp_error e;
+	char *token = NULL;
+	if (pp_cli_wants_help(argc, argv))
+		return fputs(reflector_help, cli->out), PP_EXIT_OK;
+	int rc = parse(cli, argc, argv, &a, false);
+	if (rc)
+		return rc;
+	if (!a.listen)
+		return pp_cli_usage(cli, argv[0], "--listen ADDR:PORT is required");
+	if (a.token_file && !(token = pp_token_read(a.token_file, &e))) {
+		fprintf(cli->err, "portpilot: %s\n", e.msg);
+		return PP_EXIT_USAGE;
+	}
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct pp_reflector_opts o = { .listen = a.listen, .token = token,
+	                               .rate_per_min = a.rate ? a.rate : 30,
+	                               .max_timeout_ms = a.timeout_ms ? a.timeout_ms : 3000,
+	                               .stop = &stop_flag, .log = cli->err };
+	fprintf(cli->err, "reflector: listening on %s%s\n", a.listen, token ? " (token required)" : "");
+	rc = pp_reflector_serve(&o, &e) < 0 ? PP_EXIT_FAIL : PP_EXIT_OK;
+	if (rc)
+		fprintf(cli->err, "portpilot: %s\n", e.msg);
+	if (token)
+		memset(token, 0, strlen(token)), free(token);
+	return rc;
+}

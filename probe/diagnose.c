@@ -1,0 +1,449 @@
+/* The diagnosis: one cause from the fixed list, the evidence behind it, and the fix in plain words. */
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "probe-internal.h"
+#include "portpilot/util.h"
+
+static const char *const cause_names[PP_CAUSE__COUNT] = {
+	"ok", "disabled", "expired", "rule_missing", "ip_forward_off", "forward_blocked",
+	"not_listening", "host_unreachable", "host_firewall", "server_gateway", "wrong_protocol",
+	"source_not_allowed", "hairpin_missing", "public_ip_mismatch", "cgnat", "double_nat",
+	"upstream_blocked",
+};
+
+const char *pp_cause_name(enum pp_cause c)
+{
+	return c < PP_CAUSE__COUNT ? cause_names[c] : "?";
+}
+
+static void set(struct pp_probe_result *r, enum pp_cause c, char *summary, char *fix)
+{
+	r->cause = c;
+	r->summary = summary;
+	r->fix = fix;
+}
+
+static bool in_net(uint32_t ip, uint32_t net, int len) { return (ip >> (32 - len)) == (net >> (32 - len)); }
+static bool is_private(uint32_t ip)
+{
+	return in_net(ip, 0x0a000000, 8) || in_net(ip, 0xac100000, 12) || in_net(ip, 0xc0a80000, 16);
+}
+
+/* The packets of attempts that matter (outside or hairpin), as evidence lines. */
+static void packet_evidence(const struct pp_facts *f, struct pp_probe_result *r)
+{
+	const struct pp_trace *t = f->trace;
+	int shown = 0;
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->npkts && shown < 16; i++) {
+		char line[200];
+		const struct pp_packet *p = &t->pkts[i];
+		/* The router's own test connections are reported as checks already. */
+		if (p->attempt >= 0 && t->att[p->attempt].router_own)
+			continue;
+		pp_packet_format(p, line, sizeof line);
+		pp_evidence_add(r, "packet %s", line);
+		shown++;
+	}
+	if (shown == 16)
+		pp_evidence_add(r, "... more packets: --write FILE.pcap keeps them all");
+}
+
+/* Summary of what outside attempts reached. */
+struct seen {
+	int outside, wrong, right, not_allowed, in_not_fwd, fwd_no_reply, answered, hairpin, hairpin_bad;
+	int refused, icmp;
+	uint32_t bad_src, wrong_src;
+	uint8_t wrong_proto;
+};
+
+static struct seen tally(const struct pp_facts *f)
+{
+	struct seen s = { 0 };
+	const struct pp_trace *t = f->trace;
+	for (size_t i = 0; t && i < t->natt; i++) {
+		const struct pp_attempt *a = &t->att[i];
+		if (a->router_own)
+			continue;
+		if (a->from_lan && !a->wan_in) {
+			s.hairpin++;
+			s.hairpin_bad += a->answer != PP_ANS_SYNACK && a->answer != PP_ANS_UDP;
+			continue;
+		}
+		if (!a->wan_in)
+			continue;
+		s.outside++;
+		if (a->wrong_proto) {
+			s.wrong++;
+			s.wrong_src = a->client;
+			s.wrong_proto = a->proto;
+			continue;
+		}
+		s.right++;
+		if (!a->allowed) {
+			s.not_allowed++;
+			s.bad_src = a->client;
+		} else if (!a->lan_out) {
+			s.in_not_fwd++;
+		} else if (a->answer == PP_ANS_NONE) {
+			s.fwd_no_reply++;
+		} else if (a->answer == PP_ANS_SYNACK || a->answer == PP_ANS_UDP) {
+			s.answered++;
+		} else {
+			s.refused += a->answer == PP_ANS_RST;
+			s.icmp += a->answer == PP_ANS_ICMP;
+		}
+	}
+	return s;
+}
+
+/* TCP answered with ICMP port-unreachable by the server: a REJECT rule, not a closed port. */
+static bool icmp_reject(const struct pp_facts *f)
+{
+	for (size_t i = 0; f->trace && i < f->trace->npkts; i++) {
+		const struct pp_packet *p = &f->trace->pkts[i];
+		if (p->kind == PP_PKT_ICMP_UNREACH && p->proto == IPPROTO_TCP && p->icmp_from == f->m->internal_ip)
+			return true;
+	}
+	return false;
+}
+
+/* The server asking ARP for an address other than ours: where its replies go instead. */
+static uint32_t other_gateway(const struct pp_facts *f)
+{
+	for (size_t i = 0; f->trace && i < f->trace->npkts; i++) {
+		const struct pp_packet *p = &f->trace->pkts[i];
+		if (p->kind == PP_PKT_ARP && p->src == f->m->internal_ip && p->dst != f->lan_ip)
+			return p->dst;
+	}
+	return 0;
+}
+
+static char *gateway_summary(const struct pp_facts *f, const char *ip, const char *what)
+{
+	char gw[16];
+	uint32_t g = other_gateway(f);
+	pp_format_ipv4(g, gw);
+	if (g)
+		return pp_xasprintf("%s %s, but its replies to outside addresses go to %s (it asks ARP "
+		                    "for it), not this router", ip, what, gw);
+	return pp_xasprintf("%s %s, but its replies to outside addresses do not come back through "
+	                    "this router", ip, what);
+}
+
+static bool table_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
+{
+	const struct pp_mapping *m = f->m;
+	char when[20];
+	if (!m->enabled) {
+		set(r, PP_CAUSE_DISABLED, pp_xasprintf("mapping %s is disabled in the table", m->name),
+		    pp_xasprintf("enable it (portpilot enable %s) and apply (portpilot apply)", m->name));
+		return true;
+	}
+	if (f->expired) {
+		pp_format_datetime(m->expires, when);
+		set(r, PP_CAUSE_EXPIRED, pp_xasprintf("mapping %s expired at %s", m->name, when),
+		    pp_xasprintf("if the access is still needed, set a new end: portpilot set %s expires=..."
+		                 " (or remove expires) and apply", m->name));
+		return true;
+	}
+	if (f->dnat_rule == PP_NO) {
+		set(r, PP_CAUSE_RULE_MISSING,
+		    pp_xasprintf("the kernel has no DNAT rule sending %s port %u to %s:%u",
+		                 f->missing_proto, m->pub_lo, ip, m->in_lo),
+		    pp_xasprintf("the table was not applied (or the rules were flushed): run portpilot apply"));
+		return true;
+	}
+	if (f->ip_forward == PP_NO) {
+		set(r, PP_CAUSE_IP_FORWARD_OFF, pp_xasprintf("net.ipv4.ip_forward is 0: the router forwards nothing"),
+		    pp_xasprintf("sysctl -w net.ipv4.ip_forward=1, and set it in /etc/sysctl.d/ to keep it after reboot"));
+		return true;
+	}
+	return false;
+}
+
+static bool address_cause(const struct pp_facts *f, struct pp_probe_result *r)
+{
+	char wan[16], seen[16], exp[16];
+	pp_format_ipv4(f->wan_ip, wan);
+	pp_format_ipv4(f->seen_ip, seen);
+	pp_format_ipv4(f->expected_ip, exp);
+	if (f->wan_ip && in_net(f->wan_ip, 0x64400000, 10)) {
+		set(r, PP_CAUSE_CGNAT,
+		    pp_xasprintf("the WAN address %s is carrier-grade NAT (100.64.0.0/10)%s%s: the carrier "
+		                 "shares one public address and does not forward ports to this router",
+		                 wan, f->seen_ip ? "; the outside sees " : "", f->seen_ip ? seen : ""),
+		    pp_xasprintf("ask the carrier for a public IPv4 address (or a port forward on its NAT), "
+		                 "or reach the site through a VPN/tunnel the site dials out to"));
+		return true;
+	}
+	if (f->wan_ip && (is_private(f->wan_ip) || (f->seen_ip && f->seen_ip != f->wan_ip))) {
+		set(r, PP_CAUSE_DOUBLE_NAT,
+		    pp_xasprintf("the WAN address %s is behind another NAT router%s%s%s", wan,
+		                 f->seen_ip ? " (the outside sees " : "", f->seen_ip ? seen : "",
+		                 f->seen_ip ? ")" : ""),
+		    pp_xasprintf("forward the port on the upstream router to %s too, or put that router in "
+		                 "bridge mode so this one gets the public address", wan));
+		return true;
+	}
+	uint32_t actual = f->seen_ip ? f->seen_ip : f->wan_ip;
+	pp_format_ipv4(actual, seen);
+	if (f->expected_ip && actual && f->expected_ip != actual) {
+		set(r, PP_CAUSE_PUBLIC_IP_MISMATCH,
+		    pp_xasprintf("[site] public_ip is %s but the site's public address is now %s", exp, seen),
+		    pp_xasprintf("set public_ip = auto (or %s) in [site] and apply; the rules and what "
+		                 "clients are told must use the current address", seen));
+		return true;
+	}
+	if (f->dns_ip && actual && f->dns_ip != actual) {
+		pp_format_ipv4(f->dns_ip, exp);
+		set(r, PP_CAUSE_PUBLIC_IP_MISMATCH,
+		    pp_xasprintf("%s resolves to %s but the site's public address is now %s", f->dns_name, exp, seen),
+		    pp_xasprintf("publish the current address (portpilot ddns --once) and check the DDNS "
+		                 "updater; clients using %s reach someone else or nobody", f->dns_name));
+		return true;
+	}
+	return false;
+}
+
+static bool service_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
+{
+	const struct pp_mapping *m = f->m;
+	bool unreach = f->svc_lan == PP_SVC_UNREACHABLE ||
+	               (f->svc_lan == PP_SVC_TIMEOUT && f->neigh_ok == PP_NO);
+	if (unreach) {
+		set(r, PP_CAUSE_HOST_UNREACHABLE, pp_xasprintf("%s does not answer on the LAN (no ARP reply)", ip),
+		    pp_xasprintf("check that %s is powered on, cabled and has this address; or correct "
+		                 "internal_ip of %s", ip, m->name));
+		return true;
+	}
+	if (f->svc_lan == PP_SVC_REFUSED && !icmp_reject(f)) {
+		set(r, PP_CAUSE_NOT_LISTENING, pp_xasprintf("nothing listens on %s port %u (%s)", ip, m->in_lo,
+		                                            m->proto == PP_UDP ? "ICMP port unreachable" : "TCP reset"),
+		    pp_xasprintf("start the service on %s, or correct internal_port of %s to the port it "
+		                 "listens on (ss -lntu on the server)", ip, m->name));
+		return true;
+	}
+	if (f->svc_lan == PP_SVC_REFUSED || f->svc_lan == PP_SVC_TIMEOUT) {
+		set(r, PP_CAUSE_HOST_FIREWALL,
+		    pp_xasprintf("%s answers ARP but %s port %u %s: its own firewall", ip, pp_proto_name(m->proto),
+		                 m->in_lo, f->svc_lan == PP_SVC_TIMEOUT ? "drops the connection" : "is rejected with ICMP"),
+		    pp_xasprintf("open port %u on %s's firewall (iptables/nftables, firewalld, Windows "
+		                 "Defender) for outside sources", m->in_lo, ip));
+		return true;
+	}
+	if (f->svc_lan == PP_SVC_OPEN && (f->svc_wan == PP_SVC_TIMEOUT || f->svc_wan == PP_SVC_UNREACHABLE)) {
+		char lan[16];
+		pp_format_ipv4(f->lan_ip, lan);
+		set(r, PP_CAUSE_SERVER_GATEWAY, gateway_summary(f, ip, "answered from the LAN"),
+		    pp_xasprintf("set %s's default gateway to %s, or enable masquerade for this mapping", ip, lan));
+		return true;
+	}
+	return false;
+}
+
+static bool traffic_cause(const struct pp_facts *f, struct pp_probe_result *r, const struct seen *s,
+                          const char *ip)
+{
+	const struct pp_mapping *m = f->m;
+	char src[16];
+	if (s->not_allowed || (f->reflector_ip && m->nallow &&
+	                       !pp_cidr_contains(m->allow, m->nallow, f->reflector_ip))) {
+		pp_format_ipv4(s->not_allowed ? s->bad_src : f->reflector_ip, src);
+		set(r, PP_CAUSE_SOURCE_NOT_ALLOWED,
+		    pp_xasprintf("%s is not in the allow list of %s (%s)", src, m->name, m->val[PP_F_ALLOW]),
+		    pp_xasprintf("add the client's address to allow (portpilot set %s allow=%s,%s/32) and apply, "
+		                 "or test from an allowed address", m->name, m->val[PP_F_ALLOW], src));
+		return true;
+	}
+	if (s->wrong && !s->right) {
+		pp_format_ipv4(s->wrong_src, src);
+		set(r, PP_CAUSE_WRONG_PROTOCOL,
+		    pp_xasprintf("%s sent %s to port %u, but %s forwards %s only", src,
+		                 s->wrong_proto == IPPROTO_UDP ? "UDP" : "TCP", m->pub_lo, m->name,
+		                 pp_proto_name(m->proto)),
+		    pp_xasprintf("set protocol=%s (or both) on %s if the service really uses it, or make "
+		                 "the client use %s", s->wrong_proto == IPPROTO_UDP ? "udp" : "tcp", m->name,
+		                 pp_proto_name(m->proto)));
+		return true;
+	}
+	if (s->in_not_fwd || (f->forward_static_block == PP_YES && !s->answered)) {
+		set(r, PP_CAUSE_FORWARD_BLOCKED,
+		    pp_xasprintf("%s arrived on the WAN but the filter FORWARD chain did not pass it to %s",
+		                 s->in_not_fwd ? "the attempt" : "traffic", ip),
+		    pp_xasprintf("accept DNATed traffic in FORWARD (portpilot apply inserts it; check "
+		                 "firewalld/ufw/Docker rules that drop before it)"));
+		return true;
+	}
+	if (s->fwd_no_reply && !s->answered) {
+		char lan[16];
+		pp_format_ipv4(f->lan_ip, lan);
+		set(r, PP_CAUSE_SERVER_GATEWAY, gateway_summary(f, ip, "got the attempt"),
+		    pp_xasprintf("set %s's default gateway to %s, or enable masquerade for this mapping", ip,
+		                 f->lan_ip ? lan : "this router"));
+		return true;
+	}
+	if (f->outside_tested && !f->outside_ok && !s->outside && f->captured) {
+		set(r, PP_CAUSE_UPSTREAM_BLOCKED,
+		    pp_xasprintf("the reflector's attempt to port %u never arrived on %s: something upstream "
+		                 "(the carrier or a firewall in front) drops it", m->pub_lo, f->wan_if),
+		    pp_xasprintf("ask the carrier whether port %u is filtered (common for 25, 80, 443, 445) "
+		                 "or use another public port", m->pub_lo));
+		return true;
+	}
+	if (s->hairpin_bad || (s->hairpin && !f->site->hairpin)) {
+		set(r, PP_CAUSE_HAIRPIN_MISSING,
+		    pp_xasprintf("a LAN client used the public address and got no answer: hairpin NAT is %s",
+		                 f->site->hairpin ? "not working" : "off"),
+		    pp_xasprintf("set hairpin = yes in [site] and apply, or let LAN clients use %s directly "
+		                 "(split DNS)", ip));
+		return true;
+	}
+	return false;
+}
+
+static void explain_ok(const struct pp_facts *f, struct pp_probe_result *r, const struct seen *s)
+{
+	if (f->outside_tested && f->outside_ok)
+		set(r, PP_CAUSE_OK, pp_xasprintf("reachable from outside: the reflector connected and the "
+		                                 "server answered"), pp_xasprintf("nothing to fix"));
+	else if (f->outside_tested && f->captured)
+		set(r, PP_CAUSE_UPSTREAM_BLOCKED,
+		    pp_xasprintf("the attempt went through this router and back out, yet the reflector saw "
+		                 "no answer: the reply is lost upstream"),
+		    pp_xasprintf("check the carrier/upstream firewall for filtering on port %u", f->m->pub_lo));
+	else if (f->outside_tested)
+		set(r, PP_CAUSE_OK, pp_xasprintf("every inside check passes, but the reflector could not "
+		                                 "connect and there is no capture to say where it stopped"),
+		    pp_xasprintf("run the probe as root so it can capture on WAN and LAN"));
+	else if (s->outside)
+		set(r, PP_CAUSE_OK, pp_xasprintf("%d outside attempt(s) seen, %d answered by the server",
+		                                 s->outside, s->answered), pp_xasprintf("nothing to fix"));
+	else if (f->watched_s > 0)
+		set(r, PP_CAUSE_OK, pp_xasprintf("every inside check passes; no attempt arrived on %s in %d s "
+		                                 "of watching", f->wan_if, f->watched_s),
+		    pp_xasprintf("if someone did try from outside, it never reached this router: check the "
+		                 "address they use and the carrier (CGNAT, filtering)"));
+	else if (f->outside_requested)
+		set(r, PP_CAUSE_OK, pp_xasprintf("every inside check passes; the outside test could not run "
+		                                 "(see the check 'outside')"),
+		    pp_xasprintf("nothing to fix inside; repair the reflector access to test from outside"));
+	else
+		set(r, PP_CAUSE_OK, pp_xasprintf("every inside check passes; not tested from outside "
+		                                 "(give --reflector URL, or use watch)"),
+		    pp_xasprintf("nothing to fix inside; test from outside to be sure"));
+}
+
+void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
+{
+	char ip[16];
+	struct seen s = tally(f);
+	pp_format_ipv4(f->m->internal_ip, ip);
+	free(r->summary);
+	free(r->fix);
+	r->summary = r->fix = NULL;
+	if (!table_cause(f, r, ip) && !address_cause(f, r) && !service_cause(f, r, ip) &&
+	    !traffic_cause(f, r, &s, ip))
+		explain_ok(f, r, &s);
+	for (size_t i = 0; i < r->nchecks; i++)
+		if (r->checks[i].state == PP_CHECK_FAIL)
+			pp_evidence_add(r, "check %s: %s", r->checks[i].id, r->checks[i].text);
+	if (f->outside_tested)
+		pp_evidence_add(r, "reflector: %s", f->outside_ok ? "connected" : "did not connect");
+	if (s.outside || s.hairpin)
+		pp_evidence_add(r, "attempts: %d from outside (%d wrong protocol, %d not allowed, %d not "
+		                "forwarded, %d unanswered, %d answered), %d hairpin from the LAN",
+		                s.outside, s.wrong, s.not_allowed, s.in_not_fwd, s.fwd_no_reply, s.answered,
+		                s.hairpin);
+	packet_evidence(f, r);
+}
+
+static const char *state_name(enum pp_check_state s)
+{
+	static const char *const n[] = { "pass", "fail", "info", "skip" };
+	return n[s];
+}
+
+void pp_probe_result_print(FILE *f, const struct pp_probe_result *r)
+{
+	fprintf(f, "probe %s: %s\n", r->mapping, pp_cause_name(r->cause));
+	for (size_t i = 0; i < r->nchecks; i++)
+		fprintf(f, "  [%s] %-12s %s\n", state_name(r->checks[i].state), r->checks[i].id, r->checks[i].text);
+	fprintf(f, "\ncause: %s\n  %s\n", pp_cause_name(r->cause), r->summary);
+	fprintf(f, "fix:\n  %s\n", r->fix);
+	if (r->nevidence)
+		fputs("evidence:\n", f);
+	for (size_t i = 0; i < r->nevidence; i++)
+		fprintf(f, "  %s\n", r->evidence[i]);
+	fprintf(f, "(%.1f s)\n", r->elapsed_s);
+}
+
+static void json_attempts(FILE *f, const struct pp_trace *t)
+{
+	static const char *const ans[] = { "none", "syn-ack", "rst", "icmp", "udp" };
+	fputs("[", f);
+	for (size_t i = 0; i < t->natt; i++) {
+		const struct pp_attempt *a = &t->att[i];
+		char c[16];
+		pp_format_ipv4(a->client, c);
+		fprintf(f, "%s{\"proto\":\"%s\",\"client\":\"%s\",\"port\":%u,\"router_own\":%s,"
+		        "\"from_lan\":%s,\"wrong_protocol\":%s,\"allowed\":%s,\"wan_in\":%s,\"lan_out\":%s,"
+		        "\"lan_reply\":%s,\"wan_out\":%s,\"answer\":\"%s\"}", i ? "," : "",
+		        a->proto == IPPROTO_UDP ? "udp" : "tcp", c, a->cport, a->router_own ? "true" : "false",
+		        a->from_lan ? "true" : "false", a->wrong_proto ? "true" : "false",
+		        a->allowed ? "true" : "false", a->wan_in ? "true" : "false", a->lan_out ? "true" : "false",
+		        a->lan_reply ? "true" : "false", a->wan_out ? "true" : "false", ans[a->answer]);
+	}
+	fputs("]", f);
+}
+
+void pp_probe_result_json(FILE *f, const struct pp_probe_result *r)
+{
+	fputs("{\"mapping\":", f);
+	pp_json_str(f, r->mapping);
+	fprintf(f, ",\"cause\":\"%s\",\"ok\":%s,\"summary\":", pp_cause_name(r->cause),
+	        r->cause == PP_CAUSE_OK ? "true" : "false");
+	pp_json_str(f, r->summary);
+	fputs(",\"fix\":", f);
+	pp_json_str(f, r->fix);
+	fputs(",\"checks\":[", f);
+	for (size_t i = 0; i < r->nchecks; i++) {
+		fprintf(f, "%s{\"id\":\"%s\",\"state\":\"%s\",\"text\":", i ? "," : "", r->checks[i].id,
+		        state_name(r->checks[i].state));
+		pp_json_str(f, r->checks[i].text);
+		fputs("}", f);
+	}
+	fputs("],\"evidence\":[", f);
+	for (size_t i = 0; i < r->nevidence; i++) {
+		fputs(i ? "," : "", f);
+		pp_json_str(f, r->evidence[i]);
+	}
+	fprintf(f, "],\"outside_tested\":%s,\"reflector\":{\"seen_ip\":", r->outside_tested ? "true" : "false");
+	pp_json_str(f, r->reflect.seen_ip);
+	fputs(",\"result\":", f);
+	pp_json_str(f, r->reflect.result);
+	fputs("},\"attempts\":", f);
+	json_attempts(f, &r->trace);
+	fprintf(f, ",\"packets\":%zu,\"elapsed_s\":%.2f}\n", r->trace.npkts, r->elapsed_s);
+}
+
+void pp_probe_result_free(struct pp_probe_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nchecks; i++)
+		free(r->checks[i].text);
+	for (size_t i = 0; i < r->nevidence; i++)
+		free(r->evidence[i]);
+	free(r->checks);
+	free(r->evidence);
+	free(r->summary);
+	free(r->fix);
+	free(r->mapping);
+	pp_trace_free(&r->trace);
+	free(r);
+}

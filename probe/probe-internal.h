@@ -1,0 +1,27 @@
+/* Shared between the probe's files only: fact gathering and check records. */
+#ifndef PP_PROBE_INTERNAL_H
+#define PP_PROBE_INTERNAL_H
+
+#include "portpilot/probe.h"
+
+/* Record a check in r and tell the caller's on_check. */
+void pp_check_add(struct pp_probe_result *r, const struct pp_probe_opts *o, const char *id,
+                  enum pp_check_state st, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void pp_evidence_add(struct pp_probe_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The kernel and interface facts, gathered while still privileged. */
+void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o);
+/* The expected public address: [site] public_ip, the DDNS name. */
+void pp_facts_expected(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o);
+/* Connect to the internal service from the router's LAN address and from a non-LAN one. */
+void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o);
+
+/* All local IPv4 addresses (the router's own traffic); returns how many. */
+size_t pp_local_addrs(uint32_t *out, size_t max);
+/* IPv4 address and prefix of an interface; -1 if none. */
+int pp_iface_addr(const char *ifname, uint32_t *addr, uint8_t *prefix);
+/* The interface the kernel routes dst through (or the default route with dst 0). */
+int pp_route_iface(uint32_t dst, char *out, size_t n);
+
+#endif

@@ -1,0 +1,206 @@
+/* Runs one probe: checks while privileged, capture on both sides, the outside test, then the verdict. */
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "probe-internal.h"
+#include "portpilot/util.h"
+
+struct run {
+	const struct pp_probe_opts *o;
+	struct pp_probe_result *r;
+	struct pp_trace_ctx ctx;
+	struct pp_capture *cap;
+};
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void on_pkt(const struct pp_packet *p, void *arg)
+{
+	struct run *x = arg;
+	int i = pp_trace_add(&x->r->trace, &x->ctx, p);
+	if (x->o->on_packet && x->r->trace.npkts) {
+		const struct pp_packet *q = &x->r->trace.pkts[x->r->trace.npkts - 1];
+		x->o->on_packet(q, i >= 0 ? &x->r->trace.att[i] : NULL, x->o->arg);
+	}
+}
+
+static void drain(struct run *x)
+{
+	if (x->cap)
+		pp_capture_dispatch(x->cap, on_pkt, x);
+}
+
+/* Capture for ms, reading packets as they come. */
+static void capture_for(struct run *x, int ms)
+{
+	double end = now_s() + ms / 1000.0;
+	int fds[2];
+	if (!x->cap)
+		return;
+	pp_capture_fds(x->cap, fds);
+	for (double t; (t = now_s()) < end;) {
+		struct pollfd p[2] = { { .fd = fds[0], .events = POLLIN }, { .fd = fds[1], .events = POLLIN } };
+		int left = (int)((end - t) * 1000) + 1;
+		poll(p, 2, left < 100 ? left : 100);
+		drain(x);
+	}
+}
+
+static void trace_ctx(struct run *x, const struct pp_facts *f)
+{
+	const struct pp_mapping *m = f->m;
+	struct pp_trace_ctx *c = &x->ctx;
+	uint8_t pfx;
+	uint32_t lan;
+	c->protos = (uint8_t)m->proto;
+	c->pub_lo = m->pub_lo, c->pub_hi = m->pub_hi ? m->pub_hi : m->pub_lo;
+	c->in_lo = m->in_lo, c->in_hi = m->in_hi ? m->in_hi : m->in_lo;
+	c->internal_ip = m->internal_ip;
+	c->allow = m->allow;
+	c->nallow = m->nallow;
+	if (!x->o->read_path)
+		c->nrouter = pp_local_addrs(c->router_ips, 8);
+	if (f->site->has_lan_subnet)
+		c->lan = f->site->lan_subnet;
+	else if (pp_iface_addr(f->lan_if, &lan, &pfx) == 0 && pfx)
+		c->lan = (struct pp_cidr){ .addr = lan & (~0u << (32 - pfx)), .len = pfx };
+}
+
+static void table_checks(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+{
+	const struct pp_mapping *m = f->m;
+	char when[20];
+	f->expired = pp_mapping_expired(m, time(NULL));
+	pp_check_add(r, o, "enabled", m->enabled ? PP_CHECK_PASS : PP_CHECK_FAIL, "mapping %s is %s",
+	             m->name, m->enabled ? "enabled" : "disabled (enabled = no)");
+	if (m->expires) {
+		pp_format_datetime(m->expires, when);
+		pp_check_add(r, o, "expires", f->expired ? PP_CHECK_FAIL : PP_CHECK_PASS, "%s %s",
+		             f->expired ? "expired at" : "expires at", when);
+	}
+}
+
+static void outside_whoami(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+{
+	struct pp_error e;
+	if (pp_reflector_whoami(o->reflector_url, o->token, &r->reflect, &e) < 0) {
+		pp_check_add(r, o, "outside_address", PP_CHECK_FAIL, "%s", e.msg);
+		return;
+	}
+	pp_parse_ipv4(r->reflect.seen_ip, &f->seen_ip);
+	pp_check_add(r, o, "outside_address", PP_CHECK_INFO, "the reflector sees this site as %s",
+	             r->reflect.seen_ip);
+}
+
+/* Ask the reflector to connect back while the capture watches both sides. */
+static void outside_check(struct run *x, struct pp_facts *f)
+{
+	const struct pp_mapping *m = f->m;
+	struct pp_error e;
+	int fds[2] = { -1, -1 };
+	const char *proto = m->proto == PP_UDP ? "udp" : "tcp";
+	struct pp_reflect_job *j = pp_reflect_start(x->o->reflector_url, x->o->token, proto, m->pub_lo,
+	                                            3000, &e);
+	if (!j) {
+		pp_check_add(x->r, x->o, "outside", PP_CHECK_FAIL, "%s", e.msg);
+		return;
+	}
+	if (x->cap)
+		pp_capture_fds(x->cap, fds);
+	double end = now_s() + 15;
+	while (!pp_reflect_step(j, fds, 2, 100) && now_s() < end)
+		drain(x);
+	struct pp_reflect_result res;
+	char seen[16];
+	snprintf(seen, sizeof seen, "%s", x->r->reflect.seen_ip);
+	if (pp_reflect_finish(j, &res, &e) < 0) {
+		pp_check_add(x->r, x->o, "outside", PP_CHECK_FAIL, "%s", e.msg);
+		return;
+	}
+	x->r->reflect = res;
+	if (*seen)
+		snprintf(x->r->reflect.seen_ip, sizeof x->r->reflect.seen_ip, "%s", seen);
+	f->outside_tested = x->r->outside_tested = true;
+	f->outside_ok = !strcmp(res.result, "connected") || !strcmp(res.result, "reply");
+	pp_parse_ipv4(res.from_ip, &f->reflector_ip);
+	pp_check_add(x->r, x->o, "outside", f->outside_ok ? PP_CHECK_PASS : PP_CHECK_FAIL,
+	             "reflector %s %s to %s port %u: %s (%d ms)", res.from_ip, proto,
+	             *seen ? seen : "this site", m->pub_lo, res.result, res.ms);
+}
+
+/* A replay without its file is an error; a live probe without capture still runs its checks. */
+static int open_capture(struct run *x, struct pp_facts *f, struct pp_error *err)
+{
+	struct pp_capture_opts co = { .wan_if = f->wan_if, .lan_if = f->lan_if,
+	                              .read_path = x->o->read_path, .write_path = x->o->write_path };
+	struct pp_error e;
+	if (pp_capture_open(&co, &x->ctx, &x->cap, &e) < 0) {
+		if (x->o->read_path || x->o->write_path)
+			return pp_error_set(err, "%s", e.msg);
+		pp_check_add(x->r, x->o, "capture", PP_CHECK_SKIP, "%s", e.msg);
+	} else {
+		pp_check_add(x->r, x->o, "capture", PP_CHECK_INFO, "%s",
+		             x->o->read_path ? "replaying a saved capture" : "capturing on WAN and LAN");
+	}
+	if (x->o->drop_privs && !x->o->read_path) {
+		if (pp_drop_privileges(&e) < 0)
+			pp_check_add(x->r, x->o, "privileges", PP_CHECK_SKIP, "%s", e.msg);
+		else if (getuid() != 0)
+			pp_check_add(x->r, x->o, "privileges", PP_CHECK_INFO,
+			             "capture handles open; running on as uid %u", (unsigned)getuid());
+	}
+	return 0;
+}
+
+int pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, struct pp_error *err)
+{
+	const struct pp_mapping *m = pp_table_find(o->table, o->name);
+	double t0 = now_s();
+	*out = NULL;
+	if (!m)
+		return pp_error_set(err, "%s: no mapping named '%s' (portpilot list shows them)",
+		                    o->table->path ? o->table->path : "table", o->name);
+	struct pp_probe_result *r = pp_xcalloc(1, sizeof *r);
+	struct pp_facts f = { .m = m, .site = &o->table->site, .trace = &r->trace };
+	struct run x = { .o = o, .r = r };
+	r->mapping = pp_xstrdup(m->name);
+	table_checks(&f, r, o);
+	if (!o->read_path)
+		pp_facts_kernel(&f, r, o);
+	pp_facts_expected(&f, r, o);
+	f.outside_requested = o->reflector_url && !o->read_path;
+	if (f.outside_requested)
+		outside_whoami(&f, r, o);
+	trace_ctx(&x, &f);
+	if (open_capture(&x, &f, err) < 0) {
+		pp_probe_result_free(r);
+		return -1;
+	}
+	if (o->read_path) {
+		while (x.cap && pp_capture_dispatch(x.cap, on_pkt, &x) >= 0)
+			;
+	} else {
+		pp_facts_service(&f, r, o);
+		drain(&x);
+		if (o->reflector_url)
+			outside_check(&x, &f);
+		capture_for(&x, o->watch_seconds > 0 ? o->watch_seconds * 1000 : 300);
+	}
+	f.captured = x.cap != NULL;
+	pp_capture_close(x.cap);
+	f.watched_s = o->read_path ? 0 : o->watch_seconds;
+	pp_trace_sort(&r->trace);
+	pp_diagnose(&f, r);
+	r->elapsed_s = now_s() - t0;
+	*out = r;
+	return 0;
+}

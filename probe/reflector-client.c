@@ -1,0 +1,188 @@
+/* The reflector's client: asks an outside host what it sees and to connect back, via libcurl. */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/probe.h"
+#include "portpilot/util.h"
+
+struct pp_reflect_job {
+	CURLM *multi;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	struct pp_buf body;
+	bool done;
+	CURLcode code;
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	struct pp_buf *b = arg;
+	if (b->len + sz * n > 65536)
+		return 0;
+	pp_buf_add(b, p, sz * n);
+	return sz * n;
+}
+
+/* A string or number value of "key" in a flat JSON object. */
+static void json_field(const char *body, const char *key, char *out, size_t n)
+{
+	char pat[40];
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	const char *p = body ? strstr(body, pat) : NULL;
+	out[0] = 0;
+	if (!p)
+		return;
+	p += strlen(pat);
+	while (*p == ' ')
+		p++;
+	bool quoted = *p == '"';
+	p += quoted;
+	size_t k = quoted ? strcspn(p, "\"") : strcspn(p, ",} \n");
+	if (k >= n)
+		k = n - 1;
+	memcpy(out, p, k);
+	out[k] = 0;
+}
+
+static CURL *make_easy(const char *url, const char *token, int timeout_ms, struct pp_buf *body,
+                       struct curl_slist **hdrs)
+{
+	static bool inited;
+	if (!inited) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		inited = true;
+	}
+	CURL *e = curl_easy_init();
+	if (!e)
+		return NULL;
+	*hdrs = NULL;
+	if (token && *token) {
+		char *h = pp_xasprintf("Authorization: Bearer %s", token);
+		*hdrs = curl_slist_append(NULL, h);
+		free(h);
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	return e;
+}
+
+/* URL without a trailing slash, plus path. */
+static char *join(const char *base, const char *path)
+{
+	size_t n = strlen(base);
+	while (n && base[n - 1] == '/')
+		n--;
+	return pp_xasprintf("%.*s%s", (int)n, base, path);
+}
+
+static int parse_reply(CURL *e, CURLcode code, const struct pp_buf *body, const char *url,
+                       struct pp_reflect_result *r, struct pp_error *err)
+{
+	long status = 0;
+	char msg[200];
+	if (code != CURLE_OK)
+		return pp_error_set(err, "reflector %s: %s", url, curl_easy_strerror(code));
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	r->http_status = (int)status;
+	if (status != 200) {
+		json_field(body->data, "error", msg, sizeof msg);
+		return pp_error_set(err, "reflector %s answered %ld: %s", url, status,
+		                    *msg ? msg : "no reason given");
+	}
+	json_field(body->data, "ip", r->seen_ip, sizeof r->seen_ip);
+	json_field(body->data, "from", r->from_ip, sizeof r->from_ip);
+	json_field(body->data, "result", r->result, sizeof r->result);
+	json_field(body->data, "ms", msg, sizeof msg);
+	r->ms = atoi(msg);
+	return 0;
+}
+
+int pp_reflector_whoami(const char *url, const char *token, struct pp_reflect_result *r,
+                        struct pp_error *err)
+{
+	struct pp_buf body = { 0 };
+	struct curl_slist *hdrs;
+	char *u = join(url, "/v1/whoami");
+	CURL *e = make_easy(u, token, 5000, &body, &hdrs);
+	int rc = -1;
+	memset(r, 0, sizeof *r);
+	if (e) {
+		rc = parse_reply(e, curl_easy_perform(e), &body, url, r, err);
+		curl_easy_cleanup(e);
+	} else {
+		pp_error_set(err, "reflector: cannot initialise libcurl");
+	}
+	curl_slist_free_all(hdrs);
+	pp_buf_free(&body);
+	free(u);
+	return rc;
+}
+
+struct pp_reflect_job *pp_reflect_start(const char *url, const char *token, const char *proto,
+                                        uint16_t port, int timeout_ms, struct pp_error *err)
+{
+	struct pp_reflect_job *j = pp_xcalloc(1, sizeof *j);
+	char path[96];
+	snprintf(path, sizeof path, "/v1/check?proto=%s&port=%u&timeout=%d", proto, port, timeout_ms);
+	char *u = join(url, path);
+	j->easy = make_easy(u, token, timeout_ms + 5000, &j->body, &j->hdrs);
+	free(u);
+	j->multi = curl_multi_init();
+	if (!j->easy || !j->multi) {
+		pp_error_set(err, "reflector: cannot initialise libcurl");
+		pp_reflect_finish(j, NULL, NULL);
+		return NULL;
+	}
+	curl_multi_add_handle(j->multi, j->easy);
+	return j;
+}
+
+int pp_reflect_step(struct pp_reflect_job *j, const int *fds, int nfds, int ms)
+{
+	struct curl_waitfd w[2];
+	int running = 0, n = 0;
+	for (int i = 0; i < nfds && n < 2; i++)
+		if (fds[i] >= 0)
+			w[n++] = (struct curl_waitfd){ .fd = fds[i], .events = CURL_WAIT_POLLIN };
+	if (j->done)
+		return 1;
+	curl_multi_perform(j->multi, &running);
+	if (running)
+		curl_multi_poll(j->multi, w, n, ms, NULL), curl_multi_perform(j->multi, &running);
+	int left;
+	CURLMsg *m;
+	while ((m = curl_multi_info_read(j->multi, &left)))
+		if (m->msg == CURLMSG_DONE) {
+			j->code = m->data.result;
+			j->done = true;
+		}
+	return j->done;
+}
+
+int pp_reflect_finish(struct pp_reflect_job *j, struct pp_reflect_result *r, struct pp_error *err)
+{
+	int rc = 0;
+	if (r) {
+		memset(r, 0, sizeof *r);
+		rc = j->done ? parse_reply(j->easy, j->code, &j->body, "check", r, err)
+		             : pp_error_set(err, "reflector: check did not finish");
+	}
+	if (j->multi && j->easy)
+		curl_multi_remove_handle(j->multi, j->easy);
+	if (j->easy)
+		curl_easy_cleanup(j->easy);
+	if (j->multi)
+		curl_multi_cleanup(j->multi);
+	curl_slist_free_all(j->hdrs);
+	pp_buf_free(&j->body);
+	free(j);
+	return rc;
+}

@@ -1,0 +1,109 @@
+# Helpers for the DDNS suites: a test CA, the fake provider, config and credentials files.
+# Source after tests/lib.sh. Everything listens on 127.0.0.1 (or inside a pp- namespace).
+D=$pp_tmp
+FAKE="$PP_TOP/tests/ddns/fake-provider.py"
+command -v python3 >/dev/null && command -v openssl >/dev/null || { echo "# need python3 and openssl"; exit 77; }
+[ -x "$PORTPILOT" ] || { echo "# $PORTPILOT not built"; exit 77; }
+
+# A CA, a server certificate it signed for 127.0.0.1, and a self-signed impostor.
+make_certs() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=portpilot test CA" \
+		-keyout "$D/ca.key" -out "$D/ca.pem" 2>/dev/null &&
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+		-keyout "$D/srv.key" -out "$D/srv.csr" 2>/dev/null &&
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$D/san.ext" &&
+	openssl x509 -req -in "$D/srv.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" -CAcreateserial \
+		-days 2 -extfile "$D/san.ext" -out "$D/srv.pem" 2>/dev/null &&
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+		-addext "subjectAltName=IP:127.0.0.1" -keyout "$D/bad.key" -out "$D/bad.pem" 2>/dev/null
+}
+
+# start_provider NAME [tls|bad] [netns]: sets ${NAME}_port and ${NAME}_url; killed at exit.
+start_provider() {
+	name=$1 mode=${2:-http} ns=${3:-}
+	set -- --log "$D/$name.log" --port-file "$D/$name.port"
+	[ "$mode" = tls ] && set -- "$@" --cert "$D/srv.pem" --key "$D/srv.key"
+	[ "$mode" = bad ] && set -- "$@" --cert "$D/bad.pem" --key "$D/bad.key"
+	: >"$D/$name.log"
+	if [ -n "$ns" ]; then
+		ip netns exec "$ns" python3 "$FAKE" "$@" &
+	else
+		python3 "$FAKE" "$@" &
+	fi
+	pid=$!
+	at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	wait_for 10 test -s "$D/$name.port" || { echo "# fake provider $name did not start"; return 1; }
+	port=$(cat "$D/$name.port")
+	scheme=http; [ "$mode" != http ] && scheme=https
+	eval "${name}_port=$port ${name}_url=$scheme://127.0.0.1:$port"
+}
+
+# ctl NAME QUERY [netns]: change the fake provider's behaviour.
+ctl() {
+	eval "u=\$${1}_url"
+	if [ -n "${3:-}" ]; then
+		ip netns exec "$3" curl -fsS --cacert "$D/ca.pem" "$u/_ctl?$2" >/dev/null
+	else
+		curl -fsS --cacert "$D/ca.pem" "$u/_ctl?$2" >/dev/null
+	fi
+}
+
+# record NAME HOST [netns]: the A record the fake provider holds for HOST.
+record() {
+	eval "u=\$${1}_url"
+	if [ -n "${3:-}" ]; then
+		ip netns exec "$3" curl -fsS --cacert "$D/ca.pem" "$u/_state"
+	else
+		curl -fsS --cacert "$D/ca.pem" "$u/_state"
+	fi | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"].get(sys.argv[1], ""))' "$2"
+}
+
+# requests NAME PATH: how many requests the fake provider got on PATH (prefix).
+requests() {
+	python3 - "$D/$1.log" "$2" <<'EOF'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    if json.loads(line)["path"].startswith(sys.argv[2]):
+        n += 1
+print(n)
+EOF
+}
+
+# creds FILE CONTENT: a credentials file with mode 0600.
+creds() {
+	(umask 077; printf '%s\n' "$2" >"$1")
+}
+
+# pp CONF STATE ARGS...: run portpilot ddns; stdout in $D/out, stderr in $D/err, returns its status.
+pp() {
+	c=$1 s=$2; shift 2
+	"$PORTPILOT" -c "$c" --state-dir "$s" ddns "$@" >"$D/out" 2>"$D/err"
+	rc_=$?
+	[ $rc_ -ne 0 ] && sed 's/^/# /' "$D/err"
+	return $rc_
+}
+
+# field STATE NAME HOST KEY: a value from `ddns status --json`.
+field() {
+	"$PORTPILOT" -c "$1" --state-dir "$2" --json ddns status 2>/dev/null | python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["ddns"]:
+    if r["name"] == sys.argv[1] and r["host"] == sys.argv[2]:
+        v = r[sys.argv[3]]
+        print("" if v is None else v)' "$3" "$4" "$5"
+}
+
+# no_secret STRING FILES...: true when STRING appears in none of FILES (nor the state dir).
+no_secret() {
+	s=$1; shift
+	! grep -rqF -- "$s" "$@" 2>/dev/null
+}
+
+# within SECONDS CMD...: like wait_for, with its own variables, so it can run under check
+# (lib.sh's check and wait_for share the variable n).
+within() {
+	w_end=$(( $1 * 20 )) w_i=0; shift
+	while [ $w_i -lt $w_end ]; do "$@" && return 0; sleep 0.05; w_i=$((w_i + 1)); done
+	return 1
+}

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""A local stand-in for DDNS providers and echo services, for portpilot's tests.
+
+One server speaks dyndns2 (/nic/update, Basic auth), DuckDNS (/update),
+Cloudflare API v4 (/client/v4/...), a custom template endpoint (/custom)
+and echo services (/echo/a, /echo/b). Every request is appended to the log
+file as one JSON line. /_ctl changes behaviour (forced answers, echo
+addresses, records); /_state returns the records as JSON.
+
+Listens on 127.0.0.1 (or --bind) only; HTTPS with --cert/--key.
+"""
+import argparse
+import base64
+import json
+import ssl
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+USER, PASSWORD, TOKEN = "site3", "s3cret-pass", "tok-123456"
+ZONE, ZONE_ID = "example.net", "zone0001"
+
+lock = threading.Lock()
+state = {
+    "records": {},          # host -> address (A)
+    "records6": {},         # host -> address (AAAA)
+    "known": ["site3.example.net", "www.example.net", "home.example.net"],
+    "force": [],            # queued forced dyndns2 bodies / HTTP statuses: {"body":..,"status":..}
+    "echo": {"a": "198.51.100.7", "b": "198.51.100.7"},
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-provider"
+
+    def log_message(self, fmt, *args):  # quiet: the JSON log is the record
+        pass
+
+    def record(self, status):
+        auth = self.headers.get("Authorization", "")
+        entry = {
+            "method": self.command,
+            "path": urlsplit(self.path).path,
+            "query": urlsplit(self.path).query,
+            "ua": self.headers.get("User-Agent", ""),
+            "auth": auth.split(" ")[0] if auth else "",
+            "status": status,
+        }
+        with open(self.server.logfile, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+    def send(self, status, body, ctype="text/plain"):
+        data = body.encode() if isinstance(body, str) else body
+        self.record(status)
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def basic_ok(self):
+        a = self.headers.get("Authorization", "")
+        if not a.startswith("Basic "):
+            return False
+        return base64.b64decode(a[6:]).decode() == f"{USER}:{PASSWORD}"
+
+    def forced(self):
+        with lock:
+            return state["force"].pop(0) if state["force"] else None
+
+    def do_GET(self):
+        self.route("GET")
+
+    def do_PATCH(self):
+        self.route("PATCH")
+
+    def route(self, method):
+        u = urlsplit(self.path)
+        q = {k: v[0] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
+        body = b""
+        if "Content-Length" in self.headers:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+        if u.path == "/_ctl":
+            return self.ctl(q)
+        if u.path == "/_state":
+            with lock:
+                return self.send(200, json.dumps(state), "application/json")
+        if u.path.startswith("/echo/"):
+            return self.send(200, state["echo"].get(u.path[6:], "") + "\n")
+        f = self.forced()
+        if f and "status" in f:
+            return self.send(f["status"], f.get("body", ""))
+        if u.path == "/nic/update":
+            return self.dyndns2(q, f)
+        if u.path == "/update":
+            return self.duckdns(q)
+        if u.path == "/custom":
+            return self.custom(q)
+        if u.path.startswith("/client/v4/"):
+            return self.cloudflare(method, u.path[len("/client/v4"):], q, body)
+        self.send(404, "not found")
+
+    def ctl(self, q):
+        with lock:
+            if "force" in q:           # e.g. force=911 (dyndns2 body) or force=http:503
+                for item in q["force"].split(","):
+                    if item.startswith("http:"):
+                        state["force"].append({"status": int(item[5:]), "body": "error"})
+                    else:
+                        state["force"].append({"body": item})
+            for k in ("a", "b"):
+                if "echo_" + k in q:
+                    state["echo"][k] = q["echo_" + k]
+            if "set" in q:             # set=host=addr
+                h, a = q["set"].split("=", 1)
+                state["records"][h] = a
+        self.send(200, "ok\n")
+
+    def dyndns2(self, q, f):
+        if not self.basic_ok():
+            return self.send(401, "badauth\n")
+        if f:
+            return self.send(200, f["body"].replace(";", "\n") + "\n")
+        ip = q.get("myip", "")
+        lines = []
+        with lock:
+            for h in q.get("hostname", "").split(","):
+                if h not in state["known"]:
+                    lines.append("nohost")
+                elif state["records"].get(h) == ip:
+                    lines.append("nochg " + ip)
+                else:
+                    state["records"][h] = ip
+                    if "myipv6" in q:
+                        state["records6"][h] = q["myipv6"]
+                    lines.append("good " + ip)
+        self.send(200, "\n".join(lines) + "\n")
+
+    def duckdns(self, q):
+        if q.get("token") != TOKEN:
+            return self.send(200, "KO")
+        with lock:
+            for d in q.get("domains", "").split(","):
+                state["records"][d + ".duckdns.org"] = q.get("ip", "")
+        self.send(200, "OK")
+
+    def custom(self, q):
+        if q.get("key") != TOKEN:
+            return self.send(403, "forbidden")
+        with lock:
+            state["records"][q.get("host", "")] = q.get("ip", "")
+        self.send(200, "updated")
+
+    def cf(self, status, result, success=True):
+        self.send(status, json.dumps({"success": success, "errors": [], "result": result}),
+                  "application/json")
+
+    def cloudflare(self, method, path, q, body):
+        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+            return self.send(403, json.dumps({"success": False, "errors": [{"code": 9109}]}))
+        if path == "/zones":
+            return self.cf(200, [{"id": ZONE_ID, "name": ZONE}] if q.get("name") == ZONE else [])
+        prefix = f"/zones/{ZONE_ID}/dns_records"
+        if path == prefix and method == "GET":
+            name, typ = q.get("name"), q.get("type", "A")
+            recs = state["records"] if typ == "A" else state["records6"]
+            if name not in state["known"]:
+                return self.cf(200, [])
+            rid = ("A-" if typ == "A" else "AAAA-") + name
+            return self.cf(200, [{"id": rid, "type": typ, "name": name,
+                                  "content": recs.get(name, "192.0.2.1"), "proxied": False}])
+        if path.startswith(prefix + "/") and method == "PATCH":
+            rid = path[len(prefix) + 1:]
+            typ, name = rid.split("-", 1)
+            content = json.loads(body or b"{}").get("content")
+            with lock:
+                (state["records"] if typ == "A" else state["records6"])[name] = content
+            return self.cf(200, {"id": rid, "name": name, "content": content})
+        self.send(404, json.dumps({"success": False}))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bind", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--port-file", required=True, help="written with the port once listening")
+    a = ap.parse_args()
+    srv = ThreadingHTTPServer((a.bind, a.port), Handler)
+    srv.logfile = a.log
+    if a.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.cert, a.key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    with open(a.port_file + ".tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    import os
+    os.rename(a.port_file + ".tmp", a.port_file)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+#!/bin/sh
+# apply/confirm/rollback: foreign rules untouched, rollback exact, the timer survives a hang-up,
+# confirm keeps, failed applies change nothing, mixed iptables variants refused, boot restore.
+. "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "$PP_TOP/tests/lab/lab.sh"
+lab_need_root
+lab_up || { not_ok "lab builds"; pp_done; }
+
+T=$pp_tmp/mappings.ini
+S=$pp_tmp/state
+R=$LAB_ROUTER
+pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@" >>"$pp_tmp/log" 2>&1; }
+body_is() { [ "$(lab_http "$1" "$2")" = "$3" ]; }
+waits() ( wait_for "$@" )   # a subshell: lib.sh's check and wait_for share a variable
+pub=http://$LAB_PUBLIC_IP
+# The kernel's rules without counters and dates; "foreign" drops portpilot's lines.
+rules() { ip netns exec "$R" iptables-save | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//'; }
+foreign() { rules | grep -v 'PP-'; }
+lab_seed_table "$T"
+
+# Rules that were there before: a fake Docker (with DOCKER-USER) and the user's own.
+ip netns exec "$R" iptables-restore --noflush <<'EOF'
+*filter
+:DOCKER - [0:0]
+:DOCKER-USER - [0:0]
+-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+-A FORWARD -j DOCKER-USER
+-A FORWARD -o docker0 -j DOCKER
+-A DOCKER-USER -j RETURN
+COMMIT
+*nat
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+COMMIT
+EOF
+rules >"$pp_tmp/before"
+check "apply next to foreign rules" pp apply
+foreign >"$pp_tmp/after"
+check "foreign rules are byte-identical after apply" cmp -s "$pp_tmp/before" "$pp_tmp/after"
+check "DOCKER-USER jumps to portpilot too" sh -c "ip netns exec $R iptables -S DOCKER-USER | grep -q -- '-j PP-FWD'"
+check "mappings work next to Docker's rules" body_is "$LAB_INET" "$pub:8080/" srv-101
+rules >"$pp_tmp/state-A"
+
+# A failed apply (iptables-restore rejects the ruleset) leaves everything as it was.
+cp "$T" "$pp_tmp/good.ini"
+sed -i 's/^wan_interface *=.*/wan_interface = an-interface-name-too-long0/' "$T"
+check "a ruleset iptables rejects fails the apply" sh -c "! ip netns exec $R $PORTPILOT -f $T --state-dir $S apply >$pp_tmp/fail 2>&1"
+check "the failure says why" grep -q 'rejected the ruleset' "$pp_tmp/fail"
+rules >"$pp_tmp/after-fail"
+check "the old rules are in place, unchanged" cmp -s "$pp_tmp/state-A" "$pp_tmp/after-fail"
+check "and still forward" body_is "$LAB_INET" "$pub:8080/" srv-101
+cp "$pp_tmp/good.ini" "$T"
+
+# A ruleset the kernel itself rejects (parsing and --test pass): a user's rule makes
+# PP-DNAT reachable from POSTROUTING, where DNAT is not allowed.
+S3=$pp_tmp/state3
+printf '[site]\nwan_interface = eth0\nlan_interface = eth1\n' >"$pp_tmp/empty.ini"
+ip netns exec "$R" "$PORTPILOT" -f "$pp_tmp/empty.ini" --state-dir "$S3" apply >/dev/null 2>&1
+ip netns exec "$R" iptables -t nat -A POSTROUTING -s 10.99.0.0/16 -j PP-DNAT
+rules >"$pp_tmp/k-before"
+check "a ruleset the kernel rejects fails the apply" sh -c "! ip netns exec $R $PORTPILOT -f $T --state-dir $S3 apply >$pp_tmp/kfail 2>&1"
+rules >"$pp_tmp/k-after"
+check "after the kernel's refusal the rules are exactly as before" cmp -s "$pp_tmp/k-before" "$pp_tmp/k-after"
+check "the user's rule into portpilot's chain is untouched" sh -c "ip netns exec $R iptables -t nat -S POSTROUTING | grep -q -- '-s 10.99.0.0/16 -j PP-DNAT'"
+ip netns exec "$R" iptables -t nat -D POSTROUTING -s 10.99.0.0/16 -j PP-DNAT
+check "without it the same apply works" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S3 apply >/dev/null 2>&1"
+check "and forwards" body_is "$LAB_INET" "$pub:8080/" srv-101
+ip netns exec "$R" iptables-restore <"$pp_tmp/state-A"
+rm -rf "$S3"
+
+# apply --confirm 5 from a session that then hangs up: the timer rolls back on time.
+sed -i 's/^internal_ip *= 192.168.2.101/internal_ip = 192.168.2.102/' "$T"
+t0=$(date +%s)
+ip netns exec "$R" setsid sh -c "$PORTPILOT -f $T --state-dir $S apply --confirm 5 >$pp_tmp/confirm-out 2>&1; exec sleep 60" &
+check "apply --confirm arms a timer" waits 5 test -s "$S/pending"
+tpid=$(sed -n 's/^pid=//p' "$S/pending")
+check "the change is live" body_is "$LAB_INET" "$pub:8080/" srv-102
+session=$(ps -o sid= -p $! | tr -d ' ')
+at_exit "kill -KILL -$session 2>/dev/null; kill $tpid 2>/dev/null"
+kill -HUP "-$session"
+kill -HUP "$tpid"
+check "the session died of the hang-up" waits 3 sh -c "! kill -0 $! 2>/dev/null"
+check "the timer lives in its own session" sh -c "[ \$(ps -o sid= -p $tpid | tr -d ' ') != $session ]"
+check "the timer survived SIGHUP" kill -0 "$tpid"
+check "still changed before the deadline" body_is "$LAB_INET" "$pub:8080/" srv-102
+check "rolled back after the deadline" waits 12 body_is "$LAB_INET" "$pub:8080/" srv-101
+t1=$(date +%s)
+check "on time (4..10 s after apply, took $((t1 - t0)) s)" test $((t1 - t0)) -ge 4 -a $((t1 - t0)) -le 10
+check "the rollback clears the pending confirm" waits 3 test ! -e "$S/pending"
+rules >"$pp_tmp/after-timer"
+check "the rollback restored the rules exactly" cmp -s "$pp_tmp/state-A" "$pp_tmp/after-timer"
+check "the timer exited" waits 3 sh -c "! kill -0 $tpid 2>/dev/null"
+
+# apply --confirm then confirm: the change stays past the deadline and is persisted.
+check "apply --confirm 3" pp apply --confirm 3
+tpid=$(sed -n 's/^pid=//p' "$S/pending")
+deadline=$(sed -n 's/^deadline=//p' "$S/pending")
+check "a second apply is refused while one awaits confirmation" sh -c "! ip netns exec $R $PORTPILOT -f $T --state-dir $S apply >/dev/null 2>&1"
+check "confirm" pp confirm
+check "confirm stops the timer" waits 3 sh -c "! kill -0 $tpid 2>/dev/null"
+check "the deadline passes" waits 6 sh -c "[ \$(date +%s) -gt $((deadline + 1)) ]"
+check "the confirmed change stays" body_is "$LAB_INET" "$pub:8080/" srv-102
+check "it is persisted for boot" grep -q '192.168.2.102:80' "$S/confirmed.rules"
+check "confirm with nothing pending fails" sh -c "! ip netns exec $R $PORTPILOT --state-dir $S confirm 2>/dev/null"
+
+# rollback (no timer) restores the previous ruleset exactly, and the persisted one follows.
+check "rollback" pp rollback
+rules >"$pp_tmp/after-rollback"
+check "rollback restores the previous rules exactly" cmp -s "$pp_tmp/state-A" "$pp_tmp/after-rollback"
+check "8080 is back on .101" body_is "$LAB_INET" "$pub:8080/" srv-101
+
+# Back to before portpilot's first apply: rolling back the first apply leaves no trace.
+S2=$pp_tmp/state2
+ip netns exec "$R" iptables-restore <"$pp_tmp/before"
+rules >"$pp_tmp/before2"
+check "first apply (fresh state dir)" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S2 apply >/dev/null 2>&1"
+check "rollback of a first apply" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S2 rollback >/dev/null 2>&1"
+rules >"$pp_tmp/after2"
+check "everything byte-identical to before portpilot" cmp -s "$pp_tmp/before2" "$pp_tmp/after2"
+
+# Boot: the kernel lost everything; apply --restore brings back the confirmed ruleset.
+check "apply (persisted)" pp apply
+ip netns exec "$R" sh -c 'iptables -t nat -F; iptables -t nat -X; iptables -F; iptables -X'
+check "after a 'reboot' nothing forwards" sh -c "[ -z \"\$(ip netns exec $LAB_INET curl -s --max-time 2 $pub:8080/)\" ]"
+check "apply --restore" pp apply --restore
+check "the persisted ruleset forwards again" body_is "$LAB_INET" "$pub:8080/" srv-102
+
+# Rules in both iptables variants: refuse, touch nothing.
+other=legacy
+ip netns exec "$R" iptables -V | grep -q legacy && other=nft
+ip netns exec "$R" "iptables-$other" -A INPUT -p tcp --dport 23 -j DROP
+rules >"$pp_tmp/mixed-before"
+ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply >"$pp_tmp/mixed" 2>&1
+check "mixed nft/legacy rules: apply refuses" test $? = 1
+check "the refusal names both variants" grep -q "both iptables-.* hold rules" "$pp_tmp/mixed"
+rules >"$pp_tmp/mixed-after"
+check "and changes nothing" cmp -s "$pp_tmp/mixed-before" "$pp_tmp/mixed-after"
+pp_done

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Fault lab, beyond one cause each: the evidence behind verdicts, variants, and controls that
+# show a check passes once the fault is repaired.
+. "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "$PP_TOP/tests/lab/lab.sh"
+. "$PP_TOP/tests/probe/probe-lab.sh"
+lab_need_root
+j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }
+
+plab_scenario ok && plab_diagnose
+expect_cause "healthy" ok
+check "healthy: the reflector's attempt is traced WAN in, LAN out, SYN-ACK, WAN out" \
+	j '.attempts[] | select(.wan_in and .lan_out and .lan_reply and .wan_out and .answer == "syn-ack")'
+check "healthy: the verdict comes in under 3 s" j '.elapsed_s < 3'
+
+plab_scenario server_gateway && plab_diagnose
+expect_cause "server_gateway" server_gateway
+check "server_gateway: the fix names the router's LAN address" j '.fix | test("default gateway to 192.168.2.1,")'
+check "server_gateway: the summary names the gateway the server uses (its ARP)" j '.summary | test("go to 192.168.2.254")'
+check "server_gateway: the outside SYN is seen forwarded and unanswered" \
+	j '.attempts[] | select(.wan_in and .lan_out and (.lan_reply | not))'
+lab_ns "$LAB_ROUTER" "$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" watch web-1 --seconds 1 --json \
+	>"$pp_tmp/out.json" 2>"$pp_tmp/err"
+PRC=$?
+expect_cause "server_gateway found by watch too (no reflector)" server_gateway
+ip -n "$LAB_SRV1" route replace default via 192.168.2.1 && plab_diagnose
+expect_cause "server_gateway repaired (control)" ok
+
+plab_scenario host_firewall && lab_ns "$LAB_SRV1" iptables -F INPUT &&
+	lab_ns "$LAB_SRV1" iptables -A INPUT -p tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable &&
+	plab_diagnose
+expect_cause "host firewall rejecting with ICMP (not a closed port)" host_firewall
+
+plab_scenario forward_blocked && plab_diagnose
+check "forward_blocked: the SYN arrived on WAN and never left on the LAN" \
+	j '.attempts[] | select(.wan_in and (.lan_out | not))'
+
+plab_scenario source_not_allowed && plab_diagnose
+check "source_not_allowed: the fix names the source" j '.fix | test("203.0.113.10")'
+
+plab_scenario hairpin_missing && plab_site hairpin yes && plab_apply && plab_diagnose
+expect_cause "hairpin enabled (control)" ok
+check "hairpin control: the LAN client's attempts were seen" j '[.attempts[] | select(.from_lan)] | length > 0'
+
+plab_scenario public_ip_mismatch &&
+	echo "203.0.113.1 site3.example.net" >"/etc/netns/$LAB_ROUTER/hosts" && plab_diagnose
+expect_cause "DDNS name current (control)" ok
+plab_site public_ip 203.0.113.78 && plab_diagnose
+expect_cause "[site] public_ip is an old address" public_ip_mismatch
+
+plab_scenario cgnat && plab_diagnose
+check "cgnat: the reflector's view of the site is reported" j '.reflector.seen_ip == "203.0.113.1"'
+
+plab_scenario upstream_blocked && lab_ns "$LAB_INET" iptables -D FORWARD -p tcp --dport 8080 -j DROP &&
+	plab_diagnose
+expect_cause "carrier filter removed (control)" ok
+pp_done

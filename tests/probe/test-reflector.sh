@@ -1,0 +1,96 @@
+#!/bin/sh
+# The reflector: whoami, connect-back over TCP and UDP, token, third-party refusal, rate limit.
+. "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "$PP_TOP/tests/lab/lab.sh"
+lab_need_root
+lab_up udp || { not_ok "lab up"; pp_done; }
+
+R=http://$LAB_INET_IP:9443
+# Background jobs use ip netns exec itself (it execs in place), so $! is the real process.
+tok=$pp_tmp/token
+printf 's3cret-token\n' >"$tok"
+chmod 600 "$tok"
+ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9443" --token-file "$tok" \
+	>"$pp_tmp/refl.log" 2>&1 &
+rpid=$!
+at_exit "kill $rpid 2>/dev/null"
+ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9444" --rate 3 \
+	>"$pp_tmp/refl2.log" 2>&1 &
+rpid2=$!
+at_exit "kill $rpid2 2>/dev/null"
+
+# A listener on the router's WAN address plays the site's published port.
+ip netns exec "$LAB_ROUTER" "$LAB_PY" -c '
+import socket, threading
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(("203.0.113.1", 8080)); t.listen(16)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("203.0.113.1", 5005))
+def echo():
+    while True:
+        d, a = u.recvfrom(2048); u.sendto(d, a)
+threading.Thread(target=echo, daemon=True).start()
+while True:
+    c, _ = t.accept(); c.close()' &
+lpid=$!
+at_exit "kill $lpid 2>/dev/null"
+
+get() { # NS URL [TOKEN] -> "STATUS BODY"
+	if [ -n "${3:-}" ]; then h="Authorization: Bearer $3"; else h="X-None: 1"; fi
+	lab_ns "$1" curl -s --max-time 8 -H "$h" -w ' %{http_code}' "$2" | tr -d '\n'
+}
+# has PATTERN: the last answer ($out) matches.
+has() { printf '%s\n' "$out" | grep -q -- "$1"; }
+# passes NAME CMD...: like check, for commands that use wait_for (which reuses check's variables).
+passes() { _name=$1; shift; if "$@"; then ok "$_name"; else not_ok "$_name"; fi; }
+up() { lab_ns "$LAB_ROUTER" curl -s -o /dev/null --max-time 1 "$R/v1/whoami"; }
+wait_for 10 up || not_ok "reflector started"
+wait_for 10 lab_ns "$LAB_ROUTER" ss -Hlnt "sport = :8080" | grep -q LISTEN
+
+out=$(get "$LAB_ROUTER" "$R/v1/whoami")
+check "no token: refused with 401" has ' 401$'
+out=$(get "$LAB_ROUTER" "$R/v1/whoami" wrong-token)
+check "wrong token: refused with 401" has ' 401$'
+out=$(get "$LAB_ROUTER" "$R/v1/whoami" s3cret-token)
+check "whoami sees the requester's address" has '"ip":"203.0.113.1".* 200$'
+
+out=$(get "$LAB_ROUTER" "$R/v1/check?proto=tcp&port=8080" s3cret-token)
+check "tcp connect-back to an open port: connected" has '"result":"connected"'
+out=$(get "$LAB_ROUTER" "$R/v1/check?proto=tcp&port=8081" s3cret-token)
+check "tcp connect-back to a closed port: refused" has '"result":"refused"'
+out=$(get "$LAB_ROUTER" "$R/v1/check?proto=udp&port=5005" s3cret-token)
+check "udp connect-back with an echo: reply" has '"result":"reply"'
+out=$(get "$LAB_ROUTER" "$R/v1/check?proto=udp&port=5006" s3cret-token)
+check "udp connect-back to a closed port: refused (ICMP)" has '"result":"refused"'
+
+# A third party: the reflector must refuse to connect anywhere but the requester.
+out=$(get "$LAB_ROUTER" "$R/v1/check?proto=tcp&port=80&ip=192.168.2.101" s3cret-token)
+check "connect-back to another address: refused with 403" has ' 403$'
+out=$(get "$LAB_ROUTER" "$R/v1/check?proto=tcp&port=80&target=198.51.100.10" s3cret-token)
+check "unknown target parameter: refused with 403" has ' 403$'
+check "the reflector never contacted the third party" \
+	sh -c "! grep -q 'port=80&.*-> 200' '$pp_tmp/refl.log'"
+out=$(get "$LAB_ROUTER" "$R/v1/check?proto=tcp&port=8080&ip=203.0.113.1" s3cret-token)
+check "ip= equal to the requester is accepted" has '"result":"connected"'
+check "the token never appears in the log" sh -c "! grep -q s3cret '$pp_tmp/refl.log'"
+
+# Rate limit: 3 a minute on the second instance.
+codes=""
+for i in 1 2 3 4 5; do codes="$codes $(get "$LAB_ROUTER" "http://$LAB_INET_IP:9444/v1/whoami" | awk '{print $NF}')"; done
+check "rate limit: 3 answered, then 429 ($codes)" [ "$codes" = " 200 200 200 429 429" ]
+
+# The credentials-style token file (token=...) works too.
+printf 'token=other-token\n' >"$tok.2"
+chmod 644 "$tok.2"
+"$PORTPILOT" reflector --listen 127.0.0.1:1 --token-file "$tok.2" >/dev/null 2>"$pp_tmp/mode.err"
+check "a token file others may read is refused (exit 2)" sh -c "[ $? -eq 2 ] && grep -q 'chmod 600' '$pp_tmp/mode.err'"
+chmod 600 "$tok.2"
+ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9445" --token-file "$tok.2" \
+	>"$pp_tmp/refl3.log" 2>&1 &
+rpid3=$!
+at_exit "kill $rpid3 2>/dev/null"
+up3() { [ "$(get "$LAB_ROUTER" "http://$LAB_INET_IP:9445/v1/whoami" other-token | awk '{print $NF}')" = 200 ]; }
+passes "token file with token= line" wait_for 10 up3
+
+kill $rpid
+passes "reflector stops on SIGTERM" wait_for 5 sh -c "! kill -0 $rpid 2>/dev/null"
+pp_done

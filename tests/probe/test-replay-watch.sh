@@ -1,0 +1,81 @@
+#!/bin/sh
+# Evidence kept and replayed (--write/--read), watch's live report, UDP mappings, usage errors.
+. "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "$PP_TOP/tests/lab/lab.sh"
+. "$PP_TOP/tests/probe/probe-lab.sh"
+lab_need_root
+
+plab_up udp && plab_apply && plab_reflector "$LAB_INET" "$LAB_INET_IP" || not_ok "lab"
+
+# Healthy, saved; the saved file replays to the same verdict without any network.
+plab_probe web-1 --reflector "$REFL" --write "$pp_tmp/ok.pcap"
+expect_cause "healthy probe with --write" ok
+check "the saved capture is a pcap file tcpdump reads" \
+	sh -c "tcpdump -nn -r '$pp_tmp/ok.pcap' 2>/dev/null | grep -q '203.0.113.10.* > 203.0.113.1.8080'"
+"$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" probe web-1 --json --read "$pp_tmp/ok.pcap" \
+	>"$pp_tmp/out.json" 2>"$pp_tmp/err"
+PRC=$?
+expect_cause "replay of the healthy capture" ok
+check "replay: the outside attempt is traced end to end" \
+	sh -c "jq -e '.attempts[] | select(.wan_in and .lan_out and .wan_out and .answer == \"syn-ack\")' '$pp_tmp/out.json' >/dev/null"
+
+lab_ns "$LAB_ROUTER" iptables -I FORWARD 1 -j DROP
+plab_probe web-1 --reflector "$REFL" --write "$pp_tmp/fwd.pcap"
+expect_cause "FORWARD drop with --write" forward_blocked
+lab_ns "$LAB_ROUTER" iptables -D FORWARD 1
+"$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" probe web-1 --json --read "$pp_tmp/fwd.pcap" \
+	>"$pp_tmp/out.json" 2>"$pp_tmp/err"
+PRC=$?
+expect_cause "replay of the FORWARD-drop capture (on a healthy router)" forward_blocked
+"$PORTPILOT" -f "$PT" probe web-1 --read "$pp_tmp/missing.pcap" >/dev/null 2>"$pp_tmp/err"
+rc=$?
+check "replay of a missing file: error naming it" sh -c "[ $rc -ne 0 ] && grep -q missing.pcap '$pp_tmp/err'"
+
+# watch, human output: every attempt from outside shows up as it happens.
+ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$PT" watch web-1 --seconds 3 >"$pp_tmp/watch.txt" 2>&1 &
+w=$!
+client() { i=0; while [ $i -lt 20 ]; do lab_http "$LAB_INET" http://203.0.113.1:8080/ >/dev/null; i=$((i + 1)); done; }
+watching() { grep -q '^watching' "$pp_tmp/watch.txt"; }
+wait_for 5 watching
+client
+wait $w; rc=$?
+check "watch: exit 0 on a working mapping" [ $rc -eq 0 ]
+check "watch: the client's SYN on WAN is reported" grep -q '#.*wan tcp 203.0.113.10:[0-9]* > 203.0.113.1:8080 SYN$' "$pp_tmp/watch.txt"
+check "watch: the server's SYN-ACK on LAN is reported" grep -q '#.*lan tcp 192.168.2.101:80 > 203.0.113.10:[0-9]* SYN-ACK' "$pp_tmp/watch.txt"
+check "watch: ends with the verdict" grep -q '^cause: ok' "$pp_tmp/watch.txt"
+
+# UDP mapping to the lab's echo service; then to a port where nothing listens.
+"$PORTPILOT" -f "$PT" add game protocol=udp public_port=7000 internal_ip=192.168.2.101 \
+	internal_port="$LAB_UDP_PORT" >/dev/null && "$PORTPILOT" -f "$PT" add dead protocol=udp \
+	public_port=7001 internal_ip=192.168.2.101 internal_port=5999 >/dev/null && plab_apply
+plab_probe game --reflector "$REFL"
+expect_cause "udp mapping with an echo service" ok
+plab_probe dead --reflector "$REFL"
+expect_cause "udp mapping, nothing listening (ICMP port unreachable)" not_listening
+
+# [probe] in portpilot.conf: reflector URL and token file, with a reflector that needs the token.
+printf 'token=lab-token-1\n' >"$pp_tmp/refl.token"
+chmod 600 "$pp_tmp/refl.token"
+ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9450" --token-file "$pp_tmp/refl.token" \
+	>>"$pp_tmp/reflector.log" 2>&1 &
+echo $! >>"$LAB_DIR/pids"
+printf '[probe]\nreflector = http://%s:9450\ntoken_file = %s\n' "$LAB_INET_IP" "$pp_tmp/refl.token" \
+	>"$pp_tmp/pp.conf"
+tok_up() { [ "$(lab_ns "$LAB_ROUTER" curl -s -o /dev/null -w '%{http_code}' "http://$LAB_INET_IP:9450/v1/whoami")" = 401 ]; }
+wait_for 10 tok_up
+lab_ns "$LAB_ROUTER" "$PORTPILOT" -f "$PT" -c "$pp_tmp/pp.conf" probe web-1 --json >"$pp_tmp/out.json" 2>"$pp_tmp/err"
+PRC=$?
+expect_cause "reflector and token from [probe] in portpilot.conf" ok
+check "conf: the outside test ran" sh -c "jq -e '.outside_tested' '$pp_tmp/out.json' >/dev/null"
+check "conf: the token is not printed" sh -c "! grep -q lab-token-1 '$pp_tmp/out.json' '$pp_tmp/err'"
+printf 'token=wrong\n' >"$pp_tmp/refl.token"
+lab_ns "$LAB_ROUTER" "$PORTPILOT" -f "$PT" -c "$pp_tmp/pp.conf" probe web-1 >"$pp_tmp/out.txt" 2>&1
+check "conf: a wrong token is reported as the reflector's 401" grep -q 'answered 401' "$pp_tmp/out.txt"
+
+"$PORTPILOT" -f "$PT" probe nosuch >/dev/null 2>&1
+check "unknown mapping: exit 2" [ $? -eq 2 ]
+"$PORTPILOT" -f "$PT" probe >/dev/null 2>&1
+check "no mapping named: exit 2" [ $? -eq 2 ]
+"$PORTPILOT" reflector >/dev/null 2>&1
+check "reflector without --listen: exit 2" [ $? -eq 2 ]
+pp_done

@@ -1,0 +1,87 @@
+#!/bin/sh
+# The apply flow in the lab router namespace: diff first, apply with a confirm
+# countdown, confirm with one key, states turn "in sync", hits count up when
+# the internet host connects; a new mapping added in the form is applied and
+# rolled back on request, then rolled back by the timer when not confirmed.
+. "$(dirname "$0")/../lib.sh"
+. "$PP_TOP/tests/tui/tui-lib.sh"
+. "$PP_TOP/tests/lab/lab.sh"
+lab_need_root
+lab_up || { not_ok "lab builds"; pp_done; }
+
+reach() { [ "$(lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:$1/")" = "$2" ]; }
+in_kernel() { ip netns exec "$LAB_ROUTER" iptables-save | grep -q "pp:$1"; }
+not_in_kernel() { ! in_kernel "$1"; }
+n_in_sync() { [ "$(screen | grep -c 'in sync')" -ge "$1" ]; }
+web1_hits() { screen | awk '/ web-1 /{exit !($NF >= 1)}'; }
+log_complete() {
+	s=$(screen)
+	echo "$s" | grep -q 'confirmed' && echo "$s" | grep -q 'rolled back on request' &&
+		echo "$s" | grep -q 'rolled back by the timer'
+}
+lab_seed_table "$pp_tmp/m.ini"
+TUI_WRAP="ip netns exec $LAB_ROUTER"
+tui_start 80 24 C.UTF-8 -- -f m.ini --state-dir "$pp_tmp/state"
+check "TUI opens in the router namespace" wait_screen "3 mappings"
+check "kernel read: rows are pending before any apply" wait_for 10 line_has 4 "pending"
+check "header: kernel differs" wait_screen "kernel differs (3)"
+check "header: WAN interface and its address" wait_screen "WAN eth0 $LAB_WAN_IP"
+
+keys A
+check "A shows the diff first" wait_screen "dry run"
+check "diff names the mapping's rules" wait_screen "pp:web-1"
+check "diff: nothing applied yet" not_in_kernel web-1
+keys a
+check "apply: countdown shown" wait_screen "Rollback in"
+check "apply: rules in the kernel" in_kernel web-1
+keys c
+check "c confirms" wait_screen "Confirmed: the ruleset stays"
+keys Enter
+check "states turn in sync" wait_for 10 n_in_sync 3
+check "header: kernel in sync" wait_screen "kernel in sync"
+check "internet reaches web-1 through the mapping" reach 8080 srv-101
+check "hits of web-1 count up" wait_for 10 web1_hits
+
+# A new mapping through the form, saved, applied, rolled back on request.
+keys a; type_text "web-4"; keys Tab Tab Tab; type_text "8092"; keys Tab
+type_text "192.168.2.101"; keys Tab; type_text "80"; keys Enter
+check "form adds web-4" wait_screen "Added web-4"
+keys A
+check "apply asks to save first" wait_screen "Apply works from the saved file"
+keys s
+check "diff after saving shows web-4" wait_screen "pp:web-4"
+keys a
+check "web-4 applied with countdown" wait_screen "Rollback in"
+check "internet reaches web-4" reach 8092 srv-101
+keys r
+check "r rolls back now" wait_screen "Rolled back: the kernel holds the rules from before"
+check "web-4 gone from the kernel" not_in_kernel web-4
+check "web-1 still there" in_kernel web-1
+keys Enter
+
+# Not confirmed: the timer rolls back and the screen says so.
+keys A
+wait_screen "pp:web-4"
+keys - - - - - a
+check "apply with a 10 s countdown" wait_screen "Rollback in"
+keys Escape
+check "header shows the countdown on the table" wait_screen "CONFIRM in"
+check "timer rolls back; the screen says so" wait_screen "not confirmed in time" 30
+check "web-4 gone after the timer" not_in_kernel web-4
+
+# The demo's story: the new mapping applied with confirm, its hits count up.
+keys A
+wait_screen "pp:web-4"
+keys a
+wait_screen "Rollback in"
+keys c
+check "web-4 confirmed" wait_screen "Confirmed: the ruleset stays"
+keys Enter
+check "internet reaches web-4 after confirm" reach 8092 srv-101
+web4_hits() { screen | awk '/ web-4 /{exit !($2 == "sync" && $NF >= 1)}'; }
+check "web-4 in sync and its hits count up" wait_for 10 web4_hits
+keys L
+check "session log lists apply, confirm and rollbacks" wait_for 5 log_complete
+keys q q
+check "quits with 0" wait_for 5 exit_is 0
+pp_done

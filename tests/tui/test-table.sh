@@ -1,0 +1,45 @@
+#!/bin/sh
+# The table screen on the seed site: at 80x24 and 200x50, in the C and UTF-8
+# locales, with and without colour: the exact screen, filter, sort, help, quit.
+. "$(dirname "$0")/../lib.sh"
+. "$PP_TOP/tests/tui/tui-lib.sh"
+
+seed_copy
+for size in 80x24 200x50; do
+	cols=${size%x*} rows=${size#*x}
+	for loc in C C.UTF-8; do
+		for colour in colour mono; do
+			env=""; [ $colour = mono ] && env="NO_COLOR=1"
+			tag="$size $loc $colour"
+			exp="seed-$size.$( [ $loc = C ] && echo ascii || echo utf8 )"
+			tui_start "$cols" "$rows" "$loc" $env -- -f m.ini tui --offline
+			wait_screen "3 mappings"
+			check "$tag: seed table matches $exp" wait_screen_is "$exp"
+			if [ $colour = mono ]; then
+				check "$tag: NO_COLOR draws no colour" no_colour
+			else
+				check "$tag: colours are used" wait_for 5 screen_has_colour
+			fi
+			keys /; type_text "8091"
+			check "$tag: / filters as you type" wait_screen "1 shown"
+			check "$tag: filter keeps the matching row" wait_for 5 line_has 4 web-3
+			keys Enter
+			check "$tag: Enter keeps the filter" wait_screen "filter: 8091"
+			keys Escape
+			check "$tag: Esc clears the filter" wait_gone "1 shown"
+			keys 4 4
+			check "$tag: sort by public port, descending" \
+				wait_for 5 line_has 6 web-1
+			keys '?'
+			check "$tag: ? opens the help" wait_screen "Table screen"
+			keys q
+			check "$tag: q leaves the help" wait_screen "3 mappings"
+			keys F1
+			check "$tag: F1 opens the help" wait_screen "Table screen"
+			keys Escape q
+			check "$tag: q quits with 0" wait_for 5 exit_is 0
+			check "$tag: terminal restored (alternate screen off)" restored
+		done
+	done
+done
+pp_done

@@ -1,0 +1,296 @@
+/* Probe internals without a network: frame parsing, BPF filters, trace correlation, diagnosis. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+
+#include "portpilot/probe.h"
+#include "portpilot/util.h"
+
+#define IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
+#define OUTSIDE IP(203, 0, 113, 10)
+#define WANIP IP(203, 0, 113, 1)
+#define SRV IP(192, 168, 2, 101)
+
+/* An Ethernet + IPv4 + TCP/UDP frame. */
+static size_t frame(uint8_t *b, uint8_t proto, uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, uint8_t flags)
+{
+	memset(b, 0, 80);
+	b[12] = 0x08;
+	uint8_t *ip = b + 14;
+	ip[0] = 0x45;
+	ip[9] = proto;
+	for (int i = 0; i < 4; i++) {
+		ip[12 + i] = s >> (24 - 8 * i);
+		ip[16 + i] = d >> (24 - 8 * i);
+	}
+	uint8_t *l4 = ip + 20;
+	l4[0] = sp >> 8, l4[1] = sp & 255, l4[2] = dp >> 8, l4[3] = dp & 255;
+	l4[13] = flags;
+	return 14 + 20 + 20;
+}
+
+static void test_parse_tcp_udp(void **st)
+{
+	uint8_t b[128];
+	struct pp_packet p;
+	int ifx;
+	size_t n = frame(b, IPPROTO_TCP, OUTSIDE, WANIP, 40000, 8080, 0x02);
+	assert_int_equal(pp_packet_parse(DLT_EN10MB, b, n, &p, &ifx), 0);
+	assert_int_equal(p.kind, PP_PKT_SYN);
+	assert_int_equal(p.src, OUTSIDE);
+	assert_int_equal(p.dport, 8080);
+	frame(b, IPPROTO_TCP, SRV, OUTSIDE, 80, 40000, 0x12);
+	assert_int_equal(pp_packet_parse(DLT_EN10MB, b, n, &p, &ifx), 0);
+	assert_int_equal(p.kind, PP_PKT_SYNACK);
+	frame(b, IPPROTO_TCP, SRV, OUTSIDE, 80, 40000, 0x14);
+	assert_int_equal(pp_packet_parse(DLT_EN10MB, b, n, &p, &ifx), 0);
+	assert_int_equal(p.kind, PP_PKT_RST);
+	frame(b, IPPROTO_UDP, OUTSIDE, WANIP, 5000, 8080, 0);
+	assert_int_equal(pp_packet_parse(DLT_EN10MB, b, n, &p, &ifx), 0);
+	assert_int_equal(p.kind, PP_PKT_UDP);
+	b[12] = 0x86, b[13] = 0xdd; /* IPv6 is not ours */
+	assert_int_equal(pp_packet_parse(DLT_EN10MB, b, n, &p, &ifx), -1);
+	assert_int_equal(pp_packet_parse(DLT_EN10MB, b, 10, &p, &ifx), -1);
+}
+
+static void test_parse_icmp_quote(void **st)
+{
+	uint8_t b[128], q[80];
+	struct pp_packet p;
+	int ifx;
+	/* ICMP port unreachable from the server about OUTSIDE:40000 > SRV:80. */
+	frame(q, IPPROTO_TCP, OUTSIDE, SRV, 40000, 80, 0x02);
+	memset(b, 0, sizeof b);
+	b[12] = 0x08;
+	uint8_t *ip = b + 14;
+	ip[0] = 0x45;
+	ip[9] = IPPROTO_ICMP;
+	ip[12] = 192, ip[13] = 168, ip[14] = 2, ip[15] = 101;
+	ip[20] = 3, ip[21] = 3;
+	memcpy(ip + 28, q + 14, 28);
+	assert_int_equal(pp_packet_parse(DLT_EN10MB, b, 14 + 20 + 8 + 28, &p, &ifx), 0);
+	assert_int_equal(p.kind, PP_PKT_ICMP_UNREACH);
+	assert_int_equal(p.icmp_from, SRV);
+	assert_int_equal(p.src, OUTSIDE);
+	assert_int_equal(p.dport, 80);
+	assert_int_equal(p.proto, IPPROTO_TCP);
+}
+
+static void test_parse_arp(void **st)
+{
+	static const uint8_t f[42] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06,
+		0, 1, 0x08, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 192, 168, 2, 101,
+		0, 0, 0, 0, 0, 0, 192, 168, 2, 254,
+	};
+	struct pp_packet p;
+	int ifx;
+	assert_int_equal(pp_packet_parse(DLT_EN10MB, f, sizeof f, &p, &ifx), 0);
+	assert_int_equal(p.kind, PP_PKT_ARP);
+	assert_int_equal(p.src, SRV);
+	assert_int_equal(p.dst, IP(192, 168, 2, 254));
+}
+
+static struct pp_trace_ctx ctx(void)
+{
+	struct pp_trace_ctx c = { .protos = PP_TCP, .pub_lo = 8080, .pub_hi = 8080, .in_lo = 80,
+	                          .in_hi = 80, .internal_ip = SRV, .nrouter = 2,
+	                          .lan = { IP(192, 168, 2, 0), 24 } };
+	c.router_ips[0] = WANIP;
+	c.router_ips[1] = IP(192, 168, 2, 1);
+	return c;
+}
+
+static void add(struct pp_trace *t, const struct pp_trace_ctx *c, enum pp_side side, uint8_t proto,
+                enum pp_pkt_kind k, uint32_t s, uint16_t sp, uint32_t d, uint16_t dp)
+{
+	struct pp_packet p = { .side = side, .proto = proto, .kind = k, .src = s, .sport = sp,
+	                       .dst = d, .dport = dp };
+	pp_trace_add(t, c, &p);
+}
+
+static void test_filters_compile(void **st)
+{
+	struct pp_trace_ctx c = ctx();
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 256);
+	struct bpf_program prog;
+	for (int range = 0; range < 2; range++) {
+		c.pub_hi = range ? 8099 : 8080;
+		for (int s = 0; s < 2; s++) {
+			char *f = pp_capture_filter(&c, (enum pp_side)s);
+			assert_int_equal(pcap_compile(dead, &prog, f, 1, PCAP_NETMASK_UNKNOWN), 0);
+			assert_non_null(strstr(f, range ? "portrange 8080-8099" : "port 8080"));
+			if (s == PP_SIDE_LAN)
+				assert_non_null(strstr(f, "host 192.168.2.101 and port 80"));
+			pcap_freecode(&prog);
+			free(f);
+		}
+	}
+	pcap_close(dead);
+}
+
+static void test_trace_full_path(void **st)
+{
+	struct pp_trace t = { 0 };
+	struct pp_trace_ctx c = ctx();
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40000, WANIP, 8080);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40000, SRV, 80);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYNACK, SRV, 80, OUTSIDE, 40000);
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYNACK, WANIP, 8080, OUTSIDE, 40000);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_TCP, SRV, 80, OUTSIDE, 40000);
+	/* The router's own check is kept apart. */
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, IP(192, 168, 2, 1), 5000, SRV, 80);
+	assert_int_equal(t.natt, 2);
+	const struct pp_attempt *a = &t.att[0];
+	assert_true(a->wan_in && a->lan_out && a->lan_reply && a->wan_out);
+	assert_int_equal(a->answer, PP_ANS_SYNACK);
+	assert_false(a->router_own);
+	assert_true(t.att[1].router_own);
+	assert_int_equal(t.pkts[0].attempt, 0);
+	pp_trace_free(&t);
+}
+
+static void test_trace_hairpin_and_wrong_proto(void **st)
+{
+	struct pp_trace t = { 0 };
+	struct pp_trace_ctx c = ctx();
+	uint32_t lanhost = IP(192, 168, 2, 50);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, lanhost, 33000, WANIP, 8080);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_RST, WANIP, 8080, lanhost, 33000);
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_UDP, PP_PKT_UDP, OUTSIDE, 5000, WANIP, 8080);
+	assert_int_equal(t.natt, 2);
+	assert_true(t.att[0].from_lan);
+	assert_int_equal(t.att[0].answer, PP_ANS_RST);
+	assert_true(t.att[1].wrong_proto && t.att[1].wan_in && !t.att[1].lan_out);
+	pp_trace_free(&t);
+}
+
+/* Facts of a healthy site; each test breaks one thing. */
+static struct pp_mapping map;
+static struct pp_site site;
+static struct pp_facts healthy(struct pp_trace *t)
+{
+	memset(&map, 0, sizeof map);
+	memset(&site, 0, sizeof site);
+	map.name = "web-1";
+	map.enabled = true;
+	map.proto = PP_TCP;
+	map.pub_lo = map.pub_hi = 8080;
+	map.in_lo = map.in_hi = 80;
+	map.internal_ip = SRV;
+	site.hairpin = true;
+	struct pp_facts f = { .m = &map, .site = &site, .dnat_rule = PP_YES, .ip_forward = PP_YES,
+	                      .forward_static_block = PP_NO, .wan_ip = WANIP, .lan_ip = IP(192, 168, 2, 1),
+	                      .seen_ip = WANIP, .svc_lan = PP_SVC_OPEN, .svc_wan = PP_SVC_OPEN,
+	                      .neigh_ok = PP_YES, .outside_tested = true, .outside_ok = true,
+	                      .reflector_ip = OUTSIDE, .trace = t, .captured = true };
+	strcpy(f.wan_if, "eth0");
+	return f;
+}
+
+static enum pp_cause diag(const struct pp_facts *f)
+{
+	struct pp_probe_result *r = pp_xcalloc(1, sizeof *r);
+	r->mapping = pp_xstrdup("web-1");
+	pp_diagnose(f, r);
+	enum pp_cause c = r->cause;
+	assert_non_null(r->summary);
+	assert_non_null(r->fix);
+	pp_probe_result_free(r);
+	return c;
+}
+
+static void test_diagnose_each_fact(void **st)
+{
+	struct pp_trace t = { 0 };
+	struct pp_facts f = healthy(&t);
+	assert_int_equal(diag(&f), PP_CAUSE_OK);
+	f = healthy(&t), map.enabled = false;
+	assert_int_equal(diag(&f), PP_CAUSE_DISABLED);
+	f = healthy(&t), f.expired = true;
+	assert_int_equal(diag(&f), PP_CAUSE_EXPIRED);
+	f = healthy(&t), f.dnat_rule = PP_NO;
+	assert_int_equal(diag(&f), PP_CAUSE_RULE_MISSING);
+	f = healthy(&t), f.ip_forward = PP_NO;
+	assert_int_equal(diag(&f), PP_CAUSE_IP_FORWARD_OFF);
+	f = healthy(&t), f.wan_ip = IP(100, 64, 0, 2);
+	assert_int_equal(diag(&f), PP_CAUSE_CGNAT);
+	f = healthy(&t), f.wan_ip = IP(192, 168, 100, 2);
+	assert_int_equal(diag(&f), PP_CAUSE_DOUBLE_NAT);
+	f = healthy(&t), f.expected_ip = IP(203, 0, 113, 77);
+	assert_int_equal(diag(&f), PP_CAUSE_PUBLIC_IP_MISMATCH);
+	f = healthy(&t), f.dns_ip = IP(203, 0, 113, 77);
+	strcpy(f.dns_name, "site3.example.net");
+	assert_int_equal(diag(&f), PP_CAUSE_PUBLIC_IP_MISMATCH);
+	f = healthy(&t), f.svc_lan = PP_SVC_REFUSED;
+	assert_int_equal(diag(&f), PP_CAUSE_NOT_LISTENING);
+	f = healthy(&t), f.svc_lan = PP_SVC_UNREACHABLE;
+	assert_int_equal(diag(&f), PP_CAUSE_HOST_UNREACHABLE);
+	f = healthy(&t), f.svc_lan = PP_SVC_TIMEOUT;
+	assert_int_equal(diag(&f), PP_CAUSE_HOST_FIREWALL);
+	f = healthy(&t), f.svc_wan = PP_SVC_TIMEOUT;
+	assert_int_equal(diag(&f), PP_CAUSE_SERVER_GATEWAY);
+	f = healthy(&t), f.outside_ok = false;
+	assert_int_equal(diag(&f), PP_CAUSE_UPSTREAM_BLOCKED);
+	struct pp_cidr allow = { IP(198, 51, 100, 0), 24 };
+	f = healthy(&t), map.allow = &allow, map.nallow = 1;
+	assert_int_equal(diag(&f), PP_CAUSE_SOURCE_NOT_ALLOWED);
+}
+
+static void test_diagnose_from_trace(void **st)
+{
+	struct pp_trace t = { 0 };
+	struct pp_trace_ctx c = ctx();
+	struct pp_facts f;
+	/* Arrived on WAN, never on the LAN: FORWARD. */
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40000, WANIP, 8080);
+	f = healthy(&t), f.outside_ok = false;
+	assert_int_equal(diag(&f), PP_CAUSE_FORWARD_BLOCKED);
+	pp_trace_free(&t);
+	/* Only UDP from outside at a TCP mapping, seen by watch. */
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_UDP, PP_PKT_UDP, OUTSIDE, 40000, WANIP, 8080);
+	f = healthy(&t), f.outside_tested = false;
+	assert_int_equal(diag(&f), PP_CAUSE_WRONG_PROTOCOL);
+	pp_trace_free(&t);
+	/* A LAN client at the public address answered by the router's RST. */
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, IP(192, 168, 2, 50), 33000, WANIP, 8080);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_RST, WANIP, 8080, IP(192, 168, 2, 50), 33000);
+	f = healthy(&t), f.outside_tested = false;
+	assert_int_equal(diag(&f), PP_CAUSE_HAIRPIN_MISSING);
+	pp_trace_free(&t);
+}
+
+static void test_cause_names(void **st)
+{
+	static const char *const want[] = {
+		"ok", "disabled", "expired", "rule_missing", "ip_forward_off", "forward_blocked",
+		"not_listening", "host_unreachable", "host_firewall", "server_gateway", "wrong_protocol",
+		"source_not_allowed", "hairpin_missing", "public_ip_mismatch", "cgnat", "double_nat",
+		"upstream_blocked",
+	};
+	assert_int_equal(PP_CAUSE__COUNT, sizeof want / sizeof want[0]);
+	for (int i = 0; i < PP_CAUSE__COUNT; i++)
+		assert_string_equal(pp_cause_name((enum pp_cause)i), want[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_tcp_udp),
+		cmocka_unit_test(test_parse_icmp_quote),
+		cmocka_unit_test(test_parse_arp),
+		cmocka_unit_test(test_filters_compile),
+		cmocka_unit_test(test_trace_full_path),
+		cmocka_unit_test(test_trace_hairpin_and_wrong_proto),
+		cmocka_unit_test(test_diagnose_each_fact),
+		cmocka_unit_test(test_diagnose_from_trace),
+		cmocka_unit_test(test_cause_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,240 @@
+/* The one place the TUI asks the backend: per-row sync state, hit counters, pending confirm. */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portpilot/backend.h"
+#include "portpilot/util.h"
+#include "tui-internal.h"
+
+struct live_row {
+	char *name;                       /* copied: the table's strings move on every edit */
+	enum pp_sync sync;
+	unsigned long long pkts;
+	time_t last_hit;                  /* when this session saw pkts grow */
+};
+
+static struct {
+	bool opened, usable, offline;
+	struct pp_backend b;
+	char why[300];                    /* why the kernel state is unknown */
+	struct live_row *rows;
+	size_t n;
+	size_t differ;                    /* active mappings not in sync */
+	time_t deadline;                  /* pending confirm, 0 when none */
+	char wan_addr[INET_ADDRSTRLEN];   /* the WAN interface's IPv4 address, "" if none */
+} L;
+
+void
+tui_live_offline(void)
+{
+	L.offline = true;
+	snprintf(L.why, sizeof L.why, "offline (tui --offline)");
+}
+
+static void
+open_backend(void)
+{
+	struct pp_error err;
+
+	if (L.opened)
+		return;
+	L.opened = true;
+	if (L.offline)
+		return;
+	if (geteuid() != 0) {
+		snprintf(L.why, sizeof L.why, "kernel state needs root");
+		return;
+	}
+	if (pp_backend_open(&L.b, &err) < 0) {
+		snprintf(L.why, sizeof L.why, "%.290s", err.msg);
+		return;
+	}
+	L.usable = true;
+}
+
+bool
+tui_live_available(void)
+{
+	open_backend();
+	return L.usable;
+}
+
+const char *
+tui_live_why(void)
+{
+	open_backend();
+	return L.why;
+}
+
+static const struct live_row *
+row_of(const struct tui *t, size_t idx)
+{
+	/* After an edit the rows no longer line up: unknown until the next read. */
+	if (idx < L.n && strcmp(L.rows[idx].name, t->table->maps[idx].name) == 0)
+		return &L.rows[idx];
+	return NULL;
+}
+
+void
+tui_live_row(const struct tui *t, size_t idx, struct tui_live *out)
+{
+	const struct live_row *r = L.usable ? row_of(t, idx) : NULL;
+
+	memset(out, 0, sizeof *out);
+	out->state = S_UNKNOWN;
+	if (r == NULL)
+		return;
+	out->has_hits = true;
+	out->hits = r->pkts;
+	out->last_hit = r->last_hit;
+	switch (r->sync) {
+	case PP_SYNC_OK: out->state = S_SYNC; break;
+	case PP_SYNC_MISSING: out->state = S_PENDING; break;
+	case PP_SYNC_DRIFTED: case PP_SYNC_STALE:
+		out->state = tui_is_edited(t, r->name) ? S_PENDING : S_DRIFT;
+		break;
+	case PP_SYNC_INACTIVE: out->state = S_UNKNOWN; break;
+	}
+}
+
+/* The pending confirm's deadline, from `status --json` (the state files are the core's). */
+static time_t
+read_deadline(struct tui *t)
+{
+	struct pp_cli c = *t->cli;
+	char *text = NULL, *etext = NULL, *argv[] = { "status", NULL };
+	size_t len, elen;
+	const char *p;
+	time_t d = 0;
+
+	c.out = open_memstream(&text, &len);
+	c.err = open_memstream(&etext, &elen);
+	c.json = true;
+	c.table_path = t->path;
+	if (c.out && c.err) {
+		pp_cmd_status(&c, 1, argv);
+		fflush(c.out);
+		p = strstr(text, "\"pending_confirm\":{\"deadline\":");
+		if (p)
+			d = (time_t)strtoll(p + 31, NULL, 10);
+	}
+	if (c.out)
+		fclose(c.out);
+	if (c.err)
+		fclose(c.err);
+	free(text);
+	free(etext);
+	return d;
+}
+
+static void
+keep_rows(const struct tui *t, struct pp_map_status *st)
+{
+	struct live_row *rows = pp_xcalloc(t->table->n + 1, sizeof *rows);
+	time_t now = time(NULL);
+
+	L.differ = 0;
+	for (size_t i = 0; i < t->table->n; i++) {
+		const struct live_row *old = row_of(t, i);
+
+		rows[i].name = pp_xstrdup(t->table->maps[i].name);
+		rows[i].sync = st[i].sync;
+		rows[i].pkts = st[i].pkts;
+		rows[i].last_hit = old ? old->last_hit : 0;
+		if (old && st[i].pkts > old->pkts)
+			rows[i].last_hit = now;
+		if (st[i].sync != PP_SYNC_OK && st[i].sync != PP_SYNC_INACTIVE)
+			L.differ++;
+	}
+	for (size_t i = 0; i < L.n; i++)
+		free(L.rows[i].name);
+	free(L.rows);
+	L.rows = rows;
+	L.n = t->table->n;
+}
+
+/* The WAN interface's first IPv4 address, for the header. */
+static void
+read_wan(const char *ifname)
+{
+	struct ifaddrs *ifs, *i;
+
+	L.wan_addr[0] = '\0';
+	if (ifname == NULL || getifaddrs(&ifs) < 0)
+		return;
+	for (i = ifs; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && strcmp(i->ifa_name, ifname) == 0) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, L.wan_addr,
+			          sizeof L.wan_addr);
+			break;
+		}
+	freeifaddrs(ifs);
+}
+
+const char *
+tui_live_wan(void)
+{
+	return L.wan_addr;
+}
+
+void
+tui_live_refresh(struct tui *t)
+{
+	struct pp_live live;
+	struct pp_map_status *st = NULL;
+	struct pp_error err;
+
+	if (L.offline)
+		return;
+	read_wan(t->table->site.val[PP_S_WAN_INTERFACE]);
+	if (!tui_live_available())
+		return;
+	if (pp_backend_read(&L.b, &live, &err) < 0) {
+		snprintf(L.why, sizeof L.why, "%.290s", err.msg);
+		return;
+	}
+	if (pp_status_read(t->table, &L.b, &live, time(NULL), &st, &err) == 0) {
+		keep_rows(t, st);
+		pp_status_free(st, t->table->n);
+		L.why[0] = '\0';
+	} else {
+		snprintf(L.why, sizeof L.why, "%.290s", err.msg);
+	}
+	pp_live_free(&live);
+	L.deadline = read_deadline(t);
+}
+
+time_t tui_live_deadline(void) { return L.deadline; }
+void tui_live_set_deadline(time_t d) { L.deadline = d; }
+
+const char *
+tui_live_summary(const struct tui *t, char *buf, size_t n)
+{
+	(void)t;
+	if (!L.usable || L.n == 0)
+		snprintf(buf, n, "kernel ?");
+	else if (L.differ == 0)
+		snprintf(buf, n, "kernel in sync");
+	else
+		snprintf(buf, n, "kernel differs (%zu)", L.differ);
+	if (L.deadline) {
+		long left = (long)(L.deadline - time(NULL));
+
+		snprintf(buf + strlen(buf), n - strlen(buf), "  CONFIRM in %lds (C)", left > 0 ? left : 0);
+	}
+	return buf;
+}
+
+void
+tui_live_free(void)
+{
+	for (size_t i = 0; i < L.n; i++)
+		free(L.rows[i].name);
+	free(L.rows);
+	memset(&L, 0, sizeof L);
+}

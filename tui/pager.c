@@ -1,0 +1,106 @@
+/* A scrolling page of text lines for help, details and the session log. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "portpilot/util.h"
+#include "tui-internal.h"
+
+void
+tui_pager_add(struct tui_pager *pg, enum tui_role r, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = pp_xstrdup("");
+	va_end(ap);
+	if (pg->n == pg->cap) {
+		pg->cap = pg->cap ? pg->cap * 2 : 32;
+		pg->line = pp_xrealloc(pg->line, pg->cap * sizeof *pg->line);
+		pg->role = pp_xrealloc(pg->role, pg->cap * sizeof *pg->role);
+	}
+	pg->line[pg->n] = s;
+	pg->role[pg->n++] = r;
+}
+
+static void
+clear_lines(struct tui_pager *pg)
+{
+	for (size_t i = 0; i < pg->n; i++)
+		free(pg->line[i]);
+	pg->n = 0;
+}
+
+static int
+body_rows(const struct tui *t)
+{
+	return t->rows - 3;
+}
+
+static void
+pager_draw(struct tui_panel *p, struct tui *t)
+{
+	static const char *const hints[] = { "Up/Down PgUp/PgDn", "scroll", "q Esc", "back", NULL };
+	struct tui_pager *pg = (struct tui_pager *)p;
+	int h = body_rows(t);
+	char title[160];
+
+	clear_lines(pg);
+	pg->fill(pg, t);
+	if (pg->n <= (size_t)h)
+		pg->top = 0;
+	else if (pg->top > pg->n - (size_t)h)
+		pg->top = pg->n - (size_t)h;
+	snprintf(title, sizeof title, " portpilot  %s", pg->title);
+	tui_draw_text(0, 0, t->cols, TR_TITLE, title);
+	tui_draw_hline(1, 0, t->cols, TR_FRAME);
+	for (int i = 0; i < h && pg->top + (size_t)i < pg->n; i++)
+		tui_draw_text(2 + i, 1, t->cols - 2, pg->role[pg->top + i], pg->line[pg->top + i]);
+	tui_hints(t, t->rows - 1, hints);
+}
+
+static bool
+pager_key(struct tui_panel *p, struct tui *t, int key)
+{
+	struct tui_pager *pg = (struct tui_pager *)p;
+	size_t page = (size_t)body_rows(t);
+
+	switch (key) {
+	case TK_UP: case 'k': if (pg->top) pg->top--; return true;
+	case TK_DOWN: case 'j': pg->top++; return true;
+	case TK_PGUP: case 'b': pg->top = pg->top > page ? pg->top - page : 0; return true;
+	case TK_PGDN: case 'f': case ' ': pg->top += page; return true;
+	case TK_HOME: case 'g': pg->top = 0; return true;
+	case TK_END: case 'G': pg->top = (size_t)-1 / 2; return true;
+	case 'q': case TK_ESC: case TK_CTRL('c'): case TK_F(10): case TK_F(1): case '?': case 'h': case TK_ENTER:
+		tui_pop(t);
+		return true;
+	}
+	return false;
+}
+
+static void
+pager_free(struct tui_panel *p)
+{
+	struct tui_pager *pg = (struct tui_pager *)p;
+
+	clear_lines(pg);
+	free(pg->line);
+	free(pg->role);
+	free(pg);
+}
+
+struct tui_pager *
+tui_pager_new(const char *title, const char *arg, void (*fill)(struct tui_pager *, struct tui *))
+{
+	struct tui_pager *pg = pp_xcalloc(1, sizeof *pg);
+
+	pg->p = (struct tui_panel){ .name = title, .draw = pager_draw, .key = pager_key,
+	                            .free = pager_free, .opaque = true };
+	snprintf(pg->title, sizeof pg->title, "%s", title);
+	snprintf(pg->arg, sizeof pg->arg, "%s", arg ? arg : "");
+	pg->fill = fill;
+	return pg;
+}

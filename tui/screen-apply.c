@@ -1,0 +1,304 @@
+/* The apply flow: the kernel diff first, apply with a confirm countdown, confirm or roll back. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/backend.h"
+#include "portpilot/util.h"
+#include "tui-internal.h"
+
+#define DEFAULT_CONFIRM 60
+
+enum phase { P_DIFF, P_WAIT, P_DONE };
+
+struct apply {
+	struct tui_panel p;
+	enum phase phase;
+	int seconds;
+	char *text;                       /* what the core printed */
+	size_t top;
+	char result[600];
+	enum tui_role result_role;
+};
+
+typedef int (*core_fn)(struct pp_cli *c, void *arg);
+
+/* Run a core lifecycle call with its output captured instead of printed over the screen. */
+static int
+capture(struct tui *t, core_fn fn, void *arg, char **text)
+{
+	struct pp_cli c = *t->cli;
+	size_t len;
+	FILE *f;
+	int rc;
+
+	*text = NULL;
+	f = open_memstream(text, &len);
+	if (f == NULL)
+		return -1;
+	c.out = c.err = f;
+	c.json = false;
+	c.table_path = t->path;
+	rc = fn(&c, arg);
+	fclose(f);
+	return rc;
+}
+
+static int
+do_apply(struct pp_cli *c, void *arg)
+{
+	return pp_apply(c, arg);
+}
+
+static int do_confirm(struct pp_cli *c, void *arg) { (void)arg; return pp_confirm(c); }
+static int do_rollback(struct pp_cli *c, void *arg) { (void)arg; return pp_rollback(c, NULL); }
+
+static void
+set_text(struct apply *a, char *text)
+{
+	free(a->text);
+	a->text = text ? text : pp_xstrdup("");
+	a->top = 0;
+}
+
+static void
+run_diff(struct apply *a, struct tui *t)
+{
+	struct pp_apply_opts o = { .dry_run = true };
+	char *text;
+
+	if (capture(t, do_apply, &o, &text) != 0)
+		snprintf(a->result, sizeof a->result, "The dry run failed; nothing was changed.");
+	set_text(a, text);
+}
+
+static void
+run_apply(struct apply *a, struct tui *t)
+{
+	struct pp_apply_opts o = { .confirm_seconds = a->seconds };
+	char *text;
+	int rc = capture(t, do_apply, &o, &text);
+
+	set_text(a, text);
+	if (rc != 0) {
+		a->phase = P_DONE;
+		a->result_role = TR_ERROR;
+		snprintf(a->result, sizeof a->result, "Apply failed: the kernel was left as it was.");
+		tui_logf(t, "apply failed");
+		return;
+	}
+	a->phase = P_WAIT;
+	tui_live_set_deadline(time(NULL) + a->seconds);
+	tui_logf(t, "applied %s; rollback in %d s unless confirmed", t->path, a->seconds);
+	tui_live_refresh(t);
+}
+
+int
+tui_apply_confirm(struct tui *t)
+{
+	char *text;
+	int rc;
+
+	if (tui_live_deadline() == 0) {
+		tui_message(t, TR_WARNING, "Nothing awaits confirmation.");
+		return -1;
+	}
+	rc = capture(t, do_confirm, NULL, &text);
+	if (rc == 0) {
+		tui_live_set_deadline(0);
+		for (size_t i = 0; i < t->nedited; i++)
+			free(t->edited[i]);
+		t->nedited = 0;               /* applied and kept: nothing pending any more */
+		tui_message(t, TR_OK, "Confirmed: the ruleset stays and is persisted for boot.");
+		tui_logf(t, "confirmed");
+	} else {
+		tui_message(t, TR_ERROR, "Confirm failed: %s", text ? text : "");
+		tui_logf(t, "confirm failed");
+	}
+	free(text);
+	tui_live_refresh(t);
+	return rc;
+}
+
+static int
+rollback_now(struct tui *t)
+{
+	char *text;
+	int rc = capture(t, do_rollback, NULL, &text);
+
+	if (rc == 0) {
+		tui_live_set_deadline(0);
+		tui_message(t, TR_WARNING, "Rolled back: the kernel holds the rules from before the apply.");
+		tui_logf(t, "rolled back on request");
+	} else {
+		tui_message(t, TR_ERROR, "Rollback failed: %s", text ? text : "");
+		tui_logf(t, "rollback failed");
+	}
+	free(text);
+	tui_live_refresh(t);
+	return rc;
+}
+
+/* ---- drawing ---- */
+
+static void
+draw_text(struct apply *a, struct tui *t, int y0, int y1)
+{
+	const char *s = a->text;
+	size_t line = 0;
+
+	for (int y = y0; s && *s && y < y1;) {
+		const char *nl = strchr(s, '\n');
+		size_t n = nl ? (size_t)(nl - s) : strlen(s);
+
+		if (line++ >= a->top) {
+			char buf[512];
+			enum tui_role r = s[0] == '+' ? TR_OK : s[0] == '-' ? TR_ERROR : TR_NORMAL;
+
+			snprintf(buf, sizeof buf, "%.*s", (int)n, s);
+			tui_draw_text(y++, 1, t->cols - 2, r, buf);
+		}
+		s = nl ? nl + 1 : NULL;
+	}
+}
+
+static void
+draw_state(struct apply *a, struct tui *t, int y)
+{
+	char line[300];
+	long left = (long)(tui_live_deadline() - time(NULL));
+
+	switch (a->phase) {
+	case P_DIFF:
+		snprintf(line, sizeof line, "Apply this change? The kernel rolls it back after %d s "
+		         "unless you confirm.", a->seconds);
+		tui_draw_text(y, 0, t->cols, TR_WARNING, line);
+		break;
+	case P_WAIT:
+		if (tui_live_deadline() == 0) {
+			a->phase = P_DONE;
+			snprintf(a->result, sizeof a->result, "No confirm pending any more (confirmed or "
+			         "rolled back elsewhere).");
+			a->result_role = TR_WARNING;
+			break;
+		}
+		snprintf(line, sizeof line, "Applied. Rollback in %ld s unless confirmed: c confirms.",
+		         left > 0 ? left : 0);
+		tui_draw_text(y, 0, t->cols, TR_ERROR, line);
+		break;
+	case P_DONE:
+		tui_draw_text(y, 0, t->cols, a->result_role, a->result);
+		break;
+	}
+}
+
+static void
+apply_draw(struct tui_panel *p, struct tui *t)
+{
+	static const char *const diff_hints[] = { "a Enter F5", "apply", "+ -", "seconds",
+		"Up/Down", "scroll", "Esc q", "cancel", NULL };
+	static const char *const wait_hints[] = { "c F2", "confirm", "r", "roll back now",
+		"Esc", "back to the table (the countdown goes on)", NULL };
+	static const char *const done_hints[] = { "any key", "back to the table", NULL };
+	struct apply *a = (struct apply *)p;
+
+	tui_draw_text(0, 0, t->cols, TR_TITLE, " portpilot  apply to the kernel");
+	tui_draw_hline(1, 0, t->cols, TR_FRAME);
+	draw_text(a, t, 2, t->rows - 3);
+	draw_state(a, t, t->rows - 2);
+	tui_hints(t, t->rows - 1, a->phase == P_DIFF ? diff_hints :
+	          a->phase == P_WAIT ? wait_hints : done_hints);
+}
+
+static bool
+apply_key(struct tui_panel *p, struct tui *t, int key)
+{
+	struct apply *a = (struct apply *)p;
+
+	if (key == TK_UP || key == 'k') {
+		if (a->top)
+			a->top--;
+		return true;
+	}
+	if (key == TK_DOWN || key == 'j') {
+		a->top++;
+		return true;
+	}
+	switch (a->phase) {
+	case P_DIFF:
+		if (key == 'a' || key == TK_ENTER || key == TK_F(5))
+			run_apply(a, t);
+		else if (key == '+' || key == '-')
+			a->seconds = a->seconds + (key == '+' ? 10 : -10) < 10 ? 10 :
+			             a->seconds + (key == '+' ? 10 : -10);
+		else if (key == TK_ESC || key == 'q' || key == TK_F(10) || key == TK_CTRL('c'))
+			tui_pop(t);
+		return true;
+	case P_WAIT:
+		if (key == 'c' || key == 'C' || key == TK_F(2)) {
+			a->phase = P_DONE;
+			a->result_role = tui_apply_confirm(t) == 0 ? TR_OK : TR_ERROR;
+			snprintf(a->result, sizeof a->result, "%s", t->msg);
+		} else if (key == 'r') {
+			a->phase = P_DONE;
+			a->result_role = rollback_now(t) == 0 ? TR_WARNING : TR_ERROR;
+			snprintf(a->result, sizeof a->result, "%s", t->msg);
+		} else if (key == TK_ESC || key == 'q' || key == TK_CTRL('c')) {
+			tui_pop(t);
+		}
+		return true;
+	case P_DONE:
+		tui_pop(t);
+		return true;
+	}
+	return false;
+}
+
+static void
+apply_free(struct tui_panel *p)
+{
+	struct apply *a = (struct apply *)p;
+
+	free(a->text);
+	free(a);
+}
+
+static struct tui_panel *
+apply_panel(struct tui *t)
+{
+	struct apply *a = pp_xcalloc(1, sizeof *a);
+
+	a->p = (struct tui_panel){ .name = "apply", .draw = apply_draw, .key = apply_key,
+	                           .free = apply_free, .opaque = true };
+	a->seconds = DEFAULT_CONFIRM;
+	run_diff(a, t);
+	return &a->p;
+}
+
+static void
+save_answer(struct tui *t, int key, void *ctx)
+{
+	(void)ctx;
+	if (key == 's' && tui_save(t) == 0)
+		tui_push(t, apply_panel(t));
+}
+
+void
+tui_apply_start(struct tui *t)
+{
+	if (!tui_live_available()) {
+		tui_message(t, TR_WARNING, "Apply is not possible here: %s", tui_live_why());
+		return;
+	}
+	if (tui_live_deadline()) {
+		tui_message(t, TR_WARNING, "An apply awaits confirmation: C confirms it first.");
+		return;
+	}
+	if (t->table->dirty) {
+		tui_push(t, tui_prompt_panel("Save first", "Apply works from the saved file.\n\n"
+		                             "s save, then show the diff    c cancel", "sc",
+		                             save_answer, NULL));
+		return;
+	}
+	tui_push(t, apply_panel(t));
+}

@@ -1,0 +1,571 @@
+/* The table screen: header, one row per mapping, findings, filter, sort and the keys. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/util.h"
+#include "tui-internal.h"
+
+/* Columns: minimum width, the width they may grow to, the screen width they need. */
+static const struct colspec {
+	enum tui_col c;
+	int min, max, from;
+} colspecs[] = {
+	{ C_STATE, 7, 7, 0 },     { C_NAME, 12, 28, 0 },    { C_PROTO, 5, 5, 0 },
+	{ C_PUBLIC, 11, 11, 0 },  { C_INTERNAL, 21, 27, 0 }, { C_ALLOW, 9, 18, 0 },
+	{ C_HITS, 5, 8, 0 },      { C_OWNER, 12, 16, 100 }, { C_LAST, 16, 16, 120 },
+	{ C_DESC, 16, 40, 140 },  { C_NOTE, 20, 200, 160 },
+};
+#define NSPEC (sizeof colspecs / sizeof colspecs[0])
+
+struct layout {
+	int n;
+	enum tui_col col[NSPEC];
+	int x[NSPEC], w[NSPEC];
+};
+
+/* Marker column, then the columns that fit; spare width goes to the growable ones in order. */
+static void
+layout(int cols, struct layout *L)
+{
+	int used = 1, spare, add;
+
+	L->n = 0;
+	for (size_t i = 0; i < NSPEC; i++) {
+		if (cols < colspecs[i].from)
+			continue;
+		L->col[L->n] = colspecs[i].c;
+		L->w[L->n] = colspecs[i].min;
+		used += colspecs[i].min + 1;
+		L->n++;
+	}
+	spare = cols - used;
+	for (int i = 0; i < L->n && spare > 0; i++) {
+		const struct colspec *s = NULL;
+
+		for (size_t j = 0; j < NSPEC; j++)
+			if (colspecs[j].c == L->col[i])
+				s = &colspecs[j];
+		add = s->max - L->w[i];
+		if (add > spare)
+			add = spare;
+		L->w[i] += add;
+		spare -= add;
+	}
+	for (int i = 0, x = 2; i < L->n; i++) {
+		L->x[i] = x;
+		x += L->w[i] + 1;
+	}
+}
+
+/* A cell clipped with an ellipsis when the value is wider than the column. */
+static void
+draw_cell(int y, int x, int w, enum tui_role r, const char *s)
+{
+	char buf[256];
+	size_t n;
+
+	if (tui_text_width(s) <= w) {
+		tui_draw_text(y, x, w, r, s);
+		return;
+	}
+	n = tui_text_fit(s, w - 1);
+	snprintf(buf, sizeof buf, "%.*s%s", (int)n, s, tui_glyph(G_ELLIPSIS));
+	tui_draw_text(y, x, w, r, buf);
+}
+
+static enum tui_role
+state_role(enum tui_state s)
+{
+	switch (s) {
+	case S_SYNC: return TR_OK;
+	case S_PENDING: return TR_WARNING;
+	case S_DRIFT: case S_ERROR: return TR_ERROR;
+	case S_OFF: case S_EXPIRED: return TR_DIM;
+	default: return TR_NORMAL;
+	}
+}
+
+static void
+draw_row(struct tui *t, const struct layout *L, int y, size_t pos)
+{
+	size_t idx = t->view.order[pos];
+	const struct tui_note *n = &t->view.notes[idx];
+	bool sel = pos == t->view.cur;
+	enum tui_role base = sel ? TR_SELECTED : TR_NORMAL;
+	struct tui_live live;
+	char buf[128];
+
+	tui_draw_text(y, 0, t->cols, base, "");
+	if (n->nerr || n->nwarn)
+		tui_draw_str(y, 0, 1, sel ? base : n->nerr ? TR_ERROR : TR_WARNING, n->nerr ? "!" : "*");
+	for (int i = 0; i < L->n; i++) {
+		enum tui_role r = base;
+
+		if (!sel && L->col[i] == C_STATE)
+			r = state_role(tui_row_state(t, idx, &live));
+		if (!sel && L->col[i] == C_NOTE && n->f)
+			r = n->nerr ? TR_ERROR : TR_WARNING;
+		draw_cell(y, L->x[i], L->w[i], r, tui_view_cell(t, idx, L->col[i], buf));
+	}
+}
+
+static void
+draw_titles(struct tui *t, const struct layout *L, int y)
+{
+	char buf[64];
+
+	tui_draw_text(y, 0, t->cols, TR_HEADER, "");
+	for (int i = 0; i < L->n; i++) {
+		enum tui_col c = L->col[i];
+
+		if (c == t->view.sort)
+			snprintf(buf, sizeof buf, "%s%s", tui_col_title(c),
+			         tui_glyph(t->view.desc ? G_DOWN : G_UP));
+		else
+			snprintf(buf, sizeof buf, "%s", tui_col_title(c));
+		tui_draw_text(y, L->x[i], L->w[i] + (i + 1 < L->n), TR_HEADER, buf);
+	}
+}
+
+/* Live state first; the site name gets what is left, so 80 columns show it all. */
+static void
+draw_header(struct tui *t)
+{
+	const struct pp_site *s = &t->table->site;
+	const char *site = s->val[PP_S_NAME] ? s->val[PP_S_NAME] : "(no [site] name)";
+	char live[96], ddns[96], rest[320], name[256], line[600];
+	int room;
+
+	snprintf(rest, sizeof rest, "  %s  %s  WAN %s%s%s  public %s",
+	         tui_live_summary(t, live, sizeof live), tui_ddns_summary(t, ddns, sizeof ddns),
+	         s->val[PP_S_WAN_INTERFACE] ? s->val[PP_S_WAN_INTERFACE] : "?",
+	         tui_live_wan()[0] ? " " : "", tui_live_wan(),
+	         s->val[PP_S_PUBLIC_IP] ? s->val[PP_S_PUBLIC_IP] : "auto");
+	room = t->cols - 12 - tui_text_width(rest);
+	if (room < 8)
+		room = 8;
+	if (tui_text_width(site) > room)
+		snprintf(name, sizeof name, "%.*s%s", (int)tui_text_fit(site, room - 1), site,
+		         tui_glyph(G_ELLIPSIS));
+	else
+		snprintf(name, sizeof name, "%s", site);
+	snprintf(line, sizeof line, " portpilot  %s%s", name, rest);
+	tui_draw_text(0, 0, t->cols, TR_TITLE, line);
+}
+
+static void
+draw_fileline(struct tui *t, int y)
+{
+	const struct tui_view *v = &t->view;
+	char line[512];
+	int x;
+
+	snprintf(line, sizeof line, "%s  %zu mapping%s", t->path, t->table->n,
+	         t->table->n == 1 ? "" : "s");
+	if (v->norder != v->nall)
+		snprintf(line + strlen(line), sizeof line - strlen(line), ", %zu shown", v->norder);
+	x = tui_draw_text(y, 0, t->cols, TR_NORMAL, line);
+	if (v->nerr || v->nwarn) {
+		snprintf(line, sizeof line, "  %zu error%s", v->nerr, v->nerr == 1 ? "" : "s");
+		x += tui_draw_str(y, x, t->cols - x, v->nerr ? TR_ERROR : TR_NORMAL, line);
+		snprintf(line, sizeof line, " %zu warning%s", v->nwarn, v->nwarn == 1 ? "" : "s");
+		x += tui_draw_str(y, x, t->cols - x, v->nwarn ? TR_WARNING : TR_NORMAL, line);
+	}
+	if (t->table->dirty)
+		x += tui_draw_str(y, x, t->cols - x, TR_WARNING, "  [modified]");
+	if (t->disk_changed)
+		x += tui_draw_str(y, x, t->cols - x, TR_ERROR, "  [changed on disk: R reload]");
+	if (v->filter[0] && !t->filtering) {
+		snprintf(line, sizeof line, "  filter: %s", v->filter);
+		tui_draw_str(y, x, t->cols - x, TR_KEY, line);
+	}
+}
+
+/* The status line: a message, the filter being typed, or the current row's finding. */
+static void
+draw_status(struct tui *t, int y)
+{
+	const struct pp_mapping *m = tui_view_current(t);
+	const struct pp_finding *f;
+	char line[1024], where[32];
+	int cx;
+
+	if (t->filtering) {
+		tui_draw_text(y, 0, t->cols, TR_NORMAL, "");
+		tui_draw_str(y, 0, 8, TR_KEY, "Filter:");
+		cx = tui_field_draw(&t->filter, y, 8, t->cols - 9, TR_INPUT);
+		tui_draw_cursor(y, cx);
+		return;
+	}
+	if (t->msg[0]) {
+		tui_draw_text(y, 0, t->cols, t->msg_role, t->msg);
+		return;
+	}
+	f = m ? t->view.notes[tui_map_index(t, m)].f : NULL;
+	if (f == NULL)
+		f = t->view.file_note;        /* [site] and file-level findings have no row */
+	if (f == NULL) {
+		if (t->view.nall == 0)
+			tui_draw_text(y, 0, t->cols, TR_DIM, "No mappings yet: a adds one.");
+		else if (t->view.norder == 0)
+			tui_draw_text(y, 0, t->cols, TR_DIM, "No mapping matches the filter; Esc clears it.");
+		else
+			tui_draw_text(y, 0, t->cols, TR_NORMAL, "");
+		return;
+	}
+	if (f->line > 0)
+		snprintf(where, sizeof where, "line %d: ", f->line);
+	else
+		snprintf(where, sizeof where, "%s", f->mapping ? "" : "[site] ");
+	snprintf(line, sizeof line, "%s%s%s%s: %s%s%s", where, f->field ? f->field : "",
+	         f->field ? " " : "", f->sev == PP_ERROR ? "error" : "warning", f->what,
+	         f->fix ? "; " : "", f->fix ? f->fix : "");
+	tui_draw_text(y, 0, t->cols, f->sev == PP_ERROR ? TR_ERROR : TR_WARNING, line);
+}
+
+static void
+table_draw(struct tui_panel *p, struct tui *t)
+{
+	static const char *const hints[] = { "F1/?", "help", "/", "filter", "Enter", "edit",
+		"a", "add", "d", "del", "w", "save", "A", "apply", "q", "quit", NULL };
+	struct tui_view *v = &t->view;
+	struct layout L;
+	int first = 3;
+
+	(void)p;
+	t->page = t->rows - first - 2;
+	if (v->cur < v->top)
+		v->top = v->cur;
+	if (v->cur >= v->top + (size_t)t->page)
+		v->top = v->cur - (size_t)t->page + 1;
+	if (v->norder > (size_t)t->page && v->top > v->norder - (size_t)t->page)
+		v->top = v->norder - (size_t)t->page;   /* no empty space below the last row */
+	layout(t->cols, &L);
+	draw_header(t);
+	draw_fileline(t, 1);
+	draw_titles(t, &L, 2);
+	for (int i = 0; i < t->page && v->top + (size_t)i < v->norder; i++)
+		draw_row(t, &L, first + i, v->top + (size_t)i);
+	tui_hints(t, t->rows - 1, hints);
+	draw_status(t, t->rows - 2);
+}
+
+/* ---- actions ---- */
+
+static void act_up(struct tui *t) { tui_view_move(t, -1, 0); }
+static void act_down(struct tui *t) { tui_view_move(t, 1, 0); }
+static void act_pgup(struct tui *t) { tui_view_move(t, -(long)t->page, 1); }
+static void act_pgdn(struct tui *t) { tui_view_move(t, t->page, 1); }
+static void act_home(struct tui *t) { tui_view_move(t, -(long)t->view.cur, 0); }
+static void act_end(struct tui *t) { tui_view_move(t, (long)t->view.norder, 0); }
+static void act_help(struct tui *t) { tui_push(t, tui_help_panel()); }
+static void act_log(struct tui *t) { tui_push(t, tui_log_panel()); }
+static void act_add(struct tui *t) { tui_push(t, tui_edit_panel(t, NULL, false)); }
+static void act_site(struct tui *t) { tui_push(t, tui_site_panel(t)); }
+
+static void
+act_filter(struct tui *t)
+{
+	t->filtering = true;
+	tui_field_set(&t->filter, t->view.filter);
+}
+
+static void
+act_clear_filter(struct tui *t)
+{
+	if (t->view.filter[0])
+		tui_view_set_filter(t, "");
+}
+
+static void
+act_sort_next(struct tui *t)
+{
+	struct layout L;
+	int i;
+
+	layout(t->cols, &L);
+	for (i = 0; i < L.n && L.col[i] != t->view.sort; i++)
+		;
+	tui_view_set_sort(t, L.col[(i + 1) % L.n], false);
+}
+
+static void act_sort_rev(struct tui *t) { tui_view_set_sort(t, t->view.sort, !t->view.desc); }
+
+static const struct pp_mapping *
+need_row(struct tui *t)
+{
+	const struct pp_mapping *m = tui_view_current(t);
+
+	if (m == NULL)
+		tui_message(t, TR_WARNING, "No mapping selected.");
+	return m;
+}
+
+static void
+act_edit(struct tui *t)
+{
+	const struct pp_mapping *m = need_row(t);
+
+	if (m)
+		tui_push(t, tui_edit_panel(t, m->name, false));
+}
+
+static void
+act_dup(struct tui *t)
+{
+	const struct pp_mapping *m = need_row(t);
+
+	if (m)
+		tui_push(t, tui_edit_panel(t, m->name, true));
+}
+
+static void
+act_detail(struct tui *t)
+{
+	const struct pp_mapping *m = need_row(t);
+
+	if (m)
+		tui_push(t, tui_detail_panel(m->name));
+}
+
+static void
+act_toggle(struct tui *t)
+{
+	const struct pp_mapping *m = need_row(t);
+	struct pp_error err;
+	char *name;
+	bool on;
+
+	if (m == NULL)
+		return;
+	name = pp_xstrdup(m->name);
+	on = !m->enabled;
+	if (pp_table_set(t->table, name, "enabled", on ? "yes" : "no", &err) < 0) {
+		tui_message(t, TR_ERROR, "%s", err.msg);
+	} else {
+		tui_mark_edited(t, name);
+		tui_view_rebuild(t);
+		tui_logf(t, "%s %s (not saved yet)", on ? "enabled" : "disabled", name);
+		tui_message(t, TR_OK, "%s %s; w saves the file.", name, on ? "enabled" : "disabled");
+	}
+	free(name);
+}
+
+static void
+delete_answer(struct tui *t, int key, void *ctx)
+{
+	char *name = ctx;
+	struct pp_error err;
+
+	if (key == 'y') {
+		if (pp_table_del(t->table, name, &err) < 0) {
+			tui_message(t, TR_ERROR, "%s", err.msg);
+		} else {
+			tui_view_rebuild(t);
+			tui_logf(t, "deleted %s (not saved yet)", name);
+			tui_message(t, TR_OK, "Deleted %s; w saves the file.", name);
+		}
+	}
+	free(name);
+}
+
+static void
+act_delete(struct tui *t)
+{
+	const struct pp_mapping *m = need_row(t);
+	char text[400];
+
+	if (m == NULL)
+		return;
+	snprintf(text, sizeof text, "Delete mapping %s (%s)?\n\nn keep it    y delete it", m->name,
+	         m->val[PP_F_DESCRIPTION] ? m->val[PP_F_DESCRIPTION] : "no description");
+	tui_push(t, tui_prompt_panel("Delete", text, "ny", delete_answer, pp_xstrdup(m->name)));
+}
+
+static void
+act_save(struct tui *t)
+{
+	tui_save(t);
+}
+
+static void
+reload_answer(struct tui *t, int key, void *ctx)
+{
+	(void)ctx;
+	if (key == 'r')
+		tui_reload(t);
+}
+
+static void
+act_reload(struct tui *t)
+{
+	if (!t->table->dirty) {
+		tui_reload(t);
+		return;
+	}
+	tui_push(t, tui_prompt_panel("Reload", "Reload the file from disk and drop your unsaved "
+	                             "changes?\n\nc cancel    r reload", "cr", reload_answer, NULL));
+}
+
+static void
+quit_answer(struct tui *t, int key, void *ctx)
+{
+	(void)ctx;
+	if (key == 'd' || (key == 's' && tui_save(t) == 0))
+		t->quit = true;
+}
+
+static void
+act_quit(struct tui *t)
+{
+	if (!t->table->dirty) {
+		t->quit = true;
+		return;
+	}
+	tui_push(t, tui_prompt_panel("Unsaved changes", "The table has changes that are not "
+	                             "saved.\n\nc cancel    s save and quit    d discard and quit",
+	                             "csd", quit_answer, NULL));
+}
+
+static void
+act_next_finding(struct tui *t)
+{
+	struct tui_view *v = &t->view;
+
+	for (size_t i = 1; i <= v->norder; i++) {
+		size_t pos = (v->cur + i) % v->norder;
+
+		if (v->notes[v->order[pos]].f) {
+			v->cur = pos;
+			return;
+		}
+	}
+	tui_message(t, TR_OK, "No findings on the rows shown.");
+}
+
+static void act_apply(struct tui *t) { tui_apply_start(t); }
+static void act_confirm(struct tui *t) { tui_apply_confirm(t); }
+
+static void
+act_ddns(struct tui *t)
+{
+	struct tui_panel *p = tui_ddns_panel(t);
+
+	if (p)
+		tui_push(t, p);
+}
+
+static void
+act_probe(struct tui *t)
+{
+	const struct pp_mapping *m = need_row(t);
+	struct tui_panel *p = m ? tui_probe_panel(t, m->name) : NULL;
+
+	if (p)
+		tui_push(t, p);
+}
+
+static void act_export(struct tui *t) { tui_export_start(t); }
+
+static const struct tui_binding bindings[] = {
+	{ { TK_F(1), '?', 'h' }, "F1 ? h", "this help", act_help },
+	{ { TK_UP, 'k' }, "Up k", "previous row", act_up },
+	{ { TK_DOWN, 'j' }, "Down j", "next row", act_down },
+	{ { TK_PGUP, 'b', TK_CTRL('b') }, "PgUp b ^B", "page up", act_pgup },
+	{ { TK_PGDN, 'f', TK_CTRL('f') }, "PgDn f ^F", "page down", act_pgdn },
+	{ { TK_HOME, 'g' }, "Home g", "first row", act_home },
+	{ { TK_END, 'G' }, "End G", "last row", act_end },
+	{ { TK_F(3), '/' }, "F3 /", "filter as you type (Enter keeps it, Esc clears it)", act_filter },
+	{ { TK_ESC }, "Esc", "clear the filter", act_clear_filter },
+	{ { TK_F(6), 'o' }, "F6 o", "sort by the next column (1-9: by column N)", act_sort_next },
+	{ { 'O' }, "O", "reverse the sort order", act_sort_rev },
+	{ { 'n' }, "n", "next row with a finding", act_next_finding },
+	{ { TK_F(4), TK_ENTER, 'e' }, "F4 Enter e", "edit the mapping", act_edit },
+	{ { TK_F(7), TK_INSERT, 'a' }, "F7 Ins a", "add a mapping", act_add },
+	{ { 'c' }, "c", "duplicate the mapping under a new name", act_dup },
+	{ { TK_F(8), TK_DELETE, 'd' }, "F8 Del d", "delete the mapping (asks first)", act_delete },
+	{ { ' ', 't' }, "Space t", "enable / disable the mapping", act_toggle },
+	{ { 'S' }, "S", "edit the [site] settings (interfaces, LAN, public IP)", act_site },
+	{ { TK_F(2), 'w' }, "F2 w", "save the file (atomic, keeps comments)", act_save },
+	{ { 'R' }, "R", "reload the file from disk", act_reload },
+	{ { TK_F(5), 'A' }, "F5 A", "apply to the kernel (diff, then confirm)", act_apply },
+	{ { 'C' }, "C", "confirm a pending apply (before its rollback)", act_confirm },
+	{ { TK_F(9), 'i' }, "F9 i", "details of the mapping", act_detail },
+	{ { 'x' }, "x", "export the table's documentation to a file", act_export },
+	{ { 'D' }, "D", "DDNS panel", act_ddns },
+	{ { 'p' }, "p", "probe the mapping (why does it not work?)", act_probe },
+	{ { 'L' }, "L", "log of this session", act_log },
+	{ { TK_F(10), 'q', TK_CTRL('c') }, "F10 q ^C", "quit (asks when there are unsaved changes)",
+	  act_quit },
+};
+
+const struct tui_binding *
+tui_table_bindings(size_t *n)
+{
+	*n = sizeof bindings / sizeof bindings[0];
+	return bindings;
+}
+
+static bool
+filter_key(struct tui *t, int key)
+{
+	switch (key) {
+	case TK_ENTER:
+		t->filtering = false;
+		return true;
+	case TK_ESC: case TK_CTRL('g'):
+		t->filtering = false;
+		tui_view_set_filter(t, "");
+		return true;
+	case TK_UP: act_up(t); return true;
+	case TK_DOWN: act_down(t); return true;
+	case TK_PGUP: act_pgup(t); return true;
+	case TK_PGDN: act_pgdn(t); return true;
+	}
+	if (!tui_field_key(&t->filter, key))
+		return false;
+	if (strcmp(t->filter.buf, t->view.filter) != 0)
+		tui_view_set_filter(t, t->filter.buf);
+	return true;
+}
+
+static bool
+table_key(struct tui_panel *p, struct tui *t, int key)
+{
+	struct layout L;
+
+	(void)p;
+	if (t->filtering)
+		return filter_key(t, key);
+	if (key >= '1' && key <= '9') {
+		layout(t->cols, &L);
+		if (key - '1' < L.n)
+			tui_view_set_sort(t, L.col[key - '1'],
+			                  t->view.sort == L.col[key - '1'] && !t->view.desc);
+		return true;
+	}
+	for (size_t i = 0; i < sizeof bindings / sizeof bindings[0]; i++)
+		for (int k = 0; k < 4 && bindings[i].keys[k]; k++)
+			if (bindings[i].keys[k] == key) {
+				bindings[i].fn(t);
+				return true;
+			}
+	return false;
+}
+
+static void
+table_free(struct tui_panel *p)
+{
+	free(p);
+}
+
+struct tui_panel *
+tui_table_panel(void)
+{
+	struct tui_panel *p = pp_xcalloc(1, sizeof *p);
+
+	*p = (struct tui_panel){ .name = "table", .draw = table_draw, .key = table_key,
+	                         .free = table_free, .opaque = true };
+	return p;
+}
