@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "portpilot/util.h"
 #include "tui-internal.h"
@@ -45,7 +46,7 @@ pager_draw(struct tui_panel *p, struct tui *t)
 	static const char *const hints[] = { "Up/Down PgUp/PgDn", "scroll", "q Esc", "back", NULL };
 	struct tui_pager *pg = (struct tui_pager *)p;
 	int h = body_rows(t);
-	char title[160];
+	char title[512];
 
 	clear_lines(pg);
 	pg->fill(pg, t);
@@ -53,16 +54,17 @@ pager_draw(struct tui_panel *p, struct tui *t)
 		pg->top = 0;
 	else if (pg->top > pg->n - (size_t)h)
 		pg->top = pg->n - (size_t)h;
-	snprintf(title, sizeof title, " portpilot  %s", pg->title);
+	snprintf(title, sizeof title, " portpilot  %s%s%s", pg->title, pg->status[0] ? "  " : "",
+	         pg->status);
 	tui_draw_text(0, 0, t->cols, TR_TITLE, title);
 	tui_draw_hline(1, 0, t->cols, TR_FRAME);
 	for (int i = 0; i < h && pg->top + (size_t)i < pg->n; i++)
 		tui_draw_text(2 + i, 1, t->cols - 2, pg->role[pg->top + i], pg->line[pg->top + i]);
-	tui_hints(t, t->rows - 1, hints);
+	tui_hints(t, t->rows - 1, pg->hints ? pg->hints : hints);
 }
 
-static bool
-pager_key(struct tui_panel *p, struct tui *t, int key)
+bool
+tui_pager_key(struct tui_panel *p, struct tui *t, int key)
 {
 	struct tui_pager *pg = (struct tui_pager *)p;
 	size_t page = (size_t)body_rows(t);
@@ -81,8 +83,8 @@ pager_key(struct tui_panel *p, struct tui *t, int key)
 	return false;
 }
 
-static void
-pager_free(struct tui_panel *p)
+void
+tui_pager_free(struct tui_panel *p)
 {
 	struct tui_pager *pg = (struct tui_pager *)p;
 
@@ -97,10 +99,40 @@ tui_pager_new(const char *title, const char *arg, void (*fill)(struct tui_pager 
 {
 	struct tui_pager *pg = pp_xcalloc(1, sizeof *pg);
 
-	pg->p = (struct tui_panel){ .name = title, .draw = pager_draw, .key = pager_key,
-	                            .free = pager_free, .opaque = true };
+	pg->p = (struct tui_panel){ .name = title, .draw = pager_draw, .key = tui_pager_key,
+	                            .free = tui_pager_free, .opaque = true };
 	snprintf(pg->title, sizeof pg->title, "%s", title);
 	snprintf(pg->arg, sizeof pg->arg, "%s", arg ? arg : "");
 	pg->fill = fill;
 	return pg;
+}
+
+void
+tui_pager_wrap(struct tui_pager *pg, enum tui_role r, int w, const char *lead, const char *text)
+{
+	int lw = tui_text_width(lead), room = w - lw;
+	bool first = true;
+
+	if (room < 20)
+		room = 20;
+	do {
+		size_t n = tui_text_fit(text, room);
+
+		/* break at the last space that fits, unless the rest fits whole */
+		if (text[n] != '\0') {
+			size_t sp = n;
+
+			while (sp > 0 && text[sp] != ' ')
+				sp--;
+			if (sp > 0)
+				n = sp;
+		}
+		if (n == 0)
+			n = strlen(text);
+		tui_pager_add(pg, r, "%*s%.*s", first ? 0 : lw, first ? lead : "", (int)n, text);
+		first = false;
+		text += n;
+		while (*text == ' ')
+			text++;
+	} while (*text);
 }
