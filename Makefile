@@ -85,6 +85,8 @@ check-asan-run: all $(UNIT_BIN)
 
 FUZZ_SECONDS ?= 30
 FUZZ_SRC = core/util.c core/ini-doc.c core/findings.c $(wildcard core/table-*.c)
+# The DDNS parsers of remote input: provider answers, Cloudflare JSON, DNS answers.
+FUZZ_DDNS_SRC = ddns/codes.c ddns/cf-answer.c ddns/dnscheck.c core/util.c
 fuzz: deps
 	@mkdir -p $(B)/fuzz $(B)/fuzz/corpus
 	clang -std=c11 -D_GNU_SOURCE -Iinclude -I/usr/include/iniparser -g -O1 \
@@ -94,6 +96,16 @@ fuzz: deps
 	@cd $(B)/fuzz && ./fuzz-table -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
 		-print_final_stats=1 corpus > fuzz.log 2>&1; rc=$$?; tail -n 8 fuzz.log; \
 		[ $$rc -eq 0 ] || { grep -A30 'ERROR' fuzz.log | head -40; echo "fuzz: FAILED (input saved in $(B)/fuzz)"; exit 1; }
+	clang -std=c11 -D_GNU_SOURCE -DPP_VERSION='"$(VERSION)"' -Iinclude -I/usr/include/iniparser -g -O1 \
+		-fsanitize=fuzzer,address,undefined -o $(B)/fuzz/fuzz-ddns \
+		tests/fuzz/fuzz-ddns.c $(FUZZ_DDNS_SRC)
+	@mkdir -p $(B)/fuzz/corpus-ddns && cd $(B)/fuzz/corpus-ddns && \
+		printf '\000\002good 203.0.113.5\nnochg\n' >dyndns2 && \
+		printf '\004\000\144{"success":true,"result":[{"id":"abc","content":"1.2.3.4"}]}' >cloudflare && \
+		printf '\007\002\022\064\204\000\000\001\000\001\000\000\000\000\001a\000\000\001\000\001\300\014\000\001\000\001\000\000\000\074\000\004\313\000\161\005' >dns
+	@cd $(B)/fuzz && ./fuzz-ddns -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
+		-print_final_stats=1 corpus-ddns > fuzz-ddns.log 2>&1; rc=$$?; tail -n 8 fuzz-ddns.log; \
+		[ $$rc -eq 0 ] || { grep -B2 -A30 'ERROR\|oracle' fuzz-ddns.log | head -40; echo "fuzz-ddns: FAILED (input saved in $(B)/fuzz)"; exit 1; }
 
 bench: all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done

@@ -1,6 +1,7 @@
 /* bench/apply: full-apply time at 1, 2,000 and 20,000 mappings and the time to change one at 20,000. */
 #include <fcntl.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,21 @@
 #include "portpilot/backend.h"
 #include "portpilot/util.h"
 
+/*
+ * Three ways side by side, interleaved in every round, medians printed:
+ *   library  pp_apply_loaded() with the table in memory (what the TUI can do):
+ *            validate, render, read the kernel (or the proven cache), plan,
+ *            commit, conntrack, state files;
+ *   CLI      the portpilot binary: the same plus loading the INI file;
+ *   bare     iptables-restore alone fed the same rules, the floor portpilot
+ *            cannot go under (full: every chain; one change: the one leaf).
+ * APPLY_ROUNDS (default 3) rounds.
+ */
+#define SIZES 3
+static const size_t sizes[SIZES] = { 1, 2000, 20000 };
+#define BIG 20000
+#define CHANGED 12345
+
 static double
 now_ms(void)
 {
@@ -18,15 +34,21 @@ now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static void
+table_text(struct pp_buf *b, size_t n, size_t changed)
+{
+	pp_buf_addstr(b, "[site]\nwan_interface = eth0\nlan_interface = eth1\nlan_subnet = 192.168.2.0/24\nhairpin = yes\n");
+	for (size_t i = 0; i < n; i++)
+		pp_buf_printf(b, "[m%zu]\npublic_port = %zu\ninternal_ip = 192.168.2.%zu\ninternal_port = 80\n", i,
+		              10000 + i, i == changed ? 200 : 101 + i % 3);
+}
+
 /* n tcp mappings on ports 10000.., mapping `changed` pointed elsewhere. */
 static struct pp_table *
 table(size_t n, size_t changed)
 {
 	struct pp_buf b = { 0 };
-	pp_buf_addstr(&b, "[site]\nwan_interface = eth0\nlan_interface = eth1\nlan_subnet = 192.168.2.0/24\nhairpin = yes\n");
-	for (size_t i = 0; i < n; i++)
-		pp_buf_printf(&b, "[m%zu]\npublic_port = %zu\ninternal_ip = 192.168.2.%zu\ninternal_port = 80\n", i,
-		              10000 + i, i == changed ? 200 : 101 + i % 3);
+	table_text(&b, n, changed);
 	struct pp_table *t = NULL;
 	struct pp_error err;
 	if (pp_table_load_mem("bench.ini", b.data, b.len, &t, &err) < 0) {
@@ -38,164 +60,226 @@ table(size_t n, size_t changed)
 }
 
 static void
-render(struct pp_table *t, struct pp_ruleset *rs)
+write_table(const char *path, size_t n, size_t changed)
 {
-	struct pp_render_opts o = { .now = time(NULL), .have_lan = true, .lan = { 0xc0a80200, 24 } };
-	struct pp_error err;
-	if (pp_render(t, &o, rs, &err) < 0) {
-		fprintf(stderr, "apply: %s\n", err.msg);
+	struct pp_buf b = { 0 };
+	table_text(&b, n, changed);
+	FILE *f = fopen(path, "w");
+	if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0) {
+		fprintf(stderr, "apply: cannot write %s\n", path);
 		exit(1);
 	}
-}
-
-static void
-restore(struct pp_backend *b, const char *text, bool test)
-{
-	struct pp_error err;
-	if (text && pp_backend_restore(b, text, test, &err) < 0) {
-		fprintf(stderr, "apply: %s\n", err.msg);
-		exit(1);
-	}
+	pp_buf_free(&b);
 }
 
 /* Empty nat and filter (chains too) in the bench namespace. */
 static void
 wipe(struct pp_backend *b)
 {
-	char tool[40];
-	snprintf(tool, sizeof tool, "iptables-%s", b->variant);
-	static const char *ops[][3] = { { "nat", "-F" }, { "nat", "-X" }, { "filter", "-F" }, { "filter", "-X" } };
+	static const char *ops[][2] = { { "nat", "-F" }, { "nat", "-X" }, { "filter", "-F" }, { "filter", "-X" } };
 	for (size_t i = 0; i < 4; i++) {
-		char *argv[] = { tool, "-t", (char *)ops[i][0], (char *)ops[i][1], NULL };
+		char *argv[] = { b->cmd, "-t", (char *)ops[i][0], (char *)ops[i][1], NULL };
 		pp_run(argv, NULL, NULL, NULL);
 	}
 }
 
-/* One full apply from an empty kernel, the way `portpilot apply` does it; returns ms. */
-static double
-full(struct pp_backend *b, size_t n, struct pp_ruleset *out, double *parts)
+struct ctx {
+	struct pp_backend b;
+	char dir[64], *bin;
+	FILE *null;
+	struct pp_table *tabs[SIZES], *changed;
+	char *files[SIZES], *changed_file;
+	int runs;                       /* fresh state directory per full apply */
+};
+
+static char *
+state_dir(struct ctx *x)
 {
-	struct pp_error err;
-	struct pp_table *t = table(n, SIZE_MAX);
-	double t0 = now_ms();
-	struct pp_live live;
-	if (pp_backend_read(b, &live, &err) < 0) {
-		fprintf(stderr, "apply: %s\n", err.msg);
-		exit(1);
-	}
-	double t1 = now_ms();
-	render(t, out);
-	struct pp_plan p;
-	pp_plan_make(out, &live.own, &p);
-	double t2 = now_ms();
-	restore(b, p.restore, true);
-	double t3 = now_ms();
-	restore(b, p.restore, false);
-	double t4 = now_ms();
-	parts[0] = t1 - t0, parts[1] = t2 - t1, parts[2] = t3 - t2, parts[3] = t4 - t3;
-	pp_plan_free(&p);
-	pp_live_free(&live);
-	pp_table_free(t);
-	return t4 - t0;
+	return pp_xasprintf("%s/state%d", x->dir, ++x->runs);
 }
 
-/* The CLI end to end (load, validate, read the kernel, render, test, commit, persist); ms. */
 static double
-cli_apply(const char *bin, const char *tab, const char *state)
+lib_apply(struct ctx *x, const char *state, const struct pp_table *t)
 {
-	char *argv[] = { (char *)bin, "-f", (char *)tab, "--state-dir", (char *)state, "apply", NULL };
+	struct pp_cli cli = { .table_path = "bench.ini", .state_dir = state, .out = x->null, .err = x->null };
+	struct pp_apply_opts o = { 0 };
+	double t0 = now_ms();
+	int rc = pp_apply_loaded(&cli, &o, t);
+	return rc == 0 ? now_ms() - t0 : -1;
+}
+
+static double
+cli_apply(struct ctx *x, const char *state, const char *tab)
+{
+	char *argv[] = { x->bin, "-f", (char *)tab, "--state-dir", (char *)state, "apply", NULL };
 	double t0 = now_ms();
 	int rc = pp_run(argv, NULL, NULL, NULL);
-	double ms = now_ms() - t0;
-	return rc == 0 ? ms : -1;
+	return rc == 0 ? now_ms() - t0 : -1;
+}
+
+static double
+bare_restore(struct ctx *x, const char *text)
+{
+	struct pp_error err;
+	double t0 = now_ms();
+	int rc = pp_backend_restore(&x->b, text, false, &err);
+	return rc == 0 ? now_ms() - t0 : -1;
+}
+
+/* The restore text of a full apply from an empty kernel, and of the one change after it. */
+static void
+plans(struct ctx *x, const struct pp_table *t, const struct pp_table *t2, char **full, char **one)
+{
+	struct pp_render_opts o = { .now = time(NULL), .have_lan = true, .lan = { 0xc0a80200, 24 } };
+	struct pp_ruleset a, b, empty;
+	struct pp_error err;
+	struct pp_plan p;
+	pp_render(t, &o, &a, &err);
+	pp_ruleset_parse("", &empty, &err);
+	pp_plan_make(&a, &empty, &p);
+	*full = p.restore;
+	p.restore = NULL;
+	pp_plan_free(&p);
+	*one = NULL;
+	if (t2) {
+		pp_render(t2, &o, &b, &err);
+		pp_plan_make(&b, &a, &p);
+		*one = p.restore;
+		p.restore = NULL;
+		pp_plan_free(&p);
+		pp_ruleset_free(&b);
+	}
+	pp_ruleset_free(&a);
+	pp_ruleset_free(&empty);
+	(void)x;
+}
+
+/* Columns: full[size][way] and one[way]; way 0 library, 1 CLI, 2 bare. */
+struct sample {
+	double full[SIZES][3], one[3];
+};
+
+static void
+round_of(struct ctx *x, struct sample *s)
+{
+	for (size_t i = 0; i < SIZES; i++) {
+		char *full, *one;
+		plans(x, x->tabs[i], i == SIZES - 1 ? x->changed : NULL, &full, &one);
+		char *ls = state_dir(x), *cs = state_dir(x);
+		wipe(&x->b);
+		s->full[i][0] = lib_apply(x, ls, x->tabs[i]);
+		if (one)
+			s->one[0] = lib_apply(x, ls, x->changed);
+		wipe(&x->b);
+		s->full[i][1] = x->bin ? cli_apply(x, cs, x->files[i]) : -1;
+		if (one)
+			s->one[1] = x->bin ? cli_apply(x, cs, x->changed_file) : -1;
+		wipe(&x->b);
+		s->full[i][2] = bare_restore(x, full);
+		if (one)
+			s->one[2] = bare_restore(x, one);
+		free(full);
+		free(one);
+		free(ls);
+		free(cs);
+	}
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double
+median(const struct sample *s, int n, size_t off)
+{
+	double v[64];
+	for (int i = 0; i < n; i++)
+		v[i] = *(const double *)((const char *)&s[i] + off);
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return v[n / 2];
 }
 
 static void
-write_table(const char *path, size_t n, size_t changed)
+report(const struct sample *s, int n)
 {
-	FILE *f = fopen(path, "w");
-	if (!f)
-		exit(1);
-	fputs("[site]\nwan_interface = eth0\nlan_interface = eth1\nlan_subnet = 192.168.2.0/24\nhairpin = yes\n", f);
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "[m%zu]\npublic_port = %zu\ninternal_ip = 192.168.2.%zu\ninternal_port = 80\n", i,
-		        10000 + i, i == changed ? 200 : 101 + i % 3);
-	fclose(f);
+	printf("  %-22s %12s %12s %12s   (median of %d rounds, ms)\n", "", "library", "CLI", "bare restore", n);
+	for (size_t i = 0; i < SIZES; i++) {
+		char label[40];
+		snprintf(label, sizeof label, "full apply, %zu", sizes[i]);
+		printf("  %-22s %12.1f %12.1f %12.1f\n", label, median(s, n, offsetof(struct sample, full[i][0])),
+		       median(s, n, offsetof(struct sample, full[i][1])), median(s, n, offsetof(struct sample, full[i][2])));
+	}
+	printf("  %-22s %12.1f %12.1f %12.1f\n", "one change at 20000", median(s, n, offsetof(struct sample, one[0])),
+	       median(s, n, offsetof(struct sample, one[1])), median(s, n, offsetof(struct sample, one[2])));
+	printf("  targets: full 20000 < 1000 ms, one change < 50 ms; CLI = library + loading the INI file\n");
 }
 
 static void
-cli_bench(struct pp_backend *b)
+run_variant(struct ctx *x, const char *variant, int rounds)
 {
-	char bin[4096];
-	ssize_t n = readlink("/proc/self/exe", bin, sizeof bin - 40);
-	if (n < 0)
-		return;
-	bin[n] = '\0';
-	strcpy(strrchr(bin, '/'), "/../portpilot");
-	if (access(bin, X_OK) != 0)
-		return;
-	char dir[] = "/tmp/pp-bench-XXXXXX";
-	if (!mkdtemp(dir))
-		return;
-	char *tab = pp_xasprintf("%s/t.ini", dir), *state = pp_xasprintf("%s/state", dir);
-	wipe(b);
-	write_table(tab, 20000, SIZE_MAX);
-	double full = cli_apply(bin, tab, state);
-	write_table(tab, 20000, 12345);
-	double one = cli_apply(bin, tab, state);
-	printf("  CLI `portpilot apply`, 20000 mappings: full %.0f ms, one changed %.0f ms "
-	       "(includes loading and validating the 20000-mapping file and reading the kernel's rules)\n",
-	       full, one);
-	char *rm = pp_xasprintf("rm -rf %s", dir);
-	if (system(rm) != 0)
-		fprintf(stderr, "apply: could not remove %s\n", dir);
-	free(rm);
-	free(tab);
-	free(state);
-}
-
-static void
-run_variant(const char *variant)
-{
-	struct pp_backend b;
 	struct pp_error err;
 	setenv("PORTPILOT_IPTABLES", variant, 1);
-	if (pp_backend_open(&b, &err) < 0) {
+	if (pp_backend_open(&x->b, &err) < 0) {
 		printf("iptables-%s: skipped (%s)\n", variant, err.msg);
 		return;
 	}
-	printf("iptables-%s (the API path the TUI uses: read kernel, render+plan, --test, commit)\n", b.variant);
-	printf("  %-9s %10s %10s %10s %10s %10s\n", "mappings", "total_ms", "read_ms", "render_ms",
-	       "test_ms", "commit_ms");
-	static const size_t sizes[] = { 1, 2000, 20000 };
-	struct pp_ruleset last = { 0 };
-	for (size_t i = 0; i < 3; i++) {
-		wipe(&b);
-		pp_ruleset_free(&last);
-		double parts[4];
-		double ms = full(&b, sizes[i], &last, parts);
-		printf("  %-9zu %10.1f %10.1f %10.1f %10.1f %10.1f\n", sizes[i], ms, parts[0], parts[1],
-		       parts[2], parts[3]);
+	printf("iptables-%s\n", x->b.variant);
+	struct sample s[64];
+	if (rounds > 64)
+		rounds = 64;
+	for (int r = 0; r < rounds; r++)
+		round_of(x, &s[r]);
+	report(s, rounds);
+	wipe(&x->b);
+}
+
+static void
+setup(struct ctx *x)
+{
+	x->null = fopen("/dev/null", "w");
+	snprintf(x->dir, sizeof x->dir, "/tmp/pp-bench-XXXXXX");
+	if (!x->null || !mkdtemp(x->dir)) {
+		perror("apply: setup");
+		exit(1);
 	}
-	/* Change one mapping at 20,000: the TUI holds the table and the ruleset it applied. */
-	struct pp_table *t2 = table(20000, 12345);
-	double t0 = now_ms();
-	struct pp_ruleset want;
-	render(t2, &want);
-	struct pp_plan p;
-	pp_plan_make(&want, &last, &p);
-	double t1 = now_ms();
-	restore(&b, p.restore, false);
-	double t2ms = now_ms();
-	printf("  change one mapping at 20000: %.1f ms (render+plan %.1f ms, iptables-restore of %zu chain(s) %.1f ms)\n",
-	       t2ms - t0, t1 - t0, p.chains_written, t2ms - t1);
-	pp_plan_free(&p);
-	pp_ruleset_free(&want);
-	pp_ruleset_free(&last);
-	pp_table_free(t2);
-	if (strcmp(variant, "nft") == 0 || strcmp(variant, "legacy") == 0)
-		cli_bench(&b);
-	wipe(&b);
+	for (size_t i = 0; i < SIZES; i++) {
+		x->tabs[i] = table(sizes[i], SIZE_MAX);
+		x->files[i] = pp_xasprintf("%s/t%zu.ini", x->dir, sizes[i]);
+		write_table(x->files[i], sizes[i], SIZE_MAX);
+	}
+	x->changed = table(BIG, CHANGED);
+	x->changed_file = pp_xasprintf("%s/changed.ini", x->dir);
+	write_table(x->changed_file, BIG, CHANGED);
+	char bin[4096];
+	ssize_t n = readlink("/proc/self/exe", bin, sizeof bin - 40);
+	if (n > 0) {
+		bin[n] = '\0';
+		strcpy(strrchr(bin, '/'), "/../portpilot");
+		if (access(bin, X_OK) == 0)
+			x->bin = pp_xstrdup(bin);
+	}
+	if (!x->bin)
+		printf("(no portpilot binary next to the bench: CLI column is -1)\n");
+}
+
+static void
+teardown(struct ctx *x)
+{
+	char *rm = pp_xasprintf("rm -rf %s", x->dir);
+	if (system(rm) != 0)
+		fprintf(stderr, "apply: could not remove %s\n", x->dir);
+	free(rm);
+	for (size_t i = 0; i < SIZES; i++) {
+		pp_table_free(x->tabs[i]);
+		free(x->files[i]);
+	}
+	pp_table_free(x->changed);
+	free(x->changed_file);
+	free(x->bin);
+	fclose(x->null);
 }
 
 int
@@ -214,10 +298,15 @@ main(void)
 	}
 	snprintf(path, sizeof path, "/run/netns/%s", ns);
 	int fd = open(path, O_RDONLY);
+	const char *r = getenv("APPLY_ROUNDS");
+	int rounds = r && atoi(r) > 0 ? atoi(r) : 3;
 	if (fd >= 0 && setns(fd, CLONE_NEWNET) == 0) {
+		struct ctx x = { 0 };
+		setup(&x);
 		/* Both variants, one after the other, in the same namespace and run. */
-		run_variant("nft");
-		run_variant("legacy");
+		run_variant(&x, "nft", rounds);
+		run_variant(&x, "legacy", rounds);
+		teardown(&x);
 	} else {
 		perror("apply: setns");
 	}

@@ -11,6 +11,8 @@
 #define PP_ST_SNAPSHOT  "snapshot.rules"   /* portpilot's live rules before the last apply */
 #define PP_ST_APPLIED   "applied.rules"    /* what the last apply wrote */
 #define PP_ST_CONFIRMED "confirmed.rules"  /* persisted for boot */
+#define PP_ST_GEN       "applied.gen"      /* "NS GEN\n" + filter facts: at that nf_tables generation the
+                                              kernel held applied.rules and this FORWARD/DOCKER-USER state */
 
 struct pp_pending {
 	char id[32];
@@ -22,13 +24,24 @@ char *pp_state_path(const char *dir, const char *file);
 int pp_state_lock(const char *dir, struct pp_error *err);       /* fd or -1 */
 void pp_state_unlock(int fd);
 int pp_state_write(const char *dir, const char *file, const char *text, struct pp_error *err);
+/* Write file's next content aside (synced), then put it in place, or drop it. */
+int pp_state_stage(const char *dir, const char *file, const char *text, struct pp_error *err);
+int pp_state_publish(const char *dir, const char *file, struct pp_error *err);
+void pp_state_discard(const char *dir, const char *file);
+/* The same without fsync, for what a crash may lose (caches). */
+int pp_state_write_cache(const char *dir, const char *file, const char *text, struct pp_error *err);
 char *pp_state_read(const char *dir, const char *file);          /* NULL if absent */
 void pp_state_remove(const char *dir, const char *file);
+/* Make file `to` the same content as `from` (a hard link, so no copy and no second fsync). */
+int pp_state_link(const char *dir, const char *from, const char *to, struct pp_error *err);
 int pp_pending_read(const char *dir, struct pp_pending *pd);     /* -1 if none */
 int pp_pending_write(const char *dir, const struct pp_pending *pd, struct pp_error *err);
 
 /* Render options for t on this host (LAN subnet from the table or the interface). */
 void pp_apply_render_opts(const struct pp_table *t, const struct pp_backend *b,
                           struct pp_render_opts *o);
+
+/* With PORTPILOT_TIMING set: print the time since the previous mark to stderr (benches, tuning). */
+void pp_apply_mark(const char *step);
 
 #endif

@@ -40,6 +40,7 @@ move_to(const struct pp_backend *b, const struct pp_plan *p, bool tested, struct
 		return -1;
 	if (pp_backend_restore(b, p->restore, false, err) < 0)
 		return -1;
+	pp_apply_mark("commit");
 	if (p->nflush)
 		pp_conntrack_flush(p->flush, p->nflush);
 	return 0;
@@ -151,7 +152,8 @@ drop_expired(struct pp_cli *cli, struct pp_ruleset *rs, struct pp_error *err)
 /* The target ruleset: the table rendered, or the persisted ruleset at boot. */
 static int
 want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
-             struct pp_ruleset *want, struct pp_table **tp, struct pp_error *err)
+             struct pp_ruleset *want, const struct pp_table *given, const struct pp_table **tp,
+             struct pp_table **owned, struct pp_error *err)
 {
 	if (o->restore_persisted || o->expire_only) {
 		char *s = pp_state_read(cli->state_dir, PP_ST_CONFIRMED);
@@ -178,9 +180,11 @@ want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backen
 		}
 		return rc;
 	}
-	struct pp_table *t;
-	if (pp_table_load(cli->table_path, false, &t, err) < 0)
+	struct pp_table *loaded = NULL;
+	if (!given && pp_table_load(cli->table_path, false, &loaded, err) < 0)
 		return -1;
+	const struct pp_table *t = given ? given : loaded;
+	pp_apply_mark("load");
 	struct pp_findings fs = { 0 };
 	pp_table_check(t, time(NULL), &fs);
 	pp_findings_sort(&fs);
@@ -188,17 +192,19 @@ want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backen
 	size_t errors = pp_findings_count(&fs, PP_ERROR);
 	pp_findings_free(&fs);
 	if (errors) {
-		pp_table_free(t);
+		pp_table_free(loaded);
 		return pp_error_set(err, "%s: %zu error(s): fix them first (portpilot check), nothing applied",
 		                    cli->table_path, errors);
 	}
 	struct pp_render_opts ro;
+	pp_apply_mark("check");
 	pp_apply_render_opts(t, b, &ro);
 	if (pp_render(t, &ro, want, err) < 0) {
-		pp_table_free(t);
+		pp_table_free(loaded);
 		return -1;
 	}
 	*tp = t;
+	*owned = loaded;
 	return 0;
 }
 
@@ -247,13 +253,106 @@ report(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_plan *
 		        o->confirm_seconds);
 }
 
+/* Tables (transactions) in iptables-restore input: each COMMIT bumps the nf_tables generation once. */
+static unsigned long
+commits(const char *restore)
+{
+	unsigned long n = 0;
+	for (const char *s = restore; s && (s = strstr(s, "COMMIT\n")) != NULL; s += 7)
+		n += s == restore || s[-1] == '\n';
+	return n;
+}
+
+/* Remove the first "-A FORWARD rest" of v (n lines); false if there is none. */
+static bool
+drop_first(char **v, size_t *n, const char *rest)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (strncmp(v[i], "-A FORWARD ", 11) != 0 || strcmp(v[i] + 11, rest) != 0)
+			continue;
+		free(v[i]);
+		memmove(v + i, v + i + 1, (*n - i - 1) * sizeof *v);
+		(*n)--;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * What the host checks need of the filter table after this apply, as
+ * iptables-save text: FORWARD's policy and rules, DOCKER-USER's existence.
+ * Built from the text read before and the hook changes of the restore
+ * (-D deletes the first match, -I FORWARD 1 goes on top), so an apply that
+ * skips reading the kernel still warns about a DROP ahead of portpilot.
+ */
+static char *
+filter_facts(const char *pre, const char *restore)
+{
+	size_t n = 0, cap = 16;
+	char **v = pp_xmalloc(cap * sizeof *v);
+	struct pp_buf b = { 0 };
+	pp_buf_addstr(&b, "*filter\n");
+	for (const char *l = pre ? pre : ""; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != '\0')) {
+		size_t len = strcspn(l, "\n");
+		const char *r = l[0] == '[' && memchr(l, ']', len) ? (const char *)memchr(l, ']', len) + 2 : l;
+		if (strncmp(l, ":FORWARD ", 9) == 0 || strncmp(l, ":DOCKER-USER ", 13) == 0) {
+			pp_buf_printf(&b, "%.*s\n", (int)len, l);
+		} else if (strncmp(r, "-A FORWARD ", 11) == 0) {
+			if (n == cap)
+				v = pp_xrealloc(v, (cap *= 2) * sizeof *v);
+			v[n++] = pp_xstrndup(r, len - (size_t)(r - l));
+		}
+	}
+	const char *f = restore ? strstr(restore, "*filter\n") : NULL;
+	for (const char *l = f; l && *l && strncmp(l, "COMMIT", 6) != 0; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+		char *line = pp_xstrndup(l, strcspn(l, "\n"));
+		if (strncmp(line, "-D FORWARD ", 11) == 0) {
+			drop_first(v, &n, line + 11);
+		} else if (strncmp(line, "-I FORWARD 1 ", 13) == 0) {
+			if (n == cap)
+				v = pp_xrealloc(v, (cap *= 2) * sizeof *v);
+			memmove(v + 1, v, n * sizeof *v);
+			v[0] = pp_xasprintf("-A FORWARD %s", line + 13);
+			n++;
+		}
+		free(line);
+	}
+	for (size_t i = 0; i < n; i++) {
+		pp_buf_printf(&b, "%s\n", v[i]);
+		free(v[i]);
+	}
+	free(v);
+	pp_buf_addstr(&b, "COMMIT\n");
+	return b.data;
+}
+
+/*
+ * applied.rules is the kernel's state of portpilot's chains only if every
+ * commit since the read was ours: then the next apply may skip reading the
+ * kernel for as long as the generation stays where we leave it.
+ */
+static void
+record_gen(struct pp_cli *cli, const struct pp_backend *b, const struct pp_live *live,
+           const char *restore)
+{
+	struct pp_gen now;
+	struct pp_error e;
+	if (!live->gen.ns[0] || pp_backend_gen(b, &now) < 0 || strcmp(now.ns, live->gen.ns) != 0 ||
+	    now.gen != live->gen.gen + commits(restore))
+		return;
+	char *facts = filter_facts(live->save[PP_FILTER], restore);
+	char *rec = pp_xasprintf("%s %lu\n%s", now.ns, now.gen, facts);
+	/* A cache: a crash loses it harmlessly (a new boot has a new boot id). */
+	pp_state_write_cache(cli->state_dir, PP_ST_GEN, rec, &e);
+	free(rec);
+	free(facts);
+}
+
 /* After the kernel took the ruleset: record it, then arm the timer or persist. */
 static int
-after_apply(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_ruleset *want,
-            time_t *deadline, struct pp_error *err)
+after_apply(struct pp_cli *cli, const struct pp_apply_opts *o, time_t *deadline, struct pp_error *err)
 {
-	char *text = pp_ruleset_text(want);
-	int rc = pp_state_write(cli->state_dir, PP_ST_APPLIED, text, err);
+	int rc = pp_state_publish(cli->state_dir, PP_ST_APPLIED, err);
 	if (rc == 0 && o->confirm_seconds > 0) {
 		struct pp_pending pd = { .deadline = time(NULL) + o->confirm_seconds };
 		snprintf(pd.id, sizeof pd.id, "%ld-%ld", (long)time(NULL), (long)getpid());
@@ -267,22 +366,26 @@ after_apply(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_r
 		}
 		*deadline = pd.deadline;
 	} else if (rc == 0) {
-		rc = pp_state_write(cli->state_dir, PP_ST_CONFIRMED, text, err);
+		rc = pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, err);
 	}
-	free(text);
 	return rc;
 }
 
 /*
  * iptables-nft-restore --test stops before the kernel commit (it catches what
  * the parser rejects), and each table's commit is an atomic nf_tables
- * transaction anyway. On big plans the extra parse costs about as much as
- * the commit, so there a failure is undone from the snapshot instead.
- * iptables-legacy is cheap to test: always test.
+ * transaction anyway (iptables-legacy replaces a table in one call): a plan
+ * for one table needs no test. A plan for both
+ * could leave nat committed and filter refused, so a small one is tested
+ * first; on big plans the extra parse costs about as much as the commit, so
+ * there a failure is undone from the snapshot instead. iptables-legacy
+ * tests cheaply: always test plans for both tables there.
  */
 static bool
 needs_test(const struct pp_backend *b, const char *restore)
 {
+	if (commits(restore) < 2)
+		return false;
 	if (strcmp(b->variant, "nft") != 0)
 		return true;
 	size_t rules = 0;
@@ -292,44 +395,128 @@ needs_test(const struct pp_backend *b, const char *restore)
 	return true;
 }
 
+/* The snapshot of what portpilot owns now: applied.rules itself when that is the kernel's state. */
+static int
+snapshot(struct pp_cli *cli, const struct pp_live *live, struct pp_error *err)
+{
+	if (live->cached)
+		return pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_SNAPSHOT, err);
+	char *snap = pp_ruleset_text(&live->own);
+	int rc = pp_state_write(cli->state_dir, PP_ST_SNAPSHOT, snap, err);
+	free(snap);
+	return rc;
+}
+
 /* Test, snapshot, commit, then record; on a failed commit go back to the snapshot. */
 static int
 commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
        const struct pp_live *live, const struct pp_ruleset *want, const struct pp_plan *p,
        time_t *deadline, struct pp_error *err)
 {
-	char *snap = pp_ruleset_text(&live->own);
 	int rc = 0;
-	if ((needs_test(b, p->restore) && pp_backend_restore(b, p->restore, true, err) < 0) ||
-	    pp_state_write(cli->state_dir, PP_ST_SNAPSHOT, snap, err) < 0) {
-		rc = -1;
-	} else if (move_to(b, p, true, err) < 0) {
+	if (needs_test(b, p->restore) && pp_backend_restore(b, p->restore, true, err) < 0)
+		return -1;
+	pp_apply_mark("test");
+	if (snapshot(cli, live, err) < 0)
+		return -1;
+	/* From here until recorded again, applied.rules may not match the kernel. */
+	pp_state_remove(cli->state_dir, PP_ST_GEN);
+	pp_apply_mark("snapshot");
+	/* The new applied.rules is written (and synced) while iptables-restore commits. */
+	struct pp_proc *job = pp_backend_restore_start(b, p->restore, false);
+	char *text = pp_ruleset_text(want);
+	struct pp_error serr;
+	int staged = job ? pp_state_stage(cli->state_dir, PP_ST_APPLIED, text, &serr) : 0;
+	free(text);
+	pp_apply_mark("stage");
+	if (pp_backend_restore_finish(b, job, false, err) < 0) {
+		pp_state_discard(cli->state_dir, PP_ST_APPLIED);
 		/* One table may have committed before the other failed. */
 		struct pp_error e2;
-		if (restore_text(b, snap, &e2) < 0)
-			fprintf(cli->err, "portpilot: restoring the snapshot failed too: %s\n", e2.msg);
+		char *snap = pp_state_read(cli->state_dir, PP_ST_SNAPSHOT);
+		if (!snap || restore_text(b, snap, &e2) < 0)
+			fprintf(cli->err, "portpilot: restoring the snapshot failed too: %s\n",
+			        snap ? e2.msg : "snapshot.rules is unreadable");
+		free(snap);
 		rc = -1;
 	} else {
-		rc = after_apply(cli, o, want, deadline, err);
+		pp_apply_mark("commit");
+		if (p->nflush)
+			pp_conntrack_flush(p->flush, p->nflush);
+		pp_apply_mark("flush");
+		rc = staged < 0 ? pp_error_set(err, "%s", serr.msg) : after_apply(cli, o, deadline, err);
+		if (rc == 0)
+			record_gen(cli, b, live, p->restore);
+		pp_apply_mark("state-write");
 	}
-	free(snap);
 	return rc;
 }
 
 /* Nothing to change in the kernel: still make this the persisted ruleset. */
 static int
-persist_unchanged(struct pp_cli *cli, const struct pp_ruleset *want, struct pp_error *err)
+persist_unchanged(struct pp_cli *cli, const struct pp_backend *b, const struct pp_live *live,
+                  const struct pp_ruleset *want, struct pp_error *err)
 {
+	if (live->cached) /* applied.rules is this ruleset already */
+		return pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, err);
+	pp_state_remove(cli->state_dir, PP_ST_GEN);
 	char *text = pp_ruleset_text(want);
-	int rc = pp_state_write(cli->state_dir, PP_ST_CONFIRMED, text, err);
-	if (rc == 0)
-		rc = pp_state_write(cli->state_dir, PP_ST_APPLIED, text, err);
+	int rc = pp_state_write(cli->state_dir, PP_ST_APPLIED, text, err);
 	free(text);
+	if (rc == 0)
+		rc = pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, err);
+	if (rc == 0)
+		record_gen(cli, b, live, NULL);
 	return rc;
 }
 
+/*
+ * Portpilot's part of the kernel. While the nf_tables generation stands where
+ * the last apply left it, that is applied.rules (and applied.filter what the
+ * host checks need): no iptables-save of the whole kernel (0.25-1 s at
+ * 20,000 rules). Otherwise one full read.
+ */
+/* applied.rules when applied.gen says the kernel still holds it (*facts: the filter facts), else NULL. */
+static char *
+cached_own(struct pp_cli *cli, const struct pp_gen *g, char **facts)
+{
+	char *rec = pp_state_read(cli->state_dir, PP_ST_GEN);
+	char *key = pp_xasprintf("%s %lu\n", g->ns, g->gen);
+	char *own = NULL;
+	*facts = NULL;
+	if (rec && strncmp(rec, key, strlen(key)) == 0 && (own = pp_state_read(cli->state_dir, PP_ST_APPLIED)))
+		*facts = pp_xstrdup(rec + strlen(key));
+	free(rec);
+	free(key);
+	return own;
+}
+
 static int
-apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_error *err)
+read_live(struct pp_cli *cli, struct pp_backend *b, struct pp_live *live, struct pp_error *err)
+{
+	struct pp_gen g;
+	char *facts = NULL;
+	bool known = pp_backend_gen(b, &g) == 0;
+	char *own = known ? cached_own(cli, &g, &facts) : NULL;
+	memset(live, 0, sizeof *live);
+	if (own && pp_ruleset_parse_buf(own, &live->own, err) == 0) {
+		live->save[PP_NAT] = pp_xstrdup("");
+		live->save[PP_FILTER] = facts;
+		b->docker_user = strstr(facts, "\n:DOCKER-USER ") != NULL;
+		live->cached = true;
+	} else {
+		free(facts);
+		if (pp_backend_read(b, live, err) < 0)
+			return -1;
+	}
+	if (known)
+		live->gen = g;
+	return 0;
+}
+
+static int
+apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *given,
+             struct pp_error *err)
 {
 	struct pp_pending pd;
 	if (!o->dry_run && pp_pending_read(cli->state_dir, &pd) == 0)
@@ -337,36 +524,53 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_error 
 		                    "portpilot confirm or portpilot rollback first", (long long)pd.deadline);
 	struct pp_backend b;
 	struct pp_live live;
-	if (pp_backend_open(&b, err) < 0 || pp_backend_read(&b, &live, err) < 0)
+	pp_apply_mark(NULL);
+	if (pp_backend_open(&b, err) < 0)
 		return -1;
+	pp_apply_mark("backend-open");
+	if (read_live(cli, &b, &live, err) < 0)
+		return -1;
+	pp_apply_mark(live.cached ? "read-cached" : "read-kernel");
 	struct pp_ruleset want;
-	struct pp_table *t = NULL;
-	if (want_ruleset(cli, o, &b, &want, &t, err) < 0) {
+	const struct pp_table *t = NULL;
+	struct pp_table *owned = NULL;
+	if (want_ruleset(cli, o, &b, &want, given, &t, &owned, err) < 0) {
 		pp_live_free(&live);
 		return -1;
 	}
+	pp_apply_mark("render");
 	host_checks(cli, o, t, &live);
+	pp_apply_mark("host-checks");
 	struct pp_plan p;
 	pp_plan_make(&want, &live.own, &p);
+	pp_apply_mark("plan");
 	if (!cli->json)
 		pp_plan_diff(cli->out, &want, &live.own);
+	pp_apply_mark("diff");
 	int rc = 0;
 	time_t deadline = 0;
 	if (!o->dry_run && p.restore)
 		rc = commit(cli, o, &b, &live, &want, &p, &deadline, err);
 	else if (!o->dry_run && !o->confirm_seconds)
-		rc = persist_unchanged(cli, &want, err);
+		rc = persist_unchanged(cli, &b, &live, &want, err);
 	if (rc == 0)
 		report(cli, o, &p, !o->dry_run && p.restore, deadline);
+	pp_apply_mark("after");
 	pp_plan_free(&p);
 	pp_ruleset_free(&want);
 	pp_live_free(&live);
-	pp_table_free(t);
+	pp_table_free(owned);
 	return rc;
 }
 
 int
 pp_apply(struct pp_cli *cli, const struct pp_apply_opts *o)
+{
+	return pp_apply_loaded(cli, o, NULL);
+}
+
+int
+pp_apply_loaded(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t)
 {
 	struct pp_error err;
 	char *persisted = o->expire_only ? pp_state_read(cli->state_dir, PP_ST_CONFIRMED) : NULL;
@@ -380,7 +584,7 @@ pp_apply(struct pp_cli *cli, const struct pp_apply_opts *o)
 		fprintf(cli->err, "portpilot apply: %s\n", err.msg);
 		return PP_EXIT_FAIL;
 	}
-	int rc = apply_locked(cli, o, &err);
+	int rc = apply_locked(cli, o, t, &err);
 	pp_state_unlock(fd);
 	if (rc < 0) {
 		fprintf(cli->err, "portpilot apply: %s\n", err.msg);
@@ -408,12 +612,10 @@ pp_confirm(struct pp_cli *cli)
 	}
 	struct pp_pending pd;
 	int rc = PP_EXIT_FAIL;
-	char *text = NULL;
 	if (pp_pending_read(cli->state_dir, &pd) < 0) {
 		fprintf(cli->err, "portpilot confirm: nothing awaits confirmation (no apply --confirm pending)\n");
-	} else if (!(text = pp_state_read(cli->state_dir, PP_ST_APPLIED)) ||
-	           pp_state_write(cli->state_dir, PP_ST_CONFIRMED, text, &err) < 0) {
-		fprintf(cli->err, "portpilot confirm: %s\n", text ? err.msg : "applied.rules is missing");
+	} else if (pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, &err) < 0) {
+		fprintf(cli->err, "portpilot confirm: %s\n", err.msg);
 	} else {
 		pp_state_remove(cli->state_dir, "pending");
 		stop_timer(&pd);
@@ -423,7 +625,6 @@ pp_confirm(struct pp_cli *cli)
 			fprintf(cli->out, "confirmed: the ruleset stays and is persisted for boot\n");
 		rc = PP_EXIT_OK;
 	}
-	free(text);
 	pp_state_unlock(fd);
 	return rc;
 }
@@ -464,7 +665,8 @@ pp_rollback(struct pp_cli *cli, const char *timer_id)
 		rc = PP_EXIT_OK; /* confirmed while we took the lock */
 	} else if (!snap) {
 		fprintf(cli->err, "portpilot rollback: no snapshot in %s: nothing was applied yet\n", cli->state_dir);
-	} else if (pp_backend_open(&b, &err) < 0 || restore_text(&b, snap, &err) < 0) {
+	} else if (pp_state_remove(cli->state_dir, PP_ST_GEN), pp_backend_open(&b, &err) < 0 ||
+	           restore_text(&b, snap, &err) < 0) {
 		fprintf(cli->err, "portpilot rollback: %s\n", err.msg);
 	} else {
 		pp_state_write(cli->state_dir, PP_ST_APPLIED, snap, &err);

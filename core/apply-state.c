@@ -1,5 +1,6 @@
 /* The apply state directory: lock, rulesets (snapshot, applied, confirmed), the pending-confirm record. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,23 @@
 
 #include "apply-internal.h"
 #include "portpilot/util.h"
+
+void
+pp_apply_mark(const char *step)
+{
+	static double last;
+	static int on = -1;
+	if (on < 0)
+		on = getenv("PORTPILOT_TIMING") != NULL;
+	if (!on)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double now = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	if (step && last > 0)
+		fprintf(stderr, "timing: %-14s %8.1f ms\n", step, now - last);
+	last = now;
+}
 
 char *
 pp_state_path(const char *dir, const char *file)
@@ -46,8 +64,8 @@ pp_state_unlock(int fd)
 		close(fd);
 }
 
-int
-pp_state_write(const char *dir, const char *file, const char *text, struct pp_error *err)
+static int
+state_write(const char *dir, const char *file, const char *text, bool durable, struct pp_error *err)
 {
 	char *p = pp_state_path(dir, file), *tmp = pp_xasprintf("%s.tmp", p);
 	int rc = -1;
@@ -60,7 +78,7 @@ pp_state_write(const char *dir, const char *file, const char *text, struct pp_er
 				break;
 			off += (size_t)w;
 		}
-		if (off == len && fsync(fd) == 0 && close(fd) == 0) {
+		if (off == len && (!durable || fsync(fd) == 0) && close(fd) == 0) {
 			fd = -1;
 			rc = rename(tmp, p);
 		}
@@ -76,12 +94,75 @@ pp_state_write(const char *dir, const char *file, const char *text, struct pp_er
 	return rc;
 }
 
+int
+pp_state_stage(const char *dir, const char *file, const char *text, struct pp_error *err)
+{
+	char *f = pp_xasprintf("%s.new", file);
+	int rc = pp_state_write(dir, f, text, err);
+	free(f);
+	return rc;
+}
+
+int
+pp_state_publish(const char *dir, const char *file, struct pp_error *err)
+{
+	char *p = pp_state_path(dir, file), *n = pp_xasprintf("%s.new", p);
+	int rc = rename(n, p);
+	if (rc < 0)
+		pp_error_set(err, "cannot rename %s to %s: %s", n, p, strerror(errno));
+	free(n);
+	free(p);
+	return rc;
+}
+
+void
+pp_state_discard(const char *dir, const char *file)
+{
+	char *f = pp_xasprintf("%s.new", file);
+	pp_state_remove(dir, f);
+	free(f);
+}
+
+int
+pp_state_write(const char *dir, const char *file, const char *text, struct pp_error *err)
+{
+	return state_write(dir, file, text, true, err);
+}
+
+int
+pp_state_write_cache(const char *dir, const char *file, const char *text, struct pp_error *err)
+{
+	return state_write(dir, file, text, false, err);
+}
+
+/* One allocation of the file's size: growing a buffer would touch (fault in) twice the memory. */
 char *
 pp_state_read(const char *dir, const char *file)
 {
 	char *p = pp_state_path(dir, file);
-	char *s = pp_read_file(p, NULL);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
 	free(p);
+	struct stat st;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return NULL;
+	}
+	size_t cap = (size_t)st.st_size + 1, len = 0;
+	char *s = pp_xmalloc(cap);
+	for (ssize_t n; len + 1 < cap && (n = read(fd, s + len, cap - 1 - len)) != 0;) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(s);
+			close(fd);
+			return NULL;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	s[len] = '\0';
 	return s;
 }
 
@@ -91,6 +172,26 @@ pp_state_remove(const char *dir, const char *file)
 	char *p = pp_state_path(dir, file);
 	unlink(p);
 	free(p);
+}
+
+int
+pp_state_link(const char *dir, const char *from, const char *to, struct pp_error *err)
+{
+	char *f = pp_state_path(dir, from), *t = pp_state_path(dir, to), *tmp = pp_xasprintf("%s.tmp", t);
+	unlink(tmp);
+	int rc = link(f, tmp) == 0 ? rename(tmp, t) : -1;
+	unlink(tmp); /* left behind when `to` was already a link to `from`: rename does nothing then */
+	if (rc < 0) {
+		/* No hard links here (some file systems): copy. */
+		unlink(tmp);
+		char *text = pp_read_file(f, NULL);
+		rc = text ? pp_state_write(dir, to, text, err) : pp_error_set(err, "cannot read %s: %s", f, strerror(errno));
+		free(text);
+	}
+	free(tmp);
+	free(t);
+	free(f);
+	return rc;
 }
 
 int

@@ -3,44 +3,55 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <limits.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "portpilot/backend.h"
 #include "portpilot/util.h"
 
-/* Pump in into the child's stdin while draining its stdout and stderr (no deadlock on big rulesets). */
+/*
+ * Pump in into the child's stdin while draining its stdout and stderr (no
+ * deadlock on big rulesets); with until_in_done, return once stdin is
+ * written and closed (the child works on while the caller does too).
+ */
 static void
-pump(int in_fd, const char *in, int out_fd, int err_fd, struct pp_buf *out, struct pp_buf *eb)
+pump(int *in_fd, const char *in, size_t *in_off, int *out_fd, int *err_fd, struct pp_buf *out,
+     struct pp_buf *eb, bool until_in_done)
 {
-	size_t in_len = in ? strlen(in) : 0, in_off = 0;
-	if (in_fd >= 0 && in_len == 0) {
-		close(in_fd);
-		in_fd = -1;
+	size_t in_len = in ? strlen(in) : 0;
+	if (*in_fd >= 0 && *in_off >= in_len) {
+		close(*in_fd);
+		*in_fd = -1;
 	}
 	char buf[65536];
-	while (in_fd >= 0 || out_fd >= 0 || err_fd >= 0) {
-		struct pollfd p[3] = { { in_fd, POLLOUT, 0 }, { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 } };
+	while (*in_fd >= 0 || (!until_in_done && (*out_fd >= 0 || *err_fd >= 0))) {
+		struct pollfd p[3] = { { *in_fd, POLLOUT, 0 }, { *out_fd, POLLIN, 0 }, { *err_fd, POLLIN, 0 } };
 		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (in_fd >= 0 && p[0].revents) {
-			ssize_t w = write(in_fd, in + in_off, in_len - in_off);
+		if (*in_fd >= 0 && p[0].revents) {
+			ssize_t w = write(*in_fd, in + *in_off, in_len - *in_off);
 			if (w > 0)
-				in_off += (size_t)w;
-			if (w < 0 || in_off == in_len) {
-				close(in_fd);
-				in_fd = -1;
+				*in_off += (size_t)w;
+			if (w < 0 || *in_off == in_len) {
+				close(*in_fd);
+				*in_fd = -1;
 			}
 		}
-		int *fds[2] = { &out_fd, &err_fd };
+		int *fds[2] = { out_fd, err_fd };
 		struct pp_buf *bufs[2] = { out, eb };
 		for (int i = 0; i < 2; i++) {
 			if (*fds[i] < 0 || !p[i + 1].revents)
@@ -56,43 +67,77 @@ pump(int in_fd, const char *in, int out_fd, int err_fd, struct pp_buf *out, stru
 	}
 }
 
-int
-pp_run(char *const argv[], const char *in, char **out, char **errout)
+/* A child process started by proc_start: stdin already written. */
+struct pp_proc {
+	pid_t pid;
+	int out, err;
+	struct pp_buf ob, eb;
+};
+
+static struct pp_proc *
+proc_start(char *const argv[], const char *in)
 {
 	int pi[2], po[2], pe[2];
 	if (pipe2(pi, O_CLOEXEC) < 0 || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		dup2(pi[0], 0);
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		execvp(argv[0], argv);
-		_exit(127);
+		return NULL;
+	/* posix_spawn (vfork underneath): no copy of a big caller's page tables as fork would. */
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pi[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	pid_t pid;
+	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		int fds[6] = { pi[0], pi[1], po[0], po[1], pe[0], pe[1] };
+		for (int i = 0; i < 6; i++)
+			close(fds[i]);
+		return NULL;
 	}
 	close(pi[0]);
 	close(po[1]);
 	close(pe[1]);
-	struct pp_buf ob = { 0 }, eb = { 0 };
+	struct pp_proc *pr = pp_xcalloc(1, sizeof *pr);
+	*pr = (struct pp_proc){ pid, po[0], pe[0], { 0 }, { 0 } };
+	int in_fd = pi[1];
+	size_t off = 0;
 	void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-	pump(pi[1], in, po[0], pe[0], &ob, &eb);
+	pump(&in_fd, in, &off, &pr->out, &pr->err, &pr->ob, &pr->eb, true);
 	signal(SIGPIPE, old);
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+	return pr;
+}
+
+/* Drain and reap the child; its exit status or -1. */
+static int
+proc_finish(struct pp_proc *pr, char **out, char **errout)
+{
+	int in_fd = -1, st = 0;
+	size_t off = 0;
+	pump(&in_fd, NULL, &off, &pr->out, &pr->err, &pr->ob, &pr->eb, false);
+	while (waitpid(pr->pid, &st, 0) < 0 && errno == EINTR)
 		;
-	pp_buf_addstr(&ob, "");
-	pp_buf_addstr(&eb, "");
+	pp_buf_addstr(&pr->ob, "");
+	pp_buf_addstr(&pr->eb, "");
 	if (out)
-		*out = ob.data;
+		*out = pr->ob.data;
 	else
-		pp_buf_free(&ob);
+		pp_buf_free(&pr->ob);
 	if (errout)
-		*errout = eb.data;
+		*errout = pr->eb.data;
 	else
-		pp_buf_free(&eb);
+		pp_buf_free(&pr->eb);
+	free(pr);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int
+pp_run(char *const argv[], const char *in, char **out, char **errout)
+{
+	struct pp_proc *pr = proc_start(argv, in);
+	if (!pr)
+		return -1;
+	return proc_finish(pr, out, errout);
 }
 
 /* True when save text holds any rule or user chain. */
@@ -118,6 +163,42 @@ set_variant(struct pp_backend *b, const char *v)
 	snprintf(b->variant, sizeof b->variant, "%s", v);
 	snprintf(b->save, sizeof b->save, "iptables-%s-save", v);
 	snprintf(b->restore, sizeof b->restore, "iptables-%s-restore", v);
+	snprintf(b->cmd, sizeof b->cmd, "iptables-%s", v);
+}
+
+/*
+ * The variant of the iptables in PATH, from where its links lead
+ * (/usr/sbin/iptables -> ... -> xtables-nft-multi): no process to start.
+ * NULL when the name does not tell.
+ */
+static const char *
+variant_of_path(void)
+{
+	const char *path = getenv("PATH");
+	for (const char *p = path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+		char *cand = pp_xasprintf("%.*s/iptables", (int)n, p), real[PATH_MAX];
+		bool found = n > 0 && realpath(cand, real) != NULL;
+		free(cand);
+		if (found) {
+			const char *base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+			return strstr(base, "nft") ? "nft" : strstr(base, "legacy") ? "legacy" : NULL;
+		}
+		p += n + (p[n] == ':');
+	}
+	return NULL;
+}
+
+/* Legacy tables exist in a namespace only once something loaded them, and /proc lists them. */
+static bool
+legacy_may_hold_rules(void)
+{
+	char *s = pp_read_file("/proc/self/net/ip_tables_names", NULL);
+	if (!s)
+		return errno != ENOENT;
+	bool any = *s != '\0';
+	free(s);
+	return any;
 }
 
 int
@@ -125,8 +206,9 @@ pp_backend_open(struct pp_backend *b, struct pp_error *err)
 {
 	memset(b, 0, sizeof *b);
 	const char *env = getenv("PORTPILOT_IPTABLES");
-	if (env && (strcmp(env, "nft") == 0 || strcmp(env, "legacy") == 0)) {
-		set_variant(b, env);
+	const char *v = env && (strcmp(env, "nft") == 0 || strcmp(env, "legacy") == 0) ? env : variant_of_path();
+	if (v) {
+		set_variant(b, v);
 	} else {
 		char *out = NULL;
 		char *argv[] = { "iptables", "-V", NULL };
@@ -141,8 +223,9 @@ pp_backend_open(struct pp_backend *b, struct pp_error *err)
 	char tool[40], *out = NULL;
 	snprintf(tool, sizeof tool, "iptables-%s-save", other);
 	char *argv[] = { tool, NULL };
-	int rc = pp_run(argv, NULL, &out, NULL);
-	bool mixed = rc == 0 && holds_rules(out);
+	bool mixed = false;
+	if (strcmp(other, "legacy") != 0 || legacy_may_hold_rules())
+		mixed = pp_run(argv, NULL, &out, NULL) == 0 && holds_rules(out);
 	free(out);
 	if (mixed)
 		return pp_error_set(err, "both iptables-%s and iptables-%s hold rules: the kernel runs both and they "
@@ -152,42 +235,109 @@ pp_backend_open(struct pp_backend *b, struct pp_error *err)
 	return 0;
 }
 
-static int
-save_table(const struct pp_backend *b, const char *table, char **out, struct pp_error *err)
+/* The "*name ... COMMIT" section of one table in iptables-save text; "" when absent. */
+static char *
+section(const char *all, const char *name)
 {
-	char *e = NULL;
-	char *argv[] = { (char *)b->save, "-c", "-t", (char *)table, NULL };
-	int rc = pp_run(argv, NULL, out, &e);
-	if (rc != 0) {
-		pp_error_set(err, "%s -t %s failed (exit %d): %s", b->save, table, rc, e ? e : "");
-		free(e);
-		free(*out);
-		*out = NULL;
-		return -1;
-	}
-	free(e);
-	return 0;
+	char *head = pp_xasprintf("*%s\n", name);
+	const char *p = all;
+	while ((p = strstr(p, head)) != NULL && p != all && p[-1] != '\n')
+		p++;
+	free(head);
+	if (!p)
+		return pp_xstrdup("");
+	const char *e = strstr(p, "\nCOMMIT\n");
+	return e ? pp_xstrndup(p, (size_t)(e - p) + 8) : pp_xstrdup(p);
 }
 
 int
 pp_backend_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err)
 {
+	static const char *names[PP_NF__COUNT] = { "nat", "filter" };
 	memset(live, 0, sizeof *live);
-	if (save_table(b, "nat", &live->save[PP_NAT], err) < 0 ||
-	    save_table(b, "filter", &live->save[PP_FILTER], err) < 0) {
-		pp_live_free(live);
+	/* One save of every table: iptables-nft-save dumps them all even with -t. */
+	char *all = NULL, *e = NULL;
+	char *argv[] = { (char *)b->save, "-c", NULL };
+	int rc = pp_run(argv, NULL, &all, &e);
+	if (rc != 0) {
+		pp_error_set(err, "%s failed (exit %d): %s", b->save, rc, e ? e : "");
+		free(e);
+		free(all);
 		return -1;
 	}
+	free(e);
+	for (int t = 0; t < PP_NF__COUNT; t++)
+		live->save[t] = section(all, names[t]);
 	b->docker_user = strstr(live->save[PP_FILTER], "\n:DOCKER-USER ") != NULL;
-	char *all = pp_xasprintf("%s%s", live->save[PP_NAT], live->save[PP_FILTER]);
-	int rc = pp_ruleset_parse(all, &live->own, err);
-	free(all);
+	rc = pp_ruleset_parse_buf(all, &live->own, err);
 	if (rc < 0) {
 		free(live->save[PP_NAT]);
 		free(live->save[PP_FILTER]);
 		memset(live, 0, sizeof *live);
 	}
 	return rc;
+}
+
+/* NFT_MSG_GETGEN over netlink: the generation of this namespace's nf_tables; -1 on failure. */
+static int
+nft_genid(int fd, unsigned long *gen)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct nfgenmsg g;
+	} req = { { sizeof req, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, NLM_F_REQUEST, 1, 0 },
+	          { AF_UNSPEC, NFNETLINK_V0, 0 } };
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	char buf[1024];
+	if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&sa, sizeof sa) < 0)
+		return -1;
+	ssize_t n = recv(fd, buf, sizeof buf, 0);
+	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+	if (n < 0 || !NLMSG_OK(nh, (size_t)n) || nh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN))
+		return -1;
+	size_t off = NLMSG_LENGTH(sizeof(struct nfgenmsg));
+	while (off + NLA_HDRLEN <= nh->nlmsg_len) {
+		struct nlattr a;
+		memcpy(&a, buf + off, sizeof a);
+		if (a.nla_len < NLA_HDRLEN || off + a.nla_len > nh->nlmsg_len)
+			break;
+		if ((a.nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID && a.nla_len >= NLA_HDRLEN + 4) {
+			uint32_t v;
+			memcpy(&v, buf + off + NLA_HDRLEN, 4);
+			*gen = ntohl(v);
+			return 0;
+		}
+		off += NLA_ALIGN(a.nla_len);
+	}
+	return -1;
+}
+
+int
+pp_backend_gen(const struct pp_backend *b, struct pp_gen *g)
+{
+	memset(g, 0, sizeof *g);
+#ifdef SO_NETNS_COOKIE
+	if (strcmp(b->variant, "nft") != 0)
+		return -1;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	if (fd < 0)
+		return -1;
+	unsigned long long cookie = 0;
+	socklen_t len = sizeof cookie;
+	char *boot = pp_read_file("/proc/sys/kernel/random/boot_id", NULL);
+	int rc = -1;
+	if (boot && getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) == 0 &&
+	    nft_genid(fd, &g->gen) == 0) {
+		snprintf(g->ns, sizeof g->ns, "%.36s/%llu", pp_trim(boot), cookie);
+		rc = 0;
+	}
+	free(boot);
+	close(fd);
+	return rc;
+#else
+	(void)b;
+	return -1;
+#endif
 }
 
 void
@@ -199,24 +349,37 @@ pp_live_free(struct pp_live *live)
 	memset(live, 0, sizeof *live);
 }
 
+struct pp_proc *
+pp_backend_restore_start(const struct pp_backend *b, const char *text, bool test)
+{
+	char *argv[] = { (char *)b->restore, "--noflush", test ? "--test" : NULL, NULL };
+	return proc_start(argv, text);
+}
+
 int
-pp_backend_restore(const struct pp_backend *b, const char *text, bool test, struct pp_error *err)
+pp_backend_restore_finish(const struct pp_backend *b, struct pp_proc *pr, bool test,
+                          struct pp_error *err)
 {
 	char *e = NULL;
-	char *argv[] = { (char *)b->restore, "--noflush", test ? "--test" : NULL, NULL };
-	int rc = pp_run(argv, text, NULL, &e);
+	int rc = pr ? proc_finish(pr, NULL, &e) : -1;
 	if (rc != 0) {
 		/* iptables-restore names the failing line; keep its message short. */
 		char *nl = e ? strchr(e, '\n') : NULL;
 		if (nl && strchr(nl + 1, '\n'))
 			*strchr(nl + 1, '\n') = '\0';
 		pp_error_set(err, "%s%s rejected the ruleset (exit %d): %s", b->restore,
-		             test ? " --test" : "", rc, e ? pp_trim(e) : "");
+		             test ? " --test" : "", rc, e ? pp_trim(e) : "cannot start it");
 		free(e);
 		return -1;
 	}
 	free(e);
 	return 0;
+}
+
+int
+pp_backend_restore(const struct pp_backend *b, const char *text, bool test, struct pp_error *err)
+{
+	return pp_backend_restore_finish(b, pp_backend_restore_start(b, text, test), test, err);
 }
 
 /* The router's own IPv4 addresses. */
@@ -305,14 +468,22 @@ flush_line(const char *line, const struct pp_flush *f, size_t n, char (*local)[I
 size_t
 pp_conntrack_flush(const struct pp_flush *fl, size_t n)
 {
+	/*
+	 * No flows, nothing to do (the common case of a quiet moment, and the
+	 * cheap one: no process to start). Otherwise list them from /proc when
+	 * the kernel offers it, else with conntrack -L.
+	 */
+	if (pp_sysctl_read("net.netfilter.nf_conntrack_count") <= 0)
+		return 0;
 	struct pp_flush *f = pp_xcalloc(n + 1, sizeof *f);
 	memcpy(f, fl, n * sizeof *f);
 	qsort(f, n, sizeof *f, cmp_flush);
 	char local[16][INET_ADDRSTRLEN];
 	size_t nlocal = local_addrs(local, 16), deleted = 0;
-	char *out = NULL;
+	char *out = pp_read_file("/proc/self/net/nf_conntrack", NULL);
+	bool proc = out != NULL;
 	char *argv[] = { "conntrack", "-L", NULL };
-	if (pp_run(argv, NULL, &out, NULL) != 0) {
+	if (!proc && pp_run(argv, NULL, &out, NULL) != 0) {
 		free(out);
 		free(f);
 		return 0;
@@ -321,7 +492,11 @@ pp_conntrack_flush(const struct pp_flush *fl, size_t n)
 		char *e = strchr(l, '\n');
 		if (e)
 			*e = '\0';
-		deleted += flush_line(l, f, n, local, nlocal);
+		/* /proc lines start with the family: "ipv4     2 tcp      6 ..." */
+		if (!proc)
+			deleted += flush_line(l, f, n, local, nlocal);
+		else if (strncmp(l, "ipv4 ", 5) == 0 && strstr(l, " 2 "))
+			deleted += flush_line(strstr(l, " 2 ") + 3, f, n, local, nlocal);
 		l = e ? e + 1 : NULL;
 	}
 	free(out);

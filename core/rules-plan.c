@@ -55,8 +55,10 @@ plan_table(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp
 			continue;
 		p->chains_written++;
 		pp_buf_printf(&decl, ":%s - [0:0]\n", c->name);
-		for (size_t j = 0; j < c->n; j++)
-			pp_buf_printf(&rules, "%s\n", c->rules[j]);
+		for (size_t j = 0; j < c->n; j++) {
+			pp_buf_add(&rules, c->rules[j], strlen(c->rules[j]));
+			pp_buf_add(&rules, "\n", 1);
+		}
 	}
 	for (size_t i = 0; i < live->n; i++) {
 		const struct pp_chain *l = &live->chains[i];
@@ -248,7 +250,8 @@ plan_changed(void *arg, const struct tagged *w, size_t nw, const struct tagged *
 {
 	struct pp_plan *p = arg;
 	const struct tagged *k = nw ? w : l;
-	p->changed = pp_xrealloc(p->changed, (p->nchanged + 1) * sizeof *p->changed);
+	if ((p->nchanged & (p->nchanged - 1)) == 0) /* 0, 1, 2, 4, ...: grow by doubling */
+		p->changed = pp_xrealloc(p->changed, (2 * p->nchanged + 1) * sizeof *p->changed);
 	p->changed[p->nchanged++] = pp_xstrndup(k->tag, k->taglen);
 	for (size_t i = 0; i < nw; i++)
 		add_flush(p, &w[i]);

@@ -145,6 +145,14 @@ sorted(const struct pp_ruleset *rs, enum pp_nf_table t, size_t *n)
 	return v;
 }
 
+/* Append s and a newline (20,000 rules: printf's parsing doubled the time). */
+static void
+line(struct pp_buf *b, const char *s)
+{
+	pp_buf_add(b, s, strlen(s));
+	pp_buf_add(b, "\n", 1);
+}
+
 char *
 pp_ruleset_text(const struct pp_ruleset *rs)
 {
@@ -156,10 +164,10 @@ pp_ruleset_text(const struct pp_ruleset *rs)
 		for (size_t i = 0; i < n; i++)
 			pp_buf_printf(&b, ":%s - [0:0]\n", v[i]->name);
 		for (size_t i = 0; i < rs->hooks[t].n; i++)
-			pp_buf_printf(&b, "%s\n", rs->hooks[t].rules[i]);
+			line(&b, rs->hooks[t].rules[i]);
 		for (size_t i = 0; i < n; i++)
 			for (size_t j = 0; j < v[i]->n; j++)
-				pp_buf_printf(&b, "%s\n", v[i]->rules[j]);
+				line(&b, v[i]->rules[j]);
 		pp_buf_addstr(&b, "COMMIT\n");
 		free(v);
 	}
@@ -201,18 +209,25 @@ parse_rule(struct pp_ruleset *rs, enum pp_nf_table t, const char *line, unsigned
 int
 pp_ruleset_parse(const char *text, struct pp_ruleset *rs, struct pp_error *err)
 {
+	return pp_ruleset_parse_buf(pp_xstrdup(text), rs, err);
+}
+
+int
+pp_ruleset_parse_buf(char *copy, struct pp_ruleset *rs, struct pp_error *err)
+{
 	memset(rs, 0, sizeof *rs);
 	rs->hooks[PP_NAT].name = pp_xstrdup("");
 	rs->hooks[PP_FILTER].name = pp_xstrdup("");
 	rs->hooks[PP_FILTER].table = PP_FILTER;
 	int t = -1, lineno = 0;
-	const char *s = text;
+	/* Cut into lines in place: no allocation per line (20,000 rules). */
+	char *s = copy;
 	while (*s) {
-		const char *e = strchr(s, '\n');
-		size_t len = e ? (size_t)(e - s) : strlen(s);
-		char *line = pp_xstrndup(s, len);
+		char *line = s, *e = strchr(s, '\n');
+		if (e)
+			*e = '\0';
 		lineno++;
-		s += len + (e ? 1 : 0);
+		s = e ? e + 1 : s + strlen(s);
 		unsigned long long pk = 0, by = 0;
 		char *r = line;
 		bool counted = false;
@@ -233,11 +248,12 @@ pp_ruleset_parse(const char *text, struct pp_ruleset *rs, struct pp_error *err)
 		} else if (strncmp(r, "-A ", 3) == 0) {
 			parse_rule(rs, t, r, pk, by, counted);
 		} else {
-			free(line);
+			pp_error_set(err, "iptables-save output line %d: unexpected \"%.60s\"", lineno, r);
+			free(copy);
 			pp_ruleset_free(rs);
-			return pp_error_set(err, "iptables-save output line %d: unexpected \"%.60s\"", lineno, r);
+			return -1;
 		}
-		free(line);
 	}
+	free(copy);
 	return 0;
 }

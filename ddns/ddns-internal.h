@@ -43,6 +43,8 @@ struct ddns_job {
 	size_t n;
 	const char *addr4, *addr6;
 	enum pp_ddns_code *codes;    /* out: one per host */
+	bool *proxied;               /* out, one per host, may be NULL: public DNS shows the
+	                                provider's proxy, not addr (Cloudflare "proxied") */
 	char detail[512];            /* out: what was sent and answered, secrets redacted */
 };
 
@@ -117,6 +119,8 @@ int ddns_auth_check(const char *zone, const char *host, const char *addr, char *
 bool ddns_cf_success(const char *body);
 /* result[0].field of a list answer as a string, NULL when absent. Caller frees. */
 char *ddns_cf_first(const char *body, const char *field);
+/* Is result[0].field the JSON literal true? */
+bool ddns_cf_first_true(const char *body, const char *field);
 /* What an API answer means: HTTP status, then "success" for 2xx. */
 enum pp_ddns_code ddns_cf_answer(long status, const char *body);
 

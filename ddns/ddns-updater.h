@@ -2,6 +2,7 @@
 #ifndef PORTPILOT_DDNS_UPDATER_H
 #define PORTPILOT_DDNS_UPDATER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,11 +22,15 @@ struct ddns_check {
 	/* Simulation and tests: replace the provider request and the echo services. */
 	void (*provider_hook)(void *ctx, struct ddns_job *j);
 	int (*echo_hook)(void *ctx, const char *url, char out[16]);
+	/* ... and the check at the zone's authoritative servers (see ddns_auth_check()). */
+	int (*auth_hook)(void *ctx, const char *zone, const char *host, const char *addr,
+	                 char *detail, size_t dlen);
 	void *hook_ctx;
 	/* out, added to */
 	unsigned long long hash;     /* config + credentials */
 	int provider_requests, echo_requests;
 	int updated, failed, stopped, unpublishable;
+	int auth_checks, unverified;  /* authoritative checks made; of those, stale or NXDOMAIN */
 	time_t next_due;             /* earliest retry of a host, 0 if none */
 };
 

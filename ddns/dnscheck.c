@@ -258,7 +258,7 @@ resolvers(char out[][16], int max, const char **path)
 		return 0;
 	while (n < max && fgets(line, sizeof line, f))
 		if (sscanf(line, " nameserver %63s", ip) == 1 && inet_pton(AF_INET, ip, &a) == 1)
-			snprintf(out[n++], 16, "%s", ip);
+			snprintf(out[n++], 16, "%.15s", ip);
 	fclose(f);
 	return n;
 }

@@ -103,3 +103,15 @@ pp_ddns_apply(struct pp_ddns_host *h, enum pp_ddns_action action, enum pp_ddns_c
 	}
 	return cls;
 }
+
+void
+pp_ddns_unverified(struct pp_ddns_host *h, int failures, const char *why, time_t now, uint32_t rnd)
+{
+	/* Forget the address so that the next check sends it again, once the backoff allows. */
+	h->published[0] = '\0';
+	h->failures = failures;
+	h->status = PP_HS_RETRY;
+	h->next_attempt = now + pp_ddns_backoff(failures, rnd);
+	snprintf(h->reason, sizeof h->reason, "provider accepted the update but %s; "
+	         "sending it again after the backoff", why);
+}

@@ -53,16 +53,56 @@ reflector_of(const struct pp_conf *conf, struct ddns_addr_in *in, char **token, 
 	return 0;
 }
 
+/*
+ * An HTTP provider said good/nochg: ask the zone's authoritative servers.
+ * (nsupdate checks the primary it talked to itself.) A stale answer or
+ * NXDOMAIN re-arms the update after a backoff; no answer is only reported.
+ */
+static void
+verify(struct ddns_check *ck, struct pp_ddns_host *h, const char *v4, int failures, bool proxied)
+{
+	char detail[200];
+	int rc;
+
+	if (ck->dc->provider == PP_PROV_NSUPDATE || (ck->provider_hook && !ck->auth_hook))
+		return;
+	if (proxied) {
+		/* Its DNS answers with the proxy's addresses: a check could only ever disagree. */
+		snprintf(h->reason, sizeof h->reason, "published, but not verified: the record is proxied "
+		         "by Cloudflare, whose DNS answers with Cloudflare's addresses");
+		return;
+	}
+	char *zone = ddns_zone_of(ck->dc, h->host);
+	if (ck->auth_hook)
+		rc = ck->auth_hook(ck->hook_ctx, zone, h->host, v4, detail, sizeof detail);
+	else
+		rc = ddns_auth_check(zone, h->host, v4, detail, sizeof detail);
+	free(zone);
+	ck->auth_checks++;
+	if (rc == 1) {
+		ddns_log(DDNS_INFO, "ddns[%s] %s: verified: %s", ck->dc->name, h->host, detail);
+	} else if (rc == 0) {
+		ck->unverified++;
+		ck->failed++;
+		pp_ddns_unverified(h, failures + 1, detail, ck->now, ck->rnd ? ck->rnd() : jitter_rand());
+		ddns_log(DDNS_WARN, "ddns[%s] %s: %s", ck->dc->name, h->host, h->reason);
+	} else {
+		snprintf(h->reason, sizeof h->reason, "published, but not verified: %s", detail);
+		ddns_log(DDNS_NOTICE, "ddns[%s] %s: %s", ck->dc->name, h->host, h->reason);
+	}
+}
+
 /* Send the update for the hosts that need one and record every answer. */
 static void
 send_update(struct ddns_check *ck, struct pp_ddns_state *st, const char **hosts,
             enum pp_ddns_action *acts, size_t n, const struct ddns_addr *a, const struct pp_creds *cr)
 {
 	enum pp_ddns_code *codes = pp_xcalloc(n, sizeof *codes);
+	bool *proxied = pp_xcalloc(n, sizeof *proxied);
 	char addr[96];
 	struct ddns_job j = {
 		.dc = ck->dc, .cr = cr, .hosts = hosts, .n = n, .addr4 = a->v4,
-		.addr6 = a->v6[0] ? a->v6 : NULL, .codes = codes,
+		.addr6 = a->v6[0] ? a->v6 : NULL, .codes = codes, .proxied = proxied,
 	};
 
 	snprintf(addr, sizeof addr, "%s%s%s", a->v4, a->v6[0] ? "," : "", a->v6);
@@ -74,18 +114,21 @@ send_update(struct ddns_check *ck, struct pp_ddns_state *st, const char **hosts,
 	ddns_log(DDNS_INFO, "ddns[%s]: %s", ck->dc->name, j.detail);
 	for (size_t i = 0; i < n; i++) {
 		struct pp_ddns_host *h = pp_ddns_state_host(st, hosts[i]);
+		int failures = h->failures;
 		enum pp_ddns_class cls = pp_ddns_apply(h, acts[i], codes[i], addr, ck->hash, ck->now,
 		                                       ck->rnd ? ck->rnd() : jitter_rand());
 		if (cls == PP_CLS_OK) {
 			ddns_log(DDNS_NOTICE, "ddns[%s] %s: %s, published %s", ck->dc->name, hosts[i],
 			         pp_ddns_code_name(codes[i]), addr);
 			ck->updated++;
+			verify(ck, h, a->v4, failures, proxied[i]);
 		} else {
 			ddns_log(cls == PP_CLS_FATAL ? DDNS_ERR : DDNS_WARN, "ddns[%s] %s: %s: %s",
 			         ck->dc->name, hosts[i], pp_ddns_code_name(codes[i]), h->reason);
 			ck->failed++;
 		}
 	}
+	free(proxied);
 	free(codes);
 }
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/errqueue.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -331,13 +333,54 @@ void pp_facts_expected(struct pp_facts *f, struct pp_probe_result *r, const stru
 		resolve_expected(f, r, o);
 }
 
+/* The ICMP error queued on a UDP socket (IP_RECVERR): "administratively prohibited" is a firewall's
+ * REJECT, told apart from a closed port's "port unreachable". */
+static enum pp_svc udp_error(int fd, int e)
+{
+	char cbuf[512], data[64];
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0)
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_IP || c->cmsg_type != IP_RECVERR)
+				continue;
+			struct sock_extended_err *ee = (struct sock_extended_err *)CMSG_DATA(c);
+			if (ee->ee_origin == SO_EE_ORIGIN_ICMP && ee->ee_type == 3 &&
+			    (ee->ee_code == 9 || ee->ee_code == 10 || ee->ee_code == 13))
+				return PP_SVC_FILTERED;
+			if (ee->ee_origin == SO_EE_ORIGIN_ICMP && ee->ee_type == 3 && ee->ee_code == 3)
+				return PP_SVC_REFUSED;
+		}
+	return e == ECONNREFUSED ? PP_SVC_REFUSED : PP_SVC_UNREACHABLE;
+}
+
+/* One UDP datagram: a reply is open, an ICMP error says refused or filtered, silence is open|dropped. */
+static enum pp_svc try_udp(int fd, int ms, bool *replied)
+{
+	int one = 1;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[256];
+	setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof one);
+	if (send(fd, "portpilot probe\n", 16, 0) < 0)
+		return udp_error(fd, errno);
+	if (poll(&p, 1, ms) <= 0)
+		return PP_SVC_OPEN;
+	if (recv(fd, buf, sizeof buf, 0) >= 0) {
+		*replied = true;
+		return PP_SVC_OPEN;
+	}
+	return udp_error(fd, errno);
+}
+
 /* One connection attempt to the server from src; ICMP and RST tell refused from dropped. */
-static enum pp_svc try_connect(uint32_t src, uint32_t dst, uint16_t port, bool udp, int ms)
+static enum pp_svc try_connect(uint32_t src, uint32_t dst, uint16_t port, bool udp, int ms, bool *replied)
 {
 	int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(src) };
 	struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(dst), .sin_port = htons(port) };
 	enum pp_svc res = PP_SVC_TIMEOUT;
+	bool dummy;
+	*(replied ? replied : &dummy) = false;
 	if (fd < 0)
 		return PP_SVC_UNTESTED;
 	if ((src && bind(fd, (struct sockaddr *)&a, sizeof a) < 0) ||
@@ -346,18 +389,9 @@ static enum pp_svc try_connect(uint32_t src, uint32_t dst, uint16_t port, bool u
 		close(fd);
 		return res;
 	}
-	struct pollfd p = { .fd = fd, .events = udp ? POLLIN : POLLOUT };
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
 	if (udp) {
-		/* UDP says nothing when open; only an ICMP port-unreachable is a clear answer. */
-		if (send(fd, "portpilot probe\n", 16, 0) < 0)
-			res = errno == ECONNREFUSED ? PP_SVC_REFUSED : PP_SVC_UNREACHABLE;
-		else if (poll(&p, 1, ms) > 0) {
-			char buf[256];
-			res = recv(fd, buf, sizeof buf, 0) >= 0 ? PP_SVC_OPEN :
-			      errno == ECONNREFUSED ? PP_SVC_REFUSED : PP_SVC_UNREACHABLE;
-		} else {
-			res = PP_SVC_OPEN;
-		}
+		res = try_udp(fd, ms, replied ? replied : &dummy);
 	} else if (poll(&p, 1, ms) > 0) {
 		int e = 0;
 		socklen_t el = sizeof e;
@@ -372,7 +406,8 @@ static const char *svc_words(enum pp_svc s)
 {
 	static const char *const w[] = { "not tested", "answered (connection accepted)",
 	                                 "refused the connection", "did not answer (timeout)",
-	                                 "is unreachable (no ARP answer / no route)" };
+	                                 "is unreachable (no ARP answer / no route)",
+	                                 "is rejected by a firewall (ICMP administratively prohibited)" };
 	return w[s];
 }
 
@@ -393,6 +428,29 @@ static enum pp_tri neighbour(uint32_t ip)
 	return res;
 }
 
+static const char *udp_words(enum pp_svc s, bool replied)
+{
+	return s == PP_SVC_OPEN ? (replied ? "answered" : "sent no answer (open and silent, or dropped)")
+	                        : svc_words(s);
+}
+
+/* protocol = both: the UDP side too, from the LAN and (when the LAN gets an answer) from outside. */
+static void service_udp(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+                        const char *ip, const char *lip, const char *wip)
+{
+	const struct pp_mapping *m = f->m;
+	f->udp_lan = try_connect(f->lan_ip, m->internal_ip, m->in_lo, true, 1500, &f->udp_lan_reply);
+	pp_check_add(r, o, "service_udp", f->udp_lan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
+	             "udp %s:%u from the router (%s) %s", ip, m->in_lo, lip, udp_words(f->udp_lan, f->udp_lan_reply));
+	/* Only an answer from the LAN makes silence towards a non-LAN source mean something. */
+	if (!f->udp_lan_reply)
+		return;
+	f->udp_wan = try_connect(f->wan_ip, m->internal_ip, m->in_lo, true, 1500, &f->udp_wan_reply);
+	pp_check_add(r, o, "return_route_udp", f->udp_wan_reply ? PP_CHECK_PASS : PP_CHECK_FAIL,
+	             "udp %s:%u from a non-LAN source (%s) %s", ip, m->in_lo, wip,
+	             udp_words(f->udp_wan, f->udp_wan_reply));
+}
+
 void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	const struct pp_mapping *m = f->m;
@@ -401,7 +459,7 @@ void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struc
 	pp_format_ipv4(m->internal_ip, ip);
 	pp_format_ipv4(f->lan_ip, lip);
 	pp_format_ipv4(f->wan_ip, wip);
-	f->svc_lan = try_connect(f->lan_ip, m->internal_ip, m->in_lo, udp, 3500);
+	f->svc_lan = try_connect(f->lan_ip, m->internal_ip, m->in_lo, udp, 3500, NULL);
 	f->neigh_ok = neighbour(m->internal_ip);
 	pp_check_add(r, o, "service", f->svc_lan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
 	             "%s %s:%u from the router (%s) %s%s", udp ? "udp" : "tcp", ip, m->in_lo, lip,
@@ -410,7 +468,9 @@ void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struc
 	if (f->svc_lan != PP_SVC_OPEN || !f->wan_ip || udp)
 		return;
 	/* A source outside the LAN shows where the server sends replies: back here or elsewhere. */
-	f->svc_wan = try_connect(f->wan_ip, m->internal_ip, m->in_lo, false, 2000);
+	f->svc_wan = try_connect(f->wan_ip, m->internal_ip, m->in_lo, false, 2000, NULL);
 	pp_check_add(r, o, "return_route", f->svc_wan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
 	             "tcp %s:%u from a non-LAN source (%s) %s", ip, m->in_lo, wip, svc_words(f->svc_wan));
+	if (m->proto == PP_BOTH)
+		service_udp(f, r, o, ip, lip, wip);
 }

@@ -32,25 +32,48 @@ static bool is_private(uint32_t ip)
 	return in_net(ip, 0x0a000000, 8) || in_net(ip, 0xac100000, 12) || in_net(ip, 0xc0a80000, 16);
 }
 
-/* The packets of attempts that matter (outside or hairpin), as evidence lines. */
+/* Packets worth showing: not the router's own tests (those are checks already). */
+static bool shown_kind(const struct pp_trace *t, const struct pp_packet *p, bool failed_only)
+{
+	if (p->attempt < 0)
+		return !failed_only;
+	const struct pp_attempt *a = &t->att[p->attempt];
+	if (a->router_own)
+		return false;
+	return !failed_only || (a->answer != PP_ANS_SYNACK && a->answer != PP_ANS_UDP);
+}
+
+/* The packets of attempts that matter (outside or hairpin), as evidence lines, in time order;
+ * when there are too many, those of attempts that failed come first. */
 static void packet_evidence(const struct pp_facts *f, struct pp_probe_result *r)
 {
+	enum { MAX_SHOWN = 16 };
 	const struct pp_trace *t = f->trace;
-	int shown = 0;
+	size_t pick[MAX_SHOWN], n = 0, total = 0;
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->npkts && shown < 16; i++) {
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < t->npkts; i++) {
+			bool failed = shown_kind(t, &t->pkts[i], true);
+			if (!shown_kind(t, &t->pkts[i], false) || failed != (pass == 0))
+				continue;
+			total++;
+			if (n < MAX_SHOWN)
+				pick[n++] = i;
+		}
+	for (size_t a = 1; a < n; a++)
+		for (size_t b = a; b > 0 && pick[b - 1] > pick[b]; b--) {
+			size_t tmp = pick[b];
+			pick[b] = pick[b - 1];
+			pick[b - 1] = tmp;
+		}
+	for (size_t i = 0; i < n; i++) {
 		char line[200];
-		const struct pp_packet *p = &t->pkts[i];
-		/* The router's own test connections are reported as checks already. */
-		if (p->attempt >= 0 && t->att[p->attempt].router_own)
-			continue;
-		pp_packet_format(p, line, sizeof line);
+		pp_packet_format(&t->pkts[pick[i]], line, sizeof line);
 		pp_evidence_add(r, "packet %s", line);
-		shown++;
 	}
-	if (shown == 16)
-		pp_evidence_add(r, "... more packets: --write FILE.pcap keeps them all");
+	if (total > n)
+		pp_evidence_add(r, "... %zu more packets: --write FILE.pcap keeps them all", total - n);
 }
 
 /* Summary of what outside attempts reached. */
@@ -213,7 +236,8 @@ static bool address_cause(const struct pp_facts *f, struct pp_probe_result *r)
 static bool service_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
 {
 	const struct pp_mapping *m = f->m;
-	bool unreach = f->svc_lan == PP_SVC_UNREACHABLE ||
+	/* Unreachable, unless the server itself sent the ICMP error (a REJECT rule on it). */
+	bool unreach = (f->svc_lan == PP_SVC_UNREACHABLE && !icmp_reject(f)) ||
 	               (f->svc_lan == PP_SVC_TIMEOUT && f->neigh_ok == PP_NO);
 	if (unreach) {
 		set(r, PP_CAUSE_HOST_UNREACHABLE, pp_xasprintf("%s does not answer on the LAN (no ARP reply)", ip),
@@ -228,7 +252,8 @@ static bool service_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 		                 "listens on (ss -lntu on the server)", ip, m->name));
 		return true;
 	}
-	if (f->svc_lan == PP_SVC_REFUSED || f->svc_lan == PP_SVC_TIMEOUT) {
+	if (f->svc_lan == PP_SVC_REFUSED || f->svc_lan == PP_SVC_TIMEOUT || f->svc_lan == PP_SVC_FILTERED ||
+	    f->svc_lan == PP_SVC_UNREACHABLE) {
 		set(r, PP_CAUSE_HOST_FIREWALL,
 		    pp_xasprintf("%s answers ARP but %s port %u %s: its own firewall", ip, pp_proto_name(m->proto),
 		                 m->in_lo, f->svc_lan == PP_SVC_TIMEOUT ? "drops the connection" : "is rejected with ICMP"),
@@ -306,6 +331,121 @@ static bool traffic_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 	return false;
 }
 
+/* protocol = both, the UDP side as the router saw it: closed, rejected, or silent to outside sources. */
+static bool udp_service_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
+{
+	const struct pp_mapping *m = f->m;
+	if (m->proto != PP_BOTH)
+		return false;
+	if (f->udp_lan == PP_SVC_REFUSED) {
+		set(r, PP_CAUSE_NOT_LISTENING,
+		    pp_xasprintf("nothing listens on %s UDP port %u (ICMP port unreachable), though TCP "
+		                 "port %u answers", ip, m->in_lo, m->in_lo),
+		    pp_xasprintf("start the UDP side of the service on %s, or set protocol=tcp on %s if it "
+		                 "does not use UDP", ip, m->name));
+		return true;
+	}
+	bool rejected = f->udp_lan == PP_SVC_FILTERED || f->udp_wan == PP_SVC_FILTERED;
+	/* TCP from the same non-LAN source comes back, so routing is fine: the drop is the server's. */
+	bool outside_only = f->udp_lan_reply && !f->udp_wan_reply && f->udp_wan != PP_SVC_UNTESTED &&
+	                    f->svc_wan == PP_SVC_OPEN;
+	if (!rejected && !outside_only)
+		return false;
+	set(r, PP_CAUSE_HOST_FIREWALL,
+	    rejected ? pp_xasprintf("%s rejects UDP port %u with ICMP administratively prohibited: its "
+	                            "own firewall", ip, m->in_lo)
+	             : pp_xasprintf("%s answers UDP port %u from the LAN but not from a non-LAN source, "
+	                            "while TCP from that source works: its firewall drops UDP from "
+	                            "outside", ip, m->in_lo),
+	    pp_xasprintf("open UDP port %u on %s's firewall for outside sources (iptables/nftables, "
+	                 "firewalld, Windows Defender), not only for the local subnet", m->in_lo, ip));
+	return true;
+}
+
+/* The reflector's UDP attempt in the trace, -1 if it never showed. */
+static int reflector_udp_attempt(const struct pp_facts *f)
+{
+	for (size_t i = 0; f->trace && i < f->trace->natt; i++) {
+		const struct pp_attempt *a = &f->trace->att[i];
+		if (a->proto == IPPROTO_UDP && !a->router_own && !a->from_lan && a->client == f->reflector_ip)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The ICMP code the server answered attempt i with, -1 if none. */
+static int server_icmp_code(const struct pp_facts *f, int i)
+{
+	for (size_t k = 0; f->trace && k < f->trace->npkts; k++) {
+		const struct pp_packet *p = &f->trace->pkts[k];
+		if (p->attempt == i && p->kind == PP_PKT_ICMP_UNREACH && p->icmp_from == f->m->internal_ip)
+			return p->icmp_code;
+	}
+	return -1;
+}
+
+/* protocol = both, the UDP connect-back from outside, where TCP worked: where did UDP stop? */
+static bool udp_outside_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
+{
+	const struct pp_mapping *m = f->m;
+	if (!f->outside_udp_tested || f->outside_udp_ok || !f->captured)
+		return false;
+	int i = reflector_udp_attempt(f);
+	const struct pp_attempt *a = i >= 0 ? &f->trace->att[i] : NULL;
+	int code = i >= 0 ? server_icmp_code(f, i) : -1;
+	if (!a || !a->wan_in || (a->wan_out && a->answer == PP_ANS_UDP)) {
+		char *sum = a && a->wan_in ?
+			pp_xasprintf("the server's UDP answer left on %s but never reached the reflector: "
+			             "something upstream drops UDP port %u", f->wan_if, m->pub_lo) :
+			pp_xasprintf("the reflector's UDP datagrams to port %u never arrived on %s, while TCP "
+			             "did: something upstream (the carrier or a firewall in front) drops UDP",
+			             m->pub_lo, f->wan_if);
+		set(r, PP_CAUSE_UPSTREAM_BLOCKED, sum,
+		    pp_xasprintf("ask the carrier whether UDP port %u is filtered, or use another public port",
+		                 m->pub_lo));
+		return true;
+	}
+	if (!a->lan_out) {
+		set(r, PP_CAUSE_FORWARD_BLOCKED,
+		    pp_xasprintf("the reflector's UDP arrived on the WAN but the filter FORWARD chain did not "
+		                 "pass it to %s", ip),
+		    pp_xasprintf("accept DNATed UDP in FORWARD (portpilot apply inserts it; check "
+		                 "firewalld/ufw/Docker rules that drop before it)"));
+		return true;
+	}
+	if (code == 3) {
+		set(r, PP_CAUSE_NOT_LISTENING,
+		    pp_xasprintf("%s answered the reflector's UDP with ICMP port unreachable: nothing listens "
+		                 "on UDP port %u", ip, m->in_lo),
+		    pp_xasprintf("start the UDP side of the service on %s, or set protocol=tcp on %s", ip, m->name));
+		return true;
+	}
+	if (code == 9 || code == 10 || code == 13 || (a->answer == PP_ANS_NONE && f->udp_lan_reply)) {
+		char *sum = code >= 0 ?
+			pp_xasprintf("%s rejected the reflector's UDP to port %u (ICMP code %d): its own "
+			             "firewall", ip, m->in_lo, code) :
+			pp_xasprintf("%s answers UDP port %u from the router but not the reflector's "
+			             "datagrams: its own firewall filters outside sources", ip, m->in_lo);
+		set(r, PP_CAUSE_HOST_FIREWALL, sum,
+		    pp_xasprintf("open UDP port %u on %s's firewall for outside sources", m->in_lo, ip));
+		return true;
+	}
+	return false;
+}
+
+/* An ok verdict on protocol = both says what the UDP side showed. */
+static void udp_note(const struct pp_facts *f, struct pp_probe_result *r)
+{
+	if (r->cause != PP_CAUSE_OK || !f->outside_udp_tested)
+		return;
+	char *s = pp_xasprintf("%s; UDP: %s", r->summary, f->outside_udp_ok ?
+	                       "the server answered the reflector's datagram" :
+	                       "no answer to the reflector's datagrams (a UDP service may ignore unknown "
+	                       "data; a firewall drop would look the same)");
+	free(r->summary);
+	r->summary = s;
+}
+
 static void explain_ok(const struct pp_facts *f, struct pp_probe_result *r, const struct seen *s)
 {
 	if (f->outside_tested && f->outside_ok)
@@ -347,13 +487,16 @@ void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 	free(r->fix);
 	r->summary = r->fix = NULL;
 	if (!table_cause(f, r, ip) && !address_cause(f, r) && !service_cause(f, r, ip) &&
-	    !traffic_cause(f, r, &s, ip))
+	    !udp_service_cause(f, r, ip) && !traffic_cause(f, r, &s, ip) && !udp_outside_cause(f, r, ip))
 		explain_ok(f, r, &s);
+	udp_note(f, r);
 	for (size_t i = 0; i < r->nchecks; i++)
 		if (r->checks[i].state == PP_CHECK_FAIL)
 			pp_evidence_add(r, "check %s: %s", r->checks[i].id, r->checks[i].text);
 	if (f->outside_tested)
 		pp_evidence_add(r, "reflector: %s", f->outside_ok ? "connected" : "did not connect");
+	if (f->outside_udp_tested)
+		pp_evidence_add(r, "reflector udp: %s", f->outside_udp);
 	if (s.outside || s.hairpin)
 		pp_evidence_add(r, "attempts: %d from outside (%d wrong protocol, %d not allowed, %d not "
 		                "forwarded, %d unanswered, %d answered), %d hairpin from the LAN",
@@ -426,6 +569,8 @@ void pp_probe_result_json(FILE *f, const struct pp_probe_result *r)
 	pp_json_str(f, r->reflect.seen_ip);
 	fputs(",\"result\":", f);
 	pp_json_str(f, r->reflect.result);
+	fputs("},\"reflector_udp\":{\"result\":", f);
+	pp_json_str(f, r->reflect_udp.result);
 	fputs("},\"attempts\":", f);
 	json_attempts(f, &r->trace);
 	fprintf(f, ",\"packets\":%zu,\"elapsed_s\":%.2f}\n", r->trace.npkts, r->elapsed_s);

@@ -101,28 +101,31 @@ static void outside_whoami(struct pp_facts *f, struct pp_probe_result *r, const 
 	             r->reflect.seen_ip);
 }
 
-/* Ask the reflector to connect back while the capture watches both sides. */
-static void outside_check(struct run *x, struct pp_facts *f)
+/* Ask the reflector to connect back over proto while the capture watches both sides. */
+static int reflect_run(struct run *x, const char *proto, struct pp_reflect_result *res, struct pp_error *e)
 {
-	const struct pp_mapping *m = f->m;
-	struct pp_error e;
 	int fds[2] = { -1, -1 };
-	const char *proto = m->proto == PP_UDP ? "udp" : "tcp";
-	struct pp_reflect_job *j = pp_reflect_start(x->o->reflector_url, x->o->token, proto, m->pub_lo,
-	                                            3000, &e);
-	if (!j) {
-		pp_check_add(x->r, x->o, "outside", PP_CHECK_FAIL, "%s", e.msg);
-		return;
-	}
+	struct pp_reflect_job *j = pp_reflect_start(x->o->reflector_url, x->o->token, proto,
+	                                            x->ctx.pub_lo, 3000, e);
+	if (!j)
+		return -1;
 	if (x->cap)
 		pp_capture_fds(x->cap, fds);
 	double end = now_s() + 15;
 	while (!pp_reflect_step(j, fds, 2, 100) && now_s() < end)
 		drain(x);
+	return pp_reflect_finish(j, res, e);
+}
+
+static void outside_check(struct run *x, struct pp_facts *f)
+{
+	const struct pp_mapping *m = f->m;
+	struct pp_error e;
+	const char *proto = m->proto == PP_UDP ? "udp" : "tcp";
 	struct pp_reflect_result res;
 	char seen[16];
 	snprintf(seen, sizeof seen, "%s", x->r->reflect.seen_ip);
-	if (pp_reflect_finish(j, &res, &e) < 0) {
+	if (reflect_run(x, proto, &res, &e) < 0) {
 		pp_check_add(x->r, x->o, "outside", PP_CHECK_FAIL, "%s", e.msg);
 		return;
 	}
@@ -135,6 +138,26 @@ static void outside_check(struct run *x, struct pp_facts *f)
 	pp_check_add(x->r, x->o, "outside", f->outside_ok ? PP_CHECK_PASS : PP_CHECK_FAIL,
 	             "reflector %s %s to %s port %u: %s (%d ms)", res.from_ip, proto,
 	             *seen ? seen : "this site", m->pub_lo, res.result, res.ms);
+}
+
+/* protocol = both: the UDP connect-back too (reply, ICMP refused/unreachable, or silence). */
+static void outside_check_udp(struct run *x, struct pp_facts *f)
+{
+	struct pp_error e;
+	struct pp_reflect_result *res = &x->r->reflect_udp;
+	if (reflect_run(x, "udp", res, &e) < 0) {
+		pp_check_add(x->r, x->o, "outside_udp", PP_CHECK_FAIL, "%s", e.msg);
+		return;
+	}
+	f->outside_udp_tested = true;
+	f->outside_udp_ok = !strcmp(res->result, "reply");
+	snprintf(f->outside_udp, sizeof f->outside_udp, "%s", res->result);
+	if (!f->reflector_ip)
+		pp_parse_ipv4(res->from_ip, &f->reflector_ip);
+	pp_check_add(x->r, x->o, "outside_udp", f->outside_udp_ok ? PP_CHECK_PASS :
+	             !strcmp(res->result, "no_reply") ? PP_CHECK_INFO : PP_CHECK_FAIL,
+	             "reflector %s udp to port %u: %s (%d ms)%s", res->from_ip, f->m->pub_lo, res->result,
+	             res->ms, !strcmp(res->result, "no_reply") ? ": no answer came back" : "");
 }
 
 /* A replay without its file is an error; a live probe without capture still runs its checks. */
@@ -193,6 +216,8 @@ int pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, st
 		drain(&x);
 		if (o->reflector_url)
 			outside_check(&x, &f);
+		if (o->reflector_url && m->proto == PP_BOTH)
+			outside_check_udp(&x, &f);
 		capture_for(&x, o->watch_seconds > 0 ? o->watch_seconds * 1000 : 300);
 	}
 	f.captured = x.cap != NULL;

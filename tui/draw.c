@@ -16,8 +16,8 @@ static attr_t role_attr[TR__COUNT];
 static int want_y = -1, want_x;
 static bool cursor_on;
 
-static const char *glyph_utf8[G__COUNT] = { "─", "│", "┌", "┐", "└", "┘", "→", "↑", "↓", "…" };
-static const char *glyph_ascii[G__COUNT] = { "-", "|", "+", "+", "+", "+", "->", "^", "v", "~" };
+static const char *glyph_utf8[G__COUNT] = { "─", "│", "┌", "┐", "└", "┘", "→", "↑", "↓", "…", "✓", "✗" };
+static const char *glyph_ascii[G__COUNT] = { "-", "|", "+", "+", "+", "+", "->", "^", "v", "~", "ok", "NO" };
 
 /* Monochrome attributes; colour adds a pair on top where a role has one. */
 static void

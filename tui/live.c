@@ -36,6 +36,8 @@ tui_live_offline(void)
 	snprintf(L.why, sizeof L.why, "offline (tui --offline)");
 }
 
+bool tui_live_is_offline(void) { return L.offline; }
+
 static void
 open_backend(void)
 {

@@ -204,6 +204,18 @@ tick(struct tui *t, struct timespec *last)
 	return true;
 }
 
+/* Idle work of the panels on the stack and of the DDNS header; true when something changed. */
+static bool
+idle_panels(struct tui *t)
+{
+	bool dirty = tui_ddns_idle(t);
+
+	for (int i = 0; i < t->depth; i++)
+		if (t->stack[i]->idle && t->stack[i]->idle(t->stack[i], t))
+			dirty = true;
+	return dirty;
+}
+
 int
 tui_loop(struct tui *t)
 {
@@ -217,9 +229,11 @@ tui_loop(struct tui *t)
 		key = tui_draw_key(TICK_MS);
 		clock_gettime(CLOCK_MONOTONIC, &start);
 		if (key == TK_NONE) {
+			bool dirty = idle_panels(t);
+
 			tui_view_prepare(t);
 			/* a countdown on screen moves every second */
-			if (tick(t, &last) || tui_live_deadline())
+			if (tick(t, &last) || tui_live_deadline() || dirty)
 				tui_redraw(t);
 			continue;
 		}

@@ -45,6 +45,17 @@ fill_help(struct tui_pager *pg, struct tui *t)
 	for (size_t i = 0; i < sizeof form / sizeof form[0]; i++)
 		tui_pager_add(pg, TR_NORMAL, "  %-20s %s", form[i][0], form[i][1]);
 	tui_pager_add(pg, TR_NORMAL, "%s", "");
+	tui_pager_add(pg, TR_HEADER, "Probe, watch and access log (each runs in a child process)");
+	tui_pager_add(pg, TR_NORMAL, "  %-20s %s", "Esc q ^C", "while it runs: stop it (the child is ended)");
+	tui_pager_add(pg, TR_NORMAL, "  %-20s %s", "r", "when it is done: run it again");
+	tui_pager_add(pg, TR_NORMAL, "  %-20s %s", "Home / End", "stop following / follow the newest lines");
+	tui_pager_add(pg, TR_NORMAL, "%s", "");
+	tui_pager_add(pg, TR_HEADER, "DDNS (header and D panel)");
+	tui_pager_add(pg, TR_NORMAL, "  %-20s %s", tui_glyph(G_YES), "the name resolves to the public IP");
+	tui_pager_add(pg, TR_NORMAL, "  %-20s %s", tui_glyph(G_NO), "it resolves elsewhere, or not at all");
+	tui_pager_add(pg, TR_NORMAL, "  %-20s %s", tui_glyph(G_ELLIPSIS), "being looked up (in the background)");
+	tui_pager_add(pg, TR_NORMAL, "  %-20s %s", "?", "the public IP is not known yet");
+	tui_pager_add(pg, TR_NORMAL, "%s", "");
 	tui_pager_add(pg, TR_HEADER, "Questions");
 	tui_pager_add(pg, TR_NORMAL, "  %-20s %s", "letter", "the answer it names");
 	tui_pager_add(pg, TR_NORMAL, "  %-20s %s", "Enter / Esc ^G ^C", "the first answer / cancel");

@@ -468,6 +468,46 @@ act_probe(struct tui *t)
 
 static void act_export(struct tui *t) { tui_export_start(t); }
 
+/* W and l ask for how long; the mapping's name waits here meanwhile. */
+static char ask_name[128];
+
+static void
+seconds_answer(struct tui *t, const char *text, void *ctx)
+{
+	bool watch = ctx != NULL;
+	struct tui_panel *p;
+	int n;
+
+	if (text == NULL)
+		return;
+	n = atoi(text);
+	if (n <= 0 || n > 86400) {
+		tui_message(t, TR_ERROR, "'%s' is not a number of seconds (1 to 86400).", text);
+		return;
+	}
+	p = watch ? tui_watch_panel(t, ask_name, n) : tui_alog_panel(t, ask_name, n);
+	if (p)
+		tui_push(t, p);
+}
+
+static void
+ask_seconds(struct tui *t, bool watch)
+{
+	const struct pp_mapping *m = need_row(t);
+	char label[200];
+
+	if (m == NULL)
+		return;
+	snprintf(ask_name, sizeof ask_name, "%s", m->name);
+	snprintf(label, sizeof label, watch ? "Watch %s for how many seconds?" :
+	         "Log connections to %s for how many seconds?", m->name);
+	tui_push(t, tui_input_panel(watch ? "watch" : "access log", label, watch ? "30" : "300",
+	                            seconds_answer, watch ? (void *)1 : NULL));
+}
+
+static void act_watch(struct tui *t) { ask_seconds(t, true); }
+static void act_alog(struct tui *t) { ask_seconds(t, false); }
+
 static const struct tui_binding bindings[] = {
 	{ { TK_F(1), '?', 'h' }, "F1 ? h", "this help", act_help },
 	{ { TK_UP, 'k' }, "Up k", "previous row", act_up },
@@ -493,8 +533,10 @@ static const struct tui_binding bindings[] = {
 	{ { 'C' }, "C", "confirm a pending apply (before its rollback)", act_confirm },
 	{ { TK_F(9), 'i' }, "F9 i", "details of the mapping", act_detail },
 	{ { 'x' }, "x", "export the table's documentation to a file", act_export },
-	{ { 'D' }, "D", "DDNS panel", act_ddns },
+	{ { 'D' }, "D", "DDNS panel: published address, status, does the name resolve", act_ddns },
 	{ { 'p' }, "p", "probe the mapping (why does it not work?)", act_probe },
+	{ { 'W' }, "W", "watch the mapping: every attempt for N seconds", act_watch },
+	{ { 'l' }, "l", "access log of the mapping (who connects, NFLOG)", act_alog },
 	{ { 'L' }, "L", "log of this session", act_log },
 	{ { TK_F(10), 'q', TK_CTRL('c') }, "F10 q ^C", "quit (asks when there are unsaved changes)",
 	  act_quit },

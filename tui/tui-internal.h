@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "portpilot/cli.h"
@@ -192,6 +193,7 @@ bool tui_live_available(void);
 void tui_live_refresh(struct tui *t);
 const char *tui_live_summary(const struct tui *t, char *buf, size_t n);
 void tui_live_offline(void);          /* tui --offline: never read or write the kernel */
+bool tui_live_is_offline(void);
 const char *tui_live_why(void);       /* why the kernel state is unknown */
 time_t tui_live_deadline(void);       /* pending confirm, 0 when none */
 void tui_live_set_deadline(time_t d);
@@ -237,8 +239,8 @@ bool tui_job_poll(struct tui_job *j, void (*line)(void *ctx, char *text), void *
 bool tui_job_running(const struct tui_job *j);
 /* SIGTERM now; tui_job_poll sends SIGKILL when it has not ended 2 s later. */
 void tui_job_cancel(struct tui_job *j);
-/* For free: SIGTERM, up to 300 ms for it to end, then SIGKILL; always reaped. */
-void tui_job_stop(struct tui_job *j);
+/* For free: SIGTERM, up to grace_ms for it to clean up, then SIGKILL; always reaped. */
+void tui_job_stop(struct tui_job *j, int grace_ms);
 
 /* pager.c: a scrolling page of lines, refilled before each draw. */
 struct tui_pager {
@@ -250,7 +252,7 @@ struct tui_pager {
 	enum tui_role *role;
 	size_t n, cap, top;
 	const char *const *hints;         /* NULL: scroll / back */
-	char status[160];                 /* shown right of the title, "" for none */
+	char status[320];                 /* shown right of the title, "" for none */
 };
 bool tui_pager_key(struct tui_panel *p, struct tui *t, int key);
 void tui_pager_free(struct tui_panel *p);

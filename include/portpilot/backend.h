@@ -49,7 +49,7 @@ struct pp_render_opts {
 	bool have_lan;                  /* LAN subnet known (hairpin needs it) */
 	struct pp_cidr lan;
 	bool docker_user;               /* DOCKER-USER exists: hook it too */
-	size_t leaf_max;                /* mappings per leaf chain; 0 = 16; SIZE_MAX = one linear chain */
+	size_t leaf_max;                /* rules per leaf chain; 0 = 128; SIZE_MAX = one linear chain */
 };
 
 /* Render the active mappings of t (pp_mapping_active). -1 if [site] lacks what is needed. */
@@ -69,6 +69,8 @@ char *pp_ruleset_text(const struct pp_ruleset *rs);
  * without -c counters) into rs: PP- chains and the hooks into them.
  */
 int pp_ruleset_parse(const char *text, struct pp_ruleset *rs, struct pp_error *err);
+/* The same, consuming (and freeing) a malloc'd buffer: no copy of a big text. */
+int pp_ruleset_parse_buf(char *text, struct pp_ruleset *rs, struct pp_error *err);
 
 /* What an apply changes: chains to write, chains to drop, hooks to add/remove. */
 struct pp_plan {
@@ -89,6 +91,7 @@ void pp_plan_free(struct pp_plan *p);
 struct pp_backend {
 	char variant[8];                /* "nft" or "legacy" */
 	char save[32], restore[32];     /* binaries of that variant */
+	char cmd[32];                   /* iptables-nft / iptables-legacy */
 	bool docker_user;               /* filter has a DOCKER-USER chain */
 };
 /*
@@ -96,16 +99,38 @@ struct pp_backend {
  * refuse when the other variant holds rules too.
  */
 int pp_backend_open(struct pp_backend *b, struct pp_error *err);
+/*
+ * Where the kernel's ruleset stands: the nf_tables generation, which every
+ * commit in the network namespace bumps by one, and the namespace itself
+ * (boot id + netns cookie: generations restart in a new namespace).
+ * -1 when unknown (iptables-legacy, old kernels).
+ */
+struct pp_gen {
+	char ns[80];
+	unsigned long gen;
+};
+int pp_backend_gen(const struct pp_backend *b, struct pp_gen *g);
 /* Live state: portpilot's part (with counters) and the full save text of nat and filter. */
 struct pp_live {
 	struct pp_ruleset own;
 	char *save[PP_NF__COUNT];
+	struct pp_gen gen;              /* generation before the read (ns "" when unknown) */
+	bool cached;                    /* own is applied.rules, proven current by gen (apply only) */
 };
 int pp_backend_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err);
 void pp_live_free(struct pp_live *live);
 /* Feed text to iptables-restore --noflush (--test when test). err holds its message. */
 int pp_backend_restore(const struct pp_backend *b, const char *text, bool test,
                        struct pp_error *err);
+/*
+ * The same in two halves: start returns once the text is written to
+ * iptables-restore (NULL if it cannot start), so the caller can work while
+ * the kernel commits; finish waits and reports like pp_backend_restore.
+ */
+struct pp_proc;
+struct pp_proc *pp_backend_restore_start(const struct pp_backend *b, const char *text, bool test);
+int pp_backend_restore_finish(const struct pp_backend *b, struct pp_proc *pr, bool test,
+                              struct pp_error *err);
 /*
  * Delete the conntrack entries of flows to the given public ports that were
  * DNATed (old target) or went to the router itself (no mapping yet), so they
@@ -132,6 +157,8 @@ struct pp_apply_opts {
 	bool expire_only;               /* timer: drop expired mappings from the persisted ruleset, nothing else */
 };
 int pp_apply(struct pp_cli *cli, const struct pp_apply_opts *o);
+/* The same with the table already in memory (t; NULL loads cli->table_path): the TUI, benches. */
+int pp_apply_loaded(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t);
 int pp_confirm(struct pp_cli *cli);
 int pp_rollback(struct pp_cli *cli, const char *timer_id);
 

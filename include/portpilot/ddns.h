@@ -118,6 +118,13 @@ enum pp_ddns_action pp_ddns_decide(struct pp_ddns_host *h, const char *addr,
 enum pp_ddns_class pp_ddns_apply(struct pp_ddns_host *h, enum pp_ddns_action action,
                                  enum pp_ddns_code code, const char *addr,
                                  unsigned long long hash, time_t now, uint32_t rnd);
+/*
+ * The provider accepted an update of h, but the zone's authoritative servers
+ * answer NXDOMAIN or another address: the record needs an update again, not
+ * before the backoff of the failures-th consecutive failure (no tight loop).
+ * why says what the servers answered.
+ */
+void pp_ddns_unverified(struct pp_ddns_host *h, int failures, const char *why, time_t now, uint32_t rnd);
 /* Backoff for the n-th consecutive failure (n >= 1), before the floor of 911/429. */
 time_t pp_ddns_backoff(int n, uint32_t rnd);
 
@@ -172,6 +179,32 @@ int pp_iface_ipv6(const char *ifname, char out[46]);
 
 /* What the system resolver says host resolves to (IPv4), for "name -> public IP" checks. */
 int pp_ddns_resolve(const char *host, char out[46]);
+
+/* ---- simulation: the real updater over 30 days of compressed time (bench/ddns, tests) ---- */
+
+/*
+ * The scenario is fixed: 30 days polled every 5 minutes, 12 address
+ * changes (ten in days 1-4, a 25-day refresh falls due, two on day 29.5+),
+ * 4 temporary provider faults (911, HTTP 5xx, network, dnserr), and the
+ * account's password changed on day 29.5 (badauth). The provider, the echo
+ * services and the authoritative DNS servers are replaced by hooks; the
+ * state machine, the echo rate limit and the state file are the real ones.
+ */
+struct pp_ddns_sim {
+	int stale_auth;            /* in: checks at the authoritative servers that still see the old address */
+	/* out */
+	int changes;               /* address changes made */
+	int provider, provider_min;
+	int unnecessary;           /* provider requests that changed nothing and were not due */
+	int after_fatal;           /* provider requests after the badauth */
+	int wrong_addr;            /* updates to an address that was not the site's */
+	int echo, echo_min, echo_too_soon;
+	int auth_checks, auth_min, unverified;
+	long worst_latency;        /* seconds from a change to its publication (changes without a fault) */
+};
+
+/* Runs in a temporary directory it removes; -1 only when that or the config fails. */
+int pp_ddns_sim_run(struct pp_ddns_sim *s, struct pp_error *err);
 
 /* ---- running it ---- */
 

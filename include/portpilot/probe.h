@@ -184,6 +184,7 @@ struct pp_probe_result {
 	bool outside_tested;
 	struct pp_reflect_result reflect;
 	double elapsed_s;
+	struct pp_reflect_result reflect_udp; /* protocol = both: the UDP connect-back (result "" if none) */
 };
 
 struct pp_probe_opts {
@@ -212,7 +213,8 @@ void pp_probe_result_json(FILE *f, const struct pp_probe_result *r);
 /* What the checks found; the input of the diagnosis. */
 enum pp_tri { PP_UNKNOWN = 0, PP_YES, PP_NO };
 /* How the internal service answered a connection from the router. */
-enum pp_svc { PP_SVC_UNTESTED, PP_SVC_OPEN, PP_SVC_REFUSED, PP_SVC_TIMEOUT, PP_SVC_UNREACHABLE };
+enum pp_svc { PP_SVC_UNTESTED, PP_SVC_OPEN, PP_SVC_REFUSED, PP_SVC_TIMEOUT, PP_SVC_UNREACHABLE,
+              PP_SVC_FILTERED /* ICMP administratively prohibited (code 9, 10, 13): a firewall rejects */ };
 
 struct pp_facts {
 	const struct pp_mapping *m;
@@ -239,6 +241,12 @@ struct pp_facts {
 	const struct pp_trace *trace;
 	bool captured;                 /* the trace is real: capture ran (else "nothing seen" means nothing) */
 	int watched_s;                 /* > 0: attempts were collected by watch for that long */
+	/* The UDP side of a protocol = both mapping (svc_lan/svc_wan and outside_* are its TCP side).
+	 * A silent UDP port counts as PP_SVC_OPEN (open or dropped); *_reply says data came back. */
+	enum pp_svc udp_lan, udp_wan;
+	bool udp_lan_reply, udp_wan_reply;
+	bool outside_udp_tested, outside_udp_ok;
+	char outside_udp[16];          /* the reflector's result: reply | refused | no_reply | unreachable */
 };
 
 /* Choose the cause from the facts (pure: unit-tested); fills cause, summary, fix, evidence. */

@@ -4,6 +4,10 @@ D=$pp_tmp
 FAKE="$PP_TOP/tests/ddns/fake-provider.py"
 command -v python3 >/dev/null && command -v openssl >/dev/null || { echo "# need python3 and openssl"; exit 77; }
 [ -x "$PORTPILOT" ] || { echo "# $PORTPILOT not built"; exit 77; }
+# After an update portpilot asks the zone's authoritative servers, found through the
+# resolver. Suites without a DNS lab give it none, so no query leaves for the host's
+# resolver; test-authcheck.sh sets up its own in a namespace.
+export PORTPILOT_RESOLV_CONF="${PORTPILOT_RESOLV_CONF-/dev/null}"
 
 # A CA, a server certificate it signed for 127.0.0.1, and a self-signed impostor.
 make_certs() {
@@ -24,6 +28,7 @@ start_provider() {
 	set -- --log "$D/$name.log" --port-file "$D/$name.port"
 	[ "$mode" = tls ] && set -- "$@" --cert "$D/srv.pem" --key "$D/srv.key"
 	[ "$mode" = bad ] && set -- "$@" --cert "$D/bad.pem" --key "$D/bad.key"
+	set -- "$@" ${PROVIDER_ARGS:-}         # e.g. --nsupdate SERVER:PORT --tsig FILE
 	: >"$D/$name.log"
 	if [ -n "$ns" ]; then
 		ip netns exec "$ns" python3 "$FAKE" "$@" &

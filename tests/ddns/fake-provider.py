@@ -7,12 +7,16 @@ and echo services (/echo/a, /echo/b). Every request is appended to the log
 file as one JSON line. /_ctl changes behaviour (forced answers, echo
 addresses, records); /_state returns the records as JSON.
 
-Listens on 127.0.0.1 (or --bind) only; HTTPS with --cert/--key.
+Listens on 127.0.0.1 (or --bind) only; HTTPS with --cert/--key. With
+--nsupdate SERVER:PORT --tsig FILE, accepted dyndns2 updates are pushed into
+a real DNS server (like a provider publishing to its authoritative servers);
+/_ctl?propagate=0 stops that, to play a provider whose DNS lags.
 """
 import argparse
 import base64
 import json
 import ssl
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,7 +32,20 @@ state = {
     "known": ["site3.example.net", "www.example.net", "home.example.net"],
     "force": [],            # queued forced dyndns2 bodies / HTTP statuses: {"body":..,"status":..}
     "echo": {"a": "198.51.100.7", "b": "198.51.100.7"},
+    "propagate": True,
+    "proxied": False,       # Cloudflare records proxied (orange cloud)
 }
+NSUPDATE = {}               # "server", "port", "tsig" when --nsupdate is given
+
+
+def publish(host, ip):
+    """Push host's A record to the DNS server, as a provider's backend would."""
+    if not NSUPDATE or not state["propagate"]:
+        return
+    script = (f"server {NSUPDATE['server']} {NSUPDATE['port']}\nzone {ZONE}\n"
+              f"update delete {host}. A\nupdate add {host}. 60 A {ip}\nsend\n")
+    subprocess.run(["nsupdate", "-k", NSUPDATE["tsig"], "-t", "5"], input=script.encode(),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=15, check=False)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -113,6 +130,10 @@ class Handler(BaseHTTPRequestHandler):
             for k in ("a", "b"):
                 if "echo_" + k in q:
                     state["echo"][k] = q["echo_" + k]
+            if "proxied" in q:
+                state["proxied"] = q["proxied"] == "1"
+            if "propagate" in q:
+                state["propagate"] = q["propagate"] == "1"
             if "set" in q:             # set=host=addr
                 h, a = q["set"].split("=", 1)
                 state["records"][h] = a
@@ -130,11 +151,13 @@ class Handler(BaseHTTPRequestHandler):
                 if h not in state["known"]:
                     lines.append("nohost")
                 elif state["records"].get(h) == ip:
+                    publish(h, ip)
                     lines.append("nochg " + ip)
                 else:
                     state["records"][h] = ip
                     if "myipv6" in q:
                         state["records6"][h] = q["myipv6"]
+                    publish(h, ip)
                     lines.append("good " + ip)
         self.send(200, "\n".join(lines) + "\n")
 
@@ -170,7 +193,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.cf(200, [])
             rid = ("A-" if typ == "A" else "AAAA-") + name
             return self.cf(200, [{"id": rid, "type": typ, "name": name,
-                                  "content": recs.get(name, "192.0.2.1"), "proxied": False}])
+                                  "content": recs.get(name, "192.0.2.1"),
+                                  "proxied": state["proxied"]}])
         if path.startswith(prefix + "/") and method == "PATCH":
             rid = path[len(prefix) + 1:]
             typ, name = rid.split("-", 1)
@@ -189,7 +213,12 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--log", required=True)
     ap.add_argument("--port-file", required=True, help="written with the port once listening")
+    ap.add_argument("--nsupdate", help="SERVER:PORT of a DNS server to publish accepted updates to")
+    ap.add_argument("--tsig", help="TSIG key file (tsig-keygen format) for --nsupdate")
     a = ap.parse_args()
+    if a.nsupdate:
+        NSUPDATE["server"], NSUPDATE["port"] = a.nsupdate.rsplit(":", 1)
+        NSUPDATE["tsig"] = a.tsig
     srv = ThreadingHTTPServer((a.bind, a.port), Handler)
     srv.logfile = a.log
     if a.cert:

@@ -189,6 +189,14 @@ credentials_file = $D/badtok.secret"
 pp "$D/cf3.conf" "$S10" --once
 check "cloudflare: bad token (403) is badauth" \
 	test "$(field "$D/cf3.conf" "$S10" home home.example.net last_result)" = badauth
+# A proxied record: public DNS shows Cloudflare's addresses, so no authoritative check.
+ctl prov "proxied=1&set=home.example.net=198.51.100.98"
+pp "$D/cf.conf" "$D/state-cf-proxied" --once
+check "cloudflare: proxied record updated, status ok" \
+	test "$(field "$D/cf.conf" "$D/state-cf-proxied" home home.example.net status)" = ok
+check "cloudflare: proxied record not checked at DNS, said so" sh -c \
+	"'$PORTPILOT' -c '$D/cf.conf' --state-dir '$D/state-cf-proxied' ddns status | grep -q 'record is proxied by Cloudflare'"
+ctl prov "proxied=0"
 
 # Custom URL template: secrets substituted, shown as *** in logs.
 S11=$D/state-custom

@@ -1,14 +1,199 @@
 #!/bin/sh
-# make demo: the seed site in namespaces, applied, then portpilot's TUI inside the router.
-# Without a terminal: build, apply, show status and traffic, tear down.
+# make demo: the seed site in namespaces; break it on purpose and watch portpilot's probe find the fault.
+#
+#   demo.sh                 with a terminal: the TUI on the lab, then the menu (TUI, probe, a fault to build); without one:
+#                           build and apply the seed lab, show traffic and status, tear down
+#   demo.sh faults          the menu, read from stdin (a terminal or piped lines)
+#   demo.sh --fault CAUSE   build that fault, probe, show the verdict, restore and probe again;
+#                           repeatable; exit 1 when a verdict is not the fault's cause
+#   demo.sh --list          the faults
+# Everything the demo builds (namespaces, servers, reflector, /etc/netns entry) goes on exit.
 PP_TOP=$(cd "$(dirname "$0")/../.." && pwd)
 export PP_TOP
 . "$PP_TOP/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
+. "$PP_TOP/tests/probe/probe-lab.sh"
+
+# cause|what the demo breaks (the menu's order).
+FAULTS='not_listening|the web server behind web-1 (192.168.2.101:80) is stopped
+host_unreachable|192.168.2.101 is unplugged (its link is down)
+host_firewall|192.168.2.101 runs a firewall that drops port 80
+server_gateway|192.168.2.101 uses 192.168.2.254 as default gateway, not the router
+ip_forward_off|net.ipv4.ip_forward = 0 on the router
+forward_blocked|another tool drops forwarded traffic (FORWARD DROP before portpilot)
+rule_missing|the table was never applied: no DNAT rule in the kernel
+disabled|web-1 is switched off in the table (enabled = no)
+expired|web-1 had a maintenance window that ended (expires in the past)
+source_not_allowed|web-1 allows only 198.51.100.0/24; the reflector is 203.0.113.10
+wrong_protocol|a client sends UDP to the TCP-only mapping (watch, 3 s)
+hairpin_missing|hairpin off; a LAN client uses the public address (watch, 3 s)
+public_ip_mismatch|the DDNS name site3.example.net still resolves to an old address
+cgnat|the router sits behind a carrier NAT (WAN 100.64.0.2)
+double_nat|the router sits behind another home router (WAN 192.168.100.2)
+upstream_blocked|the carrier drops port 8080 before it reaches the site
+udp_not_listening|game (both tcp+udp 5006): TCP answers, nothing listens on UDP
+udp_host_firewall|game (both tcp+udp 5005): the server rejects UDP (icmp-admin-prohibited)'
+
+list_faults() {
+	_i=1
+	printf '%s\n' "$FAULTS" | while IFS='|' read -r c d; do
+		printf '  %2d  %-19s %s\n' "$_i" "$c" "$d"
+		_i=$((_i + 1))
+	done
+}
+# fault_name WORD: a menu number or a cause name -> the cause, empty if unknown.
+fault_name() {
+	printf '%s\n' "$FAULTS" | awk -F'|' -v w="$1" 'NR == w || $1 == w { print $1; exit }'
+}
+# The cause a scenario's probe must name (the udp_* scenarios end in the plain cause).
+want_cause() { echo "${1#udp_}"; }
+
+if [ "${1:-}" = --list ]; then list_faults; exit 0; fi
 if [ "$(id -u)" != 0 ]; then
 	echo "demo: needs root to build network namespaces (sudo make demo)" >&2
 	exit 1
 fi
+echo "== demo: namespaces pp-${LAB_ID:=$$}-*, files in $pp_tmp (all removed on exit)"
+
+# demo_probe: probe (or watch) the scenario's mapping as the engineer would, live on the screen.
+# Sets VERDICT to the cause the probe named. With "quiet", only the verdict line is shown.
+demo_probe() {
+	_name=${PROBE_NAME:-web-1}
+	: >"$pp_tmp/demo.out"
+	if [ -z "$PROBE_CLIENT" ]; then
+		echo "\$ portpilot probe $_name $PROBE_ARGS"
+		# shellcheck disable=SC2086
+		lab_ns "$LAB_ROUTER" "$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" probe "$_name" $PROBE_ARGS \
+			>"$pp_tmp/demo.out" 2>&1 &
+		_w=$!
+	else
+		echo "\$ portpilot watch $_name --seconds 3     (meanwhile a client tries: $PROBE_CLIENT)"
+		lab_ns "$LAB_ROUTER" "$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" watch "$_name" --seconds 3 \
+			>"$pp_tmp/demo.out" 2>&1 &
+		_w=$!
+		$PROBE_CLIENT &
+		_c=$!
+	fi
+	# Show the output as it comes (watch prints every packet live); tail ends after the probe.
+	if [ "${1:-}" = quiet ]; then
+		tail -s 0.1 --pid=$_w -n +1 -f "$pp_tmp/demo.out" | sed -n "s/^probe $_name: /  probe $_name: /p" &
+	else
+		tail -s 0.1 --pid=$_w -n +1 -f "$pp_tmp/demo.out" | sed 's/^/  /' &
+	fi
+	_t=$!
+	wait $_w
+	[ -n "$PROBE_CLIENT" ] && { kill $_c 2>/dev/null; wait $_c 2>/dev/null; }
+	wait $_t
+	VERDICT=$(sed -n "s/^probe $_name: //p" "$pp_tmp/demo.out" | head -n 1)
+}
+
+healthy() {
+	echo "== building the healthy seed lab"
+	plab_scenario ok || { echo "demo: the lab did not come up" >&2; return 1; }
+	for p in 8080 8090 8091; do
+		printf 'internet -> %s:%s  answers: %s\n' "$LAB_PUBLIC_IP" "$p" \
+			"$(lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:$p/" || true)"
+	done
+}
+
+# break_and_probe CAUSE: build the fault, probe, compare. 0 when the verdict names the cause.
+break_and_probe() {
+	_want=$(want_cause "$1")
+	echo
+	echo "== fault: $1 — $(printf '%s\n' "$FAULTS" | awk -F'|' -v c="$1" '$1 == c { print $2 }')"
+	plab_scenario "$1" || { echo "demo: could not build $1" >&2; return 1; }
+	demo_probe
+	if [ "$VERDICT" = "$_want" ]; then
+		echo "== verdict: $VERDICT (the fault that was built)"
+		return 0
+	fi
+	echo "== verdict: ${VERDICT:-none}, but the fault was $_want"
+	return 1
+}
+
+restore() {
+	echo "== restoring the healthy lab"
+	plab_scenario ok || return 1
+	demo_probe quiet
+	echo "== verdict after restoring: ${VERDICT:-none}"
+	[ "$VERDICT" = ok ]
+}
+
+tui() {
+	if [ ! -t 0 ] || [ ! -t 1 ]; then echo "(the TUI needs a terminal)"; return; fi
+	ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$PT" --state-dir "$pp_tmp/state"
+}
+
+menu_help() {
+	cat <<EOF
+
+Break the lab and watch the probe find it. Faults (number or name):
+$(list_faults)
+   t  open the TUI in the router namespace on the lab's table
+   p  probe web-1 on the lab as it is now
+   r  restore the healthy lab
+   q  quit (tears the lab down)
+From another terminal: ip netns exec $LAB_INET curl http://$LAB_PUBLIC_IP:8080/
+EOF
+}
+
+menu() {
+	healthy || return 1
+	if [ "${1:-}" = tui ]; then
+		echo "== opening the TUI on the lab's table (q comes back to the fault menu)"
+		tui
+	fi
+	menu_help
+	while printf 'demo> ' && read -r choice; do
+		case $choice in
+		'') continue;;
+		q|quit|exit) break;;
+		t) tui;;
+		p) demo_probe;;
+		r) restore;;
+		'?'|h|help) menu_help;;
+		*) c=$(fault_name "$choice")
+		   if [ -z "$c" ]; then echo "no fault '$choice' (? lists them)"; continue; fi
+		   break_and_probe "$c"
+		   if [ -t 0 ]; then
+		       printf 'The lab stays broken: t opens the TUI on it, Enter restores. '
+		       read -r again || break
+		       [ "$again" = t ] && tui
+		   fi
+		   restore;;
+		esac
+	done
+	echo
+}
+
+case ${1:-} in
+faults)
+	menu
+	echo "== tearing the lab down"
+	exit 0;;
+--fault)
+	rc=0
+	while [ "${1:-}" = --fault ] && [ -n "${2:-}" ]; do
+		c=$(fault_name "$2")
+		if [ -z "$c" ]; then echo "demo: no fault '$2' (demo.sh --list)" >&2; exit 2; fi
+		break_and_probe "$c" || rc=1
+		restore || rc=1
+		shift 2
+	done
+	[ $# -eq 0 ] || { echo "usage: demo.sh [faults | --fault CAUSE... | --list]" >&2; exit 2; }
+	echo "== tearing the lab down"
+	exit $rc;;
+'') ;;
+*) echo "usage: demo.sh [faults | --fault CAUSE... | --list]" >&2; exit 2;;
+esac
+
+if [ -t 0 ] && [ -t 1 ]; then
+	menu tui
+	echo "== tearing the lab down"
+	exit 0
+fi
+
+# Without a terminal: the seed example applied as is, its traffic and status.
 lab_up udp outside2 || { echo "demo: the lab did not come up" >&2; exit 1; }
 T=$pp_tmp/seed-site.ini
 S=$pp_tmp/state
@@ -22,20 +207,8 @@ for p in 8080 8090 8091; do
 	printf 'internet -> %s:%s  answers: %s\n' "$LAB_PUBLIC_IP" "$p" \
 		"$(lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:$p/" || true)"
 done
-if [ -t 0 ] && [ -t 1 ]; then
-	cat <<EOF
-
-The TUI opens inside the router namespace on a copy of the seed table.
-From another terminal, try the mappings from the internet host:
-  ip netns exec $LAB_INET curl http://$LAB_PUBLIC_IP:8080/
-  ip netns exec $LAB_INET2 curl http://$LAB_PUBLIC_IP:8090/
-Leave the TUI to tear the lab down. Press Enter to start.
-EOF
-	read -r _ || true
-	ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$T" --state-dir "$S"
-else
-	echo "== portpilot status"
-	pp status || true
-fi
+echo "== portpilot status"
+pp status || true
+echo "== to break the lab and watch the probe: sh tests/lab/demo.sh faults  (or --fault CAUSE; --list)"
 echo "== tearing the lab down"
 exit 0

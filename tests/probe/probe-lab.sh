@@ -96,17 +96,26 @@ plab_lan_client() {
 }
 
 # plab_scenario CAUSE: a fresh lab with the fault behind CAUSE built in, the seed table applied
-# and a reflector outside. Sets PROBE_ARGS (for probe web-1) or PROBE_CLIENT (run it during watch).
+# and a reflector outside. Sets PROBE_NAME (the mapping to probe), PROBE_ARGS (for probe) or
+# PROBE_CLIENT (run it during watch).
+# udp_* scenarios probe "game" (protocol = both, 5005 -> 192.168.2.101:5005, TCP and UDP served):
+# udp_ok, udp_not_listening (no UDP there), udp_host_firewall (the server REJECTs UDP with
+# icmp-admin-prohibited), udp_host_firewall_drop (it drops UDP from non-LAN sources),
+# udp_upstream_blocked (the carrier drops UDP 5005).
 plab_scenario() {
-	PROBE_ARGS="" PROBE_CLIENT=""
+	PROBE_ARGS="" PROBE_CLIENT="" PROBE_NAME=web-1
 	_opts="" _rns="" _rip=""
-	case $1 in cgnat|double_nat) _opts=cgnat;; upstream_blocked) _opts=outside2;; esac
+	case $1 in cgnat|double_nat) _opts=cgnat;; upstream_blocked) _opts=outside2;;
+	udp_not_listening) ;; udp_upstream_blocked) _opts="udp outside2";; udp_*) _opts=udp;; esac
 	plab_up $_opts || return 1
 	case $1 in
-	upstream_blocked) _rns=$LAB_INET2 _rip=$LAB_INET2_IP;;
+	upstream_blocked|udp_upstream_blocked) _rns=$LAB_INET2 _rip=$LAB_INET2_IP;;
 	*) _rns=$LAB_INET _rip=$LAB_INET_IP;;
 	esac
 	case $1 in
+	udp_*) PROBE_NAME=game
+		"$PORTPILOT" -f "$PT" add game protocol=both public_port=5005 internal_ip=$LAB_SRV1_IP \
+			internal_port=5005 >"$pp_tmp/set.log" 2>&1 && lab_serve "$LAB_SRV1" 5005 srv-101-tcp;;
 	disabled) plab_set web-1 enabled=no;;
 	expired) plab_set web-1 expires=2020-01-01T00:00;;
 	source_not_allowed) plab_set web-1 allow=198.51.100.0/24;;
@@ -141,6 +150,12 @@ plab_scenario() {
 		PROBE_ARGS="$PROBE_ARGS --hostname site3.example.net";;
 	# The carrier filters the port between the internet and the site.
 	upstream_blocked) lab_ns "$LAB_INET" iptables -A FORWARD -p tcp --dport 8080 -j DROP;;
+	udp_ok|udp_not_listening) ;;
+	udp_host_firewall) lab_ns "$LAB_SRV1" iptables -A INPUT -p udp --dport 5005 -j REJECT \
+		--reject-with icmp-admin-prohibited;;
+	udp_host_firewall_drop) lab_ns "$LAB_SRV1" iptables -A INPUT -p udp --dport 5005 \
+		! -s "$LAB_LAN_SUBNET" -j DROP;;
+	udp_upstream_blocked) lab_ns "$LAB_INET" iptables -A FORWARD -p udp --dport 5005 -j DROP;;
 	*) echo "plab_scenario: no scenario for $1" >&2; return 2;;
 	esac
 }
@@ -149,10 +164,10 @@ plab_scenario() {
 plab_diagnose() {
 	if [ -z "$PROBE_CLIENT" ]; then
 		# shellcheck disable=SC2086
-		plab_probe web-1 $PROBE_ARGS
+		plab_probe "${PROBE_NAME:-web-1}" $PROBE_ARGS
 		return
 	fi
-	ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" watch web-1 --seconds 3 --json \
+	ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" watch "${PROBE_NAME:-web-1}" --seconds 3 --json \
 		>"$pp_tmp/out.json" 2>"$pp_tmp/err" &
 	_w=$!
 	$PROBE_CLIENT &

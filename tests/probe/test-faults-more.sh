@@ -30,6 +30,10 @@ plab_scenario host_firewall && lab_ns "$LAB_SRV1" iptables -F INPUT &&
 	lab_ns "$LAB_SRV1" iptables -A INPUT -p tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable &&
 	plab_diagnose
 expect_cause "host firewall rejecting with ICMP (not a closed port)" host_firewall
+plab_scenario host_firewall && lab_ns "$LAB_SRV1" iptables -F INPUT &&
+	lab_ns "$LAB_SRV1" iptables -A INPUT -p tcp --dport 80 -j REJECT --reject-with icmp-admin-prohibited &&
+	plab_diagnose
+expect_cause "host firewall rejecting with icmp-admin-prohibited (the host is up, not unreachable)" host_firewall
 
 plab_scenario forward_blocked && plab_diagnose
 check "forward_blocked: the SYN arrived on WAN and never left on the LAN" \

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Findings next to the rows, the detail screen, export to a file, the session
-# log, the help listing every key with its letter, and the DDNS/probe slots.
+# log, the help listing every key with its letter, the DDNS panel without a
+# config, and the probe refused offline.
 . "$(dirname "$0")/../lib.sh"
 . "$PP_TOP/tests/tui/tui-lib.sh"
 
@@ -19,7 +20,7 @@ EOF
 row() { screen | grep " $1 "; }
 row_has() { row "$1" | grep -qF -- "$2"; }
 
-tui_start 80 24 C.UTF-8 -- -f m.ini tui --offline
+tui_start 80 24 C.UTF-8 -- -f m.ini -c "$pp_tmp/none.conf" tui --offline
 wait_screen "5 mappings"
 check "header counts the findings" wait_for 5 screen_has "1 error 2 warnings"
 check "error row marked ! with state error" wait_for 5 sh -c "tmux -L $PP_SOCK capture-pane -p -t t | grep -q '^! error   bad-1'"
@@ -33,6 +34,9 @@ check "n: next row with a finding, its warning shown" wait_screen "SSH is reacha
 keys g i
 check "i: detail screen of bad-1" wait_screen "[bad-1]  (line"
 check "detail: every field listed" wait_for 5 sh -c "tmux -L $PP_SOCK capture-pane -p -t t | grep -q 'internal_ip *= 10.0.0.5'"
+keys PgDn
+check "detail: the export line, as portpilot export prints it" \
+	wait_screen "$("$PORTPILOT" -f "$pp_tmp/m.ini" export | grep '^| bad-1 ' | cut -c1-60)"
 keys G
 check "detail: findings with their fix" wait_screen "fix: give [web-1] or [bad-1] another public port"
 keys q
@@ -67,9 +71,10 @@ check "help: every F-key listed with its letter" help_letters
 keys q
 
 keys D
-check "D: DDNS slot answers" wait_screen "DDNS panel is not built into the TUI yet"
+check "D: DDNS panel says nothing is configured" wait_screen "No [ddns NAME] section: nothing is published."
+keys q
 keys p
-check "p: probe slot answers" wait_screen "portpilot probe"
+check "p: offline, the probe says how to run it" wait_screen "portpilot probe"
 keys 4
 check "4: sort by public port (2222 first)" wait_for 5 line_has 4 "ssh-1"
 keys 4

@@ -272,6 +272,43 @@ test_other_parsers(void **s)
 		assert_int_equal(pp_ddns_code_lookup(pp_ddns_code_name(i)), i);
 }
 
+/*
+ * The authoritative servers keep the old record after the provider said good:
+ * the update is re-sent once per backoff, never sooner, and a provider that
+ * keeps answering nochg while its DNS disagrees ends in a stop, not a loop.
+ */
+static void
+test_unverified_backs_off_then_stops(void **s)
+{
+	struct pp_ddns_host h;
+	time_t t = T0;
+	int sent = 0;
+	(void)s;
+
+	fresh(&h);
+	assert_int_equal(pp_ddns_decide(&h, NEW, HASH, t), PP_ACT_UPDATE);
+	assert_int_equal(pp_ddns_apply(&h, PP_ACT_UPDATE, PP_DC_GOOD, NEW, HASH, t, 0), PP_CLS_OK);
+	sent++;
+	for (int round = 1; round <= 5 && h.status != PP_HS_STOPPED; round++) {
+		pp_ddns_unverified(&h, round, "ns1 answers " OLD, t, 0);
+		assert_int_equal(h.status, PP_HS_RETRY);
+		assert_string_equal(h.published, "");
+		assert_non_null(strstr(h.reason, "ns1 answers " OLD));
+		time_t due = h.next_attempt;
+		assert_true(due - t >= pp_ddns_backoff(round, 0));
+		/* Every poll before the backoff: nothing sent. */
+		for (time_t u = t + 1; u < due; u += 30)
+			assert_int_equal(pp_ddns_decide(&h, NEW, HASH, u), PP_ACT_WAIT);
+		t = due;
+		assert_int_equal(pp_ddns_decide(&h, NEW, HASH, t), PP_ACT_UPDATE);
+		pp_ddns_apply(&h, PP_ACT_UPDATE, PP_DC_NOCHG, NEW, HASH, t, 0);
+		sent++;
+	}
+	assert_int_equal(h.status, PP_HS_STOPPED);
+	assert_int_equal(sent, 3);
+	assert_int_equal(pp_ddns_decide(&h, NEW, HASH, t + 86400), PP_ACT_STOPPED);
+}
+
 static void
 test_address_kinds(void **s)
 {
@@ -301,6 +338,7 @@ main(void)
 		cmocka_unit_test(test_stop_persists_across_restart),
 		cmocka_unit_test(test_dyndns2_parse_exact),
 		cmocka_unit_test(test_other_parsers),
+		cmocka_unit_test(test_unverified_backs_off_then_stops),
 		cmocka_unit_test(test_address_kinds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,150 @@
+#!/bin/sh
+# After an HTTP-provider update, portpilot checks the record at the zone's authoritative
+# servers, found through the NS records the namespace's resolver (/etc/netns/NS/resolv.conf)
+# gives: a real BIND9, authoritative for example.net on 198.51.100.53 inside a pp- namespace.
+. "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "$PP_TOP/tests/ddns/common.sh"
+
+[ "$(id -u)" = 0 ] || { echo "# needs root (network namespace)"; exit 77; }
+for t in named nsupdate dig tsig-keygen ip; do
+	command -v $t >/dev/null || { echo "# $t missing (bind9, bind9-dnsutils, iproute2)"; exit 77; }
+done
+
+NS=pp-ac$$
+DNS=198.51.100.53
+ip netns add $NS || exit 77
+at_exit "ip netns del $NS 2>/dev/null"
+in_ns() { ip netns exec $NS "$@"; }
+in_ns ip link set lo up &&
+in_ns ip link add d0 type veth peer name d1 &&
+in_ns ip addr add $DNS/24 dev d0 &&
+in_ns ip link set d0 up && in_ns ip link set d1 up || { echo "# cannot build the namespace"; exit 1; }
+# `ip netns exec` bind-mounts this file over /etc/resolv.conf for whatever runs inside.
+mkdir -p /etc/netns/$NS
+at_exit "rm -rf /etc/netns/$NS"
+echo "nameserver $DNS" >/etc/netns/$NS/resolv.conf
+
+N=$D/named
+mkdir -p "$N"
+tsig-keygen -a hmac-sha256 pp-ddns-key >"$N/key.conf"
+cat >"$N/example.net.db" <<EOF
+\$TTL 60
+@ IN SOA ns1.example.net. hostmaster.example.net. 1 3600 600 86400 60
+@ IN NS ns1.example.net.
+ns1 IN A $DNS
+site3 IN A 192.0.2.1
+EOF
+cat >"$N/named.conf" <<EOF
+options {
+	directory "$N";
+	pid-file "$N/named.pid";
+	listen-on port 53 { $DNS; };
+	listen-on-v6 { none; };
+	recursion no;
+	dnssec-validation no;
+	allow-query { any; };
+};
+include "$N/key.conf";
+controls { };
+zone "example.net" {
+	type primary;
+	file "$N/example.net.db";
+	update-policy { grant pp-ddns-key zonesub ANY; };
+};
+EOF
+# Not through in_ns: $! must be named itself (ip netns exec execs it) so kill reaches it.
+ip netns exec $NS named -g -c "$N/named.conf" >"$N/log" 2>&1 &
+NAMED_PID=$!
+at_exit "kill $NAMED_PID 2>/dev/null; wait $NAMED_PID 2>/dev/null"
+lookup() { in_ns dig +short +time=2 +tries=1 @$DNS "$1" A; }
+wait_for 15 sh -c "ip netns exec $NS dig +short +time=1 +tries=1 @$DNS ns1.example.net A | grep -q $DNS" ||
+	{ echo "# named did not start"; tail -5 "$N/log"; exit 1; }
+
+# The provider publishes what it accepts into BIND9, like a real provider's backend.
+PROVIDER_ARGS="--nsupdate $DNS:53 --tsig $N/key.conf" start_provider prov http $NS || exit 1
+creds "$D/dyn.secret" "username = site3
+password = s3cret-pass"
+conf() {   # conf FILE HOST
+	cat >"$1" <<EOF
+[ddns lab]
+provider = dyndns2
+server = $prov_url
+hostname = $2
+credentials_file = $D/dyn.secret
+ip_source = web
+checkip = $prov_url/echo/a, $prov_url/echo/b
+EOF
+}
+# ppn CONF STATE ARGS...: portpilot ddns inside the namespace, with its resolver.
+ppn() {
+	c=$1 s=$2; shift 2
+	ip netns exec $NS env PORTPILOT_RESOLV_CONF= "$PORTPILOT" -c "$c" --state-dir "$s" ddns "$@" \
+		>"$D/out" 2>"$D/err"
+	rc_=$?
+	[ $rc_ -ne 0 ] && sed 's/^/# /' "$D/err"
+	return $rc_
+}
+updates() { requests prov /nic/update; }
+echo_new() {   # the next check asks the echo services again and sees $1
+	ctl prov "echo_a=$1&echo_b=$1" $NS
+	sed -i 's/^last_query=.*/last_query=1/' "$2"
+}
+reason_has() { field "$1" "$2" lab "$3" reason | grep -q "$4"; }   # reason_has CONF STATE HOST TEXT
+retry_due() { sed -i 's/^next_attempt=.*/next_attempt=1/' "$1"; }
+
+conf "$D/a.conf" site3.example.net
+S=$D/state
+check "zone starts with the old address" test "$(lookup site3.example.net)" = 192.0.2.1
+check "update: --once succeeds" ppn "$D/a.conf" "$S" --once
+check "provider published into BIND9" test "$(lookup site3.example.net)" = 198.51.100.7
+check "verified at the authoritative server found through NS" \
+	grep -q "verified: ns1.example.net ($DNS), authoritative for example.net, serves 198.51.100.7" "$D/err"
+check "status ok, no reason" test "$(field "$D/a.conf" "$S" lab site3.example.net status)/$(field "$D/a.conf" "$S" lab site3.example.net reason)" = "ok/"
+
+# The provider says good but its DNS keeps the old address: needs update, after a backoff.
+ctl prov "propagate=0" $NS
+echo_new 198.51.100.30 "$S/ddns-lab.state"
+ppn "$D/a.conf" "$S" --once; rc=$?
+check "stale record: run reports failure" test $rc = 1
+check "stale record: BIND9 still has the old address" test "$(lookup site3.example.net)" = 198.51.100.7
+check "stale record: status retry" test "$(field "$D/a.conf" "$S" lab site3.example.net status)" = retry
+check "stale record: nothing counted as published" test -z "$(field "$D/a.conf" "$S" lab site3.example.net published)"
+check "stale record: reason names the server and what it answers" sh -c \
+	"'$PORTPILOT' -c '$D/a.conf' --state-dir '$S' ddns status | grep -q 'reason: provider accepted the update but ns1.example.net ($DNS), authoritative for example.net, answers 198.51.100.7'"
+check "stale record: a next attempt is scheduled" test -n "$(field "$D/a.conf" "$S" lab site3.example.net next_attempt)"
+n=$(updates)
+ppn "$D/a.conf" "$S" --once
+ppn "$D/a.conf" "$S" --once
+check "no tight loop: checks before the backoff send nothing" test "$(updates)" = "$n"
+# The backoff has passed and the provider's DNS works again: one more update fixes it.
+ctl prov "propagate=1" $NS
+retry_due "$S/ddns-lab.state"
+check "after the backoff: update sent again" ppn "$D/a.conf" "$S" --once
+check "after the backoff: exactly one more request" test "$(updates)" = $((n + 1))
+check "after the backoff: BIND9 serves the new address" test "$(lookup site3.example.net)" = 198.51.100.30
+check "after the backoff: verified, status ok" test "$(field "$D/a.conf" "$S" lab site3.example.net status)" = ok
+check "after the backoff: published" test "$(field "$D/a.conf" "$S" lab site3.example.net published)" = 198.51.100.30
+
+# A name the provider accepts but the zone does not have: NXDOMAIN means needs update.
+ctl prov "propagate=0" $NS
+conf "$D/w.conf" www.example.net
+ppn "$D/w.conf" "$D/state-w" --once; rc=$?
+check "NXDOMAIN: run reports failure" test $rc = 1
+check "NXDOMAIN: status retry" test "$(field "$D/w.conf" "$D/state-w" lab www.example.net status)" = retry
+check "NXDOMAIN: said in the reason" reason_has "$D/w.conf" "$D/state-w" www.example.net NXDOMAIN
+n=$(updates)
+ppn "$D/w.conf" "$D/state-w" --once
+check "NXDOMAIN: no second request before the backoff" test "$(updates)" = "$n"
+
+# No authoritative answer at all (BIND9 gone): said in status, published, no retry loop.
+kill $NAMED_PID; wait $NAMED_PID 2>/dev/null
+ctl prov "propagate=0" $NS
+conf "$D/h.conf" home.example.net
+check "no authoritative answer: the update itself succeeds" ppn "$D/h.conf" "$D/state-h" --once
+check "no authoritative answer: status ok" test "$(field "$D/h.conf" "$D/state-h" lab home.example.net status)" = ok
+check "no authoritative answer: said in the reason" \
+	reason_has "$D/h.conf" "$D/state-h" home.example.net "published, but not verified: the resolver $DNS did not answer"
+n=$(updates)
+ppn "$D/h.conf" "$D/state-h" --once
+check "no authoritative answer: next check sends nothing" test "$(updates)" = "$n"
+pp_done

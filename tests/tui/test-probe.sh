@@ -1,0 +1,131 @@
+#!/bin/sh
+# The probe screen (p), the watch screen (W) and the access log (l) in the lab:
+# the probe runs in a forked child whose checks and packets fill the page live,
+# then the verdict; a healthy mapping ends in ok, a server that does not listen
+# in not_listening; Esc ends the child by its PID; watch shows the attempts of
+# an outside client; the access log shows who connected.
+. "$(dirname "$0")/../lib.sh"
+. "$PP_TOP/tests/tui/tui-lib.sh"
+. "$PP_TOP/tests/lab/lab.sh"
+. "$PP_TOP/tests/probe/probe-lab.sh"
+lab_need_root
+
+# The TUI in the router namespace on the lab's table, with the reflector from [probe].
+tui_lab() { # COLS ROWS
+	printf '[probe]\nreflector = %s\n' "$REFL" >"$pp_tmp/pp.conf"
+	TUI_WRAP="ip netns exec $LAB_ROUTER"
+	tui_start "$1" "$2" C.UTF-8 -- -f mappings.ini -c "$pp_tmp/pp.conf" --state-dir "$pp_tmp/state"
+	wait_screen "3 mappings" 10 && keys g
+}
+running_with_checks() { screen_has "running" && screen_has "[pass] enabled"; }
+# The PID of the TUI's child (the probe), from the session's process tree.
+child_pid() { pgrep -P "$(tui_pid)" | head -n 1; }
+# page_has REGEX: a line of the page matches (PgDn through it, at most 10 pages).
+screen_match() { screen | grep -Eq -- "$1"; }
+page_has() {
+	keys Home
+	for _pg in 1 2 3 4 5 6 7 8 9 10; do
+		wait_for 1 screen_match "$1" && return 0
+		keys PgDn
+	done
+	return 1
+}
+
+# ---- healthy mapping: ok ----
+if plab_scenario ok; then
+	tui_lab 80 24
+	keys p
+	check "p: probe screen for web-1" wait_screen "portpilot  probe  web-1"
+	check "ok: the verdict is ok" wait_for 20 screen_has "cause: ok"
+	check "ok: the title says it is done" wait_for 5 line_has 1 "probe: ok ("
+	check "ok: the verdict is at the top" wait_for 5 line_has 3 "cause: ok"
+	keys End
+	check "ok: the reflector's packets in the trace" wait_screen "wan tcp $LAB_INET_IP:"
+	check "ok: the outside check passed" wait_screen "[pass] outside"
+	keys q
+	check "ok: back on the table" wait_screen "3 mappings"
+	keys L
+	check "ok: the session log names the child" wait_screen "probe web-1 started (child"
+	keys q
+
+	# Esc cancels: the child is ended by its PID.
+	keys W
+	check "W asks how long to watch" wait_screen "Watch web-1 for how many seconds?"
+	keys C-u; type_text 60; keys Enter
+	check "W: watch screen runs" wait_screen "Watching web-1 for 60 s"
+	keys Home
+	check "W: checks filled in while it runs (Home: the top)" wait_for 10 running_with_checks
+	wait_for 5 child_pid >/dev/null
+	cpid=$(child_pid)
+	check "W: the watch runs in a child process" [ -n "$cpid" ]
+	keys Escape
+	gone() { ! kill -0 "$cpid" 2>/dev/null; }
+	check "Esc: the child is ended" wait_for 5 gone
+	check "Esc: the title says cancelled" wait_for 5 line_has 1 "cancelled"
+	check "Esc: the page says the watch was stopped" wait_screen "Cancelled: the watch was stopped"
+	keys Escape
+	check "Esc again: back on the table" wait_screen "3 mappings"
+
+	# Watch: an outside client's attempts appear as they happen.
+	keys W C-u; type_text 10; keys Enter
+	wait_screen "Watching web-1 for 10 s"
+	live_syn() { screen_has "running" && screen_has "wan tcp $LAB_INET_IP:" && screen_has "SYN"; }
+	# The capture opens after the inside checks: the client tries until the watch sees it.
+	client_seen() {
+		for _try in 1 2 3 4 5; do
+			lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:8080/" >/dev/null
+			wait_for 1 live_syn && return 0
+		done
+		return 1
+	}
+	check "watch: the client's SYN on the WAN, live" client_seen
+	check "watch: ends with a verdict" wait_for 15 screen_has "cause: "
+	check "watch: the client's attempt followed across the router (in, out, SYN-ACK, back out)" \
+		page_has "#[0-9]+ tcp $LAB_INET_IP:[0-9]+: WAN in > LAN out > SYN-ACK > WAN out"
+	keys q
+
+	# The access log: who connected, with allow's verdict.
+	keys l C-u; type_text 20; keys Enter
+	check "l: access log screen" wait_screen "Connections to web-1 as they arrive"
+	logging() { lab_ns "$LAB_ROUTER" iptables-save -t mangle | grep -q -- '-j PP-LOG'; }
+	wait_for 5 logging
+	lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:8080/" >/dev/null
+	check "l: the connection shows with its verdict" wait_for 5 screen_has "$LAB_INET_IP"
+	check "l: accepted by allow" screen_has "accepted"
+	keys Escape
+	no_log_rule() { ! lab_ns "$LAB_ROUTER" iptables-save -t mangle | grep -q PP-LOG; }
+	check "l: Esc stops it and its NFLOG rule is removed" wait_for 5 no_log_rule
+	check "l: the title says cancelled" wait_for 5 line_has 1 "cancelled"
+	keys q
+	wait_screen "3 mappings"
+
+	# SIGTERM to the TUI while the access log runs: the child still removes its rule.
+	keys l C-u; type_text 60; keys Enter
+	check "l again: logging" wait_for 5 logging
+	tm resize-window -t t -x 120 -y 40
+	resized() { line_has 40 "Esc q cancel" && line_has 1 "running"; }
+	check "resize while it runs: redrawn at 120x40, still running" wait_for 5 resized
+	kill -TERM "$(tui_pid)"
+	check "SIGTERM: the TUI ends (exit 1)" wait_for 5 exit_is 1
+	check "SIGTERM: the access log's NFLOG rule is removed" wait_for 5 no_log_rule
+	check "SIGTERM: the terminal is restored" wait_for 5 restored
+else
+	not_ok "ok scenario: lab"
+fi
+
+# ---- service not listening: not_listening, read at 200x50 ----
+if plab_scenario not_listening; then
+	tui_lab 200 50
+	keys p
+	check "not_listening: the verdict names the cause" wait_for 20 screen_has "cause: not_listening"
+	check "not_listening: a fix is given" screen_has "fix"
+	check "not_listening: the server check failed" screen_has "[FAIL]"
+	keys r
+	check "not_listening: r runs it again" wait_screen "running"
+	check "not_listening: the second run ends the same" wait_for 20 screen_has "cause: not_listening"
+	keys q q
+	check "not_listening: quit" wait_for 5 exit_is 0
+else
+	not_ok "not_listening scenario: lab"
+fi
+pp_done
