@@ -586,6 +586,7 @@ pp_apply_loaded(struct pp_cli *cli, const struct pp_apply_opts *o, const struct 
 	}
 	int rc = apply_locked(cli, o, t, &err);
 	pp_state_unlock(fd);
+	pp_apply_mark("free");
 	if (rc < 0) {
 		fprintf(cli->err, "portpilot apply: %s\n", err.msg);
 		return PP_EXIT_FAIL;

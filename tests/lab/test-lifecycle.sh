@@ -111,6 +111,21 @@ rules >"$pp_tmp/after-rollback"
 check "rollback restores the previous rules exactly" cmp -s "$pp_tmp/state-A" "$pp_tmp/after-rollback"
 check "8080 is back on .101" body_is "$LAB_INET" "$pub:8080/" srv-101
 
+# An apply right after another skips reading the kernel (applied.gen proves nothing else
+# committed since): its snapshot is the record, and the rollback is exact all the same.
+check "apply (reads the kernel)" pp apply
+rules >"$pp_tmp/state-B"
+web1_to() { sed -i "/^\[web-1\]/,/^\[web-2\]/ s/^internal_ip *=.*/internal_ip = $1/" "$T"; }
+web1_to 192.168.2.103
+PORTPILOT_TIMING=1 ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply >"$pp_tmp/cached" 2>&1
+check "the next apply works from the record" grep -q '^timing: read-cached' "$pp_tmp/cached"
+check "and changes the kernel" body_is "$LAB_INET" "$pub:8080/" srv-103
+check "rollback after it" pp rollback
+rules >"$pp_tmp/after-cached-rollback"
+check "restores the rules exactly" cmp -s "$pp_tmp/state-B" "$pp_tmp/after-cached-rollback"
+check "8080 is back on .102" body_is "$LAB_INET" "$pub:8080/" srv-102
+web1_to 192.168.2.102
+
 # Back to before portpilot's first apply: rolling back the first apply leaves no trace.
 S2=$pp_tmp/state2
 ip netns exec "$R" iptables-restore <"$pp_tmp/before"
