@@ -26,14 +26,6 @@ static const size_t sizes[SIZES] = { 1, 2000, 20000 };
 #define BIG 20000
 #define CHANGED 12345
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void
 table_text(struct pp_buf *b, size_t n, size_t changed)
 {
@@ -103,27 +95,27 @@ lib_apply(struct ctx *x, const char *state, const struct pp_table *t)
 {
 	struct pp_cli cli = { .table_path = "bench.ini", .state_dir = state, .out = x->null, .err = x->null };
 	struct pp_apply_opts o = { 0 };
-	double t0 = now_ms();
+	double t0 = pp_now_ms();
 	int rc = pp_apply_loaded(&cli, &o, t);
-	return rc == 0 ? now_ms() - t0 : -1;
+	return rc == 0 ? pp_now_ms() - t0 : -1;
 }
 
 static double
 cli_apply(struct ctx *x, const char *state, const char *tab)
 {
 	char *argv[] = { x->bin, "-f", (char *)tab, "--state-dir", (char *)state, "apply", NULL };
-	double t0 = now_ms();
+	double t0 = pp_now_ms();
 	int rc = pp_run(argv, NULL, NULL, NULL);
-	return rc == 0 ? now_ms() - t0 : -1;
+	return rc == 0 ? pp_now_ms() - t0 : -1;
 }
 
 static double
 bare_restore(struct ctx *x, const char *text)
 {
 	struct pp_error err;
-	double t0 = now_ms();
+	double t0 = pp_now_ms();
 	int rc = pp_backend_restore(&x->b, text, false, &err);
-	return rc == 0 ? now_ms() - t0 : -1;
+	return rc == 0 ? pp_now_ms() - t0 : -1;
 }
 
 /* The restore text of a full apply from an empty kernel, and of the one change after it. */

@@ -10,15 +10,6 @@
 #include "portpilot/table.h"
 #include "portpilot/util.h"
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static char *
 make_table(int n, size_t *len)
 {
@@ -44,13 +35,13 @@ time_core(const char *text, size_t len, int reps, size_t *findings)
 		struct pp_table *t;
 		struct pp_findings fs = { 0 };
 		struct pp_error err;
-		double t0 = now_ms();
+		double t0 = pp_now_ms();
 		if (pp_table_load_mem("bench.ini", text, len, &t, &err) < 0) {
 			fprintf(stderr, "bench: %s\n", err.msg);
 			exit(1);
 		}
 		pp_table_check(t, time(NULL), &fs);
-		double dt = now_ms() - t0;
+		double dt = pp_now_ms() - t0;
 		*findings = fs.n;
 		pp_findings_free(&fs);
 		pp_table_free(t);
@@ -72,9 +63,9 @@ time_whole_file(const char *text, size_t len)
 	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
 		exit(1);
 	close(fd);
-	t0 = now_ms();
+	t0 = pp_now_ms();
 	d = iniparser_load(path);
-	t0 = now_ms() - t0;
+	t0 = pp_now_ms() - t0;
 	iniparser_freedict(d);
 	unlink(path);
 	return t0;

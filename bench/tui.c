@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "portpilot/util.h"
+
 #define SMALL 30                      /* fills an 80x24 screen: same rows drawn as BIG */
 #define BIG 20000
 #define KEYS_SCROLL 200
@@ -29,15 +31,6 @@ struct result {
 };
 
 static char dir[64], sock[64], portpilot[512];
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void
 nap(void)
@@ -110,19 +103,19 @@ static int
 one_key(const char *k, struct stats *in, struct stats *ext)
 {
 	int before = trace_read(NULL, NULL);
-	double t0 = now_ms();
+	double t0 = pp_now_ms();
 	long us = -1;
 
 	tmux_keys(k);
 	while (trace_read("key", &us) <= before) {
-		if (now_ms() - t0 > 2000)
+		if (pp_now_ms() - t0 > 2000)
 			return -1;
 		nap();
 	}
 	if (in->n < 512)
 		in->v[in->n++] = us;
 	if (ext && ext->n < 512)
-		ext->v[ext->n++] = (long)((now_ms() - t0) * 1000);
+		ext->v[ext->n++] = (long)((pp_now_ms() - t0) * 1000);
 	return 0;
 }
 
@@ -205,21 +198,21 @@ run_one(int rows, struct result *r)
 	snprintf(cmd, sizeof cmd, "tmux -L %s -f /dev/null new-session -d -x 80 -y 24 -s b "
 	         "\"env PP_TUI_TRACE=%s/trace LANG=C.UTF-8 TERM=screen %s -f %s tui --offline; "
 	         "exec sleep 600\"", sock, dir, portpilot, table);
-	t0 = now_ms();
+	t0 = pp_now_ms();
 	if (system(cmd) != 0)
 		return -1;
 	while (!screen_has(want)) {
-		if (now_ms() - t0 > 20000)
+		if (pp_now_ms() - t0 > 20000)
 			return -1;
 		nap();
 	}
-	r->start_ext_ms = now_ms() - t0;
+	r->start_ext_ms = pp_now_ms() - t0;
 	trace_read("start", &us);
 	r->start_int_ms = us / 1000.0;
 	trace_read("load", &us);
 	r->load_ms = us / 1000.0;
 	us = -1;                          /* wait for the filter index built at the first idle */
-	while (trace_read("prepare", &us), us < 0 && now_ms() - t0 < 20000)
+	while (trace_read("prepare", &us), us < 0 && pp_now_ms() - t0 < 20000)
 		nap();
 	r->prepare_ms = us / 1000.0;
 	for (int i = 0; i < KEYS_SCROLL; i++)

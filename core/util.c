@@ -250,6 +250,15 @@ pp_format_datetime(time_t t, char out[20])
 	strftime(out, 20, "%Y-%m-%dT%H:%M", &tm);
 }
 
+double
+pp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 char *
 pp_read_file(const char *path, size_t *len)
 {

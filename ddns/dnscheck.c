@@ -111,6 +111,18 @@ header(const unsigned char *m, size_t len, uint16_t id, int *rcode, int *an, int
 	return off + 4;
 }
 
+/* Step over a resource record's owner and fixed fields: the offset of its data, 0 if it runs off the end. */
+static size_t
+next_record(const unsigned char *m, size_t len, size_t off, int *type, size_t *rdlen)
+{
+	if ((off = skip_name(m, len, off)) == 0 || off + 10 > len)
+		return 0;
+	*type = (m[off] << 8) | m[off + 1];
+	*rdlen = (size_t)((m[off + 8] << 8) | m[off + 9]);
+	off += 10;
+	return off + *rdlen > len ? 0 : off;
+}
+
 int
 ddns_dns_parse_addr(const unsigned char *m, size_t len, uint16_t id, bool v6, bool need_aa,
                     char *out, size_t outlen)
@@ -128,12 +140,9 @@ ddns_dns_parse_addr(const unsigned char *m, size_t len, uint16_t id, bool v6, bo
 	if (rcode != 0)
 		return -1;
 	for (int i = 0; i < an; i++) {
-		if ((off = skip_name(m, len, off)) == 0 || off + 10 > len)
-			return -1;
-		int t = (m[off] << 8) | m[off + 1];
-		size_t rdlen = (size_t)((m[off + 8] << 8) | m[off + 9]);
-		off += 10;
-		if (off + rdlen > len)
+		int t;
+		size_t rdlen;
+		if ((off = next_record(m, len, off, &t, &rdlen)) == 0)
 			return -1;
 		if (t == type && rdlen == (v6 ? 16u : 4u)) {
 			if (outlen < (v6 ? 46u : 16u))
@@ -167,13 +176,9 @@ ddns_dns_parse_ns(const unsigned char *m, size_t len, uint16_t id, struct ddns_n
 	if (rcode == 3)
 		return 0;
 	for (int i = 0; i < an + nsc + ar; i++) {
-		size_t start = off;
-		if ((off = skip_name(m, len, off)) == 0 || off + 10 > len)
-			return -1;
-		int t = (m[off] << 8) | m[off + 1];
-		size_t rdlen = (size_t)((m[off + 8] << 8) | m[off + 9]);
-		off += 10;
-		if (off + rdlen > len)
+		size_t start = off, rdlen;
+		int t;
+		if ((off = next_record(m, len, off, &t, &rdlen)) == 0)
 			return -1;
 		/* NS records of the answer section name the zone's servers; A records anywhere are glue. */
 		if (t == T_NS && i < an && n < max) {

@@ -38,6 +38,9 @@ void pp_format_ipv4(uint32_t addr, char out[16]);
 void pp_format_ports(char *out, size_t n, unsigned lo, unsigned hi); /* "80" or "10000-10099" */
 void pp_format_datetime(time_t t, char out[20]);           /* YYYY-MM-DDTHH:MM */
 
+/* Milliseconds on the monotonic clock (benchmarks, timeouts). */
+double pp_now_ms(void);
+
 /* Read a whole file; NULL with errno set on failure. */
 char *pp_read_file(const char *path, size_t *len);
 
