@@ -77,10 +77,14 @@ ip netns exec "$R" setsid sh -c "$PORTPILOT -f $T --state-dir $S apply --confirm
 check "apply --confirm arms a timer" waits 5 test -s "$S/pending"
 tpid=$(sed -n 's/^pid=//p' "$S/pending")
 check "the change is live" body_is "$LAB_INET" "$pub:8080/" srv-102
-session=$(ps -o sid= -p $! | tr -d ' ')
+# setsid ran in the background job itself, so its pid leads the new session. Signal that
+# group only once that is true: never the group this test (and make) runs in.
+session=$!
+check "the apply runs in its own session" waits 5 sh -c "[ \"\$(ps -o sid= -p $session | tr -d ' ')\" = $session ]"
 at_exit "kill -KILL -$session 2>/dev/null; kill $tpid 2>/dev/null"
-kill -HUP "-$session"
-kill -HUP "$tpid"
+[ "$(ps -o sid= -p $session | tr -d ' ')" = "$session" ] && [ "$session" != "$(ps -o sid= -p $$ | tr -d ' ')" ] &&
+	kill -HUP "-$session"
+[ -n "$tpid" ] && kill -HUP "$tpid"
 check "the session died of the hang-up" waits 3 sh -c "! kill -0 $! 2>/dev/null"
 check "the timer lives in its own session" sh -c "[ \$(ps -o sid= -p $tpid | tr -d ' ') != $session ]"
 check "the timer survived SIGHUP" kill -0 "$tpid"
