@@ -21,9 +21,7 @@ pp_apply_mark(const char *step)
 		on = getenv("PORTPILOT_TIMING") != NULL;
 	if (!on)
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	double now = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	double now = pp_now_ms();
 	if (step && last > 0)
 		fprintf(stderr, "timing: %-14s %8.1f ms\n", step, now - last);
 	last = now;
