@@ -11,6 +11,7 @@
 #define PP_ST_SNAPSHOT  "snapshot.rules"   /* portpilot's live rules before the last apply */
 #define PP_ST_APPLIED   "applied.rules"    /* what the last apply wrote */
 #define PP_ST_CONFIRMED "confirmed.rules"  /* persisted for boot */
+#define PP_ST_ROLLED    "timer-rollback"   /* when the confirm timer last rolled back: told to whoever comes back */
 #define PP_ST_GEN       "applied.gen"      /* "NS GEN\n" + filter facts: at that nf_tables generation the
                                               kernel held applied.rules and this FORWARD/DOCKER-USER state */
 

@@ -353,6 +353,8 @@ static int
 after_apply(struct pp_cli *cli, const struct pp_apply_opts *o, time_t *deadline, struct pp_error *err)
 {
 	int rc = pp_state_publish(cli->state_dir, PP_ST_APPLIED, err);
+	if (rc == 0)
+		pp_state_remove(cli->state_dir, PP_ST_ROLLED); /* a new apply supersedes the news */
 	if (rc == 0 && o->confirm_seconds > 0) {
 		struct pp_pending pd = { .deadline = time(NULL) + o->confirm_seconds };
 		snprintf(pd.id, sizeof pd.id, "%ld-%ld", (long)time(NULL), (long)getpid());
@@ -677,6 +679,14 @@ pp_rollback(struct pp_cli *cli, const char *timer_id)
 		pp_state_remove(cli->state_dir, "pending");
 		if (pending)
 			stop_timer(&pd);
+		if (timer_id) {
+			/* Nobody may be watching: leave the news for the next status or TUI. */
+			char *when = pp_xasprintf("%lld\n", (long long)time(NULL));
+			pp_state_write(cli->state_dir, PP_ST_ROLLED, when, &err);
+			free(when);
+		} else {
+			pp_state_remove(cli->state_dir, PP_ST_ROLLED);
+		}
 		if (cli->json)
 			fprintf(cli->out, "{\"rolled_back\":true}\n");
 		else

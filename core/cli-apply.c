@@ -81,11 +81,14 @@ status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
             size_t n, const struct pp_pending *pd, bool pending)
 {
 	FILE *f = cli->out;
+	char *rolled = pp_state_read(cli->state_dir, PP_ST_ROLLED);
 	fprintf(f, "{\"variant\":\"%s\",\"pending_confirm\":", b->variant);
 	if (pending)
 		fprintf(f, "{\"deadline\":%lld}", (long long)pd->deadline);
 	else
 		fputs("null", f);
+	fprintf(f, ",\"timer_rollback\":%lld", rolled ? strtoll(rolled, NULL, 10) : 0LL);
+	free(rolled);
 	fputs(",\"mappings\":[", f);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? "," : "", f);
@@ -104,7 +107,15 @@ status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
             size_t n, const struct pp_pending *pd, bool pending)
 {
 	FILE *f = cli->out;
+	char *rolled = pp_state_read(cli->state_dir, PP_ST_ROLLED);
 	fprintf(f, "iptables: %s\n", b->variant);
+	if (rolled) {
+		char when[20];
+		pp_format_datetime((time_t)strtoll(rolled, NULL, 10), when);
+		fprintf(f, "rolled back: the last apply was not confirmed in time; the confirm timer restored "
+		        "the rules from before it at %s\n", when);
+		free(rolled);
+	}
 	if (pending)
 		fprintf(f, "pending: rollback in %lld s unless `portpilot confirm`\n",
 		        (long long)(pd->deadline - time(NULL)));

@@ -104,6 +104,30 @@ tui_live_row(const struct tui *t, size_t idx, struct tui_live *out)
 	}
 }
 
+/*
+ * When the engineer comes back after losing the session, say that the confirm
+ * timer rolled the last apply back. Only at the first read: later rollbacks
+ * happen in front of this session, which says so itself.
+ */
+static void
+told_rollback(struct tui *t, const char *status_json)
+{
+	static bool checked;
+	const char *p = strstr(status_json, "\"timer_rollback\":");
+	time_t when;
+	char buf[20];
+
+	if (checked)
+		return;
+	checked = true;
+	if (p == NULL || (when = (time_t)strtoll(p + 17, NULL, 10)) <= 0)
+		return;
+	pp_format_datetime(when, buf);
+	tui_message(t, TR_WARNING, "While you were away: the last apply was not confirmed in time; "
+	            "the timer rolled it back at %s.", buf);
+	tui_logf(t, "the confirm timer had rolled back the last apply at %s", buf);
+}
+
 /* The pending confirm's deadline, from `status --json` (the state files are the core's). */
 static time_t
 read_deadline(struct tui *t)
@@ -124,6 +148,7 @@ read_deadline(struct tui *t)
 		p = strstr(text, "\"pending_confirm\":{\"deadline\":");
 		if (p)
 			d = (time_t)strtoll(p + 31, NULL, 10);
+		told_rollback(t, text);
 	}
 	if (c.out)
 		fclose(c.out);

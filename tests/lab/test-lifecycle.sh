@@ -96,6 +96,10 @@ check "the rollback clears the pending confirm" waits 3 test ! -e "$S/pending"
 rules >"$pp_tmp/after-timer"
 check "the rollback restored the rules exactly" cmp -s "$pp_tmp/state-A" "$pp_tmp/after-timer"
 check "the timer exited" waits 3 sh -c "! kill -0 $tpid 2>/dev/null"
+check "status tells whoever comes back that the timer rolled back" \
+	sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status | grep -q 'rolled back: the last apply was not confirmed in time'"
+check "status --json: timer_rollback holds the time" \
+	sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | jq -e '.timer_rollback >= $t0' >/dev/null"
 
 # apply --confirm then confirm: the change stays past the deadline and is persisted.
 check "apply --confirm 3" pp apply --confirm 3
@@ -107,6 +111,7 @@ check "confirm stops the timer" waits 3 sh -c "! kill -0 $tpid 2>/dev/null"
 check "the deadline passes" waits 6 sh -c "[ \$(date +%s) -gt $((deadline + 1)) ]"
 check "the confirmed change stays" body_is "$LAB_INET" "$pub:8080/" srv-102
 check "it is persisted for boot" grep -q '192.168.2.102:80' "$S/confirmed.rules"
+check "a new apply clears the rollback news" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | jq -e '.timer_rollback == 0' >/dev/null"
 check "confirm with nothing pending fails" sh -c "! ip netns exec $R $PORTPILOT --state-dir $S confirm 2>/dev/null"
 
 # rollback (no timer) restores the previous ruleset exactly, and the persisted one follows.

@@ -84,4 +84,16 @@ keys L
 check "session log lists apply, confirm and rollbacks" wait_for 5 log_complete
 keys q q
 check "quits with 0" wait_for 5 exit_is 0
+
+# The engineer loses the session while an apply awaits confirmation: on return the TUI says so.
+pp_cli() { ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$pp_tmp/m.ini" --state-dir "$pp_tmp/state" "$@" >/dev/null 2>&1; }
+pp_cli disable web-2
+check "an apply left unconfirmed" pp_cli apply --confirm 2
+check "the timer rolls it back" wait_for 15 sh -c "! test -e '$pp_tmp/state/pending'"
+tui_start 80 24 C.UTF-8 -- -f m.ini --state-dir "$pp_tmp/state"
+check "on return the TUI says the timer rolled the apply back" wait_screen "While you were away" 10
+keys L
+check "and the session log records it" wait_screen "confirm timer had rolled back"
+keys q q
+check "quits with 0 again" wait_for 5 exit_is 0
 pp_done
