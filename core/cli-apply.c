@@ -6,19 +6,12 @@
 #include "apply-internal.h"
 #include "portpilot/util.h"
 
-static int
-help(struct pp_cli *cli, const char *text)
-{
-	fputs(text, cli->out);
-	return PP_EXIT_OK;
-}
-
 int
 pp_cmd_apply(struct pp_cli *cli, int argc, char **argv)
 {
 	struct pp_apply_opts o = { 0 };
 	if (pp_cli_wants_help(argc, argv))
-		return help(cli, "usage: portpilot [-f TABLE] [--state-dir DIR] apply [--dry-run] [--confirm SECONDS]\n"
+		return pp_cli_help(cli, "usage: portpilot [-f TABLE] [--state-dir DIR] apply [--dry-run] [--confirm SECONDS]\n"
 		            "                 [--enable-forwarding] [--restore] [--expire] [--json]\n"
 		            "Validates the table, shows what changes in the kernel, tests the ruleset and applies it\n"
 		            "in one iptables-restore transaction over portpilot's own chains.\n"
@@ -55,7 +48,7 @@ int
 pp_cmd_confirm(struct pp_cli *cli, int argc, char **argv)
 {
 	if (pp_cli_wants_help(argc, argv))
-		return help(cli, "usage: portpilot [--state-dir DIR] confirm\n"
+		return pp_cli_help(cli, "usage: portpilot [--state-dir DIR] confirm\n"
 		            "Keeps the ruleset of the last apply --confirm, stops its rollback timer and\n"
 		            "persists it for boot.\n");
 	if (argc > 1)
@@ -67,7 +60,7 @@ int
 pp_cmd_rollback(struct pp_cli *cli, int argc, char **argv)
 {
 	if (pp_cli_wants_help(argc, argv))
-		return help(cli, "usage: portpilot [--state-dir DIR] rollback\n"
+		return pp_cli_help(cli, "usage: portpilot [--state-dir DIR] rollback\n"
 		            "Restores portpilot's rules exactly as they were before the last apply.\n");
 	if (argc == 3 && strcmp(argv[1], "--timer") == 0)
 		return pp_rollback(cli, argv[2]);
@@ -132,7 +125,7 @@ int
 pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 {
 	if (pp_cli_wants_help(argc, argv))
-		return help(cli, "usage: portpilot [-f TABLE] [--state-dir DIR] status [--json]\n"
+		return pp_cli_help(cli, "usage: portpilot [-f TABLE] [--state-dir DIR] status [--json]\n"
 		            "Per mapping: in_sync, missing, drifted (the live rules differ), inactive\n"
 		            "(disabled/expired), stale (inactive but still in the kernel); packets and bytes\n"
 		            "of its DNAT rules (first packets of connections); foreign rules that catch its\n"

@@ -26,13 +26,6 @@ load(struct pp_cli *cli, const char *cmd, bool missing_ok, struct pp_table **t)
 	return 0;
 }
 
-static int
-help(struct pp_cli *cli, const char *text)
-{
-	fputs(text, cli->out);
-	return PP_EXIT_OK;
-}
-
 int
 pp_cmd_check(struct pp_cli *cli, int argc, char **argv)
 {
@@ -41,7 +34,7 @@ pp_cmd_check(struct pp_cli *cli, int argc, char **argv)
 	size_t e, w;
 
 	if (pp_cli_wants_help(argc, argv))
-		return help(cli, "usage: portpilot [-f TABLE] check [--json]\n"
+		return pp_cli_help(cli, "usage: portpilot [-f TABLE] check [--json]\n"
 		            "Validates the mapping table and prints every finding with file:line and the fix.\n"
 		            "Exit 0 when clean, 1 when there are findings, 2 when the table cannot be read.\n");
 	if (argc > 1)
@@ -135,7 +128,7 @@ pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 	time_t now = time(NULL);
 
 	if (pp_cli_wants_help(argc, argv))
-		return help(cli, "usage: portpilot [-f TABLE] list [--json]\n"
+		return pp_cli_help(cli, "usage: portpilot [-f TABLE] list [--json]\n"
 		            "Lists the mappings: state, protocol, public port(s), internal address, allowed sources, owner.\n");
 	if (argc > 1)
 		return pp_cli_usage(cli, "list", "unexpected argument '%s'", argv[1]);
@@ -245,7 +238,7 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 	time_t now = time(NULL);
 
 	if (pp_cli_wants_help(argc, argv))
-		return help(cli, "usage: portpilot [-f TABLE] export [--format md|csv|json] [-o FILE]\n"
+		return pp_cli_help(cli, "usage: portpilot [-f TABLE] export [--format md|csv|json] [-o FILE]\n"
 		            "Prints the documentation record of every mapping: service, public IP and port,\n"
 		            "internal IP and port, protocol, purpose, owner, state.\n");
 	for (int i = 1; i < argc; i++) {
@@ -396,7 +389,7 @@ edit_cmd(struct pp_cli *cli, int argc, char **argv, const char *usage_text, int 
 	bool add = strcmp(cmd, "add") == 0, del = strcmp(cmd, "del") == 0;
 
 	if (pp_cli_wants_help(argc, argv))
-		return help(cli, usage_text);
+		return pp_cli_help(cli, usage_text);
 	if (argc < min_args)
 		return pp_cli_usage(cli, cmd, "missing arguments");
 	if (load(cli, cmd, add, &t) < 0)

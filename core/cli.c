@@ -14,6 +14,13 @@ pp_cli_wants_help(int argc, char **argv)
 }
 
 int
+pp_cli_help(struct pp_cli *cli, const char *text)
+{
+	fputs(text, cli->out);
+	return PP_EXIT_OK;
+}
+
+int
 pp_cli_usage(struct pp_cli *cli, const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

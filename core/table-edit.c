@@ -109,12 +109,12 @@ check_value(bool site, int f, const char *value, struct pp_error *err)
 		return 0;
 	}
 	memset(&scratch, 0, sizeof scratch);
-	if (pp_mapping_parse_field(&scratch, f, value, err) < 0 && err) {
-		char msg[sizeof err->msg];
-		memcpy(msg, err->msg, sizeof msg);
-		pp_error_set(err, "%s: %.990s", pp_field_name(f), msg);
-		rc = -1;
-	} else if (err == NULL && pp_mapping_parse_field(&scratch, f, value, NULL) < 0) {
+	if (pp_mapping_parse_field(&scratch, f, value, err) < 0) {
+		if (err) {
+			char msg[sizeof err->msg];
+			memcpy(msg, err->msg, sizeof msg);
+			pp_error_set(err, "%s: %.990s", pp_field_name(f), msg);
+		}
 		rc = -1;
 	}
 	free(scratch.allow);

@@ -37,6 +37,8 @@ int pp_cmd_disable(struct pp_cli *cli, int argc, char **argv);
 
 /* True when argv holds -h or --help (then the command prints its help). */
 bool pp_cli_wants_help(int argc, char **argv);
+/* Print a command's help text to cli->out; returns PP_EXIT_OK. */
+int pp_cli_help(struct pp_cli *cli, const char *text);
 /* Print "portpilot CMD: message" to cli->err and return PP_EXIT_USAGE. */
 int pp_cli_usage(struct pp_cli *cli, const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
