@@ -26,6 +26,7 @@
 struct name_index {
 	int *slot;
 	size_t mask;
+	int section_line;       /* line of the section header being read (a repeated one too) */
 };
 
 static size_t
@@ -65,6 +66,7 @@ index_init(struct name_index *ix, size_t nlines)
 	ix->slot = pp_xmalloc(cap * sizeof *ix->slot);
 	memset(ix->slot, 0xff, cap * sizeof *ix->slot);
 	ix->mask = cap - 1;
+	ix->section_line = 0;
 }
 
 static int
@@ -174,6 +176,7 @@ place_lines(struct pp_table *t, struct name_index *ix, int *curp, const struct p
 			skip[i] = true;
 			break;
 		case PP_INI_SECTION:
+			ix->section_line = line;
 			if (is_site(l->name, l->name_len)) {
 				if (t->site.line)
 					pp_findings_add(&t->parse, PP_ERROR, line, "site", NULL,
@@ -215,10 +218,16 @@ place_lines(struct pp_table *t, struct name_index *ix, int *curp, const struct p
 				pp_findings_add(&t->parse, PP_ERROR, line, cur == -1 ? "site" : t->maps[cur].name, key,
 				                fix, "unknown key '%s'", key);
 				free(fix);
-			} else if (cur == -1) {
-				t->site.key_line[f] = line;
 			} else {
-				t->maps[cur].key_line[f] = line;
+				int *kl = cur == -1 ? &t->site.key_line[f] : &t->maps[cur].key_line[f];
+				/* A key first set under an earlier copy of a repeated section is
+				 * covered by the repeated-section finding. */
+				if (*kl > ix->section_line)
+					pp_findings_add(&t->parse, PP_ERROR, line, cur == -1 ? "site" : t->maps[cur].name,
+					                key, "keep one of the two lines and delete the other",
+					                "key '%s' appears again in this section (first at line %d); "
+					                "libiniparser keeps only the last value silently", key, *kl);
+				*kl = line;
 			}
 			free(key);
 			break;

@@ -181,6 +181,20 @@ test_duplicate_section(void **state)
 	assert_string_equal(pp_table_find(t, "a")->val[PP_F_OWNER], "x");
 	pp_table_free(t);
 	assert_int_equal(count(SITE "[site]\nhairpin = no\n", PP_ERROR, 4, "site", NULL), 1);
+	/* a key repeated in a repeated section: the section finding covers it */
+	assert_int_equal(count(SITE "[a]\npublic_port = 80\ninternal_ip = 192.168.2.9\n[a]\npublic_port = 82\n",
+	                       PP_ERROR, 0, "a", "public_port"), 0);
+}
+
+static void
+test_repeated_key(void **state)
+{
+	/* libiniparser keeps the last of two values silently: say so at the second line */
+	assert_int_equal(count(SITE "[a]\npublic_port = 80\ninternal_ip = 192.168.2.9\npublic_port = 81\n",
+	                       PP_ERROR, 7, "a", "public_port"), 1);
+	assert_int_equal(count(SITE "[a]\npublic_port = 80\ninternal_ip = 192.168.2.9\n", PP_ERROR, 0, NULL, NULL), 0);
+	assert_int_equal(count("[site]\nwan_interface = eth0\nwan_interface = eth1\n", PP_ERROR, 3, "site",
+	                       "wan_interface"), 1);
 }
 
 static void
@@ -324,6 +338,7 @@ main(void)
 		cmocka_unit_test(test_bad_protocol_bool_date),
 		cmocka_unit_test(test_missing_fields),
 		cmocka_unit_test(test_duplicate_section),
+		cmocka_unit_test(test_repeated_key),
 		cmocka_unit_test(test_conflicts),
 		cmocka_unit_test(test_outside_lan),
 		cmocka_unit_test(test_sensitive),
