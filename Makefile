@@ -33,7 +33,7 @@ BENCH_BIN  = $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 # Tests that simulate system-call failures wrap them at link time.
 WRAP_test-save = -Wl,--wrap=rename -Wl,--wrap=fsync -Wl,--wrap=write
 
-.PHONY: all deps check check-unit check-shell asan fuzz bench demo install clean
+.PHONY: all build-all deps check check-unit check-shell asan fuzz bench demo install clean
 all: $(B)/portpilot portpilot
 
 portpilot: $(B)/portpilot
@@ -63,13 +63,16 @@ $(B)/bench/%: bench/%.c $(B)/libppmod.a $(B)/libppcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(PP_CFLAGS) $(CFLAGS) $(LDFLAGS_PP) -o $@ $(filter %.c %.a,$^) $(LIBS) -lm
 
+# Everything that compiles: the binary, unit tests and benches (CI builds it with clang too).
+build-all: all $(UNIT_BIN) $(BENCH_BIN)
+
 deps:
 	@sh tools/deps.sh
 
 # The test command of the README: installs what is missing, builds, runs
 # every suite (unit, CLI, lab, TUI) and ends with "N passed, N failed".
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory build-all
 	@sh tests/run.sh $(B) $(UNIT_BIN)
 
 check-unit: all $(UNIT_BIN)
@@ -124,6 +127,6 @@ install: all
 		sed 's|@SBINDIR@|$(PREFIX)/sbin|g' "$$u" > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
 
 clean:
-	rm -rf build build-asan portpilot
+	rm -rf build build-asan build-clang portpilot
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -2,8 +2,16 @@
 # Installs the Debian packages portpilot builds and tests with; does nothing when all are present.
 set -eu
 PKGS="make gcc clang pkg-config libncurses-dev libcurl4-openssl-dev libpcap-dev
-libiniparser-dev libcmocka-dev libclang-rt-14-dev iptables iproute2 tmux conntrack jq
+libiniparser-dev libcmocka-dev iptables iproute2 tmux conntrack jq
 python3 procps psmisc util-linux netcat-openbsd curl bind9 bind9-dnsutils tcpdump bc openssl"
+# clang's fuzzer runtime lives in libclang-rt-N-dev, N being the installed clang's
+# major version (14 on Debian 12, 18 on Ubuntu 24.04, 19 on Debian 13).
+rt_pkg() {
+	v=$(clang --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1)
+	[ -n "$v" ] && echo "libclang-rt-$v-dev"
+}
+rt=$(rt_pkg) || true
+PKGS="$PKGS $rt"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -27,3 +35,7 @@ trap '[ -n "$made_prc" ] && rm -f "$prc"' EXIT
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# On a fresh box clang came with this install: its runtime can only be named now.
+if [ -z "$rt" ] && rt=$(rt_pkg); then
+	apt-get install -y -qq --no-install-recommends "$rt" >/dev/null
+fi
