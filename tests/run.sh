@@ -23,7 +23,7 @@ if want unit; then
 		[ $rc -ne 0 ] && [ -z "$f" ] && failed=$((failed + 1))
 	done
 fi
-for suite in cli lab tui ddns probe; do
+for suite in cli fuzz lab tui ddns probe; do
 	want "$suite" || continue
 	for s in "$top"/tests/$suite/test-*.sh; do
 		[ -f "$s" ] || continue
