@@ -117,7 +117,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/lab/demo.sh
 
-install: all
+install: $(B)/portpilot
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
 		$(DESTDIR)$(PREFIX)/share/doc/portpilot/examples $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(B)/portpilot $(DESTDIR)$(PREFIX)/sbin/portpilot
