@@ -54,22 +54,25 @@ reflector_of(const struct pp_conf *conf, struct ddns_addr_in *in, char **token, 
 }
 
 /*
- * An HTTP provider said good/nochg: ask the zone's authoritative servers.
- * (nsupdate checks the primary it talked to itself.) A stale answer or
- * NXDOMAIN re-arms the update after a backoff; no answer is only reported.
+ * An HTTP provider said good/nochg, or h waits for it to propagate: ask the
+ * zone's authoritative servers. (nsupdate checks the primary it talked to
+ * itself.) A stale answer or NXDOMAIN is propagation for a while, then
+ * re-arms the update (pp_ddns_unverified()); no answer is only reported.
  */
 static void
-verify(struct ddns_check *ck, struct pp_ddns_host *h, const char *v4, int failures, bool proxied)
+verify(struct ddns_check *ck, struct pp_ddns_host *h, const char *v4, bool proxied)
 {
 	char detail[200];
 	int rc;
 
-	if (ck->dc->provider == PP_PROV_NSUPDATE || (ck->provider_hook && !ck->auth_hook))
+	if (ck->dc->provider == PP_PROV_NSUPDATE || (ck->provider_hook && !ck->auth_hook)) {
+		pp_ddns_verified(h, NULL);
 		return;
+	}
 	if (proxied) {
 		/* Its DNS answers with the proxy's addresses: a check could only ever disagree. */
-		snprintf(h->reason, sizeof h->reason, "published, but not verified: the record is proxied "
-		         "by Cloudflare, whose DNS answers with Cloudflare's addresses");
+		pp_ddns_verified(h, "published, but not verified: the record is proxied by Cloudflare, "
+		                 "whose DNS answers with Cloudflare's addresses");
 		return;
 	}
 	char *zone = ddns_zone_of(ck->dc, h->host);
@@ -80,14 +83,19 @@ verify(struct ddns_check *ck, struct pp_ddns_host *h, const char *v4, int failur
 	free(zone);
 	ck->auth_checks++;
 	if (rc == 1) {
+		pp_ddns_verified(h, NULL);
 		ddns_log(DDNS_INFO, "ddns[%s] %s: verified: %s", ck->dc->name, h->host, detail);
 	} else if (rc == 0) {
 		ck->unverified++;
-		ck->failed++;
-		pp_ddns_unverified(h, failures + 1, detail, ck->now, ck->rnd ? ck->rnd() : jitter_rand());
-		ddns_log(DDNS_WARN, "ddns[%s] %s: %s", ck->dc->name, h->host, h->reason);
+		pp_ddns_unverified(h, detail, ck->now, ck->rnd ? ck->rnd() : jitter_rand());
+		/* Propagation is normal; only a record still wrong after the window is a failure. */
+		ck->failed += h->status == PP_HS_RETRY;
+		ddns_log(h->status == PP_HS_RETRY ? DDNS_WARN : DDNS_NOTICE, "ddns[%s] %s: %s",
+		         ck->dc->name, h->host, h->reason);
 	} else {
-		snprintf(h->reason, sizeof h->reason, "published, but not verified: %s", detail);
+		char note[256];
+		snprintf(note, sizeof note, "published, but not verified: %s", detail);
+		pp_ddns_verified(h, note);
 		ddns_log(DDNS_NOTICE, "ddns[%s] %s: %s", ck->dc->name, h->host, h->reason);
 	}
 }
@@ -114,14 +122,13 @@ send_update(struct ddns_check *ck, struct pp_ddns_state *st, const char **hosts,
 	ddns_log(DDNS_INFO, "ddns[%s]: %s", ck->dc->name, j.detail);
 	for (size_t i = 0; i < n; i++) {
 		struct pp_ddns_host *h = pp_ddns_state_host(st, hosts[i]);
-		int failures = h->failures;
 		enum pp_ddns_class cls = pp_ddns_apply(h, acts[i], codes[i], addr, ck->hash, ck->now,
 		                                       ck->rnd ? ck->rnd() : jitter_rand());
 		if (cls == PP_CLS_OK) {
 			ddns_log(DDNS_NOTICE, "ddns[%s] %s: %s, published %s", ck->dc->name, hosts[i],
 			         pp_ddns_code_name(codes[i]), addr);
 			ck->updated++;
-			verify(ck, h, a->v4, failures, proxied[i]);
+			verify(ck, h, a->v4, proxied[i]);
 		} else {
 			ddns_log(cls == PP_CLS_FATAL ? DDNS_ERR : DDNS_WARN, "ddns[%s] %s: %s: %s",
 			         ck->dc->name, hosts[i], pp_ddns_code_name(codes[i]), h->reason);
@@ -151,6 +158,8 @@ decide_all(struct ddns_check *ck, struct pp_ddns_state *st, const struct ddns_ad
 			act = PP_ACT_REFRESH;
 		if (act == PP_ACT_STOPPED)
 			ck->stopped++;
+		if (act == PP_ACT_VERIFY)
+			verify(ck, h, a->v4, false);
 		if (act == PP_ACT_UPDATE || act == PP_ACT_REFRESH) {
 			hosts[n] = dc->hosts[i];
 			acts[n++] = act;
@@ -174,15 +183,17 @@ all_stopped(const struct pp_ddns_conf *dc, struct pp_ddns_state *st, unsigned lo
 	return dc->nhosts > 0;
 }
 
-/* Earliest moment a host of st wants attention again (retry), 0 if none. */
+/* Earliest moment a host of st wants attention again (retry, re-check), 0 if none. */
 static time_t
 next_due(const struct pp_ddns_state *st)
 {
 	time_t t = 0;
 
-	for (size_t i = 0; i < st->nhosts; i++)
-		if (st->hosts[i].status == PP_HS_RETRY && (t == 0 || st->hosts[i].next_attempt < t))
-			t = st->hosts[i].next_attempt;
+	for (size_t i = 0; i < st->nhosts; i++) {
+		const struct pp_ddns_host *h = &st->hosts[i];
+		if ((h->status == PP_HS_RETRY || h->status == PP_HS_PENDING) && (t == 0 || h->next_attempt < t))
+			t = h->next_attempt;
+	}
 	return t;
 }
 

@@ -10,7 +10,8 @@ addresses, records); /_state returns the records as JSON.
 Listens on 127.0.0.1 (or --bind) only; HTTPS with --cert/--key. With
 --nsupdate SERVER:PORT --tsig FILE, accepted dyndns2 updates are pushed into
 a real DNS server (like a provider publishing to its authoritative servers);
-/_ctl?propagate=0 stops that, to play a provider whose DNS lags.
+/_ctl?propagate=0 stops that, to play a provider whose DNS lags; propagate=1
+publishes what was held back.
 """
 import argparse
 import base64
@@ -134,6 +135,9 @@ class Handler(BaseHTTPRequestHandler):
                 state["proxied"] = q["proxied"] == "1"
             if "propagate" in q:
                 state["propagate"] = q["propagate"] == "1"
+                # A lagging backend catches up: everything accepted reaches the DNS.
+                for h, a in state["records"].items():
+                    publish(h, a)
             if "set" in q:             # set=host=addr
                 h, a = q["set"].split("=", 1)
                 state["records"][h] = a
