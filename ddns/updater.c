@@ -59,11 +59,24 @@ reflector_of(const struct pp_conf *conf, struct ddns_addr_in *in, char **token, 
  * itself.) A stale answer or NXDOMAIN is propagation for a while, then
  * re-arms the update (pp_ddns_unverified()); no answer is only reported.
  */
-static void
-verify(struct ddns_check *ck, struct pp_ddns_host *h, const char *v4, bool proxied)
+/* One family at the authoritative servers (or the test's hook): 1 serves addr, 0 stale, -1 no answer. */
+static int
+auth_one(struct ddns_check *ck, const char *zone, const char *host, const char *addr, char *detail,
+         size_t dlen)
 {
-	char detail[200];
-	int rc;
+	ck->auth_checks++;
+	if (ck->auth_hook)
+		return ck->auth_hook(ck->hook_ctx, zone, host, addr, detail, dlen);
+	return ddns_auth_check(zone, host, addr, detail, dlen);
+}
+
+static int verdict_rank(int rc) { return rc == 0 ? 0 : rc < 0 ? 1 : 2; }
+
+static void
+verify(struct ddns_check *ck, struct pp_ddns_host *h, const struct ddns_addr *a, bool proxied)
+{
+	char detail[200], d6[200];
+	int rc = 1, rc6 = 1;
 
 	if (ck->dc->provider == PP_PROV_NSUPDATE || (ck->provider_hook && !ck->auth_hook)) {
 		pp_ddns_verified(h, NULL);
@@ -76,12 +89,18 @@ verify(struct ddns_check *ck, struct pp_ddns_host *h, const char *v4, bool proxi
 		return;
 	}
 	char *zone = ddns_zone_of(ck->dc, h->host);
-	if (ck->auth_hook)
-		rc = ck->auth_hook(ck->hook_ctx, zone, h->host, v4, detail, sizeof detail);
-	else
-		rc = ddns_auth_check(zone, h->host, v4, detail, sizeof detail);
+	if (a->v4[0])
+		rc = auth_one(ck, zone, h->host, a->v4, detail, sizeof detail);
+	if (a->v6[0])
+		rc6 = auth_one(ck, zone, h->host, a->v6, d6, sizeof d6);
 	free(zone);
-	ck->auth_checks++;
+	/* Both records must be served: the worse answer (stale, then none) decides and is told. */
+	if (a->v6[0] && (!a->v4[0] || verdict_rank(rc6) < verdict_rank(rc))) {
+		rc = rc6;
+		snprintf(detail, sizeof detail, "%s", d6);
+	} else if (a->v6[0] && rc == 1 && strlen(detail) + strlen(d6) + 2 < sizeof detail) {
+		strcat(strcat(detail, "; "), d6);
+	}
 	if (rc == 1) {
 		pp_ddns_verified(h, NULL);
 		ddns_log(DDNS_INFO, "ddns[%s] %s: verified: %s", ck->dc->name, h->host, detail);
@@ -100,6 +119,13 @@ verify(struct ddns_check *ck, struct pp_ddns_host *h, const char *v4, bool proxi
 	}
 }
 
+/* What is published: "v4", "v4,v6", or "v6" alone when IPv4 is unusable. */
+static void
+addr_text(const struct ddns_addr *a, char *out, size_t n)
+{
+	snprintf(out, n, "%s%s%s", a->v4, a->v4[0] && a->v6[0] ? "," : "", a->v6);
+}
+
 /* Send the update for the hosts that need one and record every answer. */
 static void
 send_update(struct ddns_check *ck, struct pp_ddns_state *st, const char **hosts,
@@ -109,11 +135,11 @@ send_update(struct ddns_check *ck, struct pp_ddns_state *st, const char **hosts,
 	bool *proxied = pp_xcalloc(n, sizeof *proxied);
 	char addr[96];
 	struct ddns_job j = {
-		.dc = ck->dc, .cr = cr, .hosts = hosts, .n = n, .addr4 = a->v4,
+		.dc = ck->dc, .cr = cr, .hosts = hosts, .n = n, .addr4 = a->v4[0] ? a->v4 : NULL,
 		.addr6 = a->v6[0] ? a->v6 : NULL, .codes = codes, .proxied = proxied,
 	};
 
-	snprintf(addr, sizeof addr, "%s%s%s", a->v4, a->v6[0] ? "," : "", a->v6);
+	addr_text(a, addr, sizeof addr);
 	if (ck->provider_hook)
 		ck->provider_hook(ck->hook_ctx, &j);
 	else
@@ -128,7 +154,7 @@ send_update(struct ddns_check *ck, struct pp_ddns_state *st, const char **hosts,
 			ddns_log(DDNS_NOTICE, "ddns[%s] %s: %s, published %s", ck->dc->name, hosts[i],
 			         pp_ddns_code_name(codes[i]), addr);
 			ck->updated++;
-			verify(ck, h, a->v4, proxied[i]);
+			verify(ck, h, a, proxied[i]);
 		} else {
 			ddns_log(cls == PP_CLS_FATAL ? DDNS_ERR : DDNS_WARN, "ddns[%s] %s: %s: %s",
 			         ck->dc->name, hosts[i], pp_ddns_code_name(codes[i]), h->reason);
@@ -149,17 +175,17 @@ decide_all(struct ddns_check *ck, struct pp_ddns_state *st, const struct ddns_ad
 	char addr[96];
 	size_t n = 0;
 
-	snprintf(addr, sizeof addr, "%s%s%s", a->v4, a->v6[0] ? "," : "", a->v6);
+	addr_text(a, addr, sizeof addr);
 	for (size_t i = 0; i < dc->nhosts; i++) {
 		struct pp_ddns_host *h = pp_ddns_state_host(st, dc->hosts[i]);
-		enum pp_ddns_action act = pp_ddns_decide(h, a->v4[0] ? addr : NULL, ck->hash, ck->now);
+		enum pp_ddns_action act = pp_ddns_decide(h, addr[0] ? addr : NULL, ck->hash, ck->now);
 		/* A forced check re-sends an unchanged address as a refresh, so nochg is expected. */
-		if (act == PP_ACT_NONE && ck->force && a->v4[0])
+		if (act == PP_ACT_NONE && ck->force && addr[0])
 			act = PP_ACT_REFRESH;
 		if (act == PP_ACT_STOPPED)
 			ck->stopped++;
 		if (act == PP_ACT_VERIFY)
-			verify(ck, h, a->v4, false);
+			verify(ck, h, a, false);
 		if (act == PP_ACT_UPDATE || act == PP_ACT_REFRESH) {
 			hosts[n] = dc->hosts[i];
 			acts[n++] = act;
@@ -239,7 +265,7 @@ ddns_check(struct ddns_check *ck, struct pp_error *err)
 	if (strcmp(a.verdict, st.verdict) != 0 && a.verdict[0])
 		ddns_log(DDNS_WARN, "ddns[%s]: %s", dc->name, a.verdict);
 	snprintf(st.verdict, sizeof st.verdict, "%s", a.verdict);
-	if (a.v4[0] == '\0')
+	if (a.v4[0] == '\0' && a.v6[0] == '\0')
 		ck->unpublishable++;
 	decide_all(ck, &st, &a, &cr);
 	ck->next_due = next_due(&st);

@@ -162,6 +162,24 @@ n=$(updates)
 ppn "$D/w.conf" "$D/state-w" --once
 check "NXDOMAIN: no second request" test "$(updates)" = "$n"
 
+# ipv6 = yes: the AAAA is checked at the authoritative servers too, and its lag is propagation.
+ctl prov "propagate=1" $NS
+in_ns ip -6 addr add 2001:db8::53/64 dev d0 nodad
+conf "$D/6.conf" home.example.net
+printf 'interface = d0\nipv6 = yes\n' >>"$D/6.conf"
+check "AAAA: --once succeeds" ppn "$D/6.conf" "$D/state-6" --once
+check "AAAA: BIND9 serves it" test "$(in_ns dig +short +time=2 +tries=1 @$DNS home.example.net AAAA)" = 2001:db8::53
+check "AAAA: verified at the authoritative server" grep -q "serves 2001:db8::53" "$D/err"
+check "AAAA: status ok" test "$(field "$D/6.conf" "$D/state-6" lab home.example.net status)" = ok
+ctl prov "propagate=0" $NS
+in_ns ip -6 addr add 2001:db8::54/64 dev d0 nodad
+in_ns ip -6 addr del 2001:db8::53/64 dev d0
+ppn "$D/6.conf" "$D/state-6" --once
+check "AAAA lagging, A current: propagating" \
+	test "$(field "$D/6.conf" "$D/state-6" lab home.example.net status)" = propagating
+check "AAAA lagging: the reason names the AAAA answer" \
+	reason_has "$D/6.conf" "$D/state-6" home.example.net "answers 2001:db8::53"
+
 # No authoritative answer at all (BIND9 gone): said in status, published, no retry loop.
 kill $NAMED_PID; wait $NAMED_PID 2>/dev/null
 ctl prov "propagate=0" $NS
