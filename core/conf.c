@@ -1,6 +1,7 @@
 /* portpilot.conf reader: [ddns NAME] and [probe] sections with file:line errors. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -465,22 +466,60 @@ pp_creds_free(struct pp_creds *c)
 	memset(c, 0, sizeof *c);
 }
 
+/*
+ * Open the credentials file once and judge the descriptor we then read, so
+ * the file checked is the file read (no stat-then-open race).
+ * O_NONBLOCK: a FIFO put in its place must not hang the updater.
+ */
 static int
-creds_mode_ok(const char *path, struct pp_error *err)
+creds_open(const char *path, struct pp_error *err)
 {
 	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
-	if (stat(path, &st) < 0)
+	if (fd < 0)
 		return pp_error_set(err, "%s: cannot read credentials: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return pp_error_set(err, "%s: credentials must be a regular file", path);
-	if (st.st_mode & 077)
-		return pp_error_set(err, "%s: credentials file has mode %04o, readable by others; "
-		                    "refusing to use it: run chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
-	if (st.st_uid != geteuid() && st.st_uid != 0)
-		return pp_error_set(err, "%s: credentials file is owned by uid %u, not by root or this user; "
-		                    "run chown root %s", path, (unsigned)st.st_uid, path);
-	return 0;
+	if (fstat(fd, &st) < 0) {
+		pp_error_set(err, "%s: cannot read credentials: %s", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		pp_error_set(err, "%s: credentials must be a regular file", path);
+	} else if (st.st_mode & 077) {
+		pp_error_set(err, "%s: credentials file has mode %04o, readable by others; "
+		             "refusing to use it: run chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+	} else if (st.st_uid != geteuid() && st.st_uid != 0) {
+		pp_error_set(err, "%s: credentials file is owned by uid %u, not by root or this user; "
+		             "run chown root %s", path, (unsigned)st.st_uid, path);
+	} else {
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+/* The whole file behind fd, NUL-terminated; NULL with errno set. */
+static char *
+creds_read(int fd, size_t *len)
+{
+	struct pp_buf b = { 0 };
+	char chunk[4096];
+	ssize_t n;
+
+	pp_buf_add(&b, "", 0);
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			explicit_bzero(b.data, b.len);
+			pp_buf_free(&b);
+			errno = e;
+			return NULL;
+		}
+		pp_buf_add(&b, chunk, (size_t)n);
+	}
+	explicit_bzero(chunk, sizeof chunk);
+	*len = b.len;
+	return b.data;
 }
 
 static int
@@ -515,10 +554,14 @@ pp_creds_load(const char *path, struct pp_creds *c, struct pp_error *err)
 	int lineno = 0, rc = 0;
 
 	memset(c, 0, sizeof *c);
-	if (creds_mode_ok(path, err) < 0)
+	int fd = creds_open(path, err);
+	if (fd < 0)
 		return -1;
-	if ((text = pp_read_file(path, &len)) == NULL)
-		return pp_error_set(err, "%s: cannot read credentials: %s", path, strerror(errno));
+	text = creds_read(fd, &len);
+	int e = errno;
+	close(fd);
+	if (text == NULL)
+		return pp_error_set(err, "%s: cannot read credentials: %s", path, strerror(e));
 	c->hash = pp_hash64(PP_HASH64_INIT, text, len);
 	for (char *line = text, *next; line && rc == 0; line = next) {
 		next = strchr(line, '\n');

@@ -26,16 +26,23 @@ fmt_time(time_t t, char out[20])
 		pp_format_datetime(t, out);
 }
 
+/* A retry after a backoff, or a re-check of a record still propagating. */
+static bool
+waiting(const struct pp_ddns_host *h)
+{
+	return h->status == PP_HS_RETRY || h->status == PP_HS_PENDING;
+}
+
 static void
 status_text(FILE *f, const struct pp_ddns_status *r, size_t n)
 {
-	fprintf(f, "%-10s %-28s %-10s %-8s %-16s %-10s %s\n", "NAME", "HOST", "PROVIDER", "STATUS",
+	fprintf(f, "%-10s %-28s %-10s %-11s %-16s %-10s %s\n", "NAME", "HOST", "PROVIDER", "STATUS",
 	        "PUBLISHED", "LAST", "NEXT ATTEMPT");
 	for (size_t i = 0; i < n; i++) {
 		const struct pp_ddns_host *h = &r[i].host;
 		char next[20];
-		fmt_time(h->status == PP_HS_RETRY ? h->next_attempt : 0, next);
-		fprintf(f, "%-10s %-28s %-10s %-8s %-16s %-10s %s\n", r[i].conf->name, h->host,
+		fmt_time(waiting(h) ? h->next_attempt : 0, next);
+		fprintf(f, "%-10s %-28s %-10s %-11s %-16s %-10s %s\n", r[i].conf->name, h->host,
 		        pp_provider_name(r[i].conf->provider), pp_host_status_name(h->status),
 		        h->published[0] ? h->published : "-", pp_ddns_code_name(h->last_code), next);
 		if (h->reason[0])
@@ -81,7 +88,7 @@ status_json(FILE *f, const struct pp_ddns_status *r, size_t n)
 		pp_json_str(f, r[i].verdict[0] ? r[i].verdict : NULL);
 		json_time(f, "published_at", h->published_at);
 		json_time(f, "last_attempt", h->last_attempt);
-		json_time(f, "next_attempt", h->status == PP_HS_RETRY ? h->next_attempt : 0);
+		json_time(f, "next_attempt", waiting(h) ? h->next_attempt : 0);
 		fprintf(f, ",\"failures\":%d}", h->failures);
 	}
 	fputs("]}\n", f);

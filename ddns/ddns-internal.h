@@ -109,7 +109,8 @@ int ddns_dns_parse_ns(const unsigned char *m, size_t len, uint16_t id, struct dd
 
 /*
  * Ask the authoritative servers of zone (found through the resolvers of
- * /etc/resolv.conf, or of $PORTPILOT_RESOLV_CONF) what host's A record is:
+ * /etc/resolv.conf, or of $PORTPILOT_RESOLV_CONF) what host's A record (AAAA
+ * when addr is IPv6) is:
  * 1 when one of them serves addr, 0 when they answer NXDOMAIN or another
  * address, -1 when no authoritative answer could be had. detail says which.
  */

@@ -322,6 +322,7 @@ ddns_auth_check(const char *zone, const char *host, const char *addr, char *deta
 {
 	char res[3][16], got[46];
 	struct ddns_ns ns[4];
+	bool v6 = strchr(addr, ':') != NULL;
 	const char *path, *z = zone;
 	int nres = resolvers(res, 3, &path), stale = 0, k;
 
@@ -338,7 +339,7 @@ ddns_auth_check(const char *zone, const char *host, const char *addr, char *deta
 	for (int i = 0; i < k; i++) {
 		if (ns_address(res, nres, &ns[i]) < 0)
 			continue;
-		int rc = ddns_dns_query(ns[i].addr, 53, host, false, got, sizeof got);
+		int rc = ddns_dns_query(ns[i].addr, 53, host, v6, got, sizeof got);
 		if (rc == 1 && strcmp(got, addr) == 0) {
 			snprintf(detail, dlen, "%s (%s), authoritative for %s, serves %s", ns[i].name,
 			         ns[i].addr, z, got);
@@ -346,7 +347,7 @@ ddns_auth_check(const char *zone, const char *host, const char *addr, char *deta
 		}
 		if (rc >= 0 && !stale++)
 			snprintf(detail, dlen, "%s (%s), authoritative for %s, answers %s", ns[i].name,
-			         ns[i].addr, z, rc == 1 ? got : "NXDOMAIN/no A record");
+			         ns[i].addr, z, rc == 1 ? got : v6 ? "NXDOMAIN/no AAAA record" : "NXDOMAIN/no A record");
 	}
 	if (stale)
 		return 0;

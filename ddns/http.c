@@ -1,4 +1,6 @@
 /* HTTP(S) requests for providers and echo services through libcurl, verification on. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -31,9 +33,40 @@ global_init(void)
 	}
 }
 
+/*
+ * ca_file is an extra CA (a private or test CA), not a replacement: the
+ * system bundle libcurl would use (or $PORTPILOT_SYSTEM_CA, for tests) and
+ * ca_file go to libcurl together as one PEM blob.
+ */
+static int
+ca_blob(const char *ca_file, struct pp_buf *pem, char *err, size_t errlen)
+{
+	const char *sys = getenv("PORTPILOT_SYSTEM_CA");
+	size_t len;
+	char *text;
+
+	if (sys == NULL)
+		sys = curl_version_info(CURLVERSION_NOW)->cainfo;
+	if (sys && (text = pp_read_file(sys, &len)) != NULL) {
+		pp_buf_add(pem, text, len);
+		pp_buf_addstr(pem, "\n");
+		free(text);
+	}
+	if ((text = pp_read_file(ca_file, &len)) == NULL) {
+		snprintf(err, errlen, "ca_file %s: cannot read: %s; fix the path in the [ddns] section",
+		         ca_file, strerror(errno));
+		return -1;
+	}
+	pp_buf_add(pem, text, len);
+	free(text);
+	return 0;
+}
+
 int
 ddns_http(const struct ddns_http_req *rq, struct ddns_http_resp *rs)
 {
+	struct pp_buf pem = { 0 };
+	struct curl_blob blob = { .flags = CURL_BLOB_NOCOPY };
 	CURL *c;
 	struct curl_slist *hdr = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -59,8 +92,17 @@ ddns_http(const struct ddns_http_req *rq, struct ddns_http_resp *rs)
 	/* Verification is libcurl's default; set it anyway so nothing can turn it off by accident. */
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (rq->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, rq->ca_file);
+	if (rq->ca_file) {
+		if (ca_blob(rq->ca_file, &pem, rs->error, sizeof rs->error) < 0) {
+			snprintf(rs->outcome, sizeof rs->outcome, "%s", rs->error);
+			curl_easy_cleanup(c);
+			pp_buf_free(&pem);
+			return -1;
+		}
+		blob.data = pem.data;
+		blob.len = pem.len;
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+	}
 	if (rq->user) {
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(c, CURLOPT_USERNAME, rq->user);
@@ -88,6 +130,7 @@ ddns_http(const struct ddns_http_req *rq, struct ddns_http_resp *rs)
 		snprintf(rs->outcome, sizeof rs->outcome, "%s", rs->error);
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(c);
+	pp_buf_free(&pem);
 	return rc == CURLE_OK ? 0 : -1;
 }
 

@@ -200,21 +200,19 @@ static void
 say_cgnat(struct ddns_addr *r, const char *wan, const char *ifname)
 {
 	snprintf(r->verdict, sizeof r->verdict, "carrier-grade NAT: the WAN interface %s has %s (100.64.0.0/10), "
-	         "an address shared behind the carrier's NAT. Nothing is published: port forwarding cannot "
+	         "an address shared behind the carrier's NAT. No IPv4 address is published: port forwarding cannot "
 	         "work from outside. Ask the carrier for a public IPv4 address (or use IPv6).", ifname, wan);
 }
 
-void
-ddns_find_addr(const struct ddns_addr_in *in, struct ddns_addr *r)
+/* The IPv4 address to publish into r->v4, or why there is none into r->verdict. */
+static void
+find_v4(const struct ddns_addr_in *in, struct ddns_addr *r)
 {
 	const struct pp_ddns_conf *dc = in->dc;
 	enum pp_addr_kind wk = PP_AK_RESERVED;
 
-	memset(r, 0, sizeof *r);
 	if (dc->interface && pp_iface_ipv4(dc->interface, r->wan) == 0)
 		wk = kind_of(r->wan);
-	if (dc->ipv6 && dc->interface)
-		pp_iface_ipv6(dc->interface, r->v6);
 	if (dc->interface && in->st)
 		snprintf(in->st->echo.wan, sizeof in->st->echo.wan, "%s", r->wan);
 	/* Behind carrier NAT no name can make the site reachable, whatever the echo says. */
@@ -262,4 +260,22 @@ ddns_find_addr(const struct ddns_addr_in *in, struct ddns_addr *r)
 		snprintf(r->verdict, sizeof r->verdict, "the WAN interface %s has %s but the internet sees %s: "
 		         "another NAT sits upstream. %s is published; forwarded ports will not be reachable "
 		         "unless that NAT forwards them.", dc->interface, r->wan, r->echo, r->echo);
+}
+
+void
+ddns_find_addr(const struct ddns_addr_in *in, struct ddns_addr *r)
+{
+	const struct pp_ddns_conf *dc = in->dc;
+
+	memset(r, 0, sizeof *r);
+	if (dc->ipv6 && dc->interface)
+		pp_iface_ipv6(dc->interface, r->v6);
+	find_v4(in, r);
+	if (r->v4[0] || r->v6[0] == '\0')
+		return;
+	/* No usable IPv4 (never the private or shared one): the AAAA alone still reaches the site. */
+	size_t len = strlen(r->verdict);
+	snprintf(r->verdict + len, sizeof r->verdict - len, "%sIPv6 only: %s (the stable global address "
+	         "of %s) is published as the AAAA record alone; IPv4-only clients cannot reach the site.",
+	         len ? " " : "", r->v6, dc->interface);
 }

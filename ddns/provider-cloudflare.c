@@ -76,12 +76,13 @@ one_host(struct cf *cf, const char *host, bool *proxied)
 	free(zone);
 	if (c == PP_DC_GOOD && zid == NULL)
 		c = PP_DC_NOHOST;
-	if (c == PP_DC_GOOD)
+	if (c == PP_DC_GOOD && cf->j->addr4)
 		c = one_type(cf, zid, host, "A", cf->j->addr4, proxied);
 	if ((c == PP_DC_GOOD || c == PP_DC_NOCHG) && cf->j->addr6) {
-		enum pp_ddns_code c6 = one_type(cf, zid, host, "AAAA", cf->j->addr6, NULL);
-		if (c6 != PP_DC_NOCHG)
-			c = c6 == PP_DC_GOOD ? PP_DC_GOOD : c6;
+		enum pp_ddns_code c6 = one_type(cf, zid, host, "AAAA", cf->j->addr6,
+		                                cf->j->addr4 ? NULL : proxied);
+		if (c6 != PP_DC_NOCHG || cf->j->addr4 == NULL)
+			c = c6;
 	}
 	free(zid);
 	return c;

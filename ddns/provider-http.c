@@ -70,8 +70,9 @@ ddns_dyndns2(struct ddns_job *j)
 	struct pp_buf url = { 0 };
 	struct ddns_http_resp rs;
 
-	pp_buf_printf(&url, "%s/nic/update?hostname=%s&myip=%s", base, hosts, j->addr4);
-	if (j->addr6)
+	/* IPv6 only: myip carries the AAAA address (an absent myip would publish our IPv4). */
+	pp_buf_printf(&url, "%s/nic/update?hostname=%s&myip=%s", base, hosts, j->addr4 ? j->addr4 : j->addr6);
+	if (j->addr4 && j->addr6)
 		pp_buf_printf(&url, "&myipv6=%s", j->addr6);
 	struct ddns_http_req rq = {
 		.url = url.data, .ca_file = j->dc->ca_file,
@@ -96,8 +97,10 @@ ddns_duckdns(struct ddns_job *j)
 	char *base = ddns_base_url(j->dc->server, "www.duckdns.org");
 	char *hosts = join_hosts(j, ".duckdns.org");
 	char *tok = ddns_urlenc(j->cr->token ? j->cr->token : "");
-	char *url = pp_xasprintf("%s/update?domains=%s&token=%s&ip=%s%s%s", base, hosts, tok,
-	                         j->addr4, j->addr6 ? "&ipv6=" : "", j->addr6 ? j->addr6 : "");
+	/* DuckDNS fills an empty ip= from the request's source: IPv6 only goes in ip= itself. */
+	const char *ip = j->addr4 ? j->addr4 : j->addr6;
+	char *url = pp_xasprintf("%s/update?domains=%s&token=%s&ip=%s%s%s", base, hosts, tok, ip,
+	                         j->addr4 && j->addr6 ? "&ipv6=" : "", j->addr4 && j->addr6 ? j->addr6 : "");
 	struct ddns_http_req rq = { .url = url, .ca_file = j->dc->ca_file };
 	struct ddns_http_resp rs;
 	int rc = ddns_http(&rq, &rs);
@@ -107,7 +110,7 @@ ddns_duckdns(struct ddns_job *j)
 	else
 		http_fail(j, &rs, rc);
 	snprintf(j->detail, sizeof j->detail, "GET %s/update?domains=%s&token=***&ip=%s -> %s",
-	         base, hosts, j->addr4, rs.outcome);
+	         base, hosts, ip, rs.outcome);
 	explicit_bzero(url, strlen(url));
 	free(url);
 	explicit_bzero(tok, strlen(tok));
@@ -122,7 +125,7 @@ static char *
 expand(const char *tmpl, const struct ddns_job *j, const char *host, bool redact)
 {
 	const struct { const char *name; const char *val; bool secret; } ph[] = {
-		{ "{hostname}", host, false }, { "{ip}", j->addr4, false },
+		{ "{hostname}", host, false }, { "{ip}", j->addr4 ? j->addr4 : "", false },
 		{ "{ipv6}", j->addr6 ? j->addr6 : "", false },
 		{ "{username}", j->cr->username ? j->cr->username : "", true },
 		{ "{password}", j->cr->password ? j->cr->password : "", true },

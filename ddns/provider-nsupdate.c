@@ -31,7 +31,9 @@ script(struct pp_buf *b, struct ddns_job *j, const char *host, bool secret)
 	if (j->cr->key_name && j->cr->key_secret)
 		pp_buf_printf(b, "key %s:%s %s\n", j->cr->key_algorithm ? j->cr->key_algorithm : "hmac-sha256",
 		              j->cr->key_name, secret ? j->cr->key_secret : "***");
-	pp_buf_printf(b, "update delete %s. A\nupdate add %s. %d A %s\n", host, host, dc->ttl, j->addr4);
+	/* IPv6 only: the A record is left alone (the IPv4 address is not ours to publish). */
+	if (j->addr4)
+		pp_buf_printf(b, "update delete %s. A\nupdate add %s. %d A %s\n", host, host, dc->ttl, j->addr4);
 	if (j->addr6)
 		pp_buf_printf(b, "update delete %s. AAAA\nupdate add %s. %d AAAA %s\n", host, host,
 		              dc->ttl, j->addr6);
@@ -121,15 +123,34 @@ run(const char *input, struct pp_buf *out)
 	return status;
 }
 
+/* Does the server at ip:port serve want as host's A (or AAAA) record? Says so in out. */
+static bool
+serves(struct ddns_job *j, const char *ip, int port, const char *host, const char *want,
+       struct pp_buf *out)
+{
+	bool v6 = strchr(want, ':') != NULL;
+	char got[46] = "";
+	int rc = ddns_dns_query(ip, port, host, v6, got, sizeof got);
+
+	if (rc == 1 && strcmp(got, want) == 0) {
+		pp_buf_printf(out, "verified: %s serves %s", j->dc->server, got);
+		return true;
+	}
+	pp_buf_printf(out, "update accepted but %s answers %s", j->dc->server,
+	              rc == 1 ? got : rc == 0 ? (v6 ? "NXDOMAIN/no AAAA record" : "NXDOMAIN/no A record") :
+	              "nothing");
+	return false;
+}
+
 /*
  * Ask the server that took the update what it now serves: "good" only
- * when it serves the new address. NXDOMAIN or another address after a
+ * when it serves the new address(es). NXDOMAIN or another address after a
  * successful update means it did not take effect: retry, not a loop.
  */
 static enum pp_ddns_code
 verify(struct ddns_job *j, const char *host, struct pp_buf *out)
 {
-	char ip[64], got[46] = "";
+	char ip[64];
 	const char *colon = strrchr(j->dc->server, ':');
 	int port = 53;
 	struct in_addr a;
@@ -143,14 +164,13 @@ verify(struct ddns_job *j, const char *host, struct pp_buf *out)
 		pp_buf_addstr(out, "(not verified: server is not an IPv4 address)");
 		return PP_DC_GOOD;
 	}
-	int rc = ddns_dns_query(ip, port, host, false, got, sizeof got);
-	if (rc == 1 && strcmp(got, j->addr4) == 0) {
-		pp_buf_printf(out, "verified: %s serves %s", j->dc->server, got);
-		return PP_DC_GOOD;
-	}
-	pp_buf_printf(out, "update accepted but %s answers %s", j->dc->server,
-	              rc == 1 ? got : rc == 0 ? "NXDOMAIN/no record" : "nothing");
-	return PP_DC_UNKNOWN;
+	if (j->addr4 && !serves(j, ip, port, host, j->addr4, out))
+		return PP_DC_UNKNOWN;
+	if (j->addr4 && j->addr6)
+		pp_buf_addstr(out, ", ");
+	if (j->addr6 && !serves(j, ip, port, host, j->addr6, out))
+		return PP_DC_UNKNOWN;
+	return PP_DC_GOOD;
 }
 
 void

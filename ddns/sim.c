@@ -25,10 +25,10 @@ struct world {
 	bool fatal;                        /* badauth was answered */
 	time_t fatal_at;                   /* when */
 	int changes_before_fatal;
-	bool stale;                        /* the last check saw an old record: a re-send is due */
 	time_t last_echo_round;
 	int faults_left;                   /* temporary faults still to inject */
-	int stale_left;
+	int stale_left;                    /* lags still to play */
+	int lag_left;                      /* stale answers left in the current lag */
 	time_t changed_at;
 	bool faulted;                      /* a fault since the last change */
 };
@@ -42,13 +42,14 @@ provider(void *ctx, struct ddns_job *j)
 	struct world *w = ctx;
 	struct pp_ddns_sim *s = w->out;
 	bool same = strcmp(j->addr4, w->record) == 0;
-	bool needed = !same || w->now - w->last_success >= PP_DDNS_REFRESH || w->prev_temp || w->stale;
+	/* A lagging DNS never makes a re-send necessary: the provider has the address. */
+	bool needed = !same || w->now - w->last_success >= PP_DDNS_REFRESH || w->prev_temp;
 
 	s->provider++;
 	s->unnecessary += !needed;
 	s->after_fatal += w->fatal;
 	s->wrong_addr += strcmp(j->addr4, w->truth) != 0;
-	enum pp_ddns_code c = same && w->stale ? PP_DC_NOCHG : PP_DC_GOOD;
+	enum pp_ddns_code c = same ? PP_DC_NOCHG : PP_DC_GOOD;
 	if (w->now >= FATAL_AT) {
 		c = PP_DC_BADAUTH;             /* the account's password was changed on day 29.5 */
 		if (!w->fatal)
@@ -59,7 +60,6 @@ provider(void *ctx, struct ddns_job *j)
 	}
 	w->prev_temp = pp_ddns_code_class(c) == PP_CLS_RETRY;
 	w->faulted |= w->prev_temp;
-	w->stale = false;
 	if (c == PP_DC_GOOD || c == PP_DC_NOCHG) {
 		if (!w->faulted && !same && w->now - w->changed_at > s->worst_latency)
 			s->worst_latency = w->now - w->changed_at;
@@ -86,23 +86,30 @@ echo(void *ctx, const char *url, char out[16])
 	return 0;
 }
 
-/* Authoritative servers: they follow the provider, except stale_auth times on a real change. */
+/*
+ * Authoritative servers: they follow the provider, except that stale_auth
+ * updates reach them only after stale_run checks have seen the old record.
+ */
 static int
 auth(void *ctx, const char *zone, const char *host, const char *addr, char *detail, size_t dlen)
 {
 	struct world *w = ctx;
+	struct pp_ddns_sim *s = w->out;
 	(void)zone;
 	(void)host;
-	if (w->stale_left > 0 && strcmp(w->served, addr) != 0 && w->out->auth_checks % 3 == 1) {
+	if (w->lag_left == 0 && w->stale_left > 0 && strcmp(w->served, addr) != 0 && s->auth_checks % 3 == 1) {
 		w->stale_left--;
-		w->stale = true;
+		w->lag_left = s->stale_run > 1 ? s->stale_run : 1;
+	}
+	s->auth_checks++;
+	if (w->lag_left > 0) {
+		w->lag_left--;
 		w->faulted = true;
-		w->out->unverified++;
+		s->unverified++;
+		s->auth_min++;             /* each stale answer makes one more check necessary */
 		snprintf(detail, dlen, "ns1.sim.invalid answers %s", w->served[0] ? w->served : "NXDOMAIN");
-		w->out->auth_checks++;
 		return 0;
 	}
-	w->out->auth_checks++;
 	snprintf(w->served, sizeof w->served, "%s", w->record);
 	snprintf(detail, dlen, "ns1.sim.invalid serves %s", w->served);
 	return strcmp(w->served, addr) == 0 ? 1 : 0;
@@ -173,8 +180,8 @@ days(struct world *w, const struct pp_conf *conf, const char *dir, struct pp_err
 			next = ck.next_due;
 		w->now = next;
 	}
-	/* First publication, 10 changes, one 25-day refresh, a retry per fault and per stale check, the badauth. */
-	s->provider_min = 1 + 10 + 1 + 4 + s->stale_auth + 1;
+	/* First publication, 10 changes, one 25-day refresh, a retry per fault, the badauth. */
+	s->provider_min = 1 + 10 + 1 + 4 + 1;
 	/*
 	 * Echo: to see a change within 10 minutes, one round per 10 minutes until
 	 * the badauth stops everything, plus a second service's confirmation of

@@ -3,9 +3,10 @@
 #include <string.h>
 
 #include "portpilot/ddns.h"
+#include "portpilot/util.h"
 
-static const char *const action_names[] = { "none", "update", "refresh", "wait", "stopped" };
-static const char *const status_names[] = { "new", "ok", "retry", "stopped" };
+static const char *const action_names[] = { "none", "update", "refresh", "wait", "stopped", "verify" };
+static const char *const status_names[] = { "new", "ok", "retry", "stopped", "propagating" };
 
 const char *pp_ddns_action_name(enum pp_ddns_action a) { return action_names[a]; }
 const char *pp_host_status_name(enum pp_host_status s) { return status_names[s]; }
@@ -24,6 +25,13 @@ pp_ddns_decide(struct pp_ddns_host *h, const char *addr, unsigned long long hash
 	}
 	if (addr == NULL || *addr == '\0')
 		return PP_ACT_NONE;
+	if (h->status == PP_HS_PENDING) {
+		/* The provider has this address: only its DNS is behind, so look, don't send. */
+		if (strcmp(addr, h->published) == 0)
+			return now >= h->next_attempt ? PP_ACT_VERIFY : PP_ACT_NONE;
+		/* A new address: next_attempt was a re-check time, not a provider backoff. */
+		h->next_attempt = 0;
+	}
 	enum pp_ddns_action want = PP_ACT_NONE;
 	if (strcmp(addr, h->published) != 0)
 		want = PP_ACT_UPDATE;
@@ -105,13 +113,36 @@ pp_ddns_apply(struct pp_ddns_host *h, enum pp_ddns_action action, enum pp_ddns_c
 }
 
 void
-pp_ddns_unverified(struct pp_ddns_host *h, int failures, const char *why, time_t now, uint32_t rnd)
+pp_ddns_unverified(struct pp_ddns_host *h, const char *why, time_t now, uint32_t rnd)
 {
-	/* Forget the address so that the next check sends it again, once the backoff allows. */
+	time_t until = h->published_at + PP_DDNS_PROPAGATION;
+	char when[20];
+
+	if (now < until) {
+		/* Providers' DNS often lags minutes behind their "good": wait, never re-send yet. */
+		h->status = PP_HS_PENDING;
+		h->next_attempt = now + pp_ddns_backoff(++h->failures, rnd);
+		if (h->next_attempt > until)
+			h->next_attempt = until;
+		pp_format_datetime(until, when);
+		snprintf(h->reason, sizeof h->reason, "provider accepted the update but %s; "
+		         "waiting for it to propagate, re-checking until %s", why, when);
+		return;
+	}
+	/* Still wrong an hour on: the update is needed again. Forget the address, send after a backoff. */
 	h->published[0] = '\0';
-	h->failures = failures;
+	h->failures = 1;
 	h->status = PP_HS_RETRY;
-	h->next_attempt = now + pp_ddns_backoff(failures, rnd);
-	snprintf(h->reason, sizeof h->reason, "provider accepted the update but %s; "
-	         "sending it again after the backoff", why);
+	h->next_attempt = now + pp_ddns_backoff(1, rnd);
+	snprintf(h->reason, sizeof h->reason, "provider accepted the update but %s, %d minutes later; "
+	         "sending it again after the backoff", why, (int)((now - h->published_at) / 60));
+}
+
+void
+pp_ddns_verified(struct pp_ddns_host *h, const char *note)
+{
+	h->status = PP_HS_OK;
+	h->failures = 0;
+	h->next_attempt = 0;
+	snprintf(h->reason, sizeof h->reason, "%s", note ? note : "");
 }

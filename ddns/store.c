@@ -63,7 +63,7 @@ host_field(struct pp_ddns_host *h, const char *k, const char *v)
 	else if (strcmp(k, "reason") == 0) set_str(h->reason, sizeof h->reason, v);
 	else if (strcmp(k, "stop_hash") == 0) h->stop_hash = strtoull(v, NULL, 16);
 	else if (strcmp(k, "status") == 0) {
-		for (int s = PP_HS_NEW; s <= PP_HS_STOPPED; s++)
+		for (int s = PP_HS_NEW; s < PP_HS__COUNT; s++)
 			if (strcmp(v, pp_host_status_name(s)) == 0)
 				h->status = s;
 	} else if (strcmp(k, "last_code") == 0) {

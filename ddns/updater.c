@@ -54,42 +54,76 @@ reflector_of(const struct pp_conf *conf, struct ddns_addr_in *in, char **token, 
 }
 
 /*
- * An HTTP provider said good/nochg: ask the zone's authoritative servers.
- * (nsupdate checks the primary it talked to itself.) A stale answer or
- * NXDOMAIN re-arms the update after a backoff; no answer is only reported.
+ * An HTTP provider said good/nochg, or h waits for it to propagate: ask the
+ * zone's authoritative servers. (nsupdate checks the primary it talked to
+ * itself.) A stale answer or NXDOMAIN is propagation for a while, then
+ * re-arms the update (pp_ddns_unverified()); no answer is only reported.
  */
-static void
-verify(struct ddns_check *ck, struct pp_ddns_host *h, const char *v4, int failures, bool proxied)
+/* One family at the authoritative servers (or the test's hook): 1 serves addr, 0 stale, -1 no answer. */
+static int
+auth_one(struct ddns_check *ck, const char *zone, const char *host, const char *addr, char *detail,
+         size_t dlen)
 {
-	char detail[200];
-	int rc;
+	ck->auth_checks++;
+	if (ck->auth_hook)
+		return ck->auth_hook(ck->hook_ctx, zone, host, addr, detail, dlen);
+	return ddns_auth_check(zone, host, addr, detail, dlen);
+}
 
-	if (ck->dc->provider == PP_PROV_NSUPDATE || (ck->provider_hook && !ck->auth_hook))
+static int verdict_rank(int rc) { return rc == 0 ? 0 : rc < 0 ? 1 : 2; }
+
+static void
+verify(struct ddns_check *ck, struct pp_ddns_host *h, const struct ddns_addr *a, bool proxied)
+{
+	char detail[200], d6[200];
+	int rc = 1, rc6 = 1;
+
+	if (ck->dc->provider == PP_PROV_NSUPDATE || (ck->provider_hook && !ck->auth_hook)) {
+		pp_ddns_verified(h, NULL);
 		return;
+	}
 	if (proxied) {
 		/* Its DNS answers with the proxy's addresses: a check could only ever disagree. */
-		snprintf(h->reason, sizeof h->reason, "published, but not verified: the record is proxied "
-		         "by Cloudflare, whose DNS answers with Cloudflare's addresses");
+		pp_ddns_verified(h, "published, but not verified: the record is proxied by Cloudflare, "
+		                 "whose DNS answers with Cloudflare's addresses");
 		return;
 	}
 	char *zone = ddns_zone_of(ck->dc, h->host);
-	if (ck->auth_hook)
-		rc = ck->auth_hook(ck->hook_ctx, zone, h->host, v4, detail, sizeof detail);
-	else
-		rc = ddns_auth_check(zone, h->host, v4, detail, sizeof detail);
+	if (a->v4[0])
+		rc = auth_one(ck, zone, h->host, a->v4, detail, sizeof detail);
+	if (a->v6[0])
+		rc6 = auth_one(ck, zone, h->host, a->v6, d6, sizeof d6);
 	free(zone);
-	ck->auth_checks++;
+	/* Both records must be served: the worse answer (stale, then none) decides and is told. */
+	if (a->v6[0] && (!a->v4[0] || verdict_rank(rc6) < verdict_rank(rc))) {
+		rc = rc6;
+		snprintf(detail, sizeof detail, "%s", d6);
+	} else if (a->v6[0] && rc == 1 && strlen(detail) + strlen(d6) + 2 < sizeof detail) {
+		strcat(strcat(detail, "; "), d6);
+	}
 	if (rc == 1) {
+		pp_ddns_verified(h, NULL);
 		ddns_log(DDNS_INFO, "ddns[%s] %s: verified: %s", ck->dc->name, h->host, detail);
 	} else if (rc == 0) {
 		ck->unverified++;
-		ck->failed++;
-		pp_ddns_unverified(h, failures + 1, detail, ck->now, ck->rnd ? ck->rnd() : jitter_rand());
-		ddns_log(DDNS_WARN, "ddns[%s] %s: %s", ck->dc->name, h->host, h->reason);
+		pp_ddns_unverified(h, detail, ck->now, ck->rnd ? ck->rnd() : jitter_rand());
+		/* Propagation is normal; only a record still wrong after the window is a failure. */
+		ck->failed += h->status == PP_HS_RETRY;
+		ddns_log(h->status == PP_HS_RETRY ? DDNS_WARN : DDNS_NOTICE, "ddns[%s] %s: %s",
+		         ck->dc->name, h->host, h->reason);
 	} else {
-		snprintf(h->reason, sizeof h->reason, "published, but not verified: %s", detail);
+		char note[256];
+		snprintf(note, sizeof note, "published, but not verified: %s", detail);
+		pp_ddns_verified(h, note);
 		ddns_log(DDNS_NOTICE, "ddns[%s] %s: %s", ck->dc->name, h->host, h->reason);
 	}
+}
+
+/* What is published: "v4", "v4,v6", or "v6" alone when IPv4 is unusable. */
+static void
+addr_text(const struct ddns_addr *a, char *out, size_t n)
+{
+	snprintf(out, n, "%s%s%s", a->v4, a->v4[0] && a->v6[0] ? "," : "", a->v6);
 }
 
 /* Send the update for the hosts that need one and record every answer. */
@@ -101,11 +135,11 @@ send_update(struct ddns_check *ck, struct pp_ddns_state *st, const char **hosts,
 	bool *proxied = pp_xcalloc(n, sizeof *proxied);
 	char addr[96];
 	struct ddns_job j = {
-		.dc = ck->dc, .cr = cr, .hosts = hosts, .n = n, .addr4 = a->v4,
+		.dc = ck->dc, .cr = cr, .hosts = hosts, .n = n, .addr4 = a->v4[0] ? a->v4 : NULL,
 		.addr6 = a->v6[0] ? a->v6 : NULL, .codes = codes, .proxied = proxied,
 	};
 
-	snprintf(addr, sizeof addr, "%s%s%s", a->v4, a->v6[0] ? "," : "", a->v6);
+	addr_text(a, addr, sizeof addr);
 	if (ck->provider_hook)
 		ck->provider_hook(ck->hook_ctx, &j);
 	else
@@ -114,14 +148,13 @@ send_update(struct ddns_check *ck, struct pp_ddns_state *st, const char **hosts,
 	ddns_log(DDNS_INFO, "ddns[%s]: %s", ck->dc->name, j.detail);
 	for (size_t i = 0; i < n; i++) {
 		struct pp_ddns_host *h = pp_ddns_state_host(st, hosts[i]);
-		int failures = h->failures;
 		enum pp_ddns_class cls = pp_ddns_apply(h, acts[i], codes[i], addr, ck->hash, ck->now,
 		                                       ck->rnd ? ck->rnd() : jitter_rand());
 		if (cls == PP_CLS_OK) {
 			ddns_log(DDNS_NOTICE, "ddns[%s] %s: %s, published %s", ck->dc->name, hosts[i],
 			         pp_ddns_code_name(codes[i]), addr);
 			ck->updated++;
-			verify(ck, h, a->v4, failures, proxied[i]);
+			verify(ck, h, a, proxied[i]);
 		} else {
 			ddns_log(cls == PP_CLS_FATAL ? DDNS_ERR : DDNS_WARN, "ddns[%s] %s: %s: %s",
 			         ck->dc->name, hosts[i], pp_ddns_code_name(codes[i]), h->reason);
@@ -142,15 +175,17 @@ decide_all(struct ddns_check *ck, struct pp_ddns_state *st, const struct ddns_ad
 	char addr[96];
 	size_t n = 0;
 
-	snprintf(addr, sizeof addr, "%s%s%s", a->v4, a->v6[0] ? "," : "", a->v6);
+	addr_text(a, addr, sizeof addr);
 	for (size_t i = 0; i < dc->nhosts; i++) {
 		struct pp_ddns_host *h = pp_ddns_state_host(st, dc->hosts[i]);
-		enum pp_ddns_action act = pp_ddns_decide(h, a->v4[0] ? addr : NULL, ck->hash, ck->now);
+		enum pp_ddns_action act = pp_ddns_decide(h, addr[0] ? addr : NULL, ck->hash, ck->now);
 		/* A forced check re-sends an unchanged address as a refresh, so nochg is expected. */
-		if (act == PP_ACT_NONE && ck->force && a->v4[0])
+		if (act == PP_ACT_NONE && ck->force && addr[0])
 			act = PP_ACT_REFRESH;
 		if (act == PP_ACT_STOPPED)
 			ck->stopped++;
+		if (act == PP_ACT_VERIFY)
+			verify(ck, h, a, false);
 		if (act == PP_ACT_UPDATE || act == PP_ACT_REFRESH) {
 			hosts[n] = dc->hosts[i];
 			acts[n++] = act;
@@ -174,15 +209,17 @@ all_stopped(const struct pp_ddns_conf *dc, struct pp_ddns_state *st, unsigned lo
 	return dc->nhosts > 0;
 }
 
-/* Earliest moment a host of st wants attention again (retry), 0 if none. */
+/* Earliest moment a host of st wants attention again (retry, re-check), 0 if none. */
 static time_t
 next_due(const struct pp_ddns_state *st)
 {
 	time_t t = 0;
 
-	for (size_t i = 0; i < st->nhosts; i++)
-		if (st->hosts[i].status == PP_HS_RETRY && (t == 0 || st->hosts[i].next_attempt < t))
-			t = st->hosts[i].next_attempt;
+	for (size_t i = 0; i < st->nhosts; i++) {
+		const struct pp_ddns_host *h = &st->hosts[i];
+		if ((h->status == PP_HS_RETRY || h->status == PP_HS_PENDING) && (t == 0 || h->next_attempt < t))
+			t = h->next_attempt;
+	}
 	return t;
 }
 
@@ -228,7 +265,7 @@ ddns_check(struct ddns_check *ck, struct pp_error *err)
 	if (strcmp(a.verdict, st.verdict) != 0 && a.verdict[0])
 		ddns_log(DDNS_WARN, "ddns[%s]: %s", dc->name, a.verdict);
 	snprintf(st.verdict, sizeof st.verdict, "%s", a.verdict);
-	if (a.v4[0] == '\0')
+	if (a.v4[0] == '\0' && a.v6[0] == '\0')
 		ck->unpublishable++;
 	decide_all(ck, &st, &a, &cr);
 	ck->next_due = next_due(&st);

@@ -69,12 +69,15 @@ enum pp_ddns_code pp_http_status_code(long status);
 #define PP_DDNS_BACKOFF_MIN 60
 #define PP_DDNS_BACKOFF_MAX (6 * 3600)
 #define PP_DDNS_ECHO_MIN    (10 * 60)      /* echo services asked at most this often */
+#define PP_DDNS_PROPAGATION 3600           /* how long authoritative servers may lag an accepted update */
 
 enum pp_host_status {
 	PP_HS_NEW,         /* never updated */
 	PP_HS_OK,          /* published address is current */
 	PP_HS_RETRY,       /* backing off after a temporary failure */
 	PP_HS_STOPPED,     /* fatal answer or update loop: waits for a config/credentials change */
+	PP_HS_PENDING,     /* provider accepted it; its authoritative servers do not serve it yet */
+	PP_HS__COUNT
 };
 
 struct pp_ddns_host {
@@ -83,7 +86,7 @@ struct pp_ddns_host {
 	time_t published_at;       /* last good/nochg: the 25-day refresh counts from here */
 	time_t last_attempt;
 	time_t next_attempt;       /* no request before this (backoff, 911) */
-	int failures;              /* consecutive temporary failures */
+	int failures;              /* consecutive temporary failures (pending: stale answers) */
 	int nochg;                 /* consecutive nochg answers to non-refresh updates */
 	enum pp_host_status status;
 	enum pp_ddns_code last_code;
@@ -97,6 +100,7 @@ enum pp_ddns_action {
 	PP_ACT_REFRESH,    /* unchanged for 25 days: send it again */
 	PP_ACT_WAIT,       /* would update, but backoff/911 says not yet */
 	PP_ACT_STOPPED,    /* fatal answer; only a config/credentials change resumes */
+	PP_ACT_VERIFY,     /* propagation pending: ask the authoritative servers again, send nothing */
 };
 
 const char *pp_ddns_action_name(enum pp_ddns_action a);
@@ -119,12 +123,16 @@ enum pp_ddns_class pp_ddns_apply(struct pp_ddns_host *h, enum pp_ddns_action act
                                  enum pp_ddns_code code, const char *addr,
                                  unsigned long long hash, time_t now, uint32_t rnd);
 /*
- * The provider accepted an update of h, but the zone's authoritative servers
- * answer NXDOMAIN or another address: the record needs an update again, not
- * before the backoff of the failures-th consecutive failure (no tight loop).
- * why says what the servers answered.
+ * The provider accepted an update of h (or h is pending), but the zone's
+ * authoritative servers answer NXDOMAIN or another address. Within
+ * PP_DDNS_PROPAGATION of the update that is propagation: h becomes pending
+ * and the record is re-checked after a growing backoff, nothing is sent.
+ * Past it, the record needs an update again, after one backoff. why says
+ * what the servers answered.
  */
-void pp_ddns_unverified(struct pp_ddns_host *h, int failures, const char *why, time_t now, uint32_t rnd);
+void pp_ddns_unverified(struct pp_ddns_host *h, const char *why, time_t now, uint32_t rnd);
+/* The authoritative servers serve what h published, or (note set) cannot be asked: h is ok. */
+void pp_ddns_verified(struct pp_ddns_host *h, const char *note);
 /* Backoff for the n-th consecutive failure (n >= 1), before the floor of 911/429. */
 time_t pp_ddns_backoff(int n, uint32_t rnd);
 
@@ -191,7 +199,8 @@ int pp_ddns_resolve(const char *host, char out[46]);
  * state machine, the echo rate limit and the state file are the real ones.
  */
 struct pp_ddns_sim {
-	int stale_auth;            /* in: checks at the authoritative servers that still see the old address */
+	int stale_auth;            /* in: updates whose record the authoritative servers lag behind */
+	int stale_run;             /* in: stale answers in a row each such lag lasts (0: 1) */
 	/* out */
 	int changes;               /* address changes made */
 	int provider, provider_min;

@@ -10,7 +10,8 @@ addresses, records); /_state returns the records as JSON.
 Listens on 127.0.0.1 (or --bind) only; HTTPS with --cert/--key. With
 --nsupdate SERVER:PORT --tsig FILE, accepted dyndns2 updates are pushed into
 a real DNS server (like a provider publishing to its authoritative servers);
-/_ctl?propagate=0 stops that, to play a provider whose DNS lags.
+/_ctl?propagate=0 stops that, to play a provider whose DNS lags; propagate=1
+publishes what was held back.
 """
 import argparse
 import base64
@@ -39,11 +40,12 @@ NSUPDATE = {}               # "server", "port", "tsig" when --nsupdate is given
 
 
 def publish(host, ip):
-    """Push host's A record to the DNS server, as a provider's backend would."""
+    """Push host's A (AAAA for an IPv6 ip) record to the DNS server, as a provider's backend would."""
     if not NSUPDATE or not state["propagate"]:
         return
+    typ = "AAAA" if ":" in ip else "A"
     script = (f"server {NSUPDATE['server']} {NSUPDATE['port']}\nzone {ZONE}\n"
-              f"update delete {host}. A\nupdate add {host}. 60 A {ip}\nsend\n")
+              f"update delete {host}. {typ}\nupdate add {host}. 60 {typ} {ip}\nsend\n")
     subprocess.run(["nsupdate", "-k", NSUPDATE["tsig"], "-t", "5"], input=script.encode(),
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=15, check=False)
 
@@ -134,6 +136,10 @@ class Handler(BaseHTTPRequestHandler):
                 state["proxied"] = q["proxied"] == "1"
             if "propagate" in q:
                 state["propagate"] = q["propagate"] == "1"
+                # A lagging backend catches up: everything accepted reaches the DNS.
+                for recs in ("records", "records6"):
+                    for h, a in state[recs].items():
+                        publish(h, a)
             if "set" in q:             # set=host=addr
                 h, a = q["set"].split("=", 1)
                 state["records"][h] = a
@@ -144,20 +150,23 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(401, "badauth\n")
         if f:
             return self.send(200, f["body"].replace(";", "\n") + "\n")
-        ip = q.get("myip", "")
+        ip, ip6 = q.get("myip", ""), q.get("myipv6")
         lines = []
         with lock:
             for h in q.get("hostname", "").split(","):
                 if h not in state["known"]:
                     lines.append("nohost")
-                elif state["records"].get(h) == ip:
+                elif state["records"].get(h) == ip and ip6 in (None, state["records6"].get(h)):
                     publish(h, ip)
+                    if ip6:
+                        publish(h, ip6)
                     lines.append("nochg " + ip)
                 else:
                     state["records"][h] = ip
-                    if "myipv6" in q:
-                        state["records6"][h] = q["myipv6"]
                     publish(h, ip)
+                    if ip6:
+                        state["records6"][h] = ip6
+                        publish(h, ip6)
                     lines.append("good " + ip)
         self.send(200, "\n".join(lines) + "\n")
 

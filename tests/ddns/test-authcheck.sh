@@ -101,40 +101,84 @@ check "verified at the authoritative server found through NS" \
 	grep -q "verified: ns1.example.net ($DNS), authoritative for example.net, serves 198.51.100.7" "$D/err"
 check "status ok, no reason" test "$(field "$D/a.conf" "$S" lab site3.example.net status)/$(field "$D/a.conf" "$S" lab site3.example.net reason)" = "ok/"
 
-# The provider says good but its DNS keeps the old address: needs update, after a backoff.
+# The provider says good but its DNS lags: propagation, re-checked, never re-sent in the window.
 ctl prov "propagate=0" $NS
 echo_new 198.51.100.30 "$S/ddns-lab.state"
 ppn "$D/a.conf" "$S" --once; rc=$?
-check "stale record: run reports failure" test $rc = 1
-check "stale record: BIND9 still has the old address" test "$(lookup site3.example.net)" = 198.51.100.7
-check "stale record: status retry" test "$(field "$D/a.conf" "$S" lab site3.example.net status)" = retry
-check "stale record: nothing counted as published" test -z "$(field "$D/a.conf" "$S" lab site3.example.net published)"
-check "stale record: reason names the server and what it answers" sh -c \
-	"'$PORTPILOT' -c '$D/a.conf' --state-dir '$S' ddns status | grep -q 'reason: provider accepted the update but ns1.example.net ($DNS), authoritative for example.net, answers 198.51.100.7'"
-check "stale record: a next attempt is scheduled" test -n "$(field "$D/a.conf" "$S" lab site3.example.net next_attempt)"
+check "lagging DNS: the update itself succeeds" test $rc = 0
+check "lagging DNS: BIND9 still has the old address" test "$(lookup site3.example.net)" = 198.51.100.7
+check "lagging DNS: status propagating" test "$(field "$D/a.conf" "$S" lab site3.example.net status)" = propagating
+check "lagging DNS: the accepted address stays published" \
+	test "$(field "$D/a.conf" "$S" lab site3.example.net published)" = 198.51.100.30
+check "lagging DNS: reason names the server, what it answers, and the wait" sh -c \
+	"'$PORTPILOT' -c '$D/a.conf' --state-dir '$S' ddns status | grep -q 'reason: provider accepted the update but ns1.example.net ($DNS), authoritative for example.net, answers 198.51.100.7; waiting for it to propagate'"
+check "lagging DNS: a re-check is scheduled" test -n "$(field "$D/a.conf" "$S" lab site3.example.net next_attempt)"
 n=$(updates)
 ppn "$D/a.conf" "$S" --once
+retry_due "$S/ddns-lab.state"
 ppn "$D/a.conf" "$S" --once
-check "no tight loop: checks before the backoff send nothing" test "$(updates)" = "$n"
-# The backoff has passed and the provider's DNS works again: one more update fixes it.
+check "lagging DNS: re-checks send nothing" test "$(updates)" = "$n"
+check "lagging DNS: still propagating, not stopped" \
+	test "$(field "$D/a.conf" "$S" lab site3.example.net status)" = propagating
+# The provider's DNS catches up: the next re-check sees it; still no request.
+ctl prov "propagate=1" $NS
+retry_due "$S/ddns-lab.state"
+check "caught up: re-check succeeds" ppn "$D/a.conf" "$S" --once
+check "caught up: verified at the authoritative server" grep -q "verified: .* serves 198.51.100.30" "$D/err"
+check "caught up: no request sent" test "$(updates)" = "$n"
+check "caught up: status ok" test "$(field "$D/a.conf" "$S" lab site3.example.net status)" = ok
+check "caught up: BIND9 serves the new address" test "$(lookup site3.example.net)" = 198.51.100.30
+
+# Still wrong after the propagation window: a real mismatch, sent again once after a backoff.
+ctl prov "propagate=0" $NS
+echo_new 198.51.100.31 "$S/ddns-lab.state"
+ppn "$D/a.conf" "$S" --once
+sed -i "s/^published_at=.*/published_at=$(($(date +%s) - 3700))/" "$S/ddns-lab.state"
+retry_due "$S/ddns-lab.state"
+ppn "$D/a.conf" "$S" --once; rc=$?
+check "window over: run reports failure" test $rc = 1
+check "window over: status retry" test "$(field "$D/a.conf" "$S" lab site3.example.net status)" = retry
+check "window over: nothing counted as published" test -z "$(field "$D/a.conf" "$S" lab site3.example.net published)"
+check "window over: reason says it is sent again" \
+	reason_has "$D/a.conf" "$S" site3.example.net "sending it again after the backoff"
+n=$(updates)
+ppn "$D/a.conf" "$S" --once
+check "window over: no request before the backoff" test "$(updates)" = "$n"
 ctl prov "propagate=1" $NS
 retry_due "$S/ddns-lab.state"
 check "after the backoff: update sent again" ppn "$D/a.conf" "$S" --once
 check "after the backoff: exactly one more request" test "$(updates)" = $((n + 1))
-check "after the backoff: BIND9 serves the new address" test "$(lookup site3.example.net)" = 198.51.100.30
+check "after the backoff: BIND9 serves the new address" test "$(lookup site3.example.net)" = 198.51.100.31
 check "after the backoff: verified, status ok" test "$(field "$D/a.conf" "$S" lab site3.example.net status)" = ok
-check "after the backoff: published" test "$(field "$D/a.conf" "$S" lab site3.example.net published)" = 198.51.100.30
+check "after the backoff: published" test "$(field "$D/a.conf" "$S" lab site3.example.net published)" = 198.51.100.31
 
-# A name the provider accepts but the zone does not have: NXDOMAIN means needs update.
+# A name the provider accepts but the zone does not have yet: NXDOMAIN is propagation first.
 ctl prov "propagate=0" $NS
 conf "$D/w.conf" www.example.net
-ppn "$D/w.conf" "$D/state-w" --once; rc=$?
-check "NXDOMAIN: run reports failure" test $rc = 1
-check "NXDOMAIN: status retry" test "$(field "$D/w.conf" "$D/state-w" lab www.example.net status)" = retry
+check "NXDOMAIN: the update itself succeeds" ppn "$D/w.conf" "$D/state-w" --once
+check "NXDOMAIN: status propagating" test "$(field "$D/w.conf" "$D/state-w" lab www.example.net status)" = propagating
 check "NXDOMAIN: said in the reason" reason_has "$D/w.conf" "$D/state-w" www.example.net NXDOMAIN
 n=$(updates)
 ppn "$D/w.conf" "$D/state-w" --once
-check "NXDOMAIN: no second request before the backoff" test "$(updates)" = "$n"
+check "NXDOMAIN: no second request" test "$(updates)" = "$n"
+
+# ipv6 = yes: the AAAA is checked at the authoritative servers too, and its lag is propagation.
+ctl prov "propagate=1" $NS
+in_ns ip -6 addr add 2001:db8::53/64 dev d0 nodad
+conf "$D/6.conf" home.example.net
+printf 'interface = d0\nipv6 = yes\n' >>"$D/6.conf"
+check "AAAA: --once succeeds" ppn "$D/6.conf" "$D/state-6" --once
+check "AAAA: BIND9 serves it" test "$(in_ns dig +short +time=2 +tries=1 @$DNS home.example.net AAAA)" = 2001:db8::53
+check "AAAA: verified at the authoritative server" grep -q "serves 2001:db8::53" "$D/err"
+check "AAAA: status ok" test "$(field "$D/6.conf" "$D/state-6" lab home.example.net status)" = ok
+ctl prov "propagate=0" $NS
+in_ns ip -6 addr add 2001:db8::54/64 dev d0 nodad
+in_ns ip -6 addr del 2001:db8::53/64 dev d0
+ppn "$D/6.conf" "$D/state-6" --once
+check "AAAA lagging, A current: propagating" \
+	test "$(field "$D/6.conf" "$D/state-6" lab home.example.net status)" = propagating
+check "AAAA lagging: the reason names the AAAA answer" \
+	reason_has "$D/6.conf" "$D/state-6" home.example.net "answers 2001:db8::53"
 
 # No authoritative answer at all (BIND9 gone): said in status, published, no retry loop.
 kill $NAMED_PID; wait $NAMED_PID 2>/dev/null

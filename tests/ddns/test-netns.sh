@@ -75,7 +75,7 @@ kill -TERM $RUN
 if within 5 grep -q '^stopping' "$D/run.err"; then wait $RUN; rc=$?; else rc=timeout; fi
 check "SIGTERM: exits cleanly (status 0)" test "$rc" = 0
 
-# CGNAT: the WAN address is in 100.64.0.0/10. Nothing is published, whatever the source.
+# CGNAT: the WAN address is in 100.64.0.0/10. No IPv4 is published, whatever the source.
 in_ns ip addr flush dev wan0
 in_ns ip addr add 100.64.1.2/10 dev wan0
 cnt=$(requests prov /nic/update)
@@ -139,4 +139,22 @@ EOF
 in_ns "$PORTPILOT" -c "$D/cf6.conf" --state-dir "$D/s-cf6" ddns --once >"$D/out" 2>"$D/err"
 check "IPv6 with Cloudflare: A and AAAA records patched together" sh -c \
 	"ip netns exec $NS curl -fsS '$prov_url/_state' | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"records\"][\"www.example.net\"] == \"203.0.113.5\" and d[\"records6\"][\"www.example.net\"] == \"2001:db8::5\", d'"
+
+# IPv6 only: behind CGNAT with a stable global IPv6, the AAAA is published alone.
+in_ns ip -4 addr flush dev wan0
+in_ns ip addr add 100.64.1.2/10 dev wan0
+cnt=$(requests prov /nic/update)
+in_ns "$PORTPILOT" -c "$D/run.conf" --state-dir "$D/s-v6only" ddns --once >"$D/out" 2>"$D/err"; rc=$?
+check "IPv6 only: --once succeeds" test $rc = 0
+check "IPv6 only: one update" test "$(requests prov /nic/update)" = $((cnt + 1))
+check "IPv6 only: it carries the IPv6 address alone" sh -c \
+	"tail -1 '$D/prov.log' | grep -q 'myip=2001:db8::5\"' && ! tail -1 '$D/prov.log' | grep -q myipv6"
+check "IPv6 only: the CGNAT address is never sent" sh -c "! grep -q 'myip=100\\.64' '$D/prov.log'"
+check "IPv6 only: said in plain words" grep -q 'IPv6 only: 2001:db8::5 (the stable global address of wan0) is published as the AAAA record alone' "$D/err"
+check "IPv6 only: status shows the IPv6 address alone" \
+	test "$(field "$D/run.conf" "$D/s-v6only" site home.example.net published)" = 2001:db8::5
+sed 's/^ipv6 = yes/ipv6 = no/' "$D/run.conf" >"$D/v4.conf"
+in_ns "$PORTPILOT" -c "$D/v4.conf" --state-dir "$D/s-v4only" ddns --once >"$D/out" 2>"$D/err"; rc=$?
+check "ipv6 = no behind CGNAT: exits 1" test $rc = 1
+check "ipv6 = no behind CGNAT: nothing sent" test "$(requests prov /nic/update)" = $((cnt + 1))
 pp_done

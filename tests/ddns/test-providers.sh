@@ -86,6 +86,18 @@ check "bad certificate: network class, retry later" \
 check "bad certificate: status retry with a next attempt" \
 	test -n "$(field "$D/bad.conf" "$S2" home site3.example.net next_attempt)"
 
+# ca_file is an extra CA: the system's CAs stay trusted. Here the "system" bundle is the
+# test CA (PORTPILOT_SYSTEM_CA) and ca_file another CA; the provider's certificate is the test CA's.
+sed "s|^ca_file .*|ca_file = $D/bad.pem|" "$D/dyn.conf" >"$D/extra.conf"
+(export PORTPILOT_SYSTEM_CA="$D/ca.pem"; pp "$D/extra.conf" "$D/state-extra" --once); rc=$?
+check "ca_file is extra: the system CAs still verify the provider" test $rc = 0
+check "ca_file is extra: published" test "$(field "$D/extra.conf" "$D/state-extra" home site3.example.net status)" = ok
+(export PORTPILOT_SYSTEM_CA=/dev/null; pp "$D/extra.conf" "$D/state-extra2" --once); rc=$?
+check "ca_file is extra: without the system CA the same certificate is refused" test $rc = 1
+sed "s|^ca_file .*|ca_file = $D/missing.pem|" "$D/dyn.conf" >"$D/missing.conf"
+pp "$D/missing.conf" "$D/state-missing" --once
+check "ca_file missing: the error names the file" grep -q "ca_file $D/missing.pem: cannot read" "$D/err"
+
 # Fatal answer: badauth stops updates, across runs, until credentials change.
 S3=$D/state-auth
 creds "$D/wrong.secret" "username = site3

@@ -176,6 +176,31 @@ test_credentials_mode_and_secrecy(void **s)
 	assert_int_equal(pp_creds_load("/nonexistent/x.secret", &cr, &err), -1);
 }
 
+/* The file judged is the file read: a link is judged by its target, a FIFO refused at once. */
+static void
+test_credentials_checked_on_what_is_read(void **s)
+{
+	struct pp_creds cr;
+	struct pp_error err;
+	char link[300], fifo[300];
+	(void)s;
+	const char *open_file = write_file("open.secret", "token = Hunter2-secret\n", 0644);
+	snprintf(link, sizeof link, "%s/link.secret", dir);
+	assert_int_equal(symlink(open_file, link), 0);
+	assert_int_equal(pp_creds_load(link, &cr, &err), -1);
+	assert_non_null(strstr(err.msg, "chmod 600"));
+	chmod(open_file, 0600);
+	assert_int_equal(pp_creds_load(link, &cr, &err), 0);
+	assert_string_equal(cr.token, "Hunter2-secret");
+	pp_creds_free(&cr);
+	snprintf(fifo, sizeof fifo, "%s/fifo.secret", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(pp_creds_load(fifo, &cr, &err), -1);   /* returns: no writer needed */
+	assert_non_null(strstr(err.msg, "regular file"));
+	assert_int_equal(pp_creds_load(dir, &cr, &err), -1);
+	assert_non_null(strstr(err.msg, "regular file"));
+}
+
 static int
 setup(void **s)
 {
@@ -200,6 +225,7 @@ main(void)
 		cmocka_unit_test(test_errors_name_file_and_line),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_credentials_mode_and_secrecy),
+		cmocka_unit_test(test_credentials_checked_on_what_is_read),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -43,7 +43,7 @@ test_thirty_days(void **st)
 	assert_int_equal(s.unverified, 0);
 }
 
-/* The authoritative servers lag twice: each costs exactly one more update, no loop. */
+/* The authoritative servers lag twice: each costs one more check, no update, no stop. */
 static void
 test_stale_authoritative(void **st)
 {
@@ -54,12 +54,25 @@ test_stale_authoritative(void **st)
 	assert_int_equal(s.unverified, 2);
 }
 
+/* ... and when each lag lasts four checks in a row, still not one request more. */
+static void
+test_stale_back_to_back(void **st)
+{
+	struct pp_ddns_sim s = { .stale_auth = 2, .stale_run = 4 };
+	(void)st;
+
+	run(&s);
+	assert_int_equal(s.unverified, 8);
+	assert_int_equal(s.provider_min, 17);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_thirty_days),
 		cmocka_unit_test(test_stale_authoritative),
+		cmocka_unit_test(test_stale_back_to_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

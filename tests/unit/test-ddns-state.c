@@ -274,39 +274,104 @@ test_other_parsers(void **s)
 
 /*
  * The authoritative servers keep the old record after the provider said good:
- * the update is re-sent once per backoff, never sooner, and a provider that
- * keeps answering nochg while its DNS disagrees ends in a stop, not a loop.
+ * that is propagation. The record is re-checked after a growing backoff and
+ * nothing is sent within PP_DDNS_PROPAGATION; only then is the update sent
+ * again, once. A provider that keeps answering nochg to those re-sends while
+ * its DNS disagrees hour after hour ends in a stop, not a loop.
  */
 static void
 test_unverified_backs_off_then_stops(void **s)
 {
 	struct pp_ddns_host h;
-	time_t t = T0;
-	int sent = 0;
+	time_t t = T0, prev = 0;
+	int sent = 0, checks = 0;
 	(void)s;
 
 	fresh(&h);
 	assert_int_equal(pp_ddns_decide(&h, NEW, HASH, t), PP_ACT_UPDATE);
 	assert_int_equal(pp_ddns_apply(&h, PP_ACT_UPDATE, PP_DC_GOOD, NEW, HASH, t, 0), PP_CLS_OK);
 	sent++;
-	for (int round = 1; round <= 5 && h.status != PP_HS_STOPPED; round++) {
-		pp_ddns_unverified(&h, round, "ns1 answers " OLD, t, 0);
-		assert_int_equal(h.status, PP_HS_RETRY);
-		assert_string_equal(h.published, "");
+	for (int round = 0; round < 100 && h.status != PP_HS_STOPPED; round++) {
+		pp_ddns_unverified(&h, "ns1 answers " OLD, t, 0);
+		checks++;
 		assert_non_null(strstr(h.reason, "ns1 answers " OLD));
 		time_t due = h.next_attempt;
-		assert_true(due - t >= pp_ddns_backoff(round, 0));
-		/* Every poll before the backoff: nothing sent. */
-		for (time_t u = t + 1; u < due; u += 30)
+		if (h.status == PP_HS_PENDING) {
+			/* Propagating: the provider's address stays published, re-checks spread out. */
+			assert_string_equal(h.published, NEW);
+			assert_true(due > t);
+			assert_true(due - t >= prev || due == h.published_at + PP_DDNS_PROPAGATION);
+			assert_true(due <= h.published_at + PP_DDNS_PROPAGATION);
+			prev = due - t;
+			for (time_t u = t + 1; u < due; u += 30)
+				assert_int_equal(pp_ddns_decide(&h, NEW, HASH, u), PP_ACT_NONE);
+			t = due;
+			assert_int_equal(pp_ddns_decide(&h, NEW, HASH, t), PP_ACT_VERIFY);
+			continue;
+		}
+		/* The window is over: a real mismatch, re-sent once after a backoff. */
+		assert_int_equal(h.status, PP_HS_RETRY);
+		assert_string_equal(h.published, "");
+		assert_true(t - h.published_at >= PP_DDNS_PROPAGATION);
+		assert_non_null(strstr(h.reason, "sending it again"));
+		for (time_t u = t + 1; u < due; u += 10)
 			assert_int_equal(pp_ddns_decide(&h, NEW, HASH, u), PP_ACT_WAIT);
 		t = due;
 		assert_int_equal(pp_ddns_decide(&h, NEW, HASH, t), PP_ACT_UPDATE);
 		pp_ddns_apply(&h, PP_ACT_UPDATE, PP_DC_NOCHG, NEW, HASH, t, 0);
 		sent++;
+		prev = 0;
 	}
 	assert_int_equal(h.status, PP_HS_STOPPED);
+	assert_non_null(strstr(h.reason, "nochg"));
+	/* Two windows of re-checks, a handful each, and two re-sends in two hours: no loop. */
 	assert_int_equal(sent, 3);
+	assert_true(checks >= 4 && checks <= 20);
+	assert_true(t - T0 >= 2 * PP_DDNS_PROPAGATION);
 	assert_int_equal(pp_ddns_decide(&h, NEW, HASH, t + 86400), PP_ACT_STOPPED);
+}
+
+/* A DNS that lags three minutes (several checks) then serves the record: one request, no stop. */
+static void
+test_lagging_dns_converges(void **s)
+{
+	struct pp_ddns_host h;
+	time_t t = T0;
+	int sent = 0, checks = 0;
+	(void)s;
+
+	fresh(&h);
+	for (int poll = 0; poll < 200; poll++, t += 30) {
+		enum pp_ddns_action a = pp_ddns_decide(&h, NEW, HASH, t);
+		assert_true(a == PP_ACT_NONE || a == PP_ACT_UPDATE || a == PP_ACT_VERIFY);
+		if (a == PP_ACT_UPDATE) {
+			assert_int_equal(pp_ddns_apply(&h, a, PP_DC_GOOD, NEW, HASH, t, 0), PP_CLS_OK);
+			sent++;
+		}
+		if (a == PP_ACT_UPDATE || a == PP_ACT_VERIFY) {
+			checks++;
+			if (t - T0 < 180) {
+				pp_ddns_unverified(&h, "ns1 answers " OLD, t, 0);
+				assert_int_equal(h.status, PP_HS_PENDING);
+				assert_non_null(strstr(h.reason, "propagate"));
+			} else {
+				pp_ddns_verified(&h, NULL);
+			}
+		}
+	}
+	assert_int_equal(sent, 1);
+	assert_true(checks >= 3);
+	assert_int_equal(h.status, PP_HS_OK);
+	assert_string_equal(h.published, NEW);
+	assert_string_equal(h.reason, "");
+	assert_int_equal(h.nochg, 0);
+	/* Pending survives a restart as such (the state file names it). */
+	assert_string_equal(pp_host_status_name(PP_HS_PENDING), "propagating");
+	/* While pending, a new address is sent at once: the re-check time is no provider backoff. */
+	fresh(&h);
+	pp_ddns_apply(&h, PP_ACT_UPDATE, PP_DC_GOOD, NEW, HASH, T0, 0);
+	pp_ddns_unverified(&h, "ns1 answers " OLD, T0, 0);
+	assert_int_equal(pp_ddns_decide(&h, "203.0.113.9", HASH, T0 + 1), PP_ACT_UPDATE);
 }
 
 static void
@@ -339,6 +404,7 @@ main(void)
 		cmocka_unit_test(test_dyndns2_parse_exact),
 		cmocka_unit_test(test_other_parsers),
 		cmocka_unit_test(test_unverified_backs_off_then_stops),
+		cmocka_unit_test(test_lagging_dns_converges),
 		cmocka_unit_test(test_address_kinds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
