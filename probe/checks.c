@@ -105,7 +105,7 @@ int pp_route_iface(uint32_t dst, char *out, size_t n)
 }
 
 /* Popen output of a command, bounded: the kernel's rule dump. */
-static char *run(const char *cmd)
+char *pp_run_cmd(const char *cmd)
 {
 	FILE *p = popen(cmd, "r");
 	struct pp_buf b = { 0 };
@@ -290,10 +290,10 @@ void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct
 	struct pp_error e;
 	const char *save = pp_backend_open(&b, &e) == 0 ? b.save : "iptables-save";
 	char *cmd = pp_xasprintf("%s -c -t nat 2>/dev/null", save);
-	char *nat = run(cmd);
+	char *nat = pp_run_cmd(cmd);
 	free(cmd);
 	cmd = pp_xasprintf("%s -t filter 2>/dev/null", save);
-	char *filter = run(cmd);
+	char *filter = pp_run_cmd(cmd);
 	free(cmd);
 	if (nat)
 		check_dnat(f, r, o, nat);
