@@ -176,7 +176,8 @@ static int open_capture(struct run *x, struct pp_facts *f, struct pp_error *err)
 	}
 	if (x->o->drop_privs && !x->o->read_path) {
 		if (pp_drop_privileges(&e) < 0)
-			pp_check_add(x->r, x->o, "privileges", PP_CHECK_SKIP, "%s", e.msg);
+			pp_check_add(x->r, x->o, "privileges", PP_CHECK_FAIL, "%s: the probe runs on with "
+			             "root's rights", e.msg);
 		else if (getuid() != 0)
 			pp_check_add(x->r, x->o, "privileges", PP_CHECK_INFO,
 			             "capture handles open; running on as uid %u", (unsigned)getuid());

@@ -35,14 +35,29 @@ check "replay of a missing file: error naming it" sh -c "[ $rc -ne 0 ] && grep -
 ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$PT" watch web-1 --seconds 3 >"$pp_tmp/watch.txt" 2>&1 &
 w=$!
 client() { i=0; while [ $i -lt 20 ]; do lab_http "$LAB_INET" http://203.0.113.1:8080/ >/dev/null; i=$((i + 1)); done; }
-watching() { grep -q '^watching' "$pp_tmp/watch.txt"; }
-wait_for 5 watching
+# The capture is armed once the process has left root (it drops right after opening the handles).
+status() { sed -n "s/^$1:[[:space:]]*//p" "/proc/$w/status"; }
+dropped() { _u=$(status Uid); [ -n "$_u" ] && [ "${_u%%[[:space:]]*}" != 0 ]; }
+wait_for 10 dropped
+uid=$(status Uid) gid=$(status Gid) groups=$(status Groups) caps="$(status CapEff) $(status CapPrm)"
+no_root() { [ -n "$1" ] && ! printf '%s\n' "$1" | grep -qw 0; }
+check "watch: left root after opening the capture (Uid $uid)" no_root "$uid"
+check "watch: left root's groups (Gid $gid, Groups '$groups')" no_root "$gid $groups"
+check "watch: no capability left (CapEff CapPrm: $caps)" [ "$caps" = "0000000000000000 0000000000000000" ]
 client
 wait $w; rc=$?
 check "watch: exit 0 on a working mapping" [ $rc -eq 0 ]
+check "watch: the report says it ran on as nobody" grep -q 'privileges.*running on as uid 65534' "$pp_tmp/watch.txt"
 check "watch: the client's SYN on WAN is reported" grep -q '#.*wan tcp 203.0.113.10:[0-9]* > 203.0.113.1:8080 SYN$' "$pp_tmp/watch.txt"
 check "watch: the server's SYN-ACK on LAN is reported" grep -q '#.*lan tcp 192.168.2.101:80 > 203.0.113.10:[0-9]* SYN-ACK' "$pp_tmp/watch.txt"
 check "watch: ends with the verdict" grep -q '^cause: ok' "$pp_tmp/watch.txt"
+
+# A drop that fails is reported at once and in the report: in a user namespace root cannot
+# change groups (setgroups is denied), so the drop to nobody fails.
+ip netns exec "$LAB_ROUTER" unshare --user --map-root-user "$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" \
+	watch web-1 --seconds 1 >"$pp_tmp/nodrop.txt" 2>&1
+check "failed drop: warned on stderr at once" grep -q '^portpilot: warning: cannot drop privileges to nobody' "$pp_tmp/nodrop.txt"
+check "failed drop: a failed check in the report" grep -q '\[fail\] privileges .*runs on with root' "$pp_tmp/nodrop.txt"
 
 # UDP mapping to the lab's echo service; then to a port where nothing listens.
 "$PORTPILOT" -f "$PT" add game protocol=udp public_port=7000 internal_ip=192.168.2.101 \
