@@ -271,11 +271,24 @@ static bool service_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 		                 "Defender) for outside sources", m->in_lo, ip));
 		return true;
 	}
+	if (f->svc_lan == PP_SVC_OPEN && f->svc_wan == PP_SVC_FILTERED) {
+		set(r, PP_CAUSE_HOST_FIREWALL,
+		    pp_xasprintf("%s answers %s port %u from the LAN but rejects a non-LAN source with ICMP "
+		                 "administratively prohibited: its own firewall", ip, pp_proto_name(m->proto), m->in_lo),
+		    pp_xasprintf("open port %u on %s's firewall for outside sources, not only for the local "
+		                 "subnet", m->in_lo, ip));
+		return true;
+	}
 	if (f->svc_lan == PP_SVC_OPEN && (f->svc_wan == PP_SVC_TIMEOUT || f->svc_wan == PP_SVC_UNREACHABLE)) {
 		char lan[16];
 		pp_format_ipv4(f->lan_ip, lan);
+		/* UDP has no handshake to tell a reply sent elsewhere from a datagram dropped on arrival;
+		 * the server's ARP for another gateway does, and without it the fix names both. */
+		bool unsure = m->proto == PP_UDP && !other_gateway(f);
 		set(r, PP_CAUSE_SERVER_GATEWAY, gateway_summary(f, ip, "answered from the LAN"),
-		    pp_xasprintf("set %s's default gateway to %s, or enable masquerade for this mapping", ip, lan));
+		    pp_xasprintf("set %s's default gateway to %s, or enable masquerade for this mapping%s", ip, lan,
+		                 unsure ? "; if it already uses this router, its firewall drops UDP from "
+		                          "outside sources: open the port for them" : ""));
 		return true;
 	}
 	return false;

@@ -281,6 +281,12 @@ static void test_diagnose_each_fact(void **st)
 	assert_int_equal(diag(&f), PP_CAUSE_SERVER_GATEWAY);
 	f.ct_replied = 1;
 	assert_int_equal(diag(&f), PP_CAUSE_OK);
+	/* UDP only: the datagram from a non-LAN source got no answer, or a REJECT for outside sources. */
+	f = healthy(&t), map.proto = PP_UDP, f.svc_wan = PP_SVC_TIMEOUT;
+	assert_int_equal(diag(&f), PP_CAUSE_SERVER_GATEWAY);
+	f.svc_wan = PP_SVC_FILTERED;
+	assert_int_equal(diag(&f), PP_CAUSE_HOST_FIREWALL);
+	map.proto = PP_TCP;
 	struct pp_cidr allow = { IP(198, 51, 100, 0), 24 };
 	f = healthy(&t), map.allow = &allow, map.nallow = 1;
 	assert_int_equal(diag(&f), PP_CAUSE_SOURCE_NOT_ALLOWED);
