@@ -137,7 +137,12 @@ static int run_probe(struct pp_cli *cli, struct args *a, int watch_seconds)
 		.arg = cli,
 	};
 	const struct pp_mapping *m = pp_table_find(t, a->name);
-	if (m && (m->bad & ((1u << PP_F_INTERNAL_IP) | (1u << PP_F_PUBLIC_PORT) | (1u << PP_F_PROTOCOL)))) {
+	if (!m) {
+		fprintf(cli->err, "portpilot: %s: no mapping named '%s' (portpilot list shows them)\n",
+		        cli->table_path ? cli->table_path : "table", a->name);
+		goto out;
+	}
+	if ((m->bad & ((1u << PP_F_INTERNAL_IP) | (1u << PP_F_PUBLIC_PORT) | (1u << PP_F_PROTOCOL)))) {
 		fprintf(cli->err, "portpilot: mapping %s has invalid values: fix them first (portpilot check)\n",
 		        a->name);
 		goto out;
@@ -146,6 +151,9 @@ static int run_probe(struct pp_cli *cli, struct args *a, int watch_seconds)
 		fprintf(cli->out, "watching %s for %d s: try it from outside now\n", a->name, watch_seconds);
 	if (pp_probe_run(&o, &r, &e) < 0) {
 		fprintf(cli->err, "portpilot: %s\n", e.msg);
+		/* With --read the one thing that can fail is the given file: bad input. The rest
+		 * (--write, capture) failed while running. */
+		rc = a->read ? PP_EXIT_USAGE : PP_EXIT_FAIL;
 		goto out;
 	}
 	if (cli->json)

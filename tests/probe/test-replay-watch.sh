@@ -29,7 +29,12 @@ PRC=$?
 expect_cause "replay of the FORWARD-drop capture (on a healthy router)" forward_blocked
 "$PORTPILOT" -f "$PT" probe web-1 --read "$pp_tmp/missing.pcap" >/dev/null 2>"$pp_tmp/err"
 rc=$?
-check "replay of a missing file: error naming it" sh -c "[ $rc -ne 0 ] && grep -q missing.pcap '$pp_tmp/err'"
+check "replay of a missing file: exit 2 (bad input), error naming it" \
+	sh -c "[ $rc -eq 2 ] && grep -q missing.pcap '$pp_tmp/err'"
+# A failure while running is exit 1, not a usage error: the evidence cannot be saved there.
+plab_probe web-1 --write "$pp_tmp/no/such/dir/x.pcap"
+check "--write to an unwritable path: exit 1, error naming it" \
+	sh -c "[ $PRC -eq 1 ] && grep -q 'write $pp_tmp/no/such/dir/x.pcap' '$pp_tmp/err'"
 
 # watch, human output: every attempt from outside shows up as it happens.
 ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$PT" watch web-1 --seconds 3 >"$pp_tmp/watch.txt" 2>&1 &
@@ -87,8 +92,9 @@ printf 'token=wrong\n' >"$pp_tmp/refl.token"
 lab_ns "$LAB_ROUTER" "$PORTPILOT" -f "$PT" -c "$pp_tmp/pp.conf" probe web-1 >"$pp_tmp/out.txt" 2>&1
 check "conf: a wrong token is reported as the reflector's 401" grep -q 'answered 401' "$pp_tmp/out.txt"
 
-"$PORTPILOT" -f "$PT" probe nosuch >/dev/null 2>&1
+"$PORTPILOT" -f "$PT" probe nosuch >/dev/null 2>"$pp_tmp/err"
 check "unknown mapping: exit 2" [ $? -eq 2 ]
+check "unknown mapping: the error names it and the table" grep -q "$PT: no mapping named 'nosuch'" "$pp_tmp/err"
 "$PORTPILOT" -f "$PT" probe >/dev/null 2>&1
 check "no mapping named: exit 2" [ $? -eq 2 ]
 "$PORTPILOT" reflector >/dev/null 2>&1
