@@ -2,11 +2,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "portpilot/probe.h"
@@ -360,6 +362,16 @@ void pp_capture_close(struct pp_capture *cap)
 	free(cap);
 }
 
+/* Capabilities still held after the drop: none may survive (KEEPCAPS, ambient sets). */
+static bool caps_left(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+	if (syscall(SYS_capget, &h, d) < 0)
+		return true;
+	return d[0].effective | d[1].effective | d[0].permitted | d[1].permitted;
+}
+
 int pp_drop_privileges(struct pp_error *err)
 {
 	if (geteuid() != 0)
@@ -369,5 +381,8 @@ int pp_drop_privileges(struct pp_error *err)
 		return pp_error_set(err, "cannot drop privileges: no user 'nobody'");
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
 		return pp_error_set(err, "cannot drop privileges to nobody: %s", strerror(errno));
+	/* A drop that can be undone, or that left capabilities, is no drop. */
+	if (setuid(0) == 0 || geteuid() == 0 || getegid() == 0 || caps_left())
+		return pp_error_set(err, "dropped to nobody, yet root or capabilities remain");
 	return 0;
 }

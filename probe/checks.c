@@ -105,7 +105,7 @@ int pp_route_iface(uint32_t dst, char *out, size_t n)
 }
 
 /* Popen output of a command, bounded: the kernel's rule dump. */
-static char *run(const char *cmd)
+char *pp_run_cmd(const char *cmd)
 {
 	FILE *p = popen(cmd, "r");
 	struct pp_buf b = { 0 };
@@ -290,10 +290,10 @@ void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct
 	struct pp_error e;
 	const char *save = pp_backend_open(&b, &e) == 0 ? b.save : "iptables-save";
 	char *cmd = pp_xasprintf("%s -c -t nat 2>/dev/null", save);
-	char *nat = run(cmd);
+	char *nat = pp_run_cmd(cmd);
 	free(cmd);
 	cmd = pp_xasprintf("%s -t filter 2>/dev/null", save);
-	char *filter = run(cmd);
+	char *filter = pp_run_cmd(cmd);
 	free(cmd);
 	if (nat)
 		check_dnat(f, r, o, nat);
@@ -451,22 +451,46 @@ static void service_udp(struct pp_facts *f, struct pp_probe_result *r, const str
 	             udp_words(f->udp_wan, f->udp_wan_reply));
 }
 
+/* UDP only: a datagram from a non-LAN source of the router; only a service that answered the
+ * router from the LAN makes silence here mean its answer went elsewhere. */
+static void return_route_udp(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+                             const char *ip, const char *wip, bool lan_reply)
+{
+	const struct pp_mapping *m = f->m;
+	bool wan_reply = false;
+	if (!lan_reply) {
+		pp_check_add(r, o, "return_route", PP_CHECK_SKIP, "udp %s:%u did not answer the router's "
+		             "datagram, so silence towards a non-LAN source would prove nothing", ip, m->in_lo);
+		return;
+	}
+	f->svc_wan = try_connect(f->wan_ip, m->internal_ip, m->in_lo, true, 1500, &wan_reply);
+	if (f->svc_wan == PP_SVC_OPEN && !wan_reply)
+		f->svc_wan = PP_SVC_TIMEOUT;
+	pp_check_add(r, o, "return_route", f->svc_wan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
+	             "udp %s:%u from a non-LAN source (%s) %s", ip, m->in_lo, wip,
+	             wan_reply ? "answered" : svc_words(f->svc_wan));
+}
+
 void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	const struct pp_mapping *m = f->m;
-	bool udp = m->proto == PP_UDP;
+	bool udp = m->proto == PP_UDP, lan_reply = false;
 	char ip[16], lip[16], wip[16];
 	pp_format_ipv4(m->internal_ip, ip);
 	pp_format_ipv4(f->lan_ip, lip);
 	pp_format_ipv4(f->wan_ip, wip);
-	f->svc_lan = try_connect(f->lan_ip, m->internal_ip, m->in_lo, udp, 3500, NULL);
+	f->svc_lan = try_connect(f->lan_ip, m->internal_ip, m->in_lo, udp, udp ? 1500 : 3500, &lan_reply);
 	f->neigh_ok = neighbour(m->internal_ip);
 	pp_check_add(r, o, "service", f->svc_lan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
 	             "%s %s:%u from the router (%s) %s%s", udp ? "udp" : "tcp", ip, m->in_lo, lip,
-	             svc_words(f->svc_lan),
+	             udp ? udp_words(f->svc_lan, lan_reply) : svc_words(f->svc_lan),
 	             f->neigh_ok == PP_YES ? "; it answers ARP" : f->neigh_ok == PP_NO ? "; no ARP answer" : "");
-	if (f->svc_lan != PP_SVC_OPEN || !f->wan_ip || udp)
+	if (f->svc_lan != PP_SVC_OPEN || !f->wan_ip)
 		return;
+	if (udp) {
+		return_route_udp(f, r, o, ip, wip, lan_reply);
+		return;
+	}
 	/* A source outside the LAN shows where the server sends replies: back here or elsewhere. */
 	f->svc_wan = try_connect(f->wan_ip, m->internal_ip, m->in_lo, false, 2000, NULL);
 	pp_check_add(r, o, "return_route", f->svc_wan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,

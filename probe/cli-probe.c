@@ -104,6 +104,14 @@ static void print_packet(const struct pp_packet *p, const struct pp_attempt *att
 	fflush(cli->out);
 }
 
+/* A probe that keeps root's rights is said at once, not only in the report at the end. */
+static void warn_check(const struct pp_check *ck, void *arg)
+{
+	struct pp_cli *cli = arg;
+	if (ck->state == PP_CHECK_FAIL && !strcmp(ck->id, "privileges"))
+		fprintf(cli->err, "portpilot: warning: %s\n", ck->text);
+}
+
 static int run_probe(struct pp_cli *cli, struct args *a, int watch_seconds)
 {
 	struct pp_table *t = NULL;
@@ -125,10 +133,16 @@ static int run_probe(struct pp_cli *cli, struct args *a, int watch_seconds)
 		.table = t, .name = a->name, .reflector_url = a->reflector, .token = token,
 		.hostname = a->hostname, .watch_seconds = watch_seconds, .wan_if = a->wan, .lan_if = a->lan,
 		.write_path = a->write, .read_path = a->read, .drop_privs = !a->no_drop,
-		.on_packet = watch_seconds > 0 && !cli->json ? print_packet : NULL, .arg = cli,
+		.on_packet = watch_seconds > 0 && !cli->json ? print_packet : NULL, .on_check = warn_check,
+		.arg = cli,
 	};
 	const struct pp_mapping *m = pp_table_find(t, a->name);
-	if (m && (m->bad & ((1u << PP_F_INTERNAL_IP) | (1u << PP_F_PUBLIC_PORT) | (1u << PP_F_PROTOCOL)))) {
+	if (!m) {
+		fprintf(cli->err, "portpilot: %s: no mapping named '%s' (portpilot list shows them)\n",
+		        cli->table_path ? cli->table_path : "table", a->name);
+		goto out;
+	}
+	if ((m->bad & ((1u << PP_F_INTERNAL_IP) | (1u << PP_F_PUBLIC_PORT) | (1u << PP_F_PROTOCOL)))) {
 		fprintf(cli->err, "portpilot: mapping %s has invalid values: fix them first (portpilot check)\n",
 		        a->name);
 		goto out;
@@ -137,6 +151,9 @@ static int run_probe(struct pp_cli *cli, struct args *a, int watch_seconds)
 		fprintf(cli->out, "watching %s for %d s: try it from outside now\n", a->name, watch_seconds);
 	if (pp_probe_run(&o, &r, &e) < 0) {
 		fprintf(cli->err, "portpilot: %s\n", e.msg);
+		/* With --read the one thing that can fail is the given file: bad input. The rest
+		 * (--write, capture) failed while running. */
+		rc = a->read ? PP_EXIT_USAGE : PP_EXIT_FAIL;
 		goto out;
 	}
 	if (cli->json)

@@ -135,6 +135,15 @@ static bool icmp_reject(const struct pp_facts *f)
 	return false;
 }
 
+/* What conntrack adds to a verdict about unanswered connections. */
+static const char *ct_words(const struct pp_facts *f)
+{
+	if (!f->ct_unreplied)
+		return "";
+	return f->ct_replied ? "; conntrack: some connections DNATed to it were never answered (UNREPLIED)"
+	                     : "; conntrack: no connection DNATed to it was ever answered (UNREPLIED)";
+}
+
 /* The server asking ARP for an address other than ours: where its replies go instead. */
 static uint32_t other_gateway(const struct pp_facts *f)
 {
@@ -153,9 +162,9 @@ static char *gateway_summary(const struct pp_facts *f, const char *ip, const cha
 	pp_format_ipv4(g, gw);
 	if (g)
 		return pp_xasprintf("%s %s, but its replies to outside addresses go to %s (it asks ARP "
-		                    "for it), not this router", ip, what, gw);
+		                    "for it), not this router%s", ip, what, gw, ct_words(f));
 	return pp_xasprintf("%s %s, but its replies to outside addresses do not come back through "
-	                    "this router", ip, what);
+	                    "this router%s", ip, what, ct_words(f));
 }
 
 static bool table_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
@@ -255,17 +264,31 @@ static bool service_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 	if (f->svc_lan == PP_SVC_REFUSED || f->svc_lan == PP_SVC_TIMEOUT || f->svc_lan == PP_SVC_FILTERED ||
 	    f->svc_lan == PP_SVC_UNREACHABLE) {
 		set(r, PP_CAUSE_HOST_FIREWALL,
-		    pp_xasprintf("%s answers ARP but %s port %u %s: its own firewall", ip, pp_proto_name(m->proto),
-		                 m->in_lo, f->svc_lan == PP_SVC_TIMEOUT ? "drops the connection" : "is rejected with ICMP"),
+		    pp_xasprintf("%s answers ARP but %s port %u %s: its own firewall%s", ip, pp_proto_name(m->proto),
+		                 m->in_lo, f->svc_lan == PP_SVC_TIMEOUT ? "drops the connection" : "is rejected with ICMP",
+		                 ct_words(f)),
 		    pp_xasprintf("open port %u on %s's firewall (iptables/nftables, firewalld, Windows "
 		                 "Defender) for outside sources", m->in_lo, ip));
+		return true;
+	}
+	if (f->svc_lan == PP_SVC_OPEN && f->svc_wan == PP_SVC_FILTERED) {
+		set(r, PP_CAUSE_HOST_FIREWALL,
+		    pp_xasprintf("%s answers %s port %u from the LAN but rejects a non-LAN source with ICMP "
+		                 "administratively prohibited: its own firewall", ip, pp_proto_name(m->proto), m->in_lo),
+		    pp_xasprintf("open port %u on %s's firewall for outside sources, not only for the local "
+		                 "subnet", m->in_lo, ip));
 		return true;
 	}
 	if (f->svc_lan == PP_SVC_OPEN && (f->svc_wan == PP_SVC_TIMEOUT || f->svc_wan == PP_SVC_UNREACHABLE)) {
 		char lan[16];
 		pp_format_ipv4(f->lan_ip, lan);
+		/* UDP has no handshake to tell a reply sent elsewhere from a datagram dropped on arrival;
+		 * the server's ARP for another gateway does, and without it the fix names both. */
+		bool unsure = m->proto == PP_UDP && !other_gateway(f);
 		set(r, PP_CAUSE_SERVER_GATEWAY, gateway_summary(f, ip, "answered from the LAN"),
-		    pp_xasprintf("set %s's default gateway to %s, or enable masquerade for this mapping", ip, lan));
+		    pp_xasprintf("set %s's default gateway to %s, or enable masquerade for this mapping%s", ip, lan,
+		                 unsure ? "; if it already uses this router, its firewall drops UDP from "
+		                          "outside sources: open the port for them" : ""));
 		return true;
 	}
 	return false;
@@ -304,7 +327,9 @@ static bool traffic_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 		                 "firewalld/ufw/Docker rules that drop before it)"));
 		return true;
 	}
-	if (s->fwd_no_reply && !s->answered) {
+	/* Without a capture, conntrack alone shows outside attempts DNATed and never answered. */
+	bool ct_only = !f->captured && f->outside_tested && !f->outside_ok && f->ct_unreplied && !f->ct_replied;
+	if ((s->fwd_no_reply && !s->answered) || ct_only) {
 		char lan[16];
 		pp_format_ipv4(f->lan_ip, lan);
 		set(r, PP_CAUSE_SERVER_GATEWAY, gateway_summary(f, ip, "got the attempt"),
@@ -502,6 +527,8 @@ void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 		                "forwarded, %d unanswered, %d answered), %d hairpin from the LAN",
 		                s.outside, s.wrong, s.not_allowed, s.in_not_fwd, s.fwd_no_reply, s.answered,
 		                s.hairpin);
+	for (size_t i = 0; i < f->nconntrack; i++)
+		pp_evidence_add(r, "conntrack: %s", f->conntrack[i]);
 	packet_evidence(f, r);
 }
 
@@ -571,7 +598,12 @@ void pp_probe_result_json(FILE *f, const struct pp_probe_result *r)
 	pp_json_str(f, r->reflect.result);
 	fputs("},\"reflector_udp\":{\"result\":", f);
 	pp_json_str(f, r->reflect_udp.result);
-	fputs("},\"attempts\":", f);
+	fputs("},\"conntrack\":[", f);
+	for (size_t i = 0; i < r->nconntrack; i++) {
+		fputs(i ? "," : "", f);
+		pp_json_str(f, r->conntrack[i]);
+	}
+	fputs("],\"attempts\":", f);
 	json_attempts(f, &r->trace);
 	fprintf(f, ",\"packets\":%zu,\"elapsed_s\":%.2f}\n", r->trace.npkts, r->elapsed_s);
 }
@@ -584,6 +616,9 @@ void pp_probe_result_free(struct pp_probe_result *r)
 		free(r->checks[i].text);
 	for (size_t i = 0; i < r->nevidence; i++)
 		free(r->evidence[i]);
+	for (size_t i = 0; i < r->nconntrack; i++)
+		free(r->conntrack[i]);
+	free(r->conntrack);
 	free(r->checks);
 	free(r->evidence);
 	free(r->summary);

@@ -176,7 +176,8 @@ static int open_capture(struct run *x, struct pp_facts *f, struct pp_error *err)
 	}
 	if (x->o->drop_privs && !x->o->read_path) {
 		if (pp_drop_privileges(&e) < 0)
-			pp_check_add(x->r, x->o, "privileges", PP_CHECK_SKIP, "%s", e.msg);
+			pp_check_add(x->r, x->o, "privileges", PP_CHECK_FAIL, "%s: the probe runs on with "
+			             "root's rights", e.msg);
 		else if (getuid() != 0)
 			pp_check_add(x->r, x->o, "privileges", PP_CHECK_INFO,
 			             "capture handles open; running on as uid %u", (unsigned)getuid());
@@ -204,7 +205,11 @@ int pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, st
 	if (f.outside_requested)
 		outside_whoami(&f, r, o);
 	trace_ctx(&x, &f);
+	/* Before the drop: the conntrack table is root's to open, anyone's to re-read. */
+	int ctfd = o->read_path ? -1 : pp_conntrack_open();
 	if (open_capture(&x, &f, err) < 0) {
+		if (ctfd >= 0)
+			close(ctfd);
 		pp_probe_result_free(r);
 		return -1;
 	}
@@ -219,7 +224,10 @@ int pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, st
 		if (o->reflector_url && m->proto == PP_BOTH)
 			outside_check_udp(&x, &f);
 		capture_for(&x, o->watch_seconds > 0 ? o->watch_seconds * 1000 : 300);
+		pp_facts_conntrack(&f, r, o, &x.ctx, ctfd);
 	}
+	if (ctfd >= 0)
+		close(ctfd);
 	f.captured = x.cap != NULL;
 	pp_capture_close(x.cap);
 	f.watched_s = o->read_path ? 0 : o->watch_seconds;

@@ -103,6 +103,14 @@ void pp_trace_sort(struct pp_trace *t);
 void pp_packet_format(const struct pp_packet *p, char *out, size_t n);
 bool pp_cidr_contains(const struct pp_cidr *v, size_t n, uint32_t ip);
 
+/* A conntrack entry of the mapping: never answered, answered, or answered and established. */
+enum pp_ct_state { PP_CT_UNREPLIED, PP_CT_REPLIED, PP_CT_ASSURED };
+/* One line of /proc/net/nf_conntrack or `conntrack -L`: 1 when it is a connection to the public
+ * port DNATed to the server, with out in words, e.g. "tcp 203.0.113.10:40000 -> 203.0.113.1:8080
+ * DNAT to 192.168.2.102:80, SYN_SENT [UNREPLIED]"; 0 for any other line. */
+int pp_conntrack_line(const char *line, const struct pp_trace_ctx *c, char *out, size_t n,
+                      enum pp_ct_state *state);
+
 /* ---- capture ---- */
 
 struct pp_capture;
@@ -185,6 +193,8 @@ struct pp_probe_result {
 	struct pp_reflect_result reflect;
 	double elapsed_s;
 	struct pp_reflect_result reflect_udp; /* protocol = both: the UDP connect-back (result "" if none) */
+	char **conntrack;              /* the mapping's conntrack entries, in words (pp_conntrack_line) */
+	size_t nconntrack;
 };
 
 struct pp_probe_opts {
@@ -247,6 +257,11 @@ struct pp_facts {
 	bool udp_lan_reply, udp_wan_reply;
 	bool outside_udp_tested, outside_udp_ok;
 	char outside_udp[16];          /* the reflector's result: reply | refused | no_reply | unreachable */
+	/* The kernel's conntrack entries of the mapping at the end of the probe. */
+	bool ct_read;
+	int ct_unreplied, ct_replied;  /* DNATed connections never answered / answered */
+	char *const *conntrack;        /* their lines, owned by the result */
+	size_t nconntrack;
 };
 
 /* Choose the cause from the facts (pure: unit-tested); fills cause, summary, fix, evidence. */

@@ -101,7 +101,9 @@ plab_lan_client() {
 # udp_* scenarios probe "game" (protocol = both, 5005 -> 192.168.2.101:5005, TCP and UDP served):
 # udp_ok, udp_not_listening (no UDP there), udp_host_firewall (the server REJECTs UDP with
 # icmp-admin-prohibited), udp_host_firewall_drop (it drops UDP from non-LAN sources),
-# udp_upstream_blocked (the carrier drops UDP 5005).
+# udp_upstream_blocked (the carrier drops UDP 5005). udp_only_* probe "game" as protocol = udp
+# (5005 -> the UDP echo on 192.168.2.101): udp_only_ok, udp_only_server_gateway (its default
+# gateway is 192.168.2.254).
 plab_scenario() {
 	PROBE_ARGS="" PROBE_CLIENT="" PROBE_NAME=web-1
 	_opts="" _rns="" _rip=""
@@ -113,6 +115,9 @@ plab_scenario() {
 	*) _rns=$LAB_INET _rip=$LAB_INET_IP;;
 	esac
 	case $1 in
+	udp_only_*) PROBE_NAME=game
+		"$PORTPILOT" -f "$PT" add game protocol=udp public_port=5005 internal_ip=$LAB_SRV1_IP \
+			internal_port=5005 >"$pp_tmp/set.log" 2>&1;;
 	udp_*) PROBE_NAME=game
 		"$PORTPILOT" -f "$PT" add game protocol=both public_port=5005 internal_ip=$LAB_SRV1_IP \
 			internal_port=5005 >"$pp_tmp/set.log" 2>&1 && lab_serve "$LAB_SRV1" 5005 srv-101-tcp;;
@@ -150,7 +155,8 @@ plab_scenario() {
 		PROBE_ARGS="$PROBE_ARGS --hostname site3.example.net";;
 	# The carrier filters the port between the internet and the site.
 	upstream_blocked) lab_ns "$LAB_INET" iptables -A FORWARD -p tcp --dport 8080 -j DROP;;
-	udp_ok|udp_not_listening) ;;
+	udp_ok|udp_not_listening|udp_only_ok) ;;
+	udp_only_server_gateway) ip -n "$LAB_SRV1" route replace default via 192.168.2.254;;
 	udp_host_firewall) lab_ns "$LAB_SRV1" iptables -A INPUT -p udp --dport 5005 -j REJECT \
 		--reject-with icmp-admin-prohibited;;
 	udp_host_firewall_drop) lab_ns "$LAB_SRV1" iptables -A INPUT -p udp --dport 5005 \

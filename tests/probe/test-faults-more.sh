@@ -12,6 +12,9 @@ expect_cause "healthy" ok
 check "healthy: the reflector's attempt is traced WAN in, LAN out, SYN-ACK, WAN out" \
 	j '.attempts[] | select(.wan_in and .lan_out and .lan_reply and .wan_out and .answer == "syn-ack")'
 check "healthy: the verdict comes in under 3 s" j '.elapsed_s < 3'
+check "healthy: conntrack shows the reflector's connection DNATed and answered (ASSURED)" \
+	j '.evidence[] | select(test("^conntrack: tcp 203\\.0\\.113\\.10:[0-9]+ -> 203\\.0\\.113\\.1:8080 DNAT to 192\\.168\\.2\\.101:80, [A-Z_]+ \\[ASSURED\\]$"))'
+check "healthy: no conntrack entry of the mapping is UNREPLIED" j '[.conntrack[] | select(test("UNREPLIED"))] | length == 0'
 
 plab_scenario server_gateway && plab_diagnose
 expect_cause "server_gateway" server_gateway
@@ -19,6 +22,9 @@ check "server_gateway: the fix names the router's LAN address" j '.fix | test("d
 check "server_gateway: the summary names the gateway the server uses (its ARP)" j '.summary | test("go to 192.168.2.254")'
 check "server_gateway: the outside SYN is seen forwarded and unanswered" \
 	j '.attempts[] | select(.wan_in and .lan_out and (.lan_reply | not))'
+check "server_gateway: conntrack shows the reflector's connection SYN_SENT [UNREPLIED]" \
+	j '.evidence[] | select(test("^conntrack: tcp 203\\.0\\.113\\.10:[0-9]+ -> 203\\.0\\.113\\.1:8080 DNAT to 192\\.168\\.2\\.101:80, SYN_SENT \\[UNREPLIED\\]$"))'
+check "server_gateway: the summary cites conntrack" j '.summary | test("conntrack: no connection DNATed to it was ever answered")'
 lab_ns "$LAB_ROUTER" "$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" watch web-1 --seconds 1 --json \
 	>"$pp_tmp/out.json" 2>"$pp_tmp/err"
 PRC=$?
@@ -26,6 +32,12 @@ expect_cause "server_gateway found by watch too (no reflector)" server_gateway
 ip -n "$LAB_SRV1" route replace default via 192.168.2.1 && plab_diagnose
 expect_cause "server_gateway repaired (control)" ok
 
+# The text report carries the conntrack evidence as well.
+plab_scenario host_firewall && lab_ns "$LAB_ROUTER" "$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" probe web-1 \
+	--reflector "$REFL" >"$pp_tmp/out.txt" 2>&1
+check "host_firewall (text): conntrack evidence line with UNREPLIED" \
+	grep -Eq '^  conntrack: tcp 203\.0\.113\.10:[0-9]+ -> 203\.0\.113\.1:8080 DNAT to 192\.168\.2\.101:80, SYN_SENT \[UNREPLIED\]$' "$pp_tmp/out.txt"
+check "host_firewall (text): the conntrack check counts it" grep -q '\[info\] conntrack .* 1 never answered (UNREPLIED), 0 answered' "$pp_tmp/out.txt"
 plab_scenario host_firewall && lab_ns "$LAB_SRV1" iptables -F INPUT &&
 	lab_ns "$LAB_SRV1" iptables -A INPUT -p tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable &&
 	plab_diagnose

@@ -53,6 +53,19 @@ expect_cause "carrier drops UDP only" upstream_blocked
 check "upstream_blocked: no UDP attempt reached the WAN" j '[.attempts[] | select(.proto == "udp" and (.router_own | not))] | length == 0'
 check "failing verdicts under 10 s" j '.elapsed_s < 10'
 
+# protocol = udp alone: the return route is tested with a datagram from the router's WAN address,
+# so the inside checks find a server whose default gateway is elsewhere, no reflector needed.
+plab_scenario udp_only_ok && plab_probe game
+expect_cause "udp-only mapping, healthy, inside checks" ok
+check "udp-only healthy: the return route passes" j '.checks[] | select(.id == "return_route" and .state == "pass" and (.text | test("^udp .* answered$")))'
+plab_scenario udp_only_server_gateway && plab_probe game
+expect_cause "udp-only mapping, server's default gateway elsewhere, inside checks" server_gateway
+check "udp-only server_gateway: the datagram from the WAN address got no answer" \
+	j '.checks[] | select(.id == "return_route" and .state == "fail" and (.text | test("^udp 192\\.168\\.2\\.101:5005 from a non-LAN source \\(203\\.0\\.113\\.1\\)")))'
+check "udp-only server_gateway: the summary names the gateway it uses (its ARP)" j '.summary | test("go to 192\\.168\\.2\\.254")'
+plab_diagnose
+expect_cause "udp-only server_gateway, with the reflector too" server_gateway
+
 # A tcp-only mapping is not asked about UDP.
 plab_scenario ok && plab_diagnose
 check "tcp mapping: no UDP checks" j '[.checks[] | select(.id | test("udp"))] | length == 0'

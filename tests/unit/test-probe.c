@@ -171,6 +171,44 @@ static void test_trace_hairpin_and_wrong_proto(void **st)
 	pp_trace_free(&t);
 }
 
+static void test_conntrack_lines(void **st)
+{
+	struct pp_trace_ctx c = ctx();
+	enum pp_ct_state state;
+	char out[200];
+	/* /proc/net/nf_conntrack: the reflector's SYN, DNATed and never answered. */
+	assert_int_equal(pp_conntrack_line("ipv4     2 tcp      6 118 SYN_SENT src=203.0.113.10 dst=203.0.113.1 "
+	                                   "sport=40000 dport=8080 [UNREPLIED] src=192.168.2.101 dst=203.0.113.10 "
+	                                   "sport=80 dport=40000 mark=0 zone=0 use=2", &c, out, sizeof out, &state), 1);
+	assert_string_equal(out, "tcp 203.0.113.10:40000 -> 203.0.113.1:8080 DNAT to 192.168.2.101:80, "
+	                         "SYN_SENT [UNREPLIED]");
+	assert_int_equal(state, PP_CT_UNREPLIED);
+	/* conntrack -L: no "ipv4 2" prefix; an answered connection. */
+	assert_int_equal(pp_conntrack_line("tcp      6 431999 ESTABLISHED src=203.0.113.10 dst=203.0.113.1 sport=40001 "
+	                                   "dport=8080 src=192.168.2.101 dst=203.0.113.10 sport=80 dport=40001 "
+	                                   "[ASSURED] mark=0 use=1", &c, out, sizeof out, &state), 1);
+	assert_string_equal(out, "tcp 203.0.113.10:40001 -> 203.0.113.1:8080 DNAT to 192.168.2.101:80, "
+	                         "ESTABLISHED [ASSURED]");
+	assert_int_equal(state, PP_CT_ASSURED);
+	/* The router's own test straight to the server is not DNATed: not the mapping's. */
+	assert_int_equal(pp_conntrack_line("tcp 6 100 ESTABLISHED src=192.168.2.1 dst=192.168.2.101 sport=5000 dport=80 "
+	                                   "src=192.168.2.101 dst=192.168.2.1 sport=80 dport=5000 [ASSURED] use=1",
+	                                   &c, out, sizeof out, &state), 0);
+	/* Another mapping's server, and a protocol this mapping does not forward. */
+	assert_int_equal(pp_conntrack_line("tcp 6 100 SYN_SENT src=203.0.113.10 dst=203.0.113.1 sport=1 dport=8080 "
+	                                   "[UNREPLIED] src=192.168.2.102 dst=203.0.113.10 sport=80 dport=1 use=1",
+	                                   &c, out, sizeof out, &state), 0);
+	const char *udp = "udp      17 29 src=203.0.113.10 dst=203.0.113.1 sport=5000 dport=8080 src=192.168.2.101 "
+	                  "dst=203.0.113.10 sport=80 dport=5000 mark=0 use=1";
+	assert_int_equal(pp_conntrack_line(udp, &c, out, sizeof out, &state), 0);
+	c.protos = PP_UDP;
+	assert_int_equal(pp_conntrack_line(udp, &c, out, sizeof out, &state), 1);
+	assert_string_equal(out, "udp 203.0.113.10:5000 -> 203.0.113.1:8080 DNAT to 192.168.2.101:80, replied");
+	assert_int_equal(state, PP_CT_REPLIED);
+	assert_int_equal(pp_conntrack_line("conntrack v1.4.7 (conntrack-tools): 0 flow entries", &c, out,
+	                                   sizeof out, &state), 0);
+}
+
 /* Facts of a healthy site; each test breaks one thing. */
 static struct pp_mapping map;
 static struct pp_site site;
@@ -238,6 +276,17 @@ static void test_diagnose_each_fact(void **st)
 	assert_int_equal(diag(&f), PP_CAUSE_SERVER_GATEWAY);
 	f = healthy(&t), f.outside_ok = false;
 	assert_int_equal(diag(&f), PP_CAUSE_UPSTREAM_BLOCKED);
+	/* Without a capture, conntrack's never-answered DNAT entries still point at the server's route. */
+	f = healthy(&t), f.outside_ok = false, f.captured = false, f.ct_read = true, f.ct_unreplied = 1;
+	assert_int_equal(diag(&f), PP_CAUSE_SERVER_GATEWAY);
+	f.ct_replied = 1;
+	assert_int_equal(diag(&f), PP_CAUSE_OK);
+	/* UDP only: the datagram from a non-LAN source got no answer, or a REJECT for outside sources. */
+	f = healthy(&t), map.proto = PP_UDP, f.svc_wan = PP_SVC_TIMEOUT;
+	assert_int_equal(diag(&f), PP_CAUSE_SERVER_GATEWAY);
+	f.svc_wan = PP_SVC_FILTERED;
+	assert_int_equal(diag(&f), PP_CAUSE_HOST_FIREWALL);
+	map.proto = PP_TCP;
 	struct pp_cidr allow = { IP(198, 51, 100, 0), 24 };
 	f = healthy(&t), map.allow = &allow, map.nallow = 1;
 	assert_int_equal(diag(&f), PP_CAUSE_SOURCE_NOT_ALLOWED);
@@ -288,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_filters_compile),
 		cmocka_unit_test(test_trace_full_path),
 		cmocka_unit_test(test_trace_hairpin_and_wrong_proto),
+		cmocka_unit_test(test_conntrack_lines),
 		cmocka_unit_test(test_diagnose_each_fact),
 		cmocka_unit_test(test_diagnose_from_trace),
 		cmocka_unit_test(test_cause_names),

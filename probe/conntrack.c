@@ -1,0 +1,126 @@
+/* The kernel's conntrack entries of a mapping: whether DNATed connections were ever answered. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "probe-internal.h"
+#include "portpilot/util.h"
+
+/* The value of key= in the orig (k = 0) or reply (k = 1) half of a conntrack line. */
+static const char *field(const char *line, const char *key, int k, char *out, size_t n)
+{
+	size_t kl = strlen(key);
+	for (const char *p = line; (p = strstr(p, key)); p += kl) {
+		if ((p == line || p[-1] == ' ') && k-- == 0) {
+			p += kl;
+			snprintf(out, n, "%.*s", (int)strcspn(p, " \n"), p);
+			return out;
+		}
+	}
+	return NULL;
+}
+
+int pp_conntrack_line(const char *line, const struct pp_trace_ctx *c, char *out, size_t n,
+                      enum pp_ct_state *state)
+{
+	char proto[8] = "", word[24] = "", v[8][24];
+	const char *p = line;
+	uint32_t odst, rsrc;
+	/* /proc/net/nf_conntrack starts with "ipv4 2", the conntrack tool does not. */
+	if (!strncmp(p, "ipv4 ", 5))
+		p += 5 + strspn(p + 5, " 2");
+	if (sscanf(p, "%7s %*d %*d %23s", proto, word) < 1)
+		return 0;
+	uint8_t bit = !strcmp(proto, "tcp") ? PP_TCP : !strcmp(proto, "udp") ? PP_UDP : 0;
+	if (!(c->protos & bit) || !field(p, "src=", 0, v[0], 24) || !field(p, "dst=", 0, v[1], 24) ||
+	    !field(p, "sport=", 0, v[2], 24) || !field(p, "dport=", 0, v[3], 24) ||
+	    !field(p, "src=", 1, v[4], 24) || !field(p, "sport=", 1, v[5], 24))
+		return 0;
+	unsigned dport = (unsigned)atoi(v[3]), rport = (unsigned)atoi(v[5]);
+	/* Ours: to the public port, answered (or to be) by the server, i.e. translated to it. */
+	if (pp_parse_ipv4(v[1], &odst) < 0 || pp_parse_ipv4(v[4], &rsrc) < 0 || rsrc != c->internal_ip ||
+	    odst == rsrc || dport < c->pub_lo || dport > c->pub_hi || rport < c->in_lo || rport > c->in_hi)
+		return 0;
+	*state = strstr(p, "[UNREPLIED]") ? PP_CT_UNREPLIED : strstr(p, "[ASSURED]") ? PP_CT_ASSURED
+	                                                                           : PP_CT_REPLIED;
+	if (strchr(word, '=') || bit == PP_UDP)
+		*word = '\0';
+	snprintf(out, n, "%s %s:%s -> %s:%s DNAT to %s:%s, %s%s%s", proto, v[0], v[2], v[1], v[3], v[4], v[5],
+	         word, *word ? " " : "", *state == PP_CT_UNREPLIED ? "[UNREPLIED]" :
+	         *state == PP_CT_ASSURED ? "[ASSURED]" : "replied");
+	return 1;
+}
+
+int pp_conntrack_open(void)
+{
+	return open("/proc/net/nf_conntrack", O_RDONLY | O_CLOEXEC);
+}
+
+/* The table's text: re-read through the fd opened while privileged (seq files rewind), else
+ * asked of the conntrack tool, which needs CAP_NET_ADMIN. */
+static char *ct_dump(int fd, uint8_t protos, const char **how)
+{
+	struct pp_buf b = { 0 };
+	char tmp[4096];
+	ssize_t k;
+	if (fd >= 0 && lseek(fd, 0, SEEK_SET) == 0) {
+		*how = "/proc/net/nf_conntrack";
+		while ((k = read(fd, tmp, sizeof tmp)) > 0 && b.len < (64u << 20))
+			pp_buf_add(&b, tmp, (size_t)k);
+		if (k == 0) {
+			pp_buf_add(&b, "", 0);
+			return b.data;
+		}
+		pp_buf_free(&b);
+	}
+	*how = "conntrack -L";
+	for (int i = 0; i < 2; i++) {
+		if (!(protos & (i ? PP_UDP : PP_TCP)))
+			continue;
+		char *out = pp_run_cmd(i ? "conntrack -L -p udp 2>/dev/null" : "conntrack -L -p tcp 2>/dev/null");
+		if (!out) {
+			pp_buf_free(&b);
+			return NULL;
+		}
+		pp_buf_addstr(&b, out);
+		free(out);
+	}
+	return b.data;
+}
+
+void pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+                        const struct pp_trace_ctx *c, int fd)
+{
+	enum { MAX_LINES = 12 };
+	const char *how = "";
+	char *dump = ct_dump(fd, c->protos, &how);
+	int count[3] = { 0 };
+	if (!dump) {
+		pp_check_add(r, o, "conntrack", PP_CHECK_SKIP, "cannot read the conntrack table (%s needs "
+		             "root: run without --no-drop as root, or read /proc/net/nf_conntrack)", how);
+		return;
+	}
+	for (const char *l = dump; *l; l += strcspn(l, "\n"), l += *l == '\n') {
+		char line[1024], words[200];
+		enum pp_ct_state st;
+		snprintf(line, sizeof line, "%.*s", (int)strcspn(l, "\n"), l);
+		if (!pp_conntrack_line(line, c, words, sizeof words, &st))
+			continue;
+		count[st]++;
+		if (r->nconntrack < MAX_LINES) {
+			r->conntrack = pp_xrealloc(r->conntrack, (r->nconntrack + 1) * sizeof *r->conntrack);
+			r->conntrack[r->nconntrack++] = pp_xstrdup(words);
+		}
+	}
+	free(dump);
+	f->ct_read = true;
+	f->ct_unreplied = count[PP_CT_UNREPLIED];
+	f->ct_replied = count[PP_CT_REPLIED] + count[PP_CT_ASSURED];
+	f->conntrack = r->conntrack;
+	f->nconntrack = r->nconntrack;
+	pp_check_add(r, o, "conntrack", PP_CHECK_INFO,
+	             "%d connection(s) DNATed to the server in %s: %d never answered (UNREPLIED), %d answered",
+	             f->ct_unreplied + f->ct_replied, how, f->ct_unreplied, f->ct_replied);
+}
