@@ -58,22 +58,6 @@ layout(int cols, struct layout *L)
 	}
 }
 
-/* A cell clipped with an ellipsis when the value is wider than the column. */
-static void
-draw_cell(int y, int x, int w, enum tui_role r, const char *s)
-{
-	char buf[256];
-	size_t n;
-
-	if (tui_text_width(s) <= w) {
-		tui_draw_text(y, x, w, r, s);
-		return;
-	}
-	n = tui_text_fit(s, w - 1);
-	snprintf(buf, sizeof buf, "%.*s%s", (int)n, s, tui_glyph(G_ELLIPSIS));
-	tui_draw_text(y, x, w, r, buf);
-}
-
 static enum tui_role
 state_role(enum tui_state s)
 {
@@ -106,7 +90,7 @@ draw_row(struct tui *t, const struct layout *L, int y, size_t pos)
 			r = state_role(tui_row_state(t, idx, &live));
 		if (!sel && L->col[i] == C_NOTE && n->f)
 			r = n->nerr ? TR_ERROR : TR_WARNING;
-		draw_cell(y, L->x[i], L->w[i], r, tui_view_cell(t, idx, L->col[i], buf));
+		tui_draw_fit(y, L->x[i], L->w[i], r, tui_view_cell(t, idx, L->col[i], buf));
 	}
 }
 

@@ -46,6 +46,8 @@ void tui_draw_size(int *rows, int *cols);
 void tui_draw_erase(void);
 /* Write s clipped to w display columns and padded with spaces; returns columns used. */
 int tui_draw_text(int y, int x, int w, enum tui_role r, const char *s);
+/* Like tui_draw_text, but a value wider than w ends in an ellipsis: nothing is cut silently. */
+int tui_draw_fit(int y, int x, int w, enum tui_role r, const char *s);
 /* Like tui_draw_text, but no padding. */
 int tui_draw_str(int y, int x, int w, enum tui_role r, const char *s);
 void tui_draw_hline(int y, int x, int w, enum tui_role r);
