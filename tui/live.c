@@ -249,11 +249,6 @@ tui_live_summary(const struct tui *t, char *buf, size_t n)
 		snprintf(buf, n, "kernel in sync");
 	else
 		snprintf(buf, n, "kernel differs (%zu)", L.differ);
-	if (L.deadline) {
-		long left = (long)(L.deadline - time(NULL));
-
-		snprintf(buf + strlen(buf), n - strlen(buf), "  CONFIRM in %lds (C)", left > 0 ? left : 0);
-	}
 	return buf;
 }
 

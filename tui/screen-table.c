@@ -112,30 +112,86 @@ draw_titles(struct tui *t, const struct layout *L, int y)
 	}
 }
 
-/* Live state first; the site name gets what is left, so 80 columns show it all. */
+enum { H_LABEL, H_SITE, H_KERNEL, H_CONFIRM, H_DDNS, H_WAN, H_PUBLIC, H__COUNT };
+
+static int
+header_width(char f[][256], int sep)
+{
+	int w = 0, k = 0;
+
+	for (int i = 0; i < H__COUNT; i++)
+		if (f[i][0])
+			w += (k++ ? sep : 1) + tui_text_width(f[i]);
+	return w;
+}
+
+/*
+ * The live fields (kernel, countdown, DDNS mark, WAN, public IP) matter most on
+ * a narrow terminal: lower-priority text gives way first, one step at a time.
+ */
 static void
 draw_header(struct tui *t)
 {
 	const struct pp_site *s = &t->table->site;
 	const char *site = s->val[PP_S_NAME] ? s->val[PP_S_NAME] : "(no [site] name)";
-	char live[96], ddns[96], rest[320], name[256], line[600];
-	int room;
+	const char *wan = tui_live_wan(), *pub, *mark;
+	char f[H__COUNT][256], ddns[200], pubbuf[46], line[H__COUNT * 260];
+	int sep = 2, room;
 
-	snprintf(rest, sizeof rest, "  %s  %s  WAN %s%s%s  public %s",
-	         tui_live_summary(t, live, sizeof live), tui_ddns_summary(t, ddns, sizeof ddns),
-	         s->val[PP_S_WAN_INTERFACE] ? s->val[PP_S_WAN_INTERFACE] : "?",
-	         tui_live_wan()[0] ? " " : "", tui_live_wan(),
-	         s->val[PP_S_PUBLIC_IP] ? s->val[PP_S_PUBLIC_IP] : "auto");
-	room = t->cols - 12 - tui_text_width(rest);
-	if (room < 8)
-		room = 8;
-	if (tui_text_width(site) > room)
-		snprintf(name, sizeof name, "%.*s%s", (int)tui_text_fit(site, room - 1), site,
-		         tui_glyph(G_ELLIPSIS));
-	else
-		snprintf(name, sizeof name, "%s", site);
-	snprintf(line, sizeof line, " portpilot  %s%s", name, rest);
-	tui_draw_text(0, 0, t->cols, TR_TITLE, line);
+	memset(f, 0, sizeof f);
+	snprintf(f[H_LABEL], sizeof f[0], "portpilot");
+	snprintf(f[H_SITE], sizeof f[0], "%s", site);
+	tui_live_summary(t, f[H_KERNEL], sizeof f[0]);
+	if (tui_live_deadline()) {
+		long left = (long)(tui_live_deadline() - time(NULL));
+
+		snprintf(f[H_CONFIRM], sizeof f[0], "CONFIRM in %lds (C)", left > 0 ? left : 0);
+	}
+	snprintf(f[H_DDNS], sizeof f[0], "%s", tui_ddns_summary(t, ddns, sizeof ddns));
+	snprintf(f[H_WAN], sizeof f[0], "WAN %s%s%s", s->val[PP_S_WAN_INTERFACE] ?
+	         s->val[PP_S_WAN_INTERFACE] : "?", wan[0] ? " " : "", wan);
+	pub = tui_public_ip(t, pubbuf);
+	snprintf(f[H_PUBLIC], sizeof f[0], "public %s", pub ? pub : "?");
+	for (int step = 0; step < 6 && header_width(f, sep) > t->cols; step++) {
+		switch (step) {
+		case 0:
+			f[H_LABEL][0] = '\0';
+			break;
+		case 1:
+			if (pub && strcmp(pub, wan) == 0)
+				snprintf(f[H_PUBLIC], sizeof f[0], "public = WAN");
+			break;
+		case 2:               /* the site name: what is left, or nothing below 8 columns */
+			f[H_SITE][0] = '\0';
+			room = t->cols - header_width(f, sep) - sep;
+			if (room >= 8 && tui_text_width(site) > room)
+				snprintf(f[H_SITE], sizeof f[0], "%.*s%s", (int)tui_text_fit(site, room - 1),
+				         site, tui_glyph(G_ELLIPSIS));
+			else if (room >= 8)
+				snprintf(f[H_SITE], sizeof f[0], "%s", site);
+			break;
+		case 3:               /* the DDNS mark without the name */
+			mark = strrchr(ddns, ' ');
+			if (mark && mark != strchr(ddns, ' '))
+				snprintf(f[H_DDNS], sizeof f[0], "DDNS%s", mark);
+			break;
+		case 4:
+			sep = 1;
+			break;
+		case 5:
+			if (f[H_CONFIRM][0])
+				snprintf(f[H_CONFIRM], sizeof f[0], "CONFIRM %lds",
+				         (long)(tui_live_deadline() - time(NULL)) > 0 ?
+				         (long)(tui_live_deadline() - time(NULL)) : 0);
+			break;
+		}
+	}
+	line[0] = '\0';
+	for (int i = 0, k = 0; i < H__COUNT; i++)
+		if (f[i][0])
+			snprintf(line + strlen(line), sizeof line - strlen(line), "%*s%s",
+			         k++ ? sep : 1, "", f[i]);
+	tui_draw_fit(0, 0, t->cols, TR_TITLE, line);
 }
 
 static void

@@ -214,6 +214,8 @@ const struct tui_binding *tui_table_bindings(size_t *n);
 /* screen-ddns.c: the DDNS panel and the header's "name resolves to the public IP". */
 const char *tui_ddns_summary(const struct tui *t, char *buf, size_t n);
 struct tui_panel *tui_ddns_panel(struct tui *t);
+/* The site's public IP as far as it is known ([site], the echo services, a public WAN address); NULL if not. */
+const char *tui_public_ip(const struct tui *t, char buf[46]);
 /* Idle work: reload the status, resolve the names in a child; true when the header changed. */
 bool tui_ddns_idle(struct tui *t);
 void tui_ddns_free(void);

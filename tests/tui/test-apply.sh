@@ -26,6 +26,7 @@ check "TUI opens in the router namespace" wait_screen "3 mappings"
 check "kernel read: rows are pending before any apply" wait_for 10 line_has 4 "pending"
 check "header: kernel differs" wait_screen "kernel differs (3)"
 check "header: WAN interface and its address" wait_screen "WAN eth0 $LAB_WAN_IP"
+check "header at 80 columns: the public IP is the WAN address" wait_for 5 line_has 1 "WAN eth0 $LAB_WAN_IP  public = WAN"
 
 keys A
 check "A shows the diff first" wait_screen "dry run"
@@ -66,6 +67,9 @@ keys - - - - - a
 check "apply with a 10 s countdown" wait_screen "Rollback in"
 keys Escape
 check "header shows the countdown on the table" wait_screen "CONFIRM in"
+header_whole() { line_has 1 "kernel " && line_has 1 "CONFIRM in" && line_has 1 "DDNS" &&
+	line_has 1 "WAN eth0 $LAB_WAN_IP" && line_has 1 "public = WAN"; }
+check "header at 80 columns during the countdown: every live field whole" wait_for 5 header_whole
 check "timer rolls back; the screen says so" wait_screen "not confirmed in time" 30
 check "web-4 gone after the timer" not_in_kernel web-4
 
@@ -84,6 +88,13 @@ keys L
 check "session log lists apply, confirm and rollbacks" wait_for 5 log_complete
 keys q q
 check "quits with 0" wait_for 5 exit_is 0
+
+# At 200 columns the header has room for the site name and the public IP written out.
+tui_start 200 50 C.UTF-8 -- -f m.ini --state-dir "$pp_tmp/state"
+check "200x50: header with site name, kernel state and WAN" wait_for 10 line_has 1 "portpilot  Plant 3 video platform (lab)  kernel in sync"
+check "200x50: header shows the known public IP" wait_for 5 line_has 1 "WAN eth0 $LAB_WAN_IP  public $LAB_WAN_IP"
+keys q
+wait_for 5 exit_is 0
 
 # The engineer loses the session while an apply awaits confirmation: on return the TUI says so.
 pp_cli() { ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$pp_tmp/m.ini" --state-dir "$pp_tmp/state" "$@" >/dev/null 2>&1; }

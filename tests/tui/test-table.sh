@@ -42,4 +42,14 @@ for size in 80x24 200x50; do
 		done
 	done
 done
+# A long site name gives way at 80 columns: ellipsis, and the live fields stay whole.
+sed 's/^name *=.*/name = Plant 3 video platform, north gate, building C (night shift)/' \
+	"$PP_TOP/examples/seed-site.ini" >"$pp_tmp/long.ini"
+tui_start 80 24 C.UTF-8 -- -f long.ini tui --offline
+wait_screen "3 mappings"
+check "80x24: a long site name ends in an ellipsis" wait_for 5 line_has 1 " Plant 3 video platform, north gate, buil…  kernel ?"
+check "80x24: the header ends with the whole public field" sh -c "tmux -L $PP_SOCK capture-pane -p -t t | sed -n 1p | grep -q 'WAN eth0  public ?\$'"
+tui_start 200 50 C.UTF-8 -- -f long.ini tui --offline
+wait_screen "3 mappings"
+check "200x50: the whole site name" wait_for 5 line_has 1 "building C (night shift)  kernel ?"
 pp_done
