@@ -98,6 +98,8 @@ fill_help(struct tui_pager *pg, struct tui *t)
 		{ "expired", "its expires time has passed: it is not applied" },
 		{ "error", "invalid: it will not be applied until fixed" },
 		{ "-", "kernel state unknown (tui --offline, not root, or no iptables)" },
+		{ "before HH:MM", "Last hit: the hits were counted before this session began "
+		  "watching at HH:MM (the kernel keeps no time)" },
 	};
 	const struct help_row ddns[] = {
 		{ tui_glyph(G_YES), "the name resolves to the public IP" },

@@ -78,7 +78,8 @@ struct tui_live {                     /* what the backend reports for one mappin
 	enum tui_state state;
 	bool has_hits;
 	unsigned long long hits;
-	time_t last_hit;
+	time_t last_hit;                  /* 0: no growth seen in this session */
+	time_t since;                     /* the counters were first read then */
 };
 
 struct tui_view {

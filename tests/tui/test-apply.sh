@@ -93,6 +93,11 @@ check "quits with 0" wait_for 5 exit_is 0
 tui_start 200 50 C.UTF-8 -- -f m.ini --state-dir "$pp_tmp/state"
 check "200x50: header with site name, kernel state and WAN" wait_for 10 line_has 1 "portpilot  Plant 3 video platform (lab)  kernel in sync"
 check "200x50: header shows the known public IP" wait_for 5 line_has 1 "WAN eth0 $LAB_WAN_IP  public $LAB_WAN_IP"
+# web-4 was hit before this TUI started (the rollbacks reset web-1's counters): not "never".
+row_of() { screen | grep " $1 "; }
+web4_before() { row_of web-4 | grep -q "before [0-2][0-9]:[0-5][0-9]" && ! row_of web-4 | grep -q never; }
+check "200x50: web-4 hit before the session: last hit 'before HH:MM', not never" wait_for 10 web4_before
+check "200x50: a row without hits still says never" wait_for 5 sh -c "tmux -L $PP_SOCK capture-pane -p -t t | grep ' web-2 ' | grep -q never"
 keys q
 wait_for 5 exit_is 0
 
