@@ -36,7 +36,9 @@ static void
 fill_help(struct tui_pager *pg, struct tui *t)
 {
 	static const struct help_row sort[] = {
-		{ "1 .. 9", "sort by column N; again: reverse" },
+		{ "1 .. 9  0", "sort by State, Name, Proto, Public, Internal, Allow, Hits, Owner, "
+		  "Last hit, Description (0); again: reverse. Columns not shown at this width sort "
+		  "too: the file line says which one" },
 	};
 	static const struct help_row filter[] = {
 		{ "typing", "narrows the rows as you type (name, ports, addresses, owner, description)" },

@@ -58,6 +58,18 @@ layout(int cols, struct layout *L)
 	}
 }
 
+static bool
+col_shown(const struct tui *t, enum tui_col c)
+{
+	struct layout L;
+
+	layout(t->cols, &L);
+	for (int i = 0; i < L.n; i++)
+		if (L.col[i] == c)
+			return true;
+	return false;
+}
+
 static enum tui_role
 state_role(enum tui_state s)
 {
@@ -216,6 +228,11 @@ draw_fileline(struct tui *t, int y)
 		x += tui_draw_str(y, x, t->cols - x, TR_WARNING, "  [modified]");
 	if (t->disk_changed)
 		x += tui_draw_str(y, x, t->cols - x, TR_ERROR, "  [changed on disk: R reload]");
+	if (!col_shown(t, v->sort)) {
+		snprintf(line, sizeof line, "  sorted by %s%s", tui_col_title(v->sort),
+		         tui_glyph(v->desc ? G_DOWN : G_UP));
+		x += tui_draw_str(y, x, t->cols - x, TR_KEY, line);
+	}
 	if (v->filter[0] && !t->filtering) {
 		snprintf(line, sizeof line, "  filter: %s", v->filter);
 		tui_draw_str(y, x, t->cols - x, TR_KEY, line);
@@ -318,19 +335,27 @@ act_clear_filter(struct tui *t)
 		tui_view_set_filter(t, "");
 }
 
+/* Any column sorts, also one too wide for the screen: the status line says which. */
+static void
+sort_by(struct tui *t, enum tui_col c, bool desc)
+{
+	tui_view_set_sort(t, c, desc);
+	tui_message(t, TR_NORMAL, "Sorted by %s, %s%s.", tui_col_title(c),
+	            desc ? "descending" : "ascending",
+	            col_shown(t, c) ? "" : " (a column not shown at this width)");
+}
+
 static void
 act_sort_next(struct tui *t)
 {
-	struct layout L;
-	int i;
+	size_t i;
 
-	layout(t->cols, &L);
-	for (i = 0; i < L.n && L.col[i] != t->view.sort; i++)
+	for (i = 0; i < NSPEC && colspecs[i].c != t->view.sort; i++)
 		;
-	tui_view_set_sort(t, L.col[(i + 1) % L.n], false);
+	sort_by(t, colspecs[(i + 1) % NSPEC].c, false);
 }
 
-static void act_sort_rev(struct tui *t) { tui_view_set_sort(t, t->view.sort, !t->view.desc); }
+static void act_sort_rev(struct tui *t) { sort_by(t, t->view.sort, !t->view.desc); }
 
 static const struct pp_mapping *
 need_row(struct tui *t)
@@ -558,7 +583,7 @@ static const struct tui_binding bindings[] = {
 	{ { TK_END, 'G' }, "End G", "last row", act_end },
 	{ { TK_F(3), '/' }, "F3 /", "filter as you type (Enter keeps it, Esc clears it)", act_filter },
 	{ { TK_ESC }, "Esc", "clear the filter", act_clear_filter },
-	{ { TK_F(6), 'o' }, "F6 o", "sort by the next column (1-9: by column N)", act_sort_next },
+	{ { TK_F(6), 'o' }, "F6 o", "sort by the next column, also those not shown", act_sort_next },
 	{ { 'O' }, "O", "reverse the sort order", act_sort_rev },
 	{ { 'n' }, "n", "next row with a finding", act_next_finding },
 	{ { TK_F(4), TK_ENTER, 'e' }, "F4 Enter e", "edit the mapping", act_edit },
@@ -615,16 +640,13 @@ filter_key(struct tui *t, int key)
 static bool
 table_key(struct tui_panel *p, struct tui *t, int key)
 {
-	struct layout L;
-
 	(void)p;
 	if (t->filtering)
 		return filter_key(t, key);
-	if (key >= '1' && key <= '9') {
-		layout(t->cols, &L);
-		if (key - '1' < L.n)
-			tui_view_set_sort(t, L.col[key - '1'],
-			                  t->view.sort == L.col[key - '1'] && !t->view.desc);
+	if (key >= '0' && key <= '9') {   /* by the full-width order, shown or not */
+		enum tui_col c = colspecs[key == '0' ? 9 : key - '1'].c;
+
+		sort_by(t, c, t->view.sort == c && !t->view.desc);
 		return true;
 	}
 	for (size_t i = 0; i < sizeof bindings / sizeof bindings[0]; i++)
