@@ -256,7 +256,7 @@ draw_status(struct tui *t, int y)
 		return;
 	}
 	if (t->msg[0]) {
-		tui_draw_text(y, 0, t->cols, t->msg_role, t->msg);
+		tui_draw_fit(y, 0, t->cols, t->msg_role, t->msg);
 		return;
 	}
 	f = m ? t->view.notes[tui_map_index(t, m)].f : NULL;

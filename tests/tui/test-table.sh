@@ -76,6 +76,15 @@ for size in 80x24 200x50; do
 	wait_for 5 exit_is 0
 done
 
+# PORTPILOT_HINT (the lab demo sets it): shown once on the status line, gone after a key.
+tui_start 80 24 C.UTF-8 PORTPILOT_HINT=For-hits:curl-http://203.0.113.1:8080/ -- -f m.ini tui --offline
+wait_screen "3 mappings"
+check "the hint shows on the status line" wait_for 5 line_has 23 "For-hits:curl-http://203.0.113.1:8080/"
+keys j
+check "... once: a key clears it" wait_for 5 sh -c "! tmux -L $PP_SOCK capture-pane -p -t t | grep -q For-hits"
+keys q
+wait_for 5 exit_is 0
+
 # A long site name gives way at 80 columns: ellipsis, and the live fields stay whole.
 sed 's/^name *=.*/name = Plant 3 video platform, north gate, building C (night shift)/' \
 	"$PP_TOP/examples/seed-site.ini" >"$pp_tmp/long.ini"
