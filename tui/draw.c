@@ -215,6 +215,17 @@ tui_draw_text(int y, int x, int w, enum tui_role r, const char *s)
 	return used;
 }
 
+int
+tui_draw_fit(int y, int x, int w, enum tui_role r, const char *s)
+{
+	char buf[1024];
+
+	if (tui_text_width(s) <= w || w < 1)
+		return tui_draw_text(y, x, w, r, s);
+	snprintf(buf, sizeof buf, "%.*s%s", (int)tui_text_fit(s, w - 1), s, tui_glyph(G_ELLIPSIS));
+	return tui_draw_text(y, x, w, r, buf);
+}
+
 void
 tui_draw_hline(int y, int x, int w, enum tui_role r)
 {

@@ -16,6 +16,7 @@ struct live_row {
 	enum pp_sync sync;
 	unsigned long long pkts;
 	time_t last_hit;                  /* when this session saw pkts grow */
+	time_t since;                     /* first read of the row: older hits came before it */
 };
 
 static struct {
@@ -94,6 +95,7 @@ tui_live_row(const struct tui *t, size_t idx, struct tui_live *out)
 	out->has_hits = true;
 	out->hits = r->pkts;
 	out->last_hit = r->last_hit;
+	out->since = r->since;
 	switch (r->sync) {
 	case PP_SYNC_OK: out->state = S_SYNC; break;
 	case PP_SYNC_MISSING: out->state = S_PENDING; break;
@@ -173,6 +175,7 @@ keep_rows(const struct tui *t, struct pp_map_status *st)
 		rows[i].sync = st[i].sync;
 		rows[i].pkts = st[i].pkts;
 		rows[i].last_hit = old ? old->last_hit : 0;
+		rows[i].since = old ? old->since : now;
 		if (old && st[i].pkts > old->pkts)
 			rows[i].last_hit = now;
 		if (st[i].sync != PP_SYNC_OK && st[i].sync != PP_SYNC_INACTIVE)
@@ -249,11 +252,6 @@ tui_live_summary(const struct tui *t, char *buf, size_t n)
 		snprintf(buf, n, "kernel in sync");
 	else
 		snprintf(buf, n, "kernel differs (%zu)", L.differ);
-	if (L.deadline) {
-		long left = (long)(L.deadline - time(NULL));
-
-		snprintf(buf + strlen(buf), n - strlen(buf), "  CONFIRM in %lds (C)", left > 0 ? left : 0);
-	}
 	return buf;
 }
 

@@ -56,10 +56,10 @@ pager_draw(struct tui_panel *p, struct tui *t)
 		pg->top = pg->n - (size_t)h;
 	snprintf(title, sizeof title, " portpilot  %s%s%s", pg->title, pg->status[0] ? "  " : "",
 	         pg->status);
-	tui_draw_text(0, 0, t->cols, TR_TITLE, title);
+	tui_draw_fit(0, 0, t->cols, TR_TITLE, title);
 	tui_draw_hline(1, 0, t->cols, TR_FRAME);
 	for (int i = 0; i < h && pg->top + (size_t)i < pg->n; i++)
-		tui_draw_text(2 + i, 1, t->cols - 2, pg->role[pg->top + i], pg->line[pg->top + i]);
+		tui_draw_fit(2 + i, 1, t->cols - 2, pg->role[pg->top + i], pg->line[pg->top + i]);
 	tui_hints(t, t->rows - 1, pg->hints ? pg->hints : hints);
 }
 

@@ -250,6 +250,10 @@ tui_ddns_free(void)
 	memset(&D, 0, sizeof D);
 }
 
+#define NO_SECTION ((size_t)-1)
+
+static size_t section_of(const struct pp_ddns_status *r);
+
 /* The address the name should resolve to, and where it comes from; NULL when unknown. */
 static const char *
 public_ip(const struct tui *t, size_t section, char buf[46], const char **from)
@@ -261,7 +265,7 @@ public_ip(const struct tui *t, size_t section, char buf[46], const char **from)
 		*from = "fixed in [site]";
 		return buf;
 	}
-	if (D.echo && D.echo[section][0]) {
+	if (D.echo && section != NO_SECTION && D.echo[section][0]) {
 		snprintf(buf, 46, "%s", D.echo[section]);
 		*from = "seen by the echo services";
 		return buf;
@@ -273,6 +277,14 @@ public_ip(const struct tui *t, size_t section, char buf[46], const char **from)
 		return buf;
 	}
 	return NULL;
+}
+
+const char *
+tui_public_ip(const struct tui *t, char buf[46])
+{
+	const char *from;
+
+	return public_ip(t, D.n ? section_of(&D.rows[0]) : NO_SECTION, buf, &from);
 }
 
 static size_t

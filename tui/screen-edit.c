@@ -203,7 +203,7 @@ static void
 form_draw(struct tui_panel *p, struct tui *t)
 {
 	static const char *const hints[] = { "Tab/Up/Down", "field", "Space", "pick",
-		"Enter F2", "accept", "Esc F10", "cancel", "F1", "help", NULL };
+		"Enter F2", "accept", "Esc F10", "cancel", "F1 ^T", "help", NULL };
 	struct form *fm = (struct form *)p;
 	int win = t->cols >= 120 ? 40 : 28, cx = -1, y = 2 + NFIELD + 1, ymax = t->rows - 2;
 	char title[200];
@@ -298,7 +298,7 @@ form_key(struct tui_panel *p, struct tui *t, int key)
 		return true;
 	case TK_ENTER: case TK_F(2):
 		return submit(fm, t);
-	case TK_F(1):
+	case TK_F(1): case TK_CTRL('t'):   /* letters are text here: a control key */
 		tui_push(t, tui_help_panel());
 		return true;
 	}

@@ -58,20 +58,16 @@ layout(int cols, struct layout *L)
 	}
 }
 
-/* A cell clipped with an ellipsis when the value is wider than the column. */
-static void
-draw_cell(int y, int x, int w, enum tui_role r, const char *s)
+static bool
+col_shown(const struct tui *t, enum tui_col c)
 {
-	char buf[256];
-	size_t n;
+	struct layout L;
 
-	if (tui_text_width(s) <= w) {
-		tui_draw_text(y, x, w, r, s);
-		return;
-	}
-	n = tui_text_fit(s, w - 1);
-	snprintf(buf, sizeof buf, "%.*s%s", (int)n, s, tui_glyph(G_ELLIPSIS));
-	tui_draw_text(y, x, w, r, buf);
+	layout(t->cols, &L);
+	for (int i = 0; i < L.n; i++)
+		if (L.col[i] == c)
+			return true;
+	return false;
 }
 
 static enum tui_role
@@ -106,7 +102,7 @@ draw_row(struct tui *t, const struct layout *L, int y, size_t pos)
 			r = state_role(tui_row_state(t, idx, &live));
 		if (!sel && L->col[i] == C_NOTE && n->f)
 			r = n->nerr ? TR_ERROR : TR_WARNING;
-		draw_cell(y, L->x[i], L->w[i], r, tui_view_cell(t, idx, L->col[i], buf));
+		tui_draw_fit(y, L->x[i], L->w[i], r, tui_view_cell(t, idx, L->col[i], buf));
 	}
 }
 
@@ -128,30 +124,86 @@ draw_titles(struct tui *t, const struct layout *L, int y)
 	}
 }
 
-/* Live state first; the site name gets what is left, so 80 columns show it all. */
+enum { H_LABEL, H_SITE, H_KERNEL, H_CONFIRM, H_DDNS, H_WAN, H_PUBLIC, H__COUNT };
+
+static int
+header_width(char f[][256], int sep)
+{
+	int w = 0, k = 0;
+
+	for (int i = 0; i < H__COUNT; i++)
+		if (f[i][0])
+			w += (k++ ? sep : 1) + tui_text_width(f[i]);
+	return w;
+}
+
+/*
+ * The live fields (kernel, countdown, DDNS mark, WAN, public IP) matter most on
+ * a narrow terminal: lower-priority text gives way first, one step at a time.
+ */
 static void
 draw_header(struct tui *t)
 {
 	const struct pp_site *s = &t->table->site;
 	const char *site = s->val[PP_S_NAME] ? s->val[PP_S_NAME] : "(no [site] name)";
-	char live[96], ddns[96], rest[320], name[256], line[600];
-	int room;
+	const char *wan = tui_live_wan(), *pub, *mark;
+	char f[H__COUNT][256], ddns[200], pubbuf[46], line[H__COUNT * 260];
+	int sep = 2, room;
 
-	snprintf(rest, sizeof rest, "  %s  %s  WAN %s%s%s  public %s",
-	         tui_live_summary(t, live, sizeof live), tui_ddns_summary(t, ddns, sizeof ddns),
-	         s->val[PP_S_WAN_INTERFACE] ? s->val[PP_S_WAN_INTERFACE] : "?",
-	         tui_live_wan()[0] ? " " : "", tui_live_wan(),
-	         s->val[PP_S_PUBLIC_IP] ? s->val[PP_S_PUBLIC_IP] : "auto");
-	room = t->cols - 12 - tui_text_width(rest);
-	if (room < 8)
-		room = 8;
-	if (tui_text_width(site) > room)
-		snprintf(name, sizeof name, "%.*s%s", (int)tui_text_fit(site, room - 1), site,
-		         tui_glyph(G_ELLIPSIS));
-	else
-		snprintf(name, sizeof name, "%s", site);
-	snprintf(line, sizeof line, " portpilot  %s%s", name, rest);
-	tui_draw_text(0, 0, t->cols, TR_TITLE, line);
+	memset(f, 0, sizeof f);
+	snprintf(f[H_LABEL], sizeof f[0], "portpilot");
+	snprintf(f[H_SITE], sizeof f[0], "%s", site);
+	tui_live_summary(t, f[H_KERNEL], sizeof f[0]);
+	if (tui_live_deadline()) {
+		long left = (long)(tui_live_deadline() - time(NULL));
+
+		snprintf(f[H_CONFIRM], sizeof f[0], "CONFIRM in %lds (C)", left > 0 ? left : 0);
+	}
+	snprintf(f[H_DDNS], sizeof f[0], "%s", tui_ddns_summary(t, ddns, sizeof ddns));
+	snprintf(f[H_WAN], sizeof f[0], "WAN %s%s%s", s->val[PP_S_WAN_INTERFACE] ?
+	         s->val[PP_S_WAN_INTERFACE] : "?", wan[0] ? " " : "", wan);
+	pub = tui_public_ip(t, pubbuf);
+	snprintf(f[H_PUBLIC], sizeof f[0], "public %s", pub ? pub : "?");
+	for (int step = 0; step < 6 && header_width(f, sep) > t->cols; step++) {
+		switch (step) {
+		case 0:
+			f[H_LABEL][0] = '\0';
+			break;
+		case 1:
+			if (pub && strcmp(pub, wan) == 0)
+				snprintf(f[H_PUBLIC], sizeof f[0], "public = WAN");
+			break;
+		case 2:               /* the site name: what is left, or nothing below 8 columns */
+			f[H_SITE][0] = '\0';
+			room = t->cols - header_width(f, sep) - sep;
+			if (room >= 8 && tui_text_width(site) > room)
+				snprintf(f[H_SITE], sizeof f[0], "%.*s%s", (int)tui_text_fit(site, room - 1),
+				         site, tui_glyph(G_ELLIPSIS));
+			else if (room >= 8)
+				snprintf(f[H_SITE], sizeof f[0], "%s", site);
+			break;
+		case 3:               /* the DDNS mark without the name */
+			mark = strrchr(ddns, ' ');
+			if (mark && mark != strchr(ddns, ' '))
+				snprintf(f[H_DDNS], sizeof f[0], "DDNS%s", mark);
+			break;
+		case 4:
+			sep = 1;
+			break;
+		case 5:
+			if (f[H_CONFIRM][0])
+				snprintf(f[H_CONFIRM], sizeof f[0], "CONFIRM %lds",
+				         (long)(tui_live_deadline() - time(NULL)) > 0 ?
+				         (long)(tui_live_deadline() - time(NULL)) : 0);
+			break;
+		}
+	}
+	line[0] = '\0';
+	for (int i = 0, k = 0; i < H__COUNT; i++)
+		if (f[i][0])
+			snprintf(line + strlen(line), sizeof line - strlen(line), "%*s%s",
+			         k++ ? sep : 1, "", f[i]);
+	tui_draw_fit(0, 0, t->cols, TR_TITLE, line);
 }
 
 static void
@@ -176,6 +228,11 @@ draw_fileline(struct tui *t, int y)
 		x += tui_draw_str(y, x, t->cols - x, TR_WARNING, "  [modified]");
 	if (t->disk_changed)
 		x += tui_draw_str(y, x, t->cols - x, TR_ERROR, "  [changed on disk: R reload]");
+	if (!col_shown(t, v->sort)) {
+		snprintf(line, sizeof line, "  sorted by %s%s", tui_col_title(v->sort),
+		         tui_glyph(v->desc ? G_DOWN : G_UP));
+		x += tui_draw_str(y, x, t->cols - x, TR_KEY, line);
+	}
 	if (v->filter[0] && !t->filtering) {
 		snprintf(line, sizeof line, "  filter: %s", v->filter);
 		tui_draw_str(y, x, t->cols - x, TR_KEY, line);
@@ -199,7 +256,7 @@ draw_status(struct tui *t, int y)
 		return;
 	}
 	if (t->msg[0]) {
-		tui_draw_text(y, 0, t->cols, t->msg_role, t->msg);
+		tui_draw_fit(y, 0, t->cols, t->msg_role, t->msg);
 		return;
 	}
 	f = m ? t->view.notes[tui_map_index(t, m)].f : NULL;
@@ -278,19 +335,27 @@ act_clear_filter(struct tui *t)
 		tui_view_set_filter(t, "");
 }
 
+/* Any column sorts, also one too wide for the screen: the status line says which. */
+static void
+sort_by(struct tui *t, enum tui_col c, bool desc)
+{
+	tui_view_set_sort(t, c, desc);
+	tui_message(t, TR_NORMAL, "Sorted by %s, %s%s.", tui_col_title(c),
+	            desc ? "descending" : "ascending",
+	            col_shown(t, c) ? "" : " (a column not shown at this width)");
+}
+
 static void
 act_sort_next(struct tui *t)
 {
-	struct layout L;
-	int i;
+	size_t i;
 
-	layout(t->cols, &L);
-	for (i = 0; i < L.n && L.col[i] != t->view.sort; i++)
+	for (i = 0; i < NSPEC && colspecs[i].c != t->view.sort; i++)
 		;
-	tui_view_set_sort(t, L.col[(i + 1) % L.n], false);
+	sort_by(t, colspecs[(i + 1) % NSPEC].c, false);
 }
 
-static void act_sort_rev(struct tui *t) { tui_view_set_sort(t, t->view.sort, !t->view.desc); }
+static void act_sort_rev(struct tui *t) { sort_by(t, t->view.sort, !t->view.desc); }
 
 static const struct pp_mapping *
 need_row(struct tui *t)
@@ -518,7 +583,7 @@ static const struct tui_binding bindings[] = {
 	{ { TK_END, 'G' }, "End G", "last row", act_end },
 	{ { TK_F(3), '/' }, "F3 /", "filter as you type (Enter keeps it, Esc clears it)", act_filter },
 	{ { TK_ESC }, "Esc", "clear the filter", act_clear_filter },
-	{ { TK_F(6), 'o' }, "F6 o", "sort by the next column (1-9: by column N)", act_sort_next },
+	{ { TK_F(6), 'o' }, "F6 o", "sort by the next column, also those not shown", act_sort_next },
 	{ { 'O' }, "O", "reverse the sort order", act_sort_rev },
 	{ { 'n' }, "n", "next row with a finding", act_next_finding },
 	{ { TK_F(4), TK_ENTER, 'e' }, "F4 Enter e", "edit the mapping", act_edit },
@@ -575,16 +640,13 @@ filter_key(struct tui *t, int key)
 static bool
 table_key(struct tui_panel *p, struct tui *t, int key)
 {
-	struct layout L;
-
 	(void)p;
 	if (t->filtering)
 		return filter_key(t, key);
-	if (key >= '1' && key <= '9') {
-		layout(t->cols, &L);
-		if (key - '1' < L.n)
-			tui_view_set_sort(t, L.col[key - '1'],
-			                  t->view.sort == L.col[key - '1'] && !t->view.desc);
+	if (key >= '0' && key <= '9') {   /* by the full-width order, shown or not */
+		enum tui_col c = colspecs[key == '0' ? 9 : key - '1'].c;
+
+		sort_by(t, c, t->view.sort == c && !t->view.desc);
 		return true;
 	}
 	for (size_t i = 0; i < sizeof bindings / sizeof bindings[0]; i++)

@@ -46,6 +46,8 @@ void tui_draw_size(int *rows, int *cols);
 void tui_draw_erase(void);
 /* Write s clipped to w display columns and padded with spaces; returns columns used. */
 int tui_draw_text(int y, int x, int w, enum tui_role r, const char *s);
+/* Like tui_draw_text, but a value wider than w ends in an ellipsis: nothing is cut silently. */
+int tui_draw_fit(int y, int x, int w, enum tui_role r, const char *s);
 /* Like tui_draw_text, but no padding. */
 int tui_draw_str(int y, int x, int w, enum tui_role r, const char *s);
 void tui_draw_hline(int y, int x, int w, enum tui_role r);
@@ -76,7 +78,8 @@ struct tui_live {                     /* what the backend reports for one mappin
 	enum tui_state state;
 	bool has_hits;
 	unsigned long long hits;
-	time_t last_hit;
+	time_t last_hit;                  /* 0: no growth seen in this session */
+	time_t since;                     /* the counters were first read then */
 };
 
 struct tui_view {
@@ -212,6 +215,8 @@ const struct tui_binding *tui_table_bindings(size_t *n);
 /* screen-ddns.c: the DDNS panel and the header's "name resolves to the public IP". */
 const char *tui_ddns_summary(const struct tui *t, char *buf, size_t n);
 struct tui_panel *tui_ddns_panel(struct tui *t);
+/* The site's public IP as far as it is known ([site], the echo services, a public WAN address); NULL if not. */
+const char *tui_public_ip(const struct tui *t, char buf[46]);
 /* Idle work: reload the status, resolve the names in a child; true when the header changed. */
 bool tui_ddns_idle(struct tui *t);
 void tui_ddns_free(void);

@@ -186,6 +186,9 @@ run(struct tui *t, struct tui_draw_opts *o)
 	tui_view_rebuild(t);
 	tui_trace(t, "view", 0, &t->t0);
 	tui_logf(t, "opened %s (%zu mappings)", t->path, t->table->n);
+	/* A wrapper (the lab demo) may leave the engineer a hint; the TUI knows nothing of it. */
+	if (getenv("PORTPILOT_HINT") && getenv("PORTPILOT_HINT")[0])
+		tui_message(t, TR_KEY, "%s", getenv("PORTPILOT_HINT"));
 	rc = tui_loop(t);
 	tui_draw_close();
 	restore_signals(old);

@@ -121,10 +121,25 @@ cell_live(const struct tui *t, size_t idx, enum tui_col c, char *buf)
 		snprintf(buf, 128, "%llu", live.hits);
 		return buf;
 	}
+	if (live.last_hit == 0 && live.hits > 0) {
+		/* counted before this session watched: when exactly, the kernel does not say */
+		struct tm tm;
+
+		localtime_r(&live.since, &tm);
+		strftime(buf, 128, "before %H:%M", &tm);
+		return buf;
+	}
 	if (live.last_hit == 0)
 		return "never";
 	pp_format_datetime(live.last_hit, buf);
 	return buf;
+}
+
+/* Hits from before the session sort below those seen in it, above none at all. */
+static unsigned long long
+last_key(const struct tui_live *l)
+{
+	return l->last_hit ? (unsigned long long)l->last_hit : l->hits > 0;
 }
 
 static const char *
@@ -283,8 +298,7 @@ cmp_rows(const void *pa, const void *pb)
 		tui_live_row(cmp_tui, ia, &la);
 		tui_live_row(cmp_tui, ib, &lb);
 		c = cmp_tui->view.sort == C_HITS ? cmp_u(la.hits, lb.hits)
-		                                 : cmp_u((unsigned long long)la.last_hit,
-		                                         (unsigned long long)lb.last_hit);
+		                                 : cmp_u(last_key(&la), last_key(&lb));
 		break;
 	case C_NAME:
 		break;

@@ -121,7 +121,9 @@ restore() {
 
 tui() {
 	if [ ! -t 0 ] || [ ! -t 1 ]; then echo "(the TUI needs a terminal)"; return; fi
-	ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$PT" --state-dir "$pp_tmp/state"
+	_hint="For hits: ip netns exec $LAB_INET curl http://$LAB_PUBLIC_IP:8080/"
+	echo "== TUI: $_hint (from another terminal)"
+	PORTPILOT_HINT=$_hint ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$PT" --state-dir "$pp_tmp/state"
 }
 
 menu_help() {

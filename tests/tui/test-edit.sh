@@ -82,7 +82,7 @@ keys q
 check "quit with changes asks" wait_screen "Unsaved changes"
 keys c
 check "c cancels the quit" wait_gone "Unsaved changes"
-check "still running after c" sh -c "! tmux -L $PP_SOCK capture-pane -p -t t | grep -q PP_EXIT="
+check "still running a second after c" stays_for 1 sh -c "! tmux -L $PP_SOCK capture-pane -p -t t | grep -q PP_EXIT="
 keys C-c
 check "^C asks too (raw mode: no signal, no lost edits)" wait_screen "Unsaved changes"
 keys c
@@ -114,4 +114,34 @@ keys Tab Tab Tab Tab Tab Tab +
 check "expires: + sets tomorrow" wait_for 5 sh -c "tmux -L $PP_SOCK capture-pane -p -t t | grep -q '^  expires *[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T'"
 keys Escape
 check "Esc cancels the form" wait_screen "4 mappings"
+
+# The protocol picker: Space cycles tcp -> udp; the file says so.
+seed_copy
+tui_start 80 24 C.UTF-8 -- -f m.ini tui --offline
+wait_screen "3 mappings"
+keys g Enter
+wait_screen "edit mapping web-1"
+keys Tab   # the form opens on the description: one Tab to the protocol
+check "protocol field shows tcp" wait_for 5 sh -c "tmux -L $PP_SOCK capture-pane -p -t t | grep -Eq '^  protocol +< tcp >'"
+keys Space
+check "Space picks udp" wait_for 5 sh -c "tmux -L $PP_SOCK capture-pane -p -t t | grep -Eq '^  protocol +< udp >'"
+keys Enter
+check "the row shows udp" wait_for 5 sh -c "tmux -L $PP_SOCK capture-pane -p -t t | grep ' web-1 ' | grep -q ' udp '"
+keys w
+wait_screen "Saved m.ini"
+check "saved file: web-1 has protocol = udp" \
+	sh -c "sed -n '/^\[web-1\]/,/^\[/p' '$pp_tmp/m.ini' | grep -Eq '^protocol *= *udp'"
+keys q
+wait_for 5 exit_is 0
+
+# A mapping whose expires time has passed shows as expired (no kernel needed).
+seed_copy
+cli set web-2 expires=2020-01-01T00:00
+check "the CLI set a past expires" file_has '^expires *= *2020-01-01T00:00'
+tui_start 80 24 C.UTF-8 -- -f m.ini tui --offline
+wait_screen "3 mappings"
+check "state column: web-2 expired" wait_for 5 sh -c "tmux -L $PP_SOCK capture-pane -p -t t | grep ' web-2 ' | grep -q 'expired'"
+check "state column: web-1 not expired" sh -c "! tmux -L $PP_SOCK capture-pane -p -t t | grep ' web-1 ' | grep -q 'expired'"
+keys q
+wait_for 5 exit_is 0
 pp_done

@@ -60,7 +60,7 @@ help_letters() {
 	keys PgDn
 	wait_for 5 screen_has "Filter line" || return 1
 	screen >>"$pp_tmp/help"
-	keys PgDn
+	keys End
 	wait_for 5 screen_has "Marks and states" || return 1
 	screen >>"$pp_tmp/help"
 	for f in "F1 ? h" "F2 w" "F3 /" "F4 Enter e" "F5 A" "F6 o" "F7 Ins a" "F8 Del d" "F9 i" "F10 q"; do

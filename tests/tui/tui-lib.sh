@@ -33,6 +33,11 @@ screen() { tm capture-pane -p -t t; }
 screen_has() { screen | grep -qF -- "$1"; }
 screen_lacks() { ! screen_has "$1"; }
 wait_screen() { wait_for "${2:-5}" screen_has "$1"; }
+# stays_for SECONDS CMD...: CMD holds at every poll for the whole time (bounded, not one look).
+stays_for() {
+	_sf_i=0; _sf_n=$(($1 * 20)); shift
+	while [ $_sf_i -lt $_sf_n ]; do "$@" || return 1; sleep 0.05; _sf_i=$((_sf_i + 1)); done
+}
 wait_gone() { wait_for "${2:-5}" screen_lacks "$1"; }
 # The PID of portpilot inside the pane (the pane's shell's child).
 tui_pid() { pgrep -P "$(tm display -p -t t '#{pane_pid}')" portpilot; }
