@@ -337,6 +337,7 @@ status_role(enum pp_host_status s)
 	switch (s) {
 	case PP_HS_OK: return TR_OK;
 	case PP_HS_RETRY: return TR_WARNING;
+	case PP_HS_PENDING: return TR_DIM;
 	case PP_HS_STOPPED: return TR_ERROR;
 	default: return TR_NORMAL;
 	}
@@ -379,6 +380,10 @@ next_text(const struct pp_ddns_host *h, char *buf, size_t n)
 	case PP_HS_RETRY:
 		snprintf(buf, n, "%s (backing off after %d failure%s)", fmt_time(h->next_attempt, when),
 		         h->failures, h->failures == 1 ? "" : "s");
+		break;
+	case PP_HS_PENDING:
+		snprintf(buf, n, "re-check of the authoritative servers at %s (no request to the provider)",
+		         fmt_time(h->next_attempt, when));
 		break;
 	case PP_HS_STOPPED:
 		snprintf(buf, n, "none: stopped until its configuration or credentials change");
