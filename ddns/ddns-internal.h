@@ -60,10 +60,32 @@ char *ddns_base_url(const char *server, const char *def_host);
 /* The zone of host: dc->zone, else host minus its first label. Caller frees. */
 char *ddns_zone_of(const struct pp_ddns_conf *dc, const char *host);
 
+/*
+ * What one echo service (or reflector) last answered, and when it was asked:
+ * STATE_DIR/echo-services.state, shared by every section, so that sections with
+ * the same checkip list still ask each service at most every PP_DDNS_ECHO_MIN.
+ */
+struct ddns_echo_seen {
+	char *url;
+	time_t asked;
+	char addr[46];               /* "" when it gave no usable answer */
+};
+struct ddns_echo_cache {
+	struct ddns_echo_seen *v;
+	size_t n;
+};
+/* Missing file: an empty cache. */
+int ddns_echo_cache_load(const char *dir, struct ddns_echo_cache *c, struct pp_error *err);
+int ddns_echo_cache_save(const char *dir, const struct ddns_echo_cache *c, struct pp_error *err);
+void ddns_echo_cache_free(struct ddns_echo_cache *c);
+/* The entry for url, created (never asked) when missing. */
+struct ddns_echo_seen *ddns_echo_cache_get(struct ddns_echo_cache *c, const char *url);
+
 /* Where to learn the public address from, for one section. */
 struct ddns_addr_in {
 	const struct pp_ddns_conf *dc;
-	struct pp_ddns_state *st;    /* echo cache and rate limit live here */
+	struct pp_ddns_state *st;    /* the address the echo services last agreed on lives here */
+	struct ddns_echo_cache *cache; /* what each service said, and when */
 	const char *const *urls;     /* echo services (checkip, or the reflector's endpoint) */
 	size_t nurls;
 	const char *reflector;       /* ip_source = reflector: its URL (urls unused) */

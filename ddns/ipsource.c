@@ -89,7 +89,7 @@ kind_of(const char *s)
 
 /* Ask one echo service; 0 with a public-looking IPv4 in out. */
 static int
-echo_ask(const struct ddns_addr_in *in, const char *url, char out[16], struct ddns_addr *r)
+echo_ask(const struct ddns_addr_in *in, const char *url, char out[16])
 {
 	const struct pp_ddns_conf *dc = in->dc;
 	struct ddns_http_req rq = { .url = url, .ca_file = dc->ca_file, .timeout = 10 };
@@ -97,7 +97,6 @@ echo_ask(const struct ddns_addr_in *in, const char *url, char out[16], struct dd
 	uint32_t a;
 	int rc;
 
-	r->echo_requests++;
 	if (in->echo_hook)
 		return in->echo_hook(in->hook_ctx, url, out);
 	rc = ddns_http(&rq, &rs);
@@ -118,28 +117,49 @@ echo_ask(const struct ddns_addr_in *in, const char *url, char out[16], struct dd
 }
 
 /* The portpilot reflector's /v1/whoami: our own service, so one answer is enough. */
-static void
-reflector_round(const struct ddns_addr_in *in, struct ddns_addr *r)
+static int
+whoami(const struct ddns_addr_in *in, char out[16])
 {
 	struct pp_reflect_result rr;
 	struct pp_error err;
 	uint32_t a;
 
-	in->st->echo.last_query = in->now;
-	r->echo_requests++;
 	if (pp_reflector_whoami(in->reflector, in->reflector_token, &rr, &err) < 0 ||
-	    pp_parse_ipv4(rr.seen_ip, &a) < 0) {
-		snprintf(r->verdict, sizeof r->verdict, "the reflector %s did not say our address; "
-		         "the public address is unknown", in->reflector);
-		return;
+	    pp_parse_ipv4(rr.seen_ip, &a) < 0)
+		return -1;
+	pp_format_ipv4(a, out);
+	return 0;
+}
+
+/*
+ * What url says, asked only when no section has asked it in the last
+ * PP_DDNS_ECHO_MIN seconds; otherwise its last answer (a failure too, so a
+ * dead service is not hammered every poll). 0 with out filled.
+ */
+static int
+ask(const struct ddns_addr_in *in, const char *url, char out[16], struct ddns_addr *r)
+{
+	struct ddns_echo_seen *e = ddns_echo_cache_get(in->cache, url);
+
+	if (e->asked == 0 || in->now - e->asked >= PP_DDNS_ECHO_MIN || in->now < e->asked) {
+		char a[16] = "";
+		r->echo_requests++;
+		if ((in->reflector ? whoami(in, a) : echo_ask(in, url, a)) < 0)
+			a[0] = '\0';
+		e->asked = in->now;
+		snprintf(e->addr, sizeof e->addr, "%s", a);
 	}
-	snprintf(in->st->echo.addr, sizeof in->st->echo.addr, "%s", rr.seen_ip);
+	snprintf(out, 16, "%.15s", e->addr);
+	return out[0] ? 0 : -1;
 }
 
 /*
  * One echo round: the first service that answers; a different address than
- * last time must be confirmed by the next service in the list. Services
- * that disagree leave the known address in place: no flapping between them.
+ * this section last agreed on must be confirmed by the next service in the
+ * list. Services that disagree leave the known address in place: no
+ * flapping between them. A confirmation may be another section's recent
+ * answer; when that answer predates the change they disagree for now, and
+ * agree once that service may be asked again.
  */
 static void
 echo_round(const struct ddns_addr_in *in, struct ddns_addr *r)
@@ -148,9 +168,8 @@ echo_round(const struct ddns_addr_in *in, struct ddns_addr *r)
 	char a[16], b[16];
 	size_t i;
 
-	e->last_query = in->now;
 	for (i = 0; i < in->nurls; i++)
-		if (echo_ask(in, in->urls[i], a, r) == 0)
+		if (ask(in, in->urls[i], a, r) == 0)
 			break;
 	if (i == in->nurls) {
 		snprintf(r->verdict, sizeof r->verdict, "no echo service answered; the public address is unknown");
@@ -161,7 +180,7 @@ echo_round(const struct ddns_addr_in *in, struct ddns_addr *r)
 		return;
 	}
 	for (size_t k = i + 1; k < in->nurls; k++) {
-		if (echo_ask(in, in->urls[k], b, r) < 0)
+		if (ask(in, in->urls[k], b, r) < 0)
 			continue;
 		if (strcmp(a, b) == 0) {
 			snprintf(e->addr, sizeof e->addr, "%s", a);
@@ -176,23 +195,25 @@ echo_round(const struct ddns_addr_in *in, struct ddns_addr *r)
 	         "confirm it; keeping %s", in->urls[i], a, e->addr[0] ? e->addr : "nothing published");
 }
 
-/* The echoed address, asked at most once every PP_DDNS_ECHO_MIN seconds. */
+/* The echoed address; each service is asked at most once every PP_DDNS_ECHO_MIN seconds. */
 static void
 echoed(const struct ddns_addr_in *in, struct ddns_addr *r)
 {
 	struct pp_ddns_echo *e = &in->st->echo;
+	char a[16];
 
 	if (in->nurls == 0 && in->reflector == NULL) {
 		snprintf(r->verdict, sizeof r->verdict, "no echo service configured (checkip =); "
 		         "the public address cannot be learnt");
 		return;
 	}
-	if (e->last_query == 0 || in->now - e->last_query >= PP_DDNS_ECHO_MIN || in->now < e->last_query) {
-		if (in->reflector)
-			reflector_round(in, r);
-		else
-			echo_round(in, r);
-	}
+	if (in->reflector == NULL)
+		echo_round(in, r);
+	else if (ask(in, in->reflector, a, r) == 0)
+		snprintf(e->addr, sizeof e->addr, "%s", a);
+	else
+		snprintf(r->verdict, sizeof r->verdict, "the reflector %s did not say our address; "
+		         "the public address is unknown", in->reflector);
 	snprintf(r->echo, sizeof r->echo, "%s", e->addr);
 }
 

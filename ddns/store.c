@@ -1,4 +1,4 @@
-/* DDNS state on disk (STATE_DIR/ddns-NAME.state) and the per-host status rows built from it. */
+/* DDNS state on disk (STATE_DIR/ddns-NAME.state, the shared echo-services.state) and the status rows. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "portpilot/ddns.h"
-#include "portpilot/util.h"
+#include "ddns-internal.h"
+
+/* Not of the form ddns-NAME.state, so no section name can collide with it. */
+#define ECHO_STATE "echo-services.state"
 
 static char *
 state_path(const char *dir, const char *name)
@@ -75,8 +77,7 @@ host_field(struct pp_ddns_host *h, const char *k, const char *v)
 static void
 echo_field(struct pp_ddns_state *st, const char *k, const char *v)
 {
-	if (strcmp(k, "last_query") == 0) st->echo.last_query = strtoll(v, NULL, 10);
-	else if (strcmp(k, "addr") == 0) set_str(st->echo.addr, sizeof st->echo.addr, v);
+	if (strcmp(k, "addr") == 0) set_str(st->echo.addr, sizeof st->echo.addr, v);
 	else if (strcmp(k, "wan") == 0) set_str(st->echo.wan, sizeof st->echo.wan, v);
 	else if (strcmp(k, "verdict") == 0) set_str(st->verdict, sizeof st->verdict, v);
 }
@@ -144,7 +145,6 @@ static void
 render(struct pp_buf *b, const struct pp_ddns_state *st)
 {
 	pp_buf_printf(b, "# portpilot DDNS state of [ddns %s]; written by portpilot\n[echo]\n", st->name);
-	pp_buf_printf(b, "last_query=%lld\n", (long long)st->echo.last_query);
 	put(b, "addr", st->echo.addr);
 	put(b, "wan", st->echo.wan);
 	put(b, "verdict", st->verdict);
@@ -177,11 +177,10 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-int
-pp_ddns_state_save(const char *dir, const struct pp_ddns_state *st, struct pp_error *err)
+/* Write text to path atomically (temp file, fsync, rename), creating dir; unchanged text is not written. */
+static int
+save_text(const char *dir, const char *path, const struct pp_buf *b, const char *what, struct pp_error *err)
 {
-	struct pp_buf b = { 0 };
-	char *path = state_path(dir, st->name);
 	char *tmp = pp_xasprintf("%s.tmp.%d", path, (int)getpid());
 	int fd, rc = -1;
 
@@ -190,19 +189,18 @@ pp_ddns_state_save(const char *dir, const struct pp_ddns_state *st, struct pp_er
 		             dir, strerror(errno));
 		goto out;
 	}
-	render(&b, st);
 	/* A poll that changed nothing writes nothing: no fsync every few minutes on flash. */
 	size_t oldlen;
 	char *old = pp_read_file(path, &oldlen);
-	bool same = old && oldlen == b.len && memcmp(old, b.data, b.len) == 0;
+	bool same = old && oldlen == b->len && memcmp(old, b->data, b->len) == 0;
 	free(old);
 	if (same) {
 		rc = 0;
 		goto out;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
-		pp_error_set(err, "%s: cannot write DDNS state: %s", tmp, strerror(errno));
+	if (fd < 0 || write_all(fd, b->data, b->len) < 0 || fsync(fd) < 0) {
+		pp_error_set(err, "%s: cannot write %s: %s", tmp, what, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		unlink(tmp);
@@ -210,14 +208,101 @@ pp_ddns_state_save(const char *dir, const struct pp_ddns_state *st, struct pp_er
 	}
 	close(fd);
 	if (rename(tmp, path) < 0) {
-		pp_error_set(err, "%s: cannot replace DDNS state: %s", path, strerror(errno));
+		pp_error_set(err, "%s: cannot replace %s: %s", path, what, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
 	rc = 0;
 out:
-	pp_buf_free(&b);
 	free(tmp);
+	return rc;
+}
+
+int
+pp_ddns_state_save(const char *dir, const struct pp_ddns_state *st, struct pp_error *err)
+{
+	struct pp_buf b = { 0 };
+	char *path = state_path(dir, st->name);
+
+	render(&b, st);
+	int rc = save_text(dir, path, &b, "DDNS state", err);
+	pp_buf_free(&b);
+	free(path);
+	return rc;
+}
+
+/* ---- what each echo service last answered, shared by every section ---- */
+
+struct ddns_echo_seen *
+ddns_echo_cache_get(struct ddns_echo_cache *c, const char *url)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].url, url) == 0)
+			return &c->v[i];
+	c->v = pp_xrealloc(c->v, (c->n + 1) * sizeof *c->v);
+	struct ddns_echo_seen *e = &c->v[c->n++];
+	memset(e, 0, sizeof *e);
+	e->url = pp_xstrdup(url);
+	return e;
+}
+
+void
+ddns_echo_cache_free(struct ddns_echo_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].url);
+	free(c->v);
+	memset(c, 0, sizeof *c);
+}
+
+int
+ddns_echo_cache_load(const char *dir, struct ddns_echo_cache *c, struct pp_error *err)
+{
+	char *path = pp_xasprintf("%s/" ECHO_STATE, dir);
+	size_t len;
+	char *text = pp_read_file(path, &len);
+	struct ddns_echo_seen *e = NULL;
+
+	memset(c, 0, sizeof *c);
+	if (text == NULL && errno != ENOENT) {
+		pp_error_set(err, "%s: cannot read the echo services' state: %s; check --state-dir",
+		             path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	for (char *line = text, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		size_t n = strlen(line);
+		if (strncmp(line, "[service ", 9) == 0 && n > 10 && line[n - 1] == ']') {
+			line[n - 1] = '\0';
+			e = ddns_echo_cache_get(c, line + 9);
+		} else if (e && strncmp(line, "asked=", 6) == 0) {
+			e->asked = strtoll(line + 6, NULL, 10);
+		} else if (e && strncmp(line, "addr=", 5) == 0) {
+			set_str(e->addr, sizeof e->addr, line + 5);
+		}
+	}
+	free(text);
+	free(path);
+	return 0;
+}
+
+int
+ddns_echo_cache_save(const char *dir, const struct ddns_echo_cache *c, struct pp_error *err)
+{
+	struct pp_buf b = { 0 };
+	char *path = pp_xasprintf("%s/" ECHO_STATE, dir);
+
+	pp_buf_addstr(&b, "# portpilot: what each echo service last answered, shared by every [ddns] "
+	              "section (each is asked at most every 10 minutes); written by portpilot\n");
+	for (size_t i = 0; i < c->n; i++) {
+		pp_buf_printf(&b, "[service %s]\nasked=%lld\n", c->v[i].url, (long long)c->v[i].asked);
+		put(&b, "addr", c->v[i].addr);
+	}
+	int rc = save_text(dir, path, &b, "the echo services' state", err);
+	pp_buf_free(&b);
 	free(path);
 	return rc;
 }

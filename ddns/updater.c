@@ -229,8 +229,10 @@ ddns_check(struct ddns_check *ck, struct pp_error *err)
 	const struct pp_ddns_conf *dc = ck->dc;
 	struct pp_creds cr = { 0 };
 	struct pp_ddns_state st;
+	struct ddns_echo_cache cache = { 0 };
 	struct ddns_addr a;
 	char *token = NULL;
+	int rc = -1;
 
 	if (dc->credentials_file && pp_creds_load(dc->credentials_file, &cr, err) < 0)
 		return -1;
@@ -240,28 +242,24 @@ ddns_check(struct ddns_check *ck, struct pp_error *err)
 		return -1;
 	}
 	struct ddns_addr_in in = {
-		.dc = dc, .st = &st, .now = ck->now,
+		.dc = dc, .st = &st, .cache = &cache, .now = ck->now,
 		.urls = (const char *const *)dc->checkip, .nurls = dc->ncheckip,
 		.echo_hook = ck->echo_hook, .hook_ctx = ck->hook_ctx,
 	};
-	if (dc->ip_source == PP_IPSRC_REFLECTOR && reflector_of(ck->conf, &in, &token, err) < 0) {
-		pp_ddns_state_free(&st);
-		pp_creds_free(&cr);
-		return -1;
-	}
+	if (dc->ip_source == PP_IPSRC_REFLECTOR && reflector_of(ck->conf, &in, &token, err) < 0)
+		goto out;
 	if (all_stopped(dc, &st, ck->hash)) {
 		/* Nothing can be sent: do not spend echo requests either. */
 		ck->stopped += (int)dc->nhosts;
 		ck->next_due = 0;
-		pp_ddns_state_free(&st);
-		pp_creds_free(&cr);
-		if (token)
-			explicit_bzero(token, strlen(token));
-		free(token);
-		return 0;
+		rc = 0;
+		goto out;
 	}
+	if (ddns_echo_cache_load(ck->state_dir, &cache, err) < 0)
+		goto out;
 	ddns_find_addr(&in, &a);
 	ck->echo_requests += a.echo_requests;
+	rc = ddns_echo_cache_save(ck->state_dir, &cache, err);
 	if (strcmp(a.verdict, st.verdict) != 0 && a.verdict[0])
 		ddns_log(DDNS_WARN, "ddns[%s]: %s", dc->name, a.verdict);
 	snprintf(st.verdict, sizeof st.verdict, "%s", a.verdict);
@@ -269,7 +267,11 @@ ddns_check(struct ddns_check *ck, struct pp_error *err)
 		ck->unpublishable++;
 	decide_all(ck, &st, &a, &cr);
 	ck->next_due = next_due(&st);
-	int rc = pp_ddns_state_save(ck->state_dir, &st, err);
+	/* The host state is saved even when the echo state could not be: it records what was sent. */
+	if (pp_ddns_state_save(ck->state_dir, &st, err) < 0)
+		rc = -1;
+out:
+	ddns_echo_cache_free(&cache);
 	pp_ddns_state_free(&st);
 	pp_creds_free(&cr);
 	if (token)

@@ -139,8 +139,7 @@ time_t pp_ddns_backoff(int n, uint32_t rnd);
 /* ---- persisted state: STATE_DIR/ddns-NAME.state, mode 0600 ---- */
 
 struct pp_ddns_echo {
-	time_t last_query;         /* last time any echo service was asked */
-	char addr[46];             /* what they last agreed on */
+	char addr[46];             /* what this section's echo services last agreed on */
 	char wan[46];              /* WAN interface address at that time */
 };
 

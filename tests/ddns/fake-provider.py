@@ -3,7 +3,8 @@
 
 One server speaks dyndns2 (/nic/update, Basic auth), DuckDNS (/update),
 Cloudflare API v4 (/client/v4/...), a custom template endpoint (/custom)
-and echo services (/echo/a, /echo/b). Every request is appended to the log
+and echo services (/echo/a, /echo/b; echo_a=peer makes one answer the
+requester's address, like a real one, for labs with NAT on the way). Every request is appended to the log
 file as one JSON line. /_ctl changes behaviour (forced answers, echo
 addresses, records); /_state returns the records as JSON.
 
@@ -66,6 +67,7 @@ class Handler(BaseHTTPRequestHandler):
             "ua": self.headers.get("User-Agent", ""),
             "auth": auth.split(" ")[0] if auth else "",
             "status": status,
+            "client": self.client_address[0],
         }
         with open(self.server.logfile, "a") as f:
             f.write(json.dumps(entry) + "\n")
@@ -107,7 +109,10 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 return self.send(200, json.dumps(state), "application/json")
         if u.path.startswith("/echo/"):
-            return self.send(200, state["echo"].get(u.path[6:], "") + "\n")
+            seen = state["echo"].get(u.path[6:], "")
+            if seen == "peer":      # a real echo service: the address the request came from
+                seen = self.client_address[0]
+            return self.send(200, seen + "\n")
         f = self.forced()
         if f and "status" in f:
             return self.send(f["status"], f.get("body", ""))

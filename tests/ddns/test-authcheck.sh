@@ -85,9 +85,9 @@ ppn() {
 	return $rc_
 }
 updates() { requests prov /nic/update; }
-echo_new() {   # the next check asks the echo services again and sees $1
+echo_new() {   # echo_new ADDR STATE_DIR: the next check asks the echo services again and sees ADDR
 	ctl prov "echo_a=$1&echo_b=$1" $NS
-	sed -i 's/^last_query=.*/last_query=1/' "$2"
+	sed -i 's/^asked=.*/asked=1/' "$2/echo-services.state"
 }
 reason_has() { field "$1" "$2" lab "$3" reason | grep -q "$4"; }   # reason_has CONF STATE HOST TEXT
 retry_due() { sed -i 's/^next_attempt=.*/next_attempt=1/' "$1"; }
@@ -103,7 +103,7 @@ check "status ok, no reason" test "$(field "$D/a.conf" "$S" lab site3.example.ne
 
 # The provider says good but its DNS lags: propagation, re-checked, never re-sent in the window.
 ctl prov "propagate=0" $NS
-echo_new 198.51.100.30 "$S/ddns-lab.state"
+echo_new 198.51.100.30 "$S"
 ppn "$D/a.conf" "$S" --once; rc=$?
 check "lagging DNS: the update itself succeeds" test $rc = 0
 check "lagging DNS: BIND9 still has the old address" test "$(lookup site3.example.net)" = 198.51.100.7
@@ -131,7 +131,7 @@ check "caught up: BIND9 serves the new address" test "$(lookup site3.example.net
 
 # Still wrong after the propagation window: a real mismatch, sent again once after a backoff.
 ctl prov "propagate=0" $NS
-echo_new 198.51.100.31 "$S/ddns-lab.state"
+echo_new 198.51.100.31 "$S"
 ppn "$D/a.conf" "$S" --once
 sed -i "s/^published_at=.*/published_at=$(($(date +%s) - 3700))/" "$S/ddns-lab.state"
 retry_due "$S/ddns-lab.state"

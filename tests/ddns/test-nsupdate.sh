@@ -108,7 +108,7 @@ check "zone not served: nohost (not blamed on the key)" \
 	test "$(field "$D/other.conf" "$D/state-other" other site3.example.org last_result)" = nohost
 
 # Address change: the good key publishes the new address.
-sed -i 's/^last_query=.*/last_query=1/' "$S/ddns-dns.state"
+sed -i 's/^asked=.*/asked=1/' "$S/echo-services.state"
 check "changed address updates the zone" pp "$D/ns.conf" "$S" --once
 check "BIND9 serves 198.51.100.30" test "$(lookup site3.example.net)" = 198.51.100.30
 pp_done

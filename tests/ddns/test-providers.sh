@@ -45,7 +45,7 @@ check "echo services asked at most once per 10 minutes" test "$(requests prov /e
 
 # Echo services that disagree: nothing changes, no update, no flapping.
 ctl prov "echo_a=198.51.100.8&echo_b=198.51.100.9"
-sed -i 's/^last_query=.*/last_query=1/' "$S/ddns-home.state"     # 10 minutes have passed
+sed -i 's/^asked=.*/asked=1/' "$S/echo-services.state"     # 10 minutes have passed
 pp "$D/dyn.conf" "$S" --once
 check "disagreeing echo services: no update" test "$(requests prov /nic/update)" = 1
 check "disagreeing echo services: reported in plain words" grep -q 'echo services disagree' "$D/err"
@@ -53,7 +53,7 @@ check "disagreeing echo services: record keeps 198.51.100.7" test "$(record prov
 
 # Both agree on a new address: one update.
 ctl prov "echo_a=198.51.100.8&echo_b=198.51.100.8"
-sed -i 's/^last_query=.*/last_query=1/' "$S/ddns-home.state"
+sed -i 's/^asked=.*/asked=1/' "$S/echo-services.state"
 check "confirmed change is published" pp "$D/dyn.conf" "$S" --once
 check "record follows to 198.51.100.8" test "$(record prov site3.example.net)" = 198.51.100.8
 check "one more request for the change" test "$(requests prov /nic/update)" = 2
