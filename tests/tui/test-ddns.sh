@@ -36,7 +36,7 @@ host_state() {
 	printf 'failures=%s\nnochg=0\nstatus=%s\nlast_code=%s\nstop_hash=0000000000000001\nreason=%s\n' \
 		"${7:-0}" "$2" "$3" "$5"
 }
-echo_state() { printf '[echo]\nlast_query=0\naddr=%s\nwan=%s\nverdict=%s\n' "$1" "$2" "$3"; }
+echo_state() { printf '[echo]\naddr=%s\nwan=%s\nverdict=%s\n' "$1" "$2" "$3"; }
 write_home() {
 	{ echo_state "" "" ""
 	  host_state site3.example.net ok good 203.0.113.7 ""
