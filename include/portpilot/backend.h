@@ -16,11 +16,13 @@
  * Layout (all names start with "PP-"; nothing else is touched):
  *   nat:    PREROUTING -j PP-PRE   (WAN side, local destination; LAN side too with hairpin)
  *           OUTPUT     -j PP-OUT   (the router itself)
- *           POSTROUTING -j PP-POST (hairpin SNAT)
- *           PP-PRE/PP-OUT -g PP-DNAT -g PP-DT-lo-hi (tcp) / PP-DU-lo-hi (udp):
+ *           POSTROUTING -j PP-POST (hairpin SNAT, portpilot's flows only)
+ *           PP-PRE -g PP-MARK: conntrack mark 0x10000000 on, -j PP-DNAT, mark off
+ *           again (so only flows a portpilot DNAT rule took keep it);
+ *           PP-MARK/PP-OUT -> PP-DNAT -g PP-DT-lo-hi (tcp) / PP-DU-lo-hi (udp):
  *           a binary tree over the public port space; leaves hold the DNAT rules.
- *   filter: FORWARD (and DOCKER-USER) -j PP-FWD: established DNAT flows, then the
- *           tree PP-FT-/PP-FU-lo-hi over the original port with one ACCEPT per mapping.
+ *   filter: FORWARD (and DOCKER-USER) -j PP-FWD: one ACCEPT for DNATed flows
+ *           carrying the mark; other tools' DNATs meet the user's FORWARD rules.
  * Rules are kept in the exact form iptables-save prints, so live and
  * rendered rules compare as text. Every mapping rule carries the comment
  * "pp:NAME" (NAME sanitized by pp_rule_tag).
