@@ -77,7 +77,8 @@ status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 	char *rolled = pp_state_read(cli->state_dir, PP_ST_ROLLED);
 	fprintf(f, "{\"variant\":\"%s\",\"pending_confirm\":", b->variant);
 	if (pending)
-		fprintf(f, "{\"deadline\":%lld}", (long long)pd->deadline);
+		fprintf(f, "{\"deadline\":%lld,\"timer\":\"%s\"}", (long long)pd->deadline,
+		        pp_pending_timer_alive(pd) ? "running" : "gone");
 	else
 		fputs("null", f);
 	fprintf(f, ",\"timer_rollback\":%lld", rolled ? strtoll(rolled, NULL, 10) : 0LL);
@@ -109,9 +110,21 @@ status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 		        "the rules from before it at %s\n", when);
 		free(rolled);
 	}
-	if (pending)
+	if (pending && pp_pending_timer_alive(pd)) {
 		fprintf(f, "pending: rollback in %lld s unless `portpilot confirm`\n",
 		        (long long)(pd->deadline - time(NULL)));
+	} else if (pending) {
+		char when[20];
+		pp_format_datetime(pd->deadline, when);
+		if (time(NULL) >= pd->deadline)
+			fprintf(f, "pending: the rollback timer (pid %d) is gone (reboot, OOM or killed) and its "
+			        "deadline passed at %s: the unconfirmed apply was not rolled back. Run `portpilot "
+			        "rollback` (confirm and apply roll it back first too)\n", (int)pd->pid, when);
+		else
+			fprintf(f, "pending: the rollback timer (pid %d) is gone (reboot, OOM or killed): nothing "
+			        "will roll back at %s. Run `portpilot confirm` to keep the change or `portpilot "
+			        "rollback` to undo it\n", (int)pd->pid, when);
+	}
 	fprintf(f, "%-20s %-9s %12s %14s\n", "MAPPING", "STATE", "PACKETS", "BYTES");
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "%-20s %-9s %12llu %14llu\n", st[i].name, pp_sync_name(st[i].sync), st[i].pkts,
@@ -129,7 +142,8 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 		            "Per mapping: in_sync, missing, drifted (the live rules differ), inactive\n"
 		            "(disabled/expired), stale (inactive but still in the kernel); packets and bytes\n"
 		            "of its DNAT rules (first packets of connections); foreign rules that catch its\n"
-		            "traffic first. Exit 1 when a mapping is missing, drifted or stale.\n");
+		            "traffic first. Exit 1 when a mapping is missing, drifted or stale, or when the\n"
+		            "rollback timer of an unconfirmed apply is gone.\n");
 	if (argc > 1)
 		return pp_cli_usage(cli, "status", "unexpected argument '%s'", argv[1]);
 	struct pp_error err;
@@ -157,6 +171,8 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 			status_json(cli, &b, st, t->n, &pd, pending);
 		else
 			status_text(cli, &b, st, t->n, &pd, pending);
+		if (pending && !pp_pending_timer_alive(&pd))
+			rc = PP_EXIT_FAIL;
 		for (size_t i = 0; i < t->n; i++)
 			if (st[i].sync == PP_SYNC_MISSING || st[i].sync == PP_SYNC_DRIFTED ||
 			    st[i].sync == PP_SYNC_STALE)

@@ -10,6 +10,7 @@ T=$pp_tmp/mappings.ini
 S=$pp_tmp/state
 R=$LAB_ROUTER
 pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
+ppq() { pp "$@" >/dev/null 2>&1; }
 body_is() { [ "$(lab_http "$1" "$2")" = "$3" ]; }
 no_answer() { [ -z "$(lab_http "$1" "$2")" ]; }
 udp_is() { [ "$(lab_udp "$1" "$2" "$3" "$4")" = "$5" ]; }
@@ -35,7 +36,7 @@ ip netns exec "$R" iptables -A FORWARD -d "$LAB_SRV3_IP" -p udp --dport "$LAB_UD
 check "before apply: the user's DROP blocks their own forward (tcp)" no_answer "$LAB_INET" "$pub:9000/"
 check "before apply: and (udp)" udp_silent "$LAB_INET" "$LAB_PUBLIC_IP" 6001 hi
 
-check "apply" pp apply >/dev/null
+check "apply" ppq apply
 check "after apply: the foreign tcp forward stays blocked" no_answer "$LAB_INET" "$pub:9000/"
 check "after apply: the foreign udp forward stays blocked" udp_silent "$LAB_INET" "$LAB_PUBLIC_IP" 6001 hi
 check "portpilot's mappings work (8080 to .101)" body_is "$LAB_INET" "$pub:8080/" srv-101
