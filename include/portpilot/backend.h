@@ -177,6 +177,19 @@ struct pp_map_status {
 int pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
                    time_t now, struct pp_map_status **st, struct pp_error *err);
 void pp_status_free(struct pp_map_status *st, size_t n);
+/* What no single mapping shows: the layout tying the mappings to the kernel, and leftovers. */
+struct pp_layout_status {
+	char **problems;                /* "nat: missing -A PREROUTING -j PP-PRE", "filter: unexpected ..." */
+	size_t nproblems;
+	char **orphans;                 /* names with rules in the kernel but no section in the table */
+	size_t norphans;
+};
+/* pp_status_read plus *ls (caller frees with pp_layout_status_free); with problems every
+   active mapping in sync reads drifted, since nothing may reach its rules. */
+int pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
+                       time_t now, struct pp_map_status **st, struct pp_layout_status *ls,
+                       struct pp_error *err);
+void pp_layout_status_free(struct pp_layout_status *ls);
 
 int pp_cmd_apply(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_confirm(struct pp_cli *cli, int argc, char **argv);

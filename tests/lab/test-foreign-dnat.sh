@@ -44,7 +44,7 @@ check "a mapping to the host the user blocks works: portpilot accepts its own" b
 check "a udp mapping carries datagrams both ways" udp_is "$LAB_INET" "$LAB_PUBLIC_IP" 6000 hi "srv-102 hi"
 check "hairpin still passes FORWARD" body_is "$LAB_LANHOST" "$pub:8090/" srv-102
 check "status: all four in sync" \
-	sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -o in_sync | wc -l | grep -qx 4"
+	sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -o 'state.:.in_sync' | wc -l | grep -qx 4"
 
 # A foreign DNAT to a mapping's own target from another public port is not portpilot's either.
 ip netns exec "$R" iptables -t nat -A PREROUTING -i "$LAB_WAN_IF" -p tcp --dport 9001 \
