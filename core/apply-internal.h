@@ -2,6 +2,7 @@
 #ifndef PORTPILOT_APPLY_INTERNAL_H
 #define PORTPILOT_APPLY_INTERNAL_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -37,6 +38,11 @@ void pp_state_remove(const char *dir, const char *file);
 int pp_state_link(const char *dir, const char *from, const char *to, struct pp_error *err);
 int pp_pending_read(const char *dir, struct pp_pending *pd);     /* -1 if none */
 int pp_pending_write(const char *dir, const struct pp_pending *pd, struct pp_error *err);
+/*
+ * Is pd's rollback timer still running (its pid is a "rollback --timer ID")?
+ * A reboot, the OOM killer or a kill leave a record nobody will act on.
+ */
+bool pp_pending_timer_alive(const struct pp_pending *pd);
 
 /* Render options for t on this host (LAN subnet from the table or the interface). */
 void pp_apply_render_opts(const struct pp_table *t, const struct pp_backend *b,

@@ -516,14 +516,88 @@ read_live(struct pp_cli *cli, struct pp_backend *b, struct pp_live *live, struct
 	return 0;
 }
 
+/* Stop the timer of pd, unless we are it or it is gone (its pid may be another process's by now). */
+static void
+stop_timer(const struct pp_pending *pd)
+{
+	if (pd->pid > 1 && pd->pid != getpid() && pp_pending_timer_alive(pd))
+		kill(pd->pid, SIGTERM);
+}
+
+/*
+ * Put the kernel back to the snapshot (the lock is held). pd: the apply
+ * being undone awaited confirmation (NULL: it was confirmed, so boot must
+ * see the earlier ruleset again too).
+ */
+static int
+undo_last(struct pp_cli *cli, const struct pp_pending *pd, struct pp_error *err)
+{
+	char *snap = pp_state_read(cli->state_dir, PP_ST_SNAPSHOT);
+	struct pp_backend b;
+	if (!snap)
+		return pp_error_set(err, "no snapshot in %s: nothing was applied yet", cli->state_dir);
+	pp_state_remove(cli->state_dir, PP_ST_GEN);
+	int rc = pp_backend_open(&b, err) < 0 || restore_text(&b, snap, err) < 0 ? -1 : 0;
+	if (rc == 0) {
+		pp_state_write(cli->state_dir, PP_ST_APPLIED, snap, err);
+		if (!pd)
+			pp_state_write(cli->state_dir, PP_ST_CONFIRMED, snap, err);
+		pp_state_remove(cli->state_dir, "pending");
+		if (pd)
+			stop_timer(pd);
+	}
+	free(snap);
+	return rc;
+}
+
+/* "the rollback timer (pid N) is gone" with the deadline, for messages. */
+static char *
+timer_gone(const struct pp_pending *pd)
+{
+	char when[20];
+	pp_format_datetime(pd->deadline, when);
+	return pp_xasprintf("the rollback timer (pid %d) of the unconfirmed apply is gone (reboot, OOM "
+	                    "or killed), and its deadline %s %s", (int)pd->pid,
+	                    time(NULL) >= pd->deadline ? "passed at" : "is", when);
+}
+
+/*
+ * An unconfirmed apply whose timer is gone after its deadline: do what the
+ * timer would have done. 0 when there was nothing to do or it is done.
+ */
+static int
+late_rollback(struct pp_cli *cli, const char *cmd, const struct pp_pending *pd, struct pp_error *err)
+{
+	char *why = timer_gone(pd);
+	fprintf(cli->err, "portpilot %s: %s: rolling back to the rules from before that apply now\n", cmd, why);
+	free(why);
+	if (undo_last(cli, pd, err) < 0)
+		return -1;
+	char *when = pp_xasprintf("%lld\n", (long long)time(NULL));
+	pp_state_write(cli->state_dir, PP_ST_ROLLED, when, err);
+	free(when);
+	return 0;
+}
+
 static int
 apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *given,
              struct pp_error *err)
 {
 	struct pp_pending pd;
-	if (!o->dry_run && pp_pending_read(cli->state_dir, &pd) == 0)
-		return pp_error_set(err, "an earlier apply awaits confirmation (rollback at %lld): run "
-		                    "portpilot confirm or portpilot rollback first", (long long)pd.deadline);
+	if (!o->dry_run && pp_pending_read(cli->state_dir, &pd) == 0) {
+		if (pp_pending_timer_alive(&pd))
+			return pp_error_set(err, "an earlier apply awaits confirmation (rollback at %lld): run "
+			                    "portpilot confirm or portpilot rollback first", (long long)pd.deadline);
+		if (time(NULL) < pd.deadline) {
+			char *why = timer_gone(&pd);
+			pp_error_set(err, "%s: nothing will roll that apply back. Run portpilot confirm to keep "
+			             "it, or portpilot rollback to undo it, then apply again", why);
+			free(why);
+			return -1;
+		}
+		if (late_rollback(cli, "apply", &pd, err) < 0)
+			return -1;
+	}
 	struct pp_backend b;
 	struct pp_live live;
 	pp_apply_mark(NULL);
@@ -596,12 +670,41 @@ pp_apply_loaded(struct pp_cli *cli, const struct pp_apply_opts *o, const struct 
 	return PP_EXIT_OK;
 }
 
-/* Stop the timer of pd, unless we are it. */
-static void
-stop_timer(const struct pp_pending *pd)
+/*
+ * Does the kernel still hold what the last apply wrote? With its timer gone,
+ * a reboot or anyone's iptables change may have replaced it, and confirm
+ * must not persist for boot a ruleset that is not in force. false with err
+ * saying what differs.
+ */
+static bool
+kernel_holds_applied(struct pp_cli *cli, struct pp_error *err)
 {
-	if (pd->pid > 1 && pd->pid != getpid())
-		kill(pd->pid, SIGTERM);
+	char *text = pp_state_read(cli->state_dir, PP_ST_APPLIED);
+	struct pp_ruleset want;
+	struct pp_backend b;
+	struct pp_live live;
+	if (!text) {
+		pp_error_set(err, "%s/%s is missing", cli->state_dir, PP_ST_APPLIED);
+		return false;
+	}
+	int rc = pp_ruleset_parse_buf(text, &want, err);
+	if (rc < 0)
+		return false;
+	if (pp_backend_open(&b, err) < 0 || pp_backend_read(&b, &live, err) < 0) {
+		pp_ruleset_free(&want);
+		return false;
+	}
+	struct pp_plan p;
+	pp_plan_make(&want, &live.own, &p);
+	bool same = p.restore == NULL;
+	if (!same)
+		pp_error_set(err, "the kernel no longer holds the ruleset of that apply (%zu mapping(s), %zu "
+		             "chain(s) differ: a reboot, or someone's iptables change)", p.nchanged,
+		             p.chains_written + p.chains_dropped);
+	pp_plan_free(&p);
+	pp_live_free(&live);
+	pp_ruleset_free(&want);
+	return same;
 }
 
 int
@@ -617,10 +720,24 @@ pp_confirm(struct pp_cli *cli)
 	int rc = PP_EXIT_FAIL;
 	if (pp_pending_read(cli->state_dir, &pd) < 0) {
 		fprintf(cli->err, "portpilot confirm: nothing awaits confirmation (no apply --confirm pending)\n");
+	} else if (!pp_pending_timer_alive(&pd) && time(NULL) >= pd.deadline) {
+		/* Too late: the apply should have been undone already, so undo it. */
+		if (late_rollback(cli, "confirm", &pd, &err) < 0)
+			fprintf(cli->err, "portpilot confirm: %s\n", err.msg);
+		else
+			fprintf(cli->err, "portpilot confirm: nothing confirmed: apply again to bring the change back\n");
+	} else if (!pp_pending_timer_alive(&pd) && !kernel_holds_applied(cli, &err)) {
+		char *why = timer_gone(&pd);
+		fprintf(cli->err, "portpilot confirm: %s; %s: nothing confirmed. Run portpilot rollback to "
+		        "return to the rules from before that apply, then portpilot apply\n", why, err.msg);
+		free(why);
 	} else if (pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, &err) < 0) {
 		fprintf(cli->err, "portpilot confirm: %s\n", err.msg);
 	} else {
 		pp_state_remove(cli->state_dir, "pending");
+		if (!pp_pending_timer_alive(&pd))
+			fprintf(cli->err, "portpilot confirm: the rollback timer (pid %d) was gone; the kernel "
+			        "still holds the applied ruleset, so it is kept\n", (int)pd.pid);
 		stop_timer(&pd);
 		if (cli->json)
 			fprintf(cli->out, "{\"confirmed\":true}\n");
@@ -662,23 +779,11 @@ pp_rollback(struct pp_cli *cli, const char *timer_id)
 	struct pp_pending pd;
 	bool pending = pp_pending_read(cli->state_dir, &pd) == 0;
 	int rc = PP_EXIT_FAIL;
-	char *snap = pp_state_read(cli->state_dir, PP_ST_SNAPSHOT);
-	struct pp_backend b;
 	if (timer_id && (!pending || strcmp(pd.id, timer_id) != 0)) {
 		rc = PP_EXIT_OK; /* confirmed while we took the lock */
-	} else if (!snap) {
-		fprintf(cli->err, "portpilot rollback: no snapshot in %s: nothing was applied yet\n", cli->state_dir);
-	} else if (pp_state_remove(cli->state_dir, PP_ST_GEN), pp_backend_open(&b, &err) < 0 ||
-	           restore_text(&b, snap, &err) < 0) {
+	} else if (undo_last(cli, pending ? &pd : NULL, &err) < 0) {
 		fprintf(cli->err, "portpilot rollback: %s\n", err.msg);
 	} else {
-		pp_state_write(cli->state_dir, PP_ST_APPLIED, snap, &err);
-		/* A confirmed apply rolled back: the earlier ruleset is what boot should see again. */
-		if (!pending)
-			pp_state_write(cli->state_dir, PP_ST_CONFIRMED, snap, &err);
-		pp_state_remove(cli->state_dir, "pending");
-		if (pending)
-			stop_timer(&pd);
 		if (timer_id) {
 			/* Nobody may be watching: leave the news for the next status or TUI. */
 			char *when = pp_xasprintf("%lld\n", (long long)time(NULL));
@@ -693,7 +798,6 @@ pp_rollback(struct pp_cli *cli, const char *timer_id)
 			fprintf(cli->out, "rolled back to the rules before the last apply\n");
 		rc = PP_EXIT_OK;
 	}
-	free(snap);
 	pp_state_unlock(fd);
 	return rc;
 }

@@ -218,3 +218,24 @@ pp_pending_write(const char *dir, const struct pp_pending *pd, struct pp_error *
 	free(s);
 	return rc;
 }
+
+bool
+pp_pending_timer_alive(const struct pp_pending *pd)
+{
+	/* pid 0: the apply that writes the record is still starting its timer. */
+	if (pd->pid == 0)
+		return time(NULL) < pd->deadline;
+	if (pd->pid < 0)
+		return false;
+	/* The pid alone may be reused: only a "rollback --timer ID" process is ours. */
+	char path[40];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pd->pid);
+	size_t len = 0;
+	char *s = pp_read_file(path, &len);
+	bool ours = false;
+	for (size_t i = 0; s && i < len; i += strlen(s + i) + 1)
+		if (strcmp(s + i, "--timer") == 0 && i + 8 < len && strcmp(s + i + 8, pd->id) == 0)
+			ours = true;
+	free(s);
+	return ours;
+}

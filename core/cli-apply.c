@@ -70,18 +70,33 @@ pp_cmd_rollback(struct pp_cli *cli, int argc, char **argv)
 }
 
 static void
+json_list(FILE *f, const char *key, char **v, size_t n)
+{
+	fprintf(f, ",\"%s\":[", key);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? "," : "", f);
+		pp_json_str(f, v[i]);
+	}
+	fputs("]", f);
+}
+
+static void
 status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_status *st,
-            size_t n, const struct pp_pending *pd, bool pending)
+            size_t n, const struct pp_layout_status *ls, const struct pp_pending *pd, bool pending)
 {
 	FILE *f = cli->out;
 	char *rolled = pp_state_read(cli->state_dir, PP_ST_ROLLED);
 	fprintf(f, "{\"variant\":\"%s\",\"pending_confirm\":", b->variant);
 	if (pending)
-		fprintf(f, "{\"deadline\":%lld}", (long long)pd->deadline);
+		fprintf(f, "{\"deadline\":%lld,\"timer\":\"%s\"}", (long long)pd->deadline,
+		        pp_pending_timer_alive(pd) ? "running" : "gone");
 	else
 		fputs("null", f);
 	fprintf(f, ",\"timer_rollback\":%lld", rolled ? strtoll(rolled, NULL, 10) : 0LL);
 	free(rolled);
+	fprintf(f, ",\"ruleset\":\"%s\"", ls->nproblems ? "drifted" : "in_sync");
+	json_list(f, "ruleset_drift", ls->problems, ls->nproblems);
+	json_list(f, "orphans", ls->orphans, ls->norphans);
 	fputs(",\"mappings\":[", f);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? "," : "", f);
@@ -97,7 +112,7 @@ status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 
 static void
 status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_status *st,
-            size_t n, const struct pp_pending *pd, bool pending)
+            size_t n, const struct pp_layout_status *ls, const struct pp_pending *pd, bool pending)
 {
 	FILE *f = cli->out;
 	char *rolled = pp_state_read(cli->state_dir, PP_ST_ROLLED);
@@ -109,9 +124,30 @@ status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 		        "the rules from before it at %s\n", when);
 		free(rolled);
 	}
-	if (pending)
+	if (pending && pp_pending_timer_alive(pd)) {
 		fprintf(f, "pending: rollback in %lld s unless `portpilot confirm`\n",
 		        (long long)(pd->deadline - time(NULL)));
+	} else if (pending) {
+		char when[20];
+		pp_format_datetime(pd->deadline, when);
+		if (time(NULL) >= pd->deadline)
+			fprintf(f, "pending: the rollback timer (pid %d) is gone (reboot, OOM or killed) and its "
+			        "deadline passed at %s: the unconfirmed apply was not rolled back. Run `portpilot "
+			        "rollback` (confirm and apply roll it back first too)\n", (int)pd->pid, when);
+		else
+			fprintf(f, "pending: the rollback timer (pid %d) is gone (reboot, OOM or killed): nothing "
+			        "will roll back at %s. Run `portpilot confirm` to keep the change or `portpilot "
+			        "rollback` to undo it\n", (int)pd->pid, when);
+	}
+	if (ls->nproblems) {
+		fprintf(f, "ruleset drifted: the rules that lead traffic to the mappings are not as applied, so "
+		        "the mappings may not be reached; portpilot apply repairs it:\n");
+		for (size_t i = 0; i < ls->nproblems; i++)
+			fprintf(f, "  %s\n", ls->problems[i]);
+	}
+	for (size_t i = 0; i < ls->norphans; i++)
+		fprintf(f, "orphan: %s has rules in the kernel but no section in the table; portpilot apply "
+		        "removes them\n", ls->orphans[i]);
 	fprintf(f, "%-20s %-9s %12s %14s\n", "MAPPING", "STATE", "PACKETS", "BYTES");
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "%-20s %-9s %12llu %14llu\n", st[i].name, pp_sync_name(st[i].sync), st[i].pkts,
@@ -129,7 +165,11 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 		            "Per mapping: in_sync, missing, drifted (the live rules differ), inactive\n"
 		            "(disabled/expired), stale (inactive but still in the kernel); packets and bytes\n"
 		            "of its DNAT rules (first packets of connections); foreign rules that catch its\n"
-		            "traffic first. Exit 1 when a mapping is missing, drifted or stale.\n");
+		            "traffic first. Above them: hooks and jumps of portpilot's layout that are\n"
+		            "missing or changed (ruleset drift), and mappings still in the kernel that the table\n"
+		            "no longer has (orphans). Exit 1 when a mapping is missing, drifted or stale, the\n"
+		            "ruleset drifted, an orphan is found, or the rollback timer of an unconfirmed apply\n"
+		            "is gone.\n");
 	if (argc > 1)
 		return pp_cli_usage(cli, "status", "unexpected argument '%s'", argv[1]);
 	struct pp_error err;
@@ -146,23 +186,27 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 		return PP_EXIT_FAIL;
 	}
 	struct pp_map_status *st = NULL;
+	struct pp_layout_status ls = { 0 };
 	int rc = PP_EXIT_OK;
-	if (pp_status_read(t, &b, &live, time(NULL), &st, &err) < 0) {
+	if (pp_status_read_all(t, &b, &live, time(NULL), &st, &ls, &err) < 0) {
 		fprintf(cli->err, "portpilot status: %s\n", err.msg);
 		rc = PP_EXIT_FAIL;
 	} else {
 		struct pp_pending pd;
 		bool pending = pp_pending_read(cli->state_dir, &pd) == 0;
 		if (cli->json)
-			status_json(cli, &b, st, t->n, &pd, pending);
+			status_json(cli, &b, st, t->n, &ls, &pd, pending);
 		else
-			status_text(cli, &b, st, t->n, &pd, pending);
+			status_text(cli, &b, st, t->n, &ls, &pd, pending);
+		if ((pending && !pp_pending_timer_alive(&pd)) || ls.nproblems || ls.norphans)
+			rc = PP_EXIT_FAIL;
 		for (size_t i = 0; i < t->n; i++)
 			if (st[i].sync == PP_SYNC_MISSING || st[i].sync == PP_SYNC_DRIFTED ||
 			    st[i].sync == PP_SYNC_STALE)
 				rc = PP_EXIT_FAIL;
 	}
 	pp_status_free(st, t->n);
+	pp_layout_status_free(&ls);
 	pp_live_free(&live);
 	pp_table_free(t);
 	return rc;

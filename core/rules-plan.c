@@ -363,12 +363,95 @@ shadow_of(const char *save, const struct pp_mapping *m)
 	return NULL;
 }
 
+/* A rule that no mapping owns: a hook, an entry rule, a tree jump. */
+static bool
+untagged(const char *rule)
+{
+	return strstr(rule, "--comment \"pp:") == NULL;
+}
+
+static void
+add_line(char ***v, size_t *n, char *line)
+{
+	*v = pp_xrealloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = line;
+}
+
+/*
+ * The rules that tie the mappings to the kernel: hooks from the built-in
+ * chains, entry chains and tree jumps. Without them every mapping rule can
+ * be in place and still never be reached.
+ */
+static void
+layout_drift(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_layout_status *ls)
+{
+	struct pp_ruleset *lv = (struct pp_ruleset *)live;
+	for (int t = 0; t < PP_NF__COUNT; t++) {
+		const struct pp_chain *wh = &want->hooks[t], *lh = &live->hooks[t];
+		for (size_t i = 0; i < wh->n; i++)
+			if (count_rule(lh, wh->rules[i]) == 0)
+				add_line(&ls->problems, &ls->nproblems,
+				         pp_xasprintf("%s: missing %s", table_names[t], wh->rules[i]));
+	}
+	for (size_t i = 0; i < want->n; i++) {
+		const struct pp_chain *w = &want->chains[i];
+		const struct pp_chain *l = pp_ruleset_chain(lv, w->table, w->name, false);
+		for (size_t j = 0; j < w->n; j++) {
+			if (!untagged(w->rules[j]) || (l && count_rule(l, w->rules[j]) > 0))
+				continue;
+			add_line(&ls->problems, &ls->nproblems,
+			         pp_xasprintf("%s: missing %s", table_names[w->table], w->rules[j]));
+		}
+		for (size_t j = 0; l && j < l->n; j++) {
+			if (untagged(l->rules[j]) && count_rule(w, l->rules[j]) == 0)
+				add_line(&ls->problems, &ls->nproblems,
+				         pp_xasprintf("%s: unexpected %s", table_names[w->table], l->rules[j]));
+		}
+	}
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Mappings whose rules are in the kernel though the table has no such section. */
+static void
+orphans(const struct pp_table *t, const struct tagged *l, size_t nl, struct pp_layout_status *ls)
+{
+	char **tags = pp_xcalloc(t->n + 1, sizeof *tags);
+	for (size_t i = 0; i < t->n; i++)
+		tags[i] = pp_rule_tag(t->maps[i].name);
+	qsort(tags, t->n, sizeof *tags, cmp_str);
+	for (size_t i = 0; i < nl; i++) {
+		if (i > 0 && cmp_tag(&l[i - 1], &l[i]) == 0)
+			continue;
+		char *tag = pp_xstrndup(l[i].tag, l[i].taglen);
+		if (!bsearch(&tag, tags, t->n, sizeof *tags, cmp_str))
+			add_line(&ls->orphans, &ls->norphans, pp_xstrdup(tag + 3));
+		free(tag);
+	}
+	for (size_t i = 0; i < t->n; i++)
+		free(tags[i]);
+	free(tags);
+}
+
 int
 pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
                time_t now, struct pp_map_status **st, struct pp_error *err)
 {
+	return pp_status_read_all(t, b, live, now, st, NULL, err);
+}
+
+int
+pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
+                   time_t now, struct pp_map_status **st, struct pp_layout_status *ls,
+                   struct pp_error *err)
+{
 	struct pp_render_opts o;
 	struct pp_ruleset want;
+	struct pp_layout_status own = { 0 };
 	pp_apply_render_opts(t, b, &o);
 	o.now = now;
 	if (pp_render(t, &o, &want, err) < 0)
@@ -377,6 +460,14 @@ pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_l
 	size_t nw = collect(&want, NULL, &w), nl = collect(&live->own, NULL, &l);
 	qsort(w, nw, sizeof *w, cmp_tagged);
 	qsort(l, nl, sizeof *l, cmp_tagged);
+	/* Nothing of portpilot's in the kernel (never applied): the rows say missing, enough. */
+	bool any = live->own.n || live->own.hooks[PP_NAT].n || live->own.hooks[PP_FILTER].n;
+	if (any)
+		layout_drift(&want, &live->own, ls ? ls : &own);
+	if (ls)
+		orphans(t, l, nl, ls);
+	bool broken = (ls ? ls : &own)->nproblems > 0;
+	pp_layout_status_free(&own);
 	*st = pp_xcalloc(t->n + 1, sizeof **st);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct pp_mapping *m = &t->maps[i];
@@ -392,7 +483,8 @@ pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_l
 		if (!pp_mapping_active(m, now))
 			s->sync = cl ? PP_SYNC_STALE : PP_SYNC_INACTIVE;
 		else
-			s->sync = cl == 0 ? PP_SYNC_MISSING : same ? PP_SYNC_OK : PP_SYNC_DRIFTED;
+			/* Its own rules in place but unreachable (a hook or jump gone) is drift too. */
+			s->sync = cl == 0 ? PP_SYNC_MISSING : same && !broken ? PP_SYNC_OK : PP_SYNC_DRIFTED;
 		for (size_t q = 0; q < cl; q++) {
 			if (!l[fl + q].nat)
 				continue;
@@ -405,6 +497,18 @@ pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_l
 	free(l);
 	pp_ruleset_free(&want);
 	return 0;
+}
+
+void
+pp_layout_status_free(struct pp_layout_status *ls)
+{
+	for (size_t i = 0; i < ls->nproblems; i++)
+		free(ls->problems[i]);
+	for (size_t i = 0; i < ls->norphans; i++)
+		free(ls->orphans[i]);
+	free(ls->problems);
+	free(ls->orphans);
+	memset(ls, 0, sizeof *ls);
 }
 
 void

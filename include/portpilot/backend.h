@@ -16,11 +16,13 @@
  * Layout (all names start with "PP-"; nothing else is touched):
  *   nat:    PREROUTING -j PP-PRE   (WAN side, local destination; LAN side too with hairpin)
  *           OUTPUT     -j PP-OUT   (the router itself)
- *           POSTROUTING -j PP-POST (hairpin SNAT)
- *           PP-PRE/PP-OUT -g PP-DNAT -g PP-DT-lo-hi (tcp) / PP-DU-lo-hi (udp):
+ *           POSTROUTING -j PP-POST (hairpin SNAT, portpilot's flows only)
+ *           PP-PRE -g PP-MARK: conntrack mark 0x10000000 on, -j PP-DNAT, mark off
+ *           again (so only flows a portpilot DNAT rule took keep it);
+ *           PP-MARK/PP-OUT -> PP-DNAT -g PP-DT-lo-hi (tcp) / PP-DU-lo-hi (udp):
  *           a binary tree over the public port space; leaves hold the DNAT rules.
- *   filter: FORWARD (and DOCKER-USER) -j PP-FWD: established DNAT flows, then the
- *           tree PP-FT-/PP-FU-lo-hi over the original port with one ACCEPT per mapping.
+ *   filter: FORWARD (and DOCKER-USER) -j PP-FWD: one ACCEPT for DNATed flows
+ *           carrying the mark; other tools' DNATs meet the user's FORWARD rules.
  * Rules are kept in the exact form iptables-save prints, so live and
  * rendered rules compare as text. Every mapping rule carries the comment
  * "pp:NAME" (NAME sanitized by pp_rule_tag).
@@ -175,6 +177,19 @@ struct pp_map_status {
 int pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
                    time_t now, struct pp_map_status **st, struct pp_error *err);
 void pp_status_free(struct pp_map_status *st, size_t n);
+/* What no single mapping shows: the layout tying the mappings to the kernel, and leftovers. */
+struct pp_layout_status {
+	char **problems;                /* "nat: missing -A PREROUTING -j PP-PRE", "filter: unexpected ..." */
+	size_t nproblems;
+	char **orphans;                 /* names with rules in the kernel but no section in the table */
+	size_t norphans;
+};
+/* pp_status_read plus *ls (caller frees with pp_layout_status_free); with problems every
+   active mapping in sync reads drifted, since nothing may reach its rules. */
+int pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
+                       time_t now, struct pp_map_status **st, struct pp_layout_status *ls,
+                       struct pp_error *err);
+void pp_layout_status_free(struct pp_layout_status *ls);
 
 int pp_cmd_apply(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_confirm(struct pp_cli *cli, int argc, char **argv);

@@ -24,7 +24,7 @@ check "8091 reaches .103" body_is "$LAB_INET" "$pub:8091/" srv-103
 check "other ports are not forwarded" no_answer "$LAB_INET" "$pub:8081/"
 check "the router itself reaches a mapping (nat OUTPUT)" body_is "$LAB_ROUTER" "$pub:8090/" srv-102
 check "hairpin: a LAN host uses the public address" body_is "$LAB_LANHOST" "$pub:8091/" srv-103
-check "status: all in sync" sh -c "ip netns exec $LAB_ROUTER $PORTPILOT -f $T --state-dir $S status --json | grep -o in_sync | wc -l | grep -qx 3"
+check "status: all in sync" sh -c "ip netns exec $LAB_ROUTER $PORTPILOT -f $T --state-dir $S status --json | grep -o 'state.:.in_sync' | wc -l | grep -qx 3"
 check "status counts the connections" sh -c "ip netns exec $LAB_ROUTER $PORTPILOT -f $T --state-dir $S status --json | grep -q '\"name\":\"web-1\",\"state\":\"in_sync\",\"packets\":[1-9]'"
 check "re-apply changes nothing" sh -c "ip netns exec $LAB_ROUTER $PORTPILOT -f $T --state-dir $S apply | grep -q 'nothing to change'"
 

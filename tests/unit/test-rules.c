@@ -46,6 +46,31 @@ render_text(const char *table)
 	return s;
 }
 
+/*
+ * Nothing portpilot writes lets through (ACCEPT) or rewrites (MASQUERADE) a
+ * flow that another tool's DNAT made: each asks for portpilot's conntrack
+ * mark, which only PP-MARK sets, around the DNAT tree, and clears again
+ * when the tree returns without a mapping.
+ */
+static void
+assert_only_own_flows(const char *s)
+{
+	for (const char *l = s; *l; l = strchr(l, '\n') + 1) {
+		char *r = pp_xstrndup(l, strcspn(l, "\n"));
+		if (strstr(r, "-j ACCEPT") || strstr(r, "-j MASQUERADE"))
+			assert_non_null(strstr(r, "-m connmark --mark 0x10000000/0x10000000 "));
+		if (strstr(r, "-j CONNMARK"))
+			assert_int_equal(strncmp(r, "-A PP-MARK ", 11), 0);
+		if (strncmp(r, "-A PP-PRE ", 10) == 0)
+			assert_non_null(strstr(r, " -g PP-MARK"));
+		free(r);
+	}
+	const char *on = strstr(s, "-A PP-MARK -j CONNMARK --set-xmark 0x10000000/0x10000000\n"
+	                           "-A PP-MARK -j PP-DNAT\n"
+	                           "-A PP-MARK -j CONNMARK --set-xmark 0x0/0x10000000\n");
+	assert_non_null(on);
+}
+
 static void
 test_seed_exact(void **state)
 {
@@ -54,12 +79,12 @@ test_seed_exact(void **state)
 		"*filter\n"
 		":PP-FWD - [0:0]\n"
 		"-A FORWARD -j PP-FWD\n"
-		"-A PP-FWD -m conntrack --ctstate RELATED,ESTABLISHED -m conntrack --ctstate DNAT -j ACCEPT\n"
-		"-A PP-FWD -o eth1 -m conntrack --ctstate DNAT -j ACCEPT\n"
+		"-A PP-FWD -m connmark --mark 0x10000000/0x10000000 -m conntrack --ctstate DNAT -j ACCEPT\n"
 		"COMMIT\n"
 		"*nat\n"
 		":PP-DNAT - [0:0]\n"
 		":PP-DT-1-65535 - [0:0]\n"
+		":PP-MARK - [0:0]\n"
 		":PP-OUT - [0:0]\n"
 		":PP-POST - [0:0]\n"
 		":PP-PRE - [0:0]\n"
@@ -70,12 +95,16 @@ test_seed_exact(void **state)
 		"-A PP-DT-1-65535 -p tcp -m tcp --dport 8080 -m comment --comment \"pp:web-1\" -j DNAT --to-destination 192.168.2.101:80\n"
 		"-A PP-DT-1-65535 -p tcp -m tcp --dport 8090 -m comment --comment \"pp:web-2\" -j DNAT --to-destination 192.168.2.102:80\n"
 		"-A PP-DT-1-65535 -p tcp -m tcp --dport 8091 -m comment --comment \"pp:web-3\" -j DNAT --to-destination 192.168.2.103:80\n"
+		"-A PP-MARK -j CONNMARK --set-xmark 0x10000000/0x10000000\n"
+		"-A PP-MARK -j PP-DNAT\n"
+		"-A PP-MARK -j CONNMARK --set-xmark 0x0/0x10000000\n"
 		"-A PP-OUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -g PP-DNAT\n"
-		"-A PP-POST -s 192.168.2.0/24 -d 192.168.2.0/24 -o eth1 -m conntrack --ctstate DNAT -j MASQUERADE\n"
-		"-A PP-PRE -i eth0 -m addrtype --dst-type LOCAL -g PP-DNAT\n"
-		"-A PP-PRE -s 192.168.2.0/24 ! -d 192.168.2.0/24 -i eth1 -m addrtype --dst-type LOCAL -g PP-DNAT\n"
+		"-A PP-POST -s 192.168.2.0/24 -d 192.168.2.0/24 -o eth1 -m connmark --mark 0x10000000/0x10000000 -m conntrack --ctstate DNAT -j MASQUERADE\n"
+		"-A PP-PRE -i eth0 -m addrtype --dst-type LOCAL -g PP-MARK\n"
+		"-A PP-PRE -s 192.168.2.0/24 ! -d 192.168.2.0/24 -i eth1 -m addrtype --dst-type LOCAL -g PP-MARK\n"
 		"COMMIT\n";
 	assert_string_equal(s, want);
+	assert_only_own_flows(s);
 	free(s);
 }
 
@@ -106,6 +135,7 @@ test_allow_udp_range_shift(void **state)
 	assert_non_null(strstr(s, "-A PP-DT-1-65535 -p tcp -m tcp --dport 10000:10099 -m addrtype --src-type LOCAL -m comment --comment \"pp:cam\" -j DNAT"));
 	assert_null(strstr(s, "MASQUERADE"));
 	assert_null(strstr(s, "-i eth1"));
+	assert_only_own_flows(s);
 	assert_null(strstr(s, "-s 192.168.2.0/24"));
 	free(s);
 }
