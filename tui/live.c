@@ -27,6 +27,7 @@ static struct {
 	size_t n;
 	size_t differ;                    /* active mappings not in sync */
 	time_t deadline;                  /* pending confirm, 0 when none */
+	bool timer_gone;                  /* the core says its rollback timer no longer runs */
 	char wan_addr[INET_ADDRSTRLEN];   /* the WAN interface's IPv4 address, "" if none */
 } L;
 
@@ -130,16 +131,21 @@ told_rollback(struct tui *t, const char *status_json)
 	tui_logf(t, "the confirm timer had rolled back the last apply at %s", buf);
 }
 
-/* The pending confirm's deadline, from `status --json` (the state files are the core's). */
+/*
+ * The pending confirm's deadline and whether its rollback timer still runs,
+ * from `status --json` (the state files are the core's).
+ */
 static time_t
-read_deadline(struct tui *t)
+read_deadline(struct tui *t, bool *gone)
 {
+	static const char key[] = "\"pending_confirm\":{\"deadline\":";
 	struct pp_cli c = *t->cli;
 	char *text = NULL, *etext = NULL, *argv[] = { "status", NULL };
 	size_t len, elen;
 	const char *p;
 	time_t d = 0;
 
+	*gone = false;
 	c.out = open_memstream(&text, &len);
 	c.err = open_memstream(&etext, &elen);
 	c.json = true;
@@ -147,9 +153,13 @@ read_deadline(struct tui *t)
 	if (c.out && c.err) {
 		pp_cmd_status(&c, 1, argv);
 		fflush(c.out);
-		p = strstr(text, "\"pending_confirm\":{\"deadline\":");
-		if (p)
-			d = (time_t)strtoll(p + 31, NULL, 10);
+		p = strstr(text, key);
+		if (p) {
+			char *end;
+
+			d = (time_t)strtoll(p + strlen(key), &end, 10);
+			*gone = strncmp(end, ",\"timer\":\"gone\"", 15) == 0;
+		}
 		told_rollback(t, text);
 	}
 	if (c.out)
@@ -236,11 +246,18 @@ tui_live_refresh(struct tui *t)
 		snprintf(L.why, sizeof L.why, "%.290s", err.msg);
 	}
 	pp_live_free(&live);
-	L.deadline = read_deadline(t);
+	L.deadline = read_deadline(t, &L.timer_gone);
 }
 
 time_t tui_live_deadline(void) { return L.deadline; }
-void tui_live_set_deadline(time_t d) { L.deadline = d; }
+bool tui_live_timer_gone(void) { return L.deadline && L.timer_gone; }
+
+void
+tui_live_set_deadline(time_t d)
+{
+	L.deadline = d;
+	L.timer_gone = false;
+}
 
 const char *
 tui_live_summary(const struct tui *t, char *buf, size_t n)

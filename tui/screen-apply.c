@@ -120,11 +120,17 @@ tui_apply_confirm(struct tui *t)
 	return rc;
 }
 
-static int
-rollback_now(struct tui *t)
+int
+tui_apply_rollback(struct tui *t)
 {
 	char *text;
-	int rc = capture(t, do_rollback, NULL, &text);
+	int rc;
+
+	if (tui_live_deadline() == 0) {
+		tui_message(t, TR_WARNING, "Nothing awaits confirmation: no apply to roll back.");
+		return -1;
+	}
+	rc = capture(t, do_rollback, NULL, &text);
 
 	if (rc == 0) {
 		tui_live_set_deadline(0);
@@ -182,8 +188,12 @@ draw_state(struct apply *a, struct tui *t, int y)
 			a->result_role = TR_WARNING;
 			break;
 		}
-		snprintf(line, sizeof line, "Applied. Rollback in %ld s unless confirmed: c confirms.",
-		         left > 0 ? left : 0);
+		if (tui_live_timer_gone())
+			snprintf(line, sizeof line, "Applied, but the rollback timer is gone: nothing rolls "
+			         "back by itself. c confirms, r rolls back.");
+		else
+			snprintf(line, sizeof line, "Applied. Rollback in %ld s unless confirmed: c confirms.",
+			         left > 0 ? left : 0);
 		tui_draw_text(y, 0, t->cols, TR_ERROR, line);
 		break;
 	case P_DONE:
@@ -241,7 +251,7 @@ apply_key(struct tui_panel *p, struct tui *t, int key)
 			snprintf(a->result, sizeof a->result, "%s", t->msg);
 		} else if (key == 'r') {
 			a->phase = P_DONE;
-			a->result_role = rollback_now(t) == 0 ? TR_WARNING : TR_ERROR;
+			a->result_role = tui_apply_rollback(t) == 0 ? TR_WARNING : TR_ERROR;
 			snprintf(a->result, sizeof a->result, "%s", t->msg);
 		} else if (key == TK_ESC || key == 'q' || key == TK_CTRL('c')) {
 			tui_pop(t);
@@ -291,7 +301,7 @@ tui_apply_start(struct tui *t)
 		return;
 	}
 	if (tui_live_deadline()) {
-		tui_message(t, TR_WARNING, "An apply awaits confirmation: C confirms it first.");
+		tui_message(t, TR_WARNING, "An apply awaits confirmation: C confirms it, U rolls it back.");
 		return;
 	}
 	if (t->table->dirty) {

@@ -154,7 +154,9 @@ draw_header(struct tui *t)
 	snprintf(f[H_LABEL], sizeof f[0], "portpilot");
 	snprintf(f[H_SITE], sizeof f[0], "%s", site);
 	tui_live_summary(t, f[H_KERNEL], sizeof f[0]);
-	if (tui_live_deadline()) {
+	if (tui_live_timer_gone()) {
+		snprintf(f[H_CONFIRM], sizeof f[0], "rollback timer gone: C confirm, U roll back");
+	} else if (tui_live_deadline()) {
 		long left = (long)(tui_live_deadline() - time(NULL));
 
 		snprintf(f[H_CONFIRM], sizeof f[0], "CONFIRM in %lds (C)", left > 0 ? left : 0);
@@ -191,7 +193,9 @@ draw_header(struct tui *t)
 			sep = 1;
 			break;
 		case 5:
-			if (f[H_CONFIRM][0])
+			if (tui_live_timer_gone())
+				snprintf(f[H_CONFIRM], sizeof f[0], "TIMER GONE (C/U)");
+			else if (f[H_CONFIRM][0])
 				snprintf(f[H_CONFIRM], sizeof f[0], "CONFIRM %lds",
 				         (long)(tui_live_deadline() - time(NULL)) > 0 ?
 				         (long)(tui_live_deadline() - time(NULL)) : 0);
@@ -257,6 +261,14 @@ draw_status(struct tui *t, int y)
 	}
 	if (t->msg[0]) {
 		tui_draw_fit(y, 0, t->cols, t->msg_role, t->msg);
+		return;
+	}
+	if (tui_live_timer_gone()) {      /* above any row's finding: the whole apply is at stake */
+		tui_draw_fit(y, 0, t->cols, TR_ERROR, time(NULL) < tui_live_deadline() ?
+		             "rollback timer gone: confirm or roll back (C keeps the change, U rolls it "
+		             "back); nothing rolls back by itself" :
+		             "rollback timer gone and its deadline passed: the apply was not rolled back; "
+		             "U rolls it back");
 		return;
 	}
 	f = m ? t->view.notes[tui_map_index(t, m)].f : NULL;
@@ -511,6 +523,7 @@ act_next_finding(struct tui *t)
 
 static void act_apply(struct tui *t) { tui_apply_start(t); }
 static void act_confirm(struct tui *t) { tui_apply_confirm(t); }
+static void act_rollback(struct tui *t) { tui_apply_rollback(t); }
 
 static void
 act_ddns(struct tui *t)
@@ -596,6 +609,7 @@ static const struct tui_binding bindings[] = {
 	{ { 'R' }, "R", "reload the file from disk", act_reload },
 	{ { TK_F(5), 'A' }, "F5 A", "apply to the kernel (diff, then confirm)", act_apply },
 	{ { 'C' }, "C", "confirm a pending apply (before its rollback)", act_confirm },
+	{ { 'U' }, "U", "roll a pending apply back now (undo it)", act_rollback },
 	{ { TK_F(9), 'i' }, "F9 i", "details of the mapping", act_detail },
 	{ { 'x' }, "x", "export the table's documentation to a file", act_export },
 	{ { 'D' }, "D", "DDNS panel: published address, status, does the name resolve", act_ddns },

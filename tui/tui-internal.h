@@ -200,6 +200,8 @@ bool tui_live_is_offline(void);
 const char *tui_live_why(void);       /* why the kernel state is unknown */
 time_t tui_live_deadline(void);       /* pending confirm, 0 when none */
 void tui_live_set_deadline(time_t d);
+/* A confirm is pending but its rollback timer died (kill, OOM, reboot): nothing rolls back by itself. */
+bool tui_live_timer_gone(void);
 void tui_live_free(void);
 const char *tui_live_wan(void);       /* the WAN interface's address, "" when unknown */
 
@@ -292,6 +294,7 @@ void tui_export_start(struct tui *t);
 /* screen-apply.c */
 void tui_apply_start(struct tui *t);
 int tui_apply_confirm(struct tui *t);
+int tui_apply_rollback(struct tui *t);    /* roll a pending apply back now */
 
 /* tui.c: actions shared by several screens. */
 int tui_save(struct tui *t);

@@ -1,0 +1,56 @@
+#!/bin/sh
+# What no single row shows, in the lab router namespace: an unconfirmed apply
+# whose rollback timer died, the ruleset leading to the mappings changed by
+# hand, and mappings left in the kernel after their section was deleted.
+. "$(dirname "$0")/../lib.sh"
+. "$PP_TOP/tests/tui/tui-lib.sh"
+. "$PP_TOP/tests/lab/lab.sh"
+lab_need_root
+lab_up || { not_ok "lab builds"; pp_done; }
+
+S=$pp_tmp/state
+pp_cli() { ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$pp_tmp/m.ini" --state-dir "$S" "$@" >/dev/null 2>&1; }
+in_kernel() { ip netns exec "$LAB_ROUTER" iptables-save | grep -q "pp:$1"; }
+timer_pid() { sed -n 's/^pid=//p' "$S/pending"; }
+gone() { ! grep -q -- --timer "/proc/$1/cmdline" 2>/dev/null; }  # a zombie counts as gone
+# kill_timer: the test started it (through apply), so it ends it by its PID.
+kill_timer() {
+	_pid=$(timer_pid)
+	[ -n "$_pid" ] && [ "$_pid" -gt 1 ] && kill -9 "$_pid" && wait_for 5 gone "$_pid"
+}
+lab_seed_table "$pp_tmp/m.ini"
+TUI_WRAP="ip netns exec $LAB_ROUTER"
+
+# 1. The rollback timer is gone: no countdown for a timer that no longer exists.
+check "an apply awaits confirmation" pp_cli apply --confirm 120
+tui_start 80 24 C.UTF-8 -- -f m.ini --state-dir "$S"
+check "TUI opens in the router namespace" wait_screen "3 mappings"
+# The core's deadline read right: well over 100 s left, not 0.
+countdown() { screen_line 1 | grep -Eq 'CONFIRM in 1[0-2][0-9]s'; }
+check "a live timer: the header counts down from the core's deadline" wait_for 10 countdown
+check "its rollback timer is killed" kill_timer
+check "status line: the timer is gone, confirm or roll back" wait_screen "rollback timer gone: confirm or roll back" 10
+check "header names the keys instead of a countdown" line_has 1 "TIMER GONE (C/U)"
+check "no countdown anywhere" screen_lacks "CONFIRM in"
+keys A
+check "A refuses a second apply and names both keys" wait_screen "C confirms it, U rolls it back"
+keys U
+check "U rolls the apply back" wait_screen "Rolled back: the kernel holds the rules from before"
+check "the rules left the kernel" sh -c '! ip netns exec "$0" iptables-save | grep -q pp:web-1' "$LAB_ROUTER"
+check "nothing pending any more" test ! -e "$S/pending"
+check "the timer notice is gone" wait_gone "TIMER GONE"
+keys q
+check "quits with 0" wait_for 5 exit_is 0
+
+# The same when C keeps the change.
+check "another apply awaits confirmation" pp_cli apply --confirm 120
+check "its timer is killed too" kill_timer
+tui_start 200 50 C.UTF-8 -- -f m.ini --state-dir "$S"
+check "200 columns: the header says it in words" wait_for 10 line_has 1 "rollback timer gone: C confirm, U roll back"
+keys C
+check "C confirms with the timer gone" wait_screen "Confirmed: the ruleset stays"
+check "the rules stay" in_kernel web-1
+check "the header turns in sync" wait_for 10 line_has 1 "kernel in sync"
+keys q
+check "quits with 0 again" wait_for 5 exit_is 0
+pp_done
