@@ -26,6 +26,7 @@ static struct {
 	struct live_row *rows;
 	size_t n;
 	size_t differ;                    /* active mappings not in sync */
+	struct pp_layout_status layout;   /* ruleset drift and orphans, as the core reports them */
 	time_t deadline;                  /* pending confirm, 0 when none */
 	bool timer_gone;                  /* the core says its rollback timer no longer runs */
 	char wan_addr[INET_ADDRSTRLEN];   /* the WAN interface's IPv4 address, "" if none */
@@ -238,7 +239,8 @@ tui_live_refresh(struct tui *t)
 		snprintf(L.why, sizeof L.why, "%.290s", err.msg);
 		return;
 	}
-	if (pp_status_read(t->table, &L.b, &live, time(NULL), &st, &err) == 0) {
+	pp_layout_status_free(&L.layout);
+	if (pp_status_read_all(t->table, &L.b, &live, time(NULL), &st, &L.layout, &err) == 0) {
 		keep_rows(t, st);
 		pp_status_free(st, t->table->n);
 		L.why[0] = '\0';
@@ -263,13 +265,21 @@ const char *
 tui_live_summary(const struct tui *t, char *buf, size_t n)
 {
 	(void)t;
-	if (!L.usable || L.n == 0)
+	if (!L.usable || (L.n == 0 && L.layout.nproblems == 0))
 		snprintf(buf, n, "kernel ?");
-	else if (L.differ == 0)
+	else if (L.differ == 0 && L.layout.nproblems == 0)
 		snprintf(buf, n, "kernel in sync");
-	else
+	else if (L.differ)
 		snprintf(buf, n, "kernel differs (%zu)", L.differ);
+	else                              /* drift with no active mapping to read drifted */
+		snprintf(buf, n, "kernel differs (ruleset)");
 	return buf;
+}
+
+const struct pp_layout_status *
+tui_live_layout(void)
+{
+	return &L.layout;
 }
 
 void
@@ -278,5 +288,6 @@ tui_live_free(void)
 	for (size_t i = 0; i < L.n; i++)
 		free(L.rows[i].name);
 	free(L.rows);
+	pp_layout_status_free(&L.layout);
 	memset(&L, 0, sizeof L);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "portpilot/backend.h"
 #include "tui-internal.h"
 
 /*
@@ -96,6 +97,20 @@ fill_findings(struct tui_pager *pg, struct tui *t, const struct pp_mapping *m)
 		tui_pager_add(pg, TR_OK, "  none");
 }
 
+/* What no single mapping shows but may keep this one from working: the core's words. */
+static void
+fill_layout(struct tui_pager *pg, struct tui *t)
+{
+	const struct pp_layout_status *ls = tui_live_layout();
+
+	if (ls->nproblems) {
+		tui_pager_add(pg, TR_WARNING, "  ruleset drifted: the rules that lead traffic to the "
+		              "mappings are not as applied (A repairs it):");
+		for (size_t i = 0; i < ls->nproblems; i++)
+			tui_pager_wrap(pg, TR_WARNING, t->cols - 5, "    ", ls->problems[i]);
+	}
+}
+
 static void
 fill_detail(struct tui_pager *pg, struct tui *t)
 {
@@ -127,6 +142,7 @@ fill_detail(struct tui_pager *pg, struct tui *t)
 	              tui_is_edited(t, m->name) ? " (changed in this session)" : "");
 	tui_pager_add(pg, TR_NORMAL, "  hits %s, last hit %s", tui_view_cell(t, idx, C_HITS, buf),
 	              tui_view_cell(t, idx, C_LAST, b2));
+	fill_layout(pg, t);
 	tui_pager_add(pg, TR_NORMAL, "%s", "");
 	fill_export(pg, t, m);
 	tui_pager_add(pg, TR_NORMAL, "%s", "");

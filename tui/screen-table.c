@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "portpilot/backend.h"
 #include "portpilot/util.h"
 #include "tui-internal.h"
 
@@ -243,6 +244,26 @@ draw_fileline(struct tui *t, int y)
 	}
 }
 
+/* The core's ruleset drift in one line; false when there are none. */
+static bool
+draw_layout(struct tui *t, int y)
+{
+	const struct pp_layout_status *ls = tui_live_layout();
+	char line[1024];
+	size_t n;
+
+	if (ls->nproblems) {
+		n = (size_t)snprintf(line, sizeof line, "ruleset drifted: %s", ls->problems[0]);
+		if (ls->nproblems > 1 && n < sizeof line)
+			snprintf(line + n, sizeof line - n, " (+%zu more)", ls->nproblems - 1);
+		snprintf(line + strlen(line), sizeof line - strlen(line), "; A repairs it, i lists all");
+	} else {
+		return false;
+	}
+	tui_draw_fit(y, 0, t->cols, TR_WARNING, line);
+	return true;
+}
+
 /* The status line: a message, the filter being typed, or the current row's finding. */
 static void
 draw_status(struct tui *t, int y)
@@ -279,7 +300,7 @@ draw_status(struct tui *t, int y)
 			tui_draw_text(y, 0, t->cols, TR_DIM, "No mappings yet: a adds one.");
 		else if (t->view.norder == 0)
 			tui_draw_text(y, 0, t->cols, TR_DIM, "No mapping matches the filter; Esc clears it.");
-		else
+		else if (!draw_layout(t, y))
 			tui_draw_text(y, 0, t->cols, TR_NORMAL, "");
 		return;
 	}

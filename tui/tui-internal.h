@@ -202,6 +202,9 @@ time_t tui_live_deadline(void);       /* pending confirm, 0 when none */
 void tui_live_set_deadline(time_t d);
 /* A confirm is pending but its rollback timer died (kill, OOM, reboot): nothing rolls back by itself. */
 bool tui_live_timer_gone(void);
+/* Ruleset drift and orphans from the last read (empty when unknown). */
+struct pp_layout_status;
+const struct pp_layout_status *tui_live_layout(void);
 void tui_live_free(void);
 const char *tui_live_wan(void);       /* the WAN interface's address, "" when unknown */
 

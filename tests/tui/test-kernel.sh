@@ -51,6 +51,20 @@ keys C
 check "C confirms with the timer gone" wait_screen "Confirmed: the ruleset stays"
 check "the rules stay" in_kernel web-1
 check "the header turns in sync" wait_for 10 line_has 1 "kernel in sync"
+
+# 2. The ruleset drifts: the jump into portpilot's FORWARD chain deleted by hand.
+check "the hand deletes FORWARD -j PP-FWD" ip netns exec "$LAB_ROUTER" iptables -D FORWARD -j PP-FWD
+keys g   # a key clears the confirm message from the status line
+check "the header: the kernel differs, not in sync" wait_for 10 line_has 1 "kernel differs (3)"
+drifted() { [ "$(screen | sed 1d | grep -c '^. drifted ')" -eq 3 ]; }
+check "every row reads drifted" wait_for 5 drifted
+check "the status line names the missing jump" wait_screen "ruleset drifted: filter: missing -A FORWARD -j PP-FWD"
+keys i
+check "the detail pager lists the drift" wait_screen "missing -A FORWARD -j PP-FWD"
+keys q
+check "the CLI's apply repairs it" pp_cli apply
+check "the header turns in sync again" wait_for 10 line_has 1 "kernel in sync"
+check "the drift line is gone" wait_gone "ruleset drifted"
 keys q
 check "quits with 0 again" wait_for 5 exit_is 0
 pp_done
