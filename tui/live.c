@@ -265,14 +265,20 @@ const char *
 tui_live_summary(const struct tui *t, char *buf, size_t n)
 {
 	(void)t;
-	if (!L.usable || (L.n == 0 && L.layout.nproblems == 0))
+	size_t o = L.layout.norphans;
+
+	if (!L.usable || (L.n == 0 && o == 0 && L.layout.nproblems == 0))
 		snprintf(buf, n, "kernel ?");
-	else if (L.differ == 0 && L.layout.nproblems == 0)
+	else if (L.differ == 0 && o == 0 && L.layout.nproblems == 0)
 		snprintf(buf, n, "kernel in sync");
-	else if (L.differ)
+	else if (o == 0 && L.differ)
 		snprintf(buf, n, "kernel differs (%zu)", L.differ);
-	else                              /* drift with no active mapping to read drifted */
+	else if (o == 0)                  /* drift with no active mapping to read drifted */
 		snprintf(buf, n, "kernel differs (ruleset)");
+	else if (L.differ)
+		snprintf(buf, n, "kernel differs (%zu, %zu orphan%s)", L.differ, o, o == 1 ? "" : "s");
+	else
+		snprintf(buf, n, "kernel differs (%zu orphan%s)", o, o == 1 ? "" : "s");
 	return buf;
 }
 

@@ -109,6 +109,9 @@ fill_layout(struct tui_pager *pg, struct tui *t)
 		for (size_t i = 0; i < ls->nproblems; i++)
 			tui_pager_wrap(pg, TR_WARNING, t->cols - 5, "    ", ls->problems[i]);
 	}
+	for (size_t i = 0; i < ls->norphans; i++)
+		tui_pager_add(pg, TR_WARNING, "  orphan: %s has rules in the kernel but no section in "
+		              "the table (A removes them)", ls->orphans[i]);
 }
 
 static void

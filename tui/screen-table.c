@@ -244,7 +244,7 @@ draw_fileline(struct tui *t, int y)
 	}
 }
 
-/* The core's ruleset drift in one line; false when there are none. */
+/* The core's ruleset drift, else its orphans, in one line; false when there are none. */
 static bool
 draw_layout(struct tui *t, int y)
 {
@@ -257,6 +257,13 @@ draw_layout(struct tui *t, int y)
 		if (ls->nproblems > 1 && n < sizeof line)
 			snprintf(line + n, sizeof line - n, " (+%zu more)", ls->nproblems - 1);
 		snprintf(line + strlen(line), sizeof line - strlen(line), "; A repairs it, i lists all");
+	} else if (ls->norphans) {
+		n = (size_t)snprintf(line, sizeof line, "orphan%s in the kernel, not in the table:",
+		                     ls->norphans == 1 ? "" : "s");
+		for (size_t i = 0; i < ls->norphans && n < sizeof line; i++)
+			n += (size_t)snprintf(line + n, sizeof line - n, "%s %s", i ? "," : "", ls->orphans[i]);
+		if (n < sizeof line)
+			snprintf(line + n, sizeof line - n, "; A removes their rules");
 	} else {
 		return false;
 	}

@@ -65,6 +65,17 @@ keys q
 check "the CLI's apply repairs it" pp_cli apply
 check "the header turns in sync again" wait_for 10 line_has 1 "kernel in sync"
 check "the drift line is gone" wait_gone "ruleset drifted"
-keys q
+
+# 3. An orphan: web-3 deleted from the table by the CLI, not applied.
+check "web-3 deleted from the file only" pp_cli del web-3
+check "web-3 still in the kernel" in_kernel web-3
+keys R
+check "reloaded" wait_screen "2 mappings"
+keys g
+check "the header counts the orphan" wait_for 10 line_has 1 "kernel differs (1 orphan)"
+check "the status line names it" wait_screen "orphan in the kernel, not in the table: web-3"
+keys i
+check "the detail pager names it too" wait_screen "orphan: web-3 has rules in the kernel"
+keys q q
 check "quits with 0 again" wait_for 5 exit_is 0
 pp_done
