@@ -15,6 +15,7 @@
 #include "portpilot/backend.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
+#include "probe-internal.h"
 
 static const char log_help[] =
 	"usage: portpilot log [NAME] [--json]\n"
@@ -108,25 +109,38 @@ static void rec_write(struct rec *r, const struct entry *e)
 		fprintf(stderr, "portpilot log: cannot append to %s: %s\n", r->path, strerror(errno));
 }
 
-static const struct pp_mapping *match(const struct pp_table *t, const struct pp_packet *p, const char *only)
+static bool in_range(uint16_t v, uint16_t lo, uint16_t hi) { return v >= lo && v <= (hi ? hi : lo); }
+
+/* Before DNAT (a rejected attempt) the packet names the public port; after it (accepted), the
+ * internal address and port: *pub gets the public port either way. */
+static const struct pp_mapping *match(const struct pp_table *t, const struct pp_packet *p, const char *only,
+                                      bool dnated, uint16_t *pub)
 {
+	unsigned bit = p->proto == IPPROTO_UDP ? PP_UDP : PP_TCP;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct pp_mapping *m = &t->maps[i];
-		unsigned bit = p->proto == IPPROTO_UDP ? PP_UDP : PP_TCP;
-		uint16_t hi = m->pub_hi ? m->pub_hi : m->pub_lo;
-		if ((m->proto & bit) && p->dport >= m->pub_lo && p->dport <= hi && (!only || !strcmp(only, m->name)))
+		if (!(m->proto & bit) || (only && strcmp(only, m->name)))
+			continue;
+		if (!dnated && in_range(p->dport, m->pub_lo, m->pub_hi)) {
+			*pub = p->dport;
 			return m;
+		}
+		if (dnated && p->dst == m->internal_ip && in_range(p->dport, m->in_lo, m->in_hi)) {
+			*pub = (uint16_t)(m->pub_lo + (p->dport - m->in_lo));
+			return m;
+		}
 	}
 	return NULL;
 }
 
-static const char *verdict(const struct pp_mapping *m, uint32_t src)
+/* The kernel did not forward it; the table says why, as far as it knows. */
+static const char *why_rejected(const struct pp_mapping *m, uint32_t src)
 {
 	if (!pp_mapping_active(m, time(NULL)))
 		return m->enabled ? "rejected (expired)" : "rejected (disabled)";
 	if (m->nallow && !pp_cidr_contains(m->allow, m->nallow, src))
 		return "rejected (not in allow)";
-	return "accepted";
+	return "rejected (not forwarded: table not applied?)";
 }
 
 static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
@@ -136,7 +150,12 @@ static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 	int ifx;
 	if (pp_packet_parse(x->dlt, d, h->caplen, &p, &ifx) < 0 || p.kind >= PP_PKT_ICMP_UNREACH)
 		return;
-	const struct pp_mapping *m = match(x->t, &p, x->only);
+	char tag[16];
+	pp_nflog_prefix(d, h->caplen, tag, sizeof tag);
+	bool accepted = !strcmp(tag, "pp-acc");
+	uint16_t pub = 0;
+	const struct pp_mapping *m = accepted || !strcmp(tag, "pp-rej")
+		? match(x->t, &p, x->only, accepted, &pub) : NULL;
 	if (!m)
 		return;
 	char src[16], when[32];
@@ -146,7 +165,8 @@ static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &lt);
 	pp_format_ipv4(p.src, src);
 	struct entry e = { .time = when, .mapping = m->name, .proto = p.proto == IPPROTO_UDP ? "udp" : "tcp",
-	                   .src = src, .verdict = verdict(m, p.src), .sport = p.sport, .port = p.dport };
+	                   .src = src, .verdict = accepted ? "accepted" : why_rejected(m, p.src),
+	                   .sport = p.sport, .port = pub };
 	if (x->rec)
 		rec_write(x->rec, &e);
 	else
@@ -154,17 +174,32 @@ static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 	x->count++;
 }
 
-/* NFLOG rules for new connections to this router on the WAN, in portpilot's own chain. */
+/*
+ * The kernel's verdict, not the table's: a new connection leaving through POSTROUTING DNATed
+ * was forwarded, filter FORWARD passed it ("pp-acc"); one reaching INPUT from the WAN without
+ * DNAT was not ("pp-rej"). mangle only, in portpilot's own chain: core's nat and filter rules
+ * stay untouched. The jumps are one text to add and to delete.
+ */
+static char *rule_jumps(const char *wan, int group, char op)
+{
+	return pp_xasprintf("-%c POSTROUTING -m conntrack --ctstate DNAT -j PP-LOG-%d\n"
+	                    "-%c INPUT -i %s -j PP-LOG-%d\n", op, group, op, wan, group);
+}
+
 static int rule(const struct pp_backend *b, const char *wan, int group, bool add, struct pp_error *err)
 {
+	char *jumps = rule_jumps(wan, group, add ? 'I' : 'D');
 	char *text = add
-		? pp_xasprintf("*mangle\n:PP-LOG-%d - [0:0]\n-A PP-LOG-%d -m conntrack --ctstate NEW "
-		               "-m addrtype --dst-type LOCAL -j NFLOG --nflog-group %d --nflog-prefix pp-log\n"
-		               "-I PREROUTING 1 -i %s -j PP-LOG-%d\nCOMMIT\n", group, group, group, wan, group)
-		: pp_xasprintf("*mangle\n-D PREROUTING -i %s -j PP-LOG-%d\n-F PP-LOG-%d\n-X PP-LOG-%d\nCOMMIT\n",
-		               wan, group, group, group);
+		? pp_xasprintf("*mangle\n:PP-LOG-%d - [0:0]\n"
+		               "-A PP-LOG-%d -m conntrack --ctstate NEW -m conntrack --ctstate DNAT "
+		               "-j NFLOG --nflog-group %d --nflog-prefix pp-acc\n"
+		               "-A PP-LOG-%d -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT "
+		               "-m addrtype --dst-type LOCAL -j NFLOG --nflog-group %d --nflog-prefix pp-rej\n"
+		               "%sCOMMIT\n", group, group, group, group, group, jumps)
+		: pp_xasprintf("*mangle\n%s-F PP-LOG-%d\n-X PP-LOG-%d\nCOMMIT\n", jumps, group, group);
 	int rc = pp_backend_restore(b, text, false, err);
 	free(text);
+	free(jumps);
 	return rc;
 }
 

@@ -57,6 +57,9 @@ stop_recorder() {
 nlines() { cat "$ST/access.log.1" "$ST/access.log" 2>/dev/null | wc -l; }
 lines_ge() { [ "$(nlines)" -ge "$1" ]; }
 
+# The verdict is the kernel's: web-3 is applied open to 203.0.113.0/24 only, and web-1's allow
+# edited in the table but not applied, so the kernel still forwards web-1 from anywhere.
+plab_set web-3 allow=203.0.113.0/24 && plab_apply && plab_set web-1 allow=198.51.100.0/24 || not_ok "lab: allow lists"
 recorder
 reader_nobody() { ps -o user= --ppid $rp | grep -qx nobody && ps -o user= -p $rp | grep -qx root; }
 check "log --record: reads as nobody, the parent stays root to remove the rules" wait_for 5 reader_nobody
@@ -64,27 +67,29 @@ lab_http "$LAB_INET" http://203.0.113.1:8080/ >/dev/null
 lab_http "$LAB_INET" http://203.0.113.1:8080/a >/dev/null
 lab_http "$LAB_INET" http://203.0.113.1:8090/ >/dev/null
 lab_http "$LAB_INET2" http://203.0.113.1:8090/ >/dev/null
+lab_http "$LAB_INET2" http://203.0.113.1:8091/ >/dev/null
 lab_udp "$LAB_INET" 203.0.113.1 8080 x >/dev/null
-wait_for 5 lines_ge 4 || not_ok "4 attempts recorded"
+wait_for 5 lines_ge 5 || not_ok "5 attempts recorded"
 stop_recorder
 check "log --record: the log is root's, mode 0600" sh -c "[ \"\$(stat -c %U:%a '$ST/access.log')\" = root:600 ]"
 
 "$PORTPILOT" -f "$PT" --state-dir "$ST" log web-1 >"$pp_tmp/h1.txt" 2>"$pp_tmp/h1.err"
 check "log NAME: exits 0" [ $? -eq 0 ]
-check "log NAME: exactly web-1's two attempts, with time, source, protocol" sh -c "
+check "log NAME: exactly web-1's two attempts, with time, source, protocol, the kernel's verdict" sh -c "
 	[ \$(wc -l <'$pp_tmp/h1.txt') -eq 2 ] &&
 	[ \$(grep -Ec '^20[0-9-]{8}T[0-9:]{8}[+-][0-9]{4}  web-1 +tcp 203\.0\.113\.10:[0-9]+ -> 8080  accepted\$' '$pp_tmp/h1.txt') -eq 2 ]"
 "$PORTPILOT" -f "$PT" --state-dir "$ST" --json log >"$pp_tmp/h.json" 2>"$pp_tmp/h.err"
-check "log --json: every line is an object" jq -s -e 'length == 4 and all(.[]; .time and .proto and .port)' "$pp_tmp/h.json" >/dev/null
+check "log --json: every line is an object" jq -s -e 'length == 5 and all(.[]; .time and .proto and .port)' "$pp_tmp/h.json" >/dev/null
 hj() { jq -s -e "any(.[]; $1)" "$pp_tmp/h.json" >/dev/null; }
 check "log --json: web-2 from outside its allow list is rejected" hj '.mapping == "web-2" and .source == "203.0.113.10" and (.verdict | startswith("rejected"))'
+check "log --json: web-3 from outside2, not in its allow list, is rejected" hj '.mapping == "web-3" and .source == "198.51.100.10" and .port == 8091 and .verdict == "rejected (not in allow)"'
 check "log --json: web-2 from its allowed network is accepted" hj '.mapping == "web-2" and .source == "198.51.100.10" and .verdict == "accepted"'
 check "log: UDP to a TCP-only mapping is no attempt on it" sh -c "! jq -e 'select(.proto == \"udp\")' '$pp_tmp/h.json' >/dev/null"
 "$PORTPILOT" -f "$PT" --state-dir "$ST" log nosuch >/dev/null 2>"$pp_tmp/h.err"
 check "log NAME: an unknown mapping is bad input (exit 2), named" sh -c "[ $? -eq 2 ] && grep -q nosuch '$pp_tmp/h.err'"
 printf 'garbage\n' >>"$ST/access.log"
 "$PORTPILOT" -f "$PT" --state-dir "$ST" log >/dev/null 2>"$pp_tmp/h.err"
-check "log: a damaged line is skipped and named by file:line" grep -q "access.log:5: not an access-log line" "$pp_tmp/h.err"
+check "log: a damaged line is skipped and named by file:line" grep -q "access.log:6: not an access-log line" "$pp_tmp/h.err"
 
 # Bounded: at --max-kb the log moves to access.log.1 and the history keeps every line.
 rm -f "$ST"/access.log*
