@@ -20,7 +20,7 @@
 static const char log_help[] =
 	"usage: portpilot log [NAME] [--json]\n"
 	"       portpilot log --record [--group G] [--max-kb K]\n"
-	"       portpilot log --follow [NAME] [--seconds N] [--group G]\n"
+	"       portpilot log --follow [NAME] [--seconds N] [--group G]   (--seconds implies --follow)\n"
 	"Without options, prints the recorded access log (STATE/access.log.1, then access.log): every new\n"
 	"connection to a mapping (or to NAME only): time, source, protocol, port, and whether the\n"
 	"mapping's allow list accepts or rejects it. --json prints one object a line.\n"
@@ -48,6 +48,7 @@ struct logctx {
 	int dlt;
 	long count;
 	struct rec *rec;               /* NULL: print instead (--follow) */
+	struct pp_cidr lan;            /* the LAN subnet, len 0 when unknown */
 };
 
 /* One attempt, as printed and as recorded. */
@@ -134,8 +135,10 @@ static const struct pp_mapping *match(const struct pp_table *t, const struct pp_
 }
 
 /* The kernel did not forward it; the table says why, as far as it knows. */
-static const char *why_rejected(const struct pp_mapping *m, uint32_t src)
+static const char *why_rejected(const struct logctx *x, const struct pp_mapping *m, uint32_t src)
 {
+	if (x->lan.len && pp_cidr_contains(&x->lan, 1, src) && !x->t->site.hairpin)
+		return "rejected (hairpin = no)";
 	if (!pp_mapping_active(m, time(NULL)))
 		return m->enabled ? "rejected (expired)" : "rejected (disabled)";
 	if (m->nallow && !pp_cidr_contains(m->allow, m->nallow, src))
@@ -165,7 +168,7 @@ static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &lt);
 	pp_format_ipv4(p.src, src);
 	struct entry e = { .time = when, .mapping = m->name, .proto = p.proto == IPPROTO_UDP ? "udp" : "tcp",
-	                   .src = src, .verdict = accepted ? "accepted" : why_rejected(m, p.src),
+	                   .src = src, .verdict = accepted ? "accepted" : why_rejected(x, m, p.src),
 	                   .sport = p.sport, .port = pub };
 	if (x->rec)
 		rec_write(x->rec, &e);
@@ -177,18 +180,25 @@ static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 /*
  * The kernel's verdict, not the table's: a new connection leaving through POSTROUTING DNATed
  * was forwarded, filter FORWARD passed it ("pp-acc"); one reaching INPUT from the WAN without
- * DNAT was not ("pp-rej"). mangle only, in portpilot's own chain: core's nat and filter rules
+ * DNAT was not ("pp-rej"), nor one from a LAN client to an address outside the LAN, i.e. the
+ * public one (hairpin). mangle only, in portpilot's own chain: core's nat and filter rules
  * stay untouched. The jumps are one text to add and to delete.
  */
-static char *rule_jumps(const char *wan, int group, char op)
+static char *rule_jumps(const char *wan, const char *lan_if, const struct pp_cidr *lan, int group, char op)
 {
+	char net[16], hairpin[128] = "";
+	pp_format_ipv4(lan->addr, net);
+	if (lan_if && *lan_if && lan->len)
+		snprintf(hairpin, sizeof hairpin, "-%c INPUT -i %s ! -d %s/%u -j PP-LOG-%d\n", op, lan_if, net,
+		         lan->len, group);
 	return pp_xasprintf("-%c POSTROUTING -m conntrack --ctstate DNAT -j PP-LOG-%d\n"
-	                    "-%c INPUT -i %s -j PP-LOG-%d\n", op, group, op, wan, group);
+	                    "-%c INPUT -i %s -j PP-LOG-%d\n%s", op, group, op, wan, group, hairpin);
 }
 
-static int rule(const struct pp_backend *b, const char *wan, int group, bool add, struct pp_error *err)
+static int rule(const struct logctx *x, const struct pp_backend *b, const char *wan, int group, bool add,
+                struct pp_error *err)
 {
-	char *jumps = rule_jumps(wan, group, add ? 'I' : 'D');
+	char *jumps = rule_jumps(wan, x->t->site.val[PP_S_LAN_INTERFACE], &x->lan, group, add ? 'I' : 'D');
 	char *text = add
 		? pp_xasprintf("*mangle\n:PP-LOG-%d - [0:0]\n"
 		               "-A PP-LOG-%d -m conntrack --ctstate NEW -m conntrack --ctstate DNAT "
@@ -229,8 +239,8 @@ static int parse_args(struct pp_cli *cli, int argc, char **argv, struct args *a)
 	if (a->record && (a->follow || a->only))
 		return pp_cli_usage(cli, "log", "--record logs every mapping and prints nothing: no %s",
 		                    a->follow ? "--follow" : "NAME");
-	if (!a->record && !a->follow && a->secs)
-		return pp_cli_usage(cli, "log", "--seconds goes with --follow or --record");
+	if (a->secs && !a->record)
+		a->follow = true;      /* a bounded run is a live one (the TUI's access log view) */
 	if (!a->group)
 		a->group = a->record ? 8 : 7;
 	return 0;
@@ -292,15 +302,15 @@ static int capture_log(struct logctx *x, const struct pp_backend *b, const char 
 	}
 	pcap_setnonblock(h, 1, eb);
 	x->dlt = pcap_datalink(h);
-	rule(b, wan, group, false, err);
-	int rc = rule(b, wan, group, true, err);
+	rule(x, b, wan, group, false, err);
+	int rc = rule(x, b, wan, group, true, err);
 	if (rc == 0) {
 		if (!x->cli->json)
 			fprintf(x->cli->err, "%s new connections on %s (group %d; Ctrl-C to stop)\n",
 			        x->rec ? "recording" : "logging", wan, group);
 		rc = run_reader(x, h, secs, err);
 		struct pp_error e2;
-		if (rule(b, wan, group, false, &e2) < 0)
+		if (rule(x, b, wan, group, false, &e2) < 0)
 			fprintf(x->cli->err, "portpilot log: removing the NFLOG rules: %s\n", e2.msg);
 	}
 	pcap_close(h);
@@ -401,6 +411,10 @@ int pp_cmd_log(struct pp_cli *cli, int argc, char **argv)
 	struct rec r = { .max = (a.max_kb ? a.max_kb : 1024) * 1024L };
 	char path[4096], old[4096];
 	struct logctx x = { .cli = cli, .t = t, .only = a.only, .rec = a.record ? &r : NULL };
+	if (t->site.has_lan_subnet)
+		x.lan = t->site.lan_subnet;
+	else if (t->site.val[PP_S_LAN_INTERFACE] && pp_iface_subnet(t->site.val[PP_S_LAN_INTERFACE], &x.lan) < 0)
+		x.lan.len = 0;
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -100,4 +100,22 @@ wait_for 5 lines_ge 20 || not_ok "20 attempts recorded"
 stop_recorder
 check "log --record: rotated to access.log.1 at the limit" sh -c "[ -s '$ST/access.log.1' ] && [ \$(stat -c %s '$ST/access.log') -le 1024 ]"
 check "log: the history still holds all 20 attempts" sh -c "[ \$('$PORTPILOT' -f '$PT' --state-dir '$ST' log web-1 | wc -l) -eq 20 ]"
+# Hairpin: a LAN client using the public address is logged too, forwarded or not.
+rm -f "$ST"/access.log*
+plab_set web-1 allow=0.0.0.0/0 && plab_apply || not_ok "lab: web-1 open again"
+recorder
+lab_http "$LAB_LANHOST" http://203.0.113.1:8080/ | grep -q srv-101 || not_ok "lanhost reaches web-1 by the public address"
+wait_for 5 lines_ge 1
+stop_recorder
+plab_site hairpin no && plab_apply || not_ok "lab: hairpin = no"
+recorder
+lab_http "$LAB_LANHOST" http://203.0.113.1:8080/ >/dev/null
+wait_for 5 lines_ge 2
+stop_recorder
+"$PORTPILOT" -f "$PT" --state-dir "$ST" --json log web-1 >"$pp_tmp/hp.json" 2>/dev/null
+hp() { jq -s -e "$1" "$pp_tmp/hp.json" >/dev/null; }
+check "log: hairpin = yes, a LAN client on the public address is logged, accepted" \
+	hp '.[0].source == "192.168.2.50" and .[0].port == 8080 and .[0].verdict == "accepted"'
+check "log: hairpin = no, it is logged as rejected" \
+	hp 'length == 2 and .[1].source == "192.168.2.50" and .[1].verdict == "rejected (hairpin = no)"'
 pp_done
