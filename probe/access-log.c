@@ -43,7 +43,7 @@ struct rec {
 
 struct logctx {
 	struct pp_cli *cli;
-	const struct pp_table *t;
+	struct pp_table *t;
 	const char *only;
 	int dlt;
 	long count;
@@ -246,12 +246,41 @@ static int parse_args(struct pp_cli *cli, int argc, char **argv, struct args *a)
 	return 0;
 }
 
+/* The recorder runs for weeks: mappings added or edited since it started are matched too. */
+static void reload(struct logctx *x, struct timespec *seen)
+{
+	struct stat st;
+	struct pp_table *t;
+	struct pp_error e;
+	static bool warned;
+	if (stat(x->cli->table_path, &st) < 0) {
+		if (!warned)
+			fprintf(x->cli->err, "portpilot log: cannot watch %s for changes as nobody (%s): "
+			        "mappings added later are logged after a restart\n", x->cli->table_path,
+			        strerror(errno));
+		warned = true;
+		return;
+	}
+	if (st.st_mtim.tv_sec == seen->tv_sec && st.st_mtim.tv_nsec == seen->tv_nsec)
+		return;
+	*seen = st.st_mtim;
+	if (pp_table_load(x->cli->table_path, false, &t, &e) < 0) {
+		fprintf(x->cli->err, "portpilot log: %s (still matching the table read before)\n", e.msg);
+		return;
+	}
+	pp_table_free(x->t);
+	x->t = t;
+}
+
 static void read_loop(struct logctx *x, pcap_t *h, int secs)
 {
-	time_t end = secs ? time(NULL) + secs : 0;
+	time_t end = secs ? time(NULL) + secs : 0, checked = 0;
+	struct timespec seen = { 0 };
 	struct pollfd pf = { .fd = pcap_get_selectable_fd(h), .events = POLLIN };
 	while (!log_stop && (!end || time(NULL) < end)) {
 		poll(&pf, 1, 200);
+		if (time(NULL) != checked)
+			reload(x, &seen), checked = time(NULL);
 		pcap_dispatch(h, -1, on_log, (u_char *)x);
 	}
 	fflush(x->cli->out);

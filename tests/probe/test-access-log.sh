@@ -118,4 +118,14 @@ check "log: hairpin = yes, a LAN client on the public address is logged, accepte
 	hp '.[0].source == "192.168.2.50" and .[0].port == 8080 and .[0].verdict == "accepted"'
 check "log: hairpin = no, it is logged as rejected" \
 	hp 'length == 2 and .[1].source == "192.168.2.50" and .[1].verdict == "rejected (hairpin = no)"'
+# The recorder follows the table: a mapping added while it runs is logged (as rejected until applied).
+# (The reader is nobody: let it reach the table, as it reaches /etc/portpilot.)
+rm -f "$ST"/access.log*
+chmod 711 "$pp_tmp" && chmod 644 "$PT"
+recorder
+"$PORTPILOT" -f "$PT" add cam public_port=8554 internal_ip=192.168.2.103 internal_port=80 >/dev/null 2>&1 ||
+	not_ok "add cam"
+cam_seen() { lab_http "$LAB_INET" http://203.0.113.1:8554/ >/dev/null; grep -q cam "$ST/access.log"; }
+check "log --record: a mapping added while it runs is recorded" wait_for 5 cam_seen
+stop_recorder
 pp_done
