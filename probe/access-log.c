@@ -1,53 +1,149 @@
 /* The access log: who connects to each mapping, read from NFLOG through libpcap's nflog device. */
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "portpilot/backend.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
+#include "probe-internal.h"
 
 static const char log_help[] =
-	"usage: portpilot log [NAME] [--seconds N] [--group G] [--json]\n"
-	"Prints every new connection to a mapping (or to NAME only) arriving on the WAN: time,\n"
-	"source, protocol, port, and whether the mapping's allow list accepts or rejects it.\n"
-	"While it runs it keeps one NFLOG rule (mangle chain PP-LOG, group G, default 7) and\n"
-	"removes it on exit. Runs until Ctrl-C, or N seconds. --json prints one object a line.\n";
+	"usage: portpilot log [NAME] [--json]\n"
+	"       portpilot log --record [--group G] [--max-kb K]\n"
+	"       portpilot log --follow [NAME] [--seconds N] [--group G]   (--seconds implies --follow)\n"
+	"Without options, prints the recorded access log (STATE/access.log.1, then access.log): every new\n"
+	"connection to a mapping (or to NAME only): time, source, protocol, port, and whether the\n"
+	"mapping's allow list accepts or rejects it. --json prints one object a line.\n"
+	"--record appends to that log until stopped (the portpilot-log service runs it); at K KiB\n"
+	"(default 1024) the log moves to access.log.1. --follow prints connections live instead.\n"
+	"Both keep NFLOG rules (mangle chain PP-LOG-G; group 8 for --record, 7 for --follow) while\n"
+	"they run, read them as nobody, and remove them on exit. N: stop after N seconds.\n";
 
 static volatile sig_atomic_t log_stop;
 static void on_stop(int sig) { (void)sig; log_stop = 1; }
 
+/* The recorded log, opened while root: after the drop nobody may not create or rename files in
+ * the state dir, so rotation copies through these descriptors instead of renaming. */
+struct rec {
+	int fd, old;                   /* access.log (read-write, append), access.log.1 */
+	long size, max;
+	const char *path;
+	bool warned;
+};
+
 struct logctx {
 	struct pp_cli *cli;
-	const struct pp_table *t;
+	struct pp_table *t;
 	const char *only;
 	int dlt;
 	long count;
+	struct rec *rec;               /* NULL: print instead (--follow) */
+	struct pp_cidr lan;            /* the LAN subnet, len 0 when unknown */
 };
 
-static const struct pp_mapping *match(const struct pp_table *t, const struct pp_packet *p, const char *only)
+/* One attempt, as printed and as recorded. */
+struct entry {
+	const char *time, *mapping, *proto, *src, *verdict;
+	unsigned sport, port;
+};
+
+static void entry_print(struct pp_cli *cli, const struct entry *e)
 {
+	if (cli->json) {
+		fprintf(cli->out, "{\"time\":\"%s\",\"mapping\":", e->time);
+		pp_json_str(cli->out, e->mapping);
+		fprintf(cli->out, ",\"proto\":\"%s\",\"source\":\"%s\",\"source_port\":%u,\"port\":%u,"
+		        "\"verdict\":", e->proto, e->src, e->sport, e->port);
+		pp_json_str(cli->out, e->verdict);
+		fputs("}\n", cli->out);
+	} else {
+		fprintf(cli->out, "%s  %-12s %s %s:%u -> %u  %s\n", e->time, e->mapping, e->proto, e->src,
+		        e->sport, e->port, e->verdict);
+	}
+}
+
+/* Copy access.log over access.log.1, then empty it; a crash in between duplicates, never loses. */
+static int rotate(struct rec *r)
+{
+	char buf[16384];
+	off_t off = 0;
+	ssize_t k;
+	if (ftruncate(r->old, 0) < 0)
+		return -1;
+	while ((k = pread(r->fd, buf, sizeof buf, off)) > 0) {
+		if (pwrite(r->old, buf, (size_t)k, off) != k)
+			return -1;
+		off += k;
+	}
+	if (k < 0 || fsync(r->old) < 0)
+		return -1;
+	return ftruncate(r->fd, 0);
+}
+
+static void rec_write(struct rec *r, const struct entry *e)
+{
+	char line[256];
+	int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%s\t%u\t%u\t%s\n", e->time, e->mapping, e->proto,
+	                 e->src, e->sport, e->port, e->verdict);
+	if (n < 0 || (size_t)n >= sizeof line)
+		return;
+	if (r->size + n > r->max) {
+		if (rotate(r) == 0)
+			r->size = 0;
+		else if (!r->warned)
+			fprintf(stderr, "portpilot log: cannot rotate %s (%s): it keeps growing\n", r->path,
+			        strerror(errno)), r->warned = true;
+	}
+	if (write(r->fd, line, (size_t)n) == n)
+		r->size += n;
+	else
+		fprintf(stderr, "portpilot log: cannot append to %s: %s\n", r->path, strerror(errno));
+}
+
+static bool in_range(uint16_t v, uint16_t lo, uint16_t hi) { return v >= lo && v <= (hi ? hi : lo); }
+
+/* Before DNAT (a rejected attempt) the packet names the public port; after it (accepted), the
+ * internal address and port: *pub gets the public port either way. */
+static const struct pp_mapping *match(const struct pp_table *t, const struct pp_packet *p, const char *only,
+                                      bool dnated, uint16_t *pub)
+{
+	unsigned bit = p->proto == IPPROTO_UDP ? PP_UDP : PP_TCP;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct pp_mapping *m = &t->maps[i];
-		unsigned bit = p->proto == IPPROTO_UDP ? PP_UDP : PP_TCP;
-		uint16_t hi = m->pub_hi ? m->pub_hi : m->pub_lo;
-		if ((m->proto & bit) && p->dport >= m->pub_lo && p->dport <= hi && (!only || !strcmp(only, m->name)))
+		if (!(m->proto & bit) || (only && strcmp(only, m->name)))
+			continue;
+		if (!dnated && in_range(p->dport, m->pub_lo, m->pub_hi)) {
+			*pub = p->dport;
 			return m;
+		}
+		if (dnated && p->dst == m->internal_ip && in_range(p->dport, m->in_lo, m->in_hi)) {
+			*pub = (uint16_t)(m->pub_lo + (p->dport - m->in_lo));
+			return m;
+		}
 	}
 	return NULL;
 }
 
-static const char *verdict(const struct pp_mapping *m, uint32_t src)
+/* The kernel did not forward it; the table says why, as far as it knows. */
+static const char *why_rejected(const struct logctx *x, const struct pp_mapping *m, uint32_t src)
 {
+	if (x->lan.len && pp_cidr_contains(&x->lan, 1, src) && !x->t->site.hairpin)
+		return "rejected (hairpin = no)";
 	if (!pp_mapping_active(m, time(NULL)))
 		return m->enabled ? "rejected (expired)" : "rejected (disabled)";
 	if (m->nallow && !pp_cidr_contains(m->allow, m->nallow, src))
 		return "rejected (not in allow)";
-	return "accepted";
+	return "rejected (not forwarded: table not applied?)";
 }
 
 static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
@@ -57,59 +153,168 @@ static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 	int ifx;
 	if (pp_packet_parse(x->dlt, d, h->caplen, &p, &ifx) < 0 || p.kind >= PP_PKT_ICMP_UNREACH)
 		return;
-	const struct pp_mapping *m = match(x->t, &p, x->only);
+	char tag[16];
+	pp_nflog_prefix(d, h->caplen, tag, sizeof tag);
+	bool accepted = !strcmp(tag, "pp-acc");
+	uint16_t pub = 0;
+	const struct pp_mapping *m = accepted || !strcmp(tag, "pp-rej")
+		? match(x->t, &p, x->only, accepted, &pub) : NULL;
 	if (!m)
 		return;
 	char src[16], when[32];
 	time_t sec = h->ts.tv_sec;
 	struct tm lt;
 	localtime_r(&sec, &lt);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &lt);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &lt);
 	pp_format_ipv4(p.src, src);
-	const char *v = verdict(m, p.src), *proto = p.proto == IPPROTO_UDP ? "udp" : "tcp";
-	if (x->cli->json) {
-		fprintf(x->cli->out, "{\"time\":\"%s\",\"mapping\":", when);
-		pp_json_str(x->cli->out, m->name);
-		fprintf(x->cli->out, ",\"proto\":\"%s\",\"source\":\"%s\",\"source_port\":%u,\"port\":%u,"
-		        "\"verdict\":\"%s\"}\n", proto, src, p.sport, p.dport, v);
-	} else {
-		fprintf(x->cli->out, "%s  %-12s %s %s:%u -> %u  %s\n", when, m->name, proto, src, p.sport,
-		        p.dport, v);
-	}
-	fflush(x->cli->out);
+	struct entry e = { .time = when, .mapping = m->name, .proto = p.proto == IPPROTO_UDP ? "udp" : "tcp",
+	                   .src = src, .verdict = accepted ? "accepted" : why_rejected(x, m, p.src),
+	                   .sport = p.sport, .port = pub };
+	if (x->rec)
+		rec_write(x->rec, &e);
+	else
+		entry_print(x->cli, &e), fflush(x->cli->out);
 	x->count++;
 }
 
-/* One NFLOG rule for new connections to this router on the WAN, in portpilot's own chain. */
-static int rule(const struct pp_backend *b, const char *wan, int group, bool add, struct pp_error *err)
+/*
+ * The kernel's verdict, not the table's: a new connection leaving through POSTROUTING DNATed
+ * was forwarded, filter FORWARD passed it ("pp-acc"); one reaching INPUT from the WAN without
+ * DNAT was not ("pp-rej"), nor one from a LAN client to an address outside the LAN, i.e. the
+ * public one (hairpin). mangle only, in portpilot's own chain: core's nat and filter rules
+ * stay untouched. The jumps are one text to add and to delete.
+ */
+static char *rule_jumps(const char *wan, const char *lan_if, const struct pp_cidr *lan, int group, char op)
 {
+	char net[16], hairpin[128] = "";
+	pp_format_ipv4(lan->addr, net);
+	if (lan_if && *lan_if && lan->len)
+		snprintf(hairpin, sizeof hairpin, "-%c INPUT -i %s ! -d %s/%u -j PP-LOG-%d\n", op, lan_if, net,
+		         lan->len, group);
+	return pp_xasprintf("-%c POSTROUTING -m conntrack --ctstate DNAT -j PP-LOG-%d\n"
+	                    "-%c INPUT -i %s -j PP-LOG-%d\n%s", op, group, op, wan, group, hairpin);
+}
+
+static int rule(const struct logctx *x, const struct pp_backend *b, const char *wan, int group, bool add,
+                struct pp_error *err)
+{
+	char *jumps = rule_jumps(wan, x->t->site.val[PP_S_LAN_INTERFACE], &x->lan, group, add ? 'I' : 'D');
 	char *text = add
-		? pp_xasprintf("*mangle\n:PP-LOG - [0:0]\n-A PP-LOG -m conntrack --ctstate NEW "
-		               "-m addrtype --dst-type LOCAL -j NFLOG --nflog-group %d --nflog-prefix pp-log\n"
-		               "-I PREROUTING 1 -i %s -j PP-LOG\nCOMMIT\n", group, wan)
-		: pp_xasprintf("*mangle\n-D PREROUTING -i %s -j PP-LOG\n-F PP-LOG\n-X PP-LOG\nCOMMIT\n", wan);
+		? pp_xasprintf("*mangle\n:PP-LOG-%d - [0:0]\n"
+		               "-A PP-LOG-%d -m conntrack --ctstate NEW -m conntrack --ctstate DNAT "
+		               "-j NFLOG --nflog-group %d --nflog-prefix pp-acc\n"
+		               "-A PP-LOG-%d -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT "
+		               "-m addrtype --dst-type LOCAL -j NFLOG --nflog-group %d --nflog-prefix pp-rej\n"
+		               "%sCOMMIT\n", group, group, group, group, group, jumps)
+		: pp_xasprintf("*mangle\n%s-F PP-LOG-%d\n-X PP-LOG-%d\nCOMMIT\n", jumps, group, group);
 	int rc = pp_backend_restore(b, text, false, err);
 	free(text);
+	free(jumps);
 	return rc;
 }
 
-static int parse_args(struct pp_cli *cli, int argc, char **argv, const char **only, int *secs, int *group)
+struct args {
+	const char *only;
+	int secs, group, max_kb;
+	bool record, follow;
+};
+
+static int parse_args(struct pp_cli *cli, int argc, char **argv, struct args *a)
 {
 	for (int i = 1; i < argc; i++) {
-		bool num = !strcmp(argv[i], "--seconds") || !strcmp(argv[i], "--group");
-		if (num && i + 1 < argc && atoi(argv[i + 1]) > 0) {
-			*(argv[i][2] == 's' ? secs : group) = atoi(argv[i + 1]);
-			i++;
-		} else if (num || argv[i][0] == '-' || *only) {
-			return pp_cli_usage(cli, "log", "unexpected '%s'", argv[i]);
-		} else {
-			*only = argv[i];
-		}
+		const char *o = argv[i];
+		int *num = !strcmp(o, "--seconds") ? &a->secs : !strcmp(o, "--group") ? &a->group
+		         : !strcmp(o, "--max-kb") ? &a->max_kb : NULL;
+		if (num && i + 1 < argc && atoi(argv[i + 1]) > 0)
+			*num = atoi(argv[++i]);
+		else if (!strcmp(o, "--record"))
+			a->record = true;
+		else if (!strcmp(o, "--follow"))
+			a->follow = true;
+		else if (num || o[0] == '-' || a->only)
+			return pp_cli_usage(cli, "log", "unexpected '%s' (see portpilot log --help)", o);
+		else
+			a->only = o;
 	}
+	if (a->record && (a->follow || a->only))
+		return pp_cli_usage(cli, "log", "--record logs every mapping and prints nothing: no %s",
+		                    a->follow ? "--follow" : "NAME");
+	if (a->secs && !a->record)
+		a->follow = true;      /* a bounded run is a live one (the TUI's access log view) */
+	if (!a->group)
+		a->group = a->record ? 8 : 7;
 	return 0;
 }
 
-/* The nflog handle is bound before the rule exists, so no early connection is missed. */
+/* The recorder runs for weeks: mappings added or edited since it started are matched too. */
+static void reload(struct logctx *x, struct timespec *seen)
+{
+	struct stat st;
+	struct pp_table *t;
+	struct pp_error e;
+	static bool warned;
+	if (stat(x->cli->table_path, &st) < 0) {
+		if (!warned)
+			fprintf(x->cli->err, "portpilot log: cannot watch %s for changes as nobody (%s): "
+			        "mappings added later are logged after a restart\n", x->cli->table_path,
+			        strerror(errno));
+		warned = true;
+		return;
+	}
+	if (st.st_mtim.tv_sec == seen->tv_sec && st.st_mtim.tv_nsec == seen->tv_nsec)
+		return;
+	*seen = st.st_mtim;
+	if (pp_table_load(x->cli->table_path, false, &t, &e) < 0) {
+		fprintf(x->cli->err, "portpilot log: %s (still matching the table read before)\n", e.msg);
+		return;
+	}
+	pp_table_free(x->t);
+	x->t = t;
+}
+
+static void read_loop(struct logctx *x, pcap_t *h, int secs)
+{
+	time_t end = secs ? time(NULL) + secs : 0, checked = 0;
+	struct timespec seen = { 0 };
+	struct pollfd pf = { .fd = pcap_get_selectable_fd(h), .events = POLLIN };
+	while (!log_stop && (!end || time(NULL) < end)) {
+		poll(&pf, 1, 200);
+		if (time(NULL) != checked)
+			reload(x, &seen), checked = time(NULL);
+		pcap_dispatch(h, -1, on_log, (u_char *)x);
+	}
+	fflush(x->cli->out);
+}
+
+/* Read as nobody in a child; this process stays root only to remove the rules when it ends. */
+static int run_reader(struct logctx *x, pcap_t *h, int secs, struct pp_error *err)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return pp_error_set(err, "cannot fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (pp_drop_privileges(err) < 0) {
+			fprintf(x->cli->err, "portpilot log: %s\n", err->msg);
+			_exit(PP_EXIT_FAIL);
+		}
+		read_loop(x, h, secs);
+		_exit(PP_EXIT_OK);
+	}
+	int st = 0;
+	bool told = false;
+	/* Polled, not blocked in waitpid: a signal just before the wait would otherwise be missed. */
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (log_stop && !told)
+			told = kill(pid, SIGTERM) == 0;
+		poll(NULL, 0, 100);
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return pp_error_set(err, "the NFLOG reader failed");
+	return 0;
+}
+
+/* The nflog handle is bound before the rules exist, so no early connection is missed. */
 static int capture_log(struct logctx *x, const struct pp_backend *b, const char *wan, int group,
                        int secs, struct pp_error *err)
 {
@@ -126,60 +331,135 @@ static int capture_log(struct logctx *x, const struct pp_backend *b, const char 
 	}
 	pcap_setnonblock(h, 1, eb);
 	x->dlt = pcap_datalink(h);
-	rule(b, wan, group, false, err);
-	if (rule(b, wan, group, true, err) < 0) {
-		pcap_close(h);
-		return -1;
-	}
-	if (!x->cli->json)
-		fprintf(x->cli->err, "logging new connections on %s (Ctrl-C to stop)\n", wan);
-	time_t end = secs ? time(NULL) + secs : 0;
-	struct pollfd pf = { .fd = pcap_get_selectable_fd(h), .events = POLLIN };
-	while (!log_stop && (!end || time(NULL) < end)) {
-		poll(&pf, 1, 200);
-		pcap_dispatch(h, -1, on_log, (u_char *)x);
+	rule(x, b, wan, group, false, err);
+	int rc = rule(x, b, wan, group, true, err);
+	if (rc == 0) {
+		if (!x->cli->json)
+			fprintf(x->cli->err, "%s new connections on %s (group %d; Ctrl-C to stop)\n",
+			        x->rec ? "recording" : "logging", wan, group);
+		rc = run_reader(x, h, secs, err);
+		struct pp_error e2;
+		if (rule(x, b, wan, group, false, &e2) < 0)
+			fprintf(x->cli->err, "portpilot log: removing the NFLOG rules: %s\n", e2.msg);
 	}
 	pcap_close(h);
+	return rc;
+}
+
+static int rec_open(struct rec *r, const char *dir, char *path, char *old, size_t n, struct pp_error *err)
+{
+	snprintf(path, n, "%s/access.log", dir);
+	snprintf(old, n, "%s/access.log.1", dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return pp_error_set(err, "cannot create the state dir %s: %s (--state-dir DIR)", dir, strerror(errno));
+	int fl = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+	r->fd = open(path, fl | O_APPEND, 0600);
+	r->old = r->fd < 0 ? -1 : open(old, fl, 0600);
+	struct stat st;
+	if (r->fd < 0 || r->old < 0 || fstat(r->fd, &st) < 0) {
+		pp_error_set(err, "cannot open %s: %s", r->fd < 0 ? path : old, strerror(errno));
+		if (r->fd >= 0)
+			close(r->fd);
+		return -1;
+	}
+	r->size = st.st_size;
+	r->path = path;
 	return 0;
+}
+
+/* Print one recorded file; returns 0, or -1 when it cannot be read (absent is not an error). */
+static int history_file(struct pp_cli *cli, const char *path, const char *only, long *shown)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : (fprintf(cli->err, "portpilot log: cannot read %s: %s\n", path,
+		                                      strerror(errno)), -1);
+	char line[512];
+	for (long no = 1; fgets(line, sizeof line, f); no++) {
+		char *fld[7], *save = NULL, *tok = strtok_r(line, "\t\n", &save);
+		int k = 0;
+		for (; tok && k < 7; k++, tok = strtok_r(NULL, "\t\n", &save))
+			fld[k] = tok;
+		if (k != 7 || tok) {
+			fprintf(cli->err, "portpilot log: %s:%ld: not an access-log line (7 tab-separated fields), "
+			        "skipped\n", path, no);
+			continue;
+		}
+		if (only && strcmp(only, fld[1]))
+			continue;
+		struct entry e = { .time = fld[0], .mapping = fld[1], .proto = fld[2], .src = fld[3],
+		                   .sport = (unsigned)atoi(fld[4]), .port = (unsigned)atoi(fld[5]),
+		                   .verdict = fld[6] };
+		entry_print(cli, &e);
+		(*shown)++;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int history(struct pp_cli *cli, const char *only)
+{
+	char *old = pp_xasprintf("%s/access.log.1", cli->state_dir);
+	char *cur = pp_xasprintf("%s/access.log", cli->state_dir);
+	long shown = 0;
+	int rc = history_file(cli, old, only, &shown) | history_file(cli, cur, only, &shown);
+	if (!rc && access(cur, F_OK) < 0)
+		fprintf(cli->err, "portpilot log: nothing recorded in %s: start the recorder "
+		        "(systemctl enable --now portpilot-log, or portpilot log --record)\n", cli->state_dir);
+	free(old);
+	free(cur);
+	return rc ? PP_EXIT_FAIL : PP_EXIT_OK;
 }
 
 int pp_cmd_log(struct pp_cli *cli, int argc, char **argv)
 {
-	const char *only = NULL;
-	int secs = 0, group = 7, rc;
+	struct args a = { 0 };
+	int rc;
 	struct pp_table *t = NULL;
 	struct pp_backend b;
 	struct pp_error e;
 	char wan[32] = "";
 	if (pp_cli_wants_help(argc, argv))
 		return fputs(log_help, cli->out), PP_EXIT_OK;
-	if ((rc = parse_args(cli, argc, argv, &only, &secs, &group)))
+	if ((rc = parse_args(cli, argc, argv, &a)))
 		return rc;
 	if (pp_table_load(cli->table_path, false, &t, &e) < 0) {
 		fprintf(cli->err, "portpilot: %s\n", e.msg);
 		return PP_EXIT_USAGE;
 	}
-	if (only && !pp_table_find(t, only)) {
-		fprintf(cli->err, "portpilot log: no mapping named '%s' in %s\n", only, cli->table_path);
+	if (a.only && !pp_table_find(t, a.only)) {
+		fprintf(cli->err, "portpilot log: no mapping named '%s' in %s\n", a.only, cli->table_path);
 		pp_table_free(t);
 		return PP_EXIT_USAGE;
 	}
+	if (!a.record && !a.follow) {
+		pp_table_free(t);
+		return history(cli, a.only);
+	}
 	snprintf(wan, sizeof wan, "%s", t->site.val[PP_S_WAN_INTERFACE] ? t->site.val[PP_S_WAN_INTERFACE] : "");
-	struct logctx x = { .cli = cli, .t = t, .only = only };
+	struct rec r = { .max = (a.max_kb ? a.max_kb : 1024) * 1024L };
+	char path[4096], old[4096];
+	struct logctx x = { .cli = cli, .t = t, .only = a.only, .rec = a.record ? &r : NULL };
+	if (t->site.has_lan_subnet)
+		x.lan = t->site.lan_subnet;
+	else if (t->site.val[PP_S_LAN_INTERFACE] && pp_iface_subnet(t->site.val[PP_S_LAN_INTERFACE], &x.lan) < 0)
+		x.lan.len = 0;
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	rc = PP_EXIT_FAIL;
 	if (!*wan)
 		fprintf(cli->err, "portpilot log: [site] wan_interface is not set in %s\n", cli->table_path);
+	else if (a.record && rec_open(&r, cli->state_dir, path, old, sizeof path, &e) < 0)
+		fprintf(cli->err, "portpilot log: %s\n", e.msg);
 	else if (pp_backend_open(&b, &e) < 0)
 		fprintf(cli->err, "portpilot log: %s\n", e.msg);
-	else {
-		rc = capture_log(&x, &b, wan, group, secs, &e) < 0 ? PP_EXIT_FAIL : PP_EXIT_OK;
-		if (rc)
-			fprintf(cli->err, "portpilot log: %s\n", e.msg);
-		rule(&b, wan, group, false, &e);
-	}
+	else if (capture_log(&x, &b, wan, a.group, a.secs, &e) < 0)
+		fprintf(cli->err, "portpilot log: %s\n", e.msg);
+	else
+		rc = PP_EXIT_OK;
+	if (a.record && r.path)
+		close(r.fd), close(r.old);
 	pp_table_free(t);
 	return rc;
 }

@@ -153,6 +153,25 @@ static int parse_nflog(const uint8_t *d, size_t len, struct pp_packet *p)
 	return -1;
 }
 
+int pp_nflog_prefix(const uint8_t *d, size_t len, char *out, size_t n)
+{
+	for (size_t off = 4; off + 4 <= len && n;) {
+		uint16_t tl, tt;
+		memcpy(&tl, d + off, 2);
+		memcpy(&tt, d + off + 2, 2);
+		if (tl < 4 || off + tl > len)
+			break;
+		if (tt == 10 /* NFULA_PREFIX, NUL-terminated */) {
+			snprintf(out, n, "%.*s", (int)(tl - 4u), (const char *)d + off + 4);
+			return 0;
+		}
+		off += (tl + 3u) & ~3u;
+	}
+	if (n)
+		*out = '\0';
+	return -1;
+}
+
 int pp_packet_parse(int dlt, const uint8_t *d, size_t len, struct pp_packet *p, int *ifindex)
 {
 	size_t off;

@@ -32,4 +32,7 @@ int pp_conntrack_open(void);
 void pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
                         const struct pp_trace_ctx *c, int fd);
 
+/* The --nflog-prefix of an NFLOG frame (DLT_NFLOG); -1 and "" when it has none. */
+int pp_nflog_prefix(const uint8_t *d, size_t len, char *out, size_t n);
+
 #endif

@@ -389,21 +389,49 @@ int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
 	return 0;
 }
 
-char *pp_token_read(const char *path, struct pp_error *err)
+/* Like core/conf.c's credentials reader (static there): open once and judge the descriptor
+ * that is read, so the file checked is the file read; O_NONBLOCK so a FIFO cannot hang us. */
+static char *token_slurp(const char *path, struct pp_error *err)
 {
-	size_t len;
 	struct stat st;
-	/* Like the DDNS credentials: a secret others can read is refused. */
-	if (stat(path, &st) == 0 && (st.st_mode & 077)) {
+	struct pp_buf b = { 0 };
+	char chunk[512];
+	ssize_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		pp_error_set(err, "token file %s: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		pp_error_set(err, "token file %s is not a regular file: write the token into a file", path);
+	else if (st.st_mode & 077)
 		pp_error_set(err, "token file %s may be read by others (mode %04o): chmod 600 %s", path,
 		             (unsigned)(st.st_mode & 07777), path);
-		return NULL;
+	else if (st.st_uid != geteuid() && st.st_uid != 0)
+		pp_error_set(err, "token file %s is owned by uid %u, not by root or this user: chown root %s",
+		             path, (unsigned)st.st_uid, path);
+	else {
+		pp_buf_add(&b, "", 0);
+		while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
+			if (n > 0)
+				pp_buf_add(&b, chunk, (size_t)n);
+		if (n < 0)
+			pp_error_set(err, "token file %s: %s", path, strerror(errno));
+		explicit_bzero(chunk, sizeof chunk);
 	}
-	char *s = pp_read_file(path, &len);
-	if (!s) {
-		pp_error_set(err, "token file %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (n == 0 && b.data)
+		return b.data;
+	if (b.data)
+		explicit_bzero(b.data, b.len);
+	pp_buf_free(&b);
+	return NULL;
+}
+
+char *pp_token_read(const char *path, struct pp_error *err)
+{
+	char *s = token_slurp(path, err);
+	if (!s)
 		return NULL;
-	}
 	/* Either a bare token on the first line or a credentials-style "token=" line. */
 	char *t = strstr(s, "token=");
 	if (t && (t == s || t[-1] == '\n'))

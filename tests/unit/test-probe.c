@@ -8,6 +8,8 @@
 #include <cmocka.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
@@ -328,6 +330,35 @@ static void test_cause_names(void **st)
 		assert_string_equal(pp_cause_name((enum pp_cause)i), want[i]);
 }
 
+/* The token file is judged on the descriptor that is read: mode, type (a FIFO must not hang). */
+static void test_token_read(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pp-token.XXXXXX", path[64];
+	struct pp_error e;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/token", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("# reflector\ntoken= s3cret \n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
+	char *t = pp_token_read(path, &e);
+	assert_non_null(t);
+	assert_string_equal(t, "s3cret");
+	free(t);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_null(pp_token_read(path, &e));
+	assert_non_null(strstr(e.msg, "chmod 600"));
+	assert_null(strstr(e.msg, "s3cret"));
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_null(pp_token_read(path, &e));
+	assert_non_null(strstr(e.msg, "not a regular file"));
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_diagnose_each_fact),
 		cmocka_unit_test(test_diagnose_from_trace),
 		cmocka_unit_test(test_cause_names),
+		cmocka_unit_test(test_token_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
