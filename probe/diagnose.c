@@ -345,7 +345,9 @@ static bool traffic_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 		                 "or use another public port", m->pub_lo));
 		return true;
 	}
-	if (s->hairpin_bad || (s->hairpin && !f->site->hairpin)) {
+	/* One answered hairpin attempt proves hairpin works: an unanswered one may just
+	 * be the attempt still in flight when the capture window closed. */
+	if ((s->hairpin_bad && s->hairpin_bad == s->hairpin) || (s->hairpin && !f->site->hairpin)) {
 		set(r, PP_CAUSE_HAIRPIN_MISSING,
 		    pp_xasprintf("a LAN client used the public address and got no answer: hairpin NAT is %s",
 		                 f->site->hairpin ? "not working" : "off"),

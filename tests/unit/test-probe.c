@@ -315,6 +315,16 @@ static void test_diagnose_from_trace(void **st)
 	f = healthy(&t), f.outside_tested = false;
 	assert_int_equal(diag(&f), PP_CAUSE_HAIRPIN_MISSING);
 	pp_trace_free(&t);
+	/* Hairpin on: one attempt answered, the next still in flight when the window closed. */
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, IP(192, 168, 2, 50), 33001, WANIP, 8080);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYNACK, WANIP, 8080, IP(192, 168, 2, 50), 33001);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, IP(192, 168, 2, 50), 33002, WANIP, 8080);
+	f = healthy(&t), f.outside_tested = false;
+	assert_int_equal(diag(&f), PP_CAUSE_OK);
+	/* The same with hairpin off in the table: the answered attempt does not excuse it. */
+	site.hairpin = false;
+	assert_int_equal(diag(&f), PP_CAUSE_HAIRPIN_MISSING);
+	pp_trace_free(&t);
 }
 
 static void test_cause_names(void **st)
