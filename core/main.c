@@ -27,7 +27,7 @@ static const struct pp_cmd commands[] = {
 	{ "probe", pp_cmd_probe, "probe NAME [--reflector URL]: why a mapping fails from outside" },
 	{ "watch", pp_cmd_watch, "watch NAME [--seconds N]: report attempts on a mapping live" },
 	{ "reflector", pp_cmd_reflector, "reflector --listen ADDR:PORT: the outside-check service" },
-	{ "log", pp_cmd_log, "log [NAME] [--seconds N]: who connects to the mappings (NFLOG)" },
+	{ "log", pp_cmd_log, "log [NAME] [--record|--follow]: who connected to the mappings, when, accepted or rejected (NFLOG)" },
 	{ "ddns", pp_cmd_ddns, "ddns run | --once | status [--json]: keep the public IP published" },
 	{ "tui", pp_cmd_tui, "the full-screen editor (the default): --ascii, --no-color, --offline" },
 };
