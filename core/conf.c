@@ -26,7 +26,7 @@ struct scan {
 
 static const char *const ddns_keys[] = {
 	"provider", "server", "hostname", "credentials_file", "ip_source", "checkip",
-	"ipv6", "ca_file", "interface", "zone", "url", "ttl", "interval", NULL,
+	"ipv6", "ca_file", "interface", "zone", "url", "success", "ttl", "interval", NULL,
 };
 
 unsigned long long
@@ -235,7 +235,7 @@ check_keys(struct ctx *x)
 		if (k->key == NULL || strcmp(k->sec, x->sec) != 0 || lookup(ddns_keys, k->key) >= 0)
 			continue;
 		return pp_error_set(x->err, "%s:%d: [%s] unknown key '%s'; known keys: provider, server, hostname, "
-		                    "credentials_file, ip_source, checkip, ipv6, ca_file, interface, zone, url, "
+		                    "credentials_file, ip_source, checkip, ipv6, ca_file, interface, zone, url, success, "
 		                    "ttl, interval", x->path, k->line, x->sec, k->key);
 	}
 	return 0;
@@ -291,11 +291,14 @@ parse_ddns(struct ctx *x)
 	dc->interface = dup_or_null(get(x, "interface"));
 	dc->zone = dup_or_null(get(x, "zone"));
 	dc->url = dup_or_null(get(x, "url"));
+	dc->success = dup_or_null(get(x, "success"));
 	if ((v = get(x, "checkip")))
 		dc->checkip = split_list(v, &dc->ncheckip);
 	if (get_int(x, "ttl", 300, 1, 86400, &dc->ttl) < 0 ||
 	    get_int(x, "interval", 300, 1, 86400, &dc->interval) < 0)
 		return -1;
+	if (dc->success && dc->provider != PP_PROV_CUSTOM)
+		return bad(x, "success", "only provider = custom reads it; remove the line");
 	if (dc->provider == PP_PROV_CUSTOM && dc->url == NULL)
 		return bad(x, "url", "missing; provider = custom needs url = a template with {hostname} and {ip}");
 	if ((dc->provider == PP_PROV_DYNDNS2 || dc->provider == PP_PROV_NSUPDATE) && dc->server == NULL)
@@ -325,6 +328,7 @@ ddns_free(struct pp_ddns_conf *dc)
 	free(dc->interface);
 	free(dc->zone);
 	free(dc->url);
+	free(dc->success);
 }
 
 void

@@ -155,6 +155,23 @@ expand(const char *tmpl, const struct ddns_job *j, const char *host, bool redact
 	return b.data;
 }
 
+/* body holds a line equal to want (a trailing CR and blanks ignored). */
+static bool
+has_line(const char *body, size_t len, const char *want)
+{
+	size_t wl = strlen(want);
+	for (const char *p = body, *end = body + len; p && p < end;) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((e ? e : end) - p);
+		while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == wl && memcmp(p, want, n) == 0)
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
 void
 ddns_custom(struct ddns_job *j)
 {
@@ -169,8 +186,15 @@ ddns_custom(struct ddns_job *j)
 		int rc = ddns_http(&rq, &rs);
 
 		j->codes[i] = rc < 0 ? PP_DC_NETWORK : pp_http_status_code(rs.status);
-		pp_buf_printf(&det, "%sGET %s -> %s", i ? "; " : "", shown,
-		              rs.outcome);
+		/* Many such endpoints answer 200 with "KO" or an error text: when the
+		 * engineer named the success line, a 2xx without it is no success. */
+		bool said = true;
+		if (j->codes[i] == PP_DC_GOOD && j->dc->success)
+			said = has_line(rs.body.data, rs.body.len, j->dc->success);
+		if (!said)
+			j->codes[i] = PP_DC_UNKNOWN;
+		pp_buf_printf(&det, "%sGET %s -> %s%s", i ? "; " : "", shown, rs.outcome,
+		              said ? "" : ", without the success line");
 		ddns_http_resp_free(&rs);
 		explicit_bzero(url, strlen(url));
 		free(url);

@@ -39,6 +39,7 @@ struct pp_ddns_conf {
 	char *interface;             /* WAN interface to read the address from and watch */
 	char *zone;                  /* cloudflare / nsupdate zone (default: host minus first label) */
 	char *url;                   /* custom: URL template, see ddns.h */
+	char *success;               /* custom: a line the answer must hold, else it failed */
 	int ttl;                     /* nsupdate record TTL, default 300 */
 	int interval;                /* polling backstop in seconds, default 300 */
 	unsigned long long hash;     /* of every value above: a change re-enables a stopped host */

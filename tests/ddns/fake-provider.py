@@ -186,6 +186,9 @@ class Handler(BaseHTTPRequestHandler):
     def custom(self, q):
         if q.get("key") != TOKEN:
             return self.send(403, "forbidden")
+        # Like many such endpoints: an unknown host still gets HTTP 200, with "KO".
+        if q.get("host", "").startswith("ko."):
+            return self.send(200, "KO")
         with lock:
             state["records"][q.get("host", "")] = q.get("ip", "")
         self.send(200, "updated")

@@ -220,6 +220,26 @@ check "custom: update succeeds" pp "$D/custom.conf" "$S11" --once
 check "custom: record set" test "$(record prov custom.example.net)" = 198.51.100.21
 check "custom: URL logged with key=***" grep -q 'key=\*\*\*' "$D/err"
 check "custom: token never printed" no_secret "$TOKEN" "$D/out" "$D/err" "$S11"
+# success = the line a real success holds: HTTP 200 with "KO" is then no success.
+conf "$D/custom-ok.conf" "provider = custom
+url = $prov_url/custom?host={hostname}&ip={ip}&key={token}
+success = updated
+hostname = custom2.example.net, ko.example.net
+credentials_file = $D/tok.secret"
+pp "$D/custom-ok.conf" "$D/state-custom-ok" --once
+check "custom success=: the host whose answer holds the line is ok" \
+	test "$(field "$D/custom-ok.conf" "$D/state-custom-ok" home custom2.example.net status)" = ok
+check "custom success=: HTTP 200 with KO is not ok" \
+	test "$(field "$D/custom-ok.conf" "$D/state-custom-ok" home ko.example.net status)" != ok
+check "custom success=: the log says the success line was missing" grep -q 'without the success line' "$D/err"
+conf "$D/custom-bad.conf" "provider = dyndns2
+server = $prov_url
+success = good
+hostname = x.example.net
+credentials_file = $D/tok.secret"
+"$PORTPILOT" -c "$D/custom-bad.conf" --state-dir "$D/s-bad" ddns --once >/dev/null 2>"$D/berr"
+check "success= outside provider = custom is refused, naming file, line and key" \
+	grep -q "custom-bad.conf:[0-9]*: .*success: only provider = custom reads it" "$D/berr"
 
 # Under systemd (JOURNAL_STREAM set) every log line carries its journald priority.
 JOURNAL_STREAM=8:1 "$PORTPILOT" -c "$D/custom.conf" --state-dir "$D/s-journal" ddns --once 2>"$D/jerr" >/dev/null
