@@ -31,6 +31,9 @@ struct probe {
 	struct tui_job job;
 	struct timespec start;
 	struct lines live, evidence, attempts;
+	struct lines history;             /* the access log's recorded part, oldest first */
+	long nhistory;                    /* entries the CLI gave; more than history.n when dropped */
+	bool history_read, no_history;
 	char cause[32], elapsed[16];
 	char *summary, *fix;
 	char error[1024];
@@ -154,6 +157,50 @@ probe_child(FILE *out, void *ctx)
 	pp_conf_free(conf);
 }
 
+/* The next line of a buffer, cut in place; NULL at its end. */
+static char *
+next_line(char **s)
+{
+	char *l = *s, *nl;
+
+	if (l == NULL || *l == '\0')
+		return NULL;
+	nl = strchrnul(l, '\n');
+	*s = *nl ? nl + 1 : nl;
+	*nl = '\0';
+	return l;
+}
+
+/* `log NAME --json`: the recorded history, passed on before the live part; M marks its end. */
+static void
+log_history(FILE *out, struct pp_cli *c, char *name)
+{
+	char *text = NULL, *etext = NULL, *s, *l, *argv[] = { "log", name, NULL };
+	size_t len = 0, elen = 0;
+	bool none = false;
+	long n = 0;
+
+	c->out = open_memstream(&text, &len);
+	c->err = open_memstream(&etext, &elen);
+	c->json = true;
+	if (c->out && c->err)
+		pp_cmd_log(c, 2, argv);
+	if (c->out)
+		fclose(c->out);
+	if (c->err)
+		fclose(c->err);
+	for (s = text; (l = next_line(&s)) != NULL; n += *l == '{')
+		put(out, *l == '{' ? 'H' : 'h', "%s", l);
+	for (s = etext; (l = next_line(&s)) != NULL; )
+		if (strstr(l, "nothing recorded"))   /* the CLI's words when there is no log file */
+			none = true;
+		else
+			put(out, 'h', "%s", l);
+	put(out, none && n == 0 ? 'N' : 'M', "%s", "");
+	free(text);
+	free(etext);
+}
+
 static void
 log_child(FILE *out, void *ctx)
 {
@@ -162,10 +209,11 @@ log_child(FILE *out, void *ctx)
 	char secs[16];
 	char *argv[] = { "log", pr->name, "--seconds", secs, NULL };
 
+	c.table_path = pr->t->path;
+	log_history(out, &c, pr->name);
 	snprintf(secs, sizeof secs, "%d", pr->seconds);
 	c.out = c.err = out;
-	c.json = false;
-	c.table_path = pr->t->path;
+	c.json = true;
 	pp_cmd_log(&c, 4, argv);
 }
 
@@ -205,13 +253,80 @@ check_role(const char *state)
 	return strcmp(state, "skip") == 0 ? TR_DIM : TR_NORMAL;
 }
 
+/* A string or number value of "key" in one flat object of `log --json`. */
+static bool
+json_field(const char *obj, const char *key, char *out, size_t n)
+{
+	char pat[32];
+	const char *p;
+	size_t k = 0;
+
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	if ((p = strstr(obj, pat)) == NULL)
+		return false;
+	p += strlen(pat);
+	if (*p != '"') {
+		snprintf(out, n, "%.*s", (int)strcspn(p, ",}"), p);
+		return true;
+	}
+	for (p++; *p && *p != '"' && k + 1 < n; p++) {
+		if (*p == '\\' && p[1])
+			p++;                  /* \" and \\ stand for themselves; nothing drawn here has others */
+		out[k++] = *p;
+	}
+	out[k] = '\0';
+	return true;
+}
+
+/* One connection as the CLI gives it: when, protocol, who, the public port, its verdict. */
+static void
+add_entry(struct lines *l, const char *json)
+{
+	char when[40], proto[8], src[48], sport[8], port[8], verdict[128], buf[300];
+
+	if (!json_field(json, "time", when, sizeof when) || !json_field(json, "proto", proto, sizeof proto) ||
+	    !json_field(json, "source", src, sizeof src) ||
+	    !json_field(json, "source_port", sport, sizeof sport) ||
+	    !json_field(json, "port", port, sizeof port) || !json_field(json, "verdict", verdict, sizeof verdict)) {
+		lines_add(l, TR_WARNING, json);
+		return;
+	}
+	snprintf(buf, sizeof buf, "%s  %s %s:%s -> %s  %s", when, proto, src, sport, port, verdict);
+	lines_add(l, strncmp(verdict, "accepted", 8) == 0 ? TR_NORMAL : TR_WARNING, buf);
+}
+
+/* The access log's child: H a recorded entry, h the CLI's note on it, N no log, M its end; then live. */
+static void
+on_log_line(struct probe *pr, char *text)
+{
+	char tag = text[0] && text[1] == '\t' ? text[0] : '\0';
+
+	if (tag == 'H') {
+		add_entry(&pr->history, text + 2);
+		pr->nhistory++;
+	} else if (tag == 'h') {
+		lines_add(&pr->history, TR_WARNING, text + 2);
+	} else if (tag == 'N' || tag == 'M') {
+		pr->history_read = true;
+		pr->no_history = tag == 'N';
+	} else if (text[0] == '{') {
+		add_entry(&pr->live, text);
+	} else {
+		lines_add(&pr->live, TR_WARNING, text);
+	}
+}
+
 static void
 on_line(void *ctx, char *text)
 {
 	struct probe *pr = ctx;
 	char *rest = text + 2, *id, *what, buf[1200];
 
-	if (pr->kind == K_LOG || text[0] == '\0' || text[1] != '\t') {
+	if (pr->kind == K_LOG) {
+		on_log_line(pr, text);
+		return;
+	}
+	if (text[0] == '\0' || text[1] != '\t') {
 		lines_add(&pr->live, TR_NORMAL, text);
 		return;
 	}
@@ -336,6 +451,44 @@ add_live(struct tui_pager *pg, enum tui_role r, int w, const char *s)
 	tui_pager_wrap(pg, r, w, lead, p);
 }
 
+/* The access log: what was recorded, a rule, then what arrives while the page is open. */
+static void
+fill_log(struct tui_pager *pg, struct probe *pr, int w)
+{
+	const char *g = tui_glyph(G_HLINE);
+	char rule[512];
+	size_t k;
+
+	if (!pr->history_read && pr->done)
+		tui_pager_add(pg, TR_DIM, "the recorded history was not read");
+	else if (!pr->history_read)
+		tui_pager_add(pg, TR_DIM, "reading the recorded history %s", tui_glyph(G_ELLIPSIS));
+	else if (pr->no_history)
+		tui_pager_add(pg, TR_WARNING, "no history: the portpilot-log service is not recording; live only");
+	else if (pr->nhistory > (long)pr->history.n)
+		tui_pager_add(pg, TR_HEADER, "recorded history of %s, newest at the bottom (the last %zu of %ld)",
+		              pr->name, pr->history.n, pr->nhistory);
+	else
+		tui_pager_add(pg, TR_HEADER, "recorded history of %s, newest at the bottom", pr->name);
+	for (size_t i = 0; i < pr->history.n; i++)
+		tui_pager_wrap(pg, pr->history.r[i], w, "  ", pr->history.s[i]);
+	if (pr->history_read && !pr->no_history && pr->nhistory == 0)
+		tui_pager_add(pg, TR_DIM, "  no connections to %s recorded yet", pr->name);
+
+	/* a full-width rule, so the recorded part cannot be read as live */
+	k = (size_t)snprintf(rule, sizeof rule, "%s%s live ", g, g);
+	for (int col = 8; col < w && k + strlen(g) < sizeof rule; col++)
+		k += (size_t)snprintf(rule + k, sizeof rule - k, "%s", g);
+	tui_pager_add(pg, TR_FRAME, "%s", rule);
+	if (!pr->done)
+		tui_pager_add(pg, TR_WARNING, "Connections to %s as they arrive (for %d s).", pr->name,
+		              pr->seconds);
+	for (size_t i = 0; i < pr->live.n; i++)
+		tui_pager_wrap(pg, pr->live.r[i], w, "  ", pr->live.s[i]);
+	if (!pr->done)
+		tui_pager_add(pg, TR_DIM, "  %s (Esc cancels)", tui_glyph(G_ELLIPSIS));
+}
+
 static void
 fill_probe(struct tui_pager *pg, struct tui *t)
 {
@@ -355,13 +508,14 @@ fill_probe(struct tui_pager *pg, struct tui *t)
 		tui_pager_wrap(pg, TR_ERROR, w, "", pr->error);
 	if (pr->cause[0])
 		fill_verdict(pg, pr, w);
+	if (pr->kind == K_LOG) {
+		fill_log(pg, pr, w);
+		return;
+	}
 	if (pr->kind == K_WATCH && !pr->done)
 		tui_pager_add(pg, TR_WARNING, "Watching %s for %d s: try it from outside now.", pr->name,
 		              pr->seconds);
-	if (pr->kind == K_LOG && !pr->done)
-		tui_pager_add(pg, TR_WARNING, "Connections to %s as they arrive (for %d s).", pr->name,
-		              pr->seconds);
-	tui_pager_add(pg, TR_HEADER, "%s", pr->kind == K_LOG ? "connections" : "checks and packets, as they happen");
+	tui_pager_add(pg, TR_HEADER, "%s", "checks and packets, as they happen");
 	for (size_t i = 0; i < pr->live.n; i++)
 		add_live(pg, pr->live.r[i], w, pr->live.s[i]);
 	if (!pr->done)
@@ -374,6 +528,10 @@ clear_results(struct probe *pr)
 	lines_free(&pr->live);
 	lines_free(&pr->evidence);
 	lines_free(&pr->attempts);
+	lines_free(&pr->history);
+	memset(&pr->history, 0, sizeof pr->history);
+	pr->nhistory = 0;
+	pr->history_read = pr->no_history = false;
 	memset(&pr->live, 0, sizeof pr->live);
 	memset(&pr->evidence, 0, sizeof pr->evidence);
 	memset(&pr->attempts, 0, sizeof pr->attempts);

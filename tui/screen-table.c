@@ -606,7 +606,7 @@ ask_seconds(struct tui *t, bool watch)
 		return;
 	snprintf(ask_name, sizeof ask_name, "%s", m->name);
 	snprintf(label, sizeof label, watch ? "Watch %s for how many seconds?" :
-	         "Log connections to %s for how many seconds?", m->name);
+	         "Recorded history of %s, then follow it live for how many seconds?", m->name);
 	tui_push(t, tui_input_panel(watch ? "watch" : "access log", label, watch ? "30" : "300",
 	                            seconds_answer, watch ? (void *)1 : NULL));
 }
@@ -643,7 +643,7 @@ static const struct tui_binding bindings[] = {
 	{ { 'D' }, "D", "DDNS panel: published address, status, does the name resolve", act_ddns },
 	{ { 'p' }, "p", "probe the mapping (why does it not work?)", act_probe },
 	{ { 'W' }, "W", "watch the mapping: every attempt for N seconds", act_watch },
-	{ { 'l' }, "l", "access log of the mapping (who connects, NFLOG)", act_alog },
+	{ { 'l' }, "l", "access log: who connected (recorded), then who connects (live)", act_alog },
 	{ { 'L' }, "L", "log of this session", act_log },
 	{ { TK_F(10), 'q', TK_CTRL('c') }, "F10 q ^C", "quit (asks when there are unsaved changes)",
 	  act_quit },

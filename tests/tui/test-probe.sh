@@ -3,7 +3,8 @@
 # the probe runs in a forked child whose checks and packets fill the page live,
 # then the verdict; a healthy mapping ends in ok, a server that does not listen
 # in not_listening; Esc ends the child by its PID; watch shows the attempts of
-# an outside client; the access log shows who connected.
+# an outside client; the access log shows the recorded history (log --record), then who
+# connects while it is open, or says plainly that nothing records.
 . "$(dirname "$0")/../lib.sh"
 . "$PP_TOP/tests/tui/tui-lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
@@ -22,6 +23,11 @@ running_with_checks() { screen_has "running" && screen_has "[pass] enabled"; }
 child_pid() { pgrep -P "$(tui_pid)" | head -n 1; }
 # page_has REGEX: a line of the page matches (PgDn through it, at most 10 pages).
 screen_match() { screen | grep -Eq -- "$1"; }
+# The access log's parts: above its " live " rule (recorded), and from it on (live).
+recorded_part() { screen | sed '/ live /,$d'; }
+live_part() { screen | sed -n '/ live /,$p'; }
+live_has() { live_part | grep -qF -- "$1"; }
+recorded_lacks() { ! recorded_part | grep -qF -- "$1"; }
 page_has() {
 	keys Home
 	for _pg in 1 2 3 4 5 6 7 8 9 10; do
@@ -87,11 +93,14 @@ if plab_scenario ok; then
 	# The access log: who connected, with allow's verdict.
 	keys l C-u; type_text 20; keys Enter
 	check "l: access log screen" wait_screen "Connections to web-1 as they arrive"
+	check "l: no access.log in the state dir: says so, live only" \
+		wait_screen "no history: the portpilot-log service is not recording; live only"
 	logging() { lab_ns "$LAB_ROUTER" iptables-save -t mangle | grep -q -- '-j PP-LOG'; }
 	wait_for 5 logging
 	lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:8080/" >/dev/null
-	check "l: the connection shows with its verdict" wait_for 5 screen_has "$LAB_INET_IP"
-	check "l: accepted by allow" screen_has "accepted"
+	check "l: the connection shows under live, with its verdict" wait_for 5 live_has "$LAB_INET_IP"
+	check "l: accepted by allow" live_has "accepted"
+	check "l: nothing recorded above the live rule" recorded_lacks "$LAB_INET_IP"
 	keys Escape
 	no_log_rule() { ! lab_ns "$LAB_ROUTER" iptables-save -t mangle | grep -q PP-LOG; }
 	check "l: Esc stops it and its NFLOG rule is removed" wait_for 5 no_log_rule
@@ -109,6 +118,37 @@ if plab_scenario ok; then
 	check "SIGTERM: the TUI ends (exit 1)" wait_for 5 exit_is 1
 	check "SIGTERM: the access log's NFLOG rule is removed" wait_for 5 no_log_rule
 	check "SIGTERM: the terminal is restored" wait_for 5 restored
+
+	# The recorded history: two attempts while `log --record` (the service) ran, before the TUI.
+	ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$PT" --state-dir "$pp_tmp/state" log --record \
+		>"$pp_tmp/rec.out" 2>&1 &
+	rp=$!
+	at_exit "kill $rp 2>/dev/null"
+	recording() { lab_ns "$LAB_ROUTER" iptables-save -t mangle | grep -q -- '-j PP-LOG-8'; }
+	check "record: the recorder runs (NFLOG rule)" wait_for 5 recording
+	lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:8080/" >/dev/null
+	lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:8080/again" >/dev/null
+	two_recorded() { [ "$(grep -c "web-1.*$LAB_INET_IP" "$pp_tmp/state/access.log" 2>/dev/null)" = 2 ]; }
+	check "record: two attempts in access.log" wait_for 5 two_recorded
+	kill -TERM "$rp"
+	rec_gone() { ! kill -0 "$rp" 2>/dev/null; }
+	check "record: the recorder stops on SIGTERM (by its PID)" wait_for 5 rec_gone
+	check "record: its NFLOG rule is removed" wait_for 5 no_log_rule
+	tui_lab 100 30
+	keys l C-u; type_text 20; keys Enter
+	check "history: access log screen" wait_screen "Connections to web-1 as they arrive"
+	check "history: headed as recorded, newest at the bottom" \
+		wait_screen "recorded history of web-1, newest at the bottom"
+	rec_attempts() { [ "$(recorded_part | grep -cE "T[0-9:]+[-+][0-9]{4}  tcp $LAB_INET_IP:[0-9]+ -> 8080  accepted")" = 2 ]; }
+	check "history: the two recorded attempts (when, tcp, who, port, accepted) above the live rule" \
+		wait_for 5 rec_attempts
+	check "history: no \"no history\" text" screen_lacks "no history:"
+	check "history: nothing live yet" stays_for 1 eval '! live_has "$LAB_INET_IP"'
+	keys Escape
+	check "history: Esc stops the live part" wait_for 5 line_has 1 "cancelled"
+	check "history: the recorded attempts stay on the page" rec_attempts
+	keys q q
+	check "history: quit" wait_for 5 exit_is 0
 else
 	not_ok "ok scenario: lab"
 fi
