@@ -85,6 +85,9 @@ if plab_scenario ok; then
 		return 1
 	}
 	check "watch: the client's SYN on the WAN, live" client_seen
+	# The first attempt seen may have crossed while the LAN handle was still opening;
+	# one more, with both captures surely open, must be followed all the way.
+	lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:8080/" >/dev/null
 	check "watch: ends with a verdict" wait_for 15 screen_has "cause: "
 	check "watch: the client's attempt followed across the router (in, out, SYN-ACK, back out)" \
 		page_has "#[0-9]+ tcp $LAB_INET_IP:[0-9]+: WAN in > LAN out > SYN-ACK > WAN out"
