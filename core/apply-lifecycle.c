@@ -136,7 +136,7 @@ drop_expired(struct pp_cli *cli, struct pp_ruleset *rs, struct pp_error *err)
 			size_t k = 0;
 			for (size_t r = 0; r < ch->n; r++) {
 				if (strstr(ch->rules[r], needle))
-					free(ch->rules[r]);
+					pp_ruleset_rule_free(rs, ch->rules[r]);
 				else
 					ch->rules[k++] = ch->rules[r];
 			}
@@ -168,7 +168,7 @@ want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backen
 			size_t k = 0;
 			for (size_t i = 0; i < h->n; i++) {
 				if (strncmp(h->rules[i], "-A DOCKER-USER ", 15) == 0)
-					free(h->rules[i]);
+					pp_ruleset_rule_free(want, h->rules[i]);
 				else
 					h->rules[k++] = h->rules[i];
 			}
