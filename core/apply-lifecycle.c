@@ -1,6 +1,9 @@
 /* apply / confirm / rollback: test, snapshot, one transaction, a detached rollback timer, persistence. */
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,6 +443,13 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 	pp_ruleset_free(&live->own);
 	pp_table_free(*table);
 	*table = NULL;
+#ifdef __GLIBC__
+	/*
+	 * Hand the freed megabytes back now: otherwise glibc trims the heap on
+	 * the first free() after the commit (1.5 ms of page freeing at 20,000).
+	 */
+	malloc_trim(0);
+#endif
 	pp_apply_mark("stage");
 	if (pp_backend_restore_finish(b, job, false, err) < 0) {
 		pp_state_discard(cli->state_dir, PP_ST_APPLIED);
