@@ -1,6 +1,9 @@
 /* apply / confirm / rollback: test, snapshot, one transaction, a detached rollback timer, persistence. */
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,7 +139,7 @@ drop_expired(struct pp_cli *cli, struct pp_ruleset *rs, struct pp_error *err)
 			size_t k = 0;
 			for (size_t r = 0; r < ch->n; r++) {
 				if (strstr(ch->rules[r], needle))
-					free(ch->rules[r]);
+					pp_ruleset_rule_free(rs, ch->rules[r]);
 				else
 					ch->rules[k++] = ch->rules[r];
 			}
@@ -168,7 +171,7 @@ want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backen
 			size_t k = 0;
 			for (size_t i = 0; i < h->n; i++) {
 				if (strncmp(h->rules[i], "-A DOCKER-USER ", 15) == 0)
-					free(h->rules[i]);
+					pp_ruleset_rule_free(want, h->rules[i]);
 				else
 					h->rules[k++] = h->rules[i];
 			}
@@ -409,11 +412,17 @@ snapshot(struct pp_cli *cli, const struct pp_live *live, struct pp_error *err)
 	return rc;
 }
 
-/* Test, snapshot, commit, then record; on a failed commit go back to the snapshot. */
+/*
+ * Test, snapshot, commit, then record; on a failed commit go back to the
+ * snapshot. want, live->own and *table are freed (and *table set to NULL)
+ * while iptables-restore commits: nothing after needs them (a failure goes
+ * back through the snapshot file), and at 20,000 mappings freeing them took
+ * 4 ms after the commit.
+ */
 static int
 commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
-       const struct pp_live *live, const struct pp_ruleset *want, const struct pp_plan *p,
-       time_t *deadline, struct pp_error *err)
+       struct pp_live *live, struct pp_ruleset *want, struct pp_table **table,
+       const struct pp_plan *p, time_t *deadline, struct pp_error *err)
 {
 	int rc = 0;
 	if (needs_test(b, p->restore) && pp_backend_restore(b, p->restore, true, err) < 0)
@@ -430,6 +439,17 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 	struct pp_error serr;
 	int staged = job ? pp_state_stage(cli->state_dir, PP_ST_APPLIED, text, &serr) : 0;
 	free(text);
+	pp_ruleset_free(want);
+	pp_ruleset_free(&live->own);
+	pp_table_free(*table);
+	*table = NULL;
+#ifdef __GLIBC__
+	/*
+	 * Hand the freed megabytes back now: otherwise glibc trims the heap on
+	 * the first free() after the commit (1.5 ms of page freeing at 20,000).
+	 */
+	malloc_trim(0);
+#endif
 	pp_apply_mark("stage");
 	if (pp_backend_restore_finish(b, job, false, err) < 0) {
 		pp_state_discard(cli->state_dir, PP_ST_APPLIED);
@@ -626,7 +646,7 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	int rc = 0;
 	time_t deadline = 0;
 	if (!o->dry_run && p.restore)
-		rc = commit(cli, o, &b, &live, &want, &p, &deadline, err);
+		rc = commit(cli, o, &b, &live, &want, &owned, &p, &deadline, err);
 	else if (!o->dry_run && !o->confirm_seconds)
 		rc = persist_unchanged(cli, &b, &live, &want, err);
 	if (rc == 0)

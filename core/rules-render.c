@@ -39,21 +39,64 @@ struct ctx {
 	const char *proto;              /* "tcp" / "udp" */
 };
 
-char *
-pp_rule_tag(const char *name)
+/*
+ * Appenders for the per-rule path: 20,000 rules through snprintf, a tag
+ * malloc'd per rule and strdup'd again cost 11 ms of a 50 ms one-change apply.
+ */
+static char *
+put(char *p, const char *s)
 {
-	size_t n = strlen(name);
-	if (n > 200)
-		n = 200;
-	char *s = pp_xmalloc(n + 4);
-	memcpy(s, "pp:", 3);
-	for (size_t i = 0; i < n; i++) {
+	size_t n = strlen(s);
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *
+put_u(char *p, unsigned v)
+{
+	char d[10];
+	int n = 0;
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		*p++ = d[--n];
+	return p;
+}
+
+/* As pp_format_ipv4 writes it (host order). */
+static char *
+put_ipv4(char *p, uint32_t a)
+{
+	for (int i = 3; i >= 0; i--) {
+		p = put_u(p, (a >> (8 * i)) & 0xff);
+		if (i)
+			*p++ = '.';
+	}
+	return p;
+}
+
+#define TAG_MAX 200                     /* name bytes kept in a tag */
+
+/* "pp:" + name with unusual bytes as '_'; writes at most TAG_MAX + 3 bytes. */
+static char *
+put_tag(char *p, const char *name)
+{
+	p = put(p, "pp:");
+	for (size_t i = 0; i < TAG_MAX && name[i]; i++) {
 		char c = name[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		          strchr("._-+@:/", c) != NULL;
-		s[3 + i] = ok ? c : '_';
+		*p++ = ok ? c : '_';
 	}
-	s[n + 3] = '\0';
+	return p;
+}
+
+char *
+pp_rule_tag(const char *name)
+{
+	char *s = pp_xmalloc(TAG_MAX + 4);
+	*put_tag(s, name) = '\0';
 	return s;
 }
 
@@ -74,65 +117,64 @@ cidr_str(char *buf, size_t sz, const struct pp_cidr *c)
 	snprintf(buf, sz, "%s/%u", a, c->len);
 }
 
-/* The DNAT target: keep the port when unchanged, shift a range with /base. */
+/*
+ * One rule of a mapping for one source (NULL = any; local: the router itself).
+ * The DNAT target keeps the port when unchanged and shifts a range with /base.
+ */
 static void
-dnat_to(char *buf, size_t sz, const struct pp_mapping *m)
+leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_mapping *m, const struct pp_cidr *src,
+          bool local)
 {
-	char ip[16];
-	pp_format_ipv4(m->internal_ip, ip);
-	if (m->pub_lo == m->pub_hi)
-		snprintf(buf, sz, "%s:%u", ip, m->in_lo);
-	else if (m->in_lo == m->pub_lo)
-		snprintf(buf, sz, "%s", ip);
-	else
-		snprintf(buf, sz, "%s:%u-%u/%u", ip, m->in_lo, m->in_hi, m->pub_lo);
-}
-
-/* One rule of a mapping for one source (src NULL = any, "LOCAL" = the router itself). */
-static void
-leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_mapping *m, const char *src)
-{
-	char pub[16], dst[64], r[512];
-	char *tag = pp_rule_tag(m->name);
-	bool local = src && strcmp(src, "LOCAL") == 0;
-	char s[40] = "";
-	if (src && !local)
-		snprintf(s, sizeof s, " -s %s", src);
-	ports(pub, sizeof pub, ":", m->pub_lo, m->pub_hi);
-	dnat_to(dst, sizeof dst, m);
-	snprintf(r, sizeof r, "-A %s%s -p %s -m %s --dport %s%s -m comment --comment \"%s\" -j DNAT --to-destination %s",
-	         c->name, s, x->proto, x->proto, pub, local ? " -m addrtype --src-type LOCAL" : "", tag, dst);
+	char r[512], *p = r;               /* names are short, the tag at most TAG_MAX + 3: < 400 */
+	p = put(put(p, "-A "), c->name);
+	if (src) {
+		p = put_ipv4(put(p, " -s "), src->addr);
+		*p++ = '/';
+		p = put_u(p, src->len);
+	}
+	p = put(put(put(put(p, " -p "), x->proto), " -m "), x->proto);
+	p = put_u(put(p, " --dport "), m->pub_lo);
+	if (m->pub_hi != m->pub_lo) {
+		*p++ = ':';
+		p = put_u(p, m->pub_hi);
+	}
+	if (local)
+		p = put(p, " -m addrtype --src-type LOCAL");
+	p = put_tag(put(p, " -m comment --comment \""), m->name);
+	p = put_ipv4(put(p, "\" -j DNAT --to-destination "), m->internal_ip);
+	if (m->pub_lo == m->pub_hi) {
+		*p++ = ':';
+		p = put_u(p, m->in_lo);
+	} else if (m->in_lo != m->pub_lo) {
+		*p++ = ':';
+		p = put_u(p, m->in_lo);
+		*p++ = '-';
+		p = put_u(p, m->in_hi);
+		*p++ = '/';
+		p = put_u(p, m->pub_lo);
+	}
+	*p = '\0';
 	pp_chain_add(c, r);
-	free(tag);
 }
 
 static void
 mapping_rules(struct ctx *x, struct pp_chain *c, const struct pp_mapping *m)
 {
-	if (m->nallow == 0) {
-		leaf_rule(x, c, m, NULL);
-		return;
-	}
-	char s[40];
-	bool any = false;
+	bool any = m->nallow == 0;
 	for (size_t i = 0; i < m->nallow; i++) {
 		if (m->allow[i].len == 0)
 			any = true;
 	}
 	if (any) {
-		leaf_rule(x, c, m, NULL);
+		leaf_rule(x, c, m, NULL, false);
 		return;
 	}
-	for (size_t i = 0; i < m->nallow; i++) {
-		cidr_str(s, sizeof s, &m->allow[i]);
-		leaf_rule(x, c, m, s);
-	}
+	for (size_t i = 0; i < m->nallow; i++)
+		leaf_rule(x, c, m, &m->allow[i], false);
 	/* LAN clients using the public address, and the router itself, stay allowed. */
-	if (x->t->site.hairpin && x->o->have_lan) {
-		cidr_str(s, sizeof s, &x->o->lan);
-		leaf_rule(x, c, m, s);
-	}
-	leaf_rule(x, c, m, "LOCAL");
+	if (x->t->site.hairpin && x->o->have_lan)
+		leaf_rule(x, c, m, &x->o->lan, false);
+	leaf_rule(x, c, m, NULL, true);
 }
 
 /* How many rules mapping_rules() writes for m. */

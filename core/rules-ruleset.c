@@ -71,9 +71,9 @@ pp_ruleset_chain(struct pp_ruleset *rs, enum pp_nf_table t, const char *name, bo
 	return c;
 }
 
+/* rule is stored as given: the caller has copied it, or it lies in rs->text. */
 static void
-chain_add(struct pp_chain *c, const char *rule, unsigned long long pk, unsigned long long by,
-          bool counted)
+chain_put(struct pp_chain *c, char *rule, unsigned long long pk, unsigned long long by, bool counted)
 {
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 8;
@@ -91,20 +91,27 @@ chain_add(struct pp_chain *c, const char *rule, unsigned long long pk, unsigned 
 		c->pkts[c->n] = pk;
 		c->bytes[c->n] = by;
 	}
-	c->rules[c->n++] = pp_xstrdup(rule);
+	c->rules[c->n++] = rule;
 }
 
 void
 pp_chain_add(struct pp_chain *c, const char *rule)
 {
-	chain_add(c, rule, 0, 0, false);
+	chain_put(c, pp_xstrdup(rule), 0, 0, false);
+}
+
+void
+pp_ruleset_rule_free(const struct pp_ruleset *rs, char *rule)
+{
+	if (!rs->text || rule < rs->text || rule >= rs->text + rs->textlen)
+		free(rule);
 }
 
 static void
-chain_free(struct pp_chain *c)
+chain_free(const struct pp_ruleset *rs, struct pp_chain *c)
 {
 	for (size_t i = 0; i < c->n; i++)
-		free(c->rules[i]);
+		pp_ruleset_rule_free(rs, c->rules[i]);
 	free(c->rules);
 	free(c->pkts);
 	free(c->bytes);
@@ -115,10 +122,11 @@ void
 pp_ruleset_free(struct pp_ruleset *rs)
 {
 	for (size_t i = 0; i < rs->n; i++)
-		chain_free(&rs->chains[i]);
+		chain_free(rs, &rs->chains[i]);
 	for (int t = 0; t < PP_NF__COUNT; t++)
-		chain_free(&rs->hooks[t]);
+		chain_free(rs, &rs->hooks[t]);
 	free(rs->chains);
+	free(rs->text);
 	if (rs->idx)
 		free(rs->idx->slot);
 	free(rs->idx);
@@ -193,10 +201,14 @@ is_own(const char *name)
 	return strncmp(name, PP_CHAIN_PREFIX, strlen(PP_CHAIN_PREFIX)) == 0;
 }
 
-/* One "-A CHAIN ..." line (counters already stripped). */
+/*
+ * One "-A CHAIN ..." line (counters already stripped), kept in place in
+ * rs->text. *last: the chain of the previous rule (index + 1, 0 none), as
+ * iptables-save writes a chain's rules together.
+ */
 static void
-parse_rule(struct pp_ruleset *rs, enum pp_nf_table t, const char *line, unsigned long long pk,
-           unsigned long long by, bool counted)
+parse_rule(struct pp_ruleset *rs, enum pp_nf_table t, char *line, unsigned long long pk,
+           unsigned long long by, bool counted, size_t *last)
 {
 	char chain[64];
 	const char *p = line + 3;
@@ -210,11 +222,17 @@ parse_rule(struct pp_ruleset *rs, enum pp_nf_table t, const char *line, unsigned
 	 * anyone else's rule that jumps into a PP- chain stays theirs.
 	 */
 	const char *rest = p + n;
-	if (is_own(chain))
-		chain_add(pp_ruleset_chain(rs, t, chain, true), line, pk, by, counted);
-	else if (strncmp(rest, " -j " PP_CHAIN_PREFIX, 4 + strlen(PP_CHAIN_PREFIX)) == 0 &&
-	         !strchr(rest + 4, ' '))
-		chain_add(&rs->hooks[t], line, pk, by, counted);
+	if (is_own(chain)) {
+		struct pp_chain *c = *last ? &rs->chains[*last - 1] : NULL;
+		if (!c || c->table != t || strcmp(c->name, chain) != 0) {
+			c = pp_ruleset_chain(rs, t, chain, true);
+			*last = (size_t)(c - rs->chains) + 1;
+		}
+		chain_put(c, line, pk, by, counted);
+	} else if (strncmp(rest, " -j " PP_CHAIN_PREFIX, 4 + strlen(PP_CHAIN_PREFIX)) == 0 &&
+	           !strchr(rest + 4, ' ')) {
+		chain_put(&rs->hooks[t], line, pk, by, counted);
+	}
 }
 
 int
@@ -230,8 +248,11 @@ pp_ruleset_parse_buf(char *copy, struct pp_ruleset *rs, struct pp_error *err)
 	rs->hooks[PP_NAT].name = pp_xstrdup("");
 	rs->hooks[PP_FILTER].name = pp_xstrdup("");
 	rs->hooks[PP_FILTER].table = PP_FILTER;
+	rs->text = copy;
+	rs->textlen = strlen(copy) + 1;
 	int t = -1, lineno = 0;
-	/* Cut into lines in place: no allocation per line (20,000 rules). */
+	size_t last = 0;
+	/* Cut into lines in place, rules kept there: no allocation per line (20,000 rules). */
 	char *s = copy;
 	while (*s) {
 		char *line = s, *e = strchr(s, '\n');
@@ -257,14 +278,12 @@ pp_ruleset_parse_buf(char *copy, struct pp_ruleset *rs, struct pp_error *err)
 			if (sscanf(line + 1, "%63s", name) == 1 && is_own(name))
 				pp_ruleset_chain(rs, t, name, true);
 		} else if (strncmp(r, "-A ", 3) == 0) {
-			parse_rule(rs, t, r, pk, by, counted);
+			parse_rule(rs, t, r, pk, by, counted, &last);
 		} else {
 			pp_error_set(err, "iptables-save output line %d: unexpected \"%.60s\"", lineno, r);
-			free(copy);
 			pp_ruleset_free(rs);
 			return -1;
 		}
 	}
-	free(copy);
 	return 0;
 }

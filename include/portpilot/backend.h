@@ -44,6 +44,8 @@ struct pp_ruleset {
 	size_t n, cap;
 	struct pp_chain hooks[PP_NF__COUNT]; /* rules in other chains that jump to ours ("-A FORWARD -j PP-FWD") */
 	struct pp_chain_index *idx;     /* name lookup (private) */
+	char *text;                     /* pp_ruleset_parse_buf's buffer: parsed rules point into it */
+	size_t textlen;
 };
 
 struct pp_render_opts {
@@ -61,6 +63,8 @@ void pp_ruleset_free(struct pp_ruleset *rs);
 struct pp_chain *pp_ruleset_chain(struct pp_ruleset *rs, enum pp_nf_table t, const char *name,
                                   bool create);
 void pp_chain_add(struct pp_chain *c, const char *rule);
+/* Free one rule taken out of a chain of rs (parsed rules live in rs->text). */
+void pp_ruleset_rule_free(const struct pp_ruleset *rs, char *rule);
 /* The comment tag of a mapping's rules: "pp:" + name with unusual bytes as '_'. Caller frees. */
 char *pp_rule_tag(const char *name);
 

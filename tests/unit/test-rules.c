@@ -310,6 +310,27 @@ test_plan_from_empty_and_parse_roundtrip(void **state)
 	free(s2);
 }
 
+/* Parsed rules stay in the parsed text; taking one out, adding one and freeing all must mix safely. */
+static void
+test_parsed_rules_edit(void **state)
+{
+	(void)state;
+	struct pp_ruleset rs;
+	struct pp_error err;
+	assert_int_equal(pp_ruleset_parse("*filter\n:PP-FWD - [0:0]\n-A FORWARD -j PP-FWD\n"
+	                                  "-A DOCKER-USER -j PP-FWD\n-A PP-FWD -j ACCEPT\nCOMMIT\n", &rs, &err), 0);
+	struct pp_chain *h = &rs.hooks[PP_FILTER];
+	assert_int_equal(h->n, 2);
+	pp_ruleset_rule_free(&rs, h->rules[1]);
+	h->n = 1;
+	pp_chain_add(h, "-A FORWARD -j PP-FWD");
+	char *text = pp_ruleset_text(&rs);
+	assert_string_equal(text, "*filter\n:PP-FWD - [0:0]\n-A FORWARD -j PP-FWD\n-A FORWARD -j PP-FWD\n"
+	                          "-A PP-FWD -j ACCEPT\nCOMMIT\n*nat\nCOMMIT\n");
+	free(text);
+	pp_ruleset_free(&rs);
+}
+
 int
 main(void)
 {
@@ -320,6 +341,7 @@ main(void)
 		cmocka_unit_test(test_tree_20000),
 		cmocka_unit_test(test_plan_one_change),
 		cmocka_unit_test(test_plan_from_empty_and_parse_roundtrip),
+		cmocka_unit_test(test_parsed_rules_edit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
