@@ -219,6 +219,20 @@ pp_pending_write(const char *dir, const struct pp_pending *pd, struct pp_error *
 	return rc;
 }
 
+void
+pp_confirm_state(const char *state_dir, struct pp_confirm_state *cs)
+{
+	struct pp_pending pd;
+	memset(cs, 0, sizeof *cs);
+	if (pp_pending_read(state_dir, &pd) == 0) {
+		cs->deadline = pd.deadline;
+		cs->timer_alive = pp_pending_timer_alive(&pd);
+	}
+	char *rolled = pp_state_read(state_dir, PP_ST_ROLLED);
+	cs->timer_rollback = rolled ? (time_t)strtoll(rolled, NULL, 10) : 0;
+	free(rolled);
+}
+
 bool
 pp_pending_timer_alive(const struct pp_pending *pd)
 {

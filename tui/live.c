@@ -114,17 +114,15 @@ tui_live_row(const struct tui *t, size_t idx, struct tui_live *out)
  * happen in front of this session, which says so itself.
  */
 static void
-told_rollback(struct tui *t, const char *status_json)
+told_rollback(struct tui *t, time_t when)
 {
 	static bool checked;
-	const char *p = strstr(status_json, "\"timer_rollback\":");
-	time_t when;
 	char buf[20];
 
 	if (checked)
 		return;
 	checked = true;
-	if (p == NULL || (when = (time_t)strtoll(p + 17, NULL, 10)) <= 0)
+	if (when <= 0)
 		return;
 	pp_format_datetime(when, buf);
 	tui_message(t, TR_WARNING, "While you were away: the last apply was not confirmed in time; "
@@ -132,44 +130,16 @@ told_rollback(struct tui *t, const char *status_json)
 	tui_logf(t, "the confirm timer had rolled back the last apply at %s", buf);
 }
 
-/*
- * The pending confirm's deadline and whether its rollback timer still runs,
- * from `status --json` (the state files are the core's).
- */
+/* The pending confirm's deadline and whether its rollback timer still runs (the core's state files). */
 static time_t
 read_deadline(struct tui *t, bool *gone)
 {
-	static const char key[] = "\"pending_confirm\":{\"deadline\":";
-	struct pp_cli c = *t->cli;
-	char *text = NULL, *etext = NULL, *argv[] = { "status", NULL };
-	size_t len, elen;
-	const char *p;
-	time_t d = 0;
+	struct pp_confirm_state cs;
 
-	*gone = false;
-	c.out = open_memstream(&text, &len);
-	c.err = open_memstream(&etext, &elen);
-	c.json = true;
-	c.table_path = t->path;
-	if (c.out && c.err) {
-		pp_cmd_status(&c, 1, argv);
-		fflush(c.out);
-		p = strstr(text, key);
-		if (p) {
-			char *end;
-
-			d = (time_t)strtoll(p + strlen(key), &end, 10);
-			*gone = strncmp(end, ",\"timer\":\"gone\"", 15) == 0;
-		}
-		told_rollback(t, text);
-	}
-	if (c.out)
-		fclose(c.out);
-	if (c.err)
-		fclose(c.err);
-	free(text);
-	free(etext);
-	return d;
+	pp_confirm_state(t->cli->state_dir, &cs);
+	told_rollback(t, cs.timer_rollback);
+	*gone = cs.deadline && !cs.timer_alive;
+	return cs.deadline;
 }
 
 static void

@@ -167,6 +167,13 @@ int pp_apply(struct pp_cli *cli, const struct pp_apply_opts *o);
 int pp_apply_loaded(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t);
 int pp_confirm(struct pp_cli *cli);
 int pp_rollback(struct pp_cli *cli, const char *timer_id);
+/* Where a confirm stands, from the state directory alone (no kernel read): what the TUI polls. */
+struct pp_confirm_state {
+	time_t deadline;                /* of the pending apply --confirm, 0 when none */
+	bool timer_alive;               /* its rollback timer still runs */
+	time_t timer_rollback;          /* when the timer last rolled an apply back, 0 if never since */
+};
+void pp_confirm_state(const char *state_dir, struct pp_confirm_state *cs);
 
 /* Status of one mapping against the kernel. */
 enum pp_sync { PP_SYNC_OK, PP_SYNC_MISSING, PP_SYNC_DRIFTED, PP_SYNC_INACTIVE, PP_SYNC_STALE };
