@@ -35,7 +35,7 @@ pp_apply_render_opts(const struct pp_table *t, const struct pp_backend *b, struc
 
 /* Test, then write, the move from live to want; flush the flows of changed mappings. */
 static int
-move_to(const struct pp_backend *b, const struct pp_plan *p, bool tested, struct pp_error *err)
+move_to(const struct pp_backend *b, struct pp_plan *p, bool tested, struct pp_error *err)
 {
 	if (!p->restore)
 		return 0;
@@ -44,8 +44,7 @@ move_to(const struct pp_backend *b, const struct pp_plan *p, bool tested, struct
 	if (pp_backend_restore(b, p->restore, false, err) < 0)
 		return -1;
 	pp_apply_mark("commit");
-	if (p->nflush)
-		pp_conntrack_flush(p->flush, p->nflush);
+	pp_conntrack_flush(p);
 	return 0;
 }
 
@@ -241,7 +240,8 @@ report(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_plan *
 			fputs(i ? "," : "", cli->out);
 			pp_json_str(cli->out, p->changed[i] + 3);
 		}
-		fprintf(cli->out, "],\"confirm_deadline\":%lld}\n", (long long)deadline);
+		fprintf(cli->out, "],\"flows_removed\":%zu,\"flows_unlisted\":%s,\"confirm_deadline\":%lld}\n",
+		        p->flows_removed, p->flows_unlisted ? "true" : "false", (long long)deadline);
 		return;
 	}
 	if (!p->restore) {
@@ -251,6 +251,13 @@ report(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_plan *
 	fprintf(cli->out, "%s: %zu mapping(s) changed, %zu chain(s) written, %zu dropped, %zu hook(s)\n",
 	        o->dry_run ? "dry run" : "applied", p->nchanged, p->chains_written, p->chains_dropped,
 	        p->hooks_changed);
+	if (p->flows_removed)
+		fprintf(cli->out, "conntrack: %zu running flow(s) of changed mappings removed: they reconnect "
+		        "to the new target\n", p->flows_removed);
+	if (p->flows_unlisted)
+		fprintf(cli->err, "warning: cannot list conntrack entries (no /proc/net/nf_conntrack and "
+		        "`conntrack -L` failed): flows already running on changed mappings keep their old "
+		        "target until they end; install conntrack (apt-get install conntrack)\n");
 	if (deadline)
 		fprintf(cli->out, "rollback in %d s unless confirmed: portpilot confirm (from any session)\n",
 		        o->confirm_seconds);
@@ -422,7 +429,7 @@ snapshot(struct pp_cli *cli, const struct pp_live *live, struct pp_error *err)
 static int
 commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
        struct pp_live *live, struct pp_ruleset *want, struct pp_table **table,
-       const struct pp_plan *p, time_t *deadline, struct pp_error *err)
+       struct pp_plan *p, time_t *deadline, struct pp_error *err)
 {
 	int rc = 0;
 	if (needs_test(b, p->restore) && pp_backend_restore(b, p->restore, true, err) < 0)
@@ -463,8 +470,7 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 		rc = -1;
 	} else {
 		pp_apply_mark("commit");
-		if (p->nflush)
-			pp_conntrack_flush(p->flush, p->nflush);
+		pp_conntrack_flush(p);
 		pp_apply_mark("flush");
 		rc = staged < 0 ? pp_error_set(err, "%s", serr.msg) : after_apply(cli, o, deadline, err);
 		if (rc == 0)

@@ -465,28 +465,32 @@ flush_line(const char *line, const struct pp_flush *f, size_t n, char (*local)[I
 	return pp_run(argv, NULL, NULL, NULL) == 0;
 }
 
-size_t
-pp_conntrack_flush(const struct pp_flush *fl, size_t n)
+void
+pp_conntrack_flush(struct pp_plan *p)
 {
 	/*
 	 * No flows, nothing to do (the common case of a quiet moment, and the
 	 * cheap one: no process to start). Otherwise list them from /proc when
 	 * the kernel offers it, else with conntrack -L.
 	 */
-	if (pp_sysctl_read("net.netfilter.nf_conntrack_count") <= 0)
-		return 0;
+	p->flows_removed = 0;
+	p->flows_unlisted = false;
+	if (p->nflush == 0 || pp_sysctl_read("net.netfilter.nf_conntrack_count") <= 0)
+		return;
+	size_t n = p->nflush;
 	struct pp_flush *f = pp_xcalloc(n + 1, sizeof *f);
-	memcpy(f, fl, n * sizeof *f);
+	memcpy(f, p->flush, n * sizeof *f);
 	qsort(f, n, sizeof *f, cmp_flush);
 	char local[16][INET_ADDRSTRLEN];
-	size_t nlocal = local_addrs(local, 16), deleted = 0;
+	size_t nlocal = local_addrs(local, 16);
 	char *out = pp_read_file("/proc/self/net/nf_conntrack", NULL);
 	bool proc = out != NULL;
 	char *argv[] = { "conntrack", "-L", NULL };
 	if (!proc && pp_run(argv, NULL, &out, NULL) != 0) {
+		p->flows_unlisted = true;
 		free(out);
 		free(f);
-		return 0;
+		return;
 	}
 	for (char *l = out; l && *l;) {
 		char *e = strchr(l, '\n');
@@ -494,14 +498,13 @@ pp_conntrack_flush(const struct pp_flush *fl, size_t n)
 			*e = '\0';
 		/* /proc lines start with the family: "ipv4     2 tcp      6 ..." */
 		if (!proc)
-			deleted += flush_line(l, f, n, local, nlocal);
+			p->flows_removed += flush_line(l, f, n, local, nlocal);
 		else if (strncmp(l, "ipv4 ", 5) == 0 && strstr(l, " 2 "))
-			deleted += flush_line(strstr(l, " 2 ") + 3, f, n, local, nlocal);
+			p->flows_removed += flush_line(strstr(l, " 2 ") + 3, f, n, local, nlocal);
 		l = e ? e + 1 : NULL;
 	}
 	free(out);
 	free(f);
-	return deleted;
 }
 
 static char *

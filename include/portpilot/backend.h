@@ -86,6 +86,8 @@ struct pp_plan {
 	size_t nchanged;
 	struct pp_flush { enum pp_proto proto; uint16_t lo, hi; } *flush; /* public ports whose flows must restart */
 	size_t nflush;
+	size_t flows_removed;           /* after the commit: conntrack entries of those ports removed */
+	bool flows_unlisted;            /* flows exist but neither /proc nor conntrack -L could list them */
 };
 /* Plan the move from live to want. */
 void pp_plan_make(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_plan *p);
@@ -142,7 +144,9 @@ int pp_backend_restore_finish(const struct pp_backend *b, struct pp_proc *pr, bo
  * DNATed (old target) or went to the router itself (no mapping yet), so they
  * restart through the new rules. Returns entries deleted.
  */
-size_t pp_conntrack_flush(const struct pp_flush *f, size_t n);
+/* Remove the conntrack entries of flows DNATed (or addressed to the router) on p's flush ports;
+   fills p->flows_removed, and p->flows_unlisted when they could not be listed. */
+void pp_conntrack_flush(struct pp_plan *p);
 /* Run argv with stdin text (may be NULL); collect stdout (may be NULL). Returns exit status or -1. */
 int pp_run(char *const argv[], const char *in, char **out, char **errout);
 

@@ -72,7 +72,8 @@ waits() ( wait_for "$@" )
 last_is() { [ "$(tail -n 1 "$pp_tmp/stream" 2>/dev/null)" = "$1 tick" ]; }
 check "stream: flows to .102" waits 5 last_is srv-102
 write_table "$LAB_SRV3_IP"
-check "apply the re-target" pp apply
+check "apply the re-target" sh -c "ip netns exec $LAB_ROUTER $PORTPILOT -f $T --state-dir $S apply >$pp_tmp/re 2>&1"
+check "apply says it moved the running flow" grep -q '^conntrack: [1-9][0-9]* running flow(s) of changed mappings removed' "$pp_tmp/re"
 check "stream: the same flow now reaches .103" waits 5 last_is srv-103
 kill $spid 2>/dev/null
 pp_done
