@@ -28,7 +28,8 @@
 #               LAB_LAN_IP LAB_INET_IP LAB_INET2_IP LAB_SRV1_IP LAB_SRV2_IP
 #               LAB_SRV3_IP LAB_LANHOST_IP LAB_LAN_SUBNET
 #   names:      LAB_WAN_IF LAB_LAN_IF LAB_UDP_PORT
-# Helpers: lab_ns NS CMD... (run inside NS), lab_http NS URL (prints the body),
+# Helpers: lab_begin [OPTIONS] (need_root + lab_up + T S R for a test), body_is NS URL TEXT,
+#   no_answer NS URL, lab_ns NS CMD... (run inside NS), lab_http NS URL (prints the body),
 #   lab_serve NS PORT NAME (another HTTP listener answering NAME),
 #   lab_udp NS IP PORT TEXT (prints the reply), lab_seed_table FILE (writes the
 #   seed table with this lab's interface names), lab_down.
@@ -61,6 +62,18 @@ lab_need_root() {
 }
 
 lab_ns() { _n=$1; shift; ip netns exec "$_n" "$@"; }
+
+# lab_begin [lab_up OPTIONS]: the start of a lab test: skip without root, build the lab (a
+# failure ends the test) and set T (a table), S (a state dir), both in $pp_tmp, and R (the router).
+lab_begin() {
+	lab_need_root
+	lab_up "$@" || { not_ok "lab builds"; pp_done; }
+	T=$pp_tmp/mappings.ini S=$pp_tmp/state R=$LAB_ROUTER
+}
+
+# body_is NS URL TEXT: the GET's body is TEXT; no_answer NS URL: nothing answers.
+body_is() { [ "$(lab_http "$1" "$2")" = "$3" ]; }
+no_answer() { [ -z "$(lab_http "$1" "$2")" ]; }
 
 # lab_http NS URL: the body of a GET, empty on failure (2 s bound).
 lab_http() { ip netns exec "$1" curl -s --connect-timeout 2 --max-time 3 "$2" 2>/dev/null; }

@@ -2,14 +2,8 @@
 # Temporary access ends on time: apply --expire (the expire timer's command) drops only what expired.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
-lab_need_root
-lab_up || { not_ok "lab builds"; pp_done; }
-
-T=$pp_tmp/mappings.ini
-S=$pp_tmp/state
+lab_begin
 pp() { ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$T" --state-dir "$S" "$@" >>"$pp_tmp/log" 2>&1; }
-body_is() { [ "$(lab_http "$1" "$2")" = "$3" ]; }
-no_answer() { [ -z "$(lab_http "$1" "$2")" ]; }
 waits() ( wait_for "$@" )
 pub=http://$LAB_PUBLIC_IP
 lab_seed_table "$T"

@@ -3,16 +3,9 @@
 # someone else (the user's own rule, another tool) still meets the user's FORWARD rules.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
-lab_need_root
-lab_up udp || { not_ok "lab builds"; pp_done; }
-
-T=$pp_tmp/mappings.ini
-S=$pp_tmp/state
-R=$LAB_ROUTER
+lab_begin udp
 pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
 ppq() { pp "$@" >/dev/null 2>&1; }
-body_is() { [ "$(lab_http "$1" "$2")" = "$3" ]; }
-no_answer() { [ -z "$(lab_http "$1" "$2")" ]; }
 udp_is() { [ "$(lab_udp "$1" "$2" "$3" "$4")" = "$5" ]; }
 udp_silent() { ! lab_udp "$1" "$2" "$3" "$4" >/dev/null; }
 pub=http://$LAB_PUBLIC_IP

@@ -2,14 +2,8 @@
 # The seed site through a real router: forwards, hairpin on/off, disable cuts, status and dry-run.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
-lab_need_root
-lab_up || { not_ok "lab builds"; pp_done; }
-
-T=$pp_tmp/mappings.ini
-S=$pp_tmp/state
+lab_begin
 pp() { ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
-body_is() { [ "$(lab_http "$1" "$2")" = "$3" ]; }
-no_answer() { [ -z "$(lab_http "$1" "$2")" ]; }
 pub=http://$LAB_PUBLIC_IP
 lab_seed_table "$T"
 

@@ -3,14 +3,8 @@
 # confirm keeps, failed applies change nothing, mixed iptables variants refused, boot restore.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
-lab_need_root
-lab_up || { not_ok "lab builds"; pp_done; }
-
-T=$pp_tmp/mappings.ini
-S=$pp_tmp/state
-R=$LAB_ROUTER
+lab_begin
 pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@" >>"$pp_tmp/log" 2>&1; }
-body_is() { [ "$(lab_http "$1" "$2")" = "$3" ]; }
 waits() ( wait_for "$@" )   # a subshell: lib.sh's check and wait_for share a variable
 pub=http://$LAB_PUBLIC_IP
 # The kernel's rules without counters and dates; "foreign" drops portpilot's lines.

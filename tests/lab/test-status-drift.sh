@@ -3,12 +3,7 @@
 # (ruleset drift), and mappings still in the kernel that the table no longer has (orphans).
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
-lab_need_root
-lab_up || { not_ok "lab builds"; pp_done; }
-
-T=$pp_tmp/mappings.ini
-S=$pp_tmp/state
-R=$LAB_ROUTER
+lab_begin
 pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
 ppq() { pp "$@" >/dev/null 2>&1; }
 ipt() { ip netns exec "$R" iptables "$@"; }

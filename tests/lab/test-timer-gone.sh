@@ -4,15 +4,9 @@
 # ruleset the kernel does not hold.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
-lab_need_root
-lab_up || { not_ok "lab builds"; pp_done; }
-
-T=$pp_tmp/mappings.ini
-S=$pp_tmp/state
-R=$LAB_ROUTER
+lab_begin
 pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
 ppq() { pp "$@" >/dev/null 2>&1; }
-body_is() { [ "$(lab_http "$1" "$2")" = "$3" ]; }
 waits() ( wait_for "$@" )   # a subshell: lib.sh's check and wait_for share a variable
 pub=http://$LAB_PUBLIC_IP
 timer_pid() { sed -n 's/^pid=//p' "$S/pending"; }

@@ -2,14 +2,8 @@
 # UDP both ways and a running stream moved by a re-target, allow-lists, port ranges with a shift.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
-lab_need_root
-lab_up udp outside2 || { not_ok "lab builds"; pp_done; }
-
-T=$pp_tmp/mappings.ini
-S=$pp_tmp/state
+lab_begin udp outside2
 pp() { ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$T" --state-dir "$S" "$@" >>"$pp_tmp/log" 2>&1; }
-body_is() { [ "$(lab_http "$1" "$2")" = "$3" ]; }
-no_answer() { [ -z "$(lab_http "$1" "$2")" ]; }
 pub=http://$LAB_PUBLIC_IP
 write_table() { # UDP_TARGET_IP
 	cat >"$T" <<EOT
