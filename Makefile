@@ -11,7 +11,7 @@ SAN      ?=
 
 PP_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DPP_VERSION='"$(VERSION)"' \
             -Iinclude -I/usr/include/iniparser $(SAN) -MMD -MP
-LIBS      = -liniparser -lncursesw -lcurl -lpcap
+LIBS      = -liniparser -lncursesw -lcurl -lpcap -lssl -lcrypto
 LDFLAGS_PP = $(SAN)
 
 CORE_SRC  = $(filter-out core/main.c,$(wildcard core/*.c))

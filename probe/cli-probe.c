@@ -9,41 +9,49 @@
 
 struct args {
 	const char *name, *reflector, *token_file, *hostname, *wan, *lan, *write, *read, *listen;
+	const char *cert, *key, *ca;
 	int seconds, rate, timeout_ms;
-	bool no_drop;
+	bool no_drop, insecure_http;
 };
 
 static const char probe_help[] =
-	"usage: portpilot probe NAME [--reflector URL] [--token-file F] [--hostname DDNS-NAME]\n"
+	"usage: portpilot probe NAME [--reflector URL] [--token-file F] [--reflector-ca F]\n"
+	"                     [--hostname DDNS-NAME]\n"
 	"                     [--seconds N] [--write F.pcap | --read F.pcap] [--wan IF] [--lan IF] [--json]\n"
 	"Says why mapping NAME works on the LAN but fails from the internet: checks the table, the\n"
 	"kernel's rules and forwarding, the server, asks the reflector to connect back while capturing\n"
 	"on WAN and LAN, and ends with one cause, its evidence and the fix. Exit 0 only when ok.\n"
-	"[probe] reflector / token_file in portpilot.conf are used when --reflector is not given.\n";
+	"[probe] reflector / token_file in portpilot.conf are used when --reflector is not given.\n"
+	"An https reflector's certificate is verified against the system CAs plus --reflector-ca F\n"
+	"or [probe] ca_file (a private CA).\n";
 static const char watch_help[] =
 	"usage: portpilot watch NAME [--seconds N] [--write F.pcap] [--json]\n"
 	"Runs the inside checks, then captures for N seconds (default 30) and reports every attempt\n"
 	"on the mapping as it happens (try from a phone on mobile data), then the verdict.\n";
 static const char reflector_help[] =
-	"usage: portpilot reflector --listen ADDR:PORT [--token-file F] [--rate N] [--timeout MS]\n"
+	"usage: portpilot reflector --listen ADDR:PORT [--cert F --key F] [--token-file F]\n"
+	"                          [--insecure-http] [--rate N] [--timeout MS]\n"
 	"The outside vantage point. Serves GET /v1/whoami (the address it sees you from) and\n"
 	"GET /v1/check?proto=tcp|udp&port=P (connects back to the requester only, never elsewhere).\n"
-	"With a token file, requests need 'Authorization: Bearer TOKEN'. At most N requests a minute\n"
-	"per address (default 30). Runs until SIGINT/SIGTERM.\n";
+	"--cert/--key (PEM; the key file mode 0600) serve HTTPS, TLS 1.2 or later. With a token file,\n"
+	"requests need 'Authorization: Bearer TOKEN'; a token needs --cert/--key, since over plain\n"
+	"HTTP it crosses the internet in clear (--insecure-http allows that, for a lab). At most N\n"
+	"requests a minute per address (default 30). Runs until SIGINT/SIGTERM.\n";
 
 static int parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool want_name)
 {
 	static const char *const valued[] = { "--reflector", "--token-file", "--hostname", "--seconds",
 	                                      "--write", "--read", "--wan", "--lan", "--listen",
-	                                      "--rate", "--timeout", NULL };
+	                                      "--rate", "--timeout", "--cert", "--key", "--reflector-ca",
+	                                      NULL };
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
 		int k = -1;
 		for (int j = 0; valued[j]; j++)
 			if (!strcmp(o, valued[j]))
 				k = j;
-		if (!strcmp(o, "--no-drop")) {
-			a->no_drop = true;
+		if (!strcmp(o, "--no-drop") || !strcmp(o, "--insecure-http")) {
+			*(o[2] == 'n' ? &a->no_drop : &a->insecure_http) = true;
 			continue;
 		}
 		if (k < 0 && o[0] == '-')
@@ -58,7 +66,8 @@ static int parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool
 			return pp_cli_usage(cli, argv[0], "%s needs a value", o);
 		const char *v = argv[i];
 		const char **slot[] = { &a->reflector, &a->token_file, &a->hostname, NULL, &a->write,
-		                        &a->read, &a->wan, &a->lan, &a->listen, NULL, NULL };
+		                        &a->read, &a->wan, &a->lan, &a->listen, NULL, NULL, &a->cert,
+		                        &a->key, &a->ca };
 		if (slot[k]) {
 			*slot[k] = v;
 			continue;
@@ -86,6 +95,8 @@ static void from_conf(struct pp_cli *cli, struct args *a, struct pp_conf **conf)
 		a->reflector = (*conf)->probe.reflector;
 	if (!a->token_file && a->reflector && (*conf)->probe.token_file)
 		a->token_file = (*conf)->probe.token_file;
+	if (!a->ca && pp_conf_get(*conf, "probe", "ca_file") && *pp_conf_get(*conf, "probe", "ca_file"))
+		a->ca = pp_conf_get(*conf, "probe", "ca_file");
 	if (!a->hostname && (*conf)->nddns && (*conf)->ddns[0].nhosts)
 		a->hostname = (*conf)->ddns[0].hosts[0];
 }
@@ -129,6 +140,13 @@ static int run_probe(struct pp_cli *cli, struct args *a, int watch_seconds)
 		fprintf(cli->err, "portpilot: %s\n", e.msg);
 		goto out;
 	}
+	if (a->reflector && pp_reflector_set_ca(a->ca, &e) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", e.msg);
+		goto out;
+	}
+	if (token && a->reflector && !strncmp(a->reflector, "http://", 7))
+		fprintf(cli->err, "portpilot: warning: the reflector token goes to %s in clear; "
+		        "use an https:// reflector (portpilot reflector --cert/--key)\n", a->reflector);
 	struct pp_probe_opts o = {
 		.table = t, .name = a->name, .reflector_url = a->reflector, .token = token,
 		.hostname = a->hostname, .watch_seconds = watch_seconds, .wan_if = a->wan, .lan_if = a->lan,
@@ -210,23 +228,40 @@ int pp_cmd_reflector(struct pp_cli *cli, int argc, char **argv)
 		return rc;
 	if (!a.listen)
 		return pp_cli_usage(cli, argv[0], "--listen ADDR:PORT is required");
+	if (!a.cert != !a.key)
+		return pp_cli_usage(cli, argv[0], "--cert and --key go together: give both for HTTPS");
+	if (a.token_file && !a.cert && !a.insecure_http)
+		return pp_cli_usage(cli, argv[0], "--token-file without --cert/--key would let the token "
+		                    "cross the internet in clear: give --cert FILE --key FILE (PEM), or "
+		                    "--insecure-http to accept that (a lab only)");
+	struct pp_reflector_tls *tls = NULL;
+	if (a.cert && !(tls = pp_reflector_tls_load(a.cert, a.key, &e))) {
+		fprintf(cli->err, "portpilot: %s\n", e.msg);
+		return PP_EXIT_USAGE;
+	}
 	if (a.token_file && !(token = pp_token_read(a.token_file, &e))) {
 		fprintf(cli->err, "portpilot: %s\n", e.msg);
+		pp_reflector_tls_free(tls);
 		return PP_EXIT_USAGE;
 	}
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	struct pp_reflector_opts o = { .listen = a.listen, .token = token,
+	struct pp_reflector_opts o = { .listen = a.listen, .token = token, .tls = tls,
 	                               .rate_per_min = a.rate ? a.rate : 30,
 	                               .max_timeout_ms = a.timeout_ms ? a.timeout_ms : 3000,
 	                               .stop = &stop_flag, .log = cli->err };
-	fprintf(cli->err, "reflector: listening on %s%s\n", a.listen, token ? " (token required)" : "");
+	fprintf(cli->err, "reflector: listening on %s (%s)%s\n", a.listen, tls ? "https" : "http",
+	        token ? " (token required)" : "");
+	if (token && !tls)
+		fprintf(cli->err, "reflector: warning: --insecure-http: the token crosses the network in "
+		        "clear; give --cert/--key to serve HTTPS\n");
 	rc = pp_reflector_serve(&o, &e) < 0 ? PP_EXIT_FAIL : PP_EXIT_OK;
 	if (rc)
 		fprintf(cli->err, "portpilot: %s\n", e.msg);
 	if (token)
 		memset(token, 0, strlen(token)), free(token);
+	pp_reflector_tls_free(tls);
 	return rc;
 }

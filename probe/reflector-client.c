@@ -1,5 +1,6 @@
 /* The reflector's client: asks an outside host what it sees and to connect back, via libcurl. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,9 +12,39 @@ struct pp_reflect_job {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	struct pp_buf body;
+	char *url;
+	char errbuf[CURL_ERROR_SIZE];
 	bool done;
 	CURLcode code;
 };
+
+/* System CAs plus the extra one as one PEM blob (as ddns/http.c does for [ddns] ca_file):
+ * a private CA adds to the trusted set, it does not replace it. Empty: libcurl's default. */
+static struct pp_buf ca_pem;
+
+int pp_reflector_set_ca(const char *ca_file, struct pp_error *err)
+{
+	const char *sys = getenv("PORTPILOT_SYSTEM_CA");
+	size_t len;
+	char *text;
+	pp_buf_free(&ca_pem);
+	if (!ca_file)
+		return 0;
+	if (!(text = pp_read_file(ca_file, &len)))
+		return pp_error_set(err, "reflector CA file %s: cannot read: %s; fix --reflector-ca or "
+		                    "ca_file in [probe]", ca_file, strerror(errno));
+	if (!sys)
+		sys = curl_version_info(CURLVERSION_NOW)->cainfo;
+	char *st = sys ? pp_read_file(sys, &len) : NULL;
+	if (st) {
+		pp_buf_addstr(&ca_pem, st);
+		pp_buf_addstr(&ca_pem, "\n");
+		free(st);
+	}
+	pp_buf_addstr(&ca_pem, text);
+	free(text);
+	return 0;
+}
 
 static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 {
@@ -46,7 +77,7 @@ static void json_field(const char *body, const char *key, char *out, size_t n)
 }
 
 static CURL *make_easy(const char *url, const char *token, int timeout_ms, struct pp_buf *body,
-                       struct curl_slist **hdrs)
+                       struct curl_slist **hdrs, char *errbuf)
 {
 	static bool inited;
 	if (!inited) {
@@ -71,6 +102,16 @@ static CURL *make_easy(const char *url, const char *token, int timeout_ms, struc
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	/* libcurl's default; said here so that nothing turns it off by accident. */
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (ca_pem.len) {
+		/* CURLOPT_*_BLOB copies the blob, so ca_pem may change later. */
+		struct curl_blob blob = { .data = ca_pem.data, .len = ca_pem.len, .flags = CURL_BLOB_COPY };
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+	}
 	return e;
 }
 
@@ -83,13 +124,19 @@ static char *join(const char *base, const char *path)
 	return pp_xasprintf("%.*s%s", (int)n, base, path);
 }
 
-static int parse_reply(CURL *e, CURLcode code, const struct pp_buf *body, const char *url,
-                       struct pp_reflect_result *r, struct pp_error *err)
+static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct pp_buf *body,
+                       const char *url, struct pp_reflect_result *r, struct pp_error *err)
 {
 	long status = 0;
 	char msg[200];
+	const char *why = *errbuf ? errbuf : curl_easy_strerror(code);
+	/* The handshake failed before any request went out: the token never left. */
+	if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE)
+		return pp_error_set(err, "reflector %s: its certificate is not trusted (%s); nothing was "
+		                    "sent. If it comes from a private CA, give that CA with --reflector-ca "
+		                    "FILE or ca_file in [probe]", url, why);
 	if (code != CURLE_OK)
-		return pp_error_set(err, "reflector %s: %s", url, curl_easy_strerror(code));
+		return pp_error_set(err, "reflector %s: %s", url, why);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	r->http_status = (int)status;
 	if (status != 200) {
@@ -110,12 +157,12 @@ int pp_reflector_whoami(const char *url, const char *token, struct pp_reflect_re
 {
 	struct pp_buf body = { 0 };
 	struct curl_slist *hdrs;
-	char *u = join(url, "/v1/whoami");
-	CURL *e = make_easy(u, token, 5000, &body, &hdrs);
+	char *u = join(url, "/v1/whoami"), errbuf[CURL_ERROR_SIZE] = "";
+	CURL *e = make_easy(u, token, 5000, &body, &hdrs, errbuf);
 	int rc = -1;
 	memset(r, 0, sizeof *r);
 	if (e) {
-		rc = parse_reply(e, curl_easy_perform(e), &body, url, r, err);
+		rc = parse_reply(e, curl_easy_perform(e), errbuf, &body, url, r, err);
 		curl_easy_cleanup(e);
 	} else {
 		pp_error_set(err, "reflector: cannot initialise libcurl");
@@ -133,7 +180,8 @@ struct pp_reflect_job *pp_reflect_start(const char *url, const char *token, cons
 	char path[96];
 	snprintf(path, sizeof path, "/v1/check?proto=%s&port=%u&timeout=%d", proto, port, timeout_ms);
 	char *u = join(url, path);
-	j->easy = make_easy(u, token, timeout_ms + 5000, &j->body, &j->hdrs);
+	j->url = pp_xstrdup(url);
+	j->easy = make_easy(u, token, timeout_ms + 5000, &j->body, &j->hdrs, j->errbuf);
 	free(u);
 	j->multi = curl_multi_init();
 	if (!j->easy || !j->multi) {
@@ -172,7 +220,7 @@ int pp_reflect_finish(struct pp_reflect_job *j, struct pp_reflect_result *r, str
 	int rc = 0;
 	if (r) {
 		memset(r, 0, sizeof *r);
-		rc = j->done ? parse_reply(j->easy, j->code, &j->body, "check", r, err)
+		rc = j->done ? parse_reply(j->easy, j->code, j->errbuf, &j->body, j->url, r, err)
 		             : pp_error_set(err, "reflector: check did not finish");
 	}
 	if (j->multi && j->easy)
@@ -183,6 +231,7 @@ int pp_reflect_finish(struct pp_reflect_job *j, struct pp_reflect_result *r, str
 		curl_multi_cleanup(j->multi);
 	curl_slist_free_all(j->hdrs);
 	pp_buf_free(&j->body);
+	free(j->url);
 	free(j);
 	return rc;
 }

@@ -1,4 +1,4 @@
-/* The reflector: a small HTTP service outside the site that says what address it sees and connects back. */
+/* The reflector: a small HTTP(S) service outside the site that says what address it sees and connects back. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +12,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
@@ -28,8 +32,13 @@ struct rate_slot {
 
 struct conn {
 	int fd;
+	SSL *ssl;                      /* NULL: plain HTTP */
 	struct sockaddr_in peer, local;
 	bool limited;
+};
+
+struct pp_reflector_tls {
+	SSL_CTX *ctx;
 };
 
 /* Constant time, so the token cannot be guessed byte by byte from response times. */
@@ -85,7 +94,17 @@ static bool rate_exceeded(struct rate_slot *slots, uint32_t ip, int per_min, tim
 	return per_min < 1;
 }
 
-static void reply(int fd, int status, const char *body)
+static ssize_t conn_read(const struct conn *c, char *buf, size_t n)
+{
+	return c->ssl ? SSL_read(c->ssl, buf, (int)n) : read(c->fd, buf, n);
+}
+
+static bool conn_write(const struct conn *c, const char *buf, size_t n)
+{
+	return (c->ssl ? SSL_write(c->ssl, buf, (int)n) : write(c->fd, buf, n)) == (ssize_t)n;
+}
+
+static void reply(const struct conn *c, int status, const char *body)
 {
 	const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request" :
 	                     status == 401 ? "Unauthorized" : status == 403 ? "Forbidden" :
@@ -95,18 +114,16 @@ static void reply(int fd, int status, const char *body)
 	                 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 	                 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
 	                 status, reason, strlen(body) + 1);
-	if (write(fd, head, n) < 0 || write(fd, body, strlen(body)) < 0 || write(fd, "\n", 1) < 0)
-		return;
+	if (conn_write(c, head, n) && conn_write(c, body, strlen(body)))
+		conn_write(c, "\n", 1);
 }
 
-static int read_request(int fd, char *buf, size_t cap)
+/* The socket's receive timeout (set in serve_one) bounds each read, TLS or not. */
+static int read_request(const struct conn *c, char *buf, size_t cap)
 {
 	size_t len = 0;
 	while (len + 1 < cap) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, 5000) <= 0)
-			return -1;
-		ssize_t r = read(fd, buf + len, cap - 1 - len);
+		ssize_t r = conn_read(c, buf + len, cap - 1 - len);
 		if (r <= 0)
 			return -1;
 		len += r;
@@ -305,13 +322,30 @@ static int route(const struct pp_reflector_opts *o, const struct conn *c, char *
 	return 404;
 }
 
-static void serve_one(const struct pp_reflector_opts *o, const struct conn *c)
+static void serve_one(const struct pp_reflector_opts *o, struct conn *c)
 {
 	char req[REQ_MAX], body[512], peer[16], path[96];
 	int status;
+	struct timeval tv = { .tv_sec = 5 };
 	alarm(o->max_timeout_ms / 1000 + 10);
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	inet_ntop(AF_INET, &c->peer.sin_addr, peer, sizeof peer);
-	if (read_request(c->fd, req, sizeof req) < 0) {
+	if (o->tls) {
+		c->ssl = SSL_new(o->tls->ctx);
+		if (!c->ssl || !SSL_set_fd(c->ssl, c->fd) || SSL_accept(c->ssl) != 1) {
+			/* No request was read: a client that did not trust us sent nothing. */
+			if (o->log)
+				fprintf(o->log, "reflector: %s TLS handshake failed: %s\n", peer,
+				        ERR_reason_error_string(ERR_peek_last_error()) ?
+				        ERR_reason_error_string(ERR_peek_last_error()) : "connection closed"),
+				fflush(o->log);
+			SSL_free(c->ssl);
+			c->ssl = NULL;
+			return;
+		}
+	}
+	if (read_request(c, req, sizeof req) < 0) {
 		snprintf(body, sizeof body, "{\"error\":\"incomplete request\"}");
 		status = 400;
 		strcpy(path, "-");
@@ -326,7 +360,9 @@ static void serve_one(const struct pp_reflector_opts *o, const struct conn *c)
 				*q = '?';
 		status = route(o, c, req, body, sizeof body);
 	}
-	reply(c->fd, status, body);
+	reply(c, status, body);
+	if (c->ssl)
+		SSL_shutdown(c->ssl), SSL_free(c->ssl), c->ssl = NULL;
 	shutdown(c->fd, SHUT_WR);
 	if (o->log)
 		fprintf(o->log, "reflector: %s %s -> %d %s\n", peer, path, status, body), fflush(o->log);
@@ -390,8 +426,9 @@ int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
 }
 
 /* Like core/conf.c's credentials reader (static there): open once and judge the descriptor
- * that is read, so the file checked is the file read; O_NONBLOCK so a FIFO cannot hang us. */
-static char *token_slurp(const char *path, struct pp_error *err)
+ * that is read, so the file checked is the file read; O_NONBLOCK so a FIFO cannot hang us.
+ * WHAT names the file in errors ("token file", "key file"). */
+static char *secret_slurp(const char *path, const char *what, struct pp_error *err)
 {
 	struct stat st;
 	struct pp_buf b = { 0 };
@@ -399,22 +436,22 @@ static char *token_slurp(const char *path, struct pp_error *err)
 	ssize_t n = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0)
-		pp_error_set(err, "token file %s: %s", path, strerror(errno));
+		pp_error_set(err, "%s %s: %s", what, path, strerror(errno));
 	else if (!S_ISREG(st.st_mode))
-		pp_error_set(err, "token file %s is not a regular file: write the token into a file", path);
+		pp_error_set(err, "%s %s is not a regular file", what, path);
 	else if (st.st_mode & 077)
-		pp_error_set(err, "token file %s may be read by others (mode %04o): chmod 600 %s", path,
+		pp_error_set(err, "%s %s may be read by others (mode %04o): chmod 600 %s", what, path,
 		             (unsigned)(st.st_mode & 07777), path);
 	else if (st.st_uid != geteuid() && st.st_uid != 0)
-		pp_error_set(err, "token file %s is owned by uid %u, not by root or this user: chown root %s",
-		             path, (unsigned)st.st_uid, path);
+		pp_error_set(err, "%s %s is owned by uid %u, not by root or this user: chown root %s",
+		             what, path, (unsigned)st.st_uid, path);
 	else {
 		pp_buf_add(&b, "", 0);
 		while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
 			if (n > 0)
 				pp_buf_add(&b, chunk, (size_t)n);
 		if (n < 0)
-			pp_error_set(err, "token file %s: %s", path, strerror(errno));
+			pp_error_set(err, "%s %s: %s", what, path, strerror(errno));
 		explicit_bzero(chunk, sizeof chunk);
 	}
 	if (fd >= 0)
@@ -429,7 +466,7 @@ static char *token_slurp(const char *path, struct pp_error *err)
 
 char *pp_token_read(const char *path, struct pp_error *err)
 {
-	char *s = token_slurp(path, err);
+	char *s = secret_slurp(path, "token file", err);
 	if (!s)
 		return NULL;
 	/* Either a bare token on the first line or a credentials-style "token=" line. */
@@ -445,4 +482,54 @@ char *pp_token_read(const char *path, struct pp_error *err)
 		return NULL;
 	}
 	return s;
+}
+
+/* OpenSSL's reason for the last failure, the file it concerns and the fix. */
+static int tls_error(struct pp_error *err, const char *what, const char *path, const char *fix)
+{
+	char msg[160] = "unknown error";
+	unsigned long e = ERR_peek_last_error();
+	if (e)
+		ERR_error_string_n(e, msg, sizeof msg);
+	ERR_clear_error();
+	return pp_error_set(err, "%s %s: %s; %s", what, path, msg, fix);
+}
+
+struct pp_reflector_tls *pp_reflector_tls_load(const char *cert, const char *key,
+                                               struct pp_error *err)
+{
+	char *pem = secret_slurp(key, "key file", err);
+	if (!pem)
+		return NULL;
+	struct pp_reflector_tls *t = pp_xcalloc(1, sizeof *t);
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *pk = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	explicit_bzero(pem, strlen(pem));
+	free(pem);
+	t->ctx = SSL_CTX_new(TLS_server_method());
+	if (!t->ctx || !SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION))
+		tls_error(err, "TLS setup for", cert, "check the OpenSSL installation");
+	else if (SSL_CTX_use_certificate_chain_file(t->ctx, cert) != 1)
+		tls_error(err, "certificate file", cert, "give a PEM certificate (chain), server first");
+	else if (!pk)
+		tls_error(err, "key file", key, "give the PEM private key, unencrypted");
+	else if (SSL_CTX_use_PrivateKey(t->ctx, pk) != 1 || SSL_CTX_check_private_key(t->ctx) != 1)
+		tls_error(err, "key file", key, "it does not belong to the certificate: give the key "
+		          "the certificate was made for");
+	else {
+		EVP_PKEY_free(pk);
+		return t;
+	}
+	EVP_PKEY_free(pk);
+	pp_reflector_tls_free(t);
+	return NULL;
+}
+
+void pp_reflector_tls_free(struct pp_reflector_tls *t)
+{
+	if (!t)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t);
 }

@@ -2,7 +2,7 @@
 # Installs the Debian packages portpilot builds and tests with; does nothing when all are present.
 set -eu
 PKGS="make gcc clang pkg-config libncurses-dev libcurl4-openssl-dev libpcap-dev
-libiniparser-dev libcmocka-dev iptables iproute2 tmux conntrack jq
+libiniparser-dev libcmocka-dev libssl-dev iptables iproute2 tmux conntrack jq
 python3 procps psmisc util-linux netcat-openbsd curl bind9 bind9-dnsutils tcpdump bc openssl"
 # clang's fuzzer runtime lives in libclang-rt-N-dev, N being the installed clang's
 # major version (14 on Debian 12, 18 on Ubuntu 24.04, 19 on Debian 13).

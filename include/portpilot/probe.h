@@ -138,9 +138,18 @@ int pp_drop_privileges(struct pp_error *err);
 
 /* ---- outside vantage: reflector service and its client ---- */
 
+/* The reflector's TLS side: certificate and key loaded once, TLS 1.2 or later only. */
+struct pp_reflector_tls;
+/* The key file must be a regular file readable by its owner only (else err names the chmod);
+ * NULL + err when a file is unreadable, not PEM, or the key does not match the certificate. */
+struct pp_reflector_tls *pp_reflector_tls_load(const char *cert, const char *key,
+                                               struct pp_error *err);
+void pp_reflector_tls_free(struct pp_reflector_tls *t);
+
 struct pp_reflector_opts {
 	const char *listen;            /* ADDR:PORT */
 	const char *token;             /* NULL: no token required */
+	struct pp_reflector_tls *tls;  /* NULL: plain HTTP */
 	int rate_per_min;              /* requests per source address per minute */
 	int max_timeout_ms;            /* upper bound for one connect-back */
 	volatile int *stop;            /* set non-zero to stop serving (tests, signals) */
@@ -155,6 +164,9 @@ struct pp_reflect_result {
 	int ms;
 	int http_status;
 };
+/* An extra CA (PEM) trusted for https reflectors besides the system's, for this process: a
+ * private CA. Read at once; -1 + err naming the file when it cannot be read. NULL: none. */
+int pp_reflector_set_ca(const char *ca_file, struct pp_error *err);
 /* GET /v1/whoami. */
 int pp_reflector_whoami(const char *url, const char *token, struct pp_reflect_result *r,
                         struct pp_error *err);

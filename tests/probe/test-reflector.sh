@@ -10,8 +10,9 @@ R=http://$LAB_INET_IP:9443
 tok=$pp_tmp/token
 printf 's3cret-token\n' >"$tok"
 chmod 600 "$tok"
+# Plain HTTP with a token only with --insecure-http (test-reflector-tls.sh covers HTTPS).
 ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9443" --token-file "$tok" \
-	>"$pp_tmp/refl.log" 2>&1 &
+	--insecure-http >"$pp_tmp/refl.log" 2>&1 &
 rpid=$!
 at_exit "kill $rpid 2>/dev/null"
 ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9444" --rate 3 \
@@ -44,6 +45,8 @@ has() { printf '%s\n' "$out" | grep -q -- "$1"; }
 passes() { _name=$1; shift; if "$@"; then ok "$_name"; else not_ok "$_name"; fi; }
 up() { lab_ns "$LAB_ROUTER" curl -s -o /dev/null --max-time 1 "$R/v1/whoami"; }
 wait_for 10 up || not_ok "reflector started"
+check "--insecure-http with a token: a warning that it travels in clear" \
+	grep -q 'warning: --insecure-http: the token crosses the network in clear' "$pp_tmp/refl.log"
 wait_for 10 lab_ns "$LAB_ROUTER" ss -Hlnt "sport = :8080" | grep -q LISTEN
 
 out=$(get "$LAB_ROUTER" "$R/v1/whoami")
@@ -81,11 +84,11 @@ check "rate limit: 3 answered, then 429 ($codes)" [ "$codes" = " 200 200 200 429
 # The credentials-style token file (token=...) works too.
 printf 'token=other-token\n' >"$tok.2"
 chmod 644 "$tok.2"
-"$PORTPILOT" reflector --listen 127.0.0.1:1 --token-file "$tok.2" >/dev/null 2>"$pp_tmp/mode.err"
+"$PORTPILOT" reflector --listen 127.0.0.1:1 --token-file "$tok.2" --insecure-http >/dev/null 2>"$pp_tmp/mode.err"
 check "a token file others may read is refused (exit 2)" sh -c "[ $? -eq 2 ] && grep -q 'chmod 600' '$pp_tmp/mode.err'"
 chmod 600 "$tok.2"
 ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9445" --token-file "$tok.2" \
-	>"$pp_tmp/refl3.log" 2>&1 &
+	--insecure-http >"$pp_tmp/refl3.log" 2>&1 &
 rpid3=$!
 at_exit "kill $rpid3 2>/dev/null"
 up3() { [ "$(get "$LAB_ROUTER" "http://$LAB_INET_IP:9445/v1/whoami" other-token | awk '{print $NF}')" = 200 ]; }

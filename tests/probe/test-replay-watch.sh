@@ -77,7 +77,7 @@ expect_cause "udp mapping, nothing listening (ICMP port unreachable)" not_listen
 printf 'token=lab-token-1\n' >"$pp_tmp/refl.token"
 chmod 600 "$pp_tmp/refl.token"
 ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9450" --token-file "$pp_tmp/refl.token" \
-	>>"$pp_tmp/reflector.log" 2>&1 &
+	--insecure-http >>"$pp_tmp/reflector.log" 2>&1 &
 echo $! >>"$LAB_DIR/pids"
 printf '[probe]\nreflector = http://%s:9450\ntoken_file = %s\n' "$LAB_INET_IP" "$pp_tmp/refl.token" \
 	>"$pp_tmp/pp.conf"
