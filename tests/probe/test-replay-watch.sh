@@ -88,6 +88,8 @@ PRC=$?
 expect_cause "reflector and token from [probe] in portpilot.conf" ok
 check "conf: the outside test ran" sh -c "jq -e '.outside_tested' '$pp_tmp/out.json' >/dev/null"
 check "conf: the token is not printed" sh -c "! grep -q lab-token-1 '$pp_tmp/out.json' '$pp_tmp/err'"
+check "conf: a token sent to an http:// reflector draws a warning" \
+	grep -q 'warning: the reflector token goes to http://.* in clear' "$pp_tmp/err"
 printf 'token=wrong\n' >"$pp_tmp/refl.token"
 lab_ns "$LAB_ROUTER" "$PORTPILOT" -f "$PT" -c "$pp_tmp/pp.conf" probe web-1 >"$pp_tmp/out.txt" 2>&1
 check "conf: a wrong token is reported as the reflector's 401" grep -q 'answered 401' "$pp_tmp/out.txt"

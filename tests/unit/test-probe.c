@@ -369,6 +369,63 @@ static void test_token_read(void **state)
 	rmdir(dir);
 }
 
+/* A PEM key and self-signed certificate made by the openssl command into dir/NAME.{key,pem}. */
+static void make_cert(const char *dir, const char *name)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+	         "-nodes -days 1 -subj /CN=pp-unit -keyout %s/%s.key -out %s/%s.pem >/dev/null 2>&1",
+	         dir, name, dir, name);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The reflector's certificate and key: the key file's mode, PEM, and that the two belong together. */
+static void test_reflector_tls_load(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pp-tls.XXXXXX", cert[64], key[64], other[64];
+	struct pp_error e;
+	assert_non_null(mkdtemp(dir));
+	make_cert(dir, "a");
+	make_cert(dir, "b");
+	snprintf(cert, sizeof cert, "%s/a.pem", dir);
+	snprintf(key, sizeof key, "%s/a.key", dir);
+	snprintf(other, sizeof other, "%s/b.key", dir);
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_int_equal(chmod(other, 0600), 0);
+	struct pp_reflector_tls *t = pp_reflector_tls_load(cert, key, &e);
+	assert_non_null(t);
+	pp_reflector_tls_free(t);
+
+	assert_int_equal(chmod(key, 0640), 0);
+	assert_null(pp_reflector_tls_load(cert, key, &e));
+	assert_non_null(strstr(e.msg, key));
+	assert_non_null(strstr(e.msg, "chmod 600"));
+	assert_null(strstr(e.msg, "PRIVATE KEY"));
+	assert_int_equal(chmod(key, 0600), 0);
+
+	assert_null(pp_reflector_tls_load(cert, other, &e));
+	assert_non_null(strstr(e.msg, "does not belong to the certificate"));
+	/* A key given as the certificate: not a certificate, and said so with the file's name. */
+	assert_null(pp_reflector_tls_load(key, key, &e));
+	assert_non_null(strstr(e.msg, "certificate file"));
+	assert_non_null(strstr(e.msg, key));
+
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_reflector_ca_missing(void **state)
+{
+	(void)state;
+	struct pp_error e;
+	assert_int_equal(pp_reflector_set_ca("/nonexistent/ca.pem", &e), -1);
+	assert_non_null(strstr(e.msg, "/nonexistent/ca.pem"));
+	assert_non_null(strstr(e.msg, "--reflector-ca"));
+	assert_int_equal(pp_reflector_set_ca(NULL, &e), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +440,8 @@ int main(void)
 		cmocka_unit_test(test_diagnose_from_trace),
 		cmocka_unit_test(test_cause_names),
 		cmocka_unit_test(test_token_read),
+		cmocka_unit_test(test_reflector_tls_load),
+		cmocka_unit_test(test_reflector_ca_missing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
