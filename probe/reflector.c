@@ -335,11 +335,10 @@ static void serve_one(const struct pp_reflector_opts *o, struct conn *c)
 		c->ssl = SSL_new(o->tls->ctx);
 		if (!c->ssl || !SSL_set_fd(c->ssl, c->fd) || SSL_accept(c->ssl) != 1) {
 			/* No request was read: a client that did not trust us sent nothing. */
+			const char *why = ERR_reason_error_string(ERR_peek_last_error());
 			if (o->log)
 				fprintf(o->log, "reflector: %s TLS handshake failed: %s\n", peer,
-				        ERR_reason_error_string(ERR_peek_last_error()) ?
-				        ERR_reason_error_string(ERR_peek_last_error()) : "connection closed"),
-				fflush(o->log);
+				        why ? why : "connection closed"), fflush(o->log);
 			SSL_free(c->ssl);
 			c->ssl = NULL;
 			return;
