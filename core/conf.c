@@ -341,6 +341,7 @@ pp_conf_free(struct pp_conf *c)
 	free(c->ddns);
 	free(c->probe.reflector);
 	free(c->probe.token_file);
+	free(c->probe.ca_file);
 	if (c->dict)
 		iniparser_freedict(c->dict);
 	free(c->path);
@@ -366,6 +367,8 @@ load_sections(struct pp_conf *c, dictionary *d, const struct scan *sc, struct pp
 			c->probe.line = sc->v[i].line;
 			c->probe.reflector = dup_or_null(iniparser_getstring(d, "probe:reflector", NULL));
 			c->probe.token_file = dup_or_null(iniparser_getstring(d, "probe:token_file", NULL));
+			const char *ca = iniparser_getstring(d, "probe:ca_file", NULL);
+			c->probe.ca_file = ca && *ca ? pp_xstrdup(ca) : NULL; /* "ca_file =": none */
 			continue;
 		}
 		if (strncmp(sec, "ddns ", 5) != 0)

@@ -313,3 +313,23 @@ pp_json_str(FILE *f, const char *s)
 	}
 	fputc('"', f);
 }
+
+int
+pp_ca_bundle(const char *extra, const char *system_bundle, struct pp_buf *pem)
+{
+	const char *sys = getenv("PORTPILOT_SYSTEM_CA");
+	size_t len;
+	char *text = pp_read_file(extra, &len);
+
+	if (text == NULL)
+		return -1;
+	char *st = pp_read_file(sys ? sys : system_bundle ? system_bundle : "", NULL);
+	if (st) {
+		pp_buf_addstr(pem, st);
+		pp_buf_addstr(pem, "\n");
+		free(st);
+	}
+	pp_buf_add(pem, text, len);
+	free(text);
+	return 0;
+}

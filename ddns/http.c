@@ -33,35 +33,6 @@ global_init(void)
 	}
 }
 
-/*
- * ca_file is an extra CA (a private or test CA), not a replacement: the
- * system bundle libcurl would use (or $PORTPILOT_SYSTEM_CA, for tests) and
- * ca_file go to libcurl together as one PEM blob.
- */
-static int
-ca_blob(const char *ca_file, struct pp_buf *pem, char *err, size_t errlen)
-{
-	const char *sys = getenv("PORTPILOT_SYSTEM_CA");
-	size_t len;
-	char *text;
-
-	if (sys == NULL)
-		sys = curl_version_info(CURLVERSION_NOW)->cainfo;
-	if (sys && (text = pp_read_file(sys, &len)) != NULL) {
-		pp_buf_add(pem, text, len);
-		pp_buf_addstr(pem, "\n");
-		free(text);
-	}
-	if ((text = pp_read_file(ca_file, &len)) == NULL) {
-		snprintf(err, errlen, "ca_file %s: cannot read: %s; fix the path in the [ddns] section",
-		         ca_file, strerror(errno));
-		return -1;
-	}
-	pp_buf_add(pem, text, len);
-	free(text);
-	return 0;
-}
-
 int
 ddns_http(const struct ddns_http_req *rq, struct ddns_http_resp *rs)
 {
@@ -93,7 +64,9 @@ ddns_http(const struct ddns_http_req *rq, struct ddns_http_resp *rs)
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (rq->ca_file) {
-		if (ca_blob(rq->ca_file, &pem, rs->error, sizeof rs->error) < 0) {
+		if (pp_ca_bundle(rq->ca_file, curl_version_info(CURLVERSION_NOW)->cainfo, &pem) < 0) {
+			snprintf(rs->error, sizeof rs->error, "ca_file %s: cannot read: %s; fix the path in the "
+			         "[ddns] section", rq->ca_file, strerror(errno));
 			snprintf(rs->outcome, sizeof rs->outcome, "%s", rs->error);
 			curl_easy_cleanup(c);
 			pp_buf_free(&pem);

@@ -47,6 +47,8 @@ reflector_of(const struct pp_conf *conf, struct ddns_addr_in *in, char **token, 
 	if (conf->probe.reflector == NULL)
 		return pp_error_set(err, "%s: ip_source = reflector needs [probe] reflector = URL", conf->path);
 	in->reflector = conf->probe.reflector;
+	if (pp_reflector_set_ca(conf->probe.ca_file, err) < 0)
+		return -1;
 	if (conf->probe.token_file && (*token = pp_token_read(conf->probe.token_file, err)) == NULL)
 		return -1;
 	in->reflector_token = *token;

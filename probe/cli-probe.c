@@ -95,8 +95,8 @@ static void from_conf(struct pp_cli *cli, struct args *a, struct pp_conf **conf)
 		a->reflector = (*conf)->probe.reflector;
 	if (!a->token_file && a->reflector && (*conf)->probe.token_file)
 		a->token_file = (*conf)->probe.token_file;
-	if (!a->ca && pp_conf_get(*conf, "probe", "ca_file") && *pp_conf_get(*conf, "probe", "ca_file"))
-		a->ca = pp_conf_get(*conf, "probe", "ca_file");
+	if (!a->ca && a->reflector)
+		a->ca = (*conf)->probe.ca_file;
 	if (!a->hostname && (*conf)->nddns && (*conf)->ddns[0].nhosts)
 		a->hostname = (*conf)->ddns[0].hosts[0];
 }

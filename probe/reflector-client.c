@@ -24,25 +24,10 @@ static struct pp_buf ca_pem;
 
 int pp_reflector_set_ca(const char *ca_file, struct pp_error *err)
 {
-	const char *sys = getenv("PORTPILOT_SYSTEM_CA");
-	size_t len;
-	char *text;
 	pp_buf_free(&ca_pem);
-	if (!ca_file)
-		return 0;
-	if (!(text = pp_read_file(ca_file, &len)))
+	if (ca_file && pp_ca_bundle(ca_file, curl_version_info(CURLVERSION_NOW)->cainfo, &ca_pem) < 0)
 		return pp_error_set(err, "reflector CA file %s: cannot read: %s; fix --reflector-ca or "
 		                    "ca_file in [probe]", ca_file, strerror(errno));
-	if (!sys)
-		sys = curl_version_info(CURLVERSION_NOW)->cainfo;
-	char *st = sys ? pp_read_file(sys, &len) : NULL;
-	if (st) {
-		pp_buf_addstr(&ca_pem, st);
-		pp_buf_addstr(&ca_pem, "\n");
-		free(st);
-	}
-	pp_buf_addstr(&ca_pem, text);
-	free(text);
 	return 0;
 }
 

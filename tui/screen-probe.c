@@ -142,6 +142,8 @@ probe_child(FILE *out, void *ctx)
 		if (conf->probe.token_file && (token = pp_token_read(conf->probe.token_file, &e)) == NULL)
 			put(out, 'C', "skip\ttoken\t%s", e.msg);
 		o.token = token;
+		if (pp_reflector_set_ca(conf->probe.ca_file, &e) < 0)
+			put(out, 'C', "skip\treflector CA\t%s", e.msg);
 	}
 	if (conf && conf->nddns && conf->ddns[0].nhosts)
 		o.hostname = conf->ddns[0].hosts[0];

@@ -54,6 +54,7 @@ struct pp_probe_conf {
 	int line;
 	char *reflector;             /* URL of the outside-check reflector */
 	char *token_file;            /* mode 0600, like credentials */
+	char *ca_file;               /* extra CA for an https reflector with a private CA */
 };
 
 struct pp_conf {

@@ -43,6 +43,13 @@ double pp_now_ms(void);
 
 /* Read a whole file; NULL with errno set on failure. */
 char *pp_read_file(const char *path, size_t *len);
+/*
+ * The CAs an HTTPS client trusts when given an extra CA file: the system bundle
+ * (system_bundle, or $PORTPILOT_SYSTEM_CA in tests) followed by extra, as one PEM
+ * text in *pem. A private CA adds to the trusted set, it does not replace it.
+ * -1 with errno when extra cannot be read.
+ */
+int pp_ca_bundle(const char *extra, const char *system_bundle, struct pp_buf *pem);
 
 /* JSON output. */
 void pp_json_str(FILE *f, const char *s);   /* quoted and escaped, null for NULL */
