@@ -8,7 +8,8 @@ make -s -C "$PP_TOP" B="$B" install PREFIX=/opt/pp DESTDIR="$D" >"$pp_tmp/out" 2
 check "install: exits 0" [ $? = 0 ]
 for f in sbin/portpilot share/man/man8/portpilot.8 share/doc/portpilot/examples/seed-site.ini \
          lib/systemd/system/portpilot-restore.service lib/systemd/system/portpilot-expire.timer \
-         lib/systemd/system/portpilot-expire.service lib/systemd/system/portpilot-ddns.service; do
+         lib/systemd/system/portpilot-expire.service lib/systemd/system/portpilot-ddns.service \
+         lib/systemd/system/portpilot-log.service; do
 	check "install: DESTDIR/PREFIX/$f" [ -s "$D/opt/pp/$f" ]
 done
 check "install: nothing outside DESTDIR/PREFIX" [ "$(ls "$D")/$(ls "$D/opt")" = opt/pp ]
