@@ -88,11 +88,18 @@ dyndns2_line(const char *line, size_t len)
 	/* Only good/nochg carry an address; anything else after a code is not the protocol. */
 	if (c != PP_DC_GOOD && c != PP_DC_NOCHG)
 		return PP_DC_UNKNOWN;
-	const char *a = line + n + 1;
-	size_t alen = len - n - 1;
-	if (alen == 0 || alen >= 46 || strspn(a, "0123456789abcdefABCDEF.:") < alen)
-		return PP_DC_UNKNOWN;
-	return c;
+	/* The address echoed back; for a dual-stack update "IPV4,IPV6", as sent in myip. */
+	const char *a = line + n + 1, *end = line + len;
+	for (int k = 0; k < 2; k++) {
+		const char *comma = memchr(a, ',', (size_t)(end - a));
+		size_t alen = (size_t)((comma ? comma : end) - a);
+		if (alen == 0 || alen >= 46 || strspn(a, "0123456789abcdefABCDEF.:") < alen)
+			return PP_DC_UNKNOWN;
+		if (comma == NULL)
+			return c;
+		a = comma + 1;
+	}
+	return PP_DC_UNKNOWN;
 }
 
 static bool

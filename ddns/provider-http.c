@@ -70,10 +70,15 @@ ddns_dyndns2(struct ddns_job *j)
 	struct pp_buf url = { 0 };
 	struct ddns_http_resp rs;
 
-	/* IPv6 only: myip carries the AAAA address (an absent myip would publish our IPv4). */
-	pp_buf_printf(&url, "%s/nic/update?hostname=%s&myip=%s", base, hosts, j->addr4 ? j->addr4 : j->addr6);
-	if (j->addr4 && j->addr6)
-		pp_buf_printf(&url, "&myipv6=%s", j->addr6);
+	/*
+	 * Both families in one myip, comma-separated: Dyn's reference protocol, also No-IP
+	 * and deSEC. Providers that replace both records on each update would drop the
+	 * other family if they came in two requests. IPv6 only: myip carries the AAAA
+	 * address alone (an absent myip would publish the request's IPv4 source).
+	 */
+	pp_buf_printf(&url, "%s/nic/update?hostname=%s&myip=%s%s%s", base, hosts,
+	              j->addr4 ? j->addr4 : j->addr6, j->addr4 && j->addr6 ? "," : "",
+	              j->addr4 && j->addr6 ? j->addr6 : "");
 	struct ddns_http_req rq = {
 		.url = url.data, .ca_file = j->dc->ca_file,
 		.user = j->cr->username ? j->cr->username : "", .password = j->cr->password,

@@ -155,24 +155,31 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(401, "badauth\n")
         if f:
             return self.send(200, f["body"].replace(";", "\n") + "\n")
-        ip, ip6 = q.get("myip", ""), q.get("myipv6")
+        # Dyn's protocol: myip is "IPV4", "IPV6" or "IPV4,IPV6"; the answer echoes it.
+        # myipv6= (Dynu, INWX) is taken too, so that a test can tell which form came.
+        myip = q.get("myip", "")
+        ips = myip.split(",") if myip else [""]
+        ip = next((a for a in ips if ":" not in a), "")
+        ip6 = next((a for a in ips if ":" in a), q.get("myipv6"))
+        if len(ips) > 2 or ips.count(ip) > 1 or (len(ips) == 2 and not (ip and ip6)):
+            return self.send(200, "dnserr\n")      # not an address list the protocol knows
         lines = []
         with lock:
             for h in q.get("hostname", "").split(","):
                 if h not in state["known"]:
                     lines.append("nohost")
-                elif state["records"].get(h) == ip and ip6 in (None, state["records6"].get(h)):
-                    publish(h, ip)
-                    if ip6:
-                        publish(h, ip6)
-                    lines.append("nochg " + ip)
-                else:
-                    state["records"][h] = ip
-                    publish(h, ip)
+                    continue
+                same = state["records"].get(h) == ip if ip else True
+                same = same and ip6 in (None, state["records6"].get(h))
+                for a in (ip, ip6):
+                    if a:
+                        publish(h, a)
+                if not same:
+                    if ip:
+                        state["records"][h] = ip
                     if ip6:
                         state["records6"][h] = ip6
-                        publish(h, ip6)
-                    lines.append("good " + ip)
+                lines.append(("nochg " if same else "good ") + myip)
         self.send(200, "\n".join(lines) + "\n")
 
     def duckdns(self, q):

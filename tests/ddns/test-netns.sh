@@ -122,9 +122,15 @@ in_ns ip -6 addr add 2001:db8::6/64 dev wan0 nodad preferred_lft 0
 in_ns ip -6 addr add 2001:db8::5/64 dev wan0 nodad
 printf 'ipv6 = yes\n' >>"$D/run.conf"
 sed -i 's/^hostname = .*/hostname = home.example.net/' "$D/run.conf"
-in_ns "$PORTPILOT" -c "$D/run.conf" --state-dir "$D/s-v6" ddns --once >"$D/out" 2>"$D/err"
-check "IPv6: stable address sent with the IPv4 one" grep -q 'myip=203.0.113.5&myipv6=2001:db8::5' "$D/prov.log"
-check "IPv6: deprecated address not used" sh -c "! grep -q 'myipv6=2001:db8::6' '$D/prov.log'"
+cnt=$(requests prov /nic/update)
+in_ns "$PORTPILOT" -c "$D/run.conf" --state-dir "$D/s-v6" ddns --once >"$D/out" 2>"$D/err"; rc=$?
+check "IPv6 dyndns2: --once succeeds (the answer echoes both addresses)" test $rc = 0
+check "IPv6 dyndns2: one request for A and AAAA" test "$(requests prov /nic/update)" = $((cnt + 1))
+check "IPv6 dyndns2: both in myip, comma-separated (Dyn's form), no myipv6" sh -c \
+	"tail -1 '$D/prov.log' | grep -q 'myip=203.0.113.5,2001:db8::5\"' && ! tail -1 '$D/prov.log' | grep -q myipv6"
+check "IPv6 dyndns2: the provider holds both records" sh -c \
+	"ip netns exec $NS curl -fsS '$prov_url/_state' | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"records\"][\"home.example.net\"] == \"203.0.113.5\" and d[\"records6\"][\"home.example.net\"] == \"2001:db8::5\", d'"
+check "IPv6: deprecated address not used" sh -c "! grep -q '2001:db8::6' '$D/prov.log'"
 check "IPv6: status shows both addresses" test "$(field "$D/run.conf" "$D/s-v6" site home.example.net published)" = "203.0.113.5,2001:db8::5"
 creds "$D/tok.secret" "token = tok-123456"
 cat >"$D/cf6.conf" <<EOF

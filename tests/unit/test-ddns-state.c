@@ -238,6 +238,13 @@ test_dyndns2_parse_exact(void **s)
 	/* But a per-host answer does not: the missing host's answer is unknown. */
 	assert_int_equal(pp_dyndns2_parse("good 198.51.100.2\n", 2, c), 0);
 	assert_int_equal(c[1], PP_DC_UNKNOWN);
+	/* A dual-stack update is answered with both addresses, as sent in myip. */
+	assert_int_equal(pp_dyndns2_parse("good 203.0.113.5,2001:db8::5\r\nnochg 203.0.113.5,2001:db8::5\n", 2, c), 0);
+	assert_int_equal(c[0], PP_DC_GOOD);
+	assert_int_equal(c[1], PP_DC_NOCHG);
+	assert_int_equal(pp_dyndns2_parse("good 203.0.113.5,", 1, c), -1);
+	assert_int_equal(pp_dyndns2_parse("good ,2001:db8::5", 1, c), -1);
+	assert_int_equal(pp_dyndns2_parse("good 203.0.113.5,2001:db8::5,2001:db8::6", 1, c), -1);
 	/* No substring matching. */
 	assert_int_equal(pp_dyndns2_parse("goodbye\n", 1, c), -1);
 	assert_int_equal(pp_dyndns2_parse("<html>good 1.2.3.4</html>", 1, c), -1);
