@@ -34,7 +34,8 @@ BENCH_BIN  = $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 WRAP_test-save = -Wl,--wrap=rename -Wl,--wrap=fsync -Wl,--wrap=write
 
 .PHONY: all build-all deps check check-unit check-shell asan fuzz bench demo install clean
-all: $(B)/portpilot portpilot
+# ./portpilot points at the default build only: sanitizer and clang builds leave it alone.
+all: $(B)/portpilot $(if $(filter build,$(B)),portpilot)
 
 portpilot: $(B)/portpilot
 	@ln -sf $(B)/portpilot portpilot
@@ -84,7 +85,7 @@ asan: deps
 
 .PHONY: check-asan-run
 check-asan-run: all $(UNIT_BIN)
-	@ASAN_OPTIONS=detect_leaks=1 PP_ONLY=unit,cli sh tests/run.sh $(B) $(UNIT_BIN)
+	@ASAN_OPTIONS=detect_leaks=1 PP_ONLY=unit,cli,lab,tui,ddns,probe sh tests/run.sh $(B) $(UNIT_BIN)
 
 FUZZ_SECONDS ?= 30
 FUZZ_SRC = core/util.c core/ini-doc.c core/findings.c $(wildcard core/table-*.c)
