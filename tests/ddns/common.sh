@@ -112,3 +112,51 @@ within() {
 	while [ $w_i -lt $w_end ]; do "$@" && return 0; sleep 0.05; w_i=$((w_i + 1)); done
 	return 1
 }
+
+# ---- a real BIND9 for example.net, updates signed with a TSIG key ----
+# bind_zone RECORDS...: under N=$D/named, the key (SECRET holds its secret) and the zone
+# file: SOA, NS ns1.example.net and one line per RECORDS argument ("ns1 IN A 198.51.100.53").
+bind_zone() {
+	N=$D/named
+	mkdir -p "$N"
+	tsig-keygen -a hmac-sha256 pp-ddns-key >"$N/key.conf"
+	SECRET=$(sed -n 's/.*secret "\(.*\)";/\1/p' "$N/key.conf")
+	{ printf '$TTL 60\n@ IN SOA ns1.example.net. hostmaster.example.net. 1 3600 600 86400 60\n'
+	  printf '@ IN NS ns1.example.net.\n'; printf '%s\n' "$@"; } >"$N/example.net.db"
+}
+# bind_start ADDR PORT NS: named serving the zone on ADDR:PORT, in namespace NS (empty: here),
+# answering queries from anyone; NAMED_PID is killed at exit. 1 when it does not answer in 10 s.
+bind_start() {
+	cat >"$N/named.conf" <<NAMEDCONF
+options {
+	directory "$N";
+	pid-file "$N/named.pid";
+	listen-on port $2 { $1; };
+	listen-on-v6 { none; };
+	recursion no;
+	dnssec-validation no;
+	allow-query { any; };
+};
+include "$N/key.conf";
+controls { };
+zone "example.net" {
+	type primary;
+	file "$N/example.net.db";
+	update-policy { grant pp-ddns-key zonesub ANY; };
+};
+NAMEDCONF
+	# $! must be named itself (ip netns exec execs it), so that kill reaches it.
+	if [ -n "$3" ]; then
+		ip netns exec "$3" named -g -c "$N/named.conf" >"$N/log" 2>&1 &
+	else
+		named -g -c "$N/named.conf" >"$N/log" 2>&1 &
+	fi
+	NAMED_PID=$!
+	_bs_in=${3:+ip netns exec $3}
+	if wait_for 10 sh -c "$_bs_in dig +short +time=1 +tries=1 -p $2 @$1 ns1.example.net A | grep -q ."; then
+		at_exit "kill $NAMED_PID 2>/dev/null; wait $NAMED_PID 2>/dev/null"
+		return 0
+	fi
+	kill $NAMED_PID 2>/dev/null; wait $NAMED_PID 2>/dev/null
+	return 1
+}

@@ -24,41 +24,9 @@ mkdir -p /etc/netns/$NS
 at_exit "rm -rf /etc/netns/$NS"
 echo "nameserver $DNS" >/etc/netns/$NS/resolv.conf
 
-N=$D/named
-mkdir -p "$N"
-tsig-keygen -a hmac-sha256 pp-ddns-key >"$N/key.conf"
-cat >"$N/example.net.db" <<EOF
-\$TTL 60
-@ IN SOA ns1.example.net. hostmaster.example.net. 1 3600 600 86400 60
-@ IN NS ns1.example.net.
-ns1 IN A $DNS
-site3 IN A 192.0.2.1
-EOF
-cat >"$N/named.conf" <<EOF
-options {
-	directory "$N";
-	pid-file "$N/named.pid";
-	listen-on port 53 { $DNS; };
-	listen-on-v6 { none; };
-	recursion no;
-	dnssec-validation no;
-	allow-query { any; };
-};
-include "$N/key.conf";
-controls { };
-zone "example.net" {
-	type primary;
-	file "$N/example.net.db";
-	update-policy { grant pp-ddns-key zonesub ANY; };
-};
-EOF
-# Not through in_ns: $! must be named itself (ip netns exec execs it) so kill reaches it.
-ip netns exec $NS named -g -c "$N/named.conf" >"$N/log" 2>&1 &
-NAMED_PID=$!
-at_exit "kill $NAMED_PID 2>/dev/null; wait $NAMED_PID 2>/dev/null"
+bind_zone "ns1 IN A $DNS" "site3 IN A 192.0.2.1"
+bind_start $DNS 53 $NS || { echo "# named did not start"; tail -5 "$N/log"; exit 1; }
 lookup() { in_ns dig +short +time=2 +tries=1 @$DNS "$1" A; }
-wait_for 15 sh -c "ip netns exec $NS dig +short +time=1 +tries=1 @$DNS ns1.example.net A | grep -q $DNS" ||
-	{ echo "# named did not start"; tail -5 "$N/log"; exit 1; }
 
 # The provider publishes what it accepts into BIND9, like a real provider's backend.
 PROVIDER_ARGS="--nsupdate $DNS:53 --tsig $N/key.conf" start_provider prov http $NS || exit 1

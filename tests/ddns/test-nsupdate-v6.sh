@@ -23,44 +23,10 @@ in_ns sysctl -qw net.ipv6.conf.wan0.use_tempaddr=2 net.ipv6.conf.wan0.accept_dad
 in_ns ip link set wan0 up && in_ns ip link set wanp up &&
 in_ns ip addr add 203.0.113.5/24 dev wan0 || { echo "# cannot build the namespace"; exit 1; }
 
-N=$D/named
-mkdir -p "$N"
-tsig-keygen -a hmac-sha256 pp-ddns-key >"$N/key.conf"
-SECRET=$(sed -n 's/.*secret "\(.*\)";/\1/p' "$N/key.conf")
-cat >"$N/example.net.db" <<EOF
-\$TTL 300
-@ IN SOA ns1.example.net. hostmaster.example.net. 1 3600 600 86400 300
-@ IN NS ns1.example.net.
-ns1 IN A $DNS
-home IN A 192.0.2.1
-home IN AAAA 2001:db8:ffff::1
-EOF
-cat >"$N/named.conf" <<EOF
-options {
-	directory "$N";
-	pid-file "$N/named.pid";
-	listen-on port 53 { $DNS; };
-	listen-on-v6 { none; };
-	recursion no;
-	dnssec-validation no;
-	allow-query { any; };
-};
-include "$N/key.conf";
-controls { };
-zone "example.net" {
-	type primary;
-	file "$N/example.net.db";
-	update-policy { grant pp-ddns-key zonesub ANY; };
-};
-EOF
-# Not through in_ns: $! must be named itself so that kill reaches it.
-ip netns exec $NS named -g -c "$N/named.conf" >"$N/log" 2>&1 &
-NAMED_PID=$!
-at_exit "kill $NAMED_PID 2>/dev/null; wait $NAMED_PID 2>/dev/null"
+bind_zone "ns1 IN A $DNS" "home IN A 192.0.2.1" "home IN AAAA 2001:db8:ffff::1"
+bind_start $DNS 53 $NS || { echo "# named did not start"; tail -5 "$N/log"; exit 1; }
 lookup() { in_ns dig +short +time=2 +tries=1 @$DNS "$1" "${2:-A}"; }
 serial() { lookup example.net SOA | cut -d' ' -f3; }
-wait_for 15 sh -c "ip netns exec $NS dig +short +time=1 +tries=1 @$DNS ns1.example.net A | grep -q $DNS" ||
-	{ echo "# named did not start"; tail -5 "$N/log"; exit 1; }
 
 # skipped_first STABLE: wan0's temporary and deprecated addresses are listed before STABLE in
 # /proc/net/if_inet6, the order portpilot reads it in, so a missing filter would publish one.

@@ -7,47 +7,12 @@ for t in named nsupdate dig tsig-keygen; do
 	command -v $t >/dev/null || { echo "# $t missing (bind9, bind9-dnsutils)"; exit 77; }
 done
 
-N=$D/named
-mkdir -p "$N"
-tsig-keygen -a hmac-sha256 pp-ddns-key >"$N/key.conf"
-SECRET=$(sed -n 's/.*secret "\(.*\)";/\1/p' "$N/key.conf")
-cat >"$N/example.net.db" <<EOF
-\$TTL 300
-@ IN SOA ns1.example.net. hostmaster.example.net. 1 3600 600 86400 300
-@ IN NS ns1.example.net.
-ns1 IN A 203.0.113.53
-site3 IN A 192.0.2.1
-EOF
-
-# start_named: on a free high port; sets NS_PORT and kills named by PID at exit.
+bind_zone "ns1 IN A 203.0.113.53" "site3 IN A 192.0.2.1"
+# start_named: on a free high port of 127.0.0.1; sets NS_PORT.
 start_named() {
 	for try in 1 2 3 4 5; do
 		NS_PORT=$(( 20000 + ($$ * 7 + try * 131) % 30000 ))
-		cat >"$N/named.conf" <<EOF
-options {
-	directory "$N";
-	pid-file "$N/named.pid";
-	listen-on port $NS_PORT { 127.0.0.1; };
-	listen-on-v6 { none; };
-	recursion no;
-	dnssec-validation no;
-	allow-query { 127.0.0.1; };
-};
-include "$N/key.conf";
-controls { };
-zone "example.net" {
-	type primary;
-	file "$N/example.net.db";
-	update-policy { grant pp-ddns-key zonesub ANY; };
-};
-EOF
-		named -g -c "$N/named.conf" >"$N/log" 2>&1 &
-		NAMED_PID=$!
-		if wait_for 10 sh -c "dig +short +time=1 +tries=1 -p $NS_PORT @127.0.0.1 ns1.example.net A | grep -q 203.0.113.53"; then
-			at_exit "kill $NAMED_PID 2>/dev/null; wait $NAMED_PID 2>/dev/null"
-			return 0
-		fi
-		kill $NAMED_PID 2>/dev/null; wait $NAMED_PID 2>/dev/null
+		bind_start 127.0.0.1 $NS_PORT "" && return 0
 	done
 	return 1
 }
