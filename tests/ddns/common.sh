@@ -114,6 +114,19 @@ within() {
 }
 
 # ---- a real BIND9 for example.net, updates signed with a TSIG key ----
+# bind_ns TAG: for a BIND9 test in its own namespace NS=pp-TAG$$ (removed at exit), DNS the
+# server's address in it, in_ns CMD... runs there; skips (77) without root or the tools.
+bind_ns() {
+	[ "$(id -u)" = 0 ] || { echo "# needs root (network namespace)"; exit 77; }
+	for _t in named nsupdate dig tsig-keygen ip; do
+		command -v $_t >/dev/null || { echo "# $_t missing (bind9, bind9-dnsutils, iproute2)"; exit 77; }
+	done
+	NS=pp-$1$$
+	DNS=198.51.100.53
+	ip netns add $NS || exit 77
+	at_exit "ip netns del $NS 2>/dev/null"
+}
+in_ns() { ip netns exec $NS "$@"; }
 # bind_zone RECORDS...: under N=$D/named, the key (SECRET holds its secret) and the zone
 # file: SOA, NS ns1.example.net and one line per RECORDS argument ("ns1 IN A 198.51.100.53").
 bind_zone() {

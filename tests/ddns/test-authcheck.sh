@@ -5,16 +5,7 @@
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/ddns/common.sh"
 
-[ "$(id -u)" = 0 ] || { echo "# needs root (network namespace)"; exit 77; }
-for t in named nsupdate dig tsig-keygen ip; do
-	command -v $t >/dev/null || { echo "# $t missing (bind9, bind9-dnsutils, iproute2)"; exit 77; }
-done
-
-NS=pp-ac$$
-DNS=198.51.100.53
-ip netns add $NS || exit 77
-at_exit "ip netns del $NS 2>/dev/null"
-in_ns() { ip netns exec $NS "$@"; }
+bind_ns ac
 in_ns ip link set lo up &&
 in_ns ip link add d0 type veth peer name d1 &&
 in_ns ip addr add $DNS/24 dev d0 &&

@@ -8,7 +8,6 @@
 NS=pp-ddns-$$
 ip netns add $NS || exit 77
 at_exit "ip netns del $NS"
-in_ns() { ip netns exec $NS "$@"; }
 INET=pp-ddns-$$i
 ip netns add $INET || exit 77
 at_exit "ip netns del $INET"

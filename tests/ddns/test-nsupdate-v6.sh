@@ -4,16 +4,7 @@
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/ddns/common.sh"
 
-[ "$(id -u)" = 0 ] || { echo "# needs root (network namespace)"; exit 77; }
-for t in named nsupdate dig tsig-keygen ip; do
-	command -v $t >/dev/null || { echo "# $t missing (bind9, bind9-dnsutils, iproute2)"; exit 77; }
-done
-
-NS=pp-n6$$
-DNS=198.51.100.53
-ip netns add $NS || exit 77
-at_exit "ip netns del $NS 2>/dev/null"
-in_ns() { ip netns exec $NS "$@"; }
+bind_ns n6
 # Privacy extensions (use_tempaddr = 2) make the kernel add a temporary address beside every
 # mngtmpaddr one; no DAD, so addresses are usable at once. Sysctls of this namespace only.
 in_ns ip link set lo up &&
