@@ -333,3 +333,31 @@ pp_ca_bundle(const char *extra, const char *system_bundle, struct pp_buf *pem)
 	free(text);
 	return 0;
 }
+
+bool
+pp_json_field(const char *obj, const char *key, char *out, size_t n)
+{
+	char pat[64];
+	const char *p;
+	size_t k = 0;
+
+	out[0] = '\0';
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	if (obj == NULL || (p = strstr(obj, pat)) == NULL)
+		return false;
+	for (p += strlen(pat); *p == ' '; p++)
+		;
+	if (*p != '"') {
+		k = strcspn(p, ",} \r\n\t");
+		snprintf(out, n, "%.*s", (int)k, p);
+		return true;
+	}
+	for (p++; *p && *p != '"' && k + 1 < n; p++) {
+		if (*p == '\\' && p[1])
+			p++;                  /* \" and \\ stand for themselves */
+		out[k++] = *p;
+	}
+	out[k] = '\0';
+	return true;
+}
+

@@ -40,27 +40,6 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 	return sz * n;
 }
 
-/* A string or number value of "key" in a flat JSON object. */
-static void json_field(const char *body, const char *key, char *out, size_t n)
-{
-	char pat[40];
-	snprintf(pat, sizeof pat, "\"%s\":", key);
-	const char *p = body ? strstr(body, pat) : NULL;
-	out[0] = 0;
-	if (!p)
-		return;
-	p += strlen(pat);
-	while (*p == ' ')
-		p++;
-	bool quoted = *p == '"';
-	p += quoted;
-	size_t k = quoted ? strcspn(p, "\"") : strcspn(p, ",} \n");
-	if (k >= n)
-		k = n - 1;
-	memcpy(out, p, k);
-	out[k] = 0;
-}
-
 static CURL *make_easy(const char *url, const char *token, int timeout_ms, struct pp_buf *body,
                        struct curl_slist **hdrs, char *errbuf)
 {
@@ -125,14 +104,14 @@ static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct 
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	r->http_status = (int)status;
 	if (status != 200) {
-		json_field(body->data, "error", msg, sizeof msg);
+		pp_json_field(body->data, "error", msg, sizeof msg);
 		return pp_error_set(err, "reflector %s answered %ld: %s", url, status,
 		                    *msg ? msg : "no reason given");
 	}
-	json_field(body->data, "ip", r->seen_ip, sizeof r->seen_ip);
-	json_field(body->data, "from", r->from_ip, sizeof r->from_ip);
-	json_field(body->data, "result", r->result, sizeof r->result);
-	json_field(body->data, "ms", msg, sizeof msg);
+	pp_json_field(body->data, "ip", r->seen_ip, sizeof r->seen_ip);
+	pp_json_field(body->data, "from", r->from_ip, sizeof r->from_ip);
+	pp_json_field(body->data, "result", r->result, sizeof r->result);
+	pp_json_field(body->data, "ms", msg, sizeof msg);
 	r->ms = atoi(msg);
 	return 0;
 }

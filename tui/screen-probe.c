@@ -255,41 +255,16 @@ check_role(const char *state)
 	return strcmp(state, "skip") == 0 ? TR_DIM : TR_NORMAL;
 }
 
-/* A string or number value of "key" in one flat object of `log --json`. */
-static bool
-json_field(const char *obj, const char *key, char *out, size_t n)
-{
-	char pat[32];
-	const char *p;
-	size_t k = 0;
-
-	snprintf(pat, sizeof pat, "\"%s\":", key);
-	if ((p = strstr(obj, pat)) == NULL)
-		return false;
-	p += strlen(pat);
-	if (*p != '"') {
-		snprintf(out, n, "%.*s", (int)strcspn(p, ",}"), p);
-		return true;
-	}
-	for (p++; *p && *p != '"' && k + 1 < n; p++) {
-		if (*p == '\\' && p[1])
-			p++;                  /* \" and \\ stand for themselves; nothing drawn here has others */
-		out[k++] = *p;
-	}
-	out[k] = '\0';
-	return true;
-}
-
 /* One connection as the CLI gives it: when, protocol, who, the public port, its verdict. */
 static void
 add_entry(struct lines *l, const char *json)
 {
 	char when[40], proto[8], src[48], sport[8], port[8], verdict[128], buf[300];
 
-	if (!json_field(json, "time", when, sizeof when) || !json_field(json, "proto", proto, sizeof proto) ||
-	    !json_field(json, "source", src, sizeof src) ||
-	    !json_field(json, "source_port", sport, sizeof sport) ||
-	    !json_field(json, "port", port, sizeof port) || !json_field(json, "verdict", verdict, sizeof verdict)) {
+	if (!pp_json_field(json, "time", when, sizeof when) || !pp_json_field(json, "proto", proto, sizeof proto) ||
+	    !pp_json_field(json, "source", src, sizeof src) ||
+	    !pp_json_field(json, "source_port", sport, sizeof sport) ||
+	    !pp_json_field(json, "port", port, sizeof port) || !pp_json_field(json, "verdict", verdict, sizeof verdict)) {
 		lines_add(l, TR_WARNING, json);
 		return;
 	}

@@ -53,5 +53,8 @@ int pp_ca_bundle(const char *extra, const char *system_bundle, struct pp_buf *pe
 
 /* JSON output. */
 void pp_json_str(FILE *f, const char *s);   /* quoted and escaped, null for NULL */
+/* The string (unescaped) or number value of "key" in one flat JSON object, cut to fit n;
+   false (and out "") when obj has no such key. Enough for portpilot's own JSON and the reflector's. */
+bool pp_json_field(const char *obj, const char *key, char *out, size_t n);
 
 #endif

@@ -327,6 +327,23 @@ static void test_diagnose_from_trace(void **st)
 	pp_trace_free(&t);
 }
 
+static void test_json_field(void **st)
+{
+	char out[16];
+	const char *o = "{\"ip\": \"203.0.113.10\",\"ms\":12,\"error\":\"a \\\"quoted\\\" word\"}";
+	assert_true(pp_json_field(o, "ip", out, sizeof out));
+	assert_string_equal(out, "203.0.113.10");
+	assert_true(pp_json_field(o, "ms", out, sizeof out));
+	assert_string_equal(out, "12");
+	assert_true(pp_json_field(o, "error", out, sizeof out));
+	assert_string_equal(out, "a \"quoted\" word");
+	assert_false(pp_json_field(o, "from", out, sizeof out));
+	assert_string_equal(out, "");
+	char tiny[4];
+	assert_true(pp_json_field(o, "ip", tiny, sizeof tiny));
+	assert_string_equal(tiny, "203");
+}
+
 static void test_cause_names(void **st)
 {
 	static const char *const want[] = {
@@ -440,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_diagnose_from_trace),
 		cmocka_unit_test(test_cause_names),
 		cmocka_unit_test(test_token_read),
+		cmocka_unit_test(test_json_field),
 		cmocka_unit_test(test_reflector_tls_load),
 		cmocka_unit_test(test_reflector_ca_missing),
 	};
