@@ -104,24 +104,15 @@ int pp_route_iface(uint32_t dst, char *out, size_t n)
 	return 0;
 }
 
-/* Popen output of a command, bounded: the kernel's rule dump. */
-char *pp_run_cmd(const char *cmd)
+/* The output of a command (the backend's pp_run); NULL when it failed and printed nothing. */
+char *pp_run_cmd(char *const argv[])
 {
-	FILE *p = popen(cmd, "r");
-	struct pp_buf b = { 0 };
-	char tmp[4096];
-	size_t k;
-	if (!p)
-		return NULL;
-	while ((k = fread(tmp, 1, sizeof tmp, p)) > 0 && b.len < (64u << 20))
-		pp_buf_add(&b, tmp, k);
-	if (pclose(p) != 0 && !b.len) {
-		pp_buf_free(&b);
+	char *out = NULL;
+	if (pp_run(argv, NULL, &out, NULL) != 0 && (out == NULL || *out == '\0')) {
+		free(out);
 		return NULL;
 	}
-	if (!b.data)
-		pp_buf_add(&b, "", 0);
-	return b.data;
+	return out ? out : pp_xstrdup("");
 }
 
 /* The --dport (or --dports list) of a rule covers port. */
@@ -289,12 +280,10 @@ void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct
 	struct pp_backend b;
 	struct pp_error e;
 	const char *save = pp_backend_open(&b, &e) == 0 ? b.save : "iptables-save";
-	char *cmd = pp_xasprintf("%s -c -t nat 2>/dev/null", save);
-	char *nat = pp_run_cmd(cmd);
-	free(cmd);
-	cmd = pp_xasprintf("%s -t filter 2>/dev/null", save);
-	char *filter = pp_run_cmd(cmd);
-	free(cmd);
+	char *nat_argv[] = { (char *)save, "-c", "-t", "nat", NULL };
+	char *filter_argv[] = { (char *)save, "-t", "filter", NULL };
+	char *nat = pp_run_cmd(nat_argv);
+	char *filter = pp_run_cmd(filter_argv);
 	if (nat)
 		check_dnat(f, r, o, nat);
 	else

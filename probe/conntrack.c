@@ -79,7 +79,8 @@ static char *ct_dump(int fd, uint8_t protos, const char **how)
 	for (int i = 0; i < 2; i++) {
 		if (!(protos & (i ? PP_UDP : PP_TCP)))
 			continue;
-		char *out = pp_run_cmd(i ? "conntrack -L -p udp 2>/dev/null" : "conntrack -L -p tcp 2>/dev/null");
+		char *argv[] = { "conntrack", "-L", "-p", i ? "udp" : "tcp", NULL };
+		char *out = pp_run_cmd(argv);
 		if (!out) {
 			pp_buf_free(&b);
 			return NULL;

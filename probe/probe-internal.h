@@ -23,8 +23,8 @@ size_t pp_local_addrs(uint32_t *out, size_t max);
 int pp_iface_addr(const char *ifname, uint32_t *addr, uint8_t *prefix);
 /* The interface the kernel routes dst through (or the default route with dst 0). */
 int pp_route_iface(uint32_t dst, char *out, size_t n);
-/* A command's standard output (bounded), NULL when it failed without output. */
-char *pp_run_cmd(const char *cmd);
+/* A command's standard output (pp_run), NULL when it failed without output. */
+char *pp_run_cmd(char *const argv[]);
 
 /* /proc/net/nf_conntrack opened while privileged (it stays readable after the drop), -1 if absent. */
 int pp_conntrack_open(void);
