@@ -473,60 +473,45 @@ pp_creds_free(struct pp_creds *c)
 	memset(c, 0, sizeof *c);
 }
 
-/*
- * Open the credentials file once and judge the descriptor we then read, so
- * the file checked is the file read (no stat-then-open race).
- * O_NONBLOCK: a FIFO put in its place must not hang the updater.
- */
-static int
-creds_open(const char *path, struct pp_error *err)
+char *
+pp_secret_read(const char *path, const char *what, size_t *len, struct pp_error *err)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-	if (fd < 0)
-		return pp_error_set(err, "%s: cannot read credentials: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		pp_error_set(err, "%s: cannot read credentials: %s", path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		pp_error_set(err, "%s: credentials must be a regular file", path);
-	} else if (st.st_mode & 077) {
-		pp_error_set(err, "%s: credentials file has mode %04o, readable by others; "
-		             "refusing to use it: run chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
-	} else if (st.st_uid != geteuid() && st.st_uid != 0) {
-		pp_error_set(err, "%s: credentials file is owned by uid %u, not by root or this user; "
-		             "run chown root %s", path, (unsigned)st.st_uid, path);
-	} else {
-		return fd;
-	}
-	close(fd);
-	return -1;
-}
-
-/* The whole file behind fd, NUL-terminated; NULL with errno set. */
-static char *
-creds_read(int fd, size_t *len)
-{
 	struct pp_buf b = { 0 };
 	char chunk[4096];
-	ssize_t n;
+	ssize_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
-	pp_buf_add(&b, "", 0);
-	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			explicit_bzero(b.data, b.len);
-			pp_buf_free(&b);
-			errno = e;
-			return NULL;
-		}
-		pp_buf_add(&b, chunk, (size_t)n);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		pp_error_set(err, "%s %s: %s", what, path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		pp_error_set(err, "%s %s is not a regular file", what, path);
+	else if (st.st_mode & 077)
+		pp_error_set(err, "%s %s may be read by others (mode %04o): chmod 600 %s", what, path,
+		             (unsigned)(st.st_mode & 07777), path);
+	else if (st.st_uid != geteuid() && st.st_uid != 0)
+		pp_error_set(err, "%s %s is owned by uid %u, not by root or this user: chown root %s",
+		             what, path, (unsigned)st.st_uid, path);
+	else {
+		pp_buf_add(&b, "", 0);
+		while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
+			if (n > 0)
+				pp_buf_add(&b, chunk, (size_t)n);
+		if (n < 0)
+			pp_error_set(err, "%s %s: %s", what, path, strerror(errno));
+		explicit_bzero(chunk, sizeof chunk);
 	}
-	explicit_bzero(chunk, sizeof chunk);
-	*len = b.len;
-	return b.data;
+	if (fd >= 0)
+		close(fd);
+	if (n == 0 && b.data) {
+		if (len)
+			*len = b.len;
+		return b.data;
+	}
+	if (b.data)
+		explicit_bzero(b.data, b.len);
+	pp_buf_free(&b);
+	return NULL;
 }
 
 static int
@@ -561,14 +546,8 @@ pp_creds_load(const char *path, struct pp_creds *c, struct pp_error *err)
 	int lineno = 0, rc = 0;
 
 	memset(c, 0, sizeof *c);
-	int fd = creds_open(path, err);
-	if (fd < 0)
+	if ((text = pp_secret_read(path, "credentials file", &len, err)) == NULL)
 		return -1;
-	text = creds_read(fd, &len);
-	int e = errno;
-	close(fd);
-	if (text == NULL)
-		return pp_error_set(err, "%s: cannot read credentials: %s", path, strerror(e));
 	c->hash = pp_hash64(PP_HASH64_INIT, text, len);
 	for (char *line = text, *next; line && rc == 0; line = next) {
 		next = strchr(line, '\n');

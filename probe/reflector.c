@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "portpilot/conf.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
 
@@ -424,48 +425,9 @@ int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
 	return 0;
 }
 
-/* Like core/conf.c's credentials reader (static there): open once and judge the descriptor
- * that is read, so the file checked is the file read; O_NONBLOCK so a FIFO cannot hang us.
- * WHAT names the file in errors ("token file", "key file"). */
-static char *secret_slurp(const char *path, const char *what, struct pp_error *err)
-{
-	struct stat st;
-	struct pp_buf b = { 0 };
-	char chunk[512];
-	ssize_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		pp_error_set(err, "%s %s: %s", what, path, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		pp_error_set(err, "%s %s is not a regular file", what, path);
-	else if (st.st_mode & 077)
-		pp_error_set(err, "%s %s may be read by others (mode %04o): chmod 600 %s", what, path,
-		             (unsigned)(st.st_mode & 07777), path);
-	else if (st.st_uid != geteuid() && st.st_uid != 0)
-		pp_error_set(err, "%s %s is owned by uid %u, not by root or this user: chown root %s",
-		             what, path, (unsigned)st.st_uid, path);
-	else {
-		pp_buf_add(&b, "", 0);
-		while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
-			if (n > 0)
-				pp_buf_add(&b, chunk, (size_t)n);
-		if (n < 0)
-			pp_error_set(err, "%s %s: %s", what, path, strerror(errno));
-		explicit_bzero(chunk, sizeof chunk);
-	}
-	if (fd >= 0)
-		close(fd);
-	if (n == 0 && b.data)
-		return b.data;
-	if (b.data)
-		explicit_bzero(b.data, b.len);
-	pp_buf_free(&b);
-	return NULL;
-}
-
 char *pp_token_read(const char *path, struct pp_error *err)
 {
-	char *s = secret_slurp(path, "token file", err);
+	char *s = pp_secret_read(path, "token file", NULL, err);
 	if (!s)
 		return NULL;
 	/* Either a bare token on the first line or a credentials-style "token=" line. */
@@ -497,7 +459,7 @@ static int tls_error(struct pp_error *err, const char *what, const char *path, c
 struct pp_reflector_tls *pp_reflector_tls_load(const char *cert, const char *key,
                                                struct pp_error *err)
 {
-	char *pem = secret_slurp(key, "key file", err);
+	char *pem = pp_secret_read(key, "key file", NULL, err);
 	if (!pem)
 		return NULL;
 	struct pp_reflector_tls *t = pp_xcalloc(1, sizeof *t);

@@ -92,6 +92,14 @@ struct pp_creds {
 	unsigned long long hash;     /* of the file's bytes: detects a change */
 };
 int pp_creds_load(const char *path, struct pp_creds *out, struct pp_error *err);
+/*
+ * A secret file (credentials, a token, a TLS key) read whole, NUL-terminated:
+ * a regular file of root or this user that nobody else may read. It is
+ * opened once and the descriptor read is the one judged (no stat-then-open
+ * race); a FIFO in its place cannot hang the reader. WHAT names the file in
+ * errors ("token file"). *len (may be NULL) gets the length.
+ */
+char *pp_secret_read(const char *path, const char *what, size_t *len, struct pp_error *err);
 /* Wipes the secrets before freeing them. */
 void pp_creds_free(struct pp_creds *c);
 
