@@ -47,6 +47,12 @@ classify(struct pp_ini_line *l)
 			s++;
 		while (close > s && isspace((unsigned char)close[-1]))
 			close--;
+		if (close == s) {
+			/* libiniparser would keep the section before it and merge the keys into it. */
+			l->kind = PP_INI_BAD;
+			l->why = "a section header needs a name: [name]";
+			return;
+		}
 		l->kind = PP_INI_SECTION;
 		l->name = s;
 		l->name_len = (size_t)(close - s);

@@ -229,7 +229,7 @@ set_text(struct pp_table *t, const char *name, const char *key, const char *valu
 		}
 		add_line(&b, l);
 		if (i == insert_after && last_key == SIZE_MAX && value) {
-			if (l->eol == 0)
+			if (b.data[b.len - 1] != '\n') /* the last line, also one ending in a lone '\r' */
 				pp_buf_addstr(&b, eol_of(&sc));
 			new_key_line(&b, l->kind == PP_INI_KEY ? l : NULL, key, value, eol_of(&sc));
 		}

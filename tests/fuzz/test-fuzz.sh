@@ -8,7 +8,7 @@ make -s -C "$PP_TOP" B="$B" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}" >"$pp_tmp/ou
 rc=$?
 sed 's/^/# /' "$pp_tmp/out" | tail -n 20
 check "fuzz: both targets ran clean" [ $rc = 0 ]
-for t in fuzz fuzz-ddns; do
+for t in fuzz-table fuzz-ddns; do
 	check "fuzz: $t executed inputs" grep -q '^Done [1-9][0-9]* runs' "$PP_TOP/$B/fuzz/$t.log"
 done
 pp_done

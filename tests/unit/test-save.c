@@ -201,6 +201,21 @@ test_crlf_kept(void **state)
 	pp_table_free(t);
 }
 
+/* A last line ending in a lone '\r' (no '\n'): a new key still goes on a line of its own. */
+static void
+test_last_line_lone_cr(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+
+	put(path, "[a]\npublic_port = 80\r");
+	t = load_path();
+	assert_int_equal(pp_table_set(t, "a", "owner", "ops", &err), 0);
+	assert_string_equal(t->text, "[a]\npublic_port = 80\r\nowner       = ops\n");
+	assert_string_equal(pp_table_find(t, "a")->val[PP_F_OWNER], "ops");
+	pp_table_free(t);
+}
+
 static void
 test_bad_values_refused(void **state)
 {
@@ -334,6 +349,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_add_del_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_many_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crlf_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_line_lone_cr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_under_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_contention, setup, teardown),

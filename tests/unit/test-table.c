@@ -289,6 +289,13 @@ test_unknown_key_and_syntax(void **state)
 	pp_table_free(t);
 	assert_int_equal(count("key = outside\n" SITE, PP_ERROR, 1, NULL, "key"), 1);
 	assert_int_equal(count(SITE "[bad name!]\npublic_port=80\ninternal_ip=192.168.2.9\n", PP_ERROR, 4, "bad name!", NULL), 1);
+	/* a header without a name is named; libiniparser would file its keys under [a] */
+	text = SITE "[a]\npublic_port=80\ninternal_ip=192.168.2.9\n[]b]\ndescription = x\n[ ]\n";
+	assert_int_equal(count(text, PP_ERROR, 7, NULL, NULL), 1);
+	assert_int_equal(count(text, PP_ERROR, 9, NULL, NULL), 1);
+	t = load(text);
+	assert_int_equal(t->n, 1);
+	pp_table_free(t);
 }
 
 static void
