@@ -26,13 +26,16 @@ classify(struct pp_ini_line *l)
 		l->kind = PP_INI_BLANK;
 		return;
 	}
-	if (*s == '#' || *s == ';') {
-		l->kind = PP_INI_COMMENT;
-		return;
-	}
+	/* Before the comment test: libiniparser joins even a comment with the next line. */
 	if (e[-1] == '\\') {
 		l->kind = PP_INI_BAD;
-		l->why = "line continuation ('\\' at the end) is not supported; write the value on one line";
+		l->why = *s == '#' || *s == ';'
+		             ? "a comment ending in '\\' swallows the next line (libiniparser joins them); remove the '\\'"
+		             : "line continuation ('\\' at the end) is not supported; write the value on one line";
+		return;
+	}
+	if (*s == '#' || *s == ';') {
+		l->kind = PP_INI_COMMENT;
 		return;
 	}
 	if (*s == '[') {

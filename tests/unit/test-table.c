@@ -296,6 +296,9 @@ test_unknown_key_and_syntax(void **state)
 	t = load(text);
 	assert_int_equal(t->n, 1);
 	pp_table_free(t);
+	/* libiniparser joins a comment ending in '\\' with the next line: [b] would vanish */
+	text = SITE "; old path C:\\\n[b]\npublic_port=80\ninternal_ip=192.168.2.9\n";
+	assert_int_equal(count(text, PP_ERROR, 4, NULL, NULL), 1);
 }
 
 static void
