@@ -133,6 +133,25 @@ format_value(struct pp_buf *b, const char *value)
 	}
 }
 
+/*
+ * Where a new value's replacement ends: the value's span, and after a quoted value
+ * also what follows the closing quote up to a comment, since libiniparser ignores
+ * it there but would read it as part of an unquoted replacement.
+ */
+static size_t
+replace_end(const struct pp_ini_line *l)
+{
+	size_t e = l->vend;
+
+	if (e > l->vstart && (l->s[l->vstart] == '"' || l->s[l->vstart] == '\'')) {
+		while (e < l->len && l->s[e] != ';' && l->s[e] != '#')
+			e++;
+		while (e > l->vend && isspace((unsigned char)l->s[e - 1]))
+			e--;
+	}
+	return e;
+}
+
 /* A new "key = value" line shaped like its neighbour (indent, '=' column). */
 static void
 new_key_line(struct pp_buf *b, const struct pp_ini_line *like, const char *key, const char *value,
@@ -223,7 +242,7 @@ set_text(struct pp_table *t, const char *name, const char *key, const char *valu
 			if (i == last_key) {
 				pp_buf_add(&b, l->s, l->vstart);
 				format_value(&b, value);
-				pp_buf_add(&b, l->s + l->vend, l->len - l->vend + l->eol);
+				pp_buf_add(&b, l->s + replace_end(l), l->len - replace_end(l) + l->eol);
 				continue;
 			}
 		}

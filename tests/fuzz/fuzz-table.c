@@ -44,6 +44,88 @@ check_spans(const struct pp_table *t)
 	free(lines);
 }
 
+/* Each mapping as one string: name, then every value, one per line (a name has no newline). */
+static char **
+snapshot(const struct pp_table *t)
+{
+	char **v = pp_xcalloc(t->n + 1, sizeof *v);
+	for (size_t i = 0; i < t->n; i++) {
+		struct pp_buf b = { 0 };
+		pp_buf_addstr(&b, t->maps[i].name);
+		for (int f = 0; f < PP_F__COUNT; f++)
+			pp_buf_printf(&b, "\n%s", t->maps[i].val[f] ? t->maps[i].val[f] : "(unset)");
+		v[i] = b.data; /* a name is never empty here: data is set */
+	}
+	return v;
+}
+
+/* Every mapping but `skip` (and its values) must read the same after an edit, in order. */
+static void
+same_except(char **before, size_t n, const struct pp_table *t, const char *skip)
+{
+	char **after = snapshot(t);
+	size_t j = 0, sl = strlen(skip);
+
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(before[i], skip, sl) == 0 && before[i][sl] == '\n')
+			continue;
+		while (after[j] && strncmp(after[j], skip, sl) == 0 && after[j][sl] == '\n')
+			j++;
+		if (after[j] == NULL || strcmp(before[i], after[j]) != 0)
+			abort();
+		j++;
+	}
+	for (size_t i = 0; after[i]; i++)
+		free(after[i]);
+	free(after);
+}
+
+static void
+free_snapshot(char **v)
+{
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Rename, delete and add through the core: the target changes, nothing else does. */
+static void
+check_structure_edits(struct pp_table *t)
+{
+	struct pp_error err;
+	char **before;
+	char *name;
+	size_t n;
+
+	if (t->n == 0 || t->parse.n)
+		return;
+	name = pp_xstrdup(t->maps[0].name);
+	before = snapshot(t);
+	n = t->n;
+	if (pp_table_rename(t, name, "fuzz-renamed", &err) == 0) {
+		if (t->n != n || pp_table_find(t, "fuzz-renamed") == NULL || t->parse.n)
+			abort();
+		check_spans(t);
+		free(name);
+		name = pp_xstrdup("fuzz-renamed");
+		free_snapshot(before);
+		before = snapshot(t);
+	}
+	if (pp_table_del(t, name, &err) == 0) {
+		if (t->n != n - 1 || pp_table_find(t, name) != NULL || t->parse.n)
+			abort();
+		same_except(before, n, t, name);
+		check_spans(t);
+	}
+	if (pp_table_find(t, "fuzz-added") == NULL && pp_table_add(t, "fuzz-added", &err) == 0) {
+		if (pp_table_find(t, "fuzz-added") == NULL || t->parse.n)
+			abort();
+		check_spans(t);
+	}
+	free_snapshot(before);
+	free(name);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -71,6 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(name);
 		free(value);
 	}
+	check_structure_edits(t);
 	pp_findings_free(&fs);
 	pp_table_free(t);
 	return 0;

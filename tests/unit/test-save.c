@@ -201,6 +201,25 @@ test_crlf_kept(void **state)
 	pp_table_free(t);
 }
 
+/* libiniparser ignores text after a closing quote; an unquoted new value must not take it in. */
+static void
+test_text_after_closing_quote(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+
+	put(path, "[a]\nowner = ' '-\ndescription = \"x\" junk ; keep\n");
+	t = load_path();
+	assert_string_equal(pp_table_find(t, "a")->val[PP_F_OWNER], " ");
+	assert_string_equal(pp_table_find(t, "a")->val[PP_F_DESCRIPTION], "x");
+	assert_int_equal(pp_table_set(t, "a", "owner", "", &err), 0);
+	assert_int_equal(pp_table_set(t, "a", "description", "ops", &err), 0);
+	assert_string_equal(t->text, "[a]\nowner = \ndescription = ops ; keep\n");
+	assert_string_equal(pp_table_find(t, "a")->val[PP_F_OWNER], "");
+	assert_string_equal(pp_table_find(t, "a")->val[PP_F_DESCRIPTION], "ops");
+	pp_table_free(t);
+}
+
 /* A last line ending in a lone '\r' (no '\n'): a new key still goes on a line of its own. */
 static void
 test_last_line_lone_cr(void **state)
@@ -350,6 +369,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_set_many_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crlf_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_line_lone_cr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_text_after_closing_quote, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_under_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_contention, setup, teardown),
