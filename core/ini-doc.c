@@ -146,11 +146,23 @@ pp_ini_scan(const char *text, size_t len, struct pp_ini_line **out)
 	return n;
 }
 
-bool
-pp_ini_needs_quotes(const char *value)
+/*
+ * The quote a value needs so that libiniparser reads it back unchanged: 0 for none,
+ * '"' or '\'', or -1 when no quoting can carry it (it must be quoted and holds both).
+ * Unquoted, libiniparser cuts at ';' or '#', strips white space, and takes a leading
+ * quote as the start of a quoted value.
+ */
+int
+pp_ini_quote(const char *value)
 {
 	size_t n = strlen(value);
 
-	return n > 0 && (strpbrk(value, ";#") != NULL || isspace((unsigned char)value[0]) ||
-	                 isspace((unsigned char)value[n - 1]) || value[0] == '\'');
+	if (n == 0 || (strpbrk(value, ";#") == NULL && !isspace((unsigned char)value[0]) &&
+	               !isspace((unsigned char)value[n - 1]) && value[0] != '\'' && value[0] != '"'))
+		return 0;
+	if (strchr(value, '"') == NULL)
+		return '"';
+	if (strchr(value, '\'') == NULL)
+		return '\'';
+	return -1;
 }

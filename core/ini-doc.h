@@ -29,7 +29,7 @@ size_t pp_ini_scan(const char *text, size_t len, struct pp_ini_line **out);
 size_t pp_ini_scan_next(const char *text, size_t len, size_t *pos, size_t max_sections,
                         struct pp_ini_line **buf, size_t *cap);
 
-/* True when a value must be quoted to read back the same. */
-bool pp_ini_needs_quotes(const char *value);
+/* The quote a value needs to read back the same: 0 none, a quote char, -1 impossible. */
+int pp_ini_quote(const char *value);
 
 #endif

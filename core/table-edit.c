@@ -90,8 +90,9 @@ check_value(bool site, int f, const char *value, struct pp_error *err)
 		if ((unsigned char)*p < 0x20 && *p != '\t')
 			return pp_error_set(err, "%s: value holds a line break or control character; write it on one line",
 			                    site ? pp_site_field_name(f) : pp_field_name(f));
-	if (strchr(value, '"') && pp_ini_needs_quotes(value))
-		return pp_error_set(err, "%s: a value with ';' or '#' cannot also hold '\"'; drop one of them",
+	if (pp_ini_quote(value) < 0)
+		return pp_error_set(err, "%s: this value must be quoted (';', '#', a leading quote or space) and "
+		                    "cannot hold both ' and \"; drop one kind of quote",
 		                    site ? pp_site_field_name(f) : pp_field_name(f));
 	if (strlen(value) > 900)
 		return pp_error_set(err, "%s: value longer than 900 characters; shorten it",
@@ -124,13 +125,12 @@ check_value(bool site, int f, const char *value, struct pp_error *err)
 static void
 format_value(struct pp_buf *b, const char *value)
 {
-	if (pp_ini_needs_quotes(value)) {
-		pp_buf_addstr(b, "\"");
+	int q = pp_ini_quote(value); /* check_value() refused -1 */
+
+	if (q > 0)
+		pp_buf_printf(b, "%c%s%c", q, value, q);
+	else
 		pp_buf_addstr(b, value);
-		pp_buf_addstr(b, "\"");
-	} else {
-		pp_buf_addstr(b, value);
-	}
 }
 
 /*

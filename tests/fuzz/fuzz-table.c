@@ -150,6 +150,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			check_spans(t);
 		}
+		/* Any typed value too: the input's last line. */
+		free(value);
+		{
+			const char *nl = memrchr(data, '\n', size);
+			const char *start = nl ? nl + 1 : (const char *)data;
+			value = pp_xstrndup(start, size - (size_t)(start - (const char *)data));
+		}
+		if (pp_table_set(t, name, "owner", value, &err) == 0) {
+			struct pp_mapping *m = pp_table_find(t, name);
+			if (m == NULL || m->val[PP_F_OWNER] == NULL || strcmp(m->val[PP_F_OWNER], value) != 0)
+				abort();
+			check_spans(t);
+		}
 		free(name);
 		free(value);
 	}
