@@ -273,25 +273,22 @@ read_chunk(struct pp_table *t, int fd, const struct pp_ini_line *lines, const bo
 
 		if (key == NULL || d->val[k] == NULL)
 			continue;
-		/* "section:key"; a section name may itself hold ':' (reported by check). */
-		for (colon = strchr(key, ':'); colon; colon = strchr(colon + 1, ':')) {
-			if (is_site(key, (size_t)(colon - key)))
-				break;
-			if ((mi = index_find(ix, t, key, (size_t)(colon - key), false, 0)) >= 0)
-				break;
+		/* "section:key"; a section name may itself hold ':' (reported by check), so
+		 * the split is where a known section meets a known key: [site:] owner is
+		 * "site::owner", not [site] ":owner". Unknown keys were reported by the scan. */
+		vals = NULL;
+		for (colon = strchr(key, ':'); colon && vals == NULL; colon = strchr(colon + 1, ':')) {
+			field = colon + 1;
+			if (is_site(key, (size_t)(colon - key))) {
+				if ((f = site_field_lookup(field, strlen(field))) >= 0)
+					vals = t->site.val;
+			} else if ((mi = index_find(ix, t, key, (size_t)(colon - key), false, 0)) >= 0 &&
+			           (f = pp_field_lookup(field)) >= 0) {
+				vals = t->maps[mi].val;
+			}
 		}
-		if (colon == NULL)
+		if (vals == NULL)
 			continue;
-		field = colon + 1;
-		if (mi < 0) {
-			if ((f = site_field_lookup(field, strlen(field))) < 0)
-				continue;
-			vals = t->site.val;
-		} else {
-			if ((f = pp_field_lookup(field)) < 0)
-				continue;
-			vals = t->maps[mi].val;
-		}
 		free(vals[f]);
 		vals[f] = pp_xstrdup(d->val[k]);
 	}

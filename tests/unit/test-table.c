@@ -296,6 +296,11 @@ test_unknown_key_and_syntax(void **state)
 	t = load(text);
 	assert_int_equal(t->n, 1);
 	pp_table_free(t);
+	/* a ':' in a section name: libiniparser's key "site::owner" is [site:] owner */
+	t = load(SITE "[site:]\nowner = x\n[a:b]\ndescription = y\n");
+	assert_string_equal(pp_table_find(t, "site:")->val[PP_F_OWNER], "x");
+	assert_string_equal(pp_table_find(t, "a:b")->val[PP_F_DESCRIPTION], "y");
+	pp_table_free(t);
 	/* libiniparser joins a comment ending in '\\' with the next line: [b] would vanish */
 	text = SITE "; old path C:\\\n[b]\npublic_port=80\ninternal_ip=192.168.2.9\n";
 	assert_int_equal(count(text, PP_ERROR, 4, NULL, NULL), 1);
