@@ -149,8 +149,8 @@ pp_ini_scan(const char *text, size_t len, struct pp_ini_line **out)
 /*
  * The quote a value needs so that libiniparser reads it back unchanged: 0 for none,
  * '"' or '\'', or -1 when no quoting can carry it (it must be quoted and holds both).
- * Unquoted, libiniparser cuts at ';' or '#', strips white space, and takes a leading
- * quote as the start of a quoted value.
+ * Unquoted, libiniparser cuts at ';' or '#', strips white space, takes a leading
+ * quote as the start of a quoted value and a trailing '\\' as a line continuation.
  */
 int
 pp_ini_quote(const char *value)
@@ -158,7 +158,8 @@ pp_ini_quote(const char *value)
 	size_t n = strlen(value);
 
 	if (n == 0 || (strpbrk(value, ";#") == NULL && !isspace((unsigned char)value[0]) &&
-	               !isspace((unsigned char)value[n - 1]) && value[0] != '\'' && value[0] != '"'))
+	               !isspace((unsigned char)value[n - 1]) && value[n - 1] != '\\' && value[0] != '\'' &&
+	               value[0] != '"'))
 		return 0;
 	if (strchr(value, '"') == NULL)
 		return '"';

@@ -91,8 +91,9 @@ check_value(bool site, int f, const char *value, struct pp_error *err)
 			return pp_error_set(err, "%s: value holds a line break or control character; write it on one line",
 			                    site ? pp_site_field_name(f) : pp_field_name(f));
 	if (pp_ini_quote(value) < 0)
-		return pp_error_set(err, "%s: this value must be quoted (';', '#', a leading quote or space) and "
-		                    "cannot hold both ' and \"; drop one kind of quote",
+		return pp_error_set(err, "%s: this value needs quotes to read back unchanged (';', '#', a leading "
+		                    "quote, space at either end, a trailing '\\'), so it cannot hold both ' and \"; "
+		                    "drop one kind of quote",
 		                    site ? pp_site_field_name(f) : pp_field_name(f));
 	if (strlen(value) > 900)
 		return pp_error_set(err, "%s: value longer than 900 characters; shorten it",

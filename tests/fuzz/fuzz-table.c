@@ -59,33 +59,65 @@ snapshot(const struct pp_table *t)
 	return v;
 }
 
-/* Every mapping but `skip` (and its values) must read the same after an edit, in order. */
-static void
-same_except(char **before, size_t n, const struct pp_table *t, const char *skip)
-{
-	char **after = snapshot(t);
-	size_t j = 0, sl = strlen(skip);
-
-	for (size_t i = 0; i < n; i++) {
-		if (strncmp(before[i], skip, sl) == 0 && before[i][sl] == '\n')
-			continue;
-		while (after[j] && strncmp(after[j], skip, sl) == 0 && after[j][sl] == '\n')
-			j++;
-		if (after[j] == NULL || strcmp(before[i], after[j]) != 0)
-			abort();
-		j++;
-	}
-	for (size_t i = 0; after[i]; i++)
-		free(after[i]);
-	free(after);
-}
-
 static void
 free_snapshot(char **v)
 {
 	for (size_t i = 0; v[i]; i++)
 		free(v[i]);
 	free(v);
+}
+
+static bool
+named(const char *snap, const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	return name && strncmp(snap, name, n) == 0 && snap[n] == '\n';
+}
+
+/*
+ * After an edit, the mappings other than `was` (before) and `now` (after) read the
+ * same, in the same order; when both are given (a rename), their values are equal.
+ */
+static void
+same_except(char **before, const struct pp_table *t, const char *was, const char *now)
+{
+	char **after = snapshot(t);
+	const char *wv = NULL, *nv = NULL;
+	size_t j = 0;
+
+	for (size_t i = 0; before[i]; i++) {
+		if (named(before[i], was)) {
+			wv = strchr(before[i], '\n');
+			continue;
+		}
+		while (after[j] && named(after[j], now))
+			nv = strchr(after[j++], '\n');
+		if (after[j] == NULL || strcmp(before[i], after[j]) != 0)
+			abort();
+		j++;
+	}
+	while (after[j] && named(after[j], now))
+		nv = strchr(after[j++], '\n');
+	if (after[j] != NULL || (was && now && (wv == NULL || nv == NULL || strcmp(wv, nv) != 0)))
+		abort();
+	free_snapshot(after);
+}
+
+/* Set a key through the core: refused, or read back exactly. */
+static void
+set_reads_back(struct pp_table *t, const char *name, const char *key, const char *value)
+{
+	struct pp_error err;
+	struct pp_mapping *m;
+	int f = pp_field_lookup(key);
+
+	if (pp_table_set(t, name, key, value, &err) < 0)
+		return;
+	m = pp_table_find(t, name);
+	if (m == NULL || m->val[f] == NULL || strcmp(m->val[f], value) != 0)
+		abort();
+	check_spans(t);
 }
 
 /* Rename, delete and add through the core: the target changes, nothing else does. */
@@ -105,6 +137,7 @@ check_structure_edits(struct pp_table *t)
 	if (pp_table_rename(t, name, "fuzz-renamed", &err) == 0) {
 		if (t->n != n || pp_table_find(t, "fuzz-renamed") == NULL || t->parse.n)
 			abort();
+		same_except(before, t, name, "fuzz-renamed");
 		check_spans(t);
 		free(name);
 		name = pp_xstrdup("fuzz-renamed");
@@ -114,12 +147,15 @@ check_structure_edits(struct pp_table *t)
 	if (pp_table_del(t, name, &err) == 0) {
 		if (t->n != n - 1 || pp_table_find(t, name) != NULL || t->parse.n)
 			abort();
-		same_except(before, n, t, name);
+		same_except(before, t, name, NULL);
 		check_spans(t);
 	}
+	free_snapshot(before);
+	before = snapshot(t);
 	if (pp_table_find(t, "fuzz-added") == NULL && pp_table_add(t, "fuzz-added", &err) == 0) {
 		if (pp_table_find(t, "fuzz-added") == NULL || t->parse.n)
 			abort();
+		same_except(before, t, NULL, "fuzz-added");
 		check_spans(t);
 	}
 	free_snapshot(before);
@@ -139,30 +175,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	pp_table_check(t, 1790000000, &fs);
 	check_spans(t);
-	/* An edit through the core must read back exactly, or be refused. */
+	/* An edit through the core must read back exactly, or be refused: a value the
+	 * file holds (the last mapping's description), and any typed one (the last line). */
 	if (t->n > 0 && t->parse.n == 0) {
 		char *name = pp_xstrdup(t->maps[0].name);
 		const char *d = t->maps[t->n - 1].val[PP_F_DESCRIPTION];
+		const char *nl = memrchr(data, '\n', size), *last = nl ? nl + 1 : (const char *)data;
 		char *value = d ? pp_xstrdup(d) : NULL; /* the edit re-reads the model */
-		if (value && pp_table_set(t, name, "owner", value, &err) == 0) {
-			struct pp_mapping *m = pp_table_find(t, name);
-			if (m == NULL || m->val[PP_F_OWNER] == NULL || strcmp(m->val[PP_F_OWNER], value) != 0)
-				abort();
-			check_spans(t);
-		}
-		/* Any typed value too: the input's last line. */
+		if (value)
+			set_reads_back(t, name, "owner", value);
 		free(value);
-		{
-			const char *nl = memrchr(data, '\n', size);
-			const char *start = nl ? nl + 1 : (const char *)data;
-			value = pp_xstrndup(start, size - (size_t)(start - (const char *)data));
-		}
-		if (pp_table_set(t, name, "owner", value, &err) == 0) {
-			struct pp_mapping *m = pp_table_find(t, name);
-			if (m == NULL || m->val[PP_F_OWNER] == NULL || strcmp(m->val[PP_F_OWNER], value) != 0)
-				abort();
-			check_spans(t);
-		}
+		value = pp_xstrndup(last, size - (size_t)(last - (const char *)data));
+		set_reads_back(t, name, "owner", value);
 		free(name);
 		free(value);
 	}

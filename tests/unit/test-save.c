@@ -225,7 +225,7 @@ static void
 test_values_read_back(void **state)
 {
 	static const char *v[] = { "\"x", "\"a b\"c", "\"\"", "''", "'x", "x'", " pad ", "a \"b\" ; c",
-	                           "Camera #3; north", "plain words", "" };
+	                           "Camera #3; north", "plain words", "C:\\", "" };
 	struct pp_table *t;
 	struct pp_error err;
 
