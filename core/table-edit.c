@@ -259,34 +259,66 @@ set_text(struct pp_table *t, const char *name, const char *key, const char *valu
 	return 0;
 }
 
+/* The value the model holds for name's key now (NULL when unset or unknown). */
+static const char *
+model_value(const struct pp_table *t, const char *name, const char *key)
+{
+	const struct pp_mapping *m;
+
+	if (strcasecmp(name, "site") == 0) {
+		for (int i = 0; i < PP_S__COUNT; i++)
+			if (strcasecmp(key, pp_site_field_name(i)) == 0)
+				return t->site.val[i];
+		return NULL;
+	}
+	m = pp_table_find(t, name);
+	return m && pp_field_lookup(key) >= 0 ? m->val[pp_field_lookup(key)] : NULL;
+}
+
 int
 pp_table_set(struct pp_table *t, const char *name, const char *key, const char *value, struct pp_error *err)
 {
-	if (set_text(t, name, key, value, err) < 0)
-		return -1;
-	return reparse(t, err);
+	struct pp_kv kv = { key, value };
+
+	return pp_table_set_many(t, name, &kv, 1, err);
 }
 
+/*
+ * All or nothing, and only what reads back as written: after the re-read every key
+ * must hold its new value, or the old text comes back (a line the edit made longer
+ * than libiniparser reads, with its old comment, say).
+ */
 int
 pp_table_set_many(struct pp_table *t, const char *name, const struct pp_kv *kv, size_t n,
                   struct pp_error *err)
 {
 	char *old = pp_xstrndup(t->text, t->text_len);
-	size_t old_len = t->text_len;
+	size_t old_len = t->text_len, i;
 	bool old_dirty = t->dirty;
+	int rc = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (set_text(t, name, kv[i].key, kv[i].value, err) < 0) {
-			if (t->text != t->loaded)
-				free(t->text);
-			t->text = old;
-			t->text_len = old_len;
-			t->dirty = old_dirty;
-			return -1;
-		}
+	for (i = 0; i < n && rc == 0; i++)
+		rc = set_text(t, name, kv[i].key, kv[i].value, err);
+	if (rc == 0)
+		rc = reparse(t, err);
+	for (i = 0; i < n && rc == 0; i++) {
+		const char *got = model_value(t, name, kv[i].key);
+		if (kv[i].value ? got == NULL || strcmp(got, kv[i].value) != 0 : got != NULL)
+			rc = pp_error_set(err, "%s: written into this file it would read back as %s%.200s%s, "
+			                  "not as typed (is the line with its comment over 1000 characters?)",
+			                  kv[i].key, got ? "'" : "", got ? got : "nothing", got ? "'" : "");
+	}
+	if (rc < 0) {
+		if (t->text != t->loaded)
+			free(t->text);
+		t->text = old;
+		t->text_len = old_len;
+		t->dirty = old_dirty;
+		reparse(t, NULL);
+		return -1;
 	}
 	free(old);
-	return reparse(t, err);
+	return rc;
 }
 
 int

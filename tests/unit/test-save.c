@@ -238,6 +238,29 @@ test_values_read_back(void **state)
 	pp_table_free(t);
 }
 
+/* An edit that would not read back (its line, with the old comment, too long) changes nothing. */
+static void
+test_edit_must_read_back(void **state)
+{
+	char text[1200], value[201];
+	struct pp_table *t;
+	struct pp_error err;
+
+	snprintf(text, sizeof text, "[a]\npublic_port = 80\nowner = x ; %0900d\n", 0);
+	memset(value, 'v', 200);
+	value[200] = '\0';
+	put(path, text);
+	t = load_path();
+	assert_int_equal(pp_table_set(t, "a", "owner", value, &err), -1);
+	assert_non_null(strstr(err.msg, "owner: written into this file it would read back as nothing"));
+	assert_string_equal(t->text, text);
+	assert_false(t->dirty);
+	assert_string_equal(pp_table_find(t, "a")->val[PP_F_OWNER], "x");
+	assert_int_equal(pp_table_set(t, "a", "owner", "y", &err), 0); /* a short one fits */
+	assert_string_equal(pp_table_find(t, "a")->val[PP_F_OWNER], "y");
+	pp_table_free(t);
+}
+
 /* A last line ending in a lone '\r' (no '\n'): a new key still goes on a line of its own. */
 static void
 test_last_line_lone_cr(void **state)
@@ -389,6 +412,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_crlf_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_line_lone_cr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_values_read_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edit_must_read_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_after_closing_quote, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_under_failure, setup, teardown),
