@@ -186,9 +186,7 @@ set_text(struct pp_table *t, const char *name, const char *key, const char *valu
 	size_t *own, last_hdr = SIZE_MAX, last_key = SIZE_MAX, insert_after;
 
 	if (site) {
-		for (int i = 0; i < PP_S__COUNT; i++)
-			if (strcasecmp(key, pp_site_field_name(i)) == 0)
-				f = i;
+		f = pp_site_field_lookup(key, strlen(key));
 	} else {
 		f = pp_field_lookup(key);
 		if (pp_table_find(t, name) == NULL)
@@ -241,9 +239,10 @@ set_text(struct pp_table *t, const char *name, const char *key, const char *valu
 			if (value == NULL)
 				continue; /* removing the key: drop every copy */
 			if (i == last_key) {
+				size_t end = replace_end(l);
 				pp_buf_add(&b, l->s, l->vstart);
 				format_value(&b, value);
-				pp_buf_add(&b, l->s + replace_end(l), l->len - replace_end(l) + l->eol);
+				pp_buf_add(&b, l->s + end, l->len - end + l->eol);
 				continue;
 			}
 		}
@@ -263,16 +262,12 @@ set_text(struct pp_table *t, const char *name, const char *key, const char *valu
 static const char *
 model_value(const struct pp_table *t, const char *name, const char *key)
 {
-	const struct pp_mapping *m;
+	const struct pp_mapping *m = pp_table_find(t, name);
+	int f;
 
-	if (strcasecmp(name, "site") == 0) {
-		for (int i = 0; i < PP_S__COUNT; i++)
-			if (strcasecmp(key, pp_site_field_name(i)) == 0)
-				return t->site.val[i];
-		return NULL;
-	}
-	m = pp_table_find(t, name);
-	return m && pp_field_lookup(key) >= 0 ? m->val[pp_field_lookup(key)] : NULL;
+	if (strcasecmp(name, "site") == 0)
+		return (f = pp_site_field_lookup(key, strlen(key))) >= 0 ? t->site.val[f] : NULL;
+	return m && (f = pp_field_lookup(key)) >= 0 ? m->val[f] : NULL;
 }
 
 int

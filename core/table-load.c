@@ -82,8 +82,8 @@ is_site(const char *s, size_t n)
 	return n == 4 && strncasecmp(s, "site", 4) == 0;
 }
 
-static int
-site_field_lookup(const char *k, size_t n)
+int
+pp_site_field_lookup(const char *k, size_t n)
 {
 	for (int i = 0; i < PP_S__COUNT; i++) {
 		const char *name = pp_site_field_name(i);
@@ -203,7 +203,7 @@ place_lines(struct pp_table *t, struct name_index *ix, int *curp, const struct p
 			index_find(ix, t, l->name, l->name_len, true, cur);
 			break;
 		case PP_INI_KEY: {
-			int f = cur == -1 ? site_field_lookup(l->name, l->name_len)
+			int f = cur == -1 ? pp_site_field_lookup(l->name, l->name_len)
 			                  : field_lookup_n(l->name, l->name_len);
 			char *key = pp_xstrndup(l->name, l->name_len);
 			if (cur == -2) {
@@ -269,7 +269,7 @@ read_chunk(struct pp_table *t, int fd, const struct pp_ini_line *lines, const bo
 	for (ssize_t k = 0; k < d->size; k++) {
 		const char *key = d->key[k], *colon, *field;
 		char **vals;
-		int f, mi = -1;
+		int f, mi;
 
 		if (key == NULL || d->val[k] == NULL)
 			continue;
@@ -280,7 +280,7 @@ read_chunk(struct pp_table *t, int fd, const struct pp_ini_line *lines, const bo
 		for (colon = strchr(key, ':'); colon && vals == NULL; colon = strchr(colon + 1, ':')) {
 			field = colon + 1;
 			if (is_site(key, (size_t)(colon - key))) {
-				if ((f = site_field_lookup(field, strlen(field))) >= 0)
+				if ((f = pp_site_field_lookup(field, strlen(field))) >= 0)
 					vals = t->site.val;
 			} else if ((mi = index_find(ix, t, key, (size_t)(colon - key), false, 0)) >= 0 &&
 			           (f = pp_field_lookup(field)) >= 0) {
