@@ -236,10 +236,8 @@ pp_confirm_state(const char *state_dir, struct pp_confirm_state *cs)
 bool
 pp_pending_timer_alive(const struct pp_pending *pd)
 {
-	/* pid 0: the apply that writes the record is still starting its timer. */
-	if (pd->pid == 0)
-		return time(NULL) < pd->deadline;
-	if (pd->pid < 0)
+	/* The record is written once, with the timer's pid (never 0: see spawn_timer). */
+	if (pd->pid <= 1)
 		return false;
 	/* The pid alone may be reused: only a "rollback --timer ID" process is ours. */
 	char path[40];

@@ -66,20 +66,39 @@ rm -rf "$S3"
 
 # apply --confirm 5 from a session that then hangs up: the timer rolls back on time.
 sed -i 's/^internal_ip *= 192.168.2.101/internal_ip = 192.168.2.102/' "$T"
+# The record of an apply --confirm is written once, with its timer's pid: read the moment
+# it appears, it never says pid=0 (a reader's "kill 0" would signal its own process group).
+first_read_has_pid() {
+	for _i in 1 2 3; do
+		ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply --confirm 30 >/dev/null 2>&1 &
+		_job=$!
+		while [ ! -s "$S/pending" ] && kill -0 $_job 2>/dev/null; do :; done
+		_first=$(cat "$S/pending" 2>/dev/null)
+		wait $_job && pp rollback && printf '%s\n' "$_first" | grep -q '^pid=[1-9][0-9]*$' || return 1
+	done
+}
+check "a new pending record holds the timer's pid at once" first_read_has_pid
+rules >"$pp_tmp/after-first"
+check "and its rollbacks left the rules exactly" cmp -s "$pp_tmp/state-A" "$pp_tmp/after-first"
 t0=$(date +%s)
-ip netns exec "$R" setsid sh -c "$PORTPILOT -f $T --state-dir $S apply --confirm 5 >$pp_tmp/confirm-out 2>&1; exec sleep 60" &
-check "apply --confirm arms a timer" waits 5 test -s "$S/pending"
-tpid=$(sed -n 's/^pid=//p' "$S/pending")
+# The sh in the new session writes its own pid: that pid leads the session and its group.
+ip netns exec "$R" setsid sh -c "echo \$\$ >$pp_tmp/session; $PORTPILOT -f $T --state-dir $S apply --confirm 5 >$pp_tmp/confirm-out 2>&1; exec sleep 60" &
+# The apply writes its record with pid=0 while it starts the timer: wait for the timer's pid.
+check "apply --confirm arms a timer" waits 5 grep -q '^pid=[1-9]' "$S/pending"
+tpid=$(timer_pid "$S")
+session=$(cat "$pp_tmp/session" 2>/dev/null)
 check "the change is live" body_is "$LAB_INET" "$pub:8080/" srv-102
-# setsid ran in the background job itself, so its pid leads the new session. Signal that
-# group only once that is true: never the group this test (and make) runs in.
-session=$!
-check "the apply runs in its own session" waits 5 sh -c "[ \"\$(ps -o sid= -p $session | tr -d ' ')\" = $session ]"
-at_exit "kill -KILL -$session 2>/dev/null; kill $tpid 2>/dev/null"
-[ "$(ps -o sid= -p $session | tr -d ' ')" = "$session" ] && [ "$session" != "$(ps -o sid= -p $$ | tr -d ' ')" ] &&
-	kill -HUP "-$session"
+# Signal that group only while it is a session of its own that is not this test's (nor make's).
+own_session() {
+	case "$session" in '' | *[!0-9]* | 0 | 1) return 1;; esac
+	[ "$(ps -o sid= -p "$session" | tr -d ' ')" = "$session" ] &&
+		[ "$(ps -o pgid= -p $$ | tr -d ' ')" != "$session" ] && [ "$(ps -o sid= -p $$ | tr -d ' ')" != "$session" ]
+}
+at_exit "own_session && kill -KILL -$session 2>/dev/null; is_timer '$tpid' && kill '$tpid'"
+check "the apply runs in its own session" waits 5 own_session
+own_session && kill -HUP "-$session"
 [ -n "$tpid" ] && kill -HUP "$tpid"
-check "the session died of the hang-up" waits 3 sh -c "! kill -0 $! 2>/dev/null"
+check "the session died of the hang-up" waits 3 sh -c "! kill -0 $session 2>/dev/null"
 check "the timer lives in its own session" sh -c "[ \$(ps -o sid= -p $tpid | tr -d ' ') != $session ]"
 check "the timer survived SIGHUP" kill -0 "$tpid"
 check "still changed before the deadline" body_is "$LAB_INET" "$pub:8080/" srv-102
@@ -97,7 +116,7 @@ check "status --json: timer_rollback holds the time" \
 
 # apply --confirm then confirm: the change stays past the deadline and is persisted.
 check "apply --confirm 3" pp apply --confirm 3
-tpid=$(sed -n 's/^pid=//p' "$S/pending")
+tpid=$(timer_pid "$S")
 deadline=$(sed -n 's/^deadline=//p' "$S/pending")
 check "a second apply is refused while one awaits confirmation" sh -c "! ip netns exec $R $PORTPILOT -f $T --state-dir $S apply >/dev/null 2>&1"
 check "confirm" pp confirm

@@ -9,14 +9,13 @@ pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
 ppq() { pp "$@" >/dev/null 2>&1; }
 waits() ( wait_for "$@" )   # a subshell: lib.sh's check and wait_for share a variable
 pub=http://$LAB_PUBLIC_IP
-timer_pid() { sed -n 's/^pid=//p' "$S/pending"; }
 deadline() { sed -n 's/^deadline=//p' "$S/pending"; }
 gone() { ! grep -q -- --timer "/proc/$1/cmdline" 2>/dev/null; }  # a zombie counts as gone
 past() { [ "$(date +%s)" -ge "$1" ]; }
 # kill_timer: the test started it (through apply), so it ends it by its PID.
 kill_timer() {
-	_pid=$(timer_pid)
-	[ -n "$_pid" ] && [ "$_pid" -gt 1 ] && kill -9 "$_pid" && waits 5 gone "$_pid"
+	_pid=$(timer_pid "$S")
+	[ -n "$_pid" ] && kill -9 "$_pid" && waits 5 gone "$_pid"
 }
 # point web-1 (8080) at HOST's server
 point() { sed -i "/^\[web-1\]/,/^internal_ip/s/^internal_ip .*/internal_ip   = $1/" "$T"; }

@@ -11,12 +11,11 @@ lab_up || { not_ok "lab builds"; pp_done; }
 S=$pp_tmp/state
 pp_cli() { ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$pp_tmp/m.ini" --state-dir "$S" "$@" >/dev/null 2>&1; }
 in_kernel() { ip netns exec "$LAB_ROUTER" iptables-save | grep -q "pp:$1"; }
-timer_pid() { sed -n 's/^pid=//p' "$S/pending"; }
 gone() { ! grep -q -- --timer "/proc/$1/cmdline" 2>/dev/null; }  # a zombie counts as gone
 # kill_timer: the test started it (through apply), so it ends it by its PID.
 kill_timer() {
-	_pid=$(timer_pid)
-	[ -n "$_pid" ] && [ "$_pid" -gt 1 ] && kill -9 "$_pid" && wait_for 5 gone "$_pid"
+	_pid=$(timer_pid "$S")
+	[ -n "$_pid" ] && kill -9 "$_pid" && wait_for 5 gone "$_pid"
 }
 lab_seed_table "$pp_tmp/m.ini"
 TUI_WRAP="ip netns exec $LAB_ROUTER"
