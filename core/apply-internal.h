@@ -43,6 +43,8 @@ int pp_pending_write(const char *dir, const struct pp_pending *pd, struct pp_err
  * A reboot, the OOM killer or a kill leave a record nobody will act on.
  */
 bool pp_pending_timer_alive(const struct pp_pending *pd);
+/* "the rollback timer (pid N)", or "(never started)" for a record without a pid, into buf. */
+const char *pp_pending_timer_name(const struct pp_pending *pd, char buf[64]);
 
 /* Render options for t on this host (LAN subnet from the table or the interface). */
 void pp_apply_render_opts(const struct pp_table *t, const struct pp_backend *b,

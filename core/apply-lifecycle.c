@@ -69,33 +69,17 @@ restore_text(struct pp_backend *b, const char *text, struct pp_error *err)
 	return rc;
 }
 
-/*
- * Start the rollback timer: a grandchild in its own session, deaf to SIGHUP,
- * stdio on /dev/null. It waits at *go (a pipe's write end, returned open)
- * until the caller has written the pending record with its pid and closes
- * *go: a record never holds a pid that is not yet known ("kill 0" would
- * signal the reader's own process group).
- */
+/* Start the rollback timer: a grandchild in its own session, deaf to SIGHUP, stdio on /dev/null. */
 static pid_t
-spawn_timer(struct pp_cli *cli, const char *id, int *go)
+spawn_timer(struct pp_cli *cli, const char *id)
 {
-	int pfd[2], gfd[2];
+	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
-	if (pipe2(gfd, O_CLOEXEC) < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
 	fflush(NULL);
 	pid_t c = fork();
-	if (c < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		close(gfd[0]);
-		close(gfd[1]);
+	if (c < 0)
 		return -1;
-	}
 	if (c == 0) {
 		setsid();
 		pid_t g = fork();
@@ -105,10 +89,6 @@ spawn_timer(struct pp_cli *cli, const char *id, int *go)
 			_exit(0);
 		}
 		signal(SIGHUP, SIG_IGN);
-		close(gfd[1]);
-		char b;
-		while (read(gfd[0], &b, 1) < 0 && errno == EINTR)
-			;
 		int nul = open("/dev/null", O_RDWR);
 		dup2(nul, 0);
 		dup2(nul, 1);
@@ -121,13 +101,11 @@ spawn_timer(struct pp_cli *cli, const char *id, int *go)
 		_exit(127);
 	}
 	close(pfd[1]);
-	close(gfd[0]);
 	pid_t g = -1;
 	if (read(pfd[0], &g, sizeof g) != sizeof g)
 		g = -1;
 	close(pfd[0]);
 	waitpid(c, NULL, 0);
-	*go = gfd[1];
 	return g;
 }
 
@@ -390,15 +368,14 @@ after_apply(struct pp_cli *cli, const struct pp_apply_opts *o, time_t *deadline,
 	if (rc == 0 && o->confirm_seconds > 0) {
 		struct pp_pending pd = { .deadline = time(NULL) + o->confirm_seconds };
 		snprintf(pd.id, sizeof pd.id, "%ld-%ld", (long)time(NULL), (long)getpid());
-		int go = -1;
-		pd.pid = spawn_timer(cli, pd.id, &go);
-		if (pd.pid < 0)
-			rc = pp_error_set(err, "cannot start the rollback timer: %s", strerror(errno));
-		else
-			rc = pp_pending_write(cli->state_dir, &pd, err);
-		/* The timer goes now; without its record it finds nothing to do and ends. */
-		if (go >= 0)
-			close(go);
+		rc = pp_pending_write(cli->state_dir, &pd, err);
+		if (rc == 0) {
+			pd.pid = spawn_timer(cli, pd.id);
+			if (pd.pid < 0)
+				rc = pp_error_set(err, "cannot start the rollback timer: %s", strerror(errno));
+			else
+				rc = pp_pending_write(cli->state_dir, &pd, err);
+		}
 		*deadline = pd.deadline;
 	} else if (rc == 0) {
 		rc = pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, err);
@@ -603,10 +580,10 @@ undo_last(struct pp_cli *cli, const struct pp_pending *pd, struct pp_error *err)
 static char *
 timer_gone(const struct pp_pending *pd)
 {
-	char when[20];
+	char when[20], name[64];
 	pp_format_datetime(pd->deadline, when);
-	return pp_xasprintf("the rollback timer (pid %d) of the unconfirmed apply is gone (reboot, OOM "
-	                    "or killed), and its deadline %s %s", (int)pd->pid,
+	return pp_xasprintf("%s of the unconfirmed apply is gone (reboot, OOM or killed), and its "
+	                    "deadline %s %s", pp_pending_timer_name(pd, name),
 	                    time(NULL) >= pd->deadline ? "passed at" : "is", when);
 }
 
@@ -784,9 +761,10 @@ pp_confirm(struct pp_cli *cli)
 		fprintf(cli->err, "portpilot confirm: %s\n", err.msg);
 	} else {
 		pp_state_remove(cli->state_dir, "pending");
+		char name[64];
 		if (!pp_pending_timer_alive(&pd))
-			fprintf(cli->err, "portpilot confirm: the rollback timer (pid %d) was gone; the kernel "
-			        "still holds the applied ruleset, so it is kept\n", (int)pd.pid);
+			fprintf(cli->err, "portpilot confirm: %s was gone; the kernel still holds the applied "
+			        "ruleset, so it is kept\n", pp_pending_timer_name(&pd, name));
 		stop_timer(&pd);
 		if (cli->json)
 			fprintf(cli->out, "{\"confirmed\":true}\n");

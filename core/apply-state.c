@@ -213,7 +213,11 @@ pp_pending_read(const char *dir, struct pp_pending *pd)
 int
 pp_pending_write(const char *dir, const struct pp_pending *pd, struct pp_error *err)
 {
-	char *s = pp_xasprintf("id=%s\ndeadline=%lld\npid=%d\n", pd->id, (long long)pd->deadline, pd->pid);
+	/* No pid line until the timer's pid is known: a reader's "kill 0" would signal its own group. */
+	char pid[32] = "";
+	if (pd->pid > 1)
+		snprintf(pid, sizeof pid, "pid=%d\n", (int)pd->pid);
+	char *s = pp_xasprintf("id=%s\ndeadline=%lld\n%s", pd->id, (long long)pd->deadline, pid);
 	int rc = pp_state_write(dir, "pending", s, err);
 	free(s);
 	return rc;
@@ -233,10 +237,22 @@ pp_confirm_state(const char *state_dir, struct pp_confirm_state *cs)
 	free(rolled);
 }
 
+const char *
+pp_pending_timer_name(const struct pp_pending *pd, char buf[64])
+{
+	if (pd->pid > 1)
+		snprintf(buf, 64, "the rollback timer (pid %d)", (int)pd->pid);
+	else
+		snprintf(buf, 64, "the rollback timer (never started)");
+	return buf;
+}
+
 bool
 pp_pending_timer_alive(const struct pp_pending *pd)
 {
-	/* The record is written once, with the timer's pid (never 0: see spawn_timer). */
+	/* No pid (yet): the apply that writes the record is still starting its timer. */
+	if (pd->pid == 0)
+		return time(NULL) < pd->deadline;
 	if (pd->pid <= 1)
 		return false;
 	/* The pid alone may be reused: only a "rollback --timer ID" process is ours. */

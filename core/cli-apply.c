@@ -128,16 +128,17 @@ status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 		fprintf(f, "pending: rollback in %lld s unless `portpilot confirm`\n",
 		        (long long)(pd->deadline - time(NULL)));
 	} else if (pending) {
-		char when[20];
+		char when[20], name[64];
 		pp_format_datetime(pd->deadline, when);
+		pp_pending_timer_name(pd, name);
 		if (time(NULL) >= pd->deadline)
-			fprintf(f, "pending: the rollback timer (pid %d) is gone (reboot, OOM or killed) and its "
-			        "deadline passed at %s: the unconfirmed apply was not rolled back. Run `portpilot "
-			        "rollback` (confirm and apply roll it back first too)\n", (int)pd->pid, when);
+			fprintf(f, "pending: %s is gone (reboot, OOM or killed) and its deadline passed at %s: "
+			        "the unconfirmed apply was not rolled back. Run `portpilot rollback` (confirm "
+			        "and apply roll it back first too)\n", name, when);
 		else
-			fprintf(f, "pending: the rollback timer (pid %d) is gone (reboot, OOM or killed): nothing "
-			        "will roll back at %s. Run `portpilot confirm` to keep the change or `portpilot "
-			        "rollback` to undo it\n", (int)pd->pid, when);
+			fprintf(f, "pending: %s is gone (reboot, OOM or killed): nothing will roll back at %s. "
+			        "Run `portpilot confirm` to keep the change or `portpilot rollback` to undo it\n",
+			        name, when);
 	}
 	if (ls->nproblems) {
 		fprintf(f, "ruleset drifted: the rules that lead traffic to the mappings are not as applied, so "

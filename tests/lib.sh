@@ -25,8 +25,8 @@ pp_cleanup() {
 }
 trap 'pp_cleanup' EXIT
 trap 'pp_cleanup; exit 1' INT TERM HUP
-# timer_pid STATE_DIR: the rollback timer's pid in the pending record, once there is one.
-# An apply writes pid=0 while it starts its timer, and "kill 0" would signal this test's group.
+# timer_pid STATE_DIR: the rollback timer's pid in the pending record, once there is one,
+# and only a number above 1 ("kill 0" would signal this test's own process group).
 timer_pid() { sed -n 's/^pid=\([1-9][0-9]*\)$/\1/p' "$1/pending" 2>/dev/null; }
 # is_timer PID: PID is still a portpilot rollback timer (not a reused pid).
 is_timer() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- ' --timer '; }

@@ -66,24 +66,28 @@ rm -rf "$S3"
 
 # apply --confirm 5 from a session that then hangs up: the timer rolls back on time.
 sed -i 's/^internal_ip *= 192.168.2.101/internal_ip = 192.168.2.102/' "$T"
-# The record of an apply --confirm is written once, with its timer's pid: read the moment
-# it appears, it never says pid=0 (a reader's "kill 0" would signal its own process group).
-first_read_has_pid() {
+# An apply --confirm writes its record before it starts the timer, and the timer's pid only
+# once it is known: read the moment it appears, the record never says pid=0 (a reader's
+# "kill 0" would signal its own process group) and, once the apply returns, holds the pid.
+first_reads_no_zero_pid() {
 	for _i in 1 2 3; do
 		ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply --confirm 30 >/dev/null 2>&1 &
 		_job=$!
 		while [ ! -s "$S/pending" ] && kill -0 $_job 2>/dev/null; do :; done
 		_first=$(cat "$S/pending" 2>/dev/null)
-		wait $_job && pp rollback && printf '%s\n' "$_first" | grep -q '^pid=[1-9][0-9]*$' || return 1
+		wait $_job && [ -n "$(timer_pid "$S")" ] && pp rollback || return 1
+		printf '%s\n' "$_first" | grep -q '^id=' || return 1
+		printf '%s\n' "$_first" | grep '^pid=' | grep -qv '^pid=[1-9][0-9]*$' && return 1
 	done
+	return 0
 }
-check "a new pending record holds the timer's pid at once" first_read_has_pid
+check "a pending record never holds a pid that is not its timer's" first_reads_no_zero_pid
 rules >"$pp_tmp/after-first"
 check "and its rollbacks left the rules exactly" cmp -s "$pp_tmp/state-A" "$pp_tmp/after-first"
 t0=$(date +%s)
 # The sh in the new session writes its own pid: that pid leads the session and its group.
 ip netns exec "$R" setsid sh -c "echo \$\$ >$pp_tmp/session; $PORTPILOT -f $T --state-dir $S apply --confirm 5 >$pp_tmp/confirm-out 2>&1; exec sleep 60" &
-# The apply writes its record with pid=0 while it starts the timer: wait for the timer's pid.
+# The record comes before the timer's pid is known: wait for the pid.
 check "apply --confirm arms a timer" waits 5 grep -q '^pid=[1-9]' "$S/pending"
 tpid=$(timer_pid "$S")
 session=$(cat "$pp_tmp/session" 2>/dev/null)

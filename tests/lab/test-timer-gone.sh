@@ -82,4 +82,16 @@ check "the next apply succeeds" test $rc = 0
 check "after rolling back the stale change" grep -q 'is gone.*rolling back' "$pp_tmp/out"
 check "8080 reaches .101 (the new apply)" body_is "$LAB_INET" "$pub:8080/" srv-101
 check "nothing pending" test ! -e "$S/pending"
+# 5. An apply stopped after writing its record but before its timer had a pid: the record
+# has no pid line. Until the deadline the timer counts as starting; after it, as gone.
+point "$LAB_SRV2_IP"
+check "apply --confirm 3 a last time" ppq apply --confirm 3
+check "its timer is killed" kill_timer
+sed -i '/^pid=/d' "$S/pending"
+check "a record without a pid is not gone before its deadline" sh -c "! ip netns exec $R $PORTPILOT -f $T --state-dir $S status 2>&1 | grep -q 'is gone'"
+dl=$(deadline)
+check "its deadline passes" waits 8 past $((dl + 1))
+check "then status names a timer that never started" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status 2>&1 | grep -q 'rollback timer (never started) is gone.*deadline passed'"
+check "and rollback works" ppq rollback
+check "8080 reaches .101 again, once more" body_is "$LAB_INET" "$pub:8080/" srv-101
 pp_done
