@@ -28,6 +28,12 @@ trap 'pp_cleanup; exit 1' INT TERM HUP
 # timer_pid STATE_DIR: the rollback timer's pid in the pending record, once there is one,
 # and only a number above 1 ("kill 0" would signal this test's own process group).
 timer_pid() { sed -n 's/^pid=\([1-9][0-9]*\)$/\1/p' "$1/pending" 2>/dev/null; }
-# is_timer PID: PID is still a portpilot rollback timer (not a reused pid).
-is_timer() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- ' --timer '; }
+# is_timer PID: PID is still a portpilot rollback timer (not a reused pid; a zombie is not).
+is_timer() { grep -q -- --timer "/proc/$1/cmdline" 2>/dev/null; }
+timer_gone() { ! is_timer "$1"; }
+# kill_timer STATE_DIR: the test started the timer (through apply), so it ends it by its pid.
+kill_timer() {
+	_kt_pid=$(timer_pid "$1")
+	[ -n "$_kt_pid" ] && kill -9 "$_kt_pid" && ( wait_for 5 timer_gone "$_kt_pid" )
+}
 pp_done() { exit $pp_failed; }

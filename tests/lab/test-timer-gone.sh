@@ -10,13 +10,7 @@ ppq() { pp "$@" >/dev/null 2>&1; }
 waits() ( wait_for "$@" )   # a subshell: lib.sh's check and wait_for share a variable
 pub=http://$LAB_PUBLIC_IP
 deadline() { sed -n 's/^deadline=//p' "$S/pending"; }
-gone() { ! grep -q -- --timer "/proc/$1/cmdline" 2>/dev/null; }  # a zombie counts as gone
 past() { [ "$(date +%s)" -ge "$1" ]; }
-# kill_timer: the test started it (through apply), so it ends it by its PID.
-kill_timer() {
-	_pid=$(timer_pid "$S")
-	[ -n "$_pid" ] && kill -9 "$_pid" && waits 5 gone "$_pid"
-}
 # point web-1 (8080) at HOST's server
 point() { sed -i "/^\[web-1\]/,/^internal_ip/s/^internal_ip .*/internal_ip   = $1/" "$T"; }
 lab_seed_table "$T"
@@ -27,7 +21,7 @@ check "8080 reaches .101" body_is "$LAB_INET" "$pub:8080/" srv-101
 point "$LAB_SRV2_IP"
 check "apply --confirm 60" ppq apply --confirm 60
 check "8080 now reaches .102" body_is "$LAB_INET" "$pub:8080/" srv-102
-check "the timer is killed" kill_timer
+check "the timer is killed" kill_timer "$S"
 pp status >"$pp_tmp/st" 2>&1; rc=$?
 check "status says the rollback timer is gone" grep -q 'rollback timer (pid [0-9]*) is gone' "$pp_tmp/st"
 check "status tells what to run" grep -q 'portpilot confirm.*portpilot rollback' "$pp_tmp/st"
@@ -50,7 +44,7 @@ check "nothing pending any more" test ! -e "$S/pending"
 
 # 2. Timer killed, the kernel intact, before the deadline: confirm keeps it.
 check "apply --confirm 60 again" ppq apply --confirm 60
-check "the timer is killed again" kill_timer
+check "the timer is killed again" kill_timer "$S"
 pp confirm >"$pp_tmp/out" 2>&1; rc=$?
 check "confirm with the timer gone keeps what the kernel holds" test $rc = 0
 check "and says the timer was gone" grep -q 'rollback timer (pid [0-9]*) was gone' "$pp_tmp/out"
@@ -60,7 +54,7 @@ check "8080 still reaches .102" body_is "$LAB_INET" "$pub:8080/" srv-102
 # 3. Timer killed and the deadline passed: confirm rolls back instead.
 point "$LAB_SRV3_IP"
 check "apply --confirm 3" ppq apply --confirm 3
-check "the timer is killed before its deadline" kill_timer
+check "the timer is killed before its deadline" kill_timer "$S"
 check "8080 reaches .103 (unconfirmed)" body_is "$LAB_INET" "$pub:8080/" srv-103
 dl=$(deadline)
 check "the deadline passes" waits 8 past $((dl + 1))
@@ -73,7 +67,7 @@ check "status reports the rollback" sh -c "ip netns exec $R $PORTPILOT -f $T --s
 
 # 4. The same found by the next apply: it rolls back first, then applies.
 check "apply --confirm 3 once more" ppq apply --confirm 3
-check "the timer is killed once more" kill_timer
+check "the timer is killed once more" kill_timer "$S"
 dl=$(deadline)
 check "the deadline passes again" waits 8 past $((dl + 1))
 point "$LAB_SRV1_IP"
@@ -86,7 +80,7 @@ check "nothing pending" test ! -e "$S/pending"
 # has no pid line. Until the deadline the timer counts as starting; after it, as gone.
 point "$LAB_SRV2_IP"
 check "apply --confirm 3 a last time" ppq apply --confirm 3
-check "its timer is killed" kill_timer
+check "its timer is killed" kill_timer "$S"
 sed -i '/^pid=/d' "$S/pending"
 check "a record without a pid is not gone before its deadline" sh -c "! ip netns exec $R $PORTPILOT -f $T --state-dir $S status 2>&1 | grep -q 'is gone'"
 dl=$(deadline)

@@ -11,12 +11,6 @@ lab_up || { not_ok "lab builds"; pp_done; }
 S=$pp_tmp/state
 pp_cli() { ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$pp_tmp/m.ini" --state-dir "$S" "$@" >/dev/null 2>&1; }
 in_kernel() { ip netns exec "$LAB_ROUTER" iptables-save | grep -q "pp:$1"; }
-gone() { ! grep -q -- --timer "/proc/$1/cmdline" 2>/dev/null; }  # a zombie counts as gone
-# kill_timer: the test started it (through apply), so it ends it by its PID.
-kill_timer() {
-	_pid=$(timer_pid "$S")
-	[ -n "$_pid" ] && kill -9 "$_pid" && wait_for 5 gone "$_pid"
-}
 lab_seed_table "$pp_tmp/m.ini"
 TUI_WRAP="ip netns exec $LAB_ROUTER"
 
@@ -27,7 +21,7 @@ check "TUI opens in the router namespace" wait_screen "3 mappings"
 # The core's deadline read right: well over 100 s left, not 0.
 countdown() { screen_line 1 | grep -Eq 'CONFIRM in 1[0-2][0-9]s'; }
 check "a live timer: the header counts down from the core's deadline" wait_for 10 countdown
-check "its rollback timer is killed" kill_timer
+check "its rollback timer is killed" kill_timer "$S"
 check "status line: the timer is gone, confirm or roll back" wait_screen "rollback timer gone: confirm or roll back" 10
 check "header names the keys instead of a countdown" line_has 1 "TIMER GONE (C/U)"
 check "no countdown anywhere" screen_lacks "CONFIRM in"
@@ -43,7 +37,7 @@ check "quits with 0" wait_for 5 exit_is 0
 
 # The same when C keeps the change.
 check "another apply awaits confirmation" pp_cli apply --confirm 120
-check "its timer is killed too" kill_timer
+check "its timer is killed too" kill_timer "$S"
 tui_start 200 50 C.UTF-8 -- -f m.ini --state-dir "$S"
 check "200 columns: the header says it in words" wait_for 10 line_has 1 "rollback timer gone: C confirm, U roll back"
 keys C
