@@ -360,4 +360,3 @@ pp_json_field(const char *obj, const char *key, char *out, size_t n)
 	out[k] = '\0';
 	return true;
 }
-
