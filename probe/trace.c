@@ -43,6 +43,16 @@ static enum pp_answer answer_of(const struct pp_packet *p)
 	}
 }
 
+/* The answer is what the attempt got first, except that a SYN-ACK or a reply beats a refusal
+ * (a retried SYN accepted). After it, a RST is the connection's teardown, not the answer. */
+static void set_answer(struct pp_attempt *a, enum pp_answer ans)
+{
+	bool yes = ans == PP_ANS_SYNACK || ans == PP_ANS_UDP;
+	bool had_yes = a->answer == PP_ANS_SYNACK || a->answer == PP_ANS_UDP;
+	if (ans != PP_ANS_NONE && (a->answer == PP_ANS_NONE || (yes && !had_yes)))
+		a->answer = ans;
+}
+
 /* Find or (when create) start the attempt of client ip:port. */
 static int attempt(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p,
                    uint32_t client, uint16_t cport, bool create)
@@ -72,8 +82,8 @@ static int classify_icmp(struct pp_trace *t, const struct pp_trace_ctx *c, const
 	int i = attempt(t, c, p, p->src, p->sport, false);
 	if (i < 0)
 		i = attempt(t, c, p, p->dst, p->dport, false);
-	if (i >= 0 && t->att[i].answer == PP_ANS_NONE)
-		t->att[i].answer = PP_ANS_ICMP;
+	if (i >= 0)
+		set_answer(&t->att[i], PP_ANS_ICMP);
 	return i;
 }
 
@@ -92,8 +102,7 @@ static int classify(struct pp_trace *t, const struct pp_trace_ctx *c, const stru
 	} else if (p->side == PP_SIDE_LAN && from_server) {
 		if ((i = attempt(t, c, p, p->dst, p->dport, false)) >= 0) {
 			t->att[i].lan_reply = true;
-			if (answer_of(p) != PP_ANS_NONE)
-				t->att[i].answer = answer_of(p);
+			set_answer(&t->att[i], answer_of(p));
 		}
 	} else if (in_range(p->dport, c->pub_lo, c->pub_hi) && !is_router(c, p->src)) {
 		/* Towards the public port: from outside on WAN, or a LAN client (hairpin). */
@@ -107,8 +116,7 @@ static int classify(struct pp_trace *t, const struct pp_trace_ctx *c, const stru
 			struct pp_attempt *a = &t->att[i];
 			if (p->side == PP_SIDE_WAN)
 				a->wan_out = true;
-			if (answer_of(p) != PP_ANS_NONE && (a->answer == PP_ANS_NONE || a->from_lan))
-				a->answer = answer_of(p);
+			set_answer(a, answer_of(p));
 		}
 	}
 	return i;

@@ -16,8 +16,14 @@ check "the saved capture is a pcap file tcpdump reads" \
 	>"$pp_tmp/out.json" 2>"$pp_tmp/err"
 PRC=$?
 expect_cause "replay of the healthy capture" ok
-check "replay: the outside attempt is traced end to end" \
-	sh -c "jq -e '.attempts[] | select(.wan_in and .lan_out and .wan_out and .answer == \"syn-ack\")' '$pp_tmp/out.json' >/dev/null"
+if jq -e '.attempts[] | select(.wan_in and .lan_out and .wan_out and .answer == "syn-ack")' \
+	"$pp_tmp/out.json" >/dev/null; then
+	ok "replay: the outside attempt is traced end to end"
+else
+	not_ok "replay: the outside attempt is traced end to end"
+	jq -c '.attempts[]' "$pp_tmp/out.json" | sed 's/^/#   /'
+	tcpdump -nn -r "$pp_tmp/ok.pcap" 2>&1 | sed 's/^/#   pcap: /'
+fi
 
 lab_ns "$LAB_ROUTER" iptables -I FORWARD 1 -j DROP
 plab_probe web-1 --reflector "$REFL" --write "$pp_tmp/fwd.pcap"

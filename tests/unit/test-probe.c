@@ -173,6 +173,35 @@ static void test_trace_hairpin_and_wrong_proto(void **st)
 	pp_trace_free(&t);
 }
 
+/* After a SYN-ACK, the teardown's RST (server or router) is not the answer; a SYN accepted
+ * after a refusal is. */
+static void test_trace_answer_is_first(void **st)
+{
+	struct pp_trace t = { 0 };
+	struct pp_trace_ctx c = ctx();
+	uint32_t lanhost = IP(192, 168, 2, 50);
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40000, WANIP, 8080);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40000, SRV, 80);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYNACK, SRV, 80, OUTSIDE, 40000);
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYNACK, WANIP, 8080, OUTSIDE, 40000);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_RST, SRV, 80, OUTSIDE, 40000);
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_RST, WANIP, 8080, OUTSIDE, 40000);
+	/* Hairpin: the router's SYN-ACK from the public port, then its RST. */
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, lanhost, 33000, WANIP, 8080);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYNACK, WANIP, 8080, lanhost, 33000);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_RST, WANIP, 8080, lanhost, 33000);
+	/* Refused, then the retried SYN accepted. */
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40001, WANIP, 8080);
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_RST, WANIP, 8080, OUTSIDE, 40001);
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYNACK, WANIP, 8080, OUTSIDE, 40001);
+	assert_int_equal(t.natt, 3);
+	assert_int_equal(t.att[0].answer, PP_ANS_SYNACK);
+	assert_true(t.att[1].from_lan);
+	assert_int_equal(t.att[1].answer, PP_ANS_SYNACK);
+	assert_int_equal(t.att[2].answer, PP_ANS_SYNACK);
+	pp_trace_free(&t);
+}
+
 static void test_conntrack_lines(void **st)
 {
 	struct pp_trace_ctx c = ctx();
@@ -452,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_filters_compile),
 		cmocka_unit_test(test_trace_full_path),
 		cmocka_unit_test(test_trace_hairpin_and_wrong_proto),
+		cmocka_unit_test(test_trace_answer_is_first),
 		cmocka_unit_test(test_conntrack_lines),
 		cmocka_unit_test(test_diagnose_each_fact),
 		cmocka_unit_test(test_diagnose_from_trace),
