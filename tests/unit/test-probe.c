@@ -117,6 +117,15 @@ static void add(struct pp_trace *t, const struct pp_trace_ctx *c, enum pp_side s
 	pp_trace_add(t, c, &p);
 }
 
+/* An outside client's SYN in on WAN, forwarded, answered by the server and sent back out. */
+static void handshake(struct pp_trace *t, const struct pp_trace_ctx *c, uint16_t cport)
+{
+	add(t, c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, cport, WANIP, 8080);
+	add(t, c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, cport, SRV, 80);
+	add(t, c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYNACK, SRV, 80, OUTSIDE, cport);
+	add(t, c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYNACK, WANIP, 8080, OUTSIDE, cport);
+}
+
 static void test_filters_compile(void **st)
 {
 	struct pp_trace_ctx c = ctx();
@@ -141,10 +150,7 @@ static void test_trace_full_path(void **st)
 {
 	struct pp_trace t = { 0 };
 	struct pp_trace_ctx c = ctx();
-	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40000, WANIP, 8080);
-	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40000, SRV, 80);
-	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYNACK, SRV, 80, OUTSIDE, 40000);
-	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYNACK, WANIP, 8080, OUTSIDE, 40000);
+	handshake(&t, &c, 40000);
 	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_TCP, SRV, 80, OUTSIDE, 40000);
 	/* The router's own check is kept apart. */
 	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, IP(192, 168, 2, 1), 5000, SRV, 80);
@@ -180,10 +186,7 @@ static void test_trace_answer_is_first(void **st)
 	struct pp_trace t = { 0 };
 	struct pp_trace_ctx c = ctx();
 	uint32_t lanhost = IP(192, 168, 2, 50);
-	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40000, WANIP, 8080);
-	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40000, SRV, 80);
-	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYNACK, SRV, 80, OUTSIDE, 40000);
-	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYNACK, WANIP, 8080, OUTSIDE, 40000);
+	handshake(&t, &c, 40000);
 	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_RST, SRV, 80, OUTSIDE, 40000);
 	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_RST, WANIP, 8080, OUTSIDE, 40000);
 	/* Hairpin: the router's SYN-ACK from the public port, then its RST. */
