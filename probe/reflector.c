@@ -241,7 +241,9 @@ static const char *connect_back(const struct conn *c, bool udp, uint16_t port, i
 			int e = 0;
 			socklen_t el = sizeof e;
 			getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
-			res = e == 0 ? "connected" : e == ECONNREFUSED ? "refused" : "unreachable";
+			/* A reset after the handshake (a server that accepts, then closes at once) still
+			 * proves the port answers; a refusal is a RST to the SYN itself. */
+			res = e == 0 || e == ECONNRESET ? "connected" : e == ECONNREFUSED ? "refused" : "unreachable";
 		}
 	}
 	close(fd);
