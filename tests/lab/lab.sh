@@ -210,6 +210,20 @@ lab_serve() {
 	wait_for 10 _lab_listening "$1" "$2"
 }
 
+# lab_reset_server NS ADDR PORT: a TCP listener that accepts, then resets at once (SO_LINGER 0),
+# in a process of its own so the RST follows the handshake closely. Waits until it listens.
+lab_reset_server() {
+	ip netns exec "$1" "$LAB_PY" -c '
+import socket, struct, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
+while True:
+    c, _ = s.accept(); c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close()
+' "$2" "$3" >/dev/null 2>&1 &
+	echo $! >>"$LAB_DIR/pids"
+	wait_for 10 _lab_listening "$1" "$3"
+}
+
 # Kill what the lab started (by PID), then delete its namespaces. Idempotent.
 lab_down() {
 	[ -n "${LAB_DIR:-}" ] && [ -d "$LAB_DIR" ] || return 0

@@ -74,15 +74,7 @@ expect_cause "carrier filter removed (control)" ok
 # A server that accepts, then resets (SO_LINGER 0): its SYN-ACK is the answer, the RST only the
 # connection's end. The trace used to take the last answer, and named such an attempt refused.
 plab_scenario ok || not_ok "lab"
-ip netns exec "$LAB_SRV1" python3 -c '
-import socket, struct
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 81)); s.listen(16)
-while True:
-    c, _ = s.accept(); c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close()
-' >/dev/null 2>&1 &
-echo $! >>"$LAB_DIR/pids"
-wait_for 10 _lab_listening "$LAB_SRV1" 81 && plab_set web-1 internal_port=81 && plab_apply || not_ok "reset server"
+lab_reset_server "$LAB_SRV1" 0.0.0.0 81 && plab_set web-1 internal_port=81 && plab_apply || not_ok "reset server"
 PROBE_ARGS="$PROBE_ARGS --write $pp_tmp/rst.pcap" && plab_diagnose
 expect_cause "server that resets after accepting" ok
 check "reset after accept: the server's RST is in the capture" \

@@ -35,16 +35,6 @@ while True:
     c, _ = t.accept(); c.close()' &
 lpid=$!
 at_exit "kill $lpid 2>/dev/null"
-# Port 8082 accepts, then resets at once (SO_LINGER 0), in a process of its own so it is quick.
-ip netns exec "$LAB_ROUTER" "$LAB_PY" -c '
-import socket, struct
-r = socket.socket(); r.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-r.bind(("203.0.113.1", 8082)); r.listen(16)
-while True:
-    c, _ = r.accept(); c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close()' &
-rstpid=$!
-at_exit "kill $rstpid 2>/dev/null"
-
 get() { # NS URL [TOKEN] -> "STATUS BODY"
 	if [ -n "${3:-}" ]; then h="Authorization: Bearer $3"; else h="X-None: 1"; fi
 	lab_ns "$1" curl -s --max-time 8 -H "$h" -w ' %{http_code}' "$2" | tr -d '\n'
@@ -57,7 +47,8 @@ up() { lab_ns "$LAB_ROUTER" curl -s -o /dev/null --max-time 1 "$R/v1/whoami"; }
 wait_for 10 up || not_ok "reflector started"
 check "--insecure-http with a token: a warning that it travels in clear" \
 	grep -q 'warning: --insecure-http: the token crosses the network in clear' "$pp_tmp/refl.log"
-wait_for 10 _lab_listening "$LAB_ROUTER" 8080 && wait_for 10 _lab_listening "$LAB_ROUTER" 8082 ||
+# Port 8082 accepts, then resets at once.
+wait_for 10 _lab_listening "$LAB_ROUTER" 8080 && lab_reset_server "$LAB_ROUTER" 203.0.113.1 8082 ||
 	not_ok "listeners in the router"
 
 out=$(get "$LAB_ROUTER" "$R/v1/whoami")
