@@ -262,11 +262,12 @@ set_text(struct pp_table *t, const char *name, const char *key, const char *valu
 static const char *
 model_value(const struct pp_table *t, const char *name, const char *key)
 {
-	const struct pp_mapping *m = pp_table_find(t, name);
+	const struct pp_mapping *m;
 	int f;
 
 	if (strcasecmp(name, "site") == 0)
 		return (f = pp_site_field_lookup(key, strlen(key))) >= 0 ? t->site.val[f] : NULL;
+	m = pp_table_find(t, name);
 	return m && (f = pp_field_lookup(key)) >= 0 ? m->val[f] : NULL;
 }
 

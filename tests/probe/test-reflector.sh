@@ -35,6 +35,7 @@ while True:
     c, _ = t.accept(); c.close()' &
 lpid=$!
 at_exit "kill $lpid 2>/dev/null"
+
 get() { # NS URL [TOKEN] -> "STATUS BODY"
 	if [ -n "${3:-}" ]; then h="Authorization: Bearer $3"; else h="X-None: 1"; fi
 	lab_ns "$1" curl -s --max-time 8 -H "$h" -w ' %{http_code}' "$2" | tr -d '\n'
