@@ -13,6 +13,7 @@
 #define PP_ST_APPLIED   "applied.rules"    /* what the last apply wrote */
 #define PP_ST_CONFIRMED "confirmed.rules"  /* persisted for boot */
 #define PP_ST_ROLLED    "timer-rollback"   /* when the confirm timer last rolled back: told to whoever comes back */
+#define PP_ST_WAITING   "timer-waiting"    /* "since=T\nholder=PID\n": the timer, past its deadline, waits for apply.lock */
 #define PP_ST_GEN       "applied.gen"      /* "NS GEN\n" + filter facts: at that nf_tables generation the
                                               kernel held applied.rules and this FORWARD/DOCKER-USER state */
 
@@ -20,10 +21,20 @@ struct pp_pending {
 	char id[32];
 	time_t deadline;
 	pid_t pid;                      /* the rollback timer */
+	/* Armed before the kernel changes and cleared once the apply recorded what it wrote: still
+	 * set, the apply died (kill, hang-up) somewhere between, and only the timer may finish it. */
+	bool armed;
 };
 
 char *pp_state_path(const char *dir, const char *file);
 int pp_state_lock(const char *dir, struct pp_error *err);       /* fd or -1 */
+/* The rollback timer's lock: waits as long as it takes (a rollback must not lose to a lock),
+ * leaving PP_ST_WAITING with the holder's pid for status while it waits. fd or -1. */
+int pp_state_lock_wait(const char *dir, struct pp_error *err);
+/* The pid holding apply.lock (from /proc/locks), 0 when none or unknown. */
+pid_t pp_state_lock_holder(const char *dir);
+/* "pid N (portpilot apply --dry-run)" for messages, into buf. */
+const char *pp_pid_name(pid_t pid, char *buf, size_t n);
 void pp_state_unlock(int fd);
 int pp_state_write(const char *dir, const char *file, const char *text, struct pp_error *err);
 /* Write file's next content aside (synced), then put it in place, or drop it. */
@@ -45,6 +56,21 @@ int pp_pending_write(const char *dir, const struct pp_pending *pd, struct pp_err
 bool pp_pending_timer_alive(const struct pp_pending *pd);
 /* "the rollback timer (pid N)", or "(never started)" for a record without a pid, into buf. */
 const char *pp_pending_timer_name(const struct pp_pending *pd, char buf[64]);
+
+/* Where an unconfirmed apply stands, for status, confirm and apply (from the state files). */
+enum pp_pending_state {
+	PP_PEND_RUNNING,       /* applied; the timer rolls back at the deadline unless confirmed */
+	PP_PEND_UNFINISHED,    /* armed, but the apply died before recording: the timer will roll back */
+	PP_PEND_WAITING,       /* past the deadline, the timer alive and waiting for apply.lock */
+	PP_PEND_GONE,          /* the timer is gone: nothing rolls back */
+};
+struct pp_pending_view {
+	enum pp_pending_state state;
+	pid_t holder;          /* WAITING: who holds apply.lock (0 unknown) */
+	time_t waiting_since;
+};
+void pp_pending_view(const char *dir, const struct pp_pending *pd, struct pp_pending_view *v);
+const char *pp_pending_state_name(enum pp_pending_state s);
 
 /* Render options for t on this host (LAN subnet from the table or the interface). */
 void pp_apply_render_opts(const struct pp_table *t, const struct pp_backend *b,

@@ -88,6 +88,11 @@ spawn_timer(struct pp_cli *cli, const char *id)
 				_exit(1);
 			_exit(0);
 		}
+		/* The apply blocks signals while it commits; exec keeps a mask, and the timer must
+		 * stay stoppable by confirm's SIGTERM. */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGHUP, SIG_IGN);
 		int nul = open("/dev/null", O_RDWR);
 		dup2(nul, 0);
@@ -121,12 +126,9 @@ print_findings(struct pp_cli *cli, const struct pp_findings *fs)
 }
 
 /* Remove the rules of mappings the table says have expired. */
-static int
-drop_expired(struct pp_cli *cli, struct pp_ruleset *rs, struct pp_error *err)
+static void
+drop_expired(const struct pp_table *t, struct pp_ruleset *rs)
 {
-	struct pp_table *t;
-	if (pp_table_load(cli->table_path, false, &t, err) < 0)
-		return -1;
 	time_t now = time(NULL);
 	for (size_t i = 0; i < t->n; i++) {
 		if (!pp_mapping_expired(&t->maps[i], now))
@@ -147,15 +149,17 @@ drop_expired(struct pp_cli *cli, struct pp_ruleset *rs, struct pp_error *err)
 		free(needle);
 		free(tag);
 	}
-	pp_table_free(t);
-	return 0;
 }
 
-/* The target ruleset: the table rendered, or the persisted ruleset at boot. */
+/*
+ * The target ruleset: the table rendered, or the persisted ruleset at boot.
+ * given or loaded: the table, read before the lock was taken so that no lock
+ * holder waits on a file (loaded stays the caller's to free).
+ */
 static int
 want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
-             struct pp_ruleset *want, const struct pp_table *given, const struct pp_table **tp,
-             struct pp_table **owned, struct pp_error *err)
+             struct pp_ruleset *want, const struct pp_table *given, struct pp_table *loaded,
+             const struct pp_table **tp, struct pp_error *err)
 {
 	if (o->restore_persisted || o->expire_only) {
 		char *s = pp_state_read(cli->state_dir, PP_ST_CONFIRMED);
@@ -176,15 +180,10 @@ want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backen
 			}
 			h->n = k;
 		}
-		if (rc == 0 && o->expire_only && drop_expired(cli, want, err) < 0) {
-			pp_ruleset_free(want);
-			return -1;
-		}
+		if (rc == 0 && o->expire_only)
+			drop_expired(given ? given : loaded, want);
 		return rc;
 	}
-	struct pp_table *loaded = NULL;
-	if (!given && pp_table_load(cli->table_path, false, &loaded, err) < 0)
-		return -1;
 	const struct pp_table *t = given ? given : loaded;
 	pp_apply_mark("load");
 	struct pp_findings fs = { 0 };
@@ -193,20 +192,15 @@ want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backen
 	print_findings(cli, &fs);
 	size_t errors = pp_findings_count(&fs, PP_ERROR);
 	pp_findings_free(&fs);
-	if (errors) {
-		pp_table_free(loaded);
+	if (errors)
 		return pp_error_set(err, "%s: %zu error(s): fix them first (portpilot check), nothing applied",
 		                    cli->table_path, errors);
-	}
 	struct pp_render_opts ro;
 	pp_apply_mark("check");
 	pp_apply_render_opts(t, b, &ro);
-	if (pp_render(t, &ro, want, err) < 0) {
-		pp_table_free(loaded);
+	if (pp_render(t, &ro, want, err) < 0)
 		return -1;
-	}
 	*tp = t;
-	*owned = loaded;
 	return 0;
 }
 
@@ -358,29 +352,86 @@ record_gen(struct pp_cli *cli, const struct pp_backend *b, const struct pp_live 
 	free(facts);
 }
 
-/* After the kernel took the ruleset: record it, then arm the timer or persist. */
+/* Stop the timer of pd, unless we are it or it is gone (its pid may be another process's by now). */
+static void
+stop_timer(const struct pp_pending *pd)
+{
+	if (pd->pid > 1 && pd->pid != getpid() && pp_pending_timer_alive(pd))
+		kill(pd->pid, SIGTERM);
+}
+
+/*
+ * apply --confirm: the pending record and its timer, both before the kernel
+ * changes. Whatever ends the apply after this (kill -9, a hang-up, a crash),
+ * the timer restores the snapshot at the deadline; the record stays "armed"
+ * until the apply has recorded what it wrote, so confirm never keeps an apply
+ * that did not finish.
+ */
 static int
-after_apply(struct pp_cli *cli, const struct pp_apply_opts *o, time_t *deadline, struct pp_error *err)
+arm_rollback(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_pending *pd,
+             struct pp_error *err)
+{
+	memset(pd, 0, sizeof *pd);
+	pd->deadline = time(NULL) + o->confirm_seconds;
+	pd->armed = true;
+	snprintf(pd->id, sizeof pd->id, "%ld-%ld", (long)time(NULL), (long)getpid());
+	if (pp_pending_write(cli->state_dir, pd, err) < 0)
+		return -1;
+	pd->pid = spawn_timer(cli, pd->id);
+	if (pd->pid < 0) {
+		pp_state_remove(cli->state_dir, "pending");
+		return pp_error_set(err, "cannot start the rollback timer: %s; nothing applied", strerror(errno));
+	}
+	if (pp_pending_write(cli->state_dir, pd, err) < 0) {
+		pp_state_remove(cli->state_dir, "pending");
+		stop_timer(pd); /* or, not yet exec'd, it finds no record and ends */
+		return -1;
+	}
+	return 0;
+}
+
+/* The kernel refused the ruleset (and is back at the snapshot): nothing to roll back. */
+static void
+disarm(struct pp_cli *cli, const struct pp_pending *pd)
+{
+	pp_state_remove(cli->state_dir, "pending");
+	stop_timer(pd);
+}
+
+/* After the kernel took the ruleset: record it, then say the armed rollback awaits confirm, or persist. */
+static int
+after_apply(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_pending *pd, struct pp_error *err)
 {
 	int rc = pp_state_publish(cli->state_dir, PP_ST_APPLIED, err);
 	if (rc == 0)
 		pp_state_remove(cli->state_dir, PP_ST_ROLLED); /* a new apply supersedes the news */
 	if (rc == 0 && o->confirm_seconds > 0) {
-		struct pp_pending pd = { .deadline = time(NULL) + o->confirm_seconds };
-		snprintf(pd.id, sizeof pd.id, "%ld-%ld", (long)time(NULL), (long)getpid());
-		rc = pp_pending_write(cli->state_dir, &pd, err);
-		if (rc == 0) {
-			pd.pid = spawn_timer(cli, pd.id);
-			if (pd.pid < 0)
-				rc = pp_error_set(err, "cannot start the rollback timer: %s", strerror(errno));
-			else
-				rc = pp_pending_write(cli->state_dir, &pd, err);
-		}
-		*deadline = pd.deadline;
+		pd->armed = false;
+		rc = pp_pending_write(cli->state_dir, pd, err);
 	} else if (rc == 0) {
 		rc = pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, err);
 	}
 	return rc;
+}
+
+/*
+ * From arming the rollback to recording the apply, a hang-up, ^C or ^Z waits:
+ * the apply finishes what it started (the timer is armed either way), and a
+ * stopped apply would hold apply.lock from the timer.
+ */
+static void
+hold_signals(bool on, sigset_t *saved)
+{
+	if (!on) {
+		sigprocmask(SIG_SETMASK, saved, NULL);
+		return;
+	}
+	sigset_t s;
+	sigemptyset(&s);
+	int sigs[] = { SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTOU, SIGTTIN };
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		sigaddset(&s, sigs[i]);
+	sigprocmask(SIG_BLOCK, &s, saved);
 }
 
 /*
@@ -440,6 +491,15 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 	/* From here until recorded again, applied.rules may not match the kernel. */
 	pp_state_remove(cli->state_dir, PP_ST_GEN);
 	pp_apply_mark("snapshot");
+	struct pp_pending pd = { 0 };
+	sigset_t saved;
+	hold_signals(true, &saved);
+	if (o->confirm_seconds > 0 && arm_rollback(cli, o, &pd, err) < 0) {
+		hold_signals(false, &saved);
+		return -1;
+	}
+	*deadline = pd.deadline;
+	pp_apply_mark("arm");
 	/* The new applied.rules is written (and synced) while iptables-restore commits. */
 	struct pp_proc *job = pp_backend_restore_start(b, p->restore, false);
 	char *text = pp_ruleset_text(want);
@@ -467,16 +527,20 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 			fprintf(cli->err, "portpilot: restoring the snapshot failed too: %s\n",
 			        snap ? e2.msg : "snapshot.rules is unreadable");
 		free(snap);
+		if (o->confirm_seconds > 0)
+			disarm(cli, &pd);
+		*deadline = 0;
 		rc = -1;
 	} else {
 		pp_apply_mark("commit");
 		pp_conntrack_flush(p);
 		pp_apply_mark("flush");
-		rc = staged < 0 ? pp_error_set(err, "%s", serr.msg) : after_apply(cli, o, deadline, err);
+		rc = staged < 0 ? pp_error_set(err, "%s", serr.msg) : after_apply(cli, o, &pd, err);
 		if (rc == 0)
 			record_gen(cli, b, live, p->restore);
 		pp_apply_mark("state-write");
 	}
+	hold_signals(false, &saved);
 	return rc;
 }
 
@@ -542,14 +606,6 @@ read_live(struct pp_cli *cli, struct pp_backend *b, struct pp_live *live, struct
 	return 0;
 }
 
-/* Stop the timer of pd, unless we are it or it is gone (its pid may be another process's by now). */
-static void
-stop_timer(const struct pp_pending *pd)
-{
-	if (pd->pid > 1 && pd->pid != getpid() && pp_pending_timer_alive(pd))
-		kill(pd->pid, SIGTERM);
-}
-
 /*
  * Put the kernel back to the snapshot (the lock is held). pd: the apply
  * being undone awaited confirmation (NULL: it was confirmed, so boot must
@@ -607,10 +663,14 @@ late_rollback(struct pp_cli *cli, const char *cmd, const struct pp_pending *pd, 
 
 static int
 apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *given,
-             struct pp_error *err)
+             struct pp_table *loaded, struct pp_error *err)
 {
 	struct pp_pending pd;
 	if (!o->dry_run && pp_pending_read(cli->state_dir, &pd) == 0) {
+		if (pp_pending_timer_alive(&pd) && pd.armed)
+			return pp_error_set(err, "an earlier apply --confirm did not finish (killed or hung up after "
+			                    "arming its rollback; rollback at %lld): run portpilot rollback first",
+			                    (long long)pd.deadline);
 		if (pp_pending_timer_alive(&pd))
 			return pp_error_set(err, "an earlier apply awaits confirmation (rollback at %lld): run "
 			                    "portpilot confirm or portpilot rollback first", (long long)pd.deadline);
@@ -635,9 +695,10 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	pp_apply_mark(live.cached ? "read-cached" : "read-kernel");
 	struct pp_ruleset want;
 	const struct pp_table *t = NULL;
-	struct pp_table *owned = NULL;
-	if (want_ruleset(cli, o, &b, &want, given, &t, &owned, err) < 0) {
+	struct pp_table *owned = loaded;
+	if (want_ruleset(cli, o, &b, &want, given, loaded, &t, err) < 0) {
 		pp_live_free(&live);
+		pp_table_free(owned);
 		return -1;
 	}
 	pp_apply_mark("render");
@@ -671,6 +732,47 @@ pp_apply(struct pp_cli *cli, const struct pp_apply_opts *o)
 	return pp_apply_loaded(cli, o, NULL);
 }
 
+/* Output while apply.lock is held goes to memory: a stalled terminal (^S, a dead SSH link) must not
+ * keep the lock from the rollback timer. */
+struct held_output {
+	FILE *out, *err, *mout, *merr;
+	char *obuf, *ebuf;
+	size_t olen, elen;
+};
+
+static void
+hold_output(struct pp_cli *cli, struct held_output *h)
+{
+	memset(h, 0, sizeof *h);
+	h->out = cli->out;
+	h->err = cli->err;
+	h->mout = open_memstream(&h->obuf, &h->olen);
+	h->merr = open_memstream(&h->ebuf, &h->elen);
+	if (h->mout && h->merr) {
+		cli->out = h->mout;
+		cli->err = h->merr;
+	}
+}
+
+static void
+release_output(struct pp_cli *cli, struct held_output *h)
+{
+	cli->out = h->out;
+	cli->err = h->err;
+	if (h->mout)
+		fclose(h->mout);
+	if (h->merr)
+		fclose(h->merr);
+	if (h->elen)
+		fwrite(h->ebuf, 1, h->elen, h->err);
+	if (h->olen)
+		fwrite(h->obuf, 1, h->olen, h->out);
+	fflush(h->err);
+	fflush(h->out);
+	free(h->obuf);
+	free(h->ebuf);
+}
+
 int
 pp_apply_loaded(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t)
 {
@@ -681,13 +783,24 @@ pp_apply_loaded(struct pp_cli *cli, const struct pp_apply_opts *o, const struct 
 		return PP_EXIT_OK;
 	}
 	free(persisted);
-	int fd = pp_state_lock(cli->state_dir, &err);
-	if (fd < 0) {
+	/* The table is read before the lock: a file that blocks (a FIFO, a slow mount) holds no one up. */
+	struct pp_table *loaded = NULL;
+	if (!t && !o->restore_persisted && pp_table_load(cli->table_path, false, &loaded, &err) < 0) {
 		fprintf(cli->err, "portpilot apply: %s\n", err.msg);
 		return PP_EXIT_FAIL;
 	}
-	int rc = apply_locked(cli, o, t, &err);
+	/* A dry run changes no state: it needs no lock (state files are replaced by rename). */
+	int fd = o->dry_run ? -1 : pp_state_lock(cli->state_dir, &err);
+	if (fd < 0 && !o->dry_run) {
+		fprintf(cli->err, "portpilot apply: %s\n", err.msg);
+		pp_table_free(loaded);
+		return PP_EXIT_FAIL;
+	}
+	struct held_output h;
+	hold_output(cli, &h);
+	int rc = apply_locked(cli, o, t, loaded, &err);
 	pp_state_unlock(fd);
+	release_output(cli, &h);
 	pp_apply_mark("free");
 	if (rc < 0) {
 		fprintf(cli->err, "portpilot apply: %s\n", err.msg);
@@ -752,6 +865,15 @@ pp_confirm(struct pp_cli *cli)
 			fprintf(cli->err, "portpilot confirm: %s\n", err.msg);
 		else
 			fprintf(cli->err, "portpilot confirm: nothing confirmed: apply again to bring the change back\n");
+	} else if (pd.armed) {
+		char when[20], name[64];
+		pp_format_datetime(pd.deadline, when);
+		fprintf(cli->err, "portpilot confirm: the apply that armed this rollback did not finish (it was "
+		        "killed, or its session hung up, before it recorded what it wrote), so there is nothing "
+		        "safe to keep. %s%s%s; run portpilot rollback to restore the rules from before it now, "
+		        "then apply again\n", pp_pending_timer_name(&pd, name),
+		        pp_pending_timer_alive(&pd) ? " restores them at " : " is gone: nothing restores them",
+		        pp_pending_timer_alive(&pd) ? when : "");
 	} else if (!pp_pending_timer_alive(&pd) && !kernel_holds_applied(cli, &err)) {
 		char *why = timer_gone(&pd);
 		fprintf(cli->err, "portpilot confirm: %s; %s: nothing confirmed. Run portpilot rollback to "
@@ -798,7 +920,8 @@ pp_rollback(struct pp_cli *cli, const char *timer_id)
 	if (timer_id && timer_wait(cli, timer_id) != 0)
 		return PP_EXIT_OK;
 	struct pp_error err;
-	int fd = pp_state_lock(cli->state_dir, &err);
+	/* The timer waits for the lock as long as it takes: giving up would leave the change in force. */
+	int fd = timer_id ? pp_state_lock_wait(cli->state_dir, &err) : pp_state_lock(cli->state_dir, &err);
 	if (fd < 0) {
 		fprintf(cli->err, "portpilot rollback: %s\n", err.msg);
 		return PP_EXIT_FAIL;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,26 +34,132 @@ pp_state_path(const char *dir, const char *file)
 	return pp_xasprintf("%s/%s", dir, file);
 }
 
-int
-pp_state_lock(const char *dir, struct pp_error *err)
+static int
+lock_open(const char *dir, struct pp_error *err)
 {
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return pp_error_set(err, "cannot create state directory %s: %s (use --state-dir DIR)", dir,
 		                    strerror(errno));
 	char *p = pp_state_path(dir, "apply.lock");
-	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	free(p);
+	/* Never through a link: whoever planted one would have us create or lock its target. */
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+		errno = EINVAL;
+	}
 	if (fd < 0)
-		return pp_error_set(err, "cannot open %s/apply.lock: %s", dir, strerror(errno));
+		pp_error_set(err, "cannot open %s: %s%s", p, strerror(errno),
+		             errno == ELOOP || errno == EINVAL ? " (it must be a regular file, not a link: remove it)" : "");
+	free(p);
+	return fd;
+}
+
+static void
+nap_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+}
+
+int
+pp_state_lock(const char *dir, struct pp_error *err)
+{
+	int fd = lock_open(dir, err);
+	if (fd < 0)
+		return -1;
 	/* Another apply, confirm or the rollback timer holds it only for moments; bound the wait (10 s). */
 	for (int i = 0; i < 200; i++) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return fd;
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		nap_ms(50);
 	}
+	char who[160];
+	pp_pid_name(pp_state_lock_holder(dir), who, sizeof who);
 	close(fd);
-	return pp_error_set(err, "%s/apply.lock is held by another portpilot for 10 s: try again", dir);
+	return pp_error_set(err, "%s/apply.lock has been held by %s for 10 s: try again when it ends",
+	                    dir, who);
+}
+
+int
+pp_state_lock_wait(const char *dir, struct pp_error *err)
+{
+	int fd = lock_open(dir, err);
+	if (fd < 0)
+		return -1;
+	pid_t told = -1;
+	time_t since = 0;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		pid_t h = pp_state_lock_holder(dir);
+		if (!since)
+			since = time(NULL);
+		if (h != told) {
+			char *rec = pp_xasprintf("since=%lld\nholder=%d\n", (long long)since, (int)h);
+			struct pp_error e;
+			pp_state_write(dir, PP_ST_WAITING, rec, &e);
+			free(rec);
+			told = h;
+		}
+		nap_ms(100);
+	}
+	if (since)
+		pp_state_remove(dir, PP_ST_WAITING);
+	return fd;
+}
+
+pid_t
+pp_state_lock_holder(const char *dir)
+{
+	char *p = pp_state_path(dir, "apply.lock");
+	struct stat st;
+	int rc = lstat(p, &st);
+	free(p);
+	char *locks = rc == 0 ? pp_read_file("/proc/locks", NULL) : NULL;
+	pid_t holder = 0;
+	/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters are listed as "1: -> FLOCK ...". */
+	for (char *l = locks; l && *l && !holder; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+		char kind[16], mode[16], rw[16];
+		int pid;
+		unsigned maj, min;
+		unsigned long long ino;
+		if (sscanf(l, "%*d: %15s %15s %15s %d %x:%x:%llu", kind, mode, rw, &pid, &maj, &min, &ino) == 7 &&
+		    strcmp(kind, "FLOCK") == 0 && ino == (unsigned long long)st.st_ino &&
+		    major(st.st_dev) == maj && minor(st.st_dev) == min)
+			holder = pid;
+	}
+	free(locks);
+	return holder;
+}
+
+const char *
+pp_pid_name(pid_t pid, char *buf, size_t n)
+{
+	if (pid <= 0) {
+		snprintf(buf, n, "another process");
+		return buf;
+	}
+	char path[40];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	size_t len = 0;
+	char *s = pp_read_file(path, &len);
+	/* The command line, NULs as spaces, control characters dropped, at most 80 bytes of it. */
+	char cmd[81] = "";
+	size_t k = 0;
+	for (size_t i = 0; s && i < len && k < sizeof cmd - 1; i++)
+		if (s[i] == '\0')
+			cmd[k++] = ' ';
+		else if ((unsigned char)s[i] >= 0x20 && s[i] != 0x7f)
+			cmd[k++] = s[i];
+	while (k && cmd[k - 1] == ' ')
+		k--;
+	cmd[k] = '\0';
+	free(s);
+	if (k)
+		snprintf(buf, n, "pid %d (%s)", (int)pid, cmd);
+	else
+		snprintf(buf, n, "pid %d", (int)pid);
+	return buf;
 }
 
 void
@@ -202,11 +309,14 @@ pp_pending_read(const char *dir, struct pp_pending *pd)
 	long long dl = 0;
 	int pid = 0;
 	int n = sscanf(s, "id=%31s\ndeadline=%lld\npid=%d", pd->id, &dl, &pid);
-	free(s);
-	if (n < 2)
+	if (n < 2) {
+		free(s);
 		return -1;
+	}
 	pd->deadline = (time_t)dl;
 	pd->pid = pid;
+	pd->armed = strstr(s, "\narmed=1\n") != NULL;
+	free(s);
 	return 0;
 }
 
@@ -217,7 +327,8 @@ pp_pending_write(const char *dir, const struct pp_pending *pd, struct pp_error *
 	char pid[32] = "";
 	if (pd->pid > 1)
 		snprintf(pid, sizeof pid, "pid=%d\n", (int)pd->pid);
-	char *s = pp_xasprintf("id=%s\ndeadline=%lld\n%s", pd->id, (long long)pd->deadline, pid);
+	char *s = pp_xasprintf("id=%s\ndeadline=%lld\n%s%s", pd->id, (long long)pd->deadline, pid,
+	                       pd->armed ? "armed=1\n" : "");
 	int rc = pp_state_write(dir, "pending", s, err);
 	free(s);
 	return rc;
@@ -266,4 +377,33 @@ pp_pending_timer_alive(const struct pp_pending *pd)
 			ours = true;
 	free(s);
 	return ours;
+}
+
+void
+pp_pending_view(const char *dir, const struct pp_pending *pd, struct pp_pending_view *v)
+{
+	memset(v, 0, sizeof *v);
+	if (!pp_pending_timer_alive(pd)) {
+		v->state = PP_PEND_GONE;
+		return;
+	}
+	v->state = pd->armed ? PP_PEND_UNFINISHED : PP_PEND_RUNNING;
+	char *w = time(NULL) >= pd->deadline ? pp_state_read(dir, PP_ST_WAITING) : NULL;
+	long long since = 0;
+	int holder = 0;
+	if (w && sscanf(w, "since=%lld\nholder=%d", &since, &holder) == 2) {
+		v->state = PP_PEND_WAITING;
+		v->waiting_since = (time_t)since;
+		/* The holder now, if the lock changed hands since the timer wrote it down. */
+		pid_t now = pp_state_lock_holder(dir);
+		v->holder = now ? now : holder;
+	}
+	free(w);
+}
+
+const char *
+pp_pending_state_name(enum pp_pending_state s)
+{
+	static const char *n[] = { "running", "unfinished", "waiting_for_lock", "gone" };
+	return n[s];
 }

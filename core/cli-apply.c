@@ -87,11 +87,16 @@ status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 	FILE *f = cli->out;
 	char *rolled = pp_state_read(cli->state_dir, PP_ST_ROLLED);
 	fprintf(f, "{\"variant\":\"%s\",\"pending_confirm\":", b->variant);
-	if (pending)
-		fprintf(f, "{\"deadline\":%lld,\"timer\":\"%s\"}", (long long)pd->deadline,
-		        pp_pending_timer_alive(pd) ? "running" : "gone");
-	else
+	if (pending) {
+		struct pp_pending_view v;
+		pp_pending_view(cli->state_dir, pd, &v);
+		/* "timer": running | gone as before; "state" says more (unfinished, waiting_for_lock). */
+		fprintf(f, "{\"deadline\":%lld,\"timer\":\"%s\",\"state\":\"%s\",\"lock_holder\":%d}",
+		        (long long)pd->deadline, v.state == PP_PEND_GONE ? "gone" : "running",
+		        pp_pending_state_name(v.state), (int)v.holder);
+	} else {
 		fputs("null", f);
+	}
 	fprintf(f, ",\"timer_rollback\":%lld", rolled ? strtoll(rolled, NULL, 10) : 0LL);
 	free(rolled);
 	fprintf(f, ",\"ruleset\":\"%s\"", ls->nproblems ? "drifted" : "in_sync");
@@ -110,6 +115,46 @@ status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 	fputs("]}\n", f);
 }
 
+/* The unconfirmed apply in words: what will happen, and what the engineer can do. */
+static void
+pending_text(struct pp_cli *cli, const struct pp_pending *pd)
+{
+	FILE *f = cli->out;
+	struct pp_pending_view v;
+	char when[20], name[64], who[160];
+	pp_pending_view(cli->state_dir, pd, &v);
+	pp_format_datetime(pd->deadline, when);
+	pp_pending_timer_name(pd, name);
+	long long left = (long long)(pd->deadline - time(NULL));
+	switch (v.state) {
+	case PP_PEND_RUNNING:
+		fprintf(f, "pending: rollback in %lld s unless `portpilot confirm`\n", left > 0 ? left : 0);
+		break;
+	case PP_PEND_UNFINISHED:
+		fprintf(f, "pending: an apply --confirm did not finish (killed, or its session hung up, after it "
+		        "armed its rollback): %s restores the rules from before it at %s%s. `portpilot "
+		        "rollback` does it now; confirm is refused\n", name, when, left > 0 ? "" : " (due now)");
+		break;
+	case PP_PEND_WAITING:
+		pp_pid_name(v.holder, who, sizeof who);
+		pp_format_datetime(v.waiting_since, when);
+		fprintf(f, "pending: the deadline has passed and %s is waiting to roll back: apply.lock has been "
+		        "held by %s since %s. The rollback runs the moment that process lets go; end it if it "
+		        "is stuck\n", name, who, when);
+		break;
+	case PP_PEND_GONE:
+		if (left <= 0)
+			fprintf(f, "pending: %s is gone (reboot, OOM or killed) and its deadline passed at %s: "
+			        "the unconfirmed apply was not rolled back. Run `portpilot rollback` (confirm "
+			        "and apply roll it back first too)\n", name, when);
+		else
+			fprintf(f, "pending: %s is gone (reboot, OOM or killed): nothing will roll back at %s. "
+			        "Run `portpilot confirm` to keep the change or `portpilot rollback` to undo it\n",
+			        name, when);
+		break;
+	}
+}
+
 static void
 status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_status *st,
             size_t n, const struct pp_layout_status *ls, const struct pp_pending *pd, bool pending)
@@ -124,22 +169,8 @@ status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 		        "the rules from before it at %s\n", when);
 		free(rolled);
 	}
-	if (pending && pp_pending_timer_alive(pd)) {
-		fprintf(f, "pending: rollback in %lld s unless `portpilot confirm`\n",
-		        (long long)(pd->deadline - time(NULL)));
-	} else if (pending) {
-		char when[20], name[64];
-		pp_format_datetime(pd->deadline, when);
-		pp_pending_timer_name(pd, name);
-		if (time(NULL) >= pd->deadline)
-			fprintf(f, "pending: %s is gone (reboot, OOM or killed) and its deadline passed at %s: "
-			        "the unconfirmed apply was not rolled back. Run `portpilot rollback` (confirm "
-			        "and apply roll it back first too)\n", name, when);
-		else
-			fprintf(f, "pending: %s is gone (reboot, OOM or killed): nothing will roll back at %s. "
-			        "Run `portpilot confirm` to keep the change or `portpilot rollback` to undo it\n",
-			        name, when);
-	}
+	if (pending)
+		pending_text(cli, pd);
 	if (ls->nproblems) {
 		fprintf(f, "ruleset drifted: the rules that lead traffic to the mappings are not as applied, so "
 		        "the mappings may not be reached; portpilot apply repairs it:\n");
@@ -170,7 +201,7 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 		            "missing or changed (ruleset drift), and mappings still in the kernel that the table\n"
 		            "no longer has (orphans). Exit 1 when a mapping is missing, drifted or stale, the\n"
 		            "ruleset drifted, an orphan is found, or the rollback timer of an unconfirmed apply\n"
-		            "is gone.\n");
+		            "is gone or, past its deadline, still waits for apply.lock.\n");
 	if (argc > 1)
 		return pp_cli_usage(cli, "status", "unexpected argument '%s'", argv[1]);
 	struct pp_error err;
@@ -199,7 +230,12 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 			status_json(cli, &b, st, t->n, &ls, &pd, pending);
 		else
 			status_text(cli, &b, st, t->n, &ls, &pd, pending);
-		if ((pending && !pp_pending_timer_alive(&pd)) || ls.nproblems || ls.norphans)
+		struct pp_pending_view v = { 0 };
+		if (pending)
+			pp_pending_view(cli->state_dir, &pd, &v);
+		/* Gone, or past its deadline and still not rolled back: the promise is not being kept. */
+		if ((pending && (v.state == PP_PEND_GONE || v.state == PP_PEND_WAITING)) || ls.nproblems ||
+		    ls.norphans)
 			rc = PP_EXIT_FAIL;
 		for (size_t i = 0; i < t->n; i++)
 			if (st[i].sync == PP_SYNC_MISSING || st[i].sync == PP_SYNC_DRIFTED ||

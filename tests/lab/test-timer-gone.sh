@@ -26,7 +26,7 @@ pp status >"$pp_tmp/st" 2>&1; rc=$?
 check "status says the rollback timer is gone" grep -q 'rollback timer (pid [0-9]*) is gone' "$pp_tmp/st"
 check "status tells what to run" grep -q 'portpilot confirm.*portpilot rollback' "$pp_tmp/st"
 check "status exits 1" test $rc = 1
-check "status --json: timer gone" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -q '\"pending_confirm\":{\"deadline\":[0-9]*,\"timer\":\"gone\"}'"
+check "status --json: timer gone" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -q '\"pending_confirm\":{\"deadline\":[0-9]*,\"timer\":\"gone\"'"
 pp apply >"$pp_tmp/out" 2>&1; rc=$?
 check "apply is refused while the change is unconfirmed" test $rc = 1
 check "apply says the timer is gone and what to run" grep -q 'rollback timer (pid [0-9]*) .*is gone.*portpilot confirm to keep' "$pp_tmp/out"
