@@ -35,6 +35,11 @@ int pp_cmd_del(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_enable(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_disable(struct pp_cli *cli, int argc, char **argv);
 
+/* core/cli-init.c: a first table from the routing table; core/cli-complete.c: the words
+   the bash completion offers (a hidden command). */
+int pp_cmd_init(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_complete(struct pp_cli *cli, int argc, char **argv);
+
 /* True when argv holds -h or --help (then the command prints its help). */
 bool pp_cli_wants_help(int argc, char **argv);
 /* Print a command's help text to cli->out; returns PP_EXIT_OK. */
