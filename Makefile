@@ -127,6 +127,9 @@ install: $(B)/portpilot
 	install -m 0644 examples/*.ini $(DESTDIR)$(PREFIX)/share/doc/portpilot/examples/
 	for u in systemd/*.service systemd/*.timer; do [ -f "$$u" ] || continue; \
 		sed 's|@SBINDIR@|$(PREFIX)/sbin|g' "$$u" > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 examples/portpilot.conf $(DESTDIR)$(PREFIX)/share/doc/portpilot/examples/portpilot.conf
+	install -m 0644 completion/portpilot $(DESTDIR)$(PREFIX)/share/bash-completion/completions/portpilot
 
 clean:
 	rm -rf build build-asan build-clang portpilot
