@@ -134,4 +134,19 @@ install: $(B)/portpilot
 clean:
 	rm -rf build build-asan build-clang portpilot
 
+# make deb: the Debian package (debian/, debhelper), built from a copy of the source in
+# DEB_DIR so that the work tree stays clean; the .deb and .changes land in DEB_DIR.
+DEB_DIR ?= $(CURDIR)/$(B)/deb
+DEB_JOBS ?= 2
+.PHONY: deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+		{ echo "deb: needs dpkg-dev and debhelper (apt-get install dpkg-dev debhelper)"; exit 1; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/portpilot-$(VERSION)
+	tar -c --exclude-vcs --exclude='./build*' --exclude=./portpilot --exclude='./$(B)' -f - . | \
+		tar -x -C $(DEB_DIR)/portpilot-$(VERSION)
+	cd $(DEB_DIR)/portpilot-$(VERSION) && dpkg-buildpackage -us -uc -b -j$(DEB_JOBS) >../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; exit 1; }
+	@ls $(DEB_DIR)/*.deb
+
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
