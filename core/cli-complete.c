@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "portpilot/cli.h"
+#include "portpilot/conf.h"
 #include "portpilot/table.h"
 
 /* Values a key takes from a fixed set; keys with free values complete to nothing. */
@@ -30,6 +31,14 @@ pp_cmd_complete(struct pp_cli *cli, int argc, char **argv)
 				fprintf(cli->out, "%s\n", t->maps[i].name);
 			pp_table_free(t);
 		}
+	} else if (strcmp(what, "ddns-names") == 0) {
+		struct pp_conf *c;
+		struct pp_error err;
+		if (pp_conf_load(cli->conf_path, true, &c, &err) == 0) {
+			for (size_t i = 0; i < c->nddns; i++)
+				fprintf(cli->out, "%s\n", c->ddns[i].name);
+			pp_conf_free(c);
+		}
 	} else if (strcmp(what, "keys") == 0) {
 		for (int k = 0; k < PP_F__COUNT; k++)
 			fprintf(cli->out, "%s\n", pp_field_name(k));
@@ -45,7 +54,7 @@ pp_cmd_complete(struct pp_cli *cli, int argc, char **argv)
 					p += n + (p[n] == ' ');
 				}
 	} else {
-		fprintf(cli->err, "usage: portpilot [-f TABLE] complete names | keys | site-keys | values KEY\n"
+		fprintf(cli->err, "usage: portpilot [-f TABLE] [-c CONF] complete names | ddns-names | keys | site-keys | values KEY\n"
 		        "(the bash completion's helper)\n");
 	}
 	return PP_EXIT_OK;

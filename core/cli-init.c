@@ -237,8 +237,13 @@ create_file(struct pp_cli *cli, const char *path, const char *text)
 	struct stat st;
 	int fd, rc = PP_EXIT_FAIL;
 
-	if (stat(dir, &st) < 0 && errno == ENOENT && strcmp(path, PP_DEFAULT_TABLE) == 0)
-		(void)mkdir(dir, 0755); /* /etc/portpilot on a new router */
+	/* /etc/portpilot on a new router; another directory is the user's to make. */
+	if (stat(dir, &st) < 0 && errno == ENOENT && strcmp(path, PP_DEFAULT_TABLE) == 0 &&
+	    mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		fprintf(cli->err, "portpilot init: cannot create the directory %s: %s%s\n", dir, strerror(errno),
+		        errno == EACCES || errno == EPERM ? "; run as root" : "");
+		goto out;
+	}
 	const char *why = stat(dir, &st) < 0 ? (errno == ENOENT ? "does not exist" : strerror(errno))
 	                  : !S_ISDIR(st.st_mode) ? "is not a directory" : NULL;
 	if (why) {

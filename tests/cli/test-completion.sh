@@ -49,6 +49,8 @@ check "site keys: no mapping key for site" lacks "portpilot -f $T set site " "in
 check "values: protocol=" is "portpilot -f $T set web-1 protocol=" "both tcp udp"
 check "values: protocol=u" is "portpilot -f $T set web-1 protocol=u" "udp"
 check "values: enabled=" is "portpilot -f $T add x enabled=" "no yes"
+printf '[ddns home]\nprovider = duckdns\nhostname = a.duckdns.org\ncredentials_file = /x\n\n[ddns office]\nprovider = duckdns\nhostname = b.duckdns.org\ncredentials_file = /x\n' >"$pp_tmp/pp.conf"
+check "ddns --name: the sections of -c CONF" is "portpilot -c $pp_tmp/pp.conf ddns --once --name " "home office"
 check "export --format" is "portpilot export --format " "csv json md"
 silent() { _out=$(comp "$1" 2>"$pp_tmp/cerr"); [ -z "$_out" ] && [ ! -s "$pp_tmp/cerr" ]; }
 check "an unreadable table completes to nothing, silently" silent "portpilot -f $pp_tmp/none.ini del "
