@@ -127,8 +127,26 @@ install: $(B)/portpilot
 	install -m 0644 examples/*.ini $(DESTDIR)$(PREFIX)/share/doc/portpilot/examples/
 	for u in systemd/*.service systemd/*.timer; do [ -f "$$u" ] || continue; \
 		sed 's|@SBINDIR@|$(PREFIX)/sbin|g' "$$u" > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 examples/portpilot.conf $(DESTDIR)$(PREFIX)/share/doc/portpilot/examples/portpilot.conf
+	install -m 0644 completion/portpilot $(DESTDIR)$(PREFIX)/share/bash-completion/completions/portpilot
 
 clean:
 	rm -rf build build-asan build-clang portpilot
+
+# make deb: the Debian package (debian/, debhelper), built from a copy of the source in
+# DEB_DIR so that the work tree stays clean; the .deb and .changes land in DEB_DIR.
+DEB_DIR ?= $(CURDIR)/$(B)/deb
+DEB_JOBS ?= 2
+.PHONY: deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+		{ echo "deb: needs dpkg-dev and debhelper (apt-get install dpkg-dev debhelper)"; exit 1; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/portpilot-$(VERSION)
+	tar -c --exclude-vcs --exclude='./build*' --exclude=./portpilot --exclude='./$(B)' -f - . | \
+		tar -x -C $(DEB_DIR)/portpilot-$(VERSION)
+	cd $(DEB_DIR)/portpilot-$(VERSION) && dpkg-buildpackage -us -uc -b -j$(DEB_JOBS) >../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; exit 1; }
+	@ls $(DEB_DIR)/*.deb
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

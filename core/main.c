@@ -1,7 +1,9 @@
 /* portpilot's entry: global options, then the subcommand (or the TUI when there is none). */
+#include <ctype.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "portpilot/cli.h"
 #include "portpilot/table.h"
@@ -9,6 +11,7 @@
 #include "portpilot/ddns.h"
 #include "portpilot/probe.h"
 #include "portpilot/tui.h"
+#include "portpilot/util.h"
 
 /* Every module adds its subcommands here, one line each. */
 static const struct pp_cmd commands[] = {
@@ -30,6 +33,9 @@ static const struct pp_cmd commands[] = {
 	{ "log", pp_cmd_log, "log [NAME] [--record|--follow]: who connected to the mappings, when, accepted or rejected (NFLOG)" },
 	{ "ddns", pp_cmd_ddns, "ddns run | --once | status [--json]: keep the public IP published" },
 	{ "tui", pp_cmd_tui, "the full-screen editor (the default): --ascii, --no-color, --offline" },
+	{ "init", pp_cmd_init, "init [--wan IF] [--lan IF]: write a first table from the routing table" },
+	/* No summary: hidden from the help, for the shell completion only. */
+	{ "complete", pp_cmd_complete, NULL },
 };
 
 static void
@@ -46,8 +52,90 @@ usage(FILE *f)
 	      "  --version         print the version\n\n"
 	      "commands:\n", f);
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].summary)
+			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fputs("\nexit codes: 0 ok, 1 findings or failure, 2 usage or unreadable input\n", f);
+}
+
+/* Edit distance with adjacent transpositions counted as one edit ("lsit" is one from
+   "list"), case-insensitive; words longer than 31 bytes are never near anything. */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b), d[32][32];
+
+	if (n > 31 || m > 31)
+		return (size_t)-1;
+	for (size_t i = 0; i <= n; i++)
+		for (size_t j = 0; j <= m; j++) {
+			if (i == 0 || j == 0) {
+				d[i][j] = i + j;
+				continue;
+			}
+			size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+			size_t v = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[n][m];
+}
+
+/* A start of a name ("stat" for status, "ad" for add) is nearer than any typo. */
+static size_t
+near_distance(const char *word, const char *name)
+{
+	size_t len = strlen(word);
+
+	if (len >= 2 && len < strlen(name) && strncasecmp(word, name, len) == 0)
+		return 0;
+	return distance(word, name);
+}
+
+/* The commands nearest to a mistyped one as "a or b", empty when none is close: at most
+   two edits, and fewer than half the word's letters, so that "xyz" suggests nothing. */
+static void
+suggest(const char *word, char *out, size_t n)
+{
+	size_t best = 3, len = strlen(word), used = 0;
+
+	*out = '\0';
+	for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+		size_t d = near_distance(word, commands[c].name);
+		if (commands[c].summary && d < best && 2 * d < len)
+			best = d;
+	}
+	for (size_t c = 0; c < sizeof commands / sizeof commands[0] && best < 3; c++)
+		if (commands[c].summary && near_distance(word, commands[c].name) == best)
+			used += (size_t)snprintf(out + used, used < n ? n - used : 0, "%s%s", used ? " or " : "",
+			                         commands[c].name);
+}
+
+static int
+unknown_command(const struct pp_cli *cli, const char *word)
+{
+	char near[128], msg[256];
+
+	suggest(word, near, sizeof near);
+	snprintf(msg, sizeof msg, "unknown command '%s'%s%s%s", word, *near ? ": did you mean " : "", near,
+	         *near ? "?" : "");
+	fprintf(stderr, "portpilot: %s\n", msg);
+	if (cli->json) {
+		/* A program reading stdout gets the outcome too, not an empty stream. */
+		fputs("{\"error\":", stdout);
+		pp_json_str(stdout, msg);
+		fprintf(stdout, ",\"exit_code\":%d}\n", PP_EXIT_USAGE);
+	} else if (*near == '\0') {
+		usage(stderr);
+	} else {
+		fputs("(see: portpilot --help)\n", stderr);
+	}
+	return PP_EXIT_USAGE;
 }
 
 /* Remove argv[i] (and n-1 followers) from the vector. */
@@ -108,7 +196,5 @@ main(int argc, char **argv)
 	for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
 		if (strcmp(argv[i], commands[c].name) == 0)
 			return commands[c].fn(&cli, argc - i, argv + i);
-	fprintf(stderr, "portpilot: unknown command '%s'\n", argv[i]);
-	usage(stderr);
-	return PP_EXIT_USAGE;
+	return unknown_command(&cli, argv[i]);
 }

@@ -14,7 +14,14 @@ usage(FILE *f)
 	      "  run      stay in the foreground: check on WAN address events, SIGHUP reloads,\n"
 	      "           SIGUSR1 forces an update, polling every `interval` seconds as a backstop\n"
 	      "  --once   check every [ddns NAME] section once and exit (1 if something failed)\n"
-	      "  status   per host: published address, last result, reason, next attempt\n", f);
+	      "  status   per host: published address, last result, reason, next attempt\n"
+	      "keys of a [ddns NAME] section in portpilot.conf (-c, default " PP_DEFAULT_CONF "):\n"
+	      "  provider (dyndns2 | duckdns | cloudflare | custom | nsupdate), server, hostname,\n"
+	      "  credentials_file (mode 0600), ip_source (auto | interface | web | reflector),\n"
+	      "  interface, checkip, ipv6, ca_file, zone, url, success, ttl, interval\n", f);
+	/* The example is looked up where this binary is installed. */
+	fprintf(f, "a commented example of each provider: %s\n",
+	        pp_example_conf() ? pp_example_conf() : "examples/portpilot.conf in the source, man portpilot (DDNS)");
 }
 
 static void

@@ -437,8 +437,13 @@ fill_ddns(struct tui_pager *pg, struct tui *t)
 	if (D.n == 0) {
 		tui_pager_add(pg, TR_NORMAL, "%s", "");
 		tui_pager_add(pg, TR_NORMAL, "No [ddns NAME] section: nothing is published.");
-		tui_pager_add(pg, TR_DIM, "Add one to the config (see portpilot ddns --help), then run "
-		              "portpilot ddns run.");
+		const char *ex = pp_example_conf();
+		tui_pager_wrap(pg, TR_NORMAL, w, "", ex ? "A commented example of every provider and key: " :
+		               "Every key: portpilot ddns --help, man portpilot (DDNS).");
+		if (ex)
+			tui_pager_wrap(pg, TR_NORMAL, w, "  ", ex);
+		tui_pager_add(pg, TR_DIM, "Copy a section into %s (or remove its ';' there),", conf_path(t));
+		tui_pager_add(pg, TR_DIM, "then run portpilot ddns run (or systemctl enable --now portpilot-ddns).");
 		return;
 	}
 	for (size_t i = 0; i < D.n; i++) {

@@ -35,6 +35,15 @@ int pp_cmd_del(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_enable(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_disable(struct pp_cli *cli, int argc, char **argv);
 
+/* core/cli-init.c: a first table from the routing table; core/cli-complete.c: the words
+   the bash completion offers (a hidden command). */
+int pp_cmd_init(struct pp_cli *cli, int argc, char **argv);
+int pp_cmd_complete(struct pp_cli *cli, int argc, char **argv);
+
+/* core/paths.c: the commented example portpilot.conf shipped with this binary, NULL when
+   it is not installed (a static buffer). */
+const char *pp_example_conf(void);
+
 /* True when argv holds -h or --help (then the command prints its help). */
 bool pp_cli_wants_help(int argc, char **argv);
 /* Print a command's help text to cli->out; returns PP_EXIT_OK. */

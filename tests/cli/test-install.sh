@@ -9,7 +9,8 @@ check "install: exits 0" [ $? = 0 ]
 for f in sbin/portpilot share/man/man8/portpilot.8 share/doc/portpilot/examples/seed-site.ini \
          lib/systemd/system/portpilot-restore.service lib/systemd/system/portpilot-expire.timer \
          lib/systemd/system/portpilot-expire.service lib/systemd/system/portpilot-ddns.service \
-         lib/systemd/system/portpilot-log.service; do
+         lib/systemd/system/portpilot-log.service share/doc/portpilot/examples/portpilot.conf \
+         share/bash-completion/completions/portpilot; do
 	check "install: DESTDIR/PREFIX/$f" [ -s "$D/opt/pp/$f" ]
 done
 check "install: nothing outside DESTDIR/PREFIX" [ "$(ls "$D")/$(ls "$D/opt")" = opt/pp ]
@@ -17,6 +18,8 @@ check "install: the binary runs" sh -c "'$D/opt/pp/sbin/portpilot' check --help 
 check "install: units name the PREFIX binary, no placeholder left" sh -c \
 	"grep -h '^ExecStart=' '$D'/opt/pp/lib/systemd/system/*.service | grep -v -q '^ExecStart=/opt/pp/sbin/portpilot ' && exit 1
 	 ! grep -q '@SBINDIR@' '$D'/opt/pp/lib/systemd/system/*"
+check "install: the installed binary names the installed example conf" sh -c \
+	"'$D/opt/pp/sbin/portpilot' ddns --help | grep -q 'example of each provider: $D/opt/pp/share/doc/portpilot/examples/portpilot.conf'"
 check "install: the restore unit runs after network-pre" grep -q '^After=network-pre.target' \
 	"$D/opt/pp/lib/systemd/system/portpilot-restore.service"
 # systemd-analyze checks that ExecStart exists: install once more without DESTDIR into a

@@ -1,0 +1,22 @@
+#!/bin/sh
+# A mistyped command is named with the nearest commands, exit 2; with --json the error is JSON.
+. "$PP_TOP/tests/lib.sh"
+P=$PORTPILOT
+rc() { "$@" >"$pp_tmp/out" 2>"$pp_tmp/err"; echo $?; }
+
+check "lsit: exit 2" [ "$(rc $P lsit)" = 2 ]
+check "lsit: did you mean list?" grep -qx "portpilot: unknown command 'lsit': did you mean list?" "$pp_tmp/err"
+check "lsit: nothing on stdout without --json" [ ! -s "$pp_tmp/out" ]
+for typo in ad:add chekc:check staus:status aply:apply dissable:disable stat:status ddn:ddns; do
+	rc $P "${typo%%:*}" >/dev/null
+	check "${typo%%:*}: did you mean ${typo#*:}?" grep -q "did you mean ${typo#*:}?\$" "$pp_tmp/err"
+done
+rc $P det >/dev/null
+check "det: both nearest commands named" grep -q "did you mean set or del?" "$pp_tmp/err"
+check "xyzzy: no suggestion, the usage instead" sh -c "[ \$($P xyzzy 2>$pp_tmp/e; echo \$?) = 2 ] && ! grep -q 'did you mean' $pp_tmp/e && grep -q '^usage: portpilot' $pp_tmp/e"
+check "--json lsit: exit 2" [ "$(rc $P --json lsit)" = 2 ]
+check "--json lsit: one JSON object on stdout with the hint" \
+	sh -c "jq -e '.error == \"unknown command '\"'lsit'\"': did you mean list?\" and .exit_code == 2' $pp_tmp/out >/dev/null"
+check "the hidden completion helper is not offered" sh -c "! $P --help | grep -q '^  complete'"
+check "init is in the help" sh -c "$P --help | grep -q '^  init '"
+pp_done
