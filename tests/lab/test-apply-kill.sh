@@ -83,7 +83,7 @@ check "nothing is left pending after the hang-up" waits 3 test ! -e "$S/pending"
 tries=${PP_SWEEP:-12} bad=0 i=0 hit=0
 while [ $i -lt "$tries" ]; do
 	i=$((i + 1))
-	us=$(( $(od -An -N2 -tu2 /dev/urandom) * 4 ))   # 0 .. 262 ms into the apply
+	us=$(( $(od -An -N2 -tu2 /dev/urandom) * ${PP_SWEEP_SCALE:-4} ))   # 0 .. 262 ms into the apply by default
 	pp apply --confirm 1 >/dev/null 2>&1 &
 	job=$!
 	sleep "$(printf '0.%06d' "$us")"
