@@ -106,6 +106,10 @@ check_value(bool site, int f, const char *value, struct pp_error *err)
 			return pp_error_set(err, "public_ip: '%s' is not valid; write auto or an IPv4 address", value);
 		if (f == PP_S_HAIRPIN && pp_parse_bool(value, &bv) < 0)
 			return pp_error_set(err, "hairpin: '%s' is not yes or no", value);
+		if ((f == PP_S_WAN_INTERFACE || f == PP_S_LAN_INTERFACE) && pp_ifname_problem(value))
+			return pp_error_set(err, "%s: '%.60s' is not an interface name: %s; write the one interface's "
+			                    "name as `ip link` shows it, e.g. %s", pp_site_field_name(f), value,
+			                    pp_ifname_problem(value), f == PP_S_WAN_INTERFACE ? "eth0" : "eth1");
 		if (f == PP_S_LAN_SUBNET && pp_parse_cidr(value, &a, &l) < 0)
 			return pp_error_set(err, "lan_subnet: '%s' is not a network; write e.g. 192.168.2.0/24", value);
 		return 0;
