@@ -318,6 +318,7 @@ pp_table_set_many(struct pp_table *t, const char *name, const struct pp_kv *kv, 
 		return -1;
 	}
 	free(old);
+	pp_table_journal_add(t, PP_OP_SET, name, NULL, kv, n);
 	return rc;
 }
 
@@ -343,7 +344,10 @@ pp_table_add(struct pp_table *t, const char *name, struct pp_error *err)
 	if (sc.n && sc.l[sc.n - 1].kind != PP_INI_BLANK)
 		pp_buf_addstr(&b, eol);
 	pp_buf_printf(&b, "[%s]%s", name, eol);
-	return commit(t, &b, &sc, err);
+	if (commit(t, &b, &sc, err) < 0)
+		return -1;
+	pp_table_journal_add(t, PP_OP_ADD, name, NULL, NULL, 0);
+	return 0;
 }
 
 int
@@ -380,7 +384,10 @@ pp_table_del(struct pp_table *t, const char *name, struct pp_error *err)
 			add_line(&b, &sc.l[i]);
 	free(drop);
 	free(own);
-	return commit(t, &b, &sc, err);
+	if (commit(t, &b, &sc, err) < 0)
+		return -1;
+	pp_table_journal_add(t, PP_OP_DEL, name, NULL, NULL, 0);
+	return 0;
 }
 
 int
@@ -407,7 +414,10 @@ pp_table_rename(struct pp_table *t, const char *name, const char *newname, struc
 		pp_buf_addstr(&b, newname);
 		pp_buf_add(&b, l->name + l->name_len, l->len + l->eol - (size_t)(l->name + l->name_len - l->s));
 	}
-	return commit(t, &b, &sc, err);
+	if (commit(t, &b, &sc, err) < 0)
+		return -1;
+	pp_table_journal_add(t, PP_OP_RENAME, name, newname, NULL, 0);
+	return 0;
 }
 
 char *

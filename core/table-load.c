@@ -448,6 +448,7 @@ pp_table_free(struct pp_table *t)
 {
 	if (t == NULL)
 		return;
+	pp_table_journal_clear(t);
 	pp_table_clear_model(t);
 	if (t->text != t->loaded)
 		free(t->text);
