@@ -43,7 +43,7 @@ take_lock(const char *path, const char *real, int wait_ms, struct pp_error *err)
 	char *lp = pp_xasprintf("%s.lock", real), pid[32] = "";
 	int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
 	struct timespec ts = { 0, 20 * 1000000 };
-	struct stat st;
+	struct stat st = { 0 };
 
 	if (fd < 0 && errno == ELOOP) {
 		pp_error_set(err, "%s: the lock file %s is a symbolic link; portpilot does not follow it (the link's "
