@@ -128,6 +128,23 @@ for i in $(seq 1 100); do
 	grep -A12 '^\[web-1\]' "$C" | grep -q "^owner *= a$i\$" && grep -A12 '^\[web-2\]' "$C" | grep -q "^owner *= b$i" || pairs_failed=$((pairs_failed + 1))
 done
 check "contention: 100 pairs of concurrent sets on two mappings all succeed, both values kept ($pairs_failed failed)" [ $pairs_failed = 0 ]
+# A save that finds the file changed while it waited for the lock: other keys merge, the same key is refused.
+# The holder keeps the lock until the editor has loaded the table and waits for the lock (its fd is open).
+waits_for_lock() { ls -l /proc/$1/fd 2>/dev/null | grep -q "$2.lock"; }
+race() { # KEY_THEIRS VALUE_THEIRS: set web-1 owner=mine while another writer sets KEY_THEIRS in between
+	(exec 9>"$C.lock"; flock 9; exec sleep 30) & h=$!
+	wait_for 5 sh -c "! flock -n '$C.lock' true"
+	$P -f "$C" set web-1 owner=mine >/dev/null 2>"$pp_tmp/race.err" & e=$!
+	wait_for 5 waits_for_lock $e "$C"
+	sed -i "/^\[web-1\]/,/^\[/s/^$1 .*/$1 = $2/" "$C"
+	kill $h; wait $h 2>/dev/null
+	wait $e
+}
+cp "$ex/seed-site.ini" "$C"
+race purpose theirs
+check "merge: a change to another key while waiting is kept with this edit" sh -c "[ $? = 0 ] && grep -A12 '^\[web-1\]' $C | grep -q '^owner *= mine' && grep -A12 '^\[web-1\]' $C | grep -q '^purpose = theirs'"
+race owner theirs
+check "merge: the same key changed meanwhile is refused, theirs kept" sh -c "[ $? = 1 ] && grep -q 'owner was changed there too' $pp_tmp/race.err && grep -A12 '^\[web-1\]' $C | grep -q '^owner = theirs'"
 rm -f "$C.bak"; mkdir "$C.bak"
 check "bak: a directory at TABLE.bak is named with what to do" sh -c "[ \$($P -f $C set web-1 owner=y 2>$pp_tmp/e; echo \$?) = 1 ] && grep -q 'conc.ini.bak is a directory, where portpilot keeps the previous version' $pp_tmp/e && grep -q 'mv ' $pp_tmp/e"
 rmdir "$C.bak"
