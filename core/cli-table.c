@@ -12,7 +12,7 @@
 #include "portpilot/table.h"
 #include "portpilot/util.h"
 
-#define LOCK_WAIT_MS 3000
+#define LOCK_WAIT_MS 5000 /* a concurrent save holds the lock for moments; its merge for ~1 s on 20,000 mappings */
 
 static int
 load(struct pp_cli *cli, const char *cmd, bool missing_ok, struct pp_table **t)

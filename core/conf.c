@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,6 +107,8 @@ scan_text(const char *path, char *text, struct scan *sc, struct pp_error *err)
 		if (next)
 			*next++ = '\0';
 		lineno++;
+		if (pp_lone_cr(line, strlen(line)))
+			return pp_error_set(err, "%s:%d: %s", path, lineno, PP_LONE_CR_WHY);
 		line = pp_trim(line);
 		if (*line == '\0' || *line == ';' || *line == '#')
 			continue;
@@ -289,6 +292,12 @@ parse_ddns(struct ctx *x)
 	dc->credentials_file = dup_or_null(get(x, "credentials_file"));
 	dc->ca_file = dup_or_null(get(x, "ca_file"));
 	dc->interface = dup_or_null(get(x, "interface"));
+	if (dc->interface && pp_ifname_problem(dc->interface)) {
+		char what[300];
+		snprintf(what, sizeof what, "'%.20s' is not an interface name: %s; write the WAN interface's name, "
+		         "e.g. eth0", dc->interface, pp_ifname_problem(dc->interface));
+		return bad(x, "interface", what);
+	}
 	dc->zone = dup_or_null(get(x, "zone"));
 	dc->url = dup_or_null(get(x, "url"));
 	dc->success = dup_or_null(get(x, "success"));
@@ -393,9 +402,10 @@ pp_conf_load(const char *path, bool missing_ok, struct pp_conf **out, struct pp_
 {
 	struct scan sc = { 0 };
 	struct pp_conf *c;
+	struct pp_error e;
 	size_t len;
-	char *text = pp_read_file(path, &len);
-	int rc = -1;
+	char *text = pp_read_file_max(path, PP_CONF_MAX, &len, &e), fdpath[64];
+	int rc = -1, fd = -1;
 
 	*out = NULL;
 	if (text == NULL && errno == ENOENT && missing_ok) {
@@ -404,14 +414,23 @@ pp_conf_load(const char *path, bool missing_ok, struct pp_conf **out, struct pp_
 		return 0;
 	}
 	if (text == NULL)
-		return pp_error_set(err, "%s: cannot read: %s; create it or give another with -c FILE",
-		                    path, strerror(errno));
+		return pp_error_set(err, "%.900s; create it or give another with -c FILE", e.msg);
 	c = pp_xcalloc(1, sizeof *c);
 	c->path = pp_xstrdup(path);
+	/*
+	 * libiniparser reads the bytes already judged and read, from memory: opening
+	 * the path again would meet whatever is there by then (a FIFO, a bigger file).
+	 */
+	fd = memfd_create("portpilot-conf", MFD_CLOEXEC);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+		pp_error_set(err, "%s: cannot stage it for libiniparser: %s", path, strerror(errno));
+		goto out;
+	}
 	if (scan_text(path, text, &sc, err) < 0)
 		goto out;
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
 	iniparser_set_error_callback(quiet);
-	c->dict = iniparser_load(path);
+	c->dict = iniparser_load(fdpath);
 	iniparser_set_error_callback(NULL);
 	if (c->dict == NULL) {
 		pp_error_set(err, "%s: cannot be parsed as INI; check the syntax", path);
@@ -419,6 +438,8 @@ pp_conf_load(const char *path, bool missing_ok, struct pp_conf **out, struct pp_
 	}
 	rc = load_sections(c, c->dict, &sc, err);
 out:
+	if (fd >= 0)
+		close(fd);
 	free(text);
 	scan_free(&sc);
 	if (rc < 0)
@@ -473,6 +494,49 @@ pp_creds_free(struct pp_creds *c)
 	memset(c, 0, sizeof *c);
 }
 
+/*
+ * When path is a symbolic link, the file the descriptor really reads, for
+ * messages: a chmod or chown given the link's name would change its target
+ * (say /etc/shadow) without saying so. NULL when path is no link.
+ */
+static char *
+link_target(const char *path, int fd)
+{
+	struct stat lst;
+	char proc[64], real[4096];
+	ssize_t n;
+
+	if (lstat(path, &lst) < 0 || !S_ISLNK(lst.st_mode))
+		return NULL;
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	n = readlink(proc, real, sizeof real - 1);
+	real[n > 0 ? n : 0] = '\0';
+	return pp_xstrdup(n > 0 ? real : "its target");
+}
+
+/* Refuse the secret file fd as read: mode or owner; the fix names the real file, never the link. */
+static void
+judge_secret(const char *path, const char *what, int fd, const struct stat *st, struct pp_error *err)
+{
+	char *real = link_target(path, fd);
+	const char *fixed = real ? real : path;
+	char how[200];
+
+	if (st->st_mode & 077)
+		snprintf(how, sizeof how, "may be read by others (mode %04o)", (unsigned)(st->st_mode & 07777));
+	else
+		snprintf(how, sizeof how, "is owned by uid %u, not by root or this user", (unsigned)st->st_uid);
+	if (real)
+		pp_error_set(err, "%s %s is a symbolic link to %.1000s, which %s; portpilot does not change a file "
+		             "through a link: if %.1000s holds only this secret, %s %.1000s, else point the setting at "
+		             "a file of its own (mode 0600)", what, path, real, how, real,
+		             st->st_mode & 077 ? "chmod 600" : "chown root", real);
+	else
+		pp_error_set(err, "%s %s %s: %s %s", what, path, how, st->st_mode & 077 ? "chmod 600" : "chown root",
+		             fixed);
+	free(real);
+}
+
 char *
 pp_secret_read(const char *path, const char *what, size_t *len, struct pp_error *err)
 {
@@ -485,22 +549,29 @@ pp_secret_read(const char *path, const char *what, size_t *len, struct pp_error 
 	if (fd < 0 || fstat(fd, &st) < 0)
 		pp_error_set(err, "%s %s: %s", what, path, strerror(errno));
 	else if (!S_ISREG(st.st_mode))
-		pp_error_set(err, "%s %s is not a regular file", what, path);
-	else if (st.st_mode & 077)
-		pp_error_set(err, "%s %s may be read by others (mode %04o): chmod 600 %s", what, path,
-		             (unsigned)(st.st_mode & 07777), path);
-	else if (st.st_uid != geteuid() && st.st_uid != 0)
-		pp_error_set(err, "%s %s is owned by uid %u, not by root or this user: chown root %s",
-		             what, path, (unsigned)st.st_uid, path);
+		pp_error_set(err, "%s %s is not a regular file (it is %s)", what, path, pp_file_kind(st.st_mode));
+	else if ((st.st_mode & 077) || (st.st_uid != geteuid() && st.st_uid != 0))
+		judge_secret(path, what, fd, &st, err);
+	else if (st.st_size > (off_t)PP_SECRET_MAX)
+		n = -1, errno = EFBIG;
 	else {
 		pp_buf_add(&b, "", 0);
-		while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
+		while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR)) {
+			if (n > 0 && b.len + (size_t)n > PP_SECRET_MAX) {
+				n = -1;
+				errno = EFBIG;
+				break;
+			}
 			if (n > 0)
 				pp_buf_add(&b, chunk, (size_t)n);
-		if (n < 0)
-			pp_error_set(err, "%s %s: %s", what, path, strerror(errno));
+		}
 		explicit_bzero(chunk, sizeof chunk);
 	}
+	if (n < 0 && errno == EFBIG)
+		pp_error_set(err, "%s %s is larger than %u KiB, more than any secret needs; is it the right file?",
+		             what, path, PP_SECRET_MAX >> 10);
+	else if (n < 0)
+		pp_error_set(err, "%s %s: %s", what, path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	if (n == 0 && b.data) {
@@ -554,6 +625,10 @@ pp_creds_load(const char *path, struct pp_creds *c, struct pp_error *err)
 		if (next)
 			*next++ = '\0';
 		lineno++;
+		if (pp_lone_cr(line, strlen(line))) {
+			rc = pp_error_set(err, "%s:%d: %s", path, lineno, PP_LONE_CR_WHY);
+			break;
+		}
 		line = pp_trim(line);
 		if (*line == '\0' || *line == '#' || *line == ';')
 			continue;

@@ -17,6 +17,12 @@ classify(struct pp_ini_line *l)
 		s++;
 	while (e > s && isspace((unsigned char)e[-1]))
 		e--;
+	/* Before the length test: a CR-only file is one line to libiniparser, not a long value. */
+	if (pp_lone_cr(l->s, l->len)) {
+		l->kind = PP_INI_BAD;
+		l->why = PP_LONE_CR_WHY;
+		return;
+	}
 	if (l->len > INI_MAX_LINE) {
 		l->kind = PP_INI_BAD;
 		l->why = "line longer than 1000 characters; shorten the value";

@@ -348,6 +348,21 @@ pp_render(const struct pp_table *t, const struct pp_render_opts *o, struct pp_ru
 	if (!wan || !*wan)
 		return pp_error_set(err, "%s: [site] has no wan_interface: set wan_interface = the router's internet-side interface",
 		                    t->path ? t->path : "table");
+	/*
+	 * Rule text is built from validated tokens only: numbers, addresses, tags
+	 * with unusual bytes replaced, and these two names. check refuses a bad
+	 * name already; this keeps any other caller from pasting one.
+	 */
+	if (pp_ifname_problem(wan) || (lan && *lan && pp_ifname_problem(lan))) {
+		bool w = pp_ifname_problem(wan) != NULL;
+		return pp_error_set(err, "%s:%d: [site] %s: '%.60s' is not an interface name: %s; nothing was rendered: "
+		                    "write the one interface's name, e.g. %s", t->path ? t->path : "table",
+		                    t->site.key_line[w ? PP_S_WAN_INTERFACE : PP_S_LAN_INTERFACE],
+		                    w ? "wan_interface" : "lan_interface", w ? wan : lan,
+		                    pp_ifname_problem(w ? wan : lan), w ? "eth0" : "eth1");
+	}
+	if (lan && !*lan)
+		lan = NULL;
 	memset(out, 0, sizeof *out);
 	out->hooks[PP_NAT].name = pp_xstrdup("");
 	out->hooks[PP_FILTER].name = pp_xstrdup("");

@@ -245,6 +245,18 @@ check_site(const struct pp_table *t, struct pp_findings *out)
 		if (s->bad & (1u << f))
 			pp_findings_add(out, PP_ERROR, s->key_line[f] ? s->key_line[f] : s->line, "site",
 			                pp_site_field_name(f), fixes[f], "'%s' is not valid here", s->val[f]);
+	/* Both names go into iptables rules: each must be one real interface name, one token. */
+	for (int f = PP_S_WAN_INTERFACE; f <= PP_S_LAN_INTERFACE; f++) {
+		const char *why = s->val[f] && *s->val[f] ? pp_ifname_problem(s->val[f]) : NULL;
+		if (why)
+			pp_findings_add(out, PP_ERROR, s->key_line[f] ? s->key_line[f] : s->line, "site",
+			                pp_site_field_name(f),
+			                f == PP_S_WAN_INTERFACE ? "write the name of the one internet-facing interface, "
+			                                          "as `ip link` shows it, e.g. eth0"
+			                                        : "write the name of the one LAN interface, as `ip link` "
+			                                          "shows it, e.g. eth1",
+			                "'%.60s' is not an interface name: %s", s->val[f], why);
+	}
 	if (t->n > 0 && (s->val[PP_S_WAN_INTERFACE] == NULL || *s->val[PP_S_WAN_INTERFACE] == '\0'))
 		pp_findings_add(out, PP_ERROR, s->line, "site", "wan_interface",
 		                s->line ? "add wan_interface = the router's internet-facing interface, e.g. eth0"

@@ -106,6 +106,10 @@ check_value(bool site, int f, const char *value, struct pp_error *err)
 			return pp_error_set(err, "public_ip: '%s' is not valid; write auto or an IPv4 address", value);
 		if (f == PP_S_HAIRPIN && pp_parse_bool(value, &bv) < 0)
 			return pp_error_set(err, "hairpin: '%s' is not yes or no", value);
+		if ((f == PP_S_WAN_INTERFACE || f == PP_S_LAN_INTERFACE) && pp_ifname_problem(value))
+			return pp_error_set(err, "%s: '%.60s' is not an interface name: %s; write the one interface's "
+			                    "name as `ip link` shows it, e.g. %s", pp_site_field_name(f), value,
+			                    pp_ifname_problem(value), f == PP_S_WAN_INTERFACE ? "eth0" : "eth1");
 		if (f == PP_S_LAN_SUBNET && pp_parse_cidr(value, &a, &l) < 0)
 			return pp_error_set(err, "lan_subnet: '%s' is not a network; write e.g. 192.168.2.0/24", value);
 		return 0;
@@ -314,6 +318,7 @@ pp_table_set_many(struct pp_table *t, const char *name, const struct pp_kv *kv, 
 		return -1;
 	}
 	free(old);
+	pp_table_journal_add(t, PP_OP_SET, name, NULL, kv, n);
 	return rc;
 }
 
@@ -339,7 +344,10 @@ pp_table_add(struct pp_table *t, const char *name, struct pp_error *err)
 	if (sc.n && sc.l[sc.n - 1].kind != PP_INI_BLANK)
 		pp_buf_addstr(&b, eol);
 	pp_buf_printf(&b, "[%s]%s", name, eol);
-	return commit(t, &b, &sc, err);
+	if (commit(t, &b, &sc, err) < 0)
+		return -1;
+	pp_table_journal_add(t, PP_OP_ADD, name, NULL, NULL, 0);
+	return 0;
 }
 
 int
@@ -376,7 +384,10 @@ pp_table_del(struct pp_table *t, const char *name, struct pp_error *err)
 			add_line(&b, &sc.l[i]);
 	free(drop);
 	free(own);
-	return commit(t, &b, &sc, err);
+	if (commit(t, &b, &sc, err) < 0)
+		return -1;
+	pp_table_journal_add(t, PP_OP_DEL, name, NULL, NULL, 0);
+	return 0;
 }
 
 int
@@ -403,7 +414,10 @@ pp_table_rename(struct pp_table *t, const char *name, const char *newname, struc
 		pp_buf_addstr(&b, newname);
 		pp_buf_add(&b, l->name + l->name_len, l->len + l->eol - (size_t)(l->name + l->name_len - l->s));
 	}
-	return commit(t, &b, &sc, err);
+	if (commit(t, &b, &sc, err) < 0)
+		return -1;
+	pp_table_journal_add(t, PP_OP_RENAME, name, newname, NULL, 0);
+	return 0;
 }
 
 char *

@@ -15,4 +15,19 @@ int pp_site_field_lookup(const char *k, size_t n);
 /* Letters, digits, "-", "_", "." ; 1-64 characters, starting alphanumeric. */
 bool pp_mapping_name_valid(const char *name);
 
+/*
+ * The journal: every successful edit through the core is recorded, so a save
+ * that finds the file changed on disk can make the same edits again there.
+ */
+enum pp_op_kind { PP_OP_SET, PP_OP_ADD, PP_OP_DEL, PP_OP_RENAME };
+void pp_table_journal_add(struct pp_table *t, enum pp_op_kind kind, const char *name, const char *newname,
+                          const struct pp_kv *kv, size_t n);
+void pp_table_journal_clear(struct pp_table *t);
+/*
+ * Re-apply t's journal onto fresh (len bytes, NULL: the file is gone; the
+ * table takes ownership of it), under the caller's lock. -1 with err naming
+ * the collision when another editor changed what an edit touched.
+ */
+int pp_table_rebase(struct pp_table *t, char *fresh, size_t len, struct pp_error *err);
+
 #endif

@@ -400,7 +400,8 @@ int
 pp_table_load(const char *path, bool missing_ok, struct pp_table **out, struct pp_error *err)
 {
 	size_t len;
-	char *text = pp_read_file(path, &len);
+	struct pp_error e;
+	char *text = pp_read_file_max(path, PP_TABLE_MAX, &len, &e);
 
 	if (text == NULL) {
 		if (errno == ENOENT && missing_ok) {
@@ -409,7 +410,7 @@ pp_table_load(const char *path, bool missing_ok, struct pp_table **out, struct p
 			*out = t;
 			return 0;
 		}
-		return pp_error_set(err, "%s: cannot read: %s; give the table with -f FILE", path, strerror(errno));
+		return pp_error_set(err, "%.900s; give the table as a regular file with -f FILE", e.msg);
 	}
 	if (memchr(text, '\0', len) != NULL) {
 		free(text);
@@ -447,6 +448,7 @@ pp_table_free(struct pp_table *t)
 {
 	if (t == NULL)
 		return;
+	pp_table_journal_clear(t);
 	pp_table_clear_model(t);
 	if (t->text != t->loaded)
 		free(t->text);

@@ -1,7 +1,10 @@
-/* Saves the table atomically under a lock, keeping FILE.bak, never over a file changed on disk. */
+/* Saves the table atomically under a lock, keeping FILE.bak, never over a change made on disk meanwhile. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -11,6 +14,7 @@
 
 #include "portpilot/table.h"
 #include "portpilot/util.h"
+#include "table-internal.h"
 
 static int
 write_all(int fd, const char *p, size_t n)
@@ -28,17 +32,36 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Take FILE.lock, waiting at most wait_ms for another editor. Returns the fd. */
+/*
+ * Take FILE.lock, waiting at most wait_ms for another editor. Returns the fd.
+ * The lock file is opened without following a link (a link there would have
+ * its target overwritten with our pid) and must be a regular file.
+ */
 static int
-take_lock(const char *path, int wait_ms, struct pp_error *err)
+take_lock(const char *path, const char *real, int wait_ms, struct pp_error *err)
 {
-	char *lp = pp_xasprintf("%s.lock", path), pid[32] = "";
-	int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	char *lp = pp_xasprintf("%s.lock", real), pid[32] = "";
+	int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
 	struct timespec ts = { 0, 20 * 1000000 };
+	struct stat st = { 0 };
 
+	if (fd < 0 && errno == ELOOP) {
+		pp_error_set(err, "%s: the lock file %s is a symbolic link; portpilot does not follow it (the link's "
+		             "target would be overwritten): remove the link (rm %s) and try again; nothing was written",
+		             path, lp, lp);
+		free(lp);
+		return -1;
+	}
 	if (fd < 0) {
 		pp_error_set(err, "%s: cannot create the lock file %s: %s; nothing was written", path, lp,
 		             strerror(errno));
+		free(lp);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		pp_error_set(err, "%s: the lock file %s is %s, not a regular file: remove it and try again; "
+		             "nothing was written", path, lp, pp_file_kind(st.st_mode));
+		close(fd);
 		free(lp);
 		return -1;
 	}
@@ -61,19 +84,78 @@ take_lock(const char *path, int wait_ms, struct pp_error *err)
 	return fd;
 }
 
-/* Write text to a temp file beside path, fsync it, rename over path, fsync the directory. */
-static int
-replace_file(const char *path, const char *text, size_t len, mode_t mode, struct pp_error *err)
+/*
+ * Temporary files are "FILE.tmp-PID-XXXXXX" beside FILE: a save killed before
+ * its rename leaves one, and the pid in the name says whose it was.
+ */
+static bool
+stale_temp(const char *name, const char *base, size_t blen)
 {
-	char *tmp = pp_xasprintf("%s.XXXXXX", path), *dcopy = pp_xstrdup(path);
-	int fd = mkstemp(tmp), dfd;
+	const char *p = name + blen + 5;
+	char *end;
+	long pid;
+
+	if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".tmp-", 5) != 0 || !(*p >= '1' && *p <= '9'))
+		return false;
+	errno = 0;
+	pid = strtol(p, &end, 10);
+	if (errno || pid <= 0 || pid > INT_MAX || *end != '-' || strlen(end + 1) != 6 || pid == (long)getpid())
+		return false;
+	/* Only a dead owner's: a live pid (ours, or a reused one) keeps its file. */
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Remove FILE.tmp-PID-* left by saves that were killed. Called under the lock. */
+static void
+clean_stale_temps(const char *real)
+{
+	char *dcopy = pp_xstrdup(real), *bcopy = pp_xstrdup(real);
+	const char *base = basename(bcopy);
+	size_t blen = strlen(base);
+	int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *e;
+	struct stat st;
+
+	if (d == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		goto out;
+	}
+	while ((e = readdir(d)) != NULL) {
+		/* lstat-like: a link or anything but our own regular file stays. */
+		if (stale_temp(e->d_name, base, blen) &&
+		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_uid == geteuid())
+			unlinkat(dfd, e->d_name, 0);
+	}
+	closedir(d);
+out:
+	free(dcopy);
+	free(bcopy);
+}
+
+/*
+ * Write text to a temp file beside real, fsync it, rename it to dest (in the
+ * same directory), fsync the directory. st: the file replaced, whose mode and
+ * owner the new one keeps (NULL: mode 0644, ours).
+ */
+static int
+replace_file(const char *real, const char *dest, const char *text, size_t len, const struct stat *st,
+             struct pp_error *err)
+{
+	char *tmp = pp_xasprintf("%s.tmp-%ld-XXXXXX", real, (long)getpid()), *dcopy = pp_xstrdup(real);
+	int fd = mkstemp(tmp), dfd; /* O_CREAT|O_EXCL: never through a link planted there */
 	const char *step = NULL;
 
 	if (fd < 0) {
 		step = "create a temporary file";
 		goto fail;
 	}
-	if (fchmod(fd, mode) < 0)
+	/* The owner stays (best effort: only root may give a file away). */
+	if (st)
+		(void)!fchown(fd, st->st_uid, st->st_gid);
+	if (fchmod(fd, st ? st->st_mode & 07777 : 0644) < 0)
 		step = "set the mode of the temporary file";
 	else if (write_all(fd, text, len) < 0)
 		step = "write the temporary file";
@@ -81,7 +163,7 @@ replace_file(const char *path, const char *text, size_t len, mode_t mode, struct
 		step = "flush the temporary file to disk";
 	if (close(fd) < 0 && step == NULL)
 		step = "close the temporary file";
-	if (step == NULL && rename(tmp, path) < 0)
+	if (step == NULL && rename(tmp, dest) < 0)
 		step = "rename the temporary file over the table";
 	if (step) {
 		int e = errno;
@@ -99,53 +181,97 @@ replace_file(const char *path, const char *text, size_t len, mode_t mode, struct
 	free(dcopy);
 	return 0;
 fail:
-	pp_error_set(err, "%s: cannot %s: %s; the file on disk is unchanged", path, step, strerror(errno));
+	pp_error_set(err, "%s: cannot %s: %s; the file on disk is unchanged", dest, step, strerror(errno));
 	free(tmp);
 	free(dcopy);
 	return -1;
+}
+
+/*
+ * The file a save must replace: path itself, or when path is a symbolic link
+ * its target, so the change lands in the real file (a rename over the link
+ * would replace the link with a copy and leave the real file as it was).
+ * Temp, lock and .bak files go beside the target, in its own directory.
+ */
+static char *
+real_path(const char *path, struct pp_error *err)
+{
+	struct stat lst;
+	char *real;
+
+	if (lstat(path, &lst) < 0 || !S_ISLNK(lst.st_mode))
+		return pp_xstrdup(path);
+	if ((real = realpath(path, NULL)) == NULL) {
+		pp_error_set(err, "%s: is a symbolic link whose target cannot be resolved (%s); create the target or "
+		             "point the link at the real table; nothing was written", path, strerror(errno));
+		return NULL;
+	}
+	return real;
+}
+
+/* FILE.bak must be a file the rename can replace: a directory there would block every save. */
+static int
+check_bak(const char *path, const char *bak, struct pp_error *err)
+{
+	struct stat st;
+
+	if (lstat(bak, &st) < 0 || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
+		return 0;
+	return pp_error_set(err, "%s: the backup %s is %s, where portpilot keeps the previous version of the table; "
+	                    "move it away (mv %s %s.old) and save again; nothing was written", path, bak,
+	                    pp_file_kind(st.st_mode), bak, bak);
 }
 
 int
 pp_table_save(struct pp_table *t, int lock_wait_ms, struct pp_error *err)
 {
 	size_t len = 0;
-	char *now, *bak;
-	struct stat st;
-	mode_t mode = 0644;
+	char *now = NULL, *bak = NULL, *real;
+	struct pp_error e;
+	struct stat st = { 0 };
 	int lock, rc = -1;
 
-	if ((lock = take_lock(t->path, lock_wait_ms, err)) < 0)
+	if ((real = real_path(t->path, err)) == NULL)
 		return -1;
-	now = pp_read_file(t->path, &len);
+	if ((lock = take_lock(t->path, real, lock_wait_ms, err)) < 0) {
+		free(real);
+		return -1;
+	}
+	clean_stale_temps(real);
+	now = pp_read_file_max(real, PP_TABLE_MAX, &len, &e);
 	if (now == NULL && errno != ENOENT) {
-		pp_error_set(err, "%s: cannot read it back before saving: %s; nothing was written", t->path,
-		             strerror(errno));
+		pp_error_set(err, "%.900s; nothing was written", e.msg);
+		goto out;
+	}
+	if (now && stat(real, &st) < 0) {
+		pp_error_set(err, "%s: cannot stat it: %s; nothing was written", t->path, strerror(errno));
 		goto out;
 	}
 	if ((now != NULL) != t->existed || (now && (len != t->loaded_len || memcmp(now, t->loaded, len) != 0))) {
-		pp_error_set(err, "%s: the file changed on disk since it was loaded; nothing was written: "
-		             "reload it and make the change again", t->path);
-		goto out;
-	}
-	if (now && stat(t->path, &st) == 0)
-		mode = st.st_mode & 07777;
-	if (now) {
-		bak = pp_xasprintf("%s.bak", t->path);
-		rc = replace_file(bak, now, len, mode, err);
-		free(bak);
-		if (rc < 0)
+		/* Someone saved in between: carry this session's edits over to what is there now. */
+		int r = pp_table_rebase(t, now, len, err);
+		now = NULL; /* rebase took it: t->loaded now, or freed */
+		if (r < 0)
 			goto out;
 	}
-	if ((rc = replace_file(t->path, t->text, t->text_len, mode, err)) == 0) {
+	bak = pp_xasprintf("%s.bak", real);
+	if (t->existed && (rc = check_bak(t->path, bak, err)) == 0)
+		rc = replace_file(real, bak, t->loaded, t->loaded_len, &st, err);
+	if (rc < 0 && t->existed)
+		goto out;
+	if ((rc = replace_file(real, real, t->text, t->text_len, t->existed ? &st : NULL, err)) == 0) {
 		if (t->loaded != t->text)
 			free(t->loaded);
 		t->loaded = t->text; /* the saved text is now what is on disk */
 		t->loaded_len = t->text_len;
 		t->existed = true;
 		t->dirty = false;
+		pp_table_journal_clear(t);
 	}
 out:
 	free(now);
+	free(bak);
+	free(real);
 	flock(lock, LOCK_UN);
 	close(lock);
 	return rc;

@@ -259,33 +259,119 @@ pp_now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+const char *
+pp_file_kind(unsigned mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "a regular file";
+	case S_IFDIR: return "a directory";
+	case S_IFIFO: return "a FIFO (named pipe)";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFSOCK: return "a socket";
+	case S_IFLNK: return "a symbolic link";
+	default: return "not a regular file";
+	}
+}
+
+/*
+ * The descriptor read is the one judged (fstat, not the path), and it is opened
+ * O_NONBLOCK so that a FIFO without a writer is refused instead of waiting for
+ * one. At most max bytes are read: /dev/zero behind a symlink, a file that grows
+ * while read, or a /proc file that says size 0 cannot take all memory.
+ */
 char *
-pp_read_file(const char *path, size_t *len)
+pp_read_file_max(const char *path, size_t max, size_t *len, struct pp_error *err)
 {
 	struct pp_buf b = { 0 };
+	struct stat st;
 	char chunk[65536];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), e;
 
-	if (fd < 0)
-		return NULL;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		e = errno;
+		pp_error_set(err, "%s: cannot read: %s", path, strerror(e));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		pp_error_set(err, "%s: cannot read: it is %s, not a regular file", path, pp_file_kind(st.st_mode));
+		goto fail;
+	}
+	if ((unsigned long long)st.st_size > max)
+		goto too_big;
 	pp_buf_add(&b, "", 0);
 	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			int e = errno;
-			close(fd);
-			pp_buf_free(&b);
-			errno = e;
-			return NULL;
+			e = errno;
+			pp_error_set(err, "%s: cannot read: %s", path, strerror(e));
+			goto fail;
 		}
+		if (b.len + (size_t)n > max)
+			goto too_big;
 		pp_buf_add(&b, chunk, (size_t)n);
 	}
 	close(fd);
 	if (len)
 		*len = b.len;
 	return b.data;
+too_big:
+	e = EFBIG;
+	pp_error_set(err, "%s: cannot read: it is larger than %zu %s, the most portpilot reads from such a file; "
+	             "is it the right file?", path, max >= 1 << 20 ? max >> 20 : max >> 10,
+	             max >= 1 << 20 ? "MiB" : "KiB");
+fail:
+	if (fd >= 0)
+		close(fd);
+	pp_buf_free(&b);
+	errno = e;
+	return NULL;
+}
+
+char *
+pp_read_file(const char *path, size_t *len)
+{
+	return pp_read_file_max(path, PP_READ_MAX_DEFAULT, len, NULL);
+}
+
+bool
+pp_lone_cr(const char *s, size_t n)
+{
+	const char *cr = memchr(s, '\r', n);
+
+	return cr != NULL && cr + 1 < s + n;
+}
+
+const char *
+pp_ifname_problem(const char *s)
+{
+	size_t n = strlen(s);
+
+	/* The kernel's dev_valid_name(), then what would not stay one iptables-restore token. */
+	if (n == 0)
+		return "it is empty";
+	if (n > 15)
+		return "it is longer than 15 characters, the most a Linux interface name can have (IFNAMSIZ)";
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return "'.' and '..' are not interface names";
+	if (s[0] == '!')
+		return "a leading '!' would match every interface except this one";
+	if (s[n - 1] == '+')
+		return "a trailing '+' is an iptables wildcard matching every interface that starts so; "
+		       "portpilot needs the one interface";
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= ' ' || c == 0x7f)
+			return "it holds white space or a control character";
+		if (c == '/' || c == ':')
+			return "the kernel does not allow '/' or ':' in an interface name";
+		if (c == '"' || c == '\\' || c == '\'' || c == '!' || c == '+')
+			return "it holds a character ('\"', '\\', '\'', '!' or '+') that iptables would read as syntax";
+	}
+	return NULL;
 }
 
 void

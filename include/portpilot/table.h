@@ -104,6 +104,7 @@ struct pp_table {
 	size_t loaded_len;
 	bool existed;                     /* the file was there when loaded */
 	bool dirty;
+	void *journal;                    /* this session's edits since the last save (table-merge.c) */
 };
 
 /* Field names and lookups. */
@@ -161,9 +162,13 @@ char *pp_table_text(const struct pp_table *t, size_t *len);
 
 /*
  * Save atomically (temp file in the same directory, fsync, rename), keeping
- * the previous version as FILE.bak, under the lock FILE.lock. Refuses when
- * the file changed on disk since it was loaded (err says so: reload).
- * lock_wait_ms bounds the wait for another editor's lock.
+ * the previous version as FILE.bak, under the lock FILE.lock. When the file
+ * changed on disk since it was loaded, this session's edits are made again on
+ * what is there now, unless another editor changed the same keys (or the
+ * merge would add errors): then nothing is written and err says what
+ * collided (reload). lock_wait_ms bounds the wait for another editor's lock.
+ * A symlinked FILE is edited in its target's place. Temporary files left by a
+ * killed save (FILE.tmp-PID-*, PID dead) are removed.
  */
 int pp_table_save(struct pp_table *t, int lock_wait_ms, struct pp_error *err);
 

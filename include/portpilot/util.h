@@ -41,7 +41,7 @@ void pp_format_datetime(time_t t, char out[20]);           /* YYYY-MM-DDTHH:MM *
 /* Milliseconds on the monotonic clock (benchmarks, timeouts). */
 double pp_now_ms(void);
 
-/* Read a whole file; NULL with errno set on failure. */
+/* Read a whole regular file of at most PP_READ_MAX_DEFAULT bytes; NULL with errno set on failure. */
 char *pp_read_file(const char *path, size_t *len);
 /*
  * The CAs an HTTPS client trusts when given an extra CA file: the system bundle
@@ -56,5 +56,39 @@ void pp_json_str(FILE *f, const char *s);   /* quoted and escaped, null for NULL
 /* The string (unescaped) or number value of "key" in one flat JSON object, cut to fit n;
    false (and out "") when obj has no such key. Enough for portpilot's own JSON and the reflector's. */
 bool pp_json_field(const char *obj, const char *key, char *out, size_t n);
+
+/*
+ * Bounded reads of files a user names (tables, portpilot.conf, secrets, state):
+ * only a regular file (a FIFO, device or directory is refused at once, without
+ * waiting for a writer), of at most max bytes. NULL with errno set (EINVAL: not
+ * a regular file, EFBIG: too large) and err = "PATH: cannot read: why".
+ */
+#define PP_READ_MAX_DEFAULT (64u << 20)
+#define PP_TABLE_MAX        (64u << 20)   /* 131,070 one-port mappings with comments fit in ~30 MiB */
+#define PP_CONF_MAX         (1u << 20)
+#define PP_SECRET_MAX       (64u << 10)
+struct pp_error;
+char *pp_read_file_max(const char *path, size_t max, size_t *len, struct pp_error *err);
+/* "a FIFO (named pipe)", "a directory" ... for a st_mode, in messages. */
+const char *pp_file_kind(unsigned mode);
+
+/*
+ * NULL when s is a usable Linux interface name that iptables reads as one
+ * interface: 1-15 characters (IFNAMSIZ), not "." or "..", no '/', ':', white
+ * space or control characters (the kernel's dev_valid_name), and no '!'
+ * (negation), '+' (wildcard) or quote/backslash (iptables-restore syntax).
+ * Else what is wrong, as a phrase.
+ */
+const char *pp_ifname_problem(const char *s);
+
+/*
+ * True when s[0..n) holds a carriage return that does not end it: old Mac
+ * (CR-only) line endings, which line readers split on '\n' take for one long
+ * line. A CRLF line's final CR is fine.
+ */
+bool pp_lone_cr(const char *s, size_t n);
+#define PP_LONE_CR_WHY "a carriage return (CR) stands inside the line: the file has old Mac (CR-only) line " \
+	"endings, which are read as one long line; convert them to LF, e.g. tr '\\r' '\\n' <FILE >FILE.new && " \
+	"mv FILE.new FILE"
 
 #endif

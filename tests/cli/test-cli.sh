@@ -73,4 +73,85 @@ cp "$T" $pp_tmp/b3
 check "lock: a held lock refuses the save with exit 1" sh -c "[ \$($P -f $T set web-1 owner=x 2>$pp_tmp/e; echo \$?) = 1 ] && grep -q 'another editor holds the lock' $pp_tmp/e && cmp -s $T $pp_tmp/b3"
 kill $holder; wait $holder 2>/dev/null
 check "lock: released lock lets the save through" [ "$(rc $P -f $T set web-1 owner=x)" = 0 ]
+# Hostile input (issue 11). Each case is bounded: timeout for what could hang, ulimit -v for what could grow.
+# (An ASan build reserves terabytes of address space: it gets the time bound only.)
+lim='ulimit -v 1000000'
+grep -qa __asan_init "$P" && lim=:
+printf '#!/bin/sh\n%s\nexec timeout 20 "$@"\n' "$lim" >"$pp_tmp/bounded"; chmod +x "$pp_tmp/bounded"
+bounded=$pp_tmp/bounded
+mkfifo "$pp_tmp/fifo.ini"
+check "input: -f FIFO check is refused at once (exit 2, names a FIFO)" sh -c "[ \$($bounded $P -f $pp_tmp/fifo.ini check 2>$pp_tmp/e >/dev/null; echo \$?) = 2 ] && grep -q 'fifo.ini: cannot read: it is a FIFO' $pp_tmp/e"
+check "input: -f FIFO set is refused at once" sh -c "[ \$($bounded $P -f $pp_tmp/fifo.ini set web-1 owner=x 2>$pp_tmp/e >/dev/null; echo \$?) = 2 ] && grep -q 'not a regular file' $pp_tmp/e"
+check "input: -f /dev/zero check is refused, no unbounded read" sh -c "[ \$($bounded $P -f /dev/zero check 2>$pp_tmp/e >/dev/null; echo \$?) = 2 ] && grep -q 'character device, not a regular file' $pp_tmp/e"
+ln -s /dev/zero "$pp_tmp/zero.ini"
+check "input: a link to /dev/zero is judged by what is read" sh -c "[ \$($bounded $P -f $pp_tmp/zero.ini check 2>$pp_tmp/e >/dev/null; echo \$?) = 2 ] && grep -q 'character device' $pp_tmp/e"
+check "input: -c /dev/zero ddns status is refused, no unbounded read" sh -c "$bounded $P -c /dev/zero --state-dir $pp_tmp/st ddns status >/dev/null 2>$pp_tmp/e; grep -q '/dev/zero: cannot read: it is a character device' $pp_tmp/e"
+truncate -s 70M "$pp_tmp/huge.ini"
+check "input: a 70 MB table is refused with the cap named" sh -c "[ \$($bounded $P -f $pp_tmp/huge.ini check 2>$pp_tmp/e >/dev/null; echo \$?) = 2 ] && grep -q 'larger than 64 MiB' $pp_tmp/e"
+truncate -s 2M "$pp_tmp/huge.conf"
+check "input: a 2 MB portpilot.conf is refused with the cap named" sh -c "$bounded $P -c $pp_tmp/huge.conf --state-dir $pp_tmp/st ddns status >/dev/null 2>$pp_tmp/e; grep -q 'larger than 1 MiB' $pp_tmp/e"
+
+# Interface names go into iptables rules: validated by check and set, and apply refuses them
+I=$pp_tmp/iface.ini
+for v in '!eth0' '"eth0 -m comment --comment x"' '"eth0 -j ACCEPT"' abcdefghijklmnopqrstuvwxyz0123456789 'eth+'; do
+	sed "s/^wan_interface .*/wan_interface = $v/" "$ex/seed-site.ini" >"$I"
+	line=$(grep -n '^wan_interface' "$I" | cut -d: -f1)
+	check "iface: check finds wan_interface = $v at its line" sh -c "[ \$($P -f $I check >$pp_tmp/o 2>&1; echo \$?) = 1 ] && grep -q \"iface.ini:$line: error: \[site\] wan_interface: .* is not an interface name\" $pp_tmp/o && grep -q 'fix: write the name of the one internet-facing interface' $pp_tmp/o"
+	check "iface: apply refuses wan_interface = $v" sh -c "[ \$($bounded $P -f $I --state-dir $pp_tmp/st apply --dry-run >$pp_tmp/o 2>&1; echo \$?) = 1 ] && grep -q 'nothing applied' $pp_tmp/o"
+done
+cp "$ex/seed-site.ini" "$I"
+check "iface: set refuses lan_interface=eth1 -j ACCEPT, file untouched" sh -c "[ \$($P -f $I set site 'lan_interface=eth1 -j ACCEPT' 2>$pp_tmp/e; echo \$?) = 2 ] && cmp -s $I $ex/seed-site.ini && grep -q 'is not an interface name' $pp_tmp/e"
+
+# Symlinks: a lock link is not followed; a linked table is edited in its target; no chmod through a link
+L=$pp_tmp/ln
+mkdir -p "$L/etc" "$L/git"
+cp "$ex/seed-site.ini" "$L/git/mappings.ini"
+echo precious >"$L/victim"
+ln -s "$L/victim" "$L/git/mappings.ini.lock"
+check "symlink: a link at TABLE.lock is refused, its target keeps its bytes" sh -c "[ \$($P -f $L/git/mappings.ini set web-1 owner=x 2>$pp_tmp/e; echo \$?) = 1 ] && [ \"\$(cat $L/victim)\" = precious ] && grep -q 'is a symbolic link' $pp_tmp/e && cmp -s $L/git/mappings.ini $ex/seed-site.ini"
+rm "$L/git/mappings.ini.lock"
+ln -s ../git/mappings.ini "$L/etc/mappings.ini"
+check "symlink: set through a linked table changes the real file, the link stays" sh -c "$P -f $L/etc/mappings.ini set web-1 owner=Linked && [ -L $L/etc/mappings.ini ] && grep -q '= Linked' $L/git/mappings.ini && cmp -s $L/git/mappings.ini.bak $ex/seed-site.ini"
+
+# Leftovers and contention
+C=$pp_tmp/conc.ini
+cp "$ex/seed-site.ini" "$C"
+(exit 0) & dead=$!; wait $dead
+echo half >"$C.tmp-$dead-aB3xYz"
+check "temp: a killed save's temporary file (dead pid) is removed by the next save" sh -c "$P -f $C set web-1 owner=x && [ ! -e $C.tmp-$dead-aB3xYz ]"
+pairs_failed=0
+for i in $(seq 1 100); do
+	$P -f "$C" set web-1 owner="a$i" 2>>"$pp_tmp/conc.err" & p1=$!
+	$P -f "$C" set web-2 owner="b$i" 2>>"$pp_tmp/conc.err" & p2=$!
+	wait $p1 || pairs_failed=$((pairs_failed + 1))
+	wait $p2 || pairs_failed=$((pairs_failed + 1))
+	grep -A12 '^\[web-1\]' "$C" | grep -q "^owner *= a$i\$" && grep -A12 '^\[web-2\]' "$C" | grep -q "^owner *= b$i" || pairs_failed=$((pairs_failed + 1))
+done
+check "contention: 100 pairs of concurrent sets on two mappings all succeed, both values kept ($pairs_failed failed)" [ $pairs_failed = 0 ]
+# A save that finds the file changed while it waited for the lock: other keys merge, the same key is refused.
+# The holder keeps the lock until the editor has loaded the table and waits for the lock (its fd is open).
+waits_for_lock() { ls -l /proc/$1/fd 2>/dev/null | grep -q "$2.lock"; }
+race() { # KEY_THEIRS VALUE_THEIRS: set web-1 owner=mine while another writer sets KEY_THEIRS in between
+	(exec 9>"$C.lock"; flock 9; exec sleep 30) & h=$!
+	wait_for 5 sh -c "! flock -n '$C.lock' true"
+	$P -f "$C" set web-1 owner=mine >/dev/null 2>"$pp_tmp/race.err" & e=$!
+	wait_for 5 waits_for_lock $e "$C"
+	sed -i "/^\[web-1\]/,/^\[/s/^$1 .*/$1 = $2/" "$C"
+	kill $h; wait $h 2>/dev/null
+	wait $e
+}
+cp "$ex/seed-site.ini" "$C"
+race purpose theirs
+check "merge: a change to another key while waiting is kept with this edit" sh -c "[ $? = 0 ] && grep -A12 '^\[web-1\]' $C | grep -q '^owner *= mine' && grep -A12 '^\[web-1\]' $C | grep -q '^purpose = theirs'"
+race owner theirs
+check "merge: the same key changed meanwhile is refused, theirs kept" sh -c "[ $? = 1 ] && grep -q 'owner was changed there too' $pp_tmp/race.err && grep -A12 '^\[web-1\]' $C | grep -q '^owner = theirs'"
+rm -f "$C.bak"; mkdir "$C.bak"
+check "bak: a directory at TABLE.bak is named with what to do" sh -c "[ \$($P -f $C set web-1 owner=y 2>$pp_tmp/e; echo \$?) = 1 ] && grep -q 'conc.ini.bak is a directory, where portpilot keeps the previous version' $pp_tmp/e && grep -q 'mv ' $pp_tmp/e"
+rmdir "$C.bak"
+
+# CR-only line endings: said as such, in the table and in portpilot.conf
+printf '[site]\rwan_interface = eth0\r[a]\rpublic_port = 80\rinternal_ip = 192.168.2.9\r' >"$pp_tmp/mac.ini"
+check "cr: a CR-only table is reported as old Mac line endings, not a long line" sh -c "$P -f $pp_tmp/mac.ini check >$pp_tmp/o; grep -q 'mac.ini:1: error: .*old Mac (CR-only) line endings' $pp_tmp/o && ! grep -q 'longer than' $pp_tmp/o"
+printf '[ddns home]\rprovider = duckdns\rhostname = a.example.net\r' >"$pp_tmp/mac.conf"
+check "cr: a CR-only portpilot.conf is reported as old Mac line endings" sh -c "$P -c $pp_tmp/mac.conf --state-dir $pp_tmp/st ddns status >/dev/null 2>$pp_tmp/e; grep -q 'mac.conf:1: .*old Mac' $pp_tmp/e"
 pp_done

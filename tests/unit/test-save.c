@@ -10,10 +10,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "portpilot/table.h"
+#include "portpilot/conf.h"
 #include "portpilot/util.h"
 
 /* Link-time wraps (see WRAP_test-save in the Makefile) to simulate failing system calls. */
@@ -28,6 +30,12 @@ ssize_t __wrap_write(int fd, const void *p, size_t n)
 	if (fail_write) { errno = ENOSPC; return -1; }
 	return __real_write(fd, p, n);
 }
+
+/* The caps, for a build of a version that had none (the tests then show it read without bound). */
+#ifndef PP_TABLE_MAX
+#define PP_TABLE_MAX (64u << 20)
+#define PP_SECRET_MAX (64u << 10)
+#endif
 
 static char dir[64], path[96];
 
@@ -401,6 +409,300 @@ test_new_file_and_mode(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+/* Two sessions editing other lines: the second save makes its edit again on the first's file. */
+static void
+test_merge_other_lines(void **state)
+{
+	struct pp_table *a, *b;
+	struct pp_error err;
+	char *after;
+
+	put(path, hand);
+	a = load_path();
+	b = load_path();
+	assert_int_equal(pp_table_set(a, "web-1", "owner", "Li Wei", &err), 0);
+	assert_int_equal(pp_table_set(b, "cam", "public_port", "555", &err), 0);
+	assert_int_equal(pp_table_add(b, "nvr", &err), 0);
+	assert_int_equal(pp_table_set(b, "nvr", "public_port", "9000", &err), 0);
+	assert_int_equal(pp_table_set(b, "nvr", "internal_ip", "192.168.2.30", &err), 0);
+	assert_int_equal(pp_table_save(a, 100, &err), 0);
+	assert_int_equal(pp_table_save(b, 100, &err), 0);
+	after = get(path);
+	assert_non_null(strstr(after, "owner         = Li Wei\n"));
+	assert_non_null(strstr(after, "public_port=555\n"));
+	assert_non_null(strstr(after, "[nvr]\npublic_port = 9000\ninternal_ip = 192.168.2.30\n"));
+	assert_non_null(strstr(after, "; the portal\n")); /* comments survive the merge */
+	free(after);
+	/* b's model is the merged file's, and a further save needs no merge */
+	assert_string_equal(pp_table_find(b, "web-1")->val[PP_F_OWNER], "Li Wei");
+	assert_int_equal(pp_table_set(b, "cam", "owner", "Chen", &err), 0);
+	assert_int_equal(pp_table_save(b, 100, &err), 0);
+	pp_table_free(a);
+	pp_table_free(b);
+}
+
+/* The same key changed by both, a name added by both, a deleted mapping edited there: refused. */
+static void
+test_merge_real_conflicts(void **state)
+{
+	struct pp_table *a, *b;
+	struct pp_error err;
+	char *after, *before;
+
+	put(path, hand);
+	a = load_path();
+	b = load_path();
+	assert_int_equal(pp_table_set(a, "web-1", "public_port", "8081", &err), 0);
+	assert_int_equal(pp_table_set(b, "web-1", "public_port", "8082", &err), 0);
+	assert_int_equal(pp_table_save(a, 100, &err), 0);
+	before = get(path);
+	assert_int_equal(pp_table_save(b, 100, &err), -1);
+	assert_non_null(strstr(err.msg, "changed on disk"));
+	assert_non_null(strstr(err.msg, "[web-1] public_port was changed there too (now '8081')"));
+	after = get(path);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	pp_table_free(a);
+	pp_table_free(b);
+
+	/* both set the same value: nothing collides */
+	put(path, hand);
+	a = load_path();
+	b = load_path();
+	assert_int_equal(pp_table_set(a, "cam", "owner", "Chen", &err), 0);
+	assert_int_equal(pp_table_set(b, "cam", "owner", "Chen", &err), 0);
+	assert_int_equal(pp_table_save(a, 100, &err), 0);
+	assert_int_equal(pp_table_save(b, 100, &err), 0);
+	pp_table_free(a);
+	pp_table_free(b);
+
+	put(path, hand);
+	a = load_path();
+	b = load_path();
+	assert_int_equal(pp_table_add(a, "nvr", &err), 0);
+	assert_int_equal(pp_table_add(b, "NVR", &err), 0);
+	assert_int_equal(pp_table_save(a, 100, &err), 0);
+	assert_int_equal(pp_table_save(b, 100, &err), -1);
+	assert_non_null(strstr(err.msg, "[NVR] was added there too"));
+	pp_table_free(a);
+	pp_table_free(b);
+
+	put(path, hand);
+	a = load_path();
+	b = load_path();
+	assert_int_equal(pp_table_set(a, "cam", "owner", "Chen", &err), 0);
+	assert_int_equal(pp_table_del(b, "cam", &err), 0);
+	assert_int_equal(pp_table_save(a, 100, &err), 0);
+	assert_int_equal(pp_table_save(b, 100, &err), -1);
+	assert_non_null(strstr(err.msg, "[cam], which this edit deletes, was changed there"));
+	pp_table_free(a);
+	pp_table_free(b);
+
+	/* two new mappings on one port, each fine alone: the merge would add an error */
+	put(path, hand);
+	a = load_path();
+	b = load_path();
+	const struct pp_kv x[] = { { "public_port", "9000" }, { "internal_ip", "192.168.2.30" } };
+	assert_int_equal(pp_table_add(a, "x1", &err), 0);
+	assert_int_equal(pp_table_set_many(a, "x1", x, 2, &err), 0);
+	assert_int_equal(pp_table_add(b, "x2", &err), 0);
+	assert_int_equal(pp_table_set_many(b, "x2", x, 2, &err), 0);
+	assert_int_equal(pp_table_save(a, 100, &err), 0);
+	assert_int_equal(pp_table_save(b, 100, &err), -1);
+	assert_non_null(strstr(err.msg, "would add 1 error"));
+	after = get(path);
+	assert_null(strstr(after, "[x2]"));
+	free(after);
+	pp_table_free(a);
+	pp_table_free(b);
+}
+
+/* A symlink at FILE.lock is not followed: its target keeps its bytes, the save is refused clearly. */
+static void
+test_lock_symlink_not_followed(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+	char *lp = pp_xasprintf("%s.lock", path), *victim = pp_xasprintf("%s/victim", dir), *v;
+
+	put(path, hand);
+	put(victim, "precious\n");
+	assert_int_equal(symlink(victim, lp), 0);
+	t = load_path();
+	assert_int_equal(pp_table_set(t, "cam", "owner", "Chen", &err), 0);
+	assert_int_equal(pp_table_save(t, 100, &err), -1);
+	assert_non_null(strstr(err.msg, "is a symbolic link"));
+	v = get(victim);
+	assert_string_equal(v, "precious\n");
+	free(v);
+	v = get(path);
+	assert_string_equal(v, hand);
+	free(v);
+	assert_int_equal(unlink(lp), 0);
+	assert_int_equal(pp_table_save(t, 100, &err), 0);
+	pp_table_free(t);
+	free(lp);
+	free(victim);
+}
+
+/* A symlinked table is edited in its target; the link stays a link, the backup goes beside the target. */
+static void
+test_symlinked_table_edited_in_place(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+	struct stat st;
+	char *sub = pp_xasprintf("%s/etc", dir), *link = pp_xasprintf("%s/etc/mappings.ini", dir), *v;
+	char *bak = pp_xasprintf("%s.bak", path);
+
+	put(path, hand);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(pp_table_load(link, false, &t, &err), 0);
+	assert_int_equal(pp_table_set(t, "cam", "owner", "Chen", &err), 0);
+	assert_int_equal(pp_table_save(t, 100, &err), 0);
+	pp_table_free(t);
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	v = get(path);
+	assert_non_null(strstr(v, "internal_ip=192.168.2.20\nowner"));
+	assert_non_null(strstr(v, "= Chen\n"));
+	free(v);
+	v = get(bak);
+	assert_string_equal(v, hand);
+	free(v);
+	free(sub);
+	free(link);
+	free(bak);
+}
+
+/* A directory at FILE.bak: the save says what blocks it and how to clear it. */
+static void
+test_bak_directory(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+	char *bak = pp_xasprintf("%s.bak", path), *v;
+
+	put(path, hand);
+	assert_int_equal(mkdir(bak, 0700), 0);
+	t = load_path();
+	assert_int_equal(pp_table_set(t, "cam", "owner", "Chen", &err), 0);
+	assert_int_equal(pp_table_save(t, 100, &err), -1);
+	assert_non_null(strstr(err.msg, "is a directory, where portpilot keeps the previous version"));
+	assert_non_null(strstr(err.msg, "mv "));
+	assert_null(strstr(err.msg, "cannot rename"));
+	v = get(path);
+	assert_string_equal(v, hand);
+	free(v);
+	pp_table_free(t);
+	free(bak);
+}
+
+static pid_t
+dead_pid(void)
+{
+	pid_t p = fork();
+
+	assert_true(p >= 0);
+	if (p == 0)
+		_exit(0);
+	assert_int_equal(waitpid(p, NULL, 0), p);
+	return p;
+}
+
+/* Temporary files of killed saves (FILE.tmp-PID-*, PID dead) go; a live owner's, links and others stay. */
+static void
+test_stale_temps_removed(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+	struct stat st;
+	char *dead = pp_xasprintf("%s.tmp-%ld-aB3xYz", path, (long)dead_pid());
+	char *live = pp_xasprintf("%s.tmp-%ld-aB3xYz", path, (long)getppid());
+	char *lnk = pp_xasprintf("%s.tmp-%ld-Qw3rTy", path, (long)dead_pid());
+	char *other = pp_xasprintf("%s.tmp-notes", path), *target = pp_xasprintf("%s/target", dir);
+
+	put(path, hand);
+	put(dead, "half a table");
+	put(live, "another save's");
+	put(other, "mine");
+	put(target, "target");
+	assert_int_equal(symlink(target, lnk), 0);
+	t = load_path();
+	assert_int_equal(pp_table_set(t, "cam", "owner", "Chen", &err), 0);
+	assert_int_equal(pp_table_save(t, 100, &err), 0);
+	pp_table_free(t);
+	assert_int_equal(lstat(dead, &st), -1);
+	assert_int_equal(lstat(live, &st), 0);
+	assert_int_equal(lstat(lnk, &st), 0);
+	assert_int_equal(lstat(other, &st), 0);
+	assert_int_equal(stat(target, &st), 0);
+	free(dead);
+	free(live);
+	free(lnk);
+	free(other);
+	free(target);
+}
+
+/* The table read is bounded: a FIFO is refused at once (no writer needed), so is a huge file. */
+static void
+test_reads_bounded(void **state)
+{
+	struct pp_table *t;
+	struct pp_error err;
+	char *fifo = pp_xasprintf("%s/fifo.ini", dir), *big = pp_xasprintf("%s/big.ini", dir);
+	int fd;
+
+	alarm(20); /* a reader that waits for the FIFO's writer ends the test, not the suite */
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(pp_table_load(fifo, false, &t, &err), -1);
+	assert_non_null(strstr(err.msg, "it is a FIFO (named pipe), not a regular file"));
+	assert_int_equal(pp_table_load("/dev/zero", false, &t, &err), -1);
+	assert_non_null(strstr(err.msg, "character device"));
+	fd = open(big, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)PP_TABLE_MAX + 1), 0); /* sparse: no disk used */
+	close(fd);
+	assert_int_equal(pp_table_load(big, false, &t, &err), -1);
+	assert_non_null(strstr(err.msg, "larger than 64 MiB"));
+	alarm(0);
+	free(fifo);
+	free(big);
+}
+
+/* A secret behind a link to a file others may read: the fix names the real file, never the link. */
+static void
+test_secret_link_fix_names_target(void **state)
+{
+	struct pp_error err;
+	char *real = pp_xasprintf("%s/shadow", dir), *link = pp_xasprintf("%s/ddns.secret", dir);
+	char *bad = pp_xasprintf("chmod 600 %s", link), *good = pp_xasprintf("chmod 600 %s", real);
+	char *big = pp_xasprintf("%s/big.secret", dir);
+	int fd;
+
+	put(real, "root:x:0:0\n");
+	assert_int_equal(chmod(real, 0640), 0);
+	assert_int_equal(symlink(real, link), 0);
+	assert_null(pp_secret_read(link, "credentials file", NULL, &err));
+	assert_null(strstr(err.msg, bad));
+	assert_non_null(strstr(err.msg, "is a symbolic link to"));
+	assert_non_null(strstr(err.msg, good));
+	assert_null(strstr(err.msg, "root:x")); /* never the content */
+	fd = open(big, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)PP_SECRET_MAX + 1), 0);
+	close(fd);
+	assert_null(pp_secret_read(big, "credentials file", NULL, &err));
+	assert_non_null(strstr(err.msg, "larger than 64 KiB"));
+	free(real);
+	free(link);
+	free(bad);
+	free(good);
+	free(big);
+}
+
 int
 main(void)
 {
@@ -419,6 +721,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lock_contention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_file_and_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_other_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_real_conflicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_symlink_not_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlinked_table_edited_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bak_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_temps_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_link_fix_names_target, setup, teardown),
+		/* last: on a reader without bounds the FIFO blocks, and the alarm ends the binary */
+		cmocka_unit_test_setup_teardown(test_reads_bounded, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

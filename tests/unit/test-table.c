@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "portpilot/backend.h"
 #include "portpilot/table.h"
 #include "portpilot/util.h"
 
@@ -341,6 +342,91 @@ test_many_sections_chunked(void **state)
 	pp_buf_free(&b);
 }
 
+/* Interface names reach iptables rules: each must be one real name, one token; else a finding, line and fix. */
+static void
+test_interface_names(void **state)
+{
+	static const char *bad[] = { "!eth0", "eth0 -m comment --comment x", "eth0 -j ACCEPT",
+	                             "abcdefghijklmnopqrstuvwxyz0123456789", "eth+", ".", "..", "eth/0", "eth:0",
+	                             "e\"th", "e\\th", "e\tth", "e!th" };
+	static const char *good[] = { "eth0", "enp0s31f6", "br-lan", "eth0.100", "wg_0", "abcdefghijklmno" };
+	char text[512];
+	struct pp_table *t;
+	struct pp_error err;
+
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		const char *q = strchr(bad[i], ' ') || strchr(bad[i], '\t') ? "\"" : "";
+		snprintf(text, sizeof text, "[site]\nwan_interface = eth0\nlan_interface = %s%s%s\n"
+		         "[a]\npublic_port = 80\ninternal_ip = 192.168.2.9\n", q, bad[i], q);
+		assert_int_equal(count(text, PP_ERROR, 3, "site", "lan_interface"), 1);
+		snprintf(text, sizeof text, "[site]\nwan_interface = %s%s%s\n[a]\npublic_port = 80\n"
+		         "internal_ip = 192.168.2.9\n", q, bad[i], q);
+		assert_int_equal(count(text, PP_ERROR, 2, "site", "wan_interface"), 1);
+		t = load(SITE);
+		assert_int_equal(pp_table_set(t, "site", "wan_interface", bad[i], &err), -1);
+		assert_non_null(strstr(err.msg, "is not an interface name"));
+		assert_string_equal(t->site.val[PP_S_WAN_INTERFACE], "eth0");
+		pp_table_free(t);
+	}
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		snprintf(text, sizeof text, "[site]\nwan_interface = %s\nlan_interface = %s\nlan_subnet = 192.168.2.0/24\n"
+		         "[a]\npublic_port = 80\ninternal_ip = 192.168.2.9\n", good[i], good[i]);
+		assert_int_equal(total(text), 0);
+	}
+}
+
+/* The render path pastes no value that is not one token, whoever calls it. */
+static void
+test_render_refuses_bad_interface(void **state)
+{
+	struct pp_table *t = load("[site]\nwan_interface = eth0 -j ACCEPT\nlan_interface = eth1\n"
+	                          "[a]\npublic_port = 80\ninternal_ip = 192.168.2.9\n");
+	struct pp_render_opts o = { .now = NOW };
+	struct pp_ruleset rs;
+	struct pp_error err;
+
+	assert_int_equal(pp_render(t, &o, &rs, &err), -1);
+	assert_non_null(strstr(err.msg, "t.ini:2: [site] wan_interface"));
+	assert_non_null(strstr(err.msg, "nothing was rendered"));
+	pp_table_free(t);
+	t = load("[site]\nwan_interface = eth0\nlan_interface = !eth1\n[a]\npublic_port = 80\ninternal_ip = 192.168.2.9\n");
+	assert_int_equal(pp_render(t, &o, &rs, &err), -1);
+	assert_non_null(strstr(err.msg, "lan_interface"));
+	pp_table_free(t);
+	t = load(SITE "[a]\npublic_port = 80\ninternal_ip = 192.168.2.9\n");
+	assert_int_equal(pp_render(t, &o, &rs, &err), 0);
+	pp_ruleset_free(&rs);
+	pp_table_free(t);
+}
+
+/* CR-only (old Mac) line endings are named as such, not as an over-long line. */
+static void
+test_cr_only_line_endings(void **state)
+{
+	const char *text = "[site]\rwan_interface = eth0\r[a]\rpublic_port = 80\rinternal_ip = 192.168.2.9\r";
+	struct pp_table *t = load(text);
+	struct pp_findings fs = { 0 };
+	char big[3000];
+
+	pp_table_check(t, NOW, &fs);
+	assert_true(fs.n >= 1);
+	assert_int_equal(fs.v[0].line, 1);
+	assert_non_null(strstr(fs.v[0].what, "old Mac (CR-only) line endings"));
+	assert_null(strstr(fs.v[0].what, "longer than"));
+	pp_findings_free(&fs);
+	pp_table_free(t);
+	/* long too: the CR is what is wrong */
+	snprintf(big, sizeof big, "[site]\rwan_interface = eth0\r; %02000d\r", 0);
+	t = load(big);
+	pp_table_check(t, NOW, &fs);
+	assert_non_null(strstr(fs.v[0].what, "old Mac"));
+	pp_findings_free(&fs);
+	pp_table_free(t);
+	/* CRLF stays fine */
+	assert_int_equal(total("[site]\r\nwan_interface = eth0\r\nlan_subnet = 192.168.2.0/24\r\n"
+	                       "[a]\r\npublic_port = 80\r\ninternal_ip = 192.168.2.9\r\n"), 0);
+}
+
 int
 main(void)
 {
@@ -361,6 +447,9 @@ main(void)
 		cmocka_unit_test(test_unknown_key_and_syntax),
 		cmocka_unit_test(test_quotes_and_comments),
 		cmocka_unit_test(test_many_sections_chunked),
+		cmocka_unit_test(test_interface_names),
+		cmocka_unit_test(test_render_refuses_bad_interface),
+		cmocka_unit_test(test_cr_only_line_endings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
