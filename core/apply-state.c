@@ -174,7 +174,7 @@ state_write(const char *dir, const char *file, const char *text, bool durable, s
 {
 	char *p = pp_state_path(dir, file), *tmp = pp_xasprintf("%s.tmp", p);
 	int rc = -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0) {
 		size_t len = strlen(text), off = 0;
 		while (off < len) {
@@ -245,12 +245,13 @@ char *
 pp_state_read(const char *dir, const char *file)
 {
 	char *p = pp_state_path(dir, file);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	free(p);
 	struct stat st;
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) < 0) {
+	/* Only a regular file (a FIFO or device planted here would block or never end). */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return NULL;
 	}
