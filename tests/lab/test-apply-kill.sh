@@ -33,6 +33,7 @@ case \$mode in
 before-kill) kill -9 \$PPID; exit 1;;
 after-kill) "\$real" "\$@"; rc=\$?; kill -9 \$PPID; exit \$rc;;
 after-hup) "\$real" "\$@"; rc=\$?; kill -HUP \$PPID; exit \$rc;;
+fail) cat >/dev/null; echo "iptables-restore: line 2 failed" >&2; exit 1;;
 esac
 exec "\$real" "\$@"
 EOF
@@ -78,6 +79,14 @@ check "the record is complete (not armed)" sh -c "! grep -q armed '$S/pending'"
 check "the change is in force" body_is "$LAB_INET" "$pub:8080/" srv-102
 check "the change rolls back by the deadline" waits 8 same_as_a
 check "nothing is left pending after the hang-up" waits 3 test ! -e "$S/pending"
+
+# 3b. The kernel refuses the commit: the armed rollback is disarmed, nothing is left behind.
+echo fail >"$pp_tmp/mode"
+wpp apply --confirm 30 >"$pp_tmp/refused" 2>&1; rc=$?
+check "a refused commit fails the apply" test $rc = 1
+check "and leaves no pending record" test ! -e "$S/pending"
+check "nor a timer" waits 3 sh -c "! pgrep -f -- 'state-dir $S rollback [-]-timer' >/dev/null"
+check "the rules are as before the refused apply" same_as_a
 
 # 4. kill -9 at random points of apply --confirm 1: the old rules by the deadline, every time.
 tries=${PP_SWEEP:-12} bad=0 i=0 hit=0

@@ -38,9 +38,15 @@ check "mappings work next to Docker's rules" body_is "$LAB_INET" "$pub:8080/" sr
 rules >"$pp_tmp/state-A"
 
 # A failed apply (iptables-restore rejects the ruleset) leaves everything as it was.
+# (check refuses every value it knows iptables would reject, so an iptables-restore that
+# refuses everything stands in for one.)
 cp "$T" "$pp_tmp/good.ini"
-sed -i 's/^wan_interface *=.*/wan_interface = an-interface-name-too-long0/' "$T"
-check "a ruleset iptables rejects fails the apply" sh -c "! ip netns exec $R $PORTPILOT -f $T --state-dir $S apply >$pp_tmp/fail 2>&1"
+sed -i 's/^internal_ip *= 192.168.2.101/internal_ip = 192.168.2.102/' "$T"
+mkdir -p "$pp_tmp/failbin"
+printf '#!/bin/sh\ncat >/dev/null; echo "iptables-restore: line 3 failed" >&2; exit 1\n' >"$pp_tmp/failbin/wrap"
+chmod +x "$pp_tmp/failbin/wrap"
+for v in nft legacy; do ln -s wrap "$pp_tmp/failbin/iptables-$v-restore"; done
+check "a ruleset iptables rejects fails the apply" sh -c "! ip netns exec $R env PATH=$pp_tmp/failbin:\$PATH $PORTPILOT -f $T --state-dir $S apply >$pp_tmp/fail 2>&1"
 check "the failure says why" grep -q 'rejected the ruleset' "$pp_tmp/fail"
 rules >"$pp_tmp/after-fail"
 check "the old rules are in place, unchanged" cmp -s "$pp_tmp/state-A" "$pp_tmp/after-fail"
