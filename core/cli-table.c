@@ -20,7 +20,10 @@ load(struct pp_cli *cli, const char *cmd, bool missing_ok, struct pp_table **t)
 	struct pp_error err;
 
 	if (pp_table_load(cli->table_path, missing_ok, t, &err) < 0) {
-		fprintf(cli->err, "portpilot %s: %s\n", cmd, err.msg);
+		/* The message may quote the file's bytes. */
+		fprintf(cli->err, "portpilot %s: ", cmd);
+		pp_fputs_safe(err.msg, cli->err);
+		fputc('\n', cli->err);
 		return -1;
 	}
 	return 0;
@@ -148,8 +151,13 @@ pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 			if (m->internal_ip)
 				pp_format_ipv4(m->internal_ip, ip);
 			snprintf(dst, sizeof dst, "%s:%s", ip, in);
-			fprintf(cli->out, "%-20s %-8s %-5s %-11s %-27s %-18s %s\n", m->name, state_of(m, now),
-			        pp_proto_name(m->proto), pub, dst, allow, m->val[PP_F_OWNER] ? m->val[PP_F_OWNER] : "");
+			/* Values from the file reach the terminal only as text (no ESC, no invalid UTF-8). */
+			char *name = pp_text_safe_dup(m->name);
+			char *owner = pp_text_safe_dup(m->val[PP_F_OWNER]);
+			fprintf(cli->out, "%-20s %-8s %-5s %-11s %-27s %-18s %s\n", name, state_of(m, now),
+			        pp_proto_name(m->proto), pub, dst, allow, owner);
+			free(owner);
+			free(name);
 			free(allow);
 		}
 	}
@@ -179,28 +187,38 @@ public_ip(const struct pp_table *t, char out[16])
 	freeifaddrs(ifs);
 }
 
+/*
+ * md and csv are text that ends up on a terminal, in an editor or a wiki:
+ * controls and invalid UTF-8 are written as \xNN there too (pp_text_safe).
+ */
 static void
-csv_field(FILE *f, const char *s, bool last)
+csv_field(FILE *f, const char *raw, bool last)
 {
+	char *t = pp_text_safe_dup(raw);
+
 	fputc('"', f);
-	for (; s && *s; s++) {
+	for (const char *s = t; *s; s++) {
 		if (*s == '"')
 			fputc('"', f);
 		fputc(*s, f);
 	}
 	fputs(last ? "\"\n" : "\",", f);
+	free(t);
 }
 
 static void
-md_field(FILE *f, const char *s, bool last)
+md_field(FILE *f, const char *raw, bool last)
 {
+	char *t = pp_text_safe_dup(raw);
+
 	fputs("| ", f);
-	for (; s && *s; s++) {
+	for (const char *s = t; *s; s++) {
 		if (*s == '|')
 			fputc('\\', f);
 		fputc(*s, f);
 	}
 	fputs(last ? " |\n" : " ", f);
+	free(t);
 }
 
 enum { X_NAME, X_PUBIP, X_PUBPORT, X_INIP, X_INPORT, X_PROTO, X_PURPOSE, X_OWNER, X_STATE, X__N };
@@ -270,7 +288,11 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 		fputs(",\"mappings\":[", f);
 	} else {
 		if (strcmp(format, "md") == 0 && t->site.val[PP_S_NAME])
-			fprintf(f, "# %s\n\n", t->site.val[PP_S_NAME]);
+		{
+			fputs("# ", f);
+			pp_fputs_safe(t->site.val[PP_S_NAME], f);
+			fputs("\n\n", f);
+		}
 		export_row(f, format, export_titles, true);
 		if (strcmp(format, "md") == 0)
 			fputs("|---|---|---|---|---|---|---|---|---|\n", f);
