@@ -42,13 +42,22 @@ status_text(FILE *f, const struct pp_ddns_status *r, size_t n)
 		const struct pp_ddns_host *h = &r[i].host;
 		char next[20];
 		fmt_time(waiting(h) ? h->next_attempt : 0, next);
+		/* The state file's text reaches the terminal only as text. */
+		char *published = pp_text_safe_dup(h->published[0] ? h->published : "-");
 		fprintf(f, "%-10s %-28s %-10s %-11s %-16s %-10s %s\n", r[i].conf->name, h->host,
 		        pp_provider_name(r[i].conf->provider), pp_host_status_name(h->status),
-		        h->published[0] ? h->published : "-", pp_ddns_code_name(h->last_code), next);
-		if (h->reason[0])
-			fprintf(f, "  reason: %s\n", h->reason);
-		if (r[i].verdict[0] && (i == 0 || r[i - 1].conf != r[i].conf))
-			fprintf(f, "  public address: %s\n", r[i].verdict);
+		        published, pp_ddns_code_name(h->last_code), next);
+		free(published);
+		if (h->reason[0]) {
+			fputs("  reason: ", f);
+			pp_fputs_safe(h->reason, f);
+			fputc('\n', f);
+		}
+		if (r[i].verdict[0] && (i == 0 || r[i - 1].conf != r[i].conf)) {
+			fputs("  public address: ", f);
+			pp_fputs_safe(r[i].verdict, f);
+			fputc('\n', f);
+		}
 	}
 }
 
@@ -106,6 +115,12 @@ cmd_status(struct pp_cli *cli, const struct pp_ddns_opts *o)
 	    pp_ddns_status_load(conf, o->state_dir, &rows, &n, &err) < 0) {
 		fprintf(cli->err, "portpilot ddns: %s\n", err.msg);
 		return PP_EXIT_FAIL;
+	}
+	/* status is where a configuration is checked: say what it sends in clear. */
+	for (size_t i = 0; i < conf->nddns; i++) {
+		char why[512];
+		if (ddns_cleartext_secret(&conf->ddns[i], conf, why, sizeof why))
+			fprintf(cli->err, "portpilot ddns: warning: [ddns %s]: %s\n", conf->ddns[i].name, why);
 	}
 	if (cli->json)
 		status_json(cli->out, rows, n);

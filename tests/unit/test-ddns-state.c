@@ -50,6 +50,7 @@ static const struct row {
 	{ PP_DC_SERVER,    PP_CLS_RETRY, PP_HS_RETRY,   OLD, 60, 75 },
 	{ PP_DC_NETWORK,   PP_CLS_RETRY, PP_HS_RETRY,   OLD, 60, 75 },
 	{ PP_DC_UNKNOWN,   PP_CLS_RETRY, PP_HS_RETRY,   OLD, 60, 75 },
+	{ PP_DC_TOOLARGE,  PP_CLS_RETRY, PP_HS_RETRY,   OLD, 60, 75 },
 };
 
 static void
