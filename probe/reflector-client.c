@@ -88,6 +88,14 @@ static char *join(const char *base, const char *path)
 	return pp_xasprintf("%.*s%s", (int)n, base, path);
 }
 
+/* A remote reflector's words reach the report and the terminal: printable ASCII only. */
+static void ascii_only(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
 static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct pp_buf *body,
                        const char *url, struct pp_reflect_result *r, struct pp_error *err)
 {
@@ -105,12 +113,16 @@ static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct 
 	r->http_status = (int)status;
 	if (status != 200) {
 		pp_json_field(body->data, "error", msg, sizeof msg);
+		ascii_only(msg);
 		return pp_error_set(err, "reflector %s answered %ld: %s", url, status,
 		                    *msg ? msg : "no reason given");
 	}
 	pp_json_field(body->data, "ip", r->seen_ip, sizeof r->seen_ip);
 	pp_json_field(body->data, "from", r->from_ip, sizeof r->from_ip);
 	pp_json_field(body->data, "result", r->result, sizeof r->result);
+	ascii_only(r->seen_ip);
+	ascii_only(r->from_ip);
+	ascii_only(r->result);
 	pp_json_field(body->data, "ms", msg, sizeof msg);
 	r->ms = atoi(msg);
 	return 0;
