@@ -197,6 +197,10 @@ csv_field(FILE *f, const char *raw, bool last)
 	char *t = pp_text_safe_dup(raw);
 
 	fputc('"', f);
+	/* A spreadsheet runs a cell that starts with = + - @ as a formula (=HYPERLINK, =cmd|…):
+	 * a leading ' makes it text, the usual defence against CSV injection. */
+	if (strchr("=+-@", t[0]) && t[0] != '\0')
+		fputc('\'', f);
 	for (const char *s = t; *s; s++) {
 		if (*s == '"')
 			fputc('"', f);

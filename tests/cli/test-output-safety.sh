@@ -65,6 +65,16 @@ check "list --json: valid UTF-8" valid_utf8 "$pp_tmp/l.json"
 "$P" -f "$T" check --json >"$pp_tmp/c.json" 2>&1
 check "check --json: valid JSON" valid_json "$pp_tmp/c.json"
 
+# CSV injection: a cell a spreadsheet would run as a formula is written as text.
+cp "$pp_tmp/evil.ini" "$pp_tmp/formula.ini"
+"$P" -f "$pp_tmp/formula.ini" set web-1 "owner==HYPERLINK(\"http://evil.example/\";\"x\")" \
+	"purpose=@SUM(1+1)" "description=-2+3" >/dev/null 2>&1
+"$P" -f "$pp_tmp/formula.ini" export --format csv >"$pp_tmp/f.csv"
+check "export csv: a leading = + - @ is made text with a quote" sh -c \
+	"grep -qF '\"'\''-2+3\"' '$pp_tmp/f.csv' && grep -qF '\"'\''@SUM(1+1)\"' '$pp_tmp/f.csv' && grep -qF '\"'\''=HYPERLINK(\"\"http' '$pp_tmp/f.csv'"
+check "export json: the same values as they are" sh -c \
+	"'$P' -f '$pp_tmp/formula.ini' export --format json | python3 -c 'import json,sys; m = json.load(sys.stdin)[\"mappings\"][0]; assert m[\"purpose\"] == \"@SUM(1+1)\" and m[\"service\"] == \"-2+3\"'"
+
 # A value in proper UTF-8 is not mangled.
 printf '[site]\nwan_interface = eth0\nlan_subnet = 192.168.2.0/24\n\n[web-1]\nprotocol = tcp\npublic_port = 8080\ninternal_ip = 192.168.2.101\ninternal_port = 80\nowner = Zoë Ł. 李伟\n' >"$pp_tmp/good.ini"
 check "list: proper UTF-8 shown as is" sh -c "'$P' -f '$pp_tmp/good.ini' list | grep -q 'Zoë Ł. 李伟\$'"
