@@ -113,7 +113,9 @@ cmd_status(struct pp_cli *cli, const struct pp_ddns_opts *o)
 
 	if (pp_conf_load(o->conf_path, false, &conf, &err) < 0 ||
 	    pp_ddns_status_load(conf, o->state_dir, &rows, &n, &err) < 0) {
-		fprintf(cli->err, "portpilot ddns: %s\n", err.msg);
+		fputs("portpilot ddns: ", cli->err);
+		pp_fputs_safe(err.msg, cli->err);   /* it may quote the file */
+		fputc('\n', cli->err);
 		return PP_EXIT_FAIL;
 	}
 	/* status is where a configuration is checked: say what it sends in clear. */
@@ -173,8 +175,11 @@ pp_cmd_ddns(struct pp_cli *cli, int argc, char **argv)
 	if (strcmp(mode, "status") == 0)
 		return cmd_status(cli, &o);
 	int rc = strcmp(mode, "run") == 0 ? pp_ddns_run(&o, &err) : pp_ddns_once(&o, &err);
-	if (rc < 0)
-		fprintf(cli->err, "portpilot ddns: %s\n", err.msg);
+	if (rc < 0) {
+		fputs("portpilot ddns: ", cli->err);
+		pp_fputs_safe(err.msg, cli->err);
+		fputc('\n', cli->err);
+	}
 	if (strcmp(mode, "--once") == 0 && cli->json)
 		cmd_status(cli, &o);
 	return rc < 0 ? PP_EXIT_FAIL : PP_EXIT_OK;
