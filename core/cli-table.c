@@ -1,10 +1,13 @@
 /* The table commands: check, list, export, add, set, del, enable, disable. */
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -225,6 +228,34 @@ md_field(FILE *f, const char *raw, bool last)
 	free(t);
 }
 
+/*
+ * The -o file of export: created or replaced, never through a symbolic link
+ * (root exporting into /tmp must not overwrite a link's target), never a FIFO
+ * or device (O_NONBLOCK: no hang on a FIFO without a reader). NULL with errno.
+ */
+static FILE *
+open_export(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (ftruncate(fd, 0) < 0 || fcntl(fd, F_SETFL, 0) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	return f;
+}
+
 enum { X_NAME, X_PUBIP, X_PUBPORT, X_INIP, X_INPORT, X_PROTO, X_PURPOSE, X_OWNER, X_STATE, X__N };
 static const char *export_cols[X__N] = {
 	"service", "public_ip", "public_port", "internal_ip", "internal_port", "protocol", "purpose", "owner", "state",
@@ -279,9 +310,12 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 		return pp_cli_usage(cli, "export", "unknown format '%s'; use md, csv or json", format);
 	if (load(cli, "export", false, &t) < 0)
 		return PP_EXIT_USAGE;
-	f = outpath ? fopen(outpath, "w") : cli->out;
+	f = outpath ? open_export(outpath) : cli->out;
 	if (f == NULL) {
-		fprintf(cli->err, "portpilot export: cannot write %s: %s\n", outpath, strerror(errno));
+		fprintf(cli->err, "portpilot export: cannot write %s: %s\n", outpath,
+		        errno == ELOOP ? "it is a symbolic link; export does not write through links, name the "
+		        "file itself" : errno == EINVAL || errno == ENXIO ? "not a regular file; name a file" :
+		        strerror(errno));
 		pp_table_free(t);
 		return PP_EXIT_FAIL;
 	}

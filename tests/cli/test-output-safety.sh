@@ -75,6 +75,19 @@ check "export csv: a leading = + - @ is made text with a quote" sh -c \
 check "export json: the same values as they are" sh -c \
 	"'$P' -f '$pp_tmp/formula.ini' export --format json | python3 -c 'import json,sys; m = json.load(sys.stdin)[\"mappings\"][0]; assert m[\"purpose\"] == \"@SUM(1+1)\" and m[\"service\"] == \"-2+3\"'"
 
+# export -o never writes through a link, nor into a FIFO (bounded: no hang).
+printf 'precious\n' >"$pp_tmp/target"
+ln -s "$pp_tmp/target" "$pp_tmp/link.md"
+"$P" -f "$T" export -o "$pp_tmp/link.md" 2>"$pp_tmp/err"; rc=$?
+check "export -o a symlink: exit 1, error says why" sh -c "[ $rc = 1 ] && grep -q 'link.md: it is a symbolic link' '$pp_tmp/err'"
+check "export -o a symlink: the target is untouched" grep -qx precious "$pp_tmp/target"
+mkfifo "$pp_tmp/fifo.md"
+timeout 10 "$P" -f "$T" export -o "$pp_tmp/fifo.md" 2>"$pp_tmp/err"; rc=$?
+check "export -o a FIFO: exit 1 at once (got $rc)" test $rc = 1
+printf 'old\n' >"$pp_tmp/doc.md"
+"$P" -f "$T" export -o "$pp_tmp/doc.md"
+check "export -o an existing file: replaced" sh -c "! grep -q old '$pp_tmp/doc.md' && grep -q '^| Service' '$pp_tmp/doc.md'"
+
 # A value in proper UTF-8 is not mangled.
 printf '[site]\nwan_interface = eth0\nlan_subnet = 192.168.2.0/24\n\n[web-1]\nprotocol = tcp\npublic_port = 8080\ninternal_ip = 192.168.2.101\ninternal_port = 80\nowner = Zoë Ł. 李伟\n' >"$pp_tmp/good.ini"
 check "list: proper UTF-8 shown as is" sh -c "'$P' -f '$pp_tmp/good.ini' list | grep -q 'Zoë Ł. 李伟\$'"
