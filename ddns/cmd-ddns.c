@@ -44,10 +44,12 @@ status_text(FILE *f, const struct pp_ddns_status *r, size_t n)
 		fmt_time(waiting(h) ? h->next_attempt : 0, next);
 		/* The state file's text reaches the terminal only as text. */
 		char *published = pp_text_safe_dup(h->published[0] ? h->published : "-");
-		fprintf(f, "%-10s %-28s %-10s %-11s %-16s %-10s %s\n", r[i].conf->name, h->host,
+		char *name = pp_text_safe_dup(r[i].conf->name);   /* [ddns NAME] is free text */
+		fprintf(f, "%-10s %-28s %-10s %-11s %-16s %-10s %s\n", name, h->host,
 		        pp_provider_name(r[i].conf->provider), pp_host_status_name(h->status),
 		        published, pp_ddns_code_name(h->last_code), next);
 		free(published);
+		free(name);
 		if (h->reason[0]) {
 			fputs("  reason: ", f);
 			pp_fputs_safe(h->reason, f);
@@ -121,8 +123,12 @@ cmd_status(struct pp_cli *cli, const struct pp_ddns_opts *o)
 	/* status is where a configuration is checked: say what it sends in clear. */
 	for (size_t i = 0; i < conf->nddns; i++) {
 		char why[512];
-		if (ddns_cleartext_secret(&conf->ddns[i], conf, why, sizeof why))
-			fprintf(cli->err, "portpilot ddns: warning: [ddns %s]: %s\n", conf->ddns[i].name, why);
+		if (ddns_cleartext_secret(&conf->ddns[i], conf, why, sizeof why)) {
+			char *msg = pp_xasprintf("portpilot ddns: warning: [ddns %s]: %s", conf->ddns[i].name, why);
+			pp_fputs_safe(msg, cli->err);
+			fputc('\n', cli->err);
+			free(msg);
+		}
 	}
 	if (cli->json)
 		status_json(cli->out, rows, n);

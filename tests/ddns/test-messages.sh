@@ -102,4 +102,13 @@ url = $plain_url/custom?host={hostname}&ip={ip}&key=
 hostname = custom.example.net"
 pp "$D/custom2.conf" "$D/state-custom2" --once
 check "http:// custom url without a secret: no warning" sh -c "! grep -q 'in clear' '$D/err'"
+
+# A section name with an escape sequence: status and the run's log show it as text.
+printf '[ddns ev\033[31mil]\nprovider = dyndns2\nserver = %s\nhostname = site3.example.net\ncredentials_file = %s\nip_source = web\ncheckip = %s/echo/a, %s/echo/b\n' \
+	"$plain_url" "$D/dyn.secret" "$plain_url" "$plain_url" >"$D/esc.conf"
+pp "$D/esc.conf" "$D/state-esc" --once
+"$PORTPILOT" -c "$D/esc.conf" --state-dir "$D/state-esc" ddns status >"$D/st" 2>&1
+esc=$(printf '\033')
+check "section name with ESC: the run's log has no raw ESC" sh -c "grep -q 'ev.x1b.31mil' '$D/err' && ! grep -q '$esc' '$D/err'"
+check "section name with ESC: status has no raw ESC" sh -c "grep -q '^ev.x1b.31mil ' '$D/st' && ! grep -q '$esc' '$D/st'"
 pp_done
