@@ -107,6 +107,10 @@ static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct 
 		return pp_error_set(err, "reflector %s: its certificate is not trusted (%s); nothing was "
 		                    "sent. If it comes from a private CA, give that CA with --reflector-ca "
 		                    "FILE or ca_file in [probe]", url, why);
+	/* Only on_body refuses data: a write error is an answer over its cap, not a network fault. */
+	if (code == CURLE_WRITE_ERROR)
+		return pp_error_set(err, "reflector %s: answer too large (over 65536 bytes); is it a "
+		                    "portpilot reflector?", url);
 	if (code != CURLE_OK)
 		return pp_error_set(err, "reflector %s: %s", url, why);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
