@@ -182,8 +182,10 @@ status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 		        "removes them\n", ls->orphans[i]);
 	fprintf(f, "%-20s %-9s %12s %14s\n", "MAPPING", "STATE", "PACKETS", "BYTES");
 	for (size_t i = 0; i < n; i++) {
-		fprintf(f, "%-20s %-9s %12llu %14llu\n", st[i].name, pp_sync_name(st[i].sync), st[i].pkts,
+		char *name = pp_text_safe_dup(st[i].name);   /* a section name may hold an ESC */
+		fprintf(f, "%-20s %-9s %12llu %14llu\n", name, pp_sync_name(st[i].sync), st[i].pkts,
 		        st[i].bytes);
+		free(name);
 		if (st[i].shadow)
 			fprintf(f, "  shadowed by a rule ahead of portpilot's: %s\n", st[i].shadow);
 	}

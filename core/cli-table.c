@@ -1,10 +1,13 @@
 /* The table commands: check, list, export, add, set, del, enable, disable. */
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -20,7 +23,10 @@ load(struct pp_cli *cli, const char *cmd, bool missing_ok, struct pp_table **t)
 	struct pp_error err;
 
 	if (pp_table_load(cli->table_path, missing_ok, t, &err) < 0) {
-		fprintf(cli->err, "portpilot %s: %s\n", cmd, err.msg);
+		/* The message may quote the file's bytes. */
+		fprintf(cli->err, "portpilot %s: ", cmd);
+		pp_fputs_safe(err.msg, cli->err);
+		fputc('\n', cli->err);
 		return -1;
 	}
 	return 0;
@@ -148,8 +154,13 @@ pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 			if (m->internal_ip)
 				pp_format_ipv4(m->internal_ip, ip);
 			snprintf(dst, sizeof dst, "%s:%s", ip, in);
-			fprintf(cli->out, "%-20s %-8s %-5s %-11s %-27s %-18s %s\n", m->name, state_of(m, now),
-			        pp_proto_name(m->proto), pub, dst, allow, m->val[PP_F_OWNER] ? m->val[PP_F_OWNER] : "");
+			/* Values from the file reach the terminal only as text (no ESC, no invalid UTF-8). */
+			char *name = pp_text_safe_dup(m->name);
+			char *owner = pp_text_safe_dup(m->val[PP_F_OWNER]);
+			fprintf(cli->out, "%-20s %-8s %-5s %-11s %-27s %-18s %s\n", name, state_of(m, now),
+			        pp_proto_name(m->proto), pub, dst, allow, owner);
+			free(owner);
+			free(name);
 			free(allow);
 		}
 	}
@@ -179,28 +190,70 @@ public_ip(const struct pp_table *t, char out[16])
 	freeifaddrs(ifs);
 }
 
+/*
+ * md and csv are text that ends up on a terminal, in an editor or a wiki:
+ * controls and invalid UTF-8 are written as \xNN there too (pp_text_safe).
+ */
 static void
-csv_field(FILE *f, const char *s, bool last)
+csv_field(FILE *f, const char *raw, bool last)
 {
+	char *t = pp_text_safe_dup(raw);
+
 	fputc('"', f);
-	for (; s && *s; s++) {
+	/* A spreadsheet runs a cell that starts with = + - @ as a formula (=HYPERLINK, =cmd|…):
+	 * a leading ' makes it text, the usual defence against CSV injection. */
+	if (strchr("=+-@", t[0]) && t[0] != '\0')
+		fputc('\'', f);
+	for (const char *s = t; *s; s++) {
 		if (*s == '"')
 			fputc('"', f);
 		fputc(*s, f);
 	}
 	fputs(last ? "\"\n" : "\",", f);
+	free(t);
 }
 
 static void
-md_field(FILE *f, const char *s, bool last)
+md_field(FILE *f, const char *raw, bool last)
 {
+	char *t = pp_text_safe_dup(raw);
+
 	fputs("| ", f);
-	for (; s && *s; s++) {
+	for (const char *s = t; *s; s++) {
 		if (*s == '|')
 			fputc('\\', f);
 		fputc(*s, f);
 	}
 	fputs(last ? " |\n" : " ", f);
+	free(t);
+}
+
+/*
+ * The -o file of export: created or replaced, never through a symbolic link
+ * (root exporting into /tmp must not overwrite a link's target), never a FIFO
+ * or device (O_NONBLOCK: no hang on a FIFO without a reader). NULL with errno.
+ */
+static FILE *
+open_export(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (ftruncate(fd, 0) < 0 || fcntl(fd, F_SETFL, 0) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	return f;
 }
 
 enum { X_NAME, X_PUBIP, X_PUBPORT, X_INIP, X_INPORT, X_PROTO, X_PURPOSE, X_OWNER, X_STATE, X__N };
@@ -257,9 +310,12 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 		return pp_cli_usage(cli, "export", "unknown format '%s'; use md, csv or json", format);
 	if (load(cli, "export", false, &t) < 0)
 		return PP_EXIT_USAGE;
-	f = outpath ? fopen(outpath, "w") : cli->out;
+	f = outpath ? open_export(outpath) : cli->out;
 	if (f == NULL) {
-		fprintf(cli->err, "portpilot export: cannot write %s: %s\n", outpath, strerror(errno));
+		fprintf(cli->err, "portpilot export: cannot write %s: %s\n", outpath,
+		        errno == ELOOP ? "it is a symbolic link; export does not write through links, name the "
+		        "file itself" : errno == EINVAL || errno == ENXIO ? "not a regular file; name a file" :
+		        strerror(errno));
 		pp_table_free(t);
 		return PP_EXIT_FAIL;
 	}
@@ -270,7 +326,11 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 		fputs(",\"mappings\":[", f);
 	} else {
 		if (strcmp(format, "md") == 0 && t->site.val[PP_S_NAME])
-			fprintf(f, "# %s\n\n", t->site.val[PP_S_NAME]);
+		{
+			fputs("# ", f);
+			pp_fputs_safe(t->site.val[PP_S_NAME], f);
+			fputs("\n\n", f);
+		}
 		export_row(f, format, export_titles, true);
 		if (strcmp(format, "md") == 0)
 			fputs("|---|---|---|---|---|---|---|---|---|\n", f);

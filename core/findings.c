@@ -64,13 +64,21 @@ pp_findings_print(FILE *f, const char *path, const struct pp_findings *fs)
 		else
 			fprintf(f, "%s: ", path);
 		fprintf(f, "%s: ", x->sev == PP_ERROR ? "error" : "warning");
-		if (x->mapping)
-			fprintf(f, "[%s] ", x->mapping);
+		/* Messages quote the table's values: only as text on a terminal (pp_text_safe). */
+		if (x->mapping) {
+			fputc('[', f);
+			pp_fputs_safe(x->mapping, f);
+			fputs("] ", f);
+		}
 		if (x->field)
 			fprintf(f, "%s: ", x->field);
-		fprintf(f, "%s\n", x->what);
-		if (x->fix)
-			fprintf(f, "    fix: %s\n", x->fix);
+		pp_fputs_safe(x->what, f);
+		fputc('\n', f);
+		if (x->fix) {
+			fputs("    fix: ", f);
+			pp_fputs_safe(x->fix, f);
+			fputc('\n', f);
+		}
 	}
 }
 

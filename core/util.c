@@ -374,30 +374,135 @@ pp_ifname_problem(const char *s)
 	return NULL;
 }
 
+/*
+ * Length of the well-formed UTF-8 sequence at s (1-4), its code point in *cp;
+ * 0 when s starts no valid sequence: a stray continuation byte, a truncated
+ * sequence, an overlong form, a surrogate (U+D800-DFFF), or beyond U+10FFFF.
+ * The ranges are those of RFC 3629's table, so nothing decodes two ways.
+ */
+size_t
+pp_utf8_next(const char *str, uint32_t *cp)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned char c = s[0];
+	size_t n, i;
+	uint32_t v;
+	unsigned char lo = 0x80, hi = 0xbf;  /* the allowed range of the second byte */
+
+	if (c < 0x80) {
+		*cp = c;
+		return c ? 1 : 0;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2, v = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3, v = c & 0x0f;
+		if (c == 0xe0)
+			lo = 0xa0;      /* overlong below U+0800 */
+		else if (c == 0xed)
+			hi = 0x9f;      /* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4, v = c & 0x07;
+		if (c == 0xf0)
+			lo = 0x90;      /* overlong below U+10000 */
+		else if (c == 0xf4)
+			hi = 0x8f;      /* beyond U+10FFFF */
+	} else {
+		return 0;           /* continuation byte, C0/C1 overlong lead, F5-FF */
+	}
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;       /* also stops at the NUL of a cut sequence */
+		v = v << 6 | (s[i] & 0x3f);
+	}
+	*cp = v;
+	return n;
+}
+
+/* C0, DEL and C1: what a terminal may take as a command rather than text. */
+static bool
+is_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
 void
 pp_json_str(FILE *f, const char *s)
 {
+	uint32_t cp;
+	size_t n;
+
 	if (s == NULL) {
 		fputs("null", f);
 		return;
 	}
 	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		switch (c) {
+	while (*s) {
+		if ((n = pp_utf8_next(s, &cp)) == 0) {
+			/* Not UTF-8: JSON must be; the byte becomes U+FFFD, the rest goes on. */
+			fputs("\\ufffd", f);
+			s++;
+			continue;
+		}
+		s += n;
+		switch (cp) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
 		case '\n': fputs("\\n", f); break;
 		case '\t': fputs("\\t", f); break;
 		case '\r': fputs("\\r", f); break;
 		default:
-			if (c < 0x20)
-				fprintf(f, "\\u%04x", c);
+			/* DEL and C1 are legal in JSON, escaped anyway: the output may go to a terminal.
+			 * U+2028/2029 end a line in JavaScript. */
+			if (is_control(cp) || cp == 0x2028 || cp == 0x2029)
+				fprintf(f, "\\u%04x", (unsigned)cp);
 			else
-				fputc(c, f);
+				fwrite(s - n, 1, n, f);
 		}
 	}
 	fputc('"', f);
+}
+
+void
+pp_text_safe(struct pp_buf *b, const char *s)
+{
+	uint32_t cp;
+	size_t n;
+
+	pp_buf_add(b, "", 0);
+	while (s && *s) {
+		n = pp_utf8_next(s, &cp);
+		if (n == 0 || is_control(cp)) {
+			/* Each byte of it shown as \xNN: visible, and no terminal acts on it. */
+			size_t k = n ? n : 1;
+			for (size_t i = 0; i < k; i++)
+				pp_buf_printf(b, "\\x%02x", (unsigned char)s[i]);
+			s += k;
+			continue;
+		}
+		pp_buf_add(b, s, n);
+		s += n;
+	}
+}
+
+char *
+pp_text_safe_dup(const char *s)
+{
+	struct pp_buf b = { 0 };
+
+	pp_text_safe(&b, s);
+	return b.data;
+}
+
+void
+pp_fputs_safe(const char *s, FILE *f)
+{
+	char *t = pp_text_safe_dup(s);
+
+	fputs(t, f);
+	free(t);
 }
 
 int

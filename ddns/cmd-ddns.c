@@ -49,13 +49,24 @@ status_text(FILE *f, const struct pp_ddns_status *r, size_t n)
 		const struct pp_ddns_host *h = &r[i].host;
 		char next[20];
 		fmt_time(waiting(h) ? h->next_attempt : 0, next);
-		fprintf(f, "%-10s %-28s %-10s %-11s %-16s %-10s %s\n", r[i].conf->name, h->host,
+		/* The state file's text reaches the terminal only as text. */
+		char *published = pp_text_safe_dup(h->published[0] ? h->published : "-");
+		char *name = pp_text_safe_dup(r[i].conf->name);   /* [ddns NAME] is free text */
+		fprintf(f, "%-10s %-28s %-10s %-11s %-16s %-10s %s\n", name, h->host,
 		        pp_provider_name(r[i].conf->provider), pp_host_status_name(h->status),
-		        h->published[0] ? h->published : "-", pp_ddns_code_name(h->last_code), next);
-		if (h->reason[0])
-			fprintf(f, "  reason: %s\n", h->reason);
-		if (r[i].verdict[0] && (i == 0 || r[i - 1].conf != r[i].conf))
-			fprintf(f, "  public address: %s\n", r[i].verdict);
+		        published, pp_ddns_code_name(h->last_code), next);
+		free(published);
+		free(name);
+		if (h->reason[0]) {
+			fputs("  reason: ", f);
+			pp_fputs_safe(h->reason, f);
+			fputc('\n', f);
+		}
+		if (r[i].verdict[0] && (i == 0 || r[i - 1].conf != r[i].conf)) {
+			fputs("  public address: ", f);
+			pp_fputs_safe(r[i].verdict, f);
+			fputc('\n', f);
+		}
 	}
 }
 
@@ -111,8 +122,20 @@ cmd_status(struct pp_cli *cli, const struct pp_ddns_opts *o)
 
 	if (pp_conf_load(o->conf_path, false, &conf, &err) < 0 ||
 	    pp_ddns_status_load(conf, o->state_dir, &rows, &n, &err) < 0) {
-		fprintf(cli->err, "portpilot ddns: %s\n", err.msg);
+		fputs("portpilot ddns: ", cli->err);
+		pp_fputs_safe(err.msg, cli->err);   /* it may quote the file */
+		fputc('\n', cli->err);
 		return PP_EXIT_FAIL;
+	}
+	/* status is where a configuration is checked: say what it sends in clear. */
+	for (size_t i = 0; i < conf->nddns; i++) {
+		char why[512];
+		if (ddns_cleartext_secret(&conf->ddns[i], conf, why, sizeof why)) {
+			char *msg = pp_xasprintf("portpilot ddns: warning: [ddns %s]: %s", conf->ddns[i].name, why);
+			pp_fputs_safe(msg, cli->err);
+			fputc('\n', cli->err);
+			free(msg);
+		}
 	}
 	if (cli->json)
 		status_json(cli->out, rows, n);
@@ -165,8 +188,11 @@ pp_cmd_ddns(struct pp_cli *cli, int argc, char **argv)
 	if (strcmp(mode, "status") == 0)
 		return cmd_status(cli, &o);
 	int rc = strcmp(mode, "run") == 0 ? pp_ddns_run(&o, &err) : pp_ddns_once(&o, &err);
-	if (rc < 0)
-		fprintf(cli->err, "portpilot ddns: %s\n", err.msg);
+	if (rc < 0) {
+		fputs("portpilot ddns: ", cli->err);
+		pp_fputs_safe(err.msg, cli->err);
+		fputc('\n', cli->err);
+	}
 	if (strcmp(mode, "--once") == 0 && cli->json)
 		cmd_status(cli, &o);
 	return rc < 0 ? PP_EXIT_FAIL : PP_EXIT_OK;

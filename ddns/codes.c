@@ -1,8 +1,12 @@
 /* Provider answers: names, classes, plain-words reasons, and exact response parsers. */
 #include <string.h>
 
+#include "ddns-internal.h"
 #include "portpilot/ddns.h"
 #include "portpilot/util.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static const struct {
 	const char *name;          /* dyndns2 spelling where there is one */
@@ -42,6 +46,9 @@ static const struct {
 		"provider unreachable (connection, TLS or timeout); retrying later" },
 	[PP_DC_UNKNOWN]   = { "unknown", PP_CLS_RETRY,
 		"provider gave an answer portpilot does not understand; retrying later" },
+	[PP_DC_TOOLARGE]  = { "toolarge", PP_CLS_RETRY,
+		"answer too large (over " STR(DDNS_BODY_MAX) " bytes), not a DDNS provider's; check server or url "
+		"in the [ddns] section; retrying later" },
 };
 
 enum pp_ddns_class pp_ddns_code_class(enum pp_ddns_code c) { return codes[c].cls; }

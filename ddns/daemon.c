@@ -49,6 +49,17 @@ pass(const struct pp_ddns_opts *o, const struct pp_conf *conf, bool force, struc
 	return rc;
 }
 
+void
+ddns_warn_cleartext(const struct pp_conf *conf, const char *only)
+{
+	char why[512];
+
+	for (size_t i = 0; i < conf->nddns; i++)
+		if ((!only || strcasecmp(only, conf->ddns[i].name) == 0) &&
+		    ddns_cleartext_secret(&conf->ddns[i], conf, why, sizeof why))
+			ddns_log(DDNS_WARN, "ddns[%s]: warning: %s", conf->ddns[i].name, why);
+}
+
 int
 pp_ddns_once(const struct pp_ddns_opts *o, struct pp_error *err)
 {
@@ -63,6 +74,7 @@ pp_ddns_once(const struct pp_ddns_opts *o, struct pp_error *err)
 		pp_conf_free(conf);
 		return -1;
 	}
+	ddns_warn_cleartext(conf, o->only);
 	int rc = pass(o, conf, o->force, &total, &due);
 	pp_conf_free(conf);
 	if (rc < 0)
@@ -163,6 +175,7 @@ on_signal(struct loop *l, int sfd)
 			pp_conf_free(l->conf);
 			l->conf = c;
 			ddns_log(DDNS_NOTICE, "configuration reloaded from %s", l->o->conf_path);
+			ddns_warn_cleartext(c, l->o->only);
 		} else if (si.ssi_signo == SIGUSR1) {
 			ddns_log(DDNS_NOTICE, "SIGUSR1: forcing an update");
 			l->force = true;
@@ -222,6 +235,7 @@ pp_ddns_run(const struct pp_ddns_opts *o, struct pp_error *err)
 	if ((nl = netlink_open()) < 0)
 		ddns_log(DDNS_WARN, "no rtnetlink events (%s): polling only", strerror(errno));
 	ddns_log(DDNS_NOTICE, "portpilot %s ddns: running, %zu section(s)", PP_VERSION, l.conf->nddns);
+	ddns_warn_cleartext(l.conf, o->only);
 	l.next_check = time(NULL);
 	while (!l.stop)
 		loop_once(&l, nl, sfd);

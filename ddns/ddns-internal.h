@@ -24,14 +24,28 @@ struct ddns_http_req {
 	long timeout;
 };
 
+/* Provider and echo answers are a few lines: a longer one is refused (PP_DC_TOOLARGE). */
+#define DDNS_BODY_MAX 65536
+
 struct ddns_http_resp {
 	long status;                 /* 0 when no HTTP answer came */
 	struct pp_buf body;
-	char error[256];             /* transport error (connection, TLS) */
+	bool too_large;              /* cut off: the answer had more than DDNS_BODY_MAX bytes */
+	char error[256];             /* transport error (connection, TLS, too large) */
 	char outcome[280];           /* for logs: "HTTP 200" or the transport error */
 };
 
 int ddns_http(const struct ddns_http_req *rq, struct ddns_http_resp *rs);
+/*
+ * True, with the warning's text in out, when a secret of dc (Basic-auth
+ * password, token, the [probe] reflector token) would go to an http:// URL.
+ * conf (may be NULL) names the file and the [probe] section.
+ */
+bool ddns_cleartext_secret(const struct pp_ddns_conf *dc, const struct pp_conf *conf, char *out, size_t n);
+/* ddns_log(DDNS_WARN) of ddns_cleartext_secret for each section (only: NULL or one name). */
+void ddns_warn_cleartext(const struct pp_conf *conf, const char *only);
+/* The code of a request that got no usable answer: too large, else network. */
+enum pp_ddns_code ddns_http_fail_code(const struct ddns_http_resp *rs);
 void ddns_http_resp_free(struct ddns_http_resp *rs);
 char *ddns_urlenc(const char *s);
 

@@ -8,18 +8,25 @@
 #include "ddns-internal.h"
 #include "portpilot/util.h"
 
-#define BODY_MAX (64 * 1024)   /* answers are short; a huge one is not a provider */
-
 static size_t
 on_body(char *p, size_t size, size_t n, void *ud)
 {
-	struct pp_buf *b = ud;
+	struct ddns_http_resp *rs = ud;
 	size_t len = size * n;
 
-	if (b->len + len > BODY_MAX)
+	/* Answers are short; a huge one is not a provider's: stop reading, say why. */
+	if (rs->body.len + len > DDNS_BODY_MAX) {
+		rs->too_large = true;
 		return 0;
-	pp_buf_add(b, p, len);
+	}
+	pp_buf_add(&rs->body, p, len);
 	return len;
+}
+
+enum pp_ddns_code
+ddns_http_fail_code(const struct ddns_http_resp *rs)
+{
+	return rs->too_large ? PP_DC_TOOLARGE : PP_DC_NETWORK;
 }
 
 static void
@@ -54,7 +61,9 @@ ddns_http(const struct ddns_http_req *rq, struct ddns_http_resp *rs)
 	curl_easy_setopt(c, CURLOPT_USERAGENT, DDNS_USER_AGENT);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs->body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, rs);
+	/* A Content-Length over the cap is refused before a byte of the body is read. */
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)DDNS_BODY_MAX);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, rq->timeout > 0 ? rq->timeout : 20L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -92,8 +101,12 @@ ddns_http(const struct ddns_http_req *rq, struct ddns_http_resp *rs)
 	if (hdr)
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	rc = curl_easy_perform(c);
+	if (rc == CURLE_FILESIZE_EXCEEDED)
+		rs->too_large = true;
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
+	else if (rs->too_large)
+		snprintf(rs->error, sizeof rs->error, "answer too large (over %d bytes)", DDNS_BODY_MAX);
 	else
 		/* libcurl's messages name host and reason, never the URL's query or credentials. */
 		snprintf(rs->error, sizeof rs->error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));

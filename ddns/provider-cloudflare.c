@@ -22,7 +22,7 @@ call(struct cf *cf, const char *method, const char *url, const char *body, struc
 
 	pp_buf_printf(&cf->det, "%s%s %s -> %s", cf->det.len ? "; " : "", method ? method : "GET",
 	              url, rs->outcome);
-	return rc < 0 ? PP_DC_NETWORK : ddns_cf_answer(rs->status, rs->body.data);
+	return rc < 0 ? ddns_http_fail_code(rs) : ddns_cf_answer(rs->status, rs->body.data);
 }
 
 static enum pp_ddns_code

@@ -1,6 +1,7 @@
 /* The simple HTTP providers: dyndns2 (/nic/update, Basic auth), DuckDNS, custom URL templates. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ddns-internal.h"
 
@@ -38,7 +39,7 @@ all(struct ddns_job *j, enum pp_ddns_code c)
 static void
 http_fail(struct ddns_job *j, const struct ddns_http_resp *rs, int rc)
 {
-	all(j, rc < 0 ? PP_DC_NETWORK : pp_http_status_code(rs->status));
+	all(j, rc < 0 ? ddns_http_fail_code(rs) : pp_http_status_code(rs->status));
 	if (rc == 0 && rs->status >= 200 && rs->status < 300)
 		all(j, PP_DC_UNKNOWN);
 }
@@ -190,7 +191,7 @@ ddns_custom(struct ddns_job *j)
 		struct ddns_http_resp rs;
 		int rc = ddns_http(&rq, &rs);
 
-		j->codes[i] = rc < 0 ? PP_DC_NETWORK : pp_http_status_code(rs.status);
+		j->codes[i] = rc < 0 ? ddns_http_fail_code(&rs) : pp_http_status_code(rs.status);
 		/* Many such endpoints answer 200 with "KO" or an error text: when the
 		 * engineer named the success line, a 2xx without it is no success. */
 		bool said = true;
@@ -207,6 +208,73 @@ ddns_custom(struct ddns_job *j)
 	}
 	snprintf(j->detail, sizeof j->detail, "%s", det.data);
 	pp_buf_free(&det);
+}
+
+/* "http://HOST[:PORT]" of an http:// URL, without path, query or user info; false for others. */
+static bool
+http_host(const char *url, char *out, size_t n)
+{
+	if (url == NULL || strncasecmp(url, "http://", 7) != 0)
+		return false;
+	const char *h = url + 7;
+	size_t len = strcspn(h, "/?#");
+	const char *at = memchr(h, '@', len);
+	if (at) {
+		len -= (size_t)(at + 1 - h);
+		h = at + 1;
+	}
+	snprintf(out, n, "http://%.*s", (int)len, h);
+	return true;
+}
+
+bool
+ddns_cleartext_secret(const struct pp_ddns_conf *dc, const struct pp_conf *conf, char *out, size_t n)
+{
+	char host[200];
+	const char *what = NULL, *key = "server";
+	char *base = NULL;
+
+	switch (dc->provider) {
+	case PP_PROV_DYNDNS2:
+		base = ddns_base_url(dc->server, "members.dyndns.org");
+		what = "the password (HTTP Basic auth)";
+		break;
+	case PP_PROV_DUCKDNS:
+		base = ddns_base_url(dc->server, "www.duckdns.org");
+		what = "the token (in the URL)";
+		break;
+	case PP_PROV_CLOUDFLARE:
+		base = ddns_base_url(dc->server, "api.cloudflare.com/client/v4");
+		what = "the API token (Authorization header)";
+		break;
+	case PP_PROV_CUSTOM:
+		/* Only a template that carries a secret sends one. */
+		if (dc->url && (strstr(dc->url, "{password}") || strstr(dc->url, "{token}") ||
+		                strstr(dc->url, "{username}"))) {
+			base = pp_xstrdup(dc->url);
+			what = "the credentials in url";
+			key = "url";
+		}
+		break;
+	case PP_PROV_NSUPDATE:
+		break;   /* TSIG signs the update; the key itself is never sent */
+	}
+	bool clear = what && http_host(base, host, sizeof host);
+	free(base);
+	if (clear) {
+		snprintf(out, n, "%s goes to %s in clear: anyone on the path can read it; write https:// "
+		         "in %s of the section at %s:%d", what, host, key, conf ? conf->path : "portpilot.conf",
+		         dc->line);
+		return true;
+	}
+	/* ip_source = reflector sends the [probe] token to the reflector, like the probe does. */
+	if (conf && dc->ip_source == PP_IPSRC_REFLECTOR && conf->probe.token_file &&
+	    http_host(conf->probe.reflector, host, sizeof host)) {
+		snprintf(out, n, "the reflector token goes to %s in clear (ip_source = reflector): anyone on "
+		         "the path can read it; write https:// in [probe] reflector of %s", host, conf->path);
+		return true;
+	}
+	return false;
 }
 
 void

@@ -198,7 +198,10 @@ save_text(const char *dir, const char *path, const struct pp_buf *b, const char 
 		rc = 0;
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600); /* never through a planted link */
+	/* Our pid's name: whatever sits there (a link planted in a shared --state-dir, a file a
+	 * killed run with this pid left) is removed, never written through. */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || write_all(fd, b->data, b->len) < 0 || fsync(fd) < 0) {
 		pp_error_set(err, "%s: cannot write %s: %s", tmp, what, strerror(errno));
 		if (fd >= 0)

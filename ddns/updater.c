@@ -15,6 +15,7 @@ void
 ddns_log(int prio, const char *fmt, ...)
 {
 	va_list ap;
+	char *msg;
 
 	if (ddns_quiet)
 		return;
@@ -22,8 +23,12 @@ ddns_log(int prio, const char *fmt, ...)
 	if (getenv("JOURNAL_STREAM"))
 		fprintf(stderr, "<%d>", prio);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	va_end(ap);
+	/* Messages quote what servers said and the configuration: one line of text, always. */
+	pp_fputs_safe(msg ? msg : "(out of memory)", stderr);
+	free(msg);
 	fputc('\n', stderr);
 	fflush(stderr);
 }
@@ -160,7 +165,12 @@ send_update(struct ddns_check *ck, struct pp_ddns_state *st, const char **hosts,
 		} else {
 			ddns_log(cls == PP_CLS_FATAL ? DDNS_ERR : DDNS_WARN, "ddns[%s] %s: %s: %s",
 			         ck->dc->name, hosts[i], pp_ddns_code_name(codes[i]), h->reason);
-			ck->failed++;
+			/* A fatal answer stops the host now: the summary counts it as stopped, like
+			 * the runs after this one do (decide_all, all_stopped). */
+			if (cls == PP_CLS_FATAL)
+				ck->stopped++;
+			else
+				ck->failed++;
 		}
 	}
 	free(proxied);

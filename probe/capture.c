@@ -1,6 +1,7 @@
 /* Packet capture on the WAN and LAN sides at once (libpcap), replay and saving of the evidence. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
@@ -8,6 +9,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -17,6 +19,15 @@
 /* Saved files use Linux SLL2 so one file keeps which side a packet was seen on. */
 #define IFX_WAN 1
 #define IFX_LAN 2
+
+/*
+ * The longest header stack the probe reads: a link header (SLL2: 20, Ethernet
+ * with a VLAN tag: 18), IPv4 with options (60), and for an ICMP error its
+ * 8 bytes, the quoted IPv4 header (60) and the quoted TCP header (60). The
+ * probe never looks at payload, so the live capture stops there.
+ */
+#define HDR_MAX (20 + 60 + 8 + 60 + 60)
+#define SNAPLEN HDR_MAX
 
 struct pp_capture {
 	pcap_t *h[2];                  /* WAN, LAN; h[0] alone for a replay */
@@ -218,7 +229,54 @@ int pp_packet_parse(int dlt, const uint8_t *d, size_t len, struct pp_packet *p, 
 	return parse_ipv4(d + off, len - off, p);
 }
 
-/* Rewrite a frame as Linux SLL2 carrying the side as if_index, then save it. */
+/* Bytes of a TCP (its data offset) or UDP (8) header at l4, of n captured; the rest is payload. */
+static size_t l4_headers(const uint8_t *l4, size_t n, uint8_t proto)
+{
+	size_t want = proto == IPPROTO_TCP ? (n >= 13 && (l4[12] >> 4) >= 5 ? (size_t)(l4[12] >> 4) * 4 : 20)
+	            : proto == IPPROTO_UDP ? 8 : 0;
+	return want < n ? want : n;
+}
+
+/*
+ * How much of a network-layer packet (ethertype type) is headers: IPv4 and its
+ * TCP/UDP header, an ICMP error with the header of the packet it quotes, ARP,
+ * IPv6's fixed header and a TCP/UDP one right behind it. Everything after is a
+ * client's payload (an Authorization header, a cookie) and stays out of the file.
+ */
+static size_t headers_len(const uint8_t *d, size_t n, uint16_t type)
+{
+	if (type == 0x8100 && n >= 4)              /* VLAN tag, then the real type */
+		return 4 + headers_len(d + 4, n - 4, be16(d + 2));
+	if (type == 0x0806)
+		return n < 28 ? n : 28;
+	if (type == 0x86dd) {
+		if (n < 40)
+			return n;
+		return 40 + l4_headers(d + 40, n - 40, d[6]);
+	}
+	if (type != 0x0800)
+		return 0;                              /* nothing the probe reads: the link header alone */
+	if (n < 20)
+		return n;
+	size_t ihl = (size_t)(d[0] & 15) * 4;
+	if (ihl < 20 || ihl > n)
+		return n < 20 ? n : 20;
+	if (be16(d + 6) & 0x1fff)
+		return ihl;                            /* a later fragment: all payload */
+	const uint8_t *l4 = d + ihl;
+	size_t l4n = n - ihl;
+	if (d[9] != IPPROTO_ICMP)
+		return ihl + l4_headers(l4, l4n, d[9]);
+	if (l4n < 8 || (l4[0] != 3 && l4[0] != 11))
+		return ihl + (l4n < 8 ? l4n : 8);      /* echo and the like: their data is payload */
+	const uint8_t *q = l4 + 8;
+	size_t qn = l4n - 8, qihl = (size_t)(q[0] & 15) * 4;
+	if (qn < 20 || qihl < 20 || qihl > qn)
+		return ihl + 8 + (qn < 20 ? qn : 20);
+	return ihl + 8 + qihl + l4_headers(q + qihl, qn - qihl, q[9]);
+}
+
+/* Rewrite a frame as Linux SLL2 carrying the side as if_index, headers only, then save it. */
 static void save(struct pp_capture *cap, int side, const struct pcap_pkthdr *h, const uint8_t *d)
 {
 	uint8_t buf[20 + 65536];
@@ -232,7 +290,7 @@ static void save(struct pp_capture *cap, int side, const struct pcap_pkthdr *h, 
 	} else if (cap->dlt[side] != DLT_RAW && cap->dlt[side] != DLT_IPV4) {
 		return;
 	}
-	size_t n = h->caplen - off;
+	size_t n = headers_len(d + off, h->caplen - off, type);
 	if (n > sizeof buf - 20)
 		n = sizeof buf - 20;
 	memset(buf, 0, 20);
@@ -272,7 +330,7 @@ static pcap_t *open_live(const char *ifname, const char *filter, struct pp_error
 		pp_error_set(err, "capture on %s: %s", ifname, eb);
 		return NULL;
 	}
-	pcap_set_snaplen(h, 256);
+	pcap_set_snaplen(h, SNAPLEN);
 	pcap_set_immediate_mode(h, 1);
 	pcap_set_timeout(h, 50);
 	pcap_set_buffer_size(h, 1 << 20);
@@ -308,6 +366,62 @@ static int open_both(struct pp_capture *cap, const struct pp_capture_opts *o,
 	return 0;
 }
 
+/*
+ * The evidence file, mode 0600 from its first byte: a new file, or one of our
+ * own regular files replaced in place. Never through a symbolic link, never a
+ * file of another user or with other names (hard links), never a FIFO or
+ * device: root writes it, in directories others may write to.
+ */
+static int open_file_0600(const char *path, struct pp_error *err)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		return fd;
+	if (errno != EEXIST)
+		return pp_error_set(err, "--write %s: %s", path, strerror(errno));
+	/* O_NONBLOCK: a FIFO without a reader fails at once instead of hanging the probe. */
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ELOOP)
+		return pp_error_set(err, "--write %s: is a symbolic link; the capture is not written through "
+		                    "links: name a new file", path);
+	if (fd < 0)
+		return pp_error_set(err, "--write %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1) {
+		close(fd);
+		return pp_error_set(err, "--write %s: exists and is not a regular file of uid %u with one "
+		                    "name; the capture replaces only its own files: remove it or name a new file",
+		                    path, (unsigned)geteuid());
+	}
+	if (fchmod(fd, 0600) < 0 || ftruncate(fd, 0) < 0 || fcntl(fd, F_SETFL, 0) < 0) {
+		int e = errno;
+		close(fd);
+		return pp_error_set(err, "--write %s: %s", path, strerror(e));
+	}
+	return fd;
+}
+
+static int open_evidence(struct pp_capture *cap, const char *path, struct pp_error *err)
+{
+	int fd = open_file_0600(path, err);
+	FILE *f;
+
+	if (fd < 0)
+		return -1;
+	if ((f = fdopen(fd, "wb")) == NULL) {
+		close(fd);
+		return pp_error_set(err, "--write %s: %s", path, strerror(errno));
+	}
+	/* The file's snap length says what it holds: headers, cut where the payload begins. */
+	cap->dead = pcap_open_dead(DLT_LINUX_SLL2, 20 + HDR_MAX);
+	cap->dump = pcap_dump_fopen(cap->dead, f);
+	/* With a valid link type it fails only writing the header, and then closes f itself. */
+	if (!cap->dump)
+		return pp_error_set(err, "--write %s: %s", path, pcap_geterr(cap->dead));
+	return 0;
+}
+
 int pp_capture_open(const struct pp_capture_opts *o, const struct pp_trace_ctx *c,
                     struct pp_capture **out, struct pp_error *err)
 {
@@ -326,14 +440,9 @@ int pp_capture_open(const struct pp_capture_opts *o, const struct pp_trace_ctx *
 		pp_capture_close(cap);
 		return -1;
 	}
-	if (o->write_path && !cap->replay) {
-		cap->dead = pcap_open_dead(DLT_LINUX_SLL2, 65535);
-		cap->dump = pcap_dump_open(cap->dead, o->write_path);
-		if (!cap->dump) {
-			pp_error_set(err, "--write %s: %s", o->write_path, pcap_geterr(cap->dead));
-			pp_capture_close(cap);
-			return -1;
-		}
+	if (o->write_path && !cap->replay && open_evidence(cap, o->write_path, err) < 0) {
+		pp_capture_close(cap);
+		return -1;
 	}
 	*out = cap;
 	return 0;

@@ -23,11 +23,13 @@ static const char probe_help[] =
 	"on WAN and LAN, and ends with one cause, its evidence and the fix. Exit 0 only when ok.\n"
 	"[probe] reflector / token_file in portpilot.conf are used when --reflector is not given.\n"
 	"An https reflector's certificate is verified against the system CAs plus --reflector-ca F\n"
-	"or [probe] ca_file (a private CA).\n";
+	"or [probe] ca_file (a private CA).\n"
+	"--write F.pcap saves packet headers only (payload cut), mode 0600, never through a link.\n";
 static const char watch_help[] =
 	"usage: portpilot watch NAME [--seconds N] [--write F.pcap] [--json]\n"
 	"Runs the inside checks, then captures for N seconds (default 30) and reports every attempt\n"
-	"on the mapping as it happens (try from a phone on mobile data), then the verdict.\n";
+	"on the mapping as it happens (try from a phone on mobile data), then the verdict.\n"
+	"--write F.pcap saves packet headers only (payload cut), mode 0600, never through a link.\n";
 static const char reflector_help[] =
 	"usage: portpilot reflector --listen ADDR:PORT [--cert F --key F] [--token-file F]\n"
 	"                          [--insecure-http] [--rate N] [--timeout MS]\n"

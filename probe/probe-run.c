@@ -170,6 +170,11 @@ static int open_capture(struct run *x, struct pp_facts *f, struct pp_error *err)
 		if (x->o->read_path || x->o->write_path)
 			return pp_error_set(err, "%s", e.msg);
 		pp_check_add(x->r, x->o, "capture", PP_CHECK_SKIP, "%s", e.msg);
+	} else if (x->o->write_path && !x->o->read_path) {
+		/* Say what the file holds: who talked to whom, never what they said. */
+		pp_check_add(x->r, x->o, "capture", PP_CHECK_INFO, "capturing on WAN and LAN; saving to %s "
+		             "(mode 0600): packet headers only, addresses and ports of the traffic seen, "
+		             "payload cut", x->o->write_path);
 	} else {
 		pp_check_add(x->r, x->o, "capture", PP_CHECK_INFO, "%s",
 		             x->o->read_path ? "replaying a saved capture" : "capturing on WAN and LAN");

@@ -88,6 +88,14 @@ static char *join(const char *base, const char *path)
 	return pp_xasprintf("%.*s%s", (int)n, base, path);
 }
 
+/* A remote reflector's words reach the report and the terminal: printable ASCII only. */
+static void ascii_only(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
 static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct pp_buf *body,
                        const char *url, struct pp_reflect_result *r, struct pp_error *err)
 {
@@ -99,18 +107,26 @@ static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct 
 		return pp_error_set(err, "reflector %s: its certificate is not trusted (%s); nothing was "
 		                    "sent. If it comes from a private CA, give that CA with --reflector-ca "
 		                    "FILE or ca_file in [probe]", url, why);
+	/* Only on_body refuses data: a write error is an answer over its cap, not a network fault. */
+	if (code == CURLE_WRITE_ERROR)
+		return pp_error_set(err, "reflector %s: answer too large (over 65536 bytes); is it a "
+		                    "portpilot reflector?", url);
 	if (code != CURLE_OK)
 		return pp_error_set(err, "reflector %s: %s", url, why);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	r->http_status = (int)status;
 	if (status != 200) {
 		pp_json_field(body->data, "error", msg, sizeof msg);
+		ascii_only(msg);
 		return pp_error_set(err, "reflector %s answered %ld: %s", url, status,
 		                    *msg ? msg : "no reason given");
 	}
 	pp_json_field(body->data, "ip", r->seen_ip, sizeof r->seen_ip);
 	pp_json_field(body->data, "from", r->from_ip, sizeof r->from_ip);
 	pp_json_field(body->data, "result", r->result, sizeof r->result);
+	ascii_only(r->seen_ip);
+	ascii_only(r->from_ip);
+	ascii_only(r->result);
 	pp_json_field(body->data, "ms", msg, sizeof msg);
 	r->ms = atoi(msg);
 	return 0;

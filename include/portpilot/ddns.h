@@ -38,6 +38,7 @@ enum pp_ddns_code {
 	PP_DC_SERVER,      /* retry: HTTP 5xx */
 	PP_DC_NETWORK,     /* retry: connection, TLS or timeout */
 	PP_DC_UNKNOWN,     /* retry: an answer we cannot parse */
+	PP_DC_TOOLARGE,    /* retry: an answer over DDNS_BODY_MAX bytes, no provider's */
 	PP_DC__COUNT
 };
 

@@ -52,7 +52,22 @@ char *pp_read_file(const char *path, size_t *len);
 int pp_ca_bundle(const char *extra, const char *system_bundle, struct pp_buf *pem);
 
 /* JSON output. */
-void pp_json_str(FILE *f, const char *s);   /* quoted and escaped, null for NULL */
+/*
+ * Quoted and escaped, null for NULL. Always valid JSON and valid UTF-8, whatever
+ * s holds: controls (C0, DEL, C1) as \uXXXX, each byte of an invalid UTF-8
+ * sequence (stray, truncated, overlong, surrogate, > U+10FFFF) as \ufffd.
+ */
+void pp_json_str(FILE *f, const char *s);
+/* Length (1-4) of the well-formed UTF-8 sequence at s, code point in *cp; 0 when invalid or at NUL. */
+size_t pp_utf8_next(const char *s, uint32_t *cp);
+/*
+ * Text for a terminal or a text file: s appended to b with every control
+ * character (C0 including tab and ESC, DEL, C1) and every byte of invalid
+ * UTF-8 written as \xNN, so a value from a file can never drive the terminal.
+ */
+void pp_text_safe(struct pp_buf *b, const char *s);
+char *pp_text_safe_dup(const char *s);       /* the same as a new string; caller frees */
+void pp_fputs_safe(const char *s, FILE *f);  /* fputs of the safe text */
 /* The string (unescaped) or number value of "key" in one flat JSON object, cut to fit n;
    false (and out "") when obj has no such key. Enough for portpilot's own JSON and the reflector's. */
 bool pp_json_field(const char *obj, const char *key, char *out, size_t n);

@@ -114,6 +114,8 @@ class Handler(BaseHTTPRequestHandler):
                 seen = self.client_address[0]
             return self.send(200, seen + "\n")
         f = self.forced()
+        if f and "big" in f:
+            return self.big(f["big"], f["length"])
         if f and "status" in f:
             return self.send(f["status"], f.get("body", ""))
         if u.path == "/nic/update":
@@ -126,11 +128,34 @@ class Handler(BaseHTTPRequestHandler):
             return self.cloudflare(method, u.path[len("/client/v4"):], q, body)
         self.send(404, "not found")
 
+    def big(self, n, length):
+        """An answer of n bytes ("good 1.2.3.4" then padding), with or without Content-Length."""
+        self.record(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        if length:
+            self.send_header("Content-Length", str(n))
+        else:
+            self.send_header("Connection", "close")   # the end of the body is the end of the stream
+            self.close_connection = True
+        self.end_headers()
+        chunk = b"good 198.51.100.7\n" + b"x" * 65518 + b"\n"
+        try:
+            while n > 0:
+                self.wfile.write(chunk[:n])
+                n -= min(n, len(chunk))
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True         # the client stopped reading, as it should
+
     def ctl(self, q):
         with lock:
             if "force" in q:           # e.g. force=911 (dyndns2 body) or force=http:503
                 for item in q["force"].split(","):
-                    if item.startswith("http:"):
+                    if item.startswith("big:") or item.startswith("bigstream:"):
+                        # big:N answers N bytes with Content-Length, bigstream:N without
+                        state["force"].append({"big": int(item.split(":")[1]),
+                                               "length": item.startswith("big:")})
+                    elif item.startswith("http:"):
                         state["force"].append({"status": int(item[5:]), "body": "error"})
                     else:
                         state["force"].append({"body": item})

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "portpilot/ddns.h"
+#include "portpilot/util.h"
 
 #define T0 1800000000        /* the injected clock: a fixed "now" */
 #define OLD "198.51.100.1"
@@ -50,6 +52,7 @@ static const struct row {
 	{ PP_DC_SERVER,    PP_CLS_RETRY, PP_HS_RETRY,   OLD, 60, 75 },
 	{ PP_DC_NETWORK,   PP_CLS_RETRY, PP_HS_RETRY,   OLD, 60, 75 },
 	{ PP_DC_UNKNOWN,   PP_CLS_RETRY, PP_HS_RETRY,   OLD, 60, 75 },
+	{ PP_DC_TOOLARGE,  PP_CLS_RETRY, PP_HS_RETRY,   OLD, 60, 75 },
 };
 
 static void
@@ -217,6 +220,38 @@ test_stop_persists_across_restart(void **s)
 	pp_ddns_state_free(&st);
 	pp_ddns_state_free(&st2);
 	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A link planted at the temporary file's name (a shared --state-dir) is not written through. */
+static void
+test_save_does_not_follow_a_planted_link(void **s)
+{
+	char dir[] = "/tmp/pp-ddns-unit.XXXXXX", victim[80], tmp[120], cmd[128];
+	struct pp_ddns_state st = { 0 };
+	struct pp_error err;
+	(void)s;
+	assert_non_null(mkdtemp(dir));
+	snprintf(victim, sizeof victim, "%s/victim", dir);
+	FILE *f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("precious\n", f);
+	fclose(f);
+	snprintf(tmp, sizeof tmp, "%s/ddns-home.state.tmp.%d", dir, (int)getpid());
+	assert_int_equal(symlink(victim, tmp), 0);
+	st.name = strdup("home");
+	pp_ddns_apply(pp_ddns_state_host(&st, "a.example.net"), PP_ACT_UPDATE, PP_DC_GOOD, NEW, HASH, T0, 0);
+	assert_int_equal(pp_ddns_state_save(dir, &st, &err), 0);
+	char *text = pp_read_file(victim, NULL);
+	assert_string_equal(text, "precious\n");
+	free(text);
+	snprintf(tmp, sizeof tmp, "%s/ddns-home.state", dir);
+	text = pp_read_file(tmp, NULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "a.example.net"));
+	free(text);
+	pp_ddns_state_free(&st);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -413,6 +448,7 @@ main(void)
 		cmocka_unit_test(test_unverified_backs_off_then_stops),
 		cmocka_unit_test(test_lagging_dns_converges),
 		cmocka_unit_test(test_address_kinds),
+		cmocka_unit_test(test_save_does_not_follow_a_planted_link),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
