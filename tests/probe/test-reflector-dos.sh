@@ -1,0 +1,136 @@
+#!/bin/sh
+# The reflector under attack from one address (the router, 203.0.113.1): a slow-client attack
+# and a flood, over HTTP and HTTPS, while an honest client at 198.51.100.10 (inet2) asks N
+# times. Its answer rate must stay >= 95% of the rate it got without the attack in this run.
+# Also: one trickling connection is cut within 4 s, and the server runs without root.
+. "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "$PP_TOP/tests/lab/lab.sh"
+lab_need_root
+lab_up outside2 || { not_ok "lab up"; pp_done; }
+ATTACK="$PP_TOP/tests/probe/reflector-attack.py"
+N=${PP_DOS_N:-40}     # honest requests per phase
+
+ssl() { openssl "$@" >>"$pp_tmp/openssl.log" 2>&1; }
+ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1"
+# shellcheck disable=SC2086
+ssl req -x509 $ec -keyout "$pp_tmp/ca.key" -out "$pp_tmp/ca.pem" -subj /CN=pp-test-ca &&
+	ssl req $ec -keyout "$pp_tmp/srv.key" -out "$pp_tmp/srv.csr" -subj "/CN=$LAB_INET_IP" &&
+	printf 'subjectAltName=IP:%s\n' "$LAB_INET_IP" >"$pp_tmp/san.ext" &&
+	ssl x509 -req -in "$pp_tmp/srv.csr" -CA "$pp_tmp/ca.pem" -CAkey "$pp_tmp/ca.key" \
+		-CAcreateserial -days 1 -extfile "$pp_tmp/san.ext" -out "$pp_tmp/srv.pem" ||
+	{ not_ok "openssl: test certificates"; pp_done; }
+chmod 600 "$pp_tmp/srv.key"
+
+# --rate 400: the honest client's 3*N requests a phase set stay under it, the attackers go over.
+ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9443" --rate 400 \
+	>"$pp_tmp/http.log" 2>&1 &
+hpid=$!
+at_exit "kill $hpid 2>/dev/null"
+ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9444" --rate 400 \
+	--cert "$pp_tmp/srv.pem" --key "$pp_tmp/srv.key" >"$pp_tmp/https.log" 2>&1 &
+spid=$!
+at_exit "kill $spid 2>/dev/null"
+listening() { lab_ns "$LAB_INET" ss -Hlnt "sport = :$1" | grep -q LISTEN; }
+wait_for 10 listening 9443 && wait_for 10 listening 9444 || { not_ok "reflectors started"; pp_done; }
+
+# Root only to bind: every id of the serving process is nobody's, and it has no groups.
+unprivileged() {
+	awk '/^Uid:|^Gid:/ { for (i = 2; i <= 5; i++) if ($i == 0) bad = 1; n++ }
+	     /^Groups:/ { if (NF > 1) bad = 1; n++ }
+	     END { exit !(n == 3 && !bad) }' "/proc/$1/status"
+}
+for p in "http $hpid" "https $spid"; do
+	set -- $p
+	if wait_for 5 unprivileged "$2"; then
+		ok "$1 reflector serves without root ($(grep '^Uid:' "/proc/$2/status" | tr -s '\t ' ' '))"
+	else
+		not_ok "$1 reflector serves without root ($(grep -h '^Uid:\|^Groups:' "/proc/$2/status" | tr -s '\t\n' '  '))"
+	fi
+done
+check "  and says so in its log" grep -q 'serving as nobody (uid 65534' "$pp_tmp/http.log"
+
+# honest URL CURL-OPTS...: N requests from inet2, one every 150 ms or more (the pace of a
+# client, so that the run spans several of the slow attacker's 2.5 s cycles); prints
+# "ANSWERED MS" (the time the N requests took, pauses included).
+honest() {
+	_url=$1; shift
+	_i=0 _a=0 _t0=$(date +%s%N)
+	while [ $_i -lt "$N" ]; do
+		_c=$(lab_ns "$LAB_INET2" curl -s -o /dev/null --max-time 3 -w '%{http_code}' "$@" "$_url/v1/whoami")
+		[ "$_c" = 200 ] && _a=$((_a + 1))
+		_i=$((_i + 1))
+		sleep 0.15
+	done
+	echo "$_a $((($(date +%s%N) - _t0) / 1000000))"
+}
+
+# attack NAME MODE PORT [ARGS...]: runs MODE from the router until the honest client is done;
+# sets $under ("ANSWERED MS" during the attack) and leaves the attacker's summary in
+# $pp_tmp/NAME.json.
+attack() {
+	_n=$1 _m=$2 _p=$3; shift 3
+	rm -f "$pp_tmp/$_n.stop" "$pp_tmp/$_n.ready"
+	ip netns exec "$LAB_ROUTER" "$LAB_PY" "$ATTACK" "$_m" "$LAB_INET_IP" "$_p" --seconds 60 \
+		--stop "$pp_tmp/$_n.stop" --ready "$pp_tmp/$_n.ready" "$@" >"$pp_tmp/$_n.json" &
+	_apid=$!
+	echo "$_apid" >>"$LAB_DIR/pids"
+	wait_for 10 test -e "$pp_tmp/$_n.ready" || not_ok "$_n: the attacker started"
+	under=$(honest "$_url" $_curl)
+	touch "$pp_tmp/$_n.stop"
+	wait "$_apid"
+}
+jget() { jq -r "$2" "$pp_tmp/$1.json" 2>/dev/null; }
+
+# phase PROTO URL CURL-OPTS: baseline, then a slow-client attack and a flood.
+phase() {
+	_proto=$1 _url=$2 _curl=$3 _tls=""
+	[ "$_proto" = https ] && _tls=--tls
+	_port=${_url##*:}
+	base=$(honest "$_url" $_curl)
+	set -- $base
+	b_ans=$1
+	echo "# $_proto baseline: $1 of $N answered in $2 ms"
+	check "$_proto baseline: the honest client is answered ($1 of $N)" [ "$1" -ge $((N * 95 / 100)) ]
+
+	attack "$_proto-slow" slow "$_port" --conns 40 $_tls
+	set -- $under
+	echo "# $_proto slow-client attack (40 connections, a byte every 2 s): $1 of $N answered in $2 ms;" \
+		"attacker: $(cat "$pp_tmp/$_proto-slow.json")"
+	check "$_proto slow-client attack: honest answer rate $1/$N >= 95% of baseline $b_ans/$N" \
+		[ $(($1 * 100)) -ge $((b_ans * 95)) ]
+	check "  the attack ran (>= 40 connections opened)" [ "$(jget "$_proto-slow" .opened)" -ge 40 ]
+	check "  no slow connection lasted over 4 s ($(jget "$_proto-slow" .max_life_s) s)" \
+		awk "BEGIN { exit !($(jget "$_proto-slow" .max_life_s) <= 4) }"
+
+	attack "$_proto-flood" flood "$_port" --conns 8 $_tls
+	set -- $under
+	echo "# $_proto flood (8 threads, requests back to back): $1 of $N answered in $2 ms;" \
+		"attacker: $(cat "$pp_tmp/$_proto-flood.json")"
+	check "$_proto flood: honest answer rate $1/$N >= 95% of baseline $b_ans/$N" \
+		[ $(($1 * 100)) -ge $((b_ans * 95)) ]
+	check "  the flood ran (>= 400 connections, so the rate limit was reached)" \
+		[ "$(jget "$_proto-flood" .opened)" -ge 400 ]
+}
+
+# One trickling connection, before any limit is reached: cut after ~2.5 s in all, not per byte.
+one_slow() { ip netns exec "$LAB_ROUTER" "$LAB_PY" "$ATTACK" one-slow "$LAB_INET_IP" "$@" --seconds 20; }
+out=$(one_slow 9443)
+cut=$(printf '%s' "$out" | jq -r .cut_after_s)
+check "http: a byte every 2 s is cut within 4 s (after $cut s) with a 408" \
+	sh -c "printf '%s' '$out' | jq -e '.cut_after_s <= 4 and .status == \"408\"' >/dev/null"
+out=$(one_slow 9444 --tls)
+check "https: a request trickled inside TLS is cut within 4 s (after $(printf '%s' "$out" | jq -r .cut_after_s) s)" \
+	sh -c "printf '%s' '$out' | jq -e '.cut_after_s <= 4' >/dev/null"
+out=$(one_slow 9444 --tls --stall)
+check "https: a trickled handshake is cut within 4 s (after $(printf '%s' "$out" | jq -r .cut_after_s) s)" \
+	sh -c "printf '%s' '$out' | jq -e '.cut_after_s <= 4' >/dev/null"
+
+phase http "http://$LAB_INET_IP:9443" ""
+phase https "https://$LAB_INET_IP:9444" "--cacert $pp_tmp/ca.pem"
+
+kill "$hpid" "$spid"
+gone() { ! kill -0 "$1" 2>/dev/null; }
+wait_for 5 gone "$hpid" && wait_for 5 gone "$spid" || not_ok "the reflectors stop on SIGTERM"
+check "the refusals are summed up in the log, not a line each" \
+	grep -q 'reflector: refused [0-9]* connections' "$pp_tmp/http.log"
+pp_done
