@@ -23,8 +23,8 @@
 #include "reflector-internal.h"
 
 /* Every request is assumed hostile: what one address may cost is bounded here. */
-#define PER_ADDR 4          /* connections one address may hold at once */
-#define MAX_CONNS 512       /* slots in all (fewer when the fd limit is low) */
+#define PER_ADDR 4          /* connections one address may hold at once (--per-address) */
+#define MAX_CONNS 512       /* slots in all (--max-conns; fewer when the fd limit is low) */
 #define HEAD_MS 2500        /* accept to a complete request, the TLS handshake included */
 #define WRITE_MS 2000       /* to hand over the answer */
 #define DRAIN_MS 1000       /* after the answer, for the client's close (so no RST eats it) */
@@ -59,13 +59,15 @@ struct conn {
 
 struct server {
 	const struct pp_reflector_opts *o;
-	int lfd, cap;
+	int lfd, cap, per_addr;
+	uint32_t *hip, hsize;          /* count_holders' table */
+	int *hn, *held;
 	struct conn *c;
 	struct pollfd *pfd;
 	int *pidx;
 	struct rate_slot *slots;
 	long summary_at;
-	unsigned refused_rate, refused_addr, refused_full;
+	unsigned refused_rate, refused_addr, refused_full, evicted;
 	uint32_t last_refused;
 };
 
@@ -425,25 +427,57 @@ static int held_by(const struct server *s, uint32_t ip)
 	return n;
 }
 
-/* A free slot; when none, the slot of a client that has not finished its request for the
- * longest (or one only draining), so that idle clients cannot keep a new one out. */
+/* How many slots each address holds, for every slot in use: held[i] for s->c[i]. One pass
+ * with an open-addressing table twice the pool's size (s->hip, s->hn). */
+static void count_holders(struct server *s, int *held)
+{
+	memset(s->hn, 0, s->hsize * sizeof *s->hn);
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < s->cap; i++) {
+			if (s->c[i].st == C_FREE)
+				continue;
+			uint32_t ip = s->c[i].peer.sin_addr.s_addr, h = (ip * 2654435761u) & (s->hsize - 1);
+			while (s->hn[h] && s->hip[h] != ip)
+				h = (h + 1) & (s->hsize - 1);
+			if (pass == 0) {
+				s->hip[h] = ip;
+				s->hn[h]++;
+			} else {
+				held[i] = s->hn[h];
+			}
+		}
+}
+
+/* A free slot; when the pool is full, the slot of a client that has not sent its request
+ * (or is only draining) from the address that holds the most, its oldest: idle clients
+ * cannot keep a new one out, and many addresses each holding a few give way to one that
+ * holds one. */
 static struct conn *free_slot(struct server *s, bool may_evict)
 {
-	struct conn *idle = NULL;
-	for (int i = 0; i < s->cap; i++) {
-		struct conn *c = &s->c[i];
-		if (c->st == C_FREE)
-			return c;
-		if (c->st == C_DRAIN && (!idle || idle->st != C_DRAIN))
-			idle = c;
-		else if ((c->st == C_TLS || c->st == C_READ) && (!idle || (idle->st != C_DRAIN &&
-		         c->t0 < idle->t0)))
-			idle = c;
-	}
+	for (int i = 0; i < s->cap; i++)
+		if (s->c[i].st == C_FREE)
+			return &s->c[i];
 	if (!may_evict)
 		return NULL;
-	if (idle)
+	count_holders(s, s->held);
+	struct conn *idle = NULL;
+	int idle_held = 0;
+	for (int i = 0; i < s->cap; i++) {
+		struct conn *c = &s->c[i];
+		if (c->st != C_TLS && c->st != C_READ && c->st != C_DRAIN)
+			continue;
+		/* Most held first, then draining before waiting, then the oldest. */
+		if (!idle || s->held[i] > idle_held || (s->held[i] == idle_held &&
+		    ((c->st == C_DRAIN) > (idle->st == C_DRAIN) ||
+		     ((c->st == C_DRAIN) == (idle->st == C_DRAIN) && c->t0 < idle->t0)))) {
+			idle = c;
+			idle_held = s->held[i];
+		}
+	}
+	if (idle) {
 		conn_close(idle);
+		s->evicted++;
+	}
 	return idle;
 }
 
@@ -465,17 +499,19 @@ static void refuse_now(struct server *s, int fd, const char *why)
 static void summary(struct server *s, long now, bool force)
 {
 	unsigned n = s->refused_rate + s->refused_addr + s->refused_full;
-	if (!n || (!force && now - s->summary_at < SUMMARY_MS))
+	if ((!n && !s->evicted) || (!force && now - s->summary_at < SUMMARY_MS))
 		return;
 	if (s->o->log) {
 		char ip[16];
 		inet_ntop(AF_INET, &s->last_refused, ip, sizeof ip);
 		fprintf(s->o->log, "reflector: refused %u connections (%u over the rate limit, %u over %d "
-		        "at once from one address, %u while all %d slots were busy), the last from %s\n",
-		        n, s->refused_rate, s->refused_addr, PER_ADDR, s->refused_full, s->cap, ip);
+		        "at once from one address, %u while all %d slots were busy), the last from %s; "
+		        "closed %u waiting connections to make room\n",
+		        n, s->refused_rate, s->refused_addr, s->per_addr, s->refused_full, s->cap, ip,
+		        s->evicted);
 		fflush(s->o->log);
 	}
-	s->refused_rate = s->refused_addr = s->refused_full = 0;
+	s->refused_rate = s->refused_addr = s->refused_full = s->evicted = 0;
 	s->summary_at = now;
 }
 
@@ -485,8 +521,9 @@ static void accept_one(struct server *s, int fd, const struct sockaddr_in *peer,
 	uint32_t ip = peer->sin_addr.s_addr;
 	bool limited = rate_exceeded(s->slots, ip, s->o->rate_per_min, time(NULL));
 	struct conn *c = NULL;
-	if (held_by(s, ip) >= PER_ADDR) {
-		snprintf(why, sizeof why, "too many connections: at most %d at once per address", PER_ADDR);
+	if (held_by(s, ip) >= s->per_addr) {
+		snprintf(why, sizeof why, "too many connections: at most %d at once per address",
+		         s->per_addr);
 		s->refused_addr++;
 	} else if (limited && s->o->tls) {
 		snprintf(why, sizeof why, "rate limit");
@@ -647,7 +684,7 @@ static int drop_to(const struct passwd *pw, const char *name, FILE *log, struct 
 }
 
 /* Two descriptors a slot (client, connect-back) and a margin; the soft limit is raised first. */
-static int slots_for_fd_limit(void)
+static int slots_for_fd_limit(int want, FILE *log)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -657,18 +694,28 @@ static int slots_for_fd_limit(void)
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	long n = rl.rlim_cur == RLIM_INFINITY ? MAX_CONNS : ((long)rl.rlim_cur - 32) / 2;
-	return n > MAX_CONNS ? MAX_CONNS : n < 8 ? 8 : (int)n;
+	long n = rl.rlim_cur == RLIM_INFINITY ? want : ((long)rl.rlim_cur - 32) / 2;
+	if (n >= want)
+		return want;
+	n = n < 8 ? 8 : n;
+	if (log)
+		fprintf(log, "reflector: at most %ld connections at once, not %d: the open-files limit "
+		        "is %ld (raise it with ulimit -n)\n", n, want, (long)rl.rlim_cur), fflush(log);
+	return (int)n;
 }
 
 int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
 {
 	struct passwd pw = { 0 };
 	const char *name = o->user ? o->user : "nobody";
+	if (o->max_conns > 65536 || o->per_address > 65536)
+		return pp_error_set(err, "--max-conns and --per-address take at most 65536");
 	int drop = pick_user(o->user, &pw, err);
 	if (drop < 0)
 		return -1;
-	struct server s = { .o = o, .cap = slots_for_fd_limit(), .summary_at = now_ms() };
+	struct server s = { .o = o, .summary_at = now_ms(),
+	                    .cap = slots_for_fd_limit(o->max_conns > 0 ? o->max_conns : MAX_CONNS, o->log),
+	                    .per_addr = o->per_address > 0 ? o->per_address : PER_ADDR };
 	s.lfd = open_listener(o->listen, err);
 	if (s.lfd < 0)
 		return -1;
@@ -680,6 +727,11 @@ int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
 	s.pfd = pp_xcalloc(s.cap + 1, sizeof *s.pfd);
 	s.pidx = pp_xcalloc(s.cap + 1, sizeof *s.pidx);
 	s.slots = pp_xcalloc(RATE_SLOTS, sizeof *s.slots);
+	for (s.hsize = 16; s.hsize < 2u * (unsigned)s.cap; s.hsize *= 2)
+		;
+	s.hip = pp_xcalloc(s.hsize, sizeof *s.hip);
+	s.hn = pp_xcalloc(s.hsize, sizeof *s.hn);
+	s.held = pp_xcalloc(s.cap, sizeof *s.held);
 	for (int i = 0; i < s.cap; i++)
 		s.c[i].fd = s.c[i].cb = -1;
 	while (!o->stop || !*o->stop)
@@ -693,5 +745,8 @@ int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
 	free(s.pfd);
 	free(s.pidx);
 	free(s.slots);
+	free(s.hip);
+	free(s.hn);
+	free(s.held);
 	return 0;
 }

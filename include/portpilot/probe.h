@@ -155,6 +155,8 @@ struct pp_reflector_opts {
 	volatile int *stop;            /* set non-zero to stop serving (tests, signals) */
 	FILE *log;
 	const char *user;              /* run as this account once bound (root only); NULL: nobody */
+	int max_conns;                 /* connections at once in all; 0: 512 (less if few fds) */
+	int per_address;               /* connections at once from one address; 0: 4 */
 };
 /* Serves until *stop: one poll loop, a few connections per address, a deadline for every
  * request, the rate limit applied at accept; as root it binds, then serves as o->user. */

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""One hostile address against the reflector, for test-reflector-dos.sh: bounded in count and time.
+"""Hostile clients against the reflector, for test-reflector-dos.sh: bounded in count and time.
 
 usage: reflector-attack.py MODE HOST PORT [--tls] [--conns N] [--seconds S] [--max M]
-                           [--stop FILE] [--ready FILE]
+                           [--per-second R] [--from A,B,...] [--stop FILE] [--ready FILE]
   slow      N connections that each send one byte every 2 s, reopened 1 s after the server
             cuts them; with --tls half finish the handshake and trickle the request inside
             it, half trickle bytes at the handshake itself.
@@ -10,9 +10,10 @@ usage: reflector-attack.py MODE HOST PORT [--tls] [--conns N] [--seconds S] [--m
   one-slow  one connection trickling a byte every 2 s (inside TLS with --tls, into the
             handshake with --tls --stall): prints the seconds until the server cut it and
             the status it answered, if any.
-Ends after S seconds (default 30), M connections in all (default 20000), or when FILE
-exists; touches the --ready file once every thread has tried its first connection. Prints a
-JSON summary on stdout.
+--from spreads the threads over several source addresses; --per-second paces the
+connections of all threads together. Ends after S seconds (default 30, at most 120), M
+connections in all (default 20000), or when FILE exists; touches the --ready file once every
+thread has tried its first connection. Prints a JSON summary on stdout.
 """
 import argparse
 import json
@@ -35,6 +36,7 @@ class Attack:
         self.lock = threading.Lock()
         self.stats = {"opened": 0, "connect_failed": 0, "cut": 0, "max_life_s": 0.0, "codes": {}}
         self.started = 0
+        self.next_t = 0.0
         self.ctx = None
         if a.tls:
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -60,9 +62,22 @@ class Attack:
             if self.started == self.a.conns and self.a.ready:
                 open(self.a.ready, "w").close()
 
-    def connect(self):
+    def pace(self):
+        """At most --per-second connections a second over all threads."""
+        if not self.a.per_second:
+            return
+        with self.lock:
+            t = max(self.next_t, time.monotonic())
+            self.next_t = t + 1.0 / self.a.per_second
+        d = t - time.monotonic()
+        if d > 0:
+            time.sleep(d)
+
+    def connect(self, i=0):
+        self.pace()
+        src = (self.a.sources[i % len(self.a.sources)], 0) if self.a.sources else None
         try:
-            s = socket.create_connection((self.a.host, self.a.port), timeout=3)
+            s = socket.create_connection((self.a.host, self.a.port), timeout=3, source_address=src)
         except OSError:
             self.count("connect_failed")
             return None
@@ -105,7 +120,7 @@ class Attack:
     def slow(self, i):
         first = True
         while not self.done():
-            s = self.connect()
+            s = self.connect(i)
             if first:
                 self.first_try()
                 first = False
@@ -117,7 +132,7 @@ class Attack:
     def flood(self, i):
         first = True
         while not self.done():
-            s = self.connect()
+            s = self.connect(i)
             if first:
                 self.first_try()
                 first = False
@@ -162,6 +177,9 @@ def main():
     p.add_argument("--max", type=int, default=20000)
     p.add_argument("--stop")
     p.add_argument("--ready")
+    p.add_argument("--per-second", type=float, default=0, help="connections a second, 0: no pause")
+    p.add_argument("--from", dest="sources", type=lambda v: v.split(","),
+                   help="ADDR,ADDR...: thread i connects from address i mod count")
     a = p.parse_args()
     a.conns = max(1, min(a.conns, 200))
     a.seconds = min(a.seconds, 120)

@@ -65,8 +65,8 @@ honest() {
 }
 
 # attack NAME MODE PORT [ARGS...]: runs MODE from the router until the honest client is done;
-# sets $under ("ANSWERED MS" during the attack) and leaves the attacker's summary in
-# $pp_tmp/NAME.json.
+# sets $under ("ANSWERED MS" during the attack) and $under_cpu (the CPU ms the server $_srv
+# used meanwhile) and leaves the attacker's summary in $pp_tmp/NAME.json.
 attack() {
 	_n=$1 _m=$2 _p=$3; shift 3
 	rm -f "$pp_tmp/$_n.stop" "$pp_tmp/$_n.ready"
@@ -75,15 +75,19 @@ attack() {
 	_apid=$!
 	echo "$_apid" >>"$LAB_DIR/pids"
 	wait_for 10 test -e "$pp_tmp/$_n.ready" || not_ok "$_n: the attacker started"
+	_c0=$(cpu_ms "$_srv")
 	under=$(honest "$_url" $_curl)
+	under_cpu=$(($(cpu_ms "$_srv") - _c0))
 	touch "$pp_tmp/$_n.stop"
 	wait "$_apid"
 }
+# cpu_ms PID: the user and system CPU time the process has used.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"; }
 jget() { jq -r "$2" "$pp_tmp/$1.json" 2>/dev/null; }
 
-# phase PROTO URL CURL-OPTS: baseline, then a slow-client attack and a flood.
+# phase PROTO URL CURL-OPTS SERVER-PID: baseline, then a slow-client attack and a flood.
 phase() {
-	_proto=$1 _url=$2 _curl=$3 _tls=""
+	_proto=$1 _url=$2 _curl=$3 _srv=$4 _tls=""
 	[ "$_proto" = https ] && _tls=--tls
 	_port=${_url##*:}
 	base=$(honest "$_url" $_curl)
@@ -94,22 +98,26 @@ phase() {
 
 	attack "$_proto-slow" slow "$_port" --conns 40 $_tls
 	set -- $under
-	echo "# $_proto slow-client attack (40 connections, a byte every 2 s): $1 of $N answered in $2 ms;" \
-		"attacker: $(cat "$pp_tmp/$_proto-slow.json")"
+	echo "# $_proto slow-client attack (40 connections, a byte every 2 s): $1 of $N answered in $2 ms," \
+		"server CPU $under_cpu ms; attacker: $(cat "$pp_tmp/$_proto-slow.json")"
 	check "$_proto slow-client attack: honest answer rate $1/$N >= 95% of baseline $b_ans/$N" \
 		[ $(($1 * 100)) -ge $((b_ans * 95)) ]
 	check "  the attack ran (>= 40 connections opened)" [ "$(jget "$_proto-slow" .opened)" -ge 40 ]
 	check "  no slow connection lasted over 4 s ($(jget "$_proto-slow" .max_life_s) s)" \
 		awk "BEGIN { exit !($(jget "$_proto-slow" .max_life_s) <= 4) }"
 
-	attack "$_proto-flood" flood "$_port" --conns 8 $_tls
+	# 3000 connections a second, 60000 at most: a flood to the server, yet it leaves this
+	# shared box some CPU for the honest client.
+	attack "$_proto-flood" flood "$_port" --conns 8 --per-second 3000 --max 60000 $_tls
 	set -- $under
-	echo "# $_proto flood (8 threads, requests back to back): $1 of $N answered in $2 ms;" \
-		"attacker: $(cat "$pp_tmp/$_proto-flood.json")"
+	echo "# $_proto flood (8 threads, 3000 connections/s): $1 of $N answered in $2 ms," \
+		"server CPU $under_cpu ms; attacker: $(cat "$pp_tmp/$_proto-flood.json")"
 	check "$_proto flood: honest answer rate $1/$N >= 95% of baseline $b_ans/$N" \
 		[ $(($1 * 100)) -ge $((b_ans * 95)) ]
 	check "  the flood ran (>= 400 connections, so the rate limit was reached)" \
 		[ "$(jget "$_proto-flood" .opened)" -ge 400 ]
+	check "  and lasted as long as the honest client ($(jget "$_proto-flood" .seconds) s)" \
+		awk "BEGIN { exit !($(jget "$_proto-flood" .seconds) * 1000 >= $2 - 500) }"
 }
 
 # One trickling connection, before any limit is reached: cut after ~2.5 s in all, not per byte.
@@ -125,12 +133,42 @@ out=$(one_slow 9444 --tls --stall)
 check "https: a trickled handshake is cut within 4 s (after $(printf '%s' "$out" | jq -r .cut_after_s) s)" \
 	sh -c "printf '%s' '$out' | jq -e '.cut_after_s <= 4' >/dev/null"
 
-phase http "http://$LAB_INET_IP:9443" ""
-phase https "https://$LAB_INET_IP:9444" "--cacert $pp_tmp/ca.pem"
+phase http "http://$LAB_INET_IP:9443" "" "$hpid"
+phase https "https://$LAB_INET_IP:9444" "--cacert $pp_tmp/ca.pem" "$spid"
 
-kill "$hpid" "$spid"
+# Many addresses against a small pool: 8 of the router's addresses trickle 6 connections each
+# (4 held per address, 32 wanted) at a reflector with 16 slots and no rate limit in reach. A
+# waiting client from the address holding the most gives way to each new one.
+srcs=""
+for i in 21 22 23 24 25 26 27 28; do
+	ip -n "$LAB_ROUTER" addr add "203.0.113.$i/24" dev eth0 || not_ok "address 203.0.113.$i"
+	srcs="$srcs${srcs:+,}203.0.113.$i"
+done
+ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9445" --rate 5000 \
+	--max-conns 16 >"$pp_tmp/pool.log" 2>&1 &
+ppid=$!
+at_exit "kill $ppid 2>/dev/null"
+if wait_for 10 listening 9445; then
+	_url="http://$LAB_INET_IP:9445" _curl="" _srv=$ppid
+	set -- $(honest "$_url")
+	b_ans=$1
+	echo "# pool baseline (--max-conns 16): $1 of $N answered in $2 ms"
+	attack pool-slow slow 9445 --conns 48 --from "$srcs"
+	set -- $under
+	echo "# pool: 8 addresses x 6 slow connections: $1 of $N answered in $2 ms," \
+		"server CPU $under_cpu ms; attacker: $(cat "$pp_tmp/pool-slow.json")"
+	check "8 slow addresses, 16 slots: honest answer rate $1/$N >= 95% of baseline $b_ans/$N" \
+		[ $(($1 * 100)) -ge $((b_ans * 95)) ]
+else
+	not_ok "reflector with --max-conns 16 started ($(head -c 300 "$pp_tmp/pool.log"))"
+fi
+
+kill "$hpid" "$spid" "$ppid"
 gone() { ! kill -0 "$1" 2>/dev/null; }
-wait_for 5 gone "$hpid" && wait_for 5 gone "$spid" || not_ok "the reflectors stop on SIGTERM"
+wait_for 5 gone "$hpid" && wait_for 5 gone "$spid" && wait_for 5 gone "$ppid" ||
+	not_ok "the reflectors stop on SIGTERM"
 check "the refusals are summed up in the log, not a line each" \
 	grep -q 'reflector: refused [0-9]* connections' "$pp_tmp/http.log"
+check "  the pool was full: waiting connections were closed to make room" \
+	grep -q 'closed [1-9][0-9]* waiting connections' "$pp_tmp/pool.log"
 pp_done
