@@ -258,8 +258,6 @@ int pp_cmd_reflector(struct pp_cli *cli, int argc, char **argv)
 	                               .max_timeout_ms = a.timeout_ms ? a.timeout_ms : 3000,
 	                               .stop = &stop_flag, .log = cli->err, .user = a.user,
 	                               .max_conns = a.max_conns, .per_address = a.per_address };
-	fprintf(cli->err, "reflector: listening on %s (%s)%s\n", a.listen, tls ? "https" : "http",
-	        token ? " (token required)" : "");
 	if (token && !tls)
 		fprintf(cli->err, "reflector: warning: --insecure-http: the token crosses the network in "
 		        "clear; give --cert/--key to serve HTTPS\n");

@@ -719,6 +719,9 @@ int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
 	s.lfd = open_listener(o->listen, err);
 	if (s.lfd < 0)
 		return -1;
+	if (o->log)
+		fprintf(o->log, "reflector: listening on %s (%s)%s\n", o->listen, o->tls ? "https" : "http",
+		        o->token && *o->token ? " (token required)" : ""), fflush(o->log);
 	if (drop && drop_to(&pw, name, o->log, err) < 0) {
 		close(s.lfd);
 		return -1;

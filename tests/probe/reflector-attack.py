@@ -34,7 +34,8 @@ class Attack:
         self.a = a
         self.t_end = time.monotonic() + a.seconds
         self.lock = threading.Lock()
-        self.stats = {"opened": 0, "connect_failed": 0, "cut": 0, "max_life_s": 0.0, "codes": {}}
+        self.stats = {"opened": 0, "connect_failed": 0, "cut": 0, "cut_at_once": 0,
+                      "max_life_s": 0.0, "codes": {}}
         self.started = 0
         self.next_t = 0.0
         self.ctx = None
@@ -114,6 +115,7 @@ class Attack:
         life = time.monotonic() - t0
         with self.lock:
             self.stats["cut"] += 1
+            self.stats["cut_at_once"] += life < 0.5
             self.stats["max_life_s"] = max(self.stats["max_life_s"], round(life, 2))
         return life, status
 
