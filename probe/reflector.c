@@ -25,6 +25,7 @@
 /* Every request is assumed hostile: what one address may cost is bounded here. */
 #define PER_ADDR 4          /* connections one address may hold at once (--per-address) */
 #define MAX_CONNS 512       /* slots in all (--max-conns; fewer when the fd limit is low) */
+#define MAX_POOL 4096       /* the largest --max-conns */
 #define HEAD_MS 2500        /* accept to a complete request, the TLS handshake included */
 #define WRITE_MS 2000       /* to hand over the answer */
 #define DRAIN_MS 1000       /* after the answer, for the client's close (so no RST eats it) */
@@ -169,6 +170,7 @@ static const char *check_start(struct conn *c, long now)
 {
 	int fd = socket(AF_INET, (c->rt.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	struct sockaddr_in to = c->peer, from = c->local;
+	c->cb_t0 = now;
 	if (fd < 0)
 		return "error";
 	to.sin_port = htons(c->rt.port);
@@ -184,7 +186,6 @@ static const char *check_start(struct conn *c, long now)
 		return e == ECONNREFUSED ? "refused" : "unreachable";
 	}
 	c->cb = fd;
-	c->cb_t0 = now;
 	c->cb_sent = 0;
 	c->st = C_CHECK;
 	c->deadline = now + c->rt.timeout_ms;
@@ -708,8 +709,12 @@ int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
 {
 	struct passwd pw = { 0 };
 	const char *name = o->user ? o->user : "nobody";
-	if (o->max_conns > 65536 || o->per_address > 65536)
-		return pp_error_set(err, "--max-conns and --per-address take at most 65536");
+	/* poll and the per-accept scans are linear in the pool: past a few thousand, use more
+	 * reflectors rather than a larger pool. */
+	if (o->max_conns > MAX_POOL || o->per_address > MAX_POOL)
+		return pp_error_set(err, "%s %d: at most %d; for more, run more reflectors",
+		                    o->max_conns > MAX_POOL ? "--max-conns" : "--per-address",
+		                    o->max_conns > MAX_POOL ? o->max_conns : o->per_address, MAX_POOL);
 	int drop = pick_user(o->user, &pw, err);
 	if (drop < 0)
 		return -1;

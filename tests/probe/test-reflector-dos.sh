@@ -19,8 +19,8 @@ setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTPILOT" reflector --list
 	--user nobody >/dev/null 2>"$pp_tmp/err"
 check "--user when not root: refused (only root can change user)" \
 	sh -c "[ $? -ne 0 ] && grep -q 'only root can change user' '$pp_tmp/err'"
-refl_err --max-conns 70000
-check "--max-conns 70000: refused" sh -c "[ $? -ne 0 ] && grep -q 'at most 65536' '$pp_tmp/err'"
+refl_err --max-conns 5000
+check "--max-conns 5000: refused" sh -c "[ $? -ne 0 ] && grep -q -- '--max-conns 5000: at most 4096' '$pp_tmp/err'"
 
 lab_up outside2 || { not_ok "lab up"; pp_done; }
 ATTACK="$PP_TOP/tests/probe/reflector-attack.py"
@@ -155,6 +155,24 @@ check "https: a trickled handshake is cut within 4 s (after $(printf '%s' "$out"
 phase http "http://$LAB_INET_IP:9443" "" "$hpid"
 phase https "https://$LAB_INET_IP:9444" "--cacert $pp_tmp/ca.pem" "$spid"
 
+# Over its rate an HTTPS client is closed before the handshake: no Server Hello, no TLS work.
+ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9446" --rate 2 \
+	--cert "$pp_tmp/srv.pem" --key "$pp_tmp/srv.key" >"$pp_tmp/rate.log" 2>&1 &
+rrpid=$!
+at_exit "kill $rrpid 2>/dev/null"
+if wait_for 10 listening 9446; then
+	hello=""
+	for i in 1 2 3; do
+		lab_ns "$LAB_INET2" curl -sv -o /dev/null --max-time 3 --cacert "$pp_tmp/ca.pem" \
+			"https://$LAB_INET_IP:9446/v1/whoami" 2>"$pp_tmp/curl.$i"
+		hello="$hello $?:$(grep -c 'Server hello' "$pp_tmp/curl.$i")"
+	done
+	check "https over the rate (--rate 2): answered, answered, then closed before the Server Hello ($hello)" \
+		[ "$hello" = " 0:1 0:1 35:0" ]
+else
+	not_ok "reflector with --rate 2 started"
+fi
+
 # Many addresses against a small pool: 8 of the router's addresses trickle 6 connections each
 # (4 held per address, 32 wanted) at a reflector with 16 slots and no rate limit in reach. A
 # waiting client from the address holding the most gives way to each new one.
@@ -182,7 +200,7 @@ else
 	not_ok "reflector with --max-conns 16 started ($(head -c 300 "$pp_tmp/pool.log"))"
 fi
 
-kill "$hpid" "$spid" "$ppid"
+kill "$hpid" "$spid" "$ppid" "$rrpid"
 gone() { ! kill -0 "$1" 2>/dev/null; }
 wait_for 5 gone "$hpid" && wait_for 5 gone "$spid" && wait_for 5 gone "$ppid" ||
 	not_ok "the reflectors stop on SIGTERM"
