@@ -503,13 +503,14 @@ static void summary(struct server *s, long now, bool force)
 	if ((!n && !s->evicted) || (!force && now - s->summary_at < SUMMARY_MS))
 		return;
 	if (s->o->log) {
-		char ip[16];
-		inet_ntop(AF_INET, &s->last_refused, ip, sizeof ip);
+		char ip[16] = "-", ev[80] = "";
+		if (n)
+			inet_ntop(AF_INET, &s->last_refused, ip, sizeof ip);
+		if (s->evicted)
+			snprintf(ev, sizeof ev, "; closed %u waiting connections to make room", s->evicted);
 		fprintf(s->o->log, "reflector: refused %u connections (%u over the rate limit, %u over %d "
-		        "at once from one address, %u while all %d slots were busy), the last from %s; "
-		        "closed %u waiting connections to make room\n",
-		        n, s->refused_rate, s->refused_addr, s->per_addr, s->refused_full, s->cap, ip,
-		        s->evicted);
+		        "at once from one address, %u while all %d slots were busy), the last from %s%s\n",
+		        n, s->refused_rate, s->refused_addr, s->per_addr, s->refused_full, s->cap, ip, ev);
 		fflush(s->o->log);
 	}
 	s->refused_rate = s->refused_addr = s->refused_full = s->evicted = 0;
