@@ -187,6 +187,7 @@ ppid=$!
 at_exit "kill $ppid 2>/dev/null"
 if wait_for 10 listening 9445; then
 	_url="http://$LAB_INET_IP:9445" _curl="" _srv=$ppid
+	# shellcheck disable=SC2046 # "ANSWERED MS" into $1 $2
 	set -- $(honest "$_url")
 	b_ans=$1
 	echo "# pool baseline (--max-conns 16): $1 of $N answered in $2 ms"
