@@ -67,7 +67,7 @@ struct server {
 	struct pollfd *pfd;
 	int *pidx;
 	struct rate_slot *slots;
-	long summary_at;
+	long summary_at, accept_after;  /* accept_after: no accept before (ms), fds ran out */
 	unsigned refused_rate, refused_addr, refused_full, evicted;
 	uint32_t last_refused;
 };
@@ -521,7 +521,8 @@ static void accept_one(struct server *s, int fd, const struct sockaddr_in *peer,
 {
 	char why[128];
 	uint32_t ip = peer->sin_addr.s_addr;
-	bool limited = rate_exceeded(s->slots, ip, s->o->rate_per_min, time(NULL));
+	/* Monotonic seconds: a clock step must not open or close every window at once. */
+	bool limited = rate_exceeded(s->slots, ip, s->o->rate_per_min, (time_t)(now / 1000));
 	struct conn *c = NULL;
 	if (held_by(s, ip) >= s->per_addr) {
 		snprintf(why, sizeof why, "too many connections: at most %d at once per address",
@@ -572,8 +573,12 @@ static void accept_some(struct server *s, long now)
 		struct sockaddr_in peer;
 		socklen_t sl = sizeof peer;
 		int fd = accept4(s->lfd, (struct sockaddr *)&peer, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			/* Out of descriptors the listener stays readable: a pause, not a busy loop. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				s->accept_after = now + 100;
 			return;
+		}
 		if (peer.sin_family != AF_INET) {
 			close(fd);
 			continue;
@@ -587,8 +592,11 @@ static void round_once(struct server *s)
 {
 	long now = now_ms(), wake = now + 200;
 	int n = 0;
-	s->pfd[n] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
+	bool listen = now >= s->accept_after;
+	s->pfd[n] = (struct pollfd){ .fd = listen ? s->lfd : -1, .events = POLLIN };
 	s->pidx[n++] = -1;
+	if (!listen)
+		wake = s->accept_after;
 	for (int i = 0; i < s->cap; i++) {
 		struct conn *c = &s->c[i];
 		if (c->st == C_FREE)

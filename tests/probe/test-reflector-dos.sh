@@ -201,7 +201,27 @@ else
 	not_ok "reflector with --max-conns 16 started ($(head -c 300 "$pp_tmp/pool.log"))"
 fi
 
-kill "$hpid" "$spid" "$ppid" "$rrpid"
+# Out of descriptors (ulimit -n 12: 8 free, the pool's floor is 8 slots of 2), accept fails with
+# EMFILE and the listener stays readable: the loop must pause, not spin, for 3 s of 16 slow
+# connections from one address (--per-address 16, so the cap is not what stops them).
+ip netns exec "$LAB_INET" sh -c 'ulimit -n 12 && exec "$0" reflector --listen "$1" --per-address 16 --rate 5000' \
+	"$PORTPILOT" "$LAB_INET_IP:9447" >"$pp_tmp/fd.log" 2>&1 &
+fpid=$!
+at_exit "kill $fpid 2>/dev/null"
+if wait_for 10 listening 9447; then
+	c0=$(cpu_ms "$fpid")
+	ip netns exec "$LAB_ROUTER" "$LAB_PY" "$ATTACK" slow "$LAB_INET_IP" 9447 --conns 16 --seconds 3 \
+		>"$pp_tmp/fd.json"
+	c1=$(cpu_ms "$fpid")
+	check "out of descriptors: accept pauses, no busy loop (server CPU $((c1 - c0)) ms in 3 s)" \
+		[ $((c1 - c0)) -lt 600 ]
+	check "  the log says the open-files limit bounds the pool" \
+		grep -q 'at most 8 connections at once, not 512: the open-files limit is 12' "$pp_tmp/fd.log"
+else
+	not_ok "reflector with ulimit -n 12 started ($(head -c 300 "$pp_tmp/fd.log"))"
+fi
+
+kill "$hpid" "$spid" "$ppid" "$rrpid" "$fpid"
 gone() { ! kill -0 "$1" 2>/dev/null; }
 wait_for 5 gone "$hpid" && wait_for 5 gone "$spid" && wait_for 5 gone "$ppid" ||
 	not_ok "the reflectors stop on SIGTERM"
