@@ -99,6 +99,15 @@ static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct 
 		return pp_error_set(err, "reflector %s: its certificate is not trusted (%s); nothing was "
 		                    "sent. If it comes from a private CA, give that CA with --reflector-ca "
 		                    "FILE or ca_file in [probe]", url, why);
+	/* portpilot's reflector refuses an address over its rate or its connection cap by
+	 * closing before the handshake (an answer would cost the handshake it saves): say so,
+	 * or the engineer sees only a TLS error. */
+	if ((code == CURLE_SSL_CONNECT_ERROR || code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR) &&
+	    !strncmp(url, "https://", 8))
+		return pp_error_set(err, "reflector %s: %s; a portpilot reflector closes the connection "
+		                    "before the handshake when this address is over its rate limit or "
+		                    "holds too many connections at once: try again in a minute, or see "
+		                    "the reflector's log", url, why);
 	if (code != CURLE_OK)
 		return pp_error_set(err, "reflector %s: %s", url, why);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
