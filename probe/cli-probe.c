@@ -9,8 +9,8 @@
 
 struct args {
 	const char *name, *reflector, *token_file, *hostname, *wan, *lan, *write, *read, *listen;
-	const char *cert, *key, *ca;
-	int seconds, rate, timeout_ms;
+	const char *cert, *key, *ca, *user;
+	int seconds, rate, timeout_ms, max_conns, per_address;
 	bool no_drop, insecure_http;
 };
 
@@ -32,20 +32,24 @@ static const char watch_help[] =
 	"--write F.pcap saves packet headers only (payload cut), mode 0600, never through a link.\n";
 static const char reflector_help[] =
 	"usage: portpilot reflector --listen ADDR:PORT [--cert F --key F] [--token-file F]\n"
-	"                          [--insecure-http] [--rate N] [--timeout MS]\n"
+	"                          [--insecure-http] [--rate N] [--timeout MS] [--user NAME]\n"
+	"                          [--max-conns N] [--per-address N]\n"
 	"The outside vantage point. Serves GET /v1/whoami (the address it sees you from) and\n"
 	"GET /v1/check?proto=tcp|udp&port=P (connects back to the requester only, never elsewhere).\n"
 	"--cert/--key (PEM; the key file mode 0600) serve HTTPS, TLS 1.2 or later. With a token file,\n"
 	"requests need 'Authorization: Bearer TOKEN'; a token needs --cert/--key, since over plain\n"
 	"HTTP it crosses the internet in clear (--insecure-http allows that, for a lab). At most N\n"
-	"requests a minute per address (default 30). Runs until SIGINT/SIGTERM.\n";
+	"requests a minute per address (default 30), --per-address N connections at once from one\n"
+	"address (default 4), --max-conns N in all (default 512), 2.5 s to send a request. Started\n"
+	"as root, it binds, then serves as --user NAME (default nobody).\n"
+	"Runs until SIGINT/SIGTERM.\n";
 
 static int parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool want_name)
 {
 	static const char *const valued[] = { "--reflector", "--token-file", "--hostname", "--seconds",
 	                                      "--write", "--read", "--wan", "--lan", "--listen",
 	                                      "--rate", "--timeout", "--cert", "--key", "--reflector-ca",
-	                                      NULL };
+	                                      "--user", "--max-conns", "--per-address", NULL };
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
 		int k = -1;
@@ -69,7 +73,7 @@ static int parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool
 		const char *v = argv[i];
 		const char **slot[] = { &a->reflector, &a->token_file, &a->hostname, NULL, &a->write,
 		                        &a->read, &a->wan, &a->lan, &a->listen, NULL, NULL, &a->cert,
-		                        &a->key, &a->ca };
+		                        &a->key, &a->ca, &a->user, NULL, NULL };
 		if (slot[k]) {
 			*slot[k] = v;
 			continue;
@@ -77,7 +81,8 @@ static int parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool
 		int n = atoi(v);
 		if (n <= 0 || n > 86400000)
 			return pp_cli_usage(cli, argv[0], "%s %s: expected a positive number", o, v);
-		*(k == 3 ? &a->seconds : k == 9 ? &a->rate : &a->timeout_ms) = n;
+		*(k == 3 ? &a->seconds : k == 9 ? &a->rate : k == 15 ? &a->max_conns :
+		  k == 16 ? &a->per_address : &a->timeout_ms) = n;
 	}
 	if (want_name && !a->name)
 		return pp_cli_usage(cli, argv[0], "which mapping? give its NAME (portpilot list)");
@@ -253,9 +258,8 @@ int pp_cmd_reflector(struct pp_cli *cli, int argc, char **argv)
 	struct pp_reflector_opts o = { .listen = a.listen, .token = token, .tls = tls,
 	                               .rate_per_min = a.rate ? a.rate : 30,
 	                               .max_timeout_ms = a.timeout_ms ? a.timeout_ms : 3000,
-	                               .stop = &stop_flag, .log = cli->err };
-	fprintf(cli->err, "reflector: listening on %s (%s)%s\n", a.listen, tls ? "https" : "http",
-	        token ? " (token required)" : "");
+	                               .stop = &stop_flag, .log = cli->err, .user = a.user,
+	                               .max_conns = a.max_conns, .per_address = a.per_address };
 	if (token && !tls)
 		fprintf(cli->err, "reflector: warning: --insecure-http: the token crosses the network in "
 		        "clear; give --cert/--key to serve HTTPS\n");

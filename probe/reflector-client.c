@@ -111,6 +111,15 @@ static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct 
 	if (code == CURLE_WRITE_ERROR)
 		return pp_error_set(err, "reflector %s: answer too large (over 65536 bytes); is it a "
 		                    "portpilot reflector?", url);
+	/* portpilot's reflector refuses an address over its rate or its connection cap by
+	 * closing before the handshake (an answer would cost the handshake it saves): say so,
+	 * or the engineer sees only a TLS error. */
+	if ((code == CURLE_SSL_CONNECT_ERROR || code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR) &&
+	    !strncmp(url, "https://", 8))
+		return pp_error_set(err, "reflector %s: %s; a portpilot reflector closes the connection "
+		                    "before the handshake when this address is over its rate limit or "
+		                    "holds too many connections at once: try again in a minute, or see "
+		                    "the reflector's log", url, why);
 	if (code != CURLE_OK)
 		return pp_error_set(err, "reflector %s: %s", url, why);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);

@@ -1,29 +1,40 @@
-/* The reflector: a small HTTP(S) service outside the site that says what address it sees and connects back. */
+/* The reflector's service: one poll loop in which no address can hold more than a few slots. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
-#include "portpilot/conf.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
+#include "reflector-internal.h"
 
-#define MAX_CHILDREN 32
-#define RATE_SLOTS 256
+/* Every request is assumed hostile: what one address may cost is bounded here. */
+#define PER_ADDR 4          /* connections one address may hold at once (--per-address) */
+#define MAX_CONNS 512       /* slots in all (--max-conns; fewer when the fd limit is low) */
+#define MAX_POOL 4096       /* the largest --max-conns */
+#define HEAD_MS 2500        /* accept to a complete request, the TLS handshake included */
+#define WRITE_MS 2000       /* to hand over the answer */
+#define DRAIN_MS 1000       /* after the answer, for the client's close (so no RST eats it) */
+#define ACCEPTS_PER_ROUND 64
+#define RATE_SLOTS 1024
 #define REQ_MAX 4096
+#define SUMMARY_MS 10000    /* refusals are counted and logged at most this often */
+
+enum cstate { C_FREE, C_TLS, C_READ, C_CHECK, C_WRITE, C_DRAIN };
 
 struct rate_slot {
 	uint32_t ip;
@@ -32,24 +43,40 @@ struct rate_slot {
 };
 
 struct conn {
-	int fd;
+	enum cstate st;
+	int fd, cb;                    /* the client; the connect-back socket, -1 when none */
 	SSL *ssl;                      /* NULL: plain HTTP */
+	short want;                    /* what the client fd waits for (TLS may want either) */
 	struct sockaddr_in peer, local;
-	bool limited;
+	long t0, deadline;             /* ms, CLOCK_MONOTONIC */
+	long cb_t0;
+	int cb_sent;                   /* UDP datagrams sent */
+	bool logged;                   /* the answer's log line is written */
+	size_t len, out_len, out_off;
+	struct pp_refl_route rt;
+	char req[REQ_MAX];
+	char out[1024];
 };
 
-struct pp_reflector_tls {
-	SSL_CTX *ctx;
+struct server {
+	const struct pp_reflector_opts *o;
+	int lfd, cap, per_addr;
+	uint32_t *hip, hsize;          /* count_holders' table */
+	int *hn, *held;
+	struct conn *c;
+	struct pollfd *pfd;
+	int *pidx;
+	struct rate_slot *slots;
+	long summary_at, accept_after;  /* accept_after: no accept before (ms), fds ran out */
+	unsigned refused_rate, refused_addr, refused_full, evicted;
+	uint32_t last_refused;
 };
 
-/* Constant time, so the token cannot be guessed byte by byte from response times. */
-static bool token_equal(const char *a, const char *b)
+static long now_ms(void)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char d = la != lb;
-	for (size_t i = 0; i < la; i++)
-		d |= (unsigned char)a[i] ^ (unsigned char)b[i % (lb ? lb : 1)];
-	return d == 0;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000L + t.tv_nsec / 1000000;
 }
 
 static int parse_listen(const char *s, struct sockaddr_in *sa, struct pp_error *err)
@@ -71,7 +98,7 @@ static int parse_listen(const char *s, struct sockaddr_in *sa, struct pp_error *
 	return 0;
 }
 
-/* Counts requests per source address in one-minute windows. */
+/* Counts connections per source address in one-minute windows. */
 static bool rate_exceeded(struct rate_slot *slots, uint32_t ip, int per_min, time_t now)
 {
 	struct rate_slot *free_slot = NULL, *oldest = &slots[0];
@@ -82,7 +109,9 @@ static bool rate_exceeded(struct rate_slot *slots, uint32_t ip, int per_min, tim
 				s->start = now;
 				s->count = 0;
 			}
-			return ++s->count > per_min;
+			if (s->count <= per_min)
+				s->count++;
+			return s->count > per_min;
 		}
 		if (!s->count || now - s->start >= 60)
 			free_slot = free_slot ? free_slot : s;
@@ -95,279 +124,508 @@ static bool rate_exceeded(struct rate_slot *slots, uint32_t ip, int per_min, tim
 	return per_min < 1;
 }
 
-static ssize_t conn_read(const struct conn *c, char *buf, size_t n)
+static void log_answer(struct server *s, struct conn *c)
 {
-	return c->ssl ? SSL_read(c->ssl, buf, (int)n) : read(c->fd, buf, n);
+	char peer[16];
+	if (c->logged || !s->o->log)
+		return;
+	c->logged = true;
+	inet_ntop(AF_INET, &c->peer.sin_addr, peer, sizeof peer);
+	fprintf(s->o->log, "reflector: %s %s -> %d %s\n", peer, *c->rt.path ? c->rt.path : "-",
+	        c->rt.status, c->rt.body);
+	fflush(s->o->log);
 }
 
-static bool conn_write(const struct conn *c, const char *buf, size_t n)
+static void conn_close(struct conn *c)
 {
-	return (c->ssl ? SSL_write(c->ssl, buf, (int)n) : write(c->fd, buf, n)) == (ssize_t)n;
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->cb >= 0)
+		close(c->cb);
+	close(c->fd);
+	c->st = C_FREE;
+	c->ssl = NULL;
+	c->fd = c->cb = -1;
 }
 
-static void reply(const struct conn *c, int status, const char *body)
+/* The answer is ready in c->rt: format it and start writing. */
+static void answer(struct conn *c, long now)
 {
-	const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request" :
-	                     status == 401 ? "Unauthorized" : status == 403 ? "Forbidden" :
-	                     status == 404 ? "Not Found" : status == 429 ? "Too Many Requests" : "Error";
-	char head[256];
-	int n = snprintf(head, sizeof head,
-	                 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-	                 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-	                 status, reason, strlen(body) + 1);
-	if (conn_write(c, head, n) && conn_write(c, body, strlen(body)))
-		conn_write(c, "\n", 1);
+	c->out_len = pp_refl_response(c->out, sizeof c->out, c->rt.status, c->rt.body);
+	c->out_off = 0;
+	c->st = C_WRITE;
+	c->want = POLLOUT;
+	c->deadline = now + WRITE_MS;
 }
 
-/* The socket's receive timeout (set in serve_one) bounds each read, TLS or not. */
-static int read_request(const struct conn *c, char *buf, size_t cap)
+/* POLLIN/POLLOUT for what OpenSSL waits for; 0 when the connection failed. */
+static short ssl_want(SSL *ssl, int r)
 {
-	size_t len = 0;
-	while (len + 1 < cap) {
-		ssize_t r = conn_read(c, buf + len, cap - 1 - len);
-		if (r <= 0)
-			return -1;
-		len += r;
-		buf[len] = 0;
-		if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n"))
-			return 0;
-	}
-	return -1;
+	int e = SSL_get_error(ssl, r);
+	return e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
 }
 
-/* The value of header NAME (case-insensitive), copied into out. */
-static bool header(const char *req, const char *name, char *out, size_t n)
+/* The connect-back's first step; a result at once (a local failure) ends it. */
+static const char *check_start(struct conn *c, long now)
 {
-	size_t nl = strlen(name);
-	for (const char *l = strchr(req, '\n'); l; l = strchr(l, '\n')) {
-		l++;
-		if (strncasecmp(l, name, nl) || l[nl] != ':')
-			continue;
-		const char *v = l + nl + 1;
-		while (*v == ' ')
-			v++;
-		size_t k = strcspn(v, "\r\n");
-		if (k >= n)
-			k = n - 1;
-		memcpy(out, v, k);
-		out[k] = 0;
-		return true;
-	}
-	return false;
-}
-
-static const char *query_param(const char *query, const char *key, char *out, size_t n)
-{
-	size_t kl = strlen(key);
-	for (const char *p = query; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
-		if (!strncmp(p, key, kl) && p[kl] == '=') {
-			size_t k = strcspn(p + kl + 1, "&");
-			if (k >= n)
-				k = n - 1;
-			memcpy(out, p + kl + 1, k);
-			out[k] = 0;
-			return out;
-		}
-	}
-	return NULL;
-}
-
-static bool query_only(const char *query, const char *const *known)
-{
-	for (const char *p = query; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
-		size_t k = strcspn(p, "=&");
-		bool ok = false;
-		for (int i = 0; known[i]; i++)
-			ok |= strlen(known[i]) == k && !strncmp(p, known[i], k);
-		if (!ok)
-			return false;
-	}
-	return true;
-}
-
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-/* One connect-back to the requester: the only target this service ever contacts. */
-static const char *connect_back(const struct conn *c, bool udp, uint16_t port, int timeout_ms)
-{
-	int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK, 0);
+	int fd = socket(AF_INET, (c->rt.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	struct sockaddr_in to = c->peer, from = c->local;
-	const char *res = "unreachable";
+	c->cb_t0 = now;
 	if (fd < 0)
 		return "error";
-	to.sin_port = htons(port);
+	to.sin_port = htons(c->rt.port);
 	from.sin_port = 0;
+	/* From the address the request came to, the one the requester knows. */
 	if (bind(fd, (struct sockaddr *)&from, sizeof from) < 0) {
 		close(fd);
 		return "error";
 	}
-	int r = connect(fd, (struct sockaddr *)&to, sizeof to);
-	if (r < 0 && errno != EINPROGRESS) {
+	if (connect(fd, (struct sockaddr *)&to, sizeof to) < 0 && errno != EINPROGRESS) {
+		int e = errno;
 		close(fd);
-		return errno == ECONNREFUSED ? "refused" : "unreachable";
+		return e == ECONNREFUSED ? "refused" : "unreachable";
 	}
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (udp) {
-		/* Two datagrams, in case the first is lost while a NAT sets up state. */
-		static const char msg[] = "portpilot reflector probe\n";
-		res = "no_reply";
-		for (int sent = 0; ms_since(&t0) < timeout_ms;) {
-			if (sent < 2 && ms_since(&t0) >= sent * timeout_ms / 2) {
-				if (send(fd, msg, sizeof msg - 1, 0) < 0 && errno == ECONNREFUSED) {
-					res = "refused";
-					break;
-				}
-				sent++;
-			}
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			if (poll(&p, 1, 100) <= 0)
-				continue;
-			char b[512];
-			ssize_t n = recv(fd, b, sizeof b, 0);
-			res = n >= 0 ? "reply" : errno == ECONNREFUSED ? "refused" : "unreachable";
-			break;
-		}
-	} else {
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		if (poll(&p, 1, timeout_ms) <= 0) {
-			res = "timeout";
-		} else {
+	c->cb = fd;
+	c->cb_sent = 0;
+	c->st = C_CHECK;
+	c->deadline = now + c->rt.timeout_ms;
+	return NULL;
+}
+
+static void check_done(struct conn *c, const char *res, long now)
+{
+	if (c->cb >= 0)
+		close(c->cb);
+	c->cb = -1;
+	pp_refl_check_body(&c->rt, &c->peer, &c->local, res, now - c->cb_t0);
+	answer(c, now);
+}
+
+/* When a UDP connect-back sends its next datagram: at 0 and at half the timeout, in case the
+ * first is lost while a NAT sets up state. */
+static long udp_next_send(const struct conn *c)
+{
+	return c->cb_sent >= 2 ? c->deadline : c->cb_t0 + c->cb_sent * c->rt.timeout_ms / 2;
+}
+
+static void check_step(struct conn *c, short rev, long now)
+{
+	if (!c->rt.udp) {
+		if (rev) {
 			int e = 0;
 			socklen_t el = sizeof e;
-			getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+			getsockopt(c->cb, SOL_SOCKET, SO_ERROR, &e, &el);
 			/* A reset after the handshake (a server that accepts, then closes at once) still
 			 * proves the port answers; a refusal is a RST to the SYN itself. */
-			res = e == 0 || e == ECONNRESET ? "connected" : e == ECONNREFUSED ? "refused" : "unreachable";
+			check_done(c, e == 0 || e == ECONNRESET ? "connected" :
+			           e == ECONNREFUSED ? "refused" : "unreachable", now);
+		} else if (now >= c->deadline) {
+			check_done(c, "timeout", now);
 		}
+		return;
 	}
-	close(fd);
-	return res;
-}
-
-static int handle_check(const struct conn *c, const char *query, const char *peer, int max_ms,
-                        char *body, size_t n)
-{
-	static const char *const known[] = { "proto", "port", "timeout", "ip", NULL };
-	char proto[8] = "tcp", ports[8] = "", tms[12] = "", ip[64];
-	uint16_t port;
-	if (!query_only(query, known)) {
-		snprintf(body, n, "{\"error\":\"unknown parameter: only proto, port, timeout and ip "
-		         "(which must be your own address, %s) are accepted\"}", peer);
-		return 403;
-	}
-	if (query_param(query, "ip", ip, sizeof ip) && strcmp(ip, peer)) {
-		snprintf(body, n, "{\"error\":\"the reflector connects back only to the requester's "
-		         "address (%s), never to a third party\"}", peer);
-		return 403;
-	}
-	query_param(query, "proto", proto, sizeof proto);
-	query_param(query, "port", ports, sizeof ports);
-	if ((strcmp(proto, "tcp") && strcmp(proto, "udp")) || pp_parse_u16(ports, &port) < 0) {
-		snprintf(body, n, "{\"error\":\"need proto=tcp|udp and port=1..65535\"}");
-		return 400;
-	}
-	int timeout = query_param(query, "timeout", tms, sizeof tms) ? atoi(tms) : max_ms;
-	if (timeout < 100 || timeout > max_ms)
-		timeout = max_ms;
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	const char *res = connect_back(c, !strcmp(proto, "udp"), port, timeout);
-	char from[16];
-	inet_ntop(AF_INET, &c->local.sin_addr, from, sizeof from);
-	snprintf(body, n, "{\"ip\":\"%s\",\"from\":\"%s\",\"proto\":\"%s\",\"port\":%u,"
-	         "\"result\":\"%s\",\"ms\":%ld}", peer, from, proto, port, res, ms_since(&t0));
-	return 200;
-}
-
-static int route(const struct pp_reflector_opts *o, const struct conn *c, char *req,
-                 char *body, size_t n)
-{
-	char peer[16], tok[256];
-	inet_ntop(AF_INET, &c->peer.sin_addr, peer, sizeof peer);
-	if (c->limited) {
-		snprintf(body, n, "{\"error\":\"rate limit: at most %d requests a minute per address\"}",
-		         o->rate_per_min);
-		return 429;
-	}
-	if (strncmp(req, "GET /", 5)) {
-		snprintf(body, n, "{\"error\":\"only GET is served\"}");
-		return 400;
-	}
-	if (o->token && *o->token) {
-		const char *t = NULL;
-		if (header(req, "Authorization", tok, sizeof tok) && !strncasecmp(tok, "Bearer ", 7))
-			t = tok + 7;
-		else if (header(req, "X-Portpilot-Token", tok, sizeof tok))
-			t = tok;
-		if (!t || !token_equal(t, o->token)) {
-			snprintf(body, n, "{\"error\":\"token required: send Authorization: Bearer TOKEN\"}");
-			return 401;
-		}
-	}
-	char *path = req + 4;
-	path[strcspn(path, " \r\n")] = 0;
-	char *query = strchr(path, '?');
-	if (query)
-		*query++ = 0;
-	if (!strcmp(path, "/v1/whoami")) {
-		snprintf(body, n, "{\"ip\":\"%s\"}", peer);
-		return 200;
-	}
-	if (!strcmp(path, "/v1/check"))
-		return handle_check(c, query ? query : "", peer, o->max_timeout_ms, body, n);
-	snprintf(body, n, "{\"error\":\"no such path: use /v1/whoami or /v1/check\"}");
-	return 404;
-}
-
-static void serve_one(const struct pp_reflector_opts *o, struct conn *c)
-{
-	char req[REQ_MAX], body[512], peer[16], path[96];
-	int status;
-	struct timeval tv = { .tv_sec = 5 };
-	alarm(o->max_timeout_ms / 1000 + 10);
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	inet_ntop(AF_INET, &c->peer.sin_addr, peer, sizeof peer);
-	if (o->tls) {
-		c->ssl = SSL_new(o->tls->ctx);
-		if (!c->ssl || !SSL_set_fd(c->ssl, c->fd) || SSL_accept(c->ssl) != 1) {
-			/* No request was read: a client that did not trust us sent nothing. */
-			const char *why = ERR_reason_error_string(ERR_peek_last_error());
-			if (o->log)
-				fprintf(o->log, "reflector: %s TLS handshake failed: %s\n", peer,
-				        why ? why : "connection closed"), fflush(o->log);
-			SSL_free(c->ssl);
-			c->ssl = NULL;
+	if (rev) {
+		char b[512];
+		ssize_t n = recv(c->cb, b, sizeof b, 0);
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+			check_done(c, n >= 0 ? "reply" : errno == ECONNREFUSED ? "refused" : "unreachable", now);
 			return;
 		}
 	}
-	if (read_request(c, req, sizeof req) < 0) {
-		snprintf(body, sizeof body, "{\"error\":\"incomplete request\"}");
-		status = 400;
-		strcpy(path, "-");
-	} else {
-		/* Log the path only: the query never holds secrets, headers may. */
-		size_t k = strcspn(req, " ");
-		snprintf(path, sizeof path, "%.*s", (int)strcspn(req + k + (req[k] != 0), " \r\n"),
-		         req + k + (req[k] != 0));
-		/* A request line is the sender's text: keep control bytes out of the log. */
-		for (char *q = path; *q; q++)
-			if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
-				*q = '?';
-		status = route(o, c, req, body, sizeof body);
+	if (now >= c->deadline) {
+		check_done(c, "no_reply", now);
+		return;
 	}
-	reply(c, status, body);
-	if (c->ssl)
-		SSL_shutdown(c->ssl), SSL_free(c->ssl), c->ssl = NULL;
+	if (c->cb_sent < 2 && now >= udp_next_send(c)) {
+		static const char msg[] = "portpilot reflector probe\n";
+		if (send(c->cb, msg, sizeof msg - 1, 0) < 0 && errno == ECONNREFUSED) {
+			check_done(c, "refused", now);
+			return;
+		}
+		c->cb_sent++;
+	}
+}
+
+static void request_ready(struct server *s, struct conn *c, long now)
+{
+	pp_refl_route(s->o, &c->peer, c->req, &c->rt);
+	if (c->rt.status) {
+		answer(c, now);
+		return;
+	}
+	const char *res = check_start(c, now);
+	if (res)
+		check_done(c, res, now);
+	else
+		check_step(c, 0, now);
+}
+
+static void fail_request(struct conn *c, int status, const char *body, long now)
+{
+	c->rt.status = status;
+	snprintf(c->rt.body, sizeof c->rt.body, "%s", body);
+	answer(c, now);
+}
+
+static void read_step(struct server *s, struct conn *c, long now)
+{
+	for (;;) {
+		if (c->len + 1 >= sizeof c->req) {
+			fail_request(c, 400, "{\"error\":\"request header larger than 4 KB\"}", now);
+			return;
+		}
+		ssize_t r;
+		if (c->ssl) {
+			r = SSL_read(c->ssl, c->req + c->len, (int)(sizeof c->req - 1 - c->len));
+			if (r <= 0 && (c->want = ssl_want(c->ssl, (int)r)))
+				return;
+		} else {
+			r = read(c->fd, c->req + c->len, sizeof c->req - 1 - c->len);
+			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+				c->want = POLLIN;
+				return;
+			}
+		}
+		if (r <= 0) {
+			fail_request(c, 400, "{\"error\":\"incomplete request\"}", now);
+			return;
+		}
+		c->len += r;
+		c->req[c->len] = 0;
+		if (pp_refl_request_complete(c->req)) {
+			request_ready(s, c, now);
+			return;
+		}
+	}
+}
+
+static void tls_step(struct server *s, struct conn *c, long now)
+{
+	ERR_clear_error();
+	int r = SSL_accept(c->ssl);
+	if (r == 1) {
+		c->st = C_READ;
+		read_step(s, c, now);
+		return;
+	}
+	if ((c->want = ssl_want(c->ssl, r)))
+		return;
+	/* No request was read: a client that did not trust us sent nothing. */
+	const char *why = ERR_reason_error_string(ERR_peek_last_error());
+	ERR_clear_error();
+	if (s->o->log) {
+		char peer[16];
+		inet_ntop(AF_INET, &c->peer.sin_addr, peer, sizeof peer);
+		fprintf(s->o->log, "reflector: %s TLS handshake failed: %s\n", peer,
+		        why ? why : "connection closed");
+		fflush(s->o->log);
+	}
+	conn_close(c);
+}
+
+static void write_step(struct server *s, struct conn *c, long now)
+{
+	while (c->out_off < c->out_len) {
+		size_t left = c->out_len - c->out_off;
+		ssize_t w;
+		if (c->ssl) {
+			w = SSL_write(c->ssl, c->out + c->out_off, (int)left);
+			if (w <= 0 && (c->want = ssl_want(c->ssl, (int)w)))
+				return;
+		} else {
+			w = send(c->fd, c->out + c->out_off, left, MSG_NOSIGNAL);
+			if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+				c->want = POLLOUT;
+				return;
+			}
+		}
+		if (w <= 0)
+			break;
+		c->out_off += w;
+	}
+	log_answer(s, c);
+	if (c->out_off < c->out_len) {
+		conn_close(c);
+		return;
+	}
+	if (c->ssl) {
+		SSL_shutdown(c->ssl);   /* our close_notify; the client's is not awaited */
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	shutdown(c->fd, SHUT_WR);
-	if (o->log)
-		fprintf(o->log, "reflector: %s %s -> %d %s\n", peer, path, status, body), fflush(o->log);
+	c->st = C_DRAIN;
+	c->want = POLLIN;
+	c->deadline = now + DRAIN_MS;
+}
+
+/* Reads and drops what the client still sends until it closes: closing with unread bytes
+ * would send a RST, which can destroy the answer before the client reads it. */
+static void drain_step(struct conn *c)
+{
+	char b[512];
+	ssize_t r;
+	while ((r = read(c->fd, b, sizeof b)) > 0)
+		;
+	if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		conn_close(c);
+}
+
+static void conn_step(struct server *s, struct conn *c, short rev, long now)
+{
+	bool late = now >= c->deadline;
+	switch (c->st) {
+	case C_TLS:
+		if (rev)
+			tls_step(s, c, now);
+		if (c->st == C_TLS && late)
+			conn_close(c);
+		break;
+	case C_READ:
+		if (rev)
+			read_step(s, c, now);
+		/* The whole request has one deadline, however the bytes trickle in. A TLS client
+		 * that stalls gets no answer (that would mean more TLS work for it). */
+		if (c->st == C_READ && late) {
+			if (c->ssl) {
+				conn_close(c);
+			} else {
+				/* One try to say why, then the slot is free: no drain for a trickler. */
+				fail_request(c, 408, "{\"error\":\"request not complete within 2.5 s\"}", now);
+				write_step(s, c, now);
+				if (c->st != C_FREE)
+					conn_close(c);
+			}
+		}
+		break;
+	case C_CHECK:
+		check_step(c, rev, now);
+		break;
+	case C_WRITE:
+		if (rev)
+			write_step(s, c, now);
+		if (c->st == C_WRITE && late) {
+			log_answer(s, c);
+			conn_close(c);
+		}
+		break;
+	case C_DRAIN:
+		if (rev)
+			drain_step(c);
+		if (c->st == C_DRAIN && late)
+			conn_close(c);
+		break;
+	case C_FREE:
+		break;
+	}
+}
+
+static int held_by(const struct server *s, uint32_t ip)
+{
+	int n = 0;
+	for (int i = 0; i < s->cap; i++)
+		n += s->c[i].st != C_FREE && s->c[i].peer.sin_addr.s_addr == ip;
+	return n;
+}
+
+/* How many slots each address holds, for every slot in use: held[i] for s->c[i]. One pass
+ * with an open-addressing table twice the pool's size (s->hip, s->hn). */
+static void count_holders(struct server *s, int *held)
+{
+	memset(s->hn, 0, s->hsize * sizeof *s->hn);
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < s->cap; i++) {
+			if (s->c[i].st == C_FREE)
+				continue;
+			uint32_t ip = s->c[i].peer.sin_addr.s_addr, h = (ip * 2654435761u) & (s->hsize - 1);
+			while (s->hn[h] && s->hip[h] != ip)
+				h = (h + 1) & (s->hsize - 1);
+			if (pass == 0) {
+				s->hip[h] = ip;
+				s->hn[h]++;
+			} else {
+				held[i] = s->hn[h];
+			}
+		}
+}
+
+/* A free slot; when the pool is full, the slot of a client that has not sent its request
+ * (or is only draining) from the address that holds the most, its oldest: idle clients
+ * cannot keep a new one out, and many addresses each holding a few give way to one that
+ * holds one. */
+static struct conn *free_slot(struct server *s, bool may_evict)
+{
+	for (int i = 0; i < s->cap; i++)
+		if (s->c[i].st == C_FREE)
+			return &s->c[i];
+	if (!may_evict)
+		return NULL;
+	count_holders(s, s->held);
+	struct conn *idle = NULL;
+	int idle_held = 0;
+	for (int i = 0; i < s->cap; i++) {
+		struct conn *c = &s->c[i];
+		if (c->st != C_TLS && c->st != C_READ && c->st != C_DRAIN)
+			continue;
+		/* Most held first, then draining before waiting, then the oldest. */
+		if (!idle || s->held[i] > idle_held || (s->held[i] == idle_held &&
+		    ((c->st == C_DRAIN) > (idle->st == C_DRAIN) ||
+		     ((c->st == C_DRAIN) == (idle->st == C_DRAIN) && c->t0 < idle->t0)))) {
+			idle = c;
+			idle_held = s->held[i];
+		}
+	}
+	if (idle) {
+		conn_close(idle);
+		s->evicted++;
+	}
+	return idle;
+}
+
+/* Over plain HTTP a refused connection gets its 429 in one write to the fresh socket (room
+ * for it is certain): no read, no parse. Over TLS it is closed before the handshake, since an
+ * answer would cost the handshake that the refusal is there to save. */
+static void refuse_now(struct server *s, int fd, const char *why)
+{
+	if (!s->o->tls) {
+		char out[512], body[256];
+		snprintf(body, sizeof body, "{\"error\":\"%s\"}", why);
+		size_t n = pp_refl_response(out, sizeof out, 429, body);
+		ssize_t w = send(fd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)w;
+	}
+	close(fd);
+}
+
+static void summary(struct server *s, long now, bool force)
+{
+	unsigned n = s->refused_rate + s->refused_addr + s->refused_full;
+	if ((!n && !s->evicted) || (!force && now - s->summary_at < SUMMARY_MS))
+		return;
+	if (s->o->log) {
+		char ip[16] = "-", ev[80] = "";
+		if (n)
+			inet_ntop(AF_INET, &s->last_refused, ip, sizeof ip);
+		if (s->evicted)
+			snprintf(ev, sizeof ev, "; closed %u waiting connections to make room", s->evicted);
+		fprintf(s->o->log, "reflector: refused %u connections (%u over the rate limit, %u over %d "
+		        "at once from one address, %u while all %d slots were busy), the last from %s%s\n",
+		        n, s->refused_rate, s->refused_addr, s->per_addr, s->refused_full, s->cap, ip, ev);
+		fflush(s->o->log);
+	}
+	s->refused_rate = s->refused_addr = s->refused_full = s->evicted = 0;
+	s->summary_at = now;
+}
+
+static void accept_one(struct server *s, int fd, const struct sockaddr_in *peer, long now)
+{
+	char why[128];
+	uint32_t ip = peer->sin_addr.s_addr;
+	/* Monotonic seconds: a clock step must not open or close every window at once. */
+	bool limited = rate_exceeded(s->slots, ip, s->o->rate_per_min, (time_t)(now / 1000));
+	struct conn *c = NULL;
+	if (held_by(s, ip) >= s->per_addr) {
+		snprintf(why, sizeof why, "too many connections: at most %d at once per address",
+		         s->per_addr);
+		s->refused_addr++;
+	} else if (limited && s->o->tls) {
+		snprintf(why, sizeof why, "rate limit");
+		s->refused_rate++;
+	} else if (!(c = free_slot(s, !limited))) {
+		/* A limited address gets no slot that another client is using. */
+		snprintf(why, sizeof why, "busy: try again in a few seconds");
+		s->refused_full++;
+	}
+	if (!c) {
+		s->last_refused = ip;
+		refuse_now(s, fd, why);
+		return;
+	}
+	*c = (struct conn){ .st = C_READ, .fd = fd, .cb = -1, .peer = *peer, .t0 = now,
+	                    .deadline = now + HEAD_MS, .want = POLLIN };
+	socklen_t sl = sizeof c->local;
+	getsockname(fd, (struct sockaddr *)&c->local, &sl);
+	if (limited) {
+		/* Plain HTTP: the 429 without reading the request, then the usual drain. */
+		s->refused_rate++;
+		s->last_refused = ip;
+		c->rt.status = 429;
+		snprintf(c->rt.body, sizeof c->rt.body, "{\"error\":\"rate limit: at most %d requests "
+		         "a minute per address\"}", s->o->rate_per_min);
+		c->logged = true;
+		answer(c, now);
+		write_step(s, c, now);
+		return;
+	}
+	if (s->o->tls) {
+		c->ssl = SSL_new(pp_refl_ssl_ctx(s->o->tls));
+		if (!c->ssl || !SSL_set_fd(c->ssl, fd)) {
+			conn_close(c);
+			return;
+		}
+		c->st = C_TLS;
+	}
+}
+
+static void accept_some(struct server *s, long now)
+{
+	for (int i = 0; i < ACCEPTS_PER_ROUND; i++) {
+		struct sockaddr_in peer;
+		socklen_t sl = sizeof peer;
+		int fd = accept4(s->lfd, (struct sockaddr *)&peer, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* Out of descriptors the listener stays readable: a pause, not a busy loop. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				s->accept_after = now + 100;
+			return;
+		}
+		if (peer.sin_family != AF_INET) {
+			close(fd);
+			continue;
+		}
+		accept_one(s, fd, &peer, now);
+	}
+}
+
+/* One round: poll the listener and every slot, then step whatever is ready or late. */
+static void round_once(struct server *s)
+{
+	long now = now_ms(), wake = now + 200;
+	int n = 0;
+	bool listen = now >= s->accept_after;
+	s->pfd[n] = (struct pollfd){ .fd = listen ? s->lfd : -1, .events = POLLIN };
+	s->pidx[n++] = -1;
+	if (!listen)
+		wake = s->accept_after;
+	for (int i = 0; i < s->cap; i++) {
+		struct conn *c = &s->c[i];
+		if (c->st == C_FREE)
+			continue;
+		long w = c->deadline;
+		if (c->st == C_CHECK) {
+			s->pfd[n] = (struct pollfd){ .fd = c->cb, .events = c->rt.udp ? POLLIN : POLLOUT };
+			if (c->rt.udp && udp_next_send(c) < w)
+				w = udp_next_send(c);
+		} else {
+			s->pfd[n] = (struct pollfd){ .fd = c->fd, .events = c->want };
+		}
+		s->pidx[n++] = i;
+		if (w < wake)
+			wake = w;
+	}
+	int r = poll(s->pfd, n, wake > now ? (int)(wake - now) : 0);
+	if (r < 0 && errno != EINTR)
+		return;
+	now = now_ms();
+	for (int k = 1; k < n; k++) {
+		struct conn *c = &s->c[s->pidx[k]];
+		short rev = r > 0 ? s->pfd[k].revents : 0;
+		if (rev || now >= c->deadline || (c->st == C_CHECK && c->rt.udp))
+			conn_step(s, c, rev, now);
+	}
+	if (r > 0 && s->pfd[0].revents)
+		accept_some(s, now);
+	summary(s, now, false);
 }
 
 static int open_listener(const char *listen_s, struct pp_error *err)
@@ -375,11 +633,11 @@ static int open_listener(const char *listen_s, struct pp_error *err)
 	struct sockaddr_in sa;
 	if (parse_listen(listen_s, &sa, err) < 0)
 		return -1;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 	if (fd < 0)
 		return pp_error_set(err, "reflector: socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 64) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 256) < 0) {
 		pp_error_set(err, "reflector: cannot listen on %s: %s", listen_s, strerror(errno));
 		close(fd);
 		return -1;
@@ -387,112 +645,125 @@ static int open_listener(const char *listen_s, struct pp_error *err)
 	return fd;
 }
 
-int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
+/* Capabilities still held: none may survive the drop. */
+static bool caps_left(void)
 {
-	struct rate_slot *slots = pp_xcalloc(RATE_SLOTS, sizeof *slots);
-	int lfd = open_listener(o->listen, err), children = 0;
-	if (lfd < 0) {
-		free(slots);
-		return -1;
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+	if (syscall(SYS_capget, &h, d) < 0)
+		return true;
+	return d[0].effective | d[1].effective | d[0].permitted | d[1].permitted;
+}
+
+/* The account to serve as, looked up before binding so a bad name costs nothing. */
+static int pick_user(const char *user, struct passwd *out, struct pp_error *err)
+{
+	if (geteuid() != 0) {
+		if (user)
+			return pp_error_set(err, "--user %s: only root can change user; start the reflector "
+			                    "as root or leave --user out (it runs as uid %u)", user,
+			                    (unsigned)geteuid());
+		return 0;
 	}
-	while (!o->stop || !*o->stop) {
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			children--;
-		struct pollfd p = { .fd = lfd, .events = POLLIN };
-		if (poll(&p, 1, 200) <= 0)
-			continue;
-		struct conn c = { 0 };
-		socklen_t sl = sizeof c.peer;
-		c.fd = accept(lfd, (struct sockaddr *)&c.peer, &sl);
-		if (c.fd < 0)
-			continue;
-		sl = sizeof c.local;
-		getsockname(c.fd, (struct sockaddr *)&c.local, &sl);
-		c.limited = rate_exceeded(slots, c.peer.sin_addr.s_addr, o->rate_per_min, time(NULL));
-		pid_t pid = children < MAX_CHILDREN ? fork() : -1;
-		if (pid == 0) {
-			close(lfd);
-			serve_one(o, &c);
-			close(c.fd);
-			_exit(0);
-		}
-		if (pid > 0)
-			children++;
-		close(c.fd);
-	}
-	close(lfd);
-	while (children-- > 0 && wait(NULL) > 0)
-		;
-	free(slots);
+	const char *name = user ? user : "nobody";
+	struct passwd *pw = getpwnam(name);
+	if (!pw)
+		return pp_error_set(err, "--user %s: no such account; give an unprivileged one "
+		                    "(default nobody)", name);
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		return pp_error_set(err, "--user %s: that account has root's uid or gid; give an "
+		                    "unprivileged one (default nobody)", name);
+	*out = *pw;
+	out->pw_name = NULL;           /* getpwnam's storage is not kept */
+	return 1;
+}
+
+/* After the key, the token and the socket: nothing later needs root (a connect-back is an
+ * ordinary socket from an unprivileged port). */
+static int drop_to(const struct passwd *pw, const char *name, FILE *log, struct pp_error *err)
+{
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		return pp_error_set(err, "reflector: cannot drop privileges to %s: %s", name, strerror(errno));
+	if (setuid(0) == 0 || geteuid() == 0 || getegid() == 0 || caps_left())
+		return pp_error_set(err, "reflector: dropped to %s, yet root or capabilities remain", name);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (log)
+		fprintf(log, "reflector: serving as %s (uid %u, gid %u)\n", name, (unsigned)pw->pw_uid,
+		        (unsigned)pw->pw_gid), fflush(log);
 	return 0;
 }
 
-char *pp_token_read(const char *path, struct pp_error *err)
+/* Two descriptors a slot (client, connect-back) and a margin; the soft limit is raised first. */
+static int slots_for_fd_limit(int want, FILE *log)
 {
-	char *s = pp_secret_read(path, "token file", NULL, err);
-	if (!s)
-		return NULL;
-	/* Either a bare token on the first line or a credentials-style "token=" line. */
-	char *t = strstr(s, "token=");
-	if (t && (t == s || t[-1] == '\n'))
-		memmove(s, t + 6, strlen(t + 6) + 1);
-	s[strcspn(s, "\r\n")] = 0;
-	t = pp_trim(s);
-	memmove(s, t, strlen(t) + 1);
-	if (!*s) {
-		free(s);
-		pp_error_set(err, "token file %s is empty: write the token on its first line", path);
-		return NULL;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 64;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	return s;
+	long n = rl.rlim_cur == RLIM_INFINITY ? want : ((long)rl.rlim_cur - 32) / 2;
+	if (n >= want)
+		return want;
+	n = n < 8 ? 8 : n;
+	if (log)
+		fprintf(log, "reflector: at most %ld connections at once, not %d: the open-files limit "
+		        "is %ld (raise it with ulimit -n)\n", n, want, (long)rl.rlim_cur), fflush(log);
+	return (int)n;
 }
 
-/* OpenSSL's reason for the last failure, the file it concerns and the fix. */
-static int tls_error(struct pp_error *err, const char *what, const char *path, const char *fix)
+int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
 {
-	char msg[160] = "unknown error";
-	unsigned long e = ERR_peek_last_error();
-	if (e)
-		ERR_error_string_n(e, msg, sizeof msg);
-	ERR_clear_error();
-	return pp_error_set(err, "%s %s: %s; %s", what, path, msg, fix);
-}
-
-struct pp_reflector_tls *pp_reflector_tls_load(const char *cert, const char *key,
-                                               struct pp_error *err)
-{
-	char *pem = pp_secret_read(key, "key file", NULL, err);
-	if (!pem)
-		return NULL;
-	struct pp_reflector_tls *t = pp_xcalloc(1, sizeof *t);
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	EVP_PKEY *pk = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	explicit_bzero(pem, strlen(pem));
-	free(pem);
-	t->ctx = SSL_CTX_new(TLS_server_method());
-	if (!t->ctx || !SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION))
-		tls_error(err, "TLS setup for", cert, "check the OpenSSL installation");
-	else if (SSL_CTX_use_certificate_chain_file(t->ctx, cert) != 1)
-		tls_error(err, "certificate file", cert, "give a PEM certificate (chain), server first");
-	else if (!pk)
-		tls_error(err, "key file", key, "give the PEM private key, unencrypted");
-	else if (SSL_CTX_use_PrivateKey(t->ctx, pk) != 1 || SSL_CTX_check_private_key(t->ctx) != 1)
-		tls_error(err, "key file", key, "it does not belong to the certificate: give the key "
-		          "the certificate was made for");
-	else {
-		EVP_PKEY_free(pk);
-		return t;
+	struct passwd pw = { 0 };
+	const char *name = o->user ? o->user : "nobody";
+	/* poll and the per-accept scans are linear in the pool: past a few thousand, use more
+	 * reflectors rather than a larger pool. */
+	if (o->max_conns > MAX_POOL || o->per_address > MAX_POOL)
+		return pp_error_set(err, "%s %d: at most %d; for more, run more reflectors",
+		                    o->max_conns > MAX_POOL ? "--max-conns" : "--per-address",
+		                    o->max_conns > MAX_POOL ? o->max_conns : o->per_address, MAX_POOL);
+	int drop = pick_user(o->user, &pw, err);
+	if (drop < 0)
+		return -1;
+	struct server s = { .o = o, .summary_at = now_ms(),
+	                    .cap = slots_for_fd_limit(o->max_conns > 0 ? o->max_conns : MAX_CONNS, o->log),
+	                    .per_addr = o->per_address > 0 ? o->per_address : PER_ADDR };
+	s.lfd = open_listener(o->listen, err);
+	if (s.lfd < 0)
+		return -1;
+	if (o->log)
+		fprintf(o->log, "reflector: listening on %s (%s)%s\n", o->listen, o->tls ? "https" : "http",
+		        o->token && *o->token ? " (token required)" : ""), fflush(o->log);
+	if (drop && drop_to(&pw, name, o->log, err) < 0) {
+		close(s.lfd);
+		return -1;
 	}
-	EVP_PKEY_free(pk);
-	pp_reflector_tls_free(t);
-	return NULL;
-}
-
-void pp_reflector_tls_free(struct pp_reflector_tls *t)
-{
-	if (!t)
-		return;
-	SSL_CTX_free(t->ctx);
-	free(t);
+	s.c = pp_xcalloc(s.cap, sizeof *s.c);
+	s.pfd = pp_xcalloc(s.cap + 1, sizeof *s.pfd);
+	s.pidx = pp_xcalloc(s.cap + 1, sizeof *s.pidx);
+	s.slots = pp_xcalloc(RATE_SLOTS, sizeof *s.slots);
+	for (s.hsize = 16; s.hsize < 2u * (unsigned)s.cap; s.hsize *= 2)
+		;
+	s.hip = pp_xcalloc(s.hsize, sizeof *s.hip);
+	s.hn = pp_xcalloc(s.hsize, sizeof *s.hn);
+	s.held = pp_xcalloc(s.cap, sizeof *s.held);
+	for (int i = 0; i < s.cap; i++)
+		s.c[i].fd = s.c[i].cb = -1;
+	while (!o->stop || !*o->stop)
+		round_once(&s);
+	for (int i = 0; i < s.cap; i++)
+		if (s.c[i].st != C_FREE)
+			conn_close(&s.c[i]);
+	summary(&s, now_ms(), true);
+	close(s.lfd);
+	free(s.c);
+	free(s.pfd);
+	free(s.pidx);
+	free(s.slots);
+	free(s.hip);
+	free(s.hn);
+	free(s.held);
+	return 0;
 }

@@ -154,7 +154,12 @@ struct pp_reflector_opts {
 	int max_timeout_ms;            /* upper bound for one connect-back */
 	volatile int *stop;            /* set non-zero to stop serving (tests, signals) */
 	FILE *log;
+	const char *user;              /* run as this account once bound (root only); NULL: nobody */
+	int max_conns;                 /* connections at once in all; 0: 512 (less if few fds) */
+	int per_address;               /* connections at once from one address; 0: 4 */
 };
+/* Serves until *stop: one poll loop, a few connections per address, a deadline for every
+ * request, the rate limit applied at accept; as root it binds, then serves as o->user. */
 int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err);
 
 struct pp_reflect_result {

@@ -81,6 +81,19 @@ check "  the outside test did not run" j '.outside_tested | not'
 passes "  the impostor saw handshakes fail" wait_for 5 grep -q 'TLS handshake failed' "$pp_tmp/rogue.log"
 check "  and no request at all (the token never left)" sh -c "! grep -q '/v1/' '$pp_tmp/rogue.log'"
 
+# Over its rate an https reflector closes before the handshake; the probe says what that may mean.
+ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9445" --rate 1 \
+	--cert "$pp_tmp/srv.pem" --key "$pp_tmp/srv.key" >"$pp_tmp/rate.log" 2>&1 &
+echo $! >>"$LAB_DIR/pids"
+wait_for 10 listening 9445 || not_ok "reflector with --rate 1 started"
+lab_ns "$LAB_ROUTER" "$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" probe web-1 --json \
+	--reflector "https://$LAB_INET_IP:9445" --reflector-ca "$pp_tmp/ca.pem" >"$pp_tmp/out.json" 2>"$pp_tmp/err"
+check "an https reflector over its rate: whoami answered, the check refused before the handshake" \
+	j '.outside_tested | not'
+jq -r '.checks[] | select(.id == "outside") | "# probe: " + .text' "$pp_tmp/out.json"
+check "  and the probe names the rate limit as the likely cause" \
+	j '.checks[] | select(.id == "outside" and (.text | test("over its rate limit")))'
+
 # A plain-HTTP client against the https port gets nothing useful and the token is not logged.
 lab_ns "$LAB_ROUTER" curl -s --max-time 3 -H "Authorization: Bearer tls-token-1" \
 	"http://$LAB_INET_IP:9443/v1/whoami" >"$pp_tmp/plain.out" 2>&1
