@@ -669,6 +669,8 @@ void pp_svc_socks_close(struct pp_svc_socks *s)
 
 static const char *udp_words(enum pp_svc s, bool replied)
 {
+	if (s == PP_SVC_REFUSED)
+		return "refused the datagram (ICMP port unreachable)";
 	return s == PP_SVC_OPEN ? (replied ? "answered" : "sent no answer (open and silent, or dropped)")
 	                        : svc_words(s);
 }

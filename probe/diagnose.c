@@ -137,7 +137,10 @@ static bool icmp_reject(const struct pp_facts *f)
 {
 	for (size_t i = 0; f->trace && i < f->trace->npkts; i++) {
 		const struct pp_packet *p = &f->trace->pkts[i];
-		if (p->kind == PP_PKT_ICMP_UNREACH && p->proto == IPPROTO_TCP && p->icmp_from == f->m->internal_ip)
+		/* About the mapped port: the closed-port test's errors say nothing about it. */
+		uint16_t hi = f->m->in_hi ? f->m->in_hi : f->m->in_lo;
+		if (p->kind == PP_PKT_ICMP_UNREACH && p->proto == IPPROTO_TCP && p->icmp_from == f->m->internal_ip &&
+		    p->dport >= f->m->in_lo && p->dport <= hi)
 			return true;
 	}
 	return false;
@@ -538,8 +541,9 @@ static bool udp_service_cause(const struct pp_facts *f, struct pp_probe_result *
 	    rejected ? pp_xasprintf("%s rejects UDP port %u with ICMP administratively prohibited: its "
 	                            "own firewall", ip, m->in_lo)
 	             : pp_xasprintf("%s answers UDP port %u from the LAN but not from a non-LAN source, "
-	                            "while its TCP answers to that source come back: its firewall drops "
-	                            "UDP from outside", ip, m->in_lo),
+	                            "while %s: its firewall drops UDP from outside", ip, m->in_lo,
+	                            f->svc_wan == PP_SVC_OPEN ? "TCP from that source works" :
+	                            "its other answers to that source come back"),
 	    pp_xasprintf("open UDP port %u on %s's firewall for outside sources (iptables/nftables, "
 	                 "firewalld, Windows Defender), not only for the local subnet", m->in_lo, ip));
 	return true;

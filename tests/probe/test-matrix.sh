@@ -8,7 +8,8 @@
 # scenarios can be appended in any order. expect is a cause, or `a~b` where the network
 # evidence cannot tell a from b (the probe must name one of them first and the other as an
 # alternative, never anything else and never ok). Mappings: web-1 (tcp 8080 -> srv1:80),
-# voice (udp 5006 -> srv2:5005, a UDP echo), game (both 5005 -> srv1:5005, TCP and UDP served).
+# voice (udp 5006 -> srv2:5010, a UDP echo that outlives send errors), game (both 5005 ->
+# srv1:5005, TCP and UDP served).
 # PP_MATRIX=REGEX runs the scenarios whose name matches only.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
@@ -32,8 +33,10 @@ fw_admin_nonlan         host_firewall                web-1  s1 iptables -A INPUT
 fw_windows_scope        host_firewall~server_gateway web-1  mx_windows_scope "$LAB_SRV1"
 fw_drop_all_nonlan      server_gateway~host_firewall web-1  s1 iptables -A INPUT ! -s 192.168.2.0/24 -j DROP
 fw_allow_router_only    host_firewall~server_gateway web-1  s1 iptables -A INPUT -p tcp --dport 80 -s 203.0.113.1 -j ACCEPT && s1 iptables -A INPUT -p tcp --dport 80 ! -s 192.168.2.0/24 -j DROP
-fw_udp_drop_nonlan      host_firewall                voice  s2 iptables -A INPUT -p udp --dport 5005 ! -s 192.168.2.0/24 -j DROP
-fw_udp_admin_all        host_firewall                voice  s2 iptables -A INPUT -p udp --dport 5005 -j REJECT --reject-with icmp-admin-prohibited
+fw_rst_outside_only     host_firewall                web-1  s1 iptables -A INPUT -p tcp --dport 80 -s 203.0.113.1 -j ACCEPT && s1 iptables -A INPUT -p tcp --dport 80 ! -s 192.168.2.0/24 -j REJECT --reject-with tcp-reset
+fw_icmp_outside_only    host_firewall                web-1  s1 iptables -A INPUT -p tcp --dport 80 -s 203.0.113.1 -j ACCEPT && s1 iptables -A INPUT -p tcp --dport 80 ! -s 192.168.2.0/24 -j REJECT --reject-with icmp-port-unreachable
+fw_udp_drop_nonlan      host_firewall                voice  s2 iptables -A INPUT -p udp --dport 5010 ! -s 192.168.2.0/24 -j DROP
+fw_udp_admin_all        host_firewall                voice  s2 iptables -A INPUT -p udp --dport 5010 -j REJECT --reject-with icmp-admin-prohibited
 fw_both_udp_drop_nonlan host_firewall                game   s1 iptables -A INPUT -p udp --dport 5005 ! -s 192.168.2.0/24 -j DROP
 fw_both_tcp_rst_nonlan  host_firewall                game   s1 iptables -A INPUT -p tcp --dport 5005 ! -s 192.168.2.0/24 -j REJECT --reject-with tcp-reset
 nl_other_port           not_listening                web-1  mx_set web-1 internal_port=82
@@ -50,6 +53,7 @@ gw_none                 server_gateway~host_firewall web-1  ip -n "$LAB_SRV1" ro
 gw_second_router        server_gateway               web-1  mx_gw2 && ip -n "$LAB_SRV1" route replace default via 192.168.2.254
 gw_second_router_known  server_gateway~host_firewall web-1  mx_gw2 && ip -n "$LAB_SRV1" route replace default via 192.168.2.254 && mx_srv1_knows_gw2
 gw_udp_missing          server_gateway               voice  ip -n "$LAB_SRV2" route replace default via 192.168.2.254
+gw_udp_none             server_gateway~host_firewall voice  ip -n "$LAB_SRV2" route del default
 gw_both_missing         server_gateway               game   ip -n "$LAB_SRV1" route replace default via 192.168.2.254
 up_drop_in              upstream_blocked             web-1  inet iptables -A FORWARD -p tcp --dport 8080 -j DROP
 up_drop_replies         upstream_blocked             web-1  inet iptables -A FORWARD -p tcp --sport 8080 -j DROP
@@ -57,6 +61,7 @@ up_rst_in               upstream_blocked             web-1  inet iptables -A FOR
 up_icmp_in              upstream_blocked             web-1  inet iptables -A FORWARD -p tcp --dport 8080 -j REJECT --reject-with icmp-port-unreachable
 up_udp_drop_in          upstream_blocked             voice  inet iptables -A FORWARD -p udp --dport 5006 -j DROP
 up_udp_drop_replies     upstream_blocked             voice  inet iptables -A FORWARD -p udp --sport 5006 -j DROP
+up_both_udp_drop_in     upstream_blocked             game   inet iptables -A FORWARD -p udp --dport 5005 -j DROP
 '
 
 s1() { lab_ns "$LAB_SRV1" "$@"; }
@@ -140,8 +145,19 @@ mx_restore() {
 : >"$pp_tmp/mx-pids"
 : >"$pp_tmp/mx-ns"
 plab_up udp outside2 || { not_ok "matrix lab builds"; pp_done; }
+# voice's echo keeps serving when a reply cannot be sent (a server without a route).
+ip netns exec "$LAB_SRV2" "$LAB_PY" -c '
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 5010))
+while True:
+    d, a = u.recvfrom(2048)
+    try: u.sendto(b"voice " + d, a)
+    except OSError: pass' >/dev/null 2>&1 &
+echo $! >>"$LAB_DIR/pids"
+_udp_up() { ip netns exec "$LAB_SRV2" ss -Hlun "sport = :5010" | grep -q 5010; }
+wait_for 10 _udp_up &&
 "$PORTPILOT" -f "$PT" add voice protocol=udp public_port=5006 internal_ip=$LAB_SRV2_IP \
-	internal_port=5005 >/dev/null &&
+	internal_port=5010 >/dev/null &&
 	"$PORTPILOT" -f "$PT" add game protocol=both public_port=5005 internal_ip=$LAB_SRV1_IP \
 	internal_port=5005 >/dev/null && lab_serve "$LAB_SRV1" 5005 srv-101-tcp &&
 	cp "$PT" "$pp_tmp/base.ini" && plab_apply &&
