@@ -621,6 +621,31 @@ static enum pp_tri arp_request(int fd, const char *ifname, uint32_t src, uint32_
 	return PP_NO;
 }
 
+/* dst is on the link of ifname (a route without gateway through it): only then does it answer
+ * ARP itself; a server behind another LAN router never would. */
+static bool on_link(uint32_t dst, const char *ifname)
+{
+	FILE *fp = fopen("/proc/net/route", "r");
+	char line[256], ifn[32];
+	int best = -1;
+	bool direct = false;
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof line, fp)) {
+		unsigned d, g, fl, m;
+		if (sscanf(line, "%31s %x %x %x %*d %*d %*d %x", ifn, &d, &g, &fl, &m) != 5 || !(fl & 1))
+			continue;
+		uint32_t mm = ntohl(m);
+		int len = __builtin_popcount(mm);
+		if ((dst & mm) == ntohl(d) && len > best) {
+			best = len;
+			direct = !(fl & 2) && !strcmp(ifn, ifname);
+		}
+	}
+	fclose(fp);
+	return direct;
+}
+
 /* The router's non-LAN source: its WAN address, else any address of its own outside the LAN. */
 static uint32_t nonlan_source(const struct pp_facts *f)
 {
@@ -706,11 +731,12 @@ void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struc
 
 	/* Presence first, asked now: the cache's word is minutes old. */
 	f->arp_cached = neighbour(m->internal_ip) == PP_YES;
-	f->arp_now = arp_request(socks->arp, f->lan_if, f->lan_ip, m->internal_ip, 900, &took);
+	f->arp_now = on_link(m->internal_ip, f->lan_if) ?
+	             arp_request(socks->arp, f->lan_if, f->lan_ip, m->internal_ip, 900, &took) : PP_UNKNOWN;
 	f->neigh_ok = neighbour(m->internal_ip);
 	if (f->arp_now == PP_UNKNOWN)
-		pp_check_add(r, o, "arp", PP_CHECK_SKIP, "no fresh ARP request on %s (not Ethernet, or no "
-		             "raw socket)%s", *f->lan_if ? f->lan_if : "?",
+		pp_check_add(r, o, "arp", PP_CHECK_SKIP, "no fresh ARP request for it on %s (not on that "
+		             "link, not Ethernet, or no raw socket)%s", *f->lan_if ? f->lan_if : "?",
 		             f->neigh_ok == PP_YES ? "; the neighbour cache has an entry" : "");
 	else
 		pp_check_add(r, o, "arp", f->arp_now == PP_YES ? PP_CHECK_PASS : PP_CHECK_FAIL,
