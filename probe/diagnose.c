@@ -396,7 +396,7 @@ static bool service_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 	char *gw_test = pp_xasprintf("on %s, ip route (Windows: route print) shows the default gateway: "
 	                             "if it is %s, the firewall drops outside sources", ip, lan);
 	char *fw_test = pp_xasprintf("on %s, ip route (Windows: route print): a default gateway other "
-	                             "than %s (or none) is the cause; if it is %s, the firewall", ip, lan, lan);
+	                             "than %s (or none) is the cause; if it is %s, the firewall is", ip, lan, lan);
 	if (filters_lan(f)) {
 		set(r, PP_CAUSE_HOST_FIREWALL,
 		    pp_xasprintf("%s answers %s port %u from the LAN but nothing from a non-LAN source; it "

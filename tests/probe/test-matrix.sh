@@ -213,6 +213,17 @@ while read -r name expect map setup; do
 done <<EOF
 $MATRIX
 EOF
+# The text report as the engineer reads it: both causes of an ambiguous case, the test that
+# separates them, and the portpilot command among the fixes.
+mx_restore && ip -n "$LAB_SRV1" route del default &&
+	rt "$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" probe web-1 --reflector "$REFL" >"$pp_tmp/out.txt" 2>&1
+check "text report: the alternative and the test that tells them apart" \
+	sh -c "grep -q '^also possible (the evidence cannot rule it out):' '$pp_tmp/out.txt' &&
+	       grep -q '^  host_firewall: ' '$pp_tmp/out.txt' && grep -q '^    to tell them apart: on 192.168.2.101, ip route' '$pp_tmp/out.txt'"
+check "text report: the fix names portpilot set web-1 masquerade=yes" grep -q 'portpilot set web-1 masquerade=yes' "$pp_tmp/out.txt"
+check "text report: the closed-port and ping tests from both sources" \
+	sh -c "grep -q '\\[info\\] closed_port .* from the LAN: refused the connection (TCP reset); from 203.0.113.1: did not answer' '$pp_tmp/out.txt' &&
+	       grep -q '\\[info\\] ping .* from the LAN: echo reply; from 203.0.113.1: no answer' '$pp_tmp/out.txt'"
 echo "# diagnosis: $right/$total scenarios named right ($ambiguous of them where the evidence cannot separate two causes: both named, ranked)"
 [ -z "$misses" ] || echo "# misses:$misses"
 echo "# slowest verdict: healthy ${worst_ok} s, failing ${worst_fail} s"
