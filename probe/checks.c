@@ -10,6 +10,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -322,85 +327,240 @@ void pp_facts_expected(struct pp_facts *f, struct pp_probe_result *r, const stru
 		resolve_expected(f, r, o);
 }
 
-/* The ICMP error queued on a UDP socket (IP_RECVERR): "administratively prohibited" is a firewall's
- * REJECT, told apart from a closed port's "port unreachable". */
-static enum pp_svc udp_error(int fd, int e)
+/* ---- the service, the return path and host presence ----
+ * Every test runs from the router's LAN address and from a non-LAN address it owns, side by
+ * side in one bounded wait. What comes back, and from whom, separates the causes: a SYN-ACK, a
+ * RST, an echo reply or an ICMP error sent by the server itself all prove its answers reach
+ * this router; an ICMP error the router made itself (ARP failed) proves nothing of the kind. */
+
+enum tkind { T_TCP, T_UDP, T_PING };
+
+struct tst {
+	enum tkind kind;
+	uint32_t src, dst;
+	uint16_t port, id;             /* id: the echo identifier (ping) */
+	int ms;                        /* this test's own bound */
+	int fd;                        /* -1 when done (or, for ping, a socket opened earlier) */
+	bool done, replied, own_fd;
+	bool key;                      /* a test of the mapped port itself */
+	enum pp_svc res;
+};
+
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+
+/* The ICMP error queued on a socket (IP_RECVERR), with its sender; 0 when there is none. */
+static int queued_icmp(int fd, uint8_t *type, uint8_t *code, uint32_t *from)
 {
 	char cbuf[512], data[64];
 	struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0)
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_IP || c->cmsg_type != IP_RECVERR)
-				continue;
-			struct sock_extended_err *ee = (struct sock_extended_err *)CMSG_DATA(c);
-			if (ee->ee_origin == SO_EE_ORIGIN_ICMP && ee->ee_type == 3 &&
-			    (ee->ee_code == 9 || ee->ee_code == 10 || ee->ee_code == 13))
-				return PP_SVC_FILTERED;
-			if (ee->ee_origin == SO_EE_ORIGIN_ICMP && ee->ee_type == 3 && ee->ee_code == 3)
-				return PP_SVC_REFUSED;
-		}
-	return e == ECONNREFUSED ? PP_SVC_REFUSED : PP_SVC_UNREACHABLE;
+	if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_IP || c->cmsg_type != IP_RECVERR)
+			continue;
+		struct sock_extended_err *ee = (struct sock_extended_err *)CMSG_DATA(c);
+		if (ee->ee_origin != SO_EE_ORIGIN_ICMP)
+			continue;
+		const struct sockaddr_in *off = (const struct sockaddr_in *)SO_EE_OFFENDER(ee);
+		*type = ee->ee_type;
+		*code = ee->ee_code;
+		*from = off->sin_family == AF_INET ? ntohl(off->sin_addr.s_addr) : 0;
+		return 1;
+	}
+	return 0;
 }
 
-/* One UDP datagram: a reply is open, an ICMP error says refused or filtered, silence is open|dropped. */
-static enum pp_svc try_udp(int fd, int ms, bool *replied)
+/* An ICMP error from the server itself is its answer: a closed UDP port (port unreachable) or a
+ * REJECT rule (a closed TCP port answers RST, never ICMP). From anyone else it is not. */
+static enum pp_svc icmp_meaning(const struct tst *t, uint8_t type, uint8_t code, uint32_t from)
 {
+	if (from != t->dst)
+		return PP_SVC_UNREACHABLE;
+	return type == 3 && code == 3 && t->kind == T_UDP ? PP_SVC_REFUSED : PP_SVC_FILTERED;
+}
+
+static void test_end(struct tst *t, enum pp_svc res)
+{
+	t->res = res;
+	t->done = true;
+	if (t->fd >= 0 && t->own_fd)
+		close(t->fd);
+	t->fd = -1;
+}
+
+static uint16_t icmp_sum(const uint8_t *p, size_t n)
+{
+	uint32_t s = 0;
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += rd16(p + i);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static void test_start(struct tst *t)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(t->src) };
+	struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(t->dst), .sin_port = htons(t->port) };
 	int one = 1;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	char buf[256];
-	setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof one);
-	if (send(fd, "portpilot probe\n", 16, 0) < 0)
-		return udp_error(fd, errno);
-	if (poll(&p, 1, ms) <= 0)
-		return PP_SVC_OPEN;
-	if (recv(fd, buf, sizeof buf, 0) >= 0) {
-		*replied = true;
-		return PP_SVC_OPEN;
+	t->done = t->replied = false;
+	t->res = PP_SVC_UNTESTED;
+	if (t->kind == T_PING) {
+		/* The raw socket was opened (and bound) while privileged: pp_svc_socks_open. */
+		uint8_t pkt[16] = { 8, 0, 0, 0, t->id >> 8, t->id & 255, 0, 1, 'p', 'o', 'r', 't', 'p', 'i', 'l', 'o' };
+		uint16_t c = icmp_sum(pkt, sizeof pkt);
+		pkt[2] = c >> 8, pkt[3] = c & 255;
+		if (t->fd < 0)
+			t->done = true;
+		else if (sendto(t->fd, pkt, sizeof pkt, 0, (struct sockaddr *)&b, sizeof b) < 0)
+			test_end(t, PP_SVC_UNREACHABLE);
+		return;
 	}
-	return udp_error(fd, errno);
+	t->own_fd = true;
+	t->fd = socket(AF_INET, (t->kind == T_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->fd < 0 || (t->src && bind(t->fd, (struct sockaddr *)&a, sizeof a) < 0)) {
+		test_end(t, PP_SVC_UNTESTED);
+		return;
+	}
+	setsockopt(t->fd, SOL_IP, IP_RECVERR, &one, sizeof one);
+	if ((connect(t->fd, (struct sockaddr *)&b, sizeof b) < 0 && errno != EINPROGRESS) ||
+	    (t->kind == T_UDP && send(t->fd, "portpilot probe\n", 16, 0) < 0))
+		test_end(t, errno == ECONNREFUSED ? PP_SVC_REFUSED : PP_SVC_UNREACHABLE);
 }
 
-/* One connection attempt to the server from src; ICMP and RST tell refused from dropped. */
-static enum pp_svc try_connect(uint32_t src, uint32_t dst, uint16_t port, bool udp, int ms, bool *replied)
+/* Our echo's answer on a raw ICMP socket: the reply, or an error quoting it (and who sent it). */
+static void ping_read(struct tst *t)
 {
-	int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(src) };
-	struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(dst), .sin_port = htons(port) };
-	enum pp_svc res = PP_SVC_TIMEOUT;
-	bool dummy;
-	*(replied ? replied : &dummy) = false;
-	if (fd < 0)
-		return PP_SVC_UNTESTED;
-	if ((src && bind(fd, (struct sockaddr *)&a, sizeof a) < 0) ||
-	    (connect(fd, (struct sockaddr *)&b, sizeof b) < 0 && errno != EINPROGRESS)) {
-		res = errno == ECONNREFUSED ? PP_SVC_REFUSED : PP_SVC_UNREACHABLE;
-		close(fd);
-		return res;
+	uint8_t b[1500];
+	ssize_t n;
+	while ((n = recv(t->fd, b, sizeof b, MSG_DONTWAIT)) > 0) {
+		size_t hl = (size_t)(b[0] & 15) * 4, len = (size_t)n;
+		if (len < hl + 8)
+			continue;
+		uint32_t from = rd32(b + 12);
+		const uint8_t *ic = b + hl;
+		if (ic[0] == 0 && from == t->dst && rd16(ic + 4) == t->id) {
+			test_end(t, PP_SVC_OPEN);
+			return;
+		}
+		if ((ic[0] != 3 && ic[0] != 11) || len < hl + 8 + 20)
+			continue;
+		const uint8_t *q = ic + 8;
+		size_t qhl = (size_t)(q[0] & 15) * 4;
+		if (len >= hl + 8 + qhl + 8 && q[9] == IPPROTO_ICMP && rd32(q + 16) == t->dst &&
+		    q[qhl] == 8 && rd16(q + qhl + 4) == t->id) {
+			test_end(t, from == t->dst ? PP_SVC_FILTERED : PP_SVC_UNREACHABLE);
+			return;
+		}
 	}
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
-	if (udp) {
-		res = try_udp(fd, ms, replied ? replied : &dummy);
-	} else if (poll(&p, 1, ms) > 0) {
+}
+
+static void test_settle(struct tst *t, short rev)
+{
+	uint8_t type, code;
+	uint32_t from;
+	char buf[256];
+	if (t->kind == T_PING) {
+		ping_read(t);
+		return;
+	}
+	if (t->kind == T_TCP) {
 		int e = 0;
 		socklen_t el = sizeof e;
-		getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
-		res = e == 0 ? PP_SVC_OPEN : e == ECONNREFUSED ? PP_SVC_REFUSED : PP_SVC_UNREACHABLE;
+		getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &e, &el);
+		if (e == 0 && (rev & POLLOUT))
+			test_end(t, PP_SVC_OPEN);
+		else if (queued_icmp(t->fd, &type, &code, &from))
+			test_end(t, icmp_meaning(t, type, code, from));
+		else if (e)
+			test_end(t, e == ECONNREFUSED ? PP_SVC_REFUSED : PP_SVC_UNREACHABLE);
+		return;
 	}
-	close(fd);
-	return res;
+	if (recv(t->fd, buf, sizeof buf, MSG_DONTWAIT) >= 0) {
+		t->replied = true;
+		test_end(t, PP_SVC_OPEN);
+	} else if (queued_icmp(t->fd, &type, &code, &from)) {
+		test_end(t, icmp_meaning(t, type, code, from));
+	} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		test_end(t, errno == ECONNREFUSED ? PP_SVC_REFUSED : PP_SVC_UNREACHABLE);
+	}
+}
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Run the tests side by side until each has its answer or its bound: the slowest one, not
+ * their sum, is what a failing probe waits. Silence is TIMEOUT (UDP: open or dropped). */
+static void tests_run(struct tst *t, size_t n)
+{
+	double t0 = mono_ms();
+	for (size_t i = 0; i < n; i++)
+		test_start(&t[i]);
+	for (;;) {
+		struct pollfd p[16];
+		size_t idx[16], np = 0;
+		double now = mono_ms();
+		int wait = 100;
+		for (size_t i = 0; i < n && np < 16; i++) {
+			if (t[i].done)
+				continue;
+			if (now - t0 >= t[i].ms) {
+				if (t[i].kind == T_UDP)
+					t[i].res = PP_SVC_OPEN;
+				test_end(&t[i], t[i].kind == T_UDP ? PP_SVC_OPEN : PP_SVC_TIMEOUT);
+				continue;
+			}
+			int left = (int)(t[i].ms - (now - t0)) + 1;
+			wait = left < wait ? left : wait;
+			p[np] = (struct pollfd){ .fd = t[i].fd, .events = t[i].kind == T_TCP ? POLLOUT : POLLIN };
+			idx[np++] = i;
+		}
+		if (!np)
+			return;
+		/* The mapped port answered from both sources: the other tests could only explain a
+		 * failure there is not, and a healthy verdict must not wait for their silence. */
+		bool keys_ok = true;
+		for (size_t i = 0; i < n; i++)
+			if (t[i].key && !(t[i].done && t[i].res == PP_SVC_OPEN && (t[i].kind == T_TCP || t[i].replied)))
+				keys_ok = false;
+		if (keys_ok) {
+			for (size_t i = 0; i < n; i++)
+				if (!t[i].done)
+					test_end(&t[i], PP_SVC_UNTESTED);
+			return;
+		}
+		if (poll(p, np, wait) <= 0)
+			continue;
+		for (size_t k = 0; k < np; k++)
+			if (p[k].revents)
+				test_settle(&t[idx[k]], p[k].revents);
+	}
 }
 
 static const char *svc_words(enum pp_svc s)
 {
 	static const char *const w[] = { "not tested", "answered (connection accepted)",
-	                                 "refused the connection", "did not answer (timeout)",
+	                                 "refused the connection (TCP reset)", "did not answer (timeout)",
 	                                 "is unreachable (no ARP answer / no route)",
-	                                 "is rejected by a firewall (ICMP administratively prohibited)" };
+	                                 "is rejected by its firewall (an ICMP error from the server)" };
 	return w[s];
 }
 
-/* The neighbour table: did the server answer ARP? */
+static const char *ping_words(enum pp_svc s)
+{
+	static const char *const w[] = { "not tested", "echo reply", "?", "no answer",
+	                                 "unreachable (no ARP answer / no route)",
+	                                 "rejected by the server (ICMP error)" };
+	return w[s];
+}
+
+/* The neighbour cache: a complete (answered) entry for ip, whatever its age. */
 static enum pp_tri neighbour(uint32_t ip)
 {
 	FILE *fp = fopen("/proc/net/arp", "r");
@@ -417,73 +577,253 @@ static enum pp_tri neighbour(uint32_t ip)
 	return res;
 }
 
+/* A fresh ARP request for dst on the LAN interface, answered now or not (up to ms, three
+ * tries): a cached entry outlives an unplugged server by minutes. UNKNOWN when the
+ * interface is not Ethernet or the socket could not be had. */
+static enum pp_tri arp_request(int fd, const char *ifname, uint32_t src, uint32_t dst, int ms, int *took)
+{
+	struct ifreq ifr = { 0 };
+	uint8_t req[28] = { 0, 1, 8, 0, 6, 4, 0, 1 }, buf[256];
+	if (fd < 0 || !*ifname)
+		return PP_UNKNOWN;
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%.15s", ifname);
+	if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0)
+		return PP_UNKNOWN;
+	int ifindex = ifr.ifr_ifindex;
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 || ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
+		return PP_UNKNOWN;
+	memcpy(req + 8, ifr.ifr_hwaddr.sa_data, 6);
+	for (int i = 0; i < 4; i++) {
+		req[14 + i] = (uint8_t)(src >> (24 - 8 * i));
+		req[24 + i] = (uint8_t)(dst >> (24 - 8 * i));
+	}
+	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
+	                          .sll_ifindex = ifindex, .sll_halen = 6 };
+	memset(to.sll_addr, 0xff, 6);
+	while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+		;
+	double t0 = mono_ms(), next = t0;
+	for (double now; (now = mono_ms()) - t0 < ms;) {
+		if (now >= next) {
+			sendto(fd, req, sizeof req, 0, (struct sockaddr *)&to, sizeof to);
+			next = now + ms / 3.0;
+		}
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, (int)(next - now) + 1) <= 0)
+			continue;
+		ssize_t n;
+		while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) >= 28)
+			if (rd16(buf + 6) == 2 && rd32(buf + 14) == dst && rd32(buf + 24) == src) {
+				*took = (int)(mono_ms() - t0);
+				return PP_YES;
+			}
+	}
+	return PP_NO;
+}
+
+/* dst is on the link of ifname (a route without gateway through it): only then does it answer
+ * ARP itself; a server behind another LAN router never would. */
+static bool on_link(uint32_t dst, const char *ifname)
+{
+	FILE *fp = fopen("/proc/net/route", "r");
+	char line[256], ifn[32];
+	int best = -1;
+	bool direct = false;
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof line, fp)) {
+		unsigned d, g, fl, m;
+		if (sscanf(line, "%31s %x %x %x %*d %*d %*d %x", ifn, &d, &g, &fl, &m) != 5 || !(fl & 1))
+			continue;
+		uint32_t mm = ntohl(m);
+		int len = __builtin_popcount(mm);
+		if ((dst & mm) == ntohl(d) && len > best) {
+			best = len;
+			direct = !(fl & 2) && !strcmp(ifn, ifname);
+		}
+	}
+	fclose(fp);
+	return direct;
+}
+
+/* The router's non-LAN source: its WAN address, else any address of its own outside the LAN. */
+static uint32_t nonlan_source(const struct pp_facts *f)
+{
+	uint32_t lan = 0, addrs[16];
+	uint8_t pfx = 0;
+	uint32_t mask = 0;
+	if (pp_iface_addr(f->lan_if, &lan, &pfx) == 0 && pfx)
+		mask = ~0u << (32 - pfx);
+	bool in_lan = mask && (f->wan_ip & mask) == (lan & mask);
+	if (f->wan_ip && !in_lan)
+		return f->wan_ip;
+	size_t n = pp_local_addrs(addrs, 16);
+	for (size_t i = 0; i < n; i++)
+		if ((addrs[i] >> 24) != 127 && (!mask || (addrs[i] & mask) != (lan & mask)))
+			return addrs[i];
+	return 0;
+}
+
+void pp_svc_socks_open(struct pp_svc_socks *s, struct pp_facts *f)
+{
+	s->ping[0] = s->ping[1] = s->arp = -1;
+	f->nonlan_src = nonlan_source(f);
+	uint32_t src[2] = { f->lan_ip, f->nonlan_src };
+	for (int k = 0; k < 2; k++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(src[k]) };
+		if (!src[k])
+			continue;
+		s->ping[k] = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+		if (s->ping[k] >= 0 && bind(s->ping[k], (struct sockaddr *)&a, sizeof a) < 0) {
+			close(s->ping[k]);
+			s->ping[k] = -1;
+		}
+	}
+	s->arp = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ARP));
+}
+
+void pp_svc_socks_close(struct pp_svc_socks *s)
+{
+	int *fds[] = { &s->ping[0], &s->ping[1], &s->arp };
+	for (size_t i = 0; i < 3; i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+}
+
 static const char *udp_words(enum pp_svc s, bool replied)
 {
+	if (s == PP_SVC_REFUSED)
+		return "refused the datagram (ICMP port unreachable)";
 	return s == PP_SVC_OPEN ? (replied ? "answered" : "sent no answer (open and silent, or dropped)")
 	                        : svc_words(s);
 }
 
-/* protocol = both: the UDP side too, from the LAN and (when the LAN gets an answer) from outside. */
-static void service_udp(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
-                        const char *ip, const char *lip, const char *wip)
+/* A port the server surely does not serve: not the mapping's, high and unassigned. */
+static uint16_t closed_port(const struct pp_mapping *m)
+{
+	uint16_t hi = m->in_hi ? m->in_hi : m->in_lo;
+	return m->in_lo <= 65533 && 65533 <= hi ? (uint16_t)(m->in_lo > 1 ? m->in_lo - 1 : 65534) : 65533;
+}
+
+/* Where a UDP test stands: an answer or an error says something; silence only when the other
+ * side of the comparison answered. */
+static enum pp_svc udp_fact(enum pp_svc s, bool replied, bool meaningful)
+{
+	if (s != PP_SVC_OPEN)
+		return s;
+	if (replied)
+		return PP_SVC_OPEN;
+	return meaningful ? PP_SVC_TIMEOUT : PP_SVC_UNTESTED;
+}
+
+void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+                      const struct pp_svc_socks *socks)
 {
 	const struct pp_mapping *m = f->m;
-	f->udp_lan = try_connect(f->lan_ip, m->internal_ip, m->in_lo, true, 1500, &f->udp_lan_reply);
+	bool udp = m->proto == PP_UDP, both = m->proto == PP_BOTH;
+	char ip[16], lip[16], wip[16];
+	int took = 0;
+	pp_format_ipv4(m->internal_ip, ip);
+	pp_format_ipv4(f->lan_ip, lip);
+	pp_format_ipv4(f->nonlan_src, wip);
+
+	/* Presence first, asked now: the cache's word is minutes old. */
+	f->arp_cached = neighbour(m->internal_ip) == PP_YES;
+	f->arp_now = on_link(m->internal_ip, f->lan_if) ?
+	             arp_request(socks->arp, f->lan_if, f->lan_ip, m->internal_ip, 900, &took) : PP_UNKNOWN;
+	f->neigh_ok = neighbour(m->internal_ip);
+	if (f->arp_now == PP_UNKNOWN)
+		pp_check_add(r, o, "arp", PP_CHECK_SKIP, "no fresh ARP request for it on %s (not on that "
+		             "link, not Ethernet, or no raw socket)%s", *f->lan_if ? f->lan_if : "?",
+		             f->neigh_ok == PP_YES ? "; the neighbour cache has an entry" : "");
+	else
+		pp_check_add(r, o, "arp", f->arp_now == PP_YES ? PP_CHECK_PASS : PP_CHECK_FAIL,
+		             f->arp_now == PP_YES ? "%s answered a fresh ARP request on %s (%d ms)%s"
+		                                  : "%s did not answer a fresh ARP request on %s (3 tries, "
+		                                    "%d ms)%s", ip, f->lan_if, f->arp_now == PP_YES ? took : 900,
+		             f->arp_cached ? (f->arp_now == PP_YES ? "" : "; the neighbour cache still "
+		                              "held an entry for it from before") : "");
+
+	/* A gone host would only make every test wait its full bound. */
+	int tcp_ms = f->arp_now == PP_NO ? 1000 : 2000, udp_ms = 1500;
+	f->closed_port = closed_port(m);
+	struct tst t[8] = {
+		{ .kind = udp ? T_UDP : T_TCP, .src = f->lan_ip, .port = m->in_lo, .ms = udp ? udp_ms : tcp_ms },
+		{ .kind = udp ? T_UDP : T_TCP, .src = f->nonlan_src, .port = m->in_lo, .ms = udp ? udp_ms : tcp_ms },
+		{ .kind = T_TCP, .src = f->lan_ip, .port = f->closed_port, .ms = tcp_ms },
+		{ .kind = T_TCP, .src = f->nonlan_src, .port = f->closed_port, .ms = tcp_ms },
+		{ .kind = T_PING, .src = f->lan_ip, .fd = socks->ping[0], .id = (uint16_t)(getpid() * 2), .ms = 1500 },
+		{ .kind = T_PING, .src = f->nonlan_src, .fd = socks->ping[1], .id = (uint16_t)(getpid() * 2 + 1), .ms = 1500 },
+		{ .kind = T_UDP, .src = f->lan_ip, .port = m->in_lo, .ms = udp_ms },
+		{ .kind = T_UDP, .src = f->nonlan_src, .port = m->in_lo, .ms = udp_ms },
+	};
+	size_t n = both ? 8 : 6;
+	for (size_t i = 0; i < n; i++) {
+		t[i].dst = m->internal_ip;
+		if (t[i].kind != T_PING)
+			t[i].fd = -1;
+		if (!t[i].src) { /* no non-LAN source: that half is not tested */
+			t[i].done = true;
+			t[i].res = PP_SVC_UNTESTED;
+		}
+	}
+	t[0].key = t[1].key = t[6].key = t[7].key = true;
+	struct tst run[8];
+	size_t nrun = 0, where[8];
+	for (size_t i = 0; i < n; i++)
+		if (t[i].src)
+			where[nrun] = i, run[nrun++] = t[i];
+	tests_run(run, nrun);
+	for (size_t k = 0; k < nrun; k++)
+		t[where[k]] = run[k];
+
+	f->svc_lan = t[0].res;
+	f->svc_lan_reply = t[0].replied;
+	f->closed_lan = t[2].res, f->closed_wan = t[3].res;
+	f->ping_lan = t[4].res, f->ping_wan = t[5].res;
+	if (udp) {
+		f->svc_wan = udp_fact(t[1].res, t[1].replied, t[0].replied);
+	} else {
+		f->svc_wan = t[1].res;
+	}
+	pp_check_add(r, o, "service", f->svc_lan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
+	             "%s %s:%u from the router (%s) %s%s", udp ? "udp" : "tcp", ip, m->in_lo, lip,
+	             udp ? udp_words(t[0].res, t[0].replied) : svc_words(f->svc_lan),
+	             f->neigh_ok == PP_YES ? "; it answers ARP" : f->neigh_ok == PP_NO ? "; no ARP answer" : "");
+	if (f->nonlan_src) {
+		bool pass = udp ? t[1].replied : f->svc_wan == PP_SVC_OPEN;
+		if (f->svc_wan == PP_SVC_UNTESTED)
+			pp_check_add(r, o, "return_route", PP_CHECK_SKIP, "udp %s:%u did not answer the router's "
+			             "datagram, so silence towards a non-LAN source would prove nothing", ip, m->in_lo);
+		else
+			pp_check_add(r, o, "return_route", pass ? PP_CHECK_PASS : PP_CHECK_FAIL,
+			             "%s %s:%u from a non-LAN source (%s) %s", udp ? "udp" : "tcp", ip, m->in_lo, wip,
+			             udp ? udp_words(t[1].res, t[1].replied) : svc_words(f->svc_wan));
+		if (f->closed_lan || f->closed_wan || f->ping_lan || f->ping_wan) {
+		pp_check_add(r, o, "closed_port", PP_CHECK_INFO, "tcp %s:%u (a port it does not serve) from "
+		             "the LAN: %s; from %s: %s", ip, f->closed_port, svc_words(f->closed_lan), wip,
+		             svc_words(f->closed_wan));
+		pp_check_add(r, o, "ping", PP_CHECK_INFO, "ICMP echo to %s from the LAN: %s; from %s: %s", ip,
+		             ping_words(f->ping_lan), wip, ping_words(f->ping_wan));
+		}
+	} else {
+		pp_check_add(r, o, "return_route", PP_CHECK_SKIP, "the router has no address outside the "
+		             "LAN to test the server's return path from");
+	}
+	if (!both)
+		return;
+	f->udp_lan = t[6].res;
+	f->udp_lan_reply = t[6].replied;
 	pp_check_add(r, o, "service_udp", f->udp_lan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
 	             "udp %s:%u from the router (%s) %s", ip, m->in_lo, lip, udp_words(f->udp_lan, f->udp_lan_reply));
 	/* Only an answer from the LAN makes silence towards a non-LAN source mean something. */
-	if (!f->udp_lan_reply)
+	if (!f->udp_lan_reply || !f->nonlan_src)
 		return;
-	f->udp_wan = try_connect(f->wan_ip, m->internal_ip, m->in_lo, true, 1500, &f->udp_wan_reply);
+	f->udp_wan = t[7].res;
+	f->udp_wan_reply = t[7].replied;
 	pp_check_add(r, o, "return_route_udp", f->udp_wan_reply ? PP_CHECK_PASS : PP_CHECK_FAIL,
 	             "udp %s:%u from a non-LAN source (%s) %s", ip, m->in_lo, wip,
 	             udp_words(f->udp_wan, f->udp_wan_reply));
-}
-
-/* UDP only: a datagram from a non-LAN source of the router; only a service that answered the
- * router from the LAN makes silence here mean its answer went elsewhere. */
-static void return_route_udp(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
-                             const char *ip, const char *wip, bool lan_reply)
-{
-	const struct pp_mapping *m = f->m;
-	bool wan_reply = false;
-	if (!lan_reply) {
-		pp_check_add(r, o, "return_route", PP_CHECK_SKIP, "udp %s:%u did not answer the router's "
-		             "datagram, so silence towards a non-LAN source would prove nothing", ip, m->in_lo);
-		return;
-	}
-	f->svc_wan = try_connect(f->wan_ip, m->internal_ip, m->in_lo, true, 1500, &wan_reply);
-	if (f->svc_wan == PP_SVC_OPEN && !wan_reply)
-		f->svc_wan = PP_SVC_TIMEOUT;
-	pp_check_add(r, o, "return_route", f->svc_wan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
-	             "udp %s:%u from a non-LAN source (%s) %s", ip, m->in_lo, wip,
-	             wan_reply ? "answered" : svc_words(f->svc_wan));
-}
-
-void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
-{
-	const struct pp_mapping *m = f->m;
-	bool udp = m->proto == PP_UDP, lan_reply = false;
-	char ip[16], lip[16], wip[16];
-	pp_format_ipv4(m->internal_ip, ip);
-	pp_format_ipv4(f->lan_ip, lip);
-	pp_format_ipv4(f->wan_ip, wip);
-	f->svc_lan = try_connect(f->lan_ip, m->internal_ip, m->in_lo, udp, udp ? 1500 : 3500, &lan_reply);
-	f->neigh_ok = neighbour(m->internal_ip);
-	pp_check_add(r, o, "service", f->svc_lan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
-	             "%s %s:%u from the router (%s) %s%s", udp ? "udp" : "tcp", ip, m->in_lo, lip,
-	             udp ? udp_words(f->svc_lan, lan_reply) : svc_words(f->svc_lan),
-	             f->neigh_ok == PP_YES ? "; it answers ARP" : f->neigh_ok == PP_NO ? "; no ARP answer" : "");
-	if (f->svc_lan != PP_SVC_OPEN || !f->wan_ip)
-		return;
-	if (udp) {
-		return_route_udp(f, r, o, ip, wip, lan_reply);
-		return;
-	}
-	/* A source outside the LAN shows where the server sends replies: back here or elsewhere. */
-	f->svc_wan = try_connect(f->wan_ip, m->internal_ip, m->in_lo, false, 2000, NULL);
-	pp_check_add(r, o, "return_route", f->svc_wan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
-	             "tcp %s:%u from a non-LAN source (%s) %s", ip, m->in_lo, wip, svc_words(f->svc_wan));
-	if (m->proto == PP_BOTH)
-		service_udp(f, r, o, ip, lip, wip);
 }

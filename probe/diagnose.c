@@ -76,11 +76,13 @@ static void packet_evidence(const struct pp_facts *f, struct pp_probe_result *r)
 		pp_evidence_add(r, "... %zu more packets: --write FILE.pcap keeps them all", total - n);
 }
 
+static int server_icmp_code(const struct pp_facts *f, int i);
+
 /* Summary of what outside attempts reached. */
 struct seen {
 	int outside, wrong, right, not_allowed, in_not_fwd, fwd_no_reply, answered, hairpin, hairpin_bad;
-	int refused, icmp;
-	uint32_t bad_src, wrong_src;
+	int refused, icmp, srv_refused, answer_left;
+	uint32_t bad_src, wrong_src, last_client;
 	uint8_t wrong_proto;
 };
 
@@ -100,6 +102,7 @@ static struct seen tally(const struct pp_facts *f)
 		if (!a->wan_in)
 			continue;
 		s.outside++;
+		s.last_client = a->client;
 		if (a->wrong_proto) {
 			s.wrong++;
 			s.wrong_src = a->client;
@@ -119,7 +122,12 @@ static struct seen tally(const struct pp_facts *f)
 		} else {
 			s.refused += a->answer == PP_ANS_RST;
 			s.icmp += a->answer == PP_ANS_ICMP;
+			/* The server's own RST (seen on the LAN) or ICMP error: it refused this client. */
+			s.srv_refused += (a->answer == PP_ANS_RST && a->lan_reply) ||
+			                 (a->answer == PP_ANS_ICMP && server_icmp_code(f, (int)i) >= 0);
 		}
+		if ((a->answer == PP_ANS_SYNACK || a->answer == PP_ANS_UDP) && a->wan_out)
+			s.answer_left++;
 	}
 	return s;
 }
@@ -129,7 +137,10 @@ static bool icmp_reject(const struct pp_facts *f)
 {
 	for (size_t i = 0; f->trace && i < f->trace->npkts; i++) {
 		const struct pp_packet *p = &f->trace->pkts[i];
-		if (p->kind == PP_PKT_ICMP_UNREACH && p->proto == IPPROTO_TCP && p->icmp_from == f->m->internal_ip)
+		/* About the mapped port: the closed-port test's errors say nothing about it. */
+		uint16_t hi = f->m->in_hi ? f->m->in_hi : f->m->in_lo;
+		if (p->kind == PP_PKT_ICMP_UNREACH && p->proto == IPPROTO_TCP && p->icmp_from == f->m->internal_ip &&
+		    p->dport >= f->m->in_lo && p->dport <= hi)
 			return true;
 	}
 	return false;
@@ -242,56 +253,169 @@ static bool address_cause(const struct pp_facts *f, struct pp_probe_result *r)
 	return false;
 }
 
+/* ---- the server: present, listening, filtering, routing back ---- */
+
+/* A test got an answer from the server (for UDP, OPEN only when data came back: callers pass
+ * facts where silence is TIMEOUT or UNTESTED). */
+static bool answered(enum pp_svc s) { return s == PP_SVC_OPEN || s == PP_SVC_REFUSED || s == PP_SVC_FILTERED; }
+
+/* Something the server sent to the router's non-LAN source came back: it routes to this
+ * router, so silence on the mapped port from there is its own filter, not its gateway. */
+static bool return_path(const struct pp_facts *f)
+{
+	return answered(f->closed_wan) || answered(f->ping_wan) || answered(f->svc_wan);
+}
+
+/* The server filters even LAN sources somewhere (a closed port or ping silent from the LAN while
+ * it is there): a firewall with a default drop, as Windows has. */
+static bool filters_lan(const struct pp_facts *f)
+{
+	return f->closed_lan == PP_SVC_TIMEOUT || f->ping_lan == PP_SVC_TIMEOUT;
+}
+
+/* Nothing of the server answered from the LAN. */
+static bool lan_silent(const struct pp_facts *f)
+{
+	bool svc = f->m->proto == PP_UDP ? f->svc_lan_reply || f->svc_lan == PP_SVC_REFUSED ||
+	                                   f->svc_lan == PP_SVC_FILTERED
+	                                 : answered(f->svc_lan);
+	return !svc && !answered(f->closed_lan) && !answered(f->ping_lan);
+}
+
+static void alt(struct pp_probe_result *r, enum pp_cause c, char *why, char *test)
+{
+	r->alternatives = pp_xrealloc(r->alternatives, (r->nalternatives + 1) * sizeof *r->alternatives);
+	r->alternatives[r->nalternatives++] = (struct pp_alternative){ .cause = c, .why = why, .test = test };
+}
+
+static const char *fw_kinds = "Windows Defender Firewall (the rule's Scope, remote addresses), "
+                              "iptables/nftables or firewalld (the rule's source match)";
+
+/* The server is not there now: a fresh ARP request went unanswered and nothing answered. When
+ * no ARP request could be sent, the old signs: the router's own "unreachable", or no entry. */
+static bool host_gone(const struct pp_facts *f)
+{
+	if (f->arp_now == PP_NO)
+		return lan_silent(f);
+	if (f->arp_now == PP_YES)
+		return false;
+	return (f->svc_lan == PP_SVC_UNREACHABLE && !icmp_reject(f)) ||
+	       (f->svc_lan == PP_SVC_TIMEOUT && f->neigh_ok == PP_NO);
+}
+
+static void scoped_firewall(const struct pp_facts *f, struct pp_probe_result *r, const char *ip,
+                            const char *how, bool certain)
+{
+	const struct pp_mapping *m = f->m;
+	char wip[16];
+	pp_format_ipv4(f->nonlan_src, wip);
+	set(r, PP_CAUSE_HOST_FIREWALL,
+	    pp_xasprintf("%s answers %s port %u from the LAN, but %s a non-LAN source (%s)%s: its "
+	                 "firewall admits the local subnet only%s", ip, pp_proto_name(m->proto), m->in_lo,
+	                 how, wip, certain ? ", while its answers on another port or to ping reach "
+	                 "this router (so its gateway is right)" : "", ct_words(f)),
+	    pp_xasprintf("on %s, open %s port %u for every source (or the clients' addresses), not only "
+	                 "the local subnet: %s", ip, pp_proto_name(m->proto), m->in_lo, fw_kinds));
+}
+
 static bool service_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
 {
 	const struct pp_mapping *m = f->m;
-	/* Unreachable, unless the server itself sent the ICMP error (a REJECT rule on it). */
-	bool unreach = (f->svc_lan == PP_SVC_UNREACHABLE && !icmp_reject(f)) ||
-	               (f->svc_lan == PP_SVC_TIMEOUT && f->neigh_ok == PP_NO);
-	if (unreach) {
-		set(r, PP_CAUSE_HOST_UNREACHABLE, pp_xasprintf("%s does not answer on the LAN (no ARP reply)", ip),
+	const char *proto = pp_proto_name(m->proto);
+	char lan[16];
+	pp_format_ipv4(f->lan_ip, lan);
+	if (host_gone(f)) {
+		set(r, PP_CAUSE_HOST_UNREACHABLE,
+		    pp_xasprintf("%s does not answer on the LAN (%s)%s", ip,
+		                 f->arp_now == PP_NO ? "no answer to a fresh ARP request" : "no ARP reply",
+		                 f->arp_now == PP_NO && f->arp_cached ? "; the neighbour cache still had an "
+		                 "entry: it was there a while ago, unplugged or switched off since" : ""),
 		    pp_xasprintf("check that %s is powered on, cabled and has this address; or correct "
 		                 "internal_ip of %s", ip, m->name));
 		return true;
 	}
-	if (f->svc_lan == PP_SVC_REFUSED && !icmp_reject(f)) {
-		set(r, PP_CAUSE_NOT_LISTENING, pp_xasprintf("nothing listens on %s port %u (%s)", ip, m->in_lo,
-		                                            m->proto == PP_UDP ? "ICMP port unreachable" : "TCP reset"),
+	/* A reset from the LAN too: a closed port, or a REJECT rule answering with a reset for
+	 * everyone (the two packets are alike). */
+	if (f->svc_lan == PP_SVC_REFUSED && !icmp_reject(f) && f->svc_wan != PP_SVC_OPEN) {
+		set(r, PP_CAUSE_NOT_LISTENING, pp_xasprintf("nothing listens on %s %s port %u (%s)", ip,
+		                                            proto, m->in_lo, m->proto == PP_UDP ?
+		                                            "ICMP port unreachable" : "TCP reset"),
 		    pp_xasprintf("start the service on %s, or correct internal_port of %s to the port it "
-		                 "listens on (ss -lntu on the server)", ip, m->name));
+		                 "listens on; a service bound to 127.0.0.1 or another address only must "
+		                 "listen on %s or all addresses (ss -lntu on the server)", ip, m->name, ip));
+		alt(r, PP_CAUSE_HOST_FIREWALL,
+		    pp_xasprintf("a firewall rule on %s that rejects port %u %s looks the same from the "
+		                 "network", ip, m->in_lo, m->proto == PP_UDP ? "with ICMP port unreachable" :
+		                 "with a TCP reset"),
+		    pp_xasprintf("on %s, ss -lntu (Windows: netstat -ano) shows whether anything listens on "
+		                 "port %u; if it does, its firewall rejects the port", ip, m->in_lo));
 		return true;
 	}
-	if (f->svc_lan == PP_SVC_REFUSED || f->svc_lan == PP_SVC_TIMEOUT || f->svc_lan == PP_SVC_FILTERED ||
-	    f->svc_lan == PP_SVC_UNREACHABLE) {
+	if (f->svc_lan == PP_SVC_FILTERED || (f->svc_lan == PP_SVC_REFUSED && f->svc_wan != PP_SVC_OPEN) ||
+	    f->svc_lan == PP_SVC_TIMEOUT || f->svc_lan == PP_SVC_UNREACHABLE) {
 		set(r, PP_CAUSE_HOST_FIREWALL,
-		    pp_xasprintf("%s answers ARP but %s port %u %s: its own firewall%s", ip, pp_proto_name(m->proto),
-		                 m->in_lo, f->svc_lan == PP_SVC_TIMEOUT ? "drops the connection" : "is rejected with ICMP",
-		                 ct_words(f)),
-		    pp_xasprintf("open port %u on %s's firewall (iptables/nftables, firewalld, Windows "
-		                 "Defender) for outside sources", m->in_lo, ip));
+		    pp_xasprintf("%s is there (it answers ARP) but %s port %u %s, even from the LAN: its "
+		                 "own firewall%s", ip, proto, m->in_lo,
+		                 f->svc_lan == PP_SVC_TIMEOUT ? "drops the connection" :
+		                 "is rejected with an ICMP error the server sends", ct_words(f)),
+		    pp_xasprintf("open %s port %u on %s's firewall (%s)", proto, m->in_lo, ip, fw_kinds));
 		return true;
 	}
-	if (f->svc_lan == PP_SVC_OPEN && f->svc_wan == PP_SVC_FILTERED) {
+	/* The LAN got an answer. What a non-LAN source gets tells the server's filter from its route. */
+	enum pp_svc w = f->svc_wan;
+	if (f->svc_lan != PP_SVC_OPEN || w == PP_SVC_OPEN || w == PP_SVC_UNTESTED)
+		return false;
+	if (w == PP_SVC_REFUSED || w == PP_SVC_FILTERED) {
+		/* A refusal is an answer that came back: the route is fine, the filter is not. */
+		scoped_firewall(f, r, ip, w == PP_SVC_REFUSED ? (m->proto == PP_UDP ?
+		                "answers ICMP port unreachable to" : "resets the connection of") :
+		                "rejects (ICMP error from the server)", false);
+		return true;
+	}
+	if (return_path(f)) {
+		scoped_firewall(f, r, ip, "drops", true);
+		return true;
+	}
+	char *sum = gateway_summary(f, ip, "answered from the LAN");
+	char *fix = pp_xasprintf("set %s's default gateway to %s, or let the router stand in as the "
+	                         "client: portpilot set %s masquerade=yes (the server then sees the "
+	                         "router, not the client)", ip, lan, m->name);
+	if (other_gateway(f)) {
+		set(r, PP_CAUSE_SERVER_GATEWAY, sum, fix);
+		return true;
+	}
+	/* Silence to every test from outside the LAN: replies routed elsewhere, or a firewall that
+	 * drops all non-LAN sources. Nothing on the network tells them apart; what the server
+	 * filters on the LAN ranks them. */
+	char *gw_why = pp_xasprintf("no answer of %s to a non-LAN source (port %u, closed port %u, "
+	                            "ping) came back, as when its gateway is not %s", ip, m->in_lo,
+	                            f->closed_port, lan);
+	char *fw_why = pp_xasprintf("a firewall on %s that drops every non-LAN source gives the same "
+	                            "silence%s", ip, filters_lan(f) ? ", and it does filter even the "
+	                            "LAN (a closed port or ping goes unanswered)" : "");
+	char *gw_test = pp_xasprintf("on %s, ip route (Windows: route print) shows the default gateway: "
+	                             "if it is %s, the firewall drops outside sources", ip, lan);
+	char *fw_test = pp_xasprintf("on %s, ip route (Windows: route print): a default gateway other "
+	                             "than %s (or none) is the cause; if it is %s, the firewall is", ip, lan, lan);
+	if (filters_lan(f)) {
 		set(r, PP_CAUSE_HOST_FIREWALL,
-		    pp_xasprintf("%s answers %s port %u from the LAN but rejects a non-LAN source with ICMP "
-		                 "administratively prohibited: its own firewall", ip, pp_proto_name(m->proto), m->in_lo),
-		    pp_xasprintf("open port %u on %s's firewall for outside sources, not only for the local "
-		                 "subnet", m->in_lo, ip));
-		return true;
+		    pp_xasprintf("%s answers %s port %u from the LAN but nothing from a non-LAN source; it "
+		                 "filters even the LAN elsewhere (a closed port or ping unanswered): likely "
+		                 "its firewall admits the local subnet only%s", ip, proto, m->in_lo, ct_words(f)),
+		    pp_xasprintf("on %s, open %s port %u for every source, not only the local subnet: %s",
+		                 ip, proto, m->in_lo, fw_kinds));
+		alt(r, PP_CAUSE_SERVER_GATEWAY, gw_why, fw_test);
+		free(fw_why);
+		free(gw_test);
+		free(sum);
+		free(fix);
+	} else {
+		set(r, PP_CAUSE_SERVER_GATEWAY, sum, fix);
+		alt(r, PP_CAUSE_HOST_FIREWALL, fw_why, gw_test);
+		free(gw_why);
+		free(fw_test);
 	}
-	if (f->svc_lan == PP_SVC_OPEN && (f->svc_wan == PP_SVC_TIMEOUT || f->svc_wan == PP_SVC_UNREACHABLE)) {
-		char lan[16];
-		pp_format_ipv4(f->lan_ip, lan);
-		/* UDP has no handshake to tell a reply sent elsewhere from a datagram dropped on arrival;
-		 * the server's ARP for another gateway does, and without it the fix names both. */
-		bool unsure = m->proto == PP_UDP && !other_gateway(f);
-		set(r, PP_CAUSE_SERVER_GATEWAY, gateway_summary(f, ip, "answered from the LAN"),
-		    pp_xasprintf("set %s's default gateway to %s, or enable masquerade for this mapping%s", ip, lan,
-		                 unsure ? "; if it already uses this router, its firewall drops UDP from "
-		                          "outside sources: open the port for them" : ""));
-		return true;
-	}
-	return false;
+	return true;
 }
 
 static bool traffic_cause(const struct pp_facts *f, struct pp_probe_result *r, const struct seen *s,
@@ -327,14 +451,49 @@ static bool traffic_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 		                 "firewalld/ufw/Docker rules that drop before it)"));
 		return true;
 	}
+	if (s->srv_refused && !s->answered && answered(f->svc_lan)) {
+		char cl[16];
+		pp_format_ipv4(s->last_client, cl);
+		set(r, PP_CAUSE_HOST_FIREWALL,
+		    pp_xasprintf("%s refused the outside client %s (%s) though it answers from the LAN: its "
+		                 "firewall rejects outside sources", ip, cl, s->refused ? "TCP reset" : "ICMP error"),
+		    pp_xasprintf("on %s, open %s port %u for every source (or the clients' addresses): %s", ip,
+		                 pp_proto_name(m->proto), m->in_lo, fw_kinds));
+		return true;
+	}
 	/* Without a capture, conntrack alone shows outside attempts DNATed and never answered. */
 	bool ct_only = !f->captured && f->outside_tested && !f->outside_ok && f->ct_unreplied && !f->ct_replied;
 	if ((s->fwd_no_reply && !s->answered) || ct_only) {
-		char lan[16];
+		char lan[16], cl[16];
 		pp_format_ipv4(f->lan_ip, lan);
-		set(r, PP_CAUSE_SERVER_GATEWAY, gateway_summary(f, ip, "got the attempt"),
-		    pp_xasprintf("set %s's default gateway to %s, or enable masquerade for this mapping", ip,
-		                 f->lan_ip ? lan : "this router"));
+		pp_format_ipv4(s->outside ? s->last_client : f->reflector_ip, cl);
+		char *gw_fix = pp_xasprintf("set %s's default gateway to %s, or let the router stand in as "
+		                            "the client: portpilot set %s masquerade=yes (the server then sees "
+		                            "the router, not the client)", ip, f->lan_ip ? lan : "this router",
+		                            m->name);
+		/* The server answers the router's non-LAN source: it routes to this router, yet not this
+		 * client: its firewall keeps the client out (an allow list that has the router in it),
+		 * or a route of its own sends that network elsewhere. */
+		if (answered(f->svc_wan) && !other_gateway(f)) {
+			set(r, PP_CAUSE_HOST_FIREWALL,
+			    pp_xasprintf("%s got the outside client's attempt (from %s) and never answered it, "
+			                 "though it answers the router's non-LAN source: its firewall admits "
+			                 "some sources only%s", ip, cl, ct_words(f)),
+			    pp_xasprintf("on %s, open %s port %u for every source (or the clients' addresses): %s",
+			                 ip, pp_proto_name(m->proto), m->in_lo, fw_kinds));
+			alt(r, PP_CAUSE_SERVER_GATEWAY,
+			    pp_xasprintf("a route on %s for %s's network through another gateway gives the same "
+			                 "silence", ip, cl), pp_xasprintf("on %s, ip route get %s (Windows: "
+			                 "Find-NetRoute -RemoteIPAddress %s) must say via %s", ip, cl, cl, lan));
+			free(gw_fix);
+			return true;
+		}
+		set(r, PP_CAUSE_SERVER_GATEWAY, gateway_summary(f, ip, "got the attempt"), gw_fix);
+		if (!other_gateway(f) && !return_path(f))
+			alt(r, PP_CAUSE_HOST_FIREWALL,
+			    pp_xasprintf("a firewall on %s that drops outside sources gives the same silence", ip),
+			    pp_xasprintf("on %s, ip route (Windows: route print) shows the default gateway: if "
+			                 "it is %s, the firewall drops outside sources", ip, lan));
 		return true;
 	}
 	if (f->outside_tested && !f->outside_ok && !s->outside && f->captured) {
@@ -375,15 +534,16 @@ static bool udp_service_cause(const struct pp_facts *f, struct pp_probe_result *
 	bool rejected = f->udp_lan == PP_SVC_FILTERED || f->udp_wan == PP_SVC_FILTERED;
 	/* TCP from the same non-LAN source comes back, so routing is fine: the drop is the server's. */
 	bool outside_only = f->udp_lan_reply && !f->udp_wan_reply && f->udp_wan != PP_SVC_UNTESTED &&
-	                    f->svc_wan == PP_SVC_OPEN;
+	                    (f->svc_wan == PP_SVC_OPEN || return_path(f));
 	if (!rejected && !outside_only)
 		return false;
 	set(r, PP_CAUSE_HOST_FIREWALL,
 	    rejected ? pp_xasprintf("%s rejects UDP port %u with ICMP administratively prohibited: its "
 	                            "own firewall", ip, m->in_lo)
 	             : pp_xasprintf("%s answers UDP port %u from the LAN but not from a non-LAN source, "
-	                            "while TCP from that source works: its firewall drops UDP from "
-	                            "outside", ip, m->in_lo),
+	                            "while %s: its firewall drops UDP from outside", ip, m->in_lo,
+	                            f->svc_wan == PP_SVC_OPEN ? "TCP from that source works" :
+	                            "its other answers to that source come back"),
 	    pp_xasprintf("open UDP port %u on %s's firewall for outside sources (iptables/nftables, "
 	                 "firewalld, Windows Defender), not only for the local subnet", m->in_lo, ip));
 	return true;
@@ -475,34 +635,66 @@ static void udp_note(const struct pp_facts *f, struct pp_probe_result *r)
 
 static void explain_ok(const struct pp_facts *f, struct pp_probe_result *r, const struct seen *s)
 {
-	if (f->outside_tested && f->outside_ok)
+	const struct pp_mapping *m = f->m;
+	if (f->outside_tested && f->outside_ok) {
 		set(r, PP_CAUSE_OK, pp_xasprintf("reachable from outside: the reflector connected and the "
 		                                 "server answered"), pp_xasprintf("nothing to fix"));
-	else if (f->outside_tested && f->captured)
+	} else if (f->outside_tested && f->captured && s->answer_left) {
+		/* The capture proves the server's answer left on the WAN: only then is it upstream. */
 		set(r, PP_CAUSE_UPSTREAM_BLOCKED,
-		    pp_xasprintf("the attempt went through this router and back out, yet the reflector saw "
-		                 "no answer: the reply is lost upstream"),
-		    pp_xasprintf("check the carrier/upstream firewall for filtering on port %u", f->m->pub_lo));
-	else if (f->outside_tested)
-		set(r, PP_CAUSE_OK, pp_xasprintf("every inside check passes, but the reflector could not "
-		                                 "connect and there is no capture to say where it stopped"),
-		    pp_xasprintf("run the probe as root so it can capture on WAN and LAN"));
-	else if (s->outside)
+		    pp_xasprintf("the attempt went through this router and the server's answer left on %s, "
+		                 "yet the reflector saw no answer: the reply is lost upstream", f->wan_if),
+		    pp_xasprintf("check the carrier/upstream firewall for filtering on port %u (replies "
+		                 "from it), or use another public port", m->pub_lo));
+	} else if (f->outside_tested && f->captured && s->answered) {
+		set(r, PP_CAUSE_FORWARD_BLOCKED,
+		    pp_xasprintf("the server answered the outside attempt on the LAN, but the answer never "
+		                 "left on %s: the router drops it on the way back", f->wan_if),
+		    pp_xasprintf("accept the replies in FORWARD (-m conntrack --ctstate RELATED,ESTABLISHED "
+		                 "-j ACCEPT; portpilot apply inserts it) and check rules that drop before it"));
+	} else if (f->outside_tested) {
+		/* Every inside check passed, yet the outside attempt failed and nothing here says
+		 * where: not ok, and not one confident cause. */
+		bool ct_none = f->ct_read && !f->nconntrack;
+		set(r, PP_CAUSE_UPSTREAM_BLOCKED,
+		    pp_xasprintf("every inside check passes but the reflector could not connect%s",
+		                 !f->captured ? " and there is no capture to say where it stopped" :
+		                 ", and the capture does not show where it stopped"),
+		    pp_xasprintf("ask the carrier whether port %u is filtered, or use another public port",
+		                 m->pub_lo));
+		alt(r, PP_CAUSE_FORWARD_BLOCKED,
+		    pp_xasprintf("a rule on this router may drop the attempt%s", ct_none ?
+		                 " (conntrack has no entry of it: dropped before it, or never here)" : ""),
+		    pp_xasprintf("%s", f->captured ? "probe again with --write F.pcap and read which side "
+		                 "the attempt reached" : "run the probe as root so it can capture on WAN and LAN"));
+	} else if (s->outside) {
 		set(r, PP_CAUSE_OK, pp_xasprintf("%d outside attempt(s) seen, %d answered by the server",
 		                                 s->outside, s->answered), pp_xasprintf("nothing to fix"));
-	else if (f->watched_s > 0)
+	} else if (f->watched_s > 0) {
 		set(r, PP_CAUSE_OK, pp_xasprintf("every inside check passes; no attempt arrived on %s in %d s "
 		                                 "of watching", f->wan_if, f->watched_s),
 		    pp_xasprintf("if someone did try from outside, it never reached this router: check the "
 		                 "address they use and the carrier (CGNAT, filtering)"));
-	else if (f->outside_requested)
+	} else if (f->outside_requested) {
 		set(r, PP_CAUSE_OK, pp_xasprintf("every inside check passes; the outside test could not run "
 		                                 "(see the check 'outside')"),
 		    pp_xasprintf("nothing to fix inside; repair the reflector access to test from outside"));
-	else
+	} else {
 		set(r, PP_CAUSE_OK, pp_xasprintf("every inside check passes; not tested from outside "
 		                                 "(give --reflector URL, or use watch)"),
 		    pp_xasprintf("nothing to fix inside; test from outside to be sure"));
+	}
+}
+
+static void free_alternatives(struct pp_probe_result *r)
+{
+	for (size_t i = 0; i < r->nalternatives; i++) {
+		free(r->alternatives[i].why);
+		free(r->alternatives[i].test);
+	}
+	free(r->alternatives);
+	r->alternatives = NULL;
+	r->nalternatives = 0;
 }
 
 void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
@@ -513,6 +705,7 @@ void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 	free(r->summary);
 	free(r->fix);
 	r->summary = r->fix = NULL;
+	free_alternatives(r);
 	if (!table_cause(f, r, ip) && !address_cause(f, r) && !service_cause(f, r, ip) &&
 	    !udp_service_cause(f, r, ip) && !traffic_cause(f, r, &s, ip) && !udp_outside_cause(f, r, ip))
 		explain_ok(f, r, &s);
@@ -547,6 +740,11 @@ void pp_probe_result_print(FILE *f, const struct pp_probe_result *r)
 		fprintf(f, "  [%s] %-12s %s\n", state_name(r->checks[i].state), r->checks[i].id, r->checks[i].text);
 	fprintf(f, "\ncause: %s\n  %s\n", pp_cause_name(r->cause), r->summary);
 	fprintf(f, "fix:\n  %s\n", r->fix);
+	if (r->nalternatives)
+		fputs("also possible (the evidence cannot rule it out):\n", f);
+	for (size_t i = 0; i < r->nalternatives; i++)
+		fprintf(f, "  %s: %s\n    to tell them apart: %s\n", pp_cause_name(r->alternatives[i].cause),
+		        r->alternatives[i].why, r->alternatives[i].test);
 	if (r->nevidence)
 		fputs("evidence:\n", f);
 	for (size_t i = 0; i < r->nevidence; i++)
@@ -582,7 +780,15 @@ void pp_probe_result_json(FILE *f, const struct pp_probe_result *r)
 	pp_json_str(f, r->summary);
 	fputs(",\"fix\":", f);
 	pp_json_str(f, r->fix);
-	fputs(",\"checks\":[", f);
+	fputs(",\"alternatives\":[", f);
+	for (size_t i = 0; i < r->nalternatives; i++) {
+		fprintf(f, "%s{\"cause\":\"%s\",\"why\":", i ? "," : "", pp_cause_name(r->alternatives[i].cause));
+		pp_json_str(f, r->alternatives[i].why);
+		fputs(",\"test\":", f);
+		pp_json_str(f, r->alternatives[i].test);
+		fputs("}", f);
+	}
+	fputs("],\"checks\":[", f);
 	for (size_t i = 0; i < r->nchecks; i++) {
 		fprintf(f, "%s{\"id\":\"%s\",\"state\":\"%s\",\"text\":", i ? "," : "", r->checks[i].id,
 		        state_name(r->checks[i].state));
@@ -621,6 +827,7 @@ void pp_probe_result_free(struct pp_probe_result *r)
 	for (size_t i = 0; i < r->nconntrack; i++)
 		free(r->conntrack[i]);
 	free(r->conntrack);
+	free_alternatives(r);
 	free(r->checks);
 	free(r->evidence);
 	free(r->summary);

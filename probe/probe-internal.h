@@ -14,8 +14,18 @@ void pp_evidence_add(struct pp_probe_result *r, const char *fmt, ...)
 void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o);
 /* The expected public address: [site] public_ip, the DDNS name. */
 void pp_facts_expected(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o);
-/* Connect to the internal service from the router's LAN address and from a non-LAN one. */
-void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o);
+/* Sockets the service tests need root for (raw ICMP bound to each source, ARP), opened before
+ * the privilege drop; -1 when not had. pp_svc_socks_open also picks f->nonlan_src. */
+struct pp_svc_socks {
+	int ping[2];                   /* [0] bound to the LAN address, [1] to the non-LAN source */
+	int arp;
+};
+void pp_svc_socks_open(struct pp_svc_socks *s, struct pp_facts *f);
+void pp_svc_socks_close(struct pp_svc_socks *s);
+/* Test the internal service, a closed port and ICMP echo from the router's LAN address and from
+ * a non-LAN one, side by side, after a fresh ARP request (host presence now). */
+void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+                      const struct pp_svc_socks *socks);
 
 /* All local IPv4 addresses (the router's own traffic); returns how many. */
 size_t pp_local_addrs(uint32_t *out, size_t max);

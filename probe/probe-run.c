@@ -212,7 +212,11 @@ int pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, st
 	trace_ctx(&x, &f);
 	/* Before the drop: the conntrack table is root's to open, anyone's to re-read. */
 	int ctfd = o->read_path ? -1 : pp_conntrack_open();
+	struct pp_svc_socks socks = { { -1, -1 }, -1 };
+	if (!o->read_path)
+		pp_svc_socks_open(&socks, &f);
 	if (open_capture(&x, &f, err) < 0) {
+		pp_svc_socks_close(&socks);
 		if (ctfd >= 0)
 			close(ctfd);
 		pp_probe_result_free(r);
@@ -222,7 +226,8 @@ int pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, st
 		while (x.cap && pp_capture_dispatch(x.cap, on_pkt, &x) >= 0)
 			;
 	} else {
-		pp_facts_service(&f, r, o);
+		pp_facts_service(&f, r, o, &socks);
+		pp_svc_socks_close(&socks);
 		drain(&x);
 		if (o->reflector_url)
 			outside_check(&x, &f);

@@ -196,6 +196,14 @@ struct pp_check {
 	char *text;                    /* the result in plain words, with the evidence */
 };
 
+/* A cause the evidence could not rule out, after the one named: why, and the one test that
+ * would tell the two apart. */
+struct pp_alternative {
+	enum pp_cause cause;
+	char *why;
+	char *test;
+};
+
 struct pp_probe_result {
 	char *mapping;
 	enum pp_cause cause;
@@ -212,6 +220,8 @@ struct pp_probe_result {
 	struct pp_reflect_result reflect_udp; /* protocol = both: the UDP connect-back (result "" if none) */
 	char **conntrack;              /* the mapping's conntrack entries, in words (pp_conntrack_line) */
 	size_t nconntrack;
+	struct pp_alternative *alternatives; /* ranked after cause; empty when the evidence is decisive */
+	size_t nalternatives;
 };
 
 struct pp_probe_opts {
@@ -261,6 +271,20 @@ struct pp_facts {
 	enum pp_svc svc_lan;           /* connect from the router's LAN address */
 	enum pp_svc svc_wan;           /* connect from a non-LAN source (the WAN address) */
 	enum pp_tri neigh_ok;          /* the server answered ARP */
+	/* ---- return path and host presence (issue 10, probe side) ----
+	 * Each test runs from the router's LAN address and from a non-LAN address it owns. An answer
+	 * of any kind (SYN-ACK, RST, echo reply, an ICMP error the server sent) that comes back to the
+	 * non-LAN source proves the server routes to it: then silence on the mapped port is its own
+	 * filter, not its gateway. For TCP, svc_* REFUSED is a RST and FILTERED any ICMP error sent
+	 * by the server itself (a REJECT rule: a closed TCP port answers RST, never ICMP). */
+	uint32_t nonlan_src;           /* the non-LAN source used (0: the router has none) */
+	uint16_t closed_port;          /* a port taken to be closed on the server (0: not tested) */
+	enum pp_svc closed_lan, closed_wan; /* TCP to closed_port from each source */
+	enum pp_svc ping_lan, ping_wan; /* ICMP echo: OPEN = echo reply, FILTERED = an ICMP error
+	                                 * from the server, TIMEOUT = silence */
+	bool svc_lan_reply;            /* UDP: the LAN datagram got data back (svc_lan OPEN is also silence) */
+	enum pp_tri arp_now;           /* a fresh ARP request, sent now, was answered (not the cache) */
+	bool arp_cached;               /* the neighbour cache held a complete entry before it */
 	bool outside_requested;        /* a reflector was given */
 	bool outside_tested;           /* and it answered the check */
 	bool outside_ok;

@@ -47,8 +47,10 @@ plab_apply() {
 
 # plab_reflector NS IP: start a reflector there; sets REFL. (Background jobs use ip netns exec
 # itself, which execs in place, so $! is the process and lab_down kills the right one.)
+# PLAB_REFLECTOR_ARGS: more options for it (the fault matrix probes faster than --rate's 30/min).
 plab_reflector() {
-	ip netns exec "$1" "$PORTPILOT" reflector --listen "$2:9443" >>"$pp_tmp/reflector.log" 2>&1 &
+	# shellcheck disable=SC2086
+	ip netns exec "$1" "$PORTPILOT" reflector --listen "$2:9443" ${PLAB_REFLECTOR_ARGS:-} >>"$pp_tmp/reflector.log" 2>&1 &
 	echo $! >>"$LAB_DIR/pids"
 	REFL=http://$2:9443
 	_refl_up() { lab_ns "$1" curl -s -o /dev/null --max-time 1 "$REFL/v1/whoami"; }

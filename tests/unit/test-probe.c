@@ -300,7 +300,7 @@ static void test_diagnose_each_fact(void **st)
 	f = healthy(&t), f.dns_ip = IP(203, 0, 113, 77);
 	strcpy(f.dns_name, "site3.example.net");
 	assert_int_equal(diag(&f), PP_CAUSE_PUBLIC_IP_MISMATCH);
-	f = healthy(&t), f.svc_lan = PP_SVC_REFUSED;
+	f = healthy(&t), f.svc_lan = f.svc_wan = PP_SVC_REFUSED;
 	assert_int_equal(diag(&f), PP_CAUSE_NOT_LISTENING);
 	f = healthy(&t), f.svc_lan = PP_SVC_UNREACHABLE;
 	assert_int_equal(diag(&f), PP_CAUSE_HOST_UNREACHABLE);
@@ -312,9 +312,14 @@ static void test_diagnose_each_fact(void **st)
 	assert_int_equal(diag(&f), PP_CAUSE_UPSTREAM_BLOCKED);
 	/* Without a capture, conntrack's never-answered DNAT entries still point at the server's route. */
 	f = healthy(&t), f.outside_ok = false, f.captured = false, f.ct_read = true, f.ct_unreplied = 1;
+	f.svc_wan = PP_SVC_UNTESTED;
 	assert_int_equal(diag(&f), PP_CAUSE_SERVER_GATEWAY);
+	/* ... unless the server answers the router's non-LAN source: then it keeps the client out. */
+	f.svc_wan = PP_SVC_OPEN;
+	assert_int_equal(diag(&f), PP_CAUSE_HOST_FIREWALL);
+	/* The reflector failed, nothing says where: not ok (it was). */
 	f.ct_replied = 1;
-	assert_int_equal(diag(&f), PP_CAUSE_OK);
+	assert_int_equal(diag(&f), PP_CAUSE_UPSTREAM_BLOCKED);
 	/* UDP only: the datagram from a non-LAN source got no answer, or a REJECT for outside sources. */
 	f = healthy(&t), map.proto = PP_UDP, f.svc_wan = PP_SVC_TIMEOUT;
 	assert_int_equal(diag(&f), PP_CAUSE_SERVER_GATEWAY);
@@ -324,6 +329,191 @@ static void test_diagnose_each_fact(void **st)
 	struct pp_cidr allow = { IP(198, 51, 100, 0), 24 };
 	f = healthy(&t), map.allow = &allow, map.nallow = 1;
 	assert_int_equal(diag(&f), PP_CAUSE_SOURCE_NOT_ALLOWED);
+}
+
+/* The diagnosis with its alternatives, for the tests that look at both. */
+static struct pp_probe_result *diag_r(const struct pp_facts *f)
+{
+	struct pp_probe_result *r = pp_xcalloc(1, sizeof *r);
+	r->mapping = pp_xstrdup("web-1");
+	pp_diagnose(f, r);
+	assert_non_null(r->summary);
+	assert_non_null(r->fix);
+	return r;
+}
+
+/* The cause named first and the alternatives after it, as a string: "host_firewall" or
+ * "server_gateway>host_firewall". */
+static const char *ranked(const struct pp_facts *f)
+{
+	static char out[128];
+	struct pp_probe_result *r = diag_r(f);
+	snprintf(out, sizeof out, "%s", pp_cause_name(r->cause));
+	for (size_t i = 0; i < r->nalternatives; i++) {
+		size_t l = strlen(out);
+		snprintf(out + l, sizeof out - l, ">%s", pp_cause_name(r->alternatives[i].cause));
+		assert_non_null(r->alternatives[i].why);
+		assert_non_null(r->alternatives[i].test);
+	}
+	pp_probe_result_free(r);
+	return out;
+}
+
+/* A healthy site as the new tests see it: every test from both sources answered. */
+static struct pp_facts answered_all(struct pp_trace *t)
+{
+	struct pp_facts f = healthy(t);
+	f.nonlan_src = WANIP;
+	f.closed_port = 65533;
+	f.closed_lan = f.closed_wan = PP_SVC_REFUSED;
+	f.ping_lan = f.ping_wan = PP_SVC_OPEN;
+	f.arp_now = PP_YES;
+	f.arp_cached = true;
+	return f;
+}
+
+/* The service answers the LAN; what comes back to a non-LAN source separates the server's
+ * filter from its route (issue 10). */
+static void test_diagnose_return_path(void **st)
+{
+	struct pp_trace t = { 0 };
+	struct pp_facts f = answered_all(&t);
+	assert_string_equal(ranked(&f), "ok");
+	/* A RST or an ICMP error from the server to the non-LAN source is an answer that came back:
+	 * the firewall, certain (it used to be upstream_blocked or server_gateway). */
+	f.svc_wan = PP_SVC_REFUSED;
+	assert_string_equal(ranked(&f), "host_firewall");
+	f.svc_wan = PP_SVC_FILTERED;
+	assert_string_equal(ranked(&f), "host_firewall");
+	/* Silence on the mapped port, but the closed port resets, or ping answers: the firewall. */
+	f = answered_all(&t), f.svc_wan = PP_SVC_TIMEOUT, f.ping_wan = PP_SVC_TIMEOUT;
+	assert_string_equal(ranked(&f), "host_firewall");
+	f = answered_all(&t), f.svc_wan = f.closed_wan = PP_SVC_TIMEOUT;
+	assert_string_equal(ranked(&f), "host_firewall");
+	f.closed_wan = PP_SVC_FILTERED;
+	assert_string_equal(ranked(&f), "host_firewall");
+	/* Nothing comes back to the non-LAN source, the server filters nothing on the LAN: the
+	 * gateway first, the firewall beside it. */
+	f = answered_all(&t), f.svc_wan = f.closed_wan = f.ping_wan = PP_SVC_TIMEOUT;
+	assert_string_equal(ranked(&f), "server_gateway>host_firewall");
+	/* The same, but a closed port is silent even from the LAN (a default-drop firewall, as
+	 * Windows has): the firewall first. */
+	f.closed_lan = PP_SVC_TIMEOUT;
+	assert_string_equal(ranked(&f), "host_firewall>server_gateway");
+	f.closed_lan = PP_SVC_REFUSED, f.ping_lan = PP_SVC_TIMEOUT;
+	assert_string_equal(ranked(&f), "host_firewall>server_gateway");
+	/* The server asking ARP for another gateway settles it. */
+	struct pp_trace_ctx c = ctx();
+	struct pp_packet arp = { .side = PP_SIDE_LAN, .kind = PP_PKT_ARP, .src = SRV, .dst = IP(192, 168, 2, 254) };
+	pp_trace_add(&t, &c, &arp);
+	f = answered_all(&t), f.svc_wan = f.closed_wan = f.ping_wan = PP_SVC_TIMEOUT;
+	assert_string_equal(ranked(&f), "server_gateway");
+	f.closed_lan = PP_SVC_TIMEOUT;
+	assert_string_equal(ranked(&f), "server_gateway");
+	pp_trace_free(&t);
+	/* The router's own "unreachable" to the non-LAN source (a route it lacks) proves nothing. */
+	f = answered_all(&t), f.svc_wan = f.closed_wan = f.ping_wan = PP_SVC_UNREACHABLE;
+	assert_string_equal(ranked(&f), "server_gateway>host_firewall");
+	/* UDP: the LAN's datagram answered, the non-LAN one not; TCP to a closed port resets. */
+	f = answered_all(&t), map.proto = PP_UDP, f.svc_lan_reply = true, f.svc_wan = PP_SVC_TIMEOUT;
+	assert_string_equal(ranked(&f), "host_firewall");
+	f.closed_wan = f.ping_wan = PP_SVC_TIMEOUT;
+	assert_string_equal(ranked(&f), "server_gateway>host_firewall");
+	map.proto = PP_TCP;
+	/* A reset from the LAN too: a closed port, or a REJECT with tcp-reset: both named. */
+	f = answered_all(&t), f.svc_lan = f.svc_wan = PP_SVC_REFUSED;
+	assert_string_equal(ranked(&f), "not_listening>host_firewall");
+	/* An ICMP error from the server itself, even to the LAN: a REJECT rule, not a closed port. */
+	f = answered_all(&t), f.svc_lan = f.svc_wan = PP_SVC_FILTERED;
+	assert_string_equal(ranked(&f), "host_firewall");
+	/* No non-LAN source on the router: nothing to compare, the other evidence decides. */
+	f = answered_all(&t), f.nonlan_src = 0, f.svc_wan = f.closed_wan = f.ping_wan = PP_SVC_UNTESTED;
+	assert_string_equal(ranked(&f), "ok");
+}
+
+/* Presence now, not from the cache: an unplugged server's entry outlives it (issue 10). */
+static void test_diagnose_presence(void **st)
+{
+	struct pp_trace t = { 0 };
+	/* The issue's case: the entry was cached (neigh_ok), the connection timed out. */
+	struct pp_facts f = answered_all(&t);
+	f.svc_lan = f.svc_wan = f.closed_lan = f.closed_wan = PP_SVC_TIMEOUT;
+	f.ping_lan = f.ping_wan = PP_SVC_TIMEOUT;
+	f.neigh_ok = PP_YES, f.arp_now = PP_NO;
+	assert_string_equal(ranked(&f), "host_unreachable");
+	struct pp_probe_result *r = diag_r(&f);
+	assert_non_null(strstr(r->summary, "fresh ARP request"));
+	assert_non_null(strstr(r->summary, "neighbour cache still had"));
+	pp_probe_result_free(r);
+	/* Present now and silent on every port from the LAN: its firewall drops everything. */
+	f.arp_now = PP_YES;
+	assert_string_equal(ranked(&f), "host_firewall");
+	/* No fresh ARP answer, yet the service answers (ARP filtered, a static entry): present. */
+	f = answered_all(&t), f.arp_now = PP_NO;
+	assert_string_equal(ranked(&f), "ok");
+	/* UDP to a gone host is silent, which for UDP looks open: the fresh ARP request decides. */
+	f = answered_all(&t), map.proto = PP_UDP, f.arp_now = PP_NO, f.svc_lan_reply = false;
+	f.svc_wan = PP_SVC_UNTESTED, f.closed_lan = f.closed_wan = f.ping_lan = f.ping_wan = PP_SVC_TIMEOUT;
+	assert_string_equal(ranked(&f), "host_unreachable");
+	map.proto = PP_TCP;
+	/* No ARP request could be sent (not Ethernet): the router's own unreachable still counts. */
+	f = answered_all(&t), f.arp_now = PP_UNKNOWN, f.svc_lan = PP_SVC_UNREACHABLE;
+	f.closed_lan = f.ping_lan = PP_SVC_UNREACHABLE;
+	assert_string_equal(ranked(&f), "host_unreachable");
+}
+
+/* The outside attempt in the capture: a refusal is not an answer lost upstream; upstream only
+ * when the server's answer left on the WAN; never ok when the reflector failed (issue 10). */
+static void test_diagnose_outside(void **st)
+{
+	struct pp_trace t = { 0 };
+	struct pp_trace_ctx c = ctx();
+	struct pp_facts f;
+	/* The server resets the outside client while the router's own tests pass. */
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40000, WANIP, 8080);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40000, SRV, 80);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_RST, SRV, 80, OUTSIDE, 40000);
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_RST, WANIP, 8080, OUTSIDE, 40000);
+	f = answered_all(&t), f.outside_ok = false;
+	assert_string_equal(ranked(&f), "host_firewall");
+	pp_trace_free(&t);
+	/* Answered with a SYN-ACK that left on the WAN: lost upstream. */
+	handshake(&t, &c, 40001);
+	f = answered_all(&t), f.outside_ok = false;
+	assert_string_equal(ranked(&f), "upstream_blocked");
+	pp_trace_free(&t);
+	/* Answered on the LAN, never out on the WAN: the router drops the reply. */
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40002, WANIP, 8080);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40002, SRV, 80);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYNACK, SRV, 80, OUTSIDE, 40002);
+	f = answered_all(&t), f.outside_ok = false;
+	assert_string_equal(ranked(&f), "forward_blocked");
+	pp_trace_free(&t);
+	/* Forwarded and never answered, though the server answers the router's non-LAN source:
+	 * it keeps this client out (or routes its network elsewhere). */
+	add(&t, &c, PP_SIDE_WAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40003, WANIP, 8080);
+	add(&t, &c, PP_SIDE_LAN, IPPROTO_TCP, PP_PKT_SYN, OUTSIDE, 40003, SRV, 80);
+	f = answered_all(&t), f.outside_ok = false;
+	assert_string_equal(ranked(&f), "host_firewall>server_gateway");
+	pp_trace_free(&t);
+	/* The reflector failed and there is no capture and no conntrack: never ok. */
+	f = answered_all(&t), f.outside_ok = false, f.captured = false;
+	assert_string_equal(ranked(&f), "upstream_blocked>forward_blocked");
+	/* The text and the JSON carry the alternatives. */
+	f = answered_all(&t), f.svc_wan = f.closed_wan = f.ping_wan = PP_SVC_TIMEOUT;
+	struct pp_probe_result *r = diag_r(&f);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mf = open_memstream(&buf, &len);
+	pp_probe_result_json(mf, r);
+	pp_probe_result_print(mf, r);
+	fclose(mf);
+	assert_non_null(strstr(buf, "\"alternatives\":[{\"cause\":\"host_firewall\",\"why\":"));
+	assert_non_null(strstr(buf, "also possible (the evidence cannot rule it out):\n  host_firewall: "));
+	assert_non_null(strstr(buf, "to tell them apart: on 192.168.2.101, ip route"));
+	assert_non_null(strstr(buf, "masquerade=yes"));
+	free(buf);
+	pp_probe_result_free(r);
 }
 
 static void test_diagnose_from_trace(void **st)
@@ -488,6 +678,9 @@ int main(void)
 		cmocka_unit_test(test_conntrack_lines),
 		cmocka_unit_test(test_diagnose_each_fact),
 		cmocka_unit_test(test_diagnose_from_trace),
+		cmocka_unit_test(test_diagnose_return_path),
+		cmocka_unit_test(test_diagnose_presence),
+		cmocka_unit_test(test_diagnose_outside),
 		cmocka_unit_test(test_cause_names),
 		cmocka_unit_test(test_token_read),
 		cmocka_unit_test(test_json_field),
