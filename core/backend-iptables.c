@@ -268,11 +268,17 @@ pp_backend_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err
 	free(e);
 	for (int t = 0; t < PP_NF__COUNT; t++)
 		live->save[t] = section(all, names[t]);
+	/* Another tool's DROP in raw or mangle stops a mapping as surely as one in filter. */
+	char *raw = section(all, "raw"), *mangle = section(all, "mangle");
+	live->save_more = pp_xasprintf("%s%s", raw, mangle);
+	free(raw);
+	free(mangle);
 	b->docker_user = strstr(live->save[PP_FILTER], "\n:DOCKER-USER ") != NULL;
 	rc = pp_ruleset_parse_buf(all, &live->own, err);
 	if (rc < 0) {
 		free(live->save[PP_NAT]);
 		free(live->save[PP_FILTER]);
+		free(live->save_more);
 		memset(live, 0, sizeof *live);
 	}
 	return rc;
@@ -346,6 +352,7 @@ pp_live_free(struct pp_live *live)
 	pp_ruleset_free(&live->own);
 	free(live->save[PP_NAT]);
 	free(live->save[PP_FILTER]);
+	free(live->save_more);
 	memset(live, 0, sizeof *live);
 }
 
@@ -562,6 +569,20 @@ pp_iface_subnet(const char *ifname, struct pp_cidr *out)
 	}
 	freeifaddrs(ifa);
 	return rc;
+}
+
+uint32_t
+pp_iface_addr4(const char *ifname)
+{
+	struct ifaddrs *ifa = NULL;
+	uint32_t ip = 0;
+	if (!ifname || getifaddrs(&ifa) < 0)
+		return 0;
+	for (struct ifaddrs *a = ifa; a && !ip; a = a->ifa_next)
+		if (a->ifa_addr && a->ifa_addr->sa_family == AF_INET && strcmp(a->ifa_name, ifname) == 0)
+			ip = ntohl(((struct sockaddr_in *)a->ifa_addr)->sin_addr.s_addr);
+	freeifaddrs(ifa);
+	return ip;
 }
 
 /* FORWARD policy DROP with a DROP/REJECT rule ahead of portpilot's jump. */
