@@ -470,7 +470,8 @@ pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct 
 			/* Its own rules in place but unreachable (a hook or jump gone) is drift too. */
 			s->sync = cl == 0 ? PP_SYNC_MISSING : same && !broken ? PP_SYNC_OK : PP_SYNC_DRIFTED;
 		for (size_t q = 0; q < cl; q++) {
-			if (!l[fl + q].nat)
+			/* The DNAT rules count connections; a masquerade rule would count them twice. */
+			if (!l[fl + q].nat || strstr(l[fl + q].body, " -j MASQUERADE"))
 				continue;
 			s->pkts += l[fl + q].pkts;
 			s->bytes += l[fl + q].bytes;

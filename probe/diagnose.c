@@ -11,7 +11,7 @@ static const char *const cause_names[PP_CAUSE__COUNT] = {
 	"ok", "disabled", "expired", "rule_missing", "ip_forward_off", "forward_blocked",
 	"not_listening", "host_unreachable", "host_firewall", "server_gateway", "wrong_protocol",
 	"source_not_allowed", "hairpin_missing", "public_ip_mismatch", "cgnat", "double_nat",
-	"upstream_blocked",
+	"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter",
 };
 
 const char *pp_cause_name(enum pp_cause c)
@@ -198,6 +198,89 @@ static bool table_cause(const struct pp_facts *f, struct pp_probe_result *r, con
 	return false;
 }
 
+/* The router's own switches and other tools' rules, in the order the packet meets them: a rule in
+ * PREROUTING that takes the port or drops the attempt, then the forwarding decision (interface
+ * forwarding, strict rp_filter), then a drop in FORWARD or on the replies' way. What conntrack
+ * recorded for the reflector's attempt counts too: a DNAT elsewhere is proof, whoever wrote it. */
+static bool kernel_rule_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
+{
+	const struct pp_mapping *m = f->m;
+	char cnt[48] = "";
+	if (f->foreign_pkts)
+		snprintf(cnt, sizeof cnt, " (counter %llu packets)", f->foreign_pkts);
+	if (f->foreign == 1 || (f->ct_elsewhere && !f->ct_replied && !f->ct_unreplied)) {
+		if (f->foreign == 1)
+			set(r, PP_CAUSE_FOREIGN_DNAT,
+			    pp_xasprintf("another rule takes %s port %u before portpilot's: \"%s\" in %s%s sends it "
+			                 "to %s, not %s:%u%s", pp_proto_name(m->proto), m->pub_lo, f->foreign_rule,
+			                 f->foreign_where, cnt, f->foreign_to, ip, m->in_lo,
+			                 f->ct_elsewhere ? "; conntrack shows the reflector's connection went there" : ""),
+			    pp_xasprintf("remove that rule or move its tool (Docker, a UPnP daemon, an old script) to "
+			                 "another port, or give %s another public_port (portpilot set %s public_port=...) "
+			                 "and apply", m->name, m->name));
+		else
+			set(r, PP_CAUSE_FOREIGN_DNAT,
+			    pp_xasprintf("conntrack shows the reflector's connection to port %u DNATed to %s, not "
+			                 "%s:%u: a rule outside portpilot's view takes the port first (nftables "
+			                 "table, another iptables variant)", m->pub_lo, f->ct_elsewhere_to, ip, m->in_lo),
+			    pp_xasprintf("find the rule with nft list ruleset (or iptables-legacy-save) and remove "
+			                 "it, or give %s another public_port and apply", m->name));
+		return true;
+	}
+	if (f->foreign == 2 && f->foreign_before_routing) {
+		set(r, PP_CAUSE_FOREIGN_DROP,
+		    pp_xasprintf("\"%s\" in %s%s drops %s port %u before it is forwarded to %s", f->foreign_rule,
+		                 f->foreign_where, cnt, pp_proto_name(m->proto), m->pub_lo, ip),
+		    pp_xasprintf("remove that rule or narrow it so it spares port %u (the tool that wrote it: a "
+		                 "firewall, fail2ban, a DDoS filter)", m->pub_lo));
+		return true;
+	}
+	const char *sides[2] = { f->wan_if, f->lan_if };
+	const enum pp_tri fwd[2] = { f->fwd_wan, f->fwd_lan };
+	for (int k = 0; k < 2; k++) {
+		if (fwd[k] != PP_NO)
+			continue;
+		set(r, PP_CAUSE_IP_FORWARD_OFF,
+		    pp_xasprintf("net.ipv4.conf.%s.forwarding is 0: the router does not forward what arrives on %s "
+		                 "(the %s side), so %s", sides[k], sides[k], k ? "LAN" : "WAN",
+		                 k ? "the server's replies never leave for the internet"
+		                   : "outside connections never reach the server"),
+		    pp_xasprintf("sysctl -w net.ipv4.conf.%s.forwarding=1, and keep it after reboot: remove "
+		                 "whatever sets it to 0 in /etc/sysctl.conf, /etc/sysctl.d/ or the network "
+		                 "manager (IPForward=) and add net.ipv4.conf.%s.forwarding = 1 to /etc/sysctl.d/",
+		                 sides[k], sides[k]));
+		return true;
+	}
+	bool wan = f->rp_wan == 1 && *f->rp_wan_route && *f->wan_if && strcmp(f->rp_wan_route, f->wan_if);
+	bool lan = f->rp_lan == 1 && *f->rp_lan_route && *f->lan_if && strcmp(f->rp_lan_route, f->lan_if);
+	if (wan || lan) {
+		char cl[16];
+		pp_format_ipv4(f->rp_client, cl);
+		set(r, PP_CAUSE_RP_FILTER,
+		    wan ? pp_xasprintf("strict reverse-path filtering (rp_filter = 1) on %s drops the attempts: "
+		                       "they arrive on %s but the route back to %s leaves by %s", f->wan_if,
+		                       f->wan_if, f->rp_client ? cl : "outside clients (the default route)",
+		                       f->rp_wan_route)
+		        : pp_xasprintf("strict reverse-path filtering (rp_filter = 1) on %s drops the server's "
+		                       "replies: they arrive on %s but the route to %s leaves by %s", f->lan_if,
+		                       f->lan_if, ip, f->rp_lan_route),
+		    pp_xasprintf("use loose mode: sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.%s.rp_filter=2 "
+		                 "(and in /etc/sysctl.d/), or make the route to %s leave by %s",
+		                 wan ? f->wan_if : f->lan_if, wan ? (f->rp_client ? cl : "outside clients") : ip,
+		                 wan ? f->wan_if : f->lan_if));
+		return true;
+	}
+	if (f->foreign == 2) {
+		set(r, PP_CAUSE_FOREIGN_DROP,
+		    pp_xasprintf("\"%s\" in %s%s drops %s before portpilot's accept", f->foreign_rule,
+		                 f->foreign_where, cnt, f->foreign_reply ? "the server's replies" : "the forwarded traffic"),
+		    pp_xasprintf("remove that rule or narrow it so it spares %s:%u (portpilot's accept in PP-FWD "
+		                 "only helps what reaches it; firewalld/ufw/Docker rules come first)", ip, m->in_lo));
+		return true;
+	}
+	return false;
+}
+
 static bool address_cause(const struct pp_facts *f, struct pp_probe_result *r)
 {
 	char wan[16], seen[16], exp[16];
@@ -279,14 +362,18 @@ static bool service_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 		                 "subnet", m->in_lo, ip));
 		return true;
 	}
-	if (f->svc_lan == PP_SVC_OPEN && (f->svc_wan == PP_SVC_TIMEOUT || f->svc_wan == PP_SVC_UNREACHABLE)) {
+	/* With masquerade = yes the server answers the router's LAN address: its route to non-LAN
+	 * sources does not matter to the mapping. */
+	if (f->svc_lan == PP_SVC_OPEN && !m->masquerade &&
+	    (f->svc_wan == PP_SVC_TIMEOUT || f->svc_wan == PP_SVC_UNREACHABLE)) {
 		char lan[16];
 		pp_format_ipv4(f->lan_ip, lan);
 		/* UDP has no handshake to tell a reply sent elsewhere from a datagram dropped on arrival;
 		 * the server's ARP for another gateway does, and without it the fix names both. */
 		bool unsure = m->proto == PP_UDP && !other_gateway(f);
 		set(r, PP_CAUSE_SERVER_GATEWAY, gateway_summary(f, ip, "answered from the LAN"),
-		    pp_xasprintf("set %s's default gateway to %s, or enable masquerade for this mapping%s", ip, lan,
+		    pp_xasprintf("set %s's default gateway to %s, or portpilot set %s masquerade=yes and apply "
+		                 "(the server then sees the router, not the client, as the source)%s", ip, lan, m->name,
 		                 unsure ? "; if it already uses this router, its firewall drops UDP from "
 		                          "outside sources: open the port for them" : ""));
 		return true;
@@ -333,8 +420,9 @@ static bool traffic_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 		char lan[16];
 		pp_format_ipv4(f->lan_ip, lan);
 		set(r, PP_CAUSE_SERVER_GATEWAY, gateway_summary(f, ip, "got the attempt"),
-		    pp_xasprintf("set %s's default gateway to %s, or enable masquerade for this mapping", ip,
-		                 f->lan_ip ? lan : "this router"));
+		    pp_xasprintf("set %s's default gateway to %s, or portpilot set %s masquerade=yes and apply "
+		                 "(the server then sees the router, not the client, as the source)", ip,
+		                 f->lan_ip ? lan : "this router", m->name));
 		return true;
 	}
 	if (f->outside_tested && !f->outside_ok && !s->outside && f->captured) {
@@ -513,7 +601,7 @@ void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 	free(r->summary);
 	free(r->fix);
 	r->summary = r->fix = NULL;
-	if (!table_cause(f, r, ip) && !address_cause(f, r) && !service_cause(f, r, ip) &&
+	if (!table_cause(f, r, ip) && !kernel_rule_cause(f, r, ip) && !address_cause(f, r) && !service_cause(f, r, ip) &&
 	    !udp_service_cause(f, r, ip) && !traffic_cause(f, r, &s, ip) && !udp_outside_cause(f, r, ip))
 		explain_ok(f, r, &s);
 	udp_note(f, r);
