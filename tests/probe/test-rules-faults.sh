@@ -11,7 +11,7 @@ plab_up || { not_ok "lab builds"; pp_done; }
 R=$LAB_ROUTER
 ipt() { ip netns exec "$R" iptables "$@"; }
 sys() { ip netns exec "$R" sysctl -qw "$@"; }
-jqt() { jq -e "$@" >/dev/null; }
+jqt() { jq -e "$@" >/dev/null 2>&1; }
 check "apply the seed table" plab_apply
 plab_reflector "$LAB_INET" "$LAB_INET_IP" || { not_ok "reflector starts"; pp_done; }
 
