@@ -585,30 +585,40 @@ pp_iface_addr4(const char *ifname)
 	return ip;
 }
 
-/* FORWARD policy DROP with a DROP/REJECT rule ahead of portpilot's jump. */
+/*
+ * Another tool's rule that meets a mapping's traffic before portpilot's (core/rules-foreign.c):
+ * an apply cannot change that, since portpilot never touches other rules, so say it before. A
+ * few are enough to make the point on a big table.
+ */
 static void
-check_forward(const char *save, struct pp_findings *out)
+check_foreign(const struct pp_table *t, const struct pp_live *live, struct pp_findings *out)
 {
-	if (!save || !strstr(save, ":FORWARD DROP"))
-		return;
-	for (const char *l = save; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
-		const char *r = l[0] == '[' ? strchr(l, ']') : NULL;
-		r = r ? r + 2 : l;
-		if (strncmp(r, "-A FORWARD ", 11) != 0)
+	enum { MAX_SHOWN = 10 };
+	char *all = pp_xasprintf("%s%s%s", live->save_more ? live->save_more : "",
+	                         live->save[PP_NAT] ? live->save[PP_NAT] : "",
+	                         live->save[PP_FILTER] ? live->save[PP_FILTER] : "");
+	struct pp_foreign *fr = pp_foreign_parse(all);
+	uint32_t wan = pp_iface_addr4(t->site.val[PP_S_WAN_INTERFACE]);
+	size_t shown = 0;
+	free(all);
+	for (size_t i = 0; i < t->n && shown < MAX_SHOWN; i++) {
+		const struct pp_mapping *m = &t->maps[i];
+		struct pp_foreign_query q;
+		struct pp_foreign_hit h;
+		if (!pp_mapping_active(m, time(NULL)))
 			continue;
-		if (strncmp(r, "-A FORWARD -j PP-FWD", 20) == 0)
-			return;
-		size_t n = strcspn(r, "\n");
-		char *rule = pp_xstrndup(r, n);
-		if (strstr(rule, " -j DROP") || strstr(rule, " -j REJECT")) {
-			pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
-			                "insert portpilot's jump above it or remove the rule",
-			                "FORWARD policy is DROP and \"%s\" comes before portpilot's accept", rule);
-			free(rule);
-			return;
-		}
-		free(rule);
+		pp_foreign_query_of(t, m, wan, &q);
+		if (!pp_foreign_first(fr, &q, &h))
+			continue;
+		char *w = pp_foreign_words(&h);
+		pp_findings_add(out, PP_WARNING, m->line, m->name, NULL,
+		                "remove or narrow that rule, or give the mapping another public_port (portpilot "
+		                "never changes another tool's rules)",
+		                "%s: %s, before portpilot's rules", h.kind == PP_FOREIGN_DNAT ? "shadowed" : "blocked", w);
+		free(w);
+		shown++;
 	}
+	pp_foreign_free(fr);
 }
 
 void
@@ -630,5 +640,6 @@ pp_backend_checks(const struct pp_table *t, const struct pp_live *live, struct p
 		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
 		                "use loose mode: sysctl net.ipv4.conf.all.rp_filter=2 (and the WAN interface's)",
 		                "strict reverse-path filtering (rp_filter=1) drops forwarded replies when routes are asymmetric");
-	check_forward(live ? live->save[PP_FILTER] : NULL, out);
+	if (live)
+		check_foreign(t, live, out);
 }

@@ -323,17 +323,12 @@ pp_foreign_parse(const char *save)
 		const char *r = l;
 		if (*l == '[' && sscanf(l, "[%llu:%llu]", &pk, &by) == 2 && strchr(l, ']'))
 			r = strchr(l, ']') + 1 + (strchr(l, ']')[1] == ' ');
-		if (strncmp(r, "-A ", 3))
+		/* portpilot's own chains (thousands of rules): the walk stops at the jump into them. */
+		if (strncmp(r, "-A ", 3) || !strncmp(r + 3, PP_CHAIN_PREFIX, strlen(PP_CHAIN_PREFIX)))
 			continue;
 		char *text = pp_xstrndup(r, n - (size_t)(r - l)), chain[32] = "";
 		struct rule rule = { .text = text, .pkts = pk };
 		parse_rule(text, &rule, chain, sizeof chain);
-		if (!strncmp(chain, PP_CHAIN_PREFIX, strlen(PP_CHAIN_PREFIX))) {
-			/* portpilot's own chains: the walk stops at the jump into them. */
-			free(text);
-			free(rule.c);
-			continue;
-		}
 		struct chain *c = chain_get(cur, chain, true);
 		if (c->n == c->cap) {
 			c->cap = c->cap ? 2 * c->cap : 8;

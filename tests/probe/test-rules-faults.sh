@@ -105,6 +105,11 @@ while IFS='|' read -r name cause body state setup <&3; do
 	fi
 	restore
 done 3<"$pp_tmp/scenarios" </dev/null
+# Without a reflector every inside check passes, yet the port is another rule's: never ok.
+ipt -t nat -I PREROUTING 1 -p tcp --dport 8080 -j DNAT --to-destination 192.168.2.103:80
+plab_probe web-1
+expect_cause "dnat-prerouting, probed without a reflector" foreign_dnat
+restore
 echo "# diagnosis: $right/$total scenarios named right"
 [ -n "$misses" ] && echo "# misses:$misses"
 check "diagnosis: $right/$total scenarios named right" [ "$right" = "$total" ]
