@@ -585,6 +585,32 @@ pp_iface_addr4(const char *ifname)
 	return ip;
 }
 
+/* FORWARD policy DROP with a DROP/REJECT rule ahead of portpilot's jump. */
+static void
+check_forward(const char *save, struct pp_findings *out)
+{
+	if (!save || !strstr(save, ":FORWARD DROP"))
+		return;
+	for (const char *l = save; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+		const char *r = l[0] == '[' ? strchr(l, ']') : NULL;
+		r = r ? r + 2 : l;
+		if (strncmp(r, "-A FORWARD ", 11) != 0)
+			continue;
+		if (strncmp(r, "-A FORWARD -j PP-FWD", 20) == 0)
+			return;
+		size_t n = strcspn(r, "\n");
+		char *rule = pp_xstrndup(r, n);
+		if (strstr(rule, " -j DROP") || strstr(rule, " -j REJECT")) {
+			pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
+			                "insert portpilot's jump above it or remove the rule",
+			                "FORWARD policy is DROP and \"%s\" comes before portpilot's accept", rule);
+			free(rule);
+			return;
+		}
+		free(rule);
+	}
+}
+
 /*
  * Another tool's rule that meets a mapping's traffic before portpilot's (core/rules-foreign.c):
  * an apply cannot change that, since portpilot never touches other rules, so say it before. A
@@ -640,6 +666,7 @@ pp_backend_checks(const struct pp_table *t, const struct pp_live *live, struct p
 		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
 		                "use loose mode: sysctl net.ipv4.conf.all.rp_filter=2 (and the WAN interface's)",
 		                "strict reverse-path filtering (rp_filter=1) drops forwarded replies when routes are asymmetric");
+	check_forward(live ? live->save[PP_FILTER] : NULL, out);
 	if (live)
 		check_foreign(t, live, out);
 }

@@ -105,6 +105,8 @@ status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 		fprintf(f, ",\"state\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"shadowed_by\":",
 		        pp_sync_name(st[i].sync), st[i].pkts, st[i].bytes);
 		pp_json_str(f, st[i].shadow);
+		fputs(",\"shadow\":", f);
+		pp_json_str(f, st[i].shadow_words);
 		fputs("}", f);
 	}
 	fputs("]}\n", f);
@@ -156,7 +158,7 @@ status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 		if (st[i].shadow)
 			fprintf(f, "  %s by a rule ahead of portpilot's: %s; remove that rule or narrow it "
 			        "(portpilot probe %s shows what the traffic meets)\n",
-			        st[i].shadow_drops ? "blocked" : "shadowed", st[i].shadow, st[i].name);
+			        st[i].shadow_drops ? "blocked" : "shadowed", st[i].shadow_words, st[i].name);
 	}
 }
 

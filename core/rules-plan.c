@@ -482,7 +482,8 @@ pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct 
 		struct pp_foreign_hit h;
 		pp_foreign_query_of(t, m, wan_addr, &q);
 		if (pp_mapping_active(m, now) && pp_foreign_first(fr, &q, &h)) {
-			s->shadow = pp_foreign_words(&h);
+			s->shadow = pp_xstrdup(h.rule);
+			s->shadow_words = pp_foreign_words(&h);
 			s->shadow_drops = h.kind == PP_FOREIGN_DROP;
 			if (s->sync == PP_SYNC_OK)
 				s->sync = h.kind == PP_FOREIGN_DNAT ? PP_SYNC_SHADOWED : PP_SYNC_BLOCKED;
@@ -510,7 +511,9 @@ pp_layout_status_free(struct pp_layout_status *ls)
 void
 pp_status_free(struct pp_map_status *st, size_t n)
 {
-	for (size_t i = 0; st && i < n; i++)
+	for (size_t i = 0; st && i < n; i++) {
 		free(st[i].shadow);
+		free(st[i].shadow_words);
+	}
 	free(st);
 }

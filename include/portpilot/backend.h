@@ -237,6 +237,7 @@ struct pp_map_status {
 	unsigned long long pkts, bytes; /* DNAT rules: first packets of connections */
 	char *shadow;                   /* a foreign rule that catches the traffic first, or NULL */
 	bool shadow_drops;              /* that rule drops the traffic (else it takes the port) */
+	char *shadow_words;             /* it in words: table, chain, counter, what it does (pp_foreign_words) */
 };
 /* Fill st[i] for t->maps[i]; caller frees with pp_status_free. */
 int pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,

@@ -83,7 +83,7 @@ while IFS='|' read -r name cause body state setup <&3; do
 	if [ "$state" = in_sync ]; then want_src=0; else want_src=1; fi
 	rcheck "$name: status says web-1 $state (exit $want_src)" [ "$st" = "$state" -a "$src" = "$want_src" ]
 	if [ "$state" != in_sync ]; then
-		rcheck "$name: status names the rule" jqt '.mappings[] | select(.name == "web-1") | .shadowed_by | test("\"-A ")' "$pp_tmp/st.json"
+		rcheck "$name: status names the rule" jqt '.mappings[] | select(.name == "web-1") | (.shadowed_by | test("^-A ")) and (.shadow | test("^(raw|mangle|nat|filter) [A-Z]"))' "$pp_tmp/st.json"
 	fi
 	plab_probe web-1 --reflector "$REFL"
 	expect_cause "$name" "$cause"
