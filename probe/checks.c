@@ -264,14 +264,18 @@ static void check_ip_forward(struct pp_facts *f, struct pp_probe_result *r, cons
 	free(v);
 }
 
-/* An interface's sysctl under net.ipv4.conf, -1 when unreadable (or the name cannot be one). */
+/* An interface's sysctl under net.ipv4.conf, -1 when unreadable (or the name cannot be one).
+ * Read by path: a VLAN's name has a dot (eth0.100), which the sysctl's dotted name would split. */
 static int conf_sysctl(const char *ifname, const char *key)
 {
-	char name[96];
-	if (!*ifname || strchr(ifname, '/') || strchr(ifname, '.'))
+	char path[128];
+	if (!*ifname || strchr(ifname, '/') || !strcmp(ifname, "..") || !strcmp(ifname, "."))
 		return -1;
-	snprintf(name, sizeof name, "net.ipv4.conf.%s.%s", ifname, key);
-	return pp_sysctl_read(name);
+	snprintf(path, sizeof path, "/proc/sys/net/ipv4/conf/%s/%s", ifname, key);
+	char *v = pp_read_file(path, NULL);
+	int n = v ? atoi(v) : -1;
+	free(v);
+	return n;
 }
 
 /* IPv4 forwards what arrives on an interface only when that interface's forwarding is on: the WAN

@@ -240,15 +240,20 @@ static bool kernel_rule_cause(const struct pp_facts *f, struct pp_probe_result *
 	for (int k = 0; k < 2; k++) {
 		if (fwd[k] != PP_NO)
 			continue;
+		/* sysctl spells a VLAN's dot as a slash: net.ipv4.conf.eth0/100.forwarding */
+		char sn[32];
+		snprintf(sn, sizeof sn, "%s", sides[k]);
+		for (char *c = sn; *c; c++)
+			*c = *c == '.' ? '/' : *c;
 		set(r, PP_CAUSE_IP_FORWARD_OFF,
 		    pp_xasprintf("net.ipv4.conf.%s.forwarding is 0: the router does not forward what arrives on %s "
-		                 "(the %s side), so %s", sides[k], sides[k], k ? "LAN" : "WAN",
+		                 "(the %s side), so %s", sn, sides[k], k ? "LAN" : "WAN",
 		                 k ? "the server's replies never leave for the internet"
 		                   : "outside connections never reach the server"),
 		    pp_xasprintf("sysctl -w net.ipv4.conf.%s.forwarding=1, and keep it after reboot: remove "
 		                 "whatever sets it to 0 in /etc/sysctl.conf, /etc/sysctl.d/ or the network "
 		                 "manager (IPForward=) and add net.ipv4.conf.%s.forwarding = 1 to /etc/sysctl.d/",
-		                 sides[k], sides[k]));
+		                 sn, sn));
 		return true;
 	}
 	bool wan = f->rp_wan == 1 && *f->rp_wan_route && *f->wan_if && strcmp(f->rp_wan_route, f->wan_if);

@@ -374,6 +374,9 @@ test_diagnose_kernel_rules(void **st)
 	f = healthy();
 	f.fwd_wan = PP_NO;
 	expect(&f, PP_CAUSE_IP_FORWARD_OFF, "net.ipv4.conf.eth0.forwarding is 0", "sysctl -w net.ipv4.conf.eth0.forwarding=1");
+	strcpy(f.wan_if, "eth0.100");   /* a VLAN: sysctl writes its dot as a slash */
+	expect(&f, PP_CAUSE_IP_FORWARD_OFF, "net.ipv4.conf.eth0/100.forwarding is 0:",
+	       "sysctl -w net.ipv4.conf.eth0/100.forwarding=1");
 	f.ip_forward = PP_NO;           /* the global switch says it first */
 	expect(&f, PP_CAUSE_IP_FORWARD_OFF, "net.ipv4.ip_forward is 0", NULL);
 	/* rp_filter: strict and the route back elsewhere; loose or a symmetric route is fine. */
