@@ -1,13 +1,22 @@
 #!/bin/sh
 # The router's own switches and other tools' rules, each fault in several forms, on ONE lab: break
 # it, send real traffic from outside, ask status and the probe, restore. Every row must get the
-# outside answer, the status state of web-1 and the probe's cause right.
+# outside answer, the status state of the mapping and the probe's cause right.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/probe/probe-lab.sh"
 lab_need_root
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
-plab_up || { not_ok "lab builds"; pp_done; }
+plab_up udp || { not_ok "lab builds"; pp_done; }
+# Rows named udp-* probe voice, a udp mapping to the lab's echo on srv2; the others web-1.
+cat >>"$PT" <<EOF
+
+[voice]
+protocol      = udp
+public_port   = 6000
+internal_ip   = $LAB_SRV2_IP
+internal_port = $LAB_UDP_PORT
+EOF
 R=$LAB_ROUTER
 ipt() { ip netns exec "$R" iptables "$@"; }
 sys() { ip netns exec "$R" sysctl -qw "$@"; }
@@ -35,8 +44,9 @@ restore() {
 	return 0
 }
 
-# name | cause the probe must name | what curl from outside gets (- nothing) | status of web-1 | the fault
-# web-1 is tcp 8080 -> 192.168.2.101:80 on WAN eth0, LAN eth1.
+# name | cause the probe must name | what the outside gets (curl, or the udp echo; - nothing) |
+# status of the mapping | the fault. web-1 is tcp 8080 -> 192.168.2.101:80, voice udp 6000 ->
+# 192.168.2.102:5005, on WAN eth0, LAN eth1.
 cat >"$pp_tmp/scenarios" <<'EOF'
 dnat-prerouting      | foreign_dnat   | srv-103 | shadowed | ipt -t nat -I PREROUTING 1 -p tcp --dport 8080 -j DNAT --to-destination 192.168.2.103:80
 dnat-docker-chain    | foreign_dnat   | srv-102 | shadowed | ipt -t nat -N DOCKER && ipt -t nat -A DOCKER -i docker0 -j RETURN && ipt -t nat -A DOCKER ! -i docker0 -p tcp --dport 8080 -j DNAT --to-destination 192.168.2.102:80 && ipt -t nat -I PREROUTING 1 -m addrtype --dst-type LOCAL -j DOCKER
@@ -60,6 +70,11 @@ control-dnat-other   | ok             | srv-101 | in_sync  | ipt -t nat -I PRERO
 control-drop-behind  | ok             | srv-101 | in_sync  | ipt -A FORWARD -j DROP && ipt -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 192.168.2.103:80
 control-rp-strict    | ok             | srv-101 | in_sync  | sys net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.eth0.rp_filter=1 net.ipv4.conf.eth1.rp_filter=1
 control-rp-loose     | ok             | srv-101 | in_sync  | asym && sys net.ipv4.conf.all.rp_filter=2
+udp-dnat-prerouting  | foreign_dnat   | srv-103 hi | shadowed | ipt -t nat -I PREROUTING 1 -i eth0 -p udp --dport 6000 -j DNAT --to-destination 192.168.2.103:5005
+udp-drop-raw         | foreign_drop   | -       | blocked  | ipt -t raw -I PREROUTING 1 -p udp -m multiport --dports 5000:6100 -j DROP
+udp-reject-forward   | foreign_drop   | -       | blocked  | ipt -I FORWARD 1 -d 192.168.2.102 -p udp -j REJECT
+udp-forwarding-off-lan | ip_forward_off | -     | in_sync  | sys net.ipv4.conf.eth1.forwarding=0
+udp-control-healthy  | ok             | srv-102 hi | in_sync | true
 EOF
 
 right=0 total=0 misses=""
@@ -74,18 +89,23 @@ while IFS='|' read -r name cause body state setup <&3; do
 		restore
 		continue
 	fi
-	got=$(lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:8080/")
+	case $name in udp-*) map=voice;; *) map=web-1;; esac
+	if [ $map = voice ]; then
+		got=$(lab_udp "$LAB_INET" "$LAB_PUBLIC_IP" 6000 hi)
+	else
+		got=$(lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:8080/")
+	fi
 	[ "$body" = - ] && body=""
-	rcheck "$name: outside curl gets '${body:-nothing}'" [ "$got" = "$body" ]
+	rcheck "$name: the outside gets '${body:-nothing}'" [ "$got" = "$body" ]
 	ip netns exec "$R" "$PORTPILOT" -f "$PT" --state-dir "$pp_tmp/state" status --json >"$pp_tmp/st.json" 2>&1
 	src=$?
-	st=$(jq -r '.mappings[] | select(.name == "web-1") | .state' "$pp_tmp/st.json" 2>/dev/null)
+	st=$(jq -r --arg m $map '.mappings[] | select(.name == $m) | .state' "$pp_tmp/st.json" 2>/dev/null)
 	if [ "$state" = in_sync ]; then want_src=0; else want_src=1; fi
-	rcheck "$name: status says web-1 $state (exit $want_src)" [ "$st" = "$state" -a "$src" = "$want_src" ]
+	rcheck "$name: status says $map $state (exit $want_src)" [ "$st" = "$state" -a "$src" = "$want_src" ]
 	if [ "$state" != in_sync ]; then
-		rcheck "$name: status names the rule" jqt '.mappings[] | select(.name == "web-1") | (.shadowed_by | test("^-A ")) and (.shadow | test("^(raw|mangle|nat|filter) [A-Z]"))' "$pp_tmp/st.json"
+		rcheck "$name: status names the rule" jqt --arg m $map '.mappings[] | select(.name == $m) | (.shadowed_by | test("^-A ")) and (.shadow | test("^(raw|mangle|nat|filter) [A-Z]"))' "$pp_tmp/st.json"
 	fi
-	plab_probe web-1 --reflector "$REFL"
+	plab_probe $map --reflector "$REFL"
 	expect_cause "$name" "$cause"
 	want_rc=1
 	[ "$cause" = ok ] && want_rc=0
