@@ -173,6 +173,53 @@ add_cond(struct rule *r, const struct cond *c)
 	r->c[r->nc++] = *c;
 }
 
+/* What a target does: a verdict portpilot knows, its own chain, or a jump (user chain or a
+ * target that lets the packet on, LOG, MARK, CT...: the walk settles which by looking it up). */
+static enum tgt
+target_kind(const char *v, bool go)
+{
+	static const struct { const char *n; enum tgt t; } tg[] = {
+		{ "DNAT", T_DNAT }, { "REDIRECT", T_REDIRECT }, { "DROP", T_DROP }, { "REJECT", T_REJECT },
+		{ "ACCEPT", T_ACCEPT }, { "RETURN", T_RETURN }, { "NOTRACK", T_NOTRACK },
+	};
+	for (size_t i = 0; i < sizeof tg / sizeof *tg; i++)
+		if (!strcmp(v, tg[i].n))
+			return tg[i].t;
+	if (!strncmp(v, PP_CHAIN_PREFIX, strlen(PP_CHAIN_PREFIX)))
+		return T_OURS;
+	return go ? T_GOTO : T_JUMP;
+}
+
+/* A match option w with its value v; c stays C_UNKNOWN for one the walk cannot judge. */
+static void
+match_value(const char *w, const char *v, struct cond *c)
+{
+	if ((!strcmp(w, "-s") || !strcmp(w, "-d")) && pp_parse_cidr(v, &c->addr, &c->len) == 0) {
+		c->kind = w[1] == 's' ? C_SRC : C_DST;
+	} else if (!strcmp(w, "-i") || !strcmp(w, "-o")) {
+		c->kind = w[1] == 'i' ? C_IN : C_OUT;
+		snprintf(c->ifname, sizeof c->ifname, "%.*s", (int)sizeof c->ifname - 1, v);
+	} else if (!strcmp(w, "-p")) {
+		c->kind = C_PROTO;
+		c->proto = proto_num(v);
+	} else if (!strcmp(w, "--dport") || !strcmp(w, "--dports") || !strcmp(w, "--destination-ports") ||
+	           !strcmp(w, "--destination-port")) {
+		c->kind = port_list(v, c) == 0 ? C_DPORT : C_UNKNOWN;
+	} else if (!strcmp(w, "--sport") || !strcmp(w, "--sports") || !strcmp(w, "--source-ports") ||
+	           !strcmp(w, "--source-port")) {
+		c->kind = port_list(v, c) == 0 ? C_SPORT : C_UNKNOWN;
+	} else if (!strcmp(w, "--ctorigdstport")) {
+		c->kind = port_list(v, c) == 0 ? C_ORIGDPORT : C_UNKNOWN;
+	} else if (!strcmp(w, "--dst-type") && !strcmp(v, "LOCAL")) {
+		c->kind = C_DSTLOCAL;
+	} else if (!strcmp(w, "--src-type") && !strcmp(v, "LOCAL")) {
+		c->kind = C_SRCLOCAL;
+	} else if ((!strcmp(w, "--ctstate") || !strcmp(w, "--state")) && state_bits(v)) {
+		c->kind = C_STATE;
+		c->states = state_bits(v);
+	}
+}
+
 /* One "-A CHAIN ..." line into r: its conditions and its target. */
 static void
 parse_rule(const char *text, struct rule *r, char *chain, size_t chain_n)
@@ -194,20 +241,7 @@ parse_rule(const char *text, struct rule *r, char *chain, size_t chain_n)
 			if (!(p = word(p, v, sizeof v)))
 				break;
 			target = true;
-			static const struct { const char *n; enum tgt t; } tg[] = {
-				{ "DNAT", T_DNAT }, { "REDIRECT", T_REDIRECT }, { "DROP", T_DROP }, { "REJECT", T_REJECT },
-				{ "ACCEPT", T_ACCEPT }, { "RETURN", T_RETURN }, { "NOTRACK", T_NOTRACK },
-			};
-			r->t = T_OTHER;
-			for (size_t i = 0; i < sizeof tg / sizeof *tg; i++)
-				if (!strcmp(v, tg[i].n))
-					r->t = tg[i].t;
-			/* Any other name may be a user chain or a target that lets the packet on (LOG, MARK,
-			 * CT, ...): the walk settles which when it looks the chain up. */
-			if (!strncmp(v, PP_CHAIN_PREFIX, strlen(PP_CHAIN_PREFIX)))
-				r->t = T_OURS;
-			else if (r->t == T_OTHER)
-				r->t = go ? T_GOTO : T_JUMP;
+			r->t = target_kind(v, go);
 			snprintf(r->target, sizeof r->target, "%.*s", (int)sizeof r->target - 1, v);
 			continue;
 		}
@@ -247,30 +281,7 @@ parse_rule(const char *text, struct rule *r, char *chain, size_t chain_n)
 			add_cond(r, &c);
 			continue;
 		}
-		if ((!strcmp(w, "-s") || !strcmp(w, "-d")) && pp_parse_cidr(v, &c.addr, &c.len) == 0) {
-			c.kind = w[1] == 's' ? C_SRC : C_DST;
-		} else if (!strcmp(w, "-i") || !strcmp(w, "-o")) {
-			c.kind = w[1] == 'i' ? C_IN : C_OUT;
-			snprintf(c.ifname, sizeof c.ifname, "%.*s", (int)sizeof c.ifname - 1, v);
-		} else if (!strcmp(w, "-p")) {
-			c.kind = C_PROTO;
-			c.proto = proto_num(v);
-		} else if (!strcmp(w, "--dport") || !strcmp(w, "--dports") || !strcmp(w, "--destination-ports") ||
-		           !strcmp(w, "--destination-port")) {
-			c.kind = port_list(v, &c) == 0 ? C_DPORT : C_UNKNOWN;
-		} else if (!strcmp(w, "--sport") || !strcmp(w, "--sports") || !strcmp(w, "--source-ports") ||
-		           !strcmp(w, "--source-port")) {
-			c.kind = port_list(v, &c) == 0 ? C_SPORT : C_UNKNOWN;
-		} else if (!strcmp(w, "--ctorigdstport")) {
-			c.kind = port_list(v, &c) == 0 ? C_ORIGDPORT : C_UNKNOWN;
-		} else if (!strcmp(w, "--dst-type") && !strcmp(v, "LOCAL")) {
-			c.kind = C_DSTLOCAL;
-		} else if (!strcmp(w, "--src-type") && !strcmp(v, "LOCAL")) {
-			c.kind = C_SRCLOCAL;
-		} else if ((!strcmp(w, "--ctstate") || !strcmp(w, "--state")) && state_bits(v)) {
-			c.kind = C_STATE;
-			c.states = state_bits(v);
-		}
+		match_value(w, v, &c);
 		add_cond(r, &c);
 		p = q;
 	}
