@@ -256,23 +256,18 @@ static bool kernel_rule_cause(const struct pp_facts *f, struct pp_probe_result *
 		                 sn, sn));
 		return true;
 	}
-	bool wan = f->rp_wan == 1 && *f->rp_wan_route && *f->wan_if && strcmp(f->rp_wan_route, f->wan_if);
-	bool lan = f->rp_lan == 1 && *f->rp_lan_route && *f->lan_if && strcmp(f->rp_lan_route, f->lan_if);
-	if (wan || lan) {
+	/* Only the WAN side: a route to the server that leaves by another interface than the LAN one
+	 * sends the forwarded traffic there too, a routing fault that rp_filter would not explain. */
+	if (f->rp_wan == 1 && *f->rp_wan_route && *f->wan_if && strcmp(f->rp_wan_route, f->wan_if)) {
 		char cl[16];
 		pp_format_ipv4(f->rp_client, cl);
 		set(r, PP_CAUSE_RP_FILTER,
-		    wan ? pp_xasprintf("strict reverse-path filtering (rp_filter = 1) on %s drops the attempts: "
-		                       "they arrive on %s but the route back to %s leaves by %s", f->wan_if,
-		                       f->wan_if, f->rp_client ? cl : "outside clients (the default route)",
-		                       f->rp_wan_route)
-		        : pp_xasprintf("strict reverse-path filtering (rp_filter = 1) on %s drops the server's "
-		                       "replies: they arrive on %s but the route to %s leaves by %s", f->lan_if,
-		                       f->lan_if, ip, f->rp_lan_route),
+		    pp_xasprintf("strict reverse-path filtering (rp_filter = 1) on %s drops the attempts: they "
+		                 "arrive on %s but the route back to %s leaves by %s", f->wan_if, f->wan_if,
+		                 f->rp_client ? cl : "outside clients (the default route)", f->rp_wan_route),
 		    pp_xasprintf("use loose mode: sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.%s.rp_filter=2 "
-		                 "(and in /etc/sysctl.d/), or make the route to %s leave by %s",
-		                 wan ? f->wan_if : f->lan_if, wan ? (f->rp_client ? cl : "outside clients") : ip,
-		                 wan ? f->wan_if : f->lan_if));
+		                 "(and in /etc/sysctl.d/), or make the route to %s leave by %s", f->wan_if,
+		                 f->rp_client ? cl : "outside clients", f->wan_if));
 		return true;
 	}
 	if (f->foreign == 2) {
