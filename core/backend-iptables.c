@@ -268,11 +268,17 @@ pp_backend_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err
 	free(e);
 	for (int t = 0; t < PP_NF__COUNT; t++)
 		live->save[t] = section(all, names[t]);
+	/* Another tool's DROP in raw or mangle stops a mapping as surely as one in filter. */
+	char *raw = section(all, "raw"), *mangle = section(all, "mangle");
+	live->save_more = pp_xasprintf("%s%s", raw, mangle);
+	free(raw);
+	free(mangle);
 	b->docker_user = strstr(live->save[PP_FILTER], "\n:DOCKER-USER ") != NULL;
 	rc = pp_ruleset_parse_buf(all, &live->own, err);
 	if (rc < 0) {
 		free(live->save[PP_NAT]);
 		free(live->save[PP_FILTER]);
+		free(live->save_more);
 		memset(live, 0, sizeof *live);
 	}
 	return rc;
@@ -346,6 +352,7 @@ pp_live_free(struct pp_live *live)
 	pp_ruleset_free(&live->own);
 	free(live->save[PP_NAT]);
 	free(live->save[PP_FILTER]);
+	free(live->save_more);
 	memset(live, 0, sizeof *live);
 }
 
@@ -564,6 +571,20 @@ pp_iface_subnet(const char *ifname, struct pp_cidr *out)
 	return rc;
 }
 
+uint32_t
+pp_iface_addr4(const char *ifname)
+{
+	struct ifaddrs *ifa = NULL;
+	uint32_t ip = 0;
+	if (!ifname || getifaddrs(&ifa) < 0)
+		return 0;
+	for (struct ifaddrs *a = ifa; a && !ip; a = a->ifa_next)
+		if (a->ifa_addr && a->ifa_addr->sa_family == AF_INET && strcmp(a->ifa_name, ifname) == 0)
+			ip = ntohl(((struct sockaddr_in *)a->ifa_addr)->sin_addr.s_addr);
+	freeifaddrs(ifa);
+	return ip;
+}
+
 /* FORWARD policy DROP with a DROP/REJECT rule ahead of portpilot's jump. */
 static void
 check_forward(const char *save, struct pp_findings *out)
@@ -590,6 +611,42 @@ check_forward(const char *save, struct pp_findings *out)
 	}
 }
 
+/*
+ * Another tool's rule that meets a mapping's traffic before portpilot's (core/rules-foreign.c):
+ * an apply cannot change that, since portpilot never touches other rules, so say it before. A
+ * few are enough to make the point on a big table.
+ */
+static void
+check_foreign(const struct pp_table *t, const struct pp_live *live, struct pp_findings *out)
+{
+	enum { MAX_SHOWN = 10 };
+	char *all = pp_xasprintf("%s%s%s", live->save_more ? live->save_more : "",
+	                         live->save[PP_NAT] ? live->save[PP_NAT] : "",
+	                         live->save[PP_FILTER] ? live->save[PP_FILTER] : "");
+	struct pp_foreign *fr = pp_foreign_parse(all);
+	uint32_t wan = pp_iface_addr4(t->site.val[PP_S_WAN_INTERFACE]);
+	size_t shown = 0;
+	free(all);
+	for (size_t i = 0; i < t->n && shown < MAX_SHOWN; i++) {
+		const struct pp_mapping *m = &t->maps[i];
+		struct pp_foreign_query q;
+		struct pp_foreign_hit h;
+		if (!pp_mapping_active(m, time(NULL)))
+			continue;
+		pp_foreign_query_of(t, m, wan, &q);
+		if (!pp_foreign_first(fr, &q, &h))
+			continue;
+		char *w = pp_foreign_words(&h);
+		pp_findings_add(out, PP_WARNING, m->line, m->name, NULL,
+		                "remove or narrow that rule, or give the mapping another public_port (portpilot "
+		                "never changes another tool's rules)",
+		                "%s: %s, before portpilot's rules", h.kind == PP_FOREIGN_DNAT ? "shadowed" : "blocked", w);
+		free(w);
+		shown++;
+	}
+	pp_foreign_free(fr);
+}
+
 void
 pp_backend_checks(const struct pp_table *t, const struct pp_live *live, struct pp_findings *out)
 {
@@ -610,4 +667,6 @@ pp_backend_checks(const struct pp_table *t, const struct pp_live *live, struct p
 		                "use loose mode: sysctl net.ipv4.conf.all.rp_filter=2 (and the WAN interface's)",
 		                "strict reverse-path filtering (rp_filter=1) drops forwarded replies when routes are asymmetric");
 	check_forward(live ? live->save[PP_FILTER] : NULL, out);
+	if (live)
+		check_foreign(t, live, out);
 }

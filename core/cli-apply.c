@@ -110,6 +110,8 @@ status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 		fprintf(f, ",\"state\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"shadowed_by\":",
 		        pp_sync_name(st[i].sync), st[i].pkts, st[i].bytes);
 		pp_json_str(f, st[i].shadow);
+		fputs(",\"shadow\":", f);
+		pp_json_str(f, st[i].shadow_words);
 		fputs("}", f);
 	}
 	fputs("]}\n", f);
@@ -187,7 +189,9 @@ status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 		        st[i].bytes);
 		free(name);
 		if (st[i].shadow)
-			fprintf(f, "  shadowed by a rule ahead of portpilot's: %s\n", st[i].shadow);
+			fprintf(f, "  %s by a rule ahead of portpilot's: %s; remove that rule or narrow it "
+			        "(portpilot probe %s shows what the traffic meets)\n",
+			        st[i].shadow_drops ? "blocked" : "shadowed", st[i].shadow_words, st[i].name);
 	}
 }
 
@@ -198,10 +202,13 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 		return pp_cli_help(cli, "usage: portpilot [-f TABLE] [--state-dir DIR] status [--json]\n"
 		            "Per mapping: in_sync, missing, drifted (the live rules differ), inactive\n"
 		            "(disabled/expired), stale (inactive but still in the kernel); packets and bytes\n"
-		            "of its DNAT rules (first packets of connections); foreign rules that catch its\n"
-		            "traffic first. Above them: hooks and jumps of portpilot's layout that are\n"
+		            "of its DNAT rules (first packets of connections); shadowed (another tool's rule\n"
+		            "takes its public port first) or blocked (another tool's rule in raw, mangle or\n"
+		            "filter drops its traffic before portpilot's accept), naming that rule. Above\n"
+		            "them: hooks and jumps of portpilot's layout that are\n"
 		            "missing or changed (ruleset drift), and mappings still in the kernel that the table\n"
-		            "no longer has (orphans). Exit 1 when a mapping is missing, drifted or stale, the\n"
+		            "no longer has (orphans). Exit 1 when a mapping is missing, drifted, stale,\n"
+		            "shadowed or blocked, the\n"
 		            "ruleset drifted, an orphan is found, or the rollback timer of an unconfirmed apply\n"
 		            "is gone or, past its deadline, still waits for apply.lock.\n");
 	if (argc > 1)
@@ -241,7 +248,8 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 			rc = PP_EXIT_FAIL;
 		for (size_t i = 0; i < t->n; i++)
 			if (st[i].sync == PP_SYNC_MISSING || st[i].sync == PP_SYNC_DRIFTED ||
-			    st[i].sync == PP_SYNC_STALE)
+			    st[i].sync == PP_SYNC_STALE || st[i].sync == PP_SYNC_SHADOWED ||
+			    st[i].sync == PP_SYNC_BLOCKED)
 				rc = PP_EXIT_FAIL;
 	}
 	pp_status_free(st, t->n);

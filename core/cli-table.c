@@ -117,7 +117,8 @@ list_json(FILE *f, const struct pp_table *t, time_t now)
 			pp_format_ipv4(m->allow[a].addr, net);
 			fprintf(f, "%s\"%s/%u\"", a ? "," : "", net, m->allow[a].len);
 		}
-		fprintf(f, "],\"enabled\":%s", m->enabled ? "true" : "false");
+		fprintf(f, "],\"enabled\":%s,\"masquerade\":%s", m->enabled ? "true" : "false",
+		        m->masquerade ? "true" : "false");
 		for (int k = 0; k < PP_F__COUNT; k++) {
 			fprintf(f, ",\"%s_raw\":", pp_field_name(k));
 			pp_json_str(f, m->val[k]);

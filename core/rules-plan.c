@@ -304,7 +304,7 @@ pp_plan_free(struct pp_plan *p)
 const char *
 pp_sync_name(enum pp_sync s)
 {
-	static const char *n[] = { "in_sync", "missing", "drifted", "inactive", "stale" };
+	static const char *n[] = { "in_sync", "missing", "drifted", "inactive", "stale", "shadowed", "blocked" };
 	return n[s];
 }
 
@@ -333,34 +333,16 @@ span(const struct tagged *v, size_t n, const struct tagged *k, size_t *first)
 	return b - a;
 }
 
-/* Does a foreign PREROUTING rule ahead of portpilot's hook catch this mapping's ports? */
-static char *
-shadow_of(const char *save, const struct pp_mapping *m)
+/* Every foreign rule the live state holds (raw, mangle, nat, filter): one parse for all mappings. */
+static struct pp_foreign *
+foreign_rules(const struct pp_live *live)
 {
-	for (const char *l = save; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
-		const char *r = l[0] == '[' ? strchr(l, ']') : NULL;
-		r = r ? r + 2 : l;
-		if (strncmp(r, "-A PREROUTING ", 14) != 0)
-			continue;
-		size_t n = strcspn(r, "\n");
-		char *rule = pp_xstrndup(r, n);
-		bool ours = strstr(rule, " -j " PP_CHAIN_PREFIX) != NULL;
-		bool nat = strstr(rule, " -j DNAT") || strstr(rule, " -j REDIRECT");
-		bool proto = !strstr(rule, " -p ") || (strstr(rule, " -p tcp") && (m->proto & PP_TCP)) ||
-		             (strstr(rule, " -p udp") && (m->proto & PP_UDP));
-		unsigned lo = 0, hi = 65535;
-		const char *d = strstr(rule, "--dport ");
-		if (d && sscanf(d + 8, "%u:%u", &lo, &hi) == 1)
-			hi = lo;
-		if (ours) {
-			free(rule);
-			return NULL;
-		}
-		if (nat && proto && lo <= m->pub_hi && hi >= m->pub_lo)
-			return rule;
-		free(rule);
-	}
-	return NULL;
+	char *all = pp_xasprintf("%s%s%s", live->save_more ? live->save_more : "",
+	                         live->save[PP_NAT] ? live->save[PP_NAT] : "",
+	                         live->save[PP_FILTER] ? live->save[PP_FILTER] : "");
+	struct pp_foreign *fr = pp_foreign_parse(all);
+	free(all);
+	return fr;
 }
 
 /* A rule that no mapping owns: a hook, an entry rule, a tree jump. */
@@ -469,6 +451,8 @@ pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct 
 	bool broken = (ls ? ls : &own)->nproblems > 0;
 	pp_layout_status_free(&own);
 	*st = pp_xcalloc(t->n + 1, sizeof **st);
+	struct pp_foreign *fr = foreign_rules(live);
+	uint32_t wan_addr = pp_iface_addr4(t->site.val[PP_S_WAN_INTERFACE]);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct pp_mapping *m = &t->maps[i];
 		struct pp_map_status *s = &(*st)[i];
@@ -486,13 +470,26 @@ pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct 
 			/* Its own rules in place but unreachable (a hook or jump gone) is drift too. */
 			s->sync = cl == 0 ? PP_SYNC_MISSING : same && !broken ? PP_SYNC_OK : PP_SYNC_DRIFTED;
 		for (size_t q = 0; q < cl; q++) {
-			if (!l[fl + q].nat)
+			/* The DNAT rules count connections; a masquerade rule would count them twice. */
+			if (!l[fl + q].nat || strstr(l[fl + q].body, " -j MASQUERADE"))
 				continue;
 			s->pkts += l[fl + q].pkts;
 			s->bytes += l[fl + q].bytes;
 		}
-		s->shadow = shadow_of(live->save[PP_NAT], m);
+		/* Its own rules in place do not make it work when another tool's rule meets the
+		 * traffic first: say which, as the probe does. */
+		struct pp_foreign_query q;
+		struct pp_foreign_hit h;
+		pp_foreign_query_of(t, m, wan_addr, &q);
+		if (pp_mapping_active(m, now) && pp_foreign_first(fr, &q, &h)) {
+			s->shadow = pp_xstrdup(h.rule);
+			s->shadow_words = pp_foreign_words(&h);
+			s->shadow_drops = h.kind == PP_FOREIGN_DROP;
+			if (s->sync == PP_SYNC_OK)
+				s->sync = h.kind == PP_FOREIGN_DNAT ? PP_SYNC_SHADOWED : PP_SYNC_BLOCKED;
+		}
 	}
+	pp_foreign_free(fr);
 	free(w);
 	free(l);
 	pp_ruleset_free(&want);
@@ -514,7 +511,9 @@ pp_layout_status_free(struct pp_layout_status *ls)
 void
 pp_status_free(struct pp_map_status *st, size_t n)
 {
-	for (size_t i = 0; st && i < n; i++)
+	for (size_t i = 0; st && i < n; i++) {
 		free(st[i].shadow);
+		free(st[i].shadow_words);
+	}
 	free(st);
 }

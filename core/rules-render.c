@@ -328,6 +328,38 @@ entry_chains(struct ctx *x, const char *wan, const char *lan)
 	    OWN_MARK);
 }
 
+/*
+ * masquerade = yes: the mapping's forwarded flows leave for the server with the router's LAN
+ * address as their source, so a server whose gateway is another router (or none, a camera)
+ * answers through this one. Only flows portpilot's own DNAT of this mapping made: the mark, the
+ * DNAT state, the internal ip:port and the original public port. Allow lists still hold: they
+ * match in PREROUTING, before this SNAT. The server's logs then show the router as the client.
+ */
+static void
+masquerade_rules(struct ctx *x, const char *lan)
+{
+	struct pp_chain *c = pp_ruleset_chain(x->rs, PP_NAT, "PP-POST", true);
+	static const char *const pn[] = { "tcp", "udp" };
+	for (size_t i = 0; i < x->t->n; i++) {
+		const struct pp_mapping *m = &x->t->maps[i];
+		if (!m->masquerade || !pp_mapping_active(m, x->o->now))
+			continue;
+		for (int k = 0; k < 2; k++) {
+			if (!(m->proto & (k ? PP_UDP : PP_TCP)))
+				continue;
+			char ip[16], in[16], pub[16], r[512], *tag = pp_rule_tag(m->name);
+			pp_format_ipv4(m->internal_ip, ip);
+			ports(in, sizeof in, ":", m->in_lo, m->in_hi);
+			ports(pub, sizeof pub, ":", m->pub_lo, m->pub_hi);
+			snprintf(r, sizeof r, "-A PP-POST -d %s/32%s%s -p %s -m %s --dport %s -m connmark --mark %s/%s "
+			         "-m conntrack --ctstate DNAT --ctorigdstport %s -m comment --comment \"%s\" -j MASQUERADE",
+			         ip, lan ? " -o " : "", lan ? lan : "", pn[k], pn[k], in, OWN_MARK, OWN_MARK, pub, tag);
+			pp_chain_add(c, r);
+			free(tag);
+		}
+	}
+}
+
 static void
 hooks(struct pp_ruleset *rs, bool docker_user)
 {
@@ -369,6 +401,7 @@ pp_render(const struct pp_table *t, const struct pp_render_opts *o, struct pp_ru
 	out->hooks[PP_FILTER].table = PP_FILTER;
 	struct ctx x = { .t = t, .o = o, .rs = out, .leaf_max = o->leaf_max ? o->leaf_max : LEAF_DEFAULT };
 	entry_chains(&x, wan, lan);
+	masquerade_rules(&x, lan && *lan ? lan : NULL);
 	static const enum pp_proto protos[] = { PP_TCP, PP_UDP };
 	for (int i = 0; i < 2; i++) {
 		const char *pn = protos[i] == PP_TCP ? "tcp" : "udp";

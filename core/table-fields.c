@@ -8,7 +8,7 @@
 
 static const char *field_names[PP_F__COUNT] = {
 	"description", "protocol", "public_port", "internal_ip", "internal_port",
-	"allow", "enabled", "owner", "purpose", "expires",
+	"allow", "enabled", "owner", "purpose", "expires", "masquerade",
 };
 
 static const char *site_names[PP_S__COUNT] = {
@@ -139,6 +139,12 @@ pp_mapping_parse_field(struct pp_mapping *m, enum pp_field f, const char *text, 
 	case PP_F_ENABLED:
 		if (pp_parse_bool(text, &m->enabled) < 0)
 			return pp_error_set(err, "'%s' is not yes or no", text);
+		return 0;
+	case PP_F_MASQUERADE:
+		if (pp_parse_bool(text, &m->masquerade) < 0)
+			return pp_error_set(err, "'%s' is not yes or no (masquerade = yes: the server sees the "
+			                    "router's LAN address as the client, so it answers through the router "
+			                    "whatever its gateway)", text);
 		return 0;
 	case PP_F_EXPIRES:
 		if (*text == '\0') {

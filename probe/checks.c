@@ -197,7 +197,8 @@ static void check_dnat(struct pp_facts *f, struct pp_probe_result *r, const stru
 		             f->missing_proto, m->pub_lo, ip, m->in_lo);
 }
 
-/* FORWARD policy DROP with no ACCEPT for DNATed traffic or this host: a static block. */
+/* FORWARD policy DROP with no ACCEPT for DNATed traffic or this host: a static block. A rule
+ * that drops the traffic before an accept is the foreign-rule check's (it names that rule). */
 static void check_forward(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
                           const char *filter)
 {
@@ -215,9 +216,43 @@ static void check_forward(struct pp_facts *f, struct pp_probe_result *r, const s
 	if (f->forward_static_block == PP_YES)
 		pp_check_add(r, o, "forward", PP_CHECK_FAIL,
 		             "filter FORWARD policy is DROP and no rule accepts DNATed traffic or %s", ip);
+	else if (f->foreign == 2 && !f->foreign_before_routing && !strncmp(f->foreign_where, "filter ", 7))
+		pp_check_add(r, o, "forward", PP_CHECK_FAIL, "filter FORWARD: policy %s, but \"%s\" (%s) drops "
+		             "the traffic before portpilot's accept", drop ? "DROP" : "ACCEPT", f->foreign_rule,
+		             f->foreign_where);
 	else
 		pp_check_add(r, o, "forward", PP_CHECK_PASS, "filter FORWARD: policy %s%s",
 		             drop ? "DROP" : "ACCEPT", accept ? ", an ACCEPT for DNATed traffic exists" : "");
+}
+
+/* Other tools' rules on the mapping's path, in the kernel's order (core/rules-foreign.c). */
+static void check_foreign(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+                          const char *save)
+{
+	struct pp_foreign *fr = pp_foreign_parse(save);
+	struct pp_foreign_query q;
+	struct pp_foreign_hit h;
+	pp_foreign_query_of(o->table, f->m, f->wan_ip, &q);
+	if (*f->wan_if)
+		q.wan_if = f->wan_if;
+	if (*f->lan_if)
+		q.lan_if = f->lan_if;
+	if (pp_foreign_first(fr, &q, &h)) {
+		char *w = pp_foreign_words(&h);
+		f->foreign = h.kind == PP_FOREIGN_DNAT ? 1 : 2;
+		f->foreign_before_routing = h.before_routing;
+		f->foreign_reply = h.reply;
+		snprintf(f->foreign_rule, sizeof f->foreign_rule, "%s", h.rule);
+		snprintf(f->foreign_where, sizeof f->foreign_where, "%s %s", h.table, h.path);
+		snprintf(f->foreign_to, sizeof f->foreign_to, "%s", h.to);
+		f->foreign_pkts = h.pkts;
+		pp_check_add(r, o, "foreign_rules", PP_CHECK_FAIL, "%s", w);
+		free(w);
+	} else {
+		pp_check_add(r, o, "foreign_rules", PP_CHECK_PASS, "no other rule in raw, mangle, nat or filter "
+		             "takes or drops %s port %u before portpilot's", pp_proto_name(f->m->proto), f->m->pub_lo);
+	}
+	pp_foreign_free(fr);
 }
 
 static void check_ip_forward(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
@@ -232,6 +267,84 @@ static void check_ip_forward(struct pp_facts *f, struct pp_probe_result *r, cons
 	pp_check_add(r, o, "ip_forward", f->ip_forward == PP_YES ? PP_CHECK_PASS : PP_CHECK_FAIL,
 	             "net.ipv4.ip_forward = %c", v[0]);
 	free(v);
+}
+
+/* An interface's sysctl under net.ipv4.conf, -1 when unreadable (or the name cannot be one).
+ * Read by path: a VLAN's name has a dot (eth0.100), which the sysctl's dotted name would split. */
+static int conf_sysctl(const char *ifname, const char *key)
+{
+	char path[128];
+	if (!*ifname || strchr(ifname, '/') || !strcmp(ifname, "..") || !strcmp(ifname, "."))
+		return -1;
+	snprintf(path, sizeof path, "/proc/sys/net/ipv4/conf/%s/%s", ifname, key);
+	char *v = pp_read_file(path, NULL);
+	int n = v ? atoi(v) : -1;
+	free(v);
+	return n;
+}
+
+/* IPv4 forwards what arrives on an interface only when that interface's forwarding is on: the WAN
+ * side carries the attempts in, the LAN side the server's replies out. */
+static void check_if_forwarding(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+{
+	int w = conf_sysctl(f->wan_if, "forwarding"), l = conf_sysctl(f->lan_if, "forwarding");
+	f->fwd_wan = w < 0 ? PP_UNKNOWN : w ? PP_YES : PP_NO;
+	f->fwd_lan = l < 0 ? PP_UNKNOWN : l ? PP_YES : PP_NO;
+	if (w < 0 && l < 0)
+		return;
+	pp_check_add(r, o, "if_forwarding", f->fwd_wan == PP_NO || f->fwd_lan == PP_NO ? PP_CHECK_FAIL : PP_CHECK_PASS,
+	             "net.ipv4.conf.%s.forwarding = %d (WAN), net.ipv4.conf.%s.forwarding = %d (LAN)",
+	             *f->wan_if ? f->wan_if : "?", w, *f->lan_if ? f->lan_if : "?", l);
+}
+
+/* The reflector's address from its URL (the connect-back usually comes from it), 0 if unknown. */
+static uint32_t reflector_addr(const char *url)
+{
+	char host[256];
+	const char *p = url ? strstr(url, "://") : NULL;
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai;
+	uint32_t ip = 0;
+	if (!p)
+		return 0;
+	p += 3;
+	snprintf(host, sizeof host, "%.*s", (int)strcspn(p, ":/"), p);
+	if (pp_parse_ipv4(host, &ip) == 0)
+		return ip;
+	if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+		return 0;
+	ip = ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr);
+	freeaddrinfo(ai);
+	return ip;
+}
+
+/* Strict reverse-path filtering (rp_filter = 1; the kernel uses the max of conf.all and the
+ * interface's) drops a packet whose source the router would not route back out of the interface
+ * it came in on: outside clients on the WAN side, the server on the LAN side. */
+static void check_rp_filter(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+{
+	int all = pp_sysctl_read("net.ipv4.conf.all.rp_filter");
+	int w = conf_sysctl(f->wan_if, "rp_filter"), l = conf_sysctl(f->lan_if, "rp_filter");
+	char cl[16], srv[16];
+	f->rp_wan = w < 0 && all < 0 ? -1 : w > all ? w : all;
+	f->rp_lan = l < 0 && all < 0 ? -1 : l > all ? l : all;
+	f->rp_client = reflector_addr(o->reflector_url);
+	if (pp_route_iface(f->rp_client, f->rp_wan_route, sizeof f->rp_wan_route) < 0)
+		*f->rp_wan_route = '\0';
+	if (pp_route_iface(f->m->internal_ip, f->rp_lan_route, sizeof f->rp_lan_route) < 0)
+		*f->rp_lan_route = '\0';
+	if (f->rp_wan < 0 && f->rp_lan < 0)
+		return;
+	pp_format_ipv4(f->rp_client, cl);
+	pp_format_ipv4(f->m->internal_ip, srv);
+	bool bad_wan = f->rp_wan == 1 && *f->rp_wan_route && *f->wan_if && strcmp(f->rp_wan_route, f->wan_if);
+	bool bad_lan = *f->rp_lan_route && *f->lan_if && strcmp(f->rp_lan_route, f->lan_if);
+	pp_check_add(r, o, "rp_filter", bad_wan ? PP_CHECK_FAIL : bad_lan ? PP_CHECK_INFO : PP_CHECK_PASS,
+	             "rp_filter %d on %s (route back to %s leaves by %s), %d on %s (route to %s leaves by %s)%s",
+	             f->rp_wan, *f->wan_if ? f->wan_if : "?", f->rp_client ? cl : "outside clients (default route)",
+	             *f->rp_wan_route ? f->rp_wan_route : "?", f->rp_lan, *f->lan_if ? f->lan_if : "?", srv,
+	             *f->rp_lan_route ? f->rp_lan_route : "?",
+	             bad_wan ? ": strict mode drops the attempts arriving on the WAN interface" :
+	             bad_lan ? ": the server is routed by another interface than the LAN one" : "");
 }
 
 static void find_interfaces(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
@@ -281,22 +394,27 @@ void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct
 	find_interfaces(f, r, o);
 	check_wan_class(f, r, o);
 	check_ip_forward(f, r, o);
-	/* The same iptables variant the backend writes with (nft or legacy). */
+	check_if_forwarding(f, r, o);
+	check_rp_filter(f, r, o);
+	/* The same iptables variant the backend writes with (nft or legacy); every table at once,
+	 * since another tool's rule in raw or mangle stops the traffic as surely as one in filter. */
 	struct pp_backend b;
 	struct pp_error e;
 	const char *save = pp_backend_open(&b, &e) == 0 ? b.save : "iptables-save";
-	char *nat_argv[] = { (char *)save, "-c", "-t", "nat", NULL };
-	char *filter_argv[] = { (char *)save, "-t", "filter", NULL };
-	char *nat = pp_run_cmd(nat_argv);
-	char *filter = pp_run_cmd(filter_argv);
+	char *argv[] = { (char *)save, "-c", NULL };
+	char *all = pp_run_cmd(argv);
+	char *nat = all ? pp_save_section(all, "nat") : NULL, *filter = all ? pp_save_section(all, "filter") : NULL;
 	if (nat)
 		check_dnat(f, r, o, nat);
 	else
 		pp_check_add(r, o, "dnat_rule", PP_CHECK_SKIP, "iptables-save failed: run as root");
+	if (all)
+		check_foreign(f, r, o, all);
 	if (filter)
 		check_forward(f, r, o, filter);
 	free(nat);
 	free(filter);
+	free(all);
 }
 
 static void resolve_expected(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)

@@ -53,6 +53,36 @@ int pp_conntrack_line(const char *line, const struct pp_trace_ctx *c, char *out,
 	return 1;
 }
 
+int pp_conntrack_elsewhere(const char *line, const struct pp_trace_ctx *c, uint32_t *src, char *to,
+                           size_t n)
+{
+	char proto[8] = "", v[6][24];
+	const char *p = line;
+	uint32_t odst, rsrc;
+	if (!strncmp(p, "ipv4 ", 5))
+		p += 5 + strspn(p + 5, " 2");
+	if (sscanf(p, "%7s", proto) != 1)
+		return 0;
+	uint8_t bit = !strcmp(proto, "tcp") ? PP_TCP : !strcmp(proto, "udp") ? PP_UDP : 0;
+	if (!(c->protos & bit) || !field(p, "src=", 0, v[0], 24) || !field(p, "dst=", 0, v[1], 24) ||
+	    !field(p, "dport=", 0, v[2], 24) || !field(p, "src=", 1, v[3], 24) || !field(p, "sport=", 1, v[4], 24))
+		return 0;
+	unsigned dport = (unsigned)atoi(v[2]), rport = (unsigned)atoi(v[4]);
+	if (pp_parse_ipv4(v[0], src) < 0 || pp_parse_ipv4(v[1], &odst) < 0 || pp_parse_ipv4(v[3], &rsrc) < 0 ||
+	    dport < c->pub_lo || dport > c->pub_hi || odst == rsrc)
+		return 0;
+	/* The mapping's own target (any port of its range) is not elsewhere. */
+	if (rsrc == c->internal_ip && rport >= c->in_lo && rport <= c->in_hi)
+		return 0;
+	bool local = c->nrouter == 0;
+	for (size_t i = 0; i < c->nrouter; i++)
+		local |= c->router_ips[i] == odst;
+	if (!local)
+		return 0;
+	snprintf(to, n, "%s:%s", v[3], v[4]);
+	return 1;
+}
+
 int pp_conntrack_open(void)
 {
 	return open("/proc/net/nf_conntrack", O_RDONLY | O_CLOEXEC);
@@ -107,6 +137,14 @@ void pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const str
 		char line[1024], words[200];
 		enum pp_ct_state st;
 		snprintf(line, sizeof line, "%.*s", (int)strcspn(l, "\n"), l);
+		uint32_t src;
+		char to[24];
+		/* The reflector's own attempt, sent elsewhere: what the kernel did, whoever's rule it was. */
+		if (f->reflector_ip && pp_conntrack_elsewhere(line, c, &src, to, sizeof to) && src == f->reflector_ip) {
+			if (!f->ct_elsewhere++)
+				snprintf(f->ct_elsewhere_to, sizeof f->ct_elsewhere_to, "%s", to);
+			continue;
+		}
 		if (!pp_conntrack_line(line, c, words, sizeof words, &st))
 			continue;
 		count[st]++;
@@ -124,4 +162,8 @@ void pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const str
 	pp_check_add(r, o, "conntrack", PP_CHECK_INFO,
 	             "%d connection(s) DNATed to the server in %s: %d never answered (UNREPLIED), %d answered",
 	             f->ct_unreplied + f->ct_replied, how, f->ct_unreplied, f->ct_replied);
+	if (f->ct_elsewhere)
+		pp_check_add(r, o, "conntrack_target", PP_CHECK_FAIL,
+		             "%d connection(s) of the reflector to port %u were DNATed to %s, not to the mapping's "
+		             "target", f->ct_elsewhere, c->pub_lo, f->ct_elsewhere_to);
 }

@@ -11,7 +11,7 @@ static const char *const cause_names[PP_CAUSE__COUNT] = {
 	"ok", "disabled", "expired", "rule_missing", "ip_forward_off", "forward_blocked",
 	"not_listening", "host_unreachable", "host_firewall", "server_gateway", "wrong_protocol",
 	"source_not_allowed", "hairpin_missing", "public_ip_mismatch", "cgnat", "double_nat",
-	"upstream_blocked",
+	"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter",
 };
 
 const char *pp_cause_name(enum pp_cause c)
@@ -209,6 +209,89 @@ static bool table_cause(const struct pp_facts *f, struct pp_probe_result *r, con
 	return false;
 }
 
+/* The router's own switches and other tools' rules, in the order the packet meets them: a rule in
+ * PREROUTING that takes the port or drops the attempt, then the forwarding decision (interface
+ * forwarding, strict rp_filter), then a drop in FORWARD or on the replies' way. What conntrack
+ * recorded for the reflector's attempt counts too: a DNAT elsewhere is proof, whoever wrote it. */
+static bool kernel_rule_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
+{
+	const struct pp_mapping *m = f->m;
+	char cnt[48] = "";
+	if (f->foreign_pkts)
+		snprintf(cnt, sizeof cnt, " (counter %llu packets)", f->foreign_pkts);
+	if (f->foreign == 1 || (f->ct_elsewhere && !f->ct_replied && !f->ct_unreplied)) {
+		if (f->foreign == 1)
+			set(r, PP_CAUSE_FOREIGN_DNAT,
+			    pp_xasprintf("another rule takes %s port %u before portpilot's: \"%s\" in %s%s sends it "
+			                 "to %s, not %s:%u%s", pp_proto_name(m->proto), m->pub_lo, f->foreign_rule,
+			                 f->foreign_where, cnt, f->foreign_to, ip, m->in_lo,
+			                 f->ct_elsewhere ? "; conntrack shows the reflector's connection went there" : ""),
+			    pp_xasprintf("remove that rule or move its tool (Docker, a UPnP daemon, an old script) to "
+			                 "another port, or give %s another public_port (portpilot set %s public_port=...) "
+			                 "and apply", m->name, m->name));
+		else
+			set(r, PP_CAUSE_FOREIGN_DNAT,
+			    pp_xasprintf("conntrack shows the reflector's connection to port %u DNATed to %s, not "
+			                 "%s:%u: a rule outside portpilot's view takes the port first (nftables "
+			                 "table, another iptables variant)", m->pub_lo, f->ct_elsewhere_to, ip, m->in_lo),
+			    pp_xasprintf("find the rule with nft list ruleset (or iptables-legacy-save) and remove "
+			                 "it, or give %s another public_port and apply", m->name));
+		return true;
+	}
+	if (f->foreign == 2 && f->foreign_before_routing) {
+		set(r, PP_CAUSE_FOREIGN_DROP,
+		    pp_xasprintf("\"%s\" in %s%s drops %s port %u before it is forwarded to %s", f->foreign_rule,
+		                 f->foreign_where, cnt, pp_proto_name(m->proto), m->pub_lo, ip),
+		    pp_xasprintf("remove that rule or narrow it so it spares port %u (the tool that wrote it: a "
+		                 "firewall, fail2ban, a DDoS filter)", m->pub_lo));
+		return true;
+	}
+	const char *sides[2] = { f->wan_if, f->lan_if };
+	const enum pp_tri fwd[2] = { f->fwd_wan, f->fwd_lan };
+	for (int k = 0; k < 2; k++) {
+		if (fwd[k] != PP_NO)
+			continue;
+		/* sysctl spells a VLAN's dot as a slash: net.ipv4.conf.eth0/100.forwarding */
+		char sn[32];
+		snprintf(sn, sizeof sn, "%s", sides[k]);
+		for (char *c = sn; *c; c++)
+			*c = *c == '.' ? '/' : *c;
+		set(r, PP_CAUSE_IP_FORWARD_OFF,
+		    pp_xasprintf("net.ipv4.conf.%s.forwarding is 0: the router does not forward what arrives on %s "
+		                 "(the %s side), so %s", sn, sides[k], k ? "LAN" : "WAN",
+		                 k ? "the server's replies never leave for the internet"
+		                   : "outside connections never reach the server"),
+		    pp_xasprintf("sysctl -w net.ipv4.conf.%s.forwarding=1, and keep it after reboot: remove "
+		                 "whatever sets it to 0 in /etc/sysctl.conf, /etc/sysctl.d/ or the network "
+		                 "manager (IPForward=) and add net.ipv4.conf.%s.forwarding = 1 to /etc/sysctl.d/",
+		                 sn, sn));
+		return true;
+	}
+	/* Only the WAN side: a route to the server that leaves by another interface than the LAN one
+	 * sends the forwarded traffic there too, a routing fault that rp_filter would not explain. */
+	if (f->rp_wan == 1 && *f->rp_wan_route && *f->wan_if && strcmp(f->rp_wan_route, f->wan_if)) {
+		char cl[16];
+		pp_format_ipv4(f->rp_client, cl);
+		set(r, PP_CAUSE_RP_FILTER,
+		    pp_xasprintf("strict reverse-path filtering (rp_filter = 1) on %s drops the attempts: they "
+		                 "arrive on %s but the route back to %s leaves by %s", f->wan_if, f->wan_if,
+		                 f->rp_client ? cl : "outside clients (the default route)", f->rp_wan_route),
+		    pp_xasprintf("use loose mode: sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.%s.rp_filter=2 "
+		                 "(and in /etc/sysctl.d/), or make the route to %s leave by %s", f->wan_if,
+		                 f->rp_client ? cl : "outside clients", f->wan_if));
+		return true;
+	}
+	if (f->foreign == 2) {
+		set(r, PP_CAUSE_FOREIGN_DROP,
+		    pp_xasprintf("\"%s\" in %s%s drops %s before portpilot's accept", f->foreign_rule,
+		                 f->foreign_where, cnt, f->foreign_reply ? "the server's replies" : "the forwarded traffic"),
+		    pp_xasprintf("remove that rule or narrow it so it spares %s:%u (portpilot's accept in PP-FWD "
+		                 "only helps what reaches it; firewalld/ufw/Docker rules come first)", ip, m->in_lo));
+		return true;
+	}
+	return false;
+}
+
 static bool address_cause(const struct pp_facts *f, struct pp_probe_result *r)
 {
 	char wan[16], seen[16], exp[16];
@@ -364,6 +447,10 @@ static bool service_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 	/* The LAN got an answer. What a non-LAN source gets tells the server's filter from its route. */
 	enum pp_svc w = f->svc_wan;
 	if (f->svc_lan != PP_SVC_OPEN || w == PP_SVC_OPEN || w == PP_SVC_UNTESTED)
+		return false;
+	/* With masquerade = yes the server answers the router's LAN address: what it does with a
+	 * non-LAN source (its route, a LAN-scoped firewall) does not reach the mapping. */
+	if (m->masquerade)
 		return false;
 	if (w == PP_SVC_REFUSED || w == PP_SVC_FILTERED) {
 		/* A refusal is an answer that came back: the route is fine, the filter is not. */
@@ -706,7 +793,7 @@ void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 	free(r->fix);
 	r->summary = r->fix = NULL;
 	free_alternatives(r);
-	if (!table_cause(f, r, ip) && !address_cause(f, r) && !service_cause(f, r, ip) &&
+	if (!table_cause(f, r, ip) && !kernel_rule_cause(f, r, ip) && !address_cause(f, r) && !service_cause(f, r, ip) &&
 	    !udp_service_cause(f, r, ip) && !traffic_cause(f, r, &s, ip) && !udp_outside_cause(f, r, ip))
 		explain_ok(f, r, &s);
 	udp_note(f, r);

@@ -76,6 +76,21 @@ static int attempt(struct pp_trace *t, const struct pp_trace_ctx *c, const struc
 	return (int)t->natt++;
 }
 
+/* masquerade = yes (and hairpin) rewrite the client to the router's LAN address on the LAN side,
+ * keeping its port: the outside attempt with that port is the one the packet carries on. */
+static int masqueraded(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p,
+                       uint32_t lan_client, uint16_t cport)
+{
+	if (!is_router(c, lan_client))
+		return -1;
+	for (size_t i = t->natt; i-- > 0;) {
+		const struct pp_attempt *a = &t->att[i];
+		if (a->proto == p->proto && a->cport == cport && a->wan_in && !a->router_own)
+			return (int)i;
+	}
+	return -1;
+}
+
 static int classify_icmp(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p)
 {
 	/* The quoted packet went towards the one who complained: its source is our client. */
@@ -97,10 +112,10 @@ static int classify(struct pp_trace *t, const struct pp_trace_ctx *c, const stru
 	if (p->kind == PP_PKT_ICMP_UNREACH || p->kind == PP_PKT_ICMP_OTHER)
 		return classify_icmp(t, c, p);
 	if (p->side == PP_SIDE_LAN && to_server) {
-		if ((i = attempt(t, c, p, p->src, p->sport, true)) >= 0)
+		if ((i = masqueraded(t, c, p, p->src, p->sport)) >= 0 || (i = attempt(t, c, p, p->src, p->sport, true)) >= 0)
 			t->att[i].lan_out = true;
 	} else if (p->side == PP_SIDE_LAN && from_server) {
-		if ((i = attempt(t, c, p, p->dst, p->dport, false)) >= 0) {
+		if ((i = masqueraded(t, c, p, p->dst, p->dport)) >= 0 || (i = attempt(t, c, p, p->dst, p->dport, false)) >= 0) {
 			t->att[i].lan_reply = true;
 			set_answer(&t->att[i], answer_of(p));
 		}

@@ -105,6 +105,7 @@ tui_live_row(const struct tui *t, size_t idx, struct tui_live *out)
 		out->state = tui_is_edited(t, r->name) ? S_PENDING : S_DRIFT;
 		break;
 	case PP_SYNC_INACTIVE: out->state = S_UNKNOWN; break;
+	case PP_SYNC_SHADOWED: case PP_SYNC_BLOCKED: out->state = S_DRIFT; break; /* a foreign rule in the way */
 	}
 }
 

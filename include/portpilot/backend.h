@@ -124,6 +124,7 @@ struct pp_live {
 	char *save[PP_NF__COUNT];
 	struct pp_gen gen;              /* generation before the read (ns "" when unknown) */
 	bool cached;                    /* own is applied.rules, proven current by gen (apply only) */
+	char *save_more;                /* the raw and mangle sections (rules in the mappings' way), or NULL */
 };
 int pp_backend_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err);
 void pp_live_free(struct pp_live *live);
@@ -157,6 +158,52 @@ void pp_backend_checks(const struct pp_table *t, const struct pp_live *live,
                        struct pp_findings *out);
 /* The IPv4 subnet of an interface; -1 when it has none. */
 int pp_iface_subnet(const char *ifname, struct pp_cidr *out);
+/* The first IPv4 address of an interface (host order), 0 when none or ifname is NULL. */
+uint32_t pp_iface_addr4(const char *ifname);
+
+/* ---- other tools' rules in the mapping's way (core/rules-foreign.c) ---- */
+/* What a foreign rule ahead of portpilot's does to a mapping's traffic. */
+enum pp_foreign_kind {
+	PP_FOREIGN_NONE,
+	PP_FOREIGN_DNAT,                /* takes the public port first: DNAT/REDIRECT elsewhere, or no NAT at all */
+	PP_FOREIGN_DROP                 /* drops or rejects it (or the server's replies) */
+};
+struct pp_foreign_hit {
+	enum pp_foreign_kind kind;
+	bool before_routing;            /* raw/mangle/nat PREROUTING, before the forwarding decision */
+	bool reply;                     /* it is the server's replies that the rule meets */
+	char table[8];                  /* raw, mangle, nat, filter */
+	char chain[32];                 /* the chain that holds the rule */
+	char path[128];                 /* from the built-in chain to it: "PREROUTING > DOCKER" */
+	char rule[512];                 /* as iptables-save prints it, without counters */
+	char to[96];                    /* DNAT: where it sends the traffic */
+	unsigned long long pkts;        /* its packet counter (0 when read without -c) */
+};
+/* The mapping's traffic, as the walk needs it. */
+struct pp_foreign_query {
+	enum pp_proto proto;
+	uint16_t pub_lo, pub_hi, in_lo, in_hi;
+	uint32_t internal_ip;
+	uint32_t public_ip;             /* the router's WAN address; 0 unknown */
+	const char *wan_if, *lan_if;    /* NULL unknown */
+};
+struct pp_foreign;
+/* The rules of raw, mangle, nat and filter from iptables-save text (with or without -c);
+   portpilot's own chains are left out. Never fails: text it does not know is skipped. */
+struct pp_foreign *pp_foreign_parse(const char *save);
+void pp_foreign_free(struct pp_foreign *fr);
+/* The first foreign rule that takes or drops the query's traffic before portpilot's rules, in
+   the kernel's order; 1 and *hit filled, 0 when none does (rules it cannot judge are passed over). */
+int pp_foreign_first(const struct pp_foreign *fr, const struct pp_foreign_query *q,
+                     struct pp_foreign_hit *hit);
+/* The query of mapping m on the site of t (public_ip: [site] public_ip, else wan_addr, the WAN
+   interface's address from pp_iface_addr4, 0 unknown). */
+void pp_foreign_query_of(const struct pp_table *t, const struct pp_mapping *m, uint32_t wan_addr,
+                         struct pp_foreign_query *q);
+/* A hit in words: table, chain path, the rule, its counter and what it does. Caller frees. */
+char *pp_foreign_words(const struct pp_foreign_hit *h);
+/* The "*name ... COMMIT" section of one table in iptables-save text; "" when absent. Caller frees. */
+char *pp_save_section(const char *all, const char *table);
 
 /* ---- lifecycle (core/apply-*.c) ---- */
 struct pp_apply_opts {
@@ -180,13 +227,17 @@ struct pp_confirm_state {
 void pp_confirm_state(const char *state_dir, struct pp_confirm_state *cs);
 
 /* Status of one mapping against the kernel. */
-enum pp_sync { PP_SYNC_OK, PP_SYNC_MISSING, PP_SYNC_DRIFTED, PP_SYNC_INACTIVE, PP_SYNC_STALE };
+enum pp_sync { PP_SYNC_OK, PP_SYNC_MISSING, PP_SYNC_DRIFTED, PP_SYNC_INACTIVE, PP_SYNC_STALE,
+               PP_SYNC_SHADOWED,        /* its rules in place, but a foreign rule takes the port first */
+               PP_SYNC_BLOCKED };       /* its rules in place, but a foreign rule drops its traffic first */
 const char *pp_sync_name(enum pp_sync s);
 struct pp_map_status {
 	const char *name;
 	enum pp_sync sync;
 	unsigned long long pkts, bytes; /* DNAT rules: first packets of connections */
 	char *shadow;                   /* a foreign rule that catches the traffic first, or NULL */
+	bool shadow_drops;              /* that rule drops the traffic (else it takes the port) */
+	char *shadow_words;             /* it in words: table, chain, counter, what it does (pp_foreign_words) */
 };
 /* Fill st[i] for t->maps[i]; caller frees with pp_status_free. */
 int pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,

@@ -31,6 +31,9 @@ enum pp_cause {
 	PP_CAUSE_CGNAT,
 	PP_CAUSE_DOUBLE_NAT,
 	PP_CAUSE_UPSTREAM_BLOCKED,
+	PP_CAUSE_FOREIGN_DNAT,         /* another tool's rule takes the public port before portpilot's */
+	PP_CAUSE_FOREIGN_DROP,         /* a rule on the router drops the traffic before portpilot's accept */
+	PP_CAUSE_RP_FILTER,            /* strict reverse-path filtering drops it: the route back leaves elsewhere */
 	PP_CAUSE__COUNT
 };
 const char *pp_cause_name(enum pp_cause c);
@@ -110,6 +113,11 @@ enum pp_ct_state { PP_CT_UNREPLIED, PP_CT_REPLIED, PP_CT_ASSURED };
  * DNAT to 192.168.2.102:80, SYN_SENT [UNREPLIED]"; 0 for any other line. */
 int pp_conntrack_line(const char *line, const struct pp_trace_ctx *c, char *out, size_t n,
                       enum pp_ct_state *state);
+/* 1 when the line is a connection to the public port, addressed to the router (c->router_ips)
+ * and DNATed somewhere other than the mapping's target: its source in src, where it went in to
+ * ("192.168.2.103:80"). 0 for any other line. */
+int pp_conntrack_elsewhere(const char *line, const struct pp_trace_ctx *c, uint32_t *src, char *to,
+                           size_t n);
 
 /* ---- capture ---- */
 
@@ -303,6 +311,24 @@ struct pp_facts {
 	int ct_unreplied, ct_replied;  /* DNATed connections never answered / answered */
 	char *const *conntrack;        /* their lines, owned by the result */
 	size_t nconntrack;
+	/* The router's own switches and other tools' rules on the mapping's path (pp_facts_kernel;
+	 * the rules are read by core/rules-foreign.c, so no iptables text is parsed here). */
+	enum pp_tri fwd_wan, fwd_lan;  /* net.ipv4.conf.<wan_if|lan_if>.forwarding */
+	int rp_wan, rp_lan;            /* rp_filter in force (the max of conf.all and the interface's), -1 unknown */
+	char rp_wan_route[32];         /* the interface the route back to rp_client leaves by */
+	char rp_lan_route[32];         /* the interface the route to the server leaves by */
+	uint32_t rp_client;            /* the outside address that route was looked up for, 0 = default route */
+	int foreign;                   /* 0 none, 1 a rule takes the port first (DNAT), 2 a rule drops it */
+	bool foreign_before_routing;   /* in raw/mangle/nat PREROUTING (else FORWARD or the replies' path) */
+	bool foreign_reply;            /* the rule meets the server's replies */
+	char foreign_rule[512];        /* the rule as iptables-save prints it */
+	char foreign_where[160];       /* "nat PREROUTING > DOCKER" */
+	char foreign_to[96];           /* where a foreign DNAT sends the traffic */
+	unsigned long long foreign_pkts; /* its packet counter */
+	/* Conntrack (pp_facts_conntrack): the reflector's connections to the public port that a
+	 * DNAT sent somewhere other than the mapping's target. */
+	int ct_elsewhere;
+	char ct_elsewhere_to[24];      /* where the first one went, "192.168.2.103:80" */
 };
 
 /* Choose the cause from the facts (pure: unit-tested); fills cause, summary, fix, evidence. */

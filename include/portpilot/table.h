@@ -28,6 +28,7 @@ enum pp_field {
 	PP_F_OWNER,
 	PP_F_PURPOSE,
 	PP_F_EXPIRES,
+	PP_F_MASQUERADE,                  /* SNAT the forwarded traffic to the router's LAN address */
 	PP_F__COUNT
 };
 
@@ -63,6 +64,7 @@ struct pp_mapping {
 	size_t nallow;
 	bool enabled;                     /* default yes */
 	time_t expires;                   /* 0 = never */
+	bool masquerade;                  /* default no: the server sees the client's own address */
 };
 
 struct pp_site {

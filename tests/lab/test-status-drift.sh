@@ -44,4 +44,19 @@ check "status --json: orphans" json_has '"orphans":["web-3"]'
 check "status exits 1 with an orphan" exits1
 check "apply removes the orphan's rules" ppq apply
 check "status: clean at the end" clean
+
+# Another tool's rules ahead of portpilot's: the mapping's own rules are exact, yet it does not work.
+ipt -t nat -I PREROUTING 1 -p tcp --dport 8080 -j DNAT --to-destination "$LAB_SRV3_IP:80"
+check "a foreign DNAT ahead: outside curl reaches the other server" body_is "$LAB_INET" "http://$LAB_PUBLIC_IP:8080/" srv-103
+check "status: web-1 shadowed" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status | grep -q '^web-1  *shadowed '"
+check "naming the rule and where it sends the traffic" \
+	status_has 'shadowed by a rule ahead of portpilot'"'"'s: nat PREROUTING: "-A PREROUTING -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.168.2.103:80"'
+check "status exits 1 with a shadowed mapping" exits1
+ipt -t nat -D PREROUTING 1
+ipt -I FORWARD 1 -d "$LAB_SRV2_IP" -p tcp --dport 80 -j REJECT
+check "a foreign REJECT ahead of portpilot's accept: status says web-2 blocked" \
+	json_has '"name":"web-2","state":"blocked"'
+check "status exits 1 with a blocked mapping" exits1
+ipt -D FORWARD 1
+check "status: clean once the foreign rules are gone" clean
 pp_done

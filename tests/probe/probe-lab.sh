@@ -134,8 +134,9 @@ plab_scenario() {
 	case $1 in
 	ok|disabled|expired|rule_missing|source_not_allowed) ;;
 	ip_forward_off) lab_ns "$LAB_ROUTER" sysctl -qw net.ipv4.ip_forward=0;;
-	# Another tool's rule dropping forwarded traffic before portpilot's, and policy DROP.
-	forward_blocked) lab_ns "$LAB_ROUTER" iptables -I FORWARD 1 -j DROP &&
+	# FORWARD drops it with no rule to name: policy DROP, and portpilot's accept never reached
+	# (its hook gone). A rule that drops before the accept is foreign_drop (test-rules-faults.sh).
+	forward_blocked) lab_ns "$LAB_ROUTER" iptables -D FORWARD -j PP-FWD &&
 		lab_ns "$LAB_ROUTER" iptables -P FORWARD DROP;;
 	not_listening) for _p in $(ip netns pids "$LAB_SRV1"); do kill "$_p"; done
 		_gone() { ! lab_ns "$LAB_SRV1" ss -Hltn "sport = :80" | grep -q LISTEN; }
