@@ -1,0 +1,603 @@
+/* portpilot monitor and portpilot health: the check loop, diagnosis of every change, the
+ * state file the health command (and the TUI) read. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "portpilot/probe.h"
+#include "portpilot/util.h"
+#include "monitor-internal.h"
+
+#define MAX_INFLIGHT 256       /* checks at once: a bound on descriptors, not on mappings */
+#define MAX_PROBES 2           /* diagnoses at once: each captures on two interfaces */
+#define MAX_PENDING 16         /* changes waiting for a diagnosis; beyond, sent without one */
+#define PROBE_TIMEOUT_MS 30000
+
+static const char monitor_help[] =
+	"usage: portpilot monitor [--interval SECONDS] [--timeout SECONDS] [--fail-after N]\n"
+	"                         [--recover-after N] [--once] [--no-diagnose] [--json]\n"
+	"Checks every enabled mapping's service from the router (check = tcp | udp | http | https |\n"
+	"rtsp | sip | tls | none, default from the internal port) and keeps each one's state: down\n"
+	"after fail_after failures in a row, up again after recover_after successes. Every change is\n"
+	"diagnosed with the probe and goes to journald, the history file, the hook and the webhook\n"
+	"of [monitor] in portpilot.conf. Runs until SIGINT/SIGTERM.\n"
+	"--once checks every mapping once, prints its state and exits 1 if any is down.\n";
+static const char health_help[] =
+	"usage: portpilot health [NAME] [--json]\n"
+	"The state of every mapping (or NAME) as the running monitor last saw it: up, down or\n"
+	"unknown, since when, and the cause of the last failure. Exit 1 when any is down.\n";
+
+struct pending {
+	struct mon_event ev;
+	struct mon_target *t;
+	pid_t pid;                 /* probe child, 0 none yet, -1 not diagnosed */
+	int fd;                    /* its result pipe */
+	struct pp_buf out;
+	double started;
+	bool ready;
+};
+
+struct mon {
+	struct pp_cli *cli;
+	const struct pp_table *table;
+	struct pp_mon_conf mc;
+	struct mon_target *t;
+	size_t n;
+	struct mon_notify *notify;
+	struct pending *pend;
+	size_t npend;
+	char *state_path;
+	bool dirty;
+	double last_write;
+};
+
+static volatile sig_atomic_t stop_flag;
+static void on_stop(int s) { (void)s; stop_flag = 1; }
+
+/* ---- the state file: one JSON object, one mapping a line, for health and the TUI ---- */
+
+static void
+json_str(FILE *f, const char *k, const char *v)
+{
+	fprintf(f, ",\"%s\":", k);
+	pp_json_str(f, v);
+}
+
+static void
+write_state(struct mon *M)
+{
+	char *tmp = pp_xasprintf("%s.tmp", M->state_path);
+	FILE *f = fopen(tmp, "w");
+	char since[20], last[20];
+
+	if (f == NULL) {
+		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", tmp, strerror(errno));
+		free(tmp);
+		return;
+	}
+	fprintf(f, "{\"updated\":%lld,\"pid\":%d,\"mappings\":[\n", (long long)time(NULL), (int)getpid());
+	for (size_t i = 0; i < M->n; i++) {
+		struct mon_target *t = &M->t[i];
+		pp_format_datetime(t->sm.since, since);
+		pp_format_datetime(t->last_check, last);
+		fprintf(f, "{\"name\":");
+		pp_json_str(f, t->name);
+		json_str(f, "state", pp_health_name(t->sm.state));
+		json_str(f, "since", t->sm.since ? since : NULL);
+		fprintf(f, ",\"since_epoch\":%lld", (long long)t->sm.since);
+		json_str(f, "cause", t->cause[0] ? t->cause : NULL);
+		json_str(f, "summary", t->summary);
+		json_str(f, "fix", t->fix);
+		json_str(f, "check", pp_check_kind_name(t->kind));
+		json_str(f, "detail", t->detail);
+		fprintf(f, ",\"latency_ms\":%.1f", t->latency_ms);
+		json_str(f, "last_check", t->last_check ? last : NULL);
+		fprintf(f, ",\"checks\":%llu,\"failures\":%llu}%s\n", t->checks, t->failures,
+		        i + 1 < M->n ? "," : "");
+	}
+	fprintf(f, "]}\n");
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0 || fclose(f) != 0 || rename(tmp, M->state_path) < 0)
+		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", M->state_path, strerror(errno));
+	free(tmp);
+	M->dirty = false;
+	M->last_write = pp_now_ms();
+}
+
+/* ---- diagnosis: the probe in a child, so the checks never wait for it ---- */
+
+static void
+probe_child(struct mon *M, struct mon_target *t, int fd)
+{
+	struct pp_probe_result *r = NULL;
+	struct pp_error e;
+	struct pp_probe_opts o = { .table = M->table, .name = t->name, .drop_privs = true };
+	FILE *f = fdopen(fd, "w");
+
+	if (f == NULL)
+		_exit(1);
+	if (pp_probe_run(&o, &r, &e) < 0) {
+		fprintf(f, "{\"summary\":");
+		pp_json_str(f, e.msg);
+		fprintf(f, "}\n");
+	} else {
+		fprintf(f, "{\"cause\":");
+		pp_json_str(f, pp_cause_name(r->cause));
+		json_str(f, "summary", r->summary);
+		json_str(f, "fix", r->fix);
+		fprintf(f, "}\n");
+	}
+	fclose(f);
+	_exit(0);
+}
+
+static void
+probe_start(struct mon *M, struct pending *p)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		p->pid = -1;
+		return;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		probe_child(M, p->t, fds[1]);
+	}
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		p->pid = -1;
+		return;
+	}
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	p->pid = pid;
+	p->fd = fds[0];
+	p->started = pp_now_ms();
+}
+
+static void
+set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = v && *v ? pp_xstrdup(v) : NULL;
+}
+
+/* The probe's answer is in: attach it to the event and to the mapping's state. */
+static void
+probe_done(struct mon *M, struct pending *p, bool timed_out)
+{
+	char cause[32], *summary = pp_xmalloc(p->out.len + 1), *fix = pp_xmalloc(p->out.len + 1);
+	const char *o = p->out.data ? p->out.data : "";
+
+	close(p->fd);
+	p->fd = -1;
+	if (timed_out) {
+		kill(p->pid, SIGKILL);
+		snprintf(summary, p->out.len + 1, "%s", "");
+		set_str(&p->ev.summary, "the probe did not finish within 30 s; run portpilot probe NAME");
+	}
+	waitpid(p->pid, NULL, 0);
+	p->pid = 0;
+	if (!timed_out) {
+		pp_json_field(o, "cause", cause, sizeof cause);
+		pp_json_field(o, "summary", summary, p->out.len + 1);
+		pp_json_field(o, "fix", fix, p->out.len + 1);
+		set_str(&p->ev.cause, cause);
+		set_str(&p->ev.summary, summary);
+		set_str(&p->ev.fix, fix);
+	}
+	/* The mapping shows the diagnosis of its latest change (an older one may finish later). */
+	if (p->ev.state == p->t->sm.state) {
+		snprintf(p->t->cause, sizeof p->t->cause, "%s", p->ev.cause ? p->ev.cause : "");
+		set_str(&p->t->summary, p->ev.summary);
+		set_str(&p->t->fix, p->ev.fix);
+		M->dirty = true;
+	}
+	free(summary);
+	free(fix);
+	p->ready = true;
+}
+
+static void
+change(struct mon *M, struct mon_target *t, enum pp_health prev)
+{
+	if (M->npend == MAX_PENDING * 4) {
+		fprintf(M->cli->err, "monitor: too many changes at once; %s %s is not sent\n", t->name,
+		        pp_health_name(t->sm.state));
+		return;
+	}
+	M->pend = pp_xrealloc(M->pend, (M->npend + 1) * sizeof *M->pend);
+	struct pending *p = &M->pend[M->npend++];
+	memset(p, 0, sizeof *p);
+	p->t = t;
+	p->fd = -1;
+	p->ev.mapping = pp_xstrdup(t->name);
+	p->ev.detail = pp_xstrdup(t->detail);
+	p->ev.state = t->sm.state;
+	p->ev.previous = prev;
+	p->ev.since = t->sm.since;
+	/* The new state holds no old diagnosis. */
+	t->cause[0] = '\0';
+	set_str(&t->summary, NULL);
+	set_str(&t->fix, NULL);
+	if (!M->mc.diagnose) {
+		p->ready = true;
+	} else if (M->npend > MAX_PENDING) {
+		p->ev.summary = pp_xasprintf("not diagnosed: %zu changes at once; run portpilot probe %s",
+		                             M->npend, t->name);
+		p->ready = true;
+	}
+	M->dirty = true;
+}
+
+/* Send every event that is ready and has no older event of the same mapping before it. */
+static void
+flush_events(struct mon *M)
+{
+	int running = 0;
+
+	for (size_t i = 0; i < M->npend; i++)
+		if (M->pend[i].pid > 0)
+			running++;
+	for (size_t i = 0; i < M->npend;) {
+		struct pending *p = &M->pend[i];
+		bool older = false;
+		for (size_t k = 0; k < i; k++)
+			if (M->pend[k].t == p->t)
+				older = true;
+		if (!p->ready && p->pid == 0 && running < MAX_PROBES) {
+			probe_start(M, p);
+			if (p->pid > 0)
+				running++;
+			else
+				p->ready = true;
+		}
+		if (p->ready && !older) {
+			mon_notify_send(M->notify, &p->ev);
+			mon_event_free(&p->ev);
+			pp_buf_free(&p->out);
+			memmove(p, p + 1, (M->npend - i - 1) * sizeof *p);
+			M->npend--;
+			continue;
+		}
+		i++;
+	}
+}
+
+/* ---- the loop ---- */
+
+static void
+result(struct mon *M, struct mon_target *t, bool once)
+{
+	enum pp_health prev = t->sm.state;
+
+	if (!t->last_ok)
+		t->failures++;
+	if (once) {
+		t->sm.state = t->last_ok ? PP_HEALTH_UP : PP_HEALTH_DOWN;
+		t->sm.since = time(NULL);
+		return;
+	}
+	enum pp_mon_change c = pp_mon_sm_feed(&t->sm, t->last_ok, t->tm.fail_after,
+	                                      t->tm.recover_after, time(NULL));
+	if (c == PP_MON_WENT_DOWN || c == PP_MON_CAME_UP)
+		change(M, t, prev);
+	else if (c == PP_MON_FIRST_UP)
+		M->dirty = true;
+}
+
+static int
+run(struct mon *M, bool once)
+{
+	size_t cap = MAX_INFLIGHT + 2 * MAX_PENDING + 8;
+	struct pollfd *pfd = pp_xcalloc(cap, sizeof *pfd);
+	struct mon_target **who = pp_xcalloc(cap, sizeof *who);
+	struct pending **pwho = pp_xcalloc(cap, sizeof *pwho);
+	double now = pp_now_ms();
+	size_t done = 0, inflight = 0;
+
+	/* Spread the first round over the interval: two thousand checks do not start at once. */
+	for (size_t i = 0; i < M->n; i++)
+		M->t[i].next_due = once ? now : now + (double)M->t[i].tm.interval_s * 1000.0 * (double)i / (double)M->n;
+	while (!stop_flag) {
+		int np = 0;
+		double wake = now + 1000;
+
+		now = pp_now_ms();
+		for (size_t i = 0; i < M->n && inflight < MAX_INFLIGHT; i++) {
+			struct mon_target *t = &M->t[i];
+			if (t->phase != MP_IDLE || t->next_due > now)
+				continue;
+			t->next_due = once ? 1e300 : now + t->tm.interval_s * 1000.0;
+			if (mon_check_start(t, now)) {
+				result(M, t, once);
+				done++;
+			} else {
+				inflight++;
+			}
+		}
+		for (size_t i = 0; i < M->n; i++) {
+			struct mon_target *t = &M->t[i];
+			if (t->phase != MP_IDLE) {
+				pfd[np] = (struct pollfd){ .fd = t->fd, .events = mon_check_events(t) };
+				who[np] = t;
+				pwho[np++] = NULL;
+				if (t->deadline < wake)
+					wake = t->deadline;
+			} else if (t->next_due < wake) {
+				wake = t->next_due;
+			}
+		}
+		for (size_t i = 0; i < M->npend; i++)
+			if (M->pend[i].pid > 0 && np < (int)cap) {
+				pfd[np] = (struct pollfd){ .fd = M->pend[i].fd, .events = POLLIN };
+				who[np] = NULL;
+				pwho[np++] = &M->pend[i];
+			}
+		if (once && done == M->n && M->npend == 0 && !mon_notify_busy(M->notify))
+			break;
+		int ms = wake - now < 0 ? 0 : (int)(wake - now) + 1;
+		mon_notify_poll(M->notify, pfd, np, ms);
+		now = pp_now_ms();
+		/* Probe answers first: a check result may add a change, which moves M->pend. */
+		for (int i = 0; i < np; i++) {
+			if (pwho[i]) {
+				char buf[4096];
+				ssize_t r;
+				while ((r = read(pwho[i]->fd, buf, sizeof buf)) > 0)
+					pp_buf_add(&pwho[i]->out, buf, (size_t)r);
+				if (r == 0)
+					probe_done(M, pwho[i], false);
+				else if (now - pwho[i]->started > PROBE_TIMEOUT_MS)
+					probe_done(M, pwho[i], true);
+			}
+		}
+		for (int i = 0; i < np; i++) {
+			short rev = pfd[i].revents;
+			if (who[i] && (rev || now >= who[i]->deadline) && mon_check_step(who[i], rev, now)) {
+				inflight--;
+				done++;
+				result(M, who[i], once);
+			}
+		}
+		flush_events(M);
+		if (!once && (M->dirty ? now - M->last_write > 200 : now - M->last_write > 30000))
+			write_state(M);
+	}
+	for (size_t i = 0; i < M->npend; i++)
+		if (M->pend[i].pid > 0)
+			probe_done(M, &M->pend[i], true);
+	flush_events(M);
+	if (!once)
+		write_state(M);
+	free(pfd);
+	free(who);
+	free(pwho);
+	return 0;
+}
+
+static void
+print_states(struct mon *M)
+{
+	FILE *o = M->cli->out;
+
+	if (M->cli->json) {
+		fprintf(o, "{\"mappings\":[");
+		for (size_t i = 0; i < M->n; i++) {
+			struct mon_target *t = &M->t[i];
+			fprintf(o, "%s{\"name\":", i ? "," : "");
+			pp_json_str(o, t->name);
+			json_str(o, "state", pp_health_name(t->sm.state));
+			json_str(o, "check", pp_check_kind_name(t->kind));
+			json_str(o, "detail", t->detail);
+			fprintf(o, ",\"latency_ms\":%.1f}", t->latency_ms);
+		}
+		fprintf(o, "]}\n");
+		return;
+	}
+	for (size_t i = 0; i < M->n; i++) {
+		struct mon_target *t = &M->t[i];
+		char ip[16];
+		pp_format_ipv4(t->ip, ip);
+		fprintf(o, "%-16s %-5s %-5s %s:%u  %s (%.0f ms)\n", t->name,
+		        t->sm.state == PP_HEALTH_DOWN ? "DOWN" : pp_health_name(t->sm.state),
+		        pp_check_kind_name(t->kind), ip, t->port, t->detail, t->latency_ms);
+	}
+}
+
+static int
+intarg(struct pp_cli *cli, const char *o, const char *v, int max, int *out)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (end == v || *end || n < 1 || n > max)
+		return pp_cli_usage(cli, "monitor", "%s %s: expected a number from 1 to %d", o, v, max);
+	*out = (int)n;
+	return 0;
+}
+
+int
+pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
+{
+	struct mon M = { .cli = cli };
+	struct pp_table *t = NULL;
+	struct pp_error e;
+	bool once = false, no_diag = false;
+	int interval = 0, timeout = 0, fail_after = 0, recover_after = 0, rc = PP_EXIT_USAGE;
+
+	if (pp_cli_wants_help(argc, argv))
+		return pp_cli_help(cli, monitor_help);
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i];
+		int *slot = !strcmp(o, "--interval") ? &interval : !strcmp(o, "--timeout") ? &timeout
+		          : !strcmp(o, "--fail-after") ? &fail_after : !strcmp(o, "--recover-after") ? &recover_after
+		          : NULL;
+		if (!strcmp(o, "--once"))
+			once = true;
+		else if (!strcmp(o, "--no-diagnose"))
+			no_diag = true;
+		else if (slot == NULL)
+			return pp_cli_usage(cli, argv[0], "unknown argument '%s' (portpilot monitor --help)", o);
+		else if (i + 1 >= argc)
+			return pp_cli_usage(cli, argv[0], "%s needs a value", o);
+		else if (intarg(cli, o, argv[++i], slot == &timeout ? 60 : slot == &interval ? 86400 : 100, slot))
+			return PP_EXIT_USAGE;
+	}
+	if (pp_mon_conf_load(cli->conf_path, &M.mc, &e) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", e.msg);
+		return PP_EXIT_USAGE;
+	}
+	if (pp_table_load(cli->table_path, false, &t, &e) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", e.msg);
+		goto out;
+	}
+	M.table = t;
+	/* The command line over [monitor]; a mapping's check_timing over both. */
+	struct pp_check_timing d = { interval ? interval : M.mc.interval_s,
+	                             timeout ? timeout * 1000 : M.mc.timeout_ms,
+	                             fail_after ? fail_after : M.mc.fail_after,
+	                             recover_after ? recover_after : M.mc.recover_after };
+	if (no_diag)
+		M.mc.diagnose = false;
+	M.t = pp_xcalloc(t->n ? t->n : 1, sizeof *M.t);
+	time_t now = time(NULL);
+	for (size_t i = 0; i < t->n; i++) {
+		if (!pp_mapping_active(&t->maps[i], now))
+			continue;
+		if (mon_target_init(&M.t[M.n], &t->maps[i], t->path, &d, &e) < 0) {
+			fprintf(cli->err, "portpilot: %s\n", e.msg);
+			mon_target_free(&M.t[M.n]);
+			for (size_t k = 0; k < M.n; k++)
+				mon_target_free(&M.t[k]);
+			goto out;
+		}
+		M.n++;
+	}
+	if (!once && mkdir(cli->state_dir, 0750) < 0 && errno != EEXIST) {
+		fprintf(cli->err, "portpilot: cannot create the state directory %s: %s\n", cli->state_dir,
+		        strerror(errno));
+		rc = PP_EXIT_FAIL;
+		goto targets;
+	}
+	if ((M.notify = mon_notify_new(&M.mc, cli->state_dir, cli->err, &e)) == NULL) {
+		fprintf(cli->err, "portpilot: %s\n", e.msg);
+		goto targets;
+	}
+	M.state_path = pp_xasprintf("%s/monitor-state.json", cli->state_dir);
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!once)
+		fprintf(cli->err, "monitor: %zu mappings, every %d s, down after %d failures, up after %d "
+		        "successes\n", M.n, d.interval_s, d.fail_after, d.recover_after);
+	run(&M, once);
+	rc = PP_EXIT_OK;
+	if (once) {
+		print_states(&M);
+		for (size_t i = 0; i < M.n; i++)
+			if (M.t[i].sm.state == PP_HEALTH_DOWN)
+				rc = PP_EXIT_FAIL;
+	}
+	mon_notify_free(M.notify);
+	free(M.state_path);
+	free(M.pend);
+targets:
+	for (size_t k = 0; k < M.n; k++)
+		mon_target_free(&M.t[k]);
+out:
+	free(M.t);
+	pp_table_free(t);
+	pp_mon_conf_free(&M.mc);
+	return rc;
+}
+
+/* ---- health ---- */
+
+int
+pp_cmd_health(struct pp_cli *cli, int argc, char **argv)
+{
+	const char *name = NULL;
+	char *path, *text;
+	size_t len;
+	int rc = PP_EXIT_OK, found = 0;
+
+	if (pp_cli_wants_help(argc, argv))
+		return pp_cli_help(cli, health_help);
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-' || name)
+			return pp_cli_usage(cli, argv[0], "unexpected argument '%s' (portpilot health --help)", argv[i]);
+		name = argv[i];
+	}
+	path = pp_xasprintf("%s/monitor-state.json", cli->state_dir);
+	text = pp_read_file(path, &len);
+	if (text == NULL) {
+		fprintf(cli->err, "portpilot: %s: %s; is portpilot monitor running (systemctl start "
+		        "portpilot-monitor)?\n", path, strerror(errno));
+		free(path);
+		return PP_EXIT_FAIL;
+	}
+	char updated[32];
+	pp_json_field(text, "updated", updated, sizeof updated);
+	if (cli->json)
+		fprintf(cli->out, "{\"updated\":%s,\"mappings\":[", *updated ? updated : "null");
+	/* One mapping a line: each line is a flat object pp_json_field reads. */
+	for (char *l = strchr(text, '\n'); l; l = strchr(l, '\n')) {
+		char nm[128], st[16], since[32], cause[32], *summary = pp_xmalloc(len + 1);
+		l++;
+		if (strncmp(l, "{\"name\":", 8) != 0) {
+			free(summary);
+			continue;
+		}
+		char *end = strchr(l, '\n');
+		if (end)
+			*end = '\0';
+		pp_json_field(l, "name", nm, sizeof nm);
+		pp_json_field(l, "state", st, sizeof st);
+		pp_json_field(l, "since", since, sizeof since);
+		pp_json_field(l, "cause", cause, sizeof cause);
+		pp_json_field(l, "summary", summary, len + 1);
+		if (end)
+			*end = '\n';
+		if (name && strcasecmp(name, nm) != 0) {
+			free(summary);
+			continue;
+		}
+		if (!strcmp(st, "down"))
+			rc = PP_EXIT_FAIL;
+		bool nul_since = !strcmp(since, "null"), nul_cause = !strcmp(cause, "null");
+		if (cli->json) {
+			fprintf(cli->out, "%s{\"name\":", found ? "," : "");
+			pp_json_str(cli->out, nm);
+			json_str(cli->out, "state", st);
+			json_str(cli->out, "since", nul_since ? NULL : since);
+			json_str(cli->out, "cause", nul_cause ? NULL : cause);
+			json_str(cli->out, "summary", strcmp(summary, "null") ? summary : NULL);
+			fprintf(cli->out, "}");
+		} else {
+			fprintf(cli->out, "%-16s %-7s %s%s%s%s%s\n", nm, !strcmp(st, "down") ? "DOWN" : st,
+			        nul_since ? "" : "since ", nul_since ? "" : since, nul_cause ? "" : "  ",
+			        nul_cause ? "" : cause, "");
+		}
+		found++;
+		free(summary);
+	}
+	if (cli->json)
+		fprintf(cli->out, "]}\n");
+	free(text);
+	free(path);
+	if (name && !found) {
+		fprintf(cli->err, "portpilot: health: the monitor has no mapping named '%s' (enabled "
+		        "mappings only)\n", name);
+		return PP_EXIT_FAIL;
+	}
+	return rc;
+}
