@@ -305,8 +305,17 @@ run(struct mon *M, bool once)
 	size_t done = 0, inflight = 0;
 
 	/* Spread the first round over the interval: two thousand checks do not start at once. */
-	for (size_t i = 0; i < M->n; i++)
-		M->t[i].next_due = once ? now : now + (double)M->t[i].tm.interval_s * 1000.0 * (double)i / (double)M->n;
+	for (size_t i = 0; i < M->n; i++) {
+		struct mon_target *t = &M->t[i];
+		t->next_due = once ? now : now + (double)t->tm.interval_s * 1000.0 * (double)i / (double)M->n;
+		/* No check, no state: it stays unknown rather than pretending to be up. */
+		if (t->kind == PP_CK_NONE) {
+			snprintf(t->detail, sizeof t->detail, "not checked (check = none%s)",
+			         t->m->proto == PP_UDP ? "; a UDP service needs check = udp with check_send" : "");
+			t->next_due = 1e300;
+			done++;
+		}
+	}
 	while (!stop_flag) {
 		int np = 0;
 		double wake = now + 1000;

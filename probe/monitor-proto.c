@@ -171,6 +171,16 @@ pp_mon_judge(enum pp_check_kind k, const struct pp_mon_expect *e, const char *rx
 	case PP_CK_RTSP:
 	case PP_CK_SIP:
 		r = pp_mon_status_line(rx, len, proto, &code);
+		/* SIP answers 1xx provisional first, maybe in the same segment as the final one:
+		 * step over each provisional message (header end; they carry no body). */
+		while (r > 0 && code < 200 && k == PP_CK_SIP) {
+			const char *end = memmem(rx, len, "\r\n\r\n", 4);
+			if (end == NULL || (size_t)(end + 4 - rx) == len)
+				break;
+			len -= (size_t)(end + 4 - rx);
+			rx = end + 4;
+			r = pp_mon_status_line(rx, len, proto, &code);
+		}
 		if (r == 0 && !eof)
 			return 0;
 		if (r <= 0) {
@@ -180,8 +190,12 @@ pp_mon_judge(enum pp_check_kind k, const struct pp_mon_expect *e, const char *rx
 			return -1;
 		}
 		/* SIP and RTSP answer 1xx provisional first: wait for the final one. */
-		if (code < 200 && k == PP_CK_SIP && !eof)
-			return 0;
+		if (code < 200 && k == PP_CK_SIP) {
+			if (!eof)
+				return 0;
+			snprintf(why, n, "only a provisional answer (status %d)", code);
+			return -1;
+		}
 		if (!pp_mon_code_ok(e, k, code)) {
 			snprintf(why, n, "status %d", code);
 			return -1;

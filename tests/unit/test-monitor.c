@@ -146,6 +146,14 @@ static void test_judge(void **st)
 	/* SIP: a provisional answer waits for the final one. */
 	const char *trying = "SIP/2.0 100 Trying\r\n\r\n";
 	assert_int_equal(pp_mon_judge(PP_CK_SIP, NULL, trying, strlen(trying), false, why, sizeof why), 0);
+	/* Provisional and final in one segment (TCP): the final one counts. */
+	const char *both = "SIP/2.0 100 Trying\r\nContent-Length: 0\r\n\r\nSIP/2.0 503 Busy\r\n\r\n";
+	assert_int_equal(pp_mon_expect_parse("200", true, &e, &err), 0);
+	assert_int_equal(pp_mon_judge(PP_CK_SIP, &e, both, strlen(both), true, why, sizeof why), -1);
+	assert_string_equal(why, "status 503");
+	pp_mon_expect_free(&e);
+	assert_int_equal(pp_mon_judge(PP_CK_SIP, NULL, trying, strlen(trying), true, why, sizeof why), -1);
+	assert_non_null(strstr(why, "provisional"));
 	const char *sip = "SIP/2.0 405 Method Not Allowed\r\n\r\n";
 	assert_int_equal(pp_mon_judge(PP_CK_SIP, NULL, sip, strlen(sip), false, why, sizeof why), 1);
 	assert_int_equal(pp_mon_expect_parse("200", true, &e, &err), 0);
