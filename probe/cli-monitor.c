@@ -21,13 +21,15 @@
 
 static const char monitor_help[] =
 	"usage: portpilot monitor [--interval SECONDS] [--timeout SECONDS] [--fail-after N]\n"
-	"                         [--recover-after N] [--once] [--no-diagnose] [--json]\n"
+	"                         [--recover-after N] [--once] [--no-diagnose] [--metrics-file F]\n"
 	"Checks every enabled mapping's service from the router (check = tcp | udp | http | https |\n"
 	"rtsp | sip | tls | none, default from the internal port) and keeps each one's state: down\n"
 	"after fail_after failures in a row, up again after recover_after successes. Every change is\n"
 	"diagnosed with the probe and goes to journald, the history file, the hook and the webhook\n"
 	"of [monitor] in portpilot.conf. Runs until SIGINT/SIGTERM.\n"
-	"--once checks every mapping once, prints its state and exits 1 if any is down.\n";
+	"--once checks every mapping once, prints its state (--json: an object) and exits 1 if any is\n"
+	"down. --metrics-file F (or [monitor] metrics_file) writes Prometheus text for node_exporter's\n"
+	"textfile collector, replaced whole every few seconds.\n";
 static const char health_help[] =
 	"usage: portpilot health [NAME] [--json]\n"
 	"The state of every mapping (or NAME) as the running monitor last saw it: up, down or\n"
@@ -54,7 +56,8 @@ struct mon {
 	size_t npend;
 	char *state_path;
 	bool dirty;
-	double last_write;
+	double last_write, last_metrics;
+	int interval_s;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -81,7 +84,8 @@ write_state(struct mon *M)
 		free(tmp);
 		return;
 	}
-	fprintf(f, "{\"updated\":%lld,\"pid\":%d,\"mappings\":[\n", (long long)time(NULL), (int)getpid());
+	fprintf(f, "{\"updated\":%lld,\"pid\":%d,\"interval\":%d,\"mappings\":[\n", (long long)time(NULL),
+	        (int)getpid(), M->interval_s);
 	for (size_t i = 0; i < M->n; i++) {
 		struct mon_target *t = &M->t[i];
 		pp_format_datetime(t->sm.since, since);
@@ -107,6 +111,74 @@ write_state(struct mon *M)
 	free(tmp);
 	M->dirty = false;
 	M->last_write = pp_now_ms();
+}
+
+/* ---- Prometheus text exposition for node_exporter's textfile collector, written whole ---- */
+
+static void
+label(FILE *f, const char *v)
+{
+	for (; *v; v++)
+		if (*v == '"' || *v == '\\')
+			fprintf(f, "\\%c", *v);
+		else if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+}
+
+static void
+metric_head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+write_metrics(struct mon *M)
+{
+	static const struct { const char *name, *type, *help; } ms[] = {
+		{ "portpilot_mapping_up", "gauge", "1 when the mapping's service passes its check (after the thresholds), 0 when down; absent while unknown" },
+		{ "portpilot_mapping_check_success", "gauge", "1 when the last check passed, 0 when it failed" },
+		{ "portpilot_mapping_check_latency_seconds", "gauge", "duration of the last check" },
+		{ "portpilot_mapping_state_since_timestamp_seconds", "gauge", "when the mapping entered its current state" },
+		{ "portpilot_mapping_checks_total", "counter", "checks run since the monitor started" },
+		{ "portpilot_mapping_check_failures_total", "counter", "failed checks since the monitor started" },
+	};
+	char *tmp = pp_xasprintf("%s.tmp", M->mc.metrics_file);
+	FILE *f = fopen(tmp, "w");
+
+	if (f == NULL) {
+		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", tmp, strerror(errno));
+		free(tmp);
+		return;
+	}
+	for (size_t k = 0; k < sizeof ms / sizeof ms[0]; k++) {
+		metric_head(f, ms[k].name, ms[k].type, ms[k].help);
+		for (size_t i = 0; i < M->n; i++) {
+			struct mon_target *t = &M->t[i];
+			if (t->kind == PP_CK_NONE || (k == 0 && t->sm.state == PP_HEALTH_UNKNOWN) ||
+			    ((k == 1 || k == 2) && t->last_check == 0) || (k == 3 && t->sm.since == 0))
+				continue;
+			fprintf(f, "%s{mapping=\"", ms[k].name);
+			label(f, t->name);
+			fprintf(f, "\",check=\"%s\"} ", pp_check_kind_name(t->kind));
+			switch (k) {
+			case 0: fprintf(f, "%d\n", t->sm.state == PP_HEALTH_UP); break;
+			case 1: fprintf(f, "%d\n", t->last_ok); break;
+			case 2: fprintf(f, "%.4f\n", t->latency_ms / 1000.0); break;
+			case 3: fprintf(f, "%lld\n", (long long)t->sm.since); break;
+			case 4: fprintf(f, "%llu\n", t->checks); break;
+			default: fprintf(f, "%llu\n", t->failures); break;
+			}
+		}
+	}
+	metric_head(f, "portpilot_monitor_last_write_timestamp_seconds", "gauge", "when the monitor wrote this file");
+	fprintf(f, "portpilot_monitor_last_write_timestamp_seconds %lld\n", (long long)time(NULL));
+	/* The collector must never read half a file: a new file, then rename over the old one. */
+	if (fflush(f) != 0 || fclose(f) != 0 || rename(tmp, M->mc.metrics_file) < 0)
+		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", M->mc.metrics_file, strerror(errno));
+	free(tmp);
+	M->last_metrics = pp_now_ms();
 }
 
 /* ---- diagnosis: the probe in a child, so the checks never wait for it ---- */
@@ -380,6 +452,8 @@ run(struct mon *M, bool once)
 		flush_events(M);
 		if (!once && (M->dirty ? now - M->last_write > 200 : now - M->last_write > 30000))
 			write_state(M);
+		if (!once && M->mc.metrics_file && now - M->last_metrics > 5000)
+			write_metrics(M);
 	}
 	for (size_t i = 0; i < M->npend; i++)
 		if (M->pend[i].pid > 0)
@@ -387,6 +461,8 @@ run(struct mon *M, bool once)
 	flush_events(M);
 	if (!once)
 		write_state(M);
+	if (M->mc.metrics_file)
+		write_metrics(M);
 	free(pfd);
 	free(who);
 	free(pwho);
@@ -440,6 +516,7 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 	struct pp_table *t = NULL;
 	struct pp_error e;
 	bool once = false, no_diag = false;
+	const char *metrics = NULL;
 	int interval = 0, timeout = 0, fail_after = 0, recover_after = 0, rc = PP_EXIT_USAGE;
 
 	if (pp_cli_wants_help(argc, argv))
@@ -453,6 +530,8 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 			once = true;
 		else if (!strcmp(o, "--no-diagnose"))
 			no_diag = true;
+		else if (!strcmp(o, "--metrics-file") && i + 1 < argc)
+			metrics = argv[++i];
 		else if (slot == NULL)
 			return pp_cli_usage(cli, argv[0], "unknown argument '%s' (portpilot monitor --help)", o);
 		else if (i + 1 >= argc)
@@ -500,7 +579,12 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 		fprintf(cli->err, "portpilot: %s\n", e.msg);
 		goto targets;
 	}
+	if (cli->json && !once)
+		mon_notify_json(M.notify, cli->out);
 	M.state_path = pp_xasprintf("%s/monitor-state.json", cli->state_dir);
+	M.interval_s = d.interval_s;
+	if (metrics)
+		set_str(&M.mc.metrics_file, metrics);
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -554,8 +638,14 @@ pp_cmd_health(struct pp_cli *cli, int argc, char **argv)
 		free(path);
 		return PP_EXIT_FAIL;
 	}
-	char updated[32];
+	char updated[32], interval[16];
 	pp_json_field(text, "updated", updated, sizeof updated);
+	pp_json_field(text, "interval", interval, sizeof interval);
+	/* The monitor rewrites the file at least every 30 s: an older one means it stopped. */
+	long age = (long)(time(NULL) - atoll(updated)), limit = 3L * (atol(interval) > 30 ? atol(interval) : 30);
+	if (*updated && age > limit)
+		fprintf(cli->err, "portpilot: warning: %s was last written %ld s ago; is portpilot monitor "
+		        "still running (systemctl status portpilot-monitor)?\n", path, age);
 	if (cli->json)
 		fprintf(cli->out, "{\"updated\":%s,\"mappings\":[", *updated ? updated : "null");
 	/* One mapping a line: each line is a flat object pp_json_field reads. */

@@ -75,5 +75,7 @@ void mon_notify_free(struct mon_notify *n);
 void mon_notify_send(struct mon_notify *n, const struct mon_event *e);
 /* Drive hooks and webhooks; extra fds are waited on too (revents filled). Waits up to ms. */
 void mon_notify_poll(struct mon_notify *n, struct pollfd *fds, int nfds, int ms);
+/* Also print every event's JSON line to out (monitor --json). */
+void mon_notify_json(struct mon_notify *n, FILE *out);
 /* Still sending (for --once and a clean stop). */
 bool mon_notify_busy(const struct mon_notify *n);

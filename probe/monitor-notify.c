@@ -38,7 +38,7 @@ struct job {
 struct mon_notify {
 	const struct pp_mon_conf *mc;
 	char *history, *token;
-	FILE *log;
+	FILE *log, *json_out;
 	CURLM *multi;
 	struct job *jobs;
 	size_t njobs;
@@ -337,6 +337,10 @@ mon_notify_send(struct mon_notify *n, const struct mon_event *e)
 		fprintf(n->log, "%s\n", msg);
 		fflush(n->log);
 	}
+	if (n->json_out) {
+		fprintf(n->json_out, "%s\n", json);
+		fflush(n->json_out);
+	}
 	history(n, json);
 	if (n->mc->hook)
 		queue(n, e, json, false);
@@ -352,6 +356,7 @@ hook_start(struct mon_notify *n, struct job *j)
 	int p[2];
 	char since[32];
 
+	j->next_ms = pp_now_ms() + 2000;       /* if it cannot even start: again in a while */
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		fprintf(n->log, "monitor: hook: pipe: %s\n", strerror(errno));
 		return;
@@ -390,6 +395,7 @@ hook_start(struct mon_notify *n, struct job *j)
 	close(p[1]);
 	j->pid = pid;
 	j->started = pp_now_ms();
+	j->next_ms = 1e300;
 }
 
 static size_t
@@ -557,6 +563,12 @@ mon_notify_poll(struct mon_notify *n, struct pollfd *fds, int nfds, int ms)
 	if (w != stack)
 		free(w);
 	drive(n);
+}
+
+void
+mon_notify_json(struct mon_notify *n, FILE *out)
+{
+	n->json_out = out;
 }
 
 bool
