@@ -35,8 +35,9 @@ static const char health_help[] =
 	"The state of every mapping (or NAME) as the running monitor last saw it: up, down or\n"
 	"unknown, since when, and the cause of the last failure. Exit 1 when any is down.\n";
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reload_flag;
 static void on_stop(int s) { (void)s; stop_flag = 1; }
+static void on_hup(int s) { (void)s; reload_flag = 1; }
 
 /* ---- the state file: one JSON object, one mapping a line, for health and the TUI ---- */
 
@@ -81,7 +82,10 @@ write_state(struct mon *M)
 		        i + 1 < M->n ? "," : "");
 	}
 	fprintf(f, "]}\n");
-	if (fflush(f) != 0 || fsync(fileno(f)) < 0 || fclose(f) != 0 || rename(tmp, M->state_path) < 0)
+	/* Renamed whole over the old one, so a reader never sees half of it. No fsync: it is
+	 * rewritten every interval, and a router's flash need not pay for each time. */
+	int bad = fflush(f) != 0;
+	if (fclose(f) != 0 || bad || rename(tmp, M->state_path) < 0)
 		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", M->state_path, strerror(errno));
 	free(tmp);
 	M->dirty = false;
@@ -150,7 +154,8 @@ write_metrics(struct mon *M)
 	metric_head(f, "portpilot_monitor_last_write_timestamp_seconds", "gauge", "when the monitor wrote this file");
 	fprintf(f, "portpilot_monitor_last_write_timestamp_seconds %lld\n", (long long)time(NULL));
 	/* The collector must never read half a file: a new file, then rename over the old one. */
-	if (fflush(f) != 0 || fclose(f) != 0 || rename(tmp, M->mc.metrics_file) < 0)
+	int bad = fflush(f) != 0;
+	if (fclose(f) != 0 || bad || rename(tmp, M->mc.metrics_file) < 0)
 		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", M->mc.metrics_file, strerror(errno));
 	free(tmp);
 	M->last_metrics = pp_now_ms();
@@ -158,12 +163,21 @@ write_metrics(struct mon *M)
 
 /* ---- diagnosis: the probe in a child, so the checks never wait for it ---- */
 
+static struct mon_target *
+target_find(struct mon *M, const char *name)
+{
+	for (size_t i = 0; i < M->n; i++)
+		if (strcmp(M->t[i].name, name) == 0)
+			return &M->t[i];
+	return NULL;
+}
+
 static void
-probe_child(struct mon *M, struct mon_target *t, int fd)
+probe_child(struct mon *M, const char *name, int fd)
 {
 	struct pp_probe_result *r = NULL;
 	struct pp_error e;
-	struct pp_probe_opts o = { .table = M->table, .name = t->name, .drop_privs = true };
+	struct pp_probe_opts o = { .table = M->table, .name = name, .drop_privs = true };
 	FILE *f = fdopen(fd, "w");
 
 	if (f == NULL)
@@ -196,7 +210,7 @@ probe_start(struct mon *M, struct pending *p)
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
-		probe_child(M, p->t, fds[1]);
+		probe_child(M, p->ev.mapping, fds[1]);
 	}
 	close(fds[1]);
 	if (pid < 0) {
@@ -242,10 +256,11 @@ probe_done(struct mon *M, struct pending *p, bool timed_out)
 		set_str(&p->ev.fix, fix);
 	}
 	/* The mapping shows the diagnosis of its latest change (an older one may finish later). */
-	if (p->ev.state == p->t->sm.state) {
-		snprintf(p->t->cause, sizeof p->t->cause, "%s", p->ev.cause ? p->ev.cause : "");
-		set_str(&p->t->summary, p->ev.summary);
-		set_str(&p->t->fix, p->ev.fix);
+	struct mon_target *t = target_find(M, p->ev.mapping);
+	if (t && p->ev.state == t->sm.state) {
+		snprintf(t->cause, sizeof t->cause, "%s", p->ev.cause ? p->ev.cause : "");
+		set_str(&t->summary, p->ev.summary);
+		set_str(&t->fix, p->ev.fix);
 		M->dirty = true;
 	}
 	free(summary);
@@ -264,7 +279,6 @@ change(struct mon *M, struct mon_target *t, enum pp_health prev)
 	M->pend = pp_xrealloc(M->pend, (M->npend + 1) * sizeof *M->pend);
 	struct pending *p = &M->pend[M->npend++];
 	memset(p, 0, sizeof *p);
-	p->t = t;
 	p->fd = -1;
 	p->ev.mapping = pp_xstrdup(t->name);
 	p->ev.detail = pp_xstrdup(t->detail);
@@ -298,7 +312,7 @@ flush_events(struct mon *M)
 		struct pending *p = &M->pend[i];
 		bool older = false;
 		for (size_t k = 0; k < i; k++)
-			if (M->pend[k].t == p->t)
+			if (strcmp(M->pend[k].ev.mapping, p->ev.mapping) == 0)
 				older = true;
 		if (!p->ready && p->pid == 0 && running < MAX_PROBES) {
 			probe_start(M, p);
@@ -317,6 +331,109 @@ flush_events(struct mon *M)
 		}
 		i++;
 	}
+}
+
+/* [monitor], the table and the targets, all or nothing: on failure err says the first problem
+ * (FILE:LINE) and nothing is returned. */
+static int
+load_all(struct mon *M, struct pp_mon_conf *mc, struct pp_table **tp, struct mon_target **tv,
+         size_t *tn, struct pp_check_timing *dp, struct pp_error *err)
+{
+	const struct mon_opts *o = &M->opts;
+	struct pp_table *t = NULL;
+	struct mon_target *v = NULL;
+	size_t n = 0;
+
+	if (pp_mon_conf_load(M->cli->conf_path, mc, err) < 0)
+		return -1;
+	if (pp_table_load(M->cli->table_path, false, &t, err) < 0) {
+		pp_mon_conf_free(mc);
+		return -1;
+	}
+	/* The command line over [monitor]; a mapping's check_timing over both. */
+	struct pp_check_timing d = { o->interval ? o->interval : mc->interval_s,
+	                             o->timeout ? o->timeout * 1000 : mc->timeout_ms,
+	                             o->fail_after ? o->fail_after : mc->fail_after,
+	                             o->recover_after ? o->recover_after : mc->recover_after };
+	if (o->no_diag)
+		mc->diagnose = false;
+	if (o->metrics)
+		set_str(&mc->metrics_file, o->metrics);
+	v = pp_xcalloc(t->n ? t->n : 1, sizeof *v);
+	time_t now = time(NULL);
+	for (size_t i = 0; i < t->n; i++) {
+		if (!pp_mapping_active(&t->maps[i], now))
+			continue;
+		if (mon_target_init(&v[n], &t->maps[i], t->path, &d, err) < 0) {
+			for (size_t k = 0; k <= n; k++)
+				mon_target_free(&v[k]);
+			free(v);
+			pp_table_free(t);
+			pp_mon_conf_free(mc);
+			return -1;
+		}
+		n++;
+	}
+	*tp = t;
+	*tv = v;
+	*tn = n;
+	*dp = d;
+	return 0;
+}
+
+/* SIGHUP: the new table and [monitor], or, when either is broken, the old ones kept. A mapping
+ * whose target and check stay the same keeps its state; a changed one starts unknown. */
+static void
+reload(struct mon *M)
+{
+	struct pp_mon_conf mc;
+	struct pp_table *t;
+	struct mon_target *v;
+	struct pp_check_timing d;
+	struct pp_error e;
+	size_t n;
+
+	if (load_all(M, &mc, &t, &v, &n, &d, &e) < 0) {
+		fprintf(M->cli->err, "monitor: reload refused, the running configuration is kept: %s\n", e.msg);
+		return;
+	}
+	if (mon_notify_reload(M->notify, &mc, M->cli->state_dir, &e) < 0) {
+		fprintf(M->cli->err, "monitor: reload refused, the running configuration is kept: %s\n", e.msg);
+		for (size_t k = 0; k < n; k++)
+			mon_target_free(&v[k]);
+		free(v);
+		pp_table_free(t);
+		pp_mon_conf_free(&mc);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mon_target *old = target_find(M, v[i].name);
+		if (old == NULL || old->ip != v[i].ip || old->port != v[i].port || old->kind != v[i].kind)
+			continue;
+		v[i].sm = old->sm;
+		v[i].last_ok = old->last_ok;
+		v[i].latency_ms = old->latency_ms;
+		v[i].last_check = old->last_check;
+		v[i].checks = old->checks;
+		v[i].failures = old->failures;
+		memcpy(v[i].detail, old->detail, sizeof v[i].detail);
+		memcpy(v[i].cause, old->cause, sizeof v[i].cause);
+		set_str(&v[i].summary, old->summary);
+		set_str(&v[i].fix, old->fix);
+	}
+	for (size_t i = 0; i < M->n; i++)
+		mon_target_free(&M->t[i]);
+	free(M->t);
+	pp_table_free(M->table);
+	pp_mon_conf_free(&M->mc);
+	M->mc = mc;                /* the notifier points at M->mc: it sees the new values */
+	M->table = t;
+	M->t = v;
+	M->n = n;
+	M->interval_s = d.interval_s;
+	M->dirty = true;
+	fprintf(M->cli->err, "monitor: reloaded: %zu mappings, every %d s, down after %d failures, up "
+	        "after %d successes\n", n, d.interval_s, d.fail_after, d.recover_after);
 }
 
 /* ---- the loop ---- */
@@ -369,6 +486,16 @@ mon_run(struct mon *M, bool once, double until_ms)
 		int np = 0;
 		double wake = now + 1000;
 
+		if (reload_flag && !once) {
+			reload_flag = 0;
+			reload(M);
+			/* The old targets' checks were dropped with them; the new ones start spread out. */
+			inflight = 0;
+			now = pp_now_ms();
+			for (size_t i = 0; i < M->n; i++)
+				M->t[i].next_due = M->t[i].kind == PP_CK_NONE ? 1e300
+				                 : now + (double)M->t[i].tm.interval_s * 1000.0 * (double)i / (double)M->n;
+		}
 		now = pp_now_ms();
 		for (size_t i = 0; i < M->n && inflight < MAX_INFLIGHT; i++) {
 			struct mon_target *t = &M->t[i];
@@ -427,7 +554,9 @@ mon_run(struct mon *M, bool once, double until_ms)
 			}
 		}
 		flush_events(M);
-		if (!once && (M->dirty ? now - M->last_write > 200 : now - M->last_write > 30000))
+		/* A change shows at once; counters and last checks once an interval (1-30 s). */
+		double refresh = M->interval_s < 1 ? 1000 : M->interval_s > 30 ? 30000 : M->interval_s * 1000.0;
+		if (!once && (M->dirty ? now - M->last_write > 200 : now - M->last_write > refresh))
 			write_state(M);
 		if (!once && M->mc.metrics_file && now - M->last_metrics > 5000)
 			write_metrics(M);
@@ -516,36 +645,13 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 		else if (intarg(cli, o, argv[++i], slot == &timeout ? 60 : slot == &interval ? 86400 : 100, slot))
 			return PP_EXIT_USAGE;
 	}
-	if (pp_mon_conf_load(cli->conf_path, &M.mc, &e) < 0) {
+	M.opts = (struct mon_opts){ interval, timeout, fail_after, recover_after, no_diag, metrics };
+	struct pp_check_timing d;
+	if (load_all(&M, &M.mc, &t, &M.t, &M.n, &d, &e) < 0) {
 		fprintf(cli->err, "portpilot: %s\n", e.msg);
 		return PP_EXIT_USAGE;
 	}
-	if (pp_table_load(cli->table_path, false, &t, &e) < 0) {
-		fprintf(cli->err, "portpilot: %s\n", e.msg);
-		goto out;
-	}
 	M.table = t;
-	/* The command line over [monitor]; a mapping's check_timing over both. */
-	struct pp_check_timing d = { interval ? interval : M.mc.interval_s,
-	                             timeout ? timeout * 1000 : M.mc.timeout_ms,
-	                             fail_after ? fail_after : M.mc.fail_after,
-	                             recover_after ? recover_after : M.mc.recover_after };
-	if (no_diag)
-		M.mc.diagnose = false;
-	M.t = pp_xcalloc(t->n ? t->n : 1, sizeof *M.t);
-	time_t now = time(NULL);
-	for (size_t i = 0; i < t->n; i++) {
-		if (!pp_mapping_active(&t->maps[i], now))
-			continue;
-		if (mon_target_init(&M.t[M.n], &t->maps[i], t->path, &d, &e) < 0) {
-			fprintf(cli->err, "portpilot: %s\n", e.msg);
-			mon_target_free(&M.t[M.n]);
-			for (size_t k = 0; k < M.n; k++)
-				mon_target_free(&M.t[k]);
-			goto out;
-		}
-		M.n++;
-	}
 	if (!once && mkdir(cli->state_dir, 0750) < 0 && errno != EEXIST) {
 		fprintf(cli->err, "portpilot: cannot create the state directory %s: %s\n", cli->state_dir,
 		        strerror(errno));
@@ -560,11 +666,10 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 		mon_notify_json(M.notify, cli->out);
 	M.state_path = pp_xasprintf("%s/monitor-state.json", cli->state_dir);
 	M.interval_s = d.interval_s;
-	if (metrics)
-		set_str(&M.mc.metrics_file, metrics);
-	struct sigaction sa = { .sa_handler = on_stop };
+	struct sigaction sa = { .sa_handler = on_stop }, hup = { .sa_handler = on_hup };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (!once)
 		fprintf(cli->err, "monitor: %zu mappings, every %d s, down after %d failures, up after %d "
@@ -583,9 +688,8 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 targets:
 	for (size_t k = 0; k < M.n; k++)
 		mon_target_free(&M.t[k]);
-out:
 	free(M.t);
-	pp_table_free(t);
+	pp_table_free(M.table);
 	pp_mon_conf_free(&M.mc);
 	return rc;
 }

@@ -73,6 +73,10 @@ struct mon_notify;
 struct mon_notify *mon_notify_new(const struct pp_mon_conf *mc, const char *state_dir, FILE *log,
                                   struct pp_error *err);
 void mon_notify_free(struct mon_notify *n);
+/* A reloaded [monitor] (the notifier keeps pointing at the same pp_mon_conf, which the caller
+ * overwrites on success): re-reads the secret; -1 + err and nothing changed when it cannot. */
+int mon_notify_reload(struct mon_notify *n, const struct pp_mon_conf *mc, const char *state_dir,
+                      struct pp_error *err);
 /* Send an event everywhere (journal, history, hook, webhook); never blocks. */
 void mon_notify_send(struct mon_notify *n, const struct mon_event *e);
 /* Drive hooks and webhooks; extra fds are waited on too (revents filled). Waits up to ms. */
@@ -86,8 +90,7 @@ bool mon_notify_busy(const struct mon_notify *n);
 
 /* A change waiting for its diagnosis before it is sent. */
 struct pending {
-	struct mon_event ev;
-	struct mon_target *t;
+	struct mon_event ev;       /* ev.mapping names the target (targets move on a reload) */
 	pid_t pid;                 /* probe child, 0 none yet, -1 not diagnosed */
 	int fd;                    /* its result pipe */
 	struct pp_buf out;
@@ -96,9 +99,17 @@ struct pending {
 };
 
 /* One monitor: its targets, notifiers and pending changes. */
+/* The command line's overrides of [monitor], kept for a reload. */
+struct mon_opts {
+	int interval, timeout, fail_after, recover_after;   /* 0: not given */
+	bool no_diag;
+	const char *metrics;
+};
+
 struct mon {
 	struct pp_cli *cli;
-	const struct pp_table *table;
+	struct mon_opts opts;
+	struct pp_table *table;
 	struct pp_mon_conf mc;
 	struct mon_target *t;
 	size_t n;

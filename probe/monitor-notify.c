@@ -179,6 +179,49 @@ pp_mon_template(const char *tpl, const struct pp_mon_event *ev, bool json)
 	return b.data;
 }
 
+/* The webhook's token from the secret file: 0 and *out (NULL when there is no file), or -1. */
+static int
+read_token(const struct pp_mon_conf *mc, char **out, struct pp_error *err)
+{
+	struct pp_creds c;
+
+	*out = NULL;
+	if (mc->secret_file == NULL)
+		return 0;
+	if (pp_creds_load(mc->secret_file, &c, err) < 0)
+		return -1;
+	if (c.token == NULL) {
+		pp_creds_free(&c);
+		return pp_error_set(err, "%s: no token= line; write token=THE-SECRET (mode 0600)", mc->secret_file);
+	}
+	*out = pp_xstrdup(c.token);
+	pp_creds_free(&c);
+	return 0;
+}
+
+static void
+wipe(char *s)
+{
+	if (s)
+		memset(s, 0, strlen(s)), free(s);
+}
+
+int
+mon_notify_reload(struct mon_notify *n, const struct pp_mon_conf *mc, const char *state_dir,
+                  struct pp_error *err)
+{
+	char *token;
+
+	if (read_token(mc, &token, err) < 0)
+		return -1;
+	wipe(n->token);
+	n->token = token;
+	free(n->history);
+	n->history = mc->history_file ? pp_xstrdup(mc->history_file)
+	                              : pp_xasprintf("%s/monitor-history.jsonl", state_dir);
+	return 0;
+}
+
 struct mon_notify *
 mon_notify_new(const struct pp_mon_conf *mc, const char *state_dir, FILE *log, struct pp_error *err)
 {
@@ -186,22 +229,9 @@ mon_notify_new(const struct pp_mon_conf *mc, const char *state_dir, FILE *log, s
 
 	n->mc = mc;
 	n->log = log;
-	n->history = mc->history_file ? pp_xstrdup(mc->history_file)
-	                              : pp_xasprintf("%s/monitor-history.jsonl", state_dir);
-	if (mc->secret_file) {
-		struct pp_creds c;
-		if (pp_creds_load(mc->secret_file, &c, err) < 0) {
-			mon_notify_free(n);
-			return NULL;
-		}
-		if (c.token == NULL) {
-			pp_creds_free(&c);
-			pp_error_set(err, "%s: no token= line; write token=THE-SECRET (mode 0600)", mc->secret_file);
-			mon_notify_free(n);
-			return NULL;
-		}
-		n->token = pp_xstrdup(c.token);
-		pp_creds_free(&c);
+	if (mon_notify_reload(n, mc, state_dir, err) < 0) {
+		mon_notify_free(n);
+		return NULL;
 	}
 	n->multi = curl_multi_init();
 	return n;
@@ -236,8 +266,7 @@ mon_notify_free(struct mon_notify *n)
 	if (n->multi)
 		curl_multi_cleanup(n->multi);
 	free(n->history);
-	if (n->token)
-		memset(n->token, 0, strlen(n->token)), free(n->token);
+	wipe(n->token);
 	free(n);
 }
 

@@ -7,7 +7,8 @@
 . "$PP_TOP/tests/lab/lab.sh"
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
 lab_begin
-jqe() { jq -e "$@" >/dev/null 2>&1; }
+# jqe ARGS...: jq -e that also fails on an empty file (jq 1.6 -e passes when there is no input).
+jqe() { _jq=$(jq -e "$@" 2>/dev/null) && [ -n "$_jq" ]; }
 M=$pp_tmp/mon
 mkdir -p "$M"
 lab_seed_table "$T"
@@ -156,7 +157,7 @@ check "dead webhook: the failure is retried with backoff" wait_for 15 retried
 lab_serve "$LAB_SRV2" 80 srv-102
 check "restarted server: one up event" wait_for 20 has_event web-2 up
 check "dead webhook: the second monitor still checks (it sees web-2 up)" \
-	wait_for 20 sh -c "jq -e 'select(.mapping == \"web-2\" and .state == \"up\")' $M/s2/monitor-history.jsonl >/dev/null 2>&1"
+	wait_for 20 jqe 'select(.mapping == "web-2" and .state == "up")' "$M/s2/monitor-history.jsonl"
 kill "$MON2"
 # The flapping service is checked once a second: its count is the monitor's clock.
 flaps() { _f=$(cat "$M/flap.count" 2>/dev/null); echo "${_f:-0}"; }   # empty while rewritten
