@@ -458,17 +458,47 @@ result(struct mon *M, struct mon_target *t, bool once)
 		M->dirty = true;
 }
 
-int
-mon_run(struct mon *M, bool once, double until_ms)
+/* Start the checks that are due (up to MAX_INFLIGHT running); returns when to look again.
+ * Starts are gathered into ticks of 1/60 of the shortest interval (25-500 ms): a check half a
+ * second late on a 30 s interval costs nothing, while waking the process for every single
+ * check costs more than the checks (bench/monitor). */
+static double
+start_due(struct mon *M, bool once, double now, struct mon_target **fly, size_t *nfly, size_t *done)
 {
-	size_t cap = MAX_INFLIGHT + 2 * MAX_PENDING + 8;
-	struct pollfd *pfd = pp_xcalloc(cap, sizeof *pfd);
-	struct mon_target **who = pp_xcalloc(cap, sizeof *who);
-	struct pending **pwho = pp_xcalloc(cap, sizeof *pwho);
-	double now = pp_now_ms();
-	size_t done = 0, inflight = 0;
+	double next = 1e300, tick = 500;
 
-	/* Spread the first round over the interval: two thousand checks do not start at once. */
+	for (size_t i = 0; i < M->n; i++)
+		if (M->t[i].tm.interval_s * 1000.0 / 60 < tick)
+			tick = M->t[i].tm.interval_s * 1000.0 / 60;
+	if (tick < 25)
+		tick = 25;
+
+	for (size_t i = 0; i < M->n; i++) {
+		struct mon_target *t = &M->t[i];
+		if (t->phase != MP_IDLE)
+			continue;
+		if (t->next_due > now) {
+			if (t->next_due < next)
+				next = t->next_due;
+			continue;
+		}
+		if (*nfly == MAX_INFLIGHT)
+			return now;            /* more are due: look again when some have finished */
+		t->next_due = once ? 1e300 : now + t->tm.interval_s * 1000.0;
+		if (mon_check_start(t, now)) {
+			result(M, t, once);
+			(*done)++;
+		} else {
+			fly[(*nfly)++] = t;
+		}
+	}
+	return once || next >= 1e300 ? next : next > now + tick ? next : now + tick;
+}
+
+/* First due times: spread over the interval, so two thousand checks do not start at once. */
+static void
+schedule(struct mon *M, bool once, double now, size_t *done)
+{
 	for (size_t i = 0; i < M->n; i++) {
 		struct mon_target *t = &M->t[i];
 		/* Kept when the loop is entered again (a bench runs it in slices). */
@@ -479,53 +509,49 @@ mon_run(struct mon *M, bool once, double until_ms)
 			snprintf(t->detail, sizeof t->detail, "not checked (check = none%s)",
 			         t->m->proto == PP_UDP ? "; a UDP service needs check = udp with check_send" : "");
 			t->next_due = 1e300;
-			done++;
+			(*done)++;
 		}
 	}
+}
+
+int
+mon_run(struct mon *M, bool once, double until_ms)
+{
+	size_t cap = MAX_INFLIGHT + MAX_PENDING + 8, nfly = 0, done = 0;
+	struct pollfd *pfd = pp_xcalloc(cap, sizeof *pfd);
+	struct mon_target **fly = pp_xcalloc(MAX_INFLIGHT, sizeof *fly);
+	struct pending **pwho = pp_xcalloc(cap, sizeof *pwho);
+	double now = pp_now_ms(), next_scan = 0;
+
+	/* Entered again (a bench runs the loop in slices): checks still running stay in flight. */
+	for (size_t i = 0; i < M->n && nfly < MAX_INFLIGHT; i++)
+		if (M->t[i].phase != MP_IDLE)
+			fly[nfly++] = &M->t[i];
+	schedule(M, once, now, &done);
 	while (!stop_flag && (until_ms <= 0 || pp_now_ms() < until_ms)) {
-		int np = 0;
-		double wake = now + 1000;
+		int np = 0, npend = 0;
 
 		if (reload_flag && !once) {
 			reload_flag = 0;
 			reload(M);
-			/* The old targets' checks were dropped with them; the new ones start spread out. */
-			inflight = 0;
-			now = pp_now_ms();
-			for (size_t i = 0; i < M->n; i++)
-				M->t[i].next_due = M->t[i].kind == PP_CK_NONE ? 1e300
-				                 : now + (double)M->t[i].tm.interval_s * 1000.0 * (double)i / (double)M->n;
+			/* The old targets' checks went with them; the new ones start spread out. */
+			nfly = 0;
+			next_scan = 0;
+			schedule(M, false, pp_now_ms(), &done);
 		}
 		now = pp_now_ms();
-		for (size_t i = 0; i < M->n && inflight < MAX_INFLIGHT; i++) {
-			struct mon_target *t = &M->t[i];
-			if (t->phase != MP_IDLE || t->next_due > now)
-				continue;
-			t->next_due = once ? 1e300 : now + t->tm.interval_s * 1000.0;
-			if (mon_check_start(t, now)) {
-				result(M, t, once);
-				done++;
-			} else {
-				inflight++;
-			}
+		if (now >= next_scan)
+			next_scan = start_due(M, once, now, fly, &nfly, &done);
+		double wake = next_scan < now + 1000 ? next_scan : now + 1000;
+		for (size_t i = 0; i < nfly; i++) {
+			pfd[np++] = (struct pollfd){ .fd = fly[i]->fd, .events = mon_check_events(fly[i]) };
+			if (fly[i]->deadline < wake)
+				wake = fly[i]->deadline;
 		}
-		for (size_t i = 0; i < M->n; i++) {
-			struct mon_target *t = &M->t[i];
-			if (t->phase != MP_IDLE) {
-				pfd[np] = (struct pollfd){ .fd = t->fd, .events = mon_check_events(t) };
-				who[np] = t;
-				pwho[np++] = NULL;
-				if (t->deadline < wake)
-					wake = t->deadline;
-			} else if (t->next_due < wake) {
-				wake = t->next_due;
-			}
-		}
-		for (size_t i = 0; i < M->npend; i++)
-			if (M->pend[i].pid > 0 && np < (int)cap) {
-				pfd[np] = (struct pollfd){ .fd = M->pend[i].fd, .events = POLLIN };
-				who[np] = NULL;
-				pwho[np++] = &M->pend[i];
+		for (size_t i = 0; i < M->npend && np < (int)cap; i++)
+			if (M->pend[i].pid > 0) {
+				pfd[np++] = (struct pollfd){ .fd = M->pend[i].fd, .events = POLLIN };
+				pwho[npend++] = &M->pend[i];
 			}
 		if (once && done == M->n && M->npend == 0 && !mon_notify_busy(M->notify))
 			break;
@@ -533,26 +559,32 @@ mon_run(struct mon *M, bool once, double until_ms)
 		mon_notify_poll(M->notify, pfd, np, ms);
 		now = pp_now_ms();
 		/* Probe answers first: a check result may add a change, which moves M->pend. */
-		for (int i = 0; i < np; i++) {
-			if (pwho[i]) {
-				char buf[4096];
-				ssize_t r;
-				while ((r = read(pwho[i]->fd, buf, sizeof buf)) > 0)
-					pp_buf_add(&pwho[i]->out, buf, (size_t)r);
-				if (r == 0)
-					probe_done(M, pwho[i], false);
-				else if (now - pwho[i]->started > PROBE_TIMEOUT_MS)
-					probe_done(M, pwho[i], true);
-			}
+		for (int i = 0; i < npend; i++) {
+			struct pending *p = pwho[i];
+			char buf[4096];
+			ssize_t r;
+			while ((r = read(p->fd, buf, sizeof buf)) > 0)
+				pp_buf_add(&p->out, buf, (size_t)r);
+			if (r == 0)
+				probe_done(M, p, false);
+			else if (now - p->started > PROBE_TIMEOUT_MS)
+				probe_done(M, p, true);
 		}
-		for (int i = 0; i < np; i++) {
+		size_t keep = 0;
+		bool full = nfly == MAX_INFLIGHT;
+		for (size_t i = 0; i < nfly; i++) {
+			struct mon_target *t = fly[i];
 			short rev = pfd[i].revents;
-			if (who[i] && (rev || now >= who[i]->deadline) && mon_check_step(who[i], rev, now)) {
-				inflight--;
+			if ((rev || now >= t->deadline) && mon_check_step(t, rev, now)) {
 				done++;
-				result(M, who[i], once);
+				result(M, t, once);
+			} else {
+				fly[keep++] = t;
 			}
 		}
+		if (full && keep < nfly)
+			next_scan = now;           /* a slot is free for the checks still due */
+		nfly = keep;
 		flush_events(M);
 		/* A change shows at once; counters and last checks once an interval (1-30 s). */
 		double refresh = M->interval_s < 1 ? 1000 : M->interval_s > 30 ? 30000 : M->interval_s * 1000.0;
@@ -570,7 +602,7 @@ mon_run(struct mon *M, bool once, double until_ms)
 	if (M->mc.metrics_file)
 		write_metrics(M);
 	free(pfd);
-	free(who);
+	free(fly);
 	free(pwho);
 	return 0;
 }

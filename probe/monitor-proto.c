@@ -88,7 +88,7 @@ pp_mon_expect_parse(const char *s, bool with_codes, struct pp_mon_expect *e, str
 				break;
 			if (e->ncodes == 8)
 				return pp_error_set(err, "'%s': at most 8 status codes", s);
-			snprintf(e->codes[e->ncodes++], sizeof e->codes[0], "%s", tok);
+			memcpy(e->codes[e->ncodes++], tok, 4);     /* is_code: three characters and NUL */
 			p += k;
 			if (*p == ',') {
 				p++;
