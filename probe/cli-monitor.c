@@ -182,6 +182,14 @@ probe_child(struct mon *M, const char *name, int fd)
 
 	if (f == NULL)
 		_exit(1);
+	/* The parent's checks and other probes' pipes are not this child's: holding them would
+	 * keep a closed check connection open on the server until the probe ends. */
+	for (size_t i = 0; i < M->n; i++)
+		if (M->t[i].fd >= 0)
+			close(M->t[i].fd);
+	for (size_t i = 0; i < M->npend; i++)
+		if (M->pend[i].fd >= 0 && M->pend[i].fd != fd)
+			close(M->pend[i].fd);
 	if (pp_probe_run(&o, &r, &e) < 0) {
 		fprintf(f, "{\"summary\":");
 		pp_json_str(f, e.msg);
