@@ -511,19 +511,24 @@ drive(struct mon_notify *n)
 	CURLMsg *msg;
 
 	curl_multi_perform(n->multi, &running);
-	while ((msg = curl_multi_info_read(n->multi, &left)))
-		for (size_t i = 0; msg->msg == CURLMSG_DONE && i < n->njobs; i++) {
+	while ((msg = curl_multi_info_read(n->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		/* msg lives in the handle: copy it out before the handle goes. */
+		CURL *easy = msg->easy_handle;
+		CURLcode res = msg->data.result;
+		for (size_t i = 0; i < n->njobs; i++) {
 			struct job *j = &n->jobs[i];
 			long code = 0;
 			char why[128];
-			if (j->easy != msg->easy_handle)
+			if (j->easy != easy)
 				continue;
 			curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
-			if (msg->data.result != CURLE_OK)
-				snprintf(why, sizeof why, "%s", curl_easy_strerror(msg->data.result));
+			if (res != CURLE_OK)
+				snprintf(why, sizeof why, "%s", curl_easy_strerror(res));
 			else
 				snprintf(why, sizeof why, "HTTP status %ld", code);
-			bool ok = msg->data.result == CURLE_OK && code >= 200 && code < 300;
+			bool ok = res == CURLE_OK && code >= 200 && code < 300;
 			curl_multi_remove_handle(n->multi, j->easy);
 			curl_easy_cleanup(j->easy);
 			curl_slist_free_all(j->hdr);
@@ -531,7 +536,9 @@ drive(struct mon_notify *n)
 			j->hdr = NULL;
 			if (try_ended(n, j, ok, why))
 				j->tries = -1;          /* finished: removed below */
+			break;
 		}
+	}
 	for (size_t i = 0; i < n->njobs; i++) {
 		struct job *j = &n->jobs[i];
 		int st;

@@ -12,7 +12,11 @@
 #include "portpilot/util.h"
 #include "../../probe/monitor-internal.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static void test_sm_thresholds(void **st)
 {
@@ -416,6 +420,105 @@ static void test_hook_env_not_interpolated(void **st)
 	free(hook);
 }
 
+static void test_hook_retried(void **st)
+{
+	char dir[] = "/tmp/pp-mon-retry-XXXXXX", *logtext = NULL;
+	size_t loglen = 0;
+	struct pp_error err;
+	(void)st;
+	assert_non_null(mkdtemp(dir));
+	/* Fails the first time, works the second. */
+	char *hook = pp_xasprintf("n=$(cat %s/n 2>/dev/null || echo 0); echo $((n + 1)) >%s/n; [ $n -ge 1 ]",
+	                          dir, dir);
+	struct pp_mon_conf mc = { .history_max_bytes = 1 << 20, .hook = hook };
+	FILE *log = open_memstream(&logtext, &loglen);
+	struct mon_notify *n = mon_notify_new(&mc, dir, log, &err);
+	struct mon_event e = { .mapping = "web-1", .state = PP_HEALTH_DOWN, .since = 1 };
+	double t0 = pp_now_ms();
+	mon_notify_send(n, &e);
+	drain(n);
+	double took = pp_now_ms() - t0;
+	mon_notify_free(n);
+	fclose(log);
+	char *cnt = pp_xasprintf("%s/n", dir), *c = pp_read_file(cnt, NULL);
+	assert_non_null(c);
+	assert_int_equal(atoi(c), 2);
+	assert_non_null(strstr(logtext, "hook failed for web-1 down (exit status 1); again in 2 s"));
+	assert_true(took >= 1900);
+	free(c);
+	free(cnt);
+	free(logtext);
+	free(hook);
+	char *cmd = pp_xasprintf("rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+static void test_webhook_token_in_url(void **st)
+{
+	char dir[] = "/tmp/pp-mon-url-XXXXXX", *logtext = NULL;
+	size_t loglen = 0;
+	struct pp_error err;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof sa;
+	(void)st;
+	assert_non_null(mkdtemp(dir));
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(ls, 4), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+	char *req = pp_xasprintf("%s/req", dir);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* One request: keep it, answer 200. */
+		char buf[8192];
+		int c = accept(ls, NULL, NULL);
+		ssize_t k = recv(c, buf, sizeof buf, 0);
+		FILE *f = fopen(req, "w");
+		if (k > 0 && f)
+			fwrite(buf, 1, (size_t)k, f);
+		if (f)
+			fclose(f);
+		const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+		(void)!send(c, ok, sizeof ok - 1, 0);
+		close(c);
+		_exit(0);
+	}
+	close(ls);
+	char *secret = pp_xasprintf("%s/secret", dir), *url = pp_xasprintf("http://127.0.0.1:%u/bot{token}/sendMessage",
+	                                                                  ntohs(sa.sin_port));
+	FILE *sf = fopen(secret, "w");
+	fputs("token=123:SECRET\n", sf);
+	fclose(sf);
+	chmod(secret, 0600);
+	struct pp_mon_conf mc = { .history_max_bytes = 1 << 20, .webhook = url, .secret_file = secret,
+	                          .webhook_body = "{\"chat_id\":42,\"text\":\"{message}\"}" };
+	FILE *log = open_memstream(&logtext, &loglen);
+	struct mon_notify *n = mon_notify_new(&mc, dir, log, &err);
+	assert_non_null(n);
+	struct mon_event e = { .mapping = "cam-1", .state = PP_HEALTH_DOWN, .since = 1, .cause = "host_unreachable" };
+	mon_notify_send(n, &e);
+	drain(n);
+	mon_notify_free(n);
+	fclose(log);
+	waitpid(pid, NULL, 0);
+	char *r = pp_read_file(req, NULL);
+	assert_non_null(r);
+	/* The token went into the URL (and nowhere else: no bearer header), the body from the template. */
+	assert_non_null(strstr(r, "POST /bot123:SECRET/sendMessage HTTP/1.1\r\n"));
+	assert_null(strstr(r, "Authorization:"));
+	assert_non_null(strstr(r, "{\"chat_id\":42,\"text\":\"cam-1 DOWN since "));
+	assert_null(strstr(logtext, "SECRET"));
+	free(r);
+	free(req);
+	free(secret);
+	free(url);
+	free(logtext);
+	char *cmd = pp_xasprintf("rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
 int main(void)
 {
 	/* Events of these tests go nowhere near the machine's journal. */
@@ -434,6 +537,8 @@ int main(void)
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_history_rotates),
 		cmocka_unit_test(test_hook_env_not_interpolated),
+		cmocka_unit_test(test_hook_retried),
+		cmocka_unit_test(test_webhook_token_in_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
