@@ -78,6 +78,15 @@ write_state(struct mon *M)
 		json_str(f, "detail", t->detail);
 		fprintf(f, ",\"latency_ms\":%.1f", t->latency_ms);
 		json_str(f, "last_check", t->last_check ? last : NULL);
+		if (t->pub) {
+			char ps[20];
+			pp_format_datetime(t->psm.since, ps);
+			json_str(f, "public", pp_health_name(t->psm.state));
+			json_str(f, "public_since", t->psm.since ? ps : NULL);
+			json_str(f, "public_cause", t->pub_cause[0] ? t->pub_cause : NULL);
+			json_str(f, "public_detail", t->pub_detail[0] ? t->pub_detail : NULL);
+			fprintf(f, ",\"public_checks\":%llu", t->pub_checks);
+		}
 		fprintf(f, ",\"checks\":%llu,\"failures\":%llu}%s\n", t->checks, t->failures,
 		        i + 1 < M->n ? "," : "");
 	}
@@ -151,6 +160,13 @@ write_metrics(struct mon *M)
 			}
 		}
 	}
+	metric_head(f, "portpilot_mapping_public_up", "gauge", "1 when the reflector reaches the mapping's public port (after the thresholds), 0 when not; absent while unknown");
+	for (size_t i = 0; i < M->n; i++)
+		if (M->t[i].pub && M->t[i].psm.state != PP_HEALTH_UNKNOWN) {
+			fprintf(f, "portpilot_mapping_public_up{mapping=\"");
+			label(f, M->t[i].name);
+			fprintf(f, "\"} %d\n", M->t[i].psm.state == PP_HEALTH_UP);
+		}
 	metric_head(f, "portpilot_monitor_last_write_timestamp_seconds", "gauge", "when the monitor wrote this file");
 	fprintf(f, "portpilot_monitor_last_write_timestamp_seconds %lld\n", (long long)time(NULL));
 	/* The collector must never read half a file: a new file, then rename over the old one. */
@@ -173,11 +189,12 @@ target_find(struct mon *M, const char *name)
 }
 
 static void
-probe_child(struct mon *M, const char *name, int fd)
+probe_child(struct mon *M, const char *name, bool outside, int fd)
 {
 	struct pp_probe_result *r = NULL;
 	struct pp_error e;
-	struct pp_probe_opts o = { .table = M->table, .name = name, .drop_privs = true };
+	struct pp_probe_opts o = { .table = M->table, .name = name, .drop_privs = true,
+	                           .reflector_url = outside ? M->mc.reflector : NULL, .token = M->token };
 	FILE *f = fdopen(fd, "w");
 
 	if (f == NULL)
@@ -218,7 +235,7 @@ probe_start(struct mon *M, struct pending *p)
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
-		probe_child(M, p->ev.mapping, fds[1]);
+		probe_child(M, p->ev.mapping, p->outside, fds[1]);
 	}
 	close(fds[1]);
 	if (pid < 0) {
@@ -265,7 +282,12 @@ probe_done(struct mon *M, struct pending *p, bool timed_out)
 	}
 	/* The mapping shows the diagnosis of its latest change (an older one may finish later). */
 	struct mon_target *t = target_find(M, p->ev.mapping);
-	if (t && p->ev.state == t->sm.state) {
+	if (t && p->ev.public_path) {
+		if (p->ev.state == t->psm.state) {
+			snprintf(t->pub_cause, sizeof t->pub_cause, "%s", p->ev.cause ? p->ev.cause : "");
+			M->dirty = true;
+		}
+	} else if (t && p->ev.state == t->sm.state) {
 		snprintf(t->cause, sizeof t->cause, "%s", p->ev.cause ? p->ev.cause : "");
 		set_str(&t->summary, p->ev.summary);
 		set_str(&t->fix, p->ev.fix);
@@ -276,8 +298,16 @@ probe_done(struct mon *M, struct pending *p, bool timed_out)
 	p->ready = true;
 }
 
+/* The reflector's requests are spaced by 60 s / reflector_rate, the probe's outside test
+ * (whoami and one check) included: the reflector's per-address limit is never reached. */
+static double
+spacing_ms(const struct mon *M)
+{
+	return 60000.0 / (M->mc.reflector_rate > 0 ? M->mc.reflector_rate : 1);
+}
+
 static void
-change(struct mon *M, struct mon_target *t, enum pp_health prev)
+change(struct mon *M, struct mon_target *t, enum pp_health prev, bool public_path)
 {
 	if (M->npend == MAX_PENDING * 4) {
 		fprintf(M->cli->err, "monitor: too many changes at once; %s %s is not sent\n", t->name,
@@ -289,14 +319,26 @@ change(struct mon *M, struct mon_target *t, enum pp_health prev)
 	memset(p, 0, sizeof *p);
 	p->fd = -1;
 	p->ev.mapping = pp_xstrdup(t->name);
-	p->ev.detail = pp_xstrdup(t->detail);
-	p->ev.state = t->sm.state;
+	p->ev.public_path = public_path;
+	p->ev.detail = pp_xstrdup(public_path ? t->pub_detail : t->detail);
+	p->ev.state = public_path ? t->psm.state : t->sm.state;
 	p->ev.previous = prev;
-	p->ev.since = t->sm.since;
+	p->ev.since = public_path ? t->psm.since : t->sm.since;
 	/* The new state holds no old diagnosis. */
-	t->cause[0] = '\0';
-	set_str(&t->summary, NULL);
-	set_str(&t->fix, NULL);
+	if (public_path) {
+		t->pub_cause[0] = '\0';
+		/* The probe's outside test costs two reflector requests (whoami and one check): the
+		 * monitor's own next request waits two more slots for them. */
+		double now = pp_now_ms();
+		if (M->mc.reflector) {
+			p->outside = true;
+			M->last_request = (M->last_request > now ? M->last_request : now) + 2 * spacing_ms(M);
+		}
+	} else {
+		t->cause[0] = '\0';
+		set_str(&t->summary, NULL);
+		set_str(&t->fix, NULL);
+	}
 	if (!M->mc.diagnose) {
 		p->ready = true;
 	} else if (M->npend > MAX_PENDING) {
@@ -358,6 +400,18 @@ load_all(struct mon *M, struct pp_mon_conf *mc, struct pp_table **tp, struct mon
 		pp_mon_conf_free(mc);
 		return -1;
 	}
+	/* The public checks' reflector: its CA (for this process) and its token, read now so a
+	 * broken one refuses the whole (re)load. */
+	char *token = NULL;
+	if (mc->reflector && mc->public_interval_s > 0 &&
+	    ((mc->reflector_token_file && !(token = pp_token_read(mc->reflector_token_file, err))) ||
+	     pp_reflector_set_ca(mc->reflector_ca, err) < 0)) {
+		if (token)
+			memset(token, 0, strlen(token)), free(token);
+		pp_table_free(t);
+		pp_mon_conf_free(mc);
+		return -1;
+	}
 	/* The command line over [monitor]; a mapping's check_timing over both. */
 	struct pp_check_timing d = { o->interval ? o->interval : mc->interval_s,
 	                             o->timeout ? o->timeout * 1000 : mc->timeout_ms,
@@ -372,12 +426,17 @@ load_all(struct mon *M, struct pp_mon_conf *mc, struct pp_table **tp, struct mon
 	for (size_t i = 0; i < t->n; i++) {
 		if (!pp_mapping_active(&t->maps[i], now))
 			continue;
-		if (mon_target_init(&v[n], &t->maps[i], t->path, &d, err) < 0) {
+		int r = mon_target_init(&v[n], &t->maps[i], t->path, &d, err);
+		/* From outside: TCP only (a UDP service's silence tells nothing to a reflector). */
+		v[n].pub = mc->reflector && mc->public_interval_s > 0 && t->maps[i].proto != PP_UDP;
+		if (r < 0) {
 			for (size_t k = 0; k <= n; k++)
 				mon_target_free(&v[k]);
 			free(v);
 			pp_table_free(t);
 			pp_mon_conf_free(mc);
+			if (token)
+				memset(token, 0, strlen(token)), free(token);
 			return -1;
 		}
 		n++;
@@ -386,6 +445,9 @@ load_all(struct mon *M, struct pp_mon_conf *mc, struct pp_table **tp, struct mon
 	*tv = v;
 	*tn = n;
 	*dp = d;
+	if (M->token)
+		memset(M->token, 0, strlen(M->token)), free(M->token);
+	M->token = token;
 	return 0;
 }
 
@@ -419,6 +481,10 @@ reload(struct mon *M)
 		if (old == NULL || old->ip != v[i].ip || old->port != v[i].port || old->kind != v[i].kind)
 			continue;
 		v[i].sm = old->sm;
+		v[i].psm = old->psm;
+		v[i].pub_checks = old->pub_checks;
+		memcpy(v[i].pub_detail, old->pub_detail, sizeof v[i].pub_detail);
+		memcpy(v[i].pub_cause, old->pub_cause, sizeof v[i].pub_cause);
 		v[i].last_ok = old->last_ok;
 		v[i].latency_ms = old->latency_ms;
 		v[i].last_check = old->last_check;
@@ -461,9 +527,70 @@ result(struct mon *M, struct mon_target *t, bool once)
 	enum pp_mon_change c = pp_mon_sm_feed(&t->sm, t->last_ok, t->tm.fail_after,
 	                                      t->tm.recover_after, time(NULL));
 	if (c == PP_MON_WENT_DOWN || c == PP_MON_CAME_UP)
-		change(M, t, prev);
+		change(M, t, prev, false);
 	else if (c == PP_MON_FIRST_UP)
 		M->dirty = true;
+}
+
+/* The public path: one reflector connect-back at a time, to the mapping most overdue, at most
+ * one request every spacing_ms. A reflector that cannot be asked says nothing about the
+ * mapping: the state is left as it is. Returns when to look again. */
+static double
+public_step(struct mon *M, double now)
+{
+	struct pp_error e;
+
+	if (M->mc.reflector == NULL || M->mc.public_interval_s <= 0)
+		return 1e300;
+	if (M->job) {
+		if (!pp_reflect_step(M->job, NULL, 0, 0))
+			return now + 50;
+		struct pp_reflect_result r;
+		int rc = pp_reflect_finish(M->job, &r, &e);
+		struct mon_target *t = target_find(M, M->job_name);
+		M->job = NULL;
+		if (t && rc < 0) {
+			/* Logged when it changes, not at every request. */
+			if (strncmp(t->pub_detail, "reflector: ", 11) != 0 || strncmp(t->pub_detail + 11, e.msg, 140) != 0)
+				fprintf(M->cli->err, "monitor: public check of %s: %s\n", t->name, e.msg);
+			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector: %.140s", e.msg);
+		} else if (t) {
+			bool ok = strcmp(r.result, "connected") == 0;
+			enum pp_health prev = t->psm.state;
+			t->pub_checks++;
+			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector %s: %s to port %u (%d ms)",
+			         r.from_ip, r.result, t->m->pub_lo, r.ms);
+			enum pp_mon_change c = pp_mon_sm_feed(&t->psm, ok, t->tm.fail_after, t->tm.recover_after,
+			                                      time(NULL));
+			if (c == PP_MON_WENT_DOWN || c == PP_MON_CAME_UP)
+				change(M, t, prev, true);
+			else if (c == PP_MON_FIRST_UP)
+				M->dirty = true;
+		}
+		free(M->job_name);
+		M->job_name = NULL;
+	}
+	struct mon_target *next = NULL;
+	for (size_t i = 0; i < M->n; i++)
+		if (M->t[i].pub && (next == NULL || M->t[i].pub_next_due < next->pub_next_due))
+			next = &M->t[i];
+	if (next == NULL)
+		return 1e300;
+	double at = M->last_request + spacing_ms(M);
+	if (next->pub_next_due > at)
+		at = next->pub_next_due;
+	if (now < at)
+		return at;
+	next->pub_next_due = now + M->mc.public_interval_s * 1000.0;
+	M->last_request = now;
+	M->job = pp_reflect_start(M->mc.reflector, M->token, "tcp", next->m->pub_lo,
+	                          next->tm.timeout_ms, &e);
+	if (M->job == NULL) {
+		fprintf(M->cli->err, "monitor: public check of %s: %s\n", next->name, e.msg);
+		return now + spacing_ms(M);
+	}
+	M->job_name = pp_xstrdup(next->name);
+	return now + 50;
 }
 
 /* Start the checks that are due (up to MAX_INFLIGHT running); returns when to look again.
@@ -510,8 +637,10 @@ schedule(struct mon *M, bool once, double now, size_t *done)
 	for (size_t i = 0; i < M->n; i++) {
 		struct mon_target *t = &M->t[i];
 		/* Kept when the loop is entered again (a bench runs it in slices). */
-		if (t->next_due == 0)
+		if (t->next_due == 0) {
 			t->next_due = once ? now : now + (double)t->tm.interval_s * 1000.0 * (double)i / (double)M->n;
+			t->pub_next_due = now + (double)i;   /* in table order; the spacing spreads them */
+		}
 		/* No check, no state: it stays unknown rather than pretending to be up. */
 		if (t->kind == PP_CK_NONE && t->next_due < 1e300) {
 			snprintf(t->detail, sizeof t->detail, "not checked (check = none%s)",
@@ -551,6 +680,11 @@ mon_run(struct mon *M, bool once, double until_ms)
 		if (now >= next_scan)
 			next_scan = start_due(M, once, now, fly, &nfly, &done);
 		double wake = next_scan < now + 1000 ? next_scan : now + 1000;
+		if (!once) {
+			double pw = public_step(M, now);
+			if (pw < wake)
+				wake = pw;
+		}
 		for (size_t i = 0; i < nfly; i++) {
 			pfd[np++] = (struct pollfd){ .fd = fly[i]->fd, .events = mon_check_events(fly[i]) };
 			if (fly[i]->deadline < wake)
@@ -605,6 +739,12 @@ mon_run(struct mon *M, bool once, double until_ms)
 		if (M->pend[i].pid > 0)
 			probe_done(M, &M->pend[i], true);
 	flush_events(M);
+	if (M->job && until_ms <= 0) {
+		pp_reflect_finish(M->job, NULL, NULL);
+		M->job = NULL;
+		free(M->job_name);
+		M->job_name = NULL;
+	}
 	if (!once)
 		write_state(M);
 	if (M->mc.metrics_file)
@@ -731,6 +871,8 @@ targets:
 	free(M.t);
 	pp_table_free(M.table);
 	pp_mon_conf_free(&M.mc);
+	if (M.token)
+		memset(M.token, 0, strlen(M.token)), free(M.token);
 	return rc;
 }
 
@@ -771,7 +913,7 @@ pp_cmd_health(struct pp_cli *cli, int argc, char **argv)
 		fprintf(cli->out, "{\"updated\":%s,\"mappings\":[", *updated ? updated : "null");
 	/* One mapping a line: each line is a flat object pp_json_field reads. */
 	for (char *l = strchr(text, '\n'); l; l = strchr(l, '\n')) {
-		char nm[128], st[16], since[32], cause[32], *summary = pp_xmalloc(len + 1);
+		char nm[128], st[16], since[32], cause[32], pub[16], pcause[32], *summary = pp_xmalloc(len + 1);
 		l++;
 		if (strncmp(l, "{\"name\":", 8) != 0) {
 			free(summary);
@@ -785,13 +927,15 @@ pp_cmd_health(struct pp_cli *cli, int argc, char **argv)
 		pp_json_field(l, "since", since, sizeof since);
 		pp_json_field(l, "cause", cause, sizeof cause);
 		pp_json_field(l, "summary", summary, len + 1);
+		bool has_pub = pp_json_field(l, "public", pub, sizeof pub);
+		pp_json_field(l, "public_cause", pcause, sizeof pcause);
 		if (end)
 			*end = '\n';
 		if (name && strcasecmp(name, nm) != 0) {
 			free(summary);
 			continue;
 		}
-		if (!strcmp(st, "down"))
+		if (!strcmp(st, "down") || (has_pub && !strcmp(pub, "down")))
 			rc = PP_EXIT_FAIL;
 		bool nul_since = !strcmp(since, "null"), nul_cause = !strcmp(cause, "null");
 		if (cli->json) {
@@ -801,11 +945,18 @@ pp_cmd_health(struct pp_cli *cli, int argc, char **argv)
 			json_str(cli->out, "since", nul_since ? NULL : since);
 			json_str(cli->out, "cause", nul_cause ? NULL : cause);
 			json_str(cli->out, "summary", strcmp(summary, "null") ? summary : NULL);
+			if (has_pub) {
+				json_str(cli->out, "public", pub);
+				json_str(cli->out, "public_cause", strcmp(pcause, "null") ? pcause : NULL);
+			}
 			fprintf(cli->out, "}");
 		} else {
-			fprintf(cli->out, "%-16s %-7s %s%s%s%s%s\n", nm, !strcmp(st, "down") ? "DOWN" : st,
+			fprintf(cli->out, "%-16s %-7s %s%s%s%s%s%s%s%s\n", nm, !strcmp(st, "down") ? "DOWN" : st,
 			        nul_since ? "" : "since ", nul_since ? "" : since, nul_cause ? "" : "  ",
-			        nul_cause ? "" : cause, "");
+			        nul_cause ? "" : cause, has_pub ? "  public " : "",
+			        has_pub ? (!strcmp(pub, "down") ? "DOWN" : pub) : "",
+			        has_pub && strcmp(pcause, "null") ? " " : "",
+			        has_pub && strcmp(pcause, "null") ? pcause : "");
 		}
 		found++;
 		free(summary);

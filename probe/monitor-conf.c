@@ -12,7 +12,7 @@
 static const char *const keys[] = {
 	"interval", "timeout", "fail_after", "recover_after", "hook", "webhook", "webhook_body",
 	"webhook_content_type", "secret_file", "history_file", "history_max_bytes", "diagnose",
-	"metrics_file", NULL
+	"metrics_file", "public_interval", "reflector_rate", NULL
 };
 
 /* The line of every key under [monitor] (0 when absent), and the first unknown key. */
@@ -50,7 +50,8 @@ scan_lines(const char *path, int lines[], struct pp_error *err)
 		if (k < 0)
 			rc = pp_error_set(err, "%s:%d: [monitor] unknown key '%s'; known keys: interval, timeout, "
 			                  "fail_after, recover_after, hook, webhook, webhook_body, webhook_content_type, "
-			                  "secret_file, history_file, history_max_bytes, diagnose, metrics_file",
+			                  "secret_file, history_file, history_max_bytes, diagnose, metrics_file, public_interval, "
+			                  "reflector_rate",
 			                  path, lineno, l);
 		else
 			lines[k] = lineno;
@@ -98,6 +99,8 @@ pp_mon_conf_load(const char *path, struct pp_mon_conf *mc, struct pp_error *err)
 	mc->recover_after = 2;
 	mc->history_max_bytes = 1 << 20;
 	mc->diagnose = true;
+	mc->public_interval_s = 300;
+	mc->reflector_rate = 10;
 	if (pp_conf_load(path, true, &c, err) < 0)
 		return -1;
 	if (scan_lines(path, lines, err) < 0)
@@ -147,6 +150,19 @@ pp_mon_conf_load(const char *path, struct pp_mon_conf *mc, struct pp_error *err)
 		goto out;
 	}
 	mc->metrics_file = dup_nonempty(GET(12));
+	if ((v = GET(13)) && *v) {
+		if (num(path, lines, 13, v, 0, 86400, &n, err) < 0)
+			goto out;
+		mc->public_interval_s = (int)n;
+	}
+	if ((v = GET(14)) && *v) {
+		if (num(path, lines, 14, v, 1, 1000, &n, err) < 0)
+			goto out;
+		mc->reflector_rate = (int)n;
+	}
+	mc->reflector = dup_nonempty(c->probe.reflector);
+	mc->reflector_token_file = dup_nonempty(c->probe.token_file);
+	mc->reflector_ca = dup_nonempty(c->probe.ca_file);
 	if (mc->secret_file && !mc->webhook) {
 		pp_error_set(err, "%s:%d: [monitor] secret_file is only used by a webhook; add webhook = URL "
 		             "or remove secret_file", path, lines[8]);
@@ -171,5 +187,8 @@ pp_mon_conf_free(struct pp_mon_conf *mc)
 	free(mc->secret_file);
 	free(mc->history_file);
 	free(mc->metrics_file);
+	free(mc->reflector);
+	free(mc->reflector_token_file);
+	free(mc->reflector_ca);
 	memset(mc, 0, sizeof *mc);
 }

@@ -7,6 +7,7 @@
 
 #include "portpilot/cli.h"
 #include "portpilot/monitor.h"
+#include "portpilot/probe.h"
 #include "portpilot/util.h"
 
 enum mon_phase { MP_IDLE, MP_CONNECT, MP_TLS, MP_SEND, MP_RECV };
@@ -41,6 +42,14 @@ struct mon_target {
 	char cause[32];                /* of the last diagnosed change, "" if none */
 	char *summary, *fix;
 	unsigned long long checks, failures;
+
+	/* the public path, through the reflector */
+	bool pub;                      /* checked from outside (a TCP port, a reflector) */
+	struct pp_mon_sm psm;
+	double pub_next_due;
+	char pub_detail[160];
+	char pub_cause[32];
+	unsigned long long pub_checks;
 };
 
 /* Fill a target from a mapping with the resolved timing; -1 + err (FILE:LINE: field) when the
@@ -64,6 +73,7 @@ struct mon_event {
 	char *mapping, *detail, *cause, *summary, *fix;
 	enum pp_health state, previous;
 	time_t since;
+	bool public_path;
 };
 void mon_event_view(const struct mon_event *e, struct pp_mon_event *v);
 void mon_event_free(struct mon_event *e);
@@ -96,6 +106,7 @@ struct pending {
 	struct pp_buf out;
 	double started;
 	bool ready;
+	bool outside;              /* its probe may use the reflector (the budget had room) */
 };
 
 /* One monitor: its targets, notifiers and pending changes. */
@@ -120,6 +131,11 @@ struct mon {
 	bool dirty;
 	double last_write, last_metrics;
 	int interval_s;
+	/* the public checks: one reflector request at a time, spaced by 60 s / reflector_rate */
+	char *token;                   /* the reflector's, NULL if none */
+	struct pp_reflect_job *job;
+	char *job_name;
+	double job_started, last_request;
 };
 
 /* Check until SIGINT/SIGTERM, or until until_ms on the monotonic clock (> 0: a bench);

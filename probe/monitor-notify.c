@@ -48,7 +48,7 @@ void
 mon_event_view(const struct mon_event *e, struct pp_mon_event *v)
 {
 	*v = (struct pp_mon_event){ e->mapping, e->state, e->previous, e->since, e->detail,
-	                            e->cause, e->summary, e->fix };
+	                            e->cause, e->summary, e->fix, e->public_path };
 }
 
 void
@@ -101,6 +101,7 @@ pp_mon_event_json(const struct pp_mon_event *ev)
 	pp_buf_addstr(&b, "{");
 	json_kv(&b, "mapping", ev->mapping, true);
 	json_kv(&b, "state", pp_health_name(ev->state), false);
+	json_kv(&b, "scope", ev->public_path ? "public" : "lan", false);
 	json_kv(&b, "previous", pp_health_name(ev->previous), false);
 	json_kv(&b, "since", since, false);
 	pp_buf_printf(&b, ",\"since_epoch\":%lld", (long long)ev->since);
@@ -124,12 +125,14 @@ pp_mon_event_message(const struct pp_mon_event *ev)
 	localtime_r(&ev->since, &tm);
 	strftime(hm, sizeof hm, "%H:%M", &tm);
 	if (ev->state == PP_HEALTH_DOWN)
-		return pp_xasprintf("%s DOWN since %s: %s%s%s%s%s", ev->mapping, hm,
+		return pp_xasprintf("%s DOWN%s since %s: %s%s%s%s%s", ev->mapping,
+		                    ev->public_path ? " from the internet" : "", hm,
 		                    ev->cause ? ev->cause : "", ev->cause ? ": " : "",
 		                    ev->summary ? ev->summary : ev->detail ? ev->detail : "check failed",
 		                    ev->fix ? "; fix: " : "", ev->fix ? ev->fix : "");
-	return pp_xasprintf("%s %s since %s%s%s", ev->mapping, ev->state == PP_HEALTH_UP ? "UP" : "unknown",
-	                    hm, ev->detail ? ": " : "", ev->detail ? ev->detail : "");
+	return pp_xasprintf("%s %s%s since %s%s%s", ev->mapping, ev->state == PP_HEALTH_UP ? "UP" : "unknown",
+	                    ev->public_path ? " from the internet" : "", hm, ev->detail ? ": " : "",
+	                    ev->detail ? ev->detail : "");
 }
 
 char *
@@ -288,6 +291,7 @@ journal(const struct pp_mon_event *ev, const char *msg)
 	const char *kv[][2] = { { "MESSAGE", msg }, { "MAPPING", ev->mapping },
 	                        { "STATE", pp_health_name(ev->state) },
 	                        { "PREVIOUS_STATE", pp_health_name(ev->previous) },
+	                        { "SCOPE", ev->public_path ? "public" : "lan" },
 	                        { "CAUSE", ev->cause }, { "SUMMARY", ev->summary }, { "FIX", ev->fix },
 	                        { "DETAIL", ev->detail } };
 	pp_buf_printf(&b, "PRIORITY=%d\nSYSLOG_IDENTIFIER=portpilot-monitor\n",
@@ -405,6 +409,7 @@ hook_start(struct mon_notify *n, struct job *j)
 		setenv("PP_MAPPING", j->ev.mapping, 1);
 		setenv("PP_STATE", pp_health_name(j->ev.state), 1);
 		setenv("PP_PREVIOUS", pp_health_name(j->ev.previous), 1);
+		setenv("PP_SCOPE", j->ev.public_path ? "public" : "lan", 1);
 		setenv("PP_SINCE", since, 1);
 		setenv("PP_CAUSE", j->ev.cause ? j->ev.cause : "", 1);
 		setenv("PP_SUMMARY", j->ev.summary ? j->ev.summary : "", 1);

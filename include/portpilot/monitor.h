@@ -84,6 +84,10 @@ struct pp_mon_conf {
 	long history_max_bytes;    /* rotate to .1 beyond this; default 1 MiB */
 	bool diagnose;             /* run the probe on a change; default yes */
 	char *metrics_file;        /* Prometheus textfile; NULL: none */
+	/* The public path: the [probe] reflector connects back to each mapping's public port. */
+	int public_interval_s;     /* per mapping, default 300; 0 = no public checks */
+	int reflector_rate;        /* requests a minute, spaced evenly, default 10 (the reflector allows 30) */
+	char *reflector, *reflector_token_file, *reflector_ca;   /* from [probe]; NULL: no public checks */
 };
 
 /* Read [monitor] of the conf file (missing file or section: the defaults). -1 with err =
@@ -99,6 +103,7 @@ struct pp_mon_event {
 	time_t since;
 	const char *detail;        /* what the check saw, e.g. "connect refused" */
 	const char *cause, *summary, *fix;   /* from the probe; NULL when not diagnosed */
+	bool public_path;          /* the state of the path from the internet (reflector), not the LAN check */
 };
 /* The event as one JSON object on one line (no newline); caller frees. */
 char *pp_mon_event_json(const struct pp_mon_event *ev);

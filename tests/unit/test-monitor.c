@@ -310,6 +310,10 @@ static void test_conf(void **st)
 	assert_int_equal(mc.recover_after, 2);
 	assert_non_null(mc.hook);
 	assert_string_equal(mc.webhook, "http://127.0.0.1:9/x");
+	/* The public checks use [probe]'s reflector, every 300 s, 10 requests a minute. */
+	assert_string_equal(mc.reflector, "http://198.51.100.1:9443");
+	assert_int_equal(mc.public_interval_s, 300);
+	assert_int_equal(mc.reflector_rate, 10);
 	pp_mon_conf_free(&mc);
 	const char bad[] = "[monitor]\ninterval = 5\nfail_afterr = 3\n";
 	assert_int_equal(ftruncate(fd, 0), 0);
