@@ -116,8 +116,8 @@ st quiet unknown none "not checked \\(check = none; a UDP service needs check = 
 # A check key that does not fit the mapping: refused before anything runs, with file:line.
 add bad-udp protocol=tcp public_port=9011 internal_ip=$LAB_SRV3_IP check=udp
 lab_ns "$R" "$PORTPILOT" -f "$T" -c "$M/none.conf" --state-dir "$S" monitor --once >"$M/bad.out" 2>"$M/bad.err"
-check "check = udp on a tcp mapping: exit 2" test $? = 2
+rc=$?
 line=$(grep -n '^\[bad-udp\]' "$T" | cut -d: -f1)
-check "check = udp on a tcp mapping: FILE:LINE, field and fix" \
-	grep -q "$T:$((line + 4)): \[bad-udp\] check: check = udp on a tcp mapping; set protocol = udp" "$M/bad.err"
+check "check = udp on a tcp mapping: exit 2 with FILE:LINE, field and fix" sh -c "[ $rc = 2 ] &&
+	grep -q '$T:$((line + 4)): \[bad-udp\] check: check = udp on a tcp mapping; set protocol = udp' $M/bad.err"
 pp_done
