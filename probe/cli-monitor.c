@@ -267,7 +267,6 @@ probe_done(struct mon *M, struct pending *p, bool timed_out)
 	p->fd = -1;
 	if (timed_out) {
 		kill(p->pid, SIGKILL);
-		snprintf(summary, p->out.len + 1, "%s", "");
 		set_str(&p->ev.summary, "the probe did not finish within 30 s; run portpilot probe NAME");
 	}
 	waitpid(p->pid, NULL, 0);

@@ -20,7 +20,7 @@ static int
 scan_lines(const char *path, int lines[], struct pp_error *err)
 {
 	size_t len;
-	char *text = pp_read_file(path, &len), *save = NULL;
+	char *text = pp_read_file(path, &len);
 	bool in = false;
 	int lineno = 0, rc = 0;
 
@@ -56,7 +56,6 @@ scan_lines(const char *path, int lines[], struct pp_error *err)
 		else
 			lines[k] = lineno;
 	}
-	(void)save;
 	free(text);
 	return rc;
 }
