@@ -1,5 +1,5 @@
-/* portpilot monitor and portpilot health: the check loop, diagnosis of every change, the
- * state file the health command (and the TUI) read. */
+/* portpilot monitor: the check loop, diagnosis of every change, the state file that
+ * portpilot health (probe/cli-health.c) reads. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,151 +30,16 @@ static const char monitor_help[] =
 	"--once checks every mapping once, prints its state (--json: an object) and exits 1 if any is\n"
 	"down. --metrics-file F (or [monitor] metrics_file) writes Prometheus text for node_exporter's\n"
 	"textfile collector, replaced whole every few seconds.\n";
-static const char health_help[] =
-	"usage: portpilot health [NAME] [--json]\n"
-	"The state of every mapping (or NAME) as the running monitor last saw it: up, down or\n"
-	"unknown, since when, and the cause of the last failure. Exit 1 when any is down.\n";
 
 static volatile sig_atomic_t stop_flag, reload_flag;
 static void on_stop(int s) { (void)s; stop_flag = 1; }
 static void on_hup(int s) { (void)s; reload_flag = 1; }
-
-/* ---- the state file: one JSON object, one mapping a line, for health and the TUI ---- */
 
 static void
 json_str(FILE *f, const char *k, const char *v)
 {
 	fprintf(f, ",\"%s\":", k);
 	pp_json_str(f, v);
-}
-
-static void
-write_state(struct mon *M)
-{
-	char *tmp = pp_xasprintf("%s.tmp", M->state_path);
-	FILE *f = fopen(tmp, "w");
-	char since[20], last[20];
-
-	if (f == NULL) {
-		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", tmp, strerror(errno));
-		free(tmp);
-		return;
-	}
-	fprintf(f, "{\"updated\":%lld,\"pid\":%d,\"interval\":%d,\"mappings\":[\n", (long long)time(NULL),
-	        (int)getpid(), M->interval_s);
-	for (size_t i = 0; i < M->n; i++) {
-		struct mon_target *t = &M->t[i];
-		pp_format_datetime(t->sm.since, since);
-		pp_format_datetime(t->last_check, last);
-		fprintf(f, "{\"name\":");
-		pp_json_str(f, t->name);
-		json_str(f, "state", pp_health_name(t->sm.state));
-		json_str(f, "since", t->sm.since ? since : NULL);
-		fprintf(f, ",\"since_epoch\":%lld", (long long)t->sm.since);
-		json_str(f, "cause", t->cause[0] ? t->cause : NULL);
-		json_str(f, "summary", t->summary);
-		json_str(f, "fix", t->fix);
-		json_str(f, "check", pp_check_kind_name(t->kind));
-		json_str(f, "detail", t->detail);
-		fprintf(f, ",\"latency_ms\":%.1f", t->latency_ms);
-		json_str(f, "last_check", t->last_check ? last : NULL);
-		if (t->pub) {
-			char ps[20];
-			pp_format_datetime(t->psm.since, ps);
-			json_str(f, "public", pp_health_name(t->psm.state));
-			json_str(f, "public_since", t->psm.since ? ps : NULL);
-			json_str(f, "public_cause", t->pub_cause[0] ? t->pub_cause : NULL);
-			json_str(f, "public_detail", t->pub_detail[0] ? t->pub_detail : NULL);
-			fprintf(f, ",\"public_checks\":%llu", t->pub_checks);
-		}
-		fprintf(f, ",\"checks\":%llu,\"failures\":%llu}%s\n", t->checks, t->failures,
-		        i + 1 < M->n ? "," : "");
-	}
-	fprintf(f, "]}\n");
-	/* Renamed whole over the old one, so a reader never sees half of it. No fsync: it is
-	 * rewritten every interval, and a router's flash need not pay for each time. */
-	int bad = fflush(f) != 0;
-	if (fclose(f) != 0 || bad || rename(tmp, M->state_path) < 0)
-		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", M->state_path, strerror(errno));
-	free(tmp);
-	M->dirty = false;
-	M->last_write = pp_now_ms();
-}
-
-/* ---- Prometheus text exposition for node_exporter's textfile collector, written whole ---- */
-
-static void
-label(FILE *f, const char *v)
-{
-	for (; *v; v++)
-		if (*v == '"' || *v == '\\')
-			fprintf(f, "\\%c", *v);
-		else if (*v == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*v, f);
-}
-
-static void
-metric_head(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void
-write_metrics(struct mon *M)
-{
-	static const struct { const char *name, *type, *help; } ms[] = {
-		{ "portpilot_mapping_up", "gauge", "1 when the mapping's service passes its check (after the thresholds), 0 when down; absent while unknown" },
-		{ "portpilot_mapping_check_success", "gauge", "1 when the last check passed, 0 when it failed" },
-		{ "portpilot_mapping_check_latency_seconds", "gauge", "duration of the last check" },
-		{ "portpilot_mapping_state_since_timestamp_seconds", "gauge", "when the mapping entered its current state" },
-		{ "portpilot_mapping_checks_total", "counter", "checks run since the monitor started" },
-		{ "portpilot_mapping_check_failures_total", "counter", "failed checks since the monitor started" },
-	};
-	char *tmp = pp_xasprintf("%s.tmp", M->mc.metrics_file);
-	FILE *f = fopen(tmp, "w");
-
-	if (f == NULL) {
-		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", tmp, strerror(errno));
-		free(tmp);
-		return;
-	}
-	for (size_t k = 0; k < sizeof ms / sizeof ms[0]; k++) {
-		metric_head(f, ms[k].name, ms[k].type, ms[k].help);
-		for (size_t i = 0; i < M->n; i++) {
-			struct mon_target *t = &M->t[i];
-			if (t->kind == PP_CK_NONE || (k == 0 && t->sm.state == PP_HEALTH_UNKNOWN) ||
-			    ((k == 1 || k == 2) && t->last_check == 0) || (k == 3 && t->sm.since == 0))
-				continue;
-			fprintf(f, "%s{mapping=\"", ms[k].name);
-			label(f, t->name);
-			fprintf(f, "\",check=\"%s\"} ", pp_check_kind_name(t->kind));
-			switch (k) {
-			case 0: fprintf(f, "%d\n", t->sm.state == PP_HEALTH_UP); break;
-			case 1: fprintf(f, "%d\n", t->last_ok); break;
-			case 2: fprintf(f, "%.4f\n", t->latency_ms / 1000.0); break;
-			case 3: fprintf(f, "%lld\n", (long long)t->sm.since); break;
-			case 4: fprintf(f, "%llu\n", t->checks); break;
-			default: fprintf(f, "%llu\n", t->failures); break;
-			}
-		}
-	}
-	metric_head(f, "portpilot_mapping_public_up", "gauge", "1 when the reflector reaches the mapping's public port (after the thresholds), 0 when not; absent while unknown");
-	for (size_t i = 0; i < M->n; i++)
-		if (M->t[i].pub && M->t[i].psm.state != PP_HEALTH_UNKNOWN) {
-			fprintf(f, "portpilot_mapping_public_up{mapping=\"");
-			label(f, M->t[i].name);
-			fprintf(f, "\"} %d\n", M->t[i].psm.state == PP_HEALTH_UP);
-		}
-	metric_head(f, "portpilot_monitor_last_write_timestamp_seconds", "gauge", "when the monitor wrote this file");
-	fprintf(f, "portpilot_monitor_last_write_timestamp_seconds %lld\n", (long long)time(NULL));
-	/* The collector must never read half a file: a new file, then rename over the old one. */
-	int bad = fflush(f) != 0;
-	if (fclose(f) != 0 || bad || rename(tmp, M->mc.metrics_file) < 0)
-		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", M->mc.metrics_file, strerror(errno));
-	free(tmp);
-	M->last_metrics = pp_now_ms();
 }
 
 /* ---- diagnosis: the probe in a child, so the checks never wait for it ---- */
@@ -730,9 +595,9 @@ mon_run(struct mon *M, bool once, double until_ms)
 		/* A change shows at once; counters and last checks once an interval (1-30 s). */
 		double refresh = M->interval_s < 1 ? 1000 : M->interval_s > 30 ? 30000 : M->interval_s * 1000.0;
 		if (!once && (M->dirty ? now - M->last_write > 200 : now - M->last_write > refresh))
-			write_state(M);
+			mon_write_state(M);
 		if (!once && M->mc.metrics_file && now - M->last_metrics > 5000)
-			write_metrics(M);
+			mon_write_metrics(M);
 	}
 	for (size_t i = 0; i < M->npend; i++)
 		if (M->pend[i].pid > 0)
@@ -745,9 +610,9 @@ mon_run(struct mon *M, bool once, double until_ms)
 		M->job_name = NULL;
 	}
 	if (!once)
-		write_state(M);
+		mon_write_state(M);
 	if (M->mc.metrics_file)
-		write_metrics(M);
+		mon_write_metrics(M);
 	free(pfd);
 	free(fly);
 	free(pwho);
@@ -872,102 +737,5 @@ targets:
 	pp_mon_conf_free(&M.mc);
 	if (M.token)
 		memset(M.token, 0, strlen(M.token)), free(M.token);
-	return rc;
-}
-
-/* ---- health ---- */
-
-int
-pp_cmd_health(struct pp_cli *cli, int argc, char **argv)
-{
-	const char *name = NULL;
-	char *path, *text;
-	size_t len;
-	int rc = PP_EXIT_OK, found = 0;
-
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, health_help);
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-' || name)
-			return pp_cli_usage(cli, argv[0], "unexpected argument '%s' (portpilot health --help)", argv[i]);
-		name = argv[i];
-	}
-	path = pp_xasprintf("%s/monitor-state.json", cli->state_dir);
-	text = pp_read_file(path, &len);
-	if (text == NULL) {
-		fprintf(cli->err, "portpilot: %s: %s; is portpilot monitor running (systemctl start "
-		        "portpilot-monitor)?\n", path, strerror(errno));
-		free(path);
-		return PP_EXIT_FAIL;
-	}
-	char updated[32], interval[16];
-	pp_json_field(text, "updated", updated, sizeof updated);
-	pp_json_field(text, "interval", interval, sizeof interval);
-	/* The monitor rewrites the file at least every 30 s: an older one means it stopped. */
-	long age = (long)(time(NULL) - atoll(updated)), limit = 3L * (atol(interval) > 30 ? atol(interval) : 30);
-	if (*updated && age > limit)
-		fprintf(cli->err, "portpilot: warning: %s was last written %ld s ago; is portpilot monitor "
-		        "still running (systemctl status portpilot-monitor)?\n", path, age);
-	if (cli->json)
-		fprintf(cli->out, "{\"updated\":%s,\"mappings\":[", *updated ? updated : "null");
-	/* One mapping a line: each line is a flat object pp_json_field reads. */
-	for (char *l = strchr(text, '\n'); l; l = strchr(l, '\n')) {
-		char nm[128], st[16], since[32], cause[32], pub[16], pcause[32], *summary = pp_xmalloc(len + 1);
-		l++;
-		if (strncmp(l, "{\"name\":", 8) != 0) {
-			free(summary);
-			continue;
-		}
-		char *end = strchr(l, '\n');
-		if (end)
-			*end = '\0';
-		pp_json_field(l, "name", nm, sizeof nm);
-		pp_json_field(l, "state", st, sizeof st);
-		pp_json_field(l, "since", since, sizeof since);
-		pp_json_field(l, "cause", cause, sizeof cause);
-		pp_json_field(l, "summary", summary, len + 1);
-		bool has_pub = pp_json_field(l, "public", pub, sizeof pub);
-		pp_json_field(l, "public_cause", pcause, sizeof pcause);
-		if (end)
-			*end = '\n';
-		if (name && strcasecmp(name, nm) != 0) {
-			free(summary);
-			continue;
-		}
-		if (!strcmp(st, "down") || (has_pub && !strcmp(pub, "down")))
-			rc = PP_EXIT_FAIL;
-		bool nul_since = !strcmp(since, "null"), nul_cause = !strcmp(cause, "null");
-		if (cli->json) {
-			fprintf(cli->out, "%s{\"name\":", found ? "," : "");
-			pp_json_str(cli->out, nm);
-			json_str(cli->out, "state", st);
-			json_str(cli->out, "since", nul_since ? NULL : since);
-			json_str(cli->out, "cause", nul_cause ? NULL : cause);
-			json_str(cli->out, "summary", strcmp(summary, "null") ? summary : NULL);
-			if (has_pub) {
-				json_str(cli->out, "public", pub);
-				json_str(cli->out, "public_cause", strcmp(pcause, "null") ? pcause : NULL);
-			}
-			fprintf(cli->out, "}");
-		} else {
-			fprintf(cli->out, "%-16s %-7s %s%s%s%s%s%s%s%s\n", nm, !strcmp(st, "down") ? "DOWN" : st,
-			        nul_since ? "" : "since ", nul_since ? "" : since, nul_cause ? "" : "  ",
-			        nul_cause ? "" : cause, has_pub ? "  public " : "",
-			        has_pub ? (!strcmp(pub, "down") ? "DOWN" : pub) : "",
-			        has_pub && strcmp(pcause, "null") ? " " : "",
-			        has_pub && strcmp(pcause, "null") ? pcause : "");
-		}
-		found++;
-		free(summary);
-	}
-	if (cli->json)
-		fprintf(cli->out, "]}\n");
-	free(text);
-	free(path);
-	if (name && !found) {
-		fprintf(cli->err, "portpilot: health: the monitor has no mapping named '%s' (enabled "
-		        "mappings only)\n", name);
-		return PP_EXIT_FAIL;
-	}
 	return rc;
 }

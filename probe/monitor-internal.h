@@ -142,4 +142,8 @@ struct mon {
  * once: one check of each, the thresholds not applied. */
 int mon_run(struct mon *M, bool once, double until_ms);
 
+/* probe/monitor-files.c: STATE_DIR/monitor-state.json (one mapping a line) and the metrics file. */
+void mon_write_state(struct mon *M);
+void mon_write_metrics(struct mon *M);
+
 #endif
