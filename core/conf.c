@@ -380,8 +380,11 @@ load_sections(struct pp_conf *c, dictionary *d, const struct scan *sc, struct pp
 			c->probe.ca_file = ca && *ca ? pp_xstrdup(ca) : NULL; /* "ca_file =": none */
 			continue;
 		}
+		/* [monitor] is read and checked by the monitor itself (probe/monitor-conf.c). */
+		if (strcmp(sec, "monitor") == 0)
+			continue;
 		if (strncmp(sec, "ddns ", 5) != 0)
-			return pp_error_set(err, "%s:%d: unknown section [%s]; expected [ddns NAME] or [probe]",
+			return pp_error_set(err, "%s:%d: unknown section [%s]; expected [ddns NAME], [probe] or [monitor]",
 			                    c->path, sc->v[i].line, sec);
 		c->ddns = pp_xrealloc(c->ddns, (c->nddns + 1) * sizeof *c->ddns);
 		struct pp_ddns_conf *dc = &c->ddns[c->nddns++];

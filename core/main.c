@@ -10,6 +10,7 @@
 #include "portpilot/backend.h"
 #include "portpilot/ddns.h"
 #include "portpilot/probe.h"
+#include "portpilot/monitor.h"
 #include "portpilot/tui.h"
 #include "portpilot/util.h"
 
@@ -32,6 +33,8 @@ static const struct pp_cmd commands[] = {
 	{ "reflector", pp_cmd_reflector, "reflector --listen ADDR:PORT: the outside-check service" },
 	{ "log", pp_cmd_log, "log [NAME] [--record|--follow]: who connected to the mappings, when, accepted or rejected (NFLOG)" },
 	{ "ddns", pp_cmd_ddns, "ddns run | --once | status [--json]: keep the public IP published" },
+	{ "monitor", pp_cmd_monitor, "monitor [--interval S] [--once]: check every mapping's service, diagnose every change" },
+	{ "health", pp_cmd_health, "health [NAME] [--json]: up/down/unknown of each mapping, from the monitor" },
 	{ "tui", pp_cmd_tui, "the full-screen editor (the default): --ascii, --no-color, --offline" },
 	{ "init", pp_cmd_init, "init [--wan IF] [--lan IF]: write a first table from the routing table" },
 	/* No summary: hidden from the help, for the shell completion only. */

@@ -1,4 +1,5 @@
 /* Field names and the parsing of one value, shared by load, edit and validation. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,6 +10,11 @@
 static const char *field_names[PP_F__COUNT] = {
 	"description", "protocol", "public_port", "internal_ip", "internal_port",
 	"allow", "enabled", "owner", "purpose", "expires", "masquerade",
+	"check", "check_path", "check_expect", "check_send", "check_timing",
+};
+
+static const char *check_names[] = {
+	"default", "tcp", "udp", "http", "https", "rtsp", "sip", "tls", "none",
 };
 
 static const char *site_names[PP_S__COUNT] = {
@@ -25,6 +31,106 @@ pp_field_lookup(const char *key)
 		if (strcasecmp(key, field_names[i]) == 0)
 			return i;
 	return -1;
+}
+
+const char *
+pp_check_kind_name(enum pp_check_kind k)
+{
+	return (unsigned)k < sizeof check_names / sizeof check_names[0] ? check_names[k] : "?";
+}
+
+/* "10", "2s" (seconds) or "500ms"; 0 < value <= max seconds. */
+static int
+parse_seconds_ms(const char *v, bool ms_ok, int max_s, int *out)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+
+	if (end == v || n <= 0)
+		return -1;
+	if (ms_ok && strcmp(end, "ms") == 0) {
+		if (n > (long)max_s * 1000)
+			return -1;
+		*out = (int)n;
+		return 0;
+	}
+	if (*end != '\0' && strcmp(end, "s") != 0)
+		return -1;
+	if (n > max_s)
+		return -1;
+	*out = ms_ok ? (int)n * 1000 : (int)n;
+	return 0;
+}
+
+int
+pp_check_timing_parse(const char *s, struct pp_check_timing *t, struct pp_error *err)
+{
+	static const char fix[] = "write e.g. check_timing = interval=10, timeout=2, fail_after=3, recover_after=2";
+	char *copy = pp_xstrdup(s), *save = NULL, *tok;
+	struct pp_check_timing r = { 0 };
+	int rc = 0;
+
+	for (tok = strtok_r(copy, ", ", &save); tok && rc == 0; tok = strtok_r(NULL, ", ", &save)) {
+		char *eq = strchr(tok, '=');
+		int ok = -1;
+		if (eq == NULL) {
+			rc = pp_error_set(err, "'%s' is not KEY=VALUE; %s", tok, fix);
+			break;
+		}
+		*eq++ = '\0';
+		if (strcasecmp(tok, "interval") == 0)
+			ok = parse_seconds_ms(eq, false, 86400, &r.interval_s);
+		else if (strcasecmp(tok, "timeout") == 0)
+			ok = parse_seconds_ms(eq, true, 60, &r.timeout_ms);
+		else if (strcasecmp(tok, "fail_after") == 0)
+			ok = parse_seconds_ms(eq, false, 100, &r.fail_after);
+		else if (strcasecmp(tok, "recover_after") == 0)
+			ok = parse_seconds_ms(eq, false, 100, &r.recover_after);
+		else {
+			rc = pp_error_set(err, "unknown timing '%s'; use interval, timeout, fail_after or recover_after", tok);
+			break;
+		}
+		if (ok < 0)
+			rc = pp_error_set(err, "%s=%s is out of range; interval 1-86400 s, timeout 1-60 s (or 1-60000ms), "
+			                  "fail_after and recover_after 1-100", tok, eq);
+	}
+	free(copy);
+	if (rc == 0)
+		*t = r;
+	return rc;
+}
+
+int
+pp_check_unescape(const char *s, char **out, size_t *len, struct pp_error *err)
+{
+	size_t n = strlen(s), k = 0;
+	char *o = pp_xmalloc(n + 1);
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '\\') {
+			o[k++] = s[i];
+			continue;
+		}
+		char c = s[++i];
+		if (c == 'n') o[k++] = '\n';
+		else if (c == 'r') o[k++] = '\r';
+		else if (c == 't') o[k++] = '\t';
+		else if (c == '0') o[k++] = '\0';
+		else if (c == '\\') o[k++] = '\\';
+		else if (c == 'x' && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+			char h[3] = { s[i + 1], s[i + 2], 0 };
+			o[k++] = (char)strtol(h, NULL, 16);
+			i += 2;
+		} else {
+			free(o);
+			return pp_error_set(err, "bad escape at character %zu of '%s'; use \\n \\r \\t \\0 \\\\ or \\xNN", i, s);
+		}
+	}
+	o[k] = '\0';
+	*out = o;
+	if (len)
+		*len = k;
+	return 0;
 }
 
 const char *
@@ -153,6 +259,33 @@ pp_mapping_parse_field(struct pp_mapping *m, enum pp_field f, const char *text, 
 		}
 		if (pp_parse_datetime(text, &m->expires) < 0)
 			return pp_error_set(err, "'%s' is not a date; write YYYY-MM-DD or YYYY-MM-DDTHH:MM (local time)", text);
+		return 0;
+	case PP_F_CHECK:
+		for (size_t k = 1; k < sizeof check_names / sizeof check_names[0]; k++)
+			if (strcasecmp(text, check_names[k]) == 0) {
+				m->check = (enum pp_check_kind)k;
+				return 0;
+			}
+		if (*text == '\0' || strcasecmp(text, "default") == 0) {
+			m->check = PP_CK_DEFAULT;
+			return 0;
+		}
+		return pp_error_set(err, "'%s' is not a check; use tcp, udp, http, https, rtsp, sip, tls or none", text);
+	case PP_F_CHECK_TIMING:
+		return pp_check_timing_parse(text, &m->timing, err);
+	case PP_F_CHECK_SEND:
+	case PP_F_CHECK_EXPECT: {
+		char *o;
+		if (pp_check_unescape(text, &o, NULL, err) < 0)
+			return -1;
+		free(o);
+		return 0;
+	}
+	case PP_F_CHECK_PATH:
+		if (*text && *text != '/')
+			return pp_error_set(err, "'%s' is not a path; write it from the root, e.g. /health", text);
+		if (strpbrk(text, " \r\n"))
+			return pp_error_set(err, "'%s' holds spaces; write them as %%20", text);
 		return 0;
 	case PP_F_DESCRIPTION:
 	case PP_F_OWNER:

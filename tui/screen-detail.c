@@ -130,9 +130,13 @@ fill_detail(struct tui_pager *pg, struct tui *t)
 	idx = tui_map_index(t, m);
 	st = tui_row_state(t, idx, &live);
 	tui_pager_add(pg, TR_HEADER, "[%s]  (line %d of %s)", m->name, m->line, t->path);
-	for (int f = 0; f < PP_F__COUNT; f++)
+	for (int f = 0; f < PP_F__COUNT; f++) {
+		/* The health-check keys only when set: most mappings use the default check. */
+		if (f >= PP_F_CHECK && f <= PP_F_CHECK_TIMING && m->val[f] == NULL)
+			continue;
 		tui_pager_add(pg, m->bad & (1u << f) ? TR_ERROR : TR_NORMAL, "  %-14s = %s",
 		              pp_field_name((enum pp_field)f), m->val[f] ? m->val[f] : "");
+	}
 	tui_pager_add(pg, TR_NORMAL, "%s", "");
 	tui_pager_add(pg, TR_HEADER, "Forward");
 	tui_pager_add(pg, TR_NORMAL, "  %s %s %s %s", tui_view_cell(t, idx, C_PROTO, buf),

@@ -29,6 +29,12 @@ enum pp_field {
 	PP_F_PURPOSE,
 	PP_F_EXPIRES,
 	PP_F_MASQUERADE,                  /* SNAT the forwarded traffic to the router's LAN address */
+	/* The health check (portpilot monitor); see pp_check_kind. */
+	PP_F_CHECK,
+	PP_F_CHECK_PATH,
+	PP_F_CHECK_EXPECT,
+	PP_F_CHECK_SEND,
+	PP_F_CHECK_TIMING,
 	PP_F__COUNT
 };
 
@@ -41,6 +47,17 @@ enum pp_site_field {
 	PP_S_PUBLIC_IP,
 	PP_S_HAIRPIN,
 	PP_S__COUNT
+};
+
+/* check = ...: how the monitor tests the service; DEFAULT picks one from the internal port. */
+enum pp_check_kind {
+	PP_CK_DEFAULT, PP_CK_TCP, PP_CK_UDP, PP_CK_HTTP, PP_CK_HTTPS, PP_CK_RTSP, PP_CK_SIP,
+	PP_CK_TLS, PP_CK_NONE
+};
+
+/* check_timing = interval=S, timeout=S|MSms, fail_after=N, recover_after=N; 0 = inherit. */
+struct pp_check_timing {
+	int interval_s, timeout_ms, fail_after, recover_after;
 };
 
 struct pp_cidr {
@@ -65,6 +82,8 @@ struct pp_mapping {
 	bool enabled;                     /* default yes */
 	time_t expires;                   /* 0 = never */
 	bool masquerade;                  /* default no: the server sees the client's own address */
+	enum pp_check_kind check;         /* default: from the internal port (probe/monitor-proto.c) */
+	struct pp_check_timing timing;    /* per-mapping overrides of [monitor] */
 };
 
 struct pp_site {
@@ -114,6 +133,12 @@ const char *pp_field_name(enum pp_field f);
 int pp_field_lookup(const char *key);            /* -1 if unknown */
 const char *pp_site_field_name(enum pp_site_field f);
 const char *pp_proto_name(enum pp_proto p);
+const char *pp_check_kind_name(enum pp_check_kind k);
+/* Parse check_timing's text into t (fields not given stay 0); -1 with err = what + fix. */
+int pp_check_timing_parse(const char *s, struct pp_check_timing *t, struct pp_error *err);
+/* Decode check_send / check_expect escapes (\\ \n \r \t \0 \xNN) into *out (NUL-terminated, caller
+ * frees), length in *len; -1 with err when an escape is malformed. */
+int pp_check_unescape(const char *s, char **out, size_t *len, struct pp_error *err);
 
 /*
  * Load a table. Returns -1 only when the file cannot be read (err says why);

@@ -13,6 +13,8 @@ for f in sbin/portpilot share/man/man8/portpilot.8 share/doc/portpilot/examples/
          share/bash-completion/completions/portpilot; do
 	check "install: DESTDIR/PREFIX/$f" [ -s "$D/opt/pp/$f" ]
 done
+check "install: DESTDIR/PREFIX/lib/systemd/system/portpilot-monitor.service" \
+	grep -q '^ExecStart=/opt/pp/sbin/portpilot monitor$' "$D/opt/pp/lib/systemd/system/portpilot-monitor.service"
 check "install: nothing outside DESTDIR/PREFIX" [ "$(ls "$D")/$(ls "$D/opt")" = opt/pp ]
 check "install: the binary runs" sh -c "'$D/opt/pp/sbin/portpilot' check --help >/dev/null"
 check "install: units name the PREFIX binary, no placeholder left" sh -c \

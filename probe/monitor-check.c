@@ -1,0 +1,373 @@
+/* The monitor's checks: non-blocking sockets (and TLS) driven from one poll loop, so two
+ * thousand mappings need no thread each. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "portpilot/util.h"
+#include "monitor-internal.h"
+
+#define RX_MAX (70 * 1024)
+
+static SSL_CTX *ssl_ctx;
+
+/* Health checks talk to LAN servers by address, with self-signed certificates more often than
+ * not: the check is that TLS is spoken, not who signed the certificate. */
+static SSL_CTX *
+ctx(void)
+{
+	if (ssl_ctx == NULL) {
+		ssl_ctx = SSL_CTX_new(TLS_client_method());
+		if (ssl_ctx)
+			SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_NONE, NULL);
+	}
+	return ssl_ctx;
+}
+
+static int
+bad_key(struct pp_error *err, const char *path, const struct pp_mapping *m, enum pp_field f,
+        const char *what)
+{
+	return pp_error_set(err, "%s:%d: [%s] %s: %s", path, m->key_line[f] ? m->key_line[f] : m->line,
+	                    m->name, pp_field_name(f), what);
+}
+
+int
+mon_target_init(struct mon_target *t, const struct pp_mapping *m, const char *path,
+                const struct pp_check_timing *d, struct pp_error *err)
+{
+	const char *v;
+
+	memset(t, 0, sizeof *t);
+	t->fd = -1;
+	t->m = m;
+	t->name = pp_xstrdup(m->name);
+	t->ip = m->internal_ip;
+	t->port = m->in_lo;
+	t->kind = pp_mon_default_kind(m);
+	t->tm = *d;
+	if (m->timing.interval_s) t->tm.interval_s = m->timing.interval_s;
+	if (m->timing.timeout_ms) t->tm.timeout_ms = m->timing.timeout_ms;
+	if (m->timing.fail_after) t->tm.fail_after = m->timing.fail_after;
+	if (m->timing.recover_after) t->tm.recover_after = m->timing.recover_after;
+	t->udp = t->kind == PP_CK_UDP || (t->kind == PP_CK_SIP && m->proto != PP_TCP);
+	t->path = pp_xstrdup(m->val[PP_F_CHECK_PATH] && *m->val[PP_F_CHECK_PATH] ? m->val[PP_F_CHECK_PATH] : "/");
+	if (m->bad & (1u << PP_F_CHECK | 1u << PP_F_CHECK_PATH | 1u << PP_F_CHECK_EXPECT |
+	              1u << PP_F_CHECK_SEND | 1u << PP_F_CHECK_TIMING))
+		return pp_error_set(err, "%s:%d: [%s] a check key has an invalid value; portpilot check "
+		                    "says which and how to fix it", path, m->line, m->name);
+	if (t->kind == PP_CK_UDP && m->proto == PP_TCP)
+		return bad_key(err, path, m, PP_F_CHECK, "check = udp on a tcp mapping; set protocol = udp "
+		               "or both, or use check = tcp");
+	if (t->kind != PP_CK_UDP && t->kind != PP_CK_SIP && t->kind != PP_CK_NONE && m->proto == PP_UDP)
+		return bad_key(err, path, m, PP_F_CHECK, "this check needs TCP but the mapping is udp; use "
+		               "check = udp with check_send, sip, or none");
+	if ((v = m->val[PP_F_CHECK_SEND]) && *v) {
+		if (t->kind != PP_CK_UDP && t->kind != PP_CK_TCP)
+			return bad_key(err, path, m, PP_F_CHECK_SEND, "only check = udp or tcp sends check_send; "
+			               "remove it or change check");
+		if (pp_check_unescape(v, &t->send, &t->send_len, err) < 0)
+			return -1;
+	}
+	if (t->kind == PP_CK_UDP && t->send == NULL)
+		return bad_key(err, path, m, PP_F_CHECK, "check = udp needs check_send = the request to send "
+		               "(and check_expect = text the answer holds)");
+	if (m->val[PP_F_CHECK_PATH] && t->kind != PP_CK_HTTP && t->kind != PP_CK_HTTPS &&
+	    t->kind != PP_CK_RTSP)
+		return bad_key(err, path, m, PP_F_CHECK_PATH, "check_path is for http, https and rtsp checks; "
+		               "remove it or change check");
+	if ((v = m->val[PP_F_CHECK_EXPECT]) && *v) {
+		bool codes = t->kind == PP_CK_HTTP || t->kind == PP_CK_HTTPS || t->kind == PP_CK_RTSP ||
+		             t->kind == PP_CK_SIP;
+		struct pp_error e;
+		if (t->kind == PP_CK_TLS || t->kind == PP_CK_NONE)
+			return bad_key(err, path, m, PP_F_CHECK_EXPECT, "a tls or none check has no answer to "
+			               "compare; remove check_expect");
+		if (pp_mon_expect_parse(v, codes, &t->expect, &e) < 0)
+			return bad_key(err, path, m, PP_F_CHECK_EXPECT, e.msg);
+		if (t->expect.text && (t->kind == PP_CK_RTSP || t->kind == PP_CK_SIP))
+			return bad_key(err, path, m, PP_F_CHECK_EXPECT, "rtsp and sip checks compare status "
+			               "codes only; write e.g. check_expect = 200");
+	}
+	return 0;
+}
+
+void
+mon_target_free(struct mon_target *t)
+{
+	mon_check_abort(t);
+	free(t->name);
+	free(t->send);
+	free(t->path);
+	free(t->summary);
+	free(t->fix);
+	pp_mon_expect_free(&t->expect);
+	pp_buf_free(&t->tx);
+	pp_buf_free(&t->rx);
+}
+
+void
+mon_check_abort(struct mon_target *t)
+{
+	if (t->ssl) {
+		SSL_free(t->ssl);
+		t->ssl = NULL;
+	}
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	t->phase = MP_IDLE;
+}
+
+static int
+finish(struct mon_target *t, bool ok, double now, const char *fmt, const char *arg)
+{
+	t->latency_ms = now - t->started;
+	t->last_ok = ok;
+	snprintf(t->detail, sizeof t->detail, fmt, arg);
+	mon_check_abort(t);
+	return 1;
+}
+
+static const char *
+errword(int e)
+{
+	switch (e) {
+	case ECONNREFUSED: return "refused";
+	case EHOSTUNREACH: return "host unreachable";
+	case ENETUNREACH: return "network unreachable";
+	case ETIMEDOUT: return "timed out";
+	case ECONNRESET: return "reset";
+	default: return strerror(e);
+	}
+}
+
+/* The request of the check, once the socket's own address is known (SIP's Via). */
+static void
+build_request(struct mon_target *t)
+{
+	char ip[16], me[16] = "0.0.0.0";
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof sa;
+	unsigned myport = 0;
+	unsigned long tag = (unsigned long)random();
+
+	pp_format_ipv4(t->ip, ip);
+	if (getsockname(t->fd, (struct sockaddr *)&sa, &sl) == 0) {
+		inet_ntop(AF_INET, &sa.sin_addr, me, sizeof me);
+		myport = ntohs(sa.sin_port);
+	}
+	t->tx.len = 0;
+	t->txoff = 0;
+	switch (t->kind) {
+	case PP_CK_HTTP:
+	case PP_CK_HTTPS:
+		pp_buf_printf(&t->tx, "GET %s HTTP/1.0\r\nHost: %s:%u\r\nUser-Agent: portpilot-monitor/%s\r\n"
+		              "Connection: close\r\n\r\n", t->path, ip, t->port, PP_VERSION);
+		break;
+	case PP_CK_RTSP:
+		pp_buf_printf(&t->tx, "OPTIONS rtsp://%s:%u%s RTSP/1.0\r\nCSeq: 1\r\n"
+		              "User-Agent: portpilot-monitor/%s\r\n\r\n", ip, t->port, t->path, PP_VERSION);
+		break;
+	case PP_CK_SIP:
+		pp_buf_printf(&t->tx, "OPTIONS sip:%s:%u SIP/2.0\r\n"
+		              "Via: SIP/2.0/%s %s:%u;branch=z9hG4bK%lx;rport\r\n"
+		              "Max-Forwards: 70\r\nFrom: <sip:portpilot@%s>;tag=%lx\r\nTo: <sip:%s:%u>\r\n"
+		              "Call-ID: %lx@%s\r\nCSeq: 1 OPTIONS\r\nAccept: application/sdp\r\n"
+		              "User-Agent: portpilot-monitor/%s\r\nContent-Length: 0\r\n\r\n",
+		              ip, t->port, t->udp ? "UDP" : "TCP", me, myport, tag, me, tag, ip, t->port,
+		              tag, me, PP_VERSION);
+		break;
+	default:
+		if (t->send)
+			pp_buf_add(&t->tx, t->send, t->send_len);
+		break;
+	}
+}
+
+int
+mon_check_start(struct mon_target *t, double now)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(t->port),
+	                          .sin_addr.s_addr = htonl(t->ip) };
+
+	t->started = now;
+	t->deadline = now + t->tm.timeout_ms;
+	t->rx.len = 0;
+	t->last_check = time(NULL);
+	t->checks++;
+	if (t->kind == PP_CK_NONE)
+		return finish(t, true, now, "%s", "not checked (check = none)");
+	t->fd = socket(AF_INET, (t->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->fd < 0)
+		return finish(t, false, now, "cannot open a socket: %s", strerror(errno));
+	if (connect(t->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
+		return finish(t, false, now, "connect: %s", errword(errno));
+	if (t->udp) {
+		build_request(t);
+		t->phase = MP_SEND;
+	} else {
+		t->phase = MP_CONNECT;
+	}
+	return 0;
+}
+
+short
+mon_check_events(const struct mon_target *t)
+{
+	if (t->phase == MP_CONNECT || t->phase == MP_SEND)
+		return POLLOUT;
+	if (t->phase == MP_TLS && t->ssl)
+		return SSL_want_write(t->ssl) ? POLLOUT : POLLIN;
+	return POLLIN;
+}
+
+/* TLS handshake step: 1 done, 0 again, -1 failed. */
+static int
+tls_step(struct mon_target *t)
+{
+	if (t->ssl == NULL) {
+		SSL_CTX *c = ctx();
+		if (c == NULL || (t->ssl = SSL_new(c)) == NULL)
+			return -1;
+		SSL_set_fd(t->ssl, t->fd);
+	}
+	ERR_clear_error();
+	int r = SSL_connect(t->ssl);
+	if (r == 1)
+		return 1;
+	int e = SSL_get_error(t->ssl, r);
+	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+}
+
+static int
+tls_progress(struct mon_target *t, double now)
+{
+	int r = tls_step(t);
+	if (r < 0)
+		return finish(t, false, now, "%s", "TLS handshake failed (not TLS, or no common protocol)");
+	if (r == 0)
+		return 0;
+	if (t->kind == PP_CK_TLS)
+		return finish(t, true, now, "%s", "TLS handshake done");
+	build_request(t);
+	t->phase = MP_SEND;
+	return 0;
+}
+
+static int
+after_connect(struct mon_target *t, double now)
+{
+	if (t->kind == PP_CK_TLS || t->kind == PP_CK_HTTPS) {
+		/* The client speaks first: send the ClientHello now, not after a poll. */
+		t->phase = MP_TLS;
+		return tls_progress(t, now);
+	}
+	if (t->kind == PP_CK_TCP && t->send == NULL && t->expect.text == NULL)
+		return finish(t, true, now, "%s", "connected");
+	build_request(t);
+	t->phase = t->tx.len ? MP_SEND : MP_RECV;
+	return 0;
+}
+
+static ssize_t
+do_send(struct mon_target *t)
+{
+	if (t->ssl) {
+		ERR_clear_error();
+		int r = SSL_write(t->ssl, t->tx.data + t->txoff, (int)(t->tx.len - t->txoff));
+		if (r > 0)
+			return r;
+		int e = SSL_get_error(t->ssl, r);
+		errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : ECONNRESET;
+		return -1;
+	}
+	return send(t->fd, t->tx.data + t->txoff, t->tx.len - t->txoff, MSG_NOSIGNAL);
+}
+
+static ssize_t
+do_recv(struct mon_target *t, char *buf, size_t n)
+{
+	if (t->ssl) {
+		ERR_clear_error();
+		int r = SSL_read(t->ssl, buf, (int)n);
+		if (r > 0)
+			return r;
+		int e = SSL_get_error(t->ssl, r);
+		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
+			return 0;
+		errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : ECONNRESET;
+		return -1;
+	}
+	return recv(t->fd, buf, n, 0);
+}
+
+int
+mon_check_step(struct mon_target *t, short revents, double now)
+{
+	char buf[8192], why[160];
+	int err = 0, r;
+	socklen_t el = sizeof err;
+
+	if (t->phase == MP_IDLE)
+		return 1;
+	if (revents == 0) {
+		if (now < t->deadline)
+			return 0;
+		if (t->phase == MP_CONNECT)
+			return finish(t, false, now, "%s", "no answer to the connection attempt (timeout)");
+		if (t->phase == MP_TLS)
+			return finish(t, false, now, "%s", "TLS handshake timed out");
+		if (t->rx.len) {
+			r = pp_mon_judge(t->kind, &t->expect, t->rx.data, t->rx.len, true, why, sizeof why);
+			return finish(t, r > 0, now, "%s", why);
+		}
+		return finish(t, false, now, "%s", t->udp ? "no reply (timeout)" : "connected, but no answer (timeout)");
+	}
+	switch (t->phase) {
+	case MP_CONNECT:
+		getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err)
+			return finish(t, false, now, "connect: %s", errword(err));
+		return after_connect(t, now);
+	case MP_TLS:
+		return tls_progress(t, now);
+	case MP_SEND: {
+		ssize_t w = do_send(t);
+		if (w < 0 && errno == EAGAIN)
+			return 0;
+		if (w < 0)
+			return finish(t, false, now, "send: %s", errword(errno));
+		t->txoff += (size_t)w;
+		if (t->txoff == t->tx.len)
+			t->phase = MP_RECV;
+		return 0;
+	}
+	case MP_RECV: {
+		ssize_t n = do_recv(t, buf, sizeof buf);
+		bool eof = n == 0 && !t->udp;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n < 0)
+			return finish(t, false, now, t->udp ? "no reply: %s (ICMP)" : "receive: %s", errword(errno));
+		if (n > 0)
+			pp_buf_add(&t->rx, buf, (size_t)n);
+		r = pp_mon_judge(t->kind, &t->expect, t->rx.data ? t->rx.data : "", t->rx.len,
+		                 eof || t->rx.len >= RX_MAX, why, sizeof why);
+		if (r != 0)
+			return finish(t, r > 0, now, "%s", why);
+		return 0;
+	}
+	default:
+		return 1;
+	}
+}

@@ -1,0 +1,149 @@
+/* The monitor's parts that share a target: check engine, run loop, notifiers. */
+#ifndef PORTPILOT_MONITOR_INTERNAL_H
+#define PORTPILOT_MONITOR_INTERNAL_H
+
+#include <poll.h>
+#include <sys/types.h>
+
+#include "portpilot/cli.h"
+#include "portpilot/monitor.h"
+#include "portpilot/probe.h"
+#include "portpilot/util.h"
+
+enum mon_phase { MP_IDLE, MP_CONNECT, MP_TLS, MP_SEND, MP_RECV };
+
+struct mon_target {
+	const struct pp_mapping *m;
+	char *name;
+	uint32_t ip;
+	uint16_t port;
+	enum pp_check_kind kind;
+	bool udp;                      /* the check runs over UDP (udp, sip on a UDP mapping) */
+	char *send;                    /* check_send decoded, NULL if none */
+	size_t send_len;
+	char *path;                    /* check_path, "/" by default */
+	struct pp_mon_expect expect;
+	struct pp_check_timing tm;     /* resolved: mapping over [monitor] over flags */
+
+	/* one check in flight */
+	enum mon_phase phase;
+	int fd;
+	void *ssl;                     /* SSL * */
+	struct pp_buf tx, rx;
+	size_t txoff;
+	double started, deadline, next_due;   /* monotonic ms */
+
+	/* its last result and state */
+	bool last_ok;
+	char detail[200];
+	double latency_ms;
+	time_t last_check;
+	struct pp_mon_sm sm;
+	char cause[32];                /* of the last diagnosed change, "" if none */
+	char *summary, *fix;
+	unsigned long long checks, failures;
+
+	/* the public path, through the reflector */
+	bool pub;                      /* checked from outside (a TCP port, a reflector) */
+	struct pp_mon_sm psm;
+	double pub_next_due;
+	char pub_detail[160];
+	char pub_cause[32];
+	unsigned long long pub_checks;
+};
+
+/* Fill a target from a mapping with the resolved timing; -1 + err (FILE:LINE: field) when the
+ * check keys do not fit together (e.g. check = udp without check_send). */
+int mon_target_init(struct mon_target *t, const struct pp_mapping *m, const char *path,
+                    const struct pp_check_timing *defaults, struct pp_error *err);
+void mon_target_free(struct mon_target *t);
+/* Start one check (the socket, connect). 1 when it finished at once (t->last_ok, detail). */
+int mon_check_start(struct mon_target *t, double now);
+/* The poll events the check waits for. */
+short mon_check_events(const struct mon_target *t);
+/* Progress on revents (or a timeout when now is past the deadline); 1 when done. */
+int mon_check_step(struct mon_target *t, short revents, double now);
+void mon_check_abort(struct mon_target *t);
+
+
+/* ---- notifiers (probe/monitor-notify.c) ---- */
+
+/* An event's strings, owned, while the notifiers still have it. */
+struct mon_event {
+	char *mapping, *detail, *cause, *summary, *fix;
+	enum pp_health state, previous;
+	time_t since;
+	bool public_path;
+};
+void mon_event_view(const struct mon_event *e, struct pp_mon_event *v);
+void mon_event_free(struct mon_event *e);
+
+struct mon_notify;
+/* The notifiers of [monitor]; NULL + err when the secret file cannot be read. */
+struct mon_notify *mon_notify_new(const struct pp_mon_conf *mc, const char *state_dir, FILE *log,
+                                  struct pp_error *err);
+void mon_notify_free(struct mon_notify *n);
+/* A reloaded [monitor] (the notifier keeps pointing at the same pp_mon_conf, which the caller
+ * overwrites on success): re-reads the secret; -1 + err and nothing changed when it cannot. */
+int mon_notify_reload(struct mon_notify *n, const struct pp_mon_conf *mc, const char *state_dir,
+                      struct pp_error *err);
+/* Send an event everywhere (journal, history, hook, webhook); never blocks. */
+void mon_notify_send(struct mon_notify *n, const struct mon_event *e);
+/* Drive hooks and webhooks; extra fds are waited on too (revents filled). Waits up to ms. */
+void mon_notify_poll(struct mon_notify *n, struct pollfd *fds, int nfds, int ms);
+/* Also print every event's JSON line to out (monitor --json). */
+void mon_notify_json(struct mon_notify *n, FILE *out);
+/* Still sending (for --once and a clean stop). */
+bool mon_notify_busy(const struct mon_notify *n);
+
+/* ---- the loop (probe/cli-monitor.c) ---- */
+
+/* A change waiting for its diagnosis before it is sent. */
+struct pending {
+	struct mon_event ev;       /* ev.mapping names the target (targets move on a reload) */
+	pid_t pid;                 /* probe child, 0 none yet, -1 not diagnosed */
+	int fd;                    /* its result pipe */
+	struct pp_buf out;
+	double started;
+	bool ready;
+	bool outside;              /* its probe may use the reflector (the budget had room) */
+};
+
+/* One monitor: its targets, notifiers and pending changes. */
+/* The command line's overrides of [monitor], kept for a reload. */
+struct mon_opts {
+	int interval, timeout, fail_after, recover_after;   /* 0: not given */
+	bool no_diag;
+	const char *metrics;
+};
+
+struct mon {
+	struct pp_cli *cli;
+	struct mon_opts opts;
+	struct pp_table *table;
+	struct pp_mon_conf mc;
+	struct mon_target *t;
+	size_t n;
+	struct mon_notify *notify;
+	struct pending *pend;
+	size_t npend;
+	char *state_path;
+	bool dirty;
+	double last_write, last_metrics;
+	int interval_s;
+	/* the public checks: one reflector request at a time, spaced by 60 s / reflector_rate */
+	char *token;                   /* the reflector's, NULL if none */
+	struct pp_reflect_job *job;
+	char *job_name;
+	double job_started, last_request;
+};
+
+/* Check until SIGINT/SIGTERM, or until until_ms on the monotonic clock (> 0: a bench);
+ * once: one check of each, the thresholds not applied. */
+int mon_run(struct mon *M, bool once, double until_ms);
+
+/* probe/monitor-files.c: STATE_DIR/monitor-state.json (one mapping a line) and the metrics file. */
+void mon_write_state(struct mon *M);
+void mon_write_metrics(struct mon *M);
+
+#endif
