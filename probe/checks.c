@@ -588,7 +588,9 @@ static void test_settle(struct tst *t, short rev)
 		int e = 0;
 		socklen_t el = sizeof e;
 		getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &e, &el);
-		if (e == 0 && (rev & POLLOUT))
+		/* A refusal is a reset to the SYN itself (ECONNREFUSED); a reset after the handshake
+		 * (a server that accepts, then closes with SO_LINGER 0) means the port answered. */
+		if ((e == 0 && (rev & POLLOUT)) || e == ECONNRESET || e == EPIPE)
 			test_end(t, PP_SVC_OPEN);
 		else if (queued_icmp(t->fd, &type, &code, &from))
 			test_end(t, icmp_meaning(t, type, code, from));
