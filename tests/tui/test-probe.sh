@@ -170,7 +170,7 @@ if plab_scenario not_listening; then
 	second_done() { ! screen | grep -qE "running [0-9]+ s" && screen_has "cause: not_listening"; }
 	check "not_listening: the second run ends the same" wait_for 20 second_done
 	keys q q
-	check "not_listening: quit" wait_for 5 exit_is 0
+	check "not_listening: quit" wait_for 5 exit_is 0 || { screen | sed 's/^/#   /'; echo "#   exit: $(exit_code)"; }
 else
 	not_ok "not_listening scenario: lab"
 fi
