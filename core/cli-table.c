@@ -640,16 +640,16 @@ edit_cmd(struct pp_cli *cli, int argc, char **argv, const char *usage_text, int 
 		}
 		args[n++] = argv[i];
 	}
-	if (dur && n >= 2)
+	if (n < 2 || n + (dur != NULL) < min_args) { /* --for counts as the KEY=VALUE of set */
+		free(args);
+		return pp_cli_usage(cli, cmd, "missing arguments");
+	}
+	if (dur)
 		args[n++] = own[0] = pp_xasprintf("expires=+%s", dur[0] == '+' ? dur + 1 : dur);
 	if (enable || disable)
 		args[n++] = own[1] = pp_xstrdup(enable ? "enabled=yes" : "enabled=no");
 	argc = n;
 	argv = args;
-	if (argc < min_args) {
-		rc = pp_cli_usage(cli, cmd, "missing arguments");
-		goto out;
-	}
 	if (load(cli, cmd, add, &t) < 0) {
 		rc = PP_EXIT_USAGE;
 		goto out;
