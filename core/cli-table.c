@@ -689,11 +689,13 @@ int
 pp_cmd_add(struct pp_cli *cli, int argc, char **argv)
 {
 	return edit_cmd(cli, argc, argv,
-	                "usage: portpilot [-f TABLE] add NAME KEY=VALUE...\n"
+	                "usage: portpilot [-f TABLE] add NAME KEY=VALUE... [--for DURATION]\n"
 	                "Adds a mapping, e.g.: portpilot add web-4 public_port=8092 internal_ip=192.168.2.104 "
 	                "internal_port=80\n"
 	                "Keys: description protocol public_port internal_ip internal_port allow enabled owner "
 	                "purpose expires.\n"
+	                "expires=+4h (also +90s, +30m, +2d) or --for 4h: temporary access, written as the\n"
+	                "absolute local time that is that long from now.\n"
 	                "Nothing is saved when the result has new errors (exit 1).\n", 2);
 }
 
@@ -701,9 +703,10 @@ int
 pp_cmd_set(struct pp_cli *cli, int argc, char **argv)
 {
 	return edit_cmd(cli, argc, argv,
-	                "usage: portpilot [-f TABLE] set NAME KEY=VALUE...\n"
+	                "usage: portpilot [-f TABLE] set NAME KEY=VALUE... [--for DURATION]\n"
 	                "Changes keys of a mapping (or of [site] with NAME = site); KEY= removes the key.\n"
 	                "Only the changed lines of the file are rewritten; comments and order stay.\n"
+	                "expires=+4h (also +90s, +30m, +2d) or --for 4h: until that long from now.\n"
 	                "Nothing is saved when the result has new errors (exit 1).\n", 3);
 }
 
@@ -716,7 +719,8 @@ pp_cmd_del(struct pp_cli *cli, int argc, char **argv)
 int
 pp_cmd_enable(struct pp_cli *cli, int argc, char **argv)
 {
-	return edit_cmd(cli, argc, argv, "usage: portpilot [-f TABLE] enable NAME\n", 2);
+	return edit_cmd(cli, argc, argv, "usage: portpilot [-f TABLE] enable NAME [--for DURATION]\n"
+	                "--for 4h (also 90s, 30m, 2d): enable until that long from now (sets expires).\n", 2);
 }
 
 int

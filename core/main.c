@@ -164,16 +164,19 @@ capture_write(void *cookie, const char *p, size_t n)
 	return (ssize_t)n;
 }
 
-/* Commands that print as they go (live reports, services): their stdout is not held back. */
+/*
+ * Commands that print as they go (live reports, services) or print one JSON object per
+ * record (log): their stdout is not held back, and an empty stream with exit 0 stays
+ * empty (no records); only a failure that printed nothing gets the error object.
+ */
 static bool
 streams(int argc, char **argv)
 {
 	if (strcmp(argv[0], "watch") == 0 || strcmp(argv[0], "reflector") == 0 || strcmp(argv[0], "tui") == 0 ||
-	    strcmp(argv[0], "complete") == 0)
+	    strcmp(argv[0], "complete") == 0 || strcmp(argv[0], "log") == 0)
 		return true;
 	for (int i = 1; i < argc; i++)
-		if ((strcmp(argv[0], "ddns") == 0 && strcmp(argv[i], "run") == 0) ||
-		    (strcmp(argv[0], "log") == 0 && (strcmp(argv[i], "--follow") == 0 || strcmp(argv[i], "--record") == 0)))
+		if (strcmp(argv[0], "ddns") == 0 && strcmp(argv[i], "run") == 0)
 			return true;
 	return false;
 }
@@ -295,7 +298,7 @@ run(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
 	cli->out = stdout;
 	cli->err = stderr;
 	if (live) {
-		if (out.total == 0)
+		if (out.total == 0 && rc != PP_EXIT_OK)
 			json_outcome(stdout, cmd->name, file, rc, NULL, &err);
 	} else {
 		size_t i = 0;
