@@ -203,11 +203,23 @@ json_lines(FILE *f, const char *text, size_t len)
 	fputc(']', f);
 }
 
-/* The error a person would read first: the last "portpilot CMD: ..." line, without that prefix. */
+/* A line that goes on the message before it (a wrapped sentence), not a new one. */
+static bool
+continues(const char *l, size_t n)
+{
+	return n > 0 && strncmp(l, "portpilot", 9) != 0 && l[0] != '(' && !isspace((unsigned char)l[0]) &&
+	       !memmem(l, n, ": error: ", 9) && !memmem(l, n, ": warning: ", 11);
+}
+
+/*
+ * The error a person would read first: the last "portpilot CMD: ..." line, without
+ * that prefix, with the lines that continue its sentence.
+ */
 static char *
 main_error(const char *text, size_t len)
 {
 	const char *best = NULL, *end = NULL;
+	struct pp_buf b = { 0 };
 
 	for (size_t i = 0; i < len;) {
 		const char *nl = memchr(text + i, '\n', len - i), *l = text + i;
@@ -225,7 +237,18 @@ main_error(const char *text, size_t len)
 		if (colon && colon + 2 <= end)
 			best = colon + 2;
 	}
-	return pp_xstrndup(best, (size_t)(end - best));
+	pp_buf_add(&b, best, (size_t)(end - best));
+	for (const char *l = end + 1; l < text + len;) {
+		const char *nl = memchr(l, '\n', (size_t)(text + len - l));
+		size_t n = nl ? (size_t)(nl - l) : (size_t)(text + len - l);
+		if (!continues(l, n))
+			break;
+		pp_buf_add(&b, " ", 1);
+		pp_buf_add(&b, l, n);
+		l += n + 1;
+	}
+	pp_buf_add(&b, "", 1);
+	return b.data;
 }
 
 /* The one object for an outcome that printed no JSON itself. */
@@ -383,6 +406,12 @@ main(int argc, char **argv)
 		else
 			cli.state_dir = argv[i + 1];
 		i += 2;
+	}
+	if (i >= argc && cli.json) {
+		/* The editor cannot run (no terminal, say): that outcome is an object too. */
+		static const struct pp_cmd tui = { "tui", pp_cmd_tui, NULL };
+		char *tv[] = { "tui", NULL };
+		return run(&cli, &tui, 1, tv);
 	}
 	if (i >= argc)
 		return pp_tui_run(&cli);

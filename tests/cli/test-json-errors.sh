@@ -52,6 +52,7 @@ cases="
 2|unknown command|-f $T bogus
 2|global: unknown option|--bogus list
 2|global: -f without a value|-f
+2|no command, no terminal (the editor)|-f $T
 0|check --help (text wrapped)|check --help
 0|set: success|-f $T set web-2 owner=Chen
 0|check: clean table|-f $T check
@@ -74,6 +75,8 @@ check "missing table: the error names the file and the cause" sh -c "jq -e '.err
 check "missing table: the object names the file" sh -c "jq -e '.file == \"$pp_tmp/none.ini\"' $pp_tmp/out >/dev/null"
 $P --json -f "$T" set web-1 internal_port 80 >"$pp_tmp/out" 2>/dev/null
 check "set no '=': the error is the hint, not the '(see ...)' line" sh -c "jq -e '.error | test(\"^.web-1. internal_port: no .=. between key and value\")' $pp_tmp/out >/dev/null"
+$P --json -f "$T" </dev/null >"$pp_tmp/out" 2>/dev/null
+check "no terminal: the error is the whole sentence, continuation line included" sh -c "jq -e '.error | test(\"needs a terminal.*in scripts use the commands instead\")' $pp_tmp/out >/dev/null"
 # A findings result keeps its own JSON (not wrapped).
 $P --json -f "$PP_TOP/tests/cli/bad-site.ini" check >"$pp_tmp/out" 2>/dev/null
 rc=$?
