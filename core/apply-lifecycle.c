@@ -787,7 +787,7 @@ pp_apply_loaded(struct pp_cli *cli, const struct pp_apply_opts *o, const struct 
 	struct pp_table *loaded = NULL;
 	if (!t && !o->restore_persisted && pp_table_load(cli->table_path, false, &loaded, &err) < 0) {
 		fprintf(cli->err, "portpilot apply: %s\n", err.msg);
-		return PP_EXIT_FAIL;
+		return PP_EXIT_USAGE; /* unreadable input, as for every command (README) */
 	}
 	/* A dry run changes no state: it needs no lock (state files are replaced by rename). */
 	int fd = o->dry_run ? -1 : pp_state_lock(cli->state_dir, &err);

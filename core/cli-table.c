@@ -74,13 +74,23 @@ state_of(const struct pp_mapping *m, time_t now)
 	return "enabled";
 }
 
+static bool
+allow_any(const struct pp_mapping *m)
+{
+	for (size_t i = 0; i < m->nallow; i++)
+		if (m->allow[i].len == 0)
+			return true;
+	return m->nallow == 0;
+}
+
 static char *
 allow_text(const struct pp_mapping *m)
 {
 	struct pp_buf b = { 0 };
 	char ip[16];
 
-	if (m->nallow == 0)
+	/* One spelling for "from anywhere": no allow key, or 0.0.0.0/0 in it. */
+	if (m->nallow == 0 || allow_any(m))
 		return pp_xstrdup("any");
 	for (size_t i = 0; i < m->nallow; i++) {
 		pp_format_ipv4(m->allow[i].addr, ip);
@@ -117,8 +127,8 @@ list_json(FILE *f, const struct pp_table *t, time_t now)
 			pp_format_ipv4(m->allow[a].addr, net);
 			fprintf(f, "%s\"%s/%u\"", a ? "," : "", net, m->allow[a].len);
 		}
-		fprintf(f, "],\"enabled\":%s,\"masquerade\":%s", m->enabled ? "true" : "false",
-		        m->masquerade ? "true" : "false");
+		fprintf(f, "],\"allow_any\":%s,\"enabled\":%s,\"masquerade\":%s", allow_any(m) ? "true" : "false",
+		        m->enabled ? "true" : "false", m->masquerade ? "true" : "false");
 		for (int k = 0; k < PP_F__COUNT; k++) {
 			fprintf(f, ",\"%s_raw\":", pp_field_name(k));
 			pp_json_str(f, m->val[k]);
@@ -257,12 +267,15 @@ open_export(const char *path)
 	return f;
 }
 
-enum { X_NAME, X_PUBIP, X_PUBPORT, X_INIP, X_INPORT, X_PROTO, X_PURPOSE, X_OWNER, X_STATE, X__N };
+/* The record says who may reach what: the mapping's name and its allowed sources too. */
+enum { X_NAME, X_MAPPING, X_PUBIP, X_PUBPORT, X_INIP, X_INPORT, X_PROTO, X_ALLOW, X_PURPOSE, X_OWNER, X_STATE, X__N };
 static const char *export_cols[X__N] = {
-	"service", "public_ip", "public_port", "internal_ip", "internal_port", "protocol", "purpose", "owner", "state",
+	"service", "mapping", "public_ip", "public_port", "internal_ip", "internal_port", "protocol", "allow",
+	"purpose", "owner", "state",
 };
 static const char *export_titles[X__N] = {
-	"Service", "Public IP", "Public port", "Internal IP", "Internal port", "Protocol", "Purpose", "Owner", "State",
+	"Service", "Mapping", "Public IP", "Public port", "Internal IP", "Internal port", "Protocol",
+	"Allowed sources", "Purpose", "Owner", "State",
 };
 
 static void
@@ -294,7 +307,8 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 	if (pp_cli_wants_help(argc, argv))
 		return pp_cli_help(cli, "usage: portpilot [-f TABLE] export [--format md|csv|json] [-o FILE]\n"
 		            "Prints the documentation record of every mapping: service, public IP and port,\n"
-		            "internal IP and port, protocol, purpose, owner, state.\n");
+		            "internal IP and port, protocol, allowed sources, purpose, owner, state, and the\n"
+		            "mapping's name in the table.\n");
 	for (int i = 1; i < argc; i++) {
 		if ((strcmp(argv[i], "--format") == 0 || strcmp(argv[i], "-o") == 0) && i + 1 < argc) {
 			if (argv[i][1] == 'o')
@@ -333,8 +347,11 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 			fputs("\n\n", f);
 		}
 		export_row(f, format, export_titles, true);
-		if (strcmp(format, "md") == 0)
-			fputs("|---|---|---|---|---|---|---|---|---|\n", f);
+		if (strcmp(format, "md") == 0) {
+			for (int c = 0; c < X__N; c++)
+				fputs("|---", f);
+			fputs("|\n", f);
+		}
 	}
 	for (size_t i = 0; i < t->n; i++) {
 		const struct pp_mapping *m = &t->maps[i];
@@ -344,7 +361,10 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 		pp_format_ports(in, sizeof in, m->in_lo, m->in_hi);
 		if (m->internal_ip)
 			pp_format_ipv4(m->internal_ip, ip);
+		char *allow = allow_text(m);
 		v[X_NAME] = m->val[PP_F_DESCRIPTION] ? m->val[PP_F_DESCRIPTION] : m->name;
+		v[X_MAPPING] = m->name;
+		v[X_ALLOW] = allow;
 		v[X_PUBIP] = pubip;
 		v[X_PUBPORT] = pub;
 		v[X_INIP] = ip;
@@ -354,6 +374,7 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 		v[X_OWNER] = m->val[PP_F_OWNER] ? m->val[PP_F_OWNER] : "";
 		v[X_STATE] = state_of(m, now);
 		export_row(f, format, v, i == 0);
+		free(allow);
 	}
 	if (strcmp(format, "json") == 0)
 		fputs("]}\n", f);
@@ -366,6 +387,127 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 	return PP_EXIT_OK;
 }
 
+/* The field index of key in [site] (site) or a mapping, -1 when unknown. */
+static int
+key_index(bool site, const char *key)
+{
+	if (!site)
+		return pp_field_lookup(key);
+	for (int f = 0; f < PP_S__COUNT; f++)
+		if (strcasecmp(pp_site_field_name(f), key) == 0)
+			return f;
+	return -1;
+}
+
+static const char *
+value_now(const struct pp_table *t, const char *name, bool site, int f)
+{
+	const struct pp_mapping *m;
+
+	if (f < 0)
+		return NULL;
+	if (site)
+		return t->site.val[f];
+	return (m = pp_table_find(t, name)) ? m->val[f] : NULL;
+}
+
+/*
+ * A time from now as firewall-cmd --timeout takes it: 90s, 30m, 4h, 2d, or a sum
+ * (1h30m), with or without a leading '+'. The file holds absolute local times
+ * (the expiry must not move when the file is read later), so the result is one:
+ * to the second for a count of seconds, else rounded up to the full minute (the
+ * access lasts at least as long as asked). 0 and out set, or -1.
+ */
+static int
+time_from_now(const char *text, time_t now, char out[32])
+{
+	const char *p = text + (*text == '+');
+	long long secs = 0;
+	bool seconds = false;
+	struct tm tm;
+	time_t t;
+
+	if (*p == '\0')
+		return -1;
+	while (*p) {
+		char *end;
+		long long n, unit;
+		if (*p < '0' || *p > '9')
+			return -1;
+		n = strtoll(p, &end, 10);
+		switch (*end) {
+		case 's': unit = 1; seconds = true; break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		case 'd': unit = 86400; break;
+		default: return -1;
+		}
+		if (n > 3660LL * 86400 / unit)
+			return -1;
+		secs += n * unit;
+		p = end + 1;
+	}
+	if (secs <= 0 || secs > 3660LL * 86400) /* ten years: a typo, not maintenance access */
+		return -1;
+	t = now + (time_t)secs;
+	if (!seconds)
+		t = (t + 59) / 60 * 60;
+	localtime_r(&t, &tm);
+	strftime(out, 32, t % 60 ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%dT%H:%M", &tm);
+	return 0;
+}
+
+struct change {
+	const char *key;        /* the field's own spelling */
+	char *old, *new;        /* NULL: unset */
+};
+
+/* "web-1: internal_ip 192.168.2.101 -> 192.168.2.102", or the same as an object. */
+static void
+report(struct pp_cli *cli, const char *cmd, const char *path, const char *name, const struct change *c, size_t n)
+{
+	bool any = false;
+
+	if (cli->json) {
+		fputs("{\"command\":", cli->out);
+		pp_json_str(cli->out, cmd);
+		fputs(",\"mapping\":", cli->out);
+		pp_json_str(cli->out, name);
+		fputs(",\"file\":", cli->out);
+		pp_json_str(cli->out, path);
+		fputs(",\"changes\":[", cli->out);
+		for (size_t i = 0; i < n; i++) {
+			fprintf(cli->out, "%s{\"key\":", any ? "," : "");
+			pp_json_str(cli->out, c[i].key);
+			fputs(",\"old\":", cli->out);
+			pp_json_str(cli->out, c[i].old);
+			fputs(",\"new\":", cli->out);
+			pp_json_str(cli->out, c[i].new);
+			fputc('}', cli->out);
+			any = true;
+		}
+		fputs("],\"exit_code\":0}\n", cli->out);
+		return;
+	}
+	pp_fputs_safe(name, cli->out);
+	fputs(strcmp(cmd, "add") == 0 ? ": added" : strcmp(cmd, "del") == 0 ? ": deleted" : ":", cli->out);
+	for (size_t i = 0; i < n; i++) {
+		bool same = (c[i].old == NULL) == (c[i].new == NULL) && (c[i].old == NULL || strcmp(c[i].old, c[i].new) == 0);
+		if (same)
+			continue;
+		fprintf(cli->out, "%s %s ", any ? "," : strcmp(cmd, "add") == 0 ? " with" : "", c[i].key);
+		if (strcmp(cmd, "add") != 0) {
+			pp_fputs_safe(c[i].old ? c[i].old : "(unset)", cli->out);
+			fputs(" -> ", cli->out);
+		}
+		pp_fputs_safe(c[i].new ? c[i].new : "(removed)", cli->out);
+		any = true;
+	}
+	if (!any && strcmp(cmd, "add") != 0 && strcmp(cmd, "del") != 0)
+		fputs(" nothing changed, the values were already so", cli->out);
+	fputc('\n', cli->out);
+}
+
 /*
  * Apply KEY=VALUE edits to one mapping and save, unless the edit brings new
  * errors: then nothing is saved and the findings say why.
@@ -376,56 +518,86 @@ edit_and_save(struct pp_cli *cli, const char *cmd, struct pp_table *t, const cha
 {
 	struct pp_error err;
 	struct pp_findings fs = { 0 };
-	size_t errors;
+	size_t errors, n = 0;
+	bool site = strcasecmp(name, "site") == 0;
+	char when[32];
 
 	struct pp_kv *kv = pp_xcalloc((size_t)argc + 1, sizeof *kv);
 	char **keys = pp_xcalloc((size_t)argc + 1, sizeof *keys);
+	char **conv = pp_xcalloc((size_t)argc + 1, sizeof *conv);
+	struct change *ch = pp_xcalloc((size_t)argc + 1, sizeof *ch);
 	int rc = 0;
 
 	for (int i = 0; i < argc && rc == 0; i++) {
 		char *eq = strchr(argv[i], '=');
 		if (eq == NULL || eq == argv[i]) {
-			rc = pp_cli_usage(cli, cmd, "'%s' is not KEY=VALUE", argv[i]);
+			/* "internal_port 80": the key is known, only the '=' is missing. */
+			if (eq == NULL && key_index(site, argv[i]) >= 0 && i + 1 < argc && !strchr(argv[i + 1], '='))
+				rc = pp_cli_usage(cli, cmd, "[%s] %s: no '=' between key and value; write %s=%s "
+				                  "(portpilot %s %s %s=%s)", name, argv[i], argv[i], argv[i + 1], cmd,
+				                  name, argv[i], argv[i + 1]);
+			else
+				rc = pp_cli_usage(cli, cmd, "[%s]: '%s' is not KEY=VALUE; write e.g. owner=\"Li Wei\"", name,
+				                  argv[i]);
 			break;
 		}
 		kv[i].key = keys[i] = pp_xstrndup(argv[i], (size_t)(eq - argv[i]));
 		kv[i].value = eq[1] ? eq + 1 : NULL;
+		int f = key_index(site, keys[i]);
+		if (!site && f == PP_F_EXPIRES && kv[i].value && (kv[i].value[0] == '+' || strchr(kv[i].value, '-') == NULL)) {
+			/* expires=+4h: relative to now, written as the absolute time it means. */
+			if (time_from_now(kv[i].value, time(NULL), when) < 0) {
+				rc = pp_cli_usage(cli, cmd, "[%s] expires: '%s' is not a time from now; write e.g. "
+				                  "expires=+4h (also +90s, +30m, +2d, +1h30m) or a local time "
+				                  "YYYY-MM-DDTHH:MM", name, kv[i].value);
+				break;
+			}
+			kv[i].value = conv[i] = pp_xstrdup(when);
+		}
+		ch[n].key = f >= 0 ? (site ? pp_site_field_name(f) : pp_field_name(f)) : keys[i];
+		ch[n].old = value_now(t, name, site, f) ? pp_xstrdup(value_now(t, name, site, f)) : NULL;
+		n++;
 	}
 	if (rc == 0 && pp_table_set_many(t, name, kv, (size_t)argc, &err) < 0) {
 		fprintf(cli->err, "portpilot %s: %s; nothing was saved\n", cmd, err.msg);
 		rc = PP_EXIT_USAGE;
 	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *v = value_now(t, name, site, key_index(site, ch[i].key));
+		ch[i].new = v ? pp_xstrdup(v) : NULL;
+	}
 	for (int i = 0; i < argc; i++)
-		free(keys[i]);
+		free(keys[i]), free(conv[i]);
 	free(keys);
+	free(conv);
 	free(kv);
-	if (rc != 0) {
-		pp_table_free(t);
-		return rc;
+	if (rc == 0) {
+		pp_table_check(t, time(NULL), &fs);
+		errors = pp_findings_count(&fs, PP_ERROR);
+		for (size_t i = 0; i < fs.n; i++) {
+			/* Show what concerns this mapping, and every error the edit added. */
+			struct pp_findings one = { .v = &fs.v[i], .n = 1 };
+			if ((fs.v[i].mapping && strcasecmp(fs.v[i].mapping, name) == 0) ||
+			    (errors > errors_before && fs.v[i].sev == PP_ERROR))
+				pp_findings_print(cli->err, t->path, &one);
+		}
+		pp_findings_free(&fs);
+		if (errors > errors_before) {
+			fprintf(cli->err, "portpilot %s: the change would add %zu error%s; nothing was saved\n", cmd,
+			        errors - errors_before, errors - errors_before == 1 ? "" : "s");
+			rc = PP_EXIT_FAIL;
+		} else if (pp_table_save(t, LOCK_WAIT_MS, &err) < 0) {
+			fprintf(cli->err, "portpilot %s: %s\n", cmd, err.msg);
+			rc = PP_EXIT_FAIL;
+		} else {
+			report(cli, cmd, t->path, name, ch, n);
+		}
 	}
-	pp_table_check(t, time(NULL), &fs);
-	errors = pp_findings_count(&fs, PP_ERROR);
-	for (size_t i = 0; i < fs.n; i++) {
-		/* Show what concerns this mapping, and every error the edit added. */
-		struct pp_findings one = { .v = &fs.v[i], .n = 1 };
-		if ((fs.v[i].mapping && strcasecmp(fs.v[i].mapping, name) == 0) ||
-		    (errors > errors_before && fs.v[i].sev == PP_ERROR))
-			pp_findings_print(cli->err, t->path, &one);
-	}
-	pp_findings_free(&fs);
-	if (errors > errors_before) {
-		fprintf(cli->err, "portpilot %s: the change would add %zu error%s; nothing was saved\n", cmd,
-		        errors - errors_before, errors - errors_before == 1 ? "" : "s");
-		pp_table_free(t);
-		return PP_EXIT_FAIL;
-	}
-	if (pp_table_save(t, LOCK_WAIT_MS, &err) < 0) {
-		fprintf(cli->err, "portpilot %s: %s\n", cmd, err.msg);
-		pp_table_free(t);
-		return PP_EXIT_FAIL;
-	}
+	for (size_t i = 0; i < n; i++)
+		free(ch[i].old), free(ch[i].new);
+	free(ch);
 	pp_table_free(t);
-	return PP_EXIT_OK;
+	return rc;
 }
 
 static size_t
@@ -443,25 +615,53 @@ errors_now(const struct pp_table *t)
 static int
 edit_cmd(struct pp_cli *cli, int argc, char **argv, const char *usage_text, int min_args)
 {
-	const char *cmd = argv[0];
+	const char *cmd = argv[0], *dur = NULL;
 	struct pp_table *t;
 	struct pp_error err;
 	size_t before;
 	bool add = strcmp(cmd, "add") == 0, del = strcmp(cmd, "del") == 0;
+	bool enable = strcmp(cmd, "enable") == 0, disable = strcmp(cmd, "disable") == 0;
+	char **args, *own[2] = { NULL, NULL };
+	int n = 0, rc;
 
 	if (pp_cli_wants_help(argc, argv))
 		return pp_cli_help(cli, usage_text);
-	if (argc < min_args)
+	/* --for DURATION (add, set, enable): expires=+DURATION, as firewall-cmd --timeout. */
+	args = pp_xcalloc((size_t)argc + 3, sizeof *args);
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--for") == 0 || strncmp(argv[i], "--for=", 6) == 0) {
+			if (del || disable || (argv[i][5] == '\0' && i + 1 >= argc)) {
+				free(args);
+				return pp_cli_usage(cli, cmd, del || disable ? "--for is for add, set and enable"
+				                              : "--for needs a duration, e.g. --for 4h");
+			}
+			dur = argv[i][5] ? argv[i] + 6 : argv[++i];
+			continue;
+		}
+		args[n++] = argv[i];
+	}
+	if (n < 2 || n + (dur != NULL) < min_args) { /* --for counts as the KEY=VALUE of set */
+		free(args);
 		return pp_cli_usage(cli, cmd, "missing arguments");
-	if (load(cli, cmd, add, &t) < 0)
-		return PP_EXIT_USAGE;
+	}
+	if (dur)
+		args[n++] = own[0] = pp_xasprintf("expires=+%s", dur[0] == '+' ? dur + 1 : dur);
+	if (enable || disable)
+		args[n++] = own[1] = pp_xstrdup(enable ? "enabled=yes" : "enabled=no");
+	argc = n;
+	argv = args;
+	if (load(cli, cmd, add, &t) < 0) {
+		rc = PP_EXIT_USAGE;
+		goto out;
+	}
 	before = errors_now(t);
 	if (add || del) {
-		int rc = add ? pp_table_add(t, argv[1], &err) : pp_table_del(t, argv[1], &err);
+		rc = add ? pp_table_add(t, argv[1], &err) : pp_table_del(t, argv[1], &err);
 		if (rc < 0) {
 			fprintf(cli->err, "portpilot %s: %s; nothing was saved\n", cmd, err.msg);
 			pp_table_free(t);
-			return PP_EXIT_USAGE;
+			rc = PP_EXIT_USAGE;
+			goto out;
 		}
 		if (del)
 			before = errors_now(t); /* deleting may only remove errors */
@@ -469,28 +669,33 @@ edit_cmd(struct pp_cli *cli, int argc, char **argv, const char *usage_text, int 
 		fprintf(cli->err, "portpilot %s: no mapping named '%s' in %s; see `portpilot list`\n", cmd,
 		        argv[1], t->path);
 		pp_table_free(t);
-		return PP_EXIT_USAGE;
+		rc = PP_EXIT_USAGE;
+		goto out;
 	}
-	if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0) {
-		char *kv[] = { cmd[0] == 'e' ? "enabled=yes" : "enabled=no" };
-		if (argc > 2)
-			return pp_table_free(t), pp_cli_usage(cli, cmd, "unexpected argument '%s'", argv[2]);
-		return edit_and_save(cli, cmd, t, argv[1], 1, kv, before);
+	if ((enable || disable || del) && argc > 2 + (enable || disable) + (dur != NULL)) {
+		pp_table_free(t);
+		rc = pp_cli_usage(cli, cmd, "unexpected argument '%s'", argv[2]);
+		goto out;
 	}
-	if (del && argc > 2)
-		return pp_table_free(t), pp_cli_usage(cli, cmd, "unexpected argument '%s'", argv[2]);
-	return edit_and_save(cli, cmd, t, argv[1], argc - 2, argv + 2, before);
+	rc = edit_and_save(cli, cmd, t, argv[1], argc - 2, argv + 2, before);
+out:
+	free(own[0]);
+	free(own[1]);
+	free(args);
+	return rc;
 }
 
 int
 pp_cmd_add(struct pp_cli *cli, int argc, char **argv)
 {
 	return edit_cmd(cli, argc, argv,
-	                "usage: portpilot [-f TABLE] add NAME KEY=VALUE...\n"
+	                "usage: portpilot [-f TABLE] add NAME KEY=VALUE... [--for DURATION]\n"
 	                "Adds a mapping, e.g.: portpilot add web-4 public_port=8092 internal_ip=192.168.2.104 "
 	                "internal_port=80\n"
 	                "Keys: description protocol public_port internal_ip internal_port allow enabled owner "
 	                "purpose expires.\n"
+	                "expires=+4h (also +90s, +30m, +2d) or --for 4h: temporary access, written as the\n"
+	                "absolute local time that is that long from now.\n"
 	                "Nothing is saved when the result has new errors (exit 1).\n", 2);
 }
 
@@ -498,9 +703,10 @@ int
 pp_cmd_set(struct pp_cli *cli, int argc, char **argv)
 {
 	return edit_cmd(cli, argc, argv,
-	                "usage: portpilot [-f TABLE] set NAME KEY=VALUE...\n"
+	                "usage: portpilot [-f TABLE] set NAME KEY=VALUE... [--for DURATION]\n"
 	                "Changes keys of a mapping (or of [site] with NAME = site); KEY= removes the key.\n"
 	                "Only the changed lines of the file are rewritten; comments and order stay.\n"
+	                "expires=+4h (also +90s, +30m, +2d) or --for 4h: until that long from now.\n"
 	                "Nothing is saved when the result has new errors (exit 1).\n", 3);
 }
 
@@ -513,7 +719,8 @@ pp_cmd_del(struct pp_cli *cli, int argc, char **argv)
 int
 pp_cmd_enable(struct pp_cli *cli, int argc, char **argv)
 {
-	return edit_cmd(cli, argc, argv, "usage: portpilot [-f TABLE] enable NAME\n", 2);
+	return edit_cmd(cli, argc, argv, "usage: portpilot [-f TABLE] enable NAME [--for DURATION]\n"
+	                "--for 4h (also 90s, 30m, 2d): enable until that long from now (sets expires).\n", 2);
 }
 
 int

@@ -406,7 +406,7 @@ pp_conf_load(const char *path, bool missing_ok, struct pp_conf **out, struct pp_
 	struct scan sc = { 0 };
 	struct pp_conf *c;
 	struct pp_error e;
-	size_t len;
+	size_t len, bom = 0;
 	char *text = pp_read_file_max(path, PP_CONF_MAX, &len, &e), fdpath[64];
 	int rc = -1, fd = -1;
 
@@ -420,16 +420,19 @@ pp_conf_load(const char *path, bool missing_ok, struct pp_conf **out, struct pp_
 		return pp_error_set(err, "%.900s; create it or give another with -c FILE", e.msg);
 	c = pp_xcalloc(1, sizeof *c);
 	c->path = pp_xstrdup(path);
+	/* A UTF-8 BOM (Notepad writes one) is no part of the first line, for libiniparser neither. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		bom = 3;
 	/*
 	 * libiniparser reads the bytes already judged and read, from memory: opening
 	 * the path again would meet whatever is there by then (a FIFO, a bigger file).
 	 */
 	fd = memfd_create("portpilot-conf", MFD_CLOEXEC);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+	if (fd < 0 || write(fd, text + bom, len - bom) != (ssize_t)(len - bom)) {
 		pp_error_set(err, "%s: cannot stage it for libiniparser: %s", path, strerror(errno));
 		goto out;
 	}
-	if (scan_text(path, text, &sc, err) < 0)
+	if (scan_text(path, text + bom, &sc, err) < 0)
 		goto out;
 	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
 	iniparser_set_error_callback(quiet);

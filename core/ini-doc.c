@@ -11,14 +11,14 @@
 static void
 classify(struct pp_ini_line *l)
 {
-	const char *s = l->s, *e = l->s + l->len, *eq, *v, *ve;
+	const char *s = l->s + l->bom, *e = l->s + l->len, *eq, *v, *ve;
 
 	while (s < e && isspace((unsigned char)*s))
 		s++;
 	while (e > s && isspace((unsigned char)e[-1]))
 		e--;
 	/* Before the length test: a CR-only file is one line to libiniparser, not a long value. */
-	if (pp_lone_cr(l->s, l->len)) {
+	if (pp_lone_cr(l->s + l->bom, l->len - l->bom)) {
 		l->kind = PP_INI_BAD;
 		l->why = PP_LONE_CR_WHY;
 		return;
@@ -112,6 +112,8 @@ one_line(const char *text, size_t len, size_t i, struct pp_ini_line *l)
 		l->len--;
 		l->eol++;
 	}
+	if (i == 0 && l->len >= 3 && memcmp(l->s, PP_UTF8_BOM, 3) == 0)
+		l->bom = 3;
 	classify(l);
 	return nl ? end + 1 : len;
 }

@@ -16,7 +16,13 @@ struct pp_ini_line {
 	size_t name_len;
 	size_t vstart, vend;    /* KEY: value span within s, quotes included */
 	const char *why;        /* BAD: what is wrong, and the fix */
+	size_t bom;             /* 3 on the file's first line when it starts with a UTF-8 BOM (Notepad
+	                           writes one): part of s, so a save keeps it, but not of the line */
 };
+
+/* The UTF-8 byte order mark. */
+#define PP_UTF8_BOM "\xef\xbb\xbf"
+
 
 /* Split text into classified lines (the same rules as libiniparser 4.1). Caller frees *out. */
 size_t pp_ini_scan(const char *text, size_t len, struct pp_ini_line **out);

@@ -141,6 +141,221 @@ unknown_command(const struct pp_cli *cli, const char *word)
 	return PP_EXIT_USAGE;
 }
 
+/*
+ * --json: every outcome is one JSON object on stdout, errors included. Commands
+ * print errors as text to cli->err (for a person reading the terminal, kept); here
+ * those are also kept and, when the command put nothing on stdout, turned into
+ * {"error":...,"exit_code":N}. A command's text output under --json (help, a
+ * command without a JSON form) is wrapped as {"output":...} instead of mixed in.
+ */
+struct capture {
+	FILE *pass;             /* written through to this stream as well, or NULL */
+	struct pp_buf keep;     /* the first max bytes */
+	size_t max, total;
+};
+
+static ssize_t
+capture_write(void *cookie, const char *p, size_t n)
+{
+	struct capture *c = cookie;
+
+	if (c->pass && (fwrite(p, 1, n, c->pass) != n || fflush(c->pass) != 0))
+		return -1;
+	if (c->keep.len < c->max)
+		pp_buf_add(&c->keep, p, n < c->max - c->keep.len ? n : c->max - c->keep.len);
+	c->total += n;
+	return (ssize_t)n;
+}
+
+/*
+ * Commands that print as they go (live reports, services) or print one JSON object per
+ * record (log): their stdout is not held back, and an empty stream with exit 0 stays
+ * empty (no records); only a failure that printed nothing gets the error object.
+ */
+static bool
+streams(int argc, char **argv)
+{
+	if (strcmp(argv[0], "watch") == 0 || strcmp(argv[0], "reflector") == 0 || strcmp(argv[0], "tui") == 0 ||
+	    strcmp(argv[0], "complete") == 0 || strcmp(argv[0], "log") == 0)
+		return true;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[0], "ddns") == 0 && strcmp(argv[i], "run") == 0)
+			return true;
+	return false;
+}
+
+/* The lines of text as a JSON array, without empty ones. */
+static void
+json_lines(FILE *f, const char *text, size_t len)
+{
+	bool first = true;
+
+	fputc('[', f);
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - text) - i : len - i;
+		if (n > 0) {
+			char *line = pp_xstrndup(text + i, n);
+			fputs(first ? "" : ",", f);
+			pp_json_str(f, line);
+			free(line);
+			first = false;
+		}
+		i += n + 1;
+	}
+	fputc(']', f);
+}
+
+/* A line that goes on the message before it (a wrapped sentence), not a new one. */
+static bool
+continues(const char *l, size_t n)
+{
+	return n > 0 && strncmp(l, "portpilot", 9) != 0 && l[0] != '(' && !isspace((unsigned char)l[0]) &&
+	       !memmem(l, n, ": error: ", 9) && !memmem(l, n, ": warning: ", 11);
+}
+
+/*
+ * The error a person would read first: the last "portpilot CMD: ..." line, without
+ * that prefix, with the lines that continue its sentence.
+ */
+static char *
+main_error(const char *text, size_t len)
+{
+	const char *best = NULL, *end = NULL;
+	struct pp_buf b = { 0 };
+
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(text + i, '\n', len - i), *l = text + i;
+		size_t n = nl ? (size_t)(nl - l) : len - i;
+		if ((n > 10 && strncmp(l, "portpilot", 9) == 0) || (best == NULL && n > 0)) {
+			best = l;
+			end = l + n;
+		}
+		i += n + 1;
+	}
+	if (best == NULL)
+		return NULL;
+	if (strncmp(best, "portpilot", 9) == 0) {
+		const char *colon = memchr(best, ':', (size_t)(end - best));
+		if (colon && colon + 2 <= end)
+			best = colon + 2;
+	}
+	pp_buf_add(&b, best, (size_t)(end - best));
+	for (const char *l = end + 1; l < text + len;) {
+		const char *nl = memchr(l, '\n', (size_t)(text + len - l));
+		size_t n = nl ? (size_t)(nl - l) : (size_t)(text + len - l);
+		if (!continues(l, n))
+			break;
+		pp_buf_add(&b, " ", 1);
+		pp_buf_add(&b, l, n);
+		l += n + 1;
+	}
+	pp_buf_add(&b, "", 1);
+	return b.data;
+}
+
+/* The one object for an outcome that printed no JSON itself. */
+static void
+json_outcome(FILE *f, const char *cmd, const char *file, int rc, const struct capture *out,
+             const struct capture *err)
+{
+	char *msg = main_error(err->keep.data ? err->keep.data : "", err->keep.len);
+
+	fputc('{', f);
+	if (rc != PP_EXIT_OK) {
+		fputs("\"error\":", f);
+		pp_json_str(f, msg ? msg : "failed without a message");
+		fputc(',', f);
+	}
+	if (cmd) {
+		fputs("\"command\":", f);
+		pp_json_str(f, cmd);
+		fputc(',', f);
+	}
+	if (file) {
+		fputs("\"file\":", f);
+		pp_json_str(f, file);
+		fputc(',', f);
+	}
+	if (err->keep.len) {
+		fputs("\"messages\":", f);
+		json_lines(f, err->keep.data, err->keep.len);
+		fputc(',', f);
+	}
+	if (out && out->keep.len) {
+		fputs("\"output\":", f);
+		json_lines(f, out->keep.data, out->keep.len);
+		fputc(',', f);
+	}
+	fprintf(f, "\"exit_code\":%d}\n", rc);
+	free(msg);
+}
+
+/* Run a command; with --json make sure its outcome is one JSON object on stdout. */
+static int
+run(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
+{
+	static const cookie_io_functions_t io = { .write = capture_write };
+	bool live = streams(argc, argv);
+	struct capture out = { .pass = live ? stdout : NULL, .max = live ? 0 : (size_t)-1 };
+	struct capture err = { .pass = stderr, .max = 16384 };
+	const char *file = strcmp(cmd->name, "ddns") == 0 ? cli->conf_path
+	                   : strcmp(cmd->name, "reflector") == 0 ? NULL : cli->table_path;
+	int rc;
+
+	if (!cli->json)
+		return cmd->fn(cli, argc, argv);
+	cli->out = fopencookie(&out, "w", io);
+	cli->err = fopencookie(&err, "w", io);
+	if (cli->out == NULL || cli->err == NULL) {
+		if (cli->out)
+			fclose(cli->out);
+		if (cli->err)
+			fclose(cli->err);
+		cli->out = stdout;
+		cli->err = stderr;
+		return cmd->fn(cli, argc, argv);
+	}
+	setvbuf(cli->out, NULL, live ? _IOLBF : _IOFBF, 0);
+	setvbuf(cli->err, NULL, _IOLBF, 0);
+	rc = cmd->fn(cli, argc, argv);
+	fclose(cli->out);
+	fclose(cli->err);
+	cli->out = stdout;
+	cli->err = stderr;
+	if (live) {
+		if (out.total == 0 && rc != PP_EXIT_OK)
+			json_outcome(stdout, cmd->name, file, rc, NULL, &err);
+	} else {
+		size_t i = 0;
+		while (i < out.keep.len && strchr(" \t\r\n", out.keep.data[i]))
+			i++;
+		if (i < out.keep.len && out.keep.data[i] == '{')
+			fwrite(out.keep.data, 1, out.keep.len, stdout); /* the command's own JSON */
+		else
+			json_outcome(stdout, cmd->name, file, rc, &out, &err);
+	}
+	fflush(stdout);
+	pp_buf_free(&out.keep);
+	pp_buf_free(&err.keep);
+	return rc;
+}
+
+/* An error of the global options, with --json as an object too. */
+static int
+option_error(const struct pp_cli *cli, const char *msg, bool with_usage)
+{
+	fprintf(stderr, "portpilot: %s\n", msg);
+	if (cli->json) {
+		fputs("{\"error\":", stdout);
+		pp_json_str(stdout, msg);
+		fprintf(stdout, ",\"exit_code\":%d}\n", PP_EXIT_USAGE);
+	} else if (with_usage) {
+		usage(stderr);
+	}
+	return PP_EXIT_USAGE;
+}
+
 /* Remove argv[i] (and n-1 followers) from the vector. */
 static void
 drop(int *argc, char **argv, int i, int n)
@@ -178,13 +393,14 @@ main(int argc, char **argv)
 			return PP_EXIT_OK;
 		}
 		if (strcmp(o, "-f") && strcmp(o, "-c") && strcmp(o, "--state-dir")) {
-			fprintf(stderr, "portpilot: unknown option '%s'\n", o);
-			usage(stderr);
-			return PP_EXIT_USAGE;
+			char msg[256];
+			snprintf(msg, sizeof msg, "unknown option '%.200s'", o);
+			return option_error(&cli, msg, true);
 		}
 		if (i + 1 >= argc) {
-			fprintf(stderr, "portpilot: option %s needs a value\n", o);
-			return PP_EXIT_USAGE;
+			char msg[256];
+			snprintf(msg, sizeof msg, "option %.200s needs a value", o);
+			return option_error(&cli, msg, false);
 		}
 		if (strcmp(o, "-f") == 0)
 			cli.table_path = argv[i + 1];
@@ -194,10 +410,16 @@ main(int argc, char **argv)
 			cli.state_dir = argv[i + 1];
 		i += 2;
 	}
+	if (i >= argc && cli.json) {
+		/* The editor cannot run (no terminal, say): that outcome is an object too. */
+		static const struct pp_cmd tui = { "tui", pp_cmd_tui, NULL };
+		char *tv[] = { "tui", NULL };
+		return run(&cli, &tui, 1, tv);
+	}
 	if (i >= argc)
 		return pp_tui_run(&cli);
 	for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
 		if (strcmp(argv[i], commands[c].name) == 0)
-			return commands[c].fn(&cli, argc - i, argv + i);
+			return run(&cli, &commands[c], argc - i, argv + i);
 	return unknown_command(&cli, argv[i]);
 }

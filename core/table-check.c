@@ -274,6 +274,12 @@ pp_table_check(const struct pp_table *t, time_t now, struct pp_findings *out)
 		pp_findings_add(out, f->sev, f->line, f->mapping, f->field, f->fix, "%s", f->what);
 	}
 	check_site(t, out);
+	/* A clean check of an empty table reads as "all is well" while nothing would be forwarded
+	   (a file that did not parse is not empty: its errors say so). */
+	if (t->n == 0 && pp_findings_count(&t->parse, PP_ERROR) == 0)
+		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
+		                "add one: portpilot add NAME public_port=PORT internal_ip=ADDRESS [internal_port=PORT]",
+		                "the table has no mappings; apply would forward nothing");
 	lan_from_interface(&site);
 	for (size_t i = 0; i < t->n; i++)
 		check_mapping(&t->maps[i], &site, now, out);

@@ -157,24 +157,65 @@ replace_end(const struct pp_ini_line *l)
 	return e;
 }
 
-/* A new "key = value" line shaped like its neighbour (indent, '=' column). */
-static void
-new_key_line(struct pp_buf *b, const struct pp_ini_line *like, const char *key, const char *value,
-             const char *eol)
-{
-	size_t indent = 0, width = strlen(key), after = 1;
+/* How a key line is laid out: indent, the column of its '=', blanks after the '='. */
+struct shape {
+	size_t indent, eqcol, after;
+};
 
-	if (like && like->kind == PP_INI_KEY) {
-		const char *eq = memchr(like->name, '=', like->len - (size_t)(like->name - like->s));
-		indent = (size_t)(like->name - like->s);
-		if (eq) {
-			if ((size_t)(eq - like->name) > width + 1)
-				width = (size_t)(eq - like->name) - 1;
-			after = like->vstart > (size_t)(eq - like->s) + 1 ? like->vstart - (size_t)(eq - like->s) - 1 : 1;
+static bool
+line_shape(const struct pp_ini_line *l, struct shape *sh)
+{
+	const char *start = l->s + l->bom, *eq;
+
+	if (l->kind != PP_INI_KEY || (eq = memchr(l->name, '=', l->len - (size_t)(l->name - l->s))) == NULL)
+		return false;
+	sh->indent = (size_t)(l->name - start);
+	sh->eqcol = (size_t)(eq - start);
+	sh->after = l->vstart > (size_t)(eq - l->s) + 1 ? l->vstart - (size_t)(eq - l->s) - 1 : 1;
+	return true;
+}
+
+/*
+ * The file's usual layout, for a key in a section without keys yet (a new mapping,
+ * a new [site]): the '=' column most key lines share, so an added mapping lines up
+ * with the ones written by hand; "key = value" when most lines are written so
+ * (one blank before the '=') or there are none. The first 64 key lines decide.
+ */
+static struct shape
+file_shape(const struct scan *sc)
+{
+	struct shape best = { 0, 0, 1 }, v[64];
+	size_t nv = 0, best_n = 0, tight = 0;
+
+	for (size_t i = 0; i < sc->n && nv < 64; i++)
+		if (line_shape(&sc->l[i], &v[nv])) {
+			if (v[nv].eqcol <= v[nv].indent + sc->l[i].name_len + 1)
+				tight++;
+			nv++;
+		}
+	for (size_t i = 0; i < nv; i++) {
+		size_t n = 0;
+		for (size_t j = 0; j < nv; j++)
+			n += v[j].indent == v[i].indent && v[j].eqcol == v[i].eqcol;
+		if (n > best_n) {
+			best_n = n;
+			best = v[i];
 		}
 	}
-	pp_buf_add(b, like ? like->s : "", like ? indent : 0);
-	pp_buf_printf(b, "%-*s =%*s", (int)width, key, (int)after, "");
+	if (tight >= best_n)
+		best = (struct shape){ 0, 0, 1 }; /* plain "key = value" */
+	return best;
+}
+
+/* A new "key = value" line in the given layout (wider when the key is longer). */
+static void
+new_key_line(struct pp_buf *b, struct shape sh, const char *key, const char *value, const char *eol)
+{
+	size_t width = strlen(key);
+
+	if (sh.eqcol > sh.indent + width + 1)
+		width = sh.eqcol - sh.indent - 1;
+	pp_buf_printf(b, "%*s%-*s =%*s", (int)sh.indent, "", (int)width, key, (int)(sh.after ? sh.after : 1), "");
 	format_value(b, value);
 	pp_buf_addstr(b, eol);
 }
@@ -196,11 +237,18 @@ set_text(struct pp_table *t, const char *name, const char *key, const char *valu
 		if (pp_table_find(t, name) == NULL)
 			return pp_error_set(err, "no mapping named '%s'; see `portpilot list`", name);
 	}
-	if (f < 0)
-		return pp_error_set(err, "unknown key '%s'; %s keys are: %s", key, site ? "[site]" : "mapping",
-		                    site ? "name, wan_interface, lan_interface, lan_subnet, public_ip, hairpin"
-		                         : "description, protocol, public_port, internal_ip, internal_port, allow, "
-		                           "enabled, owner, purpose, expires");
+	if (f < 0) {
+		/* The list from the field table, so a key added there is offered here too. */
+		const char *near = pp_nearest_key(key, strlen(key), site);
+		char keys[512];
+		size_t used = 0;
+		for (int k = 0; k < (site ? PP_S__COUNT : PP_F__COUNT) && used < sizeof keys; k++)
+			used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", k ? ", " : "",
+			                         site ? pp_site_field_name(k) : pp_field_name(k));
+		return pp_error_set(err, "[%s]: unknown key '%.100s'; %s%s%s%s keys are: %s", site ? "site" : name, key,
+		                    near ? "did you mean '" : "", near ? near : "", near ? "'? " : "",
+		                    site ? "[site]" : "mapping", keys);
+	}
 	if (value && check_value(site, f, value, err) < 0)
 		return -1;
 	key = site ? pp_site_field_name(f) : pp_field_name(f);
@@ -216,12 +264,14 @@ set_text(struct pp_table *t, const char *name, const char *key, const char *valu
 			last_key = i;
 	}
 	if (last_hdr == SIZE_MAX && site) {
-		/* No [site] yet: it goes first. */
+		/* No [site] yet: it goes first, after a BOM. */
+		size_t bom = sc.n ? sc.l[0].bom : 0;
+		pp_buf_add(&b, t->text, bom);
 		pp_buf_printf(&b, "[site]%s", eol_of(&sc));
 		if (value)
-			new_key_line(&b, NULL, key, value, eol_of(&sc));
+			new_key_line(&b, file_shape(&sc), key, value, eol_of(&sc));
 		pp_buf_addstr(&b, eol_of(&sc));
-		pp_buf_add(&b, t->text, t->text_len);
+		pp_buf_add(&b, t->text + bom, t->text_len - bom);
 		free(own);
 		take_text(t, &b, &sc);
 		return 0;
@@ -254,7 +304,10 @@ set_text(struct pp_table *t, const char *name, const char *key, const char *valu
 		if (i == insert_after && last_key == SIZE_MAX && value) {
 			if (b.data[b.len - 1] != '\n') /* the last line, also one ending in a lone '\r' */
 				pp_buf_addstr(&b, eol_of(&sc));
-			new_key_line(&b, l->kind == PP_INI_KEY ? l : NULL, key, value, eol_of(&sc));
+			struct shape sh;
+			if (l->kind != PP_INI_KEY || !line_shape(l, &sh))
+				sh = file_shape(&sc);
+			new_key_line(&b, sh, key, value, eol_of(&sc));
 		}
 	}
 	free(own);
@@ -379,6 +432,8 @@ pp_table_del(struct pp_table *t, const char *name, struct pp_error *err)
 		     (sc.l[j - 1].kind == PP_INI_COMMENT || sc.l[j - 1].kind == PP_INI_BLANK); j--)
 			drop[j - 1] = false;
 	}
+	if (sc.n && drop[0] && sc.l[0].bom) /* the BOM belongs to the file, not to the first line */
+		pp_buf_add(&b, sc.l[0].s, sc.l[0].bom);
 	for (size_t i = 0; i < sc.n; i++)
 		if (!drop[i])
 			add_line(&b, &sc.l[i]);

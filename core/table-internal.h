@@ -12,6 +12,10 @@ void pp_table_clear_model(struct pp_table *t);
 /* The [site] key of the first n bytes of k, case-insensitive; -1 if unknown. */
 int pp_site_field_lookup(const char *k, size_t n);
 
+/* The [site] (site) or mapping key nearest to the first n bytes of k, at most two
+   edits away, for "did you mean"; NULL when none is that near. */
+const char *pp_nearest_key(const char *k, size_t n, bool site);
+
 /* Letters, digits, "-", "_", "." ; 1-64 characters, starting alphanumeric. */
 bool pp_mapping_name_valid(const char *name);
 

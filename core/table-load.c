@@ -105,9 +105,9 @@ field_lookup_n(const char *k, size_t n)
 	return pp_field_lookup(buf);
 }
 
-/* The known key nearest to a misspelt one, for "did you mean". */
-static const char *
-nearest_key(const char *k, size_t n, bool site)
+/* The known key nearest to a misspelt one, for "did you mean" (check and edits). */
+const char *
+pp_nearest_key(const char *k, size_t n, bool site)
 {
 	const char *best = NULL;
 	size_t bestd = 3;
@@ -212,7 +212,7 @@ place_lines(struct pp_table *t, struct name_index *ix, int *curp, const struct p
 				                "key '%s' stands before any section", key);
 				skip[i] = true;
 			} else if (f < 0) {
-				const char *near = nearest_key(l->name, l->name_len, cur == -1);
+				const char *near = pp_nearest_key(l->name, l->name_len, cur == -1);
 				char *fix = near ? pp_xasprintf("did you mean '%s'?", near)
 				                 : pp_xasprintf("remove it, or comment it out with ';'");
 				pp_findings_add(&t->parse, PP_ERROR, line, cur == -1 ? "site" : t->maps[cur].name, key,
@@ -250,8 +250,9 @@ read_chunk(struct pp_table *t, int fd, const struct pp_ini_line *lines, const bo
 
 	text->len = 0;
 	for (size_t i = 0; i < n; i++) {
+		/* libiniparser would read a BOM as part of the first line. */
 		if (!skip[i])
-			pp_buf_add(text, lines[i].s, lines[i].len);
+			pp_buf_add(text, lines[i].s + lines[i].bom, lines[i].len - lines[i].bom);
 		pp_buf_add(text, "\n", 1);
 	}
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, text->data, text->len, 0) != (ssize_t)text->len) {
@@ -396,6 +397,36 @@ pp_table_load_mem(const char *path, const char *text, size_t len, struct pp_tabl
 	return load_owned(path, pp_xstrndup(text, len), len, out, err);
 }
 
+/*
+ * Why the table cannot be read, and the fix for that cause: the -f hint only for
+ * the default path (with -f given, "give the table with -f" misleads).
+ */
+static int
+read_error(const char *path, int e, const char *msg, struct pp_error *err)
+{
+	bool dflt = strcmp(path, PP_DEFAULT_TABLE) == 0;
+
+	switch (e) {
+	case ENOENT:
+		return dflt ? pp_error_set(err, "%.900s: cannot read: not found; start a table with `portpilot init`, "
+		                           "or give the table with -f FILE", path)
+		            : pp_error_set(err, "%.900s: cannot read: not found; check the path, or start a table "
+		                           "there with `portpilot -f %.900s init`", path, path);
+	case ENOTDIR:
+		return pp_error_set(err, "%.900s: cannot read: a part of the path is not a directory; check the path",
+		                    path);
+	case EISDIR:
+		return pp_error_set(err, "%.900s: cannot read: it is a directory, not a table file; name the file "
+		                    "itself, e.g. %.900s/mappings.ini", path, path);
+	case EACCES:
+	case EPERM:
+		return pp_error_set(err, "%.900s: cannot read: permission denied; run as root (sudo portpilot ...), "
+		                    "or make the file readable", path);
+	default:
+		return pp_error_set(err, "%.900s%s", msg, dflt ? "; give the table as a regular file with -f FILE" : "");
+	}
+}
+
 int
 pp_table_load(const char *path, bool missing_ok, struct pp_table **out, struct pp_error *err)
 {
@@ -410,7 +441,7 @@ pp_table_load(const char *path, bool missing_ok, struct pp_table **out, struct p
 			*out = t;
 			return 0;
 		}
-		return pp_error_set(err, "%.900s; give the table as a regular file with -f FILE", e.msg);
+		return read_error(path, errno, e.msg, err);
 	}
 	if (memchr(text, '\0', len) != NULL) {
 		free(text);

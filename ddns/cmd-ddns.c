@@ -120,11 +120,19 @@ cmd_status(struct pp_cli *cli, const struct pp_ddns_opts *o)
 	struct pp_error err;
 	size_t n;
 
-	if (pp_conf_load(o->conf_path, false, &conf, &err) < 0 ||
-	    pp_ddns_status_load(conf, o->state_dir, &rows, &n, &err) < 0) {
+	/* An unreadable or invalid portpilot.conf is bad input (exit 2, as the README says);
+	   a state directory that cannot be read is a failure (1). */
+	if (pp_conf_load(o->conf_path, false, &conf, &err) < 0) {
 		fputs("portpilot ddns: ", cli->err);
 		pp_fputs_safe(err.msg, cli->err);   /* it may quote the file */
 		fputc('\n', cli->err);
+		return PP_EXIT_USAGE;
+	}
+	if (pp_ddns_status_load(conf, o->state_dir, &rows, &n, &err) < 0) {
+		fputs("portpilot ddns: ", cli->err);
+		pp_fputs_safe(err.msg, cli->err);
+		fputc('\n', cli->err);
+		pp_conf_free(conf);
 		return PP_EXIT_FAIL;
 	}
 	/* status is where a configuration is checked: say what it sends in clear. */
@@ -187,6 +195,15 @@ pp_cmd_ddns(struct pp_cli *cli, int argc, char **argv)
 		return pp_cli_usage(cli, "ddns", "say run, --once or status; see portpilot ddns --help");
 	if (strcmp(mode, "status") == 0)
 		return cmd_status(cli, &o);
+	/* A missing or invalid portpilot.conf is bad input (exit 2), not a failed update. */
+	struct pp_conf *conf;
+	if (pp_conf_load(o.conf_path, false, &conf, &err) < 0) {
+		fputs("portpilot ddns: ", cli->err);
+		pp_fputs_safe(err.msg, cli->err);
+		fputc('\n', cli->err);
+		return PP_EXIT_USAGE;
+	}
+	pp_conf_free(conf);
 	int rc = strcmp(mode, "run") == 0 ? pp_ddns_run(&o, &err) : pp_ddns_once(&o, &err);
 	if (rc < 0) {
 		fputs("portpilot ddns: ", cli->err);

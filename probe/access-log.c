@@ -255,9 +255,12 @@ static void reload(struct logctx *x, struct timespec *seen)
 	static bool warned;
 	if (stat(x->cli->table_path, &st) < 0) {
 		if (!warned)
-			fprintf(x->cli->err, "portpilot log: cannot watch %s for changes as nobody (%s): "
-			        "mappings added later are logged after a restart\n", x->cli->table_path,
-			        strerror(errno));
+			/* Say what it means: the reader gave up root, and the table is not reachable for it. */
+			fprintf(x->cli->err, "portpilot log: the recorder reads packets as user nobody, who cannot "
+			        "reach %s (%s), so mappings added or changed after this start are logged only after "
+			        "a restart of the recorder; to have them followed, let all users read the file "
+			        "and enter its directories (chmod o+r on it, o+x on its directories)\n",
+			        x->cli->table_path, strerror(errno));
 		warned = true;
 		return;
 	}

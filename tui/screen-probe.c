@@ -351,13 +351,18 @@ finish(struct probe *pr)
 
 	pr->done = true;
 	pr->pg.hints = hints_done;
-	if (pr->job.cancelled)
-		snprintf(pr->error, sizeof pr->error, "Cancelled: the %s was stopped (child %d ended).",
-		         pr->kind == K_LOG ? "access log" : pr->kind == K_WATCH ? "watch" : "probe", pr->job.pid);
-	else if (pr->kind != K_LOG && !pr->cause[0] && !pr->error[0])
-		snprintf(pr->error, sizeof pr->error, "The probe ended without a verdict (%s %d).",
-		         WIFSIGNALED(st) ? "signal" : "exit status",
-		         WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	/* What it means for the engineer; the child's pid and status are in the session log (L). */
+	if (pr->job.cancelled) {
+		snprintf(pr->error, sizeof pr->error, "Cancelled: the %s was stopped before it finished; what is "
+		         "shown is what it saw until then.",
+		         pr->kind == K_LOG ? "access log" : pr->kind == K_WATCH ? "watch" : "probe");
+	} else if (pr->kind != K_LOG && !pr->cause[0] && !pr->error[0]) {
+		tui_logf(pr->t, "%s: the probe's child %d ended by %s %d", pr->name, pr->job.pid,
+		         WIFSIGNALED(st) ? "signal" : "exit status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		snprintf(pr->error, sizeof pr->error, "The probe stopped without a verdict: %s; run it again, "
+		         "or run `portpilot probe %s` in a shell to see its messages.",
+		         WIFSIGNALED(st) ? "it was killed" : "it failed", pr->name);
+	}
 	pr->top_once = true;              /* the verdict (or why there is none) is at the top */
 }
 

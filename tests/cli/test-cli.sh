@@ -37,7 +37,7 @@ check "json: list gives the seed's three mappings" \
 $P -f $T export --format json >$pp_tmp/x.json
 check "json: export record has the documentation fields" \
 	sh -c "jq -e '.mappings[1] | .service==\"Video platform web console\" and .public_port==\"8090\" and .internal_ip==\"192.168.2.102\" and .internal_port==\"80\" and .protocol==\"tcp\" and .owner==\"Li Wei\" and (.purpose|length>0) and (.public_ip|length>0)' $pp_tmp/x.json >/dev/null"
-check "export: csv has a header and one row per mapping" sh -c "[ \$($P -f $T export --format csv | wc -l) = 4 ] && $P -f $T export --format csv | head -1 | grep -q '\"Service\",\"Public IP\"'"
+check "export: csv has a header and one row per mapping" sh -c "[ \$($P -f $T export --format csv | wc -l) = 4 ] && $P -f $T export --format csv | head -1 | grep -q '\"Service\",\"Mapping\",\"Public IP\"'"
 check "export: md is a table" sh -c "$P -f $T export --format md | grep -q '^| Project portal | .* | 8080 | 192.168.2.101 | 80 | tcp |'"
 check "export: -o writes a file" sh -c "$P -f $T export --format md -o $pp_tmp/doc.md && grep -q 'Acceptance test page' $pp_tmp/doc.md"
 check "export: unknown format exits 2" [ "$(rc $P -f $T export --format xml)" = 2 ]

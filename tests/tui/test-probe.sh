@@ -69,6 +69,9 @@ if plab_scenario ok; then
 	check "Esc: the child is ended" wait_for 5 gone
 	check "Esc: the title says cancelled" wait_for 5 line_has 1 "cancelled"
 	check "Esc: the page says the watch was stopped" wait_screen "Cancelled: the watch was stopped"
+	# Issue 14 item 15: what the stop means for the engineer, not the child's process id.
+	stop_told() { ! screen_has "(child " && screen_has "stopped before it finished"; }
+	check "Esc: the page says what the stop means, no process id" wait_for 5 stop_told
 	keys Escape
 	check "Esc again: back on the table" wait_screen "3 mappings"
 
