@@ -27,7 +27,7 @@ fi
 
 lab_ns "$LAB_ROUTER" iptables -I FORWARD 1 -j DROP
 plab_probe web-1 --reflector "$REFL" --write "$pp_tmp/fwd.pcap"
-expect_cause "FORWARD drop with --write" forward_blocked
+expect_cause "FORWARD drop with --write (a foreign DROP ahead of portpilot's accept)" foreign_drop
 lab_ns "$LAB_ROUTER" iptables -D FORWARD 1
 "$PORTPILOT" -f "$PT" -c "$pp_tmp/none.conf" probe web-1 --json --read "$pp_tmp/fwd.pcap" \
 	>"$pp_tmp/out.json" 2>"$pp_tmp/err"
