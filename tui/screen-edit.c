@@ -76,8 +76,8 @@ check_scratch(struct form *fm, struct tui *t, const char *name)
 			add_quoted(&b, label(i), fm->f[i].buf);
 	if (pp_table_load_mem(t->path, b.data, b.len, &tb, &err) == 0) {
 		pp_table_check(tb, time(NULL), &fs);
-		for (size_t i = 0; i < tb->parse.n + fs.n; i++) {
-			const struct pp_finding *f = i < tb->parse.n ? &tb->parse.v[i] : &fs.v[i - tb->parse.n];
+		for (size_t i = 0; i < fs.n; i++) {     /* fs holds the parse findings too */
+			const struct pp_finding *f = &fs.v[i];
 			int k = f->field ? pp_field_lookup(f->field) : -1;
 
 			if (f->mapping == NULL || strcmp(f->mapping, name) != 0)

@@ -256,8 +256,7 @@ build_notes(struct tui *t)
 	v->notes = pp_xcalloc(tb->n + 1, sizeof *v->notes);
 	v->nerr = v->nwarn = v->n_file_notes = 0;
 	v->file_note = NULL;
-	for (size_t i = 0; i < tb->parse.n; i++)
-		note_one(v, tb, byname, &tb->parse.v[i]);
+	/* pp_table_check's findings hold the parse findings too: count each once. */
 	for (size_t i = 0; i < v->found.n; i++)
 		note_one(v, tb, byname, &v->found.v[i]);
 	free(byname);
