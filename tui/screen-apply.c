@@ -16,7 +16,9 @@ struct apply {
 	enum phase phase;
 	int seconds;
 	char *text;                       /* what the core printed */
-	size_t top;
+	char *dest;                       /* destinations first: one line per mapping it changes */
+	size_t top;                       /* first screen row shown, after wrapping */
+	size_t rows, page;                /* rows the wrapped text takes, rows shown (last draw) */
 	char result[600];
 	enum tui_role result_role;
 };
@@ -61,6 +63,70 @@ set_text(struct apply *a, char *text)
 	a->top = 0;
 }
 
+/* Why an inactive mapping's rules go: in the words the table screen uses. */
+static const char *
+gone_why(const struct tui *t, size_t idx)
+{
+	const struct pp_mapping *m = &t->table->maps[idx];
+
+	if (t->view.notes && t->view.notes[idx].nerr)
+		return "  (it has errors)";
+	if (!m->enabled)
+		return "  (off)";
+	return "  (expired)";
+}
+
+#define DEST_HEAD "Destinations (+ new, ~ changed, - removed):\n"
+#define NAME_PAD 16                   /* longer names push their line, not every line */
+
+/*
+ * The destination of every mapping the apply changes, before the rule text:
+ * "+ web-1  tcp 8080 -> 192.168.2.101:80  new". From the table and the core's
+ * status (the same comparison the dry run makes), not from the printed diff.
+ */
+static char *
+destinations(struct tui *t)
+{
+	const struct pp_layout_status *ls = tui_live_layout();
+	struct pp_buf b = { 0 };
+	int namew = 0;
+	size_t n = 0;
+	enum pp_sync s;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < t->table->n; i++) {
+			const struct pp_mapping *m = &t->table->maps[i];
+			char proto[128], pub[128], in[128];
+			int w = tui_text_width(m->name);
+
+			if (!tui_live_sync(t, i, &s) || s == PP_SYNC_OK || s == PP_SYNC_INACTIVE)
+				continue;
+			if (pass == 0) {          /* the names' width, so the destinations line up */
+				if (w > namew && w <= NAME_PAD)
+					namew = w;
+				continue;
+			}
+			if (n++ == 0)
+				pp_buf_addstr(&b, DEST_HEAD);
+			pp_buf_printf(&b, "  %s %s%*s  %s %s %s %s",
+			              s == PP_SYNC_MISSING ? "+" : s == PP_SYNC_STALE ? "-" : "~", m->name,
+			              w < namew ? namew - w : 0, "", tui_view_cell(t, i, C_PROTO, proto),
+			              tui_view_cell(t, i, C_PUBLIC, pub), tui_glyph(G_ARROW),
+			              tui_view_cell(t, i, C_INTERNAL, in));
+			if (m->val[PP_F_ALLOW])
+				pp_buf_printf(&b, " from %s", m->val[PP_F_ALLOW]);
+			pp_buf_printf(&b, "%s\n", s == PP_SYNC_STALE ? gone_why(t, i) : "");
+		}
+	for (size_t i = 0; i < ls->norphans; i++) {
+		if (n++ == 0)
+			pp_buf_addstr(&b, DEST_HEAD);
+		pp_buf_printf(&b, "  - %s  (in the kernel, not in the table)\n", ls->orphans[i]);
+	}
+	if (n)
+		pp_buf_addstr(&b, "\nRules (- in the kernel now, + after the apply):\n");
+	return b.data ? b.data : pp_xstrdup("");
+}
+
 static void
 run_diff(struct apply *a, struct tui *t)
 {
@@ -69,6 +135,9 @@ run_diff(struct apply *a, struct tui *t)
 
 	if (capture(t, do_apply, &o, &text) != 0)
 		snprintf(a->result, sizeof a->result, "The dry run failed; nothing was changed.");
+	tui_live_refresh(t);              /* the status as of this diff, not of the last tick */
+	free(a->dest);
+	a->dest = destinations(t);
 	set_text(a, text);
 }
 
@@ -80,6 +149,8 @@ run_apply(struct apply *a, struct tui *t)
 	int rc = capture(t, do_apply, &o, &text);
 
 	set_text(a, text);
+	free(a->dest);
+	a->dest = NULL;                   /* the diff is done: what the kernel said now */
 	if (rc != 0) {
 		a->phase = P_DONE;
 		a->result_role = TR_ERROR;
@@ -147,25 +218,81 @@ tui_apply_rollback(struct tui *t)
 
 /* ---- drawing ---- */
 
+/*
+ * One line wrapped to w columns: the rest goes on the next rows, indented like
+ * the line and marked as a continuation, so the end of a rule (its
+ * destination) is never cut off. Returns the rows it takes; skips the first
+ * *skip of them and draws the others from *y down to y1.
+ */
+static int
+wrap_line(const char *s, size_t n, enum tui_role r, int w, int *y, int y1, size_t *skip)
+{
+	char buf[1024], lead[64];
+	size_t ind = 0, k;
+	int rows = 0;
+
+	snprintf(buf, sizeof buf, "%.*s", (int)n, s);
+	while (buf[ind] == ' ' && ind < 40)
+		ind++;
+	snprintf(lead, sizeof lead, "%*s%s ", (int)ind + 2, "", tui_glyph(G_CONT));
+	s = buf;
+	do {
+		int x = rows ? tui_text_width(lead) : 0;
+
+		k = tui_text_wrap(s, w - x);
+		if (*skip) {
+			(*skip)--;
+		} else if (*y < y1) {
+			char seg[1024];
+
+			snprintf(seg, sizeof seg, "%.*s", (int)k, s);
+			if (rows)
+				tui_draw_str(*y, 1, x, TR_DIM, lead);
+			tui_draw_text(*y, 1 + x, w - x, r, seg);
+			(*y)++;
+		}
+		rows++;
+		s += k;
+		while (*s == ' ')
+			s++;
+	} while (*s);
+	return rows;
+}
+
+/* Draw s's lines wrapped, the first *skip rows skipped; returns the rows all of s takes. */
+static size_t
+draw_block(const char *s, struct tui *t, int *y, int y1, size_t *skip, bool diff)
+{
+	size_t rows = 0;
+
+	while (s && *s) {
+		const char *nl = strchr(s, '\n');
+		size_t n = nl ? (size_t)(nl - s) : strlen(s);
+		const char *p = s + strspn(s, " ");
+		enum tui_role r = !diff ? (s[0] == ' ' ? TR_NORMAL : TR_HEADER) :
+		                  *p == '+' ? TR_OK : *p == '-' ? TR_ERROR : TR_NORMAL;
+
+		rows += (size_t)wrap_line(s, n, r, t->cols - 2, y, y1, skip);
+		s = nl ? nl + 1 : NULL;
+	}
+	return rows;
+}
+
 static void
 draw_text(struct apply *a, struct tui *t, int y0, int y1)
 {
-	const char *s = a->text;
-	size_t line = 0;
+	size_t skip = 0;
+	int y = y1;                       /* first pass: count the rows, draw nothing */
 
-	for (int y = y0; s && *s && y < y1;) {
-		const char *nl = strchr(s, '\n');
-		size_t n = nl ? (size_t)(nl - s) : strlen(s);
-
-		if (line++ >= a->top) {
-			char buf[512];
-			enum tui_role r = s[0] == '+' ? TR_OK : s[0] == '-' ? TR_ERROR : TR_NORMAL;
-
-			snprintf(buf, sizeof buf, "%.*s", (int)n, s);
-			tui_draw_text(y++, 1, t->cols - 2, r, buf);
-		}
-		s = nl ? nl + 1 : NULL;
-	}
+	a->rows = draw_block(a->dest, t, &y, y1, &skip, false);
+	a->rows += draw_block(a->text, t, &y, y1, &skip, true);
+	a->page = (size_t)(y1 - y0);
+	if (a->top + a->page > a->rows)   /* no empty rows below the end (also after a resize) */
+		a->top = a->rows > a->page ? a->rows - a->page : 0;
+	skip = a->top;
+	y = y0;
+	draw_block(a->dest, t, &y, y1, &skip, false);
+	draw_block(a->text, t, &y, y1, &skip, true);
 }
 
 static void
@@ -190,7 +317,7 @@ draw_state(struct apply *a, struct tui *t, int y)
 		}
 		if (tui_live_timer_gone())
 			snprintf(line, sizeof line, "Applied, but the rollback timer is gone: nothing rolls "
-			         "back by itself. c confirms, r rolls back.");
+			         "back by itself. C confirms, U rolls back.");
 		else
 			snprintf(line, sizeof line, "Applied. Rollback in %ld s unless confirmed: c confirms.",
 			         left > 0 ? left : 0);
@@ -206,8 +333,8 @@ static void
 apply_draw(struct tui_panel *p, struct tui *t)
 {
 	static const char *const diff_hints[] = { "a Enter F5", "apply", "+ -", "seconds",
-		"Up/Down", "scroll", "Esc q", "cancel", NULL };
-	static const char *const wait_hints[] = { "c F2", "confirm", "r", "roll back now",
+		"Up/Down PgUp/PgDn", "scroll", "Esc q", "cancel", NULL };
+	static const char *const wait_hints[] = { "c C F2", "confirm", "r U", "roll back now",
 		"Esc", "back to the table (the countdown goes on)", NULL };
 	static const char *const done_hints[] = { "any key", "back to the table", NULL };
 	struct apply *a = (struct apply *)p;
@@ -231,7 +358,17 @@ apply_key(struct tui_panel *p, struct tui *t, int key)
 		return true;
 	}
 	if (key == TK_DOWN || key == 'j') {
-		a->top++;
+		if (a->top + a->page < a->rows)
+			a->top++;
+		return true;
+	}
+	if (key == TK_PGUP) {
+		a->top = a->top > a->page ? a->top - a->page : 0;
+		return true;
+	}
+	if (key == TK_PGDN) {
+		if (a->top + a->page < a->rows)
+			a->top += a->page;
 		return true;
 	}
 	switch (a->phase) {
@@ -249,7 +386,7 @@ apply_key(struct tui_panel *p, struct tui *t, int key)
 			a->phase = P_DONE;
 			a->result_role = tui_apply_confirm(t) == 0 ? TR_OK : TR_ERROR;
 			snprintf(a->result, sizeof a->result, "%s", t->msg);
-		} else if (key == 'r') {
+		} else if (key == 'r' || key == 'U') {   /* U as on the table screen */
 			a->phase = P_DONE;
 			a->result_role = tui_apply_rollback(t) == 0 ? TR_WARNING : TR_ERROR;
 			snprintf(a->result, sizeof a->result, "%s", t->msg);
@@ -270,6 +407,7 @@ apply_free(struct tui_panel *p)
 	struct apply *a = (struct apply *)p;
 
 	free(a->text);
+	free(a->dest);
 	free(a);
 }
 

@@ -70,7 +70,7 @@ fill_help(struct tui_pager *pg, struct tui *t)
 		{ "Up Down k j", "scroll the diff" },
 		{ "Esc q ^C F10", "diff shown: cancel, nothing is applied" },
 		{ "c C F2", "countdown running: confirm, the ruleset stays" },
-		{ "r", "countdown running: roll back now" },
+		{ "r U", "countdown running: roll back now" },
 		{ "Esc q ^C", "countdown running: back to the table (the countdown goes on; C "
 		  "confirms from there)" },
 		{ "any key", "after confirm or rollback: back to the table" },

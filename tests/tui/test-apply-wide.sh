@@ -1,0 +1,62 @@
+#!/bin/sh
+# The apply diff shows every rule whole (issue 14 item 7): destinations first,
+# one line per changed mapping ("web-1 tcp 8080 -> 192.168.2.101:80"), then
+# the rule text wrapped with a continuation mark instead of cut at the screen
+# width, scrolled with Up/Down and PgUp/PgDn. In a private network namespace
+# (only its empty ruleset is read; the dry run changes nothing).
+. "$(dirname "$0")/../lib.sh"
+. "$PP_TOP/tests/tui/tui-lib.sh"
+[ "$(id -u)" = 0 ] || { echo "# skip: needs root (a network namespace)"; exit 77; }
+command -v iptables-restore >/dev/null 2>&1 || { echo "# skip: no iptables"; exit 77; }
+ns="pp-$$-aw"
+ip netns add "$ns" || { echo "# skip: cannot create a network namespace"; exit 77; }
+at_exit "ip netns del $ns"
+TUI_WRAP="ip netns exec $ns"
+
+seed_copy
+cat >>"$pp_tmp/m.ini" <<'EOF2'
+
+[rtp-range-for-the-recorders]
+description = RTP media from the recorders
+protocol = udp
+public_port = 20000-20100
+internal_ip = 192.168.2.120
+internal_port = 20000-20100
+allow = 198.51.100.0/24
+EOF2
+
+# Rows as the engineer reads them: a row starting with the continuation mark
+# (after its indent) goes on the line above.
+logical() {
+	screen | awk '{ l = $0; sub(/^ +/, "", l) }
+		l ~ /^> / { sub(/^> /, "", l); line = line " " l; next }
+		{ if (NR > 1) print line; line = $0 } END { print line }'
+}
+has_logical() { logical | grep -qF -- "$1"; }
+has_logical_re() { logical | grep -qE -- "$1"; }
+rule() { echo "--comment \"pp:$1\" -j DNAT --to-destination $2"; }
+
+for size in "80 24"; do
+	set -- $size
+	tui_start "$1" "$2" C -- -f m.ini --state-dir "$pp_tmp/state"
+	check "$1x$2: TUI opens" wait_screen "mappings"
+	keys A
+	check "$1x$2: A shows the destinations first" wait_screen "Destinations"
+	check "$1x$2: summary line of web-1: protocol, public port, internal address" \
+		wait_for 5 has_logical_re "^   \+ web-1 +tcp 8080 -> 192\.168\.2\.101:80 from 0\.0\.0\.0/0\$"
+	check "$1x$2: summary of the range with its allow list" has_logical_re \
+		"^   \+ rtp-range-for-the-recorders +udp 20000-20100 -> 192\.168\.2\.120:20000-20100 from 198\.51\.100\.0/24\$"
+	check "$1x$2: a wrapped row carries the continuation mark" wait_for 5 sh -c \
+		"tmux -L $PP_SOCK capture-pane -p -t t | grep -q '^ *> '"
+	keys PgDn PgDn PgDn PgDn
+	check "$1x$2: PgDn reaches the range's rule and the end" wait_for 5 has_logical \
+		"$(rule rtp-range-for-the-recorders 192.168.2.120)"
+	check "$1x$2: web-1's DNAT rule whole, its destination included" has_logical "$(rule web-1 192.168.2.101:80)"
+	check "$1x$2: ... and the dry run's last line" wait_screen "dry run:"
+	check "$1x$2: still nothing in the kernel" sh -c "! ip netns exec $ns iptables-save | grep -q pp:"
+	keys Escape
+	wait_screen "mappings"
+	keys q
+	check "$1x$2: quits" wait_for 5 exit_is 0
+done
+pp_done
