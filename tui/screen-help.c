@@ -67,7 +67,8 @@ fill_help(struct tui_pager *pg, struct tui *t)
 	static const struct help_row apply[] = {
 		{ "a Enter F5", "diff shown: apply it, with the confirm countdown" },
 		{ "+ -", "diff shown: 10 seconds more / less before the rollback (at least 10)" },
-		{ "Up Down k j", "scroll the diff" },
+		{ "Up Down k j", "scroll the diff a row (long rules wrap, marked at the left)" },
+		{ "PgUp PgDn", "scroll the diff a page" },
 		{ "Esc q ^C F10", "diff shown: cancel, nothing is applied" },
 		{ "c C F2", "countdown running: confirm, the ruleset stays" },
 		{ "r U", "countdown running: roll back now" },
