@@ -305,7 +305,10 @@ draw_state(struct apply *a, struct tui *t, int y)
 	case P_DIFF:
 		snprintf(line, sizeof line, "Apply this change? The kernel rolls it back after %d s "
 		         "unless you confirm.", a->seconds);
-		tui_draw_text(y, 0, t->cols, TR_WARNING, line);
+		if (tui_text_width(line) > t->cols)   /* a phone's terminal: the same, shorter */
+			snprintf(line, sizeof line, "Apply? Rolled back after %d s unless confirmed.",
+			         a->seconds);
+		tui_draw_fit(y, 0, t->cols, TR_WARNING, line);
 		break;
 	case P_WAIT:
 		if (tui_live_deadline() == 0) {
@@ -321,10 +324,10 @@ draw_state(struct apply *a, struct tui *t, int y)
 		else
 			snprintf(line, sizeof line, "Applied. Rollback in %ld s unless confirmed: c confirms.",
 			         left > 0 ? left : 0);
-		tui_draw_text(y, 0, t->cols, TR_ERROR, line);
+		tui_draw_fit(y, 0, t->cols, TR_ERROR, line);
 		break;
 	case P_DONE:
-		tui_draw_text(y, 0, t->cols, a->result_role, a->result);
+		tui_draw_fit(y, 0, t->cols, a->result_role, a->result);
 		break;
 	}
 }

@@ -100,6 +100,7 @@ struct tui_view {
 	struct pp_findings found;         /* pp_table_check's findings */
 	size_t nerr, nwarn;               /* over the whole file */
 	size_t n_file_notes;              /* findings not tied to a mapping */
+	int natural[C__COUNT];            /* widest value of each column that is not live */
 	const struct pp_finding *file_note; /* the worst of them */
 };
 

@@ -493,6 +493,22 @@ tui_view_set_sort(struct tui *t, enum tui_col c, bool desc)
 	free(keep);
 }
 
+/* The widest value of each column the kernel does not change, so spare width goes where it cuts. */
+static void
+measure(struct tui *t)
+{
+	static const enum tui_col cols[] = { C_NAME, C_PROTO, C_PUBLIC, C_INTERNAL, C_ALLOW,
+		C_OWNER, C_DESC, C_NOTE };
+	char buf[128];
+	int w;
+
+	memset(t->view.natural, 0, sizeof t->view.natural);
+	for (size_t i = 0; i < t->table->n; i++)
+		for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
+			if ((w = tui_text_width(tui_view_cell(t, i, cols[c], buf))) > t->view.natural[cols[c]])
+				t->view.natural[cols[c]] = w;
+}
+
 void
 tui_view_rebuild(struct tui *t)
 {
@@ -508,6 +524,7 @@ tui_view_rebuild(struct tui *t)
 	memcpy(v->filter, old.filter, sizeof v->filter);
 	pp_table_check(t->table, time(NULL), &v->found);
 	build_notes(t);
+	measure(t);
 	v->nall = t->table->n;
 	v->all = pp_xmalloc((v->nall + 1) * sizeof *v->all);
 	v->order = pp_xmalloc((v->nall + 1) * sizeof *v->order);

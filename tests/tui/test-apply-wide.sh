@@ -2,7 +2,7 @@
 # The apply diff shows every rule whole (issue 14 item 7): destinations first,
 # one line per changed mapping ("web-1 tcp 8080 -> 192.168.2.101:80"), then
 # the rule text wrapped with a continuation mark instead of cut at the screen
-# width, scrolled with Up/Down and PgUp/PgDn. In a private network namespace
+# width, scrolled with Up/Down and PgUp/PgDn; at 80x24 and at 60x15. In a private network namespace
 # (only its empty ruleset is read; the dry run changes nothing).
 . "$(dirname "$0")/../lib.sh"
 . "$PP_TOP/tests/tui/tui-lib.sh"
@@ -36,7 +36,7 @@ has_logical() { logical | grep -qF -- "$1"; }
 has_logical_re() { logical | grep -qE -- "$1"; }
 rule() { echo "--comment \"pp:$1\" -j DNAT --to-destination $2"; }
 
-for size in "80 24"; do
+for size in "80 24" "60 15"; do
 	set -- $size
 	tui_start "$1" "$2" C -- -f m.ini --state-dir "$pp_tmp/state"
 	check "$1x$2: TUI opens" wait_screen "mappings"
@@ -48,11 +48,24 @@ for size in "80 24"; do
 		"^   \+ rtp-range-for-the-recorders +udp 20000-20100 -> 192\.168\.2\.120:20000-20100 from 198\.51\.100\.0/24\$"
 	check "$1x$2: a wrapped row carries the continuation mark" wait_for 5 sh -c \
 		"tmux -L $PP_SOCK capture-pane -p -t t | grep -q '^ *> '"
-	keys PgDn PgDn PgDn PgDn
-	check "$1x$2: PgDn reaches the range's rule and the end" wait_for 5 has_logical \
-		"$(rule rtp-range-for-the-recorders 192.168.2.120)"
-	check "$1x$2: web-1's DNAT rule whole, its destination included" has_logical "$(rule web-1 192.168.2.101:80)"
-	check "$1x$2: ... and the dry run's last line" wait_screen "dry run:"
+	# Down one row at a time to the end: each rule is whole in some window.
+	: >"$pp_tmp/seen"
+	_i=0
+	while [ $_i -lt 100 ]; do
+		logical >>"$pp_tmp/seen"
+		screen_has "dry run:" && break
+		_before=$(screen)
+		keys Down
+		wait_for 5 sh -c "[ \"\$(tmux -L $PP_SOCK capture-pane -p -t t)\" != \"\$1\" ]" _ "$_before" || break
+		_i=$((_i + 1))
+	done
+	check "$1x$2: Down scrolls to the dry run's last line" screen_has "dry run:"
+	check "$1x$2: web-1's DNAT rule whole, its destination included" \
+		grep -qF -- "$(rule web-1 192.168.2.101:80)" "$pp_tmp/seen"
+	check "$1x$2: the range's DNAT rule whole" \
+		grep -qF -- "$(rule rtp-range-for-the-recorders 192.168.2.120)" "$pp_tmp/seen"
+	keys PgUp PgUp PgUp PgUp PgUp PgUp PgUp PgUp
+	check "$1x$2: PgUp back to the top" wait_screen "Destinations"
 	check "$1x$2: still nothing in the kernel" sh -c "! ip netns exec $ns iptables-save | grep -q pp:"
 	keys Escape
 	wait_screen "mappings"
