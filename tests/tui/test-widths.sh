@@ -95,6 +95,9 @@ wait_gone "Delete mapping"
 keys e
 check "60x15: the edit form opens" wait_screen "edit mapping rtp-recorders"
 check "60x15: its fields show" screen_has "20000-20100"
+# No room below the fields at 15 rows: a wrong value's message takes the status line.
+keys Tab Tab Tab C-u; type_text "999999"
+check "60x15: a wrong value's message on the status line" wait_for 5 line_has 14 "internal_ip: '999999' is not an IPv4 address"
 keys Escape
 wait_screen "3 mappings"
 keys '?'
