@@ -72,4 +72,44 @@ for size in "80 24" "60 15"; do
 	keys q
 	check "$1x$2: quits" wait_for 5 exit_is 0
 done
+
+# The countdown takes the table screen's keys too: U rolls back, C confirms.
+tui_start 80 24 C -- -f m.ini --state-dir "$pp_tmp/state"
+wait_screen "mappings"
+keys A
+wait_screen "Destinations"
+keys a
+check "apply: the countdown" wait_screen "Rollback in" 10
+check "apply: the rules in the kernel" sh -c "ip netns exec $ns iptables-save | grep -q pp:web-1"
+keys U
+check "U in the countdown rolls back" wait_screen "Rolled back: the kernel holds the rules from before" 10
+check "... the kernel as before" sh -c "! ip netns exec $ns iptables-save | grep -q pp:"
+keys Enter
+wait_screen "mappings"
+keys A
+wait_screen "Destinations"
+keys a
+wait_screen "Rollback in" 10
+keys C
+check "C in the countdown confirms" wait_screen "Confirmed: the ruleset stays" 10
+keys Enter
+wait_screen "mappings"
+keys A
+check "after the confirm: nothing left to change" wait_screen "nothing to change"
+check "... and no destinations listed" screen_lacks "Destinations"
+keys Escape
+wait_screen "mappings"
+# Switched off: its rules go, and the summary says where they led and why.
+keys g t
+wait_screen "[modified]"
+keys A
+wait_screen "Apply works from the saved file"
+keys s
+check "a mapping switched off: listed as removed" wait_screen "Destinations"
+check "... with its destination and why" has_logical_re \
+	"^   - rtp-range-for-the-recorders +udp 20000-20100 -> 192\.168\.2\.120:20000-20100 from 198\.51\.100\.0/24  \(off\)\$"
+keys Escape
+wait_screen "mappings"
+keys q
+check "quits after the apply" wait_for 5 exit_is 0
 pp_done
