@@ -350,58 +350,120 @@ apply_draw(struct tui_panel *p, struct tui *t)
 	          a->phase == P_WAIT ? wait_hints : done_hints);
 }
 
+/* ---- keys: one table, also what the help screen (and so the man page) lists ---- */
+
+#define PH(p) (1u << (p))
+#define ANY_KEY (-2)                  /* keys[0]: every key not listed before */
+
+static void
+k_apply(struct apply *a, struct tui *t, int key)
+{
+	(void)key;
+	run_apply(a, t);
+}
+
+static void
+k_seconds(struct apply *a, struct tui *t, int key)
+{
+	(void)t;
+	a->seconds += key == '+' ? 10 : -10;
+	if (a->seconds < 10)
+		a->seconds = 10;
+}
+
+static void
+k_scroll(struct apply *a, struct tui *t, int key)
+{
+	(void)t;
+	if (key == TK_UP || key == 'k')
+		a->top -= a->top > 0;
+	else if (key == TK_DOWN || key == 'j')
+		a->top += a->top + a->page < a->rows;
+	else if (key == TK_PGUP)
+		a->top = a->top > a->page ? a->top - a->page : 0;
+	else if (a->top + a->page < a->rows)
+		a->top += a->page;
+}
+
+static void
+k_back(struct apply *a, struct tui *t, int key)
+{
+	(void)a;
+	(void)key;
+	tui_pop(t);
+}
+
+static void
+k_confirm(struct apply *a, struct tui *t, int key)
+{
+	(void)key;
+	a->phase = P_DONE;
+	a->result_role = tui_apply_confirm(t) == 0 ? TR_OK : TR_ERROR;
+	snprintf(a->result, sizeof a->result, "%s", t->msg);
+}
+
+static void
+k_rollback(struct apply *a, struct tui *t, int key)
+{
+	(void)key;
+	a->phase = P_DONE;
+	a->result_role = tui_apply_rollback(t) == 0 ? TR_WARNING : TR_ERROR;
+	snprintf(a->result, sizeof a->result, "%s", t->msg);
+}
+
+static const struct apply_binding {
+	unsigned phases;
+	int keys[5];
+	const char *label, *help;
+	void (*fn)(struct apply *a, struct tui *t, int key);
+} apply_bindings[] = {
+	{ PH(P_DIFF), { 'a', TK_ENTER, TK_F(5) }, "a Enter F5",
+	  "diff shown: apply it, with the confirm countdown", k_apply },
+	{ PH(P_DIFF), { '+', '-' }, "+ -",
+	  "diff shown: 10 seconds more / less before the rollback (at least 10)", k_seconds },
+	{ PH(P_DIFF) | PH(P_WAIT) | PH(P_DONE), { TK_UP, TK_DOWN, 'k', 'j' }, "Up Down k j",
+	  "scroll the diff a row (long rules wrap, marked at the left)", k_scroll },
+	{ PH(P_DIFF) | PH(P_WAIT) | PH(P_DONE), { TK_PGUP, TK_PGDN }, "PgUp PgDn",
+	  "scroll the diff a page", k_scroll },
+	{ PH(P_DIFF), { TK_ESC, 'q', TK_CTRL('c'), TK_F(10) }, "Esc q ^C F10",
+	  "diff shown: cancel, nothing is applied", k_back },
+	{ PH(P_WAIT), { 'c', 'C', TK_F(2) }, "c C F2",
+	  "countdown running: confirm, the ruleset stays", k_confirm },
+	{ PH(P_WAIT), { 'r', 'U' }, "r U",              /* U as on the table screen */
+	  "countdown running: roll back now", k_rollback },
+	{ PH(P_WAIT), { TK_ESC, 'q', TK_CTRL('c') }, "Esc q ^C",
+	  "countdown running: back to the table (the countdown goes on; C confirms from there)",
+	  k_back },
+	{ PH(P_DONE), { ANY_KEY }, "any key", "after confirm or rollback: back to the table", k_back },
+};
+
+const char *
+tui_apply_key_row(size_t i, const char **help)
+{
+	if (i >= sizeof apply_bindings / sizeof apply_bindings[0])
+		return NULL;
+	*help = apply_bindings[i].help;
+	return apply_bindings[i].label;
+}
+
+/* Every key is used while the apply screen is up: none falls through to the table. */
 static bool
 apply_key(struct tui_panel *p, struct tui *t, int key)
 {
 	struct apply *a = (struct apply *)p;
 
-	if (key == TK_UP || key == 'k') {
-		if (a->top)
-			a->top--;
-		return true;
+	for (size_t i = 0; i < sizeof apply_bindings / sizeof apply_bindings[0]; i++) {
+		const struct apply_binding *b = &apply_bindings[i];
+
+		if (!(b->phases & PH(a->phase)))
+			continue;
+		for (int k = 0; k < 5 && b->keys[k]; k++)
+			if (b->keys[k] == key || b->keys[k] == ANY_KEY) {
+				b->fn(a, t, key);
+				return true;
+			}
 	}
-	if (key == TK_DOWN || key == 'j') {
-		if (a->top + a->page < a->rows)
-			a->top++;
-		return true;
-	}
-	if (key == TK_PGUP) {
-		a->top = a->top > a->page ? a->top - a->page : 0;
-		return true;
-	}
-	if (key == TK_PGDN) {
-		if (a->top + a->page < a->rows)
-			a->top += a->page;
-		return true;
-	}
-	switch (a->phase) {
-	case P_DIFF:
-		if (key == 'a' || key == TK_ENTER || key == TK_F(5))
-			run_apply(a, t);
-		else if (key == '+' || key == '-')
-			a->seconds = a->seconds + (key == '+' ? 10 : -10) < 10 ? 10 :
-			             a->seconds + (key == '+' ? 10 : -10);
-		else if (key == TK_ESC || key == 'q' || key == TK_F(10) || key == TK_CTRL('c'))
-			tui_pop(t);
-		return true;
-	case P_WAIT:
-		if (key == 'c' || key == 'C' || key == TK_F(2)) {
-			a->phase = P_DONE;
-			a->result_role = tui_apply_confirm(t) == 0 ? TR_OK : TR_ERROR;
-			snprintf(a->result, sizeof a->result, "%s", t->msg);
-		} else if (key == 'r' || key == 'U') {   /* U as on the table screen */
-			a->phase = P_DONE;
-			a->result_role = tui_apply_rollback(t) == 0 ? TR_WARNING : TR_ERROR;
-			snprintf(a->result, sizeof a->result, "%s", t->msg);
-		} else if (key == TK_ESC || key == 'q' || key == TK_CTRL('c')) {
-			tui_pop(t);
-		}
-		return true;
-	case P_DONE:
-		tui_pop(t);
-		return true;
-	}
-	return false;
+	return true;
 }
 
 static void

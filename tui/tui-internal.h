@@ -304,6 +304,8 @@ void tui_export_start(struct tui *t);
 void tui_apply_start(struct tui *t);
 int tui_apply_confirm(struct tui *t);
 int tui_apply_rollback(struct tui *t);    /* roll a pending apply back now */
+/* Row i of the apply screen's key table (label, *help) for the help screen; NULL past the end. */
+const char *tui_apply_key_row(size_t i, const char **help);
 
 /* tui.c: actions shared by several screens. */
 int tui_save(struct tui *t);

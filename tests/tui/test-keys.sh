@@ -1,7 +1,7 @@
 #!/bin/sh
 # The man page's TUI keys agree with the TUI (issue 14 item 9): the key rows of
-# the help screen's "Table screen" group (drawn from the table screen's one
-# bindings table) and "Apply screen" group equal, row for row, the man page's
+# the help screen's "Table screen" and "Apply screen" groups (each drawn from
+# the bindings table its screen dispatches keys with) equal, row for row, the man page's
 # "Table screen keys" and "Apply screen keys" lists. A key added, renamed or
 # described differently on one side fails here.
 . "$(dirname "$0")/../lib.sh"
