@@ -81,7 +81,7 @@ gone_why(const struct tui *t, size_t idx)
 
 /*
  * The destination of every mapping the apply changes, before the rule text:
- * "+ web-1  tcp 8080 -> 192.168.2.101:80  new". From the table and the core's
+ * "+ web-1  tcp 8080 -> 192.168.2.101:80". From the table and the core's
  * status (the same comparison the dry run makes), not from the printed diff.
  */
 static char *
@@ -227,35 +227,35 @@ tui_apply_rollback(struct tui *t)
 static int
 wrap_line(const char *s, size_t n, enum tui_role r, int w, int *y, int y1, size_t *skip)
 {
-	char buf[1024], lead[64];
-	size_t ind = 0, k;
+	char *line = pp_xasprintf("%.*s", (int)n, s), lead[64];   /* any length: nothing cut */
+	const char *p = line;
+	size_t ind = strspn(line, " "), k;
 	int rows = 0;
 
-	snprintf(buf, sizeof buf, "%.*s", (int)n, s);
-	while (buf[ind] == ' ' && ind < 40)
-		ind++;
+	if (ind > 40)
+		ind = 40;
 	snprintf(lead, sizeof lead, "%*s%s ", (int)ind + 2, "", tui_glyph(G_CONT));
-	s = buf;
 	do {
 		int x = rows ? tui_text_width(lead) : 0;
 
-		k = tui_text_wrap(s, w - x);
+		k = tui_text_wrap(p, w - x);
 		if (*skip) {
 			(*skip)--;
 		} else if (*y < y1) {
-			char seg[1024];
+			char *seg = pp_xasprintf("%.*s", (int)k, p);
 
-			snprintf(seg, sizeof seg, "%.*s", (int)k, s);
 			if (rows)
 				tui_draw_str(*y, 1, x, TR_DIM, lead);
 			tui_draw_text(*y, 1 + x, w - x, r, seg);
+			free(seg);
 			(*y)++;
 		}
 		rows++;
-		s += k;
-		while (*s == ' ')
-			s++;
-	} while (*s);
+		p += k;
+		while (*p == ' ')
+			p++;
+	} while (*p);
+	free(line);
 	return rows;
 }
 
