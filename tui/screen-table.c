@@ -46,17 +46,16 @@ live_width(const struct tui *t, enum tui_col c)
 }
 
 /*
- * Marker column, then the columns that fit, taken by priority and shown in
- * screen order (Finding only when a row has one: an empty column would take
- * the room a cut value needs). Spare width goes first to the columns whose values are cut,
- * in equal shares (so one long name does not take it all from a port range),
- * then, as before, to the growable ones in screen order.
+ * The columns that fit, taken by priority and kept in screen order (Finding
+ * only when a row has one: an empty column would take the room a cut value
+ * needs), at their minimum width; need[i] is what column i lacks to show its
+ * widest value. Returns the width used, the marker column included.
  */
-static void
-layout(const struct tui *t, struct layout *L)
+static int
+pick(const struct tui *t, struct layout *L, int need[])
 {
 	bool on[NSPEC] = { false };
-	int used = 1, spare, need[NSPEC], k, share, add;
+	int used = 1, want;
 
 	for (int prio = 0; prio < (int)NSPEC; prio++)
 		for (size_t i = 0; i < NSPEC; i++)
@@ -67,8 +66,6 @@ layout(const struct tui *t, struct layout *L)
 			}
 	L->n = 0;
 	for (size_t i = 0; i < NSPEC; i++) {
-		int want;
-
 		if (!on[i])
 			continue;
 		L->spec[L->n] = &colspecs[i];
@@ -81,10 +78,23 @@ layout(const struct tui *t, struct layout *L)
 		need[L->n] = want > colspecs[i].min ? want - colspecs[i].min : 0;
 		L->n++;
 	}
-	spare = t->cols - used;
-	for (;;) {                        /* the cut ones, in equal shares */
-		for (k = 0, add = 0; add < L->n; add++)
-			k += need[add] > 0;
+	return used;
+}
+
+/*
+ * Spare width goes first to the columns whose values are cut, in equal
+ * shares (so one long name does not take it all from a port range), ties
+ * by priority; what is left, as before, to the growable ones in screen order.
+ */
+static void
+widen(struct layout *L, int need[], int spare)
+{
+	int k, share, add;
+
+	for (;;) {
+		k = 0;
+		for (int i = 0; i < L->n; i++)
+			k += need[i] > 0;
 		if (k == 0 || spare <= 0)
 			break;
 		share = spare / k > 0 ? spare / k : 1;
@@ -109,6 +119,15 @@ layout(const struct tui *t, struct layout *L)
 		L->w[i] += add;
 		spare -= add;
 	}
+}
+
+/* Marker column, then the columns that fit, as wide as the screen allows. */
+static void
+layout(const struct tui *t, struct layout *L)
+{
+	int need[NSPEC];
+
+	widen(L, need, t->cols - pick(t, L, need));
 	for (int i = 0, x = 2; i < L->n; i++) {
 		L->x[i] = x;
 		x += L->w[i] + 1;
