@@ -16,8 +16,8 @@ static attr_t role_attr[TR__COUNT];
 static int want_y = -1, want_x;
 static bool cursor_on;
 
-static const char *glyph_utf8[G__COUNT] = { "─", "│", "┌", "┐", "└", "┘", "→", "↑", "↓", "…", "✓", "✗" };
-static const char *glyph_ascii[G__COUNT] = { "-", "|", "+", "+", "+", "+", "->", "^", "v", "~", "ok", "NO" };
+static const char *glyph_utf8[G__COUNT] = { "─", "│", "┌", "┐", "└", "┘", "→", "↑", "↓", "…", "✓", "✗", "↪" };
+static const char *glyph_ascii[G__COUNT] = { "-", "|", "+", "+", "+", "+", "->", "^", "v", "~", "ok", "NO", ">" };
 
 /* Monochrome attributes; colour adds a pair on top where a role has one. */
 static void
@@ -179,6 +179,24 @@ tui_text_fit(const char *s, int w)
 		p += n;
 	}
 	return (size_t)(p - s);
+}
+
+size_t
+tui_text_wrap(const char *s, int w)
+{
+	size_t n = tui_text_fit(s, w), sp;
+
+	if (s[n] == '\0' || s[n] == ' ')
+		return n;
+	for (sp = n; sp > 0 && s[sp - 1] != ' '; sp--)
+		;
+	if (sp > 0)
+		return sp;
+	if (n > 0)                        /* one word wider than w: cut it */
+		return n;
+	for (n = 1; s[n] && ((unsigned char)s[n] & 0xc0) == 0x80; n++)
+		;                             /* w < one character: still make progress */
+	return n;
 }
 
 int

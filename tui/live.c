@@ -109,6 +109,16 @@ tui_live_row(const struct tui *t, size_t idx, struct tui_live *out)
 	}
 }
 
+bool
+tui_live_sync(const struct tui *t, size_t idx, enum pp_sync *out)
+{
+	const struct live_row *r = L.usable ? row_of(t, idx) : NULL;
+
+	if (r)
+		*out = r->sync;
+	return r != NULL;
+}
+
 /*
  * When the engineer comes back after losing the session, say that the confirm
  * timer rolled the last apply back. Only at the first read: later rollbacks

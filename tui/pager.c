@@ -40,6 +40,48 @@ body_rows(const struct tui *t)
 	return t->rows - 3;
 }
 
+/*
+ * A line wider than the page (a path, a message added unwrapped) goes on
+ * under its own indent instead of being cut: on a 60-column terminal too,
+ * every word of every page can be read.
+ */
+static void
+rewrap(struct tui_pager *pg, int w)
+{
+	char **line = pg->line;
+	enum tui_role *role = pg->role;
+	size_t n = pg->n, i;
+
+	for (i = 0; i < n && tui_text_width(line[i]) <= w; i++)
+		;
+	if (i == n || w <= 8)
+		return;                       /* the common case: nothing to do, nothing copied */
+	pg->line = NULL;
+	pg->role = NULL;
+	pg->n = pg->cap = 0;
+	for (i = 0; i < n; i++) {
+		const char *s = line[i];
+		int ind = (int)strspn(s, " ");
+		bool first = true;
+
+		if (ind > w / 2)
+			ind = w / 2;
+		do {
+			int room = first ? w : w - ind - 2;
+			size_t k = tui_text_wrap(s, room);
+
+			tui_pager_add(pg, role[i], "%*s%.*s", first ? 0 : ind + 2, "", (int)k, s);
+			first = false;
+			s += k;
+			while (*s == ' ')
+				s++;
+		} while (*s);
+		free(line[i]);
+	}
+	free(line);
+	free(role);
+}
+
 static void
 pager_draw(struct tui_panel *p, struct tui *t)
 {
@@ -50,6 +92,7 @@ pager_draw(struct tui_panel *p, struct tui *t)
 
 	clear_lines(pg);
 	pg->fill(pg, t);
+	rewrap(pg, t->cols - 2);
 	if (pg->n <= (size_t)h)
 		pg->top = 0;
 	else if (pg->top > pg->n - (size_t)h)

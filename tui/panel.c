@@ -9,8 +9,8 @@
 #include "portpilot/util.h"
 #include "tui-internal.h"
 
-#define MIN_ROWS 24
-#define MIN_COLS 80
+#define MIN_ROWS 15                   /* an SSH client on a phone */
+#define MIN_COLS 60
 #define TICK_MS 250                   /* how often signals and the clock are looked at */
 #define LIVE_MS 2000                  /* counters and the file on disk */
 
@@ -93,6 +93,9 @@ tui_hints(struct tui *t, int y, const char *const *pairs)
 
 	tui_draw_text(y, 0, t->cols, TR_NORMAL, "");
 	for (size_t i = 0; pairs[i] && pairs[i + 1] && x < t->cols; i += 2) {
+		/* whole pairs only: a narrow screen drops the last ones (F1 lists every key) */
+		if (x + tui_text_width(pairs[i]) + 1 + tui_text_width(pairs[i + 1]) > t->cols)
+			break;
 		x += tui_draw_str(y, x, t->cols - x, TR_KEY, pairs[i]);
 		x += tui_draw_str(y, x, t->cols - x, TR_NORMAL, " ");
 		x += tui_draw_str(y, x, t->cols - x, TR_NORMAL, pairs[i + 1]);

@@ -16,7 +16,9 @@ struct apply {
 	enum phase phase;
 	int seconds;
 	char *text;                       /* what the core printed */
-	size_t top;
+	char *dest;                       /* destinations first: one line per mapping it changes */
+	size_t top;                       /* first screen row shown, after wrapping */
+	size_t rows, page;                /* rows the wrapped text takes, rows shown (last draw) */
 	char result[600];
 	enum tui_role result_role;
 };
@@ -61,6 +63,70 @@ set_text(struct apply *a, char *text)
 	a->top = 0;
 }
 
+/* Why an inactive mapping's rules go: in the words the table screen uses. */
+static const char *
+gone_why(const struct tui *t, size_t idx)
+{
+	const struct pp_mapping *m = &t->table->maps[idx];
+
+	if (t->view.notes && t->view.notes[idx].nerr)
+		return "  (it has errors)";
+	if (!m->enabled)
+		return "  (off)";
+	return "  (expired)";
+}
+
+#define DEST_HEAD "Destinations (+ new, ~ changed, - removed):\n"
+#define NAME_PAD 16                   /* longer names push their line, not every line */
+
+/*
+ * The destination of every mapping the apply changes, before the rule text:
+ * "+ web-1  tcp 8080 -> 192.168.2.101:80". From the table and the core's
+ * status (the same comparison the dry run makes), not from the printed diff.
+ */
+static char *
+destinations(struct tui *t)
+{
+	const struct pp_layout_status *ls = tui_live_layout();
+	struct pp_buf b = { 0 };
+	int namew = 0;
+	size_t n = 0;
+	enum pp_sync s;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < t->table->n; i++) {
+			const struct pp_mapping *m = &t->table->maps[i];
+			char proto[128], pub[128], in[128];
+			int w = tui_text_width(m->name);
+
+			if (!tui_live_sync(t, i, &s) || s == PP_SYNC_OK || s == PP_SYNC_INACTIVE)
+				continue;
+			if (pass == 0) {          /* the names' width, so the destinations line up */
+				if (w > namew && w <= NAME_PAD)
+					namew = w;
+				continue;
+			}
+			if (n++ == 0)
+				pp_buf_addstr(&b, DEST_HEAD);
+			pp_buf_printf(&b, "  %s %s%*s  %s %s %s %s",
+			              s == PP_SYNC_MISSING ? "+" : s == PP_SYNC_STALE ? "-" : "~", m->name,
+			              w < namew ? namew - w : 0, "", tui_view_cell(t, i, C_PROTO, proto),
+			              tui_view_cell(t, i, C_PUBLIC, pub), tui_glyph(G_ARROW),
+			              tui_view_cell(t, i, C_INTERNAL, in));
+			if (m->val[PP_F_ALLOW])
+				pp_buf_printf(&b, " from %s", m->val[PP_F_ALLOW]);
+			pp_buf_printf(&b, "%s\n", s == PP_SYNC_STALE ? gone_why(t, i) : "");
+		}
+	for (size_t i = 0; i < ls->norphans; i++) {
+		if (n++ == 0)
+			pp_buf_addstr(&b, DEST_HEAD);
+		pp_buf_printf(&b, "  - %s  (in the kernel, not in the table)\n", ls->orphans[i]);
+	}
+	if (n)
+		pp_buf_addstr(&b, "\nRules (- in the kernel now, + after the apply):\n");
+	return b.data ? b.data : pp_xstrdup("");
+}
+
 static void
 run_diff(struct apply *a, struct tui *t)
 {
@@ -69,6 +135,9 @@ run_diff(struct apply *a, struct tui *t)
 
 	if (capture(t, do_apply, &o, &text) != 0)
 		snprintf(a->result, sizeof a->result, "The dry run failed; nothing was changed.");
+	tui_live_refresh(t);              /* the status as of this diff, not of the last tick */
+	free(a->dest);
+	a->dest = destinations(t);
 	set_text(a, text);
 }
 
@@ -80,6 +149,8 @@ run_apply(struct apply *a, struct tui *t)
 	int rc = capture(t, do_apply, &o, &text);
 
 	set_text(a, text);
+	free(a->dest);
+	a->dest = NULL;                   /* the diff is done: what the kernel said now */
 	if (rc != 0) {
 		a->phase = P_DONE;
 		a->result_role = TR_ERROR;
@@ -147,25 +218,81 @@ tui_apply_rollback(struct tui *t)
 
 /* ---- drawing ---- */
 
+/*
+ * One line wrapped to w columns: the rest goes on the next rows, indented like
+ * the line and marked as a continuation, so the end of a rule (its
+ * destination) is never cut off. Returns the rows it takes; skips the first
+ * *skip of them and draws the others from *y down to y1.
+ */
+static int
+wrap_line(const char *s, size_t n, enum tui_role r, int w, int *y, int y1, size_t *skip)
+{
+	char *line = pp_xasprintf("%.*s", (int)n, s), lead[64];   /* any length: nothing cut */
+	const char *p = line;
+	size_t ind = strspn(line, " "), k;
+	int rows = 0;
+
+	if (ind > 40)
+		ind = 40;
+	snprintf(lead, sizeof lead, "%*s%s ", (int)ind + 2, "", tui_glyph(G_CONT));
+	do {
+		int x = rows ? tui_text_width(lead) : 0;
+
+		k = tui_text_wrap(p, w - x);
+		if (*skip) {
+			(*skip)--;
+		} else if (*y < y1) {
+			char *seg = pp_xasprintf("%.*s", (int)k, p);
+
+			if (rows)
+				tui_draw_str(*y, 1, x, TR_DIM, lead);
+			tui_draw_text(*y, 1 + x, w - x, r, seg);
+			free(seg);
+			(*y)++;
+		}
+		rows++;
+		p += k;
+		while (*p == ' ')
+			p++;
+	} while (*p);
+	free(line);
+	return rows;
+}
+
+/* Draw s's lines wrapped, the first *skip rows skipped; returns the rows all of s takes. */
+static size_t
+draw_block(const char *s, struct tui *t, int *y, int y1, size_t *skip, bool diff)
+{
+	size_t rows = 0;
+
+	while (s && *s) {
+		const char *nl = strchr(s, '\n');
+		size_t n = nl ? (size_t)(nl - s) : strlen(s);
+		const char *p = s + strspn(s, " ");
+		enum tui_role r = !diff ? (s[0] == ' ' ? TR_NORMAL : TR_HEADER) :
+		                  *p == '+' ? TR_OK : *p == '-' ? TR_ERROR : TR_NORMAL;
+
+		rows += (size_t)wrap_line(s, n, r, t->cols - 2, y, y1, skip);
+		s = nl ? nl + 1 : NULL;
+	}
+	return rows;
+}
+
 static void
 draw_text(struct apply *a, struct tui *t, int y0, int y1)
 {
-	const char *s = a->text;
-	size_t line = 0;
+	size_t skip = 0;
+	int y = y1;                       /* first pass: count the rows, draw nothing */
 
-	for (int y = y0; s && *s && y < y1;) {
-		const char *nl = strchr(s, '\n');
-		size_t n = nl ? (size_t)(nl - s) : strlen(s);
-
-		if (line++ >= a->top) {
-			char buf[512];
-			enum tui_role r = s[0] == '+' ? TR_OK : s[0] == '-' ? TR_ERROR : TR_NORMAL;
-
-			snprintf(buf, sizeof buf, "%.*s", (int)n, s);
-			tui_draw_text(y++, 1, t->cols - 2, r, buf);
-		}
-		s = nl ? nl + 1 : NULL;
-	}
+	a->rows = draw_block(a->dest, t, &y, y1, &skip, false);
+	a->rows += draw_block(a->text, t, &y, y1, &skip, true);
+	a->page = (size_t)(y1 - y0);
+	if (a->top + a->page > a->rows)   /* no empty rows below the end (also after a resize) */
+		a->top = a->rows > a->page ? a->rows - a->page : 0;
+	skip = a->top;
+	y = y0;
+	draw_block(a->dest, t, &y, y1, &skip, false);
+	draw_block(a->text, t, &y, y1, &skip, true);
 }
 
 static void
@@ -178,7 +305,10 @@ draw_state(struct apply *a, struct tui *t, int y)
 	case P_DIFF:
 		snprintf(line, sizeof line, "Apply this change? The kernel rolls it back after %d s "
 		         "unless you confirm.", a->seconds);
-		tui_draw_text(y, 0, t->cols, TR_WARNING, line);
+		if (tui_text_width(line) > t->cols)   /* a phone's terminal: the same, shorter */
+			snprintf(line, sizeof line, "Apply? Rolled back after %d s unless confirmed.",
+			         a->seconds);
+		tui_draw_fit(y, 0, t->cols, TR_WARNING, line);
 		break;
 	case P_WAIT:
 		if (tui_live_deadline() == 0) {
@@ -190,14 +320,14 @@ draw_state(struct apply *a, struct tui *t, int y)
 		}
 		if (tui_live_timer_gone())
 			snprintf(line, sizeof line, "Applied, but the rollback timer is gone: nothing rolls "
-			         "back by itself. c confirms, r rolls back.");
+			         "back by itself. C confirms, U rolls back.");
 		else
 			snprintf(line, sizeof line, "Applied. Rollback in %ld s unless confirmed: c confirms.",
 			         left > 0 ? left : 0);
-		tui_draw_text(y, 0, t->cols, TR_ERROR, line);
+		tui_draw_fit(y, 0, t->cols, TR_ERROR, line);
 		break;
 	case P_DONE:
-		tui_draw_text(y, 0, t->cols, a->result_role, a->result);
+		tui_draw_fit(y, 0, t->cols, a->result_role, a->result);
 		break;
 	}
 }
@@ -206,8 +336,8 @@ static void
 apply_draw(struct tui_panel *p, struct tui *t)
 {
 	static const char *const diff_hints[] = { "a Enter F5", "apply", "+ -", "seconds",
-		"Up/Down", "scroll", "Esc q", "cancel", NULL };
-	static const char *const wait_hints[] = { "c F2", "confirm", "r", "roll back now",
+		"Up/Down PgUp/PgDn", "scroll", "Esc q", "cancel", NULL };
+	static const char *const wait_hints[] = { "c C F2", "confirm", "r U", "roll back now",
 		"Esc", "back to the table (the countdown goes on)", NULL };
 	static const char *const done_hints[] = { "any key", "back to the table", NULL };
 	struct apply *a = (struct apply *)p;
@@ -220,48 +350,120 @@ apply_draw(struct tui_panel *p, struct tui *t)
 	          a->phase == P_WAIT ? wait_hints : done_hints);
 }
 
+/* ---- keys: one table, also what the help screen (and so the man page) lists ---- */
+
+#define PH(p) (1u << (p))
+#define ANY_KEY (-2)                  /* keys[0]: every key not listed before */
+
+static void
+k_apply(struct apply *a, struct tui *t, int key)
+{
+	(void)key;
+	run_apply(a, t);
+}
+
+static void
+k_seconds(struct apply *a, struct tui *t, int key)
+{
+	(void)t;
+	a->seconds += key == '+' ? 10 : -10;
+	if (a->seconds < 10)
+		a->seconds = 10;
+}
+
+static void
+k_scroll(struct apply *a, struct tui *t, int key)
+{
+	(void)t;
+	if (key == TK_UP || key == 'k')
+		a->top -= a->top > 0;
+	else if (key == TK_DOWN || key == 'j')
+		a->top += a->top + a->page < a->rows;
+	else if (key == TK_PGUP)
+		a->top = a->top > a->page ? a->top - a->page : 0;
+	else if (a->top + a->page < a->rows)
+		a->top += a->page;
+}
+
+static void
+k_back(struct apply *a, struct tui *t, int key)
+{
+	(void)a;
+	(void)key;
+	tui_pop(t);
+}
+
+static void
+k_confirm(struct apply *a, struct tui *t, int key)
+{
+	(void)key;
+	a->phase = P_DONE;
+	a->result_role = tui_apply_confirm(t) == 0 ? TR_OK : TR_ERROR;
+	snprintf(a->result, sizeof a->result, "%s", t->msg);
+}
+
+static void
+k_rollback(struct apply *a, struct tui *t, int key)
+{
+	(void)key;
+	a->phase = P_DONE;
+	a->result_role = tui_apply_rollback(t) == 0 ? TR_WARNING : TR_ERROR;
+	snprintf(a->result, sizeof a->result, "%s", t->msg);
+}
+
+static const struct apply_binding {
+	unsigned phases;
+	int keys[5];
+	const char *label, *help;
+	void (*fn)(struct apply *a, struct tui *t, int key);
+} apply_bindings[] = {
+	{ PH(P_DIFF), { 'a', TK_ENTER, TK_F(5) }, "a Enter F5",
+	  "diff shown: apply it, with the confirm countdown", k_apply },
+	{ PH(P_DIFF), { '+', '-' }, "+ -",
+	  "diff shown: 10 seconds more / less before the rollback (at least 10)", k_seconds },
+	{ PH(P_DIFF) | PH(P_WAIT) | PH(P_DONE), { TK_UP, TK_DOWN, 'k', 'j' }, "Up Down k j",
+	  "scroll the diff a row (long rules wrap, marked at the left)", k_scroll },
+	{ PH(P_DIFF) | PH(P_WAIT) | PH(P_DONE), { TK_PGUP, TK_PGDN }, "PgUp PgDn",
+	  "scroll the diff a page", k_scroll },
+	{ PH(P_DIFF), { TK_ESC, 'q', TK_CTRL('c'), TK_F(10) }, "Esc q ^C F10",
+	  "diff shown: cancel, nothing is applied", k_back },
+	{ PH(P_WAIT), { 'c', 'C', TK_F(2) }, "c C F2",
+	  "countdown running: confirm, the ruleset stays", k_confirm },
+	{ PH(P_WAIT), { 'r', 'U' }, "r U",              /* U as on the table screen */
+	  "countdown running: roll back now", k_rollback },
+	{ PH(P_WAIT), { TK_ESC, 'q', TK_CTRL('c') }, "Esc q ^C",
+	  "countdown running: back to the table (the countdown goes on; C confirms from there)",
+	  k_back },
+	{ PH(P_DONE), { ANY_KEY }, "any key", "after confirm or rollback: back to the table", k_back },
+};
+
+const char *
+tui_apply_key_row(size_t i, const char **help)
+{
+	if (i >= sizeof apply_bindings / sizeof apply_bindings[0])
+		return NULL;
+	*help = apply_bindings[i].help;
+	return apply_bindings[i].label;
+}
+
+/* Every key is used while the apply screen is up: none falls through to the table. */
 static bool
 apply_key(struct tui_panel *p, struct tui *t, int key)
 {
 	struct apply *a = (struct apply *)p;
 
-	if (key == TK_UP || key == 'k') {
-		if (a->top)
-			a->top--;
-		return true;
+	for (size_t i = 0; i < sizeof apply_bindings / sizeof apply_bindings[0]; i++) {
+		const struct apply_binding *b = &apply_bindings[i];
+
+		if (!(b->phases & PH(a->phase)))
+			continue;
+		for (int k = 0; k < 5 && b->keys[k]; k++)
+			if (b->keys[k] == key || b->keys[k] == ANY_KEY) {
+				b->fn(a, t, key);
+				return true;
+			}
 	}
-	if (key == TK_DOWN || key == 'j') {
-		a->top++;
-		return true;
-	}
-	switch (a->phase) {
-	case P_DIFF:
-		if (key == 'a' || key == TK_ENTER || key == TK_F(5))
-			run_apply(a, t);
-		else if (key == '+' || key == '-')
-			a->seconds = a->seconds + (key == '+' ? 10 : -10) < 10 ? 10 :
-			             a->seconds + (key == '+' ? 10 : -10);
-		else if (key == TK_ESC || key == 'q' || key == TK_F(10) || key == TK_CTRL('c'))
-			tui_pop(t);
-		return true;
-	case P_WAIT:
-		if (key == 'c' || key == 'C' || key == TK_F(2)) {
-			a->phase = P_DONE;
-			a->result_role = tui_apply_confirm(t) == 0 ? TR_OK : TR_ERROR;
-			snprintf(a->result, sizeof a->result, "%s", t->msg);
-		} else if (key == 'r') {
-			a->phase = P_DONE;
-			a->result_role = tui_apply_rollback(t) == 0 ? TR_WARNING : TR_ERROR;
-			snprintf(a->result, sizeof a->result, "%s", t->msg);
-		} else if (key == TK_ESC || key == 'q' || key == TK_CTRL('c')) {
-			tui_pop(t);
-		}
-		return true;
-	case P_DONE:
-		tui_pop(t);
-		return true;
-	}
-	return false;
+	return true;
 }
 
 static void
@@ -270,6 +472,7 @@ apply_free(struct tui_panel *p)
 	struct apply *a = (struct apply *)p;
 
 	free(a->text);
+	free(a->dest);
 	free(a);
 }
 

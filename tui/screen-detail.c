@@ -76,23 +76,22 @@ fill_export(struct tui_pager *pg, struct tui *t, const struct pp_mapping *m)
 static void
 fill_findings(struct tui_pager *pg, struct tui *t, const struct pp_mapping *m)
 {
-	const struct pp_findings *sets[2] = { &t->table->parse, &t->view.found };
+	const struct pp_findings *fs = &t->view.found;   /* the parse findings are in it too */
 	int n = 0;
 
 	tui_pager_add(pg, TR_HEADER, "Findings");
-	for (int s = 0; s < 2; s++)
-		for (size_t i = 0; i < sets[s]->n; i++) {
-			const struct pp_finding *f = &sets[s]->v[i];
+	for (size_t i = 0; i < fs->n; i++) {
+		const struct pp_finding *f = &fs->v[i];
 
-			if (f->mapping == NULL || strcmp(f->mapping, m->name) != 0)
-				continue;
-			n++;
-			tui_pager_add(pg, f->sev == PP_ERROR ? TR_ERROR : TR_WARNING,
-			              "  line %d: %s%s%s: %s", f->line, f->field ? f->field : "",
-			              f->field ? " " : "", f->sev == PP_ERROR ? "error" : "warning", f->what);
-			if (f->fix)
-				tui_pager_add(pg, TR_NORMAL, "      fix: %s", f->fix);
-		}
+		if (f->mapping == NULL || strcmp(f->mapping, m->name) != 0)
+			continue;
+		n++;
+		tui_pager_add(pg, f->sev == PP_ERROR ? TR_ERROR : TR_WARNING,
+		              "  line %d: %s%s%s: %s", f->line, f->field ? f->field : "",
+		              f->field ? " " : "", f->sev == PP_ERROR ? "error" : "warning", f->what);
+		if (f->fix)
+			tui_pager_add(pg, TR_NORMAL, "      fix: %s", f->fix);
+	}
 	if (n == 0)
 		tui_pager_add(pg, TR_OK, "  none");
 }

@@ -76,8 +76,8 @@ check_scratch(struct form *fm, struct tui *t, const char *name)
 			add_quoted(&b, label(i), fm->f[i].buf);
 	if (pp_table_load_mem(t->path, b.data, b.len, &tb, &err) == 0) {
 		pp_table_check(tb, time(NULL), &fs);
-		for (size_t i = 0; i < tb->parse.n + fs.n; i++) {
-			const struct pp_finding *f = i < tb->parse.n ? &tb->parse.v[i] : &fs.v[i - tb->parse.n];
+		for (size_t i = 0; i < fs.n; i++) {     /* fs holds the parse findings too */
+			const struct pp_finding *f = &fs.v[i];
 			int k = f->field ? pp_field_lookup(f->field) : -1;
 
 			if (f->mapping == NULL || strcmp(f->mapping, name) != 0)
@@ -228,7 +228,15 @@ form_draw(struct tui_panel *p, struct tui *t)
 	for (int i = 0; i < fm->nnotes; i++)
 		y = draw_wrapped(y, ymax, 2, t->cols - 4, fm->note_warn[i] ? TR_WARNING : TR_ERROR,
 		                 fm->notes[i]);
-	tui_draw_text(t->rows - 2, 0, t->cols, fm->msg[0] ? TR_ERROR : TR_NORMAL, fm->msg);
+	if (fm->msg[0] == '\0' && 2 + NFIELD + 1 >= ymax && shown(fm, fm->focus)) {
+		/* no room below the fields (a 15-row terminal): the field's message on the status line */
+		char line[1200];
+
+		snprintf(line, sizeof line, "%s: %s", label(fm->focus), fm->err[fm->focus]);
+		tui_draw_fit(t->rows - 2, 0, t->cols, fm->warn[fm->focus] ? TR_WARNING : TR_ERROR, line);
+	} else {
+		tui_draw_text(t->rows - 2, 0, t->cols, fm->msg[0] ? TR_ERROR : TR_NORMAL, fm->msg);
+	}
 	tui_hints(t, t->rows - 1, hints);
 	if (cx >= 0)
 		tui_draw_cursor(2 + fm->focus, cx);

@@ -64,17 +64,6 @@ fill_help(struct tui_pager *pg, struct tui *t)
 		{ "Enter F2", "accept (refused while a field is wrong)" },
 		{ "Esc ^G ^C F10", "cancel" },
 	};
-	static const struct help_row apply[] = {
-		{ "a Enter F5", "diff shown: apply it, with the confirm countdown" },
-		{ "+ -", "diff shown: 10 seconds more / less before the rollback (at least 10)" },
-		{ "Up Down k j", "scroll the diff" },
-		{ "Esc q ^C F10", "diff shown: cancel, nothing is applied" },
-		{ "c C F2", "countdown running: confirm, the ruleset stays" },
-		{ "r", "countdown running: roll back now" },
-		{ "Esc q ^C", "countdown running: back to the table (the countdown goes on; C "
-		  "confirms from there)" },
-		{ "any key", "after confirm or rollback: back to the table" },
-	};
 	static const struct help_row pager[] = {
 		{ "Up k / Down j", "one line up / down" },
 		{ "PgUp b  PgDn f Space", "one page up / down" },
@@ -110,6 +99,7 @@ fill_help(struct tui_pager *pg, struct tui *t)
 		{ "?", "the public IP is not known yet" },
 	};
 	const struct tui_binding *b;
+	const char *key, *what;
 	int w = t->cols - 2;
 	size_t n;
 
@@ -122,7 +112,10 @@ fill_help(struct tui_pager *pg, struct tui *t)
 	GROUP(pg, w, "Filter line", filter);
 	GROUP(pg, w, "Edit form (Enter, a, c)", form);
 	GROUP(pg, w, "[site] form (S)", site);
-	GROUP(pg, w, "Apply screen (A)", apply);
+	tui_pager_add(pg, TR_NORMAL, "%s", "");
+	tui_pager_wrap(pg, TR_HEADER, w, "", "Apply screen (A)");
+	for (size_t i = 0; (key = tui_apply_key_row(i, &what)) != NULL; i++)
+		row(pg, w, key, what);          /* the apply screen's own key table */
 	GROUP(pg, w, "Pages: help, details, session log, DDNS panel", pager);
 	GROUP(pg, w, "Probe, watch and access log (each runs in a child process)", probe);
 	GROUP(pg, w, "Questions", question);

@@ -34,8 +34,8 @@ validate(struct site_form *sf, struct tui *t)
 			              pp_site_field_name((enum pp_site_field)i), sf->f[i].buf);
 	if (pp_table_load_mem(t->path, b.data, b.len, &tb, &err) == 0) {
 		pp_table_check(tb, time(NULL), &fs);
-		for (size_t i = 0; i < tb->parse.n + fs.n; i++) {
-			const struct pp_finding *f = i < tb->parse.n ? &tb->parse.v[i] : &fs.v[i - tb->parse.n];
+		for (size_t i = 0; i < fs.n; i++) {     /* fs holds the parse findings too */
+			const struct pp_finding *f = &fs.v[i];
 
 			for (int k = 0; f->field && k < PP_S__COUNT; k++)
 				if (strcmp(f->field, pp_site_field_name((enum pp_site_field)k)) == 0 &&

@@ -7,15 +7,20 @@
 #include "portpilot/util.h"
 #include "tui-internal.h"
 
-/* Columns: minimum width, the width they may grow to, the screen width they need. */
+/*
+ * Columns in screen order (the digit keys sort by this order): the width they
+ * start from, the width spare room fills them to when every value fits, the
+ * most a long value may claim, and which come first when the screen is
+ * narrow (0 first: name, public port, internal address, state).
+ */
 static const struct colspec {
 	enum tui_col c;
-	int min, max, from;
+	int min, max, cap, prio;
 } colspecs[] = {
-	{ C_STATE, 7, 7, 0 },     { C_NAME, 12, 28, 0 },    { C_PROTO, 5, 5, 0 },
-	{ C_PUBLIC, 11, 11, 0 },  { C_INTERNAL, 21, 27, 0 }, { C_ALLOW, 9, 18, 0 },
-	{ C_HITS, 5, 8, 0 },      { C_OWNER, 12, 16, 100 }, { C_LAST, 16, 16, 120 },
-	{ C_DESC, 16, 40, 140 },  { C_NOTE, 20, 200, 160 },
+	{ C_STATE, 7, 7, 7, 3 },       { C_NAME, 12, 28, 48, 0 },     { C_PROTO, 5, 5, 8, 4 },
+	{ C_PUBLIC, 11, 11, 24, 1 },   { C_INTERNAL, 21, 27, 40, 2 }, { C_ALLOW, 9, 18, 60, 5 },
+	{ C_HITS, 5, 8, 20, 6 },       { C_OWNER, 12, 16, 40, 7 },    { C_LAST, 9, 16, 16, 8 },
+	{ C_DESC, 16, 40, 80, 9 },     { C_NOTE, 20, 200, 200, 10 },
 };
 #define NSPEC (sizeof colspecs / sizeof colspecs[0])
 
@@ -23,36 +28,106 @@ struct layout {
 	int n;
 	enum tui_col col[NSPEC];
 	int x[NSPEC], w[NSPEC];
+	const struct colspec *spec[NSPEC];
 };
 
-/* Marker column, then the columns that fit; spare width goes to the growable ones in order. */
-static void
-layout(int cols, struct layout *L)
+/* The widest value of a live column on the rows shown (the others' widths are the view's). */
+static int
+live_width(const struct tui *t, enum tui_col c)
 {
-	int used = 1, spare, add;
+	const struct tui_view *v = &t->view;
+	char buf[128];
+	int w = 0, cw;
 
+	for (size_t i = v->top; v->order && i < v->norder && i < v->top + (size_t)t->rows; i++)
+		if ((cw = tui_text_width(tui_view_cell(t, v->order[i], c, buf))) > w)
+			w = cw;
+	return w;
+}
+
+/*
+ * The columns that fit, taken by priority and kept in screen order (Finding
+ * only when a row has one: an empty column would take the room a cut value
+ * needs), at their minimum width; need[i] is what column i lacks to show its
+ * widest value. Returns the width used, the marker column included.
+ */
+static int
+pick(const struct tui *t, struct layout *L, int need[])
+{
+	bool on[NSPEC] = { false };
+	int used = 1, want;
+
+	for (int prio = 0; prio < (int)NSPEC; prio++)
+		for (size_t i = 0; i < NSPEC; i++)
+			if (colspecs[i].prio == prio && used + colspecs[i].min + 1 <= t->cols &&
+			    !(colspecs[i].c == C_NOTE && t->view.natural[C_NOTE] == 0)) {
+				on[i] = true;
+				used += colspecs[i].min + 1;
+			}
 	L->n = 0;
 	for (size_t i = 0; i < NSPEC; i++) {
-		if (cols < colspecs[i].from)
+		if (!on[i])
 			continue;
+		L->spec[L->n] = &colspecs[i];
 		L->col[L->n] = colspecs[i].c;
 		L->w[L->n] = colspecs[i].min;
-		used += colspecs[i].min + 1;
+		want = colspecs[i].c == C_HITS || colspecs[i].c == C_LAST ? live_width(t, colspecs[i].c)
+		                                                           : t->view.natural[colspecs[i].c];
+		if (want > colspecs[i].cap)
+			want = colspecs[i].cap;
+		need[L->n] = want > colspecs[i].min ? want - colspecs[i].min : 0;
 		L->n++;
 	}
-	spare = cols - used;
-	for (int i = 0; i < L->n && spare > 0; i++) {
-		const struct colspec *s = NULL;
+	return used;
+}
 
-		for (size_t j = 0; j < NSPEC; j++)
-			if (colspecs[j].c == L->col[i])
-				s = &colspecs[j];
-		add = s->max - L->w[i];
+/*
+ * Spare width goes first to the columns whose values are cut, in equal
+ * shares (so one long name does not take it all from a port range), ties
+ * by priority; what is left, as before, to the growable ones in screen order.
+ */
+static void
+widen(struct layout *L, int need[], int spare)
+{
+	int k, share, add;
+
+	for (;;) {
+		k = 0;
+		for (int i = 0; i < L->n; i++)
+			k += need[i] > 0;
+		if (k == 0 || spare <= 0)
+			break;
+		share = spare / k > 0 ? spare / k : 1;
+		for (int prio = 0; prio < (int)NSPEC && spare > 0; prio++)
+			for (int i = 0; i < L->n; i++) {
+				if (L->spec[i]->prio != prio || need[i] == 0 || spare == 0)
+					continue;
+				add = share < need[i] ? share : need[i];
+				if (add > spare)
+					add = spare;
+				L->w[i] += add;
+				need[i] -= add;
+				spare -= add;
+			}
+	}
+	for (int i = 0; i < L->n && spare > 0; i++) {
+		add = L->spec[i]->max - L->w[i];
+		if (add <= 0)
+			continue;
 		if (add > spare)
 			add = spare;
 		L->w[i] += add;
 		spare -= add;
 	}
+}
+
+/* Marker column, then the columns that fit, as wide as the screen allows. */
+static void
+layout(const struct tui *t, struct layout *L)
+{
+	int need[NSPEC];
+
+	widen(L, need, t->cols - pick(t, L, need));
 	for (int i = 0, x = 2; i < L->n; i++) {
 		L->x[i] = x;
 		x += L->w[i] + 1;
@@ -64,7 +139,7 @@ col_shown(const struct tui *t, enum tui_col c)
 {
 	struct layout L;
 
-	layout(t->cols, &L);
+	layout(t, &L);
 	for (int i = 0; i < L.n; i++)
 		if (L.col[i] == c)
 			return true;
@@ -338,7 +413,7 @@ table_draw(struct tui_panel *p, struct tui *t)
 		v->top = v->cur - (size_t)t->page + 1;
 	if (v->norder > (size_t)t->page && v->top > v->norder - (size_t)t->page)
 		v->top = v->norder - (size_t)t->page;   /* no empty space below the last row */
-	layout(t->cols, &L);
+	layout(t, &L);
 	draw_header(t);
 	draw_fileline(t, 1);
 	draw_titles(t, &L, 2);

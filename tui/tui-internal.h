@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "portpilot/backend.h"
 #include "portpilot/cli.h"
 #include "portpilot/error.h"
 #include "portpilot/table.h"
@@ -32,7 +33,7 @@ enum tui_role {
 
 /* Line-drawing and symbol glyphs: Unicode or ASCII. */
 enum tui_glyph { G_HLINE, G_VLINE, G_CORNER_TL, G_CORNER_TR, G_CORNER_BL, G_CORNER_BR,
-	G_ARROW, G_UP, G_DOWN, G_ELLIPSIS, G_YES, G_NO, G__COUNT };
+	G_ARROW, G_UP, G_DOWN, G_ELLIPSIS, G_YES, G_NO, G_CONT, G__COUNT };
 
 struct tui_draw_opts {
 	bool ascii;    /* --ascii, or a locale that is not UTF-8 */
@@ -60,6 +61,8 @@ const char *tui_glyph(enum tui_glyph g);
 int tui_text_width(const char *s);
 /* Bytes of s that fit in w columns. */
 size_t tui_text_fit(const char *s, int w);
+/* Bytes of s for one wrapped line of w columns: broken after the last space that fits, if any. */
+size_t tui_text_wrap(const char *s, int w);
 
 /* ---- view.c: the table screen's model, no terminal needed ---- */
 
@@ -97,6 +100,7 @@ struct tui_view {
 	struct pp_findings found;         /* pp_table_check's findings */
 	size_t nerr, nwarn;               /* over the whole file */
 	size_t n_file_notes;              /* findings not tied to a mapping */
+	int natural[C__COUNT];            /* widest value of each column that is not live */
 	const struct pp_finding *file_note; /* the worst of them */
 };
 
@@ -194,6 +198,8 @@ size_t tui_map_index(const struct tui *t, const struct pp_mapping *m);
 void tui_live_row(const struct tui *t, size_t idx, struct tui_live *out);
 bool tui_live_available(void);
 void tui_live_refresh(struct tui *t);
+/* The core's sync state of mapping idx from the last read; false when unknown. */
+bool tui_live_sync(const struct tui *t, size_t idx, enum pp_sync *out);
 const char *tui_live_summary(const struct tui *t, char *buf, size_t n);
 void tui_live_offline(void);          /* tui --offline: never read or write the kernel */
 bool tui_live_is_offline(void);
@@ -298,6 +304,8 @@ void tui_export_start(struct tui *t);
 void tui_apply_start(struct tui *t);
 int tui_apply_confirm(struct tui *t);
 int tui_apply_rollback(struct tui *t);    /* roll a pending apply back now */
+/* Row i of the apply screen's key table (label, *help) for the help screen; NULL past the end. */
+const char *tui_apply_key_row(size_t i, const char **help);
 
 /* tui.c: actions shared by several screens. */
 int tui_save(struct tui *t);

@@ -256,8 +256,7 @@ build_notes(struct tui *t)
 	v->notes = pp_xcalloc(tb->n + 1, sizeof *v->notes);
 	v->nerr = v->nwarn = v->n_file_notes = 0;
 	v->file_note = NULL;
-	for (size_t i = 0; i < tb->parse.n; i++)
-		note_one(v, tb, byname, &tb->parse.v[i]);
+	/* pp_table_check's findings hold the parse findings too: count each once. */
 	for (size_t i = 0; i < v->found.n; i++)
 		note_one(v, tb, byname, &v->found.v[i]);
 	free(byname);
@@ -494,6 +493,22 @@ tui_view_set_sort(struct tui *t, enum tui_col c, bool desc)
 	free(keep);
 }
 
+/* The widest value of each column the kernel does not change, so spare width goes where it cuts. */
+static void
+measure(struct tui *t)
+{
+	static const enum tui_col cols[] = { C_NAME, C_PROTO, C_PUBLIC, C_INTERNAL, C_ALLOW,
+		C_OWNER, C_DESC, C_NOTE };
+	char buf[128];
+	int w;
+
+	memset(t->view.natural, 0, sizeof t->view.natural);
+	for (size_t i = 0; i < t->table->n; i++)
+		for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
+			if ((w = tui_text_width(tui_view_cell(t, i, cols[c], buf))) > t->view.natural[cols[c]])
+				t->view.natural[cols[c]] = w;
+}
+
 void
 tui_view_rebuild(struct tui *t)
 {
@@ -509,6 +524,7 @@ tui_view_rebuild(struct tui *t)
 	memcpy(v->filter, old.filter, sizeof v->filter);
 	pp_table_check(t->table, time(NULL), &v->found);
 	build_notes(t);
+	measure(t);
 	v->nall = t->table->n;
 	v->all = pp_xmalloc((v->nall + 1) * sizeof *v->all);
 	v->order = pp_xmalloc((v->nall + 1) * sizeof *v->order);

@@ -119,25 +119,70 @@ struct prompt {
 	void *ctx;
 };
 
+/*
+ * Each line of s wrapped to w columns, drawn from row y (draw false: only
+ * counted); returns the rows it takes. Nothing is cut at the frame.
+ */
+static int
+wrap_text(const char *s, int y, int x, int w, bool draw)
+{
+	const char *nl;
+	int rows = 0;
+
+	for (; s; s = nl ? nl + 1 : NULL) {
+		char line[600];
+		const char *p = line;
+
+		nl = strchr(s, '\n');
+		snprintf(line, sizeof line, "%.*s", (int)(nl ? (size_t)(nl - s) : strlen(s)), s);
+		do {
+			size_t n = tui_text_wrap(p, w);
+			char seg[600];
+
+			snprintf(seg, sizeof seg, "%.*s", (int)n, p);
+			if (draw)
+				tui_draw_str(y + rows, x, w, TR_NORMAL, seg);
+			rows++;
+			p += n;
+			while (*p == ' ')
+				p++;
+		} while (*p);
+	}
+	return rows;
+}
+
+/* The widest line of s, in display columns. */
+static int
+widest_line(const char *s)
+{
+	int w = 0;
+
+	for (const char *nl; s; s = nl ? nl + 1 : NULL) {
+		char line[600];
+		int lw;
+
+		nl = strchr(s, '\n');
+		snprintf(line, sizeof line, "%.*s", (int)(nl ? (size_t)(nl - s) : strlen(s)), s);
+		if ((lw = tui_text_width(line)) > w)
+			w = lw;
+	}
+	return w;
+}
+
+/* As wide as its longest line allows (the screen less a margin), the text wrapped inside. */
 static void
 prompt_draw(struct tui_panel *pp, struct tui *t)
 {
 	struct prompt *q = (struct prompt *)pp;
-	int y, x, w = 64, lines = 1;
-	const char *s, *nl;
+	int y, x, w = widest_line(q->text) + 4, lines;
 
-	for (s = q->text; *s; s++)
-		lines += *s == '\n';
+	if (w < 40)
+		w = 40;
+	if (w > t->cols - 2)
+		w = t->cols - 2;
+	lines = wrap_text(q->text, 0, 0, w - 4, false);
 	tui_frame(t, q->title, lines + 2, w, &y, &x);
-	for (s = q->text; s; s = nl ? nl + 1 : NULL) {
-		char line[256];
-		size_t n;
-
-		nl = strchr(s, '\n');
-		n = nl ? (size_t)(nl - s) : strlen(s);
-		snprintf(line, sizeof line, "%.*s", (int)n, s);
-		tui_draw_str(y++, x, w - 4, TR_NORMAL, line);
-	}
+	wrap_text(q->text, y, x, w - 4, true);
 }
 
 static bool
@@ -195,13 +240,14 @@ static void
 input_draw(struct tui_panel *pp, struct tui *t)
 {
 	struct input *in = (struct input *)pp;
-	int y, x, w = 70, cx;
+	int y, x, w = t->cols - 2 < 70 ? t->cols - 2 : 70, cx, lines;
 
-	tui_frame(t, in->title, 6, w, &y, &x);
-	tui_draw_str(y, x, w - 4, TR_NORMAL, in->label);
-	cx = tui_field_draw(&in->f, y + 2, x, w - 4, TR_INPUT);
-	tui_draw_str(y + 3, x, w - 4, TR_DIM, "Enter accept  Esc cancel");
-	tui_draw_cursor(y + 2, cx);
+	lines = wrap_text(in->label, 0, 0, w - 4, false);   /* a long label wraps, not cut */
+	tui_frame(t, in->title, lines + 5, w, &y, &x);
+	wrap_text(in->label, y, x, w - 4, true);
+	cx = tui_field_draw(&in->f, y + lines + 1, x, w - 4, TR_INPUT);
+	tui_draw_str(y + lines + 2, x, w - 4, TR_DIM, "Enter accept  Esc cancel");
+	tui_draw_cursor(y + lines + 1, cx);
 }
 
 static bool

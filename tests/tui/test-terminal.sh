@@ -1,6 +1,6 @@
 #!/bin/sh
 # Terminal manners: no tty refused, SIGTERM restores the terminal, resize at
-# any moment, the 80x24 minimum, --ascii, UTF-8 names aligned by display
+# any moment, the 60x15 minimum, --ascii, UTF-8 names aligned by display
 # width (and shown as '?' in the C locale), 20,000 rows scroll and filter.
 . "$(dirname "$0")/../lib.sh"
 . "$PP_TOP/tests/tui/tui-lib.sh"
@@ -33,7 +33,11 @@ check "SIGTERM: says unsaved changes were dropped" screen_has "unsaved changes w
 tui_start 80 24 C.UTF-8 -- -f m.ini tui --offline
 wait_screen "3 mappings"
 tm resize-window -t t -x 70 -y 20
-check "resize to 70x20: says too small" wait_screen "Terminal too small: 70x20, need 80x24"
+check "resize to 70x20: still the table (60x15 is the minimum)" wait_screen "3 mappings"
+tm resize-window -t t -x 59 -y 15
+check "resize to 59x15: says too small" wait_screen "Terminal too small: 59x15, need 60x15"
+tm resize-window -t t -x 60 -y 14
+check "resize to 60x14: says too small" wait_screen "Terminal too small: 60x14, need 60x15"
 tm resize-window -t t -x 80 -y 24
 check "resize back to 80x24: table again" wait_screen_is seed-80x24.utf8
 tm resize-window -t t -x 200 -y 50
