@@ -168,15 +168,15 @@ capture_write(void *cookie, const char *p, size_t n)
 }
 
 /*
- * Commands that print as they go (live reports, services) or print one JSON object per
- * record (log): their stdout is not held back, and an empty stream with exit 0 stays
+ * Commands that print as they go (live reports, services, the monitor's events) or print
+ * one JSON object per record (log): their stdout is not held back, and an empty stream with exit 0 stays
  * empty (no records); only a failure that printed nothing gets the error object.
  */
 static bool
 streams(int argc, char **argv)
 {
 	if (strcmp(argv[0], "watch") == 0 || strcmp(argv[0], "reflector") == 0 || strcmp(argv[0], "tui") == 0 ||
-	    strcmp(argv[0], "complete") == 0 || strcmp(argv[0], "log") == 0)
+	    strcmp(argv[0], "complete") == 0 || strcmp(argv[0], "log") == 0 || strcmp(argv[0], "monitor") == 0)
 		return true;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[0], "ddns") == 0 && strcmp(argv[i], "run") == 0)
