@@ -205,21 +205,6 @@ render(const char *wan, bool wan_detected, const char *lanif, const struct cand 
 }
 
 static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 exists_error(struct pp_cli *cli, const char *path)
 {
 	fprintf(cli->err, "portpilot init: %s already exists; init never overwrites a table: edit it with "
@@ -258,7 +243,7 @@ create_file(struct pp_cli *cli, const char *path, const char *text)
 		        errno == EACCES ? "; run as root" : "");
 		goto out;
 	}
-	if (fchmod(fd, 0644) < 0 || write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0644) < 0 || pp_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
 		fprintf(cli->err, "portpilot init: cannot write %s: %s; nothing was written\n", tmp,
 		        strerror(errno));
 		close(fd);

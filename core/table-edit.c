@@ -316,8 +316,8 @@ set_text(struct pp_table *t, const char *name, const char *key, const char *valu
 }
 
 /* The value the model holds for name's key now (NULL when unset or unknown). */
-static const char *
-model_value(const struct pp_table *t, const char *name, const char *key)
+const char *
+pp_table_model_value(const struct pp_table *t, const char *name, const char *key)
 {
 	const struct pp_mapping *m;
 	int f;
@@ -355,7 +355,7 @@ pp_table_set_many(struct pp_table *t, const char *name, const struct pp_kv *kv, 
 	if (rc == 0)
 		rc = reparse(t, err);
 	for (i = 0; i < n && rc == 0; i++) {
-		const char *got = model_value(t, name, kv[i].key);
+		const char *got = pp_table_model_value(t, name, kv[i].key);
 		if (kv[i].value ? got == NULL || strcmp(got, kv[i].value) != 0 : got != NULL)
 			rc = pp_error_set(err, "%s: written into this file it would read back as %s%.200s%s, "
 			                  "not as typed (is the line with its comment over 1000 characters?)",

@@ -11,6 +11,8 @@ void pp_table_clear_model(struct pp_table *t);
 
 /* The [site] key of the first n bytes of k, case-insensitive; -1 if unknown. */
 int pp_site_field_lookup(const char *k, size_t n);
+/* The value the model holds for name's key ("site" for [site]); NULL when unset or unknown. */
+const char *pp_table_model_value(const struct pp_table *t, const char *name, const char *key);
 
 /* The [site] (site) or mapping key nearest to the first n bytes of k, at most two
    edits away, for "did you mean"; NULL when none is that near. */

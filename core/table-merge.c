@@ -66,18 +66,6 @@ pp_table_journal_clear(struct pp_table *t)
 	t->journal = NULL;
 }
 
-static const char *
-value_of(const struct pp_table *t, const char *name, const char *key)
-{
-	const struct pp_mapping *m;
-	int f;
-
-	if (strcasecmp(name, "site") == 0)
-		return (f = pp_site_field_lookup(key, strlen(key))) >= 0 ? t->site.val[f] : NULL;
-	m = pp_table_find(t, name);
-	return m && (f = pp_field_lookup(key)) >= 0 ? m->val[f] : NULL;
-}
-
 static bool
 same(const char *a, const char *b)
 {
@@ -127,8 +115,8 @@ collides(const struct op *o, const struct pp_table *base, const struct pp_table 
 			return true;
 		}
 		for (size_t i = 0; i < o->n; i++) {
-			const char *was = value_of(base, o->name, o->kv[i].key);
-			const char *is = value_of(fresh, o->name, o->kv[i].key);
+			const char *was = pp_table_model_value(base, o->name, o->kv[i].key);
+			const char *is = pp_table_model_value(fresh, o->name, o->kv[i].key);
 			/* Changed there too, and not to what this edit writes: a real conflict. */
 			if (!same(was, is) && !same(is, o->kv[i].value)) {
 				snprintf(why, n, "[%s] %s was changed there too (now %s%.100s%s)", o->name, o->kv[i].key,

@@ -16,22 +16,6 @@
 #include "portpilot/util.h"
 #include "table-internal.h"
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Take FILE.lock, waiting at most wait_ms for another editor. Returns the fd.
  * The lock file is opened without following a link (a link there would have
@@ -157,7 +141,7 @@ replace_file(const char *real, const char *dest, const char *text, size_t len, c
 		(void)!fchown(fd, st->st_uid, st->st_gid);
 	if (fchmod(fd, st ? st->st_mode & 07777 : 0644) < 0)
 		step = "set the mode of the temporary file";
-	else if (write_all(fd, text, len) < 0)
+	else if (pp_write_all(fd, text, len) < 0)
 		step = "write the temporary file";
 	else if (fsync(fd) < 0)
 		step = "flush the temporary file to disk";

@@ -551,3 +551,22 @@ pp_json_field(const char *obj, const char *key, char *out, size_t n)
 	out[k] = '\0';
 	return true;
 }
+
+int
+pp_write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}

@@ -162,21 +162,6 @@ render(struct pp_buf *b, const struct pp_ddns_state *st)
 	}
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Write text to path atomically (temp file, fsync, rename), creating dir; unchanged text is not written. */
 static int
 save_text(const char *dir, const char *path, const struct pp_buf *b, const char *what, struct pp_error *err)
@@ -202,7 +187,7 @@ save_text(const char *dir, const char *path, const struct pp_buf *b, const char 
 	 * killed run with this pid left) is removed, never written through. */
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, b->data, b->len) < 0 || fsync(fd) < 0) {
+	if (fd < 0 || pp_write_all(fd, b->data, b->len) < 0 || fsync(fd) < 0) {
 		pp_error_set(err, "%s: cannot write %s: %s", tmp, what, strerror(errno));
 		if (fd >= 0)
 			close(fd);

@@ -500,6 +500,16 @@ static bool caps_left(void)
 	return d[0].effective | d[1].effective | d[0].permitted | d[1].permitted;
 }
 
+int pp_drop_to(uid_t uid, gid_t gid, const char *name, const char *who, struct pp_error *err)
+{
+	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+		return pp_error_set(err, "%scannot drop privileges to %s: %s", who, name, strerror(errno));
+	/* A drop that can be undone, or that left capabilities, is no drop. */
+	if (setuid(0) == 0 || geteuid() == 0 || getegid() == 0 || caps_left())
+		return pp_error_set(err, "%sdropped to %s, yet root or capabilities remain", who, name);
+	return 0;
+}
+
 int pp_drop_privileges(struct pp_error *err)
 {
 	if (geteuid() != 0)
@@ -507,10 +517,5 @@ int pp_drop_privileges(struct pp_error *err)
 	struct passwd *pw = getpwnam("nobody");
 	if (!pw)
 		return pp_error_set(err, "cannot drop privileges: no user 'nobody'");
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-		return pp_error_set(err, "cannot drop privileges to nobody: %s", strerror(errno));
-	/* A drop that can be undone, or that left capabilities, is no drop. */
-	if (setuid(0) == 0 || geteuid() == 0 || getegid() == 0 || caps_left())
-		return pp_error_set(err, "dropped to nobody, yet root or capabilities remain");
-	return 0;
+	return pp_drop_to(pw->pw_uid, pw->pw_gid, "nobody", "", err);
 }

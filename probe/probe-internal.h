@@ -45,4 +45,8 @@ void pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const str
 /* The --nflog-prefix of an NFLOG frame (DLT_NFLOG); -1 and "" when it has none. */
 int pp_nflog_prefix(const uint8_t *d, size_t len, char *out, size_t n);
 
+/* setgroups(0), setgid, setuid, then proof that root cannot come back and no capability is
+ * left (capture.c); who prefixes the message ("reflector: "). */
+int pp_drop_to(uid_t uid, gid_t gid, const char *name, const char *who, struct pp_error *err);
+
 #endif

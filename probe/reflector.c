@@ -1,8 +1,6 @@
 /* The reflector's service: one poll loop in which no address can hold more than a few slots. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
-#include <linux/capability.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
@@ -11,7 +9,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +17,7 @@
 
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
+#include "probe-internal.h"
 #include "reflector-internal.h"
 
 /* Every request is assumed hostile: what one address may cost is bounded here. */
@@ -645,16 +643,6 @@ static int open_listener(const char *listen_s, struct pp_error *err)
 	return fd;
 }
 
-/* Capabilities still held: none may survive the drop. */
-static bool caps_left(void)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2] = { 0 };
-	if (syscall(SYS_capget, &h, d) < 0)
-		return true;
-	return d[0].effective | d[1].effective | d[0].permitted | d[1].permitted;
-}
-
 /* The account to serve as, looked up before binding so a bad name costs nothing. */
 static int pick_user(const char *user, struct passwd *out, struct pp_error *err)
 {
@@ -682,10 +670,8 @@ static int pick_user(const char *user, struct passwd *out, struct pp_error *err)
  * ordinary socket from an unprivileged port). */
 static int drop_to(const struct passwd *pw, const char *name, FILE *log, struct pp_error *err)
 {
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-		return pp_error_set(err, "reflector: cannot drop privileges to %s: %s", name, strerror(errno));
-	if (setuid(0) == 0 || geteuid() == 0 || getegid() == 0 || caps_left())
-		return pp_error_set(err, "reflector: dropped to %s, yet root or capabilities remain", name);
+	if (pp_drop_to(pw->pw_uid, pw->pw_gid, name, "reflector: ", err) < 0)
+		return -1;
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	if (log)
 		fprintf(log, "reflector: serving as %s (uid %u, gid %u)\n", name, (unsigned)pw->pw_uid,

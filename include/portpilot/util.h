@@ -106,4 +106,7 @@ bool pp_lone_cr(const char *s, size_t n);
 	"endings, which are read as one long line; convert them to LF, e.g. tr '\\r' '\\n' <FILE >FILE.new && " \
 	"mv FILE.new FILE"
 
+/* write(2) all of buf (again after EINTR or a short write); -1 with errno on failure. */
+int pp_write_all(int fd, const void *buf, size_t n);
+
 #endif
