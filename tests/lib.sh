@@ -36,4 +36,6 @@ kill_timer() {
 	_kt_pid=$(timer_pid "$1")
 	[ -n "$_kt_pid" ] && kill -9 "$_kt_pid" && ( wait_for 5 timer_gone "$_kt_pid" )
 }
+# jqe ARGS...: jq -e that also fails on an empty file (jq 1.6 -e passes when there is no input).
+jqe() { _jq=$(jq -e "$@" 2>/dev/null) && [ -n "$_jq" ]; }
 pp_done() { exit $pp_failed; }

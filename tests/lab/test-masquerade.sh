@@ -8,14 +8,7 @@
 lab_need_root
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
 plab_up udp || { not_ok "lab builds"; pp_done; }
-cat >>"$PT" <<EOF
-
-[voice]
-protocol      = udp
-public_port   = 6000
-internal_ip   = $LAB_SRV2_IP
-internal_port = $LAB_UDP_PORT
-EOF
+plab_add_voice
 R=$LAB_ROUTER
 pp() { ip netns exec "$R" "$PORTPILOT" -f "$PT" --state-dir "$pp_tmp/state" "$@"; }
 j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }

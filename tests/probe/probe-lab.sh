@@ -184,3 +184,9 @@ plab_diagnose() {
 	wait $_w; PRC=$?
 	kill $_c 2>/dev/null; wait $_c 2>/dev/null
 }
+
+# plab_add_voice: a udp mapping "voice", public 6000 to the lab's UDP echo on srv2.
+plab_add_voice() {
+	printf '\n[voice]\nprotocol      = udp\npublic_port   = 6000\ninternal_ip   = %s\ninternal_port = %s\n' \
+		"$LAB_SRV2_IP" "$LAB_UDP_PORT" >>"$PT"
+}

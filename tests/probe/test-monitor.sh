@@ -7,8 +7,6 @@
 . "$PP_TOP/tests/lab/lab.sh"
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
 lab_begin
-# jqe ARGS...: jq -e that also fails on an empty file (jq 1.6 -e passes when there is no input).
-jqe() { _jq=$(jq -e "$@" 2>/dev/null) && [ -n "$_jq" ]; }
 M=$pp_tmp/mon
 mkdir -p "$M"
 lab_seed_table "$T"

@@ -9,14 +9,7 @@ lab_need_root
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
 plab_up udp || { not_ok "lab builds"; pp_done; }
 # Rows named udp-* probe voice, a udp mapping to the lab's echo on srv2; the others web-1.
-cat >>"$PT" <<EOF
-
-[voice]
-protocol      = udp
-public_port   = 6000
-internal_ip   = $LAB_SRV2_IP
-internal_port = $LAB_UDP_PORT
-EOF
+plab_add_voice
 R=$LAB_ROUTER
 ipt() { ip netns exec "$R" iptables "$@"; }
 sys() { ip netns exec "$R" sysctl -qw "$@"; }
