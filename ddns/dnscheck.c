@@ -258,13 +258,14 @@ resolvers(char out[][16], int max, const char **path)
 	int n = 0;
 
 	*path = p && *p ? p : "/etc/resolv.conf";
-	FILE *f = fopen(*path, "r");
-	if (f == NULL)
-		return 0;
-	while (n < max && fgets(line, sizeof line, f))
+	/* Bounded, and only a regular file: a FIFO or device there must not hang the updater. */
+	char *text = pp_read_file_max(*path, 1 << 20, NULL, NULL);
+	for (char *l = text; l && *l && n < max; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != '\0')) {
+		snprintf(line, sizeof line, "%.*s", (int)strcspn(l, "\n"), l);
 		if (sscanf(line, " nameserver %63s", ip) == 1 && inet_pton(AF_INET, ip, &a) == 1)
 			snprintf(out[n++], 16, "%.15s", ip);
-	fclose(f);
+	}
+	free(text);
 	return n;
 }
 

@@ -355,10 +355,18 @@ static int rec_open(struct rec *r, const char *dir, char *path, char *old, size_
 	snprintf(old, n, "%s/access.log.1", dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return pp_error_set(err, "cannot create the state dir %s: %s (--state-dir DIR)", dir, strerror(errno));
-	int fl = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+	int fl = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
 	r->fd = open(path, fl | O_APPEND, 0600);
 	r->old = r->fd < 0 ? -1 : open(old, fl, 0600);
-	struct stat st;
+	struct stat st, st_old;
+	/* Our own files: a FIFO or device planted in their place is refused, not written into. */
+	if (r->fd >= 0 && r->old >= 0 && fstat(r->fd, &st) == 0 && fstat(r->old, &st_old) == 0 &&
+	    (!S_ISREG(st.st_mode) || !S_ISREG(st_old.st_mode))) {
+		pp_error_set(err, "%s: not a regular file: remove it and run again", S_ISREG(st.st_mode) ? old : path);
+		close(r->fd);
+		close(r->old);
+		return -1;
+	}
 	if (r->fd < 0 || r->old < 0 || fstat(r->fd, &st) < 0) {
 		pp_error_set(err, "cannot open %s: %s", r->fd < 0 ? path : old, strerror(errno));
 		if (r->fd >= 0)
@@ -373,10 +381,21 @@ static int rec_open(struct rec *r, const char *dir, char *path, char *old, size_
 /* Print one recorded file; returns 0, or -1 when it cannot be read (absent is not an error). */
 static int history_file(struct pp_cli *cli, const char *path, const char *only, long *shown)
 {
-	FILE *f = fopen(path, "re");
+	/* Never through a link, never blocking on a FIFO planted there. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+		errno = EINVAL;
+	}
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f && fd >= 0)
+		close(fd);
 	if (!f)
-		return errno == ENOENT ? 0 : (fprintf(cli->err, "portpilot log: cannot read %s: %s\n", path,
-		                                      strerror(errno)), -1);
+		return errno == ENOENT ? 0 : (fprintf(cli->err, "portpilot log: cannot read %s: %s%s\n", path,
+		                                      strerror(errno), errno == EINVAL || errno == ELOOP ?
+		                                      " (it must be a regular file)" : ""), -1);
 	char line[512];
 	for (long no = 1; fgets(line, sizeof line, f); no++) {
 		char *fld[7], *save = NULL, *tok = strtok_r(line, "\t\n", &save);

@@ -224,6 +224,15 @@ static int tls_error(struct pp_error *err, const char *what, const char *path, c
 	return pp_error_set(err, "%s %s: %s; %s", what, path, msg, fix);
 }
 
+/* The certificate goes to OpenSSL by name: first make sure it is a regular file of a sane size
+ * (a FIFO there would hang the start, /dev/zero would never end). */
+static bool regular_readable(const char *path, struct pp_error *err)
+{
+	char *text = pp_read_file_max(path, 1 << 20, NULL, err);
+	free(text);
+	return text != NULL;
+}
+
 struct pp_reflector_tls *pp_reflector_tls_load(const char *cert, const char *key,
                                                struct pp_error *err)
 {
@@ -245,6 +254,8 @@ struct pp_reflector_tls *pp_reflector_tls_load(const char *cert, const char *key
 	}
 	if (!t->ctx || !SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION))
 		tls_error(err, "TLS setup for", cert, "check the OpenSSL installation");
+	else if (!regular_readable(cert, err))
+		;
 	else if (SSL_CTX_use_certificate_chain_file(t->ctx, cert) != 1)
 		tls_error(err, "certificate file", cert, "give a PEM certificate (chain), server first");
 	else if (!pk)
