@@ -338,12 +338,15 @@ static void check_rp_filter(struct pp_facts *f, struct pp_probe_result *r, const
 	pp_format_ipv4(f->m->internal_ip, srv);
 	bool bad_wan = f->rp_wan == 1 && *f->rp_wan_route && *f->wan_if && strcmp(f->rp_wan_route, f->wan_if);
 	bool bad_lan = *f->rp_lan_route && *f->lan_if && strcmp(f->rp_lan_route, f->lan_if);
-	pp_check_add(r, o, "rp_filter", bad_wan ? PP_CHECK_FAIL : bad_lan ? PP_CHECK_INFO : PP_CHECK_PASS,
+	/* A reject route, or one out of the WAN, is a fault of its own (lan_route), not a second LAN. */
+	bool lost_lan = bad_lan && (strcmp(f->rp_lan_route, "*") == 0 || strcmp(f->rp_lan_route, f->wan_if) == 0);
+	pp_check_add(r, o, "rp_filter", bad_wan || lost_lan ? PP_CHECK_FAIL : bad_lan ? PP_CHECK_INFO : PP_CHECK_PASS,
 	             "rp_filter %d on %s (route back to %s leaves by %s), %d on %s (route to %s leaves by %s)%s",
 	             f->rp_wan, *f->wan_if ? f->wan_if : "?", f->rp_client ? cl : "outside clients (default route)",
 	             *f->rp_wan_route ? f->rp_wan_route : "?", f->rp_lan, *f->lan_if ? f->lan_if : "?", srv,
 	             *f->rp_lan_route ? f->rp_lan_route : "?",
 	             bad_wan ? ": strict mode drops the attempts arriving on the WAN interface" :
+	             lost_lan ? ": the route to the server does not lead into the LAN" :
 	             bad_lan ? ": the server is routed by another interface than the LAN one" : "");
 }
 

@@ -11,7 +11,7 @@ static const char *const cause_names[PP_CAUSE__COUNT] = {
 	"ok", "disabled", "expired", "rule_missing", "ip_forward_off", "forward_blocked",
 	"not_listening", "host_unreachable", "host_firewall", "server_gateway", "wrong_protocol",
 	"source_not_allowed", "hairpin_missing", "public_ip_mismatch", "cgnat", "double_nat",
-	"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter",
+	"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter", "lan_route",
 };
 
 const char *pp_cause_name(enum pp_cause c)
@@ -265,6 +265,23 @@ static bool kernel_rule_cause(const struct pp_facts *f, struct pp_probe_result *
 		                 "whatever sets it to 0 in /etc/sysctl.conf, /etc/sysctl.d/ or the network "
 		                 "manager (IPForward=) and add net.ipv4.conf.%s.forwarding = 1 to /etc/sysctl.d/",
 		                 sn, sn));
+		return true;
+	}
+	/* The router's own route to the server: a reject route (blackhole, unreachable, prohibit:
+	 * "*" in /proc/net/route) or one that leaves by the WAN sends the forwarded traffic, and the
+	 * probe's own LAN tests, nowhere; the server is not to blame. Another LAN-side interface may
+	 * be right (a second LAN, a VLAN): that stays the rp_filter check's info line. */
+	if (*f->rp_lan_route && (strcmp(f->rp_lan_route, "*") == 0 ||
+	                         (*f->wan_if && strcmp(f->rp_lan_route, f->wan_if) == 0))) {
+		bool reject = strcmp(f->rp_lan_route, "*") == 0;
+		set(r, PP_CAUSE_LAN_ROUTE,
+		    pp_xasprintf("the router's route to %s %s, not out of the LAN interface %s: neither "
+		                 "forwarded connections nor the router's own reach the server", ip,
+		                 reject ? "is a reject route (blackhole, unreachable or prohibit)" :
+		                 "leaves by the WAN interface", *f->lan_if ? f->lan_if : "(unknown)"),
+		    pp_xasprintf("ip route get %s on the router shows the route; remove the wrong one (ip route "
+		                 "del %s, or the network manager's static route) so %s is reached on %s", ip, ip,
+		                 ip, *f->lan_if ? f->lan_if : "the LAN interface"));
 		return true;
 	}
 	/* Only the WAN side: a route to the server that leaves by another interface than the LAN one

@@ -34,6 +34,7 @@ enum pp_cause {
 	PP_CAUSE_FOREIGN_DNAT,         /* another tool's rule takes the public port before portpilot's */
 	PP_CAUSE_FOREIGN_DROP,         /* a rule on the router drops the traffic before portpilot's accept */
 	PP_CAUSE_RP_FILTER,            /* strict reverse-path filtering drops it: the route back leaves elsewhere */
+	PP_CAUSE_LAN_ROUTE,            /* the router's route to the server is a reject route or leaves by the WAN */
 	PP_CAUSE__COUNT
 };
 const char *pp_cause_name(enum pp_cause c);

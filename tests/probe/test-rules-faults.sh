@@ -32,6 +32,7 @@ restore() {
 	for ifc in all eth0 eth1; do sys net.ipv4.conf.$ifc.rp_filter=0; done
 	sys net.ipv4.conf.eth0.forwarding=1 net.ipv4.conf.eth1.forwarding=1
 	ip -n "$R" route del "$LAB_INET_IP/32" 2>/dev/null
+	for t in blackhole unreachable unicast; do ip -n "$R" route del $t 192.168.2.101/32 2>/dev/null; done
 	# Flows of the last scenario must not stand for the next one's.
 	ip netns exec "$R" conntrack -F >/dev/null 2>&1
 	return 0
@@ -58,7 +59,11 @@ forwarding-off-wan   | ip_forward_off | -       | in_sync  | sys net.ipv4.conf.e
 forwarding-off-lan   | ip_forward_off | -       | in_sync  | sys net.ipv4.conf.eth1.forwarding=0
 rp-strict-wan-asym   | rp_filter      | -       | in_sync  | asym && sys net.ipv4.conf.eth0.rp_filter=1
 rp-strict-all-asym   | rp_filter      | -       | in_sync  | asym && sys net.ipv4.conf.all.rp_filter=1
+route-blackhole      | lan_route      | -       | in_sync  | ip -n "$R" route add blackhole 192.168.2.101/32
+route-unreachable    | lan_route      | -       | in_sync  | ip -n "$R" route add unreachable 192.168.2.101/32
+route-via-wan        | lan_route      | -       | in_sync  | ip -n "$R" route add 192.168.2.101/32 via 203.0.113.10 dev eth0
 control-healthy      | ok             | srv-101 | in_sync  | true
+control-route-lan    | ok             | srv-101 | in_sync  | ip -n "$R" route add 192.168.2.101/32 dev eth1
 control-dnat-other   | ok             | srv-101 | in_sync  | ipt -t nat -I PREROUTING 1 -p tcp --dport 8081 -j DNAT --to-destination 192.168.2.103:80
 control-drop-behind  | ok             | srv-101 | in_sync  | ipt -A FORWARD -j DROP && ipt -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 192.168.2.103:80
 control-rp-strict    | ok             | srv-101 | in_sync  | sys net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.eth0.rp_filter=1 net.ipv4.conf.eth1.rp_filter=1
@@ -110,6 +115,8 @@ while IFS='|' read -r name cause body state setup <&3; do
 		jqt '(.summary | test("net\\.ipv4\\.conf\\.eth[01]\\.forwarding is 0")) and (.fix | test("sysctl -w net\\.ipv4\\.conf\\.eth[01]\\.forwarding=1"))' "$pp_tmp/out.json";;
 	rp_filter) rcheck "$name: the summary names the asymmetric route" \
 		jqt '.summary | test("leaves by eth2")' "$pp_tmp/out.json";;
+	lan_route) rcheck "$name: the summary says what the route is, the fix how to see it" \
+		jqt '(.summary | test("route to 192\\.168\\.2\\.101 (is a reject route|leaves by the WAN)")) and (.fix | test("ip route get 192\\.168\\.2\\.101"))' "$pp_tmp/out.json";;
 	esac
 	if [ $row = 1 ]; then
 		right=$((right + 1))

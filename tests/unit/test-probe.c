@@ -572,7 +572,7 @@ static void test_cause_names(void **st)
 		"ok", "disabled", "expired", "rule_missing", "ip_forward_off", "forward_blocked",
 		"not_listening", "host_unreachable", "host_firewall", "server_gateway", "wrong_protocol",
 		"source_not_allowed", "hairpin_missing", "public_ip_mismatch", "cgnat", "double_nat",
-		"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter",
+		"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter", "lan_route",
 	};
 	assert_int_equal(PP_CAUSE__COUNT, sizeof want / sizeof want[0]);
 	for (int i = 0; i < PP_CAUSE__COUNT; i++)

@@ -392,6 +392,18 @@ test_diagnose_kernel_rules(void **st)
 	expect(&f, PP_CAUSE_RP_FILTER, "route back to 203.0.113.10 leaves by eth2", "rp_filter=2");
 	f.rp_wan = 2;
 	expect(&f, PP_CAUSE_OK, NULL, NULL);
+	/* The router's own route to the server: a reject route or one out of the WAN is lan_route,
+	 * whatever the server's tests said (they went nowhere either); another LAN-side interface
+	 * (a second LAN, a VLAN) is not a fault by itself. */
+	f = healthy();
+	strcpy(f.rp_lan_route, "*");
+	f.svc_lan = PP_SVC_UNREACHABLE, f.neigh_ok = PP_NO;
+	expect(&f, PP_CAUSE_LAN_ROUTE, "is a reject route", "ip route get 192.168.2.101");
+	strcpy(f.rp_lan_route, "eth0");
+	expect(&f, PP_CAUSE_LAN_ROUTE, "leaves by the WAN interface", NULL);
+	f = healthy();
+	strcpy(f.rp_lan_route, "eth1.20");
+	expect(&f, PP_CAUSE_OK, NULL, NULL);
 	/* The LAN side: a route to the server by another interface is a routing fault the forwarded
 	 * traffic meets as well; rp_filter is not named for it. */
 	f = healthy();
