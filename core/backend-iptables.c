@@ -370,7 +370,8 @@ pp_ipt_live_free(struct pp_ipt_live *live)
 struct pp_proc *
 pp_ipt_restore_start(const struct pp_ipt *b, const char *text, bool test)
 {
-	char *argv[] = { (char *)b->restore, "--noflush", test ? "--test" : NULL, NULL };
+	/* --counters: rules written again with the live counters keep them (the plan's "[p:b]"). */
+	char *argv[] = { (char *)b->restore, "--noflush", "--counters", test ? "--test" : NULL, NULL };
 	return proc_start(argv, text);
 }
 

@@ -39,12 +39,64 @@ hook_op(struct pp_buf *b, const char *rule, bool insert)
 		pp_buf_printf(b, "-D %s\n", chain);
 }
 
+/* A live rule's counters, by what the rule does (its text without "-A CHAIN"). */
+struct counted {
+	const char *body;
+	unsigned long long pk, by;
+};
+
+static const char *
+rule_body(const char *rule)
+{
+	const char *p = rule + 3;
+	return p + strcspn(p, " ");
+}
+
+static int
+cmp_counted(const void *a, const void *b)
+{
+	return strcmp(((const struct counted *)a)->body, ((const struct counted *)b)->body);
+}
+
+/*
+ * The counters of the live rules of table t that this plan writes again (their chain differs
+ * or goes): a rule written anew with the same text carries them over (iptables-restore -c),
+ * so an apply does not zero the hits of the mappings it did not change (issue 14.5).
+ */
+static size_t
+carried(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp_nf_table t,
+        struct counted **out)
+{
+	size_t n = 0, cap = 0;
+	*out = NULL;
+	for (size_t i = 0; i < live->n; i++) {
+		const struct pp_chain *l = &live->chains[i];
+		if (l->table != t || !l->pkts)
+			continue;
+		const struct pp_chain *w = pp_ruleset_chain((struct pp_ruleset *)want, t, l->name, false);
+		if (w && same_rules(w, l))
+			continue;
+		for (size_t j = 0; j < l->n; j++) {
+			if (!l->pkts[j] && !l->bytes[j])
+				continue;
+			if (n == cap)
+				*out = pp_xrealloc(*out, (cap = cap ? 2 * cap : 64) * sizeof **out);
+			(*out)[n++] = (struct counted){ rule_body(l->rules[j]), l->pkts[j], l->bytes[j] };
+		}
+	}
+	if (n)
+		qsort(*out, n, sizeof **out, cmp_counted);
+	return n;
+}
+
 static void
 plan_table(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp_nf_table t,
            struct pp_plan *p, struct pp_buf *b)
 {
 	struct pp_ruleset *lv = (struct pp_ruleset *)live, *wn = (struct pp_ruleset *)want;
 	struct pp_buf decl = { 0 }, rules = { 0 }, tail = { 0 };
+	struct counted *ctr;
+	size_t nctr = carried(want, live, t, &ctr);
 	for (size_t i = 0; i < want->n; i++) {
 		const struct pp_chain *c = &want->chains[i];
 		if (c->table != t)
@@ -55,6 +107,10 @@ plan_table(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp
 		p->chains_written++;
 		pp_buf_printf(&decl, ":%s - [0:0]\n", c->name);
 		for (size_t j = 0; j < c->n; j++) {
+			struct counted k = { rule_body(c->rules[j]), 0, 0 };
+			const struct counted *had = nctr ? bsearch(&k, ctr, nctr, sizeof *ctr, cmp_counted) : NULL;
+			if (had)
+				pp_buf_printf(&rules, "[%llu:%llu] ", had->pk, had->by);
 			pp_buf_add(&rules, c->rules[j], strlen(c->rules[j]));
 			pp_buf_add(&rules, "\n", 1);
 		}
@@ -100,6 +156,7 @@ plan_table(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp
 			pp_buf_add(b, tail.data, tail.len);
 		pp_buf_addstr(b, "COMMIT\n");
 	}
+	free(ctr);
 	pp_buf_free(&decl);
 	pp_buf_free(&rules);
 	pp_buf_free(&tail);
