@@ -10,15 +10,14 @@
 
 /* As core/rules-render.c: the same bit means "portpilot DNATed this flow" on both backends. */
 #define OWN_MARK "0x10000000"
-#define NAME_KEEP 40                    /* name bytes kept in a counter's name */
 
-static const char *const set_where[PP_NFT__SETS] = { "map dnat_to", "map counter_of", "set allowed",
+static const char *const set_where[PP_NFT__SETS] = { "map dnat_to", "set restricted", "set allowed",
                                                      "set masq_to" };
-static const char *const set_name[PP_NFT__SETS] = { "dnat_to", "counter_of", "allowed", "masq_to" };
+static const char *const set_name[PP_NFT__SETS] = { "dnat_to", "restricted", "allowed", "masq_to" };
 /* Definitions exactly as `nft list` prints them, so rendered and live compare as text. */
 static const char *const set_def[PP_NFT__SETS][2] = {
-	{ "type inet_proto . inet_service : ipv4_addr . inet_service", NULL },
-	{ "type inet_proto . inet_service : counter", "flags interval" },
+	{ "type inet_proto . inet_service : ipv4_addr . inet_service", "counter" },
+	{ "type inet_proto . inet_service", NULL },
 	{ "type inet_proto . inet_service . ipv4_addr", "flags interval" },
 	{ "type ipv4_addr . inet_proto . inet_service . inet_service", "flags interval" },
 };
@@ -53,35 +52,13 @@ pp_nft_state_free(struct pp_nft_state *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->counters.n; i++)
-		free(s->counter_comment[i]);
-	free(s->counter_comment);
 	free(s->pkts);
 	free(s->bytes);
 	strv_free(&s->skel);
-	strv_free(&s->counters);
 	for (int i = 0; i < PP_NFT__SETS; i++)
 		strv_free(&s->el[i]);
 	free(s->text);
 	memset(s, 0, sizeof *s);
-}
-
-char *
-pp_nft_counter_name(const char *name)
-{
-	/* FNV-1a over the whole name: "a b" and "a_b" stay two counters. */
-	uint32_t h = 2166136261u;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	char safe[NAME_KEEP + 1];
-	size_t n = 0;
-	for (size_t i = 0; name[i] && n < NAME_KEEP; i++) {
-		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-		safe[n++] = ok ? c : '_';
-	}
-	safe[n] = '\0';
-	return pp_xasprintf("m_%s_%08x", safe, h);
 }
 
 static void
@@ -161,16 +138,13 @@ static void
 mapping_elements(const struct pp_table *t, const struct pp_render_opts *o, const struct pp_mapping *m,
                  struct pp_nft_state *s)
 {
-	char *cname = pp_nft_counter_name(m->name);
-	strv_add(&s->counters, cname);
-	s->counter_comment = pp_xrealloc(s->counter_comment, s->counters.cap * sizeof *s->counter_comment);
-	s->counter_comment[s->counters.n - 1] = pp_rule_tag(m->name);
 	char pub[16], in[16], ip[16];
 	range(pub, sizeof pub, m->pub_lo, m->pub_hi);
 	range(in, sizeof in, m->in_lo, m->in_hi);
 	pp_format_ipv4(m->internal_ip, ip);
 	struct pp_cidr *src = pp_xcalloc(m->nallow + 2, sizeof *src);
 	size_t nsrc = sources(t, o, m, src);
+	bool open = nsrc == 1 && src[0].len == 0;
 	for (int k = 0; k < 2; k++) {
 		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
 			continue;
@@ -179,8 +153,10 @@ mapping_elements(const struct pp_table *t, const struct pp_render_opts *o, const
 		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++)
 			strv_add(&s->el[PP_NFT_DNAT], pp_xasprintf("%s . %u : %s . %u", pn, p, ip,
 			                                           m->in_lo + (p - m->pub_lo)));
-		strv_add(&s->el[PP_NFT_COUNTER_OF], pp_xasprintf("%s . %s : \"%s\"", pn, pub, cname));
-		for (size_t i = 0; i < nsrc; i++) {
+		/* Open mappings cost no allow lookup: only restricted ports are looked up in @allowed. */
+		for (unsigned p = m->pub_lo; p <= m->pub_hi && !open; p++)
+			strv_add(&s->el[PP_NFT_RESTRICTED], pp_xasprintf("%s . %u", pn, p));
+		for (size_t i = 0; i < nsrc && !open; i++) {
 			char c[24];
 			cidr(c, sizeof c, &src[i]);
 			strv_add(&s->el[PP_NFT_ALLOWED], pp_xasprintf("%s . %s . %s", pn, pub, c));
@@ -206,10 +182,15 @@ render_skel(const struct pp_table *t, const struct pp_render_opts *o, const char
 		snprintf(lanc, sizeof lanc, "%s/%u", pub, o->lan.len);
 	}
 	/* Written as nft prints them back (`|`, `tcp dport` for a dependency it folds). */
-	skel(s, "chain map_in", "meta l4proto . th dport . ip saddr != @allowed return");
+	skel(s, "chain map_in", "meta l4proto . th dport @restricted meta l4proto . th dport . ip saddr != @allowed return");
+	/*
+	 * A DNAT ends the chain, so the mark goes on before it and comes off again
+	 * when the port has no mapping (as PP-MARK): only flows portpilot DNATed keep
+	 * it. The map's per-element counters count the new connections of each port.
+	 */
 	skel(s, "chain map_in", "ct mark set ct mark | " OWN_MARK);
-	skel(s, "chain map_in", "counter name meta l4proto . th dport map @counter_of");
 	skel(s, "chain map_in", "dnat ip to meta l4proto . th dport map @dnat_to");
+	skel(s, "chain map_in", "ct mark set ct mark & 0xefffffff");
 	skel(s, "chain prerouting", "type nat hook prerouting priority dstnat; policy accept;");
 	snprintf(line, sizeof line, "iifname \"%s\" meta l4proto { tcp, udp } fib daddr type local jump map_in", wan);
 	skel(s, "chain prerouting", line);
@@ -226,8 +207,8 @@ render_skel(const struct pp_table *t, const struct pp_render_opts *o, const char
 	}
 	skel(s, "chain output", "type nat hook output priority -100; policy accept;");
 	/* The router's own connections: no allow list, no mark (they are not forwarded). */
-	skel(s, "chain output", "ip daddr != 127.0.0.0/8 meta l4proto { tcp, udp } fib daddr type local counter name "
-	     "meta l4proto . th dport map @counter_of dnat ip to meta l4proto . th dport map @dnat_to");
+	skel(s, "chain output", "ip daddr != 127.0.0.0/8 meta l4proto { tcp, udp } fib daddr type local "
+	     "dnat ip to meta l4proto . th dport map @dnat_to");
 	skel(s, "chain postrouting", "type nat hook postrouting priority srcnat; policy accept;");
 	if (hairpin) {
 		/* Only portpilot's hairpin flows: another tool's LAN-to-LAN DNAT keeps its source. */
@@ -290,35 +271,27 @@ normalize(struct pp_nft_state *s)
 		s->skel.v[i] = v[i].s;
 	free(v);
 	for (int i = 0; i < PP_NFT__SETS; i++)
-		qsort(s->el[i].v, s->el[i].n, sizeof *s->el[i].v, cmp_str);
-	/* counters with their comments and values, sorted together */
-	size_t n = s->counters.n;
-	size_t *ix = pp_xcalloc(n + 1, sizeof *ix);
-	for (size_t i = 0; i < n; i++)
-		ix[i] = i;
-	/* insertion sort of the index would be n^2 on 20,000 counters: sort pairs instead */
+		if (i != PP_NFT_DNAT)
+			qsort(s->el[i].v, s->el[i].n, sizeof *s->el[i].v, cmp_str);
+	/* dnat_to's elements with their counters, sorted together */
+	struct pp_strv *d = &s->el[PP_NFT_DNAT];
 	struct pair {
-		char *name, *comment;
+		char *el;
 		unsigned long long p, b;
-	} *pv = pp_xcalloc(n + 1, sizeof *pv);
-	for (size_t i = 0; i < n; i++)
-		pv[i] = (struct pair){ s->counters.v[i], s->counter_comment ? s->counter_comment[i] : NULL,
-		                       s->pkts ? s->pkts[i] : 0, s->bytes ? s->bytes[i] : 0 };
-	qsort(pv, n, sizeof *pv, cmp_str);
-	if (!s->counter_comment && n)
-		s->counter_comment = pp_xcalloc(n, sizeof *s->counter_comment);
+	} *pv = pp_xcalloc(d->n + 1, sizeof *pv);
+	for (size_t i = 0; i < d->n; i++)
+		pv[i] = (struct pair){ d->v[i], s->pkts ? s->pkts[i] : 0, s->bytes ? s->bytes[i] : 0 };
+	qsort(pv, d->n, sizeof *pv, cmp_str);
 	free(s->pkts);
 	free(s->bytes);
-	s->pkts = pp_xcalloc(n + 1, sizeof *s->pkts);
-	s->bytes = pp_xcalloc(n + 1, sizeof *s->bytes);
-	for (size_t i = 0; i < n; i++) {
-		s->counters.v[i] = pv[i].name;
-		s->counter_comment[i] = pv[i].comment;
+	s->pkts = pp_xcalloc(d->n + 1, sizeof *s->pkts);
+	s->bytes = pp_xcalloc(d->n + 1, sizeof *s->bytes);
+	for (size_t i = 0; i < d->n; i++) {
+		d->v[i] = pv[i].el;
 		s->pkts[i] = pv[i].p;
 		s->bytes[i] = pv[i].b;
 	}
 	free(pv);
-	free(ix);
 }
 
 int
@@ -373,21 +346,48 @@ set_index(const char *where)
 	return -1;
 }
 
-/* Elements of one "elements = { a, b," ... "c }" line: appended to v; returns true when the list closed. */
+/*
+ * Elements of one "elements = { a, b," ... "c }" line: appended to v; returns
+ * true when the list closed. dnat_to's "KEY counter packets P bytes B : VALUE"
+ * is kept as "KEY : VALUE", P and B in s->pkts/bytes.
+ */
 static bool
-elements_line(char *s, struct pp_strv *v)
+elements_line(char *line, struct pp_nft_state *s, int set, size_t *cap)
 {
 	bool closed = false;
-	size_t n = strlen(s);
-	if (n && s[n - 1] == '}') {
-		s[--n] = '\0';
+	size_t n = strlen(line);
+	if (n && line[n - 1] == '}') {
+		line[--n] = '\0';
 		closed = true;
 	}
+	if (set < 0)
+		return closed;
+	struct pp_strv *v = &s->el[set];
 	char *save = NULL;
-	for (char *e = strtok_r(s, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+	for (char *e = strtok_r(line, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
 		e = trim(e);
-		if (*e && v)
-			strv_add(v, pp_xstrdup(e));
+		if (!*e)
+			continue;
+		unsigned long long p = 0, b = 0;
+		char *c = strstr(e, " counter packets ");
+		if (c) {
+			char *colon = strstr(c, " : ");
+			sscanf(c, " counter packets %llu bytes %llu", &p, &b);
+			if (colon)
+				memmove(c, colon, strlen(colon) + 1);
+			else
+				*c = '\0';
+		}
+		strv_add(v, pp_xstrdup(e));
+		if (set == PP_NFT_DNAT) {
+			if (v->n > *cap) {
+				*cap = v->cap;
+				s->pkts = pp_xrealloc(s->pkts, *cap * sizeof *s->pkts);
+				s->bytes = pp_xrealloc(s->bytes, *cap * sizeof *s->bytes);
+			}
+			s->pkts[v->n - 1] = p;
+			s->bytes[v->n - 1] = b;
+		}
 	}
 	return closed;
 }
@@ -400,14 +400,14 @@ pp_nft_parse(const char *listing, struct pp_nft_state *out)
 	char *copy = pp_xstrdup(out->text), *save = NULL;
 	char where[128] = "";
 	int depth = 0, set = -1;
-	bool in_el = false, counter = false;
-	size_t ccap = 0;
+	bool in_el = false;
+	size_t cap = 0;
 	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		char *s = trim(l);
 		if (!*s)
 			continue;
 		if (in_el) {
-			in_el = !elements_line(s, set >= 0 ? &out->el[set] : NULL);
+			in_el = !elements_line(s, out, set, &cap);
 			continue;
 		}
 		if (depth == 0) {
@@ -423,24 +423,13 @@ pp_nft_parse(const char *listing, struct pp_nft_state *out)
 				continue;
 			}
 			size_t n = strlen(s);
-			if (n < 2 || s[n - 1] != '{')
+			if (n < 2 || s[n - 1] != '{') {
+				skel(out, "table", s);  /* anything else in the table is drift too */
 				continue;
+			}
 			s[n - 1] = '\0';
 			snprintf(where, sizeof where, "%s", trim(s));
 			set = set_index(where);
-			counter = strncmp(where, "counter ", 8) == 0;
-			if (counter) {
-				strv_add(&out->counters, pp_xstrdup(where + 8));
-				if (out->counters.n > ccap) {
-					ccap = out->counters.cap;
-					out->counter_comment = pp_xrealloc(out->counter_comment, ccap * sizeof(char *));
-					out->pkts = pp_xrealloc(out->pkts, ccap * sizeof *out->pkts);
-					out->bytes = pp_xrealloc(out->bytes, ccap * sizeof *out->bytes);
-				}
-				size_t k = out->counters.n - 1;
-				out->counter_comment[k] = NULL;
-				out->pkts[k] = out->bytes[k] = 0;
-			}
 			depth = 2;
 			continue;
 		}
@@ -448,20 +437,8 @@ pp_nft_parse(const char *listing, struct pp_nft_state *out)
 			depth = 1;
 			continue;
 		}
-		if (counter) {
-			size_t k = out->counters.n - 1;
-			unsigned long long p, b;
-			if (sscanf(s, "packets %llu bytes %llu", &p, &b) == 2) {
-				out->pkts[k] = p;
-				out->bytes[k] = b;
-			} else if (strncmp(s, "comment \"", 9) == 0) {
-				free(out->counter_comment[k]);
-				out->counter_comment[k] = pp_xstrndup(s + 9, strcspn(s + 9, "\""));
-			}
-			continue;
-		}
 		if (strncmp(s, "elements = {", 12) == 0) {
-			in_el = !elements_line(s + 12, set >= 0 ? &out->el[set] : NULL);
+			in_el = !elements_line(s + 12, out, set, &cap);
 			continue;
 		}
 		skel(out, where, s);
@@ -483,17 +460,22 @@ strv_eq(const struct pp_strv *a, const struct pp_strv *b)
 	return true;
 }
 
-/* Index of name in sorted v, or -1. */
+/* Index of the element of sorted v whose key (the part before " : ", or all) is key, or -1. */
 static long
-strv_find(const struct pp_strv *v, const char *name)
+el_find(const struct pp_strv *v, const char *key, size_t kl)
 {
 	size_t lo = 0, hi = v->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(v->v[mid], name);
-		if (c == 0)
+		const char *e = v->v[mid];
+		const char *c = strstr(e, " : ");
+		size_t el = c ? (size_t)(c - e) : strlen(e);
+		int r = strncmp(e, key, el < kl ? el : kl);
+		if (r == 0 && el != kl)
+			r = el < kl ? -1 : 1;
+		if (r == 0)
 			return (long)mid;
-		if (c < 0)
+		if (r < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -501,20 +483,25 @@ strv_find(const struct pp_strv *v, const char *name)
 	return -1;
 }
 
-/* The body of the table from a state: counters (with values from live when it has them), sets, chains. */
+/* One element as nft takes it: dnat_to's carry the live counter of their key (it survives a change). */
+static void
+el_put(struct pp_buf *b, int set, const char *el, const struct pp_nft_state *live)
+{
+	const char *c = set == PP_NFT_DNAT ? strstr(el, " : ") : NULL;
+	long k = c && live ? el_find(&live->el[PP_NFT_DNAT], el, (size_t)(c - el)) : -1;
+	if (k < 0 || (live->pkts[k] == 0 && live->bytes[k] == 0)) {
+		pp_buf_addstr(b, el);
+		return;
+	}
+	pp_buf_add(b, el, (size_t)(c - el));
+	pp_buf_printf(b, " counter packets %llu bytes %llu%s", live->pkts[k], live->bytes[k], c);
+}
+
+/* The body of the table from a state: sets with their elements, chains. */
 static void
 state_text(struct pp_buf *b, const struct pp_nft_state *s, const struct pp_nft_state *live)
 {
 	pp_buf_addstr(b, "table inet " PP_NFT_TABLE " {\n");
-	for (size_t i = 0; i < s->counters.n; i++) {
-		long k = live ? strv_find(&live->counters, s->counters.v[i]) : -1;
-		pp_buf_printf(b, "\tcounter %s {\n", s->counters.v[i]);
-		if (s->counter_comment && s->counter_comment[i])
-			pp_buf_printf(b, "\t\tcomment \"%s\"\n", s->counter_comment[i]);
-		if (k >= 0)
-			pp_buf_printf(b, "\t\tpackets %llu bytes %llu\n", live->pkts[k], live->bytes[k]);
-		pp_buf_addstr(b, "\t}\n");
-	}
 	const char *open = NULL;
 	size_t ol = 0;
 	for (size_t i = 0; i <= s->skel.n; i++) {
@@ -526,8 +513,11 @@ state_text(struct pp_buf *b, const struct pp_nft_state *s, const struct pp_nft_s
 			int si = set_index(w);
 			if (si >= 0 && s->el[si].n) {
 				pp_buf_addstr(b, "\t\telements = { ");
-				for (size_t e = 0; e < s->el[si].n; e++)
-					pp_buf_printf(b, "%s%s", e ? ",\n\t\t\t" : "", s->el[si].v[e]);
+				for (size_t e = 0; e < s->el[si].n; e++) {
+					if (e)
+						pp_buf_addstr(b, ",\n\t\t\t");
+					el_put(b, si, s->el[si].v[e], live);
+				}
 				pp_buf_addstr(b, " }\n");
 			}
 			pp_buf_addstr(b, "\t}\n");
@@ -547,16 +537,16 @@ state_text(struct pp_buf *b, const struct pp_nft_state *s, const struct pp_nft_s
 
 /* The key of an element: a map's part before " : ". */
 static void
-el_key(struct pp_buf *b, int set, const char *el)
+el_key(struct pp_buf *b, const char *el)
 {
-	const char *c = set == PP_NFT_DNAT || set == PP_NFT_COUNTER_OF ? strstr(el, " : ") : NULL;
+	const char *c = strstr(el, " : ");
 	pp_buf_add(b, el, c ? (size_t)(c - el) : strlen(el));
 }
 
 /* Elements in a but not in b (both sorted), as one "add/delete element" command; count in *n. */
 static void
 el_diff(struct pp_buf *out, const char *verb, int set, const struct pp_strv *a, const struct pp_strv *b,
-        size_t *n)
+        const struct pp_nft_state *live, size_t *n)
 {
 	size_t i = 0, j = 0, k = 0;
 	while (i < a->n) {
@@ -570,13 +560,14 @@ el_diff(struct pp_buf *out, const char *verb, int set, const struct pp_strv *a, 
 			j++;
 			continue;
 		}
-		pp_buf_printf(out, "%s", k ? ", " : "");
-		if (!k)
+		if (k)
+			pp_buf_addstr(out, ", ");
+		else
 			pp_buf_printf(out, "%s element inet " PP_NFT_TABLE " %s { ", verb, set_name[set]);
 		if (*verb == 'd')
-			el_key(out, set, a->v[i]);
+			el_key(out, a->v[i]);
 		else
-			pp_buf_addstr(out, a->v[i]);
+			el_put(out, set, a->v[i], live);
 		k++;
 		i++;
 	}
@@ -594,34 +585,17 @@ pp_nft_plan_make(const struct pp_nft_state *want, const struct pp_nft_state *liv
 		/* One transaction: create (so the delete cannot fail), delete, define anew. */
 		p->full = true;
 		pp_buf_addstr(&b, "table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n");
-		state_text(&b, want, live);
-		p->counters_added = want->counters.n;
+		state_text(&b, want, live->present ? live : NULL);
 		for (int i = 0; i < PP_NFT__SETS; i++)
 			p->el_added += want->el[i].n;
 		p->text = b.data;
 		return;
 	}
-	/* Counters first (elements refer to them), the old ones last (no element refers to them then). */
-	for (size_t i = 0; i < want->counters.n; i++) {
-		if (strv_find(&live->counters, want->counters.v[i]) >= 0)
-			continue;
-		pp_buf_printf(&b, "add counter inet " PP_NFT_TABLE " %s", want->counters.v[i]);
-		if (want->counter_comment && want->counter_comment[i])
-			pp_buf_printf(&b, " { comment \"%s\"; }", want->counter_comment[i]);
-		pp_buf_addstr(&b, "\n");
-		p->counters_added++;
-	}
 	/* Deletes before adds: a map element whose value changed is deleted, then added anew. */
 	for (int i = 0; i < PP_NFT__SETS; i++)
-		el_diff(&b, "delete", i, &live->el[i], &want->el[i], &p->el_deleted);
+		el_diff(&b, "delete", i, &live->el[i], &want->el[i], live, &p->el_deleted);
 	for (int i = 0; i < PP_NFT__SETS; i++)
-		el_diff(&b, "add", i, &want->el[i], &live->el[i], &p->el_added);
-	for (size_t i = 0; i < live->counters.n; i++) {
-		if (strv_find(&want->counters, live->counters.v[i]) >= 0)
-			continue;
-		pp_buf_printf(&b, "delete counter inet " PP_NFT_TABLE " %s\n", live->counters.v[i]);
-		p->counters_deleted++;
-	}
+		el_diff(&b, "add", i, &want->el[i], &live->el[i], live, &p->el_added);
 	p->text = b.data;                  /* NULL when nothing was written */
 }
 
@@ -710,17 +684,26 @@ pp_nft_read(struct pp_nft_state *live, struct pp_error *err)
 }
 
 int
-pp_nft_counter(const struct pp_nft_state *live, const char *name, unsigned long long *pkts,
+pp_nft_counter(const struct pp_nft_state *live, const struct pp_mapping *m, unsigned long long *pkts,
                unsigned long long *bytes)
 {
-	char *cn = pp_nft_counter_name(name);
-	long k = strv_find(&live->counters, cn);
-	free(cn);
-	if (k < 0)
-		return -1;
-	*pkts = live->pkts[k];
-	*bytes = live->bytes[k];
-	return 0;
+	*pkts = *bytes = 0;
+	int found = -1;
+	for (int k = 0; k < 2; k++) {
+		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
+			continue;
+		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++) {
+			char key[24];
+			int kl = snprintf(key, sizeof key, "%s . %u", k ? "udp" : "tcp", p);
+			long i = el_find(&live->el[PP_NFT_DNAT], key, (size_t)kl);
+			if (i < 0)
+				continue;
+			*pkts += live->pkts[i];
+			*bytes += live->bytes[i];
+			found = 0;
+		}
+	}
+	return found;
 }
 
 /* ---- other tables on the forward hook ---- */

@@ -12,7 +12,7 @@ static const char help[] =
 	"  apply     put it into the kernel: element updates when the layout is unchanged, else the\n"
 	"            whole table in one transaction; prints what the plan changed\n"
 	"  show      portpilot's table as the kernel lists it (\"no table\" when absent)\n"
-	"  counters  packets and bytes per mapping, from its named counter\n"
+	"  counters  new connections (packets, bytes) per mapping, from its ports' counters\n"
 	"  blockers  other tables' forward base chains that can drop what portpilot accepts\n";
 
 static int
@@ -50,6 +50,31 @@ load(struct pp_cli *cli, struct pp_table **t, struct pp_nft_state *want)
 }
 
 static int
+counters(struct pp_cli *cli)
+{
+	struct pp_table *t = NULL;
+	struct pp_error err;
+	struct pp_nft_state live;
+	if (pp_table_load(cli->table_path, false, &t, &err) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", err.msg);
+		return PP_EXIT_USAGE;
+	}
+	if (pp_nft_read(&live, &err) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", err.msg);
+		pp_table_free(t);
+		return PP_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		unsigned long long p, b;
+		if (pp_nft_counter(&live, &t->maps[i], &p, &b) == 0)
+			fprintf(cli->out, "%s\t%llu\t%llu\n", t->maps[i].name, p, b);
+	}
+	pp_nft_state_free(&live);
+	pp_table_free(t);
+	return PP_EXIT_OK;
+}
+
+static int
 blockers(struct pp_cli *cli)
 {
 	struct pp_nft_blocker *v;
@@ -81,20 +106,17 @@ pp_cmd_nft(struct pp_cli *cli, int argc, char **argv)
 		return blockers(cli);
 	struct pp_error err;
 	struct pp_nft_state live;
-	if (strcmp(sub, "show") == 0 || strcmp(sub, "counters") == 0) {
+	if (strcmp(sub, "show") == 0) {
 		if (pp_nft_read(&live, &err) < 0) {
 			fprintf(cli->err, "portpilot: %s\n", err.msg);
 			return PP_EXIT_FAIL;
 		}
-		if (*sub == 's')
-			fputs(live.present ? live.text : "no table\n", cli->out);
-		else
-			for (size_t i = 0; i < live.counters.n; i++)
-				fprintf(cli->out, "%s\t%llu\t%llu\n", live.counter_comment[i] ? live.counter_comment[i] + 3 :
-				        live.counters.v[i], live.pkts[i], live.bytes[i]);
+		fputs(live.present ? live.text : "no table\n", cli->out);
 		pp_nft_state_free(&live);
 		return PP_EXIT_OK;
 	}
+	if (strcmp(sub, "counters") == 0)
+		return counters(cli);
 	if (strcmp(sub, "render") != 0 && strcmp(sub, "apply") != 0)
 		return pp_cli_usage(cli, "nft", "unknown '%s': render, apply, show, counters, blockers", sub);
 	struct pp_table *t = NULL;
@@ -123,9 +145,8 @@ pp_cmd_nft(struct pp_cli *cli, int argc, char **argv)
 			fprintf(cli->err, "portpilot: %s\n", err.msg);
 			rc = PP_EXIT_FAIL;
 		} else {
-			fprintf(cli->out, "%s%s: %zu element(s) added, %zu deleted, %zu counter(s) added, %zu deleted\n",
-			        dry ? "would apply " : "", p.full ? "whole table" : "element update", p.el_added,
-			        p.el_deleted, p.counters_added, p.counters_deleted);
+			fprintf(cli->out, "%s%s: %zu element(s) added, %zu deleted\n", dry ? "would apply " : "",
+			        p.full ? "whole table" : "element update", p.el_added, p.el_deleted);
 		}
 		pp_nft_plan_free(&p);
 		pp_nft_state_free(&live);

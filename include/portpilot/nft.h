@@ -12,23 +12,25 @@
 /*
  * Layout (core/backend-nft.c; nothing outside this one table is written):
  *   table inet portpilot
- *     map  dnat_to    proto . public port      : internal ip . port   (one element per port)
- *     map  counter_of proto . public port(s)   : the mapping's named counter
- *     set  allowed    proto . public port(s) . source CIDR            (allow lists; 0.0.0.0/0 = any)
- *     set  masq_to    internal ip . proto . internal port(s) . public port(s)   (masquerade = yes)
- *     counter m_NAME_HASH per mapping, comment "pp:NAME"
+ *     map dnat_to     proto . public port : internal ip . port, one element per port, each
+ *                     with its counter (the new connections of that port)
+ *     set restricted  proto . public port of the mappings with an allow list
+ *     set allowed     proto . public port(s) . source CIDR of those (their lists, the LAN with hairpin)
+ *     set masq_to     internal ip . proto . internal port(s) . public port(s)   (masquerade = yes)
  *     chain prerouting (nat, dstnat): WAN side to a local address (and LAN side with hairpin) -> map_in
- *     chain map_in: not in @allowed -> return; ct mark |= 0x10000000; counter; dnat by @dnat_to
+ *     chain map_in: restricted and not allowed -> return; ct mark |= 0x10000000; dnat by @dnat_to;
+ *                   mark off again when the port has no mapping (as PP-MARK)
  *     chain output (nat, -100): the router itself, no allow list (as PP-OUT)
  *     chain postrouting (nat, srcnat): hairpin masquerade, @masq_to masquerade; portpilot's flows only
  *     chain forward (filter, filter): accept flows carrying the mark with ct status dnat
  * The mark bit is the iptables backend's (core/rules-render.c OWN_MARK), so a flow keeps its
- * meaning across a backend switch. A new connection does a fixed number of lookups whatever
- * the number of mappings; a one-mapping change is element adds and deletes.
+ * meaning across a backend switch. A new connection costs two hash lookups (and one interval
+ * lookup for a restricted port) whatever the number of mappings; a one-mapping change is
+ * element adds and deletes, the element's counter carried into its replacement.
  */
 #define PP_NFT_TABLE "portpilot"
 
-enum pp_nft_set { PP_NFT_DNAT, PP_NFT_COUNTER_OF, PP_NFT_ALLOWED, PP_NFT_MASQ, PP_NFT__SETS };
+enum pp_nft_set { PP_NFT_DNAT, PP_NFT_RESTRICTED, PP_NFT_ALLOWED, PP_NFT_MASQ, PP_NFT__SETS };
 
 struct pp_strv {
 	char **v;
@@ -39,10 +41,8 @@ struct pp_strv {
 struct pp_nft_state {
 	bool present;                   /* the table exists (always true for a rendered one) */
 	struct pp_strv skel;            /* set/map definitions and chain rules, "where\tline", in order */
-	struct pp_strv counters;        /* named counters, sorted */
-	char **counter_comment;         /* per counter: its "pp:NAME" tag (NULL when none) */
-	unsigned long long *pkts, *bytes; /* per counter (live reads; rendered: 0) */
-	struct pp_strv el[PP_NFT__SETS];  /* elements as nft prints them, sorted */
+	struct pp_strv el[PP_NFT__SETS];  /* elements as nft prints them (counters left out), sorted */
+	unsigned long long *pkts, *bytes; /* per dnat_to element: its counter (rendered: 0) */
 	char *text;                     /* the listing it was parsed from (rendered: the table's body) */
 };
 
@@ -52,19 +52,17 @@ int pp_nft_render(const struct pp_table *t, const struct pp_render_opts *o, stru
                   struct pp_error *err);
 /* Parse `nft list table inet portpilot` text ("" = no table). Never fails: unknown lines go to skel. */
 void pp_nft_parse(const char *listing, struct pp_nft_state *out);
-/* The counter object of mapping name: "m_" + name's safe bytes + "_" + hash. Caller frees. */
-char *pp_nft_counter_name(const char *name);
 
 /* What a plan changes. */
 struct pp_nft_plan {
 	char *text;                     /* one nft transaction; NULL when nothing changes */
 	bool full;                      /* the whole table is replaced (new, or its layout differs) */
-	size_t el_added, el_deleted, counters_added, counters_deleted;
+	size_t el_added, el_deleted;
 };
 /*
  * Plan the move from live to want: element adds/deletes in one transaction
  * when the layout (skel) is the same, else the whole table replaced in one
- * transaction, carrying the live values of counters that stay.
+ * transaction; either way the live counters of ports that stay are carried over.
  */
 void pp_nft_plan_make(const struct pp_nft_state *want, const struct pp_nft_state *live,
                       struct pp_nft_plan *p);
@@ -76,8 +74,8 @@ char *pp_nft_restore_text(const char *snapshot);
 int pp_nft_run(const char *text, bool check, char **out, struct pp_error *err);
 /* Read the live table (absent: present = false). */
 int pp_nft_read(struct pp_nft_state *live, struct pp_error *err);
-/* The live packets/bytes of mapping name's counter; -1 when it has none. */
-int pp_nft_counter(const struct pp_nft_state *live, const char *name, unsigned long long *pkts,
+/* Mapping m's packets/bytes (new connections): its ports' counters summed; -1 when it has none. */
+int pp_nft_counter(const struct pp_nft_state *live, const struct pp_mapping *m, unsigned long long *pkts,
                    unsigned long long *bytes);
 
 /*
