@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "portpilot/backend.h"
+#include "portpilot/backend-iptables.h"
 #include "portpilot/util.h"
 
 /*
@@ -66,7 +66,7 @@ write_table(const char *path, size_t n, size_t changed)
 
 /* Empty nat and filter (chains too) in the bench namespace. */
 static void
-wipe(struct pp_backend *b)
+wipe(struct pp_ipt *b)
 {
 	static const char *ops[][2] = { { "nat", "-F" }, { "nat", "-X" }, { "filter", "-F" }, { "filter", "-X" } };
 	for (size_t i = 0; i < 4; i++) {
@@ -76,7 +76,7 @@ wipe(struct pp_backend *b)
 }
 
 struct ctx {
-	struct pp_backend b;
+	struct pp_ipt b;
 	char dir[64], *bin;
 	FILE *null;
 	struct pp_table *tabs[SIZES], *changed;
@@ -114,7 +114,7 @@ bare_restore(struct ctx *x, const char *text)
 {
 	struct pp_error err;
 	double t0 = pp_now_ms();
-	int rc = pp_backend_restore(&x->b, text, false, &err);
+	int rc = pp_ipt_restore(&x->b, text, false, &err);
 	return rc == 0 ? pp_now_ms() - t0 : -1;
 }
 
@@ -214,7 +214,7 @@ run_variant(struct ctx *x, const char *variant, int rounds)
 {
 	struct pp_error err;
 	setenv("PORTPILOT_IPTABLES", variant, 1);
-	if (pp_backend_open(&x->b, &err) < 0) {
+	if (pp_ipt_open(&x->b, &err) < 0) {
 		printf("iptables-%s: skipped (%s)\n", variant, err.msg);
 		return;
 	}

@@ -15,7 +15,7 @@
 #include "portpilot/util.h"
 
 void
-pp_apply_render_opts(const struct pp_table *t, const struct pp_backend *b, struct pp_render_opts *o)
+pp_apply_render_opts(const struct pp_table *t, const struct pp_ipt *b, struct pp_render_opts *o)
 {
 	memset(o, 0, sizeof *o);
 	o->now = time(NULL);
@@ -35,13 +35,13 @@ pp_apply_render_opts(const struct pp_table *t, const struct pp_backend *b, struc
 
 /* Test, then write, the move from live to want; flush the flows of changed mappings. */
 static int
-move_to(const struct pp_backend *b, struct pp_plan *p, bool tested, struct pp_error *err)
+move_to(const struct pp_ipt *b, struct pp_plan *p, bool tested, struct pp_error *err)
 {
 	if (!p->restore)
 		return 0;
-	if (!tested && pp_backend_restore(b, p->restore, true, err) < 0)
+	if (!tested && pp_ipt_restore(b, p->restore, true, err) < 0)
 		return -1;
-	if (pp_backend_restore(b, p->restore, false, err) < 0)
+	if (pp_ipt_restore(b, p->restore, false, err) < 0)
 		return -1;
 	pp_apply_mark("commit");
 	pp_conntrack_flush(p);
@@ -50,13 +50,13 @@ move_to(const struct pp_backend *b, struct pp_plan *p, bool tested, struct pp_er
 
 /* Bring the kernel back to the rules in text (a snapshot); used on failure and by rollback. */
 static int
-restore_text(struct pp_backend *b, const char *text, struct pp_error *err)
+restore_text(struct pp_ipt *b, const char *text, struct pp_error *err)
 {
 	struct pp_ruleset want;
-	struct pp_live live;
+	struct pp_ipt_live live;
 	if (pp_ruleset_parse(text, &want, err) < 0)
 		return -1;
-	if (pp_backend_read(b, &live, err) < 0) {
+	if (pp_ipt_read(b, &live, err) < 0) {
 		pp_ruleset_free(&want);
 		return -1;
 	}
@@ -64,7 +64,7 @@ restore_text(struct pp_backend *b, const char *text, struct pp_error *err)
 	pp_plan_make(&want, &live.own, &p);
 	int rc = move_to(b, &p, false, err);
 	pp_plan_free(&p);
-	pp_live_free(&live);
+	pp_ipt_live_free(&live);
 	pp_ruleset_free(&want);
 	return rc;
 }
@@ -157,7 +157,7 @@ drop_expired(const struct pp_table *t, struct pp_ruleset *rs)
  * holder waits on a file (loaded stays the caller's to free).
  */
 static int
-want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
+want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_ipt *b,
              struct pp_ruleset *want, const struct pp_table *given, struct pp_table *loaded,
              const struct pp_table **tp, struct pp_error *err)
 {
@@ -206,7 +206,7 @@ want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backen
 
 static void
 host_checks(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t,
-            const struct pp_live *live)
+            const struct pp_ipt_live *live)
 {
 	if (o->enable_forwarding && !o->dry_run && pp_sysctl_read("net.ipv4.ip_forward") == 0) {
 		if (pp_sysctl_write("net.ipv4.ip_forward", 1) == 0)
@@ -217,7 +217,7 @@ host_checks(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_t
 	if (!t)
 		return;
 	struct pp_findings fs = { 0 };
-	pp_backend_checks(t, live, &fs);
+	pp_ipt_checks(t, live, &fs);
 	print_findings(cli, &fs);
 	pp_findings_free(&fs);
 }
@@ -336,12 +336,12 @@ filter_facts(const char *pre, const char *restore)
  * kernel for as long as the generation stays where we leave it.
  */
 static void
-record_gen(struct pp_cli *cli, const struct pp_backend *b, const struct pp_live *live,
+record_gen(struct pp_cli *cli, const struct pp_ipt *b, const struct pp_ipt_live *live,
            const char *restore)
 {
 	struct pp_gen now;
 	struct pp_error e;
-	if (!live->gen.ns[0] || pp_backend_gen(b, &now) < 0 || strcmp(now.ns, live->gen.ns) != 0 ||
+	if (!live->gen.ns[0] || pp_ipt_gen(b, &now) < 0 || strcmp(now.ns, live->gen.ns) != 0 ||
 	    now.gen != live->gen.gen + commits(restore))
 		return;
 	char *facts = filter_facts(live->save[PP_FILTER], restore);
@@ -445,7 +445,7 @@ hold_signals(bool on, sigset_t *saved)
  * tests cheaply: always test plans for both tables there.
  */
 static bool
-needs_test(const struct pp_backend *b, const char *restore)
+needs_test(const struct pp_ipt *b, const char *restore)
 {
 	if (commits(restore) < 2)
 		return false;
@@ -460,7 +460,7 @@ needs_test(const struct pp_backend *b, const char *restore)
 
 /* The snapshot of what portpilot owns now: applied.rules itself when that is the kernel's state. */
 static int
-snapshot(struct pp_cli *cli, const struct pp_live *live, struct pp_error *err)
+snapshot(struct pp_cli *cli, const struct pp_ipt_live *live, struct pp_error *err)
 {
 	if (live->cached)
 		return pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_SNAPSHOT, err);
@@ -478,12 +478,12 @@ snapshot(struct pp_cli *cli, const struct pp_live *live, struct pp_error *err)
  * 4 ms after the commit.
  */
 static int
-commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
-       struct pp_live *live, struct pp_ruleset *want, struct pp_table **table,
+commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_ipt *b,
+       struct pp_ipt_live *live, struct pp_ruleset *want, struct pp_table **table,
        struct pp_plan *p, time_t *deadline, struct pp_error *err)
 {
 	int rc = 0;
-	if (needs_test(b, p->restore) && pp_backend_restore(b, p->restore, true, err) < 0)
+	if (needs_test(b, p->restore) && pp_ipt_restore(b, p->restore, true, err) < 0)
 		return -1;
 	pp_apply_mark("test");
 	if (snapshot(cli, live, err) < 0)
@@ -501,7 +501,7 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 	*deadline = pd.deadline;
 	pp_apply_mark("arm");
 	/* The new applied.rules is written (and synced) while iptables-restore commits. */
-	struct pp_proc *job = pp_backend_restore_start(b, p->restore, false);
+	struct pp_proc *job = pp_ipt_restore_start(b, p->restore, false);
 	char *text = pp_ruleset_text(want);
 	struct pp_error serr;
 	int staged = job ? pp_state_stage(cli->state_dir, PP_ST_APPLIED, text, &serr) : 0;
@@ -518,7 +518,7 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 	malloc_trim(0);
 #endif
 	pp_apply_mark("stage");
-	if (pp_backend_restore_finish(b, job, false, err) < 0) {
+	if (pp_ipt_restore_finish(b, job, false, err) < 0) {
 		pp_state_discard(cli->state_dir, PP_ST_APPLIED);
 		/* One table may have committed before the other failed. */
 		struct pp_error e2;
@@ -546,7 +546,7 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 
 /* Nothing to change in the kernel: still make this the persisted ruleset. */
 static int
-persist_unchanged(struct pp_cli *cli, const struct pp_backend *b, const struct pp_live *live,
+persist_unchanged(struct pp_cli *cli, const struct pp_ipt *b, const struct pp_ipt_live *live,
                   const struct pp_ruleset *want, struct pp_error *err)
 {
 	if (live->cached) /* applied.rules is this ruleset already */
@@ -584,11 +584,11 @@ cached_own(struct pp_cli *cli, const struct pp_gen *g, char **facts)
 }
 
 static int
-read_live(struct pp_cli *cli, struct pp_backend *b, struct pp_live *live, struct pp_error *err)
+read_live(struct pp_cli *cli, struct pp_ipt *b, struct pp_ipt_live *live, struct pp_error *err)
 {
 	struct pp_gen g;
 	char *facts = NULL;
-	bool known = pp_backend_gen(b, &g) == 0;
+	bool known = pp_ipt_gen(b, &g) == 0;
 	char *own = known ? cached_own(cli, &g, &facts) : NULL;
 	memset(live, 0, sizeof *live);
 	if (own && pp_ruleset_parse_buf(own, &live->own, err) == 0) {
@@ -598,7 +598,7 @@ read_live(struct pp_cli *cli, struct pp_backend *b, struct pp_live *live, struct
 		live->cached = true;
 	} else {
 		free(facts);
-		if (pp_backend_read(b, live, err) < 0)
+		if (pp_ipt_read(b, live, err) < 0)
 			return -1;
 	}
 	if (known)
@@ -615,11 +615,11 @@ static int
 undo_last(struct pp_cli *cli, const struct pp_pending *pd, struct pp_error *err)
 {
 	char *snap = pp_state_read(cli->state_dir, PP_ST_SNAPSHOT);
-	struct pp_backend b;
+	struct pp_ipt b;
 	if (!snap)
 		return pp_error_set(err, "no snapshot in %s: nothing was applied yet", cli->state_dir);
 	pp_state_remove(cli->state_dir, PP_ST_GEN);
-	int rc = pp_backend_open(&b, err) < 0 || restore_text(&b, snap, err) < 0 ? -1 : 0;
+	int rc = pp_ipt_open(&b, err) < 0 || restore_text(&b, snap, err) < 0 ? -1 : 0;
 	if (rc == 0) {
 		pp_state_write(cli->state_dir, PP_ST_APPLIED, snap, err);
 		if (!pd)
@@ -684,10 +684,10 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 		if (late_rollback(cli, "apply", &pd, err) < 0)
 			return -1;
 	}
-	struct pp_backend b;
-	struct pp_live live;
+	struct pp_ipt b;
+	struct pp_ipt_live live;
 	pp_apply_mark(NULL);
-	if (pp_backend_open(&b, err) < 0)
+	if (pp_ipt_open(&b, err) < 0)
 		return -1;
 	pp_apply_mark("backend-open");
 	if (read_live(cli, &b, &live, err) < 0)
@@ -697,7 +697,7 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	const struct pp_table *t = NULL;
 	struct pp_table *owned = loaded;
 	if (want_ruleset(cli, o, &b, &want, given, loaded, &t, err) < 0) {
-		pp_live_free(&live);
+		pp_ipt_live_free(&live);
 		pp_table_free(owned);
 		return -1;
 	}
@@ -721,7 +721,7 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	pp_apply_mark("after");
 	pp_plan_free(&p);
 	pp_ruleset_free(&want);
-	pp_live_free(&live);
+	pp_ipt_live_free(&live);
 	pp_table_free(owned);
 	return rc;
 }
@@ -820,8 +820,8 @@ kernel_holds_applied(struct pp_cli *cli, struct pp_error *err)
 {
 	char *text = pp_state_read(cli->state_dir, PP_ST_APPLIED);
 	struct pp_ruleset want;
-	struct pp_backend b;
-	struct pp_live live;
+	struct pp_ipt b;
+	struct pp_ipt_live live;
 	if (!text) {
 		pp_error_set(err, "%s/%s is missing", cli->state_dir, PP_ST_APPLIED);
 		return false;
@@ -829,7 +829,7 @@ kernel_holds_applied(struct pp_cli *cli, struct pp_error *err)
 	int rc = pp_ruleset_parse_buf(text, &want, err);
 	if (rc < 0)
 		return false;
-	if (pp_backend_open(&b, err) < 0 || pp_backend_read(&b, &live, err) < 0) {
+	if (pp_ipt_open(&b, err) < 0 || pp_ipt_read(&b, &live, err) < 0) {
 		pp_ruleset_free(&want);
 		return false;
 	}
@@ -841,7 +841,7 @@ kernel_holds_applied(struct pp_cli *cli, struct pp_error *err)
 		             "chain(s) differ: a reboot, or someone's iptables change)", p.nchanged,
 		             p.chains_written + p.chains_dropped);
 	pp_plan_free(&p);
-	pp_live_free(&live);
+	pp_ipt_live_free(&live);
 	pp_ruleset_free(&want);
 	return same;
 }

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "portpilot/backend.h"
+#include "portpilot/backend-iptables.h"
 #include "portpilot/util.h"
 
 /*
@@ -158,7 +158,7 @@ holds_rules(const char *save)
 }
 
 static void
-set_variant(struct pp_backend *b, const char *v)
+set_variant(struct pp_ipt *b, const char *v)
 {
 	snprintf(b->variant, sizeof b->variant, "%s", v);
 	snprintf(b->save, sizeof b->save, "iptables-%s-save", v);
@@ -202,7 +202,7 @@ legacy_may_hold_rules(void)
 }
 
 int
-pp_backend_open(struct pp_backend *b, struct pp_error *err)
+pp_ipt_open(struct pp_ipt *b, struct pp_error *err)
 {
 	memset(b, 0, sizeof *b);
 	const char *env = getenv("PORTPILOT_IPTABLES");
@@ -251,7 +251,7 @@ section(const char *all, const char *name)
 }
 
 int
-pp_backend_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err)
+pp_ipt_read(struct pp_ipt *b, struct pp_ipt_live *live, struct pp_error *err)
 {
 	static const char *names[PP_NF__COUNT] = { "nat", "filter" };
 	memset(live, 0, sizeof *live);
@@ -319,7 +319,7 @@ nft_genid(int fd, unsigned long *gen)
 }
 
 int
-pp_backend_gen(const struct pp_backend *b, struct pp_gen *g)
+pp_ipt_gen(const struct pp_ipt *b, struct pp_gen *g)
 {
 	memset(g, 0, sizeof *g);
 #ifdef SO_NETNS_COOKIE
@@ -347,7 +347,7 @@ pp_backend_gen(const struct pp_backend *b, struct pp_gen *g)
 }
 
 void
-pp_live_free(struct pp_live *live)
+pp_ipt_live_free(struct pp_ipt_live *live)
 {
 	pp_ruleset_free(&live->own);
 	free(live->save[PP_NAT]);
@@ -357,14 +357,14 @@ pp_live_free(struct pp_live *live)
 }
 
 struct pp_proc *
-pp_backend_restore_start(const struct pp_backend *b, const char *text, bool test)
+pp_ipt_restore_start(const struct pp_ipt *b, const char *text, bool test)
 {
 	char *argv[] = { (char *)b->restore, "--noflush", test ? "--test" : NULL, NULL };
 	return proc_start(argv, text);
 }
 
 int
-pp_backend_restore_finish(const struct pp_backend *b, struct pp_proc *pr, bool test,
+pp_ipt_restore_finish(const struct pp_ipt *b, struct pp_proc *pr, bool test,
                           struct pp_error *err)
 {
 	char *e = NULL;
@@ -384,9 +384,9 @@ pp_backend_restore_finish(const struct pp_backend *b, struct pp_proc *pr, bool t
 }
 
 int
-pp_backend_restore(const struct pp_backend *b, const char *text, bool test, struct pp_error *err)
+pp_ipt_restore(const struct pp_ipt *b, const char *text, bool test, struct pp_error *err)
 {
-	return pp_backend_restore_finish(b, pp_backend_restore_start(b, text, test), test, err);
+	return pp_ipt_restore_finish(b, pp_ipt_restore_start(b, text, test), test, err);
 }
 
 /* The router's own IPv4 addresses. */
@@ -617,7 +617,7 @@ check_forward(const char *save, struct pp_findings *out)
  * few are enough to make the point on a big table.
  */
 static void
-check_foreign(const struct pp_table *t, const struct pp_live *live, struct pp_findings *out)
+check_foreign(const struct pp_table *t, const struct pp_ipt_live *live, struct pp_findings *out)
 {
 	enum { MAX_SHOWN = 10 };
 	char *all = pp_xasprintf("%s%s%s", live->save_more ? live->save_more : "",
@@ -648,7 +648,7 @@ check_foreign(const struct pp_table *t, const struct pp_live *live, struct pp_fi
 }
 
 void
-pp_backend_checks(const struct pp_table *t, const struct pp_live *live, struct pp_findings *out)
+pp_ipt_checks(const struct pp_table *t, const struct pp_ipt_live *live, struct pp_findings *out)
 {
 	if (pp_sysctl_read("net.ipv4.ip_forward") == 0)
 		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,

@@ -81,7 +81,7 @@ json_list(FILE *f, const char *key, char **v, size_t n)
 }
 
 static void
-status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_status *st,
+status_json(struct pp_cli *cli, const struct pp_ipt *b, const struct pp_map_status *st,
             size_t n, const struct pp_layout_status *ls, const struct pp_pending *pd, bool pending)
 {
 	FILE *f = cli->out;
@@ -158,7 +158,7 @@ pending_text(struct pp_cli *cli, const struct pp_pending *pd)
 }
 
 static void
-status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_status *st,
+status_text(struct pp_cli *cli, const struct pp_ipt *b, const struct pp_map_status *st,
             size_t n, const struct pp_layout_status *ls, const struct pp_pending *pd, bool pending)
 {
 	FILE *f = cli->out;
@@ -215,13 +215,13 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 		return pp_cli_usage(cli, "status", "unexpected argument '%s'", argv[1]);
 	struct pp_error err;
 	struct pp_table *t;
-	struct pp_backend b;
-	struct pp_live live;
+	struct pp_ipt b;
+	struct pp_ipt_live live;
 	if (pp_table_load(cli->table_path, false, &t, &err) < 0) {
 		fprintf(cli->err, "portpilot status: %s\n", err.msg);
 		return PP_EXIT_USAGE;
 	}
-	if (pp_backend_open(&b, &err) < 0 || pp_backend_read(&b, &live, &err) < 0) {
+	if (pp_ipt_open(&b, &err) < 0 || pp_ipt_read(&b, &live, &err) < 0) {
 		fprintf(cli->err, "portpilot status: %s\n", err.msg);
 		pp_table_free(t);
 		return PP_EXIT_FAIL;
@@ -229,7 +229,7 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 	struct pp_map_status *st = NULL;
 	struct pp_layout_status ls = { 0 };
 	int rc = PP_EXIT_OK;
-	if (pp_status_read_all(t, &b, &live, time(NULL), &st, &ls, &err) < 0) {
+	if (pp_ipt_status_read_all(t, &b, &live, time(NULL), &st, &ls, &err) < 0) {
 		fprintf(cli->err, "portpilot status: %s\n", err.msg);
 		rc = PP_EXIT_FAIL;
 	} else {
@@ -254,7 +254,7 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 	}
 	pp_status_free(st, t->n);
 	pp_layout_status_free(&ls);
-	pp_live_free(&live);
+	pp_ipt_live_free(&live);
 	pp_table_free(t);
 	return rc;
 }

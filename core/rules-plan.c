@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "portpilot/backend.h"
+#include "portpilot/backend-iptables.h"
 #include "apply-internal.h"
 #include "portpilot/util.h"
 
@@ -335,7 +335,7 @@ span(const struct tagged *v, size_t n, const struct tagged *k, size_t *first)
 
 /* Every foreign rule the live state holds (raw, mangle, nat, filter): one parse for all mappings. */
 static struct pp_foreign *
-foreign_rules(const struct pp_live *live)
+foreign_rules(const struct pp_ipt_live *live)
 {
 	char *all = pp_xasprintf("%s%s%s", live->save_more ? live->save_more : "",
 	                         live->save[PP_NAT] ? live->save[PP_NAT] : "",
@@ -420,14 +420,14 @@ orphans(const struct pp_table *t, const struct tagged *l, size_t nl, struct pp_l
 }
 
 int
-pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
+pp_ipt_status_read(const struct pp_table *t, struct pp_ipt *b, const struct pp_ipt_live *live,
                time_t now, struct pp_map_status **st, struct pp_error *err)
 {
-	return pp_status_read_all(t, b, live, now, st, NULL, err);
+	return pp_ipt_status_read_all(t, b, live, now, st, NULL, err);
 }
 
 int
-pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
+pp_ipt_status_read_all(const struct pp_table *t, struct pp_ipt *b, const struct pp_ipt_live *live,
                    time_t now, struct pp_map_status **st, struct pp_layout_status *ls,
                    struct pp_error *err)
 {

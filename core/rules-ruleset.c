@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "portpilot/backend.h"
+#include "portpilot/backend-iptables.h"
 #include "portpilot/util.h"
 
 /* Open addressing over chain indexes; thousands of chains make a linear search quadratic. */

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "portpilot/backend.h"
+#include "portpilot/backend-iptables.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
 #include "probe-internal.h"
@@ -195,7 +195,7 @@ static char *rule_jumps(const char *wan, const char *lan_if, const struct pp_cid
 	                    "-%c INPUT -i %s -j PP-LOG-%d\n%s", op, group, op, wan, group, hairpin);
 }
 
-static int rule(const struct logctx *x, const struct pp_backend *b, const char *wan, int group, bool add,
+static int rule(const struct logctx *x, const struct pp_ipt *b, const char *wan, int group, bool add,
                 struct pp_error *err)
 {
 	char *jumps = rule_jumps(wan, x->t->site.val[PP_S_LAN_INTERFACE], &x->lan, group, add ? 'I' : 'D');
@@ -207,7 +207,7 @@ static int rule(const struct logctx *x, const struct pp_backend *b, const char *
 		               "-m addrtype --dst-type LOCAL -j NFLOG --nflog-group %d --nflog-prefix pp-rej\n"
 		               "%sCOMMIT\n", group, group, group, group, group, jumps)
 		: pp_xasprintf("*mangle\n%s-F PP-LOG-%d\n-X PP-LOG-%d\nCOMMIT\n", jumps, group, group);
-	int rc = pp_backend_restore(b, text, false, err);
+	int rc = pp_ipt_restore(b, text, false, err);
 	free(text);
 	free(jumps);
 	return rc;
@@ -318,7 +318,7 @@ static int run_reader(struct logctx *x, pcap_t *h, int secs, struct pp_error *er
 }
 
 /* The nflog handle is bound before the rules exist, so no early connection is missed. */
-static int capture_log(struct logctx *x, const struct pp_backend *b, const char *wan, int group,
+static int capture_log(struct logctx *x, const struct pp_ipt *b, const char *wan, int group,
                        int secs, struct pp_error *err)
 {
 	char dev[32], eb[PCAP_ERRBUF_SIZE] = "";
@@ -438,7 +438,7 @@ int pp_cmd_log(struct pp_cli *cli, int argc, char **argv)
 	struct args a = { 0 };
 	int rc;
 	struct pp_table *t = NULL;
-	struct pp_backend b;
+	struct pp_ipt b;
 	struct pp_error e;
 	char wan[32] = "";
 	if (pp_cli_wants_help(argc, argv))
@@ -474,7 +474,7 @@ int pp_cmd_log(struct pp_cli *cli, int argc, char **argv)
 		fprintf(cli->err, "portpilot log: [site] wan_interface is not set in %s\n", cli->table_path);
 	else if (a.record && rec_open(&r, cli->state_dir, path, old, sizeof path, &e) < 0)
 		fprintf(cli->err, "portpilot log: %s\n", e.msg);
-	else if (pp_backend_open(&b, &e) < 0)
+	else if (pp_ipt_open(&b, &e) < 0)
 		fprintf(cli->err, "portpilot log: %s\n", e.msg);
 	else if (capture_log(&x, &b, wan, a.group, a.secs, &e) < 0)
 		fprintf(cli->err, "portpilot log: %s\n", e.msg);

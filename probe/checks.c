@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "probe-internal.h"
-#include "portpilot/backend.h"
+#include "portpilot/backend-iptables.h"
 #include "portpilot/util.h"
 
 void pp_check_add(struct pp_probe_result *r, const struct pp_probe_opts *o, const char *id,
@@ -401,9 +401,9 @@ void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct
 	check_rp_filter(f, r, o);
 	/* The same iptables variant the backend writes with (nft or legacy); every table at once,
 	 * since another tool's rule in raw or mangle stops the traffic as surely as one in filter. */
-	struct pp_backend b;
+	struct pp_ipt b;
 	struct pp_error e;
-	const char *save = pp_backend_open(&b, &e) == 0 ? b.save : "iptables-save";
+	const char *save = pp_ipt_open(&b, &e) == 0 ? b.save : "iptables-save";
 	char *argv[] = { (char *)save, "-c", NULL };
 	char *all = pp_run_cmd(argv);
 	char *nat = all ? pp_save_section(all, "nat") : NULL, *filter = all ? pp_save_section(all, "filter") : NULL;

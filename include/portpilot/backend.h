@@ -1,4 +1,10 @@
-/* The iptables backend: render the table into chains portpilot owns, apply them atomically, read them back. */
+/*
+ * The backend interface: what the engine wants per mapping (a neutral model that names no
+ * firewall syntax) and the operations every backend (core/backend-*.c) implements. The apply
+ * state machine (core/apply-lifecycle.c), status, the probe and the access log speak only this.
+ * The iptables backend's own API is in portpilot/backend-iptables.h. A guide for writers of a
+ * backend: notes/backend-iface.md in the repository's notes, summarised at struct pp_backend_ops.
+ */
 #ifndef PORTPILOT_BACKEND_H
 #define PORTPILOT_BACKEND_H
 
@@ -12,156 +18,131 @@
 #include "portpilot/error.h"
 #include "portpilot/table.h"
 
+/* ---- the neutral model: what the engine wants (core/backend.c builds it from the table) ---- */
+
 /*
- * Layout (all names start with "PP-"; nothing else is touched):
- *   nat:    PREROUTING -j PP-PRE   (WAN side, local destination; LAN side too with hairpin)
- *           OUTPUT     -j PP-OUT   (the router itself)
- *           POSTROUTING -j PP-POST (hairpin SNAT, portpilot's flows only)
- *           PP-PRE -g PP-MARK: conntrack mark 0x10000000 on, -j PP-DNAT, mark off
- *           again (so only flows a portpilot DNAT rule took keep it);
- *           PP-MARK/PP-OUT -> PP-DNAT -g PP-DT-lo-hi (tcp) / PP-DU-lo-hi (udp):
- *           a binary tree over the public port space; leaves hold the DNAT rules.
- *   filter: FORWARD (and DOCKER-USER) -j PP-FWD: one ACCEPT for DNATed flows
- *           carrying the mark; other tools' DNATs meet the user's FORWARD rules.
- * Rules are kept in the exact form iptables-save prints, so live and
- * rendered rules compare as text. Every mapping rule carries the comment
- * "pp:NAME" (NAME sanitized by pp_rule_tag).
+ * One mapping as every backend must carry it out, per protocol bit in proto:
+ *  - DNAT: a new connection from an allowed source, arriving on want->wan_if for any local
+ *    address of the router, to a public port p in [pub_lo, pub_hi], goes to
+ *    internal_ip:(in_lo + p - pub_lo). The router's own connections to its local addresses
+ *    (not 127.0.0.0/8) on those ports are translated the same way (nat OUTPUT in iptables).
+ *  - allowed sources: every source when any_source; else allow[], plus the LAN subnet when
+ *    hairpin && want->have_lan, plus the router itself.
+ *  - forward accept: every packet (new, established, related) of the flows this backend's own
+ *    DNAT translated, and nothing else (another tool's DNAT meets the user's rules).
+ *  - hairpin (want->hairpin, want->have_lan, want->lan_if): LAN sources on lan_if to the public
+ *    address (public_ip, or when 0 any local address outside the LAN) are DNATed too, and those
+ *    flows are masqueraded on lan_if so the server's replies come back through the router.
+ *  - masquerade: this mapping's translated flows leave to internal_ip (internal ports, original
+ *    public port) with the router's LAN address as source (SNAT on lan_if when set).
+ *  - expires: the engine leaves expired and disabled mappings out (active false); a backend
+ *    with element timeouts may use the time, the others ignore it.
+ * Every object a backend writes for a mapping carries tag, so live state is read back per
+ * mapping (status, counters, expiry) and a diff is grouped per mapping.
  */
-#define PP_CHAIN_PREFIX "PP-"
-
-enum pp_nf_table { PP_NAT, PP_FILTER, PP_NF__COUNT };
-
-struct pp_chain {
-	enum pp_nf_table table;
-	char *name;
-	char **rules;                   /* "-A NAME ..." lines */
-	unsigned long long *pkts, *bytes; /* per rule, only when read with counters */
-	size_t n, cap;
+struct pp_want_map {
+	const char *name;               /* section name (points into the table) */
+	char *tag;                      /* pp_rule_tag(name): "pp:" + name, unusual bytes as '_' */
+	int line;                       /* of the section, for messages */
+	bool active;                    /* enabled and not expired at want->now; only these are rendered */
+	enum pp_proto proto;            /* PP_TCP and/or PP_UDP */
+	uint16_t pub_lo, pub_hi;        /* public port range (lo == hi: one port) */
+	uint16_t in_lo, in_hi;          /* internal ports, same length as the public range */
+	uint32_t internal_ip;           /* host order */
+	bool any_source;                /* no allow list, or one with 0.0.0.0/0 */
+	const struct pp_cidr *allow;    /* the allow list as written (points into the table) */
+	size_t nallow;
+	bool hairpin;                   /* LAN clients may use the public address (site default) */
+	bool masquerade;
+	time_t expires;                 /* 0 never */
 };
 
-struct pp_ruleset {
-	struct pp_chain *chains;        /* portpilot's chains, any order */
-	size_t n, cap;
-	struct pp_chain hooks[PP_NF__COUNT]; /* rules in other chains that jump to ours ("-A FORWARD -j PP-FWD") */
-	struct pp_chain_index *idx;     /* name lookup (private) */
-	char *text;                     /* pp_ruleset_parse_buf's buffer: parsed rules point into it */
-	size_t textlen;
-};
-
-struct pp_render_opts {
-	time_t now;                     /* clock for expires */
-	bool have_lan;                  /* LAN subnet known (hairpin needs it) */
+struct pp_want {
+	const char *path;               /* the table's path, for messages */
+	time_t now;
+	const char *wan_if;             /* validated interface names; never NULL */
+	const char *lan_if;             /* NULL when [site] has none */
+	bool have_lan;                  /* the LAN subnet is known ([site] lan_subnet or lan_if's) */
 	struct pp_cidr lan;
-	bool docker_user;               /* DOCKER-USER exists: hook it too */
-	size_t leaf_max;                /* rules per leaf chain; 0 = 128; SIZE_MAX = one linear chain */
+	uint32_t public_ip;             /* [site] public_ip; 0 = auto (match the router's local addresses) */
+	bool hairpin;                   /* [site] hairpin */
+	struct pp_want_map *maps;       /* every mapping of the table, in table order */
+	size_t n;
+	size_t leaf_max;                /* layout hint (benches): 0 default, SIZE_MAX one linear chain */
 };
-
-/* Render the active mappings of t (pp_mapping_active). -1 if [site] lacks what is needed. */
-int pp_render(const struct pp_table *t, const struct pp_render_opts *o, struct pp_ruleset *out,
-              struct pp_error *err);
-void pp_ruleset_free(struct pp_ruleset *rs);
-struct pp_chain *pp_ruleset_chain(struct pp_ruleset *rs, enum pp_nf_table t, const char *name,
-                                  bool create);
-void pp_chain_add(struct pp_chain *c, const char *rule);
-/* Free one rule taken out of a chain of rs (parsed rules live in rs->text). */
-void pp_ruleset_rule_free(const struct pp_ruleset *rs, char *rule);
+/* The model of t at now (LAN subnet from the table or the interface). -1 if [site] lacks what
+   a backend needs (no or a bad wan_interface), err naming file, line and the fix. */
+int pp_want_build(const struct pp_table *t, time_t now, struct pp_want *w, struct pp_error *err);
+void pp_want_free(struct pp_want *w);
 /* The comment tag of a mapping's rules: "pp:" + name with unusual bytes as '_'. Caller frees. */
 char *pp_rule_tag(const char *name);
 
-/* The ruleset as iptables-save text of the two tables (snapshots, persistence). */
-char *pp_ruleset_text(const struct pp_ruleset *rs);
+/* The access log's rules (probe/access-log.c): copies of new connections to an NFLOG group. */
+struct pp_log_spec {
+	int group;                      /* NFLOG group */
+	const char *wan_if;
+	const char *lan_if;             /* NULL: no hairpin logging */
+	struct pp_cidr lan;             /* len 0: unknown */
+};
 /*
- * Read portpilot's part of iptables-save text (one or both tables, with or
- * without -c counters) into rs: PP- chains and the hooks into them.
+ * The prefixes the log rules give packets, which the reader matches on: a new connection this
+ * router DNATed and forwarded (seen after the forward verdict, so filter passed it): "pp-acc";
+ * a new connection from the WAN (or from lan_if to an address outside lan: hairpin) reaching
+ * the router itself untranslated (no mapping took it): "pp-rej".
  */
-int pp_ruleset_parse(const char *text, struct pp_ruleset *rs, struct pp_error *err);
-/* The same, consuming (and freeing) a malloc'd buffer: no copy of a big text. */
-int pp_ruleset_parse_buf(char *text, struct pp_ruleset *rs, struct pp_error *err);
+#define PP_LOG_ACCEPTED "pp-acc"
+#define PP_LOG_REFUSED  "pp-rej"
 
-/* What an apply changes: chains to write, chains to drop, hooks to add/remove. */
+/* ---- what an apply changes (the backend fills it; the engine reports and stores it) ---- */
+
+/* A public port range whose running flows must restart through the new rules. */
+struct pp_flush { enum pp_proto proto; uint16_t lo, hi; };
+
 struct pp_plan {
-	char *restore;                  /* iptables-restore --noflush input; NULL when nothing changes */
-	size_t chains_written, chains_dropped, hooks_changed;
-	char **changed;                 /* mapping tags whose rules differ */
+	char *restore;                  /* the backend's transaction, opaque to the engine (iptables:
+	                                   iptables-restore --noflush input); NULL when nothing changes */
+	size_t chains_written, chains_dropped, hooks_changed; /* the report's counts (in the backend's units) */
+	char **changed;                 /* tags of the mappings whose rules differ */
 	size_t nchanged;
-	struct pp_flush { enum pp_proto proto; uint16_t lo, hi; } *flush; /* public ports whose flows must restart */
+	struct pp_flush *flush;         /* public ports whose flows must restart */
 	size_t nflush;
 	size_t flows_removed;           /* after the commit: conntrack entries of those ports removed */
-	bool flows_unlisted;            /* flows exist but neither /proc nor conntrack -L could list them */
+	bool flows_unlisted;            /* flows exist but could not be listed */
+	unsigned long commits;          /* kernel transactions the commit makes (nf_tables generations) */
+	void *priv;                     /* anything else the backend's commit needs (its own to free) */
 };
-/* Plan the move from live to want. */
-void pp_plan_make(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_plan *p);
-/* Print a diff per mapping (- live, + want) to f. */
-void pp_plan_diff(FILE *f, const struct pp_ruleset *want, const struct pp_ruleset *live);
 void pp_plan_free(struct pp_plan *p);
 
-/* ---- the system's iptables (core/backend-iptables.c) ---- */
-struct pp_backend {
-	char variant[8];                /* "nft" or "legacy" */
-	char save[32], restore[32];     /* binaries of that variant */
-	char cmd[32];                   /* iptables-nft / iptables-legacy */
-	bool docker_user;               /* filter has a DOCKER-USER chain */
-};
 /*
- * Pick the system's variant (PORTPILOT_IPTABLES=nft|legacy overrides) and
- * refuse when the other variant holds rules too.
- */
-int pp_backend_open(struct pp_backend *b, struct pp_error *err);
-/*
- * Where the kernel's ruleset stands: the nf_tables generation, which every
- * commit in the network namespace bumps by one, and the namespace itself
- * (boot id + netns cookie: generations restart in a new namespace).
+ * Where the kernel's ruleset stands: the nf_tables generation, which every commit in the
+ * network namespace bumps by one, and the namespace itself (boot id + netns cookie).
  * -1 when unknown (iptables-legacy, old kernels).
  */
 struct pp_gen {
 	char ns[80];
 	unsigned long gen;
 };
-int pp_backend_gen(const struct pp_backend *b, struct pp_gen *g);
-/* Live state: portpilot's part (with counters) and the full save text of nat and filter. */
-struct pp_live {
-	struct pp_ruleset own;
-	char *save[PP_NF__COUNT];
-	struct pp_gen gen;              /* generation before the read (ns "" when unknown) */
-	bool cached;                    /* own is applied.rules, proven current by gen (apply only) */
-	char *save_more;                /* the raw and mangle sections (rules in the mappings' way), or NULL */
+
+/* ---- the backend ---- */
+struct pp_backend_ops;
+struct pp_be_state;                     /* a ruleset in a backend's own form: never defined by the engine */
+
+struct pp_backend {
+	const struct pp_backend_ops *ops;
+	void *priv;                     /* the backend's own (open fills it, close frees it) */
+	char variant[16];               /* its flavour for status: iptables "nft" / "legacy" */
+	char why[256];                  /* why this backend: "[site] backend = iptables", auto's reason */
 };
-int pp_backend_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err);
-void pp_live_free(struct pp_live *live);
-/* Feed text to iptables-restore --noflush (--test when test). err holds its message. */
-int pp_backend_restore(const struct pp_backend *b, const char *text, bool test,
-                       struct pp_error *err);
-/*
- * The same in two halves: start returns once the text is written to
- * iptables-restore (NULL if it cannot start), so the caller can work while
- * the kernel commits; finish waits and reports like pp_backend_restore.
- */
-struct pp_proc;
-struct pp_proc *pp_backend_restore_start(const struct pp_backend *b, const char *text, bool test);
-int pp_backend_restore_finish(const struct pp_backend *b, struct pp_proc *pr, bool test,
-                              struct pp_error *err);
-/*
- * Delete the conntrack entries of flows to the given public ports that were
- * DNATed (old target) or went to the router itself (no mapping yet), so they
- * restart through the new rules. Returns entries deleted.
- */
-/* Remove the conntrack entries of flows DNATed (or addressed to the router) on p's flush ports;
-   fills p->flows_removed, and p->flows_unlisted when they could not be listed. */
-void pp_conntrack_flush(struct pp_plan *p);
-/* Run argv with stdin text (may be NULL); collect stdout (may be NULL). Returns exit status or -1. */
-int pp_run(char *const argv[], const char *in, char **out, char **errout);
 
-/* Host checks around the rules; warnings go to the findings. */
-int pp_sysctl_read(const char *name);     /* "net.ipv4.ip_forward" -> value, -1 if unreadable */
-int pp_sysctl_write(const char *name, int value);
-void pp_backend_checks(const struct pp_table *t, const struct pp_live *live,
-                       struct pp_findings *out);
-/* The IPv4 subnet of an interface; -1 when it has none. */
-int pp_iface_subnet(const char *ifname, struct pp_cidr *out);
-/* The first IPv4 address of an interface (host order), 0 when none or ifname is NULL. */
-uint32_t pp_iface_addr4(const char *ifname);
+/* Live state (ops->read): portpilot's part with counters and whatever the questions need. */
+struct pp_live {
+	const struct pp_backend_ops *ops; /* who read it (pp_live_free) */
+	struct pp_be_state *own;        /* portpilot's own objects, with counters when read fresh */
+	void *view;                     /* the backend's view of everything else (other tools' rules) */
+	struct pp_gen gen;              /* generation before the read (ns "" when unknown) */
+	bool cached;                    /* own is the last apply's record, proven current by gen */
+};
 
-/* ---- other tools' rules in the mapping's way (core/rules-foreign.c) ---- */
 /* What a foreign rule ahead of portpilot's does to a mapping's traffic. */
 enum pp_foreign_kind {
 	PP_FOREIGN_NONE,
@@ -170,16 +151,16 @@ enum pp_foreign_kind {
 };
 struct pp_foreign_hit {
 	enum pp_foreign_kind kind;
-	bool before_routing;            /* raw/mangle/nat PREROUTING, before the forwarding decision */
+	bool before_routing;            /* before the forwarding decision (raw/mangle/nat prerouting) */
 	bool reply;                     /* it is the server's replies that the rule meets */
-	char table[8];                  /* raw, mangle, nat, filter */
+	char table[8];                  /* raw, mangle, nat, filter (nftables: the family's table name) */
 	char chain[32];                 /* the chain that holds the rule */
-	char path[128];                 /* from the built-in chain to it: "PREROUTING > DOCKER" */
-	char rule[512];                 /* as iptables-save prints it, without counters */
+	char path[128];                 /* from the base chain to it: "PREROUTING > DOCKER" */
+	char rule[512];                 /* in the backend's own syntax, without counters */
 	char to[96];                    /* DNAT: where it sends the traffic */
-	unsigned long long pkts;        /* its packet counter (0 when read without -c) */
+	unsigned long long pkts;        /* its packet counter (0 when unknown) */
 };
-/* The mapping's traffic, as the walk needs it. */
+/* The mapping's traffic, as the questions need it. */
 struct pp_foreign_query {
 	enum pp_proto proto;
 	uint16_t pub_lo, pub_hi, in_lo, in_hi;
@@ -187,25 +168,176 @@ struct pp_foreign_query {
 	uint32_t public_ip;             /* the router's WAN address; 0 unknown */
 	const char *wan_if, *lan_if;    /* NULL unknown */
 };
-struct pp_foreign;
-/* The rules of raw, mangle, nat and filter from iptables-save text (with or without -c);
-   portpilot's own chains are left out. Never fails: text it does not know is skipped. */
-struct pp_foreign *pp_foreign_parse(const char *save);
-void pp_foreign_free(struct pp_foreign *fr);
-/* The first foreign rule that takes or drops the query's traffic before portpilot's rules, in
-   the kernel's order; 1 and *hit filled, 0 when none does (rules it cannot judge are passed over). */
-int pp_foreign_first(const struct pp_foreign *fr, const struct pp_foreign_query *q,
-                     struct pp_foreign_hit *hit);
 /* The query of mapping m on the site of t (public_ip: [site] public_ip, else wan_addr, the WAN
    interface's address from pp_iface_addr4, 0 unknown). */
 void pp_foreign_query_of(const struct pp_table *t, const struct pp_mapping *m, uint32_t wan_addr,
                          struct pp_foreign_query *q);
 /* A hit in words: table, chain path, the rule, its counter and what it does. Caller frees. */
 char *pp_foreign_words(const struct pp_foreign_hit *h);
-/* The "*name ... COMMIT" section of one table in iptables-save text; "" when absent. Caller frees. */
-char *pp_save_section(const char *all, const char *table);
 
-/* ---- lifecycle (core/apply-*.c) ---- */
+/* Status of one mapping against the kernel. */
+enum pp_sync { PP_SYNC_OK, PP_SYNC_MISSING, PP_SYNC_DRIFTED, PP_SYNC_INACTIVE, PP_SYNC_STALE,
+               PP_SYNC_SHADOWED,        /* its rules in place, but a foreign rule takes the port first */
+               PP_SYNC_BLOCKED };       /* its rules in place, but a foreign rule drops its traffic first */
+const char *pp_sync_name(enum pp_sync s);
+struct pp_map_status {
+	const char *name;
+	enum pp_sync sync;
+	unsigned long long pkts, bytes; /* DNAT rules: first packets of connections */
+	char *shadow;                   /* a foreign rule that catches the traffic first, or NULL */
+	bool shadow_drops;              /* that rule drops the traffic (else it takes the port) */
+	char *shadow_words;             /* it in words: table, chain, counter, what it does (pp_foreign_words) */
+};
+/* What no single mapping shows: the layout tying the mappings to the kernel, and leftovers. */
+struct pp_layout_status {
+	char **problems;                /* "nat: missing -A PREROUTING -j PP-PRE", "filter: unexpected ..." */
+	size_t nproblems;
+	char **orphans;                 /* names with rules in the kernel but no section in the table */
+	size_t norphans;
+};
+
+/* The probe's question about a mapping's translation, whoever wrote it (ops->dnat_present). */
+struct pp_dnat_answer {
+	bool known;                     /* false: the live state could not be read (not root) */
+	bool present;                   /* a DNAT to internal_ip:in_lo for every protocol of the mapping */
+	char missing_proto[4];          /* "tcp"/"udp": the first protocol without one */
+	unsigned long long pkts;        /* their packet counters, summed */
+};
+/* The probe's question about the forward path to internal_ip (ops->forward_state). */
+struct pp_forward_answer {
+	bool known;
+	bool policy_drop;               /* the forward hook's policy drops */
+	bool accept;                    /* some rule accepts DNATed traffic or traffic to internal_ip */
+};
+
+/*
+ * The operations. Conventions (notes/backend-iface.md says more):
+ *  - int returns 0 ok, -1 error with err filled (what failed and the fix); the kernel is left
+ *    as it was when an op that changes it fails (commit is atomic: all or nothing).
+ *  - What an op returns through a pointer is the caller's, freed with the op named for it
+ *    (state_free, live_free, pp_plan_free, free() for char *); inputs stay the caller's.
+ *  - Ops never print; text for people is returned (diff writes to the FILE given).
+ *  - Nothing outside the backend's own objects is ever changed or flushed.
+ *  - Optional ops may be NULL: test, flush (then pp_conntrack_flush), gen, facts, adopt.
+ */
+struct pp_backend_ops {
+	const char *name;               /* "iptables", "nftables": the value of [site] backend */
+	/* Could this backend run here (kernel, library, tools)? 0 yes, why: what it found; -1 no,
+	   err: what is missing. No change to the system. */
+	int (*detect)(char *why, size_t n, struct pp_error *err);
+	/* Open: b->ops is set; fill b->priv and b->variant. close frees b->priv. */
+	int (*open)(struct pp_backend *b, struct pp_error *err);
+	void (*close)(struct pp_backend *b);
+
+	/* The rules of want's active mappings in the backend's form. */
+	int (*render)(struct pp_backend *b, const struct pp_want *w, struct pp_be_state **out,
+	              struct pp_error *err);
+	/* The kernel's state: live->own (counters included), live->view for the questions. */
+	int (*read)(struct pp_backend *b, struct pp_live *live, struct pp_error *err);
+	void (*live_free)(struct pp_live *live);
+	void (*state_free)(struct pp_be_state *s);
+
+	/* Snapshots: a state as a byte blob (NUL-terminated, *len without it) the engine stores in
+	   the state directory, and back. load adapts it to this host (e.g. a hook into a chain that
+	   is gone is left out). */
+	char *(*save)(const struct pp_be_state *s, size_t *len);
+	int (*load)(struct pp_backend *b, const char *blob, size_t len, struct pp_be_state **out,
+	            struct pp_error *err);
+	/* Take mapping tag's objects out of s (expiry on a persisted snapshot). */
+	void (*drop_mapping)(struct pp_be_state *s, const char *tag);
+
+	/* The move from live to want: p->restore NULL when the kernel holds want already. Unchanged
+	   mappings keep their counters across the commit. */
+	void (*plan)(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live,
+	             struct pp_plan *p);
+	/* For people, per changed mapping: "+ name", "- name" or "~ name", then its "    - old" and
+	   "    + new" lines (the backend's own syntax). */
+	void (*diff)(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live,
+	             FILE *f);
+	/* Would the kernel take p (a dry run where that is cheap)? NULL or 0: yes as far as known. */
+	int (*test)(struct pp_backend *b, const struct pp_plan *p, struct pp_error *err);
+	/* Commit p in one transaction. during(arg), when given, runs once the kernel has the work and
+	   before the wait for it (the engine writes its state files meanwhile). */
+	int (*commit)(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), void *arg,
+	              struct pp_error *err);
+	/* Remove the conntrack entries of flows to p's flush ports that this backend translated (or
+	   that went to the router itself); fills p->flows_removed, p->flows_unlisted. */
+	void (*flush)(struct pp_backend *b, struct pp_plan *p);
+	/* The kernel's generation (see pp_gen); -1 unknown. */
+	int (*gen)(struct pp_backend *b, struct pp_gen *g);
+	/* The cached read: what the host checks need after p commits on top of live (a blob), and a
+	   live state rebuilt from a saved own state plus those facts, without reading the kernel. */
+	char *(*facts)(struct pp_backend *b, const struct pp_live *live, const struct pp_plan *p);
+	int (*adopt)(struct pp_backend *b, char *own, char *facts, struct pp_live *live,
+	             struct pp_error *err);
+
+	/* Status of every mapping of want (st[i] for want->maps[i], name from it) against live:
+	   sync, counters, shadowing; ls (may be NULL): layout problems and orphan mappings. */
+	int (*status)(struct pp_backend *b, const struct pp_want *w, const struct pp_live *live,
+	              struct pp_map_status *st, struct pp_layout_status *ls, struct pp_error *err);
+	/* Host checks around the rules (forward policy, other tools' rules ahead): warnings. */
+	void (*checks)(struct pp_backend *b, const struct pp_want *w, const struct pp_live *live,
+	               struct pp_findings *out);
+	/* The probe: the first foreign rule that takes or drops q's traffic before portpilot's, in the
+	   kernel's order: 1 and *hit, 0 none, -1 live state unknown. */
+	int (*foreign_first)(struct pp_backend *b, const struct pp_live *live,
+	                     const struct pp_foreign_query *q, struct pp_foreign_hit *hit);
+	/* The probe: is there a DNAT for m (whoever wrote it), and its counter. */
+	void (*dnat_present)(struct pp_backend *b, const struct pp_live *live, const struct pp_mapping *m,
+	                     struct pp_dnat_answer *a);
+	/* The probe: does the forward path drop by policy, and is there an accept for m's server. */
+	void (*forward_state)(struct pp_backend *b, const struct pp_live *live, uint32_t internal_ip,
+	                      struct pp_forward_answer *a);
+	/* The access log's rules: add them (replacing any left over in that group) or remove them. */
+	int (*log_rules)(struct pp_backend *b, const struct pp_log_spec *s, bool add, struct pp_error *err);
+	/* Remove every object this backend owns (a switch to another backend); the kernel is
+	   unchanged on error. */
+	int (*remove_all)(struct pp_backend *b, struct pp_error *err);
+};
+
+/* The backends built in: "iptables", and "nftables" when core/backend-nft.c is built
+   (PP_HAVE_NFTABLES). NULL when name is none of them. */
+const struct pp_backend_ops *pp_backend_ops_named(const char *name);
+extern const struct pp_backend_ops pp_backend_iptables;
+#ifdef PP_HAVE_NFTABLES
+extern const struct pp_backend_ops pp_backend_nftables;
+#endif
+
+/*
+ * Open the backend [site] backend names: iptables, nftables, or auto (also when t is NULL or
+ * the key is absent). auto picks nftables when its detect passes and no iptables-legacy
+ * table holds rules (nf_tables could not order its rules against those), else iptables.
+ * PORTPILOT_BACKEND=NAME overrides the table (tests, benches). b->why says which and why;
+ * a backend named but unusable is an error, never a silent fallback.
+ */
+int pp_backend_open_for(struct pp_backend *b, const struct pp_table *t, struct pp_error *err);
+/* The same with no table: auto (or PORTPILOT_BACKEND). */
+int pp_backend_open(struct pp_backend *b, struct pp_error *err);
+/* Open the backend of that name (a snapshot's), whatever the table says. */
+int pp_backend_open_named(struct pp_backend *b, const char *name, struct pp_error *err);
+void pp_backend_close(struct pp_backend *b);
+/* b->ops->read, and live->ops set. */
+int pp_backend_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err);
+void pp_live_free(struct pp_live *live);
+
+/* Does an iptables-legacy table hold rules (why: which)? Shared: auto asks it before nftables. */
+bool pp_iptables_legacy_in_use(char *why, size_t n);
+/* Remove the conntrack entries of flows to p's flush ports that were DNATed (or addressed to the
+   router: no mapping yet), so they restart through the new rules; fills p->flows_removed, and
+   p->flows_unlisted when they could not be listed. Backend-neutral (reads conntrack). */
+void pp_conntrack_flush(struct pp_plan *p);
+
+/* Host facts shared by the backends (core/backend.c). */
+int pp_sysctl_read(const char *name);     /* "net.ipv4.ip_forward" -> value, -1 if unreadable */
+int pp_sysctl_write(const char *name, int value);
+/* The IPv4 subnet of an interface; -1 when it has none. */
+int pp_iface_subnet(const char *ifname, struct pp_cidr *out);
+/* The first IPv4 address of an interface (host order), 0 when none or ifname is NULL. */
+uint32_t pp_iface_addr4(const char *ifname);
+/* Run argv with stdin text (may be NULL); collect stdout (may be NULL). Returns exit status or -1. */
+int pp_run(char *const argv[], const char *in, char **out, char **errout);
+
+/* ---- lifecycle (core/apply-*.c): validate -> plan -> commit -> confirm/rollback ---- */
 struct pp_apply_opts {
 	bool dry_run;
 	int confirm_seconds;            /* 0 = no confirm: persist at once */
@@ -226,30 +358,10 @@ struct pp_confirm_state {
 };
 void pp_confirm_state(const char *state_dir, struct pp_confirm_state *cs);
 
-/* Status of one mapping against the kernel. */
-enum pp_sync { PP_SYNC_OK, PP_SYNC_MISSING, PP_SYNC_DRIFTED, PP_SYNC_INACTIVE, PP_SYNC_STALE,
-               PP_SYNC_SHADOWED,        /* its rules in place, but a foreign rule takes the port first */
-               PP_SYNC_BLOCKED };       /* its rules in place, but a foreign rule drops its traffic first */
-const char *pp_sync_name(enum pp_sync s);
-struct pp_map_status {
-	const char *name;
-	enum pp_sync sync;
-	unsigned long long pkts, bytes; /* DNAT rules: first packets of connections */
-	char *shadow;                   /* a foreign rule that catches the traffic first, or NULL */
-	bool shadow_drops;              /* that rule drops the traffic (else it takes the port) */
-	char *shadow_words;             /* it in words: table, chain, counter, what it does (pp_foreign_words) */
-};
 /* Fill st[i] for t->maps[i]; caller frees with pp_status_free. */
 int pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
                    time_t now, struct pp_map_status **st, struct pp_error *err);
 void pp_status_free(struct pp_map_status *st, size_t n);
-/* What no single mapping shows: the layout tying the mappings to the kernel, and leftovers. */
-struct pp_layout_status {
-	char **problems;                /* "nat: missing -A PREROUTING -j PP-PRE", "filter: unexpected ..." */
-	size_t nproblems;
-	char **orphans;                 /* names with rules in the kernel but no section in the table */
-	size_t norphans;
-};
 /* pp_status_read plus *ls (caller frees with pp_layout_status_free); with problems every
    active mapping in sync reads drifted, since nothing may reach its rules. */
 int pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "portpilot/backend.h"
+#include "portpilot/backend-iptables.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
 

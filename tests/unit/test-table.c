@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "portpilot/backend.h"
+#include "portpilot/backend-iptables.h"
 #include "portpilot/table.h"
 #include "portpilot/util.h"
 
