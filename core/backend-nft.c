@@ -104,11 +104,10 @@ cidr_in(const struct pp_cidr *in, const struct pp_cidr *out)
  * dropped: an interval set refuses overlapping elements.
  */
 static size_t
-sources(const struct pp_table *t, const struct pp_render_opts *o, const struct pp_mapping *m,
-        struct pp_cidr *out)
+sources(const struct pp_want *w, const struct pp_want_map *m, struct pp_cidr *out)
 {
 	size_t n = 0;
-	bool any = m->nallow == 0;
+	bool any = m->any_source || m->nallow == 0;
 	for (size_t i = 0; i < m->nallow; i++)
 		any |= m->allow[i].len == 0;
 	if (any) {
@@ -117,8 +116,8 @@ sources(const struct pp_table *t, const struct pp_render_opts *o, const struct p
 	}
 	for (size_t i = 0; i < m->nallow; i++)
 		out[n++] = m->allow[i];
-	if (t->site.hairpin && o->have_lan)
-		out[n++] = o->lan;
+	if (m->hairpin && w->have_lan)
+		out[n++] = w->lan;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		bool inner = false;
@@ -134,16 +133,17 @@ sources(const struct pp_table *t, const struct pp_render_opts *o, const struct p
 	return k;
 }
 
+/* Every element carries the mapping's tag as its comment: status, diff and expiry read it back. */
 static void
-mapping_elements(const struct pp_table *t, const struct pp_render_opts *o, const struct pp_mapping *m,
-                 struct pp_nft_state *s)
+mapping_elements(const struct pp_want *w, const struct pp_want_map *m, struct pp_nft_state *s)
 {
+	const char *tag = m->tag;
 	char pub[16], in[16], ip[16];
 	range(pub, sizeof pub, m->pub_lo, m->pub_hi);
 	range(in, sizeof in, m->in_lo, m->in_hi);
 	pp_format_ipv4(m->internal_ip, ip);
 	struct pp_cidr *src = pp_xcalloc(m->nallow + 2, sizeof *src);
-	size_t nsrc = sources(t, o, m, src);
+	size_t nsrc = sources(w, m, src);
 	bool open = nsrc == 1 && src[0].len == 0;
 	for (int k = 0; k < 2; k++) {
 		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
@@ -151,35 +151,35 @@ mapping_elements(const struct pp_table *t, const struct pp_render_opts *o, const
 		const char *pn = k ? "udp" : "tcp";
 		/* One element per port: a range's ports shift by a fixed offset, which a map value cannot express. */
 		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++)
-			strv_add(&s->el[PP_NFT_DNAT], pp_xasprintf("%s . %u : %s . %u", pn, p, ip,
+			strv_add(&s->el[PP_NFT_DNAT], pp_xasprintf("%s . %u comment \"%s\" : %s . %u", pn, p, tag, ip,
 			                                           m->in_lo + (p - m->pub_lo)));
 		/* Open mappings cost no allow lookup: only restricted ports are looked up in @allowed. */
 		for (unsigned p = m->pub_lo; p <= m->pub_hi && !open; p++)
-			strv_add(&s->el[PP_NFT_RESTRICTED], pp_xasprintf("%s . %u", pn, p));
+			strv_add(&s->el[PP_NFT_RESTRICTED], pp_xasprintf("%s . %u comment \"%s\"", pn, p, tag));
 		for (size_t i = 0; i < nsrc && !open; i++) {
 			char c[24];
 			cidr(c, sizeof c, &src[i]);
-			strv_add(&s->el[PP_NFT_ALLOWED], pp_xasprintf("%s . %s . %s", pn, pub, c));
+			strv_add(&s->el[PP_NFT_ALLOWED], pp_xasprintf("%s . %s . %s comment \"%s\"", pn, pub, c, tag));
 		}
 		if (m->masquerade)
-			strv_add(&s->el[PP_NFT_MASQ], pp_xasprintf("%s . %s . %s . %s", ip, pn, in, pub));
+			strv_add(&s->el[PP_NFT_MASQ], pp_xasprintf("%s . %s . %s . %s comment \"%s\"", ip, pn, in, pub, tag));
 	}
 	free(src);
 }
 
 static void
-render_skel(const struct pp_table *t, const struct pp_render_opts *o, const char *wan, const char *lan,
-            struct pp_nft_state *s)
+render_skel(const struct pp_want *w, struct pp_nft_state *s)
 {
+	const char *wan = w->wan_if, *lan = w->lan_if && *w->lan_if ? w->lan_if : NULL;
 	for (int i = 0; i < PP_NFT__SETS; i++)
 		for (int j = 0; j < 2; j++)
 			if (set_def[i][j])
 				skel(s, set_where[i], set_def[i][j]);
 	char line[512], lanc[24] = "", pub[16];
-	bool hairpin = t->site.hairpin && o->have_lan && lan;
-	if (o->have_lan) {
-		pp_format_ipv4(o->lan.addr, pub);
-		snprintf(lanc, sizeof lanc, "%s/%u", pub, o->lan.len);
+	bool hairpin = w->hairpin && w->have_lan && lan;
+	if (w->have_lan) {
+		pp_format_ipv4(w->lan.addr, pub);
+		snprintf(lanc, sizeof lanc, "%s/%u", pub, w->lan.len);
 	}
 	/* Written as nft prints them back (`|`, `tcp dport` for a dependency it folds). */
 	skel(s, "chain map_in", "meta l4proto . th dport @restricted meta l4proto . th dport . ip saddr != @allowed return");
@@ -195,8 +195,8 @@ render_skel(const struct pp_table *t, const struct pp_render_opts *o, const char
 	snprintf(line, sizeof line, "iifname \"%s\" meta l4proto { tcp, udp } fib daddr type local jump map_in", wan);
 	skel(s, "chain prerouting", line);
 	if (hairpin) {
-		if (t->site.public_ip) {
-			pp_format_ipv4(t->site.public_ip, pub);
+		if (w->public_ip) {
+			pp_format_ipv4(w->public_ip, pub);
 			snprintf(line, sizeof line, "iifname \"%s\" ip saddr %s ip daddr %s meta l4proto { tcp, udp } jump map_in",
 			         lan, lanc, pub);
 		} else {
@@ -295,31 +295,21 @@ normalize(struct pp_nft_state *s)
 }
 
 int
-pp_nft_render(const struct pp_table *t, const struct pp_render_opts *o, struct pp_nft_state *out,
-              struct pp_error *err)
+pp_nft_render(const struct pp_want *w, struct pp_nft_state *out, struct pp_error *err)
 {
-	const char *wan = t->site.val[PP_S_WAN_INTERFACE];
-	const char *lan = t->site.val[PP_S_LAN_INTERFACE];
 	memset(out, 0, sizeof *out);
-	if (!wan || !*wan)
-		return pp_error_set(err, "%s: [site] has no wan_interface: set wan_interface = the router's internet-side interface",
-		                    t->path ? t->path : "table");
 	/* Names go into the rule text inside quotes: only what check accepts as an interface name. */
-	if (pp_ifname_problem(wan) || (lan && *lan && pp_ifname_problem(lan))) {
-		bool w = pp_ifname_problem(wan) != NULL;
-		return pp_error_set(err, "%s:%d: [site] %s: '%.60s' is not an interface name: %s; nothing was rendered: "
-		                    "write the one interface's name, e.g. %s", t->path ? t->path : "table",
-		                    t->site.key_line[w ? PP_S_WAN_INTERFACE : PP_S_LAN_INTERFACE],
-		                    w ? "wan_interface" : "lan_interface", w ? wan : lan,
-		                    pp_ifname_problem(w ? wan : lan), w ? "eth0" : "eth1");
-	}
-	if (lan && !*lan)
-		lan = NULL;
+	const char *bad = !w->wan_if || !*w->wan_if ? "wan_interface" : pp_ifname_problem(w->wan_if) ? "wan_interface"
+	                : w->lan_if && *w->lan_if && pp_ifname_problem(w->lan_if) ? "lan_interface" : NULL;
+	if (bad)
+		return pp_error_set(err, "%s: [site] %s: not an interface name; nothing was rendered: write the one "
+		                    "interface's name, e.g. %s", w->path ? w->path : "table", bad,
+		                    *bad == 'w' ? "eth0" : "eth1");
 	out->present = true;
-	render_skel(t, o, wan, lan, out);
-	for (size_t i = 0; i < t->n; i++)
-		if (pp_mapping_active(&t->maps[i], o->now))
-			mapping_elements(t, o, &t->maps[i], out);
+	render_skel(w, out);
+	for (size_t i = 0; i < w->n; i++)
+		if (w->maps[i].active)
+			mapping_elements(w, &w->maps[i], out);
 	normalize(out);
 	return 0;
 }
@@ -371,10 +361,12 @@ elements_line(char *line, struct pp_nft_state *s, int set, size_t *cap)
 		unsigned long long p = 0, b = 0;
 		char *c = strstr(e, " counter packets ");
 		if (c) {
-			char *colon = strstr(c, " : ");
+			char *rest = strstr(c, " comment \"");
+			if (!rest)
+				rest = strstr(c, " : ");
 			sscanf(c, " counter packets %llu bytes %llu", &p, &b);
-			if (colon)
-				memmove(c, colon, strlen(colon) + 1);
+			if (rest)
+				memmove(c, rest, strlen(rest) + 1);
 			else
 				*c = '\0';
 		}
@@ -460,6 +452,16 @@ strv_eq(const struct pp_strv *a, const struct pp_strv *b)
 	return true;
 }
 
+/* The length of an element's key: before its comment and a map's " : value". */
+static size_t
+key_len(const char *e)
+{
+	const char *c = strstr(e, " comment \"");
+	if (!c)
+		c = strstr(e, " : ");
+	return c ? (size_t)(c - e) : strlen(e);
+}
+
 /* Index of the element of sorted v whose key (the part before " : ", or all) is key, or -1. */
 static long
 el_find(const struct pp_strv *v, const char *key, size_t kl)
@@ -468,8 +470,7 @@ el_find(const struct pp_strv *v, const char *key, size_t kl)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const char *e = v->v[mid];
-		const char *c = strstr(e, " : ");
-		size_t el = c ? (size_t)(c - e) : strlen(e);
+		size_t el = key_len(e);
 		int r = strncmp(e, key, el < kl ? el : kl);
 		if (r == 0 && el != kl)
 			r = el < kl ? -1 : 1;
@@ -487,14 +488,14 @@ el_find(const struct pp_strv *v, const char *key, size_t kl)
 static void
 el_put(struct pp_buf *b, int set, const char *el, const struct pp_nft_state *live)
 {
-	const char *c = set == PP_NFT_DNAT ? strstr(el, " : ") : NULL;
-	long k = c && live ? el_find(&live->el[PP_NFT_DNAT], el, (size_t)(c - el)) : -1;
+	size_t kl = key_len(el);
+	long k = set == PP_NFT_DNAT && live ? el_find(&live->el[PP_NFT_DNAT], el, kl) : -1;
 	if (k < 0 || (live->pkts[k] == 0 && live->bytes[k] == 0)) {
 		pp_buf_addstr(b, el);
 		return;
 	}
-	pp_buf_add(b, el, (size_t)(c - el));
-	pp_buf_printf(b, " counter packets %llu bytes %llu%s", live->pkts[k], live->bytes[k], c);
+	pp_buf_add(b, el, kl);
+	pp_buf_printf(b, " counter packets %llu bytes %llu%s", live->pkts[k], live->bytes[k], el + kl);
 }
 
 /* The body of the table from a state: sets with their elements, chains. */
@@ -539,8 +540,7 @@ state_text(struct pp_buf *b, const struct pp_nft_state *s, const struct pp_nft_s
 static void
 el_key(struct pp_buf *b, const char *el)
 {
-	const char *c = strstr(el, " : ");
-	pp_buf_add(b, el, c ? (size_t)(c - el) : strlen(el));
+	pp_buf_add(b, el, key_len(el));
 }
 
 /* Elements in a but not in b (both sorted), as one "add/delete element" command; count in *n. */

@@ -47,9 +47,8 @@ struct pp_nft_state {
 };
 
 void pp_nft_state_free(struct pp_nft_state *s);
-/* Render the active mappings of t, as pp_render does for iptables. -1 if [site] lacks what is needed. */
-int pp_nft_render(const struct pp_table *t, const struct pp_render_opts *o, struct pp_nft_state *out,
-                  struct pp_error *err);
+/* Render w's active mappings. -1 if an interface name cannot be written into a rule. */
+int pp_nft_render(const struct pp_want *w, struct pp_nft_state *out, struct pp_error *err);
 /* Parse `nft list table inet portpilot` text ("" = no table). Never fails: unknown lines go to skel. */
 void pp_nft_parse(const char *listing, struct pp_nft_state *out);
 

@@ -134,9 +134,10 @@ check "the other mappings still work" body_is "$LAB_INET" "$pub:8080/" srv-101
 check "web-1's counter survived the change" test "$(count web-1)" -ge "${c1:-1}"
 check "web-2's counter survived its own change" test "$(count web-2)" -ge "$c2"
 
-# Counters live with the ports: a renamed mapping keeps its count, and nothing is rewritten.
+# A renamed mapping: its element is replaced (the comment carries the name), its count carried over.
 sed -i 's/^\[web-2\]$/[web-9]/' "$T"
-check "rename: nothing to change in the kernel" sh -c "ip netns exec $R $PORTPILOT -f $T nft apply | grep -qx 'nothing to change'"
+check "rename: one element replaced" sh -c "ip netns exec $R $PORTPILOT -f $T nft apply | grep -qx 'element update: 1 element(s) added, 1 deleted'"
+check "rename: the element carries the new name" sh -c "ip netns exec $R nft list map inet portpilot dnat_to | grep -q 'tcp . 8090 counter packets [1-9][0-9]* bytes [0-9]* comment \"pp:web-9\"'"
 check "rename: the new name has the old count" test "$(count web-9)" -ge "$c2"
 # A mapping deleted: its elements go, the others stay.
 sed -i 's/^\[range\]$/[range]\nenabled = no/' "$T"
