@@ -266,12 +266,13 @@ normalize(struct pp_nft_state *s)
 	struct skel_item *v = pp_xcalloc(s->skel.n + 1, sizeof *v);
 	for (size_t i = 0; i < s->skel.n; i++)
 		v[i] = (struct skel_item){ s->skel.v[i], i };
-	qsort(v, s->skel.n, sizeof *v, cmp_skel);
+	if (s->skel.n)
+		qsort(v, s->skel.n, sizeof *v, cmp_skel);
 	for (size_t i = 0; i < s->skel.n; i++)
 		s->skel.v[i] = v[i].s;
 	free(v);
 	for (int i = 0; i < PP_NFT__SETS; i++)
-		if (i != PP_NFT_DNAT)
+		if (i != PP_NFT_DNAT && s->el[i].n)
 			qsort(s->el[i].v, s->el[i].n, sizeof *s->el[i].v, cmp_str);
 	/* dnat_to's elements with their counters, sorted together */
 	struct pp_strv *d = &s->el[PP_NFT_DNAT];
@@ -281,7 +282,8 @@ normalize(struct pp_nft_state *s)
 	} *pv = pp_xcalloc(d->n + 1, sizeof *pv);
 	for (size_t i = 0; i < d->n; i++)
 		pv[i] = (struct pair){ d->v[i], s->pkts ? s->pkts[i] : 0, s->bytes ? s->bytes[i] : 0 };
-	qsort(pv, d->n, sizeof *pv, cmp_str);
+	if (d->n)
+		qsort(pv, d->n, sizeof *pv, cmp_str);
 	free(s->pkts);
 	free(s->bytes);
 	s->pkts = pp_xcalloc(d->n + 1, sizeof *s->pkts);
@@ -453,8 +455,8 @@ strv_eq(const struct pp_strv *a, const struct pp_strv *b)
 }
 
 /* The length of an element's key: before its comment and a map's " : value". */
-static size_t
-key_len(const char *e)
+size_t
+pp_nft_key_len(const char *e)
 {
 	const char *c = strstr(e, " comment \"");
 	if (!c)
@@ -463,14 +465,14 @@ key_len(const char *e)
 }
 
 /* Index of the element of sorted v whose key (the part before " : ", or all) is key, or -1. */
-static long
-el_find(const struct pp_strv *v, const char *key, size_t kl)
+long
+pp_nft_el_find(const struct pp_strv *v, const char *key, size_t kl)
 {
 	size_t lo = 0, hi = v->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const char *e = v->v[mid];
-		size_t el = key_len(e);
+		size_t el = pp_nft_key_len(e);
 		int r = strncmp(e, key, el < kl ? el : kl);
 		if (r == 0 && el != kl)
 			r = el < kl ? -1 : 1;
@@ -488,8 +490,8 @@ el_find(const struct pp_strv *v, const char *key, size_t kl)
 static void
 el_put(struct pp_buf *b, int set, const char *el, const struct pp_nft_state *live)
 {
-	size_t kl = key_len(el);
-	long k = set == PP_NFT_DNAT && live ? el_find(&live->el[PP_NFT_DNAT], el, kl) : -1;
+	size_t kl = pp_nft_key_len(el);
+	long k = set == PP_NFT_DNAT && live ? pp_nft_el_find(&live->el[PP_NFT_DNAT], el, kl) : -1;
 	if (k < 0 || (live->pkts[k] == 0 && live->bytes[k] == 0)) {
 		pp_buf_addstr(b, el);
 		return;
@@ -499,8 +501,8 @@ el_put(struct pp_buf *b, int set, const char *el, const struct pp_nft_state *liv
 }
 
 /* The body of the table from a state: sets with their elements, chains. */
-static void
-state_text(struct pp_buf *b, const struct pp_nft_state *s, const struct pp_nft_state *live)
+void
+pp_nft_state_text(struct pp_buf *b, const struct pp_nft_state *s, const struct pp_nft_state *live)
 {
 	pp_buf_addstr(b, "table inet " PP_NFT_TABLE " {\n");
 	const char *open = NULL;
@@ -540,7 +542,7 @@ state_text(struct pp_buf *b, const struct pp_nft_state *s, const struct pp_nft_s
 static void
 el_key(struct pp_buf *b, const char *el)
 {
-	pp_buf_add(b, el, key_len(el));
+	pp_buf_add(b, el, pp_nft_key_len(el));
 }
 
 /* Elements in a but not in b (both sorted), as one "add/delete element" command; count in *n. */
@@ -585,7 +587,7 @@ pp_nft_plan_make(const struct pp_nft_state *want, const struct pp_nft_state *liv
 		/* One transaction: create (so the delete cannot fail), delete, define anew. */
 		p->full = true;
 		pp_buf_addstr(&b, "table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n");
-		state_text(&b, want, live->present ? live : NULL);
+		pp_nft_state_text(&b, want, live->present ? live : NULL);
 		for (int i = 0; i < PP_NFT__SETS; i++)
 			p->el_added += want->el[i].n;
 		p->text = b.data;
@@ -613,6 +615,49 @@ pp_nft_restore_text(const char *snapshot)
 	while (*t == ' ' || *t == '\n' || *t == '\t')
 		t++;
 	return pp_xasprintf("table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n%s", t);
+}
+
+const char *
+pp_nft_el_tag(const char *e, size_t *len)
+{
+	const char *c = strstr(e, " comment \"");
+	if (!c) {
+		*len = 0;
+		return "";
+	}
+	c += 10;
+	*len = strcspn(c, "\"");
+	return c;
+}
+
+void
+pp_nft_drop_tag(struct pp_nft_state *s, const char *tag)
+{
+	size_t tl = strlen(tag);
+	for (int i = 0; i < PP_NFT__SETS; i++) {
+		struct pp_strv *v = &s->el[i];
+		size_t k = 0;
+		for (size_t j = 0; j < v->n; j++) {
+			size_t l;
+			const char *t = pp_nft_el_tag(v->v[j], &l);
+			if (l == tl && strncmp(t, tag, l) == 0) {
+				free(v->v[j]);
+				continue;
+			}
+			if (i == PP_NFT_DNAT) {
+				s->pkts[k] = s->pkts[j];
+				s->bytes[k] = s->bytes[j];
+			}
+			v->v[k++] = v->v[j];
+		}
+		v->n = k;
+	}
+}
+
+const char *
+pp_nft_set_name(int set)
+{
+	return set >= 0 && set < PP_NFT__SETS ? set_name[set] : "?";
 }
 
 /* ---- the kernel, through libnftables ---- */
@@ -695,7 +740,7 @@ pp_nft_counter(const struct pp_nft_state *live, const struct pp_mapping *m, unsi
 		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++) {
 			char key[24];
 			int kl = snprintf(key, sizeof key, "%s . %u", k ? "udp" : "tcp", p);
-			long i = el_find(&live->el[PP_NFT_DNAT], key, (size_t)kl);
+			long i = pp_nft_el_find(&live->el[PP_NFT_DNAT], key, (size_t)kl);
 			if (i < 0)
 				continue;
 			*pkts += live->pkts[i];

@@ -8,6 +8,7 @@
 #include "portpilot/backend.h"
 #include "portpilot/error.h"
 #include "portpilot/table.h"
+#include "portpilot/util.h"
 
 /*
  * Layout (core/backend-nft.c; nothing outside this one table is written):
@@ -51,6 +52,20 @@ void pp_nft_state_free(struct pp_nft_state *s);
 int pp_nft_render(const struct pp_want *w, struct pp_nft_state *out, struct pp_error *err);
 /* Parse `nft list table inet portpilot` text ("" = no table). Never fails: unknown lines go to skel. */
 void pp_nft_parse(const char *listing, struct pp_nft_state *out);
+
+/* The table's body ("table inet portpilot { ... }") of s, counters of live's same keys carried
+   (live may be NULL), appended to b: a snapshot, and the second half of a whole-table transaction. */
+void pp_nft_state_text(struct pp_buf *b, const struct pp_nft_state *s, const struct pp_nft_state *live);
+/* An element's key length (before its comment and a map's " : value"). */
+size_t pp_nft_key_len(const char *e);
+/* Index of the element of sorted v whose key is key[0..kl), or -1. */
+long pp_nft_el_find(const struct pp_strv *v, const char *key, size_t kl);
+/* An element's tag (its comment) and its length; "" when it has none. */
+const char *pp_nft_el_tag(const char *e, size_t *len);
+/* Take the elements tagged tag out of s. */
+void pp_nft_drop_tag(struct pp_nft_state *s, const char *tag);
+/* "dnat_to", "restricted", "allowed", "masq_to". */
+const char *pp_nft_set_name(int set);
 
 /* What a plan changes. */
 struct pp_nft_plan {
