@@ -6,7 +6,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "portpilot/backend-iptables.h"
+#include "portpilot/backend.h"
 
 /* Files in the state directory. */
 #define PP_ST_SNAPSHOT  "snapshot.rules"   /* portpilot's live rules before the last apply */
@@ -71,10 +71,6 @@ struct pp_pending_view {
 };
 void pp_pending_view(const char *dir, const struct pp_pending *pd, struct pp_pending_view *v);
 const char *pp_pending_state_name(enum pp_pending_state s);
-
-/* Render options for t on this host (LAN subnet from the table or the interface). */
-void pp_apply_render_opts(const struct pp_table *t, const struct pp_ipt *b,
-                          struct pp_render_opts *o);
 
 /* With PORTPILOT_TIMING set: print the time since the previous mark to stderr (benches, tuning). */
 void pp_apply_mark(const char *step);

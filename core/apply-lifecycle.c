@@ -12,60 +12,110 @@
 #include <unistd.h>
 
 #include "apply-internal.h"
+#include "portpilot/backend.h"
 #include "portpilot/util.h"
 
-void
-pp_apply_render_opts(const struct pp_table *t, const struct pp_ipt *b, struct pp_render_opts *o)
+/*
+ * State records (snapshot, applied, confirmed): the backend's opaque blob after one line that
+ * names the backend, so a rollback restores each snapshot through the backend that wrote it
+ * (a switch of backends undoes itself). A record without the line is from before backends had
+ * names: iptables.
+ */
+#define REC_HEAD "# portpilot backend="
+
+static char *
+record_of(const struct pp_backend *b, const struct pp_be_state *s)
 {
-	memset(o, 0, sizeof *o);
-	o->now = time(NULL);
-	o->docker_user = b->docker_user;
-	if (t->site.has_lan_subnet) {
-		o->lan = t->site.lan_subnet;
-		o->have_lan = true;
-	} else if (pp_iface_subnet(t->site.val[PP_S_LAN_INTERFACE], &o->lan) == 0) {
-		o->have_lan = true;
-	}
-	const char *leaf = getenv("PORTPILOT_LEAF_MAX"); /* benches compare layouts */
-	if (leaf && strcmp(leaf, "linear") == 0)
-		o->leaf_max = SIZE_MAX;
-	else if (leaf)
-		o->leaf_max = (size_t)atoi(leaf);
+	size_t len;
+	char *blob = b->ops->save(s, &len);
+	size_t hl = strlen(REC_HEAD) + strlen(b->ops->name) + 1;
+	char *r = pp_xmalloc(hl + len + 1);
+	snprintf(r, hl + 1, "%s%s\n", REC_HEAD, b->ops->name);
+	memcpy(r + hl, blob, len + 1);
+	free(blob);
+	return r;
+}
+
+/* The backend named in record rec (into name) and where its blob starts. */
+static const char *
+record_blob(const char *rec, char *name, size_t n)
+{
+	snprintf(name, n, "iptables");
+	if (strncmp(rec, REC_HEAD, strlen(REC_HEAD)) != 0)
+		return rec;
+	const char *v = rec + strlen(REC_HEAD);
+	size_t len = strcspn(v, "\n");
+	snprintf(name, n, "%.*s", (int)len, v);
+	return v[len] ? v + len + 1 : v + len;
+}
+
+/* The backend of a state file's record, "" when there is no such file. */
+static void
+record_backend(const char *dir, const char *file, char *name, size_t n)
+{
+	char *rec = pp_state_read(dir, file);
+	if (rec)
+		record_blob(rec, name, n);
+	else
+		snprintf(name, n, "%s", "");
+	free(rec);
+}
+
+static void
+flush_flows(struct pp_backend *b, struct pp_plan *p)
+{
+	if (b->ops->flush)
+		b->ops->flush(b, p);
+	else
+		pp_conntrack_flush(p);
 }
 
 /* Test, then write, the move from live to want; flush the flows of changed mappings. */
 static int
-move_to(const struct pp_ipt *b, struct pp_plan *p, bool tested, struct pp_error *err)
+move_to(struct pp_backend *b, struct pp_plan *p, struct pp_error *err)
 {
 	if (!p->restore)
 		return 0;
-	if (!tested && pp_ipt_restore(b, p->restore, true, err) < 0)
+	if (b->ops->test && b->ops->test(b, p, true, err) < 0)
 		return -1;
-	if (pp_ipt_restore(b, p->restore, false, err) < 0)
+	if (b->ops->commit(b, p, NULL, NULL, err) < 0)
 		return -1;
 	pp_apply_mark("commit");
-	pp_conntrack_flush(p);
+	flush_flows(b, p);
 	return 0;
 }
 
-/* Bring the kernel back to the rules in text (a snapshot); used on failure and by rollback. */
+/* Bring the kernel back to the rules of a record's blob (a snapshot); on failure and by rollback. */
 static int
-restore_text(struct pp_ipt *b, const char *text, struct pp_error *err)
+restore_blob(struct pp_backend *b, const char *blob, struct pp_error *err)
 {
-	struct pp_ruleset want;
-	struct pp_ipt_live live;
-	if (pp_ruleset_parse(text, &want, err) < 0)
+	struct pp_be_state *want;
+	struct pp_live live;
+	/* Read first: loading adapts the snapshot to what the kernel has now (DOCKER-USER). */
+	if (pp_backend_read(b, &live, err) < 0)
 		return -1;
-	if (pp_ipt_read(b, &live, err) < 0) {
-		pp_ruleset_free(&want);
+	if (b->ops->load(b, blob, strlen(blob), &want, err) < 0) {
+		pp_live_free(&live);
 		return -1;
 	}
 	struct pp_plan p;
-	pp_plan_make(&want, &live.own, &p);
-	int rc = move_to(b, &p, false, err);
+	b->ops->plan(b, want, live.own, &p);
+	int rc = move_to(b, &p, err);
 	pp_plan_free(&p);
-	pp_ipt_live_free(&live);
-	pp_ruleset_free(&want);
+	pp_live_free(&live);
+	b->ops->state_free(want);
+	return rc;
+}
+
+/* Remove every object of the backend called name (the other side of a backend switch). */
+static int
+remove_backend(const char *name, struct pp_error *err)
+{
+	struct pp_backend o;
+	if (pp_backend_open_named(&o, name, err) < 0)
+		return -1;
+	int rc = o.ops->remove_all(&o, err);
+	pp_backend_close(&o);
 	return rc;
 }
 
@@ -127,61 +177,40 @@ print_findings(struct pp_cli *cli, const struct pp_findings *fs)
 
 /* Remove the rules of mappings the table says have expired. */
 static void
-drop_expired(const struct pp_table *t, struct pp_ruleset *rs)
+drop_expired(const struct pp_backend *b, const struct pp_table *t, struct pp_be_state *s)
 {
 	time_t now = time(NULL);
 	for (size_t i = 0; i < t->n; i++) {
 		if (!pp_mapping_expired(&t->maps[i], now))
 			continue;
 		char *tag = pp_rule_tag(t->maps[i].name);
-		char *needle = pp_xasprintf("--comment \"%s\" ", tag);
-		for (size_t c = 0; c < rs->n; c++) {
-			struct pp_chain *ch = &rs->chains[c];
-			size_t k = 0;
-			for (size_t r = 0; r < ch->n; r++) {
-				if (strstr(ch->rules[r], needle))
-					pp_ruleset_rule_free(rs, ch->rules[r]);
-				else
-					ch->rules[k++] = ch->rules[r];
-			}
-			ch->n = k;
-		}
-		free(needle);
+		b->ops->drop_mapping(s, tag);
 		free(tag);
 	}
 }
 
 /*
- * The target ruleset: the table rendered, or the persisted ruleset at boot.
+ * The target ruleset: the table rendered (w: its model), or the persisted ruleset at boot.
  * given or loaded: the table, read before the lock was taken so that no lock
  * holder waits on a file (loaded stays the caller's to free).
  */
 static int
-want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_ipt *b,
-             struct pp_ruleset *want, const struct pp_table *given, struct pp_table *loaded,
-             const struct pp_table **tp, struct pp_error *err)
+want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
+             struct pp_be_state **want, struct pp_want *w, const struct pp_table *given,
+             struct pp_table *loaded, const struct pp_table **tp, struct pp_error *err)
 {
+	memset(w, 0, sizeof *w);
 	if (o->restore_persisted || o->expire_only) {
 		char *s = pp_state_read(cli->state_dir, PP_ST_CONFIRMED);
+		char name[32];
 		if (!s)
 			return pp_error_set(err, "%s/%s: nothing persisted yet (apply and confirm first)",
 			                    cli->state_dir, PP_ST_CONFIRMED);
-		int rc = pp_ruleset_parse(s, want, err);
+		const char *blob = record_blob(s, name, sizeof name);
+		int rc = b->ops->load(b, blob, strlen(blob), want, err);
 		free(s);
-		/* Docker may not be up yet at boot: its hook waits for the next apply. */
-		if (rc == 0 && !b->docker_user) {
-			struct pp_chain *h = &want->hooks[PP_FILTER];
-			size_t k = 0;
-			for (size_t i = 0; i < h->n; i++) {
-				if (strncmp(h->rules[i], "-A DOCKER-USER ", 15) == 0)
-					pp_ruleset_rule_free(want, h->rules[i]);
-				else
-					h->rules[k++] = h->rules[i];
-			}
-			h->n = k;
-		}
 		if (rc == 0 && o->expire_only)
-			drop_expired(given ? given : loaded, want);
+			drop_expired(b, given ? given : loaded, *want);
 		return rc;
 	}
 	const struct pp_table *t = given ? given : loaded;
@@ -195,18 +224,20 @@ want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_ipt *b
 	if (errors)
 		return pp_error_set(err, "%s: %zu error(s): fix them first (portpilot check), nothing applied",
 		                    cli->table_path, errors);
-	struct pp_render_opts ro;
 	pp_apply_mark("check");
-	pp_apply_render_opts(t, b, &ro);
-	if (pp_render(t, &ro, want, err) < 0)
+	if (pp_want_build(t, time(NULL), w, err) < 0)
 		return -1;
+	if (b->ops->render(b, w, want, err) < 0) {
+		pp_want_free(w);
+		return -1;
+	}
 	*tp = t;
 	return 0;
 }
 
 static void
-host_checks(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t,
-            const struct pp_ipt_live *live)
+host_checks(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
+            const struct pp_want *w, const struct pp_live *live)
 {
 	if (o->enable_forwarding && !o->dry_run && pp_sysctl_read("net.ipv4.ip_forward") == 0) {
 		if (pp_sysctl_write("net.ipv4.ip_forward", 1) == 0)
@@ -214,17 +245,17 @@ host_checks(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_t
 		else
 			fprintf(cli->err, "portpilot: cannot set net.ipv4.ip_forward: %s\n", strerror(errno));
 	}
-	if (!t)
+	if (!w->wan_if)
 		return;
 	struct pp_findings fs = { 0 };
-	pp_ipt_checks(t, live, &fs);
+	b->ops->checks(b, w, live, &fs);
 	print_findings(cli, &fs);
 	pp_findings_free(&fs);
 }
 
 static void
-report(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_plan *p, bool applied,
-       time_t deadline)
+report(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_backend *b,
+       const struct pp_plan *p, bool applied, time_t deadline)
 {
 	if (cli->json) {
 		fprintf(cli->out, "{\"dry_run\":%s,\"applied\":%s,\"chains_written\":%zu,\"chains_dropped\":%zu,"
@@ -234,12 +265,17 @@ report(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_plan *
 			fputs(i ? "," : "", cli->out);
 			pp_json_str(cli->out, p->changed[i] + 3);
 		}
-		fprintf(cli->out, "],\"flows_removed\":%zu,\"flows_unlisted\":%s,\"confirm_deadline\":%lld}\n",
-		        p->flows_removed, p->flows_unlisted ? "true" : "false", (long long)deadline);
+		fprintf(cli->out, "],\"flows_removed\":%zu,\"flows_unlisted\":%s,\"confirm_deadline\":%lld,"
+		        "\"backend\":", p->flows_removed, p->flows_unlisted ? "true" : "false", (long long)deadline);
+		pp_json_str(cli->out, b->ops->name);
+		fputs(",\"backend_why\":", cli->out);
+		pp_json_str(cli->out, b->why);
+		fputs("}\n", cli->out);
 		return;
 	}
 	if (!p->restore) {
 		fprintf(cli->out, "nothing to change: the kernel already holds this ruleset\n");
+		fprintf(cli->out, "backend: %s (%s): %s\n", b->ops->name, b->variant, b->why);
 		return;
 	}
 	fprintf(cli->out, "%s: %zu mapping(s) changed, %zu chain(s) written, %zu dropped, %zu hook(s)\n",
@@ -255,79 +291,7 @@ report(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_plan *
 	if (deadline)
 		fprintf(cli->out, "rollback in %d s unless confirmed: portpilot confirm (from any session)\n",
 		        o->confirm_seconds);
-}
-
-/* Tables (transactions) in iptables-restore input: each COMMIT bumps the nf_tables generation once. */
-static unsigned long
-commits(const char *restore)
-{
-	unsigned long n = 0;
-	for (const char *s = restore; s && (s = strstr(s, "COMMIT\n")) != NULL; s += 7)
-		n += s == restore || s[-1] == '\n';
-	return n;
-}
-
-/* Remove the first "-A FORWARD rest" of v (n lines); false if there is none. */
-static bool
-drop_first(char **v, size_t *n, const char *rest)
-{
-	for (size_t i = 0; i < *n; i++) {
-		if (strncmp(v[i], "-A FORWARD ", 11) != 0 || strcmp(v[i] + 11, rest) != 0)
-			continue;
-		free(v[i]);
-		memmove(v + i, v + i + 1, (*n - i - 1) * sizeof *v);
-		(*n)--;
-		return true;
-	}
-	return false;
-}
-
-/*
- * What the host checks need of the filter table after this apply, as
- * iptables-save text: FORWARD's policy and rules, DOCKER-USER's existence.
- * Built from the text read before and the hook changes of the restore
- * (-D deletes the first match, -I FORWARD 1 goes on top), so an apply that
- * skips reading the kernel still warns about a DROP ahead of portpilot.
- */
-static char *
-filter_facts(const char *pre, const char *restore)
-{
-	size_t n = 0, cap = 16;
-	char **v = pp_xmalloc(cap * sizeof *v);
-	struct pp_buf b = { 0 };
-	pp_buf_addstr(&b, "*filter\n");
-	for (const char *l = pre ? pre : ""; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != '\0')) {
-		size_t len = strcspn(l, "\n");
-		const char *r = l[0] == '[' && memchr(l, ']', len) ? (const char *)memchr(l, ']', len) + 2 : l;
-		if (strncmp(l, ":FORWARD ", 9) == 0 || strncmp(l, ":DOCKER-USER ", 13) == 0) {
-			pp_buf_printf(&b, "%.*s\n", (int)len, l);
-		} else if (strncmp(r, "-A FORWARD ", 11) == 0) {
-			if (n == cap)
-				v = pp_xrealloc(v, (cap *= 2) * sizeof *v);
-			v[n++] = pp_xstrndup(r, len - (size_t)(r - l));
-		}
-	}
-	const char *f = restore ? strstr(restore, "*filter\n") : NULL;
-	for (const char *l = f; l && *l && strncmp(l, "COMMIT", 6) != 0; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
-		char *line = pp_xstrndup(l, strcspn(l, "\n"));
-		if (strncmp(line, "-D FORWARD ", 11) == 0) {
-			drop_first(v, &n, line + 11);
-		} else if (strncmp(line, "-I FORWARD 1 ", 13) == 0) {
-			if (n == cap)
-				v = pp_xrealloc(v, (cap *= 2) * sizeof *v);
-			memmove(v + 1, v, n * sizeof *v);
-			v[0] = pp_xasprintf("-A FORWARD %s", line + 13);
-			n++;
-		}
-		free(line);
-	}
-	for (size_t i = 0; i < n; i++) {
-		pp_buf_printf(&b, "%s\n", v[i]);
-		free(v[i]);
-	}
-	free(v);
-	pp_buf_addstr(&b, "COMMIT\n");
-	return b.data;
+	fprintf(cli->out, "backend: %s (%s): %s\n", b->ops->name, b->variant, b->why);
 }
 
 /*
@@ -336,15 +300,14 @@ filter_facts(const char *pre, const char *restore)
  * kernel for as long as the generation stays where we leave it.
  */
 static void
-record_gen(struct pp_cli *cli, const struct pp_ipt *b, const struct pp_ipt_live *live,
-           const char *restore)
+record_gen(struct pp_cli *cli, struct pp_backend *b, const struct pp_live *live, const struct pp_plan *p)
 {
 	struct pp_gen now;
 	struct pp_error e;
-	if (!live->gen.ns[0] || pp_ipt_gen(b, &now) < 0 || strcmp(now.ns, live->gen.ns) != 0 ||
-	    now.gen != live->gen.gen + commits(restore))
+	if (!b->ops->gen || !b->ops->facts || !live->gen.ns[0] || b->ops->gen(b, &now) < 0 ||
+	    strcmp(now.ns, live->gen.ns) != 0 || now.gen != live->gen.gen + (p ? p->commits : 0))
 		return;
-	char *facts = filter_facts(live->save[PP_FILTER], restore);
+	char *facts = b->ops->facts(b, live, p);
 	char *rec = pp_xasprintf("%s %lu\n%s", now.ns, now.gen, facts);
 	/* A cache: a crash loses it harmlessly (a new boot has a new boot id). */
 	pp_state_write_cache(cli->state_dir, PP_ST_GEN, rec, &e);
@@ -434,59 +397,114 @@ hold_signals(bool on, sigset_t *saved)
 	sigprocmask(SIG_BLOCK, &s, saved);
 }
 
-/*
- * iptables-nft-restore --test stops before the kernel commit (it catches what
- * the parser rejects), and each table's commit is an atomic nf_tables
- * transaction anyway (iptables-legacy replaces a table in one call): a plan
- * for one table needs no test. A plan for both
- * could leave nat committed and filter refused, so a small one is tested
- * first; on big plans the extra parse costs about as much as the commit, so
- * there a failure is undone from the snapshot instead. iptables-legacy
- * tests cheaply: always test plans for both tables there.
- */
-static bool
-needs_test(const struct pp_ipt *b, const char *restore)
-{
-	if (commits(restore) < 2)
-		return false;
-	if (strcmp(b->variant, "nft") != 0)
-		return true;
-	size_t rules = 0;
-	for (const char *s = restore; (s = strstr(s, "\n-A ")) != NULL; s += 4)
-		if (++rules > 2000)
-			return false;
-	return true;
-}
-
 /* The snapshot of what portpilot owns now: applied.rules itself when that is the kernel's state. */
 static int
-snapshot(struct pp_cli *cli, const struct pp_ipt_live *live, struct pp_error *err)
+snapshot(struct pp_cli *cli, const struct pp_backend *b, const struct pp_live *live, struct pp_error *err)
 {
 	if (live->cached)
 		return pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_SNAPSHOT, err);
-	char *snap = pp_ruleset_text(&live->own);
+	char *snap = record_of(b, live->own);
 	int rc = pp_state_write(cli->state_dir, PP_ST_SNAPSHOT, snap, err);
 	free(snap);
 	return rc;
 }
 
+/* A switch of backends: the snapshot is what the previous backend (name) holds now. */
+static int
+snapshot_other(struct pp_cli *cli, const char *name, struct pp_error *err)
+{
+	struct pp_backend o;
+	struct pp_live live;
+	if (pp_backend_open_named(&o, name, err) < 0)
+		return -1;
+	int rc = pp_backend_read(&o, &live, err);
+	if (rc == 0) {
+		char *snap = record_of(&o, live.own);
+		rc = pp_state_write(cli->state_dir, PP_ST_SNAPSHOT, snap, err);
+		free(snap);
+		pp_live_free(&live);
+	}
+	pp_backend_close(&o);
+	return rc;
+}
+
 /*
- * Test, snapshot, commit, then record; on a failed commit go back to the
- * snapshot. want, live->own and *table are freed (and *table set to NULL)
- * while iptables-restore commits: nothing after needs them (a failure goes
- * back through the snapshot file), and at 20,000 mappings freeing them took
- * 4 ms after the commit.
+ * Put the kernel back to the snapshot record snap, through the backend that wrote it; when
+ * the apply being undone wrote with another backend (other), every object of that one goes.
  */
 static int
-commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_ipt *b,
-       struct pp_ipt_live *live, struct pp_ruleset *want, struct pp_table **table,
-       struct pp_plan *p, time_t *deadline, struct pp_error *err)
+back_to_snapshot(const char *snap, const char *other, struct pp_error *err)
+{
+	char name[32];
+	const char *blob = record_blob(snap, name, sizeof name);
+	struct pp_backend b;
+	if (pp_backend_open_named(&b, name, err) < 0)
+		return -1;
+	int rc = restore_blob(&b, blob, err);
+	pp_backend_close(&b);
+	if (rc == 0 && other && *other && strcmp(other, name) != 0)
+		rc = remove_backend(other, err);
+	return rc;
+}
+
+/* What the commit frees while the kernel works, and the applied record it stages meanwhile. */
+struct during {
+	struct pp_cli *cli;
+	struct pp_backend *b;
+	struct pp_be_state **want;
+	struct pp_want *w;
+	struct pp_live *live;
+	struct pp_table **table;
+	bool called;
+	int staged;
+	struct pp_error serr;
+};
+
+static void
+during_commit(void *arg)
+{
+	struct during *d = arg;
+	d->called = true;
+	if (d->want && *d->want) {
+		char *text = record_of(d->b, *d->want);
+		d->staged = pp_state_stage(d->cli->state_dir, PP_ST_APPLIED, text, &d->serr);
+		free(text);
+	}
+	if (d->want && *d->want)
+		d->b->ops->state_free(*d->want);
+	*d->want = NULL;
+	d->b->ops->state_free(d->live->own);
+	d->live->own = NULL;
+	pp_want_free(d->w);
+	pp_table_free(*d->table);
+	*d->table = NULL;
+#ifdef __GLIBC__
+	/*
+	 * Hand the freed megabytes back now: otherwise glibc trims the heap on
+	 * the first free() after the commit (1.5 ms of page freeing at 20,000).
+	 */
+	malloc_trim(0);
+#endif
+}
+
+/*
+ * Test, snapshot, commit, then record; on a failed commit go back to the
+ * snapshot. want, w, live->own and *table are freed (and set to NULL)
+ * while the backend commits: nothing after needs them (a failure goes
+ * back through the snapshot file), and at 20,000 mappings freeing them took
+ * 4 ms after the commit. prev: the backend of the last apply when it is
+ * another one (a switch: its objects go once this one's are in), else NULL.
+ */
+static int
+commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
+       struct pp_live *live, struct pp_be_state **want, struct pp_want *w, struct pp_table **table,
+       struct pp_plan *p, const char *prev, time_t *deadline, struct pp_error *err)
 {
 	int rc = 0;
-	if (needs_test(b, p->restore) && pp_ipt_restore(b, p->restore, true, err) < 0)
+	if (b->ops->test && b->ops->test(b, p, false, err) < 0)
 		return -1;
 	pp_apply_mark("test");
-	if (snapshot(cli, live, err) < 0)
+	if ((prev ? snapshot_other(cli, prev, err) : snapshot(cli, b, live, err)) < 0)
 		return -1;
 	/* From here until recorded again, applied.rules may not match the kernel. */
 	pp_state_remove(cli->state_dir, PP_ST_GEN);
@@ -500,30 +518,27 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_ipt *b,
 	}
 	*deadline = pd.deadline;
 	pp_apply_mark("arm");
-	/* The new applied.rules is written (and synced) while iptables-restore commits. */
-	struct pp_proc *job = pp_ipt_restore_start(b, p->restore, false);
-	char *text = pp_ruleset_text(want);
-	struct pp_error serr;
-	int staged = job ? pp_state_stage(cli->state_dir, PP_ST_APPLIED, text, &serr) : 0;
-	free(text);
-	pp_ruleset_free(want);
-	pp_ruleset_free(&live->own);
-	pp_table_free(*table);
-	*table = NULL;
-#ifdef __GLIBC__
-	/*
-	 * Hand the freed megabytes back now: otherwise glibc trims the heap on
-	 * the first free() after the commit (1.5 ms of page freeing at 20,000).
-	 */
-	malloc_trim(0);
-#endif
+	/* The new applied record is written (and synced) while the kernel commits. */
+	struct during d = { .cli = cli, .b = b, .want = want, .w = w, .live = live, .table = table };
+	int crc = b->ops->commit(b, p, during_commit, &d, err);
+	if (!d.called) {
+		d.want = NULL; /* nothing started: nothing to stage, the rest is freed as usual */
+		during_commit(&d);
+	}
 	pp_apply_mark("stage");
-	if (pp_ipt_restore_finish(b, job, false, err) < 0) {
+	struct pp_error e2;
+	if (crc == 0 && prev) {
+		flush_flows(b, p);
+		if (remove_backend(prev, &e2) < 0) {
+			crc = pp_error_set(err, "the mappings are in place in %s, but removing the rules of %s "
+			                   "failed: %s; going back to %s's rules", b->ops->name, prev, e2.msg, prev);
+		}
+	}
+	if (crc < 0) {
 		pp_state_discard(cli->state_dir, PP_ST_APPLIED);
 		/* One table may have committed before the other failed. */
-		struct pp_error e2;
 		char *snap = pp_state_read(cli->state_dir, PP_ST_SNAPSHOT);
-		if (!snap || restore_text(b, snap, &e2) < 0)
+		if (!snap || back_to_snapshot(snap, b->ops->name, &e2) < 0)
 			fprintf(cli->err, "portpilot: restoring the snapshot failed too: %s\n",
 			        snap ? e2.msg : "snapshot.rules is unreadable");
 		free(snap);
@@ -533,11 +548,12 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_ipt *b,
 		rc = -1;
 	} else {
 		pp_apply_mark("commit");
-		pp_conntrack_flush(p);
+		if (!prev)
+			flush_flows(b, p);
 		pp_apply_mark("flush");
-		rc = staged < 0 ? pp_error_set(err, "%s", serr.msg) : after_apply(cli, o, &pd, err);
-		if (rc == 0)
-			record_gen(cli, b, live, p->restore);
+		rc = d.staged < 0 ? pp_error_set(err, "%s", d.serr.msg) : after_apply(cli, o, &pd, err);
+		if (rc == 0 && !prev)
+			record_gen(cli, b, live, p);
 		pp_apply_mark("state-write");
 	}
 	hold_signals(false, &saved);
@@ -546,13 +562,13 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_ipt *b,
 
 /* Nothing to change in the kernel: still make this the persisted ruleset. */
 static int
-persist_unchanged(struct pp_cli *cli, const struct pp_ipt *b, const struct pp_ipt_live *live,
-                  const struct pp_ruleset *want, struct pp_error *err)
+persist_unchanged(struct pp_cli *cli, struct pp_backend *b, const struct pp_live *live,
+                  const struct pp_be_state *want, struct pp_error *err)
 {
 	if (live->cached) /* applied.rules is this ruleset already */
 		return pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, err);
 	pp_state_remove(cli->state_dir, PP_ST_GEN);
-	char *text = pp_ruleset_text(want);
+	char *text = record_of(b, want);
 	int rc = pp_state_write(cli->state_dir, PP_ST_APPLIED, text, err);
 	free(text);
 	if (rc == 0)
@@ -564,41 +580,50 @@ persist_unchanged(struct pp_cli *cli, const struct pp_ipt *b, const struct pp_ip
 
 /*
  * Portpilot's part of the kernel. While the nf_tables generation stands where
- * the last apply left it, that is applied.rules (and applied.filter what the
- * host checks need): no iptables-save of the whole kernel (0.25-1 s at
+ * the last apply left it, that is applied.rules (and applied.gen what the
+ * host checks need): no read of the whole kernel (0.25-1 s at
  * 20,000 rules). Otherwise one full read.
  */
-/* applied.rules when applied.gen says the kernel still holds it (*facts: the filter facts), else NULL. */
+/* applied.rules' blob when applied.gen says the kernel still holds it (*facts: the host facts), else NULL. */
 static char *
-cached_own(struct pp_cli *cli, const struct pp_gen *g, char **facts)
+cached_own(struct pp_cli *cli, const struct pp_backend *b, const struct pp_gen *g, char **facts)
 {
 	char *rec = pp_state_read(cli->state_dir, PP_ST_GEN);
 	char *key = pp_xasprintf("%s %lu\n", g->ns, g->gen);
 	char *own = NULL;
 	*facts = NULL;
-	if (rec && strncmp(rec, key, strlen(key)) == 0 && (own = pp_state_read(cli->state_dir, PP_ST_APPLIED)))
-		*facts = pp_xstrdup(rec + strlen(key));
+	if (rec && strncmp(rec, key, strlen(key)) == 0 && (own = pp_state_read(cli->state_dir, PP_ST_APPLIED))) {
+		char name[32];
+		const char *blob = record_blob(own, name, sizeof name);
+		if (strcmp(name, b->ops->name) != 0) {
+			free(own);
+			own = NULL;
+		} else {
+			memmove(own, blob, strlen(blob) + 1);
+			*facts = pp_xstrdup(rec + strlen(key));
+		}
+	}
 	free(rec);
 	free(key);
 	return own;
 }
 
 static int
-read_live(struct pp_cli *cli, struct pp_ipt *b, struct pp_ipt_live *live, struct pp_error *err)
+read_live(struct pp_cli *cli, struct pp_backend *b, struct pp_live *live, struct pp_error *err)
 {
 	struct pp_gen g;
 	char *facts = NULL;
-	bool known = pp_ipt_gen(b, &g) == 0;
-	char *own = known ? cached_own(cli, &g, &facts) : NULL;
+	bool known = b->ops->gen && b->ops->adopt && b->ops->gen(b, &g) == 0;
+	char *own = known ? cached_own(cli, b, &g, &facts) : NULL;
 	memset(live, 0, sizeof *live);
-	if (own && pp_ruleset_parse_buf(own, &live->own, err) == 0) {
-		live->save[PP_NAT] = pp_xstrdup("");
-		live->save[PP_FILTER] = facts;
-		b->docker_user = strstr(facts, "\n:DOCKER-USER ") != NULL;
+	live->ops = b->ops;
+	if (own && b->ops->adopt(b, own, facts, live, err) == 0) {
 		live->cached = true;
 	} else {
-		free(facts);
-		if (pp_ipt_read(b, live, err) < 0)
+		memset(live, 0, sizeof *live);
+		if (!own)
+			free(facts);
+		if (pp_backend_read(b, live, err) < 0)
 			return -1;
 	}
 	if (known)
@@ -615,11 +640,13 @@ static int
 undo_last(struct pp_cli *cli, const struct pp_pending *pd, struct pp_error *err)
 {
 	char *snap = pp_state_read(cli->state_dir, PP_ST_SNAPSHOT);
-	struct pp_ipt b;
+	char applied[32];
 	if (!snap)
 		return pp_error_set(err, "no snapshot in %s: nothing was applied yet", cli->state_dir);
 	pp_state_remove(cli->state_dir, PP_ST_GEN);
-	int rc = pp_ipt_open(&b, err) < 0 || restore_text(&b, snap, err) < 0 ? -1 : 0;
+	/* The apply being undone may have switched backends: its backend's objects go too. */
+	record_backend(cli->state_dir, PP_ST_APPLIED, applied, sizeof applied);
+	int rc = back_to_snapshot(snap, applied, err);
 	if (rc == 0) {
 		pp_state_write(cli->state_dir, PP_ST_APPLIED, snap, err);
 		if (!pd)
@@ -684,45 +711,68 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 		if (late_rollback(cli, "apply", &pd, err) < 0)
 			return -1;
 	}
-	struct pp_ipt b;
-	struct pp_ipt_live live;
+	struct pp_backend b;
+	struct pp_live live;
+	const struct pp_table *tt = given ? given : loaded;
+	char confirmed[32] = "", prev[32] = "";
 	pp_apply_mark(NULL);
-	if (pp_ipt_open(&b, err) < 0)
+	/* Boot and the expiry timer carry on the persisted ruleset: in the backend that wrote it. */
+	if (o->restore_persisted || o->expire_only)
+		record_backend(cli->state_dir, PP_ST_CONFIRMED, confirmed, sizeof confirmed);
+	if ((*confirmed ? pp_backend_open_named(&b, confirmed, err) : pp_backend_open_for(&b, tt, err)) < 0)
 		return -1;
+	if (*confirmed)
+		snprintf(b.why, sizeof b.why, "the persisted ruleset's (%s)", PP_ST_CONFIRMED);
 	pp_apply_mark("backend-open");
-	if (read_live(cli, &b, &live, err) < 0)
+	/* The last apply wrote with another backend: this one moves the mappings over. */
+	record_backend(cli->state_dir, PP_ST_APPLIED, prev, sizeof prev);
+	bool moving = *prev && strcmp(prev, b.ops->name) != 0;
+	if (read_live(cli, &b, &live, err) < 0) {
+		pp_backend_close(&b);
 		return -1;
+	}
 	pp_apply_mark(live.cached ? "read-cached" : "read-kernel");
-	struct pp_ruleset want;
+	struct pp_be_state *want = NULL;
+	struct pp_want w;
 	const struct pp_table *t = NULL;
 	struct pp_table *owned = loaded;
-	if (want_ruleset(cli, o, &b, &want, given, loaded, &t, err) < 0) {
-		pp_ipt_live_free(&live);
+	if (want_ruleset(cli, o, &b, &want, &w, given, loaded, &t, err) < 0) {
+		pp_live_free(&live);
 		pp_table_free(owned);
+		pp_backend_close(&b);
 		return -1;
 	}
 	pp_apply_mark("render");
-	host_checks(cli, o, t, &live);
+	host_checks(cli, o, &b, &w, &live);
 	pp_apply_mark("host-checks");
 	struct pp_plan p;
-	pp_plan_make(&want, &live.own, &p);
+	b.ops->plan(&b, want, live.own, &p);
 	pp_apply_mark("plan");
+	if (moving && !cli->json)
+		fprintf(cli->out, "moving the mappings from %s to %s: %s's rules are removed once %s's are in\n",
+		        prev, b.ops->name, prev, b.ops->name);
 	if (!cli->json)
-		pp_plan_diff(cli->out, &want, &live.own);
+		b.ops->diff(&b, want, live.own, cli->out);
 	pp_apply_mark("diff");
 	int rc = 0;
 	time_t deadline = 0;
-	if (!o->dry_run && p.restore)
-		rc = commit(cli, o, &b, &live, &want, &owned, &p, &deadline, err);
-	else if (!o->dry_run && !o->confirm_seconds)
-		rc = persist_unchanged(cli, &b, &live, &want, err);
+	if (!o->dry_run && (p.restore || moving)) {
+		if (!p.restore) /* already in place (an earlier move cut short): the commit is empty */
+			p.restore = pp_xstrdup("");
+		rc = commit(cli, o, &b, &live, &want, &w, &owned, &p, moving ? prev : NULL, &deadline, err);
+	} else if (!o->dry_run && !o->confirm_seconds) {
+		rc = persist_unchanged(cli, &b, &live, want, err);
+	}
 	if (rc == 0)
-		report(cli, o, &p, !o->dry_run && p.restore, deadline);
+		report(cli, o, &b, &p, !o->dry_run && p.restore, deadline);
 	pp_apply_mark("after");
 	pp_plan_free(&p);
-	pp_ruleset_free(&want);
-	pp_ipt_live_free(&live);
+	if (want)
+		b.ops->state_free(want);
+	pp_want_free(&w);
+	pp_live_free(&live);
 	pp_table_free(owned);
+	pp_backend_close(&b);
 	return rc;
 }
 
@@ -819,30 +869,42 @@ static bool
 kernel_holds_applied(struct pp_cli *cli, struct pp_error *err)
 {
 	char *text = pp_state_read(cli->state_dir, PP_ST_APPLIED);
-	struct pp_ruleset want;
-	struct pp_ipt b;
-	struct pp_ipt_live live;
+	struct pp_be_state *want;
+	struct pp_backend b;
+	struct pp_live live;
+	char name[32];
 	if (!text) {
 		pp_error_set(err, "%s/%s is missing", cli->state_dir, PP_ST_APPLIED);
 		return false;
 	}
-	int rc = pp_ruleset_parse_buf(text, &want, err);
-	if (rc < 0)
+	const char *blob = record_blob(text, name, sizeof name);
+	if (pp_backend_open_named(&b, name, err) < 0) {
+		free(text);
 		return false;
-	if (pp_ipt_open(&b, err) < 0 || pp_ipt_read(&b, &live, err) < 0) {
-		pp_ruleset_free(&want);
+	}
+	if (pp_backend_read(&b, &live, err) < 0) {
+		pp_backend_close(&b);
+		free(text);
+		return false;
+	}
+	int rc = b.ops->load(&b, blob, strlen(blob), &want, err);
+	free(text);
+	if (rc < 0) {
+		pp_live_free(&live);
+		pp_backend_close(&b);
 		return false;
 	}
 	struct pp_plan p;
-	pp_plan_make(&want, &live.own, &p);
+	b.ops->plan(&b, want, live.own, &p);
 	bool same = p.restore == NULL;
 	if (!same)
 		pp_error_set(err, "the kernel no longer holds the ruleset of that apply (%zu mapping(s), %zu "
-		             "chain(s) differ: a reboot, or someone's iptables change)", p.nchanged,
-		             p.chains_written + p.chains_dropped);
+		             "chain(s) differ: a reboot, or someone's %s change)", p.nchanged,
+		             p.chains_written + p.chains_dropped, name);
 	pp_plan_free(&p);
-	pp_ipt_live_free(&live);
-	pp_ruleset_free(&want);
+	pp_live_free(&live);
+	b.ops->state_free(want);
+	pp_backend_close(&b);
 	return same;
 }
 

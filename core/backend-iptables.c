@@ -201,6 +201,17 @@ legacy_may_hold_rules(void)
 	return any;
 }
 
+bool
+pp_iptables_legacy_in_use(char *why, size_t n)
+{
+	char *out = NULL, *argv[] = { "iptables-legacy-save", NULL };
+	bool any = legacy_may_hold_rules() && pp_run(argv, NULL, &out, NULL) == 0 && holds_rules(out);
+	free(out);
+	if (any)
+		snprintf(why, n, "iptables-legacy-save shows rules");
+	return any;
+}
+
 int
 pp_ipt_open(struct pp_ipt *b, struct pp_error *err)
 {
@@ -359,7 +370,8 @@ pp_ipt_live_free(struct pp_ipt_live *live)
 struct pp_proc *
 pp_ipt_restore_start(const struct pp_ipt *b, const char *text, bool test)
 {
-	char *argv[] = { (char *)b->restore, "--noflush", test ? "--test" : NULL, NULL };
+	/* --counters: rules written again with the live counters keep them (the plan's "[p:b]"). */
+	char *argv[] = { (char *)b->restore, "--noflush", "--counters", test ? "--test" : NULL, NULL };
 	return proc_start(argv, text);
 }
 
@@ -617,24 +629,19 @@ check_forward(const char *save, struct pp_findings *out)
  * few are enough to make the point on a big table.
  */
 static void
-check_foreign(const struct pp_table *t, const struct pp_ipt_live *live, struct pp_findings *out)
+check_foreign(const struct pp_want *t, const struct pp_foreign *fr, struct pp_findings *out)
 {
 	enum { MAX_SHOWN = 10 };
-	char *all = pp_xasprintf("%s%s%s", live->save_more ? live->save_more : "",
-	                         live->save[PP_NAT] ? live->save[PP_NAT] : "",
-	                         live->save[PP_FILTER] ? live->save[PP_FILTER] : "");
-	struct pp_foreign *fr = pp_foreign_parse(all);
-	uint32_t wan = pp_iface_addr4(t->site.val[PP_S_WAN_INTERFACE]);
+	uint32_t wan = pp_iface_addr4(t->wan_if);
 	size_t shown = 0;
-	free(all);
 	for (size_t i = 0; i < t->n && shown < MAX_SHOWN; i++) {
-		const struct pp_mapping *m = &t->maps[i];
-		struct pp_foreign_query q;
+		const struct pp_want_map *m = &t->maps[i];
+		struct pp_foreign_query q = { .proto = m->proto, .pub_lo = m->pub_lo, .pub_hi = m->pub_hi,
+		                              .in_lo = m->in_lo, .in_hi = m->in_hi, .internal_ip = m->internal_ip,
+		                              .public_ip = t->public_ip ? t->public_ip : wan,
+		                              .wan_if = t->wan_if, .lan_if = t->lan_if };
 		struct pp_foreign_hit h;
-		if (!pp_mapping_active(m, time(NULL)))
-			continue;
-		pp_foreign_query_of(t, m, wan, &q);
-		if (!pp_foreign_first(fr, &q, &h))
+		if (!m->active || !pp_foreign_first(fr, &q, &h))
 			continue;
 		char *w = pp_foreign_words(&h);
 		pp_findings_add(out, PP_WARNING, m->line, m->name, NULL,
@@ -644,17 +651,17 @@ check_foreign(const struct pp_table *t, const struct pp_ipt_live *live, struct p
 		free(w);
 		shown++;
 	}
-	pp_foreign_free(fr);
 }
 
 void
-pp_ipt_checks(const struct pp_table *t, const struct pp_ipt_live *live, struct pp_findings *out)
+pp_ipt_checks(const struct pp_want *t, const char *filter_save, const struct pp_foreign *fr,
+              struct pp_findings *out)
 {
 	if (pp_sysctl_read("net.ipv4.ip_forward") == 0)
 		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
 		                "run portpilot apply --enable-forwarding (or set net.ipv4.ip_forward=1 in /etc/sysctl.d)",
 		                "net.ipv4.ip_forward is 0: the router does not forward, no mapping can work");
-	const char *wan = t->site.val[PP_S_WAN_INTERFACE];
+	const char *wan = t->wan_if;
 	int all = pp_sysctl_read("net.ipv4.conf.all.rp_filter");
 	int one = -1;
 	if (wan && !strchr(wan, '.') && !strchr(wan, '/')) {
@@ -666,7 +673,7 @@ pp_ipt_checks(const struct pp_table *t, const struct pp_ipt_live *live, struct p
 		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
 		                "use loose mode: sysctl net.ipv4.conf.all.rp_filter=2 (and the WAN interface's)",
 		                "strict reverse-path filtering (rp_filter=1) drops forwarded replies when routes are asymmetric");
-	check_forward(live ? live->save[PP_FILTER] : NULL, out);
-	if (live)
-		check_foreign(t, live, out);
+	check_forward(filter_save, out);
+	if (fr)
+		check_foreign(t, fr, out);
 }

@@ -81,12 +81,16 @@ json_list(FILE *f, const char *key, char **v, size_t n)
 }
 
 static void
-status_json(struct pp_cli *cli, const struct pp_ipt *b, const struct pp_map_status *st,
+status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_status *st,
             size_t n, const struct pp_layout_status *ls, const struct pp_pending *pd, bool pending)
 {
 	FILE *f = cli->out;
 	char *rolled = pp_state_read(cli->state_dir, PP_ST_ROLLED);
-	fprintf(f, "{\"variant\":\"%s\",\"pending_confirm\":", b->variant);
+	fprintf(f, "{\"variant\":\"%s\",\"backend\":", b->variant);
+	pp_json_str(f, b->ops->name);
+	fputs(",\"backend_why\":", f);
+	pp_json_str(f, b->why);
+	fputs(",\"pending_confirm\":", f);
 	if (pending) {
 		struct pp_pending_view v;
 		pp_pending_view(cli->state_dir, pd, &v);
@@ -158,12 +162,22 @@ pending_text(struct pp_cli *cli, const struct pp_pending *pd)
 }
 
 static void
-status_text(struct pp_cli *cli, const struct pp_ipt *b, const struct pp_map_status *st,
+status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_status *st,
             size_t n, const struct pp_layout_status *ls, const struct pp_pending *pd, bool pending)
 {
 	FILE *f = cli->out;
 	char *rolled = pp_state_read(cli->state_dir, PP_ST_ROLLED);
-	fprintf(f, "iptables: %s\n", b->variant);
+	char prev[32] = "";
+	char *applied = pp_state_read(cli->state_dir, PP_ST_APPLIED);
+	/* The record's first line names the backend that wrote it (core/apply-lifecycle.c). */
+	if (applied && sscanf(applied, "# portpilot backend=%31s", prev) != 1)
+		snprintf(prev, sizeof prev, "iptables");
+	free(applied);
+	fprintf(f, "%s: %s\n", b->ops->name, b->variant);
+	fprintf(f, "backend: %s (%s)\n", b->ops->name, b->why);
+	if (*prev && strcmp(prev, b->ops->name) != 0)
+		fprintf(f, "the last apply wrote with %s: the table asks for %s, so portpilot apply moves the "
+		        "mappings over (%s's rules removed, %s's in place)\n", prev, b->ops->name, prev, b->ops->name);
 	if (rolled) {
 		char when[20];
 		pp_format_datetime((time_t)strtoll(rolled, NULL, 10), when);
@@ -215,21 +229,27 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 		return pp_cli_usage(cli, "status", "unexpected argument '%s'", argv[1]);
 	struct pp_error err;
 	struct pp_table *t;
-	struct pp_ipt b;
-	struct pp_ipt_live live;
+	struct pp_backend b;
+	struct pp_live live;
 	if (pp_table_load(cli->table_path, false, &t, &err) < 0) {
 		fprintf(cli->err, "portpilot status: %s\n", err.msg);
 		return PP_EXIT_USAGE;
 	}
-	if (pp_ipt_open(&b, &err) < 0 || pp_ipt_read(&b, &live, &err) < 0) {
+	if (pp_backend_open_for(&b, t, &err) < 0) {
 		fprintf(cli->err, "portpilot status: %s\n", err.msg);
+		pp_table_free(t);
+		return PP_EXIT_FAIL;
+	}
+	if (pp_backend_read(&b, &live, &err) < 0) {
+		fprintf(cli->err, "portpilot status: %s\n", err.msg);
+		pp_backend_close(&b);
 		pp_table_free(t);
 		return PP_EXIT_FAIL;
 	}
 	struct pp_map_status *st = NULL;
 	struct pp_layout_status ls = { 0 };
 	int rc = PP_EXIT_OK;
-	if (pp_ipt_status_read_all(t, &b, &live, time(NULL), &st, &ls, &err) < 0) {
+	if (pp_status_read_all(t, &b, &live, time(NULL), &st, &ls, &err) < 0) {
 		fprintf(cli->err, "portpilot status: %s\n", err.msg);
 		rc = PP_EXIT_FAIL;
 	} else {
@@ -254,7 +274,8 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 	}
 	pp_status_free(st, t->n);
 	pp_layout_status_free(&ls);
-	pp_ipt_live_free(&live);
+	pp_live_free(&live);
+	pp_backend_close(&b);
 	pp_table_free(t);
 	return rc;
 }

@@ -14,6 +14,7 @@ static const struct {
 	{ "enabled", "yes no" },
 	{ "hairpin", "yes no" },
 	{ "public_ip", "auto" },
+	{ "backend", "auto iptables nftables" },
 };
 
 /* One word a line, nothing on an unreadable table: a completion must never print an error

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "portpilot/backend-iptables.h"
-#include "apply-internal.h"
 #include "portpilot/util.h"
 
 static const char *table_names[PP_NF__COUNT] = { "nat", "filter" };
@@ -40,12 +39,64 @@ hook_op(struct pp_buf *b, const char *rule, bool insert)
 		pp_buf_printf(b, "-D %s\n", chain);
 }
 
+/* A live rule's counters, by what the rule does (its text without "-A CHAIN"). */
+struct counted {
+	const char *body;
+	unsigned long long pk, by;
+};
+
+static const char *
+rule_body(const char *rule)
+{
+	const char *p = rule + 3;
+	return p + strcspn(p, " ");
+}
+
+static int
+cmp_counted(const void *a, const void *b)
+{
+	return strcmp(((const struct counted *)a)->body, ((const struct counted *)b)->body);
+}
+
+/*
+ * The counters of the live rules of table t that this plan writes again (their chain differs
+ * or goes): a rule written anew with the same text carries them over (iptables-restore -c),
+ * so an apply does not zero the hits of the mappings it did not change (issue 14.5).
+ */
+static size_t
+carried(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp_nf_table t,
+        struct counted **out)
+{
+	size_t n = 0, cap = 0;
+	*out = NULL;
+	for (size_t i = 0; i < live->n; i++) {
+		const struct pp_chain *l = &live->chains[i];
+		if (l->table != t || !l->pkts)
+			continue;
+		const struct pp_chain *w = pp_ruleset_chain((struct pp_ruleset *)want, t, l->name, false);
+		if (w && same_rules(w, l))
+			continue;
+		for (size_t j = 0; j < l->n; j++) {
+			if (!l->pkts[j] && !l->bytes[j])
+				continue;
+			if (n == cap)
+				*out = pp_xrealloc(*out, (cap = cap ? 2 * cap : 64) * sizeof **out);
+			(*out)[n++] = (struct counted){ rule_body(l->rules[j]), l->pkts[j], l->bytes[j] };
+		}
+	}
+	if (n)
+		qsort(*out, n, sizeof **out, cmp_counted);
+	return n;
+}
+
 static void
 plan_table(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp_nf_table t,
            struct pp_plan *p, struct pp_buf *b)
 {
 	struct pp_ruleset *lv = (struct pp_ruleset *)live, *wn = (struct pp_ruleset *)want;
 	struct pp_buf decl = { 0 }, rules = { 0 }, tail = { 0 };
+	struct counted *ctr;
+	size_t nctr = carried(want, live, t, &ctr);
 	for (size_t i = 0; i < want->n; i++) {
 		const struct pp_chain *c = &want->chains[i];
 		if (c->table != t)
@@ -56,6 +107,10 @@ plan_table(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp
 		p->chains_written++;
 		pp_buf_printf(&decl, ":%s - [0:0]\n", c->name);
 		for (size_t j = 0; j < c->n; j++) {
+			struct counted k = { rule_body(c->rules[j]), 0, 0 };
+			const struct counted *had = nctr ? bsearch(&k, ctr, nctr, sizeof *ctr, cmp_counted) : NULL;
+			if (had)
+				pp_buf_printf(&rules, "[%llu:%llu] ", had->pk, had->by);
 			pp_buf_add(&rules, c->rules[j], strlen(c->rules[j]));
 			pp_buf_add(&rules, "\n", 1);
 		}
@@ -101,6 +156,7 @@ plan_table(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp
 			pp_buf_add(b, tail.data, tail.len);
 		pp_buf_addstr(b, "COMMIT\n");
 	}
+	free(ctr);
 	pp_buf_free(&decl);
 	pp_buf_free(&rules);
 	pp_buf_free(&tail);
@@ -288,16 +344,6 @@ pp_plan_diff(FILE *f, const struct pp_ruleset *want, const struct pp_ruleset *li
 	each_changed(want, live, diff_changed, f);
 }
 
-void
-pp_plan_free(struct pp_plan *p)
-{
-	free(p->restore);
-	for (size_t i = 0; i < p->nchanged; i++)
-		free(p->changed[i]);
-	free(p->changed);
-	free(p->flush);
-	memset(p, 0, sizeof *p);
-}
 
 /* ---- status: each mapping's rules in the kernel against the rendered ones ---- */
 
@@ -331,18 +377,6 @@ span(const struct tagged *v, size_t n, const struct tagged *k, size_t *first)
 		b++;
 	*first = a;
 	return b - a;
-}
-
-/* Every foreign rule the live state holds (raw, mangle, nat, filter): one parse for all mappings. */
-static struct pp_foreign *
-foreign_rules(const struct pp_ipt_live *live)
-{
-	char *all = pp_xasprintf("%s%s%s", live->save_more ? live->save_more : "",
-	                         live->save[PP_NAT] ? live->save[PP_NAT] : "",
-	                         live->save[PP_FILTER] ? live->save[PP_FILTER] : "");
-	struct pp_foreign *fr = pp_foreign_parse(all);
-	free(all);
-	return fr;
 }
 
 /* A rule that no mapping owns: a hook, an entry rule, a tree jump. */
@@ -400,11 +434,11 @@ cmp_str(const void *a, const void *b)
 
 /* Mappings whose rules are in the kernel though the table has no such section. */
 static void
-orphans(const struct pp_table *t, const struct tagged *l, size_t nl, struct pp_layout_status *ls)
+orphans(const struct pp_want *t, const struct tagged *l, size_t nl, struct pp_layout_status *ls)
 {
 	char **tags = pp_xcalloc(t->n + 1, sizeof *tags);
 	for (size_t i = 0; i < t->n; i++)
-		tags[i] = pp_rule_tag(t->maps[i].name);
+		tags[i] = t->maps[i].tag;
 	qsort(tags, t->n, sizeof *tags, cmp_str);
 	for (size_t i = 0; i < nl; i++) {
 		if (i > 0 && cmp_tag(&l[i - 1], &l[i]) == 0)
@@ -414,57 +448,47 @@ orphans(const struct pp_table *t, const struct tagged *l, size_t nl, struct pp_l
 			add_line(&ls->orphans, &ls->norphans, pp_xstrdup(tag + 3));
 		free(tag);
 	}
-	for (size_t i = 0; i < t->n; i++)
-		free(tags[i]);
 	free(tags);
 }
 
-int
-pp_ipt_status_read(const struct pp_table *t, struct pp_ipt *b, const struct pp_ipt_live *live,
-               time_t now, struct pp_map_status **st, struct pp_error *err)
+/* The query of want's mapping m (wan_addr: the WAN interface's address, for public_ip auto). */
+static void
+query_of(const struct pp_want *t, const struct pp_want_map *m, uint32_t wan_addr, struct pp_foreign_query *q)
 {
-	return pp_ipt_status_read_all(t, b, live, now, st, NULL, err);
+	*q = (struct pp_foreign_query){ .proto = m->proto, .pub_lo = m->pub_lo, .pub_hi = m->pub_hi,
+	                                .in_lo = m->in_lo, .in_hi = m->in_hi, .internal_ip = m->internal_ip,
+	                                .public_ip = t->public_ip ? t->public_ip : wan_addr,
+	                                .wan_if = t->wan_if, .lan_if = t->lan_if };
 }
 
-int
-pp_ipt_status_read_all(const struct pp_table *t, struct pp_ipt *b, const struct pp_ipt_live *live,
-                   time_t now, struct pp_map_status **st, struct pp_layout_status *ls,
-                   struct pp_error *err)
+void
+pp_ipt_status(const struct pp_want *t, const struct pp_ruleset *want, const struct pp_ruleset *live,
+              const struct pp_foreign *fr, struct pp_map_status *st, struct pp_layout_status *ls)
 {
-	struct pp_render_opts o;
-	struct pp_ruleset want;
 	struct pp_layout_status own = { 0 };
-	pp_apply_render_opts(t, b, &o);
-	o.now = now;
-	if (pp_render(t, &o, &want, err) < 0)
-		return -1;
 	struct tagged *w, *l;
-	size_t nw = collect(&want, NULL, &w), nl = collect(&live->own, NULL, &l);
+	size_t nw = collect(want, NULL, &w), nl = collect(live, NULL, &l);
 	qsort(w, nw, sizeof *w, cmp_tagged);
 	qsort(l, nl, sizeof *l, cmp_tagged);
 	/* Nothing of portpilot's in the kernel (never applied): the rows say missing, enough. */
-	bool any = live->own.n || live->own.hooks[PP_NAT].n || live->own.hooks[PP_FILTER].n;
+	bool any = live->n || live->hooks[PP_NAT].n || live->hooks[PP_FILTER].n;
 	if (any)
-		layout_drift(&want, &live->own, ls ? ls : &own);
+		layout_drift(want, live, ls ? ls : &own);
 	if (ls)
 		orphans(t, l, nl, ls);
 	bool broken = (ls ? ls : &own)->nproblems > 0;
 	pp_layout_status_free(&own);
-	*st = pp_xcalloc(t->n + 1, sizeof **st);
-	struct pp_foreign *fr = foreign_rules(live);
-	uint32_t wan_addr = pp_iface_addr4(t->site.val[PP_S_WAN_INTERFACE]);
+	uint32_t wan_addr = pp_iface_addr4(t->wan_if);
 	for (size_t i = 0; i < t->n; i++) {
-		const struct pp_mapping *m = &t->maps[i];
-		struct pp_map_status *s = &(*st)[i];
-		char *tag = pp_rule_tag(m->name);
-		struct tagged k = { tag, strlen(tag), "", false, 0, 0 };
+		const struct pp_want_map *m = &t->maps[i];
+		struct pp_map_status *s = &st[i];
+		struct tagged k = { m->tag, strlen(m->tag), "", false, 0, 0 };
 		size_t fw, fl, cw = span(w, nw, &k, &fw), cl = span(l, nl, &k, &fl);
-		free(tag);
 		s->name = m->name;
 		bool same = cw == cl;
 		for (size_t q = 0; same && q < cw; q++)
 			same = w[fw + q].nat == l[fl + q].nat && strcmp(w[fw + q].body, l[fl + q].body) == 0;
-		if (!pp_mapping_active(m, now))
+		if (!m->active)
 			s->sync = cl ? PP_SYNC_STALE : PP_SYNC_INACTIVE;
 		else
 			/* Its own rules in place but unreachable (a hook or jump gone) is drift too. */
@@ -480,8 +504,8 @@ pp_ipt_status_read_all(const struct pp_table *t, struct pp_ipt *b, const struct 
 		 * traffic first: say which, as the probe does. */
 		struct pp_foreign_query q;
 		struct pp_foreign_hit h;
-		pp_foreign_query_of(t, m, wan_addr, &q);
-		if (pp_mapping_active(m, now) && pp_foreign_first(fr, &q, &h)) {
+		query_of(t, m, wan_addr, &q);
+		if (m->active && pp_foreign_first(fr, &q, &h)) {
 			s->shadow = pp_xstrdup(h.rule);
 			s->shadow_words = pp_foreign_words(&h);
 			s->shadow_drops = h.kind == PP_FOREIGN_DROP;
@@ -489,31 +513,7 @@ pp_ipt_status_read_all(const struct pp_table *t, struct pp_ipt *b, const struct 
 				s->sync = h.kind == PP_FOREIGN_DNAT ? PP_SYNC_SHADOWED : PP_SYNC_BLOCKED;
 		}
 	}
-	pp_foreign_free(fr);
 	free(w);
 	free(l);
-	pp_ruleset_free(&want);
-	return 0;
 }
 
-void
-pp_layout_status_free(struct pp_layout_status *ls)
-{
-	for (size_t i = 0; i < ls->nproblems; i++)
-		free(ls->problems[i]);
-	for (size_t i = 0; i < ls->norphans; i++)
-		free(ls->orphans[i]);
-	free(ls->problems);
-	free(ls->orphans);
-	memset(ls, 0, sizeof *ls);
-}
-
-void
-pp_status_free(struct pp_map_status *st, size_t n)
-{
-	for (size_t i = 0; st && i < n; i++) {
-		free(st[i].shadow);
-		free(st[i].shadow_words);
-	}
-	free(st);
-}

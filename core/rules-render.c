@@ -28,12 +28,11 @@
 struct item {
 	uint16_t lo, hi;
 	size_t rules;                   /* DNAT rules the mapping renders to */
-	const struct pp_mapping *m;
+	const struct pp_want_map *m;
 };
 
 struct ctx {
-	const struct pp_table *t;
-	const struct pp_render_opts *o;
+	const struct pp_want *w;
 	struct pp_ruleset *rs;
 	size_t leaf_max;
 	const char *proto;              /* "tcp" / "udp" */
@@ -122,7 +121,7 @@ cidr_str(char *buf, size_t sz, const struct pp_cidr *c)
  * The DNAT target keeps the port when unchanged and shifts a range with /base.
  */
 static void
-leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_mapping *m, const struct pp_cidr *src,
+leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_want_map *m, const struct pp_cidr *src,
           bool local)
 {
 	char r[512], *p = r;               /* names are short, the tag at most TAG_MAX + 3: < 400 */
@@ -158,7 +157,7 @@ leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_mapping *m, const s
 }
 
 static void
-mapping_rules(struct ctx *x, struct pp_chain *c, const struct pp_mapping *m)
+mapping_rules(struct ctx *x, struct pp_chain *c, const struct pp_want_map *m)
 {
 	bool any = m->nallow == 0;
 	for (size_t i = 0; i < m->nallow; i++) {
@@ -172,21 +171,21 @@ mapping_rules(struct ctx *x, struct pp_chain *c, const struct pp_mapping *m)
 	for (size_t i = 0; i < m->nallow; i++)
 		leaf_rule(x, c, m, &m->allow[i], false);
 	/* LAN clients using the public address, and the router itself, stay allowed. */
-	if (x->t->site.hairpin && x->o->have_lan)
-		leaf_rule(x, c, m, &x->o->lan, false);
+	if (m->hairpin && x->w->have_lan)
+		leaf_rule(x, c, m, &x->w->lan, false);
 	leaf_rule(x, c, m, NULL, true);
 }
 
 /* How many rules mapping_rules() writes for m. */
 static size_t
-rule_count(const struct ctx *x, const struct pp_mapping *m)
+rule_count(const struct ctx *x, const struct pp_want_map *m)
 {
 	for (size_t i = 0; i < m->nallow; i++)
 		if (m->allow[i].len == 0)
 			return 1;
 	if (m->nallow == 0)
 		return 1;
-	return m->nallow + (x->t->site.hairpin && x->o->have_lan) + 1;
+	return m->nallow + (m->hairpin && x->w->have_lan) + 1;
 }
 
 static char *
@@ -257,11 +256,11 @@ cmp_item(const void *a, const void *b)
 static char *
 tree(struct ctx *x, enum pp_proto p)
 {
-	struct item *v = pp_xcalloc(x->t->n + 1, sizeof *v);
+	struct item *v = pp_xcalloc(x->w->n + 1, sizeof *v);
 	size_t n = 0;
-	for (size_t i = 0; i < x->t->n; i++) {
-		const struct pp_mapping *m = &x->t->maps[i];
-		if (!pp_mapping_active(m, x->o->now) || !(m->proto & p))
+	for (size_t i = 0; i < x->w->n; i++) {
+		const struct pp_want_map *m = &x->w->maps[i];
+		if (!m->active || !(m->proto & p))
 			continue;
 		v[n++] = (struct item){ m->pub_lo, m->pub_hi, rule_count(x, m), m };
 	}
@@ -288,12 +287,12 @@ static void
 entry_chains(struct ctx *x, const char *wan, const char *lan)
 {
 	struct pp_ruleset *rs = x->rs;
-	const struct pp_site *s = &x->t->site;
+	const struct pp_want *s = x->w;
 	char lanc[40] = "", pub[16];
-	if (x->o->have_lan)
-		cidr_str(lanc, sizeof lanc, &x->o->lan);
+	if (s->have_lan)
+		cidr_str(lanc, sizeof lanc, &s->lan);
 	add(rs, PP_NAT, "PP-PRE", "-i %s -m addrtype --dst-type LOCAL -g PP-MARK%s", wan, "");
-	if (s->hairpin && x->o->have_lan && lan) {
+	if (s->hairpin && s->have_lan && lan) {
 		if (s->public_ip) {
 			pp_format_ipv4(s->public_ip, pub);
 			char *r = pp_xasprintf("-s %s -d %s/32 -i %%s -g PP-MARK%%s", lanc, pub);
@@ -340,9 +339,9 @@ masquerade_rules(struct ctx *x, const char *lan)
 {
 	struct pp_chain *c = pp_ruleset_chain(x->rs, PP_NAT, "PP-POST", true);
 	static const char *const pn[] = { "tcp", "udp" };
-	for (size_t i = 0; i < x->t->n; i++) {
-		const struct pp_mapping *m = &x->t->maps[i];
-		if (!m->masquerade || !pp_mapping_active(m, x->o->now))
+	for (size_t i = 0; i < x->w->n; i++) {
+		const struct pp_want_map *m = &x->w->maps[i];
+		if (!m->masquerade || !m->active)
 			continue;
 		for (int k = 0; k < 2; k++) {
 			if (!(m->proto & (k ? PP_UDP : PP_TCP)))
@@ -371,37 +370,18 @@ hooks(struct pp_ruleset *rs, bool docker_user)
 		pp_chain_add(&rs->hooks[PP_FILTER], "-A DOCKER-USER -j PP-FWD");
 }
 
-int
-pp_render(const struct pp_table *t, const struct pp_render_opts *o, struct pp_ruleset *out,
-          struct pp_error *err)
+/* The iptables backend's render: want's active mappings as portpilot's chains. */
+void
+pp_ipt_render(const struct pp_want *w, bool docker_user, struct pp_ruleset *out)
 {
-	const char *wan = t->site.val[PP_S_WAN_INTERFACE];
-	const char *lan = t->site.val[PP_S_LAN_INTERFACE];
-	if (!wan || !*wan)
-		return pp_error_set(err, "%s: [site] has no wan_interface: set wan_interface = the router's internet-side interface",
-		                    t->path ? t->path : "table");
-	/*
-	 * Rule text is built from validated tokens only: numbers, addresses, tags
-	 * with unusual bytes replaced, and these two names. check refuses a bad
-	 * name already; this keeps any other caller from pasting one.
-	 */
-	if (pp_ifname_problem(wan) || (lan && *lan && pp_ifname_problem(lan))) {
-		bool w = pp_ifname_problem(wan) != NULL;
-		return pp_error_set(err, "%s:%d: [site] %s: '%.60s' is not an interface name: %s; nothing was rendered: "
-		                    "write the one interface's name, e.g. %s", t->path ? t->path : "table",
-		                    t->site.key_line[w ? PP_S_WAN_INTERFACE : PP_S_LAN_INTERFACE],
-		                    w ? "wan_interface" : "lan_interface", w ? wan : lan,
-		                    pp_ifname_problem(w ? wan : lan), w ? "eth0" : "eth1");
-	}
-	if (lan && !*lan)
-		lan = NULL;
+	const char *wan = w->wan_if, *lan = w->lan_if;
 	memset(out, 0, sizeof *out);
 	out->hooks[PP_NAT].name = pp_xstrdup("");
 	out->hooks[PP_FILTER].name = pp_xstrdup("");
 	out->hooks[PP_FILTER].table = PP_FILTER;
-	struct ctx x = { .t = t, .o = o, .rs = out, .leaf_max = o->leaf_max ? o->leaf_max : LEAF_DEFAULT };
+	struct ctx x = { .w = w, .rs = out, .leaf_max = w->leaf_max ? w->leaf_max : LEAF_DEFAULT };
 	entry_chains(&x, wan, lan);
-	masquerade_rules(&x, lan && *lan ? lan : NULL);
+	masquerade_rules(&x, lan);
 	static const enum pp_proto protos[] = { PP_TCP, PP_UDP };
 	for (int i = 0; i < 2; i++) {
 		const char *pn = protos[i] == PP_TCP ? "tcp" : "udp";
@@ -410,6 +390,21 @@ pp_render(const struct pp_table *t, const struct pp_render_opts *o, struct pp_ru
 			add(out, PP_NAT, "PP-DNAT", "-p %s -g %s", pn, root);
 		free(root);
 	}
-	hooks(out, o->docker_user);
+	hooks(out, docker_user);
+}
+
+int
+pp_render(const struct pp_table *t, const struct pp_render_opts *o, struct pp_ruleset *out,
+          struct pp_error *err)
+{
+	struct pp_want w;
+	if (pp_want_build(t, o->now, &w, err) < 0)
+		return -1;
+	/* The caller's LAN and layout, not the host's: unit tests and benches render for a site. */
+	w.have_lan = o->have_lan;
+	w.lan = o->lan;
+	w.leaf_max = o->leaf_max;
+	pp_ipt_render(&w, o->docker_user, out);
+	pp_want_free(&w);
 	return 0;
 }

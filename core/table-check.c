@@ -239,6 +239,7 @@ check_site(const struct pp_table *t, struct pp_findings *out)
 		[PP_S_PUBLIC_IP] = "write auto, or the fixed public address, e.g. 203.0.113.5",
 		[PP_S_HAIRPIN] = "write yes or no",
 		[PP_S_LAN_SUBNET] = "write the LAN network, e.g. 192.168.2.0/24",
+		[PP_S_BACKEND] = "write auto, iptables or nftables",
 	};
 
 	for (int f = 0; f < PP_S__COUNT; f++)

@@ -110,6 +110,8 @@ check_value(bool site, int f, const char *value, struct pp_error *err)
 			return pp_error_set(err, "%s: '%.60s' is not an interface name: %s; write the one interface's "
 			                    "name as `ip link` shows it, e.g. %s", pp_site_field_name(f), value,
 			                    pp_ifname_problem(value), f == PP_S_WAN_INTERFACE ? "eth0" : "eth1");
+		if (f == PP_S_BACKEND && strcmp(value, "auto") && strcmp(value, "iptables") && strcmp(value, "nftables"))
+			return pp_error_set(err, "backend: '%.60s' is not auto, iptables or nftables", value);
 		if (f == PP_S_LAN_SUBNET && pp_parse_cidr(value, &a, &l) < 0)
 			return pp_error_set(err, "lan_subnet: '%s' is not a network; write e.g. 192.168.2.0/24", value);
 		return 0;

@@ -18,7 +18,7 @@ static const char *check_names[] = {
 };
 
 static const char *site_names[PP_S__COUNT] = {
-	"name", "wan_interface", "lan_interface", "lan_subnet", "public_ip", "hairpin",
+	"name", "wan_interface", "lan_interface", "lan_subnet", "public_ip", "hairpin", "backend",
 };
 
 const char *pp_field_name(enum pp_field f) { return field_names[f]; }

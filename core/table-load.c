@@ -319,6 +319,9 @@ parse_values(struct pp_table *t)
 		s->bad |= 1u << PP_S_PUBLIC_IP;
 	if (s->val[PP_S_HAIRPIN] && pp_parse_bool(s->val[PP_S_HAIRPIN], &s->hairpin) < 0)
 		s->bad |= 1u << PP_S_HAIRPIN;
+	if (s->val[PP_S_BACKEND] && strcmp(s->val[PP_S_BACKEND], "auto") != 0 &&
+	    strcmp(s->val[PP_S_BACKEND], "iptables") != 0 && strcmp(s->val[PP_S_BACKEND], "nftables") != 0)
+		s->bad |= 1u << PP_S_BACKEND;
 	if (s->val[PP_S_LAN_SUBNET]) {
 		if (pp_parse_cidr(s->val[PP_S_LAN_SUBNET], &s->lan_subnet.addr, &s->lan_subnet.len) < 0)
 			s->bad |= 1u << PP_S_LAN_SUBNET;

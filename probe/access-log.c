@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "portpilot/backend-iptables.h"
+#include "portpilot/backend.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
 #include "probe-internal.h"
@@ -155,9 +155,9 @@ static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 		return;
 	char tag[16];
 	pp_nflog_prefix(d, h->caplen, tag, sizeof tag);
-	bool accepted = !strcmp(tag, "pp-acc");
+	bool accepted = !strcmp(tag, PP_LOG_ACCEPTED);
 	uint16_t pub = 0;
-	const struct pp_mapping *m = accepted || !strcmp(tag, "pp-rej")
+	const struct pp_mapping *m = accepted || !strcmp(tag, PP_LOG_REFUSED)
 		? match(x->t, &p, x->only, accepted, &pub) : NULL;
 	if (!m)
 		return;
@@ -177,40 +177,16 @@ static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 	x->count++;
 }
 
-/*
- * The kernel's verdict, not the table's: a new connection leaving through POSTROUTING DNATed
- * was forwarded, filter FORWARD passed it ("pp-acc"); one reaching INPUT from the WAN without
- * DNAT was not ("pp-rej"), nor one from a LAN client to an address outside the LAN, i.e. the
- * public one (hairpin). mangle only, in portpilot's own chain: core's nat and filter rules
- * stay untouched. The jumps are one text to add and to delete.
- */
-static char *rule_jumps(const char *wan, const char *lan_if, const struct pp_cidr *lan, int group, char op)
-{
-	char net[16], hairpin[128] = "";
-	pp_format_ipv4(lan->addr, net);
-	if (lan_if && *lan_if && lan->len)
-		snprintf(hairpin, sizeof hairpin, "-%c INPUT -i %s ! -d %s/%u -j PP-LOG-%d\n", op, lan_if, net,
-		         lan->len, group);
-	return pp_xasprintf("-%c POSTROUTING -m conntrack --ctstate DNAT -j PP-LOG-%d\n"
-	                    "-%c INPUT -i %s -j PP-LOG-%d\n%s", op, group, op, wan, group, hairpin);
-}
-
-static int rule(const struct logctx *x, const struct pp_ipt *b, const char *wan, int group, bool add,
+/* The log rules (the backend writes them: core/backend-*.c log_rules): prefixes PP_LOG_ACCEPTED
+   for new connections the router DNATed and forwarded, PP_LOG_REFUSED for those that reached it
+   untranslated from the WAN (or a LAN client's to the public address: hairpin). */
+static int rule(const struct logctx *x, struct pp_backend *b, const char *wan, int group, bool add,
                 struct pp_error *err)
 {
-	char *jumps = rule_jumps(wan, x->t->site.val[PP_S_LAN_INTERFACE], &x->lan, group, add ? 'I' : 'D');
-	char *text = add
-		? pp_xasprintf("*mangle\n:PP-LOG-%d - [0:0]\n"
-		               "-A PP-LOG-%d -m conntrack --ctstate NEW -m conntrack --ctstate DNAT "
-		               "-j NFLOG --nflog-group %d --nflog-prefix pp-acc\n"
-		               "-A PP-LOG-%d -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT "
-		               "-m addrtype --dst-type LOCAL -j NFLOG --nflog-group %d --nflog-prefix pp-rej\n"
-		               "%sCOMMIT\n", group, group, group, group, group, jumps)
-		: pp_xasprintf("*mangle\n%s-F PP-LOG-%d\n-X PP-LOG-%d\nCOMMIT\n", jumps, group, group);
-	int rc = pp_ipt_restore(b, text, false, err);
-	free(text);
-	free(jumps);
-	return rc;
+	const char *lan = x->t->site.val[PP_S_LAN_INTERFACE];
+	struct pp_log_spec spec = { .group = group, .wan_if = wan, .lan_if = lan && *lan ? lan : NULL,
+	                            .lan = x->lan };
+	return b->ops->log_rules(b, &spec, add, err);
 }
 
 struct args {
@@ -318,7 +294,7 @@ static int run_reader(struct logctx *x, pcap_t *h, int secs, struct pp_error *er
 }
 
 /* The nflog handle is bound before the rules exist, so no early connection is missed. */
-static int capture_log(struct logctx *x, const struct pp_ipt *b, const char *wan, int group,
+static int capture_log(struct logctx *x, struct pp_backend *b, const char *wan, int group,
                        int secs, struct pp_error *err)
 {
 	char dev[32], eb[PCAP_ERRBUF_SIZE] = "";
@@ -438,7 +414,7 @@ int pp_cmd_log(struct pp_cli *cli, int argc, char **argv)
 	struct args a = { 0 };
 	int rc;
 	struct pp_table *t = NULL;
-	struct pp_ipt b;
+	struct pp_backend b;
 	struct pp_error e;
 	char wan[32] = "";
 	if (pp_cli_wants_help(argc, argv))
@@ -474,12 +450,12 @@ int pp_cmd_log(struct pp_cli *cli, int argc, char **argv)
 		fprintf(cli->err, "portpilot log: [site] wan_interface is not set in %s\n", cli->table_path);
 	else if (a.record && rec_open(&r, cli->state_dir, path, old, sizeof path, &e) < 0)
 		fprintf(cli->err, "portpilot log: %s\n", e.msg);
-	else if (pp_ipt_open(&b, &e) < 0)
+	else if (pp_backend_open_for(&b, t, &e) < 0)
 		fprintf(cli->err, "portpilot log: %s\n", e.msg);
 	else if (capture_log(&x, &b, wan, a.group, a.secs, &e) < 0)
-		fprintf(cli->err, "portpilot log: %s\n", e.msg);
+		fprintf(cli->err, "portpilot log: %s\n", e.msg), pp_backend_close(&b);
 	else
-		rc = PP_EXIT_OK;
+		rc = PP_EXIT_OK, pp_backend_close(&b);
 	if (a.record && r.path)
 		close(r.fd), close(r.old);
 	pp_table_free(t);

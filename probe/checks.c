@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "probe-internal.h"
-#include "portpilot/backend-iptables.h"
+#include "portpilot/backend.h"
 #include "portpilot/util.h"
 
 void pp_check_add(struct pp_probe_result *r, const struct pp_probe_opts *o, const char *id,
@@ -120,116 +120,54 @@ char *pp_run_cmd(char *const argv[])
 	return out ? out : pp_xstrdup("");
 }
 
-/* The --dport (or --dports list) of a rule covers port. */
-static bool rule_dport(const char *line, uint16_t port)
-{
-	const char *p = strstr(line, "--dport ");
-	unsigned lo, hi;
-	if (p) {
-		p += 8;
-		int k = sscanf(p, "%u:%u", &lo, &hi);
-		return k == 2 ? port >= lo && port <= hi : k == 1 && lo == port;
-	}
-	if (!(p = strstr(line, "--dports ")))
-		return false;
-	for (p += 9; *p && *p != ' ';) {
-		int k = sscanf(p, "%u:%u", &lo, &hi);
-		if ((k == 2 && port >= lo && port <= hi) || (k >= 1 && lo == port))
-			return true;
-		p += strcspn(p, ", ");
-		p += *p == ',';
-	}
-	return false;
-}
-
-static bool rule_dnat_to(const char *line, const struct pp_mapping *m, const char *proto)
-{
-	char ip[16], want[48];
-	const char *to = strstr(line, "--to-destination ");
-	if (!strstr(line, "-j DNAT") || !to || !rule_dport(line, m->pub_lo))
-		return false;
-	snprintf(want, sizeof want, "-p %s ", proto);
-	if (!strstr(line, want))
-		return false;
-	pp_format_ipv4(m->internal_ip, ip);
-	to += 17;
-	size_t il = strlen(ip);
-	if (strncmp(to, ip, il) || (to[il] != ':' && to[il] != ' ' && to[il] && to[il] != '\n'))
-		return false;
-	return to[il] != ':' || (unsigned)atoi(to + il + 1) == m->in_lo;
-}
-
-/* Look for the mapping's DNAT in the live nat table (whoever wrote it) and its counter. */
+/* The mapping's DNAT in the live rules (whoever wrote it) and its counter: the backend's answer. */
 static void check_dnat(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
-                       const char *nat)
+                       struct pp_backend *b, const struct pp_live *live)
 {
-	static const char *const protos[] = { "tcp", "udp" };
 	const struct pp_mapping *m = f->m;
-	f->dnat_rule = PP_YES;
-	for (int k = 0; k < 2; k++) {
-		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
-			continue;
-		bool found = false;
-		for (const char *l = nat; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-			char line[1024];
-			snprintf(line, sizeof line, "%.*s", (int)strcspn(l, "\n"), l);
-			unsigned long long pk = 0, by = 0;
-			if (rule_dnat_to(line, m, protos[k])) {
-				found = true;
-				if (sscanf(line, "[%llu:%llu]", &pk, &by) == 2)
-					f->dnat_pkts += pk;
-			}
-		}
-		if (!found) {
-			f->dnat_rule = PP_NO;
-			snprintf(f->missing_proto, sizeof f->missing_proto, "%s", protos[k]);
-		}
-	}
+	struct pp_dnat_answer a;
+	b->ops->dnat_present(b, live, m, &a);
+	f->dnat_rule = a.present ? PP_YES : PP_NO;
+	f->dnat_pkts = a.pkts;
+	snprintf(f->missing_proto, sizeof f->missing_proto, "%s", a.missing_proto);
 	char ip[16];
 	pp_format_ipv4(m->internal_ip, ip);
 	if (f->dnat_rule == PP_YES)
 		pp_check_add(r, o, "dnat_rule", PP_CHECK_PASS,
-		             "nat table has DNAT %s %u -> %s:%u (counter %llu packets)",
+		             "%s has DNAT %s %u -> %s:%u (counter %llu packets)", a.where,
 		             pp_proto_name(m->proto), m->pub_lo, ip, m->in_lo, f->dnat_pkts);
 	else
 		pp_check_add(r, o, "dnat_rule", PP_CHECK_FAIL,
-		             "no DNAT %s %u -> %s:%u in the kernel's nat table (iptables-save -t nat)",
-		             f->missing_proto, m->pub_lo, ip, m->in_lo);
+		             "no DNAT %s %u -> %s:%u in the kernel's %s (%s)",
+		             f->missing_proto, m->pub_lo, ip, m->in_lo, a.where, a.how);
 }
 
-/* FORWARD policy DROP with no ACCEPT for DNATed traffic or this host: a static block. A rule
+/* Forward policy DROP with no ACCEPT for DNATed traffic or this host: a static block. A rule
  * that drops the traffic before an accept is the foreign-rule check's (it names that rule). */
 static void check_forward(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
-                          const char *filter)
+                          struct pp_backend *b, const struct pp_live *live)
 {
-	char ip[16], dst[24];
-	bool drop = strstr(filter, ":FORWARD DROP") != NULL, accept = false;
+	char ip[16];
+	struct pp_forward_answer a;
+	b->ops->forward_state(b, live, f->m->internal_ip, &a);
 	pp_format_ipv4(f->m->internal_ip, ip);
-	snprintf(dst, sizeof dst, "-d %s/32 ", ip);
-	for (const char *l = filter; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-		char line[1024];
-		snprintf(line, sizeof line, "%.*s", (int)strcspn(l, "\n"), l);
-		if (strstr(line, "-j ACCEPT") && (strstr(line, "DNAT") || strstr(line, dst)))
-			accept = true;
-	}
-	f->forward_static_block = drop && !accept ? PP_YES : PP_NO;
+	f->forward_static_block = a.policy_drop && !a.accept ? PP_YES : PP_NO;
 	if (f->forward_static_block == PP_YES)
 		pp_check_add(r, o, "forward", PP_CHECK_FAIL,
-		             "filter FORWARD policy is DROP and no rule accepts DNATed traffic or %s", ip);
+		             "%s policy is DROP and no rule accepts DNATed traffic or %s", a.where, ip);
 	else if (f->foreign == 2 && !f->foreign_before_routing && !strncmp(f->foreign_where, "filter ", 7))
-		pp_check_add(r, o, "forward", PP_CHECK_FAIL, "filter FORWARD: policy %s, but \"%s\" (%s) drops "
-		             "the traffic before portpilot's accept", drop ? "DROP" : "ACCEPT", f->foreign_rule,
-		             f->foreign_where);
+		pp_check_add(r, o, "forward", PP_CHECK_FAIL, "%s: policy %s, but \"%s\" (%s) drops "
+		             "the traffic before portpilot's accept", a.where, a.policy_drop ? "DROP" : "ACCEPT",
+		             f->foreign_rule, f->foreign_where);
 	else
-		pp_check_add(r, o, "forward", PP_CHECK_PASS, "filter FORWARD: policy %s%s",
-		             drop ? "DROP" : "ACCEPT", accept ? ", an ACCEPT for DNATed traffic exists" : "");
+		pp_check_add(r, o, "forward", PP_CHECK_PASS, "%s: policy %s%s", a.where,
+		             a.policy_drop ? "DROP" : "ACCEPT", a.accept ? ", an ACCEPT for DNATed traffic exists" : "");
 }
 
-/* Other tools' rules on the mapping's path, in the kernel's order (core/rules-foreign.c). */
+/* Other tools' rules on the mapping's path, in the kernel's order (the backend's answer). */
 static void check_foreign(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
-                          const char *save)
+                          struct pp_backend *b, const struct pp_live *live)
 {
-	struct pp_foreign *fr = pp_foreign_parse(save);
 	struct pp_foreign_query q;
 	struct pp_foreign_hit h;
 	pp_foreign_query_of(o->table, f->m, f->wan_ip, &q);
@@ -237,7 +175,7 @@ static void check_foreign(struct pp_facts *f, struct pp_probe_result *r, const s
 		q.wan_if = f->wan_if;
 	if (*f->lan_if)
 		q.lan_if = f->lan_if;
-	if (pp_foreign_first(fr, &q, &h)) {
+	if (b->ops->foreign_first(b, live, &q, &h) == 1) {
 		char *w = pp_foreign_words(&h);
 		f->foreign = h.kind == PP_FOREIGN_DNAT ? 1 : 2;
 		f->foreign_before_routing = h.before_routing;
@@ -252,7 +190,6 @@ static void check_foreign(struct pp_facts *f, struct pp_probe_result *r, const s
 		pp_check_add(r, o, "foreign_rules", PP_CHECK_PASS, "no other rule in raw, mangle, nat or filter "
 		             "takes or drops %s port %u before portpilot's", pp_proto_name(f->m->proto), f->m->pub_lo);
 	}
-	pp_foreign_free(fr);
 }
 
 static void check_ip_forward(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
@@ -399,25 +336,26 @@ void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct
 	check_ip_forward(f, r, o);
 	check_if_forwarding(f, r, o);
 	check_rp_filter(f, r, o);
-	/* The same iptables variant the backend writes with (nft or legacy); every table at once,
-	 * since another tool's rule in raw or mangle stops the traffic as surely as one in filter. */
-	struct pp_ipt b;
+	/* The backend the table names reads the live rules, every table at once, since another
+	 * tool's rule in raw or mangle stops the traffic as surely as one in filter. */
+	struct pp_backend b;
+	struct pp_live live;
 	struct pp_error e;
-	const char *save = pp_ipt_open(&b, &e) == 0 ? b.save : "iptables-save";
-	char *argv[] = { (char *)save, "-c", NULL };
-	char *all = pp_run_cmd(argv);
-	char *nat = all ? pp_save_section(all, "nat") : NULL, *filter = all ? pp_save_section(all, "filter") : NULL;
-	if (nat)
-		check_dnat(f, r, o, nat);
-	else
-		pp_check_add(r, o, "dnat_rule", PP_CHECK_SKIP, "iptables-save failed: run as root");
-	if (all)
-		check_foreign(f, r, o, all);
-	if (filter)
-		check_forward(f, r, o, filter);
-	free(nat);
-	free(filter);
-	free(all);
+	if (pp_backend_open_for(&b, o->table, &e) < 0) {
+		pp_check_add(r, o, "dnat_rule", PP_CHECK_SKIP, "%s", e.msg);
+		return;
+	}
+	if (pp_backend_read(&b, &live, &e) < 0) {
+		pp_check_add(r, o, "dnat_rule", PP_CHECK_SKIP, "reading the live rules (%s) failed: run as root",
+		             b.ops->name);
+		pp_backend_close(&b);
+		return;
+	}
+	check_dnat(f, r, o, &b, &live);
+	check_foreign(f, r, o, &b, &live);
+	check_forward(f, r, o, &b, &live);
+	pp_live_free(&live);
+	pp_backend_close(&b);
 }
 
 static void resolve_expected(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "portpilot/backend-iptables.h"
+#include "portpilot/backend.h"
 #include "portpilot/util.h"
 #include "tui-internal.h"
 
@@ -21,7 +21,7 @@ struct live_row {
 
 static struct {
 	bool opened, usable, offline;
-	struct pp_ipt b;
+	struct pp_backend b;
 	char why[300];                    /* why the kernel state is unknown */
 	struct live_row *rows;
 	size_t n;
@@ -55,7 +55,7 @@ open_backend(void)
 		snprintf(L.why, sizeof L.why, "kernel state needs root");
 		return;
 	}
-	if (pp_ipt_open(&L.b, &err) < 0) {
+	if (pp_backend_open(&L.b, &err) < 0) {
 		snprintf(L.why, sizeof L.why, "%.290s", err.msg);
 		return;
 	}
@@ -207,7 +207,7 @@ tui_live_wan(void)
 void
 tui_live_refresh(struct tui *t)
 {
-	struct pp_ipt_live live;
+	struct pp_live live;
 	struct pp_map_status *st = NULL;
 	struct pp_error err;
 
@@ -216,19 +216,19 @@ tui_live_refresh(struct tui *t)
 	read_wan(t->table->site.val[PP_S_WAN_INTERFACE]);
 	if (!tui_live_available())
 		return;
-	if (pp_ipt_read(&L.b, &live, &err) < 0) {
+	if (pp_backend_read(&L.b, &live, &err) < 0) {
 		snprintf(L.why, sizeof L.why, "%.290s", err.msg);
 		return;
 	}
 	pp_layout_status_free(&L.layout);
-	if (pp_ipt_status_read_all(t->table, &L.b, &live, time(NULL), &st, &L.layout, &err) == 0) {
+	if (pp_status_read_all(t->table, &L.b, &live, time(NULL), &st, &L.layout, &err) == 0) {
 		keep_rows(t, st);
 		pp_status_free(st, t->table->n);
 		L.why[0] = '\0';
 	} else {
 		snprintf(L.why, sizeof L.why, "%.290s", err.msg);
 	}
-	pp_ipt_live_free(&live);
+	pp_live_free(&live);
 	L.deadline = read_deadline(t, &L.timer_gone);
 }
 

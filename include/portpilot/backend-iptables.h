@@ -53,6 +53,8 @@ struct pp_render_opts {
 /* Render the active mappings of t (pp_mapping_active). -1 if [site] lacks what is needed. */
 int pp_render(const struct pp_table *t, const struct pp_render_opts *o, struct pp_ruleset *out,
               struct pp_error *err);
+/* The same from the neutral model (the backend's render op). */
+void pp_ipt_render(const struct pp_want *w, bool docker_user, struct pp_ruleset *out);
 void pp_ruleset_free(struct pp_ruleset *rs);
 struct pp_chain *pp_ruleset_chain(struct pp_ruleset *rs, enum pp_nf_table t, const char *name,
                                   bool create);
@@ -74,6 +76,8 @@ int pp_ruleset_parse_buf(char *text, struct pp_ruleset *rs, struct pp_error *err
 void pp_plan_make(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_plan *p);
 /* Print a diff per mapping (- live, + want) to f. */
 void pp_plan_diff(FILE *f, const struct pp_ruleset *want, const struct pp_ruleset *live);
+
+struct pp_foreign;
 
 /* ---- the system's iptables (core/backend-iptables.c) ---- */
 struct pp_ipt {
@@ -108,7 +112,9 @@ int pp_ipt_restore(const struct pp_ipt *b, const char *text, bool test, struct p
 struct pp_proc;
 struct pp_proc *pp_ipt_restore_start(const struct pp_ipt *b, const char *text, bool test);
 int pp_ipt_restore_finish(const struct pp_ipt *b, struct pp_proc *pr, bool test, struct pp_error *err);
-void pp_ipt_checks(const struct pp_table *t, const struct pp_ipt_live *live, struct pp_findings *out);
+/* Host checks (want's mappings) against filter's and the foreign rules' text of a read. */
+void pp_ipt_checks(const struct pp_want *w, const char *filter_save, const struct pp_foreign *fr,
+                   struct pp_findings *out);
 
 /* ---- other tools' rules in the mapping's way (core/rules-foreign.c) ---- */
 struct pp_foreign;
@@ -123,10 +129,8 @@ int pp_foreign_first(const struct pp_foreign *fr, const struct pp_foreign_query 
 /* The "*name ... COMMIT" section of one table in iptables-save text; "" when absent. Caller frees. */
 char *pp_save_section(const char *all, const char *table);
 
-int pp_ipt_status_read(const struct pp_table *t, struct pp_ipt *b, const struct pp_ipt_live *live,
-                       time_t now, struct pp_map_status **st, struct pp_error *err);
-int pp_ipt_status_read_all(const struct pp_table *t, struct pp_ipt *b, const struct pp_ipt_live *live,
-                           time_t now, struct pp_map_status **st, struct pp_layout_status *ls,
-                           struct pp_error *err);
+/* Status of want's mappings: want rendered, live read back, fr the foreign rules of live. */
+void pp_ipt_status(const struct pp_want *t, const struct pp_ruleset *want, const struct pp_ruleset *live,
+                   const struct pp_foreign *fr, struct pp_map_status *st, struct pp_layout_status *ls);
 
 #endif

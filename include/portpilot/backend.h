@@ -198,16 +198,17 @@ struct pp_layout_status {
 
 /* The probe's question about a mapping's translation, whoever wrote it (ops->dnat_present). */
 struct pp_dnat_answer {
-	bool known;                     /* false: the live state could not be read (not root) */
 	bool present;                   /* a DNAT to internal_ip:in_lo for every protocol of the mapping */
 	char missing_proto[4];          /* "tcp"/"udp": the first protocol without one */
 	unsigned long long pkts;        /* their packet counters, summed */
+	char where[48];                 /* where it looked, for people: "nat table" */
+	char how[48];                   /* how to look yourself: "iptables-save -t nat" */
 };
 /* The probe's question about the forward path to internal_ip (ops->forward_state). */
 struct pp_forward_answer {
-	bool known;
 	bool policy_drop;               /* the forward hook's policy drops */
 	bool accept;                    /* some rule accepts DNATed traffic or traffic to internal_ip */
+	char where[48];                 /* the forward hook, for people: "filter FORWARD" */
 };
 
 /*
@@ -254,8 +255,9 @@ struct pp_backend_ops {
 	   "    + new" lines (the backend's own syntax). */
 	void (*diff)(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live,
 	             FILE *f);
-	/* Would the kernel take p (a dry run where that is cheap)? NULL or 0: yes as far as known. */
-	int (*test)(struct pp_backend *b, const struct pp_plan *p, struct pp_error *err);
+	/* Would the kernel take p? A dry run where that is cheap, or always when always (a rollback
+	   or a restore: no partial state allowed). NULL or 0: yes as far as known. */
+	int (*test)(struct pp_backend *b, const struct pp_plan *p, bool always, struct pp_error *err);
 	/* Commit p in one transaction. during(arg), when given, runs once the kernel has the work and
 	   before the wait for it (the engine writes its state files meanwhile). */
 	int (*commit)(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), void *arg,
@@ -282,7 +284,7 @@ struct pp_backend_ops {
 	   kernel's order: 1 and *hit, 0 none, -1 live state unknown. */
 	int (*foreign_first)(struct pp_backend *b, const struct pp_live *live,
 	                     const struct pp_foreign_query *q, struct pp_foreign_hit *hit);
-	/* The probe: is there a DNAT for m (whoever wrote it), and its counter. */
+	/* The probe: is there a DNAT for m (whoever wrote it), and its counter (live read fresh). */
 	void (*dnat_present)(struct pp_backend *b, const struct pp_live *live, const struct pp_mapping *m,
 	                     struct pp_dnat_answer *a);
 	/* The probe: does the forward path drop by policy, and is there an accept for m's server. */

@@ -46,6 +46,7 @@ enum pp_site_field {
 	PP_S_LAN_SUBNET,
 	PP_S_PUBLIC_IP,
 	PP_S_HAIRPIN,
+	PP_S_BACKEND,                     /* auto | iptables | nftables (core/backend.c) */
 	PP_S__COUNT
 };
 
