@@ -30,8 +30,17 @@ mon_write_state(struct mon *M)
 		free(tmp);
 		return;
 	}
-	fprintf(f, "{\"updated\":%lld,\"pid\":%d,\"interval\":%d,\"mappings\":[\n", (long long)time(NULL),
+	fprintf(f, "{\"updated\":%lld,\"pid\":%d,\"interval\":%d", (long long)time(NULL),
 	        (int)getpid(), M->interval_s);
+	/* where the events are, for the TUI's history of one mapping */
+	if (M->mc.history_file) {
+		json_str(f, "history", M->mc.history_file);
+	} else {
+		char *h = pp_xasprintf("%s/monitor-history.jsonl", M->cli->state_dir);
+		json_str(f, "history", h);
+		free(h);
+	}
+	fprintf(f, ",\"mappings\":[\n");
 	for (size_t i = 0; i < M->n; i++) {
 		struct mon_target *t = &M->t[i];
 		pp_format_datetime(t->sm.since, since);
@@ -53,6 +62,7 @@ mon_write_state(struct mon *M)
 			pp_format_datetime(t->psm.since, ps);
 			json_str(f, "public", pp_health_name(t->psm.state));
 			json_str(f, "public_since", t->psm.since ? ps : NULL);
+			fprintf(f, ",\"public_since_epoch\":%lld", (long long)t->psm.since);
 			json_str(f, "public_cause", t->pub_cause[0] ? t->pub_cause : NULL);
 			json_str(f, "public_detail", t->pub_detail[0] ? t->pub_detail : NULL);
 			fprintf(f, ",\"public_checks\":%llu", t->pub_checks);
