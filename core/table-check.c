@@ -113,6 +113,11 @@ check_mapping(const struct pp_mapping *m, const struct pp_site *site, time_t now
 		free(scratch.allow);
 		add_split(out, PP_ERROR, key_line(m, f), m->name, pp_field_name(f), err.msg);
 	}
+	/* the health-check keys against each other: portpilot monitor refuses these too */
+	struct pp_check_misfit mf[PP_CHECK_MISFITS_MAX];
+	for (size_t i = 0, n = pp_check_misfits(m, mf); i < n; i++)
+		add_split(out, PP_ERROR, key_line(m, mf[i].field), m->name, pp_field_name(mf[i].field),
+		          mf[i].msg);
 	if (m->val[PP_F_PUBLIC_PORT] == NULL)
 		pp_findings_add(out, PP_ERROR, m->line, m->name, "public_port",
 		                "add public_port = PORT (or FIRST-LAST)", "public_port is missing");

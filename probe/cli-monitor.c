@@ -22,6 +22,7 @@
 static const char monitor_help[] =
 	"usage: portpilot monitor [--interval SECONDS] [--timeout SECONDS] [--fail-after N]\n"
 	"                         [--recover-after N] [--once] [--no-diagnose] [--metrics-file F]\n"
+	"                         [--metrics ADDR:PORT [--metrics-remote]]\n"
 	"Checks every enabled mapping's service from the router (check = tcp | udp | http | https |\n"
 	"rtsp | sip | tls | none, default from the internal port) and keeps each one's state: down\n"
 	"after fail_after failures in a row, up again after recover_after successes. Every change is\n"
@@ -29,7 +30,10 @@ static const char monitor_help[] =
 	"of [monitor] in portpilot.conf. Runs until SIGINT/SIGTERM.\n"
 	"--once checks every mapping once, prints its state (--json: an object) and exits 1 if any is\n"
 	"down. --metrics-file F (or [monitor] metrics_file) writes Prometheus text for node_exporter's\n"
-	"textfile collector, replaced whole every few seconds.\n";
+	"textfile collector, replaced whole every few seconds; --metrics ADDR:PORT (or [monitor]\n"
+	"metrics_listen) serves the same text on http://ADDR:PORT/metrics, a loopback address unless\n"
+	"--metrics-remote (metrics_remote = yes). The hosts of the [ddns NAME] sections are looked up\n"
+	"every dns_interval (60 s) and must resolve to the site's address.\n";
 
 static volatile sig_atomic_t stop_flag, reload_flag;
 static void on_stop(int s) { (void)s; stop_flag = 1; }
@@ -72,6 +76,8 @@ probe_child(struct mon *M, const char *name, bool outside, int fd)
 	for (size_t i = 0; i < M->npend; i++)
 		if (M->pend[i].fd >= 0 && M->pend[i].fd != fd)
 			close(M->pend[i].fd);
+	mon_http_close_fds(M->http);
+	mon_dns_close_fds(M);
 	if (pp_probe_run(&o, &r, &e) < 0) {
 		fprintf(f, "{\"summary\":");
 		pp_json_str(f, e.msg);
@@ -213,6 +219,31 @@ change(struct mon *M, struct mon_target *t, enum pp_health prev, bool public_pat
 	M->dirty = true;
 }
 
+void
+mon_dns_event(struct mon *M, struct mon_dns *d, enum pp_health prev)
+{
+	M->pend = pp_xrealloc(M->pend, (M->npend + 1) * sizeof *M->pend);
+	struct pending *p = &M->pend[M->npend++];
+	bool down = d->sm.state == PP_HEALTH_DOWN;
+
+	memset(p, 0, sizeof *p);
+	p->fd = -1;
+	p->ready = true;           /* the lookup is its own diagnosis: no probe to run */
+	p->ev.mapping = pp_xstrdup(d->label);
+	p->ev.state = d->sm.state;
+	p->ev.previous = prev;
+	p->ev.since = d->sm.since;
+	p->ev.detail = pp_xstrdup(d->detail);
+	if (down) {
+		p->ev.cause = pp_xstrdup(d->cause);
+		p->ev.summary = pp_xstrdup(d->detail);
+		p->ev.fix = pp_xasprintf("the record must say %s: portpilot ddns status shows whether the "
+		                         "updater of [ddns %s] runs and what the provider answered", d->want,
+		                         d->section);
+	}
+	M->dirty = true;
+}
+
 /* Send every event that is ready and has no older event of the same mapping before it. */
 static void
 flush_events(struct mon *M)
@@ -281,6 +312,8 @@ load_all(struct mon *M, struct pp_mon_conf *mc, struct pp_table **tp, struct mon
 	                             o->timeout ? o->timeout * 1000 : mc->timeout_ms,
 	                             o->fail_after ? o->fail_after : mc->fail_after,
 	                             o->recover_after ? o->recover_after : mc->recover_after };
+	mc->fail_after = d.fail_after;         /* the published names use the same thresholds */
+	mc->recover_after = d.recover_after;
 	if (o->no_diag)
 		mc->diagnose = false;
 	if (o->metrics)
@@ -291,8 +324,9 @@ load_all(struct mon *M, struct pp_mon_conf *mc, struct pp_table **tp, struct mon
 		if (!pp_mapping_active(&t->maps[i], now))
 			continue;
 		int r = mon_target_init(&v[n], &t->maps[i], t->path, &d, err);
-		/* From outside: TCP only (a UDP service's silence tells nothing to a reflector). */
-		v[n].pub = mc->reflector && mc->public_interval_s > 0 && t->maps[i].proto != PP_UDP;
+		/* From outside: TCP (both: its TCP side), and UDP-only mappings by a UDP connect-back,
+		 * whose silence is no result (public_step). */
+		v[n].pub = mc->reflector && mc->public_interval_s > 0;
 		if (r < 0) {
 			for (size_t k = 0; k <= n; k++)
 				mon_target_free(&v[k]);
@@ -370,6 +404,7 @@ reload(struct mon *M)
 	M->n = n;
 	M->interval_s = d.interval_s;
 	M->dirty = true;
+	mon_dns_init(M);
 	fprintf(M->cli->err, "monitor: reloaded: %zu mappings, every %d s, down after %d failures, up "
 	        "after %d successes\n", n, d.interval_s, d.fail_after, d.recover_after);
 }
@@ -418,12 +453,23 @@ public_step(struct mon *M, double now)
 			if (strncmp(t->pub_detail, "reflector: ", 11) != 0 || strncmp(t->pub_detail + 11, e.msg, 140) != 0)
 				fprintf(M->cli->err, "monitor: public check of %s: %s\n", t->name, e.msg);
 			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector: %.140s", e.msg);
+		} else if (t && t->m->proto == PP_UDP && strcmp(r.result, "reply") && strcmp(r.result, "refused") &&
+		           strcmp(r.result, "unreachable")) {
+			/* Silence to the reflector's own datagram: a UDP service that answers only its own
+			 * protocol looks like a blocked port. Not a result: the public state stays as it is
+			 * (unknown until a reply or an ICMP error says something), and the state file says so. */
+			t->pub_checks++;
+			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector %s: no reply to its UDP datagram "
+			         "on port %u (a UDP service may not answer it: up or blocked cannot be told)",
+			         r.from_ip, t->m->pub_lo);
+			M->dirty = true;
 		} else if (t) {
-			bool ok = strcmp(r.result, "connected") == 0;
+			/* TCP: connected is up. UDP: a reply is up, an ICMP error (refused, unreachable) down. */
+			bool ok = strcmp(r.result, t->m->proto == PP_UDP ? "reply" : "connected") == 0;
 			enum pp_health prev = t->psm.state;
 			t->pub_checks++;
-			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector %s: %s to port %u (%d ms)",
-			         r.from_ip, r.result, t->m->pub_lo, r.ms);
+			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector %s: %s to %sport %u (%d ms)",
+			         r.from_ip, r.result, t->m->proto == PP_UDP ? "UDP " : "", t->m->pub_lo, r.ms);
 			enum pp_mon_change c = pp_mon_sm_feed(&t->psm, ok, t->tm.fail_after, t->tm.recover_after,
 			                                      time(NULL));
 			if (c == PP_MON_WENT_DOWN || c == PP_MON_CAME_UP)
@@ -447,8 +493,8 @@ public_step(struct mon *M, double now)
 		return at;
 	next->pub_next_due = now + M->mc.public_interval_s * 1000.0;
 	M->last_request = now;
-	M->job = pp_reflect_start(M->mc.reflector, M->token, "tcp", next->m->pub_lo,
-	                          next->tm.timeout_ms, &e);
+	M->job = pp_reflect_start(M->mc.reflector, M->token, next->m->proto == PP_UDP ? "udp" : "tcp",
+	                          next->m->pub_lo, next->tm.timeout_ms, &e);
 	if (M->job == NULL) {
 		fprintf(M->cli->err, "monitor: public check of %s: %s\n", next->name, e.msg);
 		return now + spacing_ms(M);
@@ -518,10 +564,11 @@ schedule(struct mon *M, bool once, double now, size_t *done)
 int
 mon_run(struct mon *M, bool once, double until_ms)
 {
-	size_t cap = MAX_INFLIGHT + MAX_PENDING + 8, nfly = 0, done = 0;
+	size_t cap = MAX_INFLIGHT + MAX_PENDING + 8 + 32 + M->ndns, nfly = 0, done = 0;
 	struct pollfd *pfd = pp_xcalloc(cap, sizeof *pfd);
 	struct mon_target **fly = pp_xcalloc(MAX_INFLIGHT, sizeof *fly);
 	struct pending **pwho = pp_xcalloc(cap, sizeof *pwho);
+	struct mon_dns **dwho = pp_xcalloc(cap, sizeof *dwho);
 	double now = pp_now_ms(), next_scan = 0;
 
 	/* Entered again (a bench runs the loop in slices): checks still running stay in flight. */
@@ -539,15 +586,23 @@ mon_run(struct mon *M, bool once, double until_ms)
 			nfly = 0;
 			next_scan = 0;
 			schedule(M, false, pp_now_ms(), &done);
+			if (MAX_INFLIGHT + MAX_PENDING + 8 + 32 + M->ndns > cap) {   /* more names */
+				cap = MAX_INFLIGHT + MAX_PENDING + 8 + 32 + M->ndns;
+				pfd = pp_xrealloc(pfd, cap * sizeof *pfd);
+				pwho = pp_xrealloc(pwho, cap * sizeof *pwho);
+				dwho = pp_xrealloc(dwho, cap * sizeof *dwho);
+			}
 		}
 		now = pp_now_ms();
 		if (now >= next_scan)
 			next_scan = start_due(M, once, now, fly, &nfly, &done);
 		double wake = next_scan < now + 1000 ? next_scan : now + 1000;
 		if (!once) {
-			double pw = public_step(M, now);
+			double pw = public_step(M, now), dw = mon_dns_step(M, now);
 			if (pw < wake)
 				wake = pw;
+			if (dw < wake)
+				wake = dw;
 		}
 		for (size_t i = 0; i < nfly; i++) {
 			pfd[np++] = (struct pollfd){ .fd = fly[i]->fd, .events = mon_check_events(fly[i]) };
@@ -559,6 +614,10 @@ mon_run(struct mon *M, bool once, double until_ms)
 				pfd[np++] = (struct pollfd){ .fd = M->pend[i].fd, .events = POLLIN };
 				pwho[npend++] = &M->pend[i];
 			}
+		int dbase = np, nd = once ? 0 : mon_dns_pollfds(M, pfd + np, (int)cap - np, dwho);
+		np += nd;
+		int hbase = np, nh = once ? 0 : mon_http_pollfds(M->http, pfd + np, (int)cap - np, &wake);
+		np += nh;
 		if (once && done == M->n && M->npend == 0 && !mon_notify_busy(M->notify))
 			break;
 		int ms = wake - now < 0 ? 0 : (int)(wake - now) + 1;
@@ -576,6 +635,10 @@ mon_run(struct mon *M, bool once, double until_ms)
 			else if (now - p->started > PROBE_TIMEOUT_MS)
 				probe_done(M, p, true);
 		}
+		for (int i = 0; i < nd; i++)
+			if (pfd[dbase + i].revents)
+				mon_dns_read(M, dwho[i], now);
+		mon_http_step(M->http, pfd + hbase, nh, now, M->metrics);
 		size_t keep = 0;
 		bool full = nfly == MAX_INFLIGHT;
 		for (size_t i = 0; i < nfly; i++) {
@@ -596,7 +659,7 @@ mon_run(struct mon *M, bool once, double until_ms)
 		double refresh = M->interval_s < 1 ? 1000 : M->interval_s > 30 ? 30000 : M->interval_s * 1000.0;
 		if (!once && (M->dirty ? now - M->last_write > 200 : now - M->last_write > refresh))
 			mon_write_state(M);
-		if (!once && M->mc.metrics_file && now - M->last_metrics > 5000)
+		if (!once && (M->mc.metrics_file || M->http) && now - M->last_metrics > 5000)
 			mon_write_metrics(M);
 	}
 	for (size_t i = 0; i < M->npend; i++)
@@ -616,6 +679,7 @@ mon_run(struct mon *M, bool once, double until_ms)
 	free(pfd);
 	free(fly);
 	free(pwho);
+	free(dwho);
 	return 0;
 }
 
@@ -665,8 +729,8 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 	struct mon M = { .cli = cli };
 	struct pp_table *t = NULL;
 	struct pp_error e;
-	bool once = false, no_diag = false;
-	const char *metrics = NULL;
+	bool once = false, no_diag = false, remote = false;
+	const char *metrics = NULL, *listen_on = NULL;
 	int interval = 0, timeout = 0, fail_after = 0, recover_after = 0, rc = PP_EXIT_USAGE;
 
 	if (pp_cli_wants_help(argc, argv))
@@ -682,6 +746,10 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 			no_diag = true;
 		else if (!strcmp(o, "--metrics-file") && i + 1 < argc)
 			metrics = argv[++i];
+		else if (!strcmp(o, "--metrics") && i + 1 < argc)
+			listen_on = argv[++i];
+		else if (!strcmp(o, "--metrics-remote"))
+			remote = true;
 		else if (slot == NULL)
 			return pp_cli_usage(cli, argv[0], "unknown argument '%s' (portpilot monitor --help)", o);
 		else if (i + 1 >= argc)
@@ -689,13 +757,25 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 		else if (intarg(cli, o, argv[++i], slot == &timeout ? 60 : slot == &interval ? 86400 : 100, slot))
 			return PP_EXIT_USAGE;
 	}
-	M.opts = (struct mon_opts){ interval, timeout, fail_after, recover_after, no_diag, metrics };
+	M.opts = (struct mon_opts){ interval, timeout, fail_after, recover_after, no_diag, metrics,
+	                            listen_on, remote };
 	struct pp_check_timing d;
 	if (load_all(&M, &M.mc, &t, &M.t, &M.n, &d, &e) < 0) {
 		fprintf(cli->err, "portpilot: %s\n", e.msg);
 		return PP_EXIT_USAGE;
 	}
 	M.table = t;
+	/* The metrics address: the command line over [monitor]; bound once (a reload keeps it). */
+	const char *spec = listen_on ? listen_on : M.mc.metrics_listen;
+	if (!once && spec && (M.http = mon_http_open(spec, remote || M.mc.metrics_remote, &e)) == NULL) {
+		if (listen_on)
+			fprintf(cli->err, "portpilot: monitor --metrics: %s\n", e.msg);
+		else
+			fprintf(cli->err, "portpilot: %s:%d: [monitor] metrics_listen: %s\n", cli->conf_path,
+			        M.mc.metrics_listen_line, e.msg);
+		goto targets;
+	}
+	mon_dns_init(&M);
 	if (!once && mkdir(cli->state_dir, 0750) < 0 && errno != EEXIST) {
 		fprintf(cli->err, "portpilot: cannot create the state directory %s: %s\n", cli->state_dir,
 		        strerror(errno));
@@ -717,7 +797,12 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (!once)
 		fprintf(cli->err, "monitor: %zu mappings, every %d s, down after %d failures, up after %d "
-		        "successes\n", M.n, d.interval_s, d.fail_after, d.recover_after);
+		        "successes%s%s%s\n", M.n, d.interval_s, d.fail_after, d.recover_after,
+		        M.http ? "; metrics on http://" : "", M.http ? mon_http_where(M.http) : "",
+		        M.http ? "/metrics" : "");
+	if (!once && M.ndns)
+		fprintf(cli->err, "monitor: %zu published name%s, each looked up every %d s\n", M.ndns,
+		        M.ndns == 1 ? "" : "s", M.mc.dns_interval_s);
 	mon_run(&M, once, 0);
 	rc = PP_EXIT_OK;
 	if (once) {
@@ -730,6 +815,9 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 	free(M.state_path);
 	free(M.pend);
 targets:
+	mon_http_free(M.http);
+	mon_metrics_free(&M);
+	mon_dns_free(&M);
 	for (size_t k = 0; k < M.n; k++)
 		mon_target_free(&M.t[k]);
 	free(M.t);

@@ -65,38 +65,17 @@ mon_target_init(struct mon_target *t, const struct pp_mapping *m, const char *pa
 	              1u << PP_F_CHECK_SEND | 1u << PP_F_CHECK_TIMING))
 		return pp_error_set(err, "%s:%d: [%s] a check key has an invalid value; portpilot check "
 		                    "says which and how to fix it", path, m->line, m->name);
-	if (t->kind == PP_CK_UDP && m->proto == PP_TCP)
-		return bad_key(err, path, m, PP_F_CHECK, "check = udp on a tcp mapping; set protocol = udp "
-		               "or both, or use check = tcp");
-	if (t->kind != PP_CK_UDP && t->kind != PP_CK_SIP && t->kind != PP_CK_NONE && m->proto == PP_UDP)
-		return bad_key(err, path, m, PP_F_CHECK, "this check needs TCP but the mapping is udp; use "
-		               "check = udp with check_send, sip, or none");
-	if ((v = m->val[PP_F_CHECK_SEND]) && *v) {
-		if (t->kind != PP_CK_UDP && t->kind != PP_CK_TCP)
-			return bad_key(err, path, m, PP_F_CHECK_SEND, "only check = udp or tcp sends check_send; "
-			               "remove it or change check");
-		if (pp_check_unescape(v, &t->send, &t->send_len, err) < 0)
-			return -1;
-	}
-	if (t->kind == PP_CK_UDP && t->send == NULL)
-		return bad_key(err, path, m, PP_F_CHECK, "check = udp needs check_send = the request to send "
-		               "(and check_expect = text the answer holds)");
-	if (m->val[PP_F_CHECK_PATH] && t->kind != PP_CK_HTTP && t->kind != PP_CK_HTTPS &&
-	    t->kind != PP_CK_RTSP)
-		return bad_key(err, path, m, PP_F_CHECK_PATH, "check_path is for http, https and rtsp checks; "
-		               "remove it or change check");
+	struct pp_check_misfit mf[PP_CHECK_MISFITS_MAX];
+	if (pp_check_misfits(m, mf) > 0)          /* the rules portpilot check reports too */
+		return bad_key(err, path, m, mf[0].field, mf[0].msg);
+	if ((v = m->val[PP_F_CHECK_SEND]) && *v && pp_check_unescape(v, &t->send, &t->send_len, err) < 0)
+		return -1;
 	if ((v = m->val[PP_F_CHECK_EXPECT]) && *v) {
 		bool codes = t->kind == PP_CK_HTTP || t->kind == PP_CK_HTTPS || t->kind == PP_CK_RTSP ||
 		             t->kind == PP_CK_SIP;
 		struct pp_error e;
-		if (t->kind == PP_CK_TLS || t->kind == PP_CK_NONE)
-			return bad_key(err, path, m, PP_F_CHECK_EXPECT, "a tls or none check has no answer to "
-			               "compare; remove check_expect");
 		if (pp_mon_expect_parse(v, codes, &t->expect, &e) < 0)
 			return bad_key(err, path, m, PP_F_CHECK_EXPECT, e.msg);
-		if (t->expect.text && (t->kind == PP_CK_RTSP || t->kind == PP_CK_SIP))
-			return bad_key(err, path, m, PP_F_CHECK_EXPECT, "rtsp and sip checks compare status "
-			               "codes only; write e.g. check_expect = 200");
 	}
 	return 0;
 }

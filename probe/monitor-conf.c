@@ -12,7 +12,8 @@
 static const char *const keys[] = {
 	"interval", "timeout", "fail_after", "recover_after", "hook", "webhook", "webhook_body",
 	"webhook_content_type", "secret_file", "history_file", "history_max_bytes", "diagnose",
-	"metrics_file", "public_interval", "reflector_rate", NULL
+	"metrics_file", "public_interval", "reflector_rate", "metrics_listen", "metrics_remote",
+	"dns_interval", NULL
 };
 
 /* The line of every key under [monitor] (0 when absent), and the first unknown key. */
@@ -51,7 +52,7 @@ scan_lines(const char *path, int lines[], struct pp_error *err)
 			rc = pp_error_set(err, "%s:%d: [monitor] unknown key '%s'; known keys: interval, timeout, "
 			                  "fail_after, recover_after, hook, webhook, webhook_body, webhook_content_type, "
 			                  "secret_file, history_file, history_max_bytes, diagnose, metrics_file, public_interval, "
-			                  "reflector_rate",
+			                  "reflector_rate, metrics_listen, metrics_remote, dns_interval",
 			                  path, lineno, l);
 		else
 			lines[k] = lineno;
@@ -100,6 +101,7 @@ pp_mon_conf_load(const char *path, struct pp_mon_conf *mc, struct pp_error *err)
 	mc->diagnose = true;
 	mc->public_interval_s = 300;
 	mc->reflector_rate = 10;
+	mc->dns_interval_s = 60;
 	if (pp_conf_load(path, true, &c, err) < 0)
 		return -1;
 	if (scan_lines(path, lines, err) < 0)
@@ -159,6 +161,26 @@ pp_mon_conf_load(const char *path, struct pp_mon_conf *mc, struct pp_error *err)
 			goto out;
 		mc->reflector_rate = (int)n;
 	}
+	mc->metrics_listen = dup_nonempty(GET(15));
+	mc->metrics_listen_line = lines[15];
+	if ((v = GET(16)) && *v && pp_parse_bool(v, &mc->metrics_remote) < 0) {
+		pp_error_set(err, "%s:%d: [monitor] metrics_remote: '%s' is not yes or no", path, lines[16], v);
+		goto out;
+	}
+	if ((v = GET(17)) && *v) {
+		if (num(path, lines, 17, v, 0, 86400, &n, err) < 0)
+			goto out;
+		mc->dns_interval_s = (int)n;
+	}
+	/* the names the DDNS sections publish: each should resolve to this site's address */
+	for (size_t i = 0; i < c->nddns; i++)
+		for (size_t h = 0; h < c->ddns[i].nhosts; h++) {
+			mc->dns = pp_xrealloc(mc->dns, (mc->ndns + 1) * sizeof *mc->dns);
+			mc->dns[mc->ndns].section = pp_xstrdup(c->ddns[i].name);
+			mc->dns[mc->ndns].host = pp_xstrdup(c->ddns[i].hosts[h]);
+			mc->dns[mc->ndns].interface = dup_nonempty(c->ddns[i].interface);
+			mc->ndns++;
+		}
 	mc->reflector = dup_nonempty(c->probe.reflector);
 	mc->reflector_token_file = dup_nonempty(c->probe.token_file);
 	mc->reflector_ca = dup_nonempty(c->probe.ca_file);
@@ -189,5 +211,12 @@ pp_mon_conf_free(struct pp_mon_conf *mc)
 	free(mc->reflector);
 	free(mc->reflector_token_file);
 	free(mc->reflector_ca);
+	free(mc->metrics_listen);
+	for (size_t i = 0; i < mc->ndns; i++) {
+		free(mc->dns[i].section);
+		free(mc->dns[i].host);
+		free(mc->dns[i].interface);
+	}
+	free(mc->dns);
 	memset(mc, 0, sizeof *mc);
 }

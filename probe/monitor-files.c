@@ -30,8 +30,17 @@ mon_write_state(struct mon *M)
 		free(tmp);
 		return;
 	}
-	fprintf(f, "{\"updated\":%lld,\"pid\":%d,\"interval\":%d,\"mappings\":[\n", (long long)time(NULL),
+	fprintf(f, "{\"updated\":%lld,\"pid\":%d,\"interval\":%d", (long long)time(NULL),
 	        (int)getpid(), M->interval_s);
+	/* where the events are, for the TUI's history of one mapping */
+	if (M->mc.history_file) {
+		json_str(f, "history", M->mc.history_file);
+	} else {
+		char *h = pp_xasprintf("%s/monitor-history.jsonl", M->cli->state_dir);
+		json_str(f, "history", h);
+		free(h);
+	}
+	fprintf(f, ",\"mappings\":[\n");
 	for (size_t i = 0; i < M->n; i++) {
 		struct mon_target *t = &M->t[i];
 		pp_format_datetime(t->sm.since, since);
@@ -53,6 +62,7 @@ mon_write_state(struct mon *M)
 			pp_format_datetime(t->psm.since, ps);
 			json_str(f, "public", pp_health_name(t->psm.state));
 			json_str(f, "public_since", t->psm.since ? ps : NULL);
+			fprintf(f, ",\"public_since_epoch\":%lld", (long long)t->psm.since);
 			json_str(f, "public_cause", t->pub_cause[0] ? t->pub_cause : NULL);
 			json_str(f, "public_detail", t->pub_detail[0] ? t->pub_detail : NULL);
 			fprintf(f, ",\"public_checks\":%llu", t->pub_checks);
@@ -60,7 +70,25 @@ mon_write_state(struct mon *M)
 		fprintf(f, ",\"checks\":%llu,\"failures\":%llu}%s\n", t->checks, t->failures,
 		        i + 1 < M->n ? "," : "");
 	}
-	fprintf(f, "]}\n");
+	/* the published names, as rows of their own ("dns:HOST"): health shows them too */
+	for (size_t i = 0; i < M->ndns; i++) {
+		struct mon_dns *d = &M->dns[i];
+		pp_format_datetime(d->sm.since, since);
+		fprintf(f, "%s{\"name\":", M->n || i ? ",\n" : "");
+		pp_json_str(f, d->label);
+		json_str(f, "state", pp_health_name(d->sm.state));
+		json_str(f, "since", d->sm.since ? since : NULL);
+		fprintf(f, ",\"since_epoch\":%lld", (long long)d->sm.since);
+		json_str(f, "cause", d->sm.state == PP_HEALTH_DOWN && d->cause[0] ? d->cause : NULL);
+		json_str(f, "summary", d->sm.state == PP_HEALTH_DOWN ? d->detail : NULL);
+		json_str(f, "fix", NULL);
+		json_str(f, "check", "dns");
+		json_str(f, "detail", d->detail);
+		json_str(f, "resolves_to", d->got[0] ? d->got : NULL);
+		json_str(f, "site_address", d->want[0] ? d->want : NULL);
+		fprintf(f, ",\"checks\":%llu,\"failures\":%llu}", d->checks, d->failures);
+	}
+	fprintf(f, "%s]}\n", M->ndns ? "\n" : "");
 	/* Renamed whole over the old one, so a reader never sees half of it. No fsync: it is
 	 * rewritten every interval, and a router's flash need not pay for each time. */
 	int bad = fflush(f) != 0;
@@ -69,80 +97,4 @@ mon_write_state(struct mon *M)
 	free(tmp);
 	M->dirty = false;
 	M->last_write = pp_now_ms();
-}
-
-/* ---- Prometheus text exposition for node_exporter's textfile collector, written whole ---- */
-
-static void
-label(FILE *f, const char *v)
-{
-	for (; *v; v++)
-		if (*v == '"' || *v == '\\')
-			fprintf(f, "\\%c", *v);
-		else if (*v == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*v, f);
-}
-
-static void
-metric_head(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-void
-mon_write_metrics(struct mon *M)
-{
-	static const struct { const char *name, *type, *help; } ms[] = {
-		{ "portpilot_mapping_up", "gauge", "1 when the mapping's service passes its check (after the thresholds), 0 when down; absent while unknown" },
-		{ "portpilot_mapping_check_success", "gauge", "1 when the last check passed, 0 when it failed" },
-		{ "portpilot_mapping_check_latency_seconds", "gauge", "duration of the last check" },
-		{ "portpilot_mapping_state_since_timestamp_seconds", "gauge", "when the mapping entered its current state" },
-		{ "portpilot_mapping_checks_total", "counter", "checks run since the monitor started" },
-		{ "portpilot_mapping_check_failures_total", "counter", "failed checks since the monitor started" },
-	};
-	char *tmp = pp_xasprintf("%s.tmp", M->mc.metrics_file);
-	FILE *f = fopen(tmp, "w");
-
-	if (f == NULL) {
-		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", tmp, strerror(errno));
-		free(tmp);
-		return;
-	}
-	for (size_t k = 0; k < sizeof ms / sizeof ms[0]; k++) {
-		metric_head(f, ms[k].name, ms[k].type, ms[k].help);
-		for (size_t i = 0; i < M->n; i++) {
-			struct mon_target *t = &M->t[i];
-			if (t->kind == PP_CK_NONE || (k == 0 && t->sm.state == PP_HEALTH_UNKNOWN) ||
-			    ((k == 1 || k == 2) && t->last_check == 0) || (k == 3 && t->sm.since == 0))
-				continue;
-			fprintf(f, "%s{mapping=\"", ms[k].name);
-			label(f, t->name);
-			fprintf(f, "\",check=\"%s\"} ", pp_check_kind_name(t->kind));
-			switch (k) {
-			case 0: fprintf(f, "%d\n", t->sm.state == PP_HEALTH_UP); break;
-			case 1: fprintf(f, "%d\n", t->last_ok); break;
-			case 2: fprintf(f, "%.4f\n", t->latency_ms / 1000.0); break;
-			case 3: fprintf(f, "%lld\n", (long long)t->sm.since); break;
-			case 4: fprintf(f, "%llu\n", t->checks); break;
-			default: fprintf(f, "%llu\n", t->failures); break;
-			}
-		}
-	}
-	metric_head(f, "portpilot_mapping_public_up", "gauge", "1 when the reflector reaches the mapping's public port (after the thresholds), 0 when not; absent while unknown");
-	for (size_t i = 0; i < M->n; i++)
-		if (M->t[i].pub && M->t[i].psm.state != PP_HEALTH_UNKNOWN) {
-			fprintf(f, "portpilot_mapping_public_up{mapping=\"");
-			label(f, M->t[i].name);
-			fprintf(f, "\"} %d\n", M->t[i].psm.state == PP_HEALTH_UP);
-		}
-	metric_head(f, "portpilot_monitor_last_write_timestamp_seconds", "gauge", "when the monitor wrote this file");
-	fprintf(f, "portpilot_monitor_last_write_timestamp_seconds %lld\n", (long long)time(NULL));
-	/* The collector must never read half a file: a new file, then rename over the old one. */
-	int bad = fflush(f) != 0;
-	if (fclose(f) != 0 || bad || rename(tmp, M->mc.metrics_file) < 0)
-		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", M->mc.metrics_file, strerror(errno));
-	free(tmp);
-	M->last_metrics = pp_now_ms();
 }

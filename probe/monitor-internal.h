@@ -109,12 +109,43 @@ struct pending {
 	bool outside;              /* its probe may use the reflector (the budget had room) */
 };
 
+/* The metrics text, shared by the file and every HTTP client still sending it. */
+struct mon_blob {
+	int refs;
+	size_t len;
+	char data[];
+};
+void mon_blob_put(struct mon_blob *b);
+
+/* A mapping's DNAT hit counter as the core's status read gives it (the CLI's list/status). */
+struct mon_hits {
+	char *name;
+	unsigned long long pkts;
+};
+
+/* A published name (a [ddns NAME] host): does it still resolve to the site's address? */
+struct mon_dns {
+	char *label;                   /* "dns:HOST", its name in events and the state file */
+	char *host, *section, *interface;
+	struct pp_mon_sm sm;
+	char got[46], want[46];        /* last answer ("" none) and the address it should be */
+	char detail[300];
+	char cause[32];
+	pid_t pid;                     /* the resolver child, 0 none */
+	int fd;
+	struct pp_buf out;
+	double started, next_due;
+	unsigned long long checks, failures;
+};
+
 /* One monitor: its targets, notifiers and pending changes. */
 /* The command line's overrides of [monitor], kept for a reload. */
 struct mon_opts {
 	int interval, timeout, fail_after, recover_after;   /* 0: not given */
 	bool no_diag;
 	const char *metrics;
+	const char *listen;          /* --metrics ADDR:PORT */
+	bool remote;                 /* --metrics-remote */
 };
 
 struct mon {
@@ -136,14 +167,53 @@ struct mon {
 	struct pp_reflect_job *job;
 	char *job_name;
 	double job_started, last_request;
+	/* metrics: the text (file and HTTP), the kernel's hit counters read at most every 15 s */
+	struct mon_blob *metrics;
+	struct mon_http *http;
+	struct mon_hits *hits;
+	size_t nhits;
+	double hits_at;
+	bool hits_ok;
+	char hits_err[256];
+	/* the published names */
+	struct mon_dns *dns;
+	size_t ndns;
 };
 
 /* Check until SIGINT/SIGTERM, or until until_ms on the monotonic clock (> 0: a bench);
  * once: one check of each, the thresholds not applied. */
 int mon_run(struct mon *M, bool once, double until_ms);
 
-/* probe/monitor-files.c: STATE_DIR/monitor-state.json (one mapping a line) and the metrics file. */
+/* probe/monitor-files.c: STATE_DIR/monitor-state.json (one mapping a line). */
 void mon_write_state(struct mon *M);
+/* probe/monitor-metrics.c: rebuild the Prometheus text (M->metrics) and write metrics_file. */
 void mon_write_metrics(struct mon *M);
+void mon_metrics_free(struct mon *M);
+
+/* probe/monitor-http.c: the metrics on a local address, in the same poll loop: non-blocking,
+ * a bounded number of clients, each with a deadline, so no client can hold the checks up. */
+struct mon_http;
+/* spec "ADDR:PORT", "PORT" (127.0.0.1) or "[::1]:PORT"; a non-loopback address only with
+ * remote_ok. NULL + err (what, and the fix). */
+struct mon_http *mon_http_open(const char *spec, bool remote_ok, struct pp_error *err);
+/* Its descriptors for poll (at most max); *wake lowered to the next client deadline. */
+int mon_http_pollfds(struct mon_http *h, struct pollfd *pfd, int max, double *wake);
+/* Accept, read requests, send the text; pfd as filled by mon_http_pollfds. */
+void mon_http_step(struct mon_http *h, const struct pollfd *pfd, int n, double now, struct mon_blob *b);
+/* In a forked child: close every descriptor of it (a client must not wait for the child). */
+void mon_http_close_fds(struct mon_http *h);
+void mon_http_free(struct mon_http *h);
+const char *mon_http_where(const struct mon_http *h);
+
+/* probe/monitor-dns.c: the published names, each resolved in a child (a dead resolver must not
+ * hold the checks up) every dns_interval, against the site's address. */
+void mon_dns_init(struct mon *M);     /* from M->mc (start and reload; states of kept names kept) */
+double mon_dns_step(struct mon *M, double now);   /* start due lookups; returns when to look again */
+int mon_dns_pollfds(struct mon *M, struct pollfd *pfd, int max, struct mon_dns **who);
+void mon_dns_read(struct mon *M, struct mon_dns *d, double now);
+void mon_dns_close_fds(struct mon *M);
+void mon_dns_free(struct mon *M);
+/* A name's change goes out as an event, diagnosed by the lookup itself (probe/cli-monitor.c). */
+void mon_dns_event(struct mon *M, struct mon_dns *d, enum pp_health prev);
 
 #endif

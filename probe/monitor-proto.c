@@ -11,23 +11,7 @@
 enum pp_check_kind
 pp_mon_default_kind(const struct pp_mapping *m)
 {
-	if (m->check != PP_CK_DEFAULT)
-		return m->check;
-	switch (m->in_lo) {
-	case 554: case 8554:
-		return PP_CK_RTSP;
-	case 5060:
-		return PP_CK_SIP;
-	case 443: case 8443:
-		return m->proto == PP_UDP ? PP_CK_NONE : PP_CK_HTTPS;
-	case 80: case 8080: case 8000: case 8008:
-		return m->proto == PP_UDP ? PP_CK_NONE : PP_CK_HTTP;
-	}
-	/* A UDP service says nothing unless asked the right question: without check_send there
-	 * is no check that could tell up from down. */
-	if (m->proto == PP_UDP)
-		return m->val[PP_F_CHECK_SEND] ? PP_CK_UDP : PP_CK_NONE;
-	return PP_CK_TCP;
+	return pp_check_kind_for(m);      /* one rule for check and monitor */
 }
 
 int

@@ -194,6 +194,7 @@ tick(struct tui *t, struct timespec *last)
 		return false;
 	deadline = tui_live_deadline();
 	tui_live_refresh(t);
+	tui_health_refresh(t);
 	clock_gettime(CLOCK_MONOTONIC, &done);
 	every = 10 * ms_between(&now, &done);
 	if (every < LIVE_MS)

@@ -149,6 +149,7 @@ fill_detail(struct tui_pager *pg, struct tui *t)
 	tui_pager_add(pg, TR_NORMAL, "  hits %s, last hit %s", tui_view_cell(t, idx, C_HITS, buf),
 	              tui_view_cell(t, idx, C_LAST, b2));
 	fill_layout(pg, t);
+	tui_health_detail(pg, t, m->name);
 	tui_pager_add(pg, TR_NORMAL, "%s", "");
 	fill_export(pg, t, m);
 	tui_pager_add(pg, TR_NORMAL, "%s", "");

@@ -17,12 +17,16 @@ static const struct colspec {
 	enum tui_col c;
 	int min, max, cap, prio;
 } colspecs[] = {
-	{ C_STATE, 7, 7, 7, 3 },       { C_NAME, 12, 28, 48, 0 },     { C_PROTO, 5, 5, 8, 4 },
-	{ C_PUBLIC, 11, 11, 24, 1 },   { C_INTERNAL, 21, 27, 40, 2 }, { C_ALLOW, 9, 18, 60, 5 },
-	{ C_HITS, 5, 8, 20, 6 },       { C_OWNER, 12, 16, 40, 7 },    { C_LAST, 9, 16, 16, 8 },
-	{ C_DESC, 16, 40, 80, 9 },     { C_NOTE, 20, 200, 200, 10 },
+	{ C_STATE, 7, 7, 7, 3 },       { C_HEALTH, 10, 10, 17, 5 },   { C_NAME, 12, 28, 48, 0 },
+	{ C_PROTO, 5, 5, 8, 4 },       { C_PUBLIC, 11, 11, 24, 1 },   { C_INTERNAL, 21, 27, 40, 2 },
+	{ C_ALLOW, 9, 18, 60, 6 },     { C_HITS, 5, 8, 20, 6 },       { C_OWNER, 12, 16, 40, 7 },
+	{ C_LAST, 9, 16, 16, 8 },      { C_DESC, 16, 40, 80, 9 },     { C_NOTE, 20, 200, 200, 10 },
 };
 #define NSPEC (sizeof colspecs / sizeof colspecs[0])
+
+/* The digit keys sort by these (1 State ... 0 Description), as before Health came. */
+static const enum tui_col digit_cols[10] = { C_DESC, C_STATE, C_NAME, C_PROTO, C_PUBLIC,
+	C_INTERNAL, C_ALLOW, C_HITS, C_OWNER, C_LAST };
 
 struct layout {
 	int n;
@@ -60,7 +64,8 @@ pick(const struct tui *t, struct layout *L, int need[])
 	for (int prio = 0; prio < (int)NSPEC; prio++)
 		for (size_t i = 0; i < NSPEC; i++)
 			if (colspecs[i].prio == prio && used + colspecs[i].min + 1 <= t->cols &&
-			    !(colspecs[i].c == C_NOTE && t->view.natural[C_NOTE] == 0)) {
+			    !(colspecs[i].c == C_NOTE && t->view.natural[C_NOTE] == 0) &&
+			    !(colspecs[i].c == C_HEALTH && !tui_health_present())) {
 				on[i] = true;
 				used += colspecs[i].min + 1;
 			}
@@ -71,7 +76,8 @@ pick(const struct tui *t, struct layout *L, int need[])
 		L->spec[L->n] = &colspecs[i];
 		L->col[L->n] = colspecs[i].c;
 		L->w[L->n] = colspecs[i].min;
-		want = colspecs[i].c == C_HITS || colspecs[i].c == C_LAST ? live_width(t, colspecs[i].c)
+		want = colspecs[i].c == C_HITS || colspecs[i].c == C_LAST || colspecs[i].c == C_HEALTH ?
+		       live_width(t, colspecs[i].c)
 		                                                           : t->view.natural[colspecs[i].c];
 		if (want > colspecs[i].cap)
 			want = colspecs[i].cap;
@@ -178,6 +184,13 @@ draw_row(struct tui *t, const struct layout *L, int y, size_t pos)
 			r = state_role(tui_row_state(t, idx, &live));
 		if (!sel && L->col[i] == C_NOTE && n->f)
 			r = n->nerr ? TR_ERROR : TR_WARNING;
+		if (L->col[i] == C_HEALTH) {  /* its words fit the width: "DOWN since 14:03", "DOWN 14:03" */
+			enum tui_role hr;
+
+			tui_health_cell(t->table->maps[idx].name, L->w[i], buf, sizeof buf, &hr);
+			tui_draw_fit(y, L->x[i], L->w[i], sel ? r : hr, buf);
+			continue;
+		}
 		tui_draw_fit(y, L->x[i], L->w[i], r, tui_view_cell(t, idx, L->col[i], buf));
 	}
 }
@@ -315,7 +328,11 @@ draw_fileline(struct tui *t, int y)
 	}
 	if (v->filter[0] && !t->filtering) {
 		snprintf(line, sizeof line, "  filter: %s", v->filter);
-		tui_draw_str(y, x, t->cols - x, TR_KEY, line);
+		x += tui_draw_str(y, x, t->cols - x, TR_KEY, line);
+	}
+	if (tui_health_stale(line + 2, sizeof line - 2)) {   /* the Health column shows the past */
+		line[0] = line[1] = ' ';
+		tui_draw_str(y, x, t->cols - x, TR_WARNING, line);
 	}
 }
 
@@ -375,6 +392,11 @@ draw_status(struct tui *t, int y)
 		return;
 	}
 	f = m ? t->view.notes[tui_map_index(t, m)].f : NULL;
+	/* a service down says more than a warning about the row, less than an error in it */
+	if (m && (f == NULL || f->sev != PP_ERROR) && tui_health_message(m->name, line, sizeof line)) {
+		tui_draw_fit(y, 0, t->cols, TR_ERROR, line);
+		return;
+	}
 	if (f == NULL)
 		f = t->view.file_note;        /* [site] and file-level findings have no row */
 	if (f == NULL) {
@@ -761,7 +783,7 @@ table_key(struct tui_panel *p, struct tui *t, int key)
 	if (t->filtering)
 		return filter_key(t, key);
 	if (key >= '0' && key <= '9') {   /* by the full-width order, shown or not */
-		enum tui_col c = colspecs[key == '0' ? 9 : key - '1'].c;
+		enum tui_col c = digit_cols[key - '0'];
 
 		sort_by(t, c, t->view.sort == c && !t->view.desc);
 		return true;

@@ -67,7 +67,7 @@ size_t tui_text_wrap(const char *s, int w);
 /* ---- view.c: the table screen's model, no terminal needed ---- */
 
 enum tui_col { C_STATE, C_NAME, C_PROTO, C_PUBLIC, C_INTERNAL, C_ALLOW, C_HITS,
-	C_LAST, C_OWNER, C_DESC, C_NOTE, C__COUNT };
+	C_LAST, C_OWNER, C_DESC, C_NOTE, C_HEALTH, C__COUNT };
 
 /* Row state: what the table, the session and (later) the backend know. */
 enum tui_state { S_UNKNOWN, S_SYNC, S_PENDING, S_DRIFT, S_OFF, S_EXPIRED, S_ERROR, S__COUNT };
@@ -213,6 +213,21 @@ struct pp_layout_status;
 const struct pp_layout_status *tui_live_layout(void);
 void tui_live_free(void);
 const char *tui_live_wan(void);       /* the WAN interface's address, "" when unknown */
+
+/* health.c: the monitor's state file (the TUI runs no checks), read again when it changes. */
+void tui_health_refresh(struct tui *t);
+bool tui_health_present(void);        /* a state file exists: the Health column shows */
+/* The file shows the past (old, or its monitor is gone): why, e.g. for the file line. */
+bool tui_health_stale(char *why, size_t n);
+/* The Health cell in w columns ("up", "DOWN since 14:03", "-"), and its colour. */
+const char *tui_health_cell(const char *name, int w, char *buf, size_t n, enum tui_role *role);
+/* The status line's words for a mapping that is down (cause, summary, fix); false if it is not. */
+bool tui_health_message(const char *name, char *buf, size_t n);
+int tui_health_rank(const char *name); /* for the sort: down 3, public down 2, up 1, else 0 */
+struct tui_pager;
+/* The detail view's Health section: the state now and the last events with their cause. */
+void tui_health_detail(struct tui_pager *pg, struct tui *t, const char *name);
+void tui_health_free(void);
 
 /* A key of the table screen: up to 4 keys, the label help shows, an action. */
 struct tui_binding {

@@ -153,6 +153,7 @@ tui_free(struct tui *t)
 	pp_table_free(t->table);
 	free(t->path);
 	tui_live_free();
+	tui_health_free();
 	tui_ddns_free();
 	if (t->trace_fd >= 0)
 		close(t->trace_fd);

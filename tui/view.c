@@ -9,7 +9,7 @@
 
 static const char *col_titles[C__COUNT] = {
 	"State", "Name", "Proto", "Public", "Internal", "Allow", "Hits", "Last hit",
-	"Owner", "Description", "Finding",
+	"Owner", "Description", "Finding", "Health",
 };
 
 static const char *state_names[S__COUNT] = {
@@ -181,6 +181,8 @@ tui_view_cell(const struct tui *t, size_t idx, enum tui_col c, char *buf)
 		return raw(m, PP_F_DESCRIPTION);
 	case C_NOTE:
 		return cell_note(t, idx);
+	case C_HEALTH:
+		return tui_health_cell(m->name, 99, buf, 128, NULL);
 	default:
 		return "";
 	}
@@ -298,6 +300,9 @@ cmp_rows(const void *pa, const void *pb)
 		tui_live_row(cmp_tui, ib, &lb);
 		c = cmp_tui->view.sort == C_HITS ? cmp_u(la.hits, lb.hits)
 		                                 : cmp_u(last_key(&la), last_key(&lb));
+		break;
+	case C_HEALTH:
+		c = cmp_u((unsigned)tui_health_rank(a->name), (unsigned)tui_health_rank(b->name));
 		break;
 	case C_NAME:
 		break;

@@ -88,6 +88,16 @@ struct pp_mon_conf {
 	int public_interval_s;     /* per mapping, default 300; 0 = no public checks */
 	int reflector_rate;        /* requests a minute, spaced evenly, default 10 (the reflector allows 30) */
 	char *reflector, *reflector_token_file, *reflector_ca;   /* from [probe]; NULL: no public checks */
+	/* Prometheus over HTTP: ADDR:PORT (or PORT: 127.0.0.1); a non-loopback address only with
+	 * metrics_remote = yes (a router's other addresses face networks that should not see it). */
+	char *metrics_listen;
+	int metrics_listen_line;
+	bool metrics_remote;
+	/* The published names: every host of every [ddns NAME] section should resolve to the
+	 * site's address; checked every dns_interval seconds (default 60, 0 = off). */
+	int dns_interval_s;
+	struct pp_mon_dns { char *section, *host, *interface; } *dns;
+	size_t ndns;
 };
 
 /* Read [monitor] of the conf file (missing file or section: the defaults). -1 with err =

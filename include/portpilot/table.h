@@ -140,6 +140,18 @@ int pp_check_timing_parse(const char *s, struct pp_check_timing *t, struct pp_er
 /* Decode check_send / check_expect escapes (\\ \n \r \t \0 \xNN) into *out (NUL-terminated, caller
  * frees), length in *len; -1 with err when an escape is malformed. */
 int pp_check_unescape(const char *s, char **out, size_t *len, struct pp_error *err);
+/* The check a mapping gets (core/table-checkkeys.c): its check key, else from the internal port
+ * (554/8554 rtsp, 5060 sip, 443/8443 https, 80/8080/8000/8008 http, a UDP-only mapping
+ * without check_send: none, else tcp). */
+enum pp_check_kind pp_check_kind_for(const struct pp_mapping *m);
+/* The check keys that do not fit the check or the mapping (check = udp without check_send,
+ * check_expect on a tls check, ...): field and "what; fix", for check and monitor alike. */
+#define PP_CHECK_MISFITS_MAX 8
+struct pp_check_misfit {
+	enum pp_field field;
+	const char *msg;
+};
+size_t pp_check_misfits(const struct pp_mapping *m, struct pp_check_misfit out[PP_CHECK_MISFITS_MAX]);
 
 /*
  * Load a table. Returns -1 only when the file cannot be read (err says why);

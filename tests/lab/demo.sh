@@ -87,9 +87,45 @@ demo_probe() {
 	VERDICT=$(sed -n "s/^probe $_name: //p" "$pp_tmp/demo.out" | head -n 1)
 }
 
+# The health monitor in the router namespace, as it runs on a router: the TUI's Health column
+# reads its state. Fast on purpose (a check every 2 s, down after 2 failures); LAN checks only:
+# the demo's probe has the reflector's budget for itself. A new lab is new namespaces (lab_down
+# ends every process in the old ones), so each scenario starts its own monitor.
+MON_ARGS="--interval 2 --timeout 1 --fail-after 2 --recover-after 1"
+monitor_start() {
+	# shellcheck disable=SC2086
+	# its events go to its log, shown below, not to the host's journal: the demo leaves nothing
+	PORTPILOT_JOURNAL_SOCKET=$pp_tmp/no-journal lab_ns "$LAB_ROUTER" "$PORTPILOT" -f "$PT" \
+		-c "$pp_tmp/none.conf" --state-dir "$pp_tmp/state" monitor $MON_ARGS >>"$pp_tmp/monitor.log" 2>&1 &
+	echo $! >>"$LAB_DIR/pids"
+}
+# mon_health NAME: the monitor's word on NAME, as `portpilot health` prints it.
+mon_health() { "$PORTPILOT" --state-dir "$pp_tmp/state" health "$1" 2>/dev/null; }
+mon_down() { mon_health "$1" | grep -q " DOWN .*since .*  [a-z_]*$"; }
+mon_known() { mon_health "$1" | grep -q " \(up\|DOWN\) "; }
+# The faults a check from the router sees (the others are on the way from the internet, or
+# leave the mapping switched off, which the monitor does not check).
+MON_SEES=" not_listening host_unreachable host_firewall "
+# monitor_says NAME CAUSE: what the monitor made of the fault: DOWN with its cause, or up.
+monitor_says() {
+	case $MON_SEES in
+	*" $2 "*) wait_for 40 mon_down "$1" ||
+		echo "demo: the monitor did not see $1 go down (log: $pp_tmp/monitor.log)" >&2;;
+	*) wait_for 10 mon_known "$1";;     # its first check: up, or down after fail_after
+	esac
+	echo "\$ portpilot health $1      (the monitor, running in the router since the fault)"
+	mon_health "$1" | sed 's/^/  /'
+	case $MON_SEES in
+	*" $2 "*) echo "  its event: $(grep "^$1 DOWN since" "$pp_tmp/monitor.log" | tail -n 1)";;
+	*) echo "  (its check from the router passes: this fault is on the way from the internet, or" \
+		"the mapping is off; [probe] reflector in portpilot.conf gives the monitor that path too)";;
+	esac
+}
+
 healthy() {
 	echo "== building the healthy seed lab"
 	plab_scenario ok || { echo "demo: the lab did not come up" >&2; return 1; }
+	monitor_start
 	for p in 8080 8090 8091; do
 		printf 'internet -> %s:%s  answers: %s\n' "$LAB_PUBLIC_IP" "$p" \
 			"$(lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:$p/" || true)"
@@ -102,7 +138,9 @@ break_and_probe() {
 	echo
 	echo "== fault: $1 — $(printf '%s\n' "$FAULTS" | awk -F'|' -v c="$1" '$1 == c { print $2 }')"
 	plab_scenario "$1" || { echo "demo: could not build $1" >&2; return 1; }
+	monitor_start
 	demo_probe
+	monitor_says "${PROBE_NAME:-web-1}" "$1"
 	if [ "$VERDICT" = "$_want" ]; then
 		echo "== verdict: $VERDICT (the fault that was built)"
 		return 0
@@ -114,6 +152,7 @@ break_and_probe() {
 restore() {
 	echo "== restoring the healthy lab"
 	plab_scenario ok || return 1
+	monitor_start
 	demo_probe quiet
 	echo "== verdict after restoring: ${VERDICT:-none}"
 	[ "$VERDICT" = ok ]

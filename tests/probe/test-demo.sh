@@ -34,6 +34,10 @@ demo a$$ --fault not_listening --fault public_ip_mismatch --fault udp_host_firew
 check "--fault: exit 0 when every verdict names its fault" [ "$DRC" = 0 ]
 check "--fault not_listening: verdict shown" has a$$ "== verdict: not_listening (the fault that was built)"
 check "--fault not_listening: the probe's fix is shown" has a$$ "start the service on 192.168.2.101"
+# The monitor the demo runs in the router sees the fault too, and names its cause.
+check "--fault not_listening: the monitor has web-1 DOWN with its cause" has a$$ "^  web-1  *DOWN  *since .*  not_listening$"
+check "--fault not_listening: the monitor's event gives cause and summary" has a$$ "its event: web-1 DOWN since [0-2][0-9]:[0-5][0-9]: not_listening: nothing listens on 192.168.2.101 "
+check "--fault public_ip_mismatch: the monitor's LAN check stays up, and says why" has a$$ "^  web-1  *up  *since "
 check "--fault public_ip_mismatch: verdict shown" has a$$ "== verdict: public_ip_mismatch"
 check "--fault udp_host_firewall: verdict host_firewall" has a$$ "== verdict: host_firewall"
 check "--fault: the lab is healthy again after each" [ "$(grep -c '^== verdict after restoring: ok$' "$pp_tmp/a$$.out")" = 3 ]

@@ -114,7 +114,10 @@ st closed down tcp 'refused'
 st quiet unknown none "not checked \\(check = none; a UDP service needs check = udp"
 
 # A check key that does not fit the mapping: refused before anything runs, with file:line.
-add bad-udp protocol=tcp public_port=9011 internal_ip=$LAB_SRV3_IP check=udp
+# The CLI refuses to write it (portpilot check finds it: tests/cli/test-check-keys.sh); by hand:
+"$PORTPILOT" -f "$T" add bad-udp protocol=tcp public_port=9011 internal_ip=$LAB_SRV3_IP check=udp >"$M/add.err" 2>&1
+check "add refuses a check key that does not fit" grep -q "bad-udp\] check: check = udp on a tcp mapping" "$M/add.err"
+printf '\n[bad-udp]\nprotocol = tcp\npublic_port = 9011\ninternal_ip = %s\ncheck = udp\n' "$LAB_SRV3_IP" >>"$T"
 lab_ns "$R" "$PORTPILOT" -f "$T" -c "$M/none.conf" --state-dir "$S" monitor --once >"$M/bad.out" 2>"$M/bad.err"
 rc=$?
 line=$(grep -n '^\[bad-udp\]' "$T" | cut -d: -f1)

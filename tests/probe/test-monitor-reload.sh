@@ -40,7 +40,7 @@ check "HUP with a broken conf: refused with FILE:LINE" wait_for 10 refused "$M/p
 # A broken table: refused too.
 cp "$M/good.conf" "$M/portpilot.conf"
 cp "$T" "$M/good.ini"
-"$PORTPILOT" -f "$T" set web-2 check=udp >/dev/null
+sed -i '/^\[web-2\]/a check = udp' "$T"     # by hand: portpilot set refuses it
 kill -HUP $MON
 line=$(grep -n '^check *= *udp' "$T" | cut -d: -f1)
 check "HUP with a table that does not fit: refused with FILE:LINE" wait_for 10 refused "$T:$line: \[web-2\] check: check = udp on a tcp mapping"

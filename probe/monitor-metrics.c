@@ -1,0 +1,254 @@
+/* Prometheus text exposition: the checks' state, the kernel's hit counters per mapping and the
+ * DDNS state, for node_exporter's textfile collector (written whole, by rename) and for
+ * --metrics ADDR:PORT (probe/monitor-http.c serves the same text). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portpilot/backend.h"
+#include "portpilot/conf.h"
+#include "portpilot/ddns.h"
+#include "portpilot/util.h"
+#include "monitor-internal.h"
+
+#define HITS_EVERY_MS 15000    /* a read of the kernel's counters runs iptables-save: not every 5 s */
+
+void
+mon_blob_put(struct mon_blob *b)
+{
+	if (b && --b->refs == 0)
+		free(b);
+}
+
+static void
+label(FILE *f, const char *v)
+{
+	for (; *v; v++)
+		if (*v == '"' || *v == '\\')
+			fprintf(f, "\\%c", *v);
+		else if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+}
+
+static void
+metric_head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+free_hits(struct mon *M)
+{
+	for (size_t i = 0; i < M->nhits; i++)
+		free(M->hits[i].name);
+	free(M->hits);
+	M->hits = NULL;
+	M->nhits = 0;
+}
+
+/*
+ * The DNAT counters through the core's status read, the one `portpilot status` and `list` use
+ * (the backend behind it is the core's business, not the monitor's). A failure is kept and
+ * exported (portpilot_hits_read_success 0), never a reason to stop checking.
+ */
+static void
+read_hits(struct mon *M)
+{
+	struct pp_backend b;
+	struct pp_live live;
+	struct pp_map_status *st = NULL;
+	struct pp_error err;
+
+	M->hits_at = pp_now_ms();
+	if (pp_backend_open(&b, &err) < 0 || pp_backend_read(&b, &live, &err) < 0) {
+		M->hits_ok = false;
+		snprintf(M->hits_err, sizeof M->hits_err, "%.250s", err.msg);
+		return;
+	}
+	if (pp_status_read(M->table, &b, &live, time(NULL), &st, &err) < 0) {
+		M->hits_ok = false;
+		snprintf(M->hits_err, sizeof M->hits_err, "%.250s", err.msg);
+		pp_live_free(&live);
+		return;
+	}
+	free_hits(M);
+	M->hits = pp_xcalloc(M->table->n + 1, sizeof *M->hits);
+	for (size_t i = 0; i < M->table->n; i++)
+		if (st[i].sync != PP_SYNC_INACTIVE) {
+			M->hits[M->nhits].name = pp_xstrdup(M->table->maps[i].name);
+			M->hits[M->nhits++].pkts = st[i].pkts;
+		}
+	pp_status_free(st, M->table->n);
+	pp_live_free(&live);
+	M->hits_ok = true;
+	M->hits_err[0] = '\0';
+}
+
+static void
+print_hits(struct mon *M, FILE *f)
+{
+	metric_head(f, "portpilot_mapping_hits_total", "counter", "connections the mapping's DNAT rule "
+	            "forwarded (its packet counter: the first packet of each connection), as portpilot status reads it");
+	for (size_t i = 0; M->hits_ok && i < M->nhits; i++) {
+		fprintf(f, "portpilot_mapping_hits_total{mapping=\"");
+		label(f, M->hits[i].name);
+		fprintf(f, "\"} %llu\n", M->hits[i].pkts);
+	}
+	metric_head(f, "portpilot_hits_read_success", "gauge", "1 when the last read of the kernel's "
+	            "counters worked (0: needs root in the router's namespace, or the rules are not readable)");
+	fprintf(f, "portpilot_hits_read_success %d\n", M->hits_ok);
+}
+
+/* Every host of every [ddns NAME] section, from the DDNS updater's state in the state directory. */
+static void
+print_ddns(struct mon *M, FILE *f)
+{
+	struct pp_conf *c = NULL;
+	struct pp_ddns_status *rows = NULL;
+	struct pp_error err;
+	size_t n = 0;
+	bool ok = pp_conf_load(M->cli->conf_path, true, &c, &err) == 0 &&
+	          pp_ddns_status_load(c, M->cli->state_dir, &rows, &n, &err) == 0;
+	static const struct { const char *name, *type, *help; } ms[] = {
+		{ "portpilot_ddns_host_ok", "gauge", "1 when the provider has the current address (status ok), 0 when new, retrying, stopped or pending" },
+		{ "portpilot_ddns_host_status", "gauge", "1 for the host's status (new, ok, retry, stopped, pending) and the provider's last answer" },
+		{ "portpilot_ddns_last_update_timestamp_seconds", "gauge", "when the provider last confirmed the address (good or nochg)" },
+		{ "portpilot_ddns_last_attempt_timestamp_seconds", "gauge", "when the updater last asked the provider" },
+		{ "portpilot_ddns_failures", "gauge", "temporary failures in a row" },
+	};
+
+	for (size_t k = 0; k < sizeof ms / sizeof ms[0]; k++) {
+		metric_head(f, ms[k].name, ms[k].type, ms[k].help);
+		for (size_t i = 0; ok && i < n; i++) {
+			const struct pp_ddns_host *h = &rows[i].host;
+			if ((k == 2 && h->published_at == 0) || (k == 3 && h->last_attempt == 0))
+				continue;
+			fprintf(f, "%s{ddns=\"", ms[k].name);
+			label(f, rows[i].conf->name);
+			fprintf(f, "\",host=\"");
+			label(f, h->host);
+			if (k == 1)
+				fprintf(f, "\",status=\"%s\",last_answer=\"%s", pp_host_status_name(h->status),
+				        pp_ddns_code_name(h->last_code));
+			fprintf(f, "\"} ");
+			switch (k) {
+			case 0: fprintf(f, "%d\n", h->status == PP_HS_OK); break;
+			case 1: fprintf(f, "1\n"); break;
+			case 2: fprintf(f, "%lld\n", (long long)h->published_at); break;
+			case 3: fprintf(f, "%lld\n", (long long)h->last_attempt); break;
+			default: fprintf(f, "%d\n", h->failures); break;
+			}
+		}
+	}
+	metric_head(f, "portpilot_ddns_state_read_success", "gauge", "1 when portpilot.conf and the DDNS state could be read");
+	fprintf(f, "portpilot_ddns_state_read_success %d\n", ok);
+	free(rows);
+	pp_conf_free(c);
+}
+
+static void
+print_checks(struct mon *M, FILE *f)
+{
+	static const struct { const char *name, *type, *help; } ms[] = {
+		{ "portpilot_mapping_up", "gauge", "1 when the mapping's service passes its check (after the thresholds), 0 when down; absent while unknown" },
+		{ "portpilot_mapping_check_success", "gauge", "1 when the last check passed, 0 when it failed" },
+		{ "portpilot_mapping_check_latency_seconds", "gauge", "duration of the last check" },
+		{ "portpilot_mapping_state_since_timestamp_seconds", "gauge", "when the mapping entered its current state" },
+		{ "portpilot_mapping_checks_total", "counter", "checks run since the monitor started" },
+		{ "portpilot_mapping_check_failures_total", "counter", "failed checks since the monitor started" },
+	};
+
+	for (size_t k = 0; k < sizeof ms / sizeof ms[0]; k++) {
+		metric_head(f, ms[k].name, ms[k].type, ms[k].help);
+		for (size_t i = 0; i < M->n; i++) {
+			struct mon_target *t = &M->t[i];
+			if (t->kind == PP_CK_NONE || (k == 0 && t->sm.state == PP_HEALTH_UNKNOWN) ||
+			    ((k == 1 || k == 2) && t->last_check == 0) || (k == 3 && t->sm.since == 0))
+				continue;
+			fprintf(f, "%s{mapping=\"", ms[k].name);
+			label(f, t->name);
+			fprintf(f, "\",check=\"%s\"} ", pp_check_kind_name(t->kind));
+			switch (k) {
+			case 0: fprintf(f, "%d\n", t->sm.state == PP_HEALTH_UP); break;
+			case 1: fprintf(f, "%d\n", t->last_ok); break;
+			case 2: fprintf(f, "%.4f\n", t->latency_ms / 1000.0); break;
+			case 3: fprintf(f, "%lld\n", (long long)t->sm.since); break;
+			case 4: fprintf(f, "%llu\n", t->checks); break;
+			default: fprintf(f, "%llu\n", t->failures); break;
+			}
+		}
+	}
+	metric_head(f, "portpilot_mapping_public_up", "gauge", "1 when the reflector reaches the mapping's public port (after the thresholds), 0 when not; absent while unknown");
+	for (size_t i = 0; i < M->n; i++)
+		if (M->t[i].pub && M->t[i].psm.state != PP_HEALTH_UNKNOWN) {
+			fprintf(f, "portpilot_mapping_public_up{mapping=\"");
+			label(f, M->t[i].name);
+			fprintf(f, "\"} %d\n", M->t[i].psm.state == PP_HEALTH_UP);
+		}
+	metric_head(f, "portpilot_dns_name_up", "gauge", "1 when the published name resolves to the site's address, 0 when not; absent while unknown");
+	for (size_t i = 0; i < M->ndns; i++)
+		if (M->dns[i].sm.state != PP_HEALTH_UNKNOWN) {
+			fprintf(f, "portpilot_dns_name_up{ddns=\"");
+			label(f, M->dns[i].section);
+			fprintf(f, "\",host=\"");
+			label(f, M->dns[i].host);
+			fprintf(f, "\"} %d\n", M->dns[i].sm.state == PP_HEALTH_UP);
+		}
+}
+
+/* The whole text, then the file (by rename: the collector never reads half of it). */
+void
+mon_write_metrics(struct mon *M)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	M->last_metrics = pp_now_ms();
+	if (f == NULL)
+		return;
+	if (M->hits_at == 0 || M->last_metrics - M->hits_at >= HITS_EVERY_MS)
+		read_hits(M);
+	print_checks(M, f);
+	print_hits(M, f);
+	print_ddns(M, f);
+	metric_head(f, "portpilot_monitor_last_write_timestamp_seconds", "gauge", "when the monitor wrote this text");
+	fprintf(f, "portpilot_monitor_last_write_timestamp_seconds %lld\n", (long long)time(NULL));
+	if (fclose(f) != 0) {
+		free(text);
+		return;
+	}
+	struct mon_blob *b = pp_xmalloc(sizeof *b + len + 1);
+	b->refs = 1;
+	b->len = len;
+	memcpy(b->data, text, len + 1);
+	free(text);
+	mon_blob_put(M->metrics);          /* clients still sending the old text keep it */
+	M->metrics = b;
+	if (M->mc.metrics_file == NULL)
+		return;
+	char *tmp = pp_xasprintf("%s.tmp", M->mc.metrics_file);
+	FILE *o = fopen(tmp, "w");
+	if (o == NULL) {
+		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", tmp, strerror(errno));
+		free(tmp);
+		return;
+	}
+	int bad = fwrite(b->data, 1, b->len, o) != b->len;
+	bad |= fflush(o) != 0;
+	if (fclose(o) != 0 || bad || rename(tmp, M->mc.metrics_file) < 0)
+		fprintf(M->cli->err, "monitor: cannot write %s: %s\n", M->mc.metrics_file, strerror(errno));
+	free(tmp);
+}
+
+void
+mon_metrics_free(struct mon *M)
+{
+	free_hits(M);
+	mon_blob_put(M->metrics);
+	M->metrics = NULL;
+}
