@@ -93,7 +93,7 @@ ddns_cloudflare(struct ddns_job *j)
 {
 	struct cf cf = { .j = j };
 
-	cf.base = ddns_base_url(j->dc->server, "api.cloudflare.com/client/v4");
+	cf.base = ddns_base_url(j->dc->server, j->api);
 	cf.auth = pp_xasprintf("Authorization: Bearer %s", j->cr->token ? j->cr->token : "");
 	pp_buf_add(&cf.det, "", 0);
 	for (size_t i = 0; i < j->n; i++)

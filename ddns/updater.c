@@ -85,7 +85,7 @@ verify(struct ddns_check *ck, struct pp_ddns_host *h, const struct ddns_addr *a,
 	char detail[200], d6[200];
 	int rc = 1, rc6 = 1;
 
-	if (ck->dc->provider == PP_PROV_NSUPDATE || (ck->provider_hook && !ck->auth_hook)) {
+	if ((ddns_provider_of(ck->dc)->needs & DDNS_CHECKS_ITSELF) || (ck->provider_hook && !ck->auth_hook)) {
 		pp_ddns_verified(h, NULL);
 		return;
 	}
