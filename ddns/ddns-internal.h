@@ -105,6 +105,21 @@ void ddns_job_all(struct ddns_job *j, enum pp_ddns_code c);
 /* Transport failure or an HTTP status with no parseable body: rc is ddns_http()'s. */
 void ddns_job_http_fail(struct ddns_job *j, const struct ddns_http_resp *rs, int rc);
 
+/* The frame of a REST API provider with a bearer token (Cloudflare, Gandi). */
+struct ddns_api {
+	struct ddns_job *j;
+	char *base;                  /* the API's URL: server =, else the row's api */
+	char *auth;                  /* "Authorization: Bearer TOKEN": wiped when done */
+	struct pp_buf det;           /* what was sent and answered, for j->detail */
+};
+/* One request, told in det ("METHOD URL -> outcome": URLs carry no secret here); ddns_http()'s rc. */
+int ddns_api_call(struct ddns_api *a, const char *method, const char *url, const char *body,
+                  struct ddns_http_resp *rs);
+/* A request whose answer means its HTTP status alone: that code (transport failures too). */
+enum pp_ddns_code ddns_api_status(struct ddns_api *a, const char *method, const char *url, const char *body);
+/* Set the frame up, j->codes[i] = one(a, i) for each host, fill j->detail, wipe the token. */
+void ddns_api_each(struct ddns_job *j, enum pp_ddns_code (*one)(struct ddns_api *a, size_t i));
+
 /* "https://server/path": server may be a bare host or a URL; http only when written. */
 char *ddns_base_url(const char *server, const char *def_host);
 /* The zone of host: dc->zone, else host minus its first label. Caller frees. */

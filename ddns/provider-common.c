@@ -41,3 +41,46 @@ ddns_job_http_fail(struct ddns_job *j, const struct ddns_http_resp *rs, int rc)
 	if (rc == 0 && rs->status >= 200 && rs->status < 300)
 		ddns_job_all(j, PP_DC_UNKNOWN);
 }
+
+int
+ddns_api_call(struct ddns_api *a, const char *method, const char *url, const char *body,
+              struct ddns_http_resp *rs)
+{
+	struct ddns_http_req rq = {
+		.method = method, .url = url, .body = body, .ca_file = a->j->dc->ca_file, .headers = { a->auth },
+	};
+	int rc = ddns_http(&rq, rs);
+
+	pp_buf_printf(&a->det, "%s%s %s -> %s", a->det.len ? "; " : "", method ? method : "GET", url,
+	              rs->outcome);
+	return rc;
+}
+
+enum pp_ddns_code
+ddns_api_status(struct ddns_api *a, const char *method, const char *url, const char *body)
+{
+	struct ddns_http_resp rs;
+	int rc = ddns_api_call(a, method, url, body, &rs);
+	enum pp_ddns_code c = rc < 0 ? ddns_http_fail_code(&rs) : pp_http_status_code(rs.status);
+
+	ddns_http_resp_free(&rs);
+	return c;
+}
+
+void
+ddns_api_each(struct ddns_job *j, enum pp_ddns_code (*one)(struct ddns_api *a, size_t i))
+{
+	struct ddns_api a = { .j = j };
+
+	a.base = ddns_base_url(j->dc->server, j->api);
+	a.auth = pp_xasprintf("Authorization: Bearer %s", j->cr->token ? j->cr->token : "");
+	pp_buf_add(&a.det, "", 0);
+	for (size_t i = 0; i < j->n; i++)
+		j->codes[i] = one(&a, i);
+	/* The token travels in the Authorization header only: det holds no secret. */
+	snprintf(j->detail, sizeof j->detail, "%s", a.det.data);
+	explicit_bzero(a.auth, strlen(a.auth));
+	free(a.auth);
+	free(a.base);
+	pp_buf_free(&a.det);
+}

@@ -43,31 +43,16 @@ ddns_gandi_check(const struct pp_conf_sec *s, const struct pp_ddns_conf *dc)
 	return 0;
 }
 
-struct gandi {
-	struct ddns_job *j;
-	char *base, *auth;
-	struct pp_buf det;
-};
-
 /* One rrset replaced: the code its answer means. */
 static enum pp_ddns_code
-put(struct gandi *g, const char *zone, const char *name, const char *type, const char *addr)
+put(struct ddns_api *g, const char *zone, const char *name, const char *type, const char *addr)
 {
 	/* name is of the host name's letters (checked when read), "@" and "*" allowed in a path. */
-	char *z = ddns_urlenc(zone);
-	char *url = pp_xasprintf("%s/domains/%s/records/%s/%s", g->base, z, name, type);
+	char *z = ddns_urlenc(zone), *url = pp_xasprintf("%s/domains/%s/records/%s/%s", g->base, z, name, type);
 	/* addr is an address portpilot formatted itself: nothing in it needs JSON escaping. */
 	char *body = pp_xasprintf("{\"rrset_values\":[\"%s\"],\"rrset_ttl\":%d}", addr, g->j->dc->ttl);
-	struct ddns_http_req rq = {
-		.method = "PUT", .url = url, .body = body, .ca_file = g->j->dc->ca_file, .headers = { g->auth },
-	};
-	struct ddns_http_resp rs;
-	int rc = ddns_http(&rq, &rs);
-	enum pp_ddns_code c = rc < 0 ? ddns_http_fail_code(&rs) : pp_http_status_code(rs.status);
+	enum pp_ddns_code c = ddns_api_status(g, "PUT", url, body);
 
-	/* The URL holds no secret: the token travels in the Authorization header only. */
-	pp_buf_printf(&g->det, "%sPUT %s -> %s", g->det.len ? "; " : "", url, rs.outcome);
-	ddns_http_resp_free(&rs);
 	free(body);
 	free(url);
 	free(z);
@@ -75,8 +60,9 @@ put(struct gandi *g, const char *zone, const char *name, const char *type, const
 }
 
 static enum pp_ddns_code
-one_host(struct gandi *g, const char *host)
+one_host(struct ddns_api *g, size_t i)
 {
+	const char *host = g->j->hosts[i];
 	char *zone = ddns_zone_of(g->j->dc, host), *name = rrset_name(host, zone);
 	enum pp_ddns_code c = name ? PP_DC_GOOD : PP_DC_NOTFQDN;
 
@@ -92,16 +78,5 @@ one_host(struct gandi *g, const char *host)
 void
 ddns_gandi(struct ddns_job *j)
 {
-	struct gandi g = { .j = j };
-
-	g.base = ddns_base_url(j->dc->server, j->api);
-	g.auth = pp_xasprintf("Authorization: Bearer %s", j->cr->token ? j->cr->token : "");
-	pp_buf_add(&g.det, "", 0);
-	for (size_t i = 0; i < j->n; i++)
-		j->codes[i] = one_host(&g, j->hosts[i]);
-	snprintf(j->detail, sizeof j->detail, "%s", g.det.data);
-	explicit_bzero(g.auth, strlen(g.auth));
-	free(g.auth);
-	free(g.base);
-	pp_buf_free(&g.det);
+	ddns_api_each(j, one_host);
 }

@@ -13,14 +13,16 @@ TOKEN=tok-123456
 creds "$D/tok.secret" "token = $TOKEN"
 creds "$D/bad.secret" "token = nope"
 
-# conf FILE SECTION-BODY: one [ddns home] section, provider = gandi, echo services on the fake.
+# conf FILE SECTION-BODY [URL]: one [ddns home] section, provider = gandi, the API and the
+# echo services on the fake at URL (default: the HTTPS one).
 conf() {
+	u=${3:-$prov_url}
 	cat >"$1" <<EOF2
 [ddns home]
 provider  = gandi
-server    = $prov_url/v5/livedns
+server    = $u/v5/livedns
 ip_source = web
-checkip   = $prov_url/echo/a, $prov_url/echo/b
+checkip   = $u/echo/a, $u/echo/b
 ca_file   = $D/ca.pem
 $2
 EOF2
@@ -89,15 +91,8 @@ conf "$D/nocred.conf" "hostname = site3.example.net"
 check "gandi: credentials_file is required" grep -q "credentials_file: missing" "$D/e7"
 
 # The token over http:// is warned about, naming what goes in clear.
-cat >"$D/clear.conf" <<EOF2
-[ddns home]
-provider  = gandi
-server    = $plain_url/v5/livedns
-ip_source = web
-checkip   = $plain_url/echo/a, $plain_url/echo/b
-hostname  = site3.example.net
-credentials_file = $D/tok.secret
-EOF2
+conf "$D/clear.conf" "hostname = site3.example.net
+credentials_file = $D/tok.secret" "$plain_url"
 pp "$D/clear.conf" "$D/s8" --once
 check "gandi over http://: warned that the token goes in clear" \
 	grep -q "the personal access token (Authorization header) goes to $plain_url in clear" "$D/err"
