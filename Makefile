@@ -24,7 +24,9 @@ PROBE_SRC = $(wildcard probe/*.c)
 ALL_SRC   = $(CORE_SRC) $(TUI_SRC) $(DDNS_SRC) $(PROBE_SRC) core/main.c
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))
-# Link order: the binary's entry, then modules, then the core they depend on.
+# Link order: the binary's entry, then modules, then the core they depend on. The two
+# archives are one group: core's conf reader hands [ddns NAME] to ddns/conf-ddns.c.
+LINK_LIBS = -Wl,--start-group $(B)/libppmod.a $(B)/libppcore.a -Wl,--end-group
 MOD_OBJ   = $(call obj,$(TUI_SRC) $(DDNS_SRC) $(PROBE_SRC))
 CORE_OBJ  = $(call obj,$(CORE_SRC))
 
@@ -56,16 +58,16 @@ $(B)/libppmod.a: $(MOD_OBJ)
 	ar rcs $@ $^
 
 $(B)/portpilot: $(B)/core/main.o $(B)/libppmod.a $(B)/libppcore.a
-	$(CC) $(LDFLAGS_PP) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS_PP) $(LDFLAGS) -o $@ $(B)/core/main.o $(LINK_LIBS) $(LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libppmod.a $(B)/libppcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(PP_CFLAGS) $(CFLAGS) -Wno-unused-parameter -DPP_TOP='"$(CURDIR)"' $(LDFLAGS_PP) -o $@ $(filter %.c %.a,$^) \
+	$(CC) $(PP_CFLAGS) $(CFLAGS) -Wno-unused-parameter -DPP_TOP='"$(CURDIR)"' $(LDFLAGS_PP) -o $@ $(filter %.c,$^) $(LINK_LIBS) \
 		$(WRAP_$*) $(LIBS) -lcmocka
 
 $(B)/bench/%: bench/%.c $(B)/libppmod.a $(B)/libppcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(PP_CFLAGS) $(CFLAGS) $(LDFLAGS_PP) -o $@ $(filter %.c %.a,$^) $(LIBS) -lm
+	$(CC) $(PP_CFLAGS) $(CFLAGS) $(LDFLAGS_PP) -o $@ $(filter %.c,$^) $(LINK_LIBS) $(LIBS) -lm
 
 # Everything that compiles: the binary, unit tests and benches (CI builds it with clang too).
 build-all: all $(UNIT_BIN) $(BENCH_BIN)

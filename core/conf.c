@@ -25,11 +25,6 @@ struct scan {
 	size_t n, cap;
 };
 
-static const char *const ddns_keys[] = {
-	"provider", "server", "hostname", "credentials_file", "ip_source", "checkip",
-	"ipv6", "ca_file", "interface", "zone", "url", "success", "ttl", "interval", NULL,
-};
-
 unsigned long long
 pp_hash64(unsigned long long h, const void *p, size_t n)
 {
@@ -143,9 +138,18 @@ scan_text(const char *path, char *text, struct scan *sc, struct pp_error *err)
 	return 0;
 }
 
+static int
+lookup(const char *const *names, const char *s)
+{
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -1;
+}
+
 /* Split "a, b ,c" into trimmed, non-empty items. */
-static char **
-split_list(const char *s, size_t *n)
+char **
+pp_conf_split_list(const char *s, size_t *n)
 {
 	char *copy = pp_xstrdup(s), *save = NULL;
 	char **v = NULL;
@@ -162,57 +166,41 @@ split_list(const char *s, size_t *n)
 	return v;
 }
 
-static int
-lookup(const char *const *names, const char *s)
-{
-	for (int i = 0; names[i]; i++)
-		if (strcmp(names[i], s) == 0)
-			return i;
-	return -1;
-}
-
-static const char *const provider_names[] = { "dyndns2", "duckdns", "cloudflare", "custom", "nsupdate", NULL };
-static const char *const ipsrc_names[] = { "auto", "interface", "web", "reflector", NULL };
-
-const char *pp_provider_name(enum pp_ddns_provider p) { return provider_names[p]; }
-const char *pp_ip_source_name(enum pp_ip_source s) { return ipsrc_names[s]; }
-
-struct ctx {
-	const char *path;
+/* What a section reader's pp_conf_sec points at: the dictionary and the key lines. */
+struct sec_src {
 	dictionary *d;
 	const struct scan *sc;
-	const char *sec;
-	struct pp_ddns_conf *dc;
-	struct pp_error *err;
 };
 
-static const char *
-get(struct ctx *x, const char *key)
+const char *
+pp_conf_sec_get(const struct pp_conf_sec *s, const char *key)
 {
+	const struct sec_src *src = s->src;
 	char full[512];
 	const char *v;
 
-	snprintf(full, sizeof full, "%s:%s", x->sec, key);
-	v = iniparser_getstring(x->d, full, NULL);
-	if (v)
-		x->dc->hash = pp_hash64(pp_hash64(x->dc->hash, key, strlen(key) + 1), v, strlen(v) + 1);
+	snprintf(full, sizeof full, "%s:%s", s->name, key);
+	v = iniparser_getstring(src->d, full, NULL);
+	if (v && s->hash)
+		*s->hash = pp_hash64(pp_hash64(*s->hash, key, strlen(key) + 1), v, strlen(v) + 1);
 	return v && *v ? v : NULL;
 }
 
-static int
-bad(struct ctx *x, const char *key, const char *what)
+int
+pp_conf_sec_bad(const struct pp_conf_sec *s, const char *key, const char *what)
 {
-	int line = scan_line(x->sc, x->sec, key);
+	const struct sec_src *src = s->src;
+	int line = scan_line(src->sc, s->name, key);
 
 	if (line == 0)
-		line = scan_line(x->sc, x->sec, NULL);
-	return pp_error_set(x->err, "%s:%d: [%s] %s: %s", x->path, line, x->sec, key, what);
+		line = scan_line(src->sc, s->name, NULL);
+	return pp_error_set(s->err, "%s:%d: [%s] %s: %s", s->path, line, s->name, key, what);
 }
 
-static int
-get_int(struct ctx *x, const char *key, int def, int lo, int hi, int *out)
+int
+pp_conf_sec_int(const struct pp_conf_sec *s, const char *key, int def, int lo, int hi, int *out)
 {
-	const char *v = get(x, key);
+	const char *v = pp_conf_sec_get(s, key);
 	char *end;
 	long n;
 
@@ -224,45 +212,24 @@ get_int(struct ctx *x, const char *key, int def, int lo, int hi, int *out)
 	if (errno || *end || end == v || n < lo || n > hi) {
 		char what[128];
 		snprintf(what, sizeof what, "'%s' is not a number from %d to %d", v, lo, hi);
-		return bad(x, key, what);
+		return pp_conf_sec_bad(s, key, what);
 	}
 	*out = (int)n;
 	return 0;
 }
 
-static int
-check_keys(struct ctx *x)
+int
+pp_conf_sec_unknown(const struct pp_conf_sec *s, const char *const *known, const char *list)
 {
-	for (size_t i = 0; i < x->sc->n; i++) {
-		const struct keyline *k = &x->sc->v[i];
-		if (k->key == NULL || strcmp(k->sec, x->sec) != 0 || lookup(ddns_keys, k->key) >= 0)
+	const struct sec_src *src = s->src;
+
+	for (size_t i = 0; i < src->sc->n; i++) {
+		const struct keyline *k = &src->sc->v[i];
+		if (k->key == NULL || strcmp(k->sec, s->name) != 0 || lookup(known, k->key) >= 0)
 			continue;
-		return pp_error_set(x->err, "%s:%d: [%s] unknown key '%s'; known keys: provider, server, hostname, "
-		                    "credentials_file, ip_source, checkip, ipv6, ca_file, interface, zone, url, success, "
-		                    "ttl, interval", x->path, k->line, x->sec, k->key);
+		return pp_error_set(s->err, "%s:%d: [%s] unknown key '%s'; known keys: %s", s->path, k->line,
+		                    s->name, k->key, list);
 	}
-	return 0;
-}
-
-static int
-parse_enums(struct ctx *x)
-{
-	const char *v;
-	int i;
-
-	v = get(x, "provider");
-	if (v == NULL)
-		return bad(x, "provider", "missing; set provider = dyndns2 | duckdns | cloudflare | custom | nsupdate");
-	if ((i = lookup(provider_names, v)) < 0)
-		return bad(x, "provider", "unknown; use dyndns2 | duckdns | cloudflare | custom | nsupdate");
-	x->dc->provider = (enum pp_ddns_provider)i;
-	v = get(x, "ip_source");
-	if (v && (i = lookup(ipsrc_names, v)) < 0)
-		return bad(x, "ip_source", "unknown; use auto | interface | web | reflector");
-	x->dc->ip_source = v ? (enum pp_ip_source)i : PP_IPSRC_AUTO;
-	v = get(x, "ipv6");
-	if (v && pp_parse_bool(v, &x->dc->ipv6) < 0)
-		return bad(x, "ipv6", "use yes or no");
 	return 0;
 }
 
@@ -272,81 +239,13 @@ dup_or_null(const char *s)
 	return s ? pp_xstrdup(s) : NULL;
 }
 
-static int
-parse_ddns(struct ctx *x)
-{
-	struct pp_ddns_conf *dc = x->dc;
-	const char *v;
-
-	dc->hash = PP_HASH64_INIT;
-	if (check_keys(x) < 0 || parse_enums(x) < 0)
-		return -1;
-	if ((v = get(x, "hostname")) == NULL)
-		return bad(x, "hostname", "missing; set hostname = the name(s) to publish, comma-separated");
-	dc->hosts = split_list(v, &dc->nhosts);
-	for (size_t i = 0; i < dc->nhosts; i++)
-		if (strspn(dc->hosts[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_*@")
-		    != strlen(dc->hosts[i]))
-			return bad(x, "hostname", "contains a character that is not allowed in a host name");
-	dc->server = dup_or_null(get(x, "server"));
-	dc->credentials_file = dup_or_null(get(x, "credentials_file"));
-	dc->ca_file = dup_or_null(get(x, "ca_file"));
-	dc->interface = dup_or_null(get(x, "interface"));
-	if (dc->interface && pp_ifname_problem(dc->interface)) {
-		char what[300];
-		snprintf(what, sizeof what, "'%.20s' is not an interface name: %s; write the WAN interface's name, "
-		         "e.g. eth0", dc->interface, pp_ifname_problem(dc->interface));
-		return bad(x, "interface", what);
-	}
-	dc->zone = dup_or_null(get(x, "zone"));
-	dc->url = dup_or_null(get(x, "url"));
-	dc->success = dup_or_null(get(x, "success"));
-	if ((v = get(x, "checkip")))
-		dc->checkip = split_list(v, &dc->ncheckip);
-	if (get_int(x, "ttl", 300, 1, 86400, &dc->ttl) < 0 ||
-	    get_int(x, "interval", 300, 1, 86400, &dc->interval) < 0)
-		return -1;
-	if (dc->success && dc->provider != PP_PROV_CUSTOM)
-		return bad(x, "success", "only provider = custom reads it; remove the line");
-	if (dc->provider == PP_PROV_CUSTOM && dc->url == NULL)
-		return bad(x, "url", "missing; provider = custom needs url = a template with {hostname} and {ip}");
-	if ((dc->provider == PP_PROV_DYNDNS2 || dc->provider == PP_PROV_NSUPDATE) && dc->server == NULL)
-		return bad(x, "server", "missing; set server = the provider's host name or URL");
-	if (dc->provider != PP_PROV_NSUPDATE && dc->provider != PP_PROV_CUSTOM && dc->credentials_file == NULL)
-		return bad(x, "credentials_file", "missing; point it at a mode 0600 file with the secrets");
-	if (dc->ip_source == PP_IPSRC_INTERFACE && dc->interface == NULL)
-		return bad(x, "interface", "missing; ip_source = interface needs interface = the WAN interface");
-	if (dc->ip_source == PP_IPSRC_WEB && dc->ncheckip == 0)
-		return bad(x, "checkip", "missing; ip_source = web needs checkip = one or more echo URLs");
-	return 0;
-}
-
-static void
-ddns_free(struct pp_ddns_conf *dc)
-{
-	free(dc->name);
-	for (size_t i = 0; i < dc->nhosts; i++)
-		free(dc->hosts[i]);
-	free(dc->hosts);
-	for (size_t i = 0; i < dc->ncheckip; i++)
-		free(dc->checkip[i]);
-	free(dc->checkip);
-	free(dc->server);
-	free(dc->credentials_file);
-	free(dc->ca_file);
-	free(dc->interface);
-	free(dc->zone);
-	free(dc->url);
-	free(dc->success);
-}
-
 void
 pp_conf_free(struct pp_conf *c)
 {
 	if (c == NULL)
 		return;
 	for (size_t i = 0; i < c->nddns; i++)
-		ddns_free(&c->ddns[i]);
+		pp_ddns_conf_free(&c->ddns[i]);
 	free(c->ddns);
 	free(c->probe.reflector);
 	free(c->probe.token_file);
@@ -393,8 +292,10 @@ load_sections(struct pp_conf *c, dictionary *d, const struct scan *sc, struct pp
 		dc->name = pp_xstrdup(pp_trim(nm));
 		free(nm);
 		dc->line = sc->v[i].line;
-		struct ctx x = { c->path, d, sc, sec, dc, err };
-		if (parse_ddns(&x) < 0)
+		/* The [ddns] keys are ddns/'s to know (ddns/conf-ddns.c): core hands it the section. */
+		struct sec_src src = { d, sc };
+		struct pp_conf_sec s = { c->path, sec, dc->line, &dc->hash, &src, err };
+		if (pp_ddns_conf_read(&s, dc) < 0)
 			return -1;
 	}
 	return 0;

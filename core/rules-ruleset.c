@@ -11,7 +11,13 @@ struct pp_chain_index {
 	size_t cap;
 };
 
-static const char *table_names[PP_NF__COUNT] = { "nat", "filter" };
+const char *
+pp_nf_table_name(enum pp_nf_table t)
+{
+	static const char *const names[PP_NF__COUNT] = { "nat", "filter" };
+
+	return names[t];
+}
 
 static size_t
 hash(enum pp_nf_table t, const char *s)
@@ -179,7 +185,7 @@ pp_ruleset_text(const struct pp_ruleset *rs)
 	for (int t = PP_NF__COUNT - 1; t >= 0; t--) {
 		size_t n;
 		struct pp_chain **v = sorted(rs, t, &n);
-		pp_buf_printf(&b, "*%s\n", table_names[t]);
+		pp_buf_printf(&b, "*%s\n", pp_nf_table_name(t));
 		for (size_t i = 0; i < n; i++)
 			pp_buf_printf(&b, ":%s - [0:0]\n", v[i]->name);
 		for (size_t i = 0; i < rs->hooks[t].n; i++)

@@ -15,9 +15,10 @@ usage(FILE *f)
 	      "           SIGUSR1 forces an update, polling every `interval` seconds as a backstop\n"
 	      "  --once   check every [ddns NAME] section once and exit (1 if something failed)\n"
 	      "  status   per host: published address, last result, reason, next attempt\n"
-	      "keys of a [ddns NAME] section in portpilot.conf (-c, default " PP_DEFAULT_CONF "):\n"
-	      "  provider (dyndns2 | duckdns | cloudflare | custom | nsupdate), server, hostname,\n"
-	      "  credentials_file (mode 0600), ip_source (auto | interface | web | reflector),\n"
+	      "keys of a [ddns NAME] section in portpilot.conf (-c, default " PP_DEFAULT_CONF "):\n", f);
+	/* The provider names come from the table, so a new provider is listed here by its row. */
+	fprintf(f, "  provider (%s), server, hostname,\n", ddns_provider_list());
+	fputs("  credentials_file (mode 0600), ip_source (auto | interface | web | reflector),\n"
 	      "  interface, checkip, ipv6, ca_file, zone, url, success, ttl, interval\n", f);
 	/* The example is looked up where this binary is installed. */
 	fprintf(f, "a commented example of each provider: %s\n",

@@ -60,7 +60,36 @@ struct ddns_job {
 	bool *proxied;               /* out, one per host, may be NULL: public DNS shows the
 	                                provider's proxy, not addr (Cloudflare "proxied") */
 	char detail[512];            /* out: what was sent and answered, secrets redacted */
+	const char *api;             /* the provider's default server (its row's api), set by
+	                                ddns_provider_update() */
 };
+
+/*
+ * The providers: one row each in ddns/providers.c, the update function in a
+ * file of its own (provider-*.c). A new provider is that file and one row.
+ */
+enum {
+	DDNS_NEEDS_SERVER = 1 << 0,  /* server = is required: no default host */
+	DDNS_NEEDS_CREDS = 1 << 1,   /* credentials_file = is required */
+	DDNS_NEEDS_URL = 1 << 2,     /* url = is the request (required); success = may name the answer line */
+	DDNS_CHECKS_ITSELF = 1 << 3, /* the update checks itself: no authoritative-server check after it */
+};
+struct ddns_provider {
+	const char *name;            /* provider = NAME */
+	void (*update)(struct ddns_job *j);
+	const char *api;             /* where requests go without server = (host or URL); NULL: none */
+	unsigned needs;
+	const char *secret;          /* the secret that goes to the server, for the cleartext
+	                                warning ("the token (in the URL)"); NULL: none is sent */
+	/* Checks of this provider's own beyond needs, NULL when none: -1 with pp_conf_sec_bad(). */
+	int (*check)(const struct pp_conf_sec *s, const struct pp_ddns_conf *dc);
+};
+extern const struct ddns_provider ddns_providers[];
+extern const size_t ddns_nproviders;
+/* The row of dc's provider. */
+const struct ddns_provider *ddns_provider_of(const struct pp_ddns_conf *dc);
+/* "dyndns2 | duckdns | ...": every provider, for messages. */
+const char *ddns_provider_list(void);
 
 void ddns_provider_update(struct ddns_job *j);
 void ddns_dyndns2(struct ddns_job *j);
@@ -68,6 +97,28 @@ void ddns_duckdns(struct ddns_job *j);
 void ddns_cloudflare(struct ddns_job *j);
 void ddns_custom(struct ddns_job *j);
 void ddns_nsupdate(struct ddns_job *j);
+void ddns_gandi(struct ddns_job *j);
+int ddns_gandi_check(const struct pp_conf_sec *s, const struct pp_ddns_conf *dc);
+
+/* What every HTTP provider answers with for all of a job's hosts (provider-common.c). */
+void ddns_job_all(struct ddns_job *j, enum pp_ddns_code c);
+/* Transport failure or an HTTP status with no parseable body: rc is ddns_http()'s. */
+void ddns_job_http_fail(struct ddns_job *j, const struct ddns_http_resp *rs, int rc);
+
+/* The frame of a REST API provider with a bearer token (Cloudflare, Gandi). */
+struct ddns_api {
+	struct ddns_job *j;
+	char *base;                  /* the API's URL: server =, else the row's api */
+	char *auth;                  /* "Authorization: Bearer TOKEN": wiped when done */
+	struct pp_buf det;           /* what was sent and answered, for j->detail */
+};
+/* One request, told in det ("METHOD URL -> outcome": URLs carry no secret here); ddns_http()'s rc. */
+int ddns_api_call(struct ddns_api *a, const char *method, const char *url, const char *body,
+                  struct ddns_http_resp *rs);
+/* A request whose answer means its HTTP status alone: that code (transport failures too). */
+enum pp_ddns_code ddns_api_status(struct ddns_api *a, const char *method, const char *url, const char *body);
+/* Set the frame up, j->codes[i] = one(a, i) for each host, fill j->detail, wipe the token. */
+void ddns_api_each(struct ddns_job *j, enum pp_ddns_code (*one)(struct ddns_api *a, size_t i));
 
 /* "https://server/path": server may be a bare host or a URL; http only when written. */
 char *ddns_base_url(const char *server, const char *def_host);

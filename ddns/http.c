@@ -1,27 +1,10 @@
-/* HTTP(S) requests for providers and echo services through libcurl, verification on. */
+/* HTTP(S) requests for providers and echo services: core's libcurl set-up (core/http.c) and their options. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "ddns-internal.h"
-#include "portpilot/util.h"
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *ud)
-{
-	struct ddns_http_resp *rs = ud;
-	size_t len = size * n;
-
-	/* Answers are short; a huge one is not a provider's: stop reading, say why. */
-	if (rs->body.len + len > DDNS_BODY_MAX) {
-		rs->too_large = true;
-		return 0;
-	}
-	pp_buf_add(&rs->body, p, len);
-	return len;
-}
+#include "portpilot/http.h"
 
 enum pp_ddns_code
 ddns_http_fail_code(const struct ddns_http_resp *rs)
@@ -29,94 +12,73 @@ ddns_http_fail_code(const struct ddns_http_resp *rs)
 	return rs->too_large ? PP_DC_TOOLARGE : PP_DC_NETWORK;
 }
 
+/* The request's own options on top of core's set-up: Basic auth, a JSON body, the method. */
 static void
-global_init(void)
+own_options(CURL *e, const struct ddns_http_req *rq)
 {
-	static bool done;
-
-	if (!done) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		done = true;
+	if (rq->user) {
+		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(e, CURLOPT_USERNAME, rq->user);
+		curl_easy_setopt(e, CURLOPT_PASSWORD, rq->password ? rq->password : "");
 	}
+	if (rq->body)
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body);
+	if (rq->method)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
 }
 
 int
 ddns_http(const struct ddns_http_req *rq, struct ddns_http_resp *rs)
 {
 	struct pp_buf pem = { 0 };
-	struct curl_blob blob = { .flags = CURL_BLOB_NOCOPY };
-	CURL *c;
-	struct curl_slist *hdr = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "";
+	const char *hdr[DDNS_MAX_HEADERS + 2];
+	size_t nh = 0;
+	struct pp_http_call c;
 	CURLcode rc;
 
 	memset(rs, 0, sizeof *rs);
 	pp_buf_add(&rs->body, "", 0);
-	global_init();
-	if ((c = curl_easy_init()) == NULL) {
-		snprintf(rs->error, sizeof rs->error, "cannot start libcurl");
+	if (rq->ca_file && pp_ca_bundle(rq->ca_file, curl_version_info(CURLVERSION_NOW)->cainfo, &pem) < 0) {
+		snprintf(rs->error, sizeof rs->error, "ca_file %s: cannot read: %s; fix the path in the "
+		         "[ddns] section", rq->ca_file, strerror(errno));
+		snprintf(rs->outcome, sizeof rs->outcome, "%s", rs->error);
+		pp_buf_free(&pem);
 		return -1;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, rq->url);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, DDNS_USER_AGENT);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, rs);
-	/* A Content-Length over the cap is refused before a byte of the body is read. */
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)DDNS_BODY_MAX);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, rq->timeout > 0 ? rq->timeout : 20L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	/* Verification is libcurl's default; set it anyway so nothing can turn it off by accident. */
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (rq->ca_file) {
-		if (pp_ca_bundle(rq->ca_file, curl_version_info(CURLVERSION_NOW)->cainfo, &pem) < 0) {
-			snprintf(rs->error, sizeof rs->error, "ca_file %s: cannot read: %s; fix the path in the "
-			         "[ddns] section", rq->ca_file, strerror(errno));
-			snprintf(rs->outcome, sizeof rs->outcome, "%s", rs->error);
-			curl_easy_cleanup(c);
-			pp_buf_free(&pem);
-			return -1;
-		}
-		blob.data = pem.data;
-		blob.len = pem.len;
-		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
-	}
-	if (rq->user) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERNAME, rq->user);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, rq->password ? rq->password : "");
-	}
 	for (size_t i = 0; i < DDNS_MAX_HEADERS && rq->headers[i]; i++)
-		hdr = curl_slist_append(hdr, rq->headers[i]);
-	if (rq->body) {
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
+		hdr[nh++] = rq->headers[i];
+	if (rq->body)
+		hdr[nh++] = "Content-Type: application/json";
+	hdr[nh] = NULL;
+	struct pp_http_opts o = {
+		.url = rq->url, .timeout_ms = (rq->timeout > 0 ? rq->timeout : 20L) * 1000, .connect_ms = 10000,
+		.user_agent = DDNS_USER_AGENT, .headers = hdr, .ca_pem = &pem, .body_max = DDNS_BODY_MAX,
+	};
+	int setup = pp_http_setup(&c, &o);
+	pp_buf_free(&pem);                 /* libcurl copied it */
+	if (setup < 0) {
+		snprintf(rs->error, sizeof rs->error, "cannot start libcurl");
+		snprintf(rs->outcome, sizeof rs->outcome, "%s", rs->error);
+		return -1;
 	}
-	if (rq->method)
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-	if (hdr)
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_FILESIZE_EXCEEDED)
-		rs->too_large = true;
+	own_options(c.easy, rq);
+	rc = curl_easy_perform(c.easy);
+	rs->too_large = pp_http_too_large(&c, rc);
 	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
+		curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &rs->status);
 	else if (rs->too_large)
 		snprintf(rs->error, sizeof rs->error, "answer too large (over %d bytes)", DDNS_BODY_MAX);
 	else
 		/* libcurl's messages name host and reason, never the URL's query or credentials. */
-		snprintf(rs->error, sizeof rs->error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		snprintf(rs->error, sizeof rs->error, "%s", c.errbuf[0] ? c.errbuf : curl_easy_strerror(rc));
 	if (rc == CURLE_OK)
 		snprintf(rs->outcome, sizeof rs->outcome, "HTTP %ld", rs->status);
 	else
 		snprintf(rs->outcome, sizeof rs->outcome, "%s", rs->error);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(c);
-	pp_buf_free(&pem);
+	pp_buf_free(&rs->body);
+	rs->body = c.body;
+	c.body = (struct pp_buf){ 0 };
+	pp_http_cleanup(&c);
 	return rc == CURLE_OK ? 0 : -1;
 }
 

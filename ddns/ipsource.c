@@ -10,20 +10,6 @@
 #include "ddns-internal.h"
 #include "portpilot/probe.h"
 
-enum pp_addr_kind
-pp_ipv4_kind(uint32_t a)
-{
-	if ((a & 0xffc00000u) == 0x64400000u)                      /* 100.64.0.0/10 */
-		return PP_AK_CGNAT;
-	if ((a >> 24) == 10 || (a & 0xfff00000u) == 0xac100000u ||  /* 10/8, 172.16/12 */
-	    (a & 0xffff0000u) == 0xc0a80000u)                       /* 192.168/16 */
-		return PP_AK_PRIVATE;
-	if ((a >> 24) == 0 || (a >> 24) == 127 || (a & 0xffff0000u) == 0xa9fe0000u ||
-	    (a >> 28) >= 14)                                        /* 0/8, loopback, link-local, multicast, 240/4 */
-		return PP_AK_RESERVED;
-	return PP_AK_PUBLIC;
-}
-
 int
 pp_iface_ipv4(const char *ifname, char out[16])
 {

@@ -4,29 +4,17 @@
 
 #include "ddns-internal.h"
 
-struct cf {
-	struct ddns_job *j;
-	char *base, *auth;
-	struct pp_buf det;
-};
-
-/* One API call; returns the code its HTTP status means, body in rs. */
+/* One API call; returns the code its HTTP status and "success" mean, body in rs. */
 static enum pp_ddns_code
-call(struct cf *cf, const char *method, const char *url, const char *body, struct ddns_http_resp *rs)
+call(struct ddns_api *cf, const char *method, const char *url, const char *body, struct ddns_http_resp *rs)
 {
-	struct ddns_http_req rq = {
-		.method = method, .url = url, .body = body, .ca_file = cf->j->dc->ca_file,
-		.headers = { cf->auth },
-	};
-	int rc = ddns_http(&rq, rs);
+	int rc = ddns_api_call(cf, method, url, body, rs);
 
-	pp_buf_printf(&cf->det, "%s%s %s -> %s", cf->det.len ? "; " : "", method ? method : "GET",
-	              url, rs->outcome);
 	return rc < 0 ? ddns_http_fail_code(rs) : ddns_cf_answer(rs->status, rs->body.data);
 }
 
 static enum pp_ddns_code
-one_type(struct cf *cf, const char *zid, const char *host, const char *type, const char *addr,
+one_type(struct ddns_api *cf, const char *zid, const char *host, const char *type, const char *addr,
          bool *proxied)
 {
 	struct ddns_http_resp rs;
@@ -62,8 +50,10 @@ one_type(struct cf *cf, const char *zid, const char *host, const char *type, con
 }
 
 static enum pp_ddns_code
-one_host(struct cf *cf, const char *host, bool *proxied)
+one_host(struct ddns_api *cf, size_t i)
 {
+	const char *host = cf->j->hosts[i];
+	bool *proxied = cf->j->proxied ? &cf->j->proxied[i] : NULL;
 	struct ddns_http_resp rs;
 	char *zone = ddns_zone_of(cf->j->dc, host), *z = ddns_urlenc(zone);
 	char *url = pp_xasprintf("%s/zones?name=%s", cf->base, z);
@@ -91,17 +81,5 @@ one_host(struct cf *cf, const char *host, bool *proxied)
 void
 ddns_cloudflare(struct ddns_job *j)
 {
-	struct cf cf = { .j = j };
-
-	cf.base = ddns_base_url(j->dc->server, "api.cloudflare.com/client/v4");
-	cf.auth = pp_xasprintf("Authorization: Bearer %s", j->cr->token ? j->cr->token : "");
-	pp_buf_add(&cf.det, "", 0);
-	for (size_t i = 0; i < j->n; i++)
-		j->codes[i] = one_host(&cf, j->hosts[i], j->proxied ? &j->proxied[i] : NULL);
-	/* URLs here hold no secret: the token travels in the Authorization header only. */
-	snprintf(j->detail, sizeof j->detail, "%s", cf.det.data);
-	explicit_bzero(cf.auth, strlen(cf.auth));
-	free(cf.auth);
-	free(cf.base);
-	pp_buf_free(&cf.det);
+	ddns_api_each(j, one_host);
 }

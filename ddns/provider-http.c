@@ -1,48 +1,8 @@
 /* The simple HTTP providers: dyndns2 (/nic/update, Basic auth), DuckDNS, custom URL templates. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "ddns-internal.h"
-
-char *
-ddns_base_url(const char *server, const char *def)
-{
-	const char *s = server ? server : def;
-	size_t n = strlen(s);
-
-	while (n > 0 && s[n - 1] == '/')
-		n--;
-	if (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0)
-		return pp_xstrndup(s, n);
-	return pp_xasprintf("https://%.*s", (int)n, s);
-}
-
-char *
-ddns_zone_of(const struct pp_ddns_conf *dc, const char *host)
-{
-	const char *dot = strchr(host, '.');
-
-	if (dc->zone)
-		return pp_xstrdup(dc->zone);
-	return pp_xstrdup(dot ? dot + 1 : host);
-}
-
-static void
-all(struct ddns_job *j, enum pp_ddns_code c)
-{
-	for (size_t i = 0; i < j->n; i++)
-		j->codes[i] = c;
-}
-
-/* Transport failure or an HTTP status with no parseable body. */
-static void
-http_fail(struct ddns_job *j, const struct ddns_http_resp *rs, int rc)
-{
-	all(j, rc < 0 ? ddns_http_fail_code(rs) : pp_http_status_code(rs->status));
-	if (rc == 0 && rs->status >= 200 && rs->status < 300)
-		all(j, PP_DC_UNKNOWN);
-}
 
 static char *
 join_hosts(struct ddns_job *j, const char *strip)
@@ -66,7 +26,7 @@ join_hosts(struct ddns_job *j, const char *strip)
 void
 ddns_dyndns2(struct ddns_job *j)
 {
-	char *base = ddns_base_url(j->dc->server, "members.dyndns.org");
+	char *base = ddns_base_url(j->dc->server, j->api);
 	char *hosts = join_hosts(j, NULL);
 	struct pp_buf url = { 0 };
 	struct ddns_http_resp rs;
@@ -87,7 +47,7 @@ ddns_dyndns2(struct ddns_job *j)
 	int rc = ddns_http(&rq, &rs);
 	/* dyndns2 servers answer badauth with a 401 and a body; the body decides when it parses. */
 	if (rc < 0 || pp_dyndns2_parse(rs.body.data, j->n, j->codes) < 0)
-		http_fail(j, &rs, rc);
+		ddns_job_http_fail(j, &rs, rc);
 	/* The URL carries no secret (credentials go in the Authorization header). */
 	snprintf(j->detail, sizeof j->detail, "GET %s -> %s", url.data,
 	         rs.outcome);
@@ -100,7 +60,7 @@ ddns_dyndns2(struct ddns_job *j)
 void
 ddns_duckdns(struct ddns_job *j)
 {
-	char *base = ddns_base_url(j->dc->server, "www.duckdns.org");
+	char *base = ddns_base_url(j->dc->server, j->api);
 	char *hosts = join_hosts(j, ".duckdns.org");
 	char *tok = ddns_urlenc(j->cr->token ? j->cr->token : "");
 	/* DuckDNS fills an empty ip= from the request's source: IPv6 only goes in ip= itself. */
@@ -112,9 +72,9 @@ ddns_duckdns(struct ddns_job *j)
 	int rc = ddns_http(&rq, &rs);
 
 	if (rc == 0 && rs.status == 200)
-		all(j, pp_duckdns_parse(rs.body.data));
+		ddns_job_all(j, pp_duckdns_parse(rs.body.data));
 	else
-		http_fail(j, &rs, rc);
+		ddns_job_http_fail(j, &rs, rc);
 	snprintf(j->detail, sizeof j->detail, "GET %s/update?domains=%s&token=***&ip=%s -> %s",
 	         base, hosts, ip, rs.outcome);
 	explicit_bzero(url, strlen(url));
@@ -208,84 +168,4 @@ ddns_custom(struct ddns_job *j)
 	}
 	snprintf(j->detail, sizeof j->detail, "%s", det.data);
 	pp_buf_free(&det);
-}
-
-/* "http://HOST[:PORT]" of an http:// URL, without path, query or user info; false for others. */
-static bool
-http_host(const char *url, char *out, size_t n)
-{
-	if (url == NULL || strncasecmp(url, "http://", 7) != 0)
-		return false;
-	const char *h = url + 7;
-	size_t len = strcspn(h, "/?#");
-	const char *at = memchr(h, '@', len);
-	if (at) {
-		len -= (size_t)(at + 1 - h);
-		h = at + 1;
-	}
-	snprintf(out, n, "http://%.*s", (int)len, h);
-	return true;
-}
-
-bool
-ddns_cleartext_secret(const struct pp_ddns_conf *dc, const struct pp_conf *conf, char *out, size_t n)
-{
-	char host[200];
-	const char *what = NULL, *key = "server";
-	char *base = NULL;
-
-	switch (dc->provider) {
-	case PP_PROV_DYNDNS2:
-		base = ddns_base_url(dc->server, "members.dyndns.org");
-		what = "the password (HTTP Basic auth)";
-		break;
-	case PP_PROV_DUCKDNS:
-		base = ddns_base_url(dc->server, "www.duckdns.org");
-		what = "the token (in the URL)";
-		break;
-	case PP_PROV_CLOUDFLARE:
-		base = ddns_base_url(dc->server, "api.cloudflare.com/client/v4");
-		what = "the API token (Authorization header)";
-		break;
-	case PP_PROV_CUSTOM:
-		/* Only a template that carries a secret sends one. */
-		if (dc->url && (strstr(dc->url, "{password}") || strstr(dc->url, "{token}") ||
-		                strstr(dc->url, "{username}"))) {
-			base = pp_xstrdup(dc->url);
-			what = "the credentials in url";
-			key = "url";
-		}
-		break;
-	case PP_PROV_NSUPDATE:
-		break;   /* TSIG signs the update; the key itself is never sent */
-	}
-	bool clear = what && http_host(base, host, sizeof host);
-	free(base);
-	if (clear) {
-		snprintf(out, n, "%s goes to %s in clear: anyone on the path can read it; write https:// "
-		         "in %s of the section at %s:%d", what, host, key, conf ? conf->path : "portpilot.conf",
-		         dc->line);
-		return true;
-	}
-	/* ip_source = reflector sends the [probe] token to the reflector, like the probe does. */
-	if (conf && dc->ip_source == PP_IPSRC_REFLECTOR && conf->probe.token_file &&
-	    http_host(conf->probe.reflector, host, sizeof host)) {
-		snprintf(out, n, "the reflector token goes to %s in clear (ip_source = reflector): anyone on "
-		         "the path can read it; write https:// in [probe] reflector of %s", host, conf->path);
-		return true;
-	}
-	return false;
-}
-
-void
-ddns_provider_update(struct ddns_job *j)
-{
-	j->detail[0] = '\0';
-	switch (j->dc->provider) {
-	case PP_PROV_DYNDNS2: ddns_dyndns2(j); break;
-	case PP_PROV_DUCKDNS: ddns_duckdns(j); break;
-	case PP_PROV_CLOUDFLARE: ddns_cloudflare(j); break;
-	case PP_PROV_CUSTOM: ddns_custom(j); break;
-	case PP_PROV_NSUPDATE: ddns_nsupdate(j); break;
-	}
 }

@@ -1,5 +1,4 @@
 /* One check of one [ddns] section: address, decision per host, provider request, state saved. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,30 +7,6 @@
 #include "ddns-internal.h"
 #include "ddns-updater.h"
 #include "portpilot/probe.h"
-
-bool ddns_quiet;
-
-void
-ddns_log(int prio, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	if (ddns_quiet)
-		return;
-	/* Under systemd, stderr goes to the journal, which reads "<N>" as the priority. */
-	if (getenv("JOURNAL_STREAM"))
-		fprintf(stderr, "<%d>", prio);
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	/* Messages quote what servers said and the configuration: one line of text, always. */
-	pp_fputs_safe(msg ? msg : "(out of memory)", stderr);
-	free(msg);
-	fputc('\n', stderr);
-	fflush(stderr);
-}
 
 static uint32_t
 jitter_rand(void)
@@ -85,7 +60,7 @@ verify(struct ddns_check *ck, struct pp_ddns_host *h, const struct ddns_addr *a,
 	char detail[200], d6[200];
 	int rc = 1, rc6 = 1;
 
-	if (ck->dc->provider == PP_PROV_NSUPDATE || (ck->provider_hook && !ck->auth_hook)) {
+	if ((ddns_provider_of(ck->dc)->needs & DDNS_CHECKS_ITSELF) || (ck->provider_hook && !ck->auth_hook)) {
 		pp_ddns_verified(h, NULL);
 		return;
 	}

@@ -310,19 +310,16 @@ static void find_interfaces(struct pp_facts *f, struct pp_probe_result *r, const
 	             *f->lan_if ? f->lan_if : "?", f->lan_ip ? lip : "(no IPv4)");
 }
 
-static bool in_net(uint32_t ip, uint32_t net, int len) { return (ip >> (32 - len)) == (net >> (32 - len)); }
-
 static void check_wan_class(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	char ip[16];
 	pp_format_ipv4(f->wan_ip, ip);
 	if (!f->wan_ip)
 		return;
-	if (in_net(f->wan_ip, 0x64400000, 10))
+	if (pp_ipv4_kind(f->wan_ip) == PP_AK_CGNAT)
 		pp_check_add(r, o, "wan_address", PP_CHECK_FAIL,
 		             "WAN address %s is in 100.64.0.0/10: the carrier's NAT (CGNAT) is in front", ip);
-	else if (in_net(f->wan_ip, 0x0a000000, 8) || in_net(f->wan_ip, 0xac100000, 12) ||
-	         in_net(f->wan_ip, 0xc0a80000, 16))
+	else if (pp_ipv4_kind(f->wan_ip) == PP_AK_PRIVATE)
 		pp_check_add(r, o, "wan_address", PP_CHECK_FAIL,
 		             "WAN address %s is private: another NAT router is in front of this one", ip);
 	else

@@ -26,11 +26,6 @@ static void set(struct pp_probe_result *r, enum pp_cause c, char *summary, char 
 	r->fix = fix;
 }
 
-static bool in_net(uint32_t ip, uint32_t net, int len) { return (ip >> (32 - len)) == (net >> (32 - len)); }
-static bool is_private(uint32_t ip)
-{
-	return in_net(ip, 0x0a000000, 8) || in_net(ip, 0xac100000, 12) || in_net(ip, 0xc0a80000, 16);
-}
 
 /* Packets worth showing: not the router's own tests (those are checks already). */
 static bool shown_kind(const struct pp_trace *t, const struct pp_packet *p, bool failed_only)
@@ -315,7 +310,7 @@ static bool address_cause(const struct pp_facts *f, struct pp_probe_result *r)
 	pp_format_ipv4(f->wan_ip, wan);
 	pp_format_ipv4(f->seen_ip, seen);
 	pp_format_ipv4(f->expected_ip, exp);
-	if (f->wan_ip && in_net(f->wan_ip, 0x64400000, 10)) {
+	if (f->wan_ip && pp_ipv4_kind(f->wan_ip) == PP_AK_CGNAT) {
 		set(r, PP_CAUSE_CGNAT,
 		    pp_xasprintf("the WAN address %s is carrier-grade NAT (100.64.0.0/10)%s%s: the carrier "
 		                 "shares one public address and does not forward ports to this router",
@@ -324,7 +319,7 @@ static bool address_cause(const struct pp_facts *f, struct pp_probe_result *r)
 		                 "or reach the site through a VPN/tunnel the site dials out to"));
 		return true;
 	}
-	if (f->wan_ip && (is_private(f->wan_ip) || (f->seen_ip && f->seen_ip != f->wan_ip))) {
+	if (f->wan_ip && (pp_ipv4_kind(f->wan_ip) == PP_AK_PRIVATE || (f->seen_ip && f->seen_ip != f->wan_ip))) {
 		set(r, PP_CAUSE_DOUBLE_NAT,
 		    pp_xasprintf("the WAN address %s is behind another NAT router%s%s%s", wan,
 		                 f->seen_ip ? " (the outside sees " : "", f->seen_ip ? seen : "",

@@ -4,16 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "portpilot/http.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
 
+/* A reflector's answer is a few JSON fields. */
+#define REFLECT_BODY_MAX 65536
+
 struct pp_reflect_job {
 	CURLM *multi;
-	CURL *easy;
-	struct curl_slist *hdrs;
-	struct pp_buf body;
+	struct pp_http_call call;
 	char *url;
-	char errbuf[CURL_ERROR_SIZE];
 	bool done;
 	CURLcode code;
 };
@@ -31,52 +32,22 @@ int pp_reflector_set_ca(const char *ca_file, struct pp_error *err)
 	return 0;
 }
 
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+/* core's set-up (core/http.c) plus the reflector's: its token, no proxy, TLS 1.2 or newer. */
+static int make_call(struct pp_http_call *c, const char *url, const char *token, int timeout_ms)
 {
-	struct pp_buf *b = arg;
-	if (b->len + sz * n > 65536)
-		return 0;
-	pp_buf_add(b, p, sz * n);
-	return sz * n;
-}
+	char *auth = token && *token ? pp_xasprintf("Authorization: Bearer %s", token) : NULL;
+	const char *hdr[] = { auth, NULL };
+	struct pp_http_opts o = {
+		.url = url, .timeout_ms = timeout_ms, .connect_ms = 3000, .headers = hdr, .ca_pem = &ca_pem,
+		.no_proxy = true, .tls12 = true, .body_max = REFLECT_BODY_MAX,
+	};
+	int rc = pp_http_setup(c, &o);
 
-static CURL *make_easy(const char *url, const char *token, int timeout_ms, struct pp_buf *body,
-                       struct curl_slist **hdrs, char *errbuf)
-{
-	static bool inited;
-	if (!inited) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		inited = true;
+	if (auth) {
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
 	}
-	CURL *e = curl_easy_init();
-	if (!e)
-		return NULL;
-	*hdrs = NULL;
-	if (token && *token) {
-		char *h = pp_xasprintf("Authorization: Bearer %s", token);
-		*hdrs = curl_slist_append(NULL, h);
-		free(h);
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
-	}
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-	/* libcurl's default; said here so that nothing turns it off by accident. */
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (ca_pem.len) {
-		/* CURLOPT_*_BLOB copies the blob, so ca_pem may change later. */
-		struct curl_blob blob = { .data = ca_pem.data, .len = ca_pem.len, .flags = CURL_BLOB_COPY };
-		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
-	}
-	return e;
+	return rc;
 }
 
 /* URL without a trailing slash, plus path. */
@@ -107,8 +78,8 @@ static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct 
 		return pp_error_set(err, "reflector %s: its certificate is not trusted (%s); nothing was "
 		                    "sent. If it comes from a private CA, give that CA with --reflector-ca "
 		                    "FILE or ca_file in [probe]", url, why);
-	/* Only on_body refuses data: a write error is an answer over its cap, not a network fault. */
-	if (code == CURLE_WRITE_ERROR)
+	/* Only the body's cap refuses data: a write error is an answer over it, not a network fault. */
+	if (code == CURLE_WRITE_ERROR || code == CURLE_FILESIZE_EXCEEDED)
 		return pp_error_set(err, "reflector %s: answer too large (over 65536 bytes); is it a "
 		                    "portpilot reflector?", url);
 	/* portpilot's reflector refuses an address over its rate or its connection cap by
@@ -144,20 +115,15 @@ static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct 
 int pp_reflector_whoami(const char *url, const char *token, struct pp_reflect_result *r,
                         struct pp_error *err)
 {
-	struct pp_buf body = { 0 };
-	struct curl_slist *hdrs;
-	char *u = join(url, "/v1/whoami"), errbuf[CURL_ERROR_SIZE] = "";
-	CURL *e = make_easy(u, token, 5000, &body, &hdrs, errbuf);
+	struct pp_http_call c;
+	char *u = join(url, "/v1/whoami");
 	int rc = -1;
 	memset(r, 0, sizeof *r);
-	if (e) {
-		rc = parse_reply(e, curl_easy_perform(e), errbuf, &body, url, r, err);
-		curl_easy_cleanup(e);
-	} else {
+	if (make_call(&c, u, token, 5000) == 0)
+		rc = parse_reply(c.easy, curl_easy_perform(c.easy), c.errbuf, &c.body, url, r, err);
+	else
 		pp_error_set(err, "reflector: cannot initialise libcurl");
-	}
-	curl_slist_free_all(hdrs);
-	pp_buf_free(&body);
+	pp_http_cleanup(&c);
 	free(u);
 	return rc;
 }
@@ -170,15 +136,15 @@ struct pp_reflect_job *pp_reflect_start(const char *url, const char *token, cons
 	snprintf(path, sizeof path, "/v1/check?proto=%s&port=%u&timeout=%d", proto, port, timeout_ms);
 	char *u = join(url, path);
 	j->url = pp_xstrdup(url);
-	j->easy = make_easy(u, token, timeout_ms + 5000, &j->body, &j->hdrs, j->errbuf);
+	int made = make_call(&j->call, u, token, timeout_ms + 5000);
 	free(u);
 	j->multi = curl_multi_init();
-	if (!j->easy || !j->multi) {
+	if (made < 0 || !j->multi) {
 		pp_error_set(err, "reflector: cannot initialise libcurl");
 		pp_reflect_finish(j, NULL, NULL);
 		return NULL;
 	}
-	curl_multi_add_handle(j->multi, j->easy);
+	curl_multi_add_handle(j->multi, j->call.easy);
 	return j;
 }
 
@@ -209,17 +175,14 @@ int pp_reflect_finish(struct pp_reflect_job *j, struct pp_reflect_result *r, str
 	int rc = 0;
 	if (r) {
 		memset(r, 0, sizeof *r);
-		rc = j->done ? parse_reply(j->easy, j->code, j->errbuf, &j->body, j->url, r, err)
+		rc = j->done ? parse_reply(j->call.easy, j->code, j->call.errbuf, &j->call.body, j->url, r, err)
 		             : pp_error_set(err, "reflector: check did not finish");
 	}
-	if (j->multi && j->easy)
-		curl_multi_remove_handle(j->multi, j->easy);
-	if (j->easy)
-		curl_easy_cleanup(j->easy);
+	if (j->multi && j->call.easy)
+		curl_multi_remove_handle(j->multi, j->call.easy);
 	if (j->multi)
 		curl_multi_cleanup(j->multi);
-	curl_slist_free_all(j->hdrs);
-	pp_buf_free(&j->body);
+	pp_http_cleanup(&j->call);
 	free(j->url);
 	free(j);
 	return rc;

@@ -208,11 +208,11 @@ tick(struct tui *t, struct timespec *last)
 	return true;
 }
 
-/* Idle work of the panels on the stack and of the DDNS header; true when something changed. */
+/* Idle work of the panels on the stack (the table's keeps the DDNS header fresh); true when something changed. */
 static bool
 idle_panels(struct tui *t)
 {
-	bool dirty = tui_ddns_idle(t);
+	bool dirty = false;
 
 	for (int i = 0; i < t->depth; i++)
 		if (t->stack[i]->idle && t->stack[i]->idle(t->stack[i], t))

@@ -803,12 +803,20 @@ table_free(struct tui_panel *p)
 	free(p);
 }
 
+/* The table's header shows the DDNS status: keeping it fresh is this panel's idle work. */
+static bool
+table_idle(struct tui_panel *p, struct tui *t)
+{
+	(void)p;
+	return tui_ddns_idle(t);
+}
+
 struct tui_panel *
 tui_table_panel(void)
 {
 	struct tui_panel *p = pp_xcalloc(1, sizeof *p);
 
 	*p = (struct tui_panel){ .name = "table", .draw = table_draw, .key = table_key,
-	                         .free = table_free, .opaque = true };
+	                         .free = table_free, .idle = table_idle, .opaque = true };
 	return p;
 }

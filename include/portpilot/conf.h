@@ -7,6 +7,11 @@
 
 #include "portpilot/error.h"
 
+/*
+ * A provider is its row in ddns/providers.c's table: this is the row's
+ * index. The names below are the first rows', for code that compares; a
+ * new provider needs a row there, not a name here.
+ */
 enum pp_ddns_provider {
 	PP_PROV_DYNDNS2,
 	PP_PROV_DUCKDNS,
@@ -102,6 +107,34 @@ int pp_creds_load(const char *path, struct pp_creds *out, struct pp_error *err);
 char *pp_secret_read(const char *path, const char *what, size_t *len, struct pp_error *err);
 /* Wipes the secrets before freeing them. */
 void pp_creds_free(struct pp_creds *c);
+
+/*
+ * ---- section readers outside core ----
+ * core scans the file; a subsystem reads its own sections' keys through
+ * these (ddns/conf-ddns.c reads [ddns NAME]). Errors name file, line,
+ * section and key, like core's own.
+ */
+struct pp_conf_sec {
+	const char *path;            /* the file, for messages */
+	const char *name;            /* "ddns home": trimmed, lower case */
+	int line;                    /* of the section header */
+	unsigned long long *hash;    /* every value read is hashed in here; NULL: not */
+	const void *src;             /* core's: the dictionary and the keys' lines */
+	struct pp_error *err;
+};
+/* The value of key, NULL when absent or empty. */
+const char *pp_conf_sec_get(const struct pp_conf_sec *s, const char *key);
+/* -1 with err = "FILE:LINE: [SECTION] KEY: WHAT", LINE the key's (else the header's). */
+int pp_conf_sec_bad(const struct pp_conf_sec *s, const char *key, const char *what);
+/* An integer from lo to hi, def when absent; -1 (pp_conf_sec_bad) otherwise. */
+int pp_conf_sec_int(const struct pp_conf_sec *s, const char *key, int def, int lo, int hi, int *out);
+/* -1 for the first key of the section not in known (NULL-terminated); list names them for the fix. */
+int pp_conf_sec_unknown(const struct pp_conf_sec *s, const char *const *known, const char *list);
+/* "a, b ,c": trimmed, non-empty items. Caller frees each and the vector. */
+char **pp_conf_split_list(const char *s, size_t *n);
+/* ddns/conf-ddns.c: fills dc from its section (dc->name and dc->line are set); -1 with s->err. */
+int pp_ddns_conf_read(const struct pp_conf_sec *s, struct pp_ddns_conf *dc);
+void pp_ddns_conf_free(struct pp_ddns_conf *dc);
 
 /* FNV-1a 64, for change detection (not for secrecy). */
 unsigned long long pp_hash64(unsigned long long h, const void *p, size_t n);

@@ -10,6 +10,7 @@
 #include "portpilot/cli.h"
 #include "portpilot/conf.h"
 #include "portpilot/error.h"
+#include "portpilot/util.h"
 
 /* ---- provider answers ---- */
 
@@ -177,8 +178,7 @@ int pp_ddns_status_load(const struct pp_conf *conf, const char *state_dir,
 
 /* ---- public address ---- */
 
-enum pp_addr_kind { PP_AK_PUBLIC, PP_AK_CGNAT, PP_AK_PRIVATE, PP_AK_RESERVED };
-enum pp_addr_kind pp_ipv4_kind(uint32_t addr);   /* host order */
+/* enum pp_addr_kind and pp_ipv4_kind(): portpilot/util.h (core), included above. */
 
 /* IPv4 address of interface ifname; -1 when it has none. */
 int pp_iface_ipv4(const char *ifname, char out[16]);

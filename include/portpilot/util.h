@@ -109,4 +109,8 @@ bool pp_lone_cr(const char *s, size_t n);
 /* write(2) all of buf (again after EINTR or a short write); -1 with errno on failure. */
 int pp_write_all(int fd, const void *buf, size_t n);
 
+/* What an IPv4 address is, for publishing and diagnosing: shared (RFC 6598), private (RFC 1918), reserved. */
+enum pp_addr_kind { PP_AK_PUBLIC, PP_AK_CGNAT, PP_AK_PRIVATE, PP_AK_RESERVED };
+enum pp_addr_kind pp_ipv4_kind(uint32_t addr);   /* host order */
+
 #endif

@@ -16,13 +16,13 @@ check "example: as shipped every line is a comment or blank" sh -c "! grep -v '^
 sed 's/^;\([a-z[]\)/\1/' "$X" | awk '/^\[/ { m = ($0 == "[monitor]") } { print (m && /^[a-z[]/) ? ";" $0 : $0 }' >"$pp_tmp/u.conf"
 check "example uncommented: every [ddns] example loads" sh -c "$P -c $pp_tmp/u.conf --state-dir $S ddns status --json >$pp_tmp/u.json 2>$pp_tmp/e"
 [ -s "$pp_tmp/e" ] && sed 's/^/# /' "$pp_tmp/e"
-check "example uncommented: one section per provider" sh -c "[ \"\$(grep -c '^provider' $pp_tmp/u.conf)\" = 5 ] && for p in dyndns2 duckdns cloudflare custom nsupdate; do grep -q \"^provider *= \$p\$\" $pp_tmp/u.conf || exit 1; done"
+check "example uncommented: one section per provider" sh -c "[ \"\$(grep -c '^provider' $pp_tmp/u.conf)\" = 6 ] && for p in dyndns2 duckdns cloudflare custom nsupdate gandi; do grep -q \"^provider *= \$p\$\" $pp_tmp/u.conf || exit 1; done"
 
 # Keys of each section of the example (uncommented), of the reader, of the man page.
 example_keys() { awk -v want="$1" '/^\[/ { s = $0; sub(/^\[/, "", s); sub(/[ \]].*/, "", s) } s == want && /^[a-z_0-9]+ *=/ { sub(/ *=.*/, ""); print }' "$pp_tmp/u.conf" | sort -u; }
 example_keys ddns >"$pp_tmp/ex-ddns"
 example_keys probe >"$pp_tmp/ex-probe"
-sed -n '/^static const char \*const ddns_keys\[\]/,/};/p' "$PP_TOP/core/conf.c" | grep -o '"[a-z_0-9]*"' | tr -d '"' | sort -u >"$pp_tmp/code-ddns"
+sed -n '/^static const char \*const ddns_keys\[\]/,/};/p' "$PP_TOP/ddns/conf-ddns.c" | grep -o '"[a-z_0-9]*"' | tr -d '"' | sort -u >"$pp_tmp/code-ddns"
 sed -n 's/.*iniparser_getstring(d, "probe:\([a-z_]*\)".*/\1/p' "$PP_TOP/core/conf.c" | sort -u >"$pp_tmp/code-probe"
 man_keys() { sed -n "/$1/,/^\.PP/p" "$PP_TOP/man/portpilot.8" | grep -o '\\fB[a-z_0-9]*\\fR' | sed 's/\\fB//; s/\\fR//' | sort -u; }
 man_keys '^Keys of a \\fB\[ddns' >"$pp_tmp/man-ddns"

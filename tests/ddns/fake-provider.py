@@ -2,7 +2,8 @@
 """A local stand-in for DDNS providers and echo services, for portpilot's tests.
 
 One server speaks dyndns2 (/nic/update, Basic auth), DuckDNS (/update),
-Cloudflare API v4 (/client/v4/...), a custom template endpoint (/custom)
+Cloudflare API v4 (/client/v4/...), Gandi LiveDNS v5 (/v5/livedns/...),
+a custom template endpoint (/custom)
 and echo services (/echo/a, /echo/b; echo_a=peer makes one answer the
 requester's address, like a real one, for labs with NAT on the way). Every request is appended to the log
 file as one JSON line. /_ctl changes behaviour (forced answers, echo
@@ -36,6 +37,7 @@ state = {
     "echo": {"a": "198.51.100.7", "b": "198.51.100.7"},
     "propagate": True,
     "proxied": False,       # Cloudflare records proxied (orange cloud)
+    "ttl": {},              # Gandi: "host TYPE" -> rrset_ttl of the last PUT
 }
 NSUPDATE = {}               # "server", "port", "tsig" when --nsupdate is given
 
@@ -97,6 +99,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PATCH(self):
         self.route("PATCH")
 
+    def do_PUT(self):
+        self.route("PUT")
+
     def route(self, method):
         u = urlsplit(self.path)
         q = {k: v[0] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
@@ -126,6 +131,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.custom(q)
         if u.path.startswith("/client/v4/"):
             return self.cloudflare(method, u.path[len("/client/v4"):], q, body)
+        if u.path.startswith("/v5/livedns/"):
+            return self.gandi(method, u.path[len("/v5/livedns"):], body)
         self.send(404, "not found")
 
     def big(self, n, length):
@@ -252,6 +259,29 @@ class Handler(BaseHTTPRequestHandler):
                 (state["records"] if typ == "A" else state["records6"])[name] = content
             return self.cf(200, {"id": rid, "name": name, "content": content})
         self.send(404, json.dumps({"success": False}))
+
+
+    def gandi(self, method, path, body):
+        """LiveDNS: PUT /domains/ZONE/records/NAME/TYPE {"rrset_values": [...], "rrset_ttl": N}."""
+        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+            return self.send(403, json.dumps({"code": 403, "message": "Access was denied"}),
+                             "application/json")
+        parts = path.strip("/").split("/")
+        if method != "PUT" or len(parts) != 5 or parts[0] != "domains" or parts[2] != "records":
+            return self.send(400, json.dumps({"code": 400, "message": "bad request"}), "application/json")
+        zone, name, typ = parts[1], parts[3], parts[4]
+        if zone != ZONE:
+            return self.send(404, json.dumps({"code": 404, "message": "Domain not found"}),
+                             "application/json")
+        req = json.loads(body or b"{}")
+        vals, ttl = req.get("rrset_values"), req.get("rrset_ttl", 10800)
+        if typ not in ("A", "AAAA") or not isinstance(vals, list) or len(vals) != 1 or ttl < 300:
+            return self.send(400, json.dumps({"code": 400, "message": "invalid rrset"}), "application/json")
+        host = zone if name == "@" else name + "." + zone
+        with lock:
+            (state["records"] if typ == "A" else state["records6"])[host] = vals[0]
+            state["ttl"][host + " " + typ] = ttl
+        self.send(201, json.dumps({"message": "DNS Record Created"}), "application/json")
 
 
 def main():
