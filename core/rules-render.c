@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "portpilot/backend.h"
+#include "portpilot/relay.h"
 #include "portpilot/util.h"
 
 /*
@@ -293,6 +294,11 @@ entry_chains(struct ctx *x, const char *wan, const char *lan)
 	if (x->o->have_lan)
 		cidr_str(lanc, sizeof lanc, &x->o->lan);
 	add(rs, PP_NAT, "PP-PRE", "-i %s -m addrtype --dst-type LOCAL -g PP-MARK%s", wan, "");
+	/* The relay's tunnel is a second WAN: the edge sends the public ports through it (relay-rules.c). */
+	struct pp_relay_site rl;
+	if (pp_relay_site_parse(x->t, &rl, NULL) == 0 && rl.on)
+		add(rs, PP_NAT, "PP-PRE", "-i %s -m addrtype --dst-type LOCAL -g PP-MARK%s", rl.ifname, "");
+	pp_relay_site_free(&rl);
 	if (s->hairpin && x->o->have_lan && lan) {
 		if (s->public_ip) {
 			pp_format_ipv4(s->public_ip, pub);
