@@ -102,12 +102,13 @@ relay_status(struct pp_cli *cli, const struct pp_relay_site *r)
 }
 
 static const char relay_help[] =
-	"usage: portpilot [-f TABLE] [--state-dir DIR] relay keygen|up|down|status [--json]\n"
+	"usage: portpilot [-f TABLE] [--state-dir DIR] relay keygen|up [--dry-run]|down|status [--json]\n"
 	"The site's tunnel to its edge host ([site] relay = EDGE:PORT, relay_public_key,\n"
 	"relay_address, relay_mappings, relay_keepalive, relay_interface).\n"
 	"  keygen   make the site's key (DIR/relay.key, 0600) unless it exists; print the public key\n"
 	"  up       the tunnel (kernel WireGuard, else wireguard-go), the policy routing of the\n"
-	"           replies and the PP-RELAY rules; `portpilot apply` takes the ports from the tunnel\n"
+	"           replies and the PP-RELAY rules; `portpilot apply` takes the ports from the tunnel;\n"
+	"           --dry-run prints the rules only\n"
 	"  down     remove all of it\n"
 	"  status   the edge: connected, last handshake, bytes; exit 1 when not connected\n";
 
@@ -116,7 +117,8 @@ pp_cmd_relay(struct pp_cli *cli, int argc, char **argv)
 {
 	if (pp_cli_wants_help(argc, argv))
 		return pp_cli_help(cli, relay_help);
-	if (argc != 2)
+	bool dry = argc == 3 && strcmp(argv[1], "up") == 0 && strcmp(argv[2], "--dry-run") == 0;
+	if (argc != 2 && !dry)
 		return pp_cli_usage(cli, "relay", argc < 2 ? "say what: keygen, up, down or status"
 		                                          : "unexpected argument '%s'", argc > 2 ? argv[2] : "");
 	const char *what = argv[1];
@@ -132,6 +134,15 @@ pp_cmd_relay(struct pp_cli *cli, int argc, char **argv)
 	int rc;
 	if (pp_relay_site_parse(t, &r, &err) < 0) {
 		rc = fail(cli, "relay", &err);
+	} else if (dry && !r.on) {
+		fprintf(cli->err, "portpilot relay up: %s has no [site] relay\n", t->path);
+		rc = PP_EXIT_FAIL;
+	} else if (dry) {
+		/* What up would write, for review: the rules only (keys and tunnel untouched). */
+		char *rules = pp_relay_rules(t, &r, time(NULL));
+		fputs(rules, cli->out);
+		free(rules);
+		rc = PP_EXIT_OK;
 	} else if (strcmp(what, "up") == 0) {
 		rc = pp_relay_up(t, cli->state_dir, &err) < 0 ? fail(cli, "relay up", &err) : PP_EXIT_OK;
 		if (rc == PP_EXIT_OK && !cli->json)
@@ -177,13 +188,13 @@ edge_status(struct pp_cli *cli, const struct pp_edge_conf *c)
 }
 
 static const char edge_help[] =
-	"usage: portpilot [--state-dir DIR] edge keygen|up|down|status [--config FILE] [--json]\n"
+	"usage: portpilot [--state-dir DIR] edge keygen|up [--dry-run]|down|status [--config FILE] [--json]\n"
 	"The edge host: the public face of sites without a public address (default config\n"
 	PP_EDGE_CONF ": [edge] interface, listen_port, address, public_interface,\n"
 	"forward_other; [site NAME] public_key, address, ports = tcp/8080, udp/5005).\n"
 	"  keygen   make the edge's key (DIR/edge.key, 0600) unless it exists; print the public key\n"
 	"  up       WireGuard with the configured sites as peers and the PPEDGE rules: only their\n"
-	"           ports, to their tunnel, the client's address kept\n"
+	"           ports, to their tunnel, the client's address kept; --dry-run prints the rules only\n"
 	"  down     remove all of it\n"
 	"  status   per site: connected, last handshake, where from, bytes\n";
 
@@ -193,9 +204,12 @@ pp_cmd_edge(struct pp_cli *cli, int argc, char **argv)
 	if (pp_cli_wants_help(argc, argv))
 		return pp_cli_help(cli, edge_help);
 	const char *conf = PP_EDGE_CONF, *what = NULL;
+	bool dry = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			conf = argv[++i];
+		else if (strcmp(argv[i], "--dry-run") == 0)
+			dry = true;
 		else if (!what)
 			what = argv[i];
 		else
@@ -212,7 +226,12 @@ pp_cmd_edge(struct pp_cli *cli, int argc, char **argv)
 	if (pp_edge_conf_load(conf, &c, &err) < 0)
 		return fail(cli, "edge", &err);
 	int rc;
-	if (strcmp(what, "up") == 0) {
+	if (dry && strcmp(what, "up") == 0) {
+		char *rules = pp_edge_rules(c);
+		fputs(rules, cli->out);
+		free(rules);
+		rc = PP_EXIT_OK;
+	} else if (strcmp(what, "up") == 0) {
 		rc = pp_edge_up(c, cli->state_dir, &err) < 0 ? fail(cli, "edge up", &err) : PP_EXIT_OK;
 		if (rc == PP_EXIT_OK && !cli->json)
 			fprintf(cli->out, "edge up: %s on UDP %u, %zu site%s\n", c->ifname, c->listen_port, c->n,
