@@ -192,6 +192,14 @@ check "the edge's own services are closed to the tunnel" no_answer "$R" "http://
 ip -n "$R" route del 10.77.0.1/32 dev $IF1
 check "  control: the edge's service answers the internet" body_is "$CLIENT" "http://$EDGE_IP:8089/" edge-web
 
+# A packet from outside with a tunnel address as its source is forged: DNATed, its reply would be
+# steered into a tunnel. The edge must not pass it to the site at all.
+ip -n "$CLIENT" addr add 10.77.0.99/32 dev lo
+ip netns exec "$CLIENT" curl -s --interface 10.77.0.99 --connect-timeout 1 --max-time 2 "http://$EDGE_IP:8080/" >/dev/null 2>&1
+check "a forged tunnel source from the internet never reaches the site" sh -c \
+	"! ip netns exec '$R' conntrack -L -s 10.77.0.99 2>/dev/null | grep -q ."
+ip -n "$CLIENT" addr del 10.77.0.99/32 dev lo
+
 # Roaming: a UDP stream runs while the carrier gives the site a new public address.
 cat >"$D/stream.py" <<'EOF'
 import os, socket, sys, time
