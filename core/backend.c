@@ -1,9 +1,11 @@
 /* The backend glue: the neutral model from the table, the backends' registry and choice, status. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "portpilot/backend.h"
+#include "portpilot/relay.h"
 #include "portpilot/util.h"
 
 int
@@ -46,6 +48,10 @@ pp_want_build(const struct pp_table *t, time_t now, struct pp_want *w, struct pp
 		w->leaf_max = (size_t)atoi(leaf);
 	w->public_ip = t->site.public_ip;
 	w->hairpin = t->site.hairpin;
+	struct pp_relay_site rl;
+	if (pp_relay_site_parse(t, &rl, NULL) == 0 && rl.on)
+		snprintf(w->relay_if, sizeof w->relay_if, "%s", rl.ifname);
+	pp_relay_site_free(&rl);
 	w->n = t->n;
 	w->maps = pp_xcalloc(t->n + 1, sizeof *w->maps);
 	for (size_t i = 0; i < t->n; i++) {

@@ -13,6 +13,7 @@
 #include "portpilot/probe.h"
 #include "portpilot/monitor.h"
 #include "portpilot/tui.h"
+#include "portpilot/relay.h"
 #include "portpilot/util.h"
 
 /* Every module adds its subcommands here, one line each. */
@@ -37,6 +38,8 @@ static const struct pp_cmd commands[] = {
 	{ "monitor", pp_cmd_monitor, "monitor [--interval S] [--once]: check every mapping's service, diagnose every change" },
 	{ "health", pp_cmd_health, "health [NAME] [--json]: up/down/unknown of each mapping, from the monitor" },
 	{ "tui", pp_cmd_tui, "the full-screen editor (the default): --ascii, --no-color, --offline" },
+	{ "relay", pp_cmd_relay, "relay keygen|up|down|status: the site's tunnel to its edge host (behind CGNAT)" },
+	{ "edge", pp_cmd_edge, "edge keygen|up|down|status [--config FILE]: the public face of relayed sites" },
 	{ "init", pp_cmd_init, "init [--wan IF] [--lan IF]: write a first table from the routing table" },
 	/* No summary: hidden from the help, for the shell completion only. */
 	{ "complete", pp_cmd_complete, NULL },

@@ -292,6 +292,9 @@ entry_chains(struct ctx *x, const char *wan, const char *lan)
 	if (s->have_lan)
 		cidr_str(lanc, sizeof lanc, &s->lan);
 	add(rs, PP_NAT, "PP-PRE", "-i %s -m addrtype --dst-type LOCAL -g PP-MARK%s", wan, "");
+	/* The relay's tunnel is a second WAN: the edge sends the public ports through it (relay-rules.c). */
+	if (s->relay_if[0])
+		add(rs, PP_NAT, "PP-PRE", "-i %s -m addrtype --dst-type LOCAL -g PP-MARK%s", s->relay_if, "");
 	if (s->hairpin && s->have_lan && lan) {
 		if (s->public_ip) {
 			pp_format_ipv4(s->public_ip, pub);

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 
 #include "portpilot/table.h"
+#include "portpilot/relay.h"
 #include "portpilot/util.h"
 #include "table-internal.h"
 
@@ -246,9 +247,13 @@ check_site(const struct pp_table *t, struct pp_findings *out)
 		[PP_S_LAN_SUBNET] = "write the LAN network, e.g. 192.168.2.0/24",
 		[PP_S_BACKEND] = "write auto, iptables or nftables",
 	};
+	const char *why;
 
 	for (int f = 0; f < PP_S__COUNT; f++)
-		if (s->bad & (1u << f))
+		if ((s->bad & (1u << f)) && f >= PP_S_RELAY && (why = pp_relay_field_problem(f, s->val[f])))
+			pp_findings_add(out, PP_ERROR, s->key_line[f] ? s->key_line[f] : s->line, "site",
+			                pp_site_field_name(f), why, "'%.60s' is not valid here", s->val[f]);
+		else if (s->bad & (1u << f))
 			pp_findings_add(out, PP_ERROR, s->key_line[f] ? s->key_line[f] : s->line, "site",
 			                pp_site_field_name(f), fixes[f], "'%s' is not valid here", s->val[f]);
 	/* Both names go into iptables rules: each must be one real interface name, one token. */
@@ -263,6 +268,14 @@ check_site(const struct pp_table *t, struct pp_findings *out)
 			                                          "shows it, e.g. eth1",
 			                "'%.60s' is not an interface name: %s", s->val[f], why);
 	}
+	/* The relay's keys each parse; together they must also make a relay (relay-conf.c). */
+	struct pp_relay_site rl;
+	struct pp_error re;
+	if (!(s->bad >> PP_S_RELAY) && pp_relay_site_parse(t, &rl, &re) < 0)
+		pp_findings_add(out, PP_ERROR, s->key_line[PP_S_RELAY], "site", "relay",
+		                "see the message: every relay needs relay_public_key and relay_address", "%s", re.msg);
+	else if (!(s->bad >> PP_S_RELAY))
+		pp_relay_site_free(&rl);
 	if (t->n > 0 && (s->val[PP_S_WAN_INTERFACE] == NULL || *s->val[PP_S_WAN_INTERFACE] == '\0'))
 		pp_findings_add(out, PP_ERROR, s->line, "site", "wan_interface",
 		                s->line ? "add wan_interface = the router's internet-facing interface, e.g. eth0"

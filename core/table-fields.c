@@ -19,6 +19,7 @@ static const char *check_names[] = {
 
 static const char *site_names[PP_S__COUNT] = {
 	"name", "wan_interface", "lan_interface", "lan_subnet", "public_ip", "hairpin", "backend",
+	"relay", "relay_public_key", "relay_address", "relay_mappings", "relay_keepalive", "relay_interface",
 };
 
 const char *pp_field_name(enum pp_field f) { return field_names[f]; }

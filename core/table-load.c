@@ -10,6 +10,7 @@
 #include <iniparser.h>
 
 #include "portpilot/table.h"
+#include "portpilot/relay.h"
 #include "portpilot/util.h"
 #include "ini-doc.h"
 #include "table-internal.h"
@@ -328,6 +329,9 @@ parse_values(struct pp_table *t)
 		else
 			s->has_lan_subnet = true;
 	}
+	for (int f = PP_S_RELAY; f < PP_S__COUNT; f++)
+		if (s->val[f] && pp_relay_field_problem(f, s->val[f]))
+			s->bad |= 1u << f;
 }
 
 /* Build t's model from text, one chunk of sections at a time so memory stays small. */

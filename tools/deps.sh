@@ -8,6 +8,8 @@ python3 procps psmisc util-linux netcat-openbsd curl bind9 bind9-dnsutils tcpdum
 PKGS="$PKGS libnftables-dev nftables"
 # make deb and its test (tests/cli/test-deb.sh): debhelper brings dpkg-dev.
 PKGS="$PKGS debhelper lintian"
+# The relay (tests/lab/test-relay.sh): wg, and wireguard-go where the kernel has no WireGuard.
+PKGS="$PKGS wireguard-tools wireguard-go"
 # clang's fuzzer runtime lives in libclang-rt-N-dev, N being the installed clang's
 # major version (14 on Debian 12, 18 on Ubuntu 24.04, 19 on Debian 13).
 rt_pkg() {

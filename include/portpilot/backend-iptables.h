@@ -24,6 +24,9 @@
 #define PP_CHAIN_PREFIX "PP-"
 
 enum pp_nf_table { PP_NAT, PP_FILTER, PP_NF__COUNT };
+/* "nat", "filter": the iptables name of t (core/rules-ruleset.c). */
+const char *pp_nf_table_name(enum pp_nf_table t);
+
 
 struct pp_chain {
 	enum pp_nf_table table;

@@ -66,6 +66,7 @@ struct pp_want {
 	struct pp_cidr lan;
 	uint32_t public_ip;             /* [site] public_ip; 0 = auto (match the router's local addresses) */
 	bool hairpin;                   /* [site] hairpin */
+	char relay_if[16];              /* the relay's tunnel, a second way in from outside; "" none */
 	struct pp_want_map *maps;       /* every mapping of the table, in table order */
 	size_t n;
 	size_t leaf_max;                /* layout hint (benches): 0 default, SIZE_MAX one linear chain */
@@ -376,7 +377,5 @@ int pp_cmd_confirm(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_rollback(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_status(struct pp_cli *cli, int argc, char **argv);
 
-/* "nat", "filter": the iptables name of t (core/rules-ruleset.c). */
-const char *pp_nf_table_name(enum pp_nf_table t);
 
 #endif

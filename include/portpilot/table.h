@@ -47,6 +47,13 @@ enum pp_site_field {
 	PP_S_PUBLIC_IP,
 	PP_S_HAIRPIN,
 	PP_S_BACKEND,                     /* auto | iptables | nftables (core/backend.c) */
+	/* The relay through an edge host (include/portpilot/relay.h). */
+	PP_S_RELAY,
+	PP_S_RELAY_PUBLIC_KEY,
+	PP_S_RELAY_ADDRESS,
+	PP_S_RELAY_MAPPINGS,
+	PP_S_RELAY_KEEPALIVE,
+	PP_S_RELAY_INTERFACE,
 	PP_S__COUNT
 };
 

@@ -1,0 +1,408 @@
+/* The relay's own rules and routes: PP-RELAY* (mangle, site) and PPEDGE-* (edge), one restore each. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portpilot/backend.h"
+#include "portpilot/relay.h"
+#include "portpilot/util.h"
+
+/*
+ * The edge's chains live in nat and filter, where every chain named PP-* is
+ * the apply engine's (rules-ruleset.c): an apply on the edge host would drop
+ * them. PPEDGE- keeps them apart; the site's PP-RELAY* are in mangle, which
+ * the engine does not own.
+ */
+#define EDGE_PRE "PPEDGE-PRE"
+#define EDGE_FWD "PPEDGE-FWD"
+#define EDGE_IN  "PPEDGE-IN"
+
+static void
+port_match(struct pp_buf *b, const char *proto, unsigned lo, unsigned hi)
+{
+	pp_buf_printf(b, " -p %s -m %s --dport %u", proto, proto, lo);
+	if (hi != lo)
+		pp_buf_printf(b, ":%u", hi);
+}
+
+/*
+ * The site: new connections from the tunnel only to the public ports of the
+ * mappings the relay carries (whatever the edge sends), marked; their replies
+ * (from the LAN, or the router itself) get the fwmark, and the policy rule
+ * routes them back into the tunnel, so the client's address needs no SNAT.
+ */
+char *
+pp_relay_rules(const struct pp_table *t, const struct pp_relay_site *r, time_t now)
+{
+	struct pp_buf b = { 0 };
+	const char *i = r->ifname, *m = PP_RELAY_MARK;
+	pp_buf_addstr(&b, "*mangle\n:PP-RELAY - [0:0]\n:PP-RELAY-ACC - [0:0]\n:PP-RELAY-OUT - [0:0]\n");
+	pp_buf_printf(&b, "-A PP-RELAY -i %s -m connmark --mark %s/%s -j RETURN\n", i, m, m);
+	for (size_t k = 0; k < t->n; k++) {
+		const struct pp_mapping *mp = &t->maps[k];
+		if (!pp_mapping_active(mp, now) || !pp_relay_maps(r, mp))
+			continue;
+		char *tag = pp_rule_tag(mp->name);
+		for (int p = 0; p < 2; p++) {
+			if (!(mp->proto & (p ? PP_UDP : PP_TCP)))
+				continue;
+			pp_buf_printf(&b, "-A PP-RELAY -i %s", i);
+			port_match(&b, p ? "udp" : "tcp", mp->pub_lo, mp->pub_hi);
+			pp_buf_printf(&b, " -m addrtype --dst-type LOCAL -m conntrack --ctstate NEW -m comment --comment "
+			              "\"%s\" -g PP-RELAY-ACC\n", tag);
+		}
+		free(tag);
+	}
+	pp_buf_printf(&b, "-A PP-RELAY -i %s -j DROP\n", i);
+	pp_buf_printf(&b, "-A PP-RELAY -m connmark --mark %s/%s -j MARK --set-xmark %s/%s\n", m, m, m, m);
+	pp_buf_printf(&b, "-A PP-RELAY-ACC -j CONNMARK --set-xmark %s/%s\n", m, m);
+	pp_buf_printf(&b, "-A PP-RELAY-OUT -m connmark --mark %s/%s -j MARK --set-xmark %s/%s\n", m, m, m, m);
+	pp_buf_addstr(&b, "COMMIT\n");
+	return b.data;
+}
+
+/*
+ * The edge faces the internet: it DNATs only the listed ports of the listed
+ * sites, to that site's tunnel address (the client's source untouched), and
+ * forwards only those flows: nothing from one tunnel to another, nothing
+ * from a tunnel to the internet but the replies of those flows, nothing from
+ * a tunnel to the edge itself.
+ */
+char *
+pp_edge_rules(const struct pp_edge_conf *c)
+{
+	struct pp_buf b = { 0 };
+	const char *w = c->ifname, *m = PP_RELAY_MARK;
+	char net[16];
+	uint32_t mask = ~0u << (32 - c->prefix);
+	pp_format_ipv4(c->address & mask, net);
+	pp_buf_addstr(&b, "*nat\n:" EDGE_PRE " - [0:0]\n");
+	for (size_t s = 0; s < c->n; s++)
+		pp_buf_printf(&b, ":PPEDGE-S%zu - [0:0]\n", s);
+	pp_buf_printf(&b, "-A " EDGE_PRE " -i %s -j RETURN\n", w);
+	/* A tunnel address as the source from outside is forged: it would steer a reply into a tunnel. */
+	pp_buf_printf(&b, "-A " EDGE_PRE " -s %s/%u -j RETURN\n", net, c->prefix);
+	if (*c->public_if)
+		pp_buf_printf(&b, "-A " EDGE_PRE " ! -i %s -j RETURN\n", c->public_if);
+	for (size_t s = 0; s < c->n; s++) {
+		const struct pp_edge_site *st = &c->sites[s];
+		char *tag = pp_rule_tag(st->name);
+		for (size_t p = 0; p < st->nports; p++) {
+			const struct pp_edge_port *e = &st->ports[p];
+			pp_buf_addstr(&b, "-A " EDGE_PRE " -m addrtype --dst-type LOCAL");
+			port_match(&b, e->proto == PP_UDP ? "udp" : "tcp", e->lo, e->hi);
+			pp_buf_printf(&b, " -m comment --comment \"%s\" -g PPEDGE-S%zu\n", tag, s);
+		}
+		char a[16];
+		pp_format_ipv4(st->address, a);
+		pp_buf_printf(&b, "-A PPEDGE-S%zu -j CONNMARK --set-xmark %s/%s\n", s, m, m);
+		pp_buf_printf(&b, "-A PPEDGE-S%zu -m comment --comment \"%s\" -j DNAT --to-destination %s\n", s, tag, a);
+		free(tag);
+	}
+	pp_buf_addstr(&b, "COMMIT\n*filter\n:" EDGE_FWD " - [0:0]\n:" EDGE_IN " - [0:0]\n");
+	pp_buf_printf(&b, "-A " EDGE_FWD " -i %s -o %s -j DROP\n", w, w);
+	pp_buf_printf(&b, "-A " EDGE_FWD " -o %s -m connmark --mark %s/%s -m conntrack --ctstate DNAT --ctdir "
+	              "ORIGINAL -j ACCEPT\n", w, m, m);
+	pp_buf_printf(&b, "-A " EDGE_FWD " -i %s -m connmark --mark %s/%s -m conntrack --ctstate DNAT --ctdir "
+	              "REPLY -j ACCEPT\n", w, m, m);
+	pp_buf_printf(&b, "-A " EDGE_FWD " -i %s -j DROP\n-A " EDGE_FWD " -o %s -j DROP\n", w, w);
+	if (!c->forward_other)
+		pp_buf_addstr(&b, "-A " EDGE_FWD " -j DROP\n");
+	pp_buf_printf(&b, "-A " EDGE_IN " -i %s -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n", w);
+	pp_buf_printf(&b, "-A " EDGE_IN " -i %s -j DROP\n", w);
+	pp_buf_addstr(&b, "COMMIT\n");
+	return b.data;
+}
+
+/* ---- applying ---- */
+
+static int
+run(char *const argv[], struct pp_error *err)
+{
+	char *e = NULL;
+	int rc = pp_run(argv, NULL, NULL, &e);
+	if (rc != 0)
+		pp_error_set(err, "%s %s %s failed: %.300s", argv[0], argv[1] ? argv[1] : "",
+		             argv[1] && argv[2] ? argv[2] : "", e && *e ? pp_trim(e) : "cannot start it");
+	free(e);
+	return rc == 0 ? 0 : -1;
+}
+
+struct hook {
+	const char *table, *chain, *target;
+};
+
+static bool
+hook_present(const struct pp_backend *b, const struct hook *h)
+{
+	char *argv[] = { (char *)b->cmd, "-w", "-t", (char *)h->table, "-C", (char *)h->chain, "-j",
+	                 (char *)h->target, NULL };
+	return pp_run(argv, NULL, NULL, NULL) == 0;
+}
+
+/*
+ * One transaction: the chains as text (declaring a chain empties it), plus
+ * each hook that is missing, inserted first in its chain: a rule of the
+ * host's own (an accept) must not come before the edge's drops.
+ */
+static int
+restore(const struct pp_backend *b, const char *rules, const struct hook *hooks, size_t nh, bool up,
+        struct pp_error *err)
+{
+	struct pp_buf t = { 0 };
+	if (up) {
+		/* Hooks go in each table's section, before its COMMIT. */
+		const char *p = rules;
+		while (*p) {
+			const char *commit = strstr(p, "COMMIT\n");
+			if (!commit)
+				break;
+			const char *star = p;
+			while (*star && *star != '*')
+				star++;
+			size_t tl = strcspn(star + 1, "\n");
+			pp_buf_add(&t, p, (size_t)(commit - p));
+			for (size_t i = 0; i < nh; i++)
+				if (strlen(hooks[i].table) == tl && strncmp(star + 1, hooks[i].table, tl) == 0 &&
+				    !hook_present(b, &hooks[i]))
+					pp_buf_printf(&t, "-I %s 1 -j %s\n", hooks[i].chain, hooks[i].target);
+			pp_buf_addstr(&t, "COMMIT\n");
+			p = commit + 7;
+		}
+	} else {
+		/* Down: the hooks out, then the chains emptied and removed. */
+		const char *tables[4];
+		size_t nt = 0;
+		for (size_t i = 0; i < nh; i++) {
+			bool seen = false;
+			for (size_t j = 0; j < nt; j++)
+				seen |= strcmp(tables[j], hooks[i].table) == 0;
+			if (!seen)
+				tables[nt++] = hooks[i].table;
+		}
+		for (size_t j = 0; j < nt; j++) {
+			pp_buf_printf(&t, "*%s\n", tables[j]);
+			for (size_t i = 0; i < nh; i++)
+				if (strcmp(hooks[i].table, tables[j]) == 0 && hook_present(b, &hooks[i]))
+					pp_buf_printf(&t, "-D %s -j %s\n", hooks[i].chain, hooks[i].target);
+			/* The chains this side ever made, from the rules text's declarations. */
+			char *sect = pp_xasprintf("*%s\n", tables[j]);
+			const char *s = strstr(rules, sect);
+			free(sect);
+			for (const char *l = s; l && *l && strncmp(l, "COMMIT", 6) != 0; l = strchr(l, '\n') + 1) {
+				if (*l == ':')
+					pp_buf_printf(&t, "%.*s\n", (int)strcspn(l, "\n"), l);
+			}
+			for (const char *l = s; l && *l && strncmp(l, "COMMIT", 6) != 0; l = strchr(l, '\n') + 1) {
+				if (*l == ':')
+					pp_buf_printf(&t, "-X %.*s\n", (int)strcspn(l + 1, " \n"), l + 1);
+			}
+			pp_buf_addstr(&t, "COMMIT\n");
+		}
+	}
+	char *argv[] = { (char *)b->restore, "-w", "--noflush", NULL };
+	char *e = NULL;
+	int rc = pp_run(argv, t.data ? t.data : "", NULL, &e);
+	if (rc != 0)
+		pp_error_set(err, "%s --noflush failed: %.400s", b->restore, e && *e ? pp_trim(e) : "cannot start it");
+	free(e);
+	pp_buf_free(&t);
+	return rc == 0 ? 0 : -1;
+}
+
+static int
+sysctl(const char *path, const char *value, struct pp_error *err)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || pp_write_all(fd, value, strlen(value)) < 0) {
+		pp_error_set(err, "%s: cannot write %s: %s", path, value, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static const struct hook site_hooks[] = {
+	{ "mangle", "PREROUTING", "PP-RELAY" },
+	{ "mangle", "OUTPUT", "PP-RELAY-OUT" },
+};
+
+/* The site's policy routing: the fwmark's replies look up a table whose default route is the tunnel. */
+static void
+routing(const char *ifname, bool up, struct pp_error *err, int *rc)
+{
+	char *rule_del[] = { "ip", "-4", "rule", "del", "pref", PP_RELAY_TABLE, NULL };
+	while (pp_run(rule_del, NULL, NULL, NULL) == 0)
+		;
+	char *flush[] = { "ip", "-4", "route", "flush", "table", PP_RELAY_TABLE, NULL };
+	pp_run(flush, NULL, NULL, NULL);
+	if (!up)
+		return;
+	char *route[] = { "ip", "-4", "route", "replace", "default", "dev", (char *)ifname, "table", PP_RELAY_TABLE,
+	                  NULL };
+	char *rule[] = { "ip", "-4", "rule", "add", "pref", PP_RELAY_TABLE, "fwmark", PP_RELAY_MARK "/" PP_RELAY_MARK,
+	                 "lookup", PP_RELAY_TABLE, NULL };
+	if (*rc == 0 && (run(route, err) < 0 || run(rule, err) < 0))
+		*rc = -1;
+}
+
+int
+pp_relay_up(const struct pp_table *t, const char *state_dir, struct pp_error *err)
+{
+	struct pp_relay_site r;
+	if (pp_relay_site_parse(t, &r, err) < 0)
+		return -1;
+	if (!r.on) {
+		pp_relay_site_free(&r);
+		return pp_error_set(err, "%s: [site] has no relay: add relay = EDGE:PORT, relay_public_key and "
+		                    "relay_address (the edge's edge.ini names this site's address)",
+		                    t->path ? t->path : "table");
+	}
+	char pub[PP_WG_KEY_LEN + 1], ka[16], ep[300], addr[24];
+	bool created, userspace;
+	struct pp_backend b;
+	int rc = 0;
+	if (pp_wg_key_ensure(state_dir, "relay.key", pub, &created, err) < 0 || pp_backend_open(&b, err) < 0 ||
+	    pp_wg_link_up(r.ifname, &userspace, err) < 0) {
+		pp_relay_site_free(&r);
+		return -1;
+	}
+	char *key = pp_xasprintf("%s/relay.key", state_dir);
+	snprintf(ka, sizeof ka, "%d", r.keepalive);
+	snprintf(ep, sizeof ep, "%s:%u", r.host, r.port);
+	pp_format_ipv4(r.address, addr);
+	strcat(addr, "/32");
+	/* Every address through the tunnel: the replies go to any client on the internet. */
+	char *wg[] = { "wg", "set", r.ifname, "private-key", key, "peer", r.edge_key, "endpoint", ep,
+	               "allowed-ips", "0.0.0.0/0", "persistent-keepalive", ka, NULL };
+	char *ad[] = { "ip", "addr", "replace", addr, "dev", r.ifname, NULL };
+	char *upl[] = { "ip", "link", "set", r.ifname, "up", NULL };
+	if (run(wg, err) < 0 || run(ad, err) < 0 || run(upl, err) < 0)
+		rc = -1;
+	/* Clients' addresses arrive from the tunnel but the main table routes them out of the WAN:
+	   a strict reverse-path filter would drop them, so the tunnel's is loose. */
+	char *rp = pp_xasprintf("/proc/sys/net/ipv4/conf/%s/rp_filter", r.ifname);
+	if (rc == 0 && sysctl(rp, "2", err) < 0)
+		rc = -1;
+	free(rp);
+	routing(r.ifname, true, err, &rc);
+	char *rules = pp_relay_rules(t, &r, time(NULL));
+	if (rc == 0 && restore(&b, rules, site_hooks, 2, true, err) < 0)
+		rc = -1;
+	free(rules);
+	free(key);
+	pp_relay_site_free(&r);
+	return rc;
+}
+
+int
+pp_relay_down(const struct pp_table *t, struct pp_error *err)
+{
+	struct pp_relay_site r;
+	struct pp_backend b;
+	if (pp_relay_site_parse(t, &r, err) < 0)
+		return -1;
+	const char *ifname = r.on ? r.ifname : PP_RELAY_IF;
+	int rc = 0;
+	if (pp_backend_open(&b, err) < 0) {
+		pp_relay_site_free(&r);
+		return -1;
+	}
+	struct pp_relay_site none = { .on = false };
+	snprintf(none.ifname, sizeof none.ifname, "%s", ifname);
+	char *rules = pp_relay_rules(t, &none, 0);
+	if (restore(&b, rules, site_hooks, 2, false, err) < 0)
+		rc = -1;
+	free(rules);
+	routing(ifname, false, err, &rc);
+	if (pp_wg_link_down(ifname, rc == 0 ? err : &(struct pp_error){ 0 }) < 0)
+		rc = -1;
+	pp_relay_site_free(&r);
+	return rc;
+}
+
+static const struct hook edge_hooks[] = {
+	{ "nat", "PREROUTING", EDGE_PRE },
+	{ "filter", "FORWARD", EDGE_FWD },
+	{ "filter", "INPUT", EDGE_IN },
+};
+
+/* Peers on the interface that edge.ini no longer names: removed, so a dropped site is out at once. */
+static int
+prune_peers(const struct pp_edge_conf *c, struct pp_error *err)
+{
+	struct pp_wg_peer *v;
+	size_t n;
+	if (pp_wg_peers(c->ifname, &v, &n, err) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		bool kept = false;
+		for (size_t s = 0; s < c->n; s++)
+			kept |= strcmp(c->sites[s].key, v[i].key) == 0;
+		char *rm[] = { "wg", "set", (char *)c->ifname, "peer", v[i].key, "remove", NULL };
+		if (!kept)
+			rc = run(rm, err);
+	}
+	free(v);
+	return rc;
+}
+
+int
+pp_edge_up(const struct pp_edge_conf *c, const char *state_dir, struct pp_error *err)
+{
+	char pub[PP_WG_KEY_LEN + 1], lp[8], addr[24];
+	bool created, userspace;
+	struct pp_backend b;
+	if (pp_wg_key_ensure(state_dir, "edge.key", pub, &created, err) < 0 || pp_backend_open(&b, err) < 0)
+		return -1;
+	/* The rules first: the tunnel never exists without its walls. */
+	char *rules = pp_edge_rules(c);
+	int rc = restore(&b, rules, edge_hooks, 3, true, err);
+	free(rules);
+	if (rc < 0 || pp_wg_link_up(c->ifname, &userspace, err) < 0)
+		return -1;
+	char *key = pp_xasprintf("%s/edge.key", state_dir);
+	snprintf(lp, sizeof lp, "%u", c->listen_port);
+	pp_format_ipv4(c->address, addr);
+	snprintf(addr + strlen(addr), 8, "/%u", c->prefix);
+	char *wg[] = { "wg", "set", (char *)c->ifname, "private-key", key, "listen-port", lp, NULL };
+	char *ad[] = { "ip", "addr", "replace", addr, "dev", (char *)c->ifname, NULL };
+	char *upl[] = { "ip", "link", "set", (char *)c->ifname, "up", NULL };
+	if (run(wg, err) < 0 || run(ad, err) < 0 || run(upl, err) < 0)
+		rc = -1;
+	/* Each site's key may send only from its own tunnel address: WireGuard's cryptokey routing
+	   drops anything else, so one site cannot pose as another. */
+	for (size_t s = 0; s < c->n && rc == 0; s++) {
+		char a[24];
+		pp_format_ipv4(c->sites[s].address, a);
+		strcat(a, "/32");
+		char *peer[] = { "wg", "set", (char *)c->ifname, "peer", (char *)c->sites[s].key, "allowed-ips", a, NULL };
+		rc = run(peer, err);
+	}
+	if (rc == 0)
+		rc = prune_peers(c, err);
+	if (rc == 0)
+		rc = sysctl("/proc/sys/net/ipv4/ip_forward", "1", err);
+	free(key);
+	return rc;
+}
+
+int
+pp_edge_down(const struct pp_edge_conf *c, struct pp_error *err)
+{
+	struct pp_backend b;
+	if (pp_backend_open(&b, err) < 0)
+		return -1;
+	/* The tunnel first, the walls last. */
+	int rc = pp_wg_link_down(c->ifname, err);
+	char *rules = pp_edge_rules(c);
+	if (restore(&b, rules, edge_hooks, 3, false, rc == 0 ? err : &(struct pp_error){ 0 }) < 0)
+		rc = -1;
+	free(rules);
+	return rc;
+}

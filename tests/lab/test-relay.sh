@@ -1,0 +1,255 @@
+#!/bin/sh
+# The relay: a site behind carrier NAT (100.64.0.2) published through an edge host (198.51.100.10) over
+# WireGuard (kernel where present, else wireguard-go): HTTP and UDP from the internet reach .101 with the
+# client's own address, a second site on the same edge stays apart, only the edge's configured ports
+# pass, and the site's carrier address changing mid-stream keeps the relay working.
+. "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "$PP_TOP/tests/lab/lab.sh"
+
+lab_need_root
+for c in wg wireguard-go conntrack; do
+	command -v $c >/dev/null || { echo "# relay: $c missing (tools/deps.sh installs it)"; exit 77; }
+done
+[ -c /dev/net/tun ] || { echo "# relay: no /dev/net/tun for wireguard-go"; exit 77; }
+lab_up cgnat outside2 || { not_ok "lab builds"; pp_done; }
+EDGE=$LAB_INET2 EDGE_IP=$LAB_INET2_IP CLIENT=$LAB_INET CLIENT_IP=$LAB_INET_IP R=$LAB_ROUTER
+# Interface names are global to wireguard-go's sockets (/var/run/wireguard): this run's own.
+IF1=ppr$$a IF2=ppr$$b IFE=ppe$$
+D=$pp_tmp
+# A wireguard-go killed with its namespace (a failed run) leaves its socket behind.
+at_exit "rm -f /var/run/wireguard/$IF1.sock /var/run/wireguard/$IF2.sock /var/run/wireguard/$IFE.sock"
+
+# A server that says who it is and whom it sees: HTTP on 8000, UDP on 8001.
+cat >"$D/whoami.py" <<'EOF'
+import http.server, socket, socketserver, sys, threading
+name = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("%s %s\n" % (name, self.client_address[0])).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close"); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True; allow_reuse_address = True
+def udp():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 8001))
+    while True:
+        d, a = u.recvfrom(2048); u.sendto(("%s %s " % (name, a[0])).encode() + d, a)
+threading.Thread(target=udp, daemon=True).start()
+S(("0.0.0.0", 8000), H).serve_forever()
+EOF
+whoami() { # NS NAME
+	ip netns exec "$1" "$LAB_PY" "$D/whoami.py" "$2" >/dev/null 2>&1 &
+	echo $! >>"$LAB_DIR/pids"
+	wait_for 10 _lab_listening "$1" 8000
+}
+whoami "$LAB_SRV1" srv-101 || { not_ok "whoami server starts"; pp_done; }
+
+# Site 2: its own carrier address (100.65.0.2, routed by the internet host) and its own LAN with the
+# same addresses as site 1's, as two customers' sites would have.
+R2=pp-$LAB_ID-r2 S2=pp-$LAB_ID-s2srv
+for n in $R2 $S2; do _lab_mkns $n || { not_ok "site 2 builds"; pp_done; }; done
+_lab_link "$CLIENT" eth2 $R2 eth0 && _lab_link $R2 eth1 $S2 eth0 || { not_ok "site 2 links"; pp_done; }
+ip -n "$CLIENT" addr add 100.65.0.1/16 dev eth2
+ip -n $R2 addr add 100.65.0.2/16 dev eth0 && ip -n $R2 route add default via 100.65.0.1
+ip -n $R2 addr add 192.168.2.1/24 dev eth1
+ip -n $S2 addr add 192.168.2.101/24 dev eth0 && ip -n $S2 route add default via 192.168.2.1
+ip netns exec $R2 sysctl -qw net.ipv4.ip_forward=1
+whoami $S2 site2-101 || { not_ok "site 2's server starts"; pp_done; }
+
+pp() { ns=$1; shift; ip netns exec "$ns" "$PORTPILOT" "$@"; }
+# Keys: made once, 0600, only the public half printed.
+E_PUB=$(pp "$EDGE" --state-dir "$D/se" edge keygen 2>"$D/err") || cat "$D/err"
+S1_PUB=$(pp "$R" --state-dir "$D/s1" relay keygen)
+S2_PUB=$(pp $R2 --state-dir "$D/s2" relay keygen)
+check "keygen: the edge's public key printed (44 base64 characters)" sh -c "echo '$E_PUB' | grep -Eq '^[A-Za-z0-9+/]{43}=\$'"
+check "keygen: the key file is 0600" test "$(stat -c %a "$D/s1/relay.key")" = 600
+check "keygen: the printed key is the public one, not the private key" sh -c \
+	"[ -n '$S1_PUB' ] && [ '$S1_PUB' = \"\$(wg pubkey <'$D/s1/relay.key')\" ] && ! grep -qF '$S1_PUB' '$D/s1/relay.key'"
+again=$(pp "$R" --state-dir "$D/s1" relay keygen)
+check "keygen again: the same key, not a new one" test -n "$again" -a "$again" = "$S1_PUB"
+
+cat >"$D/edge.ini" <<EOF
+[edge]
+interface = $IFE
+listen_port = 51820
+address = 10.77.0.1/24
+
+[site plant3]
+public_key = $S1_PUB
+address = 10.77.0.2
+ports = tcp/8080, udp/5005
+
+[site depot]
+public_key = $S2_PUB
+address = 10.77.0.3
+ports = tcp/9090
+EOF
+# Site 1 relays four mappings; the edge carries only two of them (8090 is not on the edge).
+cat >"$D/site1.ini" <<EOF
+[site]
+wan_interface = eth0
+lan_interface = eth1
+lan_subnet = 192.168.2.0/24
+relay = $EDGE_IP:51820
+relay_public_key = $E_PUB
+relay_address = 10.77.0.2
+relay_keepalive = 1
+relay_interface = $IF1
+relay_mappings = web, echo, web-2
+
+[web]
+public_port = 8080
+internal_ip = 192.168.2.101
+internal_port = 8000
+
+[echo]
+protocol = udp
+public_port = 5005
+internal_ip = 192.168.2.101
+internal_port = 8001
+
+[web-2]
+public_port = 8090
+internal_ip = 192.168.2.102
+internal_port = 80
+
+[lan-only]
+public_port = 8091
+internal_ip = 192.168.2.103
+internal_port = 80
+EOF
+cat >"$D/site2.ini" <<EOF
+[site]
+wan_interface = eth0
+lan_interface = eth1
+lan_subnet = 192.168.2.0/24
+relay = $EDGE_IP
+relay_public_key = $E_PUB
+relay_address = 10.77.0.3
+relay_keepalive = 1
+relay_interface = $IF2
+
+[app]
+public_port = 9090
+internal_ip = 192.168.2.101
+internal_port = 8000
+EOF
+
+check "check: the relay keys of [site] are valid" sh -c "ip netns exec '$R' '$PORTPILOT' -f '$D/site1.ini' check >/dev/null"
+pp "$EDGE" --state-dir "$D/se" edge up --config "$D/edge.ini" >"$D/out" 2>"$D/err"
+check "edge up" sh -c "grep -q 'edge up' '$D/out' || { cat '$D/err'; false; }"
+for s in "$R $D/site1.ini $D/s1" "$R2 $D/site2.ini $D/s2"; do
+	set -- $s
+	pp $1 -f $2 --state-dir $3 apply >"$D/out" 2>&1 || cat "$D/out"
+	pp $1 -f $2 --state-dir $3 relay up >"$D/out" 2>&1 || cat "$D/out"
+done
+check "site 1: apply takes the public ports from the tunnel interface too" sh -c \
+	"ip netns exec '$R' iptables -t nat -S PP-PRE | grep -q -- '-i $IF1 -m addrtype --dst-type LOCAL -j PP-MARK\\|-i $IF1 -m addrtype --dst-type LOCAL -g PP-MARK'"
+check "site 1: relay up made the tunnel" sh -c "ip -n '$R' link show $IF1 >/dev/null"
+connected() { pp "$EDGE" edge status --config "$D/edge.ini" --json | jq -e ".sites[] | select(.name == \"$1\") | .connected" >/dev/null; }
+check "edge status: site 1 connected (a handshake through the carrier NAT)" wait_for 10 connected plant3
+check "edge status: site 2 connected" wait_for 10 connected depot
+
+# The client speaks from 203.0.113.10 (its other address, 198.51.100.1, faces the edge's network).
+body() { ip netns exec "$CLIENT" curl -s --interface "$CLIENT_IP" --connect-timeout 2 --max-time 3 "http://$EDGE_IP:$1/"; }
+udp() { # PORT TEXT: one datagram from the client's address, the first reply
+	ip netns exec "$CLIENT" "$LAB_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.0); s.bind((sys.argv[1], 0))
+s.sendto(sys.argv[4].encode(), (sys.argv[2], int(sys.argv[3])))
+try: print(s.recvfrom(2048)[0].decode())
+except OSError: sys.exit(1)' "$CLIENT_IP" "$EDGE_IP" "$1" "$2"
+}
+check "HTTP from the internet reaches .101 through the edge, which sees the client's own address" \
+	test "$(body 8080)" = "srv-101 $CLIENT_IP"
+out=$(udp 5005 hello)
+check "UDP from the internet reaches .101 and back, the client's address kept" test "$out" = "srv-101 $CLIENT_IP hello"
+check "site 2's port on the same edge reaches site 2's server (same LAN addresses)" \
+	test "$(body 9090)" = "site2-101 $CLIENT_IP"
+
+# Only what the edge lists: 8090 is relayed by the site but not configured on the edge.
+check "a port the edge does not list is not forwarded (8090)" test -z "$(body 8090)"
+check "  control: the site itself serves 8090 from the tunnel (the edge is what refuses it)" \
+	body_is "$EDGE" "http://10.77.0.2:8090/" srv-102
+check "the site takes from the tunnel only the mappings it relays (8091 is not one)" \
+	no_answer "$EDGE" "http://10.77.0.2:8091/"
+
+# Isolation: site 1 sends into its tunnel toward site 2 and toward the internet: the edge drops both.
+ip -n "$R" route add 10.77.0.3/32 dev $IF1
+check "site 1 cannot reach site 2 through the edge" no_answer "$R" "http://10.77.0.3:8000/"
+check "  control: the edge itself reaches site 2's tunnel address" body_is "$EDGE" "http://10.77.0.3:9090/" \
+	"site2-101 10.77.0.1"
+ip -n "$R" route del 10.77.0.3/32 dev $IF1
+lab_serve "$CLIENT" 8088 inet-web
+check "  control: site 1 reaches the internet host the ordinary way" body_is "$R" "http://$CLIENT_IP:8088/" inet-web
+ip -n "$R" route add $CLIENT_IP/32 dev $IF1
+check "the edge is no open proxy: site 1's tunnel does not reach the internet" no_answer "$R" "http://$CLIENT_IP:8088/"
+ip -n "$R" route del $CLIENT_IP/32 dev $IF1
+lab_serve "$EDGE" 8089 edge-web
+ip -n "$R" route add 10.77.0.1/32 dev $IF1
+check "the edge's own services are closed to the tunnel" no_answer "$R" "http://10.77.0.1:8089/"
+ip -n "$R" route del 10.77.0.1/32 dev $IF1
+check "  control: the edge's service answers the internet" body_is "$CLIENT" "http://$EDGE_IP:8089/" edge-web
+
+# A packet from outside with a tunnel address as its source is forged: DNATed, its reply would be
+# steered into a tunnel. The edge must not pass it to the site at all.
+ip -n "$CLIENT" addr add 10.77.0.99/32 dev lo
+ip netns exec "$CLIENT" curl -s --interface 10.77.0.99 --connect-timeout 1 --max-time 2 "http://$EDGE_IP:8080/" >/dev/null 2>&1
+check "a forged tunnel source from the internet never reaches the site" sh -c \
+	"! ip netns exec '$R' conntrack -L -s 10.77.0.99 2>/dev/null | grep -q ."
+ip -n "$CLIENT" addr del 10.77.0.99/32 dev lo
+
+# Roaming: a UDP stream runs while the carrier gives the site a new public address.
+cat >"$D/stream.py" <<'EOF'
+import os, socket, sys, time
+src, ip, port, mark, log = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.1); s.bind((src, 0))
+after, end, i = 0, time.time() + 40, 0
+with open(log, "w", buffering=1) as f:
+    while time.time() < end and after < 10:
+        i += 1; s.sendto(b"n%d" % i, (ip, port))
+        try:
+            d = s.recvfrom(2048)[0].decode()
+            moved = os.path.exists(mark)
+            after += moved
+            f.write(("after " if moved else "before ") + d + "\n")
+        except OSError: pass
+        time.sleep(0.05)
+EOF
+ip netns exec "$CLIENT" "$LAB_PY" "$D/stream.py" "$CLIENT_IP" "$EDGE_IP" 5005 "$D/moved" "$D/stream.log" &
+spid=$!
+echo $spid >>"$LAB_DIR/pids"
+replies() { _c=$(grep -c "^$1 srv-101 $CLIENT_IP n" "$D/stream.log" 2>/dev/null); [ "${_c:-0}" -ge "$2" ]; }
+check "roaming: the stream flows before the move" wait_for 10 replies before 5
+ip -n "$LAB_CGN" addr add 203.0.113.2/24 dev eth0
+ip netns exec "$LAB_CGN" iptables -t nat -R POSTROUTING 1 -o eth0 -j SNAT --to-source 203.0.113.2
+ip netns exec "$LAB_CGN" conntrack -F >/dev/null 2>&1
+touch "$D/moved"
+check "roaming: the same stream flows again after the carrier address changed" wait_for 20 replies after 10
+endpoint() { pp "$EDGE" edge status --config "$D/edge.ini" --json | jq -e ".sites[] | select(.name == \"plant3\") | .endpoint | startswith(\"203.0.113.2:\")" >/dev/null; }
+check "roaming: the edge now sees site 1 at its new carrier address" endpoint
+wait $spid 2>/dev/null
+check "roaming: HTTP works too after the move" test "$(body 8080)" = "srv-101 $CLIENT_IP"
+
+pp "$EDGE" edge status --config "$D/edge.ini" >"$D/status" 2>&1
+check "edge status: per site connected, last handshake and bytes" sh -c \
+	"grep -Eq '^plant3: connected, last handshake [0-9]+ s ago, from 203.0.113.2:[0-9]+, received [1-9][0-9]* bytes, sent [1-9][0-9]* bytes' '$D/status' &&
+	 grep -q '^depot: connected' '$D/status'"
+pp "$R" -f "$D/site1.ini" relay status >"$D/rstatus" 2>&1
+check "relay status on the site: the edge connected" grep -q "^edge $EDGE_IP:51820: connected" "$D/rstatus"
+check "no output ever held a private key" sh -c "! cat '$D'/*.log '$D/status' '$D/rstatus' '$D/out' '$D/err' 2>/dev/null |
+	grep -qF -e \"\$(cat '$D/s1/relay.key')\" -e \"\$(cat '$D/se/edge.key')\""
+
+# Down: everything the relay made goes, and the edge stops forwarding to a site that is down.
+pp "$R" -f "$D/site1.ini" relay down >"$D/out" 2>&1
+check "relay down: tunnel, PP-RELAY chains and the policy rule are gone" sh -c \
+	"! ip -n '$R' link show $IF1 2>/dev/null && ! ip netns exec '$R' iptables -t mangle -S | grep -q PP-RELAY &&
+	 ! ip -n '$R' rule | grep -q 'lookup 5207'"
+check "relay down: site 1 is no longer reachable through the edge" test -z "$(body 8080)"
+check "  while site 2 still is" test "$(body 9090)" = "site2-101 $CLIENT_IP"
+pp "$EDGE" edge down --config "$D/edge.ini" >"$D/out" 2>&1
+check "edge down: the tunnel and the PPEDGE chains are gone" sh -c \
+	"! ip -n '$EDGE' link show $IFE 2>/dev/null && ! ip netns exec '$EDGE' iptables-save | grep -q PPEDGE"
+pp $R2 -f "$D/site2.ini" relay down >/dev/null 2>&1
+pp_done
