@@ -12,6 +12,9 @@ SAN      ?=
 PP_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DPP_VERSION='"$(VERSION)"' \
             -Iinclude -I/usr/include/iniparser $(SAN) -MMD -MP
 LIBS      = -liniparser -lncursesw -lcurl -lpcap -lssl -lcrypto
+# the nftables backend (core/backend-nft.c, core/nft-ops.c; core/backend.c lists it)
+LIBS     += $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
+PP_CFLAGS += -DPP_HAVE_NFTABLES
 LDFLAGS_PP = $(SAN)
 
 CORE_SRC  = $(filter-out core/main.c,$(wildcard core/*.c))

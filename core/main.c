@@ -8,6 +8,7 @@
 #include "portpilot/cli.h"
 #include "portpilot/table.h"
 #include "portpilot/backend.h"
+#include "portpilot/nft.h"
 #include "portpilot/ddns.h"
 #include "portpilot/probe.h"
 #include "portpilot/monitor.h"
@@ -39,6 +40,8 @@ static const struct pp_cmd commands[] = {
 	{ "init", pp_cmd_init, "init [--wan IF] [--lan IF]: write a first table from the routing table" },
 	/* No summary: hidden from the help, for the shell completion only. */
 	{ "complete", pp_cmd_complete, NULL },
+	/* Hidden too: the nftables backend's plumbing (tests, benches). */
+	{ "nft", pp_cmd_nft, NULL },
 };
 
 static void

@@ -4,6 +4,8 @@ set -eu
 PKGS="make gcc clang pkg-config libncurses-dev libcurl4-openssl-dev libpcap-dev
 libiniparser-dev libcmocka-dev libssl-dev iptables iproute2 tmux conntrack jq
 python3 procps psmisc util-linux netcat-openbsd curl bind9 bind9-dnsutils tcpdump bc openssl"
+# the nftables backend: libnftables to build, nft for the lab tests.
+PKGS="$PKGS libnftables-dev nftables"
 # make deb and its test (tests/cli/test-deb.sh): debhelper brings dpkg-dev.
 PKGS="$PKGS debhelper lintian"
 # clang's fuzzer runtime lives in libclang-rt-N-dev, N being the installed clang's

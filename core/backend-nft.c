@@ -1,0 +1,890 @@
+/* The native nftables backend: render, plan (element updates), commit, read back, restore, coexistence. */
+#include <errno.h>
+#include <nftables/libnftables.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/nft.h"
+#include "portpilot/util.h"
+
+/* As core/rules-render.c: the same bit means "portpilot DNATed this flow" on both backends. */
+#define OWN_MARK "0x10000000"
+
+static const char *const set_where[PP_NFT__SETS] = { "map dnat_to", "set restricted", "set allowed",
+                                                     "set masq_to" };
+static const char *const set_name[PP_NFT__SETS] = { "dnat_to", "restricted", "allowed", "masq_to" };
+/* Definitions exactly as `nft list` prints them, so rendered and live compare as text. */
+static const char *const set_def[PP_NFT__SETS][2] = {
+	{ "type inet_proto . inet_service : ipv4_addr . inet_service", "counter" },
+	{ "type inet_proto . inet_service", NULL },
+	{ "type inet_proto . inet_service . ipv4_addr", "flags interval" },
+	{ "type ipv4_addr . inet_proto . inet_service . inet_service", "flags interval" },
+};
+
+static void
+strv_add(struct pp_strv *s, char *owned)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->v = pp_xrealloc(s->v, s->cap * sizeof *s->v);
+	}
+	s->v[s->n++] = owned;
+}
+
+static void
+strv_free(struct pp_strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof *s);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+pp_nft_state_free(struct pp_nft_state *s)
+{
+	if (!s)
+		return;
+	free(s->pkts);
+	free(s->bytes);
+	strv_free(&s->skel);
+	for (int i = 0; i < PP_NFT__SETS; i++)
+		strv_free(&s->el[i]);
+	free(s->text);
+	memset(s, 0, sizeof *s);
+}
+
+static void
+skel(struct pp_nft_state *s, const char *where, const char *line)
+{
+	strv_add(&s->skel, pp_xasprintf("%s\t%s", where, line));
+}
+
+/* "lo" or "lo-hi" */
+static void
+range(char *buf, size_t sz, unsigned lo, unsigned hi)
+{
+	if (lo == hi)
+		snprintf(buf, sz, "%u", lo);
+	else
+		snprintf(buf, sz, "%u-%u", lo, hi);
+}
+
+/* A CIDR as nft prints it: a /32 as the bare address. */
+static void
+cidr(char *buf, size_t sz, const struct pp_cidr *c)
+{
+	char a[16];
+	pp_format_ipv4(c->addr, a);
+	if (c->len == 32)
+		snprintf(buf, sz, "%s", a);
+	else
+		snprintf(buf, sz, "%s/%u", a, c->len);
+}
+
+static bool
+cidr_in(const struct pp_cidr *in, const struct pp_cidr *out)
+{
+	if (out->len > in->len)
+		return false;
+	uint32_t mask = out->len ? ~0u << (32 - out->len) : 0;
+	return (in->addr & mask) == (out->addr & mask);
+}
+
+/*
+ * The sources a mapping admits from outside: its allow list (any = 0.0.0.0/0),
+ * plus the LAN with hairpin, as the iptables leaf rules. Nested CIDRs are
+ * dropped: an interval set refuses overlapping elements.
+ */
+static size_t
+sources(const struct pp_want *w, const struct pp_want_map *m, struct pp_cidr *out)
+{
+	size_t n = 0;
+	bool any = m->any_source || m->nallow == 0;
+	for (size_t i = 0; i < m->nallow; i++)
+		any |= m->allow[i].len == 0;
+	if (any) {
+		out[0] = (struct pp_cidr){ 0, 0 };
+		return 1;
+	}
+	for (size_t i = 0; i < m->nallow; i++)
+		out[n++] = m->allow[i];
+	if (m->hairpin && w->have_lan)
+		out[n++] = w->lan;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool inner = false;
+		for (size_t j = 0; j < n && !inner; j++) {
+			if (j == i || !cidr_in(&out[i], &out[j]))
+				continue;
+			/* equal CIDRs: keep the first one only */
+			inner = out[i].len != out[j].len || j < i;
+		}
+		if (!inner)
+			out[k++] = out[i];
+	}
+	return k;
+}
+
+/* Every element carries the mapping's tag as its comment: status, diff and expiry read it back. */
+static void
+mapping_elements(const struct pp_want *w, const struct pp_want_map *m, struct pp_nft_state *s)
+{
+	const char *tag = m->tag;
+	char pub[16], in[16], ip[16];
+	range(pub, sizeof pub, m->pub_lo, m->pub_hi);
+	range(in, sizeof in, m->in_lo, m->in_hi);
+	pp_format_ipv4(m->internal_ip, ip);
+	struct pp_cidr *src = pp_xcalloc(m->nallow + 2, sizeof *src);
+	size_t nsrc = sources(w, m, src);
+	bool open = nsrc == 1 && src[0].len == 0;
+	for (int k = 0; k < 2; k++) {
+		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
+			continue;
+		const char *pn = k ? "udp" : "tcp";
+		/* One element per port: a range's ports shift by a fixed offset, which a map value cannot express. */
+		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++)
+			strv_add(&s->el[PP_NFT_DNAT], pp_xasprintf("%s . %u comment \"%s\" : %s . %u", pn, p, tag, ip,
+			                                           m->in_lo + (p - m->pub_lo)));
+		/* Open mappings cost no allow lookup: only restricted ports are looked up in @allowed. */
+		for (unsigned p = m->pub_lo; p <= m->pub_hi && !open; p++)
+			strv_add(&s->el[PP_NFT_RESTRICTED], pp_xasprintf("%s . %u comment \"%s\"", pn, p, tag));
+		for (size_t i = 0; i < nsrc && !open; i++) {
+			char c[24];
+			cidr(c, sizeof c, &src[i]);
+			strv_add(&s->el[PP_NFT_ALLOWED], pp_xasprintf("%s . %s . %s comment \"%s\"", pn, pub, c, tag));
+		}
+		if (m->masquerade)
+			strv_add(&s->el[PP_NFT_MASQ], pp_xasprintf("%s . %s . %s . %s comment \"%s\"", ip, pn, in, pub, tag));
+	}
+	free(src);
+}
+
+static void
+render_skel(const struct pp_want *w, struct pp_nft_state *s)
+{
+	const char *wan = w->wan_if, *lan = w->lan_if && *w->lan_if ? w->lan_if : NULL;
+	for (int i = 0; i < PP_NFT__SETS; i++)
+		for (int j = 0; j < 2; j++)
+			if (set_def[i][j])
+				skel(s, set_where[i], set_def[i][j]);
+	char line[512], lanc[24] = "", pub[16];
+	bool hairpin = w->hairpin && w->have_lan && lan;
+	if (w->have_lan) {
+		pp_format_ipv4(w->lan.addr, pub);
+		snprintf(lanc, sizeof lanc, "%s/%u", pub, w->lan.len);
+	}
+	/* Written as nft prints them back (`|`, `tcp dport` for a dependency it folds). */
+	skel(s, "chain map_in", "meta l4proto . th dport @restricted meta l4proto . th dport . ip saddr != @allowed return");
+	/*
+	 * A DNAT ends the chain, so the mark goes on before it and comes off again
+	 * when the port has no mapping (as PP-MARK): only flows portpilot DNATed keep
+	 * it. The map's per-element counters count the new connections of each port.
+	 */
+	skel(s, "chain map_in", "ct mark set ct mark | " OWN_MARK);
+	skel(s, "chain map_in", "dnat ip to meta l4proto . th dport map @dnat_to");
+	skel(s, "chain map_in", "ct mark set ct mark & 0xefffffff");
+	skel(s, "chain prerouting", "type nat hook prerouting priority dstnat; policy accept;");
+	snprintf(line, sizeof line, "iifname \"%s\" meta l4proto { tcp, udp } fib daddr type local jump map_in", wan);
+	skel(s, "chain prerouting", line);
+	if (hairpin) {
+		if (w->public_ip) {
+			pp_format_ipv4(w->public_ip, pub);
+			snprintf(line, sizeof line, "iifname \"%s\" ip saddr %s ip daddr %s meta l4proto { tcp, udp } jump map_in",
+			         lan, lanc, pub);
+		} else {
+			snprintf(line, sizeof line, "iifname \"%s\" ip saddr %s ip daddr != %s meta l4proto { tcp, udp } "
+			         "fib daddr type local jump map_in", lan, lanc, lanc);
+		}
+		skel(s, "chain prerouting", line);
+	}
+	skel(s, "chain output", "type nat hook output priority -100; policy accept;");
+	/* The router's own connections: no allow list, no mark (they are not forwarded). */
+	skel(s, "chain output", "ip daddr != 127.0.0.0/8 meta l4proto { tcp, udp } fib daddr type local "
+	     "dnat ip to meta l4proto . th dport map @dnat_to");
+	skel(s, "chain postrouting", "type nat hook postrouting priority srcnat; policy accept;");
+	if (hairpin) {
+		/* Only portpilot's hairpin flows: another tool's LAN-to-LAN DNAT keeps its source. */
+		snprintf(line, sizeof line, "oifname \"%s\" ip saddr %s ip daddr %s ct mark & " OWN_MARK " == " OWN_MARK
+		         " ct status dnat masquerade", lan, lanc, lanc);
+		skel(s, "chain postrouting", line);
+	}
+	static const char *const pn[] = { "tcp", "udp" };
+	for (int k = 0; k < 2; k++) {
+		char oif[40] = "";
+		if (lan)
+			snprintf(oif, sizeof oif, "oifname \"%s\" ", lan);
+		snprintf(line, sizeof line, "%sct mark & " OWN_MARK " == " OWN_MARK " ct status dnat ip daddr . meta "
+		         "l4proto . %s dport . ct original proto-dst @masq_to masquerade", oif, pn[k]);
+		skel(s, "chain postrouting", line);
+	}
+	skel(s, "chain forward", "type filter hook forward priority filter; policy accept;");
+	skel(s, "chain forward", "ct mark & " OWN_MARK " == " OWN_MARK " ct status dnat accept");
+}
+
+/* Sort what the kernel keeps unordered; skel keeps rule order within each chain. */
+struct skel_item {
+	char *s;
+	size_t i;
+};
+
+/* Sets and maps before the chains using them, map_in before the chains jumping to it. */
+static int
+rank(const char *where)
+{
+	if (strncmp(where, "chain ", 6) != 0)
+		return 0;
+	return strncmp(where, "chain map_in\t", 13) == 0 ? 1 : 2;
+}
+
+static int
+cmp_skel(const void *a, const void *b)
+{
+	const struct skel_item *x = a, *y = b;
+	int r = rank(x->s) - rank(y->s);
+	if (r)
+		return r;
+	size_t lx = strcspn(x->s, "\t"), ly = strcspn(y->s, "\t");
+	int c = strncmp(x->s, y->s, lx < ly ? lx : ly);
+	if (c == 0 && lx != ly)
+		c = lx < ly ? -1 : 1;
+	if (c)
+		return c;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void
+normalize(struct pp_nft_state *s)
+{
+	struct skel_item *v = pp_xcalloc(s->skel.n + 1, sizeof *v);
+	for (size_t i = 0; i < s->skel.n; i++)
+		v[i] = (struct skel_item){ s->skel.v[i], i };
+	if (s->skel.n)
+		qsort(v, s->skel.n, sizeof *v, cmp_skel);
+	for (size_t i = 0; i < s->skel.n; i++)
+		s->skel.v[i] = v[i].s;
+	free(v);
+	for (int i = 0; i < PP_NFT__SETS; i++)
+		if (i != PP_NFT_DNAT && s->el[i].n)
+			qsort(s->el[i].v, s->el[i].n, sizeof *s->el[i].v, cmp_str);
+	/* dnat_to's elements with their counters, sorted together */
+	struct pp_strv *d = &s->el[PP_NFT_DNAT];
+	struct pair {
+		char *el;
+		unsigned long long p, b;
+	} *pv = pp_xcalloc(d->n + 1, sizeof *pv);
+	for (size_t i = 0; i < d->n; i++)
+		pv[i] = (struct pair){ d->v[i], s->pkts ? s->pkts[i] : 0, s->bytes ? s->bytes[i] : 0 };
+	if (d->n)
+		qsort(pv, d->n, sizeof *pv, cmp_str);
+	free(s->pkts);
+	free(s->bytes);
+	s->pkts = pp_xcalloc(d->n + 1, sizeof *s->pkts);
+	s->bytes = pp_xcalloc(d->n + 1, sizeof *s->bytes);
+	for (size_t i = 0; i < d->n; i++) {
+		d->v[i] = pv[i].el;
+		s->pkts[i] = pv[i].p;
+		s->bytes[i] = pv[i].b;
+	}
+	free(pv);
+}
+
+int
+pp_nft_render(const struct pp_want *w, struct pp_nft_state *out, struct pp_error *err)
+{
+	memset(out, 0, sizeof *out);
+	/* Names go into the rule text inside quotes: only what check accepts as an interface name. */
+	const char *bad = !w->wan_if || !*w->wan_if ? "wan_interface" : pp_ifname_problem(w->wan_if) ? "wan_interface"
+	                : w->lan_if && *w->lan_if && pp_ifname_problem(w->lan_if) ? "lan_interface" : NULL;
+	if (bad)
+		return pp_error_set(err, "%s: [site] %s: not an interface name; nothing was rendered: write the one "
+		                    "interface's name, e.g. %s", w->path ? w->path : "table", bad,
+		                    *bad == 'w' ? "eth0" : "eth1");
+	out->present = true;
+	render_skel(w, out);
+	for (size_t i = 0; i < w->n; i++)
+		if (w->maps[i].active)
+			mapping_elements(w, &w->maps[i], out);
+	normalize(out);
+	return 0;
+}
+
+/* ---- reading nft's listing ---- */
+
+static char *
+trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+static int
+set_index(const char *where)
+{
+	for (int i = 0; i < PP_NFT__SETS; i++)
+		if (strcmp(where, set_where[i]) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Elements of one "elements = { a, b," ... "c }" line: appended to v; returns
+ * true when the list closed. dnat_to's "KEY counter packets P bytes B : VALUE"
+ * is kept as "KEY : VALUE", P and B in s->pkts/bytes.
+ */
+static bool
+elements_line(char *line, struct pp_nft_state *s, int set, size_t *cap)
+{
+	bool closed = false;
+	size_t n = strlen(line);
+	if (n && line[n - 1] == '}') {
+		line[--n] = '\0';
+		closed = true;
+	}
+	if (set < 0)
+		return closed;
+	struct pp_strv *v = &s->el[set];
+	char *save = NULL;
+	for (char *e = strtok_r(line, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+		e = trim(e);
+		if (!*e)
+			continue;
+		unsigned long long p = 0, b = 0;
+		char *c = strstr(e, " counter packets ");
+		if (c) {
+			char *rest = strstr(c, " comment \"");
+			if (!rest)
+				rest = strstr(c, " : ");
+			sscanf(c, " counter packets %llu bytes %llu", &p, &b);
+			if (rest)
+				memmove(c, rest, strlen(rest) + 1);
+			else
+				*c = '\0';
+		}
+		strv_add(v, pp_xstrdup(e));
+		if (set == PP_NFT_DNAT) {
+			if (v->n > *cap) {
+				*cap = v->cap;
+				s->pkts = pp_xrealloc(s->pkts, *cap * sizeof *s->pkts);
+				s->bytes = pp_xrealloc(s->bytes, *cap * sizeof *s->bytes);
+			}
+			s->pkts[v->n - 1] = p;
+			s->bytes[v->n - 1] = b;
+		}
+	}
+	return closed;
+}
+
+void
+pp_nft_parse(const char *listing, struct pp_nft_state *out)
+{
+	memset(out, 0, sizeof *out);
+	out->text = pp_xstrdup(listing ? listing : "");
+	char *copy = pp_xstrdup(out->text), *save = NULL;
+	char where[128] = "";
+	int depth = 0, set = -1;
+	bool in_el = false;
+	size_t cap = 0;
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *s = trim(l);
+		if (!*s)
+			continue;
+		if (in_el) {
+			in_el = !elements_line(s, out, set, &cap);
+			continue;
+		}
+		if (depth == 0) {
+			if (strncmp(s, "table ", 6) == 0) {
+				out->present = true;
+				depth = 1;
+			}
+			continue;
+		}
+		if (depth == 1) {
+			if (strcmp(s, "}") == 0) {
+				depth = 0;
+				continue;
+			}
+			size_t n = strlen(s);
+			if (n < 2 || s[n - 1] != '{') {
+				skel(out, "table", s);  /* anything else in the table is drift too */
+				continue;
+			}
+			s[n - 1] = '\0';
+			snprintf(where, sizeof where, "%s", trim(s));
+			set = set_index(where);
+			depth = 2;
+			continue;
+		}
+		if (strcmp(s, "}") == 0) {
+			depth = 1;
+			continue;
+		}
+		if (strncmp(s, "elements = {", 12) == 0) {
+			in_el = !elements_line(s + 12, out, set, &cap);
+			continue;
+		}
+		skel(out, where, s);
+	}
+	free(copy);
+	normalize(out);
+}
+
+/* ---- plans ---- */
+
+static bool
+strv_eq(const struct pp_strv *a, const struct pp_strv *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+/* The length of an element's key: before its comment and a map's " : value". */
+size_t
+pp_nft_key_len(const char *e)
+{
+	const char *c = strstr(e, " comment \"");
+	if (!c)
+		c = strstr(e, " : ");
+	return c ? (size_t)(c - e) : strlen(e);
+}
+
+/* Index of the element of sorted v whose key (the part before " : ", or all) is key, or -1. */
+long
+pp_nft_el_find(const struct pp_strv *v, const char *key, size_t kl)
+{
+	size_t lo = 0, hi = v->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *e = v->v[mid];
+		size_t el = pp_nft_key_len(e);
+		int r = strncmp(e, key, el < kl ? el : kl);
+		if (r == 0 && el != kl)
+			r = el < kl ? -1 : 1;
+		if (r == 0)
+			return (long)mid;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* One element as nft takes it: dnat_to's carry the live counter of their key (it survives a change). */
+static void
+el_put(struct pp_buf *b, int set, const char *el, const struct pp_nft_state *live)
+{
+	size_t kl = pp_nft_key_len(el);
+	long k = set == PP_NFT_DNAT && live ? pp_nft_el_find(&live->el[PP_NFT_DNAT], el, kl) : -1;
+	if (k < 0 || (live->pkts[k] == 0 && live->bytes[k] == 0)) {
+		pp_buf_addstr(b, el);
+		return;
+	}
+	pp_buf_add(b, el, kl);
+	pp_buf_printf(b, " counter packets %llu bytes %llu%s", live->pkts[k], live->bytes[k], el + kl);
+}
+
+/* The body of the table from a state: sets with their elements, chains. */
+void
+pp_nft_state_text(struct pp_buf *b, const struct pp_nft_state *s, const struct pp_nft_state *live)
+{
+	pp_buf_addstr(b, "table inet " PP_NFT_TABLE " {\n");
+	const char *open = NULL;
+	size_t ol = 0;
+	for (size_t i = 0; i <= s->skel.n; i++) {
+		const char *l = i < s->skel.n ? s->skel.v[i] : NULL;
+		size_t wl = l ? strcspn(l, "\t") : 0;
+		if (open && (!l || wl != ol || strncmp(l, open, ol) != 0)) {
+			char w[128];
+			snprintf(w, sizeof w, "%.*s", (int)ol, open);
+			int si = set_index(w);
+			if (si >= 0 && s->el[si].n) {
+				pp_buf_addstr(b, "\t\telements = { ");
+				for (size_t e = 0; e < s->el[si].n; e++) {
+					if (e)
+						pp_buf_addstr(b, ",\n\t\t\t");
+					el_put(b, si, s->el[si].v[e], live);
+				}
+				pp_buf_addstr(b, " }\n");
+			}
+			pp_buf_addstr(b, "\t}\n");
+			open = NULL;
+		}
+		if (!l)
+			break;
+		if (!open) {
+			pp_buf_printf(b, "\t%.*s {\n", (int)wl, l);
+			open = l;
+			ol = wl;
+		}
+		pp_buf_printf(b, "\t\t%s\n", l + wl + 1);
+	}
+	pp_buf_addstr(b, "}\n");
+}
+
+/* The key of an element: a map's part before " : ". */
+static void
+el_key(struct pp_buf *b, const char *el)
+{
+	pp_buf_add(b, el, pp_nft_key_len(el));
+}
+
+/* Elements in a but not in b (both sorted), as one "add/delete element" command; count in *n. */
+static void
+el_diff(struct pp_buf *out, const char *verb, int set, const struct pp_strv *a, const struct pp_strv *b,
+        const struct pp_nft_state *live, size_t *n)
+{
+	size_t i = 0, j = 0, k = 0;
+	while (i < a->n) {
+		int c = j < b->n ? strcmp(a->v[i], b->v[j]) : -1;
+		if (c > 0) {
+			j++;
+			continue;
+		}
+		if (c == 0) {
+			i++;
+			j++;
+			continue;
+		}
+		if (k)
+			pp_buf_addstr(out, ", ");
+		else
+			pp_buf_printf(out, "%s element inet " PP_NFT_TABLE " %s { ", verb, set_name[set]);
+		if (*verb == 'd')
+			el_key(out, a->v[i]);
+		else
+			el_put(out, set, a->v[i], live);
+		k++;
+		i++;
+	}
+	if (k)
+		pp_buf_addstr(out, " }\n");
+	*n += k;
+}
+
+void
+pp_nft_plan_make(const struct pp_nft_state *want, const struct pp_nft_state *live, struct pp_nft_plan *p)
+{
+	memset(p, 0, sizeof *p);
+	struct pp_buf b = { 0 };
+	if (!live->present || !strv_eq(&want->skel, &live->skel)) {
+		/* One transaction: create (so the delete cannot fail), delete, define anew. */
+		p->full = true;
+		pp_buf_addstr(&b, "table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n");
+		pp_nft_state_text(&b, want, live->present ? live : NULL);
+		for (int i = 0; i < PP_NFT__SETS; i++)
+			p->el_added += want->el[i].n;
+		p->text = b.data;
+		return;
+	}
+	/* Deletes before adds: a map element whose value changed is deleted, then added anew. */
+	for (int i = 0; i < PP_NFT__SETS; i++)
+		el_diff(&b, "delete", i, &live->el[i], &want->el[i], live, &p->el_deleted);
+	for (int i = 0; i < PP_NFT__SETS; i++)
+		el_diff(&b, "add", i, &want->el[i], &live->el[i], live, &p->el_added);
+	p->text = b.data;                  /* NULL when nothing was written */
+}
+
+void
+pp_nft_plan_free(struct pp_nft_plan *p)
+{
+	free(p->text);
+	memset(p, 0, sizeof *p);
+}
+
+char *
+pp_nft_restore_text(const char *snapshot)
+{
+	const char *t = snapshot ? snapshot : "";
+	while (*t == ' ' || *t == '\n' || *t == '\t')
+		t++;
+	return pp_xasprintf("table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n%s", t);
+}
+
+const char *
+pp_nft_el_tag(const char *e, size_t *len)
+{
+	const char *c = strstr(e, " comment \"");
+	if (!c) {
+		*len = 0;
+		return "";
+	}
+	c += 10;
+	*len = strcspn(c, "\"");
+	return c;
+}
+
+void
+pp_nft_drop_tag(struct pp_nft_state *s, const char *tag)
+{
+	size_t tl = strlen(tag);
+	for (int i = 0; i < PP_NFT__SETS; i++) {
+		struct pp_strv *v = &s->el[i];
+		size_t k = 0;
+		for (size_t j = 0; j < v->n; j++) {
+			size_t l;
+			const char *t = pp_nft_el_tag(v->v[j], &l);
+			if (l == tl && strncmp(t, tag, l) == 0) {
+				free(v->v[j]);
+				continue;
+			}
+			if (i == PP_NFT_DNAT) {
+				s->pkts[k] = s->pkts[j];
+				s->bytes[k] = s->bytes[j];
+			}
+			v->v[k++] = v->v[j];
+		}
+		v->n = k;
+	}
+}
+
+const char *
+pp_nft_set_name(int set)
+{
+	return set >= 0 && set < PP_NFT__SETS ? set_name[set] : "?";
+}
+
+/* ---- the kernel, through libnftables ---- */
+
+static struct nft_ctx *
+ctx_new(void)
+{
+	struct nft_ctx *c = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!c)
+		return NULL;
+	nft_ctx_buffer_output(c);
+	nft_ctx_buffer_error(c);
+	return c;
+}
+
+/* nft's first error line, without its caret lines. */
+static void
+nft_message(struct nft_ctx *c, struct pp_error *err, const char *what)
+{
+	const char *e = nft_ctx_get_error_buffer(c);
+	if (!e || !*e)
+		e = "no message";
+	const char *m = strstr(e, "Error: ");
+	if (!m)
+		m = e;
+	pp_error_set(err, "nft: %s: %.*s", what, (int)strcspn(m, "\n"), m);
+}
+
+int
+pp_nft_run(const char *text, bool check, char **out, struct pp_error *err)
+{
+	if (out)
+		*out = NULL;
+	struct nft_ctx *c = ctx_new();
+	if (!c)
+		return pp_error_set(err, "nft: cannot open libnftables (netlink); is nf_tables available in this kernel?");
+	nft_ctx_set_dry_run(c, check);
+	int rc = nft_run_cmd_from_buffer(c, text);
+	if (rc != 0)
+		nft_message(c, err, check ? "the transaction does not check" : "the transaction was refused, nothing changed");
+	else if (out)
+		*out = pp_xstrdup(nft_ctx_get_output_buffer(c));
+	nft_ctx_free(c);
+	return rc == 0 ? 0 : -1;
+}
+
+int
+pp_nft_read(struct pp_nft_state *live, struct pp_error *err)
+{
+	memset(live, 0, sizeof *live);
+	struct nft_ctx *c = ctx_new();
+	if (!c)
+		return pp_error_set(err, "nft: cannot open libnftables (netlink); is nf_tables available in this kernel?");
+	int rc = nft_run_cmd_from_buffer(c, "list table inet " PP_NFT_TABLE);
+	if (rc != 0) {
+		const char *e = nft_ctx_get_error_buffer(c);
+		bool absent = e && strstr(e, "No such file or directory");
+		if (!absent)
+			nft_message(c, err, "cannot list table inet " PP_NFT_TABLE);
+		nft_ctx_free(c);
+		if (!absent)
+			return -1;
+		pp_nft_parse("", live);
+		return 0;
+	}
+	pp_nft_parse(nft_ctx_get_output_buffer(c), live);
+	nft_ctx_free(c);
+	return 0;
+}
+
+int
+pp_nft_counter(const struct pp_nft_state *live, const struct pp_mapping *m, unsigned long long *pkts,
+               unsigned long long *bytes)
+{
+	*pkts = *bytes = 0;
+	int found = -1;
+	for (int k = 0; k < 2; k++) {
+		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
+			continue;
+		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++) {
+			char key[24];
+			int kl = snprintf(key, sizeof key, "%s . %u", k ? "udp" : "tcp", p);
+			long i = pp_nft_el_find(&live->el[PP_NFT_DNAT], key, (size_t)kl);
+			if (i < 0)
+				continue;
+			*pkts += live->pkts[i];
+			*bytes += live->bytes[i];
+			found = 0;
+		}
+	}
+	return found;
+}
+
+/* ---- other tables on the forward hook ---- */
+
+/* "filter", "filter - 10", "-5": the number. */
+static int
+prio_value(const char *s)
+{
+	static const struct {
+		const char *n;
+		int v;
+	} named[] = { { "raw", -300 }, { "mangle", -150 }, { "dstnat", -100 }, { "filter", 0 }, { "security", 50 },
+	              { "srcnat", 100 } };
+	while (*s == ' ')
+		s++;
+	int base = 0;
+	for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+		size_t n = strlen(named[i].n);
+		if (strncmp(s, named[i].n, n) == 0) {
+			base = named[i].v;
+			s += n;
+			while (*s == ' ')
+				s++;
+			if (*s == '+' || *s == '-') {
+				int sign = *s == '-' ? -1 : 1;
+				return base + sign * atoi(s + 1);
+			}
+			return base;
+		}
+	}
+	return atoi(s);
+}
+
+static bool
+rule_drops(const char *r)
+{
+	size_t n = strlen(r);
+	/* the verdict ends the rule, maybe with a comment after it */
+	const char *c = strstr(r, " comment \"");
+	if (c)
+		n = (size_t)(c - r);
+	while (n && r[n - 1] == ' ')
+		n--;
+	if (n >= 4 && strncmp(r + n - 4, "drop", 4) == 0 && (n == 4 || r[n - 5] == ' '))
+		return true;
+	return strstr(r, "reject") != NULL && (r == strstr(r, "reject") || strstr(r, " reject") != NULL);
+}
+
+int
+pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struct pp_error *err)
+{
+	*v = NULL;
+	*n = 0;
+	char *own = NULL;
+	if (!listing) {
+		if (pp_nft_run("list ruleset", false, &own, err) < 0)
+			return -1;
+		listing = own;
+	}
+	char *copy = pp_xstrdup(listing), *save = NULL;
+	char fam[8] = "", tab[64] = "", chain[64] = "";
+	bool docker_user = false, docker_user_ours = false;
+	struct pp_nft_blocker cur = { 0 };
+	bool in_base = false;
+	size_t cap = 0;
+	int depth = 0;
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *s = trim(l);
+		if (!*s)
+			continue;
+		size_t len = strlen(s);
+		if (depth == 0 && sscanf(s, "table %7s %63s {", fam, tab) == 2) {
+			depth = 1;
+			continue;
+		}
+		if (depth == 1 && sscanf(s, "chain %63s {", chain) == 1) {
+			depth = 2;
+			in_base = false;
+			if (strcmp(fam, "ip") == 0 && strcmp(tab, "filter") == 0 && strcmp(chain, "DOCKER-USER") == 0)
+				docker_user = true;
+			continue;
+		}
+		if (depth >= 1 && strcmp(s, "}") == 0) {
+			if (depth == 2 && in_base && (cur.policy_drop || cur.drop_rules)) {
+				if (*n == cap) {
+					cap = cap ? cap * 2 : 4;
+					*v = pp_xrealloc(*v, cap * sizeof **v);
+				}
+				(*v)[(*n)++] = cur;
+			}
+			if (depth == 1) {
+				fam[0] = tab[0] = '\0';
+			}
+			depth--;
+			continue;
+		}
+		if (depth == 1 && len && s[len - 1] == '{') {
+			depth = 2;                  /* a set, map or object: not a chain */
+			chain[0] = '\0';
+			in_base = false;
+			continue;
+		}
+		if (depth != 2 || !chain[0])
+			continue;
+		const char *h = strstr(s, " hook forward priority ");
+		if (strncmp(s, "type ", 5) == 0 && h) {
+			bool ours = strcmp(fam, "inet") == 0 && strcmp(tab, PP_NFT_TABLE) == 0;
+			in_base = !ours;
+			memset(&cur, 0, sizeof cur);
+			snprintf(cur.family, sizeof cur.family, "%s", fam);
+			snprintf(cur.table, sizeof cur.table, "%s", tab);
+			snprintf(cur.chain, sizeof cur.chain, "%s", chain);
+			cur.prio = prio_value(h + strlen(" hook forward priority "));
+			cur.policy_drop = strstr(s, "policy drop") != NULL;
+			continue;
+		}
+		if (strcmp(fam, "ip") == 0 && strcmp(tab, "filter") == 0 && strcmp(chain, "DOCKER-USER") == 0 &&
+		    strstr(s, "pp:forward"))
+			docker_user_ours = true;
+		if (in_base && rule_drops(s))
+			cur.drop_rules++;
+	}
+	free(copy);
+	free(own);
+	for (size_t i = 0; i < *n; i++) {
+		struct pp_nft_blocker *b = &(*v)[i];
+		bool docker = docker_user && strcmp(b->family, "ip") == 0 && strcmp(b->table, "filter") == 0 &&
+		              strcmp(b->chain, "FORWARD") == 0;
+		b->handled = docker && docker_user_ours;
+		if (docker)
+			snprintf(b->fix, sizeof b->fix, "Docker's FORWARD consults DOCKER-USER first: portpilot's accept "
+			         "for its flows goes there (iptables -I DOCKER-USER ... -m comment --comment pp:forward)");
+		else
+			snprintf(b->fix, sizeof b->fix, "add an accept for portpilot's flows ahead of the drop in %s %s %s: "
+			         "ct mark & " OWN_MARK " == " OWN_MARK " ct status dnat accept (or the tool's own "
+			         "setting: firewalld forward ports, ufw route allow)", b->family, b->table, b->chain);
+	}
+	return 0;
+}

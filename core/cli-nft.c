@@ -1,0 +1,196 @@
+/* `portpilot nft render|apply|show|blockers`: the nftables backend's own plumbing, for tests and benches. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "portpilot/nft.h"
+#include "portpilot/util.h"
+
+static const char help[] =
+	"usage: portpilot nft render | apply [--dry-run] | show | counters | blockers\n"
+	"  render    print the table inet portpilot transaction the mapping table renders to\n"
+	"  apply     put it into the kernel: element updates when the layout is unchanged, else the\n"
+	"            whole table in one transaction; prints what the plan changed\n"
+	"  show      portpilot's table as the kernel lists it (\"no table\" when absent)\n"
+	"  counters  new connections (packets, bytes) per mapping, from its ports' counters\n"
+	"  blockers  other tables' forward base chains that can drop what portpilot accepts\n";
+
+/*
+ * The neutral model of t, as the engine's pp_want_build will make it (a stand-in
+ * until the engine drives the backends: this command only needs what render reads).
+ */
+static void
+want_of_table(const struct pp_table *t, struct pp_want *w)
+{
+	memset(w, 0, sizeof *w);
+	w->path = t->path;
+	w->now = time(NULL);
+	w->wan_if = t->site.val[PP_S_WAN_INTERFACE] ? t->site.val[PP_S_WAN_INTERFACE] : "";
+	const char *lan = t->site.val[PP_S_LAN_INTERFACE];
+	w->lan_if = lan && *lan ? lan : NULL;
+	if (t->site.has_lan_subnet) {
+		w->lan = t->site.lan_subnet;
+		w->have_lan = true;
+	} else if (pp_iface_subnet(lan, &w->lan) == 0) {
+		w->have_lan = true;
+	}
+	w->public_ip = t->site.public_ip;
+	w->hairpin = t->site.hairpin;
+	w->maps = pp_xcalloc(t->n + 1, sizeof *w->maps);
+	w->n = t->n;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct pp_mapping *m = &t->maps[i];
+		bool any = m->nallow == 0;
+		for (size_t k = 0; k < m->nallow; k++)
+			any |= m->allow[k].len == 0;
+		w->maps[i] = (struct pp_want_map){ m->name, pp_rule_tag(m->name), m->line, pp_mapping_active(m, w->now),
+		                                   m->proto, m->pub_lo, m->pub_hi, m->in_lo, m->in_hi, m->internal_ip,
+		                                   any, m->allow, m->nallow, t->site.hairpin, m->masquerade, m->expires };
+	}
+}
+
+static void
+want_free(struct pp_want *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->maps[i].tag);
+	free(w->maps);
+}
+
+static int
+load(struct pp_cli *cli, struct pp_table **t, struct pp_nft_state *want)
+{
+	struct pp_error err;
+	if (pp_table_load(cli->table_path, false, t, &err) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", err.msg);
+		return PP_EXIT_USAGE;
+	}
+	struct pp_findings fs = { 0 };
+	pp_table_check(*t, time(NULL), &fs);
+	pp_findings_sort(&fs);
+	size_t errors = pp_findings_count(&fs, PP_ERROR);
+	if (errors)
+		pp_findings_print(cli->err, cli->table_path, &fs);
+	pp_findings_free(&fs);
+	if (errors) {
+		fprintf(cli->err, "portpilot: %s: %zu error(s): fix them first (portpilot check), nothing applied\n",
+		        cli->table_path, errors);
+		return PP_EXIT_FAIL;
+	}
+	struct pp_want w;
+	want_of_table(*t, &w);
+	int rc = pp_nft_render(&w, want, &err);
+	want_free(&w);
+	if (rc < 0) {
+		fprintf(cli->err, "portpilot: %s\n", err.msg);
+		return PP_EXIT_FAIL;
+	}
+	return PP_EXIT_OK;
+}
+
+static int
+counters(struct pp_cli *cli)
+{
+	struct pp_table *t = NULL;
+	struct pp_error err;
+	struct pp_nft_state live;
+	if (pp_table_load(cli->table_path, false, &t, &err) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", err.msg);
+		return PP_EXIT_USAGE;
+	}
+	if (pp_nft_read(&live, &err) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", err.msg);
+		pp_table_free(t);
+		return PP_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		unsigned long long p, b;
+		if (pp_nft_counter(&live, &t->maps[i], &p, &b) == 0)
+			fprintf(cli->out, "%s\t%llu\t%llu\n", t->maps[i].name, p, b);
+	}
+	pp_nft_state_free(&live);
+	pp_table_free(t);
+	return PP_EXIT_OK;
+}
+
+static int
+blockers(struct pp_cli *cli)
+{
+	struct pp_nft_blocker *v;
+	size_t n;
+	struct pp_error err;
+	if (pp_nft_blockers(NULL, &v, &n, &err) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", err.msg);
+		return PP_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < n; i++)
+		fprintf(cli->out, "%s %s %s: forward hook, priority %d, policy %s, %zu drop rule(s)%s: %s\n", v[i].family,
+		        v[i].table, v[i].chain, v[i].prio, v[i].policy_drop ? "drop" : "accept", v[i].drop_rules,
+		        v[i].handled ? ", handled" : "", v[i].fix);
+	free(v);
+	return PP_EXIT_OK;
+}
+
+int
+pp_cmd_nft(struct pp_cli *cli, int argc, char **argv)
+{
+	if (argc < 2 || pp_cli_wants_help(argc, argv))
+		return argc < 2 ? pp_cli_usage(cli, "nft", "which one: render, apply, show, counters, blockers")
+		                : pp_cli_help(cli, help);
+	const char *sub = argv[1];
+	bool dry = argc > 2 && strcmp(argv[2], "--dry-run") == 0;
+	if (argc > 2 + dry)
+		return pp_cli_usage(cli, "nft", "unexpected argument '%s'", argv[2 + dry]);
+	if (strcmp(sub, "blockers") == 0)
+		return blockers(cli);
+	struct pp_error err;
+	struct pp_nft_state live;
+	if (strcmp(sub, "show") == 0) {
+		if (pp_nft_read(&live, &err) < 0) {
+			fprintf(cli->err, "portpilot: %s\n", err.msg);
+			return PP_EXIT_FAIL;
+		}
+		fputs(live.present ? live.text : "no table\n", cli->out);
+		pp_nft_state_free(&live);
+		return PP_EXIT_OK;
+	}
+	if (strcmp(sub, "counters") == 0)
+		return counters(cli);
+	if (strcmp(sub, "render") != 0 && strcmp(sub, "apply") != 0)
+		return pp_cli_usage(cli, "nft", "unknown '%s': render, apply, show, counters, blockers", sub);
+	struct pp_table *t = NULL;
+	struct pp_nft_state want;
+	int rc = load(cli, &t, &want);
+	if (rc != PP_EXIT_OK) {
+		pp_table_free(t);
+		return rc;
+	}
+	struct pp_nft_plan p;
+	if (*sub == 'r') {
+		struct pp_nft_state none;
+		pp_nft_parse("", &none);
+		pp_nft_plan_make(&want, &none, &p);
+		fputs(p.text, cli->out);
+		pp_nft_plan_free(&p);
+		pp_nft_state_free(&none);
+	} else if (pp_nft_read(&live, &err) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", err.msg);
+		rc = PP_EXIT_FAIL;
+	} else {
+		pp_nft_plan_make(&want, &live, &p);
+		if (!p.text)
+			fprintf(cli->out, "nothing to change\n");
+		else if (pp_nft_run(p.text, dry, NULL, &err) < 0) {
+			fprintf(cli->err, "portpilot: %s\n", err.msg);
+			rc = PP_EXIT_FAIL;
+		} else {
+			fprintf(cli->out, "%s%s: %zu element(s) added, %zu deleted\n", dry ? "would apply " : "",
+			        p.full ? "whole table" : "element update", p.el_added, p.el_deleted);
+		}
+		pp_nft_plan_free(&p);
+		pp_nft_state_free(&live);
+	}
+	pp_nft_state_free(&want);
+	pp_table_free(t);
+	return rc;
+}

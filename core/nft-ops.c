@@ -1,0 +1,844 @@
+/* The nftables backend behind struct pp_backend_ops: status, diff, snapshots, coexistence, the access log. */
+#include <nftables/libnftables.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/backend-iptables.h"
+#include "portpilot/nft.h"
+#include "portpilot/util.h"
+
+#define LOG_TABLE "portpilot_log"       /* the access log's copies: a table of its own, outside the layout */
+#define DOCKER_TAG "pp:forward"
+/* Docker's DOCKER-USER is iptables-nft's: a native nft rule there would make iptables-nft (and so
+   Docker) refuse the whole table ("incompatible"), so the accept goes in through iptables-nft. */
+#define DOCKER_MATCH "-m", "connmark", "--mark", "0x10000000/0x10000000", "-m", "conntrack", "--ctstate", \
+	"DNAT", "-m", "comment", "--comment", DOCKER_TAG, "-j", "ACCEPT"
+
+/* Everything outside portpilot's table that the questions need. */
+struct nft_view {
+	char *text;                     /* the other tables, as nft lists them */
+	struct pp_nft_blocker *blk;
+	size_t nblk;
+	bool docker_user;               /* ip filter DOCKER-USER exists */
+};
+
+/* b->priv */
+struct nft_be {
+	bool docker_user;               /* from the last read: commit keeps an accept there */
+};
+
+static struct pp_nft_state *
+S(const struct pp_be_state *s)
+{
+	return (struct pp_nft_state *)s;
+}
+
+static int
+nft_detect(char *why, size_t n, struct pp_error *err)
+{
+	char *out = NULL;
+	if (pp_nft_run("list tables", false, &out, err) < 0)
+		return -1;
+	free(out);
+	snprintf(why, n, "libnftables talks to nf_tables in this kernel");
+	return 0;
+}
+
+static int
+nft_open(struct pp_backend *b, struct pp_error *err)
+{
+	(void)err;
+	b->priv = pp_xcalloc(1, sizeof(struct nft_be));
+	snprintf(b->variant, sizeof b->variant, "libnftables");
+	return 0;
+}
+
+static void
+nft_close(struct pp_backend *b)
+{
+	free(b->priv);
+	b->priv = NULL;
+}
+
+static int
+nft_render(struct pp_backend *b, const struct pp_want *w, struct pp_be_state **out, struct pp_error *err)
+{
+	(void)b;
+	struct pp_nft_state *s = pp_xcalloc(1, sizeof *s);
+	if (pp_nft_render(w, s, err) < 0) {
+		free(s);
+		return -1;
+	}
+	*out = (struct pp_be_state *)s;
+	return 0;
+}
+
+static void
+nft_state_free(struct pp_be_state *s)
+{
+	pp_nft_state_free(S(s));
+	free(s);
+}
+
+static void
+view_free(struct nft_view *v)
+{
+	if (!v)
+		return;
+	free(v->text);
+	free(v->blk);
+	free(v);
+}
+
+/* The view from the other tables' listing. */
+static struct nft_view *
+view_of(char *text)
+{
+	struct nft_view *v = pp_xcalloc(1, sizeof *v);
+	v->text = text;
+	struct pp_error e;
+	if (pp_nft_blockers(text, &v->blk, &v->nblk, &e) < 0) {
+		v->blk = NULL;
+		v->nblk = 0;
+	}
+	v->docker_user = strstr(text, "chain DOCKER-USER {") != NULL;
+	return v;
+}
+
+/* Every table but portpilot's own, one listing command each. */
+static int
+read_view(struct nft_view **out, struct pp_error *err)
+{
+	char *tables = NULL;
+	if (pp_nft_run("list tables", false, &tables, err) < 0)
+		return -1;
+	/* One list command per table: nft 1.0.6 answers ENOENT to a batch of several "list table"s. */
+	struct pp_buf all = { 0 };
+	char *save = NULL;
+	for (char *l = strtok_r(tables, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char fam[16], name[128];
+		if (sscanf(l, "table %15s %127s", fam, name) != 2)
+			continue;
+		if (strcmp(fam, "inet") == 0 && (strcmp(name, PP_NFT_TABLE) == 0 || strcmp(name, LOG_TABLE) == 0))
+			continue;
+		char *cmd = pp_xasprintf("list table %s %s\n", fam, name), *one = NULL;
+		int rc = pp_nft_run(cmd, false, &one, err);
+		free(cmd);
+		if (rc < 0) {
+			free(tables);
+			pp_buf_free(&all);
+			return -1;
+		}
+		pp_buf_addstr(&all, one ? one : "");
+		free(one);
+	}
+	free(tables);
+	char *text = all.data;
+	*out = view_of(text ? text : pp_xstrdup(""));
+	return 0;
+}
+
+static int
+nft_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err)
+{
+	struct pp_nft_state *own = pp_xcalloc(1, sizeof *own);
+	if (pp_nft_read(own, err) < 0) {
+		free(own);
+		return -1;
+	}
+	struct nft_view *v;
+	if (read_view(&v, err) < 0) {
+		pp_nft_state_free(own);
+		free(own);
+		return -1;
+	}
+	live->own = (struct pp_be_state *)own;
+	live->view = v;
+	if (b->priv)
+		((struct nft_be *)b->priv)->docker_user = v->docker_user;
+	return 0;
+}
+
+static void
+nft_live_free(struct pp_live *live)
+{
+	if (live->own)
+		nft_state_free(live->own);
+	view_free(live->view);
+	live->own = NULL;
+	live->view = NULL;
+}
+
+static char *
+nft_save(const struct pp_be_state *s, size_t *len)
+{
+	struct pp_buf b = { 0 };
+	if (S(s)->present)
+		pp_nft_state_text(&b, S(s), S(s)); /* counters too: a rollback puts them back */
+	else
+		pp_buf_addstr(&b, "");
+	*len = b.len;
+	return b.data;
+}
+
+static int
+nft_load(struct pp_backend *b, const char *blob, size_t len, struct pp_be_state **out, struct pp_error *err)
+{
+	(void)b;
+	(void)err;
+	char *text = pp_xstrndup(blob, len);
+	struct pp_nft_state *s = pp_xcalloc(1, sizeof *s);
+	pp_nft_parse(text, s);
+	free(text);
+	*out = (struct pp_be_state *)s;
+	return 0;
+}
+
+static void
+nft_drop_mapping(struct pp_be_state *s, const char *tag)
+{
+	pp_nft_drop_tag(S(s), tag);
+}
+
+/* ---- which mappings differ ---- */
+
+struct tagged {
+	const char *tag;
+	size_t tl;
+	int set;
+	const char *el;
+	size_t idx;                     /* in its set (dnat_to: the counter's index) */
+};
+
+static int
+cmp_tagged(const void *a, const void *b)
+{
+	const struct tagged *x = a, *y = b;
+	size_t n = x->tl < y->tl ? x->tl : y->tl;
+	int c = strncmp(x->tag, y->tag, n);
+	if (c == 0 && x->tl != y->tl)
+		c = x->tl < y->tl ? -1 : 1;
+	if (c == 0)
+		c = x->set - y->set;
+	if (c == 0)
+		c = strcmp(x->el, y->el);
+	return c;
+}
+
+/* Every element of s with its tag, sorted by tag, set, element. */
+static struct tagged *
+by_tag(const struct pp_nft_state *s, size_t *n)
+{
+	size_t total = 0;
+	for (int i = 0; i < PP_NFT__SETS; i++)
+		total += s->el[i].n;
+	struct tagged *v = pp_xcalloc(total + 1, sizeof *v);
+	size_t k = 0;
+	for (int i = 0; i < PP_NFT__SETS; i++)
+		for (size_t j = 0; j < s->el[i].n; j++) {
+			v[k] = (struct tagged){ NULL, 0, i, s->el[i].v[j], j };
+			v[k].tag = pp_nft_el_tag(s->el[i].v[j], &v[k].tl);
+			k++;
+		}
+	if (k)
+		qsort(v, k, sizeof *v, cmp_tagged);
+	*n = k;
+	return v;
+}
+
+/* The run of v[*i..] with v[*i]'s tag: its end. */
+static size_t
+run_end(const struct tagged *v, size_t n, size_t i)
+{
+	size_t j = i;
+	while (j < n && v[j].tl == v[i].tl && strncmp(v[j].tag, v[i].tag, v[i].tl) == 0)
+		j++;
+	return j;
+}
+
+static int
+cmp_tag_key(const char *tag, size_t tl, const struct tagged *t)
+{
+	size_t n = tl < t->tl ? tl : t->tl;
+	int c = strncmp(tag, t->tag, n);
+	if (c == 0 && tl != t->tl)
+		c = tl < t->tl ? -1 : 1;
+	return c;
+}
+
+/* The first entry of v with tag, or n. */
+static size_t
+tag_first(const struct tagged *v, size_t n, const char *tag, size_t tl)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cmp_tag_key(tag, tl, &v[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && cmp_tag_key(tag, tl, &v[lo]) == 0 ? lo : n;
+}
+
+static bool
+runs_equal(const struct tagged *a, size_t an, const struct tagged *b, size_t bn)
+{
+	if (an != bn)
+		return false;
+	for (size_t i = 0; i < an; i++)
+		if (a[i].set != b[i].set || strcmp(a[i].el, b[i].el) != 0)
+			return false;
+	return true;
+}
+
+/* The changes between want and live as (tag, in want, in live) over both sorted lists. */
+struct change {
+	char *tag;
+	bool in_want, in_live;
+	size_t wi, wn, li, ln;          /* their runs in the by_tag lists */
+};
+
+static struct change *
+changes(const struct tagged *w, size_t wn, const struct tagged *l, size_t ln, size_t *n)
+{
+	struct change *v = NULL;
+	size_t k = 0, cap = 0, i = 0, j = 0;
+	while (i < wn || j < ln) {
+		int c = i >= wn ? 1 : j >= ln ? -1 : cmp_tag_key(w[i].tag, w[i].tl, &l[j]);
+		size_t ie = c <= 0 ? run_end(w, wn, i) : i, je = c >= 0 ? run_end(l, ln, j) : j;
+		if (!(c == 0 && runs_equal(w + i, ie - i, l + j, je - j))) {
+			if (k == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = pp_xrealloc(v, cap * sizeof *v);
+			}
+			const struct tagged *t = c <= 0 ? &w[i] : &l[j];
+			v[k++] = (struct change){ pp_xstrndup(t->tag, t->tl), c <= 0, c >= 0, i, ie - i, j, je - j };
+		}
+		i = ie;
+		j = je;
+	}
+	*n = k;
+	return v;
+}
+
+static void
+changes_free(struct change *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].tag);
+	free(v);
+}
+
+/* The public ports of a run's dnat_to elements: "tcp . 8080 ..." */
+static void
+run_flush(const struct tagged *r, size_t n, struct pp_plan *p, size_t *cap)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].set != PP_NFT_DNAT)
+			continue;
+		char proto[4];
+		unsigned port;
+		if (sscanf(r[i].el, "%3s . %u", proto, &port) != 2)
+			continue;
+		enum pp_proto pr = strcmp(proto, "udp") == 0 ? PP_UDP : PP_TCP;
+		struct pp_flush *last = p->nflush ? &p->flush[p->nflush - 1] : NULL;
+		if (last && last->proto == pr && last->hi + 1u == port) {
+			last->hi = (uint16_t)port;
+			continue;
+		}
+		if (p->nflush == *cap) {
+			*cap = *cap ? *cap * 2 : 8;
+			p->flush = pp_xrealloc(p->flush, *cap * sizeof *p->flush);
+		}
+		p->flush[p->nflush++] = (struct pp_flush){ pr, (uint16_t)port, (uint16_t)port };
+	}
+}
+
+static int
+cmp_flush(const void *a, const void *b)
+{
+	const struct pp_flush *x = a, *y = b;
+	if (x->proto != y->proto)
+		return (int)x->proto - (int)y->proto;
+	return (int)x->lo - (int)y->lo;
+}
+
+/* Old and new ports of a mapping are often the same: one range each, overlaps merged. */
+static void
+flush_merge(struct pp_plan *p)
+{
+	if (p->nflush)
+		qsort(p->flush, p->nflush, sizeof *p->flush, cmp_flush);
+	size_t k = 0;
+	for (size_t i = 0; i < p->nflush; i++) {
+		struct pp_flush *last = k ? &p->flush[k - 1] : NULL;
+		if (last && last->proto == p->flush[i].proto && p->flush[i].lo <= last->hi + 1u) {
+			if (p->flush[i].hi > last->hi)
+				last->hi = p->flush[i].hi;
+			continue;
+		}
+		p->flush[k++] = p->flush[i];
+	}
+	p->nflush = k;
+}
+
+static const struct pp_nft_state *
+live_or_none(const struct pp_be_state *live, struct pp_nft_state *none)
+{
+	if (live)
+		return S(live);
+	pp_nft_parse("", none);
+	return none;
+}
+
+static void
+nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live, struct pp_plan *p)
+{
+	(void)b;
+	memset(p, 0, sizeof *p);
+	struct pp_nft_state none;
+	const struct pp_nft_state *l = live_or_none(live, &none);
+	struct pp_nft_plan np;
+	pp_nft_plan_make(S(want), l, &np);
+	p->restore = np.text;
+	p->chains_written = np.el_added;
+	p->chains_dropped = np.el_deleted;
+	p->hooks_changed = np.full;
+	p->commits = np.text ? 1 : 0;
+	size_t wn, ln, nc, cap = 0;
+	struct tagged *wt = by_tag(S(want), &wn), *lt = by_tag(l, &ln);
+	struct change *c = changes(wt, wn, lt, ln, &nc);
+	p->changed = pp_xcalloc(nc + 1, sizeof *p->changed);
+	for (size_t i = 0; i < nc; i++) {
+		p->changed[p->nchanged++] = pp_xstrdup(c[i].tag);
+		run_flush(lt + c[i].li, c[i].ln, p, &cap);
+		run_flush(wt + c[i].wi, c[i].wn, p, &cap);
+	}
+	flush_merge(p);
+	changes_free(c, nc);
+	free(wt);
+	free(lt);
+	if (!live)
+		pp_nft_state_free(&none);
+}
+
+/* The layout lines (definitions, chains) in a but not in b. */
+static void
+skel_missing(const struct pp_strv *a, const struct pp_strv *b, const char *what, char ***out, size_t *n)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < b->n && !found; j++)
+			found = strcmp(a->v[i], b->v[j]) == 0;
+		if (found)
+			continue;
+		*out = pp_xrealloc(*out, (*n + 1) * sizeof **out);
+		const char *tab = strchr(a->v[i], '\t');
+		(*out)[(*n)++] = pp_xasprintf("table inet " PP_NFT_TABLE ": %s %.*s: %s", what,
+		                              tab ? (int)(tab - a->v[i]) : 0, a->v[i], tab ? tab + 1 : a->v[i]);
+	}
+}
+
+static void
+nft_diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live, FILE *f)
+{
+	(void)b;
+	struct pp_nft_state none;
+	const struct pp_nft_state *l = live_or_none(live, &none);
+	char **lay = NULL;
+	size_t nlay = 0;
+	if (l->present) {
+		skel_missing(&l->skel, &S(want)->skel, "-", &lay, &nlay);
+		skel_missing(&S(want)->skel, &l->skel, "+", &lay, &nlay);
+	}
+	if (!l->present)
+		fprintf(f, "+ table inet " PP_NFT_TABLE " (new: one transaction writes it whole)\n");
+	else if (nlay)
+		fprintf(f, "~ table inet " PP_NFT_TABLE " (its layout: the table is replaced whole, counters carried)\n");
+	for (size_t i = 0; i < nlay; i++) {
+		fprintf(f, "    %s\n", lay[i]);
+		free(lay[i]);
+	}
+	free(lay);
+	size_t wn, ln, nc;
+	struct tagged *wt = by_tag(S(want), &wn), *lt = by_tag(l, &ln);
+	struct change *c = changes(wt, wn, lt, ln, &nc);
+	for (size_t i = 0; i < nc; i++) {
+		const char *name = strncmp(c[i].tag, "pp:", 3) == 0 ? c[i].tag + 3 : c[i].tag;
+		fprintf(f, "%c %s\n", c[i].in_want && c[i].in_live ? '~' : c[i].in_want ? '+' : '-', name);
+		/* both runs are sorted by set and element: a merge shows only what differs, the old
+		   lines first, then the new */
+		const struct tagged *x = lt + c[i].li, *y = wt + c[i].wi;
+		for (int pass = 0; pass < 2; pass++) {
+			size_t xn = c[i].ln, yn = c[i].wn, a = 0, d = 0;
+			while (a < xn || d < yn) {
+				int r = a >= xn ? 1 : d >= yn ? -1 : x[a].set != y[d].set ? x[a].set - y[d].set
+				                                                 : strcmp(x[a].el, y[d].el);
+				if (r == 0) {
+					a++;
+					d++;
+				} else if (r < 0) {
+					if (pass == 0)
+						fprintf(f, "    - %s: %s\n", pp_nft_set_name(x[a].set), x[a].el);
+					a++;
+				} else {
+					if (pass == 1)
+						fprintf(f, "    + %s: %s\n", pp_nft_set_name(y[d].set), y[d].el);
+					d++;
+				}
+			}
+		}
+	}
+	changes_free(c, nc);
+	free(wt);
+	free(lt);
+	if (!live)
+		pp_nft_state_free(&none);
+}
+
+static int
+nft_test(struct pp_backend *b, const struct pp_plan *p, bool always, struct pp_error *err)
+{
+	(void)b;
+	(void)always; /* nft --check is cheap: always */
+	return p->restore ? pp_nft_run(p->restore, true, NULL, err) : 0;
+}
+
+/* Keep (or take out) the accept for portpilot's flows in Docker's DOCKER-USER. */
+static void
+docker_accept(bool on)
+{
+	char *check[] = { "iptables-nft", "-w", "-C", "DOCKER-USER", DOCKER_MATCH, NULL };
+	bool there = pp_run(check, NULL, NULL, NULL) == 0;
+	if (there == on)
+		return;
+	char *edit[] = { "iptables-nft", "-w", on ? "-I" : "-D", "DOCKER-USER", DOCKER_MATCH, NULL };
+	pp_run(edit, NULL, NULL, NULL);
+}
+
+static int
+nft_commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), void *arg, struct pp_error *err)
+{
+	if (!p->restore)
+		return 0;
+	/* libnftables hands the batch over and waits in one call: the engine's staging goes first. */
+	if (during)
+		during(arg);
+	if (pp_nft_run(p->restore, false, NULL, err) < 0)
+		return -1;
+	/* As the iptables backend hooks PP-FWD into DOCKER-USER: Docker's FORWARD drop would
+	   otherwise drop what portpilot's forward chain accepts (nftables runs every base chain). */
+	struct nft_be *be = b->priv;
+	if (be && be->docker_user)
+		docker_accept(true);
+	return 0;
+}
+
+static int
+nft_gen(struct pp_backend *b, struct pp_gen *g)
+{
+	(void)b;
+	struct pp_ipt ipt = { .variant = "nft" };
+	return pp_ipt_gen(&ipt, g);
+}
+
+static char *
+nft_facts(struct pp_backend *b, const struct pp_live *live, const struct pp_plan *p)
+{
+	(void)b;
+	(void)p;
+	const struct nft_view *v = live->view;
+	return pp_xstrdup(v && v->text ? v->text : "");
+}
+
+static int
+nft_adopt(struct pp_backend *b, char *own, char *facts, struct pp_live *live, struct pp_error *err)
+{
+	struct pp_be_state *s;
+	int rc = nft_load(b, own ? own : "", own ? strlen(own) : 0, &s, err);
+	free(own);
+	if (rc < 0) {
+		free(facts);
+		return -1;
+	}
+	live->own = s;
+	live->view = view_of(facts ? facts : pp_xstrdup(""));
+	if (b->priv)
+		((struct nft_be *)b->priv)->docker_user = ((struct nft_view *)live->view)->docker_user;
+	return 0;
+}
+
+/* An unhandled forward blocker with policy drop: every forwarded flow dies there. */
+static const struct pp_nft_blocker *
+policy_blocker(const struct nft_view *v)
+{
+	for (size_t i = 0; v && i < v->nblk; i++)
+		if (v->blk[i].policy_drop && !v->blk[i].handled)
+			return &v->blk[i];
+	return NULL;
+}
+
+static void
+blocker_hit(const struct pp_nft_blocker *k, struct pp_foreign_hit *hit)
+{
+	memset(hit, 0, sizeof *hit);
+	hit->kind = PP_FOREIGN_DROP;
+	snprintf(hit->table, sizeof hit->table, "%.7s", k->table);
+	snprintf(hit->chain, sizeof hit->chain, "%.31s", k->chain);
+	snprintf(hit->path, sizeof hit->path, "%.7s %.40s %.40s (forward hook, priority %d)", k->family, k->table,
+	         k->chain, k->prio);
+	snprintf(hit->rule, sizeof hit->rule, "policy drop");
+}
+
+static int
+nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *live, struct pp_map_status *st,
+           struct pp_layout_status *ls, struct pp_error *err)
+{
+	struct pp_be_state *ws;
+	if (nft_render(b, w, &ws, err) < 0)
+		return -1;
+	struct pp_nft_state none;
+	const struct pp_nft_state *l = live_or_none(live->own, &none);
+	char **lay = NULL;
+	size_t nlay = 0;
+	/* Nothing of portpilot's in the kernel (never applied): the rows say missing, enough (as the
+	 * iptables backend says it). */
+	if (l->present) {
+		skel_missing(&S(ws)->skel, &l->skel, "missing", &lay, &nlay);
+		skel_missing(&l->skel, &S(ws)->skel, "unexpected", &lay, &nlay);
+	}
+	size_t wn, ln;
+	struct tagged *wt = by_tag(S(ws), &wn), *lt = by_tag(l, &ln);
+	const struct pp_nft_blocker *blk = policy_blocker(live->view);
+	for (size_t i = 0; i < w->n; i++) {
+		const struct pp_want_map *m = &w->maps[i];
+		size_t tl = strlen(m->tag);
+		size_t a = tag_first(wt, wn, m->tag, tl), c = tag_first(lt, ln, m->tag, tl);
+		size_t ae = a < wn ? run_end(wt, wn, a) : a, ce = c < ln ? run_end(lt, ln, c) : c;
+		struct pp_map_status *s = &st[i];
+		s->name = m->name;
+		for (size_t k = c; k < ce; k++)
+			if (lt[k].set == PP_NFT_DNAT) {
+				s->pkts += l->pkts[lt[k].idx];
+				s->bytes += l->bytes[lt[k].idx];
+			}
+		if (!m->active)
+			s->sync = ce > c ? PP_SYNC_STALE : PP_SYNC_INACTIVE;
+		else if (ce == c)
+			s->sync = PP_SYNC_MISSING;
+		else if (nlay || !runs_equal(wt + a, ae - a, lt + c, ce - c))
+			s->sync = PP_SYNC_DRIFTED;
+		else if (blk) {
+			struct pp_foreign_hit hit;
+			blocker_hit(blk, &hit);
+			s->sync = PP_SYNC_BLOCKED;
+			s->shadow = pp_xasprintf("%s %s %s: policy drop", blk->family, blk->table, blk->chain);
+			s->shadow_drops = true;
+			s->shadow_words = pp_xasprintf("%s %s %s (forward hook, priority %d) drops by policy what portpilot's "
+			                               "forward chain accepts: %s", blk->family, blk->table, blk->chain,
+			                               blk->prio, blk->fix);
+		} else
+			s->sync = PP_SYNC_OK;
+	}
+	if (ls) {
+		memset(ls, 0, sizeof *ls);
+		ls->problems = lay;
+		ls->nproblems = nlay;
+		lay = NULL;
+		nlay = 0;
+		/* tags in the kernel that no section of the table has */
+		for (size_t k = 0; k < ln; k = run_end(lt, ln, k)) {
+			bool known = false;
+			for (size_t i = 0; i < w->n && !known; i++)
+				known = strlen(w->maps[i].tag) == lt[k].tl && strncmp(w->maps[i].tag, lt[k].tag, lt[k].tl) == 0;
+			if (known || lt[k].tl == 0)
+				continue;
+			ls->orphans = pp_xrealloc(ls->orphans, (ls->norphans + 1) * sizeof *ls->orphans);
+			const char *t = lt[k].tag;
+			size_t tl = lt[k].tl;
+			if (tl > 3 && strncmp(t, "pp:", 3) == 0) {
+				t += 3;
+				tl -= 3;
+			}
+			ls->orphans[ls->norphans++] = pp_xstrndup(t, tl);
+		}
+	}
+	for (size_t i = 0; i < nlay; i++)
+		free(lay[i]);
+	free(lay);
+	free(wt);
+	free(lt);
+	nft_state_free(ws);
+	if (!live->own)
+		pp_nft_state_free(&none);
+	return 0;
+}
+
+static void
+nft_checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *live, struct pp_findings *out)
+{
+	(void)b;
+	(void)w;
+	const struct nft_view *v = live->view;
+	for (size_t i = 0; v && i < v->nblk; i++) {
+		const struct pp_nft_blocker *k = &v->blk[i];
+		if (k->handled)
+			continue;
+		if (k->policy_drop)
+			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
+			                "nftables: %s %s %s (forward hook, priority %d) has policy drop: in nftables an "
+			                "accept ends only its own chain, so it still drops the flows portpilot forwards",
+			                k->family, k->table, k->chain, k->prio);
+		else
+			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
+			                "nftables: %s %s %s (forward hook, priority %d) has %zu drop or reject rule(s) that "
+			                "may drop flows portpilot forwards (portpilot's accept does not end that chain)",
+			                k->family, k->table, k->chain, k->prio, k->drop_rules);
+	}
+}
+
+static int
+nft_foreign_first(struct pp_backend *b, const struct pp_live *live, const struct pp_foreign_query *q,
+                  struct pp_foreign_hit *hit)
+{
+	(void)b;
+	(void)q;
+	if (!live->view)
+		return -1;
+	const struct pp_nft_blocker *k = policy_blocker(live->view);
+	if (!k)
+		return 0;
+	blocker_hit(k, hit);
+	return 1;
+}
+
+static void
+nft_dnat_present(struct pp_backend *b, const struct pp_live *live, const struct pp_mapping *m,
+                 struct pp_dnat_answer *a)
+{
+	(void)b;
+	memset(a, 0, sizeof *a);
+	if (!live->own)
+		return;
+	snprintf(a->where, sizeof a->where, "portpilot's nftables map dnat_to");
+	snprintf(a->how, sizeof a->how, "nft list table inet portpilot");
+	a->present = true;
+	const struct pp_nft_state *l = S(live->own);
+	char ip[16];
+	pp_format_ipv4(m->internal_ip, ip);
+	for (int k = 0; k < 2; k++) {
+		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
+			continue;
+		const char *pn = k ? "udp" : "tcp";
+		char key[24], to[40];
+		int kl = snprintf(key, sizeof key, "%s . %u", pn, m->pub_lo);
+		snprintf(to, sizeof to, " : %s . %u", ip, m->in_lo);
+		long i = pp_nft_el_find(&l->el[PP_NFT_DNAT], key, (size_t)kl);
+		const char *v = i >= 0 ? strstr(l->el[PP_NFT_DNAT].v[i], " : ") : NULL;
+		if (!v || strcmp(v, to) != 0) {
+			if (a->present)
+				snprintf(a->missing_proto, sizeof a->missing_proto, "%s", pn);
+			a->present = false;
+			continue;
+		}
+		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++) {
+			kl = snprintf(key, sizeof key, "%s . %u", pn, p);
+			long j = pp_nft_el_find(&l->el[PP_NFT_DNAT], key, (size_t)kl);
+			if (j >= 0)
+				a->pkts += l->pkts[j];
+		}
+	}
+}
+
+static void
+nft_forward_state(struct pp_backend *b, const struct pp_live *live, uint32_t internal_ip,
+                  struct pp_forward_answer *a)
+{
+	(void)b;
+	(void)internal_ip;
+	memset(a, 0, sizeof *a);
+	if (!live->own || !live->view)
+		return;
+	snprintf(a->where, sizeof a->where, "the forward hook");
+	a->policy_drop = policy_blocker(live->view) != NULL;
+	const struct pp_nft_state *l = S(live->own);
+	for (size_t i = 0; i < l->skel.n && !a->accept; i++)
+		a->accept = strncmp(l->skel.v[i], "chain forward\t", 14) == 0 && strstr(l->skel.v[i], "ct status dnat accept");
+}
+
+static int
+nft_log_rules(struct pp_backend *b, const struct pp_log_spec *s, bool add, struct pp_error *err)
+{
+	(void)b;
+	struct pp_buf t = { 0 };
+	int g = s->group;
+	/* Created first so that a delete never fails on a chain that is not there. */
+	pp_buf_printf(&t, "table inet " LOG_TABLE "\n"
+	              "add chain inet " LOG_TABLE " post_%d { type filter hook postrouting priority -150; policy accept; }\n"
+	              "add chain inet " LOG_TABLE " in_%d { type filter hook input priority -150; policy accept; }\n",
+	              g, g);
+	if (!add) {
+		pp_buf_printf(&t, "delete chain inet " LOG_TABLE " post_%d\ndelete chain inet " LOG_TABLE " in_%d\n", g, g);
+	} else {
+		pp_buf_printf(&t, "flush chain inet " LOG_TABLE " post_%d\nflush chain inet " LOG_TABLE " in_%d\n", g, g);
+		/* A new DNATed connection after the forward verdict: filter passed it. */
+		pp_buf_printf(&t, "add rule inet " LOG_TABLE " post_%d ct state new ct status dnat log prefix \""
+		              PP_LOG_ACCEPTED "\" group %d\n", g, g);
+		pp_buf_printf(&t, "add rule inet " LOG_TABLE " in_%d iifname \"%s\" ct state new ct status ! dnat fib daddr "
+		              "type local log prefix \"" PP_LOG_REFUSED "\" group %d\n", g, s->wan_if, g);
+		if (s->lan_if && *s->lan_if && s->lan.len) {
+			char net[16];
+			pp_format_ipv4(s->lan.addr, net);
+			pp_buf_printf(&t, "add rule inet " LOG_TABLE " in_%d iifname \"%s\" ip daddr != %s/%u ct state new "
+			              "ct status ! dnat fib daddr type local log prefix \"" PP_LOG_REFUSED "\" group %d\n", g,
+			              s->lan_if, net, s->lan.len, g);
+		}
+	}
+	int rc = pp_nft_run(t.data, false, NULL, err);
+	pp_buf_free(&t);
+	return rc;
+}
+
+static int
+nft_remove_all(struct pp_backend *b, struct pp_error *err)
+{
+	(void)b;
+	/* Each created first: the delete cannot fail on a table that is not there. */
+	if (pp_nft_run("table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n"
+	               "table inet " LOG_TABLE "\ndelete table inet " LOG_TABLE "\n", false, NULL, err) < 0)
+		return -1;
+	struct nft_be *be = b->priv;
+	if (be && be->docker_user)
+		docker_accept(false);
+	return 0;
+}
+
+const struct pp_backend_ops pp_backend_nftables = {
+	.name = "nftables",
+	.detect = nft_detect,
+	.open = nft_open,
+	.close = nft_close,
+	.render = nft_render,
+	.read = nft_read,
+	.live_free = nft_live_free,
+	.state_free = nft_state_free,
+	.save = nft_save,
+	.load = nft_load,
+	.drop_mapping = nft_drop_mapping,
+	.plan = nft_plan,
+	.diff = nft_diff,
+	.test = nft_test,
+	.commit = nft_commit,
+	.flush = NULL,                  /* the neutral pp_conntrack_flush: conntrack knows who DNATed */
+	.gen = nft_gen,
+	.facts = nft_facts,
+	.adopt = nft_adopt,
+	.status = nft_status,
+	.checks = nft_checks,
+	.foreign_first = nft_foreign_first,
+	.dnat_present = nft_dnat_present,
+	.forward_state = nft_forward_state,
+	.log_rules = nft_log_rules,
+	.remove_all = nft_remove_all,
+};

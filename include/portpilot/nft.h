@@ -1,0 +1,114 @@
+/* The native nftables backend: one `table inet portpilot`, maps over the public ports, element updates. */
+#ifndef PORTPILOT_NFT_H
+#define PORTPILOT_NFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "portpilot/backend.h"
+#include "portpilot/error.h"
+#include "portpilot/table.h"
+#include "portpilot/util.h"
+
+/*
+ * Layout (core/backend-nft.c; nothing outside this one table is written):
+ *   table inet portpilot
+ *     map dnat_to     proto . public port : internal ip . port, one element per port, each
+ *                     with its counter (the new connections of that port)
+ *     set restricted  proto . public port of the mappings with an allow list
+ *     set allowed     proto . public port(s) . source CIDR of those (their lists, the LAN with hairpin)
+ *     set masq_to     internal ip . proto . internal port(s) . public port(s)   (masquerade = yes)
+ *     chain prerouting (nat, dstnat): WAN side to a local address (and LAN side with hairpin) -> map_in
+ *     chain map_in: restricted and not allowed -> return; ct mark |= 0x10000000; dnat by @dnat_to;
+ *                   mark off again when the port has no mapping (as PP-MARK)
+ *     chain output (nat, -100): the router itself, no allow list (as PP-OUT)
+ *     chain postrouting (nat, srcnat): hairpin masquerade, @masq_to masquerade; portpilot's flows only
+ *     chain forward (filter, filter): accept flows carrying the mark with ct status dnat
+ * The mark bit is the iptables backend's (core/rules-render.c OWN_MARK), so a flow keeps its
+ * meaning across a backend switch. A new connection costs two hash lookups (and one interval
+ * lookup for a restricted port) whatever the number of mappings; a one-mapping change is
+ * element adds and deletes, the element's counter carried into its replacement.
+ */
+#define PP_NFT_TABLE "portpilot"
+
+enum pp_nft_set { PP_NFT_DNAT, PP_NFT_RESTRICTED, PP_NFT_ALLOWED, PP_NFT_MASQ, PP_NFT__SETS };
+
+struct pp_strv {
+	char **v;
+	size_t n, cap;
+};
+
+/* A table as nft lists it: what is compared, planned and applied. */
+struct pp_nft_state {
+	bool present;                   /* the table exists (always true for a rendered one) */
+	struct pp_strv skel;            /* set/map definitions and chain rules, "where\tline", in order */
+	struct pp_strv el[PP_NFT__SETS];  /* elements as nft prints them (counters left out), sorted */
+	unsigned long long *pkts, *bytes; /* per dnat_to element: its counter (rendered: 0) */
+	char *text;                     /* the listing it was parsed from (rendered: the table's body) */
+};
+
+void pp_nft_state_free(struct pp_nft_state *s);
+/* Render w's active mappings. -1 if an interface name cannot be written into a rule. */
+int pp_nft_render(const struct pp_want *w, struct pp_nft_state *out, struct pp_error *err);
+/* Parse `nft list table inet portpilot` text ("" = no table). Never fails: unknown lines go to skel. */
+void pp_nft_parse(const char *listing, struct pp_nft_state *out);
+
+/* The table's body ("table inet portpilot { ... }") of s, counters of live's same keys carried
+   (live may be NULL), appended to b: a snapshot, and the second half of a whole-table transaction. */
+void pp_nft_state_text(struct pp_buf *b, const struct pp_nft_state *s, const struct pp_nft_state *live);
+/* An element's key length (before its comment and a map's " : value"). */
+size_t pp_nft_key_len(const char *e);
+/* Index of the element of sorted v whose key is key[0..kl), or -1. */
+long pp_nft_el_find(const struct pp_strv *v, const char *key, size_t kl);
+/* An element's tag (its comment) and its length; "" when it has none. */
+const char *pp_nft_el_tag(const char *e, size_t *len);
+/* Take the elements tagged tag out of s. */
+void pp_nft_drop_tag(struct pp_nft_state *s, const char *tag);
+/* "dnat_to", "restricted", "allowed", "masq_to". */
+const char *pp_nft_set_name(int set);
+
+/* What a plan changes. */
+struct pp_nft_plan {
+	char *text;                     /* one nft transaction; NULL when nothing changes */
+	bool full;                      /* the whole table is replaced (new, or its layout differs) */
+	size_t el_added, el_deleted;
+};
+/*
+ * Plan the move from live to want: element adds/deletes in one transaction
+ * when the layout (skel) is the same, else the whole table replaced in one
+ * transaction; either way the live counters of ports that stay are carried over.
+ */
+void pp_nft_plan_make(const struct pp_nft_state *want, const struct pp_nft_state *live,
+                      struct pp_nft_plan *p);
+void pp_nft_plan_free(struct pp_nft_plan *p);
+/* The transaction that puts snapshot (a listing, "" = no table) back in place. Caller frees. */
+char *pp_nft_restore_text(const char *snapshot);
+
+/* Run one nft transaction (check: --check, nothing committed); output in *out when out. */
+int pp_nft_run(const char *text, bool check, char **out, struct pp_error *err);
+/* Read the live table (absent: present = false). */
+int pp_nft_read(struct pp_nft_state *live, struct pp_error *err);
+/* Mapping m's packets/bytes (new connections): its ports' counters summed; -1 when it has none. */
+int pp_nft_counter(const struct pp_nft_state *live, const struct pp_mapping *m, unsigned long long *pkts,
+                   unsigned long long *bytes);
+
+/*
+ * Another table's base chain on the forward hook that can drop what
+ * portpilot's forward chain accepts: in nftables an accept ends only its own
+ * base chain, every other base chain on the hook still sees the packet.
+ */
+struct pp_nft_blocker {
+	char family[8], table[64], chain[64];
+	int prio;
+	bool policy_drop;               /* the chain's policy is drop */
+	size_t drop_rules;              /* rules in it ending in drop or reject */
+	bool handled;                   /* portpilot's accept sits in a chain this one consults (DOCKER-USER) */
+	char fix[512];                  /* what to do, in words */
+};
+/* The blockers in the current ruleset (listing: `nft list ruleset` text, NULL = read it). */
+int pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struct pp_error *err);
+
+/* core/cli-nft.c: `portpilot nft render|apply|show|counters|blockers` (hidden plumbing). */
+int pp_cmd_nft(struct pp_cli *cli, int argc, char **argv);
+
+#endif

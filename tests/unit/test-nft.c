@@ -1,0 +1,338 @@
+/* The nftables backend without a kernel: rendered elements, the listing read back, plans, status, blockers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/nft.h"
+#include "portpilot/util.h"
+
+#define IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
+
+static const struct pp_cidr allow_inet[] = { { IP(203, 0, 113, 10), 32 }, { IP(198, 51, 100, 0), 24 },
+                                             { IP(198, 51, 100, 7), 32 } }; /* the /32 nests in the /24 */
+
+/* The seed's three web servers, a restricted UDP range with a shift and masquerade, one disabled. */
+static void
+want(struct pp_want *w, struct pp_want_map *m, uint32_t web2)
+{
+	m[0] = (struct pp_want_map){ "web-1", "pp:web-1", 7, true, PP_TCP, 8080, 8080, 80, 80, IP(192, 168, 2, 101),
+	                             true, NULL, 0, true, false, 0 };
+	m[1] = (struct pp_want_map){ "web-2", "pp:web-2", 13, true, PP_TCP, 8090, 8090, 80, 80, web2,
+	                             true, NULL, 0, true, false, 0 };
+	m[2] = (struct pp_want_map){ "cam", "pp:cam", 19, true, PP_TCP | PP_UDP, 7000, 7002, 20000, 20002,
+	                             IP(192, 168, 2, 103), false, allow_inet, 3, true, true, 0 };
+	m[3] = (struct pp_want_map){ "old", "pp:old", 27, false, PP_TCP, 9000, 9000, 90, 90, IP(192, 168, 2, 104),
+	                             true, NULL, 0, true, false, 0 };
+	*w = (struct pp_want){ "t.ini", 0, "eth0", "eth1", true, { IP(192, 168, 2, 0), 24 }, 0, true, m, 4, 0 };
+}
+
+static bool
+has(const struct pp_strv *v, const char *el)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (strcmp(v->v[i], el) == 0)
+			return true;
+	return false;
+}
+
+static void
+test_render_elements(void **st)
+{
+	struct pp_want w;
+	struct pp_want_map m[4];
+	want(&w, m, IP(192, 168, 2, 102));
+	struct pp_nft_state s;
+	struct pp_error err;
+	assert_int_equal(pp_nft_render(&w, &s, &err), 0);
+	const struct pp_strv *d = &s.el[PP_NFT_DNAT];
+	/* one element per port; a range shifts; both protocols; the disabled mapping is left out */
+	assert_int_equal(d->n, 2 + 3 * 2);
+	assert_true(has(d, "tcp . 8080 comment \"pp:web-1\" : 192.168.2.101 . 80"));
+	assert_true(has(d, "tcp . 7001 comment \"pp:cam\" : 192.168.2.103 . 20001"));
+	assert_true(has(d, "udp . 7002 comment \"pp:cam\" : 192.168.2.103 . 20002"));
+	/* only the restricted mapping's ports are looked up in the allow set */
+	assert_int_equal(s.el[PP_NFT_RESTRICTED].n, 6);
+	assert_true(has(&s.el[PP_NFT_RESTRICTED], "udp . 7000 comment \"pp:cam\""));
+	/* its list, the /32 inside the /24 dropped, and the LAN (hairpin) */
+	assert_int_equal(s.el[PP_NFT_ALLOWED].n, 2 * 3);
+	assert_true(has(&s.el[PP_NFT_ALLOWED], "tcp . 7000-7002 . 203.0.113.10 comment \"pp:cam\""));
+	assert_true(has(&s.el[PP_NFT_ALLOWED], "udp . 7000-7002 . 198.51.100.0/24 comment \"pp:cam\""));
+	assert_true(has(&s.el[PP_NFT_ALLOWED], "tcp . 7000-7002 . 192.168.2.0/24 comment \"pp:cam\""));
+	assert_true(has(&s.el[PP_NFT_MASQ], "192.168.2.103 . tcp . 20000-20002 . 7000-7002 comment \"pp:cam\""));
+	/* hairpin rules with the LAN; the mark of the iptables layout */
+	bool hp = false, mark = false;
+	for (size_t i = 0; i < s.skel.n; i++) {
+		hp |= strstr(s.skel.v[i], "iifname \"eth1\" ip saddr 192.168.2.0/24 ip daddr != 192.168.2.0/24") != NULL;
+		mark |= strstr(s.skel.v[i], "ct mark set ct mark | 0x10000000") != NULL;
+	}
+	assert_true(hp);
+	assert_true(mark);
+	pp_nft_state_free(&s);
+	/* hairpin off: no LAN rule, no LAN source */
+	w.hairpin = false;
+	for (int i = 0; i < 4; i++)
+		m[i].hairpin = false;
+	assert_int_equal(pp_nft_render(&w, &s, &err), 0);
+	assert_int_equal(s.el[PP_NFT_ALLOWED].n, 2 * 2);
+	for (size_t i = 0; i < s.skel.n; i++)
+		assert_null(strstr(s.skel.v[i], "iifname \"eth1\""));
+	pp_nft_state_free(&s);
+	/* an interface name that could break out of its quotes is refused */
+	w.wan_if = "eth0\" accept";
+	assert_int_equal(pp_nft_render(&w, &s, &err), -1);
+	assert_non_null(strstr(err.msg, "wan_interface"));
+	(void)st;
+}
+
+/* What the kernel would list for the table s: its body, with counters as nft prints them. */
+static void
+as_listed(const struct pp_nft_state *s, struct pp_nft_state *out, unsigned long long pkts)
+{
+	struct pp_buf b = { 0 };
+	pp_nft_state_text(&b, s, NULL);
+	/* nft lists "KEY counter packets P bytes B comment ... : VALUE" for every dnat_to element */
+	struct pp_buf l = { 0 };
+	for (char *p = b.data; *p;) {
+		char *c = strstr(p, " comment \"pp:");
+		char *nl = strchr(p, '\n');
+		if (c && (!nl || c < nl) && strstr(p, " : ") && strstr(p, " : ") < (nl ? nl : p + strlen(p))) {
+			pp_buf_add(&l, p, (size_t)(c - p));
+			pp_buf_printf(&l, " counter packets %llu bytes %llu", pkts, pkts * 60);
+			p = c;
+		}
+		size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+		pp_buf_add(&l, p, n);
+		p += n;
+	}
+	pp_nft_parse(l.data, out);
+	pp_buf_free(&b);
+	pp_buf_free(&l);
+}
+
+static void
+test_listing_roundtrip_and_plans(void **st)
+{
+	struct pp_want w;
+	struct pp_want_map m[4];
+	want(&w, m, IP(192, 168, 2, 102));
+	struct pp_nft_state want1, live, none;
+	struct pp_error err;
+	assert_int_equal(pp_nft_render(&w, &want1, &err), 0);
+	pp_nft_parse("", &none);
+	assert_false(none.present);
+	struct pp_nft_plan p;
+	pp_nft_plan_make(&want1, &none, &p);
+	assert_true(p.full);
+	/* one transaction that creates, deletes and defines the table: nothing else is named */
+	assert_int_equal(strncmp(p.text, "table inet portpilot\ndelete table inet portpilot\ntable inet portpilot {\n", 70), 0);
+	assert_null(strstr(p.text, "flush"));
+	pp_nft_plan_free(&p);
+
+	/* read back: the same state, so nothing to do */
+	as_listed(&want1, &live, 3);
+	assert_true(live.present);
+	assert_int_equal(live.el[PP_NFT_DNAT].n, want1.el[PP_NFT_DNAT].n);
+	assert_int_equal(live.pkts[0], 3);
+	pp_nft_plan_make(&want1, &live, &p);
+	assert_null(p.text);
+	pp_nft_plan_free(&p);
+
+	/* web-2 re-targeted: one element out, one in, its counter carried; nothing else */
+	struct pp_want_map m2[4];
+	struct pp_want w2;
+	want(&w2, m2, IP(192, 168, 2, 99));
+	struct pp_nft_state want2;
+	assert_int_equal(pp_nft_render(&w2, &want2, &err), 0);
+	pp_nft_plan_make(&want2, &live, &p);
+	assert_false(p.full);
+	assert_int_equal(p.el_added, 1);
+	assert_int_equal(p.el_deleted, 1);
+	assert_string_equal(p.text, "delete element inet portpilot dnat_to { tcp . 8090 }\n"
+	                    "add element inet portpilot dnat_to { tcp . 8090 counter packets 3 bytes 180 comment "
+	                    "\"pp:web-2\" : 192.168.2.99 . 80 }\n");
+	pp_nft_plan_free(&p);
+
+	/* the layout changes (hairpin off): the whole table, counters carried into it */
+	w2.hairpin = false;
+	pp_nft_state_free(&want2);
+	assert_int_equal(pp_nft_render(&w2, &want2, &err), 0);
+	pp_nft_plan_make(&want2, &live, &p);
+	assert_true(p.full);
+	assert_non_null(strstr(p.text, "tcp . 8080 counter packets 3 bytes 180 comment \"pp:web-1\" : 192.168.2.101 . 80"));
+	pp_nft_plan_free(&p);
+
+	/* a snapshot restores by replacing the table; "no table" deletes it */
+	char *r = pp_nft_restore_text("");
+	assert_string_equal(r, "table inet portpilot\ndelete table inet portpilot\n");
+	free(r);
+
+	/* expiry on a snapshot: the mapping's elements go, the others stay */
+	size_t before = live.el[PP_NFT_DNAT].n;
+	pp_nft_drop_tag(&live, "pp:cam");
+	assert_int_equal(live.el[PP_NFT_DNAT].n, before - 6);
+	assert_int_equal(live.el[PP_NFT_ALLOWED].n, 0);
+	assert_int_equal(live.el[PP_NFT_MASQ].n, 0);
+	assert_true(has(&live.el[PP_NFT_DNAT], "tcp . 8080 comment \"pp:web-1\" : 192.168.2.101 . 80"));
+
+	/* counters per mapping: the ports' counters summed */
+	struct pp_mapping pm = { .proto = PP_TCP, .pub_lo = 8080, .pub_hi = 8080 };
+	unsigned long long pk, by;
+	assert_int_equal(pp_nft_counter(&live, &pm, &pk, &by), 0);
+	assert_int_equal(pk, 3);
+	pm.pub_lo = pm.pub_hi = 7000;
+	assert_int_equal(pp_nft_counter(&live, &pm, &pk, &by), -1);
+	pp_nft_state_free(&want1);
+	pp_nft_state_free(&want2);
+	pp_nft_state_free(&live);
+	pp_nft_state_free(&none);
+	(void)st;
+}
+
+static void
+test_status_through_ops(void **st)
+{
+	const struct pp_backend_ops *o = &pp_backend_nftables;
+	struct pp_backend b = { .ops = o };
+	struct pp_error err;
+	assert_int_equal(o->open(&b, &err), 0);
+	struct pp_want w;
+	struct pp_want_map m[4];
+	want(&w, m, IP(192, 168, 2, 102));
+	struct pp_be_state *ws;
+	assert_int_equal(o->render(&b, &w, &ws, &err), 0);
+	/* the live table: the snapshot blob read back, with web-2 drifted and an orphan */
+	size_t len;
+	char *blob = o->save(ws, &len);
+	assert_non_null(strstr(blob, "table inet portpilot {"));
+	struct pp_buf t = { 0 };
+	pp_buf_addstr(&t, blob);
+	free(blob);
+	char *at = strstr(t.data, "192.168.2.102 . 80");
+	assert_non_null(at);
+	memcpy(at, "192.168.2.109", 13);
+	char *dn = strstr(t.data, "elements = { ");
+	assert_non_null(dn);
+	struct pp_buf t2 = { 0 };
+	pp_buf_add(&t2, t.data, (size_t)(dn - t.data) + 13);
+	pp_buf_addstr(&t2, "tcp . 5555 comment \"pp:gone\" : 192.168.2.50 . 22,\n");
+	pp_buf_addstr(&t2, dn + 13);
+	struct pp_live live = { .ops = o };
+	assert_int_equal(o->load(&b, t2.data, t2.len, &live.own, &err), 0);
+	live.view = NULL;
+	struct pp_map_status sv[4];
+	memset(sv, 0, sizeof sv);
+	struct pp_layout_status ls;
+	assert_int_equal(o->status(&b, &w, &live, sv, &ls, &err), 0);
+	assert_int_equal(sv[0].sync, PP_SYNC_OK);
+	assert_int_equal(sv[1].sync, PP_SYNC_DRIFTED);
+	assert_int_equal(sv[2].sync, PP_SYNC_OK);
+	assert_int_equal(sv[3].sync, PP_SYNC_INACTIVE);
+	assert_int_equal(ls.nproblems, 0);
+	assert_int_equal(ls.norphans, 1);
+	assert_string_equal(ls.orphans[0], "gone");
+	pp_layout_status_free(&ls);
+	/* the plan names what differs: web-2 and the orphan, with their ports to flush */
+	struct pp_plan p;
+	o->plan(&b, ws, live.own, &p);
+	assert_int_equal(p.nchanged, 2);
+	assert_string_equal(p.changed[0], "pp:gone");
+	assert_string_equal(p.changed[1], "pp:web-2");
+	assert_int_equal(p.nflush, 2);
+	assert_int_equal(p.commits, 1);
+	pp_plan_free(&p);
+	/* the diff, per mapping */
+	char *out = NULL;
+	size_t olen = 0;
+	FILE *f = open_memstream(&out, &olen);
+	o->diff(&b, ws, live.own, f);
+	fclose(f);
+	if (getenv("PP_DEBUG"))
+		fputs(out, stderr);
+	assert_non_null(strstr(out, "- gone\n    - dnat_to: tcp . 5555 comment \"pp:gone\" : 192.168.2.50 . 22\n"));
+	assert_non_null(strstr(out, "~ web-2\n    - dnat_to: tcp . 8090 comment \"pp:web-2\" : 192.168.2.109 . 80\n"
+	                            "    + dnat_to: tcp . 8090 comment \"pp:web-2\" : 192.168.2.102 . 80\n"));
+	assert_null(strstr(out, "web-1"));
+	free(out);
+	/* the probe's question */
+	struct pp_mapping pm = { .proto = PP_TCP | PP_UDP, .pub_lo = 7000, .pub_hi = 7002, .in_lo = 20000,
+	                         .internal_ip = IP(192, 168, 2, 103) };
+	struct pp_dnat_answer a;
+	o->dnat_present(&b, &live, &pm, &a);
+	assert_string_equal(a.how, "nft list table inet portpilot");
+	assert_true(a.present);
+	pm.internal_ip = IP(192, 168, 2, 1);
+	o->dnat_present(&b, &live, &pm, &a);
+	assert_false(a.present);
+	assert_string_equal(a.missing_proto, "tcp");
+	o->live_free(&live);
+	o->state_free(ws);
+	pp_buf_free(&t);
+	pp_buf_free(&t2);
+	o->close(&b);
+	(void)st;
+}
+
+/* Docker through iptables-nft, firewalld's reject, ufw: as `nft list table` prints them. */
+static const char *ruleset =
+	"table ip filter {\n"
+	"\tchain DOCKER-USER {\n\t\tcounter packets 0 bytes 0 return\n\t}\n\n"
+	"\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy drop;\n"
+	"\t\tcounter packets 0 bytes 0 jump DOCKER-USER\n\t}\n"
+	"}\n"
+	"table inet firewalld {\n"
+	"\tset blocked { type ipv4_addr; }\n"
+	"\tchain filter_FORWARD {\n\t\ttype filter hook forward priority filter + 10; policy accept;\n"
+	"\t\tct state established,related accept\n\t\treject with icmpx admin-prohibited\n\t}\n"
+	"\tchain filter_INPUT {\n\t\ttype filter hook input priority filter + 10; policy drop;\n\t}\n"
+	"}\n"
+	"table inet portpilot {\n"
+	"\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n"
+	"}\n";
+
+static void
+test_blockers(void **st)
+{
+	struct pp_nft_blocker *v;
+	size_t n;
+	struct pp_error err;
+	assert_int_equal(pp_nft_blockers(ruleset, &v, &n, &err), 0);
+	/* Docker's FORWARD (policy) and firewalld's (a reject); not an input chain, never portpilot's own */
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].table, "filter");
+	assert_string_equal(v[0].chain, "FORWARD");
+	assert_true(v[0].policy_drop);
+	assert_false(v[0].handled);
+	assert_non_null(strstr(v[0].fix, "DOCKER-USER"));
+	assert_string_equal(v[1].table, "firewalld");
+	assert_int_equal(v[1].prio, 10);
+	assert_false(v[1].policy_drop);
+	assert_int_equal(v[1].drop_rules, 1);
+	free(v);
+	/* portpilot's accept in DOCKER-USER: handled */
+	struct pp_buf b = { 0 };
+	pp_buf_addstr(&b, "table ip filter {\n\tchain DOCKER-USER {\n\t\tct mark & 0x10000000 == 0x10000000 "
+	              "xt match \"conntrack\" counter packets 0 bytes 0 accept comment \"pp:forward\"\n\t}\n"
+	              "\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\n");
+	assert_int_equal(pp_nft_blockers(b.data, &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_true(v[0].handled);
+	free(v);
+	pp_buf_free(&b);
+	(void)st;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_render_elements),
+		cmocka_unit_test(test_listing_roundtrip_and_plans),
+		cmocka_unit_test(test_status_through_ops),
+		cmocka_unit_test(test_blockers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
