@@ -310,7 +310,7 @@ extern const struct pp_backend_ops pp_backend_nftables;
  * Open the backend [site] backend names: iptables, nftables, or auto (also when t is NULL or
  * the key is absent). auto picks nftables when its detect passes and no iptables-legacy
  * table holds rules (nf_tables could not order its rules against those), else iptables.
- * PORTPILOT_BACKEND=NAME overrides the table (tests, benches). b->why says which and why;
+ * PORTPILOT_BACKEND=NAME says what auto means (tests, benches). b->why says which and why;
  * a backend named but unusable is an error, never a silent fallback.
  */
 int pp_backend_open_for(struct pp_backend *b, const struct pp_table *t, struct pp_error *err);

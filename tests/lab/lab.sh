@@ -51,6 +51,9 @@ LAB_SRV3_IP=192.168.2.103
 LAB_LANHOST_IP=192.168.2.50
 LAB_PY=/usr/bin/python3
 [ -x "$LAB_PY" ] || LAB_PY=python3
+# What [site] backend = auto (or no key) means in the lab suites: iptables, whose rules they read
+# and edit; PP_BACKEND=nftables runs them on the other backend (a table's own key still wins).
+export PORTPILOT_BACKEND="${PP_BACKEND:-iptables}"
 
 lab_need_root() {
 	if [ "$(id -u)" != 0 ]; then echo "# lab: needs root (network namespaces)"; exit 77; fi

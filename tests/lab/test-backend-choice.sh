@@ -5,6 +5,7 @@
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 lab_begin
+unset PORTPILOT_BACKEND   # lab.sh pins what auto means: this test wants the real auto
 pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
 lab_seed_table "$T"
 line=$(grep -n '^hairpin' "$T" | cut -d: -f1)
