@@ -262,7 +262,7 @@ int pp_cmd_confirm(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_rollback(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_status(struct pp_cli *cli, int argc, char **argv);
 
-/* "nat", "filter": the iptables name of t (core/rules-ruleset.c). */
-const char *pp_nf_table_name(enum pp_nf_table t);
+/* "nat", "filter": the iptables name of each table (core/rules-ruleset.c). */
+extern const char *const pp_nf_table_names[PP_NF__COUNT];
 
 #endif
