@@ -262,7 +262,8 @@ int pp_cmd_confirm(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_rollback(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_status(struct pp_cli *cli, int argc, char **argv);
 
-/* "nat", "filter": the iptables name of each table (core/rules-ruleset.c). */
-extern const char *const pp_nf_table_names[PP_NF__COUNT];
+/* "nat", "filter": the iptables name of each enum pp_nf_table (core/rules-ruleset.c). Unsized,
+ * so that it does not depend on where the enum is declared. */
+extern const char *const pp_nf_table_names[];
 
 #endif
