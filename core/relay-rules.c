@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "portpilot/backend.h"
+#include "portpilot/backend-iptables.h"
 #include "portpilot/relay.h"
 #include "portpilot/util.h"
 
@@ -135,7 +135,7 @@ struct hook {
 };
 
 static bool
-hook_present(const struct pp_backend *b, const struct hook *h)
+hook_present(const struct pp_ipt *b, const struct hook *h)
 {
 	char *argv[] = { (char *)b->cmd, "-w", "-t", (char *)h->table, "-C", (char *)h->chain, "-j",
 	                 (char *)h->target, NULL };
@@ -148,7 +148,7 @@ hook_present(const struct pp_backend *b, const struct hook *h)
  * host's own (an accept) must not come before the edge's drops.
  */
 static int
-restore(const struct pp_backend *b, const char *rules, const struct hook *hooks, size_t nh, bool up,
+restore(const struct pp_ipt *b, const char *rules, const struct hook *hooks, size_t nh, bool up,
         struct pp_error *err)
 {
 	struct pp_buf t = { 0 };
@@ -264,9 +264,9 @@ pp_relay_up(const struct pp_table *t, const char *state_dir, struct pp_error *er
 	}
 	char pub[PP_WG_KEY_LEN + 1], ka[16], ep[300], addr[24];
 	bool created, userspace;
-	struct pp_backend b;
+	struct pp_ipt b;
 	int rc = 0;
-	if (pp_wg_key_ensure(state_dir, "relay.key", pub, &created, err) < 0 || pp_backend_open(&b, err) < 0 ||
+	if (pp_wg_key_ensure(state_dir, "relay.key", pub, &created, err) < 0 || pp_ipt_open(&b, err) < 0 ||
 	    pp_wg_link_up(r.ifname, &userspace, err) < 0) {
 		pp_relay_site_free(&r);
 		return -1;
@@ -303,12 +303,12 @@ int
 pp_relay_down(const struct pp_table *t, struct pp_error *err)
 {
 	struct pp_relay_site r;
-	struct pp_backend b;
+	struct pp_ipt b;
 	if (pp_relay_site_parse(t, &r, err) < 0)
 		return -1;
 	const char *ifname = r.on ? r.ifname : PP_RELAY_IF;
 	int rc = 0;
-	if (pp_backend_open(&b, err) < 0) {
+	if (pp_ipt_open(&b, err) < 0) {
 		pp_relay_site_free(&r);
 		return -1;
 	}
@@ -357,8 +357,8 @@ pp_edge_up(const struct pp_edge_conf *c, const char *state_dir, struct pp_error 
 {
 	char pub[PP_WG_KEY_LEN + 1], lp[8], addr[24];
 	bool created, userspace;
-	struct pp_backend b;
-	if (pp_wg_key_ensure(state_dir, "edge.key", pub, &created, err) < 0 || pp_backend_open(&b, err) < 0)
+	struct pp_ipt b;
+	if (pp_wg_key_ensure(state_dir, "edge.key", pub, &created, err) < 0 || pp_ipt_open(&b, err) < 0)
 		return -1;
 	/* The rules first: the tunnel never exists without its walls. */
 	char *rules = pp_edge_rules(c);
@@ -395,8 +395,8 @@ pp_edge_up(const struct pp_edge_conf *c, const char *state_dir, struct pp_error 
 int
 pp_edge_down(const struct pp_edge_conf *c, struct pp_error *err)
 {
-	struct pp_backend b;
-	if (pp_backend_open(&b, err) < 0)
+	struct pp_ipt b;
+	if (pp_ipt_open(&b, err) < 0)
 		return -1;
 	/* The tunnel first, the walls last. */
 	int rc = pp_wg_link_down(c->ifname, err);

@@ -5,6 +5,8 @@
 #include "portpilot/backend-iptables.h"
 #include "portpilot/util.h"
 
+static const char *const *const table_names = pp_nf_table_names;   /* the one copy: rules-ruleset.c */
+
 static bool
 same_rules(const struct pp_chain *a, const struct pp_chain *b)
 {
@@ -143,7 +145,7 @@ plan_table(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp
 		}
 	}
 	if (decl.len || hk.len || tail.len) {
-		pp_buf_printf(b, "*%s\n", pp_nf_table_name(t));
+		pp_buf_printf(b, "*%s\n", table_names[t]);
 		if (decl.len)
 			pp_buf_add(b, decl.data, decl.len);
 		if (rules.len)
@@ -405,7 +407,7 @@ layout_drift(const struct pp_ruleset *want, const struct pp_ruleset *live, struc
 		for (size_t i = 0; i < wh->n; i++)
 			if (count_rule(lh, wh->rules[i]) == 0)
 				add_line(&ls->problems, &ls->nproblems,
-				         pp_xasprintf("%s: missing %s", pp_nf_table_name(t), wh->rules[i]));
+				         pp_xasprintf("%s: missing %s", table_names[t], wh->rules[i]));
 	}
 	for (size_t i = 0; i < want->n; i++) {
 		const struct pp_chain *w = &want->chains[i];
@@ -414,12 +416,12 @@ layout_drift(const struct pp_ruleset *want, const struct pp_ruleset *live, struc
 			if (!untagged(w->rules[j]) || (l && count_rule(l, w->rules[j]) > 0))
 				continue;
 			add_line(&ls->problems, &ls->nproblems,
-			         pp_xasprintf("%s: missing %s", pp_nf_table_name(w->table), w->rules[j]));
+			         pp_xasprintf("%s: missing %s", table_names[w->table], w->rules[j]));
 		}
 		for (size_t j = 0; l && j < l->n; j++) {
 			if (untagged(l->rules[j]) && count_rule(w, l->rules[j]) == 0)
 				add_line(&ls->problems, &ls->nproblems,
-				         pp_xasprintf("%s: unexpected %s", pp_nf_table_name(w->table), l->rules[j]));
+				         pp_xasprintf("%s: unexpected %s", table_names[w->table], l->rules[j]));
 		}
 	}
 }

@@ -11,13 +11,7 @@ struct pp_chain_index {
 	size_t cap;
 };
 
-const char *
-pp_nf_table_name(enum pp_nf_table t)
-{
-	static const char *const names[PP_NF__COUNT] = { "nat", "filter" };
-
-	return names[t];
-}
+const char *const pp_nf_table_names[PP_NF__COUNT] = { "nat", "filter" };
 
 static size_t
 hash(enum pp_nf_table t, const char *s)
@@ -185,7 +179,7 @@ pp_ruleset_text(const struct pp_ruleset *rs)
 	for (int t = PP_NF__COUNT - 1; t >= 0; t--) {
 		size_t n;
 		struct pp_chain **v = sorted(rs, t, &n);
-		pp_buf_printf(&b, "*%s\n", pp_nf_table_name(t));
+		pp_buf_printf(&b, "*%s\n", pp_nf_table_names[t]);
 		for (size_t i = 0; i < n; i++)
 			pp_buf_printf(&b, ":%s - [0:0]\n", v[i]->name);
 		for (size_t i = 0; i < rs->hooks[t].n; i++)

@@ -24,8 +24,8 @@
 #define PP_CHAIN_PREFIX "PP-"
 
 enum pp_nf_table { PP_NAT, PP_FILTER, PP_NF__COUNT };
-/* "nat", "filter": the iptables name of t (core/rules-ruleset.c). */
-const char *pp_nf_table_name(enum pp_nf_table t);
+/* "nat", "filter": the iptables name of each enum pp_nf_table (core/rules-ruleset.c). */
+extern const char *const pp_nf_table_names[PP_NF__COUNT];
 
 
 struct pp_chain {

@@ -66,10 +66,10 @@ struct pp_want {
 	struct pp_cidr lan;
 	uint32_t public_ip;             /* [site] public_ip; 0 = auto (match the router's local addresses) */
 	bool hairpin;                   /* [site] hairpin */
-	char relay_if[16];              /* the relay's tunnel, a second way in from outside; "" none */
 	struct pp_want_map *maps;       /* every mapping of the table, in table order */
 	size_t n;
 	size_t leaf_max;                /* layout hint (benches): 0 default, SIZE_MAX one linear chain */
+	char relay_if[16];              /* the relay's tunnel, a second way in from outside; "" none */
 };
 /* The model of t at now (LAN subnet from the table or the interface). -1 if [site] lacks what
    a backend needs (no or a bad wan_interface), err naming file, line and the fix. */
