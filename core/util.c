@@ -544,10 +544,19 @@ pp_json_field(const char *obj, const char *key, char *out, size_t n)
 	size_t k = 0;
 
 	out[0] = '\0';
-	snprintf(pat, sizeof pat, "\"%s\":", key);
-	if (obj == NULL || (p = strstr(obj, pat)) == NULL)
+	snprintf(pat, sizeof pat, "\"%s\"", key);
+	/* The first "key" that a colon follows (JSON allows blanks before it, as writers that
+	 * pretty-print put): a string value equal to the key has a ',' ']' or '}' there. */
+	for (p = obj ? strstr(obj, pat) : NULL; p; p = strstr(p + 1, pat)) {
+		const char *c = p + strlen(pat) + strspn(p + strlen(pat), " \t\r\n");
+		if (*c == ':') {
+			p = c + 1;
+			break;
+		}
+	}
+	if (p == NULL)
 		return false;
-	for (p += strlen(pat); *p == ' '; p++)
+	for (; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
 		;
 	if (*p != '"') {
 		k = strcspn(p, ",} \r\n\t");
