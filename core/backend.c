@@ -228,6 +228,22 @@ pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct 
                    time_t now, struct pp_map_status **st, struct pp_layout_status *ls,
                    struct pp_error *err)
 {
+	/* The table names another backend than the caller opened (the TUI opens one before it has
+	 * a table): the status is the named backend's, or every row would read missing. */
+	const char *v = t->site.val[PP_S_BACKEND];
+	if (v && pp_backend_ops_named(v) && strcmp(v, b->ops->name) != 0) {
+		struct pp_backend o;
+		struct pp_live l2;
+		if (pp_backend_open_named(&o, v, err) < 0)
+			return -1;
+		int rc = pp_backend_read(&o, &l2, err);
+		if (rc == 0) {
+			rc = pp_status_read_all(t, &o, &l2, now, st, ls, err);
+			pp_live_free(&l2);
+		}
+		pp_backend_close(&o);
+		return rc;
+	}
 	struct pp_want w;
 	if (pp_want_build(t, now, &w, err) < 0)
 		return -1;
