@@ -583,6 +583,16 @@ pp_nft_plan_make(const struct pp_nft_state *want, const struct pp_nft_state *liv
 {
 	memset(p, 0, sizeof *p);
 	struct pp_buf b = { 0 };
+	if (!want->present) {
+		/* "no table" (a snapshot from before portpilot's first apply): delete it, nothing else */
+		if (live->present) {
+			p->full = true;
+			p->text = pp_xstrdup("table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n");
+			for (int i = 0; i < PP_NFT__SETS; i++)
+				p->el_deleted += live->el[i].n;
+		}
+		return;
+	}
 	if (!live->present || !strv_eq(&want->skel, &live->skel)) {
 		/* One transaction: create (so the delete cannot fail), delete, define anew. */
 		p->full = true;
@@ -697,7 +707,8 @@ pp_nft_run(const char *text, bool check, char **out, struct pp_error *err)
 	nft_ctx_set_dry_run(c, check);
 	int rc = nft_run_cmd_from_buffer(c, text);
 	if (rc != 0)
-		nft_message(c, err, check ? "the transaction does not check" : "the transaction was refused, nothing changed");
+		nft_message(c, err, check ? "the transaction does not check"
+		                  : strncmp(text, "list ", 5) == 0 ? "cannot list" : "the transaction was refused, nothing changed");
 	else if (out)
 		*out = pp_xstrdup(nft_ctx_get_output_buffer(c));
 	nft_ctx_free(c);
@@ -865,8 +876,10 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 			cur.policy_drop = strstr(s, "policy drop") != NULL;
 			continue;
 		}
+		/* portpilot's accept, as nft shows iptables-nft's translation of it (the comment is not shown) */
 		if (strcmp(fam, "ip") == 0 && strcmp(tab, "filter") == 0 && strcmp(chain, "DOCKER-USER") == 0 &&
-		    strstr(s, "pp:forward"))
+		    (strstr(s, "pp:forward") || (strstr(s, OWN_MARK " == " OWN_MARK) && strstr(s, "ct status dnat") &&
+		                                 strstr(s, "accept"))))
 			docker_user_ours = true;
 		if (in_base && rule_drops(s))
 			cur.drop_rules++;
@@ -877,6 +890,7 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 		struct pp_nft_blocker *b = &(*v)[i];
 		bool docker = docker_user && strcmp(b->family, "ip") == 0 && strcmp(b->table, "filter") == 0 &&
 		              strcmp(b->chain, "FORWARD") == 0;
+		b->docker = docker;
 		b->handled = docker && docker_user_ours;
 		if (docker)
 			snprintf(b->fix, sizeof b->fix, "Docker's FORWARD consults DOCKER-USER first: portpilot's accept "

@@ -25,6 +25,7 @@ struct nft_view {
 /* b->priv */
 struct nft_be {
 	bool docker_user;               /* from the last read: commit keeps an accept there */
+	bool want_present;              /* the last plan's target has portpilot's table */
 };
 
 static struct pp_nft_state *
@@ -105,31 +106,36 @@ view_of(char *text)
 	return v;
 }
 
-/* Every table but portpilot's own: one listing command each, in one run. */
+/* Every table but portpilot's own, one listing each (nft 1.0.6 fails a buffer of several lists). */
 static int
 read_view(struct nft_view **out, struct pp_error *err)
 {
 	char *tables = NULL;
 	if (pp_nft_run("list tables", false, &tables, err) < 0)
 		return -1;
-	struct pp_buf cmd = { 0 };
+	struct pp_buf all = { 0 };
+	pp_buf_addstr(&all, "");
 	char *save = NULL;
-	for (char *l = strtok_r(tables, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+	int rc = 0;
+	for (char *l = strtok_r(tables, "\n", &save); l && rc == 0; l = strtok_r(NULL, "\n", &save)) {
 		char fam[16], name[128];
 		if (sscanf(l, "table %15s %127s", fam, name) != 2)
 			continue;
 		if (strcmp(fam, "inet") == 0 && (strcmp(name, PP_NFT_TABLE) == 0 || strcmp(name, LOG_TABLE) == 0))
 			continue;
-		pp_buf_printf(&cmd, "list table %s %s\n", fam, name);
+		char cmd[200], *text = NULL;
+		snprintf(cmd, sizeof cmd, "list table %s %s", fam, name);
+		rc = pp_nft_run(cmd, false, &text, err);
+		if (text)
+			pp_buf_addstr(&all, text);
+		free(text);
 	}
 	free(tables);
-	char *text = NULL;
-	if (cmd.data && pp_nft_run(cmd.data, false, &text, err) < 0) {
-		pp_buf_free(&cmd);
+	if (rc < 0) {
+		pp_buf_free(&all);
 		return -1;
 	}
-	pp_buf_free(&cmd);
-	*out = view_of(text ? text : pp_xstrdup(""));
+	*out = view_of(all.data);
 	return 0;
 }
 
@@ -390,8 +396,9 @@ live_or_none(const struct pp_be_state *live, struct pp_nft_state *none)
 static void
 nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live, struct pp_plan *p)
 {
-	(void)b;
 	memset(p, 0, sizeof *p);
+	if (b->priv)
+		((struct nft_be *)b->priv)->want_present = S(want)->present;
 	struct pp_nft_state none;
 	const struct pp_nft_state *l = live_or_none(live, &none);
 	struct pp_nft_plan np;
@@ -492,11 +499,13 @@ nft_diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 		pp_nft_state_free(&none);
 }
 
+/* nft --check costs about what the commit costs and the commit is all-or-nothing anyway:
+   the dry run is for when it is asked for always (a rollback, a restore). */
 static int
-nft_test(struct pp_backend *b, const struct pp_plan *p, struct pp_error *err)
+nft_test(struct pp_backend *b, const struct pp_plan *p, bool always, struct pp_error *err)
 {
 	(void)b;
-	return p->restore ? pp_nft_run(p->restore, true, NULL, err) : 0;
+	return always && p->restore ? pp_nft_run(p->restore, true, NULL, err) : 0;
 }
 
 /* Keep (or take out) the accept for portpilot's flows in Docker's DOCKER-USER. */
@@ -519,13 +528,22 @@ nft_commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), v
 	/* libnftables hands the batch over and waits in one call: the engine's staging goes first. */
 	if (during)
 		during(arg);
-	if (pp_nft_run(p->restore, false, NULL, err) < 0)
+	/* Tests: PORTPILOT_NFT_FAULT=commit makes the kernel refuse the transaction (a duplicate
+	   create), as a PATH wrapper makes iptables-restore fail for the iptables backend. */
+	const char *fault = getenv("PORTPILOT_NFT_FAULT");
+	char *text = fault && strcmp(fault, "commit") == 0
+	           ? pp_xasprintf("%screate element inet " PP_NFT_TABLE " restricted { tcp . 0 }\n"
+	                          "create element inet " PP_NFT_TABLE " restricted { tcp . 0 }\n", p->restore)
+	           : NULL;
+	int rc = pp_nft_run(text ? text : p->restore, false, NULL, err);
+	free(text);
+	if (rc < 0)
 		return -1;
 	/* As the iptables backend hooks PP-FWD into DOCKER-USER: Docker's FORWARD drop would
 	   otherwise drop what portpilot's forward chain accepts (nftables runs every base chain). */
 	struct nft_be *be = b->priv;
 	if (be && be->docker_user)
-		docker_accept(true);
+		docker_accept(be->want_present);
 	return 0;
 }
 
@@ -679,7 +697,12 @@ nft_checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 		const struct pp_nft_blocker *k = &v->blk[i];
 		if (k->handled)
 			continue;
-		if (k->policy_drop)
+		if (k->docker)
+			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
+			                "nftables: %s %s %s (Docker, forward hook, priority %d) drops by policy what "
+			                "portpilot's own table accepts; the apply puts an accept for portpilot's flows "
+			                "into DOCKER-USER, which it consults first", k->family, k->table, k->chain, k->prio);
+		else if (k->policy_drop)
 			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
 			                "nftables: %s %s %s (forward hook, priority %d) has policy drop: in nftables an "
 			                "accept ends only its own chain, so it still drops the flows portpilot forwards",
@@ -713,9 +736,10 @@ nft_dnat_present(struct pp_backend *b, const struct pp_live *live, const struct 
 {
 	(void)b;
 	memset(a, 0, sizeof *a);
+	snprintf(a->where, sizeof a->where, "table inet " PP_NFT_TABLE " map dnat_to");
+	snprintf(a->how, sizeof a->how, "nft list map inet " PP_NFT_TABLE " dnat_to");
 	if (!live->own)
 		return;
-	a->known = true;
 	a->present = true;
 	const struct pp_nft_state *l = S(live->own);
 	char ip[16];
@@ -751,9 +775,9 @@ nft_forward_state(struct pp_backend *b, const struct pp_live *live, uint32_t int
 	(void)b;
 	(void)internal_ip;
 	memset(a, 0, sizeof *a);
+	snprintf(a->where, sizeof a->where, "the forward hook (every table)");
 	if (!live->own || !live->view)
 		return;
-	a->known = true;
 	a->policy_drop = policy_blocker(live->view) != NULL;
 	const struct pp_nft_state *l = S(live->own);
 	for (size_t i = 0; i < l->skel.n && !a->accept; i++)

@@ -102,6 +102,7 @@ struct pp_nft_blocker {
 	int prio;
 	bool policy_drop;               /* the chain's policy is drop */
 	size_t drop_rules;              /* rules in it ending in drop or reject */
+	bool docker;                    /* Docker's FORWARD with DOCKER-USER: portpilot's commit puts an accept there */
 	bool handled;                   /* portpilot's accept sits in a chain this one consults (DOCKER-USER) */
 	char fix[512];                  /* what to do, in words */
 };

@@ -271,3 +271,10 @@ internal_ip   = $LAB_SRV3_IP
 internal_port = 80
 EOF
 }
+
+# PP_BACKEND=iptables|nftables|auto (default iptables): the backend portpilot runs in the lab,
+# exported as PORTPILOT_BACKEND (which overrides [site] backend); tests/lab/test-nft-suites.sh
+# runs the key suites again with nftables. lab_nft: true when that backend is nftables.
+PORTPILOT_BACKEND=${PP_BACKEND:-iptables}
+export PORTPILOT_BACKEND
+lab_nft() { [ "$PORTPILOT_BACKEND" = nftables ]; }
