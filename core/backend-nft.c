@@ -191,7 +191,13 @@ render_skel(const struct pp_want *w, struct pp_nft_state *s)
 	skel(s, "chain map_in", "ct mark set ct mark | " OWN_MARK);
 	skel(s, "chain map_in", "dnat ip to meta l4proto . th dport map @dnat_to");
 	skel(s, "chain map_in", "ct mark set ct mark & 0xefffffff");
-	skel(s, "chain prerouting", "type nat hook prerouting priority dstnat; policy accept;");
+	/*
+	 * dstnat - 1: ahead of the other tools' nat chains at dstnat (iptables-nft, Docker,
+	 * firewalld). At equal priority the chain registered last would run first, so which DNAT
+	 * a flow got would depend on which table was (re)created last; one step earlier makes
+	 * portpilot's mappings hold whatever the order, as PP-PRE's place in PREROUTING does.
+	 */
+	skel(s, "chain prerouting", "type nat hook prerouting priority dstnat - 1; policy accept;");
 	snprintf(line, sizeof line, "iifname \"%s\" meta l4proto { tcp, udp } fib daddr type local jump map_in", wan);
 	skel(s, "chain prerouting", line);
 	if (hairpin) {
@@ -205,7 +211,7 @@ render_skel(const struct pp_want *w, struct pp_nft_state *s)
 		}
 		skel(s, "chain prerouting", line);
 	}
-	skel(s, "chain output", "type nat hook output priority -100; policy accept;");
+	skel(s, "chain output", "type nat hook output priority -101; policy accept;");
 	/* The router's own connections: no allow list, no mark (they are not forwarded). */
 	skel(s, "chain output", "ip daddr != 127.0.0.0/8 meta l4proto { tcp, udp } fib daddr type local "
 	     "dnat ip to meta l4proto . th dport map @dnat_to");

@@ -9,6 +9,7 @@
 
 #define LOG_TABLE "portpilot_log"       /* the access log's copies: a table of its own, outside the layout */
 #define DOCKER_TAG "pp:forward"
+#define DOCKER_FACT "# portpilot: accept in DOCKER-USER\n"
 /* Docker's DOCKER-USER is iptables-nft's: a native nft rule there would make iptables-nft (and so
    Docker) refuse the whole table ("incompatible"), so the accept goes in through iptables-nft. */
 #define DOCKER_MATCH "-m", "connmark", "--mark", "0x10000000/0x10000000", "-m", "conntrack", "--ctstate", \
@@ -19,12 +20,15 @@ struct nft_view {
 	char *text;                     /* the other tables, as nft lists them */
 	struct pp_nft_blocker *blk;
 	size_t nblk;
+	struct pp_nft_foreign *fr;      /* their chains, for the walk of one mapping's flow */
 	bool docker_user;               /* ip filter DOCKER-USER exists */
+	bool docker_ours;               /* portpilot's accept is in it */
 };
 
 /* b->priv */
 struct nft_be {
 	bool docker_user;               /* from the last read: commit keeps an accept there */
+	bool docker_ours;               /* and it is there already */
 	bool want_present;              /* the last plan's target has portpilot's table */
 };
 
@@ -88,6 +92,7 @@ view_free(struct nft_view *v)
 		return;
 	free(v->text);
 	free(v->blk);
+	pp_nft_foreign_free(v->fr);
 	free(v);
 }
 
@@ -103,6 +108,11 @@ view_of(char *text)
 		v->nblk = 0;
 	}
 	v->docker_user = strstr(text, "chain DOCKER-USER {") != NULL;
+	for (size_t i = 0; i < v->nblk; i++)
+		v->docker_ours |= v->blk[i].docker && v->blk[i].handled;
+	/* facts written right after a commit that put the accept there (the cached read) */
+	v->docker_ours |= strncmp(text, DOCKER_FACT, strlen(DOCKER_FACT)) == 0;
+	v->fr = pp_nft_foreign_parse(text);
 	return v;
 }
 
@@ -155,8 +165,10 @@ nft_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err)
 	}
 	live->own = (struct pp_be_state *)own;
 	live->view = v;
-	if (b->priv)
+	if (b->priv) {
 		((struct nft_be *)b->priv)->docker_user = v->docker_user;
+		((struct nft_be *)b->priv)->docker_ours = v->docker_ours;
+	}
 	return 0;
 }
 
@@ -397,8 +409,9 @@ static void
 nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live, struct pp_plan *p)
 {
 	memset(p, 0, sizeof *p);
-	if (b->priv)
-		((struct nft_be *)b->priv)->want_present = S(want)->present;
+	struct nft_be *be = b->priv;
+	if (be)
+		be->want_present = S(want)->present;
 	struct pp_nft_state none;
 	const struct pp_nft_state *l = live_or_none(live, &none);
 	struct pp_nft_plan np;
@@ -407,7 +420,15 @@ nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 	p->chains_written = np.el_added;
 	p->chains_dropped = np.el_deleted;
 	p->hooks_changed = np.full;
-	p->commits = np.text ? 1 : 0;
+	/* Docker's DOCKER-USER lacks portpilot's accept (or holds a stale one): a commit is due even
+	   when the table itself is as wanted ("table" alone is a no-op transaction) */
+	if (be && be->docker_user && be->docker_ours != S(want)->present) {
+		if (!p->restore)
+			p->restore = pp_xstrdup(S(want)->present ? "table inet " PP_NFT_TABLE "\n"
+			                        : "table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n");
+		p->hooks_changed++;
+	}
+	p->commits = p->restore ? 1 : 0;
 	size_t wn, ln, nc, cap = 0;
 	struct tagged *wt = by_tag(S(want), &wn), *lt = by_tag(l, &ln);
 	struct change *c = changes(wt, wn, lt, ln, &nc);
@@ -558,10 +579,11 @@ nft_gen(struct pp_backend *b, struct pp_gen *g)
 static char *
 nft_facts(struct pp_backend *b, const struct pp_live *live, const struct pp_plan *p)
 {
-	(void)b;
 	(void)p;
 	const struct nft_view *v = live->view;
-	return pp_xstrdup(v && v->text ? v->text : "");
+	const struct nft_be *be = b->priv;
+	bool ours = be && be->docker_user && be->want_present;
+	return pp_xasprintf("%s%s", ours ? DOCKER_FACT : "", v && v->text ? v->text : "");
 }
 
 static int
@@ -576,9 +598,21 @@ nft_adopt(struct pp_backend *b, char *own, char *facts, struct pp_live *live, st
 	}
 	live->own = s;
 	live->view = view_of(facts ? facts : pp_xstrdup(""));
-	if (b->priv)
+	if (b->priv) {
 		((struct nft_be *)b->priv)->docker_user = ((struct nft_view *)live->view)->docker_user;
+		((struct nft_be *)b->priv)->docker_ours = ((struct nft_view *)live->view)->docker_ours;
+	}
 	return 0;
+}
+
+/* Mapping m's new connections, as the walk needs them. */
+static void
+query_of(const struct pp_want *w, const struct pp_want_map *m, uint32_t wan_addr, struct pp_foreign_query *q)
+{
+	*q = (struct pp_foreign_query){ .proto = m->proto, .pub_lo = m->pub_lo, .pub_hi = m->pub_hi,
+	                                .in_lo = m->in_lo, .in_hi = m->in_hi, .internal_ip = m->internal_ip,
+	                                .public_ip = w->public_ip ? w->public_ip : wan_addr,
+	                                .wan_if = w->wan_if, .lan_if = w->lan_if };
 }
 
 /* An unhandled forward blocker with policy drop: every forwarded flow dies there. */
@@ -589,18 +623,6 @@ policy_blocker(const struct nft_view *v)
 		if (v->blk[i].policy_drop && !v->blk[i].handled)
 			return &v->blk[i];
 	return NULL;
-}
-
-static void
-blocker_hit(const struct pp_nft_blocker *k, struct pp_foreign_hit *hit)
-{
-	memset(hit, 0, sizeof *hit);
-	hit->kind = PP_FOREIGN_DROP;
-	snprintf(hit->table, sizeof hit->table, "%.7s", k->table);
-	snprintf(hit->chain, sizeof hit->chain, "%.31s", k->chain);
-	snprintf(hit->path, sizeof hit->path, "%.7s %.40s %.40s (forward hook, priority %d)", k->family, k->table,
-	         k->chain, k->prio);
-	snprintf(hit->rule, sizeof hit->rule, "policy drop");
 }
 
 static int
@@ -623,7 +645,8 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 	}
 	size_t wn, ln;
 	struct tagged *wt = by_tag(S(ws), &wn), *lt = by_tag(l, &ln);
-	const struct pp_nft_blocker *blk = policy_blocker(live->view);
+	const struct nft_view *view = live->view;
+	uint32_t wan_addr = pp_iface_addr4(w->wan_if);
 	for (size_t i = 0; i < w->n; i++) {
 		const struct pp_want_map *m = &w->maps[i];
 		size_t tl = strlen(m->tag);
@@ -642,23 +665,24 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 			s->sync = PP_SYNC_MISSING;
 		else if (nlay || !runs_equal(wt + a, ae - a, lt + c, ce - c))
 			s->sync = PP_SYNC_DRIFTED;
-		else if (blk) {
-			struct pp_foreign_hit hit;
-			blocker_hit(blk, &hit);
-			s->sync = PP_SYNC_BLOCKED;
-			s->shadow = pp_xasprintf("%s %s %s: policy drop", blk->family, blk->table, blk->chain);
-			s->shadow_drops = true;
-			s->shadow_words = pp_xasprintf("%s %s %s (forward hook, priority %d) drops by policy what portpilot's "
-			                               "forward chain accepts: %s", blk->family, blk->table, blk->chain,
-			                               blk->prio, blk->fix);
-		} else
+		else
 			s->sync = PP_SYNC_OK;
+		struct pp_foreign_query q;
+		struct pp_foreign_hit hit;
+		query_of(w, m, wan_addr, &q);
+		if (s->sync == PP_SYNC_OK && view && pp_nft_foreign_first(view->fr, &q, false, &hit) == 1) {
+			s->sync = hit.kind == PP_FOREIGN_DNAT ? PP_SYNC_SHADOWED : PP_SYNC_BLOCKED;
+			s->shadow = pp_xasprintf("%s: \"%s\"", hit.path, hit.rule);
+			s->shadow_drops = hit.kind == PP_FOREIGN_DROP;
+			s->shadow_words = pp_foreign_words(&hit);
+		}
 	}
 	if (ls) {
 		memset(ls, 0, sizeof *ls);
 		ls->problems = lay;
 		ls->nproblems = nlay;
 		lay = NULL;
+		nlay = 0;
 		/* tags in the kernel that no section of the table has */
 		for (size_t k = 0; k < ln; k = run_end(lt, ln, k)) {
 			bool known = false;
@@ -687,12 +711,54 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 	return 0;
 }
 
+/* The host's part, as the iptables backend says it: forwarding off, strict reverse-path filter. */
+static void
+host_checks(const struct pp_want *w, struct pp_findings *out)
+{
+	if (pp_sysctl_read("net.ipv4.ip_forward") == 0)
+		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
+		                "run portpilot apply --enable-forwarding (or set net.ipv4.ip_forward=1 in /etc/sysctl.d)",
+		                "net.ipv4.ip_forward is 0: the router does not forward, no mapping can work");
+	int all = pp_sysctl_read("net.ipv4.conf.all.rp_filter"), one = -1;
+	if (w->wan_if && !strchr(w->wan_if, '.') && !strchr(w->wan_if, '/')) {
+		char *n = pp_xasprintf("net.ipv4.conf.%s.rp_filter", w->wan_if);
+		one = pp_sysctl_read(n);
+		free(n);
+	}
+	if (all == 1 || one == 1)
+		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
+		                "use loose mode: sysctl net.ipv4.conf.all.rp_filter=2 (and the WAN interface's)",
+		                "strict reverse-path filtering (rp_filter=1) drops forwarded replies when routes are asymmetric");
+}
+
 static void
 nft_checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *live, struct pp_findings *out)
 {
 	(void)b;
-	(void)w;
+	host_checks(w, out);
 	const struct nft_view *v = live->view;
+	/* per mapping: another table's rule that takes or drops its flows (a few make the point) */
+	enum { MAX_SHOWN = 10 };
+	uint32_t wan_addr = pp_iface_addr4(w->wan_if);
+	bool docker = false;
+	for (size_t i = 0; v && i < v->nblk; i++)
+		docker |= v->blk[i].docker;
+	for (size_t i = 0, shown = 0; v && i < w->n && shown < MAX_SHOWN; i++) {
+		const struct pp_want_map *m = &w->maps[i];
+		struct pp_foreign_query q;
+		struct pp_foreign_hit h;
+		query_of(w, m, wan_addr, &q);
+		/* Docker's policy: the commit puts portpilot's accept into DOCKER-USER (said below) */
+		if (!m->active || pp_nft_foreign_first(v->fr, &q, docker, &h) != 1)
+			continue;
+		char *words = pp_foreign_words(&h);
+		pp_findings_add(out, PP_WARNING, m->line, m->name, NULL,
+		                "remove or narrow that rule, or give the mapping another public_port (portpilot "
+		                "never changes another tool's rules)",
+		                "%s: %s, before portpilot's rules", h.kind == PP_FOREIGN_DNAT ? "shadowed" : "blocked", words);
+		free(words);
+		shown++;
+	}
 	for (size_t i = 0; v && i < v->nblk; i++) {
 		const struct pp_nft_blocker *k = &v->blk[i];
 		if (k->handled)
@@ -707,11 +773,7 @@ nft_checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 			                "nftables: %s %s %s (forward hook, priority %d) has policy drop: in nftables an "
 			                "accept ends only its own chain, so it still drops the flows portpilot forwards",
 			                k->family, k->table, k->chain, k->prio);
-		else
-			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
-			                "nftables: %s %s %s (forward hook, priority %d) has %zu drop or reject rule(s) that "
-			                "may drop flows portpilot forwards (portpilot's accept does not end that chain)",
-			                k->family, k->table, k->chain, k->prio, k->drop_rules);
+		/* its drop rules: the per-mapping walk above names the ones that meet a mapping */
 	}
 }
 
@@ -720,14 +782,8 @@ nft_foreign_first(struct pp_backend *b, const struct pp_live *live, const struct
                   struct pp_foreign_hit *hit)
 {
 	(void)b;
-	(void)q;
-	if (!live->view)
-		return -1;
-	const struct pp_nft_blocker *k = policy_blocker(live->view);
-	if (!k)
-		return 0;
-	blocker_hit(k, hit);
-	return 1;
+	const struct nft_view *v = live->view;
+	return v ? pp_nft_foreign_first(v->fr, q, false, hit) : -1;
 }
 
 static void

@@ -119,7 +119,8 @@ ip netns exec "$R" setsid sh -c "echo \$\$ >$pp_tmp/session; $PORTPILOT -f $T --
 check "apply --confirm arms a timer" waits 5 grep -q '^pid=[1-9]' "$S/pending"
 tpid=$(timer_pid "$S")
 session=$(cat "$pp_tmp/session" 2>/dev/null)
-check "the change is live" body_is "$LAB_INET" "$pub:8080/" srv-102
+# the timer is armed before the commit: wait for the commit, not just the pid
+check "the change is live" waits 5 body_is "$LAB_INET" "$pub:8080/" srv-102
 # Signal that group only while it is a session of its own that is not this test's (nor make's).
 own_session() {
 	case "$session" in '' | *[!0-9]* | 0 | 1) return 1;; esac
