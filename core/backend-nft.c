@@ -133,6 +133,19 @@ sources(const struct pp_want *w, const struct pp_want_map *m, struct pp_cidr *ou
 	return k;
 }
 
+static char *
+put_u(char *p, unsigned v)
+{
+	char d[10];
+	int n = 0;
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		*p++ = d[--n];
+	return p;
+}
+
 /* Every element carries the mapping's tag as its comment: status, diff and expiry read it back. */
 static void
 mapping_elements(const struct pp_want *w, const struct pp_want_map *m, struct pp_nft_state *s)
@@ -149,10 +162,21 @@ mapping_elements(const struct pp_want *w, const struct pp_want_map *m, struct pp
 		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
 			continue;
 		const char *pn = k ? "udp" : "tcp";
-		/* One element per port: a range's ports shift by a fixed offset, which a map value cannot express. */
-		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++)
-			strv_add(&s->el[PP_NFT_DNAT], pp_xasprintf("%s . %u comment \"%s\" : %s . %u", pn, p, tag, ip,
-			                                           m->in_lo + (p - m->pub_lo)));
+		/* One element per port: a range's ports shift by a fixed offset, which a map value cannot
+		   express. Written by hand: 20,000 of them through printf cost most of a render. */
+		size_t tl = strlen(tag), il = strlen(ip);
+		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++) {
+			char *e = pp_xmalloc(3 + 3 + 5 + 10 + tl + 4 + il + 3 + 5 + 1), *q = e;
+			memcpy(q, pn, 3);
+			q = put_u((char *)memcpy(q + 3, " . ", 3) + 3, p);
+			q = (char *)memcpy(q, " comment \"", 10) + 10;
+			q = (char *)memcpy(q, tag, tl) + tl;
+			q = (char *)memcpy(q, "\" : ", 4) + 4;
+			q = (char *)memcpy(q, ip, il) + il;
+			q = put_u((char *)memcpy(q, " . ", 3) + 3, m->in_lo + (p - m->pub_lo));
+			*q = '\0';
+			strv_add(&s->el[PP_NFT_DNAT], e);
+		}
 		/* Open mappings cost no allow lookup: only restricted ports are looked up in @allowed. */
 		for (unsigned p = m->pub_lo; p <= m->pub_hi && !open; p++)
 			strv_add(&s->el[PP_NFT_RESTRICTED], pp_xasprintf("%s . %u comment \"%s\"", pn, p, tag));
@@ -494,10 +518,15 @@ pp_nft_el_find(const struct pp_strv *v, const char *key, size_t kl)
 
 /* One element as nft takes it: dnat_to's carry the live counter of their key (it survives a change). */
 static void
-el_put(struct pp_buf *b, int set, const char *el, const struct pp_nft_state *live)
+el_put(struct pp_buf *b, int set, const char *el, const struct pp_nft_state *live, long same)
 {
+	if (set != PP_NFT_DNAT || !live || (same >= 0 && live->pkts[same] == 0 && live->bytes[same] == 0)) {
+		pp_buf_addstr(b, el);
+		return;
+	}
 	size_t kl = pp_nft_key_len(el);
-	long k = set == PP_NFT_DNAT && live ? pp_nft_el_find(&live->el[PP_NFT_DNAT], el, kl) : -1;
+	/* same: el is live's own element at that index (a snapshot of live), no search */
+	long k = same >= 0 ? same : pp_nft_el_find(&live->el[PP_NFT_DNAT], el, kl);
 	if (k < 0 || (live->pkts[k] == 0 && live->bytes[k] == 0)) {
 		pp_buf_addstr(b, el);
 		return;
@@ -525,7 +554,7 @@ pp_nft_state_text(struct pp_buf *b, const struct pp_nft_state *s, const struct p
 				for (size_t e = 0; e < s->el[si].n; e++) {
 					if (e)
 						pp_buf_addstr(b, ",\n\t\t\t");
-					el_put(b, si, s->el[si].v[e], live);
+					el_put(b, si, s->el[si].v[e], live, live == s ? (long)e : -1);
 				}
 				pp_buf_addstr(b, " }\n");
 			}
@@ -575,7 +604,7 @@ el_diff(struct pp_buf *out, const char *verb, int set, const struct pp_strv *a, 
 		if (*verb == 'd')
 			el_key(out, a->v[i]);
 		else
-			el_put(out, set, a->v[i], live);
+			el_put(out, set, a->v[i], live, -1);
 		k++;
 		i++;
 	}

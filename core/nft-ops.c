@@ -259,6 +259,86 @@ by_tag(const struct pp_nft_state *s, size_t *n)
 	return v;
 }
 
+struct tagref {
+	const char *t;
+	size_t l;
+};
+
+static int
+cmp_tagref(const void *a, const void *b)
+{
+	const struct tagref *x = a, *y = b;
+	size_t n = x->l < y->l ? x->l : y->l;
+	int c = strncmp(x->t, y->t, n);
+	return c ? c : (x->l > y->l) - (x->l < y->l);
+}
+
+static void
+tag_push(struct tagref **v, size_t *n, size_t *cap, const char *el)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*v = pp_xrealloc(*v, *cap * sizeof **v);
+	}
+	(*v)[*n].t = pp_nft_el_tag(el, &(*v)[*n].l);
+	(*n)++;
+}
+
+/* The tags of the elements that differ between a and b (a merge of each sorted set), sorted, once each. */
+static struct tagref *
+diff_tags(const struct pp_nft_state *a, const struct pp_nft_state *b, size_t *n)
+{
+	struct tagref *v = NULL;
+	size_t k = 0, cap = 0;
+	for (int s = 0; s < PP_NFT__SETS; s++) {
+		const struct pp_strv *x = &a->el[s], *y = &b->el[s];
+		size_t i = 0, j = 0;
+		while (i < x->n || j < y->n) {
+			int c = i >= x->n ? 1 : j >= y->n ? -1 : strcmp(x->v[i], y->v[j]);
+			if (c == 0) {
+				i++;
+				j++;
+			} else if (c < 0) {
+				tag_push(&v, &k, &cap, x->v[i++]);
+			} else {
+				tag_push(&v, &k, &cap, y->v[j++]);
+			}
+		}
+	}
+	if (k)
+		qsort(v, k, sizeof *v, cmp_tagref);
+	size_t u = 0;
+	for (size_t i = 0; i < k; i++)
+		if (!u || cmp_tagref(&v[u - 1], &v[i]) != 0)
+			v[u++] = v[i];
+	*n = u;
+	return v;
+}
+
+/* by_tag over the elements whose tag is one of tags only: a one-mapping change sorts a few. */
+static struct tagged *
+by_tag_in(const struct pp_nft_state *s, const struct tagref *tags, size_t nt, size_t *n)
+{
+	struct tagged *v = NULL;
+	size_t k = 0, cap = 0;
+	for (int i = 0; i < PP_NFT__SETS && nt; i++)
+		for (size_t j = 0; j < s->el[i].n; j++) {
+			struct tagref r;
+			r.t = pp_nft_el_tag(s->el[i].v[j], &r.l);
+			if (!bsearch(&r, tags, nt, sizeof *tags, cmp_tagref))
+				continue;
+			if (k == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = pp_xrealloc(v, cap * sizeof *v);
+			}
+			v[k++] = (struct tagged){ r.t, r.l, i, s->el[i].v[j], j };
+		}
+	if (k)
+		qsort(v, k, sizeof *v, cmp_tagged);
+	*n = k;
+	return v;
+}
+
 /* The run of v[*i..] with v[*i]'s tag: its end. */
 static size_t
 run_end(const struct tagged *v, size_t n, size_t i)
@@ -429,8 +509,10 @@ nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 		p->hooks_changed++;
 	}
 	p->commits = p->restore ? 1 : 0;
-	size_t wn, ln, nc, cap = 0;
-	struct tagged *wt = by_tag(S(want), &wn), *lt = by_tag(l, &ln);
+	size_t wn, ln, nc, cap = 0, nt;
+	struct tagref *tags = diff_tags(S(want), l, &nt);
+	struct tagged *wt = by_tag_in(S(want), tags, nt, &wn), *lt = by_tag_in(l, tags, nt, &ln);
+	free(tags);
 	struct change *c = changes(wt, wn, lt, ln, &nc);
 	p->changed = pp_xcalloc(nc + 1, sizeof *p->changed);
 	for (size_t i = 0; i < nc; i++) {
@@ -484,8 +566,10 @@ nft_diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 		free(lay[i]);
 	}
 	free(lay);
-	size_t wn, ln, nc;
-	struct tagged *wt = by_tag(S(want), &wn), *lt = by_tag(l, &ln);
+	size_t wn, ln, nc, nt;
+	struct tagref *tags = diff_tags(S(want), l, &nt);
+	struct tagged *wt = by_tag_in(S(want), tags, nt, &wn), *lt = by_tag_in(l, tags, nt, &ln);
+	free(tags);
 	struct change *c = changes(wt, wn, lt, ln, &nc);
 	for (size_t i = 0; i < nc; i++) {
 		const char *name = strncmp(c[i].tag, "pp:", 3) == 0 ? c[i].tag + 3 : c[i].tag;
