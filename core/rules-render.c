@@ -94,7 +94,8 @@ put_tag(char *p, const char *name)
 char *
 pp_rule_tag(const char *name)
 {
-	char *s = pp_xmalloc(TAG_MAX + 4);
+	/* Sized to the name: the model holds one per mapping (20,000 x 204 bytes touched 4 MB). */
+	char *s = pp_xmalloc(strnlen(name, TAG_MAX) + 4);
 	*put_tag(s, name) = '\0';
 	return s;
 }

@@ -2,6 +2,9 @@
 # Source it: . "$PP_TOP/tests/lib.sh"
 : "${PP_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${PORTPILOT:=$PP_TOP/build/portpilot}"
+# What [site] backend = auto (or no key) means in the suites: iptables, whose rules they read;
+# PP_BACKEND=nftables runs them on the other backend (a table's own key still wins). lab.sh again.
+export PORTPILOT_BACKEND="${PP_BACKEND:-iptables}"
 pp_failed=0
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; pp_failed=1; }

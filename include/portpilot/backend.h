@@ -309,7 +309,7 @@ extern const struct pp_backend_ops pp_backend_nftables;
  * Open the backend [site] backend names: iptables, nftables, or auto (also when t is NULL or
  * the key is absent). auto picks nftables when its detect passes and no iptables-legacy
  * table holds rules (nf_tables could not order its rules against those), else iptables.
- * PORTPILOT_BACKEND=NAME overrides the table (tests, benches). b->why says which and why;
+ * PORTPILOT_BACKEND=NAME says what auto means (tests, benches). b->why says which and why;
  * a backend named but unusable is an error, never a silent fallback.
  */
 int pp_backend_open_for(struct pp_backend *b, const struct pp_table *t, struct pp_error *err);
@@ -329,14 +329,14 @@ bool pp_iptables_legacy_in_use(char *why, size_t n);
    p->flows_unlisted when they could not be listed. Backend-neutral (reads conntrack). */
 void pp_conntrack_flush(struct pp_plan *p);
 
-/* Host facts shared by the backends (core/backend.c). */
+/* Host facts shared by the backends (core/backend-host.c). */
 int pp_sysctl_read(const char *name);     /* "net.ipv4.ip_forward" -> value, -1 if unreadable */
 int pp_sysctl_write(const char *name, int value);
 /* The IPv4 subnet of an interface; -1 when it has none. */
 int pp_iface_subnet(const char *ifname, struct pp_cidr *out);
 /* The first IPv4 address of an interface (host order), 0 when none or ifname is NULL. */
 uint32_t pp_iface_addr4(const char *ifname);
-/* Run argv with stdin text (may be NULL); collect stdout (may be NULL). Returns exit status or -1. */
+/* Run argv with stdin text (may be NULL); collect stdout (may be NULL). Exit status or -1 (core/backend-iptables.c). */
 int pp_run(char *const argv[], const char *in, char **out, char **errout);
 
 /* ---- lifecycle (core/apply-*.c): validate -> plan -> commit -> confirm/rollback ---- */

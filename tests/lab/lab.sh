@@ -51,6 +51,9 @@ LAB_SRV3_IP=192.168.2.103
 LAB_LANHOST_IP=192.168.2.50
 LAB_PY=/usr/bin/python3
 [ -x "$LAB_PY" ] || LAB_PY=python3
+# What [site] backend = auto (or no key) means in the lab suites: iptables, whose rules they read
+# and edit; PP_BACKEND=nftables runs them on the other backend (a table's own key still wins).
+export PORTPILOT_BACKEND="${PP_BACKEND:-iptables}"
 
 lab_need_root() {
 	if [ "$(id -u)" != 0 ]; then echo "# lab: needs root (network namespaces)"; exit 77; fi
@@ -272,9 +275,6 @@ internal_port = 80
 EOF
 }
 
-# PP_BACKEND=iptables|nftables|auto (default iptables): the backend portpilot runs in the lab,
-# exported as PORTPILOT_BACKEND (which overrides [site] backend); tests/lab/test-nft-suites.sh
-# runs the key suites again with nftables. lab_nft: true when that backend is nftables.
-PORTPILOT_BACKEND=${PP_BACKEND:-iptables}
-export PORTPILOT_BACKEND
+# lab_nft: the suite runs on the nftables backend (PP_BACKEND=nftables, exported above as
+# PORTPILOT_BACKEND); tests/lab/test-nft-suites.sh runs the key suites that way.
 lab_nft() { [ "$PORTPILOT_BACKEND" = nftables ]; }

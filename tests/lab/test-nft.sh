@@ -2,6 +2,7 @@
 # The nftables backend with real traffic: table inet portpilot, maps, allow sets, hairpin, masquerade,
 # counters, a one-mapping change as element updates only, other tables left alone, forward blockers.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+PP_BACKEND=nftables   # lab.sh: what auto means here
 . "$PP_TOP/tests/lab/lab.sh"
 command -v nft >/dev/null || { echo "# nft missing (tools/deps.sh installs nftables)"; exit 77; }
 lab_begin udp outside2
