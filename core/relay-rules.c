@@ -18,6 +18,7 @@
 #define EDGE_PRE "PPEDGE-PRE"
 #define EDGE_FWD "PPEDGE-FWD"
 #define EDGE_IN  "PPEDGE-IN"
+#define EDGE_MSS "PPEDGE-MSS"
 
 static void
 port_match(struct pp_buf *b, const char *proto, unsigned lo, unsigned hi)
@@ -25,6 +26,20 @@ port_match(struct pp_buf *b, const char *proto, unsigned lo, unsigned hi)
 	pp_buf_printf(b, " -p %s -m %s --dport %u", proto, proto, lo);
 	if (hi != lo)
 		pp_buf_printf(b, ":%u", hi);
+}
+
+/*
+ * The tunnel's MTU (1420, kernel WireGuard's and wireguard-go's) is below the LAN's and the
+ * internet's 1500: TCP through it must not count on path MTU discovery (ICMP is often
+ * filtered on the way), so the SYNs in either direction announce at most 1380.
+ */
+static void
+mss(struct pp_buf *b, const char *chain, const char *ifname)
+{
+	static const char *const dir[] = { "-i", "-o" };
+	for (int k = 0; k < 2; k++)
+		pp_buf_printf(b, "-A %s %s %s -p tcp -m tcp --tcp-flags SYN,RST SYN -m tcpmss --mss 1381:65535 "
+		              "-j TCPMSS --set-mss 1380\n", chain, dir[k], ifname);
 }
 
 /*
@@ -38,7 +53,8 @@ pp_relay_rules(const struct pp_table *t, const struct pp_relay_site *r, time_t n
 {
 	struct pp_buf b = { 0 };
 	const char *i = r->ifname, *m = PP_RELAY_MARK;
-	pp_buf_addstr(&b, "*mangle\n:PP-RELAY - [0:0]\n:PP-RELAY-ACC - [0:0]\n:PP-RELAY-OUT - [0:0]\n");
+	pp_buf_addstr(&b, "*mangle\n:PP-RELAY - [0:0]\n:PP-RELAY-ACC - [0:0]\n:PP-RELAY-OUT - [0:0]\n"
+	              ":PP-RELAY-MSS - [0:0]\n");
 	pp_buf_printf(&b, "-A PP-RELAY -i %s -m connmark --mark %s/%s -j RETURN\n", i, m, m);
 	for (size_t k = 0; k < t->n; k++) {
 		const struct pp_mapping *mp = &t->maps[k];
@@ -56,9 +72,14 @@ pp_relay_rules(const struct pp_table *t, const struct pp_relay_site *r, time_t n
 		free(tag);
 	}
 	pp_buf_printf(&b, "-A PP-RELAY -i %s -j DROP\n", i);
-	pp_buf_printf(&b, "-A PP-RELAY -m connmark --mark %s/%s -j MARK --set-xmark %s/%s\n", m, m, m, m);
+	/* Only the reply direction: an ICMP error the router sends toward the server (a too-big
+	   reply) belongs to the connection too, and must go to the LAN, not into the tunnel. */
+	pp_buf_printf(&b, "-A PP-RELAY -m connmark --mark %s/%s -m conntrack --ctdir REPLY -j MARK --set-xmark %s/%s\n",
+	              m, m, m, m);
 	pp_buf_printf(&b, "-A PP-RELAY-ACC -j CONNMARK --set-xmark %s/%s\n", m, m);
-	pp_buf_printf(&b, "-A PP-RELAY-OUT -m connmark --mark %s/%s -j MARK --set-xmark %s/%s\n", m, m, m, m);
+	pp_buf_printf(&b, "-A PP-RELAY-OUT -m connmark --mark %s/%s -m conntrack --ctdir REPLY -j MARK --set-xmark "
+	              "%s/%s\n", m, m, m, m);
+	mss(&b, "PP-RELAY-MSS", i);
 	pp_buf_addstr(&b, "COMMIT\n");
 	return b.data;
 }
@@ -112,6 +133,8 @@ pp_edge_rules(const struct pp_edge_conf *c)
 		pp_buf_addstr(&b, "-A " EDGE_FWD " -j DROP\n");
 	pp_buf_printf(&b, "-A " EDGE_IN " -i %s -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n", w);
 	pp_buf_printf(&b, "-A " EDGE_IN " -i %s -j DROP\n", w);
+	pp_buf_addstr(&b, "COMMIT\n*mangle\n:" EDGE_MSS " - [0:0]\n");
+	mss(&b, EDGE_MSS, w);
 	pp_buf_addstr(&b, "COMMIT\n");
 	return b.data;
 }
@@ -229,6 +252,7 @@ sysctl(const char *path, const char *value, struct pp_error *err)
 static const struct hook site_hooks[] = {
 	{ "mangle", "PREROUTING", "PP-RELAY" },
 	{ "mangle", "OUTPUT", "PP-RELAY-OUT" },
+	{ "mangle", "FORWARD", "PP-RELAY-MSS" },
 };
 
 /* The site's policy routing: the fwmark's replies look up a table whose default route is the tunnel. */
@@ -291,7 +315,7 @@ pp_relay_up(const struct pp_table *t, const char *state_dir, struct pp_error *er
 	free(rp);
 	routing(r.ifname, true, err, &rc);
 	char *rules = pp_relay_rules(t, &r, time(NULL));
-	if (rc == 0 && restore(&b, rules, site_hooks, 2, true, err) < 0)
+	if (rc == 0 && restore(&b, rules, site_hooks, sizeof site_hooks / sizeof *site_hooks, true, err) < 0)
 		rc = -1;
 	free(rules);
 	free(key);
@@ -315,7 +339,7 @@ pp_relay_down(const struct pp_table *t, struct pp_error *err)
 	struct pp_relay_site none = { .on = false };
 	snprintf(none.ifname, sizeof none.ifname, "%s", ifname);
 	char *rules = pp_relay_rules(t, &none, 0);
-	if (restore(&b, rules, site_hooks, 2, false, err) < 0)
+	if (restore(&b, rules, site_hooks, sizeof site_hooks / sizeof *site_hooks, false, err) < 0)
 		rc = -1;
 	free(rules);
 	routing(ifname, false, err, &rc);
@@ -329,6 +353,7 @@ static const struct hook edge_hooks[] = {
 	{ "nat", "PREROUTING", EDGE_PRE },
 	{ "filter", "FORWARD", EDGE_FWD },
 	{ "filter", "INPUT", EDGE_IN },
+	{ "mangle", "FORWARD", EDGE_MSS },
 };
 
 /* Peers on the interface that edge.ini no longer names: removed, so a dropped site is out at once. */
@@ -362,7 +387,7 @@ pp_edge_up(const struct pp_edge_conf *c, const char *state_dir, struct pp_error 
 		return -1;
 	/* The rules first: the tunnel never exists without its walls. */
 	char *rules = pp_edge_rules(c);
-	int rc = restore(&b, rules, edge_hooks, 3, true, err);
+	int rc = restore(&b, rules, edge_hooks, sizeof edge_hooks / sizeof *edge_hooks, true, err);
 	free(rules);
 	if (rc < 0 || pp_wg_link_up(c->ifname, &userspace, err) < 0)
 		return -1;
@@ -401,7 +426,7 @@ pp_edge_down(const struct pp_edge_conf *c, struct pp_error *err)
 	/* The tunnel first, the walls last. */
 	int rc = pp_wg_link_down(c->ifname, err);
 	char *rules = pp_edge_rules(c);
-	if (restore(&b, rules, edge_hooks, 3, false, rc == 0 ? err : &(struct pp_error){ 0 }) < 0)
+	if (restore(&b, rules, edge_hooks, sizeof edge_hooks / sizeof *edge_hooks, false, rc == 0 ? err : &(struct pp_error){ 0 }) < 0)
 		rc = -1;
 	free(rules);
 	return rc;

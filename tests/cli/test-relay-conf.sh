@@ -104,8 +104,11 @@ check "site: new connections from the tunnel only to the relayed ports (web tcp 
 	grep -q -- '-i pp-relay -p tcp -m tcp --dport 8080 .*pp:web' '$D/out' &&
 	grep -q -- '-i pp-relay -p udp -m udp --dport 5000:5009 .*pp:cam' '$D/out'"
 check "site: everything else from the tunnel is dropped" grep -q -- '-A PP-RELAY -i pp-relay -j DROP$' "$D/out"
-check "site: replies of the tunnel's connections get the fwmark" \
-	grep -q -- '-A PP-RELAY -m connmark --mark 0x20000000/0x20000000 -j MARK --set-xmark 0x20000000/0x20000000' "$D/out"
+check "site: replies (only) of the tunnel's connections get the fwmark" \
+	grep -q -- '-A PP-RELAY -m connmark --mark 0x20000000/0x20000000 -m conntrack --ctdir REPLY -j MARK --set-xmark 0x20000000/0x20000000' "$D/out"
+check "site: SYNs through the tunnel announce at most MSS 1380 (its MTU is 1420)" sh -c \
+	"grep -q -- '-A PP-RELAY-MSS -i pp-relay -p tcp .*-j TCPMSS --set-mss 1380' '$D/out' &&
+	 grep -q -- '-A PP-RELAY-MSS -o pp-relay -p tcp .*-j TCPMSS --set-mss 1380' '$D/out'"
 sbad() { # NAME LINES PATTERN [FIX-PATTERN]
 	site "$2"
 	$P -f "$D/t.ini" check >"$D/out" 2>&1; rc=$?

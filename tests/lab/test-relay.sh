@@ -26,6 +26,7 @@ name = sys.argv[1]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = ("%s %s\n" % (name, self.client_address[0])).encode()
+        if self.path == "/big": body = b"x" * 2000000
         self.send_response(200); self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close"); self.end_headers(); self.wfile.write(body)
     def log_message(self, *a): pass
@@ -163,10 +164,26 @@ except OSError: sys.exit(1)' "$CLIENT_IP" "$EDGE_IP" "$1" "$2"
 }
 check "HTTP from the internet reaches .101 through the edge, which sees the client's own address" \
 	test "$(body 8080)" = "srv-101 $CLIENT_IP"
+big=$(ip netns exec "$CLIENT" curl -s --interface "$CLIENT_IP" --max-time 10 "http://$EDGE_IP:8080/big" | wc -c)
+check "a 2 MB answer through the tunnel arrives whole (full-size segments, MTU 1420)" test "$big" = 2000000
 out=$(udp 5005 hello)
 check "UDP from the internet reaches .101 and back, the client's address kept" test "$out" = "srv-101 $CLIENT_IP hello"
 check "site 2's port on the same edge reaches site 2's server (same LAN addresses)" \
 	test "$(body 9090)" = "site2-101 $CLIENT_IP"
+
+# The probe: through a healthy tunnel the carrier NAT is no fault (the edge is the public face).
+probe() { ip netns exec "$R" "$PORTPILOT" -f "$D/site1.ini" -c "$D/none.conf" --state-dir "$D/s1" probe "$1" --json \
+	>"$D/probe.json" 2>"$D/probe.err"; }
+: >"$D/none.conf"
+jqf() { jq -e "$1" "$2" >/dev/null; }
+probe web
+check "probe: a relayed mapping behind the carrier NAT with the tunnel up is ok, not cgnat" \
+	jqf '.cause == "ok"' "$D/probe.json"
+check "probe: the relay check says the last handshake" jqf \
+	'.checks[] | select(.id == "relay") | .text | test("relay tunnel .* last handshake [0-9]+ s ago")' "$D/probe.json"
+probe lan-only
+check "  control: a mapping the relay does not carry still meets the carrier NAT (cgnat)" \
+	jqf '.cause == "cgnat" and (.fix | startswith("relay available"))' "$D/probe.json"
 
 # Only what the edge lists: 8090 is relayed by the site but not configured on the edge.
 check "a port the edge does not list is not forwarded (8090)" test -z "$(body 8090)"
@@ -240,6 +257,13 @@ pp "$R" -f "$D/site1.ini" relay status >"$D/rstatus" 2>&1
 check "relay status on the site: the edge connected" grep -q "^edge $EDGE_IP:51820: connected" "$D/rstatus"
 check "no output ever held a private key" sh -c "! cat '$D'/*.log '$D/status' '$D/rstatus' '$D/out' '$D/err' 2>/dev/null |
 	grep -qF -e \"\$(cat '$D/s1/relay.key')\" -e \"\$(cat '$D/se/edge.key')\""
+
+# The tunnel going down is named as such.
+ip -n "$R" link set $IF1 down
+probe web
+check "probe: the tunnel down is named relay_down, with the fix" jqf \
+	'.cause == "relay_down" and (.summary | test("relay tunnel .* not there or down")) and (.fix | test("portpilot relay up"))' \
+	"$D/probe.json"
 
 # Down: everything the relay made goes, and the edge stops forwarding to a site that is down.
 pp "$R" -f "$D/site1.ini" relay down >"$D/out" 2>&1
