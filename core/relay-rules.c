@@ -290,11 +290,16 @@ pp_relay_up(const struct pp_table *t, const char *state_dir, struct pp_error *er
 	bool created, userspace;
 	struct pp_backend b;
 	int rc = 0;
+	/* The rules first: the tunnel never exists without its walls (they name it, it need not exist). */
+	char *rules = pp_relay_rules(t, &r, time(NULL));
 	if (pp_wg_key_ensure(state_dir, "relay.key", pub, &created, err) < 0 || pp_backend_open(&b, err) < 0 ||
+	    restore(&b, rules, site_hooks, sizeof site_hooks / sizeof *site_hooks, true, err) < 0 ||
 	    pp_wg_link_up(r.ifname, &userspace, err) < 0) {
+		free(rules);
 		pp_relay_site_free(&r);
 		return -1;
 	}
+	free(rules);
 	char *key = pp_xasprintf("%s/relay.key", state_dir);
 	snprintf(ka, sizeof ka, "%d", r.keepalive);
 	snprintf(ep, sizeof ep, "%s:%u", r.host, r.port);
@@ -307,6 +312,17 @@ pp_relay_up(const struct pp_table *t, const char *state_dir, struct pp_error *er
 	char *upl[] = { "ip", "link", "set", r.ifname, "up", NULL };
 	if (run(wg, err) < 0 || run(ad, err) < 0 || run(upl, err) < 0)
 		rc = -1;
+	/* An edge key the table no longer names (the edge was replaced): out. */
+	struct pp_wg_peer *v = NULL;
+	size_t n = 0;
+	if (rc == 0 && pp_wg_peers(r.ifname, &v, &n, err) < 0)
+		rc = -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *rm[] = { "wg", "set", r.ifname, "peer", v[i].key, "remove", NULL };
+		if (strcmp(v[i].key, r.edge_key) != 0)
+			rc = run(rm, err);
+	}
+	free(v);
 	/* Clients' addresses arrive from the tunnel but the main table routes them out of the WAN:
 	   a strict reverse-path filter would drop them, so the tunnel's is loose. */
 	char *rp = pp_xasprintf("/proc/sys/net/ipv4/conf/%s/rp_filter", r.ifname);
@@ -314,10 +330,6 @@ pp_relay_up(const struct pp_table *t, const char *state_dir, struct pp_error *er
 		rc = -1;
 	free(rp);
 	routing(r.ifname, true, err, &rc);
-	char *rules = pp_relay_rules(t, &r, time(NULL));
-	if (rc == 0 && restore(&b, rules, site_hooks, sizeof site_hooks / sizeof *site_hooks, true, err) < 0)
-		rc = -1;
-	free(rules);
 	free(key);
 	pp_relay_site_free(&r);
 	return rc;
@@ -377,6 +389,41 @@ prune_peers(const struct pp_edge_conf *c, struct pp_error *err)
 	return rc;
 }
 
+/* PPEDGE-S<k> chains of sites an older edge.ini had (k >= today's count): nothing jumps to them now. */
+static int
+drop_stale_sites(const struct pp_backend *b, const struct pp_edge_conf *c, struct pp_error *err)
+{
+	char *out = NULL;
+	char *argv[] = { (char *)b->save, "-t", "nat", NULL };
+	if (pp_run(argv, NULL, &out, NULL) != 0) {
+		free(out);
+		return 0;
+	}
+	struct pp_buf t = { 0 };
+	for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+		char *end;
+		if (strncmp(l, ":PPEDGE-S", 9) != 0)
+			continue;
+		unsigned long k = strtoul(l + 9, &end, 10);
+		if (end != l + 9 && *end == ' ' && k >= c->n)
+			pp_buf_printf(&t, ":PPEDGE-S%lu - [0:0]\n-X PPEDGE-S%lu\n", k, k);
+	}
+	free(out);
+	int rc = 0;
+	if (t.data) {
+		char *text = pp_xasprintf("*nat\n%sCOMMIT\n", t.data);
+		char *rs[] = { (char *)b->restore, "-w", "--noflush", NULL };
+		char *e = NULL;
+		if (pp_run(rs, text, NULL, &e) != 0)
+			rc = pp_error_set(err, "%s: cannot remove the chains of sites no longer configured: %.300s",
+			                  b->restore, e ? pp_trim(e) : "");
+		free(e);
+		free(text);
+	}
+	pp_buf_free(&t);
+	return rc;
+}
+
 int
 pp_edge_up(const struct pp_edge_conf *c, const char *state_dir, struct pp_error *err)
 {
@@ -413,6 +460,8 @@ pp_edge_up(const struct pp_edge_conf *c, const char *state_dir, struct pp_error 
 		rc = prune_peers(c, err);
 	if (rc == 0)
 		rc = sysctl("/proc/sys/net/ipv4/ip_forward", "1", err);
+	if (rc == 0)
+		rc = drop_stale_sites(&b, c, err);
 	free(key);
 	return rc;
 }
@@ -430,4 +479,27 @@ pp_edge_down(const struct pp_edge_conf *c, struct pp_error *err)
 		rc = -1;
 	free(rules);
 	return rc;
+}
+
+bool
+pp_relay_in_place(const char *ifname)
+{
+	struct pp_backend b;
+	struct pp_error e;
+	if (pp_backend_open(&b, &e) < 0)
+		return false;
+	for (size_t i = 0; i < sizeof site_hooks / sizeof *site_hooks; i++)
+		if (!hook_present(&b, &site_hooks[i]))
+			return false;
+	char *out = NULL;
+	char *argv[] = { "ip", "-4", "rule", "show", "pref", PP_RELAY_TABLE, NULL };
+	bool rule = pp_run(argv, NULL, &out, NULL) == 0 && out && strstr(out, "lookup");
+	free(out);
+	char *dev = pp_xasprintf("dev %s", ifname);
+	char *rargv[] = { "ip", "-4", "route", "show", "table", PP_RELAY_TABLE, NULL };
+	out = NULL;
+	bool route = pp_run(rargv, NULL, &out, NULL) == 0 && out && strstr(out, dev);
+	free(out);
+	free(dev);
+	return rule && route;
 }

@@ -254,7 +254,8 @@ check "edge status: per site connected, last handshake and bytes" sh -c \
 	"grep -Eq '^plant3: connected, last handshake [0-9]+ s ago, from 203.0.113.2:[0-9]+, received [1-9][0-9]* bytes, sent [1-9][0-9]* bytes' '$D/status' &&
 	 grep -q '^depot: connected' '$D/status'"
 pp "$R" -f "$D/site1.ini" relay status >"$D/rstatus" 2>&1
-check "relay status on the site: the edge connected" grep -q "^edge $EDGE_IP:51820: connected" "$D/rstatus"
+check "relay status on the site: the edge connected, rules and routing in place" sh -c \
+	"grep -q '^edge $EDGE_IP:51820: connected' '$D/rstatus' && grep -q 'rules and policy routing in place' '$D/rstatus'"
 check "no output ever held a private key" sh -c "! cat '$D'/*.log '$D/status' '$D/rstatus' '$D/out' '$D/err' 2>/dev/null |
 	grep -qF -e \"\$(cat '$D/s1/relay.key')\" -e \"\$(cat '$D/se/edge.key')\""
 
@@ -272,6 +273,12 @@ check "relay down: tunnel, PP-RELAY chains and the policy rule are gone" sh -c \
 	 ! ip -n '$R' rule | grep -q 'lookup 5207'"
 check "relay down: site 1 is no longer reachable through the edge" test -z "$(body 8080)"
 check "  while site 2 still is" test "$(body 9090)" = "site2-101 $CLIENT_IP"
+# A site taken out of edge.ini is out at once: its port, its peer, its chain.
+sed '/^\[site depot\]/,$d' "$D/edge.ini" >"$D/edge1.ini"
+pp "$EDGE" --state-dir "$D/se" edge up --config "$D/edge1.ini" >"$D/out" 2>&1 || cat "$D/out"
+check "a site removed from edge.ini: its port is no longer forwarded" test -z "$(body 9090)"
+check "a site removed from edge.ini: its peer and its chain are gone" sh -c \
+	"! ip netns exec '$EDGE' wg show $IFE peers | grep -qF '$S2_PUB' && ! ip netns exec '$EDGE' iptables-save -t nat | grep -q PPEDGE-S1"
 pp "$EDGE" edge down --config "$D/edge.ini" >"$D/out" 2>&1
 check "edge down: the tunnel and the PPEDGE chains are gone" sh -c \
 	"! ip -n '$EDGE' link show $IFE 2>/dev/null && ! ip netns exec '$EDGE' iptables-save | grep -q PPEDGE"
