@@ -239,6 +239,13 @@ spid=$!
 echo $spid >>"$LAB_DIR/pids"
 replies() { _c=$(grep -c "^$1 srv-101 $CLIENT_IP n" "$D/stream.log" 2>/dev/null); [ "${_c:-0}" -ge "$2" ]; }
 check "roaming: the stream flows before the move" wait_for 10 replies before 5
+# And a TCP download at 400 kB/s (2 MB: 5 s) runs across the move.
+ip netns exec "$CLIENT" curl -s --interface "$CLIENT_IP" --limit-rate 400k --max-time 30 \
+	-o "$D/slow.out" "http://$EDGE_IP:8080/big" &
+cpid=$!
+echo $cpid >>"$LAB_DIR/pids"
+started() { [ -s "$D/slow.out" ]; }
+wait_for 5 started
 ip -n "$LAB_CGN" addr add 203.0.113.2/24 dev eth0
 ip netns exec "$LAB_CGN" iptables -t nat -R POSTROUTING 1 -o eth0 -j SNAT --to-source 203.0.113.2
 ip netns exec "$LAB_CGN" conntrack -F >/dev/null 2>&1
@@ -247,6 +254,9 @@ check "roaming: the same stream flows again after the carrier address changed" w
 endpoint() { pp "$EDGE" edge status --config "$D/edge.ini" --json | jq -e ".sites[] | select(.name == \"plant3\") | .endpoint | startswith(\"203.0.113.2:\")" >/dev/null; }
 check "roaming: the edge now sees site 1 at its new carrier address" endpoint
 wait $spid 2>/dev/null
+wait $cpid 2>/dev/null
+check "roaming: a TCP download running across the move completes whole" \
+	test "$(wc -c <"$D/slow.out" 2>/dev/null)" = 2000000
 check "roaming: HTTP works too after the move" test "$(body 8080)" = "srv-101 $CLIENT_IP"
 
 pp "$EDGE" edge status --config "$D/edge.ini" >"$D/status" 2>&1
