@@ -63,6 +63,8 @@ bad "a bad key" "$(printf '%s' "$good" | sed "s|$K2|nope|")" \
 	"edge.ini:11: \\[site b\\] public_key: 'nope' is not valid: write the site's public key"
 bad "a site without ports" "$(printf '%s' "$good" | sed '/tcp\/9090/d')" "edge.ini:10: \\[site b\\] needs public_key, address and ports"
 bad "no tunnel address" "$(printf '%s' "$good" | sed '/10.77.0.1\/24/d')" "\\[edge\\] address is missing: write the edge's tunnel address"
+bad "the network address as the edge's" "$(printf '%s' "$good" | sed 's|10.77.0.1/24|10.77.0.0/24|')" \
+	"\\[edge\\] address: the network's own or broadcast address is no host"
 bad "an unknown section" "$(printf '%s\n[sites x]' "$good")" "edge.ini:14: unknown section \\[sites x\\]"
 
 # The site's [site] keys.
@@ -128,6 +130,13 @@ sbad "a mapping name that is not there" "relay = 198.51.100.20
 relay_public_key = $K1
 relay_address = 10.77.0.2
 relay_mappings = web, wbe" "relay_mappings: no mapping is named 'wbe'"
+sbad "relay = yes (no edge named)" "relay = yes
+relay_public_key = $K1
+relay_address = 10.77.0.2" "t.ini:5: error: \\[site\\] relay: 'yes'" "write the edge host"
+sbad "the WAN interface as the tunnel's name (relay down would delete it)" "relay = 198.51.100.20
+relay_public_key = $K1
+relay_address = 10.77.0.2
+relay_interface = eth0" "relay_interface: 'eth0' is the wan_interface: the tunnel needs a name of its own"
 site "relay = no"
 $P -f "$D/t.ini" apply --dry-run >"$D/out" 2>&1
 check "site: relay = no renders no tunnel rule" sh -c "! grep -q pp-relay '$D/out'"

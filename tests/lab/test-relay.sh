@@ -293,4 +293,11 @@ pp "$EDGE" edge down --config "$D/edge.ini" >"$D/out" 2>&1
 check "edge down: the tunnel and the PPEDGE chains are gone" sh -c \
 	"! ip -n '$EDGE' link show $IFE 2>/dev/null && ! ip netns exec '$EDGE' iptables-save | grep -q PPEDGE"
 pp $R2 -f "$D/site2.ini" relay down >/dev/null 2>&1
+# An interface of the router's own under the tunnel's name is never taken nor deleted.
+ip -n $R2 link add ppx$$ type veth peer name ppy$$
+sed "s/^relay_interface = .*/relay_interface = ppx$$/" "$D/site2.ini" >"$D/site2x.ini"
+pp $R2 -f "$D/site2x.ini" --state-dir "$D/s2" relay up >"$D/out" 2>&1; rc=$?
+check "relay up refuses an interface that is not WireGuard" sh -c "test $rc = 1 && grep -q 'not a WireGuard one' '$D/out'"
+pp $R2 -f "$D/site2x.ini" relay down >"$D/out" 2>&1
+check "relay down leaves a non-WireGuard interface alone" sh -c "ip -n $R2 link show ppx$$ >/dev/null"
 pp_done
