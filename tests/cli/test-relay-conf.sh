@@ -153,4 +153,11 @@ fi
 chmod 644 "$D/st/relay.key"
 $P --state-dir "$D/st" relay keygen >"$D/out" 2>"$D/err"; rc=$?
 check "keygen: a key others may read is refused" sh -c "test $rc = 1 && grep -q 'chmod 600' '$D/err' && ! test -s '$D/out'"
+# --json: keygen says the public key (only), an edge error is an object naming no table.
+$P --json --state-dir "$D/j" edge keygen >"$D/out"
+check "--json edge keygen: public key, created, the key file" jq -e \
+	'(.public_key | test("^[A-Za-z0-9+/]{43}=$")) and .created == true and (.key_file | endswith("/edge.key")) and (keys | length == 3)' "$D/out"
+$P --json edge status --config "$D/nope.ini" >"$D/out" 2>/dev/null
+check "--json edge with a missing edge.ini: an error object without the table's file" jq -e \
+	'(.error | test("nope.ini: cannot read")) and .exit_code == 1 and (has("file") | not)' "$D/out"
 pp_done
