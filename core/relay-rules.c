@@ -449,12 +449,19 @@ pp_edge_up(const struct pp_edge_conf *c, const char *state_dir, struct pp_error 
 		rc = -1;
 	/* Each site's key may send only from its own tunnel address: WireGuard's cryptokey routing
 	   drops anything else, so one site cannot pose as another. */
-	for (size_t s = 0; s < c->n && rc == 0; s++) {
-		char a[24];
-		pp_format_ipv4(c->sites[s].address, a);
-		strcat(a, "/32");
-		char *peer[] = { "wg", "set", (char *)c->ifname, "peer", (char *)c->sites[s].key, "allowed-ips", a, NULL };
+	/* All peers in one `wg set` (a process per site cost 1000 sites 1.5 s). */
+	if (rc == 0 && c->n) {
+		char **peer = pp_xcalloc(3 + 4 * c->n + 1, sizeof *peer), (*a)[24] = pp_xcalloc(c->n, sizeof *a);
+		size_t k = 0;
+		peer[k++] = "wg", peer[k++] = "set", peer[k++] = (char *)c->ifname;
+		for (size_t s = 0; s < c->n; s++) {
+			pp_format_ipv4(c->sites[s].address, a[s]);
+			strcat(a[s], "/32");
+			peer[k++] = "peer", peer[k++] = (char *)c->sites[s].key, peer[k++] = "allowed-ips", peer[k++] = a[s];
+		}
 		rc = run(peer, err);
+		free(a);
+		free(peer);
 	}
 	if (rc == 0)
 		rc = prune_peers(c, err);

@@ -206,6 +206,18 @@ ip -n "$R" route del $CLIENT_IP/32 dev $IF1
 lab_serve "$EDGE" 8089 edge-web
 ip -n "$R" route add 10.77.0.1/32 dev $IF1
 check "the edge's own services are closed to the tunnel" no_answer "$R" "http://10.77.0.1:8089/"
+# Site 1 posing as site 2 (its tunnel address as the source): WireGuard's cryptokey routing (each
+# peer's allowed-ips is its own /32) drops it before any rule of the edge sees it.
+drops() { ip netns exec "$EDGE" iptables -L PPEDGE-IN -v -x -n | awk '$3 == "DROP" { print $1 }'; }
+ip -n "$R" addr add 10.77.0.3/32 dev lo
+d0=$(drops)
+ip netns exec "$R" curl -s --interface 10.77.0.3 --connect-timeout 1 "http://10.77.0.1:8089/" >/dev/null 2>&1
+d1=$(drops)
+ip netns exec "$R" curl -s --interface 10.77.0.2 --connect-timeout 1 "http://10.77.0.1:8089/" >/dev/null 2>&1
+d2=$(drops)
+check "site 1 cannot send as site 2: WireGuard drops it before the edge's rules" test "$d1" = "$d0"
+check "  control: site 1's own tunnel address does reach the edge (and PPEDGE-IN drops it)" test "$d2" -gt "$d1"
+ip -n "$R" addr del 10.77.0.3/32 dev lo
 ip -n "$R" route del 10.77.0.1/32 dev $IF1
 check "  control: the edge's service answers the internet" body_is "$CLIENT" "http://$EDGE_IP:8089/" edge-web
 
