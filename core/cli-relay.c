@@ -87,18 +87,21 @@ relay_status(struct pp_cli *cli, const struct pp_relay_site *r)
 	const struct pp_wg_peer *p = up ? find_peer(v, n, r->edge_key) : NULL;
 	char name[300];
 	snprintf(name, sizeof name, "edge %s:%u", r->host, r->port);
+	bool routed = pp_relay_in_place(r->ifname);
 	if (cli->json) {
-		fprintf(cli->out, "{\"interface\":\"%s\",\"up\":%s,\"edge\":", r->ifname, up ? "true" : "false");
+		fprintf(cli->out, "{\"interface\":\"%s\",\"up\":%s,\"routing\":%s,\"edge\":", r->ifname,
+		        up ? "true" : "false", routed ? "true" : "false");
 	} else if (!up) {
 		fprintf(cli->out, "relay: the tunnel %s is down (portpilot relay up brings it up)\n", r->ifname);
 	} else {
-		fprintf(cli->out, "relay: tunnel %s up\n", r->ifname);
+		fprintf(cli->out, "relay: tunnel %s up, %s\n", r->ifname, routed ? "rules and policy routing in place"
+		        : "rules or policy routing missing (portpilot relay up puts them back)");
 	}
 	bool alive = peer_out(cli, name, p, true, time(NULL));
 	if (cli->json)
 		fputs("}\n", cli->out);
 	free(v);
-	return alive ? PP_EXIT_OK : PP_EXIT_FAIL;
+	return alive && routed ? PP_EXIT_OK : PP_EXIT_FAIL;
 }
 
 static const char relay_help[] =

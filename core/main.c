@@ -306,7 +306,8 @@ run(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
 	struct capture out = { .pass = live ? stdout : NULL, .max = live ? 0 : (size_t)-1 };
 	struct capture err = { .pass = stderr, .max = 16384 };
 	const char *file = strcmp(cmd->name, "ddns") == 0 ? cli->conf_path
-	                   : strcmp(cmd->name, "reflector") == 0 ? NULL : cli->table_path;
+	                   : strcmp(cmd->name, "reflector") == 0 || strcmp(cmd->name, "edge") == 0 ? NULL
+	                   : cli->table_path;
 	int rc;
 
 	if (!cli->json)

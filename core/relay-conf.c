@@ -62,7 +62,7 @@ pp_relay_field_problem(enum pp_site_field f, const char *v)
 	uint32_t a;
 	switch (f) {
 	case PP_S_RELAY:
-		if (is_off(v) || parse_endpoint(v, host, sizeof host, &port) == 0)
+		if (is_off(v) || (pp_parse_bool(v, &(bool){ 0 }) < 0 && parse_endpoint(v, host, sizeof host, &port) == 0))
 			return NULL;
 		return "write the edge host and its WireGuard port, e.g. relay = 198.51.100.20:51820, or relay = no";
 	case PP_S_RELAY_PUBLIC_KEY:
@@ -114,6 +114,14 @@ pp_relay_site_parse(const struct pp_table *t, struct pp_relay_site *r, struct pp
 			return pp_error_set(err, "%s:%d: [site] relay is set but %s is missing: %s", path,
 			                    s->key_line[PP_S_RELAY], pp_site_field_name(need[i]),
 			                    pp_relay_field_problem(need[i], ""));
+	/* The tunnel is made and deleted by that name: it must not be one of the router's own. */
+	const char *ifn = s->val[PP_S_RELAY_INTERFACE] ? s->val[PP_S_RELAY_INTERFACE] : PP_RELAY_IF;
+	for (int f = PP_S_WAN_INTERFACE; f <= PP_S_LAN_INTERFACE; f++)
+		if (s->val[f] && strcmp(s->val[f], ifn) == 0)
+			return pp_error_set(err, "%s:%d: [site] relay_interface: '%s' is the %s: the tunnel needs a name "
+			                    "of its own, e.g. pp-relay", path, s->key_line[PP_S_RELAY_INTERFACE] ?
+			                    s->key_line[PP_S_RELAY_INTERFACE] : s->key_line[PP_S_RELAY], ifn,
+			                    pp_site_field_name(f));
 	r->on = true;
 	parse_endpoint(s->val[PP_S_RELAY], r->host, sizeof r->host, &r->port);
 	snprintf(r->edge_key, sizeof r->edge_key, "%s", s->val[PP_S_RELAY_PUBLIC_KEY]);
@@ -240,6 +248,12 @@ check_conf(struct pp_edge_conf *c, struct pp_error *err)
 	if (!c->address)
 		return pp_error_set(err, "%s: [edge] address is missing: write the edge's tunnel address and network, "
 		                    "e.g. address = 10.77.0.1/24", c->path);
+	if ((c->address & ~mask) == 0 || (c->address & ~mask) == ~mask)
+		return pp_error_set(err, "%s: [edge] address: the network's own or broadcast address is no host: "
+		                    "write e.g. 10.77.0.1/24", c->path);
+	if (*c->public_if && strcmp(c->public_if, c->ifname) == 0)
+		return pp_error_set(err, "%s: [edge] public_interface is the tunnel's interface: name the internet-"
+		                    "facing one, e.g. eth0", c->path);
 	for (size_t i = 0; i < c->n; i++) {
 		struct pp_edge_site *s = &c->sites[i];
 		if (!s->address || !*s->key || !s->nports)

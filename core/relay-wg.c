@@ -119,6 +119,14 @@ pp_wg_link_exists(const char *ifname)
 	return if_nametoindex(ifname) != 0;
 }
 
+/* An interface wg can talk to (kernel or wireguard-go): never take a plain one (the WAN) for ours. */
+static bool
+is_wg(const char *ifname)
+{
+	char *argv[] = { "wg", "show", (char *)ifname, "public-key", NULL };
+	return pp_run(argv, NULL, NULL, NULL) == 0;
+}
+
 /* Run argv; on failure err names the command and what it said. */
 static int
 run(char *const argv[], struct pp_error *err)
@@ -140,7 +148,9 @@ pp_wg_link_up(const char *ifname, bool *userspace, struct pp_error *err)
 {
 	*userspace = false;
 	if (pp_wg_link_exists(ifname))
-		return 0;
+		return is_wg(ifname) ? 0 : pp_error_set(err, "%s is an interface but not a WireGuard one: name the "
+		                                        "relay's own interface (relay_interface / [edge] interface), "
+		                                        "e.g. pp-relay", ifname);
 	/* Kernel WireGuard first: faster, and it needs no process of its own. */
 	char *kern[] = { "ip", "link", "add", (char *)ifname, "type", "wireguard", NULL };
 	if (pp_run(kern, NULL, NULL, NULL) == 0)
@@ -161,6 +171,9 @@ pp_wg_link_down(const char *ifname, struct pp_error *err)
 {
 	if (!pp_wg_link_exists(ifname))
 		return 0;
+	if (!is_wg(ifname))
+		return pp_error_set(err, "%s is not a WireGuard interface: left alone (is relay_interface / [edge] "
+		                    "interface the name of another interface?)", ifname);
 	/* wireguard-go ends when its interface goes; the kernel's just goes. */
 	char *del[] = { "ip", "link", "del", (char *)ifname, NULL };
 	return run(del, err);

@@ -271,9 +271,13 @@ check_site(const struct pp_table *t, struct pp_findings *out)
 	/* The relay's keys each parse; together they must also make a relay (relay-conf.c). */
 	struct pp_relay_site rl;
 	struct pp_error re;
-	if (!(s->bad >> PP_S_RELAY) && pp_relay_site_parse(t, &rl, &re) < 0)
+	if (!(s->bad >> PP_S_RELAY) && pp_relay_site_parse(t, &rl, &re) < 0) {
+		/* The message starts with the file, line and section the finding prints itself. */
+		const char *m = strstr(re.msg, "[site] ");
 		pp_findings_add(out, PP_ERROR, s->key_line[PP_S_RELAY], "site", "relay",
-		                "see the message: every relay needs relay_public_key and relay_address", "%s", re.msg);
+		                "every relay needs relay_public_key and relay_address; relay_mappings names mappings "
+		                "of this table", "%s", m ? m + 7 : re.msg);
+	}
 	else if (!(s->bad >> PP_S_RELAY))
 		pp_relay_site_free(&rl);
 	if (t->n > 0 && (s->val[PP_S_WAN_INTERFACE] == NULL || *s->val[PP_S_WAN_INTERFACE] == '\0'))

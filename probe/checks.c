@@ -23,6 +23,7 @@
 #include "probe-internal.h"
 #include "portpilot/backend.h"
 #include "portpilot/util.h"
+#include "portpilot/relay.h"
 
 void pp_check_add(struct pp_probe_result *r, const struct pp_probe_opts *o, const char *id,
                   enum pp_check_state st, const char *fmt, ...)
@@ -326,9 +327,49 @@ static void check_wan_class(struct pp_facts *f, struct pp_probe_result *r, const
 		pp_check_add(r, o, "wan_address", PP_CHECK_PASS, "WAN address %s is public", ip);
 }
 
+/* Whether the mapping goes through the relay, and the state of its tunnel (relay-wg.c reads it). */
+static void check_relay(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+{
+	struct pp_relay_site rl;
+	if (!o->table || pp_relay_site_parse(o->table, &rl, NULL) < 0)
+		return;
+	f->relay = pp_relay_maps(&rl, f->m);
+	if (!f->relay) {
+		pp_relay_site_free(&rl);
+		return;
+	}
+	snprintf(f->relay_if, sizeof f->relay_if, "%s", rl.ifname);
+	snprintf(f->relay_edge, sizeof f->relay_edge, "%s:%u", rl.host, rl.port);
+	f->relay_handshake_age = -1;
+	char path[64], *flags;
+	snprintf(path, sizeof path, "/sys/class/net/%s/flags", rl.ifname);
+	f->relay_link = (flags = pp_read_file(path, NULL)) && (strtoul(flags, NULL, 16) & 1) ? PP_YES : PP_NO;
+	free(flags);
+	struct pp_wg_peer *v = NULL;
+	size_t n = 0;
+	struct pp_error e;
+	if (f->relay_link == PP_YES && pp_wg_peers(rl.ifname, &v, &n, &e) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(v[i].key, rl.edge_key) == 0 && v[i].handshake)
+				f->relay_handshake_age = (long)(time(NULL) - v[i].handshake);
+	free(v);
+	if (f->relay_link != PP_YES)
+		pp_check_add(r, o, "relay", PP_CHECK_FAIL, "relay tunnel %s to %s: not there or down", f->relay_if,
+		             f->relay_edge);
+	else if (f->relay_handshake_age < 0)
+		pp_check_add(r, o, "relay", PP_CHECK_FAIL, "relay tunnel %s to %s: up, no handshake with the edge",
+		             f->relay_if, f->relay_edge);
+	else
+		pp_check_add(r, o, "relay", f->relay_handshake_age < PP_WG_ALIVE_S ? PP_CHECK_PASS : PP_CHECK_FAIL,
+		             "relay tunnel %s to %s: last handshake %ld s ago", f->relay_if, f->relay_edge,
+		             f->relay_handshake_age);
+	pp_relay_site_free(&rl);
+}
+
 void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	find_interfaces(f, r, o);
+	check_relay(f, r, o);
 	check_wan_class(f, r, o);
 	check_ip_forward(f, r, o);
 	check_if_forwarding(f, r, o);

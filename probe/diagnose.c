@@ -6,12 +6,13 @@
 
 #include "probe-internal.h"
 #include "portpilot/util.h"
+#include "portpilot/relay.h"
 
 static const char *const cause_names[PP_CAUSE__COUNT] = {
 	"ok", "disabled", "expired", "rule_missing", "ip_forward_off", "forward_blocked",
 	"not_listening", "host_unreachable", "host_firewall", "server_gateway", "wrong_protocol",
 	"source_not_allowed", "hairpin_missing", "public_ip_mismatch", "cgnat", "double_nat",
-	"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter", "lan_route",
+	"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter", "lan_route", "relay_down",
 };
 
 const char *pp_cause_name(enum pp_cause c)
@@ -304,6 +305,36 @@ static bool kernel_rule_cause(const struct pp_facts *f, struct pp_probe_result *
 	return false;
 }
 
+/* A relayed mapping is reached through the tunnel: is it there, up, and has the edge answered lately? */
+static bool relay_healthy(const struct pp_facts *f)
+{
+	return f->relay && f->relay_link == PP_YES && f->relay_handshake_age >= 0 &&
+	       f->relay_handshake_age < PP_WG_ALIVE_S;
+}
+
+static bool relay_cause(const struct pp_facts *f, struct pp_probe_result *r)
+{
+	if (!f->relay || relay_healthy(f))
+		return false;
+	char *what = f->relay_link != PP_YES
+	             ? pp_xasprintf("the relay tunnel %s to the edge %s is %s", f->relay_if, f->relay_edge,
+	                            f->relay_link == PP_NO ? "not there or down" : "in an unknown state")
+	             : f->relay_handshake_age < 0
+	             ? pp_xasprintf("the relay tunnel %s is up but the edge %s never answered its handshake",
+	                            f->relay_if, f->relay_edge)
+	             : pp_xasprintf("the relay tunnel %s is up but the last handshake with the edge %s was %ld s ago "
+	                            "(more than %d s: the edge is not answering)", f->relay_if, f->relay_edge,
+	                            f->relay_handshake_age, PP_WG_ALIVE_S);
+	set(r, PP_CAUSE_RELAY_DOWN,
+	    pp_xasprintf("%s: the mapping's public port on the edge cannot reach this site", what),
+	    pp_xstrdup(f->relay_link != PP_YES
+	               ? "bring it up: portpilot relay up (portpilot relay status shows the edge)"
+	               : "check on the edge that portpilot edge up runs with this site's public key (portpilot "
+	                 "relay keygen prints it) and that UDP to the edge's WireGuard port passes; portpilot "
+	                 "edge status there shows the site"));
+	return true;
+}
+
 static bool address_cause(const struct pp_facts *f, struct pp_probe_result *r)
 {
 	char wan[16], seen[16], exp[16];
@@ -315,8 +346,9 @@ static bool address_cause(const struct pp_facts *f, struct pp_probe_result *r)
 		    pp_xasprintf("the WAN address %s is carrier-grade NAT (100.64.0.0/10)%s%s: the carrier "
 		                 "shares one public address and does not forward ports to this router",
 		                 wan, f->seen_ip ? "; the outside sees " : "", f->seen_ip ? seen : ""),
-		    pp_xasprintf("ask the carrier for a public IPv4 address (or a port forward on its NAT), "
-		                 "or reach the site through a VPN/tunnel the site dials out to"));
+		    pp_xasprintf("relay available: portpilot relay up publishes the site through an edge host you "
+		                 "control (portpilot edge there; [site] relay = EDGE:PORT, see man portpilot, RELAY); "
+		                 "or ask the carrier for a public IPv4 address (or a port forward on its NAT)"));
 		return true;
 	}
 	if (f->wan_ip && (pp_ipv4_kind(f->wan_ip) == PP_AK_PRIVATE || (f->seen_ip && f->seen_ip != f->wan_ip))) {
@@ -325,7 +357,9 @@ static bool address_cause(const struct pp_facts *f, struct pp_probe_result *r)
 		                 f->seen_ip ? " (the outside sees " : "", f->seen_ip ? seen : "",
 		                 f->seen_ip ? ")" : ""),
 		    pp_xasprintf("forward the port on the upstream router to %s too, or put that router in "
-		                 "bridge mode so this one gets the public address", wan));
+		                 "bridge mode so this one gets the public address; relay available where neither is "
+		                 "possible: portpilot relay up, through an edge host you control (man portpilot, RELAY)",
+		                 wan));
 		return true;
 	}
 	uint32_t actual = f->seen_ip ? f->seen_ip : f->wan_ip;
@@ -805,7 +839,9 @@ void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 	free(r->fix);
 	r->summary = r->fix = NULL;
 	free_alternatives(r);
-	if (!table_cause(f, r, ip) && !kernel_rule_cause(f, r, ip) && !address_cause(f, r) && !service_cause(f, r, ip) &&
+	/* Through a healthy relay the WAN address's class does not matter: the edge is the public face. */
+	if (!table_cause(f, r, ip) && !kernel_rule_cause(f, r, ip) && !relay_cause(f, r) &&
+	    (relay_healthy(f) || !address_cause(f, r)) && !service_cause(f, r, ip) &&
 	    !udp_service_cause(f, r, ip) && !traffic_cause(f, r, &s, ip) && !udp_outside_cause(f, r, ip))
 		explain_ok(f, r, &s);
 	udp_note(f, r);

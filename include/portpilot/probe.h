@@ -35,6 +35,7 @@ enum pp_cause {
 	PP_CAUSE_FOREIGN_DROP,         /* a rule on the router drops the traffic before portpilot's accept */
 	PP_CAUSE_RP_FILTER,            /* strict reverse-path filtering drops it: the route back leaves elsewhere */
 	PP_CAUSE_LAN_ROUTE,            /* the router's route to the server is a reject route or leaves by the WAN */
+	PP_CAUSE_RELAY_DOWN,           /* the mapping goes through the relay and its tunnel to the edge is down */
 	PP_CAUSE__COUNT
 };
 const char *pp_cause_name(enum pp_cause c);
@@ -330,6 +331,13 @@ struct pp_facts {
 	 * DNAT sent somewhere other than the mapping's target. */
 	int ct_elsewhere;
 	char ct_elsewhere_to[24];      /* where the first one went, "192.168.2.103:80" */
+	/* The relay (include/portpilot/relay.h): the mapping's public face is an edge host, reached
+	 * through the site's WireGuard tunnel. */
+	bool relay;                    /* the table relays this mapping */
+	char relay_if[16];
+	char relay_edge[280];          /* "198.51.100.20:51820" */
+	enum pp_tri relay_link;        /* the tunnel interface is there and up */
+	long relay_handshake_age;      /* seconds since the last handshake with the edge, -1 never */
 };
 
 /* Choose the cause from the facts (pure: unit-tested); fills cause, summary, fix, evidence. */

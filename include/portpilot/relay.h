@@ -114,6 +114,8 @@ char *pp_edge_rules(const struct pp_edge_conf *c);
 /* Site: bring the relay up (key, tunnel, routing, rules) or take it down. */
 int pp_relay_up(const struct pp_table *t, const char *state_dir, struct pp_error *err);
 int pp_relay_down(const struct pp_table *t, struct pp_error *err);
+/* The site's PP-RELAY hooks, the policy rule and the tunnel route are all there. */
+bool pp_relay_in_place(const char *ifname);
 /* Edge: the same for the edge host. */
 int pp_edge_up(const struct pp_edge_conf *c, const char *state_dir, struct pp_error *err);
 int pp_edge_down(const struct pp_edge_conf *c, struct pp_error *err);

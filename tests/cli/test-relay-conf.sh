@@ -63,6 +63,8 @@ bad "a bad key" "$(printf '%s' "$good" | sed "s|$K2|nope|")" \
 	"edge.ini:11: \\[site b\\] public_key: 'nope' is not valid: write the site's public key"
 bad "a site without ports" "$(printf '%s' "$good" | sed '/tcp\/9090/d')" "edge.ini:10: \\[site b\\] needs public_key, address and ports"
 bad "no tunnel address" "$(printf '%s' "$good" | sed '/10.77.0.1\/24/d')" "\\[edge\\] address is missing: write the edge's tunnel address"
+bad "the network address as the edge's" "$(printf '%s' "$good" | sed 's|10.77.0.1/24|10.77.0.0/24|')" \
+	"\\[edge\\] address: the network's own or broadcast address is no host"
 bad "an unknown section" "$(printf '%s\n[sites x]' "$good")" "edge.ini:14: unknown section \\[sites x\\]"
 
 # The site's [site] keys.
@@ -104,8 +106,11 @@ check "site: new connections from the tunnel only to the relayed ports (web tcp 
 	grep -q -- '-i pp-relay -p tcp -m tcp --dport 8080 .*pp:web' '$D/out' &&
 	grep -q -- '-i pp-relay -p udp -m udp --dport 5000:5009 .*pp:cam' '$D/out'"
 check "site: everything else from the tunnel is dropped" grep -q -- '-A PP-RELAY -i pp-relay -j DROP$' "$D/out"
-check "site: replies of the tunnel's connections get the fwmark" \
-	grep -q -- '-A PP-RELAY -m connmark --mark 0x20000000/0x20000000 -j MARK --set-xmark 0x20000000/0x20000000' "$D/out"
+check "site: replies (only) of the tunnel's connections get the fwmark" \
+	grep -q -- '-A PP-RELAY -m connmark --mark 0x20000000/0x20000000 -m conntrack --ctdir REPLY -j MARK --set-xmark 0x20000000/0x20000000' "$D/out"
+check "site: SYNs through the tunnel announce at most MSS 1380 (its MTU is 1420)" sh -c \
+	"grep -q -- '-A PP-RELAY-MSS -i pp-relay -p tcp .*-j TCPMSS --set-mss 1380' '$D/out' &&
+	 grep -q -- '-A PP-RELAY-MSS -o pp-relay -p tcp .*-j TCPMSS --set-mss 1380' '$D/out'"
 sbad() { # NAME LINES PATTERN [FIX-PATTERN]
 	site "$2"
 	$P -f "$D/t.ini" check >"$D/out" 2>&1; rc=$?
@@ -125,6 +130,13 @@ sbad "a mapping name that is not there" "relay = 198.51.100.20
 relay_public_key = $K1
 relay_address = 10.77.0.2
 relay_mappings = web, wbe" "relay_mappings: no mapping is named 'wbe'"
+sbad "relay = yes (no edge named)" "relay = yes
+relay_public_key = $K1
+relay_address = 10.77.0.2" "t.ini:5: error: \\[site\\] relay: 'yes'" "write the edge host"
+sbad "the WAN interface as the tunnel's name (relay down would delete it)" "relay = 198.51.100.20
+relay_public_key = $K1
+relay_address = 10.77.0.2
+relay_interface = eth0" "relay_interface: 'eth0' is the wan_interface: the tunnel needs a name of its own"
 site "relay = no"
 $P -f "$D/t.ini" apply --dry-run >"$D/out" 2>&1
 check "site: relay = no renders no tunnel rule" sh -c "! grep -q pp-relay '$D/out'"
@@ -141,4 +153,11 @@ fi
 chmod 644 "$D/st/relay.key"
 $P --state-dir "$D/st" relay keygen >"$D/out" 2>"$D/err"; rc=$?
 check "keygen: a key others may read is refused" sh -c "test $rc = 1 && grep -q 'chmod 600' '$D/err' && ! test -s '$D/out'"
+# --json: keygen says the public key (only), an edge error is an object naming no table.
+$P --json --state-dir "$D/j" edge keygen >"$D/out"
+check "--json edge keygen: public key, created, the key file" jq -e \
+	'(.public_key | test("^[A-Za-z0-9+/]{43}=$")) and .created == true and (.key_file | endswith("/edge.key")) and (keys | length == 3)' "$D/out"
+$P --json edge status --config "$D/nope.ini" >"$D/out" 2>/dev/null
+check "--json edge with a missing edge.ini: an error object without the table's file" jq -e \
+	'(.error | test("nope.ini: cannot read")) and .exit_code == 1 and (has("file") | not)' "$D/out"
 pp_done

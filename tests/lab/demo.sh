@@ -7,6 +7,7 @@
 #   demo.sh --fault CAUSE   build that fault, probe, show the verdict, restore and probe again;
 #                           repeatable; exit 1 when a verdict is not the fault's cause
 #   demo.sh --list          the faults
+#   demo.sh --relay         the cgnat fault, then fixed with the relay through an edge host
 # Everything the demo builds (namespaces, servers, reflector, /etc/netns entry) goes on exit.
 PP_TOP=$(cd "$(dirname "$0")/../.." && pwd)
 export PP_TOP
@@ -207,7 +208,46 @@ menu() {
 	echo
 }
 
+# relay_demo: the cgnat fault built, probed, then fixed with the relay through an edge host
+# (198.51.100.10, the reflector's VPS in real life): the same mapping answers through the edge.
+relay_demo() {
+	echo
+	echo "== fault: cgnat — the router sits behind a carrier NAT (WAN 100.64.0.2)"
+	plab_up cgnat outside2 && plab_apply && plab_reflector "$LAB_INET" "$LAB_INET_IP" || return 1
+	PROBE_NAME=web-1 PROBE_CLIENT="" PROBE_ARGS="--reflector $REFL"
+	demo_probe
+	echo "== verdict: ${VERDICT:-none}"
+	[ "$VERDICT" = cgnat ] || return 1
+	_ifr=ppd$$r _ife=ppd$$e
+	at_exit "rm -f /var/run/wireguard/$_ifr.sock /var/run/wireguard/$_ife.sock"
+	echo "== fixing it with the relay through the edge host $LAB_INET2_IP"
+	_e() { echo "  [edge]\$ portpilot $*"; ip netns exec "$LAB_INET2" "$PORTPILOT" --state-dir "$pp_tmp/edge" "$@"; }
+	_r() { echo "  [site]\$ portpilot $*"; ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$PT" --state-dir "$pp_tmp/state" "$@"; }
+	_epub=$(_e edge keygen | tail -n 1) && _spub=$(_r relay keygen | tail -n 1) || return 1
+	echo "  edge key $_epub, site key $_spub (the private keys stay in their 0600 files)"
+	printf '[edge]\ninterface = %s\naddress = 10.77.0.1/24\n\n[site plant3]\npublic_key = %s\naddress = 10.77.0.2\nports = tcp/8080\n' \
+		"$_ife" "$_spub" >"$pp_tmp/edge.ini"
+	sed 's/^/  edge.ini: /' "$pp_tmp/edge.ini"
+	_e edge up --config "$pp_tmp/edge.ini" | sed 's/^/  /' &&
+	_r set site relay="$LAB_INET2_IP:51820" relay_public_key="$_epub" relay_address=10.77.0.2 \
+		relay_interface="$_ifr" relay_keepalive=5 relay_mappings=web-1 | sed 's/^/  /' &&
+	_r apply >"$pp_tmp/apply.log" 2>&1 && _r relay up | sed 's/^/  /' || return 1
+	_up() { ip netns exec "$LAB_INET2" "$PORTPILOT" edge status --config "$pp_tmp/edge.ini" | grep -q '^plant3: connected'; }
+	wait_for 10 _up || { echo "demo: the tunnel did not come up" >&2; return 1; }
+	_e edge status --config "$pp_tmp/edge.ini" | sed 's/^/  /'
+	_got=$(lab_http "$LAB_INET" "http://$LAB_INET2_IP:8080/")
+	printf 'internet -> %s:8080 (the edge)  answers: %s\n' "$LAB_INET2_IP" "${_got:-nothing}"
+	PROBE_ARGS=""
+	demo_probe quiet
+	echo "== verdict after the relay: ${VERDICT:-none}"
+	[ "$_got" = srv-101 ] && [ "$VERDICT" = ok ]
+}
+
 case ${1:-} in
+--relay)
+	relay_demo; rc=$?
+	echo "== tearing the lab down"
+	exit $rc;;
 faults)
 	menu
 	echo "== tearing the lab down"
@@ -221,11 +261,11 @@ faults)
 		restore || rc=1
 		shift 2
 	done
-	[ $# -eq 0 ] || { echo "usage: demo.sh [faults | --fault CAUSE... | --list]" >&2; exit 2; }
+	[ $# -eq 0 ] || { echo "usage: demo.sh [faults | --fault CAUSE... | --list | --relay]" >&2; exit 2; }
 	echo "== tearing the lab down"
 	exit $rc;;
 '') ;;
-*) echo "usage: demo.sh [faults | --fault CAUSE... | --list]" >&2; exit 2;;
+*) echo "usage: demo.sh [faults | --fault CAUSE... | --list | --relay]" >&2; exit 2;;
 esac
 
 if [ -t 0 ] && [ -t 1 ]; then

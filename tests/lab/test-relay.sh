@@ -26,6 +26,7 @@ name = sys.argv[1]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = ("%s %s\n" % (name, self.client_address[0])).encode()
+        if self.path == "/big": body = b"x" * 2000000
         self.send_response(200); self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close"); self.end_headers(); self.wfile.write(body)
     def log_message(self, *a): pass
@@ -163,10 +164,26 @@ except OSError: sys.exit(1)' "$CLIENT_IP" "$EDGE_IP" "$1" "$2"
 }
 check "HTTP from the internet reaches .101 through the edge, which sees the client's own address" \
 	test "$(body 8080)" = "srv-101 $CLIENT_IP"
+big=$(ip netns exec "$CLIENT" curl -s --interface "$CLIENT_IP" --max-time 10 "http://$EDGE_IP:8080/big" | wc -c)
+check "a 2 MB answer through the tunnel arrives whole (full-size segments, MTU 1420)" test "$big" = 2000000
 out=$(udp 5005 hello)
 check "UDP from the internet reaches .101 and back, the client's address kept" test "$out" = "srv-101 $CLIENT_IP hello"
 check "site 2's port on the same edge reaches site 2's server (same LAN addresses)" \
 	test "$(body 9090)" = "site2-101 $CLIENT_IP"
+
+# The probe: through a healthy tunnel the carrier NAT is no fault (the edge is the public face).
+probe() { ip netns exec "$R" "$PORTPILOT" -f "$D/site1.ini" -c "$D/none.conf" --state-dir "$D/s1" probe "$1" --json \
+	>"$D/probe.json" 2>"$D/probe.err"; }
+: >"$D/none.conf"
+jqf() { jq -e "$1" "$2" >/dev/null; }
+probe web
+check "probe: a relayed mapping behind the carrier NAT with the tunnel up is ok, not cgnat" \
+	jqf '.cause == "ok"' "$D/probe.json"
+check "probe: the relay check says the last handshake" jqf \
+	'.checks[] | select(.id == "relay") | .text | test("relay tunnel .* last handshake [0-9]+ s ago")' "$D/probe.json"
+probe lan-only
+check "  control: a mapping the relay does not carry still meets the carrier NAT (cgnat)" \
+	jqf '.cause == "cgnat" and (.fix | startswith("relay available"))' "$D/probe.json"
 
 # Only what the edge lists: 8090 is relayed by the site but not configured on the edge.
 check "a port the edge does not list is not forwarded (8090)" test -z "$(body 8090)"
@@ -189,6 +206,18 @@ ip -n "$R" route del $CLIENT_IP/32 dev $IF1
 lab_serve "$EDGE" 8089 edge-web
 ip -n "$R" route add 10.77.0.1/32 dev $IF1
 check "the edge's own services are closed to the tunnel" no_answer "$R" "http://10.77.0.1:8089/"
+# Site 1 posing as site 2 (its tunnel address as the source): WireGuard's cryptokey routing (each
+# peer's allowed-ips is its own /32) drops it before any rule of the edge sees it.
+drops() { ip netns exec "$EDGE" iptables -L PPEDGE-IN -v -x -n | awk '$3 == "DROP" { print $1 }'; }
+ip -n "$R" addr add 10.77.0.3/32 dev lo
+d0=$(drops)
+ip netns exec "$R" curl -s --interface 10.77.0.3 --connect-timeout 1 "http://10.77.0.1:8089/" >/dev/null 2>&1
+d1=$(drops)
+ip netns exec "$R" curl -s --interface 10.77.0.2 --connect-timeout 1 "http://10.77.0.1:8089/" >/dev/null 2>&1
+d2=$(drops)
+check "site 1 cannot send as site 2: WireGuard drops it before the edge's rules" test "$d1" = "$d0"
+check "  control: site 1's own tunnel address does reach the edge (and PPEDGE-IN drops it)" test "$d2" -gt "$d1"
+ip -n "$R" addr del 10.77.0.3/32 dev lo
 ip -n "$R" route del 10.77.0.1/32 dev $IF1
 check "  control: the edge's service answers the internet" body_is "$CLIENT" "http://$EDGE_IP:8089/" edge-web
 
@@ -222,6 +251,13 @@ spid=$!
 echo $spid >>"$LAB_DIR/pids"
 replies() { _c=$(grep -c "^$1 srv-101 $CLIENT_IP n" "$D/stream.log" 2>/dev/null); [ "${_c:-0}" -ge "$2" ]; }
 check "roaming: the stream flows before the move" wait_for 10 replies before 5
+# And a TCP download at 400 kB/s (2 MB: 5 s) runs across the move.
+ip netns exec "$CLIENT" curl -s --interface "$CLIENT_IP" --limit-rate 400k --max-time 30 \
+	-o "$D/slow.out" "http://$EDGE_IP:8080/big" &
+cpid=$!
+echo $cpid >>"$LAB_DIR/pids"
+started() { [ -s "$D/slow.out" ]; }
+wait_for 5 started
 ip -n "$LAB_CGN" addr add 203.0.113.2/24 dev eth0
 ip netns exec "$LAB_CGN" iptables -t nat -R POSTROUTING 1 -o eth0 -j SNAT --to-source 203.0.113.2
 ip netns exec "$LAB_CGN" conntrack -F >/dev/null 2>&1
@@ -230,6 +266,9 @@ check "roaming: the same stream flows again after the carrier address changed" w
 endpoint() { pp "$EDGE" edge status --config "$D/edge.ini" --json | jq -e ".sites[] | select(.name == \"plant3\") | .endpoint | startswith(\"203.0.113.2:\")" >/dev/null; }
 check "roaming: the edge now sees site 1 at its new carrier address" endpoint
 wait $spid 2>/dev/null
+wait $cpid 2>/dev/null
+check "roaming: a TCP download running across the move completes whole" \
+	test "$(wc -c <"$D/slow.out" 2>/dev/null)" = 2000000
 check "roaming: HTTP works too after the move" test "$(body 8080)" = "srv-101 $CLIENT_IP"
 
 pp "$EDGE" edge status --config "$D/edge.ini" >"$D/status" 2>&1
@@ -237,9 +276,17 @@ check "edge status: per site connected, last handshake and bytes" sh -c \
 	"grep -Eq '^plant3: connected, last handshake [0-9]+ s ago, from 203.0.113.2:[0-9]+, received [1-9][0-9]* bytes, sent [1-9][0-9]* bytes' '$D/status' &&
 	 grep -q '^depot: connected' '$D/status'"
 pp "$R" -f "$D/site1.ini" relay status >"$D/rstatus" 2>&1
-check "relay status on the site: the edge connected" grep -q "^edge $EDGE_IP:51820: connected" "$D/rstatus"
+check "relay status on the site: the edge connected, rules and routing in place" sh -c \
+	"grep -q '^edge $EDGE_IP:51820: connected' '$D/rstatus' && grep -q 'rules and policy routing in place' '$D/rstatus'"
 check "no output ever held a private key" sh -c "! cat '$D'/*.log '$D/status' '$D/rstatus' '$D/out' '$D/err' 2>/dev/null |
 	grep -qF -e \"\$(cat '$D/s1/relay.key')\" -e \"\$(cat '$D/se/edge.key')\""
+
+# The tunnel going down is named as such.
+ip -n "$R" link set $IF1 down
+probe web
+check "probe: the tunnel down is named relay_down, with the fix" jqf \
+	'.cause == "relay_down" and (.summary | test("relay tunnel .* not there or down")) and (.fix | test("portpilot relay up"))' \
+	"$D/probe.json"
 
 # Down: everything the relay made goes, and the edge stops forwarding to a site that is down.
 pp "$R" -f "$D/site1.ini" relay down >"$D/out" 2>&1
@@ -248,8 +295,21 @@ check "relay down: tunnel, PP-RELAY chains and the policy rule are gone" sh -c \
 	 ! ip -n '$R' rule | grep -q 'lookup 5207'"
 check "relay down: site 1 is no longer reachable through the edge" test -z "$(body 8080)"
 check "  while site 2 still is" test "$(body 9090)" = "site2-101 $CLIENT_IP"
+# A site taken out of edge.ini is out at once: its port, its peer, its chain.
+sed '/^\[site depot\]/,$d' "$D/edge.ini" >"$D/edge1.ini"
+pp "$EDGE" --state-dir "$D/se" edge up --config "$D/edge1.ini" >"$D/out" 2>&1 || cat "$D/out"
+check "a site removed from edge.ini: its port is no longer forwarded" test -z "$(body 9090)"
+check "a site removed from edge.ini: its peer and its chain are gone" sh -c \
+	"! ip netns exec '$EDGE' wg show $IFE peers | grep -qF '$S2_PUB' && ! ip netns exec '$EDGE' iptables-save -t nat | grep -q PPEDGE-S1"
 pp "$EDGE" edge down --config "$D/edge.ini" >"$D/out" 2>&1
 check "edge down: the tunnel and the PPEDGE chains are gone" sh -c \
 	"! ip -n '$EDGE' link show $IFE 2>/dev/null && ! ip netns exec '$EDGE' iptables-save | grep -q PPEDGE"
 pp $R2 -f "$D/site2.ini" relay down >/dev/null 2>&1
+# An interface of the router's own under the tunnel's name is never taken nor deleted.
+ip -n $R2 link add ppx$$ type veth peer name ppy$$
+sed "s/^relay_interface = .*/relay_interface = ppx$$/" "$D/site2.ini" >"$D/site2x.ini"
+pp $R2 -f "$D/site2x.ini" --state-dir "$D/s2" relay up >"$D/out" 2>&1; rc=$?
+check "relay up refuses an interface that is not WireGuard" sh -c "test $rc = 1 && grep -q 'not a WireGuard one' '$D/out'"
+pp $R2 -f "$D/site2x.ini" relay down >"$D/out" 2>&1
+check "relay down leaves a non-WireGuard interface alone" sh -c "ip -n $R2 link show ppx$$ >/dev/null"
 pp_done

@@ -66,6 +66,9 @@ expect_cause "[site] public_ip is an old address" public_ip_mismatch
 
 plab_scenario cgnat && plab_diagnose
 check "cgnat: the reflector's view of the site is reported" j '.reflector.seen_ip == "203.0.113.1"'
+check "cgnat: the fix offers the relay (issue 17)" j '.fix | startswith("relay available: portpilot relay up")'
+plab_scenario double_nat && plab_diagnose
+check "double_nat: the fix offers the relay too" j '.cause == "double_nat" and (.fix | contains("relay available where neither is possible: portpilot relay up"))'
 
 plab_scenario upstream_blocked && lab_ns "$LAB_INET" iptables -D FORWARD -p tcp --dport 8080 -j DROP &&
 	plab_diagnose

@@ -329,6 +329,26 @@ static void test_diagnose_each_fact(void **st)
 	struct pp_cidr allow = { IP(198, 51, 100, 0), 24 };
 	f = healthy(&t), map.allow = &allow, map.nallow = 1;
 	assert_int_equal(diag(&f), PP_CAUSE_SOURCE_NOT_ALLOWED);
+	map.allow = NULL, map.nallow = 0;
+	/* The relay (issue 17): behind carrier NAT a healthy tunnel is the way in, not a fault... */
+	f = healthy(&t), f.wan_ip = IP(100, 64, 0, 2), f.relay = true, f.relay_link = PP_YES;
+	f.relay_handshake_age = 5;
+	strcpy(f.relay_if, "pp-relay");
+	assert_int_equal(diag(&f), PP_CAUSE_OK);
+	/* ... and a tunnel that is down, never shook hands or went silent is the cause. */
+	f.relay_link = PP_NO;
+	assert_int_equal(diag(&f), PP_CAUSE_RELAY_DOWN);
+	f.relay_link = PP_YES, f.relay_handshake_age = -1;
+	assert_int_equal(diag(&f), PP_CAUSE_RELAY_DOWN);
+	f.relay_handshake_age = 181;
+	assert_int_equal(diag(&f), PP_CAUSE_RELAY_DOWN);
+	/* A mapping the relay does not carry still meets the carrier NAT. */
+	f.relay = false;
+	assert_int_equal(diag(&f), PP_CAUSE_CGNAT);
+	/* The table's own faults come first: a disabled mapping is disabled, tunnel or not. */
+	f = healthy(&t), f.relay = true, f.relay_link = PP_NO, map.enabled = false;
+	assert_int_equal(diag(&f), PP_CAUSE_DISABLED);
+	map.enabled = true;
 }
 
 /* The diagnosis with its alternatives, for the tests that look at both. */
@@ -572,7 +592,7 @@ static void test_cause_names(void **st)
 		"ok", "disabled", "expired", "rule_missing", "ip_forward_off", "forward_blocked",
 		"not_listening", "host_unreachable", "host_firewall", "server_gateway", "wrong_protocol",
 		"source_not_allowed", "hairpin_missing", "public_ip_mismatch", "cgnat", "double_nat",
-		"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter", "lan_route",
+		"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter", "lan_route", "relay_down",
 	};
 	assert_int_equal(PP_CAUSE__COUNT, sizeof want / sizeof want[0]);
 	for (int i = 0; i < PP_CAUSE__COUNT; i++)
