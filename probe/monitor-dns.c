@@ -250,7 +250,7 @@ mon_dns_read(struct mon *M, struct mon_dns *d, double now)
 		M->dirty = true;
 		return;
 	}
-	snprintf(d->got, sizeof d->got, "%s", strcmp(kind, "ok") == 0 ? rest : "");
+	snprintf(d->got, sizeof d->got, "%.45s", strcmp(kind, "ok") == 0 ? rest : "");
 	if (d->want[0] == '\0') {
 		set_detail(d, "%s resolves to %s; the site's address is not known: %s",
 		         d->host, d->got[0] ? d->got : "nothing", where);
