@@ -237,9 +237,15 @@ mon_dns_event(struct mon *M, struct mon_dns *d, enum pp_health prev)
 	if (down) {
 		p->ev.cause = pp_xstrdup(d->cause);
 		p->ev.summary = pp_xstrdup(d->detail);
-		p->ev.fix = pp_xasprintf("the record must say %s: portpilot ddns status shows whether the "
-		                         "updater of [ddns %s] runs and what the provider answered", d->want,
-		                         d->section);
+		/* The authoritative answer says where the old address lives: the provider's record,
+		 * or only the resolvers' caches. */
+		p->ev.fix = d->auth == 1 ?
+			pp_xasprintf("the zone's servers already serve %s: the resolvers still have the old "
+			             "answer cached and drop it within the record's TTL (keep the TTL short, "
+			             "e.g. 60-300 s, for a dynamic address)", d->want) :
+			pp_xasprintf("the record must say %s: portpilot ddns status shows whether the "
+			             "updater of [ddns %s] runs and what the provider answered", d->want,
+			             d->section);
 	}
 	M->dirty = true;
 }

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "portpilot/conf.h"
 #include "portpilot/ddns.h"
 #include "portpilot/util.h"
 #include "monitor-internal.h"
@@ -74,6 +75,7 @@ mon_dns_init(struct mon *M)
 		}
 		struct mon_dns *d = &v[n++];
 		d->fd = -1;
+		d->auth = -2;
 		d->label = label;
 		d->host = pp_xstrdup(c->host);
 		d->section = pp_xstrdup(c->section);
@@ -135,10 +137,32 @@ site_address(struct mon *M, const struct mon_dns *d, char want[46], char *where,
 		         ifname ? ifname : "?", wan[0] ? "has a private address" : "has no IPv4 address");
 }
 
-/* In the child: one line, "ok ADDRESS", "none WHY" (the name has no address) or "error WHY". */
+/* On a mismatch, the second line: what the zone's authoritative servers serve, as the DDNS
+ * updater verifies its updates ("auth RC DETAIL"); nothing when it cannot be asked. */
 static void
-lookup_child(const char *host, int fd)
+auth_line(FILE *f, const char *conf_path, const struct mon_dns *d)
 {
+	struct pp_conf *c = NULL;
+	struct pp_error e;
+	char detail[300];
+
+	if (d->want[0] == '\0' || pp_conf_load(conf_path, true, &c, &e) < 0)
+		return;
+	for (size_t i = 0; i < c->nddns; i++)
+		if (strcmp(c->ddns[i].name, d->section) == 0) {
+			int rc = pp_ddns_auth_verify(&c->ddns[i], d->host, d->want, detail, sizeof detail);
+			fprintf(f, "auth %d %s\n", rc, detail);
+			break;
+		}
+	pp_conf_free(c);
+}
+
+/* In the child: one line, "ok ADDRESS", "none WHY" (the name has no address) or "error WHY";
+ * then, when it is not the site's address, the authoritative servers' answer. */
+static void
+lookup_child(const char *conf_path, const struct mon_dns *d, int fd)
+{
+	const char *host = d->host;
 	char addr[46];
 	FILE *f = fdopen(fd, "w");
 
@@ -146,15 +170,18 @@ lookup_child(const char *host, int fd)
 		_exit(1);
 	if (pp_ddns_resolve(host, addr) == 0) {
 		fprintf(f, "ok %s\n", addr);
+		if (strcmp(addr, d->want) != 0)
+			auth_line(f, conf_path, d);
 	} else {
 		/* The same question again for the kind of failure: no such name, or no answer. */
 		struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
 		int rc = getaddrinfo(host, NULL, &hints, &res);
 		if (res)
 			freeaddrinfo(res);
-		if (rc == EAI_NONAME || rc == EAI_NODATA)
+		if (rc == EAI_NONAME || rc == EAI_NODATA) {
 			fprintf(f, "none %s\n", gai_strerror(rc));
-		else
+			auth_line(f, conf_path, d);
+		} else
 			fprintf(f, "error %s\n", rc ? gai_strerror(rc) : "the address went away between two lookups");
 	}
 	fclose(f);
@@ -188,6 +215,8 @@ mon_dns_step(struct mon *M, double now)
 			continue;
 		}
 		d->next_due = now + M->mc.dns_interval_s * 1000.0;
+		/* what it should be, now: the child compares the authoritative answer with it too */
+		site_address(M, d, d->want, d->where, sizeof d->where);
 		int fds[2];
 		if (pipe2(fds, O_CLOEXEC) < 0)
 			continue;
@@ -195,7 +224,19 @@ mon_dns_step(struct mon *M, double now)
 		pid_t pid = fork();
 		if (pid == 0) {
 			close(fds[0]);
-			lookup_child(d->host, fds[1]);
+			/* Nothing of the parent's stays open here: a metrics client, a check's connection
+			 * or another lookup's pipe must not wait for this child. */
+			mon_http_close_fds(M->http);
+			for (size_t k = 0; k < M->n; k++)
+				if (M->t[k].fd >= 0)
+					close(M->t[k].fd);
+			for (size_t k = 0; k < M->npend; k++)
+				if (M->pend[k].fd >= 0)
+					close(M->pend[k].fd);
+			for (size_t k = 0; k < M->ndns; k++)
+				if (M->dns[k].fd >= 0)
+					close(M->dns[k].fd);
+			lookup_child(M->cli->conf_path, d, fds[1]);
 		}
 		close(fds[1]);
 		if (pid < 0) {
@@ -229,7 +270,8 @@ mon_dns_pollfds(struct mon *M, struct pollfd *pfd, int max, struct mon_dns **who
 void
 mon_dns_read(struct mon *M, struct mon_dns *d, double now)
 {
-	char buf[512], where[200], kind[8] = "", rest[400] = "";
+	char buf[512], kind[8] = "", rest[400] = "", auth[320] = "", *l2;
+	const char *where = d->where;
 	ssize_t r;
 
 	(void)now;
@@ -237,10 +279,13 @@ mon_dns_read(struct mon *M, struct mon_dns *d, double now)
 		pp_buf_add(&d->out, buf, (size_t)r);
 	if (r != 0)
 		return;                        /* more to come */
-	if (d->out.data)
+	d->auth = -2;
+	if (d->out.data) {
 		sscanf(d->out.data, "%7s %399[^\n]", kind, rest);
+		if ((l2 = strstr(d->out.data, "\nauth ")) != NULL && sscanf(l2 + 6, "%d %319[^\n]", &d->auth, auth) < 1)
+			d->auth = -2;
+	}
 	stop_child(d);
-	site_address(M, d, d->want, where, sizeof where);
 	if (strcmp(kind, "ok") && strcmp(kind, "none")) {
 		/* No answer says nothing about the record: the state is left as it is. */
 		if (strncmp(d->detail, "resolver: ", 10) != 0)
@@ -250,7 +295,7 @@ mon_dns_read(struct mon *M, struct mon_dns *d, double now)
 		M->dirty = true;
 		return;
 	}
-	snprintf(d->got, sizeof d->got, "%s", strcmp(kind, "ok") == 0 ? rest : "");
+	snprintf(d->got, sizeof d->got, "%.45s", strcmp(kind, "ok") == 0 ? rest : "");
 	if (d->want[0] == '\0') {
 		set_detail(d, "%s resolves to %s; the site's address is not known: %s",
 		         d->host, d->got[0] ? d->got : "nothing", where);
@@ -265,10 +310,10 @@ mon_dns_read(struct mon *M, struct mon_dns *d, double now)
 		set_detail(d, "%s resolves to %s, %s", d->host, d->got, where);
 	else if (d->got[0])
 		set_detail(d, "%s resolves to %s, but the site's address is %s "
-		         "(%s)", d->host, d->got, d->want, where);
+		         "(%s)%s%s", d->host, d->got, d->want, where, auth[0] ? "; " : "", auth);
 	else
 		set_detail(d, "%s does not resolve (%s); the site's address is %s "
-		         "(%s)", d->host, rest, d->want, where);
+		         "(%s)%s%s", d->host, rest, d->want, where, auth[0] ? "; " : "", auth);
 	enum pp_health prev = d->sm.state;
 	enum pp_mon_change c = pp_mon_sm_feed(&d->sm, ok, M->mc.fail_after, M->mc.recover_after, time(NULL));
 	if (c == PP_MON_WENT_DOWN || c == PP_MON_CAME_UP) {

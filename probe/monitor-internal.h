@@ -129,7 +129,9 @@ struct mon_dns {
 	char *host, *section, *interface;
 	struct pp_mon_sm sm;
 	char got[46], want[46];        /* last answer ("" none) and the address it should be */
-	char detail[300];
+	char where[200];               /* where want comes from */
+	int auth;                      /* the authoritative servers on a mismatch: 1 right, 0 wrong, -1 no answer, -2 not asked */
+	char detail[512];
 	char cause[32];
 	pid_t pid;                     /* the resolver child, 0 none */
 	int fd;

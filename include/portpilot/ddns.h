@@ -232,4 +232,14 @@ int pp_ddns_run(const struct pp_ddns_opts *o, struct pp_error *err);
 /* `portpilot ddns run | --once | status [--json]` */
 int pp_cmd_ddns(struct pp_cli *cli, int argc, char **argv);
 
+/*
+ * Do the authoritative servers of host's zone (the section's zone, else host minus its
+ * first label; found through resolv.conf's nameservers) serve addr? The check the updater
+ * runs after an update (ddns/authverify.c). 1 yes, 0 they answer something else or
+ * NXDOMAIN, -1 none could be asked; detail names the server and its answer. Blocking (a few
+ * seconds per server): run it where waiting costs nothing (portpilot monitor: in a child).
+ */
+int pp_ddns_auth_verify(const struct pp_ddns_conf *dc, const char *host, const char *addr,
+                        char *detail, size_t n);
+
 #endif

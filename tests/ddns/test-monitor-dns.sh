@@ -21,6 +21,9 @@ in_ns ip link add wan0 type veth peer name wan1 && in_ns ip addr add $WAN/24 dev
 mkdir -p /etc/netns/$NS
 at_exit "rm -rf /etc/netns/$NS"
 echo "nameserver $DNS" >/etc/netns/$NS/resolv.conf
+# Bind-mounted too, at the monitor's start: written in place later, it stands for a resolver
+# that still has an old answer cached while the zone's servers serve the new one.
+echo "127.0.0.1 localhost" >/etc/netns/$NS/hosts
 
 bind_zone "ns1 IN A $DNS" "site3 IN A 203.0.113.77"
 bind_start $DNS 53 $NS || { echo "# named did not start"; tail -5 "$N/log"; exit 1; }
@@ -59,7 +62,8 @@ public_port = 27015
 internal_ip = 192.168.2.50
 EOF
 S=$D/state
-PORTPILOT_JOURNAL_SOCKET=$D/none.sock ip netns exec $NS "$PORTPILOT" -f "$D/t.ini" -c "$D/pp.conf" \
+# PORTPILOT_RESOLV_CONF empty: the authoritative servers are found through the namespace's resolver.
+PORTPILOT_RESOLV_CONF= PORTPILOT_JOURNAL_SOCKET=$D/none.sock ip netns exec $NS "$PORTPILOT" -f "$D/t.ini" -c "$D/pp.conf" \
 	--state-dir "$S" monitor --no-diagnose >"$D/mon.out" 2>"$D/mon.err" &
 MON=$!
 at_exit "kill $MON 2>/dev/null; wait $MON 2>/dev/null"
@@ -70,6 +74,7 @@ count() { grep -c "$1" "$D/mon.err"; }
 check "the zone starts with an old address" test "$(lookup site3.example.net)" = 203.0.113.77
 check "an old address: one DOWN event with the name, what it resolves to and the WAN address" \
 	wait_for 15 has_event "^dns:site3.example.net DOWN since [0-9:]*: public_ip_mismatch: site3.example.net resolves to 203.0.113.77, but the site's address is $WAN (the WAN address (wan0))"
+check "... and what the zone's authoritative server serves" has_event "^dns:site3.example.net DOWN .*; ns1.example.net ($DNS), authoritative for example.net, answers 203.0.113.77"
 check "... and the fix names the DDNS section" has_event "fix: the record must say $WAN: portpilot ddns status shows whether the updater of \[ddns lab\] runs"
 check "a name with no record: DOWN, name_unresolved" \
 	wait_for 15 has_event "^dns:cam.example.net DOWN since [0-9:]*: name_unresolved: cam.example.net does not resolve"
@@ -81,7 +86,7 @@ check "the history holds the event with its cause" \
 	jqe -s '[.[] | select(.mapping == "dns:site3.example.net" and .state == "down" and .cause == "public_ip_mismatch")] | length == 1' "$S/monitor-history.jsonl"
 metric() { grep -q "^$1" "$D/metrics.prom" 2>/dev/null; }
 check "metrics: the name is down" wait_for 10 metric 'portpilot_dns_name_up{ddns="lab",host="site3.example.net"} 0'
-check "metrics: the DDNS host is not ok yet (never updated)" metric 'portpilot_ddns_host_ok{ddns="lab",host="site3.example.net"} 0'
+check "metrics: the DDNS host reads 0 before its first update" metric 'portpilot_ddns_host_ok{ddns="lab",host="site3.example.net"} 0'
 
 # The DDNS updater publishes the WAN address into BIND9: the names come back up.
 ip netns exec $NS env PORTPILOT_RESOLV_CONF= "$PORTPILOT" -c "$D/pp.conf" --state-dir "$S" ddns --once \
@@ -97,6 +102,15 @@ check "metrics: the DDNS host ok, with the time of its last update" \
 check "metrics: its status and the provider's last answer" \
 	metric 'portpilot_ddns_host_status{ddns="lab",host="site3.example.net",status="ok",last_answer="good"} 1'
 check "metrics: the name is up" wait_for 10 metric 'portpilot_dns_name_up{ddns="lab",host="site3.example.net"} 1'
+
+# A resolver with the old answer (here /etc/hosts) while the zone serves the new one: down, and
+# the fix says it is a cache, not the record.
+echo "203.0.113.99 site3.example.net" >>/etc/netns/$NS/hosts
+check "a stale resolver answer: DOWN again" wait_for 15 has_event "^dns:site3.example.net DOWN .*resolves to 203.0.113.99, but the site's address is $WAN"
+check "... the authoritative server serves the right address" has_event "^dns:site3.example.net DOWN .*resolves to 203.0.113.99.*authoritative for example.net, serves $WAN"
+check "... and the fix says the resolvers have it cached" has_event "fix: the zone's servers already serve $WAN: the resolvers still have the old answer cached"
+echo "127.0.0.1 localhost" >/etc/netns/$NS/hosts
+check "the cache gone: up again" wait_for 15 sh -c "[ \$(grep -c '^dns:site3.example.net UP' '$D/mon.err') = 2 ]"
 
 # DNS unreachable: no state change, no event, the monitor goes on and says why.
 kill $NAMED_PID; wait $NAMED_PID 2>/dev/null
