@@ -88,6 +88,9 @@ struct pp_plan {
 	size_t nflush;
 	size_t flows_removed;           /* after the commit: conntrack entries of those ports removed */
 	bool flows_unlisted;            /* flows exist but neither /proc nor conntrack -L could list them */
+	char **layout;                  /* rules of no one mapping (hooks, entries, tree jumps) that differ:
+	                                   "nat: missing -A ...", "filter: unexpected -A ..." (status's drift) */
+	size_t nlayout;
 };
 /* Plan the move from live to want. */
 void pp_plan_make(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_plan *p);
@@ -250,8 +253,9 @@ struct pp_layout_status {
 	char **orphans;                 /* names with rules in the kernel but no section in the table */
 	size_t norphans;
 };
-/* pp_status_read plus *ls (caller frees with pp_layout_status_free); with problems every
-   active mapping in sync reads drifted, since nothing may reach its rules. */
+/* pp_status_read plus *ls (caller frees with pp_layout_status_free). Both from the plan an apply
+   would make (pp_plan_make): a mapping is missing/drifted/stale exactly when that plan rewrites its
+   rules (the dry run's "changed"), and ls->problems are the plan's layout lines. */
 int pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
                        time_t now, struct pp_map_status **st, struct pp_layout_status *ls,
                        struct pp_error *err);

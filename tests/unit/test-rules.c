@@ -264,6 +264,41 @@ test_plan_one_change(void **state)
 	free(b);
 }
 
+/* Issue 14.6: a [site] change (public_ip) rewrites the layout and no mapping; the plan says which
+ * lines (what status calls ruleset drift) and changes no mapping, so status and the dry run agree. */
+static void
+test_plan_site_change_is_layout(void **state)
+{
+	struct pp_table *a = load(seed);
+	char *fixed = pp_xasprintf("%s", seed);
+	char *at = strstr(fixed, "hairpin = yes\n");
+	assert_non_null(at);
+	struct pp_table *b = NULL;
+	char *text = pp_xasprintf("%.*spublic_ip = 203.0.113.1\n%s", (int)(at - fixed), fixed, at);
+	b = load(text);
+	struct pp_ruleset ra, rb;
+	render(a, 0, &ra);
+	render(b, 0, &rb);
+	struct pp_plan p;
+	pp_plan_make(&rb, &ra, &p);
+	assert_int_equal(p.nchanged, 0);
+	assert_non_null(p.restore);
+	assert_int_equal(p.nlayout, 2);
+	assert_string_equal(p.layout[0], "nat: missing -A PP-PRE -s 192.168.2.0/24 -d 203.0.113.1/32 -i eth1 -g PP-MARK");
+	assert_non_null(strstr(p.layout[1], "nat: unexpected -A PP-PRE -s 192.168.2.0/24 ! -d 192.168.2.0/24 -i eth1"));
+	pp_plan_free(&p);
+	pp_plan_make(&ra, &ra, &p);
+	assert_int_equal(p.nlayout, 0);
+	assert_null(p.restore);
+	pp_plan_free(&p);
+	pp_ruleset_free(&ra);
+	pp_ruleset_free(&rb);
+	pp_table_free(a);
+	pp_table_free(b);
+	free(text);
+	free(fixed);
+}
+
 static void
 test_plan_from_empty_and_parse_roundtrip(void **state)
 {
@@ -340,6 +375,7 @@ main(void)
 		cmocka_unit_test(test_allow_udp_range_shift),
 		cmocka_unit_test(test_tree_20000),
 		cmocka_unit_test(test_plan_one_change),
+		cmocka_unit_test(test_plan_site_change_is_layout),
 		cmocka_unit_test(test_plan_from_empty_and_parse_roundtrip),
 		cmocka_unit_test(test_parsed_rules_edit),
 	};
