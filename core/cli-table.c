@@ -129,6 +129,12 @@ list_json(FILE *f, const struct pp_table *t, time_t now)
 		}
 		fprintf(f, "],\"allow_any\":%s,\"enabled\":%s,\"masquerade\":%s", allow_any(m) ? "true" : "false",
 		        m->enabled ? "true" : "false", m->masquerade ? "true" : "false");
+		/* Port lists ("80,443") and the hairpin in force (its own hairpin =, else the site's). */
+		char pl[200], il[200];
+		pp_mapping_format_ports(m, false, pl, sizeof pl);
+		pp_mapping_format_ports(m, true, il, sizeof il);
+		fprintf(f, ",\"public_ports\":\"%s\",\"internal_ports\":\"%s\",\"hairpin\":%s", pl, il,
+		        pp_mapping_hairpin(&t->site, m) ? "true" : "false");
 		for (int k = 0; k < PP_F__COUNT; k++) {
 			fprintf(f, ",\"%s_raw\":", pp_field_name(k));
 			pp_json_str(f, m->val[k]);
@@ -158,10 +164,10 @@ pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 		        "INTERNAL", "ALLOW", "OWNER");
 		for (size_t i = 0; i < t->n; i++) {
 			const struct pp_mapping *m = &t->maps[i];
-			char pub[12], in[12], ip[16] = "?", dst[32];
+			char pub[200], in[200], ip[16] = "?", dst[220];
 			char *allow = allow_text(m);
-			pp_format_ports(pub, sizeof pub, m->pub_lo, m->pub_hi);
-			pp_format_ports(in, sizeof in, m->in_lo, m->in_hi);
+			pp_mapping_format_ports(m, false, pub, sizeof pub);
+			pp_mapping_format_ports(m, true, in, sizeof in);
 			if (m->internal_ip)
 				pp_format_ipv4(m->internal_ip, ip);
 			snprintf(dst, sizeof dst, "%s:%s", ip, in);
@@ -355,10 +361,10 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 	}
 	for (size_t i = 0; i < t->n; i++) {
 		const struct pp_mapping *m = &t->maps[i];
-		char pub[12], in[12], ip[16] = "";
+		char pub[200], in[200], ip[16] = "";
 		const char *v[X__N];
-		pp_format_ports(pub, sizeof pub, m->pub_lo, m->pub_hi);
-		pp_format_ports(in, sizeof in, m->in_lo, m->in_hi);
+		pp_mapping_format_ports(m, false, pub, sizeof pub);
+		pp_mapping_format_ports(m, true, in, sizeof in);
 		if (m->internal_ip)
 			pp_format_ipv4(m->internal_ip, ip);
 		char *allow = allow_text(m);

@@ -299,6 +299,47 @@ test_plan_site_change_is_layout(void **state)
 	free(fixed);
 }
 
+/* Issue 14.13: a port list renders one rule set per element; hairpin per mapping overrides the site. */
+static void
+test_port_list_and_hairpin(void **state)
+{
+	const char *tbl =
+		"[site]\nwan_interface = eth0\nlan_interface = eth1\nhairpin = yes\n\n"
+		"[a]\npublic_port = 80,443,9100-9101\ninternal_ip = 192.168.2.101\ninternal_port = 8080,443,8100-8101\n"
+		"hairpin = no\n\n"
+		"[b]\npublic_port = 25,587\ninternal_ip = 192.168.2.102\nallow = 198.51.100.0/24\n";
+	char *s = render_text(tbl);
+	assert_non_null(strstr(s, "-A PP-DT-1-65535 -s 192.168.2.0/24 -p tcp -m tcp --dport 80 -m comment --comment \"pp:a\" -j RETURN\n"
+	                          "-A PP-DT-1-65535 -p tcp -m tcp --dport 80 -m comment --comment \"pp:a\" -j DNAT --to-destination 192.168.2.101:8080\n"));
+	assert_non_null(strstr(s, "--dport 443 -m comment --comment \"pp:a\" -j DNAT --to-destination 192.168.2.101:443\n"));
+	assert_non_null(strstr(s, "--dport 9100:9101 -m comment --comment \"pp:a\" -j DNAT --to-destination 192.168.2.101:8100-8101/9100\n"));
+	/* b: allow list, site hairpin: the LAN rule stays, per element; no RETURN. */
+	assert_non_null(strstr(s, "-s 192.168.2.0/24 -p tcp -m tcp --dport 587 -m comment --comment \"pp:b\" -j DNAT"));
+	assert_non_null(strstr(s, "-s 198.51.100.0/24 -p tcp -m tcp --dport 25 -m comment --comment \"pp:b\" -j DNAT"));
+	assert_null(strstr(s, "\"pp:b\" -j RETURN"));
+	assert_only_own_flows(s);
+	free(s);
+	/* The site without hairpin, one mapping with: a LAN entry of its own, per port, and the SNAT. */
+	const char *tbl2 =
+		"[site]\nwan_interface = eth0\nlan_interface = eth1\nhairpin = no\n\n"
+		"[a]\npublic_port = 80,443\ninternal_ip = 192.168.2.101\nhairpin = yes\n\n"
+		"[b]\npublic_port = 8080\ninternal_ip = 192.168.2.102\n";
+	s = render_text(tbl2);
+	assert_non_null(strstr(s, "-A PP-PRE -s 192.168.2.0/24 ! -d 192.168.2.0/24 -i eth1 -p tcp -m tcp --dport 443 "
+	                          "-m addrtype --dst-type LOCAL -m comment --comment \"pp:a\" -g PP-MARK\n"));
+	assert_null(strstr(s, "\"pp:b\" -g PP-MARK"));
+	assert_non_null(strstr(s, "-A PP-POST -s 192.168.2.0/24 -d 192.168.2.0/24 -o eth1 -m connmark"));
+	assert_null(strstr(s, "-j RETURN"));
+	assert_only_own_flows(s);
+	free(s);
+	/* Neither: no LAN entry, no hairpin SNAT. */
+	s = render_text("[site]\nwan_interface = eth0\nlan_interface = eth1\nhairpin = no\n\n"
+	                "[b]\npublic_port = 8080\ninternal_ip = 192.168.2.102\n");
+	assert_null(strstr(s, "-i eth1"));
+	assert_null(strstr(s, "-o eth1 -m connmark"));
+	free(s);
+}
+
 static void
 test_plan_from_empty_and_parse_roundtrip(void **state)
 {
@@ -376,6 +417,7 @@ main(void)
 		cmocka_unit_test(test_tree_20000),
 		cmocka_unit_test(test_plan_one_change),
 		cmocka_unit_test(test_plan_site_change_is_layout),
+		cmocka_unit_test(test_port_list_and_hairpin),
 		cmocka_unit_test(test_plan_from_empty_and_parse_roundtrip),
 		cmocka_unit_test(test_parsed_rules_edit),
 	};
