@@ -168,7 +168,7 @@ static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 	pp_format_ipv4(p.src, src);
 	struct pp_access_entry e = { .time = when, .mapping = m->name, .proto = p.proto == IPPROTO_UDP ? "udp" : "tcp",
 	                   .src = src, .verdict = accepted ? "accepted" : why_rejected(x, m, p.src),
-	                   .sport = p.sport, .port = pub };
+	                   .sport = p.sport, .port = pub, .accepted = accepted };
 	if (x->rec)
 		rec_write(x->rec, &e);
 	else if (x->fn)
@@ -427,7 +427,7 @@ static int history_file(struct pp_access_history *h, const char *path, const cha
 		h->v[h->n++] = (struct pp_access_entry){ .time = fld[0], .mapping = fld[1], .proto = fld[2],
 		                                         .src = fld[3], .sport = (unsigned)atoi(fld[4]),
 		                                         .port = (unsigned)atoi(fld[5]), .verdict = fld[6],
-		                                         .store = store };
+		                                         .accepted = strcmp(fld[6], "accepted") == 0, .store = store };
 	}
 	fclose(f);
 	return 0;

@@ -163,7 +163,8 @@ probe_child(FILE *out, void *ctx)
 static void
 on_access(const struct pp_access_entry *e, void *arg)
 {
-	put(arg, 'L', "%s\t%s\t%s\t%u\t%u\t%s", e->time, e->proto, e->src, e->sport, e->port, e->verdict);
+	put(arg, 'L', "%d\t%s\t%s\t%s\t%u\t%u\t%s", e->accepted, e->time, e->proto, e->src, e->sport, e->port,
+	    e->verdict);
 	fflush(arg);
 }
 
@@ -220,12 +221,12 @@ check_role(const char *state)
 /* One connection: when, protocol, who, the public port, its verdict. */
 static void
 add_entry(struct lines *l, const char *when, const char *proto, const char *src, unsigned sport,
-          unsigned port, const char *verdict)
+          unsigned port, const char *verdict, bool accepted)
 {
 	char buf[300];
 
 	snprintf(buf, sizeof buf, "%s  %s %s:%u -> %u  %s", when, proto, src, sport, port, verdict);
-	lines_add(l, strncmp(verdict, "accepted", 8) == 0 ? TR_NORMAL : TR_WARNING, buf);
+	lines_add(l, accepted ? TR_NORMAL : TR_WARNING, buf);
 }
 
 /* The recorded history, from the core's struct, before the live part starts. */
@@ -241,7 +242,7 @@ read_history(struct probe *pr)
 		lines_add(&pr->history, TR_WARNING, h.notes[i]);
 	for (size_t i = 0; i < h.n; i++)
 		add_entry(&pr->history, h.v[i].time, h.v[i].proto, h.v[i].src, h.v[i].sport, h.v[i].port,
-		          h.v[i].verdict);
+		          h.v[i].verdict, h.v[i].accepted);
 	pr->nhistory = (long)h.n;
 	pr->history_read = true;
 	pr->no_history = !h.recorded && h.n == 0;
@@ -253,7 +254,7 @@ read_history(struct probe *pr)
 static void
 on_log_line(struct probe *pr, char *text)
 {
-	char *f[6], *save = NULL;
+	char *f[7], *save = NULL;
 	int k = 0;
 
 	if (text[0] == 'X' && text[1] == '\t') {
@@ -264,10 +265,10 @@ on_log_line(struct probe *pr, char *text)
 		lines_add(&pr->live, TR_WARNING, text);
 		return;
 	}
-	for (char *tok = strtok_r(text + 2, "\t", &save); tok && k < 6; tok = strtok_r(NULL, "\t", &save))
+	for (char *tok = strtok_r(text + 2, "\t", &save); tok && k < 7; tok = strtok_r(NULL, "\t", &save))
 		f[k++] = tok;
-	if (k == 6)
-		add_entry(&pr->live, f[0], f[1], f[2], (unsigned)atoi(f[3]), (unsigned)atoi(f[4]), f[5]);
+	if (k == 7)
+		add_entry(&pr->live, f[1], f[2], f[3], (unsigned)atoi(f[4]), (unsigned)atoi(f[5]), f[6], f[0][0] == '1');
 }
 
 static void

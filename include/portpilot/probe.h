@@ -349,6 +349,7 @@ struct pp_access_entry {
 	const char *src;                /* the client's address */
 	const char *verdict;            /* "accepted", or "rejected (why)" */
 	unsigned sport, port;           /* the client's port, the public port */
+	bool accepted;                  /* the kernel forwarded it (verdict "accepted") */
 	char *store;                    /* a recorded entry's own copy of its line (fields point into it) */
 };
 /* The recorded log (STATE/access.log.1, then access.log), oldest first. */

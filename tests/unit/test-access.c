@@ -55,6 +55,8 @@ test_history(void **state)
 	assert_int_equal(h.v[1].sport, 5000);
 	assert_int_equal(h.v[1].port, 9000);
 	assert_string_equal(h.v[1].verdict, "rejected (not in allow)");
+	assert_false(h.v[1].accepted);
+	assert_true(h.v[0].accepted);
 	assert_int_equal(h.nnotes, 1);
 	assert_non_null(strstr(h.notes[0], "/access.log:2: not an access-log line"));
 	pp_access_history_free(&h);
