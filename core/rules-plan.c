@@ -511,8 +511,15 @@ pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct 
 		 * traffic first: say which, as the probe does. */
 		struct pp_foreign_query q;
 		struct pp_foreign_hit h;
+		bool hit = false;
 		pp_foreign_query_of(t, m, wan_addr, &q);
-		if (pp_mapping_active(m, now) && pp_foreign_first(fr, &q, &h)) {
+		/* Every element of a port list: the first one another tool's rule takes or drops. */
+		for (size_t e = 0; e < pp_mapping_nports(m) && !hit && pp_mapping_active(m, now); e++) {
+			struct pp_port_pair pr = pp_mapping_port(m, e);
+			q.pub_lo = pr.pub_lo, q.pub_hi = pr.pub_hi, q.in_lo = pr.in_lo, q.in_hi = pr.in_hi;
+			hit = pp_foreign_first(fr, &q, &h) != 0;
+		}
+		if (hit) {
 			s->shadow = pp_xstrdup(h.rule);
 			s->shadow_words = pp_foreign_words(&h);
 			s->shadow_drops = h.kind == PP_FOREIGN_DROP;

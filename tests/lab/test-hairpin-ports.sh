@@ -75,6 +75,15 @@ check "LAN via the fixed public address: web-2 works" body_is "$LAB_LANHOST" "$p
 check "LAN via the fixed public address: web-3 fails" no_answer "$LAB_LANHOST" "$pub:8091/"
 check "status: in sync with a fixed public_ip" insync
 
+# Another tool's DNAT ahead on the list's second port: status names web-2 shadowed (the probe's
+# words), not in_sync, though its own rules are exact.
+ip netns exec "$R" iptables -t nat -I PREROUTING 1 -p tcp --dport 8443 -j DNAT --to-destination "$LAB_SRV3_IP:8091"
+check "a foreign DNAT on 8443: outside reaches the other server" body_is "$LAB_INET" "$pub:8443/" srv-103-8091
+check "status: web-2 shadowed on its second port" \
+	sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | jq -e '.mappings[1].state == \"shadowed\"' >/dev/null"
+ip netns exec "$R" iptables -t nat -D PREROUTING 1
+check "status: in sync once it is gone" insync
+
 # Bad lists are findings with file:line, field and fix; nothing is applied.
 cp "$T" "$pp_tmp/good.ini"
 sed -i "/^\[web-3\]/a internal_port = 80" "$T"
