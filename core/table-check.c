@@ -106,8 +106,11 @@ check_port_pairs(const struct pp_mapping *m, struct pp_findings *out)
 	if (m->val[PP_F_INTERNAL_PORT] && m->nmore_in + 1 != np) {
 		char pub[200];
 		pp_mapping_format_ports(m, false, pub, sizeof pub);
-		char *fix = pp_xasprintf("leave internal_port out to use the same ports (%s), or list %zu "
-		                         "internal ports in the same order", pub, np);
+		char *fix = np == 1
+			? pp_xasprintf("give internal_port one port or range, or list as many public ports in "
+			               "public_port")
+			: pp_xasprintf("leave internal_port out to use the same ports (%s), or list %zu "
+			               "internal ports in the same order", pub, np);
 		pp_findings_add(out, PP_ERROR, key_line(m, PP_F_INTERNAL_PORT), m->name, "internal_port", fix,
 		                "public_port lists %zu element(s) but internal_port %zu", np, m->nmore_in + 1);
 		free(fix);
