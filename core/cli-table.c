@@ -620,7 +620,9 @@ pp_cmd_add(struct pp_cli *cli, int argc, char **argv)
 	                "Adds a mapping, e.g.: portpilot add web-4 public_port=8092 internal_ip=192.168.2.104 "
 	                "internal_port=80\n"
 	                "Keys: description protocol public_port internal_ip internal_port allow enabled owner "
-	                "purpose expires.\n"
+	                "purpose expires masquerade hairpin (and the check_* keys of monitor).\n"
+	                "public_port=80,443 maps both; internal_port is then left out (the same ports) or a\n"
+	                "list as long (internal_port=8080,8443). hairpin=no|yes overrides [site] hairpin.\n"
 	                "expires=+4h (also +90s, +30m, +2d) or --for 4h: temporary access, written as the\n"
 	                "absolute local time that is that long from now.\n"
 	                "Nothing is saved when the result has new errors (exit 1).\n", 2);
