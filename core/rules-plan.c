@@ -468,8 +468,10 @@ pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct 
 	 */
 	struct pp_plan p;
 	pp_plan_make(&want, &live->own, &p);
-	/* p.changed comes out in tag order; sorting again costs nothing and makes bsearch safe. */
-	qsort(p.changed, p.nchanged, sizeof *p.changed, cmp_str);
+	/* p.changed comes out in tag order; sorting again costs nothing and makes bsearch safe
+	 * (NULL when nothing changed: qsort and bsearch may not be given it). */
+	if (p.nchanged > 1)
+		qsort(p.changed, p.nchanged, sizeof *p.changed, cmp_str);
 	struct tagged *l;
 	size_t nl = collect(&live->own, NULL, &l);
 	qsort(l, nl, sizeof *l, cmp_tagged);
