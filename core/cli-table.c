@@ -100,7 +100,7 @@ list_json(FILE *f, const struct pp_table *t, time_t now)
 		fprintf(f, "],\"allow_any\":%s,\"enabled\":%s,\"masquerade\":%s", allow_any(m) ? "true" : "false",
 		        m->enabled ? "true" : "false", m->masquerade ? "true" : "false");
 		/* Port lists ("80,443") and the hairpin in force (its own hairpin =, else the site's). */
-		char pl[200], il[200];
+		char pl[PP_PORT_LIST_TEXT], il[PP_PORT_LIST_TEXT];
 		pp_mapping_format_ports(m, false, pl, sizeof pl);
 		pp_mapping_format_ports(m, true, il, sizeof il);
 		fprintf(f, ",\"public_ports\":\"%s\",\"internal_ports\":\"%s\",\"hairpin\":%s", pl, il,
@@ -134,7 +134,7 @@ pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 		        "INTERNAL", "ALLOW", "OWNER");
 		for (size_t i = 0; i < t->n; i++) {
 			const struct pp_mapping *m = &t->maps[i];
-			char pub[200], in[200], ip[16] = "?", dst[220];
+			char pub[PP_PORT_LIST_TEXT], in[PP_PORT_LIST_TEXT], ip[16] = "?", dst[PP_PORT_LIST_TEXT + 20];
 			char *allow = pp_export_allow(m);
 			pp_mapping_format_ports(m, false, pub, sizeof pub);
 			pp_mapping_format_ports(m, true, in, sizeof in);

@@ -81,7 +81,7 @@ dup_or_empty(const char *s)
 void
 pp_export_row_of(const struct pp_mapping *m, const char *public_ip, time_t now, struct pp_export_row *r)
 {
-	char pub[200], in[200], ip[16] = "";
+	char pub[PP_PORT_LIST_TEXT], in[PP_PORT_LIST_TEXT], ip[16] = "";
 
 	pp_mapping_format_ports(m, false, pub, sizeof pub);
 	pp_mapping_format_ports(m, true, in, sizeof in);

@@ -104,7 +104,7 @@ check_port_pairs(const struct pp_mapping *m, struct pp_findings *out)
 {
 	size_t np = pp_mapping_nports(m);
 	if (m->val[PP_F_INTERNAL_PORT] && m->nmore_in + 1 != np) {
-		char pub[200];
+		char pub[PP_PORT_LIST_TEXT];
 		pp_mapping_format_ports(m, false, pub, sizeof pub);
 		char *fix = np == 1
 			? pp_xasprintf("give internal_port one port or range, or list as many public ports in "

@@ -47,6 +47,7 @@ struct pp_port_pair {
 	uint16_t pub_lo, pub_hi, in_lo, in_hi;
 };
 #define PP_PORT_LIST_MAX 32               /* elements in one public_port list */
+#define PP_PORT_LIST_TEXT 400             /* room for such a list as text: 32 x "65535-65535," */
 
 /* The keys of [site]. */
 enum pp_site_field {

@@ -475,6 +475,20 @@ test_port_lists_and_hairpin(void **state)
 	/* Another mapping's port inside a list is a conflict, on the later mapping's line. */
 	assert_int_equal(count(SITE "[a]\npublic_port = 80,443\ninternal_ip = 192.168.2.10\n"
 	                       "[b]\npublic_port = 443\ninternal_ip = 192.168.2.11\n", PP_ERROR, 8, "b", "public_port"), 1);
+	/* The longest list (32 five-digit ranges) formats back whole. */
+	char list[PP_PORT_LIST_TEXT] = "", text[600];
+	for (int i = 0; i < PP_PORT_LIST_MAX; i++)
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d-%d", i ? "," : "", 30000 + 1000 * i,
+		         30050 + 1000 * i);
+	snprintf(text, sizeof text, SITE "[a]\npublic_port = %s\ninternal_ip = 192.168.2.10\n", list);
+	t = load(text);
+	a = pp_table_find(t, "a");
+	assert_int_equal(a->bad, 0);
+	assert_int_equal(pp_mapping_nports(a), PP_PORT_LIST_MAX);
+	char back[PP_PORT_LIST_TEXT];
+	pp_mapping_format_ports(a, false, back, sizeof back);
+	assert_string_equal(back, list);
+	pp_table_free(t);
 	/* A sensitive port in a list open to everyone warns as a single one does. */
 	assert_int_equal(count(SITE "[a]\npublic_port = 80,3389\ninternal_ip = 192.168.2.10\n", PP_WARNING, 0, "a", "allow"), 1);
 }
