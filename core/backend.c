@@ -64,8 +64,15 @@ pp_want_build(const struct pp_table *t, time_t now, struct pp_want *w, struct pp
 		                           .active = pp_mapping_active(m, now), .proto = m->proto,
 		                           .pub_lo = m->pub_lo, .pub_hi = m->pub_hi, .in_lo = m->in_lo,
 		                           .in_hi = m->in_hi, .internal_ip = m->internal_ip, .any_source = any,
-		                           .allow = m->allow, .nallow = m->nallow, .hairpin = t->site.hairpin,
+		                           .allow = m->allow, .nallow = m->nallow,
+		                           .hairpin = pp_mapping_hairpin(&t->site, m),
 		                           .masquerade = m->masquerade, .expires = m->expires };
+		size_t np = pp_mapping_nports(m);
+		struct pp_port_pair *pp = pp_xcalloc(np, sizeof *pp);
+		for (size_t k = 0; k < np; k++)
+			pp[k] = pp_mapping_port(m, k);
+		x->ports = pp;
+		x->nports = np;
 	}
 	return 0;
 }
@@ -73,8 +80,10 @@ pp_want_build(const struct pp_table *t, time_t now, struct pp_want *w, struct pp
 void
 pp_want_free(struct pp_want *w)
 {
-	for (size_t i = 0; i < w->n; i++)
+	for (size_t i = 0; i < w->n; i++) {
 		free(w->maps[i].tag);
+		free((void *)w->maps[i].ports);
+	}
 	free(w->maps);
 	memset(w, 0, sizeof *w);
 }
@@ -287,5 +296,8 @@ pp_plan_free(struct pp_plan *p)
 		free(p->changed[i]);
 	free(p->changed);
 	free(p->flush);
+	for (size_t i = 0; i < p->nlayout; i++)
+		free(p->layout[i]);
+	free(p->layout);
 	memset(p, 0, sizeof *p);
 }

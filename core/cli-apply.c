@@ -188,8 +188,10 @@ status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 	if (pending)
 		pending_text(cli, pd);
 	if (ls->nproblems) {
-		fprintf(f, "ruleset drifted: the rules that lead traffic to the mappings are not as applied, so "
-		        "the mappings may not be reached; portpilot apply repairs it:\n");
+		fprintf(f, "ruleset drifted: the rules that lead traffic to the mappings differ from what the "
+		        "table renders (changed by hand, or [site] changed since the apply), so the mappings may "
+		        "not be reached as the table says; portpilot apply writes them (apply --dry-run lists "
+		        "the same lines; the rows below are each mapping's own rules):\n");
 		for (size_t i = 0; i < ls->nproblems; i++)
 			fprintf(f, "  %s\n", ls->problems[i]);
 	}

@@ -1,17 +1,15 @@
 /* The table commands: check, list, export, add, set, del, enable, disable. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include "portpilot/cli.h"
+#include "portpilot/export.h"
 #include "portpilot/table.h"
 #include "portpilot/util.h"
 
@@ -62,18 +60,6 @@ pp_cmd_check(struct pp_cli *cli, int argc, char **argv)
 	return e + w ? PP_EXIT_FAIL : PP_EXIT_OK;
 }
 
-static const char *
-state_of(const struct pp_mapping *m, time_t now)
-{
-	if (m->bad || !m->internal_ip || !m->pub_lo)
-		return "invalid";
-	if (!m->enabled)
-		return "disabled";
-	if (pp_mapping_expired(m, now))
-		return "expired";
-	return "enabled";
-}
-
 static bool
 allow_any(const struct pp_mapping *m)
 {
@@ -81,22 +67,6 @@ allow_any(const struct pp_mapping *m)
 		if (m->allow[i].len == 0)
 			return true;
 	return m->nallow == 0;
-}
-
-static char *
-allow_text(const struct pp_mapping *m)
-{
-	struct pp_buf b = { 0 };
-	char ip[16];
-
-	/* One spelling for "from anywhere": no allow key, or 0.0.0.0/0 in it. */
-	if (m->nallow == 0 || allow_any(m))
-		return pp_xstrdup("any");
-	for (size_t i = 0; i < m->nallow; i++) {
-		pp_format_ipv4(m->allow[i].addr, ip);
-		pp_buf_printf(&b, "%s%s/%u", i ? "," : "", ip, m->allow[i].len);
-	}
-	return b.data;
 }
 
 static void
@@ -118,7 +88,7 @@ list_json(FILE *f, const struct pp_table *t, time_t now)
 		fprintf(f, "%s{\"name\":", i ? "," : "");
 		pp_json_str(f, m->name);
 		fprintf(f, ",\"line\":%d,\"state\":\"%s\",\"protocol\":\"%s\",\"public_port_first\":%u,"
-		        "\"public_port_last\":%u,\"internal_ip\":", m->line, state_of(m, now),
+		        "\"public_port_last\":%u,\"internal_ip\":", m->line, pp_export_state(m, now),
 		        pp_proto_name(m->proto), m->pub_lo, m->pub_hi);
 		pp_json_str(f, *ip ? ip : NULL);
 		fprintf(f, ",\"internal_port_first\":%u,\"internal_port_last\":%u,\"allow\":[", m->in_lo, m->in_hi);
@@ -129,6 +99,12 @@ list_json(FILE *f, const struct pp_table *t, time_t now)
 		}
 		fprintf(f, "],\"allow_any\":%s,\"enabled\":%s,\"masquerade\":%s", allow_any(m) ? "true" : "false",
 		        m->enabled ? "true" : "false", m->masquerade ? "true" : "false");
+		/* Port lists ("80,443") and the hairpin in force (its own hairpin =, else the site's). */
+		char pl[PP_PORT_LIST_TEXT], il[PP_PORT_LIST_TEXT];
+		pp_mapping_format_ports(m, false, pl, sizeof pl);
+		pp_mapping_format_ports(m, true, il, sizeof il);
+		fprintf(f, ",\"public_ports\":\"%s\",\"internal_ports\":\"%s\",\"hairpin\":%s", pl, il,
+		        pp_mapping_hairpin(&t->site, m) ? "true" : "false");
 		for (int k = 0; k < PP_F__COUNT; k++) {
 			fprintf(f, ",\"%s_raw\":", pp_field_name(k));
 			pp_json_str(f, m->val[k]);
@@ -158,17 +134,17 @@ pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 		        "INTERNAL", "ALLOW", "OWNER");
 		for (size_t i = 0; i < t->n; i++) {
 			const struct pp_mapping *m = &t->maps[i];
-			char pub[12], in[12], ip[16] = "?", dst[32];
-			char *allow = allow_text(m);
-			pp_format_ports(pub, sizeof pub, m->pub_lo, m->pub_hi);
-			pp_format_ports(in, sizeof in, m->in_lo, m->in_hi);
+			char pub[PP_PORT_LIST_TEXT], in[PP_PORT_LIST_TEXT], ip[16] = "?", dst[PP_PORT_LIST_TEXT + 20];
+			char *allow = pp_export_allow(m);
+			pp_mapping_format_ports(m, false, pub, sizeof pub);
+			pp_mapping_format_ports(m, true, in, sizeof in);
 			if (m->internal_ip)
 				pp_format_ipv4(m->internal_ip, ip);
 			snprintf(dst, sizeof dst, "%s:%s", ip, in);
 			/* Values from the file reach the terminal only as text (no ESC, no invalid UTF-8). */
 			char *name = pp_text_safe_dup(m->name);
 			char *owner = pp_text_safe_dup(m->val[PP_F_OWNER]);
-			fprintf(cli->out, "%-20s %-8s %-5s %-11s %-27s %-18s %s\n", name, state_of(m, now),
+			fprintf(cli->out, "%-20s %-8s %-5s %-11s %-27s %-18s %s\n", name, pp_export_state(m, now),
 			        pp_proto_name(m->proto), pub, dst, allow, owner);
 			free(owner);
 			free(name);
@@ -177,28 +153,6 @@ pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 	}
 	pp_table_free(t);
 	return PP_EXIT_OK;
-}
-
-/* The public address for the record: the fixed one, else the WAN interface's, else "auto". */
-static void
-public_ip(const struct pp_table *t, char out[16])
-{
-	struct ifaddrs *ifs, *i;
-	const char *wan = t->site.val[PP_S_WAN_INTERFACE];
-
-	strcpy(out, "auto");
-	if (t->site.public_ip) {
-		pp_format_ipv4(t->site.public_ip, out);
-		return;
-	}
-	if (wan == NULL || getifaddrs(&ifs) < 0)
-		return;
-	for (i = ifs; i; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && strcmp(i->ifa_name, wan) == 0) {
-			pp_format_ipv4(ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr), out);
-			break;
-		}
-	freeifaddrs(ifs);
 }
 
 /*
@@ -268,28 +222,18 @@ open_export(const char *path)
 }
 
 /* The record says who may reach what: the mapping's name and its allowed sources too. */
-enum { X_NAME, X_MAPPING, X_PUBIP, X_PUBPORT, X_INIP, X_INPORT, X_PROTO, X_ALLOW, X_PURPOSE, X_OWNER, X_STATE, X__N };
-static const char *export_cols[X__N] = {
-	"service", "mapping", "public_ip", "public_port", "internal_ip", "internal_port", "protocol", "allow",
-	"purpose", "owner", "state",
-};
-static const char *export_titles[X__N] = {
-	"Service", "Mapping", "Public IP", "Public port", "Internal IP", "Internal port", "Protocol",
-	"Allowed sources", "Purpose", "Owner", "State",
-};
-
 static void
-export_row(FILE *f, const char *format, const char **v, bool first)
+export_row(FILE *f, const char *format, char *const *v, bool first)
 {
-	for (int c = 0; c < X__N; c++) {
+	for (int c = 0; c < PP_X__COUNT; c++) {
 		if (strcmp(format, "csv") == 0) {
-			csv_field(f, v[c], c == X__N - 1);
+			csv_field(f, v[c], c == PP_X__COUNT - 1);
 		} else if (strcmp(format, "md") == 0) {
-			md_field(f, v[c], c == X__N - 1);
+			md_field(f, v[c], c == PP_X__COUNT - 1);
 		} else {
-			fprintf(f, "%s\"%s\":", c == 0 ? (first ? "{" : ",{") : ",", export_cols[c]);
+			fprintf(f, "%s\"%s\":", c == 0 ? (first ? "{" : ",{") : ",", pp_export_key(c));
 			pp_json_str(f, v[c]);
-			if (c == X__N - 1)
+			if (c == PP_X__COUNT - 1)
 				fputc('}', f);
 		}
 	}
@@ -300,7 +244,6 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 {
 	const char *format = "md", *outpath = NULL;
 	struct pp_table *t;
-	char pubip[16];
 	FILE *f;
 	time_t now = time(NULL);
 
@@ -334,48 +277,32 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 		pp_table_free(t);
 		return PP_EXIT_FAIL;
 	}
-	public_ip(t, pubip);
+	struct pp_export x;
+	pp_export_make(t, now, &x);
 	if (strcmp(format, "json") == 0) {
 		fputs("{\"site\":", f);
-		pp_json_str(f, t->site.val[PP_S_NAME]);
+		pp_json_str(f, x.site_name);
 		fputs(",\"mappings\":[", f);
 	} else {
-		if (strcmp(format, "md") == 0 && t->site.val[PP_S_NAME])
+		if (strcmp(format, "md") == 0 && x.site_name)
 		{
 			fputs("# ", f);
-			pp_fputs_safe(t->site.val[PP_S_NAME], f);
+			pp_fputs_safe(x.site_name, f);
 			fputs("\n\n", f);
 		}
-		export_row(f, format, export_titles, true);
+		char *head[PP_X__COUNT];
+		for (int c = 0; c < PP_X__COUNT; c++)
+			head[c] = (char *)pp_export_title(c);
+		export_row(f, format, head, true);
 		if (strcmp(format, "md") == 0) {
-			for (int c = 0; c < X__N; c++)
+			for (int c = 0; c < PP_X__COUNT; c++)
 				fputs("|---", f);
 			fputs("|\n", f);
 		}
 	}
-	for (size_t i = 0; i < t->n; i++) {
-		const struct pp_mapping *m = &t->maps[i];
-		char pub[12], in[12], ip[16] = "";
-		const char *v[X__N];
-		pp_format_ports(pub, sizeof pub, m->pub_lo, m->pub_hi);
-		pp_format_ports(in, sizeof in, m->in_lo, m->in_hi);
-		if (m->internal_ip)
-			pp_format_ipv4(m->internal_ip, ip);
-		char *allow = allow_text(m);
-		v[X_NAME] = m->val[PP_F_DESCRIPTION] ? m->val[PP_F_DESCRIPTION] : m->name;
-		v[X_MAPPING] = m->name;
-		v[X_ALLOW] = allow;
-		v[X_PUBIP] = pubip;
-		v[X_PUBPORT] = pub;
-		v[X_INIP] = ip;
-		v[X_INPORT] = in;
-		v[X_PROTO] = pp_proto_name(m->proto);
-		v[X_PURPOSE] = m->val[PP_F_PURPOSE] ? m->val[PP_F_PURPOSE] : "";
-		v[X_OWNER] = m->val[PP_F_OWNER] ? m->val[PP_F_OWNER] : "";
-		v[X_STATE] = state_of(m, now);
-		export_row(f, format, v, i == 0);
-		free(allow);
-	}
+	for (size_t i = 0; i < x.n; i++)
+		export_row(f, format, x.rows[i].v, i == 0);
+	pp_export_free(&x);
 	if (strcmp(format, "json") == 0)
 		fputs("]}\n", f);
 	if (outpath && fclose(f) != 0) {
@@ -693,7 +620,9 @@ pp_cmd_add(struct pp_cli *cli, int argc, char **argv)
 	                "Adds a mapping, e.g.: portpilot add web-4 public_port=8092 internal_ip=192.168.2.104 "
 	                "internal_port=80\n"
 	                "Keys: description protocol public_port internal_ip internal_port allow enabled owner "
-	                "purpose expires.\n"
+	                "purpose expires masquerade hairpin (and the check_* keys of monitor).\n"
+	                "public_port=80,443 maps both; internal_port is then left out (the same ports) or a\n"
+	                "list as long (internal_port=8080,8443). hairpin=no|yes overrides [site] hairpin.\n"
 	                "expires=+4h (also +90s, +30m, +2d) or --for 4h: temporary access, written as the\n"
 	                "absolute local time that is that long from now.\n"
 	                "Nothing is saved when the result has new errors (exit 1).\n", 2);

@@ -315,6 +315,55 @@ plan_changed(void *arg, const struct tagged *w, size_t nw, const struct tagged *
 		add_flush(p, &l[i]);
 }
 
+/* A rule that no mapping owns: a hook, an entry rule, a tree jump. */
+static bool
+untagged(const char *rule)
+{
+	return strstr(rule, "--comment \"pp:") == NULL;
+}
+
+static void
+add_line(char ***v, size_t *n, char *line)
+{
+	*v = pp_xrealloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = line;
+}
+
+/*
+ * The rules that tie the mappings to the kernel: hooks from the built-in
+ * chains, entry chains and tree jumps. Without them every mapping rule can
+ * be in place and still never be reached.
+ */
+static void
+layout_drift(const struct pp_ruleset *want, const struct pp_ruleset *live, char ***lines, size_t *n)
+{
+	struct pp_ruleset *lv = (struct pp_ruleset *)live;
+	for (int t = 0; t < PP_NF__COUNT; t++) {
+		const struct pp_chain *wh = &want->hooks[t], *lh = &live->hooks[t];
+		for (size_t i = 0; i < wh->n; i++)
+			if (count_rule(lh, wh->rules[i]) == 0)
+				add_line(lines, n,
+				         pp_xasprintf("%s: missing %s", table_names[t], wh->rules[i]));
+	}
+	for (size_t i = 0; i < want->n; i++) {
+		const struct pp_chain *w = &want->chains[i];
+		const struct pp_chain *l = pp_ruleset_chain(lv, w->table, w->name, false);
+		if (l && same_rules(w, l))      /* most chains: one strcmp a rule, no search */
+			continue;
+		for (size_t j = 0; j < w->n; j++) {
+			if (!untagged(w->rules[j]) || (l && count_rule(l, w->rules[j]) > 0))
+				continue;
+			add_line(lines, n,
+			         pp_xasprintf("%s: missing %s", table_names[w->table], w->rules[j]));
+		}
+		for (size_t j = 0; l && j < l->n; j++) {
+			if (untagged(l->rules[j]) && count_rule(w, l->rules[j]) == 0)
+				add_line(lines, n,
+				         pp_xasprintf("%s: unexpected %s", table_names[w->table], l->rules[j]));
+		}
+	}
+}
+
 void
 pp_plan_make(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_plan *p)
 {
@@ -324,6 +373,7 @@ pp_plan_make(const struct pp_ruleset *want, const struct pp_ruleset *live, struc
 	plan_table(want, live, PP_FILTER, p, &b);
 	p->restore = b.data;
 	each_changed(want, live, plan_changed, p);
+	layout_drift(want, live, &p->layout, &p->nlayout);
 }
 
 static void
@@ -342,6 +392,21 @@ void
 pp_plan_diff(FILE *f, const struct pp_ruleset *want, const struct pp_ruleset *live)
 {
 	each_changed(want, live, diff_changed, f);
+	/* What status calls ruleset drift, in the same words: a [site] change (public_ip, hairpin)
+	 * or a hook deleted by hand changes these and no mapping's own rules. */
+	char **v = NULL;
+	size_t n = 0;
+	/* Nothing of portpilot's live yet (the first apply): every line would read missing; status
+	 * shows none then either. */
+	if (live->n || live->hooks[PP_NAT].n || live->hooks[PP_FILTER].n)
+		layout_drift(want, live, &v, &n);
+	if (n)
+		fprintf(f, "= layout (the rules that lead traffic to the mappings; no mapping's own rules):\n");
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "    %s\n", v[i]);
+		free(v[i]);
+	}
+	free(v);
 }
 
 
@@ -377,53 +442,6 @@ span(const struct tagged *v, size_t n, const struct tagged *k, size_t *first)
 		b++;
 	*first = a;
 	return b - a;
-}
-
-/* A rule that no mapping owns: a hook, an entry rule, a tree jump. */
-static bool
-untagged(const char *rule)
-{
-	return strstr(rule, "--comment \"pp:") == NULL;
-}
-
-static void
-add_line(char ***v, size_t *n, char *line)
-{
-	*v = pp_xrealloc(*v, (*n + 1) * sizeof **v);
-	(*v)[(*n)++] = line;
-}
-
-/*
- * The rules that tie the mappings to the kernel: hooks from the built-in
- * chains, entry chains and tree jumps. Without them every mapping rule can
- * be in place and still never be reached.
- */
-static void
-layout_drift(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_layout_status *ls)
-{
-	struct pp_ruleset *lv = (struct pp_ruleset *)live;
-	for (int t = 0; t < PP_NF__COUNT; t++) {
-		const struct pp_chain *wh = &want->hooks[t], *lh = &live->hooks[t];
-		for (size_t i = 0; i < wh->n; i++)
-			if (count_rule(lh, wh->rules[i]) == 0)
-				add_line(&ls->problems, &ls->nproblems,
-				         pp_xasprintf("%s: missing %s", table_names[t], wh->rules[i]));
-	}
-	for (size_t i = 0; i < want->n; i++) {
-		const struct pp_chain *w = &want->chains[i];
-		const struct pp_chain *l = pp_ruleset_chain(lv, w->table, w->name, false);
-		for (size_t j = 0; j < w->n; j++) {
-			if (!untagged(w->rules[j]) || (l && count_rule(l, w->rules[j]) > 0))
-				continue;
-			add_line(&ls->problems, &ls->nproblems,
-			         pp_xasprintf("%s: missing %s", table_names[w->table], w->rules[j]));
-		}
-		for (size_t j = 0; l && j < l->n; j++) {
-			if (untagged(l->rules[j]) && count_rule(w, l->rules[j]) == 0)
-				add_line(&ls->problems, &ls->nproblems,
-				         pp_xasprintf("%s: unexpected %s", table_names[w->table], l->rules[j]));
-		}
-	}
 }
 
 static int
@@ -465,34 +483,49 @@ void
 pp_ipt_status(const struct pp_want *t, const struct pp_ruleset *want, const struct pp_ruleset *live,
               const struct pp_foreign *fr, struct pp_map_status *st, struct pp_layout_status *ls)
 {
-	struct pp_layout_status own = { 0 };
-	struct tagged *w, *l;
-	size_t nw = collect(want, NULL, &w), nl = collect(live, NULL, &l);
-	qsort(w, nw, sizeof *w, cmp_tagged);
+	/*
+	 * One source of truth with apply --dry-run: a mapping is drifted (or
+	 * missing, or stale) exactly when the plan an apply would make rewrites
+	 * its rules, and the ruleset drift is the plan's layout lines. A [site]
+	 * change (public_ip, hairpin) or a hook deleted by hand changes the
+	 * layout, not the mappings: the dry run changes none of them and status
+	 * says so (the ruleset line above the rows says they may not be reached).
+	 * The backend's plan op is this pp_plan_make plus counters, which change
+	 * neither the changed list nor the layout.
+	 */
+	struct pp_plan p;
+	pp_plan_make(want, live, &p);
+	/* p.changed comes out in tag order; sorting again costs nothing and makes bsearch safe
+	 * (NULL when nothing changed: qsort and bsearch may not be given it). */
+	if (p.nchanged > 1)
+		qsort(p.changed, p.nchanged, sizeof *p.changed, cmp_str);
+	struct tagged *l;
+	size_t nl = collect(live, NULL, &l);
 	qsort(l, nl, sizeof *l, cmp_tagged);
 	/* Nothing of portpilot's in the kernel (never applied): the rows say missing, enough. */
 	bool any = live->n || live->hooks[PP_NAT].n || live->hooks[PP_FILTER].n;
-	if (any)
-		layout_drift(want, live, ls ? ls : &own);
+	if (ls && any) {
+		for (size_t i = 0; i < p.nlayout; i++)
+			add_line(&ls->problems, &ls->nproblems, p.layout[i]);
+		free(p.layout);
+		p.layout = NULL;
+		p.nlayout = 0;
+	}
 	if (ls)
 		orphans(t, l, nl, ls);
-	bool broken = (ls ? ls : &own)->nproblems > 0;
-	pp_layout_status_free(&own);
 	uint32_t wan_addr = pp_iface_addr4(t->wan_if);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct pp_want_map *m = &t->maps[i];
 		struct pp_map_status *s = &st[i];
 		struct tagged k = { m->tag, strlen(m->tag), "", false, 0, 0 };
-		size_t fw, fl, cw = span(w, nw, &k, &fw), cl = span(l, nl, &k, &fl);
+		size_t fl, cl = span(l, nl, &k, &fl);
+		char *tag = m->tag;
+		bool changed = p.nchanged && bsearch(&tag, p.changed, p.nchanged, sizeof *p.changed, cmp_str);
 		s->name = m->name;
-		bool same = cw == cl;
-		for (size_t q = 0; same && q < cw; q++)
-			same = w[fw + q].nat == l[fl + q].nat && strcmp(w[fw + q].body, l[fl + q].body) == 0;
 		if (!m->active)
 			s->sync = cl ? PP_SYNC_STALE : PP_SYNC_INACTIVE;
 		else
-			/* Its own rules in place but unreachable (a hook or jump gone) is drift too. */
-			s->sync = cl == 0 ? PP_SYNC_MISSING : same && !broken ? PP_SYNC_OK : PP_SYNC_DRIFTED;
+			s->sync = !changed ? PP_SYNC_OK : cl == 0 ? PP_SYNC_MISSING : PP_SYNC_DRIFTED;
 		for (size_t q = 0; q < cl; q++) {
 			/* The DNAT rules count connections; a masquerade rule would count them twice. */
 			if (!l[fl + q].nat || strstr(l[fl + q].body, " -j MASQUERADE"))
@@ -504,8 +537,15 @@ pp_ipt_status(const struct pp_want *t, const struct pp_ruleset *want, const stru
 		 * traffic first: say which, as the probe does. */
 		struct pp_foreign_query q;
 		struct pp_foreign_hit h;
+		bool hit = false;
 		query_of(t, m, wan_addr, &q);
-		if (m->active && pp_foreign_first(fr, &q, &h)) {
+		/* Every element of a port list: the first one another tool's rule takes or drops. */
+		for (size_t e = 0; e < pp_want_nports(m) && !hit && m->active; e++) {
+			struct pp_port_pair pr = pp_want_port(m, e);
+			q.pub_lo = pr.pub_lo, q.pub_hi = pr.pub_hi, q.in_lo = pr.in_lo, q.in_hi = pr.in_hi;
+			hit = pp_foreign_first(fr, &q, &h) != 0;
+		}
+		if (hit) {
 			s->shadow = pp_xstrdup(h.rule);
 			s->shadow_words = pp_foreign_words(&h);
 			s->shadow_drops = h.kind == PP_FOREIGN_DROP;
@@ -513,7 +553,7 @@ pp_ipt_status(const struct pp_want *t, const struct pp_ruleset *want, const stru
 				s->sync = h.kind == PP_FOREIGN_DNAT ? PP_SYNC_SHADOWED : PP_SYNC_BLOCKED;
 		}
 	}
-	free(w);
 	free(l);
+	pp_plan_free(&p);
 }
 

@@ -29,6 +29,7 @@ struct item {
 	uint16_t lo, hi;
 	size_t rules;                   /* DNAT rules the mapping renders to */
 	const struct pp_want_map *m;
+	struct pp_port_pair pp;         /* the element of its port list this item is */
 };
 
 struct ctx {
@@ -36,6 +37,7 @@ struct ctx {
 	struct pp_ruleset *rs;
 	size_t leaf_max;
 	const char *proto;              /* "tcp" / "udp" */
+	bool lan_entry;                 /* PP-PRE takes every LAN client to the public address (site hairpin) */
 };
 
 /*
@@ -122,8 +124,8 @@ cidr_str(char *buf, size_t sz, const struct pp_cidr *c)
  * The DNAT target keeps the port when unchanged and shifts a range with /base.
  */
 static void
-leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_want_map *m, const struct pp_cidr *src,
-          bool local)
+leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_want_map *m, const struct pp_port_pair *pp,
+          const struct pp_cidr *src, bool local)
 {
 	char r[512], *p = r;               /* names are short, the tag at most TAG_MAX + 3: < 400 */
 	p = put(put(p, "-A "), c->name);
@@ -133,60 +135,88 @@ leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_want_map *m, const 
 		p = put_u(p, src->len);
 	}
 	p = put(put(put(put(p, " -p "), x->proto), " -m "), x->proto);
-	p = put_u(put(p, " --dport "), m->pub_lo);
-	if (m->pub_hi != m->pub_lo) {
+	p = put_u(put(p, " --dport "), pp->pub_lo);
+	if (pp->pub_hi != pp->pub_lo) {
 		*p++ = ':';
-		p = put_u(p, m->pub_hi);
+		p = put_u(p, pp->pub_hi);
 	}
 	if (local)
 		p = put(p, " -m addrtype --src-type LOCAL");
 	p = put_tag(put(p, " -m comment --comment \""), m->name);
+	if (!m->internal_ip) {          /* no target: the hairpin-off RETURN (hairpin_off_rule) */
+		p = put(p, "\" -j RETURN");
+		*p = '\0';
+		pp_chain_add(c, r);
+		return;
+	}
 	p = put_ipv4(put(p, "\" -j DNAT --to-destination "), m->internal_ip);
-	if (m->pub_lo == m->pub_hi) {
+	if (pp->pub_lo == pp->pub_hi) {
 		*p++ = ':';
-		p = put_u(p, m->in_lo);
-	} else if (m->in_lo != m->pub_lo) {
+		p = put_u(p, pp->in_lo);
+	} else if (pp->in_lo != pp->pub_lo) {
 		*p++ = ':';
-		p = put_u(p, m->in_lo);
+		p = put_u(p, pp->in_lo);
 		*p++ = '-';
-		p = put_u(p, m->in_hi);
+		p = put_u(p, pp->in_hi);
 		*p++ = '/';
-		p = put_u(p, m->pub_lo);
+		p = put_u(p, pp->pub_lo);
 	}
 	*p = '\0';
 	pp_chain_add(c, r);
 }
 
+/* The mapping's hairpin in force (its own hairpin =, else the site's: pp_want_build resolved it). */
+static bool
+hairpin_on(const struct ctx *x, const struct pp_want_map *m)
+{
+	return x->w->have_lan && m->hairpin;
+}
+
+/*
+ * hairpin = no on a mapping of a hairpin site: LAN clients at the public
+ * address leave the tree untranslated (a RETURN ahead of the DNAT, so the
+ * router answers for itself and nothing reaches the server that way).
+ */
 static void
-mapping_rules(struct ctx *x, struct pp_chain *c, const struct pp_want_map *m)
+hairpin_off_rule(struct ctx *x, struct pp_chain *c, const struct pp_want_map *m, const struct pp_port_pair *pp)
+{
+	struct pp_want_map r = { .name = m->name };  /* internal_ip 0: leaf_rule writes -j RETURN */
+	leaf_rule(x, c, &r, pp, &x->w->lan, false);
+}
+
+static void
+mapping_rules(struct ctx *x, struct pp_chain *c, const struct pp_want_map *m, const struct pp_port_pair *pp)
 {
 	bool any = m->nallow == 0;
 	for (size_t i = 0; i < m->nallow; i++) {
 		if (m->allow[i].len == 0)
 			any = true;
 	}
+	if (x->lan_entry && !hairpin_on(x, m))
+		hairpin_off_rule(x, c, m, pp);
 	if (any) {
-		leaf_rule(x, c, m, NULL, false);
+		leaf_rule(x, c, m, pp, NULL, false);
 		return;
 	}
 	for (size_t i = 0; i < m->nallow; i++)
-		leaf_rule(x, c, m, &m->allow[i], false);
+		leaf_rule(x, c, m, pp, &m->allow[i], false);
 	/* LAN clients using the public address, and the router itself, stay allowed. */
-	if (m->hairpin && x->w->have_lan)
-		leaf_rule(x, c, m, &x->w->lan, false);
-	leaf_rule(x, c, m, NULL, true);
+	if (hairpin_on(x, m))
+		leaf_rule(x, c, m, pp, &x->w->lan, false);
+	leaf_rule(x, c, m, pp, NULL, true);
 }
 
-/* How many rules mapping_rules() writes for m. */
+/* How many rules mapping_rules() writes for m (one element of its port list). */
 static size_t
 rule_count(const struct ctx *x, const struct pp_want_map *m)
 {
+	size_t off = x->lan_entry && !hairpin_on(x, m);
 	for (size_t i = 0; i < m->nallow; i++)
 		if (m->allow[i].len == 0)
-			return 1;
+			return off + 1;
 	if (m->nallow == 0)
-		return 1;
-	return m->nallow + (m->hairpin && x->w->have_lan) + 1;
+		return off + 1;
+	return off + m->nallow + hairpin_on(x, m) + 1;
 }
 
 static char *
@@ -229,11 +259,11 @@ build(struct ctx *x, unsigned lo, unsigned hi, struct item *v, size_t n)
 	struct pp_chain *c = pp_ruleset_chain(x->rs, PP_NAT, name, true);
 	if (weight <= x->leaf_max || lo == hi) {
 		for (size_t i = 0; i < n; i++)
-			mapping_rules(x, c, v[i].m);
+			mapping_rules(x, c, v[i].m, &v[i].pp);
 		return name;
 	}
 	for (size_t i = nl; i < nl + ns; i++)
-		mapping_rules(x, c, v[i].m);
+		mapping_rules(x, c, v[i].m, &v[i].pp);
 	char *l = build(x, lo, mid, v, nl);
 	char *r = build(x, mid + 1, hi, v + nl + ns, nr);
 	c = pp_ruleset_chain(x->rs, PP_NAT, name, false);
@@ -257,13 +287,20 @@ cmp_item(const void *a, const void *b)
 static char *
 tree(struct ctx *x, enum pp_proto p)
 {
-	struct item *v = pp_xcalloc(x->w->n + 1, sizeof *v);
+	size_t cap = 1;
+	for (size_t i = 0; i < x->w->n; i++)
+		cap += pp_want_nports(&x->w->maps[i]);
+	struct item *v = pp_xcalloc(cap, sizeof *v);
 	size_t n = 0;
 	for (size_t i = 0; i < x->w->n; i++) {
 		const struct pp_want_map *m = &x->w->maps[i];
 		if (!m->active || !(m->proto & p))
 			continue;
-		v[n++] = (struct item){ m->pub_lo, m->pub_hi, rule_count(x, m), m };
+		/* A port list: one item per element, each in the leaf its ports fall in. */
+		for (size_t k = 0; k < pp_want_nports(m); k++) {
+			struct pp_port_pair pp = pp_want_port(m, k);
+			v[n++] = (struct item){ pp.pub_lo, pp.pub_hi, rule_count(x, m), m, pp };
+		}
 	}
 	qsort(v, n, sizeof *v, cmp_item);
 	x->proto = p == PP_TCP ? "tcp" : "udp";
@@ -284,6 +321,16 @@ add(struct pp_ruleset *rs, enum pp_nf_table t, const char *chain, const char *fm
 	free(line);
 }
 
+/* Some active mapping has hairpin on (the site's default or its own hairpin = yes). */
+static bool
+any_hairpin(const struct ctx *x)
+{
+	for (size_t i = 0; i < x->w->n; i++)
+		if (x->w->maps[i].active && hairpin_on(x, &x->w->maps[i]))
+			return true;
+	return false;
+}
+
 static void
 entry_chains(struct ctx *x, const char *wan, const char *lan)
 {
@@ -296,7 +343,7 @@ entry_chains(struct ctx *x, const char *wan, const char *lan)
 	/* The relay's tunnel is a second WAN: the edge sends the public ports through it (relay-rules.c). */
 	if (s->relay_if[0])
 		add(rs, PP_NAT, "PP-PRE", "-i %s -m addrtype --dst-type LOCAL -g PP-MARK%s", s->relay_if, "");
-	if (s->hairpin && s->have_lan && lan) {
+	if (x->lan_entry) {
 		if (s->public_ip) {
 			pp_format_ipv4(s->public_ip, pub);
 			char *r = pp_xasprintf("-s %s -d %s/32 -i %%s -g PP-MARK%%s", lanc, pub);
@@ -308,6 +355,8 @@ entry_chains(struct ctx *x, const char *wan, const char *lan)
 			add(rs, PP_NAT, "PP-PRE", r, lan, "");
 			free(r);
 		}
+	}
+	if (s->have_lan && lan && (x->lan_entry || any_hairpin(x))) {
 		/* Only portpilot's hairpin flows: another tool's LAN-to-LAN DNAT keeps its source. */
 		char *r = pp_xasprintf("-s %s -d %s -o %%s -m connmark --mark %s/%s -m conntrack --ctstate DNAT "
 		                       "-j MASQUERADE%%s", lanc, lanc, OWN_MARK, OWN_MARK);
@@ -352,12 +401,15 @@ masquerade_rules(struct ctx *x, const char *lan)
 				continue;
 			char ip[16], in[16], pub[16], r[512], *tag = pp_rule_tag(m->name);
 			pp_format_ipv4(m->internal_ip, ip);
-			ports(in, sizeof in, ":", m->in_lo, m->in_hi);
-			ports(pub, sizeof pub, ":", m->pub_lo, m->pub_hi);
-			snprintf(r, sizeof r, "-A PP-POST -d %s/32%s%s -p %s -m %s --dport %s -m connmark --mark %s/%s "
-			         "-m conntrack --ctstate DNAT --ctorigdstport %s -m comment --comment \"%s\" -j MASQUERADE",
-			         ip, lan ? " -o " : "", lan ? lan : "", pn[k], pn[k], in, OWN_MARK, OWN_MARK, pub, tag);
-			pp_chain_add(c, r);
+			for (size_t e = 0; e < pp_want_nports(m); e++) {
+				struct pp_port_pair pp = pp_want_port(m, e);
+				ports(in, sizeof in, ":", pp.in_lo, pp.in_hi);
+				ports(pub, sizeof pub, ":", pp.pub_lo, pp.pub_hi);
+				snprintf(r, sizeof r, "-A PP-POST -d %s/32%s%s -p %s -m %s --dport %s -m connmark --mark %s/%s "
+				         "-m conntrack --ctstate DNAT --ctorigdstport %s -m comment --comment \"%s\" -j MASQUERADE",
+				         ip, lan ? " -o " : "", lan ? lan : "", pn[k], pn[k], in, OWN_MARK, OWN_MARK, pub, tag);
+				pp_chain_add(c, r);
+			}
 			free(tag);
 		}
 	}
@@ -374,6 +426,49 @@ hooks(struct pp_ruleset *rs, bool docker_user)
 		pp_chain_add(&rs->hooks[PP_FILTER], "-A DOCKER-USER -j PP-FWD");
 }
 
+/*
+ * hairpin = yes on a mapping of a site without hairpin: the LAN entry for its
+ * own ports only (tagged, so it is the mapping's rule in plans and status).
+ * One rule per mapping that asks: the exception, so the linear cost stays small.
+ */
+static void
+hairpin_entries(struct ctx *x, const char *lan)
+{
+	const struct pp_want *s = x->w;
+	if (x->lan_entry || !s->have_lan || !lan)
+		return;
+	struct pp_chain *c = pp_ruleset_chain(x->rs, PP_NAT, "PP-PRE", true);
+	static const char *const pn[] = { "tcp", "udp" };
+	char lanc[40], pub[16];
+	cidr_str(lanc, sizeof lanc, &s->lan);
+	if (s->public_ip)
+		pp_format_ipv4(s->public_ip, pub);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct pp_want_map *m = &s->maps[i];
+		if (!m->active || !hairpin_on(x, m))
+			continue;
+		char *tag = pp_rule_tag(m->name);
+		for (int k = 0; k < 2; k++) {
+			if (!(m->proto & (k ? PP_UDP : PP_TCP)))
+				continue;
+			for (size_t e = 0; e < pp_want_nports(m); e++) {
+				struct pp_port_pair pp = pp_want_port(m, e);
+				char ports_s[16], r[600];
+				ports(ports_s, sizeof ports_s, ":", pp.pub_lo, pp.pub_hi);
+				if (s->public_ip)
+					snprintf(r, sizeof r, "-A PP-PRE -s %s -d %s/32 -i %s -p %s -m %s --dport %s -m comment "
+					         "--comment \"%s\" -g PP-MARK", lanc, pub, lan, pn[k], pn[k], ports_s, tag);
+				else
+					snprintf(r, sizeof r, "-A PP-PRE -s %s ! -d %s -i %s -p %s -m %s --dport %s -m addrtype "
+					         "--dst-type LOCAL -m comment --comment \"%s\" -g PP-MARK", lanc, lanc, lan, pn[k],
+					         pn[k], ports_s, tag);
+				pp_chain_add(c, r);
+			}
+		}
+		free(tag);
+	}
+}
+
 /* The iptables backend's render: want's active mappings as portpilot's chains. */
 void
 pp_ipt_render(const struct pp_want *w, bool docker_user, struct pp_ruleset *out)
@@ -383,8 +478,10 @@ pp_ipt_render(const struct pp_want *w, bool docker_user, struct pp_ruleset *out)
 	out->hooks[PP_NAT].name = pp_xstrdup("");
 	out->hooks[PP_FILTER].name = pp_xstrdup("");
 	out->hooks[PP_FILTER].table = PP_FILTER;
-	struct ctx x = { .w = w, .rs = out, .leaf_max = w->leaf_max ? w->leaf_max : LEAF_DEFAULT };
+	struct ctx x = { .w = w, .rs = out, .leaf_max = w->leaf_max ? w->leaf_max : LEAF_DEFAULT,
+	                 .lan_entry = w->hairpin && w->have_lan && lan };
 	entry_chains(&x, wan, lan);
+	hairpin_entries(&x, lan);
 	masquerade_rules(&x, lan);
 	static const enum pp_proto protos[] = { PP_TCP, PP_UDP };
 	for (int i = 0; i < 2; i++) {

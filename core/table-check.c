@@ -96,6 +96,45 @@ open_to_all(const struct pp_mapping *m)
 	return false;
 }
 
+/*
+ * internal_port against public_port: a list needs internal_port left out (the
+ * same ports) or a list as long; each element spans as many ports as its public one.
+ */
+static void
+check_port_pairs(const struct pp_mapping *m, struct pp_findings *out)
+{
+	size_t np = pp_mapping_nports(m);
+	if (m->val[PP_F_INTERNAL_PORT] && m->nmore_in + 1 != np) {
+		char pub[PP_PORT_LIST_TEXT];
+		pp_mapping_format_ports(m, false, pub, sizeof pub);
+		char *fix = np == 1
+			? pp_xasprintf("give internal_port one port or range, or list as many public ports in "
+			               "public_port")
+			: pp_xasprintf("leave internal_port out to use the same ports (%s), or list %zu "
+			               "internal ports in the same order", pub, np);
+		pp_findings_add(out, PP_ERROR, key_line(m, PP_F_INTERNAL_PORT), m->name, "internal_port", fix,
+		                "public_port lists %zu element(s) but internal_port %zu", np, m->nmore_in + 1);
+		free(fix);
+		return;
+	}
+	for (size_t k = 0; k < np; k++) {
+		struct pp_port_pair p = pp_mapping_port(m, k);
+		if (p.pub_hi - p.pub_lo == p.in_hi - p.in_lo)
+			continue;
+		char *fix = pp_xasprintf("give internal_port%s a range of %u ports, e.g. %u-%u", np > 1 ? "'s element" : "",
+		                         p.pub_hi - p.pub_lo + 1u, p.in_lo,
+		                         (unsigned)p.in_lo + (p.pub_hi - p.pub_lo) > 65535 ? 65535u
+		                         : (unsigned)p.in_lo + (p.pub_hi - p.pub_lo));
+		char pub[16], in[16];
+		pp_format_ports(pub, sizeof pub, p.pub_lo, p.pub_hi);
+		pp_format_ports(in, sizeof in, p.in_lo, p.in_hi);
+		pp_findings_add(out, PP_ERROR, key_line(m, PP_F_INTERNAL_PORT), m->name, "internal_port", fix,
+		                "public_port %s spans %u ports but internal_port %s spans %u", pub,
+		                p.pub_hi - p.pub_lo + 1u, in, p.in_hi - p.in_lo + 1u);
+		free(fix);
+	}
+}
+
 static void
 check_mapping(const struct pp_mapping *m, const struct pp_site *site, time_t now, struct pp_findings *out)
 {
@@ -111,7 +150,7 @@ check_mapping(const struct pp_mapping *m, const struct pp_site *site, time_t now
 			continue;
 		memset(&scratch, 0, sizeof scratch);
 		pp_mapping_parse_field(&scratch, f, m->val[f], &err);
-		free(scratch.allow);
+		pp_mapping_parsed_free(&scratch);
 		add_split(out, PP_ERROR, key_line(m, f), m->name, pp_field_name(f), err.msg);
 	}
 	/* the health-check keys against each other: portpilot monitor refuses these too */
@@ -126,17 +165,8 @@ check_mapping(const struct pp_mapping *m, const struct pp_site *site, time_t now
 		pp_findings_add(out, PP_ERROR, m->line, m->name, "internal_ip",
 		                "add internal_ip = the LAN server's address, e.g. 192.168.2.101",
 		                "internal_ip is missing");
-	if (!(m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_INTERNAL_PORT)) && m->pub_lo &&
-	    m->pub_hi - m->pub_lo != m->in_hi - m->in_lo) {
-		char *fix = pp_xasprintf("give internal_port a range of %u ports, e.g. %u-%u",
-		                         m->pub_hi - m->pub_lo + 1u, m->in_lo,
-		                         (unsigned)m->in_lo + (m->pub_hi - m->pub_lo) > 65535 ? 65535u
-		                         : (unsigned)m->in_lo + (m->pub_hi - m->pub_lo));
-		pp_findings_add(out, PP_ERROR, key_line(m, PP_F_INTERNAL_PORT), m->name, "internal_port", fix,
-		                "public_port spans %u ports but internal_port spans %u",
-		                m->pub_hi - m->pub_lo + 1u, m->in_hi - m->in_lo + 1u);
-		free(fix);
-	}
+	if (!(m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_INTERNAL_PORT)) && m->pub_lo)
+		check_port_pairs(m, out);
 	if (pp_mapping_expired(m, now)) {
 		char when[20];
 		pp_format_datetime(m->expires, when);
@@ -145,9 +175,13 @@ check_mapping(const struct pp_mapping *m, const struct pp_site *site, time_t now
 		                "expired at %s; treated as disabled", when);
 	}
 	if (m->enabled && !(m->bad & (1u << PP_F_ALLOW)) && open_to_all(m) && m->pub_lo) {
-		const char *svc = pp_sensitive_service(m->in_lo, m->in_hi, m->proto);
-		if (svc == NULL)
-			svc = pp_sensitive_service(m->pub_lo, m->pub_hi, m->proto);
+		const char *svc = NULL;
+		for (size_t k = 0; k < pp_mapping_nports(m) && !svc; k++) {
+			struct pp_port_pair pr = pp_mapping_port(m, k);
+			svc = pp_sensitive_service(pr.in_lo, pr.in_hi, m->proto);
+			if (svc == NULL)
+				svc = pp_sensitive_service(pr.pub_lo, pr.pub_hi, m->proto);
+		}
 		if (svc)
 			pp_findings_add(out, PP_WARNING, key_line(m, PP_F_ALLOW), m->name, "allow",
 			                "set allow = the addresses that need it (e.g. 198.51.100.7/32), or reach it through a VPN",
@@ -185,7 +219,10 @@ by_lo(const void *a, const void *b)
 static void
 check_conflicts(const struct pp_table *t, time_t now, struct pp_findings *out)
 {
-	struct claim *c = pp_xmalloc((t->n + 1) * sizeof *c);
+	size_t nc = 1;
+	for (size_t i = 0; i < t->n; i++)
+		nc += pp_mapping_nports(&t->maps[i]);
+	struct claim *c = pp_xmalloc(nc * sizeof *c);
 
 	for (unsigned bit = PP_TCP; bit <= PP_UDP; bit++) {
 		size_t n = 0, top = 0;
@@ -193,7 +230,10 @@ check_conflicts(const struct pp_table *t, time_t now, struct pp_findings *out)
 			const struct pp_mapping *m = &t->maps[i];
 			if ((m->proto & bit) && m->enabled && m->pub_lo &&
 			    !(m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_PROTOCOL)) && !pp_mapping_expired(m, now))
-				c[n++] = (struct claim){ m->pub_lo, m->pub_hi, i };
+				for (size_t k = 0; k < pp_mapping_nports(m); k++) {
+					struct pp_port_pair pr = pp_mapping_port(m, k);
+					c[n++] = (struct claim){ pr.pub_lo, pr.pub_hi, i };
+				}
 		}
 		qsort(c, n, sizeof *c, by_lo);
 		for (size_t i = 1; i < n; i++) {

@@ -125,7 +125,7 @@ check_value(bool site, int f, const char *value, struct pp_error *err)
 		}
 		rc = -1;
 	}
-	free(scratch.allow);
+	pp_mapping_parsed_free(&scratch);
 	return rc;
 }
 

@@ -10,7 +10,7 @@
 static const char *field_names[PP_F__COUNT] = {
 	"description", "protocol", "public_port", "internal_ip", "internal_port",
 	"allow", "enabled", "owner", "purpose", "expires", "masquerade",
-	"check", "check_path", "check_expect", "check_send", "check_timing",
+	"check", "check_path", "check_expect", "check_send", "check_timing", "hairpin",
 };
 
 static const char *check_names[] = {
@@ -164,6 +164,132 @@ parse_range(const char *s, uint16_t *lo, uint16_t *hi, struct pp_error *err)
 	return 0;
 }
 
+/*
+ * "80", "10000-10099" or a list of them: "80,443,10000-10099". The first
+ * element goes to *lo and *hi, the others to *more. Elements may
+ * not overlap: one port mapped twice would be two rules for one flow.
+ */
+static int
+parse_port_list(const char *s, uint16_t *lo, uint16_t *hi, struct pp_port_pair **more, size_t *nmore,
+                bool internal, struct pp_error *err)
+{
+	char *copy = pp_xstrdup(s), *save = NULL, *tok;
+	struct pp_port_pair v[PP_PORT_LIST_MAX];
+	size_t n = 0;
+	int rc = 0;
+
+	if (strchr(s, ',') == NULL) {
+		free(copy);
+		if (parse_range(s, lo, hi, err) < 0)
+			return -1;
+		free(*more);
+		*more = NULL;
+		*nmore = 0;
+		return 0;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+		char *t = pp_trim(tok);
+		uint16_t a, b;
+		if (*t == '\0')
+			continue;
+		if (n == PP_PORT_LIST_MAX) {
+			rc = pp_error_set(err, "more than %d elements in '%.80s'; split the mapping in two, or use a "
+			                  "range FIRST-LAST", PP_PORT_LIST_MAX, s);
+			break;
+		}
+		if (parse_range(t, &a, &b, err) < 0) {
+			char msg[sizeof err->msg];
+			if (err) {
+				memcpy(msg, err->msg, sizeof msg);
+				pp_error_set(err, "in the list '%.80s': %.600s", s, msg);
+			}
+			rc = -1;
+			break;
+		}
+		for (size_t k = 0; k < n && !internal; k++)
+			if (a <= v[k].pub_hi && v[k].pub_lo <= b) {
+				char x[16], y[16];
+				pp_format_ports(x, sizeof x, a, b);
+				pp_format_ports(y, sizeof y, v[k].pub_lo, v[k].pub_hi);
+				rc = pp_error_set(err, "'%s' and '%s' overlap in the list '%.80s'; list each port once", y, x, s);
+			}
+		v[n++] = (struct pp_port_pair){ a, b, a, b };
+	}
+	free(copy);
+	if (rc == 0 && n == 0)
+		rc = pp_error_set(err, "'%s' holds no port; write e.g. 80,443", s);
+	if (rc < 0)
+		return -1;
+	*lo = v[0].pub_lo;
+	*hi = v[0].pub_hi;
+	free(*more);
+	*more = NULL;
+	*nmore = n - 1;
+	if (n > 1) {
+		*more = pp_xcalloc(n - 1, sizeof **more);
+		memcpy(*more, v + 1, (n - 1) * sizeof **more);
+	}
+	return 0;
+}
+
+size_t
+pp_mapping_nports(const struct pp_mapping *m)
+{
+	return 1 + m->nmore_pub;
+}
+
+struct pp_port_pair
+pp_mapping_port(const struct pp_mapping *m, size_t i)
+{
+	if (i == 0)
+		return (struct pp_port_pair){ m->pub_lo, m->pub_hi, m->in_lo, m->in_hi };
+	struct pp_port_pair p = m->more_pub[i - 1];
+	/* internal_port left out: the same ports; a list of another length is an error check reports. */
+	if (m->val[PP_F_INTERNAL_PORT] && i - 1 < m->nmore_in) {
+		p.in_lo = m->more_in[i - 1].pub_lo;
+		p.in_hi = m->more_in[i - 1].pub_hi;
+	}
+	return p;
+}
+
+void
+pp_mapping_format_ports(const struct pp_mapping *m, bool internal, char *out, size_t n)
+{
+	size_t k = 0, np = internal && m->val[PP_F_INTERNAL_PORT] ? 1 + m->nmore_in : pp_mapping_nports(m);
+	out[0] = '\0';
+	for (size_t i = 0; i < np && k + 1 < n; i++) {
+		char one[16];
+		struct pp_port_pair p;
+		if (internal && m->val[PP_F_INTERNAL_PORT])
+			p = i == 0 ? (struct pp_port_pair){ 0, 0, m->in_lo, m->in_hi }
+			           : (struct pp_port_pair){ 0, 0, m->more_in[i - 1].pub_lo, m->more_in[i - 1].pub_hi };
+		else
+			p = pp_mapping_port(m, i);
+		pp_format_ports(one, sizeof one, internal ? p.in_lo : p.pub_lo, internal ? p.in_hi : p.pub_hi);
+		int w = snprintf(out + k, n - k, "%s%s", i ? "," : "", one);
+		if (w < 0 || (size_t)w >= n - k)
+			break;
+		k += (size_t)w;
+	}
+}
+
+bool
+pp_mapping_hairpin(const struct pp_site *s, const struct pp_mapping *m)
+{
+	return m->hairpin == PP_HP_SITE ? s->hairpin : m->hairpin == PP_HP_YES;
+}
+
+void
+pp_mapping_parsed_free(struct pp_mapping *m)
+{
+	free(m->allow);
+	free(m->more_pub);
+	free(m->more_in);
+	m->allow = NULL;
+	m->more_pub = m->more_in = NULL;
+	m->nallow = m->nmore_pub = m->nmore_in = 0;
+}
+
 /* Say whether the address or the prefix is wrong, and suggest the network. */
 static void
 cidr_error(const char *t, struct pp_error *err)
@@ -231,9 +357,22 @@ pp_mapping_parse_field(struct pp_mapping *m, enum pp_field f, const char *text, 
 		else return pp_error_set(err, "'%s' is not a protocol; use tcp, udp or both", text);
 		return 0;
 	case PP_F_PUBLIC_PORT:
-		return parse_range(text, &m->pub_lo, &m->pub_hi, err);
+		return parse_port_list(text, &m->pub_lo, &m->pub_hi, &m->more_pub, &m->nmore_pub, false, err);
 	case PP_F_INTERNAL_PORT:
-		return parse_range(text, &m->in_lo, &m->in_hi, err);
+		return parse_port_list(text, &m->in_lo, &m->in_hi, &m->more_in, &m->nmore_in, true, err);
+	case PP_F_HAIRPIN: {
+		bool b;
+		if (*text == '\0' || strcasecmp(text, "default") == 0) {
+			m->hairpin = PP_HP_SITE;
+			return 0;
+		}
+		if (pp_parse_bool(text, &b) < 0)
+			return pp_error_set(err, "'%s' is not yes or no; write hairpin = no (LAN clients cannot reach this "
+			                    "mapping by the public address) or yes, or leave it out for the [site] default",
+			                    text);
+		m->hairpin = b ? PP_HP_YES : PP_HP_NO;
+		return 0;
+	}
 	case PP_F_INTERNAL_IP:
 		if (pp_parse_ipv4(text, &m->internal_ip) < 0)
 			return pp_error_set(err, "'%s' is not an IPv4 address; write e.g. 192.168.2.101", text);

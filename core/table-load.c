@@ -463,7 +463,7 @@ mapping_clear(struct pp_mapping *m)
 	free(m->name);
 	for (int f = 0; f < PP_F__COUNT; f++)
 		free(m->val[f]);
-	free(m->allow);
+	pp_mapping_parsed_free(m);
 }
 
 /* Drop the model but keep path and loaded bytes (for a re-parse after an edit). */

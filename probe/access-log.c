@@ -49,15 +49,11 @@ struct logctx {
 	long count;
 	struct rec *rec;               /* NULL: print instead (--follow) */
 	struct pp_cidr lan;            /* the LAN subnet, len 0 when unknown */
+	void (*fn)(const struct pp_access_entry *e, void *arg); /* pp_access_follow's, else printed */
+	void *arg;
 };
 
-/* One attempt, as printed and as recorded. */
-struct entry {
-	const char *time, *mapping, *proto, *src, *verdict;
-	unsigned sport, port;
-};
-
-static void entry_print(struct pp_cli *cli, const struct entry *e)
+static void entry_print(struct pp_cli *cli, const struct pp_access_entry *e)
 {
 	if (cli->json) {
 		fprintf(cli->out, "{\"time\":\"%s\",\"mapping\":", e->time);
@@ -90,7 +86,7 @@ static int rotate(struct rec *r)
 	return ftruncate(r->fd, 0);
 }
 
-static void rec_write(struct rec *r, const struct entry *e)
+static void rec_write(struct rec *r, const struct pp_access_entry *e)
 {
 	char line[256];
 	int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%s\t%u\t%u\t%s\n", e->time, e->mapping, e->proto,
@@ -122,13 +118,16 @@ static const struct pp_mapping *match(const struct pp_table *t, const struct pp_
 		const struct pp_mapping *m = &t->maps[i];
 		if (!(m->proto & bit) || (only && strcmp(only, m->name)))
 			continue;
-		if (!dnated && in_range(p->dport, m->pub_lo, m->pub_hi)) {
-			*pub = p->dport;
-			return m;
-		}
-		if (dnated && p->dst == m->internal_ip && in_range(p->dport, m->in_lo, m->in_hi)) {
-			*pub = (uint16_t)(m->pub_lo + (p->dport - m->in_lo));
-			return m;
+		for (size_t k = 0; k < pp_mapping_nports(m); k++) {    /* every element of a port list */
+			struct pp_port_pair pr = pp_mapping_port(m, k);
+			if (!dnated && in_range(p->dport, pr.pub_lo, pr.pub_hi)) {
+				*pub = p->dport;
+				return m;
+			}
+			if (dnated && p->dst == m->internal_ip && in_range(p->dport, pr.in_lo, pr.in_hi)) {
+				*pub = (uint16_t)(pr.pub_lo + (p->dport - pr.in_lo));
+				return m;
+			}
 		}
 	}
 	return NULL;
@@ -137,7 +136,7 @@ static const struct pp_mapping *match(const struct pp_table *t, const struct pp_
 /* The kernel did not forward it; the table says why, as far as it knows. */
 static const char *why_rejected(const struct logctx *x, const struct pp_mapping *m, uint32_t src)
 {
-	if (x->lan.len && pp_cidr_contains(&x->lan, 1, src) && !x->t->site.hairpin)
+	if (x->lan.len && pp_cidr_contains(&x->lan, 1, src) && !pp_mapping_hairpin(&x->t->site, m))
 		return "rejected (hairpin = no)";
 	if (!pp_mapping_active(m, time(NULL)))
 		return m->enabled ? "rejected (expired)" : "rejected (disabled)";
@@ -167,11 +166,13 @@ static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 	localtime_r(&sec, &lt);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &lt);
 	pp_format_ipv4(p.src, src);
-	struct entry e = { .time = when, .mapping = m->name, .proto = p.proto == IPPROTO_UDP ? "udp" : "tcp",
+	struct pp_access_entry e = { .time = when, .mapping = m->name, .proto = p.proto == IPPROTO_UDP ? "udp" : "tcp",
 	                   .src = src, .verdict = accepted ? "accepted" : why_rejected(x, m, p.src),
-	                   .sport = p.sport, .port = pub };
+	                   .sport = p.sport, .port = pub, .accepted = accepted };
 	if (x->rec)
 		rec_write(x->rec, &e);
+	else if (x->fn)
+		x->fn(&e, x->arg);
 	else
 		entry_print(x->cli, &e), fflush(x->cli->out);
 	x->count++;
@@ -354,8 +355,14 @@ static int rec_open(struct rec *r, const char *dir, char *path, char *old, size_
 	return 0;
 }
 
-/* Print one recorded file; returns 0, or -1 when it cannot be read (absent is not an error). */
-static int history_file(struct pp_cli *cli, const char *path, const char *only, long *shown)
+static void note_add(struct pp_access_history *h, char *note)
+{
+	h->notes = pp_xrealloc(h->notes, (h->nnotes + 1) * sizeof *h->notes);
+	h->notes[h->nnotes++] = note;
+}
+
+/* Read one recorded file into h; 0, or -1 when it cannot be read (absent is not an error). */
+static int history_file(struct pp_access_history *h, const char *path, const char *only, struct pp_error *err)
 {
 	/* Never through a link, never blocking on a FIFO planted there. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -369,44 +376,131 @@ static int history_file(struct pp_cli *cli, const char *path, const char *only, 
 	if (!f && fd >= 0)
 		close(fd);
 	if (!f)
-		return errno == ENOENT ? 0 : (fprintf(cli->err, "portpilot log: cannot read %s: %s%s\n", path,
-		                                      strerror(errno), errno == EINVAL || errno == ELOOP ?
-		                                      " (it must be a regular file)" : ""), -1);
+		return errno == ENOENT ? 0 : pp_error_set(err, "cannot read %s: %s%s", path, strerror(errno),
+		                                          errno == EINVAL || errno == ELOOP ?
+		                                          " (it must be a regular file)" : "");
 	char line[512];
 	for (long no = 1; fgets(line, sizeof line, f); no++) {
-		char *fld[7], *save = NULL, *tok = strtok_r(line, "\t\n", &save);
+		char *store = pp_xstrdup(line);
+		char *fld[7], *save = NULL, *tok = strtok_r(store, "\t\n", &save);
 		int k = 0;
 		for (; tok && k < 7; k++, tok = strtok_r(NULL, "\t\n", &save))
 			fld[k] = tok;
 		if (k != 7 || tok) {
-			fprintf(cli->err, "portpilot log: %s:%ld: not an access-log line (7 tab-separated fields), "
-			        "skipped\n", path, no);
+			note_add(h, pp_xasprintf("%s:%ld: not an access-log line (7 tab-separated fields), skipped",
+			                         path, no));
+			free(store);
 			continue;
 		}
-		if (only && strcmp(only, fld[1]))
+		if (only && strcmp(only, fld[1])) {
+			free(store);
 			continue;
-		struct entry e = { .time = fld[0], .mapping = fld[1], .proto = fld[2], .src = fld[3],
-		                   .sport = (unsigned)atoi(fld[4]), .port = (unsigned)atoi(fld[5]),
-		                   .verdict = fld[6] };
-		entry_print(cli, &e);
-		(*shown)++;
+		}
+		if (h->n == h->cap) {
+			h->cap = h->cap ? 2 * h->cap : 64;
+			h->v = pp_xrealloc(h->v, h->cap * sizeof *h->v);
+		}
+		h->v[h->n++] = (struct pp_access_entry){ .time = fld[0], .mapping = fld[1], .proto = fld[2],
+		                                         .src = fld[3], .sport = (unsigned)atoi(fld[4]),
+		                                         .port = (unsigned)atoi(fld[5]), .verdict = fld[6],
+		                                         .accepted = strcmp(fld[6], "accepted") == 0, .store = store };
 	}
 	fclose(f);
 	return 0;
 }
 
-static int history(struct pp_cli *cli, const char *only)
+int pp_access_history_read(const char *state_dir, const char *only, struct pp_access_history *h,
+                           struct pp_error *err)
 {
-	char *old = pp_xasprintf("%s/access.log.1", cli->state_dir);
-	char *cur = pp_xasprintf("%s/access.log", cli->state_dir);
-	long shown = 0;
-	int rc = history_file(cli, old, only, &shown) | history_file(cli, cur, only, &shown);
-	if (!rc && access(cur, F_OK) < 0)
-		fprintf(cli->err, "portpilot log: nothing recorded in %s: start the recorder "
-		        "(systemctl enable --now portpilot-log, or portpilot log --record)\n", cli->state_dir);
+	char *old = pp_xasprintf("%s/access.log.1", state_dir);
+	char *cur = pp_xasprintf("%s/access.log", state_dir);
+	struct pp_error e2;
+	memset(h, 0, sizeof *h);
+	int rc = history_file(h, old, only, err);
+	if (history_file(h, cur, only, rc < 0 ? &e2 : err) < 0)
+		rc = -1;
+	h->recorded = access(cur, F_OK) == 0;
 	free(old);
 	free(cur);
-	return rc ? PP_EXIT_FAIL : PP_EXIT_OK;
+	return rc;
+}
+
+void pp_access_history_free(struct pp_access_history *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		free(h->v[i].store);
+	for (size_t i = 0; i < h->nnotes; i++)
+		free(h->notes[i]);
+	free(h->v);
+	free(h->notes);
+	memset(h, 0, sizeof *h);
+}
+
+static int history(struct pp_cli *cli, const char *only)
+{
+	struct pp_access_history h;
+	struct pp_error e;
+	int rc = pp_access_history_read(cli->state_dir, only, &h, &e);
+	for (size_t i = 0; i < h.nnotes; i++)
+		fprintf(cli->err, "portpilot log: %s\n", h.notes[i]);
+	for (size_t i = 0; i < h.n; i++)
+		entry_print(cli, &h.v[i]);
+	if (rc < 0)
+		fprintf(cli->err, "portpilot log: %s\n", e.msg);
+	else if (!h.recorded)
+		fprintf(cli->err, "portpilot log: nothing recorded in %s: start the recorder "
+		        "(systemctl enable --now portpilot-log, or portpilot log --record)\n", cli->state_dir);
+	pp_access_history_free(&h);
+	return rc < 0 ? PP_EXIT_FAIL : PP_EXIT_OK;
+}
+
+/* --record or --follow with the table loaded (t is freed here); fn NULL prints the entries. */
+static int log_run(struct pp_cli *cli, struct pp_table *t, const struct args *a,
+                   void (*fn)(const struct pp_access_entry *e, void *arg), void *arg, struct pp_error *e)
+{
+	char wan[32] = "";
+	struct pp_backend b;
+	snprintf(wan, sizeof wan, "%s", t->site.val[PP_S_WAN_INTERFACE] ? t->site.val[PP_S_WAN_INTERFACE] : "");
+	struct rec r = { .max = (a->max_kb ? a->max_kb : 1024) * 1024L };
+	char path[4096], old[4096];
+	struct logctx x = { .cli = cli, .t = t, .only = a->only, .rec = a->record ? &r : NULL, .fn = fn, .arg = arg };
+	if (t->site.has_lan_subnet)
+		x.lan = t->site.lan_subnet;
+	else if (t->site.val[PP_S_LAN_INTERFACE] && pp_iface_subnet(t->site.val[PP_S_LAN_INTERFACE], &x.lan) < 0)
+		x.lan.len = 0;
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	int rc = -1;
+	if (!*wan)
+		pp_error_set(e, "[site] wan_interface is not set in %s", cli->table_path);
+	else if (a->record && rec_open(&r, cli->state_dir, path, old, sizeof path, e) < 0)
+		;
+	else if (pp_backend_open_for(&b, t, e) < 0)
+		;
+	else if (capture_log(&x, &b, wan, a->group, a->secs, e) < 0)
+		pp_backend_close(&b);
+	else
+		rc = 0, pp_backend_close(&b);
+	if (a->record && r.path)
+		close(r.fd), close(r.old);
+	pp_table_free(x.t);            /* the reader may have swapped in a newer table */
+	return rc;
+}
+
+int pp_access_follow(struct pp_cli *cli, const char *only, int secs, int group,
+                     void (*fn)(const struct pp_access_entry *e, void *arg), void *arg, struct pp_error *err)
+{
+	struct args a = { .only = only, .secs = secs, .group = group ? group : 7, .follow = true };
+	struct pp_table *t;
+	if (pp_table_load(cli->table_path, false, &t, err) < 0)
+		return -1;
+	if (only && !pp_table_find(t, only)) {
+		pp_error_set(err, "no mapping named '%s' in %s", only, cli->table_path);
+		pp_table_free(t);
+		return -1;
+	}
+	return log_run(cli, t, &a, fn, arg, err);
 }
 
 int pp_cmd_log(struct pp_cli *cli, int argc, char **argv)
@@ -414,9 +508,7 @@ int pp_cmd_log(struct pp_cli *cli, int argc, char **argv)
 	struct args a = { 0 };
 	int rc;
 	struct pp_table *t = NULL;
-	struct pp_backend b;
 	struct pp_error e;
-	char wan[32] = "";
 	if (pp_cli_wants_help(argc, argv))
 		return fputs(log_help, cli->out), PP_EXIT_OK;
 	if ((rc = parse_args(cli, argc, argv, &a)))
@@ -434,30 +526,9 @@ int pp_cmd_log(struct pp_cli *cli, int argc, char **argv)
 		pp_table_free(t);
 		return history(cli, a.only);
 	}
-	snprintf(wan, sizeof wan, "%s", t->site.val[PP_S_WAN_INTERFACE] ? t->site.val[PP_S_WAN_INTERFACE] : "");
-	struct rec r = { .max = (a.max_kb ? a.max_kb : 1024) * 1024L };
-	char path[4096], old[4096];
-	struct logctx x = { .cli = cli, .t = t, .only = a.only, .rec = a.record ? &r : NULL };
-	if (t->site.has_lan_subnet)
-		x.lan = t->site.lan_subnet;
-	else if (t->site.val[PP_S_LAN_INTERFACE] && pp_iface_subnet(t->site.val[PP_S_LAN_INTERFACE], &x.lan) < 0)
-		x.lan.len = 0;
-	struct sigaction sa = { .sa_handler = on_stop };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	rc = PP_EXIT_FAIL;
-	if (!*wan)
-		fprintf(cli->err, "portpilot log: [site] wan_interface is not set in %s\n", cli->table_path);
-	else if (a.record && rec_open(&r, cli->state_dir, path, old, sizeof path, &e) < 0)
+	if (log_run(cli, t, &a, NULL, NULL, &e) < 0) {
 		fprintf(cli->err, "portpilot log: %s\n", e.msg);
-	else if (pp_backend_open_for(&b, t, &e) < 0)
-		fprintf(cli->err, "portpilot log: %s\n", e.msg);
-	else if (capture_log(&x, &b, wan, a.group, a.secs, &e) < 0)
-		fprintf(cli->err, "portpilot log: %s\n", e.msg), pp_backend_close(&b);
-	else
-		rc = PP_EXIT_OK, pp_backend_close(&b);
-	if (a.record && r.path)
-		close(r.fd), close(r.old);
-	pp_table_free(t);
-	return rc;
+		return PP_EXIT_FAIL;
+	}
+	return PP_EXIT_OK;
 }

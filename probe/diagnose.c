@@ -639,12 +639,17 @@ static bool traffic_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 	}
 	/* One answered hairpin attempt proves hairpin works: an unanswered one may just
 	 * be the attempt still in flight when the capture window closed. */
-	if ((s->hairpin_bad && s->hairpin_bad == s->hairpin) || (s->hairpin && !f->site->hairpin)) {
+	/* The hairpin in force: the mapping's own hairpin = when set, else [site]'s. */
+	bool on = pp_mapping_hairpin(f->site, m);
+	if ((s->hairpin_bad && s->hairpin_bad == s->hairpin) || (s->hairpin && !on)) {
 		set(r, PP_CAUSE_HAIRPIN_MISSING,
 		    pp_xasprintf("a LAN client used the public address and got no answer: hairpin NAT is %s",
-		                 f->site->hairpin ? "not working" : "off"),
-		    pp_xasprintf("set hairpin = yes in [site] and apply, or let LAN clients use %s directly "
-		                 "(split DNS)", ip));
+		                 on ? "not working" : m->hairpin == PP_HP_NO ? "off for this mapping (hairpin = no)" : "off"),
+		    m->hairpin == PP_HP_NO
+		    ? pp_xasprintf("remove hairpin = no from [%s] (or set it to yes) and apply, or let LAN clients "
+		                   "use %s directly (split DNS)", m->name, ip)
+		    : pp_xasprintf("set hairpin = yes in [site] (or on [%s] alone) and apply, or let LAN clients "
+		                   "use %s directly (split DNS)", m->name, ip));
 		return true;
 	}
 	return false;

@@ -2,75 +2,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "portpilot/backend.h"
+#include "portpilot/export.h"
+#include "portpilot/util.h"
 #include "tui-internal.h"
 
-/*
- * Row idx of `portpilot export` (md) of the file on disk, as the command
- * prints it. Cached per file version and minute: a 20,000-row export must
- * not run on every redraw.
- */
-static const char *
-export_line(struct tui *t, size_t idx, char *out, size_t n)
-{
-	static char cached[1024];
-	static size_t cached_idx = (size_t)-1;
-	static struct stat cached_st;
-	static time_t cached_min;
-	struct stat st;
-	struct pp_cli c = *t->cli;
-	char *text = NULL, *argv[] = { "export", "--format", "md", NULL };
-	size_t len, row = 0;
-	time_t min = time(NULL) / 60;
-
-	if (stat(t->path, &st) == 0 && idx == cached_idx && min == cached_min &&
-	    st.st_ino == cached_st.st_ino && st.st_size == cached_st.st_size &&
-	    st.st_mtim.tv_sec == cached_st.st_mtim.tv_sec && st.st_mtim.tv_nsec == cached_st.st_mtim.tv_nsec)
-		return snprintf(out, n, "%s", cached), out;
-	c.out = c.err = open_memstream(&text, &len);
-	if (c.out == NULL)
-		return NULL;
-	c.json = false;
-	c.table_path = t->path;
-	pp_cmd_export(&c, 3, argv);
-	fclose(c.out);
-	cached[0] = '\0';
-	/* the mappings' rows follow the |---| separator, in file order */
-	for (char *line = strstr(text, "\n|---"), *nl; line && (line = strchr(line + 1, '\n')); ) {
-		line++;
-		nl = strchr(line, '\n');
-		if (*line != '|')
-			break;
-		if (row++ == idx) {
-			snprintf(cached, sizeof cached, "%.*s", nl ? (int)(nl - line) : (int)strlen(line), line);
-			break;
-		}
-	}
-	free(text);
-	cached_idx = idx;
-	cached_st = st;
-	cached_min = min;
-	return cached[0] ? (snprintf(out, n, "%s", cached), out) : NULL;
-}
-
+/* The mapping's row of the documentation record, from the core's struct (pp_export_row_of), in the
+ * TUI's own words: the same cells `portpilot export` prints. */
 static void
 fill_export(struct tui_pager *pg, struct tui *t, const struct pp_mapping *m)
 {
-	char line[1024];
+	static char pubip[16];
+	static time_t pub_min;
+	time_t min = time(NULL) / 60;
+	struct pp_export_row r;
+	char *line;
 
-	tui_pager_add(pg, TR_HEADER, "Export line (portpilot export)");
+	tui_pager_add(pg, TR_HEADER, "Export record (portpilot export)");
 	if (t->table->dirty) {
 		tui_pager_add(pg, TR_DIM, "  the table has unsaved changes: save (w) first, the record "
 		              "comes from the file");
 		return;
 	}
-	if (export_line(t, (size_t)(m - t->table->maps), line, sizeof line) == NULL) {
-		tui_pager_add(pg, TR_DIM, "  not in the saved file yet");
-		return;
+	if (min != pub_min || !pubip[0]) {    /* the WAN address: read once a minute, not per redraw */
+		pp_export_public_ip(t->table, pubip);
+		pub_min = min;
 	}
+	pp_export_row_of(m, pubip, time(NULL), &r);
+	line = pp_xasprintf("%s (%s): %s:%s %s %s:%s %s, from %s", r.v[PP_X_SERVICE], r.v[PP_X_MAPPING],
+	                    r.v[PP_X_PUBLIC_IP], r.v[PP_X_PUBLIC_PORT], tui_glyph(G_ARROW), r.v[PP_X_INTERNAL_IP],
+	                    r.v[PP_X_INTERNAL_PORT], r.v[PP_X_PROTOCOL], r.v[PP_X_ALLOW]);
 	tui_pager_wrap(pg, TR_NORMAL, t->cols - 3, "  ", line);
+	free(line);
+	line = pp_xasprintf("purpose %s, owner %s, state %s", *r.v[PP_X_PURPOSE] ? r.v[PP_X_PURPOSE] : "-",
+	                    *r.v[PP_X_OWNER] ? r.v[PP_X_OWNER] : "-", r.v[PP_X_STATE]);
+	tui_pager_wrap(pg, TR_NORMAL, t->cols - 3, "  ", line);
+	free(line);
+	pp_export_row_free(&r);
 }
 
 static void
@@ -130,8 +99,9 @@ fill_detail(struct tui_pager *pg, struct tui *t)
 	st = tui_row_state(t, idx, &live);
 	tui_pager_add(pg, TR_HEADER, "[%s]  (line %d of %s)", m->name, m->line, t->path);
 	for (int f = 0; f < PP_F__COUNT; f++) {
-		/* masquerade and the health-check keys only when set: most mappings use the defaults. */
-		if ((f == PP_F_MASQUERADE || (f >= PP_F_CHECK && f <= PP_F_CHECK_TIMING)) && m->val[f] == NULL)
+		/* masquerade, hairpin and the health-check keys only when set: most mappings use the defaults. */
+		if ((f == PP_F_MASQUERADE || f == PP_F_HAIRPIN || (f >= PP_F_CHECK && f <= PP_F_CHECK_TIMING)) &&
+		    m->val[f] == NULL)
 			continue;
 		tui_pager_add(pg, m->bad & (1u << f) ? TR_ERROR : TR_NORMAL, "  %-14s = %s",
 		              pp_field_name((enum pp_field)f), m->val[f] ? m->val[f] : "");

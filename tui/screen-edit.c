@@ -131,7 +131,7 @@ validate(struct form *fm, struct tui *t)
 		memset(&scratch, 0, sizeof scratch);
 		if (pp_mapping_parse_field(&scratch, (enum pp_field)(i - 1), fm->f[i].buf, &err) < 0)
 			snprintf(fm->err[i], sizeof fm->err[0], "%s", err.msg);
-		free(scratch.allow);
+		pp_mapping_parsed_free(&scratch);
 	}
 	check_scratch(fm, t, fm->err[FNAME][0] ? "new-mapping" : fm->f[FNAME].buf);
 }

@@ -82,9 +82,9 @@ fill_help(struct tui_pager *pg, struct tui *t)
 	static const struct help_row legend[] = {
 		{ "!", "the row has an error (the status line says which and how to fix it)" },
 		{ "*", "the row has a warning" },
-		{ "in sync", "applied, the kernel matches the table" },
+		{ "in sync", "applied: its rules in the kernel match the table (an apply would not change them)" },
 		{ "pending", "changed in this session, not applied yet" },
-		{ "drifted", "the kernel differs from the saved table" },
+		{ "drifted", "the kernel differs from the saved table: an apply rewrites its rules" },
 		{ "off", "disabled (enabled = no)" },
 		{ "expired", "its expires time has passed: it is not applied" },
 		{ "error", "invalid: it will not be applied until fixed" },

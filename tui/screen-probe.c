@@ -32,7 +32,7 @@ struct probe {
 	struct timespec start;
 	struct lines live, evidence, attempts;
 	struct lines history;             /* the access log's recorded part, oldest first */
-	long nhistory;                    /* entries the CLI gave; more than history.n when dropped */
+	long nhistory;                    /* entries recorded; more than history.n when dropped */
 	bool history_read, no_history;
 	char cause[32], elapsed[16];
 	char *summary, *fix;
@@ -159,48 +159,13 @@ probe_child(FILE *out, void *ctx)
 	pp_conf_free(conf);
 }
 
-/* The next line of a buffer, cut in place; NULL at its end. */
-static char *
-next_line(char **s)
-{
-	char *l = *s, *nl;
-
-	if (l == NULL || *l == '\0')
-		return NULL;
-	nl = strchrnul(l, '\n');
-	*s = *nl ? nl + 1 : nl;
-	*nl = '\0';
-	return l;
-}
-
-/* `log NAME --json`: the recorded history, passed on before the live part; M marks its end. */
+/* A live connection from the core's reader, in this screen's own line format (L<TAB>fields). */
 static void
-log_history(FILE *out, struct pp_cli *c, char *name)
+on_access(const struct pp_access_entry *e, void *arg)
 {
-	char *text = NULL, *etext = NULL, *s, *l, *argv[] = { "log", name, NULL };
-	size_t len = 0, elen = 0;
-	bool none = false;
-	long n = 0;
-
-	c->out = open_memstream(&text, &len);
-	c->err = open_memstream(&etext, &elen);
-	c->json = true;
-	if (c->out && c->err)
-		pp_cmd_log(c, 2, argv);
-	if (c->out)
-		fclose(c->out);
-	if (c->err)
-		fclose(c->err);
-	for (s = text; (l = next_line(&s)) != NULL; n += *l == '{')
-		put(out, *l == '{' ? 'H' : 'h', "%s", l);
-	for (s = etext; (l = next_line(&s)) != NULL; )
-		if (strstr(l, "nothing recorded"))   /* the CLI's words when there is no log file */
-			none = true;
-		else
-			put(out, 'h', "%s", l);
-	put(out, none && n == 0 ? 'N' : 'M', "%s", "");
-	free(text);
-	free(etext);
+	put(arg, 'L', "%d\t%s\t%s\t%s\t%u\t%u\t%s", e->accepted, e->time, e->proto, e->src, e->sport, e->port,
+	    e->verdict);
+	fflush(arg);
 }
 
 static void
@@ -208,15 +173,13 @@ log_child(FILE *out, void *ctx)
 {
 	struct probe *pr = ctx;
 	struct pp_cli c = *pr->t->cli;
-	char secs[16];
-	char *argv[] = { "log", pr->name, "--seconds", secs, NULL };
+	struct pp_error e;
 
 	c.table_path = pr->t->path;
-	log_history(out, &c, pr->name);
-	snprintf(secs, sizeof secs, "%d", pr->seconds);
-	c.out = c.err = out;
-	c.json = true;
-	pp_cmd_log(&c, 4, argv);
+	c.out = c.err = out;              /* the core's notes: shown as they come */
+	c.json = true;                    /* no "logging ... Ctrl-C to stop" line: the page says it */
+	if (pp_access_follow(&c, pr->name, pr->seconds, 0, on_access, out, &e) < 0)
+		put(out, 'X', "%s", e.msg);
 }
 
 /* ---- the parent: lines in, page out ---- */
@@ -255,42 +218,57 @@ check_role(const char *state)
 	return strcmp(state, "skip") == 0 ? TR_DIM : TR_NORMAL;
 }
 
-/* One connection as the CLI gives it: when, protocol, who, the public port, its verdict. */
+/* One connection: when, protocol, who, the public port, its verdict. */
 static void
-add_entry(struct lines *l, const char *json)
+add_entry(struct lines *l, const char *when, const char *proto, const char *src, unsigned sport,
+          unsigned port, const char *verdict, bool accepted)
 {
-	char when[40], proto[8], src[48], sport[8], port[8], verdict[128], buf[300];
+	char buf[300];
 
-	if (!pp_json_field(json, "time", when, sizeof when) || !pp_json_field(json, "proto", proto, sizeof proto) ||
-	    !pp_json_field(json, "source", src, sizeof src) ||
-	    !pp_json_field(json, "source_port", sport, sizeof sport) ||
-	    !pp_json_field(json, "port", port, sizeof port) || !pp_json_field(json, "verdict", verdict, sizeof verdict)) {
-		lines_add(l, TR_WARNING, json);
-		return;
-	}
-	snprintf(buf, sizeof buf, "%s  %s %s:%s -> %s  %s", when, proto, src, sport, port, verdict);
-	lines_add(l, strncmp(verdict, "accepted", 8) == 0 ? TR_NORMAL : TR_WARNING, buf);
+	snprintf(buf, sizeof buf, "%s  %s %s:%u -> %u  %s", when, proto, src, sport, port, verdict);
+	lines_add(l, accepted ? TR_NORMAL : TR_WARNING, buf);
 }
 
-/* The access log's child: H a recorded entry, h the CLI's note on it, N no log, M its end; then live. */
+/* The recorded history, from the core's struct, before the live part starts. */
+static void
+read_history(struct probe *pr)
+{
+	struct pp_access_history h;
+	struct pp_error e;
+
+	if (pp_access_history_read(pr->t->cli->state_dir, pr->name, &h, &e) < 0)
+		lines_add(&pr->history, TR_WARNING, e.msg);
+	for (size_t i = 0; i < h.nnotes; i++)
+		lines_add(&pr->history, TR_WARNING, h.notes[i]);
+	for (size_t i = 0; i < h.n; i++)
+		add_entry(&pr->history, h.v[i].time, h.v[i].proto, h.v[i].src, h.v[i].sport, h.v[i].port,
+		          h.v[i].verdict, h.v[i].accepted);
+	pr->nhistory = (long)h.n;
+	pr->history_read = true;
+	pr->no_history = !h.recorded && h.n == 0;
+	pp_access_history_free(&h);
+}
+
+/* The access log's child: L a live connection (its fields), X why it could not run; other lines
+ * are the core's notes. */
 static void
 on_log_line(struct probe *pr, char *text)
 {
-	char tag = text[0] && text[1] == '\t' ? text[0] : '\0';
+	char *f[7], *save = NULL;
+	int k = 0;
 
-	if (tag == 'H') {
-		add_entry(&pr->history, text + 2);
-		pr->nhistory++;
-	} else if (tag == 'h') {
-		lines_add(&pr->history, TR_WARNING, text + 2);
-	} else if (tag == 'N' || tag == 'M') {
-		pr->history_read = true;
-		pr->no_history = tag == 'N';
-	} else if (text[0] == '{') {
-		add_entry(&pr->live, text);
-	} else {
-		lines_add(&pr->live, TR_WARNING, text);
+	if (text[0] == 'X' && text[1] == '\t') {
+		snprintf(pr->error, sizeof pr->error, "%s", text + 2);
+		return;
 	}
+	if (text[0] != 'L' || text[1] != '\t') {
+		lines_add(&pr->live, TR_WARNING, text);
+		return;
+	}
+	for (char *tok = strtok_r(text + 2, "\t", &save); tok && k < 7; tok = strtok_r(NULL, "\t", &save))
+		f[k++] = tok;
+	if (k == 7)
+		add_entry(&pr->live, f[1], f[2], f[3], (unsigned)atoi(f[4]), (unsigned)atoi(f[5]), f[6], f[0][0] == '1');
 }
 
 static void
@@ -534,6 +512,8 @@ start(struct probe *pr)
 	pr->pg.hints = hints_running;
 	pr->pg.top = 0;
 	clock_gettime(CLOCK_MONOTONIC, &pr->start);
+	if (pr->kind == K_LOG)
+		read_history(pr);
 	if (tui_job_start(&pr->job, pr->kind == K_LOG ? log_child : probe_child, pr, &err) < 0) {
 		snprintf(pr->error, sizeof pr->error, "%s", err.msg);
 		pr->done = true;

@@ -93,7 +93,7 @@ raw(const struct pp_mapping *m, enum pp_field f)
 static const char *
 cell_internal(const struct pp_mapping *m, char *buf)
 {
-	char ip[16], ports[16];
+	char ip[16], ports[100];
 
 	if (m->bad & (1u << PP_F_INTERNAL_IP) || m->bad & (1u << PP_F_INTERNAL_PORT) ||
 	    m->bad & (1u << PP_F_PUBLIC_PORT)) {
@@ -104,7 +104,7 @@ cell_internal(const struct pp_mapping *m, char *buf)
 	if (m->internal_ip == 0)
 		return raw(m, PP_F_INTERNAL_IP);
 	pp_format_ipv4(m->internal_ip, ip);
-	pp_format_ports(ports, sizeof ports, m->in_lo, m->in_hi);
+	pp_mapping_format_ports(m, true, ports, sizeof ports);   /* a port list: "80,443" */
 	snprintf(buf, 128, "%s:%s", ip, ports);
 	return buf;
 }
@@ -166,7 +166,7 @@ tui_view_cell(const struct tui *t, size_t idx, enum tui_col c, char *buf)
 	case C_PUBLIC:
 		if (m->bad & (1u << PP_F_PUBLIC_PORT) || m->pub_lo == 0)
 			return raw(m, PP_F_PUBLIC_PORT);
-		pp_format_ports(buf, 128, m->pub_lo, m->pub_hi);
+		pp_mapping_format_ports(m, false, buf, 128);
 		return buf;
 	case C_INTERNAL:
 		return cell_internal(m, buf);

@@ -52,10 +52,29 @@ struct pp_want_map {
 	bool any_source;                /* no allow list, or one with 0.0.0.0/0 */
 	const struct pp_cidr *allow;    /* the allow list as written (points into the table) */
 	size_t nallow;
-	bool hairpin;                   /* LAN clients may use the public address (site default) */
+	bool hairpin;                   /* LAN clients may use the public address: the mapping's own
+	                                   hairpin = yes|no, else [site] hairpin (want->hairpin) */
 	bool masquerade;
 	time_t expires;                 /* 0 never */
+	/* The port list (public_port = 80,443,9000-9001): every element, ports[0] being the
+	   pub_lo..in_hi above (a single range is a list of one). Each element is DNATed as the
+	   ranges above are, pub_lo..pub_hi -> in_lo..in_hi (same length). pp_want_build always
+	   fills it; a model built by hand may leave it NULL/0: read it through pp_want_nports and
+	   pp_want_port. */
+	const struct pp_port_pair *ports;
+	size_t nports;
 };
+/* Elements of m's port list (at least 1) and element i of them. */
+static inline size_t pp_want_nports(const struct pp_want_map *m)
+{
+	return m->ports && m->nports ? m->nports : 1;
+}
+static inline struct pp_port_pair pp_want_port(const struct pp_want_map *m, size_t i)
+{
+	if (m->ports && m->nports)
+		return m->ports[i];
+	return (struct pp_port_pair){ m->pub_lo, m->pub_hi, m->in_lo, m->in_hi };
+}
 
 struct pp_want {
 	const char *path;               /* the table's path, for messages */
@@ -111,6 +130,10 @@ struct pp_plan {
 	bool flows_unlisted;            /* flows exist but could not be listed */
 	unsigned long commits;          /* kernel transactions the commit makes (nf_tables generations) */
 	void *priv;                     /* anything else the backend's commit needs (its own to free) */
+	char **layout;                  /* objects of no one mapping (hooks, entries, chains, sets) that
+	                                   differ, in the backend's words ("nat: missing -A ...");
+	                                   status's ruleset drift is exactly these (malloc'd strings) */
+	size_t nlayout;
 };
 void pp_plan_free(struct pp_plan *p);
 
@@ -365,8 +388,10 @@ void pp_confirm_state(const char *state_dir, struct pp_confirm_state *cs);
 int pp_status_read(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
                    time_t now, struct pp_map_status **st, struct pp_error *err);
 void pp_status_free(struct pp_map_status *st, size_t n);
-/* pp_status_read plus *ls (caller frees with pp_layout_status_free); with problems every
-   active mapping in sync reads drifted, since nothing may reach its rules. */
+/* pp_status_read plus *ls (caller frees with pp_layout_status_free). Both from the plan an apply
+   would make (ops->plan, what apply --dry-run shows): a mapping is missing/drifted/stale exactly
+   when that plan rewrites its objects (the dry run's "changed"), and ls->problems are the plan's
+   layout lines. */
 int pp_status_read_all(const struct pp_table *t, struct pp_backend *b, const struct pp_live *live,
                        time_t now, struct pp_map_status **st, struct pp_layout_status *ls,
                        struct pp_error *err);

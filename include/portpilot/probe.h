@@ -350,4 +350,36 @@ int pp_cmd_reflector(struct pp_cli *cli, int argc, char **argv);
 /* probe/access-log.c: who connected to each mapping (NFLOG read through libpcap). */
 int pp_cmd_log(struct pp_cli *cli, int argc, char **argv);
 
+/* One connection to a mapping, recorded or live: what `portpilot log` prints, as data. */
+struct pp_access_entry {
+	const char *time;               /* local time, 2026-12-01T18:00:00+0100 */
+	const char *mapping, *proto;    /* proto "tcp" / "udp" */
+	const char *src;                /* the client's address */
+	const char *verdict;            /* "accepted", or "rejected (why)" */
+	unsigned sport, port;           /* the client's port, the public port */
+	bool accepted;                  /* the kernel forwarded it (verdict "accepted") */
+	char *store;                    /* a recorded entry's own copy of its line (fields point into it) */
+};
+/* The recorded log (STATE/access.log.1, then access.log), oldest first. */
+struct pp_access_history {
+	struct pp_access_entry *v;
+	size_t n, cap;
+	bool recorded;                  /* access.log exists: a recorder has written here */
+	char **notes;                   /* lines that are no entry: "PATH:LINE: not an access-log line ..." */
+	size_t nnotes;
+};
+/* Read it (only: that mapping's entries, NULL all). Missing files are no error (recorded says
+ * whether there is a log); -1 with err when one cannot be read (what was read stays in h). */
+int pp_access_history_read(const char *state_dir, const char *only, struct pp_access_history *h,
+                           struct pp_error *err);
+void pp_access_history_free(struct pp_access_history *h);
+/*
+ * Live: every new connection to only (NULL: every mapping) for secs seconds (0: until SIGINT or
+ * SIGTERM), read from NFLOG group (0: 7) while portpilot's mangle rules for it are in place (root).
+ * fn runs in the reader child, as user nobody. cli gives the table, the state dir and where the
+ * core's notes go (cli->err). -1 with err when it cannot run.
+ */
+int pp_access_follow(struct pp_cli *cli, const char *only, int secs, int group,
+                     void (*fn)(const struct pp_access_entry *e, void *arg), void *arg, struct pp_error *err);
+
 #endif

@@ -35,8 +35,19 @@ enum pp_field {
 	PP_F_CHECK_EXPECT,
 	PP_F_CHECK_SEND,
 	PP_F_CHECK_TIMING,
+	PP_F_HAIRPIN,                     /* yes | no: overrides [site] hairpin for this mapping */
 	PP_F__COUNT
 };
+
+/* hairpin = on a mapping; zeroed memory is the site's default. */
+enum pp_hairpin { PP_HP_SITE, PP_HP_YES, PP_HP_NO };
+
+/* One element of a port list: public ports and the internal ports they map to. */
+struct pp_port_pair {
+	uint16_t pub_lo, pub_hi, in_lo, in_hi;
+};
+#define PP_PORT_LIST_MAX 32               /* elements in one public_port list */
+#define PP_PORT_LIST_TEXT 400             /* room for such a list as text: 32 x "65535-65535," */
 
 /* The keys of [site]. */
 enum pp_site_field {
@@ -92,6 +103,13 @@ struct pp_mapping {
 	bool masquerade;                  /* default no: the server sees the client's own address */
 	enum pp_check_kind check;         /* default: from the internal port (probe/monitor-proto.c) */
 	struct pp_check_timing timing;    /* per-mapping overrides of [monitor] */
+	enum pp_hairpin hairpin;          /* default: the site's */
+	/* public_port = 80,443 (a list): pub_lo/pub_hi and in_lo/in_hi hold the first element, these
+	 * the others; internal_port is left out (the same ports) or a list as long, element by element. */
+	struct pp_port_pair *more_pub;    /* pub_* of elements 2.. (in_* unused) */
+	size_t nmore_pub;
+	struct pp_port_pair *more_in;     /* internal_port's elements 2.. (in pub_* and in_* alike) */
+	size_t nmore_in;
 };
 
 struct pp_site {
@@ -176,6 +194,17 @@ struct pp_mapping *pp_table_find(const struct pp_table *t, const char *name);
 /* A mapping the backend should render: enabled, not expired, no errors. */
 bool pp_mapping_expired(const struct pp_mapping *m, time_t now);
 bool pp_mapping_active(const struct pp_mapping *m, time_t now);
+
+/* Port pairs of m: 1 + nmore_pub; pair i as rendered (internal ports: internal_port's element i, or
+ * the public ports when internal_port is left out). */
+size_t pp_mapping_nports(const struct pp_mapping *m);
+struct pp_port_pair pp_mapping_port(const struct pp_mapping *m, size_t i);
+/* "80,443" / "10000-10099": the public (or internal) ports as written back. */
+void pp_mapping_format_ports(const struct pp_mapping *m, bool internal, char *out, size_t n);
+/* The mapping's hairpin after its own hairpin = and the site's. */
+bool pp_mapping_hairpin(const struct pp_site *s, const struct pp_mapping *m);
+/* Free what parsing put in m besides the values (allow list, port lists); for scratch mappings. */
+void pp_mapping_parsed_free(struct pp_mapping *m);
 
 /* Parse one value into m (or site); -1 with err = what is wrong + fix. */
 int pp_mapping_parse_field(struct pp_mapping *m, enum pp_field f, const char *text,

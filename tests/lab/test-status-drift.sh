@@ -12,6 +12,20 @@ status_has() { pp status 2>&1 | grep -qF -- "$1"; }
 json_has() { pp status --json 2>&1 | grep -qF -- "$1"; }
 exits1() { ! ppq status; }
 clean() { ppq status && json_has '"ruleset":"in_sync","ruleset_drift":[],"orphans":[]'; }
+# agree: status and apply --dry-run tell one story: the mappings status does not call in_sync
+# (missing, drifted, stale) are the dry run's "changed", and status's ruleset drift lines are the
+# dry run's layout lines, in order.
+agree() {
+	pp status --json >"$pp_tmp/st.json" 2>/dev/null
+	pp apply --dry-run --json >"$pp_tmp/dry.json" 2>/dev/null || return 1
+	pp apply --dry-run >"$pp_tmp/dry.txt" 2>/dev/null || return 1
+	a=$(jq -r '[.mappings[] | select(.state=="missing" or .state=="drifted" or .state=="stale") | .name] | sort | join(",")' "$pp_tmp/st.json")
+	b=$(jq -r '.changed | sort | join(",")' "$pp_tmp/dry.json")
+	c=$(jq -r '.ruleset_drift[]' "$pp_tmp/st.json")
+	d=$(sed -n 's/^    \(nat\|filter\): /\1: /p' "$pp_tmp/dry.txt")
+	[ -n "$(cat "$pp_tmp/st.json")" ] && [ "$a" = "$b" ] && [ "$c" = "$d" ] ||
+		{ echo "# status: [$a] [$c]; dry run: [$b] [$d]"; return 1; }
+}
 lab_seed_table "$T"
 check "apply" ppq apply
 check "status: clean after apply" clean
@@ -19,7 +33,9 @@ check "status: clean after apply" clean
 ipt -t nat -D PREROUTING -j PP-PRE
 check "a deleted PREROUTING hook is ruleset drift" status_has "ruleset drifted"
 check "naming the missing hook" status_has "  nat: missing -A PREROUTING -j PP-PRE"
-check "every mapping reads drifted, not in_sync" sh -c "[ \$(ip netns exec $R $PORTPILOT -f $T --state-dir $S status | grep -c ' drifted ') = 3 ]"
+# The rows are the plan's: apply --dry-run rewrites no mapping's rules here, only the hook.
+check "every mapping reads in_sync, as the dry run changes none of them" sh -c "[ \$(ip netns exec $R $PORTPILOT -f $T --state-dir $S status | grep -c ' in_sync ') = 3 ]"
+check "status and apply --dry-run agree (hook deleted)" agree
 check "status exits 1" exits1
 check "status --json: ruleset drifted" json_has '"ruleset":"drifted","ruleset_drift":["nat: missing -A PREROUTING -j PP-PRE"]'
 check "apply repairs it" ppq apply
@@ -59,4 +75,28 @@ check "a foreign REJECT ahead of portpilot's accept: status says web-2 blocked" 
 check "status exits 1 with a blocked mapping" exits1
 ipt -D FORWARD 1
 check "status: clean once the foreign rules are gone" clean
+# Issue 14.6: a [site] change alone (public_ip, hairpin) changes the layout, no mapping's rules:
+# status must not call every mapping drifted while the dry run changes none (9f8e31a did).
+lab_seed_table "$T"
+ppq apply
+check "seed applied again: clean" clean
+check "status and apply --dry-run agree (in sync)" agree
+sed -i "s/^public_ip .*/public_ip     = $LAB_PUBLIC_IP/" "$T"
+rows_in_sync() { [ "$(pp status | grep -c ' in_sync ')" = 3 ]; }
+check "public_ip changed: no mapping reads drifted" rows_in_sync
+check "public_ip changed: status names the hairpin entry to be written" \
+	status_has "  nat: missing -A PP-PRE -s $LAB_LAN_SUBNET -d $LAB_PUBLIC_IP/32 -i $LAB_LAN_IF -g PP-MARK"
+check "public_ip changed: the dry run changes no mapping" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S apply --dry-run --json | jq -e '.changed == [] and .chains_written == 1' >/dev/null"
+check "status and apply --dry-run agree (public_ip)" agree
+check "status exits 1 until applied" exits1
+sed -i "s/^hairpin .*/hairpin       = no/" "$T"
+check "hairpin off too: no mapping reads drifted" rows_in_sync
+check "status and apply --dry-run agree (hairpin off)" agree
+# A mapping change on top: exactly that mapping, in both.
+sed -i "/^\[web-2\]/,/^\[/s/^internal_port .*/internal_port = 81/" "$T"
+check "web-2 changed too: status calls only web-2 drifted" sh -c "[ \"\$(ip netns exec $R $PORTPILOT -f $T --state-dir $S status | grep -v ' in_sync ' | grep -c '^web-')\" = 1 ] && ip netns exec $R $PORTPILOT -f $T --state-dir $S status | grep -q '^web-2  *drifted '"
+check "status and apply --dry-run agree (web-2 and the site)" agree
+check "apply" ppq apply
+check "status: clean after the site change is applied" clean
+check "status and apply --dry-run agree (applied)" agree
 pp_done

@@ -35,8 +35,12 @@ keys g i
 check "i: detail screen of bad-1" wait_screen "[bad-1]  (line"
 check "detail: every field listed" wait_for 5 sh -c "tmux -L $PP_SOCK capture-pane -p -t t | grep -q 'internal_ip *= 10.0.0.5'"
 keys PgDn
-check "detail: the export line, as portpilot export prints it" \
-	wait_screen "$("$PORTPILOT" -f "$pp_tmp/m.ini" export | grep '^| bad-1 ' | cut -c1-60)"
+# The TUI draws the core's record struct in its own words: the same cells export --json gives.
+check "detail: the export record, the cells portpilot export prints" \
+	wait_screen "$("$PORTPILOT" -f "$pp_tmp/m.ini" export --json | jq -r '.mappings[] | select(.mapping == "bad-1") | "\(.service) (\(.mapping)): \(.public_ip):\(.public_port)"')"
+check "detail: the record's allow list" wait_screen "10.0.0.5:8080 tcp, from any"
+check "detail: the record's purpose, owner and state" \
+	wait_screen "purpose -, owner -, state $("$PORTPILOT" -f "$pp_tmp/m.ini" export --json | jq -r '.mappings[] | select(.mapping == "bad-1") | .state')"
 keys G
 check "detail: findings with their fix" wait_screen "fix: give [web-1] or [bad-1] another public port"
 keys q

@@ -566,6 +566,18 @@ static void test_diagnose_from_trace(void **st)
 	/* The same with hairpin off in the table: the answered attempt does not excuse it. */
 	site.hairpin = false;
 	assert_int_equal(diag(&f), PP_CAUSE_HAIRPIN_MISSING);
+	/* Issue 14.13: the mapping's own hairpin = yes overrides the site's no, and = no the site's yes. */
+	map.hairpin = PP_HP_YES;
+	assert_int_equal(diag(&f), PP_CAUSE_OK);
+	site.hairpin = true;
+	map.hairpin = PP_HP_NO;
+	struct pp_probe_result *r = pp_xcalloc(1, sizeof *r);
+	r->mapping = pp_xstrdup("web-1");
+	pp_diagnose(&f, r);
+	assert_int_equal(r->cause, PP_CAUSE_HAIRPIN_MISSING);
+	assert_non_null(strstr(r->fix, "remove hairpin = no from ["));
+	pp_probe_result_free(r);
+	map.hairpin = PP_HP_SITE;
 	pp_trace_free(&t);
 }
 

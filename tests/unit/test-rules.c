@@ -264,6 +264,82 @@ test_plan_one_change(void **state)
 	free(b);
 }
 
+/* Issue 14.6: a [site] change (public_ip) rewrites the layout and no mapping; the plan says which
+ * lines (what status calls ruleset drift) and changes no mapping, so status and the dry run agree. */
+static void
+test_plan_site_change_is_layout(void **state)
+{
+	struct pp_table *a = load(seed);
+	char *fixed = pp_xasprintf("%s", seed);
+	char *at = strstr(fixed, "hairpin = yes\n");
+	assert_non_null(at);
+	struct pp_table *b = NULL;
+	char *text = pp_xasprintf("%.*spublic_ip = 203.0.113.1\n%s", (int)(at - fixed), fixed, at);
+	b = load(text);
+	struct pp_ruleset ra, rb;
+	render(a, 0, &ra);
+	render(b, 0, &rb);
+	struct pp_plan p;
+	pp_plan_make(&rb, &ra, &p);
+	assert_int_equal(p.nchanged, 0);
+	assert_non_null(p.restore);
+	assert_int_equal(p.nlayout, 2);
+	assert_string_equal(p.layout[0], "nat: missing -A PP-PRE -s 192.168.2.0/24 -d 203.0.113.1/32 -i eth1 -g PP-MARK");
+	assert_non_null(strstr(p.layout[1], "nat: unexpected -A PP-PRE -s 192.168.2.0/24 ! -d 192.168.2.0/24 -i eth1"));
+	pp_plan_free(&p);
+	pp_plan_make(&ra, &ra, &p);
+	assert_int_equal(p.nlayout, 0);
+	assert_null(p.restore);
+	pp_plan_free(&p);
+	pp_ruleset_free(&ra);
+	pp_ruleset_free(&rb);
+	pp_table_free(a);
+	pp_table_free(b);
+	free(text);
+	free(fixed);
+}
+
+/* Issue 14.13: a port list renders one rule set per element; hairpin per mapping overrides the site. */
+static void
+test_port_list_and_hairpin(void **state)
+{
+	const char *tbl =
+		"[site]\nwan_interface = eth0\nlan_interface = eth1\nhairpin = yes\n\n"
+		"[a]\npublic_port = 80,443,9100-9101\ninternal_ip = 192.168.2.101\ninternal_port = 8080,443,8100-8101\n"
+		"hairpin = no\n\n"
+		"[b]\npublic_port = 25,587\ninternal_ip = 192.168.2.102\nallow = 198.51.100.0/24\n";
+	char *s = render_text(tbl);
+	assert_non_null(strstr(s, "-A PP-DT-1-65535 -s 192.168.2.0/24 -p tcp -m tcp --dport 80 -m comment --comment \"pp:a\" -j RETURN\n"
+	                          "-A PP-DT-1-65535 -p tcp -m tcp --dport 80 -m comment --comment \"pp:a\" -j DNAT --to-destination 192.168.2.101:8080\n"));
+	assert_non_null(strstr(s, "--dport 443 -m comment --comment \"pp:a\" -j DNAT --to-destination 192.168.2.101:443\n"));
+	assert_non_null(strstr(s, "--dport 9100:9101 -m comment --comment \"pp:a\" -j DNAT --to-destination 192.168.2.101:8100-8101/9100\n"));
+	/* b: allow list, site hairpin: the LAN rule stays, per element; no RETURN. */
+	assert_non_null(strstr(s, "-s 192.168.2.0/24 -p tcp -m tcp --dport 587 -m comment --comment \"pp:b\" -j DNAT"));
+	assert_non_null(strstr(s, "-s 198.51.100.0/24 -p tcp -m tcp --dport 25 -m comment --comment \"pp:b\" -j DNAT"));
+	assert_null(strstr(s, "\"pp:b\" -j RETURN"));
+	assert_only_own_flows(s);
+	free(s);
+	/* The site without hairpin, one mapping with: a LAN entry of its own, per port, and the SNAT. */
+	const char *tbl2 =
+		"[site]\nwan_interface = eth0\nlan_interface = eth1\nhairpin = no\n\n"
+		"[a]\npublic_port = 80,443\ninternal_ip = 192.168.2.101\nhairpin = yes\n\n"
+		"[b]\npublic_port = 8080\ninternal_ip = 192.168.2.102\n";
+	s = render_text(tbl2);
+	assert_non_null(strstr(s, "-A PP-PRE -s 192.168.2.0/24 ! -d 192.168.2.0/24 -i eth1 -p tcp -m tcp --dport 443 "
+	                          "-m addrtype --dst-type LOCAL -m comment --comment \"pp:a\" -g PP-MARK\n"));
+	assert_null(strstr(s, "\"pp:b\" -g PP-MARK"));
+	assert_non_null(strstr(s, "-A PP-POST -s 192.168.2.0/24 -d 192.168.2.0/24 -o eth1 -m connmark"));
+	assert_null(strstr(s, "-j RETURN"));
+	assert_only_own_flows(s);
+	free(s);
+	/* Neither: no LAN entry, no hairpin SNAT. */
+	s = render_text("[site]\nwan_interface = eth0\nlan_interface = eth1\nhairpin = no\n\n"
+	                "[b]\npublic_port = 8080\ninternal_ip = 192.168.2.102\n");
+	assert_null(strstr(s, "-i eth1"));
+	assert_null(strstr(s, "-o eth1 -m connmark"));
+	free(s);
+}
+
 static void
 test_plan_from_empty_and_parse_roundtrip(void **state)
 {
@@ -340,6 +416,8 @@ main(void)
 		cmocka_unit_test(test_allow_udp_range_shift),
 		cmocka_unit_test(test_tree_20000),
 		cmocka_unit_test(test_plan_one_change),
+		cmocka_unit_test(test_plan_site_change_is_layout),
+		cmocka_unit_test(test_port_list_and_hairpin),
 		cmocka_unit_test(test_plan_from_empty_and_parse_roundtrip),
 		cmocka_unit_test(test_parsed_rules_edit),
 	};

@@ -427,6 +427,72 @@ test_cr_only_line_endings(void **state)
 	                       "[a]\r\npublic_port = 80\r\ninternal_ip = 192.168.2.9\r\n"), 0);
 }
 
+/* Issue 14.13: port lists and hairpin on a mapping: the model, and every bad shape as a finding on its line. */
+static void
+test_port_lists_and_hairpin(void **state)
+{
+	struct pp_table *t = load(SITE "hairpin = yes\n[a]\npublic_port = 80, 443,9000-9001\ninternal_ip = 192.168.2.10\n"
+	                          "internal_port = 8080,443,7000-7001\nhairpin = no\n[b]\npublic_port = 25\n"
+	                          "internal_ip = 192.168.2.11\n");
+	struct pp_mapping *a = pp_table_find(t, "a"), *b = pp_table_find(t, "b");
+	assert_int_equal(a->bad, 0);
+	assert_int_equal(pp_mapping_nports(a), 3);
+	struct pp_port_pair p = pp_mapping_port(a, 2);
+	assert_int_equal(p.pub_lo, 9000);
+	assert_int_equal(p.pub_hi, 9001);
+	assert_int_equal(p.in_lo, 7000);
+	assert_int_equal(p.in_hi, 7001);
+	assert_int_equal(pp_mapping_port(a, 0).in_lo, 8080);
+	char buf[64];
+	pp_mapping_format_ports(a, false, buf, sizeof buf);
+	assert_string_equal(buf, "80,443,9000-9001");
+	pp_mapping_format_ports(a, true, buf, sizeof buf);
+	assert_string_equal(buf, "8080,443,7000-7001");
+	assert_false(pp_mapping_hairpin(&t->site, a));
+	assert_true(pp_mapping_hairpin(&t->site, b));
+	assert_int_equal(pp_mapping_nports(b), 1);
+	pp_table_free(t);
+	/* internal_port left out: the same ports, element by element. */
+	t = load(SITE "[a]\npublic_port = 80,443\ninternal_ip = 192.168.2.10\nhairpin = yes\n");
+	a = pp_table_find(t, "a");
+	assert_int_equal(pp_mapping_port(a, 1).in_lo, 443);
+	assert_true(pp_mapping_hairpin(&t->site, a));  /* the site says no (hairpin absent) */
+	assert_false(t->site.hairpin);
+	pp_table_free(t);
+	assert_int_equal(count(SITE "[a]\npublic_port = 80,443\ninternal_ip = 192.168.2.10\n", PP_ERROR, 0, NULL, NULL), 0);
+	/* A single internal_port for a list, a list of another length, an element of another span. */
+	assert_int_equal(count(SITE "[a]\npublic_port = 80,443\ninternal_ip = 192.168.2.10\ninternal_port = 80\n",
+	                       PP_ERROR, 7, "a", "internal_port"), 1);
+	assert_int_equal(count(SITE "[a]\npublic_port = 80,443\ninternal_ip = 192.168.2.10\ninternal_port = 1,2,3\n",
+	                       PP_ERROR, 7, "a", "internal_port"), 1);
+	assert_int_equal(count(SITE "[a]\npublic_port = 80,90-91\ninternal_ip = 192.168.2.10\ninternal_port = 80,90\n",
+	                       PP_ERROR, 7, "a", "internal_port"), 1);
+	/* Overlaps inside a list, a bad element, an empty list, a bad hairpin. */
+	assert_int_equal(count(SITE "[a]\npublic_port = 80,70-90\ninternal_ip = 192.168.2.10\n", PP_ERROR, 5, "a", "public_port"), 1);
+	assert_int_equal(count(SITE "[a]\npublic_port = 80,x\ninternal_ip = 192.168.2.10\n", PP_ERROR, 5, "a", "public_port"), 1);
+	assert_int_equal(count(SITE "[a]\npublic_port = ,\ninternal_ip = 192.168.2.10\n", PP_ERROR, 5, "a", "public_port"), 1);
+	assert_int_equal(count(SITE "[a]\npublic_port = 80\ninternal_ip = 192.168.2.10\nhairpin = maybe\n", PP_ERROR, 7, "a", "hairpin"), 1);
+	/* Another mapping's port inside a list is a conflict, on the later mapping's line. */
+	assert_int_equal(count(SITE "[a]\npublic_port = 80,443\ninternal_ip = 192.168.2.10\n"
+	                       "[b]\npublic_port = 443\ninternal_ip = 192.168.2.11\n", PP_ERROR, 8, "b", "public_port"), 1);
+	/* The longest list (32 five-digit ranges) formats back whole. */
+	char list[PP_PORT_LIST_TEXT] = "", text[600];
+	for (int i = 0; i < PP_PORT_LIST_MAX; i++)
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d-%d", i ? "," : "", 30000 + 1000 * i,
+		         30050 + 1000 * i);
+	snprintf(text, sizeof text, SITE "[a]\npublic_port = %s\ninternal_ip = 192.168.2.10\n", list);
+	t = load(text);
+	a = pp_table_find(t, "a");
+	assert_int_equal(a->bad, 0);
+	assert_int_equal(pp_mapping_nports(a), PP_PORT_LIST_MAX);
+	char back[PP_PORT_LIST_TEXT];
+	pp_mapping_format_ports(a, false, back, sizeof back);
+	assert_string_equal(back, list);
+	pp_table_free(t);
+	/* A sensitive port in a list open to everyone warns as a single one does. */
+	assert_int_equal(count(SITE "[a]\npublic_port = 80,3389\ninternal_ip = 192.168.2.10\n", PP_WARNING, 0, "a", "allow"), 1);
+}
+
 int
 main(void)
 {
@@ -450,6 +516,7 @@ main(void)
 		cmocka_unit_test(test_interface_names),
 		cmocka_unit_test(test_render_refuses_bad_interface),
 		cmocka_unit_test(test_cr_only_line_endings),
+		cmocka_unit_test(test_port_lists_and_hairpin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

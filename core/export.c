@@ -1,0 +1,129 @@
+/* The documentation record as rows of strings: the CLI prints them as md, csv or json, the TUI draws them. */
+#include <ifaddrs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include "portpilot/export.h"
+#include "portpilot/util.h"
+
+static const char *const keys[PP_X__COUNT] = {
+	"service", "mapping", "public_ip", "public_port", "internal_ip", "internal_port", "protocol", "allow",
+	"purpose", "owner", "state",
+};
+static const char *const titles[PP_X__COUNT] = {
+	"Service", "Mapping", "Public IP", "Public port", "Internal IP", "Internal port", "Protocol",
+	"Allowed sources", "Purpose", "Owner", "State",
+};
+
+const char *pp_export_key(enum pp_export_col c) { return keys[c]; }
+const char *pp_export_title(enum pp_export_col c) { return titles[c]; }
+
+const char *
+pp_export_state(const struct pp_mapping *m, time_t now)
+{
+	if (m->bad || !m->internal_ip || !m->pub_lo)
+		return "invalid";
+	if (!m->enabled)
+		return "disabled";
+	if (pp_mapping_expired(m, now))
+		return "expired";
+	return "enabled";
+}
+
+char *
+pp_export_allow(const struct pp_mapping *m)
+{
+	struct pp_buf b = { 0 };
+	char ip[16];
+
+	/* One spelling for "from anywhere": no allow key, or 0.0.0.0/0 in it. */
+	for (size_t i = 0; i < m->nallow; i++)
+		if (m->allow[i].len == 0)
+			return pp_xstrdup("any");
+	if (m->nallow == 0)
+		return pp_xstrdup("any");
+	for (size_t i = 0; i < m->nallow; i++) {
+		pp_format_ipv4(m->allow[i].addr, ip);
+		pp_buf_printf(&b, "%s%s/%u", i ? "," : "", ip, m->allow[i].len);
+	}
+	return b.data;
+}
+
+void
+pp_export_public_ip(const struct pp_table *t, char out[16])
+{
+	struct ifaddrs *ifs, *i;
+	const char *wan = t->site.val[PP_S_WAN_INTERFACE];
+
+	strcpy(out, "auto");
+	if (t->site.public_ip) {
+		pp_format_ipv4(t->site.public_ip, out);
+		return;
+	}
+	if (wan == NULL || getifaddrs(&ifs) < 0)
+		return;
+	for (i = ifs; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && strcmp(i->ifa_name, wan) == 0) {
+			pp_format_ipv4(ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr), out);
+			break;
+		}
+	freeifaddrs(ifs);
+}
+
+static char *
+dup_or_empty(const char *s)
+{
+	return pp_xstrdup(s ? s : "");
+}
+
+void
+pp_export_row_of(const struct pp_mapping *m, const char *public_ip, time_t now, struct pp_export_row *r)
+{
+	char pub[PP_PORT_LIST_TEXT], in[PP_PORT_LIST_TEXT], ip[16] = "";
+
+	pp_mapping_format_ports(m, false, pub, sizeof pub);
+	pp_mapping_format_ports(m, true, in, sizeof in);
+	if (m->internal_ip)
+		pp_format_ipv4(m->internal_ip, ip);
+	r->v[PP_X_SERVICE] = dup_or_empty(m->val[PP_F_DESCRIPTION] ? m->val[PP_F_DESCRIPTION] : m->name);
+	r->v[PP_X_MAPPING] = dup_or_empty(m->name);
+	r->v[PP_X_PUBLIC_IP] = dup_or_empty(public_ip);
+	r->v[PP_X_PUBLIC_PORT] = pp_xstrdup(pub);
+	r->v[PP_X_INTERNAL_IP] = pp_xstrdup(ip);
+	r->v[PP_X_INTERNAL_PORT] = pp_xstrdup(in);
+	r->v[PP_X_PROTOCOL] = pp_xstrdup(pp_proto_name(m->proto));
+	r->v[PP_X_ALLOW] = pp_export_allow(m);
+	r->v[PP_X_PURPOSE] = dup_or_empty(m->val[PP_F_PURPOSE]);
+	r->v[PP_X_OWNER] = dup_or_empty(m->val[PP_F_OWNER]);
+	r->v[PP_X_STATE] = pp_xstrdup(pp_export_state(m, now));
+}
+
+void
+pp_export_make(const struct pp_table *t, time_t now, struct pp_export *x)
+{
+	memset(x, 0, sizeof *x);
+	pp_export_public_ip(t, x->public_ip);
+	x->site_name = t->site.val[PP_S_NAME];
+	x->rows = pp_xcalloc(t->n + 1, sizeof *x->rows);
+	for (size_t i = 0; i < t->n; i++)
+		pp_export_row_of(&t->maps[i], x->public_ip, now, &x->rows[x->n++]);
+}
+
+void
+pp_export_row_free(struct pp_export_row *r)
+{
+	for (int c = 0; c < PP_X__COUNT; c++)
+		free(r->v[c]);
+	memset(r, 0, sizeof *r);
+}
+
+void
+pp_export_free(struct pp_export *x)
+{
+	for (size_t i = 0; i < x->n; i++)
+		pp_export_row_free(&x->rows[i]);
+	free(x->rows);
+	memset(x, 0, sizeof *x);
+}

@@ -1,0 +1,43 @@
+/* The documentation record (portpilot export) as data: who may reach what, one row per mapping. */
+#ifndef PORTPILOT_EXPORT_H
+#define PORTPILOT_EXPORT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "portpilot/table.h"
+
+enum pp_export_col {
+	PP_X_SERVICE, PP_X_MAPPING, PP_X_PUBLIC_IP, PP_X_PUBLIC_PORT, PP_X_INTERNAL_IP, PP_X_INTERNAL_PORT,
+	PP_X_PROTOCOL, PP_X_ALLOW, PP_X_PURPOSE, PP_X_OWNER, PP_X_STATE, PP_X__COUNT
+};
+
+/* Every cell a string the row owns, "" when empty; raw from the file (formatters make it safe). */
+struct pp_export_row {
+	char *v[PP_X__COUNT];
+};
+
+struct pp_export {
+	char public_ip[16];               /* the fixed public_ip, else the WAN interface's, else "auto" */
+	const char *site_name;            /* [site] name (the table's), NULL when absent */
+	struct pp_export_row *rows;       /* in file order */
+	size_t n;
+};
+
+const char *pp_export_key(enum pp_export_col c);    /* "service": the JSON key, the CSV header */
+const char *pp_export_title(enum pp_export_col c);  /* "Service": the Markdown header */
+/* The state word the record and `list` use: invalid, disabled, expired, enabled. */
+const char *pp_export_state(const struct pp_mapping *m, time_t now);
+/* "any" (no allow, or 0.0.0.0/0 in it) or the CIDRs comma-separated. Caller frees. */
+char *pp_export_allow(const struct pp_mapping *m);
+/* The public address for the record (see public_ip above). */
+void pp_export_public_ip(const struct pp_table *t, char out[16]);
+
+/* The whole record of t (x keeps pointers into t: free x before t). */
+void pp_export_make(const struct pp_table *t, time_t now, struct pp_export *x);
+/* One mapping's row (the TUI's detail screen), with the record's public address. */
+void pp_export_row_of(const struct pp_mapping *m, const char *public_ip, time_t now, struct pp_export_row *r);
+void pp_export_row_free(struct pp_export_row *r);
+void pp_export_free(struct pp_export *x);
+
+#endif
