@@ -270,7 +270,13 @@ report(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_backen
 		pp_json_str(cli->out, b->ops->name);
 		fputs(",\"backend_why\":", cli->out);
 		pp_json_str(cli->out, b->why);
-		fputs("}\n", cli->out);
+		/* the plan's layout lines: status --json calls them ruleset_drift */
+		fputs(",\"layout\":[", cli->out);
+		for (size_t i = 0; i < p->nlayout; i++) {
+			fputs(i ? "," : "", cli->out);
+			pp_json_str(cli->out, p->layout[i]);
+		}
+		fputs("]}\n", cli->out);
 		return;
 	}
 	if (!p->restore) {

@@ -12,15 +12,44 @@
 #define OWN_MARK "0x10000000"
 
 static const char *const set_where[PP_NFT__SETS] = { "map dnat_to", "set restricted", "set allowed",
-                                                     "set masq_to" };
-static const char *const set_name[PP_NFT__SETS] = { "dnat_to", "restricted", "allowed", "masq_to" };
+                                                     "set masq_to", "set hairpin_off", "set hairpin_on" };
+static const char *const set_name[PP_NFT__SETS] = { "dnat_to", "restricted", "allowed", "masq_to",
+                                                    "hairpin_off", "hairpin_on" };
 /* Definitions exactly as `nft list` prints them, so rendered and live compare as text. */
 static const char *const set_def[PP_NFT__SETS][2] = {
 	{ "type inet_proto . inet_service : ipv4_addr . inet_service", "counter" },
 	{ "type inet_proto . inet_service", NULL },
 	{ "type inet_proto . inet_service . ipv4_addr", "flags interval" },
 	{ "type ipv4_addr . inet_proto . inet_service . inet_service", "flags interval" },
+	{ "type inet_proto . inet_service", NULL },
+	{ "type inet_proto . inet_service", NULL },
 };
+
+/*
+ * Per-mapping hairpin against the site's: lan_entry, every LAN client to the public address
+ * enters map_in ([site] hairpin); off, some mapping of such a site says hairpin = no (its ports
+ * in @hairpin_off: LAN sources return untranslated, as the iptables RETURN ahead of its DNAT);
+ * on, some mapping of a site without says hairpin = yes (its ports in @hairpin_on: a LAN entry
+ * for those ports only, as the iptables backend's tagged PP-PRE entry).
+ */
+struct hp {
+	bool lan_entry, off, on;
+};
+
+static struct hp
+hp_of(const struct pp_want *w)
+{
+	struct hp h = { .lan_entry = w->hairpin && w->have_lan && w->lan_if && *w->lan_if };
+	bool lan = w->have_lan && w->lan_if && *w->lan_if;
+	for (size_t i = 0; i < w->n && lan; i++) {
+		const struct pp_want_map *m = &w->maps[i];
+		if (!m->active)
+			continue;
+		h.off |= h.lan_entry && !m->hairpin;
+		h.on |= !h.lan_entry && m->hairpin;
+	}
+	return h;
+}
 
 static void
 strv_add(struct pp_strv *s, char *owned)
@@ -148,13 +177,16 @@ put_u(char *p, unsigned v)
 
 /* Every element carries the mapping's tag as its comment: status, diff and expiry read it back. */
 static void
-mapping_elements(const struct pp_want *w, const struct pp_want_map *m, struct pp_nft_state *s)
+mapping_elements(const struct pp_want *w, const struct hp *h, const struct pp_want_map *m,
+                 const struct pp_port_pair *pp, struct pp_nft_state *s)
 {
 	const char *tag = m->tag;
 	char pub[16], in[16], ip[16];
-	range(pub, sizeof pub, m->pub_lo, m->pub_hi);
-	range(in, sizeof in, m->in_lo, m->in_hi);
+	range(pub, sizeof pub, pp->pub_lo, pp->pub_hi);
+	range(in, sizeof in, pp->in_lo, pp->in_hi);
 	pp_format_ipv4(m->internal_ip, ip);
+	/* this mapping's hairpin differs from the site's: its ports in the set saying so */
+	int hp_set = h->off && !m->hairpin ? PP_NFT_HP_OFF : h->on && m->hairpin ? PP_NFT_HP_ON : -1;
 	struct pp_cidr *src = pp_xcalloc(m->nallow + 2, sizeof *src);
 	size_t nsrc = sources(w, m, src);
 	bool open = nsrc == 1 && src[0].len == 0;
@@ -165,7 +197,7 @@ mapping_elements(const struct pp_want *w, const struct pp_want_map *m, struct pp
 		/* One element per port: a range's ports shift by a fixed offset, which a map value cannot
 		   express. Written by hand: 20,000 of them through printf cost most of a render. */
 		size_t tl = strlen(tag), il = strlen(ip);
-		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++) {
+		for (unsigned p = pp->pub_lo; p <= pp->pub_hi; p++) {
 			char *e = pp_xmalloc(3 + 3 + 5 + 10 + tl + 4 + il + 3 + 5 + 1), *q = e;
 			memcpy(q, pn, 3);
 			q = put_u((char *)memcpy(q + 3, " . ", 3) + 3, p);
@@ -173,13 +205,15 @@ mapping_elements(const struct pp_want *w, const struct pp_want_map *m, struct pp
 			q = (char *)memcpy(q, tag, tl) + tl;
 			q = (char *)memcpy(q, "\" : ", 4) + 4;
 			q = (char *)memcpy(q, ip, il) + il;
-			q = put_u((char *)memcpy(q, " . ", 3) + 3, m->in_lo + (p - m->pub_lo));
+			q = put_u((char *)memcpy(q, " . ", 3) + 3, pp->in_lo + (p - pp->pub_lo));
 			*q = '\0';
 			strv_add(&s->el[PP_NFT_DNAT], e);
 		}
 		/* Open mappings cost no allow lookup: only restricted ports are looked up in @allowed. */
-		for (unsigned p = m->pub_lo; p <= m->pub_hi && !open; p++)
+		for (unsigned p = pp->pub_lo; p <= pp->pub_hi && !open; p++)
 			strv_add(&s->el[PP_NFT_RESTRICTED], pp_xasprintf("%s . %u comment \"%s\"", pn, p, tag));
+		for (unsigned p = pp->pub_lo; p <= pp->pub_hi && hp_set >= 0; p++)
+			strv_add(&s->el[hp_set], pp_xasprintf("%s . %u comment \"%s\"", pn, p, tag));
 		for (size_t i = 0; i < nsrc && !open; i++) {
 			char c[24];
 			cidr(c, sizeof c, &src[i]);
@@ -195,17 +229,22 @@ static void
 render_skel(const struct pp_want *w, struct pp_nft_state *s)
 {
 	const char *wan = w->wan_if, *lan = w->lan_if && *w->lan_if ? w->lan_if : NULL;
+	struct hp h = hp_of(w);
 	for (int i = 0; i < PP_NFT__SETS; i++)
 		for (int j = 0; j < 2; j++)
-			if (set_def[i][j])
+			if (set_def[i][j] && (i != PP_NFT_HP_OFF || h.off) && (i != PP_NFT_HP_ON || h.on))
 				skel(s, set_where[i], set_def[i][j]);
 	char line[512], lanc[24] = "", pub[16];
-	bool hairpin = w->hairpin && w->have_lan && lan;
+	bool hairpin = h.lan_entry;
 	if (w->have_lan) {
 		pp_format_ipv4(w->lan.addr, pub);
 		snprintf(lanc, sizeof lanc, "%s/%u", pub, w->lan.len);
 	}
 	/* Written as nft prints them back (`|`, `tcp dport` for a dependency it folds). */
+	if (h.off) {
+		snprintf(line, sizeof line, "ip saddr %s meta l4proto . th dport @hairpin_off return", lanc);
+		skel(s, "chain map_in", line);
+	}
 	skel(s, "chain map_in", "meta l4proto . th dport @restricted meta l4proto . th dport . ip saddr != @allowed return");
 	/*
 	 * A DNAT ends the chain, so the mark goes on before it and comes off again
@@ -234,13 +273,23 @@ render_skel(const struct pp_want *w, struct pp_nft_state *s)
 			         "fib daddr type local jump map_in", lan, lanc, lanc);
 		}
 		skel(s, "chain prerouting", line);
+	} else if (h.on) {
+		if (w->public_ip) {
+			pp_format_ipv4(w->public_ip, pub);
+			snprintf(line, sizeof line, "iifname \"%s\" ip saddr %s ip daddr %s meta l4proto . th dport "
+			         "@hairpin_on jump map_in", lan, lanc, pub);
+		} else {
+			snprintf(line, sizeof line, "iifname \"%s\" ip saddr %s ip daddr != %s meta l4proto . th dport "
+			         "@hairpin_on fib daddr type local jump map_in", lan, lanc, lanc);
+		}
+		skel(s, "chain prerouting", line);
 	}
 	skel(s, "chain output", "type nat hook output priority -101; policy accept;");
 	/* The router's own connections: no allow list, no mark (they are not forwarded). */
 	skel(s, "chain output", "ip daddr != 127.0.0.0/8 meta l4proto { tcp, udp } fib daddr type local "
 	     "dnat ip to meta l4proto . th dport map @dnat_to");
 	skel(s, "chain postrouting", "type nat hook postrouting priority srcnat; policy accept;");
-	if (hairpin) {
+	if (hairpin || h.on) {
 		/* Only portpilot's hairpin flows: another tool's LAN-to-LAN DNAT keeps its source. */
 		snprintf(line, sizeof line, "oifname \"%s\" ip saddr %s ip daddr %s ct mark & " OWN_MARK " == " OWN_MARK
 		         " ct status dnat masquerade", lan, lanc, lanc);
@@ -339,9 +388,15 @@ pp_nft_render(const struct pp_want *w, struct pp_nft_state *out, struct pp_error
 		                    *bad == 'w' ? "eth0" : "eth1");
 	out->present = true;
 	render_skel(w, out);
-	for (size_t i = 0; i < w->n; i++)
-		if (w->maps[i].active)
-			mapping_elements(w, &w->maps[i], out);
+	struct hp h = hp_of(w);
+	for (size_t i = 0; i < w->n; i++) {
+		const struct pp_want_map *m = &w->maps[i];
+		/* a port list: each element's ports, as a single range's */
+		for (size_t e = 0; m->active && e < pp_want_nports(m); e++) {
+			struct pp_port_pair pp = pp_want_port(m, e);
+			mapping_elements(w, &h, m, &pp, out);
+		}
+	}
 	normalize(out);
 	return 0;
 }
@@ -783,15 +838,18 @@ pp_nft_counter(const struct pp_nft_state *live, const struct pp_mapping *m, unsi
 	for (int k = 0; k < 2; k++) {
 		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
 			continue;
-		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++) {
-			char key[24];
-			int kl = snprintf(key, sizeof key, "%s . %u", k ? "udp" : "tcp", p);
-			long i = pp_nft_el_find(&live->el[PP_NFT_DNAT], key, (size_t)kl);
-			if (i < 0)
-				continue;
-			*pkts += live->pkts[i];
-			*bytes += live->bytes[i];
-			found = 0;
+		for (size_t e = 0; e < pp_mapping_nports(m); e++) {
+			struct pp_port_pair pp = pp_mapping_port(m, e);
+			for (unsigned p = pp.pub_lo; p <= pp.pub_hi; p++) {
+				char key[24];
+				int kl = snprintf(key, sizeof key, "%s . %u", k ? "udp" : "tcp", p);
+				long i = pp_nft_el_find(&live->el[PP_NFT_DNAT], key, (size_t)kl);
+				if (i < 0)
+					continue;
+				*pkts += live->pkts[i];
+				*bytes += live->bytes[i];
+				found = 0;
+			}
 		}
 	}
 	return found;

@@ -485,6 +485,42 @@ live_or_none(const struct pp_be_state *live, struct pp_nft_state *none)
 	return none;
 }
 
+/* The layout lines (definitions, chains) in a but not in b. */
+static void
+skel_missing(const struct pp_strv *a, const struct pp_strv *b, const char *what, char ***out, size_t *n)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < b->n && !found; j++)
+			found = strcmp(a->v[i], b->v[j]) == 0;
+		if (found)
+			continue;
+		*out = pp_xrealloc(*out, (*n + 1) * sizeof **out);
+		const char *tab = strchr(a->v[i], '\t');
+		(*out)[(*n)++] = pp_xasprintf("table inet " PP_NFT_TABLE ": %s %.*s: %s", what,
+		                              tab ? (int)(tab - a->v[i]) : 0, a->v[i], tab ? tab + 1 : a->v[i]);
+	}
+}
+
+/*
+ * What of the table's layout (set definitions, chains) differs, in status's words: the plan's
+ * layout lines, which status shows as ruleset drift and the dry run prints. No mapping owns
+ * them; a layout change rewrites the table whole (counters carried), not any mapping.
+ */
+static void
+layout_lines(const struct pp_nft_state *want, const struct pp_nft_state *live, char ***out, size_t *n)
+{
+	if (!want->present)
+		return;
+	if (!live->present) {
+		*out = pp_xrealloc(*out, (*n + 1) * sizeof **out);
+		(*out)[(*n)++] = pp_xstrdup("table inet " PP_NFT_TABLE " is missing");
+		return;
+	}
+	skel_missing(&want->skel, &live->skel, "missing", out, n);
+	skel_missing(&live->skel, &want->skel, "unexpected", out, n);
+}
+
 static void
 nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live, struct pp_plan *p)
 {
@@ -524,25 +560,9 @@ nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 	changes_free(c, nc);
 	free(wt);
 	free(lt);
+	layout_lines(S(want), l, &p->layout, &p->nlayout);
 	if (!live)
 		pp_nft_state_free(&none);
-}
-
-/* The layout lines (definitions, chains) in a but not in b. */
-static void
-skel_missing(const struct pp_strv *a, const struct pp_strv *b, const char *what, char ***out, size_t *n)
-{
-	for (size_t i = 0; i < a->n; i++) {
-		bool found = false;
-		for (size_t j = 0; j < b->n && !found; j++)
-			found = strcmp(a->v[i], b->v[j]) == 0;
-		if (found)
-			continue;
-		*out = pp_xrealloc(*out, (*n + 1) * sizeof **out);
-		const char *tab = strchr(a->v[i], '\t');
-		(*out)[(*n)++] = pp_xasprintf("table inet " PP_NFT_TABLE ": %s %.*s: %s", what,
-		                              tab ? (int)(tab - a->v[i]) : 0, a->v[i], tab ? tab + 1 : a->v[i]);
-	}
 }
 
 static void
@@ -553,10 +573,9 @@ nft_diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 	const struct pp_nft_state *l = live_or_none(live, &none);
 	char **lay = NULL;
 	size_t nlay = 0;
-	if (l->present) {
-		skel_missing(&l->skel, &S(want)->skel, "-", &lay, &nlay);
-		skel_missing(&S(want)->skel, &l->skel, "+", &lay, &nlay);
-	}
+	/* the plan's layout lines, in status's words (the table missing is said below) */
+	if (l->present)
+		layout_lines(S(want), l, &lay, &nlay);
 	if (!l->present)
 		fprintf(f, "+ table inet " PP_NFT_TABLE " (new: one transaction writes it whole)\n");
 	else if (nlay)
@@ -718,24 +737,31 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 		return -1;
 	struct pp_nft_state none;
 	const struct pp_nft_state *l = live_or_none(live->own, &none);
-	char **lay = NULL;
-	size_t nlay = 0;
-	if (!l->present) {
-		lay = pp_xcalloc(1, sizeof *lay);
-		lay[nlay++] = pp_xstrdup("table inet " PP_NFT_TABLE " is missing");
-	} else {
-		skel_missing(&S(ws)->skel, &l->skel, "missing", &lay, &nlay);
-		skel_missing(&l->skel, &S(ws)->skel, "unexpected", &lay, &nlay);
-	}
-	size_t wn, ln;
-	struct tagged *wt = by_tag(S(ws), &wn), *lt = by_tag(l, &ln);
+	/*
+	 * One source of truth with apply --dry-run: a mapping is missing/drifted/stale exactly when
+	 * the plan an apply would make (nft_plan, the dry run's) changes its elements, and the
+	 * ruleset drift is that plan's layout lines. A layout change (a chain rule deleted by hand,
+	 * public_ip, [site] hairpin) rewrites the table, not any mapping: the rows stay in sync and
+	 * the ruleset line above them says the layout differs.
+	 */
+	struct pp_plan p;
+	nft_plan(b, ws, live->own, &p);
+	char **lay = p.layout;
+	size_t nlay = p.nlayout;
+	p.layout = NULL;
+	p.nlayout = 0;
+	size_t ln;
+	struct tagged *lt = by_tag(l, &ln);
 	const struct nft_view *view = live->view;
 	uint32_t wan_addr = pp_iface_addr4(w->wan_if);
 	for (size_t i = 0; i < w->n; i++) {
 		const struct pp_want_map *m = &w->maps[i];
 		size_t tl = strlen(m->tag);
-		size_t a = tag_first(wt, wn, m->tag, tl), c = tag_first(lt, ln, m->tag, tl);
-		size_t ae = a < wn ? run_end(wt, wn, a) : a, ce = c < ln ? run_end(lt, ln, c) : c;
+		size_t c = tag_first(lt, ln, m->tag, tl);
+		size_t ce = c < ln ? run_end(lt, ln, c) : c;
+		bool changed = false;
+		for (size_t k = 0; k < p.nchanged && !changed; k++)
+			changed = strcmp(p.changed[k], m->tag) == 0;
 		struct pp_map_status *s = &st[i];
 		s->name = m->name;
 		for (size_t k = c; k < ce; k++)
@@ -745,22 +771,26 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 			}
 		if (!m->active)
 			s->sync = ce > c ? PP_SYNC_STALE : PP_SYNC_INACTIVE;
-		else if (ce == c)
-			s->sync = PP_SYNC_MISSING;
-		else if (nlay || !runs_equal(wt + a, ae - a, lt + c, ce - c))
-			s->sync = PP_SYNC_DRIFTED;
 		else
-			s->sync = PP_SYNC_OK;
+			s->sync = !changed ? PP_SYNC_OK : ce == c ? PP_SYNC_MISSING : PP_SYNC_DRIFTED;
 		struct pp_foreign_query q;
 		struct pp_foreign_hit hit;
 		query_of(w, m, wan_addr, &q);
-		if (s->sync == PP_SYNC_OK && view && pp_nft_foreign_first(view->fr, &q, false, &hit) == 1) {
+		/* every element of a port list: the first one another table's rule takes or drops */
+		bool found = false;
+		for (size_t e = 0; s->sync == PP_SYNC_OK && view && !found && e < pp_want_nports(m); e++) {
+			struct pp_port_pair pr = pp_want_port(m, e);
+			q.pub_lo = pr.pub_lo, q.pub_hi = pr.pub_hi, q.in_lo = pr.in_lo, q.in_hi = pr.in_hi;
+			found = pp_nft_foreign_first(view->fr, &q, false, &hit) == 1;
+		}
+		if (found) {
 			s->sync = hit.kind == PP_FOREIGN_DNAT ? PP_SYNC_SHADOWED : PP_SYNC_BLOCKED;
 			s->shadow = pp_xasprintf("%s: \"%s\"", hit.path, hit.rule);
 			s->shadow_drops = hit.kind == PP_FOREIGN_DROP;
 			s->shadow_words = pp_foreign_words(&hit);
 		}
 	}
+	pp_plan_free(&p);
 	if (ls) {
 		memset(ls, 0, sizeof *ls);
 		ls->problems = lay;
@@ -787,7 +817,6 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 	for (size_t i = 0; i < nlay; i++)
 		free(lay[i]);
 	free(lay);
-	free(wt);
 	free(lt);
 	nft_state_free(ws);
 	if (!live->own)

@@ -373,7 +373,10 @@ pp_plan_make(const struct pp_ruleset *want, const struct pp_ruleset *live, struc
 	plan_table(want, live, PP_FILTER, p, &b);
 	p->restore = b.data;
 	each_changed(want, live, plan_changed, p);
-	layout_drift(want, live, &p->layout, &p->nlayout);
+	/* Nothing of portpilot's live yet (the first apply): every line would read missing; the
+	 * mappings say so (all changed), status and the dry run show no layout line then. */
+	if (live->n || live->hooks[PP_NAT].n || live->hooks[PP_FILTER].n)
+		layout_drift(want, live, &p->layout, &p->nlayout);
 }
 
 static void

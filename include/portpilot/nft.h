@@ -32,7 +32,12 @@
 #define PP_NFT_TABLE "portpilot"
 #define PP_NFT_DNAT_PRIO (-101)         /* nat prerouting/output: dstnat - 1 */
 
-enum pp_nft_set { PP_NFT_DNAT, PP_NFT_RESTRICTED, PP_NFT_ALLOWED, PP_NFT_MASQ, PP_NFT__SETS };
+/* PP_NFT_HP_OFF / PP_NFT_HP_ON: ports of the mappings whose own hairpin = differs from [site]
+   hairpin (no: LAN sources return from map_in; yes: a LAN entry for those ports only). Both sets
+   and their rules exist only while some mapping needs them, so a table without per-mapping
+   hairpin keeps the layout it had. */
+enum pp_nft_set { PP_NFT_DNAT, PP_NFT_RESTRICTED, PP_NFT_ALLOWED, PP_NFT_MASQ, PP_NFT_HP_OFF, PP_NFT_HP_ON,
+                  PP_NFT__SETS };
 
 struct pp_strv {
 	char **v;

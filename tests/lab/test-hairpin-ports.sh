@@ -2,7 +2,8 @@
 # Issue 14.13 with real traffic: port lists in one mapping (public_port = 8090,8443 reaches both
 # ports; internal_port left out means the same ports) and hairpin per mapping (hairpin = no on
 # one mapping of a hairpin site: a LAN client at the public address fails for it only; hairpin =
-# yes on one mapping of a site without: it alone works from the LAN).
+# yes on one mapping of a site without: it alone works from the LAN). Runs on either backend
+# (PP_BACKEND=nftables: tests/lab/test-nft-suites.sh).
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 lab_begin
@@ -48,6 +49,13 @@ check "outside: a port in no list (8444) does not answer" no_answer "$LAB_INET" 
 check "outside: web-1 (hairpin = no changes nothing outside)" body_is "$LAB_INET" "$pub:8080/" srv-101
 
 check "LAN via the public address: web-1 (hairpin = no) fails" no_answer "$LAB_LANHOST" "$pub:8080/"
+if lab_nft; then
+	# nftables: a list is one element per port, the hairpin = no mapping's ports in @hairpin_off
+	check "nftables: web-2's list is an element per port" \
+		sh -c "ip netns exec $R nft list map inet portpilot dnat_to | grep -q 'tcp . 8443 .*pp:web-2.* : $LAB_SRV2_IP . 8443' && ip netns exec $R nft list map inet portpilot dnat_to | grep -q 'tcp . 8090 .*pp:web-2.* : $LAB_SRV2_IP . 80'"
+	check "nftables: web-1 alone in @hairpin_off" \
+		sh -c "ip netns exec $R nft list set inet portpilot hairpin_off | grep -q 'tcp . 8080 comment \"pp:web-1\"' && ! ip netns exec $R nft list set inet portpilot hairpin_off | grep -q 'web-[23]'"
+fi
 check "LAN via the public address: web-2 (site hairpin) works, both ports" \
 	sh -c ". $PP_TOP/tests/lab/lab.sh; body_is $LAB_LANHOST $pub:8090/ srv-102 && body_is $LAB_LANHOST $pub:8443/ srv-102-8443"
 check "LAN via the public address: web-3 works" body_is "$LAB_LANHOST" "$pub:9000/" srv-103-9000
@@ -63,6 +71,10 @@ check "status names the same two drifted, web-3 in sync" \
 	sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | jq -e '[.mappings[].state] == [\"drifted\",\"drifted\",\"in_sync\"]' >/dev/null"
 check "apply" ppq apply
 check "status: in sync again" insync
+if lab_nft; then
+	check "nftables: web-2's ports alone in @hairpin_on, no @hairpin_off left" \
+		sh -c "[ \$(ip netns exec $R nft list set inet portpilot hairpin_on | grep -o 'pp:web-[0-9]' | sort -u) = pp:web-2 ] && ! ip netns exec $R nft list set inet portpilot hairpin_off >/dev/null 2>&1"
+fi
 check "LAN via the public address: web-2 (hairpin = yes) works" body_is "$LAB_LANHOST" "$pub:8443/" srv-102-8443
 check "LAN via the public address: web-3 (site default now no) fails" no_answer "$LAB_LANHOST" "$pub:9000/"
 check "LAN via the public address: web-1 (site default now no) fails" no_answer "$LAB_LANHOST" "$pub:8080/"
@@ -77,11 +89,27 @@ check "status: in sync with a fixed public_ip" insync
 
 # Another tool's DNAT ahead on the list's second port: status names web-2 shadowed (the probe's
 # words), not in_sync, though its own rules are exact.
-ip netns exec "$R" iptables -t nat -I PREROUTING 1 -p tcp --dport 8443 -j DNAT --to-destination "$LAB_SRV3_IP:8091"
+# (nftables: another table's nat chain ahead of portpilot's, priority below dstnat - 1)
+if lab_nft; then
+	ip netns exec "$R" nft -f - <<EOF2
+table ip early {
+	chain pre {
+		type nat hook prerouting priority -150; policy accept;
+		tcp dport 8443 dnat to $LAB_SRV3_IP:8091
+	}
+}
+EOF2
+else
+	ip netns exec "$R" iptables -t nat -I PREROUTING 1 -p tcp --dport 8443 -j DNAT --to-destination "$LAB_SRV3_IP:8091"
+fi
 check "a foreign DNAT on 8443: outside reaches the other server" body_is "$LAB_INET" "$pub:8443/" srv-103-8091
 check "status: web-2 shadowed on its second port" \
 	sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | jq -e '.mappings[1].state == \"shadowed\"' >/dev/null"
-ip netns exec "$R" iptables -t nat -D PREROUTING 1
+if lab_nft; then
+	ip netns exec "$R" nft delete table ip early
+else
+	ip netns exec "$R" iptables -t nat -D PREROUTING 1
+fi
 check "status: in sync once it is gone" insync
 
 # Bad lists are findings with file:line, field and fix; nothing is applied.

@@ -10,7 +10,8 @@ ip netns exec "pp-$$-nft" "$PORTPILOT" nft show >/dev/null 2>&1
 have=$?
 ip netns del "pp-$$-nft" 2>/dev/null
 [ $have = 0 ] || { echo "# this portpilot has no nftables backend or the kernel no nf_tables"; exit 77; }
-for s in test-lab test-lifecycle test-expire test-masquerade test-counters-kept test-udp-allow-range; do
+for s in test-lab test-lifecycle test-expire test-masquerade test-counters-kept test-udp-allow-range \
+	test-hairpin-ports test-status-plan; do
 	f=$PP_TOP/tests/lab/$s.sh
 	[ -f "$f" ] || { not_ok "nftables: $s.sh is missing"; continue; }
 	PP_BACKEND=nftables sh "$f" >"$pp_tmp/$s.log" 2>&1

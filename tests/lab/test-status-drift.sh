@@ -23,8 +23,9 @@ agree() {
 	b=$(jq -r '.changed | sort | join(",")' "$pp_tmp/dry.json")
 	c=$(jq -r '.ruleset_drift[]' "$pp_tmp/st.json")
 	d=$(sed -n 's/^    \(nat\|filter\): /\1: /p' "$pp_tmp/dry.txt")
-	[ -n "$(cat "$pp_tmp/st.json")" ] && [ "$a" = "$b" ] && [ "$c" = "$d" ] ||
-		{ echo "# status: [$a] [$c]; dry run: [$b] [$d]"; return 1; }
+	e=$(jq -r '.layout[]' "$pp_tmp/dry.json")
+	[ -n "$(cat "$pp_tmp/st.json")" ] && [ "$a" = "$b" ] && [ "$c" = "$d" ] && [ "$c" = "$e" ] ||
+		{ echo "# status: [$a] [$c]; dry run: [$b] [$d] --json layout [$e]"; return 1; }
 }
 lab_seed_table "$T"
 check "apply" ppq apply
