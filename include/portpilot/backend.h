@@ -30,9 +30,12 @@
  *    hairpin && want->have_lan, plus the router itself.
  *  - forward accept: every packet (new, established, related) of the flows this backend's own
  *    DNAT translated, and nothing else (another tool's DNAT meets the user's rules).
- *  - hairpin (want->hairpin, want->have_lan, want->lan_if): LAN sources on lan_if to the public
+ *  - hairpin (m->hairpin, want->have_lan, want->lan_if): LAN sources on lan_if to the public
  *    address (public_ip, or when 0 any local address outside the LAN) are DNATed too, and those
  *    flows are masqueraded on lan_if so the server's replies come back through the router.
+ *    m->hairpin is the mapping's own hairpin = when set, else want->hairpin ([site]): with
+ *    m->hairpin false on a hairpin site, LAN sources to its ports stay untranslated.
+ *  - port lists: every element of ports[0..nports) is DNATed as [pub_lo, pub_hi] above.
  *  - masquerade: this mapping's translated flows leave to internal_ip (internal ports, original
  *    public port) with the router's LAN address as source (SNAT on lan_if when set).
  *  - expires: the engine leaves expired and disabled mappings out (active false); a backend

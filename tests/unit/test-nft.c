@@ -192,6 +192,126 @@ test_listing_roundtrip_and_plans(void **st)
 	(void)st;
 }
 
+static bool
+skel_has(const struct pp_nft_state *s, const char *part)
+{
+	for (size_t i = 0; i < s->skel.n; i++)
+		if (strstr(s->skel.v[i], part))
+			return true;
+	return false;
+}
+
+/* Issue 14.13 on nftables: a port list is its elements' ports; a mapping's own hairpin. */
+static void
+test_port_list_and_hairpin(void **st)
+{
+	struct pp_want w;
+	struct pp_want_map m[4];
+	want(&w, m, IP(192, 168, 2, 102));
+	/* web-2: public_port = 8090,8443-8444, internal_port = 80,9443-9444 */
+	const struct pp_port_pair web2[] = { { 8090, 8090, 80, 80 }, { 8443, 8444, 9443, 9444 } };
+	m[1].ports = web2;
+	m[1].nports = 2;
+	m[0].hairpin = false;           /* web-1: hairpin = no on a hairpin site */
+	struct pp_nft_state s;
+	struct pp_error err;
+	assert_int_equal(pp_nft_render(&w, &s, &err), 0);
+	const struct pp_strv *d = &s.el[PP_NFT_DNAT];
+	assert_int_equal(d->n, 1 + 3 + 3 * 2);
+	assert_true(has(d, "tcp . 8090 comment \"pp:web-2\" : 192.168.2.102 . 80"));
+	assert_true(has(d, "tcp . 8443 comment \"pp:web-2\" : 192.168.2.102 . 9443"));
+	assert_true(has(d, "tcp . 8444 comment \"pp:web-2\" : 192.168.2.102 . 9444"));
+	/* web-1's port alone in @hairpin_off, LAN sources return from map_in before the mark */
+	assert_int_equal(s.el[PP_NFT_HP_OFF].n, 1);
+	assert_true(has(&s.el[PP_NFT_HP_OFF], "tcp . 8080 comment \"pp:web-1\""));
+	assert_true(skel_has(&s, "ip saddr 192.168.2.0/24 meta l4proto . th dport @hairpin_off return"));
+	assert_false(skel_has(&s, "@hairpin_on"));
+	assert_false(skel_has(&s, "set hairpin_on"));
+	pp_nft_state_free(&s);
+
+	/* a site without hairpin, web-2 asks for it: its ports alone in @hairpin_on, a LAN entry for
+	   them and the hairpin masquerade; web-1 and cam stay outside */
+	w.hairpin = false;
+	for (int i = 0; i < 4; i++)
+		m[i].hairpin = i == 1;
+	assert_int_equal(pp_nft_render(&w, &s, &err), 0);
+	assert_int_equal(s.el[PP_NFT_HP_ON].n, 3);
+	assert_true(has(&s.el[PP_NFT_HP_ON], "tcp . 8444 comment \"pp:web-2\""));
+	assert_int_equal(s.el[PP_NFT_HP_OFF].n, 0);
+	assert_false(skel_has(&s, "set hairpin_off"));
+	assert_true(skel_has(&s, "iifname \"eth1\" ip saddr 192.168.2.0/24 ip daddr != 192.168.2.0/24 meta l4proto . th "
+	                         "dport @hairpin_on fib daddr type local jump map_in"));
+	assert_true(skel_has(&s, "ct status dnat masquerade"));
+	/* the listing reads back as rendered: nothing to do */
+	struct pp_nft_state live;
+	as_listed(&s, &live, 0);
+	assert_int_equal(live.el[PP_NFT_HP_ON].n, 3);
+	struct pp_nft_plan p;
+	pp_nft_plan_make(&s, &live, &p);
+	assert_null(p.text);
+	pp_nft_plan_free(&p);
+	pp_nft_state_free(&live);
+	pp_nft_state_free(&s);
+
+	/* nobody asks: neither set nor rule, the layout of a table without per-mapping hairpin */
+	m[1].hairpin = false;
+	assert_int_equal(pp_nft_render(&w, &s, &err), 0);
+	assert_false(skel_has(&s, "hairpin_"));
+	assert_false(skel_has(&s, "ct status dnat masquerade"));
+	pp_nft_state_free(&s);
+	(void)st;
+}
+
+/* Issue 14.6 on nftables: status's rows and ruleset drift are the plan's changed and layout. */
+static void
+test_status_is_the_plan(void **st)
+{
+	const struct pp_backend_ops *o = &pp_backend_nftables;
+	struct pp_backend b = { .ops = o };
+	struct pp_error err;
+	assert_int_equal(o->open(&b, &err), 0);
+	struct pp_want w;
+	struct pp_want_map m[4];
+	want(&w, m, IP(192, 168, 2, 102));
+	struct pp_be_state *ws;
+	assert_int_equal(o->render(&b, &w, &ws, &err), 0);
+	size_t len;
+	char *blob = o->save(ws, &len);
+	struct pp_live live = { .ops = o };
+	assert_int_equal(o->load(&b, blob, len, &live.own, &err), 0);
+	free(blob);
+	o->state_free(ws);
+	/* [site] hairpin off: the LAN entry and masquerade go (layout), and cam's allowed LAN
+	   source (its elements): cam alone changes, the others read in sync, not drifted */
+	w.hairpin = false;
+	for (int i = 0; i < 4; i++)
+		m[i].hairpin = false;
+	assert_int_equal(o->render(&b, &w, &ws, &err), 0);
+	struct pp_plan p;
+	o->plan(&b, ws, live.own, &p);
+	assert_int_equal(p.nchanged, 1);
+	assert_string_equal(p.changed[0], "pp:cam");
+	assert_true(p.nlayout > 0);
+	struct pp_map_status sv[4];
+	memset(sv, 0, sizeof sv);
+	struct pp_layout_status ls;
+	assert_int_equal(o->status(&b, &w, &live, sv, &ls, &err), 0);
+	assert_int_equal(sv[0].sync, PP_SYNC_OK);
+	assert_int_equal(sv[1].sync, PP_SYNC_OK);
+	assert_int_equal(sv[2].sync, PP_SYNC_DRIFTED);
+	assert_int_equal(sv[3].sync, PP_SYNC_INACTIVE);
+	assert_int_equal(ls.nproblems, p.nlayout);
+	for (size_t i = 0; i < p.nlayout; i++)
+		assert_string_equal(ls.problems[i], p.layout[i]);
+	assert_non_null(strstr(ls.problems[0], "table inet portpilot: "));
+	pp_layout_status_free(&ls);
+	pp_plan_free(&p);
+	o->state_free(ws);
+	o->live_free(&live);
+	o->close(&b);
+	(void)st;
+}
+
 static void
 test_status_through_ops(void **st)
 {
@@ -332,6 +452,8 @@ main(void)
 		cmocka_unit_test(test_render_elements),
 		cmocka_unit_test(test_listing_roundtrip_and_plans),
 		cmocka_unit_test(test_status_through_ops),
+		cmocka_unit_test(test_port_list_and_hairpin),
+		cmocka_unit_test(test_status_is_the_plan),
 		cmocka_unit_test(test_blockers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
