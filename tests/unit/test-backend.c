@@ -1,0 +1,145 @@
+/* The backend glue: the neutral model from the table, the registry, the choice's errors, and the
+   plan carrying counters of rules it writes again (issue 14.5). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/backend-iptables.h"
+#include "portpilot/util.h"
+
+static struct pp_table *
+load(const char *text)
+{
+	struct pp_table *t = NULL;
+	struct pp_error err;
+	assert_int_equal(pp_table_load_mem("t.ini", text, strlen(text), &t, &err), 0);
+	return t;
+}
+
+static void
+test_want_model(void **state)
+{
+	(void)state;
+	struct pp_table *t = load("[site]\nwan_interface = eth0\nlan_interface = eth1\nlan_subnet = 192.168.2.0/24\n"
+	                          "hairpin = yes\npublic_ip = 203.0.113.5\n\n"
+	                          "[web 1]\nprotocol = both\npublic_port = 10000-10009\ninternal_ip = 192.168.2.101\n"
+	                          "internal_port = 20000-20009\nallow = 198.51.100.0/24, 0.0.0.0/0\nmasquerade = yes\n\n"
+	                          "[off]\npublic_port = 22\ninternal_ip = 192.168.2.102\nenabled = no\n\n"
+	                          "[gone]\npublic_port = 23\ninternal_ip = 192.168.2.103\nexpires = 2020-01-01T00:00\n\n"
+	                          "[only]\npublic_port = 24\ninternal_ip = 192.168.2.104\nallow = 198.51.100.7/32\n");
+	struct pp_want w;
+	struct pp_error err;
+	unsetenv("PORTPILOT_LEAF_MAX");
+	assert_int_equal(pp_want_build(t, 1700000000, &w, &err), 0);
+	assert_string_equal(w.wan_if, "eth0");
+	assert_string_equal(w.lan_if, "eth1");
+	assert_true(w.have_lan);
+	assert_int_equal(w.lan.addr, 0xc0a80200);
+	assert_int_equal(w.lan.len, 24);
+	assert_int_equal(w.public_ip, 0xcb007105);
+	assert_true(w.hairpin);
+	assert_int_equal(w.n, 4);
+	const struct pp_want_map *m = &w.maps[0];
+	assert_string_equal(m->name, "web 1");
+	assert_string_equal(m->tag, "pp:web_1");
+	assert_true(m->active);
+	assert_int_equal(m->proto, PP_TCP | PP_UDP);
+	assert_int_equal(m->pub_lo, 10000);
+	assert_int_equal(m->pub_hi, 10009);
+	assert_int_equal(m->in_lo, 20000);
+	assert_int_equal(m->in_hi, 20009);
+	assert_true(m->any_source);           /* a /0 in the list opens it to everyone */
+	assert_true(m->masquerade);
+	assert_true(m->hairpin);              /* the site's default */
+	assert_false(w.maps[1].active);       /* disabled */
+	assert_false(w.maps[2].active);       /* expired */
+	assert_false(w.maps[3].any_source);
+	assert_int_equal(w.maps[3].nallow, 1);
+	assert_int_equal(w.maps[3].allow[0].addr, 0xc6336407);
+	assert_int_equal(w.leaf_max, 0);
+	pp_want_free(&w);
+	setenv("PORTPILOT_LEAF_MAX", "linear", 1);
+	assert_int_equal(pp_want_build(t, 1700000000, &w, &err), 0);
+	assert_true(w.leaf_max == SIZE_MAX);
+	pp_want_free(&w);
+	unsetenv("PORTPILOT_LEAF_MAX");
+	pp_table_free(t);
+}
+
+static void
+test_want_refuses_bad_site(void **state)
+{
+	(void)state;
+	struct pp_want w;
+	struct pp_error err;
+	struct pp_table *t = load("[site]\nlan_interface = eth1\n\n[a]\npublic_port = 80\ninternal_ip = 192.168.2.5\n");
+	assert_int_equal(pp_want_build(t, 0, &w, &err), -1);
+	assert_non_null(strstr(err.msg, "t.ini: [site] has no wan_interface"));
+	pp_table_free(t);
+	t = load("[site]\nwan_interface = eth0 -j ACCEPT\n");
+	assert_int_equal(pp_want_build(t, 0, &w, &err), -1);
+	assert_non_null(strstr(err.msg, "t.ini:2: [site] wan_interface:"));
+	pp_table_free(t);
+}
+
+static void
+test_registry(void **state)
+{
+	(void)state;
+	struct pp_backend b;
+	struct pp_error err;
+	assert_ptr_equal(pp_backend_ops_named("iptables"), &pp_backend_iptables);
+	assert_null(pp_backend_ops_named("pf"));
+	assert_int_equal(pp_backend_open_named(&b, "pf", &err), -1);
+	assert_non_null(strstr(err.msg, "backend 'pf': unknown (iptables, nftables or auto)"));
+#ifndef PP_HAVE_NFTABLES
+	assert_int_equal(pp_backend_open_named(&b, "nftables", &err), -1);
+	assert_non_null(strstr(err.msg, "built without the nftables backend"));
+#else
+	assert_non_null(pp_backend_ops_named("nftables"));
+#endif
+}
+
+/* A chain written again keeps the counters of its rules that stay the same, wherever they land. */
+static void
+test_plan_carries_counters(void **state)
+{
+	(void)state;
+	struct pp_ruleset live, want;
+	struct pp_error err;
+	assert_int_equal(pp_ruleset_parse("*nat\n:PP-DT-1-65535 - [0:0]\n"
+	                                  "[5:300] -A PP-DT-1-65535 -p tcp -m tcp --dport 8080 -m comment --comment \"pp:a\" -j DNAT --to-destination 192.168.2.1:80\n"
+	                                  "[1:60] -A PP-DT-1-65535 -p tcp -m tcp --dport 8090 -m comment --comment \"pp:b\" -j DNAT --to-destination 192.168.2.2:80\n"
+	                                  "COMMIT\n", &live, &err), 0);
+	assert_int_equal(pp_ruleset_parse("*nat\n:PP-DT-1-65535 - [0:0]\n"
+	                                  "-A PP-DT-1-65535 -p tcp -m tcp --dport 8080 -m comment --comment \"pp:a\" -j DNAT --to-destination 192.168.2.1:80\n"
+	                                  "-A PP-DT-1-65535 -p tcp -m tcp --dport 8090 -m comment --comment \"pp:b\" -j DNAT --to-destination 192.168.2.3:80\n"
+	                                  "COMMIT\n", &want, &err), 0);
+	struct pp_plan p;
+	pp_plan_make(&want, &live, &p);
+	assert_non_null(p.restore);
+	/* a unchanged: its counters ride along; b changed: it starts from zero. */
+	assert_non_null(strstr(p.restore, "\n[5:300] -A PP-DT-1-65535 -p tcp -m tcp --dport 8080 "));
+	assert_non_null(strstr(p.restore, "\n-A PP-DT-1-65535 -p tcp -m tcp --dport 8090 "));
+	assert_int_equal(p.nchanged, 1);
+	assert_string_equal(p.changed[0], "pp:b");
+	pp_plan_free(&p);
+	pp_ruleset_free(&want);
+	pp_ruleset_free(&live);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_want_model),
+		cmocka_unit_test(test_want_refuses_bad_site),
+		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_plan_carries_counters),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
