@@ -1,4 +1,4 @@
-/* bench/apply: full-apply time at 1, 2,000 and 20,000 mappings and the time to change one at 20,000. */
+/* bench/apply: full-apply time at 1, 2,000 and 20,000 mappings and the time to change one at 20,000, per backend. */
 #include <fcntl.h>
 #include <sched.h>
 #include <stddef.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "portpilot/backend-iptables.h"
+#include "portpilot/nft.h"
 #include "portpilot/util.h"
 
 /*
@@ -18,8 +19,11 @@
  *            commit, conntrack, state files;
  *   CLI      the portpilot binary: the same plus loading the INI file;
  *   bare     iptables-restore alone fed the same rules, the floor portpilot
- *            cannot go under (full: every chain; one change: the one leaf).
- * APPLY_ROUNDS (default 3) rounds.
+ *            cannot go under (full: every chain; one change: the one leaf);
+ *            nftables: libnftables alone fed the same transaction.
+ * Backends one after the other in the same namespace: iptables-nft (port tree), iptables-nft
+ * with one plain linear chain (PORTPILOT_LEAF_MAX=linear), nftables (maps, element updates),
+ * iptables-legacy. APPLY_ROUNDS (default 3) rounds.
  */
 #define SIZES 3
 static const size_t sizes[SIZES] = { 1, 2000, 20000 };
@@ -77,6 +81,8 @@ wipe(struct pp_ipt *b)
 
 struct ctx {
 	struct pp_ipt b;
+	bool nft;                       /* the nftables backend (else iptables) */
+	bool linear;                    /* iptables: one linear chain */
 	char dir[64], *bin;
 	FILE *null;
 	struct pp_table *tabs[SIZES], *changed;
@@ -114,15 +120,61 @@ bare_restore(struct ctx *x, const char *text)
 {
 	struct pp_error err;
 	double t0 = pp_now_ms();
-	int rc = pp_ipt_restore(&x->b, text, false, &err);
+	int rc = x->nft ? pp_nft_run(text, false, NULL, &err) : pp_ipt_restore(&x->b, text, false, &err);
 	return rc == 0 ? pp_now_ms() - t0 : -1;
+}
+
+/* nftables: portpilot's table gone (the backend's own objects only). */
+static void
+wipe_nft(void)
+{
+	struct pp_error err;
+	pp_nft_run("table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n", false, NULL, &err);
+}
+
+static void
+nft_state(const struct pp_table *t, struct pp_nft_state *s)
+{
+	struct pp_want w;
+	struct pp_error err;
+	if (pp_want_build(t, time(NULL), &w, &err) < 0 || pp_nft_render(&w, s, &err) < 0) {
+		fprintf(stderr, "apply: %s\n", err.msg);
+		exit(1);
+	}
+	pp_want_free(&w);
+}
+
+/* The nftables transactions of a full apply from no table, and of the one change after it. */
+static void
+nft_plans(const struct pp_table *t, const struct pp_table *t2, char **full, char **one)
+{
+	struct pp_nft_state a, b, none;
+	struct pp_nft_plan p;
+	nft_state(t, &a);
+	pp_nft_parse("", &none);
+	pp_nft_plan_make(&a, &none, &p);
+	*full = p.text;
+	*one = NULL;
+	if (t2) {
+		nft_state(t2, &b);
+		pp_nft_plan_make(&b, &a, &p);
+		*one = p.text;
+		pp_nft_state_free(&b);
+	}
+	pp_nft_state_free(&a);
+	pp_nft_state_free(&none);
 }
 
 /* The restore text of a full apply from an empty kernel, and of the one change after it. */
 static void
 plans(struct ctx *x, const struct pp_table *t, const struct pp_table *t2, char **full, char **one)
 {
-	struct pp_render_opts o = { .now = time(NULL), .have_lan = true, .lan = { 0xc0a80200, 24 } };
+	if (x->nft) {
+		nft_plans(t, t2, full, one);
+		return;
+	}
+	struct pp_render_opts o = { .now = time(NULL), .have_lan = true, .lan = { 0xc0a80200, 24 },
+	                            .leaf_max = x->linear ? SIZE_MAX : 0 };
 	struct pp_ruleset a, b, empty;
 	struct pp_error err;
 	struct pp_plan p;
@@ -143,7 +195,6 @@ plans(struct ctx *x, const struct pp_table *t, const struct pp_table *t2, char *
 	}
 	pp_ruleset_free(&a);
 	pp_ruleset_free(&empty);
-	(void)x;
 }
 
 /* Columns: full[size][way] and one[way]; way 0 library, 1 CLI, 2 bare. */
@@ -152,21 +203,30 @@ struct sample {
 };
 
 static void
+wipe_all(struct ctx *x)
+{
+	if (x->nft)
+		wipe_nft();
+	else
+		wipe(&x->b);
+}
+
+static void
 round_of(struct ctx *x, struct sample *s)
 {
 	for (size_t i = 0; i < SIZES; i++) {
 		char *full, *one;
 		plans(x, x->tabs[i], i == SIZES - 1 ? x->changed : NULL, &full, &one);
 		char *ls = state_dir(x), *cs = state_dir(x);
-		wipe(&x->b);
+		wipe_all(x);
 		s->full[i][0] = lib_apply(x, ls, x->tabs[i]);
 		if (one)
 			s->one[0] = lib_apply(x, ls, x->changed);
-		wipe(&x->b);
+		wipe_all(x);
 		s->full[i][1] = x->bin ? cli_apply(x, cs, x->files[i]) : -1;
 		if (one)
 			s->one[1] = x->bin ? cli_apply(x, cs, x->changed_file) : -1;
-		wipe(&x->b);
+		wipe_all(x);
 		s->full[i][2] = bare_restore(x, full);
 		if (one)
 			s->one[2] = bare_restore(x, one);
@@ -206,26 +266,44 @@ report(const struct sample *s, int n)
 	}
 	printf("  %-22s %12.1f %12.1f %12.1f\n", "one change at 20000", median(s, n, offsetof(struct sample, one[0])),
 	       median(s, n, offsetof(struct sample, one[1])), median(s, n, offsetof(struct sample, one[2])));
-	printf("  targets: full 20000 < 1000 ms, one change < 50 ms; CLI = library + loading the INI file\n");
+	printf("  goals (issue 12): full 20000 < 200 ms; one change < 10 ms library, < 100 ms CLI (CLI = library +\n"
+	       "  loading the INI file; bare = %s alone)\n", "the backend's own tool");
 }
 
 static void
-run_variant(struct ctx *x, const char *variant, int rounds)
+run_variant(struct ctx *x, const char *variant, bool linear, int rounds)
 {
 	struct pp_error err;
-	setenv("PORTPILOT_IPTABLES", variant, 1);
-	if (pp_ipt_open(&x->b, &err) < 0) {
-		printf("iptables-%s: skipped (%s)\n", variant, err.msg);
-		return;
+	x->nft = strcmp(variant, "nftables") == 0;
+	x->linear = linear;
+	setenv("PORTPILOT_BACKEND", x->nft ? "nftables" : "iptables", 1);
+	if (linear)
+		setenv("PORTPILOT_LEAF_MAX", "linear", 1);
+	else
+		unsetenv("PORTPILOT_LEAF_MAX");
+	if (x->nft) {
+		char *out = NULL;
+		if (pp_nft_run("list tables", false, &out, &err) < 0) {
+			printf("nftables: skipped (%s)\n", err.msg);
+			return;
+		}
+		free(out);
+		printf("nftables (libnftables: table inet portpilot, maps, element updates)\n");
+	} else {
+		setenv("PORTPILOT_IPTABLES", variant, 1);
+		if (pp_ipt_open(&x->b, &err) < 0) {
+			printf("iptables-%s: skipped (%s)\n", variant, err.msg);
+			return;
+		}
+		printf("iptables-%s%s\n", x->b.variant, linear ? ", one plain linear chain" : " (port tree)");
 	}
-	printf("iptables-%s\n", x->b.variant);
 	struct sample s[64];
 	if (rounds > 64)
 		rounds = 64;
 	for (int r = 0; r < rounds; r++)
 		round_of(x, &s[r]);
 	report(s, rounds);
-	wipe(&x->b);
+	wipe_all(x);
 }
 
 static void
@@ -295,9 +373,11 @@ main(void)
 	if (fd >= 0 && setns(fd, CLONE_NEWNET) == 0) {
 		struct ctx x = { 0 };
 		setup(&x);
-		/* Both variants, one after the other, in the same namespace and run. */
-		run_variant(&x, "nft", rounds);
-		run_variant(&x, "legacy", rounds);
+		/* Every backend, one after the other, in the same namespace and run. */
+		run_variant(&x, "nft", false, rounds);
+		run_variant(&x, "nft", true, rounds);
+		run_variant(&x, "nftables", false, rounds);
+		run_variant(&x, "legacy", false, rounds);
 		teardown(&x);
 	} else {
 		perror("apply: setns");

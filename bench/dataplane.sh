@@ -1,6 +1,7 @@
 #!/bin/sh
 # New-connection rate through the lab router with 1, 2,000 and 20,000 mappings (target last),
-# portpilot's layout against one plain linear DNAT chain, all measured side by side in one run.
+# portpilot's layout on each backend (iptables: the port tree; nftables: the maps) against one
+# plain linear DNAT chain, all measured side by side in one run.
 # Usage: sh bench/dataplane.sh [DATAPLANE_BINARY]   (make bench runs it)
 # DATAPLANE_ROUNDS (default 15) x DATAPLANE_SLICE_MS (default 200) per configuration.
 PP_TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,7 +44,7 @@ configs=""
 k=0
 # Loop variables avoid n, t, i: tests/lib.sh's wait_for uses those names.
 for size in 1 2000 20000; do
-	for layout in portpilot linear; do
+	for layout in portpilot nftables linear; do
 		k=$((k + 1))
 		LAB_ID=$$-$k
 		LAB_DIR=""
@@ -51,9 +52,11 @@ for size in 1 2000 20000; do
 		at_exit "LAB_DIR=$LAB_DIR lab_down"
 		ip netns exec "$LAB_SRV1" "$BIN" --server $BENCH_PORT &
 		echo $! >>"$LAB_DIR/pids"
-		if [ $layout = portpilot ]; then
+		if [ $layout != linear ]; then
+			be=iptables
+			[ $layout = nftables ] && be=nftables
 			table $size "$pp_tmp/t$k.ini"
-			ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$pp_tmp/t$k.ini" --state-dir "$pp_tmp/s$k" apply \
+			ip netns exec "$LAB_ROUTER" env PORTPILOT_BACKEND=$be "$PORTPILOT" -f "$pp_tmp/t$k.ini" --state-dir "$pp_tmp/s$k" apply \
 				>"$pp_tmp/apply$k.log" 2>&1 || { echo "dataplane: apply failed:" >&2; tail -n 3 "$pp_tmp/apply$k.log" >&2; exit 1; }
 		else
 			linear $size | ip netns exec "$LAB_ROUTER" iptables-restore --noflush || exit 1
@@ -68,7 +71,7 @@ for size in 1 2000 20000; do
 	done
 done
 
-echo "iptables: $(ip netns exec "$LAB_ROUTER" iptables -V)"
+echo "iptables: $(ip netns exec "$LAB_ROUTER" iptables -V); nftables: $(nft --version 2>/dev/null)"
 echo "rounds: $ROUNDS x ${SLICE} ms per configuration, interleaved in a fresh random order" \
 	"each round; median of the slices"
 round=0
@@ -90,9 +93,10 @@ for k in $configs; do
 	eval "set -- \$name_$k"
 	rate=$(median "$pp_tmp/rates$k")
 	fails=$(awk '{ f += $2 } END { print f + 0 }' "$pp_tmp/rates$k")
-	eval "rate_$k=$rate"
+	eval "rate_$1_$2=$rate"
 	[ "$2" = 1 ] && eval "base_$1=$rate"
 	eval "base=\$base_$1"
 	printf '%-10s %9s %12.0f %14.3f %9s\n' "$1" "$2" "$rate" "$(echo "$rate / $base" | bc -l)" "$fails"
 done
-printf 'portpilot vs linear at 20000 mappings: %.2fx\n' "$(echo "$rate_5 / $rate_6" | bc -l)"
+printf 'portpilot (iptables) vs linear at 20000 mappings: %.2fx\n' "$(echo "$rate_portpilot_20000 / $rate_linear_20000" | bc -l)"
+printf 'portpilot (nftables) vs linear at 20000 mappings: %.2fx\n' "$(echo "$rate_nftables_20000 / $rate_linear_20000" | bc -l)"

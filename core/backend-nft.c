@@ -133,6 +133,19 @@ sources(const struct pp_want *w, const struct pp_want_map *m, struct pp_cidr *ou
 	return k;
 }
 
+static char *
+put_u(char *p, unsigned v)
+{
+	char d[10];
+	int n = 0;
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		*p++ = d[--n];
+	return p;
+}
+
 /* Every element carries the mapping's tag as its comment: status, diff and expiry read it back. */
 static void
 mapping_elements(const struct pp_want *w, const struct pp_want_map *m, struct pp_nft_state *s)
@@ -149,10 +162,21 @@ mapping_elements(const struct pp_want *w, const struct pp_want_map *m, struct pp
 		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
 			continue;
 		const char *pn = k ? "udp" : "tcp";
-		/* One element per port: a range's ports shift by a fixed offset, which a map value cannot express. */
-		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++)
-			strv_add(&s->el[PP_NFT_DNAT], pp_xasprintf("%s . %u comment \"%s\" : %s . %u", pn, p, tag, ip,
-			                                           m->in_lo + (p - m->pub_lo)));
+		/* One element per port: a range's ports shift by a fixed offset, which a map value cannot
+		   express. Written by hand: 20,000 of them through printf cost most of a render. */
+		size_t tl = strlen(tag), il = strlen(ip);
+		for (unsigned p = m->pub_lo; p <= m->pub_hi; p++) {
+			char *e = pp_xmalloc(3 + 3 + 5 + 10 + tl + 4 + il + 3 + 5 + 1), *q = e;
+			memcpy(q, pn, 3);
+			q = put_u((char *)memcpy(q + 3, " . ", 3) + 3, p);
+			q = (char *)memcpy(q, " comment \"", 10) + 10;
+			q = (char *)memcpy(q, tag, tl) + tl;
+			q = (char *)memcpy(q, "\" : ", 4) + 4;
+			q = (char *)memcpy(q, ip, il) + il;
+			q = put_u((char *)memcpy(q, " . ", 3) + 3, m->in_lo + (p - m->pub_lo));
+			*q = '\0';
+			strv_add(&s->el[PP_NFT_DNAT], e);
+		}
 		/* Open mappings cost no allow lookup: only restricted ports are looked up in @allowed. */
 		for (unsigned p = m->pub_lo; p <= m->pub_hi && !open; p++)
 			strv_add(&s->el[PP_NFT_RESTRICTED], pp_xasprintf("%s . %u comment \"%s\"", pn, p, tag));
@@ -191,7 +215,13 @@ render_skel(const struct pp_want *w, struct pp_nft_state *s)
 	skel(s, "chain map_in", "ct mark set ct mark | " OWN_MARK);
 	skel(s, "chain map_in", "dnat ip to meta l4proto . th dport map @dnat_to");
 	skel(s, "chain map_in", "ct mark set ct mark & 0xefffffff");
-	skel(s, "chain prerouting", "type nat hook prerouting priority dstnat; policy accept;");
+	/*
+	 * dstnat - 1: ahead of the other tools' nat chains at dstnat (iptables-nft, Docker,
+	 * firewalld). At equal priority the chain registered last would run first, so which DNAT
+	 * a flow got would depend on which table was (re)created last; one step earlier makes
+	 * portpilot's mappings hold whatever the order, as PP-PRE's place in PREROUTING does.
+	 */
+	skel(s, "chain prerouting", "type nat hook prerouting priority dstnat - 1; policy accept;");
 	snprintf(line, sizeof line, "iifname \"%s\" meta l4proto { tcp, udp } fib daddr type local jump map_in", wan);
 	skel(s, "chain prerouting", line);
 	if (hairpin) {
@@ -205,7 +235,7 @@ render_skel(const struct pp_want *w, struct pp_nft_state *s)
 		}
 		skel(s, "chain prerouting", line);
 	}
-	skel(s, "chain output", "type nat hook output priority -100; policy accept;");
+	skel(s, "chain output", "type nat hook output priority -101; policy accept;");
 	/* The router's own connections: no allow list, no mark (they are not forwarded). */
 	skel(s, "chain output", "ip daddr != 127.0.0.0/8 meta l4proto { tcp, udp } fib daddr type local "
 	     "dnat ip to meta l4proto . th dport map @dnat_to");
@@ -488,10 +518,15 @@ pp_nft_el_find(const struct pp_strv *v, const char *key, size_t kl)
 
 /* One element as nft takes it: dnat_to's carry the live counter of their key (it survives a change). */
 static void
-el_put(struct pp_buf *b, int set, const char *el, const struct pp_nft_state *live)
+el_put(struct pp_buf *b, int set, const char *el, const struct pp_nft_state *live, long same)
 {
+	if (set != PP_NFT_DNAT || !live || (same >= 0 && live->pkts[same] == 0 && live->bytes[same] == 0)) {
+		pp_buf_addstr(b, el);
+		return;
+	}
 	size_t kl = pp_nft_key_len(el);
-	long k = set == PP_NFT_DNAT && live ? pp_nft_el_find(&live->el[PP_NFT_DNAT], el, kl) : -1;
+	/* same: el is live's own element at that index (a snapshot of live), no search */
+	long k = same >= 0 ? same : pp_nft_el_find(&live->el[PP_NFT_DNAT], el, kl);
 	if (k < 0 || (live->pkts[k] == 0 && live->bytes[k] == 0)) {
 		pp_buf_addstr(b, el);
 		return;
@@ -519,7 +554,7 @@ pp_nft_state_text(struct pp_buf *b, const struct pp_nft_state *s, const struct p
 				for (size_t e = 0; e < s->el[si].n; e++) {
 					if (e)
 						pp_buf_addstr(b, ",\n\t\t\t");
-					el_put(b, si, s->el[si].v[e], live);
+					el_put(b, si, s->el[si].v[e], live, live == s ? (long)e : -1);
 				}
 				pp_buf_addstr(b, " }\n");
 			}
@@ -569,7 +604,7 @@ el_diff(struct pp_buf *out, const char *verb, int set, const struct pp_strv *a, 
 		if (*verb == 'd')
 			el_key(out, a->v[i]);
 		else
-			el_put(out, set, a->v[i], live);
+			el_put(out, set, a->v[i], live, -1);
 		k++;
 		i++;
 	}
@@ -583,6 +618,16 @@ pp_nft_plan_make(const struct pp_nft_state *want, const struct pp_nft_state *liv
 {
 	memset(p, 0, sizeof *p);
 	struct pp_buf b = { 0 };
+	if (!want->present) {
+		/* "no table" (a snapshot from before portpilot's first apply): delete it, nothing else */
+		if (live->present) {
+			p->full = true;
+			p->text = pp_xstrdup("table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n");
+			for (int i = 0; i < PP_NFT__SETS; i++)
+				p->el_deleted += live->el[i].n;
+		}
+		return;
+	}
 	if (!live->present || !strv_eq(&want->skel, &live->skel)) {
 		/* One transaction: create (so the delete cannot fail), delete, define anew. */
 		p->full = true;
@@ -697,7 +742,8 @@ pp_nft_run(const char *text, bool check, char **out, struct pp_error *err)
 	nft_ctx_set_dry_run(c, check);
 	int rc = nft_run_cmd_from_buffer(c, text);
 	if (rc != 0)
-		nft_message(c, err, check ? "the transaction does not check" : "the transaction was refused, nothing changed");
+		nft_message(c, err, check ? "the transaction does not check"
+		                  : strncmp(text, "list ", 5) == 0 ? "cannot list" : "the transaction was refused, nothing changed");
 	else if (out)
 		*out = pp_xstrdup(nft_ctx_get_output_buffer(c));
 	nft_ctx_free(c);
@@ -865,8 +911,10 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 			cur.policy_drop = strstr(s, "policy drop") != NULL;
 			continue;
 		}
+		/* portpilot's accept, as nft shows iptables-nft's translation of it (the comment is not shown) */
 		if (strcmp(fam, "ip") == 0 && strcmp(tab, "filter") == 0 && strcmp(chain, "DOCKER-USER") == 0 &&
-		    strstr(s, "pp:forward"))
+		    (strstr(s, "pp:forward") || (strstr(s, OWN_MARK " == " OWN_MARK) && strstr(s, "ct status dnat") &&
+		                                 strstr(s, "accept"))))
 			docker_user_ours = true;
 		if (in_base && rule_drops(s))
 			cur.drop_rules++;
@@ -877,6 +925,7 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 		struct pp_nft_blocker *b = &(*v)[i];
 		bool docker = docker_user && strcmp(b->family, "ip") == 0 && strcmp(b->table, "filter") == 0 &&
 		              strcmp(b->chain, "FORWARD") == 0;
+		b->docker = docker;
 		b->handled = docker && docker_user_ours;
 		if (docker)
 			snprintf(b->fix, sizeof b->fix, "Docker's FORWARD consults DOCKER-USER first: portpilot's accept "

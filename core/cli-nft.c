@@ -15,48 +15,6 @@ static const char help[] =
 	"  counters  new connections (packets, bytes) per mapping, from its ports' counters\n"
 	"  blockers  other tables' forward base chains that can drop what portpilot accepts\n";
 
-/*
- * The neutral model of t, as the engine's pp_want_build will make it (a stand-in
- * until the engine drives the backends: this command only needs what render reads).
- */
-static void
-want_of_table(const struct pp_table *t, struct pp_want *w)
-{
-	memset(w, 0, sizeof *w);
-	w->path = t->path;
-	w->now = time(NULL);
-	w->wan_if = t->site.val[PP_S_WAN_INTERFACE] ? t->site.val[PP_S_WAN_INTERFACE] : "";
-	const char *lan = t->site.val[PP_S_LAN_INTERFACE];
-	w->lan_if = lan && *lan ? lan : NULL;
-	if (t->site.has_lan_subnet) {
-		w->lan = t->site.lan_subnet;
-		w->have_lan = true;
-	} else if (pp_iface_subnet(lan, &w->lan) == 0) {
-		w->have_lan = true;
-	}
-	w->public_ip = t->site.public_ip;
-	w->hairpin = t->site.hairpin;
-	w->maps = pp_xcalloc(t->n + 1, sizeof *w->maps);
-	w->n = t->n;
-	for (size_t i = 0; i < t->n; i++) {
-		const struct pp_mapping *m = &t->maps[i];
-		bool any = m->nallow == 0;
-		for (size_t k = 0; k < m->nallow; k++)
-			any |= m->allow[k].len == 0;
-		w->maps[i] = (struct pp_want_map){ m->name, pp_rule_tag(m->name), m->line, pp_mapping_active(m, w->now),
-		                                   m->proto, m->pub_lo, m->pub_hi, m->in_lo, m->in_hi, m->internal_ip,
-		                                   any, m->allow, m->nallow, t->site.hairpin, m->masquerade, m->expires };
-	}
-}
-
-static void
-want_free(struct pp_want *w)
-{
-	for (size_t i = 0; i < w->n; i++)
-		free(w->maps[i].tag);
-	free(w->maps);
-}
-
 static int
 load(struct pp_cli *cli, struct pp_table **t, struct pp_nft_state *want)
 {
@@ -78,9 +36,12 @@ load(struct pp_cli *cli, struct pp_table **t, struct pp_nft_state *want)
 		return PP_EXIT_FAIL;
 	}
 	struct pp_want w;
-	want_of_table(*t, &w);
+	if (pp_want_build(*t, time(NULL), &w, &err) < 0) {
+		fprintf(cli->err, "portpilot: %s\n", err.msg);
+		return PP_EXIT_FAIL;
+	}
 	int rc = pp_nft_render(&w, want, &err);
-	want_free(&w);
+	pp_want_free(&w);
 	if (rc < 0) {
 		fprintf(cli->err, "portpilot: %s\n", err.msg);
 		return PP_EXIT_FAIL;

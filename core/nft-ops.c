@@ -9,6 +9,7 @@
 
 #define LOG_TABLE "portpilot_log"       /* the access log's copies: a table of its own, outside the layout */
 #define DOCKER_TAG "pp:forward"
+#define DOCKER_FACT "# portpilot: accept in DOCKER-USER\n"
 /* Docker's DOCKER-USER is iptables-nft's: a native nft rule there would make iptables-nft (and so
    Docker) refuse the whole table ("incompatible"), so the accept goes in through iptables-nft. */
 #define DOCKER_MATCH "-m", "connmark", "--mark", "0x10000000/0x10000000", "-m", "conntrack", "--ctstate", \
@@ -19,12 +20,16 @@ struct nft_view {
 	char *text;                     /* the other tables, as nft lists them */
 	struct pp_nft_blocker *blk;
 	size_t nblk;
+	struct pp_nft_foreign *fr;      /* their chains, for the walk of one mapping's flow */
 	bool docker_user;               /* ip filter DOCKER-USER exists */
+	bool docker_ours;               /* portpilot's accept is in it */
 };
 
 /* b->priv */
 struct nft_be {
 	bool docker_user;               /* from the last read: commit keeps an accept there */
+	bool docker_ours;               /* and it is there already */
+	bool want_present;              /* the last plan's target has portpilot's table */
 };
 
 static struct pp_nft_state *
@@ -87,6 +92,7 @@ view_free(struct nft_view *v)
 		return;
 	free(v->text);
 	free(v->blk);
+	pp_nft_foreign_free(v->fr);
 	free(v);
 }
 
@@ -102,39 +108,44 @@ view_of(char *text)
 		v->nblk = 0;
 	}
 	v->docker_user = strstr(text, "chain DOCKER-USER {") != NULL;
+	for (size_t i = 0; i < v->nblk; i++)
+		v->docker_ours |= v->blk[i].docker && v->blk[i].handled;
+	/* facts written right after a commit that put the accept there (the cached read) */
+	v->docker_ours |= strncmp(text, DOCKER_FACT, strlen(DOCKER_FACT)) == 0;
+	v->fr = pp_nft_foreign_parse(text);
 	return v;
 }
 
-/* Every table but portpilot's own, one listing command each. */
+/* Every table but portpilot's own, one listing each (nft 1.0.6 fails a buffer of several lists). */
 static int
 read_view(struct nft_view **out, struct pp_error *err)
 {
 	char *tables = NULL;
 	if (pp_nft_run("list tables", false, &tables, err) < 0)
 		return -1;
-	/* One list command per table: nft 1.0.6 answers ENOENT to a batch of several "list table"s. */
 	struct pp_buf all = { 0 };
+	pp_buf_addstr(&all, "");
 	char *save = NULL;
-	for (char *l = strtok_r(tables, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+	int rc = 0;
+	for (char *l = strtok_r(tables, "\n", &save); l && rc == 0; l = strtok_r(NULL, "\n", &save)) {
 		char fam[16], name[128];
 		if (sscanf(l, "table %15s %127s", fam, name) != 2)
 			continue;
 		if (strcmp(fam, "inet") == 0 && (strcmp(name, PP_NFT_TABLE) == 0 || strcmp(name, LOG_TABLE) == 0))
 			continue;
-		char *cmd = pp_xasprintf("list table %s %s\n", fam, name), *one = NULL;
-		int rc = pp_nft_run(cmd, false, &one, err);
-		free(cmd);
-		if (rc < 0) {
-			free(tables);
-			pp_buf_free(&all);
-			return -1;
-		}
-		pp_buf_addstr(&all, one ? one : "");
-		free(one);
+		char cmd[200], *text = NULL;
+		snprintf(cmd, sizeof cmd, "list table %s %s", fam, name);
+		rc = pp_nft_run(cmd, false, &text, err);
+		if (text)
+			pp_buf_addstr(&all, text);
+		free(text);
 	}
 	free(tables);
-	char *text = all.data;
-	*out = view_of(text ? text : pp_xstrdup(""));
+	if (rc < 0) {
+		pp_buf_free(&all);
+		return -1;
+	}
+	*out = view_of(all.data);
 	return 0;
 }
 
@@ -154,8 +165,10 @@ nft_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err)
 	}
 	live->own = (struct pp_be_state *)own;
 	live->view = v;
-	if (b->priv)
+	if (b->priv) {
 		((struct nft_be *)b->priv)->docker_user = v->docker_user;
+		((struct nft_be *)b->priv)->docker_ours = v->docker_ours;
+	}
 	return 0;
 }
 
@@ -239,6 +252,86 @@ by_tag(const struct pp_nft_state *s, size_t *n)
 			v[k] = (struct tagged){ NULL, 0, i, s->el[i].v[j], j };
 			v[k].tag = pp_nft_el_tag(s->el[i].v[j], &v[k].tl);
 			k++;
+		}
+	if (k)
+		qsort(v, k, sizeof *v, cmp_tagged);
+	*n = k;
+	return v;
+}
+
+struct tagref {
+	const char *t;
+	size_t l;
+};
+
+static int
+cmp_tagref(const void *a, const void *b)
+{
+	const struct tagref *x = a, *y = b;
+	size_t n = x->l < y->l ? x->l : y->l;
+	int c = strncmp(x->t, y->t, n);
+	return c ? c : (x->l > y->l) - (x->l < y->l);
+}
+
+static void
+tag_push(struct tagref **v, size_t *n, size_t *cap, const char *el)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*v = pp_xrealloc(*v, *cap * sizeof **v);
+	}
+	(*v)[*n].t = pp_nft_el_tag(el, &(*v)[*n].l);
+	(*n)++;
+}
+
+/* The tags of the elements that differ between a and b (a merge of each sorted set), sorted, once each. */
+static struct tagref *
+diff_tags(const struct pp_nft_state *a, const struct pp_nft_state *b, size_t *n)
+{
+	struct tagref *v = NULL;
+	size_t k = 0, cap = 0;
+	for (int s = 0; s < PP_NFT__SETS; s++) {
+		const struct pp_strv *x = &a->el[s], *y = &b->el[s];
+		size_t i = 0, j = 0;
+		while (i < x->n || j < y->n) {
+			int c = i >= x->n ? 1 : j >= y->n ? -1 : strcmp(x->v[i], y->v[j]);
+			if (c == 0) {
+				i++;
+				j++;
+			} else if (c < 0) {
+				tag_push(&v, &k, &cap, x->v[i++]);
+			} else {
+				tag_push(&v, &k, &cap, y->v[j++]);
+			}
+		}
+	}
+	if (k)
+		qsort(v, k, sizeof *v, cmp_tagref);
+	size_t u = 0;
+	for (size_t i = 0; i < k; i++)
+		if (!u || cmp_tagref(&v[u - 1], &v[i]) != 0)
+			v[u++] = v[i];
+	*n = u;
+	return v;
+}
+
+/* by_tag over the elements whose tag is one of tags only: a one-mapping change sorts a few. */
+static struct tagged *
+by_tag_in(const struct pp_nft_state *s, const struct tagref *tags, size_t nt, size_t *n)
+{
+	struct tagged *v = NULL;
+	size_t k = 0, cap = 0;
+	for (int i = 0; i < PP_NFT__SETS && nt; i++)
+		for (size_t j = 0; j < s->el[i].n; j++) {
+			struct tagref r;
+			r.t = pp_nft_el_tag(s->el[i].v[j], &r.l);
+			if (!bsearch(&r, tags, nt, sizeof *tags, cmp_tagref))
+				continue;
+			if (k == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = pp_xrealloc(v, cap * sizeof *v);
+			}
+			v[k++] = (struct tagged){ r.t, r.l, i, s->el[i].v[j], j };
 		}
 	if (k)
 		qsort(v, k, sizeof *v, cmp_tagged);
@@ -395,8 +488,10 @@ live_or_none(const struct pp_be_state *live, struct pp_nft_state *none)
 static void
 nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live, struct pp_plan *p)
 {
-	(void)b;
 	memset(p, 0, sizeof *p);
+	struct nft_be *be = b->priv;
+	if (be)
+		be->want_present = S(want)->present;
 	struct pp_nft_state none;
 	const struct pp_nft_state *l = live_or_none(live, &none);
 	struct pp_nft_plan np;
@@ -405,9 +500,19 @@ nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 	p->chains_written = np.el_added;
 	p->chains_dropped = np.el_deleted;
 	p->hooks_changed = np.full;
-	p->commits = np.text ? 1 : 0;
-	size_t wn, ln, nc, cap = 0;
-	struct tagged *wt = by_tag(S(want), &wn), *lt = by_tag(l, &ln);
+	/* Docker's DOCKER-USER lacks portpilot's accept (or holds a stale one): a commit is due even
+	   when the table itself is as wanted ("table" alone is a no-op transaction) */
+	if (be && be->docker_user && be->docker_ours != S(want)->present) {
+		if (!p->restore)
+			p->restore = pp_xstrdup(S(want)->present ? "table inet " PP_NFT_TABLE "\n"
+			                        : "table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n");
+		p->hooks_changed++;
+	}
+	p->commits = p->restore ? 1 : 0;
+	size_t wn, ln, nc, cap = 0, nt;
+	struct tagref *tags = diff_tags(S(want), l, &nt);
+	struct tagged *wt = by_tag_in(S(want), tags, nt, &wn), *lt = by_tag_in(l, tags, nt, &ln);
+	free(tags);
 	struct change *c = changes(wt, wn, lt, ln, &nc);
 	p->changed = pp_xcalloc(nc + 1, sizeof *p->changed);
 	for (size_t i = 0; i < nc; i++) {
@@ -461,8 +566,10 @@ nft_diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 		free(lay[i]);
 	}
 	free(lay);
-	size_t wn, ln, nc;
-	struct tagged *wt = by_tag(S(want), &wn), *lt = by_tag(l, &ln);
+	size_t wn, ln, nc, nt;
+	struct tagref *tags = diff_tags(S(want), l, &nt);
+	struct tagged *wt = by_tag_in(S(want), tags, nt, &wn), *lt = by_tag_in(l, tags, nt, &ln);
+	free(tags);
 	struct change *c = changes(wt, wn, lt, ln, &nc);
 	for (size_t i = 0; i < nc; i++) {
 		const char *name = strncmp(c[i].tag, "pp:", 3) == 0 ? c[i].tag + 3 : c[i].tag;
@@ -497,12 +604,13 @@ nft_diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 		pp_nft_state_free(&none);
 }
 
+/* nft --check costs about what the commit costs and the commit is all-or-nothing anyway:
+   the dry run is for when it is asked for always (a rollback, a restore). */
 static int
 nft_test(struct pp_backend *b, const struct pp_plan *p, bool always, struct pp_error *err)
 {
 	(void)b;
-	(void)always; /* nft --check is cheap: always */
-	return p->restore ? pp_nft_run(p->restore, true, NULL, err) : 0;
+	return always && p->restore ? pp_nft_run(p->restore, true, NULL, err) : 0;
 }
 
 /* Keep (or take out) the accept for portpilot's flows in Docker's DOCKER-USER. */
@@ -525,13 +633,22 @@ nft_commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), v
 	/* libnftables hands the batch over and waits in one call: the engine's staging goes first. */
 	if (during)
 		during(arg);
-	if (pp_nft_run(p->restore, false, NULL, err) < 0)
+	/* Tests: PORTPILOT_NFT_FAULT=commit makes the kernel refuse the transaction (a duplicate
+	   create), as a PATH wrapper makes iptables-restore fail for the iptables backend. */
+	const char *fault = getenv("PORTPILOT_NFT_FAULT");
+	char *text = fault && strcmp(fault, "commit") == 0
+	           ? pp_xasprintf("%screate element inet " PP_NFT_TABLE " restricted { tcp . 0 }\n"
+	                          "create element inet " PP_NFT_TABLE " restricted { tcp . 0 }\n", p->restore)
+	           : NULL;
+	int rc = pp_nft_run(text ? text : p->restore, false, NULL, err);
+	free(text);
+	if (rc < 0)
 		return -1;
 	/* As the iptables backend hooks PP-FWD into DOCKER-USER: Docker's FORWARD drop would
 	   otherwise drop what portpilot's forward chain accepts (nftables runs every base chain). */
 	struct nft_be *be = b->priv;
 	if (be && be->docker_user)
-		docker_accept(true);
+		docker_accept(be->want_present);
 	return 0;
 }
 
@@ -546,10 +663,11 @@ nft_gen(struct pp_backend *b, struct pp_gen *g)
 static char *
 nft_facts(struct pp_backend *b, const struct pp_live *live, const struct pp_plan *p)
 {
-	(void)b;
 	(void)p;
 	const struct nft_view *v = live->view;
-	return pp_xstrdup(v && v->text ? v->text : "");
+	const struct nft_be *be = b->priv;
+	bool ours = be && be->docker_user && be->want_present;
+	return pp_xasprintf("%s%s", ours ? DOCKER_FACT : "", v && v->text ? v->text : "");
 }
 
 static int
@@ -564,31 +682,21 @@ nft_adopt(struct pp_backend *b, char *own, char *facts, struct pp_live *live, st
 	}
 	live->own = s;
 	live->view = view_of(facts ? facts : pp_xstrdup(""));
-	if (b->priv)
+	if (b->priv) {
 		((struct nft_be *)b->priv)->docker_user = ((struct nft_view *)live->view)->docker_user;
+		((struct nft_be *)b->priv)->docker_ours = ((struct nft_view *)live->view)->docker_ours;
+	}
 	return 0;
 }
 
-/* An unhandled forward blocker with policy drop: every forwarded flow dies there. */
-static const struct pp_nft_blocker *
-policy_blocker(const struct nft_view *v)
-{
-	for (size_t i = 0; v && i < v->nblk; i++)
-		if (v->blk[i].policy_drop && !v->blk[i].handled)
-			return &v->blk[i];
-	return NULL;
-}
-
+/* Mapping m's new connections, as the walk needs them. */
 static void
-blocker_hit(const struct pp_nft_blocker *k, struct pp_foreign_hit *hit)
+query_of(const struct pp_want *w, const struct pp_want_map *m, uint32_t wan_addr, struct pp_foreign_query *q)
 {
-	memset(hit, 0, sizeof *hit);
-	hit->kind = PP_FOREIGN_DROP;
-	snprintf(hit->table, sizeof hit->table, "%.7s", k->table);
-	snprintf(hit->chain, sizeof hit->chain, "%.31s", k->chain);
-	snprintf(hit->path, sizeof hit->path, "%.7s %.40s %.40s (forward hook, priority %d)", k->family, k->table,
-	         k->chain, k->prio);
-	snprintf(hit->rule, sizeof hit->rule, "policy drop");
+	*q = (struct pp_foreign_query){ .proto = m->proto, .pub_lo = m->pub_lo, .pub_hi = m->pub_hi,
+	                                .in_lo = m->in_lo, .in_hi = m->in_hi, .internal_ip = m->internal_ip,
+	                                .public_ip = w->public_ip ? w->public_ip : wan_addr,
+	                                .wan_if = w->wan_if, .lan_if = w->lan_if };
 }
 
 static int
@@ -602,15 +710,17 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 	const struct pp_nft_state *l = live_or_none(live->own, &none);
 	char **lay = NULL;
 	size_t nlay = 0;
-	/* Nothing of portpilot's in the kernel (never applied): the rows say missing, enough (as the
-	 * iptables backend says it). */
-	if (l->present) {
+	if (!l->present) {
+		lay = pp_xcalloc(1, sizeof *lay);
+		lay[nlay++] = pp_xstrdup("table inet " PP_NFT_TABLE " is missing");
+	} else {
 		skel_missing(&S(ws)->skel, &l->skel, "missing", &lay, &nlay);
 		skel_missing(&l->skel, &S(ws)->skel, "unexpected", &lay, &nlay);
 	}
 	size_t wn, ln;
 	struct tagged *wt = by_tag(S(ws), &wn), *lt = by_tag(l, &ln);
-	const struct pp_nft_blocker *blk = policy_blocker(live->view);
+	const struct nft_view *view = live->view;
+	uint32_t wan_addr = pp_iface_addr4(w->wan_if);
 	for (size_t i = 0; i < w->n; i++) {
 		const struct pp_want_map *m = &w->maps[i];
 		size_t tl = strlen(m->tag);
@@ -629,17 +739,17 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 			s->sync = PP_SYNC_MISSING;
 		else if (nlay || !runs_equal(wt + a, ae - a, lt + c, ce - c))
 			s->sync = PP_SYNC_DRIFTED;
-		else if (blk) {
-			struct pp_foreign_hit hit;
-			blocker_hit(blk, &hit);
-			s->sync = PP_SYNC_BLOCKED;
-			s->shadow = pp_xasprintf("%s %s %s: policy drop", blk->family, blk->table, blk->chain);
-			s->shadow_drops = true;
-			s->shadow_words = pp_xasprintf("%s %s %s (forward hook, priority %d) drops by policy what portpilot's "
-			                               "forward chain accepts: %s", blk->family, blk->table, blk->chain,
-			                               blk->prio, blk->fix);
-		} else
+		else
 			s->sync = PP_SYNC_OK;
+		struct pp_foreign_query q;
+		struct pp_foreign_hit hit;
+		query_of(w, m, wan_addr, &q);
+		if (s->sync == PP_SYNC_OK && view && pp_nft_foreign_first(view->fr, &q, false, true, &hit) == 1) {
+			s->sync = hit.kind == PP_FOREIGN_DNAT ? PP_SYNC_SHADOWED : PP_SYNC_BLOCKED;
+			s->shadow = pp_xasprintf("%s: \"%s\"", hit.path, hit.rule);
+			s->shadow_drops = hit.kind == PP_FOREIGN_DROP;
+			s->shadow_words = pp_foreign_words(&hit);
+		}
 	}
 	if (ls) {
 		memset(ls, 0, sizeof *ls);
@@ -675,26 +785,69 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 	return 0;
 }
 
+/* The host's part, as the iptables backend says it: forwarding off, strict reverse-path filter. */
+static void
+host_checks(const struct pp_want *w, struct pp_findings *out)
+{
+	if (pp_sysctl_read("net.ipv4.ip_forward") == 0)
+		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
+		                "run portpilot apply --enable-forwarding (or set net.ipv4.ip_forward=1 in /etc/sysctl.d)",
+		                "net.ipv4.ip_forward is 0: the router does not forward, no mapping can work");
+	int all = pp_sysctl_read("net.ipv4.conf.all.rp_filter"), one = -1;
+	if (w->wan_if && !strchr(w->wan_if, '.') && !strchr(w->wan_if, '/')) {
+		char *n = pp_xasprintf("net.ipv4.conf.%s.rp_filter", w->wan_if);
+		one = pp_sysctl_read(n);
+		free(n);
+	}
+	if (all == 1 || one == 1)
+		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
+		                "use loose mode: sysctl net.ipv4.conf.all.rp_filter=2 (and the WAN interface's)",
+		                "strict reverse-path filtering (rp_filter=1) drops forwarded replies when routes are asymmetric");
+}
+
 static void
 nft_checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *live, struct pp_findings *out)
 {
 	(void)b;
-	(void)w;
+	host_checks(w, out);
 	const struct nft_view *v = live->view;
+	/* per mapping: another table's rule that takes or drops its flows (a few make the point) */
+	enum { MAX_SHOWN = 10 };
+	uint32_t wan_addr = pp_iface_addr4(w->wan_if);
+	bool docker = false;
+	for (size_t i = 0; v && i < v->nblk; i++)
+		docker |= v->blk[i].docker;
+	for (size_t i = 0, shown = 0; v && i < w->n && shown < MAX_SHOWN; i++) {
+		const struct pp_want_map *m = &w->maps[i];
+		struct pp_foreign_query q;
+		struct pp_foreign_hit h;
+		query_of(w, m, wan_addr, &q);
+		/* Docker's policy: the commit puts portpilot's accept into DOCKER-USER (said below) */
+		if (!m->active || pp_nft_foreign_first(v->fr, &q, docker, true, &h) != 1)
+			continue;
+		char *words = pp_foreign_words(&h);
+		pp_findings_add(out, PP_WARNING, m->line, m->name, NULL,
+		                "remove or narrow that rule, or give the mapping another public_port (portpilot "
+		                "never changes another tool's rules)",
+		                "%s: %s, before portpilot's rules", h.kind == PP_FOREIGN_DNAT ? "shadowed" : "blocked", words);
+		free(words);
+		shown++;
+	}
 	for (size_t i = 0; v && i < v->nblk; i++) {
 		const struct pp_nft_blocker *k = &v->blk[i];
 		if (k->handled)
 			continue;
-		if (k->policy_drop)
+		if (k->docker)
+			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
+			                "nftables: %s %s %s (Docker, forward hook, priority %d) drops by policy what "
+			                "portpilot's own table accepts; the apply puts an accept for portpilot's flows "
+			                "into DOCKER-USER, which it consults first", k->family, k->table, k->chain, k->prio);
+		else if (k->policy_drop)
 			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
 			                "nftables: %s %s %s (forward hook, priority %d) has policy drop: in nftables an "
 			                "accept ends only its own chain, so it still drops the flows portpilot forwards",
 			                k->family, k->table, k->chain, k->prio);
-		else
-			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
-			                "nftables: %s %s %s (forward hook, priority %d) has %zu drop or reject rule(s) that "
-			                "may drop flows portpilot forwards (portpilot's accept does not end that chain)",
-			                k->family, k->table, k->chain, k->prio, k->drop_rules);
+		/* its drop rules: the per-mapping walk above names the ones that meet a mapping */
 	}
 }
 
@@ -703,14 +856,9 @@ nft_foreign_first(struct pp_backend *b, const struct pp_live *live, const struct
                   struct pp_foreign_hit *hit)
 {
 	(void)b;
-	(void)q;
-	if (!live->view)
-		return -1;
-	const struct pp_nft_blocker *k = policy_blocker(live->view);
-	if (!k)
-		return 0;
-	blocker_hit(k, hit);
-	return 1;
+	const struct nft_view *v = live->view;
+	/* a rule, for the probe: a policy drop is its forward_blocked (forward_state), not a rule */
+	return v ? pp_nft_foreign_first(v->fr, q, false, false, hit) : -1;
 }
 
 static void
@@ -719,10 +867,10 @@ nft_dnat_present(struct pp_backend *b, const struct pp_live *live, const struct 
 {
 	(void)b;
 	memset(a, 0, sizeof *a);
+	snprintf(a->where, sizeof a->where, "table inet " PP_NFT_TABLE " map dnat_to");
+	snprintf(a->how, sizeof a->how, "nft list map inet " PP_NFT_TABLE " dnat_to");
 	if (!live->own)
 		return;
-	snprintf(a->where, sizeof a->where, "portpilot's nftables map dnat_to");
-	snprintf(a->how, sizeof a->how, "nft list table inet portpilot");
 	a->present = true;
 	const struct pp_nft_state *l = S(live->own);
 	char ip[16];
@@ -756,12 +904,23 @@ nft_forward_state(struct pp_backend *b, const struct pp_live *live, uint32_t int
                   struct pp_forward_answer *a)
 {
 	(void)b;
-	(void)internal_ip;
 	memset(a, 0, sizeof *a);
+	snprintf(a->where, sizeof a->where, "the forward hook (every table)");
 	if (!live->own || !live->view)
 		return;
-	snprintf(a->where, sizeof a->where, "the forward hook");
-	a->policy_drop = policy_blocker(live->view) != NULL;
+	const struct nft_view *v = live->view;
+	a->policy_drop = false;
+	for (size_t i = 0; i < v->nblk; i++)
+		a->policy_drop |= v->blk[i].policy_drop;
+	if (a->policy_drop) {
+		/* another table's policy drop: portpilot's own accept does not count there; what counts
+		   is an accept in that chain (Docker's DOCKER-USER) before its policy */
+		struct pp_foreign_query q = { .proto = PP_TCP, .pub_lo = 1, .pub_hi = 65535, .in_lo = 1, .in_hi = 65535,
+		                              .internal_ip = internal_ip };
+		struct pp_foreign_hit h;
+		a->accept = pp_nft_foreign_first(v->fr, &q, false, true, &h) != 1;
+		return;
+	}
 	const struct pp_nft_state *l = S(live->own);
 	for (size_t i = 0; i < l->skel.n && !a->accept; i++)
 		a->accept = strncmp(l->skel.v[i], "chain forward\t", 14) == 0 && strstr(l->skel.v[i], "ct status dnat accept");

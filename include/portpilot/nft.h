@@ -18,10 +18,10 @@
  *     set restricted  proto . public port of the mappings with an allow list
  *     set allowed     proto . public port(s) . source CIDR of those (their lists, the LAN with hairpin)
  *     set masq_to     internal ip . proto . internal port(s) . public port(s)   (masquerade = yes)
- *     chain prerouting (nat, dstnat): WAN side to a local address (and LAN side with hairpin) -> map_in
+ *     chain prerouting (nat, dstnat - 1): WAN side to a local address (and LAN side with hairpin) -> map_in
  *     chain map_in: restricted and not allowed -> return; ct mark |= 0x10000000; dnat by @dnat_to;
  *                   mark off again when the port has no mapping (as PP-MARK)
- *     chain output (nat, -100): the router itself, no allow list (as PP-OUT)
+ *     chain output (nat, -101): the router itself, no allow list (as PP-OUT)
  *     chain postrouting (nat, srcnat): hairpin masquerade, @masq_to masquerade; portpilot's flows only
  *     chain forward (filter, filter): accept flows carrying the mark with ct status dnat
  * The mark bit is the iptables backend's (core/rules-render.c OWN_MARK), so a flow keeps its
@@ -30,6 +30,7 @@
  * element adds and deletes, the element's counter carried into its replacement.
  */
 #define PP_NFT_TABLE "portpilot"
+#define PP_NFT_DNAT_PRIO (-101)         /* nat prerouting/output: dstnat - 1 */
 
 enum pp_nft_set { PP_NFT_DNAT, PP_NFT_RESTRICTED, PP_NFT_ALLOWED, PP_NFT_MASQ, PP_NFT__SETS };
 
@@ -102,11 +103,28 @@ struct pp_nft_blocker {
 	int prio;
 	bool policy_drop;               /* the chain's policy is drop */
 	size_t drop_rules;              /* rules in it ending in drop or reject */
+	bool docker;                    /* Docker's FORWARD with DOCKER-USER: portpilot's commit puts an accept there */
 	bool handled;                   /* portpilot's accept sits in a chain this one consults (DOCKER-USER) */
 	char fix[512];                  /* what to do, in words */
 };
 /* The blockers in the current ruleset (listing: `nft list ruleset` text, NULL = read it). */
 int pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struct pp_error *err);
+
+/* ---- other tables' rules in a mapping's way (core/nft-foreign.c) ---- */
+struct pp_nft_foreign;
+/* The chains of other tables from their listing (portpilot's own left out by the caller). */
+struct pp_nft_foreign *pp_nft_foreign_parse(const char *listing);
+void pp_nft_foreign_free(struct pp_nft_foreign *f);
+/*
+ * The first foreign rule that takes q's new connections before portpilot's DNAT (a nat
+ * prerouting chain at priority dstnat or before, with a dnat/redirect for the public port) or
+ * drops them on the forward hook (any table: a drop or reject that meets the flow, or the
+ * chain's policy drop, with policy, when nothing in it accepted the flow first; Docker's
+ * FORWARD counts as accepting when docker_handled). Rules it cannot judge (source addresses,
+ * sets) are passed over; jumps within a table are followed. 1 and *hit, 0 none, -1 f NULL.
+ */
+int pp_nft_foreign_first(const struct pp_nft_foreign *f, const struct pp_foreign_query *q, bool docker_handled,
+                         bool policy, struct pp_foreign_hit *hit);
 
 /* core/cli-nft.c: `portpilot nft render|apply|show|counters|blockers` (hidden plumbing). */
 int pp_cmd_nft(struct pp_cli *cli, int argc, char **argv);

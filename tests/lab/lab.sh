@@ -274,3 +274,7 @@ internal_ip   = $LAB_SRV3_IP
 internal_port = 80
 EOF
 }
+
+# lab_nft: the suite runs on the nftables backend (PP_BACKEND=nftables, exported above as
+# PORTPILOT_BACKEND); tests/lab/test-nft-suites.sh runs the key suites that way.
+lab_nft() { [ "$PORTPILOT_BACKEND" = nftables ]; }

@@ -164,4 +164,67 @@ EOF
 check "a foreign forward policy drop blocks the mapping" no_answer "$LAB_INET" "$pub:8080/"
 check "blockers: the chain is named, with its policy" sh -c "ip netns exec $R $PORTPILOT nft blockers | grep -q '^ip filter FORWARD: forward hook, priority 0, policy drop, 0 drop rule(s): Docker'"
 check "blockers: portpilot's own forward chain is not one" sh -c "! ip netns exec $R $PORTPILOT nft blockers | grep -q '^inet portpilot'"
+ip netns exec "$R" nft delete table ip filter
+
+# Through the engine: portpilot apply / status on the nftables backend.
+eng() { ip netns exec "$R" env PORTPILOT_BACKEND=nftables "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
+st_has() { eng status 2>&1 | grep -qF -- "$1"; }
+clean() { eng status >/dev/null 2>&1 && eng status --json | grep -qF '"ruleset":"in_sync","ruleset_drift":[],"orphans":[]'; }
+check "engine: apply" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S apply >$pp_tmp/e1 2>&1"
+check "engine: apply names the backend" grep -q '^backend: nftables' "$pp_tmp/e1"
+check "engine: status clean" clean
+h=$(ip netns exec "$R" nft -a list chain inet portpilot forward | sed -n 's/.*ct status dnat accept # handle \([0-9]*\)$/\1/p')
+ip netns exec "$R" nft delete rule inet portpilot forward handle "$h"
+check "a rule deleted by hand is ruleset drift" st_has "ruleset drifted"
+check "naming it" st_has "table inet portpilot: missing chain forward: ct mark & 0x10000000 == 0x10000000 ct status dnat accept"
+check "status exits 1" sh -c "! ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S status >/dev/null 2>&1"
+check "apply repairs it" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S apply >/dev/null 2>&1"
+check "status clean again" clean
+ip netns exec "$R" nft delete element inet portpilot dnat_to '{ tcp . 8080 }'
+ip netns exec "$R" nft add element inet portpilot dnat_to '{ tcp . 8080 comment "pp:web-1" : 192.168.2.103 . 80 }'
+ip netns exec "$R" nft add element inet portpilot dnat_to '{ tcp . 5555 comment "pp:gone" : 192.168.2.50 . 22 }'
+check "an element edited by hand: its mapping drifted" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S status | grep -q '^web-1  *drifted '"
+check "an element of no mapping: an orphan" st_has "orphan: gone has rules in the kernel but no section in the table"
+check "dry run: the diff shows the mapping's elements" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S apply --dry-run 2>&1 | grep -A2 '^~ web-1' | grep -q '^    + dnat_to: tcp . 8080 comment \"pp:web-1\" : 192.168.2.101 . 80'"
+check "dry run: nothing changed" sh -c "ip netns exec $R nft list map inet portpilot dnat_to | grep -q '5555'"
+check "apply repairs the element and removes the orphan" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S apply >/dev/null 2>&1 && ! ip netns exec $R nft list map inet portpilot dnat_to | grep -q 5555"
+check "and 8080 reaches srv-101 again" body_is "$LAB_INET" "$pub:8080/" srv-101
+check "status clean after the repair" clean
+
+# Another table's DNAT that runs before portpilot's (priority below dstnat - 1): shadowed.
+ip netns exec "$R" nft -f - <<'EOF2'
+table ip early {
+	chain pre {
+		type nat hook prerouting priority -150; policy accept;
+		tcp dport 8080 dnat to 192.168.2.103:80
+	}
+}
+EOF2
+check "a foreign DNAT ahead takes the port (srv-103 answers)" body_is "$LAB_INET" "$pub:8080/" srv-103
+check "status: web-1 shadowed" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S status | grep -q '^web-1  *shadowed '"
+check "naming the rule and where it sends the traffic" st_has 'ip early pre: "tcp dport 8080 dnat to 192.168.2.103:80" sends it to 192.168.2.103:80'
+ip netns exec "$R" nft delete table ip early
+# A DNAT at dstnat (iptables-nft's nat PREROUTING) runs after portpilot's: not in its way.
+ip netns exec "$R" iptables -t nat -I PREROUTING 1 -p tcp --dport 8080 -j DNAT --to-destination "$LAB_SRV3_IP:80"
+check "iptables-nft's DNAT at dstnat does not take portpilot's port" body_is "$LAB_INET" "$pub:8080/" srv-101
+check "status: not shadowed by it" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S status | grep -q '^web-1  *in_sync '"
+ip netns exec "$R" iptables -t nat -D PREROUTING 1
+# A reject in another table's forward chain: blocked, and it does block.
+ip netns exec "$R" iptables -I FORWARD 1 -d "$LAB_SRV1_IP" -p tcp --dport 80 -j REJECT
+check "a foreign REJECT on the forward hook blocks the mapping" no_answer "$LAB_INET" "$pub:8080/"
+check "status: web-1 blocked, naming the rule" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S status | grep -A1 '^web-1  *blocked ' | grep -q 'ip filter FORWARD: \"ip daddr 192.168.2.101 tcp dport 80 counter reject\"'"
+check "status: web-2 is not" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S status | grep -q '^web-9  *in_sync '"
+ip netns exec "$R" iptables -D FORWARD 1
+
+# Docker (through iptables-nft): FORWARD policy drop, DOCKER-USER consulted first.
+ip netns exec "$R" iptables -N DOCKER-USER
+ip netns exec "$R" iptables -A DOCKER-USER -j RETURN
+ip netns exec "$R" iptables -A FORWARD -j DOCKER-USER
+ip netns exec "$R" iptables -P FORWARD DROP
+check "Docker's policy drop blocks what portpilot's table accepts" no_answer "$LAB_INET" "$pub:8080/"
+check "status says blocked by the policy" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S status | grep -A1 '^web-1  *blocked ' | grep -q 'FORWARD: \"policy drop\"'"
+check "apply handles it through DOCKER-USER, and says so" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S apply 2>&1 | grep -q 'the apply puts an accept for portpilot.s flows into DOCKER-USER'"
+check "the accept is in DOCKER-USER (iptables-nft's form: iptables still reads the table)" sh -c "ip netns exec $R iptables -S DOCKER-USER | grep -q -- '--ctstate DNAT -m comment --comment .*pp:forward.* -j ACCEPT'"
+check "mappings work again next to Docker's policy" body_is "$LAB_INET" "$pub:8080/" srv-101
+check "status: in_sync, not blocked" clean
 pp_done

@@ -43,8 +43,13 @@ check "allow: another outside host does not" no_answer "$LAB_INET2" "$pub:8080/"
 check "range: 7003 lands on 20003" body_is "$LAB_INET" "$pub:7003/" range-20003
 check "range: 7009 lands on 20009" body_is "$LAB_INET" "$pub:7009/" range-20009
 check "range: 7010 is outside the range" no_answer "$LAB_INET" "$pub:7010/"
-check "range: udp too (protocol both)" \
-	sh -c "ip netns exec $LAB_ROUTER iptables-save -t nat | grep -q -- '-p udp -m udp --dport 7000:7009 .*20000-20009/7000'"
+if lab_nft; then
+	check "range: udp too (protocol both)" \
+		sh -c "ip netns exec $LAB_ROUTER nft list map inet portpilot dnat_to | grep -q 'udp . 7009 .*: $LAB_SRV2_IP . 20009'"
+else
+	check "range: udp too (protocol both)" \
+		sh -c "ip netns exec $LAB_ROUTER iptables-save -t nat | grep -q -- '-p udp -m udp --dport 7000:7009 .*20000-20009/7000'"
+fi
 
 # A running UDP stream (same source port throughout) follows a re-target:
 # without the conntrack flush it would stay on the old server for minutes.

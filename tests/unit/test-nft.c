@@ -262,7 +262,7 @@ test_status_through_ops(void **st)
 	                         .internal_ip = IP(192, 168, 2, 103) };
 	struct pp_dnat_answer a;
 	o->dnat_present(&b, &live, &pm, &a);
-	assert_string_equal(a.how, "nft list table inet portpilot");
+	assert_string_equal(a.how, "nft list map inet portpilot dnat_to");
 	assert_true(a.present);
 	pm.internal_ip = IP(192, 168, 2, 1);
 	o->dnat_present(&b, &live, &pm, &a);
