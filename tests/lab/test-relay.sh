@@ -79,7 +79,7 @@ address = 10.77.0.1/24
 [site plant3]
 public_key = $S1_PUB
 address = 10.77.0.2
-ports = tcp/8080, udp/5005
+ports = tcp/8080, udp/5005, tcp/8081
 
 [site depot]
 public_key = $S2_PUB
@@ -97,7 +97,7 @@ relay_public_key = $E_PUB
 relay_address = 10.77.0.2
 relay_keepalive = 1
 relay_interface = $IF1
-relay_mappings = web, echo, web-2
+relay_mappings = web, echo, web-2, partners
 
 [web]
 public_port = 8080
@@ -114,6 +114,12 @@ internal_port = 8001
 public_port = 8090
 internal_ip = 192.168.2.102
 internal_port = 80
+
+[partners]
+public_port = 8081
+internal_ip = 192.168.2.101
+internal_port = 8000
+allow = 198.51.100.0/24
 
 [lan-only]
 public_port = 8091
@@ -184,6 +190,12 @@ check "probe: the relay check says the last handshake" jqf \
 probe lan-only
 check "  control: a mapping the relay does not carry still meets the carrier NAT (cgnat)" \
 	jqf '.cause == "cgnat" and (.fix | startswith("relay available"))' "$D/probe.json"
+
+# allow sees the real client through the relay: 8081 admits 198.51.100.0/24 only.
+check "allow through the relay: a client outside the allowed network is kept out" test -z "$(body 8081)"
+who=$(ip netns exec "$CLIENT" curl -s --interface 198.51.100.1 --connect-timeout 2 --max-time 3 "http://$EDGE_IP:8081/")
+check "allow through the relay: a client inside it is let in, seen with its own address" \
+	test "$who" = "srv-101 198.51.100.1"
 
 # Only what the edge lists: 8090 is relayed by the site but not configured on the edge.
 check "a port the edge does not list is not forwarded (8090)" test -z "$(body 8090)"
