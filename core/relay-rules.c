@@ -510,3 +510,17 @@ pp_relay_in_place(const char *ifname)
 	free(dev);
 	return rule && route;
 }
+
+bool
+pp_edge_in_place(const struct pp_edge_conf *c)
+{
+	(void)c;
+	struct pp_backend b;
+	struct pp_error e;
+	if (pp_backend_open(&b, &e) < 0)
+		return false;
+	for (size_t i = 0; i < sizeof edge_hooks / sizeof *edge_hooks; i++)
+		if (!hook_present(&b, &edge_hooks[i]))
+			return false;
+	return true;
+}

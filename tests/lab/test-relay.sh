@@ -287,6 +287,18 @@ pp "$EDGE" edge status --config "$D/edge.ini" >"$D/status" 2>&1
 check "edge status: per site connected, last handshake and bytes" sh -c \
 	"grep -Eq '^plant3: connected, last handshake [0-9]+ s ago, from 203.0.113.2:[0-9]+, received [1-9][0-9]* bytes, sent [1-9][0-9]* bytes' '$D/status' &&
 	 grep -q '^depot: connected' '$D/status'"
+pp "$EDGE" edge status --config "$D/edge.ini" --json >"$D/estatus.json"
+check "edge status --json: up, rules in place, 2 of 2 connected, bytes counted" jqf \
+	'.up and .rules and .connected_sites == 2 and ([.sites[] | select(.rx_bytes > 0 and .tx_bytes > 0 and .last_handshake_s >= 0)] | length == 2)' \
+	"$D/estatus.json"
+ip netns exec "$EDGE" iptables -D FORWARD -j PPEDGE-FWD
+pp "$EDGE" edge status --config "$D/edge.ini" >"$D/out" 2>&1; rc=$?
+check "edge status: a missing hook is said loudly, exit 1" sh -c "test $rc = 1 && grep -q 'RULES MISSING' '$D/out'"
+pp "$EDGE" --state-dir "$D/se" edge up --config "$D/edge.ini" >/dev/null 2>&1
+check "edge up again puts it back, once" test "$(ip netns exec "$EDGE" iptables -S FORWARD | grep -c PPEDGE-FWD)" = 1
+pp "$R" -f "$D/site1.ini" relay status --json >"$D/rstatus.json"
+check "relay status --json: up, routing in place, the edge connected" jqf \
+	'.up and .routing and .edge.connected and .edge.rx_bytes > 0' "$D/rstatus.json"
 pp "$R" -f "$D/site1.ini" relay status >"$D/rstatus" 2>&1
 check "relay status on the site: the edge connected, rules and routing in place" sh -c \
 	"grep -q '^edge $EDGE_IP:51820: connected' '$D/rstatus' && grep -q 'rules and policy routing in place' '$D/rstatus'"
