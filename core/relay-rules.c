@@ -42,40 +42,80 @@ mss(struct pp_buf *b, const char *chain, const char *ifname)
 		              "-j TCPMSS --set-mss 1380\n", chain, dir[k], ifname);
 }
 
+struct span {
+	unsigned lo, hi;
+};
+
+static int
+cmp_span(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/*
+ * The relayed public ports of one protocol as few rules as they fit in: sorted, overlapping and
+ * adjacent ranges merged, 15 multiport slots a rule (a range takes two). 20,000 one-port mappings
+ * were 20,000 rules a new connection from the tunnel walked.
+ */
+static void
+accept_ports(struct pp_buf *b, const struct pp_table *t, const struct pp_relay_site *r, time_t now,
+             enum pp_proto proto)
+{
+	struct span *v = pp_xcalloc(t->n + 1, sizeof *v);
+	size_t n = 0;
+	for (size_t k = 0; k < t->n; k++) {
+		const struct pp_mapping *mp = &t->maps[k];
+		if (pp_mapping_active(mp, now) && pp_relay_maps(r, mp) && (mp->proto & proto))
+			v[n++] = (struct span){ mp->pub_lo, mp->pub_hi };
+	}
+	qsort(v, n, sizeof *v, cmp_span);
+	size_t m = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (m && v[k].lo <= v[m - 1].hi + 1) {
+			if (v[k].hi > v[m - 1].hi)
+				v[m - 1].hi = v[k].hi;
+		} else {
+			v[m++] = v[k];
+		}
+	}
+	const char *pn = proto == PP_UDP ? "udp" : "tcp";
+	for (size_t k = 0; k < m;) {
+		pp_buf_printf(b, "-A PP-RELAY-IN -p %s -m multiport --dports ", pn);
+		for (int slots = 0; k < m && slots + (v[k].lo != v[k].hi) < 15; k++) {
+			pp_buf_printf(b, slots ? ",%u" : "%u", v[k].lo);
+			if (v[k].hi != v[k].lo)
+				pp_buf_printf(b, ":%u", v[k].hi);
+			slots += 1 + (v[k].lo != v[k].hi);
+		}
+		pp_buf_addstr(b, " -m addrtype --dst-type LOCAL -m conntrack --ctstate NEW -g PP-RELAY-ACC\n");
+	}
+	free(v);
+}
+
 /*
  * The site: new connections from the tunnel only to the public ports of the
  * mappings the relay carries (whatever the edge sends), marked; their replies
  * (from the LAN, or the router itself) get the fwmark, and the policy rule
  * routes them back into the tunnel, so the client's address needs no SNAT.
+ * Packets of other interfaces meet two rules, whatever the table's size.
  */
 char *
 pp_relay_rules(const struct pp_table *t, const struct pp_relay_site *r, time_t now)
 {
 	struct pp_buf b = { 0 };
 	const char *i = r->ifname, *m = PP_RELAY_MARK;
-	pp_buf_addstr(&b, "*mangle\n:PP-RELAY - [0:0]\n:PP-RELAY-ACC - [0:0]\n:PP-RELAY-OUT - [0:0]\n"
-	              ":PP-RELAY-MSS - [0:0]\n");
-	pp_buf_printf(&b, "-A PP-RELAY -i %s -m connmark --mark %s/%s -j RETURN\n", i, m, m);
-	for (size_t k = 0; k < t->n; k++) {
-		const struct pp_mapping *mp = &t->maps[k];
-		if (!pp_mapping_active(mp, now) || !pp_relay_maps(r, mp))
-			continue;
-		char *tag = pp_rule_tag(mp->name);
-		for (int p = 0; p < 2; p++) {
-			if (!(mp->proto & (p ? PP_UDP : PP_TCP)))
-				continue;
-			pp_buf_printf(&b, "-A PP-RELAY -i %s", i);
-			port_match(&b, p ? "udp" : "tcp", mp->pub_lo, mp->pub_hi);
-			pp_buf_printf(&b, " -m addrtype --dst-type LOCAL -m conntrack --ctstate NEW -m comment --comment "
-			              "\"%s\" -g PP-RELAY-ACC\n", tag);
-		}
-		free(tag);
-	}
-	pp_buf_printf(&b, "-A PP-RELAY -i %s -j DROP\n", i);
+	pp_buf_addstr(&b, "*mangle\n:PP-RELAY - [0:0]\n:PP-RELAY-IN - [0:0]\n:PP-RELAY-ACC - [0:0]\n"
+	              ":PP-RELAY-OUT - [0:0]\n:PP-RELAY-MSS - [0:0]\n");
+	pp_buf_printf(&b, "-A PP-RELAY -i %s -g PP-RELAY-IN\n", i);
 	/* Only the reply direction: an ICMP error the router sends toward the server (a too-big
 	   reply) belongs to the connection too, and must go to the LAN, not into the tunnel. */
 	pp_buf_printf(&b, "-A PP-RELAY -m connmark --mark %s/%s -m conntrack --ctdir REPLY -j MARK --set-xmark %s/%s\n",
 	              m, m, m, m);
+	pp_buf_printf(&b, "-A PP-RELAY-IN -m connmark --mark %s/%s -j RETURN\n", m, m);
+	accept_ports(&b, t, r, now, PP_TCP);
+	accept_ports(&b, t, r, now, PP_UDP);
+	pp_buf_addstr(&b, "-A PP-RELAY-IN -j DROP\n");
 	pp_buf_printf(&b, "-A PP-RELAY-ACC -j CONNMARK --set-xmark %s/%s\n", m, m);
 	pp_buf_printf(&b, "-A PP-RELAY-OUT -m connmark --mark %s/%s -m conntrack --ctdir REPLY -j MARK --set-xmark "
 	              "%s/%s\n", m, m, m, m);
