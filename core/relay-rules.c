@@ -20,14 +20,6 @@
 #define EDGE_IN  "PPEDGE-IN"
 #define EDGE_MSS "PPEDGE-MSS"
 
-static void
-port_match(struct pp_buf *b, const char *proto, unsigned lo, unsigned hi)
-{
-	pp_buf_printf(b, " -p %s -m %s --dport %u", proto, proto, lo);
-	if (hi != lo)
-		pp_buf_printf(b, ":%u", hi);
-}
-
 /*
  * The tunnel's MTU (1420, kernel WireGuard's and wireguard-go's) is below the LAN's and the
  * internet's 1500: TCP through it must not count on path MTU discovery (ICMP is often
@@ -53,10 +45,42 @@ cmp_span(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+/* Sort spans and merge the overlapping and adjacent ones; returns how many are left. */
+static size_t
+merge(struct span *v, size_t n)
+{
+	qsort(v, n, sizeof *v, cmp_span);
+	size_t m = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (m && v[k].lo <= v[m - 1].hi + 1) {
+			if (v[k].hi > v[m - 1].hi)
+				v[m - 1].hi = v[k].hi;
+		} else {
+			v[m++] = v[k];
+		}
+	}
+	return m;
+}
+
+/* Rules "HEAD PORTS TAIL", 15 multiport slots each (a range takes two). */
+static void
+pack(struct pp_buf *b, const char *head, const struct span *v, size_t m, const char *tail)
+{
+	for (size_t k = 0; k < m;) {
+		pp_buf_addstr(b, head);
+		for (int slots = 0; k < m && slots + (v[k].lo != v[k].hi) < 15; k++) {
+			pp_buf_printf(b, slots ? ",%u" : "%u", v[k].lo);
+			if (v[k].hi != v[k].lo)
+				pp_buf_printf(b, ":%u", v[k].hi);
+			slots += 1 + (v[k].lo != v[k].hi);
+		}
+		pp_buf_addstr(b, tail);
+	}
+}
+
 /*
- * The relayed public ports of one protocol as few rules as they fit in: sorted, overlapping and
- * adjacent ranges merged, 15 multiport slots a rule (a range takes two). 20,000 one-port mappings
- * were 20,000 rules a new connection from the tunnel walked.
+ * The relayed public ports of one protocol as few rules as they fit in: 20,000 one-port
+ * mappings were 20,000 rules a new connection from the tunnel walked.
  */
 static void
 accept_ports(struct pp_buf *b, const struct pp_table *t, const struct pp_relay_site *r, time_t now,
@@ -69,27 +93,9 @@ accept_ports(struct pp_buf *b, const struct pp_table *t, const struct pp_relay_s
 		if (pp_mapping_active(mp, now) && pp_relay_maps(r, mp) && (mp->proto & proto))
 			v[n++] = (struct span){ mp->pub_lo, mp->pub_hi };
 	}
-	qsort(v, n, sizeof *v, cmp_span);
-	size_t m = 0;
-	for (size_t k = 0; k < n; k++) {
-		if (m && v[k].lo <= v[m - 1].hi + 1) {
-			if (v[k].hi > v[m - 1].hi)
-				v[m - 1].hi = v[k].hi;
-		} else {
-			v[m++] = v[k];
-		}
-	}
-	const char *pn = proto == PP_UDP ? "udp" : "tcp";
-	for (size_t k = 0; k < m;) {
-		pp_buf_printf(b, "-A PP-RELAY-IN -p %s -m multiport --dports ", pn);
-		for (int slots = 0; k < m && slots + (v[k].lo != v[k].hi) < 15; k++) {
-			pp_buf_printf(b, slots ? ",%u" : "%u", v[k].lo);
-			if (v[k].hi != v[k].lo)
-				pp_buf_printf(b, ":%u", v[k].hi);
-			slots += 1 + (v[k].lo != v[k].hi);
-		}
-		pp_buf_addstr(b, " -m addrtype --dst-type LOCAL -m conntrack --ctstate NEW -g PP-RELAY-ACC\n");
-	}
+	char *head = pp_xasprintf("-A PP-RELAY-IN -p %s -m multiport --dports ", proto == PP_UDP ? "udp" : "tcp");
+	pack(b, head, v, merge(v, n), " -m addrtype --dst-type LOCAL -m conntrack --ctstate NEW -g PP-RELAY-ACC\n");
+	free(head);
 	free(v);
 }
 
@@ -150,12 +156,22 @@ pp_edge_rules(const struct pp_edge_conf *c)
 	for (size_t s = 0; s < c->n; s++) {
 		const struct pp_edge_site *st = &c->sites[s];
 		char *tag = pp_rule_tag(st->name);
-		for (size_t p = 0; p < st->nports; p++) {
-			const struct pp_edge_port *e = &st->ports[p];
-			pp_buf_addstr(&b, "-A " EDGE_PRE " -m addrtype --dst-type LOCAL");
-			port_match(&b, e->proto == PP_UDP ? "udp" : "tcp", e->lo, e->hi);
-			pp_buf_printf(&b, " -m comment --comment \"%s\" -g PPEDGE-S%zu\n", tag, s);
+		/* A few multiport rules a site, not one a port: every packet to the edge walks them. */
+		struct span *v = pp_xcalloc(st->nports + 1, sizeof *v);
+		for (int k = 0; k < 2; k++) {
+			enum pp_proto pr = k ? PP_UDP : PP_TCP;
+			size_t n = 0;
+			for (size_t p = 0; p < st->nports; p++)
+				if (st->ports[p].proto == pr)
+					v[n++] = (struct span){ st->ports[p].lo, st->ports[p].hi };
+			char *head = pp_xasprintf("-A " EDGE_PRE " -m addrtype --dst-type LOCAL -p %s -m multiport --dports ",
+			                          k ? "udp" : "tcp");
+			char *tail = pp_xasprintf(" -m comment --comment \"%s\" -g PPEDGE-S%zu\n", tag, s);
+			pack(&b, head, v, merge(v, n), tail);
+			free(head);
+			free(tail);
 		}
+		free(v);
 		char a[16];
 		pp_format_ipv4(st->address, a);
 		pp_buf_printf(&b, "-A PPEDGE-S%zu -j CONNMARK --set-xmark %s/%s\n", s, m, m);
