@@ -42,6 +42,9 @@ edge "$(printf '%s\n[edge]\nforward_other = yes' "$good")"
 check "edge: [edge] twice is fine, forward_other = yes leaves other forwarding alone" sh -c \
 	"! grep -q -- '-A PPEDGE-FWD -j DROP$' '$D/out'"
 
+edge "$(printf '%s\n[edge]\npublic_interface = eth0' "$good")"
+check "edge: public_interface = eth0 DNATs only what arrives there" grep -q -- '-A PPEDGE-PRE ! -i eth0 -j RETURN$' "$D/out"
+
 bad() { # NAME TEXT PATTERN: edge.ini TEXT is refused (exit 1) with a message matching PATTERN
 	edge "$2"; rc=$?
 	check "edge refuses $1 (exit 1)" test $rc = 1
