@@ -571,9 +571,9 @@ bool
 pp_edge_in_place(const struct pp_edge_conf *c)
 {
 	(void)c;
-	struct pp_backend b;
+	struct pp_ipt b;
 	struct pp_error e;
-	if (pp_backend_open(&b, &e) < 0)
+	if (pp_ipt_open(&b, &e) < 0)
 		return false;
 	for (size_t i = 0; i < sizeof edge_hooks / sizeof *edge_hooks; i++)
 		if (!hook_present(&b, &edge_hooks[i]))
