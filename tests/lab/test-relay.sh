@@ -151,8 +151,13 @@ for s in "$R $D/site1.ini $D/s1" "$R2 $D/site2.ini $D/s2"; do
 	pp $1 -f $2 --state-dir $3 apply >"$D/out" 2>&1 || cat "$D/out"
 	pp $1 -f $2 --state-dir $3 relay up >"$D/out" 2>&1 || cat "$D/out"
 done
-check "site 1: apply takes the public ports from the tunnel interface too" sh -c \
-	"ip netns exec '$R' iptables -t nat -S PP-PRE | grep -q -- '-i $IF1 -m addrtype --dst-type LOCAL -j PP-MARK\\|-i $IF1 -m addrtype --dst-type LOCAL -g PP-MARK'"
+if lab_nft; then
+	check "site 1: apply takes the public ports from the tunnel interface too" sh -c \
+		"ip netns exec '$R' nft list chain inet portpilot prerouting | grep -q -- 'iifname \"$IF1\" .* jump map_in'"
+else
+	check "site 1: apply takes the public ports from the tunnel interface too" sh -c \
+		"ip netns exec '$R' iptables -t nat -S PP-PRE | grep -q -- '-i $IF1 -m addrtype --dst-type LOCAL -j PP-MARK\\|-i $IF1 -m addrtype --dst-type LOCAL -g PP-MARK'"
+fi
 check "site 1: relay up made the tunnel" sh -c "ip -n '$R' link show $IF1 >/dev/null"
 connected() { pp "$EDGE" edge status --config "$D/edge.ini" --json | jq -e ".sites[] | select(.name == \"$1\") | .connected" >/dev/null; }
 check "edge status: site 1 connected (a handshake through the carrier NAT)" wait_for 10 connected plant3
