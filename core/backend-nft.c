@@ -263,6 +263,12 @@ render_skel(const struct pp_want *w, struct pp_nft_state *s)
 	skel(s, "chain prerouting", "type nat hook prerouting priority dstnat - 1; policy accept;");
 	snprintf(line, sizeof line, "iifname \"%s\" meta l4proto { tcp, udp } fib daddr type local jump map_in", wan);
 	skel(s, "chain prerouting", line);
+	/* The relay's tunnel is a second way in from outside (core/relay-rules.c): the same mappings. */
+	if (w->relay_if[0]) {
+		snprintf(line, sizeof line, "iifname \"%s\" meta l4proto { tcp, udp } fib daddr type local jump map_in",
+		         w->relay_if);
+		skel(s, "chain prerouting", line);
+	}
 	if (hairpin) {
 		if (w->public_ip) {
 			pp_format_ipv4(w->public_ip, pub);

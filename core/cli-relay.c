@@ -175,11 +175,14 @@ edge_status(struct pp_cli *cli, const struct pp_edge_conf *c)
 	bool up = pp_wg_peers(c->ifname, &v, &n, &err) == 0;
 	time_t now = time(NULL);
 	size_t alive = 0;
+	bool walls = pp_edge_in_place(c);
 	if (cli->json)
-		fprintf(cli->out, "{\"interface\":\"%s\",\"up\":%s,\"sites\":[", c->ifname, up ? "true" : "false");
+		fprintf(cli->out, "{\"interface\":\"%s\",\"up\":%s,\"rules\":%s,\"sites\":[", c->ifname,
+		        up ? "true" : "false", walls ? "true" : "false");
 	else
-		fprintf(cli->out, "edge: tunnel %s %s, %zu site%s\n", c->ifname, up ? "up" : "down (portpilot edge up)",
-		        c->n, c->n == 1 ? "" : "s");
+		fprintf(cli->out, "edge: tunnel %s %s, %zu site%s, %s\n", c->ifname, up ? "up" : "down (portpilot edge up)",
+		        c->n, c->n == 1 ? "" : "s", walls ? "rules in place"
+		        : "RULES MISSING: nothing filters the tunnel (portpilot edge up puts them back)");
 	for (size_t i = 0; i < c->n; i++)
 		alive += peer_out(cli, c->sites[i].name, find_peer(v, n, c->sites[i].key), i == 0, now);
 	if (cli->json)
@@ -187,7 +190,7 @@ edge_status(struct pp_cli *cli, const struct pp_edge_conf *c)
 	else
 		fprintf(cli->out, "edge: %zu of %zu site%s connected\n", alive, c->n, c->n == 1 ? "" : "s");
 	free(v);
-	return up ? PP_EXIT_OK : PP_EXIT_FAIL;
+	return up && walls ? PP_EXIT_OK : PP_EXIT_FAIL;
 }
 
 static const char edge_help[] =

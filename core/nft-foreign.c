@@ -380,7 +380,7 @@ hit_fill(struct pp_foreign_hit *hit, enum pp_foreign_kind kind, const struct fch
 
 int
 pp_nft_foreign_first(const struct pp_nft_foreign *f, const struct pp_foreign_query *q, bool docker_handled,
-                     struct pp_foreign_hit *hit)
+                     bool policy, struct pp_foreign_hit *hit)
 {
 	if (!f)
 		return -1;
@@ -419,7 +419,7 @@ pp_nft_foreign_first(const struct pp_nft_foreign *f, const struct pp_foreign_que
 			}
 			bool docker = strcmp(c->fam, "ip") == 0 && strcmp(c->table, "filter") == 0 &&
 			              strcmp(c->name, "FORWARD") == 0 && find_chain(f, c, "DOCKER-USER");
-			if (v != V_ACCEPT && c->policy_drop && !(docker && docker_handled)) {
+			if (policy && v != V_ACCEPT && c->policy_drop && !(docker && docker_handled)) {
 				snprintf(path, sizeof path, "%s", c->name);
 				hit_fill(hit, PP_FOREIGN_DROP, c, path, "policy drop", "", false);
 				return 1;

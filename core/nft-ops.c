@@ -718,16 +718,6 @@ query_of(const struct pp_want *w, const struct pp_want_map *m, uint32_t wan_addr
 	                                .wan_if = w->wan_if, .lan_if = w->lan_if };
 }
 
-/* An unhandled forward blocker with policy drop: every forwarded flow dies there. */
-static const struct pp_nft_blocker *
-policy_blocker(const struct nft_view *v)
-{
-	for (size_t i = 0; v && i < v->nblk; i++)
-		if (v->blk[i].policy_drop && !v->blk[i].handled)
-			return &v->blk[i];
-	return NULL;
-}
-
 static int
 nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *live, struct pp_map_status *st,
            struct pp_layout_status *ls, struct pp_error *err)
@@ -781,7 +771,7 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 		for (size_t e = 0; s->sync == PP_SYNC_OK && view && !found && e < pp_want_nports(m); e++) {
 			struct pp_port_pair pr = pp_want_port(m, e);
 			q.pub_lo = pr.pub_lo, q.pub_hi = pr.pub_hi, q.in_lo = pr.in_lo, q.in_hi = pr.in_hi;
-			found = pp_nft_foreign_first(view->fr, &q, false, &hit) == 1;
+			found = pp_nft_foreign_first(view->fr, &q, false, true, &hit) == 1;
 		}
 		if (found) {
 			s->sync = hit.kind == PP_FOREIGN_DNAT ? PP_SYNC_SHADOWED : PP_SYNC_BLOCKED;
@@ -862,7 +852,7 @@ nft_checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 		struct pp_foreign_hit h;
 		query_of(w, m, wan_addr, &q);
 		/* Docker's policy: the commit puts portpilot's accept into DOCKER-USER (said below) */
-		if (!m->active || pp_nft_foreign_first(v->fr, &q, docker, &h) != 1)
+		if (!m->active || pp_nft_foreign_first(v->fr, &q, docker, true, &h) != 1)
 			continue;
 		char *words = pp_foreign_words(&h);
 		pp_findings_add(out, PP_WARNING, m->line, m->name, NULL,
@@ -896,7 +886,8 @@ nft_foreign_first(struct pp_backend *b, const struct pp_live *live, const struct
 {
 	(void)b;
 	const struct nft_view *v = live->view;
-	return v ? pp_nft_foreign_first(v->fr, q, false, hit) : -1;
+	/* a rule, for the probe: a policy drop is its forward_blocked (forward_state), not a rule */
+	return v ? pp_nft_foreign_first(v->fr, q, false, false, hit) : -1;
 }
 
 static void
@@ -942,12 +933,23 @@ nft_forward_state(struct pp_backend *b, const struct pp_live *live, uint32_t int
                   struct pp_forward_answer *a)
 {
 	(void)b;
-	(void)internal_ip;
 	memset(a, 0, sizeof *a);
 	snprintf(a->where, sizeof a->where, "the forward hook (every table)");
 	if (!live->own || !live->view)
 		return;
-	a->policy_drop = policy_blocker(live->view) != NULL;
+	const struct nft_view *v = live->view;
+	a->policy_drop = false;
+	for (size_t i = 0; i < v->nblk; i++)
+		a->policy_drop |= v->blk[i].policy_drop;
+	if (a->policy_drop) {
+		/* another table's policy drop: portpilot's own accept does not count there; what counts
+		   is an accept in that chain (Docker's DOCKER-USER) before its policy */
+		struct pp_foreign_query q = { .proto = PP_TCP, .pub_lo = 1, .pub_hi = 65535, .in_lo = 1, .in_hi = 65535,
+		                              .internal_ip = internal_ip };
+		struct pp_foreign_hit h;
+		a->accept = pp_nft_foreign_first(v->fr, &q, false, true, &h) != 1;
+		return;
+	}
 	const struct pp_nft_state *l = S(live->own);
 	for (size_t i = 0; i < l->skel.n && !a->accept; i++)
 		a->accept = strncmp(l->skel.v[i], "chain forward\t", 14) == 0 && strstr(l->skel.v[i], "ct status dnat accept");

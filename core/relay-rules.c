@@ -20,14 +20,6 @@
 #define EDGE_IN  "PPEDGE-IN"
 #define EDGE_MSS "PPEDGE-MSS"
 
-static void
-port_match(struct pp_buf *b, const char *proto, unsigned lo, unsigned hi)
-{
-	pp_buf_printf(b, " -p %s -m %s --dport %u", proto, proto, lo);
-	if (hi != lo)
-		pp_buf_printf(b, ":%u", hi);
-}
-
 /*
  * The tunnel's MTU (1420, kernel WireGuard's and wireguard-go's) is below the LAN's and the
  * internet's 1500: TCP through it must not count on path MTU discovery (ICMP is often
@@ -42,40 +34,94 @@ mss(struct pp_buf *b, const char *chain, const char *ifname)
 		              "-j TCPMSS --set-mss 1380\n", chain, dir[k], ifname);
 }
 
+struct span {
+	unsigned lo, hi;
+};
+
+static int
+cmp_span(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Sort spans and merge the overlapping and adjacent ones; returns how many are left. */
+static size_t
+merge(struct span *v, size_t n)
+{
+	qsort(v, n, sizeof *v, cmp_span);
+	size_t m = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (m && v[k].lo <= v[m - 1].hi + 1) {
+			if (v[k].hi > v[m - 1].hi)
+				v[m - 1].hi = v[k].hi;
+		} else {
+			v[m++] = v[k];
+		}
+	}
+	return m;
+}
+
+/* Rules "HEAD PORTS TAIL", 15 multiport slots each (a range takes two). */
+static void
+pack(struct pp_buf *b, const char *head, const struct span *v, size_t m, const char *tail)
+{
+	for (size_t k = 0; k < m;) {
+		pp_buf_addstr(b, head);
+		for (int slots = 0; k < m && slots + (v[k].lo != v[k].hi) < 15; k++) {
+			pp_buf_printf(b, slots ? ",%u" : "%u", v[k].lo);
+			if (v[k].hi != v[k].lo)
+				pp_buf_printf(b, ":%u", v[k].hi);
+			slots += 1 + (v[k].lo != v[k].hi);
+		}
+		pp_buf_addstr(b, tail);
+	}
+}
+
+/*
+ * The relayed public ports of one protocol as few rules as they fit in: 20,000 one-port
+ * mappings were 20,000 rules a new connection from the tunnel walked.
+ */
+static void
+accept_ports(struct pp_buf *b, const struct pp_table *t, const struct pp_relay_site *r, time_t now,
+             enum pp_proto proto)
+{
+	struct span *v = pp_xcalloc(t->n + 1, sizeof *v);
+	size_t n = 0;
+	for (size_t k = 0; k < t->n; k++) {
+		const struct pp_mapping *mp = &t->maps[k];
+		if (pp_mapping_active(mp, now) && pp_relay_maps(r, mp) && (mp->proto & proto))
+			v[n++] = (struct span){ mp->pub_lo, mp->pub_hi };
+	}
+	char *head = pp_xasprintf("-A PP-RELAY-IN -p %s -m multiport --dports ", proto == PP_UDP ? "udp" : "tcp");
+	pack(b, head, v, merge(v, n), " -m addrtype --dst-type LOCAL -m conntrack --ctstate NEW -g PP-RELAY-ACC\n");
+	free(head);
+	free(v);
+}
+
 /*
  * The site: new connections from the tunnel only to the public ports of the
  * mappings the relay carries (whatever the edge sends), marked; their replies
  * (from the LAN, or the router itself) get the fwmark, and the policy rule
  * routes them back into the tunnel, so the client's address needs no SNAT.
+ * Packets of other interfaces meet two rules, whatever the table's size.
  */
 char *
 pp_relay_rules(const struct pp_table *t, const struct pp_relay_site *r, time_t now)
 {
 	struct pp_buf b = { 0 };
 	const char *i = r->ifname, *m = PP_RELAY_MARK;
-	pp_buf_addstr(&b, "*mangle\n:PP-RELAY - [0:0]\n:PP-RELAY-ACC - [0:0]\n:PP-RELAY-OUT - [0:0]\n"
-	              ":PP-RELAY-MSS - [0:0]\n");
-	pp_buf_printf(&b, "-A PP-RELAY -i %s -m connmark --mark %s/%s -j RETURN\n", i, m, m);
-	for (size_t k = 0; k < t->n; k++) {
-		const struct pp_mapping *mp = &t->maps[k];
-		if (!pp_mapping_active(mp, now) || !pp_relay_maps(r, mp))
-			continue;
-		char *tag = pp_rule_tag(mp->name);
-		for (int p = 0; p < 2; p++) {
-			if (!(mp->proto & (p ? PP_UDP : PP_TCP)))
-				continue;
-			pp_buf_printf(&b, "-A PP-RELAY -i %s", i);
-			port_match(&b, p ? "udp" : "tcp", mp->pub_lo, mp->pub_hi);
-			pp_buf_printf(&b, " -m addrtype --dst-type LOCAL -m conntrack --ctstate NEW -m comment --comment "
-			              "\"%s\" -g PP-RELAY-ACC\n", tag);
-		}
-		free(tag);
-	}
-	pp_buf_printf(&b, "-A PP-RELAY -i %s -j DROP\n", i);
+	pp_buf_addstr(&b, "*mangle\n:PP-RELAY - [0:0]\n:PP-RELAY-IN - [0:0]\n:PP-RELAY-ACC - [0:0]\n"
+	              ":PP-RELAY-OUT - [0:0]\n:PP-RELAY-MSS - [0:0]\n");
+	pp_buf_printf(&b, "-A PP-RELAY -i %s -g PP-RELAY-IN\n", i);
 	/* Only the reply direction: an ICMP error the router sends toward the server (a too-big
 	   reply) belongs to the connection too, and must go to the LAN, not into the tunnel. */
 	pp_buf_printf(&b, "-A PP-RELAY -m connmark --mark %s/%s -m conntrack --ctdir REPLY -j MARK --set-xmark %s/%s\n",
 	              m, m, m, m);
+	pp_buf_printf(&b, "-A PP-RELAY-IN -m connmark --mark %s/%s -j RETURN\n", m, m);
+	accept_ports(&b, t, r, now, PP_TCP);
+	accept_ports(&b, t, r, now, PP_UDP);
+	pp_buf_addstr(&b, "-A PP-RELAY-IN -j DROP\n");
 	pp_buf_printf(&b, "-A PP-RELAY-ACC -j CONNMARK --set-xmark %s/%s\n", m, m);
 	pp_buf_printf(&b, "-A PP-RELAY-OUT -m connmark --mark %s/%s -m conntrack --ctdir REPLY -j MARK --set-xmark "
 	              "%s/%s\n", m, m, m, m);
@@ -110,12 +156,22 @@ pp_edge_rules(const struct pp_edge_conf *c)
 	for (size_t s = 0; s < c->n; s++) {
 		const struct pp_edge_site *st = &c->sites[s];
 		char *tag = pp_rule_tag(st->name);
-		for (size_t p = 0; p < st->nports; p++) {
-			const struct pp_edge_port *e = &st->ports[p];
-			pp_buf_addstr(&b, "-A " EDGE_PRE " -m addrtype --dst-type LOCAL");
-			port_match(&b, e->proto == PP_UDP ? "udp" : "tcp", e->lo, e->hi);
-			pp_buf_printf(&b, " -m comment --comment \"%s\" -g PPEDGE-S%zu\n", tag, s);
+		/* A few multiport rules a site, not one a port: every packet to the edge walks them. */
+		struct span *v = pp_xcalloc(st->nports + 1, sizeof *v);
+		for (int k = 0; k < 2; k++) {
+			enum pp_proto pr = k ? PP_UDP : PP_TCP;
+			size_t n = 0;
+			for (size_t p = 0; p < st->nports; p++)
+				if (st->ports[p].proto == pr)
+					v[n++] = (struct span){ st->ports[p].lo, st->ports[p].hi };
+			char *head = pp_xasprintf("-A " EDGE_PRE " -m addrtype --dst-type LOCAL -p %s -m multiport --dports ",
+			                          k ? "udp" : "tcp");
+			char *tail = pp_xasprintf(" -m comment --comment \"%s\" -g PPEDGE-S%zu\n", tag, s);
+			pack(&b, head, v, merge(v, n), tail);
+			free(head);
+			free(tail);
 		}
+		free(v);
 		char a[16];
 		pp_format_ipv4(st->address, a);
 		pp_buf_printf(&b, "-A PPEDGE-S%zu -j CONNMARK --set-xmark %s/%s\n", s, m, m);
@@ -509,4 +565,18 @@ pp_relay_in_place(const char *ifname)
 	free(out);
 	free(dev);
 	return rule && route;
+}
+
+bool
+pp_edge_in_place(const struct pp_edge_conf *c)
+{
+	(void)c;
+	struct pp_ipt b;
+	struct pp_error e;
+	if (pp_ipt_open(&b, &e) < 0)
+		return false;
+	for (size_t i = 0; i < sizeof edge_hooks / sizeof *edge_hooks; i++)
+		if (!hook_present(&b, &edge_hooks[i]))
+			return false;
+	return true;
 }

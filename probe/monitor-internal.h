@@ -174,7 +174,7 @@ struct mon {
 	struct mon_http *http;
 	struct mon_hits *hits;
 	size_t nhits;
-	double hits_at;
+	double hits_at, hits_every;   /* last read, and 500 x how long it took (ms) */
 	bool hits_ok;
 	char hits_err[256];
 	/* the published names */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "probe-internal.h"
+#include "portpilot/relay.h"
 #include "portpilot/util.h"
 
 struct run {
@@ -229,10 +230,20 @@ int pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, st
 		pp_facts_service(&f, r, o, &socks);
 		pp_svc_socks_close(&socks);
 		drain(&x);
-		if (o->reflector_url)
-			outside_check(&x, &f);
-		if (o->reflector_url && m->proto == PP_BOTH)
-			outside_check_udp(&x, &f);
+		/* Through the relay the public face is the edge: the reflector connects back to the address
+		   it sees (the carrier's), which says nothing of the relayed path. */
+		bool via_relay = f.relay && f.relay_link == PP_YES && f.relay_handshake_age >= 0 &&
+		                 f.relay_handshake_age < PP_WG_ALIVE_S;
+		if (o->reflector_url && via_relay) {
+			f.outside_requested = false;
+			pp_check_add(r, o, "outside", PP_CHECK_SKIP, "not tested: the mapping's public face is the edge %s "
+			             "(relay); the reflector would connect to the carrier's address instead", f.relay_edge);
+		} else {
+			if (o->reflector_url)
+				outside_check(&x, &f);
+			if (o->reflector_url && m->proto == PP_BOTH)
+				outside_check_udp(&x, &f);
+		}
 		capture_for(&x, o->watch_seconds > 0 ? o->watch_seconds * 1000 : 300);
 		pp_facts_conntrack(&f, r, o, &x.ctx, ctfd);
 	}

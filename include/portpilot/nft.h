@@ -124,12 +124,12 @@ void pp_nft_foreign_free(struct pp_nft_foreign *f);
  * The first foreign rule that takes q's new connections before portpilot's DNAT (a nat
  * prerouting chain at priority dstnat or before, with a dnat/redirect for the public port) or
  * drops them on the forward hook (any table: a drop or reject that meets the flow, or the
- * chain's policy drop when nothing in it accepted the flow first; Docker's FORWARD counts as
- * accepting when docker_handled). Rules it cannot judge (source addresses, sets) are passed
- * over; jumps within a table are followed. 1 and *hit, 0 none, -1 f NULL.
+ * chain's policy drop, with policy, when nothing in it accepted the flow first; Docker's
+ * FORWARD counts as accepting when docker_handled). Rules it cannot judge (source addresses,
+ * sets) are passed over; jumps within a table are followed. 1 and *hit, 0 none, -1 f NULL.
  */
 int pp_nft_foreign_first(const struct pp_nft_foreign *f, const struct pp_foreign_query *q, bool docker_handled,
-                         struct pp_foreign_hit *hit);
+                         bool policy, struct pp_foreign_hit *hit);
 
 /* core/cli-nft.c: `portpilot nft render|apply|show|counters|blockers` (hidden plumbing). */
 int pp_cmd_nft(struct pp_cli *cli, int argc, char **argv);

@@ -119,6 +119,8 @@ bool pp_relay_in_place(const char *ifname);
 /* Edge: the same for the edge host. */
 int pp_edge_up(const struct pp_edge_conf *c, const char *state_dir, struct pp_error *err);
 int pp_edge_down(const struct pp_edge_conf *c, struct pp_error *err);
+/* The edge's PPEDGE hooks are all there (the walls stand). */
+bool pp_edge_in_place(const struct pp_edge_conf *c);
 
 /* core/cli-relay.c */
 struct pp_cli;

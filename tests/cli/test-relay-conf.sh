@@ -27,11 +27,11 @@ ports = tcp/9090"
 edge "$good"
 check "edge: a good edge.ini renders (exit 0)" test $? = 0
 check "edge: site a's tcp 8080, udp 5005 and udp 10000-10009 go to its tunnel address" sh -c "
-	grep -q -- '--dport 8080 .*-g PPEDGE-S0' '$D/out' && grep -q -- 'udp --dport 5005 .*-g PPEDGE-S0' '$D/out' &&
-	grep -q -- 'udp --dport 10000:10009 .*-g PPEDGE-S0' '$D/out' &&
+	grep -q -- '-p tcp -m multiport --dports 8080 .*-g PPEDGE-S0\$' '$D/out' &&
+	grep -q -- '-p udp -m multiport --dports 5005,10000:10009 .*-g PPEDGE-S0\$' '$D/out' &&
 	grep -q -- '-A PPEDGE-S0 -m comment --comment \"pp:a\" -j DNAT --to-destination 10.77.0.2\$' '$D/out'"
-check "edge: exactly the four configured ports are DNATed, nothing else" \
-	test "$(grep -c -- '-g PPEDGE-S' "$D/out")" = 4
+check "edge: exactly the configured ports are DNATed, nothing else (three rules, site b's 9090 to S1)" sh -c \
+	"test \"\$(grep -c -- '-g PPEDGE-S' '$D/out')\" = 3 && grep -q -- '-p tcp -m multiport --dports 9090 .*-g PPEDGE-S1\$' '$D/out'"
 check "edge: no SNAT or MASQUERADE anywhere (the client's address is kept)" sh -c "! grep -Eq 'SNAT|MASQUERADE' '$D/out'"
 check "edge: tunnel to tunnel is dropped before anything is accepted" sh -c \
 	"grep -n -- '-A PPEDGE-FWD' '$D/out' | head -n 1 | grep -q -- '-i pp-edge -o pp-edge -j DROP'"
@@ -41,6 +41,9 @@ check "edge: no chain named PP-* in nat/filter (those are the apply engine's)" s
 edge "$(printf '%s\n[edge]\nforward_other = yes' "$good")"
 check "edge: [edge] twice is fine, forward_other = yes leaves other forwarding alone" sh -c \
 	"! grep -q -- '-A PPEDGE-FWD -j DROP$' '$D/out'"
+
+edge "$(printf '%s\n[edge]\npublic_interface = eth0' "$good")"
+check "edge: public_interface = eth0 DNATs only what arrives there" grep -q -- '-A PPEDGE-PRE ! -i eth0 -j RETURN$' "$D/out"
 
 bad() { # NAME TEXT PATTERN: edge.ini TEXT is refused (exit 1) with a message matching PATTERN
 	edge "$2"; rc=$?
@@ -103,14 +106,27 @@ $P -f "$D/t.ini" relay up --dry-run >"$D/out" 2>"$D/err"
 check "site: relay up --dry-run renders (exit 0)" test $? = 0
 check "site: new connections from the tunnel only to the relayed ports (web tcp 8080, cam udp 5000-5009)" sh -c "
 	test \"\$(grep -c -- '-g PP-RELAY-ACC' '$D/out')\" = 2 &&
-	grep -q -- '-i pp-relay -p tcp -m tcp --dport 8080 .*pp:web' '$D/out' &&
-	grep -q -- '-i pp-relay -p udp -m udp --dport 5000:5009 .*pp:cam' '$D/out'"
-check "site: everything else from the tunnel is dropped" grep -q -- '-A PP-RELAY -i pp-relay -j DROP$' "$D/out"
+	grep -q -- '-A PP-RELAY-IN -p tcp -m multiport --dports 8080 .*--ctstate NEW -g PP-RELAY-ACC' '$D/out' &&
+	grep -q -- '-A PP-RELAY-IN -p udp -m multiport --dports 5000:5009 .*--ctstate NEW -g PP-RELAY-ACC' '$D/out'"
+check "site: everything else from the tunnel is dropped" grep -q -- '-A PP-RELAY-IN -j DROP$' "$D/out"
+check "site: packets of the other interfaces meet two rules (the tunnel's go to PP-RELAY-IN)" sh -c \
+	"test \"\$(grep -c -- '^-A PP-RELAY ' '$D/out')\" = 2 && grep -q -- '^-A PP-RELAY -i pp-relay -g PP-RELAY-IN\$' '$D/out'"
 check "site: replies (only) of the tunnel's connections get the fwmark" \
 	grep -q -- '-A PP-RELAY -m connmark --mark 0x20000000/0x20000000 -m conntrack --ctdir REPLY -j MARK --set-xmark 0x20000000/0x20000000' "$D/out"
 check "site: SYNs through the tunnel announce at most MSS 1380 (its MTU is 1420)" sh -c \
 	"grep -q -- '-A PP-RELAY-MSS -i pp-relay -p tcp .*-j TCPMSS --set-mss 1380' '$D/out' &&
 	 grep -q -- '-A PP-RELAY-MSS -o pp-relay -p tcp .*-j TCPMSS --set-mss 1380' '$D/out'"
+# Many relayed mappings: ports merged and packed 15 to a rule, not a rule each.
+awk 'BEGIN { print "[site]\nwan_interface = eth0\nlan_interface = eth1\nlan_subnet = 192.168.2.0/24\nrelay = 198.51.100.20"
+	print "relay_public_key = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nrelay_address = 10.77.0.2\n"
+	for (i = 0; i < 100; i++) printf "[s%d]\npublic_port = %d\ninternal_ip = 192.168.2.10\n\n", i, 20000 + 2 * i
+	for (i = 0; i < 50; i++) printf "[c%d]\npublic_port = %d\ninternal_ip = 192.168.2.11\n\n", i, 30000 + i }' >"$D/many.ini"
+$P -f "$D/many.ini" relay up --dry-run >"$D/out" 2>"$D/err"
+check "site: 100 sparse ports and 50 contiguous ones: 7 accept rules (15 slots each, the range packed in)" \
+	test "$(grep -c -- '-g PP-RELAY-ACC' "$D/out")" = 7
+check "site: the contiguous ones are one range, the sparse ones all there" sh -c \
+	"grep -q -- '30000:30049' '$D/out' && test \"\$(grep -o -- '--dports [0-9,:]*' '$D/out' | sed 's/--dports //' | tr ',' '\n' | grep -c '^2')\" = 100"
+
 sbad() { # NAME LINES PATTERN [FIX-PATTERN]
 	site "$2"
 	$P -f "$D/t.ini" check >"$D/out" 2>&1; rc=$?
@@ -153,11 +169,12 @@ fi
 chmod 644 "$D/st/relay.key"
 $P --state-dir "$D/st" relay keygen >"$D/out" 2>"$D/err"; rc=$?
 check "keygen: a key others may read is refused" sh -c "test $rc = 1 && grep -q 'chmod 600' '$D/err' && ! test -s '$D/out'"
+jqf() { jq -e "$1" "$2" >/dev/null; }
 # --json: keygen says the public key (only), an edge error is an object naming no table.
 $P --json --state-dir "$D/j" edge keygen >"$D/out"
-check "--json edge keygen: public key, created, the key file" jq -e \
+check "--json edge keygen: public key, created, the key file" jqf \
 	'(.public_key | test("^[A-Za-z0-9+/]{43}=$")) and .created == true and (.key_file | endswith("/edge.key")) and (keys | length == 3)' "$D/out"
 $P --json edge status --config "$D/nope.ini" >"$D/out" 2>/dev/null
-check "--json edge with a missing edge.ini: an error object without the table's file" jq -e \
+check "--json edge with a missing edge.ini: an error object without the table's file" jqf \
 	'(.error | test("nope.ini: cannot read")) and .exit_code == 1 and (has("file") | not)' "$D/out"
 pp_done

@@ -237,8 +237,7 @@ relay_demo() {
 	_e edge status --config "$pp_tmp/edge.ini" | sed 's/^/  /'
 	_got=$(lab_http "$LAB_INET" "http://$LAB_INET2_IP:8080/")
 	printf 'internet -> %s:8080 (the edge)  answers: %s\n' "$LAB_INET2_IP" "${_got:-nothing}"
-	PROBE_ARGS=""
-	demo_probe quiet
+	demo_probe
 	echo "== verdict after the relay: ${VERDICT:-none}"
 	[ "$_got" = srv-101 ] && [ "$VERDICT" = ok ]
 }

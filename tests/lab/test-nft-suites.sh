@@ -1,5 +1,5 @@
 #!/bin/sh
-# The key lab suites once more on the nftables backend (make check runs them on iptables by
+# The key lab and probe suites once more on the nftables backend (make check runs them on iptables by
 # default): each suite is run whole with PP_BACKEND=nftables and must pass every check.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
@@ -10,19 +10,21 @@ ip netns exec "pp-$$-nft" "$PORTPILOT" nft show >/dev/null 2>&1
 have=$?
 ip netns del "pp-$$-nft" 2>/dev/null
 [ $have = 0 ] || { echo "# this portpilot has no nftables backend or the kernel no nf_tables"; exit 77; }
-for s in test-lab test-lifecycle test-expire test-masquerade test-counters-kept test-udp-allow-range \
-	test-hairpin-ports test-status-plan; do
-	f=$PP_TOP/tests/lab/$s.sh
+for s in lab/test-lab lab/test-lifecycle lab/test-expire lab/test-masquerade lab/test-counters-kept \
+	lab/test-udp-allow-range probe/test-faults probe/test-access-log lab/test-hairpin-ports \
+	lab/test-status-plan; do
+	f=$PP_TOP/tests/$s.sh
 	[ -f "$f" ] || { not_ok "nftables: $s.sh is missing"; continue; }
-	PP_BACKEND=nftables sh "$f" >"$pp_tmp/$s.log" 2>&1
+	log=$pp_tmp/$(basename "$s").log
+	PP_BACKEND=nftables sh "$f" >"$log" 2>&1
 	rc=$?
-	n_ok=$(grep -c '^ok ' "$pp_tmp/$s.log")
-	n_bad=$(grep -c '^not ok ' "$pp_tmp/$s.log")
+	n_ok=$(grep -c '^ok ' "$log")
+	n_bad=$(grep -c '^not ok ' "$log")
 	if [ $rc = 0 ] && [ "$n_bad" = 0 ] && [ "$n_ok" -gt 0 ]; then
 		ok "nftables: $s.sh ($n_ok checks)"
 	else
 		not_ok "nftables: $s.sh (exit $rc, $n_ok ok, $n_bad failed)"
-		grep '^not ok ' "$pp_tmp/$s.log" | sed 's/^/#   /'
+		grep '^not ok ' "$log" | sed 's/^/#   /'
 	fi
 done
 pp_done

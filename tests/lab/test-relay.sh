@@ -79,7 +79,7 @@ address = 10.77.0.1/24
 [site plant3]
 public_key = $S1_PUB
 address = 10.77.0.2
-ports = tcp/8080, udp/5005
+ports = tcp/8080, udp/5005, tcp/8081
 
 [site depot]
 public_key = $S2_PUB
@@ -97,7 +97,7 @@ relay_public_key = $E_PUB
 relay_address = 10.77.0.2
 relay_keepalive = 1
 relay_interface = $IF1
-relay_mappings = web, echo, web-2
+relay_mappings = web, echo, web-2, partners
 
 [web]
 public_port = 8080
@@ -114,6 +114,12 @@ internal_port = 8001
 public_port = 8090
 internal_ip = 192.168.2.102
 internal_port = 80
+
+[partners]
+public_port = 8081
+internal_ip = 192.168.2.101
+internal_port = 8000
+allow = 198.51.100.0/24
 
 [lan-only]
 public_port = 8091
@@ -145,8 +151,13 @@ for s in "$R $D/site1.ini $D/s1" "$R2 $D/site2.ini $D/s2"; do
 	pp $1 -f $2 --state-dir $3 apply >"$D/out" 2>&1 || cat "$D/out"
 	pp $1 -f $2 --state-dir $3 relay up >"$D/out" 2>&1 || cat "$D/out"
 done
-check "site 1: apply takes the public ports from the tunnel interface too" sh -c \
-	"ip netns exec '$R' iptables -t nat -S PP-PRE | grep -q -- '-i $IF1 -m addrtype --dst-type LOCAL -j PP-MARK\\|-i $IF1 -m addrtype --dst-type LOCAL -g PP-MARK'"
+if lab_nft; then
+	check "site 1: apply takes the public ports from the tunnel interface too" sh -c \
+		"ip netns exec '$R' nft list chain inet portpilot prerouting | grep -q -- 'iifname \"$IF1\" .* jump map_in'"
+else
+	check "site 1: apply takes the public ports from the tunnel interface too" sh -c \
+		"ip netns exec '$R' iptables -t nat -S PP-PRE | grep -q -- '-i $IF1 -m addrtype --dst-type LOCAL -j PP-MARK\\|-i $IF1 -m addrtype --dst-type LOCAL -g PP-MARK'"
+fi
 check "site 1: relay up made the tunnel" sh -c "ip -n '$R' link show $IF1 >/dev/null"
 connected() { pp "$EDGE" edge status --config "$D/edge.ini" --json | jq -e ".sites[] | select(.name == \"$1\") | .connected" >/dev/null; }
 check "edge status: site 1 connected (a handshake through the carrier NAT)" wait_for 10 connected plant3
@@ -184,6 +195,12 @@ check "probe: the relay check says the last handshake" jqf \
 probe lan-only
 check "  control: a mapping the relay does not carry still meets the carrier NAT (cgnat)" \
 	jqf '.cause == "cgnat" and (.fix | startswith("relay available"))' "$D/probe.json"
+
+# allow sees the real client through the relay: 8081 admits 198.51.100.0/24 only.
+check "allow through the relay: a client outside the allowed network is kept out" test -z "$(body 8081)"
+who=$(ip netns exec "$CLIENT" curl -s --interface 198.51.100.1 --connect-timeout 2 --max-time 3 "http://$EDGE_IP:8081/")
+check "allow through the relay: a client inside it is let in, seen with its own address" \
+	test "$who" = "srv-101 198.51.100.1"
 
 # Only what the edge lists: 8090 is relayed by the site but not configured on the edge.
 check "a port the edge does not list is not forwarded (8090)" test -z "$(body 8090)"
@@ -275,6 +292,18 @@ pp "$EDGE" edge status --config "$D/edge.ini" >"$D/status" 2>&1
 check "edge status: per site connected, last handshake and bytes" sh -c \
 	"grep -Eq '^plant3: connected, last handshake [0-9]+ s ago, from 203.0.113.2:[0-9]+, received [1-9][0-9]* bytes, sent [1-9][0-9]* bytes' '$D/status' &&
 	 grep -q '^depot: connected' '$D/status'"
+pp "$EDGE" edge status --config "$D/edge.ini" --json >"$D/estatus.json"
+check "edge status --json: up, rules in place, 2 of 2 connected, bytes counted" jqf \
+	'.up and .rules and .connected_sites == 2 and ([.sites[] | select(.rx_bytes > 0 and .tx_bytes > 0 and .last_handshake_s >= 0)] | length == 2)' \
+	"$D/estatus.json"
+ip netns exec "$EDGE" iptables -D FORWARD -j PPEDGE-FWD
+pp "$EDGE" edge status --config "$D/edge.ini" >"$D/out" 2>&1; rc=$?
+check "edge status: a missing hook is said loudly, exit 1" sh -c "test $rc = 1 && grep -q 'RULES MISSING' '$D/out'"
+pp "$EDGE" --state-dir "$D/se" edge up --config "$D/edge.ini" >/dev/null 2>&1
+check "edge up again puts it back, once" test "$(ip netns exec "$EDGE" iptables -S FORWARD | grep -c PPEDGE-FWD)" = 1
+pp "$R" -f "$D/site1.ini" relay status --json >"$D/rstatus.json"
+check "relay status --json: up, routing in place, the edge connected" jqf \
+	'.up and .routing and .edge.connected and .edge.rx_bytes > 0' "$D/rstatus.json"
 pp "$R" -f "$D/site1.ini" relay status >"$D/rstatus" 2>&1
 check "relay status on the site: the edge connected, rules and routing in place" sh -c \
 	"grep -q '^edge $EDGE_IP:51820: connected' '$D/rstatus' && grep -q 'rules and policy routing in place' '$D/rstatus'"

@@ -136,8 +136,10 @@ plab_scenario() {
 	ip_forward_off) lab_ns "$LAB_ROUTER" sysctl -qw net.ipv4.ip_forward=0;;
 	# FORWARD drops it with no rule to name: policy DROP, and portpilot's accept never reached
 	# (its hook gone). A rule that drops before the accept is foreign_drop (test-rules-faults.sh).
-	forward_blocked) lab_ns "$LAB_ROUTER" iptables -D FORWARD -j PP-FWD &&
-		lab_ns "$LAB_ROUTER" iptables -P FORWARD DROP;;
+	# nftables: another table's policy drop is enough, portpilot's own accept does not count there
+	forward_blocked) if lab_nft; then lab_ns "$LAB_ROUTER" iptables -P FORWARD DROP; else
+		lab_ns "$LAB_ROUTER" iptables -D FORWARD -j PP-FWD &&
+		lab_ns "$LAB_ROUTER" iptables -P FORWARD DROP; fi;;
 	not_listening) for _p in $(ip netns pids "$LAB_SRV1"); do kill "$_p"; done
 		_gone() { ! lab_ns "$LAB_SRV1" ss -Hltn "sport = :80" | grep -q LISTEN; }
 		wait_for 5 _gone;;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # portpilot log: new connections to the mappings, with allow's verdict, read from NFLOG:
-# recorded (--record, then the history), and live (--follow).
+# recorded (--record, then the history), and live (--follow). PP_BACKEND=nftables: the same on
+# the nftables backend (its copies in table inet portpilot_log).
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/probe/probe-lab.sh"
@@ -9,8 +10,14 @@ plab_up outside2 && plab_set web-2 allow=198.51.100.0/24 && plab_apply || not_ok
 
 ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$PT" --json log --follow --seconds 4 >"$pp_tmp/log.json" 2>"$pp_tmp/log.err" &
 lp=$!
-logging() { lab_ns "$LAB_ROUTER" iptables-save -t mangle | grep -q -- '-j PP-LOG'; }
-no_log_rule() { ! lab_ns "$LAB_ROUTER" iptables-save -t mangle | grep -q PP-LOG; }
+if lab_nft; then
+	# nftables: the copies live in table inet portpilot_log, chains per NFLOG group
+	logging() { lab_ns "$LAB_ROUTER" nft list table inet portpilot_log 2>/dev/null | grep -q 'log prefix "pp-acc"'; }
+	no_log_rule() { ! lab_ns "$LAB_ROUTER" nft list table inet portpilot_log 2>/dev/null | grep -q 'log prefix'; }
+else
+	logging() { lab_ns "$LAB_ROUTER" iptables-save -t mangle | grep -q -- '-j PP-LOG'; }
+	no_log_rule() { ! lab_ns "$LAB_ROUTER" iptables-save -t mangle | grep -q PP-LOG; }
+fi
 wait_for 5 logging || not_ok "log installed its NFLOG rule"
 lab_http "$LAB_INET" http://203.0.113.1:8080/ >/dev/null
 lab_http "$LAB_INET" http://203.0.113.1:8090/ >/dev/null
@@ -44,7 +51,11 @@ ST=$pp_tmp/state
 recorder() {
 	ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$PT" --state-dir "$ST" log --record "$@" >"$pp_tmp/rec.out" 2>&1 &
 	rp=$!
-	recording() { lab_ns "$LAB_ROUTER" iptables-save -t mangle | grep -q -- '-j PP-LOG-8'; }
+	if lab_nft; then
+		recording() { lab_ns "$LAB_ROUTER" nft list chain inet portpilot_log post_8 2>/dev/null | grep -q 'group 8'; }
+	else
+		recording() { lab_ns "$LAB_ROUTER" iptables-save -t mangle | grep -q -- '-j PP-LOG-8'; }
+	fi
 	wait_for 5 recording || not_ok "log --record installed its NFLOG rule"
 }
 stop_recorder() {
