@@ -18,9 +18,15 @@
  *     set restricted  proto . public port of the mappings with an allow list
  *     set allowed     proto . public port(s) . source CIDR of those (their lists, the LAN with hairpin)
  *     set masq_to     internal ip . proto . internal port(s) . public port(s)   (masquerade = yes)
- *     chain prerouting (nat, dstnat - 1): WAN side to a local address (and LAN side with hairpin) -> map_in
- *     chain map_in: restricted and not allowed -> return; ct mark |= 0x10000000; dnat by @dnat_to;
- *                   mark off again when the port has no mapping (as PP-MARK)
+ *     set hairpin_off proto . public port of the mappings with hairpin = no on a hairpin site
+ *     set hairpin_on  proto . public port of the mappings with hairpin = yes on a site without
+ *                     (both, and their rules, only while some mapping needs them; a port list,
+ *                     public_port = 80,443, is its elements' ports and ranges in every set)
+ *     chain prerouting (nat, dstnat - 1): WAN side to a local address (and LAN side with hairpin,
+ *                   or to @hairpin_on's ports) -> map_in
+ *     chain map_in: LAN source to @hairpin_off -> return; restricted and not allowed -> return;
+ *                   ct mark |= 0x10000000; dnat by @dnat_to; mark off again when the port has
+ *                   no mapping (as PP-MARK)
  *     chain output (nat, -101): the router itself, no allow list (as PP-OUT)
  *     chain postrouting (nat, srcnat): hairpin masquerade, @masq_to masquerade; portpilot's flows only
  *     chain forward (filter, filter): accept flows carrying the mark with ct status dnat
