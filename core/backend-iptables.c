@@ -445,7 +445,14 @@ check_foreign(const struct pp_want *t, const struct pp_foreign *fr, struct pp_fi
 		                              .public_ip = t->public_ip ? t->public_ip : wan,
 		                              .wan_if = t->wan_if, .lan_if = t->lan_if };
 		struct pp_foreign_hit h;
-		if (!m->active || !pp_foreign_first(fr, &q, &h))
+		/* every element of a port list: the first one another tool's rule meets */
+		bool hit = false;
+		for (size_t e = 0; m->active && !hit && e < pp_want_nports(m); e++) {
+			struct pp_port_pair pr = pp_want_port(m, e);
+			q.pub_lo = pr.pub_lo, q.pub_hi = pr.pub_hi, q.in_lo = pr.in_lo, q.in_hi = pr.in_hi;
+			hit = pp_foreign_first(fr, &q, &h) != 0;
+		}
+		if (!hit)
 			continue;
 		char *w = pp_foreign_words(&h);
 		pp_findings_add(out, PP_WARNING, m->line, m->name, NULL,

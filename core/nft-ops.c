@@ -851,8 +851,15 @@ nft_checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 		struct pp_foreign_query q;
 		struct pp_foreign_hit h;
 		query_of(w, m, wan_addr, &q);
-		/* Docker's policy: the commit puts portpilot's accept into DOCKER-USER (said below) */
-		if (!m->active || pp_nft_foreign_first(v->fr, &q, docker, true, &h) != 1)
+		/* Docker's policy: the commit puts portpilot's accept into DOCKER-USER (said below);
+		   every element of a port list, the first one another table's rule meets */
+		bool hit = false;
+		for (size_t e = 0; m->active && !hit && e < pp_want_nports(m); e++) {
+			struct pp_port_pair pr = pp_want_port(m, e);
+			q.pub_lo = pr.pub_lo, q.pub_hi = pr.pub_hi, q.in_lo = pr.in_lo, q.in_hi = pr.in_hi;
+			hit = pp_nft_foreign_first(v->fr, &q, docker, true, &h) == 1;
+		}
+		if (!hit)
 			continue;
 		char *words = pp_foreign_words(&h);
 		pp_findings_add(out, PP_WARNING, m->line, m->name, NULL,

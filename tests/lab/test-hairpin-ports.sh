@@ -105,6 +105,8 @@ fi
 check "a foreign DNAT on 8443: outside reaches the other server" body_is "$LAB_INET" "$pub:8443/" srv-103-8091
 check "status: web-2 shadowed on its second port" \
 	sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | jq -e '.mappings[1].state == \"shadowed\"' >/dev/null"
+check "apply --dry-run warns: web-2 shadowed (its second port)" \
+	sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S apply --dry-run 2>&1 | grep -q 'warning: \[web-2\].*shadowed: '"
 if lab_nft; then
 	ip netns exec "$R" nft delete table ip early
 else
