@@ -1,7 +1,10 @@
 /* The nftables backend behind struct pp_backend_ops: status, diff, snapshots, coexistence, the access log. */
 #include <nftables/libnftables.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "portpilot/backend-iptables.h"
 #include "portpilot/nft.h"
@@ -645,6 +648,24 @@ ipt_hooks(const struct nft_be *be, bool on)
 			ipt_accept(hook_chain[h], on);
 }
 
+/* PORTPILOT_NFT_FAULT_FILE (tests): take the file by rename, so only the first commit (not the
+   rollback timer's) acts, and read its mode: before-kill, after-kill, after-hup, fail. */
+static void
+fault_mode(char *mode, size_t n)
+{
+	const char *f = getenv("PORTPILOT_NFT_FAULT_FILE");
+	if (!f || !*f)
+		return;
+	char *taken = pp_xasprintf("%s.%d", f, (int)getpid());
+	if (rename(f, taken) == 0) {
+		char *t = pp_read_file(taken, NULL);
+		if (t)
+			snprintf(mode, n, "%.*s", (int)strcspn(t, "\n"), t);
+		free(t);
+	}
+	free(taken);
+}
+
 static int
 nft_commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), void *arg, struct pp_error *err)
 {
@@ -654,14 +675,23 @@ nft_commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), v
 	if (during)
 		during(arg);
 	/* Tests: PORTPILOT_NFT_FAULT=commit makes the kernel refuse the transaction (a duplicate
-	   create), as a PATH wrapper makes iptables-restore fail for the iptables backend. */
-	const char *fault = getenv("PORTPILOT_NFT_FAULT");
+	   create), as a PATH wrapper makes iptables-restore fail for the iptables backend; the
+	   one-shot PORTPILOT_NFT_FAULT_FILE does what the wrappers of test-apply-kill do. */
+	char mode[16] = "";
+	fault_mode(mode, sizeof mode);
+	if (strcmp(mode, "before-kill") == 0)
+		raise(SIGKILL);
+	const char *fault = strcmp(mode, "fail") == 0 ? "commit" : getenv("PORTPILOT_NFT_FAULT");
 	char *text = fault && strcmp(fault, "commit") == 0
 	           ? pp_xasprintf("%screate element inet " PP_NFT_TABLE " restricted { tcp . 0 }\n"
 	                          "create element inet " PP_NFT_TABLE " restricted { tcp . 0 }\n", p->restore)
 	           : NULL;
 	int rc = pp_nft_run(text ? text : p->restore, false, NULL, err);
 	free(text);
+	if (strcmp(mode, "after-kill") == 0)
+		raise(SIGKILL);
+	if (strcmp(mode, "after-hup") == 0)
+		raise(SIGHUP);
 	if (rc < 0)
 		return -1;
 	/* As the iptables backend hooks PP-FWD into FORWARD and DOCKER-USER: their drops would
