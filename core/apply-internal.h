@@ -24,6 +24,8 @@ struct pp_pending {
 	/* Armed before the kernel changes and cleared once the apply recorded what it wrote: still
 	 * set, the apply died (kill, hang-up) somewhere between, and only the timer may finish it. */
 	bool armed;
+	char backend[16];               /* the backend the apply writes with: a rollback removes its
+	                                   objects even when the apply died before recording them */
 };
 
 char *pp_state_path(const char *dir, const char *file);

@@ -331,10 +331,11 @@ stop_timer(const struct pp_pending *pd)
  * that did not finish.
  */
 static int
-arm_rollback(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_pending *pd,
-             struct pp_error *err)
+arm_rollback(struct pp_cli *cli, const struct pp_apply_opts *o, const char *backend,
+             struct pp_pending *pd, struct pp_error *err)
 {
 	memset(pd, 0, sizeof *pd);
+	snprintf(pd->backend, sizeof pd->backend, "%s", backend);
 	pd->deadline = time(NULL) + o->confirm_seconds;
 	pd->armed = true;
 	snprintf(pd->id, sizeof pd->id, "%ld-%ld", (long)time(NULL), (long)getpid());
@@ -512,7 +513,7 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 	struct pp_pending pd = { 0 };
 	sigset_t saved;
 	hold_signals(true, &saved);
-	if (o->confirm_seconds > 0 && arm_rollback(cli, o, &pd, err) < 0) {
+	if (o->confirm_seconds > 0 && arm_rollback(cli, o, b->ops->name, &pd, err) < 0) {
 		hold_signals(false, &saved);
 		return -1;
 	}
@@ -640,13 +641,18 @@ static int
 undo_last(struct pp_cli *cli, const struct pp_pending *pd, struct pp_error *err)
 {
 	char *snap = pp_state_read(cli->state_dir, PP_ST_SNAPSHOT);
-	char applied[32];
+	char applied[32], snapped[32];
 	if (!snap)
 		return pp_error_set(err, "no snapshot in %s: nothing was applied yet", cli->state_dir);
 	pp_state_remove(cli->state_dir, PP_ST_GEN);
-	/* The apply being undone may have switched backends: its backend's objects go too. */
+	/* The apply being undone may have switched backends: its backend's objects go too, also when
+	 * it died before recording them (the pending record names the backend it wrote with). */
 	record_backend(cli->state_dir, PP_ST_APPLIED, applied, sizeof applied);
+	record_blob(snap, snapped, sizeof snapped);
 	int rc = back_to_snapshot(snap, applied, err);
+	if (rc == 0 && pd && pd->backend[0] && strcmp(pd->backend, snapped) != 0 &&
+	    strcmp(pd->backend, applied) != 0)
+		rc = remove_backend(pd->backend, err);
 	if (rc == 0) {
 		pp_state_write(cli->state_dir, PP_ST_APPLIED, snap, err);
 		if (!pd)

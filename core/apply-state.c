@@ -317,6 +317,9 @@ pp_pending_read(const char *dir, struct pp_pending *pd)
 	pd->deadline = (time_t)dl;
 	pd->pid = pid;
 	pd->armed = strstr(s, "\narmed=1\n") != NULL;
+	const char *be = strstr(s, "\nbackend=");
+	if (be)
+		sscanf(be + 9, "%15s", pd->backend);
 	free(s);
 	return 0;
 }
@@ -328,8 +331,11 @@ pp_pending_write(const char *dir, const struct pp_pending *pd, struct pp_error *
 	char pid[32] = "";
 	if (pd->pid > 1)
 		snprintf(pid, sizeof pid, "pid=%d\n", (int)pd->pid);
-	char *s = pp_xasprintf("id=%s\ndeadline=%lld\n%s%s", pd->id, (long long)pd->deadline, pid,
-	                       pd->armed ? "armed=1\n" : "");
+	char be[32] = "";
+	if (pd->backend[0])
+		snprintf(be, sizeof be, "backend=%s\n", pd->backend);
+	char *s = pp_xasprintf("id=%s\ndeadline=%lld\n%s%s%s", pd->id, (long long)pd->deadline, pid,
+	                       pd->armed ? "armed=1\n" : "", be);
 	int rc = pp_state_write(dir, "pending", s, err);
 	free(s);
 	return rc;

@@ -73,4 +73,33 @@ check "back to iptables in one apply" sh -c "ip netns exec $R $PORTPILOT -f $T -
 check "iptables again: no nftables table" no_nft_table
 check "iptables again: 8090 reaches .103" body_is "$LAB_INET" "$pub:8090/" srv-103
 check "status on iptables: every mapping in sync" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status >/dev/null 2>&1"
+
+# Killed in the middle of the move: nftables has committed, iptables' rules are not removed yet
+# (an iptables-*-restore wrapper kills the apply, its parent, when the removal starts; one shot).
+# The timer must still take the nftables table out and leave iptables as it was.
+rules >"$pp_tmp/ipt-before"
+bin=$pp_tmp/bin
+mkdir -p "$bin"
+cat >"$bin/wrap" <<EOT
+#!/bin/sh
+real=/usr/sbin/\$(basename "\$0")
+case " \$* " in *" --test "*) exec "\$real" "\$@";; esac
+mv "$pp_tmp/mode" "$pp_tmp/mode.\$\$" 2>/dev/null || exec "\$real" "\$@"
+kill -9 \$PPID; exit 1
+EOT
+chmod +x "$bin/wrap"
+for v in nft legacy; do ln -s wrap "$bin/iptables-$v-restore"; done
+set_backend nftables
+echo kill >"$pp_tmp/mode"
+ip netns exec "$R" env PATH="$bin:$PATH" "$PORTPILOT" -f "$T" --state-dir "$S" apply --confirm 8 >/dev/null 2>&1
+check "mid-move: the apply was killed when it came to remove iptables' rules" test ! -e "$pp_tmp/mode"
+check "mid-move: nftables had committed" has_nft_table
+check "mid-move: iptables' rules still there" test "$(pp_chains)" -gt 0
+check "mid-move: traffic still flows" body_is "$LAB_INET" "$pub:8090/" srv-103
+check "mid-move: a rollback is armed, naming the backend it undoes" grep -qx 'backend=nftables' "$S/pending"
+# iptables' rules were never removed: wait for the rollback itself (its record goes), not for them.
+check "mid-move: the timer rolls back at the deadline" waits 25 test ! -e "$S/pending"
+check "mid-move: iptables is as before" same_as_before
+check "mid-move: and the nftables table is gone too" no_nft_table
+check "mid-move: 8080 reaches .101" body_is "$LAB_INET" "$pub:8080/" srv-101
 pp_done
