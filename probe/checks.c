@@ -366,14 +366,33 @@ static void check_relay(struct pp_facts *f, struct pp_probe_result *r, const str
 	pp_relay_site_free(&rl);
 }
 
+/* The router's checks, in the order they run and are reported: the interfaces first (the
+ * others read f->wan_if, f->lan_if), then its switches. A new check that needs no rules is a row
+ * here; its result goes into a field of struct pp_facts, and the cause it supports is decided in
+ * probe/diagnose.c (chain[]) and listed in probe/causes.c. */
+static void (*const router_checks[])(struct pp_facts *f, struct pp_probe_result *r,
+                                     const struct pp_probe_opts *o) = {
+	find_interfaces,
+	check_relay,
+	check_wan_class,
+	check_ip_forward,
+	check_if_forwarding,
+	check_rp_filter,
+};
+
+/* The checks on the live rules, all on one read of every table. */
+static void (*const rule_checks[])(struct pp_facts *f, struct pp_probe_result *r,
+                                   const struct pp_probe_opts *o, struct pp_backend *b,
+                                   const struct pp_live *live) = {
+	check_dnat,
+	check_foreign,
+	check_forward,
+};
+
 void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
-	find_interfaces(f, r, o);
-	check_relay(f, r, o);
-	check_wan_class(f, r, o);
-	check_ip_forward(f, r, o);
-	check_if_forwarding(f, r, o);
-	check_rp_filter(f, r, o);
+	for (size_t i = 0; i < sizeof router_checks / sizeof router_checks[0]; i++)
+		router_checks[i](f, r, o);
 	/* The backend the table names reads the live rules, every table at once, since another
 	 * tool's rule in raw or mangle stops the traffic as surely as one in filter. */
 	struct pp_backend b;
@@ -389,9 +408,8 @@ void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct
 		pp_backend_close(&b);
 		return;
 	}
-	check_dnat(f, r, o, &b, &live);
-	check_foreign(f, r, o, &b, &live);
-	check_forward(f, r, o, &b, &live);
+	for (size_t i = 0; i < sizeof rule_checks / sizeof rule_checks[0]; i++)
+		rule_checks[i](f, r, o, &b, &live);
 	pp_live_free(&live);
 	pp_backend_close(&b);
 }

@@ -57,6 +57,25 @@ target_find(struct mon *M, const char *name)
 	return NULL;
 }
 
+/* The parent's checks, pipes and metrics clients are not a child's: holding them would keep a
+ * closed check connection open on the server, or a scraper waiting, until the child ends. */
+void
+mon_close_inherited(struct mon *M, int keep)
+{
+	for (size_t i = 0; i < M->n; i++)
+		if (M->t[i].fd >= 0)
+			close(M->t[i].fd);
+	for (size_t i = 0; i < M->npend; i++)
+		if (M->pend[i].fd >= 0 && M->pend[i].fd != keep)
+			close(M->pend[i].fd);
+	for (size_t i = 0; i < M->ndns; i++)
+		if (M->dns[i].fd >= 0 && M->dns[i].fd != keep)
+			close(M->dns[i].fd);
+	if (M->hits_pid > 0 && M->hits_fd >= 0 && M->hits_fd != keep)
+		close(M->hits_fd);
+	mon_http_close_fds(M->http);
+}
+
 static void
 probe_child(struct mon *M, const char *name, bool outside, int fd)
 {
@@ -68,16 +87,7 @@ probe_child(struct mon *M, const char *name, bool outside, int fd)
 
 	if (f == NULL)
 		_exit(1);
-	/* The parent's checks and other probes' pipes are not this child's: holding them would
-	 * keep a closed check connection open on the server until the probe ends. */
-	for (size_t i = 0; i < M->n; i++)
-		if (M->t[i].fd >= 0)
-			close(M->t[i].fd);
-	for (size_t i = 0; i < M->npend; i++)
-		if (M->pend[i].fd >= 0 && M->pend[i].fd != fd)
-			close(M->pend[i].fd);
-	mon_http_close_fds(M->http);
-	mon_dns_close_fds(M);
+	mon_close_inherited(M, fd);
 	if (pp_probe_run(&o, &r, &e) < 0) {
 		fprintf(f, "{\"summary\":");
 		pp_json_str(f, e.msg);
@@ -624,6 +634,9 @@ mon_run(struct mon *M, bool once, double until_ms)
 		np += nd;
 		int hbase = np, nh = once ? 0 : mon_http_pollfds(M->http, pfd + np, (int)cap - np, &wake);
 		np += nh;
+		int kfd = once || np >= (int)cap ? -1 : mon_hits_fd(M, now), kbase = np;
+		if (kfd >= 0)
+			pfd[np++] = (struct pollfd){ .fd = kfd, .events = POLLIN };
 		if (once && done == M->n && M->npend == 0 && !mon_notify_busy(M->notify))
 			break;
 		int ms = wake - now < 0 ? 0 : (int)(wake - now) + 1;
@@ -645,6 +658,8 @@ mon_run(struct mon *M, bool once, double until_ms)
 			if (pfd[dbase + i].revents)
 				mon_dns_read(M, dwho[i], now);
 		mon_http_step(M->http, pfd + hbase, nh, now, M->metrics);
+		if (kfd >= 0 && (pfd[kbase].revents || now - M->hits_at > 30000))
+			mon_hits_read(M, now);
 		size_t keep = 0;
 		bool full = nfly == MAX_INFLIGHT;
 		for (size_t i = 0; i < nfly; i++) {

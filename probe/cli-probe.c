@@ -24,7 +24,9 @@ static const char probe_help[] =
 	"[probe] reflector / token_file in portpilot.conf are used when --reflector is not given.\n"
 	"An https reflector's certificate is verified against the system CAs plus --reflector-ca F\n"
 	"or [probe] ca_file (a private CA).\n"
-	"--write F.pcap saves packet headers only (payload cut), mode 0600, never through a link.\n";
+	"--write F.pcap saves packet headers only (payload cut), mode 0600, never through a link.\n"
+	"usage: portpilot probe --list-causes [--json]\n"
+	"Lists the causes a probe can end in: name, what it means, the shape of the fix.\n";
 static const char watch_help[] =
 	"usage: portpilot watch NAME [--seconds N] [--write F.pcap] [--json]\n"
 	"Runs the inside checks, then captures for N seconds (default 30) and reports every attempt\n"
@@ -195,11 +197,70 @@ out:
 	return rc;
 }
 
+/* The cause table as text, JSON ({"causes":[{name, summary, fix}...]}), or the man page's list (=man: man/portpilot.8 holds exactly
+ * this between its "causes: begin" and "causes: end" lines; tests/cli/test-causes.sh compares). */
+static int list_causes(struct pp_cli *cli, const char *how)
+{
+	FILE *f = cli->out;
+	if (cli->json)
+		fputs("{\"causes\":[", f);
+	if (!strcmp(how, "man"))
+		fputs(".RS\n", f);
+	for (int c = 0; c < PP_CAUSE__COUNT; c++) {
+		const struct pp_cause_info *i = pp_cause_info((enum pp_cause)c);
+		if (!i)
+			continue;
+		if (cli->json) {
+			fprintf(f, "%s{\"name\":", c ? "," : "");
+			pp_json_str(f, i->name);
+			fputs(",\"summary\":", f);
+			pp_json_str(f, i->summary);
+			fputs(",\"fix\":", f);
+			pp_json_str(f, i->fix);
+			fputs("}", f);
+		} else if (!strcmp(how, "man")) {
+			fprintf(f, ".TP\n.B %s\n%s\n", i->name, i->man);
+		} else {
+			fprintf(f, "%-19s %s\n%-19s fix: %s\n", i->name, i->summary, "", i->fix);
+		}
+	}
+	fputs(cli->json ? "]}\n" : !strcmp(how, "man") ? ".RE\n" : "", f);
+	return PP_EXIT_OK;
+}
+
+/* The causes' names, from the table, for probe --help. */
+static void help_causes(FILE *f)
+{
+	fputs("Causes:", f);
+	for (int c = 0, col = 7; c < PP_CAUSE__COUNT; c++) {
+		const char *n = pp_cause_name((enum pp_cause)c);
+		int w = (int)strlen(n) + 2;
+		if (col + w > 92) {
+			fputs("\n ", f);
+			col = 1;
+		}
+		fprintf(f, " %s%s", n, c + 1 < PP_CAUSE__COUNT ? "," : "\n");
+		col += w;
+	}
+}
+
 int pp_cmd_probe(struct pp_cli *cli, int argc, char **argv)
 {
 	struct args a = { 0 };
-	if (pp_cli_wants_help(argc, argv))
-		return fputs(probe_help, cli->out), PP_EXIT_OK;
+	if (pp_cli_wants_help(argc, argv)) {
+		fputs(probe_help, cli->out);
+		help_causes(cli->out);
+		return PP_EXIT_OK;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--list-causes") && strcmp(argv[i], "--list-causes=man"))
+			continue;
+		if (argc != 2)
+			return pp_cli_usage(cli, argv[0], "--list-causes takes no mapping or other option");
+		if (cli->json && argv[i][13])
+			return pp_cli_usage(cli, argv[0], "--list-causes=man is roff text: not with --json");
+		return list_causes(cli, argv[i][13] ? "man" : "text");
+	}
 	int rc = parse(cli, argc, argv, &a, true);
 	if (rc)
 		return rc;

@@ -8,18 +8,6 @@
 #include "portpilot/util.h"
 #include "portpilot/relay.h"
 
-static const char *const cause_names[PP_CAUSE__COUNT] = {
-	"ok", "disabled", "expired", "rule_missing", "ip_forward_off", "forward_blocked",
-	"not_listening", "host_unreachable", "host_firewall", "server_gateway", "wrong_protocol",
-	"source_not_allowed", "hairpin_missing", "public_ip_mismatch", "cgnat", "double_nat",
-	"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter", "lan_route", "relay_down",
-};
-
-const char *pp_cause_name(enum pp_cause c)
-{
-	return c < PP_CAUSE__COUNT ? cause_names[c] : "?";
-}
-
 static void set(struct pp_probe_result *r, enum pp_cause c, char *summary, char *fix)
 {
 	r->cause = c;
@@ -835,6 +823,45 @@ static void free_alternatives(struct pp_probe_result *r)
 	r->nalternatives = 0;
 }
 
+/* ---- the decision chain ---- */
+
+/* What every link of the chain gets: the facts, the result to fill, the outside attempts as
+ * tallied, the server's address in words. */
+struct diag {
+	const struct pp_facts *f;
+	struct pp_probe_result *r;
+	const struct seen *s;
+	const char *ip;
+};
+
+static bool link_table(const struct diag *d) { return table_cause(d->f, d->r, d->ip); }
+static bool link_kernel(const struct diag *d) { return kernel_rule_cause(d->f, d->r, d->ip); }
+static bool link_relay(const struct diag *d) { return relay_cause(d->f, d->r); }
+/* Through a healthy relay the WAN address's class does not matter: the edge is the public face. */
+static bool link_address(const struct diag *d) { return !relay_healthy(d->f) && address_cause(d->f, d->r); }
+static bool link_service(const struct diag *d) { return service_cause(d->f, d->r, d->ip); }
+static bool link_udp_service(const struct diag *d) { return udp_service_cause(d->f, d->r, d->ip); }
+static bool link_traffic(const struct diag *d) { return traffic_cause(d->f, d->r, d->s, d->ip); }
+static bool link_udp_outside(const struct diag *d) { return udp_outside_cause(d->f, d->r, d->ip); }
+
+/* The links in the order the verdict is decided: the first that names a cause wins, and
+ * explain_ok speaks when none does. The order is the diagnosis (the table before the kernel,
+ * the kernel before the address, the address before the server, the server before what the
+ * capture saw): a new cause goes into the link whose facts decide it, or a new link where those
+ * facts rank. The causes themselves are listed in probe/causes.c. */
+static bool (*const chain[])(const struct diag *d) = {
+	link_table,       /* disabled, expired, rule_missing, ip_forward_off */
+	link_kernel,      /* foreign_dnat, foreign_drop, ip_forward_off, lan_route, rp_filter */
+	link_relay,       /* relay_down */
+	link_address,     /* cgnat, double_nat, public_ip_mismatch */
+	link_service,     /* host_unreachable, not_listening, host_firewall, server_gateway */
+	link_udp_service, /* protocol = both: not_listening, host_firewall */
+	link_traffic,     /* source_not_allowed, wrong_protocol, forward_blocked, host_firewall,
+	                   * server_gateway, upstream_blocked, hairpin_missing */
+	link_udp_outside, /* protocol = both: upstream_blocked, forward_blocked, not_listening,
+	                   * host_firewall */
+};
+
 void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 {
 	char ip[16];
@@ -844,10 +871,11 @@ void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 	free(r->fix);
 	r->summary = r->fix = NULL;
 	free_alternatives(r);
-	/* Through a healthy relay the WAN address's class does not matter: the edge is the public face. */
-	if (!table_cause(f, r, ip) && !kernel_rule_cause(f, r, ip) && !relay_cause(f, r) &&
-	    (relay_healthy(f) || !address_cause(f, r)) && !service_cause(f, r, ip) &&
-	    !udp_service_cause(f, r, ip) && !traffic_cause(f, r, &s, ip) && !udp_outside_cause(f, r, ip))
+	const struct diag d = { .f = f, .r = r, .s = &s, .ip = ip };
+	size_t k = 0;
+	while (k < sizeof chain / sizeof chain[0] && !chain[k](&d))
+		k++;
+	if (k == sizeof chain / sizeof chain[0])
 		explain_ok(f, r, &s);
 	udp_note(f, r);
 	for (size_t i = 0; i < r->nchecks; i++)

@@ -224,18 +224,7 @@ mon_dns_step(struct mon *M, double now)
 		pid_t pid = fork();
 		if (pid == 0) {
 			close(fds[0]);
-			/* Nothing of the parent's stays open here: a metrics client, a check's connection
-			 * or another lookup's pipe must not wait for this child. */
-			mon_http_close_fds(M->http);
-			for (size_t k = 0; k < M->n; k++)
-				if (M->t[k].fd >= 0)
-					close(M->t[k].fd);
-			for (size_t k = 0; k < M->npend; k++)
-				if (M->pend[k].fd >= 0)
-					close(M->pend[k].fd);
-			for (size_t k = 0; k < M->ndns; k++)
-				if (M->dns[k].fd >= 0)
-					close(M->dns[k].fd);
+			mon_close_inherited(M, fds[1]);
 			lookup_child(M->cli->conf_path, d, fds[1]);
 		}
 		close(fds[1]);
@@ -322,14 +311,6 @@ mon_dns_read(struct mon *M, struct mon_dns *d, double now)
 		mon_dns_event(M, d, prev);
 	}
 	M->dirty = true;
-}
-
-void
-mon_dns_close_fds(struct mon *M)
-{
-	for (size_t i = 0; i < M->ndns; i++)
-		if (M->dns[i].fd >= 0)
-			close(M->dns[i].fd);
 }
 
 void

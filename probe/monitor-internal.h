@@ -175,8 +175,11 @@ struct mon {
 	struct mon_hits *hits;
 	size_t nhits;
 	double hits_at, hits_every;   /* last read, and 500 x how long it took (ms) */
-	bool hits_ok;
+	bool hits_ok, hits_read;      /* the last read worked; one has finished */
 	char hits_err[256];
+	pid_t hits_pid;               /* the read runs in a child (iptables-save takes its time) */
+	int hits_fd;
+	struct pp_buf hits_out;
 	/* the published names */
 	struct mon_dns *dns;
 	size_t ndns;
@@ -191,6 +194,11 @@ void mon_write_state(struct mon *M);
 /* probe/monitor-metrics.c: rebuild the Prometheus text (M->metrics) and write metrics_file. */
 void mon_write_metrics(struct mon *M);
 void mon_metrics_free(struct mon *M);
+/* The hit counters' read, in a child when due: its pipe for poll (-1 none), and its answer. */
+int mon_hits_fd(struct mon *M, double now);
+void mon_hits_read(struct mon *M, double now);
+/* In a forked child: close the parent's sockets and pipes but keep (its own pipe). */
+void mon_close_inherited(struct mon *M, int keep);
 
 /* probe/monitor-http.c: the metrics on a local address, in the same poll loop: non-blocking,
  * a bounded number of clients, each with a deadline, so no client can hold the checks up. */
@@ -213,7 +221,6 @@ void mon_dns_init(struct mon *M);     /* from M->mc (start and reload; states of
 double mon_dns_step(struct mon *M, double now);   /* start due lookups; returns when to look again */
 int mon_dns_pollfds(struct mon *M, struct pollfd *pfd, int max, struct mon_dns **who);
 void mon_dns_read(struct mon *M, struct mon_dns *d, double now);
-void mon_dns_close_fds(struct mon *M);
 void mon_dns_free(struct mon *M);
 /* A name's change goes out as an event, diagnosed by the lookup itself (probe/cli-monitor.c). */
 void mon_dns_event(struct mon *M, struct mon_dns *d, enum pp_health prev);

@@ -2,9 +2,12 @@
  * DDNS state, for node_exporter's textfile collector (written whole, by rename) and for
  * --metrics ADDR:PORT (probe/monitor-http.c serves the same text). */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "portpilot/backend.h"
@@ -13,8 +16,8 @@
 #include "portpilot/util.h"
 #include "monitor-internal.h"
 
-/* A read of the kernel's counters runs iptables-save (70 ms with 2,000 mappings here, the
- * loop waiting meanwhile): at most every 30 s, and never more than 1/500 of the time. */
+/* A read of the kernel's counters runs iptables-save (70 ms with 2,000 mappings here), in a
+ * child: at most every 30 s, and never more than 1/500 of the time. */
 #define HITS_MIN_EVERY_MS 30000
 
 void
@@ -54,43 +57,122 @@ free_hits(struct mon *M)
 
 /*
  * The DNAT counters through the core's status read, the one `portpilot status` and `list` use
- * (the backend behind it is the core's business, not the monitor's). A failure is kept and
- * exported (portpilot_hits_read_success 0), never a reason to stop checking.
+ * (the backend behind it is the core's business, not the monitor's). It runs iptables-save,
+ * tens of milliseconds with thousands of rules: in a child, so no check waits for it. The
+ * child prints "ok" and one "NAME PKTS" line a mapping, or "error WHY".
  */
 static void
-read_hits(struct mon *M)
+hits_child(struct mon *M, int fd)
 {
 	struct pp_backend b;
 	struct pp_live live;
 	struct pp_map_status *st = NULL;
 	struct pp_error err;
+	FILE *f = fdopen(fd, "w");
 
-	double t0 = pp_now_ms();
-
-	M->hits_at = t0;
+	if (f == NULL)
+		_exit(1);
 	if (pp_backend_open(&b, &err) < 0 || pp_backend_read(&b, &live, &err) < 0) {
-		M->hits_ok = false;
-		snprintf(M->hits_err, sizeof M->hits_err, "%.250s", err.msg);
-		return;
-	}
-	if (pp_status_read(M->table, &b, &live, time(NULL), &st, &err) < 0) {
-		M->hits_ok = false;
-		snprintf(M->hits_err, sizeof M->hits_err, "%.250s", err.msg);
-		pp_live_free(&live);
-		return;
-	}
-	free_hits(M);
-	M->hits = pp_xcalloc(M->table->n + 1, sizeof *M->hits);
-	for (size_t i = 0; i < M->table->n; i++)
-		if (st[i].sync != PP_SYNC_INACTIVE) {
-			M->hits[M->nhits].name = pp_xstrdup(M->table->maps[i].name);
-			M->hits[M->nhits++].pkts = st[i].pkts;
+		fprintf(f, "error %s\n", err.msg);
+	} else {
+		if (pp_status_read(M->table, &b, &live, time(NULL), &st, &err) < 0) {
+			fprintf(f, "error %s\n", err.msg);
+		} else {
+			fprintf(f, "ok\n");
+			for (size_t i = 0; i < M->table->n; i++)
+				if (st[i].sync != PP_SYNC_INACTIVE)
+					fprintf(f, "%s %llu\n", M->table->maps[i].name, st[i].pkts);
 		}
-	pp_status_free(st, M->table->n);
-	pp_live_free(&live);
-	M->hits_ok = true;
-	M->hits_err[0] = '\0';
-	M->hits_every = 500 * (pp_now_ms() - t0);
+		pp_live_free(&live);
+	}
+	fclose(f);
+	_exit(0);
+}
+
+int
+mon_hits_fd(struct mon *M, double now)
+{
+	int fds[2];
+
+	if (M->mc.metrics_file == NULL && M->http == NULL)
+		return -1;
+	if (M->hits_pid > 0)
+		return M->hits_fd;
+	if (M->hits_at && now - M->hits_at < (M->hits_every > HITS_MIN_EVERY_MS ? M->hits_every :
+	                                      HITS_MIN_EVERY_MS))
+		return -1;
+	M->hits_at = now;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		mon_close_inherited(M, fds[1]);
+		hits_child(M, fds[1]);
+	}
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return -1;
+	}
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	M->hits_pid = pid;
+	M->hits_fd = fds[0];
+	return M->hits_fd;
+}
+
+static void
+hits_stop(struct mon *M)
+{
+	if (M->hits_pid > 0) {
+		kill(M->hits_pid, SIGKILL);
+		waitpid(M->hits_pid, NULL, 0);
+		close(M->hits_fd);
+	}
+	M->hits_pid = 0;
+	M->hits_fd = -1;
+	pp_buf_free(&M->hits_out);
+}
+
+void
+mon_hits_read(struct mon *M, double now)
+{
+	char buf[4096];
+	ssize_t r;
+
+	while ((r = read(M->hits_fd, buf, sizeof buf)) > 0)
+		pp_buf_add(&M->hits_out, buf, (size_t)r);
+	if (r != 0 && now - M->hits_at <= 30000)
+		return;                        /* more to come */
+	pp_buf_add(&M->hits_out, "", 1);
+	char *text = M->hits_out.data;
+	if (r != 0) {
+		M->hits_ok = false;
+		snprintf(M->hits_err, sizeof M->hits_err, "the read of the counters took over 30 s");
+	} else if (strncmp(text, "ok\n", 3) == 0) {
+		free_hits(M);
+		size_t n = 0;
+		for (char *l = text + 3; *l; l++)
+			n += *l == '\n';
+		M->hits = pp_xcalloc(n + 1, sizeof *M->hits);
+		for (char *l = text + 3, *nl; *l && (nl = strchr(l, '\n')); l = nl + 1) {
+			char *sp = memchr(l, ' ', (size_t)(nl - l));
+			if (sp == NULL)
+				continue;
+			M->hits[M->nhits].name = pp_xstrndup(l, (size_t)(sp - l));
+			M->hits[M->nhits++].pkts = strtoull(sp + 1, NULL, 10);
+		}
+		M->hits_ok = true;
+		M->hits_err[0] = '\0';
+	} else {
+		M->hits_ok = false;
+		snprintf(M->hits_err, sizeof M->hits_err, "%.250s", strncmp(text, "error ", 6) ? "no answer" : text + 6);
+	}
+	M->hits_every = 500 * (now - M->hits_at);
+	M->hits_read = true;
+	M->last_metrics = 0;               /* the new counters in the text at once */
+	hits_stop(M);
 }
 
 static void
@@ -98,14 +180,15 @@ print_hits(struct mon *M, FILE *f)
 {
 	metric_head(f, "portpilot_mapping_hits_total", "counter", "connections the mapping's DNAT rule "
 	            "forwarded (its packet counter: the first packet of each connection), as portpilot status reads it");
-	for (size_t i = 0; M->hits_ok && i < M->nhits; i++) {
+	for (size_t i = 0; M->hits_ok && i < M->nhits; i++) {   /* none before the first read */
 		fprintf(f, "portpilot_mapping_hits_total{mapping=\"");
 		label(f, M->hits[i].name);
 		fprintf(f, "\"} %llu\n", M->hits[i].pkts);
 	}
 	metric_head(f, "portpilot_hits_read_success", "gauge", "1 when the last read of the kernel's "
 	            "counters worked (0: needs root in the router's namespace, or the rules are not readable)");
-	fprintf(f, "portpilot_hits_read_success %d\n", M->hits_ok);
+	if (M->hits_read)
+		fprintf(f, "portpilot_hits_read_success %d\n", M->hits_ok);
 }
 
 /* Every host of every [ddns NAME] section, from the DDNS updater's state in the state directory. */
@@ -216,9 +299,6 @@ mon_write_metrics(struct mon *M)
 	M->last_metrics = pp_now_ms();
 	if (f == NULL)
 		return;
-	if (M->hits_at == 0 || M->last_metrics - M->hits_at >= (M->hits_every > HITS_MIN_EVERY_MS ?
-	                                                         M->hits_every : HITS_MIN_EVERY_MS))
-		read_hits(M);
 	print_checks(M, f);
 	print_hits(M, f);
 	print_ddns(M, f);
@@ -254,6 +334,7 @@ mon_write_metrics(struct mon *M)
 void
 mon_metrics_free(struct mon *M)
 {
+	hits_stop(M);
 	free_hits(M);
 	mon_blob_put(M->metrics);
 	M->metrics = NULL;

@@ -18,6 +18,7 @@ struct hrow {
 	char state[12], pub[12], cause[32], pub_cause[32];
 	time_t since, pub_since;
 	char *summary, *fix;
+	char resolves_to[46], site_address[46];   /* "dns:HOST" rows: the published name */
 };
 
 static struct {
@@ -108,6 +109,10 @@ parse(char *text)
 			r.summary = pp_xstrdup(buf);
 		if (pp_json_field(l, "fix", buf, len) && strcmp(buf, "null"))
 			r.fix = pp_xstrdup(buf);
+		if (strncmp(r.name, "dns:", 4) == 0) {
+			pp_json_field(l, "resolves_to", r.resolves_to, sizeof r.resolves_to);
+			pp_json_field(l, "site_address", r.site_address, sizeof r.site_address);
+		}
 		if (pp_json_field(l, "public", r.pub, sizeof r.pub)) {
 			r.pub_since = epoch_of(l, "public_since_epoch");
 			if (pp_json_field(l, "public_cause", r.pub_cause, sizeof r.pub_cause) &&
@@ -414,5 +419,30 @@ tui_health_message(const char *name, char *buf, size_t n)
 	         (pub ? r->pub_cause : r->cause)[0] ? ": " : "", pub ? r->pub_cause : r->cause,
 	         !pub && r->summary ? ": " : "", !pub && r->summary ? r->summary : "",
 	         !pub && r->fix ? "; fix: " : "", !pub && r->fix ? r->fix : "");
+	return true;
+}
+
+/* A published name (a [ddns] host, "dns:HOST" in the state) that is down, in a few words for
+ * the file line: "DNS site3.example.net -> 203.0.113.77, not 203.0.113.1"; false if none. */
+bool
+tui_health_dns(char *buf, size_t n)
+{
+	size_t down = 0, first = 0;
+
+	for (size_t i = 0; H.present && i < H.n; i++)
+		if (strncmp(H.rows[i].name, "dns:", 4) == 0 && strcmp(H.rows[i].state, "down") == 0 &&
+		    down++ == 0)
+			first = i;
+	if (down == 0)
+		return false;
+	const struct hrow *r = &H.rows[first];
+	char more[32] = "";
+	if (down > 1)
+		snprintf(more, sizeof more, " (+%zu more)", down - 1);
+	if (strcmp(r->resolves_to, "null") && r->resolves_to[0])
+		snprintf(buf, n, "DNS %s -> %s, not %s%s", r->name + 4, r->resolves_to,
+		         strcmp(r->site_address, "null") ? r->site_address : "?", more);
+	else
+		snprintf(buf, n, "DNS %s does not resolve%s", r->name + 4, more);
 	return true;
 }

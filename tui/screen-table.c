@@ -330,6 +330,10 @@ draw_fileline(struct tui *t, int y)
 		snprintf(line, sizeof line, "  filter: %s", v->filter);
 		x += tui_draw_str(y, x, t->cols - x, TR_KEY, line);
 	}
+	if (tui_health_dns(line + 2, sizeof line - 2)) {     /* the published address is wrong */
+		line[0] = line[1] = ' ';
+		x += tui_draw_str(y, x, t->cols - x, TR_ERROR, line);
+	}
 	if (tui_health_stale(line + 2, sizeof line - 2)) {   /* the Health column shows the past */
 		line[0] = line[1] = ' ';
 		tui_draw_str(y, x, t->cols - x, TR_WARNING, line);

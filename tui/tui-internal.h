@@ -223,6 +223,8 @@ bool tui_health_stale(char *why, size_t n);
 const char *tui_health_cell(const char *name, int w, char *buf, size_t n, enum tui_role *role);
 /* The status line's words for a mapping that is down (cause, summary, fix); false if it is not. */
 bool tui_health_message(const char *name, char *buf, size_t n);
+/* A published name the monitor has down ("DNS site3.example.net -> X, not Y"); false if none. */
+bool tui_health_dns(char *buf, size_t n);
 int tui_health_rank(const char *name); /* for the sort: down 3, public down 2, up 1, else 0 */
 struct tui_pager;
 /* The detail view's Health section: the state now and the last events with their cause. */

@@ -2,8 +2,9 @@
  * The backend interface: what the engine wants per mapping (a neutral model that names no
  * firewall syntax) and the operations every backend (core/backend-*.c) implements. The apply
  * state machine (core/apply-lifecycle.c), status, the probe and the access log speak only this.
- * The iptables backend's own API is in portpilot/backend-iptables.h. A guide for writers of a
- * backend: notes/backend-iface.md in the repository's notes, summarised at struct pp_backend_ops.
+ * The iptables backend's own API is in portpilot/backend-iptables.h. A new backend is one file
+ * defining a struct pp_backend_ops, listed in core/backend.c: the contract of each op is its
+ * comment below.
  */
 #ifndef PORTPILOT_BACKEND_H
 #define PORTPILOT_BACKEND_H
@@ -239,7 +240,7 @@ struct pp_forward_answer {
 };
 
 /*
- * The operations. Conventions (notes/backend-iface.md says more):
+ * The operations. Conventions:
  *  - int returns 0 ok, -1 error with err filled (what failed and the fix); the kernel is left
  *    as it was when an op that changes it fails (commit is atomic: all or nothing).
  *  - What an op returns through a pointer is the caller's, freed with the op named for it

@@ -12,7 +12,8 @@
 #include "portpilot/error.h"
 #include "portpilot/table.h"
 
-/* The fixed list of verdicts (DESIGN.md, "Probe verdicts"). */
+/* The fixed list of verdicts (DESIGN.md, "Probe verdicts"); each has its row in probe/causes.c.
+ * Append only: the order is the table's. */
 enum pp_cause {
 	PP_CAUSE_OK,
 	PP_CAUSE_DISABLED,
@@ -381,5 +382,18 @@ void pp_access_history_free(struct pp_access_history *h);
  */
 int pp_access_follow(struct pp_cli *cli, const char *only, int secs, int group,
                      void (*fn)(const struct pp_access_entry *e, void *arg), void *arg, struct pp_error *err);
+
+/* ---- the cause table (probe/causes.c): one row per cause ---- */
+
+struct pp_cause_info {
+	const char *name;              /* stable: JSON, monitor events, scripts ("host_firewall") */
+	const char *summary;           /* one line: what every verdict of this cause has in common */
+	const char *fix;               /* the fix's shape (the verdict's own fix names rule, port, address) */
+	const char *man;               /* its line in man/portpilot.8 (roff) */
+};
+/* The row of c; NULL when c is out of range or has no row. */
+const struct pp_cause_info *pp_cause_info(enum pp_cause c);
+/* The cause named name, -1 if none. */
+int pp_cause_find(const char *name);
 
 #endif

@@ -22,7 +22,7 @@ state_file() {
 	cat >"$S/monitor-state.json.tmp" <<EOF
 {"updated":$1,"pid":$2,"interval":30,"history":"$S/monitor-history.jsonl","mappings":[
 {"name":"web-1","state":"up","since":null,"since_epoch":$((now - 3600)),"cause":null,"summary":null,"fix":null,"check":"http","detail":"HTTP 200","latency_ms":1.2,"last_check":null,"checks":9,"failures":0},
-{"name":"web-2","state":"$3","since":null,"since_epoch":$down_at,"cause":"not_listening","summary":"nothing listens on 192.168.2.102 port 80 (TCP reset)","fix":"start the service on 192.168.2.102","check":"http","detail":"connect refused","latency_ms":0.4,"last_check":null,"checks":9,"failures":4}
+{"name":"web-2","state":"$3","since":null,"since_epoch":$down_at,"cause":"not_listening","summary":"nothing listens on 192.168.2.102 port 80 (TCP reset)","fix":"start the service on 192.168.2.102","check":"http","detail":"connect refused","latency_ms":0.4,"last_check":null,"checks":9,"failures":4}${4:-}
 ]}
 EOF
 	mv "$S/monitor-state.json.tmp" "$S/monitor-state.json"
@@ -88,6 +88,16 @@ state_file $((now - 1000)) 0 down
 tui_start 110 24 C.UTF-8 -- -f m.ini --state-dir "$S" -c "$pp_tmp/none.conf" tui --offline
 check "old: the file line names its age" wait_for 5 screen_has "old, monitor stalled?"
 check "old (110 columns): web-2 DOWN? since its time" wait_for 5 row_has web-2 "DOWN? since $hm"
+keys q
+
+# A published name the monitor has down: said on the file line (it has no row of its own).
+dns=',
+{"name":"dns:site3.example.net","state":"down","since":null,"since_epoch":'$down_at',"cause":"public_ip_mismatch","summary":"site3.example.net resolves to 203.0.113.77, but the site'"'"'s address is 203.0.113.1","fix":null,"check":"dns","detail":"x","resolves_to":"203.0.113.77","site_address":"203.0.113.1","checks":3,"failures":3}'
+state_file "$(date +%s)" $$ up "$dns"
+tui_start 110 24 C.UTF-8 -- -f m.ini --state-dir "$S" -c "$pp_tmp/none.conf" tui --offline
+check "a published name down: on the file line" wait_for 5 line_has 2 "DNS site3.example.net -> 203.0.113.77, not 203.0.113.1"
+check "... and no row of its own" screen_lacks "dns:site3"
+check "... the mappings' rows as before" row_has web-2 " up "
 keys q
 
 # 60x15: the column is the first to go; the narrow layout stays as it was.

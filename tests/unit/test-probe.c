@@ -611,6 +611,32 @@ static void test_cause_names(void **st)
 		assert_string_equal(pp_cause_name((enum pp_cause)i), want[i]);
 }
 
+/* Every cause has its whole row in the table (probe/causes.c): a name that pp_cause_name and
+ * pp_cause_find agree on, unique and in [a-z_], and a one-line summary, fix and man-page line. */
+static void test_cause_table(void **st)
+{
+	(void)st;
+	for (int c = 0; c < PP_CAUSE__COUNT; c++) {
+		const struct pp_cause_info *i = pp_cause_info((enum pp_cause)c);
+		assert_non_null(i);
+		assert_string_equal(i->name, pp_cause_name((enum pp_cause)c));
+		assert_int_equal(pp_cause_find(i->name), c);
+		assert_int_equal(strspn(i->name, "abcdefghijklmnopqrstuvwxyz_"), strlen(i->name));
+		const char *text[] = { i->summary, i->fix, i->man };
+		for (size_t k = 0; k < 3; k++) {
+			assert_non_null(text[k]);
+			assert_true(strlen(text[k]) > 5);
+			assert_null(strchr(text[k], '\n'));
+		}
+		/* A man line must not read as a roff request. */
+		assert_true(i->man[0] != '.' && i->man[0] != '\'');
+	}
+	assert_null(pp_cause_info(PP_CAUSE__COUNT));
+	assert_string_equal(pp_cause_name(PP_CAUSE__COUNT), "?");
+	assert_int_equal(pp_cause_find("no_such_cause"), -1);
+	assert_int_equal(pp_cause_find(""), -1);
+}
+
 /* The token file is judged on the descriptor that is read: mode, type (a FIFO must not hang). */
 static void test_token_read(void **state)
 {
@@ -714,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_diagnose_presence),
 		cmocka_unit_test(test_diagnose_outside),
 		cmocka_unit_test(test_cause_names),
+		cmocka_unit_test(test_cause_table),
 		cmocka_unit_test(test_token_read),
 		cmocka_unit_test(test_json_field),
 		cmocka_unit_test(test_reflector_tls_load),
