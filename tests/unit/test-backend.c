@@ -70,6 +70,46 @@ test_want_model(void **state)
 	pp_table_free(t);
 }
 
+/* Issue 14.13 in the model: the port list's elements and the hairpin in force per mapping. */
+static void
+test_want_port_list_and_hairpin(void **state)
+{
+	(void)state;
+	struct pp_table *t = load("[site]\nwan_interface = eth0\nlan_interface = eth1\nlan_subnet = 192.168.2.0/24\n"
+	                          "hairpin = yes\n\n"
+	                          "[web]\npublic_port = 8090,8443,9000-9001\ninternal_ip = 192.168.2.101\n"
+	                          "internal_port = 80,443,7000-7001\nhairpin = no\n\n"
+	                          "[same]\npublic_port = 8091,9100\ninternal_ip = 192.168.2.102\n\n"
+	                          "[one]\npublic_port = 22\ninternal_ip = 192.168.2.103\n");
+	struct pp_want w;
+	struct pp_error err;
+	assert_int_equal(pp_want_build(t, 1700000000, &w, &err), 0);
+	const struct pp_want_map *m = &w.maps[0];
+	assert_false(m->hairpin);             /* its own hairpin = no beats the site's yes */
+	assert_int_equal(pp_want_nports(m), 3);
+	struct pp_port_pair p = pp_want_port(m, 2);
+	assert_int_equal(p.pub_lo, 9000);
+	assert_int_equal(p.pub_hi, 9001);
+	assert_int_equal(p.in_lo, 7000);
+	assert_int_equal(p.in_hi, 7001);
+	p = pp_want_port(m, 0);               /* element 0 is the range fields */
+	assert_int_equal(p.pub_lo, m->pub_lo);
+	assert_int_equal(p.in_lo, 80);
+	m = &w.maps[1];
+	assert_true(m->hairpin);              /* the site's default */
+	assert_int_equal(pp_want_nports(m), 2);
+	p = pp_want_port(m, 1);               /* internal_port left out: the same ports */
+	assert_int_equal(p.pub_lo, 9100);
+	assert_int_equal(p.in_lo, 9100);
+	assert_int_equal(pp_want_nports(&w.maps[2]), 1);
+	/* a model built by hand without a list is its one range */
+	struct pp_want_map h = { .pub_lo = 5, .pub_hi = 6, .in_lo = 15, .in_hi = 16 };
+	assert_int_equal(pp_want_nports(&h), 1);
+	assert_int_equal(pp_want_port(&h, 0).in_hi, 16);
+	pp_want_free(&w);
+	pp_table_free(t);
+}
+
 static void
 test_want_refuses_bad_site(void **state)
 {
@@ -137,6 +177,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_want_model),
+		cmocka_unit_test(test_want_port_list_and_hairpin),
 		cmocka_unit_test(test_want_refuses_bad_site),
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_plan_carries_counters),
