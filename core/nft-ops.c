@@ -521,13 +521,10 @@ skel_missing(const struct pp_strv *a, const struct pp_strv *b, const char *what,
 static void
 layout_lines(const struct pp_nft_state *want, const struct pp_nft_state *live, char ***out, size_t *n)
 {
-	if (!want->present)
+	/* No table (never applied, or deleted whole): every mapping reads missing and the dry run
+	   writes the table new; no layout line, as the iptables backend says it with no PP- chain. */
+	if (!want->present || !live->present)
 		return;
-	if (!live->present) {
-		*out = pp_xrealloc(*out, (*n + 1) * sizeof **out);
-		(*out)[(*n)++] = pp_xstrdup("table inet " PP_NFT_TABLE " is missing");
-		return;
-	}
 	skel_missing(&want->skel, &live->skel, "missing", out, n);
 	skel_missing(&live->skel, &want->skel, "unexpected", out, n);
 }
@@ -587,7 +584,7 @@ nft_diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 	const struct pp_nft_state *l = live_or_none(live, &none);
 	char **lay = NULL;
 	size_t nlay = 0;
-	/* the plan's layout lines, in status's words (the table missing is said below) */
+	/* the plan's layout lines, in status's words (a table not there yet is said below) */
 	if (l->present)
 		layout_lines(S(want), l, &lay, &nlay);
 	if (!l->present)

@@ -30,6 +30,9 @@ rows() { [ "$(states)" = "$1" ] || { echo "# rows: $(states), want $1"; return 1
 ruleset_drifted() { pp status --json | jq -e '.ruleset == "drifted" and (.ruleset_drift | length) > 0' >/dev/null; }
 
 lab_seed_table "$T"
+# Never applied: every mapping missing, and the dry run writes them all.
+check "never applied: rows missing" rows missing,missing,missing
+check "never applied: status and the dry run agree" agree
 check "apply" ppq apply
 check "in sync: rows" rows in_sync,in_sync,in_sync
 check "in sync: status and the dry run agree" agree clean
