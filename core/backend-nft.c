@@ -856,7 +856,7 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 	}
 	char *copy = pp_xstrdup(listing), *save = NULL;
 	char fam[8] = "", tab[64] = "", chain[64] = "";
-	bool docker_user = false, docker_user_ours = false;
+	bool docker_user = false, docker_user_ours = false, forward_ours = false;
 	struct pp_nft_blocker cur = { 0 };
 	bool in_base = false;
 	size_t cap = 0;
@@ -912,10 +912,12 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 			continue;
 		}
 		/* portpilot's accept, as nft shows iptables-nft's translation of it (the comment is not shown) */
-		if (strcmp(fam, "ip") == 0 && strcmp(tab, "filter") == 0 && strcmp(chain, "DOCKER-USER") == 0 &&
+		if (strcmp(fam, "ip") == 0 && strcmp(tab, "filter") == 0 &&
 		    (strstr(s, "pp:forward") || (strstr(s, OWN_MARK " == " OWN_MARK) && strstr(s, "ct status dnat") &&
-		                                 strstr(s, "accept"))))
-			docker_user_ours = true;
+		                                 strstr(s, "accept")))) {
+			docker_user_ours |= strcmp(chain, "DOCKER-USER") == 0;
+			forward_ours |= strcmp(chain, "FORWARD") == 0;
+		}
 		if (in_base && rule_drops(s))
 			cur.drop_rules++;
 	}
@@ -923,13 +925,15 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 	free(own);
 	for (size_t i = 0; i < *n; i++) {
 		struct pp_nft_blocker *b = &(*v)[i];
-		bool docker = docker_user && strcmp(b->family, "ip") == 0 && strcmp(b->table, "filter") == 0 &&
-		              strcmp(b->chain, "FORWARD") == 0;
-		b->docker = docker;
-		b->handled = docker && docker_user_ours;
-		if (docker)
-			snprintf(b->fix, sizeof b->fix, "Docker's FORWARD consults DOCKER-USER first: portpilot's accept "
-			         "for its flows goes there (iptables -I DOCKER-USER ... -m comment --comment pp:forward)");
+		/* iptables-nft's FORWARD (the user's rules, ufw, Docker): the commit puts portpilot's
+		   accept at its top, and into DOCKER-USER, as the iptables backend hooks PP-FWD there */
+		bool ipt = strcmp(b->family, "ip") == 0 && strcmp(b->table, "filter") == 0 && strcmp(b->chain, "FORWARD") == 0;
+		b->docker = ipt;
+		b->handled = ipt && (forward_ours || (docker_user && docker_user_ours));
+		if (ipt)
+			snprintf(b->fix, sizeof b->fix, "iptables-nft's FORWARD%s: portpilot's accept for its flows goes at "
+			         "its top (iptables -I FORWARD 1 ... -m comment --comment pp:forward)%s",
+			         docker_user ? " (Docker's)" : "", docker_user ? " and into DOCKER-USER" : "");
 		else
 			snprintf(b->fix, sizeof b->fix, "add an accept for portpilot's flows ahead of the drop in %s %s %s: "
 			         "ct mark & " OWN_MARK " == " OWN_MARK " ct status dnat accept (or the tool's own "

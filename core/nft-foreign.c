@@ -126,6 +126,24 @@ pp_nft_foreign_free(struct pp_nft_foreign *f)
 	free(f);
 }
 
+bool
+pp_nft_foreign_chain(const struct pp_nft_foreign *f, const char *fam, const char *table, const char *chain,
+                     bool *accept_ours)
+{
+	*accept_ours = false;
+	for (size_t i = 0; f && i < f->n; i++) {
+		const struct fchain *c = &f->c[i];
+		if (strcmp(c->fam, fam) != 0 || strcmp(c->table, table) != 0 || strcmp(c->name, chain) != 0)
+			continue;
+		/* portpilot's accept, as nft shows iptables-nft's translation of it (no comment shown) */
+		for (size_t j = 0; j < c->n; j++)
+			*accept_ours |= strstr(c->rules[j], "0x10000000 == 0x10000000") && strstr(c->rules[j], "ct status dnat") &&
+			                strstr(c->rules[j], "accept");
+		return true;
+	}
+	return false;
+}
+
 /* The new flow a rule is judged against. */
 struct flow {
 	bool prerouting;                /* before the DNAT: daddr is the public address, dport the public port */
@@ -410,6 +428,10 @@ pp_nft_foreign_first(const struct pp_nft_foreign *f, const struct pp_foreign_que
 			const struct fchain *c = &f->c[i];
 			if (strcmp(c->hook, "forward") != 0 || strcmp(c->type, "filter") != 0)
 				continue;
+			bool docker = strcmp(c->fam, "ip") == 0 && strcmp(c->table, "filter") == 0 &&
+			              strcmp(c->name, "FORWARD") == 0;
+			if (docker && docker_handled)
+				continue;           /* the commit puts portpilot's accept at its top */
 			const char *rule = NULL;
 			char path[128] = "", to[96] = "";
 			enum verdict v = walk(f, c, &fwd, 0, &rule, path, sizeof path, to, sizeof to);
@@ -417,9 +439,7 @@ pp_nft_foreign_first(const struct pp_nft_foreign *f, const struct pp_foreign_que
 				hit_fill(hit, PP_FOREIGN_DROP, c, path, rule, "", false);
 				return 1;
 			}
-			bool docker = strcmp(c->fam, "ip") == 0 && strcmp(c->table, "filter") == 0 &&
-			              strcmp(c->name, "FORWARD") == 0 && find_chain(f, c, "DOCKER-USER");
-			if (policy && v != V_ACCEPT && c->policy_drop && !(docker && docker_handled)) {
+			if (policy && v != V_ACCEPT && c->policy_drop) {
 				snprintf(path, sizeof path, "%s", c->name);
 				hit_fill(hit, PP_FOREIGN_DROP, c, path, "policy drop", "", false);
 				return 1;

@@ -1,7 +1,10 @@
 /* The nftables backend behind struct pp_backend_ops: status, diff, snapshots, coexistence, the access log. */
 #include <nftables/libnftables.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "portpilot/backend-iptables.h"
 #include "portpilot/nft.h"
@@ -9,7 +12,16 @@
 
 #define LOG_TABLE "portpilot_log"       /* the access log's copies: a table of its own, outside the layout */
 #define DOCKER_TAG "pp:forward"
-#define DOCKER_FACT "# portpilot: accept in DOCKER-USER\n"
+/*
+ * iptables-nft's chains that get portpilot's accept at their top, as the iptables backend
+ * inserts its PP-FWD jump there: FORWARD (the user's own rules, ufw) and Docker's DOCKER-USER.
+ * An accept in portpilot's own table does not end them: every base chain on the hook runs.
+ */
+enum { HOOK_FORWARD, HOOK_DOCKER, HOOK__N };
+static const char *const hook_chain[HOOK__N] = { "FORWARD", "DOCKER-USER" };
+/* facts written right after a commit that put the accept there (the cached read) */
+static const char *const hook_fact[HOOK__N] = { "# portpilot: accept in FORWARD\n",
+                                                "# portpilot: accept in DOCKER-USER\n" };
 /* Docker's DOCKER-USER is iptables-nft's: a native nft rule there would make iptables-nft (and so
    Docker) refuse the whole table ("incompatible"), so the accept goes in through iptables-nft. */
 #define DOCKER_MATCH "-m", "connmark", "--mark", "0x10000000/0x10000000", "-m", "conntrack", "--ctstate", \
@@ -21,14 +33,14 @@ struct nft_view {
 	struct pp_nft_blocker *blk;
 	size_t nblk;
 	struct pp_nft_foreign *fr;      /* their chains, for the walk of one mapping's flow */
-	bool docker_user;               /* ip filter DOCKER-USER exists */
-	bool docker_ours;               /* portpilot's accept is in it */
+	bool has[HOOK__N];              /* ip filter has FORWARD / DOCKER-USER (iptables-nft's) */
+	bool ours[HOOK__N];             /* portpilot's accept is in it */
 };
 
 /* b->priv */
 struct nft_be {
-	bool docker_user;               /* from the last read: commit keeps an accept there */
-	bool docker_ours;               /* and it is there already */
+	bool has[HOOK__N];              /* from the last read: commit keeps an accept there */
+	bool ours[HOOK__N];             /* and it is there already */
 	bool want_present;              /* the last plan's target has portpilot's table */
 };
 
@@ -107,12 +119,11 @@ view_of(char *text)
 		v->blk = NULL;
 		v->nblk = 0;
 	}
-	v->docker_user = strstr(text, "chain DOCKER-USER {") != NULL;
-	for (size_t i = 0; i < v->nblk; i++)
-		v->docker_ours |= v->blk[i].docker && v->blk[i].handled;
-	/* facts written right after a commit that put the accept there (the cached read) */
-	v->docker_ours |= strncmp(text, DOCKER_FACT, strlen(DOCKER_FACT)) == 0;
 	v->fr = pp_nft_foreign_parse(text);
+	for (int h = 0; h < HOOK__N; h++) {
+		v->has[h] = pp_nft_foreign_chain(v->fr, "ip", "filter", hook_chain[h], &v->ours[h]);
+		v->ours[h] |= strstr(text, hook_fact[h]) != NULL;
+	}
 	return v;
 }
 
@@ -166,8 +177,8 @@ nft_read(struct pp_backend *b, struct pp_live *live, struct pp_error *err)
 	live->own = (struct pp_be_state *)own;
 	live->view = v;
 	if (b->priv) {
-		((struct nft_be *)b->priv)->docker_user = v->docker_user;
-		((struct nft_be *)b->priv)->docker_ours = v->docker_ours;
+		memcpy(((struct nft_be *)b->priv)->has, v->has, sizeof v->has);
+		memcpy(((struct nft_be *)b->priv)->ours, v->ours, sizeof v->ours);
 	}
 	return 0;
 }
@@ -502,7 +513,10 @@ nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 	p->hooks_changed = np.full;
 	/* Docker's DOCKER-USER lacks portpilot's accept (or holds a stale one): a commit is due even
 	   when the table itself is as wanted ("table" alone is a no-op transaction) */
-	if (be && be->docker_user && be->docker_ours != S(want)->present) {
+	bool due = false;
+	for (int h = 0; be && h < HOOK__N; h++)
+		due |= be->has[h] && be->ours[h] != S(want)->present;
+	if (due) {
 		if (!p->restore)
 			p->restore = pp_xstrdup(S(want)->present ? "table inet " PP_NFT_TABLE "\n"
 			                        : "table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n");
@@ -613,16 +627,43 @@ nft_test(struct pp_backend *b, const struct pp_plan *p, bool always, struct pp_e
 	return always && p->restore ? pp_nft_run(p->restore, true, NULL, err) : 0;
 }
 
-/* Keep (or take out) the accept for portpilot's flows in Docker's DOCKER-USER. */
+/* Keep (or take out) the accept for portpilot's flows at the top of iptables-nft's chain. */
 static void
-docker_accept(bool on)
+ipt_accept(const char *chain, bool on)
 {
-	char *check[] = { "iptables-nft", "-w", "-C", "DOCKER-USER", DOCKER_MATCH, NULL };
+	char *check[] = { "iptables-nft", "-w", "-C", (char *)chain, DOCKER_MATCH, NULL };
 	bool there = pp_run(check, NULL, NULL, NULL) == 0;
 	if (there == on)
 		return;
-	char *edit[] = { "iptables-nft", "-w", on ? "-I" : "-D", "DOCKER-USER", DOCKER_MATCH, NULL };
-	pp_run(edit, NULL, NULL, NULL);
+	char *add[] = { "iptables-nft", "-w", "-I", (char *)chain, "1", DOCKER_MATCH, NULL };
+	char *del[] = { "iptables-nft", "-w", "-D", (char *)chain, DOCKER_MATCH, NULL };
+	pp_run(on ? add : del, NULL, NULL, NULL);
+}
+
+static void
+ipt_hooks(const struct nft_be *be, bool on)
+{
+	for (int h = 0; be && h < HOOK__N; h++)
+		if (be->has[h])
+			ipt_accept(hook_chain[h], on);
+}
+
+/* PORTPILOT_NFT_FAULT_FILE (tests): take the file by rename, so only the first commit (not the
+   rollback timer's) acts, and read its mode: before-kill, after-kill, after-hup, fail. */
+static void
+fault_mode(char *mode, size_t n)
+{
+	const char *f = getenv("PORTPILOT_NFT_FAULT_FILE");
+	if (!f || !*f)
+		return;
+	char *taken = pp_xasprintf("%s.%d", f, (int)getpid());
+	if (rename(f, taken) == 0) {
+		char *t = pp_read_file(taken, NULL);
+		if (t)
+			snprintf(mode, n, "%.*s", (int)strcspn(t, "\n"), t);
+		free(t);
+	}
+	free(taken);
 }
 
 static int
@@ -634,21 +675,29 @@ nft_commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), v
 	if (during)
 		during(arg);
 	/* Tests: PORTPILOT_NFT_FAULT=commit makes the kernel refuse the transaction (a duplicate
-	   create), as a PATH wrapper makes iptables-restore fail for the iptables backend. */
-	const char *fault = getenv("PORTPILOT_NFT_FAULT");
+	   create), as a PATH wrapper makes iptables-restore fail for the iptables backend; the
+	   one-shot PORTPILOT_NFT_FAULT_FILE does what the wrappers of test-apply-kill do. */
+	char mode[16] = "";
+	fault_mode(mode, sizeof mode);
+	if (strcmp(mode, "before-kill") == 0)
+		raise(SIGKILL);
+	const char *fault = strcmp(mode, "fail") == 0 ? "commit" : getenv("PORTPILOT_NFT_FAULT");
 	char *text = fault && strcmp(fault, "commit") == 0
 	           ? pp_xasprintf("%screate element inet " PP_NFT_TABLE " restricted { tcp . 0 }\n"
 	                          "create element inet " PP_NFT_TABLE " restricted { tcp . 0 }\n", p->restore)
 	           : NULL;
 	int rc = pp_nft_run(text ? text : p->restore, false, NULL, err);
 	free(text);
+	if (strcmp(mode, "after-kill") == 0)
+		raise(SIGKILL);
+	if (strcmp(mode, "after-hup") == 0)
+		raise(SIGHUP);
 	if (rc < 0)
 		return -1;
-	/* As the iptables backend hooks PP-FWD into DOCKER-USER: Docker's FORWARD drop would
+	/* As the iptables backend hooks PP-FWD into FORWARD and DOCKER-USER: their drops would
 	   otherwise drop what portpilot's forward chain accepts (nftables runs every base chain). */
 	struct nft_be *be = b->priv;
-	if (be && be->docker_user)
-		docker_accept(be->want_present);
+	ipt_hooks(be, be && be->want_present);
 	return 0;
 }
 
@@ -666,8 +715,12 @@ nft_facts(struct pp_backend *b, const struct pp_live *live, const struct pp_plan
 	(void)p;
 	const struct nft_view *v = live->view;
 	const struct nft_be *be = b->priv;
-	bool ours = be && be->docker_user && be->want_present;
-	return pp_xasprintf("%s%s", ours ? DOCKER_FACT : "", v && v->text ? v->text : "");
+	struct pp_buf f = { 0 };
+	for (int h = 0; be && h < HOOK__N; h++)
+		if (be->has[h] && be->want_present)
+			pp_buf_addstr(&f, hook_fact[h]);
+	pp_buf_addstr(&f, v && v->text ? v->text : "");
+	return f.data;
 }
 
 static int
@@ -683,8 +736,9 @@ nft_adopt(struct pp_backend *b, char *own, char *facts, struct pp_live *live, st
 	live->own = s;
 	live->view = view_of(facts ? facts : pp_xstrdup(""));
 	if (b->priv) {
-		((struct nft_be *)b->priv)->docker_user = ((struct nft_view *)live->view)->docker_user;
-		((struct nft_be *)b->priv)->docker_ours = ((struct nft_view *)live->view)->docker_ours;
+		const struct nft_view *v = live->view;
+		memcpy(((struct nft_be *)b->priv)->has, v->has, sizeof v->has);
+		memcpy(((struct nft_be *)b->priv)->ours, v->ours, sizeof v->ours);
 	}
 	return 0;
 }
@@ -837,11 +891,12 @@ nft_checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 		const struct pp_nft_blocker *k = &v->blk[i];
 		if (k->handled)
 			continue;
-		if (k->docker)
+		if (k->docker && (k->policy_drop || k->drop_rules))
 			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
-			                "nftables: %s %s %s (Docker, forward hook, priority %d) drops by policy what "
-			                "portpilot's own table accepts; the apply puts an accept for portpilot's flows "
-			                "into DOCKER-USER, which it consults first", k->family, k->table, k->chain, k->prio);
+			                "nftables: %s %s %s (iptables-nft, forward hook, priority %d) drops what portpilot's "
+			                "own table accepts; the apply puts an accept for portpilot's flows at its top%s",
+			                k->family, k->table, k->chain, k->prio,
+			                strstr(k->fix, "DOCKER-USER") ? " and into DOCKER-USER" : "");
 		else if (k->policy_drop)
 			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
 			                "nftables: %s %s %s (forward hook, priority %d) has policy drop: in nftables an "
@@ -967,9 +1022,9 @@ nft_remove_all(struct pp_backend *b, struct pp_error *err)
 	if (pp_nft_run("table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n"
 	               "table inet " LOG_TABLE "\ndelete table inet " LOG_TABLE "\n", false, NULL, err) < 0)
 		return -1;
-	struct nft_be *be = b->priv;
-	if (be && be->docker_user)
-		docker_accept(false);
+	/* opened for this alone (a switch to another backend): no read told where the accepts are */
+	for (int h = 0; h < HOOK__N; h++)
+		ipt_accept(hook_chain[h], false);
 	return 0;
 }
 

@@ -103,7 +103,8 @@ struct pp_nft_blocker {
 	int prio;
 	bool policy_drop;               /* the chain's policy is drop */
 	size_t drop_rules;              /* rules in it ending in drop or reject */
-	bool docker;                    /* Docker's FORWARD with DOCKER-USER: portpilot's commit puts an accept there */
+	bool docker;                    /* iptables-nft's ip filter FORWARD (Docker's, ufw's, the user's): portpilot's
+	                                   commit puts its accept at its top (and into DOCKER-USER) */
 	bool handled;                   /* portpilot's accept sits in a chain this one consults (DOCKER-USER) */
 	char fix[512];                  /* what to do, in words */
 };
@@ -112,6 +113,10 @@ int pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, s
 
 /* ---- other tables' rules in a mapping's way (core/nft-foreign.c) ---- */
 struct pp_nft_foreign;
+/* Does family/table hold chain, and portpilot's accept in it? */
+bool pp_nft_foreign_chain(const struct pp_nft_foreign *f, const char *fam, const char *table, const char *chain,
+                          bool *accept_ours);
+struct pp_nft_foreign;
 /* The chains of other tables from their listing (portpilot's own left out by the caller). */
 struct pp_nft_foreign *pp_nft_foreign_parse(const char *listing);
 void pp_nft_foreign_free(struct pp_nft_foreign *f);
@@ -119,8 +124,8 @@ void pp_nft_foreign_free(struct pp_nft_foreign *f);
  * The first foreign rule that takes q's new connections before portpilot's DNAT (a nat
  * prerouting chain at priority dstnat or before, with a dnat/redirect for the public port) or
  * drops them on the forward hook (any table: a drop or reject that meets the flow, or the
- * chain's policy drop, with policy, when nothing in it accepted the flow first; Docker's
- * FORWARD counts as accepting when docker_handled). Rules it cannot judge (source addresses,
+ * chain's policy drop, with policy, when nothing in it accepted the flow first; iptables-nft's
+ * ip filter FORWARD is passed over when docker_handled: the commit puts the accept at its top). Rules it cannot judge (source addresses,
  * sets) are passed over; jumps within a table are followed. 1 and *hit, 0 none, -1 f NULL.
  */
 int pp_nft_foreign_first(const struct pp_nft_foreign *f, const struct pp_foreign_query *q, bool docker_handled,

@@ -11,7 +11,11 @@ pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
 ppq() { pp "$@" >/dev/null 2>&1; }
 waits() ( wait_for "$@" )   # a subshell: lib.sh's check and wait_for share a variable
 pub=http://$LAB_PUBLIC_IP
-rules() { ip netns exec "$R" iptables-save | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//'; }
+if lab_nft; then
+	rules() { ip netns exec "$R" nft list ruleset | sed 's/counter packets [0-9]* bytes [0-9]*/counter/g'; }
+else
+	rules() { ip netns exec "$R" iptables-save | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//'; }
+fi
 same_as_a() { rules >"$pp_tmp/now" && cmp -s "$pp_tmp/state-A" "$pp_tmp/now"; }
 point() { sed -i "/^\[web-1\]/,/^internal_ip/s/^internal_ip .*/internal_ip   = $1/" "$T"; }
 lab_seed_table "$T"
@@ -40,7 +44,12 @@ exec "\$real" "\$@"
 EOF
 chmod +x "$bin/wrap"
 for v in nft legacy; do ln -s wrap "$bin/iptables-$v-restore"; done
-wpp() { ip netns exec "$R" env PATH="$bin:$PATH" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
+# nftables commits in the process (libnftables): its one-shot fault file does what the wrappers do
+if lab_nft; then
+	wpp() { ip netns exec "$R" env PORTPILOT_NFT_FAULT_FILE="$pp_tmp/mode" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
+else
+	wpp() { ip netns exec "$R" env PATH="$bin:$PATH" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
+fi
 deadline() { sed -n 's/^deadline=//p' "$S/pending"; }
 past() { [ "$(date +%s)" -ge "$1" ]; }
 at_exit "kill_timer '$S' 2>/dev/null"
@@ -75,7 +84,9 @@ echo after-hup >"$pp_tmp/mode"
 wpp apply --confirm 3 >/dev/null 2>&1
 check "the hang-up came during the commit" test ! -e "$pp_tmp/mode"
 # The hang-up waits until the apply has recorded what it wrote, then ends it.
-check "the apply recorded the new ruleset before the hang-up ended it" grep -q '192.168.2.102:80' "$S/applied.rules"
+new_rec='192.168.2.102:80'
+lab_nft && new_rec='192.168.2.102 . 80'
+check "the apply recorded the new ruleset before the hang-up ended it" grep -q "$new_rec" "$S/applied.rules"
 check "the record is complete (not armed)" sh -c "! grep -q armed '$S/pending'"
 check "the change is in force" body_is "$LAB_INET" "$pub:8080/" srv-102
 check "the change rolls back by the deadline" waits 8 same_as_a

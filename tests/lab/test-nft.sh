@@ -162,7 +162,7 @@ table ip filter {
 }
 EOF
 check "a foreign forward policy drop blocks the mapping" no_answer "$LAB_INET" "$pub:8080/"
-check "blockers: the chain is named, with its policy" sh -c "ip netns exec $R $PORTPILOT nft blockers | grep -q '^ip filter FORWARD: forward hook, priority 0, policy drop, 0 drop rule(s): Docker'"
+check "blockers: the chain is named, with its policy" sh -c "ip netns exec $R $PORTPILOT nft blockers | grep -q '^ip filter FORWARD: forward hook, priority 0, policy drop, 0 drop rule(s): iptables-nft.s FORWARD (Docker.s)'"
 check "blockers: portpilot's own forward chain is not one" sh -c "! ip netns exec $R $PORTPILOT nft blockers | grep -q '^inet portpilot'"
 ip netns exec "$R" nft delete table ip filter
 
@@ -223,8 +223,14 @@ ip netns exec "$R" iptables -A FORWARD -j DOCKER-USER
 ip netns exec "$R" iptables -P FORWARD DROP
 check "Docker's policy drop blocks what portpilot's table accepts" no_answer "$LAB_INET" "$pub:8080/"
 check "status says blocked by the policy" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S status | grep -A1 '^web-1  *blocked ' | grep -q 'FORWARD: \"policy drop\"'"
-check "apply handles it through DOCKER-USER, and says so" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S apply 2>&1 | grep -q 'the apply puts an accept for portpilot.s flows into DOCKER-USER'"
+check "apply handles it through DOCKER-USER, and says so" sh -c "ip netns exec $R env PORTPILOT_BACKEND=nftables $PORTPILOT -f $T --state-dir $S apply 2>&1 | grep -q 'the apply puts an accept for portpilot.s flows at its top and into DOCKER-USER'"
 check "the accept is in DOCKER-USER (iptables-nft's form: iptables still reads the table)" sh -c "ip netns exec $R iptables -S DOCKER-USER | grep -q -- '--ctstate DNAT -m comment --comment .*pp:forward.* -j ACCEPT'"
+check "and at the top of FORWARD, as the iptables backend's hook" sh -c "ip netns exec $R iptables -S FORWARD | grep -m1 -- '^-A FORWARD' | grep -q 'pp:forward.* -j ACCEPT'"
 check "mappings work again next to Docker's policy" body_is "$LAB_INET" "$pub:8080/" srv-101
 check "status: in_sync, not blocked" clean
+# Back to no table: portpilot's accepts leave iptables-nft's chains too.
+printf '[site]\nwan_interface = eth0\nlan_interface = eth1\n' >"$pp_tmp/none.ini"
+ip netns exec "$R" env PORTPILOT_BACKEND=iptables "$PORTPILOT" -f "$pp_tmp/none.ini" --state-dir "$S" apply >"$pp_tmp/sw" 2>&1
+check "switching to iptables removes table inet portpilot" sh -c "! ip netns exec $R nft list tables | grep -q 'inet portpilot$'"
+check "and portpilot's accepts from FORWARD and DOCKER-USER" sh -c "! ip netns exec $R iptables -S | grep -q 'pp:forward'"
 pp_done

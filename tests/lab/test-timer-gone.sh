@@ -32,7 +32,11 @@ check "apply is refused while the change is unconfirmed" test $rc = 1
 check "apply says the timer is gone and what to run" grep -q 'rollback timer (pid [0-9]*) .*is gone.*portpilot confirm to keep' "$pp_tmp/out"
 
 # Someone changes portpilot's rules meanwhile: confirm must not persist what is not in force.
-ip netns exec "$R" iptables -t nat -D PP-DT-1-65535 1
+if lab_nft; then
+	ip netns exec "$R" nft delete element inet portpilot dnat_to '{ tcp . 8080 }'
+else
+	ip netns exec "$R" iptables -t nat -D PP-DT-1-65535 1
+fi
 cp "$S/confirmed.rules" "$pp_tmp/confirmed-before"
 pp confirm >"$pp_tmp/out" 2>&1; rc=$?
 check "confirm of a ruleset the kernel lost is refused" test $rc = 1
