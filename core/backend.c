@@ -88,14 +88,13 @@ pp_want_free(struct pp_want *w)
 	memset(w, 0, sizeof *w);
 }
 
-/* "WHERE: " before err's message. */
+/* head + ": " before err's message (head: where the name came from, the file and line). */
 static int
-where(struct pp_error *err, const char *fmt, const char *a, int line)
+where(struct pp_error *err, const char *head)
 {
-	char msg[sizeof err->msg], head[200];
+	char msg[sizeof err->msg];
 	snprintf(msg, sizeof msg, "%s", err->msg);
-	snprintf(head, sizeof head, fmt, a, line);
-	return pp_error_set(err, "%s: %.900s", head, msg);
+	return pp_error_set(err, "%.200s: %.800s", head, msg);
 }
 
 static const struct pp_backend_ops *const backends[] = {
@@ -174,15 +173,18 @@ pp_backend_open_for(struct pp_backend *b, const struct pp_table *t, struct pp_er
 	const char *v = t ? t->site.val[PP_S_BACKEND] : NULL;
 	int line = t ? t->site.key_line[PP_S_BACKEND] : 0;
 	if (v && *v && strcmp(v, "auto") != 0) {
-		if (pp_backend_open_named(b, v, err) < 0)
-			return where(err, "%s:%d: [site] backend", t->path ? t->path : "table", line);
+		if (pp_backend_open_named(b, v, err) < 0) {
+			char head[200];
+			snprintf(head, sizeof head, "%.160s:%d: [site] backend", t->path ? t->path : "table", line);
+			return where(err, head);
+		}
 		snprintf(b->why, sizeof b->why, "[site] backend = %s", v);
 		return 0;
 	}
 	/* What auto means can be set from outside (the lab suites pin one, benches compare). */
 	if (env && *env && strcmp(env, "auto") != 0) {
 		if (pp_backend_open_named(b, env, err) < 0)
-			return where(err, "PORTPILOT_BACKEND=%.20s%.0d", env, 0);
+			return where(err, "PORTPILOT_BACKEND (environment)");
 		snprintf(b->why, sizeof b->why, "PORTPILOT_BACKEND=%s in place of auto", env);
 		return 0;
 	}
