@@ -47,8 +47,8 @@ field(const char *line, const char *key, int k, char *out, size_t sz)
 	return false;
 }
 
-static int
-cmp_flush(const void *a, const void *b)
+int
+pp_flush_cmp(const void *a, const void *b)
 {
 	const struct pp_flush *x = a, *y = b;
 	if (x->proto != y->proto)
@@ -109,7 +109,7 @@ pp_conntrack_flush(struct pp_plan *p)
 	size_t n = p->nflush;
 	struct pp_flush *f = pp_xcalloc(n + 1, sizeof *f);
 	memcpy(f, p->flush, n * sizeof *f);
-	qsort(f, n, sizeof *f, cmp_flush);
+	qsort(f, n, sizeof *f, pp_flush_cmp);
 	char local[16][INET_ADDRSTRLEN];
 	size_t nlocal = local_addrs(local, 16);
 	char *out = pp_read_file("/proc/self/net/nf_conntrack", NULL);

@@ -188,17 +188,6 @@ commits(const char *restore)
 	return n;
 }
 
-static bool
-same_chain(const struct pp_chain *a, const struct pp_chain *b)
-{
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->rules[i], b->rules[i]) != 0)
-			return false;
-	return true;
-}
-
 /* "-A X ... -c P B -j ..." (iptables -v -S) -> the rule as iptables-save prints it, and P, B. */
 static bool
 uncount(const char *line, char *rule, size_t n, unsigned long long *pk, unsigned long long *by)
@@ -236,7 +225,7 @@ fill_counters(struct pp_backend *b, const struct pp_ruleset *want, struct pp_rul
 		bool tagged = false;
 		for (size_t j = 0; j < l->n && !tagged; j++)
 			tagged = strstr(l->rules[j], "--comment \"pp:") != NULL;
-		if (l->pkts || !tagged || (w && same_chain(w, l)))
+		if (l->pkts || !tagged || (w && pp_chain_same(w, l)))
 			continue;
 		char *out = NULL, *argv[] = { IPT(b)->cmd, "-t", (char *)tn[l->table], "-v", "-S", l->name, NULL };
 		if (pp_run(argv, NULL, &out, NULL) == 0) {

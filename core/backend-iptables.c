@@ -454,12 +454,7 @@ check_foreign(const struct pp_want *t, const struct pp_foreign *fr, struct pp_fi
 		}
 		if (!hit)
 			continue;
-		char *w = pp_foreign_words(&h);
-		pp_findings_add(out, PP_WARNING, m->line, m->name, NULL,
-		                "remove or narrow that rule, or give the mapping another public_port (portpilot "
-		                "never changes another tool's rules)",
-		                "%s: %s, before portpilot's rules", h.kind == PP_FOREIGN_DNAT ? "shadowed" : "blocked", w);
-		free(w);
+		pp_foreign_finding(out, m->line, m->name, &h);
 		shown++;
 	}
 }

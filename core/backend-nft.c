@@ -162,19 +162,6 @@ sources(const struct pp_want *w, const struct pp_want_map *m, struct pp_cidr *ou
 	return k;
 }
 
-static char *
-put_u(char *p, unsigned v)
-{
-	char d[10];
-	int n = 0;
-	do
-		d[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n)
-		*p++ = d[--n];
-	return p;
-}
-
 /* Every element carries the mapping's tag as its comment: status, diff and expiry read it back. */
 static void
 mapping_elements(const struct pp_want *w, const struct hp *h, const struct pp_want_map *m,
@@ -200,12 +187,12 @@ mapping_elements(const struct pp_want *w, const struct hp *h, const struct pp_wa
 		for (unsigned p = pp->pub_lo; p <= pp->pub_hi; p++) {
 			char *e = pp_xmalloc(3 + 3 + 5 + 10 + tl + 4 + il + 3 + 5 + 1), *q = e;
 			memcpy(q, pn, 3);
-			q = put_u((char *)memcpy(q + 3, " . ", 3) + 3, p);
+			q = pp_put_uint((char *)memcpy(q + 3, " . ", 3) + 3, p);
 			q = (char *)memcpy(q, " comment \"", 10) + 10;
 			q = (char *)memcpy(q, tag, tl) + tl;
 			q = (char *)memcpy(q, "\" : ", 4) + 4;
 			q = (char *)memcpy(q, ip, il) + il;
-			q = put_u((char *)memcpy(q, " . ", 3) + 3, pp->in_lo + (p - pp->pub_lo));
+			q = pp_put_uint((char *)memcpy(q, " . ", 3) + 3, pp->in_lo + (p - pp->pub_lo));
 			*q = '\0';
 			strv_add(&s->el[PP_NFT_DNAT], e);
 		}
@@ -863,35 +850,6 @@ pp_nft_counter(const struct pp_nft_state *live, const struct pp_mapping *m, unsi
 
 /* ---- other tables on the forward hook ---- */
 
-/* "filter", "filter - 10", "-5": the number. */
-static int
-prio_value(const char *s)
-{
-	static const struct {
-		const char *n;
-		int v;
-	} named[] = { { "raw", -300 }, { "mangle", -150 }, { "dstnat", -100 }, { "filter", 0 }, { "security", 50 },
-	              { "srcnat", 100 } };
-	while (*s == ' ')
-		s++;
-	int base = 0;
-	for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
-		size_t n = strlen(named[i].n);
-		if (strncmp(s, named[i].n, n) == 0) {
-			base = named[i].v;
-			s += n;
-			while (*s == ' ')
-				s++;
-			if (*s == '+' || *s == '-') {
-				int sign = *s == '-' ? -1 : 1;
-				return base + sign * atoi(s + 1);
-			}
-			return base;
-		}
-	}
-	return atoi(s);
-}
-
 static bool
 rule_drops(const char *r)
 {
@@ -971,7 +929,7 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 			snprintf(cur.family, sizeof cur.family, "%s", fam);
 			snprintf(cur.table, sizeof cur.table, "%s", tab);
 			snprintf(cur.chain, sizeof cur.chain, "%s", chain);
-			cur.prio = prio_value(h + strlen(" hook forward priority "));
+			cur.prio = pp_nft_prio(h + strlen(" hook forward priority "));
 			cur.policy_drop = strstr(s, "policy drop") != NULL;
 			continue;
 		}

@@ -23,8 +23,9 @@ struct pp_nft_foreign {
 	size_t n, cap;
 };
 
-static int
-prio_of(const char *s)
+/* "filter", "filter - 10", "-5": a base chain's priority as a number. */
+int
+pp_nft_prio(const char *s)
 {
 	static const struct {
 		const char *n;
@@ -98,7 +99,7 @@ pp_nft_foreign_parse(const char *listing)
 			sscanf(l, "type %7s", cur->type);
 			sscanf(h, " hook %15s", cur->hook);
 			const char *p = strstr(l, " priority ");
-			cur->prio = p ? prio_of(p + 10) : 0;
+			cur->prio = p ? pp_nft_prio(p + 10) : 0;
 			cur->policy_drop = strstr(l, "policy drop") != NULL;
 			continue;
 		}

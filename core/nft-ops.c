@@ -459,21 +459,12 @@ run_flush(const struct tagged *r, size_t n, struct pp_plan *p, size_t *cap)
 	}
 }
 
-static int
-cmp_flush(const void *a, const void *b)
-{
-	const struct pp_flush *x = a, *y = b;
-	if (x->proto != y->proto)
-		return (int)x->proto - (int)y->proto;
-	return (int)x->lo - (int)y->lo;
-}
-
 /* Old and new ports of a mapping are often the same: one range each, overlaps merged. */
 static void
 flush_merge(struct pp_plan *p)
 {
 	if (p->nflush)
-		qsort(p->flush, p->nflush, sizeof *p->flush, cmp_flush);
+		qsort(p->flush, p->nflush, sizeof *p->flush, pp_flush_cmp);
 	size_t k = 0;
 	for (size_t i = 0; i < p->nflush; i++) {
 		struct pp_flush *last = k ? &p->flush[k - 1] : NULL;
@@ -912,12 +903,7 @@ nft_checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 		}
 		if (!hit)
 			continue;
-		char *words = pp_foreign_words(&h);
-		pp_findings_add(out, PP_WARNING, m->line, m->name, NULL,
-		                "remove or narrow that rule, or give the mapping another public_port (portpilot "
-		                "never changes another tool's rules)",
-		                "%s: %s, before portpilot's rules", h.kind == PP_FOREIGN_DNAT ? "shadowed" : "blocked", words);
-		free(words);
+		pp_foreign_finding(out, m->line, m->name, &h);
 		shown++;
 	}
 	for (size_t i = 0; v && i < v->nblk; i++) {

@@ -664,6 +664,17 @@ pp_foreign_first(const struct pp_foreign *fr, const struct pp_foreign_query *q, 
 	return 0;
 }
 
+void
+pp_foreign_finding(struct pp_findings *out, int line, const char *name, const struct pp_foreign_hit *h)
+{
+	char *w = pp_foreign_words(h);
+	pp_findings_add(out, PP_WARNING, line, name, NULL,
+	                "remove or narrow that rule, or give the mapping another public_port (portpilot "
+	                "never changes another tool's rules)",
+	                "%s: %s, before portpilot's rules", h->kind == PP_FOREIGN_DNAT ? "shadowed" : "blocked", w);
+	free(w);
+}
+
 char *
 pp_foreign_words(const struct pp_foreign_hit *h)
 {

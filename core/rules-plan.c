@@ -7,17 +7,6 @@
 
 static const char *const *const table_names = pp_nf_table_names;   /* the one copy: rules-ruleset.c */
 
-static bool
-same_rules(const struct pp_chain *a, const struct pp_chain *b)
-{
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->rules[i], b->rules[i]) != 0)
-			return false;
-	return true;
-}
-
 static size_t
 count_rule(const struct pp_chain *c, const char *r)
 {
@@ -74,7 +63,7 @@ carried(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp_nf
 		if (l->table != t || !l->pkts)
 			continue;
 		const struct pp_chain *w = pp_ruleset_chain((struct pp_ruleset *)want, t, l->name, false);
-		if (w && same_rules(w, l))
+		if (w && pp_chain_same(w, l))
 			continue;
 		for (size_t j = 0; j < l->n; j++) {
 			if (!l->pkts[j] && !l->bytes[j])
@@ -102,7 +91,7 @@ plan_table(const struct pp_ruleset *want, const struct pp_ruleset *live, enum pp
 		if (c->table != t)
 			continue;
 		const struct pp_chain *l = pp_ruleset_chain(lv, t, c->name, false);
-		if (l && same_rules(c, l))
+		if (l && pp_chain_same(c, l))
 			continue;
 		p->chains_written++;
 		pp_buf_printf(&decl, ":%s - [0:0]\n", c->name);
@@ -260,12 +249,12 @@ mark_differing(const struct pp_ruleset *want, const struct pp_ruleset *live, boo
 	for (size_t i = 0; i < live->n; i++) {
 		const struct pp_chain *l = &live->chains[i];
 		struct pp_chain *w = pp_ruleset_chain((struct pp_ruleset *)want, l->table, l->name, false);
-		(*lm)[i] = !w || !same_rules(w, l);
+		(*lm)[i] = !w || !pp_chain_same(w, l);
 	}
 	for (size_t i = 0; i < want->n; i++) {
 		const struct pp_chain *w = &want->chains[i];
 		struct pp_chain *l = pp_ruleset_chain((struct pp_ruleset *)live, w->table, w->name, false);
-		(*wm)[i] = !l || !same_rules(w, l);
+		(*wm)[i] = !l || !pp_chain_same(w, l);
 	}
 }
 
@@ -348,7 +337,7 @@ layout_drift(const struct pp_ruleset *want, const struct pp_ruleset *live, char 
 	for (size_t i = 0; i < want->n; i++) {
 		const struct pp_chain *w = &want->chains[i];
 		const struct pp_chain *l = pp_ruleset_chain(lv, w->table, w->name, false);
-		if (l && same_rules(w, l))      /* most chains: one strcmp a rule, no search */
+		if (l && pp_chain_same(w, l))      /* most chains: one strcmp a rule, no search */
 			continue;
 		for (size_t j = 0; j < w->n; j++) {
 			if (!untagged(w->rules[j]) || (l && count_rule(l, w->rules[j]) > 0))

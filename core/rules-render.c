@@ -52,25 +52,12 @@ put(char *p, const char *s)
 	return p + n;
 }
 
-static char *
-put_u(char *p, unsigned v)
-{
-	char d[10];
-	int n = 0;
-	do
-		d[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n)
-		*p++ = d[--n];
-	return p;
-}
-
 /* As pp_format_ipv4 writes it (host order). */
 static char *
 put_ipv4(char *p, uint32_t a)
 {
 	for (int i = 3; i >= 0; i--) {
-		p = put_u(p, (a >> (8 * i)) & 0xff);
+		p = pp_put_uint(p, (a >> (8 * i)) & 0xff);
 		if (i)
 			*p++ = '.';
 	}
@@ -132,13 +119,13 @@ leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_want_map *m, const 
 	if (src) {
 		p = put_ipv4(put(p, " -s "), src->addr);
 		*p++ = '/';
-		p = put_u(p, src->len);
+		p = pp_put_uint(p, src->len);
 	}
 	p = put(put(put(put(p, " -p "), x->proto), " -m "), x->proto);
-	p = put_u(put(p, " --dport "), pp->pub_lo);
+	p = pp_put_uint(put(p, " --dport "), pp->pub_lo);
 	if (pp->pub_hi != pp->pub_lo) {
 		*p++ = ':';
-		p = put_u(p, pp->pub_hi);
+		p = pp_put_uint(p, pp->pub_hi);
 	}
 	if (local)
 		p = put(p, " -m addrtype --src-type LOCAL");
@@ -152,14 +139,14 @@ leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_want_map *m, const 
 	p = put_ipv4(put(p, "\" -j DNAT --to-destination "), m->internal_ip);
 	if (pp->pub_lo == pp->pub_hi) {
 		*p++ = ':';
-		p = put_u(p, pp->in_lo);
+		p = pp_put_uint(p, pp->in_lo);
 	} else if (pp->in_lo != pp->pub_lo) {
 		*p++ = ':';
-		p = put_u(p, pp->in_lo);
+		p = pp_put_uint(p, pp->in_lo);
 		*p++ = '-';
-		p = put_u(p, pp->in_hi);
+		p = pp_put_uint(p, pp->in_hi);
 		*p++ = '/';
-		p = put_u(p, pp->pub_lo);
+		p = pp_put_uint(p, pp->pub_lo);
 	}
 	*p = '\0';
 	pp_chain_add(c, r);

@@ -13,6 +13,17 @@ struct pp_chain_index {
 
 const char *const pp_nf_table_names[PP_NF__COUNT] = { "nat", "filter" };
 
+bool
+pp_chain_same(const struct pp_chain *a, const struct pp_chain *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->rules[i], b->rules[i]) != 0)
+			return false;
+	return true;
+}
+
 static size_t
 hash(enum pp_nf_table t, const char *s)
 {

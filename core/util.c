@@ -605,3 +605,17 @@ pp_ipv4_kind(uint32_t a)
 		return PP_AK_RESERVED;
 	return PP_AK_PUBLIC;
 }
+
+/* v in decimal at p, no NUL: the renderers' hot path (snprintf costs 10x). Returns the end. */
+char *
+pp_put_uint(char *p, unsigned v)
+{
+	char d[10];
+	int n = 0;
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		*p++ = d[--n];
+	return p;
+}

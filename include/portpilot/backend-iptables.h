@@ -26,6 +26,9 @@
 enum pp_nf_table { PP_NAT, PP_FILTER, PP_NF__COUNT };
 /* "nat", "filter": the iptables name of each enum pp_nf_table (core/rules-ruleset.c). */
 extern const char *const pp_nf_table_names[PP_NF__COUNT];
+struct pp_chain;
+/* The same rules in the same order (core/rules-ruleset.c). */
+bool pp_chain_same(const struct pp_chain *a, const struct pp_chain *b);
 
 
 struct pp_chain {

@@ -202,6 +202,10 @@ void pp_foreign_query_of(const struct pp_table *t, const struct pp_mapping *m, u
                          struct pp_foreign_query *q);
 /* A hit in words: table, chain path, the rule, its counter and what it does. Caller frees. */
 char *pp_foreign_words(const struct pp_foreign_hit *h);
+/* apply's warning for mapping NAME (table line LINE) that another tool's rule h takes first. */
+void pp_foreign_finding(struct pp_findings *out, int line, const char *name, const struct pp_foreign_hit *h);
+/* Order of struct pp_flush by (proto, lo), for qsort. */
+int pp_flush_cmp(const void *a, const void *b);
 
 /* Status of one mapping against the kernel. */
 enum pp_sync { PP_SYNC_OK, PP_SYNC_MISSING, PP_SYNC_DRIFTED, PP_SYNC_INACTIVE, PP_SYNC_STALE,

@@ -130,6 +130,8 @@ bool pp_nft_foreign_chain(const struct pp_nft_foreign *f, const char *fam, const
 struct pp_nft_foreign;
 /* The chains of other tables from their listing (portpilot's own left out by the caller). */
 struct pp_nft_foreign *pp_nft_foreign_parse(const char *listing);
+/* "filter", "filter - 10", "-5": a base chain's priority as a number. */
+int pp_nft_prio(const char *s);
 void pp_nft_foreign_free(struct pp_nft_foreign *f);
 /*
  * The first foreign rule that takes q's new connections before portpilot's DNAT (a nat

@@ -27,6 +27,8 @@ void pp_buf_free(struct pp_buf *b);
 
 /* Trim ASCII white space in place; returns s. */
 char *pp_trim(char *s);
+/* v in decimal at p, no NUL; returns the end (renderers' hot path). */
+char *pp_put_uint(char *p, unsigned v);
 
 /* Strict parsers: the whole string must match. Return 0 or -1. */
 int pp_parse_u16(const char *s, uint16_t *out);            /* 1..65535 */
