@@ -150,10 +150,13 @@ open_auto(struct pp_backend *b, const char *how, struct pp_error *err)
 	const struct pp_backend_ops *nft = pp_backend_ops_named("nftables");
 	char found[200] = "", legacy[160] = "";
 	struct pp_error e;
+	int rc = 0;
 	if (!nft)
 		snprintf(found, sizeof found, "no nftables backend in this build");
-	else if (nft->detect(found, sizeof found, &e) < 0)
+	else if ((rc = nft->detect(found, sizeof found, &e)) < 0)
 		snprintf(found, sizeof found, "nftables unusable here: %.140s", e.msg);
+	else if (rc == 1)
+		;                       /* found says why: the mappings stay in iptables */
 	else if (pp_iptables_legacy_in_use(legacy, sizeof legacy))
 		snprintf(found, sizeof found, "nftables would run beside iptables-legacy rules (%.100s)", legacy);
 	else {

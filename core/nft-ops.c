@@ -56,7 +56,19 @@ nft_detect(char *why, size_t n, struct pp_error *err)
 	char *out = NULL;
 	if (pp_nft_run("list tables", false, &out, err) < 0)
 		return -1;
+	bool ours = strstr(out, "table inet portpilot\n") != NULL;
 	free(out);
+	/* portpilot's iptables layout (iptables-nft keeps it in table ip nat): the mappings live
+	   there and nothing of ours in nftables yet, so auto leaves them where they are. */
+	char *chain = NULL;
+	struct pp_error e;
+	if (!ours && pp_nft_run("list chain ip nat PP-PRE", false, &chain, &e) == 0) {
+		free(chain);
+		snprintf(why, n, "libnftables talks to nf_tables, but portpilot's mappings are live in iptables "
+		         "(chain PP-PRE); set [site] backend = nftables to move them");
+		return 1;
+	}
+	free(chain);
 	snprintf(why, n, "libnftables talks to nf_tables in this kernel");
 	return 0;
 }

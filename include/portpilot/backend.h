@@ -255,8 +255,10 @@ struct pp_forward_answer {
  */
 struct pp_backend_ops {
 	const char *name;               /* "iptables", "nftables": the value of [site] backend */
-	/* Could this backend run here (kernel, library, tools)? 0 yes, why: what it found; -1 no,
-	   err: what is missing. No change to the system. */
+	/* Could this backend run here (kernel, library, tools)? 0 yes, why: what it found; 1 yes,
+	   but portpilot's mappings are live in another backend and none in this one (auto stays
+	   where they are: an upgrade never moves a site's rules by itself); -1 no, err: what is
+	   missing. No change to the system. */
 	int (*detect)(char *why, size_t n, struct pp_error *err);
 	/* Open: b->ops is set; fill b->priv and b->variant. close frees b->priv. */
 	int (*open)(struct pp_backend *b, struct pp_error *err);
@@ -340,7 +342,9 @@ extern const struct pp_backend_ops pp_backend_nftables;
 /*
  * Open the backend [site] backend names: iptables, nftables, or auto (also when t is NULL or
  * the key is absent). auto picks nftables when its detect passes and no iptables-legacy
- * table holds rules (nf_tables could not order its rules against those), else iptables.
+ * table holds rules (nf_tables could not order its rules against those), else iptables;
+ * where portpilot's rules are live in iptables and not in nftables, auto keeps iptables
+ * (moving them is the engineer's choice: [site] backend = nftables).
  * PORTPILOT_BACKEND=NAME says what auto means (tests, benches). b->why says which and why;
  * a backend named but unusable is an error, never a silent fallback.
  */

@@ -43,6 +43,15 @@ check "the applied record names its backend" sh -c "head -1 $S/applied.rules | g
 sed -i "${bl}s/.*/backend       = auto/" "$T"
 pp apply --dry-run --json >"$pp_tmp/out" 2>&1
 check "auto: apply --json says what it picked and why" jqe '(.backend == "iptables" or .backend == "nftables") and (.backend_why | startswith("[site] backend = auto: "))' "$pp_tmp/out"
+# The mappings are live in iptables now: auto keeps them there, even where nftables could run
+# (an upgrade or a new default never moves a site's rules by itself).
+if ip netns exec "$R" "$PORTPILOT" nft show >/dev/null 2>&1; then
+	check "auto with the mappings live in iptables: stays on iptables" jqe '.backend == "iptables"' "$pp_tmp/out"
+	check "  and says why, and how to move them" jqe '.backend_why | contains("mappings are live in iptables") and contains("backend = nftables")' "$pp_tmp/out"
+	pp apply >/dev/null 2>&1
+	check "  an apply with auto leaves no nftables table" sh -c "! ip netns exec $R nft list table inet portpilot >/dev/null 2>&1"
+	check "  and the mapping still works from outside" body_is "$LAB_INET" "http://$LAB_PUBLIC_IP:8080/" srv-101
+fi
 sed -i "${bl}d" "$T"
 pp status --json >"$pp_tmp/out" 2>/dev/null
 check "no key: auto, and status says so" jqe '.backend_why | startswith("[site] backend not set (auto): ")' "$pp_tmp/out"
