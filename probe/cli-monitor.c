@@ -78,6 +78,7 @@ probe_child(struct mon *M, const char *name, bool outside, int fd)
 			close(M->pend[i].fd);
 	mon_http_close_fds(M->http);
 	mon_dns_close_fds(M);
+	mon_relay_close_fds(M);
 	if (pp_probe_run(&o, &r, &e) < 0) {
 		fprintf(f, "{\"summary\":");
 		pp_json_str(f, e.msg);
@@ -411,6 +412,7 @@ reload(struct mon *M)
 	M->interval_s = d.interval_s;
 	M->dirty = true;
 	mon_dns_init(M);
+	mon_relay_init(M);
 	fprintf(M->cli->err, "monitor: reloaded: %zu mappings, every %d s, down after %d failures, up "
 	        "after %d successes\n", n, d.interval_s, d.fail_after, d.recover_after);
 }
@@ -604,11 +606,13 @@ mon_run(struct mon *M, bool once, double until_ms)
 			next_scan = start_due(M, once, now, fly, &nfly, &done);
 		double wake = next_scan < now + 1000 ? next_scan : now + 1000;
 		if (!once) {
-			double pw = public_step(M, now), dw = mon_dns_step(M, now);
+			double pw = public_step(M, now), dw = mon_dns_step(M, now), rw = mon_relay_step(M, now);
 			if (pw < wake)
 				wake = pw;
 			if (dw < wake)
 				wake = dw;
+			if (rw < wake)
+				wake = rw;
 		}
 		for (size_t i = 0; i < nfly; i++) {
 			pfd[np++] = (struct pollfd){ .fd = fly[i]->fd, .events = mon_check_events(fly[i]) };
@@ -622,6 +626,8 @@ mon_run(struct mon *M, bool once, double until_ms)
 			}
 		int dbase = np, nd = once ? 0 : mon_dns_pollfds(M, pfd + np, (int)cap - np, dwho);
 		np += nd;
+		int rbase = np, nr = once || np >= (int)cap ? 0 : mon_relay_pollfd(M, pfd + np);
+		np += nr;
 		int hbase = np, nh = once ? 0 : mon_http_pollfds(M->http, pfd + np, (int)cap - np, &wake);
 		np += nh;
 		if (once && done == M->n && M->npend == 0 && !mon_notify_busy(M->notify))
@@ -644,6 +650,8 @@ mon_run(struct mon *M, bool once, double until_ms)
 		for (int i = 0; i < nd; i++)
 			if (pfd[dbase + i].revents)
 				mon_dns_read(M, dwho[i], now);
+		if (nr && pfd[rbase].revents)
+			mon_relay_read(M, now);
 		mon_http_step(M->http, pfd + hbase, nh, now, M->metrics);
 		size_t keep = 0;
 		bool full = nfly == MAX_INFLIGHT;
@@ -782,6 +790,7 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 		goto targets;
 	}
 	mon_dns_init(&M);
+	mon_relay_init(&M);
 	if (!once && mkdir(cli->state_dir, 0750) < 0 && errno != EEXIST) {
 		fprintf(cli->err, "portpilot: cannot create the state directory %s: %s\n", cli->state_dir,
 		        strerror(errno));
@@ -806,6 +815,9 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 		        "successes%s%s%s\n", M.n, d.interval_s, d.fail_after, d.recover_after,
 		        M.http ? "; metrics on http://" : "", M.http ? mon_http_where(M.http) : "",
 		        M.http ? "/metrics" : "");
+	if (!once && M.relay.on)
+		fprintf(cli->err, "monitor: relay tunnel %s to %s, down when its last handshake is older than "
+		        "%d s\n", M.relay.ifname, M.relay.edge, M.mc.relay_handshake_max_s);
 	if (!once && M.ndns)
 		fprintf(cli->err, "monitor: %zu published name%s, each looked up every %d s\n", M.ndns,
 		        M.ndns == 1 ? "" : "s", M.mc.dns_interval_s);
@@ -824,6 +836,7 @@ targets:
 	mon_http_free(M.http);
 	mon_metrics_free(&M);
 	mon_dns_free(&M);
+	mon_relay_free(&M);
 	for (size_t k = 0; k < M.n; k++)
 		mon_target_free(&M.t[k]);
 	free(M.t);

@@ -312,26 +312,36 @@ static bool relay_healthy(const struct pp_facts *f)
 	       f->relay_handshake_age < PP_WG_ALIVE_S;
 }
 
+/* The words of relay_down, shared with the monitor's own tunnel check (probe/monitor-relay.c),
+ * which judges the handshake against its own limit (max_age). */
+void pp_relay_down_text(const char *ifname, const char *edge, enum pp_tri link, long age, int max_age,
+                        char **summary, char **fix)
+{
+	char *what = link != PP_YES
+	             ? pp_xasprintf("the relay tunnel %s to the edge %s is %s", ifname, edge,
+	                            link == PP_NO ? "not there or down" : "in an unknown state")
+	             : age < 0
+	             ? pp_xasprintf("the relay tunnel %s is up but the edge %s never answered its handshake",
+	                            ifname, edge)
+	             : pp_xasprintf("the relay tunnel %s is up but the last handshake with the edge %s was %ld s ago "
+	                            "(more than %d s: the edge is not answering)", ifname, edge, age, max_age);
+	*summary = pp_xasprintf("%s: the mapping's public port on the edge cannot reach this site", what);
+	free(what);
+	*fix = pp_xstrdup(link != PP_YES
+	                  ? "bring it up: portpilot relay up (portpilot relay status shows the edge)"
+	                  : "check on the edge that portpilot edge up runs with this site's public key (portpilot "
+	                    "relay keygen prints it) and that UDP to the edge's WireGuard port passes; portpilot "
+	                    "edge status there shows the site");
+}
+
 static bool relay_cause(const struct pp_facts *f, struct pp_probe_result *r)
 {
 	if (!f->relay || relay_healthy(f))
 		return false;
-	char *what = f->relay_link != PP_YES
-	             ? pp_xasprintf("the relay tunnel %s to the edge %s is %s", f->relay_if, f->relay_edge,
-	                            f->relay_link == PP_NO ? "not there or down" : "in an unknown state")
-	             : f->relay_handshake_age < 0
-	             ? pp_xasprintf("the relay tunnel %s is up but the edge %s never answered its handshake",
-	                            f->relay_if, f->relay_edge)
-	             : pp_xasprintf("the relay tunnel %s is up but the last handshake with the edge %s was %ld s ago "
-	                            "(more than %d s: the edge is not answering)", f->relay_if, f->relay_edge,
-	                            f->relay_handshake_age, PP_WG_ALIVE_S);
-	set(r, PP_CAUSE_RELAY_DOWN,
-	    pp_xasprintf("%s: the mapping's public port on the edge cannot reach this site", what),
-	    pp_xstrdup(f->relay_link != PP_YES
-	               ? "bring it up: portpilot relay up (portpilot relay status shows the edge)"
-	               : "check on the edge that portpilot edge up runs with this site's public key (portpilot "
-	                 "relay keygen prints it) and that UDP to the edge's WireGuard port passes; portpilot "
-	                 "edge status there shows the site"));
+	char *summary, *fix;
+	pp_relay_down_text(f->relay_if, f->relay_edge, f->relay_link, f->relay_handshake_age, PP_WG_ALIVE_S,
+	                   &summary, &fix);
+	set(r, PP_CAUSE_RELAY_DOWN, summary, fix);
 	return true;
 }
 

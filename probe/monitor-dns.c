@@ -236,6 +236,7 @@ mon_dns_step(struct mon *M, double now)
 			for (size_t k = 0; k < M->ndns; k++)
 				if (M->dns[k].fd >= 0)
 					close(M->dns[k].fd);
+			mon_relay_close_fds(M);
 			lookup_child(M->cli->conf_path, d, fds[1]);
 		}
 		close(fds[1]);

@@ -98,6 +98,11 @@ struct pp_mon_conf {
 	int dns_interval_s;
 	struct pp_mon_dns { char *section, *host, *interface; } *dns;
 	size_t ndns;
+	/* The relay's tunnel (a [site] relay): down when it is missing or its last handshake with
+	 * the edge is older than relay_handshake_max seconds (default 200: WireGuard rekeys a live
+	 * tunnel every 120 s and drops a session at 180 s; 20 s of slack). At least 125: below,
+	 * a healthy tunnel would look down between two rekeys. */
+	int relay_handshake_max_s;
 };
 
 /* Read [monitor] of the conf file (missing file or section: the defaults). -1 with err =

@@ -342,6 +342,10 @@ struct pp_facts {
 
 /* Choose the cause from the facts (pure: unit-tested); fills cause, summary, fix, evidence. */
 void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r);
+/* relay_down's summary and fix (allocated) for a tunnel that is not there/up (link) or whose
+ * last handshake (age s, -1 never) is older than max_age; the monitor's tunnel check uses it too. */
+void pp_relay_down_text(const char *ifname, const char *edge, enum pp_tri link, long age, int max_age,
+                        char **summary, char **fix);
 
 /* ---- commands (probe/cli-probe.c) ---- */
 int pp_cmd_probe(struct pp_cli *cli, int argc, char **argv);
