@@ -189,5 +189,5 @@ EOF
 
 # relay_connected NAME: edge status says the edge's site NAME is connected.
 relay_connected() {
-	pp "$EDGE" edge status --config "$D/edge.ini" --json | jq -e ".sites[] | select(.name == \"$1\") | .connected" >/dev/null
+	pp "$EDGE" edge status --config "$D/edge.ini" --json | jq -e -n "input | .sites[] | select(.name == \"$1\") | .connected" >/dev/null
 }

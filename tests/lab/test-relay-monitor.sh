@@ -39,8 +39,9 @@ H1=$D/s1/monitor-history.jsonl H2=$D/s2/monitor-history.jsonl RL=relay:$IF1
 jqf() { jq -e "$1" "$2" >/dev/null 2>&1; }
 jqs() { jq -s -e "$1" "$2" >/dev/null 2>&1; }     # over all the history's lines at once
 state() { # NS STATE-DIR NAME STATE: health --json shows NAME in STATE
-	ip netns exec "$1" "$PORTPILOT" --state-dir "$2" health --json 2>/dev/null |
-		jq -e ".mappings[] | select(.name == \"$3\") | .state == \"$4\"" >/dev/null 2>&1
+	_h=$(ip netns exec "$1" "$PORTPILOT" --state-dir "$2" health --json 2>/dev/null)
+	# jq -e passes on no input at all: an empty answer is no state
+	[ -n "$_h" ] && printf '%s\n' "$_h" | jq -e ".mappings[] | select(.name == \"$3\") | .state == \"$4\"" >/dev/null 2>&1
 }
 events() { # HISTORY NAME STATE: how many such events (grep: cheap enough to poll)
 	_ev=$(grep -c "^{\"mapping\":\"$2\",\"state\":\"$3\"" "$1" 2>/dev/null)
@@ -81,7 +82,7 @@ check "  cause relay_down, the handshake's age and the edge's fix" jqs \
 	"$H1"
 check "  while the interface was up all along (it is the handshake that told)" sh -c "ip -n '$R' link show $IF1 | grep -q UP"
 check "control: site 2, whose handshake is as old, stayed up with the same limit (it rekeyed)" sh -c \
-	"ip netns exec '$R2' '$PORTPILOT' --state-dir '$D/s2' health --json | jq -e '.mappings[] | select(.name == \"relay:$IF2\") | .state == \"up\"' >/dev/null &&
+	"ip netns exec '$R2' '$PORTPILOT' --state-dir '$D/s2' health --json | jq -e -n 'input | .mappings[] | select(.name == \"relay:$IF2\") | .state == \"up\"' >/dev/null &&
 	 ! grep -q '\"mapping\":\"relay:' '$H2' 2>/dev/null"
 pp "$EDGE" --state-dir "$D/se" edge up --config "$D/edge.ini" >"$D/out" 2>&1 || cat "$D/out"
 up2() { [ "$(events "$H1" "$RL" up)" -ge 2 ]; }
