@@ -185,6 +185,7 @@ pp_mon_conf_load(const char *path, struct pp_mon_conf *mc, struct pp_error *err)
 			mc->dns[mc->ndns].section = pp_xstrdup(c->ddns[i].name);
 			mc->dns[mc->ndns].host = pp_xstrdup(c->ddns[i].hosts[h]);
 			mc->dns[mc->ndns].interface = dup_nonempty(c->ddns[i].interface);
+			mc->dns[mc->ndns].relay = c->ddns[i].ip_source == PP_IPSRC_RELAY;
 			mc->ndns++;
 		}
 	mc->reflector = dup_nonempty(c->probe.reflector);

@@ -127,6 +127,7 @@ struct mon_hits {
 struct mon_dns {
 	char *label;                   /* "dns:HOST", its name in events and the state file */
 	char *host, *section, *interface;
+	bool relay;                    /* the section publishes the edge's address (ip_source = relay) */
 	struct pp_mon_sm sm;
 	char got[46], want[46];        /* last answer ("" none) and the address it should be */
 	char where[200];               /* where want comes from */
