@@ -345,6 +345,24 @@ static bool relay_cause(const struct pp_facts *f, struct pp_probe_result *r)
 	return true;
 }
 
+/* Through a healthy tunnel, the reflector on the edge did not reach the service that answers
+ * here: the edge does not pass that port to this site (edge.ini), or drops it. */
+static bool relay_outside_cause(const struct pp_facts *f, struct pp_probe_result *r)
+{
+	if (!relay_healthy(f) || f->relay_outside != PP_NO)
+		return false;
+	char host[256];
+	snprintf(host, sizeof host, "%.*s", (int)strcspn(f->relay_edge, ":"), f->relay_edge);
+	set(r, PP_CAUSE_UPSTREAM_BLOCKED,
+	    pp_xasprintf("the service answers here and the tunnel to the edge %s is up, but the reflector on "
+	                 "the edge connecting to its public port %u got %s: the edge does not pass that port to "
+	                 "this site", host, f->m->pub_lo, f->relay_outside_res),
+	    pp_xasprintf("on the edge, list the port for this site in edge.ini (ports = %s/%u under its [site "
+	                 "NAME], the one with this site's public key) and run portpilot edge up; portpilot edge "
+	                 "status there shows the site", f->m->proto == PP_UDP ? "udp" : "tcp", f->m->pub_lo));
+	return true;
+}
+
 static bool address_cause(const struct pp_facts *f, struct pp_probe_result *r)
 {
 	char wan[16], seen[16], exp[16];
@@ -852,7 +870,8 @@ void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 	/* Through a healthy relay the WAN address's class does not matter: the edge is the public face. */
 	if (!table_cause(f, r, ip) && !kernel_rule_cause(f, r, ip) && !relay_cause(f, r) &&
 	    (relay_healthy(f) || !address_cause(f, r)) && !service_cause(f, r, ip) &&
-	    !udp_service_cause(f, r, ip) && !traffic_cause(f, r, &s, ip) && !udp_outside_cause(f, r, ip))
+	    !udp_service_cause(f, r, ip) && !relay_outside_cause(f, r) && !traffic_cause(f, r, &s, ip) &&
+	    !udp_outside_cause(f, r, ip))
 		explain_ok(f, r, &s);
 	udp_note(f, r);
 	for (size_t i = 0; i < r->nchecks; i++)
