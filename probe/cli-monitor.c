@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "portpilot/probe.h"
+#include "portpilot/relay.h"
 #include "portpilot/util.h"
 #include "monitor-internal.h"
 
@@ -501,8 +502,21 @@ public_step(struct mon *M, double now)
 		return at;
 	next->pub_next_due = now + M->mc.public_interval_s * 1000.0;
 	M->last_request = now;
-	M->job = pp_reflect_start(M->mc.reflector, M->token, next->m->proto == PP_UDP ? "udp" : "tcp",
-	                          next->m->pub_lo, next->tm.timeout_ms, &e);
+	/* A relayed mapping's public face is the edge: the reflector (on the edge) is asked to
+	 * connect to the edge's own address, which its DNAT sends through the tunnel (as the probe
+	 * does); the carrier's address, which it would see, says nothing of that path. An edge given
+	 * by name is not resolved in the loop: plain connect-back then. */
+	char edge[16] = "";
+	struct pp_relay_site rs;
+	memset(&rs, 0, sizeof rs);
+	if (M->relay.on && pp_relay_site_parse(M->table, &rs, NULL) == 0) {
+		uint32_t a;
+		if (pp_relay_maps(&rs, next->m) && pp_parse_ipv4(rs.host, &a) == 0)
+			snprintf(edge, sizeof edge, "%.15s", rs.host);
+		pp_relay_site_free(&rs);
+	}
+	M->job = pp_reflect_start_ip(M->mc.reflector, M->token, next->m->proto == PP_UDP ? "udp" : "tcp",
+	                             next->m->pub_lo, edge[0] ? edge : NULL, next->tm.timeout_ms, &e);
 	if (M->job == NULL) {
 		fprintf(M->cli->err, "monitor: public check of %s: %s\n", next->name, e.msg);
 		return now + spacing_ms(M);

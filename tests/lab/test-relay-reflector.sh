@@ -60,4 +60,33 @@ check "the reflector still connects to no third party (403)" test "$code" = 403
 code=$(ip netns exec "$R" curl -s -o "$D/self.json" -w '%{http_code}' "http://$EDGE_IP:9443/v1/check?proto=tcp&port=8080&ip=$EDGE_IP")
 check "  but to its own address, yes (200, connected through the tunnel)" sh -c \
 	"test $code = 200 && jq -e '.result == \"connected\" and .ip == \"$EDGE_IP\"' '$D/self.json' >/dev/null"
+
+# The monitor's public checks do the same: web up through the edge, web-2 down (not on the edge).
+cat >"$D/mon.conf" <<EOF
+[probe]
+reflector = http://$EDGE_IP:9443
+
+[monitor]
+interval = 1
+timeout = 1
+fail_after = 1
+recover_after = 1
+public_interval = 2
+reflector_rate = 60
+diagnose = no
+EOF
+PORTPILOT_JOURNAL_SOCKET=$D/none.sock ip netns exec "$R" "$PORTPILOT" -f "$D/site1.ini" -c "$D/mon.conf" \
+	--state-dir "$D/ms" monitor >"$D/mon.out" 2>"$D/mon.err" &
+mp=$!
+echo $mp >>"$LAB_DIR/pids"
+pubstate() { # NAME STATE: the mapping's public state, its detail naming the edge's connect-back
+	_row=$(grep "^{\"name\":\"$1\"" "$D/ms/monitor-state.json" 2>/dev/null) &&
+	printf '%s\n' "${_row%,}" | jq -e ".public == \"$2\"" >/dev/null 2>&1
+}
+check "monitor: web's public path, through the edge, is up" wait_for 20 pubstate web up
+check "  its detail: the edge's connect-back connected" sh -c \
+	"grep '^{\"name\":\"web\"' '$D/ms/monitor-state.json' | grep -q 'reflector $EDGE_IP: connected to port 8080'"
+check "monitor: web-2's public path is down (the edge does not pass 8090)" wait_for 20 pubstate web-2 down
+kill $mp
+wait $mp 2>/dev/null
 pp_done
