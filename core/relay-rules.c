@@ -19,6 +19,7 @@
 #define EDGE_FWD "PPEDGE-FWD"
 #define EDGE_IN  "PPEDGE-IN"
 #define EDGE_MSS "PPEDGE-MSS"
+#define EDGE_OUT "PPEDGE-OUT"
 
 /*
  * The tunnel's MTU (1420, kernel WireGuard's and wireguard-go's) is below the LAN's and the
@@ -145,7 +146,7 @@ pp_edge_rules(const struct pp_edge_conf *c)
 	char net[16];
 	uint32_t mask = ~0u << (32 - c->prefix);
 	pp_format_ipv4(c->address & mask, net);
-	pp_buf_addstr(&b, "*nat\n:" EDGE_PRE " - [0:0]\n");
+	pp_buf_addstr(&b, "*nat\n:" EDGE_PRE " - [0:0]\n:" EDGE_OUT " - [0:0]\n");
 	for (size_t s = 0; s < c->n; s++)
 		pp_buf_printf(&b, ":PPEDGE-S%zu - [0:0]\n", s);
 	pp_buf_printf(&b, "-A " EDGE_PRE " -i %s -j RETURN\n", w);
@@ -153,6 +154,11 @@ pp_edge_rules(const struct pp_edge_conf *c)
 	pp_buf_printf(&b, "-A " EDGE_PRE " -s %s/%u -j RETURN\n", net, c->prefix);
 	if (*c->public_if)
 		pp_buf_printf(&b, "-A " EDGE_PRE " ! -i %s -j RETURN\n", c->public_if);
+	/* The edge's own connections to its public address take the same way (nat OUTPUT): a
+	 * reflector on the edge can test a site's relayed path from outside. Loopback and the
+	 * tunnel's own addresses stay the edge's. */
+	pp_buf_addstr(&b, "-A " EDGE_OUT " -d 127.0.0.0/8 -j RETURN\n");
+	pp_buf_printf(&b, "-A " EDGE_OUT " -d %s/%u -j RETURN\n", net, c->prefix);
 	for (size_t s = 0; s < c->n; s++) {
 		const struct pp_edge_site *st = &c->sites[s];
 		char *tag = pp_rule_tag(st->name);
@@ -164,11 +170,14 @@ pp_edge_rules(const struct pp_edge_conf *c)
 			for (size_t p = 0; p < st->nports; p++)
 				if (st->ports[p].proto == pr)
 					v[n++] = (struct span){ st->ports[p].lo, st->ports[p].hi };
-			char *head = pp_xasprintf("-A " EDGE_PRE " -m addrtype --dst-type LOCAL -p %s -m multiport --dports ",
-			                          k ? "udp" : "tcp");
+			size_t nv = merge(v, n);
 			char *tail = pp_xasprintf(" -m comment --comment \"%s\" -g PPEDGE-S%zu\n", tag, s);
-			pack(&b, head, v, merge(v, n), tail);
-			free(head);
+			for (int o = 0; o < 2; o++) {
+				char *head = pp_xasprintf("-A %s -m addrtype --dst-type LOCAL -p %s -m multiport --dports ",
+				                          o ? EDGE_OUT : EDGE_PRE, k ? "udp" : "tcp");
+				pack(&b, head, v, nv, tail);
+				free(head);
+			}
 			free(tail);
 		}
 		free(v);
@@ -422,6 +431,7 @@ static const struct hook edge_hooks[] = {
 	{ "filter", "FORWARD", EDGE_FWD },
 	{ "filter", "INPUT", EDGE_IN },
 	{ "mangle", "FORWARD", EDGE_MSS },
+	{ "nat", "OUTPUT", EDGE_OUT },
 };
 
 /* Peers on the interface that edge.ini no longer names: removed, so a dropped site is out at once. */

@@ -168,6 +168,7 @@ pp_cmd_ddns(struct pp_cli *cli, int argc, char **argv)
 	struct pp_ddns_opts o = {
 		.conf_path = cli->conf_path ? cli->conf_path : PP_DEFAULT_CONF,
 		.state_dir = cli->state_dir ? cli->state_dir : PP_DEFAULT_STATE,
+		.table_path = cli->table_path,
 	};
 	const char *mode = NULL;
 	struct pp_error err;

@@ -9,7 +9,7 @@ static const char *const ddns_keys[] = {
 	"ipv6", "ca_file", "interface", "zone", "url", "success", "ttl", "interval", NULL,
 };
 
-static const char *const ipsrc_names[] = { "auto", "interface", "web", "reflector", NULL };
+static const char *const ipsrc_names[] = { "auto", "interface", "web", "reflector", "relay", NULL };
 
 const char *pp_ip_source_name(enum pp_ip_source s) { return ipsrc_names[s]; }
 
@@ -54,7 +54,7 @@ parse_enums(const struct pp_conf_sec *s, struct pp_ddns_conf *dc)
 	for (i = 0; v && ipsrc_names[i] && strcmp(ipsrc_names[i], v) != 0; i++)
 		;
 	if (v && ipsrc_names[i] == NULL)
-		return pp_conf_sec_bad(s, "ip_source", "unknown; use auto | interface | web | reflector");
+		return pp_conf_sec_bad(s, "ip_source", "unknown; use auto | interface | web | reflector | relay");
 	dc->ip_source = v ? (enum pp_ip_source)i : PP_IPSRC_AUTO;
 	v = pp_conf_sec_get(s, "ipv6");
 	if (v && pp_parse_bool(v, &dc->ipv6) < 0)
@@ -110,6 +110,11 @@ check_needs(const struct pp_conf_sec *s, const struct pp_ddns_conf *dc)
 		return -1;
 	if (dc->ip_source == PP_IPSRC_INTERFACE && dc->interface == NULL)
 		return pp_conf_sec_bad(s, "interface", "missing; ip_source = interface needs interface = the WAN interface");
+	/* The relay carries IPv4 (the edge's address); an AAAA of the site's own would bypass the edge
+	 * and its rules, and reach the site by another way than the one its table says. */
+	if (dc->ip_source == PP_IPSRC_RELAY && dc->ipv6)
+		return pp_conf_sec_bad(s, "ipv6", "ip_source = relay publishes the edge's IPv4 address only; "
+		                       "remove ipv6 = yes (or publish the site's IPv6 in a [ddns] section of its own)");
 	if (dc->ip_source == PP_IPSRC_WEB && dc->ncheckip == 0)
 		return pp_conf_sec_bad(s, "checkip", "missing; ip_source = web needs checkip = one or more echo URLs");
 	return 0;

@@ -32,6 +32,7 @@ pass(const struct pp_ddns_opts *o, const struct pp_conf *conf, bool force, struc
 			continue;
 		struct ddns_check ck = {
 			.conf = conf, .dc = dc, .state_dir = o->state_dir, .now = time(NULL), .force = force,
+			.table_path = o->table_path,
 		};
 		if (ddns_check(&ck, &err) < 0) {
 			ddns_log(DDNS_ERR, "ddns[%s]: %s", dc->name, err.msg);

@@ -155,6 +155,7 @@ struct ddns_addr_in {
 	size_t nurls;
 	const char *reflector;       /* ip_source = reflector: its URL (urls unused) */
 	const char *reflector_token; /* NULL when it needs none */
+	const char *table_path;      /* ip_source = relay: the table whose [site] relay names the edge */
 	time_t now;
 	/* Tests and the simulation answer for the echo services: 0 with out filled, or -1. */
 	int (*echo_hook)(void *ctx, const char *url, char out[16]);

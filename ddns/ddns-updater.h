@@ -16,6 +16,7 @@ struct ddns_check {
 	const struct pp_conf *conf;
 	const struct pp_ddns_conf *dc;
 	const char *state_dir;
+	const char *table_path;      /* the table, for ip_source = relay; NULL: none */
 	time_t now;                  /* the clock, injectable */
 	bool force;                  /* SIGUSR1 / --force: re-send unchanged addresses */
 	uint32_t (*rnd)(void);       /* jitter source; NULL: random() */

@@ -7,8 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include "ddns-internal.h"
 #include "portpilot/probe.h"
+#include "portpilot/relay.h"
+#include "portpilot/table.h"
 
 int
 pp_iface_ipv4(const char *ifname, char out[16])
@@ -208,7 +213,60 @@ say_cgnat(struct ddns_addr *r, const char *wan, const char *ifname)
 {
 	snprintf(r->verdict, sizeof r->verdict, "carrier-grade NAT: the WAN interface %s has %s (100.64.0.0/10), "
 	         "an address shared behind the carrier's NAT. No IPv4 address is published: port forwarding cannot "
-	         "work from outside. Ask the carrier for a public IPv4 address (or use IPv6).", ifname, wan);
+	         "work from outside. Ask the carrier for a public IPv4 address (or use IPv6), or publish the site "
+	         "through a relay ([site] relay, portpilot relay up) and set ip_source = relay.", ifname, wan);
+}
+
+/* ip_source = relay: the site's public face is the edge host of [site] relay, whatever NATs sit
+ * in front of the site (that is the point of the relay), so its address is what the name must
+ * say. An edge given by name is resolved here, each time: the name may follow a VPS move. */
+static void
+relay_v4(const struct ddns_addr_in *in, struct ddns_addr *r)
+{
+	struct pp_table *t = NULL;
+	struct pp_relay_site rs;
+	struct pp_error e;
+
+	memset(&rs, 0, sizeof rs);
+	if (in->table_path == NULL) {
+		snprintf(r->verdict, sizeof r->verdict, "ip_source = relay: no table to read [site] relay from; "
+		         "nothing is published");
+		return;
+	}
+	if (pp_table_load(in->table_path, false, &t, &e) < 0 || pp_relay_site_parse(t, &rs, &e) < 0) {
+		snprintf(r->verdict, sizeof r->verdict, "ip_source = relay: %.400s; nothing is published", e.msg);
+		pp_table_free(t);
+		return;
+	}
+	if (!rs.on) {
+		snprintf(r->verdict, sizeof r->verdict, "ip_source = relay, but %.200s has no [site] relay: nothing "
+		         "is published; set [site] relay = EDGE[:PORT] (man portpilot, RELAY) or use ip_source = "
+		         "auto", in->table_path);
+		goto out;
+	}
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM }, *ai = NULL;
+	int rc = getaddrinfo(rs.host, NULL, &hints, &ai);
+	if (rc != 0 || ai == NULL) {
+		snprintf(r->verdict, sizeof r->verdict, "ip_source = relay: the edge %.254s has no IPv4 address "
+		         "(%s); nothing is published", rs.host, rc ? gai_strerror(rc) : "no answer");
+		goto out;
+	}
+	char a[16];
+	inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, a, sizeof a);
+	freeaddrinfo(ai);
+	if (kind_of(a) != PP_AK_PUBLIC) {
+		snprintf(r->verdict, sizeof r->verdict, "ip_source = relay: the edge %.254s is %s, not a public "
+		         "address; nothing is published (the edge must be reachable from the internet)", rs.host, a);
+		goto out;
+	}
+	snprintf(r->v4, sizeof r->v4, "%s", a);
+	/* A relay of some mappings only: the others are not reachable at this address. */
+	if (!rs.all)
+		snprintf(r->verdict, sizeof r->verdict, "the edge's address %s is published ([site] relay); only "
+		         "the relayed mappings (%.300s) answer there", a, rs.names ? rs.names : "");
+out:
+	pp_relay_site_free(&rs);
+	pp_table_free(t);
 }
 
 /* The IPv4 address to publish into r->v4, or why there is none into r->verdict. */
@@ -217,6 +275,13 @@ find_v4(const struct ddns_addr_in *in, struct ddns_addr *r)
 {
 	const struct pp_ddns_conf *dc = in->dc;
 	enum pp_addr_kind wk = PP_AK_RESERVED;
+
+	if (dc->ip_source == PP_IPSRC_RELAY) {
+		if (dc->interface && pp_iface_ipv4(dc->interface, r->wan) == 0 && in->st)
+			snprintf(in->st->echo.wan, sizeof in->st->echo.wan, "%s", r->wan);
+		relay_v4(in, r);
+		return;
+	}
 
 	if (dc->interface && pp_iface_ipv4(dc->interface, r->wan) == 0)
 		wk = kind_of(r->wan);

@@ -229,7 +229,7 @@ ddns_check(struct ddns_check *ck, struct pp_error *err)
 		return -1;
 	}
 	struct ddns_addr_in in = {
-		.dc = dc, .st = &st, .cache = &cache, .now = ck->now,
+		.dc = dc, .st = &st, .cache = &cache, .now = ck->now, .table_path = ck->table_path,
 		.urls = (const char *const *)dc->checkip, .nurls = dc->ncheckip,
 		.echo_hook = ck->echo_hook, .hook_ctx = ck->hook_ctx,
 	};

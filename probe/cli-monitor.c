@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "portpilot/probe.h"
+#include "portpilot/relay.h"
 #include "portpilot/util.h"
 #include "monitor-internal.h"
 
@@ -74,6 +75,7 @@ mon_close_inherited(struct mon *M, int keep)
 	if (M->hits_pid > 0 && M->hits_fd >= 0 && M->hits_fd != keep)
 		close(M->hits_fd);
 	mon_http_close_fds(M->http);
+	mon_relay_close_fds(M);
 }
 
 static void
@@ -421,6 +423,7 @@ reload(struct mon *M)
 	M->interval_s = d.interval_s;
 	M->dirty = true;
 	mon_dns_init(M);
+	mon_relay_init(M);
 	fprintf(M->cli->err, "monitor: reloaded: %zu mappings, every %d s, down after %d failures, up "
 	        "after %d successes\n", n, d.interval_s, d.fail_after, d.recover_after);
 }
@@ -509,8 +512,21 @@ public_step(struct mon *M, double now)
 		return at;
 	next->pub_next_due = now + M->mc.public_interval_s * 1000.0;
 	M->last_request = now;
-	M->job = pp_reflect_start(M->mc.reflector, M->token, next->m->proto == PP_UDP ? "udp" : "tcp",
-	                          next->m->pub_lo, next->tm.timeout_ms, &e);
+	/* A relayed mapping's public face is the edge: the reflector (on the edge) is asked to
+	 * connect to the edge's own address, which its DNAT sends through the tunnel (as the probe
+	 * does); the carrier's address, which it would see, says nothing of that path. An edge given
+	 * by name is not resolved in the loop: plain connect-back then. */
+	char edge[16] = "";
+	struct pp_relay_site rs;
+	memset(&rs, 0, sizeof rs);
+	if (M->relay.on && pp_relay_site_parse(M->table, &rs, NULL) == 0) {
+		uint32_t a;
+		if (pp_relay_maps(&rs, next->m) && pp_parse_ipv4(rs.host, &a) == 0)
+			snprintf(edge, sizeof edge, "%.15s", rs.host);
+		pp_relay_site_free(&rs);
+	}
+	M->job = pp_reflect_start_ip(M->mc.reflector, M->token, next->m->proto == PP_UDP ? "udp" : "tcp",
+	                             next->m->pub_lo, edge[0] ? edge : NULL, next->tm.timeout_ms, &e);
 	if (M->job == NULL) {
 		fprintf(M->cli->err, "monitor: public check of %s: %s\n", next->name, e.msg);
 		return now + spacing_ms(M);
@@ -614,11 +630,13 @@ mon_run(struct mon *M, bool once, double until_ms)
 			next_scan = start_due(M, once, now, fly, &nfly, &done);
 		double wake = next_scan < now + 1000 ? next_scan : now + 1000;
 		if (!once) {
-			double pw = public_step(M, now), dw = mon_dns_step(M, now);
+			double pw = public_step(M, now), dw = mon_dns_step(M, now), rw = mon_relay_step(M, now);
 			if (pw < wake)
 				wake = pw;
 			if (dw < wake)
 				wake = dw;
+			if (rw < wake)
+				wake = rw;
 		}
 		for (size_t i = 0; i < nfly; i++) {
 			pfd[np++] = (struct pollfd){ .fd = fly[i]->fd, .events = mon_check_events(fly[i]) };
@@ -632,6 +650,8 @@ mon_run(struct mon *M, bool once, double until_ms)
 			}
 		int dbase = np, nd = once ? 0 : mon_dns_pollfds(M, pfd + np, (int)cap - np, dwho);
 		np += nd;
+		int rbase = np, nr = once || np >= (int)cap ? 0 : mon_relay_pollfd(M, pfd + np);
+		np += nr;
 		int hbase = np, nh = once ? 0 : mon_http_pollfds(M->http, pfd + np, (int)cap - np, &wake);
 		np += nh;
 		int kfd = once || np >= (int)cap ? -1 : mon_hits_fd(M, now), kbase = np;
@@ -657,6 +677,8 @@ mon_run(struct mon *M, bool once, double until_ms)
 		for (int i = 0; i < nd; i++)
 			if (pfd[dbase + i].revents)
 				mon_dns_read(M, dwho[i], now);
+		if (nr && pfd[rbase].revents)
+			mon_relay_read(M, now);
 		mon_http_step(M->http, pfd + hbase, nh, now, M->metrics);
 		if (kfd >= 0 && (pfd[kbase].revents || now - M->hits_at > 30000))
 			mon_hits_read(M, now);
@@ -797,6 +819,7 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 		goto targets;
 	}
 	mon_dns_init(&M);
+	mon_relay_init(&M);
 	if (!once && mkdir(cli->state_dir, 0750) < 0 && errno != EEXIST) {
 		fprintf(cli->err, "portpilot: cannot create the state directory %s: %s\n", cli->state_dir,
 		        strerror(errno));
@@ -821,6 +844,9 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 		        "successes%s%s%s\n", M.n, d.interval_s, d.fail_after, d.recover_after,
 		        M.http ? "; metrics on http://" : "", M.http ? mon_http_where(M.http) : "",
 		        M.http ? "/metrics" : "");
+	if (!once && M.relay.on)
+		fprintf(cli->err, "monitor: relay tunnel %s to %s, down when its last handshake is older than "
+		        "%d s\n", M.relay.ifname, M.relay.edge, M.mc.relay_handshake_max_s);
 	if (!once && M.ndns)
 		fprintf(cli->err, "monitor: %zu published name%s, each looked up every %d s\n", M.ndns,
 		        M.ndns == 1 ? "" : "s", M.mc.dns_interval_s);
@@ -839,6 +865,7 @@ targets:
 	mon_http_free(M.http);
 	mon_metrics_free(&M);
 	mon_dns_free(&M);
+	mon_relay_free(&M);
 	for (size_t k = 0; k < M.n; k++)
 		mon_target_free(&M.t[k]);
 	free(M.t);

@@ -300,26 +300,54 @@ static bool relay_healthy(const struct pp_facts *f)
 	       f->relay_handshake_age < PP_WG_ALIVE_S;
 }
 
+/* The words of relay_down, shared with the monitor's own tunnel check (probe/monitor-relay.c),
+ * which judges the handshake against its own limit (max_age). */
+void pp_relay_down_text(const char *ifname, const char *edge, enum pp_tri link, long age, int max_age,
+                        char **summary, char **fix)
+{
+	char *what = link != PP_YES
+	             ? pp_xasprintf("the relay tunnel %s to the edge %s is %s", ifname, edge,
+	                            link == PP_NO ? "not there or down" : "in an unknown state")
+	             : age < 0
+	             ? pp_xasprintf("the relay tunnel %s is up but the edge %s never answered its handshake",
+	                            ifname, edge)
+	             : pp_xasprintf("the relay tunnel %s is up but the last handshake with the edge %s was %ld s ago "
+	                            "(more than %d s: the edge is not answering)", ifname, edge, age, max_age);
+	*summary = pp_xasprintf("%s: the mapping's public port on the edge cannot reach this site", what);
+	free(what);
+	*fix = pp_xstrdup(link != PP_YES
+	                  ? "bring it up: portpilot relay up (portpilot relay status shows the edge)"
+	                  : "check on the edge that portpilot edge up runs with this site's public key (portpilot "
+	                    "relay keygen prints it) and that UDP to the edge's WireGuard port passes; portpilot "
+	                    "edge status there shows the site");
+}
+
 static bool relay_cause(const struct pp_facts *f, struct pp_probe_result *r)
 {
 	if (!f->relay || relay_healthy(f))
 		return false;
-	char *what = f->relay_link != PP_YES
-	             ? pp_xasprintf("the relay tunnel %s to the edge %s is %s", f->relay_if, f->relay_edge,
-	                            f->relay_link == PP_NO ? "not there or down" : "in an unknown state")
-	             : f->relay_handshake_age < 0
-	             ? pp_xasprintf("the relay tunnel %s is up but the edge %s never answered its handshake",
-	                            f->relay_if, f->relay_edge)
-	             : pp_xasprintf("the relay tunnel %s is up but the last handshake with the edge %s was %ld s ago "
-	                            "(more than %d s: the edge is not answering)", f->relay_if, f->relay_edge,
-	                            f->relay_handshake_age, PP_WG_ALIVE_S);
-	set(r, PP_CAUSE_RELAY_DOWN,
-	    pp_xasprintf("%s: the mapping's public port on the edge cannot reach this site", what),
-	    pp_xstrdup(f->relay_link != PP_YES
-	               ? "bring it up: portpilot relay up (portpilot relay status shows the edge)"
-	               : "check on the edge that portpilot edge up runs with this site's public key (portpilot "
-	                 "relay keygen prints it) and that UDP to the edge's WireGuard port passes; portpilot "
-	                 "edge status there shows the site"));
+	char *summary, *fix;
+	pp_relay_down_text(f->relay_if, f->relay_edge, f->relay_link, f->relay_handshake_age, PP_WG_ALIVE_S,
+	                   &summary, &fix);
+	set(r, PP_CAUSE_RELAY_DOWN, summary, fix);
+	return true;
+}
+
+/* Through a healthy tunnel, the reflector on the edge did not reach the service that answers
+ * here: the edge does not pass that port to this site (edge.ini), or drops it. */
+static bool relay_outside_cause(const struct pp_facts *f, struct pp_probe_result *r)
+{
+	if (!relay_healthy(f) || f->relay_outside != PP_NO)
+		return false;
+	char host[256];
+	snprintf(host, sizeof host, "%.*s", (int)strcspn(f->relay_edge, ":"), f->relay_edge);
+	set(r, PP_CAUSE_UPSTREAM_BLOCKED,
+	    pp_xasprintf("the service answers here and the tunnel to the edge %s is up, but the reflector on "
+	                 "the edge connecting to its public port %u got %s: the edge does not pass that port to "
+	                 "this site", host, f->m->pub_lo, f->relay_outside_res),
+	    pp_xasprintf("on the edge, list the port for this site in edge.ini (ports = %s/%u under its [site "
+	                 "NAME], the one with this site's public key) and run portpilot edge up; portpilot edge "
+	                 "status there shows the site", f->m->proto == PP_UDP ? "udp" : "tcp", f->m->pub_lo));
 	return true;
 }
 
@@ -841,6 +869,7 @@ static bool link_relay(const struct diag *d) { return relay_cause(d->f, d->r); }
 static bool link_address(const struct diag *d) { return !relay_healthy(d->f) && address_cause(d->f, d->r); }
 static bool link_service(const struct diag *d) { return service_cause(d->f, d->r, d->ip); }
 static bool link_udp_service(const struct diag *d) { return udp_service_cause(d->f, d->r, d->ip); }
+static bool link_relay_outside(const struct diag *d) { return relay_outside_cause(d->f, d->r); }
 static bool link_traffic(const struct diag *d) { return traffic_cause(d->f, d->r, d->s, d->ip); }
 static bool link_udp_outside(const struct diag *d) { return udp_outside_cause(d->f, d->r, d->ip); }
 
@@ -856,6 +885,7 @@ static bool (*const chain[])(const struct diag *d) = {
 	link_address,     /* cgnat, double_nat, public_ip_mismatch */
 	link_service,     /* host_unreachable, not_listening, host_firewall, server_gateway */
 	link_udp_service, /* protocol = both: not_listening, host_firewall */
+	link_relay_outside, /* through the relay, tested from the edge: upstream_blocked */
 	link_traffic,     /* source_not_allowed, wrong_protocol, forward_blocked, host_firewall,
 	                   * server_gateway, upstream_blocked, hairpin_missing */
 	link_udp_outside, /* protocol = both: upstream_blocked, forward_blocked, not_listening,

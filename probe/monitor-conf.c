@@ -13,7 +13,7 @@ static const char *const keys[] = {
 	"interval", "timeout", "fail_after", "recover_after", "hook", "webhook", "webhook_body",
 	"webhook_content_type", "secret_file", "history_file", "history_max_bytes", "diagnose",
 	"metrics_file", "public_interval", "reflector_rate", "metrics_listen", "metrics_remote",
-	"dns_interval", NULL
+	"dns_interval", "relay_handshake_max", NULL
 };
 
 /* The line of every key under [monitor] (0 when absent), and the first unknown key. */
@@ -52,7 +52,7 @@ scan_lines(const char *path, int lines[], struct pp_error *err)
 			rc = pp_error_set(err, "%s:%d: [monitor] unknown key '%s'; known keys: interval, timeout, "
 			                  "fail_after, recover_after, hook, webhook, webhook_body, webhook_content_type, "
 			                  "secret_file, history_file, history_max_bytes, diagnose, metrics_file, public_interval, "
-			                  "reflector_rate, metrics_listen, metrics_remote, dns_interval",
+			                  "reflector_rate, metrics_listen, metrics_remote, dns_interval, relay_handshake_max",
 			                  path, lineno, l);
 		else
 			lines[k] = lineno;
@@ -102,6 +102,7 @@ pp_mon_conf_load(const char *path, struct pp_mon_conf *mc, struct pp_error *err)
 	mc->public_interval_s = 300;
 	mc->reflector_rate = 10;
 	mc->dns_interval_s = 60;
+	mc->relay_handshake_max_s = 200;
 	if (pp_conf_load(path, true, &c, err) < 0)
 		return -1;
 	if (scan_lines(path, lines, err) < 0)
@@ -172,6 +173,11 @@ pp_mon_conf_load(const char *path, struct pp_mon_conf *mc, struct pp_error *err)
 			goto out;
 		mc->dns_interval_s = (int)n;
 	}
+	if ((v = GET(18)) && *v) {
+		if (num(path, lines, 18, v, 125, 86400, &n, err) < 0)
+			goto out;
+		mc->relay_handshake_max_s = (int)n;
+	}
 	/* the names the DDNS sections publish: each should resolve to this site's address */
 	for (size_t i = 0; i < c->nddns; i++)
 		for (size_t h = 0; h < c->ddns[i].nhosts; h++) {
@@ -179,6 +185,7 @@ pp_mon_conf_load(const char *path, struct pp_mon_conf *mc, struct pp_error *err)
 			mc->dns[mc->ndns].section = pp_xstrdup(c->ddns[i].name);
 			mc->dns[mc->ndns].host = pp_xstrdup(c->ddns[i].hosts[h]);
 			mc->dns[mc->ndns].interface = dup_nonempty(c->ddns[i].interface);
+			mc->dns[mc->ndns].relay = c->ddns[i].ip_source == PP_IPSRC_RELAY;
 			mc->ndns++;
 		}
 	mc->reflector = dup_nonempty(c->probe.reflector);

@@ -18,6 +18,7 @@
 
 #include "portpilot/conf.h"
 #include "portpilot/ddns.h"
+#include "portpilot/relay.h"
 #include "portpilot/util.h"
 #include "monitor-internal.h"
 
@@ -80,6 +81,7 @@ mon_dns_init(struct mon *M)
 		d->host = pp_xstrdup(c->host);
 		d->section = pp_xstrdup(c->section);
 		d->interface = c->interface ? pp_xstrdup(c->interface) : NULL;
+		d->relay = c->relay;
 		d->next_due = pp_now_ms() + 1000.0 * (double)n;
 		for (size_t k = 0; k < M->ndns; k++)       /* a reload keeps what it knew of a name */
 			if (strcmp(M->dns[k].label, label) == 0) {
@@ -111,6 +113,22 @@ site_address(struct mon *M, const struct mon_dns *d, char want[46], char *where,
 	char wan[16] = "";
 
 	want[0] = '\0';
+	/* Published through the relay: the edge is the site's public face (ddns/ipsource.c). An
+	 * edge given by name is not resolved here (the loop must not wait for a resolver): its
+	 * state stays unknown rather than comparing with an address the updater does not use. */
+	if (d->relay) {
+		struct pp_relay_site rs;
+		memset(&rs, 0, sizeof rs);
+		if (pp_relay_site_parse(M->table, &rs, NULL) < 0 || !rs.on)
+			snprintf(where, n, "ip_source = relay, but the table has no [site] relay");
+		else if (inet_pton(AF_INET, rs.host, &a) == 1) {
+			snprintf(want, 46, "%.45s", rs.host);
+			snprintf(where, n, "the edge's address ([site] relay)");
+		} else
+			snprintf(where, n, "the edge is given by name (%.120s): not compared", rs.host);
+		pp_relay_site_free(&rs);
+		return;
+	}
 	if (pub && inet_pton(AF_INET, pub, &a) == 1) {
 		snprintf(want, 46, "%s", pub);
 		snprintf(where, n, "[site] public_ip");

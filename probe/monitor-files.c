@@ -88,7 +88,26 @@ mon_write_state(struct mon *M)
 		json_str(f, "site_address", d->want[0] ? d->want : NULL);
 		fprintf(f, ",\"checks\":%llu,\"failures\":%llu}", d->checks, d->failures);
 	}
-	fprintf(f, "%s]}\n", M->ndns ? "\n" : "");
+	/* the relay's tunnel, a row of its own ("relay:IFNAME") */
+	if (M->relay.on) {
+		struct mon_relay *r = &M->relay;
+		pp_format_datetime(r->sm.since, since);
+		fprintf(f, "%s{\"name\":", M->n || M->ndns ? ",\n" : "");
+		pp_json_str(f, r->label);
+		json_str(f, "state", pp_health_name(r->sm.state));
+		json_str(f, "since", r->sm.since ? since : NULL);
+		fprintf(f, ",\"since_epoch\":%lld", (long long)r->sm.since);
+		bool down = r->sm.state == PP_HEALTH_DOWN;
+		json_str(f, "cause", down ? "relay_down" : NULL);
+		json_str(f, "summary", down ? r->summary : NULL);
+		json_str(f, "fix", down ? r->fix : NULL);
+		json_str(f, "check", "relay");
+		json_str(f, "detail", r->detail);
+		json_str(f, "edge", r->edge);
+		fprintf(f, ",\"handshake_age\":%ld,\"rx_bytes\":%llu,\"tx_bytes\":%llu", r->age, r->rx, r->tx);
+		fprintf(f, ",\"checks\":%llu,\"failures\":%llu}", r->checks, r->failures);
+	}
+	fprintf(f, "%s]}\n", M->ndns || M->relay.on ? "\n" : "");
 	/* Renamed whole over the old one, so a reader never sees half of it. No fsync: it is
 	 * rewritten every interval, and a router's flash need not pay for each time. */
 	int bad = fflush(f) != 0;

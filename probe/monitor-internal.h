@@ -127,6 +127,7 @@ struct mon_hits {
 struct mon_dns {
 	char *label;                   /* "dns:HOST", its name in events and the state file */
 	char *host, *section, *interface;
+	bool relay;                    /* the section publishes the edge's address (ip_source = relay) */
 	struct pp_mon_sm sm;
 	char got[46], want[46];        /* last answer ("" none) and the address it should be */
 	char where[200];               /* where want comes from */
@@ -134,6 +135,24 @@ struct mon_dns {
 	char detail[512];
 	char cause[32];
 	pid_t pid;                     /* the resolver child, 0 none */
+	int fd;
+	struct pp_buf out;
+	double started, next_due;
+	unsigned long long checks, failures;
+};
+
+/* The relay's tunnel to the edge (a [site] relay): a state of its own, "relay:IFNAME". */
+struct mon_relay {
+	bool on;                       /* [site] relay is set */
+	char *label;                   /* "relay:pp-relay", its name in events and the state file */
+	char ifname[16], edge[280], key[48];
+	struct pp_mon_sm sm;
+	int link;                      /* last look: 1 there and up, 0 not, -1 not looked yet */
+	long age;                      /* seconds since the last handshake, -1 never */
+	unsigned long long rx, tx;
+	char detail[400];
+	char *summary, *fix;           /* relay_down's, while down */
+	pid_t pid;                     /* the child reading the tunnel (wg), 0 none */
 	int fd;
 	struct pp_buf out;
 	double started, next_due;
@@ -183,6 +202,8 @@ struct mon {
 	/* the published names */
 	struct mon_dns *dns;
 	size_t ndns;
+	/* the relay's tunnel */
+	struct mon_relay relay;
 };
 
 /* Check until SIGINT/SIGTERM, or until until_ms on the monotonic clock (> 0: a bench);
@@ -224,5 +245,15 @@ void mon_dns_read(struct mon *M, struct mon_dns *d, double now);
 void mon_dns_free(struct mon *M);
 /* A name's change goes out as an event, diagnosed by the lookup itself (probe/cli-monitor.c). */
 void mon_dns_event(struct mon *M, struct mon_dns *d, enum pp_health prev);
+
+/* probe/monitor-relay.c: the relay's tunnel, read in a child every interval (wg can hang with a
+ * hung wireguard-go), judged by presence and handshake age; a change is an event with cause
+ * relay_down and the probe's summary and fix. */
+void mon_relay_init(struct mon *M);     /* from M->table and M->mc (start and reload) */
+double mon_relay_step(struct mon *M, double now);
+int mon_relay_pollfd(struct mon *M, struct pollfd *pfd);   /* 1 when its child is to be waited on */
+void mon_relay_read(struct mon *M, double now);
+void mon_relay_close_fds(struct mon *M);
+void mon_relay_free(struct mon *M);
 
 #endif

@@ -286,6 +286,30 @@ print_checks(struct mon *M, FILE *f)
 			label(f, M->dns[i].host);
 			fprintf(f, "\"} %d\n", M->dns[i].sm.state == PP_HEALTH_UP);
 		}
+	/* the relay's tunnel: its state, and the raw facts behind it for alert rules of one's own */
+	const struct mon_relay *r = &M->relay;
+	if (r->on && r->sm.state != PP_HEALTH_UNKNOWN) {
+		metric_head(f, "portpilot_relay_up", "gauge", "1 when the relay's tunnel is there and the edge answered a handshake lately (after the thresholds), 0 when not");
+		fprintf(f, "portpilot_relay_up{interface=\"");
+		label(f, r->ifname);
+		fprintf(f, "\",edge=\"");
+		label(f, r->edge);
+		fprintf(f, "\"} %d\n", r->sm.state == PP_HEALTH_UP);
+	}
+	if (r->on && r->link == 1 && r->age >= 0) {
+		metric_head(f, "portpilot_relay_handshake_age_seconds", "gauge", "seconds since the last handshake with the edge");
+		fprintf(f, "portpilot_relay_handshake_age_seconds{interface=\"");
+		label(f, r->ifname);
+		fprintf(f, "\"} %ld\n", r->age);
+		metric_head(f, "portpilot_relay_received_bytes", "counter", "bytes received from the edge through the tunnel");
+		fprintf(f, "portpilot_relay_received_bytes{interface=\"");
+		label(f, r->ifname);
+		fprintf(f, "\"} %llu\n", r->rx);
+		metric_head(f, "portpilot_relay_sent_bytes", "counter", "bytes sent to the edge through the tunnel");
+		fprintf(f, "portpilot_relay_sent_bytes{interface=\"");
+		label(f, r->ifname);
+		fprintf(f, "\"} %llu\n", r->tx);
+	}
 }
 
 /* The whole text, then the file (by rename: the collector never reads half of it). */

@@ -1,5 +1,8 @@
 /* Runs one probe: checks while privileged, capture on both sides, the outside test, then the verdict. */
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +119,46 @@ static int reflect_run(struct run *x, const char *proto, struct pp_reflect_resul
 	while (!pp_reflect_step(j, fds, 2, 100) && now_s() < end)
 		drain(x);
 	return pp_reflect_finish(j, res, e);
+}
+
+/* A relayed mapping from outside: the reflector, running on the edge, connects to the edge's
+ * own public address and port, which the edge's DNAT (nat OUTPUT too) sends through the tunnel
+ * to this site: the whole relayed path but the client's first hop. A reflector elsewhere
+ * refuses (it connects only to the requester or itself): the test is skipped and said so. */
+static void relay_outside_check(struct run *x, struct pp_facts *f)
+{
+	const struct pp_mapping *m = f->m;
+	const char *proto = m->proto == PP_UDP ? "udp" : "tcp";
+	char host[256], ip[16];
+	struct pp_error e;
+	snprintf(host, sizeof host, "%.*s", (int)strcspn(f->relay_edge, ":"), f->relay_edge);
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	if (getaddrinfo(host, NULL, &hints, &ai) != 0 || ai == NULL) {
+		pp_check_add(x->r, x->o, "outside", PP_CHECK_SKIP, "not tested: the edge %s does not resolve", host);
+		return;
+	}
+	inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, ip, sizeof ip);
+	freeaddrinfo(ai);
+	struct pp_reflect_job *j = pp_reflect_start_ip(x->o->reflector_url, x->o->token, proto, m->pub_lo, ip,
+	                                               3000, &e);
+	struct pp_reflect_result res;
+	int fds[2] = { -1, -1 };
+	if (j && x->cap)
+		pp_capture_fds(x->cap, fds);
+	double end = now_s() + 15;
+	while (j && !pp_reflect_step(j, fds, 2, 100) && now_s() < end)
+		drain(x);
+	if (!j || pp_reflect_finish(j, &res, &e) < 0) {
+		pp_check_add(x->r, x->o, "outside", PP_CHECK_SKIP, "not tested through the edge %s: %s (run portpilot "
+		             "reflector on the edge to test the relayed path from outside)", ip, e.msg);
+		return;
+	}
+	bool ok = !strcmp(res.result, "connected") || !strcmp(res.result, "reply");
+	f->relay_outside = ok ? PP_YES : PP_NO;
+	snprintf(f->relay_outside_res, sizeof f->relay_outside_res, "%s", res.result);
+	pp_check_add(x->r, x->o, "outside", ok ? PP_CHECK_PASS : PP_CHECK_FAIL,
+	             "reflector on the edge %s %s to its port %u, through the tunnel to this site: %s (%d ms)", ip,
+	             proto, m->pub_lo, res.result, res.ms);
 }
 
 static void outside_check(struct run *x, struct pp_facts *f)
@@ -235,9 +278,10 @@ int pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, st
 		bool via_relay = f.relay && f.relay_link == PP_YES && f.relay_handshake_age >= 0 &&
 		                 f.relay_handshake_age < PP_WG_ALIVE_S;
 		if (o->reflector_url && via_relay) {
+			/* The reflector would connect to the carrier's address, which says nothing of the
+			 * relayed path: it is asked to connect to the edge instead. */
 			f.outside_requested = false;
-			pp_check_add(r, o, "outside", PP_CHECK_SKIP, "not tested: the mapping's public face is the edge %s "
-			             "(relay); the reflector would connect to the carrier's address instead", f.relay_edge);
+			relay_outside_check(&x, &f);
 		} else {
 			if (o->reflector_url)
 				outside_check(&x, &f);

@@ -131,9 +131,17 @@ int pp_reflector_whoami(const char *url, const char *token, struct pp_reflect_re
 struct pp_reflect_job *pp_reflect_start(const char *url, const char *token, const char *proto,
                                         uint16_t port, int timeout_ms, struct pp_error *err)
 {
+	return pp_reflect_start_ip(url, token, proto, port, NULL, timeout_ms, err);
+}
+
+struct pp_reflect_job *pp_reflect_start_ip(const char *url, const char *token, const char *proto,
+                                           uint16_t port, const char *ip, int timeout_ms,
+                                           struct pp_error *err)
+{
 	struct pp_reflect_job *j = pp_xcalloc(1, sizeof *j);
-	char path[96];
-	snprintf(path, sizeof path, "/v1/check?proto=%s&port=%u&timeout=%d", proto, port, timeout_ms);
+	char path[128];
+	snprintf(path, sizeof path, "/v1/check?proto=%s&port=%u&timeout=%d%s%.15s", proto, port, timeout_ms,
+	         ip ? "&ip=" : "", ip ? ip : "");
 	char *u = join(url, path);
 	j->url = pp_xstrdup(url);
 	int made = make_call(&j->call, u, token, timeout_ms + 5000);

@@ -83,7 +83,11 @@ bool pp_refl_request_complete(const char *buf)
 	return strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n");
 }
 
-static void check_request(const char *query, const char *peer, int max_ms, struct pp_refl_route *r)
+/* ip= may name the requester itself or the address the request came to (this host: a
+ * connect-back through its own rules, e.g. an edge's DNAT into a relay's tunnel); never a
+ * third party. */
+static void check_request(const char *query, const char *peer, const char *self, int max_ms,
+                          struct pp_refl_route *r)
 {
 	static const char *const known[] = { "proto", "port", "timeout", "ip", NULL };
 	char proto[8] = "tcp", ports[8] = "", tms[12] = "", ip[64];
@@ -94,12 +98,14 @@ static void check_request(const char *query, const char *peer, int max_ms, struc
 		r->status = 403;
 		return;
 	}
-	if (query_param(query, "ip", ip, sizeof ip) && strcmp(ip, peer)) {
+	bool asked = query_param(query, "ip", ip, sizeof ip);
+	if (asked && strcmp(ip, peer) && strcmp(ip, self)) {
 		snprintf(r->body, sizeof r->body, "{\"error\":\"the reflector connects back only to the "
-		         "requester's address (%s), never to a third party\"}", peer);
+		         "requester's address (%s) or its own (%s), never to a third party\"}", peer, self);
 		r->status = 403;
 		return;
 	}
+	snprintf(r->ip, sizeof r->ip, "%.15s", asked ? ip : peer);
 	query_param(query, "proto", proto, sizeof proto);
 	query_param(query, "port", ports, sizeof ports);
 	if ((strcmp(proto, "tcp") && strcmp(proto, "udp")) || pp_parse_u16(ports, &port) < 0) {
@@ -121,6 +127,8 @@ void pp_refl_check_body(struct pp_refl_route *r, const struct sockaddr_in *peer,
 {
 	char ip[16], from[16];
 	inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
+	if (r->ip[0])
+		snprintf(ip, sizeof ip, "%s", r->ip);
 	inet_ntop(AF_INET, &local->sin_addr, from, sizeof from);
 	snprintf(r->body, sizeof r->body, "{\"ip\":\"%s\",\"from\":\"%s\",\"proto\":\"%s\",\"port\":%u,"
 	         "\"result\":\"%s\",\"ms\":%ld}", ip, from, r->udp ? "udp" : "tcp", r->port, result, ms);
@@ -139,11 +147,13 @@ static void log_path(const char *req, char *out, size_t n)
 			*q = '?';
 }
 
-void pp_refl_route(const struct pp_reflector_opts *o, const struct sockaddr_in *peer, char *req,
-                   struct pp_refl_route *r)
+void pp_refl_route(const struct pp_reflector_opts *o, const struct sockaddr_in *peer,
+                   const struct sockaddr_in *local, char *req, struct pp_refl_route *r)
 {
-	char ip[16], tok[256];
+	char ip[16], self[16], tok[256];
 	inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
+	inet_ntop(AF_INET, &local->sin_addr, self, sizeof self);
+	r->ip[0] = '\0';
 	log_path(req, r->path, sizeof r->path);
 	r->status = 400;
 	if (strncmp(req, "GET /", 5)) {
@@ -174,7 +184,7 @@ void pp_refl_route(const struct pp_reflector_opts *o, const struct sockaddr_in *
 		snprintf(r->body, sizeof r->body, "{\"ip\":\"%s\"}", ip);
 		r->status = 200;
 	} else if (!strcmp(path, "/v1/check")) {
-		check_request(query ? query : "", ip, o->max_timeout_ms, r);
+		check_request(query ? query : "", ip, self, o->max_timeout_ms, r);
 	} else {
 		snprintf(r->body, sizeof r->body, "{\"error\":\"no such path: use /v1/whoami or /v1/check\"}");
 		r->status = 404;

@@ -17,14 +17,15 @@ struct pp_refl_route {
 	bool udp;
 	uint16_t port;
 	int timeout_ms;
+	char ip[16];                   /* where to connect: the requester, or (ip=) this host's own address */
 	char path[96];                 /* the request's path for the log, control bytes as '?' */
 };
 
 /* True once buf (NUL-terminated) holds the whole header block. */
 bool pp_refl_request_complete(const char *buf);
 /* Routes the request in req (modified in place) from peer; the token is checked here. */
-void pp_refl_route(const struct pp_reflector_opts *o, const struct sockaddr_in *peer, char *req,
-                   struct pp_refl_route *r);
+void pp_refl_route(const struct pp_reflector_opts *o, const struct sockaddr_in *peer,
+                   const struct sockaddr_in *local, char *req, struct pp_refl_route *r);
 /* The body of a finished connect-back. */
 void pp_refl_check_body(struct pp_refl_route *r, const struct sockaddr_in *peer,
                         const struct sockaddr_in *local, const char *result, long ms);

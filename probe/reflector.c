@@ -172,6 +172,8 @@ static const char *check_start(struct conn *c, long now)
 	if (fd < 0)
 		return "error";
 	to.sin_port = htons(c->rt.port);
+	if (c->rt.ip[0])
+		inet_pton(AF_INET, c->rt.ip, &to.sin_addr);
 	from.sin_port = 0;
 	/* From the address the request came to, the one the requester knows. */
 	if (bind(fd, (struct sockaddr *)&from, sizeof from) < 0) {
@@ -246,7 +248,7 @@ static void check_step(struct conn *c, short rev, long now)
 
 static void request_ready(struct server *s, struct conn *c, long now)
 {
-	pp_refl_route(s->o, &c->peer, c->req, &c->rt);
+	pp_refl_route(s->o, &c->peer, &c->local, c->req, &c->rt);
 	if (c->rt.status) {
 		answer(c, now);
 		return;

@@ -25,6 +25,7 @@ enum pp_ip_source {
 	PP_IPSRC_INTERFACE,  /* WAN interface only */
 	PP_IPSRC_WEB,        /* echo services only */
 	PP_IPSRC_REFLECTOR,  /* GET /v1/whoami of the [probe] reflector (token_file if set) */
+	PP_IPSRC_RELAY,      /* the edge's address: the table's [site] relay (issue 17) */
 };
 
 /* One [ddns NAME] section. Strings are owned by the pp_conf; NULL when absent. */

@@ -222,6 +222,7 @@ struct pp_ddns_opts {
 	const char *state_dir;
 	bool force;                /* --force / SIGUSR1: update even when unchanged (not past a stop) */
 	const char *only;          /* limit to one [ddns NAME] */
+	const char *table_path;    /* the site's table: ip_source = relay reads its [site] relay */
 };
 
 /* One pass over every section; returns 0 when nothing failed. */

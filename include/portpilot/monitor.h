@@ -96,8 +96,16 @@ struct pp_mon_conf {
 	/* The published names: every host of every [ddns NAME] section should resolve to the
 	 * site's address; checked every dns_interval seconds (default 60, 0 = off). */
 	int dns_interval_s;
-	struct pp_mon_dns { char *section, *host, *interface; } *dns;
+	struct pp_mon_dns {
+		char *section, *host, *interface;
+		bool relay;            /* ip_source = relay: the name says the edge's address */
+	} *dns;
 	size_t ndns;
+	/* The relay's tunnel (a [site] relay): down when it is missing or its last handshake with
+	 * the edge is older than relay_handshake_max seconds (default 200: WireGuard rekeys a live
+	 * tunnel every 120 s and drops a session at 180 s; 20 s of slack). At least 125: below,
+	 * a healthy tunnel would look down between two rekeys. */
+	int relay_handshake_max_s;
 };
 
 /* Read [monitor] of the conf file (missing file or section: the defaults). -1 with err =

@@ -191,6 +191,11 @@ int pp_reflector_whoami(const char *url, const char *token, struct pp_reflect_re
 struct pp_reflect_job;
 struct pp_reflect_job *pp_reflect_start(const char *url, const char *token, const char *proto,
                                         uint16_t port, int timeout_ms, struct pp_error *err);
+/* The same, asking the reflector to connect to ip: its own address (e.g. an edge's public
+ * address, which its DNAT sends into a relay's tunnel) or ours; it refuses any other. */
+struct pp_reflect_job *pp_reflect_start_ip(const char *url, const char *token, const char *proto,
+                                           uint16_t port, const char *ip, int timeout_ms,
+                                           struct pp_error *err);
 /* Wait up to ms for progress, also waking for extra fds; returns 1 when done, 0 not yet. */
 int pp_reflect_step(struct pp_reflect_job *j, const int *fds, int nfds, int ms);
 int pp_reflect_finish(struct pp_reflect_job *j, struct pp_reflect_result *r, struct pp_error *err);
@@ -339,10 +344,19 @@ struct pp_facts {
 	char relay_edge[280];          /* "198.51.100.20:51820" */
 	enum pp_tri relay_link;        /* the tunnel interface is there and up */
 	long relay_handshake_age;      /* seconds since the last handshake with the edge, -1 never */
+	/* The reflector on the edge connecting to the edge's public port (through its DNAT and the
+	 * tunnel): PP_YES reached the service, PP_NO did not (relay_outside_res says how), unknown
+	 * when not asked (no reflector, or one that is not on the edge). */
+	enum pp_tri relay_outside;
+	char relay_outside_res[16];
 };
 
 /* Choose the cause from the facts (pure: unit-tested); fills cause, summary, fix, evidence. */
 void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r);
+/* relay_down's summary and fix (allocated) for a tunnel that is not there/up (link) or whose
+ * last handshake (age s, -1 never) is older than max_age; the monitor's tunnel check uses it too. */
+void pp_relay_down_text(const char *ifname, const char *edge, enum pp_tri link, long age, int max_age,
+                        char **summary, char **fix);
 
 /* ---- commands (probe/cli-probe.c) ---- */
 int pp_cmd_probe(struct pp_cli *cli, int argc, char **argv);

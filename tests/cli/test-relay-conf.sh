@@ -31,7 +31,10 @@ check "edge: site a's tcp 8080, udp 5005 and udp 10000-10009 go to its tunnel ad
 	grep -q -- '-p udp -m multiport --dports 5005,10000:10009 .*-g PPEDGE-S0\$' '$D/out' &&
 	grep -q -- '-A PPEDGE-S0 -m comment --comment \"pp:a\" -j DNAT --to-destination 10.77.0.2\$' '$D/out'"
 check "edge: exactly the configured ports are DNATed, nothing else (three rules, site b's 9090 to S1)" sh -c \
-	"test \"\$(grep -c -- '-g PPEDGE-S' '$D/out')\" = 3 && grep -q -- '-p tcp -m multiport --dports 9090 .*-g PPEDGE-S1\$' '$D/out'"
+	"test \"\$(grep -c -- '^-A PPEDGE-PRE .*-g PPEDGE-S' '$D/out')\" = 3 && grep -q -- '-A PPEDGE-PRE .*-p tcp -m multiport --dports 9090 .*-g PPEDGE-S1\$' '$D/out'"
+check "edge: the edge's own connections to the same ports take the same way (nat OUTPUT), no others" sh -c \
+	"test \"\$(grep -c -- '^-A PPEDGE-OUT .*-g PPEDGE-S' '$D/out')\" = 3 && grep -q -- '-A PPEDGE-OUT .*-p tcp -m multiport --dports 9090 .*-g PPEDGE-S1\$' '$D/out' &&
+	 test \"\$(grep -c -- '-g PPEDGE-S' '$D/out')\" = 6"
 check "edge: no SNAT or MASQUERADE anywhere (the client's address is kept)" sh -c "! grep -Eq 'SNAT|MASQUERADE' '$D/out'"
 check "edge: tunnel to tunnel is dropped before anything is accepted" sh -c \
 	"grep -n -- '-A PPEDGE-FWD' '$D/out' | head -n 1 | grep -q -- '-i pp-edge -o pp-edge -j DROP'"

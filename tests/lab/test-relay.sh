@@ -6,63 +6,9 @@
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 
-lab_need_root
-for c in wg wireguard-go conntrack; do
-	command -v $c >/dev/null || { echo "# relay: $c missing (tools/deps.sh installs it)"; exit 77; }
-done
-[ -c /dev/net/tun ] || { echo "# relay: no /dev/net/tun for wireguard-go"; exit 77; }
-lab_up cgnat outside2 || { not_ok "lab builds"; pp_done; }
-EDGE=$LAB_INET2 EDGE_IP=$LAB_INET2_IP CLIENT=$LAB_INET CLIENT_IP=$LAB_INET_IP R=$LAB_ROUTER
-# Interface names are global to wireguard-go's sockets (/var/run/wireguard): this run's own.
-IF1=ppr$$a IF2=ppr$$b IFE=ppe$$
-D=$pp_tmp
-# A wireguard-go killed with its namespace (a failed run) leaves its socket behind.
-at_exit "rm -f /var/run/wireguard/$IF1.sock /var/run/wireguard/$IF2.sock /var/run/wireguard/$IFE.sock"
+. "$PP_TOP/tests/lab/relay-lab.sh"
 
-# A server that says who it is and whom it sees: HTTP on 8000, UDP on 8001.
-cat >"$D/whoami.py" <<'EOF'
-import http.server, socket, socketserver, sys, threading
-name = sys.argv[1]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = ("%s %s\n" % (name, self.client_address[0])).encode()
-        if self.path == "/big": body = b"x" * 2000000
-        self.send_response(200); self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close"); self.end_headers(); self.wfile.write(body)
-    def log_message(self, *a): pass
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True; allow_reuse_address = True
-def udp():
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 8001))
-    while True:
-        d, a = u.recvfrom(2048); u.sendto(("%s %s " % (name, a[0])).encode() + d, a)
-threading.Thread(target=udp, daemon=True).start()
-S(("0.0.0.0", 8000), H).serve_forever()
-EOF
-whoami() { # NS NAME
-	ip netns exec "$1" "$LAB_PY" "$D/whoami.py" "$2" >/dev/null 2>&1 &
-	echo $! >>"$LAB_DIR/pids"
-	wait_for 10 _lab_listening "$1" 8000
-}
-whoami "$LAB_SRV1" srv-101 || { not_ok "whoami server starts"; pp_done; }
-
-# Site 2: its own carrier address (100.65.0.2, routed by the internet host) and its own LAN with the
-# same addresses as site 1's, as two customers' sites would have.
-R2=pp-$LAB_ID-r2 S2=pp-$LAB_ID-s2srv
-for n in $R2 $S2; do _lab_mkns $n || { not_ok "site 2 builds"; pp_done; }; done
-_lab_link "$CLIENT" eth2 $R2 eth0 && _lab_link $R2 eth1 $S2 eth0 || { not_ok "site 2 links"; pp_done; }
-ip -n "$CLIENT" addr add 100.65.0.1/16 dev eth2
-ip -n $R2 addr add 100.65.0.2/16 dev eth0 && ip -n $R2 route add default via 100.65.0.1
-ip -n $R2 addr add 192.168.2.1/24 dev eth1
-ip -n $S2 addr add 192.168.2.101/24 dev eth0 && ip -n $S2 route add default via 192.168.2.1
-ip netns exec $R2 sysctl -qw net.ipv4.ip_forward=1
-whoami $S2 site2-101 || { not_ok "site 2's server starts"; pp_done; }
-
-pp() { ns=$1; shift; ip netns exec "$ns" "$PORTPILOT" "$@"; }
-# Keys: made once, 0600, only the public half printed.
-E_PUB=$(pp "$EDGE" --state-dir "$D/se" edge keygen 2>"$D/err") || cat "$D/err"
-S1_PUB=$(pp "$R" --state-dir "$D/s1" relay keygen)
-S2_PUB=$(pp $R2 --state-dir "$D/s2" relay keygen)
+relay_lab_up
 check "keygen: the edge's public key printed (44 base64 characters)" sh -c "echo '$E_PUB' | grep -Eq '^[A-Za-z0-9+/]{43}=\$'"
 check "keygen: the key file is 0600" test "$(stat -c %a "$D/s1/relay.key")" = 600
 check "keygen: the printed key is the public one, not the private key" sh -c \
@@ -70,87 +16,8 @@ check "keygen: the printed key is the public one, not the private key" sh -c \
 again=$(pp "$R" --state-dir "$D/s1" relay keygen)
 check "keygen again: the same key, not a new one" test -n "$again" -a "$again" = "$S1_PUB"
 
-cat >"$D/edge.ini" <<EOF
-[edge]
-interface = $IFE
-listen_port = 51820
-address = 10.77.0.1/24
-
-[site plant3]
-public_key = $S1_PUB
-address = 10.77.0.2
-ports = tcp/8080, udp/5005, tcp/8081
-
-[site depot]
-public_key = $S2_PUB
-address = 10.77.0.3
-ports = tcp/9090
-EOF
-# Site 1 relays four mappings; the edge carries only two of them (8090 is not on the edge).
-cat >"$D/site1.ini" <<EOF
-[site]
-wan_interface = eth0
-lan_interface = eth1
-lan_subnet = 192.168.2.0/24
-relay = $EDGE_IP:51820
-relay_public_key = $E_PUB
-relay_address = 10.77.0.2
-relay_keepalive = 1
-relay_interface = $IF1
-relay_mappings = web, echo, web-2, partners
-
-[web]
-public_port = 8080
-internal_ip = 192.168.2.101
-internal_port = 8000
-
-[echo]
-protocol = udp
-public_port = 5005
-internal_ip = 192.168.2.101
-internal_port = 8001
-
-[web-2]
-public_port = 8090
-internal_ip = 192.168.2.102
-internal_port = 80
-
-[partners]
-public_port = 8081
-internal_ip = 192.168.2.101
-internal_port = 8000
-allow = 198.51.100.0/24
-
-[lan-only]
-public_port = 8091
-internal_ip = 192.168.2.103
-internal_port = 80
-EOF
-cat >"$D/site2.ini" <<EOF
-[site]
-wan_interface = eth0
-lan_interface = eth1
-lan_subnet = 192.168.2.0/24
-relay = $EDGE_IP
-relay_public_key = $E_PUB
-relay_address = 10.77.0.3
-relay_keepalive = 1
-relay_interface = $IF2
-
-[app]
-public_port = 9090
-internal_ip = 192.168.2.101
-internal_port = 8000
-EOF
-
 check "check: the relay keys of [site] are valid" sh -c "ip netns exec '$R' '$PORTPILOT' -f '$D/site1.ini' check >/dev/null"
-pp "$EDGE" --state-dir "$D/se" edge up --config "$D/edge.ini" >"$D/out" 2>"$D/err"
-check "edge up" sh -c "grep -q 'edge up' '$D/out' || { cat '$D/err'; false; }"
-for s in "$R $D/site1.ini $D/s1" "$R2 $D/site2.ini $D/s2"; do
-	set -- $s
-	pp $1 -f $2 --state-dir $3 apply >"$D/out" 2>&1 || cat "$D/out"
-	pp $1 -f $2 --state-dir $3 relay up >"$D/out" 2>&1 || cat "$D/out"
-done
+check "edge up" sh -c "grep -q 'edge up' '$D/edge-up.out' || { cat '$D/edge-up.err'; false; }"
 if lab_nft; then
 	check "site 1: apply takes the public ports from the tunnel interface too" sh -c \
 		"ip netns exec '$R' nft list chain inet portpilot prerouting | grep -q -- 'iifname \"$IF1\" .* jump map_in'"
@@ -159,9 +26,8 @@ else
 		"ip netns exec '$R' iptables -t nat -S PP-PRE | grep -q -- '-i $IF1 -m addrtype --dst-type LOCAL -j PP-MARK\\|-i $IF1 -m addrtype --dst-type LOCAL -g PP-MARK'"
 fi
 check "site 1: relay up made the tunnel" sh -c "ip -n '$R' link show $IF1 >/dev/null"
-connected() { pp "$EDGE" edge status --config "$D/edge.ini" --json | jq -e ".sites[] | select(.name == \"$1\") | .connected" >/dev/null; }
-check "edge status: site 1 connected (a handshake through the carrier NAT)" wait_for 10 connected plant3
-check "edge status: site 2 connected" wait_for 10 connected depot
+check "edge status: site 1 connected (a handshake through the carrier NAT)" wait_for 10 relay_connected plant3
+check "edge status: site 2 connected" wait_for 10 relay_connected depot
 
 # The client speaks from 203.0.113.10 (its other address, 198.51.100.1, faces the edge's network).
 body() { ip netns exec "$CLIENT" curl -s --interface "$CLIENT_IP" --connect-timeout 2 --max-time 3 "http://$EDGE_IP:$1/"; }

@@ -342,6 +342,18 @@ static void test_diagnose_each_fact(void **st)
 	assert_int_equal(diag(&f), PP_CAUSE_RELAY_DOWN);
 	f.relay_handshake_age = 181;
 	assert_int_equal(diag(&f), PP_CAUSE_RELAY_DOWN);
+	/* The reflector on the edge could not reach the port through a healthy tunnel: the edge
+	 * does not pass it (upstream_blocked); when it reached it, all is well; a dead tunnel is
+	 * still named as such first. */
+	f.relay_handshake_age = 5, f.relay_outside = PP_NO;
+	strcpy(f.relay_outside_res, "refused");
+	strcpy(f.relay_edge, "198.51.100.10:51820");
+	assert_int_equal(diag(&f), PP_CAUSE_UPSTREAM_BLOCKED);
+	f.relay_outside = PP_YES;
+	assert_int_equal(diag(&f), PP_CAUSE_OK);
+	f.relay_outside = PP_NO, f.relay_link = PP_NO;
+	assert_int_equal(diag(&f), PP_CAUSE_RELAY_DOWN);
+	f.relay_link = PP_YES, f.relay_outside = PP_UNKNOWN, f.relay_handshake_age = 181;
 	/* A mapping the relay does not carry still meets the carrier NAT. */
 	f.relay = false;
 	assert_int_equal(diag(&f), PP_CAUSE_CGNAT);
