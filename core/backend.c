@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "portpilot/backend.h"
+#include "portpilot/ipv6.h"
 #include "portpilot/relay.h"
 #include "portpilot/util.h"
 
@@ -67,14 +68,17 @@ pp_want_build(const struct pp_table *t, time_t now, struct pp_want *w, struct pp
 		                           .allow = m->allow, .nallow = m->nallow, .hairpin = t->site.hairpin,
 		                           .masquerade = m->masquerade, .expires = m->expires };
 	}
+	pp_want_ip6(t, w);
 	return 0;
 }
 
 void
 pp_want_free(struct pp_want *w)
 {
-	for (size_t i = 0; i < w->n; i++)
+	for (size_t i = 0; i < w->n; i++) {
 		free(w->maps[i].tag);
+		free(w->maps[i].v6);
+	}
 	free(w->maps);
 	memset(w, 0, sizeof *w);
 }

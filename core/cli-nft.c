@@ -45,7 +45,7 @@ want_of_table(const struct pp_table *t, struct pp_want *w)
 			any |= m->allow[k].len == 0;
 		w->maps[i] = (struct pp_want_map){ m->name, pp_rule_tag(m->name), m->line, pp_mapping_active(m, w->now),
 		                                   m->proto, m->pub_lo, m->pub_hi, m->in_lo, m->in_hi, m->internal_ip,
-		                                   any, m->allow, m->nallow, t->site.hairpin, m->masquerade, m->expires };
+		                                   any, m->allow, m->nallow, t->site.hairpin, m->masquerade, m->expires, NULL };
 	}
 }
 

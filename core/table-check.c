@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include "portpilot/ipv6.h"
 #include "portpilot/table.h"
 #include "portpilot/relay.h"
 #include "portpilot/util.h"
@@ -112,6 +113,7 @@ check_mapping(const struct pp_mapping *m, const struct pp_site *site, time_t now
 		memset(&scratch, 0, sizeof scratch);
 		pp_mapping_parse_field(&scratch, f, m->val[f], &err);
 		free(scratch.allow);
+		free(scratch.allow6);
 		add_split(out, PP_ERROR, key_line(m, f), m->name, pp_field_name(f), err.msg);
 	}
 	/* the health-check keys against each other: portpilot monitor refuses these too */
@@ -122,7 +124,7 @@ check_mapping(const struct pp_mapping *m, const struct pp_site *site, time_t now
 	if (m->val[PP_F_PUBLIC_PORT] == NULL)
 		pp_findings_add(out, PP_ERROR, m->line, m->name, "public_port",
 		                "add public_port = PORT (or FIRST-LAST)", "public_port is missing");
-	if (m->val[PP_F_INTERNAL_IP] == NULL)
+	if (m->val[PP_F_INTERNAL_IP] == NULL && m->ipv6 != PP_V6_ONLY)
 		pp_findings_add(out, PP_ERROR, m->line, m->name, "internal_ip",
 		                "add internal_ip = the LAN server's address, e.g. 192.168.2.101",
 		                "internal_ip is missing");
@@ -144,7 +146,7 @@ check_mapping(const struct pp_mapping *m, const struct pp_site *site, time_t now
 		                "delete the mapping, or move expires later if the access is still needed",
 		                "expired at %s; treated as disabled", when);
 	}
-	if (m->enabled && !(m->bad & (1u << PP_F_ALLOW)) && open_to_all(m) && m->pub_lo) {
+	if (m->enabled && !(m->bad & (1u << PP_F_ALLOW)) && open_to_all(m) && m->pub_lo && m->ipv6 != PP_V6_ONLY) {
 		const char *svc = pp_sensitive_service(m->in_lo, m->in_hi, m->proto);
 		if (svc == NULL)
 			svc = pp_sensitive_service(m->pub_lo, m->pub_hi, m->proto);
@@ -191,7 +193,7 @@ check_conflicts(const struct pp_table *t, time_t now, struct pp_findings *out)
 		size_t n = 0, top = 0;
 		for (size_t i = 0; i < t->n; i++) {
 			const struct pp_mapping *m = &t->maps[i];
-			if ((m->proto & bit) && m->enabled && m->pub_lo &&
+			if ((m->proto & bit) && m->enabled && m->pub_lo && m->ipv6 != PP_V6_ONLY &&
 			    !(m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_PROTOCOL)) && !pp_mapping_expired(m, now))
 				c[n++] = (struct claim){ m->pub_lo, m->pub_hi, i };
 		}
@@ -302,6 +304,9 @@ pp_table_check(const struct pp_table *t, time_t now, struct pp_findings *out)
 	lan_from_interface(&site);
 	for (size_t i = 0; i < t->n; i++)
 		check_mapping(&t->maps[i], &site, now, out);
+	for (size_t i = 0; i < t->n; i++)
+		pp_check_ipv6(&t->maps[i], t->site.val[PP_S_LAN_INTERFACE], out);
 	check_conflicts(t, now, out);
+	pp_check_conflicts6(t, now, out);
 	pp_findings_sort(out);
 }

@@ -126,6 +126,7 @@ check_value(bool site, int f, const char *value, struct pp_error *err)
 		rc = -1;
 	}
 	free(scratch.allow);
+	free(scratch.allow6);
 	return rc;
 }
 

@@ -55,6 +55,9 @@ struct pp_want_map {
 	bool hairpin;                   /* LAN clients may use the public address (site default) */
 	bool masquerade;
 	time_t expires;                 /* 0 never */
+	/* IPv6 (struct pp_want_v6 in portpilot/ipv6.h): NULL, nothing at all over IPv6. One pointer,
+	   appended, so positional initializers need one more NULL only. pp_want_free frees it. */
+	struct pp_want_v6 *v6;
 };
 
 struct pp_want {
