@@ -311,13 +311,13 @@ lab_ipv6() {
 lab_prefix6() {
 	_lp_old=$1 _lp_new=$2
 	ip -n "$LAB_ROUTER" -6 addr add "$_lp_new::1/64" dev eth1 nodad
+	ip -n "$LAB_ROUTER" -6 addr del "$_lp_old::1/64" dev eth1
 	for _s in "$LAB_SRV1 1:101" "$LAB_SRV2 1:102" "$LAB_SRV3 1:103" "$LAB_LANHOST 50"; do
 		set -- $_s
 		ip -n "$1" -6 addr add "$_lp_new::$2/64" dev eth0 nodad
 		ip -n "$1" -6 route replace default via "$_lp_new::1"
 		ip -n "$1" -6 addr del "$_lp_old::$2/64" dev eth0
 	done
-	ip -n "$LAB_ROUTER" -6 addr del "$_lp_old::1/64" dev eth1
 	LAB_PREFIX6=$_lp_new
 }
 

@@ -114,6 +114,30 @@ rules6 >"$pp_tmp/v6-after"
 check "ip6tables holds exactly what it held before the apply" cmp -s "$pp_tmp/v6-before" "$pp_tmp/v6-after"
 check "srv1's pinhole survived the rollback" body6 "$LAB_INET" "$SRV1_6" srv-101-v6
 
+# The delegated prefix changes (2001:db8:1::/64 -> 2001:db8:2::/64): watch6 moves web-6's
+# pinhole (a host id) to srv1's new address, with no command typed. srv2-6 leaves the table first.
+sed -i '/^\[srv2-6\]/,$d' "$T"
+ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" watch6 >"$pp_tmp/w6.log" 2>&1 &
+w6=$!
+at_exit "kill $w6 2>/dev/null"
+check "watch6 starts, naming the prefix" waits 5 grep -q "watching eth1: prefix 2001:db8:1::/64" "$pp_tmp/w6.log"
+NEW1=2001:db8:2::1:101
+pin_for() { ip netns exec "$R" ip6tables-save | grep -q -- "-d $1/128 .*pp:web-6"; }
+t0=$(date +%s%N)
+lab_prefix6 2001:db8:1 2001:db8:2
+check "the pinhole moves to srv1's new address" wait_for 10 pin_for "$NEW1"
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+echo "# prefix change followed in $ms ms (router's address change to the new pinhole in ip6tables, polled every 50 ms)"
+check "within 3 s ($ms ms)" test "$ms" -lt 3000
+check "no pinhole for the old address is left" sh -c "! ip netns exec $R ip6tables-save | grep -q -- '-d $SRV1_6/128'"
+check "outside reaches srv1 at its new address" body6 "$LAB_INET" "$NEW1" srv-101-v6
+check "UDP too" udp6_is "$LAB_INET" "$NEW1" srv-101-v6
+check "watch6 logged the change and its time" grep -q "prefix 2001:db8:2::/64 followed: rules in place [0-9]* ms after the first address event" "$pp_tmp/w6.log"
+sed -n 's/^.*watch6: \(prefix .* followed.*\)/# watch6: \1/p' "$pp_tmp/w6.log"
+check "status: in sync after the move" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -q '\"name\":\"web-6\",\"state\":\"in_sync\"'"
+kill $w6 2>/dev/null
+
 # Nothing over IPv6 at all: no chain, no hook, not even an empty one.
 sed -i '/^internal_ip6/d; /^ipv6/d; /^allow/d' "$T"
 sed -i '/^\[cam\]/,$d' "$T"
