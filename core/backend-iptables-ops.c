@@ -55,6 +55,9 @@ split_plan(const char *restore, char **v6, char **undo)
 {
 	char *v4 = split6(restore ? restore : "", v6);
 	*undo = NULL;
+	char *k = *v6 ? strstr(*v6, PP_IP6_KEEP) : NULL;
+	if (k)
+		*k = '\0';
 	char *u = *v6 ? strstr(*v6, PP_IP6_UNDO) : NULL;
 	if (u) {
 		*undo = *u && u[strlen(PP_IP6_UNDO)] ? pp_xstrdup(u + strlen(PP_IP6_UNDO)) : NULL;
@@ -350,8 +353,15 @@ plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_st
 		return;
 	}
 	pp_plan_make(&CST(live)->rs6, &CST(want)->rs6, &undo);
-	char *all = pp_xasprintf("%s%s%s%s%s", p->restore ? p->restore : "", PP_IP6_MARK, p6.restore, PP_IP6_UNDO,
-	                         undo.restore ? undo.restore : "");
+	/* The pinholes that stay: flows of the others are cut after the commit (flush). */
+	struct pp_buf keep = { 0 };
+	const struct pp_chain *pin = pp_ruleset_chain((struct pp_ruleset *)&CST(want)->rs6, PP_FILTER, "PP-PIN", false);
+	for (size_t i = 0; pin && i < pin->n; i++)
+		pp_buf_printf(&keep, "%s\n", pin->rules[i]);
+	char *all = pp_xasprintf("%s%s%s%s%s%s%s", p->restore ? p->restore : "", PP_IP6_MARK, p6.restore,
+	                         PP_IP6_UNDO, undo.restore ? undo.restore : "", PP_IP6_KEEP,
+	                         keep.data ? keep.data : "");
+	pp_buf_free(&keep);
 	free(p->restore);
 	p->restore = all;
 	p->commits += commits(p6.restore);
@@ -455,6 +465,20 @@ commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *), void *ar
 	free(v6);
 	free(undo);
 	return rc;
+}
+
+/* The IPv4 flows of changed mappings (the neutral flush), then the IPv6 flows of closed pinholes. */
+static void
+flush(struct pp_backend *b, struct pp_plan *p)
+{
+	(void)b;
+	pp_conntrack_flush(p);
+	const char *k = p->restore ? strstr(p->restore, PP_IP6_KEEP) : NULL;
+	if (k) {
+		bool unlisted = false;
+		p->flows_removed += pp_ip6_flush(k + strlen(PP_IP6_KEEP), &unlisted);
+		p->flows_unlisted |= unlisted;
+	}
 }
 
 static int
@@ -791,7 +815,7 @@ const struct pp_backend_ops pp_backend_iptables = {
 	.diff = diff,
 	.test = test,
 	.commit = commit,
-	.flush = NULL,
+	.flush = flush,
 	.gen = gen,
 	.facts = facts,
 	.adopt = adopt,

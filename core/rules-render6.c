@@ -280,3 +280,118 @@ pp_ip6_checks(const struct pp_want *w, const char *filter, struct pp_findings *o
 		                "ip6tables filter FORWARD accepts everything by policy: every LAN host is reachable "
 		                "over IPv6 from the internet, not only the mappings' pinholes");
 }
+
+/* A pinhole rule as flush needs it. */
+struct pin {
+	bool has_src;
+	struct pp_cidr6 src;
+	uint8_t dst[16];
+	enum pp_proto proto;
+	unsigned lo, hi;
+};
+
+static bool
+pin_parse(const char *r, struct pin *p)
+{
+	char tok[80];
+	const char *s;
+	memset(p, 0, sizeof *p);
+	if ((s = strstr(r, " -s ")) && sscanf(s + 4, "%79s", tok) == 1) {
+		if (pp_parse_cidr6(tok, &p->src, NULL) < 0)
+			return false;
+		p->has_src = true;
+	}
+	if (!(s = strstr(r, " -d ")) || sscanf(s + 4, "%79s", tok) != 1 || !strchr(tok, '/'))
+		return false;
+	*strchr(tok, '/') = '\0';
+	if (pp_parse_ipv6(tok, p->dst) < 0)
+		return false;
+	p->proto = strstr(r, " -p udp ") ? PP_UDP : strstr(r, " -p tcp ") ? PP_TCP : 0;
+	if (!p->proto || !(s = strstr(r, " --dport ")))
+		return false;
+	int k = sscanf(s + 9, "%u:%u", &p->lo, &p->hi);
+	if (k == 1)
+		p->hi = p->lo;
+	return k >= 1;
+}
+
+/* "key=value" of a conntrack line, the first (n = 0) or second occurrence. */
+static bool
+ct_field(const char *line, const char *key, int n, char *out, size_t sz)
+{
+	size_t kl = strlen(key);
+	for (const char *s = line; (s = strstr(s, key)) != NULL; s += kl) {
+		if (s != line && s[-1] != ' ')
+			continue;
+		if (n-- > 0)
+			continue;
+		size_t len = strcspn(s + kl, " \n");
+		if (len >= sz)
+			return false;
+		memcpy(out, s + kl, len);
+		out[len] = '\0';
+		return true;
+	}
+	return false;
+}
+
+size_t
+pp_ip6_flush(const char *keep, bool *unlisted)
+{
+	size_t n = 0, cap = 8, removed = 0;
+	struct pin *v = pp_xmalloc(cap * sizeof *v);
+	for (const char *l = keep; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		char *line = pp_xstrndup(l, strcspn(l, "\n"));
+		if (n == cap)
+			v = pp_xrealloc(v, (cap *= 2) * sizeof *v);
+		if (strncmp(line, "-A PP-PIN ", 10) == 0 && pin_parse(line + 9, &v[n]))
+			n++;
+		free(line);
+	}
+	char *out = pp_read_file("/proc/self/net/nf_conntrack", NULL);
+	bool proc = out != NULL;
+	char *list[] = { "conntrack", "-L", "-f", "ipv6", NULL };
+	if (!proc && pp_run(list, NULL, &out, NULL) != 0) {
+		*unlisted = true;
+		free(out);
+		free(v);
+		return 0;
+	}
+	for (char *l = out; l && *l;) {
+		char *e = strchr(l, '\n');
+		if (e)
+			*e = '\0';
+		char proto[8], src[64], dst[64], sp[8], dp[8], mark[16];
+		const char *body = l;
+		if (proc) {
+			/* "ipv6     10 tcp      6 ...": the family first */
+			if (strncmp(l, "ipv6 ", 5) != 0 || !(body = strstr(l, " 10 ")))
+				goto next;
+			body += 4;
+		}
+		if (sscanf(body, "%7s", proto) != 1 || (strcmp(proto, "tcp") && strcmp(proto, "udp")) ||
+		    !ct_field(body, "src=", 0, src, sizeof src) || !ct_field(body, "dst=", 0, dst, sizeof dst) ||
+		    !ct_field(body, "sport=", 0, sp, sizeof sp) || !ct_field(body, "dport=", 0, dp, sizeof dp) ||
+		    !ct_field(body, "mark=", 0, mark, sizeof mark) || !(strtoul(mark, NULL, 0) & 0x10000000ul))
+			goto next;
+		uint8_t s6[16], d6[16];
+		if (pp_parse_ipv6(src, s6) < 0 || pp_parse_ipv6(dst, d6) < 0)
+			goto next;
+		enum pp_proto pr = proto[0] == 't' ? PP_TCP : PP_UDP;
+		unsigned port = (unsigned)atoi(dp);
+		bool kept = false;
+		for (size_t i = 0; i < n && !kept; i++)
+			kept = v[i].proto == pr && memcmp(v[i].dst, d6, 16) == 0 && port >= v[i].lo && port <= v[i].hi &&
+			       (!v[i].has_src || pp_cidr6_has(&v[i].src, s6));
+		if (!kept) {
+			char *del[] = { "conntrack", "-D", "-f", "ipv6", "-p", proto, "-s", src, "-d", dst, "--sport", sp,
+			                "--dport", dp, NULL };
+			removed += pp_run(del, NULL, NULL, NULL) == 0;
+		}
+next:
+		l = e ? e + 1 : NULL;
+	}
+	free(out);
+	free(v);
+	return removed;
+}

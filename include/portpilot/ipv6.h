@@ -89,7 +89,13 @@ struct pp_layout_status;
 #define PP_IP6_MARK "# portpilot: ip6tables\n"
 /* The second mark in a plan's restore: the IPv6 undo (back to live) when the IPv4 commit fails. */
 #define PP_IP6_UNDO "# portpilot: ip6tables undo\n"
+/* The third: the pinhole rules that stay after the commit; marked flows none of them admits are
+   cut after the commit (pp_ip6_flush), as the IPv4 side's flows of changed mappings are. */
+#define PP_IP6_KEEP "# portpilot: ip6 keep\n"
 void pp_ip6_render(const struct pp_want *w, struct pp_ruleset *out);
+/* Remove the conntrack entries of IPv6 flows a pinhole admitted (the mark) that none of keep's
+   rules ("-A PP-PIN ..." lines) admits any more; returns how many were removed. */
+size_t pp_ip6_flush(const char *keep, bool *unlisted);
 /* An empty ruleset (the hooks' names set, as render leaves them). */
 void pp_ip6_empty(struct pp_ruleset *rs);
 /* The ip6tables binaries of v4's variant. */

@@ -30,6 +30,18 @@ http6() { lab_http "$1" "http://[$2]:8080/"; }
 body6() { [ "$(http6 "$1" "$2")" = "$3" ]; }
 none6() { [ -z "$(http6 "$1" "$2")" ]; }
 udp6_is() { [ "$(lab_udp6 "$1" "$2" 8080 ping)" = "$3 ping" ]; }
+# udp6_from NS SPORT IP TEXT: one datagram from a fixed source port (one conntrack flow), the reply.
+udp6_from() {
+	ip netns exec "$1" "$LAB_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.settimeout(1.0)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("::", int(sys.argv[1])))
+s.sendto(sys.argv[3].encode(), (sys.argv[2], 8080))
+try: print(s.recvfrom(2048)[0].decode())
+except OSError: sys.exit(1)' "$2" "$3" "$4"
+}
+flow_is() { [ "$(udp6_from "$1" "$2" "$3" ping)" = "$4 ping" ]; }
+flow_none() { ! udp6_from "$1" "$2" "$3" ping >/dev/null; }
 udp6_none() { ! lab_udp6 "$1" "$2" 8080 ping >/dev/null; }
 
 # web-6: both protocols, the host id on the LAN's prefix; cam: only inet2's IPv6 network;
@@ -101,6 +113,7 @@ rules6 >"$pp_tmp/v6-before"
 cat >>"$T" <<EOT
 
 [srv2-6]
+protocol      = both
 public_port   = 8080
 internal_ip6  = $SRV2_6
 ipv6          = only
@@ -108,8 +121,11 @@ EOT
 at_exit "kill_timer '$S' 2>/dev/null"
 check "apply --confirm 3 (never confirmed)" ppq apply --confirm 3
 check "srv2 is reachable over IPv6 meanwhile" body6 "$LAB_INET" "$SRV2_6" srv-102-v6
+check "a UDP flow to srv2 from inet port 40001 runs" flow_is "$LAB_INET" 40001 "$SRV2_6" srv-102-v6
 check "after the deadline the timer closed srv2's pinhole" waits 12 none6 "$LAB_INET" "$SRV2_6"
 check "the rollback is complete" waits 3 test ! -e "$S/pending"
+check "the running UDP flow to srv2 was cut too (its conntrack entry removed)" flow_none "$LAB_INET" 40001 "$SRV2_6"
+check "no conntrack entry to srv2 is left" sh -c "! ip netns exec $R conntrack -L -f ipv6 -d $SRV2_6 2>/dev/null | grep -q dport=8080"
 rules6 >"$pp_tmp/v6-after"
 check "ip6tables holds exactly what it held before the apply" cmp -s "$pp_tmp/v6-before" "$pp_tmp/v6-after"
 check "srv1's pinhole survived the rollback" body6 "$LAB_INET" "$SRV1_6" srv-101-v6
