@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 
 #include "portpilot/cli.h"
+#include "portpilot/ipv6.h"
 #include "portpilot/table.h"
 #include "portpilot/util.h"
 
@@ -65,7 +66,7 @@ pp_cmd_check(struct pp_cli *cli, int argc, char **argv)
 static const char *
 state_of(const struct pp_mapping *m, time_t now)
 {
-	if (m->bad || !m->internal_ip || !m->pub_lo)
+	if (m->bad || (!m->internal_ip && m->ipv6 != PP_V6_ONLY) || !m->pub_lo)
 		return "invalid";
 	if (!m->enabled)
 		return "disabled";
@@ -77,10 +78,14 @@ state_of(const struct pp_mapping *m, time_t now)
 static bool
 allow_any(const struct pp_mapping *m)
 {
+	/* Each family's sources for its own traffic (issue 15): "any" only when both are open. */
+	bool any6 = pp_mapping_any_source6(m);
+	if (m->ipv6 == PP_V6_ONLY)
+		return any6;
+	bool any4 = m->nallow == 0 && m->nallow6 == 0;
 	for (size_t i = 0; i < m->nallow; i++)
-		if (m->allow[i].len == 0)
-			return true;
-	return m->nallow == 0;
+		any4 |= m->allow[i].len == 0;
+	return any4 && (any6 || !pp_mapping_wants_ip6(m));
 }
 
 static char *
@@ -90,13 +95,38 @@ allow_text(const struct pp_mapping *m)
 	char ip[16];
 
 	/* One spelling for "from anywhere": no allow key, or 0.0.0.0/0 in it. */
-	if (m->nallow == 0 || allow_any(m))
+	if (allow_any(m))
 		return pp_xstrdup("any");
 	for (size_t i = 0; i < m->nallow; i++) {
 		pp_format_ipv4(m->allow[i].addr, ip);
 		pp_buf_printf(&b, "%s%s/%u", i ? "," : "", ip, m->allow[i].len);
 	}
+	for (size_t i = 0; i < m->nallow6; i++) {
+		char a6[PP_IP6_STR];
+		pp_format_ipv6(m->allow6[i].addr, a6);
+		pp_buf_printf(&b, "%s%s/%u", i || m->nallow ? "," : "", a6, m->allow6[i].len);
+	}
 	return b.data;
+}
+
+/* The IPv6 side (issue 15): "ipv6", the server's address now (a host id on the LAN prefix), "allow6". */
+static void
+list_json_ip6(FILE *f, const struct pp_table *t, const struct pp_mapping *m)
+{
+	char a6[PP_IP6_STR] = "";
+	uint8_t a[16];
+	fprintf(f, ",\"ipv6\":\"%s\",\"internal_ip6\":",
+	        m->ipv6 == PP_V6_ONLY ? "only" : m->ipv6 == PP_V6_YES ? "yes" : "no");
+	if (pp_mapping_wants_ip6(m) && m->val[PP_F_INTERNAL_IP6] && !(m->bad & (1u << PP_F_INTERNAL_IP6)) &&
+	    pp_mapping_ip6(m, t->site.val[PP_S_LAN_INTERFACE], a, NULL) == 0)
+		pp_format_ipv6(a, a6);
+	pp_json_str(f, *a6 ? a6 : NULL);
+	fputs(",\"allow6\":[", f);
+	for (size_t k = 0; k < m->nallow6; k++) {
+		pp_format_ipv6(m->allow6[k].addr, a6);
+		fprintf(f, "%s\"%s/%u\"", k ? "," : "", a6, m->allow6[k].len);
+	}
+	fputc(']', f);
 }
 
 static void
@@ -129,6 +159,7 @@ list_json(FILE *f, const struct pp_table *t, time_t now)
 		}
 		fprintf(f, "],\"allow_any\":%s,\"enabled\":%s,\"masquerade\":%s", allow_any(m) ? "true" : "false",
 		        m->enabled ? "true" : "false", m->masquerade ? "true" : "false");
+		list_json_ip6(f, t, m);
 		for (int k = 0; k < PP_F__COUNT; k++) {
 			fprintf(f, ",\"%s_raw\":", pp_field_name(k));
 			pp_json_str(f, m->val[k]);
@@ -168,8 +199,23 @@ pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 			/* Values from the file reach the terminal only as text (no ESC, no invalid UTF-8). */
 			char *name = pp_text_safe_dup(m->name);
 			char *owner = pp_text_safe_dup(m->val[PP_F_OWNER]);
+			if (m->ipv6 == PP_V6_ONLY)
+				snprintf(dst, sizeof dst, "(IPv6 only)");
 			fprintf(cli->out, "%-20s %-8s %-5s %-11s %-27s %-18s %s\n", name, state_of(m, now),
 			        pp_proto_name(m->proto), pub, dst, allow, owner);
+			/* The IPv6 way in, on a line of its own: the server's address and port, no NAT. */
+			uint8_t a6[16];
+			char s6[PP_IP6_STR];
+			if (pp_mapping_wants_ip6(m) && m->val[PP_F_INTERNAL_IP6] && !(m->bad & (1u << PP_F_INTERNAL_IP6))) {
+				if (pp_mapping_ip6(m, t->site.val[PP_S_LAN_INTERFACE], a6, NULL) == 0) {
+					pp_format_ipv6(a6, s6);
+					fprintf(cli->out, "%-20s %-8s %-5s %-11s [%s]:%s%s\n", "", "", "ipv6", in, s6, in,
+					        m->ip6_hostid ? " (host id on the LAN prefix)" : "");
+				} else {
+					fprintf(cli->out, "%-20s %-8s %-5s %-11s host id %s: no LAN prefix now\n", "", "", "ipv6", in,
+					        m->val[PP_F_INTERNAL_IP6]);
+				}
+			}
 			free(owner);
 			free(name);
 			free(allow);

@@ -243,9 +243,15 @@ void
 pp_check_ipv6(const struct pp_mapping *m, const char *lan_if, struct pp_findings *out)
 {
 	bool v6 = pp_mapping_wants_ip6(m);
+	/* IPv6 sources alone leave the IPv4 side with no allow list: open to every IPv4 source. */
+	if (m->ipv6 != PP_V6_ONLY && !(m->bad & (1u << PP_F_ALLOW | 1u << PP_F_IPV6)) && m->nallow6 && !m->nallow)
+		pp_findings_add(out, PP_ERROR, kline(m, PP_F_ALLOW), m->name, "allow",
+		                v6 ? "add the IPv4 sources to allow (0.0.0.0/0 for any), or set ipv6 = only"
+		                   : "add the IPv4 sources to allow (0.0.0.0/0 for any)",
+		                "allow lists only IPv6 sources, so it says nothing about who may connect over IPv4");
 	if (!v6) {
 		/* Sources that would never be used: the engineer may believe IPv6 is filtered by them. */
-		if (m->nallow6 && !(m->bad & (1u << PP_F_IPV6)))
+		if (m->nallow6 && m->nallow && !(m->bad & (1u << PP_F_IPV6)))
 			pp_findings_add(out, PP_WARNING, kline(m, PP_F_ALLOW), m->name, "allow",
 			                "set ipv6 = yes and internal_ip6 = the server's address to open it over IPv6, or "
 			                "drop the IPv6 sources", "allow lists IPv6 sources but the mapping is not "
@@ -300,10 +306,6 @@ pp_check_ipv6(const struct pp_mapping *m, const char *lan_if, struct pp_findings
 		pp_findings_add(out, PP_ERROR, kline(m, PP_F_ALLOW), m->name, "allow",
 		                "add the IPv6 sources to allow (e.g. 2001:db8:1::/48), ::/0 for any, or set ipv6 = no",
 		                "allow lists only IPv4 sources, so it says nothing about who may connect over IPv6");
-	if (!(m->bad & (1u << PP_F_ALLOW)) && m->ipv6 == PP_V6_YES && m->nallow6 && !m->nallow)
-		pp_findings_add(out, PP_ERROR, kline(m, PP_F_ALLOW), m->name, "allow",
-		                "add the IPv4 sources to allow (0.0.0.0/0 for any), or set ipv6 = only",
-		                "allow lists only IPv6 sources, so it says nothing about who may connect over IPv4");
 	if (m->enabled && !(m->bad & (1u << PP_F_ALLOW)) && pp_mapping_any_source6(m) && m->pub_lo) {
 		const char *svc = pp_sensitive_service(m->in_lo, m->in_hi, m->proto);
 		if (svc)

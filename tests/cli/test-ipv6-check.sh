@@ -75,6 +75,22 @@ printf '[site]\nwan_interface = eth0\n\n[a]\npublic_port = 8080\ninternal_ip = 1
 chk
 check "IPv6 sources on a mapping with ipv6 = no: a warning that nothing is opened for them" \
 	has "t.ini:7: warning: [a] allow: allow lists IPv6 sources but the mapping is not published over IPv6"
+printf '[site]\nwan_interface = eth0\n\n[a]\npublic_port = 8080\ninternal_ip = 192.168.2.7\nallow = 2001:db8:100::/64\n' >"$T"
+! chk
+check "ipv6 = no and allow of IPv6 sources only: an error (IPv4 would be open to all)" \
+	has "t.ini:7: error: [a] allow: allow lists only IPv6 sources, so it says nothing about who may connect over IPv4"
+
+# list shows the IPv6 side: the address (host id resolved), only-mappings, mixed allow lists.
+printf '[site]\nwan_interface = eth0\nlan_interface = lo\n\n[web]\npublic_port = 8080\ninternal_ip = 192.168.2.101\ninternal_ip6 = 2001:db8:1::1:101\nallow = 198.51.100.0/24, 2001:db8:100::/64\n\n[cam]\npublic_port = 8081\nipv6 = only\ninternal_ip6 = 2001:db8:1::1:103\nallow = 2001:db8:100::/64\n\n[old]\npublic_port = 9000\ninternal_ip = 192.168.2.7\n' >"$T"
+"$PORTPILOT" -f "$T" list >"$out" 2>&1
+check "list: the pinhole's address and port under the mapping" grep -Eq '^ +ipv6 +8080 +\[2001:db8:1::1:101\]:8080$' "$out"
+check "list: a mixed allow list shown whole" grep -q '^web .*198.51.100.0/24,2001:db8:100::/64' "$out"
+check "list: ipv6 = only is enabled, IPv6 only, its IPv6 sources (not any)" grep -Eq '^cam +enabled .*\(IPv6 only\) +2001:db8:100::/64' "$out"
+check "list: a mapping without IPv6 has no ipv6 line" sh -c "[ \$(grep -c ' ipv6 ' $out) = 2 ]"
+"$PORTPILOT" -f "$T" --json list >"$out" 2>&1
+check "list --json: ipv6, internal_ip6, allow6" grep -qF '"ipv6":"only","internal_ip6":"2001:db8:1::1:103","allow6":["2001:db8:100::/64"]' "$out"
+check "list --json: an IPv6-only allow list is not allow_any" grep -qF '"allow_any":false,"enabled":true,"masquerade":false,"ipv6":"only"' "$out"
+check "list --json: no IPv6: ipv6 no, internal_ip6 null" grep -qF '"ipv6":"no","internal_ip6":null,"allow6":[]' "$out"
 case_of z "internal_ip6 = zz"
 check "apply refuses a table with an IPv6 error" sh -c "! $PORTPILOT -f $T --state-dir $pp_tmp/st apply --dry-run >$out 2>&1"
 check "  naming the error count" has "error(s): fix them first"
