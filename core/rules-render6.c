@@ -271,7 +271,17 @@ pp_ip6_status(const struct pp_want *w, const struct pp_ruleset *want, const stru
 void
 pp_ip6_checks(const struct pp_want *w, const char *filter, struct pp_findings *out)
 {
-	if (!pp_want_has_ip6(w) || !filter || !*filter)
+	if (!pp_want_has_ip6(w))
+		return;
+	/* Not set by --enable-forwarding: with forwarding on, a WAN that takes its IPv6 route from
+	   router advertisements stops doing so unless accept_ra is 2. The engineer decides. */
+	if (pp_sysctl_read("net.ipv6.conf.all.forwarding") == 0)
+		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
+		                "sysctl -w net.ipv6.conf.all.forwarding=1 (and net.ipv6.conf.WAN.accept_ra=2 when the "
+		                "WAN's IPv6 route comes from router advertisements)",
+		                "IPv6 forwarding is off (net.ipv6.conf.all.forwarding = 0): the pinholes are in place "
+		                "but nothing is forwarded over IPv6");
+	if (!filter || !*filter)
 		return;
 	if (strstr(filter, "\n:FORWARD ACCEPT") || strncmp(filter, ":FORWARD ACCEPT", 15) == 0)
 		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,

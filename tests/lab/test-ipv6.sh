@@ -80,6 +80,13 @@ EOT
 check "before apply: the router's IPv6 firewall drops the way in" none6 "$LAB_INET" "$SRV1_6"
 check "the LAN host reaches srv1 over IPv6 (the path itself works)" body6 "$LAB_LANHOST" "$SRV1_6" srv-101-v6
 check "check: clean" ppq check
+ip netns exec "$R" sysctl -qw net.ipv6.conf.all.forwarding=0
+check "apply warns when IPv6 forwarding is off" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S apply --dry-run 2>&1 | grep -q 'IPv6 forwarding is off'"
+ip netns exec "$R" sysctl -qw net.ipv6.conf.all.forwarding=1
+check "  and not when it is on" sh -c "! ip netns exec $R $PORTPILOT -f $T --state-dir $S apply --dry-run 2>&1 | grep -q 'IPv6 forwarding is off'"
+ip6t -P FORWARD ACCEPT
+check "apply warns when ip6 FORWARD accepts everything by policy" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S apply --dry-run 2>&1 | grep -q 'ip6tables filter FORWARD accepts everything by policy'"
+ip6t -P FORWARD DROP
 check "apply" ppq apply
 check "TCP from outside to [srv1]:8080 through the pinhole" body6 "$LAB_INET" "$SRV1_6" srv-101-v6
 check "UDP from outside to [srv1]:8080 through the pinhole" udp6_is "$LAB_INET" "$SRV1_6" srv-101-v6
