@@ -5,6 +5,7 @@
 # session removes the pinholes it added. Runs on the backend PP_BACKEND names (lab.sh).
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
+. "$PP_TOP/tests/lab/lab6.sh"
 command -v ip6tables >/dev/null || { echo "# ip6tables missing"; exit 77; }
 lab_begin outside2
 lab_ipv6
