@@ -314,14 +314,15 @@ open_export(const char *path)
 }
 
 /* The record says who may reach what: the mapping's name and its allowed sources too. */
-enum { X_NAME, X_MAPPING, X_PUBIP, X_PUBPORT, X_INIP, X_INPORT, X_PROTO, X_ALLOW, X_PURPOSE, X_OWNER, X_STATE, X__N };
+enum { X_NAME, X_MAPPING, X_PUBIP, X_PUBPORT, X_INIP, X_INPORT, X_PROTO, X_ALLOW, X_PURPOSE, X_OWNER, X_STATE,
+       X_IPV6, X__N };
 static const char *export_cols[X__N] = {
 	"service", "mapping", "public_ip", "public_port", "internal_ip", "internal_port", "protocol", "allow",
-	"purpose", "owner", "state",
+	"purpose", "owner", "state", "ipv6",
 };
 static const char *export_titles[X__N] = {
 	"Service", "Mapping", "Public IP", "Public port", "Internal IP", "Internal port", "Protocol",
-	"Allowed sources", "Purpose", "Owner", "State",
+	"Allowed sources", "Purpose", "Owner", "State", "IPv6 (server address, no NAT)",
 };
 
 static void
@@ -419,6 +420,21 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 		v[X_PURPOSE] = m->val[PP_F_PURPOSE] ? m->val[PP_F_PURPOSE] : "";
 		v[X_OWNER] = m->val[PP_F_OWNER] ? m->val[PP_F_OWNER] : "";
 		v[X_STATE] = state_of(m, now);
+		/* The IPv6 way in (issue 15): the server's own address and port, or "only" noted. */
+		char v6[PP_IP6_STR + 40] = "";
+		uint8_t a6[16];
+		if (pp_mapping_wants_ip6(m) && m->val[PP_F_INTERNAL_IP6] && !(m->bad & (1u << PP_F_INTERNAL_IP6))) {
+			char s6[PP_IP6_STR];
+			if (pp_mapping_ip6(m, t->site.val[PP_S_LAN_INTERFACE], a6, NULL) == 0) {
+				pp_format_ipv6(a6, s6);
+				snprintf(v6, sizeof v6, "[%s]:%s%s", s6, in, m->ipv6 == PP_V6_ONLY ? " (IPv6 only)" : "");
+			} else {
+				snprintf(v6, sizeof v6, "host id %.40s, no LAN prefix now", m->val[PP_F_INTERNAL_IP6]);
+			}
+		}
+		v[X_IPV6] = v6;
+		if (m->ipv6 == PP_V6_ONLY)
+			v[X_PUBIP] = "";        /* not reached at the router's IPv4 address */
 		export_row(f, format, v, i == 0);
 		free(allow);
 	}

@@ -131,7 +131,8 @@ fill_detail(struct tui_pager *pg, struct tui *t)
 	tui_pager_add(pg, TR_HEADER, "[%s]  (line %d of %s)", m->name, m->line, t->path);
 	for (int f = 0; f < PP_F__COUNT; f++) {
 		/* masquerade and the health-check keys only when set: most mappings use the defaults. */
-		if ((f == PP_F_MASQUERADE || (f >= PP_F_CHECK && f <= PP_F_CHECK_TIMING)) && m->val[f] == NULL)
+		if ((f == PP_F_MASQUERADE || (f >= PP_F_CHECK && f <= PP_F_CHECK_TIMING) || f >= PP_F_IPV6) &&
+		    m->val[f] == NULL)
 			continue;
 		tui_pager_add(pg, m->bad & (1u << f) ? TR_ERROR : TR_NORMAL, "  %-14s = %s",
 		              pp_field_name((enum pp_field)f), m->val[f] ? m->val[f] : "");

@@ -91,6 +91,13 @@ check "list: a mapping without IPv6 has no ipv6 line" sh -c "[ \$(grep -c ' ipv6
 check "list --json: ipv6, internal_ip6, allow6" grep -qF '"ipv6":"only","internal_ip6":"2001:db8:1::1:103","allow6":["2001:db8:100::/64"]' "$out"
 check "list --json: an IPv6-only allow list is not allow_any" grep -qF '"allow_any":false,"enabled":true,"masquerade":false,"ipv6":"only"' "$out"
 check "list --json: no IPv6: ipv6 no, internal_ip6 null" grep -qF '"ipv6":"no","internal_ip6":null,"allow6":[]' "$out"
+"$PORTPILOT" -f "$T" export --format csv >"$out" 2>&1
+check "export: an IPv6 column last" sh -c "head -1 $out | grep -q ',\"State\",\"IPv6 (server address, no NAT)\"\$'"
+check "export: the pinhole's address and port" grep -q '^"web",.*,"\[2001:db8:1::1:101\]:8080"$' "$out"
+check "export: ipv6 = only has no IPv4 public address, and says so" grep -q '^"cam","cam","","8081",.*"\[2001:db8:1::1:103\]:8081 (IPv6 only)"$' "$out"
+check "export: no IPv6: the column is empty" grep -q '^"old",.*,"enabled",""$' "$out"
+"$PORTPILOT" -f "$T" export --format json >"$out" 2>&1
+check "export --format json: \"ipv6\" per mapping" grep -qF '"state":"enabled","ipv6":"[2001:db8:1::1:101]:8080"}' "$out"
 case_of z "internal_ip6 = zz"
 check "apply refuses a table with an IPv6 error" sh -c "! $PORTPILOT -f $T --state-dir $pp_tmp/st apply --dry-run >$out 2>&1"
 check "  naming the error count" has "error(s): fix them first"
