@@ -162,6 +162,15 @@ sed -n 's/^.*watch6: \(prefix .* followed.*\)/# watch6: \1/p' "$pp_tmp/w6.log"
 check "status: in sync after the move" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -q '\"name\":\"web-6\",\"state\":\"in_sync\"'"
 kill $w6 2>/dev/null
 
+# Boot: the kernel lost portpilot's ip6tables chains; apply --restore brings back the persisted
+# (confirmed) pinholes, the IPv6 part of the record included.
+ip6t -D FORWARD -j PP-FWD
+for c in PP-FWD PP-PIN PP-OK; do ip6t -F $c; done
+for c in PP-FWD PP-PIN PP-OK; do ip6t -X $c; done
+check "with the chains gone srv1 is closed" none6 "$LAB_INET" "$NEW1"
+check "apply --restore" ppq apply --restore
+check "the pinhole is back after the restore" body6 "$LAB_INET" "$NEW1" srv-101-v6
+
 # Nothing over IPv6 at all: no chain, no hook, not even an empty one.
 sed -i '/^internal_ip6/d; /^ipv6/d; /^allow/d' "$T"
 sed -i '/^\[cam\]/,$d' "$T"
