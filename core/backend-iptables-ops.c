@@ -387,7 +387,24 @@ diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_st
 {
 	(void)b;
 	pp_plan_diff(f, &CST(want)->rs, &CST(live)->rs);
-	pp_plan_diff(f, &CST(want)->rs6, &CST(live)->rs6);
+	/* The IPv6 part's lines name their table "ip6 filter", so a reader tells the two apart. */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		return;
+	pp_plan_diff(m, &CST(want)->rs6, &CST(live)->rs6);
+	fclose(m);
+	for (char *l = buf; l && *l;) {
+		char *e = strchr(l, '\n');
+		size_t n = e ? (size_t)(e - l) : strlen(l);
+		if (n > 13 && (strncmp(l, "    + filter ", 13) == 0 || strncmp(l, "    - filter ", 13) == 0))
+			fprintf(f, "%.6sip6 %.*s\n", l, (int)(n - 6), l + 6);
+		else
+			fprintf(f, "%.*s\n", (int)n, l);
+		l = e ? e + 1 : NULL;
+	}
+	free(buf);
 }
 
 /*

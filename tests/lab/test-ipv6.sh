@@ -88,6 +88,7 @@ check "  and not when it is on" sh -c "! ip netns exec $R $PORTPILOT -f $T --sta
 ip6t -P FORWARD ACCEPT
 check "apply warns when ip6 FORWARD accepts everything by policy" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S apply --dry-run 2>&1 | grep -q 'ip6tables filter FORWARD accepts everything by policy'"
 ip6t -P FORWARD DROP
+check "apply --dry-run shows the pinholes as ip6 filter lines" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S apply --dry-run 2>&1 | grep -qF '    + ip6 filter -s 2001:db8:100::/64 -d $SRV3_6/128 -p tcp -m tcp --dport 8080 -m comment --comment \"pp:cam\" -j PP-OK'"
 check "apply" ppq apply
 check "TCP from outside to [srv1]:8080 through the pinhole" body6 "$LAB_INET" "$SRV1_6" srv-101-v6
 check "UDP from outside to [srv1]:8080 through the pinhole" udp6_is "$LAB_INET" "$SRV1_6" srv-101-v6
