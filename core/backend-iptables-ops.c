@@ -3,17 +3,20 @@
 #include <string.h>
 
 #include "portpilot/backend-iptables.h"
+#include "portpilot/ipv6.h"
 #include "portpilot/util.h"
 
 /* The engine's opaque state: one ruleset. */
 struct ipt_state {
 	struct pp_ruleset rs;
+	struct pp_ruleset rs6;          /* the pinholes in ip6tables' filter table (core/rules-render6.c) */
 };
 /* Everything else a read saw: the save text of nat and filter, raw and mangle, parsed lazily. */
 struct ipt_view {
 	char *save[PP_NF__COUNT];
 	char *save_more;
 	struct pp_foreign *fr;
+	char *filter6;                  /* ip6tables' filter table, NULL when unreadable */
 };
 
 #define ST(s) ((struct ipt_state *)(s))
@@ -23,7 +26,44 @@ struct ipt_view {
 static struct pp_be_state *
 state_new(void)
 {
-	return (struct pp_be_state *)pp_xcalloc(1, sizeof(struct ipt_state));
+	struct ipt_state *s = pp_xcalloc(1, sizeof *s);
+	pp_ip6_empty(&s->rs6);
+	return (struct pp_be_state *)s;
+}
+
+/* The ip6tables of the system's variant. */
+static void
+ipt6(struct pp_backend *b, struct pp_ipt *v6)
+{
+	pp_ipt6_of(IPT(b), v6);
+}
+
+/* A saved state or facts blob: the IPv4 part, and what follows PP_IP6_MARK (NULL: none). */
+static char *
+split6(const char *blob, char **v6)
+{
+	const char *m = blob;
+	while ((m = strstr(m, PP_IP6_MARK)) != NULL && m != blob && m[-1] != '\n')
+		m++;
+	*v6 = m ? pp_xstrdup(m + strlen(PP_IP6_MARK)) : NULL;
+	return m ? pp_xstrndup(blob, (size_t)(m - blob)) : pp_xstrdup(blob);
+}
+
+/* A plan's restore text: IPv4 part, IPv6 part (NULL none) and its undo (NULL none). Caller frees. */
+static char *
+split_plan(const char *restore, char **v6, char **undo)
+{
+	char *v4 = split6(restore ? restore : "", v6);
+	*undo = NULL;
+	char *k = *v6 ? strstr(*v6, PP_IP6_KEEP) : NULL;
+	if (k)
+		*k = '\0';
+	char *u = *v6 ? strstr(*v6, PP_IP6_UNDO) : NULL;
+	if (u) {
+		*undo = *u && u[strlen(PP_IP6_UNDO)] ? pp_xstrdup(u + strlen(PP_IP6_UNDO)) : NULL;
+		*u = '\0';
+	}
+	return v4;
 }
 
 static void
@@ -32,6 +72,7 @@ state_free(struct pp_be_state *s)
 	if (!s)
 		return;
 	pp_ruleset_free(&ST(s)->rs);
+	pp_ruleset_free(&ST(s)->rs6);
 	free(s);
 }
 
@@ -71,6 +112,8 @@ render(struct pp_backend *b, const struct pp_want *w, struct pp_be_state **out, 
 	(void)err;
 	*out = state_new();
 	pp_ipt_render(w, IPT(b)->docker_user, &ST(*out)->rs);
+	pp_ruleset_free(&ST(*out)->rs6);
+	pp_ip6_render(w, &ST(*out)->rs6);
 	return 0;
 }
 
@@ -87,6 +130,12 @@ read_(struct pp_backend *b, struct pp_live *live, struct pp_error *err)
 	v->save[PP_FILTER] = l.save[PP_FILTER];
 	v->save_more = l.save_more;
 	live->view = v;
+	/* A kernel without IPv6 reads as no pinholes: an apply that wants some fails at its commit. */
+	struct pp_ipt x6;
+	struct pp_error e6;
+	ipt6(b, &x6);
+	pp_ruleset_free(&ST(live->own)->rs6);
+	pp_ip6_read(&x6, &ST(live->own)->rs6, &v->filter6, &e6);
 	return 0;
 }
 
@@ -100,6 +149,7 @@ live_free(struct pp_live *live)
 		free(v->save[PP_FILTER]);
 		free(v->save_more);
 		pp_foreign_free(v->fr);
+		free(v->filter6);
 		free(v);
 	}
 	live->own = NULL;
@@ -127,6 +177,13 @@ static char *
 save(const struct pp_be_state *s, size_t *len)
 {
 	char *t = pp_ruleset_text(&CST(s)->rs);
+	const struct pp_ruleset *r6 = &CST(s)->rs6;
+	if (r6->n || r6->hooks[PP_FILTER].n) {
+		char *t6 = pp_ruleset_text(r6), *all = pp_xasprintf("%s%s%s", t, PP_IP6_MARK, t6);
+		free(t);
+		free(t6);
+		t = all;
+	}
 	if (len)
 		*len = strlen(t);
 	return t;
@@ -140,8 +197,16 @@ load(struct pp_backend *b, const char *blob, size_t len, struct pp_be_state **ou
 	(void)len;
 	*out = state_new();
 	struct pp_ruleset *rs = &ST(*out)->rs;
-	if (pp_ruleset_parse(blob, rs, err) < 0) {
-		free(*out);
+	char *v6, *v4 = split6(blob, &v6);
+	int rc = pp_ruleset_parse_buf(v4, rs, err);
+	if (rc == 0 && v6) {
+		pp_ruleset_free(&ST(*out)->rs6);
+		rc = pp_ruleset_parse_buf(v6, &ST(*out)->rs6, err);
+		v6 = NULL;
+	}
+	free(v6);
+	if (rc < 0) {
+		state_free(*out);
 		*out = NULL;
 		return -1;
 	}
@@ -160,9 +225,8 @@ load(struct pp_backend *b, const char *blob, size_t len, struct pp_be_state **ou
 }
 
 static void
-drop_mapping(struct pp_be_state *s, const char *tag)
+drop_in(struct pp_ruleset *rs, const char *tag)
 {
-	struct pp_ruleset *rs = &ST(s)->rs;
 	char *needle = pp_xasprintf("--comment \"%s\" ", tag);
 	for (size_t c = 0; c < rs->n; c++) {
 		struct pp_chain *ch = &rs->chains[c];
@@ -176,6 +240,13 @@ drop_mapping(struct pp_be_state *s, const char *tag)
 		ch->n = k;
 	}
 	free(needle);
+}
+
+static void
+drop_mapping(struct pp_be_state *s, const char *tag)
+{
+	drop_in(&ST(s)->rs, tag);
+	drop_in(&ST(s)->rs6, tag);
 }
 
 /* Tables (transactions) in iptables-restore input: each COMMIT bumps the nf_tables generation once. */
@@ -216,7 +287,7 @@ uncount(const char *line, char *rule, size_t n, unsigned long long *pk, unsigned
  * each, a leaf for a one-mapping change), so the plan can carry them over.
  */
 static void
-fill_counters(struct pp_backend *b, const struct pp_ruleset *want, struct pp_ruleset *live)
+fill_counters(const struct pp_ipt *x, const struct pp_ruleset *want, struct pp_ruleset *live)
 {
 	static const char *const tn[PP_NF__COUNT] = { "nat", "filter" };
 	for (size_t i = 0; i < live->n; i++) {
@@ -227,7 +298,7 @@ fill_counters(struct pp_backend *b, const struct pp_ruleset *want, struct pp_rul
 			tagged = strstr(l->rules[j], "--comment \"pp:") != NULL;
 		if (l->pkts || !tagged || (w && pp_chain_same(w, l)))
 			continue;
-		char *out = NULL, *argv[] = { IPT(b)->cmd, "-t", (char *)tn[l->table], "-v", "-S", l->name, NULL };
+		char *out = NULL, *argv[] = { (char *)x->cmd, "-t", (char *)tn[l->table], "-v", "-S", l->name, NULL };
 		if (pp_run(argv, NULL, &out, NULL) == 0) {
 			l->pkts = pp_xcalloc(l->cap + 1, sizeof *l->pkts);
 			l->bytes = pp_xcalloc(l->cap + 1, sizeof *l->bytes);
@@ -256,9 +327,48 @@ static void
 plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live, struct pp_plan *p)
 {
 	/* Counters are filled into the live state, which is ours: the plan itself changes nothing. */
-	fill_counters(b, &CST(want)->rs, &((struct ipt_state *)live)->rs);
+	fill_counters(IPT(b), &CST(want)->rs, &((struct ipt_state *)live)->rs);
 	pp_plan_make(&CST(want)->rs, &CST(live)->rs, p);
 	p->commits = commits(p->restore);
+	/* The pinholes: their own transaction (ip6tables-restore), after the mark; and the way
+	   back to live, so a refused IPv4 commit leaves IPv6 as it was. */
+	struct pp_ipt x6;
+	struct pp_plan p6, undo;
+	ipt6(b, &x6);
+	fill_counters(&x6, &CST(want)->rs6, &((struct ipt_state *)live)->rs6);
+	pp_plan_make(&CST(want)->rs6, &CST(live)->rs6, &p6);
+	if (!p6.restore) {
+		pp_plan_free(&p6);
+		return;
+	}
+	pp_plan_make(&CST(live)->rs6, &CST(want)->rs6, &undo);
+	/* The pinholes that stay: flows of the others are cut after the commit (flush). */
+	struct pp_buf keep = { 0 };
+	const struct pp_chain *pin = pp_ruleset_chain((struct pp_ruleset *)&CST(want)->rs6, PP_FILTER, "PP-PIN", false);
+	for (size_t i = 0; pin && i < pin->n; i++)
+		pp_buf_printf(&keep, "%s\n", pin->rules[i]);
+	char *all = pp_xasprintf("%s%s%s%s%s%s%s", p->restore ? p->restore : "", PP_IP6_MARK, p6.restore,
+	                         PP_IP6_UNDO, undo.restore ? undo.restore : "", PP_IP6_KEEP,
+	                         keep.data ? keep.data : "");
+	pp_buf_free(&keep);
+	free(p->restore);
+	p->restore = all;
+	p->commits += commits(p6.restore);
+	p->chains_written += p6.chains_written;
+	p->chains_dropped += p6.chains_dropped;
+	p->hooks_changed += p6.hooks_changed;
+	for (size_t i = 0; i < p6.nchanged; i++) {
+		bool dup = false;
+		for (size_t k = 0; k < p->nchanged && !dup; k++)
+			dup = strcmp(p->changed[k], p6.changed[i]) == 0;
+		if (dup)
+			continue;
+		p->changed = pp_xrealloc(p->changed, (p->nchanged + 1) * sizeof *p->changed);
+		p->changed[p->nchanged++] = p6.changed[i];
+		p6.changed[i] = NULL;
+	}
+	pp_plan_free(&p6);
+	pp_plan_free(&undo);
 }
 
 static void
@@ -266,6 +376,24 @@ diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_st
 {
 	(void)b;
 	pp_plan_diff(f, &CST(want)->rs, &CST(live)->rs);
+	/* The IPv6 part's lines name their table "ip6 filter", so a reader tells the two apart. */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		return;
+	pp_plan_diff(m, &CST(want)->rs6, &CST(live)->rs6);
+	fclose(m);
+	for (char *l = buf; l && *l;) {
+		char *e = strchr(l, '\n');
+		size_t n = e ? (size_t)(e - l) : strlen(l);
+		if (n > 13 && (strncmp(l, "    + filter ", 13) == 0 || strncmp(l, "    - filter ", 13) == 0))
+			fprintf(f, "%.6sip6 %.*s\n", l, (int)(n - 6), l + 6);
+		else
+			fprintf(f, "%.*s\n", (int)n, l);
+		l = e ? e + 1 : NULL;
+	}
+	free(buf);
 }
 
 /*
@@ -295,18 +423,68 @@ needs_test(const struct pp_ipt *b, const char *restore)
 static int
 test(struct pp_backend *b, const struct pp_plan *p, bool always, struct pp_error *err)
 {
-	if (!p->restore || (!always && !needs_test(IPT(b), p->restore)))
+	if (!p->restore)
 		return 0;
-	return pp_ipt_restore(IPT(b), p->restore, true, err);
+	char *v6, *undo, *v4 = split_plan(p->restore, &v6, &undo);
+	int rc = 0;
+	/* Two transactions: a refused IPv4 part is undone on the IPv6 side by commit, so test
+	   what the IPv4 rules alone would; a rollback (always) tests both. */
+	if (*v4 && (always || needs_test(IPT(b), v4)))
+		rc = pp_ipt_restore(IPT(b), v4, true, err);
+	if (rc == 0 && v6 && always) {
+		struct pp_ipt x6;
+		ipt6(b, &x6);
+		rc = pp_ipt_restore(&x6, v6, true, err);
+	}
+	free(v4);
+	free(v6);
+	free(undo);
+	return rc;
 }
 
 static int
 commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *), void *arg, struct pp_error *err)
 {
-	struct pp_proc *job = pp_ipt_restore_start(IPT(b), p->restore, false);
-	if (job && during)
+	char *v6, *undo, *v4 = split_plan(p->restore, &v6, &undo);
+	struct pp_ipt x6;
+	ipt6(b, &x6);
+	/* The pinholes first: when ip6tables refuses them nothing has changed yet. */
+	if (v6 && pp_ipt_restore(&x6, v6, false, err) < 0) {
+		free(v4);
+		free(v6);
+		free(undo);
+		return -1;
+	}
+	int rc = 0;
+	if (*v4 || !v6) {
+		struct pp_proc *job = pp_ipt_restore_start(IPT(b), v4, false);
+		if (job && during)
+			during(arg);
+		rc = pp_ipt_restore_finish(IPT(b), job, false, err);
+		struct pp_error ignored;
+		if (rc < 0 && undo)
+			pp_ipt_restore(&x6, undo, false, &ignored);
+	} else if (during) {
 		during(arg);
-	return pp_ipt_restore_finish(IPT(b), job, false, err);
+	}
+	free(v4);
+	free(v6);
+	free(undo);
+	return rc;
+}
+
+/* The IPv4 flows of changed mappings (the neutral flush), then the IPv6 flows of closed pinholes. */
+static void
+flush(struct pp_backend *b, struct pp_plan *p)
+{
+	(void)b;
+	pp_conntrack_flush(p);
+	const char *k = p->restore ? strstr(p->restore, PP_IP6_KEEP) : NULL;
+	if (k) {
+		bool unlisted = false;
+		p->flows_removed += pp_ip6_flush(k + strlen(PP_IP6_KEEP), &unlisted);
+		p->flows_unlisted |= unlisted;
+	}
 }
 
 static int
@@ -383,19 +561,43 @@ facts(struct pp_backend *b, const struct pp_live *live, const struct pp_plan *p)
 {
 	(void)b;
 	const struct ipt_view *v = live->view;
-	return filter_facts(v ? v->save[PP_FILTER] : NULL, p ? p->restore : NULL);
+	char *v6, *undo, *v4 = split_plan(p ? p->restore : NULL, &v6, &undo);
+	char *f = filter_facts(v ? v->save[PP_FILTER] : NULL, p && p->restore ? v4 : NULL);
+	free(v4);
+	free(v6);
+	free(undo);
+	/* What the IPv6 check needs (the ip6 FORWARD policy), behind the same mark as a state's. */
+	if (v && v->filter6) {
+		char *all = pp_xasprintf("%s%s%s", f, PP_IP6_MARK, v->filter6);
+		free(f);
+		f = all;
+	}
+	return f;
 }
 
 static int
 adopt(struct pp_backend *b, char *own, char *fx, struct pp_live *live, struct pp_error *err)
 {
 	struct pp_be_state *s = state_new();
-	if (pp_ruleset_parse_buf(own, &ST(s)->rs, err) < 0) {
-		free(s);
+	char *o6, *o4 = split6(own, &o6);
+	free(own);
+	int rc = pp_ruleset_parse_buf(o4, &ST(s)->rs, err);
+	if (rc == 0 && o6) {
+		pp_ruleset_free(&ST(s)->rs6);
+		rc = pp_ruleset_parse_buf(o6, &ST(s)->rs6, err);
+		o6 = NULL;
+	}
+	free(o6);
+	if (rc < 0) {
+		state_free(s);
 		free(fx);
 		return -1;
 	}
 	struct ipt_view *v = pp_xcalloc(1, sizeof *v);
+	char *f6, *f4 = split6(fx, &f6);
+	free(fx);
+	fx = f4;
+	v->filter6 = f6;
 	v->save[PP_NAT] = pp_xstrdup("");
 	v->save[PP_FILTER] = fx;
 	IPT(b)->docker_user = strstr(fx, "\n:DOCKER-USER ") != NULL;
@@ -413,6 +615,10 @@ status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *live
 	pp_ipt_render(w, IPT(b)->docker_user, &want);
 	pp_ipt_status(w, &want, &CST(live->own)->rs, foreign(live), st, ls);
 	pp_ruleset_free(&want);
+	const struct ipt_view *v = live->view;
+	pp_ip6_render(w, &want);
+	pp_ip6_status(w, &want, &CST(live->own)->rs6, v ? v->filter6 : NULL, st, ls);
+	pp_ruleset_free(&want);
 	return 0;
 }
 
@@ -422,6 +628,7 @@ checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *live
 	(void)b;
 	const struct ipt_view *v = live ? live->view : NULL;
 	pp_ipt_checks(w, v ? v->save[PP_FILTER] : NULL, live ? foreign(live) : NULL, out);
+	pp_ip6_checks(w, v ? v->filter6 : NULL, out);
 }
 
 static int
@@ -586,6 +793,13 @@ remove_all(struct pp_backend *b, struct pp_error *err)
 	pp_plan_make(&empty, &CST(live.own)->rs, &p);
 	int rc = p.restore ? pp_ipt_restore(IPT(b), p.restore, false, err) : 0;
 	pp_plan_free(&p);
+	/* The pinholes too. */
+	struct pp_ipt x6;
+	ipt6(b, &x6);
+	pp_plan_make(&empty, &CST(live.own)->rs6, &p);
+	if (rc == 0 && p.restore)
+		rc = pp_ipt_restore(&x6, p.restore, false, err);
+	pp_plan_free(&p);
 	pp_ruleset_free(&empty);
 	pp_live_free(&live);
 	return rc;
@@ -607,7 +821,7 @@ const struct pp_backend_ops pp_backend_iptables = {
 	.diff = diff,
 	.test = test,
 	.commit = commit,
-	.flush = NULL,
+	.flush = flush,
 	.gen = gen,
 	.facts = facts,
 	.adopt = adopt,

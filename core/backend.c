@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "portpilot/backend.h"
+#include "portpilot/ipv6.h"
 #include "portpilot/relay.h"
 #include "portpilot/util.h"
 
@@ -74,6 +75,7 @@ pp_want_build(const struct pp_table *t, time_t now, struct pp_want *w, struct pp
 		x->ports = pp;
 		x->nports = np;
 	}
+	pp_want_ip6(t, w);
 	return 0;
 }
 
@@ -83,6 +85,7 @@ pp_want_free(struct pp_want *w)
 	for (size_t i = 0; i < w->n; i++) {
 		free(w->maps[i].tag);
 		free((void *)w->maps[i].ports);
+		free(w->maps[i].v6);
 	}
 	free(w->maps);
 	memset(w, 0, sizeof *w);

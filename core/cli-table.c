@@ -10,6 +10,7 @@
 
 #include "portpilot/cli.h"
 #include "portpilot/export.h"
+#include "portpilot/ipv6.h"
 #include "portpilot/table.h"
 #include "portpilot/util.h"
 
@@ -60,13 +61,24 @@ pp_cmd_check(struct pp_cli *cli, int argc, char **argv)
 	return e + w ? PP_EXIT_FAIL : PP_EXIT_OK;
 }
 
-static bool
-allow_any(const struct pp_mapping *m)
+/* The IPv6 side (issue 15): "ipv6", the server's address now (a host id on the LAN prefix), "allow6". */
+static void
+list_json_ip6(FILE *f, const struct pp_table *t, const struct pp_mapping *m)
 {
-	for (size_t i = 0; i < m->nallow; i++)
-		if (m->allow[i].len == 0)
-			return true;
-	return m->nallow == 0;
+	char a6[PP_IP6_STR] = "";
+	uint8_t a[16];
+	fprintf(f, ",\"ipv6\":\"%s\",\"internal_ip6\":",
+	        m->ipv6 == PP_V6_ONLY ? "only" : m->ipv6 == PP_V6_YES ? "yes" : "no");
+	if (pp_mapping_wants_ip6(m) && m->val[PP_F_INTERNAL_IP6] && !(m->bad & (1u << PP_F_INTERNAL_IP6)) &&
+	    pp_mapping_ip6(m, t->site.val[PP_S_LAN_INTERFACE], a, NULL) == 0)
+		pp_format_ipv6(a, a6);
+	pp_json_str(f, *a6 ? a6 : NULL);
+	fputs(",\"allow6\":[", f);
+	for (size_t k = 0; k < m->nallow6; k++) {
+		pp_format_ipv6(m->allow6[k].addr, a6);
+		fprintf(f, "%s\"%s/%u\"", k ? "," : "", a6, m->allow6[k].len);
+	}
+	fputc(']', f);
 }
 
 static void
@@ -97,7 +109,7 @@ list_json(FILE *f, const struct pp_table *t, time_t now)
 			pp_format_ipv4(m->allow[a].addr, net);
 			fprintf(f, "%s\"%s/%u\"", a ? "," : "", net, m->allow[a].len);
 		}
-		fprintf(f, "],\"allow_any\":%s,\"enabled\":%s,\"masquerade\":%s", allow_any(m) ? "true" : "false",
+		fprintf(f, "],\"allow_any\":%s,\"enabled\":%s,\"masquerade\":%s", pp_export_allow_any(m) ? "true" : "false",
 		        m->enabled ? "true" : "false", m->masquerade ? "true" : "false");
 		/* Port lists ("80,443") and the hairpin in force (its own hairpin =, else the site's). */
 		char pl[PP_PORT_LIST_TEXT], il[PP_PORT_LIST_TEXT];
@@ -105,6 +117,7 @@ list_json(FILE *f, const struct pp_table *t, time_t now)
 		pp_mapping_format_ports(m, true, il, sizeof il);
 		fprintf(f, ",\"public_ports\":\"%s\",\"internal_ports\":\"%s\",\"hairpin\":%s", pl, il,
 		        pp_mapping_hairpin(&t->site, m) ? "true" : "false");
+		list_json_ip6(f, t, m);
 		for (int k = 0; k < PP_F__COUNT; k++) {
 			fprintf(f, ",\"%s_raw\":", pp_field_name(k));
 			pp_json_str(f, m->val[k]);
@@ -144,8 +157,23 @@ pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 			/* Values from the file reach the terminal only as text (no ESC, no invalid UTF-8). */
 			char *name = pp_text_safe_dup(m->name);
 			char *owner = pp_text_safe_dup(m->val[PP_F_OWNER]);
+			if (m->ipv6 == PP_V6_ONLY)
+				snprintf(dst, sizeof dst, "(IPv6 only)");
 			fprintf(cli->out, "%-20s %-8s %-5s %-11s %-27s %-18s %s\n", name, pp_export_state(m, now),
 			        pp_proto_name(m->proto), pub, dst, allow, owner);
+			/* The IPv6 way in, on a line of its own: the server's address and port, no NAT. */
+			uint8_t a6[16];
+			char s6[PP_IP6_STR];
+			if (pp_mapping_wants_ip6(m) && m->val[PP_F_INTERNAL_IP6] && !(m->bad & (1u << PP_F_INTERNAL_IP6))) {
+				if (pp_mapping_ip6(m, t->site.val[PP_S_LAN_INTERFACE], a6, NULL) == 0) {
+					pp_format_ipv6(a6, s6);
+					fprintf(cli->out, "%-20s %-8s %-5s %-11s [%s]:%s%s\n", "", "", "ipv6", in, s6, in,
+					        m->ip6_hostid ? " (host id on the LAN prefix)" : "");
+				} else {
+					fprintf(cli->out, "%-20s %-8s %-5s %-11s host id %s: no LAN prefix now\n", "", "", "ipv6", in,
+					        m->val[PP_F_INTERNAL_IP6]);
+				}
+			}
 			free(owner);
 			free(name);
 			free(allow);

@@ -6,15 +6,16 @@
 #include <arpa/inet.h>
 
 #include "portpilot/export.h"
+#include "portpilot/ipv6.h"
 #include "portpilot/util.h"
 
 static const char *const keys[PP_X__COUNT] = {
 	"service", "mapping", "public_ip", "public_port", "internal_ip", "internal_port", "protocol", "allow",
-	"purpose", "owner", "state",
+	"purpose", "owner", "state", "ipv6",
 };
 static const char *const titles[PP_X__COUNT] = {
 	"Service", "Mapping", "Public IP", "Public port", "Internal IP", "Internal port", "Protocol",
-	"Allowed sources", "Purpose", "Owner", "State",
+	"Allowed sources", "Purpose", "Owner", "State", "IPv6 (server address, no NAT)",
 };
 
 const char *pp_export_key(enum pp_export_col c) { return keys[c]; }
@@ -23,7 +24,7 @@ const char *pp_export_title(enum pp_export_col c) { return titles[c]; }
 const char *
 pp_export_state(const struct pp_mapping *m, time_t now)
 {
-	if (m->bad || !m->internal_ip || !m->pub_lo)
+	if (m->bad || (!m->internal_ip && m->ipv6 != PP_V6_ONLY) || !m->pub_lo)
 		return "invalid";
 	if (!m->enabled)
 		return "disabled";
@@ -32,21 +33,36 @@ pp_export_state(const struct pp_mapping *m, time_t now)
 	return "enabled";
 }
 
+bool
+pp_export_allow_any(const struct pp_mapping *m)
+{
+	/* Each family's sources for its own traffic (issue 15): "any" only when both are open. */
+	bool any6 = pp_mapping_any_source6(m);
+	if (m->ipv6 == PP_V6_ONLY)
+		return any6;
+	bool any4 = m->nallow == 0 && m->nallow6 == 0;
+	for (size_t i = 0; i < m->nallow; i++)
+		any4 |= m->allow[i].len == 0;
+	return any4 && (any6 || !pp_mapping_wants_ip6(m));
+}
+
 char *
 pp_export_allow(const struct pp_mapping *m)
 {
 	struct pp_buf b = { 0 };
 	char ip[16];
 
-	/* One spelling for "from anywhere": no allow key, or 0.0.0.0/0 in it. */
-	for (size_t i = 0; i < m->nallow; i++)
-		if (m->allow[i].len == 0)
-			return pp_xstrdup("any");
-	if (m->nallow == 0)
+	/* One spelling for "from anywhere": no allow key, or 0.0.0.0/0 (and ::/0) in it. */
+	if (pp_export_allow_any(m))
 		return pp_xstrdup("any");
 	for (size_t i = 0; i < m->nallow; i++) {
 		pp_format_ipv4(m->allow[i].addr, ip);
 		pp_buf_printf(&b, "%s%s/%u", i ? "," : "", ip, m->allow[i].len);
+	}
+	for (size_t i = 0; i < m->nallow6; i++) {
+		char a6[PP_IP6_STR];
+		pp_format_ipv6(m->allow6[i].addr, a6);
+		pp_buf_printf(&b, "%s%s/%u", i || m->nallow ? "," : "", a6, m->allow6[i].len);
 	}
 	return b.data;
 }
@@ -98,6 +114,29 @@ pp_export_row_of(const struct pp_mapping *m, const char *public_ip, time_t now, 
 	r->v[PP_X_PURPOSE] = dup_or_empty(m->val[PP_F_PURPOSE]);
 	r->v[PP_X_OWNER] = dup_or_empty(m->val[PP_F_OWNER]);
 	r->v[PP_X_STATE] = pp_xstrdup(pp_export_state(m, now));
+	r->v[PP_X_IPV6] = pp_xstrdup("");   /* pp_export_make fills it: a host id needs the LAN's prefix */
+	if (m->ipv6 == PP_V6_ONLY) {
+		free(r->v[PP_X_PUBLIC_IP]);
+		r->v[PP_X_PUBLIC_IP] = pp_xstrdup("");   /* not reached at the router's IPv4 address */
+	}
+}
+
+/* The IPv6 way in (issue 15): the server's own address and port, or "only" noted. */
+static char *
+ipv6_cell(const struct pp_table *t, const struct pp_mapping *m)
+{
+	char v6[PP_IP6_STR + PP_PORT_LIST_TEXT + 40] = "", in[PP_PORT_LIST_TEXT], s6[PP_IP6_STR];
+	uint8_t a6[16];
+	if (!pp_mapping_wants_ip6(m) || !m->val[PP_F_INTERNAL_IP6] || (m->bad & (1u << PP_F_INTERNAL_IP6)))
+		return pp_xstrdup("");
+	pp_mapping_format_ports(m, true, in, sizeof in);
+	if (pp_mapping_ip6(m, t->site.val[PP_S_LAN_INTERFACE], a6, NULL) == 0) {
+		pp_format_ipv6(a6, s6);
+		snprintf(v6, sizeof v6, "[%s]:%s%s", s6, in, m->ipv6 == PP_V6_ONLY ? " (IPv6 only)" : "");
+	} else {
+		snprintf(v6, sizeof v6, "host id %.40s, no LAN prefix now", m->val[PP_F_INTERNAL_IP6]);
+	}
+	return pp_xstrdup(v6);
 }
 
 void
@@ -107,8 +146,12 @@ pp_export_make(const struct pp_table *t, time_t now, struct pp_export *x)
 	pp_export_public_ip(t, x->public_ip);
 	x->site_name = t->site.val[PP_S_NAME];
 	x->rows = pp_xcalloc(t->n + 1, sizeof *x->rows);
-	for (size_t i = 0; i < t->n; i++)
-		pp_export_row_of(&t->maps[i], x->public_ip, now, &x->rows[x->n++]);
+	for (size_t i = 0; i < t->n; i++) {
+		struct pp_export_row *r = &x->rows[x->n++];
+		pp_export_row_of(&t->maps[i], x->public_ip, now, r);
+		free(r->v[PP_X_IPV6]);
+		r->v[PP_X_IPV6] = ipv6_cell(t, &t->maps[i]);
+	}
 }
 
 void

@@ -41,6 +41,7 @@ static const struct pp_cmd commands[] = {
 	{ "relay", pp_cmd_relay, "relay keygen|up|down|status: the site's tunnel to its edge host (behind CGNAT)" },
 	{ "edge", pp_cmd_edge, "edge keygen|up|down|status [--config FILE]: the public face of relayed sites" },
 	{ "init", pp_cmd_init, "init [--wan IF] [--lan IF]: write a first table from the routing table" },
+	{ "watch6", pp_cmd_watch6, "watch6 [--once]: the IPv6 pinholes follow the LAN's delegated prefix" },
 	/* No summary: hidden from the help, for the shell completion only. */
 	{ "complete", pp_cmd_complete, NULL },
 	/* Hidden too: the nftables backend's plumbing (tests, benches). */
@@ -182,7 +183,8 @@ static bool
 streams(int argc, char **argv)
 {
 	if (strcmp(argv[0], "watch") == 0 || strcmp(argv[0], "reflector") == 0 || strcmp(argv[0], "tui") == 0 ||
-	    strcmp(argv[0], "complete") == 0 || strcmp(argv[0], "log") == 0 || strcmp(argv[0], "monitor") == 0)
+	    strcmp(argv[0], "complete") == 0 || strcmp(argv[0], "log") == 0 || strcmp(argv[0], "monitor") == 0 ||
+	    strcmp(argv[0], "watch6") == 0)
 		return true;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[0], "ddns") == 0 && strcmp(argv[i], "run") == 0)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "portpilot/backend-iptables.h"
+#include "portpilot/ipv6.h"
 #include "portpilot/nft.h"
 #include "portpilot/util.h"
 
@@ -93,6 +94,12 @@ static int
 nft_render(struct pp_backend *b, const struct pp_want *w, struct pp_be_state **out, struct pp_error *err)
 {
 	(void)b;
+	/* Never leave a mapping's IPv6 side out in silence (issue 15: pinholes are iptables only yet). */
+	for (size_t i = 0; i < w->n; i++)
+		if (w->maps[i].v6 && w->maps[i].v6->on)
+			return pp_error_set(err, "%s:%d: [%s] ipv6: the nftables backend does not open IPv6 pinholes "
+			                    "yet; set [site] backend = iptables for this table, or ipv6 = no", w->path,
+			                    w->maps[i].line, w->maps[i].name);
 	struct pp_nft_state *s = pp_xcalloc(1, sizeof *s);
 	if (pp_nft_render(w, s, err) < 0) {
 		free(s);

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include "portpilot/ipv6.h"
 #include "portpilot/table.h"
 #include "portpilot/relay.h"
 #include "portpilot/util.h"
@@ -161,7 +162,7 @@ check_mapping(const struct pp_mapping *m, const struct pp_site *site, time_t now
 	if (m->val[PP_F_PUBLIC_PORT] == NULL)
 		pp_findings_add(out, PP_ERROR, m->line, m->name, "public_port",
 		                "add public_port = PORT (or FIRST-LAST)", "public_port is missing");
-	if (m->val[PP_F_INTERNAL_IP] == NULL)
+	if (m->val[PP_F_INTERNAL_IP] == NULL && m->ipv6 != PP_V6_ONLY)
 		pp_findings_add(out, PP_ERROR, m->line, m->name, "internal_ip",
 		                "add internal_ip = the LAN server's address, e.g. 192.168.2.101",
 		                "internal_ip is missing");
@@ -174,7 +175,7 @@ check_mapping(const struct pp_mapping *m, const struct pp_site *site, time_t now
 		                "delete the mapping, or move expires later if the access is still needed",
 		                "expired at %s; treated as disabled", when);
 	}
-	if (m->enabled && !(m->bad & (1u << PP_F_ALLOW)) && open_to_all(m) && m->pub_lo) {
+	if (m->enabled && !(m->bad & (1u << PP_F_ALLOW)) && open_to_all(m) && m->pub_lo && m->ipv6 != PP_V6_ONLY) {
 		const char *svc = NULL;
 		for (size_t k = 0; k < pp_mapping_nports(m) && !svc; k++) {
 			struct pp_port_pair pr = pp_mapping_port(m, k);
@@ -228,7 +229,7 @@ check_conflicts(const struct pp_table *t, time_t now, struct pp_findings *out)
 		size_t n = 0, top = 0;
 		for (size_t i = 0; i < t->n; i++) {
 			const struct pp_mapping *m = &t->maps[i];
-			if ((m->proto & bit) && m->enabled && m->pub_lo &&
+			if ((m->proto & bit) && m->enabled && m->pub_lo && m->ipv6 != PP_V6_ONLY &&
 			    !(m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_PROTOCOL)) && !pp_mapping_expired(m, now))
 				for (size_t k = 0; k < pp_mapping_nports(m); k++) {
 					struct pp_port_pair pr = pp_mapping_port(m, k);
@@ -346,6 +347,9 @@ pp_table_check(const struct pp_table *t, time_t now, struct pp_findings *out)
 	lan_from_interface(&site);
 	for (size_t i = 0; i < t->n; i++)
 		check_mapping(&t->maps[i], &site, now, out);
+	for (size_t i = 0; i < t->n; i++)
+		pp_check_ipv6(&t->maps[i], t->site.val[PP_S_LAN_INTERFACE], out);
 	check_conflicts(t, now, out);
+	pp_check_conflicts6(t, now, out);
 	pp_findings_sort(out);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "portpilot/ipv6.h"
 #include "portpilot/table.h"
 #include "portpilot/util.h"
 
@@ -11,6 +12,7 @@ static const char *field_names[PP_F__COUNT] = {
 	"description", "protocol", "public_port", "internal_ip", "internal_port",
 	"allow", "enabled", "owner", "purpose", "expires", "masquerade",
 	"check", "check_path", "check_expect", "check_send", "check_timing", "hairpin",
+	"ipv6", "internal_ip6",
 };
 
 static const char *check_names[] = {
@@ -283,11 +285,13 @@ void
 pp_mapping_parsed_free(struct pp_mapping *m)
 {
 	free(m->allow);
+	free(m->allow6);
 	free(m->more_pub);
 	free(m->more_in);
 	m->allow = NULL;
+	m->allow6 = NULL;
 	m->more_pub = m->more_in = NULL;
-	m->nallow = m->nmore_pub = m->nmore_in = 0;
+	m->nallow = m->nallow6 = m->nmore_pub = m->nmore_in = 0;
 }
 
 /* Say whether the address or the prefix is wrong, and suggest the network. */
@@ -319,7 +323,8 @@ parse_allow(struct pp_mapping *m, const char *s, struct pp_error *err)
 {
 	char *copy = pp_xstrdup(s), *save = NULL, *tok;
 	struct pp_cidr *v = NULL;
-	size_t n = 0;
+	struct pp_cidr6 *v6 = NULL;
+	size_t n = 0, n6 = 0;
 
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *t = pp_trim(tok);
@@ -328,10 +333,24 @@ parse_allow(struct pp_mapping *m, const char *s, struct pp_error *err)
 
 		if (*t == '\0')
 			continue;
+		/* Mixed lists: each family's sources apply to that family's traffic. */
+		if (strchr(t, ':')) {
+			struct pp_cidr6 c6;
+			if (pp_parse_cidr6(t, &c6, err) < 0) {
+				free(copy);
+				free(v);
+				free(v6);
+				return -1;
+			}
+			v6 = pp_xrealloc(v6, (n6 + 1) * sizeof *v6);
+			v6[n6++] = c6;
+			continue;
+		}
 		if (pp_parse_cidr(t, &a, &l) < 0) {
 			cidr_error(t, err);
 			free(copy);
 			free(v);
+			free(v6);
 			return -1;
 		}
 		v = pp_xrealloc(v, (n + 1) * sizeof *v);
@@ -343,6 +362,9 @@ parse_allow(struct pp_mapping *m, const char *s, struct pp_error *err)
 	free(m->allow);
 	m->allow = v;
 	m->nallow = n;
+	free(m->allow6);
+	m->allow6 = v6;
+	m->nallow6 = n6;
 	return 0;
 }
 
@@ -427,6 +449,19 @@ pp_mapping_parse_field(struct pp_mapping *m, enum pp_field f, const char *text, 
 		if (strpbrk(text, " \r\n"))
 			return pp_error_set(err, "'%s' holds spaces; write them as %%20", text);
 		return 0;
+	case PP_F_IPV6:
+		if (strcasecmp(text, "only") == 0)
+			m->ipv6 = PP_V6_ONLY;
+		else {
+			bool on;
+			if (pp_parse_bool(text, &on) < 0)
+				return pp_error_set(err, "'%s' is not yes, no or only; ipv6 = yes opens a pinhole to "
+				                    "internal_ip6 as well, only: over IPv6 alone", text);
+			m->ipv6 = on ? PP_V6_YES : PP_V6_NO;
+		}
+		return 0;
+	case PP_F_INTERNAL_IP6:
+		return pp_parse_ip6_target(text, m->internal_ip6, &m->ip6_hostid, err);
 	case PP_F_DESCRIPTION:
 	case PP_F_OWNER:
 	case PP_F_PURPOSE:

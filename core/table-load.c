@@ -313,6 +313,9 @@ parse_values(struct pp_table *t)
 			m->in_lo = m->pub_lo;
 			m->in_hi = m->pub_hi;
 		}
+		/* Giving the server's IPv6 address is asking for IPv6; ipv6 = no still says no. */
+		if (m->val[PP_F_IPV6] == NULL && m->val[PP_F_INTERNAL_IP6] && *m->val[PP_F_INTERNAL_IP6])
+			m->ipv6 = PP_V6_YES;
 	}
 	if (s->val[PP_S_PUBLIC_IP] && *s->val[PP_S_PUBLIC_IP] &&
 	    strcasecmp(s->val[PP_S_PUBLIC_IP], "auto") != 0 &&

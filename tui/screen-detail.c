@@ -99,8 +99,9 @@ fill_detail(struct tui_pager *pg, struct tui *t)
 	st = tui_row_state(t, idx, &live);
 	tui_pager_add(pg, TR_HEADER, "[%s]  (line %d of %s)", m->name, m->line, t->path);
 	for (int f = 0; f < PP_F__COUNT; f++) {
-		/* masquerade, hairpin and the health-check keys only when set: most mappings use the defaults. */
-		if ((f == PP_F_MASQUERADE || f == PP_F_HAIRPIN || (f >= PP_F_CHECK && f <= PP_F_CHECK_TIMING)) &&
+		/* masquerade, hairpin, the health-check and IPv6 keys only when set: most mappings use the defaults. */
+		if ((f == PP_F_MASQUERADE || f == PP_F_HAIRPIN || (f >= PP_F_CHECK && f <= PP_F_CHECK_TIMING) ||
+		     f >= PP_F_IPV6) &&
 		    m->val[f] == NULL)
 			continue;
 		tui_pager_add(pg, m->bad & (1u << f) ? TR_ERROR : TR_NORMAL, "  %-14s = %s",

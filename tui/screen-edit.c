@@ -7,7 +7,9 @@
 #include "portpilot/util.h"
 #include "tui-internal.h"
 
-#define NFIELD (1 + PP_F__COUNT)      /* the name, then the mapping's keys */
+/* The name, then the mapping's keys up to the IPv6 ones (issue 15): those two more rows would
+   leave no line for the form's messages at 80x24; they are edited with `portpilot set` for now. */
+#define NFIELD (1 + PP_F_IPV6)
 #define FNAME 0
 #define FKEY(f) ((f) + 1)
 #define MAX_NOTES 8

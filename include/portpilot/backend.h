@@ -67,6 +67,9 @@ struct pp_want_map {
 	   pp_want_port. */
 	const struct pp_port_pair *ports;
 	size_t nports;
+	/* IPv6 (struct pp_want_v6 in portpilot/ipv6.h): NULL, nothing at all over IPv6. One pointer,
+	   appended, so positional initializers need one more NULL only. pp_want_free frees it. */
+	struct pp_want_v6 *v6;
 };
 /* Elements of m's port list (at least 1) and element i of them. */
 static inline size_t pp_want_nports(const struct pp_want_map *m)

@@ -39,6 +39,8 @@ int pp_cmd_disable(struct pp_cli *cli, int argc, char **argv);
    the bash completion offers (a hidden command). */
 int pp_cmd_init(struct pp_cli *cli, int argc, char **argv);
 int pp_cmd_complete(struct pp_cli *cli, int argc, char **argv);
+/* core/cli-watch6.c: the IPv6 pinholes follow the LAN's delegated prefix (rtnetlink). */
+int pp_cmd_watch6(struct pp_cli *cli, int argc, char **argv);
 
 /* core/paths.c: the commented example portpilot.conf shipped with this binary, NULL when
    it is not installed (a static buffer). */

@@ -9,7 +9,7 @@
 
 enum pp_export_col {
 	PP_X_SERVICE, PP_X_MAPPING, PP_X_PUBLIC_IP, PP_X_PUBLIC_PORT, PP_X_INTERNAL_IP, PP_X_INTERNAL_PORT,
-	PP_X_PROTOCOL, PP_X_ALLOW, PP_X_PURPOSE, PP_X_OWNER, PP_X_STATE, PP_X__COUNT
+	PP_X_PROTOCOL, PP_X_ALLOW, PP_X_PURPOSE, PP_X_OWNER, PP_X_STATE, PP_X_IPV6, PP_X__COUNT
 };
 
 /* Every cell a string the row owns, "" when empty; raw from the file (formatters make it safe). */
@@ -28,6 +28,8 @@ const char *pp_export_key(enum pp_export_col c);    /* "service": the JSON key, 
 const char *pp_export_title(enum pp_export_col c);  /* "Service": the Markdown header */
 /* The state word the record and `list` use: invalid, disabled, expired, enabled. */
 const char *pp_export_state(const struct pp_mapping *m, time_t now);
+/* Whether any source may connect, each family judged on its own traffic. */
+bool pp_export_allow_any(const struct pp_mapping *m);
 /* "any" (no allow, or 0.0.0.0/0 in it) or the CIDRs comma-separated. Caller frees. */
 char *pp_export_allow(const struct pp_mapping *m);
 /* The public address for the record (see public_ip above). */

@@ -36,6 +36,9 @@ enum pp_field {
 	PP_F_CHECK_SEND,
 	PP_F_CHECK_TIMING,
 	PP_F_HAIRPIN,                     /* yes | no: overrides [site] hairpin for this mapping */
+	/* IPv6 (include/portpilot/ipv6.h): a pinhole to the server's own global address. */
+	PP_F_IPV6,                        /* yes | no | only (default: yes when internal_ip6 is set) */
+	PP_F_INTERNAL_IP6,                /* a full address, or a host id (::1:101) on the LAN's prefix */
 	PP_F__COUNT
 };
 
@@ -84,6 +87,15 @@ struct pp_cidr {
 	uint8_t len;
 };
 
+/* An IPv6 network (allow) or address (len 128); addr in network order, host bits clear. */
+struct pp_cidr6 {
+	uint8_t addr[16];
+	uint8_t len;
+};
+
+/* ipv6 = ...: NO nothing over IPv6, YES both families, ONLY IPv6 (no IPv4 DNAT). */
+enum pp_ipv6_mode { PP_V6_NO, PP_V6_YES, PP_V6_ONLY };
+
 struct pp_mapping {
 	char *name;                       /* section name as written */
 	char *val[PP_F__COUNT];           /* raw values (libiniparser's reading), NULL if absent */
@@ -110,6 +122,12 @@ struct pp_mapping {
 	size_t nmore_pub;
 	struct pp_port_pair *more_in;     /* internal_port's elements 2.. (in pub_* and in_* alike) */
 	size_t nmore_in;
+	/* IPv6 (appended: positional initializers elsewhere stay valid). */
+	enum pp_ipv6_mode ipv6;           /* default NO, YES when internal_ip6 is given */
+	uint8_t internal_ip6[16];         /* the full address, or the host id when ip6_hostid */
+	bool ip6_hostid;                  /* internal_ip6 is a host id: its high 64 bits are zero */
+	struct pp_cidr6 *allow6;          /* the IPv6 part of allow (the IPv4 part stays in allow) */
+	size_t nallow6;
 };
 
 struct pp_site {

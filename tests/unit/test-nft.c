@@ -20,13 +20,13 @@ static void
 want(struct pp_want *w, struct pp_want_map *m, uint32_t web2)
 {
 	m[0] = (struct pp_want_map){ "web-1", "pp:web-1", 7, true, PP_TCP, 8080, 8080, 80, 80, IP(192, 168, 2, 101),
-	                             true, NULL, 0, true, false, 0, NULL, 0 };
+	                             true, NULL, 0, true, false, 0, NULL, 0, NULL };
 	m[1] = (struct pp_want_map){ "web-2", "pp:web-2", 13, true, PP_TCP, 8090, 8090, 80, 80, web2,
-	                             true, NULL, 0, true, false, 0, NULL, 0 };
+	                             true, NULL, 0, true, false, 0, NULL, 0, NULL };
 	m[2] = (struct pp_want_map){ "cam", "pp:cam", 19, true, PP_TCP | PP_UDP, 7000, 7002, 20000, 20002,
-	                             IP(192, 168, 2, 103), false, allow_inet, 3, true, true, 0, NULL, 0 };
+	                             IP(192, 168, 2, 103), false, allow_inet, 3, true, true, 0, NULL, 0, NULL };
 	m[3] = (struct pp_want_map){ "old", "pp:old", 27, false, PP_TCP, 9000, 9000, 90, 90, IP(192, 168, 2, 104),
-	                             true, NULL, 0, true, false, 0, NULL, 0 };
+	                             true, NULL, 0, true, false, 0, NULL, 0, NULL };
 	*w = (struct pp_want){ "t.ini", 0, "eth0", "eth1", true, { IP(192, 168, 2, 0), 24 }, 0, true, m, 4, 0, "" };
 }
 

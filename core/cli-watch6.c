@@ -1,0 +1,190 @@
+/*
+ * portpilot watch6: the pinholes follow the LAN's delegated prefix (issue 15 item 3). It listens
+ * to rtnetlink's IPv6 address events (RTMGRP_IPV6_IFADDR) of [site] lan_interface; when the
+ * interface's global prefix changes, the table is applied again (no confirm: nobody is there to
+ * confirm), so every host-id mapping's pinhole moves to the new address. Each change is logged
+ * with the time from the first address event to the new rules in place.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "portpilot/backend.h"
+#include "portpilot/cli.h"
+#include "portpilot/ipv6.h"
+#include "portpilot/util.h"
+
+
+static void logf_(struct pp_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+logf_(struct pp_cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	fprintf(cli->out, "%s watch6: ", when);
+	va_start(ap, fmt);
+	vfprintf(cli->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', cli->out);
+	fflush(cli->out);
+}
+
+static void
+prefix_str(const struct pp_cidr6 *p, bool have, char *out, size_t n)
+{
+	char a[PP_IP6_STR];
+	if (!have) {
+		snprintf(out, n, "none");
+		return;
+	}
+	pp_format_ipv6(p->addr, a);
+	snprintf(out, n, "%s/%u", a, p->len);
+}
+
+/* Any IPv6 address event of ifindex in the buffer (or a lost one: overflow counts as an event). */
+static bool
+read_events(int fd, unsigned idx)
+{
+	char buf[16384] __attribute__((aligned(4)));
+	bool hit = false;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n < 0)
+			return hit || errno == ENOBUFS;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type != RTM_NEWADDR && h->nlmsg_type != RTM_DELADDR)
+				continue;
+			struct ifaddrmsg *ifa = NLMSG_DATA(h);
+			hit |= ifa->ifa_family == AF_INET6 && ifa->ifa_index == idx;
+		}
+	}
+}
+
+int
+pp_cmd_watch6(struct pp_cli *cli, int argc, char **argv)
+{
+	int settle = 100;
+	bool once = false;
+	if (pp_cli_wants_help(argc, argv))
+		return pp_cli_help(cli, "usage: portpilot [-f TABLE] [--state-dir DIR] watch6 [--once] [--settle MS]\n"
+		            "Follows the LAN's delegated IPv6 prefix: on every change of lan_interface's global\n"
+		            "prefix (rtnetlink address events) the table is applied again, so the pinholes of\n"
+		            "mappings with a host id (internal_ip6 = ::1:101) move to the new addresses. Applies\n"
+		            "without --confirm; the table as saved goes live. Runs until stopped.\n"
+		            "  --once        exit after the first prefix change is followed\n"
+		            "  --settle MS   wait for MS quiet milliseconds after an event (a renumbering is a\n"
+		            "                burst of events), default 100\n");
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--once") == 0) {
+			once = true;
+		} else if (strcmp(argv[i], "--settle") == 0 && i + 1 < argc) {
+			char *end;
+			long v = strtol(argv[++i], &end, 10);
+			if (*end || v < 0 || v > 10000)
+				return pp_cli_usage(cli, "watch6", "--settle takes milliseconds (0..10000), not '%s'", argv[i]);
+			settle = (int)v;
+		} else {
+			return pp_cli_usage(cli, "watch6", "unexpected argument '%s'", argv[i]);
+		}
+	}
+	struct pp_table *t;
+	struct pp_error err;
+	if (pp_table_load(cli->table_path, false, &t, &err) < 0) {
+		fprintf(cli->err, "portpilot watch6: %s\n", err.msg);
+		return PP_EXIT_FAIL;
+	}
+	const char *v = t->site.val[PP_S_LAN_INTERFACE];
+	char lan[IF_NAMESIZE + 1];
+	snprintf(lan, sizeof lan, "%s", v ? v : "");
+	int line = t->site.key_line[PP_S_LAN_INTERFACE] ? t->site.key_line[PP_S_LAN_INTERFACE] : t->site.line;
+	pp_table_free(t);
+	unsigned idx = *lan ? if_nametoindex(lan) : 0;
+	if (!idx) {
+		fprintf(cli->err, "portpilot watch6: %s:%d: [site] lan_interface %s: %s; set lan_interface = the "
+		        "interface that carries the delegated prefix, e.g. eth1\n", cli->table_path, line,
+		        *lan ? lan : "(not set)", *lan ? "no such interface here" : "no LAN interface to watch");
+		return PP_EXIT_FAIL;
+	}
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_IPV6_IFADDR };
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		fprintf(cli->err, "portpilot watch6: cannot listen to rtnetlink address events: %s\n", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return PP_EXIT_FAIL;
+	}
+	/* Subscribed before the first read: a change in between is an event, not lost. */
+	struct pp_cidr6 cur, now;
+	bool have = pp_prefix6_of(lan, &cur) == 0, dirty = false, retry = false;
+	char a[80], b[80];
+	prefix_str(&cur, have, a, sizeof a);
+	logf_(cli, "watching %s: prefix %s", lan, a);
+	double first = 0, last = 0;
+	for (;;) {
+		int wait = -1;
+		if (dirty)
+			wait = (int)(last + settle - pp_now_ms()) > 0 ? (int)(last + settle - pp_now_ms()) : 0;
+		if (retry)
+			wait = 1000;
+		struct pollfd p = { fd, POLLIN, 0 };
+		int r = poll(&p, 1, wait);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0 && read_events(fd, idx)) {
+			if (!dirty)
+				first = pp_now_ms();
+			dirty = true;
+			last = pp_now_ms();
+			continue;
+		}
+		if (!dirty && !retry)
+			continue;
+		dirty = false;
+		bool have_now = pp_prefix6_of(lan, &now) == 0;
+		bool changed = have_now != have || (have && (now.len != cur.len || memcmp(now.addr, cur.addr, 16)));
+		if (!changed && !retry)
+			continue;
+		prefix_str(&cur, have, a, sizeof a);
+		prefix_str(&now, have_now, b, sizeof b);
+		if (!have_now) {
+			/* check refuses a host id with no prefix: the old pinholes stay until a new one comes. */
+			logf_(cli, "%s: prefix %s gone, none now: waiting for a new one (pinholes unchanged)", lan, a);
+			have = false;
+			retry = false;
+			continue;
+		}
+		if (changed)
+			logf_(cli, "%s: prefix %s -> %s: applying the table", lan, a, b);
+		struct pp_apply_opts o = { 0 };
+		int rc = pp_apply(cli, &o);
+		double ms = pp_now_ms() - first;
+		cur = now;
+		have = true;
+		if (rc != PP_EXIT_OK) {
+			/* E.g. an apply --confirm awaiting its confirm: try again each second. */
+			if (!retry)
+				logf_(cli, "apply for prefix %s failed (see above): trying again every second", b);
+			retry = true;
+			continue;
+		}
+		retry = false;
+		logf_(cli, "prefix %s followed: rules in place %.0f ms after the first address event", b, ms);
+		if (once)
+			break;
+	}
+	close(fd);
+	return PP_EXIT_OK;
+}

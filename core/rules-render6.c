@@ -1,0 +1,407 @@
+/* The IPv6 side of a mapping in the iptables backend: pinholes in ip6tables' filter table. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/backend-iptables.h"
+#include "portpilot/ipv6.h"
+#include "portpilot/util.h"
+
+/* The same bit as the IPv4 tree's: IPv6 flows have their own conntrack entries, no clash. */
+#define OWN_MARK "0x10000000"
+
+void
+pp_want_ip6(const struct pp_table *t, struct pp_want *w)
+{
+	struct pp_cidr6 prefix;
+	int have = -1;                  /* read once, on the first host id */
+	for (size_t i = 0; i < t->n && i < w->n; i++) {
+		const struct pp_mapping *m = &t->maps[i];
+		struct pp_want_map *x = &w->maps[i];
+		if (!pp_mapping_wants_ip6(m))
+			continue;
+		struct pp_want_v6 *v = x->v6 = pp_xcalloc(1, sizeof *v);
+		v->only = m->ipv6 == PP_V6_ONLY;
+		v->hostid = m->ip6_hostid;
+		if (v->only)
+			x->active = false;      /* no IPv4 DNAT: every backend leaves its IPv4 side out */
+		/* As pp_mapping_active, without internal_ip (ipv6 = only needs none). A port translation
+		   (NAT66) is refused by check; never open the public port on the server instead. */
+		if (!m->enabled || m->bad || !m->pub_lo || pp_mapping_expired(m, w->now) || !m->val[PP_F_INTERNAL_IP6] ||
+		    m->pub_lo != m->in_lo)
+			continue;
+		if (m->ip6_hostid) {
+			if (have < 0)
+				have = w->lan_if && pp_prefix6_of(w->lan_if, &prefix) == 0 && prefix.len <= 64;
+			if (!have)
+				continue;
+			pp_ip6_combine(&prefix, m->internal_ip6, v->ip);
+		} else {
+			memcpy(v->ip, m->internal_ip6, 16);
+		}
+		v->on = true;
+		v->any_source = pp_mapping_any_source6(m);
+		v->allow = m->allow6;
+		v->nallow = m->nallow6;
+	}
+}
+
+bool
+pp_want_has_ip6(const struct pp_want *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->maps[i].v6 && w->maps[i].v6->on)
+			return true;
+	return false;
+}
+
+void
+pp_ip6_empty(struct pp_ruleset *rs)
+{
+	memset(rs, 0, sizeof *rs);
+	rs->hooks[PP_NAT].name = pp_xstrdup("");
+	rs->hooks[PP_FILTER].name = pp_xstrdup("");
+	rs->hooks[PP_FILTER].table = PP_FILTER;
+}
+
+static void
+pin_rule(struct pp_chain *c, const struct pp_want_map *m, const struct pp_cidr6 *src, const char *proto)
+{
+	char ip[PP_IP6_STR], s[PP_IP6_STR + 8] = "", ports[16];
+	pp_format_ipv6(m->v6->ip, ip);
+	if (src) {
+		char a[PP_IP6_STR];
+		pp_format_ipv6(src->addr, a);
+		snprintf(s, sizeof s, "-s %s/%u ", a, src->len);
+	}
+	if (m->in_lo == m->in_hi)
+		snprintf(ports, sizeof ports, "%u", m->in_lo);
+	else
+		snprintf(ports, sizeof ports, "%u:%u", m->in_lo, m->in_hi);
+	/* Exactly as ip6tables-save prints it, so live and rendered rules compare as text. */
+	char *r = pp_xasprintf("-A PP-PIN %s-d %s/128 -p %s -m %s --dport %s -m comment --comment \"%s\" -j PP-OK",
+	                       s, ip, proto, proto, ports, m->tag);
+	pp_chain_add(c, r);
+	free(r);
+}
+
+void
+pp_ip6_render(const struct pp_want *w, struct pp_ruleset *out)
+{
+	pp_ip6_empty(out);
+	if (!pp_want_has_ip6(w))
+		return;                 /* nothing over IPv6 unless a mapping asks for it */
+	struct pp_chain *fwd = pp_ruleset_chain(out, PP_FILTER, "PP-FWD", true);
+	pp_chain_add(fwd, "-A PP-FWD -m connmark --mark " OWN_MARK "/" OWN_MARK " -j ACCEPT");
+	char *r = pp_xasprintf("-A PP-FWD -i %s%s%s -j PP-PIN", w->wan_if, w->lan_if ? " -o " : "",
+	                       w->lan_if ? w->lan_if : "");
+	pp_chain_add(fwd, r);
+	free(r);
+	struct pp_chain *ok = pp_ruleset_chain(out, PP_FILTER, "PP-OK", true);
+	pp_chain_add(ok, "-A PP-OK -j CONNMARK --set-xmark " OWN_MARK "/" OWN_MARK);
+	pp_chain_add(ok, "-A PP-OK -j ACCEPT");
+	struct pp_chain *pin = pp_ruleset_chain(out, PP_FILTER, "PP-PIN", true);
+	for (size_t i = 0; i < w->n; i++) {
+		const struct pp_want_map *m = &w->maps[i];
+		const struct pp_want_v6 *v = m->v6;
+		if (!v || !v->on)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			const char *pn = k ? "udp" : "tcp";
+			if (!(m->proto & (k ? PP_UDP : PP_TCP)))
+				continue;
+			if (v->any_source) {
+				pin_rule(pin, m, NULL, pn);
+				continue;
+			}
+			for (size_t s = 0; s < v->nallow; s++)
+				pin_rule(pin, m, &v->allow[s], pn);
+		}
+	}
+	pp_chain_add(&out->hooks[PP_FILTER], "-A FORWARD -j PP-FWD");
+}
+
+void
+pp_ipt6_of(const struct pp_ipt *v4, struct pp_ipt *v6)
+{
+	*v6 = *v4;
+	snprintf(v6->save, sizeof v6->save, "ip6tables-%s-save", v4->variant);
+	snprintf(v6->restore, sizeof v6->restore, "ip6tables-%s-restore", v4->variant);
+	snprintf(v6->cmd, sizeof v6->cmd, "ip6tables-%s", v4->variant);
+	v6->docker_user = false;
+}
+
+int
+pp_ip6_read(const struct pp_ipt *v6, struct pp_ruleset *own, char **filter, struct pp_error *err)
+{
+	char *all = NULL, *e = NULL;
+	char *argv[] = { (char *)v6->save, "-c", NULL };
+	*filter = NULL;
+	int rc = pp_run(argv, NULL, &all, &e);
+	if (rc != 0) {
+		pp_error_set(err, "%s failed (exit %d): %.300s; is IPv6 enabled in this kernel?", v6->save, rc,
+		             e ? e : "");
+		free(e);
+		free(all);
+		pp_ip6_empty(own);
+		return -1;
+	}
+	free(e);
+	*filter = pp_save_section(all, "filter");
+	if (pp_ruleset_parse_buf(all, own, err) < 0) {
+		free(*filter);
+		*filter = NULL;
+		pp_ip6_empty(own);
+		return -1;
+	}
+	return 0;
+}
+
+/* The pinhole rules of tag in rs (in order), as a count and a joined text for comparison. */
+static size_t
+tagged(const struct pp_ruleset *rs, const char *tag, struct pp_buf *b, unsigned long long *pkts,
+       unsigned long long *bytes)
+{
+	const struct pp_chain *c = pp_ruleset_chain((struct pp_ruleset *)rs, PP_FILTER, "PP-PIN", false);
+	char *needle = pp_xasprintf("--comment \"%s\" ", tag);
+	size_t n = 0;
+	for (size_t i = 0; c && i < c->n; i++) {
+		if (!strstr(c->rules[i], needle))
+			continue;
+		n++;
+		if (b)
+			pp_buf_printf(b, "%s\n", c->rules[i]);
+		if (pkts && c->pkts) {
+			*pkts += c->pkts[i];
+			*bytes += c->bytes[i];
+		}
+	}
+	free(needle);
+	return n;
+}
+
+static void
+add_str(char ***v, size_t *n, char *s)
+{
+	*v = pp_xrealloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = s;
+}
+
+/* The layout (every chain but PP-PIN, and the hooks) differs: what, for people. */
+static bool
+layout6(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_layout_status *ls)
+{
+	bool broken = false;
+	for (size_t i = 0; i < want->n; i++) {
+		const struct pp_chain *w = &want->chains[i];
+		if (strcmp(w->name, "PP-PIN") == 0)
+			continue;
+		const struct pp_chain *l = pp_ruleset_chain((struct pp_ruleset *)live, PP_FILTER, w->name, false);
+		bool same = l && l->n == w->n;
+		for (size_t k = 0; same && k < w->n; k++)
+			same = strcmp(w->rules[k], l->rules[k]) == 0;
+		if (!same) {
+			broken = true;
+			if (ls)
+				add_str(&ls->problems, &ls->nproblems,
+				        pp_xasprintf("ip6 filter: chain %s %s (ip6tables-save -t filter)", w->name,
+				                     l ? "differs" : "missing"));
+		}
+	}
+	const struct pp_chain *wh = &want->hooks[PP_FILTER], *lh = &live->hooks[PP_FILTER];
+	for (size_t i = 0; i < wh->n; i++) {
+		bool found = false;
+		for (size_t k = 0; k < lh->n && !found; k++)
+			found = strcmp(wh->rules[i], lh->rules[k]) == 0;
+		if (!found) {
+			broken = true;
+			if (ls)
+				add_str(&ls->problems, &ls->nproblems, pp_xasprintf("ip6 filter: missing %s", wh->rules[i]));
+		}
+	}
+	return broken;
+}
+
+void
+pp_ip6_status(const struct pp_want *w, const struct pp_ruleset *want, const struct pp_ruleset *live,
+              const char *filter, struct pp_map_status *st, struct pp_layout_status *ls)
+{
+	(void)filter;
+	bool broken = pp_want_has_ip6(w) && layout6(want, live, ls);
+	for (size_t i = 0; i < w->n; i++) {
+		const struct pp_want_map *m = &w->maps[i];
+		struct pp_map_status *s = &st[i];
+		struct pp_buf wb = { 0 }, lb = { 0 };
+		unsigned long long pk = 0, by = 0;
+		size_t cw = tagged(want, m->tag, &wb, NULL, NULL), cl = tagged(live, m->tag, &lb, &pk, &by);
+		bool same = cw == cl && (cw == 0 || strcmp(wb.data, lb.data) == 0);
+		pp_buf_free(&wb);
+		pp_buf_free(&lb);
+		s->pkts += pk;
+		s->bytes += by;
+		if (!m->v6 || !m->v6->on) {
+			/* Pinholes of a mapping that no longer asks for IPv6: still open, drift. */
+			if (cl)
+				s->sync = m->active ? PP_SYNC_DRIFTED : PP_SYNC_STALE;
+			continue;
+		}
+		enum pp_sync v6 = cl == 0 ? PP_SYNC_MISSING : same && !broken ? PP_SYNC_OK : PP_SYNC_DRIFTED;
+		if (m->v6->only)
+			s->sync = s->sync == PP_SYNC_STALE ? PP_SYNC_DRIFTED : v6;   /* IPv4 rules left over */
+		else if (v6 != PP_SYNC_OK)
+			s->sync = s->sync == PP_SYNC_MISSING && v6 == PP_SYNC_MISSING ? PP_SYNC_MISSING : PP_SYNC_DRIFTED;
+	}
+	/* Pinholes whose mapping is gone from the table. */
+	const struct pp_chain *c = pp_ruleset_chain((struct pp_ruleset *)live, PP_FILTER, "PP-PIN", false);
+	for (size_t i = 0; ls && c && i < c->n; i++) {
+		const char *t = strstr(c->rules[i], "--comment \"pp:");
+		if (!t)
+			continue;
+		t += 11;
+		size_t len = strcspn(t, "\"");
+		bool known = false;
+		for (size_t k = 0; k < w->n && !known; k++)
+			known = strlen(w->maps[k].tag) == len && strncmp(w->maps[k].tag, t, len) == 0;
+		for (size_t k = 0; k < ls->norphans && !known; k++)
+			known = strlen(ls->orphans[k]) == len - 3 && strncmp(ls->orphans[k], t + 3, len - 3) == 0;
+		if (!known)
+			add_str(&ls->orphans, &ls->norphans, pp_xstrndup(t + 3, len - 3));
+	}
+}
+
+void
+pp_ip6_checks(const struct pp_want *w, const char *filter, struct pp_findings *out)
+{
+	if (!pp_want_has_ip6(w))
+		return;
+	/* Not set by --enable-forwarding: with forwarding on, a WAN that takes its IPv6 route from
+	   router advertisements stops doing so unless accept_ra is 2. The engineer decides. */
+	if (pp_sysctl_read("net.ipv6.conf.all.forwarding") == 0)
+		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
+		                "sysctl -w net.ipv6.conf.all.forwarding=1 (and net.ipv6.conf.WAN.accept_ra=2 when the "
+		                "WAN's IPv6 route comes from router advertisements)",
+		                "IPv6 forwarding is off (net.ipv6.conf.all.forwarding = 0): the pinholes are in place "
+		                "but nothing is forwarded over IPv6");
+	if (!filter || !*filter)
+		return;
+	if (strstr(filter, "\n:FORWARD ACCEPT") || strncmp(filter, ":FORWARD ACCEPT", 15) == 0)
+		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
+		                "set the policy to drop (ip6tables -P FORWARD DROP, after an accept for your LAN's "
+		                "own outbound traffic): portpilot's pinholes then decide what comes in",
+		                "ip6tables filter FORWARD accepts everything by policy: every LAN host is reachable "
+		                "over IPv6 from the internet, not only the mappings' pinholes");
+}
+
+/* A pinhole rule as flush needs it. */
+struct pin {
+	bool has_src;
+	struct pp_cidr6 src;
+	uint8_t dst[16];
+	enum pp_proto proto;
+	unsigned lo, hi;
+};
+
+static bool
+pin_parse(const char *r, struct pin *p)
+{
+	char tok[80];
+	const char *s;
+	memset(p, 0, sizeof *p);
+	if ((s = strstr(r, " -s ")) && sscanf(s + 4, "%79s", tok) == 1) {
+		if (pp_parse_cidr6(tok, &p->src, NULL) < 0)
+			return false;
+		p->has_src = true;
+	}
+	if (!(s = strstr(r, " -d ")) || sscanf(s + 4, "%79s", tok) != 1 || !strchr(tok, '/'))
+		return false;
+	*strchr(tok, '/') = '\0';
+	if (pp_parse_ipv6(tok, p->dst) < 0)
+		return false;
+	p->proto = strstr(r, " -p udp ") ? PP_UDP : strstr(r, " -p tcp ") ? PP_TCP : 0;
+	if (!p->proto || !(s = strstr(r, " --dport ")))
+		return false;
+	int k = sscanf(s + 9, "%u:%u", &p->lo, &p->hi);
+	if (k == 1)
+		p->hi = p->lo;
+	return k >= 1;
+}
+
+/* "key=value" of a conntrack line, the first (n = 0) or second occurrence. */
+static bool
+ct_field(const char *line, const char *key, int n, char *out, size_t sz)
+{
+	size_t kl = strlen(key);
+	for (const char *s = line; (s = strstr(s, key)) != NULL; s += kl) {
+		if (s != line && s[-1] != ' ')
+			continue;
+		if (n-- > 0)
+			continue;
+		size_t len = strcspn(s + kl, " \n");
+		if (len >= sz)
+			return false;
+		memcpy(out, s + kl, len);
+		out[len] = '\0';
+		return true;
+	}
+	return false;
+}
+
+size_t
+pp_ip6_flush(const char *keep, bool *unlisted)
+{
+	size_t n = 0, cap = 8, removed = 0;
+	struct pin *v = pp_xmalloc(cap * sizeof *v);
+	for (const char *l = keep; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		char *line = pp_xstrndup(l, strcspn(l, "\n"));
+		if (n == cap)
+			v = pp_xrealloc(v, (cap *= 2) * sizeof *v);
+		if (strncmp(line, "-A PP-PIN ", 10) == 0 && pin_parse(line + 9, &v[n]))
+			n++;
+		free(line);
+	}
+	char *out = pp_read_file("/proc/self/net/nf_conntrack", NULL);
+	bool proc = out != NULL;
+	char *list[] = { "conntrack", "-L", "-f", "ipv6", NULL };
+	if (!proc && pp_run(list, NULL, &out, NULL) != 0) {
+		*unlisted = true;
+		free(out);
+		free(v);
+		return 0;
+	}
+	for (char *l = out; l && *l;) {
+		char *e = strchr(l, '\n');
+		if (e)
+			*e = '\0';
+		char proto[8], src[64], dst[64], sp[8], dp[8], mark[16];
+		const char *body = l;
+		if (proc) {
+			/* "ipv6     10 tcp      6 ...": the family first */
+			if (strncmp(l, "ipv6 ", 5) != 0 || !(body = strstr(l, " 10 ")))
+				goto next;
+			body += 4;
+		}
+		if (sscanf(body, "%7s", proto) != 1 || (strcmp(proto, "tcp") && strcmp(proto, "udp")) ||
+		    !ct_field(body, "src=", 0, src, sizeof src) || !ct_field(body, "dst=", 0, dst, sizeof dst) ||
+		    !ct_field(body, "sport=", 0, sp, sizeof sp) || !ct_field(body, "dport=", 0, dp, sizeof dp) ||
+		    !ct_field(body, "mark=", 0, mark, sizeof mark) || !(strtoul(mark, NULL, 0) & 0x10000000ul))
+			goto next;
+		uint8_t s6[16], d6[16];
+		if (pp_parse_ipv6(src, s6) < 0 || pp_parse_ipv6(dst, d6) < 0)
+			goto next;
+		enum pp_proto pr = proto[0] == 't' ? PP_TCP : PP_UDP;
+		unsigned port = (unsigned)atoi(dp);
+		bool kept = false;
+		for (size_t i = 0; i < n && !kept; i++)
+			kept = v[i].proto == pr && memcmp(v[i].dst, d6, 16) == 0 && port >= v[i].lo && port <= v[i].hi &&
+			       (!v[i].has_src || pp_cidr6_has(&v[i].src, s6));
+		if (!kept) {
+			char *del[] = { "conntrack", "-D", "-f", "ipv6", "-p", proto, "-s", src, "-d", dst, "--sport", sp,
+			                "--dport", dp, NULL };
+			removed += pp_run(del, NULL, NULL, NULL) == 0;
+		}
+next:
+		l = e ? e + 1 : NULL;
+	}
+	free(out);
+	free(v);
+	return removed;
+}

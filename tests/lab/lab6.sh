@@ -1,0 +1,84 @@
+# IPv6 for the lab (issue 15): source after tests/lab/lab.sh, call lab_ipv6 after lab_up.
+# lab_ipv6 (after lab_up): IPv6 from 2001:db8::/32 only, no NAT. The ISP side (inet) routes the
+# delegated prefix LAB_PREFIX6 (2001:db8:1::/64, on the router's eth1) to the router's WAN
+# 2001:db8:ffff::1; servers take host ids ::1:101, ::1:102, ::1:103 on it, the lanhost ::50.
+# inet 2001:db8:ffff::10 (and inet2 2001:db8:100::10 with outside2). The router forwards IPv6
+# with ip6tables FORWARD policy DROP, as a router's firewall does: only pinholes let traffic in.
+# Addresses are added without duplicate address detection (nodad): usable at once.
+# lab_prefix6 OLD NEW (e.g. 2001:db8:1 2001:db8:2): renumber the LAN as a new delegation would.
+LAB_INET6=2001:db8:ffff::10
+LAB_INET2_6=2001:db8:100::10
+LAB_WAN6=2001:db8:ffff::1
+lab_ipv6() {
+	LAB_PREFIX6=2001:db8:1
+	for _n in $LAB_ROUTER $LAB_INET; do ip netns exec "$_n" sysctl -qw net.ipv6.conf.all.forwarding=1; done
+	ip -n "$LAB_INET" -6 addr add $LAB_INET6/64 dev eth0 nodad
+	ip -n "$LAB_ROUTER" -6 addr add $LAB_WAN6/64 dev eth0 nodad
+	ip -n "$LAB_ROUTER" -6 route add default via $LAB_INET6
+	ip -n "$LAB_INET" -6 route add 2001:db8:1::/48 via $LAB_WAN6
+	ip -n "$LAB_INET" -6 route add 2001:db8:2::/48 via $LAB_WAN6
+	if [ -n "$LAB_INET2" ]; then
+		ip -n "$LAB_INET" -6 addr add 2001:db8:100::1/64 dev eth1 nodad
+		ip -n "$LAB_INET2" -6 addr add $LAB_INET2_6/64 dev eth0 nodad
+		ip -n "$LAB_INET2" -6 route add default via 2001:db8:100::1
+	fi
+	ip netns exec "$LAB_ROUTER" ip6tables -P FORWARD DROP
+	ip -n "$LAB_ROUTER" -6 addr add $LAB_PREFIX6::1/64 dev eth1 nodad
+	for _s in "$LAB_SRV1 1:101" "$LAB_SRV2 1:102" "$LAB_SRV3 1:103" "$LAB_LANHOST 50"; do
+		set -- $_s
+		ip -n "$1" -6 addr add "$LAB_PREFIX6::$2/64" dev eth0 nodad
+		ip -n "$1" -6 route add default via $LAB_PREFIX6::1
+	done
+	export LAB_PREFIX6 LAB_INET6 LAB_INET2_6 LAB_WAN6
+}
+
+lab_prefix6() {
+	_lp_old=$1 _lp_new=$2
+	ip -n "$LAB_ROUTER" -6 addr add "$_lp_new::1/64" dev eth1 nodad
+	ip -n "$LAB_ROUTER" -6 addr del "$_lp_old::1/64" dev eth1
+	for _s in "$LAB_SRV1 1:101" "$LAB_SRV2 1:102" "$LAB_SRV3 1:103" "$LAB_LANHOST 50"; do
+		set -- $_s
+		ip -n "$1" -6 addr add "$_lp_new::$2/64" dev eth0 nodad
+		ip -n "$1" -6 route replace default via "$_lp_new::1"
+		ip -n "$1" -6 addr del "$_lp_old::$2/64" dev eth0
+	done
+	LAB_PREFIX6=$_lp_new
+}
+
+# lab_serve6 NS PORT NAME: TCP (HTTP answering NAME) and UDP echo ("NAME data") on [::]:PORT,
+# IPv6 only. Waits until it listens.
+lab_serve6() {
+	ip netns exec "$1" "$LAB_PY" -c '
+import http.server, socket, socketserver, sys, threading
+port, name = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (name + "\n").encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close"); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    address_family = socket.AF_INET6; daemon_threads = True; allow_reuse_address = True
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); super().server_bind()
+def echo():
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); u.bind(("::", port))
+    while True:
+        d, a = u.recvfrom(2048); u.sendto((name + " ").encode() + d, a)
+threading.Thread(target=echo, daemon=True).start()
+S(("::", port), H).serve_forever()
+' "$2" "$3" >>"$LAB_DIR/server.log" 2>&1 &
+	echo $! >>"$LAB_DIR/pids"
+	wait_for 10 _lab_listening "$1" "$2"
+}
+
+# lab_udp6 NS IP PORT TEXT: one IPv6 datagram, the first reply (1 s bound).
+lab_udp6() {
+	ip netns exec "$1" "$LAB_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.settimeout(1.0)
+s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
+try: print(s.recvfrom(2048)[0].decode())
+except OSError: sys.exit(1)' "$2" "$3" "$4"
+}
