@@ -276,5 +276,7 @@ tui_live_free(void)
 		free(L.rows[i].name);
 	free(L.rows);
 	pp_layout_status_free(&L.layout);
+	if (L.usable)
+		pp_backend_close(&L.b);
 	memset(&L, 0, sizeof L);
 }
