@@ -57,7 +57,8 @@ struct entry {
 	unsigned sport, port;
 };
 
-static void entry_print(struct pp_cli *cli, const struct entry *e)
+static void
+entry_print(struct pp_cli *cli, const struct entry *e)
 {
 	if (cli->json) {
 		fprintf(cli->out, "{\"time\":\"%s\",\"mapping\":", e->time);
@@ -73,7 +74,8 @@ static void entry_print(struct pp_cli *cli, const struct entry *e)
 }
 
 /* Copy access.log over access.log.1, then empty it; a crash in between duplicates, never loses. */
-static int rotate(struct rec *r)
+static int
+rotate(struct rec *r)
 {
 	char buf[16384];
 	off_t off = 0;
@@ -90,7 +92,8 @@ static int rotate(struct rec *r)
 	return ftruncate(r->fd, 0);
 }
 
-static void rec_write(struct rec *r, const struct entry *e)
+static void
+rec_write(struct rec *r, const struct entry *e)
 {
 	char line[256];
 	int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%s\t%u\t%u\t%s\n", e->time, e->mapping, e->proto,
@@ -114,8 +117,9 @@ static bool in_range(uint16_t v, uint16_t lo, uint16_t hi) { return v >= lo && v
 
 /* Before DNAT (a rejected attempt) the packet names the public port; after it (accepted), the
  * internal address and port: *pub gets the public port either way. */
-static const struct pp_mapping *match(const struct pp_table *t, const struct pp_packet *p, const char *only,
-                                      bool dnated, uint16_t *pub)
+static const struct pp_mapping *
+match(const struct pp_table *t, const struct pp_packet *p, const char *only,
+      bool dnated, uint16_t *pub)
 {
 	unsigned bit = p->proto == IPPROTO_UDP ? PP_UDP : PP_TCP;
 	for (size_t i = 0; i < t->n; i++) {
@@ -135,7 +139,8 @@ static const struct pp_mapping *match(const struct pp_table *t, const struct pp_
 }
 
 /* The kernel did not forward it; the table says why, as far as it knows. */
-static const char *why_rejected(const struct logctx *x, const struct pp_mapping *m, uint32_t src)
+static const char *
+why_rejected(const struct logctx *x, const struct pp_mapping *m, uint32_t src)
 {
 	if (x->lan.len && pp_cidr_contains(&x->lan, 1, src) && !x->t->site.hairpin)
 		return "rejected (hairpin = no)";
@@ -146,7 +151,8 @@ static const char *why_rejected(const struct logctx *x, const struct pp_mapping 
 	return "rejected (not forwarded: table not applied?)";
 }
 
-static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
+static void
+on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 {
 	struct logctx *x = (struct logctx *)arg;
 	struct pp_packet p = { 0 };
@@ -180,8 +186,9 @@ static void on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 /* The log rules (the backend writes them: core/backend-*.c log_rules): prefixes PP_LOG_ACCEPTED
    for new connections the router DNATed and forwarded, PP_LOG_REFUSED for those that reached it
    untranslated from the WAN (or a LAN client's to the public address: hairpin). */
-static int rule(const struct logctx *x, struct pp_backend *b, const char *wan, int group, bool add,
-                struct pp_error *err)
+static int
+rule(const struct logctx *x, struct pp_backend *b, const char *wan, int group, bool add,
+     struct pp_error *err)
 {
 	const char *lan = x->t->site.val[PP_S_LAN_INTERFACE];
 	struct pp_log_spec spec = { .group = group, .wan_if = wan, .lan_if = lan && *lan ? lan : NULL,
@@ -195,7 +202,8 @@ struct args {
 	bool record, follow;
 };
 
-static int parse_args(struct pp_cli *cli, int argc, char **argv, struct args *a)
+static int
+parse_args(struct pp_cli *cli, int argc, char **argv, struct args *a)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
@@ -223,7 +231,8 @@ static int parse_args(struct pp_cli *cli, int argc, char **argv, struct args *a)
 }
 
 /* The recorder runs for weeks: mappings added or edited since it started are matched too. */
-static void reload(struct logctx *x, struct timespec *seen)
+static void
+reload(struct logctx *x, struct timespec *seen)
 {
 	struct stat st;
 	struct pp_table *t;
@@ -251,7 +260,8 @@ static void reload(struct logctx *x, struct timespec *seen)
 	x->t = t;
 }
 
-static void read_loop(struct logctx *x, pcap_t *h, int secs)
+static void
+read_loop(struct logctx *x, pcap_t *h, int secs)
 {
 	time_t end = secs ? time(NULL) + secs : 0, checked = 0;
 	struct timespec seen = { 0 };
@@ -266,7 +276,8 @@ static void read_loop(struct logctx *x, pcap_t *h, int secs)
 }
 
 /* Read as nobody in a child; this process stays root only to remove the rules when it ends. */
-static int run_reader(struct logctx *x, pcap_t *h, int secs, struct pp_error *err)
+static int
+run_reader(struct logctx *x, pcap_t *h, int secs, struct pp_error *err)
 {
 	fflush(NULL);
 	pid_t pid = fork();
@@ -294,8 +305,9 @@ static int run_reader(struct logctx *x, pcap_t *h, int secs, struct pp_error *er
 }
 
 /* The nflog handle is bound before the rules exist, so no early connection is missed. */
-static int capture_log(struct logctx *x, struct pp_backend *b, const char *wan, int group,
-                       int secs, struct pp_error *err)
+static int
+capture_log(struct logctx *x, struct pp_backend *b, const char *wan, int group,
+            int secs, struct pp_error *err)
 {
 	char dev[32], eb[PCAP_ERRBUF_SIZE] = "";
 	snprintf(dev, sizeof dev, "nflog:%d", group);
@@ -325,7 +337,8 @@ static int capture_log(struct logctx *x, struct pp_backend *b, const char *wan, 
 	return rc;
 }
 
-static int rec_open(struct rec *r, const char *dir, char *path, char *old, size_t n, struct pp_error *err)
+static int
+rec_open(struct rec *r, const char *dir, char *path, char *old, size_t n, struct pp_error *err)
 {
 	snprintf(path, n, "%s/access.log", dir);
 	snprintf(old, n, "%s/access.log.1", dir);
@@ -355,7 +368,8 @@ static int rec_open(struct rec *r, const char *dir, char *path, char *old, size_
 }
 
 /* Print one recorded file; returns 0, or -1 when it cannot be read (absent is not an error). */
-static int history_file(struct pp_cli *cli, const char *path, const char *only, long *shown)
+static int
+history_file(struct pp_cli *cli, const char *path, const char *only, long *shown)
 {
 	/* Never through a link, never blocking on a FIFO planted there. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -395,7 +409,8 @@ static int history_file(struct pp_cli *cli, const char *path, const char *only, 
 	return 0;
 }
 
-static int history(struct pp_cli *cli, const char *only)
+static int
+history(struct pp_cli *cli, const char *only)
 {
 	char *old = pp_xasprintf("%s/access.log.1", cli->state_dir);
 	char *cur = pp_xasprintf("%s/access.log", cli->state_dir);
@@ -409,7 +424,8 @@ static int history(struct pp_cli *cli, const char *only)
 	return rc ? PP_EXIT_FAIL : PP_EXIT_OK;
 }
 
-int pp_cmd_log(struct pp_cli *cli, int argc, char **argv)
+int
+pp_cmd_log(struct pp_cli *cli, int argc, char **argv)
 {
 	struct args a = { 0 };
 	int rc;

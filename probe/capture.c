@@ -45,7 +45,8 @@ struct cb_ctx {
 	int count;
 };
 
-static void port_expr(struct pp_buf *b, uint16_t lo, uint16_t hi)
+static void
+port_expr(struct pp_buf *b, uint16_t lo, uint16_t hi)
 {
 	if (lo == hi)
 		pp_buf_printf(b, "port %u", lo);
@@ -53,7 +54,8 @@ static void port_expr(struct pp_buf *b, uint16_t lo, uint16_t hi)
 		pp_buf_printf(b, "portrange %u-%u", lo, hi);
 }
 
-char *pp_capture_filter(const struct pp_trace_ctx *c, enum pp_side side)
+char *
+pp_capture_filter(const struct pp_trace_ctx *c, enum pp_side side)
 {
 	struct pp_buf b = { 0 };
 	char ip[16];
@@ -76,7 +78,8 @@ char *pp_capture_filter(const struct pp_trace_ctx *c, enum pp_side side)
 static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
 
-static void parse_l4(const uint8_t *l4, size_t len, uint8_t proto, struct pp_packet *p)
+static void
+parse_l4(const uint8_t *l4, size_t len, uint8_t proto, struct pp_packet *p)
 {
 	if (len >= 4) {
 		p->sport = be16(l4);
@@ -93,7 +96,8 @@ static void parse_l4(const uint8_t *l4, size_t len, uint8_t proto, struct pp_pac
 	}
 }
 
-static int parse_ipv4(const uint8_t *ip, size_t len, struct pp_packet *p)
+static int
+parse_ipv4(const uint8_t *ip, size_t len, struct pp_packet *p)
 {
 	if (len < 20 || (ip[0] >> 4) != 4)
 		return -1;
@@ -132,7 +136,8 @@ static int parse_ipv4(const uint8_t *ip, size_t len, struct pp_packet *p)
 	return 0;
 }
 
-static int parse_arp(const uint8_t *a, size_t len, struct pp_packet *p)
+static int
+parse_arp(const uint8_t *a, size_t len, struct pp_packet *p)
 {
 	/* Ethernet/IPv4 requests only: sender IP at 14, target IP at 24. */
 	if (len < 28 || be16(a) != 1 || be16(a + 2) != 0x0800 || be16(a + 6) != 1)
@@ -144,7 +149,8 @@ static int parse_arp(const uint8_t *a, size_t len, struct pp_packet *p)
 }
 
 /* NFLOG: a 4-byte header, then TLVs (length and type in host order, padded to 4); 9 = payload. */
-static int parse_nflog(const uint8_t *d, size_t len, struct pp_packet *p)
+static int
+parse_nflog(const uint8_t *d, size_t len, struct pp_packet *p)
 {
 	if (len < 4 || d[0] != 2 /* AF_INET */)
 		return -1;
@@ -164,7 +170,8 @@ static int parse_nflog(const uint8_t *d, size_t len, struct pp_packet *p)
 	return -1;
 }
 
-int pp_nflog_prefix(const uint8_t *d, size_t len, char *out, size_t n)
+int
+pp_nflog_prefix(const uint8_t *d, size_t len, char *out, size_t n)
 {
 	for (size_t off = 4; off + 4 <= len && n;) {
 		uint16_t tl, tt;
@@ -183,7 +190,8 @@ int pp_nflog_prefix(const uint8_t *d, size_t len, char *out, size_t n)
 	return -1;
 }
 
-int pp_packet_parse(int dlt, const uint8_t *d, size_t len, struct pp_packet *p, int *ifindex)
+int
+pp_packet_parse(int dlt, const uint8_t *d, size_t len, struct pp_packet *p, int *ifindex)
 {
 	size_t off;
 	uint16_t type;
@@ -230,7 +238,8 @@ int pp_packet_parse(int dlt, const uint8_t *d, size_t len, struct pp_packet *p, 
 }
 
 /* Bytes of a TCP (its data offset) or UDP (8) header at l4, of n captured; the rest is payload. */
-static size_t l4_headers(const uint8_t *l4, size_t n, uint8_t proto)
+static size_t
+l4_headers(const uint8_t *l4, size_t n, uint8_t proto)
 {
 	size_t want = proto == IPPROTO_TCP ? (n >= 13 && (l4[12] >> 4) >= 5 ? (size_t)(l4[12] >> 4) * 4 : 20)
 	            : proto == IPPROTO_UDP ? 8 : 0;
@@ -243,7 +252,8 @@ static size_t l4_headers(const uint8_t *l4, size_t n, uint8_t proto)
  * IPv6's fixed header and a TCP/UDP one right behind it. Everything after is a
  * client's payload (an Authorization header, a cookie) and stays out of the file.
  */
-static size_t headers_len(const uint8_t *d, size_t n, uint16_t type)
+static size_t
+headers_len(const uint8_t *d, size_t n, uint16_t type)
 {
 	if (type == 0x8100 && n >= 4)              /* VLAN tag, then the real type */
 		return 4 + headers_len(d + 4, n - 4, be16(d + 2));
@@ -277,7 +287,8 @@ static size_t headers_len(const uint8_t *d, size_t n, uint16_t type)
 }
 
 /* Rewrite a frame as Linux SLL2 carrying the side as if_index, headers only, then save it. */
-static void save(struct pp_capture *cap, int side, const struct pcap_pkthdr *h, const uint8_t *d)
+static void
+save(struct pp_capture *cap, int side, const struct pcap_pkthdr *h, const uint8_t *d)
 {
 	uint8_t buf[20 + 65536];
 	size_t off = 0;
@@ -307,7 +318,8 @@ static void save(struct pp_capture *cap, int side, const struct pcap_pkthdr *h, 
 	pcap_dump((u_char *)cap->dump, &o, buf);
 }
 
-static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
+static void
+on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 {
 	struct cb_ctx *x = (struct cb_ctx *)arg;
 	struct pp_packet p = { .ts = h->ts };
@@ -321,7 +333,8 @@ static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 	x->fn(&p, x->arg);
 }
 
-static pcap_t *open_live(const char *ifname, const char *filter, struct pp_error *err)
+static pcap_t *
+open_live(const char *ifname, const char *filter, struct pp_error *err)
 {
 	char eb[PCAP_ERRBUF_SIZE] = "";
 	struct bpf_program prog;
@@ -351,8 +364,9 @@ static pcap_t *open_live(const char *ifname, const char *filter, struct pp_error
 	return h;
 }
 
-static int open_both(struct pp_capture *cap, const struct pp_capture_opts *o,
-                     const struct pp_trace_ctx *c, struct pp_error *err)
+static int
+open_both(struct pp_capture *cap, const struct pp_capture_opts *o,
+          const struct pp_trace_ctx *c, struct pp_error *err)
 {
 	const char *ifs[2] = { o->wan_if, o->lan_if };
 	for (int s = 0; s < 2; s++) {
@@ -372,7 +386,8 @@ static int open_both(struct pp_capture *cap, const struct pp_capture_opts *o,
  * file of another user or with other names (hard links), never a FIFO or
  * device: root writes it, in directories others may write to.
  */
-static int open_file_0600(const char *path, struct pp_error *err)
+static int
+open_file_0600(const char *path, struct pp_error *err)
 {
 	struct stat st;
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -402,7 +417,8 @@ static int open_file_0600(const char *path, struct pp_error *err)
 	return fd;
 }
 
-static int open_evidence(struct pp_capture *cap, const char *path, struct pp_error *err)
+static int
+open_evidence(struct pp_capture *cap, const char *path, struct pp_error *err)
 {
 	int fd = open_file_0600(path, err);
 	FILE *f;
@@ -422,8 +438,9 @@ static int open_evidence(struct pp_capture *cap, const char *path, struct pp_err
 	return 0;
 }
 
-int pp_capture_open(const struct pp_capture_opts *o, const struct pp_trace_ctx *c,
-                    struct pp_capture **out, struct pp_error *err)
+int
+pp_capture_open(const struct pp_capture_opts *o, const struct pp_trace_ctx *c,
+                struct pp_capture **out, struct pp_error *err)
 {
 	struct pp_capture *cap = pp_xcalloc(1, sizeof *cap);
 	char eb[PCAP_ERRBUF_SIZE] = "";
@@ -448,15 +465,17 @@ int pp_capture_open(const struct pp_capture_opts *o, const struct pp_trace_ctx *
 	return 0;
 }
 
-int pp_capture_fds(struct pp_capture *cap, int fds[2])
+int
+pp_capture_fds(struct pp_capture *cap, int fds[2])
 {
 	for (int s = 0; s < 2; s++)
 		fds[s] = cap->h[s] && !cap->replay ? pcap_get_selectable_fd(cap->h[s]) : -1;
 	return 2;
 }
 
-int pp_capture_dispatch(struct pp_capture *cap, void (*fn)(const struct pp_packet *p, void *arg),
-                        void *arg)
+int
+pp_capture_dispatch(struct pp_capture *cap, void (*fn)(const struct pp_packet *p, void *arg),
+                    void *arg)
 {
 	struct cb_ctx x = { .cap = cap, .fn = fn, .arg = arg };
 	if (cap->replay) {
@@ -476,7 +495,8 @@ int pp_capture_dispatch(struct pp_capture *cap, void (*fn)(const struct pp_packe
 	return x.count;
 }
 
-void pp_capture_close(struct pp_capture *cap)
+void
+pp_capture_close(struct pp_capture *cap)
 {
 	if (!cap)
 		return;
@@ -491,7 +511,8 @@ void pp_capture_close(struct pp_capture *cap)
 }
 
 /* Capabilities still held after the drop: none may survive (KEEPCAPS, ambient sets). */
-static bool caps_left(void)
+static bool
+caps_left(void)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2] = { 0 };
@@ -500,7 +521,8 @@ static bool caps_left(void)
 	return d[0].effective | d[1].effective | d[0].permitted | d[1].permitted;
 }
 
-int pp_drop_to(uid_t uid, gid_t gid, const char *name, const char *who, struct pp_error *err)
+int
+pp_drop_to(uid_t uid, gid_t gid, const char *name, const char *who, struct pp_error *err)
 {
 	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
 		return pp_error_set(err, "%scannot drop privileges to %s: %s", who, name, strerror(errno));
@@ -510,7 +532,8 @@ int pp_drop_to(uid_t uid, gid_t gid, const char *name, const char *who, struct p
 	return 0;
 }
 
-int pp_drop_privileges(struct pp_error *err)
+int
+pp_drop_privileges(struct pp_error *err)
 {
 	if (geteuid() != 0)
 		return 0;

@@ -142,18 +142,21 @@ static const struct pp_cause_info causes[] = {
 _Static_assert(sizeof causes / sizeof causes[0] == PP_CAUSE__COUNT,
                "every enum pp_cause needs its row in causes[] (probe/causes.c)");
 
-const struct pp_cause_info *pp_cause_info(enum pp_cause c)
+const struct pp_cause_info *
+pp_cause_info(enum pp_cause c)
 {
 	return (unsigned)c < PP_CAUSE__COUNT && causes[c].name ? &causes[c] : NULL;
 }
 
-const char *pp_cause_name(enum pp_cause c)
+const char *
+pp_cause_name(enum pp_cause c)
 {
 	const struct pp_cause_info *i = pp_cause_info(c);
 	return i ? i->name : "?";
 }
 
-int pp_cause_find(const char *name)
+int
+pp_cause_find(const char *name)
 {
 	for (int c = 0; c < PP_CAUSE__COUNT; c++)
 		if (causes[c].name && !strcmp(causes[c].name, name))

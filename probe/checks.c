@@ -24,8 +24,9 @@
 #include "portpilot/backend.h"
 #include "portpilot/util.h"
 
-void pp_check_add(struct pp_probe_result *r, const struct pp_probe_opts *o, const char *id,
-                  enum pp_check_state st, const char *fmt, ...)
+void
+pp_check_add(struct pp_probe_result *r, const struct pp_probe_opts *o, const char *id,
+             enum pp_check_state st, const char *fmt, ...)
 {
 	va_list ap;
 	struct pp_buf b = { 0 };
@@ -41,7 +42,8 @@ void pp_check_add(struct pp_probe_result *r, const struct pp_probe_opts *o, cons
 	r->nchecks++;
 }
 
-void pp_evidence_add(struct pp_probe_result *r, const char *fmt, ...)
+void
+pp_evidence_add(struct pp_probe_result *r, const char *fmt, ...)
 {
 	va_list ap;
 	char tmp[512];
@@ -52,7 +54,8 @@ void pp_evidence_add(struct pp_probe_result *r, const char *fmt, ...)
 	r->evidence[r->nevidence++] = pp_xstrdup(tmp);
 }
 
-size_t pp_local_addrs(uint32_t *out, size_t max)
+size_t
+pp_local_addrs(uint32_t *out, size_t max)
 {
 	struct ifaddrs *ifa, *i;
 	size_t n = 0;
@@ -65,7 +68,8 @@ size_t pp_local_addrs(uint32_t *out, size_t max)
 	return n;
 }
 
-int pp_iface_addr(const char *ifname, uint32_t *addr, uint8_t *prefix)
+int
+pp_iface_addr(const char *ifname, uint32_t *addr, uint8_t *prefix)
 {
 	struct ifaddrs *ifa, *i;
 	int rc = -1;
@@ -84,7 +88,8 @@ int pp_iface_addr(const char *ifname, uint32_t *addr, uint8_t *prefix)
 	return rc;
 }
 
-int pp_route_iface(uint32_t dst, char *out, size_t n)
+int
+pp_route_iface(uint32_t dst, char *out, size_t n)
 {
 	FILE *f = fopen("/proc/net/route", "r");
 	char line[256], ifn[32], best[32] = "";
@@ -110,7 +115,8 @@ int pp_route_iface(uint32_t dst, char *out, size_t n)
 }
 
 /* The output of a command (the backend's pp_run); NULL when it failed and printed nothing. */
-char *pp_run_cmd(char *const argv[])
+char *
+pp_run_cmd(char *const argv[])
 {
 	char *out = NULL;
 	if (pp_run(argv, NULL, &out, NULL) != 0 && (out == NULL || *out == '\0')) {
@@ -121,8 +127,9 @@ char *pp_run_cmd(char *const argv[])
 }
 
 /* The mapping's DNAT in the live rules (whoever wrote it) and its counter: the backend's answer. */
-static void check_dnat(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
-                       struct pp_backend *b, const struct pp_live *live)
+static void
+check_dnat(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+           struct pp_backend *b, const struct pp_live *live)
 {
 	const struct pp_mapping *m = f->m;
 	struct pp_dnat_answer a;
@@ -144,8 +151,9 @@ static void check_dnat(struct pp_facts *f, struct pp_probe_result *r, const stru
 
 /* Forward policy DROP with no ACCEPT for DNATed traffic or this host: a static block. A rule
  * that drops the traffic before an accept is the foreign-rule check's (it names that rule). */
-static void check_forward(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
-                          struct pp_backend *b, const struct pp_live *live)
+static void
+check_forward(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+              struct pp_backend *b, const struct pp_live *live)
 {
 	char ip[16];
 	struct pp_forward_answer a;
@@ -165,8 +173,9 @@ static void check_forward(struct pp_facts *f, struct pp_probe_result *r, const s
 }
 
 /* Other tools' rules on the mapping's path, in the kernel's order (the backend's answer). */
-static void check_foreign(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
-                          struct pp_backend *b, const struct pp_live *live)
+static void
+check_foreign(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+              struct pp_backend *b, const struct pp_live *live)
 {
 	struct pp_foreign_query q;
 	struct pp_foreign_hit h;
@@ -192,7 +201,8 @@ static void check_foreign(struct pp_facts *f, struct pp_probe_result *r, const s
 	}
 }
 
-static void check_ip_forward(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+static void
+check_ip_forward(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	size_t len;
 	char *v = pp_read_file("/proc/sys/net/ipv4/ip_forward", &len);
@@ -208,7 +218,8 @@ static void check_ip_forward(struct pp_facts *f, struct pp_probe_result *r, cons
 
 /* An interface's sysctl under net.ipv4.conf, -1 when unreadable (or the name cannot be one).
  * Read by path: a VLAN's name has a dot (eth0.100), which the sysctl's dotted name would split. */
-static int conf_sysctl(const char *ifname, const char *key)
+static int
+conf_sysctl(const char *ifname, const char *key)
 {
 	char path[128];
 	if (!*ifname || strchr(ifname, '/') || !strcmp(ifname, "..") || !strcmp(ifname, "."))
@@ -222,7 +233,8 @@ static int conf_sysctl(const char *ifname, const char *key)
 
 /* IPv4 forwards what arrives on an interface only when that interface's forwarding is on: the WAN
  * side carries the attempts in, the LAN side the server's replies out. */
-static void check_if_forwarding(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+static void
+check_if_forwarding(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	int w = conf_sysctl(f->wan_if, "forwarding"), l = conf_sysctl(f->lan_if, "forwarding");
 	f->fwd_wan = w < 0 ? PP_UNKNOWN : w ? PP_YES : PP_NO;
@@ -235,7 +247,8 @@ static void check_if_forwarding(struct pp_facts *f, struct pp_probe_result *r, c
 }
 
 /* The reflector's address from its URL (the connect-back usually comes from it), 0 if unknown. */
-static uint32_t reflector_addr(const char *url)
+static uint32_t
+reflector_addr(const char *url)
 {
 	char host[256];
 	const char *p = url ? strstr(url, "://") : NULL;
@@ -257,7 +270,8 @@ static uint32_t reflector_addr(const char *url)
 /* Strict reverse-path filtering (rp_filter = 1; the kernel uses the max of conf.all and the
  * interface's) drops a packet whose source the router would not route back out of the interface
  * it came in on: outside clients on the WAN side, the server on the LAN side. */
-static void check_rp_filter(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+static void
+check_rp_filter(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	int all = pp_sysctl_read("net.ipv4.conf.all.rp_filter");
 	int w = conf_sysctl(f->wan_if, "rp_filter"), l = conf_sysctl(f->lan_if, "rp_filter");
@@ -287,7 +301,8 @@ static void check_rp_filter(struct pp_facts *f, struct pp_probe_result *r, const
 	             bad_lan ? ": the server is routed by another interface than the LAN one" : "");
 }
 
-static void find_interfaces(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+static void
+find_interfaces(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	const struct pp_site *s = f->site;
 	uint8_t pfx;
@@ -310,7 +325,8 @@ static void find_interfaces(struct pp_facts *f, struct pp_probe_result *r, const
 	             *f->lan_if ? f->lan_if : "?", f->lan_ip ? lip : "(no IPv4)");
 }
 
-static void check_wan_class(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+static void
+check_wan_class(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	char ip[16];
 	pp_format_ipv4(f->wan_ip, ip);
@@ -348,7 +364,8 @@ static void (*const rule_checks[])(struct pp_facts *f, struct pp_probe_result *r
 	check_forward,
 };
 
-void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+void
+pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	for (size_t i = 0; i < sizeof router_checks / sizeof router_checks[0]; i++)
 		router_checks[i](f, r, o);
@@ -373,7 +390,8 @@ void pp_facts_kernel(struct pp_facts *f, struct pp_probe_result *r, const struct
 	pp_backend_close(&b);
 }
 
-static void resolve_expected(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+static void
+resolve_expected(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai;
 	int e = getaddrinfo(o->hostname, NULL, &hints, &ai);
@@ -389,7 +407,8 @@ static void resolve_expected(struct pp_facts *f, struct pp_probe_result *r, cons
 	pp_check_add(r, o, "dns", PP_CHECK_INFO, "%s resolves to %s", o->hostname, ip);
 }
 
-void pp_facts_expected(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+void
+pp_facts_expected(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	char ip[16];
 	if (f->site->public_ip) {
@@ -424,7 +443,8 @@ static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
 
 /* The ICMP error queued on a socket (IP_RECVERR), with its sender; 0 when there is none. */
-static int queued_icmp(int fd, uint8_t *type, uint8_t *code, uint32_t *from)
+static int
+queued_icmp(int fd, uint8_t *type, uint8_t *code, uint32_t *from)
 {
 	char cbuf[512], data[64];
 	struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
@@ -448,14 +468,16 @@ static int queued_icmp(int fd, uint8_t *type, uint8_t *code, uint32_t *from)
 
 /* An ICMP error from the server itself is its answer: a closed UDP port (port unreachable) or a
  * REJECT rule (a closed TCP port answers RST, never ICMP). From anyone else it is not. */
-static enum pp_svc icmp_meaning(const struct tst *t, uint8_t type, uint8_t code, uint32_t from)
+static enum pp_svc
+icmp_meaning(const struct tst *t, uint8_t type, uint8_t code, uint32_t from)
 {
 	if (from != t->dst)
 		return PP_SVC_UNREACHABLE;
 	return type == 3 && code == 3 && t->kind == T_UDP ? PP_SVC_REFUSED : PP_SVC_FILTERED;
 }
 
-static void test_end(struct tst *t, enum pp_svc res)
+static void
+test_end(struct tst *t, enum pp_svc res)
 {
 	t->res = res;
 	t->done = true;
@@ -464,7 +486,8 @@ static void test_end(struct tst *t, enum pp_svc res)
 	t->fd = -1;
 }
 
-static uint16_t icmp_sum(const uint8_t *p, size_t n)
+static uint16_t
+icmp_sum(const uint8_t *p, size_t n)
 {
 	uint32_t s = 0;
 	for (size_t i = 0; i + 1 < n; i += 2)
@@ -474,7 +497,8 @@ static uint16_t icmp_sum(const uint8_t *p, size_t n)
 	return (uint16_t)~s;
 }
 
-static void test_start(struct tst *t)
+static void
+test_start(struct tst *t)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(t->src) };
 	struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(t->dst), .sin_port = htons(t->port) };
@@ -505,7 +529,8 @@ static void test_start(struct tst *t)
 }
 
 /* Our echo's answer on a raw ICMP socket: the reply, or an error quoting it (and who sent it). */
-static void ping_read(struct tst *t)
+static void
+ping_read(struct tst *t)
 {
 	uint8_t b[1500];
 	ssize_t n;
@@ -531,7 +556,8 @@ static void ping_read(struct tst *t)
 	}
 }
 
-static void test_settle(struct tst *t, short rev)
+static void
+test_settle(struct tst *t, short rev)
 {
 	uint8_t type, code;
 	uint32_t from;
@@ -564,7 +590,8 @@ static void test_settle(struct tst *t, short rev)
 	}
 }
 
-static double mono_ms(void)
+static double
+mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -573,7 +600,8 @@ static double mono_ms(void)
 
 /* Run the tests side by side until each has its answer or its bound: the slowest one, not
  * their sum, is what a failing probe waits. Silence is TIMEOUT (UDP: open or dropped). */
-static void tests_run(struct tst *t, size_t n)
+static void
+tests_run(struct tst *t, size_t n)
 {
 	double t0 = mono_ms();
 	for (size_t i = 0; i < n; i++)
@@ -619,7 +647,8 @@ static void tests_run(struct tst *t, size_t n)
 	}
 }
 
-static const char *svc_words(enum pp_svc s)
+static const char *
+svc_words(enum pp_svc s)
 {
 	static const char *const w[] = { "not tested", "answered (connection accepted)",
 	                                 "refused the connection (TCP reset)", "did not answer (timeout)",
@@ -628,7 +657,8 @@ static const char *svc_words(enum pp_svc s)
 	return w[s];
 }
 
-static const char *ping_words(enum pp_svc s)
+static const char *
+ping_words(enum pp_svc s)
 {
 	static const char *const w[] = { "not tested", "echo reply", "?", "no answer",
 	                                 "unreachable (no ARP answer / no route)",
@@ -637,7 +667,8 @@ static const char *ping_words(enum pp_svc s)
 }
 
 /* The neighbour cache: a complete (answered) entry for ip, whatever its age. */
-static enum pp_tri neighbour(uint32_t ip)
+static enum pp_tri
+neighbour(uint32_t ip)
 {
 	FILE *fp = fopen("/proc/net/arp", "r");
 	char line[256], a[32], want[16];
@@ -656,7 +687,8 @@ static enum pp_tri neighbour(uint32_t ip)
 /* A fresh ARP request for dst on the LAN interface, answered now or not (up to ms, three
  * tries): a cached entry outlives an unplugged server by minutes. UNKNOWN when the
  * interface is not Ethernet or the socket could not be had. */
-static enum pp_tri arp_request(int fd, const char *ifname, uint32_t src, uint32_t dst, int ms, int *took)
+static enum pp_tri
+arp_request(int fd, const char *ifname, uint32_t src, uint32_t dst, int ms, int *took)
 {
 	struct ifreq ifr = { 0 };
 	uint8_t req[28] = { 0, 1, 8, 0, 6, 4, 0, 1 }, buf[256];
@@ -699,7 +731,8 @@ static enum pp_tri arp_request(int fd, const char *ifname, uint32_t src, uint32_
 
 /* dst is on the link of ifname (a route without gateway through it): only then does it answer
  * ARP itself; a server behind another LAN router never would. */
-static bool on_link(uint32_t dst, const char *ifname)
+static bool
+on_link(uint32_t dst, const char *ifname)
 {
 	FILE *fp = fopen("/proc/net/route", "r");
 	char line[256], ifn[32];
@@ -723,7 +756,8 @@ static bool on_link(uint32_t dst, const char *ifname)
 }
 
 /* The router's non-LAN source: its WAN address, else any address of its own outside the LAN. */
-static uint32_t nonlan_source(const struct pp_facts *f)
+static uint32_t
+nonlan_source(const struct pp_facts *f)
 {
 	uint32_t lan = 0, addrs[16];
 	uint8_t pfx = 0;
@@ -740,7 +774,8 @@ static uint32_t nonlan_source(const struct pp_facts *f)
 	return 0;
 }
 
-void pp_svc_socks_open(struct pp_svc_socks *s, struct pp_facts *f)
+void
+pp_svc_socks_open(struct pp_svc_socks *s, struct pp_facts *f)
 {
 	s->ping[0] = s->ping[1] = s->arp = -1;
 	f->nonlan_src = nonlan_source(f);
@@ -758,7 +793,8 @@ void pp_svc_socks_open(struct pp_svc_socks *s, struct pp_facts *f)
 	s->arp = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ARP));
 }
 
-void pp_svc_socks_close(struct pp_svc_socks *s)
+void
+pp_svc_socks_close(struct pp_svc_socks *s)
 {
 	int *fds[] = { &s->ping[0], &s->ping[1], &s->arp };
 	for (size_t i = 0; i < 3; i++)
@@ -768,7 +804,8 @@ void pp_svc_socks_close(struct pp_svc_socks *s)
 		}
 }
 
-static const char *udp_words(enum pp_svc s, bool replied)
+static const char *
+udp_words(enum pp_svc s, bool replied)
 {
 	if (s == PP_SVC_REFUSED)
 		return "refused the datagram (ICMP port unreachable)";
@@ -777,7 +814,8 @@ static const char *udp_words(enum pp_svc s, bool replied)
 }
 
 /* A port the server surely does not serve: not the mapping's, high and unassigned. */
-static uint16_t closed_port(const struct pp_mapping *m)
+static uint16_t
+closed_port(const struct pp_mapping *m)
 {
 	uint16_t hi = m->in_hi ? m->in_hi : m->in_lo;
 	return m->in_lo <= 65533 && 65533 <= hi ? (uint16_t)(m->in_lo > 1 ? m->in_lo - 1 : 65534) : 65533;
@@ -785,7 +823,8 @@ static uint16_t closed_port(const struct pp_mapping *m)
 
 /* Where a UDP test stands: an answer or an error says something; silence only when the other
  * side of the comparison answered. */
-static enum pp_svc udp_fact(enum pp_svc s, bool replied, bool meaningful)
+static enum pp_svc
+udp_fact(enum pp_svc s, bool replied, bool meaningful)
 {
 	if (s != PP_SVC_OPEN)
 		return s;
@@ -794,8 +833,9 @@ static enum pp_svc udp_fact(enum pp_svc s, bool replied, bool meaningful)
 	return meaningful ? PP_SVC_TIMEOUT : PP_SVC_UNTESTED;
 }
 
-void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
-                      const struct pp_svc_socks *socks)
+void
+pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+                 const struct pp_svc_socks *socks)
 {
 	const struct pp_mapping *m = f->m;
 	bool udp = m->proto == PP_UDP, both = m->proto == PP_BOTH;

@@ -46,7 +46,8 @@ static const char reflector_help[] =
 	"as root, it binds, then serves as --user NAME (default nobody).\n"
 	"Runs until SIGINT/SIGTERM.\n";
 
-static int parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool want_name)
+static int
+parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool want_name)
 {
 	static const char *const valued[] = { "--reflector", "--token-file", "--hostname", "--seconds",
 	                                      "--write", "--read", "--wan", "--lan", "--listen",
@@ -92,7 +93,8 @@ static int parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool
 }
 
 /* [probe] in portpilot.conf fills what the command line left out. */
-static void from_conf(struct pp_cli *cli, struct args *a, struct pp_conf **conf)
+static void
+from_conf(struct pp_cli *cli, struct args *a, struct pp_conf **conf)
 {
 	struct pp_error e;
 	if (pp_conf_load(cli->conf_path, true, conf, &e) < 0) {
@@ -110,7 +112,8 @@ static void from_conf(struct pp_cli *cli, struct args *a, struct pp_conf **conf)
 		a->hostname = (*conf)->ddns[0].hosts[0];
 }
 
-static void print_packet(const struct pp_packet *p, const struct pp_attempt *att, void *arg)
+static void
+print_packet(const struct pp_packet *p, const struct pp_attempt *att, void *arg)
 {
 	struct pp_cli *cli = arg;
 	char line[200];
@@ -125,14 +128,16 @@ static void print_packet(const struct pp_packet *p, const struct pp_attempt *att
 }
 
 /* A probe that keeps root's rights is said at once, not only in the report at the end. */
-static void warn_check(const struct pp_check *ck, void *arg)
+static void
+warn_check(const struct pp_check *ck, void *arg)
 {
 	struct pp_cli *cli = arg;
 	if (ck->state == PP_CHECK_FAIL && !strcmp(ck->id, "privileges"))
 		fprintf(cli->err, "portpilot: warning: %s\n", ck->text);
 }
 
-static int run_probe(struct pp_cli *cli, struct args *a, int watch_seconds)
+static int
+run_probe(struct pp_cli *cli, struct args *a, int watch_seconds)
 {
 	struct pp_table *t = NULL;
 	struct pp_conf *conf = NULL;
@@ -199,7 +204,8 @@ out:
 
 /* The cause table as text, JSON ({"causes":[{name, summary, fix}...]}), or the man page's list (=man: man/portpilot.8 holds exactly
  * this between its "causes: begin" and "causes: end" lines; tests/cli/test-causes.sh compares). */
-static int list_causes(struct pp_cli *cli, const char *how)
+static int
+list_causes(struct pp_cli *cli, const char *how)
 {
 	FILE *f = cli->out;
 	if (cli->json)
@@ -229,7 +235,8 @@ static int list_causes(struct pp_cli *cli, const char *how)
 }
 
 /* The causes' names, from the table, for probe --help. */
-static void help_causes(FILE *f)
+static void
+help_causes(FILE *f)
 {
 	fputs("Causes:", f);
 	for (int c = 0, col = 7; c < PP_CAUSE__COUNT; c++) {
@@ -244,7 +251,8 @@ static void help_causes(FILE *f)
 	}
 }
 
-int pp_cmd_probe(struct pp_cli *cli, int argc, char **argv)
+int
+pp_cmd_probe(struct pp_cli *cli, int argc, char **argv)
 {
 	struct args a = { 0 };
 	if (pp_cli_wants_help(argc, argv)) {
@@ -269,7 +277,8 @@ int pp_cmd_probe(struct pp_cli *cli, int argc, char **argv)
 	return run_probe(cli, &a, a.reflector ? 0 : a.seconds);
 }
 
-int pp_cmd_watch(struct pp_cli *cli, int argc, char **argv)
+int
+pp_cmd_watch(struct pp_cli *cli, int argc, char **argv)
 {
 	struct args a = { 0 };
 	if (pp_cli_wants_help(argc, argv))
@@ -284,7 +293,8 @@ int pp_cmd_watch(struct pp_cli *cli, int argc, char **argv)
 static volatile int stop_flag;
 static void on_stop(int sig) { (void)sig; stop_flag = 1; }
 
-int pp_cmd_reflector(struct pp_cli *cli, int argc, char **argv)
+int
+pp_cmd_reflector(struct pp_cli *cli, int argc, char **argv)
 {
 	struct args a = { 0 };
 	struct pp_error e;

@@ -9,7 +9,8 @@
 #include "portpilot/util.h"
 
 /* The value of key= in the orig (k = 0) or reply (k = 1) half of a conntrack line. */
-static const char *field(const char *line, const char *key, int k, char *out, size_t n)
+static const char *
+field(const char *line, const char *key, int k, char *out, size_t n)
 {
 	size_t kl = strlen(key);
 	for (const char *p = line; (p = strstr(p, key)); p += kl) {
@@ -22,8 +23,9 @@ static const char *field(const char *line, const char *key, int k, char *out, si
 	return NULL;
 }
 
-int pp_conntrack_line(const char *line, const struct pp_trace_ctx *c, char *out, size_t n,
-                      enum pp_ct_state *state)
+int
+pp_conntrack_line(const char *line, const struct pp_trace_ctx *c, char *out, size_t n,
+                  enum pp_ct_state *state)
 {
 	char proto[8] = "", word[24] = "", v[8][24];
 	const char *p = line;
@@ -53,8 +55,9 @@ int pp_conntrack_line(const char *line, const struct pp_trace_ctx *c, char *out,
 	return 1;
 }
 
-int pp_conntrack_elsewhere(const char *line, const struct pp_trace_ctx *c, uint32_t *src, char *to,
-                           size_t n)
+int
+pp_conntrack_elsewhere(const char *line, const struct pp_trace_ctx *c, uint32_t *src, char *to,
+                       size_t n)
 {
 	char proto[8] = "", v[6][24];
 	const char *p = line;
@@ -83,14 +86,16 @@ int pp_conntrack_elsewhere(const char *line, const struct pp_trace_ctx *c, uint3
 	return 1;
 }
 
-int pp_conntrack_open(void)
+int
+pp_conntrack_open(void)
 {
 	return open("/proc/net/nf_conntrack", O_RDONLY | O_CLOEXEC);
 }
 
 /* The table's text: re-read through the fd opened while privileged (seq files rewind), else
  * asked of the conntrack tool, which needs CAP_NET_ADMIN. */
-static char *ct_dump(int fd, uint8_t protos, const char **how)
+static char *
+ct_dump(int fd, uint8_t protos, const char **how)
 {
 	struct pp_buf b = { 0 };
 	char tmp[4096];
@@ -121,8 +126,9 @@ static char *ct_dump(int fd, uint8_t protos, const char **how)
 	return b.data;
 }
 
-void pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
-                        const struct pp_trace_ctx *c, int fd)
+void
+pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+                   const struct pp_trace_ctx *c, int fd)
 {
 	enum { MAX_LINES = 12 };
 	const char *how = "";

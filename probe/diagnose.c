@@ -7,7 +7,8 @@
 #include "probe-internal.h"
 #include "portpilot/util.h"
 
-static void set(struct pp_probe_result *r, enum pp_cause c, char *summary, char *fix)
+static void
+set(struct pp_probe_result *r, enum pp_cause c, char *summary, char *fix)
 {
 	r->cause = c;
 	r->summary = summary;
@@ -16,7 +17,8 @@ static void set(struct pp_probe_result *r, enum pp_cause c, char *summary, char 
 
 
 /* Packets worth showing: not the router's own tests (those are checks already). */
-static bool shown_kind(const struct pp_trace *t, const struct pp_packet *p, bool failed_only)
+static bool
+shown_kind(const struct pp_trace *t, const struct pp_packet *p, bool failed_only)
 {
 	if (p->attempt < 0)
 		return !failed_only;
@@ -28,7 +30,8 @@ static bool shown_kind(const struct pp_trace *t, const struct pp_packet *p, bool
 
 /* The packets of attempts that matter (outside or hairpin), as evidence lines, in time order;
  * when there are too many, those of attempts that failed come first. */
-static void packet_evidence(const struct pp_facts *f, struct pp_probe_result *r)
+static void
+packet_evidence(const struct pp_facts *f, struct pp_probe_result *r)
 {
 	enum { MAX_SHOWN = 16 };
 	const struct pp_trace *t = f->trace;
@@ -69,7 +72,8 @@ struct seen {
 	uint8_t wrong_proto;
 };
 
-static struct seen tally(const struct pp_facts *f)
+static struct seen
+tally(const struct pp_facts *f)
 {
 	struct seen s = { 0 };
 	const struct pp_trace *t = f->trace;
@@ -116,7 +120,8 @@ static struct seen tally(const struct pp_facts *f)
 }
 
 /* TCP answered with ICMP port-unreachable by the server: a REJECT rule, not a closed port. */
-static bool icmp_reject(const struct pp_facts *f)
+static bool
+icmp_reject(const struct pp_facts *f)
 {
 	for (size_t i = 0; f->trace && i < f->trace->npkts; i++) {
 		const struct pp_packet *p = &f->trace->pkts[i];
@@ -130,7 +135,8 @@ static bool icmp_reject(const struct pp_facts *f)
 }
 
 /* What conntrack adds to a verdict about unanswered connections. */
-static const char *ct_words(const struct pp_facts *f)
+static const char *
+ct_words(const struct pp_facts *f)
 {
 	if (!f->ct_unreplied)
 		return "";
@@ -139,7 +145,8 @@ static const char *ct_words(const struct pp_facts *f)
 }
 
 /* The server asking ARP for an address other than ours: where its replies go instead. */
-static uint32_t other_gateway(const struct pp_facts *f)
+static uint32_t
+other_gateway(const struct pp_facts *f)
 {
 	for (size_t i = 0; f->trace && i < f->trace->npkts; i++) {
 		const struct pp_packet *p = &f->trace->pkts[i];
@@ -149,7 +156,8 @@ static uint32_t other_gateway(const struct pp_facts *f)
 	return 0;
 }
 
-static char *gateway_summary(const struct pp_facts *f, const char *ip, const char *what)
+static char *
+gateway_summary(const struct pp_facts *f, const char *ip, const char *what)
 {
 	char gw[16];
 	uint32_t g = other_gateway(f);
@@ -161,7 +169,8 @@ static char *gateway_summary(const struct pp_facts *f, const char *ip, const cha
 	                    "this router%s", ip, what, ct_words(f));
 }
 
-static bool table_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
+static bool
+table_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
 {
 	const struct pp_mapping *m = f->m;
 	char when[20];
@@ -196,7 +205,8 @@ static bool table_cause(const struct pp_facts *f, struct pp_probe_result *r, con
  * PREROUTING that takes the port or drops the attempt, then the forwarding decision (interface
  * forwarding, strict rp_filter), then a drop in FORWARD or on the replies' way. What conntrack
  * recorded for the reflector's attempt counts too: a DNAT elsewhere is proof, whoever wrote it. */
-static bool kernel_rule_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
+static bool
+kernel_rule_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
 {
 	const struct pp_mapping *m = f->m;
 	char cnt[48] = "";
@@ -292,7 +302,8 @@ static bool kernel_rule_cause(const struct pp_facts *f, struct pp_probe_result *
 	return false;
 }
 
-static bool address_cause(const struct pp_facts *f, struct pp_probe_result *r)
+static bool
+address_cause(const struct pp_facts *f, struct pp_probe_result *r)
 {
 	char wan[16], seen[16], exp[16];
 	pp_format_ipv4(f->wan_ip, wan);
@@ -344,20 +355,23 @@ static bool answered(enum pp_svc s) { return s == PP_SVC_OPEN || s == PP_SVC_REF
 
 /* Something the server sent to the router's non-LAN source came back: it routes to this
  * router, so silence on the mapped port from there is its own filter, not its gateway. */
-static bool return_path(const struct pp_facts *f)
+static bool
+return_path(const struct pp_facts *f)
 {
 	return answered(f->closed_wan) || answered(f->ping_wan) || answered(f->svc_wan);
 }
 
 /* The server filters even LAN sources somewhere (a closed port or ping silent from the LAN while
  * it is there): a firewall with a default drop, as Windows has. */
-static bool filters_lan(const struct pp_facts *f)
+static bool
+filters_lan(const struct pp_facts *f)
 {
 	return f->closed_lan == PP_SVC_TIMEOUT || f->ping_lan == PP_SVC_TIMEOUT;
 }
 
 /* Nothing of the server answered from the LAN. */
-static bool lan_silent(const struct pp_facts *f)
+static bool
+lan_silent(const struct pp_facts *f)
 {
 	bool svc = f->m->proto == PP_UDP ? f->svc_lan_reply || f->svc_lan == PP_SVC_REFUSED ||
 	                                   f->svc_lan == PP_SVC_FILTERED
@@ -365,7 +379,8 @@ static bool lan_silent(const struct pp_facts *f)
 	return !svc && !answered(f->closed_lan) && !answered(f->ping_lan);
 }
 
-static void alt(struct pp_probe_result *r, enum pp_cause c, char *why, char *test)
+static void
+alt(struct pp_probe_result *r, enum pp_cause c, char *why, char *test)
 {
 	r->alternatives = pp_xrealloc(r->alternatives, (r->nalternatives + 1) * sizeof *r->alternatives);
 	r->alternatives[r->nalternatives++] = (struct pp_alternative){ .cause = c, .why = why, .test = test };
@@ -376,7 +391,8 @@ static const char *fw_kinds = "Windows Defender Firewall (the rule's Scope, remo
 
 /* The server is not there now: a fresh ARP request went unanswered and nothing answered. When
  * no ARP request could be sent, the old signs: the router's own "unreachable", or no entry. */
-static bool host_gone(const struct pp_facts *f)
+static bool
+host_gone(const struct pp_facts *f)
 {
 	if (f->arp_now == PP_NO)
 		return lan_silent(f);
@@ -386,8 +402,9 @@ static bool host_gone(const struct pp_facts *f)
 	       (f->svc_lan == PP_SVC_TIMEOUT && f->neigh_ok == PP_NO);
 }
 
-static void scoped_firewall(const struct pp_facts *f, struct pp_probe_result *r, const char *ip,
-                            const char *how, bool certain)
+static void
+scoped_firewall(const struct pp_facts *f, struct pp_probe_result *r, const char *ip,
+                const char *how, bool certain)
 {
 	const struct pp_mapping *m = f->m;
 	char wip[16];
@@ -401,7 +418,8 @@ static void scoped_firewall(const struct pp_facts *f, struct pp_probe_result *r,
 	                 "the local subnet: %s", ip, pp_proto_name(m->proto), m->in_lo, fw_kinds));
 }
 
-static bool service_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
+static bool
+service_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
 {
 	const struct pp_mapping *m = f->m;
 	const char *proto = pp_proto_name(m->proto);
@@ -505,8 +523,9 @@ static bool service_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 	return true;
 }
 
-static bool traffic_cause(const struct pp_facts *f, struct pp_probe_result *r, const struct seen *s,
-                          const char *ip)
+static bool
+traffic_cause(const struct pp_facts *f, struct pp_probe_result *r, const struct seen *s,
+              const char *ip)
 {
 	const struct pp_mapping *m = f->m;
 	char src[16];
@@ -605,7 +624,8 @@ static bool traffic_cause(const struct pp_facts *f, struct pp_probe_result *r, c
 }
 
 /* protocol = both, the UDP side as the router saw it: closed, rejected, or silent to outside sources. */
-static bool udp_service_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
+static bool
+udp_service_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
 {
 	const struct pp_mapping *m = f->m;
 	if (m->proto != PP_BOTH)
@@ -637,7 +657,8 @@ static bool udp_service_cause(const struct pp_facts *f, struct pp_probe_result *
 }
 
 /* The reflector's UDP attempt in the trace, -1 if it never showed. */
-static int reflector_udp_attempt(const struct pp_facts *f)
+static int
+reflector_udp_attempt(const struct pp_facts *f)
 {
 	for (size_t i = 0; f->trace && i < f->trace->natt; i++) {
 		const struct pp_attempt *a = &f->trace->att[i];
@@ -648,7 +669,8 @@ static int reflector_udp_attempt(const struct pp_facts *f)
 }
 
 /* The ICMP code the server answered attempt i with, -1 if none. */
-static int server_icmp_code(const struct pp_facts *f, int i)
+static int
+server_icmp_code(const struct pp_facts *f, int i)
 {
 	for (size_t k = 0; f->trace && k < f->trace->npkts; k++) {
 		const struct pp_packet *p = &f->trace->pkts[k];
@@ -659,7 +681,8 @@ static int server_icmp_code(const struct pp_facts *f, int i)
 }
 
 /* protocol = both, the UDP connect-back from outside, where TCP worked: where did UDP stop? */
-static bool udp_outside_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
+static bool
+udp_outside_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *ip)
 {
 	const struct pp_mapping *m = f->m;
 	if (!f->outside_udp_tested || f->outside_udp_ok || !f->captured)
@@ -708,7 +731,8 @@ static bool udp_outside_cause(const struct pp_facts *f, struct pp_probe_result *
 }
 
 /* An ok verdict on protocol = both says what the UDP side showed. */
-static void udp_note(const struct pp_facts *f, struct pp_probe_result *r)
+static void
+udp_note(const struct pp_facts *f, struct pp_probe_result *r)
 {
 	if (r->cause != PP_CAUSE_OK || !f->outside_udp_tested)
 		return;
@@ -720,7 +744,8 @@ static void udp_note(const struct pp_facts *f, struct pp_probe_result *r)
 	r->summary = s;
 }
 
-static void explain_ok(const struct pp_facts *f, struct pp_probe_result *r, const struct seen *s)
+static void
+explain_ok(const struct pp_facts *f, struct pp_probe_result *r, const struct seen *s)
 {
 	const struct pp_mapping *m = f->m;
 	if (f->outside_tested && f->outside_ok) {
@@ -773,7 +798,8 @@ static void explain_ok(const struct pp_facts *f, struct pp_probe_result *r, cons
 	}
 }
 
-static void free_alternatives(struct pp_probe_result *r)
+static void
+free_alternatives(struct pp_probe_result *r)
 {
 	for (size_t i = 0; i < r->nalternatives; i++) {
 		free(r->alternatives[i].why);
@@ -820,7 +846,8 @@ static bool (*const chain[])(const struct diag *d) = {
 	                   * host_firewall */
 };
 
-void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
+void
+pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 {
 	char ip[16];
 	struct seen s = tally(f);
@@ -853,13 +880,15 @@ void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 	packet_evidence(f, r);
 }
 
-static const char *state_name(enum pp_check_state s)
+static const char *
+state_name(enum pp_check_state s)
 {
 	static const char *const n[] = { "pass", "fail", "info", "skip" };
 	return n[s];
 }
 
-void pp_probe_result_print(FILE *f, const struct pp_probe_result *r)
+void
+pp_probe_result_print(FILE *f, const struct pp_probe_result *r)
 {
 	fprintf(f, "probe %s: %s\n", r->mapping, pp_cause_name(r->cause));
 	for (size_t i = 0; i < r->nchecks; i++)
@@ -878,7 +907,8 @@ void pp_probe_result_print(FILE *f, const struct pp_probe_result *r)
 	fprintf(f, "(%.1f s)\n", r->elapsed_s);
 }
 
-static void json_attempts(FILE *f, const struct pp_trace *t)
+static void
+json_attempts(FILE *f, const struct pp_trace *t)
 {
 	static const char *const ans[] = { "none", "syn-ack", "rst", "icmp", "udp" };
 	fputs("[", f);
@@ -897,7 +927,8 @@ static void json_attempts(FILE *f, const struct pp_trace *t)
 	fputs("]", f);
 }
 
-void pp_probe_result_json(FILE *f, const struct pp_probe_result *r)
+void
+pp_probe_result_json(FILE *f, const struct pp_probe_result *r)
 {
 	fputs("{\"mapping\":", f);
 	pp_json_str(f, r->mapping);
@@ -942,7 +973,8 @@ void pp_probe_result_json(FILE *f, const struct pp_probe_result *r)
 	fprintf(f, ",\"packets\":%zu,\"elapsed_s\":%.2f}\n", r->trace.npkts, r->elapsed_s);
 }
 
-void pp_probe_result_free(struct pp_probe_result *r)
+void
+pp_probe_result_free(struct pp_probe_result *r)
 {
 	if (!r)
 		return;

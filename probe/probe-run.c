@@ -16,14 +16,16 @@ struct run {
 	struct pp_capture *cap;
 };
 
-static double now_s(void)
+static double
+now_s(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static void on_pkt(const struct pp_packet *p, void *arg)
+static void
+on_pkt(const struct pp_packet *p, void *arg)
 {
 	struct run *x = arg;
 	int i = pp_trace_add(&x->r->trace, &x->ctx, p);
@@ -33,14 +35,16 @@ static void on_pkt(const struct pp_packet *p, void *arg)
 	}
 }
 
-static void drain(struct run *x)
+static void
+drain(struct run *x)
 {
 	if (x->cap)
 		pp_capture_dispatch(x->cap, on_pkt, x);
 }
 
 /* Capture for ms, reading packets as they come. */
-static void capture_for(struct run *x, int ms)
+static void
+capture_for(struct run *x, int ms)
 {
 	double end = now_s() + ms / 1000.0;
 	int fds[2];
@@ -55,7 +59,8 @@ static void capture_for(struct run *x, int ms)
 	}
 }
 
-static void trace_ctx(struct run *x, const struct pp_facts *f)
+static void
+trace_ctx(struct run *x, const struct pp_facts *f)
 {
 	const struct pp_mapping *m = f->m;
 	struct pp_trace_ctx *c = &x->ctx;
@@ -75,7 +80,8 @@ static void trace_ctx(struct run *x, const struct pp_facts *f)
 		c->lan = (struct pp_cidr){ .addr = lan & (~0u << (32 - pfx)), .len = pfx };
 }
 
-static void table_checks(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+static void
+table_checks(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	const struct pp_mapping *m = f->m;
 	char when[20];
@@ -89,7 +95,8 @@ static void table_checks(struct pp_facts *f, struct pp_probe_result *r, const st
 	}
 }
 
-static void outside_whoami(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+static void
+outside_whoami(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	struct pp_error e;
 	if (pp_reflector_whoami(o->reflector_url, o->token, &r->reflect, &e) < 0) {
@@ -102,7 +109,8 @@ static void outside_whoami(struct pp_facts *f, struct pp_probe_result *r, const 
 }
 
 /* Ask the reflector to connect back over proto while the capture watches both sides. */
-static int reflect_run(struct run *x, const char *proto, struct pp_reflect_result *res, struct pp_error *e)
+static int
+reflect_run(struct run *x, const char *proto, struct pp_reflect_result *res, struct pp_error *e)
 {
 	int fds[2] = { -1, -1 };
 	struct pp_reflect_job *j = pp_reflect_start(x->o->reflector_url, x->o->token, proto,
@@ -117,7 +125,8 @@ static int reflect_run(struct run *x, const char *proto, struct pp_reflect_resul
 	return pp_reflect_finish(j, res, e);
 }
 
-static void outside_check(struct run *x, struct pp_facts *f)
+static void
+outside_check(struct run *x, struct pp_facts *f)
 {
 	const struct pp_mapping *m = f->m;
 	struct pp_error e;
@@ -141,7 +150,8 @@ static void outside_check(struct run *x, struct pp_facts *f)
 }
 
 /* protocol = both: the UDP connect-back too (reply, ICMP refused/unreachable, or silence). */
-static void outside_check_udp(struct run *x, struct pp_facts *f)
+static void
+outside_check_udp(struct run *x, struct pp_facts *f)
 {
 	struct pp_error e;
 	struct pp_reflect_result *res = &x->r->reflect_udp;
@@ -161,7 +171,8 @@ static void outside_check_udp(struct run *x, struct pp_facts *f)
 }
 
 /* A replay without its file is an error; a live probe without capture still runs its checks. */
-static int open_capture(struct run *x, struct pp_facts *f, struct pp_error *err)
+static int
+open_capture(struct run *x, struct pp_facts *f, struct pp_error *err)
 {
 	struct pp_capture_opts co = { .wan_if = f->wan_if, .lan_if = f->lan_if,
 	                              .read_path = x->o->read_path, .write_path = x->o->write_path };
@@ -190,7 +201,8 @@ static int open_capture(struct run *x, struct pp_facts *f, struct pp_error *err)
 	return 0;
 }
 
-int pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, struct pp_error *err)
+int
+pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, struct pp_error *err)
 {
 	const struct pp_mapping *m = pp_table_find(o->table, o->name);
 	double t0 = now_s();

@@ -23,7 +23,8 @@ struct pp_reflect_job {
  * a private CA adds to the trusted set, it does not replace it. Empty: libcurl's default. */
 static struct pp_buf ca_pem;
 
-int pp_reflector_set_ca(const char *ca_file, struct pp_error *err)
+int
+pp_reflector_set_ca(const char *ca_file, struct pp_error *err)
 {
 	pp_buf_free(&ca_pem);
 	if (ca_file && pp_ca_bundle(ca_file, curl_version_info(CURLVERSION_NOW)->cainfo, &ca_pem) < 0)
@@ -33,7 +34,8 @@ int pp_reflector_set_ca(const char *ca_file, struct pp_error *err)
 }
 
 /* core's set-up (core/http.c) plus the reflector's: its token, no proxy, TLS 1.2 or newer. */
-static int make_call(struct pp_http_call *c, const char *url, const char *token, int timeout_ms)
+static int
+make_call(struct pp_http_call *c, const char *url, const char *token, int timeout_ms)
 {
 	char *auth = token && *token ? pp_xasprintf("Authorization: Bearer %s", token) : NULL;
 	const char *hdr[] = { auth, NULL };
@@ -51,7 +53,8 @@ static int make_call(struct pp_http_call *c, const char *url, const char *token,
 }
 
 /* URL without a trailing slash, plus path. */
-static char *join(const char *base, const char *path)
+static char *
+join(const char *base, const char *path)
 {
 	size_t n = strlen(base);
 	while (n && base[n - 1] == '/')
@@ -60,15 +63,17 @@ static char *join(const char *base, const char *path)
 }
 
 /* A remote reflector's words reach the report and the terminal: printable ASCII only. */
-static void ascii_only(char *s)
+static void
+ascii_only(char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
 			*s = '?';
 }
 
-static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct pp_buf *body,
-                       const char *url, struct pp_reflect_result *r, struct pp_error *err)
+static int
+parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct pp_buf *body,
+            const char *url, struct pp_reflect_result *r, struct pp_error *err)
 {
 	long status = 0;
 	char msg[200];
@@ -112,8 +117,9 @@ static int parse_reply(CURL *e, CURLcode code, const char *errbuf, const struct 
 	return 0;
 }
 
-int pp_reflector_whoami(const char *url, const char *token, struct pp_reflect_result *r,
-                        struct pp_error *err)
+int
+pp_reflector_whoami(const char *url, const char *token, struct pp_reflect_result *r,
+                    struct pp_error *err)
 {
 	struct pp_http_call c;
 	char *u = join(url, "/v1/whoami");
@@ -128,8 +134,9 @@ int pp_reflector_whoami(const char *url, const char *token, struct pp_reflect_re
 	return rc;
 }
 
-struct pp_reflect_job *pp_reflect_start(const char *url, const char *token, const char *proto,
-                                        uint16_t port, int timeout_ms, struct pp_error *err)
+struct pp_reflect_job *
+pp_reflect_start(const char *url, const char *token, const char *proto,
+                 uint16_t port, int timeout_ms, struct pp_error *err)
 {
 	struct pp_reflect_job *j = pp_xcalloc(1, sizeof *j);
 	char path[96];
@@ -148,7 +155,8 @@ struct pp_reflect_job *pp_reflect_start(const char *url, const char *token, cons
 	return j;
 }
 
-int pp_reflect_step(struct pp_reflect_job *j, const int *fds, int nfds, int ms)
+int
+pp_reflect_step(struct pp_reflect_job *j, const int *fds, int nfds, int ms)
 {
 	struct curl_waitfd w[2];
 	int running = 0, n = 0;
@@ -170,7 +178,8 @@ int pp_reflect_step(struct pp_reflect_job *j, const int *fds, int nfds, int ms)
 	return j->done;
 }
 
-int pp_reflect_finish(struct pp_reflect_job *j, struct pp_reflect_result *r, struct pp_error *err)
+int
+pp_reflect_finish(struct pp_reflect_job *j, struct pp_reflect_result *r, struct pp_error *err)
 {
 	int rc = 0;
 	if (r) {

@@ -19,7 +19,8 @@ struct pp_reflector_tls {
 };
 
 /* Constant time, so the token cannot be guessed byte by byte from response times. */
-static bool token_equal(const char *a, const char *b)
+static bool
+token_equal(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	unsigned char d = la != lb;
@@ -29,7 +30,8 @@ static bool token_equal(const char *a, const char *b)
 }
 
 /* The value of header NAME (case-insensitive), copied into out. */
-static bool header(const char *req, const char *name, char *out, size_t n)
+static bool
+header(const char *req, const char *name, char *out, size_t n)
 {
 	size_t nl = strlen(name);
 	for (const char *l = strchr(req, '\n'); l; l = strchr(l, '\n')) {
@@ -49,7 +51,8 @@ static bool header(const char *req, const char *name, char *out, size_t n)
 	return false;
 }
 
-static const char *query_param(const char *query, const char *key, char *out, size_t n)
+static const char *
+query_param(const char *query, const char *key, char *out, size_t n)
 {
 	size_t kl = strlen(key);
 	for (const char *p = query; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
@@ -65,7 +68,8 @@ static const char *query_param(const char *query, const char *key, char *out, si
 	return NULL;
 }
 
-static bool query_only(const char *query, const char *const *known)
+static bool
+query_only(const char *query, const char *const *known)
 {
 	for (const char *p = query; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
 		size_t k = strcspn(p, "=&");
@@ -78,12 +82,14 @@ static bool query_only(const char *query, const char *const *known)
 	return true;
 }
 
-bool pp_refl_request_complete(const char *buf)
+bool
+pp_refl_request_complete(const char *buf)
 {
 	return strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n");
 }
 
-static void check_request(const char *query, const char *peer, int max_ms, struct pp_refl_route *r)
+static void
+check_request(const char *query, const char *peer, int max_ms, struct pp_refl_route *r)
 {
 	static const char *const known[] = { "proto", "port", "timeout", "ip", NULL };
 	char proto[8] = "tcp", ports[8] = "", tms[12] = "", ip[64];
@@ -116,8 +122,9 @@ static void check_request(const char *query, const char *peer, int max_ms, struc
 	r->timeout_ms = timeout;
 }
 
-void pp_refl_check_body(struct pp_refl_route *r, const struct sockaddr_in *peer,
-                        const struct sockaddr_in *local, const char *result, long ms)
+void
+pp_refl_check_body(struct pp_refl_route *r, const struct sockaddr_in *peer,
+                   const struct sockaddr_in *local, const char *result, long ms)
 {
 	char ip[16], from[16];
 	inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
@@ -128,7 +135,8 @@ void pp_refl_check_body(struct pp_refl_route *r, const struct sockaddr_in *peer,
 }
 
 /* Only the path is logged: the query never holds secrets, headers may. */
-static void log_path(const char *req, char *out, size_t n)
+static void
+log_path(const char *req, char *out, size_t n)
 {
 	size_t k = strcspn(req, " ");
 	const char *p = req + k + (req[k] != 0);
@@ -139,8 +147,9 @@ static void log_path(const char *req, char *out, size_t n)
 			*q = '?';
 }
 
-void pp_refl_route(const struct pp_reflector_opts *o, const struct sockaddr_in *peer, char *req,
-                   struct pp_refl_route *r)
+void
+pp_refl_route(const struct pp_reflector_opts *o, const struct sockaddr_in *peer, char *req,
+              struct pp_refl_route *r)
 {
 	char ip[16], tok[256];
 	inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
@@ -181,7 +190,8 @@ void pp_refl_route(const struct pp_reflector_opts *o, const struct sockaddr_in *
 	}
 }
 
-size_t pp_refl_response(char *out, size_t n, int status, const char *body)
+size_t
+pp_refl_response(char *out, size_t n, int status, const char *body)
 {
 	const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request" :
 	                     status == 401 ? "Unauthorized" : status == 403 ? "Forbidden" :
@@ -193,7 +203,8 @@ size_t pp_refl_response(char *out, size_t n, int status, const char *body)
 	return k < 0 ? 0 : (size_t)k < n ? (size_t)k : n - 1;
 }
 
-char *pp_token_read(const char *path, struct pp_error *err)
+char *
+pp_token_read(const char *path, struct pp_error *err)
 {
 	char *s = pp_secret_read(path, "token file", NULL, err);
 	if (!s)
@@ -214,7 +225,8 @@ char *pp_token_read(const char *path, struct pp_error *err)
 }
 
 /* OpenSSL's reason for the last failure, the file it concerns and the fix. */
-static int tls_error(struct pp_error *err, const char *what, const char *path, const char *fix)
+static int
+tls_error(struct pp_error *err, const char *what, const char *path, const char *fix)
 {
 	char msg[160] = "unknown error";
 	unsigned long e = ERR_peek_last_error();
@@ -226,15 +238,17 @@ static int tls_error(struct pp_error *err, const char *what, const char *path, c
 
 /* The certificate goes to OpenSSL by name: first make sure it is a regular file of a sane size
  * (a FIFO there would hang the start, /dev/zero would never end). */
-static bool regular_readable(const char *path, struct pp_error *err)
+static bool
+regular_readable(const char *path, struct pp_error *err)
 {
 	char *text = pp_read_file_max(path, 1 << 20, NULL, err);
 	free(text);
 	return text != NULL;
 }
 
-struct pp_reflector_tls *pp_reflector_tls_load(const char *cert, const char *key,
-                                               struct pp_error *err)
+struct pp_reflector_tls *
+pp_reflector_tls_load(const char *cert, const char *key,
+                      struct pp_error *err)
 {
 	char *pem = pp_secret_read(key, "key file", NULL, err);
 	if (!pem)
@@ -272,7 +286,8 @@ struct pp_reflector_tls *pp_reflector_tls_load(const char *cert, const char *key
 	return NULL;
 }
 
-void pp_reflector_tls_free(struct pp_reflector_tls *t)
+void
+pp_reflector_tls_free(struct pp_reflector_tls *t)
 {
 	if (!t)
 		return;
@@ -280,7 +295,8 @@ void pp_reflector_tls_free(struct pp_reflector_tls *t)
 	free(t);
 }
 
-struct ssl_ctx_st *pp_refl_ssl_ctx(const struct pp_reflector_tls *t)
+struct ssl_ctx_st *
+pp_refl_ssl_ctx(const struct pp_reflector_tls *t)
 {
 	return t->ctx;
 }

@@ -70,14 +70,16 @@ struct server {
 	uint32_t last_refused;
 };
 
-static long now_ms(void)
+static long
+now_ms(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec * 1000L + t.tv_nsec / 1000000;
 }
 
-static int parse_listen(const char *s, struct sockaddr_in *sa, struct pp_error *err)
+static int
+parse_listen(const char *s, struct sockaddr_in *sa, struct pp_error *err)
 {
 	const char *colon = strrchr(s, ':');
 	uint16_t port;
@@ -97,7 +99,8 @@ static int parse_listen(const char *s, struct sockaddr_in *sa, struct pp_error *
 }
 
 /* Counts connections per source address in one-minute windows. */
-static bool rate_exceeded(struct rate_slot *slots, uint32_t ip, int per_min, time_t now)
+static bool
+rate_exceeded(struct rate_slot *slots, uint32_t ip, int per_min, time_t now)
 {
 	struct rate_slot *free_slot = NULL, *oldest = &slots[0];
 	for (int i = 0; i < RATE_SLOTS; i++) {
@@ -122,7 +125,8 @@ static bool rate_exceeded(struct rate_slot *slots, uint32_t ip, int per_min, tim
 	return per_min < 1;
 }
 
-static void log_answer(struct server *s, struct conn *c)
+static void
+log_answer(struct server *s, struct conn *c)
 {
 	char peer[16];
 	if (c->logged || !s->o->log)
@@ -134,7 +138,8 @@ static void log_answer(struct server *s, struct conn *c)
 	fflush(s->o->log);
 }
 
-static void conn_close(struct conn *c)
+static void
+conn_close(struct conn *c)
 {
 	if (c->ssl)
 		SSL_free(c->ssl);
@@ -147,7 +152,8 @@ static void conn_close(struct conn *c)
 }
 
 /* The answer is ready in c->rt: format it and start writing. */
-static void answer(struct conn *c, long now)
+static void
+answer(struct conn *c, long now)
 {
 	c->out_len = pp_refl_response(c->out, sizeof c->out, c->rt.status, c->rt.body);
 	c->out_off = 0;
@@ -157,14 +163,16 @@ static void answer(struct conn *c, long now)
 }
 
 /* POLLIN/POLLOUT for what OpenSSL waits for; 0 when the connection failed. */
-static short ssl_want(SSL *ssl, int r)
+static short
+ssl_want(SSL *ssl, int r)
 {
 	int e = SSL_get_error(ssl, r);
 	return e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
 }
 
 /* The connect-back's first step; a result at once (a local failure) ends it. */
-static const char *check_start(struct conn *c, long now)
+static const char *
+check_start(struct conn *c, long now)
 {
 	int fd = socket(AF_INET, (c->rt.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	struct sockaddr_in to = c->peer, from = c->local;
@@ -190,7 +198,8 @@ static const char *check_start(struct conn *c, long now)
 	return NULL;
 }
 
-static void check_done(struct conn *c, const char *res, long now)
+static void
+check_done(struct conn *c, const char *res, long now)
 {
 	if (c->cb >= 0)
 		close(c->cb);
@@ -201,12 +210,14 @@ static void check_done(struct conn *c, const char *res, long now)
 
 /* When a UDP connect-back sends its next datagram: at 0 and at half the timeout, in case the
  * first is lost while a NAT sets up state. */
-static long udp_next_send(const struct conn *c)
+static long
+udp_next_send(const struct conn *c)
 {
 	return c->cb_sent >= 2 ? c->deadline : c->cb_t0 + c->cb_sent * c->rt.timeout_ms / 2;
 }
 
-static void check_step(struct conn *c, short rev, long now)
+static void
+check_step(struct conn *c, short rev, long now)
 {
 	if (!c->rt.udp) {
 		if (rev) {
@@ -244,7 +255,8 @@ static void check_step(struct conn *c, short rev, long now)
 	}
 }
 
-static void request_ready(struct server *s, struct conn *c, long now)
+static void
+request_ready(struct server *s, struct conn *c, long now)
 {
 	pp_refl_route(s->o, &c->peer, c->req, &c->rt);
 	if (c->rt.status) {
@@ -258,14 +270,16 @@ static void request_ready(struct server *s, struct conn *c, long now)
 		check_step(c, 0, now);
 }
 
-static void fail_request(struct conn *c, int status, const char *body, long now)
+static void
+fail_request(struct conn *c, int status, const char *body, long now)
 {
 	c->rt.status = status;
 	snprintf(c->rt.body, sizeof c->rt.body, "%s", body);
 	answer(c, now);
 }
 
-static void read_step(struct server *s, struct conn *c, long now)
+static void
+read_step(struct server *s, struct conn *c, long now)
 {
 	for (;;) {
 		if (c->len + 1 >= sizeof c->req) {
@@ -297,7 +311,8 @@ static void read_step(struct server *s, struct conn *c, long now)
 	}
 }
 
-static void tls_step(struct server *s, struct conn *c, long now)
+static void
+tls_step(struct server *s, struct conn *c, long now)
 {
 	ERR_clear_error();
 	int r = SSL_accept(c->ssl);
@@ -321,7 +336,8 @@ static void tls_step(struct server *s, struct conn *c, long now)
 	conn_close(c);
 }
 
-static void write_step(struct server *s, struct conn *c, long now)
+static void
+write_step(struct server *s, struct conn *c, long now)
 {
 	while (c->out_off < c->out_len) {
 		size_t left = c->out_len - c->out_off;
@@ -359,7 +375,8 @@ static void write_step(struct server *s, struct conn *c, long now)
 
 /* Reads and drops what the client still sends until it closes: closing with unread bytes
  * would send a RST, which can destroy the answer before the client reads it. */
-static void drain_step(struct conn *c)
+static void
+drain_step(struct conn *c)
 {
 	char b[512];
 	ssize_t r;
@@ -369,7 +386,8 @@ static void drain_step(struct conn *c)
 		conn_close(c);
 }
 
-static void conn_step(struct server *s, struct conn *c, short rev, long now)
+static void
+conn_step(struct server *s, struct conn *c, short rev, long now)
 {
 	bool late = now >= c->deadline;
 	switch (c->st) {
@@ -418,7 +436,8 @@ static void conn_step(struct server *s, struct conn *c, short rev, long now)
 	}
 }
 
-static int held_by(const struct server *s, uint32_t ip)
+static int
+held_by(const struct server *s, uint32_t ip)
 {
 	int n = 0;
 	for (int i = 0; i < s->cap; i++)
@@ -428,7 +447,8 @@ static int held_by(const struct server *s, uint32_t ip)
 
 /* How many slots each address holds, for every slot in use: held[i] for s->c[i]. One pass
  * with an open-addressing table twice the pool's size (s->hip, s->hn). */
-static void count_holders(struct server *s, int *held)
+static void
+count_holders(struct server *s, int *held)
 {
 	memset(s->hn, 0, s->hsize * sizeof *s->hn);
 	for (int pass = 0; pass < 2; pass++)
@@ -451,7 +471,8 @@ static void count_holders(struct server *s, int *held)
  * (or is only draining) from the address that holds the most, its oldest: idle clients
  * cannot keep a new one out, and many addresses each holding a few give way to one that
  * holds one. */
-static struct conn *free_slot(struct server *s, bool may_evict)
+static struct conn *
+free_slot(struct server *s, bool may_evict)
 {
 	for (int i = 0; i < s->cap; i++)
 		if (s->c[i].st == C_FREE)
@@ -483,7 +504,8 @@ static struct conn *free_slot(struct server *s, bool may_evict)
 /* Over plain HTTP a refused connection gets its 429 in one write to the fresh socket (room
  * for it is certain): no read, no parse. Over TLS it is closed before the handshake, since an
  * answer would cost the handshake that the refusal is there to save. */
-static void refuse_now(struct server *s, int fd, const char *why)
+static void
+refuse_now(struct server *s, int fd, const char *why)
 {
 	if (!s->o->tls) {
 		char out[512], body[256];
@@ -495,7 +517,8 @@ static void refuse_now(struct server *s, int fd, const char *why)
 	close(fd);
 }
 
-static void summary(struct server *s, long now, bool force)
+static void
+summary(struct server *s, long now, bool force)
 {
 	unsigned n = s->refused_rate + s->refused_addr + s->refused_full;
 	if ((!n && !s->evicted) || (!force && now - s->summary_at < SUMMARY_MS))
@@ -515,7 +538,8 @@ static void summary(struct server *s, long now, bool force)
 	s->summary_at = now;
 }
 
-static void accept_one(struct server *s, int fd, const struct sockaddr_in *peer, long now)
+static void
+accept_one(struct server *s, int fd, const struct sockaddr_in *peer, long now)
 {
 	char why[128];
 	uint32_t ip = peer->sin_addr.s_addr;
@@ -565,7 +589,8 @@ static void accept_one(struct server *s, int fd, const struct sockaddr_in *peer,
 	}
 }
 
-static void accept_some(struct server *s, long now)
+static void
+accept_some(struct server *s, long now)
 {
 	for (int i = 0; i < ACCEPTS_PER_ROUND; i++) {
 		struct sockaddr_in peer;
@@ -586,7 +611,8 @@ static void accept_some(struct server *s, long now)
 }
 
 /* One round: poll the listener and every slot, then step whatever is ready or late. */
-static void round_once(struct server *s)
+static void
+round_once(struct server *s)
 {
 	long now = now_ms(), wake = now + 200;
 	int n = 0;
@@ -626,7 +652,8 @@ static void round_once(struct server *s)
 	summary(s, now, false);
 }
 
-static int open_listener(const char *listen_s, struct pp_error *err)
+static int
+open_listener(const char *listen_s, struct pp_error *err)
 {
 	struct sockaddr_in sa;
 	if (parse_listen(listen_s, &sa, err) < 0)
@@ -644,7 +671,8 @@ static int open_listener(const char *listen_s, struct pp_error *err)
 }
 
 /* The account to serve as, looked up before binding so a bad name costs nothing. */
-static int pick_user(const char *user, struct passwd *out, struct pp_error *err)
+static int
+pick_user(const char *user, struct passwd *out, struct pp_error *err)
 {
 	if (geteuid() != 0) {
 		if (user)
@@ -668,7 +696,8 @@ static int pick_user(const char *user, struct passwd *out, struct pp_error *err)
 
 /* After the key, the token and the socket: nothing later needs root (a connect-back is an
  * ordinary socket from an unprivileged port). */
-static int drop_to(const struct passwd *pw, const char *name, FILE *log, struct pp_error *err)
+static int
+drop_to(const struct passwd *pw, const char *name, FILE *log, struct pp_error *err)
 {
 	if (pp_drop_to(pw->pw_uid, pw->pw_gid, name, "reflector: ", err) < 0)
 		return -1;
@@ -680,7 +709,8 @@ static int drop_to(const struct passwd *pw, const char *name, FILE *log, struct 
 }
 
 /* Two descriptors a slot (client, connect-back) and a margin; the soft limit is raised first. */
-static int slots_for_fd_limit(int want, FILE *log)
+static int
+slots_for_fd_limit(int want, FILE *log)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -700,7 +730,8 @@ static int slots_for_fd_limit(int want, FILE *log)
 	return (int)n;
 }
 
-int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
+int
+pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
 {
 	struct passwd pw = { 0 };
 	const char *name = o->user ? o->user : "nobody";

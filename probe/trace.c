@@ -10,7 +10,8 @@
 #define MAX_PKTS 20000
 #define MAX_ATTEMPTS 2000
 
-bool pp_cidr_contains(const struct pp_cidr *v, size_t n, uint32_t ip)
+bool
+pp_cidr_contains(const struct pp_cidr *v, size_t n, uint32_t ip)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint32_t mask = v[i].len ? ~0u << (32 - v[i].len) : 0;
@@ -22,7 +23,8 @@ bool pp_cidr_contains(const struct pp_cidr *v, size_t n, uint32_t ip)
 
 static bool in_range(uint16_t p, uint16_t lo, uint16_t hi) { return p >= lo && p <= hi; }
 
-static bool is_router(const struct pp_trace_ctx *c, uint32_t ip)
+static bool
+is_router(const struct pp_trace_ctx *c, uint32_t ip)
 {
 	for (size_t i = 0; i < c->nrouter; i++)
 		if (c->router_ips[i] == ip)
@@ -32,7 +34,8 @@ static bool is_router(const struct pp_trace_ctx *c, uint32_t ip)
 
 static unsigned proto_bit(uint8_t proto) { return proto == IPPROTO_UDP ? PP_UDP : PP_TCP; }
 
-static enum pp_answer answer_of(const struct pp_packet *p)
+static enum pp_answer
+answer_of(const struct pp_packet *p)
 {
 	switch (p->kind) {
 	case PP_PKT_SYNACK: return PP_ANS_SYNACK;
@@ -45,7 +48,8 @@ static enum pp_answer answer_of(const struct pp_packet *p)
 
 /* The answer is what the attempt got first, except that a SYN-ACK or a reply beats a refusal
  * (a retried SYN accepted). After it, a RST is the connection's teardown, not the answer. */
-static void set_answer(struct pp_attempt *a, enum pp_answer ans)
+static void
+set_answer(struct pp_attempt *a, enum pp_answer ans)
 {
 	bool yes = ans == PP_ANS_SYNACK || ans == PP_ANS_UDP;
 	bool had_yes = a->answer == PP_ANS_SYNACK || a->answer == PP_ANS_UDP;
@@ -54,8 +58,9 @@ static void set_answer(struct pp_attempt *a, enum pp_answer ans)
 }
 
 /* Find or (when create) start the attempt of client ip:port. */
-static int attempt(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p,
-                   uint32_t client, uint16_t cport, bool create)
+static int
+attempt(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p,
+        uint32_t client, uint16_t cport, bool create)
 {
 	for (size_t i = t->natt; i-- > 0;) {
 		struct pp_attempt *a = &t->att[i];
@@ -78,8 +83,9 @@ static int attempt(struct pp_trace *t, const struct pp_trace_ctx *c, const struc
 
 /* masquerade = yes (and hairpin) rewrite the client to the router's LAN address on the LAN side,
  * keeping its port: the outside attempt with that port is the one the packet carries on. */
-static int masqueraded(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p,
-                       uint32_t lan_client, uint16_t cport)
+static int
+masqueraded(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p,
+            uint32_t lan_client, uint16_t cport)
 {
 	if (!is_router(c, lan_client))
 		return -1;
@@ -91,7 +97,8 @@ static int masqueraded(struct pp_trace *t, const struct pp_trace_ctx *c, const s
 	return -1;
 }
 
-static int classify_icmp(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p)
+static int
+classify_icmp(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p)
 {
 	/* The quoted packet went towards the one who complained: its source is our client. */
 	int i = attempt(t, c, p, p->src, p->sport, false);
@@ -102,7 +109,8 @@ static int classify_icmp(struct pp_trace *t, const struct pp_trace_ctx *c, const
 	return i;
 }
 
-static int classify(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p)
+static int
+classify(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p)
 {
 	bool to_server = p->dst == c->internal_ip && in_range(p->dport, c->in_lo, c->in_hi);
 	bool from_server = p->src == c->internal_ip && in_range(p->sport, c->in_lo, c->in_hi);
@@ -137,7 +145,8 @@ static int classify(struct pp_trace *t, const struct pp_trace_ctx *c, const stru
 	return i;
 }
 
-int pp_trace_add(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p)
+int
+pp_trace_add(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packet *p)
 {
 	if (t->npkts >= MAX_PKTS)
 		return -1;
@@ -153,7 +162,8 @@ int pp_trace_add(struct pp_trace *t, const struct pp_trace_ctx *c, const struct 
 	return i;
 }
 
-static int by_time(const void *a, const void *b)
+static int
+by_time(const void *a, const void *b)
 {
 	const struct pp_packet *x = a, *y = b;
 	if (x->ts.tv_sec != y->ts.tv_sec)
@@ -162,27 +172,31 @@ static int by_time(const void *a, const void *b)
 }
 
 /* Both sides are read in turns: order the evidence by capture time. */
-void pp_trace_sort(struct pp_trace *t)
+void
+pp_trace_sort(struct pp_trace *t)
 {
 	if (t->npkts)
 		qsort(t->pkts, t->npkts, sizeof *t->pkts, by_time);
 }
 
-void pp_trace_free(struct pp_trace *t)
+void
+pp_trace_free(struct pp_trace *t)
 {
 	free(t->pkts);
 	free(t->att);
 	memset(t, 0, sizeof *t);
 }
 
-static const char *kind_name(const struct pp_packet *p)
+static const char *
+kind_name(const struct pp_packet *p)
 {
 	static const char *const names[] = { "SYN", "SYN-ACK", "RST", "TCP", "UDP",
 	                                     "ICMP unreachable", "ICMP", "ARP" };
 	return names[p->kind];
 }
 
-void pp_packet_format(const struct pp_packet *p, char *out, size_t n)
+void
+pp_packet_format(const struct pp_packet *p, char *out, size_t n)
 {
 	char s[16], d[16], tm[16], from[16];
 	time_t sec = p->ts.tv_sec;
