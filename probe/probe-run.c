@@ -159,7 +159,7 @@ relay_outside_check(struct run *x, struct pp_facts *f)
 		drain(x);
 	if (!j || pp_reflect_finish(j, &res, &e) < 0) {
 		pp_check_add(x->r, x->o, "outside", PP_CHECK_SKIP, "not tested through the edge %s: %s (run portpilot "
-		             "reflector on the edge to test the relayed path from outside)", ip, e.msg);
+		             "reflector on the edge, with --token-file, to test the relayed path from outside)", ip, e.msg);
 		return;
 	}
 	bool ok = !strcmp(res.result, "connected") || !strcmp(res.result, "reply");

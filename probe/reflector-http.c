@@ -88,11 +88,12 @@ pp_refl_request_complete(const char *buf)
 	return strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n");
 }
 
-/* ip= may name the requester itself or the address the request came to (this host: a
- * connect-back through its own rules, e.g. an edge's DNAT into a relay's tunnel); never a
- * third party. */
+/* ip= may name the requester itself, never a third party. It may name the address the request
+ * came to (this host: a connect-back through its own rules, e.g. an edge's DNAT into a relay's
+ * tunnel) only when the reflector requires a token: otherwise anyone could scan the ports this
+ * host itself listens on, through it. */
 static void
-check_request(const char *query, const char *peer, const char *self, int max_ms,
+check_request(const char *query, const char *peer, const char *self, bool self_ok, int max_ms,
               struct pp_refl_route *r)
 {
 	static const char *const known[] = { "proto", "port", "timeout", "ip", NULL };
@@ -105,9 +106,16 @@ check_request(const char *query, const char *peer, const char *self, int max_ms,
 		return;
 	}
 	bool asked = query_param(query, "ip", ip, sizeof ip);
+	if (asked && strcmp(ip, peer) && !strcmp(ip, self) && !self_ok) {
+		snprintf(r->body, sizeof r->body, "{\"error\":\"the reflector connects to its own address "
+		         "(%s) only when it requires a token: start it with --token-file\"}", self);
+		r->status = 403;
+		return;
+	}
 	if (asked && strcmp(ip, peer) && strcmp(ip, self)) {
 		snprintf(r->body, sizeof r->body, "{\"error\":\"the reflector connects back only to the "
-		         "requester's address (%s) or its own (%s), never to a third party\"}", peer, self);
+		         "requester's address (%s)%s, never to a third party\"}", peer,
+		         self_ok ? " or its own" : "");
 		r->status = 403;
 		return;
 	}
@@ -193,7 +201,7 @@ pp_refl_route(const struct pp_reflector_opts *o, const struct sockaddr_in *peer,
 		snprintf(r->body, sizeof r->body, "{\"ip\":\"%s\"}", ip);
 		r->status = 200;
 	} else if (!strcmp(path, "/v1/check")) {
-		check_request(query ? query : "", ip, self, o->max_timeout_ms, r);
+		check_request(query ? query : "", ip, self, o->token && *o->token, o->max_timeout_ms, r);
 	} else {
 		snprintf(r->body, sizeof r->body, "{\"error\":\"no such path: use /v1/whoami or /v1/check\"}");
 		r->status = 404;

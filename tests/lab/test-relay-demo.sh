@@ -13,7 +13,7 @@ check "demo --relay: the fault is named cgnat first, with the relay as the fix" 
 check "demo --relay: the mapping answers through the edge" grep -q '^internet -> 198.51.100.10:8080 (the edge)  answers: srv-101$' "$out"
 check "demo --relay: the probe says ok after the relay" grep -q '^== verdict after the relay: ok$' "$out"
 check "demo --relay: the reflector's test of the carrier's address is skipped for the relayed mapping" \
-	grep -q '\[skip\] outside .*not tested through the edge 198.51.100.10: .*(run portpilot reflector on the edge to test the relayed path from outside)' "$out"
+	grep -q '\[skip\] outside .*not tested through the edge 198.51.100.10: .*(run portpilot reflector on the edge, with --token-file, to test the relayed path from outside)' "$out"
 check "demo --relay: no private key in the output" sh -c "! grep -qi 'private key:' '$out'"
 [ $rc = 0 ] || tail -n 30 "$out"
 pp_done

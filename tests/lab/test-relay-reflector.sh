@@ -11,14 +11,18 @@ command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
 
 relay_lab_up one
 check "the site connected to the edge" wait_for 10 relay_connected plant3
-refl() { # NS ADDR: a reflector there on ADDR:9443
-	ip netns exec "$1" "$PORTPILOT" reflector --listen "$2:9443" --rate 90 >>"$D/refl-$1.log" 2>&1 &
+# The edge's reflector requires a token: only then does it connect to its own address.
+printf 'edge-token\n' >"$D/token"
+chmod 600 "$D/token"
+refl() { # NS ADDR [ARGS]: a reflector there on ADDR:9443
+	_ns=$1 _ad=$2; shift 2
+	ip netns exec "$_ns" "$PORTPILOT" reflector --listen "$_ad:9443" --rate 90 "$@" >>"$D/refl-$_ns.log" 2>&1 &
 	echo $! >>"$LAB_DIR/pids"
-	wait_for 10 _lab_listening "$1" 9443
+	wait_for 10 _lab_listening "$_ns" 9443
 }
-refl "$EDGE" "$EDGE_IP" || not_ok "the reflector on the edge starts"
+refl "$EDGE" "$EDGE_IP" --token-file "$D/token" --insecure-http || not_ok "the reflector on the edge starts"
 refl "$CLIENT" "$CLIENT_IP" || not_ok "the reflector on the internet host starts"
-printf '[probe]\nreflector = http://%s:9443\n' "$EDGE_IP" >"$D/edge-refl.conf"
+printf '[probe]\nreflector = http://%s:9443\ntoken_file = %s\n' "$EDGE_IP" "$D/token" >"$D/edge-refl.conf"
 printf '[probe]\nreflector = http://%s:9443\n' "$CLIENT_IP" >"$D/inet-refl.conf"
 probe() { # CONF MAPPING
 	ip netns exec "$R" "$PORTPILOT" -f "$D/site1.ini" -c "$1" --state-dir "$D/s1" probe "$2" --json \
@@ -55,16 +59,18 @@ probe "$D/inet-refl.conf" web
 check "a reflector elsewhere: the outside test is skipped, said why" jqf \
 	'.checks[] | select(.id == "outside") | .state == "skip" and (.text | test("run portpilot reflector on the edge"))' \
 	"$D/probe.json"
-code=$(ip netns exec "$R" curl -s -o /dev/null -w '%{http_code}' "http://$EDGE_IP:9443/v1/check?proto=tcp&port=80&ip=$CLIENT_IP")
+code=$(ip netns exec "$R" curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer edge-token" "http://$EDGE_IP:9443/v1/check?proto=tcp&port=80&ip=$CLIENT_IP")
 check "the reflector still connects to no third party (403)" test "$code" = 403
-code=$(ip netns exec "$R" curl -s -o "$D/self.json" -w '%{http_code}' "http://$EDGE_IP:9443/v1/check?proto=tcp&port=8080&ip=$EDGE_IP")
-check "  but to its own address, yes (200, connected through the tunnel)" sh -c \
+code=$(ip netns exec "$R" curl -s -o "$D/self.json" -w '%{http_code}' -H 'Authorization: Bearer edge-token' \
+	"http://$EDGE_IP:9443/v1/check?proto=tcp&port=8080&ip=$EDGE_IP")
+check "  but to its own address, with its token, yes (200, connected through the tunnel)" sh -c \
 	"test $code = 200 && jq -e '.result == \"connected\" and .ip == \"$EDGE_IP\"' '$D/self.json' >/dev/null"
 
 # The monitor's public checks do the same: web up through the edge, web-2 down (not on the edge).
 cat >"$D/mon.conf" <<EOF
 [probe]
 reflector = http://$EDGE_IP:9443
+token_file = $D/token
 
 [monitor]
 interval = 1

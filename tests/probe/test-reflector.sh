@@ -111,6 +111,23 @@ at_exit "kill $rpid3 2>/dev/null"
 up3() { [ "$(get "$LAB_ROUTER" "http://$LAB_INET_IP:9445/v1/whoami" other-token | awk '{print $NF}')" = 200 ]; }
 passes "token file with token= line" wait_for 10 up3
 
+# ip= naming the reflector's own address (an edge testing its DNAT into a relay's tunnel):
+# only when a token is required, or anyone could scan the reflector host's own ports through it.
+ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9446" --rate 100 \
+	>"$pp_tmp/refl4.log" 2>&1 &
+rpid4=$!
+at_exit "kill $rpid4 2>/dev/null"
+up4() { [ "$(get "$LAB_ROUTER" "http://$LAB_INET_IP:9446/v1/whoami" | awk '{print $NF}')" = 200 ]; }
+passes "a reflector without a token starts" wait_for 10 up4
+out=$(get "$LAB_ROUTER" "http://$LAB_INET_IP:9446/v1/check?proto=tcp&port=9443&ip=$LAB_INET_IP")
+check "no token: connecting to its own address is refused with 403, naming --token-file" \
+	sh -c "printf '%s' '$out' | grep -q 'only when it requires a token: start it with --token-file.* 403\$'"
+check "  and it made no connection (the log has no answered check)" \
+	sh -c "! grep -q '/v1/check -> 200' '$pp_tmp/refl4.log'"
+out=$(get "$LAB_ROUTER" "http://$LAB_INET_IP:9445/v1/check?proto=tcp&port=9443&ip=$LAB_INET_IP" other-token)
+check "with a token: its own address is accepted (connected to its own listener)" \
+	has '"result":"connected".* 200$'
+
 kill $rpid
 passes "reflector stops on SIGTERM" wait_for 5 sh -c "! kill -0 $rpid 2>/dev/null"
 pp_done
