@@ -293,7 +293,6 @@ pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, struct
 		if (o->reflector_url && via_relay) {
 			/* The reflector would connect to the carrier's address, which says nothing of the
 			 * relayed path: it is asked to connect to the edge instead. */
-			f.outside_requested = false;
 			relay_outside_check(&x, &f);
 		} else {
 			if (o->reflector_url)

@@ -14,6 +14,8 @@ check "demo --relay: the mapping answers through the edge" grep -q '^internet ->
 check "demo --relay: the probe says ok after the relay" grep -q '^== verdict after the relay: ok$' "$out"
 check "demo --relay: the reflector's test of the carrier's address is skipped for the relayed mapping" \
 	grep -q '\[skip\] outside .*not tested through the edge 198.51.100.10: .*(run portpilot reflector on the edge, with --token-file, to test the relayed path from outside)' "$out"
+check "  and the summary says the outside test could not run (a reflector was given), not to give one" sh -c \
+	"grep -q 'the outside test could not run' '$out' && ! grep -q 'give --reflector URL' '$out'"
 check "demo --relay: no private key in the output" sh -c "! grep -qi 'private key:' '$out'"
 [ $rc = 0 ] || tail -n 30 "$out"
 pp_done
