@@ -144,6 +144,17 @@ static const struct pp_cause_info causes[] = {
 		"port cannot reach the site. Through a healthy tunnel a carrier-grade or double NAT in "
 		"front of the site is not a fault, and \\fBcgnat\\fR and \\fBdouble_nat\\fR name the relay as "
 		"their fix." },
+	[PP_CAUSE_FOREIGN_SNAT] = { "foreign_snat",
+		"a SNAT rule on the router rewrites the client's address, on its way to the server, to an "
+		"address that is not this router's: the server answers that address, and the replies never "
+		"come back through the router",
+		"remove that SNAT (nat POSTROUTING: iptables -t nat -S POSTROUTING, or nft list ruleset), "
+		"narrow it to traffic leaving by the WAN, or make its address one of this router's",
+		"A SNAT rule on the router (another tool's, in nat POSTROUTING) rewrites the client's "
+		"address, on its way to the server, to an address that is not this router's: the server "
+		"answers that address and the replies never come back (conntrack shows the connections "
+		"SNATed there and never answered). A SNAT to one of the router's own addresses (or "
+		"\\fBmasquerade = yes\\fR) is not this fault." },
 };
 
 /* A row missing at the end (an enum value appended without its row) stops the build here; one

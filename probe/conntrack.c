@@ -87,6 +87,36 @@ pp_conntrack_elsewhere(const char *line, const struct pp_trace_ctx *c, uint32_t 
 }
 
 int
+pp_conntrack_snat(const char *line, const struct pp_trace_ctx *c, uint32_t *to)
+{
+	char v[4][24];
+	const char *p = line;
+	uint32_t osrc, rsrc;
+	if (!strncmp(p, "ipv4 ", 5))
+		p += 5 + strspn(p + 5, " 2");
+	if (!field(p, "src=", 0, v[0], 24) || !field(p, "src=", 1, v[1], 24) || !field(p, "dst=", 1, v[2], 24) ||
+	    !field(p, "sport=", 1, v[3], 24))
+		return 0;
+	unsigned rport = (unsigned)atoi(v[3]);
+	if (pp_parse_ipv4(v[0], &osrc) < 0 || pp_parse_ipv4(v[1], &rsrc) < 0 || pp_parse_ipv4(v[2], to) < 0 ||
+	    rsrc != c->internal_ip || rport < c->in_lo || rport > c->in_hi)
+		return 0;
+	return *to != osrc;
+}
+
+/* One of this router's own addresses, all of them asked (not the trace's first few). */
+static bool
+router_owns(uint32_t ip)
+{
+	uint32_t a[256];
+	size_t n = pp_local_addrs(a, sizeof a / sizeof a[0]);
+	for (size_t i = 0; i < n; i++)
+		if (a[i] == ip)
+			return true;
+	return false;
+}
+
+int
 pp_conntrack_open(void)
 {
 	return open("/proc/net/nf_conntrack", O_RDONLY | O_CLOEXEC);
@@ -126,6 +156,47 @@ ct_dump(int fd, uint8_t protos, const char **how)
 	return b.data;
 }
 
+/* The entry's connection is one of this probe's attempts (the capture saw its client, as sent or as
+ * rewritten): an older entry, from before a fix, is no evidence now. Without a capture, any is. */
+static bool
+this_probe(const struct pp_facts *f, const struct pp_trace *t, const char *line)
+{
+	char v[4][24];
+	uint32_t a[2];
+	if (!f->captured)
+		return true;
+	if (!field(line, "src=", 0, v[0], 24) || !field(line, "sport=", 0, v[1], 24) ||
+	    !field(line, "dst=", 1, v[2], 24) || !field(line, "dport=", 1, v[3], 24) ||
+	    pp_parse_ipv4(v[0], &a[0]) < 0 || pp_parse_ipv4(v[2], &a[1]) < 0)
+		return false;
+	unsigned port[2] = { (unsigned)atoi(v[1]), (unsigned)atoi(v[3]) };
+	for (size_t i = 0; i < t->natt; i++)
+		for (int k = 0; k < 2; k++)
+			if (t->att[i].client == a[k] && t->att[i].cport == port[k])
+				return true;
+	return false;
+}
+
+static void
+snat_entry(struct pp_facts *f, const char *line, uint32_t to)
+{
+	bool unreplied = strstr(line, "[UNREPLIED]") != NULL;
+	/* A UDP service may stay silent whatever the path: only TCP's silence is evidence. */
+	if (unreplied && !strstr(line, "tcp "))
+		return;
+	if (unreplied)
+		f->ct_snat_unreplied++;
+	else
+		f->ct_snat_replied++;
+	if (*f->ct_snat_to)
+		return;
+	pp_format_ipv4(to, f->ct_snat_to);
+	const char *p = line;
+	if (!strncmp(p, "ipv4 ", 5))
+		p += 5 + strspn(p + 5, " 2");
+	snprintf(f->ct_snat_line, sizeof f->ct_snat_line, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
 void
 pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
                    const struct pp_trace_ctx *c, int fd)
@@ -143,7 +214,7 @@ pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const struct p
 		char line[1024], words[200];
 		enum pp_ct_state st;
 		snprintf(line, sizeof line, "%.*s", (int)strcspn(l, "\n"), l);
-		uint32_t src;
+		uint32_t src, snat;
 		char to[24];
 		/* The reflector's own attempt, sent elsewhere: what the kernel did, whoever's rule it was. */
 		if (f->reflector_ip && pp_conntrack_elsewhere(line, c, &src, to, sizeof to) && src == f->reflector_ip) {
@@ -151,6 +222,8 @@ pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const struct p
 				snprintf(f->ct_elsewhere_to, sizeof f->ct_elsewhere_to, "%s", to);
 			continue;
 		}
+		if (pp_conntrack_snat(line, c, &snat) && !router_owns(snat) && this_probe(f, &r->trace, line))
+			snat_entry(f, line, snat);
 		if (!pp_conntrack_line(line, c, words, sizeof words, &st))
 			continue;
 		count[st]++;
@@ -168,6 +241,11 @@ pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const struct p
 	pp_check_add(r, o, "conntrack", PP_CHECK_INFO,
 	             "%d connection(s) DNATed to the server in %s: %d never answered (UNREPLIED), %d answered",
 	             f->ct_unreplied + f->ct_replied, how, f->ct_unreplied, f->ct_replied);
+	if (f->ct_snat_unreplied + f->ct_snat_replied)
+		pp_check_add(r, o, "conntrack_snat", f->ct_snat_replied ? PP_CHECK_INFO : PP_CHECK_FAIL,
+		             "%d connection(s) to the server had their source rewritten to %s, not this router's "
+		             "address: %d never answered, %d answered (%s)", f->ct_snat_unreplied + f->ct_snat_replied,
+		             f->ct_snat_to, f->ct_snat_unreplied, f->ct_snat_replied, f->ct_snat_line);
 	if (f->ct_elsewhere)
 		pp_check_add(r, o, "conntrack_target", PP_CHECK_FAIL,
 		             "%d connection(s) of the reflector to port %u were DNATed to %s, not to the mapping's "

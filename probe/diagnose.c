@@ -300,6 +300,21 @@ kernel_rule_cause(const struct pp_facts *f, struct pp_probe_result *r, const cha
 		                 "only helps what reaches it; firewalld/ufw/Docker rules come first)", ip, m->in_lo));
 		return true;
 	}
+	/* Last on the way out to the server, nat POSTROUTING: a SNAT to an address the router does not
+	 * own sends the server's replies there. Only when none of those connections was answered: an
+	 * answered one proves the replies do come back (that address routes through the router). */
+	if (f->ct_snat_unreplied && !f->ct_snat_replied) {
+		set(r, PP_CAUSE_FOREIGN_SNAT,
+		    pp_xasprintf("a SNAT rule rewrites the source of the connections to %s:%u to %s, which is not "
+		                 "this router's address: the server answers %s and %d connection(s) were never "
+		                 "answered (conntrack: %s)", ip, m->in_lo, f->ct_snat_to, f->ct_snat_to,
+		                 f->ct_snat_unreplied, f->ct_snat_line),
+		    pp_xasprintf("find the SNAT to %s in nat POSTROUTING (iptables -t nat -S POSTROUTING, or nft "
+		                 "list ruleset | grep snat) and remove it, narrow it to traffic leaving by the WAN "
+		                 "(-o %s), or make %s an address of this router", f->ct_snat_to,
+		                 *f->wan_if ? f->wan_if : "WAN", f->ct_snat_to));
+		return true;
+	}
 	return false;
 }
 
@@ -910,7 +925,8 @@ static bool link_udp_outside(const struct diag *d) { return udp_outside_cause(d-
  * facts rank. The causes themselves are listed in probe/causes.c. */
 static bool (*const chain[])(const struct diag *d) = {
 	link_table,       /* disabled, expired, rule_missing, ip_forward_off */
-	link_kernel,      /* foreign_dnat, foreign_drop, ip_forward_off, lan_route, rp_filter */
+	link_kernel,      /* foreign_dnat, foreign_drop, ip_forward_off, lan_route, rp_filter,
+	                   * foreign_snat */
 	link_relay,       /* relay_down */
 	link_address,     /* cgnat, double_nat, public_ip_mismatch */
 	link_service,     /* host_unreachable, not_listening, host_firewall, server_gateway */

@@ -279,6 +279,7 @@ pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, struct
 		pp_probe_result_free(r);
 		return -1;
 	}
+	f.captured = x.cap != NULL;
 	if (o->read_path) {
 		while (x.cap && pp_capture_dispatch(x.cap, on_pkt, &x) >= 0)
 			;

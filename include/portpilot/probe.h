@@ -37,6 +37,7 @@ enum pp_cause {
 	PP_CAUSE_RP_FILTER,            /* strict reverse-path filtering drops it: the route back leaves elsewhere */
 	PP_CAUSE_LAN_ROUTE,            /* the router's route to the server is a reject route or leaves by the WAN */
 	PP_CAUSE_RELAY_DOWN,           /* the mapping goes through the relay and its tunnel to the edge is down */
+	PP_CAUSE_FOREIGN_SNAT,         /* a rule rewrites the client's address to one not this router's */
 	PP_CAUSE__COUNT
 };
 const char *pp_cause_name(enum pp_cause c);
@@ -121,6 +122,10 @@ int pp_conntrack_line(const char *line, const struct pp_trace_ctx *c, char *out,
  * ("192.168.2.103:80"). 0 for any other line. */
 int pp_conntrack_elsewhere(const char *line, const struct pp_trace_ctx *c, uint32_t *src, char *to,
                            size_t n);
+/* 1 when the line is a connection to the server's port (c's internal_ip and range) whose source a
+ * SNAT rewrote: the reply half goes to *to, not back to the original source. Whether *to is this
+ * router's own is the caller's question. */
+int pp_conntrack_snat(const char *line, const struct pp_trace_ctx *c, uint32_t *to);
 
 /* ---- capture ---- */
 
@@ -349,6 +354,11 @@ struct pp_facts {
 	 * when not asked (no reflector, or one that is not on the edge). */
 	enum pp_tri relay_outside;
 	char relay_outside_res[16];
+	/* Conntrack: connections to the server whose source a SNAT rewrote to an address that is not
+	 * this router's (so the server answers that address, not the router), answered or not. */
+	int ct_snat_unreplied, ct_snat_replied;
+	char ct_snat_to[16];           /* the first such address */
+	char ct_snat_line[200];        /* its entry, in words */
 };
 
 /* Choose the cause from the facts (pure: unit-tested); fills cause, summary, fix, evidence. */

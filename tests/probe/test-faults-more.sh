@@ -74,6 +74,27 @@ plab_scenario upstream_blocked && lab_ns "$LAB_INET" iptables -D FORWARD -p tcp 
 	plab_diagnose
 expect_cause "carrier filter removed (control)" ok
 
+# Another tool's SNAT on the way to the server, to an address the router does not own: the server
+# answers that address (nobody, here), not the router. Named from conntrack, whoever wrote it.
+plab_scenario ok || not_ok "lab"
+lab_ns "$LAB_ROUTER" iptables -t nat -I POSTROUTING -o "$LAB_LAN_IF" -d "$LAB_SRV1_IP" -p tcp --dport 80 \
+	-j SNAT --to-source 192.168.2.50 && plab_diagnose
+expect_cause "a SNAT (iptables) to a LAN address not the router's" foreign_snat
+check "foreign_snat: the summary names the address and the conntrack entry" \
+	j '(.summary | test("rewrites the source of the connections to 192\\.168\\.2\\.101:80 to 192\\.168\\.2\\.50")) and (.summary | test("dst=192\\.168\\.2\\.50"))'
+check "foreign_snat: the fix says where to look and what to narrow" j '.fix | test("nat POSTROUTING") and test("-o eth0")'
+lab_ns "$LAB_ROUTER" iptables -t nat -R POSTROUTING 1 -o "$LAB_LAN_IF" -d "$LAB_SRV1_IP" -p tcp --dport 80 \
+	-j SNAT --to-source 192.168.2.1 && plab_diagnose
+expect_cause "a SNAT to the router's own LAN address (control: the replies come back)" ok
+lab_ns "$LAB_ROUTER" iptables -t nat -D POSTROUTING 1
+# The same fault written in another nftables table, which the iptables rule reader never sees.
+plab_scenario ok || not_ok "lab"
+printf 'table ip pp_other_nat {\n\tchain post { type nat hook postrouting priority 100; ip daddr %s tcp dport 80 snat to 192.168.2.50; }\n}\n' \
+	"$LAB_SRV1_IP" >"$pp_tmp/other.nft"
+lab_ns "$LAB_ROUTER" nft -f "$pp_tmp/other.nft" && plab_diagnose
+expect_cause "a SNAT in another nftables table" foreign_snat
+lab_ns "$LAB_ROUTER" nft delete table ip pp_other_nat
+
 # A server that accepts, then resets (SO_LINGER 0): its SYN-ACK is the answer, the RST only the
 # connection's end. The trace used to take the last answer, and named such an attempt refused.
 plab_scenario ok || not_ok "lab"

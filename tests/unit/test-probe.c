@@ -241,6 +241,21 @@ static void test_conntrack_lines(void **st)
 	assert_int_equal(state, PP_CT_REPLIED);
 	assert_int_equal(pp_conntrack_line("conntrack v1.4.7 (conntrack-tools): 0 flow entries", &c, out,
 	                                   sizeof out, &state), 0);
+	/* A SNAT on the way to the server: the reply half goes to the rewritten source. */
+	uint32_t to = 0, want;
+	pp_parse_ipv4("192.168.2.50", &want);
+	c.protos = PP_TCP;
+	assert_int_equal(pp_conntrack_snat("ipv4     2 tcp      6 116 SYN_SENT src=203.0.113.10 dst=203.0.113.1 "
+	                                   "sport=57563 dport=8080 [UNREPLIED] src=192.168.2.101 dst=192.168.2.50 "
+	                                   "sport=80 dport=57563 mark=0 use=2", &c, &to), 1);
+	assert_int_equal(to, want);
+	/* DNAT only (reply to the client itself), and another server: not a SNAT of this one. */
+	assert_int_equal(pp_conntrack_snat("tcp 6 100 ESTABLISHED src=203.0.113.10 dst=203.0.113.1 sport=1 dport=8080 "
+	                                   "src=192.168.2.101 dst=203.0.113.10 sport=80 dport=1 [ASSURED] use=1",
+	                                   &c, &to), 0);
+	assert_int_equal(pp_conntrack_snat("tcp 6 100 SYN_SENT src=203.0.113.10 dst=203.0.113.1 sport=1 dport=8080 "
+	                                   "[UNREPLIED] src=192.168.2.102 dst=192.168.2.50 sport=80 dport=1 use=1",
+	                                   &c, &to), 0);
 }
 
 /* Facts of a healthy site; each test breaks one thing. */
@@ -617,6 +632,7 @@ static void test_cause_names(void **st)
 		"not_listening", "host_unreachable", "host_firewall", "server_gateway", "wrong_protocol",
 		"source_not_allowed", "hairpin_missing", "public_ip_mismatch", "cgnat", "double_nat",
 		"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter", "lan_route", "relay_down",
+		"foreign_snat",
 	};
 	assert_int_equal(PP_CAUSE__COUNT, sizeof want / sizeof want[0]);
 	for (int i = 0; i < PP_CAUSE__COUNT; i++)
