@@ -15,6 +15,8 @@ LIBS      = -liniparser -lncursesw -lcurl -lpcap -lssl -lcrypto
 # the nftables backend (core/backend-nft.c, core/nft-ops.c; core/backend.c lists it)
 LIBS     += $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
 PP_CFLAGS += -DPP_HAVE_NFTABLES
+# the conntrack flush of changed ports over ctnetlink (core/conntrack.c)
+LIBS     += $(shell pkg-config --libs libnetfilter_conntrack 2>/dev/null || echo -lnetfilter_conntrack -lnfnetlink)
 LDFLAGS_PP = $(SAN)
 
 CORE_SRC  = $(filter-out core/main.c,$(wildcard core/*.c))
