@@ -39,6 +39,9 @@ BENCH_BIN  = $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
 # Tests that simulate system-call failures wrap them at link time.
 WRAP_test-save = -Wl,--wrap=rename -Wl,--wrap=fsync -Wl,--wrap=write
+WRAP_test-conntrack = -Wl,--wrap=nfct_open -Wl,--wrap=nfct_query -Wl,--wrap=nfct_close \
+                      -Wl,--wrap=nfct_callback_register -Wl,--wrap=nfct_callback_unregister \
+                      -Wl,--wrap=pp_sysctl_read
 
 .PHONY: all build-all deps check check-unit check-shell asan fuzz bench demo install clean
 # ./portpilot points at the default build only: sanitizer and clang builds leave it alone.

@@ -85,11 +85,10 @@ pp_ct_account(struct pp_plan *p, const struct pp_ct_result *r)
 void
 pp_conntrack_flush(struct pp_plan *p)
 {
-	/* No flows, nothing to do (the common case of a quiet moment, and the cheap one). */
 	p->flows_removed = p->flows_failed = 0;
 	p->flows_unlisted = false;
 	p->flows_errno = 0;
-	if (p->nflush == 0 || pp_sysctl_read("net.netfilter.nf_conntrack_count") <= 0)
+	if (p->nflush == 0)
 		return;
 	struct changed c = { .f = pp_xcalloc(p->nflush + 1, sizeof *c.f), .n = p->nflush };
 	memcpy(c.f, p->flush, c.n * sizeof *c.f);

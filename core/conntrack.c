@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "portpilot/backend.h"
 #include "portpilot/conntrack.h"
 #include "portpilot/util.h"
 
@@ -76,6 +77,11 @@ pp_ct_remove(uint8_t family, bool (*pick)(const struct pp_ct_flow *f, void *arg)
 {
 	memset(res, 0, sizeof *res);
 	struct walk w = { .pick = pick, .arg = arg };
+	/* No flows (or no conntrack at all): nothing to list, the common and cheap case. */
+	res->listed = true;
+	if (pp_sysctl_read("net.netfilter.nf_conntrack_count") <= 0)
+		return;
+	res->listed = false;
 	struct nfct_handle *h = nfct_open(CONNTRACK, 0);
 	if (!h) {
 		res->err = errno;

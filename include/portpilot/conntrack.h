@@ -26,7 +26,8 @@ struct pp_ct_result {
 };
 
 /* Remove every flow of family that pick(flow, arg) chooses, over ctnetlink (no conntrack tool).
-   A flow that ended meanwhile counts as neither removed nor failed. */
+   A flow that ended meanwhile counts as neither removed nor failed; an empty table (the
+   nf_conntrack_count sysctl 0 or absent) is not even opened. */
 void pp_ct_remove(uint8_t family, bool (*pick)(const struct pp_ct_flow *f, void *arg), void *arg,
                   struct pp_ct_result *res);
 
