@@ -96,6 +96,14 @@ __wrap_nfct_query(struct nfct_handle *h, enum nf_conntrack_query q, const void *
 
 static struct pp_flush port8080 = { PP_TCP, 8080, 8080 };
 
+/* The flush of an apply that changed the mapping of TCP 8080. */
+static struct pp_plan
+flush8080(void)
+{
+	struct pp_plan p = flush8080();
+	return p;
+}
+
 static int
 reset(void **state)
 {
@@ -109,8 +117,7 @@ static void
 test_removes_only_the_changed_port(void **state)
 {
 	(void)state;
-	struct pp_plan p = { .flush = &port8080, .nflush = 1 };
-	pp_conntrack_flush(&p);
+	struct pp_plan p = flush8080();
 	assert_int_equal(destroyed, 2);
 	assert_int_equal(p.flows_removed, 2);
 	assert_int_equal(p.flows_failed, 0);
@@ -122,8 +129,7 @@ test_refused_removal_is_counted(void **state)
 {
 	(void)state;
 	destroy_errno = EPERM;
-	struct pp_plan p = { .flush = &port8080, .nflush = 1 };
-	pp_conntrack_flush(&p);
+	struct pp_plan p = flush8080();
 	assert_int_equal(p.flows_removed, 0);
 	assert_int_equal(p.flows_failed, 2);
 	assert_int_equal(p.flows_errno, EPERM);
@@ -135,8 +141,7 @@ test_flow_gone_meanwhile_is_no_failure(void **state)
 {
 	(void)state;
 	destroy_errno = ENOENT;
-	struct pp_plan p = { .flush = &port8080, .nflush = 1 };
-	pp_conntrack_flush(&p);
+	struct pp_plan p = flush8080();
 	assert_int_equal(p.flows_removed, 0);
 	assert_int_equal(p.flows_failed, 0);
 	assert_false(p.flows_unlisted);
@@ -147,8 +152,7 @@ test_unreadable_table_is_reported(void **state)
 {
 	(void)state;
 	open_errno = EPROTONOSUPPORT;
-	struct pp_plan p = { .flush = &port8080, .nflush = 1 };
-	pp_conntrack_flush(&p);
+	struct pp_plan p = flush8080();
 	assert_true(p.flows_unlisted);
 	assert_int_equal(p.flows_errno, EPROTONOSUPPORT);
 	assert_int_equal(destroyed, 0);

@@ -9,17 +9,9 @@
 #include <netlink/route/addr.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "portpilot/ipv6.h"
-
-static double
-ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
+#include "portpilot/util.h"
 
 static size_t
 via_getifaddrs(const char *ifname)
@@ -96,19 +88,19 @@ main(int argc, char **argv)
 	size_t got[4] = { 0 };
 	double t[5];
 	struct pp_cidr6 c;
-	t[0] = ms();
+	t[0] = pp_now_ms();
 	for (int i = 0; i < r; i++)
 		got[0] = via_getifaddrs(argv[1]);
-	t[1] = ms();
+	t[1] = pp_now_ms();
 	for (int i = 0; i < r; i++)
 		got[1] = pp_prefix6_of(argv[1], &c) == 0;
-	t[2] = ms();
+	t[2] = pp_now_ms();
 	for (int i = 0; i < r; i++)
 		got[2] = via_mnl(idx);
-	t[3] = ms();
+	t[3] = pp_now_ms();
 	for (int i = 0; i < r; i++)
 		got[3] = via_libnl(idx);
-	t[4] = ms();
+	t[4] = pp_now_ms();
 	const char *name[] = { "getifaddrs", "own rtnetlink (pp_prefix6_of)", "libmnl", "libnl-route" };
 	for (int i = 0; i < 4; i++)
 		printf("%-30s %8.3f ms/call  %zu address(es)%s\n", name[i], (t[i + 1] - t[i]) / r, got[i],

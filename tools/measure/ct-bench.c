@@ -7,21 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "portpilot/backend.h"
 #include "portpilot/util.h"
 #ifndef OLD
 #include "portpilot/conntrack.h"
 #endif
-
-static double
-ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 /* Entry i: 198.51.100.x:sport -> 203.0.113.1:port, answered by 192.168.2.101:80 (DNATed). */
 static int
@@ -72,7 +63,7 @@ main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "fill") == 0)
 		return fill(atoi(argv[2]), atoi(argv[3]));
-	double t0 = ms();
+	double t0 = pp_now_ms();
 	size_t got = 0;
 	if (argc == 2 && strcmp(argv[1], "flush") == 0) {
 		struct pp_flush f = { PP_TCP, 8080, 8080 };
@@ -92,6 +83,6 @@ main(int argc, char **argv)
 	} else {
 		return fprintf(stderr, "usage: ct-bench fill N K | flush | list\n"), 2;
 	}
-	printf("%.1f ms %zu\n", ms() - t0, got);
+	printf("%.1f ms %zu\n", pp_now_ms() - t0, got);
 	return 0;
 }
