@@ -100,7 +100,8 @@ static struct pp_flush port8080 = { PP_TCP, 8080, 8080 };
 static struct pp_plan
 flush8080(void)
 {
-	struct pp_plan p = flush8080();
+	struct pp_plan p = { .flush = &port8080, .nflush = 1 };
+	pp_conntrack_flush(&p);
 	return p;
 }
 
