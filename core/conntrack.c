@@ -12,6 +12,7 @@
 struct walk {
 	bool (*pick)(const struct pp_ct_flow *f, void *arg);
 	void *arg;
+	uint8_t family;                 /* the one asked for (old kernels dump every family) */
 	struct nf_conntrack **v;        /* clones of the chosen entries, removed after the dump */
 	size_t n, cap;
 };
@@ -19,11 +20,11 @@ struct walk {
 static void
 addr(const struct nf_conntrack *ct, uint8_t family, int a4, int a6, uint8_t out[16])
 {
+	/* NULL when the kernel sent no such attribute (another family): all zeros then. */
+	const void *p = nfct_get_attr(ct, family == AF_INET ? a4 : a6);
 	memset(out, 0, 16);
-	if (family == AF_INET)
-		memcpy(out, nfct_get_attr(ct, a4), 4);
-	else
-		memcpy(out, nfct_get_attr(ct, a6), 16);
+	if (p)
+		memcpy(out, p, family == AF_INET ? 4 : 16);
 }
 
 static void
@@ -47,7 +48,7 @@ collect(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
 	struct pp_ct_flow f;
 	(void)type;
 	flow_of(ct, &f);
-	if ((f.family == AF_INET || f.family == AF_INET6) && w->pick(&f, w->arg)) {
+	if (f.family == w->family && w->pick(&f, w->arg)) {
 		if (w->n == w->cap)
 			w->v = pp_xrealloc(w->v, (w->cap = w->cap ? 2 * w->cap : 64) * sizeof *w->v);
 		w->v[w->n++] = nfct_clone(ct);
@@ -76,7 +77,7 @@ pp_ct_remove(uint8_t family, bool (*pick)(const struct pp_ct_flow *f, void *arg)
              struct pp_ct_result *res)
 {
 	memset(res, 0, sizeof *res);
-	struct walk w = { .pick = pick, .arg = arg };
+	struct walk w = { .pick = pick, .arg = arg, .family = family };
 	/* No flows (or no conntrack at all): nothing to list, the common and cheap case. */
 	res->listed = true;
 	if (pp_sysctl_read("net.netfilter.nf_conntrack_count") <= 0)
