@@ -25,13 +25,7 @@ internal_port = 80
 EOT
 }
 # A PATH like the host's without conntrack: the router as a box that never installed the tool.
-mkdir "$pp_tmp/bin"
-for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
-	for f in "$d"/*; do
-		b=${f##*/}
-		[ "$b" = conntrack ] || [ -e "$pp_tmp/bin/$b" ] || ln -s "$f" "$pp_tmp/bin/$b"
-	done
-done
+lab_path_without conntrack "$pp_tmp/bin"
 write_table "$LAB_SRV1_IP"
 check "apply" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S apply >$pp_tmp/a1 2>&1"
 
