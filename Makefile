@@ -15,6 +15,8 @@ LIBS      = -liniparser -lncursesw -lcurl -lpcap -lssl -lcrypto
 # the nftables backend (core/backend-nft.c, core/nft-ops.c; core/backend.c lists it)
 LIBS     += $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
 PP_CFLAGS += -DPP_HAVE_NFTABLES
+# the conntrack flush of changed ports over ctnetlink (core/conntrack.c)
+LIBS     += $(shell pkg-config --libs libnetfilter_conntrack 2>/dev/null || echo -lnetfilter_conntrack -lnfnetlink)
 LDFLAGS_PP = $(SAN)
 
 CORE_SRC  = $(filter-out core/main.c,$(wildcard core/*.c))
@@ -37,6 +39,9 @@ BENCH_BIN  = $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
 # Tests that simulate system-call failures wrap them at link time.
 WRAP_test-save = -Wl,--wrap=rename -Wl,--wrap=fsync -Wl,--wrap=write
+WRAP_test-conntrack = -Wl,--wrap=nfct_open -Wl,--wrap=nfct_query -Wl,--wrap=nfct_close \
+                      -Wl,--wrap=nfct_callback_register -Wl,--wrap=nfct_callback_unregister \
+                      -Wl,--wrap=pp_sysctl_read
 
 .PHONY: all build-all deps check check-unit check-shell asan fuzz bench demo install clean
 # ./portpilot points at the default build only: sanitizer and clang builds leave it alone.

@@ -253,6 +253,21 @@ host_checks(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend
 	pp_findings_free(&fs);
 }
 
+/* A flush that could not happen is said, never skipped in silence. */
+static void
+flows_warning(struct pp_cli *cli, const struct pp_plan *p)
+{
+	if (p->flows_unlisted)
+		fprintf(cli->err, "warning: cannot read the conntrack table over netlink (%s): flows already "
+		        "running on changed mappings keep their old target until they end; load "
+		        "nf_conntrack_netlink (modprobe nf_conntrack_netlink) and apply as root\n",
+		        strerror(p->flows_errno));
+	else if (p->flows_failed)
+		fprintf(cli->err, "warning: the kernel kept %zu conntrack entr%s of changed mappings (%s): those "
+		        "flows keep their old target until they end; apply again as root to retry\n",
+		        p->flows_failed, p->flows_failed == 1 ? "y" : "ies", strerror(p->flows_errno));
+}
+
 static void
 report(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_backend *b,
        const struct pp_plan *p, bool applied, time_t deadline)
@@ -265,8 +280,9 @@ report(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_backen
 			fputs(i ? "," : "", cli->out);
 			pp_json_str(cli->out, p->changed[i] + 3);
 		}
-		fprintf(cli->out, "],\"flows_removed\":%zu,\"flows_unlisted\":%s,\"confirm_deadline\":%lld,"
-		        "\"backend\":", p->flows_removed, p->flows_unlisted ? "true" : "false", (long long)deadline);
+		fprintf(cli->out, "],\"flows_removed\":%zu,\"flows_unlisted\":%s,\"flows_failed\":%zu,"
+		        "\"confirm_deadline\":%lld,\"backend\":", p->flows_removed, p->flows_unlisted ? "true" : "false",
+		        p->flows_failed, (long long)deadline);
 		pp_json_str(cli->out, b->ops->name);
 		fputs(",\"backend_why\":", cli->out);
 		pp_json_str(cli->out, b->why);
@@ -290,10 +306,7 @@ report(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_backen
 	if (p->flows_removed)
 		fprintf(cli->out, "conntrack: %zu running flow(s) of changed mappings removed: they reconnect "
 		        "to the new target\n", p->flows_removed);
-	if (p->flows_unlisted)
-		fprintf(cli->err, "warning: cannot list conntrack entries (no /proc/net/nf_conntrack and "
-		        "`conntrack -L` failed): flows already running on changed mappings keep their old "
-		        "target until they end; install conntrack (apt-get install conntrack)\n");
+	flows_warning(cli, p);
 	if (deadline)
 		fprintf(cli->out, "rollback in %d s unless confirmed: portpilot confirm (from any session)\n",
 		        o->confirm_seconds);

@@ -9,11 +9,12 @@
 #include <unistd.h>
 
 #include "portpilot/backend.h"
+#include "portpilot/conntrack.h"
 #include "portpilot/util.h"
 
-/* The router's own IPv4 addresses. */
+/* The router's own IPv4 addresses, network order. */
 static size_t
-local_addrs(char (*out)[INET_ADDRSTRLEN], size_t max)
+local_addrs(uint32_t *out, size_t max)
 {
 	struct ifaddrs *ifa = NULL;
 	size_t n = 0;
@@ -21,30 +22,9 @@ local_addrs(char (*out)[INET_ADDRSTRLEN], size_t max)
 		return 0;
 	for (struct ifaddrs *a = ifa; a && n < max; a = a->ifa_next)
 		if (a->ifa_addr && a->ifa_addr->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)a->ifa_addr)->sin_addr, out[n++],
-			          INET_ADDRSTRLEN);
+			out[n++] = ((struct sockaddr_in *)a->ifa_addr)->sin_addr.s_addr;
 	freeifaddrs(ifa);
 	return n;
-}
-
-/* The value of the k-th (0-based) "key=" field of a conntrack -L line. */
-static bool
-field(const char *line, const char *key, int k, char *out, size_t sz)
-{
-	size_t kl = strlen(key);
-	for (const char *p = line; (p = strstr(p, key)) != NULL; p += kl) {
-		if (p != line && p[-1] != ' ')
-			continue;
-		if (k-- > 0)
-			continue;
-		size_t n = strcspn(p + kl, " \n");
-		if (n >= sz)
-			return false;
-		memcpy(out, p + kl, n);
-		out[n] = '\0';
-		return true;
-	}
-	return false;
 }
 
 int
@@ -71,69 +51,53 @@ wanted(const struct pp_flush *f, size_t n, enum pp_proto pr, unsigned port)
 	return lo > 0 && f[lo - 1].proto == pr && port <= f[lo - 1].hi;
 }
 
-/* One conntrack -L line: delete it when it is a flow of a changed mapping. */
-static size_t
-flush_line(const char *line, const struct pp_flush *f, size_t n, char (*local)[INET_ADDRSTRLEN],
-           size_t nlocal)
+struct changed {
+	struct pp_flush *f;             /* sorted by (proto, lo) */
+	size_t n;
+	uint32_t local[16];
+	size_t nlocal;
+};
+
+/* A flow of a changed mapping: to one of its ports, and DNATed or addressed to the router. */
+static bool
+changed_flow(const struct pp_ct_flow *fl, void *arg)
 {
-	char proto[8], src[48], dst[48], sp[8], dp[8], rsrc[48];
-	if (sscanf(line, "%7s", proto) != 1)
-		return 0;
-	enum pp_proto pr = strcmp(proto, "tcp") == 0 ? PP_TCP : strcmp(proto, "udp") == 0 ? PP_UDP : 0;
-	if (!pr || !field(line, "src=", 0, src, sizeof src) || !field(line, "dst=", 0, dst, sizeof dst) ||
-	    !field(line, "sport=", 0, sp, sizeof sp) || !field(line, "dport=", 0, dp, sizeof dp) ||
-	    !field(line, "src=", 1, rsrc, sizeof rsrc) || !wanted(f, n, pr, (unsigned)atoi(dp)))
-		return 0;
-	bool dnat = strcmp(rsrc, dst) != 0, to_router = false;
-	for (size_t i = 0; i < nlocal; i++)
-		to_router |= strcmp(local[i], dst) == 0;
-	if (!dnat && !to_router)
-		return 0;
-	char *argv[] = { "conntrack", "-D", "-p", proto, "-s", src, "-d", dst, "--sport", sp, "--dport",
-	                 dp, NULL };
-	return pp_run(argv, NULL, NULL, NULL) == 0;
+	const struct changed *c = arg;
+	enum pp_proto pr = fl->proto == IPPROTO_TCP ? PP_TCP : fl->proto == IPPROTO_UDP ? PP_UDP : 0;
+	if (!pr || !wanted(c->f, c->n, pr, fl->dport))
+		return false;
+	bool to_router = false;
+	for (size_t i = 0; i < c->nlocal; i++)
+		to_router |= memcmp(&c->local[i], fl->odst, 4) == 0;
+	return to_router || memcmp(fl->rsrc, fl->odst, 4) != 0;
+}
+
+void
+pp_ct_account(struct pp_plan *p, const struct pp_ct_result *r)
+{
+	p->flows_removed += r->removed;
+	p->flows_failed += r->failed;
+	if ((!r->listed || r->failed) && !p->flows_errno)
+		p->flows_errno = r->err;
+	p->flows_unlisted |= !r->listed;
 }
 
 void
 pp_conntrack_flush(struct pp_plan *p)
 {
-	/*
-	 * No flows, nothing to do (the common case of a quiet moment, and the
-	 * cheap one: no process to start). Otherwise list them from /proc when
-	 * the kernel offers it, else with conntrack -L.
-	 */
-	p->flows_removed = 0;
+	p->flows_removed = p->flows_failed = 0;
 	p->flows_unlisted = false;
-	if (p->nflush == 0 || pp_sysctl_read("net.netfilter.nf_conntrack_count") <= 0)
+	p->flows_errno = 0;
+	if (p->nflush == 0)
 		return;
-	size_t n = p->nflush;
-	struct pp_flush *f = pp_xcalloc(n + 1, sizeof *f);
-	memcpy(f, p->flush, n * sizeof *f);
-	qsort(f, n, sizeof *f, pp_flush_cmp);
-	char local[16][INET_ADDRSTRLEN];
-	size_t nlocal = local_addrs(local, 16);
-	char *out = pp_read_file("/proc/self/net/nf_conntrack", NULL);
-	bool proc = out != NULL;
-	char *argv[] = { "conntrack", "-L", NULL };
-	if (!proc && pp_run(argv, NULL, &out, NULL) != 0) {
-		p->flows_unlisted = true;
-		free(out);
-		free(f);
-		return;
-	}
-	for (char *l = out; l && *l;) {
-		char *e = strchr(l, '\n');
-		if (e)
-			*e = '\0';
-		/* /proc lines start with the family: "ipv4     2 tcp      6 ..." */
-		if (!proc)
-			p->flows_removed += flush_line(l, f, n, local, nlocal);
-		else if (strncmp(l, "ipv4 ", 5) == 0 && strstr(l, " 2 "))
-			p->flows_removed += flush_line(strstr(l, " 2 ") + 3, f, n, local, nlocal);
-		l = e ? e + 1 : NULL;
-	}
-	free(out);
-	free(f);
+	struct changed c = { .f = pp_xcalloc(p->nflush + 1, sizeof *c.f), .n = p->nflush };
+	memcpy(c.f, p->flush, c.n * sizeof *c.f);
+	qsort(c.f, c.n, sizeof *c.f, pp_flush_cmp);
+	c.nlocal = local_addrs(c.local, 16);
+	struct pp_ct_result r;
+	pp_ct_remove(AF_INET, changed_flow, &c, &r);
+	pp_ct_account(p, &r);
+	free(c.f);
 }
 
 static char *

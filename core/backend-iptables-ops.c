@@ -480,11 +480,8 @@ flush(struct pp_backend *b, struct pp_plan *p)
 	(void)b;
 	pp_conntrack_flush(p);
 	const char *k = p->restore ? strstr(p->restore, PP_IP6_KEEP) : NULL;
-	if (k) {
-		bool unlisted = false;
-		p->flows_removed += pp_ip6_flush(k + strlen(PP_IP6_KEEP), &unlisted);
-		p->flows_unlisted |= unlisted;
-	}
+	if (k)
+		pp_ip6_flush(k + strlen(PP_IP6_KEEP), p);
 }
 
 static int

@@ -1,8 +1,11 @@
 /* The IPv6 side of a mapping in the iptables backend: pinholes in ip6tables' filter table. */
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "portpilot/backend-iptables.h"
+#include "portpilot/backend.h"
+#include "portpilot/conntrack.h"
 #include "portpilot/ipv6.h"
 #include "portpilot/util.h"
 
@@ -325,83 +328,43 @@ pin_parse(const char *r, struct pin *p)
 	return k >= 1;
 }
 
-/* "key=value" of a conntrack line, the first (n = 0) or second occurrence. */
+struct pins {
+	struct pin *v;
+	size_t n;
+};
+
+/* A flow a pinhole admitted (portpilot's mark) that no pinhole of keep admits any more. */
 static bool
-ct_field(const char *line, const char *key, int n, char *out, size_t sz)
+closed_flow(const struct pp_ct_flow *f, void *arg)
 {
-	size_t kl = strlen(key);
-	for (const char *s = line; (s = strstr(s, key)) != NULL; s += kl) {
-		if (s != line && s[-1] != ' ')
-			continue;
-		if (n-- > 0)
-			continue;
-		size_t len = strcspn(s + kl, " \n");
-		if (len >= sz)
+	const struct pins *p = arg;
+	if ((f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP) || !(f->mark & 0x10000000ul))
+		return false;
+	enum pp_proto pr = f->proto == IPPROTO_TCP ? PP_TCP : PP_UDP;
+	for (size_t i = 0; i < p->n; i++) {
+		const struct pin *v = &p->v[i];
+		if (v->proto == pr && memcmp(v->dst, f->odst, 16) == 0 && f->dport >= v->lo && f->dport <= v->hi &&
+		    (!v->has_src || pp_cidr6_has(&v->src, f->osrc)))
 			return false;
-		memcpy(out, s + kl, len);
-		out[len] = '\0';
-		return true;
 	}
-	return false;
+	return true;
 }
 
-size_t
-pp_ip6_flush(const char *keep, bool *unlisted)
+void
+pp_ip6_flush(const char *keep, struct pp_plan *plan)
 {
-	size_t n = 0, cap = 8, removed = 0;
-	struct pin *v = pp_xmalloc(cap * sizeof *v);
+	size_t cap = 8;
+	struct pins p = { .v = pp_xmalloc(cap * sizeof *p.v) };
 	for (const char *l = keep; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 		char *line = pp_xstrndup(l, strcspn(l, "\n"));
-		if (n == cap)
-			v = pp_xrealloc(v, (cap *= 2) * sizeof *v);
-		if (strncmp(line, "-A PP-PIN ", 10) == 0 && pin_parse(line + 9, &v[n]))
-			n++;
+		if (p.n == cap)
+			p.v = pp_xrealloc(p.v, (cap *= 2) * sizeof *p.v);
+		if (strncmp(line, "-A PP-PIN ", 10) == 0 && pin_parse(line + 9, &p.v[p.n]))
+			p.n++;
 		free(line);
 	}
-	char *out = pp_read_file("/proc/self/net/nf_conntrack", NULL);
-	bool proc = out != NULL;
-	char *list[] = { "conntrack", "-L", "-f", "ipv6", NULL };
-	if (!proc && pp_run(list, NULL, &out, NULL) != 0) {
-		*unlisted = true;
-		free(out);
-		free(v);
-		return 0;
-	}
-	for (char *l = out; l && *l;) {
-		char *e = strchr(l, '\n');
-		if (e)
-			*e = '\0';
-		char proto[8], src[64], dst[64], sp[8], dp[8], mark[16];
-		const char *body = l;
-		if (proc) {
-			/* "ipv6     10 tcp      6 ...": the family first */
-			if (strncmp(l, "ipv6 ", 5) != 0 || !(body = strstr(l, " 10 ")))
-				goto next;
-			body += 4;
-		}
-		if (sscanf(body, "%7s", proto) != 1 || (strcmp(proto, "tcp") && strcmp(proto, "udp")) ||
-		    !ct_field(body, "src=", 0, src, sizeof src) || !ct_field(body, "dst=", 0, dst, sizeof dst) ||
-		    !ct_field(body, "sport=", 0, sp, sizeof sp) || !ct_field(body, "dport=", 0, dp, sizeof dp) ||
-		    !ct_field(body, "mark=", 0, mark, sizeof mark) || !(strtoul(mark, NULL, 0) & 0x10000000ul))
-			goto next;
-		uint8_t s6[16], d6[16];
-		if (pp_parse_ipv6(src, s6) < 0 || pp_parse_ipv6(dst, d6) < 0)
-			goto next;
-		enum pp_proto pr = proto[0] == 't' ? PP_TCP : PP_UDP;
-		unsigned port = (unsigned)atoi(dp);
-		bool kept = false;
-		for (size_t i = 0; i < n && !kept; i++)
-			kept = v[i].proto == pr && memcmp(v[i].dst, d6, 16) == 0 && port >= v[i].lo && port <= v[i].hi &&
-			       (!v[i].has_src || pp_cidr6_has(&v[i].src, s6));
-		if (!kept) {
-			char *del[] = { "conntrack", "-D", "-f", "ipv6", "-p", proto, "-s", src, "-d", dst, "--sport", sp,
-			                "--dport", dp, NULL };
-			removed += pp_run(del, NULL, NULL, NULL) == 0;
-		}
-next:
-		l = e ? e + 1 : NULL;
-	}
-	free(out);
-	free(v);
-	return removed;
+	struct pp_ct_result r;
+	pp_ct_remove(AF_INET6, closed_flow, &p, &r);
+	pp_ct_account(plan, &r);
+	free(p.v);
 }

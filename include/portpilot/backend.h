@@ -141,6 +141,8 @@ struct pp_plan {
 	                                   differ, in the backend's words ("nat: missing -A ...");
 	                                   status's ruleset drift is exactly these (malloc'd strings) */
 	size_t nlayout;
+	size_t flows_failed;            /* conntrack entries of those ports the kernel would not remove */
+	int flows_errno;                /* why the table could not be read or an entry not removed */
 };
 void pp_plan_free(struct pp_plan *p);
 
@@ -365,8 +367,12 @@ void pp_live_free(struct pp_live *live);
 bool pp_iptables_legacy_in_use(char *why, size_t n);
 /* Remove the conntrack entries of flows to p's flush ports that were DNATed (or addressed to the
    router: no mapping yet), so they restart through the new rules; fills p->flows_removed, and
-   p->flows_unlisted when they could not be listed. Backend-neutral (reads conntrack). */
+   p->flows_unlisted when they could not be listed, p->flows_failed for those the kernel kept
+   (p->flows_errno: why). Backend-neutral (ctnetlink, no conntrack tool). */
 void pp_conntrack_flush(struct pp_plan *p);
+/* Add one pp_ct_remove's outcome (core/conntrack.h) to p's flows_* counts. */
+struct pp_ct_result;
+void pp_ct_account(struct pp_plan *p, const struct pp_ct_result *r);
 
 /* Host facts shared by the backends (core/backend-host.c). */
 int pp_sysctl_read(const char *name);     /* "net.ipv4.ip_forward" -> value, -1 if unreadable */

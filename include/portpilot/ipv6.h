@@ -94,8 +94,9 @@ struct pp_layout_status;
 #define PP_IP6_KEEP "# portpilot: ip6 keep\n"
 void pp_ip6_render(const struct pp_want *w, struct pp_ruleset *out);
 /* Remove the conntrack entries of IPv6 flows a pinhole admitted (the mark) that none of keep's
-   rules ("-A PP-PIN ..." lines) admits any more; returns how many were removed. */
-size_t pp_ip6_flush(const char *keep, bool *unlisted);
+   rules ("-A PP-PIN ..." lines) admits any more; adds to p's flows_* counts (pp_ct_account). */
+struct pp_plan;
+void pp_ip6_flush(const char *keep, struct pp_plan *p);
 /* An empty ruleset (the hooks' names set, as render leaves them). */
 void pp_ip6_empty(struct pp_ruleset *rs);
 /* The ip6tables binaries of v4's variant. */

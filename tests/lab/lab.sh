@@ -275,6 +275,18 @@ internal_port = 80
 EOF
 }
 
+# lab_path_without TOOL DIR: fill DIR with links to every command on the usual PATH but TOOL;
+# PATH=DIR is then a box that never installed TOOL.
+lab_path_without() {
+	mkdir -p "$2"
+	for _d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+		for _f in "$_d"/*; do
+			_b=${_f##*/}
+			[ "$_b" = "$1" ] || [ -e "$2/$_b" ] || ln -s "$_f" "$2/$_b"
+		done
+	done
+}
+
 # lab_nft: the suite runs on the nftables backend (PP_BACKEND=nftables, exported above as
 # PORTPILOT_BACKEND); tests/lab/test-nft-suites.sh runs the key suites that way.
 lab_nft() { [ "$PORTPILOT_BACKEND" = nftables ]; }

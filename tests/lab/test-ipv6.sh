@@ -139,6 +139,17 @@ rules6 >"$pp_tmp/v6-after"
 check "ip6tables holds exactly what it held before the apply" cmp -s "$pp_tmp/v6-before" "$pp_tmp/v6-after"
 check "srv1's pinhole survived the rollback" body6 "$LAB_INET" "$SRV1_6" srv-101-v6
 
+# Closing a pinhole on a box without the conntrack tool still cuts its running flow (ctnetlink;
+# 72510dd ran `conntrack -D` per flow and skipped the flush in silence without the tool).
+lab_path_without conntrack "$pp_tmp/bin"
+check "srv2-6 applied again" ppq apply
+check "a UDP flow to srv2 from inet port 40002 runs" flow_is "$LAB_INET" 40002 "$SRV2_6" srv-102-v6
+sed -i '/^\[srv2-6\]/,$d' "$T"
+check "srv2-6 removed with no conntrack tool on PATH" \
+	sh -c "env PATH=$pp_tmp/bin ip netns exec $R $PORTPILOT -f $T --state-dir $S apply >$pp_tmp/nct 2>&1"
+check "  apply says it removed the flow" grep -q '^conntrack: 1 running flow(s) of changed mappings removed' "$pp_tmp/nct"
+check "  the running UDP flow to srv2 is cut" flow_none "$LAB_INET" 40002 "$SRV2_6"
+
 # The delegated prefix changes (2001:db8:1::/64 -> 2001:db8:2::/64): watch6 moves web-6's
 # pinhole (a host id) to srv1's new address, with no command typed. srv2-6 leaves the table first.
 sed -i '/^\[srv2-6\]/,$d' "$T"
