@@ -61,19 +61,32 @@ pp_command_find(const char *name)
 	return NULL;
 }
 
+/* The options before the command (core/main.c reads them). */
+const struct pp_opt pp_global_opts[] = {
+	{ NULL, 'f', "FILE", "the mapping table (default " PP_DEFAULT_TABLE ")" },
+	{ NULL, 'c', "FILE", "portpilot.conf (default " PP_DEFAULT_CONF ")" },
+	{ "state-dir", 0, "DIR", "state: snapshots, DDNS results (default " PP_DEFAULT_STATE ")" },
+	{ "json", 0, NULL, "machine-readable output" },
+	{ "help", 'h', NULL, "this help; COMMAND --help for a command's" },
+	{ "version", 0, NULL, "print the version" },
+	{ 0 },
+};
+
 void
 pp_usage(FILE *f)
 {
 	fputs("usage: portpilot [-f TABLE] [-c CONF] [--state-dir DIR] [--json] [COMMAND [ARGS]]\n"
 	      "With no command, opens the full-screen editor on the table.\n\n"
-	      "options:\n"
-	      "  -f FILE           the mapping table (default " PP_DEFAULT_TABLE ")\n"
-	      "  -c FILE           portpilot.conf (default " PP_DEFAULT_CONF ")\n"
-	      "  --state-dir DIR   state: snapshots, DDNS results (default " PP_DEFAULT_STATE ")\n"
-	      "  --json            machine-readable output\n"
-	      "  -h, --help        this help; COMMAND --help for a command's\n"
-	      "  --version         print the version\n\n"
-	      "commands:\n", f);
+	      "options:\n", f);
+	for (const struct pp_opt *o = pp_global_opts; o->name || o->letter; o++) {
+		char form[48];
+		int n = snprintf(form, sizeof form, "%s%c%s%s%s%s%s", o->letter ? "-" : "", o->letter ? o->letter : ' ',
+		                 o->letter && o->name ? ", " : "", o->name ? "--" : "", o->name ? o->name : "",
+		                 o->arg ? " " : "", o->arg ? o->arg : "");
+		const char *p = o->letter ? form : form + 1;
+		fprintf(f, "  %s%*s%s\n", p, n - (p - form) < 17 ? 18 - (int)(n - (p - form)) : 1, "", o->help);
+	}
+	fputs("\ncommands:\n", f);
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (commands[i].summary)
 			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);

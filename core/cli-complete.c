@@ -73,6 +73,21 @@ from_table(struct pp_cli *cli, int argc, char **argv)
 		args_of(cli, &(struct pp_cmd_spec){ .complete = "commands" });
 		return true;
 	}
+	if (strcmp(what, "options") == 0 && argc == 2) {
+		for (const struct pp_opt *o = pp_global_opts; o->name || o->letter; o++) {
+			if (o->letter)
+				fprintf(cli->out, "-%c\n", o->letter);
+			if (o->name)
+				fprintf(cli->out, "--%s\n", o->name);
+		}
+		return true;
+	}
+	if (strcmp(what, "value") == 0 && argc == 3) { /* a global option's */
+		for (const struct pp_opt *o = pp_global_opts; o->name || o->letter; o++)
+			if (o->arg && ((o->name && strcmp(argv[2], o->name) == 0) || (!o->name && argv[2][0] == o->letter)))
+				fprintf(cli->out, "%s\n", o->arg);
+		return true;
+	}
 	if (c == NULL || c->spec == NULL)
 		return strcmp(what, "options") == 0 || strcmp(what, "args") == 0 || strcmp(what, "value") == 0;
 	const struct pp_cmd_spec *s = c->spec;

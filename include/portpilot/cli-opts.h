@@ -65,6 +65,7 @@ const struct pp_cmd *pp_command_find(const char *name);
 /* `portpilot help [COMMAND]`, and the global usage it prints. */
 int pp_cmd_help(struct pp_cli *cli, int argc, char **argv);
 void pp_usage(FILE *f);
+extern const struct pp_opt pp_global_opts[];
 
 /* Each command's spec, defined beside its command. */
 extern const struct pp_cmd_spec
