@@ -73,7 +73,7 @@ static int
 find(const struct pp_cmd_spec *spec, const char *w, const char **value)
 {
 	*value = NULL;
-	for (int k = 0; spec->opts && (spec->opts[k].name || spec->opts[k].letter); k++) {
+	for (int k = 0; k < PP_OPTS_MAX && spec->opts && (spec->opts[k].name || spec->opts[k].letter); k++) {
 		const struct pp_opt *o = &spec->opts[k];
 		if (w[1] != '-') {
 			if (o->letter && w[1] == o->letter && w[2] == '\0')
