@@ -275,3 +275,25 @@ pp_spec_help(FILE *f, const char *cmd, const struct pp_cmd_spec *spec)
 	if (spec->more)
 		spec->more(f);
 }
+
+int
+pp_cmd_call(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
+{
+	const struct pp_args *outer = cli->args;
+	struct pp_args a;
+	int rc;
+
+	if (cmd->spec == NULL)
+		return cmd->fn(cli, argc, argv);
+	rc = pp_args_parse(cli, cmd->name, cmd->spec, argc, argv, &a);
+	if (rc < 0) {
+		pp_spec_help(cli->out, cmd->name, cmd->spec);
+		return PP_EXIT_OK;
+	}
+	if (rc)
+		return rc;
+	cli->args = &a;
+	rc = cmd->fn(cli, a.npos, a.pos);
+	cli->args = outer;
+	return rc;
+}

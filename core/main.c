@@ -203,28 +203,6 @@ json_outcome(FILE *f, const char *cmd, const char *file, int rc, const struct ca
 	free(msg);
 }
 
-/* Parse the command's options by its spec, then run it on its positional arguments. */
-static int
-call(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
-{
-	struct pp_args a;
-	int rc;
-
-	if (cmd->spec == NULL)
-		return call(cli, cmd, argc, argv);
-	rc = pp_args_parse(cli, cmd->name, cmd->spec, argc, argv, &a);
-	if (rc < 0) {
-		pp_spec_help(cli->out, cmd->name, cmd->spec);
-		return PP_EXIT_OK;
-	}
-	if (rc)
-		return rc;
-	cli->args = &a;
-	rc = cmd->fn(cli, a.npos, a.pos);
-	cli->args = NULL;
-	return rc;
-}
-
 /* Run a command; with --json make sure its outcome is one JSON object on stdout. */
 static int
 run(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
@@ -239,7 +217,7 @@ run(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
 	int rc;
 
 	if (!cli->json)
-		return call(cli, cmd, argc, argv);
+		return pp_cmd_call(cli, cmd, argc, argv);
 	cli->out = fopencookie(&out, "w", io);
 	cli->err = fopencookie(&err, "w", io);
 	if (cli->out == NULL || cli->err == NULL) {
@@ -249,11 +227,11 @@ run(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
 			fclose(cli->err);
 		cli->out = stdout;
 		cli->err = stderr;
-		return call(cli, cmd, argc, argv);
+		return pp_cmd_call(cli, cmd, argc, argv);
 	}
 	setvbuf(cli->out, NULL, live ? _IOLBF : _IOFBF, 0);
 	setvbuf(cli->err, NULL, _IOLBF, 0);
-	rc = call(cli, cmd, argc, argv);
+	rc = pp_cmd_call(cli, cmd, argc, argv);
 	fclose(cli->out);
 	fclose(cli->err);
 	cli->out = stdout;

@@ -44,6 +44,11 @@ struct pp_args {
    the help (-h, --help). a->pos is argv's own storage reordered; nothing to free. */
 int pp_args_parse(struct pp_cli *cli, const char *cmd, const struct pp_cmd_spec *spec, int argc,
                   char **argv, struct pp_args *a);
+/* Run cmd on argv (argv[0] its name): parse by its spec, print the help for -h/--help, else
+   call its function with the positional arguments and the options in cli->args. The one
+   way to run a command (core/main.c, the TUI's export). argv is reordered in place. */
+int pp_cmd_call(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv);
+
 /* The value of option NAME (long name, or the letter as "x") of the parsed command line:
    NULL when not given (or not in the command's spec: commands sharing code ask for options
    of each other's), "" for a flag given. */
