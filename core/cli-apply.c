@@ -4,69 +4,70 @@
 #include <time.h>
 
 #include "apply-internal.h"
+#include "portpilot/cli-opts.h"
 #include "portpilot/util.h"
+
+static const struct pp_opt apply_opts[] = {
+	{ "dry-run", 0, NULL, "only show the changes" },
+	{ "confirm", 0, "SECONDS", "roll back after SECONDS unless `portpilot confirm` runs;\nthe timer survives the end of the session" },
+	{ "enable-forwarding", 0, NULL, "set net.ipv4.ip_forward=1 when it is 0" },
+	{ "restore", 0, NULL, "apply the persisted (confirmed) ruleset, for boot" },
+	{ "expire", 0, NULL, "drop mappings whose `expires` has passed from the persisted\nruleset, and nothing else (the expire timer)" },
+	{ "json", 0, NULL, NULL },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_apply = {
+	.globals = "[-f TABLE] [--state-dir DIR]", .opts = apply_opts,
+	.doc = "Validates the table, shows what changes in the kernel, tests the ruleset and applies it\n"
+	       "in one iptables-restore transaction over portpilot's own chains.\n",
+};
 
 int
 pp_cmd_apply(struct pp_cli *cli, int argc, char **argv)
 {
 	struct pp_apply_opts o = { 0 };
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, "usage: portpilot [-f TABLE] [--state-dir DIR] apply [--dry-run] [--confirm SECONDS]\n"
-		            "                 [--enable-forwarding] [--restore] [--expire] [--json]\n"
-		            "Validates the table, shows what changes in the kernel, tests the ruleset and applies it\n"
-		            "in one iptables-restore transaction over portpilot's own chains.\n"
-		            "  --dry-run            only show the changes\n"
-		            "  --confirm SECONDS    roll back after SECONDS unless `portpilot confirm` runs;\n"
-		            "                       the timer survives the end of the session\n"
-		            "  --enable-forwarding  set net.ipv4.ip_forward=1 when it is 0\n"
-		            "  --restore            apply the persisted (confirmed) ruleset, for boot\n"
-		            "  --expire             drop mappings whose `expires` has passed from the persisted\n"
-		            "                       ruleset, and nothing else (the expire timer)\n");
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--dry-run") == 0) {
-			o.dry_run = true;
-		} else if (strcmp(argv[i], "--enable-forwarding") == 0) {
-			o.enable_forwarding = true;
-		} else if (strcmp(argv[i], "--restore") == 0) {
-			o.restore_persisted = true;
-		} else if (strcmp(argv[i], "--expire") == 0) {
-			o.expire_only = true;
-		} else if (strcmp(argv[i], "--confirm") == 0 && i + 1 < argc) {
-			char *end;
-			long s = strtol(argv[++i], &end, 10);
-			if (*end || s < 1 || s > 86400)
-				return pp_cli_usage(cli, "apply", "--confirm takes seconds (1..86400), not '%s'", argv[i]);
-			o.confirm_seconds = (int)s;
-		} else {
-			return pp_cli_usage(cli, "apply", "unexpected argument '%s'", argv[i]);
-		}
+	const char *confirm = pp_opt(cli, "confirm");
+	(void)argc, (void)argv;
+	o.dry_run = pp_opt(cli, "dry-run") != NULL;
+	o.enable_forwarding = pp_opt(cli, "enable-forwarding") != NULL;
+	o.restore_persisted = pp_opt(cli, "restore") != NULL;
+	o.expire_only = pp_opt(cli, "expire") != NULL;
+	if (confirm) {
+		char *end;
+		long s = strtol(confirm, &end, 10);
+		if (*end || s < 1 || s > 86400)
+			return pp_cli_usage(cli, "apply", "--confirm takes seconds (1..86400), not '%s'", confirm);
+		o.confirm_seconds = (int)s;
 	}
 	return pp_apply(cli, &o);
 }
 
+static const struct pp_opt no_opts[] = { { "json", 0, NULL, NULL }, { 0 } };
+const struct pp_cmd_spec pp_spec_confirm = {
+	.globals = "[--state-dir DIR]", .opts = no_opts,
+	.doc = "Keeps the ruleset of the last apply --confirm, stops its rollback timer and\n"
+	       "persists it for boot.\n",
+};
+
 int
 pp_cmd_confirm(struct pp_cli *cli, int argc, char **argv)
 {
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, "usage: portpilot [--state-dir DIR] confirm\n"
-		            "Keeps the ruleset of the last apply --confirm, stops its rollback timer and\n"
-		            "persists it for boot.\n");
-	if (argc > 1)
-		return pp_cli_usage(cli, "confirm", "unexpected argument '%s'", argv[1]);
+	(void)argc, (void)argv;
 	return pp_confirm(cli);
 }
+
+/* --timer UNIT: the rollback timer's own call (hidden). */
+static const struct pp_opt rollback_opts[] = { { "timer", 0, "UNIT", NULL }, { "json", 0, NULL, NULL }, { 0 } };
+const struct pp_cmd_spec pp_spec_rollback = {
+	.globals = "[--state-dir DIR]", .opts = rollback_opts,
+	.doc = "Restores portpilot's rules exactly as they were before the last apply.\n",
+};
 
 int
 pp_cmd_rollback(struct pp_cli *cli, int argc, char **argv)
 {
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, "usage: portpilot [--state-dir DIR] rollback\n"
-		            "Restores portpilot's rules exactly as they were before the last apply.\n");
-	if (argc == 3 && strcmp(argv[1], "--timer") == 0)
-		return pp_rollback(cli, argv[2]);
-	if (argc > 1)
-		return pp_cli_usage(cli, "rollback", "unexpected argument '%s'", argv[1]);
-	return pp_rollback(cli, NULL);
+	(void)argc, (void)argv;
+	return pp_rollback(cli, pp_opt(cli, "timer"));
 }
 
 static void
@@ -211,24 +212,26 @@ status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 	}
 }
 
+static const struct pp_opt status_opts[] = { { "json", 0, NULL, "machine-readable output" }, { 0 } };
+const struct pp_cmd_spec pp_spec_status = {
+	.globals = "[-f TABLE] [--state-dir DIR]", .opts = status_opts,
+	.doc = "Per mapping: in_sync, missing, drifted (the live rules differ), inactive\n"
+	       "(disabled/expired), stale (inactive but still in the kernel); packets and bytes\n"
+	       "of its DNAT rules (first packets of connections); shadowed (another tool's rule\n"
+	       "takes its public port first) or blocked (another tool's rule in raw, mangle or\n"
+	       "filter drops its traffic before portpilot's accept), naming that rule. Above\n"
+	       "them: hooks and jumps of portpilot's layout that are\n"
+	       "missing or changed (ruleset drift), and mappings still in the kernel that the table\n"
+	       "no longer has (orphans). Exit 1 when a mapping is missing, drifted, stale,\n"
+	       "shadowed or blocked, the\n"
+	       "ruleset drifted, an orphan is found, or the rollback timer of an unconfirmed apply\n"
+	       "is gone or, past its deadline, still waits for apply.lock.\n",
+};
+
 int
 pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 {
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, "usage: portpilot [-f TABLE] [--state-dir DIR] status [--json]\n"
-		            "Per mapping: in_sync, missing, drifted (the live rules differ), inactive\n"
-		            "(disabled/expired), stale (inactive but still in the kernel); packets and bytes\n"
-		            "of its DNAT rules (first packets of connections); shadowed (another tool's rule\n"
-		            "takes its public port first) or blocked (another tool's rule in raw, mangle or\n"
-		            "filter drops its traffic before portpilot's accept), naming that rule. Above\n"
-		            "them: hooks and jumps of portpilot's layout that are\n"
-		            "missing or changed (ruleset drift), and mappings still in the kernel that the table\n"
-		            "no longer has (orphans). Exit 1 when a mapping is missing, drifted, stale,\n"
-		            "shadowed or blocked, the\n"
-		            "ruleset drifted, an orphan is found, or the rollback timer of an unconfirmed apply\n"
-		            "is gone or, past its deadline, still waits for apply.lock.\n");
-	if (argc > 1)
-		return pp_cli_usage(cli, "status", "unexpected argument '%s'", argv[1]);
+	(void)argc, (void)argv;
 	struct pp_error err;
 	struct pp_table *t;
 	struct pp_backend b;

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 
 #include "portpilot/cli.h"
+#include "portpilot/cli-opts.h"
 #include "portpilot/table.h"
 #include "portpilot/util.h"
 
@@ -30,15 +31,24 @@ struct cand {
 	unsigned index;
 };
 
-static const char help[] =
-	"usage: portpilot [-f TABLE] init [--wan IF] [--lan IF]\n"
-	"Writes a first mapping table (default " PP_DEFAULT_TABLE ") with a [site] section\n"
-	"and a commented example mapping, then says what to run next.\n"
-	"  --wan IF   the WAN interface (default: the interface of the default route)\n"
-	"  --lan IF   the LAN interface (default: the interface with a private IPv4 subnet\n"
-	"             that is not the WAN; the others found are listed in the file's comments)\n"
-	"An existing file is never overwritten (exit 2): edit it with portpilot set, or remove it.\n"
-	"Exit 0 written, 1 nothing could be detected (give --wan/--lan), 2 usage or the file exists.\n";
+static void
+init_more(FILE *f)
+{
+	fputs("An existing file is never overwritten (exit 2): edit it with portpilot set, or remove it.\n"
+	      "Exit 0 written, 1 nothing could be detected (give --wan/--lan), 2 usage or the file exists.\n", f);
+}
+
+static const struct pp_opt init_opts[] = {
+	{ "wan", 0, "IF", "the WAN interface (default: the interface of the default route)" },
+	{ "lan", 0, "IF", "the LAN interface (default: the interface with a private IPv4 subnet\n"
+	                  "that is not the WAN; the others found are listed in the file's comments)" },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_init = {
+	.globals = "[-f TABLE]", .opts = init_opts, .more = init_more,
+	.doc = "Writes a first mapping table (default " PP_DEFAULT_TABLE ") with a [site] section\n"
+	       "and a commented example mapping, then says what to run next.\n",
+};
 
 /* The interface of the IPv4 default route with the lowest metric, from /proc/net/route
    (no netlink dump or `ip` needed for one route). */
@@ -286,17 +296,13 @@ pp_cmd_init(struct pp_cli *cli, int argc, char **argv)
 	char *text;
 	int rc;
 
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, help);
-	for (int i = 1; i < argc; i++) {
-		if ((strcmp(argv[i], "--wan") == 0 || strcmp(argv[i], "--lan") == 0) && i + 1 < argc) {
-			const char **slot = argv[i][2] == 'w' ? &wan_opt : &lan_opt;
-			*slot = argv[++i];
-			if (**slot == '\0' || strlen(*slot) >= IF_NAMESIZE || strpbrk(*slot, " \t;#=/"))
-				return pp_cli_usage(cli, "init", "'%s' is not an interface name", *slot);
-			continue;
-		}
-		return pp_cli_usage(cli, "init", "unexpected '%s'", argv[i]);
+	(void)argc, (void)argv;
+	wan_opt = pp_opt(cli, "wan");
+	lan_opt = pp_opt(cli, "lan");
+	for (int i = 0; i < 2; i++) {
+		const char *v = i ? lan_opt : wan_opt;
+		if (v && (*v == '\0' || strlen(v) >= IF_NAMESIZE || strpbrk(v, " \t;#=/")))
+			return pp_cli_usage(cli, "init", "'%s' is not an interface name", v);
 	}
 	if (access(cli->table_path, F_OK) == 0)
 		return exists_error(cli, cli->table_path);

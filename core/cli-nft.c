@@ -3,17 +3,23 @@
 #include <string.h>
 #include <time.h>
 
+#include "portpilot/cli-opts.h"
 #include "portpilot/nft.h"
 #include "portpilot/util.h"
 
-static const char help[] =
-	"usage: portpilot nft render | apply [--dry-run] | show | counters | blockers\n"
+static const struct pp_opt nft_opts[] = { { "dry-run", 0, NULL, "apply: print the plan only" }, { 0 } };
+const struct pp_cmd_spec pp_spec_nft = {
+	.args = "render|apply|show|counters|blockers", .min = 1, .max = 1,
+	.words = "render apply show counters blockers", .complete = "words",
+	.missing = "which one: render, apply, show, counters, blockers", .opts = nft_opts,
+	.doc =
 	"  render    print the table inet portpilot transaction the mapping table renders to\n"
 	"  apply     put it into the kernel: element updates when the layout is unchanged, else the\n"
 	"            whole table in one transaction; prints what the plan changed\n"
 	"  show      portpilot's table as the kernel lists it (\"no table\" when absent)\n"
 	"  counters  new connections (packets, bytes) per mapping, from its ports' counters\n"
-	"  blockers  other tables' forward base chains that can drop what portpilot accepts\n";
+	"  blockers  other tables' forward base chains that can drop what portpilot accepts\n",
+};
 
 static int
 load(struct pp_cli *cli, struct pp_table **t, struct pp_nft_state *want)
@@ -95,13 +101,9 @@ blockers(struct pp_cli *cli)
 int
 pp_cmd_nft(struct pp_cli *cli, int argc, char **argv)
 {
-	if (argc < 2 || pp_cli_wants_help(argc, argv))
-		return argc < 2 ? pp_cli_usage(cli, "nft", "which one: render, apply, show, counters, blockers")
-		                : pp_cli_help(cli, help);
 	const char *sub = argv[1];
-	bool dry = argc > 2 && strcmp(argv[2], "--dry-run") == 0;
-	if (argc > 2 + dry)
-		return pp_cli_usage(cli, "nft", "unexpected argument '%s'", argv[2 + dry]);
+	bool dry = pp_opt(cli, "dry-run") != NULL;
+	(void)argc;
 	if (strcmp(sub, "blockers") == 0)
 		return blockers(cli);
 	struct pp_error err;

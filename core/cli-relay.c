@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "portpilot/cli.h"
+#include "portpilot/cli-opts.h"
 #include "portpilot/relay.h"
 #include "portpilot/util.h"
 
@@ -104,8 +105,16 @@ relay_status(struct pp_cli *cli, const struct pp_relay_site *r)
 	return alive && routed ? PP_EXIT_OK : PP_EXIT_FAIL;
 }
 
-static const char relay_help[] =
-	"usage: portpilot [-f TABLE] [--state-dir DIR] relay keygen|up [--dry-run]|down|status [--json]\n"
+static const struct pp_opt relay_opts[] = {
+	{ "dry-run", 0, NULL, "up: print the rules only" },
+	{ "json", 0, NULL, "status: machine-readable output" },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_relay = {
+	.globals = "[-f TABLE] [--state-dir DIR]", .args = "keygen|up|down|status", .min = 1, .max = 1,
+	.words = "keygen up down status", .complete = "words", .missing = "say what: keygen, up, down or status",
+	.opts = relay_opts,
+	.doc =
 	"The site's tunnel to its edge host ([site] relay = EDGE:PORT, relay_public_key,\n"
 	"relay_address, relay_mappings, relay_keepalive, relay_interface).\n"
 	"  keygen   make the site's key (DIR/relay.key, 0600) unless it exists; print the public key\n"
@@ -113,17 +122,16 @@ static const char relay_help[] =
 	"           replies and the PP-RELAY rules; `portpilot apply` takes the ports from the tunnel;\n"
 	"           --dry-run prints the rules only\n"
 	"  down     remove all of it\n"
-	"  status   the edge: connected, last handshake, bytes; exit 1 when not connected\n";
+	"  status   the edge: connected, last handshake, bytes; exit 1 when not connected\n",
+};
 
 int
 pp_cmd_relay(struct pp_cli *cli, int argc, char **argv)
 {
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, relay_help);
-	bool dry = argc == 3 && strcmp(argv[1], "up") == 0 && strcmp(argv[2], "--dry-run") == 0;
-	if (argc != 2 && !dry)
-		return pp_cli_usage(cli, "relay", argc < 2 ? "say what: keygen, up, down or status"
-		                                          : "unexpected argument '%s'", argc > 2 ? argv[2] : "");
+	bool dry = pp_opt(cli, "dry-run") != NULL;
+	(void)argc;
+	if (dry && strcmp(argv[1], "up") != 0)
+		return pp_cli_usage(cli, "relay", "--dry-run is for relay up");
 	const char *what = argv[1];
 	if (strcmp(what, "keygen") == 0)
 		return keygen(cli, "relay keygen", "relay.key");
@@ -193,8 +201,17 @@ edge_status(struct pp_cli *cli, const struct pp_edge_conf *c)
 	return up && walls ? PP_EXIT_OK : PP_EXIT_FAIL;
 }
 
-static const char edge_help[] =
-	"usage: portpilot [--state-dir DIR] edge keygen|up [--dry-run]|down|status [--config FILE] [--json]\n"
+static const struct pp_opt edge_opts[] = {
+	{ "config", 0, "FILE", "the edge's configuration (default " PP_EDGE_CONF ")" },
+	{ "dry-run", 0, NULL, "up: print the rules only" },
+	{ "json", 0, NULL, "status: machine-readable output" },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_edge = {
+	.globals = "[--state-dir DIR]", .args = "keygen|up|down|status", .min = 1, .max = 1,
+	.words = "keygen up down status", .complete = "words", .missing = "say what: keygen, up, down or status",
+	.opts = edge_opts,
+	.doc =
 	"The edge host: the public face of sites without a public address (default config\n"
 	PP_EDGE_CONF ": [edge] interface, listen_port, address, public_interface,\n"
 	"forward_other; [site NAME] public_key, address, ports = tcp/8080, udp/5005).\n"
@@ -202,27 +219,15 @@ static const char edge_help[] =
 	"  up       WireGuard with the configured sites as peers and the PPEDGE rules: only their\n"
 	"           ports, to their tunnel, the client's address kept; --dry-run prints the rules only\n"
 	"  down     remove all of it\n"
-	"  status   per site: connected, last handshake, where from, bytes\n";
+	"  status   per site: connected, last handshake, where from, bytes\n",
+};
 
 int
 pp_cmd_edge(struct pp_cli *cli, int argc, char **argv)
 {
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, edge_help);
-	const char *conf = PP_EDGE_CONF, *what = NULL;
-	bool dry = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			conf = argv[++i];
-		else if (strcmp(argv[i], "--dry-run") == 0)
-			dry = true;
-		else if (!what)
-			what = argv[i];
-		else
-			return pp_cli_usage(cli, "edge", "unexpected argument '%s'", argv[i]);
-	}
-	if (!what)
-		return pp_cli_usage(cli, "edge", "say what: keygen, up, down or status");
+	const char *conf = pp_opt(cli, "config") ? pp_opt(cli, "config") : PP_EDGE_CONF, *what = argv[1];
+	bool dry = pp_opt(cli, "dry-run") != NULL;
+	(void)argc;
 	if (strcmp(what, "keygen") == 0)
 		return keygen(cli, "edge keygen", "edge.key");
 	if (strcmp(what, "up") && strcmp(what, "down") && strcmp(what, "status"))

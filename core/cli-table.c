@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "portpilot/cli.h"
+#include "portpilot/cli-opts.h"
 #include "portpilot/export.h"
 #include "portpilot/ipv6.h"
 #include "portpilot/table.h"
@@ -31,6 +32,13 @@ load(struct pp_cli *cli, const char *cmd, bool missing_ok, struct pp_table **t)
 	return 0;
 }
 
+static const struct pp_opt json_opts[] = { { "json", 0, NULL, "machine-readable output" }, { 0 } };
+const struct pp_cmd_spec pp_spec_check = {
+	.globals = "[-f TABLE]", .opts = json_opts,
+	.doc = "Validates the mapping table and prints every finding with file:line and the fix.\n"
+	       "Exit 0 when clean, 1 when there are findings, 2 when the table cannot be read.\n",
+};
+
 int
 pp_cmd_check(struct pp_cli *cli, int argc, char **argv)
 {
@@ -38,12 +46,7 @@ pp_cmd_check(struct pp_cli *cli, int argc, char **argv)
 	struct pp_table *t;
 	size_t e, w;
 
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, "usage: portpilot [-f TABLE] check [--json]\n"
-		            "Validates the mapping table and prints every finding with file:line and the fix.\n"
-		            "Exit 0 when clean, 1 when there are findings, 2 when the table cannot be read.\n");
-	if (argc > 1)
-		return pp_cli_usage(cli, "check", "unexpected argument '%s'", argv[1]);
+	(void)argc, (void)argv;
 	if (load(cli, "check", false, &t) < 0)
 		return PP_EXIT_USAGE;
 	pp_table_check(t, time(NULL), &fs);
@@ -127,17 +130,18 @@ list_json(FILE *f, const struct pp_table *t, time_t now)
 	fputs("]}\n", f);
 }
 
+const struct pp_cmd_spec pp_spec_list = {
+	.globals = "[-f TABLE]", .opts = json_opts,
+	.doc = "Lists the mappings: state, protocol, public port(s), internal address, allowed sources, owner.\n",
+};
+
 int
 pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 {
 	struct pp_table *t;
 	time_t now = time(NULL);
 
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, "usage: portpilot [-f TABLE] list [--json]\n"
-		            "Lists the mappings: state, protocol, public port(s), internal address, allowed sources, owner.\n");
-	if (argc > 1)
-		return pp_cli_usage(cli, "list", "unexpected argument '%s'", argv[1]);
+	(void)argc, (void)argv;
 	if (load(cli, "list", false, &t) < 0)
 		return PP_EXIT_USAGE;
 	if (cli->json) {
@@ -267,29 +271,27 @@ export_row(FILE *f, const char *format, char *const *v, bool first)
 	}
 }
 
+static const struct pp_opt export_opts[] = {
+	{ "format", 0, "md|csv|json", "the record's format (default md)" },
+	{ NULL, 'o', "FILE", "write it to FILE (never through a link)" },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_export = {
+	.globals = "[-f TABLE]", .opts = export_opts,
+	.doc = "Prints the documentation record of every mapping: service, public IP and port,\n"
+	       "internal IP and port, protocol, allowed sources, purpose, owner, state, and the\n"
+	       "mapping's name in the table.\n",
+};
+
 int
 pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 {
-	const char *format = "md", *outpath = NULL;
+	const char *format = pp_opt(cli, "format") ? pp_opt(cli, "format") : "md", *outpath = pp_opt(cli, "o");
 	struct pp_table *t;
 	FILE *f;
 	time_t now = time(NULL);
 
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, "usage: portpilot [-f TABLE] export [--format md|csv|json] [-o FILE]\n"
-		            "Prints the documentation record of every mapping: service, public IP and port,\n"
-		            "internal IP and port, protocol, allowed sources, purpose, owner, state, and the\n"
-		            "mapping's name in the table.\n");
-	for (int i = 1; i < argc; i++) {
-		if ((strcmp(argv[i], "--format") == 0 || strcmp(argv[i], "-o") == 0) && i + 1 < argc) {
-			if (argv[i][1] == 'o')
-				outpath = argv[++i];
-			else
-				format = argv[++i];
-		} else {
-			return pp_cli_usage(cli, "export", "unexpected argument '%s'", argv[i]);
-		}
-	}
+	(void)argc, (void)argv;
 	if (cli->json)
 		format = "json";
 	if (strcmp(format, "md") && strcmp(format, "csv") && strcmp(format, "json"))
@@ -568,37 +570,24 @@ errors_now(const struct pp_table *t)
 }
 
 static int
-edit_cmd(struct pp_cli *cli, int argc, char **argv, const char *usage_text, int min_args)
+edit_cmd(struct pp_cli *cli, int argc, char **argv, int min_args)
 {
-	const char *cmd = argv[0], *dur = NULL;
+	const char *cmd = argv[0], *dur = pp_opt(cli, "for");
 	struct pp_table *t;
 	struct pp_error err;
 	size_t before;
 	bool add = strcmp(cmd, "add") == 0, del = strcmp(cmd, "del") == 0;
 	bool enable = strcmp(cmd, "enable") == 0, disable = strcmp(cmd, "disable") == 0;
 	char **args, *own[2] = { NULL, NULL };
-	int n = 0, rc;
+	int n = argc, rc;
 
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, usage_text);
 	/* --for DURATION (add, set, enable): expires=+DURATION, as firewall-cmd --timeout. */
-	args = pp_xcalloc((size_t)argc + 3, sizeof *args);
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--for") == 0 || strncmp(argv[i], "--for=", 6) == 0) {
-			if (del || disable || (argv[i][5] == '\0' && i + 1 >= argc)) {
-				free(args);
-				return pp_cli_usage(cli, cmd, del || disable ? "--for is for add, set and enable"
-				                              : "--for needs a duration, e.g. --for 4h");
-			}
-			dur = argv[i][5] ? argv[i] + 6 : argv[++i];
-			continue;
-		}
-		args[n++] = argv[i];
-	}
-	if (n < 2 || n + (dur != NULL) < min_args) { /* --for counts as the KEY=VALUE of set */
-		free(args);
+	if (dur && (del || disable))
+		return pp_cli_usage(cli, cmd, "--for is for add, set and enable");
+	if (n + (dur != NULL) < min_args) /* --for counts as the KEY=VALUE of set */
 		return pp_cli_usage(cli, cmd, "missing arguments");
-	}
+	args = pp_xcalloc((size_t)argc + 3, sizeof *args);
+	memcpy(args, argv, (size_t)argc * sizeof *args);
 	if (dur)
 		args[n++] = own[0] = pp_xasprintf("expires=+%s", dur[0] == '+' ? dur + 1 : dur);
 	if (enable || disable)
@@ -640,48 +629,77 @@ out:
 	return rc;
 }
 
+static const struct pp_opt for_opts[] = {
+	{ "for", 0, "DURATION", "4h (also 90s, 30m, 2d): until that long from now (sets expires)" },
+	{ 0 },
+};
+/* del and disable know --for only to refuse it with the commands that take it. */
+static const struct pp_opt no_for_opts[] = { { "for", 0, "DURATION", NULL }, { 0 } };
+
+const struct pp_cmd_spec pp_spec_add = {
+	.globals = "[-f TABLE]", .args = "NAME KEY=VALUE...", .min = 1, .max = -1,
+	.missing = "missing arguments", .opts = for_opts,
+	.doc = "Adds a mapping, e.g.: portpilot add web-4 public_port=8092 internal_ip=192.168.2.104 "
+	       "internal_port=80\n"
+	       "Keys: description protocol public_port internal_ip internal_port allow enabled owner "
+	       "purpose expires masquerade hairpin (and the check_* keys of monitor).\n"
+	       "public_port=80,443 maps both; internal_port is then left out (the same ports) or a\n"
+	       "list as long (internal_port=8080,8443). hairpin=no|yes overrides [site] hairpin.\n"
+	       "expires=+4h (also +90s, +30m, +2d) or --for 4h: temporary access, written as the\n"
+	       "absolute local time that is that long from now.\n"
+	       "Nothing is saved when the result has new errors (exit 1).\n",
+};
+
 int
 pp_cmd_add(struct pp_cli *cli, int argc, char **argv)
 {
-	return edit_cmd(cli, argc, argv,
-	                "usage: portpilot [-f TABLE] add NAME KEY=VALUE... [--for DURATION]\n"
-	                "Adds a mapping, e.g.: portpilot add web-4 public_port=8092 internal_ip=192.168.2.104 "
-	                "internal_port=80\n"
-	                "Keys: description protocol public_port internal_ip internal_port allow enabled owner "
-	                "purpose expires masquerade hairpin (and the check_* keys of monitor).\n"
-	                "public_port=80,443 maps both; internal_port is then left out (the same ports) or a\n"
-	                "list as long (internal_port=8080,8443). hairpin=no|yes overrides [site] hairpin.\n"
-	                "expires=+4h (also +90s, +30m, +2d) or --for 4h: temporary access, written as the\n"
-	                "absolute local time that is that long from now.\n"
-	                "Nothing is saved when the result has new errors (exit 1).\n", 2);
+	return edit_cmd(cli, argc, argv, 2);
 }
+
+const struct pp_cmd_spec pp_spec_set = {
+	.globals = "[-f TABLE]", .args = "NAME KEY=VALUE...", .min = 1, .max = -1, .complete = "names site",
+	.missing = "missing arguments", .opts = for_opts,
+	.doc = "Changes keys of a mapping (or of [site] with NAME = site); KEY= removes the key.\n"
+	       "Only the changed lines of the file are rewritten; comments and order stay.\n"
+	       "expires=+4h (also +90s, +30m, +2d) or --for 4h: until that long from now.\n"
+	       "Nothing is saved when the result has new errors (exit 1).\n",
+};
 
 int
 pp_cmd_set(struct pp_cli *cli, int argc, char **argv)
 {
-	return edit_cmd(cli, argc, argv,
-	                "usage: portpilot [-f TABLE] set NAME KEY=VALUE... [--for DURATION]\n"
-	                "Changes keys of a mapping (or of [site] with NAME = site); KEY= removes the key.\n"
-	                "Only the changed lines of the file are rewritten; comments and order stay.\n"
-	                "expires=+4h (also +90s, +30m, +2d) or --for 4h: until that long from now.\n"
-	                "Nothing is saved when the result has new errors (exit 1).\n", 3);
+	return edit_cmd(cli, argc, argv, 3);
 }
+
+const struct pp_cmd_spec pp_spec_del = {
+	.globals = "[-f TABLE]", .args = "NAME", .min = 1, .max = 1, .complete = "names",
+	.missing = "missing arguments", .opts = no_for_opts, .doc = "Deletes a mapping.\n",
+};
 
 int
 pp_cmd_del(struct pp_cli *cli, int argc, char **argv)
 {
-	return edit_cmd(cli, argc, argv, "usage: portpilot [-f TABLE] del NAME\nDeletes a mapping.\n", 2);
+	return edit_cmd(cli, argc, argv, 2);
 }
+
+const struct pp_cmd_spec pp_spec_enable = {
+	.globals = "[-f TABLE]", .args = "NAME", .min = 1, .max = 1, .complete = "names",
+	.missing = "missing arguments", .opts = for_opts, .doc = "Enables a mapping.\n",
+};
 
 int
 pp_cmd_enable(struct pp_cli *cli, int argc, char **argv)
 {
-	return edit_cmd(cli, argc, argv, "usage: portpilot [-f TABLE] enable NAME [--for DURATION]\n"
-	                "--for 4h (also 90s, 30m, 2d): enable until that long from now (sets expires).\n", 2);
+	return edit_cmd(cli, argc, argv, 2);
 }
+
+const struct pp_cmd_spec pp_spec_disable = {
+	.globals = "[-f TABLE]", .args = "NAME", .min = 1, .max = 1, .complete = "names",
+	.missing = "missing arguments", .opts = no_for_opts, .doc = "Disables a mapping.\n",
+};
 
 int
 pp_cmd_disable(struct pp_cli *cli, int argc, char **argv)
 {
-	return edit_cmd(cli, argc, argv, "usage: portpilot [-f TABLE] disable NAME\n", 2);
+	return edit_cmd(cli, argc, argv, 2);
 }

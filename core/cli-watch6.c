@@ -20,6 +20,7 @@
 
 #include "portpilot/backend.h"
 #include "portpilot/cli.h"
+#include "portpilot/cli-opts.h"
 #include "portpilot/ipv6.h"
 #include "portpilot/util.h"
 
@@ -73,32 +74,33 @@ read_events(int fd, unsigned idx)
 	}
 }
 
+static const struct pp_opt watch6_opts[] = {
+	{ "once", 0, NULL, "exit after the first prefix change is followed" },
+	{ "settle", 0, "MS", "wait for MS quiet milliseconds after an event (a renumbering is a\n"
+	                     "burst of events), default 100" },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_watch6 = {
+	.globals = "[-f TABLE] [--state-dir DIR]", .opts = watch6_opts,
+	.doc = "Follows the LAN's delegated IPv6 prefix: on every change of lan_interface's global\n"
+	       "prefix (rtnetlink address events) the table is applied again, so the pinholes of\n"
+	       "mappings with a host id (internal_ip6 = ::1:101) move to the new addresses. Applies\n"
+	       "without --confirm; the table as saved goes live. Runs until stopped.\n",
+};
+
 int
 pp_cmd_watch6(struct pp_cli *cli, int argc, char **argv)
 {
 	int settle = 100;
-	bool once = false;
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, "usage: portpilot [-f TABLE] [--state-dir DIR] watch6 [--once] [--settle MS]\n"
-		            "Follows the LAN's delegated IPv6 prefix: on every change of lan_interface's global\n"
-		            "prefix (rtnetlink address events) the table is applied again, so the pinholes of\n"
-		            "mappings with a host id (internal_ip6 = ::1:101) move to the new addresses. Applies\n"
-		            "without --confirm; the table as saved goes live. Runs until stopped.\n"
-		            "  --once        exit after the first prefix change is followed\n"
-		            "  --settle MS   wait for MS quiet milliseconds after an event (a renumbering is a\n"
-		            "                burst of events), default 100\n");
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--once") == 0) {
-			once = true;
-		} else if (strcmp(argv[i], "--settle") == 0 && i + 1 < argc) {
-			char *end;
-			long v = strtol(argv[++i], &end, 10);
-			if (*end || v < 0 || v > 10000)
-				return pp_cli_usage(cli, "watch6", "--settle takes milliseconds (0..10000), not '%s'", argv[i]);
-			settle = (int)v;
-		} else {
-			return pp_cli_usage(cli, "watch6", "unexpected argument '%s'", argv[i]);
-		}
+	bool once = pp_opt(cli, "once") != NULL;
+	const char *ms = pp_opt(cli, "settle");
+	(void)argc, (void)argv;
+	if (ms) {
+		char *end;
+		long v = strtol(ms, &end, 10);
+		if (*end || v < 0 || v > 10000)
+			return pp_cli_usage(cli, "watch6", "--settle takes milliseconds (0..10000), not '%s'", ms);
+		settle = (int)v;
 	}
 	struct pp_table *t;
 	struct pp_error err;

@@ -1,24 +1,8 @@
-/* Helpers every subcommand shares: help detection and usage errors. */
+/* The usage error every subcommand shares (their options: core/cli-opts.c). */
 #include <stdarg.h>
 #include <string.h>
 
 #include "portpilot/cli.h"
-
-bool
-pp_cli_wants_help(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return true;
-	return false;
-}
-
-int
-pp_cli_help(struct pp_cli *cli, const char *text)
-{
-	fputs(text, cli->out);
-	return PP_EXIT_OK;
-}
 
 int
 pp_cli_usage(struct pp_cli *cli, const char *cmd, const char *fmt, ...)

@@ -5,123 +5,27 @@
 #include <string.h>
 #include <strings.h>
 
-#include "portpilot/cli.h"
+#include "portpilot/cli-opts.h"
 #include "portpilot/table.h"
-#include "portpilot/backend.h"
-#include "portpilot/nft.h"
-#include "portpilot/ddns.h"
-#include "portpilot/probe.h"
-#include "portpilot/monitor.h"
 #include "portpilot/tui.h"
-#include "portpilot/relay.h"
 #include "portpilot/util.h"
-
-/* Every module adds its subcommands here, one line each. */
-static const struct pp_cmd commands[] = {
-	{ "check", pp_cmd_check, "validate the table; exit 0 clean, 1 findings" },
-	{ "list", pp_cmd_list, "list the mappings" },
-	{ "export", pp_cmd_export, "documentation record: --format md|csv|json" },
-	{ "add", pp_cmd_add, "add NAME KEY=VALUE...: add a mapping" },
-	{ "set", pp_cmd_set, "set NAME KEY=VALUE...: change a mapping (KEY= removes the key)" },
-	{ "del", pp_cmd_del, "del NAME: delete a mapping" },
-	{ "enable", pp_cmd_enable, "enable NAME: enable a mapping" },
-	{ "disable", pp_cmd_disable, "disable NAME: disable a mapping" },
-	{ "apply", pp_cmd_apply, "apply [--dry-run] [--confirm S]: put the table into netfilter" },
-	{ "confirm", pp_cmd_confirm, "keep the ruleset of apply --confirm" },
-	{ "rollback", pp_cmd_rollback, "restore the rules from before the last apply" },
-	{ "status", pp_cmd_status, "status [--json]: each mapping against the kernel, counters" },
-	{ "probe", pp_cmd_probe, "probe NAME [--reflector URL]: why a mapping fails from outside" },
-	{ "watch", pp_cmd_watch, "watch NAME [--seconds N]: report attempts on a mapping live" },
-	{ "reflector", pp_cmd_reflector, "reflector --listen ADDR:PORT: the outside-check service" },
-	{ "log", pp_cmd_log, "log [NAME] [--record|--follow]: who connected to the mappings, when, accepted or rejected (NFLOG)" },
-	{ "ddns", pp_cmd_ddns, "ddns run | --once | status [--json]: keep the public IP published" },
-	{ "monitor", pp_cmd_monitor, "monitor [--interval S] [--once]: check every mapping's service, diagnose every change" },
-	{ "health", pp_cmd_health, "health [NAME] [--json]: up/down/unknown of each mapping, from the monitor" },
-	{ "tui", pp_cmd_tui, "the full-screen editor (the default): --ascii, --no-color, --offline" },
-	{ "relay", pp_cmd_relay, "relay keygen|up|down|status: the site's tunnel to its edge host (behind CGNAT)" },
-	{ "edge", pp_cmd_edge, "edge keygen|up|down|status [--config FILE]: the public face of relayed sites" },
-	{ "init", pp_cmd_init, "init [--wan IF] [--lan IF]: write a first table from the routing table" },
-	{ "watch6", pp_cmd_watch6, "watch6 [--once]: the IPv6 pinholes follow the LAN's delegated prefix" },
-	/* No summary: hidden from the help, for the shell completion only. */
-	{ "complete", pp_cmd_complete, NULL },
-	/* Hidden too: the nftables backend's plumbing (tests, benches). */
-	{ "nft", pp_cmd_nft, NULL },
-};
-
-static void
-usage(FILE *f)
-{
-	fputs("usage: portpilot [-f TABLE] [-c CONF] [--state-dir DIR] [--json] [COMMAND [ARGS]]\n"
-	      "With no command, opens the full-screen editor on the table.\n\n"
-	      "options:\n"
-	      "  -f FILE           the mapping table (default " PP_DEFAULT_TABLE ")\n"
-	      "  -c FILE           portpilot.conf (default " PP_DEFAULT_CONF ")\n"
-	      "  --state-dir DIR   state: snapshots, DDNS results (default " PP_DEFAULT_STATE ")\n"
-	      "  --json            machine-readable output\n"
-	      "  -h, --help        this help; COMMAND --help for a command's\n"
-	      "  --version         print the version\n\n"
-	      "commands:\n", f);
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (commands[i].summary)
-			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fputs("\nexit codes: 0 ok, 1 findings or failure, 2 usage or unreadable input\n", f);
-}
-
-/* Edit distance with adjacent transpositions counted as one edit ("lsit" is one from
-   "list"), case-insensitive; words longer than 31 bytes are never near anything. */
-static size_t
-distance(const char *a, const char *b)
-{
-	size_t n = strlen(a), m = strlen(b), d[32][32];
-
-	if (n > 31 || m > 31)
-		return (size_t)-1;
-	for (size_t i = 0; i <= n; i++)
-		for (size_t j = 0; j <= m; j++) {
-			if (i == 0 || j == 0) {
-				d[i][j] = i + j;
-				continue;
-			}
-			size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-			size_t v = d[i - 1][j - 1] + cost;
-			if (d[i - 1][j] + 1 < v)
-				v = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < v)
-				v = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
-			    tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) && d[i - 2][j - 2] + 1 < v)
-				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
-		}
-	return d[n][m];
-}
-
-/* A start of a name ("stat" for status, "ad" for add) is nearer than any typo. */
-static size_t
-near_distance(const char *word, const char *name)
-{
-	size_t len = strlen(word);
-
-	if (len >= 2 && len < strlen(name) && strncasecmp(word, name, len) == 0)
-		return 0;
-	return distance(word, name);
-}
 
 /* The commands nearest to a mistyped one as "a or b", empty when none is close: at most
    two edits, and fewer than half the word's letters, so that "xyz" suggests nothing. */
 static void
 suggest(const char *word, char *out, size_t n)
 {
-	size_t best = 3, len = strlen(word), used = 0;
+	size_t best = 3, len = strlen(word), used = 0, ncommands;
+	const struct pp_cmd *commands = pp_commands(&ncommands);
 
 	*out = '\0';
-	for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
-		size_t d = near_distance(word, commands[c].name);
+	for (size_t c = 0; c < ncommands; c++) {
+		size_t d = pp_near_distance(word, commands[c].name);
 		if (commands[c].summary && d < best && 2 * d < len)
 			best = d;
 	}
-	for (size_t c = 0; c < sizeof commands / sizeof commands[0] && best < 3; c++)
-		if (commands[c].summary && near_distance(word, commands[c].name) == best)
+	for (size_t c = 0; c < ncommands && best < 3; c++)
+		if (commands[c].summary && pp_near_distance(word, commands[c].name) == best)
 			used += (size_t)snprintf(out + used, used < n ? n - used : 0, "%s%s", used ? " or " : "",
 			                         commands[c].name);
 }
@@ -141,7 +45,7 @@ unknown_command(const struct pp_cli *cli, const char *word)
 		pp_json_str(stdout, msg);
 		fprintf(stdout, ",\"exit_code\":%d}\n", PP_EXIT_USAGE);
 	} else if (*near == '\0') {
-		usage(stderr);
+		pp_usage(stderr);
 	} else {
 		fputs("(see: portpilot --help)\n", stderr);
 	}
@@ -313,7 +217,7 @@ run(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
 	int rc;
 
 	if (!cli->json)
-		return cmd->fn(cli, argc, argv);
+		return pp_cmd_call(cli, cmd, argc, argv);
 	cli->out = fopencookie(&out, "w", io);
 	cli->err = fopencookie(&err, "w", io);
 	if (cli->out == NULL || cli->err == NULL) {
@@ -323,11 +227,11 @@ run(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
 			fclose(cli->err);
 		cli->out = stdout;
 		cli->err = stderr;
-		return cmd->fn(cli, argc, argv);
+		return pp_cmd_call(cli, cmd, argc, argv);
 	}
 	setvbuf(cli->out, NULL, live ? _IOLBF : _IOFBF, 0);
 	setvbuf(cli->err, NULL, _IOLBF, 0);
-	rc = cmd->fn(cli, argc, argv);
+	rc = pp_cmd_call(cli, cmd, argc, argv);
 	fclose(cli->out);
 	fclose(cli->err);
 	cli->out = stdout;
@@ -360,7 +264,7 @@ option_error(const struct pp_cli *cli, const char *msg, bool with_usage)
 		pp_json_str(stdout, msg);
 		fprintf(stdout, ",\"exit_code\":%d}\n", PP_EXIT_USAGE);
 	} else if (with_usage) {
-		usage(stderr);
+		pp_usage(stderr);
 	}
 	return PP_EXIT_USAGE;
 }
@@ -394,7 +298,7 @@ main(int argc, char **argv)
 	while (i < argc && argv[i][0] == '-') {
 		const char *o = argv[i];
 		if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
-			usage(stdout);
+			pp_usage(stdout);
 			return PP_EXIT_OK;
 		}
 		if (strcmp(o, "--version") == 0) {
@@ -421,14 +325,12 @@ main(int argc, char **argv)
 	}
 	if (i >= argc && cli.json) {
 		/* The editor cannot run (no terminal, say): that outcome is an object too. */
-		static const struct pp_cmd tui = { "tui", pp_cmd_tui, NULL };
 		char *tv[] = { "tui", NULL };
-		return run(&cli, &tui, 1, tv);
+		return run(&cli, pp_command_find("tui"), 1, tv);
 	}
 	if (i >= argc)
 		return pp_tui_run(&cli);
-	for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
-		if (strcmp(argv[i], commands[c].name) == 0)
-			return run(&cli, &commands[c], argc - i, argv + i);
+	if (pp_command_find(argv[i]))
+		return run(&cli, pp_command_find(argv[i]), argc - i, argv + i);
 	return unknown_command(&cli, argv[i]);
 }

@@ -3,19 +3,32 @@
 #include <string.h>
 
 #include "ddns-internal.h"
+#include "portpilot/cli-opts.h"
 #include "portpilot/table.h"
+
+static void usage(FILE *f);
+
+static const struct pp_opt ddns_opts[] = {
+	{ "once", 0, NULL, "check every [ddns NAME] section once and exit (1 if something failed)" },
+	{ "force", 0, NULL, "run, --once: update even when the published address is right" },
+	{ "name", 0, "NAME", "run, --once: only the section [ddns NAME]" },
+	{ "json", 0, NULL, "status, --once: machine-readable output" },
+	{ NULL, 'c', "CONF", NULL },
+	{ "state-dir", 0, "DIR", NULL },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_ddns = {
+	.globals = "[-c CONF] [--state-dir DIR]", .args = "run|status", .max = 1, .words = "run status",
+	.complete = "words", .opts = ddns_opts, .more = usage,
+	.doc = "  run      stay in the foreground: check on WAN address events, SIGHUP reloads,\n"
+	       "           SIGUSR1 forces an update, polling every `interval` seconds as a backstop\n"
+	       "  status   per host: published address, last result, reason, next attempt\n",
+};
 
 static void
 usage(FILE *f)
 {
-	fputs("usage: portpilot [-c CONF] [--state-dir DIR] ddns run [--force] [--name NAME]\n"
-	      "       portpilot [-c CONF] [--state-dir DIR] ddns --once [--force] [--name NAME]\n"
-	      "       portpilot [-c CONF] [--state-dir DIR] ddns status [--json]\n"
-	      "  run      stay in the foreground: check on WAN address events, SIGHUP reloads,\n"
-	      "           SIGUSR1 forces an update, polling every `interval` seconds as a backstop\n"
-	      "  --once   check every [ddns NAME] section once and exit (1 if something failed)\n"
-	      "  status   per host: published address, last result, reason, next attempt\n"
-	      "keys of a [ddns NAME] section in portpilot.conf (-c, default " PP_DEFAULT_CONF "):\n", f);
+	fputs("keys of a [ddns NAME] section in portpilot.conf (-c, default " PP_DEFAULT_CONF "):\n", f);
 	/* The provider names come from the table, so a new provider is listed here by its row. */
 	fprintf(f, "  provider (%s), server, hostname,\n", ddns_provider_list());
 	fputs("  credentials_file (mode 0600), ip_source (auto | interface | web | reflector),\n"
@@ -173,26 +186,15 @@ pp_cmd_ddns(struct pp_cli *cli, int argc, char **argv)
 	const char *mode = NULL;
 	struct pp_error err;
 
-	if (pp_cli_wants_help(argc, argv)) {
-		usage(cli->out);
-		return PP_EXIT_OK;
-	}
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--force") == 0)
-			o.force = true;
-		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
-			o.only = argv[++i];
-		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			o.conf_path = argv[++i];
-		else if (strcmp(argv[i], "--state-dir") == 0 && i + 1 < argc)
-			o.state_dir = argv[++i];
-		else if (strcmp(argv[i], "--json") == 0)
-			cli->json = true;
-		else if (!mode && (!strcmp(argv[i], "run") || !strcmp(argv[i], "--once") || !strcmp(argv[i], "status")))
-			mode = argv[i];
-		else
-			return pp_cli_usage(cli, "ddns", "unexpected '%s'; see portpilot ddns --help", argv[i]);
-	}
+	o.force = pp_opt(cli, "force") != NULL;
+	o.only = pp_opt(cli, "name");
+	o.conf_path = pp_opt(cli, "c") ? pp_opt(cli, "c") : o.conf_path;
+	o.state_dir = pp_opt(cli, "state-dir") ? pp_opt(cli, "state-dir") : o.state_dir;
+	mode = argc > 1 ? argv[1] : NULL;
+	if (pp_opt(cli, "once") && mode)
+		return pp_cli_usage(cli, "ddns", "--once is a mode of its own: not with '%s'", mode);
+	if (pp_opt(cli, "once"))
+		mode = "--once";
 	if (mode == NULL)
 		return pp_cli_usage(cli, "ddns", "say run, --once or status; see portpilot ddns --help");
 	if (strcmp(mode, "status") == 0)

@@ -13,12 +13,23 @@
 #include <unistd.h>
 
 #include "portpilot/backend.h"
+#include "portpilot/cli-opts.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
 #include "probe-internal.h"
 
-static const char log_help[] =
-	"usage: portpilot log [NAME] [--json]\n"
+static const struct pp_opt log_opts[] = {
+	{ "json", 0, NULL, "one object a line" },
+	{ "record", 0, NULL, "append to the log until stopped (the portpilot-log service)" },
+	{ "follow", 0, NULL, "print connections live" },
+	{ "seconds", 0, "N", "stop after N seconds (implies --follow)" },
+	{ "group", 0, "G", "the NFLOG group (default 8 for --record, 7 for --follow)" },
+	{ "max-kb", 0, "K", "--record: rotate the log at K KiB (default 1024)" },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_log = {
+	.args = "[NAME]", .max = 1, .complete = "names", .opts = log_opts,
+	.doc =
 	"       portpilot log --record [--group G] [--max-kb K]\n"
 	"       portpilot log --follow [NAME] [--seconds N] [--group G]   (--seconds implies --follow)\n"
 	"Without options, prints the recorded access log (STATE/access.log.1, then access.log): every new\n"
@@ -27,7 +38,8 @@ static const char log_help[] =
 	"--record appends to that log until stopped (the portpilot-log service runs it); at K KiB\n"
 	"(default 1024) the log moves to access.log.1. --follow prints connections live instead.\n"
 	"Both keep NFLOG rules (mangle chain PP-LOG-G; group 8 for --record, 7 for --follow) while\n"
-	"they run, read them as nobody, and remove them on exit. N: stop after N seconds.\n";
+	"they run, read them as nobody, and remove them on exit. N: stop after N seconds.\n",
+};
 
 static volatile sig_atomic_t log_stop;
 static void on_stop(int sig) { (void)sig; log_stop = 1; }
@@ -206,21 +218,18 @@ struct args {
 static int
 parse_args(struct pp_cli *cli, int argc, char **argv, struct args *a)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i];
-		int *num = !strcmp(o, "--seconds") ? &a->secs : !strcmp(o, "--group") ? &a->group
-		         : !strcmp(o, "--max-kb") ? &a->max_kb : NULL;
-		if (num && i + 1 < argc && atoi(argv[i + 1]) > 0)
-			*num = atoi(argv[++i]);
-		else if (!strcmp(o, "--record"))
-			a->record = true;
-		else if (!strcmp(o, "--follow"))
-			a->follow = true;
-		else if (num || o[0] == '-' || a->only)
-			return pp_cli_usage(cli, "log", "unexpected '%s' (see portpilot log --help)", o);
-		else
-			a->only = o;
+	static const char *const nums[] = { "seconds", "group", "max-kb" };
+	int *slots[] = { &a->secs, &a->group, &a->max_kb };
+	for (int k = 0; k < 3; k++) {
+		const char *v = pp_opt(cli, nums[k]);
+		if (v && atoi(v) <= 0)
+			return pp_cli_usage(cli, "log", "--%s %s: expected a positive number", nums[k], v);
+		if (v)
+			*slots[k] = atoi(v);
 	}
+	a->record = pp_opt(cli, "record") != NULL;
+	a->follow = pp_opt(cli, "follow") != NULL;
+	a->only = argc > 1 ? argv[1] : NULL;
 	if (a->record && (a->follow || a->only))
 		return pp_cli_usage(cli, "log", "--record logs every mapping and prints nothing: no %s",
 		                    a->follow ? "--follow" : "NAME");
@@ -530,8 +539,6 @@ pp_cmd_log(struct pp_cli *cli, int argc, char **argv)
 	int rc;
 	struct pp_table *t = NULL;
 	struct pp_error e;
-	if (pp_cli_wants_help(argc, argv))
-		return fputs(log_help, cli->out), PP_EXIT_OK;
 	if ((rc = parse_args(cli, argc, argv, &a)))
 		return rc;
 	if (pp_table_load(cli->table_path, false, &t, &e) < 0) {

@@ -5,13 +5,17 @@
 #include <strings.h>
 #include <time.h>
 
+#include "portpilot/cli-opts.h"
 #include "portpilot/monitor.h"
 #include "portpilot/util.h"
 
-static const char health_help[] =
-	"usage: portpilot health [NAME] [--json]\n"
+static const struct pp_opt health_opts[] = { { "json", 0, NULL, "machine-readable output" }, { 0 } };
+const struct pp_cmd_spec pp_spec_health = {
+	.globals = "[--state-dir DIR]", .args = "[NAME]", .max = 1, .complete = "names", .opts = health_opts,
+	.doc =
 	"The state of every mapping (or NAME) as the running monitor last saw it: up, down or\n"
-	"unknown, since when, and the cause of the last failure. Exit 1 when any is down.\n";
+	"unknown, since when, and the cause of the last failure. Exit 1 when any is down.\n",
+};
 
 static void
 json_str(FILE *f, const char *k, const char *v)
@@ -28,13 +32,8 @@ pp_cmd_health(struct pp_cli *cli, int argc, char **argv)
 	size_t len;
 	int rc = PP_EXIT_OK, found = 0;
 
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, health_help);
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-' || name)
-			return pp_cli_usage(cli, argv[0], "unexpected argument '%s' (portpilot health --help)", argv[i]);
-		name = argv[i];
-	}
+	if (argc > 1)
+		name = argv[1];
 	path = pp_xasprintf("%s/monitor-state.json", cli->state_dir);
 	text = pp_read_file(path, &len);
 	if (text == NULL) {

@@ -12,6 +12,7 @@
 
 #include "portpilot/probe.h"
 #include "portpilot/relay.h"
+#include "portpilot/cli-opts.h"
 #include "portpilot/util.h"
 #include "monitor-internal.h"
 
@@ -20,10 +21,21 @@
 #define MAX_PENDING 16         /* changes waiting for a diagnosis; beyond, sent without one */
 #define PROBE_TIMEOUT_MS 30000
 
-static const char monitor_help[] =
-	"usage: portpilot monitor [--interval SECONDS] [--timeout SECONDS] [--fail-after N]\n"
-	"                         [--recover-after N] [--once] [--no-diagnose] [--metrics-file F]\n"
-	"                         [--metrics ADDR:PORT [--metrics-remote]]\n"
+static const struct pp_opt monitor_opts[] = {
+	{ "interval", 0, "SECONDS", "check every SECONDS (1..86400)" },
+	{ "timeout", 0, "SECONDS", "a check's time limit (1..60)" },
+	{ "fail-after", 0, "N", "down after N failures in a row (1..100)" },
+	{ "recover-after", 0, "N", "up after N successes in a row (1..100)" },
+	{ "once", 0, NULL, "check once, print the states, exit 1 if any is down" },
+	{ "no-diagnose", 0, NULL, "do not run the probe on a change" },
+	{ "metrics-file", 0, "F", "write Prometheus text to F" },
+	{ "metrics", 0, "ADDR:PORT", "serve it on http://ADDR:PORT/metrics" },
+	{ "metrics-remote", 0, NULL, "allow a --metrics address that is not loopback" },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_monitor = {
+	.opts = monitor_opts,
+	.doc =
 	"Checks every enabled mapping's service from the router (check = tcp | udp | http | https |\n"
 	"rtsp | sip | tls | none, default from the internal port) and keeps each one's state: down\n"
 	"after fail_after failures in a row, up again after recover_after successes. Every change is\n"
@@ -34,7 +46,8 @@ static const char monitor_help[] =
 	"textfile collector, replaced whole every few seconds; --metrics ADDR:PORT (or [monitor]\n"
 	"metrics_listen) serves the same text on http://ADDR:PORT/metrics, a loopback address unless\n"
 	"--metrics-remote (metrics_remote = yes). The hosts of the [ddns NAME] sections are looked up\n"
-	"every dns_interval (60 s) and must resolve to the site's address.\n";
+	"every dns_interval (60 s) and must resolve to the site's address.\n",
+};
 
 static volatile sig_atomic_t stop_flag, reload_flag;
 static void on_stop(int s) { (void)s; stop_flag = 1; }
@@ -776,28 +789,20 @@ pp_cmd_monitor(struct pp_cli *cli, int argc, char **argv)
 	const char *metrics = NULL, *listen_on = NULL;
 	int interval = 0, timeout = 0, fail_after = 0, recover_after = 0, rc = PP_EXIT_USAGE;
 
-	if (pp_cli_wants_help(argc, argv))
-		return pp_cli_help(cli, monitor_help);
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i];
-		int *slot = !strcmp(o, "--interval") ? &interval : !strcmp(o, "--timeout") ? &timeout
-		          : !strcmp(o, "--fail-after") ? &fail_after : !strcmp(o, "--recover-after") ? &recover_after
-		          : NULL;
-		if (!strcmp(o, "--once"))
-			once = true;
-		else if (!strcmp(o, "--no-diagnose"))
-			no_diag = true;
-		else if (!strcmp(o, "--metrics-file") && i + 1 < argc)
-			metrics = argv[++i];
-		else if (!strcmp(o, "--metrics") && i + 1 < argc)
-			listen_on = argv[++i];
-		else if (!strcmp(o, "--metrics-remote"))
-			remote = true;
-		else if (slot == NULL)
-			return pp_cli_usage(cli, argv[0], "unknown argument '%s' (portpilot monitor --help)", o);
-		else if (i + 1 >= argc)
-			return pp_cli_usage(cli, argv[0], "%s needs a value", o);
-		else if (intarg(cli, o, argv[++i], slot == &timeout ? 60 : slot == &interval ? 86400 : 100, slot))
+	static const struct { const char *name; int max; } nums[] = {
+		{ "interval", 86400 }, { "timeout", 60 }, { "fail-after", 100 }, { "recover-after", 100 },
+	};
+	int *slots[] = { &interval, &timeout, &fail_after, &recover_after };
+	(void)argc, (void)argv;
+	once = pp_opt(cli, "once") != NULL;
+	no_diag = pp_opt(cli, "no-diagnose") != NULL;
+	metrics = pp_opt(cli, "metrics-file");
+	listen_on = pp_opt(cli, "metrics");
+	remote = pp_opt(cli, "metrics-remote") != NULL;
+	for (int k = 0; k < 4; k++) {
+		char o[32];
+		snprintf(o, sizeof o, "--%s", nums[k].name);
+		if (pp_opt(cli, nums[k].name) && intarg(cli, o, pp_opt(cli, nums[k].name), nums[k].max, slots[k]))
 			return PP_EXIT_USAGE;
 	}
 	M.opts = (struct mon_opts){ interval, timeout, fail_after, recover_after, no_diag, metrics,

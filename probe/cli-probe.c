@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "portpilot/cli-opts.h"
 #include "portpilot/conf.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
@@ -14,10 +15,26 @@ struct args {
 	bool no_drop, insecure_http;
 };
 
-static const char probe_help[] =
-	"usage: portpilot probe NAME [--reflector URL] [--token-file F] [--reflector-ca F]\n"
-	"                     [--hostname DDNS-NAME]\n"
-	"                     [--seconds N] [--write F.pcap | --read F.pcap] [--wan IF] [--lan IF] [--json]\n"
+static void help_causes(FILE *f);
+
+static const struct pp_opt probe_opts[] = {
+	{ "reflector", 0, "URL", "the outside vantage point (portpilot reflector)" },
+	{ "token-file", 0, "F", "the reflector's bearer token" },
+	{ "reflector-ca", 0, "F", "a private CA for an https reflector" },
+	{ "hostname", 0, "DDNS-NAME", "the published name to check too" },
+	{ "seconds", 0, "N", "capture for N seconds" },
+	{ "write", 0, "F.pcap", "save the capture's packet headers" },
+	{ "read", 0, "F.pcap", "diagnose a saved capture instead of capturing" },
+	{ "wan", 0, "IF", "the WAN interface (default [site] wan_interface)" },
+	{ "lan", 0, "IF", "the LAN interface (default [site] lan_interface)" },
+	{ "json", 0, NULL, "machine-readable output" },
+	{ "list-causes", 0, "=man", "list the causes a probe can end in (=man: as roff)" },
+	{ "no-drop", 0, NULL, NULL },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_probe = {
+	.args = "NAME", .max = 1, .complete = "names", .opts = probe_opts, .more = help_causes,
+	.doc =
 	"Says why mapping NAME works on the LAN but fails from the internet: checks the table, the\n"
 	"kernel's rules and forwarding, the server, asks the reflector to connect back while capturing\n"
 	"on WAN and LAN, and ends with one cause, its evidence and the fix. Exit 0 only when ok.\n"
@@ -26,16 +43,44 @@ static const char probe_help[] =
 	"or [probe] ca_file (a private CA).\n"
 	"--write F.pcap saves packet headers only (payload cut), mode 0600, never through a link.\n"
 	"usage: portpilot probe --list-causes [--json]\n"
-	"Lists the causes a probe can end in: name, what it means, the shape of the fix.\n";
-static const char watch_help[] =
-	"usage: portpilot watch NAME [--seconds N] [--write F.pcap] [--json]\n"
+	"Lists the causes a probe can end in: name, what it means, the shape of the fix.\n",
+};
+
+static const struct pp_opt watch_opts[] = {
+	{ "seconds", 0, "N", "capture for N seconds (default 30)" },
+	{ "write", 0, "F.pcap", "save the capture's packet headers" },
+	{ "json", 0, NULL, "machine-readable output" },
+	{ "read", 0, "F.pcap", NULL },
+	{ "wan", 0, "IF", NULL },
+	{ "lan", 0, "IF", NULL },
+	{ "no-drop", 0, NULL, NULL },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_watch = {
+	.args = "NAME", .min = 1, .max = 1, .complete = "names",
+	.missing = "which mapping? give its NAME (portpilot list)", .opts = watch_opts,
+	.doc =
 	"Runs the inside checks, then captures for N seconds (default 30) and reports every attempt\n"
 	"on the mapping as it happens (try from a phone on mobile data), then the verdict.\n"
-	"--write F.pcap saves packet headers only (payload cut), mode 0600, never through a link.\n";
-static const char reflector_help[] =
-	"usage: portpilot reflector --listen ADDR:PORT [--cert F --key F] [--token-file F]\n"
-	"                          [--insecure-http] [--rate N] [--timeout MS] [--user NAME]\n"
-	"                          [--max-conns N] [--per-address N]\n"
+	"--write F.pcap saves packet headers only (payload cut), mode 0600, never through a link.\n",
+};
+
+static const struct pp_opt reflector_opts[] = {
+	{ "listen", 0, "ADDR:PORT", "the address to serve on (required)" },
+	{ "cert", 0, "F", "the certificate (PEM), with --key: serve HTTPS" },
+	{ "key", 0, "F", "the certificate's key (PEM, mode 0600)" },
+	{ "token-file", 0, "F", "require this bearer token" },
+	{ "insecure-http", 0, NULL, "allow a token over plain HTTP (a lab only)" },
+	{ "rate", 0, "N", "requests a minute per address (default 30)" },
+	{ "timeout", 0, "MS", "the longest check a client may ask for (default 3000)" },
+	{ "user", 0, "NAME", "serve as this account once bound (default nobody)" },
+	{ "max-conns", 0, "N", "connections at once in all (default 512)" },
+	{ "per-address", 0, "N", "connections at once from one address (default 4)" },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_reflector = {
+	.opts = reflector_opts,
+	.doc =
 	"The outside vantage point. Serves GET /v1/whoami (the address it sees you from) and\n"
 	"GET /v1/check?proto=tcp|udp&port=P (connects back to the requester only, never elsewhere).\n"
 	"--cert/--key (PEM; the key file mode 0600) serve HTTPS, TLS 1.2 or later. With a token file,\n"
@@ -44,7 +89,8 @@ static const char reflector_help[] =
 	"requests a minute per address (default 30), --per-address N connections at once from one\n"
 	"address (default 4), --max-conns N in all (default 512), 2.5 s to send a request. Started\n"
 	"as root, it binds, then serves as --user NAME (default nobody).\n"
-	"Runs until SIGINT/SIGTERM.\n";
+	"Runs until SIGINT/SIGTERM.\n",
+};
 
 static int
 parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool want_name)
@@ -53,27 +99,13 @@ parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool want_name)
 	                                      "--write", "--read", "--wan", "--lan", "--listen",
 	                                      "--rate", "--timeout", "--cert", "--key", "--reflector-ca",
 	                                      "--user", "--max-conns", "--per-address", NULL };
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i];
-		int k = -1;
-		for (int j = 0; valued[j]; j++)
-			if (!strcmp(o, valued[j]))
-				k = j;
-		if (!strcmp(o, "--no-drop") || !strcmp(o, "--insecure-http")) {
-			*(o[2] == 'n' ? &a->no_drop : &a->insecure_http) = true;
+	a->no_drop = pp_opt(cli, "no-drop") != NULL;
+	a->insecure_http = pp_opt(cli, "insecure-http") != NULL;
+	a->name = want_name && argc > 1 ? argv[1] : NULL;
+	for (int k = 0; valued[k]; k++) {
+		const char *o = valued[k], *v = pp_opt(cli, o + 2);
+		if (v == NULL)
 			continue;
-		}
-		if (k < 0 && o[0] == '-')
-			return pp_cli_usage(cli, argv[0], "unknown option '%s'", o);
-		if (k < 0) {
-			if (!want_name || a->name)
-				return pp_cli_usage(cli, argv[0], "unexpected argument '%s'", o);
-			a->name = o;
-			continue;
-		}
-		if (++i >= argc)
-			return pp_cli_usage(cli, argv[0], "%s needs a value", o);
-		const char *v = argv[i];
 		const char **slot[] = { &a->reflector, &a->token_file, &a->hostname, NULL, &a->write,
 		                        &a->read, &a->wan, &a->lan, &a->listen, NULL, NULL, &a->cert,
 		                        &a->key, &a->ca, &a->user, NULL, NULL };
@@ -255,19 +287,18 @@ int
 pp_cmd_probe(struct pp_cli *cli, int argc, char **argv)
 {
 	struct args a = { 0 };
-	if (pp_cli_wants_help(argc, argv)) {
-		fputs(probe_help, cli->out);
-		help_causes(cli->out);
-		return PP_EXIT_OK;
-	}
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--list-causes") && strcmp(argv[i], "--list-causes=man"))
-			continue;
-		if (argc != 2)
+	const char *causes = pp_opt(cli, "list-causes");
+	if (causes) {
+		int given = argc - 1;
+		for (int k = 0; probe_opts[k].name; k++)
+			given += cli->args && cli->args->val[k] != NULL;
+		if (given != 1)
 			return pp_cli_usage(cli, argv[0], "--list-causes takes no mapping or other option");
-		if (cli->json && argv[i][13])
+		if (*causes && strcmp(causes, "man"))
+			return pp_cli_usage(cli, argv[0], "--list-causes=%s: say --list-causes or --list-causes=man", causes);
+		if (cli->json && *causes)
 			return pp_cli_usage(cli, argv[0], "--list-causes=man is roff text: not with --json");
-		return list_causes(cli, argv[i][13] ? "man" : "text");
+		return list_causes(cli, *causes ? "man" : "text");
 	}
 	int rc = parse(cli, argc, argv, &a, true);
 	if (rc)
@@ -281,8 +312,6 @@ int
 pp_cmd_watch(struct pp_cli *cli, int argc, char **argv)
 {
 	struct args a = { 0 };
-	if (pp_cli_wants_help(argc, argv))
-		return fputs(watch_help, cli->out), PP_EXIT_OK;
 	int rc = parse(cli, argc, argv, &a, true);
 	if (rc)
 		return rc;
@@ -299,8 +328,6 @@ pp_cmd_reflector(struct pp_cli *cli, int argc, char **argv)
 	struct args a = { 0 };
 	struct pp_error e;
 	char *token = NULL;
-	if (pp_cli_wants_help(argc, argv))
-		return fputs(reflector_help, cli->out), PP_EXIT_OK;
 	int rc = parse(cli, argc, argv, &a, false);
 	if (rc)
 		return rc;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "portpilot/cli-opts.h"
 #include "portpilot/util.h"
 #include "tui-internal.h"
 
@@ -23,8 +24,8 @@ static void
 export_to(struct tui *t, const char *path, void *ctx)
 {
 	struct pp_cli c = *t->cli;
-	char *errs = NULL, *argv[] = { "export", "--format", (char *)format_of(path ? path : ""),
-	                               "-o", (char *)path, NULL };
+	const char *fmt = format_of(path ? path : "");
+	char *errs = NULL, *argv[] = { "export", "--format", (char *)fmt, "-o", (char *)path, NULL };
 	size_t len;
 	int rc;
 
@@ -36,11 +37,11 @@ export_to(struct tui *t, const char *path, void *ctx)
 		return;
 	c.json = false;
 	c.table_path = t->path;
-	rc = pp_cmd_export(&c, 5, argv);
+	rc = pp_cmd_call(&c, pp_command_find("export"), 5, argv);
 	fclose(c.out);
 	if (rc == 0) {
-		tui_message(t, TR_OK, "Exported the table (%s) to %s.", argv[2], path);
-		tui_logf(t, "exported %s to %s", argv[2], path);
+		tui_message(t, TR_OK, "Exported the table (%s) to %s.", fmt, path);
+		tui_logf(t, "exported %s to %s", fmt, path);
 	} else {
 		tui_message(t, TR_ERROR, "Export failed: %s", errs ? errs : "");
 	}

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "portpilot/cli-opts.h"
 #include "portpilot/tui.h"
 #include "portpilot/util.h"
 #include "tui-internal.h"
@@ -248,35 +249,32 @@ pp_tui_run(struct pp_cli *cli)
 	return pp_tui_main(cli, &o);
 }
 
-static int
-tui_usage(struct pp_cli *cli, FILE *f)
+static void
+tui_more(FILE *f)
 {
-	fprintf(f, "usage: portpilot [-f TABLE] tui [--ascii] [--no-color] [--offline]\n"
-	        "The full-screen editor (also what portpilot with no command opens).\n"
-	        "  --ascii      ASCII line drawing (automatic when the locale is not UTF-8)\n"
-	        "  --no-color   monochrome (also when NO_COLOR is set)\n"
-	        "  --offline    edit only: never read or change the kernel's rules\n"
-	        "Keys: F1 or ? inside.\n");
-	(void)cli;
-	return PP_EXIT_OK;
+	fputs("Keys: F1 or ? inside.\n", f);
 }
+
+static const struct pp_opt tui_opts[] = {
+	{ "ascii", 0, NULL, "ASCII line drawing (automatic when the locale is not UTF-8)" },
+	{ "no-color", 0, NULL, "monochrome (also when NO_COLOR is set)" },
+	{ "offline", 0, NULL, "edit only: never read or change the kernel's rules" },
+	{ "no-colour", 0, NULL, NULL },
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_tui = {
+	.globals = "[-f TABLE]", .opts = tui_opts, .more = tui_more,
+	.doc = "The full-screen editor (also what portpilot with no command opens).\n",
+};
 
 int
 pp_cmd_tui(struct pp_cli *cli, int argc, char **argv)
 {
 	struct pp_tui_opts o = { 0 };
 
-	if (pp_cli_wants_help(argc, argv))
-		return tui_usage(cli, cli->out);
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--ascii") == 0)
-			o.ascii = true;
-		else if (strcmp(argv[i], "--no-color") == 0 || strcmp(argv[i], "--no-colour") == 0)
-			o.no_color = true;
-		else if (strcmp(argv[i], "--offline") == 0)
-			o.offline = true;
-		else
-			return pp_cli_usage(cli, "tui", "unknown argument '%s'", argv[i]);
-	}
+	(void)argc, (void)argv;
+	o.ascii = pp_opt(cli, "ascii") != NULL;
+	o.no_color = pp_opt(cli, "no-color") || pp_opt(cli, "no-colour");
+	o.offline = pp_opt(cli, "offline") != NULL;
 	return pp_tui_main(cli, &o);
 }

@@ -8,12 +8,16 @@
 /* Exit codes of every command. */
 enum { PP_EXIT_OK = 0, PP_EXIT_FAIL = 1, PP_EXIT_USAGE = 2 };
 
+struct pp_args;
+struct pp_cmd_spec;
+
 struct pp_cli {
 	const char *table_path;   /* -f */
 	const char *conf_path;    /* -c */
 	const char *state_dir;    /* --state-dir */
 	bool json;                /* --json anywhere on the line */
 	FILE *out, *err;
+	const struct pp_args *args; /* the command's parsed options (portpilot/cli-opts.h) */
 };
 
 /* A subcommand: argv[0] is its name; returns an exit code. */
@@ -23,6 +27,7 @@ struct pp_cmd {
 	const char *name;
 	pp_cmd_fn fn;
 	const char *summary;
+	const struct pp_cmd_spec *spec; /* its options and usage (portpilot/cli-opts.h) */
 };
 
 /* core/cli-*.c */
@@ -46,10 +51,6 @@ int pp_cmd_watch6(struct pp_cli *cli, int argc, char **argv);
    it is not installed (a static buffer). */
 const char *pp_example_conf(void);
 
-/* True when argv holds -h or --help (then the command prints its help). */
-bool pp_cli_wants_help(int argc, char **argv);
-/* Print a command's help text to cli->out; returns PP_EXIT_OK. */
-int pp_cli_help(struct pp_cli *cli, const char *text);
 /* Print "portpilot CMD: message" to cli->err and return PP_EXIT_USAGE. */
 int pp_cli_usage(struct pp_cli *cli, const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

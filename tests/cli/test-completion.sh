@@ -25,7 +25,7 @@ has() { comp "$1" | tr ' ' '\n' | grep -qx -- "$2" || { echo "# '$1' lacks '$2':
 lacks() { ! comp "$1" | tr ' ' '\n' | grep -qx -- "$2"; }
 
 check "bash loads the completion" bash --norc -c ". '$C' && complete -p portpilot | grep -q _portpilot"
-all=$("$PORTPILOT" --help | sed -n '/^commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' | sort | tr '\n' ' ' | sed 's/ $//')
+all=$("$PORTPILOT" --help | sed -n '/^commands:/,/^$/s/^  \([a-z][a-z0-9]*\) .*/\1/p' | sort | tr '\n' ' ' | sed 's/ $//')
 check "commands: 'portpilot ' offers every command of --help (19 or more)" sh -c "[ \$(echo $all | wc -w) -ge 19 ]"
 check "commands: 'portpilot ' offers exactly those" is "portpilot " "$all"
 check "commands: 'portpilot li' is list" is "portpilot li" "list"
@@ -52,6 +52,16 @@ check "values: enabled=" is "portpilot -f $T add x enabled=" "no yes"
 printf '[ddns home]\nprovider = duckdns\nhostname = a.duckdns.org\ncredentials_file = /x\n\n[ddns office]\nprovider = duckdns\nhostname = b.duckdns.org\ncredentials_file = /x\n' >"$pp_tmp/pp.conf"
 check "ddns --name: the sections of -c CONF" is "portpilot -c $pp_tmp/pp.conf ddns --once --name " "home office"
 check "export --format" is "portpilot export --format " "csv json md"
+# From the command table (core/cli-commands.c): every command's words, options and values.
+check "table: watch6 is offered" is "portpilot watch" "watch watch6"
+check "table: relay's subcommands" is "portpilot relay " "down keygen status up"
+check "table: edge's subcommands after an option" is "portpilot edge --config /x " "down keygen status up"
+check "table: health NAME from -f TABLE" is "portpilot -f $T health c" "cam-lobby"
+check "table: help COMMAND" is "portpilot help wat" "watch watch6"
+check "table: watch6's options" is "portpilot watch6 --" "--help --json --once --settle"
+check "table: an option's value is not the argument (edge --config F)" lacks "portpilot edge --config " "keygen"
+check "table: monitor --metrics-file completes files" has "portpilot monitor --metrics-file $pp_tmp/m." "$T"
+check "table: probe --list-causes= is offered" has "portpilot probe --li" "--list-causes="
 silent() { _out=$(comp "$1" 2>"$pp_tmp/cerr"); [ -z "$_out" ] && [ ! -s "$pp_tmp/cerr" ]; }
 check "an unreadable table completes to nothing, silently" silent "portpilot -f $pp_tmp/none.ini del "
 

@@ -1,0 +1,170 @@
+/* The command table: every module's subcommands, one line each, with the spec each file
+   defines beside its command (tmux's cmd_table of cmd_entry); `portpilot help`. */
+#include <string.h>
+
+#include "portpilot/cli-opts.h"
+#include "portpilot/table.h"
+#include "portpilot/backend.h"
+#include "portpilot/nft.h"
+#include "portpilot/ddns.h"
+#include "portpilot/probe.h"
+#include "portpilot/monitor.h"
+#include "portpilot/tui.h"
+#include "portpilot/relay.h"
+#include "portpilot/util.h"
+
+static const struct pp_cmd commands[] = {
+	{ "check", pp_cmd_check, "validate the table; exit 0 clean, 1 findings", &pp_spec_check },
+	{ "list", pp_cmd_list, "list the mappings", &pp_spec_list },
+	{ "export", pp_cmd_export, "documentation record: --format md|csv|json", &pp_spec_export },
+	{ "add", pp_cmd_add, "add NAME KEY=VALUE...: add a mapping", &pp_spec_add },
+	{ "set", pp_cmd_set, "set NAME KEY=VALUE...: change a mapping (KEY= removes the key)", &pp_spec_set },
+	{ "del", pp_cmd_del, "del NAME: delete a mapping", &pp_spec_del },
+	{ "enable", pp_cmd_enable, "enable NAME: enable a mapping", &pp_spec_enable },
+	{ "disable", pp_cmd_disable, "disable NAME: disable a mapping", &pp_spec_disable },
+	{ "apply", pp_cmd_apply, "apply [--dry-run] [--confirm S]: put the table into netfilter", &pp_spec_apply },
+	{ "confirm", pp_cmd_confirm, "keep the ruleset of apply --confirm", &pp_spec_confirm },
+	{ "rollback", pp_cmd_rollback, "restore the rules from before the last apply", &pp_spec_rollback },
+	{ "status", pp_cmd_status, "status [--json]: each mapping against the kernel, counters", &pp_spec_status },
+	{ "probe", pp_cmd_probe, "probe NAME [--reflector URL]: why a mapping fails from outside", &pp_spec_probe },
+	{ "watch", pp_cmd_watch, "watch NAME [--seconds N]: report attempts on a mapping live", &pp_spec_watch },
+	{ "reflector", pp_cmd_reflector, "reflector --listen ADDR:PORT: the outside-check service", &pp_spec_reflector },
+	{ "log", pp_cmd_log, "log [NAME] [--record|--follow]: who connected to the mappings, when, accepted or rejected (NFLOG)", &pp_spec_log },
+	{ "ddns", pp_cmd_ddns, "ddns run | --once | status [--json]: keep the public IP published", &pp_spec_ddns },
+	{ "monitor", pp_cmd_monitor, "monitor [--interval S] [--once]: check every mapping's service, diagnose every change", &pp_spec_monitor },
+	{ "health", pp_cmd_health, "health [NAME] [--json]: up/down/unknown of each mapping, from the monitor", &pp_spec_health },
+	{ "tui", pp_cmd_tui, "the full-screen editor (the default): --ascii, --no-color, --offline", &pp_spec_tui },
+	{ "relay", pp_cmd_relay, "relay keygen|up|down|status: the site's tunnel to its edge host (behind CGNAT)", &pp_spec_relay },
+	{ "edge", pp_cmd_edge, "edge keygen|up|down|status [--config FILE]: the public face of relayed sites", &pp_spec_edge },
+	{ "init", pp_cmd_init, "init [--wan IF] [--lan IF]: write a first table from the routing table", &pp_spec_init },
+	{ "watch6", pp_cmd_watch6, "watch6 [--once]: the IPv6 pinholes follow the LAN's delegated prefix", &pp_spec_watch6 },
+	{ "help", pp_cmd_help, "help [COMMAND]: this help, or a command's", &pp_spec_help_cmd },
+	/* No summary: hidden from the help, for the shell completion only. */
+	{ "complete", pp_cmd_complete, NULL, &pp_spec_complete },
+	/* Hidden too: the nftables backend's plumbing (tests, benches). */
+	{ "nft", pp_cmd_nft, NULL, &pp_spec_nft },
+};
+
+const struct pp_cmd *
+pp_commands(size_t *n)
+{
+	*n = sizeof commands / sizeof commands[0];
+	return commands;
+}
+
+const struct pp_cmd *
+pp_command_find(const char *name)
+{
+	for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+		if (strcmp(name, commands[c].name) == 0)
+			return &commands[c];
+	return NULL;
+}
+
+/* The options before the command (core/main.c reads them). */
+const struct pp_opt pp_global_opts[] = {
+	{ NULL, 'f', "FILE", "the mapping table (default " PP_DEFAULT_TABLE ")" },
+	{ NULL, 'c', "FILE", "portpilot.conf (default " PP_DEFAULT_CONF ")" },
+	{ "state-dir", 0, "DIR", "state: snapshots, DDNS results (default " PP_DEFAULT_STATE ")" },
+	{ "json", 0, NULL, "machine-readable output" },
+	{ "help", 'h', NULL, "this help; COMMAND --help for a command's" },
+	{ "version", 0, NULL, "print the version" },
+	{ 0 },
+};
+
+void
+pp_usage(FILE *f)
+{
+	fputs("usage: portpilot [-f TABLE] [-c CONF] [--state-dir DIR] [--json] [COMMAND [ARGS]]\n"
+	      "With no command, opens the full-screen editor on the table.\n\n"
+	      "options:\n", f);
+	for (const struct pp_opt *o = pp_global_opts; o->name || o->letter; o++) {
+		char form[48];
+		int n = snprintf(form, sizeof form, "%s%c%s%s%s%s%s", o->letter ? "-" : "", o->letter ? o->letter : ' ',
+		                 o->letter && o->name ? ", " : "", o->name ? "--" : "", o->name ? o->name : "",
+		                 o->arg ? " " : "", o->arg ? o->arg : "");
+		const char *p = o->letter ? form : form + 1;
+		fprintf(f, "  %s%*s%s\n", p, n - (p - form) < 17 ? 18 - (int)(n - (p - form)) : 1, "", o->help);
+	}
+	fputs("\ncommands:\n", f);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (commands[i].summary)
+			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nexit codes: 0 ok, 1 findings or failure, 2 usage or unreadable input\n", f);
+}
+
+/* roff text with '-' as \- */
+static void
+roff(FILE *f, const char *font, const char *s)
+{
+	fprintf(f, "\\f%s", font);
+	for (; *s; s++)
+		fputs(*s == '-' ? "\\-" : *s == '\\' ? "\\e" : (char[2]){ *s, 0 }, f);
+	fputs("\\fR", f);
+}
+
+/* Each command's line of the man page's SYNOPSIS, from the same specs as --help. */
+static void
+man_synopsis(FILE *f)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		const struct pp_cmd_spec *s = commands[i].spec;
+		if (commands[i].summary == NULL)
+			continue;
+		fputs(".br\n", f);
+		roff(f, "B", "portpilot ");
+		roff(f, "B", commands[i].name);
+		if (s->args && *s->args) {
+			fputc(' ', f);
+			roff(f, "I", s->args);
+		}
+		for (const struct pp_opt *o = s->opts; o && (o->name || o->letter); o++) {
+			char name[48];
+			if (o->help == NULL)
+				continue;
+			if (o->name)
+				snprintf(name, sizeof name, "--%s", o->name);
+			else
+				snprintf(name, sizeof name, "-%c", o->letter);
+			fputs("\n[", f);
+			roff(f, "B", name);
+			if (o->arg && o->arg[0] == '=') {
+				fputc('[', f);
+				roff(f, "I", o->arg);
+				fputc(']', f);
+			} else if (o->arg) {
+				fputc(' ', f);
+				roff(f, "I", o->arg);
+			}
+			fputc(']', f);
+		}
+		fputc('\n', f);
+	}
+}
+
+static const struct pp_opt help_opts[] = {
+	{ "man", 0, NULL, NULL }, /* the man page's synopsis lines (tools/man-synopsis.sh) */
+	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_help_cmd = {
+	.args = "[COMMAND]", .max = 1, .complete = "commands", .opts = help_opts,
+	.doc = "Prints portpilot's help, or COMMAND's (as portpilot COMMAND --help).\n",
+};
+
+int
+pp_cmd_help(struct pp_cli *cli, int argc, char **argv)
+{
+	const struct pp_cmd *c = argc > 1 ? pp_command_find(argv[1]) : NULL;
+
+	if (pp_opt(cli, "man")) {
+		man_synopsis(cli->out);
+		return PP_EXIT_OK;
+	}
+	if (argc > 1 && (c == NULL || c->spec == NULL))
+		return pp_cli_usage(cli, "help", "no command '%s' (portpilot --help lists them)", argv[1]);
+	if (c)
+		pp_spec_help(cli->out, c->name, c->spec);
+	else
+		pp_usage(cli->out);
+	return PP_EXIT_OK;
+}
