@@ -109,7 +109,8 @@ close_(struct pp_backend *b)
 static int
 render(struct pp_backend *b, const struct pp_want *w, struct pp_be_state **out, struct pp_error *err)
 {
-	(void)err;
+	if (pp_ip6_refuse_nat66(w, err) < 0)
+		return -1;
 	*out = state_new();
 	pp_ipt_render(w, IPT(b)->docker_user, &ST(*out)->rs);
 	pp_ruleset_free(&ST(*out)->rs6);

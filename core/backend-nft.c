@@ -13,9 +13,9 @@
 
 static const char *const set_where[PP_NFT__SETS] = { "map dnat_to", "set restricted", "set allowed",
                                                      "set masq_to", "set hairpin_off", "set hairpin_on",
-                                                     "set pin6" };
+                                                     "set pin6", "map nat6" };
 static const char *const set_name[PP_NFT__SETS] = { "dnat_to", "restricted", "allowed", "masq_to",
-                                                    "hairpin_off", "hairpin_on", "pin6" };
+                                                    "hairpin_off", "hairpin_on", "pin6", "nat6" };
 /* Definitions exactly as `nft list` prints them, so rendered and live compare as text. */
 static const char *const set_def[PP_NFT__SETS][2] = {
 	{ "type inet_proto . inet_service : ipv4_addr . inet_service", "counter" },
@@ -25,6 +25,7 @@ static const char *const set_def[PP_NFT__SETS][2] = {
 	{ "type inet_proto . inet_service", NULL },
 	{ "type inet_proto . inet_service", NULL },
 	{ NULL, NULL },                 /* pin6: core/nft-ipv6.c writes it, only when needed */
+	{ NULL, NULL },                 /* nat6: the same */
 };
 
 /*
@@ -87,6 +88,8 @@ pp_nft_state_free(struct pp_nft_state *s)
 	free(s->bytes);
 	free(s->pkts6);
 	free(s->bytes6);
+	free(s->pkts66);
+	free(s->bytes66);
 	strv_free(&s->skel);
 	for (int i = 0; i < PP_NFT__SETS; i++)
 		strv_free(&s->el[i]);
@@ -115,10 +118,10 @@ pp_nft_el_add(struct pp_nft_state *s, int set, char *owned)
 bool
 pp_nft_counted(int set, struct pp_nft_state *s, unsigned long long ***pk, unsigned long long ***by)
 {
-	if (set != PP_NFT_DNAT && set != PP_NFT_PIN6)
+	if (set != PP_NFT_DNAT && set != PP_NFT_PIN6 && set != PP_NFT_NAT6)
 		return false;
-	*pk = set == PP_NFT_DNAT ? &s->pkts : &s->pkts6;
-	*by = set == PP_NFT_DNAT ? &s->bytes : &s->bytes6;
+	*pk = set == PP_NFT_DNAT ? &s->pkts : set == PP_NFT_PIN6 ? &s->pkts6 : &s->pkts66;
+	*by = set == PP_NFT_DNAT ? &s->bytes : set == PP_NFT_PIN6 ? &s->bytes6 : &s->bytes66;
 	return true;
 }
 

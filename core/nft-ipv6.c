@@ -76,6 +76,60 @@ pin_elements(const struct pp_want_map *m, struct pp_nft_state *out)
 	free(src);
 }
 
+/* NAT66: one element per public port and source, to the server's address and internal port. */
+static void
+nat66_elements(const struct pp_want_map *m, struct pp_nft_state *out)
+{
+	const struct pp_want_v6 *v = m->v6;
+	char ip[PP_IP6_STR];
+	pp_format_ipv6(v->ip, ip);
+	struct pp_cidr6 *src = pp_xcalloc(v->nallow + 1, sizeof *src);
+	size_t n = sources6(v, src);
+	for (size_t e = 0; e < pp_want_nports(m); e++) {
+		struct pp_port_pair pp = pp_want_port(m, e);
+		for (int k = 0; k < 2; k++) {
+			if (!(m->proto & (k ? PP_UDP : PP_TCP)))
+				continue;
+			for (unsigned p = pp.pub_lo; p <= pp.pub_hi; p++)
+				for (size_t i = 0; i < n; i++) {
+					char s[PP_IP6_STR + 8];
+					cidr6(s, sizeof s, &src[i]);
+					pp_nft_el_add(out, PP_NFT_NAT6, pp_xasprintf("%s . %s . %u comment \"%s\" : %s . %u", s,
+					                                              k ? "udp" : "tcp", p, m->tag, ip,
+					                                              pp.in_lo + (p - pp.pub_lo)));
+				}
+		}
+	}
+	free(src);
+}
+
+/* The NAT66 part: only while some mapping needs it, so a table of pinholes keeps its layout. */
+static void
+render_nat66(const struct pp_want *w, struct pp_nft_state *out)
+{
+	bool any = false;
+	for (size_t i = 0; i < w->n && !any; i++)
+		any = w->maps[i].v6 && w->maps[i].v6->on && w->maps[i].v6->nat66;
+	if (!any)
+		return;
+	pp_nft_skel_add(out, "map nat6", "type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service");
+	pp_nft_skel_add(out, "map nat6", "flags interval");
+	pp_nft_skel_add(out, "map nat6", "counter");
+	/* matched on the address type, as the IPv4 DNAT: a new WAN address needs no re-render */
+	char *r = pp_xasprintf("iifname \"%s\" meta nfproto ipv6 meta l4proto { tcp, udp } fib daddr type local "
+	                       "jump map6_in", w->wan_if);
+	pp_nft_skel_add(out, "chain prerouting", r);
+	free(r);
+	/* the mark on before the DNAT (which ends the chain), off again when no element took it */
+	pp_nft_skel_add(out, "chain map6_in", "ct mark set ct mark | " OWN_MARK);
+	pp_nft_skel_add(out, "chain map6_in", "meta l4proto { tcp, udp } dnat ip6 to ip6 saddr . meta l4proto . th dport "
+	                "map @nat6");
+	pp_nft_skel_add(out, "chain map6_in", "ct mark set ct mark & 0xefffffff");
+	for (size_t i = 0; i < w->n; i++)
+		if (w->maps[i].v6 && w->maps[i].v6->on && w->maps[i].v6->nat66)
+			nat66_elements(&w->maps[i], out);
+}
+
 void
 pp_nft_render6(const struct pp_want *w, struct pp_nft_state *out)
 {
@@ -96,8 +150,9 @@ pp_nft_render6(const struct pp_want *w, struct pp_nft_state *out)
 	free(r);
 	pp_nft_skel_add(out, "chain forward", "meta nfproto ipv6 ct mark & " OWN_MARK " == " OWN_MARK " accept");
 	for (size_t i = 0; i < w->n; i++)
-		if (w->maps[i].v6 && w->maps[i].v6->on)
+		if (w->maps[i].v6 && w->maps[i].v6->on && !w->maps[i].v6->nat66)
 			pin_elements(&w->maps[i], out);
+	render_nat66(w, out);
 }
 
 bool
@@ -125,6 +180,18 @@ pp_nft_keep6(const struct pp_nft_state *s)
 		bool any = strcmp(src, "::/0") == 0;
 		pp_buf_printf(&b, "-A PP-PIN %s%s%s-d %s/128 -p %s -m %s --dport %s\n", any ? "" : "-s ", any ? "" : src,
 		              any ? "" : " ", dst, proto, proto, ports);
+	}
+	/* NAT66 flows: kept by where they were translated to (pp_ip6_flush reads the reply side) */
+	v = &s->el[PP_NFT_NAT6];
+	for (size_t i = 0; i < v->n; i++) {
+		char src[64], proto[4], dst[64];
+		unsigned port;
+		const char *to = strstr(v->v[i], " : ");
+		if (sscanf(v->v[i], "%63s . %3s", src, proto) != 2 || !to || sscanf(to + 3, "%63s . %u", dst, &port) != 2)
+			continue;
+		bool any = strcmp(src, "::/0") == 0;
+		pp_buf_printf(&b, "-A PP-PIN %s%s%s-d %s/128 -p %s -m %s --dport %u\n", any ? "" : "-s ", any ? "" : src,
+		              any ? "" : " ", dst, proto, proto, port);
 	}
 	return b.data;
 }

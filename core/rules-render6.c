@@ -25,10 +25,11 @@ pp_want_ip6(const struct pp_table *t, struct pp_want *w)
 		if (v->only)
 			x->active = false;      /* no IPv4 DNAT: every backend leaves its IPv4 side out */
 		/* As pp_mapping_active, without internal_ip (ipv6 = only needs none). A port translation
-		   (NAT66) is refused by check; never open the public port on the server instead. */
-		if (!m->enabled || m->bad || !m->pub_lo || pp_mapping_expired(m, w->now) || !m->val[PP_F_INTERNAL_IP6] ||
-		    m->pub_lo != m->in_lo)
+		   is NAT66: never open the public port on the server instead. */
+		if (!m->enabled || m->bad || !m->pub_lo || pp_mapping_expired(m, w->now) || !m->val[PP_F_INTERNAL_IP6])
 			continue;
+		for (size_t e = 0; e < x->nports; e++)
+			v->nat66 |= x->ports[e].pub_lo != x->ports[e].in_lo;
 		if (m->ip6_hostid) {
 			if (have < 0)
 				have = w->lan_if && pp_prefix6_of(w->lan_if, &prefix) == 0 && prefix.len <= 64;
@@ -52,6 +53,20 @@ pp_want_has_ip6(const struct pp_want *w)
 		if (w->maps[i].v6 && w->maps[i].v6->on)
 			return true;
 	return false;
+}
+
+int
+pp_ip6_refuse_nat66(const struct pp_want *w, struct pp_error *err)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		const struct pp_want_map *m = &w->maps[i];
+		if (m->v6 && m->v6->on && m->v6->nat66)
+			return pp_error_set(err, "%s:%d: [%s] ipv6: public_port %u differs from internal_port %u, a port "
+			                    "translation over IPv6 (NAT66) that the iptables backend does not write yet; "
+			                    "set [site] backend = nftables, the same port for both, or ipv6 = no", w->path,
+			                    m->line, m->name, m->pub_lo, m->in_lo);
+	}
+	return 0;
 }
 
 void
@@ -388,10 +403,17 @@ pp_ip6_flush(const char *keep, bool *unlisted)
 		if (pp_parse_ipv6(src, s6) < 0 || pp_parse_ipv6(dst, d6) < 0)
 			goto next;
 		enum pp_proto pr = proto[0] == 't' ? PP_TCP : PP_UDP;
-		unsigned port = (unsigned)atoi(dp);
+		/* where the flow goes: the reply side's source (a pinhole's is its destination, a NAT66
+		   flow's the server it was translated to) */
+		char rs[64], rsp[8];
+		uint8_t r6[16];
+		if (!ct_field(body, "src=", 1, rs, sizeof rs) || !ct_field(body, "sport=", 1, rsp, sizeof rsp) ||
+		    pp_parse_ipv6(rs, r6) < 0)
+			goto next;
+		unsigned port = (unsigned)atoi(rsp);
 		bool kept = false;
 		for (size_t i = 0; i < n && !kept; i++)
-			kept = v[i].proto == pr && memcmp(v[i].dst, d6, 16) == 0 && port >= v[i].lo && port <= v[i].hi &&
+			kept = v[i].proto == pr && memcmp(v[i].dst, r6, 16) == 0 && port >= v[i].lo && port <= v[i].hi &&
 			       (!v[i].has_src || pp_cidr6_has(&v[i].src, s6));
 		if (!kept) {
 			char *del[] = { "conntrack", "-D", "-f", "ipv6", "-p", proto, "-s", src, "-d", dst, "--sport", sp,

@@ -44,8 +44,13 @@ bool pp_mapping_wants_ip6(const struct pp_mapping *m);
 /* allow opens m to every IPv6 source: no IPv6 entry and no IPv4 one (no list), or ::/0. */
 bool pp_mapping_any_source6(const struct pp_mapping *m);
 
-/* Validation of the IPv6 keys of one mapping (pp_table_check): lan_if is [site] lan_interface. */
-void pp_check_ipv6(const struct pp_mapping *m, const char *lan_if, struct pp_findings *out);
+struct pp_want;
+/* Validation of the IPv6 keys of one mapping (pp_table_check): lan_if is [site] lan_interface,
+   backend [site] backend (NAT66 is built in the nftables backend only). */
+void pp_check_ipv6(const struct pp_mapping *m, const char *lan_if, const char *backend, struct pp_findings *out);
+/* The iptables backend's refusal of a NAT66 mapping (it writes no ip6 nat rules yet): -1 and err
+   naming file:line, the mapping and the fix; 0 when w has none. */
+int pp_ip6_refuse_nat66(const struct pp_want *w, struct pp_error *err);
 /* Two enabled mappings may not open the same server address, protocol and port over IPv6. */
 void pp_check_conflicts6(const struct pp_table *t, time_t now, struct pp_findings *out);
 
@@ -64,8 +69,10 @@ struct pp_want_v6 {
 	const struct pp_cidr6 *allow;   /* points into the table */
 	size_t nallow;
 	bool hostid;                    /* ip follows the LAN prefix */
+	bool nat66;                     /* a DNAT on the router's own IPv6 address instead of a pinhole: the
+	                                   public port differs from internal_port (NAT66, as fw4 allows);
+	                                   the map's ports[] say which goes where (nftables only yet) */
 };
-struct pp_want;
 /* The IPv6 fields of w->maps[] from t (pp_want_build calls it): lan prefix read once. */
 void pp_want_ip6(const struct pp_table *t, struct pp_want *w);
 /* w has a mapping with a pinhole. */

@@ -43,7 +43,7 @@
    and their rules exist only while some mapping needs them, so a table without per-mapping
    hairpin keeps the layout it had. */
 enum pp_nft_set { PP_NFT_DNAT, PP_NFT_RESTRICTED, PP_NFT_ALLOWED, PP_NFT_MASQ, PP_NFT_HP_OFF, PP_NFT_HP_ON,
-                  PP_NFT_PIN6, PP_NFT__SETS };
+                  PP_NFT_PIN6, PP_NFT_NAT6, PP_NFT__SETS };
 
 struct pp_strv {
 	char **v;
@@ -58,6 +58,7 @@ struct pp_nft_state {
 	unsigned long long *pkts, *bytes; /* per dnat_to element: its counter (rendered: 0) */
 	char *text;                     /* the listing it was parsed from (rendered: the table's body) */
 	unsigned long long *pkts6, *bytes6; /* per pin6 element: its counter (new connections) */
+	unsigned long long *pkts66, *bytes66; /* per nat6 element: its counter (new connections) */
 };
 
 void pp_nft_state_free(struct pp_nft_state *s);
@@ -157,6 +158,10 @@ int pp_nft_foreign_first(const struct pp_nft_foreign *f, const struct pp_foreign
  *   chain pre6 (filter prerouting, mangle - 1): a new connection from the WAN matching @pin6
  *                   gets the mark: before every forward chain, whatever their order
  *   chain forward:  meta nfproto ipv6 + the mark -> accept (no DNAT: the server's own address)
+ *   map nat6        source CIDR . proto . public port : server address . internal port (NAT66:
+ *                   the public port differs from the server's), one element per port, counted
+ *   chain map6_in:  from prerouting (WAN side, IPv6, to a local address): mark, dnat ip6 by
+ *                   @nat6, mark off again when no element took it (as map_in for IPv4)
  * Another table's forward chain still drops them unless it accepts the mark: ip6tables-nft's
  * ip6 filter FORWARD gets portpilot's accept at its top (as ip filter FORWARD for IPv4).
  */
