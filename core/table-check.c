@@ -348,7 +348,7 @@ pp_table_check(const struct pp_table *t, time_t now, struct pp_findings *out)
 	for (size_t i = 0; i < t->n; i++)
 		check_mapping(&t->maps[i], &site, now, out);
 	for (size_t i = 0; i < t->n; i++)
-		pp_check_ipv6(&t->maps[i], t->site.val[PP_S_LAN_INTERFACE], t->site.val[PP_S_BACKEND], out);
+		pp_check_ipv6(&t->maps[i], t->site.val[PP_S_LAN_INTERFACE], out);
 	check_conflicts(t, now, out);
 	pp_check_conflicts6(t, now, out);
 	pp_findings_sort(out);

@@ -240,7 +240,7 @@ kline(const struct pp_mapping *m, enum pp_field f)
 }
 
 void
-pp_check_ipv6(const struct pp_mapping *m, const char *lan_if, const char *backend, struct pp_findings *out)
+pp_check_ipv6(const struct pp_mapping *m, const char *lan_if, struct pp_findings *out)
 {
 	bool v6 = pp_mapping_wants_ip6(m);
 	/* IPv6 sources alone leave the IPv4 side with no allow list: open to every IPv4 source. */
@@ -293,18 +293,8 @@ pp_check_ipv6(const struct pp_mapping *m, const char *lan_if, const char *backen
 			}
 		}
 	}
-	/* A pinhole opens the server's own port: a different public port is NAT66, a DNAT on the
-	   router's own IPv6 address, which only the nftables backend writes yet. */
-	if (m->pub_lo && !(m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_INTERNAL_PORT)) && m->pub_lo != m->in_lo &&
-	    backend && strcmp(backend, "iptables") == 0) {
-		char *fix = pp_xasprintf("use the same port (public_port = internal_port = %u) for the IPv6 way in, "
-		                         "set [site] backend = nftables, or set ipv6 = no", m->in_lo);
-		pp_findings_add(out, PP_ERROR, kline(m, PP_F_IPV6), m->name, "ipv6", fix,
-		                "over IPv6 the server is reached at its own address and port %u, but public_port is "
-		                "%u: a port translation (NAT66) is not supported by the iptables backend yet",
-		                m->in_lo, m->pub_lo);
-		free(fix);
-	}
+	/* A public port other than the server's is NAT66: a DNAT on the router's own IPv6 address
+	   (core/rules-render6.c, core/nft-ipv6.c) instead of a pinhole. */
 	if (!(m->bad & (1u << PP_F_ALLOW)) && m->nallow && !m->nallow6)
 		pp_findings_add(out, PP_ERROR, kline(m, PP_F_ALLOW), m->name, "allow",
 		                "add the IPv6 sources to allow (e.g. 2001:db8:1::/48), ::/0 for any, or set ipv6 = no",

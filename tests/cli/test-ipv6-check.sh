@@ -57,13 +57,10 @@ check "  at allow's line" has "t.ini:9: error: [g] allow: allow lists only IPv4 
 check "an allow of IPv6 sources only, ipv6 = yes: refused (it says nothing of IPv4)" \
 	case_of h "internal_ip6 = 2001:db8:1::5" "allow = 2001:db8:100::/64"
 check "  at allow's line" has "t.ini:9: error: [h] allow: allow lists only IPv6 sources"
-# public port != internal port over IPv6 is NAT66: the nftables backend writes it, iptables not yet.
-printf '[site]\nwan_interface = eth0\nbackend = iptables\n\n[i]\npublic_port = 8080\ninternal_port = 80\ninternal_ip = 192.168.2.101\ninternal_ip6 = 2001:db8:1::5\n' >"$T"
-check "NAT66 on [site] backend = iptables: refused" sh -c "! $PORTPILOT -f $T check >$out 2>&1"
-check "  saying so, at ipv6's line (internal_ip6 makes it)" has "t.ini:5: error: [i] ipv6: over IPv6 the server is reached at its own address and port 80, but public_port is 8080: a port translation (NAT66) is not supported by the iptables backend yet"
-check "  with the fix" has "set [site] backend = nftables"
-sed -i 's/^backend = iptables/backend = nftables/' "$T"
-check "NAT66 on [site] backend = nftables: check clean" chk
+# public port != internal port over IPv6 is NAT66 (a DNAT on the router's IPv6 address), on both backends.
+printf '[site]\nwan_interface = eth0\n\n[i]\npublic_port = 8080\ninternal_port = 80\ninternal_ip = 192.168.2.101\ninternal_ip6 = 2001:db8:1::5\n' >"$T"
+check "NAT66 (public port != internal port over IPv6): check clean" chk
+check "  and no longer 'not supported'" sh -c "! grep -q 'not supported' $out"
 printf '[site]\nwan_interface = eth0\n\n[ssh]\npublic_port = 22\nipv6 = only\ninternal_ip6 = 2001:db8:1::22\n' >"$T"
 chk
 check "SSH open to any IPv6 source: a warning" has "t.ini:4: warning: [ssh] allow: SSH is open to any IPv6 source"
