@@ -28,6 +28,7 @@ pp_want_ip6(const struct pp_table *t, struct pp_want *w)
 		   is NAT66: never open the public port on the server instead. */
 		if (!m->enabled || m->bad || !m->pub_lo || pp_mapping_expired(m, w->now) || !m->val[PP_F_INTERNAL_IP6])
 			continue;
+		v->nat66 = m->nat66 && !(m->bad & (1u << PP_F_NAT66));
 		for (size_t e = 0; e < x->nports; e++)
 			v->nat66 |= x->ports[e].pub_lo != x->ports[e].in_lo;
 		if (m->ip6_hostid) {

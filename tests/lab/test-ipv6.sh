@@ -168,7 +168,15 @@ internal_port = 8080
 internal_ip6  = $SRV2_6
 ipv6          = only
 allow         = 2001:db8:100::/64
+
+[web-66b]
+public_port   = 8080
+internal_ip6  = $SRV2_6
+ipv6          = only
+nat66         = yes
+allow         = 2001:db8:100::/64
 EOT
+nat66b_body() { [ "$(lab_http "$LAB_INET2" "http://[$LAB_WAN6]:8080/")" = srv-102-v6 ]; }
 nat66_body() { [ "$(lab_http "$1" "http://[$LAB_WAN6]:8443/")" = srv-102-v6 ]; }
 nat66_none() { [ -z "$(lab_http "$1" "http://[$LAB_WAN6]:8443/")" ]; }
 # udp66_is NS SPORT NAME: one datagram from a fixed port (one flow) to [router WAN]:8443, its reply.
@@ -186,6 +194,7 @@ check "NAT66: apply --confirm 3 (never confirmed)" ppq apply --confirm 3
 check "NAT66: inet2 reaches [router WAN]:8443 -> srv2:8080 over TCP" nat66_body "$LAB_INET2"
 check "NAT66: and over UDP, a flow from inet2 port 40002" udp66_is "$LAB_INET2" 40002 srv-102-v6
 check "NAT66: the allow list keeps inet out" nat66_none "$LAB_INET"
+check "nat66 = yes (same port): inet2 reaches [router WAN]:8080 -> srv2:8080" nat66b_body
 check "NAT66: srv2's own address stays closed (no pinhole)" none6 "$LAB_INET2" "$SRV2_6"
 check "NAT66: status in sync, counting its connections" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -Eq '\"name\":\"web-66\",\"state\":\"in_sync\",[^}]*\"packets\":[1-9]'"
 check "NAT66: after the deadline the timer took the DNAT out" waits 12 nat66_none "$LAB_INET2"
@@ -193,7 +202,7 @@ check "NAT66: the rollback is complete" waits 3 test ! -e "$S/pending"
 check "NAT66: the running UDP flow was cut too (its conntrack entry removed)" udp66_none "$LAB_INET2" 40002
 rules6 | grep -Ev '^([*]|:[A-Z]+ ACCEPT|COMMIT)' >"$pp_tmp/n66-after"
 check "NAT66: the IPv6 rules and chains are exactly what they were before" cmp -s "$pp_tmp/n66-before" "$pp_tmp/n66-after"
-sed -i '/^\[web-66\]/,$d' "$T"
+sed -i '/^\[web-66\]/,$d' "$T"  # web-66b too
 sed -i '$ { /^$/d }' "$T"
 ppq apply
 
