@@ -347,6 +347,7 @@ plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_st
 	const struct pp_chain *pin = pp_ruleset_chain((struct pp_ruleset *)&CST(want)->rs6, PP_FILTER, "PP-PIN", false);
 	for (size_t i = 0; pin && i < pin->n; i++)
 		pp_buf_printf(&keep, "%s\n", pin->rules[i]);
+	pp_ip6_keep_nat(&CST(want)->rs6, &keep);
 	char *all = pp_xasprintf("%s%s%s%s%s%s%s", p->restore ? p->restore : "", PP_IP6_MARK, p6.restore,
 	                         PP_IP6_UNDO, undo.restore ? undo.restore : "", PP_IP6_KEEP,
 	                         keep.data ? keep.data : "");
@@ -376,7 +377,7 @@ diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_st
 {
 	(void)b;
 	pp_plan_diff(f, &CST(want)->rs, &CST(live)->rs);
-	/* The IPv6 part's lines name their table "ip6 filter", so a reader tells the two apart. */
+	/* The IPv6 part's lines name their table "ip6 filter", "ip6 nat", so a reader tells the two apart. */
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
@@ -389,6 +390,8 @@ diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_st
 		size_t n = e ? (size_t)(e - l) : strlen(l);
 		if (n > 13 && (strncmp(l, "    + filter ", 13) == 0 || strncmp(l, "    - filter ", 13) == 0))
 			fprintf(f, "%.6sip6 %.*s\n", l, (int)(n - 6), l + 6);
+		else if (n > 13 && (strncmp(l, "    + nat    ", 13) == 0 || strncmp(l, "    - nat    ", 13) == 0))
+			fprintf(f, "%.6sip6 nat %.*s\n", l, (int)(n - 13), l + 13);
 		else
 			fprintf(f, "%.*s\n", (int)n, l);
 		l = e ? e + 1 : NULL;

@@ -12,9 +12,10 @@
 #define OWN_MARK "0x10000000"
 
 static const char *const set_where[PP_NFT__SETS] = { "map dnat_to", "set restricted", "set allowed",
-                                                     "set masq_to", "set hairpin_off", "set hairpin_on" };
+                                                     "set masq_to", "set hairpin_off", "set hairpin_on",
+                                                     "set pin6", "map nat6" };
 static const char *const set_name[PP_NFT__SETS] = { "dnat_to", "restricted", "allowed", "masq_to",
-                                                    "hairpin_off", "hairpin_on" };
+                                                    "hairpin_off", "hairpin_on", "pin6", "nat6" };
 /* Definitions exactly as `nft list` prints them, so rendered and live compare as text. */
 static const char *const set_def[PP_NFT__SETS][2] = {
 	{ "type inet_proto . inet_service : ipv4_addr . inet_service", "counter" },
@@ -23,6 +24,8 @@ static const char *const set_def[PP_NFT__SETS][2] = {
 	{ "type ipv4_addr . inet_proto . inet_service . inet_service", "flags interval" },
 	{ "type inet_proto . inet_service", NULL },
 	{ "type inet_proto . inet_service", NULL },
+	{ NULL, NULL },                 /* pin6: core/nft-ipv6.c writes it, only when needed */
+	{ NULL, NULL },                 /* nat6: the same */
 };
 
 /*
@@ -83,6 +86,10 @@ pp_nft_state_free(struct pp_nft_state *s)
 		return;
 	free(s->pkts);
 	free(s->bytes);
+	free(s->pkts6);
+	free(s->bytes6);
+	free(s->pkts66);
+	free(s->bytes66);
 	strv_free(&s->skel);
 	for (int i = 0; i < PP_NFT__SETS; i++)
 		strv_free(&s->el[i]);
@@ -94,6 +101,28 @@ static void
 skel(struct pp_nft_state *s, const char *where, const char *line)
 {
 	strv_add(&s->skel, pp_xasprintf("%s\t%s", where, line));
+}
+
+void
+pp_nft_skel_add(struct pp_nft_state *s, const char *where, const char *line)
+{
+	skel(s, where, line);
+}
+
+void
+pp_nft_el_add(struct pp_nft_state *s, int set, char *owned)
+{
+	strv_add(&s->el[set], owned);
+}
+
+bool
+pp_nft_counted(int set, struct pp_nft_state *s, unsigned long long ***pk, unsigned long long ***by)
+{
+	if (set != PP_NFT_DNAT && set != PP_NFT_PIN6 && set != PP_NFT_NAT6)
+		return false;
+	*pk = set == PP_NFT_DNAT ? &s->pkts : set == PP_NFT_PIN6 ? &s->pkts6 : &s->pkts66;
+	*by = set == PP_NFT_DNAT ? &s->bytes : set == PP_NFT_PIN6 ? &s->bytes6 : &s->bytes66;
+	return true;
 }
 
 /* "lo" or "lo-hi" */
@@ -332,6 +361,30 @@ cmp_skel(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* A counted set's elements with their counters, sorted together. */
+static void
+sort_counted(struct pp_strv *d, unsigned long long **pkts, unsigned long long **bytes)
+{
+	struct pair {
+		char *el;
+		unsigned long long p, b;
+	} *pv = pp_xcalloc(d->n + 1, sizeof *pv);
+	for (size_t i = 0; i < d->n; i++)
+		pv[i] = (struct pair){ d->v[i], *pkts ? (*pkts)[i] : 0, *bytes ? (*bytes)[i] : 0 };
+	if (d->n)
+		qsort(pv, d->n, sizeof *pv, cmp_str);
+	free(*pkts);
+	free(*bytes);
+	*pkts = pp_xcalloc(d->n + 1, sizeof **pkts);
+	*bytes = pp_xcalloc(d->n + 1, sizeof **bytes);
+	for (size_t i = 0; i < d->n; i++) {
+		d->v[i] = pv[i].el;
+		(*pkts)[i] = pv[i].p;
+		(*bytes)[i] = pv[i].b;
+	}
+	free(pv);
+}
+
 static void
 normalize(struct pp_nft_state *s)
 {
@@ -343,29 +396,13 @@ normalize(struct pp_nft_state *s)
 	for (size_t i = 0; i < s->skel.n; i++)
 		s->skel.v[i] = v[i].s;
 	free(v);
-	for (int i = 0; i < PP_NFT__SETS; i++)
-		if (i != PP_NFT_DNAT && s->el[i].n)
+	unsigned long long **pk, **by;
+	for (int i = 0; i < PP_NFT__SETS; i++) {
+		if (pp_nft_counted(i, s, &pk, &by))
+			sort_counted(&s->el[i], pk, by);
+		else if (s->el[i].n)
 			qsort(s->el[i].v, s->el[i].n, sizeof *s->el[i].v, cmp_str);
-	/* dnat_to's elements with their counters, sorted together */
-	struct pp_strv *d = &s->el[PP_NFT_DNAT];
-	struct pair {
-		char *el;
-		unsigned long long p, b;
-	} *pv = pp_xcalloc(d->n + 1, sizeof *pv);
-	for (size_t i = 0; i < d->n; i++)
-		pv[i] = (struct pair){ d->v[i], s->pkts ? s->pkts[i] : 0, s->bytes ? s->bytes[i] : 0 };
-	if (d->n)
-		qsort(pv, d->n, sizeof *pv, cmp_str);
-	free(s->pkts);
-	free(s->bytes);
-	s->pkts = pp_xcalloc(d->n + 1, sizeof *s->pkts);
-	s->bytes = pp_xcalloc(d->n + 1, sizeof *s->bytes);
-	for (size_t i = 0; i < d->n; i++) {
-		d->v[i] = pv[i].el;
-		s->pkts[i] = pv[i].p;
-		s->bytes[i] = pv[i].b;
 	}
-	free(pv);
 }
 
 int
@@ -390,6 +427,7 @@ pp_nft_render(const struct pp_want *w, struct pp_nft_state *out, struct pp_error
 			mapping_elements(w, &h, m, &pp, out);
 		}
 	}
+	pp_nft_render6(w, out);
 	normalize(out);
 	return 0;
 }
@@ -422,7 +460,7 @@ set_index(const char *where)
  * is kept as "KEY : VALUE", P and B in s->pkts/bytes.
  */
 static bool
-elements_line(char *line, struct pp_nft_state *s, int set, size_t *cap)
+elements_line(char *line, struct pp_nft_state *s, int set, size_t *caps)
 {
 	bool closed = false;
 	size_t n = strlen(line);
@@ -451,14 +489,16 @@ elements_line(char *line, struct pp_nft_state *s, int set, size_t *cap)
 				*c = '\0';
 		}
 		strv_add(v, pp_xstrdup(e));
-		if (set == PP_NFT_DNAT) {
+		unsigned long long **pk, **by;
+		if (pp_nft_counted(set, s, &pk, &by)) {
+			size_t *cap = &caps[set];
 			if (v->n > *cap) {
 				*cap = v->cap;
-				s->pkts = pp_xrealloc(s->pkts, *cap * sizeof *s->pkts);
-				s->bytes = pp_xrealloc(s->bytes, *cap * sizeof *s->bytes);
+				*pk = pp_xrealloc(*pk, *cap * sizeof **pk);
+				*by = pp_xrealloc(*by, *cap * sizeof **by);
 			}
-			s->pkts[v->n - 1] = p;
-			s->bytes[v->n - 1] = b;
+			(*pk)[v->n - 1] = p;
+			(*by)[v->n - 1] = b;
 		}
 	}
 	return closed;
@@ -473,13 +513,13 @@ pp_nft_parse(const char *listing, struct pp_nft_state *out)
 	char where[128] = "";
 	int depth = 0, set = -1;
 	bool in_el = false;
-	size_t cap = 0;
+	size_t cap[PP_NFT__SETS] = { 0 };
 	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		char *s = trim(l);
 		if (!*s)
 			continue;
 		if (in_el) {
-			in_el = !elements_line(s, out, set, &cap);
+			in_el = !elements_line(s, out, set, cap);
 			continue;
 		}
 		if (depth == 0) {
@@ -510,7 +550,7 @@ pp_nft_parse(const char *listing, struct pp_nft_state *out)
 			continue;
 		}
 		if (strncmp(s, "elements = {", 12) == 0) {
-			in_el = !elements_line(s + 12, out, set, &cap);
+			in_el = !elements_line(s + 12, out, set, cap);
 			continue;
 		}
 		skel(out, where, s);
@@ -568,19 +608,21 @@ pp_nft_el_find(const struct pp_strv *v, const char *key, size_t kl)
 static void
 el_put(struct pp_buf *b, int set, const char *el, const struct pp_nft_state *live, long same)
 {
-	if (set != PP_NFT_DNAT || !live || (same >= 0 && live->pkts[same] == 0 && live->bytes[same] == 0)) {
+	unsigned long long **pk = NULL, **by = NULL;
+	if (!live || !pp_nft_counted(set, (struct pp_nft_state *)live, &pk, &by) ||
+	    (same >= 0 && (*pk)[same] == 0 && (*by)[same] == 0)) {
 		pp_buf_addstr(b, el);
 		return;
 	}
 	size_t kl = pp_nft_key_len(el);
 	/* same: el is live's own element at that index (a snapshot of live), no search */
-	long k = same >= 0 ? same : pp_nft_el_find(&live->el[PP_NFT_DNAT], el, kl);
-	if (k < 0 || (live->pkts[k] == 0 && live->bytes[k] == 0)) {
+	long k = same >= 0 ? same : pp_nft_el_find(&live->el[set], el, kl);
+	if (k < 0 || ((*pk)[k] == 0 && (*by)[k] == 0)) {
 		pp_buf_addstr(b, el);
 		return;
 	}
 	pp_buf_add(b, el, kl);
-	pp_buf_printf(b, " counter packets %llu bytes %llu%s", live->pkts[k], live->bytes[k], el + kl);
+	pp_buf_printf(b, " counter packets %llu bytes %llu%s", (*pk)[k], (*by)[k], el + kl);
 }
 
 /* The body of the table from a state: sets with their elements, chains. */
@@ -737,9 +779,10 @@ pp_nft_drop_tag(struct pp_nft_state *s, const char *tag)
 				free(v->v[j]);
 				continue;
 			}
-			if (i == PP_NFT_DNAT) {
-				s->pkts[k] = s->pkts[j];
-				s->bytes[k] = s->bytes[j];
+			unsigned long long **pk, **by;
+			if (pp_nft_counted(i, s, &pk, &by)) {
+				(*pk)[k] = (*pk)[j];
+				(*by)[k] = (*by)[j];
 			}
 			v->v[k++] = v->v[j];
 		}
@@ -878,7 +921,7 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 	}
 	char *copy = pp_xstrdup(listing), *save = NULL;
 	char fam[8] = "", tab[64] = "", chain[64] = "";
-	bool docker_user = false, docker_user_ours = false, forward_ours = false;
+	bool docker_user = false, docker_user_ours = false, forward_ours = false, forward6_ours = false;
 	struct pp_nft_blocker cur = { 0 };
 	bool in_base = false;
 	size_t cap = 0;
@@ -940,6 +983,8 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 			docker_user_ours |= strcmp(chain, "DOCKER-USER") == 0;
 			forward_ours |= strcmp(chain, "FORWARD") == 0;
 		}
+		forward6_ours |= strcmp(fam, "ip6") == 0 && strcmp(tab, "filter") == 0 && strcmp(chain, "FORWARD") == 0 &&
+		                 strstr(s, OWN_MARK " == " OWN_MARK) && strstr(s, "accept");
 		if (in_base && rule_drops(s))
 			cur.drop_rules++;
 	}
@@ -950,6 +995,9 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 		/* iptables-nft's FORWARD (the user's rules, ufw, Docker): the commit puts portpilot's
 		   accept at its top, and into DOCKER-USER, as the iptables backend hooks PP-FWD there */
 		bool ipt = strcmp(b->family, "ip") == 0 && strcmp(b->table, "filter") == 0 && strcmp(b->chain, "FORWARD") == 0;
+		b->ip6 = strcmp(b->family, "ip6") == 0;
+		if (pp_nft_blocker6(b, forward6_ours))
+			continue;
 		b->docker = ipt;
 		b->handled = ipt && (forward_ours || (docker_user && docker_user_ours));
 		if (ipt)

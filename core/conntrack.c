@@ -38,6 +38,7 @@ flow_of(const struct nf_conntrack *ct, struct pp_ct_flow *f)
 	bool ports = f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP;
 	f->sport = ports ? ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_SRC)) : 0;
 	f->dport = ports ? ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST)) : 0;
+	f->rsport = ports ? ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC)) : 0;
 	f->mark = nfct_attr_is_set(ct, ATTR_MARK) > 0 ? nfct_get_attr_u32(ct, ATTR_MARK) : 0;
 }
 

@@ -138,8 +138,8 @@ pp_nft_foreign_chain(const struct pp_nft_foreign *f, const char *fam, const char
 			continue;
 		/* portpilot's accept, as nft shows iptables-nft's translation of it (no comment shown) */
 		for (size_t j = 0; j < c->n; j++)
-			*accept_ours |= strstr(c->rules[j], "0x10000000 == 0x10000000") && strstr(c->rules[j], "ct status dnat") &&
-			                strstr(c->rules[j], "accept");
+			*accept_ours |= strstr(c->rules[j], "0x10000000 == 0x10000000") && strstr(c->rules[j], "accept") &&
+			                (strstr(c->rules[j], "ct status dnat") || strcmp(fam, "ip6") == 0); /* pinholes: no DNAT */
 		return true;
 	}
 	return false;
@@ -152,6 +152,7 @@ struct flow {
 	uint32_t daddr;                 /* 0 unknown */
 	uint16_t dlo, dhi;              /* the destination ports */
 	const char *iif, *oif;          /* NULL unknown */
+	bool ip6;                       /* an IPv6 pinhole's flow: not DNATed, no IPv4 header */
 };
 
 enum verdict { V_NONE, V_ACCEPT, V_DROP, V_DNAT, V_JUMP, V_GOTO, V_RETURN, V_UNKNOWN };
@@ -224,6 +225,8 @@ judge(const char *r, const struct flow *x, char *target, size_t tn)
 			else if ((strcmp(name, want) == 0) == neg)
 				ok = false;
 			i += skip;
+		} else if (x->ip6 && strcmp(w[i], "ip") == 0) {
+			ok = false;         /* an IPv4 header match: never an IPv6 flow */
 		} else if (strcmp(w[i], "ip") == 0 && (strcmp(a, "daddr") == 0 || strcmp(a, "saddr") == 0 ||
 		                                        strcmp(a, "protocol") == 0)) {
 			const char *op = i + 2 < n ? w[i + 2] : "";
@@ -278,7 +281,7 @@ judge(const char *r, const struct flow *x, char *target, size_t tn)
 			i += 2;
 		} else if (strcmp(w[i], "ct") == 0 && strcmp(a, "status") == 0) {
 			const char *vv = i + 2 < n ? w[i + 2] : "";
-			bool dnat = !x->prerouting;
+			bool dnat = !x->prerouting && !x->ip6;
 			if (strcmp(vv, "!") == 0 || strcmp(vv, "!=") == 0) {
 				i++;
 				vv = i + 2 < n ? w[i + 2] : "";
@@ -409,8 +412,8 @@ pp_nft_foreign_first(const struct pp_nft_foreign *f, const struct pp_foreign_que
 			continue;
 		/* 1. a DNAT in another table's nat prerouting chain that runs before portpilot's (dstnat):
 		   the first NAT of a flow is the one it keeps */
-		struct flow pre = { true, p, q->public_ip, q->pub_lo, q->pub_hi, q->wan_if, NULL };
-		for (size_t i = 0; i < f->n; i++) {
+		struct flow pre = { true, p, q->public_ip, q->pub_lo, q->pub_hi, q->wan_if, NULL, q->ip6 };
+		for (size_t i = 0; i < f->n && !q->ip6; i++) {
 			const struct fchain *c = &f->c[i];
 			/* portpilot's chain is at dstnat - 1, ahead of the tools at dstnat (iptables-nft,
 			   Docker, firewalld): only a chain still earlier takes the port first */
@@ -424,12 +427,14 @@ pp_nft_foreign_first(const struct pp_nft_foreign *f, const struct pp_foreign_que
 			}
 		}
 		/* 2. a drop in any other table's forward base chain: each runs, whatever the priority */
-		struct flow fwd = { false, p, q->internal_ip, q->in_lo, q->in_hi, q->wan_if, q->lan_if };
+		struct flow fwd = { false, p, q->internal_ip, q->in_lo, q->in_hi, q->wan_if, q->lan_if, q->ip6 };
+		/* a family's chains see its own packets only: ip6 none of IPv4's, ip none of IPv6's */
+		const char *other = q->ip6 ? "ip" : "ip6";
 		for (size_t i = 0; i < f->n; i++) {
 			const struct fchain *c = &f->c[i];
-			if (strcmp(c->hook, "forward") != 0 || strcmp(c->type, "filter") != 0)
+			if (strcmp(c->hook, "forward") != 0 || strcmp(c->type, "filter") != 0 || strcmp(c->fam, other) == 0)
 				continue;
-			bool docker = strcmp(c->fam, "ip") == 0 && strcmp(c->table, "filter") == 0 &&
+			bool docker = strcmp(c->fam, q->ip6 ? "ip6" : "ip") == 0 && strcmp(c->table, "filter") == 0 &&
 			              strcmp(c->name, "FORWARD") == 0;
 			if (docker && docker_handled)
 				continue;           /* the commit puts portpilot's accept at its top */

@@ -18,11 +18,14 @@
  * inserts its PP-FWD jump there: FORWARD (the user's own rules, ufw) and Docker's DOCKER-USER.
  * An accept in portpilot's own table does not end them: every base chain on the hook runs.
  */
-enum { HOOK_FORWARD, HOOK_DOCKER, HOOK__N };
-static const char *const hook_chain[HOOK__N] = { "FORWARD", "DOCKER-USER" };
+enum { HOOK_FORWARD, HOOK_DOCKER, HOOK_FORWARD6, HOOK__N };
+static const char *const hook_chain[HOOK__N] = { "FORWARD", "DOCKER-USER", "FORWARD" };
+/* ip6tables-nft's FORWARD: the pinholes' flows (core/nft-ipv6.c), while a mapping has one */
+static const char *const hook_family[HOOK__N] = { "ip", "ip", "ip6" };
 /* facts written right after a commit that put the accept there (the cached read) */
 static const char *const hook_fact[HOOK__N] = { "# portpilot: accept in FORWARD\n",
-                                                "# portpilot: accept in DOCKER-USER\n" };
+                                                "# portpilot: accept in DOCKER-USER\n",
+                                                "# portpilot: accept in ip6 FORWARD\n" };
 /* Docker's DOCKER-USER is iptables-nft's: a native nft rule there would make iptables-nft (and so
    Docker) refuse the whole table ("incompatible"), so the accept goes in through iptables-nft. */
 #define DOCKER_MATCH "-m", "connmark", "--mark", "0x10000000/0x10000000", "-m", "conntrack", "--ctstate", \
@@ -43,7 +46,16 @@ struct nft_be {
 	bool has[HOOK__N];              /* from the last read: commit keeps an accept there */
 	bool ours[HOOK__N];             /* and it is there already */
 	bool want_present;              /* the last plan's target has portpilot's table */
+	bool want6;                     /* and IPv6 pinholes in it */
+	char *keep6;                    /* the last plan's pinholes for pp_ip6_flush; NULL: no IPv6 either side */
 };
+
+/* Does hook h get portpilot's accept after a commit of the last plan? */
+static bool
+hook_wanted(const struct nft_be *be, int h)
+{
+	return be && be->want_present && (h != HOOK_FORWARD6 || be->want6);
+}
 
 static struct pp_nft_state *
 S(const struct pp_be_state *s)
@@ -86,6 +98,8 @@ nft_open(struct pp_backend *b, struct pp_error *err)
 static void
 nft_close(struct pp_backend *b)
 {
+	if (b->priv)
+		free(((struct nft_be *)b->priv)->keep6);
 	free(b->priv);
 	b->priv = NULL;
 }
@@ -94,12 +108,6 @@ static int
 nft_render(struct pp_backend *b, const struct pp_want *w, struct pp_be_state **out, struct pp_error *err)
 {
 	(void)b;
-	/* Never leave a mapping's IPv6 side out in silence (issue 15: pinholes are iptables only yet). */
-	for (size_t i = 0; i < w->n; i++)
-		if (w->maps[i].v6 && w->maps[i].v6->on)
-			return pp_error_set(err, "%s:%d: [%s] ipv6: the nftables backend does not open IPv6 pinholes "
-			                    "yet; set [site] backend = iptables for this table, or ipv6 = no", w->path,
-			                    w->maps[i].line, w->maps[i].name);
 	struct pp_nft_state *s = pp_xcalloc(1, sizeof *s);
 	if (pp_nft_render(w, s, err) < 0) {
 		free(s);
@@ -140,7 +148,7 @@ view_of(char *text)
 	}
 	v->fr = pp_nft_foreign_parse(text);
 	for (int h = 0; h < HOOK__N; h++) {
-		v->has[h] = pp_nft_foreign_chain(v->fr, "ip", "filter", hook_chain[h], &v->ours[h]);
+		v->has[h] = pp_nft_foreign_chain(v->fr, hook_family[h], "filter", hook_chain[h], &v->ours[h]);
 		v->ours[h] |= strstr(text, hook_fact[h]) != NULL;
 	}
 	return v;
@@ -544,10 +552,14 @@ nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 {
 	memset(p, 0, sizeof *p);
 	struct nft_be *be = b->priv;
-	if (be)
-		be->want_present = S(want)->present;
 	struct pp_nft_state none;
 	const struct pp_nft_state *l = live_or_none(live, &none);
+	if (be) {
+		be->want_present = S(want)->present;
+		be->want6 = pp_nft_has6(S(want));
+		free(be->keep6);
+		be->keep6 = be->want6 || pp_nft_has6(l) ? pp_nft_keep6(S(want)) : NULL;
+	}
 	struct pp_nft_plan np;
 	pp_nft_plan_make(S(want), l, &np);
 	p->restore = np.text;
@@ -558,7 +570,7 @@ nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 	   when the table itself is as wanted ("table" alone is a no-op transaction) */
 	bool due = false;
 	for (int h = 0; be && h < HOOK__N; h++)
-		due |= be->has[h] && be->ours[h] != S(want)->present;
+		due |= be->has[h] && be->ours[h] != hook_wanted(be, h);
 	if (due) {
 		if (!p->restore)
 			p->restore = pp_xstrdup(S(want)->present ? "table inet " PP_NFT_TABLE "\n"
@@ -655,8 +667,13 @@ nft_test(struct pp_backend *b, const struct pp_plan *p, bool always, struct pp_e
 
 /* Keep (or take out) the accept for portpilot's flows at the top of iptables-nft's chain. */
 static void
-ipt_accept(const char *chain, bool on)
+ipt_accept(int h, bool on)
 {
+	if (h == HOOK_FORWARD6) {
+		pp_nft_accept6(on);
+		return;
+	}
+	const char *chain = hook_chain[h];
 	char *check[] = { "iptables-nft", "-w", "-C", (char *)chain, DOCKER_MATCH, NULL };
 	bool there = pp_run(check, NULL, NULL, NULL) == 0;
 	if (there == on)
@@ -667,11 +684,11 @@ ipt_accept(const char *chain, bool on)
 }
 
 static void
-ipt_hooks(const struct nft_be *be, bool on)
+ipt_hooks(const struct nft_be *be)
 {
 	for (int h = 0; be && h < HOOK__N; h++)
 		if (be->has[h])
-			ipt_accept(hook_chain[h], on);
+			ipt_accept(h, hook_wanted(be, h));
 }
 
 /* PORTPILOT_NFT_FAULT_FILE (tests): take the file by rename, so only the first commit (not the
@@ -723,8 +740,18 @@ nft_commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), v
 	/* As the iptables backend hooks PP-FWD into FORWARD and DOCKER-USER: their drops would
 	   otherwise drop what portpilot's forward chain accepts (nftables runs every base chain). */
 	struct nft_be *be = b->priv;
-	ipt_hooks(be, be && be->want_present);
+	ipt_hooks(be);
 	return 0;
+}
+
+/* The neutral flush (conntrack knows who DNATed), then the IPv6 flows of closed pinholes. */
+static void
+nft_flush(struct pp_backend *b, struct pp_plan *p)
+{
+	pp_conntrack_flush(p);
+	const struct nft_be *be = b->priv;
+	if (be && be->keep6)
+		pp_ip6_flush(be->keep6, p);
 }
 
 static int
@@ -743,7 +770,7 @@ nft_facts(struct pp_backend *b, const struct pp_live *live, const struct pp_plan
 	const struct nft_be *be = b->priv;
 	struct pp_buf f = { 0 };
 	for (int h = 0; be && h < HOOK__N; h++)
-		if (be->has[h] && be->want_present)
+		if (be->has[h] && hook_wanted(be, h))
 			pp_buf_addstr(&f, hook_fact[h]);
 	pp_buf_addstr(&f, v && v->text ? v->text : "");
 	return f.data;
@@ -815,12 +842,14 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 			changed = strcmp(p.changed[k], m->tag) == 0;
 		struct pp_map_status *s = &st[i];
 		s->name = m->name;
+		unsigned long long **pk, **by;
 		for (size_t k = c; k < ce; k++)
-			if (lt[k].set == PP_NFT_DNAT) {
-				s->pkts += l->pkts[lt[k].idx];
-				s->bytes += l->bytes[lt[k].idx];
+			if (pp_nft_counted(lt[k].set, (struct pp_nft_state *)l, &pk, &by)) {
+				s->pkts += (*pk)[lt[k].idx];
+				s->bytes += (*by)[lt[k].idx];
 			}
-		if (!m->active)
+		bool pin6 = m->v6 && m->v6->on;
+		if (!m->active && !pin6)
 			s->sync = ce > c ? PP_SYNC_STALE : PP_SYNC_INACTIVE;
 		else
 			s->sync = !changed ? PP_SYNC_OK : ce == c ? PP_SYNC_MISSING : PP_SYNC_DRIFTED;
@@ -829,11 +858,14 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 		query_of(w, m, wan_addr, &q);
 		/* every element of a port list: the first one another table's rule takes or drops */
 		bool found = false;
-		for (size_t e = 0; s->sync == PP_SYNC_OK && view && !found && e < pp_want_nports(m); e++) {
+		for (size_t e = 0; m->active && s->sync == PP_SYNC_OK && view && !found && e < pp_want_nports(m); e++) {
 			struct pp_port_pair pr = pp_want_port(m, e);
 			q.pub_lo = pr.pub_lo, q.pub_hi = pr.pub_hi, q.in_lo = pr.in_lo, q.in_hi = pr.in_hi;
 			found = pp_nft_foreign_first(view->fr, &q, false, true, &hit) == 1;
 		}
+		/* the pinhole's flows: another table's forward chain that drops them (firewalld's) */
+		if (!found && pin6 && s->sync == PP_SYNC_OK && view)
+			found = pp_nft_foreign_first6(view->fr, w, m, view->ours[HOOK_FORWARD6], &hit) == 1;
 		if (found) {
 			s->sync = hit.kind == PP_FOREIGN_DNAT ? PP_SYNC_SHADOWED : PP_SYNC_BLOCKED;
 			s->shadow = pp_xasprintf("%s: \"%s\"", hit.path, hit.rule);
@@ -927,8 +959,8 @@ nft_checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 	}
 	for (size_t i = 0; v && i < v->nblk; i++) {
 		const struct pp_nft_blocker *k = &v->blk[i];
-		if (k->handled)
-			continue;
+		if (k->handled || k->ip6)
+			continue;           /* ip6's meet the pinholes only: pp_nft_checks6 */
 		if (k->docker && (k->policy_drop || k->drop_rules))
 			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
 			                "nftables: %s %s %s (iptables-nft, forward hook, priority %d) drops what portpilot's "
@@ -942,6 +974,8 @@ nft_checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 			                k->family, k->table, k->chain, k->prio);
 		/* its drop rules: the per-mapping walk above names the ones that meet a mapping */
 	}
+	if (v)
+		pp_nft_checks6(w, v->blk, v->nblk, v->fr, out);
 }
 
 static int
@@ -1062,7 +1096,7 @@ nft_remove_all(struct pp_backend *b, struct pp_error *err)
 		return -1;
 	/* opened for this alone (a switch to another backend): no read told where the accepts are */
 	for (int h = 0; h < HOOK__N; h++)
-		ipt_accept(hook_chain[h], false);
+		ipt_accept(h, false);
 	return 0;
 }
 
@@ -1082,7 +1116,7 @@ const struct pp_backend_ops pp_backend_nftables = {
 	.diff = nft_diff,
 	.test = nft_test,
 	.commit = nft_commit,
-	.flush = NULL,                  /* the neutral pp_conntrack_flush: conntrack knows who DNATed */
+	.flush = nft_flush,
 	.gen = nft_gen,
 	.facts = nft_facts,
 	.adopt = nft_adopt,

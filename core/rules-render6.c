@@ -28,10 +28,12 @@ pp_want_ip6(const struct pp_table *t, struct pp_want *w)
 		if (v->only)
 			x->active = false;      /* no IPv4 DNAT: every backend leaves its IPv4 side out */
 		/* As pp_mapping_active, without internal_ip (ipv6 = only needs none). A port translation
-		   (NAT66) is refused by check; never open the public port on the server instead. */
-		if (!m->enabled || m->bad || !m->pub_lo || pp_mapping_expired(m, w->now) || !m->val[PP_F_INTERNAL_IP6] ||
-		    m->pub_lo != m->in_lo)
+		   is NAT66: never open the public port on the server instead. */
+		if (!m->enabled || m->bad || !m->pub_lo || pp_mapping_expired(m, w->now) || !m->val[PP_F_INTERNAL_IP6])
 			continue;
+		v->nat66 = m->nat66 && !(m->bad & (1u << PP_F_NAT66));
+		for (size_t e = 0; e < x->nports; e++)
+			v->nat66 |= x->ports[e].pub_lo != x->ports[e].in_lo;
 		if (m->ip6_hostid) {
 			if (have < 0)
 				have = w->lan_if && pp_prefix6_of(w->lan_if, &prefix) == 0 && prefix.len <= 64;
@@ -87,6 +89,65 @@ pin_rule(struct pp_chain *c, const struct pp_want_map *m, const struct pp_cidr6 
 	free(r);
 }
 
+/*
+ * NAT66 (a public port other than the server's): in ip6tables' nat table, PREROUTING -j PP-PRE,
+ * and per source, protocol and public port a mark (so PP-FWD's first rule accepts the flow, as
+ * a pinhole's) and a DNAT to the server, matched on the router's own address type.
+ */
+static void
+nat66_rules(struct pp_chain *c, const struct pp_want *w, const struct pp_want_map *m)
+{
+	const struct pp_want_v6 *v = m->v6;
+	char ip[PP_IP6_STR];
+	pp_format_ipv6(v->ip, ip);
+	size_t ns = v->any_source ? 1 : v->nallow;
+	for (size_t e = 0; e < pp_want_nports(m); e++) {
+		struct pp_port_pair pp = pp_want_port(m, e);
+		for (int k = 0; k < 2; k++) {
+			const char *pn = k ? "udp" : "tcp";
+			if (!(m->proto & (k ? PP_UDP : PP_TCP)))
+				continue;
+			for (unsigned p = pp.pub_lo; p <= pp.pub_hi; p++)
+				for (size_t i = 0; i < ns; i++) {
+					char s[PP_IP6_STR + 8] = "";
+					if (!v->any_source) {
+						char a[PP_IP6_STR];
+						pp_format_ipv6(v->allow[i].addr, a);
+						snprintf(s, sizeof s, "-s %s/%u ", a, v->allow[i].len);
+					}
+					char *head = pp_xasprintf("-A PP-PRE %s-i %s -p %s -m addrtype --dst-type LOCAL -m %s --dport %u "
+					                          "-m comment --comment \"%s\"", s, w->wan_if, pn, pn, p, m->tag);
+					char *r = pp_xasprintf("%s -j CONNMARK --set-xmark " OWN_MARK "/" OWN_MARK, head);
+					pp_chain_add(c, r);
+					free(r);
+					r = pp_xasprintf("%s -j DNAT --to-destination [%s]:%u", head, ip, pp.in_lo + (p - pp.pub_lo));
+					pp_chain_add(c, r);
+					free(r);
+					free(head);
+				}
+		}
+	}
+}
+
+void
+pp_ip6_keep_nat(const struct pp_ruleset *rs, struct pp_buf *keep)
+{
+	const struct pp_chain *c = pp_ruleset_chain((struct pp_ruleset *)rs, PP_NAT, "PP-PRE", false);
+	for (size_t i = 0; c && i < c->n; i++) {
+		const char *r = c->rules[i], *to = strstr(r, " -j DNAT --to-destination [");
+		char src[64] = "", ip[64];
+		unsigned port;
+		if (!to || sscanf(to + 27, "%63[^]]]:%u", ip, &port) != 2)
+			continue;
+		const char *s = strstr(r, " -s ");
+		if (s)
+			sscanf(s + 4, "%63s", src);
+		const char *pn = strstr(r, " -p udp ") ? "udp" : "tcp";
+		pp_buf_printf(keep, "-A PP-PIN %s%s%s-d %s/128 -p %s -m %s --dport %u\n", *src ? "-s " : "", src,
+		              *src ? " " : "", ip, pn, pn, port);
+	}
+}
+
 void
 pp_ip6_render(const struct pp_want *w, struct pp_ruleset *out)
 {
@@ -108,6 +169,12 @@ pp_ip6_render(const struct pp_want *w, struct pp_ruleset *out)
 		const struct pp_want_v6 *v = m->v6;
 		if (!v || !v->on)
 			continue;
+		if (v->nat66) {
+			nat66_rules(pp_ruleset_chain(out, PP_NAT, "PP-PRE", true), w, m);
+			if (!out->hooks[PP_NAT].n)
+				pp_chain_add(&out->hooks[PP_NAT], "-A PREROUTING -j PP-PRE");
+			continue;
+		}
 		for (int k = 0; k < 2; k++) {
 			const char *pn = k ? "udp" : "tcp";
 			if (!(m->proto & (k ? PP_UDP : PP_TCP)))
@@ -164,18 +231,22 @@ static size_t
 tagged(const struct pp_ruleset *rs, const char *tag, struct pp_buf *b, unsigned long long *pkts,
        unsigned long long *bytes)
 {
-	const struct pp_chain *c = pp_ruleset_chain((struct pp_ruleset *)rs, PP_FILTER, "PP-PIN", false);
 	char *needle = pp_xasprintf("--comment \"%s\" ", tag);
 	size_t n = 0;
-	for (size_t i = 0; c && i < c->n; i++) {
-		if (!strstr(c->rules[i], needle))
-			continue;
-		n++;
-		if (b)
-			pp_buf_printf(b, "%s\n", c->rules[i]);
-		if (pkts && c->pkts) {
-			*pkts += c->pkts[i];
-			*bytes += c->bytes[i];
+	/* pinholes (filter PP-PIN) and NAT66 (nat PP-PRE: its DNAT rules count the connections) */
+	for (int t = 0; t < 2; t++) {
+		const struct pp_chain *c = pp_ruleset_chain((struct pp_ruleset *)rs, t ? PP_NAT : PP_FILTER,
+		                                            t ? "PP-PRE" : "PP-PIN", false);
+		for (size_t i = 0; c && i < c->n; i++) {
+			if (!strstr(c->rules[i], needle))
+				continue;
+			n++;
+			if (b)
+				pp_buf_printf(b, "%s\n", c->rules[i]);
+			if (pkts && c->pkts && (!t || strstr(c->rules[i], " -j DNAT "))) {
+				*pkts += c->pkts[i];
+				*bytes += c->bytes[i];
+			}
 		}
 	}
 	free(needle);
@@ -196,9 +267,9 @@ layout6(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_
 	bool broken = false;
 	for (size_t i = 0; i < want->n; i++) {
 		const struct pp_chain *w = &want->chains[i];
-		if (strcmp(w->name, "PP-PIN") == 0)
-			continue;
-		const struct pp_chain *l = pp_ruleset_chain((struct pp_ruleset *)live, PP_FILTER, w->name, false);
+		if (strcmp(w->name, "PP-PIN") == 0 || strcmp(w->name, "PP-PRE") == 0)
+			continue;       /* the mappings' own: per mapping in status */
+		const struct pp_chain *l = pp_ruleset_chain((struct pp_ruleset *)live, w->table, w->name, false);
 		bool same = l && l->n == w->n;
 		for (size_t k = 0; same && k < w->n; k++)
 			same = strcmp(w->rules[k], l->rules[k]) == 0;
@@ -210,15 +281,18 @@ layout6(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_
 				                     l ? "differs" : "missing"));
 		}
 	}
-	const struct pp_chain *wh = &want->hooks[PP_FILTER], *lh = &live->hooks[PP_FILTER];
-	for (size_t i = 0; i < wh->n; i++) {
-		bool found = false;
-		for (size_t k = 0; k < lh->n && !found; k++)
-			found = strcmp(wh->rules[i], lh->rules[k]) == 0;
-		if (!found) {
-			broken = true;
-			if (ls)
-				add_str(&ls->problems, &ls->nproblems, pp_xasprintf("ip6 filter: missing %s", wh->rules[i]));
+	for (int t = 0; t < 2; t++) {
+		const struct pp_chain *wh = &want->hooks[t ? PP_NAT : PP_FILTER], *lh = &live->hooks[t ? PP_NAT : PP_FILTER];
+		for (size_t i = 0; i < wh->n; i++) {
+			bool found = false;
+			for (size_t k = 0; k < lh->n && !found; k++)
+				found = strcmp(wh->rules[i], lh->rules[k]) == 0;
+			if (!found) {
+				broken = true;
+				if (ls)
+					add_str(&ls->problems, &ls->nproblems, pp_xasprintf("ip6 %s: missing %s", t ? "nat" : "filter",
+					                                                    wh->rules[i]));
+			}
 		}
 	}
 	return broken;
@@ -333,7 +407,9 @@ struct pins {
 	size_t n;
 };
 
-/* A flow a pinhole admitted (portpilot's mark) that no pinhole of keep admits any more. */
+/* A flow a pinhole admitted (portpilot's mark) that no pinhole of keep admits any more. Where the
+   flow goes is its reply side's source: a pinhole's destination, or the server a NAT66 flow was
+   translated to. */
 static bool
 closed_flow(const struct pp_ct_flow *f, void *arg)
 {
@@ -343,7 +419,7 @@ closed_flow(const struct pp_ct_flow *f, void *arg)
 	enum pp_proto pr = f->proto == IPPROTO_TCP ? PP_TCP : PP_UDP;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct pin *v = &p->v[i];
-		if (v->proto == pr && memcmp(v->dst, f->odst, 16) == 0 && f->dport >= v->lo && f->dport <= v->hi &&
+		if (v->proto == pr && memcmp(v->dst, f->rsrc, 16) == 0 && f->rsport >= v->lo && f->rsport <= v->hi &&
 		    (!v->has_src || pp_cidr6_has(&v->src, f->osrc)))
 			return false;
 	}

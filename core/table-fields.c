@@ -12,7 +12,7 @@ static const char *field_names[PP_F__COUNT] = {
 	"description", "protocol", "public_port", "internal_ip", "internal_port",
 	"allow", "enabled", "owner", "purpose", "expires", "masquerade",
 	"check", "check_path", "check_expect", "check_send", "check_timing", "hairpin",
-	"ipv6", "internal_ip6",
+	"ipv6", "internal_ip6", "nat66",
 };
 
 static const char *check_names[] = {
@@ -462,6 +462,12 @@ pp_mapping_parse_field(struct pp_mapping *m, enum pp_field f, const char *text, 
 		return 0;
 	case PP_F_INTERNAL_IP6:
 		return pp_parse_ip6_target(text, m->internal_ip6, &m->ip6_hostid, err);
+	case PP_F_NAT66:
+		if (pp_parse_bool(text, &m->nat66) < 0)
+			return pp_error_set(err, "'%s' is not yes or no (nat66 = yes: over IPv6 the router's own address "
+			                    "and public_port are forwarded to internal_ip6, instead of a pinhole to the "
+			                    "server's own address)", text);
+		return 0;
 	case PP_F_DESCRIPTION:
 	case PP_F_OWNER:
 	case PP_F_PURPOSE:

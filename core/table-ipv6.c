@@ -249,6 +249,10 @@ pp_check_ipv6(const struct pp_mapping *m, const char *lan_if, struct pp_findings
 		                v6 ? "add the IPv4 sources to allow (0.0.0.0/0 for any), or set ipv6 = only"
 		                   : "add the IPv4 sources to allow (0.0.0.0/0 for any)",
 		                "allow lists only IPv6 sources, so it says nothing about who may connect over IPv4");
+	if (!v6 && m->nat66 && !(m->bad & (1u << PP_F_NAT66 | 1u << PP_F_IPV6)))
+		pp_findings_add(out, PP_ERROR, kline(m, PP_F_NAT66), m->name, "nat66",
+		                "set internal_ip6 = the server's IPv6 address (and ipv6 = yes or only), or drop nat66",
+		                "nat66 = yes but the mapping is not published over IPv6: there is nothing to translate");
 	if (!v6) {
 		/* Sources that would never be used: the engineer may believe IPv6 is filtered by them. */
 		if (m->nallow6 && m->nallow && !(m->bad & (1u << PP_F_IPV6)))
@@ -293,15 +297,8 @@ pp_check_ipv6(const struct pp_mapping *m, const char *lan_if, struct pp_findings
 			}
 		}
 	}
-	/* A pinhole opens the server's own port: a different public port needs NAT66 (not built yet). */
-	if (m->pub_lo && !(m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_INTERNAL_PORT)) && m->pub_lo != m->in_lo) {
-		char *fix = pp_xasprintf("use the same port (public_port = internal_port = %u) for the IPv6 way in, "
-		                         "or set ipv6 = no", m->in_lo);
-		pp_findings_add(out, PP_ERROR, kline(m, PP_F_IPV6), m->name, "ipv6", fix,
-		                "over IPv6 the server is reached at its own address and port %u, but public_port is "
-		                "%u: a port translation (NAT66) is not supported yet", m->in_lo, m->pub_lo);
-		free(fix);
-	}
+	/* A public port other than the server's is NAT66: a DNAT on the router's own IPv6 address
+	   (core/rules-render6.c, core/nft-ipv6.c) instead of a pinhole. */
 	if (!(m->bad & (1u << PP_F_ALLOW)) && m->nallow && !m->nallow6)
 		pp_findings_add(out, PP_ERROR, kline(m, PP_F_ALLOW), m->name, "allow",
 		                "add the IPv6 sources to allow (e.g. 2001:db8:1::/48), ::/0 for any, or set ipv6 = no",
@@ -349,6 +346,12 @@ pp_check_conflicts6(const struct pp_table *t, time_t now, struct pp_findings *ou
 				continue;
 			c[n].lo = m->in_lo;
 			c[n].hi = m->in_hi;
+			/* NAT66 claims the router's own public port, not the server's */
+			if (m->nat66 || m->pub_lo != m->in_lo) {
+				memset(c[n].a, 0xff, 16);
+				c[n].lo = m->pub_lo;
+				c[n].hi = m->pub_hi;
+			}
 			c[n++].map = i;
 		}
 		qsort(c, n, sizeof *c, by_addr_lo);
@@ -362,6 +365,8 @@ pp_check_conflicts6(const struct pp_table *t, time_t now, struct pp_findings *ou
 				char ip[PP_IP6_STR], *fix = pp_xasprintf("give [%s] or [%s] another port, or set ipv6 = no on one",
 				                                           a->name, b->name);
 				pp_format_ipv6(c[i].a, ip);
+				if (c[i].a[0] == 0xff && c[i].a[15] == 0xff)
+					snprintf(ip, sizeof ip, "router");   /* ff..ff: NAT66's claim, never a server */
 				pp_findings_add(out, PP_ERROR, kline(b, PP_F_INTERNAL_IP6), b->name, "internal_ip6", fix,
 				                "%s [%s]:%u over IPv6 is also opened by [%s] (line %d)", bit == PP_TCP ? "tcp" : "udp",
 				                ip, c[i].lo, a->name, a->line);

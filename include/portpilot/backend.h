@@ -200,6 +200,7 @@ struct pp_foreign_query {
 	uint32_t internal_ip;
 	uint32_t public_ip;             /* the router's WAN address; 0 unknown */
 	const char *wan_if, *lan_if;    /* NULL unknown */
+	bool ip6;                       /* an IPv6 pinhole's flows: no DNAT, internal_ip unused (nftables) */
 };
 /* The query of mapping m on the site of t (public_ip: [site] public_ip, else wan_addr, the WAN
    interface's address from pp_iface_addr4, 0 unknown). */

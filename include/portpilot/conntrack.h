@@ -15,6 +15,7 @@ struct pp_ct_flow {
 	uint8_t osrc[16], odst[16], rsrc[16];
 	uint16_t sport, dport;
 	uint32_t mark;
+	uint16_t rsport;                /* the reply's source port: the DNAT target's port */
 };
 
 /* What a removal did: entries removed, entries chosen that the kernel refused to remove (err

@@ -44,8 +44,10 @@ bool pp_mapping_wants_ip6(const struct pp_mapping *m);
 /* allow opens m to every IPv6 source: no IPv6 entry and no IPv4 one (no list), or ::/0. */
 bool pp_mapping_any_source6(const struct pp_mapping *m);
 
+struct pp_want;
 /* Validation of the IPv6 keys of one mapping (pp_table_check): lan_if is [site] lan_interface. */
 void pp_check_ipv6(const struct pp_mapping *m, const char *lan_if, struct pp_findings *out);
+
 /* Two enabled mappings may not open the same server address, protocol and port over IPv6. */
 void pp_check_conflicts6(const struct pp_table *t, time_t now, struct pp_findings *out);
 
@@ -64,8 +66,10 @@ struct pp_want_v6 {
 	const struct pp_cidr6 *allow;   /* points into the table */
 	size_t nallow;
 	bool hostid;                    /* ip follows the LAN prefix */
+	bool nat66;                     /* a DNAT on the router's own IPv6 address instead of a pinhole: the
+	                                   public port differs from internal_port (NAT66, as fw4 allows);
+	                                   the map's ports[] say which goes where */
 };
-struct pp_want;
 /* The IPv6 fields of w->maps[] from t (pp_want_build calls it): lan prefix read once. */
 void pp_want_ip6(const struct pp_table *t, struct pp_want *w);
 /* w has a mapping with a pinhole. */
@@ -93,6 +97,10 @@ struct pp_layout_status;
    cut after the commit (pp_ip6_flush), as the IPv4 side's flows of changed mappings are. */
 #define PP_IP6_KEEP "# portpilot: ip6 keep\n"
 void pp_ip6_render(const struct pp_want *w, struct pp_ruleset *out);
+/* NAT66 rules (nat PP-PRE: -j DNAT --to-destination [server]:port) of rs as keep lines for
+   pp_ip6_flush, appended to keep. */
+struct pp_buf;
+void pp_ip6_keep_nat(const struct pp_ruleset *rs, struct pp_buf *keep);
 /* Remove the conntrack entries of IPv6 flows a pinhole admitted (the mark) that none of keep's
    rules ("-A PP-PIN ..." lines) admits any more; adds to p's flows_* counts (pp_ct_account). */
 struct pp_plan;

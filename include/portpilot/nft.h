@@ -43,7 +43,7 @@
    and their rules exist only while some mapping needs them, so a table without per-mapping
    hairpin keeps the layout it had. */
 enum pp_nft_set { PP_NFT_DNAT, PP_NFT_RESTRICTED, PP_NFT_ALLOWED, PP_NFT_MASQ, PP_NFT_HP_OFF, PP_NFT_HP_ON,
-                  PP_NFT__SETS };
+                  PP_NFT_PIN6, PP_NFT_NAT6, PP_NFT__SETS };
 
 struct pp_strv {
 	char **v;
@@ -57,6 +57,8 @@ struct pp_nft_state {
 	struct pp_strv el[PP_NFT__SETS];  /* elements as nft prints them (counters left out), sorted */
 	unsigned long long *pkts, *bytes; /* per dnat_to element: its counter (rendered: 0) */
 	char *text;                     /* the listing it was parsed from (rendered: the table's body) */
+	unsigned long long *pkts6, *bytes6; /* per pin6 element: its counter (new connections) */
+	unsigned long long *pkts66, *bytes66; /* per nat6 element: its counter (new connections) */
 };
 
 void pp_nft_state_free(struct pp_nft_state *s);
@@ -118,7 +120,13 @@ struct pp_nft_blocker {
 	                                   commit puts its accept at its top (and into DOCKER-USER) */
 	bool handled;                   /* portpilot's accept sits in a chain this one consults (DOCKER-USER) */
 	char fix[512];                  /* what to do, in words */
+	bool ip6;                       /* family ip6: it meets IPv6 only (the pinholes) */
+	bool ip6tables;                 /* ip6tables-nft's ip6 filter FORWARD: the commit puts portpilot's accept
+	                                   at its top while a mapping has a pinhole */
 };
+/* The IPv6 side of pp_nft_blockers for b (core/nft-ipv6.c): true when b is ip6tables-nft's
+   FORWARD, its fix and handled (ours: portpilot's accept is in it) filled. */
+bool pp_nft_blocker6(struct pp_nft_blocker *b, bool ours);
 /* The blockers in the current ruleset (listing: `nft list ruleset` text, NULL = read it). */
 int pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struct pp_error *err);
 
@@ -143,6 +151,40 @@ void pp_nft_foreign_free(struct pp_nft_foreign *f);
  */
 int pp_nft_foreign_first(const struct pp_nft_foreign *f, const struct pp_foreign_query *q, bool docker_handled,
                          bool policy, struct pp_foreign_hit *hit);
+
+/*
+ * IPv6 pinholes (core/nft-ipv6.c, issue 15), only while some mapping asks for IPv6:
+ *   set pin6        source CIDR . server address . proto . internal port(s), counter per element
+ *   chain pre6 (filter prerouting, mangle - 1): a new connection from the WAN matching @pin6
+ *                   gets the mark: before every forward chain, whatever their order
+ *   chain forward:  meta nfproto ipv6 + the mark -> accept (no DNAT: the server's own address)
+ *   map nat6        source CIDR . proto . public port : server address . internal port (NAT66:
+ *                   the public port differs from the server's), one element per port, counted
+ *   chain map6_in:  from prerouting (WAN side, IPv6, to a local address): mark, dnat ip6 by
+ *                   @nat6, mark off again when no element took it (as map_in for IPv4)
+ * Another table's forward chain still drops them unless it accepts the mark: ip6tables-nft's
+ * ip6 filter FORWARD gets portpilot's accept at its top (as ip filter FORWARD for IPv4).
+ */
+/* Does the set count its elements' packets (dnat_to, pin6)? Their counters, by set. */
+bool pp_nft_counted(int set, struct pp_nft_state *s, unsigned long long ***pk, unsigned long long ***by);
+/* Append a layout line / an element (owned) to s: the IPv6 part's render uses them. */
+void pp_nft_skel_add(struct pp_nft_state *s, const char *where, const char *line);
+void pp_nft_el_add(struct pp_nft_state *s, int set, char *owned);
+/* The IPv6 part of the render: nothing when no mapping has a pinhole. */
+void pp_nft_render6(const struct pp_want *w, struct pp_nft_state *out);
+/* The pinholes of s as the iptables side's "-A PP-PIN" lines, for pp_ip6_flush. Caller frees. */
+char *pp_nft_keep6(const struct pp_nft_state *s);
+/* Does s hold IPv6 pinholes (set pin6)? */
+bool pp_nft_has6(const struct pp_nft_state *s);
+/* Keep (or take out) portpilot's accept for the pinholes' flows at the top of ip6tables-nft's FORWARD. */
+void pp_nft_accept6(bool on);
+/* Host checks of the IPv6 side: forwarding, and other tables' forward chains that drop the
+   pinholes' flows (blk: pp_nft_blockers' of the ruleset, f: its chains). */
+void pp_nft_checks6(const struct pp_want *w, const struct pp_nft_blocker *blk, size_t nblk,
+                    const struct pp_nft_foreign *f, struct pp_findings *out);
+/* The foreign walk of a pinhole's new connections: first drop, as pp_nft_foreign_first. */
+int pp_nft_foreign_first6(const struct pp_nft_foreign *f, const struct pp_want *w, const struct pp_want_map *m,
+                          bool handled6, struct pp_foreign_hit *hit);
 
 /* core/cli-nft.c: `portpilot nft render|apply|show|counters|blockers` (hidden plumbing). */
 int pp_cmd_nft(struct pp_cli *cli, int argc, char **argv);

@@ -39,6 +39,7 @@ enum pp_field {
 	/* IPv6 (include/portpilot/ipv6.h): a pinhole to the server's own global address. */
 	PP_F_IPV6,                        /* yes | no | only (default: yes when internal_ip6 is set) */
 	PP_F_INTERNAL_IP6,                /* a full address, or a host id (::1:101) on the LAN's prefix */
+	PP_F_NAT66,                       /* yes | no: a DNAT on the router's own IPv6 address instead of a pinhole */
 	PP_F__COUNT
 };
 
@@ -128,6 +129,7 @@ struct pp_mapping {
 	bool ip6_hostid;                  /* internal_ip6 is a host id: its high 64 bits are zero */
 	struct pp_cidr6 *allow6;          /* the IPv6 part of allow (the IPv4 part stays in allow) */
 	size_t nallow6;
+	bool nat66;                       /* nat66 = yes: NAT66 even when the ports are the same */
 };
 
 struct pp_site {

@@ -57,9 +57,25 @@ check "  at allow's line" has "t.ini:9: error: [g] allow: allow lists only IPv4 
 check "an allow of IPv6 sources only, ipv6 = yes: refused (it says nothing of IPv4)" \
 	case_of h "internal_ip6 = 2001:db8:1::5" "allow = 2001:db8:100::/64"
 check "  at allow's line" has "t.ini:9: error: [h] allow: allow lists only IPv6 sources"
-check "public port != internal port over IPv6: refused (NAT66 not built)" \
-	case_of i "internal_port = 80" "internal_ip6 = 2001:db8:1::5"
-check "  saying so" has "a port translation (NAT66) is not supported yet"
+# public port != internal port over IPv6 is NAT66 (a DNAT on the router's IPv6 address), on both backends.
+printf '[site]\nwan_interface = eth0\n\n[i]\npublic_port = 8080\ninternal_port = 80\ninternal_ip = 192.168.2.101\ninternal_ip6 = 2001:db8:1::5\n' >"$T"
+check "NAT66 (public port != internal port over IPv6): check clean" chk
+check "  and no longer 'not supported'" sh -c "! grep -q 'not supported' $out"
+check "nat66 = maybe: refused" case_of j "internal_ip6 = 2001:db8:1::5" "nat66 = maybe"
+check "  at its line, with what it does" has "t.ini:9: error: [j] nat66: 'maybe' is not yes or no (nat66 = yes: over IPv6 the router's own address"
+check "nat66 = yes on a mapping not published over IPv6: refused" case_of k "nat66 = yes"
+check "  saying so" has "t.ini:8: error: [k] nat66: nat66 = yes but the mapping is not published over IPv6"
+printf '[site]\nwan_interface = eth0\n\n[l]\npublic_port = 8080\ninternal_ip6 = 2001:db8:1::5\nipv6 = only\nnat66 = yes\n' >"$T"
+check "nat66 = yes with the same port: check clean" chk
+# NAT66 claims the router's public port: two of them on one port conflict, one beside a
+# pinhole to the same server port does not.
+{ printf '[site]\nwan_interface = eth0\n\n[a]\npublic_port = 8443\ninternal_port = 8080\ninternal_ip6 = 2001:db8:1::5\nipv6 = only\n'
+  printf '\n[b]\npublic_port = 8080\ninternal_ip6 = 2001:db8:1::5\nipv6 = only\nnat66 = yes\n'
+  printf '\n[c]\npublic_port = 8080\ninternal_ip6 = 2001:db8:1::6\nipv6 = only\nnat66 = yes\n'
+  printf '\n[d]\npublic_port = 8080\ninternal_ip6 = 2001:db8:1::5\nipv6 = only\n'; } >"$T"
+chk
+check "two NAT66 mappings on one public port: a conflict" has "t.ini:18: error: [c] internal_ip6: tcp [router]:8080 over IPv6 is also opened by [b] (line 10)"
+check "  and the only one" sh -c "grep -c 'also opened by' $out | grep -qx 1"
 printf '[site]\nwan_interface = eth0\n\n[ssh]\npublic_port = 22\nipv6 = only\ninternal_ip6 = 2001:db8:1::22\n' >"$T"
 chk
 check "SSH open to any IPv6 source: a warning" has "t.ini:4: warning: [ssh] allow: SSH is open to any IPv6 source"

@@ -1,0 +1,270 @@
+/* The IPv6 side of the nftables backend (issue 15): pinholes in table inet portpilot. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portpilot/ipv6.h"
+#include "portpilot/nft.h"
+#include "portpilot/util.h"
+
+/* The IPv4 side's bit (core/backend-nft.c): IPv6 flows have their own conntrack entries. */
+#define OWN_MARK "0x10000000"
+
+/* A CIDR as nft prints it in a set: a /128 as the bare address. */
+static void
+cidr6(char *buf, size_t sz, const struct pp_cidr6 *c)
+{
+	char a[PP_IP6_STR];
+	pp_format_ipv6(c->addr, a);
+	if (c->len == 128)
+		snprintf(buf, sz, "%s", a);
+	else
+		snprintf(buf, sz, "%s/%u", a, c->len);
+}
+
+/* Is a inside b (b no longer than a, same leading bits)? */
+static bool
+cidr6_in(const struct pp_cidr6 *a, const struct pp_cidr6 *b)
+{
+	return b->len <= a->len && pp_cidr6_has(b, a->addr);
+}
+
+/* The sources of a pinhole: any (::/0) or the allow list's IPv6 entries, nested ones left out
+   (an interval set refuses overlapping elements). */
+static size_t
+sources6(const struct pp_want_v6 *v, struct pp_cidr6 *out)
+{
+	if (v->any_source || v->nallow == 0) {
+		memset(&out[0], 0, sizeof out[0]);
+		return 1;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < v->nallow; i++) {
+		bool inner = false;
+		for (size_t j = 0; j < v->nallow && !inner; j++)
+			inner = j != i && cidr6_in(&v->allow[i], &v->allow[j]) &&
+			        (v->allow[i].len != v->allow[j].len || j < i);
+		if (!inner)
+			out[k++] = v->allow[i];
+	}
+	return k;
+}
+
+static void
+pin_elements(const struct pp_want_map *m, struct pp_nft_state *out)
+{
+	const struct pp_want_v6 *v = m->v6;
+	char ip[PP_IP6_STR], ports[16];
+	pp_format_ipv6(v->ip, ip);
+	/* no NAT: the server's own port (check refuses a public port that differs, for now) */
+	if (m->in_lo == m->in_hi)
+		snprintf(ports, sizeof ports, "%u", m->in_lo);
+	else
+		snprintf(ports, sizeof ports, "%u-%u", m->in_lo, m->in_hi);
+	struct pp_cidr6 *src = pp_xcalloc(v->nallow + 1, sizeof *src);
+	size_t n = sources6(v, src);
+	for (int k = 0; k < 2; k++) {
+		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			char s[PP_IP6_STR + 8];
+			cidr6(s, sizeof s, &src[i]);
+			pp_nft_el_add(out, PP_NFT_PIN6, pp_xasprintf("%s . %s . %s . %s comment \"%s\"", s, ip,
+			                                              k ? "udp" : "tcp", ports, m->tag));
+		}
+	}
+	free(src);
+}
+
+/* NAT66: one element per public port and source, to the server's address and internal port. */
+static void
+nat66_elements(const struct pp_want_map *m, struct pp_nft_state *out)
+{
+	const struct pp_want_v6 *v = m->v6;
+	char ip[PP_IP6_STR];
+	pp_format_ipv6(v->ip, ip);
+	struct pp_cidr6 *src = pp_xcalloc(v->nallow + 1, sizeof *src);
+	size_t n = sources6(v, src);
+	for (size_t e = 0; e < pp_want_nports(m); e++) {
+		struct pp_port_pair pp = pp_want_port(m, e);
+		for (int k = 0; k < 2; k++) {
+			if (!(m->proto & (k ? PP_UDP : PP_TCP)))
+				continue;
+			for (unsigned p = pp.pub_lo; p <= pp.pub_hi; p++)
+				for (size_t i = 0; i < n; i++) {
+					char s[PP_IP6_STR + 8];
+					cidr6(s, sizeof s, &src[i]);
+					pp_nft_el_add(out, PP_NFT_NAT6, pp_xasprintf("%s . %s . %u comment \"%s\" : %s . %u", s,
+					                                              k ? "udp" : "tcp", p, m->tag, ip,
+					                                              pp.in_lo + (p - pp.pub_lo)));
+				}
+		}
+	}
+	free(src);
+}
+
+/* The NAT66 part: only while some mapping needs it, so a table of pinholes keeps its layout. */
+static void
+render_nat66(const struct pp_want *w, struct pp_nft_state *out)
+{
+	bool any = false;
+	for (size_t i = 0; i < w->n && !any; i++)
+		any = w->maps[i].v6 && w->maps[i].v6->on && w->maps[i].v6->nat66;
+	if (!any)
+		return;
+	pp_nft_skel_add(out, "map nat6", "type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service");
+	pp_nft_skel_add(out, "map nat6", "flags interval");
+	pp_nft_skel_add(out, "map nat6", "counter");
+	/* matched on the address type, as the IPv4 DNAT: a new WAN address needs no re-render */
+	char *r = pp_xasprintf("iifname \"%s\" meta nfproto ipv6 meta l4proto { tcp, udp } fib daddr type local "
+	                       "jump map6_in", w->wan_if);
+	pp_nft_skel_add(out, "chain prerouting", r);
+	free(r);
+	/* the mark on before the DNAT (which ends the chain), off again when no element took it */
+	pp_nft_skel_add(out, "chain map6_in", "ct mark set ct mark | " OWN_MARK);
+	pp_nft_skel_add(out, "chain map6_in", "meta l4proto { tcp, udp } dnat ip6 to ip6 saddr . meta l4proto . th dport "
+	                "map @nat6");
+	pp_nft_skel_add(out, "chain map6_in", "ct mark set ct mark & 0xefffffff");
+	for (size_t i = 0; i < w->n; i++)
+		if (w->maps[i].v6 && w->maps[i].v6->on && w->maps[i].v6->nat66)
+			nat66_elements(&w->maps[i], out);
+}
+
+void
+pp_nft_render6(const struct pp_want *w, struct pp_nft_state *out)
+{
+	if (!pp_want_has_ip6(w))
+		return;                 /* nothing over IPv6 unless a mapping asks for it */
+	pp_nft_skel_add(out, "set pin6", "type ipv6_addr . ipv6_addr . inet_proto . inet_service");
+	pp_nft_skel_add(out, "set pin6", "flags interval");
+	pp_nft_skel_add(out, "set pin6", "counter");
+	/*
+	 * The mark goes on in prerouting, before any forward chain: every table's forward base chain
+	 * runs, in an order set by priority and registration, and an accept for the mark in another
+	 * table's chain (ip6tables-nft's FORWARD) must see it on the flow's first packet already.
+	 */
+	pp_nft_skel_add(out, "chain pre6", "type filter hook prerouting priority mangle - 1; policy accept;");
+	char *r = pp_xasprintf("iifname \"%s\" ct state new ip6 saddr . ip6 daddr . meta l4proto . th dport @pin6 "
+	                       "ct mark set ct mark | " OWN_MARK, w->wan_if);
+	pp_nft_skel_add(out, "chain pre6", r);
+	free(r);
+	pp_nft_skel_add(out, "chain forward", "meta nfproto ipv6 ct mark & " OWN_MARK " == " OWN_MARK " accept");
+	for (size_t i = 0; i < w->n; i++)
+		if (w->maps[i].v6 && w->maps[i].v6->on && !w->maps[i].v6->nat66)
+			pin_elements(&w->maps[i], out);
+	render_nat66(w, out);
+}
+
+bool
+pp_nft_has6(const struct pp_nft_state *s)
+{
+	for (size_t i = 0; s && i < s->skel.n; i++)
+		if (strncmp(s->skel.v[i], "set pin6\t", 9) == 0)
+			return true;
+	return false;
+}
+
+char *
+pp_nft_keep6(const struct pp_nft_state *s)
+{
+	struct pp_buf b = { 0 };
+	pp_buf_addstr(&b, "");
+	const struct pp_strv *v = &s->el[PP_NFT_PIN6];
+	for (size_t i = 0; i < v->n; i++) {
+		char src[64], dst[64], proto[4], ports[16];
+		if (sscanf(v->v[i], "%63s . %63s . %3s . %15s", src, dst, proto, ports) != 4)
+			continue;
+		char *dash = strchr(ports, '-');
+		if (dash)
+			*dash = ':';
+		bool any = strcmp(src, "::/0") == 0;
+		pp_buf_printf(&b, "-A PP-PIN %s%s%s-d %s/128 -p %s -m %s --dport %s\n", any ? "" : "-s ", any ? "" : src,
+		              any ? "" : " ", dst, proto, proto, ports);
+	}
+	/* NAT66 flows: kept by where they were translated to (pp_ip6_flush reads the reply side) */
+	v = &s->el[PP_NFT_NAT6];
+	for (size_t i = 0; i < v->n; i++) {
+		char src[64], proto[4], dst[64];
+		unsigned port;
+		const char *to = strstr(v->v[i], " : ");
+		if (sscanf(v->v[i], "%63s . %3s", src, proto) != 2 || !to || sscanf(to + 3, "%63s . %u", dst, &port) != 2)
+			continue;
+		bool any = strcmp(src, "::/0") == 0;
+		pp_buf_printf(&b, "-A PP-PIN %s%s%s-d %s/128 -p %s -m %s --dport %u\n", any ? "" : "-s ", any ? "" : src,
+		              any ? "" : " ", dst, proto, proto, port);
+	}
+	return b.data;
+}
+
+bool
+pp_nft_blocker6(struct pp_nft_blocker *b, bool ours)
+{
+	if (strcmp(b->family, "ip6") != 0 || strcmp(b->table, "filter") != 0 || strcmp(b->chain, "FORWARD") != 0)
+		return false;
+	b->ip6tables = true;
+	b->handled = ours;
+	snprintf(b->fix, sizeof b->fix, "ip6tables-nft's FORWARD: portpilot's accept for its pinholes' flows goes at "
+	         "its top (ip6tables -I FORWARD 1 -m connmark --mark " OWN_MARK "/" OWN_MARK " -m comment "
+	         "--comment pp:forward -j ACCEPT) while a mapping has a pinhole");
+	return true;
+}
+
+int
+pp_nft_foreign_first6(const struct pp_nft_foreign *f, const struct pp_want *w, const struct pp_want_map *m,
+                      bool handled6, struct pp_foreign_hit *hit)
+{
+	struct pp_foreign_query q = { .proto = m->proto, .pub_lo = m->in_lo, .pub_hi = m->in_hi, .in_lo = m->in_lo,
+	                              .in_hi = m->in_hi, .wan_if = w->wan_if, .lan_if = w->lan_if, .ip6 = true };
+	return pp_nft_foreign_first(f, &q, handled6, true, hit);
+}
+
+void
+pp_nft_accept6(bool on)
+{
+#define ACCEPT6 "FORWARD", "-m", "connmark", "--mark", OWN_MARK "/" OWN_MARK, "-m", "comment", "--comment", \
+	"pp:forward", "-j", "ACCEPT"
+	char *check[] = { "ip6tables-nft", "-w", "-C", ACCEPT6, NULL };
+	bool there = pp_run(check, NULL, NULL, NULL) == 0;
+	if (there == on)
+		return;
+	char *add[] = { "ip6tables-nft", "-w", "-I", ACCEPT6, NULL };
+	char *del[] = { "ip6tables-nft", "-w", "-D", ACCEPT6, NULL };
+	pp_run(on ? add : del, NULL, NULL, NULL);
+#undef ACCEPT6
+}
+
+void
+pp_nft_checks6(const struct pp_want *w, const struct pp_nft_blocker *blk, size_t nblk,
+               const struct pp_nft_foreign *f, struct pp_findings *out)
+{
+	if (!pp_want_has_ip6(w))
+		return;                 /* an ip6 chain's drops meet no mapping then */
+	pp_ip6_checks(w, NULL, out);
+	bool ip6t = false;
+	for (size_t i = 0; i < nblk; i++)
+		ip6t |= blk[i].ip6tables;
+	enum { MAX_SHOWN = 10 };
+	for (size_t i = 0, shown = 0; i < w->n && shown < MAX_SHOWN; i++) {
+		const struct pp_want_map *m = &w->maps[i];
+		struct pp_foreign_hit h;
+		if (!m->v6 || !m->v6->on || pp_nft_foreign_first6(f, w, m, ip6t, &h) != 1)
+			continue;
+		pp_foreign_finding(out, m->line, m->name, &h);
+		shown++;
+	}
+	for (size_t i = 0; i < nblk; i++) {
+		const struct pp_nft_blocker *k = &blk[i];
+		if (!k->ip6 || k->handled)
+			continue;
+		if (k->ip6tables && (k->policy_drop || k->drop_rules))
+			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
+			                "nftables: ip6 filter FORWARD (ip6tables-nft, forward hook, priority %d) drops what "
+			                "portpilot's own table accepts over IPv6; the apply puts an accept for the pinholes' "
+			                "flows at its top", k->prio);
+		else if (k->policy_drop)
+			pp_findings_add(out, PP_WARNING, 0, NULL, NULL, k->fix,
+			                "nftables: %s %s %s (forward hook, priority %d) has policy drop: in nftables an "
+			                "accept ends only its own chain, so it still drops the pinholes' IPv6 flows",
+			                k->family, k->table, k->chain, k->prio);
+	}
+}
