@@ -179,6 +179,16 @@ tagged(const struct pp_ruleset *rs, const char *tag, struct pp_buf *b, unsigned 
 	return n;
 }
 
+size_t
+pp_ip6_pinholes(const struct pp_ruleset *live, const char *tag, unsigned long long *pkts)
+{
+	unsigned long long pk = 0, by = 0;
+	size_t n = tagged(live, tag, NULL, &pk, &by);
+	if (pkts)
+		*pkts += pk;
+	return n;
+}
+
 static void
 add_str(char ***v, size_t *n, char *s)
 {

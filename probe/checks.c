@@ -689,8 +689,8 @@ tests_run(struct tst *t, size_t n)
 	}
 }
 
-static const char *
-svc_words(enum pp_svc s)
+const char *
+pp_svc_words(enum pp_svc s)
 {
 	static const char *const w[] = { "not tested", "answered (connection accepted)",
 	                                 "refused the connection (TCP reset)", "did not answer (timeout)",
@@ -852,7 +852,7 @@ udp_words(enum pp_svc s, bool replied)
 	if (s == PP_SVC_REFUSED)
 		return "refused the datagram (ICMP port unreachable)";
 	return s == PP_SVC_OPEN ? (replied ? "answered" : "sent no answer (open and silent, or dropped)")
-	                        : svc_words(s);
+	                        : pp_svc_words(s);
 }
 
 /* A port the server surely does not serve: not the mapping's, high and unassigned. */
@@ -948,7 +948,7 @@ pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_
 	}
 	pp_check_add(r, o, "service", f->svc_lan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
 	             "%s %s:%u from the router (%s) %s%s", udp ? "udp" : "tcp", ip, m->in_lo, lip,
-	             udp ? udp_words(t[0].res, t[0].replied) : svc_words(f->svc_lan),
+	             udp ? udp_words(t[0].res, t[0].replied) : pp_svc_words(f->svc_lan),
 	             f->neigh_ok == PP_YES ? "; it answers ARP" : f->neigh_ok == PP_NO ? "; no ARP answer" : "");
 	if (f->nonlan_src) {
 		bool pass = udp ? t[1].replied : f->svc_wan == PP_SVC_OPEN;
@@ -958,11 +958,11 @@ pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_
 		else
 			pp_check_add(r, o, "return_route", pass ? PP_CHECK_PASS : PP_CHECK_FAIL,
 			             "%s %s:%u from a non-LAN source (%s) %s", udp ? "udp" : "tcp", ip, m->in_lo, wip,
-			             udp ? udp_words(t[1].res, t[1].replied) : svc_words(f->svc_wan));
+			             udp ? udp_words(t[1].res, t[1].replied) : pp_svc_words(f->svc_wan));
 		if (f->closed_lan || f->closed_wan || f->ping_lan || f->ping_wan) {
 		pp_check_add(r, o, "closed_port", PP_CHECK_INFO, "tcp %s:%u (a port it does not serve) from "
-		             "the LAN: %s; from %s: %s", ip, f->closed_port, svc_words(f->closed_lan), wip,
-		             svc_words(f->closed_wan));
+		             "the LAN: %s; from %s: %s", ip, f->closed_port, pp_svc_words(f->closed_lan), wip,
+		             pp_svc_words(f->closed_wan));
 		pp_check_add(r, o, "ping", PP_CHECK_INFO, "ICMP echo to %s from the LAN: %s; from %s: %s", ip,
 		             ping_words(f->ping_lan), wip, ping_words(f->ping_wan));
 		}

@@ -27,6 +27,12 @@ void pp_svc_socks_close(struct pp_svc_socks *s);
 void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
                       const struct pp_svc_socks *socks);
 
+/* How the service answered, in words ("refused the connection (TCP reset)"). */
+const char *pp_svc_words(enum pp_svc s);
+/* The IPv6 path (probe/checks6.c): the pinholes through the backend, then TCP from the router to
+ * the server's IPv6 address, bounded. Before the privilege drop (the rules are root's to read). */
+void pp_facts_ip6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o);
+
 /* All local IPv4 addresses (the router's own traffic); returns how many. */
 size_t pp_local_addrs(uint32_t *out, size_t max);
 /* IPv4 address and prefix of an interface; -1 if none. */

@@ -260,8 +260,10 @@ pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, struct
 	struct run x = { .o = o, .r = r };
 	r->mapping = pp_xstrdup(m->name);
 	table_checks(&f, r, o);
-	if (!o->read_path)
+	if (!o->read_path) {
 		pp_facts_kernel(&f, r, o);
+		pp_facts_ip6(&f, r, o);
+	}
 	pp_facts_expected(&f, r, o);
 	f.outside_requested = o->reflector_url && !o->read_path;
 	if (f.outside_requested)

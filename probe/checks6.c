@@ -1,0 +1,98 @@
+/* The probe's IPv6 checks: the mapping's pinholes (asked of the backend) and the server's IPv6 port. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "probe-internal.h"
+#include "portpilot/backend.h"
+#include "portpilot/ipv6.h"
+
+enum { SVC6_MS = 1500 };
+
+/* The pinholes as the backend the table names reads them: no ip6tables text is read here. */
+static void
+check_pinholes(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+{
+	struct pp_backend b;
+	struct pp_live live;
+	struct pp_error e;
+	if (pp_backend_open_for(&b, o->table, &e) < 0) {
+		pp_check_add(r, o, "ipv6_pinhole", PP_CHECK_SKIP, "%s", e.msg);
+		return;
+	}
+	if (pp_backend_read(&b, &live, &e) < 0) {
+		pp_check_add(r, o, "ipv6_pinhole", PP_CHECK_SKIP, "reading the live rules (%s) failed: run as root",
+		             b.ops->name);
+		pp_backend_close(&b);
+		return;
+	}
+	int n = b.ops->pinholes ? b.ops->pinholes(&b, &live, f->m->name, &f->v6_pkts) : -1;
+	if (n < 0)
+		pp_check_add(r, o, "ipv6_pinhole", PP_CHECK_SKIP, "the %s backend cannot say which pinholes it holds",
+		             b.ops->name);
+	else if (n > 0)
+		pp_check_add(r, o, "ipv6_pinhole", PP_CHECK_PASS, "%d pinhole rule(s) to %s in %s, %llu packets",
+		             n, f->v6_addr, b.ops->name, f->v6_pkts);
+	else
+		pp_check_add(r, o, "ipv6_pinhole", PP_CHECK_FAIL, "no pinhole to %s for %s in the live %s rules",
+		             f->v6_addr, f->m->name, b.ops->name);
+	f->v6_pinhole = n < 0 ? PP_UNKNOWN : n > 0 ? PP_YES : PP_NO;
+	pp_live_free(&live);
+	pp_backend_close(&b);
+}
+
+/* One TCP connect to [addr]:port, bounded: what came back. */
+static enum pp_svc
+connect6(const char *addr, uint16_t port)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	if (inet_pton(AF_INET6, addr, &a.sin6_addr) != 1)
+		return PP_SVC_UNTESTED;
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return PP_SVC_UNTESTED;
+	int rc = connect(fd, (struct sockaddr *)&a, sizeof a), err = rc == 0 ? 0 : errno;
+	if (err == EINPROGRESS) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		socklen_t len = sizeof err;
+		err = ETIMEDOUT;
+		if (poll(&p, 1, SVC6_MS) == 1)
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	}
+	close(fd);
+	switch (err) {
+	case 0: return PP_SVC_OPEN;
+	case ECONNREFUSED: return PP_SVC_REFUSED;
+	case ETIMEDOUT: return PP_SVC_TIMEOUT;
+	case EACCES: case EPERM: return PP_SVC_FILTERED;
+	default: return PP_SVC_UNREACHABLE;
+	}
+}
+
+void
+pp_facts_ip6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+{
+	uint8_t a[16];
+	struct pp_error e;
+	if (!pp_mapping_wants_ip6(f->m) || !f->m->enabled)
+		return;
+	f->v6 = true;
+	if (pp_mapping_ip6(f->m, f->lan_if[0] ? f->lan_if : NULL, a, &e) < 0) {
+		pp_check_add(r, o, "ipv6_target", PP_CHECK_SKIP, "%s", e.msg);
+		return;
+	}
+	pp_format_ipv6(a, f->v6_addr);
+	check_pinholes(f, r, o);
+	if (!(f->m->proto & PP_TCP)) {
+		pp_check_add(r, o, "ipv6_service", PP_CHECK_SKIP, "UDP only: no IPv6 answer to wait for");
+		return;
+	}
+	f->svc6 = connect6(f->v6_addr, f->m->in_lo);
+	pp_check_add(r, o, "ipv6_service", f->svc6 == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
+	             "[%s]:%u from the router: %s", f->v6_addr, f->m->in_lo, pp_svc_words(f->svc6));
+}
