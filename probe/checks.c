@@ -856,8 +856,8 @@ udp_words(enum pp_svc s, bool replied)
 }
 
 /* A port the server surely does not serve: not the mapping's, high and unassigned. */
-static uint16_t
-closed_port(const struct pp_mapping *m)
+uint16_t
+pp_closed_port(const struct pp_mapping *m)
 {
 	uint16_t hi = m->in_hi ? m->in_hi : m->in_lo;
 	return m->in_lo <= 65533 && 65533 <= hi ? (uint16_t)(m->in_lo > 1 ? m->in_lo - 1 : 65534) : 65533;
@@ -906,7 +906,7 @@ pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_
 
 	/* A gone host would only make every test wait its full bound. */
 	int tcp_ms = f->arp_now == PP_NO ? 1000 : 2000, udp_ms = 1500;
-	f->closed_port = closed_port(m);
+	f->closed_port = pp_closed_port(m);
 	struct tst t[8] = {
 		{ .kind = udp ? T_UDP : T_TCP, .src = f->lan_ip, .port = m->in_lo, .ms = udp ? udp_ms : tcp_ms },
 		{ .kind = udp ? T_UDP : T_TCP, .src = f->nonlan_src, .port = m->in_lo, .ms = udp ? udp_ms : tcp_ms },

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
@@ -46,16 +47,22 @@ check_pinholes(struct pp_facts *f, struct pp_probe_result *r, const struct pp_pr
 	pp_backend_close(&b);
 }
 
-/* One TCP connect to [addr]:port, bounded: what came back. */
+/* One TCP connect to [addr]:port (from src, NULL: the kernel's choice, on the server's link),
+ * bounded: what came back. */
 static enum pp_svc
-connect6(const char *addr, uint16_t port)
+connect6(const char *addr, uint16_t port, const char *src)
 {
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
-	if (inet_pton(AF_INET6, addr, &a.sin6_addr) != 1)
+	struct sockaddr_in6 s = { .sin6_family = AF_INET6 };
+	if (inet_pton(AF_INET6, addr, &a.sin6_addr) != 1 || (src && inet_pton(AF_INET6, src, &s.sin6_addr) != 1))
 		return PP_SVC_UNTESTED;
 	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return PP_SVC_UNTESTED;
+	if (src && bind(fd, (struct sockaddr *)&s, sizeof s) < 0) {
+		close(fd);
+		return PP_SVC_UNTESTED;
+	}
 	int rc = connect(fd, (struct sockaddr *)&a, sizeof a), err = rc == 0 ? 0 : errno;
 	if (err == EINPROGRESS) {
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -72,6 +79,47 @@ connect6(const char *addr, uint16_t port)
 	case EACCES: case EPERM: return PP_SVC_FILTERED;
 	default: return PP_SVC_UNREACHABLE;
 	}
+}
+
+/* A global address of the router outside srv's /64 (its WAN's, typically): replies to it need
+ * the server's route through this router, as an outside client's do. 0 when it has none. */
+static int
+offlink_source(const uint8_t srv[16], char out[PP_IP6_STR])
+{
+	struct ifaddrs *ifs, *i;
+	int found = 0;
+	if (getifaddrs(&ifs) < 0)
+		return 0;
+	for (i = ifs; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6)
+			continue;
+		const uint8_t *a = ((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr.s6_addr;
+		/* global unicast only (2000::/3): not link-local, loopback, ULA or multicast */
+		if ((a[0] & 0xe0) != 0x20 || memcmp(a, srv, 8) == 0)
+			continue;
+		pp_format_ipv6(a, out);
+		found = 1;
+	}
+	freeifaddrs(ifs);
+	return found;
+}
+
+/* The return path: from an off-link source, the mapped port and a closed one. */
+static void
+check_return6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o, const uint8_t srv[16])
+{
+	if (!offlink_source(srv, f->v6_offsrc)) {
+		pp_check_add(r, o, "ipv6_return", PP_CHECK_SKIP, "the router has no global IPv6 address outside "
+		             "%s's /64: the server's route back to outside clients is not tested", f->v6_addr);
+		return;
+	}
+	uint16_t closed = pp_closed_port(f->m);
+	f->svc6_off = connect6(f->v6_addr, f->m->in_lo, f->v6_offsrc);
+	f->closed6_off = f->svc6_off == PP_SVC_OPEN ? PP_SVC_UNTESTED : connect6(f->v6_addr, closed, f->v6_offsrc);
+	pp_check_add(r, o, "ipv6_return", f->svc6_off == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
+	             "[%s]:%u from %s (not on its link): %s%s%s", f->v6_addr, f->m->in_lo, f->v6_offsrc,
+	             pp_svc_words(f->svc6_off), f->closed6_off ? "; a closed port from there: " : "",
+	             f->closed6_off ? pp_svc_words(f->closed6_off) : "");
 }
 
 void
@@ -92,7 +140,9 @@ pp_facts_ip6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_prob
 		pp_check_add(r, o, "ipv6_service", PP_CHECK_SKIP, "UDP only: no IPv6 answer to wait for");
 		return;
 	}
-	f->svc6 = connect6(f->v6_addr, f->m->in_lo);
+	f->svc6 = connect6(f->v6_addr, f->m->in_lo, NULL);
 	pp_check_add(r, o, "ipv6_service", f->svc6 == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
 	             "[%s]:%u from the router: %s", f->v6_addr, f->m->in_lo, pp_svc_words(f->svc6));
+	if (f->svc6 == PP_SVC_OPEN)
+		check_return6(f, r, o, a);
 }

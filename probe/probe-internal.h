@@ -27,6 +27,8 @@ void pp_svc_socks_close(struct pp_svc_socks *s);
 void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
                       const struct pp_svc_socks *socks);
 
+/* A port the server surely does not serve: not the mapping's, high and unassigned. */
+uint16_t pp_closed_port(const struct pp_mapping *m);
 /* How the service answered, in words ("refused the connection (TCP reset)"). */
 const char *pp_svc_words(enum pp_svc s);
 /* The IPv6 path (probe/checks6.c): the pinholes through the backend, then TCP from the router to

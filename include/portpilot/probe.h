@@ -362,6 +362,10 @@ struct pp_facts {
 	enum pp_tri v6_pinhole;        /* the backend holds the mapping's pinholes (unknown: cannot tell) */
 	unsigned long long v6_pkts;    /* their packet counters */
 	enum pp_svc svc6;              /* TCP from the router to [v6_addr]:internal_port */
+	/* The same from a global address of the router outside the server's /64 (v6_offsrc, "" when
+	 * it has none), and to a closed port: an answer back proves the server routes to it. */
+	char v6_offsrc[46];
+	enum pp_svc svc6_off, closed6_off;
 };
 
 /* Choose the cause from the facts (pure: unit-tested); fills cause, summary, fix, evidence. */

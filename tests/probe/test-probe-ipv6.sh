@@ -77,4 +77,21 @@ lab_serve6 "$LAB_SRV1" 8080 srv-101-v6
 wait_for 10 up6    # lab_serve6 waits for the port, which the IPv4 server holds already
 probe6 web-6
 expect6 "repaired (control)" ok
+check "  the return path from the router's WAN address was tested" j '.checks[] | select(.id == "ipv6_return" and .state == "pass")'
+
+# The server's IPv6 default route via another router (as a second router's advertisements make
+# it): it answers the router on its link, nothing comes back to an address off it.
+ip -n "$LAB_SRV1" -6 route replace default via "$LAB_PREFIX6::254"
+probe6 web-6
+expect6 "server's IPv6 default route via another router" server_gateway
+check "  the summary says the route leads to another router" j '.summary | test("IPv6 default route leads to another router")'
+check "  outside indeed gets no answer" sh -c "! ip netns exec $LAB_INET curl -s --connect-timeout 2 --max-time 3 'http://[$SRV1_6]:8080/' | grep -q srv-101"
+ip -n "$LAB_SRV1" -6 route replace default via "$LAB_PREFIX6::1"
+# Not to be mistaken for it: the server's firewall admitting its own /64 only (its route is right).
+ip netns exec "$LAB_SRV1" ip6tables -A INPUT -p tcp --dport 8080 ! -s "$LAB_PREFIX6::/64" -j DROP
+probe6 web-6
+expect6 "server's IPv6 firewall scoped to its link (route fine)" host_firewall
+ip netns exec "$LAB_SRV1" ip6tables -F INPUT
+probe6 web-6
+expect6 "both repaired (control)" ok
 pp_done

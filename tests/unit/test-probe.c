@@ -650,6 +650,23 @@ static void test_diagnose_ipv6(void **st)
 		assert_non_null(strstr(r->summary, "2001:db8:1::1:101"));
 		pp_probe_result_free(r);
 	}
+	/* the return path: answered on the link, not from off it */
+	f.v6_pinhole = PP_YES, f.svc6 = PP_SVC_OPEN;
+	strcpy(f.v6_offsrc, "2001:db8:ffff::1");
+	static const struct { enum pp_svc off, closed; enum pp_cause want; } w[] = {
+		{ PP_SVC_OPEN, PP_SVC_UNTESTED, PP_CAUSE_OK },
+		{ PP_SVC_UNTESTED, PP_SVC_UNTESTED, PP_CAUSE_OK },           /* no off-link source: not tested */
+		{ PP_SVC_TIMEOUT, PP_SVC_TIMEOUT, PP_CAUSE_SERVER_GATEWAY },  /* nothing comes back at all */
+		{ PP_SVC_TIMEOUT, PP_SVC_REFUSED, PP_CAUSE_HOST_FIREWALL },   /* the closed port's RST came back */
+		{ PP_SVC_FILTERED, PP_SVC_FILTERED, PP_CAUSE_HOST_FIREWALL }, /* an ICMP error from the server */
+	};
+	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+		f.svc6_off = w[i].off, f.closed6_off = w[i].closed;
+		r = diag6(&f);
+		assert_int_equal(r->cause6, w[i].want);
+		pp_probe_result_free(r);
+	}
+	f.svc6_off = f.closed6_off = PP_SVC_UNTESTED;
 	/* disabled still comes first; no address (no prefix on the LAN): no IPv6 verdict */
 	map.enabled = false;
 	r = diag6(&f);
