@@ -42,8 +42,9 @@ internal_ip   = $LAB_SRV2_IP
 internal_ip6  = ::1:102
 EOT
 pp apply >"$pp_tmp/apply.log" 2>&1 || { not_ok "apply"; sed 's/^/#   /' "$pp_tmp/apply.log"; pp_done; }
+waits() ( wait_for "$@" )   # a subshell, as in test-ipv6.sh
 outside6() { [ "$(lab_http "$LAB_INET" "http://[$SRV1_6]:8080/")" = srv-101-v6 ]; }
-check "control: outside reaches [srv1]:8080 through the pinhole" outside6
+check "control: outside reaches [srv1]:8080 through the pinhole" waits 10 outside6
 
 probe6 web-6
 expect6 "healthy IPv6 path" ok
@@ -94,4 +95,28 @@ expect6 "server's IPv6 firewall scoped to its link (route fine)" host_firewall
 ip netns exec "$LAB_SRV1" ip6tables -F INPUT
 probe6 web-6
 expect6 "both repaired (control)" ok
+
+# Behind a carrier NAT for IPv4 (100.64.0.0/10) with IPv6 routed: the IPv4 verdict is cgnat, and
+# the summary says what the IPv6 path showed (tested from the router; the outside path is not).
+lab_down
+lab_begin cgnat
+lab_ipv6
+lab_serve6 "$LAB_SRV1" 8080 srv-101-v6 || not_ok "IPv6 server behind CGNAT"
+sed -i "s|^wan_interface.*|wan_interface = $LAB_WAN_IF|" "$T"
+cat >>"$T" <<EOT
+
+[web-1]
+public_port   = 8080
+internal_ip   = $LAB_SRV1_IP
+internal_ip6  = ::1:101
+EOT
+sed -i '/^\[web-6\]/,/^$/d; /^\[web-2\]/,/^$/d' "$T"
+pp apply >"$pp_tmp/apply.log" 2>&1 || { not_ok "apply behind CGNAT"; sed 's/^/#   /' "$pp_tmp/apply.log"; }
+# The first connection across the fresh routes may wait on neighbour discovery at each hop.
+check "CGNAT: outside reaches [srv1]:8080 over IPv6 (the lab's own test)" waits 10 outside6
+probe6 web-1
+expect6 "behind CGNAT" cgnat
+check "  the summary says what IPv6 found instead" j '.summary | test("Over IPv6 instead: the pinhole to \\[2001:db8:1::1:101\\]:8080 is in place and the server accepts the router.s connections over IPv6, from off its link too")'
+check "  and that the outside path over IPv6 was not tested" j '.summary | test("from outside over IPv6 was not tested")'
+check "  the ipv6 verdict is ok" j '.ipv6.cause == "ok"'
 pp_done
