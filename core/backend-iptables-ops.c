@@ -806,11 +806,12 @@ remove_all(struct pp_backend *b, struct pp_error *err)
 }
 
 static int
-pinholes(struct pp_backend *b, const struct pp_live *live, const char *name, unsigned long long *pkts)
+pinholes(struct pp_backend *b, const struct pp_live *live, const char *name, const char *addr,
+         unsigned long long *pkts)
 {
 	(void)b;
 	char *tag = pp_rule_tag(name);
-	size_t n = pp_ip6_pinholes(&CST(live->own)->rs6, tag, pkts);
+	size_t n = pp_ip6_pinholes(&CST(live->own)->rs6, tag, addr, pkts);
 	free(tag);
 	return (int)n;
 }

@@ -180,12 +180,20 @@ tagged(const struct pp_ruleset *rs, const char *tag, struct pp_buf *b, unsigned 
 }
 
 size_t
-pp_ip6_pinholes(const struct pp_ruleset *live, const char *tag, unsigned long long *pkts)
+pp_ip6_pinholes(const struct pp_ruleset *live, const char *tag, const char *addr, unsigned long long *pkts)
 {
-	unsigned long long pk = 0, by = 0;
-	size_t n = tagged(live, tag, NULL, &pk, &by);
-	if (pkts)
-		*pkts += pk;
+	const struct pp_chain *c = pp_ruleset_chain((struct pp_ruleset *)live, PP_FILTER, "PP-PIN", false);
+	char *needle = pp_xasprintf("--comment \"%s\" ", tag), *dst = pp_xasprintf("-d %s/128 ", addr);
+	size_t n = 0;
+	for (size_t i = 0; c && i < c->n; i++) {
+		if (!strstr(c->rules[i], needle) || !strstr(c->rules[i], dst))
+			continue;
+		n++;
+		if (pkts && c->pkts)
+			*pkts += c->pkts[i];
+	}
+	free(needle);
+	free(dst);
 	return n;
 }
 

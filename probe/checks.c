@@ -404,6 +404,7 @@ static void (*const rule_checks[])(struct pp_facts *f, struct pp_probe_result *r
 	check_dnat,
 	check_foreign,
 	check_forward,
+	pp_check_pinholes6,
 };
 
 void

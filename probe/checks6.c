@@ -15,36 +15,42 @@
 
 enum { SVC6_MS = 1500 };
 
-/* The pinholes as the backend the table names reads them: no ip6tables text is read here. */
-static void
-check_pinholes(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
+/* The server's IPv6 address on this site, once (both entry points may ask). false: none. */
+static bool
+target6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o, uint8_t a[16])
 {
-	struct pp_backend b;
-	struct pp_live live;
 	struct pp_error e;
-	if (pp_backend_open_for(&b, o->table, &e) < 0) {
-		pp_check_add(r, o, "ipv6_pinhole", PP_CHECK_SKIP, "%s", e.msg);
-		return;
+	if (!pp_mapping_wants_ip6(f->m) || !f->m->enabled)
+		return false;
+	if (pp_mapping_ip6(f->m, f->lan_if[0] ? f->lan_if : NULL, a, &e) < 0) {
+		if (!f->v6)
+			pp_check_add(r, o, "ipv6_target", PP_CHECK_SKIP, "%s", e.msg);
+		f->v6 = true;
+		return false;
 	}
-	if (pp_backend_read(&b, &live, &e) < 0) {
-		pp_check_add(r, o, "ipv6_pinhole", PP_CHECK_SKIP, "reading the live rules (%s) failed: run as root",
-		             b.ops->name);
-		pp_backend_close(&b);
+	f->v6 = true;
+	pp_format_ipv6(a, f->v6_addr);
+	return true;
+}
+
+void
+pp_check_pinholes6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+                   struct pp_backend *b, const struct pp_live *live)
+{
+	uint8_t a[16];
+	if (!target6(f, r, o, a))
 		return;
-	}
-	int n = b.ops->pinholes ? b.ops->pinholes(&b, &live, f->m->name, &f->v6_pkts) : -1;
+	int n = b->ops->pinholes ? b->ops->pinholes(b, live, f->m->name, f->v6_addr, &f->v6_pkts) : -1;
 	if (n < 0)
 		pp_check_add(r, o, "ipv6_pinhole", PP_CHECK_SKIP, "the %s backend cannot say which pinholes it holds",
-		             b.ops->name);
+		             b->ops->name);
 	else if (n > 0)
 		pp_check_add(r, o, "ipv6_pinhole", PP_CHECK_PASS, "%d pinhole rule(s) to %s in %s, %llu packets",
-		             n, f->v6_addr, b.ops->name, f->v6_pkts);
+		             n, f->v6_addr, b->ops->name, f->v6_pkts);
 	else
 		pp_check_add(r, o, "ipv6_pinhole", PP_CHECK_FAIL, "no pinhole to %s for %s in the live %s rules",
-		             f->v6_addr, f->m->name, b.ops->name);
+		             f->v6_addr, f->m->name, b->ops->name);
 	f->v6_pinhole = n < 0 ? PP_UNKNOWN : n > 0 ? PP_YES : PP_NO;
-	pp_live_free(&live);
-	pp_backend_close(&b);
 }
 
 /* One TCP connect to [addr]:port (from src, NULL: the kernel's choice, on the server's link),
@@ -126,16 +132,11 @@ void
 pp_facts_ip6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o)
 {
 	uint8_t a[16];
-	struct pp_error e;
-	if (!pp_mapping_wants_ip6(f->m) || !f->m->enabled)
+	bool seen = f->v6;
+	if (!target6(f, r, o, a))
 		return;
-	f->v6 = true;
-	if (pp_mapping_ip6(f->m, f->lan_if[0] ? f->lan_if : NULL, a, &e) < 0) {
-		pp_check_add(r, o, "ipv6_target", PP_CHECK_SKIP, "%s", e.msg);
-		return;
-	}
-	pp_format_ipv6(a, f->v6_addr);
-	check_pinholes(f, r, o);
+	if (!seen)   /* the live rules could not be read: pp_facts_kernel said why */
+		pp_check_add(r, o, "ipv6_pinhole", PP_CHECK_SKIP, "the live rules were not read");
 	if (!(f->m->proto & PP_TCP)) {
 		pp_check_add(r, o, "ipv6_service", PP_CHECK_SKIP, "UDP only: no IPv6 answer to wait for");
 		return;

@@ -31,8 +31,13 @@ void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struc
 uint16_t pp_closed_port(const struct pp_mapping *m);
 /* How the service answered, in words ("refused the connection (TCP reset)"). */
 const char *pp_svc_words(enum pp_svc s);
-/* The IPv6 path (probe/checks6.c): the pinholes through the backend, then TCP from the router to
- * the server's IPv6 address, bounded. Before the privilege drop (the rules are root's to read). */
+/* The IPv6 path (probe/checks6.c): the mapping's pinholes, asked of the backend on pp_facts_kernel's
+ * one read of the live rules; then TCP from the router to the server's IPv6 address (and from off
+ * its link), bounded. */
+struct pp_backend;
+struct pp_live;
+void pp_check_pinholes6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+                        struct pp_backend *b, const struct pp_live *live);
 void pp_facts_ip6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o);
 
 /* All local IPv4 addresses (the router's own traffic); returns how many. */

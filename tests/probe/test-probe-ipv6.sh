@@ -96,6 +96,15 @@ ip netns exec "$LAB_SRV1" ip6tables -F INPUT
 probe6 web-6
 expect6 "both repaired (control)" ok
 
+# A new delegated prefix, the rules not re-applied: the pinhole is there, to the old address.
+lab_prefix6 2001:db8:1 2001:db8:2
+probe6 web-6
+expect6 "pinhole to the old prefix's address only" ipv6_pinhole_missing
+check "  the summary names the server's new address" j '.summary | test("no pinhole to \\[2001:db8:2::1:101\\]:8080")'
+pp apply >"$pp_tmp/apply.log" 2>&1
+probe6 web-6
+expect6 "re-applied for the new prefix (control)" ok
+
 # Behind a carrier NAT for IPv4 (100.64.0.0/10) with IPv6 routed: the IPv4 verdict is cgnat, and
 # the summary says what the IPv6 path showed (tested from the router; the outside path is not).
 lab_down
