@@ -134,6 +134,10 @@ check_dnat(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_
 {
 	const struct pp_mapping *m = f->m;
 	struct pp_dnat_answer a;
+	if (m->ipv6 == PP_V6_ONLY) {
+		pp_check_add(r, o, "dnat_rule", PP_CHECK_INFO, "ipv6 = only: no IPv4 DNAT wanted");
+		return;
+	}
 	b->ops->dnat_present(b, live, m, &a);
 	f->dnat_rule = a.present ? PP_YES : PP_NO;
 	f->dnat_pkts = a.pkts;
