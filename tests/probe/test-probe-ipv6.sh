@@ -17,7 +17,7 @@ j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }
 probe6() { pp -c "$pp_tmp/none.conf" probe "$1" --json >"$pp_tmp/out.json" 2>"$pp_tmp/err"; PRC=$?; }
 expect6() {
 	_got=$(jq -r .cause "$pp_tmp/out.json" 2>/dev/null)
-	if [ "$_got" = "$2" ]; then ok "$1: cause $2"; else
+	if [ "$_got" = "$2" ]; then ok "$1: cause $2 ($(jq -r .elapsed_s "$pp_tmp/out.json") s)"; else
 		not_ok "$1: expected $2, got '${_got:-none}' (exit $PRC)"
 		jq -r '.summary, .checks[].text' "$pp_tmp/out.json" 2>/dev/null | sed 's/^/#   /'
 		sed 's/^/#   /' "$pp_tmp/err"
