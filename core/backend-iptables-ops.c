@@ -805,6 +805,17 @@ remove_all(struct pp_backend *b, struct pp_error *err)
 	return rc;
 }
 
+static int
+pinholes(struct pp_backend *b, const struct pp_live *live, const char *name, const char *addr,
+         unsigned long long *pkts)
+{
+	(void)b;
+	char *tag = pp_rule_tag(name);
+	size_t n = pp_ip6_pinholes(&CST(live->own)->rs6, tag, addr, pkts);
+	free(tag);
+	return (int)n;
+}
+
 const struct pp_backend_ops pp_backend_iptables = {
 	.name = "iptables",
 	.detect = detect,
@@ -832,4 +843,5 @@ const struct pp_backend_ops pp_backend_iptables = {
 	.forward_state = forward_state,
 	.log_rules = log_rules,
 	.remove_all = remove_all,
+	.pinholes = pinholes,
 };

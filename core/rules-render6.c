@@ -253,6 +253,24 @@ tagged(const struct pp_ruleset *rs, const char *tag, struct pp_buf *b, unsigned 
 	return n;
 }
 
+size_t
+pp_ip6_pinholes(const struct pp_ruleset *live, const char *tag, const char *addr, unsigned long long *pkts)
+{
+	const struct pp_chain *c = pp_ruleset_chain((struct pp_ruleset *)live, PP_FILTER, "PP-PIN", false);
+	char *needle = pp_xasprintf("--comment \"%s\" ", tag), *dst = pp_xasprintf("-d %s/128 ", addr);
+	size_t n = 0;
+	for (size_t i = 0; c && i < c->n; i++) {
+		if (!strstr(c->rules[i], needle) || !strstr(c->rules[i], dst))
+			continue;
+		n++;
+		if (pkts && c->pkts)
+			*pkts += c->pkts[i];
+	}
+	free(needle);
+	free(dst);
+	return n;
+}
+
 static void
 add_str(char ***v, size_t *n, char *s)
 {

@@ -155,6 +155,20 @@ static const struct pp_cause_info causes[] = {
 		"answers that address and the replies never come back (conntrack shows the connections "
 		"SNATed there and never answered). A SNAT to one of the router's own addresses (or "
 		"\\fBmasquerade = yes\\fR) is not this fault." },
+	[PP_CAUSE_IPV6_PINHOLE_MISSING] = { "ipv6_pinhole_missing",
+		"the mapping asks for IPv6 but the kernel holds no pinhole to the server's IPv6 address "
+		"(the backend's live rules, whoever removed them)",
+		"portpilot apply (the table was not applied since ipv6 was set, or the pinholes were flushed)",
+		"The mapping asks for IPv6 (\\fBipv6 = yes|only\\fR) but the backend's live rules hold no "
+		"pinhole to the server's IPv6 address: the table was not applied since, or the rules were "
+		"flushed." },
+	[PP_CAUSE_IPV6_NOT_LISTENING] = { "ipv6_not_listening",
+		"the server's IPv6 address answers the internal port with a TCP reset: the service "
+		"listens on IPv4 only (or not at all)",
+		"make the service listen on [::] or on the server's IPv6 address (many bind 0.0.0.0 only), "
+		"or set ipv6 = no",
+		"The server's IPv6 address answers the internal port with a TCP reset, from the router "
+		"itself: the service listens on IPv4 only (it binds 0.0.0.0) or not at all." },
 };
 
 /* A row missing at the end (an enum value appended without its row) stops the build here; one

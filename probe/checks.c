@@ -134,6 +134,10 @@ check_dnat(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_
 {
 	const struct pp_mapping *m = f->m;
 	struct pp_dnat_answer a;
+	if (m->ipv6 == PP_V6_ONLY) {
+		pp_check_add(r, o, "dnat_rule", PP_CHECK_INFO, "ipv6 = only: no IPv4 DNAT wanted");
+		return;
+	}
 	b->ops->dnat_present(b, live, m, &a);
 	f->dnat_rule = a.present ? PP_YES : PP_NO;
 	f->dnat_pkts = a.pkts;
@@ -404,6 +408,7 @@ static void (*const rule_checks[])(struct pp_facts *f, struct pp_probe_result *r
 	check_dnat,
 	check_foreign,
 	check_forward,
+	pp_check_pinholes6,
 };
 
 void
@@ -689,8 +694,8 @@ tests_run(struct tst *t, size_t n)
 	}
 }
 
-static const char *
-svc_words(enum pp_svc s)
+const char *
+pp_svc_words(enum pp_svc s)
 {
 	static const char *const w[] = { "not tested", "answered (connection accepted)",
 	                                 "refused the connection (TCP reset)", "did not answer (timeout)",
@@ -852,12 +857,12 @@ udp_words(enum pp_svc s, bool replied)
 	if (s == PP_SVC_REFUSED)
 		return "refused the datagram (ICMP port unreachable)";
 	return s == PP_SVC_OPEN ? (replied ? "answered" : "sent no answer (open and silent, or dropped)")
-	                        : svc_words(s);
+	                        : pp_svc_words(s);
 }
 
 /* A port the server surely does not serve: not the mapping's, high and unassigned. */
-static uint16_t
-closed_port(const struct pp_mapping *m)
+uint16_t
+pp_closed_port(const struct pp_mapping *m)
 {
 	uint16_t hi = m->in_hi ? m->in_hi : m->in_lo;
 	return m->in_lo <= 65533 && 65533 <= hi ? (uint16_t)(m->in_lo > 1 ? m->in_lo - 1 : 65534) : 65533;
@@ -906,7 +911,7 @@ pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_
 
 	/* A gone host would only make every test wait its full bound. */
 	int tcp_ms = f->arp_now == PP_NO ? 1000 : 2000, udp_ms = 1500;
-	f->closed_port = closed_port(m);
+	f->closed_port = pp_closed_port(m);
 	struct tst t[8] = {
 		{ .kind = udp ? T_UDP : T_TCP, .src = f->lan_ip, .port = m->in_lo, .ms = udp ? udp_ms : tcp_ms },
 		{ .kind = udp ? T_UDP : T_TCP, .src = f->nonlan_src, .port = m->in_lo, .ms = udp ? udp_ms : tcp_ms },
@@ -948,7 +953,7 @@ pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_
 	}
 	pp_check_add(r, o, "service", f->svc_lan == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
 	             "%s %s:%u from the router (%s) %s%s", udp ? "udp" : "tcp", ip, m->in_lo, lip,
-	             udp ? udp_words(t[0].res, t[0].replied) : svc_words(f->svc_lan),
+	             udp ? udp_words(t[0].res, t[0].replied) : pp_svc_words(f->svc_lan),
 	             f->neigh_ok == PP_YES ? "; it answers ARP" : f->neigh_ok == PP_NO ? "; no ARP answer" : "");
 	if (f->nonlan_src) {
 		bool pass = udp ? t[1].replied : f->svc_wan == PP_SVC_OPEN;
@@ -958,11 +963,11 @@ pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_
 		else
 			pp_check_add(r, o, "return_route", pass ? PP_CHECK_PASS : PP_CHECK_FAIL,
 			             "%s %s:%u from a non-LAN source (%s) %s", udp ? "udp" : "tcp", ip, m->in_lo, wip,
-			             udp ? udp_words(t[1].res, t[1].replied) : svc_words(f->svc_wan));
+			             udp ? udp_words(t[1].res, t[1].replied) : pp_svc_words(f->svc_wan));
 		if (f->closed_lan || f->closed_wan || f->ping_lan || f->ping_wan) {
 		pp_check_add(r, o, "closed_port", PP_CHECK_INFO, "tcp %s:%u (a port it does not serve) from "
-		             "the LAN: %s; from %s: %s", ip, f->closed_port, svc_words(f->closed_lan), wip,
-		             svc_words(f->closed_wan));
+		             "the LAN: %s; from %s: %s", ip, f->closed_port, pp_svc_words(f->closed_lan), wip,
+		             pp_svc_words(f->closed_wan));
 		pp_check_add(r, o, "ping", PP_CHECK_INFO, "ICMP echo to %s from the LAN: %s; from %s: %s", ip,
 		             ping_words(f->ping_lan), wip, ping_words(f->ping_wan));
 		}

@@ -938,6 +938,27 @@ static bool (*const chain[])(const struct diag *d) = {
 	                   * host_firewall */
 };
 
+/* ipv6 = only: the IPv6 verdict is the verdict (the table's disabled and expired still first). */
+static bool
+ipv6_only_cause(const struct pp_facts *f, struct pp_probe_result *r)
+{
+	if (f->m->ipv6 != PP_V6_ONLY || !r->v6_tested || !f->m->enabled || f->expired)
+		return false;
+	set(r, r->cause6, pp_xstrdup(r->summary6), pp_xstrdup(r->fix6));
+	return true;
+}
+
+/* Behind a carrier's NAT (or a second one) the IPv6 path may be the way in: say what it found. */
+static void
+ipv6_instead(struct pp_probe_result *r)
+{
+	if (!r->v6_tested || (r->cause != PP_CAUSE_CGNAT && r->cause != PP_CAUSE_DOUBLE_NAT))
+		return;
+	char *s = pp_xasprintf("%s. Over IPv6 instead: %s (%s)", r->summary, r->summary6, pp_cause_name(r->cause6));
+	free(r->summary);
+	r->summary = s;
+}
+
 void
 pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 {
@@ -949,11 +970,15 @@ pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r)
 	r->summary = r->fix = NULL;
 	free_alternatives(r);
 	const struct diag d = { .f = f, .r = r, .s = &s, .ip = ip };
+	pp_diagnose6(f, r);
 	size_t k = 0;
-	while (k < sizeof chain / sizeof chain[0] && !chain[k](&d))
-		k++;
-	if (k == sizeof chain / sizeof chain[0])
-		explain_ok(f, r, &s);
+	if (!ipv6_only_cause(f, r)) {
+		while (k < sizeof chain / sizeof chain[0] && !chain[k](&d))
+			k++;
+		if (k == sizeof chain / sizeof chain[0])
+			explain_ok(f, r, &s);
+		ipv6_instead(r);
+	}
 	udp_note(f, r);
 	for (size_t i = 0; i < r->nchecks; i++)
 		if (r->checks[i].state == PP_CHECK_FAIL)
@@ -992,6 +1017,8 @@ pp_probe_result_print(FILE *f, const struct pp_probe_result *r)
 	for (size_t i = 0; i < r->nalternatives; i++)
 		fprintf(f, "  %s: %s\n    to tell them apart: %s\n", pp_cause_name(r->alternatives[i].cause),
 		        r->alternatives[i].why, r->alternatives[i].test);
+	if (r->v6_tested)
+		fprintf(f, "ipv6: %s\n  %s\n  fix: %s\n", pp_cause_name(r->cause6), r->summary6, r->fix6);
 	if (r->nevidence)
 		fputs("evidence:\n", f);
 	for (size_t i = 0; i < r->nevidence; i++)
@@ -1060,7 +1087,17 @@ pp_probe_result_json(FILE *f, const struct pp_probe_result *r)
 		fputs(i ? "," : "", f);
 		pp_json_str(f, r->conntrack[i]);
 	}
-	fputs("],\"attempts\":", f);
+	fputs("],\"ipv6\":", f);
+	if (r->v6_tested) {
+		fprintf(f, "{\"cause\":\"%s\",\"summary\":", pp_cause_name(r->cause6));
+		pp_json_str(f, r->summary6);
+		fputs(",\"fix\":", f);
+		pp_json_str(f, r->fix6);
+		fputs("}", f);
+	} else {
+		fputs("null", f);
+	}
+	fputs(",\"attempts\":", f);
 	json_attempts(f, &r->trace);
 	fprintf(f, ",\"packets\":%zu,\"elapsed_s\":%.2f}\n", r->trace.npkts, r->elapsed_s);
 }
@@ -1082,6 +1119,8 @@ pp_probe_result_free(struct pp_probe_result *r)
 	free(r->evidence);
 	free(r->summary);
 	free(r->fix);
+	free(r->summary6);
+	free(r->fix6);
 	free(r->mapping);
 	pp_trace_free(&r->trace);
 	free(r);

@@ -27,6 +27,19 @@ void pp_svc_socks_close(struct pp_svc_socks *s);
 void pp_facts_service(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
                       const struct pp_svc_socks *socks);
 
+/* A port the server surely does not serve: not the mapping's, high and unassigned. */
+uint16_t pp_closed_port(const struct pp_mapping *m);
+/* How the service answered, in words ("refused the connection (TCP reset)"). */
+const char *pp_svc_words(enum pp_svc s);
+/* The IPv6 path (probe/checks6.c): the mapping's pinholes, asked of the backend on pp_facts_kernel's
+ * one read of the live rules; then TCP from the router to the server's IPv6 address (and from off
+ * its link), bounded. */
+struct pp_backend;
+struct pp_live;
+void pp_check_pinholes6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+                        struct pp_backend *b, const struct pp_live *live);
+void pp_facts_ip6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o);
+
 /* All local IPv4 addresses (the router's own traffic); returns how many. */
 size_t pp_local_addrs(uint32_t *out, size_t max);
 /* IPv4 address and prefix of an interface; -1 if none. */

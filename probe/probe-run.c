@@ -260,8 +260,10 @@ pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, struct
 	struct run x = { .o = o, .r = r };
 	r->mapping = pp_xstrdup(m->name);
 	table_checks(&f, r, o);
-	if (!o->read_path)
+	if (!o->read_path) {
 		pp_facts_kernel(&f, r, o);
+		pp_facts_ip6(&f, r, o);
+	}
 	pp_facts_expected(&f, r, o);
 	f.outside_requested = o->reflector_url && !o->read_path;
 	if (f.outside_requested)
@@ -284,14 +286,18 @@ pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, struct
 		while (x.cap && pp_capture_dispatch(x.cap, on_pkt, &x) >= 0)
 			;
 	} else {
-		pp_facts_service(&f, r, o, &socks);
+		/* ipv6 = only: no IPv4 address to test (pp_facts_ip6 tested the IPv6 one). */
+		if (m->ipv6 != PP_V6_ONLY)
+			pp_facts_service(&f, r, o, &socks);
 		pp_svc_socks_close(&socks);
 		drain(&x);
 		/* Through the relay the public face is the edge: the reflector connects back to the address
 		   it sees (the carrier's), which says nothing of the relayed path. */
 		bool via_relay = f.relay && f.relay_link == PP_YES && f.relay_handshake_age >= 0 &&
 		                 f.relay_handshake_age < PP_WG_ALIVE_S;
-		if (o->reflector_url && via_relay) {
+		if (m->ipv6 == PP_V6_ONLY) {
+			f.outside_requested = false;   /* the reflector tests IPv4 only so far */
+		} else if (o->reflector_url && via_relay) {
 			/* The reflector would connect to the carrier's address, which says nothing of the
 			 * relayed path: it is asked to connect to the edge instead. */
 			relay_outside_check(&x, &f);

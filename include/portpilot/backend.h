@@ -335,6 +335,11 @@ struct pp_backend_ops {
 	/* Remove every object this backend owns (a switch to another backend); the kernel is
 	   unchanged on error. */
 	int (*remove_all)(struct pp_backend *b, struct pp_error *err);
+	/* The probe: how many of the mapping's IPv6 pinholes (rules tagged pp_rule_tag(name)) to
+	   addr (the server's address now, "2001:db8:1::1:101") are in live, their packets summed into
+	   *pkts; -1 when this backend opens none. Optional (NULL: the probe cannot tell). */
+	int (*pinholes)(struct pp_backend *b, const struct pp_live *live, const char *name,
+	                const char *addr, unsigned long long *pkts);
 };
 
 /* The backends built in: "iptables", and "nftables" when core/backend-nft.c is built

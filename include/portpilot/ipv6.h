@@ -111,6 +111,8 @@ void pp_ip6_empty(struct pp_ruleset *rs);
 void pp_ipt6_of(const struct pp_ipt *v4, struct pp_ipt *v6);
 /* ip6tables-save -c: portpilot's part into own, filter's whole text into *filter (caller frees). */
 int pp_ip6_read(const struct pp_ipt *v6, struct pp_ruleset *own, char **filter, struct pp_error *err);
+/* The pinhole rules tagged tag to addr in live (PP-PIN), their packets added to *pkts (may be NULL). */
+size_t pp_ip6_pinholes(const struct pp_ruleset *live, const char *tag, const char *addr, unsigned long long *pkts);
 /* The IPv6 side of status: st[i] of want's maps merged with their pinholes' state in live. */
 void pp_ip6_status(const struct pp_want *w, const struct pp_ruleset *want, const struct pp_ruleset *live,
                    const char *filter, struct pp_map_status *st, struct pp_layout_status *ls);

@@ -38,6 +38,8 @@ enum pp_cause {
 	PP_CAUSE_LAN_ROUTE,            /* the router's route to the server is a reject route or leaves by the WAN */
 	PP_CAUSE_RELAY_DOWN,           /* the mapping goes through the relay and its tunnel to the edge is down */
 	PP_CAUSE_FOREIGN_SNAT,         /* a rule rewrites the client's address to one not this router's */
+	PP_CAUSE_IPV6_PINHOLE_MISSING, /* the mapping asks for IPv6 and the kernel has no pinhole for it */
+	PP_CAUSE_IPV6_NOT_LISTENING,   /* the server's IPv6 address answers the port with a reset */
 	PP_CAUSE__COUNT
 };
 const char *pp_cause_name(enum pp_cause c);
@@ -243,6 +245,11 @@ struct pp_probe_result {
 	size_t nconntrack;
 	struct pp_alternative *alternatives; /* ranked after cause; empty when the evidence is decisive */
 	size_t nalternatives;
+	/* The IPv6 path of a mapping that asks for it (pp_diagnose6): its own verdict beside the
+	 * IPv4 one (ipv6 = only: it is the verdict). v6_tested false: no IPv6 side, or no address. */
+	bool v6_tested;
+	enum pp_cause cause6;
+	char *summary6, *fix6;
 };
 
 struct pp_probe_opts {
@@ -359,10 +366,22 @@ struct pp_facts {
 	int ct_snat_unreplied, ct_snat_replied;
 	char ct_snat_to[16];           /* the first such address */
 	char ct_snat_line[200];        /* its entry, in words */
+	/* IPv6 (pp_facts_ip6): the mapping asks for it; the server's address on this site. */
+	bool v6;
+	char v6_addr[46];              /* "" when it could not be worked out (no prefix on lan_if) */
+	enum pp_tri v6_pinhole;        /* the backend holds the mapping's pinholes (unknown: cannot tell) */
+	unsigned long long v6_pkts;    /* their packet counters */
+	enum pp_svc svc6;              /* TCP from the router to [v6_addr]:internal_port */
+	/* The same from a global address of the router outside the server's /64 (v6_offsrc, "" when
+	 * it has none), and to a closed port: an answer back proves the server routes to it. */
+	char v6_offsrc[46];
+	enum pp_svc svc6_off, closed6_off;
 };
 
 /* Choose the cause from the facts (pure: unit-tested); fills cause, summary, fix, evidence. */
 void pp_diagnose(const struct pp_facts *f, struct pp_probe_result *r);
+/* The IPv6 verdict into r->cause6/summary6 (pure); pp_diagnose calls it. */
+void pp_diagnose6(const struct pp_facts *f, struct pp_probe_result *r);
 /* relay_down's summary and fix (allocated) for a tunnel that is not there/up (link) or whose
  * last handshake (age s, -1 never) is older than max_age; the monitor's tunnel check uses it too. */
 void pp_relay_down_text(const char *ifname, const char *edge, enum pp_tri link, long age, int max_age,

@@ -2,7 +2,8 @@
 # lab_ipv6 (after lab_up): IPv6 from 2001:db8::/32 only, no NAT. The ISP side (inet) routes the
 # delegated prefix LAB_PREFIX6 (2001:db8:1::/64, on the router's eth1) to the router's WAN
 # 2001:db8:ffff::1; servers take host ids ::1:101, ::1:102, ::1:103 on it, the lanhost ::50.
-# inet 2001:db8:ffff::10 (and inet2 2001:db8:100::10 with outside2). The router forwards IPv6
+# inet 2001:db8:ffff::10 (and inet2 2001:db8:100::10 with outside2). With cgnat the carrier's box
+# routes IPv6 (no NAT): the router's WAN is then 2001:db8:fffe::2. The router forwards IPv6
 # with ip6tables FORWARD policy DROP, as a router's firewall does: only pinholes let traffic in.
 # Addresses are added without duplicate address detection (nodad): usable at once.
 # lab_prefix6 OLD NEW (e.g. 2001:db8:1 2001:db8:2): renumber the LAN as a new delegation would.
@@ -13,10 +14,22 @@ lab_ipv6() {
 	LAB_PREFIX6=2001:db8:1
 	for _n in $LAB_ROUTER $LAB_INET; do ip netns exec "$_n" sysctl -qw net.ipv6.conf.all.forwarding=1; done
 	ip -n "$LAB_INET" -6 addr add $LAB_INET6/64 dev eth0 nodad
+	_up6=$LAB_INET6 _wan6=$LAB_WAN6
+	if [ -n "$LAB_CGN" ]; then
+		# Behind the carrier's NAT for IPv4, IPv6 is routed as ever (the carrier's box has
+		# 2001:db8:ffff::2 towards inet, 2001:db8:fffe::1 towards the router): no NAT, no filter.
+		LAB_WAN6=2001:db8:fffe::2 _up6=2001:db8:fffe::1 _wan6=2001:db8:ffff::2
+		ip netns exec "$LAB_CGN" sysctl -qw net.ipv6.conf.all.forwarding=1
+		ip -n "$LAB_CGN" -6 addr add $_wan6/64 dev eth0 nodad
+		ip -n "$LAB_CGN" -6 addr add $_up6/64 dev eth1 nodad
+		ip -n "$LAB_CGN" -6 route add 2001:db8:1::/48 via $LAB_WAN6
+		ip -n "$LAB_CGN" -6 route add 2001:db8:2::/48 via $LAB_WAN6
+		ip -n "$LAB_INET" -6 route add 2001:db8:fffe::/64 via $_wan6
+	fi
 	ip -n "$LAB_ROUTER" -6 addr add $LAB_WAN6/64 dev eth0 nodad
-	ip -n "$LAB_ROUTER" -6 route add default via $LAB_INET6
-	ip -n "$LAB_INET" -6 route add 2001:db8:1::/48 via $LAB_WAN6
-	ip -n "$LAB_INET" -6 route add 2001:db8:2::/48 via $LAB_WAN6
+	ip -n "$LAB_ROUTER" -6 route add default via $_up6
+	ip -n "$LAB_INET" -6 route add 2001:db8:1::/48 via $_wan6
+	ip -n "$LAB_INET" -6 route add 2001:db8:2::/48 via $_wan6
 	if [ -n "$LAB_INET2" ]; then
 		ip -n "$LAB_INET" -6 addr add 2001:db8:100::1/64 dev eth1 nodad
 		ip -n "$LAB_INET2" -6 addr add $LAB_INET2_6/64 dev eth0 nodad

@@ -625,6 +625,84 @@ static void test_json_field(void **st)
 	assert_string_equal(tiny, "203");
 }
 
+/* The IPv6 path (issue 15): each verdict from the one fact that tells it apart; ipv6 = only makes
+ * it the verdict, ipv6 = yes keeps IPv4's and says what IPv6 found only behind a carrier's NAT. */
+static struct pp_probe_result *diag6(const struct pp_facts *f)
+{
+	struct pp_probe_result *r = pp_xcalloc(1, sizeof *r);
+	r->mapping = pp_xstrdup("web-1");
+	pp_diagnose(f, r);
+	return r;
+}
+
+static void test_diagnose_ipv6(void **st)
+{
+	(void)st;
+	struct pp_trace t = { 0 };
+	struct pp_facts f = healthy(&t);
+	struct pp_probe_result *r = diag6(&f);
+	assert_false(r->v6_tested);                           /* no IPv6 side: nothing said of it */
+	pp_probe_result_free(r);
+	map.ipv6 = PP_V6_ONLY;
+	f.dnat_rule = PP_NO;                                  /* ipv6 = only: no IPv4 DNAT, not a fault */
+	f.v6 = true, f.v6_pinhole = PP_YES, f.svc6 = PP_SVC_OPEN;
+	strcpy(f.v6_addr, "2001:db8:1::1:101");
+	static const struct { enum pp_tri pin; enum pp_svc svc; enum pp_cause want; } v[] = {
+		{ PP_YES, PP_SVC_OPEN, PP_CAUSE_OK },
+		{ PP_NO, PP_SVC_OPEN, PP_CAUSE_IPV6_PINHOLE_MISSING },
+		{ PP_NO, PP_SVC_REFUSED, PP_CAUSE_IPV6_PINHOLE_MISSING }, /* the router's fault first */
+		{ PP_YES, PP_SVC_REFUSED, PP_CAUSE_IPV6_NOT_LISTENING },
+		{ PP_UNKNOWN, PP_SVC_REFUSED, PP_CAUSE_IPV6_NOT_LISTENING },
+		{ PP_YES, PP_SVC_UNREACHABLE, PP_CAUSE_HOST_UNREACHABLE },
+		{ PP_YES, PP_SVC_TIMEOUT, PP_CAUSE_HOST_FIREWALL },
+	};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		f.v6_pinhole = v[i].pin, f.svc6 = v[i].svc;
+		r = diag6(&f);
+		assert_true(r->v6_tested);
+		assert_int_equal(r->cause6, v[i].want);
+		assert_int_equal(r->cause, v[i].want);
+		assert_non_null(strstr(r->summary, "2001:db8:1::1:101"));
+		pp_probe_result_free(r);
+	}
+	/* the return path: answered on the link, not from off it */
+	f.v6_pinhole = PP_YES, f.svc6 = PP_SVC_OPEN;
+	strcpy(f.v6_offsrc, "2001:db8:ffff::1");
+	static const struct { enum pp_svc off, closed; enum pp_cause want; } w[] = {
+		{ PP_SVC_OPEN, PP_SVC_UNTESTED, PP_CAUSE_OK },
+		{ PP_SVC_UNTESTED, PP_SVC_UNTESTED, PP_CAUSE_OK },           /* no off-link source: not tested */
+		{ PP_SVC_TIMEOUT, PP_SVC_TIMEOUT, PP_CAUSE_SERVER_GATEWAY },  /* nothing comes back at all */
+		{ PP_SVC_TIMEOUT, PP_SVC_REFUSED, PP_CAUSE_HOST_FIREWALL },   /* the closed port's RST came back */
+		{ PP_SVC_FILTERED, PP_SVC_FILTERED, PP_CAUSE_HOST_FIREWALL }, /* an ICMP error from the server */
+	};
+	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+		f.svc6_off = w[i].off, f.closed6_off = w[i].closed;
+		r = diag6(&f);
+		assert_int_equal(r->cause6, w[i].want);
+		pp_probe_result_free(r);
+	}
+	f.svc6_off = f.closed6_off = PP_SVC_UNTESTED;
+	/* disabled still comes first; no address (no prefix on the LAN): no IPv6 verdict */
+	map.enabled = false;
+	r = diag6(&f);
+	assert_int_equal(r->cause, PP_CAUSE_DISABLED);
+	pp_probe_result_free(r);
+	map.enabled = true;
+	/* ipv6 = yes: the IPv4 verdict stands; behind CGNAT the summary adds what IPv6 found */
+	map.ipv6 = PP_V6_YES;
+	f.dnat_rule = PP_YES, f.v6_pinhole = PP_YES, f.svc6 = PP_SVC_REFUSED;
+	r = diag6(&f);
+	assert_int_equal(r->cause, PP_CAUSE_OK);
+	assert_int_equal(r->cause6, PP_CAUSE_IPV6_NOT_LISTENING);
+	assert_null(strstr(r->summary, "Over IPv6"));
+	pp_probe_result_free(r);
+	f.wan_ip = IP(100, 64, 0, 2), f.svc6 = PP_SVC_OPEN;
+	r = diag6(&f);
+	assert_int_equal(r->cause, PP_CAUSE_CGNAT);
+	assert_non_null(strstr(r->summary, "Over IPv6 instead: the pinhole to [2001:db8:1::1:101]:80 is in place"));
+	pp_probe_result_free(r);
+}
+
 static void test_cause_names(void **st)
 {
 	static const char *const want[] = {
@@ -633,6 +711,7 @@ static void test_cause_names(void **st)
 		"source_not_allowed", "hairpin_missing", "public_ip_mismatch", "cgnat", "double_nat",
 		"upstream_blocked", "foreign_dnat", "foreign_drop", "rp_filter", "lan_route", "relay_down",
 		"foreign_snat",
+		"ipv6_pinhole_missing", "ipv6_not_listening",
 	};
 	assert_int_equal(PP_CAUSE__COUNT, sizeof want / sizeof want[0]);
 	for (int i = 0; i < PP_CAUSE__COUNT; i++)
@@ -640,7 +719,7 @@ static void test_cause_names(void **st)
 }
 
 /* Every cause has its whole row in the table (probe/causes.c): a name that pp_cause_name and
- * pp_cause_find agree on, unique and in [a-z_], and a one-line summary, fix and man-page line. */
+ * pp_cause_find agree on, unique and in [a-z0-9_] (ipv6_...), and a one-line summary, fix and man-page line. */
 static void test_cause_table(void **st)
 {
 	(void)st;
@@ -649,7 +728,7 @@ static void test_cause_table(void **st)
 		assert_non_null(i);
 		assert_string_equal(i->name, pp_cause_name((enum pp_cause)c));
 		assert_int_equal(pp_cause_find(i->name), c);
-		assert_int_equal(strspn(i->name, "abcdefghijklmnopqrstuvwxyz_"), strlen(i->name));
+		assert_int_equal(strspn(i->name, "abcdefghijklmnopqrstuvwxyz_0123456789"), strlen(i->name));
 		const char *text[] = { i->summary, i->fix, i->man };
 		for (size_t k = 0; k < 3; k++) {
 			assert_non_null(text[k]);
@@ -768,6 +847,7 @@ int main(void)
 		cmocka_unit_test(test_diagnose_presence),
 		cmocka_unit_test(test_diagnose_outside),
 		cmocka_unit_test(test_cause_names),
+		cmocka_unit_test(test_diagnose_ipv6),
 		cmocka_unit_test(test_cause_table),
 		cmocka_unit_test(test_token_read),
 		cmocka_unit_test(test_json_field),
