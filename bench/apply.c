@@ -274,6 +274,9 @@ static void
 run_variant(struct ctx *x, const char *variant, bool linear, int rounds)
 {
 	struct pp_error err;
+	const char *only = getenv("APPLY_ONLY");
+	if (only && *only && strcmp(only, variant) != 0)
+		return;
 	x->nft = strcmp(variant, "nftables") == 0;
 	x->linear = linear;
 	setenv("PORTPILOT_BACKEND", x->nft ? "nftables" : "iptables", 1);

@@ -6,6 +6,8 @@ libiniparser-dev libcmocka-dev libssl-dev iptables iproute2 tmux conntrack jq
 python3 procps psmisc util-linux netcat-openbsd curl bind9 bind9-dnsutils tcpdump bc openssl"
 # the nftables backend: libnftables to build, nft for the lab tests.
 PKGS="$PKGS libnftables-dev nftables"
+# its one-mapping element updates: one netlink batch through libnftnl and libmnl
+PKGS="$PKGS libnftnl-dev libmnl-dev"
 # make deb and its test (tests/cli/test-deb.sh): debhelper brings dpkg-dev.
 PKGS="$PKGS debhelper lintian"
 # The relay (tests/lab/test-relay.sh): wg, and wireguard-go where the kernel has no WireGuard.
