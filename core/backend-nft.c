@@ -332,6 +332,16 @@ cmp_skel(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* v is in order already (a table written in port order is): no sort, n comparisons. */
+static bool
+sorted(char *const *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(v[i - 1], v[i]) > 0)
+			return false;
+	return true;
+}
+
 static void
 normalize(struct pp_nft_state *s)
 {
@@ -344,10 +354,17 @@ normalize(struct pp_nft_state *s)
 		s->skel.v[i] = v[i].s;
 	free(v);
 	for (int i = 0; i < PP_NFT__SETS; i++)
-		if (i != PP_NFT_DNAT && s->el[i].n)
+		if (i != PP_NFT_DNAT && !sorted(s->el[i].v, s->el[i].n))
 			qsort(s->el[i].v, s->el[i].n, sizeof *s->el[i].v, cmp_str);
 	/* dnat_to's elements with their counters, sorted together */
 	struct pp_strv *d = &s->el[PP_NFT_DNAT];
+	if (sorted(d->v, d->n)) {
+		if (!s->pkts) {
+			s->pkts = pp_xcalloc(d->n + 1, sizeof *s->pkts);
+			s->bytes = pp_xcalloc(d->n + 1, sizeof *s->bytes);
+		}
+		return;
+	}
 	struct pair {
 		char *el;
 		unsigned long long p, b;
