@@ -261,6 +261,16 @@ text_parse(const char *text, struct elem *del, size_t *nd, struct elem *add, siz
 	return *nd + *na > 0;
 }
 
+bool
+pp_nft_batch_fits(const char *text, size_t *deleted, size_t *added)
+{
+	struct elem *del = pp_xcalloc(MAX_ELEMS, sizeof *del), *add = pp_xcalloc(MAX_ELEMS, sizeof *add);
+	bool fits = text_parse(text, del, deleted, add, added);
+	free(del);
+	free(add);
+	return fits;
+}
+
 int
 pp_nft_batch_try(const char *text)
 {
@@ -290,4 +300,10 @@ pp_nft_batch_try(const char *text)
 	free(del);
 	free(add);
 	return rc;
+}
+
+int
+pp_nft_commit_text(const char *text, struct pp_error *err)
+{
+	return pp_nft_batch_try(text) == 1 ? 0 : pp_nft_run(text, false, NULL, err);
 }

@@ -714,7 +714,7 @@ nft_commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), v
 	           : NULL;
 	/* dnat_to's element updates (a one-mapping change) as one netlink batch; the rest, and a
 	   batch the kernel refused, through libnftables (which then says why) */
-	int rc = !text && pp_nft_batch_try(p->restore) == 1 ? 0 : pp_nft_run(text ? text : p->restore, false, NULL, err);
+	int rc = text ? pp_nft_run(text, false, NULL, err) : pp_nft_commit_text(p->restore, err);
 	free(text);
 	if (strcmp(mode, "after-kill") == 0)
 		raise(SIGKILL);

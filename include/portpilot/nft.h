@@ -105,6 +105,10 @@ int pp_nft_run(const char *text, bool check, char **out, struct pp_error *err);
  * pp_nft_run, which commits it or says why not.
  */
 int pp_nft_batch_try(const char *text);
+/* Is text that kind of transaction? Its element deletes and adds in *deleted, *added. */
+bool pp_nft_batch_fits(const char *text, size_t *deleted, size_t *added);
+/* Commit text: by pp_nft_batch_try when it takes it, else pp_nft_run (the apply's commit). */
+int pp_nft_commit_text(const char *text, struct pp_error *err);
 /* Read the live table (absent: present = false). */
 int pp_nft_read(struct pp_nft_state *live, struct pp_error *err);
 /* Mapping m's packets/bytes (new connections): its ports' counters summed; -1 when it has none. */
