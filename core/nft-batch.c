@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -190,8 +191,16 @@ static struct mnl_socket *
 batch_socket(void)
 {
 	static struct mnl_socket *nl;
-	if (nl)
+	static struct stat ns;
+	struct stat now;
+	/* a socket talks to the namespace it was opened in: a new one after a setns() */
+	if (stat("/proc/thread-self/ns/net", &now) < 0)
+		return NULL;
+	if (nl && now.st_ino == ns.st_ino && now.st_dev == ns.st_dev)
 		return nl;
+	if (nl)
+		mnl_socket_close(nl);
+	ns = now;
 	nl = mnl_socket_open(NETLINK_NETFILTER);
 	if (!nl)
 		return NULL;
