@@ -14,6 +14,8 @@ PP_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DPP_VERSION='"$(VERSIO
 LIBS      = -liniparser -lncursesw -lcurl -lpcap -lssl -lcrypto
 # the nftables backend (core/backend-nft.c, core/nft-ops.c; core/backend.c lists it)
 LIBS     += $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
+# and its element updates as one netlink batch (core/nft-batch.c)
+LIBS     += $(shell pkg-config --libs libnftnl libmnl 2>/dev/null || echo -lnftnl -lmnl)
 PP_CFLAGS += -DPP_HAVE_NFTABLES
 # the conntrack flush of changed ports over ctnetlink (core/conntrack.c)
 LIBS     += $(shell pkg-config --libs libnetfilter_conntrack 2>/dev/null || echo -lnetfilter_conntrack -lnfnetlink)

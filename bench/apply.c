@@ -23,7 +23,9 @@
  *            nftables: libnftables alone fed the same transaction.
  * Backends one after the other in the same namespace: iptables-nft (port tree), iptables-nft
  * with one plain linear chain (PORTPILOT_LEAF_MAX=linear), nftables (maps, element updates),
- * iptables-legacy. APPLY_ROUNDS (default 3) rounds.
+ * iptables-legacy. APPLY_ROUNDS (default 3) rounds; APPLY_ONLY=nft|nftables|legacy runs one variant
+ * (nft: both iptables-nft ones). Last, all of them side by side at 20,000 with their ratios to
+ * iptables-nft and issue 12's goals met or not.
  */
 #define SIZES 3
 static const size_t sizes[SIZES] = { 1, 2000, 20000 };
@@ -270,10 +272,69 @@ report(const struct sample *s, int n)
 	       "  loading the INI file; bare = %s alone)\n", "the backend's own tool");
 }
 
+/* The four figures the goals name, per variant, for the summary. */
+#define VARIANTS 4
+struct figures {
+	char name[48];
+	bool ran;
+	double full_lib, full_cli, one_lib, one_cli;
+};
+static struct figures fig[VARIANTS];
+
+static void
+keep(struct figures *f, const char *name, const struct sample *s, int n)
+{
+	snprintf(f->name, sizeof f->name, "%s", name);
+	f->ran = true;
+	f->full_lib = median(s, n, offsetof(struct sample, full[SIZES - 1][0]));
+	f->full_cli = median(s, n, offsetof(struct sample, full[SIZES - 1][1]));
+	f->one_lib = median(s, n, offsetof(struct sample, one[0]));
+	f->one_cli = median(s, n, offsetof(struct sample, one[1]));
+}
+
+static const char *
+met(double v, double goal)
+{
+	return v >= 0 && v < goal ? "met" : "NOT met";
+}
+
+/* Every variant side by side at 20,000, each as a ratio to iptables-nft's port tree, and the goals. */
+static void
+summary(void)
+{
+	static const char *const row[4] = { "full apply, library", "full apply, CLI", "one change, library",
+	                                    "one change, CLI" };
+	static const double goal[4] = { 200, 200, 10, 100 };
+	printf("\nat %d mappings, ms (x = ratio to the first column)\n  %-20s", BIG, "");
+	for (int v = 0; v < VARIANTS; v++)
+		if (fig[v].ran)
+			printf(" %22s", fig[v].name);
+	printf("   goal\n");
+	const struct figures *base = fig[0].ran ? &fig[0] : NULL;
+	for (int r = 0; r < 4; r++) {
+		printf("  %-20s", row[r]);
+		for (int v = 0; v < VARIANTS; v++) {
+			if (!fig[v].ran)
+				continue;
+			const double *f = &fig[v].full_lib, b = base ? (&base->full_lib)[r] : 0;
+			char cell[40];
+			if (b > 0)
+				snprintf(cell, sizeof cell, "%.1f (%.2fx) %s", f[r], f[r] / b, met(f[r], goal[r]));
+			else
+				snprintf(cell, sizeof cell, "%.1f %s", f[r], met(f[r], goal[r]));
+			printf(" %22s", cell);
+		}
+		printf("   < %.0f\n", goal[r]);
+	}
+}
+
 static void
 run_variant(struct ctx *x, const char *variant, bool linear, int rounds)
 {
 	struct pp_error err;
+	const char *only = getenv("APPLY_ONLY");
+	if (only && *only && strcmp(only, variant) != 0)
+		return;
 	x->nft = strcmp(variant, "nftables") == 0;
 	x->linear = linear;
 	setenv("PORTPILOT_BACKEND", x->nft ? "nftables" : "iptables", 1);
@@ -304,6 +365,9 @@ run_variant(struct ctx *x, const char *variant, bool linear, int rounds)
 		round_of(x, &s[r]);
 	report(s, rounds);
 	wipe_all(x);
+	int v = x->nft ? 2 : linear ? 1 : strcmp(variant, "legacy") == 0 ? 3 : 0;
+	keep(&fig[v], x->nft ? "nftables" : linear ? "iptables-nft linear" : strcmp(variant, "legacy") == 0
+	     ? "iptables-legacy" : "iptables-nft", s, rounds);
 }
 
 static void
@@ -378,6 +442,7 @@ main(void)
 		run_variant(&x, "nft", true, rounds);
 		run_variant(&x, "nftables", false, rounds);
 		run_variant(&x, "legacy", false, rounds);
+		summary();
 		teardown(&x);
 	} else {
 		perror("apply: setns");

@@ -361,10 +361,27 @@ cmp_skel(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* v is in order already (a table written in port order is): no sort, n comparisons. */
+static bool
+sorted(char *const *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(v[i - 1], v[i]) > 0)
+			return false;
+	return true;
+}
+
 /* A counted set's elements with their counters, sorted together. */
 static void
 sort_counted(struct pp_strv *d, unsigned long long **pkts, unsigned long long **bytes)
 {
+	if (sorted(d->v, d->n)) {
+		if (!*pkts)
+			*pkts = pp_xcalloc(d->n + 1, sizeof **pkts);
+		if (!*bytes)
+			*bytes = pp_xcalloc(d->n + 1, sizeof **bytes);
+		return;
+	}
 	struct pair {
 		char *el;
 		unsigned long long p, b;
@@ -400,7 +417,7 @@ normalize(struct pp_nft_state *s)
 	for (int i = 0; i < PP_NFT__SETS; i++) {
 		if (pp_nft_counted(i, s, &pk, &by))
 			sort_counted(&s->el[i], pk, by);
-		else if (s->el[i].n)
+		else if (!sorted(s->el[i].v, s->el[i].n))
 			qsort(s->el[i].v, s->el[i].n, sizeof *s->el[i].v, cmp_str);
 	}
 }

@@ -143,7 +143,7 @@ pp_cmd_nft(struct pp_cli *cli, int argc, char **argv)
 		pp_nft_plan_make(&want, &live, &p);
 		if (!p.text)
 			fprintf(cli->out, "nothing to change\n");
-		else if (pp_nft_run(p.text, dry, NULL, &err) < 0) {
+		else if ((dry ? pp_nft_run(p.text, true, NULL, &err) : pp_nft_commit_text(p.text, &err)) < 0) {
 			fprintf(cli->err, "portpilot: %s\n", err.msg);
 			rc = PP_EXIT_FAIL;
 		} else {

@@ -729,7 +729,9 @@ nft_commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), v
 	           ? pp_xasprintf("%screate element inet " PP_NFT_TABLE " restricted { tcp . 0 }\n"
 	                          "create element inet " PP_NFT_TABLE " restricted { tcp . 0 }\n", p->restore)
 	           : NULL;
-	int rc = pp_nft_run(text ? text : p->restore, false, NULL, err);
+	/* dnat_to's element updates (a one-mapping change) as one netlink batch; the rest, and a
+	   batch the kernel refused, through libnftables (which then says why) */
+	int rc = text ? pp_nft_run(text, false, NULL, err) : pp_nft_commit_text(p->restore, err);
 	free(text);
 	if (strcmp(mode, "after-kill") == 0)
 		raise(SIGKILL);

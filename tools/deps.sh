@@ -8,6 +8,8 @@ python3 procps psmisc util-linux netcat-openbsd curl bind9 bind9-dnsutils tcpdum
 PKGS="$PKGS libnftables-dev nftables"
 # the conntrack flush of changed ports (core/conntrack.c); the conntrack tool stays for the tests.
 PKGS="$PKGS libnetfilter-conntrack-dev"
+# its one-mapping element updates: one netlink batch through libnftnl and libmnl
+PKGS="$PKGS libnftnl-dev libmnl-dev"
 # make deb and its test (tests/cli/test-deb.sh): debhelper brings dpkg-dev.
 PKGS="$PKGS debhelper lintian"
 # The relay (tests/lab/test-relay.sh): wg, and wireguard-go where the kernel has no WireGuard.

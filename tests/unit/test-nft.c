@@ -445,6 +445,60 @@ test_blockers(void **st)
 	(void)st;
 }
 
+/* Which transactions go as one netlink batch (core/nft-batch.c): dnat_to's deletes then adds only. */
+static void
+test_batch_fits(void **st)
+{
+	struct pp_want w;
+	struct pp_want_map m[4];
+	want(&w, m, IP(192, 168, 2, 102));
+	struct pp_nft_state a, b, none, live;
+	struct pp_error err;
+	struct pp_nft_plan p;
+	size_t nd = 9, na = 9;
+	assert_int_equal(pp_nft_render(&w, &a, &err), 0);
+	/* the whole table: libnftables */
+	pp_nft_parse("", &none);
+	pp_nft_plan_make(&a, &none, &p);
+	assert_false(pp_nft_batch_fits(p.text, &nd, &na));
+	pp_nft_plan_free(&p);
+	/* web-2 pointed elsewhere, counted connections carried: one delete, one add with its counter */
+	as_listed(&a, &live, 7);
+	m[1].internal_ip = IP(192, 168, 2, 200);
+	assert_int_equal(pp_nft_render(&w, &b, &err), 0);
+	pp_nft_plan_make(&b, &live, &p);
+	assert_non_null(strstr(p.text, "tcp . 8090 counter packets 7 bytes 420 comment \"pp:web-2\" : 192.168.2.200 . 80"));
+	assert_true(pp_nft_batch_fits(p.text, &nd, &na));
+	assert_int_equal(nd, 1);
+	assert_int_equal(na, 1);
+	pp_nft_plan_free(&p);
+	pp_nft_state_free(&b);
+	/* cam's allow list changed: the allowed set too, so libnftables */
+	m[2].nallow = 1;
+	assert_int_equal(pp_nft_render(&w, &b, &err), 0);
+	pp_nft_plan_make(&b, &live, &p);
+	assert_false(pp_nft_batch_fits(p.text, &nd, &na));
+	pp_nft_plan_free(&p);
+	pp_nft_state_free(&b);
+	/* several elements in one line; anything it cannot read back exactly stays with libnftables */
+	assert_true(pp_nft_batch_fits("delete element inet portpilot dnat_to { tcp . 1, udp . 2 }\n"
+	                              "add element inet portpilot dnat_to { tcp . 1 comment \"pp:a\" : 10.0.0.1 . 80, "
+	                              "udp . 2 : 10.0.0.2 . 53 }\n", &nd, &na));
+	assert_int_equal(nd, 2);
+	assert_int_equal(na, 2);
+	assert_false(pp_nft_batch_fits("add element inet portpilot dnat_to { tcp . 1 : 10.0.0.1 . 80 }\n"
+	                               "delete element inet portpilot dnat_to { tcp . 1 }\n", &nd, &na));
+	assert_false(pp_nft_batch_fits("add element inet portpilot dnat_to { tcp . 1 comment \"a\\\"b\" : 10.0.0.1 . 80 }\n",
+	                               &nd, &na));
+	assert_false(pp_nft_batch_fits("add element inet portpilot dnat_to { tcp . 70000 : 10.0.0.1 . 80 }\n", &nd, &na));
+	assert_false(pp_nft_batch_fits("add element inet portpilot restricted { tcp . 1 }\n", &nd, &na));
+	assert_false(pp_nft_batch_fits("", &nd, &na));
+	pp_nft_state_free(&a);
+	pp_nft_state_free(&live);
+	pp_nft_state_free(&none);
+	(void)st;
+}
+
 int
 main(void)
 {
@@ -455,6 +509,7 @@ main(void)
 		cmocka_unit_test(test_port_list_and_hairpin),
 		cmocka_unit_test(test_status_is_the_plan),
 		cmocka_unit_test(test_blockers),
+		cmocka_unit_test(test_batch_fits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
