@@ -2,8 +2,11 @@
  * portpilot watch6: the pinholes follow the LAN's delegated prefix (issue 15 item 3). It listens
  * to rtnetlink's IPv6 address events (RTMGRP_IPV6_IFADDR) of [site] lan_interface; when the
  * interface's global prefix changes, the table is applied again (no confirm: nobody is there to
- * confirm), so every host-id mapping's pinhole moves to the new address. Each change is logged
- * with the time from the first address event to the new rules in place.
+ * confirm), so every host-id mapping's pinhole moves to the new address. Then the DDNS records
+ * of LAN servers ([ddns NAME] with hostid6 = or mapping =, in -c CONF) are updated to the new
+ * prefix: watch6 owns that step, not the ddns daemon, because only it knows when the pinholes are
+ * in place (a name must not point at an address whose pinhole is not open yet). Each change is
+ * logged with the time from the first address event to the rules, then to the records.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -21,6 +24,7 @@
 #include "portpilot/backend.h"
 #include "portpilot/cli.h"
 #include "portpilot/cli-opts.h"
+#include "portpilot/ddns.h"
 #include "portpilot/ipv6.h"
 #include "portpilot/util.h"
 
@@ -55,6 +59,44 @@ prefix_str(const struct pp_cidr6 *p, bool have, char *out, size_t n)
 	snprintf(out, n, "%s/%u", a, p->len);
 }
 
+/* The names of the [ddns] sections that publish a LAN server's AAAA, "" when none (or no CONF). */
+static void
+service6_names(const struct pp_cli *cli, char *out, size_t n)
+{
+	struct pp_conf *conf;
+	struct pp_error err;
+
+	out[0] = '\0';
+	if (access(cli->conf_path, F_OK) != 0 || pp_conf_load(cli->conf_path, false, &conf, &err) < 0)
+		return;
+	for (size_t i = 0; i < conf->nddns; i++)
+		if (pp_ddns_is_service6(&conf->ddns[i]) && strlen(out) + strlen(conf->ddns[i].name) + 3 < n)
+			snprintf(out + strlen(out), n - strlen(out), "%s%s", *out ? ", " : "", conf->ddns[i].name);
+	pp_conf_free(conf);
+}
+
+/* After the pinholes: the LAN servers' AAAA records follow the new prefix (ddns --once for them). */
+static void
+follow_ddns(struct pp_cli *cli, const char *prefix, double first)
+{
+	char names[256];
+	struct pp_error err;
+
+	service6_names(cli, names, sizeof names);
+	if (!*names)
+		return;
+	struct pp_ddns_opts o = { .conf_path = cli->conf_path, .state_dir = cli->state_dir,
+	                          .table_path = cli->table_path, .service6_only = true };
+	int rc = pp_ddns_once(&o, &err);
+	double ms = pp_now_ms() - first;
+	if (rc < 0)
+		logf_(cli, "DDNS for prefix %s ([ddns %s]) failed: %s; the ddns daemon retries at its interval",
+		      prefix, names, err.msg);
+	else
+		logf_(cli, "prefix %s followed: DNS records ([ddns %s]) published %.0f ms after the first address "
+		      "event", prefix, names, ms);
+}
+
 /* Any IPv6 address event of ifindex in the buffer (or a lost one: overflow counts as an event). */
 static bool
 read_events(int fd, unsigned idx)
@@ -81,11 +123,13 @@ static const struct pp_opt watch6_opts[] = {
 	{ 0 },
 };
 const struct pp_cmd_spec pp_spec_watch6 = {
-	.globals = "[-f TABLE] [--state-dir DIR]", .opts = watch6_opts,
+	.globals = "[-f TABLE] [-c CONF] [--state-dir DIR]", .opts = watch6_opts,
 	.doc = "Follows the LAN's delegated IPv6 prefix: on every change of lan_interface's global\n"
 	       "prefix (rtnetlink address events) the table is applied again, so the pinholes of\n"
 	       "mappings with a host id (internal_ip6 = ::1:101) move to the new addresses. Applies\n"
-	       "without --confirm; the table as saved goes live. Runs until stopped.\n",
+	       "without --confirm; the table as saved goes live. Then the DNS records of LAN servers\n"
+	       "([ddns NAME] sections of -c CONF with hostid6 = or mapping =) are updated to the new\n"
+	       "prefix, once the pinholes are in place. Runs until stopped.\n",
 };
 
 int
@@ -134,6 +178,9 @@ pp_cmd_watch6(struct pp_cli *cli, int argc, char **argv)
 	char a[80], b[80];
 	prefix_str(&cur, have, a, sizeof a);
 	logf_(cli, "watching %s: prefix %s", lan, a);
+	service6_names(cli, b, sizeof b);
+	if (*b)
+		logf_(cli, "DNS records of LAN servers follow the prefix: [ddns %s] in %s", b, cli->conf_path);
 	double first = 0, last = 0;
 	for (;;) {
 		int wait = -1;
@@ -184,6 +231,7 @@ pp_cmd_watch6(struct pp_cli *cli, int argc, char **argv)
 		}
 		retry = false;
 		logf_(cli, "prefix %s followed: rules in place %.0f ms after the first address event", b, ms);
+		follow_ddns(cli, b, first);
 		if (once)
 			break;
 	}

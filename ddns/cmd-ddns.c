@@ -32,7 +32,9 @@ usage(FILE *f)
 	/* The provider names come from the table, so a new provider is listed here by its row. */
 	fprintf(f, "  provider (%s), server, hostname,\n", ddns_provider_list());
 	fputs("  credentials_file (mode 0600), ip_source (auto | interface | web | reflector),\n"
-	      "  interface, checkip, ipv6, ca_file, zone, url, success, ttl, interval\n", f);
+	      "  interface, checkip, ipv6, ca_file, zone, url, success, ttl, interval,\n"
+	      "  hostid6 (a LAN server's AAAA: host id on the LAN prefix) or mapping (a table\n"
+	      "  mapping's internal_ip6), lan_interface; watch6 -c CONF follows prefix changes\n", f);
 	/* The example is looked up where this binary is installed. */
 	fprintf(f, "a commented example of each provider: %s\n",
 	        pp_example_conf() ? pp_example_conf() : "examples/portpilot.conf in the source, man portpilot (DDNS)");

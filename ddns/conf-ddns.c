@@ -3,10 +3,12 @@
 #include <string.h>
 
 #include "ddns-internal.h"
+#include "portpilot/ipv6.h"
 
 static const char *const ddns_keys[] = {
 	"provider", "server", "hostname", "credentials_file", "ip_source", "checkip",
-	"ipv6", "ca_file", "interface", "zone", "url", "success", "ttl", "interval", NULL,
+	"ipv6", "ca_file", "interface", "zone", "url", "success", "ttl", "interval",
+	"hostid6", "mapping", "lan_interface", NULL,
 };
 
 static const char *const ipsrc_names[] = { "auto", "interface", "web", "reflector", "relay", NULL };
@@ -92,6 +94,49 @@ parse_strings(const struct pp_conf_sec *s, struct pp_ddns_conf *dc)
 	return 0;
 }
 
+bool
+pp_ddns_is_service6(const struct pp_ddns_conf *dc)
+{
+	return dc->hostid6 || dc->mapping;
+}
+
+/* hostid6 = / mapping = / lan_interface =: the AAAA of a LAN server on the current prefix. */
+static int
+parse_service6(const struct pp_conf_sec *s, struct pp_ddns_conf *dc)
+{
+	const char *v;
+	bool on;
+
+	dc->hostid6 = dup_or_null(pp_conf_sec_get(s, "hostid6"));
+	dc->mapping = dup_or_null(pp_conf_sec_get(s, "mapping"));
+	dc->lan_interface = dup_or_null(pp_conf_sec_get(s, "lan_interface"));
+	if (dc->hostid6 && dc->mapping)
+		return pp_conf_sec_bad(s, "mapping", "and hostid6 both name the server; keep one of them");
+	if (dc->hostid6) {
+		uint8_t id[16];
+		bool hostid;
+		struct pp_error e;
+		if (pp_parse_ip6_target(dc->hostid6, id, &hostid, &e) < 0 || !hostid)
+			return pp_conf_sec_bad(s, "hostid6", "is not a host id; write the server's interface id, its "
+			                       "first 64 bits zero (e.g. ::1:101): it is put on the LAN's current prefix "
+			                       "(for a fixed address use mapping = the table mapping that has it)");
+	}
+	if (dc->mapping && strspn(dc->mapping, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+	    != strlen(dc->mapping))
+		return pp_conf_sec_bad(s, "mapping", "is not a mapping name; write the NAME of a [NAME] of the table");
+	if (dc->lan_interface && !pp_ddns_is_service6(dc))
+		return pp_conf_sec_bad(s, "lan_interface", "only hostid6 = or mapping = reads it; remove the line");
+	if (dc->lan_interface && pp_ifname_problem(dc->lan_interface))
+		return pp_conf_sec_bad(s, "lan_interface", "is not an interface name; write the LAN interface "
+		                       "that carries the delegated prefix, e.g. eth1");
+	v = pp_conf_sec_get(s, "ipv6");
+	if (pp_ddns_is_service6(dc) && v && pp_parse_bool(v, &on) == 0 && !on)
+		return pp_conf_sec_bad(s, "ipv6", dc->hostid6 ? "= no, but hostid6 publishes an AAAA record; remove "
+		                       "one of the two lines" : "= no, but mapping publishes an AAAA record; remove "
+		                       "one of the two lines");
+	return 0;
+}
+
 /* What the provider's row needs, then what the address source needs. */
 static int
 check_needs(const struct pp_conf_sec *s, const struct pp_ddns_conf *dc)
@@ -125,7 +170,7 @@ pp_ddns_conf_read(const struct pp_conf_sec *s, struct pp_ddns_conf *dc)
 {
 	dc->hash = PP_HASH64_INIT;
 	if (pp_conf_sec_unknown(s, ddns_keys, key_list()) < 0 || parse_enums(s, dc) < 0 ||
-	    parse_strings(s, dc) < 0)
+	    parse_strings(s, dc) < 0 || parse_service6(s, dc) < 0)
 		return -1;
 	if (pp_conf_sec_int(s, "ttl", 300, 1, 86400, &dc->ttl) < 0 ||
 	    pp_conf_sec_int(s, "interval", 300, 1, 86400, &dc->interval) < 0)
@@ -150,4 +195,7 @@ pp_ddns_conf_free(struct pp_ddns_conf *dc)
 	free(dc->zone);
 	free(dc->url);
 	free(dc->success);
+	free(dc->hostid6);
+	free(dc->mapping);
+	free(dc->lan_interface);
 }

@@ -28,7 +28,7 @@ pass(const struct pp_ddns_opts *o, const struct pp_conf *conf, bool force, struc
 	*next_due = 0;
 	for (size_t i = 0; i < conf->nddns; i++) {
 		const struct pp_ddns_conf *dc = &conf->ddns[i];
-		if (o->only && strcasecmp(o->only, dc->name) != 0)
+		if ((o->only && strcasecmp(o->only, dc->name) != 0) || (o->service6_only && !pp_ddns_is_service6(dc)))
 			continue;
 		struct ddns_check ck = {
 			.conf = conf, .dc = dc, .state_dir = o->state_dir, .now = time(NULL), .force = force,

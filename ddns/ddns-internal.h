@@ -172,6 +172,12 @@ struct ddns_addr {
 };
 
 void ddns_find_addr(const struct ddns_addr_in *in, struct ddns_addr *r);
+/*
+ * hostid6 = / mapping = (ddns/service6.c): the LAN server's address now, its host id on the LAN's
+ * current prefix (lan_interface =, else the table's [site] lan_interface) or the mapping's
+ * internal_ip6. 0 with out, -1 with why (what is missing and the fix).
+ */
+int ddns_service_v6(const struct pp_ddns_conf *dc, const char *table_path, char out[46], char *why, size_t n);
 
 /*
  * Ask the DNS server at server:port (IPv4 literal) for host's A (or AAAA)

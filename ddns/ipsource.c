@@ -334,12 +334,36 @@ find_v4(const struct ddns_addr_in *in, struct ddns_addr *r)
 		         "unless that NAT forwards them.", dc->interface, r->wan, r->echo, r->echo);
 }
 
+/*
+ * A LAN server's record: its own AAAA, and the router's public IPv4 as A (the port forward) when
+ * the section names an IPv4 source (interface, checkip, ip_source other than auto).
+ */
+static void
+service(const struct ddns_addr_in *in, struct ddns_addr *r)
+{
+	const struct pp_ddns_conf *dc = in->dc;
+	char why[512] = "";
+
+	if (ddns_service_v6(dc, in->table_path, r->v6, why, sizeof why) < 0)
+		r->v6[0] = '\0';
+	if (dc->interface || dc->ncheckip || dc->ip_source != PP_IPSRC_AUTO)
+		find_v4(in, r);
+	if (why[0]) {
+		size_t len = strlen(r->verdict);
+		snprintf(r->verdict + len, sizeof r->verdict - len, "%s%s", len ? " " : "", why);
+	}
+}
+
 void
 ddns_find_addr(const struct ddns_addr_in *in, struct ddns_addr *r)
 {
 	const struct pp_ddns_conf *dc = in->dc;
 
 	memset(r, 0, sizeof *r);
+	if (pp_ddns_is_service6(dc)) {
+		service(in, r);
+		return;
+	}
 	if (dc->ipv6 && dc->interface)
 		pp_iface_ipv6(dc->interface, r->v6);
 	find_v4(in, r);

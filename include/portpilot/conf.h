@@ -49,7 +49,13 @@ struct pp_ddns_conf {
 	int ttl;                     /* nsupdate record TTL, default 300 */
 	int interval;                /* polling backstop in seconds, default 300 */
 	unsigned long long hash;     /* of every value above: a change re-enables a stopped host */
+	/* A LAN server's AAAA instead of the router's (issue 15): the LAN's current prefix + a host id. */
+	char *hostid6;               /* hostid6 = ::1:101, as written (checked: a host id) */
+	char *mapping;               /* mapping = NAME: that table mapping's internal_ip6 */
+	char *lan_interface;         /* where the prefix is read; NULL: the table's [site] lan_interface */
 };
+/* dc publishes a LAN server's AAAA (hostid6 = or mapping =), not the router's. */
+bool pp_ddns_is_service6(const struct pp_ddns_conf *dc);
 
 /*
  * [probe]: only the keys the probe needs; more keys are allowed there and

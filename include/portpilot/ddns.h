@@ -223,6 +223,7 @@ struct pp_ddns_opts {
 	bool force;                /* --force / SIGUSR1: update even when unchanged (not past a stop) */
 	const char *only;          /* limit to one [ddns NAME] */
 	const char *table_path;    /* the site's table: ip_source = relay reads its [site] relay */
+	bool service6_only;        /* only the sections of LAN servers' AAAA (hostid6, mapping): watch6 */
 };
 
 /* One pass over every section; returns 0 when nothing failed. */

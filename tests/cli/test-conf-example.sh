@@ -16,7 +16,8 @@ check "example: as shipped every line is a comment or blank" sh -c "! grep -v '^
 sed 's/^;\([a-z[]\)/\1/' "$X" | awk '/^\[/ { m = ($0 == "[monitor]") } { print (m && /^[a-z[]/) ? ";" $0 : $0 }' >"$pp_tmp/u.conf"
 check "example uncommented: every [ddns] example loads" sh -c "$P -c $pp_tmp/u.conf --state-dir $S ddns status --json >$pp_tmp/u.json 2>$pp_tmp/e"
 [ -s "$pp_tmp/e" ] && sed 's/^/# /' "$pp_tmp/e"
-check "example uncommented: one section per provider" sh -c "[ \"\$(grep -c '^provider' $pp_tmp/u.conf)\" = 6 ] && for p in dyndns2 duckdns cloudflare custom nsupdate gandi; do grep -q \"^provider *= \$p\$\" $pp_tmp/u.conf || exit 1; done"
+# 6 providers, and two LAN servers' AAAA (hostid6, mapping) on nsupdate and cloudflare.
+check "example uncommented: one section per provider, two for LAN servers" sh -c "[ \"\$(grep -c '^provider' $pp_tmp/u.conf)\" = 8 ] && for p in dyndns2 duckdns cloudflare custom nsupdate gandi; do grep -q \"^provider *= \$p\$\" $pp_tmp/u.conf || exit 1; done"
 
 # Keys of each section of the example (uncommented), of the reader, of the man page.
 example_keys() { awk -v want="$1" '/^\[/ { s = $0; sub(/^\[/, "", s); sub(/[ \]].*/, "", s) } s == want && /^[a-z_0-9]+ *=/ { sub(/ *=.*/, ""); print }' "$pp_tmp/u.conf" | sort -u; }
@@ -29,7 +30,7 @@ man_keys '^Keys of a \\fB\[ddns' >"$pp_tmp/man-ddns"
 man_keys '^Keys of \\fB\[probe\]' | grep -v -x -e reflector-ca -e portpilot >"$pp_tmp/man-probe.all"
 grep -x -f "$pp_tmp/code-probe" "$pp_tmp/man-probe.all" >"$pp_tmp/man-probe"
 same() { if cmp -s "$1" "$2"; then return 0; fi; diff "$1" "$2" | sed 's/^/# /'; return 1; }
-check "keys: the reader knows 14 ddns keys (this test reads them right)" [ "$(wc -l <"$pp_tmp/code-ddns")" = 14 ]
+check "keys: the reader knows 17 ddns keys (this test reads them right)" [ "$(wc -l <"$pp_tmp/code-ddns")" = 17 ]
 check "keys: example [ddns] sections use every ddns key the reader knows, and no other" same "$pp_tmp/code-ddns" "$pp_tmp/ex-ddns"
 check "keys: the man page's DDNS key list is the reader's" same "$pp_tmp/code-ddns" "$pp_tmp/man-ddns"
 check "keys: example [probe] has every probe key the reader knows" same "$pp_tmp/code-probe" "$pp_tmp/ex-probe"
