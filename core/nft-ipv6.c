@@ -164,6 +164,25 @@ pp_nft_has6(const struct pp_nft_state *s)
 	return false;
 }
 
+int
+pp_nft_pinholes(const struct pp_nft_state *s, const char *tag, const char *addr, unsigned long long *pkts)
+{
+	const struct pp_strv *v = &s->el[PP_NFT_PIN6];
+	char *to = pp_xasprintf(" . %s . ", addr), *cm = pp_xasprintf("comment \"%s\"", tag);
+	int n = 0;
+	*pkts = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		const char *c = strstr(v->v[i], cm);
+		if (!strstr(v->v[i], to) || !c || c[strlen(cm)] != '\0')
+			continue;
+		n++;
+		*pkts += s->pkts6 ? s->pkts6[i] : 0;
+	}
+	free(to);
+	free(cm);
+	return n;
+}
+
 char *
 pp_nft_keep6(const struct pp_nft_state *s)
 {

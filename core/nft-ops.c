@@ -990,6 +990,20 @@ nft_foreign_first(struct pp_backend *b, const struct pp_live *live, const struct
 	return v ? pp_nft_foreign_first(v->fr, q, false, false, hit) : -1;
 }
 
+static int
+nft_pinholes(struct pp_backend *b, const struct pp_live *live, const char *name, const char *addr,
+             unsigned long long *pkts)
+{
+	(void)b;
+	*pkts = 0;
+	if (!live->own)
+		return 0;
+	char *tag = pp_rule_tag(name);
+	int n = pp_nft_pinholes(S(live->own), tag, addr, pkts);
+	free(tag);
+	return n;
+}
+
 static void
 nft_dnat_present(struct pp_backend *b, const struct pp_live *live, const struct pp_mapping *m,
                  struct pp_dnat_answer *a)
@@ -1129,4 +1143,5 @@ const struct pp_backend_ops pp_backend_nftables = {
 	.forward_state = nft_forward_state,
 	.log_rules = nft_log_rules,
 	.remove_all = nft_remove_all,
+	.pinholes = nft_pinholes,
 };

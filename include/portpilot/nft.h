@@ -187,6 +187,10 @@ void pp_nft_render6(const struct pp_want *w, struct pp_nft_state *out);
 char *pp_nft_keep6(const struct pp_nft_state *s);
 /* Does s hold IPv6 pinholes (set pin6)? */
 bool pp_nft_has6(const struct pp_nft_state *s);
+/* The probe: how many pin6 elements of the mapping tagged tag ("pp:NAME") go to addr, their
+   counters summed into *pkts. */
+int pp_nft_pinholes(const struct pp_nft_state *s, const char *tag, const char *addr,
+                    unsigned long long *pkts);
 /* Keep (or take out) portpilot's accept for the pinholes' flows at the top of ip6tables-nft's FORWARD. */
 void pp_nft_accept6(bool on);
 /* Host checks of the IPv6 side: forwarding, and other tables' forward chains that drop the

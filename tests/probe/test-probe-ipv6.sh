@@ -7,7 +7,6 @@
 . "$PP_TOP/tests/lab/lab6.sh"
 command -v ip6tables >/dev/null || { echo "# ip6tables missing"; exit 77; }
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
-[ "${PORTPILOT_BACKEND:-iptables}" = iptables ] || { echo "# the nftables backend opens no pinholes yet"; exit 77; }
 lab_begin
 lab_ipv6
 SRV1_6=$LAB_PREFIX6::1:101
@@ -53,7 +52,7 @@ check "  the ipv6 verdict names the server's address" j '.ipv6.summary | test("\
 check "  the pinhole check passes, asked of the backend" j '.checks[] | select(.id == "ipv6_pinhole" and .state == "pass")'
 
 # The pinholes flushed behind portpilot's back.
-ip netns exec "$R" ip6tables -F PP-PIN
+if lab_nft; then ip netns exec "$R" nft flush set inet portpilot pin6; else ip netns exec "$R" ip6tables -F PP-PIN; fi
 probe6 web-6
 expect6 "pinhole missing" ipv6_pinhole_missing
 check "  exit 1" [ "$PRC" = 1 ]
