@@ -44,7 +44,7 @@ check "detail: no IPv6 section for a mapping without IPv6" screen_lacks "IPv6 ("
 keys q Down i
 check "detail of c-cam" wait_screen "[c-cam]  (line"
 check "detail: ipv6 = only said" wait_screen "IPv6 (only: no IPv4 forward)"
-check "detail: its IPv6 allow list" screen_has "from 2001:db8:100::/64"
+check "detail: its IPv6 allow list, under the pinhole" sh -c "tmux -L $PP_SOCK capture-pane -p -t t | grep -A1 'pinhole \\[2001:db8:1::1:103\\]:8081' | grep -q 'from 2001:db8:100::/64'"
 keys q q
 check "quits" wait_for 5 exit_is 0
 pp_done
