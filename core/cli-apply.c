@@ -92,6 +92,9 @@ status6_where(const struct pp_table *t, size_t i, const struct pp_map_status *s,
 	if (s->addr6_known) {
 		pp_format_ipv6(s->ip6, a);
 		snprintf(out, n, "[%s]:%s", a, in);
+	} else if (m && m->val[PP_F_INTERNAL_IP6] && !(m->bad & (1u << PP_F_INTERNAL_IP6)) && !m->ip6_hostid) {
+		pp_format_ipv6(m->internal_ip6, a);     /* no pinhole now (disabled, expired): as written */
+		snprintf(out, n, "[%s]:%s", a, in);
 	} else if (m && m->val[PP_F_INTERNAL_IP6] && m->ip6_hostid) {
 		char *h = pp_text_safe_dup(m->val[PP_F_INTERNAL_IP6]);
 		snprintf(out, n, "host id %s (no LAN prefix now)", h);
