@@ -5,6 +5,7 @@
 
 #include "apply-internal.h"
 #include "portpilot/cli-opts.h"
+#include "portpilot/ipv6.h"
 #include "portpilot/util.h"
 
 static const struct pp_opt apply_opts[] = {
@@ -81,9 +82,72 @@ json_list(FILE *f, const char *key, char **v, size_t n)
 	fputs("]", f);
 }
 
+/* A mapping's IPv6 way in, "[2001:db8:1::1:101]:8080", or its host id when no prefix is known. */
 static void
-status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_status *st,
-            size_t n, const struct pp_layout_status *ls, const struct pp_pending *pd, bool pending)
+status6_where(const struct pp_table *t, size_t i, const struct pp_map_status *s, char *out, size_t n)
+{
+	char a[PP_IP6_STR], in[PP_PORT_LIST_TEXT] = "?";
+	const struct pp_mapping *m = i < t->n ? &t->maps[i] : NULL;
+	if (m)
+		pp_mapping_format_ports(m, true, in, sizeof in);
+	if (s->addr6_known) {
+		pp_format_ipv6(s->ip6, a);
+		snprintf(out, n, "[%s]:%s", a, in);
+	} else if (m && m->val[PP_F_INTERNAL_IP6] && !(m->bad & (1u << PP_F_INTERNAL_IP6)) && !m->ip6_hostid) {
+		pp_format_ipv6(m->internal_ip6, a);     /* no pinhole now (disabled, expired): as written */
+		snprintf(out, n, "[%s]:%s", a, in);
+	} else if (m && m->val[PP_F_INTERNAL_IP6] && m->ip6_hostid) {
+		char *h = pp_text_safe_dup(m->val[PP_F_INTERNAL_IP6]);
+		snprintf(out, n, "host id %s (no LAN prefix now)", h);
+		free(h);
+	} else {
+		snprintf(out, n, "(no address)");
+	}
+}
+
+static void
+status6_json(FILE *f, const struct pp_table *t, size_t i, const struct pp_map_status *s)
+{
+	char where[PP_IP6_STR + PP_PORT_LIST_TEXT + 48], a[PP_IP6_STR];
+	fputs(",\"ipv6\":", f);
+	if (!s->has6) {
+		fputs("null", f);
+		return;
+	}
+	fputs("{\"address\":", f);
+	if (s->addr6_known) {
+		pp_format_ipv6(s->ip6, a);
+		pp_json_str(f, a);
+	} else {
+		fputs("null", f);
+	}
+	status6_where(t, i, s, where, sizeof where);
+	fputs(",\"pinhole\":", f);
+	pp_json_str(f, where);
+	fprintf(f, ",\"host_id\":%s,\"state\":\"%s\",\"packets\":%llu,\"bytes\":%llu}",
+	        s->hostid6 ? "true" : "false", pp_sync_name(s->sync6), s->pkts6, s->bytes6);
+}
+
+/* The IPv6 row under a mapping's: where the pinhole leads, its own state and counters; the
+   counters go on a line of their own when a long address would pass 80 columns. */
+static void
+status6_text(FILE *f, const struct pp_table *t, size_t i, const struct pp_map_status *s)
+{
+	char where[PP_IP6_STR + PP_PORT_LIST_TEXT + 48], tail[80];
+	if (!s->has6)
+		return;
+	status6_where(t, i, s, where, sizeof where);
+	int nt = snprintf(tail, sizeof tail, "%s, %llu packets, %llu bytes", pp_sync_name(s->sync6), s->pkts6,
+	                  s->bytes6);
+	if (8 + strlen(where) + 1 + (size_t)nt <= 80)
+		fprintf(f, "  ipv6  %s %s\n", where, tail);
+	else
+		fprintf(f, "  ipv6  %s\n        %s\n", where, tail);
+}
+
+static void
+status_json(struct pp_cli *cli, const struct pp_table *t, const struct pp_backend *b,
+            const struct pp_map_status *st, size_t n, const struct pp_layout_status *ls, const struct pp_pending *pd, bool pending)
 {
 	FILE *f = cli->out;
 	char *rolled = pp_state_read(cli->state_dir, PP_ST_ROLLED);
@@ -117,6 +181,7 @@ status_json(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 		pp_json_str(f, st[i].shadow);
 		fputs(",\"shadow\":", f);
 		pp_json_str(f, st[i].shadow_words);
+		status6_json(f, t, i, &st[i]);
 		fputs("}", f);
 	}
 	fputs("]}\n", f);
@@ -163,8 +228,8 @@ pending_text(struct pp_cli *cli, const struct pp_pending *pd)
 }
 
 static void
-status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_status *st,
-            size_t n, const struct pp_layout_status *ls, const struct pp_pending *pd, bool pending)
+status_text(struct pp_cli *cli, const struct pp_table *t, const struct pp_backend *b,
+            const struct pp_map_status *st, size_t n, const struct pp_layout_status *ls, const struct pp_pending *pd, bool pending)
 {
 	FILE *f = cli->out;
 	char *rolled = pp_state_read(cli->state_dir, PP_ST_ROLLED);
@@ -205,6 +270,7 @@ status_text(struct pp_cli *cli, const struct pp_backend *b, const struct pp_map_
 		fprintf(f, "%-20s %-9s %12llu %14llu\n", name, pp_sync_name(st[i].sync), st[i].pkts,
 		        st[i].bytes);
 		free(name);
+		status6_text(f, t, i, &st[i]);
 		if (st[i].shadow)
 			fprintf(f, "  %s by a rule ahead of portpilot's: %s; remove that rule or narrow it "
 			        "(portpilot probe %s shows what the traffic meets)\n",
@@ -219,7 +285,9 @@ const struct pp_cmd_spec pp_spec_status = {
 	       "(disabled/expired), stale (inactive but still in the kernel); packets and bytes\n"
 	       "of its DNAT rules (first packets of connections); shadowed (another tool's rule\n"
 	       "takes its public port first) or blocked (another tool's rule in raw, mangle or\n"
-	       "filter drops its traffic before portpilot's accept), naming that rule. Above\n"
+	       "filter drops its traffic before portpilot's accept), naming that rule. A mapping\n"
+	       "with ipv6 = yes|only has an \"ipv6\" row: its pinhole's [address]:port (a host id\n"
+	       "on the LAN's current prefix), the pinhole's own state and counters. Above\n"
 	       "them: hooks and jumps of portpilot's layout that are\n"
 	       "missing or changed (ruleset drift), and mappings still in the kernel that the table\n"
 	       "no longer has (orphans). Exit 1 when a mapping is missing, drifted, stale,\n"
@@ -261,9 +329,9 @@ pp_cmd_status(struct pp_cli *cli, int argc, char **argv)
 		struct pp_pending pd;
 		bool pending = pp_pending_read(cli->state_dir, &pd) == 0;
 		if (cli->json)
-			status_json(cli, &b, st, t->n, &ls, &pd, pending);
+			status_json(cli, t, &b, st, t->n, &ls, &pd, pending);
 		else
-			status_text(cli, &b, st, t->n, &ls, &pd, pending);
+			status_text(cli, t, &b, st, t->n, &ls, &pd, pending);
 		struct pp_pending_view v = { 0 };
 		if (pending)
 			pp_pending_view(cli->state_dir, &pd, &v);

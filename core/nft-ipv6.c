@@ -164,6 +164,67 @@ pp_nft_has6(const struct pp_nft_state *s)
 	return false;
 }
 
+/* The elements of set that carry comment cm, in order (both states are normalized). */
+static size_t
+tagged6(const struct pp_nft_state *s, int set, const char *cm, const char **out, size_t max,
+        unsigned long long *pk, unsigned long long *by)
+{
+	size_t n = 0;
+	unsigned long long **p, **b;
+	bool counted = pp_nft_counted(set, (struct pp_nft_state *)s, &p, &b);
+	const struct pp_strv *v = &s->el[set];
+	for (size_t i = 0; i < v->n; i++) {
+		const char *c = strstr(v->v[i], cm);
+		if (!c || c[strlen(cm)] != '\0')
+			continue;
+		if (n < max)
+			out[n] = v->v[i];
+		n++;
+		if (counted && pk && *p && *b) {
+			*pk += (*p)[i];
+			*by += (*b)[i];
+		}
+	}
+	return n;
+}
+
+void
+pp_nft_status6(const struct pp_nft_state *want, const struct pp_nft_state *live, const struct pp_want_map *m,
+               struct pp_map_status *st)
+{
+	enum { MAX = 256 };
+	char *cm = pp_xasprintf("comment \"%s\"", m->tag);
+	const char *wv[MAX], *lv[MAX];
+	size_t cw = 0, cl = 0;
+	bool same = true;
+	unsigned long long pk = 0, by = 0;
+	const int sets[2] = { PP_NFT_PIN6, PP_NFT_NAT6 };
+	for (int k = 0; k < 2; k++) {
+		size_t a = tagged6(want, sets[k], cm, wv, MAX, NULL, NULL);
+		size_t b = tagged6(live, sets[k], cm, lv, MAX, &pk, &by);
+		same = same && a == b && a <= MAX;
+		for (size_t i = 0; same && i < a; i++)
+			same = strcmp(wv[i], lv[i]) == 0;
+		cw += a;
+		cl += b;
+	}
+	free(cm);
+	if (!m->v6 && !cl)
+		return;
+	st->has6 = true;
+	st->pkts6 = pk;
+	st->bytes6 = by;
+	if (!m->v6) {
+		st->sync6 = PP_SYNC_STALE;      /* pinholes left over: show them */
+		return;
+	}
+	st->hostid6 = m->v6->hostid;
+	st->addr6_known = m->v6->on;
+	memcpy(st->ip6, m->v6->ip, 16);
+	st->sync6 = !m->v6->on ? (cl ? PP_SYNC_STALE : PP_SYNC_INACTIVE)
+	          : cl == 0 ? PP_SYNC_MISSING : same && cw == cl ? PP_SYNC_OK : PP_SYNC_DRIFTED;
+}
+
 int
 pp_nft_pinholes(const struct pp_nft_state *s, const char *tag, const char *addr, unsigned long long *pkts)
 {

@@ -851,6 +851,7 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 				s->bytes += (*by)[lt[k].idx];
 			}
 		bool pin6 = m->v6 && m->v6->on;
+		pp_nft_status6(S(ws), l, m, s);
 		if (!m->active && !pin6)
 			s->sync = ce > c ? PP_SYNC_STALE : PP_SYNC_INACTIVE;
 		else

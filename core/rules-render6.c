@@ -333,6 +333,21 @@ pp_ip6_status(const struct pp_want *w, const struct pp_ruleset *want, const stru
 		pp_buf_free(&lb);
 		s->pkts += pk;
 		s->bytes += by;
+		if (m->v6) {
+			s->has6 = true;
+			s->pkts6 = pk;
+			s->bytes6 = by;
+			s->hostid6 = m->v6->hostid;
+			s->addr6_known = m->v6->on;
+			memcpy(s->ip6, m->v6->ip, 16);
+			s->sync6 = !m->v6->on ? (cl ? PP_SYNC_STALE : PP_SYNC_INACTIVE)
+			         : cl == 0 ? PP_SYNC_MISSING : same && !broken ? PP_SYNC_OK : PP_SYNC_DRIFTED;
+		} else if (cl) {
+			s->has6 = true;         /* pinholes left over: show them */
+			s->sync6 = PP_SYNC_STALE;
+			s->pkts6 = pk;
+			s->bytes6 = by;
+		}
 		if (!m->v6 || !m->v6->on) {
 			/* Pinholes of a mapping that no longer asks for IPv6: still open, drift. */
 			if (cl)

@@ -17,6 +17,9 @@ struct live_row {
 	unsigned long long pkts;
 	time_t last_hit;                  /* when this session saw pkts grow */
 	time_t since;                     /* first read of the row: older hits came before it */
+	bool has6;                        /* the backend reports the IPv6 side (pinholes) */
+	enum pp_sync sync6;
+	unsigned long long pkts6;
 };
 
 static struct {
@@ -119,6 +122,18 @@ tui_live_sync(const struct tui *t, size_t idx, enum pp_sync *out)
 	return r != NULL;
 }
 
+bool
+tui_live_sync6(const struct tui *t, size_t idx, enum pp_sync *sync, unsigned long long *pkts)
+{
+	const struct live_row *r = L.usable ? row_of(t, idx) : NULL;
+
+	if (r == NULL || !r->has6)
+		return false;
+	*sync = r->sync6;
+	*pkts = r->pkts6;
+	return true;
+}
+
 /*
  * When the engineer comes back after losing the session, say that the confirm
  * timer rolled the last apply back. Only at the first read: later rollbacks
@@ -166,6 +181,9 @@ keep_rows(const struct tui *t, struct pp_map_status *st)
 		rows[i].name = pp_xstrdup(t->table->maps[i].name);
 		rows[i].sync = st[i].sync;
 		rows[i].pkts = st[i].pkts;
+		rows[i].has6 = st[i].has6;
+		rows[i].sync6 = st[i].sync6;
+		rows[i].pkts6 = st[i].pkts6;
 		rows[i].last_hit = old ? old->last_hit : 0;
 		rows[i].since = old ? old->since : now;
 		if (old && st[i].pkts > old->pkts)

@@ -5,6 +5,7 @@
 
 #include "portpilot/backend.h"
 #include "portpilot/export.h"
+#include "portpilot/ipv6.h"
 #include "portpilot/util.h"
 #include "tui-internal.h"
 
@@ -82,6 +83,46 @@ fill_layout(struct tui_pager *pg, struct tui *t)
 		              "the table (A removes them)", ls->orphans[i]);
 }
 
+/* The IPv6 way in (issue 15): the pinhole's address now, its sources, its live state. */
+static void
+fill_ipv6(struct tui_pager *pg, struct tui *t, const struct pp_mapping *m, size_t idx)
+{
+	uint8_t a[16];
+	char s6[PP_IP6_STR], in[PP_PORT_LIST_TEXT], buf[64];
+	enum pp_sync sync;
+	unsigned long long pkts;
+	struct pp_error err;
+
+	if (!pp_mapping_wants_ip6(m))
+		return;
+	tui_pager_add(pg, TR_NORMAL, "%s", "");
+	tui_pager_add(pg, TR_HEADER, "IPv6 (%s)", m->ipv6 == PP_V6_ONLY ? "only: no IPv4 forward" : "as well as IPv4");
+	pp_mapping_format_ports(m, true, in, sizeof in);
+	if (!m->val[PP_F_INTERNAL_IP6] || (m->bad & (1u << PP_F_INTERNAL_IP6))) {
+		tui_pager_add(pg, TR_WARNING, "  no usable internal_ip6: no pinhole");
+	} else if (pp_mapping_ip6(m, t->table->site.val[PP_S_LAN_INTERFACE], a, &err) == 0) {
+		pp_format_ipv6(a, s6);
+		tui_pager_add(pg, TR_NORMAL, "  pinhole [%s]:%s%s", s6, in,
+		              m->ip6_hostid ? " (host id on the LAN prefix)" : "");
+	} else {
+		tui_pager_wrap(pg, TR_WARNING, t->cols - 3, "  ", err.msg);
+	}
+	struct pp_buf b = { 0 };
+	for (size_t i = 0; i < m->nallow6 && !pp_mapping_any_source6(m); i++) {
+		pp_format_ipv6(m->allow6[i].addr, s6);
+		pp_buf_printf(&b, "%s%s/%u", i ? "," : "", s6, m->allow6[i].len);
+	}
+	tui_pager_add(pg, TR_NORMAL, "  from %s", b.data ? b.data : pp_mapping_any_source6(m) ? "any IPv6 source" :
+	              "no IPv6 source (allow lists IPv4 only)");
+	pp_buf_free(&b);
+	if (tui_live_sync6(t, idx, &sync, &pkts))
+		tui_pager_add(pg, sync == PP_SYNC_OK || sync == PP_SYNC_INACTIVE ? TR_NORMAL : TR_WARNING,
+		              "  pinhole %s, %s packets", pp_sync_name(sync),
+		              (snprintf(buf, sizeof buf, "%llu", pkts), buf));
+	else
+		tui_pager_add(pg, TR_DIM, "  pinhole state unknown (%s)", tui_live_is_offline() ? "offline" : "not reported");
+}
+
 static void
 fill_detail(struct tui_pager *pg, struct tui *t)
 {
@@ -113,6 +154,7 @@ fill_detail(struct tui_pager *pg, struct tui *t)
 	              tui_view_cell(t, idx, C_PUBLIC, b2), tui_glyph(G_ARROW),
 	              tui_view_cell(t, idx, C_INTERNAL, b3));
 	tui_pager_add(pg, TR_NORMAL, "  from %s", tui_view_cell(t, idx, C_ALLOW, buf));
+	fill_ipv6(pg, t, m, idx);
 	tui_pager_add(pg, TR_NORMAL, "%s", "");
 	tui_pager_add(pg, TR_HEADER, "State");
 	tui_pager_add(pg, TR_NORMAL, "  %s%s", tui_state_name(st),

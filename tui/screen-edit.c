@@ -7,9 +7,8 @@
 #include "portpilot/util.h"
 #include "tui-internal.h"
 
-/* The name, then the mapping's keys up to the IPv6 ones (issue 15): those two more rows would
-   leave no line for the form's messages at 80x24; they are edited with `portpilot set` for now. */
-#define NFIELD (1 + PP_F_IPV6)
+/* The name, then every key of the mapping, the IPv6 ones (issue 15) last. */
+#define NFIELD (1 + PP_F__COUNT)
 #define FNAME 0
 #define FKEY(f) ((f) + 1)
 #define MAX_NOTES 8
@@ -207,7 +206,10 @@ form_draw(struct tui_panel *p, struct tui *t)
 	static const char *const hints[] = { "Tab/Up/Down", "field", "Space", "pick",
 		"Enter F2", "accept", "Esc F10", "cancel", "F1 ^T", "help", NULL };
 	struct form *fm = (struct form *)p;
-	int win = t->cols >= 120 ? 40 : 28, cx = -1, y = 2 + NFIELD + 1, ymax = t->rows - 2;
+	/* At 80x24 the fields take the line under the title (no rule there) and the one above the
+	   messages: a line for them stays, as does the status line. */
+	int top = t->rows >= NFIELD + 6 ? 2 : 1, y0 = top + NFIELD + (top == 2);
+	int win = t->cols >= 120 ? 40 : 28, cx = -1, y = y0, ymax = t->rows - 2;
 	char title[200];
 
 	if (fm->orig)
@@ -215,9 +217,10 @@ form_draw(struct tui_panel *p, struct tui *t)
 	else
 		snprintf(title, sizeof title, " portpilot  new mapping");
 	tui_draw_text(0, 0, t->cols, TR_TITLE, title);
-	tui_draw_hline(1, 0, t->cols, TR_FRAME);
+	if (top == 2)
+		tui_draw_hline(1, 0, t->cols, TR_FRAME);
 	for (int i = 0; i < NFIELD; i++)
-		draw_field(fm, t, i, 2 + i, win, &cx);
+		draw_field(fm, t, i, top + i, win, &cx);
 	/* Whole messages: the field being typed, then every warning. */
 	for (int i = 0; i < NFIELD; i++) {
 		char line[1200];
@@ -230,7 +233,7 @@ form_draw(struct tui_panel *p, struct tui *t)
 	for (int i = 0; i < fm->nnotes; i++)
 		y = draw_wrapped(y, ymax, 2, t->cols - 4, fm->note_warn[i] ? TR_WARNING : TR_ERROR,
 		                 fm->notes[i]);
-	if (fm->msg[0] == '\0' && 2 + NFIELD + 1 >= ymax && shown(fm, fm->focus)) {
+	if (fm->msg[0] == '\0' && y0 >= ymax && shown(fm, fm->focus)) {
 		/* no room below the fields (a 15-row terminal): the field's message on the status line */
 		char line[1200];
 
@@ -241,7 +244,7 @@ form_draw(struct tui_panel *p, struct tui *t)
 	}
 	tui_hints(t, t->rows - 1, hints);
 	if (cx >= 0)
-		tui_draw_cursor(2 + fm->focus, cx);
+		tui_draw_cursor(top + fm->focus, cx);
 }
 
 /* ---- keys ---- */

@@ -200,6 +200,8 @@ bool tui_live_available(void);
 void tui_live_refresh(struct tui *t);
 /* The core's sync state of mapping idx from the last read; false when unknown. */
 bool tui_live_sync(const struct tui *t, size_t idx, enum pp_sync *out);
+/* The pinholes' own state and counters (issue 15): false when the backend reports none. */
+bool tui_live_sync6(const struct tui *t, size_t idx, enum pp_sync *sync, unsigned long long *pkts);
 const char *tui_live_summary(const struct tui *t, char *buf, size_t n);
 void tui_live_offline(void);          /* tui --offline: never read or write the kernel */
 bool tui_live_is_offline(void);

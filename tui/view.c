@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "portpilot/ipv6.h"
 #include "portpilot/util.h"
 #include "tui-internal.h"
 
@@ -101,11 +102,17 @@ cell_internal(const struct pp_mapping *m, char *buf)
 		         m->val[PP_F_INTERNAL_PORT] ? m->val[PP_F_INTERNAL_PORT] : raw(m, PP_F_PUBLIC_PORT));
 		return buf;
 	}
+	pp_mapping_format_ports(m, true, ports, sizeof ports);   /* a port list: "80,443" */
+	/* IPv6 (issue 15): ipv6 = only shows the address as written (a host id stays one, the
+	   detail screen resolves it); ipv6 = yes marks the IPv4 cell "+v6". */
+	if (m->ipv6 == PP_V6_ONLY && m->val[PP_F_INTERNAL_IP6]) {
+		snprintf(buf, 128, "[%.46s]:%.70s", m->val[PP_F_INTERNAL_IP6], ports);
+		return buf;
+	}
 	if (m->internal_ip == 0)
 		return raw(m, PP_F_INTERNAL_IP);
 	pp_format_ipv4(m->internal_ip, ip);
-	pp_mapping_format_ports(m, true, ports, sizeof ports);   /* a port list: "80,443" */
-	snprintf(buf, 128, "%s:%s", ip, ports);
+	snprintf(buf, 128, "%s:%s%s", ip, ports, pp_mapping_wants_ip6(m) ? " +v6" : "");
 	return buf;
 }
 

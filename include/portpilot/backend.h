@@ -225,6 +225,16 @@ struct pp_map_status {
 	char *shadow;                   /* a foreign rule that catches the traffic first, or NULL */
 	bool shadow_drops;              /* that rule drops the traffic (else it takes the port) */
 	char *shadow_words;             /* it in words: table, chain, counter, what it does (pp_foreign_words) */
+	/* The IPv6 side (issue 15), filled by a backend that opens pinholes (iptables). has6 false:
+	   nothing to show (the mapping asks for no IPv6, or the backend does not report it). sync
+	   above also folds the pinholes in; sync6 is theirs alone: in_sync, missing, drifted,
+	   inactive (no pinhole wanted now: disabled, expired, or a host id without a LAN prefix). */
+	bool has6;
+	enum pp_sync sync6;
+	unsigned long long pkts6, bytes6; /* the pinholes: first packets of connections */
+	bool addr6_known;               /* ip6 is the server's address now (a host id on the prefix) */
+	uint8_t ip6[16];
+	bool hostid6;                   /* ip6 follows the LAN prefix */
 };
 /* What no single mapping shows: the layout tying the mappings to the kernel, and leftovers. */
 struct pp_layout_status {

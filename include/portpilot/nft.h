@@ -187,6 +187,12 @@ void pp_nft_render6(const struct pp_want *w, struct pp_nft_state *out);
 char *pp_nft_keep6(const struct pp_nft_state *s);
 /* Does s hold IPv6 pinholes (set pin6)? */
 bool pp_nft_has6(const struct pp_nft_state *s);
+/* status: the IPv6 side of mapping m (its pin6 and nat6 elements, want against live) into st's
+   has6/sync6/pkts6/bytes6/ip6 fields, as the iptables side fills them. */
+struct pp_want_map;
+struct pp_map_status;
+void pp_nft_status6(const struct pp_nft_state *want, const struct pp_nft_state *live,
+                    const struct pp_want_map *m, struct pp_map_status *st);
 /* The probe: how many pin6 elements of the mapping tagged tag ("pp:NAME") go to addr, their
    counters summed into *pkts. */
 int pp_nft_pinholes(const struct pp_nft_state *s, const char *tag, const char *addr,

@@ -122,6 +122,18 @@ check "status: in sync" ppq status
 check "status --json: cam in_sync" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -q '\"name\":\"cam\",\"state\":\"in_sync\"'"
 check "status counts the pinhole's connections" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -Eq '\"name\":\"cam\",[^}]*\"packets\":[1-9]'"
 
+# The IPv6 side in status (issue 15 item 6): the pinhole's address:port, its own state, counters.
+ip netns exec $R $PORTPILOT -f $T --state-dir $S status >$pp_tmp/st 2>&1
+ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json >$pp_tmp/stj 2>&1
+check "status: web-6's IPv6 row names its pinhole on the LAN prefix, in sync" grep -Eq "^  ipv6  \\[$SRV1_6\\]:8080 in_sync, [0-9]+ packets" "$pp_tmp/st"
+check "status: cam's IPv6 row counts its connections" grep -Eq "^  ipv6  \\[$SRV3_6\\]:8080 in_sync, [1-9][0-9]* packets, [1-9][0-9]* bytes" "$pp_tmp/st"
+check "status: web-2 (no IPv6) has no IPv6 row" sh -c "grep -A1 '^web-2 ' $pp_tmp/st | grep -q '^web-3 '"
+check "status: web-3 (ipv6 = no) has no IPv6 row" sh -c "! grep -A1 '^web-3 ' $pp_tmp/st | grep -q '^  ipv6'"
+check "status: every line fits 80 columns" sh -c "! awk 'length > 80' $pp_tmp/st | grep -q ."
+check "status --json: cam's ipv6 object, in sync, with packets" grep -Eq "\"name\":\"cam\",[^{]*\"ipv6\":\\{\"address\":\"$SRV3_6\",\"pinhole\":\"\\[$SRV3_6\\]:8080\",\"host_id\":false,\"state\":\"in_sync\",\"packets\":[1-9]" "$pp_tmp/stj"
+check "status --json: web-6's ipv6 follows the prefix (host_id)" grep -q "\"name\":\"web-6\",[^{]*\"ipv6\":{\"address\":\"$SRV1_6\",[^}]*\"host_id\":true" "$pp_tmp/stj"
+check "status --json: web-2 has \"ipv6\":null" grep -q '"name":"web-2",[^{]*"ipv6":null}' "$pp_tmp/stj"
+
 # Drift: a pinhole deleted by hand.
 if lab_nft; then
 	ip netns exec "$R" nft delete element inet portpilot pin6 "{ 2001:db8:100::/64 . $SRV3_6 . tcp . 8080 }"
@@ -131,6 +143,8 @@ else
 fi
 check "a deleted pinhole: status says cam missing" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -q '\"name\":\"cam\",\"state\":\"missing\"'"
 check "status exits 1 on drift" sh -c "! ip netns exec $R $PORTPILOT -f $T --state-dir $S status >/dev/null 2>&1"
+check "  and cam's IPv6 row says missing" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status 2>&1 | grep -Eq '^  ipv6  \\[$SRV3_6\\]:8080 missing'"
+check "  while web-6's stays in sync" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -q '\"name\":\"web-6\",[^{]*\"ipv6\":{[^}]*\"state\":\"in_sync\"'"
 check "apply puts it back" ppq apply
 check "inet2 reaches cam again" body6 "$LAB_INET2" "$SRV3_6" srv-103-v6
 if lab_nft; then
