@@ -233,12 +233,17 @@ form_draw(struct tui_panel *p, struct tui *t)
 	for (int i = 0; i < fm->nnotes; i++)
 		y = draw_wrapped(y, ymax, 2, t->cols - 4, fm->note_warn[i] ? TR_WARNING : TR_ERROR,
 		                 fm->notes[i]);
-	if (fm->msg[0] == '\0' && y0 >= ymax && shown(fm, fm->focus)) {
-		/* no room below the fields (a 15-row terminal): the field's message on the status line */
+	/* No room below the fields (80x24 and smaller): the status line carries the message of the
+	   field being typed, else the first warning (a warning must not go unseen). */
+	int sm = shown(fm, fm->focus) ? fm->focus : -1;
+	for (int i = 0; sm < 0 && i < NFIELD; i++)
+		if (shown(fm, i) && fm->warn[i])
+			sm = i;
+	if (fm->msg[0] == '\0' && y0 >= ymax && sm >= 0) {
 		char line[1200];
 
-		snprintf(line, sizeof line, "%s: %s", label(fm->focus), fm->err[fm->focus]);
-		tui_draw_fit(t->rows - 2, 0, t->cols, fm->warn[fm->focus] ? TR_WARNING : TR_ERROR, line);
+		snprintf(line, sizeof line, "%s: %s", label(sm), fm->err[sm]);
+		tui_draw_fit(t->rows - 2, 0, t->cols, fm->warn[sm] ? TR_WARNING : TR_ERROR, line);
 	} else {
 		tui_draw_text(t->rows - 2, 0, t->cols, fm->msg[0] ? TR_ERROR : TR_NORMAL, fm->msg);
 	}

@@ -20,8 +20,8 @@ type_text "192.168.2.0/24,2001:db8:100::/129"
 check "a bad IPv6 CIDR in allow: the core's message" wait_screen "the prefix length must be 0 to 128"
 keys BSpace BSpace BSpace; type_text "64"
 check "a mixed allow list is accepted" wait_gone "prefix length"
-# internal_ip6 is the last field: Up from the name wraps to it.
-keys Up Up Up Up Up Up Up; type_text "2001:db8::zz"
+# internal_ip6 is the last field but nat66: Up from the name wraps to them.
+keys Up Up Up Up Up Up Up Up; type_text "2001:db8::zz"
 check "a bad internal_ip6 is named, as check names it" wait_screen "'2001:db8::zz' is not an IPv6 address"
 keys Enter
 check "not accepted" wait_screen "Not accepted: internal_ip6"

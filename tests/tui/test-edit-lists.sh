@@ -20,9 +20,9 @@ keys Enter
 check "not accepted" wait_screen "Not accepted: internal_port"
 keys C-u; type_text "80,443"
 check "a list as long: accepted as typed" wait_gone "element(s)"
-# hairpin is the third key from the end (ipv6, internal_ip6 follow): from internal_port, Up wraps back
-# to it through the name.
-keys Up Up Up Up Up Up Up Up; type_text "maybe"
+# hairpin is the fourth key from the end (ipv6, internal_ip6, nat66 follow): from internal_port, Up
+# wraps back to it through the name.
+keys Up Up Up Up Up Up Up Up Up; type_text "maybe"
 check "a bad hairpin value is named" wait_screen "'maybe' is not yes or no"
 keys BSpace BSpace BSpace BSpace BSpace; type_text "no"
 check "hairpin = no accepted" wait_gone "is not yes or no"
