@@ -61,10 +61,7 @@ pin_elements(const struct pp_want_map *m, struct pp_nft_state *out)
 	/* no NAT: the server's own ports, one element per element of the port list */
 	for (size_t e = 0; e < pp_want_nports(m); e++) {
 		struct pp_port_pair pp = pp_want_port(m, e);
-		if (pp.in_lo == pp.in_hi)
-			snprintf(ports, sizeof ports, "%u", pp.in_lo);
-		else
-			snprintf(ports, sizeof ports, "%u-%u", pp.in_lo, pp.in_hi);
+		pp_format_ports(ports, sizeof ports, pp.in_lo, pp.in_hi);
 		for (int k = 0; k < 2; k++) {
 			if (!(m->proto & (k ? PP_UDP : PP_TCP)))
 				continue;

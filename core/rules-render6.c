@@ -82,10 +82,10 @@ pin_rule(struct pp_chain *c, const struct pp_want_map *m, const struct pp_cidr6 
 	}
 	for (size_t e = 0; e < pp_want_nports(m); e++) {
 		struct pp_port_pair pp = pp_want_port(m, e);
-		if (pp.in_lo == pp.in_hi)
-			snprintf(ports, sizeof ports, "%u", pp.in_lo);
-		else
-			snprintf(ports, sizeof ports, "%u:%u", pp.in_lo, pp.in_hi);
+		pp_format_ports(ports, sizeof ports, pp.in_lo, pp.in_hi);
+		char *dash = strchr(ports, '-');
+		if (dash)
+			*dash = ':';            /* ip6tables' range */
 		/* Exactly as ip6tables-save prints it, so live and rendered rules compare as text. */
 		char *r = pp_xasprintf("-A PP-PIN %s-d %s/128 -p %s -m %s --dport %s -m comment --comment \"%s\" -j PP-OK",
 		                       s, ip, proto, proto, ports, m->tag);
