@@ -56,21 +56,21 @@ pin_elements(const struct pp_want_map *m, struct pp_nft_state *out)
 	const struct pp_want_v6 *v = m->v6;
 	char ip[PP_IP6_STR], ports[16];
 	pp_format_ipv6(v->ip, ip);
-	/* no NAT: the server's own port (check refuses a public port that differs, for now) */
-	if (m->in_lo == m->in_hi)
-		snprintf(ports, sizeof ports, "%u", m->in_lo);
-	else
-		snprintf(ports, sizeof ports, "%u-%u", m->in_lo, m->in_hi);
 	struct pp_cidr6 *src = pp_xcalloc(v->nallow + 1, sizeof *src);
 	size_t n = sources6(v, src);
-	for (int k = 0; k < 2; k++) {
-		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
-			continue;
-		for (size_t i = 0; i < n; i++) {
-			char s[PP_IP6_STR + 8];
-			cidr6(s, sizeof s, &src[i]);
-			pp_nft_el_add(out, PP_NFT_PIN6, pp_xasprintf("%s . %s . %s . %s comment \"%s\"", s, ip,
-			                                              k ? "udp" : "tcp", ports, m->tag));
+	/* no NAT: the server's own ports, one element per element of the port list */
+	for (size_t e = 0; e < pp_want_nports(m); e++) {
+		struct pp_port_pair pp = pp_want_port(m, e);
+		pp_format_ports(ports, sizeof ports, pp.in_lo, pp.in_hi);
+		for (int k = 0; k < 2; k++) {
+			if (!(m->proto & (k ? PP_UDP : PP_TCP)))
+				continue;
+			for (size_t i = 0; i < n; i++) {
+				char s[PP_IP6_STR + 8];
+				cidr6(s, sizeof s, &src[i]);
+				pp_nft_el_add(out, PP_NFT_PIN6, pp_xasprintf("%s . %s . %s . %s comment \"%s\"", s, ip,
+				                                              k ? "udp" : "tcp", ports, m->tag));
+			}
 		}
 	}
 	free(src);
@@ -293,9 +293,15 @@ int
 pp_nft_foreign_first6(const struct pp_nft_foreign *f, const struct pp_want *w, const struct pp_want_map *m,
                       bool handled6, struct pp_foreign_hit *hit)
 {
-	struct pp_foreign_query q = { .proto = m->proto, .pub_lo = m->in_lo, .pub_hi = m->in_hi, .in_lo = m->in_lo,
-	                              .in_hi = m->in_hi, .wan_if = w->wan_if, .lan_if = w->lan_if, .ip6 = true };
-	return pp_nft_foreign_first(f, &q, handled6, true, hit);
+	int r = 0;
+	/* every element of the port list: a foreign drop of any one of them blocks the mapping */
+	for (size_t e = 0; r != 1 && e < pp_want_nports(m); e++) {
+		struct pp_port_pair pp = pp_want_port(m, e);
+		struct pp_foreign_query q = { .proto = m->proto, .pub_lo = pp.in_lo, .pub_hi = pp.in_hi, .in_lo = pp.in_lo,
+		                              .in_hi = pp.in_hi, .wan_if = w->wan_if, .lan_if = w->lan_if, .ip6 = true };
+		r = pp_nft_foreign_first(f, &q, handled6, true, hit);
+	}
+	return r;
 }
 
 void

@@ -68,6 +68,8 @@ pp_ip6_empty(struct pp_ruleset *rs)
 	rs->hooks[PP_FILTER].table = PP_FILTER;
 }
 
+/* One rule per element of the port list (public_port = 80,443,9000-9001): each element is its
+   own pinhole, so closing one cuts only its flows (pp_ip6_flush keeps by rule). */
 static void
 pin_rule(struct pp_chain *c, const struct pp_want_map *m, const struct pp_cidr6 *src, const char *proto)
 {
@@ -78,15 +80,18 @@ pin_rule(struct pp_chain *c, const struct pp_want_map *m, const struct pp_cidr6 
 		pp_format_ipv6(src->addr, a);
 		snprintf(s, sizeof s, "-s %s/%u ", a, src->len);
 	}
-	if (m->in_lo == m->in_hi)
-		snprintf(ports, sizeof ports, "%u", m->in_lo);
-	else
-		snprintf(ports, sizeof ports, "%u:%u", m->in_lo, m->in_hi);
-	/* Exactly as ip6tables-save prints it, so live and rendered rules compare as text. */
-	char *r = pp_xasprintf("-A PP-PIN %s-d %s/128 -p %s -m %s --dport %s -m comment --comment \"%s\" -j PP-OK",
-	                       s, ip, proto, proto, ports, m->tag);
-	pp_chain_add(c, r);
-	free(r);
+	for (size_t e = 0; e < pp_want_nports(m); e++) {
+		struct pp_port_pair pp = pp_want_port(m, e);
+		pp_format_ports(ports, sizeof ports, pp.in_lo, pp.in_hi);
+		char *dash = strchr(ports, '-');
+		if (dash)
+			*dash = ':';            /* ip6tables' range */
+		/* Exactly as ip6tables-save prints it, so live and rendered rules compare as text. */
+		char *r = pp_xasprintf("-A PP-PIN %s-d %s/128 -p %s -m %s --dport %s -m comment --comment \"%s\" -j PP-OK",
+		                       s, ip, proto, proto, ports, m->tag);
+		pp_chain_add(c, r);
+		free(r);
+	}
 }
 
 /*

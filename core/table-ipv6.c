@@ -304,7 +304,11 @@ pp_check_ipv6(const struct pp_mapping *m, const char *lan_if, struct pp_findings
 		                "add the IPv6 sources to allow (e.g. 2001:db8:1::/48), ::/0 for any, or set ipv6 = no",
 		                "allow lists only IPv4 sources, so it says nothing about who may connect over IPv6");
 	if (m->enabled && !(m->bad & (1u << PP_F_ALLOW)) && pp_mapping_any_source6(m) && m->pub_lo) {
-		const char *svc = pp_sensitive_service(m->in_lo, m->in_hi, m->proto);
+		const char *svc = NULL;
+		for (size_t k = 0; !svc && k < pp_mapping_nports(m); k++) {
+			struct pp_port_pair pr = pp_mapping_port(m, k);
+			svc = pp_sensitive_service(pr.in_lo, pr.in_hi, m->proto);
+		}
 		if (svc)
 			pp_findings_add(out, PP_WARNING, kline(m, PP_F_ALLOW), m->name, "allow",
 			                "set allow = the IPv6 networks that need it (e.g. 2001:db8:1::/48), or reach it "
@@ -333,7 +337,7 @@ void
 pp_check_conflicts6(const struct pp_table *t, time_t now, struct pp_findings *out)
 {
 	const char *lan = t->site.val[PP_S_LAN_INTERFACE];
-	struct claim6 *c = pp_xmalloc((t->n + 1) * sizeof *c);
+	struct claim6 *c = pp_xmalloc((t->n * PP_PORT_LIST_MAX + 1) * sizeof *c);
 	for (unsigned bit = PP_TCP; bit <= PP_UDP; bit++) {
 		size_t n = 0;
 		for (size_t i = 0; i < t->n; i++) {
@@ -342,17 +346,22 @@ pp_check_conflicts6(const struct pp_table *t, time_t now, struct pp_findings *ou
 			    m->val[PP_F_INTERNAL_IP6] == NULL || pp_mapping_expired(m, now) ||
 			    (m->bad & (1u << PP_F_INTERNAL_IP6 | 1u << PP_F_INTERNAL_PORT | 1u << PP_F_PROTOCOL)))
 				continue;
-			if (pp_mapping_ip6(m, lan, c[n].a, NULL) < 0)
+			uint8_t a[16];
+			if (pp_mapping_ip6(m, lan, a, NULL) < 0)
 				continue;
-			c[n].lo = m->in_lo;
-			c[n].hi = m->in_hi;
-			/* NAT66 claims the router's own public port, not the server's */
-			if (m->nat66 || m->pub_lo != m->in_lo) {
-				memset(c[n].a, 0xff, 16);
-				c[n].lo = m->pub_lo;
-				c[n].hi = m->pub_hi;
+			/* NAT66 claims the router's own public ports, not the server's (as pp_want_ip6 decides) */
+			bool nat = m->nat66;
+			for (size_t k = 0; k < pp_mapping_nports(m); k++)
+				nat |= pp_mapping_port(m, k).pub_lo != pp_mapping_port(m, k).in_lo;
+			if (nat)
+				memset(a, 0xff, 16);
+			for (size_t k = 0; k < pp_mapping_nports(m) && k < PP_PORT_LIST_MAX; k++) {
+				struct pp_port_pair pr = pp_mapping_port(m, k);
+				memcpy(c[n].a, a, 16);
+				c[n].lo = nat ? pr.pub_lo : pr.in_lo;
+				c[n].hi = nat ? pr.pub_hi : pr.in_hi;
+				c[n++].map = i;
 			}
-			c[n++].map = i;
 		}
 		qsort(c, n, sizeof *c, by_addr_lo);
 		for (size_t i = 1, top = 0; i < n; i++) {
@@ -360,7 +369,7 @@ pp_check_conflicts6(const struct pp_table *t, time_t now, struct pp_findings *ou
 				top = i;
 				continue;
 			}
-			if (c[i].lo <= c[top].hi) {
+			if (c[i].lo <= c[top].hi && c[i].map != c[top].map) {
 				const struct pp_mapping *a = &t->maps[c[top].map], *b = &t->maps[c[i].map];
 				char ip[PP_IP6_STR], *fix = pp_xasprintf("give [%s] or [%s] another port, or set ipv6 = no on one",
 				                                           a->name, b->name);

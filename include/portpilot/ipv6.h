@@ -55,7 +55,8 @@ void pp_check_conflicts6(const struct pp_table *t, time_t now, struct pp_finding
 /*
  * A mapping's IPv6 way in (want->maps[i].v6, NULL when it has none). No NAT: a pinhole lets a
  * new connection arriving on want->wan_if, from an allowed IPv6 source (any_source, else
- * allow[]), to ip:proto/in_lo..in_hi be forwarded, with every packet of those flows (both ways)
+ * allow[]), to ip:proto and each element's in_lo..in_hi (pp_want_port: a public_port list opens
+ * every element) be forwarded, with every packet of those flows (both ways)
  * and nothing else. ipv6 = only also leaves the map's active false (no IPv4 DNAT anywhere).
  */
 struct pp_want_v6 {
@@ -82,6 +83,7 @@ bool pp_want_has_ip6(const struct pp_want *w);
  *   PP-FWD: -m connmark --mark 0x10000000/0x10000000 -j ACCEPT   (flows a pinhole admitted, both ways)
  *           -i WAN [-o LAN] -j PP-PIN
  *   PP-PIN: [-s SRC] -d ADDR/128 -p P -m P --dport PORT[S] -m comment --comment "pp:NAME" -j PP-OK
+ *           (one per source, protocol and element of the port list)
  *   PP-OK:  CONNMARK --set-xmark 0x10000000/0x10000000, ACCEPT
  * Nothing at all (no chain, no hook) when no mapping asks for IPv6.
  */

@@ -81,6 +81,17 @@ chk
 check "SSH open to any IPv6 source: a warning" has "t.ini:4: warning: [ssh] allow: SSH is open to any IPv6 source"
 check "  fix" has "set allow = the IPv6 networks that need it"
 check "ipv6 = only needs no internal_ip" sh -c "! grep -q 'internal_ip is missing' $out"
+# A port list (public_port = 80,443) opens every element over IPv6: each one claims its port.
+{ printf '[site]\nwan_interface = eth0\n\n[a]\npublic_port = 80,443\ninternal_ip6 = 2001:db8:1::5\nipv6 = only\n'
+  printf '\n[b]\npublic_port = 443\ninternal_ip6 = 2001:db8:1::5\nipv6 = only\n'
+  printf '\n[n]\npublic_port = 8443,8444\ninternal_port = 8080,8081\ninternal_ip6 = 2001:db8:1::6\nipv6 = only\n'
+  printf '\n[m]\npublic_port = 8444\ninternal_port = 9000\ninternal_ip6 = 2001:db8:1::7\nipv6 = only\n'
+  printf '\n[s]\npublic_port = 8080,22\ninternal_ip6 = 2001:db8:1::22\nipv6 = only\n'; } >"$T"
+chk
+check "a list's second element and another pinhole: a conflict" has "t.ini:11: error: [b] internal_ip6: tcp [2001:db8:1::5]:443 over IPv6 is also opened by [a] (line 4)"
+check "a NAT66 list's second public port and another NAT66: a conflict" has "t.ini:23: error: [m] internal_ip6: tcp [router]:8444 over IPv6 is also opened by [n] (line 14)"
+check "  and no other" sh -c "grep -c 'also opened by' $out | grep -qx 2"
+check "SSH as a list's second element, open to any IPv6 source: a warning" has "t.ini:26: warning: [s] allow: SSH is open to any IPv6 source"
 { printf '[site]\nwan_interface = eth0\n\n[a]\npublic_port = 8080\ninternal_ip6 = 2001:db8:1::5\nipv6 = only\n'
   printf '\n[b]\npublic_port = 8080\ninternal_ip6 = 2001:db8:1::5\nipv6 = only\n'
   printf '\n[c]\npublic_port = 8080\ninternal_ip = 192.168.2.7\n'; } >"$T"

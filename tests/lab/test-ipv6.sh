@@ -204,14 +204,14 @@ if lab_nft; then
 else
 	check "NAT66: apply --dry-run shows the ip6 nat DNAT" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S apply --dry-run 2>&1 | grep -qF '    + ip6 nat -s 2001:db8:100::/64 -i $LAB_WAN_IF -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 8443 -m comment --comment \"pp:web-66\" -j DNAT --to-destination [$SRV2_6]:8080'"
 fi
-check "NAT66: apply --confirm 3 (never confirmed)" ppq apply --confirm 3
+check "NAT66: apply --confirm 8 (never confirmed)" ppq apply --confirm 8
 check "NAT66: inet2 reaches [router WAN]:8443 -> srv2:8080 over TCP" nat66_body "$LAB_INET2"
 check "NAT66: and over UDP, a flow from inet2 port 40002" udp66_is "$LAB_INET2" 40002 srv-102-v6
 check "NAT66: the allow list keeps inet out" nat66_none "$LAB_INET"
 check "nat66 = yes (same port): inet2 reaches [router WAN]:8080 -> srv2:8080" nat66b_body
 check "NAT66: srv2's own address stays closed (no pinhole)" none6 "$LAB_INET2" "$SRV2_6"
 check "NAT66: status in sync, counting its connections" sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -Eq '\"name\":\"web-66\",\"state\":\"in_sync\",[^}]*\"packets\":[1-9]'"
-check "NAT66: after the deadline the timer took the DNAT out" waits 12 nat66_none "$LAB_INET2"
+check "NAT66: after the deadline the timer took the DNAT out" waits 16 nat66_none "$LAB_INET2"
 check "NAT66: the rollback is complete" waits 3 test ! -e "$S/pending"
 check "NAT66: the running UDP flow was cut too (its conntrack entry removed)" udp66_none "$LAB_INET2" 40002
 rules6 | grep -Ev '^([*]|:[A-Z]+ ACCEPT|COMMIT)' >"$pp_tmp/n66-after"
