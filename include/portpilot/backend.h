@@ -371,6 +371,8 @@ void pp_conntrack_flush(struct pp_plan *p);
 /* Host facts shared by the backends (core/backend-host.c). */
 int pp_sysctl_read(const char *name);     /* "net.ipv4.ip_forward" -> value, -1 if unreadable */
 int pp_sysctl_write(const char *name, int value);
+/* Warnings every backend gives about the host: ip_forward 0, strict rp_filter (all or wan_if). */
+void pp_host_checks(const char *wan_if, struct pp_findings *out);
 /* The IPv4 subnet of an interface; -1 when it has none. */
 int pp_iface_subnet(const char *ifname, struct pp_cidr *out);
 /* The first IPv4 address of an interface (host order), 0 when none or ifname is NULL. */
