@@ -236,81 +236,33 @@ want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backen
 }
 
 static void
-host_checks(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
-            const struct pp_want *w, const struct pp_live *live)
+host_checks(const struct pp_apply_opts *o, struct pp_backend *b, const struct pp_want *w,
+            const struct pp_live *live, struct pp_apply_report *r)
 {
 	if (o->enable_forwarding && !o->dry_run && pp_sysctl_read("net.ipv4.ip_forward") == 0) {
-		if (pp_sysctl_write("net.ipv4.ip_forward", 1) == 0)
-			fprintf(cli->err, "portpilot: net.ipv4.ip_forward set to 1 (--enable-forwarding)\n");
-		else
-			fprintf(cli->err, "portpilot: cannot set net.ipv4.ip_forward: %s\n", strerror(errno));
+		r->forwarding = pp_sysctl_write("net.ipv4.ip_forward", 1) == 0 ? 1 : -1;
+		if (r->forwarding < 0)
+			snprintf(r->forwarding_err, sizeof r->forwarding_err, "%s", strerror(errno));
 	}
-	if (!w->wan_if)
-		return;
-	struct pp_findings fs = { 0 };
-	b->ops->checks(b, w, live, &fs);
-	print_findings(cli, &fs);
-	pp_findings_free(&fs);
+	if (w->wan_if)
+		b->ops->checks(b, w, live, &r->warnings);
 }
 
-/* A flush that could not happen is said, never skipped in silence. */
+/* The plan's part of the report: its counts and tags move into r. */
 static void
-flows_warning(struct pp_cli *cli, const struct pp_plan *p)
+report(const struct pp_apply_opts *o, struct pp_plan *p, bool applied, time_t deadline,
+       struct pp_apply_report *r)
 {
-	if (p->flows_unlisted)
-		fprintf(cli->err, "warning: cannot read the conntrack table over netlink (%s): flows already "
-		        "running on changed mappings keep their old target until they end; load "
-		        "nf_conntrack_netlink (modprobe nf_conntrack_netlink) and apply as root\n",
-		        strerror(p->flows_errno));
-	else if (p->flows_failed)
-		fprintf(cli->err, "warning: the kernel kept %zu conntrack entr%s of changed mappings (%s): those "
-		        "flows keep their old target until they end; apply again as root to retry\n",
-		        p->flows_failed, p->flows_failed == 1 ? "y" : "ies", strerror(p->flows_errno));
-}
-
-static void
-report(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_backend *b,
-       const struct pp_plan *p, bool applied, time_t deadline)
-{
-	if (cli->json) {
-		fprintf(cli->out, "{\"dry_run\":%s,\"applied\":%s,\"chains_written\":%zu,\"chains_dropped\":%zu,"
-		        "\"hooks_changed\":%zu,\"changed\":[", o->dry_run ? "true" : "false",
-		        applied ? "true" : "false", p->chains_written, p->chains_dropped, p->hooks_changed);
-		for (size_t i = 0; i < p->nchanged; i++) {
-			fputs(i ? "," : "", cli->out);
-			pp_json_str(cli->out, p->changed[i] + 3);
-		}
-		fprintf(cli->out, "],\"flows_removed\":%zu,\"flows_unlisted\":%s,\"flows_failed\":%zu,"
-		        "\"confirm_deadline\":%lld,\"backend\":", p->flows_removed, p->flows_unlisted ? "true" : "false",
-		        p->flows_failed, (long long)deadline);
-		pp_json_str(cli->out, b->ops->name);
-		fputs(",\"backend_why\":", cli->out);
-		pp_json_str(cli->out, b->why);
-		/* the plan's layout lines: status --json calls them ruleset_drift */
-		fputs(",\"layout\":[", cli->out);
-		for (size_t i = 0; i < p->nlayout; i++) {
-			fputs(i ? "," : "", cli->out);
-			pp_json_str(cli->out, p->layout[i]);
-		}
-		fputs("]}\n", cli->out);
-		return;
-	}
-	if (!p->restore) {
-		fprintf(cli->out, "nothing to change: the kernel already holds this ruleset\n");
-		fprintf(cli->out, "backend: %s (%s): %s\n", b->ops->name, b->variant, b->why);
-		return;
-	}
-	fprintf(cli->out, "%s: %zu mapping(s) changed, %zu chain(s) written, %zu dropped, %zu hook(s)\n",
-	        o->dry_run ? "dry run" : "applied", p->nchanged, p->chains_written, p->chains_dropped,
-	        p->hooks_changed);
-	if (p->flows_removed)
-		fprintf(cli->out, "conntrack: %zu running flow(s) of changed mappings removed: they reconnect "
-		        "to the new target\n", p->flows_removed);
-	flows_warning(cli, p);
-	if (deadline)
-		fprintf(cli->out, "rollback in %d s unless confirmed: portpilot confirm (from any session)\n",
-		        o->confirm_seconds);
-	fprintf(cli->out, "backend: %s (%s): %s\n", b->ops->name, b->variant, b->why);
+	r->unchanged = !p->restore;
+	r->applied = applied;
+	r->nchanged = p->nchanged, r->changed = p->changed;
+	r->chains_written = p->chains_written, r->chains_dropped = p->chains_dropped;
+	r->hooks_changed = p->hooks_changed;
+	r->layout = p->layout, r->nlayout = p->nlayout;
+	r->flows_removed = p->flows_removed, r->flows_unlisted = p->flows_unlisted;
+	r->flows_failed = p->flows_failed, r->flows_errno = p->flows_errno;
+	r->confirm_deadline = deadline, r->confirm_seconds = o->confirm_seconds;
+	p->changed = NULL, p->nchanged = 0, p->layout = NULL, p->nlayout = 0;
 }
 
 /*
@@ -715,7 +667,7 @@ late_rollback(struct pp_cli *cli, const char *cmd, const struct pp_pending *pd, 
 
 static int
 apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *given,
-             struct pp_table *loaded, struct pp_error *err)
+             struct pp_table *loaded, struct pp_apply_report *r, struct pp_error *err)
 {
 	struct pp_pending pd;
 	if (!o->dry_run && pp_pending_read(cli->state_dir, &pd) == 0) {
@@ -768,16 +720,25 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 		return -1;
 	}
 	pp_apply_mark("render");
-	host_checks(cli, o, &b, &w, &live);
+	host_checks(o, &b, &w, &live, r);
 	pp_apply_mark("host-checks");
 	struct pp_plan p;
 	b.ops->plan(&b, want, live.own, &p);
 	pp_apply_mark("plan");
-	if (moving && !cli->json)
-		fprintf(cli->out, "moving the mappings from %s to %s: %s's rules are removed once %s's are in\n",
-		        prev, b.ops->name, prev, b.ops->name);
-	if (!cli->json)
-		b.ops->diff(&b, want, live.own, cli->out);
+	r->planned = true;
+	snprintf(r->backend, sizeof r->backend, "%s", b.ops->name);
+	snprintf(r->variant, sizeof r->variant, "%s", b.variant);
+	snprintf(r->backend_why, sizeof r->backend_why, "%s", b.why);
+	if (moving)
+		snprintf(r->moved_from, sizeof r->moved_from, "%s", prev);
+	if (!cli->json) {
+		size_t len;
+		FILE *f = open_memstream(&r->diff, &len);
+		if (f) {
+			b.ops->diff(&b, want, live.own, f);
+			fclose(f);
+		}
+	}
 	pp_apply_mark("diff");
 	int rc = 0;
 	time_t deadline = 0;
@@ -789,7 +750,7 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 		rc = persist_unchanged(cli, &b, &live, want, err);
 	}
 	if (rc == 0)
-		report(cli, o, &b, &p, !o->dry_run && p.restore, deadline);
+		report(o, &p, !o->dry_run && p.restore, deadline, r);
 	pp_apply_mark("after");
 	pp_plan_free(&p);
 	if (want)
@@ -849,39 +810,52 @@ release_output(struct pp_cli *cli, struct held_output *h)
 }
 
 int
-pp_apply_loaded(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t)
+pp_apply_run(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t,
+             struct pp_apply_report *r)
 {
 	struct pp_error err;
+	memset(r, 0, sizeof *r);
+	r->dry_run = o->dry_run;
 	char *persisted = o->expire_only ? pp_state_read(cli->state_dir, PP_ST_CONFIRMED) : NULL;
 	if (o->expire_only && !persisted) {
-		fprintf(cli->out, "nothing persisted: no mapping to expire\n");
-		return PP_EXIT_OK;
+		r->nothing_persisted = true;
+		return r->rc = PP_EXIT_OK;
 	}
 	free(persisted);
 	/* The table is read before the lock: a file that blocks (a FIFO, a slow mount) holds no one up. */
 	struct pp_table *loaded = NULL;
 	if (!t && !o->restore_persisted && pp_table_load(cli->table_path, false, &loaded, &err) < 0) {
-		fprintf(cli->err, "portpilot apply: %s\n", err.msg);
-		return PP_EXIT_USAGE; /* unreadable input, as for every command (README) */
+		snprintf(r->error, sizeof r->error, "%s", err.msg);
+		return r->rc = PP_EXIT_USAGE; /* unreadable input, as for every command (README) */
 	}
 	/* A dry run changes no state: it needs no lock (state files are replaced by rename). */
 	int fd = o->dry_run ? -1 : pp_state_lock(cli->state_dir, &err);
 	if (fd < 0 && !o->dry_run) {
-		fprintf(cli->err, "portpilot apply: %s\n", err.msg);
+		snprintf(r->error, sizeof r->error, "%s", err.msg);
 		pp_table_free(loaded);
-		return PP_EXIT_FAIL;
+		return r->rc = PP_EXIT_FAIL;
 	}
 	struct held_output h;
 	hold_output(cli, &h);
-	int rc = apply_locked(cli, o, t, loaded, &err);
+	int rc = apply_locked(cli, o, t, loaded, r, &err);
 	pp_state_unlock(fd);
 	release_output(cli, &h);
 	pp_apply_mark("free");
 	if (rc < 0) {
-		fprintf(cli->err, "portpilot apply: %s\n", err.msg);
-		return PP_EXIT_FAIL;
+		snprintf(r->error, sizeof r->error, "%s", err.msg);
+		return r->rc = PP_EXIT_FAIL;
 	}
-	return PP_EXIT_OK;
+	return r->rc = PP_EXIT_OK;
+}
+
+int
+pp_apply_loaded(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t)
+{
+	struct pp_apply_report r;
+	int rc = pp_apply_run(cli, o, t, &r);
+	pp_apply_report_print(cli, &r);
+	pp_apply_report_free(&r);
+	return rc;
 }
 
 /*

@@ -135,6 +135,27 @@ pp_sysctl_write(const char *name, int value)
 	return rc;
 }
 
+/* The host's part of every backend's checks: forwarding off, strict reverse-path filter on
+   conf.all or on the WAN interface (wan_if may be NULL). */
+void
+pp_host_checks(const char *wan_if, struct pp_findings *out)
+{
+	if (pp_sysctl_read("net.ipv4.ip_forward") == 0)
+		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
+		                "run portpilot apply --enable-forwarding (or set net.ipv4.ip_forward=1 in /etc/sysctl.d)",
+		                "net.ipv4.ip_forward is 0: the router does not forward, no mapping can work");
+	int all = pp_sysctl_read("net.ipv4.conf.all.rp_filter"), one = -1;
+	if (wan_if && !strchr(wan_if, '.') && !strchr(wan_if, '/')) {
+		char *n = pp_xasprintf("net.ipv4.conf.%s.rp_filter", wan_if);
+		one = pp_sysctl_read(n);
+		free(n);
+	}
+	if (all == 1 || one == 1)
+		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
+		                "use loose mode: sysctl net.ipv4.conf.all.rp_filter=2 (and the WAN interface's)",
+		                "strict reverse-path filtering (rp_filter=1) drops forwarded replies when routes are asymmetric");
+}
+
 int
 pp_iface_subnet(const char *ifname, struct pp_cidr *out)
 {

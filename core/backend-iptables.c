@@ -487,22 +487,7 @@ void
 pp_ipt_checks(const struct pp_want *t, const char *filter_save, const struct pp_foreign *fr,
               struct pp_findings *out)
 {
-	if (pp_sysctl_read("net.ipv4.ip_forward") == 0)
-		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
-		                "run portpilot apply --enable-forwarding (or set net.ipv4.ip_forward=1 in /etc/sysctl.d)",
-		                "net.ipv4.ip_forward is 0: the router does not forward, no mapping can work");
-	const char *wan = t->wan_if;
-	int all = pp_sysctl_read("net.ipv4.conf.all.rp_filter");
-	int one = -1;
-	if (wan && !strchr(wan, '.') && !strchr(wan, '/')) {
-		char *n = pp_xasprintf("net.ipv4.conf.%s.rp_filter", wan);
-		one = pp_sysctl_read(n);
-		free(n);
-	}
-	if (all == 1 || one == 1)
-		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
-		                "use loose mode: sysctl net.ipv4.conf.all.rp_filter=2 (and the WAN interface's)",
-		                "strict reverse-path filtering (rp_filter=1) drops forwarded replies when routes are asymmetric");
+	pp_host_checks(t->wan_if, out);
 	check_forward(filter_save, out);
 	if (fr)
 		check_foreign(t, fr, out);

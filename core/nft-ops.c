@@ -910,31 +910,11 @@ nft_status(struct pp_backend *b, const struct pp_want *w, const struct pp_live *
 	return 0;
 }
 
-/* The host's part, as the iptables backend says it: forwarding off, strict reverse-path filter. */
-static void
-host_checks(const struct pp_want *w, struct pp_findings *out)
-{
-	if (pp_sysctl_read("net.ipv4.ip_forward") == 0)
-		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
-		                "run portpilot apply --enable-forwarding (or set net.ipv4.ip_forward=1 in /etc/sysctl.d)",
-		                "net.ipv4.ip_forward is 0: the router does not forward, no mapping can work");
-	int all = pp_sysctl_read("net.ipv4.conf.all.rp_filter"), one = -1;
-	if (w->wan_if && !strchr(w->wan_if, '.') && !strchr(w->wan_if, '/')) {
-		char *n = pp_xasprintf("net.ipv4.conf.%s.rp_filter", w->wan_if);
-		one = pp_sysctl_read(n);
-		free(n);
-	}
-	if (all == 1 || one == 1)
-		pp_findings_add(out, PP_WARNING, 0, NULL, NULL,
-		                "use loose mode: sysctl net.ipv4.conf.all.rp_filter=2 (and the WAN interface's)",
-		                "strict reverse-path filtering (rp_filter=1) drops forwarded replies when routes are asymmetric");
-}
-
 static void
 nft_checks(struct pp_backend *b, const struct pp_want *w, const struct pp_live *live, struct pp_findings *out)
 {
 	(void)b;
-	host_checks(w, out);
+	pp_host_checks(w->wan_if, out);
 	const struct nft_view *v = live->view;
 	/* per mapping: another table's rule that takes or drops its flows (a few make the point) */
 	enum { MAX_SHOWN = 10 };

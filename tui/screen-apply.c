@@ -25,7 +25,7 @@ struct apply {
 
 typedef int (*core_fn)(struct pp_cli *c, void *arg);
 
-/* Run a core lifecycle call with its output captured instead of printed over the screen. */
+/* A core call with anything it prints held in memory, not drawn over the screen. */
 static int
 capture(struct tui *t, core_fn fn, void *arg, char **text)
 {
@@ -46,10 +46,85 @@ capture(struct tui *t, core_fn fn, void *arg, char **text)
 	return rc;
 }
 
+struct apply_call {
+	struct pp_apply_opts o;
+	struct pp_apply_report r;
+};
+
 static int
 do_apply(struct pp_cli *c, void *arg)
 {
-	return pp_apply(c, arg);
+	struct apply_call *ac = arg;
+
+	return pp_apply_run(c, &ac->o, NULL, &ac->r);
+}
+
+/*
+ * The screen's own words for an apply's report: the backend's diff, the
+ * warnings with their fix, the mappings changed by name, the backend and why.
+ * Not the CLI's text: anything the core printed besides (stray) goes first.
+ */
+static char *
+report_text(const struct pp_apply_report *r, const char *stray)
+{
+	struct pp_buf b = { 0 };
+
+	pp_buf_addstr(&b, stray ? stray : "");
+	if (*r->moved_from)
+		pp_buf_printf(&b, "Moving the mappings from %s to %s: %s's rules go once %s's are in.\n",
+		              r->moved_from, r->backend, r->moved_from, r->backend);
+	pp_buf_addstr(&b, r->diff ? r->diff : "");
+	if (r->forwarding)
+		pp_buf_printf(&b, "%s\n", r->forwarding > 0 ? "net.ipv4.ip_forward set to 1." :
+		              "Cannot set net.ipv4.ip_forward.");
+	for (size_t i = 0; i < r->warnings.n; i++)
+		pp_buf_printf(&b, "Warning: %s\n  fix: %s\n", r->warnings.v[i].what,
+		              r->warnings.v[i].fix ? r->warnings.v[i].fix : "-");
+	if (!r->planned)
+		return b.data ? b.data : pp_xstrdup("");
+	if (r->unchanged)
+		pp_buf_addstr(&b, "nothing to change: the kernel already holds this ruleset\n");
+	else
+		pp_buf_printf(&b, "%s: %zu mapping(s) change, %zu chain(s) written, %zu dropped, "
+		              "%zu hook(s)\n", r->dry_run ? "dry run" : "applied", r->nchanged,
+		              r->chains_written, r->chains_dropped, r->hooks_changed);
+	if (r->nchanged)
+		pp_buf_addstr(&b, "Mappings changed:");
+	for (size_t i = 0; i < r->nchanged; i++)
+		pp_buf_printf(&b, " %s", r->changed[i] + 3);   /* "pp:" + name */
+	if (r->nchanged)
+		pp_buf_addstr(&b, "\n");
+	if (r->flows_removed)
+		pp_buf_printf(&b, "Running flows removed: %zu (they reconnect to the new target)\n",
+		              r->flows_removed);
+	if (r->flows_unlisted)
+		pp_buf_printf(&b, "Warning: the conntrack table could not be read (%s): running flows keep "
+		              "their old target\n  fix: modprobe nf_conntrack_netlink, and apply as root\n",
+		              strerror(r->flows_errno));
+	else if (r->flows_failed)
+		pp_buf_printf(&b, "Warning: the kernel kept %zu conntrack entr%s (%s): those flows keep their "
+		              "old target\n  fix: apply again as root\n", r->flows_failed,
+		              r->flows_failed == 1 ? "y" : "ies", strerror(r->flows_errno));
+	pp_buf_printf(&b, "Backend %s (%s), because %s\n", r->backend, r->variant, r->backend_why);
+	return b.data ? b.data : pp_xstrdup("");
+}
+
+/* Apply (or its dry run) with o; *text is the screen's text for the report. */
+static int
+apply_report(struct tui *t, const struct pp_apply_opts *o, char **text, char *error, size_t n)
+{
+	struct apply_call ac = { .o = *o };
+	char *stray;
+	int rc = capture(t, do_apply, &ac, &stray);
+
+	*text = report_text(&ac.r, stray);
+	size_t k = strnlen(ac.r.error, n - 1);
+
+	memcpy(error, ac.r.error, k);     /* cut to the result line's room */
+	error[k] = '\0';
+	free(stray);
+	pp_apply_report_free(&ac.r);
+	return rc;
 }
 
 static int do_confirm(struct pp_cli *c, void *arg) { (void)arg; return pp_confirm(c); }
@@ -131,10 +206,10 @@ static void
 run_diff(struct apply *a, struct tui *t)
 {
 	struct pp_apply_opts o = { .dry_run = true };
-	char *text;
+	char *text, error[sizeof a->result - 64];
 
-	if (capture(t, do_apply, &o, &text) != 0)
-		snprintf(a->result, sizeof a->result, "The dry run failed; nothing was changed.");
+	if (apply_report(t, &o, &text, error, sizeof error) != 0)
+		snprintf(a->result, sizeof a->result, "The dry run failed; nothing was changed: %s", error);
 	tui_live_refresh(t);              /* the status as of this diff, not of the last tick */
 	free(a->dest);
 	a->dest = destinations(t);
@@ -145,8 +220,8 @@ static void
 run_apply(struct apply *a, struct tui *t)
 {
 	struct pp_apply_opts o = { .confirm_seconds = a->seconds };
-	char *text;
-	int rc = capture(t, do_apply, &o, &text);
+	char *text, error[sizeof a->result - 64];
+	int rc = apply_report(t, &o, &text, error, sizeof error);
 
 	set_text(a, text);
 	free(a->dest);
@@ -154,7 +229,7 @@ run_apply(struct apply *a, struct tui *t)
 	if (rc != 0) {
 		a->phase = P_DONE;
 		a->result_role = TR_ERROR;
-		snprintf(a->result, sizeof a->result, "Apply failed: the kernel was left as it was.");
+		snprintf(a->result, sizeof a->result, "Apply failed, the kernel was left as it was: %s", error);
 		tui_logf(t, "apply failed");
 		return;
 	}

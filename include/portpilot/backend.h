@@ -393,6 +393,8 @@ void pp_ct_account(struct pp_plan *p, const struct pp_ct_result *r);
 /* Host facts shared by the backends (core/backend-host.c). */
 int pp_sysctl_read(const char *name);     /* "net.ipv4.ip_forward" -> value, -1 if unreadable */
 int pp_sysctl_write(const char *name, int value);
+/* Warnings every backend gives about the host: ip_forward 0, strict rp_filter (all or wan_if). */
+void pp_host_checks(const char *wan_if, struct pp_findings *out);
 /* The IPv4 subnet of an interface; -1 when it has none. */
 int pp_iface_subnet(const char *ifname, struct pp_cidr *out);
 /* The first IPv4 address of an interface (host order), 0 when none or ifname is NULL. */
@@ -408,6 +410,39 @@ struct pp_apply_opts {
 	bool restore_persisted;         /* boot: apply the persisted confirmed ruleset */
 	bool expire_only;               /* timer: drop expired mappings from the persisted ruleset, nothing else */
 };
+/* What one apply found and did: the engine fills it, the front ends format it (the CLI's text and
+   --json in core/apply-report.c, the TUI's apply screen its own way). */
+struct pp_apply_report {
+	bool dry_run;
+	bool applied;                   /* a transaction was committed */
+	bool unchanged;                 /* the kernel already held this ruleset */
+	bool planned;                   /* the plan ran: the counts, diff and backend below are set */
+	char backend[32], variant[16], backend_why[256];
+	char moved_from[32];            /* the backend the mappings move from, "" when none */
+	char *diff;                     /* the backend's diff in its own words (malloc'd, NULL if none) */
+	struct pp_findings warnings;    /* the backend's checks of the host and the live rules */
+	int forwarding;                 /* --enable-forwarding: 1 set now, -1 could not, 0 untouched */
+	char forwarding_err[128];
+	size_t nchanged, chains_written, chains_dropped, hooks_changed;
+	char **changed;                 /* the plan's tags of the changed mappings ("pp:" + name) */
+	char **layout;                  /* the plan's layout lines (status's ruleset drift) */
+	size_t nlayout;
+	size_t flows_removed;
+	bool flows_unlisted;
+	time_t confirm_deadline;        /* 0 when nothing awaits confirmation */
+	int confirm_seconds;
+	int rc;                         /* PP_EXIT_* */
+	char error[1024];               /* why it failed, with the fix; "" on success */
+	bool nothing_persisted;         /* --expire-only with no persisted ruleset: nothing to do */
+	size_t flows_failed;            /* conntrack entries the kernel kept (flows_errno why) */
+	int flows_errno;                /* with flows_unlisted or flows_failed: the errno */
+};
+/* Apply and fill r (pp_apply_report_free after); prints nothing of r, returns r->rc. */
+int pp_apply_run(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t,
+                 struct pp_apply_report *r);
+/* The CLI's words for r (text, or JSON with cli->json): errors and warnings on cli->err. */
+void pp_apply_report_print(struct pp_cli *cli, const struct pp_apply_report *r);
+void pp_apply_report_free(struct pp_apply_report *r);
 int pp_apply(struct pp_cli *cli, const struct pp_apply_opts *o);
 /* The same with the table already in memory (t; NULL loads cli->table_path): the TUI, benches. */
 int pp_apply_loaded(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t);

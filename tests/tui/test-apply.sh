@@ -37,6 +37,13 @@ check "header at 80 columns: the public IP is the WAN address" wait_for 5 line_h
 keys A
 check "A shows the diff first" wait_screen "dry run"
 check "diff names the mapping's rules" wait_screen "pp:web-1"
+# The screen formats the engine's report itself: the mappings changed by name and the backend
+# "because" its reason are its own words, the CLI prints a count and "backend: NAME (VARIANT): why".
+keys PgDn PgDn PgDn PgDn
+check "the screen's own report: the changed mappings by name" wait_screen "Mappings changed: web-1"
+backend_why() { screen_has "Backend iptables (" && screen_has ", because "; }
+check "the screen's own report: the backend and why" wait_for 5 backend_why
+keys PgUp PgUp PgUp PgUp
 check "diff: nothing applied yet" not_in_kernel web-1
 keys a
 check "apply: countdown shown" wait_screen "Rollback in"
