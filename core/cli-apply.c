@@ -14,7 +14,7 @@ static const struct pp_opt apply_opts[] = {
 	{ "enable-forwarding", 0, NULL, "set net.ipv4.ip_forward=1 when it is 0" },
 	{ "restore", 0, NULL, "apply the persisted (confirmed) ruleset, for boot" },
 	{ "expire", 0, NULL, "drop mappings whose `expires` has passed from the persisted\nruleset, and nothing else (the expire timer)" },
-	{ "json", 0, NULL, NULL },
+	PP_OPT_JSON,
 	{ 0 },
 };
 const struct pp_cmd_spec pp_spec_apply = {
@@ -43,7 +43,7 @@ pp_cmd_apply(struct pp_cli *cli, int argc, char **argv)
 	return pp_apply(cli, &o);
 }
 
-static const struct pp_opt no_opts[] = { { "json", 0, NULL, NULL }, { 0 } };
+static const struct pp_opt no_opts[] = { PP_OPT_JSON, { 0 } };
 const struct pp_cmd_spec pp_spec_confirm = {
 	.globals = "[--state-dir DIR]", .opts = no_opts,
 	.doc = "Keeps the ruleset of the last apply --confirm, stops its rollback timer and\n"
@@ -58,7 +58,7 @@ pp_cmd_confirm(struct pp_cli *cli, int argc, char **argv)
 }
 
 /* --timer UNIT: the rollback timer's own call (hidden). */
-static const struct pp_opt rollback_opts[] = { { "timer", 0, "UNIT", NULL }, { "json", 0, NULL, NULL }, { 0 } };
+static const struct pp_opt rollback_opts[] = { { "timer", 0, "UNIT", NULL }, PP_OPT_JSON, { 0 } };
 const struct pp_cmd_spec pp_spec_rollback = {
 	.globals = "[--state-dir DIR]", .opts = rollback_opts,
 	.doc = "Restores portpilot's rules exactly as they were before the last apply.\n",
@@ -278,7 +278,7 @@ status_text(struct pp_cli *cli, const struct pp_table *t, const struct pp_backen
 	}
 }
 
-static const struct pp_opt status_opts[] = { { "json", 0, NULL, "machine-readable output" }, { 0 } };
+static const struct pp_opt status_opts[] = { PP_OPT_JSON, { 0 } };
 const struct pp_cmd_spec pp_spec_status = {
 	.globals = "[-f TABLE] [--state-dir DIR]", .opts = status_opts,
 	.doc = "Per mapping: in_sync, missing, drifted (the live rules differ), inactive\n"

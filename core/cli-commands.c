@@ -61,24 +61,28 @@ pp_command_find(const char *name)
 	return NULL;
 }
 
-/* The options before the command (core/main.c reads them). */
-const struct pp_opt pp_global_opts[] = {
-	{ NULL, 'f', "FILE", "the mapping table (default " PP_DEFAULT_TABLE ")" },
-	{ NULL, 'c', "FILE", "portpilot.conf (default " PP_DEFAULT_CONF ")" },
+/* The options before the command (core/main.c parses them by pp_spec_global). */
+static const struct pp_opt global_opts[] = {
+	{ NULL, 'f', "TABLE", "the mapping table (default " PP_DEFAULT_TABLE ")" },
+	{ NULL, 'c', "CONF", "portpilot.conf (default " PP_DEFAULT_CONF ")" },
 	{ "state-dir", 0, "DIR", "state: snapshots, DDNS results (default " PP_DEFAULT_STATE ")" },
-	{ "json", 0, NULL, "machine-readable output" },
+	{ "json", 0, NULL, "machine-readable output (also anywhere after the command)" },
 	{ "help", 'h', NULL, "this help; COMMAND --help for a command's" },
 	{ "version", 0, NULL, "print the version" },
 	{ 0 },
+};
+const struct pp_cmd_spec pp_spec_global = {
+	.args = "[COMMAND [ARGS]]", .opts = global_opts, .leading = true,
+	.doc = "With no command, opens the full-screen editor on the table.\n",
 };
 
 void
 pp_usage(FILE *f)
 {
-	fputs("usage: portpilot [-f TABLE] [-c CONF] [--state-dir DIR] [--json] [COMMAND [ARGS]]\n"
-	      "With no command, opens the full-screen editor on the table.\n\n"
-	      "options:\n", f);
-	for (const struct pp_opt *o = pp_global_opts; o->name || o->letter; o++) {
+	fputs("usage: portpilot", f);
+	pp_spec_synopsis(f, &pp_spec_global, 96, "      ");
+	fprintf(f, "\n%s\noptions:\n", pp_spec_global.doc);
+	for (const struct pp_opt *o = global_opts; o->name || o->letter; o++) {
 		char form[48];
 		int n = snprintf(form, sizeof form, "%s%c%s%s%s%s%s", o->letter ? "-" : "", o->letter ? o->letter : ' ',
 		                 o->letter && o->name ? ", " : "", o->name ? "--" : "", o->name ? o->name : "",
@@ -103,43 +107,60 @@ roff(FILE *f, const char *font, const char *s)
 	fputs("\\fR", f);
 }
 
-/* Each command's line of the man page's SYNOPSIS, from the same specs as --help. */
+/* An option of a man SYNOPSIS line: [\fB--name\fR \fIARG\fR] */
+static void
+man_option(FILE *f, const struct pp_opt *o)
+{
+	char name[48];
+
+	if (o->name)
+		snprintf(name, sizeof name, "--%s", o->name);
+	else
+		snprintf(name, sizeof name, "-%c", o->letter);
+	fputs("\n[", f);
+	roff(f, "B", name);
+	if (o->arg && o->arg[0] == '=') {
+		fputc('[', f);
+		roff(f, "I", o->arg);
+		fputc(']', f);
+	} else if (o->arg) {
+		fputc(' ', f);
+		roff(f, "I", o->arg);
+	}
+	fputc(']', f);
+}
+
+/* The man page's SYNOPSIS line of a command (name NULL: the global options'), from its spec. */
+static void
+man_line(FILE *f, const char *name, const struct pp_cmd_spec *s)
+{
+	bool args = s->args && *s->args;
+
+	fputs(".br\n", f);
+	roff(f, "B", name ? "portpilot " : "portpilot");
+	if (name)
+		roff(f, "B", name);
+	if (args && !s->leading) {
+		fputc(' ', f);
+		roff(f, "I", s->args);
+	}
+	for (const struct pp_opt *o = s->opts; o && (o->name || o->letter); o++)
+		if (o->help)
+			man_option(f, o);
+	if (args && s->leading) {
+		fputc('\n', f);
+		roff(f, "I", s->args);
+	}
+	fputc('\n', f);
+}
+
 static void
 man_synopsis(FILE *f)
 {
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		const struct pp_cmd_spec *s = commands[i].spec;
-		if (commands[i].summary == NULL)
-			continue;
-		fputs(".br\n", f);
-		roff(f, "B", "portpilot ");
-		roff(f, "B", commands[i].name);
-		if (s->args && *s->args) {
-			fputc(' ', f);
-			roff(f, "I", s->args);
-		}
-		for (const struct pp_opt *o = s->opts; o && (o->name || o->letter); o++) {
-			char name[48];
-			if (o->help == NULL)
-				continue;
-			if (o->name)
-				snprintf(name, sizeof name, "--%s", o->name);
-			else
-				snprintf(name, sizeof name, "-%c", o->letter);
-			fputs("\n[", f);
-			roff(f, "B", name);
-			if (o->arg && o->arg[0] == '=') {
-				fputc('[', f);
-				roff(f, "I", o->arg);
-				fputc(']', f);
-			} else if (o->arg) {
-				fputc(' ', f);
-				roff(f, "I", o->arg);
-			}
-			fputc(']', f);
-		}
-		fputc('\n', f);
-	}
+	man_line(f, NULL, &pp_spec_global);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (commands[i].summary)
+			man_line(f, commands[i].name, commands[i].spec);
 }
 
 static const struct pp_opt help_opts[] = {

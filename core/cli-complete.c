@@ -74,7 +74,7 @@ from_table(struct pp_cli *cli, int argc, char **argv)
 		return true;
 	}
 	if (strcmp(what, "options") == 0 && argc == 2) {
-		for (const struct pp_opt *o = pp_global_opts; o->name || o->letter; o++) {
+		for (const struct pp_opt *o = pp_spec_global.opts; o->name || o->letter; o++) {
 			if (o->letter)
 				fprintf(cli->out, "-%c\n", o->letter);
 			if (o->name)
@@ -83,7 +83,7 @@ from_table(struct pp_cli *cli, int argc, char **argv)
 		return true;
 	}
 	if (strcmp(what, "value") == 0 && argc == 3) { /* a global option's */
-		for (const struct pp_opt *o = pp_global_opts; o->name || o->letter; o++)
+		for (const struct pp_opt *o = pp_spec_global.opts; o->name || o->letter; o++)
 			if (o->arg && ((o->name && strcmp(argv[2], o->name) == 0) || (!o->name && argv[2][0] == o->letter)))
 				fprintf(cli->out, "%s\n", o->arg);
 		return true;
@@ -102,6 +102,8 @@ from_table(struct pp_cli *cli, int argc, char **argv)
 		         ((o->name && strcmp(argv[3], o->name) == 0) || (!o->name && argv[3][0] == o->letter)))
 			fprintf(cli->out, "%s\n", o->arg);
 	}
+	if (strcmp(what, "options") == 0)
+		fputs("--help\n", cli->out); /* every command's; --json is in the spec where it is one */
 	if (strcmp(what, "args") == 0 && s->complete)
 		args_of(cli, s);
 	return strcmp(what, "options") == 0 || strcmp(what, "args") == 0 || strcmp(what, "value") == 0;

@@ -42,6 +42,7 @@ static const struct pp_opt init_opts[] = {
 	{ "wan", 0, "IF", "the WAN interface (default: the interface of the default route)" },
 	{ "lan", 0, "IF", "the LAN interface (default: the interface with a private IPv4 subnet\n"
 	                  "that is not the WAN; the others found are listed in the file's comments)" },
+	PP_OPT_JSON,
 	{ 0 },
 };
 const struct pp_cmd_spec pp_spec_init = {

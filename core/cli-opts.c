@@ -61,10 +61,14 @@ near_option(const struct pp_cmd_spec *spec, const char *word, char *out, size_t 
 		snprintf(out, n, "; did you mean --%s?", hit);
 }
 
+/* "portpilot CMD: msg what hint (portpilot CMD --help)"; cmd NULL: the global options'. */
 static int
 fail(struct pp_cli *cli, const char *cmd, const char *msg, const char *what, const char *hint)
 {
-	fprintf(cli->err, "portpilot %s: %s%s%s (portpilot %s --help)\n", cmd, msg, what, hint, cmd);
+	const char *sp = cmd ? " " : "";
+
+	cmd = cmd ? cmd : "";
+	fprintf(cli->err, "portpilot%s%s: %s%s%s (portpilot%s%s --help)\n", sp, cmd, msg, what, hint, sp, cmd);
 	return PP_EXIT_USAGE;
 }
 
@@ -90,15 +94,24 @@ find(const struct pp_cmd_spec *spec, const char *w, const char **value)
 	return -1;
 }
 
-/* An option word at argv[*i]: stores its value, or prints the error. */
+static int opt_form(char *out, size_t n, const struct pp_opt *o);
+
+/* An option word at argv[*i]: stores its value, or prints the error (a global option after
+   the command is named as one). */
 static int
 option(struct pp_cli *cli, const char *cmd, const struct pp_cmd_spec *spec, int argc, char **argv,
        int *i, struct pp_args *a)
 {
 	const char *w = argv[*i], *v;
-	char near[96], word[64];
+	char near[160], word[64];
 	int k = find(spec, w, &v);
 
+	if (k < 0 && cmd && spec != &pp_spec_global && (k = find(&pp_spec_global, w, &v)) >= 0) {
+		char form[48];
+		opt_form(form, sizeof form, &pp_spec_global.opts[k]);
+		snprintf(near, sizeof near, "; a global option goes before the command: portpilot %s %s", form, cmd);
+		return fail(cli, cmd, "unknown option ", w, near);
+	}
 	if (k < 0) {
 		snprintf(word, sizeof word, "%.*s", (int)strcspn(w + 2, "="), w + 2);
 		near_option(spec, w[1] == '-' ? word : "", near, sizeof near);
@@ -151,8 +164,8 @@ pp_args_parse(struct pp_cli *cli, const char *cmd, const struct pp_cmd_spec *spe
 	bool dashes = false;
 	int rc;
 
-	*a = (struct pp_args){ .spec = spec, .pos = argv, .npos = 1 };
-	for (int i = 1; i < argc; i++)
+	*a = (struct pp_args){ .spec = spec, .pos = argv, .npos = 1, .next = argc };
+	for (int i = 1; i < argc && !spec->leading; i++)
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
 			return -1;
 	for (int i = 1; i < argc; i++) {
@@ -166,6 +179,10 @@ pp_args_parse(struct pp_cli *cli, const char *cmd, const struct pp_cmd_spec *spe
 				return rc;
 			continue;
 		}
+		if (spec->leading) {
+			a->next = i;
+			break;
+		}
 		if (spec->max >= 0 && a->npos - 1 >= spec->max) {
 			fprintf(cli->err, "portpilot %s: unexpected argument '%s' (usage: portpilot %s", cmd, w, cmd);
 			pp_spec_synopsis(cli->err, spec, 0, "");
@@ -176,7 +193,8 @@ pp_args_parse(struct pp_cli *cli, const char *cmd, const struct pp_cmd_spec *spe
 			return rc;
 		a->pos[a->npos++] = w; /* never ahead of i: the array is reused in place */
 	}
-	a->pos[a->npos] = NULL;
+	if (!spec->leading)
+		a->pos[a->npos] = NULL;
 	if (a->npos - 1 < spec->min) {
 		fprintf(cli->err, "portpilot %s: %s (usage: portpilot %s", cmd,
 		        spec->missing ? spec->missing : "missing arguments", cmd);
@@ -237,10 +255,8 @@ pp_spec_synopsis(FILE *f, const struct pp_cmd_spec *spec, int width, const char 
 	int col = width ? (int)strlen(indent) : 0;
 	char w[128];
 
-	if (spec->args && *spec->args) {
-		snprintf(w, sizeof w, "%s", spec->args);
-		put_word(f, w, &col, width, indent);
-	}
+	if (spec->args && *spec->args && !spec->leading)
+		put_word(f, spec->args, &col, width, indent);
 	for (const struct pp_opt *o = spec->opts; o && (o->name || o->letter); o++) {
 		if (o->help == NULL)
 			continue;
@@ -249,6 +265,8 @@ pp_spec_synopsis(FILE *f, const struct pp_cmd_spec *spec, int width, const char 
 		strcat(w, "]");
 		put_word(f, w, &col, width, indent);
 	}
+	if (spec->args && *spec->args && spec->leading)
+		put_word(f, spec->args, &col, width, indent);
 }
 
 void
@@ -276,6 +294,26 @@ pp_spec_help(FILE *f, const char *cmd, const struct pp_cmd_spec *spec)
 		spec->more(f);
 }
 
+/* --json, taken by main.c from anywhere on the line: the command's json row given, or its
+   refusal when it has none (rather than text where JSON was asked for). */
+static int
+json_row(struct pp_cli *cli, const char *cmd, const struct pp_cmd_spec *spec, struct pp_args *a)
+{
+	const char *v;
+	int k = find(spec, "--json", &v);
+	char why[160];
+
+	if (!cli->json)
+		return 0;
+	if (k >= 0) {
+		a->val[k] = "";
+		return 0;
+	}
+	if (spec->no_json == NULL)
+		snprintf(why, sizeof why, "%s has no JSON output; drop --json", cmd);
+	return fail(cli, cmd, "--json: ", spec->no_json ? spec->no_json : why, "");
+}
+
 int
 pp_cmd_call(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
 {
@@ -291,6 +329,8 @@ pp_cmd_call(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
 		return PP_EXIT_OK;
 	}
 	if (rc)
+		return rc;
+	if ((rc = json_row(cli, cmd->name, cmd->spec, &a)) != 0)
 		return rc;
 	cli->args = &a;
 	rc = cmd->fn(cli, a.npos, a.pos);

@@ -105,15 +105,16 @@ relay_status(struct pp_cli *cli, const struct pp_relay_site *r)
 	return alive && routed ? PP_EXIT_OK : PP_EXIT_FAIL;
 }
 
-static const struct pp_opt relay_opts[] = {
-	{ "dry-run", 0, NULL, "up: print the rules only" },
-	{ "json", 0, NULL, "status: machine-readable output" },
-	{ 0 },
-};
+/* relay and edge: the same four subcommands, up's --dry-run and status's --json. */
+#define RELAY_WORDS                                                                     \
+	.args = "keygen|up|down|status", .min = 1, .max = 1, .words = "keygen up down status", \
+	.complete = "words", .missing = "say what: keygen, up, down or status"
+#define RELAY_OPTS { "dry-run", 0, NULL, "up: print the rules only" }, \
+	{ "json", 0, NULL, "status: machine-readable output" }
+
+static const struct pp_opt relay_opts[] = { RELAY_OPTS, { 0 } };
 const struct pp_cmd_spec pp_spec_relay = {
-	.globals = "[-f TABLE] [--state-dir DIR]", .args = "keygen|up|down|status", .min = 1, .max = 1,
-	.words = "keygen up down status", .complete = "words", .missing = "say what: keygen, up, down or status",
-	.opts = relay_opts,
+	.globals = "[-f TABLE] [--state-dir DIR]", RELAY_WORDS, .opts = relay_opts,
 	.doc =
 	"The site's tunnel to its edge host ([site] relay = EDGE:PORT, relay_public_key,\n"
 	"relay_address, relay_mappings, relay_keepalive, relay_interface).\n"
@@ -203,14 +204,11 @@ edge_status(struct pp_cli *cli, const struct pp_edge_conf *c)
 
 static const struct pp_opt edge_opts[] = {
 	{ "config", 0, "FILE", "the edge's configuration (default " PP_EDGE_CONF ")" },
-	{ "dry-run", 0, NULL, "up: print the rules only" },
-	{ "json", 0, NULL, "status: machine-readable output" },
+	RELAY_OPTS,
 	{ 0 },
 };
 const struct pp_cmd_spec pp_spec_edge = {
-	.globals = "[--state-dir DIR]", .args = "keygen|up|down|status", .min = 1, .max = 1,
-	.words = "keygen up down status", .complete = "words", .missing = "say what: keygen, up, down or status",
-	.opts = edge_opts,
+	.globals = "[--state-dir DIR]", RELAY_WORDS, .opts = edge_opts,
 	.doc =
 	"The edge host: the public face of sites without a public address (default config\n"
 	PP_EDGE_CONF ": [edge] interface, listen_port, address, public_interface,\n"

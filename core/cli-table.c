@@ -32,7 +32,7 @@ load(struct pp_cli *cli, const char *cmd, bool missing_ok, struct pp_table **t)
 	return 0;
 }
 
-static const struct pp_opt json_opts[] = { { "json", 0, NULL, "machine-readable output" }, { 0 } };
+static const struct pp_opt json_opts[] = { PP_OPT_JSON, { 0 } };
 const struct pp_cmd_spec pp_spec_check = {
 	.globals = "[-f TABLE]", .opts = json_opts,
 	.doc = "Validates the mapping table and prints every finding with file:line and the fix.\n"
@@ -274,6 +274,7 @@ export_row(FILE *f, const char *format, char *const *v, bool first)
 static const struct pp_opt export_opts[] = {
 	{ "format", 0, "md|csv|json", "the record's format (default md)" },
 	{ NULL, 'o', "FILE", "write it to FILE (never through a link)" },
+	{ "json", 0, NULL, "the record as JSON (as --format json)" },
 	{ 0 },
 };
 const struct pp_cmd_spec pp_spec_export = {
@@ -631,10 +632,11 @@ out:
 
 static const struct pp_opt for_opts[] = {
 	{ "for", 0, "DURATION", "4h (also 90s, 30m, 2d): until that long from now (sets expires)" },
+	PP_OPT_JSON,
 	{ 0 },
 };
 /* del and disable know --for only to refuse it with the commands that take it. */
-static const struct pp_opt no_for_opts[] = { { "for", 0, "DURATION", NULL }, { 0 } };
+static const struct pp_opt no_for_opts[] = { { "for", 0, "DURATION", NULL }, PP_OPT_JSON, { 0 } };
 
 const struct pp_cmd_spec pp_spec_add = {
 	.globals = "[-f TABLE]", .args = "NAME KEY=VALUE...", .min = 1, .max = -1,

@@ -254,27 +254,49 @@ run(struct pp_cli *cli, const struct pp_cmd *cmd, int argc, char **argv)
 	return rc;
 }
 
-/* An error of the global options, with --json as an object too. */
-static int
-option_error(const struct pp_cli *cli, const char *msg, bool with_usage)
-{
-	fprintf(stderr, "portpilot: %s\n", msg);
-	if (cli->json) {
-		fputs("{\"error\":", stdout);
-		pp_json_str(stdout, msg);
-		fprintf(stdout, ",\"exit_code\":%d}\n", PP_EXIT_USAGE);
-	} else if (with_usage) {
-		pp_usage(stderr);
-	}
-	return PP_EXIT_USAGE;
-}
-
 /* Remove argv[i] (and n-1 followers) from the vector. */
 static void
 drop(int *argc, char **argv, int i, int n)
 {
 	memmove(&argv[i], &argv[i + n], (size_t)(*argc - i - n + 1) * sizeof *argv);
 	*argc -= n;
+}
+
+/* The global options by their spec (core/cli-commands.c) into cli; an error (exit 2) is
+   text on stderr and, with --json, an object on stdout. Returns the index of the command
+   word (argc: none), or -1 - the exit code when main is done. */
+static int
+global_options(struct pp_cli *cli, int argc, char **argv)
+{
+	static const cookie_io_functions_t io = { .write = capture_write };
+	struct capture err = { .pass = stderr, .max = 16384 };
+	FILE *e = cli->json ? fopencookie(&err, "w", io) : NULL;
+	struct pp_args a;
+	int rc;
+
+	if (e)
+		setvbuf(e, NULL, _IOLBF, 0);
+	cli->err = e ? e : stderr;
+	rc = pp_args_parse(cli, NULL, &pp_spec_global, argc, argv, &a);
+	if (e)
+		fclose(e);
+	cli->err = stderr;
+	if (rc > 0 && e)
+		json_outcome(stdout, NULL, NULL, rc, NULL, &err);
+	pp_buf_free(&err.keep);
+	if (rc > 0)
+		return -1 - rc;
+	cli->args = &a;
+	if (pp_opt(cli, "help"))
+		pp_usage(stdout);
+	else if (pp_opt(cli, "version"))
+		printf("portpilot %s\n", PP_VERSION);
+	cli->table_path = pp_opt(cli, "f") ? pp_opt(cli, "f") : cli->table_path;
+	cli->conf_path = pp_opt(cli, "c") ? pp_opt(cli, "c") : cli->conf_path;
+	cli->state_dir = pp_opt(cli, "state-dir") ? pp_opt(cli, "state-dir") : cli->state_dir;
+	rc = pp_opt(cli, "help") || pp_opt(cli, "version") ? -1 - PP_EXIT_OK : a.next;
+	cli->args = NULL;
+	return rc;
 }
 
 int
@@ -287,7 +309,7 @@ main(int argc, char **argv)
 		.out = stdout,
 		.err = stderr,
 	};
-	int i = 1;
+	int i;
 
 	setlocale(LC_ALL, "");
 	for (int j = 1; j < argc;)
@@ -295,34 +317,8 @@ main(int argc, char **argv)
 			drop(&argc, argv, j, 1), cli.json = true;
 		else
 			j++;
-	while (i < argc && argv[i][0] == '-') {
-		const char *o = argv[i];
-		if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
-			pp_usage(stdout);
-			return PP_EXIT_OK;
-		}
-		if (strcmp(o, "--version") == 0) {
-			printf("portpilot %s\n", PP_VERSION);
-			return PP_EXIT_OK;
-		}
-		if (strcmp(o, "-f") && strcmp(o, "-c") && strcmp(o, "--state-dir")) {
-			char msg[256];
-			snprintf(msg, sizeof msg, "unknown option '%.200s'", o);
-			return option_error(&cli, msg, true);
-		}
-		if (i + 1 >= argc) {
-			char msg[256];
-			snprintf(msg, sizeof msg, "option %.200s needs a value", o);
-			return option_error(&cli, msg, false);
-		}
-		if (strcmp(o, "-f") == 0)
-			cli.table_path = argv[i + 1];
-		else if (strcmp(o, "-c") == 0)
-			cli.conf_path = argv[i + 1];
-		else
-			cli.state_dir = argv[i + 1];
-		i += 2;
-	}
+	if ((i = global_options(&cli, argc, argv)) < 0)
+		return -1 - i;
 	if (i >= argc && cli.json) {
 		/* The editor cannot run (no terminal, say): that outcome is an object too. */
 		char *tv[] = { "tui", NULL };

@@ -9,7 +9,7 @@
 #include "portpilot/monitor.h"
 #include "portpilot/util.h"
 
-static const struct pp_opt health_opts[] = { { "json", 0, NULL, "machine-readable output" }, { 0 } };
+static const struct pp_opt health_opts[] = { PP_OPT_JSON, { 0 } };
 const struct pp_cmd_spec pp_spec_health = {
 	.globals = "[--state-dir DIR]", .args = "[NAME]", .max = 1, .complete = "names", .opts = health_opts,
 	.doc =

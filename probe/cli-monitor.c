@@ -31,6 +31,7 @@ static const struct pp_opt monitor_opts[] = {
 	{ "metrics-file", 0, "F", "write Prometheus text to F" },
 	{ "metrics", 0, "ADDR:PORT", "serve it on http://ADDR:PORT/metrics" },
 	{ "metrics-remote", 0, NULL, "allow a --metrics address that is not loopback" },
+	PP_OPT_JSON,
 	{ 0 },
 };
 const struct pp_cmd_spec pp_spec_monitor = {

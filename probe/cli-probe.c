@@ -27,7 +27,7 @@ static const struct pp_opt probe_opts[] = {
 	{ "read", 0, "F.pcap", "diagnose a saved capture instead of capturing" },
 	{ "wan", 0, "IF", "the WAN interface (default [site] wan_interface)" },
 	{ "lan", 0, "IF", "the LAN interface (default [site] lan_interface)" },
-	{ "json", 0, NULL, "machine-readable output" },
+	PP_OPT_JSON,
 	{ "list-causes", 0, "=man", "list the causes a probe can end in (=man: as roff)" },
 	{ "no-drop", 0, NULL, NULL },
 	{ 0 },
@@ -51,7 +51,7 @@ const struct pp_cmd_spec pp_spec_probe = {
 static const struct pp_opt watch_opts[] = {
 	{ "seconds", 0, "N", "capture for N seconds (default 30)" },
 	{ "write", 0, "F.pcap", "save the capture's packet headers" },
-	{ "json", 0, NULL, "machine-readable output" },
+	PP_OPT_JSON,
 	{ "read", 0, "F.pcap", NULL },
 	{ "wan", 0, "IF", NULL },
 	{ "lan", 0, "IF", NULL },
@@ -292,8 +292,8 @@ pp_cmd_probe(struct pp_cli *cli, int argc, char **argv)
 	const char *causes = pp_opt(cli, "list-causes");
 	if (causes) {
 		int given = argc - 1;
-		for (int k = 0; probe_opts[k].name; k++)
-			given += cli->args && cli->args->val[k] != NULL;
+		for (int k = 0; probe_opts[k].name; k++) /* --json goes with it */
+			given += cli->args && cli->args->val[k] != NULL && strcmp(probe_opts[k].name, "json") != 0;
 		if (given != 1)
 			return pp_cli_usage(cli, argv[0], "--list-causes takes no mapping or other option");
 		if (*causes && strcmp(causes, "man"))

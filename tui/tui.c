@@ -264,6 +264,8 @@ static const struct pp_opt tui_opts[] = {
 };
 const struct pp_cmd_spec pp_spec_tui = {
 	.globals = "[-f TABLE]", .opts = tui_opts, .more = tui_more,
+	.no_json = "the full-screen editor needs a terminal and has no JSON output;\n"
+	           "in scripts use the commands instead, e.g. portpilot list --json",
 	.doc = "The full-screen editor (also what portpilot with no command opens).\n",
 };
 

@@ -3,6 +3,7 @@
 #ifndef PORTPILOT_CLI_OPTS_H
 #define PORTPILOT_CLI_OPTS_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "portpilot/cli.h"
@@ -18,6 +19,10 @@ struct pp_opt {
 
 #define PP_OPTS_MAX 24
 
+/* The --json row of a command with JSON output (main.c also takes --json anywhere on the line
+   for it); a command without the row refuses --json, saying so. */
+#define PP_OPT_JSON { "json", 0, NULL, "machine-readable output" }
+
 struct pp_cmd_spec {
 	const char *globals;    /* the global options it reads, for its usage line: "[-f TABLE]" */
 	const char *args;       /* its positional arguments in the usage line: "NAME [KEY=VALUE...]" */
@@ -28,6 +33,10 @@ struct pp_cmd_spec {
 	const struct pp_opt *opts; /* ends with an all-zero row */
 	const char *doc;        /* the text under the usage line */
 	void (*more)(FILE *f);  /* prints what follows the options in its help, or NULL */
+	bool leading;           /* options only before the first argument, which ends the parse
+	                           (the global options: the command word ends them) */
+	const char *no_json;    /* why --json is refused and what instead, when there is no json
+	                           row; NULL: "CMD has no JSON output; drop --json" */
 };
 
 /* What the parser found: each option's value by its row in spec->opts (NULL not given,
@@ -37,9 +46,10 @@ struct pp_args {
 	const char *val[PP_OPTS_MAX];
 	int npos;
 	char **pos;
+	int next;               /* spec->leading: the index of the first argument, argc when none */
 };
 
-/* Parse argv (argv[0] the command's name) by spec. Returns 0, or PP_EXIT_USAGE after
+/* Parse argv (argv[0] the command's name, or the program's: cmd NULL for the global options) by spec. Returns 0, or PP_EXIT_USAGE after
    printing the error (naming the option and its fix) to cli->err, or -1 when argv asks for
    the help (-h, --help). a->pos is argv's own storage reordered; nothing to free. */
 int pp_args_parse(struct pp_cli *cli, const char *cmd, const struct pp_cmd_spec *spec, int argc,
@@ -70,7 +80,9 @@ const struct pp_cmd *pp_command_find(const char *name);
 /* `portpilot help [COMMAND]`, and the global usage it prints. */
 int pp_cmd_help(struct pp_cli *cli, int argc, char **argv);
 void pp_usage(FILE *f);
-extern const struct pp_opt pp_global_opts[];
+/* The options before the command (-f, -c, --state-dir, --json, -h, --version): core/main.c
+   parses them by this spec, the usage, the man page and the completion print them from it. */
+extern const struct pp_cmd_spec pp_spec_global;
 
 /* Each command's spec, defined beside its command. */
 extern const struct pp_cmd_spec

@@ -21,6 +21,11 @@ check "check: missing file exits 2 naming it" sh -c "$P -f $pp_tmp/nope.ini chec
 check "usage: unknown command exits 2" [ "$(rc $P bogus)" = 2 ]
 check "usage: unknown option exits 2" [ "$(rc $P --bogus check)" = 2 ]
 check "usage: no command and no terminal exits 2" [ "$(rc $P -f $T </dev/null)" = 2 ]
+check "usage: -h before the command is portpilot's help" sh -c "$P -f $T -h list | head -1 | grep -q '^usage: portpilot \\[-f TABLE\\]' && $P -h list | grep -q '^commands:'"
+check "usage: -f after the command is the command's error, named" sh -c "[ \$($P list -f $T 2>$pp_tmp/e; echo \$?) = 2 ] && grep -qx 'portpilot list: unknown option -f; a global option goes before the command: portpilot -f TABLE list (portpilot list --help)' $pp_tmp/e"
+for c in check list export add set del enable disable; do
+	check "help: $c --help lists --json (it has JSON output)" sh -c "$P $c --help | grep -q '^  --json '"
+done
 for c in check list export add set del enable disable; do
 	check "help: $c --help exits 0 with usage" sh -c "$P $c --help | grep -q '^usage: portpilot'"
 done

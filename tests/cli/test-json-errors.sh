@@ -52,6 +52,10 @@ cases="
 2|unknown command|-f $T bogus
 2|global: unknown option|--bogus list
 2|global: -f without a value|-f
+2|global: a mistyped option|--stat-dir x list
+2|watch6 has no JSON output|-f $T watch6
+2|the editor has no JSON output|-f $T tui
+2|help has no JSON output|help
 2|no command, no terminal (the editor)|-f $T
 0|check --help (text wrapped)|check --help
 0|set: success|-f $T set web-2 owner=Chen
@@ -77,6 +81,16 @@ $P --json -f "$T" set web-1 internal_port 80 >"$pp_tmp/out" 2>/dev/null
 check "set no '=': the error is the hint, not the '(see ...)' line" sh -c "jq -e '.error | test(\"^.web-1. internal_port: no .=. between key and value\")' $pp_tmp/out >/dev/null"
 $P --json -f "$T" </dev/null >"$pp_tmp/out" 2>/dev/null
 check "no terminal: the error is the whole sentence, continuation line included" sh -c "jq -e '.error | test(\"needs a terminal.*in scripts use the commands instead\")' $pp_tmp/out >/dev/null"
+# A command without JSON output says so and the fix, not text where JSON was asked for.
+$P --json -f "$T" watch6 </dev/null >"$pp_tmp/out" 2>"$pp_tmp/err"
+check "watch6 --json: the object says it has none, and to drop --json" sh -c "jq -e '.error == \"--json: watch6 has no JSON output; drop --json (portpilot watch6 --help)\"' $pp_tmp/out >/dev/null"
+check "watch6 --json: stderr says it too" grep -qx "portpilot watch6: --json: watch6 has no JSON output; drop --json (portpilot watch6 --help)" "$pp_tmp/err"
+# --json anywhere on the line, for the commands that have it.
+for at in "--json -f $T list" "-f $T --json list" "-f $T list --json"; do
+	check "--json at '$at': list's own object" sh -c "$P $at | jq -e '.mappings | length == 3' >/dev/null"
+done
+$P --json --stat-dir x list >"$pp_tmp/out" 2>/dev/null
+check "a mistyped global option: the object names it and the nearest one" sh -c "jq -e '.error | test(\"unknown option --stat-dir; did you mean --state-dir\")' $pp_tmp/out >/dev/null"
 # A findings result keeps its own JSON (not wrapped).
 $P --json -f "$PP_TOP/tests/cli/bad-site.ini" check >"$pp_tmp/out" 2>/dev/null
 rc=$?

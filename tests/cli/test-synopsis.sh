@@ -40,6 +40,13 @@ sed '/synopsis: begin/,/synopsis: end/{/^\[\\fB\\-\\-restore\\fR\]$/d}' "$MAN" >
 check "a man page missing an option of the table fails the comparison" sh -c "! cmp -s '$MAN' '$pp_tmp/drift.8'"
 same "$pp_tmp/drift.8" >"$pp_tmp/said"
 check "... and says which line" grep -q 'in the table, not in the man page: \[\\fB\\-\\-restore\\fR\]' "$pp_tmp/said"
+# The global part: the man page's first line and the usage line of --help name the same options.
+man_global() { man_block "$MAN" | sed -n '2,/^\.br/p' | sed -n 's/^\[\\fB\(\\-[a-z\\-]*\)\\fR.*/\1/p' | sed 's/\\-/-/g'; }
+help_global() { $P --help | head -1 | grep -o -- '\[-[-a-z]*' | tr -d '['; }
+man_global >"$pp_tmp/mg"
+help_global >"$pp_tmp/hg"
+check "the man page's global options are --help's ($(wc -l <"$pp_tmp/hg"), -f to --version)" \
+	sh -c "[ \$(wc -l <$pp_tmp/hg) -ge 6 ] && cmp -s $pp_tmp/hg $pp_tmp/mg && head -1 $pp_tmp/mg | grep -qx -- -f && tail -1 $pp_tmp/mg | grep -qx -- --version"
 # help CMD is CMD --help.
 check "help apply is apply --help" sh -c "[ \"\$($P help apply)\" = \"\$($P apply --help)\" ]"
 check "help of no command: exit 2, named" sh -c "$P help nosuch 2>$pp_tmp/e >/dev/null; [ \$? = 2 ] && grep -q \"no command 'nosuch'\" $pp_tmp/e"

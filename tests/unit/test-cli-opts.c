@@ -27,9 +27,10 @@ static const struct pp_cmd_spec words = {
 
 static char errbuf[4096];
 
-/* Parse the words of line (space-separated) by sp; the error text goes to errbuf. */
+/* Parse the words of line (space-separated) by sp as command cmd (NULL: the global options);
+   the error text goes to errbuf. */
 static int
-parse(const struct pp_cmd_spec *sp, const char *line, struct pp_args *a, char ***keep)
+parse_as(const char *cmd, const struct pp_cmd_spec *sp, const char *line, struct pp_args *a, char ***keep)
 {
 	static char copy[512];
 	char **argv = calloc(32, sizeof *argv);
@@ -39,10 +40,16 @@ parse(const struct pp_cmd_spec *sp, const char *line, struct pp_args *a, char **
 	snprintf(copy, sizeof copy, "%s", line);
 	for (char *w = strtok(copy, " "); w; w = strtok(NULL, " "))
 		argv[argc++] = w;
-	rc = pp_args_parse(&cli, "apply", sp, argc, argv, a);
+	rc = pp_args_parse(&cli, cmd, sp, argc, argv, a);
 	fclose(cli.err);
 	*keep = argv;
 	return rc;
+}
+
+static int
+parse(const struct pp_cmd_spec *sp, const char *line, struct pp_args *a, char ***keep)
+{
+	return parse_as("apply", sp, line, a, keep);
 }
 
 static const char *
@@ -158,6 +165,98 @@ test_the_table(void **state)
 	assert_null(pp_command_find("nosuch"));
 }
 
+/* The global options: parsed by their spec up to the command word, which ends them. */
+static void
+test_global_options(void **state)
+{
+	struct pp_args a;
+	char **argv, buf[1024];
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(parse_as(NULL, &pp_spec_global, "portpilot -f t.ini --state-dir=/s list --bogus -h", &a, &argv), 0);
+	assert_int_equal(a.next, 4);
+	assert_string_equal(argv[a.next], "list");
+	assert_string_equal(opt(&a, "f"), "t.ini");
+	assert_string_equal(opt(&a, "state-dir"), "/s");
+	assert_null(opt(&a, "help")); /* the command's -h, not portpilot's */
+	free(argv);
+	assert_int_equal(parse_as(NULL, &pp_spec_global, "portpilot -c x.conf", &a, &argv), 0);
+	assert_int_equal(a.next, 3); /* no command */
+	assert_string_equal(opt(&a, "c"), "x.conf");
+	free(argv);
+	assert_int_equal(parse_as(NULL, &pp_spec_global, "portpilot -h list", &a, &argv), 0);
+	assert_string_equal(opt(&a, "help"), "");
+	free(argv);
+	assert_int_equal(parse_as(NULL, &pp_spec_global, "portpilot --stat-dir /s list", &a, &argv), PP_EXIT_USAGE);
+	assert_string_equal(errbuf, "portpilot: unknown option --stat-dir; did you mean --state-dir? (portpilot --help)\n");
+	free(argv);
+	assert_int_equal(parse_as(NULL, &pp_spec_global, "portpilot -f", &a, &argv), PP_EXIT_USAGE);
+	assert_string_equal(errbuf, "portpilot: -f needs a value: -f TABLE (portpilot --help)\n");
+	free(argv);
+	/* the usage line: the options, then the command */
+	f = fmemopen(buf, sizeof buf, "w");
+	pp_usage(f);
+	fclose(f);
+	assert_non_null(strstr(buf, "usage: portpilot [-f TABLE] [-c CONF] [--state-dir DIR] [--json] [--help] [--version]"));
+	assert_non_null(strstr(buf, " [COMMAND [ARGS]]\n"));
+	assert_non_null(strstr(buf, "\n  -h, --help        this help"));
+}
+
+static int called;
+static int
+fn(struct pp_cli *cli, int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	called++;
+	return pp_opt(cli, "json") ? 7 : 0;
+}
+
+/* --json (taken by main.c from anywhere on the line): the command's json row, or a refusal. */
+static void
+test_json(void **state)
+{
+	static const struct pp_opt jopts[] = { PP_OPT_JSON, { 0 } };
+	static const struct pp_cmd_spec with = { .opts = jopts }, without = { .opts = opts },
+	                                with_why = { .opts = opts, .no_json = "it is a service; drop --json" };
+	const struct pp_cmd a = { "a", fn, "x", &with }, b = { "b", fn, "x", &without }, c = { "c", fn, "x", &with_why };
+	char *argv[] = { "a", NULL };
+	struct pp_cli cli = { .json = true };
+
+	(void)state;
+	called = 0;
+	cli.err = fmemopen(errbuf, sizeof errbuf, "w");
+	assert_int_equal(pp_cmd_call(&cli, &a, 1, argv), 7); /* the row reads as given */
+	assert_int_equal(pp_cmd_call(&cli, &b, 1, argv), PP_EXIT_USAGE);
+	fclose(cli.err);
+	assert_int_equal(called, 1);
+	assert_string_equal(errbuf, "portpilot b: --json: b has no JSON output; drop --json (portpilot b --help)\n");
+	cli.err = fmemopen(errbuf, sizeof errbuf, "w");
+	assert_int_equal(pp_cmd_call(&cli, &c, 1, argv), PP_EXIT_USAGE);
+	fclose(cli.err);
+	assert_string_equal(errbuf, "portpilot c: --json: it is a service; drop --json (portpilot c --help)\n");
+	cli.json = false;
+	assert_int_equal(pp_cmd_call(&cli, &b, 1, argv), 0);
+	assert_int_equal(called, 2);
+	/* the real table: the commands that print JSON declare it, the text-only ones not */
+	for (const char *w = "check list export add set del enable disable apply confirm rollback status probe "
+	                     "watch log ddns monitor health relay edge init"; *w; ) {
+		char name[16];
+		size_t n = strcspn(w, " ");
+		const struct pp_opt *o;
+		snprintf(name, sizeof name, "%.*s", (int)n, w);
+		for (o = pp_command_find(name)->spec->opts; o->name || o->letter; o++)
+			if (o->name && strcmp(o->name, "json") == 0)
+				break;
+		assert_non_null(o->name);
+		assert_non_null(o->help); /* shown: in --help, the man page, the completion */
+		w += n + (w[n] == ' ');
+	}
+	for (const char *const *w = (const char *const[]){ "tui", "watch6", "reflector", "help", NULL }; *w; w++)
+		for (const struct pp_opt *o = pp_command_find(*w)->spec->opts; o->name || o->letter; o++)
+			assert_false(o->name && strcmp(o->name, "json") == 0);
+}
+
 int
 main(void)
 {
@@ -166,6 +265,8 @@ main(void)
 		cmocka_unit_test(test_errors_name_the_option_and_the_fix),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_the_table),
+		cmocka_unit_test(test_global_options),
+		cmocka_unit_test(test_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
