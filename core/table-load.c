@@ -20,7 +20,7 @@
  * file is quadratic. Lines are scanned this many sections at a time, so the
  * line array stays small.
  */
-#define CHUNK_SECTIONS 256
+#define CHUNK_SECTIONS 16
 
 /* Case-insensitive name → mapping index, open addressing (names are ASCII). */
 struct name_index {
