@@ -46,6 +46,8 @@ void pp_state_discard(const char *dir, const char *file);
 /* The same without fsync, for what a crash may lose (caches). */
 int pp_state_write_cache(const char *dir, const char *file, const char *text, struct pp_error *err);
 char *pp_state_read(const char *dir, const char *file);          /* NULL if absent */
+/* At most the first max bytes of it (a record's head line without its megabytes of rules). */
+char *pp_state_read_head(const char *dir, const char *file, size_t max);
 void pp_state_remove(const char *dir, const char *file);
 /* Make file `to` the same content as `from` (a hard link, so no copy and no second fsync). */
 int pp_state_link(const char *dir, const char *from, const char *to, struct pp_error *err);

@@ -53,7 +53,7 @@ record_blob(const char *rec, char *name, size_t n)
 static void
 record_backend(const char *dir, const char *file, char *name, size_t n)
 {
-	char *rec = pp_state_read(dir, file);
+	char *rec = pp_state_read_head(dir, file, 256);
 	if (rec)
 		record_blob(rec, name, n);
 	else

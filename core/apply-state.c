@@ -244,6 +244,12 @@ pp_state_write_cache(const char *dir, const char *file, const char *text, struct
 char *
 pp_state_read(const char *dir, const char *file)
 {
+	return pp_state_read_head(dir, file, SIZE_MAX - 1);
+}
+
+char *
+pp_state_read_head(const char *dir, const char *file, size_t max)
+{
 	char *p = pp_state_path(dir, file);
 	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	free(p);
@@ -255,7 +261,7 @@ pp_state_read(const char *dir, const char *file)
 		close(fd);
 		return NULL;
 	}
-	size_t cap = (size_t)st.st_size + 1, len = 0;
+	size_t cap = ((size_t)st.st_size < max ? (size_t)st.st_size : max) + 1, len = 0;
 	char *s = pp_xmalloc(cap);
 	for (ssize_t n; len + 1 < cap && (n = read(fd, s + len, cap - 1 - len)) != 0;) {
 		if (n < 0 && errno == EINTR)

@@ -155,6 +155,28 @@ pp_ini_scan(const char *text, size_t len, struct pp_ini_line **out)
 }
 
 /*
+ * A key line's value as libiniparser 4.1 reads it: a quoted value without its quotes
+ * (up to the closing quote, or to the end without one), "" and '' as empty, else the
+ * span itself (cut at ';' or '#', blanks stripped by the scan).
+ */
+size_t
+pp_ini_value(const struct pp_ini_line *l, const char **v)
+{
+	const char *s = l->s + l->vstart;
+	size_t n = l->vend - l->vstart;
+
+	*v = s;
+	if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[1] != s[0]) {
+		const char *q = memchr(s + 1, s[0], n - 1);
+		*v = s + 1;
+		return q ? (size_t)(q - s - 1) : n - 1;
+	}
+	if (n == 2 && (s[0] == '"' || s[0] == '\'') && s[1] == s[0])
+		return 0;
+	return n;
+}
+
+/*
  * The quote a value needs so that libiniparser reads it back unchanged: 0 for none,
  * '"' or '\'', or -1 when no quoting can carry it (it must be quoted and holds both).
  * Unquoted, libiniparser cuts at ';' or '#', strips white space, takes a leading

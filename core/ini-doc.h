@@ -35,6 +35,9 @@ size_t pp_ini_scan(const char *text, size_t len, struct pp_ini_line **out);
 size_t pp_ini_scan_next(const char *text, size_t len, size_t *pos, size_t max_sections,
                         struct pp_ini_line **buf, size_t *cap);
 
+/* A KEY line's value as libiniparser reads it (into l->s, not NUL-terminated): its length. */
+size_t pp_ini_value(const struct pp_ini_line *l, const char **v);
+
 /* The quote a value needs to read back the same: 0 none, a quote char, -1 impossible. */
 int pp_ini_quote(const char *value);
 

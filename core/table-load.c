@@ -1,13 +1,10 @@
-/* Loads the mapping table: libiniparser reads the values, the line scanner places them. */
+/* Loads the mapping table: the line scanner reads and places the values as libiniparser 4.1 would. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <unistd.h>
-
-#include <iniparser.h>
 
 #include "portpilot/table.h"
 #include "portpilot/relay.h"
@@ -16,10 +13,12 @@
 #include "table-internal.h"
 
 /*
- * libiniparser's dictionary is a flat array searched linearly on every
- * insert, so one iniparser_load() of a 20,000-mapping file is quadratic.
- * It is fed the file in chunks of this many sections instead, which keeps
- * the whole load linear (bench/table-load shows both).
+ * The values are read from the line scan, which follows libiniparser 4.1's
+ * rules (the fuzz target checks them against libiniparser itself): feeding
+ * libiniparser the file cost most of a 20,000-mapping load (its sscanf and
+ * dictionary, and a memfd per chunk), and one iniparser_load() of the whole
+ * file is quadratic. Lines are scanned this many sections at a time, so the
+ * line array stays small.
  */
 #define CHUNK_SECTIONS 16
 
@@ -68,13 +67,6 @@ index_init(struct name_index *ix, size_t nlines)
 	memset(ix->slot, 0xff, cap * sizeof *ix->slot);
 	ix->mask = cap - 1;
 	ix->section_line = 0;
-}
-
-static int
-quiet(const char *fmt, ...)
-{
-	(void)fmt;
-	return 0;
 }
 
 static bool
@@ -155,14 +147,57 @@ add_mapping(struct pp_table *t, const char *name, size_t n, int line)
 	return m;
 }
 
+/* The value a key line gives field f of vals, the last line winning as in libiniparser. */
+static void
+set_value(char **vals, int f, const struct pp_ini_line *l)
+{
+	const char *v;
+	size_t n = pp_ini_value(l, &v);
+
+	free(vals[f]);
+	vals[f] = pp_xstrndup(v, n);
+}
+
+/* One key line under section cur (-2 none, -1 [site], else a mapping index). */
+static void
+place_key(struct pp_table *t, const struct name_index *ix, int cur, const struct pp_ini_line *l, int line)
+{
+	int f = cur == -1 ? pp_site_field_lookup(l->name, l->name_len) : field_lookup_n(l->name, l->name_len);
+	char *key = pp_xstrndup(l->name, l->name_len);
+
+	if (cur == -2) {
+		pp_findings_add(&t->parse, PP_ERROR, line, NULL, key, "put it under [site] or under a mapping's [name]",
+		                "key '%s' stands before any section", key);
+	} else if (f < 0) {
+		const char *near = pp_nearest_key(l->name, l->name_len, cur == -1);
+		char *fix = near ? pp_xasprintf("did you mean '%s'?", near)
+		                 : pp_xasprintf("remove it, or comment it out with ';'");
+		pp_findings_add(&t->parse, PP_ERROR, line, cur == -1 ? "site" : t->maps[cur].name, key, fix,
+		                "unknown key '%s'", key);
+		free(fix);
+	} else {
+		int *kl = cur == -1 ? &t->site.key_line[f] : &t->maps[cur].key_line[f];
+		/* A key first set under an earlier copy of a repeated section is
+		 * covered by the repeated-section finding. */
+		if (*kl > ix->section_line)
+			pp_findings_add(&t->parse, PP_ERROR, line, cur == -1 ? "site" : t->maps[cur].name, key,
+			                "keep one of the two lines and delete the other",
+			                "key '%s' appears again in this section (first at line %d); "
+			                "libiniparser keeps only the last value silently", key, *kl);
+		*kl = line;
+		set_value(cur == -1 ? t->site.val : t->maps[cur].val, f, l);
+	}
+	free(key);
+}
+
 /*
- * Sections, key lines, unknown keys, syntax errors of one chunk of lines
- * (the first is line base + 1). Marks lines libiniparser must not see.
+ * Sections, key lines, values, unknown keys, syntax errors of one chunk of lines
+ * (the first is line base + 1), read as libiniparser 4.1 would read them.
  * *cur is the open section: -2 before any, -1 [site], else a mapping index.
  */
 static void
 place_lines(struct pp_table *t, struct name_index *ix, int *curp, const struct pp_ini_line *lines, size_t n,
-            size_t base, bool *skip)
+            size_t base)
 {
 	int cur = *curp;
 
@@ -174,7 +209,6 @@ place_lines(struct pp_table *t, struct name_index *ix, int *curp, const struct p
 		switch (l->kind) {
 		case PP_INI_BAD:
 			pp_findings_add(&t->parse, PP_ERROR, line, NULL, NULL, NULL, "%s", l->why);
-			skip[i] = true;
 			break;
 		case PP_INI_SECTION:
 			ix->section_line = line;
@@ -203,98 +237,14 @@ place_lines(struct pp_table *t, struct name_index *ix, int *curp, const struct p
 			cur = (int)t->n - 1;
 			index_find(ix, t, l->name, l->name_len, true, cur);
 			break;
-		case PP_INI_KEY: {
-			int f = cur == -1 ? pp_site_field_lookup(l->name, l->name_len)
-			                  : field_lookup_n(l->name, l->name_len);
-			char *key = pp_xstrndup(l->name, l->name_len);
-			if (cur == -2) {
-				pp_findings_add(&t->parse, PP_ERROR, line, NULL, key,
-				                "put it under [site] or under a mapping's [name]",
-				                "key '%s' stands before any section", key);
-				skip[i] = true;
-			} else if (f < 0) {
-				const char *near = pp_nearest_key(l->name, l->name_len, cur == -1);
-				char *fix = near ? pp_xasprintf("did you mean '%s'?", near)
-				                 : pp_xasprintf("remove it, or comment it out with ';'");
-				pp_findings_add(&t->parse, PP_ERROR, line, cur == -1 ? "site" : t->maps[cur].name, key,
-				                fix, "unknown key '%s'", key);
-				free(fix);
-			} else {
-				int *kl = cur == -1 ? &t->site.key_line[f] : &t->maps[cur].key_line[f];
-				/* A key first set under an earlier copy of a repeated section is
-				 * covered by the repeated-section finding. */
-				if (*kl > ix->section_line)
-					pp_findings_add(&t->parse, PP_ERROR, line, cur == -1 ? "site" : t->maps[cur].name,
-					                key, "keep one of the two lines and delete the other",
-					                "key '%s' appears again in this section (first at line %d); "
-					                "libiniparser keeps only the last value silently", key, *kl);
-				*kl = line;
-			}
-			free(key);
+		case PP_INI_KEY:
+			place_key(t, ix, cur, l, line);
 			break;
-		}
 		default:
 			break;
 		}
 	}
 	*curp = cur;
-}
-
-/* Feed one chunk of lines to libiniparser and copy the values it read into the model. */
-static void
-read_chunk(struct pp_table *t, int fd, const struct pp_ini_line *lines, const bool *skip, size_t n,
-           size_t base, struct name_index *ix, struct pp_buf *text)
-{
-	char path[64];
-	dictionary *d;
-	size_t a = base, b = base + n;
-
-	text->len = 0;
-	for (size_t i = 0; i < n; i++) {
-		/* libiniparser would read a BOM as part of the first line. */
-		if (!skip[i])
-			pp_buf_add(text, lines[i].s + lines[i].bom, lines[i].len - lines[i].bom);
-		pp_buf_add(text, "\n", 1);
-	}
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, text->data, text->len, 0) != (ssize_t)text->len) {
-		pp_findings_add(&t->parse, PP_ERROR, (int)a + 1, NULL, NULL, "check free memory",
-		                "cannot stage lines %zu-%zu for libiniparser: %s", a + 1, b, strerror(errno));
-		return;
-	}
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	d = iniparser_load(path);
-	if (d == NULL) {
-		pp_findings_add(&t->parse, PP_ERROR, (int)a + 1, NULL, NULL, "report this as a portpilot bug",
-		                "libiniparser rejected lines %zu-%zu", a + 1, b);
-		return;
-	}
-	for (ssize_t k = 0; k < d->size; k++) {
-		const char *key = d->key[k], *colon, *field;
-		char **vals;
-		int f, mi;
-
-		if (key == NULL || d->val[k] == NULL)
-			continue;
-		/* "section:key"; a section name may itself hold ':' (reported by check), so
-		 * the split is where a known section meets a known key: [site:] owner is
-		 * "site::owner", not [site] ":owner". Unknown keys were reported by the scan. */
-		vals = NULL;
-		for (colon = strchr(key, ':'); colon && vals == NULL; colon = strchr(colon + 1, ':')) {
-			field = colon + 1;
-			if (is_site(key, (size_t)(colon - key))) {
-				if ((f = pp_site_field_lookup(field, strlen(field))) >= 0)
-					vals = t->site.val;
-			} else if ((mi = index_find(ix, t, key, (size_t)(colon - key), false, 0)) >= 0 &&
-			           (f = pp_field_lookup(field)) >= 0) {
-				vals = t->maps[mi].val;
-			}
-		}
-		if (vals == NULL)
-			continue;
-		free(vals[f]);
-		vals[f] = pp_xstrdup(d->val[k]);
-	}
-	iniparser_freedict(d);
 }
 
 static void
@@ -337,38 +287,27 @@ parse_values(struct pp_table *t)
 			s->bad |= 1u << f;
 }
 
-/* Build t's model from text, one chunk of sections at a time so memory stays small. */
+/* Build t's model from text in one pass over its lines, a chunk of sections at a time. */
 int
 pp_table_parse(struct pp_table *t, const char *text, size_t len, struct pp_error *err)
 {
 	struct pp_ini_line *lines = NULL;
-	struct pp_buf chunk = { 0 };
 	struct name_index ix;
 	size_t cap = 0, pos = 0, base = 0, brackets = 1, n;
-	bool *skip = NULL;
-	int fd, cur = -2;
+	int cur = -2;
 
+	(void)err;
 	/* Every section header holds a '[': enough room for the model and the index. */
 	for (const char *p = text; (p = memchr(p, '[', len - (size_t)(p - text))) != NULL; p++)
 		brackets++;
 	t->maps = pp_xrealloc(t->maps, brackets * sizeof *t->maps);
 	t->cap = brackets;
-	fd = memfd_create("portpilot-ini", MFD_CLOEXEC);
-	if (fd < 0)
-		return pp_error_set(err, "%s: cannot read: memfd_create: %s", t->path, strerror(errno));
-	iniparser_set_error_callback(quiet);
 	index_init(&ix, brackets);
 	while ((n = pp_ini_scan_next(text, len, &pos, CHUNK_SECTIONS, &lines, &cap)) > 0) {
-		skip = pp_xrealloc(skip, cap * sizeof *skip);
-		memset(skip, 0, n * sizeof *skip);
-		place_lines(t, &ix, &cur, lines, n, base, skip);
-		read_chunk(t, fd, lines, skip, n, base, &ix, &chunk);
+		place_lines(t, &ix, &cur, lines, n, base);
 		base += n;
 	}
-	close(fd);
-	pp_buf_free(&chunk);
 	free(ix.slot);
-	free(skip);
 	free(lines);
 	parse_values(t);
 	return 0;

@@ -1,7 +1,12 @@
 /* libFuzzer target: load + validate any bytes; the line scanner must agree with libiniparser. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <iniparser.h>
 
 #include "portpilot/table.h"
 #include "portpilot/util.h"
@@ -42,6 +47,54 @@ check_spans(const struct pp_table *t)
 		}
 	}
 	free(lines);
+}
+
+static int
+quiet(const char *fmt, ...)
+{
+	(void)fmt;
+	return 0;
+}
+
+/* One value as libiniparser itself read it must be the model's (NULL: not in the file). */
+static void
+same_as_ini(dictionary *d, const char *section, const char *key, const char *val)
+{
+	char *k = pp_xasprintf("%s:%s", section, key);
+	const char *iv = iniparser_getstring(d, k, NULL);
+
+	if ((iv == NULL) != (val == NULL) || (iv && strcmp(iv, val) != 0))
+		abort();
+	free(k);
+}
+
+/* The oracle of the loader's values: libiniparser 4.1 reading the same bytes (without a BOM). */
+static void
+check_values(const struct pp_table *t, const uint8_t *data, size_t size)
+{
+	char path[64];
+	dictionary *d;
+	int fd;
+
+	if (t->parse.n)
+		return; /* skipped or repeated lines: libiniparser reads them differently, and says nothing */
+	if (size >= 3 && memcmp(data, PP_UTF8_BOM, 3) == 0)
+		data += 3, size -= 3;
+	fd = memfd_create("fuzz-ini", MFD_CLOEXEC);
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
+		abort();
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	iniparser_set_error_callback(quiet);
+	d = iniparser_load(path);
+	close(fd);
+	if (d == NULL)
+		abort();
+	for (size_t i = 0; i < t->n; i++)
+		for (int f = 0; f < PP_F__COUNT; f++)
+			same_as_ini(d, t->maps[i].name, pp_field_name(f), t->maps[i].val[f]);
+	for (int f = 0; f < PP_S__COUNT; f++)
+		same_as_ini(d, "site", pp_site_field_name(f), t->site.val[f]);
+	iniparser_freedict(d);
 }
 
 /* Each mapping as one string: name, then every value, one per line (a name has no newline). */
@@ -174,6 +227,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pp_table_load_mem("fuzz.ini", (const char *)data, size, &t, &err) < 0)
 		return 0;
 	pp_table_check(t, 1790000000, &fs);
+	check_values(t, data, size);
 	check_spans(t);
 	/* An edit through the core must read back exactly, or be refused: a value the
 	 * file holds (the last mapping's description), and any typed one (the last line). */
