@@ -79,7 +79,7 @@ check "middle server stopped: trio goes down (event in the history)" wait_for 20
 check "the event's detail names port 7002 first, refused" \
 	jqe 'select(.mapping == "trio" and .state == "down") | .detail | test("^7002: connect: refused")' "$S/monitor-history.jsonl"
 trio_down() { row trio | jqe '.state == "down" and .ports_down == "7002" and (.port_detail | test("7001: connected")) and (.port_detail | test("7003: connected"))'; }
-check "state file: trio down, ports_down 7002, the others still connected" trio_down
+check "state file: trio down, ports_down 7002, the others still connected" wait_for 10 trio_down
 m_rows() { grep -qx 'portpilot_mapping_up{mapping="trio",check="tcp"} 0' "$M/metrics.prom" 2>/dev/null &&
 	grep -qx 'portpilot_mapping_port_check_success{mapping="trio",port="7002",check="tcp"} 0' "$M/metrics.prom" &&
 	grep -qx 'portpilot_mapping_port_check_success{mapping="trio",port="7001",check="tcp"} 1' "$M/metrics.prom"; }
