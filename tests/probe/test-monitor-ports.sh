@@ -12,28 +12,12 @@ M=$pp_tmp/mon
 mkdir -p "$M"
 lab_seed_table "$T"
 
-# tcpd NS PORT [BANNER]: a TCP listener in NS (a banner that is not HTTP, when given); its pid.
-tcpd() {
-	ip netns exec "$1" "$LAB_PY" -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
-while True:
-    c, _ = s.accept()
-    if len(sys.argv) > 2: c.sendall(sys.argv[2].encode())
-    c.close()' "$2" ${3:+"$3"} >>"$M/servers.log" 2>&1 &
-	echo $! >>"$LAB_DIR/pids"
-	echo $!
-}
-tcpd "$LAB_SRV1" 7001 >/dev/null
-MID=$(tcpd "$LAB_SRV1" 7002)
-tcpd "$LAB_SRV1" 7003 >/dev/null
-tcpd "$LAB_SRV2" 7101 >/dev/null
-tcpd "$LAB_SRV2" 7102 >/dev/null      # 7103, the range's second port, has no server
-tcpd "$LAB_SRV3" 2222 "SSH-2.0-not-http\r\n" >/dev/null
-for p in 7001 7002 7003; do wait_for 10 _lab_listening "$LAB_SRV1" $p || not_ok "server on $p listens"; done
-for p in 7101 7102; do wait_for 10 _lab_listening "$LAB_SRV2" $p || not_ok "server on $p listens"; done
-wait_for 10 _lab_listening "$LAB_SRV3" 2222 || not_ok "server on 2222 listens"
+lab_tcp_listen "$LAB_SRV1" 7001 >/dev/null || not_ok "server on 7001 listens"
+MID=$(lab_tcp_listen "$LAB_SRV1" 7002) || not_ok "server on 7002 listens"
+lab_tcp_listen "$LAB_SRV1" 7003 >/dev/null || not_ok "server on 7003 listens"
+lab_tcp_listen "$LAB_SRV2" 7101 >/dev/null || not_ok "server on 7101 listens"
+lab_tcp_listen "$LAB_SRV2" 7102 >/dev/null || not_ok "server on 7102 listens"   # 7103, the range's second port, has none
+lab_tcp_listen "$LAB_SRV3" 2222 "SSH-2.0-not-http\r\n" >/dev/null || not_ok "server on 2222 listens"
 
 "$PORTPILOT" -f "$T" add trio public_port=7001,7002,7003 internal_ip=$LAB_SRV1_IP >/dev/null || not_ok "add trio"
 "$PORTPILOT" -f "$T" add ctl public_port=7101,7102-7103 internal_ip=$LAB_SRV2_IP >/dev/null || not_ok "add ctl"
@@ -93,7 +77,7 @@ lab_ns "$R" "$PORTPILOT" --state-dir "$S" health trio >"$M/health.txt"
 check "health trio: exit 1 while its middle port is down" test $? = 1
 
 # Start it again.
-tcpd "$LAB_SRV1" 7002 >/dev/null
+lab_tcp_listen "$LAB_SRV1" 7002 >/dev/null
 check "middle server back: trio comes up (event in the history)" wait_for 20 has_event trio up
 trio_up() { row trio | jqe '.state == "up" and .ports_down == ""'; }
 check "state file: trio up, no port down" wait_for 10 trio_up

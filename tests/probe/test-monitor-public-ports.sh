@@ -10,13 +10,7 @@ M=$pp_tmp/mon
 mkdir -p "$M"
 lab_seed_table "$T"
 for p in 7001 7002 7003; do
-	ip netns exec "$LAB_SRV1" "$LAB_PY" -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
-while True: s.accept()[0].close()' $p >>"$M/servers.log" 2>&1 &
-	echo $! >>"$LAB_DIR/pids"
-	wait_for 10 _lab_listening "$LAB_SRV1" $p || not_ok "server on $p listens"
+	lab_tcp_listen "$LAB_SRV1" $p >/dev/null || not_ok "server on $p listens"
 done
 "$PORTPILOT" -f "$T" add trio public_port=7001,7002,7003 internal_ip=$LAB_SRV1_IP >/dev/null || not_ok "add trio"
 lab_ns "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply >"$M/apply.log" 2>&1 || { not_ok "apply"; cat "$M/apply.log"; }
