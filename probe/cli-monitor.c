@@ -383,6 +383,19 @@ load_all(struct mon *M, struct pp_mon_conf *mc, struct pp_table **tp, struct mon
 
 /* SIGHUP: the new table and [monitor], or, when either is broken, the old ones kept. A mapping
  * whose target and check stay the same keeps its state; a changed one starts unknown. */
+/* The same elements checked the same way: a reloaded list keeps its states. */
+static bool
+same_ports(const struct mon_target *a, const struct mon_target *b)
+{
+	if (a->nports != b->nports)
+		return false;
+	for (size_t k = 0; k < a->nports; k++)
+		if (a->ports[k].in != b->ports[k].in || a->ports[k].pub != b->ports[k].pub ||
+		    a->ports[k].kind != b->ports[k].kind)
+			return false;
+	return true;
+}
+
 static void
 reload(struct mon *M)
 {
@@ -408,8 +421,16 @@ reload(struct mon *M)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct mon_target *old = target_find(M, v[i].name);
-		if (old == NULL || old->ip != v[i].ip || old->port != v[i].port || old->kind != v[i].kind)
+		if (old == NULL || old->ip != v[i].ip || old->port != v[i].port || old->kind != v[i].kind ||
+		    !same_ports(old, &v[i]))
 			continue;
+		for (size_t k = 0; k < v[i].nports; k++) {
+			v[i].ports[k].ok = old->ports[k].ok;
+			v[i].ports[k].pub_ok = old->ports[k].pub_ok;
+			v[i].ports[k].latency_ms = old->ports[k].latency_ms;
+			memcpy(v[i].ports[k].detail, old->ports[k].detail, sizeof v[i].ports[k].detail);
+		}
+		v[i].pub_cur = old->pub_cur;
 		v[i].sm = old->sm;
 		v[i].psm = old->psm;
 		v[i].pub_checks = old->pub_checks;
@@ -494,16 +515,23 @@ public_step(struct mon *M, double now)
 			t->pub_checks++;
 			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector %s: no reply to its UDP datagram "
 			         "on port %u (a UDP service may not answer it: up or blocked cannot be told)",
-			         r.from_ip, t->m->pub_lo);
+			         r.from_ip, t->ports[t->pub_cur % t->nports].pub);
+			t->pub_cur = (t->pub_cur + 1) % t->nports;
 			M->dirty = true;
 		} else if (t) {
 			/* TCP: connected is up. UDP: a reply is up, an ICMP error (refused, unreachable) down. */
 			bool ok = strcmp(r.result, t->m->proto == PP_UDP ? "reply" : "connected") == 0;
 			enum pp_health prev = t->psm.state;
+			unsigned port = t->ports[t->pub_cur % t->nports].pub;
+			char bad[PP_PORT_LIST_TEXT];
+			/* A list: one element a request in turn; down while any element's last one failed. */
+			bool all = mon_pub_result(t, ok, bad, sizeof bad);
 			t->pub_checks++;
-			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector %s: %s to %sport %u (%d ms)",
-			         r.from_ip, r.result, t->m->proto == PP_UDP ? "UDP " : "", t->m->pub_lo, r.ms);
-			enum pp_mon_change c = pp_mon_sm_feed(&t->psm, ok, t->tm.fail_after, t->tm.recover_after,
+			bool others = !all && (ok || strchr(bad, ','));   /* more failing than this port */
+			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector %s: %s to %sport %u (%d ms)%s%.60s",
+			         r.from_ip, r.result, t->m->proto == PP_UDP ? "UDP " : "", port, r.ms,
+			         others ? "; failing: " : "", others ? bad : "");
+			enum pp_mon_change c = pp_mon_sm_feed(&t->psm, all, t->tm.fail_after, t->tm.recover_after,
 			                                      time(NULL));
 			if (c == PP_MON_WENT_DOWN || c == PP_MON_CAME_UP)
 				change(M, t, prev, true);
@@ -540,7 +568,7 @@ public_step(struct mon *M, double now)
 		pp_relay_site_free(&rs);
 	}
 	M->job = pp_reflect_start_ip(M->mc.reflector, M->token, next->m->proto == PP_UDP ? "udp" : "tcp",
-	                             next->m->pub_lo, edge[0] ? edge : NULL, next->tm.timeout_ms, &e);
+	                             next->ports[next->pub_cur % next->nports].pub, edge[0] ? edge : NULL, next->tm.timeout_ms, &e);
 	if (M->job == NULL) {
 		fprintf(M->cli->err, "monitor: public check of %s: %s\n", next->name, e.msg);
 		return now + spacing_ms(M);

@@ -19,6 +19,7 @@
 #define RX_MAX (70 * 1024)
 
 static SSL_CTX *ssl_ctx;
+static const struct pp_mon_expect no_expect;   /* an element with no check_expect of its own */
 
 /* Health checks talk to LAN servers by address, with self-signed certificates more often than
  * not: the check is that TLS is spoken, not who signed the certificate. */
@@ -39,6 +40,53 @@ bad_key(struct pp_error *err, const char *path, const struct pp_mapping *m, enum
 {
 	return pp_error_set(err, "%s:%d: [%s] %s: %s", path, m->key_line[f] ? m->key_line[f] : m->line,
 	                    m->name, pp_field_name(f), what);
+}
+
+/* The element the mapping's own check is for: the one whose port would choose that check by
+ * default (check = https on 80,443: 443), else the first. One rule with portpilot check. */
+static size_t
+app_element(const struct pp_mapping *m, enum pp_check_kind k, size_t np)
+{
+	struct pp_mapping one;
+
+	if (m->check == PP_CK_DEFAULT)
+		return 0;                     /* chosen from the first element's port */
+	one = *m;                         /* shallow: only read, never freed */
+	one.check = PP_CK_DEFAULT;
+	for (size_t i = 0; i < np; i++) {
+		one.in_lo = pp_mapping_port(m, i).in_lo;
+		if (pp_check_kind_for(&one) == k)
+			return i;
+	}
+	return 0;
+}
+
+/* Every element of the list: the mapping's check on one, a connect on the others (TCP; a
+ * UDP-only mapping's others get check_send and pass on any reply, or are not checked without
+ * it: silence tells nothing). A range is checked on its first port. */
+static void
+ports_init(struct mon_target *t, const struct pp_mapping *m)
+{
+	size_t np = pp_mapping_nports(m), app = app_element(m, t->kind, np);
+
+	t->nports = np;
+	t->ports = pp_xcalloc(np, sizeof *t->ports);
+	for (size_t i = 0; i < np; i++) {
+		struct pp_port_pair pp = pp_mapping_port(m, i);
+		struct mon_port *p = &t->ports[i];
+		p->in = pp.in_lo;
+		p->pub = pp.pub_lo;
+		p->pub_ok = -1;
+		if (i == app) {
+			*p = (struct mon_port){ pp.in_lo, pp.pub_lo, t->kind, t->udp, true, true, .pub_ok = -1 };
+		} else if (m->proto == PP_UDP) {
+			p->kind = t->send ? PP_CK_UDP : PP_CK_NONE;
+			p->udp = p->send = true;
+		} else {
+			p->kind = PP_CK_TCP;
+		}
+	}
+	t->port = t->ports[app].in;
 }
 
 int
@@ -77,6 +125,7 @@ mon_target_init(struct mon_target *t, const struct pp_mapping *m, const char *pa
 		if (pp_mon_expect_parse(v, codes, &t->expect, &e) < 0)
 			return bad_key(err, path, m, PP_F_CHECK_EXPECT, e.msg);
 	}
+	ports_init(t, m);
 	return 0;
 }
 
@@ -89,6 +138,7 @@ mon_target_free(struct mon_target *t)
 	free(t->path);
 	free(t->summary);
 	free(t->fix);
+	free(t->ports);
 	pp_mon_expect_free(&t->expect);
 	pp_buf_free(&t->tx);
 	pp_buf_free(&t->rx);
@@ -107,14 +157,74 @@ mon_check_abort(struct mon_target *t)
 	t->phase = MP_IDLE;
 }
 
+static int elem_start(struct mon_target *t, double now);
+
+/* One element's result; the next element starts, and the round ends after the last. */
+static void
+record(struct mon_target *t, bool ok, double now, const char *fmt, const char *arg)
+{
+	struct mon_port *p = &t->ports[t->cur];
+
+	p->latency_ms = now - t->el_started;
+	p->ok = ok;
+	snprintf(p->detail, sizeof p->detail, fmt, arg);
+	mon_check_abort(t);
+	t->cur++;
+}
+
 static int
 finish(struct mon_target *t, bool ok, double now, const char *fmt, const char *arg)
 {
+	record(t, ok, now, fmt, arg);
+	return elem_start(t, now);
+}
+
+/* The round's result: up only when every element passed. */
+static int
+round_done(struct mon_target *t, double now)
+{
 	t->latency_ms = now - t->started;
-	t->last_ok = ok;
-	snprintf(t->detail, sizeof t->detail, fmt, arg);
-	mon_check_abort(t);
+	t->last_ok = true;
+	for (size_t i = 0; i < t->nports; i++)
+		t->last_ok &= t->ports[i].ok;
+	if (t->nports == 1)
+		snprintf(t->detail, sizeof t->detail, "%s", t->ports[0].detail);
+	else
+		mon_ports_detail(t, t->detail, sizeof t->detail);
 	return 1;
+}
+
+void
+mon_ports_detail(const struct mon_target *t, char *out, size_t n)
+{
+	size_t k = 0;
+
+	out[0] = '\0';
+	for (int pass = 0; pass < 2; pass++)          /* the failed ones first: they are the news */
+		for (size_t i = 0; i < t->nports && k < n; i++)
+			if (t->ports[i].ok == (pass == 1)) {
+				int w = snprintf(out + k, n - k, "%s%u: %s", k ? "; " : "", t->ports[i].in,
+				                 t->ports[i].detail);
+				k += w > 0 ? (size_t)w : 0;
+			}
+}
+
+bool
+mon_pub_result(struct mon_target *t, bool ok, char *bad, size_t n)
+{
+	bool all = true;
+	size_t k = 0;
+
+	t->ports[t->pub_cur % t->nports].pub_ok = ok;
+	t->pub_cur = (t->pub_cur + 1) % t->nports;
+	bad[0] = '\0';
+	for (size_t i = 0; i < t->nports; i++)
+		if (t->ports[i].pub_ok == 0) {
+			all = false;
+			int w = k < n ? snprintf(bad + k, n - k, "%s%u", k ? ", " : "", t->ports[i].pub) : 0;
+			k += w > 0 ? (size_t)w : 0;
+		}
+	return all;
 }
 
 static const char *
@@ -147,15 +257,15 @@ build_request(struct mon_target *t)
 	}
 	t->tx.len = 0;
 	t->txoff = 0;
-	switch (t->kind) {
+	switch (t->ckind) {
 	case PP_CK_HTTP:
 	case PP_CK_HTTPS:
 		pp_buf_printf(&t->tx, "GET %s HTTP/1.0\r\nHost: %s:%u\r\nUser-Agent: portpilot-monitor/%s\r\n"
-		              "Connection: close\r\n\r\n", t->path, ip, t->port, PP_VERSION);
+		              "Connection: close\r\n\r\n", t->path, ip, t->cport, PP_VERSION);
 		break;
 	case PP_CK_RTSP:
 		pp_buf_printf(&t->tx, "OPTIONS rtsp://%s:%u%s RTSP/1.0\r\nCSeq: 1\r\n"
-		              "User-Agent: portpilot-monitor/%s\r\n\r\n", ip, t->port, t->path, PP_VERSION);
+		              "User-Agent: portpilot-monitor/%s\r\n\r\n", ip, t->cport, t->path, PP_VERSION);
 		break;
 	case PP_CK_SIP:
 		pp_buf_printf(&t->tx, "OPTIONS sip:%s:%u SIP/2.0\r\n"
@@ -163,41 +273,71 @@ build_request(struct mon_target *t)
 		              "Max-Forwards: 70\r\nFrom: <sip:portpilot@%s>;tag=%lx\r\nTo: <sip:%s:%u>\r\n"
 		              "Call-ID: %lx@%s\r\nCSeq: 1 OPTIONS\r\nAccept: application/sdp\r\n"
 		              "User-Agent: portpilot-monitor/%s\r\nContent-Length: 0\r\n\r\n",
-		              ip, t->port, t->udp ? "UDP" : "TCP", me, myport, tag, me, tag, ip, t->port,
+		              ip, t->cport, t->cudp ? "UDP" : "TCP", me, myport, tag, me, tag, ip, t->cport,
 		              tag, me, PP_VERSION);
 		break;
 	default:
-		if (t->send)
-			pp_buf_add(&t->tx, t->send, t->send_len);
+		if (t->csend)
+			pp_buf_add(&t->tx, t->csend, t->send_len);
 		break;
 	}
+}
+
+/* Start the elements from t->cur on until one waits for its socket: 0, or 1 when the round
+ * is over. */
+static int
+elem_start(struct mon_target *t, double now)
+{
+	while (t->cur < t->nports) {
+		const struct mon_port *p = &t->ports[t->cur];
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p->in),
+		                          .sin_addr.s_addr = htonl(t->ip) };
+		t->ckind = p->kind;
+		t->cport = p->in;
+		t->cudp = p->udp;
+		t->csend = p->send ? t->send : NULL;
+		t->cexpect = p->expect ? &t->expect : &no_expect;
+		t->el_started = now;
+		t->deadline = now + t->tm.timeout_ms;
+		t->rx.len = 0;
+		if (p->kind == PP_CK_NONE) {
+			record(t, true, now, "%s", "not checked (a UDP port says nothing without check_send)");
+			continue;
+		}
+		t->fd = socket(AF_INET, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (t->fd < 0) {
+			record(t, false, now, "cannot open a socket: %s", strerror(errno));
+			continue;
+		}
+		if (connect(t->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
+			record(t, false, now, "connect: %s", errword(errno));
+			continue;
+		}
+		if (p->udp) {
+			build_request(t);
+			t->phase = MP_SEND;
+		} else {
+			t->phase = MP_CONNECT;
+		}
+		return 0;
+	}
+	return round_done(t, now);
 }
 
 int
 mon_check_start(struct mon_target *t, double now)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(t->port),
-	                          .sin_addr.s_addr = htonl(t->ip) };
-
 	t->started = now;
-	t->deadline = now + t->tm.timeout_ms;
-	t->rx.len = 0;
 	t->last_check = time(NULL);
 	t->checks++;
-	if (t->kind == PP_CK_NONE)
-		return finish(t, true, now, "%s", "not checked (check = none)");
-	t->fd = socket(AF_INET, (t->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (t->fd < 0)
-		return finish(t, false, now, "cannot open a socket: %s", strerror(errno));
-	if (connect(t->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
-		return finish(t, false, now, "connect: %s", errword(errno));
-	if (t->udp) {
-		build_request(t);
-		t->phase = MP_SEND;
-	} else {
-		t->phase = MP_CONNECT;
+	t->cur = 0;
+	if (t->kind == PP_CK_NONE) {
+		t->latency_ms = 0;
+		t->last_ok = true;
+		snprintf(t->detail, sizeof t->detail, "%s", "not checked (check = none)");
+		return 1;
 	}
-	return 0;
+	return elem_start(t, now);
 }
 
 short
@@ -236,7 +376,7 @@ tls_progress(struct mon_target *t, double now)
 		return finish(t, false, now, "%s", "TLS handshake failed (not TLS, or no common protocol)");
 	if (r == 0)
 		return 0;
-	if (t->kind == PP_CK_TLS)
+	if (t->ckind == PP_CK_TLS)
 		return finish(t, true, now, "%s", "TLS handshake done");
 	build_request(t);
 	t->phase = MP_SEND;
@@ -246,12 +386,12 @@ tls_progress(struct mon_target *t, double now)
 static int
 after_connect(struct mon_target *t, double now)
 {
-	if (t->kind == PP_CK_TLS || t->kind == PP_CK_HTTPS) {
+	if (t->ckind == PP_CK_TLS || t->ckind == PP_CK_HTTPS) {
 		/* The client speaks first: send the ClientHello now, not after a poll. */
 		t->phase = MP_TLS;
 		return tls_progress(t, now);
 	}
-	if (t->kind == PP_CK_TCP && t->send == NULL && t->expect.text == NULL)
+	if (t->ckind == PP_CK_TCP && t->csend == NULL && t->cexpect->text == NULL)
 		return finish(t, true, now, "%s", "connected");
 	build_request(t);
 	t->phase = t->tx.len ? MP_SEND : MP_RECV;
@@ -307,10 +447,10 @@ mon_check_step(struct mon_target *t, short revents, double now)
 		if (t->phase == MP_TLS)
 			return finish(t, false, now, "%s", "TLS handshake timed out");
 		if (t->rx.len) {
-			r = pp_mon_judge(t->kind, &t->expect, t->rx.data, t->rx.len, true, why, sizeof why);
+			r = pp_mon_judge(t->ckind, t->cexpect, t->rx.data, t->rx.len, true, why, sizeof why);
 			return finish(t, r > 0, now, "%s", why);
 		}
-		return finish(t, false, now, "%s", t->udp ? "no reply (timeout)" : "connected, but no answer (timeout)");
+		return finish(t, false, now, "%s", t->cudp ? "no reply (timeout)" : "connected, but no answer (timeout)");
 	}
 	switch (t->phase) {
 	case MP_CONNECT:
@@ -333,14 +473,14 @@ mon_check_step(struct mon_target *t, short revents, double now)
 	}
 	case MP_RECV: {
 		ssize_t n = do_recv(t, buf, sizeof buf);
-		bool eof = n == 0 && !t->udp;
+		bool eof = n == 0 && !t->cudp;
 		if (n < 0 && errno == EAGAIN)
 			return 0;
 		if (n < 0)
-			return finish(t, false, now, t->udp ? "no reply: %s (ICMP)" : "receive: %s", errword(errno));
+			return finish(t, false, now, t->cudp ? "no reply: %s (ICMP)" : "receive: %s", errword(errno));
 		if (n > 0)
 			pp_buf_add(&t->rx, buf, (size_t)n);
-		r = pp_mon_judge(t->kind, &t->expect, t->rx.data ? t->rx.data : "", t->rx.len,
+		r = pp_mon_judge(t->ckind, t->cexpect, t->rx.data ? t->rx.data : "", t->rx.len,
 		                 eof || t->rx.len >= RX_MAX, why, sizeof why);
 		if (r != 0)
 			return finish(t, r > 0, now, "%s", why);

@@ -18,6 +18,28 @@ json_str(FILE *f, const char *k, const char *v)
 	pp_json_str(f, v);
 }
 
+/* A port list's elements, as flat strings (the line stays an object pp_json_field reads):
+ * "ports" checked, "ports_down" the failed ones, "port_detail" each one's last result. */
+static void
+ports_fields(FILE *f, const struct mon_target *t)
+{
+	char list[PP_PORT_LIST_TEXT], down[PP_PORT_LIST_TEXT], *detail;
+	size_t kl = 0, kd = 0, n = t->nports * 176 + 1;
+
+	list[0] = down[0] = '\0';
+	for (size_t i = 0; i < t->nports; i++) {
+		kl += (size_t)snprintf(list + kl, sizeof list - kl, "%s%u", kl ? "," : "", t->ports[i].in);
+		if (t->last_check && !t->ports[i].ok)
+			kd += (size_t)snprintf(down + kd, sizeof down - kd, "%s%u", kd ? "," : "", t->ports[i].in);
+	}
+	json_str(f, "ports", list);
+	json_str(f, "ports_down", down);
+	detail = pp_xmalloc(n);
+	mon_ports_detail(t, detail, n);
+	json_str(f, "port_detail", t->last_check ? detail : NULL);
+	free(detail);
+}
+
 void
 mon_write_state(struct mon *M)
 {
@@ -56,6 +78,8 @@ mon_write_state(struct mon *M)
 		json_str(f, "check", pp_check_kind_name(t->kind));
 		json_str(f, "detail", t->detail);
 		fprintf(f, ",\"latency_ms\":%.1f", t->latency_ms);
+		if (t->nports > 1)
+			ports_fields(f, t);
 		json_str(f, "last_check", t->last_check ? last : NULL);
 		if (t->pub) {
 			char ps[20];

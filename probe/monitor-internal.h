@@ -12,6 +12,17 @@
 
 enum mon_phase { MP_IDLE, MP_CONNECT, MP_TLS, MP_SEND, MP_RECV };
 
+/* One element of a port list (public_port = 80,443,9000-9001); a range by its first port. */
+struct mon_port {
+	uint16_t in, pub;              /* internal port checked, public port the reflector asks */
+	enum pp_check_kind kind;       /* the mapping's check on one element, a connect on the others */
+	bool udp, send, expect;        /* over UDP; check_send and check_expect apply */
+	bool ok;                       /* its last result */
+	char detail[160];
+	double latency_ms;
+	int pub_ok;                    /* its last public result: 1 reached, 0 not, -1 none yet */
+};
+
 struct mon_target {
 	const struct pp_mapping *m;
 	char *name;
@@ -50,6 +61,17 @@ struct mon_target {
 	char pub_detail[160];
 	char pub_cause[32];
 	unsigned long long pub_checks;
+
+	/* every element of a port list, checked in turn each round (one socket at a time) */
+	struct mon_port *ports;
+	size_t nports, cur;            /* cur: the element in flight; its check's parameters: */
+	enum pp_check_kind ckind;
+	uint16_t cport;
+	bool cudp;
+	const char *csend;             /* check_send when it applies, else NULL */
+	const struct pp_mon_expect *cexpect;
+	double el_started;
+	size_t pub_cur;                /* the element the next public request asks for */
 };
 
 /* Fill a target from a mapping with the resolved timing; -1 + err (FILE:LINE: field) when the
@@ -64,6 +86,11 @@ short mon_check_events(const struct mon_target *t);
 /* Progress on revents (or a timeout when now is past the deadline); 1 when done. */
 int mon_check_step(struct mon_target *t, short revents, double now);
 void mon_check_abort(struct mon_target *t);
+/* A list's public result of element t->pub_cur (then the next one is asked): true when every
+ * element's last public result is a success; the failed ones named in bad ("443, 9000"). */
+bool mon_pub_result(struct mon_target *t, bool ok, char *bad, size_t n);
+/* "80: connected; 443: connect: refused": every element's last result, failures first. */
+void mon_ports_detail(const struct mon_target *t, char *out, size_t n);
 
 
 /* ---- notifiers (probe/monitor-notify.c) ---- */

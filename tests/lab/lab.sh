@@ -31,6 +31,7 @@
 # Helpers: lab_begin [OPTIONS] (need_root + lab_up + T S R for a test), body_is NS URL TEXT,
 #   no_answer NS URL, lab_ns NS CMD... (run inside NS), lab_http NS URL (prints the body),
 #   lab_serve NS PORT NAME (another HTTP listener answering NAME),
+#   lab_tcp_listen NS PORT [BANNER] (a bare TCP listener; prints its pid),
 #   lab_udp NS IP PORT TEXT (prints the reply), lab_seed_table FILE (writes the
 #   seed table with this lab's interface names), lab_down.
 # Several labs in one script: set LAB_ID (and LAB_DIR="") before each lab_up
@@ -225,6 +226,23 @@ while True:
 ' "$2" "$3" >/dev/null 2>&1 &
 	echo $! >>"$LAB_DIR/pids"
 	wait_for 10 _lab_listening "$1" "$3"
+}
+
+# lab_tcp_listen NS PORT [BANNER]: a TCP listener that accepts (sends BANNER when given) and
+# closes, in a process of its own whose pid is printed (to stop one server alone). Waits until
+# it listens.
+lab_tcp_listen() {
+	ip netns exec "$1" "$LAB_PY" -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
+while True:
+    c, _ = s.accept()
+    if len(sys.argv) > 2: c.sendall(sys.argv[2].encode())
+    c.close()' "$2" ${3:+"$3"} >/dev/null 2>&1 &
+	echo $! >>"$LAB_DIR/pids"
+	echo $!
+	wait_for 10 _lab_listening "$1" "$2"
 }
 
 # Kill what the lab started (by PID), then delete its namespaces. Idempotent.

@@ -248,6 +248,59 @@ static void test_default_kind(void **st)
 	pp_table_free(t);
 }
 
+/* A port list: every element checked, the mapping's check on the element whose port would
+ * choose it (else the first), a TCP connect on the others; a UDP list without check_send
+ * checks its other elements not at all; a range by its first port. */
+static void test_port_list_elements(void **st)
+{
+	(void)st;
+	struct pp_table *t = load("[a]\npublic_port=80,443\ninternal_ip=192.168.2.2\ncheck=https\n"
+	                          "[b]\npublic_port=9101,9102\ninternal_port=2222,80\ninternal_ip=192.168.2.2\ncheck=http\n"
+	                          "[c]\npublic_port=7000,7100-7105\ninternal_ip=192.168.2.2\n"
+	                          "[d]\npublic_port=5060,5070\ninternal_ip=192.168.2.2\nprotocol=udp\n"
+	                          "[e]\npublic_port=443,80\ninternal_ip=192.168.2.2\n");
+	struct pp_check_timing d = { 30, 2000, 3, 2 };
+	struct pp_error err;
+	struct mon_target tg[5];
+	/* element 0's, element 1's kind, the port the mapping's own check goes to */
+	static const struct { enum pp_check_kind k0, k1; unsigned in1, port; } want[] = {
+		{ PP_CK_TCP, PP_CK_HTTPS, 443, 443 },
+		{ PP_CK_TCP, PP_CK_HTTP, 80, 80 },
+		{ PP_CK_TCP, PP_CK_TCP, 7100, 7000 },
+		{ PP_CK_SIP, PP_CK_NONE, 5070, 5060 },
+		{ PP_CK_HTTPS, PP_CK_TCP, 80, 443 },
+	};
+	assert_int_equal(t->n, 5);
+	for (size_t i = 0; i < t->n; i++) {
+		assert_int_equal(mon_target_init(&tg[i], &t->maps[i], "m.ini", &d, &err), 0);
+		assert_int_equal(tg[i].nports, 2);
+		assert_int_equal(tg[i].ports[0].kind, want[i].k0);
+		assert_int_equal(tg[i].ports[1].kind, want[i].k1);
+		assert_int_equal(tg[i].ports[1].in, want[i].in1);
+		assert_int_equal(tg[i].port, want[i].port);
+	}
+	/* Only the element with the mapping's check uses check_send and check_expect. */
+	assert_true(tg[0].ports[1].send && tg[0].ports[1].expect);
+	assert_false(tg[0].ports[0].send || tg[0].ports[0].expect);
+	/* The detail: the failed elements first, each by its port. */
+	tg[2].ports[0].ok = true;
+	strcpy(tg[2].ports[0].detail, "connected");
+	tg[2].ports[1].ok = false;
+	strcpy(tg[2].ports[1].detail, "connect: refused");
+	char out[200];
+	mon_ports_detail(&tg[2], out, sizeof out);
+	assert_string_equal(out, "7100: connect: refused; 7000: connected");
+	/* The public results: down while any element's last one failed. */
+	char bad[64];
+	assert_false(mon_pub_result(&tg[2], false, bad, sizeof bad));    /* 7000 */
+	assert_string_equal(bad, "7000");
+	assert_false(mon_pub_result(&tg[2], true, bad, sizeof bad));     /* 7100 */
+	assert_true(mon_pub_result(&tg[2], true, bad, sizeof bad));      /* 7000 again */
+	for (size_t i = 0; i < t->n; i++)
+		mon_target_free(&tg[i]);
+	pp_table_free(t);
+}
+
 static void test_timing_errors(void **st)
 {
 	struct pp_check_timing tm;
@@ -536,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_judge),
 		cmocka_unit_test(test_table_keys),
 		cmocka_unit_test(test_default_kind),
+		cmocka_unit_test(test_port_list_elements),
 		cmocka_unit_test(test_timing_errors),
 		cmocka_unit_test(test_event_text),
 		cmocka_unit_test(test_conf),
