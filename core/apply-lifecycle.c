@@ -665,9 +665,9 @@ late_rollback(struct pp_cli *cli, const char *cmd, const struct pp_pending *pd, 
 	return 0;
 }
 
+/* An earlier apply --confirm still pending: refuse, or roll it back late if its timer is gone. */
 static int
-apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *given,
-             struct pp_table *loaded, struct pp_apply_report *r, struct pp_error *err)
+earlier_pending(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_error *err)
 {
 	struct pp_pending pd;
 	if (!o->dry_run && pp_pending_read(cli->state_dir, &pd) == 0) {
@@ -688,6 +688,18 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 		if (late_rollback(cli, "apply", &pd, err) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* Owns loaded: freed on every path. */
+static int
+apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *given,
+             struct pp_table *loaded, struct pp_apply_report *r, struct pp_error *err)
+{
+	if (earlier_pending(cli, o, err) < 0) {
+		pp_table_free(loaded);
+		return -1;
+	}
 	struct pp_backend b;
 	struct pp_live live;
 	const struct pp_table *tt = given ? given : loaded;
@@ -696,8 +708,10 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	/* Boot and the expiry timer carry on the persisted ruleset: in the backend that wrote it. */
 	if (o->restore_persisted || o->expire_only)
 		record_backend(cli->state_dir, PP_ST_CONFIRMED, confirmed, sizeof confirmed);
-	if ((*confirmed ? pp_backend_open_named(&b, confirmed, err) : pp_backend_open_for(&b, tt, err)) < 0)
+	if ((*confirmed ? pp_backend_open_named(&b, confirmed, err) : pp_backend_open_for(&b, tt, err)) < 0) {
+		pp_table_free(loaded);
 		return -1;
+	}
 	if (*confirmed)
 		snprintf(b.why, sizeof b.why, "the persisted ruleset's (%s)", PP_ST_CONFIRMED);
 	pp_apply_mark("backend-open");
@@ -706,6 +720,7 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	bool moving = *prev && strcmp(prev, b.ops->name) != 0;
 	if (read_live(cli, &b, &live, err) < 0) {
 		pp_backend_close(&b);
+		pp_table_free(loaded);
 		return -1;
 	}
 	pp_apply_mark(live.cached ? "read-cached" : "read-kernel");

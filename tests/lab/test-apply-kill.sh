@@ -105,7 +105,9 @@ tries=${PP_SWEEP:-12} bad=0 i=0 hit=0
 while [ $i -lt "$tries" ]; do
 	i=$((i + 1))
 	us=$(( $(od -An -N2 -tu2 /dev/urandom) * ${PP_SWEEP_SCALE:-4} ))   # 0 .. 262 ms into the apply by default
-	pp apply --confirm 1 >/dev/null 2>&1 &
+	# Not the pp function: backgrounded, it is a subshell, and killing that would leave the
+	# apply running on its own (ip netns exec becomes portpilot, so $! is the apply itself).
+	ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply --confirm 1 >/dev/null 2>&1 &
 	job=$!
 	sleep "$(printf '0.%06d' "$us")"
 	kill -"${PP_SWEEP_SIG:-KILL}" $job 2>/dev/null
