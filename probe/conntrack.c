@@ -23,19 +23,31 @@ field(const char *line, const char *key, int k, char *out, size_t n)
 	return NULL;
 }
 
+/* The entry past /proc/net/nf_conntrack's "ipv4 2" (the conntrack tool prints none). */
+static const char *
+ct_body(const char *line)
+{
+	return strncmp(line, "ipv4 ", 5) ? line : line + 5 + strspn(line + 5, " 2");
+}
+
+/* The entry's protocol: PP_TCP, PP_UDP or 0. */
+static uint8_t
+ct_proto(const char *body)
+{
+	size_t n = strcspn(body, " ");
+	return n == 3 && !strncmp(body, "tcp", 3) ? PP_TCP : n == 3 && !strncmp(body, "udp", 3) ? PP_UDP : 0;
+}
+
 int
 pp_conntrack_line(const char *line, const struct pp_trace_ctx *c, char *out, size_t n,
                   enum pp_ct_state *state)
 {
 	char proto[8] = "", word[24] = "", v[8][24];
-	const char *p = line;
+	const char *p = ct_body(line);
 	uint32_t odst, rsrc;
-	/* /proc/net/nf_conntrack starts with "ipv4 2", the conntrack tool does not. */
-	if (!strncmp(p, "ipv4 ", 5))
-		p += 5 + strspn(p + 5, " 2");
 	if (sscanf(p, "%7s %*d %*d %23s", proto, word) < 1)
 		return 0;
-	uint8_t bit = !strcmp(proto, "tcp") ? PP_TCP : !strcmp(proto, "udp") ? PP_UDP : 0;
+	uint8_t bit = ct_proto(p);
 	if (!(c->protos & bit) || !field(p, "src=", 0, v[0], 24) || !field(p, "dst=", 0, v[1], 24) ||
 	    !field(p, "sport=", 0, v[2], 24) || !field(p, "dport=", 0, v[3], 24) ||
 	    !field(p, "src=", 1, v[4], 24) || !field(p, "sport=", 1, v[5], 24))
@@ -59,14 +71,10 @@ int
 pp_conntrack_elsewhere(const char *line, const struct pp_trace_ctx *c, uint32_t *src, char *to,
                        size_t n)
 {
-	char proto[8] = "", v[6][24];
-	const char *p = line;
+	char v[6][24];
+	const char *p = ct_body(line);
 	uint32_t odst, rsrc;
-	if (!strncmp(p, "ipv4 ", 5))
-		p += 5 + strspn(p + 5, " 2");
-	if (sscanf(p, "%7s", proto) != 1)
-		return 0;
-	uint8_t bit = !strcmp(proto, "tcp") ? PP_TCP : !strcmp(proto, "udp") ? PP_UDP : 0;
+	uint8_t bit = ct_proto(p);
 	if (!(c->protos & bit) || !field(p, "src=", 0, v[0], 24) || !field(p, "dst=", 0, v[1], 24) ||
 	    !field(p, "dport=", 0, v[2], 24) || !field(p, "src=", 1, v[3], 24) || !field(p, "sport=", 1, v[4], 24))
 		return 0;
@@ -90,10 +98,8 @@ int
 pp_conntrack_snat(const char *line, const struct pp_trace_ctx *c, uint32_t *to)
 {
 	char v[4][24];
-	const char *p = line;
+	const char *p = ct_body(line);
 	uint32_t osrc, rsrc;
-	if (!strncmp(p, "ipv4 ", 5))
-		p += 5 + strspn(p + 5, " 2");
 	if (!field(p, "src=", 0, v[0], 24) || !field(p, "src=", 1, v[1], 24) || !field(p, "dst=", 1, v[2], 24) ||
 	    !field(p, "sport=", 1, v[3], 24))
 		return 0;
@@ -104,14 +110,22 @@ pp_conntrack_snat(const char *line, const struct pp_trace_ctx *c, uint32_t *to)
 	return *to != osrc;
 }
 
-/* One of this router's own addresses, all of them asked (not the trace's first few). */
-static bool
-router_owns(uint32_t ip)
-{
+/* This router's own addresses, all of them (not the trace's first few), read once per dump. */
+struct own_addrs {
 	uint32_t a[256];
-	size_t n = pp_local_addrs(a, sizeof a / sizeof a[0]);
-	for (size_t i = 0; i < n; i++)
-		if (a[i] == ip)
+	size_t n;
+	bool read;
+};
+
+static bool
+router_owns(struct own_addrs *o, uint32_t ip)
+{
+	if (!o->read) {
+		o->n = pp_local_addrs(o->a, sizeof o->a / sizeof o->a[0]);
+		o->read = true;
+	}
+	for (size_t i = 0; i < o->n; i++)
+		if (o->a[i] == ip)
 			return true;
 	return false;
 }
@@ -182,7 +196,7 @@ snat_entry(struct pp_facts *f, const char *line, uint32_t to)
 {
 	bool unreplied = strstr(line, "[UNREPLIED]") != NULL;
 	/* A UDP service may stay silent whatever the path: only TCP's silence is evidence. */
-	if (unreplied && !strstr(line, "tcp "))
+	if (unreplied && ct_proto(ct_body(line)) != PP_TCP)
 		return;
 	if (unreplied)
 		f->ct_snat_unreplied++;
@@ -191,9 +205,7 @@ snat_entry(struct pp_facts *f, const char *line, uint32_t to)
 	if (*f->ct_snat_to)
 		return;
 	pp_format_ipv4(to, f->ct_snat_to);
-	const char *p = line;
-	if (!strncmp(p, "ipv4 ", 5))
-		p += 5 + strspn(p + 5, " 2");
+	const char *p = ct_body(line);
 	snprintf(f->ct_snat_line, sizeof f->ct_snat_line, "%.*s", (int)strcspn(p, "\n"), p);
 }
 
@@ -205,6 +217,7 @@ pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const struct p
 	const char *how = "";
 	char *dump = ct_dump(fd, c->protos, &how);
 	int count[3] = { 0 };
+	struct own_addrs own = { .read = false };
 	if (!dump) {
 		pp_check_add(r, o, "conntrack", PP_CHECK_SKIP, "cannot read the conntrack table (%s needs "
 		             "root: run without --no-drop as root, or read /proc/net/nf_conntrack)", how);
@@ -222,7 +235,7 @@ pp_facts_conntrack(struct pp_facts *f, struct pp_probe_result *r, const struct p
 				snprintf(f->ct_elsewhere_to, sizeof f->ct_elsewhere_to, "%s", to);
 			continue;
 		}
-		if (pp_conntrack_snat(line, c, &snat) && !router_owns(snat) && this_probe(f, &r->trace, line))
+		if (pp_conntrack_snat(line, c, &snat) && !router_owns(&own, snat) && this_probe(f, &r->trace, line))
 			snat_entry(f, line, snat);
 		if (!pp_conntrack_line(line, c, words, sizeof words, &st))
 			continue;
