@@ -3,7 +3,8 @@
 # the server's own address) and a NAT66 mapping (the router's WAN address, another port) are
 # recorded with their IPv6 source, the mapping, the server's address and the kernel's verdict; a
 # NAT66 attempt from outside the allow list reaches the router untranslated and is rejected; IPv4
-# beside it as before. PP_BACKEND=nftables: the same on the nftables backend.
+# beside it as before; after the LAN is renumbered the recorder matches the host id's new address.
+# PP_BACKEND=nftables: the same on the nftables backend.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/lab/lab6.sh"
@@ -84,6 +85,7 @@ check "log --record: its IPv6 log rules are removed on exit" no_log_rule
 pp --json log >"$pp_tmp/h.json" 2>"$pp_tmp/h.err"
 check "log --json: exits 0" [ $? -eq 0 ]
 hj() { jq -s -e "any(.[]; $1)" "$pp_tmp/h.json" >/dev/null; }
+hall() { jq -s -e "$1" "$pp_tmp/h.json" >/dev/null; }
 check "log: a pinhole connection from inet is accepted, with its IPv6 source and srv1's address" \
 	hj ".mapping == \"web-6\" and .family == 6 and .source == \"$LAB_INET6\" and .port == 8080 and .internal_ip == \"$SRV1_6\" and .verdict == \"accepted\""
 check "log: cam6's pinhole from inet2, over TCP" \
@@ -106,4 +108,22 @@ printf '2026-01-01T00:00:00+0000\tweb-6\ttcp\t2001:db8:ffff::10\t40000\t8080\tac
 pp --json log web-6 >"$pp_tmp/old.json" 2>"$pp_tmp/old.err"
 check "log: a 7-field line of an older recorder still reads" sh -c "[ ! -s '$pp_tmp/old.err' ] &&
 	jq -s -e 'any(.[]; .source_port == 40000 and .internal_ip == null and .family == 6)' '$pp_tmp/old.json' >/dev/null"
+
+# Renumbering while the recorder runs (a new delegated prefix): the host id's new address is
+# matched without a restart of the recorder, and a connection to the old one is no longer web-6's.
+rm -f "$S"/access.log*
+ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" log --record >"$pp_tmp/rec2.out" 2>&1 &
+rp=$!
+wait_for 5 recording || not_ok "log --record installed its IPv6 log rules again"
+lab_prefix6 2001:db8:1 2001:db8:2
+NEW1=2001:db8:2::1:101
+pp apply >"$pp_tmp/apply2.out" 2>&1 || not_ok "apply after the renumbering"
+lab_http "$LAB_INET" "http://[$NEW1]:8080/" >"$pp_tmp/b7"
+check "lab: outside reaches srv1 at its new address" grep -qx srv-101-v6 "$pp_tmp/b7"
+wait_for 5 lines_ge 1 || not_ok "the connection after renumbering recorded"
+kill -TERM $rp
+wait $rp
+pp --json log web-6 >"$pp_tmp/h.json" 2>&1
+check "log: after renumbering, web-6 at srv1's new address, the recorder never restarted" \
+	hall "length == 1 and .[0].internal_ip == \"$NEW1\" and .[0].source == \"$LAB_INET6\" and .[0].verdict == \"accepted\""
 pp_done
