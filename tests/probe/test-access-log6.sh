@@ -48,6 +48,12 @@ allow         = 2001:db8:100::/64
 EOT
 pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
 pp apply >"$pp_tmp/apply.out" 2>&1 || { not_ok "apply"; sed 's/^/# /' "$pp_tmp/apply.out"; pp_done; }
+pp status --json >"$pp_tmp/st.json" 2>&1
+ways() { jq -e '[.mappings[] | {(.name): .ipv6.way}] | add == {"web-6": "pinhole", "cam6": "pinhole", "web-66": "nat66"}' \
+	"$pp_tmp/st.json" >/dev/null; }
+check "status: the IPv6 way in of each mapping, as export's" ways
+pp status >"$pp_tmp/st.txt" 2>&1
+check "status: NAT66's row names the router's port" grep -q "ipv6  \[$SRV2_6\]:8080 (NAT66 from the router's port 8443)" "$pp_tmp/st.txt"
 cam6_reached() { [ "$(lab_http "$LAB_INET2" "http://[$SRV3_6]:8080/")" = srv-103-v6 ]; }
 check "lab: inet2 reaches srv3 through cam6's pinhole" cam6_reached
 
