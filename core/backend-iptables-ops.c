@@ -758,6 +758,43 @@ rule_jumps(const struct pp_log_spec *s, char op)
 	                    "-%c INPUT -i %s -j PP-LOG-%d\n%s", op, s->group, op, s->wan_if, s->group, hairpin);
 }
 
+/*
+ * The same over IPv6 (issue 15), in ip6tables' mangle table: a NAT66 flow is DNATed as an IPv4
+ * one; a pinhole's is not, but the pinhole marked it (PP-OK's CONNMARK) before it reached
+ * POSTROUTING, so it was forwarded because portpilot let it in. A new connection reaching the
+ * router's own IPv6 address from the WAN untranslated took no NAT66 mapping ("pp-rej").
+ * Without ip6tables only a table that asks for IPv6 makes that an error.
+ */
+static int
+log_rules6(struct pp_backend *b, const struct pp_log_spec *s, bool add, struct pp_error *err)
+{
+	int g = s->group;
+	char op = add ? 'I' : 'D';
+	char *jumps = pp_xasprintf("-%c POSTROUTING -m conntrack --ctstate DNAT -j PP-LOG-%d\n"
+	                           "-%c POSTROUTING -m conntrack ! --ctstate DNAT -m connmark --mark "
+	                           PP_LOG_MARK "/" PP_LOG_MARK " -j PP-LOG-%d\n"
+	                           "-%c INPUT -i %s -j PP-LOG-%d\n", op, g, op, g, op, s->wan_if, g);
+	char *text = add
+		? pp_xasprintf("*mangle\n:PP-LOG-%d - [0:0]\n"
+		               "-A PP-LOG-%d -m conntrack --ctstate NEW -m conntrack --ctstate DNAT "
+		               "-j NFLOG --nflog-group %d --nflog-prefix " PP_LOG_ACCEPTED "\n"
+		               "-A PP-LOG-%d -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT -m connmark --mark "
+		               PP_LOG_MARK "/" PP_LOG_MARK " -j NFLOG --nflog-group %d --nflog-prefix " PP_LOG_ACCEPTED "\n"
+		               "-A PP-LOG-%d -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT "
+		               "-m addrtype --dst-type LOCAL -j NFLOG --nflog-group %d --nflog-prefix " PP_LOG_REFUSED "\n"
+		               "%sCOMMIT\n", g, g, g, g, g, g, g, jumps)
+		: pp_xasprintf("*mangle\n%s-F PP-LOG-%d\n-X PP-LOG-%d\nCOMMIT\n", jumps, g, g);
+	struct pp_ipt x6;
+	struct pp_error e6;
+	ipt6(b, &x6);
+	int rc = pp_ipt_restore(&x6, text, false, &e6);
+	free(text);
+	free(jumps);
+	if (rc < 0 && s->ip6)
+		return pp_error_set(err, "the IPv6 log rules: %s", e6.msg);
+	return 0;
+}
+
 static int
 log_rules(struct pp_backend *b, const struct pp_log_spec *s, bool add, struct pp_error *err)
 {
@@ -774,7 +811,7 @@ log_rules(struct pp_backend *b, const struct pp_log_spec *s, bool add, struct pp
 	int rc = pp_ipt_restore(IPT(b), text, false, err);
 	free(text);
 	free(jumps);
-	return rc;
+	return rc < 0 ? -1 : log_rules6(b, s, add, err);
 }
 
 /* Every chain and hook of portpilot's (a switch to another backend): the plan to an empty ruleset. */

@@ -103,12 +103,18 @@ status6_where(const struct pp_table *t, size_t i, const struct pp_map_status *s,
 	} else {
 		snprintf(out, n, "(no address)");
 	}
+	if (m && pp_mapping_nat66(m)) {         /* NAT66: reached at the router's own port, as export says */
+		char pub[PP_PORT_LIST_TEXT];
+		size_t k = strlen(out);
+		pp_mapping_format_ports(m, false, pub, sizeof pub);
+		snprintf(out + k, n - k, " (NAT66 from the router's port %s)", pub);
+	}
 }
 
 static void
 status6_json(FILE *f, const struct pp_table *t, size_t i, const struct pp_map_status *s)
 {
-	char where[PP_IP6_STR + PP_PORT_LIST_TEXT + 48], a[PP_IP6_STR];
+	char where[PP_IP6_STR + 2 * PP_PORT_LIST_TEXT + 80], a[PP_IP6_STR];
 	fputs(",\"ipv6\":", f);
 	if (!s->has6) {
 		fputs("null", f);
@@ -124,8 +130,9 @@ status6_json(FILE *f, const struct pp_table *t, size_t i, const struct pp_map_st
 	status6_where(t, i, s, where, sizeof where);
 	fputs(",\"pinhole\":", f);
 	pp_json_str(f, where);
-	fprintf(f, ",\"host_id\":%s,\"state\":\"%s\",\"packets\":%llu,\"bytes\":%llu}",
-	        s->hostid6 ? "true" : "false", pp_sync_name(s->sync6), s->pkts6, s->bytes6);
+	fprintf(f, ",\"host_id\":%s,\"state\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"way\":\"%s\"}",
+	        s->hostid6 ? "true" : "false", pp_sync_name(s->sync6), s->pkts6, s->bytes6,
+	        i < t->n && pp_mapping_nat66(&t->maps[i]) ? "nat66" : "pinhole");
 }
 
 /* The IPv6 row under a mapping's: where the pinhole leads, its own state and counters; the
@@ -133,7 +140,7 @@ status6_json(FILE *f, const struct pp_table *t, size_t i, const struct pp_map_st
 static void
 status6_text(FILE *f, const struct pp_table *t, size_t i, const struct pp_map_status *s)
 {
-	char where[PP_IP6_STR + PP_PORT_LIST_TEXT + 48], tail[80];
+	char where[PP_IP6_STR + 2 * PP_PORT_LIST_TEXT + 80], tail[80];
 	if (!s->has6)
 		return;
 	status6_where(t, i, s, where, sizeof where);
@@ -287,7 +294,8 @@ const struct pp_cmd_spec pp_spec_status = {
 	       "takes its public port first) or blocked (another tool's rule in raw, mangle or\n"
 	       "filter drops its traffic before portpilot's accept), naming that rule. A mapping\n"
 	       "with ipv6 = yes|only has an \"ipv6\" row: its pinhole's [address]:port (a host id\n"
-	       "on the LAN's current prefix), the pinhole's own state and counters. Above\n"
+	       "on the LAN's current prefix; NAT66: the server's, and the router's port), the\n"
+	       "pinhole's own state and counters (--json: \"way\" pinhole or nat66). Above\n"
 	       "them: hooks and jumps of portpilot's layout that are\n"
 	       "missing or changed (ruleset drift), and mappings still in the kernel that the table\n"
 	       "no longer has (orphans). Exit 1 when a mapping is missing, drifted, stale,\n"

@@ -64,7 +64,8 @@ pp_cmd_check(struct pp_cli *cli, int argc, char **argv)
 	return e + w ? PP_EXIT_FAIL : PP_EXIT_OK;
 }
 
-/* The IPv6 side (issue 15): "ipv6", the server's address now (a host id on the LAN prefix), "allow6". */
+/* The IPv6 side (issue 15): "ipv6", the server's address now (a host id on the LAN prefix), "allow6",
+   "ipv6_way" (pinhole or nat66, as export's). */
 static void
 list_json_ip6(FILE *f, const struct pp_table *t, const struct pp_mapping *m)
 {
@@ -81,7 +82,7 @@ list_json_ip6(FILE *f, const struct pp_table *t, const struct pp_mapping *m)
 		pp_format_ipv6(m->allow6[k].addr, a6);
 		fprintf(f, "%s\"%s/%u\"", k ? "," : "", a6, m->allow6[k].len);
 	}
-	fputc(']', f);
+	fprintf(f, "],\"ipv6_way\":%s", !pp_mapping_wants_ip6(m) ? "null" : pp_mapping_nat66(m) ? "\"nat66\"" : "\"pinhole\"");
 }
 
 static void
@@ -171,8 +172,10 @@ pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 			if (pp_mapping_wants_ip6(m) && m->val[PP_F_INTERNAL_IP6] && !(m->bad & (1u << PP_F_INTERNAL_IP6))) {
 				if (pp_mapping_ip6(m, t->site.val[PP_S_LAN_INTERFACE], a6, NULL) == 0) {
 					pp_format_ipv6(a6, s6);
-					fprintf(cli->out, "%-20s %-8s %-5s %-11s [%s]:%s%s\n", "", "", "ipv6", in, s6, in,
-					        m->ip6_hostid ? " (host id on the LAN prefix)" : "");
+					/* NAT66: the public port is the router's own, as over IPv4 */
+					bool nat = pp_mapping_nat66(m);
+					fprintf(cli->out, "%-20s %-8s %-5s %-11s [%s]:%s%s%s\n", "", "", "ipv6", nat ? pub : in, s6, in,
+					        m->ip6_hostid ? " (host id on the LAN prefix)" : "", nat ? " (NAT66)" : "");
 				} else {
 					fprintf(cli->out, "%-20s %-8s %-5s %-11s host id %s: no LAN prefix now\n", "", "", "ipv6", in,
 					        m->val[PP_F_INTERNAL_IP6]);
@@ -281,7 +284,8 @@ const struct pp_cmd_spec pp_spec_export = {
 	.globals = "[-f TABLE]", .opts = export_opts,
 	.doc = "Prints the documentation record of every mapping: service, public IP and port,\n"
 	       "internal IP and port, protocol, allowed sources, purpose, owner, state, and the\n"
-	       "mapping's name in the table.\n",
+	       "mapping's name in the table, and its IPv6 side: the server's IPv6 address and port, ipv6\n"
+	       "mode, way in (pinhole or nat66), host id, IPv6 allowed sources.\n",
 };
 
 int

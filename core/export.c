@@ -12,10 +12,12 @@
 static const char *const keys[PP_X__COUNT] = {
 	"service", "mapping", "public_ip", "public_port", "internal_ip", "internal_port", "protocol", "allow",
 	"purpose", "owner", "state", "ipv6",
+	"ipv6_mode", "internal_ip6", "ipv6_host_id", "ipv6_way", "allow6",
 };
 static const char *const titles[PP_X__COUNT] = {
 	"Service", "Mapping", "Public IP", "Public port", "Internal IP", "Internal port", "Protocol",
-	"Allowed sources", "Purpose", "Owner", "State", "IPv6 (server address, no NAT)",
+	"Allowed sources", "Purpose", "Owner", "State", "IPv6 (server address)",
+	"IPv6 mode", "Internal IPv6", "IPv6 host id", "IPv6 way in", "IPv6 allowed sources",
 };
 
 const char *pp_export_key(enum pp_export_col c) { return keys[c]; }
@@ -67,6 +69,24 @@ pp_export_allow(const struct pp_mapping *m)
 	return b.data;
 }
 
+char *
+pp_export_allow6(const struct pp_mapping *m)
+{
+	struct pp_buf b = { 0 };
+	char a6[PP_IP6_STR];
+	if (!pp_mapping_wants_ip6(m))
+		return pp_xstrdup("");
+	if (pp_mapping_any_source6(m))
+		return pp_xstrdup("any");
+	if (m->nallow6 == 0)
+		return pp_xstrdup("none (allow lists IPv4 sources only)");
+	for (size_t i = 0; i < m->nallow6; i++) {
+		pp_format_ipv6(m->allow6[i].addr, a6);
+		pp_buf_printf(&b, "%s%s/%u", i ? "," : "", a6, m->allow6[i].len);
+	}
+	return b.data;
+}
+
 void
 pp_export_public_ip(const struct pp_table *t, char out[16])
 {
@@ -87,6 +107,8 @@ pp_export_public_ip(const struct pp_table *t, char out[16])
 		}
 	freeifaddrs(ifs);
 }
+
+static void ip6_cells(const struct pp_mapping *m, const char *lan_if, struct pp_export_row *r);
 
 static char *
 dup_or_empty(const char *s)
@@ -114,29 +136,54 @@ pp_export_row_of(const struct pp_mapping *m, const char *public_ip, time_t now, 
 	r->v[PP_X_PURPOSE] = dup_or_empty(m->val[PP_F_PURPOSE]);
 	r->v[PP_X_OWNER] = dup_or_empty(m->val[PP_F_OWNER]);
 	r->v[PP_X_STATE] = pp_xstrdup(pp_export_state(m, now));
-	r->v[PP_X_IPV6] = pp_xstrdup("");   /* pp_export_make fills it: a host id needs the LAN's prefix */
+	for (int c = PP_X_IPV6; c < PP_X__COUNT; c++)
+		r->v[c] = NULL;
+	ip6_cells(m, NULL, r);          /* a host id needs the LAN's prefix: pp_export_row_ip6 */
 	if (m->ipv6 == PP_V6_ONLY) {
 		free(r->v[PP_X_PUBLIC_IP]);
 		r->v[PP_X_PUBLIC_IP] = pp_xstrdup("");   /* not reached at the router's IPv4 address */
 	}
 }
 
-/* The IPv6 way in (issue 15): the server's own address and port, or "only" noted. */
-static char *
-ipv6_cell(const struct pp_table *t, const struct pp_mapping *m)
+static void
+cell(struct pp_export_row *r, enum pp_export_col c, char *v)
 {
-	char v6[PP_IP6_STR + PP_PORT_LIST_TEXT + 40] = "", in[PP_PORT_LIST_TEXT], s6[PP_IP6_STR];
+	free(r->v[c]);
+	r->v[c] = v;
+}
+
+/* The IPv6 way in (issue 15): the server's own address and port, its mode, pinhole or NAT66
+   (then the public port on the router's own address), and who may use it; lan_if NULL: a host
+   id is not put on a prefix. */
+static void
+ip6_cells(const struct pp_mapping *m, const char *lan_if, struct pp_export_row *r)
+{
+	char v6[PP_IP6_STR + 2 * PP_PORT_LIST_TEXT + 80] = "", in[PP_PORT_LIST_TEXT], pub[PP_PORT_LIST_TEXT];
+	char s6[PP_IP6_STR] = "";
 	uint8_t a6[16];
-	if (!pp_mapping_wants_ip6(m) || !m->val[PP_F_INTERNAL_IP6] || (m->bad & (1u << PP_F_INTERNAL_IP6)))
-		return pp_xstrdup("");
+	bool nat = pp_mapping_nat66(m), on = pp_mapping_wants_ip6(m) && m->val[PP_F_INTERNAL_IP6] &&
+	                                     !(m->bad & (1u << PP_F_INTERNAL_IP6));
+	cell(r, PP_X_IPV6_MODE, pp_xstrdup(m->ipv6 == PP_V6_ONLY ? "only" : m->ipv6 == PP_V6_YES ? "yes" : "no"));
 	pp_mapping_format_ports(m, true, in, sizeof in);
-	if (pp_mapping_ip6(m, t->site.val[PP_S_LAN_INTERFACE], a6, NULL) == 0) {
+	pp_mapping_format_ports(m, false, pub, sizeof pub);
+	if (on && pp_mapping_ip6(m, lan_if, a6, NULL) == 0) {
 		pp_format_ipv6(a6, s6);
-		snprintf(v6, sizeof v6, "[%s]:%s%s", s6, in, m->ipv6 == PP_V6_ONLY ? " (IPv6 only)" : "");
-	} else {
+		snprintf(v6, sizeof v6, "[%s]:%s%s%s%s%s", s6, in, nat ? " (NAT66 from the router's port " : "",
+		         nat ? pub : "", nat ? ")" : "", m->ipv6 == PP_V6_ONLY ? " (IPv6 only)" : "");
+	} else if (on) {
 		snprintf(v6, sizeof v6, "host id %.40s, no LAN prefix now", m->val[PP_F_INTERNAL_IP6]);
 	}
-	return pp_xstrdup(v6);
+	cell(r, PP_X_IPV6, pp_xstrdup(v6));
+	cell(r, PP_X_INTERNAL_IP6, pp_xstrdup(s6));
+	cell(r, PP_X_IPV6_HOST_ID, pp_xstrdup(on && m->ip6_hostid ? m->val[PP_F_INTERNAL_IP6] : ""));
+	cell(r, PP_X_IPV6_WAY, pp_xstrdup(!on ? "" : nat ? "nat66" : "pinhole"));
+	cell(r, PP_X_ALLOW6, on ? pp_export_allow6(m) : pp_xstrdup(""));
+}
+
+void
+pp_export_row_ip6(const struct pp_table *t, const struct pp_mapping *m, struct pp_export_row *r)
+{
+	ip6_cells(m, t->site.val[PP_S_LAN_INTERFACE], r);
 }
 
 void
@@ -149,8 +196,7 @@ pp_export_make(const struct pp_table *t, time_t now, struct pp_export *x)
 	for (size_t i = 0; i < t->n; i++) {
 		struct pp_export_row *r = &x->rows[x->n++];
 		pp_export_row_of(&t->maps[i], x->public_ip, now, r);
-		free(r->v[PP_X_IPV6]);
-		r->v[PP_X_IPV6] = ipv6_cell(t, &t->maps[i]);
+		pp_export_row_ip6(t, &t->maps[i], r);
 	}
 }
 

@@ -1068,6 +1068,10 @@ nft_log_rules(struct pp_backend *b, const struct pp_log_spec *s, bool add, struc
 		/* A new DNATed connection after the forward verdict: filter passed it. */
 		pp_buf_printf(&t, "add rule inet " LOG_TABLE " post_%d ct state new ct status dnat log prefix \""
 		              PP_LOG_ACCEPTED "\" group %d\n", g, g);
+		/* IPv6 (issue 15): a pinhole's flow is not DNATed, but marked in prerouting by pin6 */
+		pp_buf_printf(&t, "add rule inet " LOG_TABLE " post_%d meta nfproto ipv6 ct state new ct status ! dnat "
+		              "ct mark & " PP_LOG_MARK " == " PP_LOG_MARK " log prefix \"" PP_LOG_ACCEPTED "\" group %d\n",
+		              g, g);
 		pp_buf_printf(&t, "add rule inet " LOG_TABLE " in_%d iifname \"%s\" ct state new ct status ! dnat fib daddr "
 		              "type local log prefix \"" PP_LOG_REFUSED "\" group %d\n", g, s->wan_if, g);
 		if (s->lan_if && *s->lan_if && s->lan.len) {

@@ -233,6 +233,17 @@ pp_mapping_any_source6(const struct pp_mapping *m)
 	return false;
 }
 
+bool
+pp_mapping_nat66(const struct pp_mapping *m)
+{
+	bool nat = m->nat66 && !(m->bad & (1u << PP_F_NAT66));
+	for (size_t k = 0; k < pp_mapping_nports(m) && !nat; k++) {
+		struct pp_port_pair pr = pp_mapping_port(m, k);
+		nat = pr.pub_lo != pr.in_lo;
+	}
+	return nat;
+}
+
 static int
 kline(const struct pp_mapping *m, enum pp_field f)
 {

@@ -14,6 +14,7 @@
 
 #include "portpilot/backend.h"
 #include "portpilot/cli-opts.h"
+#include "portpilot/ipv6.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
 #include "probe-internal.h"
@@ -34,7 +35,8 @@ const struct pp_cmd_spec pp_spec_log = {
 	"       portpilot log --follow [NAME] [--seconds N] [--group G]   (--seconds implies --follow)\n"
 	"Without options, prints the recorded access log (STATE/access.log.1, then access.log): every new\n"
 	"connection to a mapping (or to NAME only): time, source, protocol, port, and whether the\n"
-	"mapping's allow list accepts or rejects it. --json prints one object a line.\n"
+	"mapping's allow list accepts or rejects it, over IPv4 and IPv6 (pinholes, NAT66; an IPv6 source\n"
+	"is printed [addr]:port). --json prints one object a line, with family and internal_ip.\n"
 	"--record appends to that log until stopped (the portpilot-log service runs it); at K KiB\n"
 	"(default 1024) the log moves to access.log.1. --follow prints connections live instead.\n"
 	"Both keep NFLOG rules (mangle chain PP-LOG-G; group 8 for --record, 7 for --follow) while\n"
@@ -63,21 +65,37 @@ struct logctx {
 	struct pp_cidr lan;            /* the LAN subnet, len 0 when unknown */
 	void (*fn)(const struct pp_access_entry *e, void *arg); /* pp_access_follow's, else printed */
 	void *arg;
+	struct pp_cidr6 prefix;        /* the LAN's IPv6 prefix (host ids), len 0 when none */
+	time_t prefix_at;              /* when it was read: again once a second, it may change */
+};
+
+/* One new connection as a log rule handed it over, of either family. */
+struct conn {
+	int family;                    /* 4 or 6 */
+	uint8_t proto;
+	uint32_t src, dst;             /* IPv4, host order */
+	uint8_t src6[16], dst6[16];
+	uint16_t sport, dport;
 };
 
 static void
 entry_print(struct pp_cli *cli, const struct pp_access_entry *e)
 {
+	bool v6 = strchr(e->src, ':') != NULL;
 	if (cli->json) {
 		fprintf(cli->out, "{\"time\":\"%s\",\"mapping\":", e->time);
 		pp_json_str(cli->out, e->mapping);
-		fprintf(cli->out, ",\"proto\":\"%s\",\"source\":\"%s\",\"source_port\":%u,\"port\":%u,"
-		        "\"verdict\":", e->proto, e->src, e->sport, e->port);
+		fprintf(cli->out, ",\"proto\":\"%s\",\"family\":%d,\"source\":", e->proto, v6 ? 6 : 4);
+		pp_json_str(cli->out, e->src);
+		fprintf(cli->out, ",\"source_port\":%u,\"port\":%u,\"internal_ip\":", e->sport, e->port);
+		pp_json_str(cli->out, e->internal && *e->internal ? e->internal : NULL);
+		fputs(",\"verdict\":", cli->out);
 		pp_json_str(cli->out, e->verdict);
 		fputs("}\n", cli->out);
 	} else {
-		fprintf(cli->out, "%s  %-12s %s %s:%u -> %u  %s\n", e->time, e->mapping, e->proto, e->src,
-		        e->sport, e->port, e->verdict);
+		/* an IPv6 source in brackets, as in a URL: [2001:db8::10]:40000 */
+		fprintf(cli->out, "%s  %-12s %s %s%s%s:%u -> %u  %s\n", e->time, e->mapping, e->proto, v6 ? "[" : "",
+		        e->src, v6 ? "]" : "", e->sport, e->port, e->verdict);
 	}
 }
 
@@ -103,9 +121,10 @@ rotate(struct rec *r)
 static void
 rec_write(struct rec *r, const struct pp_access_entry *e)
 {
-	char line[256];
-	int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%s\t%u\t%u\t%s\n", e->time, e->mapping, e->proto,
-	                 e->src, e->sport, e->port, e->verdict);
+	char line[320];
+	/* the internal address last: lines of older recorders (7 fields) still read */
+	int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%s\t%u\t%u\t%s\t%s\n", e->time, e->mapping, e->proto,
+	                 e->src, e->sport, e->port, e->verdict, e->internal && *e->internal ? e->internal : "-");
 	if (n < 0 || (size_t)n >= sizeof line)
 		return;
 	if (r->size + n > r->max) {
@@ -123,25 +142,63 @@ rec_write(struct rec *r, const struct pp_access_entry *e)
 
 static bool in_range(uint16_t v, uint16_t lo, uint16_t hi) { return v >= lo && v <= (hi ? hi : lo); }
 
+/* The server's IPv6 address of m now (a host id on the LAN's current prefix); false when none. */
+static bool
+server6(struct logctx *x, const struct pp_mapping *m, uint8_t out[16])
+{
+	if (!pp_mapping_wants_ip6(m) || !m->val[PP_F_INTERNAL_IP6] || (m->bad & (1u << PP_F_INTERNAL_IP6)))
+		return false;
+	if (!m->ip6_hostid) {
+		memcpy(out, m->internal_ip6, 16);
+		return true;
+	}
+	const char *lan = x->t->site.val[PP_S_LAN_INTERFACE];
+	if (x->prefix_at != time(NULL)) {
+		x->prefix_at = time(NULL);
+		if (!lan || pp_prefix6_of(lan, &x->prefix) < 0 || x->prefix.len > 64)
+			x->prefix.len = 0;
+	}
+	if (!x->prefix.len)
+		return false;
+	pp_ip6_combine(&x->prefix, m->internal_ip6, out);
+	return true;
+}
+
+/* The packet is to m's server (after DNAT, or a pinhole's flow, which keeps its address). */
+static bool
+to_server(struct logctx *x, const struct pp_mapping *m, const struct conn *c)
+{
+	uint8_t a[16];
+	if (c->family == 4)
+		return c->dst == m->internal_ip;
+	return server6(x, m, a) && memcmp(a, c->dst6, 16) == 0;
+}
+
+/* A refused attempt named the router's own address: over IPv6 only a NAT66 mapping has one. */
+static bool
+on_router(const struct pp_mapping *m, const struct conn *c)
+{
+	return c->family == 4 ? m->ipv6 != PP_V6_ONLY : pp_mapping_wants_ip6(m) && pp_mapping_nat66(m);
+}
+
 /* Before DNAT (a rejected attempt) the packet names the public port; after it (accepted), the
  * internal address and port: *pub gets the public port either way. */
 static const struct pp_mapping *
-match(const struct pp_table *t, const struct pp_packet *p, const char *only,
-      bool dnated, uint16_t *pub)
+match(struct logctx *x, const struct conn *c, bool dnated, uint16_t *pub)
 {
-	unsigned bit = p->proto == IPPROTO_UDP ? PP_UDP : PP_TCP;
-	for (size_t i = 0; i < t->n; i++) {
-		const struct pp_mapping *m = &t->maps[i];
-		if (!(m->proto & bit) || (only && strcmp(only, m->name)))
+	unsigned bit = c->proto == IPPROTO_UDP ? PP_UDP : PP_TCP;
+	for (size_t i = 0; i < x->t->n; i++) {
+		const struct pp_mapping *m = &x->t->maps[i];
+		if (!(m->proto & bit) || (x->only && strcmp(x->only, m->name)))
 			continue;
 		for (size_t k = 0; k < pp_mapping_nports(m); k++) {    /* every element of a port list */
 			struct pp_port_pair pr = pp_mapping_port(m, k);
-			if (!dnated && in_range(p->dport, pr.pub_lo, pr.pub_hi)) {
-				*pub = p->dport;
+			if (!dnated && in_range(c->dport, pr.pub_lo, pr.pub_hi) && on_router(m, c)) {
+				*pub = c->dport;
 				return m;
 			}
-			if (dnated && p->dst == m->internal_ip && in_range(p->dport, pr.in_lo, pr.in_hi)) {
-				*pub = (uint16_t)(pr.pub_lo + (p->dport - pr.in_lo));
+			if (dnated && in_range(c->dport, pr.in_lo, pr.in_hi) && to_server(x, m, c)) {
+				*pub = (uint16_t)(pr.pub_lo + (c->dport - pr.in_lo));
 				return m;
 			}
 		}
@@ -151,42 +208,120 @@ match(const struct pp_table *t, const struct pp_packet *p, const char *only,
 
 /* The kernel did not forward it; the table says why, as far as it knows. */
 static const char *
-why_rejected(const struct logctx *x, const struct pp_mapping *m, uint32_t src)
+why_rejected(const struct logctx *x, const struct pp_mapping *m, const struct conn *c)
 {
-	if (x->lan.len && pp_cidr_contains(&x->lan, 1, src) && !pp_mapping_hairpin(&x->t->site, m))
+	if (c->family == 4 && x->lan.len && pp_cidr_contains(&x->lan, 1, c->src) && !pp_mapping_hairpin(&x->t->site, m))
 		return "rejected (hairpin = no)";
-	if (!pp_mapping_active(m, time(NULL)))
+	if (!m->enabled || pp_mapping_expired(m, time(NULL)))
 		return m->enabled ? "rejected (expired)" : "rejected (disabled)";
-	if (m->nallow && !pp_cidr_contains(m->allow, m->nallow, src))
+	if (c->family == 4 && !pp_mapping_active(m, time(NULL)))
+		return "rejected (not forwarded: table not applied?)";
+	if (c->family == 4 && m->nallow && !pp_cidr_contains(m->allow, m->nallow, c->src))
+		return "rejected (not in allow)";
+	bool in6 = pp_mapping_any_source6(m);
+	for (size_t i = 0; c->family == 6 && i < m->nallow6 && !in6; i++)
+		in6 = pp_cidr6_has(&m->allow6[i], c->src6);
+	if (c->family == 6 && !in6)
 		return "rejected (not in allow)";
 	return "rejected (not forwarded: table not applied?)";
+}
+
+/* NFLOG over IPv6 (family AF_INET6): the payload TLV (type 9) is the packet from its IPv6
+   header on; extension headers are walked to TCP or UDP. 0, or -1 when it is none of those. */
+static int
+parse6(const uint8_t *d, size_t len, struct conn *c)
+{
+	const uint8_t *ip = NULL;
+	size_t n = 0;
+	for (size_t off = 4; off + 4 <= len && !ip;) {
+		uint16_t tl, tt;
+		memcpy(&tl, d + off, 2);
+		memcpy(&tt, d + off + 2, 2);
+		if (tl < 4)
+			return -1;
+		if (tt == 9)
+			ip = d + off + 4, n = off + tl > len ? len - off - 4 : tl - 4u;
+		off += (tl + 3u) & ~3u;
+	}
+	if (!ip || n < 40 || (ip[0] >> 4) != 6)
+		return -1;
+	memcpy(c->src6, ip + 8, 16);
+	memcpy(c->dst6, ip + 24, 16);
+	uint8_t nh = ip[6];
+	size_t off = 40;
+	while ((nh == 0 || nh == 43 || nh == 60 || nh == 44) && off + 8 <= n) {
+		if (nh == 44 && (((ip[off + 2] << 8) | ip[off + 3]) & 0xfff8))
+			return -1;              /* a later fragment: no ports */
+		size_t hl = nh == 44 ? 8 : (ip[off + 1] + 1u) * 8;
+		nh = ip[off];
+		off += hl;
+	}
+	if ((nh != IPPROTO_TCP && nh != IPPROTO_UDP) || off + 4 > n)
+		return -1;
+	c->family = 6;
+	c->proto = nh;
+	c->sport = (uint16_t)(ip[off] << 8 | ip[off + 1]);
+	c->dport = (uint16_t)(ip[off + 2] << 8 | ip[off + 3]);
+	return 0;
+}
+
+/* The connection in a logged packet, either family. */
+static int
+conn_of(const struct logctx *x, const u_char *d, size_t len, struct conn *c)
+{
+	struct pp_packet p = { 0 };
+	int ifx;
+	memset(c, 0, sizeof *c);
+	if (x->dlt == DLT_NFLOG && len >= 4 && d[0] == AF_INET6)
+		return parse6(d, len, c);
+	if (pp_packet_parse(x->dlt, d, len, &p, &ifx) < 0 || p.kind >= PP_PKT_ICMP_UNREACH)
+		return -1;
+	*c = (struct conn){ .family = 4, .proto = p.proto, .src = p.src, .dst = p.dst, .sport = p.sport,
+	                    .dport = p.dport };
+	return 0;
+}
+
+/* The mapping's internal address for the entry: the packet's after DNAT, else the table's. */
+static void
+internal_of(struct logctx *x, const struct pp_mapping *m, const struct conn *c, bool accepted, char out[PP_IP6_STR])
+{
+	uint8_t a[16];
+	*out = '\0';
+	if (c->family == 4 && (accepted || m->internal_ip))
+		pp_format_ipv4(accepted ? c->dst : m->internal_ip, out);
+	else if (c->family == 6 && accepted)
+		pp_format_ipv6(c->dst6, out);
+	else if (c->family == 6 && server6(x, m, a))
+		pp_format_ipv6(a, out);
 }
 
 static void
 on_log(u_char *arg, const struct pcap_pkthdr *h, const u_char *d)
 {
 	struct logctx *x = (struct logctx *)arg;
-	struct pp_packet p = { 0 };
-	int ifx;
-	if (pp_packet_parse(x->dlt, d, h->caplen, &p, &ifx) < 0 || p.kind >= PP_PKT_ICMP_UNREACH)
+	struct conn c;
+	if (conn_of(x, d, h->caplen, &c) < 0)
 		return;
 	char tag[16];
 	pp_nflog_prefix(d, h->caplen, tag, sizeof tag);
 	bool accepted = !strcmp(tag, PP_LOG_ACCEPTED);
 	uint16_t pub = 0;
-	const struct pp_mapping *m = accepted || !strcmp(tag, PP_LOG_REFUSED)
-		? match(x->t, &p, x->only, accepted, &pub) : NULL;
+	const struct pp_mapping *m = accepted || !strcmp(tag, PP_LOG_REFUSED) ? match(x, &c, accepted, &pub) : NULL;
 	if (!m)
 		return;
-	char src[16], when[32];
+	char src[PP_IP6_STR], in[PP_IP6_STR], when[32];
 	time_t sec = h->ts.tv_sec;
 	struct tm lt;
 	localtime_r(&sec, &lt);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &lt);
-	pp_format_ipv4(p.src, src);
-	struct pp_access_entry e = { .time = when, .mapping = m->name, .proto = p.proto == IPPROTO_UDP ? "udp" : "tcp",
-	                   .src = src, .verdict = accepted ? "accepted" : why_rejected(x, m, p.src),
-	                   .sport = p.sport, .port = pub, .accepted = accepted };
+	if (c.family == 6)
+		pp_format_ipv6(c.src6, src);
+	else
+		pp_format_ipv4(c.src, src);
+	internal_of(x, m, &c, accepted, in);
+	struct pp_access_entry e = { .time = when, .mapping = m->name, .proto = c.proto == IPPROTO_UDP ? "udp" : "tcp",
+	                   .src = src, .verdict = accepted ? "accepted" : why_rejected(x, m, &c),
+	                   .sport = c.sport, .port = pub, .accepted = accepted, .internal = in, .family = c.family };
 	if (x->rec)
 		rec_write(x->rec, &e);
 	else if (x->fn)
@@ -206,6 +341,8 @@ rule(const struct logctx *x, struct pp_backend *b, const char *wan, int group, b
 	const char *lan = x->t->site.val[PP_S_LAN_INTERFACE];
 	struct pp_log_spec spec = { .group = group, .wan_if = wan, .lan_if = lan && *lan ? lan : NULL,
 	                            .lan = x->lan };
+	for (size_t i = 0; i < x->t->n && !spec.ip6; i++)
+		spec.ip6 = pp_mapping_wants_ip6(&x->t->maps[i]);
 	return b->ops->log_rules(b, &spec, add, err);
 }
 
@@ -406,12 +543,12 @@ history_file(struct pp_access_history *h, const char *path, const char *only, st
 	char line[512];
 	for (long no = 1; fgets(line, sizeof line, f); no++) {
 		char *store = pp_xstrdup(line);
-		char *fld[7], *save = NULL, *tok = strtok_r(store, "\t\n", &save);
+		char *fld[8] = { 0 }, *save = NULL, *tok = strtok_r(store, "\t\n", &save);
 		int k = 0;
-		for (; tok && k < 7; k++, tok = strtok_r(NULL, "\t\n", &save))
+		for (; tok && k < 8; k++, tok = strtok_r(NULL, "\t\n", &save))
 			fld[k] = tok;
-		if (k != 7 || tok) {
-			note_add(h, pp_xasprintf("%s:%ld: not an access-log line (7 tab-separated fields), skipped",
+		if (k < 7 || tok) {
+			note_add(h, pp_xasprintf("%s:%ld: not an access-log line (7 or 8 tab-separated fields), skipped",
 			                         path, no));
 			free(store);
 			continue;
@@ -427,7 +564,9 @@ history_file(struct pp_access_history *h, const char *path, const char *only, st
 		h->v[h->n++] = (struct pp_access_entry){ .time = fld[0], .mapping = fld[1], .proto = fld[2],
 		                                         .src = fld[3], .sport = (unsigned)atoi(fld[4]),
 		                                         .port = (unsigned)atoi(fld[5]), .verdict = fld[6],
-		                                         .accepted = strcmp(fld[6], "accepted") == 0, .store = store };
+		                                         .accepted = strcmp(fld[6], "accepted") == 0, .store = store,
+		                                         .internal = fld[7] && strcmp(fld[7], "-") ? fld[7] : NULL,
+		                                         .family = strchr(fld[3], ':') ? 6 : 4 };
 	}
 	fclose(f);
 	return 0;

@@ -31,6 +31,7 @@ fill_export(struct tui_pager *pg, struct tui *t, const struct pp_mapping *m)
 		pub_min = min;
 	}
 	pp_export_row_of(m, pubip, time(NULL), &r);
+	pp_export_row_ip6(t->table, m, &r);
 	line = pp_xasprintf("%s (%s): %s:%s %s %s:%s %s, from %s", r.v[PP_X_SERVICE], r.v[PP_X_MAPPING],
 	                    r.v[PP_X_PUBLIC_IP], r.v[PP_X_PUBLIC_PORT], tui_glyph(G_ARROW), r.v[PP_X_INTERNAL_IP],
 	                    r.v[PP_X_INTERNAL_PORT], r.v[PP_X_PROTOCOL], r.v[PP_X_ALLOW]);
@@ -40,6 +41,12 @@ fill_export(struct tui_pager *pg, struct tui *t, const struct pp_mapping *m)
 	                    *r.v[PP_X_OWNER] ? r.v[PP_X_OWNER] : "-", r.v[PP_X_STATE]);
 	tui_pager_wrap(pg, TR_NORMAL, t->cols - 3, "  ", line);
 	free(line);
+	if (*r.v[PP_X_IPV6]) {      /* the record's IPv6 cells, as export prints them */
+		line = pp_xasprintf("IPv6 %s (%s): %s, from %s", r.v[PP_X_IPV6_WAY], r.v[PP_X_IPV6_MODE], r.v[PP_X_IPV6],
+		                    r.v[PP_X_ALLOW6]);
+		tui_pager_wrap(pg, TR_NORMAL, t->cols - 3, "  ", line);
+		free(line);
+	}
 	pp_export_row_free(&r);
 }
 
@@ -102,19 +109,14 @@ fill_ipv6(struct tui_pager *pg, struct tui *t, const struct pp_mapping *m, size_
 		tui_pager_add(pg, TR_WARNING, "  no usable internal_ip6: no pinhole");
 	} else if (pp_mapping_ip6(m, t->table->site.val[PP_S_LAN_INTERFACE], a, &err) == 0) {
 		pp_format_ipv6(a, s6);
-		tui_pager_add(pg, TR_NORMAL, "  pinhole [%s]:%s%s", s6, in,
+		tui_pager_add(pg, TR_NORMAL, "  %s [%s]:%s%s", pp_mapping_nat66(m) ? "NAT66 to" : "pinhole", s6, in,
 		              m->ip6_hostid ? " (host id on the LAN prefix)" : "");
 	} else {
 		tui_pager_wrap(pg, TR_WARNING, t->cols - 3, "  ", err.msg);
 	}
-	struct pp_buf b = { 0 };
-	for (size_t i = 0; i < m->nallow6 && !pp_mapping_any_source6(m); i++) {
-		pp_format_ipv6(m->allow6[i].addr, s6);
-		pp_buf_printf(&b, "%s%s/%u", i ? "," : "", s6, m->allow6[i].len);
-	}
-	tui_pager_add(pg, TR_NORMAL, "  from %s", b.data ? b.data : pp_mapping_any_source6(m) ? "any IPv6 source" :
-	              "no IPv6 source (allow lists IPv4 only)");
-	pp_buf_free(&b);
+	char *from = pp_export_allow6(m);
+	tui_pager_add(pg, TR_NORMAL, "  from %s", strcmp(from, "any") ? from : "any IPv6 source");
+	free(from);
 	if (tui_live_sync6(t, idx, &sync, &pkts))
 		tui_pager_add(pg, sync == PP_SYNC_OK || sync == PP_SYNC_INACTIVE ? TR_NORMAL : TR_WARNING,
 		              "  pinhole %s, %s packets", pp_sync_name(sync),

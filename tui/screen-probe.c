@@ -225,7 +225,9 @@ add_entry(struct lines *l, const char *when, const char *proto, const char *src,
 {
 	char buf[300];
 
-	snprintf(buf, sizeof buf, "%s  %s %s:%u -> %u  %s", when, proto, src, sport, port, verdict);
+	bool v6 = strchr(src, ':') != NULL;      /* an IPv6 source in brackets: [2001:db8::10]:40000 */
+	snprintf(buf, sizeof buf, "%s  %s %s%s%s:%u -> %u  %s", when, proto, v6 ? "[" : "", src, v6 ? "]" : "", sport,
+	         port, verdict);
 	lines_add(l, accepted ? TR_NORMAL : TR_WARNING, buf);
 }
 

@@ -110,6 +110,7 @@ struct pp_log_spec {
 	const char *wan_if;
 	const char *lan_if;             /* NULL: no hairpin logging */
 	struct pp_cidr lan;             /* len 0: unknown */
+	bool ip6;                       /* the table asks for IPv6: its log rules are required too */
 };
 /*
  * The prefixes the log rules give packets, which the reader matches on: a new connection this
@@ -119,6 +120,9 @@ struct pp_log_spec {
  */
 #define PP_LOG_ACCEPTED "pp-acc"
 #define PP_LOG_REFUSED  "pp-rej"
+/* Over IPv6 a pinhole's flow is not translated: "pp-acc" also for a new connection forwarded
+   with this conntrack mark, which the backends' pinholes (and NAT66) put on what they let in. */
+#define PP_LOG_MARK "0x10000000"
 
 /* ---- what an apply changes (the backend fills it; the engine reports and stores it) ---- */
 

@@ -43,6 +43,9 @@ int pp_mapping_ip6(const struct pp_mapping *m, const char *lan_if, uint8_t out[1
 bool pp_mapping_wants_ip6(const struct pp_mapping *m);
 /* allow opens m to every IPv6 source: no IPv6 entry and no IPv4 one (no list), or ::/0. */
 bool pp_mapping_any_source6(const struct pp_mapping *m);
+/* m's IPv6 way in is NAT66 (a DNAT on the router's own address), not a pinhole: nat66 = yes,
+   or a public port other than the internal one. */
+bool pp_mapping_nat66(const struct pp_mapping *m);
 
 struct pp_want;
 /* Validation of the IPv6 keys of one mapping (pp_table_check): lan_if is [site] lan_interface. */

@@ -403,6 +403,8 @@ struct pp_access_entry {
 	unsigned sport, port;           /* the client's port, the public port */
 	bool accepted;                  /* the kernel forwarded it (verdict "accepted") */
 	char *store;                    /* a recorded entry's own copy of its line (fields point into it) */
+	const char *internal;           /* the server's address (after DNAT, or the table's), NULL unknown */
+	int family;                     /* 4, or 6: src is an IPv6 address (issue 15) */
 };
 /* The recorded log (STATE/access.log.1, then access.log), oldest first. */
 struct pp_access_history {

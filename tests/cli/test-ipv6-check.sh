@@ -108,23 +108,37 @@ check "ipv6 = no and allow of IPv6 sources only: an error (IPv4 would be open to
 	has "t.ini:7: error: [a] allow: allow lists only IPv6 sources, so it says nothing about who may connect over IPv4"
 
 # list shows the IPv6 side: the address (host id resolved), only-mappings, mixed allow lists.
-printf '[site]\nwan_interface = eth0\nlan_interface = lo\n\n[web]\npublic_port = 8080\ninternal_ip = 192.168.2.101\ninternal_ip6 = 2001:db8:1::1:101\nallow = 198.51.100.0/24, 2001:db8:100::/64\n\n[cam]\npublic_port = 8081\nipv6 = only\ninternal_ip6 = 2001:db8:1::1:103\nallow = 2001:db8:100::/64\n\n[old]\npublic_port = 9000\ninternal_ip = 192.168.2.7\n' >"$T"
+printf '[site]\nwan_interface = eth0\nlan_interface = lo\n\n[web]\npublic_port = 8080\ninternal_ip = 192.168.2.101\ninternal_ip6 = 2001:db8:1::1:101\nallow = 198.51.100.0/24, 2001:db8:100::/64\n\n[cam]\npublic_port = 8081\nipv6 = only\ninternal_ip6 = 2001:db8:1::1:103\nallow = 2001:db8:100::/64\n\n[old]\npublic_port = 9000\ninternal_ip = 192.168.2.7\n\n[n66]\npublic_port = 8443\ninternal_port = 8080\nipv6 = only\ninternal_ip6 = 2001:db8:1::1:102\nallow = 2001:db8:100::/64\n' >"$T"
 "$PORTPILOT" -f "$T" list >"$out" 2>&1
 check "list: the pinhole's address and port under the mapping" grep -Eq '^ +ipv6 +8080 +\[2001:db8:1::1:101\]:8080$' "$out"
 check "list: a mixed allow list shown whole" grep -q '^web .*198.51.100.0/24,2001:db8:100::/64' "$out"
 check "list: ipv6 = only is enabled, IPv6 only, its IPv6 sources (not any)" grep -Eq '^cam +enabled .*\(IPv6 only\) +2001:db8:100::/64' "$out"
-check "list: a mapping without IPv6 has no ipv6 line" sh -c "[ \$(grep -c ' ipv6 ' $out) = 2 ]"
+check "list: a mapping without IPv6 has no ipv6 line" sh -c "[ \$(grep -c ' ipv6 ' $out) = 3 ]"
+check "list: NAT66 shows the router's public port and the server's" grep -Eq '^ +ipv6 +8443 +\[2001:db8:1::1:102\]:8080 \(NAT66\)$' "$out"
 "$PORTPILOT" -f "$T" --json list >"$out" 2>&1
+jqe() { jq -e "$@" >/dev/null; }
 check "list --json: ipv6, internal_ip6, allow6" grep -qF '"ipv6":"only","internal_ip6":"2001:db8:1::1:103","allow6":["2001:db8:100::/64"]' "$out"
 check "list --json: an IPv6-only allow list is not allow_any" jq -e '[.mappings[] | select(.ipv6 == "only")] | length > 0 and all(.allow_any == false)' "$out"
-check "list --json: no IPv6: ipv6 no, internal_ip6 null" grep -qF '"ipv6":"no","internal_ip6":null,"allow6":[]' "$out"
+check "list --json: no IPv6: ipv6 no, internal_ip6 null" grep -qF '"ipv6":"no","internal_ip6":null,"allow6":[],"ipv6_way":null' "$out"
+check "list --json: ipv6_way pinhole or nat66" jqe '[.mappings[] | .ipv6_way] == ["pinhole", "pinhole", null, "nat66"]' "$out"
 "$PORTPILOT" -f "$T" export --format csv >"$out" 2>&1
-check "export: an IPv6 column last" sh -c "head -1 $out | grep -q ',\"State\",\"IPv6 (server address, no NAT)\"\$'"
-check "export: the pinhole's address and port" grep -q '^"web",.*,"\[2001:db8:1::1:101\]:8080"$' "$out"
-check "export: ipv6 = only has no IPv4 public address, and says so" grep -q '^"cam","cam","","8081",.*"\[2001:db8:1::1:103\]:8081 (IPv6 only)"$' "$out"
-check "export: no IPv6: the column is empty" grep -q '^"old",.*,"enabled",""$' "$out"
+check "export: the IPv6 columns last" sh -c "head -1 $out | grep -q ',\"State\",\"IPv6 (server address)\",\"IPv6 mode\",\"Internal IPv6\",\"IPv6 host id\",\"IPv6 way in\",\"IPv6 allowed sources\"\$'"
+check "export: the pinhole's address and port, mode, way in, IPv6 sources" \
+	grep -q '^"web",.*,"\[2001:db8:1::1:101\]:8080","yes","2001:db8:1::1:101","","pinhole","2001:db8:100::/64"$' "$out"
+check "export: ipv6 = only has no IPv4 public address, and says so" grep -q '^"cam","cam","","8081",.*"\[2001:db8:1::1:103\]:8081 (IPv6 only)","only",' "$out"
+check "export: no IPv6: mode no, the other IPv6 cells empty" grep -q '^"old",.*,"enabled","","no","","","",""$' "$out"
+check "export: NAT66: the router's port, the server's, way in nat66, its IPv6 sources" \
+	grep -q "^\"n66\",.*,\"\\[2001:db8:1::1:102\\]:8080 (NAT66 from the router's port 8443) (IPv6 only)\",\"only\",\"2001:db8:1::1:102\",\"\",\"nat66\",\"2001:db8:100::/64\"\$" "$out"
 "$PORTPILOT" -f "$T" export --format json >"$out" 2>&1
-check "export --format json: \"ipv6\" per mapping" grep -qF '"state":"enabled","ipv6":"[2001:db8:1::1:101]:8080"}' "$out"
+check "export --format json: \"ipv6\" per mapping" grep -qF '"state":"enabled","ipv6":"[2001:db8:1::1:101]:8080","ipv6_mode":"yes"' "$out"
+check "export --format json: the IPv6 allow list apart from the mixed one" \
+	jqe '.mappings[0].allow == "198.51.100.0/24,2001:db8:100::/64" and .mappings[0].allow6 == "2001:db8:100::/64"' "$out"
+check "export --format json: the NAT66 mapping's way in" jqe '.mappings[3].ipv6_way == "nat66" and .mappings[3].internal_ip6 == "2001:db8:1::1:102"' "$out"
+# A host id: as written, and its address only when the LAN has a prefix (lo has none).
+printf '[site]\nwan_interface = eth0\nlan_interface = lo\n\n[hid]\npublic_port = 8090\ninternal_ip6 = ::1:104\nipv6 = only\nallow = 2001:db8:100::/64\n' >"$T"
+"$PORTPILOT" -f "$T" export --format json >"$out" 2>&1
+check "export: a host id without a LAN prefix: the id, no address, says so" \
+	jqe '.mappings[0] | .ipv6_host_id == "::1:104" and .internal_ip6 == "" and (.ipv6 | test("no LAN prefix"))' "$out"
 case_of z "internal_ip6 = zz"
 check "apply refuses a table with an IPv6 error" sh -c "! $PORTPILOT -f $T --state-dir $pp_tmp/st apply --dry-run >$out 2>&1"
 check "  naming the error count" has "error(s): fix them first"

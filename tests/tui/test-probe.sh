@@ -143,6 +143,9 @@ if plab_scenario ok; then
 	rec_gone() { ! kill -0 "$rp" 2>/dev/null; }
 	check "record: the recorder stops on SIGTERM (by its PID)" wait_for 5 rec_gone
 	check "record: its NFLOG rule is removed" wait_for 5 no_log_rule
+	# An IPv6 attempt as the recorder writes it (issue 15: 8 fields, the server's address last).
+	printf '2026-12-01T18:00:00+0000\tweb-1\ttcp\t2001:db8:ffff::10\t40000\t8080\taccepted\t2001:db8:1::1:101\n' \
+		>>"$pp_tmp/state/access.log"
 	tui_lab 100 30
 	keys l C-u; type_text 20; keys Enter
 	check "history: access log screen" wait_screen "Connections to web-1 as they arrive"
@@ -151,6 +154,8 @@ if plab_scenario ok; then
 	rec_attempts() { [ "$(recorded_part | grep -cE "T[0-9:]+[-+][0-9]{4}  tcp $LAB_INET_IP:[0-9]+ -> 8080  accepted")" = 2 ]; }
 	check "history: the two recorded attempts (when, tcp, who, port, accepted) above the live rule" \
 		wait_for 5 rec_attempts
+	rec_v6() { recorded_part | grep -qF "tcp [2001:db8:ffff::10]:40000 -> 8080  accepted"; }
+	check "history: an IPv6 source in brackets" wait_for 5 rec_v6
 	check "history: no \"no history\" text" screen_lacks "no history:"
 	check "history: nothing live yet" stays_for 1 eval '! live_has "$LAB_INET_IP"'
 	keys Escape

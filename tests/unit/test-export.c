@@ -65,11 +65,68 @@ test_record_rows(void **state)
 	pp_table_free(t);
 }
 
+/* The IPv6 side of each mapping (issue 15.6): address, mode, pinhole or NAT66, IPv6 sources. */
+static void
+test_record_ipv6(void **state)
+{
+	static const char text[] =
+		"[site]\nwan_interface = eth0\npublic_ip = 203.0.113.1\n\n"
+		"[web]\npublic_port = 8080\ninternal_ip = 192.168.2.101\ninternal_ip6 = 2001:db8:1::1:101\n"
+		"allow = 198.51.100.0/24, 2001:db8:100::/64\n\n"
+		"[n66]\nprotocol = both\npublic_port = 8443\ninternal_port = 8080\ninternal_ip6 = 2001:db8:1::1:102\n"
+		"ipv6 = only\n\n"
+		"[v4]\npublic_port = 9000\ninternal_ip = 192.168.2.7\ninternal_ip6 = 2001:db8:1::7\nipv6 = no\n\n"
+		"[same]\npublic_port = 8081\ninternal_ip = 192.168.2.8\ninternal_ip6 = 2001:db8:1::8\nnat66 = yes\n"
+		"allow = 198.51.100.0/24\n";
+	struct pp_table *t;
+	struct pp_error err;
+	struct pp_export x;
+
+	(void)state;
+	assert_int_equal(pp_table_load_mem("t.ini", text, sizeof text - 1, &t, &err), 0);
+	pp_export_make(t, NOW, &x);
+	assert_int_equal(x.n, 4);
+	char **r = x.rows[0].v;
+	assert_string_equal(r[PP_X_IPV6], "[2001:db8:1::1:101]:8080");
+	assert_string_equal(r[PP_X_IPV6_MODE], "yes");
+	assert_string_equal(r[PP_X_INTERNAL_IP6], "2001:db8:1::1:101");
+	assert_string_equal(r[PP_X_IPV6_HOST_ID], "");
+	assert_string_equal(r[PP_X_IPV6_WAY], "pinhole");
+	assert_string_equal(r[PP_X_ALLOW6], "2001:db8:100::/64");      /* the IPv6 part of a mixed list */
+	r = x.rows[1].v;
+	assert_string_equal(r[PP_X_IPV6], "[2001:db8:1::1:102]:8080 (NAT66 from the router's port 8443) (IPv6 only)");
+	assert_string_equal(r[PP_X_IPV6_MODE], "only");
+	assert_string_equal(r[PP_X_IPV6_WAY], "nat66");
+	assert_string_equal(r[PP_X_ALLOW6], "any");
+	assert_string_equal(r[PP_X_PUBLIC_IP], "");                      /* not on the IPv4 address */
+	r = x.rows[2].v;                                                  /* ipv6 = no: nothing over IPv6 */
+	assert_string_equal(r[PP_X_IPV6_MODE], "no");
+	for (int c = PP_X_IPV6; c < PP_X__COUNT; c++)
+		if (c != PP_X_IPV6_MODE)
+			assert_string_equal(r[c], "");
+	r = x.rows[3].v;                                                  /* nat66 = yes on the same port */
+	assert_string_equal(r[PP_X_IPV6_WAY], "nat66");
+	assert_string_equal(r[PP_X_ALLOW6], "none (allow lists IPv4 sources only)");
+	assert_string_equal(pp_export_key(PP_X_ALLOW6), "allow6");
+	/* The TUI's one row: row_of, then its IPv6 cells, is the record's row. */
+	for (size_t i = 0; i < x.n; i++) {
+		struct pp_export_row one;
+		pp_export_row_of(&t->maps[i], x.public_ip, NOW, &one);
+		pp_export_row_ip6(t, &t->maps[i], &one);
+		for (int c = 0; c < PP_X__COUNT; c++)
+			assert_string_equal(one.v[c], x.rows[i].v[c]);
+		pp_export_row_free(&one);
+	}
+	pp_export_free(&x);
+	pp_table_free(t);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_rows),
+		cmocka_unit_test(test_record_ipv6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
