@@ -714,9 +714,6 @@ nft_commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), v
 {
 	if (!p->restore)
 		return 0;
-	/* libnftables hands the batch over and waits in one call: the engine's staging goes first. */
-	if (during)
-		during(arg);
 	/* Tests: PORTPILOT_NFT_FAULT=commit makes the kernel refuse the transaction (a duplicate
 	   create), as a PATH wrapper makes iptables-restore fail for the iptables backend; the
 	   one-shot PORTPILOT_NFT_FAULT_FILE does what the wrappers of test-apply-kill do. */
@@ -739,6 +736,16 @@ nft_commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *arg), v
 		raise(SIGHUP);
 	if (rc < 0)
 		return -1;
+	/*
+	 * The commit runs in this process, so nothing can overlap it: the engine's staging (the
+	 * applied record, written and synced) and its frees come right after, while the kernel
+	 * frees the old elements after an RCU grace period, which the exit would otherwise wait
+	 * for. Safe after the commit: the engine removed applied.gen before it, so until the
+	 * record is published nothing trusts applied.rules as the kernel's state, and the
+	 * rollback works from snapshot.rules. Not called on a failure (nothing to record).
+	 */
+	if (during)
+		during(arg);
 	/* As the iptables backend hooks PP-FWD into FORWARD and DOCKER-USER: their drops would
 	   otherwise drop what portpilot's forward chain accepts (nftables runs every base chain). */
 	struct nft_be *be = b->priv;
