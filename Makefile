@@ -11,7 +11,8 @@ SAN      ?=
 
 PP_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DPP_VERSION='"$(VERSION)"' \
             -Iinclude -I/usr/include/iniparser $(SAN) -MMD -MP
-LIBS      = -liniparser -lncursesw -lcurl -lpcap -lssl -lcrypto
+# libcurl is not linked: core/http.c loads it on first use (-ldl)
+LIBS      = -liniparser -lncursesw -lpcap -lssl -lcrypto -ldl
 # the nftables backend (core/backend-nft.c, core/nft-ops.c; core/backend.c lists it)
 LIBS     += $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
 # and its element updates as one netlink batch (core/nft-batch.c)
@@ -44,6 +45,7 @@ WRAP_test-save = -Wl,--wrap=rename -Wl,--wrap=fsync -Wl,--wrap=write
 WRAP_test-conntrack = -Wl,--wrap=nfct_open -Wl,--wrap=nfct_query -Wl,--wrap=nfct_close \
                       -Wl,--wrap=nfct_callback_register -Wl,--wrap=nfct_callback_unregister \
                       -Wl,--wrap=pp_sysctl_read
+WRAP_test-http = -Wl,--wrap=dlopen
 
 .PHONY: all build-all deps check check-unit check-shell asan fuzz bench demo install clean
 # ./portpilot points at the default build only: sanitizer and clang builds leave it alone.

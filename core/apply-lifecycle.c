@@ -442,9 +442,10 @@ during_commit(void *arg)
 		d->staged = pp_state_stage(d->cli->state_dir, PP_ST_APPLIED, text, &d->serr);
 		free(text);
 	}
-	if (d->want && *d->want)
+	if (d->want && *d->want) {
 		d->b->ops->state_free(*d->want);
-	*d->want = NULL;
+		*d->want = NULL;
+	}
 	d->b->ops->state_free(d->live->own);
 	d->live->own = NULL;
 	pp_want_free(d->w);
@@ -490,7 +491,8 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 	}
 	*deadline = pd.deadline;
 	pp_apply_mark("arm");
-	/* The new applied record is written (and synced) while the kernel commits. */
+	/* The new applied record is written (and synced) while the kernel commits (iptables'
+	   restore), or right after it (nftables: the commit is in this process). */
 	struct during d = { .cli = cli, .b = b, .want = want, .w = w, .live = live, .table = table };
 	int crc = b->ops->commit(b, p, during_commit, &d, err);
 	if (!d.called) {

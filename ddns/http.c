@@ -57,7 +57,7 @@ ddns_http(const struct ddns_http_req *rq, struct ddns_http_resp *rs)
 	int setup = pp_http_setup(&c, &o);
 	pp_buf_free(&pem);                 /* libcurl copied it */
 	if (setup < 0) {
-		snprintf(rs->error, sizeof rs->error, "cannot start libcurl");
+		snprintf(rs->error, sizeof rs->error, "cannot start libcurl: %s", pp_http_why());
 		snprintf(rs->outcome, sizeof rs->outcome, "%s", rs->error);
 		return -1;
 	}

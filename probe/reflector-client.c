@@ -128,7 +128,7 @@ pp_reflector_whoami(const char *url, const char *token, struct pp_reflect_result
 	if (make_call(&c, u, token, 5000) == 0)
 		rc = parse_reply(c.easy, curl_easy_perform(c.easy), c.errbuf, &c.body, url, r, err);
 	else
-		pp_error_set(err, "reflector: cannot initialise libcurl");
+		pp_error_set(err, "reflector: cannot initialise libcurl: %s", pp_http_why());
 	pp_http_cleanup(&c);
 	free(u);
 	return rc;
@@ -156,7 +156,7 @@ pp_reflect_start_ip(const char *url, const char *token, const char *proto,
 	free(u);
 	j->multi = curl_multi_init();
 	if (made < 0 || !j->multi) {
-		pp_error_set(err, "reflector: cannot initialise libcurl");
+		pp_error_set(err, "reflector: cannot initialise libcurl: %s", pp_http_why());
 		pp_reflect_finish(j, NULL, NULL);
 		return NULL;
 	}

@@ -35,12 +35,14 @@ struct pp_http_call {
 /*
  * Set up c for o; the caller adds what is its own (method, body, auth),
  * runs c->easy (easy or multi) and frees with pp_http_cleanup(). -1 when
- * libcurl cannot start (c is then clean). The CA blob is copied: o->ca_pem
+ * libcurl cannot start (c is then clean but for c->errbuf, which says why). The CA blob is copied: o->ca_pem
  * may change afterwards.
  */
 int pp_http_setup(struct pp_http_call *c, const struct pp_http_opts *o);
 /* The answer was refused for its size: the write callback's stop or libcurl's Content-Length check. */
 bool pp_http_too_large(const struct pp_http_call *c, CURLcode rc);
 void pp_http_cleanup(struct pp_http_call *c);
+/* Why libcurl cannot start: the library is missing (and which package has it), or too old. */
+const char *pp_http_why(void);
 
 #endif

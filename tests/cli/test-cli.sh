@@ -18,6 +18,10 @@ check "check: conflict named with file:line" grep -q "bad-site.ini:11: error: \[
 check "check: bad port named with file:line" grep -q "bad-site.ini:15: error: \[cam\] public_port: '70000' is not a port" $out
 check "check: open SSH warned with the fix" sh -c "grep -q 'bad-site.ini:18: warning: \[ssh-admin\] allow: SSH is reachable from any address' $out && grep -q 'fix: set allow' $out"
 check "check: missing file exits 2 naming it" sh -c "$P -f $pp_tmp/nope.ini check >/dev/null 2>$pp_tmp/e; [ \$? = 2 ] && grep -q 'nope.ini: cannot read' $pp_tmp/e"
+# libcurl (and its 32 libraries) is loaded by the first HTTP call, not at every start (core/http.c).
+if command -v ldd >/dev/null 2>&1; then
+	check "start: portpilot does not link libcurl (loaded on first use)" sh -c "! ldd $P | grep -q libcurl"
+fi
 check "usage: unknown command exits 2" [ "$(rc $P bogus)" = 2 ]
 check "usage: unknown option exits 2" [ "$(rc $P --bogus check)" = 2 ]
 check "usage: no command and no terminal exits 2" [ "$(rc $P -f $T </dev/null)" = 2 ]

@@ -43,7 +43,7 @@ check "deb: the binary is 0755 root" grep -q '^-rwxr-xr-x \./usr/sbin/portpilot$
 check "deb: no path from the build machine" sh -c "! dpkg-deb --fsys-tarfile $DEB | tar -xO ./lib/systemd/system/portpilot-restore.service | grep -q '$PP_TOP\|/usr/local'"
 check "deb: the units run /usr/sbin/portpilot" sh -c "dpkg-deb --fsys-tarfile $DEB | tar -xO ./lib/systemd/system/portpilot-ddns.service | grep -q '^ExecStart=/usr/sbin/portpilot ddns run'"
 check "deb: the conffile is /etc/portpilot/portpilot.conf" [ "$(dpkg-deb -I "$DEB" conffiles)" = /etc/portpilot/portpilot.conf ]
-check "deb: depends on iptables and the shared libraries" sh -c "dpkg-deb -f $DEB Depends | grep -q 'iptables' && dpkg-deb -f $DEB Depends | grep -q 'libpcap'"
+check "deb: depends on iptables and the shared libraries (libcurl4 by name: it is loaded on first use, not linked)" sh -c "dpkg-deb -f $DEB Depends | grep -q 'iptables' && dpkg-deb -f $DEB Depends | grep -q 'libpcap' && dpkg-deb -f $DEB Depends | grep -q 'libcurl4'"
 
 # -- lintian -----------------------------------------------------------------------------
 lintian -I --tag-display-limit 0 "$DEB" >"$pp_tmp/lintian" 2>&1

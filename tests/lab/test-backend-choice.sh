@@ -51,6 +51,15 @@ if ip netns exec "$R" "$PORTPILOT" nft show >/dev/null 2>&1; then
 	pp apply >/dev/null 2>&1
 	check "  an apply with auto leaves no nftables table" sh -c "! ip netns exec $R nft list table inet portpilot >/dev/null 2>&1"
 	check "  and the mapping still works from outside" body_is "$LAB_INET" "http://$LAB_PUBLIC_IP:8080/" srv-101
+	# auto asks the kernel for its table list (core/nft-ops.c): only table inet portpilot is ours
+	ip netns exec "$R" nft add table ip portpilot
+	pp apply --dry-run --json >"$pp_tmp/out" 2>&1
+	check "auto: a table ip portpilot is not ours (iptables stays)" jqe '.backend == "iptables"' "$pp_tmp/out"
+	ip netns exec "$R" nft delete table ip portpilot
+	ip netns exec "$R" nft add table inet portpilot
+	pp apply --dry-run --json >"$pp_tmp/out" 2>&1
+	check "auto: table inet portpilot present wins over the iptables layout" jqe '.backend == "nftables"' "$pp_tmp/out"
+	ip netns exec "$R" nft delete table inet portpilot
 fi
 sed -i "${bl}d" "$T"
 pp status --json >"$pp_tmp/out" 2>/dev/null
