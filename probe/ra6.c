@@ -318,12 +318,14 @@ pp_ra6_gateway(const struct pp_facts *f, const char *a, char **summary, char **f
 	const struct pp_ra *o = rival(f), *me = own_ra(f);
 	char w[512];
 	const char *lead = "answers the router on its link, but nothing comes back to";
-	if (o) {
+	/* A rival below this router's preference is used only while this router seems unreachable to
+	 * the server, which it is not (it answered on its link): then it is not the likely cause. */
+	bool lower = o && me && me->lifetime && o->pref < me->pref;
+	if (o && !lower) {
 		pp_ra_words(o, w, sizeof w);
 		const char *cmp = !me || !me->lifetime ? "this router does not advertise itself as default"
 		                : o->pref > me->pref ? "above this router's preference"
-		                : o->pref == me->pref ? "as this router does, same preference: the server may pick either"
-		                : "below this router's preference: used when the server finds this router unreachable";
+		                : "as this router does, same preference: the server may pick either";
 		*summary = pp_xasprintf("%s %s %s (off its link), not even from a closed port: its IPv6 default "
 		                        "route leads to another router, likely %s on %s, which advertises itself as "
 		                        "the default router (%s): %s", a, lead, f->v6_offsrc, o->src, f->lan_if, cmp, w);
@@ -346,11 +348,15 @@ pp_ra6_gateway(const struct pp_facts *f, const char *a, char **summary, char **f
 		                    "replace default via this router's LAN address)", f->lan_if, a);
 		return true;
 	}
+	char also[128] = "";
+	if (lower)
+		snprintf(also, sizeof also, ", above the lower preference %s advertises", o->src);
 	*summary = pp_xasprintf("%s %s %s (off its link), not even from a closed port: its IPv6 default "
-	                        "route leads to another router, although only this router advertises itself "
-	                        "as default router on %s (lifetime %u s): more likely a static route on the "
-	                        "server, or its firewall dropping everything from off its link", a, lead,
-	                        f->v6_offsrc, f->lan_if, me->lifetime);
+	                        "route leads to another router, although %sthis router advertises itself as "
+	                        "default router on %s (lifetime %u s, preference %s%s): more likely a static "
+	                        "route on the server, or its firewall dropping everything from off its link", a,
+	                        lead, f->v6_offsrc, lower ? "" : "only ", f->lan_if, me->lifetime,
+	                        pref_words(me->pref), also);
 	*fix = pp_xasprintf("on %s, ip -6 route show default: remove a static default route that does not "
 	                    "lead to this router (ip -6 route replace default via this router's LAN address), "
 	                    "or open its IPv6 firewall to sources off its link", a);

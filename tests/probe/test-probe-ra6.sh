@@ -89,7 +89,7 @@ probe6 web-6
 expect6 "a static route elsewhere, a second router with lifetime 0" server_gateway
 jcheck "  the second router is not named in the summary" ".summary | test(\"$RTR2_LL\") | not"
 jcheck "  the summary says only this router advertises itself: a static route is likelier" \
-	'.summary | test("only this router advertises itself as default router on eth1 \\(lifetime 1800 s\\): more likely a static route")'
+	'.summary | test("only this router advertises itself as default router on eth1 \\(lifetime 1800 s, preference medium\\): more likely a static route")'
 jcheck "  the evidence shows the second router's advertisement (lifetime 0, its prefix)" \
 	".evidence[] | select(test(\"^ra $LAB_LAN_IF: $RTR2_LL .*router lifetime 0 \\\\(not a default router\\\\), prefix 2001:db8:77::/64\"))"
 ip -n "$LAB_SRV1" -6 route replace default via "$LAB_PREFIX6::1"
