@@ -86,14 +86,15 @@ mac_zero(const uint8_t m[6])
 	return !memcmp(m, z, 6);
 }
 
-/* The router's own addresses and MAC on ifname: an RA from them is this router's. */
+/* The router's own addresses on ifname: an RA from one is this router's. The source link-layer
+ * option is not asked: anyone on the link can write this router's MAC there. */
 static bool
-from_self(const char *ifname, const uint8_t mac[6], const struct pp_ra *ra, const struct in6_addr *src)
+from_self(const char *ifname, const struct in6_addr *src)
 {
 	struct ifaddrs *ifs, *i;
-	bool self = ra->has_mac && !mac_zero(mac) && !memcmp(ra->mac, mac, 6);
-	if (self || getifaddrs(&ifs) < 0)
-		return self;
+	bool self = false;
+	if (getifaddrs(&ifs) < 0)
+		return false;
 	for (i = ifs; i && !self; i = i->ifa_next)
 		self = i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 && !strcmp(i->ifa_name, ifname) &&
 		       !memcmp(&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, src, 16);
@@ -164,7 +165,7 @@ recv_ra(const struct pp_ra6_sock *s, struct pp_ra *ra)
 	pp_format_ipv6(from.sin6_addr.s6_addr, ra->src);
 	if (pp_ra_parse(buf, (size_t)n, ra) < 0)
 		return false;
-	ra->self = from_self(s->ifname, s->mac, ra, &from.sin6_addr);
+	ra->self = from_self(s->ifname, &from.sin6_addr);
 	return ifi == s->ifindex || (ra->self && ifi == if_nametoindex("lo"));
 }
 

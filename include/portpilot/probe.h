@@ -292,7 +292,7 @@ struct pp_ra {
 	char src[46];                  /* the sender's link-local address */
 	uint8_t mac[6];
 	bool has_mac;                  /* a source link-layer address option came */
-	bool self;                     /* sent by this router (its own address or MAC on lan_if) */
+	bool self;                     /* sent by this router (from its own address on lan_if) */
 	unsigned lifetime;             /* router lifetime, s: 0 = not a default router */
 	int pref;                      /* default router preference: 1 high, 0 medium, -1 low */
 	bool managed, other;           /* the M and O flags (DHCPv6) */
