@@ -96,6 +96,19 @@ try: print(s.recvfrom(2048)[0].decode())
 except OSError: sys.exit(1)' "$2" "$3" "$4"
 }
 
+# For the probe's IPv6 suites (the test defines pp, running portpilot in the router): probe6 NAME
+# probes, JSON in $pp_tmp/out.json, exit code in PRC; expect6 WHAT CAUSE says ok when the cause is
+# CAUSE, else not ok with the summary, checks and evidence.
+probe6() { pp -c "$pp_tmp/none.conf" probe "$1" --json >"$pp_tmp/out.json" 2>"$pp_tmp/err"; PRC=$?; }
+expect6() {
+	_got=$(jq -r .cause "$pp_tmp/out.json" 2>/dev/null)
+	if [ "$_got" = "$2" ]; then ok "$1: cause $2 ($(jq -r .elapsed_s "$pp_tmp/out.json") s)"; else
+		not_ok "$1: expected $2, got '${_got:-none}' (exit $PRC)"
+		jq -r '.summary, .checks[].text, .evidence[]' "$pp_tmp/out.json" 2>/dev/null | sed 's/^/#   /'
+		sed 's/^/#   /' "$pp_tmp/err"
+	fi
+}
+
 # lab_router2: a second router's namespace on the LAN (LAB_RTR2, eth0 on the switch, its link-local
 # address only, no duplicate address detection), to send router advertisements with lab_ra6.
 lab_router2() {

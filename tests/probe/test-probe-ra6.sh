@@ -14,15 +14,6 @@ lab_router2 || { not_ok "second router's namespace"; pp_done; }
 SRV1_6=$LAB_PREFIX6::1:101
 pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
 j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }
-probe6() { pp -c "$pp_tmp/none.conf" probe "$1" --json >"$pp_tmp/out.json" 2>"$pp_tmp/err"; PRC=$?; }
-expect6() {
-	_got=$(jq -r .cause "$pp_tmp/out.json" 2>/dev/null)
-	if [ "$_got" = "$2" ]; then ok "$1: cause $2 ($(jq -r .elapsed_s "$pp_tmp/out.json") s)"; else
-		not_ok "$1: expected $2, got '${_got:-none}' (exit $PRC)"
-		jq -r '.summary, .checks[].text, .evidence[]' "$pp_tmp/out.json" 2>/dev/null | sed 's/^/#   /'
-		sed 's/^/#   /' "$pp_tmp/err"
-	fi
-}
 # Says why when it fails: the summary and the RA evidence.
 jcheck() {
 	if j "$2"; then ok "$1"; else not_ok "$1"
