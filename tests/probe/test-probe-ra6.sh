@@ -54,6 +54,21 @@ jcheck "  the RA check saw this router's advertisement" \
 	'.checks[] | select(.id == "ipv6_ra" and (.text | test("1 router advertisement.*1 default router.*this router among them")))'
 jcheck "  the evidence lists it with its address, lifetime, preference and prefix" \
 	".evidence[] | select(test(\"^ra $LAB_LAN_IF: $RTR_LL \\\\([0-9a-f:]+, this router\\\\): default router for 1800 s, preference medium, prefix $LAB_PREFIX6::/64 \\\\(on-link, autonomous\"))"
+# The TUI's probe screen lists the same evidence (tmux only: without it this part is skipped).
+if command -v tmux >/dev/null 2>&1; then
+	. "$PP_TOP/tests/tui/tui-lib.sh"
+	TUI_WRAP="ip netns exec $R"
+	tui_start 200 80 C.UTF-8 -- -f "$T" -c "$pp_tmp/none.conf" --state-dir "$S"
+	if wait_screen web-6 10; then
+		keys p
+		check "TUI: the probe of web-6 ends in ok" wait_screen "cause: ok" 20
+		check "TUI: its evidence lists this router's advertisement" \
+			wait_screen "ra $LAB_LAN_IF: $RTR_LL ($(mac "$R" "$LAB_LAN_IF"), this router): default router for 1800 s" 5
+	else
+		not_ok "TUI: the table screen with web-6"
+	fi
+	tm kill-server
+fi
 
 # 2. A second router advertises itself as default with a higher preference, and the server (its
 # routes from advertisements only) takes its route: named, with its address and MAC.
