@@ -2,6 +2,7 @@
 #ifndef PP_PROBE_INTERNAL_H
 #define PP_PROBE_INTERNAL_H
 
+#include <netinet/in.h>
 #include <time.h>
 
 #include "portpilot/probe.h"
@@ -46,9 +47,11 @@ void pp_facts_ip6(struct pp_facts *f, struct pp_probe_result *r, const struct pp
  * pp_ra6_collect reads the RAs until about 1 s after it into f->ra and closes the socket. */
 struct pp_ra6_sock {
 	int fd;                        /* -1: none (no root, no interface) */
-	unsigned ifindex;
+	unsigned ifindex, lo;          /* ifname's and the loopback's */
 	char ifname[32];
 	uint8_t mac[6];                /* ifname's own */
+	struct in6_addr own[16];       /* ifname's addresses */
+	size_t nown;
 	struct timespec sent;
 };
 int pp_ra6_solicit(const char *ifname, struct pp_ra6_sock *s);

@@ -86,20 +86,28 @@ mac_zero(const uint8_t m[6])
 	return !memcmp(m, z, 6);
 }
 
-/* The router's own addresses on ifname: an RA from one is this router's. The source link-layer
- * option is not asked: anyone on the link can write this router's MAC there. */
-static bool
-from_self(const char *ifname, const struct in6_addr *src)
+/* The router's own addresses on ifname, read once (an RA flood must not cost a getifaddrs each):
+ * an RA from one is this router's. The source link-layer option is not asked: anyone on the link
+ * can write this router's MAC there. */
+static void
+own_addrs(struct pp_ra6_sock *s)
 {
 	struct ifaddrs *ifs, *i;
-	bool self = false;
 	if (getifaddrs(&ifs) < 0)
-		return false;
-	for (i = ifs; i && !self; i = i->ifa_next)
-		self = i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 && !strcmp(i->ifa_name, ifname) &&
-		       !memcmp(&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, src, 16);
+		return;
+	for (i = ifs; i && s->nown < sizeof s->own / sizeof s->own[0]; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 && !strcmp(i->ifa_name, s->ifname))
+			s->own[s->nown++] = ((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr;
 	freeifaddrs(ifs);
-	return self;
+}
+
+static bool
+from_self(const struct pp_ra6_sock *s, const struct in6_addr *src)
+{
+	for (size_t i = 0; i < s->nown; i++)
+		if (!memcmp(&s->own[i], src, sizeof *src))
+			return true;
+	return false;
 }
 
 int
@@ -109,6 +117,7 @@ pp_ra6_solicit(const char *ifname, struct pp_ra6_sock *s)
 	s->fd = -1;
 	snprintf(s->ifname, sizeof s->ifname, "%s", ifname);
 	s->ifindex = if_nametoindex(ifname);
+	s->lo = if_nametoindex("lo");
 	int fd = s->ifindex ? socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMPV6) : -1;
 	if (fd < 0)
 		return -1;
@@ -135,6 +144,7 @@ pp_ra6_solicit(const char *ifname, struct pp_ra6_sock *s)
 		return -1;
 	}
 	s->fd = fd;
+	own_addrs(s);
 	clock_gettime(CLOCK_MONOTONIC, &s->sent);
 	return 0;
 }
@@ -165,8 +175,8 @@ recv_ra(const struct pp_ra6_sock *s, struct pp_ra *ra)
 	pp_format_ipv6(from.sin6_addr.s6_addr, ra->src);
 	if (pp_ra_parse(buf, (size_t)n, ra) < 0)
 		return false;
-	ra->self = from_self(s->ifname, &from.sin6_addr);
-	return ifi == s->ifindex || (ra->self && ifi == if_nametoindex("lo"));
+	ra->self = from_self(s, &from.sin6_addr);
+	return ifi == s->ifindex || (ra->self && ifi == s->lo);
 }
 
 /* Keep one RA per router, its last. */
