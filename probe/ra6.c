@@ -19,7 +19,11 @@
 #include "portpilot/ipv6.h"
 #include "portpilot/util.h"
 
-enum { RA_WAIT_MS = 1000, RA_HDR = 16, OPT_SLLA = 1, OPT_PIO = 3 };
+/* RA_WAIT_MS: routers answer a solicitation within 500 ms (RFC 4861 MAX_RA_DELAY_TIME). A router
+ * that sent a multicast RA less than 3 s ago (MIN_DELAY_BETWEEN_RAS; radvd keeps to it) answers
+ * only when those 3 s are up: when the verdict hangs on the RAs (the server's route back failed), the
+ * probe waits that long (its two connects from off the link took most of it already). */
+enum { RA_WAIT_MS = 1000, RA_WAIT_LONG_MS = 3600, RA_LATE = 64, RA_HDR = 16, OPT_SLLA = 1, OPT_PIO = 3 };
 
 static uint32_t
 be32(const uint8_t *p)
@@ -235,6 +239,30 @@ pp_ra_words(const struct pp_ra *ra, char *out, size_t n)
 		memcpy(out + n - 4, "...", 4);
 }
 
+static const struct pp_ra *
+own_ra(const struct pp_facts *f)
+{
+	for (size_t i = 0; i < f->nra; i++)
+		if (f->ra[i].self)
+			return &f->ra[i];
+	return NULL;
+}
+
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* The server answered on its link and not from off it: the verdict will reason from the RAs. */
+static bool
+return_failed(const struct pp_facts *f)
+{
+	return f->svc6 == PP_SVC_OPEN && f->svc6_off != PP_SVC_UNTESTED && f->svc6_off != PP_SVC_OPEN;
+}
+
 void
 pp_ra6_collect(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
                struct pp_ra6_sock *s)
@@ -245,25 +273,27 @@ pp_ra6_collect(struct pp_facts *f, struct pp_probe_result *r, const struct pp_pr
 			             "ICMPv6 socket needs root): router advertisements not seen", f->lan_if);
 		return;
 	}
-	struct timespec now;
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long left = RA_WAIT_MS - ((now.tv_sec - s->sent.tv_sec) * 1000 + (now.tv_nsec - s->sent.tv_nsec) / 1000000);
+	/* Until the deadline; after it, what is queued already, at most RA_LATE datagrams (a flood on
+	 * the LAN must not hold the probe). */
+	for (int late = 0; late < RA_LATE;) {
+		long left = (return_failed(f) ? RA_WAIT_LONG_MS : RA_WAIT_MS) - ms_since(&s->sent);
 		struct pollfd p = { .fd = s->fd, .events = POLLIN };
+		late += left <= 0;
 		if (poll(&p, 1, left > 0 ? (int)left : 0) != 1)
 			break;
 		struct pp_ra ra;
 		if (recv_ra(s, &ra))
 			ra_keep(f, &ra);
 	}
+	long waited = ms_since(&s->sent);
 	close(s->fd);
 	s->fd = -1;
 	f->ra_tested = true;
 	size_t self = 0, dflt = 0;
 	for (size_t i = 0; i < f->nra; i++)
 		self += f->ra[i].self, dflt += f->ra[i].lifetime > 0;
-	pp_check_add(r, o, "ipv6_ra", PP_CHECK_INFO, "%zu router advertisement(s) on %s within %d ms of a "
-	             "solicitation: %zu default router(s), this router %s", f->nra, f->lan_if, RA_WAIT_MS,
+	pp_check_add(r, o, "ipv6_ra", PP_CHECK_INFO, "%zu router advertisement(s) on %s within %ld ms of a "
+	             "solicitation: %zu default router(s), this router %s", f->nra, f->lan_if, waited,
 	             dflt, self ? "among them" : "sent none");
 }
 
@@ -308,15 +338,6 @@ rival(const struct pp_facts *f)
 		if (!f->ra[i].self && f->ra[i].lifetime && (!best || f->ra[i].pref > best->pref))
 			best = &f->ra[i];
 	return best;
-}
-
-static const struct pp_ra *
-own_ra(const struct pp_facts *f)
-{
-	for (size_t i = 0; i < f->nra; i++)
-		if (f->ra[i].self)
-			return &f->ra[i];
-	return NULL;
 }
 
 /* The server (a) gets no answer back to off-link sources, not even a closed port's: what the RAs
