@@ -137,13 +137,18 @@ pp_facts_ip6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_prob
 		return;
 	if (!seen)   /* the live rules could not be read: pp_facts_kernel said why */
 		pp_check_add(r, o, "ipv6_pinhole", PP_CHECK_SKIP, "the live rules were not read");
+	/* The solicitation goes out first: its answers come while the connects run. */
+	struct pp_ra6_sock ras = { .fd = -1 };
+	if (f->lan_if[0])
+		pp_ra6_solicit(f->lan_if, &ras);
 	if (!(f->m->proto & PP_TCP)) {
 		pp_check_add(r, o, "ipv6_service", PP_CHECK_SKIP, "UDP only: no IPv6 answer to wait for");
-		return;
+	} else {
+		f->svc6 = connect6(f->v6_addr, f->m->in_lo, NULL);
+		pp_check_add(r, o, "ipv6_service", f->svc6 == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
+		             "[%s]:%u from the router: %s", f->v6_addr, f->m->in_lo, pp_svc_words(f->svc6));
+		if (f->svc6 == PP_SVC_OPEN)
+			check_return6(f, r, o, a);
 	}
-	f->svc6 = connect6(f->v6_addr, f->m->in_lo, NULL);
-	pp_check_add(r, o, "ipv6_service", f->svc6 == PP_SVC_OPEN ? PP_CHECK_PASS : PP_CHECK_FAIL,
-	             "[%s]:%u from the router: %s", f->v6_addr, f->m->in_lo, pp_svc_words(f->svc6));
-	if (f->svc6 == PP_SVC_OPEN)
-		check_return6(f, r, o, a);
+	pp_ra6_collect(f, r, o, &ras);
 }

@@ -43,7 +43,8 @@ const struct pp_cmd_spec pp_spec_probe = {
 	"or [probe] ca_file (a private CA).\n"
 	"--write F.pcap saves packet headers only (payload cut), mode 0600, never through a link.\n"
 	"A mapping with IPv6 also gets an IPv6 verdict (pinholes, the server's IPv6 port and its route\n"
-	"back), tested from the router: the reflector does not test over IPv6 yet.\n"
+	"back), tested from the router: the reflector does not test over IPv6 yet. The router advertisements\n"
+	"answering one Router Solicitation on the LAN are evidence for the server's IPv6 default route.\n"
 	"usage: portpilot probe --list-causes [--json]\n"
 	"Lists the causes a probe can end in: name, what it means, the shape of the fix.\n",
 };

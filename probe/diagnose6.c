@@ -30,6 +30,11 @@ return6_cause(const struct pp_facts *f, struct pp_probe_result *r, const char *a
 		                  "server's firewall, not only its /64", port));
 		return true;
 	}
+	char *sum, *fix;
+	if (pp_ra6_gateway(f, a, &sum, &fix)) {   /* the router advertisements on its link say more */
+		set6(r, PP_CAUSE_SERVER_GATEWAY, sum, fix);
+		return true;
+	}
 	set6(r, PP_CAUSE_SERVER_GATEWAY,
 	     pp_xasprintf("%s answers the router on its link, but nothing comes back to %s (off its link), not "
 	                  "even from a closed port: its IPv6 default route leads to another router (a second "
@@ -103,4 +108,5 @@ pp_diagnose6(const struct pp_facts *f, struct pp_probe_result *r)
 		                "were flushed)"));
 	else
 		service6(f, r, a, port);
+	pp_ra6_evidence(f, r);
 }

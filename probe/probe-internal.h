@@ -2,6 +2,9 @@
 #ifndef PP_PROBE_INTERNAL_H
 #define PP_PROBE_INTERNAL_H
 
+#include <netinet/in.h>
+#include <time.h>
+
 #include "portpilot/probe.h"
 
 /* Record a check in r and tell the caller's on_check. */
@@ -39,6 +42,25 @@ struct pp_live;
 void pp_check_pinholes6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
                         struct pp_backend *b, const struct pp_live *live);
 void pp_facts_ip6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o);
+/* Router advertisements on the LAN (probe/ra6.c): pp_ra6_solicit opens a raw ICMPv6 socket on
+ * ifname (root: before the privilege drop) and sends one Router Solicitation (hop limit 255);
+ * pp_ra6_collect reads the RAs until about 1 s after it into f->ra and closes the socket. */
+struct pp_ra6_sock {
+	int fd;                        /* -1: none (no root, no interface) */
+	unsigned ifindex, lo;          /* ifname's and the loopback's */
+	char ifname[32];
+	uint8_t mac[6];                /* ifname's own */
+	struct in6_addr own[16];       /* ifname's addresses */
+	size_t nown;
+	struct timespec sent;
+};
+int pp_ra6_solicit(const char *ifname, struct pp_ra6_sock *s);
+void pp_ra6_collect(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
+                    struct pp_ra6_sock *s);
+/* The RAs as evidence lines; what they say of a server's route that leads elsewhere (allocated
+ * summary and fix; false when no RA was gathered). */
+void pp_ra6_evidence(const struct pp_facts *f, struct pp_probe_result *r);
+bool pp_ra6_gateway(const struct pp_facts *f, const char *a, char **summary, char **fix);
 
 /* All local IPv4 addresses (the router's own traffic); returns how many. */
 size_t pp_local_addrs(uint32_t *out, size_t max);

@@ -281,6 +281,31 @@ enum pp_tri { PP_UNKNOWN = 0, PP_YES, PP_NO };
 enum pp_svc { PP_SVC_UNTESTED, PP_SVC_OPEN, PP_SVC_REFUSED, PP_SVC_TIMEOUT, PP_SVC_UNREACHABLE,
               PP_SVC_FILTERED /* ICMP administratively prohibited (code 9, 10, 13): a firewall rejects */ };
 
+/* One router advertisement (RFC 4861 4.2), as probe/ra6.c parsed it from the wire. */
+enum { PP_RA_MAX = 8, PP_RA_PFX_MAX = 4 };
+struct pp_ra_prefix {
+	uint8_t addr[16], len;
+	bool onlink, autonomous;       /* the PIO's L and A flags */
+	uint32_t valid, preferred;     /* lifetimes, s (0xffffffff: infinite) */
+};
+struct pp_ra {
+	char src[46];                  /* the sender's link-local address */
+	uint8_t mac[6];
+	bool has_mac;                  /* a source link-layer address option came */
+	bool self;                     /* sent by this router (from its own address on lan_if) */
+	unsigned lifetime;             /* router lifetime, s: 0 = not a default router */
+	int pref;                      /* default router preference: 1 high, 0 medium, -1 low */
+	bool managed, other;           /* the M and O flags (DHCPv6) */
+	size_t nprefix;
+	struct pp_ra_prefix prefix[PP_RA_PFX_MAX];
+	bool prefix_more;              /* more prefix options than prefix[] holds */
+};
+/* Parse the ICMPv6 message d (len bytes) as an RA into ra (ra->src is kept): -1 when it is none
+ * or invalid (an option of length 0 or past the end, RFC 4861 6.1.2). Options are bounds-checked. */
+int pp_ra_parse(const uint8_t *d, size_t len, struct pp_ra *ra);
+/* ra in words, one line, cut to n ("fe80::1 (MAC, this router): default router for 1800 s, ..."). */
+void pp_ra_words(const struct pp_ra *ra, char *out, size_t n);
+
 struct pp_facts {
 	const struct pp_mapping *m;
 	const struct pp_site *site;
@@ -376,6 +401,12 @@ struct pp_facts {
 	 * it has none), and to a closed port: an answer back proves the server routes to it. */
 	char v6_offsrc[46];
 	enum pp_svc svc6_off, closed6_off;
+	/* Router advertisements on lan_if (probe/ra6.c): every RA that came within about 1 s of one
+	 * Router Solicitation the probe sent there, one per advertising router (the last it sent). */
+	bool ra_tested;                /* the solicitation went out and the probe listened */
+	size_t nra;
+	struct pp_ra ra[PP_RA_MAX];
+	bool ra_more;                  /* more routers advertised than ra[] holds */
 };
 
 /* Choose the cause from the facts (pure: unit-tested); fills cause, summary, fix, evidence. */

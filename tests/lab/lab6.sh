@@ -95,3 +95,80 @@ s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
 try: print(s.recvfrom(2048)[0].decode())
 except OSError: sys.exit(1)' "$2" "$3" "$4"
 }
+
+# For the probe's IPv6 suites (the test defines pp, running portpilot in the router): probe6 NAME
+# probes, JSON in $pp_tmp/out.json, exit code in PRC; expect6 WHAT CAUSE says ok when the cause is
+# CAUSE, else not ok with the summary, checks and evidence.
+probe6() { pp -c "$pp_tmp/none.conf" probe "$1" --json >"$pp_tmp/out.json" 2>"$pp_tmp/err"; PRC=$?; }
+expect6() {
+	_got=$(jq -r .cause "$pp_tmp/out.json" 2>/dev/null)
+	if [ "$_got" = "$2" ]; then ok "$1: cause $2 ($(jq -r .elapsed_s "$pp_tmp/out.json") s)"; else
+		not_ok "$1: expected $2, got '${_got:-none}' (exit $PRC)"
+		jq -r '.summary, .checks[].text, .evidence[]' "$pp_tmp/out.json" 2>/dev/null | sed 's/^/#   /'
+		sed 's/^/#   /' "$pp_tmp/err"
+	fi
+}
+
+# lab_router2: a second router's namespace on the LAN (LAB_RTR2, eth0 on the switch, its link-local
+# address only, no duplicate address detection), to send router advertisements with lab_ra6.
+lab_router2() {
+	LAB_RTR2=pp-$LAB_ID-rtr2
+	_lab_mkns "$LAB_RTR2" || return 1
+	ip netns exec "$LAB_RTR2" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0 \
+		net.ipv6.conf.all.forwarding=1
+	_lab_link "$LAB_SW" p-rtr2 "$LAB_RTR2" eth0 || return 1
+	ip -n "$LAB_SW" link set p-rtr2 master br0
+	export LAB_RTR2
+}
+
+# lab_ra6 NS IF LIFETIME PREF [PREFIX/LEN[,FLAGS]]...: a minimal RA sender on NS's IF (from its
+# link-local address, hop limit 255, a source link-layer option): one advertisement to ff02::1 when
+# it starts, then one for every Router Solicitation it hears. LIFETIME: router lifetime in s (0: not
+# a default router); PREF high|medium|low; FLAGS of a prefix: L (on-link) and/or A (autonomous),
+# LA by default. Prints its pid (kill it to stop advertising); waits until the first one went out.
+lab_ra6() {
+	_ra_ready=$(mktemp -u "$LAB_DIR/ra.XXXXXX") _ra_ns=$1 _ra_if=$2 _ra_life=$3 _ra_pref=$4
+	shift 4
+	ip netns exec "$_ra_ns" "$LAB_PY" -c '
+import socket, struct, sys, time
+ready, ifname, life, pref = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+idx = socket.if_nametoindex(ifname)
+mac = bytes.fromhex(open("/sys/class/net/%s/address" % ifname).read().strip().replace(":", ""))
+prf = {"high": 1, "medium": 0, "low": 3}[pref]
+ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, prf << 3, life, 0, 0) + struct.pack("!BB6s", 1, 1, mac)
+for p in sys.argv[5:]:
+    net, _, fl = p.partition(",")
+    addr, plen = net.split("/")
+    fl = fl or "LA"
+    bits = (0x80 if "L" in fl else 0) | (0x40 if "A" in fl else 0)
+    ra += struct.pack("!BBBBIII16s", 3, 4, int(plen), bits, 86400, 14400, 0,
+                      socket.inet_pton(socket.AF_INET6, addr))
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,   # all-routers: the solicitations
+             socket.inet_pton(socket.AF_INET6, "ff02::2") + struct.pack("@I", idx))
+def linklocal():   # once it is no longer tentative (flag 0x40)
+    for line in open("/proc/net/if_inet6"):
+        f = line.split()
+        if f[5] == ifname and f[0].startswith("fe80") and not int(f[4], 16) & 0x40:
+            return ":".join(f[0][i:i + 4] for i in range(0, 32, 4))
+for _ in range(200):
+    ll = linklocal()
+    if ll: break
+    time.sleep(0.05)
+s.bind((ll, 0, 0, idx))
+s.sendto(ra, ("ff02::1", 0, 0, idx))
+open(ready, "w").close()
+while True:
+    d, a = s.recvfrom(1500)
+    if d and d[0] == 133:
+        s.sendto(ra, ("ff02::1", 0, 0, idx))
+' "$_ra_ready" "$_ra_if" "$_ra_life" "$_ra_pref" "$@" >>"$LAB_DIR/server.log" 2>&1 &
+	echo $! >>"$LAB_DIR/pids"
+	_ra_pid=$!
+	wait_for 10 test -e "$_ra_ready" || return 1
+	echo "$_ra_pid"
+}

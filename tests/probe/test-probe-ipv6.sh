@@ -12,16 +12,6 @@ lab_ipv6
 SRV1_6=$LAB_PREFIX6::1:101
 pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
 j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }
-# probe6 NAME: probe from the router, JSON in out.json, exit code in PRC.
-probe6() { pp -c "$pp_tmp/none.conf" probe "$1" --json >"$pp_tmp/out.json" 2>"$pp_tmp/err"; PRC=$?; }
-expect6() {
-	_got=$(jq -r .cause "$pp_tmp/out.json" 2>/dev/null)
-	if [ "$_got" = "$2" ]; then ok "$1: cause $2 ($(jq -r .elapsed_s "$pp_tmp/out.json") s)"; else
-		not_ok "$1: expected $2, got '${_got:-none}' (exit $PRC)"
-		jq -r '.summary, .checks[].text' "$pp_tmp/out.json" 2>/dev/null | sed 's/^/#   /'
-		sed 's/^/#   /' "$pp_tmp/err"
-	fi
-}
 lab_serve6 "$LAB_SRV1" 8080 srv-101-v6 || { not_ok "IPv6 server"; pp_done; }
 # web-6: IPv6 only, the host id on the LAN's prefix; web-2: both families (srv2, IPv4 and IPv6).
 cat >"$T" <<EOT

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "portpilot/ipv6.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
 
@@ -703,6 +704,96 @@ static void test_diagnose_ipv6(void **st)
 	pp_probe_result_free(r);
 }
 
+/* The server's route back fails (answered on its link, silence from off it, a closed port too):
+ * the router advertisements on its link say which cause is likelier. */
+static struct pp_ra ra_of(const char *src, bool self, unsigned life, int pref, const char *pfx)
+{
+	struct pp_ra ra = { .self = self, .lifetime = life, .pref = pref, .has_mac = true,
+	                    .mac = { 2, 0, 0, 0, 0, self ? 1 : 2 } };
+	snprintf(ra.src, sizeof ra.src, "%s", src);
+	if (pfx) {
+		ra.nprefix = 1, ra.prefix[0].len = 64, ra.prefix[0].valid = 86400, ra.prefix[0].onlink = true;
+		assert_int_equal(pp_parse_ipv6(pfx, ra.prefix[0].addr), 0);
+	}
+	return ra;
+}
+
+static void test_diagnose_ipv6_ra(void **st)
+{
+	(void)st;
+	struct pp_trace t = { 0 };
+	struct pp_facts f = healthy(&t);
+	enum pp_ipv6_mode was = map.ipv6;
+	map.ipv6 = PP_V6_ONLY;
+	f.dnat_rule = PP_NO;
+	f.v6 = true, f.v6_pinhole = PP_YES, f.svc6 = PP_SVC_OPEN;
+	f.svc6_off = f.closed6_off = PP_SVC_TIMEOUT;
+	strcpy(f.v6_addr, "2001:db8:1::1:101");
+	strcpy(f.v6_offsrc, "2001:db8:ffff::1");
+	strcpy(f.lan_if, "eth1");
+	const struct pp_ra me = ra_of("fe80::1", true, 1800, 0, "2001:db8:1::");
+	static const struct {
+		const char *what;
+		struct pp_ra other;
+		bool with_me;
+		const char *want, *not;        /* in the summary; never in it */
+	} v[] = {
+		{ "a second default router, higher preference", { .src = "fe80::2", .mac = { 2, 0, 0, 0, 0, 2 }, .has_mac = true, .lifetime = 1800, .pref = 1 },
+		  true, "likely fe80::2 on eth1, which advertises itself as the default router (above this router's "
+		  "preference): fe80::2 (02:00:00:00:00:02, another router): default router for 1800 s, preference high",
+		  "more likely a static route" },
+		{ "a second default router, lower preference", { .src = "fe80::2", .lifetime = 600, .pref = -1 },
+		  true, "although this router advertises itself as default router on eth1 (lifetime 1800 s, preference "
+		  "medium, above the lower preference fe80::2 advertises): more likely a static route",
+		  "likely fe80::2" },
+		{ "a second default router, this router none", { .src = "fe80::2", .lifetime = 600, .pref = 0 },
+		  false, "(this router does not advertise itself as default)", NULL },
+		{ "a second router with lifetime 0 and its own prefix: not blamed", { .src = "fe80::2", .lifetime = 0, .pref = 1 },
+		  true, "only this router advertises itself as default router on eth1 (lifetime 1800 s, preference "
+		  "medium): more likely a static route", "fe80::2" },
+		{ "only a lifetime-0 router, this router silent", { .src = "fe80::2", .lifetime = 0, .pref = 0 },
+		  false, "this router sends no router advertisement on eth1", "fe80::2" },
+	};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		f.ra_tested = true, f.nra = 0;
+		if (v[i].with_me)
+			f.ra[f.nra++] = me;
+		f.ra[f.nra++] = v[i].other;
+		struct pp_probe_result *r = diag6(&f);
+		assert_int_equal(r->cause6, PP_CAUSE_SERVER_GATEWAY);
+		assert_non_null(strstr(r->summary, v[i].want));
+		if (v[i].not)
+			assert_null(strstr(r->summary, v[i].not));
+		pp_probe_result_free(r);
+	}
+	/* this router: lifetime 0, or a prefix not the server's; nothing advertised at all */
+	struct pp_ra mine = me;
+	mine.lifetime = 0;
+	f.nra = 1, f.ra[0] = mine;
+	struct pp_probe_result *r = diag6(&f);
+	assert_non_null(strstr(r->summary, "this router advertises router lifetime 0 (not a default router) on eth1"));
+	assert_non_null(strstr(r->fix, "radvd, or dnsmasq enable-ra"));
+	pp_probe_result_free(r);
+	f.ra[0] = ra_of("fe80::1", true, 1800, 0, "2001:db8:9::");
+	r = diag6(&f);
+	assert_non_null(strstr(r->summary, "this router advertises no prefix of the server's /64 on eth1"));
+	pp_probe_result_free(r);
+	f.nra = 0;
+	r = diag6(&f);
+	assert_non_null(strstr(r->summary, "this router sends no router advertisement on eth1"));
+	bool listed = false;
+	for (size_t i = 0; i < r->nevidence; i++)
+		listed |= strstr(r->evidence[i], "ra eth1: no router advertisement answered") != NULL;
+	assert_true(listed);
+	pp_probe_result_free(r);
+	/* no RA gathered (no root): the verdict reasons from behaviour alone, as before */
+	f.ra_tested = false;
+	r = diag6(&f);
+	assert_non_null(strstr(r->summary, "a second router's advertisements, or a static route"));
+	pp_probe_result_free(r);
+	map.ipv6 = was;
+}
+
 static void test_cause_names(void **st)
 {
 	static const char *const want[] = {
@@ -848,6 +939,7 @@ int main(void)
 		cmocka_unit_test(test_diagnose_outside),
 		cmocka_unit_test(test_cause_names),
 		cmocka_unit_test(test_diagnose_ipv6),
+		cmocka_unit_test(test_diagnose_ipv6_ra),
 		cmocka_unit_test(test_cause_table),
 		cmocka_unit_test(test_token_read),
 		cmocka_unit_test(test_json_field),
