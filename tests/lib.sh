@@ -22,12 +22,14 @@ pp_exit_hooks=""
 at_exit() { pp_exit_hooks="$1
 $pp_exit_hooks"; }
 pp_cleanup() {
-	trap - EXIT INT TERM
+	trap - EXIT INT TERM HUP PIPE
 	printf '%s\n' "$pp_exit_hooks" | while IFS= read -r c; do [ -n "$c" ] && eval "$c"; done
 	rm -rf "$pp_tmp"
 }
 trap 'pp_cleanup' EXIT
 trap 'pp_cleanup; exit 1' INT TERM HUP
+# A reader that goes away (| head) must not leave namespaces behind: stdout is gone, clean up quietly.
+trap 'exec >/dev/null 2>&1; pp_cleanup; exit 1' PIPE
 # timer_pid STATE_DIR: the rollback timer's pid in the pending record, once there is one,
 # and only a number above 1 ("kill 0" would signal this test's own process group).
 timer_pid() { sed -n 's/^pid=\([1-9][0-9]*\)$/\1/p' "$1/pending" 2>/dev/null; }
