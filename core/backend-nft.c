@@ -13,9 +13,10 @@
 
 static const char *const set_where[PP_NFT__SETS] = { "map dnat_to", "set restricted", "set allowed",
                                                      "set masq_to", "set hairpin_off", "set hairpin_on",
-                                                     "set pin6", "map nat6" };
+                                                     "set pin6", "map nat6", "map own6", "map hp6" };
 static const char *const set_name[PP_NFT__SETS] = { "dnat_to", "restricted", "allowed", "masq_to",
-                                                    "hairpin_off", "hairpin_on", "pin6", "nat6" };
+                                                    "hairpin_off", "hairpin_on", "pin6", "nat6", "own6",
+                                                    "hp6" };
 /* Definitions exactly as `nft list` prints them, so rendered and live compare as text. */
 static const char *const set_def[PP_NFT__SETS][2] = {
 	{ "type inet_proto . inet_service : ipv4_addr . inet_service", "counter" },
@@ -26,6 +27,8 @@ static const char *const set_def[PP_NFT__SETS][2] = {
 	{ "type inet_proto . inet_service", NULL },
 	{ NULL, NULL },                 /* pin6: core/nft-ipv6.c writes it, only when needed */
 	{ NULL, NULL },                 /* nat6: the same */
+	{ NULL, NULL },                 /* own6: the same */
+	{ NULL, NULL },                 /* hp6: the same */
 };
 
 /*
