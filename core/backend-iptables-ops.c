@@ -802,6 +802,8 @@ remove_all(struct pp_backend *b, struct pp_error *err)
 	pp_plan_make(&empty, &CST(live.own)->rs6, &p);
 	if (rc == 0 && p.restore)
 		rc = pp_ipt_restore(&x6, p.restore, false, err);
+	if (rc == 0 && p.restore && strstr(p.restore, "\n-X PP-PRE\n"))
+		pp_ip6_nat_tidy(&x6);
 	pp_plan_free(&p);
 	pp_ruleset_free(&empty);
 	pp_live_free(&live);
