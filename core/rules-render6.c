@@ -203,8 +203,8 @@ nat_hooks(const struct pp_want *w, struct pp_ruleset *out)
 		hp = strstr(pre->rules[i], " --set-xmark " HP_MARKS) != NULL;
 	if (!hp)
 		return;
-	char *r = pp_xasprintf("-A PP-POST -o %s -m connmark --mark %s -m conntrack --ctstate DNAT -j MASQUERADE",
-	                       w->lan_if, PP_IP6_HAIRPIN_KEEP + strlen("-m connmark --mark "));
+	char *r = pp_xasprintf("-A PP-POST -o %s " PP_IP6_HAIRPIN_KEEP " -m conntrack --ctstate DNAT -j MASQUERADE",
+	                       w->lan_if);
 	pp_chain_add(pp_ruleset_chain(out, PP_NAT, "PP-POST", true), r);
 	free(r);
 	pp_chain_add(&out->hooks[PP_NAT], "-A POSTROUTING -j PP-POST");

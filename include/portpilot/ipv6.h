@@ -109,7 +109,8 @@ struct pp_layout_status;
  */
 #define PP_IP6_HAIRPIN_MARK 0x08000000u
 /* In a keep line (pp_ip6_flush): only hairpin flows (the mark) of that server port are kept. */
-#define PP_IP6_HAIRPIN_KEEP "-m connmark --mark 0x8000000/0x8000000"
+#define PP_IP6_HAIRPIN_MASKED "0x8000000/0x8000000"     /* as ip6tables-save prints it */
+#define PP_IP6_HAIRPIN_KEEP "-m connmark --mark " PP_IP6_HAIRPIN_MASKED
 void pp_ip6_render(const struct pp_want *w, struct pp_ruleset *out);
 /* After a commit that took portpilot's last ip6 nat chain away: the ip6 nat table's built-in
    chains, when empty (no rule of anyone's), and then the table itself when nothing is left in
