@@ -140,18 +140,37 @@ nat66_elements(const struct pp_want_map *m, struct pp_nft_state *out)
  * masqueraded, so the server's replies come back through the router, not straight to the client.
  * The entry interface, not a prefix, says what is the LAN: no re-render when the prefix moves.
  */
+/*
+ * A way in from iif (prerouting, to a local address; more: further matches) that jumps to chain,
+ * where the mark goes on before the DNAT (which ends the chain) and off again when no element
+ * took the flow.
+ */
+static void
+way_in(struct pp_nft_state *out, const char *iif, const char *more, const char *chain, const char *on,
+       const char *dnat, const char *off)
+{
+	char *r = pp_xasprintf("iifname \"%s\" meta nfproto ipv6 meta l4proto { tcp, udp } fib daddr type local %s"
+	                       "jump %s", iif, more, chain);
+	pp_nft_skel_add(out, "chain prerouting", r);
+	free(r);
+	char *where = pp_xasprintf("chain %s", chain);
+	r = pp_xasprintf("ct mark set ct mark | %s", on);
+	pp_nft_skel_add(out, where, r);
+	free(r);
+	pp_nft_skel_add(out, where, dnat);
+	r = pp_xasprintf("ct mark set ct mark & %s", off);
+	pp_nft_skel_add(out, where, r);
+	free(r);
+	free(where);
+}
+
 static void
 hairpin_skel(const struct pp_want *w, struct pp_nft_state *out)
 {
 	pp_nft_skel_add(out, "map hp6", "type inet_proto . inet_service : ipv6_addr . inet_service");
-	char *r = pp_xasprintf("iifname \"%s\" meta nfproto ipv6 meta l4proto { tcp, udp } fib daddr type local "
-	                       "fib daddr . iif type != local jump hp6_in", w->lan_if);
-	pp_nft_skel_add(out, "chain prerouting", r);
-	free(r);
-	pp_nft_skel_add(out, "chain hp6_in", "ct mark set ct mark | " BOTH_MARKS);
-	pp_nft_skel_add(out, "chain hp6_in", "meta l4proto { tcp, udp } dnat ip6 to meta l4proto . th dport map @hp6");
-	pp_nft_skel_add(out, "chain hp6_in", "ct mark set ct mark & " NOT_BOTH);
-	r = pp_xasprintf("oifname \"%s\" meta nfproto ipv6 ct mark & " HP_MARK " == " HP_MARK " ct status dnat "
+	way_in(out, w->lan_if, "fib daddr . iif type != local ", "hp6_in", BOTH_MARKS,
+	       "meta l4proto { tcp, udp } dnat ip6 to meta l4proto . th dport map @hp6", NOT_BOTH);
+	char *r = pp_xasprintf("oifname \"%s\" meta nfproto ipv6 ct mark & " HP_MARK " == " HP_MARK " ct status dnat "
 	                 "masquerade", w->lan_if);
 	pp_nft_skel_add(out, "chain postrouting", r);
 	free(r);
@@ -174,15 +193,8 @@ render_nat66(const struct pp_want *w, struct pp_nft_state *out)
 	pp_nft_skel_add(out, "map nat6", "flags interval");
 	pp_nft_skel_add(out, "map nat6", "counter");
 	/* matched on the address type, as the IPv4 DNAT: a new WAN address needs no re-render */
-	char *r = pp_xasprintf("iifname \"%s\" meta nfproto ipv6 meta l4proto { tcp, udp } fib daddr type local "
-	                       "jump map6_in", w->wan_if);
-	pp_nft_skel_add(out, "chain prerouting", r);
-	free(r);
-	/* the mark on before the DNAT (which ends the chain), off again when no element took it */
-	pp_nft_skel_add(out, "chain map6_in", "ct mark set ct mark | " OWN_MARK);
-	pp_nft_skel_add(out, "chain map6_in", "meta l4proto { tcp, udp } dnat ip6 to ip6 saddr . meta l4proto . th dport "
-	                "map @nat6");
-	pp_nft_skel_add(out, "chain map6_in", "ct mark set ct mark & 0xefffffff");
+	way_in(out, w->wan_if, "", "map6_in", OWN_MARK, "meta l4proto { tcp, udp } dnat ip6 to ip6 saddr . meta l4proto . "
+	       "th dport map @nat6", "0xefffffff");
 	/* The router's own connections to its address: no allow list, no mark (not forwarded). */
 	pp_nft_skel_add(out, "map own6", "type inet_proto . inet_service : ipv6_addr . inet_service");
 	pp_nft_skel_add(out, "chain output", "ip6 daddr != ::1 meta l4proto { tcp, udp } fib daddr type local "

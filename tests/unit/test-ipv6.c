@@ -10,6 +10,7 @@
 
 #include "portpilot/backend-iptables.h"
 #include "portpilot/ipv6.h"
+#include "portpilot/nft.h"
 #include "portpilot/util.h"
 
 #define NOW ((time_t)1790000000)
@@ -182,6 +183,21 @@ test_render_nat66_local(void **state)
 	assert_non_null(strstr(keep.data, "-A PP-PIN -s 2001:db8:100::/64 -d 2001:db8:1::1:102/128 -p tcp -m tcp --dport 8080\n"));
 	pp_buf_free(&keep);
 	pp_ruleset_free(&rs);
+	/* nftables: the same ways in, as maps by public port (own6: every NAT66 port, hp6: hairpin on) */
+	struct pp_nft_state ns;
+	assert_int_equal(pp_nft_render(&w, &ns, &err), 0);
+	assert_int_equal(ns.el[PP_NFT_OWN6].n, 3);
+	assert_int_equal(ns.el[PP_NFT_HP6].n, 2);
+	assert_string_equal(ns.el[PP_NFT_HP6].v[0], "tcp . 8443 comment \"pp:web\" : 2001:db8:1::1:102 . 8080");
+	bool masq = false;
+	for (size_t i = 0; i < ns.skel.n; i++)
+		masq |= strcmp(ns.skel.v[i], "chain postrouting\toifname \"lan0\" meta nfproto ipv6 ct mark & 0x08000000 == "
+		                             "0x08000000 ct status dnat masquerade") == 0;
+	assert_true(masq);
+	char *keep6 = pp_nft_keep6(&ns);
+	assert_non_null(strstr(keep6, "-A PP-PIN -d 2001:db8:1::1:102/128 -p udp -m udp --dport 8080 " PP_IP6_HAIRPIN_KEEP "\n"));
+	free(keep6);
+	pp_nft_state_free(&ns);
 	pp_want_free(&w);
 	pp_table_free(t);
 
