@@ -47,6 +47,8 @@ ct_reply_to() {
 	ip netns exec "$R" conntrack -L -f ipv6 -p udp --dport 8443 2>/dev/null |
 		grep "sport=$1 dport=8443 " | grep -q "src=$SRV2_6 dst=$2 sport=8080 dport=$1"
 }
+# same_rules FILE: FILE holds what "before" does; else the difference, as comments.
+same_rules() { cmp -s "$pp_tmp/before" "$1" || { diff "$pp_tmp/before" "$1" | sed 's/^/# /'; false; }; }
 status_json() { pp status --json 2>/dev/null; }
 state_is() { status_json | grep -q "\"name\":\"$1\",\"state\":\"$2\""; }
 
@@ -140,12 +142,27 @@ check "  (and hairpin over TCP really breaks: srv2 answers the client straight)"
 check "apply repairs it" ppq apply
 check "  hairpin works again" udp_is "$LAB_LANHOST" 40022 "$LAB_WAN6" 8443 srv-102-v6
 
-# 3. The last NAT66 mapping goes: nothing of NAT66 stays behind.
+# Built otherwise: the site without hairpin and web-66 asking for it alone; a LAN client whose
+# address is on a second on-link prefix, none of the router's own (the entry interface says
+# "LAN", not a prefix, so it is hairpinned as well).
+sed -i 's/^hairpin       = yes$/hairpin       = no/' "$T"
+sed -i '/^\[web-66\]/a hairpin       = yes' "$T"
+check "apply: site hairpin = no, web-66 hairpin = yes" ppq apply
+check "  the LAN host reaches web-66 at [WAN]:8443" get_is "$LAB_LANHOST" "$LAB_WAN6" 8443 srv-102-v6
+check "  and still not web-66n at [WAN]:8444" get_none "$LAB_LANHOST" "$LAB_WAN6" 8444
+ip -n "$LAB_LANHOST" -6 addr add 2001:db8:3::50/64 dev eth0 nodad
+ip -n "$R" -6 route add 2001:db8:3::/64 dev "$LAB_LAN_IF"
+from_other() { [ "$(ip netns exec "$LAB_LANHOST" curl -s --connect-timeout 2 --max-time 3 --interface 2001:db8:3::50 "http://[$LAB_WAN6]:8443/" 2>/dev/null)" = srv-102-v6 ]; }
+check "a LAN client from another on-link prefix (2001:db8:3::50) is hairpinned too" from_other
+check "status: in sync" ppq status
+
+# 3. The last NAT66 mapping goes: nothing of NAT66 stays behind (the site as it was before).
+cp "$pp_tmp/with66.ini" "$T"
 sed -i '/^\[web-66\]/,$d' "$T"
 sed -i '$ { /^$/d }' "$T"
 check "apply: NAT66 mappings removed" ppq apply
 rules_all >"$pp_tmp/after"
-check "the rules are exactly what they were before NAT66 (no empty ip6 nat table)" cmp -s "$pp_tmp/before" "$pp_tmp/after"
+check "the rules are exactly what they were before NAT66 (no empty ip6 nat table)" same_rules "$pp_tmp/after"
 lab_nft && check "  no nat6, own6, hp6, map6_in, hp6_in left in table inet portpilot" \
 	sh -c "! ip netns exec $R nft list table inet portpilot | grep -q 'nat6\|own6\|hp6\|map6_in'"
 check "  the pinhole still works" get_is "$LAB_INET" "$SRV1_6" 8080 srv-101-v6
@@ -158,7 +175,7 @@ check "apply --confirm 6 with NAT66 (never confirmed)" ppq apply --confirm 6
 check "  the router reaches [WAN]:8443 meanwhile" get_is "$R" "$LAB_WAN6" 8443 srv-102-v6
 check "after the deadline the rollback is complete" waits 20 test ! -e "$S/pending"
 rules_all >"$pp_tmp/rolled"
-check "  the rules are exactly what they were before" cmp -s "$pp_tmp/before" "$pp_tmp/rolled"
+check "  the rules are exactly what they were before" same_rules "$pp_tmp/rolled"
 sed -i '/^\[web-66\]/,$d' "$T"
 sed -i '$ { /^$/d }' "$T"
 
