@@ -93,6 +93,10 @@ pp_nft_state_free(struct pp_nft_state *s)
 	free(s->bytes6);
 	free(s->pkts66);
 	free(s->bytes66);
+	free(s->pkts_own6);
+	free(s->bytes_own6);
+	free(s->pkts_hp6);
+	free(s->bytes_hp6);
 	strv_free(&s->skel);
 	for (int i = 0; i < PP_NFT__SETS; i++)
 		strv_free(&s->el[i]);
@@ -121,11 +125,30 @@ pp_nft_el_add(struct pp_nft_state *s, int set, char *owned)
 bool
 pp_nft_counted(int set, struct pp_nft_state *s, unsigned long long ***pk, unsigned long long ***by)
 {
-	if (set != PP_NFT_DNAT && set != PP_NFT_PIN6 && set != PP_NFT_NAT6)
+	switch (set) {
+	case PP_NFT_DNAT:
+		*pk = &s->pkts;
+		*by = &s->bytes;
+		return true;
+	case PP_NFT_PIN6:
+		*pk = &s->pkts6;
+		*by = &s->bytes6;
+		return true;
+	case PP_NFT_NAT6:
+		*pk = &s->pkts66;
+		*by = &s->bytes66;
+		return true;
+	case PP_NFT_OWN6:
+		*pk = &s->pkts_own6;
+		*by = &s->bytes_own6;
+		return true;
+	case PP_NFT_HP6:
+		*pk = &s->pkts_hp6;
+		*by = &s->bytes_hp6;
+		return true;
+	default:
 		return false;
-	*pk = set == PP_NFT_DNAT ? &s->pkts : set == PP_NFT_PIN6 ? &s->pkts6 : &s->pkts66;
-	*by = set == PP_NFT_DNAT ? &s->bytes : set == PP_NFT_PIN6 ? &s->bytes6 : &s->bytes66;
-	return true;
+	}
 }
 
 /* "lo" or "lo-hi" */

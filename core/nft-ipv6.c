@@ -168,6 +168,7 @@ static void
 hairpin_skel(const struct pp_want *w, struct pp_nft_state *out)
 {
 	pp_nft_skel_add(out, "map hp6", "type inet_proto . inet_service : ipv6_addr . inet_service");
+	pp_nft_skel_add(out, "map hp6", "counter");
 	way_in(out, w->lan_if, "fib daddr . iif type != local ", "hp6_in", BOTH_MARKS,
 	       "meta l4proto { tcp, udp } dnat ip6 to meta l4proto . th dport map @hp6", NOT_BOTH);
 	char *r = pp_xasprintf("oifname \"%s\" meta nfproto ipv6 ct mark & " HP_MARK " == " HP_MARK " ct status dnat "
@@ -197,6 +198,7 @@ render_nat66(const struct pp_want *w, struct pp_nft_state *out)
 	       "th dport map @nat6", "0xefffffff");
 	/* The router's own connections to its address: no allow list, no mark (not forwarded). */
 	pp_nft_skel_add(out, "map own6", "type inet_proto . inet_service : ipv6_addr . inet_service");
+	pp_nft_skel_add(out, "map own6", "counter");
 	pp_nft_skel_add(out, "chain output", "ip6 daddr != ::1 meta l4proto { tcp, udp } fib daddr type local "
 	                "dnat ip6 to meta l4proto . th dport map @own6");
 	if (hp)
@@ -252,8 +254,9 @@ tagged6(const struct pp_nft_state *s, int set, const char *cm, const char **out,
 	bool counted = pp_nft_counted(set, (struct pp_nft_state *)s, &p, &b);
 	const struct pp_strv *v = &s->el[set];
 	for (size_t i = 0; i < v->n; i++) {
-		const char *c = strstr(v->v[i], cm);
-		if (!c || c[strlen(cm)] != '\0')
+		/* a set's comment ends the element, a map's comes before " : " and the value */
+		const char *c = strstr(v->v[i], cm), *end = c ? c + strlen(cm) : NULL;
+		if (!c || (*end != '\0' && strncmp(end, " : ", 3) != 0))
 			continue;
 		if (n < max)
 			out[n] = v->v[i];

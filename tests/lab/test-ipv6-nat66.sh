@@ -89,14 +89,20 @@ cp "$T" "$pp_tmp/with66.ini"
 check "apply: two NAT66 mappings" ppq apply
 
 # 1. The router's own connections, to its public address and port (no allow list, as IPv4's).
-check "the router itself reaches [WAN]:8443 -> srv2 over TCP" get_is "$R" "$LAB_WAN6" 8443 srv-102-v6
+# (the first connection after an apply may meet a cold neighbour cache on a loaded machine: bounded retries)
+check "the router itself reaches [WAN]:8443 -> srv2 over TCP" waits 8 get_is "$R" "$LAB_WAN6" 8443 srv-102-v6
 check "  and over UDP" udp_is "$R" 40010 "$LAB_WAN6" 8443 srv-102-v6
 check "  and web-66n's [WAN]:8444 -> srv3 (hairpin = no holds the LAN only)" get_is "$R" "$LAB_WAN6" 8444 srv-103-v6
+check "status counts the router's own connections as web-66n's (none came from outside yet)" \
+	sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -Eq '\"name\":\"web-66n\",[^}]*\"packets\":[1-9]'"
 # 2. Hairpin: a LAN client at the router's public address.
 check "the outside (inet2, allowed) reaches [WAN]:8443" get_is "$LAB_INET2" "$LAB_WAN6" 8443 srv-102-v6
 check "hairpin: the LAN host reaches [WAN]:8443 -> srv2 over TCP" get_is "$LAB_LANHOST" "$LAB_WAN6" 8443 srv-102-v6
+hp_pk() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" status --json | sed -n 's/.*"name":"web-66",[^}]*"ipv6":{[^}]*"packets":\([0-9]*\).*/\1/p'; }
+pk0=$(hp_pk)
 check "hairpin: and over UDP, a flow from port 40020" udp_is "$LAB_LANHOST" 40020 "$LAB_WAN6" 8443 srv-102-v6
 check "hairpin: that flow is masqueraded (srv2 answers the router's LAN address)" ct_reply_to 40020 "$ROUTER_LAN6"
+check "status counts the hairpin flow as web-66's IPv6 connection (${pk0:-?} before)" sh -c "[ \$(ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | sed -n 's/.*\"name\":\"web-66\",[^}]*\"ipv6\":{[^}]*\"packets\":\([0-9]*\).*/\1/p') -gt ${pk0:-0} ]"
 check "outside UDP flow from inet2 port 40021" udp_is "$LAB_INET2" 40021 "$LAB_WAN6" 8443 srv-102-v6
 check "  is not masqueraded (srv2 answers inet2 itself)" ct_reply_to 40021 "$LAB_INET2_6"
 check "hairpin = no: the LAN host does not reach web-66n at [WAN]:8444" get_none "$LAB_LANHOST" "$LAB_WAN6" 8444
@@ -106,6 +112,8 @@ check "a pinhole needs nothing for the LAN: the LAN host reaches [srv1]:8080" ge
 check "  and the router's public address is no way to srv1 (no NAT66 for a pinhole)" get_none "$LAB_LANHOST" "$LAB_WAN6" 8080
 check "status: in sync" ppq status
 check "status --json: web-66 in sync" state_is web-66 in_sync
+check "status --json: web-66's IPv6 side in sync too, counting its connections" \
+	sh -c "ip netns exec $R $PORTPILOT -f $T --state-dir $S status --json | grep -Eq '\"name\":\"web-66\",[^}]*\"ipv6\":\\{[^}]*\"state\":\"in_sync\",\"packets\":[1-9]'"
 
 # 4. Drift: the hairpin way in, the router's own way, the masquerade of hairpin flows.
 if lab_nft; then
