@@ -470,6 +470,9 @@ commit(struct pp_backend *b, struct pp_plan *p, void (*during)(void *), void *ar
 	} else if (during) {
 		during(arg);
 	}
+	/* the last NAT66 mapping gone: no empty ip6 nat table of portpilot's making stays behind */
+	if (rc == 0 && v6 && strstr(v6, "\n-X PP-PRE\n"))
+		pp_ip6_nat_tidy(&x6);
 	free(v4);
 	free(v6);
 	free(undo);
@@ -836,6 +839,8 @@ remove_all(struct pp_backend *b, struct pp_error *err)
 	pp_plan_make(&empty, &CST(live.own)->rs6, &p);
 	if (rc == 0 && p.restore)
 		rc = pp_ipt_restore(&x6, p.restore, false, err);
+	if (rc == 0 && p.restore && strstr(p.restore, "\n-X PP-PRE\n"))
+		pp_ip6_nat_tidy(&x6);
 	pp_plan_free(&p);
 	pp_ruleset_free(&empty);
 	pp_live_free(&live);

@@ -13,9 +13,10 @@
 
 static const char *const set_where[PP_NFT__SETS] = { "map dnat_to", "set restricted", "set allowed",
                                                      "set masq_to", "set hairpin_off", "set hairpin_on",
-                                                     "set pin6", "map nat6" };
+                                                     "set pin6", "map nat6", "map own6", "map hp6" };
 static const char *const set_name[PP_NFT__SETS] = { "dnat_to", "restricted", "allowed", "masq_to",
-                                                    "hairpin_off", "hairpin_on", "pin6", "nat6" };
+                                                    "hairpin_off", "hairpin_on", "pin6", "nat6", "own6",
+                                                    "hp6" };
 /* Definitions exactly as `nft list` prints them, so rendered and live compare as text. */
 static const char *const set_def[PP_NFT__SETS][2] = {
 	{ "type inet_proto . inet_service : ipv4_addr . inet_service", "counter" },
@@ -26,6 +27,8 @@ static const char *const set_def[PP_NFT__SETS][2] = {
 	{ "type inet_proto . inet_service", NULL },
 	{ NULL, NULL },                 /* pin6: core/nft-ipv6.c writes it, only when needed */
 	{ NULL, NULL },                 /* nat6: the same */
+	{ NULL, NULL },                 /* own6: the same */
+	{ NULL, NULL },                 /* hp6: the same */
 };
 
 /*
@@ -90,6 +93,10 @@ pp_nft_state_free(struct pp_nft_state *s)
 	free(s->bytes6);
 	free(s->pkts66);
 	free(s->bytes66);
+	free(s->pkts_own6);
+	free(s->bytes_own6);
+	free(s->pkts_hp6);
+	free(s->bytes_hp6);
 	strv_free(&s->skel);
 	for (int i = 0; i < PP_NFT__SETS; i++)
 		strv_free(&s->el[i]);
@@ -118,11 +125,30 @@ pp_nft_el_add(struct pp_nft_state *s, int set, char *owned)
 bool
 pp_nft_counted(int set, struct pp_nft_state *s, unsigned long long ***pk, unsigned long long ***by)
 {
-	if (set != PP_NFT_DNAT && set != PP_NFT_PIN6 && set != PP_NFT_NAT6)
+	switch (set) {
+	case PP_NFT_DNAT:
+		*pk = &s->pkts;
+		*by = &s->bytes;
+		return true;
+	case PP_NFT_PIN6:
+		*pk = &s->pkts6;
+		*by = &s->bytes6;
+		return true;
+	case PP_NFT_NAT6:
+		*pk = &s->pkts66;
+		*by = &s->bytes66;
+		return true;
+	case PP_NFT_OWN6:
+		*pk = &s->pkts_own6;
+		*by = &s->bytes_own6;
+		return true;
+	case PP_NFT_HP6:
+		*pk = &s->pkts_hp6;
+		*by = &s->bytes_hp6;
+		return true;
+	default:
 		return false;
-	*pk = set == PP_NFT_DNAT ? &s->pkts : set == PP_NFT_PIN6 ? &s->pkts6 : &s->pkts66;
-	*by = set == PP_NFT_DNAT ? &s->bytes : set == PP_NFT_PIN6 ? &s->bytes6 : &s->bytes66;
-	return true;
+	}
 }
 
 /* "lo" or "lo-hi" */

@@ -9,6 +9,10 @@
 
 /* The IPv4 side's bit (core/backend-nft.c): IPv6 flows have their own conntrack entries. */
 #define OWN_MARK "0x10000000"
+/* A NAT66 flow a LAN client started (hairpin): its source is masqueraded (PP_IP6_HAIRPIN_MARK). */
+#define HP_MARK "0x08000000"
+#define BOTH_MARKS "0x18000000"
+#define NOT_BOTH "0xe7ffffff"
 
 /* A CIDR as nft prints it in a set: a /128 as the bare address. */
 static void
@@ -76,6 +80,32 @@ pin_elements(const struct pp_want_map *m, struct pp_nft_state *out)
 	free(src);
 }
 
+/* A LAN client at the router's address (hairpin) also has the mapping's hairpin on. */
+static bool
+hairpin6(const struct pp_want *w, const struct pp_want_map *m)
+{
+	return w->lan_if && *w->lan_if && m->hairpin;
+}
+
+/* The router's own connections and hairpin: one element per public port, no source (as IPv4's
+   output and hairpin, which the allow list does not hold back). */
+static void
+local_elements(const struct pp_want *w, const struct pp_want_map *m, struct pp_nft_state *out)
+{
+	char ip[PP_IP6_STR];
+	pp_format_ipv6(m->v6->ip, ip);
+	for (size_t e = 0; e < pp_want_nports(m); e++) {
+		struct pp_port_pair pp = pp_want_port(m, e);
+		for (int k = 0; k < 2; k++)
+			for (unsigned p = pp.pub_lo; p <= pp.pub_hi && (m->proto & (k ? PP_UDP : PP_TCP)); p++)
+				for (int hp = 0; hp < 2; hp++)
+					if (!hp || hairpin6(w, m))
+						pp_nft_el_add(out, hp ? PP_NFT_HP6 : PP_NFT_OWN6,
+						              pp_xasprintf("%s . %u comment \"%s\" : %s . %u", k ? "udp" : "tcp", p,
+						                           m->tag, ip, pp.in_lo + (p - pp.pub_lo)));
+	}
+}
+
 /* NAT66: one element per public port and source, to the server's address and internal port. */
 static void
 nat66_elements(const struct pp_want_map *m, struct pp_nft_state *out)
@@ -103,31 +133,81 @@ nat66_elements(const struct pp_want_map *m, struct pp_nft_state *out)
 	free(src);
 }
 
+/*
+ * Hairpin: a LAN client at one of the router's addresses other than its LAN side's (the
+ * public one), as IPv4's hairpin entry. Both marks: portpilot's (the forward accepts) and the
+ * hairpin one, which says in postrouting that the flow came in from the LAN. Its source is then
+ * masqueraded, so the server's replies come back through the router, not straight to the client.
+ * The entry interface, not a prefix, says what is the LAN: no re-render when the prefix moves.
+ */
+/*
+ * A way in from iif (prerouting, to a local address; more: further matches) that jumps to chain,
+ * where the mark goes on before the DNAT (which ends the chain) and off again when no element
+ * took the flow.
+ */
+static void
+way_in(struct pp_nft_state *out, const char *iif, const char *more, const char *chain, const char *on,
+       const char *dnat, const char *off)
+{
+	char *r = pp_xasprintf("iifname \"%s\" meta nfproto ipv6 meta l4proto { tcp, udp } fib daddr type local %s"
+	                       "jump %s", iif, more, chain);
+	pp_nft_skel_add(out, "chain prerouting", r);
+	free(r);
+	char *where = pp_xasprintf("chain %s", chain);
+	r = pp_xasprintf("ct mark set ct mark | %s", on);
+	pp_nft_skel_add(out, where, r);
+	free(r);
+	pp_nft_skel_add(out, where, dnat);
+	r = pp_xasprintf("ct mark set ct mark & %s", off);
+	pp_nft_skel_add(out, where, r);
+	free(r);
+	free(where);
+}
+
+static void
+hairpin_skel(const struct pp_want *w, struct pp_nft_state *out)
+{
+	pp_nft_skel_add(out, "map hp6", "type inet_proto . inet_service : ipv6_addr . inet_service");
+	pp_nft_skel_add(out, "map hp6", "counter");
+	way_in(out, w->lan_if, "fib daddr . iif type != local ", "hp6_in", BOTH_MARKS,
+	       "meta l4proto { tcp, udp } dnat ip6 to meta l4proto . th dport map @hp6", NOT_BOTH);
+	char *r = pp_xasprintf("oifname \"%s\" meta nfproto ipv6 ct mark & " HP_MARK " == " HP_MARK " ct status dnat "
+	                 "masquerade", w->lan_if);
+	pp_nft_skel_add(out, "chain postrouting", r);
+	free(r);
+}
+
 /* The NAT66 part: only while some mapping needs it, so a table of pinholes keeps its layout. */
 static void
 render_nat66(const struct pp_want *w, struct pp_nft_state *out)
 {
-	bool any = false;
-	for (size_t i = 0; i < w->n && !any; i++)
-		any = w->maps[i].v6 && w->maps[i].v6->on && w->maps[i].v6->nat66;
+	bool any = false, hp = false;
+	for (size_t i = 0; i < w->n; i++) {
+		const struct pp_want_map *m = &w->maps[i];
+		bool on = m->v6 && m->v6->on && m->v6->nat66;
+		any |= on;
+		hp |= on && hairpin6(w, m);
+	}
 	if (!any)
 		return;
 	pp_nft_skel_add(out, "map nat6", "type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service");
 	pp_nft_skel_add(out, "map nat6", "flags interval");
 	pp_nft_skel_add(out, "map nat6", "counter");
 	/* matched on the address type, as the IPv4 DNAT: a new WAN address needs no re-render */
-	char *r = pp_xasprintf("iifname \"%s\" meta nfproto ipv6 meta l4proto { tcp, udp } fib daddr type local "
-	                       "jump map6_in", w->wan_if);
-	pp_nft_skel_add(out, "chain prerouting", r);
-	free(r);
-	/* the mark on before the DNAT (which ends the chain), off again when no element took it */
-	pp_nft_skel_add(out, "chain map6_in", "ct mark set ct mark | " OWN_MARK);
-	pp_nft_skel_add(out, "chain map6_in", "meta l4proto { tcp, udp } dnat ip6 to ip6 saddr . meta l4proto . th dport "
-	                "map @nat6");
-	pp_nft_skel_add(out, "chain map6_in", "ct mark set ct mark & 0xefffffff");
+	way_in(out, w->wan_if, "", "map6_in", OWN_MARK, "meta l4proto { tcp, udp } dnat ip6 to ip6 saddr . meta l4proto . "
+	       "th dport map @nat6", "0xefffffff");
+	/* The router's own connections to its address: no allow list, no mark (not forwarded). */
+	pp_nft_skel_add(out, "map own6", "type inet_proto . inet_service : ipv6_addr . inet_service");
+	pp_nft_skel_add(out, "map own6", "counter");
+	pp_nft_skel_add(out, "chain output", "ip6 daddr != ::1 meta l4proto { tcp, udp } fib daddr type local "
+	                "dnat ip6 to meta l4proto . th dport map @own6");
+	if (hp)
+		hairpin_skel(w, out);
 	for (size_t i = 0; i < w->n; i++)
-		if (w->maps[i].v6 && w->maps[i].v6->on && w->maps[i].v6->nat66)
+		if (w->maps[i].v6 && w->maps[i].v6->on && w->maps[i].v6->nat66) {
 			nat66_elements(&w->maps[i], out);
+			local_elements(w, &w->maps[i], out);
+		}
 }
 
 void
@@ -174,8 +254,9 @@ tagged6(const struct pp_nft_state *s, int set, const char *cm, const char **out,
 	bool counted = pp_nft_counted(set, (struct pp_nft_state *)s, &p, &b);
 	const struct pp_strv *v = &s->el[set];
 	for (size_t i = 0; i < v->n; i++) {
-		const char *c = strstr(v->v[i], cm);
-		if (!c || c[strlen(cm)] != '\0')
+		/* a set's comment ends the element, a map's comes before " : " and the value */
+		const char *c = strstr(v->v[i], cm), *end = c ? c + strlen(cm) : NULL;
+		if (!c || (*end != '\0' && strncmp(end, " : ", 3) != 0))
 			continue;
 		if (n < max)
 			out[n] = v->v[i];
@@ -198,8 +279,8 @@ pp_nft_status6(const struct pp_nft_state *want, const struct pp_nft_state *live,
 	size_t cw = 0, cl = 0;
 	bool same = true;
 	unsigned long long pk = 0, by = 0;
-	const int sets[2] = { PP_NFT_PIN6, PP_NFT_NAT6 };
-	for (int k = 0; k < 2; k++) {
+	const int sets[] = { PP_NFT_PIN6, PP_NFT_NAT6, PP_NFT_OWN6, PP_NFT_HP6 };
+	for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
 		size_t a = tagged6(want, sets[k], cm, wv, MAX, NULL, NULL);
 		size_t b = tagged6(live, sets[k], cm, lv, MAX, &pk, &by);
 		same = same && a == b && a <= MAX;
@@ -272,6 +353,17 @@ pp_nft_keep6(const struct pp_nft_state *s)
 		bool any = strcmp(src, "::/0") == 0;
 		pp_buf_printf(&b, "-A PP-PIN %s%s%s-d %s/128 -p %s -m %s --dport %u\n", any ? "" : "-s ", any ? "" : src,
 		              any ? "" : " ", dst, proto, proto, port);
+	}
+	/* hairpin flows: by the hairpin mark, from any LAN client */
+	v = &s->el[PP_NFT_HP6];
+	for (size_t i = 0; i < v->n; i++) {
+		char proto[4], dst[64];
+		unsigned port;
+		const char *to = strstr(v->v[i], " : ");
+		if (sscanf(v->v[i], "%3s", proto) != 1 || !to || sscanf(to + 3, "%63s . %u", dst, &port) != 2)
+			continue;
+		pp_buf_printf(&b, "-A PP-PIN -d %s/128 -p %s -m %s --dport %u " PP_IP6_HAIRPIN_KEEP "\n", dst, proto,
+		              proto, port);
 	}
 	return b.data;
 }

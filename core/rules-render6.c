@@ -7,10 +7,13 @@
 #include "portpilot/backend.h"
 #include "portpilot/conntrack.h"
 #include "portpilot/ipv6.h"
+#include "portpilot/nft.h"
 #include "portpilot/util.h"
 
 /* The same bit as the IPv4 tree's: IPv6 flows have their own conntrack entries, no clash. */
 #define OWN_MARK "0x10000000"
+/* Both bits at once: a hairpin flow (PP_IP6_HAIRPIN_MARK), as ip6tables-save prints them. */
+#define HP_MARKS "0x18000000/0x18000000"
 
 void
 pp_want_ip6(const struct pp_table *t, struct pp_want *w)
@@ -99,12 +102,47 @@ pin_rule(struct pp_chain *c, const struct pp_want_map *m, const struct pp_cidr6 
  * and per source, protocol and public port a mark (so PP-FWD's first rule accepts the flow, as
  * a pinhole's) and a DNAT to the server, matched on the router's own address type.
  */
+/* The two rules of one way in: the mark(s), then the DNAT to [ip]:to. */
 static void
-nat66_rules(struct pp_chain *c, const struct pp_want *w, const struct pp_want_map *m)
+mark_dnat(struct pp_chain *c, const char *head, const char *marks, const char *ip, unsigned to)
+{
+	char *r = pp_xasprintf("%s -j CONNMARK --set-xmark %s", head, marks);
+	pp_chain_add(c, r);
+	free(r);
+	r = pp_xasprintf("%s -j DNAT --to-destination [%s]:%u", head, ip, to);
+	pp_chain_add(c, r);
+	free(r);
+}
+
+/*
+ * The router's own connections (PP-OUT: any local address but ::1, no allow list, no mark, as
+ * IPv4's PP-OUT) and, with hairpin on, LAN clients at a router address that is not on the LAN
+ * side (PP-PRE: marked as hairpin, so PP-POST masquerades them). Per protocol and public port.
+ */
+static void
+local_rules(struct pp_ruleset *out, const struct pp_want *w, const struct pp_want_map *m, const char *ip,
+            const char *pn, unsigned p, unsigned to)
+{
+	char *r = pp_xasprintf("-A PP-OUT ! -d ::1/128 -p %s -m addrtype --dst-type LOCAL -m %s --dport %u -m comment "
+	                       "--comment \"%s\" -j DNAT --to-destination [%s]:%u", pn, pn, p, m->tag, ip, to);
+	pp_chain_add(pp_ruleset_chain(out, PP_NAT, "PP-OUT", true), r);
+	free(r);
+	if (!w->lan_if || !*w->lan_if || !m->hairpin)
+		return;
+	char *head = pp_xasprintf("-A PP-PRE -i %s -p %s -m addrtype --dst-type LOCAL -m addrtype ! --dst-type LOCAL "
+	                          "--limit-iface-in -m %s --dport %u -m comment --comment \"%s\"", w->lan_if, pn, pn,
+	                          p, m->tag);
+	mark_dnat(pp_ruleset_chain(out, PP_NAT, "PP-PRE", true), head, HP_MARKS, ip, to);
+	free(head);
+}
+
+static void
+nat66_rules(struct pp_ruleset *out, const struct pp_want *w, const struct pp_want_map *m)
 {
 	const struct pp_want_v6 *v = m->v6;
 	char ip[PP_IP6_STR];
 	pp_format_ipv6(v->ip, ip);
+	struct pp_chain *c = pp_ruleset_chain(out, PP_NAT, "PP-PRE", true);
 	size_t ns = v->any_source ? 1 : v->nallow;
 	for (size_t e = 0; e < pp_want_nports(m); e++) {
 		struct pp_port_pair pp = pp_want_port(m, e);
@@ -112,7 +150,7 @@ nat66_rules(struct pp_chain *c, const struct pp_want *w, const struct pp_want_ma
 			const char *pn = k ? "udp" : "tcp";
 			if (!(m->proto & (k ? PP_UDP : PP_TCP)))
 				continue;
-			for (unsigned p = pp.pub_lo; p <= pp.pub_hi; p++)
+			for (unsigned p = pp.pub_lo; p <= pp.pub_hi; p++) {
 				for (size_t i = 0; i < ns; i++) {
 					char s[PP_IP6_STR + 8] = "";
 					if (!v->any_source) {
@@ -122,14 +160,11 @@ nat66_rules(struct pp_chain *c, const struct pp_want *w, const struct pp_want_ma
 					}
 					char *head = pp_xasprintf("-A PP-PRE %s-i %s -p %s -m addrtype --dst-type LOCAL -m %s --dport %u "
 					                          "-m comment --comment \"%s\"", s, w->wan_if, pn, pn, p, m->tag);
-					char *r = pp_xasprintf("%s -j CONNMARK --set-xmark " OWN_MARK "/" OWN_MARK, head);
-					pp_chain_add(c, r);
-					free(r);
-					r = pp_xasprintf("%s -j DNAT --to-destination [%s]:%u", head, ip, pp.in_lo + (p - pp.pub_lo));
-					pp_chain_add(c, r);
-					free(r);
+					mark_dnat(c, head, OWN_MARK "/" OWN_MARK, ip, pp.in_lo + (p - pp.pub_lo));
 					free(head);
 				}
+				local_rules(out, w, m, ip, pn, p, pp.in_lo + (p - pp.pub_lo));
+			}
 		}
 	}
 }
@@ -148,9 +183,31 @@ pp_ip6_keep_nat(const struct pp_ruleset *rs, struct pp_buf *keep)
 		if (s)
 			sscanf(s + 4, "%63s", src);
 		const char *pn = strstr(r, " -p udp ") ? "udp" : "tcp";
-		pp_buf_printf(keep, "-A PP-PIN %s%s%s-d %s/128 -p %s -m %s --dport %u\n", *src ? "-s " : "", src,
-		              *src ? " " : "", ip, pn, pn, port);
+		bool hp = strstr(r, " --limit-iface-in ") != NULL;      /* a hairpin way in */
+		pp_buf_printf(keep, "-A PP-PIN %s%s%s-d %s/128 -p %s -m %s --dport %u%s\n", *src ? "-s " : "", src,
+		              *src ? " " : "", ip, pn, pn, port, hp ? " " PP_IP6_HAIRPIN_KEEP : "");
 	}
+}
+
+/* The ip6 nat hooks NAT66 needs, and PP-POST's masquerade of hairpin flows when there are some. */
+static void
+nat_hooks(const struct pp_want *w, struct pp_ruleset *out)
+{
+	const struct pp_chain *pre = pp_ruleset_chain(out, PP_NAT, "PP-PRE", false);
+	if (!pre)
+		return;
+	pp_chain_add(&out->hooks[PP_NAT], "-A PREROUTING -j PP-PRE");
+	pp_chain_add(&out->hooks[PP_NAT], "-A OUTPUT -j PP-OUT");
+	bool hp = false;
+	for (size_t i = 0; i < pre->n && !hp; i++)
+		hp = strstr(pre->rules[i], " --set-xmark " HP_MARKS) != NULL;
+	if (!hp)
+		return;
+	char *r = pp_xasprintf("-A PP-POST -o %s " PP_IP6_HAIRPIN_KEEP " -m conntrack --ctstate DNAT -j MASQUERADE",
+	                       w->lan_if);
+	pp_chain_add(pp_ruleset_chain(out, PP_NAT, "PP-POST", true), r);
+	free(r);
+	pp_chain_add(&out->hooks[PP_NAT], "-A POSTROUTING -j PP-POST");
 }
 
 void
@@ -175,9 +232,7 @@ pp_ip6_render(const struct pp_want *w, struct pp_ruleset *out)
 		if (!v || !v->on)
 			continue;
 		if (v->nat66) {
-			nat66_rules(pp_ruleset_chain(out, PP_NAT, "PP-PRE", true), w, m);
-			if (!out->hooks[PP_NAT].n)
-				pp_chain_add(&out->hooks[PP_NAT], "-A PREROUTING -j PP-PRE");
+			nat66_rules(out, w, m);
 			continue;
 		}
 		for (int k = 0; k < 2; k++) {
@@ -193,6 +248,7 @@ pp_ip6_render(const struct pp_want *w, struct pp_ruleset *out)
 		}
 	}
 	pp_chain_add(&out->hooks[PP_FILTER], "-A FORWARD -j PP-FWD");
+	nat_hooks(w, out);
 }
 
 void
@@ -238,10 +294,11 @@ tagged(const struct pp_ruleset *rs, const char *tag, struct pp_buf *b, unsigned 
 {
 	char *needle = pp_xasprintf("--comment \"%s\" ", tag);
 	size_t n = 0;
-	/* pinholes (filter PP-PIN) and NAT66 (nat PP-PRE: its DNAT rules count the connections) */
-	for (int t = 0; t < 2; t++) {
-		const struct pp_chain *c = pp_ruleset_chain((struct pp_ruleset *)rs, t ? PP_NAT : PP_FILTER,
-		                                            t ? "PP-PRE" : "PP-PIN", false);
+	/* pinholes (filter PP-PIN) and NAT66 (nat PP-PRE, PP-OUT: the DNAT rules count the connections) */
+	static const char *const chains[] = { "PP-PIN", "PP-PRE", "PP-OUT" };
+	for (int t = 0; t < 3; t++) {
+		const struct pp_chain *c = pp_ruleset_chain((struct pp_ruleset *)rs, t ? PP_NAT : PP_FILTER, chains[t],
+		                                            false);
 		for (size_t i = 0; c && i < c->n; i++) {
 			if (!strstr(c->rules[i], needle))
 				continue;
@@ -290,7 +347,7 @@ layout6(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_
 	bool broken = false;
 	for (size_t i = 0; i < want->n; i++) {
 		const struct pp_chain *w = &want->chains[i];
-		if (strcmp(w->name, "PP-PIN") == 0 || strcmp(w->name, "PP-PRE") == 0)
+		if (strcmp(w->name, "PP-PIN") == 0 || strcmp(w->name, "PP-PRE") == 0 || strcmp(w->name, "PP-OUT") == 0)
 			continue;       /* the mappings' own: per mapping in status */
 		const struct pp_chain *l = pp_ruleset_chain((struct pp_ruleset *)live, w->table, w->name, false);
 		bool same = l && l->n == w->n;
@@ -298,10 +355,11 @@ layout6(const struct pp_ruleset *want, const struct pp_ruleset *live, struct pp_
 			same = strcmp(w->rules[k], l->rules[k]) == 0;
 		if (!same) {
 			broken = true;
+			const char *tn = w->table == PP_NAT ? "nat" : "filter";
 			if (ls)
 				add_str(&ls->problems, &ls->nproblems,
-				        pp_xasprintf("ip6 filter: chain %s %s (ip6tables-save -t filter)", w->name,
-				                     l ? "differs" : "missing"));
+				        pp_xasprintf("ip6 %s: chain %s %s (ip6tables-save -t %s)", tn, w->name,
+				                     l ? "differs" : "missing", tn));
 		}
 	}
 	for (int t = 0; t < 2; t++) {
@@ -408,6 +466,7 @@ pp_ip6_checks(const struct pp_want *w, const char *filter, struct pp_findings *o
 
 /* A pinhole rule as flush needs it. */
 struct pin {
+	bool hairpin;                   /* keeps hairpin flows only (PP_IP6_HAIRPIN_KEEP), and only it does */
 	bool has_src;
 	struct pp_cidr6 src;
 	uint8_t dst[16];
@@ -431,6 +490,7 @@ pin_parse(const char *r, struct pin *p)
 	*strchr(tok, '/') = '\0';
 	if (pp_parse_ipv6(tok, p->dst) < 0)
 		return false;
+	p->hairpin = strstr(r, " " PP_IP6_HAIRPIN_KEEP) != NULL;
 	p->proto = strstr(r, " -p udp ") ? PP_UDP : strstr(r, " -p tcp ") ? PP_TCP : 0;
 	if (!p->proto || !(s = strstr(r, " --dport ")))
 		return false;
@@ -458,7 +518,7 @@ closed_flow(const struct pp_ct_flow *f, void *arg)
 	for (size_t i = 0; i < p->n; i++) {
 		const struct pin *v = &p->v[i];
 		if (v->proto == pr && memcmp(v->dst, f->rsrc, 16) == 0 && f->rsport >= v->lo && f->rsport <= v->hi &&
-		    (!v->has_src || pp_cidr6_has(&v->src, f->osrc)))
+		    v->hairpin == !!(f->mark & PP_IP6_HAIRPIN_MARK) && (!v->has_src || pp_cidr6_has(&v->src, f->osrc)))
 			return false;
 	}
 	return true;
@@ -481,4 +541,48 @@ pp_ip6_flush(const char *keep, struct pp_plan *plan)
 	pp_ct_remove(AF_INET6, closed_flow, &p, &r);
 	pp_ct_account(plan, &r);
 	free(p.v);
+}
+
+/* The ip6 nat table holds nothing but empty built-in chains with policy accept (nft's listing). */
+static bool
+nat_empty(const char *list)
+{
+	for (const char *l = list; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *t = l + strspn(l, " \t");
+		size_t n = strcspn(t, "\n");
+		bool ok = n == 0 || *t == '}' || *t == '#' || strncmp(t, "table ip6 nat {", 15) == 0 ||
+		          (strncmp(t, "type nat hook ", 14) == 0 && memmem(t, n, "policy accept;", 14)) ||
+		          (strncmp(t, "chain ", 6) == 0 && (strncmp(t + 6, "PREROUTING {", 12) == 0 ||
+		           strncmp(t + 6, "INPUT {", 7) == 0 || strncmp(t + 6, "OUTPUT {", 8) == 0 ||
+		           strncmp(t + 6, "POSTROUTING {", 13) == 0));
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+void
+pp_ip6_nat_tidy(const struct pp_ipt *v6)
+{
+	char *list = NULL;
+	struct pp_error e;
+	if (strcmp(v6->variant, "nft") != 0 || pp_nft_run("list table ip6 nat", false, &list, &e) < 0) {
+		free(list);
+		return;                 /* legacy: the table stays; no table: nothing to do */
+	}
+	/* One transaction: a chain someone filled meanwhile makes its delete fail, and nothing goes. */
+	if (nat_empty(list)) {
+		struct pp_buf b = { 0 };
+		static const char *const bi[] = { "PREROUTING", "INPUT", "OUTPUT", "POSTROUTING" };
+		for (int i = 0; i < 4; i++) {
+			char *c = pp_xasprintf("chain %s {", bi[i]);
+			if (strstr(list, c))
+				pp_buf_printf(&b, "delete chain ip6 nat %s\n", bi[i]);
+			free(c);
+		}
+		pp_buf_addstr(&b, "delete table ip6 nat\n");
+		pp_nft_run(b.data, false, NULL, &e);
+		pp_buf_free(&b);
+	}
+	free(list);
 }

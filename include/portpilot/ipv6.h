@@ -101,7 +101,24 @@ struct pp_layout_status;
 /* The third: the pinhole rules that stay after the commit; marked flows none of them admits are
    cut after the commit (pp_ip6_flush), as the IPv4 side's flows of changed mappings are. */
 #define PP_IP6_KEEP "# portpilot: ip6 keep\n"
+/*
+ * NAT66 also takes the router's own connections to its address (nat OUTPUT -j PP-OUT, no allow
+ * list, as IPv4's) and, with the mapping's hairpin on, LAN clients at one of the router's
+ * addresses other than the LAN side's (PP-PRE -i LAN). Those flows carry a second conntrack mark
+ * bit besides portpilot's, PP_IP6_HAIRPIN_MARK: POSTROUTING -j PP-POST masquerades them, so the
+ * server answers through the router. The entry interface says what is the LAN, not a prefix.
+ * When the last NAT66 mapping goes, so do the ip6 nat table's empty built-in chains and the
+ * table (pp_ip6_nat_tidy), so nothing of NAT66 stays behind.
+ */
+#define PP_IP6_HAIRPIN_MARK 0x08000000u
+/* In a keep line (pp_ip6_flush): only hairpin flows (the mark) of that server port are kept. */
+#define PP_IP6_HAIRPIN_MASKED "0x8000000/0x8000000"     /* as ip6tables-save prints it */
+#define PP_IP6_HAIRPIN_KEEP "-m connmark --mark " PP_IP6_HAIRPIN_MASKED
 void pp_ip6_render(const struct pp_want *w, struct pp_ruleset *out);
+/* After a commit that took portpilot's last ip6 nat chain away: the ip6 nat table's built-in
+   chains, when empty (no rule of anyone's), and then the table itself when nothing is left in
+   it (iptables-nft only: a legacy table cannot go). Foreign rules or chains keep them all. */
+void pp_ip6_nat_tidy(const struct pp_ipt *v6);
 /* NAT66 rules (nat PP-PRE: -j DNAT --to-destination [server]:port) of rs as keep lines for
    pp_ip6_flush, appended to keep. */
 struct pp_buf;

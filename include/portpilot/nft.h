@@ -43,7 +43,10 @@
    and their rules exist only while some mapping needs them, so a table without per-mapping
    hairpin keeps the layout it had. */
 enum pp_nft_set { PP_NFT_DNAT, PP_NFT_RESTRICTED, PP_NFT_ALLOWED, PP_NFT_MASQ, PP_NFT_HP_OFF, PP_NFT_HP_ON,
-                  PP_NFT_PIN6, PP_NFT_NAT6, PP_NFT__SETS };
+                  PP_NFT_PIN6, PP_NFT_NAT6, PP_NFT_OWN6, PP_NFT_HP6, PP_NFT__SETS };
+/* PP_NFT_OWN6 / PP_NFT_HP6 (core/nft-ipv6.c): NAT66 by public port alone (proto . port : server .
+   port), for the router's own connections (chain output) and for LAN clients at the router's
+   address (hairpin, only mappings with hairpin on). Counted, as nat6: the mapping's connections. */
 
 struct pp_strv {
 	char **v;
@@ -59,6 +62,7 @@ struct pp_nft_state {
 	char *text;                     /* the listing it was parsed from (rendered: the table's body) */
 	unsigned long long *pkts6, *bytes6; /* per pin6 element: its counter (new connections) */
 	unsigned long long *pkts66, *bytes66; /* per nat6 element: its counter (new connections) */
+	unsigned long long *pkts_own6, *bytes_own6, *pkts_hp6, *bytes_hp6; /* per own6 / hp6 element */
 };
 
 void pp_nft_state_free(struct pp_nft_state *s);

@@ -10,10 +10,28 @@ ip netns exec "pp-$$-nft" "$PORTPILOT" nft show >/dev/null 2>&1
 have=$?
 ip netns del "pp-$$-nft" 2>/dev/null
 [ $have = 0 ] || { echo "# this portpilot has no nftables backend or the kernel no nf_tables"; exit 77; }
-for s in lab/test-lab lab/test-lifecycle lab/test-expire lab/test-masquerade lab/test-counters-kept \
-	lab/test-udp-allow-range lab/test-foreign-dnat lab/test-timer-gone lab/test-apply-kill \
-	probe/test-faults probe/test-access-log probe/test-access-log6 lab/test-hairpin-ports lab/test-status-plan lab/test-relay \
-	lab/test-ipv6 lab/test-ipv6-lists lab/test-ddns6 probe/test-probe-ipv6 probe/test-probe-ra6; do
+for s in \
+	lab/test-lab \
+	lab/test-lifecycle \
+	lab/test-expire \
+	lab/test-masquerade \
+	lab/test-counters-kept \
+	lab/test-udp-allow-range \
+	lab/test-foreign-dnat \
+	lab/test-timer-gone \
+	lab/test-apply-kill \
+	probe/test-faults \
+	probe/test-access-log \
+	probe/test-access-log6 \
+	lab/test-hairpin-ports \
+	lab/test-status-plan \
+	lab/test-relay \
+	lab/test-ipv6 \
+	lab/test-ipv6-lists \
+	lab/test-ddns6 \
+	probe/test-probe-ipv6 \
+	probe/test-probe-ra6 \
+	lab/test-ipv6-nat66; do
 	f=$PP_TOP/tests/$s.sh
 	[ -f "$f" ] || { not_ok "nftables: $s.sh is missing"; continue; }
 	log=$pp_tmp/$(basename "$s").log

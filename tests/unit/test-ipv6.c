@@ -10,6 +10,7 @@
 
 #include "portpilot/backend-iptables.h"
 #include "portpilot/ipv6.h"
+#include "portpilot/nft.h"
 #include "portpilot/util.h"
 
 #define NOW ((time_t)1790000000)
@@ -134,6 +135,99 @@ test_render(void **state)
 	pp_table_free(t);
 }
 
+static size_t
+count(const char *text, const char *needle)
+{
+	size_t n = 0;
+	for (const char *s = text; (s = strstr(s, needle)); s++)
+		n++;
+	return n;
+}
+
+/* NAT66 beyond the WAN: the router's own connections and hairpin (hairpin = no honoured). */
+static void
+test_render_nat66_local(void **state)
+{
+	(void)state;
+	struct pp_table *t = load("[site]\nwan_interface = eth0\nlan_interface = lan0\nhairpin = yes\n"
+	                          "[web]\nprotocol = both\npublic_port = 8443\ninternal_port = 8080\nipv6 = only\n"
+	                          "internal_ip6 = 2001:db8:1::1:102\nallow = 2001:db8:100::/64\n"
+	                          "[nohp]\npublic_port = 8444\ninternal_port = 8080\nipv6 = only\nhairpin = no\n"
+	                          "internal_ip6 = 2001:db8:1::1:103\n");
+	struct pp_want w;
+	struct pp_error err;
+	assert_int_equal(pp_want_build(t, NOW, &w, &err), 0);
+	struct pp_ruleset rs;
+	pp_ip6_render(&w, &rs);
+	char *text = pp_ruleset_text(&rs);
+	assert_non_null(strstr(text, "-A OUTPUT -j PP-OUT\n"));
+	assert_non_null(strstr(text, "-A POSTROUTING -j PP-POST\n"));
+	assert_non_null(strstr(text, "-A PP-OUT ! -d ::1/128 -p udp -m addrtype --dst-type LOCAL -m udp --dport 8443 -m comment "
+	                             "--comment \"pp:web\" -j DNAT --to-destination [2001:db8:1::1:102]:8080\n"));
+	assert_non_null(strstr(text, "-A PP-OUT ! -d ::1/128 -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 8444 -m comment "
+	                             "--comment \"pp:nohp\" -j DNAT"));
+	/* hairpin from the LAN interface, no allow list (as IPv4's), both marks; none for nohp */
+	assert_non_null(strstr(text, "-A PP-PRE -i lan0 -p tcp -m addrtype --dst-type LOCAL -m addrtype ! --dst-type LOCAL "
+	                             "--limit-iface-in -m tcp --dport 8443 -m comment --comment \"pp:web\" -j CONNMARK "
+	                             "--set-xmark 0x18000000/0x18000000\n"));
+	assert_int_equal(count(text, "-A PP-PRE -i lan0 "), 4);           /* 2 protocols x (mark, DNAT) */
+	assert_null(strstr(text, "-A PP-PRE -i lan0 -p tcp -m addrtype --dst-type LOCAL -m addrtype ! --dst-type LOCAL "
+	                         "--limit-iface-in -m tcp --dport 8444"));
+	assert_non_null(strstr(text, "-A PP-POST -o lan0 -m connmark --mark 0x8000000/0x8000000 -m conntrack --ctstate DNAT "
+	                             "-j MASQUERADE\n"));
+	free(text);
+	/* the flush keeps hairpin flows by the hairpin mark, WAN flows by their source */
+	struct pp_buf keep = { 0 };
+	pp_ip6_keep_nat(&rs, &keep);
+	assert_non_null(strstr(keep.data, "-A PP-PIN -d 2001:db8:1::1:102/128 -p tcp -m tcp --dport 8080 " PP_IP6_HAIRPIN_KEEP "\n"));
+	assert_non_null(strstr(keep.data, "-A PP-PIN -s 2001:db8:100::/64 -d 2001:db8:1::1:102/128 -p tcp -m tcp --dport 8080\n"));
+	pp_buf_free(&keep);
+	pp_ruleset_free(&rs);
+	/* nftables: the same ways in, as maps by public port (own6: every NAT66 port, hp6: hairpin on) */
+	struct pp_nft_state ns;
+	assert_int_equal(pp_nft_render(&w, &ns, &err), 0);
+	assert_int_equal(ns.el[PP_NFT_OWN6].n, 3);
+	assert_int_equal(ns.el[PP_NFT_HP6].n, 2);
+	assert_string_equal(ns.el[PP_NFT_HP6].v[0], "tcp . 8443 comment \"pp:web\" : 2001:db8:1::1:102 . 8080");
+	bool masq = false;
+	for (size_t i = 0; i < ns.skel.n; i++)
+		masq |= strcmp(ns.skel.v[i], "chain postrouting\toifname \"lan0\" meta nfproto ipv6 ct mark & 0x08000000 == "
+		                             "0x08000000 ct status dnat masquerade") == 0;
+	assert_true(masq);
+	char *keep6 = pp_nft_keep6(&ns);
+	assert_non_null(strstr(keep6, "-A PP-PIN -d 2001:db8:1::1:102/128 -p udp -m udp --dport 8080 " PP_IP6_HAIRPIN_KEEP "\n"));
+	free(keep6);
+	pp_nft_state_free(&ns);
+	pp_want_free(&w);
+	pp_table_free(t);
+
+	/* no mapping with hairpin on: no masquerade, no POSTROUTING hook; still the router's own way */
+	t = load("[site]\nwan_interface = eth0\nlan_interface = lan0\n"
+	         "[web]\npublic_port = 8443\ninternal_port = 8080\nipv6 = only\ninternal_ip6 = 2001:db8:1::1:102\n");
+	assert_int_equal(pp_want_build(t, NOW, &w, &err), 0);
+	pp_ip6_render(&w, &rs);
+	text = pp_ruleset_text(&rs);
+	assert_null(strstr(text, "PP-POST"));
+	assert_null(strstr(text, "limit-iface-in"));
+	assert_non_null(strstr(text, "-A OUTPUT -j PP-OUT\n"));
+	free(text);
+	pp_ruleset_free(&rs);
+	pp_want_free(&w);
+	pp_table_free(t);
+
+	/* pinholes only: no ip6 nat chain or hook at all */
+	t = load("[site]\nwan_interface = eth0\nlan_interface = lan0\nhairpin = yes\n"
+	         "[pin]\npublic_port = 8080\nipv6 = only\ninternal_ip6 = 2001:db8:1::1:101\n");
+	assert_int_equal(pp_want_build(t, NOW, &w, &err), 0);
+	pp_ip6_render(&w, &rs);
+	assert_int_equal(rs.hooks[PP_NAT].n, 0);
+	assert_null(pp_ruleset_chain(&rs, PP_NAT, "PP-PRE", false));
+	assert_null(pp_ruleset_chain(&rs, PP_NAT, "PP-OUT", false));
+	pp_ruleset_free(&rs);
+	pp_want_free(&w);
+	pp_table_free(t);
+}
+
 /* The iptables backend's state: the IPv6 part survives save/load, plan carries it, expiry drops it. */
 static void
 test_backend_state(void **state)
@@ -209,6 +303,7 @@ main(void)
 		cmocka_unit_test(test_cidr6),
 		cmocka_unit_test(test_target_and_hostid),
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_render_nat66_local),
 		cmocka_unit_test(test_backend_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
