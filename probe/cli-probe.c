@@ -68,7 +68,7 @@ const struct pp_cmd_spec pp_spec_watch = {
 };
 
 static const struct pp_opt reflector_opts[] = {
-	{ "listen", 0, "ADDR:PORT", "the address to serve on (required)" },
+	{ "listen", 0, "ADDR:PORT", "the address to serve on (required); [ADDR6]:PORT for IPv6, A,B for both" },
 	{ "cert", 0, "F", "the certificate (PEM), with --key: serve HTTPS" },
 	{ "key", 0, "F", "the certificate's key (PEM, mode 0600)" },
 	{ "token-file", 0, "F", "require this bearer token" },
@@ -84,7 +84,8 @@ const struct pp_cmd_spec pp_spec_reflector = {
 	.opts = reflector_opts,
 	.doc =
 	"The outside vantage point. Serves GET /v1/whoami (the address it sees you from) and\n"
-	"GET /v1/check?proto=tcp|udp&port=P (connects back to the requester only, never elsewhere).\n"
+	"GET /v1/check?proto=tcp|udp&port=P (connects back to the requester only, never elsewhere;\n"
+	"over IPv6, ip=ADDR may name any address in the requester's own /64, the limits count per /64).\n"
 	"--cert/--key (PEM; the key file mode 0600) serve HTTPS, TLS 1.2 or later. With a token file,\n"
 	"requests need 'Authorization: Bearer TOKEN'; a token needs --cert/--key, since over plain\n"
 	"HTTP it crosses the internet in clear (--insecure-http allows that, for a lab). At most N\n"
