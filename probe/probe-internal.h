@@ -39,6 +39,8 @@ struct pp_live;
 void pp_check_pinholes6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o,
                         struct pp_backend *b, const struct pp_live *live);
 void pp_facts_ip6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o);
+/* A global IPv6 address of the router inside srv's /64 (in64) or outside it, in out; 0: none. */
+int pp_router_addr6(const uint8_t srv[16], bool in64, char out[46]);
 
 /* All local IPv4 addresses (the router's own traffic); returns how many. */
 size_t pp_local_addrs(uint32_t *out, size_t max);
