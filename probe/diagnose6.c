@@ -143,6 +143,7 @@ pp_diagnose6(const struct pp_facts *f, struct pp_probe_result *r)
 	free(r->fix6);
 	r->summary6 = r->fix6 = NULL;
 	r->v6_tested = f->v6 && f->v6_addr[0];
+	r->outside6_tested = f->outside6_tested;
 	if (!r->v6_tested)
 		return;
 	const char *a = f->v6_addr;
