@@ -17,7 +17,8 @@ pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
 j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }
 # probe6 NAME: probe from the router with both reflectors, JSON in out.json.
 probe6() {
-	pp -c "$pp_tmp/none.conf" probe "$1" --reflector "http://$LAB_INET_IP:9443" \
+	_n=$1; shift
+	pp -c "$pp_tmp/none.conf" probe "$_n" "$@" --reflector "http://$LAB_INET_IP:9443" \
 		--reflector6 "http://[$LAB_INET6]:9443" --json >"$pp_tmp/out.json" 2>"$pp_tmp/err"
 	PRC=$?
 }
@@ -67,6 +68,27 @@ check "  the outside6 check passes, asked from the router's LAN address" j '.che
 check "  the capture saw it on the WAN, the LAN and the answer" j '.checks[] | select(.id == "outside6") | .text | test("seen on the WAN, on the LAN, and the server.s answer")'
 check "  no longer says 'not tested'" sh -c "! grep -q 'was not tested' '$pp_tmp/out.json'"
 check "  the JSON records the outside test" j '.ipv6.outside_tested == true and .ipv6.reflector.result == "connected"'
+
+# The evidence kept (--write) and replayed (--read), IPv6 packets among it; watch shows them live.
+probe6 web-6 --write "$pp_tmp/ok6.pcap"
+expect6 "healthy, saved with --write" .cause ok
+check "  the saved capture holds the IPv6 attempt (tcpdump reads it)" \
+	sh -c "tcpdump -nn -r '$pp_tmp/ok6.pcap' 2>/dev/null | grep -q '$LAB_INET6\.[0-9]* > $SRV1_6\.8080: Flags \[S\]'"
+check "  the verdict's evidence shows it on the WAN and the LAN, addresses in brackets" \
+	j '[.evidence[] | select(test("packet .* (wan|lan) tcp \\[2001:db8:ffff::10\\]:[0-9]+ > \\[2001:db8:1::1:101\\]:8080 SYN"))] | length >= 2'
+pp -c "$pp_tmp/none.conf" probe web-6 --read "$pp_tmp/ok6.pcap" --json >"$pp_tmp/out.json" 2>"$pp_tmp/err"
+check "replay: the IPv6 packets are read back (wan SYN, lan SYN-ACK)" \
+	j '([.evidence[] | select(test("wan tcp \\[2001:db8:ffff::10\\]:[0-9]+ > \\[2001:db8:1::1:101\\]:8080 SYN$"))] | length >= 1) and ([.evidence[] | select(test("lan tcp \\[2001:db8:1::1:101\\]:8080 > \\[2001:db8:ffff::10\\]:[0-9]+ SYN-ACK"))] | length >= 1)'
+ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" -c "$pp_tmp/none.conf" watch web-6 --seconds 3 \
+	>"$pp_tmp/watch.txt" 2>&1 &
+w=$!
+status() { sed -n "s/^$1:[[:space:]]*//p" "/proc/$w/status"; }
+dropped() { _u=$(status Uid); [ -n "$_u" ] && [ "${_u%%[[:space:]]*}" != 0 ]; }
+wait_for 10 dropped
+i=0; while [ $i -lt 5 ]; do lab_http "$LAB_INET" "http://[$SRV1_6]:8080/" >/dev/null; i=$((i + 1)); done
+wait $w
+check "watch: the outside host's IPv6 attempts show up as they happen" \
+	grep -q "wan tcp \[$LAB_INET6\]:[0-9]* > \[$SRV1_6\]:8080 SYN" "$pp_tmp/watch.txt"
 
 probe6 web-2
 expect6 "behind the carrier NAT for IPv4" .cause cgnat
