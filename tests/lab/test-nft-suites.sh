@@ -13,7 +13,7 @@ ip netns del "pp-$$-nft" 2>/dev/null
 for s in lab/test-lab lab/test-lifecycle lab/test-expire lab/test-masquerade lab/test-counters-kept \
 	lab/test-udp-allow-range lab/test-foreign-dnat lab/test-timer-gone lab/test-apply-kill \
 	probe/test-faults probe/test-access-log lab/test-hairpin-ports lab/test-status-plan lab/test-relay \
-	lab/test-ipv6 lab/test-ipv6-lists lab/test-ddns6 probe/test-probe-ipv6; do
+	lab/test-ipv6 lab/test-ipv6-lists lab/test-ddns6 probe/test-probe-ipv6 probe/test-probe-outside6; do
 	f=$PP_TOP/tests/$s.sh
 	[ -f "$f" ] || { not_ok "nftables: $s.sh is missing"; continue; }
 	log=$pp_tmp/$(basename "$s").log
