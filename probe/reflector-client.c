@@ -165,6 +165,9 @@ pp_reflect_start_from(const char *url, const char *token, const char *proto, uin
 	snprintf(iface, sizeof iface, "host!%.45s", src ? src : "");
 	if (made == 0 && src && curl_easy_setopt(j->call.easy, CURLOPT_INTERFACE, iface) != CURLE_OK)
 		made = -1;
+	/* A name in the URL: its address of src's family, or the bind cannot work. */
+	if (made == 0 && src)
+		curl_easy_setopt(j->call.easy, CURLOPT_IPRESOLVE, strchr(src, ':') ? CURL_IPRESOLVE_V6 : CURL_IPRESOLVE_V4);
 	j->multi = curl_multi_init();
 	if (made < 0 || !j->multi) {
 		pp_error_set(err, "reflector: cannot initialise libcurl");

@@ -105,7 +105,10 @@ static bool
 same64(const char *a, const char *b)
 {
 	struct in6_addr x, y;
-	return inet_pton(AF_INET6, a, &x) == 1 && inet_pton(AF_INET6, b, &y) == 1 && !memcmp(&x, &y, 8);
+	/* ::ffff:a.b.c.d is in ::/64, the loopback requester's: an IPv4 host in IPv6 clothes. */
+	return inet_pton(AF_INET6, a, &x) == 1 && inet_pton(AF_INET6, b, &y) == 1 && !memcmp(&x, &y, 8) &&
+	       !IN6_IS_ADDR_V4MAPPED(&x) && !IN6_IS_ADDR_V4COMPAT(&x) && !IN6_IS_ADDR_MULTICAST(&x) &&
+	       !IN6_IS_ADDR_UNSPECIFIED(&x);
 }
 
 /* ip= may name the requester itself (over IPv6: any address in its /64), never a third party.

@@ -252,6 +252,9 @@ check_start(struct conn *c, long now)
 		return "error";
 	if (v6) {
 		struct sockaddr_in6 *t = (struct sockaddr_in6 *)&to;
+		int one = 1;
+		/* IPv6 only: never out over IPv4 to an IPv4-mapped address */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 		t->sin6_port = htons(c->rt.port);
 		if (c->rt.ip[0])
 			inet_pton(AF_INET6, c->rt.ip, &t->sin6_addr);

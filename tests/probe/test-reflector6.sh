@@ -101,6 +101,18 @@ sed 's/^/#   /' "$pp_tmp/cap.out"
 kill $rpid3
 passes "  the refusal summary names the /64, not one address" wait_for 5 grep -q "the last from $LAB_PREFIX6::/64" "$pp_tmp/refl3.log"
 
+# A loopback requester's /64 is ::/64, which holds ::ffff:a.b.c.d: an IPv4 host by another name.
+ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "[::1]:9446" >"$pp_tmp/refl4.log" 2>&1 &
+rpid4=$!
+at_exit "kill $rpid4 2>/dev/null"
+lo() { lab_ns "$LAB_INET" curl -s --max-time 8 -w ' %{http_code}' "http://[::1]:9446$1" | tr -d '\n'; }
+up4() { [ "$(lo /v1/whoami | awk '{print $NF}')" = 200 ]; }
+passes "a reflector on [::1] starts" wait_for 10 up4
+out=$(lo "/v1/check?proto=tcp&port=9443&ip=::ffff:$LAB_INET_IP")
+check "an IPv4-mapped target inside ::/64 (the loopback's): 403" has ' 403$'
+out=$(lo "/v1/check?proto=tcp&port=9443&ip=::$LAB_INET_IP")
+check "  an IPv4-compatible one: 403" has ' 403$'
+
 "$PORTPILOT" reflector --listen "[2001:db8::1:9443" >/dev/null 2>"$pp_tmp/bad.err"
 check "--listen with an unclosed bracket: a usage error naming the form" grep -q 'in brackets, e.g. \[::\]:9443' "$pp_tmp/bad.err"
 kill $rpid
