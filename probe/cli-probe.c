@@ -143,6 +143,8 @@ from_conf(struct pp_cli *cli, struct args *a, struct pp_conf **conf)
 	}
 	if (!a->reflector && (*conf)->probe.reflector)
 		a->reflector = (*conf)->probe.reflector;
+	if (!a->reflector6 && (*conf)->probe.reflector6)
+		a->reflector6 = (*conf)->probe.reflector6;
 	if (!a->token_file && (a->reflector || a->reflector6) && (*conf)->probe.token_file)
 		a->token_file = (*conf)->probe.token_file;
 	if (!a->ca && (a->reflector || a->reflector6))

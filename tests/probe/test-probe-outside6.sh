@@ -146,5 +146,10 @@ ip netns exec "$LAB_SRV1" ip6tables -F INPUT
 
 probe6 web-6
 expect6 "repaired (control)" .cause ok
+# [probe] reflector6 in portpilot.conf, as the command line's --reflector6.
+printf '[probe]\nreflector6 = http://[%s]:9443\n' "$LAB_INET6" >"$pp_tmp/p6.conf"
+pp -c "$pp_tmp/p6.conf" probe web-6 --json >"$pp_tmp/out.json" 2>"$pp_tmp/err"
+check "[probe] reflector6 in the configuration: the outside test runs and passes" \
+	j '.checks[] | select(.id == "outside6" and .state == "pass")'
 kill $rpid
 pp_done
