@@ -13,6 +13,7 @@
 
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
+#include "../../probe/reflector-internal.h"
 
 #define IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
 #define OUTSIDE IP(203, 0, 113, 10)
@@ -928,6 +929,38 @@ static void test_reflector_tls_load(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The reflector's IPv6 target rule, request by request (pp_refl_route): inside the requester's /64
+ * only, never an IPv4 host in IPv6 clothes, another /64 or (without a token) the reflector itself. */
+static int route6(const char *peer, const char *query)
+{
+	static const struct pp_reflector_opts o = { .max_timeout_ms = 3000 };
+	struct sockaddr_storage p = { 0 }, l = { 0 };
+	struct sockaddr_in6 *pa = (struct sockaddr_in6 *)&p, *la = (struct sockaddr_in6 *)&l;
+	struct pp_refl_route r;
+	char req[256];
+	pa->sin6_family = la->sin6_family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, peer, &pa->sin6_addr), 1);
+	inet_pton(AF_INET6, "2001:db8:ffff::10", &la->sin6_addr);
+	snprintf(req, sizeof req, "GET /v1/check?%s HTTP/1.1\r\nHost: x\r\n\r\n", query);
+	pp_refl_route(&o, &p, &l, req, &r);
+	return r.status;
+}
+
+static void test_reflector_route6(void **state)
+{
+	(void)state;
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80&ip=2001:db8:1::1:101"), 0);
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80"), 0);
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80&ip=2001:db8:1:1::101"), 403);
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80&ip=2001:db8:2::1:101"), 403);
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80&ip=192.168.2.101"), 403);
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80&ip=2001:db8:ffff::10"), 403);
+	assert_int_equal(route6("::1", "proto=tcp&port=80&ip=::ffff:203.0.113.5"), 403);
+	assert_int_equal(route6("::1", "proto=tcp&port=80&ip=::203.0.113.5"), 403);
+	assert_int_equal(route6("::1", "proto=tcp&port=80&ip=::"), 403);
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80&ip=garbage"), 403);
+}
+
 static void test_reflector_ca_missing(void **state)
 {
 	(void)state;
@@ -963,6 +996,7 @@ int main(void)
 		cmocka_unit_test(test_json_field),
 		cmocka_unit_test(test_reflector_tls_load),
 		cmocka_unit_test(test_reflector_ca_missing),
+		cmocka_unit_test(test_reflector_route6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
