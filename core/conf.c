@@ -250,6 +250,7 @@ pp_conf_free(struct pp_conf *c)
 	free(c->probe.reflector);
 	free(c->probe.token_file);
 	free(c->probe.ca_file);
+	free(c->probe.reflector6);
 	if (c->dict)
 		iniparser_freedict(c->dict);
 	free(c->path);
@@ -277,6 +278,7 @@ load_sections(struct pp_conf *c, dictionary *d, const struct scan *sc, struct pp
 			c->probe.token_file = dup_or_null(iniparser_getstring(d, "probe:token_file", NULL));
 			const char *ca = iniparser_getstring(d, "probe:ca_file", NULL);
 			c->probe.ca_file = ca && *ca ? pp_xstrdup(ca) : NULL; /* "ca_file =": none */
+			c->probe.reflector6 = dup_or_null(iniparser_getstring(d, "probe:reflector6", NULL));
 			continue;
 		}
 		/* [monitor] is read and checked by the monitor itself (probe/monitor-conf.c). */

@@ -26,7 +26,7 @@
  * 8 bytes, the quoted IPv4 header (60) and the quoted TCP header (60). The
  * probe never looks at payload, so the live capture stops there.
  */
-#define HDR_MAX (20 + 60 + 8 + 60 + 60)
+#define HDR_MAX (20 + 60 + 8 + 60 + 60)   /* IPv6 needs less: 20 + 40 + 8 + 40 + 60 */
 #define SNAPLEN HDR_MAX
 
 struct pp_capture {
@@ -69,6 +69,8 @@ pp_capture_filter(const struct pp_trace_ctx *c, enum pp_side side)
 	port_expr(&b, c->pub_lo, c->pub_hi);
 	/* ICMP errors (unreachable, time exceeded) say why an attempt died. */
 	pp_buf_addstr(&b, ")) or (icmp and (icmp[0] == 3 or icmp[0] == 11))");
+	/* ICMPv6 unreachable and time exceeded (right behind the fixed header: ip6[40] is its type). */
+	pp_buf_addstr(&b, " or (icmp6 and (ip6[40] == 1 or ip6[40] == 3))");
 	/* The server's ARP requests show which gateway it sends replies to. */
 	if (side == PP_SIDE_LAN)
 		pp_buf_printf(&b, " or (arp and arp[14:4] = 0x%08x)", c->internal_ip);
@@ -131,6 +133,39 @@ parse_ipv4(const uint8_t *ip, size_t len, struct pp_packet *p)
 	p->proto = in[9];
 	p->src = q.src;
 	p->dst = q.dst;
+	p->sport = q.sport;
+	p->dport = q.dport;
+	return 0;
+}
+
+/* IPv6: TCP or UDP right behind the fixed header, or an ICMPv6 error (type 1 unreachable,
+ * 3 time exceeded) quoting such a packet. Extension headers are not followed. */
+static int
+parse_ipv6(const uint8_t *ip, size_t len, struct pp_packet *p)
+{
+	if (len < 40 || (ip[0] >> 4) != 6)
+		return -1;
+	uint8_t nh = ip[6];
+	p->v6 = true;
+	memcpy(p->src6, ip + 8, 16);
+	memcpy(p->dst6, ip + 24, 16);
+	if (nh == IPPROTO_TCP || nh == IPPROTO_UDP) {
+		p->proto = nh;
+		parse_l4(ip + 40, len - 40, nh, p);
+		return 0;
+	}
+	const uint8_t *in = ip + 48;
+	if (nh != IPPROTO_ICMPV6 || len < 48 + 40 || (ip[40] != 1 && ip[40] != 3) ||
+	    (in[0] >> 4) != 6 || (in[6] != IPPROTO_TCP && in[6] != IPPROTO_UDP))
+		return -1;
+	p->kind = ip[40] == 1 ? PP_PKT_ICMP_UNREACH : PP_PKT_ICMP_OTHER;
+	p->icmp_code = ip[41];
+	memcpy(p->icmp_from6, ip + 8, 16);
+	p->proto = in[6];
+	memcpy(p->src6, in + 8, 16);
+	memcpy(p->dst6, in + 24, 16);
+	struct pp_packet q = { 0 };
+	parse_l4(in + 40, len - 88, in[6], &q);
 	p->sport = q.sport;
 	p->dport = q.dport;
 	return 0;
@@ -232,6 +267,8 @@ pp_packet_parse(int dlt, const uint8_t *d, size_t len, struct pp_packet *p, int 
 	}
 	if (type == 0x0806)
 		return parse_arp(d + off, len - off, p);
+	if (type == 0x86dd || (type == 0x0800 && (dlt == DLT_RAW) && len > off && (d[off] >> 4) == 6))
+		return parse_ipv6(d + off, len - off, p);
 	if (type != 0x0800)
 		return -1;
 	return parse_ipv4(d + off, len - off, p);
@@ -262,6 +299,9 @@ headers_len(const uint8_t *d, size_t n, uint16_t type)
 	if (type == 0x86dd) {
 		if (n < 40)
 			return n;
+		/* An ICMPv6 error: its 8 bytes and the quoted IPv6 and TCP/UDP headers. */
+		if (d[6] == IPPROTO_ICMPV6 && n >= 88 && (d[40] == 1 || d[40] == 3))
+			return 88 + l4_headers(d + 88, n - 88, d[54]);
 		return 40 + l4_headers(d + 40, n - 40, d[6]);
 	}
 	if (type != 0x0800)

@@ -87,10 +87,11 @@ connect6(const char *addr, uint16_t port, const char *src)
 	}
 }
 
-/* A global address of the router outside srv's /64 (its WAN's, typically): replies to it need
- * the server's route through this router, as an outside client's do. 0 when it has none. */
-static int
-offlink_source(const uint8_t srv[16], char out[PP_IP6_STR])
+/* A global address of the router outside srv's /64 (its WAN's, typically: replies to it need
+ * the server's route through this router, as an outside client's do), or inside it (its LAN
+ * address beside the server: the reflector tests only the requester's /64). 0 when it has none. */
+int
+pp_router_addr6(const uint8_t srv[16], bool in64, char out[PP_IP6_STR])
 {
 	struct ifaddrs *ifs, *i;
 	int found = 0;
@@ -101,7 +102,7 @@ offlink_source(const uint8_t srv[16], char out[PP_IP6_STR])
 			continue;
 		const uint8_t *a = ((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr.s6_addr;
 		/* global unicast only (2000::/3): not link-local, loopback, ULA or multicast */
-		if ((a[0] & 0xe0) != 0x20 || memcmp(a, srv, 8) == 0)
+		if ((a[0] & 0xe0) != 0x20 || (memcmp(a, srv, 8) == 0) != in64 || memcmp(a, srv, 16) == 0)
 			continue;
 		pp_format_ipv6(a, out);
 		found = 1;
@@ -114,7 +115,7 @@ offlink_source(const uint8_t srv[16], char out[PP_IP6_STR])
 static void
 check_return6(struct pp_facts *f, struct pp_probe_result *r, const struct pp_probe_opts *o, const uint8_t srv[16])
 {
-	if (!offlink_source(srv, f->v6_offsrc)) {
+	if (!pp_router_addr6(srv, false, f->v6_offsrc)) {
 		pp_check_add(r, o, "ipv6_return", PP_CHECK_SKIP, "the router has no global IPv6 address outside "
 		             "%s's /64: the server's route back to outside clients is not tested", f->v6_addr);
 		return;

@@ -513,7 +513,7 @@ public_step(struct mon *M, double now)
 			 * protocol looks like a blocked port. Not a result: the public state stays as it is
 			 * (unknown until a reply or an ICMP error says something), and the state file says so. */
 			t->pub_checks++;
-			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector %s: no reply to its UDP datagram "
+			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector %.15s: no reply to its UDP datagram "
 			         "on port %u (a UDP service may not answer it: up or blocked cannot be told)",
 			         r.from_ip, t->ports[t->pub_cur % t->nports].pub);
 			t->pub_cur = (t->pub_cur + 1) % t->nports;
@@ -528,7 +528,7 @@ public_step(struct mon *M, double now)
 			bool all = mon_pub_result(t, ok, bad, sizeof bad);
 			t->pub_checks++;
 			bool others = !all && (ok || strchr(bad, ','));   /* more failing than this port */
-			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector %s: %s to %sport %u (%d ms)%s%.60s",
+			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector %.15s: %s to %sport %u (%d ms)%s%.60s",
 			         r.from_ip, r.result, t->m->proto == PP_UDP ? "UDP " : "", port, r.ms,
 			         others ? "; failing: " : "", others ? bad : "");
 			enum pp_mon_change c = pp_mon_sm_feed(&t->psm, all, t->tm.fail_after, t->tm.recover_after,

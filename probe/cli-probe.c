@@ -13,6 +13,7 @@ struct args {
 	const char *cert, *key, *ca, *user;
 	int seconds, rate, timeout_ms, max_conns, per_address;
 	bool no_drop, insecure_http;
+	const char *reflector6;
 };
 
 static void help_causes(FILE *f);
@@ -21,6 +22,7 @@ static const struct pp_opt probe_opts[] = {
 	{ "reflector", 0, "URL", "the outside vantage point (portpilot reflector)" },
 	{ "token-file", 0, "F", "the reflector's bearer token" },
 	{ "reflector-ca", 0, "F", "a private CA for an https reflector" },
+	{ "reflector6", 0, "URL", "a reflector's IPv6 URL: tests the IPv6 way in from outside" },
 	{ "hostname", 0, "DDNS-NAME", "the published name to check too" },
 	{ "seconds", 0, "N", "capture for N seconds" },
 	{ "write", 0, "F.pcap", "save the capture's packet headers" },
@@ -43,8 +45,11 @@ const struct pp_cmd_spec pp_spec_probe = {
 	"or [probe] ca_file (a private CA).\n"
 	"--write F.pcap saves packet headers only (payload cut), mode 0600, never through a link.\n"
 	"A mapping with IPv6 also gets an IPv6 verdict (pinholes, the server's IPv6 port and its route\n"
-	"back), tested from the router: the reflector does not test over IPv6 yet. The router advertisements\n"
-	"answering one Router Solicitation on the LAN are evidence for the server's IPv6 default route.\n"
+	"back), tested from the router; with --reflector6 URL (an IPv6 address of a reflector, e.g.\n"
+	"http://[2001:db8::10]:9443) also from outside, asked from the router's address in the\n"
+	"server's /64 while the capture shows where the attempt stops.\n"
+	"The router advertisements answering one Router Solicitation on the LAN are evidence for the\n"
+	"server's IPv6 default route.\n"
 	"usage: portpilot probe --list-causes [--json]\n"
 	"Lists the causes a probe can end in: name, what it means, the shape of the fix.\n",
 };
@@ -69,7 +74,7 @@ const struct pp_cmd_spec pp_spec_watch = {
 };
 
 static const struct pp_opt reflector_opts[] = {
-	{ "listen", 0, "ADDR:PORT", "the address to serve on (required)" },
+	{ "listen", 0, "ADDR:PORT", "the address to serve on (required); [ADDR6]:PORT for IPv6, A,B for both" },
 	{ "cert", 0, "F", "the certificate (PEM), with --key: serve HTTPS" },
 	{ "key", 0, "F", "the certificate's key (PEM, mode 0600)" },
 	{ "token-file", 0, "F", "require this bearer token" },
@@ -85,7 +90,8 @@ const struct pp_cmd_spec pp_spec_reflector = {
 	.opts = reflector_opts,
 	.doc =
 	"The outside vantage point. Serves GET /v1/whoami (the address it sees you from) and\n"
-	"GET /v1/check?proto=tcp|udp&port=P (connects back to the requester only, never elsewhere).\n"
+	"GET /v1/check?proto=tcp|udp&port=P (connects back to the requester only, never elsewhere;\n"
+	"over IPv6, ip=ADDR may name any address in the requester's own /64, the limits count per /64).\n"
 	"--cert/--key (PEM; the key file mode 0600) serve HTTPS, TLS 1.2 or later. With a token file,\n"
 	"requests need 'Authorization: Bearer TOKEN'; a token needs --cert/--key, since over plain\n"
 	"HTTP it crosses the internet in clear (--insecure-http allows that, for a lab). At most N\n"
@@ -101,7 +107,7 @@ parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool want_name)
 	static const char *const valued[] = { "--reflector", "--token-file", "--hostname", "--seconds",
 	                                      "--write", "--read", "--wan", "--lan", "--listen",
 	                                      "--rate", "--timeout", "--cert", "--key", "--reflector-ca",
-	                                      "--user", "--max-conns", "--per-address", NULL };
+	                                      "--user", "--max-conns", "--per-address", "--reflector6", NULL };
 	a->no_drop = pp_opt(cli, "no-drop") != NULL;
 	a->insecure_http = pp_opt(cli, "insecure-http") != NULL;
 	a->name = want_name && argc > 1 ? argv[1] : NULL;
@@ -111,7 +117,7 @@ parse(struct pp_cli *cli, int argc, char **argv, struct args *a, bool want_name)
 			continue;
 		const char **slot[] = { &a->reflector, &a->token_file, &a->hostname, NULL, &a->write,
 		                        &a->read, &a->wan, &a->lan, &a->listen, NULL, NULL, &a->cert,
-		                        &a->key, &a->ca, &a->user, NULL, NULL };
+		                        &a->key, &a->ca, &a->user, NULL, NULL, &a->reflector6 };
 		if (slot[k]) {
 			*slot[k] = v;
 			continue;
@@ -139,9 +145,11 @@ from_conf(struct pp_cli *cli, struct args *a, struct pp_conf **conf)
 	}
 	if (!a->reflector && (*conf)->probe.reflector)
 		a->reflector = (*conf)->probe.reflector;
-	if (!a->token_file && a->reflector && (*conf)->probe.token_file)
+	if (!a->reflector6 && (*conf)->probe.reflector6)
+		a->reflector6 = (*conf)->probe.reflector6;
+	if (!a->token_file && (a->reflector || a->reflector6) && (*conf)->probe.token_file)
 		a->token_file = (*conf)->probe.token_file;
-	if (!a->ca && a->reflector)
+	if (!a->ca && (a->reflector || a->reflector6))
 		a->ca = (*conf)->probe.ca_file;
 	if (!a->hostname && (*conf)->nddns && (*conf)->ddns[0].nhosts)
 		a->hostname = (*conf)->ddns[0].hosts[0];
@@ -189,7 +197,7 @@ run_probe(struct pp_cli *cli, struct args *a, int watch_seconds)
 		fprintf(cli->err, "portpilot: %s\n", e.msg);
 		goto out;
 	}
-	if (a->reflector && pp_reflector_set_ca(a->ca, &e) < 0) {
+	if ((a->reflector || a->reflector6) && pp_reflector_set_ca(a->ca, &e) < 0) {
 		fprintf(cli->err, "portpilot: %s\n", e.msg);
 		goto out;
 	}
@@ -201,7 +209,7 @@ run_probe(struct pp_cli *cli, struct args *a, int watch_seconds)
 		.hostname = a->hostname, .watch_seconds = watch_seconds, .wan_if = a->wan, .lan_if = a->lan,
 		.write_path = a->write, .read_path = a->read, .drop_privs = !a->no_drop,
 		.on_packet = watch_seconds > 0 && !cli->json ? print_packet : NULL, .on_check = warn_check,
-		.arg = cli,
+		.arg = cli, .reflector6_url = a->reflector6,
 	};
 	const struct pp_mapping *m = pp_table_find(t, a->name);
 	if (!m) {
@@ -318,7 +326,7 @@ pp_cmd_watch(struct pp_cli *cli, int argc, char **argv)
 	int rc = parse(cli, argc, argv, &a, true);
 	if (rc)
 		return rc;
-	a.reflector = NULL;
+	a.reflector = a.reflector6 = NULL;
 	return run_probe(cli, &a, a.seconds ? a.seconds : 30);
 }
 

@@ -954,7 +954,10 @@ ipv6_instead(struct pp_probe_result *r)
 {
 	if (!r->v6_tested || (r->cause != PP_CAUSE_CGNAT && r->cause != PP_CAUSE_DOUBLE_NAT))
 		return;
-	char *s = pp_xasprintf("%s. Over IPv6 instead: %s (%s)", r->summary, r->summary6, pp_cause_name(r->cause6));
+	/* Say what the IPv6 words rest on: the outside test, or the router's own checks. */
+	char *s = pp_xasprintf("%s. Over IPv6 instead (%s): %s (%s)", r->summary, r->outside6_tested ?
+	                       "tested from outside" : "from the router's inside checks only, not tested from outside",
+	                       r->summary6, pp_cause_name(r->cause6));
 	free(r->summary);
 	r->summary = s;
 }
@@ -1093,6 +1096,16 @@ pp_probe_result_json(FILE *f, const struct pp_probe_result *r)
 		pp_json_str(f, r->summary6);
 		fputs(",\"fix\":", f);
 		pp_json_str(f, r->fix6);
+		fprintf(f, ",\"outside_tested\":%s,\"reflector\":", r->outside6_tested ? "true" : "false");
+		if (r->outside6_tested) {
+			fputs("{\"from\":", f);
+			pp_json_str(f, r->reflect6.from_ip);
+			fputs(",\"result\":", f);
+			pp_json_str(f, r->reflect6.result);
+			fputs("}", f);
+		} else {
+			fputs("null", f);
+		}
 		fputs("}", f);
 	} else {
 		fputs("null", f);

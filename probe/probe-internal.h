@@ -61,6 +61,8 @@ void pp_ra6_collect(struct pp_facts *f, struct pp_probe_result *r, const struct 
  * summary and fix; false when no RA was gathered). */
 void pp_ra6_evidence(const struct pp_facts *f, struct pp_probe_result *r);
 bool pp_ra6_gateway(const struct pp_facts *f, const char *a, char **summary, char **fix);
+/* A global IPv6 address of the router inside srv's /64 (in64) or outside it, in out; 0: none. */
+int pp_router_addr6(const uint8_t srv[16], bool in64, char out[46]);
 
 /* All local IPv4 addresses (the router's own traffic); returns how many. */
 size_t pp_local_addrs(uint32_t *out, size_t max);

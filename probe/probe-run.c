@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "probe-internal.h"
+#include "portpilot/ipv6.h"
 #include "portpilot/relay.h"
 #include "portpilot/util.h"
 
@@ -18,7 +19,28 @@ struct run {
 	struct pp_probe_result *r;
 	struct pp_trace_ctx ctx;
 	struct pp_capture *cap;
+	struct pp_facts *f;
+	bool watch6;                   /* count attempts to [t6]:port6 (the IPv6 outside test) */
+	uint8_t t6[16];
+	uint16_t port6;
 };
+
+/* An attempt from off the server's link to [t6]:port6, on the WAN or the LAN, or the server's
+ * answer to one on the LAN: the IPv6 outside test's evidence. */
+static void
+evidence6(struct run *x, const struct pp_packet *p)
+{
+	if (!x->watch6 || !p->v6 || p->kind == PP_PKT_ICMP_UNREACH || p->kind == PP_PKT_ICMP_OTHER)
+		return;
+	bool to = !memcmp(p->dst6, x->t6, 16) && p->dport == x->port6 && memcmp(p->src6, x->t6, 8);
+	bool from = !memcmp(p->src6, x->t6, 16) && p->sport == x->port6 && memcmp(p->dst6, x->t6, 8);
+	if (to && p->side == PP_SIDE_WAN)
+		x->f->v6_wan_in = true;
+	else if (to)
+		x->f->v6_lan_out = true;
+	else if (from && p->side == PP_SIDE_LAN)
+		x->f->v6_lan_reply = true;
+}
 
 static double
 now_s(void)
@@ -32,6 +54,7 @@ static void
 on_pkt(const struct pp_packet *p, void *arg)
 {
 	struct run *x = arg;
+	evidence6(x, p);
 	int i = pp_trace_add(&x->r->trace, &x->ctx, p);
 	if (x->o->on_packet && x->r->trace.npkts) {
 		const struct pp_packet *q = &x->r->trace.pkts[x->r->trace.npkts - 1];
@@ -112,13 +135,11 @@ outside_whoami(struct pp_facts *f, struct pp_probe_result *r, const struct pp_pr
 	             r->reflect.seen_ip);
 }
 
-/* Ask the reflector to connect back over proto while the capture watches both sides. */
+/* Drive the reflector's job while the capture watches both sides; its result. */
 static int
-reflect_run(struct run *x, const char *proto, struct pp_reflect_result *res, struct pp_error *e)
+reflect_wait(struct run *x, struct pp_reflect_job *j, struct pp_reflect_result *res, struct pp_error *e)
 {
 	int fds[2] = { -1, -1 };
-	struct pp_reflect_job *j = pp_reflect_start(x->o->reflector_url, x->o->token, proto,
-	                                            x->ctx.pub_lo, 3000, e);
 	if (!j)
 		return -1;
 	if (x->cap)
@@ -127,6 +148,53 @@ reflect_run(struct run *x, const char *proto, struct pp_reflect_result *res, str
 	while (!pp_reflect_step(j, fds, 2, 100) && now_s() < end)
 		drain(x);
 	return pp_reflect_finish(j, res, e);
+}
+
+/* Ask the reflector to connect back over proto. */
+static int
+reflect_run(struct run *x, const char *proto, struct pp_reflect_result *res, struct pp_error *e)
+{
+	return reflect_wait(x, pp_reflect_start(x->o->reflector_url, x->o->token, proto, x->ctx.pub_lo,
+	                                        3000, e), res, e);
+}
+
+/* The IPv6 way in from outside: the reflector (reflector6_url) connects to the server's IPv6
+ * address. Its rule (a target inside the requester's /64) is met by asking from the router's
+ * own address on the server's network; the capture notes where the attempts got to. */
+static void
+outside6_check(struct run *x, struct pp_facts *f)
+{
+	const struct pp_mapping *m = f->m;
+	const char *proto = m->proto & PP_TCP ? "tcp" : "udp";
+	struct pp_reflect_result *res = &x->r->reflect6;
+	struct pp_error e;
+	if (!x->o->reflector6_url || !f->v6_addr[0] || pp_parse_ipv6(f->v6_addr, x->t6) < 0)
+		return;
+	if (!pp_router_addr6(x->t6, true, f->v6_src)) {
+		pp_check_add(x->r, x->o, "outside6", PP_CHECK_SKIP, "not tested: the router has no global address "
+		             "in %s's /64, and the reflector tests only the requester's own /64", f->v6_addr);
+		return;
+	}
+	x->port6 = m->in_lo;
+	x->watch6 = true;
+	int rc = reflect_wait(x, pp_reflect_start_from(x->o->reflector6_url, x->o->token, proto, m->in_lo,
+	                                               f->v6_addr, f->v6_src, 3000, &e), res, &e);
+	capture_for(x, 300);   /* the last packets of the attempt (a late answer) */
+	x->watch6 = false;
+	if (rc < 0) {
+		pp_check_add(x->r, x->o, "outside6", PP_CHECK_FAIL, "%s", e.msg);
+		return;
+	}
+	f->outside6_tested = x->r->outside6_tested = true;
+	f->outside6_ok = !strcmp(res->result, "connected") || !strcmp(res->result, "reply");
+	snprintf(f->outside6_res, sizeof f->outside6_res, "%s", res->result);
+	snprintf(f->outside6_from, sizeof f->outside6_from, "%s", res->from_ip);
+	pp_check_add(x->r, x->o, "outside6", f->outside6_ok ? PP_CHECK_PASS : PP_CHECK_FAIL,
+	             "reflector %s %s to [%s]:%u (asked from %s): %s (%d ms)%s", res->from_ip, proto, f->v6_addr,
+	             m->in_lo, f->v6_src, res->result, res->ms, !x->cap ? "" : f->v6_lan_reply ?
+	             "; seen on the WAN, on the LAN, and the server's answer" : f->v6_lan_out ?
+	             "; seen on the WAN and on the LAN, no answer from the server" : f->v6_wan_in ?
+	             "; seen on the WAN, never on the LAN" : "; never seen on the WAN");
 }
 
 /* A relayed mapping from outside: the reflector, running on the edge, connects to the edge's
@@ -177,7 +245,7 @@ outside_check(struct run *x, struct pp_facts *f)
 	struct pp_error e;
 	const char *proto = m->proto == PP_UDP ? "udp" : "tcp";
 	struct pp_reflect_result res;
-	char seen[16];
+	char seen[46];
 	snprintf(seen, sizeof seen, "%s", x->r->reflect.seen_ip);
 	if (reflect_run(x, proto, &res, &e) < 0) {
 		pp_check_add(x->r, x->o, "outside", PP_CHECK_FAIL, "%s", e.msg);
@@ -257,7 +325,7 @@ pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, struct
 		                    o->table->path ? o->table->path : "table", o->name);
 	struct pp_probe_result *r = pp_xcalloc(1, sizeof *r);
 	struct pp_facts f = { .m = m, .site = &o->table->site, .trace = &r->trace };
-	struct run x = { .o = o, .r = r };
+	struct run x = { .o = o, .r = r, .f = &f };
 	r->mapping = pp_xstrdup(m->name);
 	table_checks(&f, r, o);
 	if (!o->read_path) {
@@ -307,6 +375,7 @@ pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, struct
 			if (o->reflector_url && m->proto == PP_BOTH)
 				outside_check_udp(&x, &f);
 		}
+		outside6_check(&x, &f);
 		capture_for(&x, o->watch_seconds > 0 ? o->watch_seconds * 1000 : 300);
 		pp_facts_conntrack(&f, r, o, &x.ctx, ctfd);
 	}

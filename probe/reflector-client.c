@@ -146,14 +146,28 @@ pp_reflect_start_ip(const char *url, const char *token, const char *proto,
                     uint16_t port, const char *ip, int timeout_ms,
                     struct pp_error *err)
 {
+	return pp_reflect_start_from(url, token, proto, port, ip, NULL, timeout_ms, err);
+}
+
+struct pp_reflect_job *
+pp_reflect_start_from(const char *url, const char *token, const char *proto, uint16_t port,
+                      const char *ip, const char *src, int timeout_ms, struct pp_error *err)
+{
 	struct pp_reflect_job *j = pp_xcalloc(1, sizeof *j);
-	char path[128];
-	snprintf(path, sizeof path, "/v1/check?proto=%s&port=%u&timeout=%d%s%.15s", proto, port, timeout_ms,
+	char path[160], iface[64];
+	snprintf(path, sizeof path, "/v1/check?proto=%s&port=%u&timeout=%d%s%.45s", proto, port, timeout_ms,
 	         ip ? "&ip=" : "", ip ? ip : "");
 	char *u = join(url, path);
 	j->url = pp_xstrdup(url);
 	int made = make_call(&j->call, u, token, timeout_ms + 5000);
 	free(u);
+	/* From that address of ours (libcurl's "host!" form: an address, never an interface name). */
+	snprintf(iface, sizeof iface, "host!%.45s", src ? src : "");
+	if (made == 0 && src && curl_easy_setopt(j->call.easy, CURLOPT_INTERFACE, iface) != CURLE_OK)
+		made = -1;
+	/* A name in the URL: its address of src's family, or the bind cannot work. */
+	if (made == 0 && src)
+		curl_easy_setopt(j->call.easy, CURLOPT_IPRESOLVE, strchr(src, ':') ? CURL_IPRESOLVE_V6 : CURL_IPRESOLVE_V4);
 	j->multi = curl_multi_init();
 	if (made < 0 || !j->multi) {
 		pp_error_set(err, "reflector: cannot initialise libcurl: %s", pp_http_why());

@@ -88,38 +88,70 @@ pp_refl_request_complete(const char *buf)
 	return strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n");
 }
 
-/* ip= may name the requester itself, never a third party. It may name the address the request
- * came to (this host: a connect-back through its own rules, e.g. an edge's DNAT into a relay's
- * tunnel) only when the reflector requires a token: otherwise anyone could scan the ports this
- * host itself listens on, through it. */
+void
+pp_refl_addr_str(const struct sockaddr_storage *ss, char out[INET6_ADDRSTRLEN])
+{
+	const void *a = ss->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+	                                          : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+	if (!inet_ntop(ss->ss_family == AF_INET6 ? AF_INET6 : AF_INET, a, out, INET6_ADDRSTRLEN))
+		strcpy(out, "?");
+}
+
+/* Over IPv6 there is no NAT: the requester (a router's own global address) is not the server it
+ * wants tested. So an IPv6 ip= may name any address inside the requester's own /64, the network
+ * it sends from (the router's LAN address is inside the delegated prefix, beside the servers):
+ * never a host elsewhere. The /64 is one site's link; anyone on it can reach its hosts already. */
+static bool
+same64(const char *a, const char *b)
+{
+	struct in6_addr x, y;
+	/* ::ffff:a.b.c.d is in ::/64, the loopback requester's: an IPv4 host in IPv6 clothes. */
+	return inet_pton(AF_INET6, a, &x) == 1 && inet_pton(AF_INET6, b, &y) == 1 && !memcmp(&x, &y, 8) &&
+	       !IN6_IS_ADDR_V4MAPPED(&x) && !IN6_IS_ADDR_V4COMPAT(&x) && !IN6_IS_ADDR_MULTICAST(&x) &&
+	       !IN6_IS_ADDR_UNSPECIFIED(&x);
+}
+
+/* ip= may name the requester itself (over IPv6: any address in its /64), never a third party.
+ * It may name the address the request came to (this host: a connect-back through its own rules,
+ * e.g. an edge's DNAT into a relay's tunnel) only when the reflector requires a token: otherwise
+ * anyone could scan the ports this host itself listens on, through it. */
 static void
 check_request(const char *query, const char *peer, const char *self, bool self_ok, int max_ms,
               struct pp_refl_route *r)
 {
 	static const char *const known[] = { "proto", "port", "timeout", "ip", NULL };
 	char proto[8] = "tcp", ports[8] = "", tms[12] = "", ip[64];
+	bool v6 = strchr(peer, ':') != NULL;
+	const char *own = v6 ? "an address in your own /64" : "your own address";
 	uint16_t port;
 	if (!query_only(query, known)) {
 		snprintf(r->body, sizeof r->body, "{\"error\":\"unknown parameter: only proto, port, "
-		         "timeout and ip (which must be your own address, %s) are accepted\"}", peer);
+		         "timeout and ip (which must be %s, %s) are accepted\"}", own, peer);
 		r->status = 403;
 		return;
 	}
 	bool asked = query_param(query, "ip", ip, sizeof ip);
-	if (asked && strcmp(ip, peer) && !strcmp(ip, self) && !self_ok) {
+	bool mine = asked && (!strcmp(ip, peer) || (v6 && same64(ip, peer)));
+	if (asked && !mine && !strcmp(ip, self) && !self_ok) {
 		snprintf(r->body, sizeof r->body, "{\"error\":\"the reflector connects to its own address "
 		         "(%s) only when it requires a token: start it with --token-file\"}", self);
 		r->status = 403;
 		return;
 	}
-	if (asked && strcmp(ip, peer) && strcmp(ip, self)) {
-		snprintf(r->body, sizeof r->body, "{\"error\":\"the reflector connects back only to the "
-		         "requester's address (%s)%s, never to a third party\"}", peer,
-		         self_ok ? " or its own" : "");
+	if (asked && !mine && strcmp(ip, self)) {
+		if (v6)
+			snprintf(r->body, sizeof r->body, "{\"error\":\"over IPv6 the reflector connects only to "
+			         "addresses inside the requester's own /64 (you are %s)%s, never to a third party: "
+			         "send the request from an address on the server's network\"}", peer,
+			         self_ok ? " or its own" : "");
+		else
+			snprintf(r->body, sizeof r->body, "{\"error\":\"the reflector connects back only to the "
+			         "requester's address (%s)%s, never to a third party\"}", peer,
+			         self_ok ? " or its own" : "");
 		r->status = 403;
 		return;
 	}
-	snprintf(r->ip, sizeof r->ip, "%.15s", asked ? ip : peer);
+	snprintf(r->ip, sizeof r->ip, "%.45s", asked ? ip : peer);
 	query_param(query, "proto", proto, sizeof proto);
 	query_param(query, "port", ports, sizeof ports);
 	if ((strcmp(proto, "tcp") && strcmp(proto, "udp")) || pp_parse_u16(ports, &port) < 0) {
@@ -137,14 +169,14 @@ check_request(const char *query, const char *peer, const char *self, bool self_o
 }
 
 void
-pp_refl_check_body(struct pp_refl_route *r, const struct sockaddr_in *peer,
-                   const struct sockaddr_in *local, const char *result, long ms)
+pp_refl_check_body(struct pp_refl_route *r, const struct sockaddr_storage *peer,
+                   const struct sockaddr_storage *local, const char *result, long ms)
 {
-	char ip[16], from[16];
-	inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
+	char ip[INET6_ADDRSTRLEN], from[INET6_ADDRSTRLEN];
+	pp_refl_addr_str(peer, ip);
 	if (r->ip[0])
 		snprintf(ip, sizeof ip, "%s", r->ip);
-	inet_ntop(AF_INET, &local->sin_addr, from, sizeof from);
+	pp_refl_addr_str(local, from);
 	snprintf(r->body, sizeof r->body, "{\"ip\":\"%s\",\"from\":\"%s\",\"proto\":\"%s\",\"port\":%u,"
 	         "\"result\":\"%s\",\"ms\":%ld}", ip, from, r->udp ? "udp" : "tcp", r->port, result, ms);
 	r->status = 200;
@@ -164,12 +196,12 @@ log_path(const char *req, char *out, size_t n)
 }
 
 void
-pp_refl_route(const struct pp_reflector_opts *o, const struct sockaddr_in *peer,
-              const struct sockaddr_in *local, char *req, struct pp_refl_route *r)
+pp_refl_route(const struct pp_reflector_opts *o, const struct sockaddr_storage *peer,
+              const struct sockaddr_storage *local, char *req, struct pp_refl_route *r)
 {
-	char ip[16], self[16], tok[256];
-	inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
-	inet_ntop(AF_INET, &local->sin_addr, self, sizeof self);
+	char ip[INET6_ADDRSTRLEN], self[INET6_ADDRSTRLEN], tok[256];
+	pp_refl_addr_str(peer, ip);
+	pp_refl_addr_str(local, self);
 	r->ip[0] = '\0';
 	log_path(req, r->path, sizeof r->path);
 	r->status = 400;

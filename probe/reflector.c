@@ -31,11 +31,19 @@
 #define RATE_SLOTS 1024
 #define REQ_MAX 4096
 #define SUMMARY_MS 10000    /* refusals are counted and logged at most this often */
+#define MAX_LISTEN 4        /* --listen A,B,...: an IPv4 and an IPv6 address, typically */
 
 enum cstate { C_FREE, C_TLS, C_READ, C_CHECK, C_WRITE, C_DRAIN };
 
+/* Who is counted as one requester: an IPv4 address (as ::ffff:a.b.c.d), or an IPv6 /64 (the
+ * rest zero). One host holds a whole /64 (2^64 addresses): keyed per address it would have no
+ * limit at all. */
+struct akey {
+	uint8_t b[16];
+};
+
 struct rate_slot {
-	uint32_t ip;
+	struct akey ip;
 	time_t start;
 	int count;
 };
@@ -45,7 +53,8 @@ struct conn {
 	int fd, cb;                    /* the client; the connect-back socket, -1 when none */
 	SSL *ssl;                      /* NULL: plain HTTP */
 	short want;                    /* what the client fd waits for (TLS may want either) */
-	struct sockaddr_in peer, local;
+	struct sockaddr_storage peer, local;
+	struct akey key;               /* the peer as counted (akey_of) */
 	long t0, deadline;             /* ms, CLOCK_MONOTONIC */
 	long cb_t0;
 	int cb_sent;                   /* UDP datagrams sent */
@@ -58,8 +67,9 @@ struct conn {
 
 struct server {
 	const struct pp_reflector_opts *o;
-	int lfd, cap, per_addr;
-	uint32_t *hip, hsize;          /* count_holders' table */
+	int lfd[MAX_LISTEN], nlfd, cap, per_addr;
+	struct akey *hip;              /* count_holders' table */
+	uint32_t hsize;
 	int *hn, *held;
 	struct conn *c;
 	struct pollfd *pfd;
@@ -67,7 +77,7 @@ struct server {
 	struct rate_slot *slots;
 	long summary_at, accept_after;  /* accept_after: no accept before (ms), fds ran out */
 	unsigned refused_rate, refused_addr, refused_full, evicted;
-	uint32_t last_refused;
+	struct akey last_refused;
 };
 
 static long
@@ -78,34 +88,93 @@ now_ms(void)
 	return t.tv_sec * 1000L + t.tv_nsec / 1000000;
 }
 
+/* ADDR:PORT (IPv4, ":PORT" is 0.0.0.0) or [ADDR]:PORT (IPv6, "[::]" every address). */
 static int
-parse_listen(const char *s, struct sockaddr_in *sa, struct pp_error *err)
+parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl, struct pp_error *err)
 {
 	const char *colon = strrchr(s, ':');
 	uint16_t port;
 	char host[64];
-	memset(sa, 0, sizeof *sa);
-	sa->sin_family = AF_INET;
+	memset(ss, 0, sizeof *ss);
 	if (!colon || (size_t)(colon - s) >= sizeof host || pp_parse_u16(colon + 1, &port) < 0)
-		return pp_error_set(err, "--listen %s: expected ADDR:PORT, e.g. 0.0.0.0:9443", s);
+		return pp_error_set(err, "--listen %s: expected ADDR:PORT or [ADDR6]:PORT, e.g. 0.0.0.0:9443 "
+		                    "or [::]:9443", s);
 	memcpy(host, s, colon - s);
 	host[colon - s] = 0;
+	if (*host == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		size_t n = strlen(host);
+		if (n < 3 || host[n - 1] != ']')
+			return pp_error_set(err, "--listen %s: an IPv6 address goes in brackets, e.g. [::]:9443", s);
+		host[n - 1] = 0;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		*sl = sizeof *a;
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+			return pp_error_set(err, "--listen %s: '%s' is not an IPv6 address", s, host + 1);
+		return 0;
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
 	if (!*host)
 		strcpy(host, "0.0.0.0");
-	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return pp_error_set(err, "--listen %s: '%s' is not an IPv4 address", s, host);
-	sa->sin_port = htons(port);
+	a->sin_family = AF_INET;
+	a->sin_port = htons(port);
+	*sl = sizeof *a;
+	if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+		return pp_error_set(err, "--listen %s: '%s' is not an IPv4 address (IPv6: [ADDR]:PORT)", s, host);
 	return 0;
 }
 
-/* Counts connections per source address in one-minute windows. */
+static struct akey
+akey_of(const struct sockaddr_storage *ss)
+{
+	struct akey k = { { 0 } };
+	if (ss->ss_family == AF_INET6) {
+		memcpy(k.b, &((const struct sockaddr_in6 *)ss)->sin6_addr, 8);
+	} else {
+		k.b[10] = k.b[11] = 0xff;
+		memcpy(k.b + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	}
+	return k;
+}
+
 static bool
-rate_exceeded(struct rate_slot *slots, uint32_t ip, int per_min, time_t now)
+akey_eq(const struct akey *a, const struct akey *b)
+{
+	return !memcmp(a->b, b->b, sizeof a->b);
+}
+
+static uint32_t
+akey_hash(const struct akey *k)
+{
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ k->b[i]) * 16777619u;
+	return h;
+}
+
+/* The requester in the log: an IPv4 address, or an IPv6 /64 ("2001:db8:1::/64"). */
+static void
+akey_format(const struct akey *k, char *out, size_t n)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	char a[INET6_ADDRSTRLEN];
+	if (!memcmp(k->b, mapped, 12)) {
+		inet_ntop(AF_INET, k->b + 12, out, (socklen_t)n);
+		return;
+	}
+	inet_ntop(AF_INET6, k->b, a, sizeof a);
+	snprintf(out, n, "%s/64", a);
+}
+
+/* Counts connections per requester (akey) in one-minute windows. */
+static bool
+rate_exceeded(struct rate_slot *slots, const struct akey *ip, int per_min, time_t now)
 {
 	struct rate_slot *free_slot = NULL, *oldest = &slots[0];
 	for (int i = 0; i < RATE_SLOTS; i++) {
 		struct rate_slot *s = &slots[i];
-		if (s->count && s->ip == ip) {
+		if (s->count && akey_eq(&s->ip, ip)) {
 			if (now - s->start >= 60) {
 				s->start = now;
 				s->count = 0;
@@ -121,18 +190,18 @@ rate_exceeded(struct rate_slot *slots, uint32_t ip, int per_min, time_t now)
 	}
 	/* A full table forgets its oldest address rather than refusing everyone. */
 	struct rate_slot *s = free_slot ? free_slot : oldest;
-	*s = (struct rate_slot){ .ip = ip, .start = now, .count = 1 };
+	*s = (struct rate_slot){ .ip = *ip, .start = now, .count = 1 };
 	return per_min < 1;
 }
 
 static void
 log_answer(struct server *s, struct conn *c)
 {
-	char peer[16];
+	char peer[INET6_ADDRSTRLEN];
 	if (c->logged || !s->o->log)
 		return;
 	c->logged = true;
-	inet_ntop(AF_INET, &c->peer.sin_addr, peer, sizeof peer);
+	pp_refl_addr_str(&c->peer, peer);
 	fprintf(s->o->log, "reflector: %s %s -> %d %s\n", peer, *c->rt.path ? c->rt.path : "-",
 	        c->rt.status, c->rt.body);
 	fflush(s->o->log);
@@ -174,21 +243,35 @@ ssl_want(SSL *ssl, int r)
 static const char *
 check_start(struct conn *c, long now)
 {
-	int fd = socket(AF_INET, (c->rt.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	struct sockaddr_in to = c->peer, from = c->local;
+	struct sockaddr_storage to = c->peer, from = c->local;
+	bool v6 = to.ss_family == AF_INET6;
+	socklen_t sl = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fd = socket(to.ss_family, (c->rt.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	c->cb_t0 = now;
 	if (fd < 0)
 		return "error";
-	to.sin_port = htons(c->rt.port);
-	if (c->rt.ip[0])
-		inet_pton(AF_INET, c->rt.ip, &to.sin_addr);
-	from.sin_port = 0;
+	if (v6) {
+		struct sockaddr_in6 *t = (struct sockaddr_in6 *)&to;
+		int one = 1;
+		/* IPv6 only: never out over IPv4 to an IPv4-mapped address */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		t->sin6_port = htons(c->rt.port);
+		if (c->rt.ip[0])
+			inet_pton(AF_INET6, c->rt.ip, &t->sin6_addr);
+		((struct sockaddr_in6 *)&from)->sin6_port = 0;
+	} else {
+		struct sockaddr_in *t = (struct sockaddr_in *)&to;
+		t->sin_port = htons(c->rt.port);
+		if (c->rt.ip[0])
+			inet_pton(AF_INET, c->rt.ip, &t->sin_addr);
+		((struct sockaddr_in *)&from)->sin_port = 0;
+	}
 	/* From the address the request came to, the one the requester knows. */
-	if (bind(fd, (struct sockaddr *)&from, sizeof from) < 0) {
+	if (bind(fd, (struct sockaddr *)&from, sl) < 0) {
 		close(fd);
 		return "error";
 	}
-	if (connect(fd, (struct sockaddr *)&to, sizeof to) < 0 && errno != EINPROGRESS) {
+	if (connect(fd, (struct sockaddr *)&to, sl) < 0 && errno != EINPROGRESS) {
 		int e = errno;
 		close(fd);
 		return e == ECONNREFUSED ? "refused" : "unreachable";
@@ -329,8 +412,8 @@ tls_step(struct server *s, struct conn *c, long now)
 	const char *why = ERR_reason_error_string(ERR_peek_last_error());
 	ERR_clear_error();
 	if (s->o->log) {
-		char peer[16];
-		inet_ntop(AF_INET, &c->peer.sin_addr, peer, sizeof peer);
+		char peer[INET6_ADDRSTRLEN];
+		pp_refl_addr_str(&c->peer, peer);
 		fprintf(s->o->log, "reflector: %s TLS handshake failed: %s\n", peer,
 		        why ? why : "connection closed");
 		fflush(s->o->log);
@@ -439,15 +522,15 @@ conn_step(struct server *s, struct conn *c, short rev, long now)
 }
 
 static int
-held_by(const struct server *s, uint32_t ip)
+held_by(const struct server *s, const struct akey *ip)
 {
 	int n = 0;
 	for (int i = 0; i < s->cap; i++)
-		n += s->c[i].st != C_FREE && s->c[i].peer.sin_addr.s_addr == ip;
+		n += s->c[i].st != C_FREE && akey_eq(&s->c[i].key, ip);
 	return n;
 }
 
-/* How many slots each address holds, for every slot in use: held[i] for s->c[i]. One pass
+/* How many slots each requester (akey) holds, for every slot in use: held[i] for s->c[i]. One pass
  * with an open-addressing table twice the pool's size (s->hip, s->hn). */
 static void
 count_holders(struct server *s, int *held)
@@ -457,11 +540,12 @@ count_holders(struct server *s, int *held)
 		for (int i = 0; i < s->cap; i++) {
 			if (s->c[i].st == C_FREE)
 				continue;
-			uint32_t ip = s->c[i].peer.sin_addr.s_addr, h = (ip * 2654435761u) & (s->hsize - 1);
-			while (s->hn[h] && s->hip[h] != ip)
+			const struct akey *ip = &s->c[i].key;
+			uint32_t h = akey_hash(ip) & (s->hsize - 1);
+			while (s->hn[h] && !akey_eq(&s->hip[h], ip))
 				h = (h + 1) & (s->hsize - 1);
 			if (pass == 0) {
-				s->hip[h] = ip;
+				s->hip[h] = *ip;
 				s->hn[h]++;
 			} else {
 				held[i] = s->hn[h];
@@ -526,13 +610,13 @@ summary(struct server *s, long now, bool force)
 	if ((!n && !s->evicted) || (!force && now - s->summary_at < SUMMARY_MS))
 		return;
 	if (s->o->log) {
-		char ip[16] = "-", ev[80] = "";
+		char ip[INET6_ADDRSTRLEN + 3] = "-", ev[80] = "";
 		if (n)
-			inet_ntop(AF_INET, &s->last_refused, ip, sizeof ip);
+			akey_format(&s->last_refused, ip, sizeof ip);
 		if (s->evicted)
 			snprintf(ev, sizeof ev, "; closed %u waiting connections to make room", s->evicted);
 		fprintf(s->o->log, "reflector: refused %u connections (%u over the rate limit, %u over %d "
-		        "at once from one address, %u while all %d slots were busy), the last from %s%s\n",
+		        "at once from one address or IPv6 /64, %u while all %d slots were busy), the last from %s%s\n",
 		        n, s->refused_rate, s->refused_addr, s->per_addr, s->refused_full, s->cap, ip, ev);
 		fflush(s->o->log);
 	}
@@ -541,15 +625,15 @@ summary(struct server *s, long now, bool force)
 }
 
 static void
-accept_one(struct server *s, int fd, const struct sockaddr_in *peer, long now)
+accept_one(struct server *s, int fd, const struct sockaddr_storage *peer, long now)
 {
 	char why[128];
-	uint32_t ip = peer->sin_addr.s_addr;
+	struct akey ip = akey_of(peer);
 	/* Monotonic seconds: a clock step must not open or close every window at once. */
-	bool limited = rate_exceeded(s->slots, ip, s->o->rate_per_min, (time_t)(now / 1000));
+	bool limited = rate_exceeded(s->slots, &ip, s->o->rate_per_min, (time_t)(now / 1000));
 	struct conn *c = NULL;
-	if (held_by(s, ip) >= s->per_addr) {
-		snprintf(why, sizeof why, "too many connections: at most %d at once per address",
+	if (held_by(s, &ip) >= s->per_addr) {
+		snprintf(why, sizeof why, "too many connections: at most %d at once per address (IPv6: per /64)",
 		         s->per_addr);
 		s->refused_addr++;
 	} else if (limited && s->o->tls) {
@@ -565,7 +649,7 @@ accept_one(struct server *s, int fd, const struct sockaddr_in *peer, long now)
 		refuse_now(s, fd, why);
 		return;
 	}
-	*c = (struct conn){ .st = C_READ, .fd = fd, .cb = -1, .peer = *peer, .t0 = now,
+	*c = (struct conn){ .st = C_READ, .fd = fd, .cb = -1, .peer = *peer, .key = ip, .t0 = now,
 	                    .deadline = now + HEAD_MS, .want = POLLIN };
 	socklen_t sl = sizeof c->local;
 	getsockname(fd, (struct sockaddr *)&c->local, &sl);
@@ -575,7 +659,7 @@ accept_one(struct server *s, int fd, const struct sockaddr_in *peer, long now)
 		s->last_refused = ip;
 		c->rt.status = 429;
 		snprintf(c->rt.body, sizeof c->rt.body, "{\"error\":\"rate limit: at most %d requests "
-		         "a minute per address\"}", s->o->rate_per_min);
+		         "a minute per address (IPv6: per /64)\"}", s->o->rate_per_min);
 		c->logged = true;
 		answer(c, now);
 		write_step(s, c, now);
@@ -592,19 +676,19 @@ accept_one(struct server *s, int fd, const struct sockaddr_in *peer, long now)
 }
 
 static void
-accept_some(struct server *s, long now)
+accept_some(struct server *s, int lfd, long now)
 {
 	for (int i = 0; i < ACCEPTS_PER_ROUND; i++) {
-		struct sockaddr_in peer;
+		struct sockaddr_storage peer;
 		socklen_t sl = sizeof peer;
-		int fd = accept4(s->lfd, (struct sockaddr *)&peer, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(lfd, (struct sockaddr *)&peer, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			/* Out of descriptors the listener stays readable: a pause, not a busy loop. */
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
 				s->accept_after = now + 100;
 			return;
 		}
-		if (peer.sin_family != AF_INET) {
+		if (peer.ss_family != AF_INET && peer.ss_family != AF_INET6) {
 			close(fd);
 			continue;
 		}
@@ -619,8 +703,10 @@ round_once(struct server *s)
 	long now = now_ms(), wake = now + 200;
 	int n = 0;
 	bool listen = now >= s->accept_after;
-	s->pfd[n] = (struct pollfd){ .fd = listen ? s->lfd : -1, .events = POLLIN };
-	s->pidx[n++] = -1;
+	for (int l = 0; l < s->nlfd; l++) {
+		s->pfd[n] = (struct pollfd){ .fd = listen ? s->lfd[l] : -1, .events = POLLIN };
+		s->pidx[n++] = -1;
+	}
 	if (!listen)
 		wake = s->accept_after;
 	for (int i = 0; i < s->cap; i++) {
@@ -643,33 +729,58 @@ round_once(struct server *s)
 	if (r < 0 && errno != EINTR)
 		return;
 	now = now_ms();
-	for (int k = 1; k < n; k++) {
+	for (int k = s->nlfd; k < n; k++) {
 		struct conn *c = &s->c[s->pidx[k]];
 		short rev = r > 0 ? s->pfd[k].revents : 0;
 		if (rev || now >= c->deadline || (c->st == C_CHECK && c->rt.udp))
 			conn_step(s, c, rev, now);
 	}
-	if (r > 0 && s->pfd[0].revents)
-		accept_some(s, now);
+	for (int l = 0; r > 0 && l < s->nlfd; l++)
+		if (s->pfd[l].revents)
+			accept_some(s, s->lfd[l], now);
 	summary(s, now, false);
 }
 
 static int
 open_listener(const char *listen_s, struct pp_error *err)
 {
-	struct sockaddr_in sa;
-	if (parse_listen(listen_s, &sa, err) < 0)
+	struct sockaddr_storage sa;
+	socklen_t sl = 0;
+	if (parse_listen(listen_s, &sa, &sl, err) < 0)
 		return -1;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 	if (fd < 0)
 		return pp_error_set(err, "reflector: socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 256) < 0) {
+	/* [::] is IPv6 only: IPv4 is its own --listen, so a peer is never an IPv4-mapped address. */
+	if (sa.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&sa, sl) < 0 || listen(fd, 256) < 0) {
 		pp_error_set(err, "reflector: cannot listen on %s: %s", listen_s, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* --listen A[,B...]: every listener, or none and err. */
+static int
+open_listeners(struct server *s, const char *list, struct pp_error *err)
+{
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", list);
+	s->nlfd = 0;
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		int fd = s->nlfd < MAX_LISTEN ? open_listener(t, err) :
+		         pp_error_set(err, "--listen %s: at most %d addresses", list, MAX_LISTEN);
+		if (fd < 0) {
+			while (s->nlfd)
+				close(s->lfd[--s->nlfd]);
+			return -1;
+		}
+		s->lfd[s->nlfd++] = fd;
+	}
+	return s->nlfd ? 0 : pp_error_set(err, "--listen %s: expected ADDR:PORT or [ADDR6]:PORT", list);
 }
 
 /* The account to serve as, looked up before binding so a bad name costs nothing. */
@@ -749,19 +860,19 @@ pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
 	struct server s = { .o = o, .summary_at = now_ms(),
 	                    .cap = slots_for_fd_limit(o->max_conns > 0 ? o->max_conns : MAX_CONNS, o->log),
 	                    .per_addr = o->per_address > 0 ? o->per_address : PER_ADDR };
-	s.lfd = open_listener(o->listen, err);
-	if (s.lfd < 0)
+	if (open_listeners(&s, o->listen, err) < 0)
 		return -1;
 	if (o->log)
 		fprintf(o->log, "reflector: listening on %s (%s)%s\n", o->listen, o->tls ? "https" : "http",
 		        o->token && *o->token ? " (token required)" : ""), fflush(o->log);
 	if (drop && drop_to(&pw, name, o->log, err) < 0) {
-		close(s.lfd);
+		while (s.nlfd)
+			close(s.lfd[--s.nlfd]);
 		return -1;
 	}
 	s.c = pp_xcalloc(s.cap, sizeof *s.c);
-	s.pfd = pp_xcalloc(s.cap + 1, sizeof *s.pfd);
-	s.pidx = pp_xcalloc(s.cap + 1, sizeof *s.pidx);
+	s.pfd = pp_xcalloc(s.cap + MAX_LISTEN, sizeof *s.pfd);
+	s.pidx = pp_xcalloc(s.cap + MAX_LISTEN, sizeof *s.pidx);
 	s.slots = pp_xcalloc(RATE_SLOTS, sizeof *s.slots);
 	for (s.hsize = 16; s.hsize < 2u * (unsigned)s.cap; s.hsize *= 2)
 		;
@@ -776,7 +887,8 @@ pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err)
 		if (s.c[i].st != C_FREE)
 			conn_close(&s.c[i]);
 	summary(&s, now_ms(), true);
-	close(s.lfd);
+	while (s.nlfd)
+		close(s.lfd[--s.nlfd]);
 	free(s.c);
 	free(s.pfd);
 	free(s.pidx);

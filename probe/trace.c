@@ -1,4 +1,5 @@
 /* Follows each attempt across the router: in on WAN, translated onto the LAN, answered, back out. */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +116,7 @@ classify(struct pp_trace *t, const struct pp_trace_ctx *c, const struct pp_packe
 	bool to_server = p->dst == c->internal_ip && in_range(p->dport, c->in_lo, c->in_hi);
 	bool from_server = p->src == c->internal_ip && in_range(p->sport, c->in_lo, c->in_hi);
 	int i = -1;
-	if (p->kind == PP_PKT_ARP)
+	if (p->kind == PP_PKT_ARP || p->v6)   /* IPv6 attempts: the probe's own evidence (probe-run.c) */
 		return -1;
 	if (p->kind == PP_PKT_ICMP_UNREACH || p->kind == PP_PKT_ICMP_OTHER)
 		return classify_icmp(t, c, p);
@@ -198,13 +199,23 @@ kind_name(const struct pp_packet *p)
 void
 pp_packet_format(const struct pp_packet *p, char *out, size_t n)
 {
-	char s[16], d[16], tm[16], from[16];
+	char s[48], d[48], tm[16], from[48];
 	time_t sec = p->ts.tv_sec;
 	struct tm lt;
 	localtime_r(&sec, &lt);
 	strftime(tm, sizeof tm, "%H:%M:%S", &lt);
-	pp_format_ipv4(p->src, s);
-	pp_format_ipv4(p->dst, d);
+	if (p->v6) {
+		/* [addr] so the port after the colon reads as one */
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, p->src6, a, sizeof a);
+		snprintf(s, sizeof s, "[%s]", a);
+		inet_ntop(AF_INET6, p->dst6, a, sizeof a);
+		snprintf(d, sizeof d, "[%s]", a);
+		inet_ntop(AF_INET6, p->icmp_from6, from, sizeof from);
+	} else {
+		pp_format_ipv4(p->src, s);
+		pp_format_ipv4(p->dst, d);
+	}
 	const char *proto = p->proto == IPPROTO_UDP ? "udp" : "tcp";
 	if (p->kind == PP_PKT_ARP) {
 		snprintf(out, n, "%s.%03ld %s arp who-has %s tell %s", tm, (long)p->ts.tv_usec / 1000,
@@ -212,7 +223,8 @@ pp_packet_format(const struct pp_packet *p, char *out, size_t n)
 		return;
 	}
 	if (p->kind == PP_PKT_ICMP_UNREACH || p->kind == PP_PKT_ICMP_OTHER) {
-		pp_format_ipv4(p->icmp_from, from);
+		if (!p->v6)
+			pp_format_ipv4(p->icmp_from, from);
 		snprintf(out, n, "%s.%03ld %s %s from %s (code %u) about %s %s:%u > %s:%u", tm,
 		         (long)p->ts.tv_usec / 1000, p->side == PP_SIDE_WAN ? "wan" : "lan", kind_name(p),
 		         from, p->icmp_code, proto, s, p->sport, d, p->dport);

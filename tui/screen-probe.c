@@ -137,8 +137,9 @@ probe_child(FILE *out, void *ctx)
 		put(out, 'C', "skip\tconfig\t%s (continuing without it)", e.msg);
 		conf = NULL;
 	}
-	if (conf && pr->kind == K_PROBE && conf->probe.reflector) {
+	if (conf && pr->kind == K_PROBE && (conf->probe.reflector || conf->probe.reflector6)) {
 		o.reflector_url = conf->probe.reflector;
+		o.reflector6_url = conf->probe.reflector6;
 		if (conf->probe.token_file && (token = pp_token_read(conf->probe.token_file, &e)) == NULL)
 			put(out, 'C', "skip\ttoken\t%s", e.msg);
 		o.token = token;

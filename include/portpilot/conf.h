@@ -67,6 +67,7 @@ struct pp_probe_conf {
 	char *reflector;             /* URL of the outside-check reflector */
 	char *token_file;            /* mode 0600, like credentials */
 	char *ca_file;               /* extra CA for an https reflector with a private CA */
+	char *reflector6;            /* URL of a reflector's IPv6 address: the IPv6 way in from outside */
 };
 
 struct pp_conf {

@@ -65,6 +65,10 @@ struct pp_packet {
 	uint32_t icmp_from;            /* ICMP: who sent the error */
 	uint8_t icmp_code;
 	int attempt;                   /* index in the trace's attempts, -1 if none (set by pp_trace_add) */
+	/* IPv6 (src, dst and icmp_from are 0): the addresses here. ICMPv6 errors keep the quoted
+	 * packet's addresses, as for IPv4; ICMP kinds then mean ICMPv6 (unreachable is type 1). */
+	bool v6;
+	uint8_t src6[16], dst6[16], icmp_from6[16];
 };
 
 /* Where one attempt got to on its way through the router. */
@@ -148,7 +152,8 @@ int pp_capture_fds(struct pp_capture *cap, int fds[2]);
 /* Read what is ready (non-blocking); calls fn for every packet. Returns packets read or -1 at EOF of a replay. */
 int pp_capture_dispatch(struct pp_capture *cap, void (*fn)(const struct pp_packet *p, void *arg), void *arg);
 void pp_capture_close(struct pp_capture *cap);
-/* Parse one link-layer frame (Ethernet, Linux SLL/SLL2, raw IP) into p; -1 if not IPv4 TCP/UDP/ICMP. */
+/* Parse one link-layer frame (Ethernet, Linux SLL/SLL2, raw IP) into p; -1 if not IPv4 or IPv6
+ * TCP/UDP/ICMP (IPv6: no extension headers; an ICMPv6 error quoting TCP/UDP). */
 int pp_packet_parse(int dlt, const uint8_t *data, size_t len, struct pp_packet *p, int *ifindex);
 
 /* Leave root for "nobody" once the handles are open; no-op when not root. */
@@ -181,8 +186,8 @@ struct pp_reflector_opts {
 int pp_reflector_serve(const struct pp_reflector_opts *o, struct pp_error *err);
 
 struct pp_reflect_result {
-	char seen_ip[16];              /* our address as the reflector sees it */
-	char from_ip[16];              /* the address the connect-back came from */
+	char seen_ip[46];              /* our address as the reflector sees it (IPv4 or IPv6) */
+	char from_ip[46];              /* the address the connect-back came from */
 	char result[16];               /* connected | refused | timeout | unreachable | reply | no_reply */
 	int ms;
 	int http_status;
@@ -203,6 +208,12 @@ struct pp_reflect_job *pp_reflect_start(const char *url, const char *token, cons
 struct pp_reflect_job *pp_reflect_start_ip(const char *url, const char *token, const char *proto,
                                            uint16_t port, const char *ip, int timeout_ms,
                                            struct pp_error *err);
+/* The same, the request sent from our address src (NULL: the kernel's choice). Over IPv6 the
+ * reflector tests only addresses inside the requester's /64: src is then the router's address
+ * on the server's network. */
+struct pp_reflect_job *pp_reflect_start_from(const char *url, const char *token, const char *proto,
+                                             uint16_t port, const char *ip, const char *src,
+                                             int timeout_ms, struct pp_error *err);
 /* Wait up to ms for progress, also waking for extra fds; returns 1 when done, 0 not yet. */
 int pp_reflect_step(struct pp_reflect_job *j, const int *fds, int nfds, int ms);
 int pp_reflect_finish(struct pp_reflect_job *j, struct pp_reflect_result *r, struct pp_error *err);
@@ -250,6 +261,9 @@ struct pp_probe_result {
 	bool v6_tested;
 	enum pp_cause cause6;
 	char *summary6, *fix6;
+	/* The IPv6 way in tested from outside (--reflector6): the reflector's answer. */
+	bool outside6_tested;
+	struct pp_reflect_result reflect6;
 };
 
 struct pp_probe_opts {
@@ -268,6 +282,7 @@ struct pp_probe_opts {
 	void (*on_check)(const struct pp_check *ck, void *arg);
 	void (*on_packet)(const struct pp_packet *p, const struct pp_attempt *a, void *arg);
 	void *arg;
+	const char *reflector6_url;    /* a reflector with an IPv6 address: the IPv6 way in from outside */
 };
 
 int pp_probe_run(const struct pp_probe_opts *o, struct pp_probe_result **out, struct pp_error *err);
@@ -407,6 +422,12 @@ struct pp_facts {
 	size_t nra;
 	struct pp_ra ra[PP_RA_MAX];
 	bool ra_more;                  /* more routers advertised than ra[] holds */
+	/* From outside over IPv6 (the reflector at reflector6_url, asked from v6_src, the router's
+	 * address in the server's /64): its result, and what the capture saw of its attempts to
+	 * [v6_addr]:port: arriving on the WAN, leaving on the LAN, the server's answer on the LAN. */
+	bool outside6_tested, outside6_ok;
+	char outside6_res[16], outside6_from[46], v6_src[46];
+	bool v6_wan_in, v6_lan_out, v6_lan_reply;
 };
 
 /* Choose the cause from the facts (pure: unit-tested); fills cause, summary, fix, evidence. */

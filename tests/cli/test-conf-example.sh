@@ -24,7 +24,7 @@ example_keys() { awk -v want="$1" '/^\[/ { s = $0; sub(/^\[/, "", s); sub(/[ \]]
 example_keys ddns >"$pp_tmp/ex-ddns"
 example_keys probe >"$pp_tmp/ex-probe"
 sed -n '/^static const char \*const ddns_keys\[\]/,/};/p' "$PP_TOP/ddns/conf-ddns.c" | grep -o '"[a-z_0-9]*"' | tr -d '"' | sort -u >"$pp_tmp/code-ddns"
-sed -n 's/.*iniparser_getstring(d, "probe:\([a-z_]*\)".*/\1/p' "$PP_TOP/core/conf.c" | sort -u >"$pp_tmp/code-probe"
+sed -n 's/.*iniparser_getstring(d, "probe:\([a-z0-9_]*\)".*/\1/p' "$PP_TOP/core/conf.c" | sort -u >"$pp_tmp/code-probe"
 man_keys() { sed -n "/$1/,/^\.PP/p" "$PP_TOP/man/portpilot.8" | grep -o '\\fB[a-z_0-9]*\\fR' | sed 's/\\fB//; s/\\fR//' | sort -u; }
 man_keys '^Keys of a \\fB\[ddns' >"$pp_tmp/man-ddns"
 man_keys '^Keys of \\fB\[probe\]' | grep -v -x -e reflector-ca -e portpilot >"$pp_tmp/man-probe.all"

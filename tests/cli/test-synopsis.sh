@@ -20,9 +20,9 @@ man_cmds() { man_block "$MAN" | sed -n 's/^\\fBportpilot \\fR\\fB\([a-z0-9]*\)\\
 help_cmds() { $P --help | sed -n '/^commands:/,/^$/s/^  \([a-z][a-z0-9]*\) .*/\1/p'; }
 # The --options of a command's --help usage line(s) and of its man line, sorted.
 # (the usage line's global options, before the command's name, are not the command's)
-usage_opts() { $P "$1" --help | sed -n '1,/^[^ u]/p' | sed '$d; 1s/.* '"$1"' //' | grep -o -- '\[--[a-z-]*' | tr -d '[' | sort; }
+usage_opts() { $P "$1" --help | sed -n '1,/^[^ u]/p' | sed '$d; 1s/.* '"$1"' //' | grep -o -- '\[--[a-z0-9-]*' | tr -d '[' | sort; }
 man_opts() { man_block "$MAN" | awk -v c="$1" '/^\.br/ { on = 0 } $0 ~ "^\\\\fBportpilot \\\\fR\\\\fB" c "\\\\fR" { on = 1 } on' |
-	sed -n 's/^\[\\fB\(\\-\\-[a-z\\-]*\)\\fR.*/\1/p' | sed 's/\\-/-/g' | sort; }
+	sed -n 's/^\[\\fB\(\\-\\-[a-z0-9\\-]*\)\\fR.*/\1/p' | sed 's/\\-/-/g' | sort; }
 
 check "help --man: exit 0, a line for each command" sh -c "[ \$($P help --man | grep -c '^\.br') -ge 24 ]"
 check "the man page's SYNOPSIS is what help --man prints (sh tools/man-synopsis.sh rewrites it)" same "$MAN"

@@ -114,7 +114,7 @@ pp apply >"$pp_tmp/apply.log" 2>&1 || { not_ok "apply behind CGNAT"; sed 's/^/# 
 check "CGNAT: outside reaches [srv1]:8080 over IPv6 (the lab's own test)" waits 10 outside6
 probe6 web-1
 expect6 "behind CGNAT" cgnat
-check "  the summary says what IPv6 found instead" j '.summary | test("Over IPv6 instead: the pinhole to \\[2001:db8:1::1:101\\]:8080 is in place and the server accepts the router.s connections over IPv6, from off its link too")'
+check "  the summary says what IPv6 found instead" j '.summary | test("Over IPv6 instead \\(from the router.s inside checks only, not tested from outside\\): the pinhole to \\[2001:db8:1::1:101\\]:8080 is in place and the server accepts the router.s connections over IPv6, from off its link too")'
 check "  and that the outside path over IPv6 was not tested" j '.summary | test("from outside over IPv6 was not tested")'
 check "  the ipv6 verdict is ok" j '.ipv6.cause == "ok"'
 pp_done

@@ -14,6 +14,7 @@
 #include "portpilot/ipv6.h"
 #include "portpilot/probe.h"
 #include "portpilot/util.h"
+#include "../../probe/reflector-internal.h"
 
 #define IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
 #define OUTSIDE IP(203, 0, 113, 10)
@@ -83,6 +84,60 @@ static void test_parse_icmp_quote(void **st)
 	assert_int_equal(p.src, OUTSIDE);
 	assert_int_equal(p.dport, 80);
 	assert_int_equal(p.proto, IPPROTO_TCP);
+}
+
+/* IPv6 (the outside test's evidence): TCP behind the fixed header, an ICMPv6 unreachable quoting it,
+ * and the line watch prints, addresses in brackets. */
+static void test_parse_ipv6(void **st)
+{
+	(void)st;
+	static const uint8_t cli6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, [15] = 0x10 };
+	static const uint8_t srv6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1, [13] = 1, [14] = 1, [15] = 0x01 };
+	uint8_t b[200] = { 0 }, *ip = b + 14;
+	struct pp_packet p = { 0 };
+	int ifx;
+	char line[200];
+	b[12] = 0x86, b[13] = 0xdd;
+	ip[0] = 0x60, ip[6] = IPPROTO_TCP;
+	memcpy(ip + 8, cli6, 16);
+	memcpy(ip + 24, srv6, 16);
+	ip[40] = 40000 >> 8, ip[41] = 40000 & 255, ip[42] = 0, ip[43] = 80, ip[53] = 0x02;
+	assert_int_equal(pp_packet_parse(DLT_EN10MB, b, 14 + 40 + 20, &p, &ifx), 0);
+	assert_true(p.v6);
+	assert_int_equal(p.kind, PP_PKT_SYN);
+	assert_memory_equal(p.src6, cli6, 16);
+	assert_memory_equal(p.dst6, srv6, 16);
+	assert_int_equal(p.dport, 80);
+	pp_packet_format(&p, line, sizeof line);
+	assert_non_null(strstr(line, "tcp [2001:db8:ffff::10]:40000 > [2001:db8:1::1:101]:80 SYN"));
+	/* an ICMPv6 unreachable (type 1, code 1: administratively prohibited) from the router about it */
+	uint8_t e[200] = { 0 }, *o = e + 14;
+	e[12] = 0x86, e[13] = 0xdd;
+	o[0] = 0x60, o[6] = IPPROTO_ICMPV6;
+	memcpy(o + 8, srv6, 16);
+	memcpy(o + 24, cli6, 16);
+	o[40] = 1, o[41] = 1;
+	memcpy(o + 48, ip, 60);
+	memset(&p, 0, sizeof p);
+	assert_int_equal(pp_packet_parse(DLT_EN10MB, e, 14 + 48 + 60, &p, &ifx), 0);
+	assert_int_equal(p.kind, PP_PKT_ICMP_UNREACH);
+	assert_int_equal(p.icmp_code, 1);
+	assert_memory_equal(p.src6, cli6, 16);
+	assert_memory_equal(p.icmp_from6, srv6, 16);
+	assert_int_equal(p.dport, 80);
+	/* an extension header is not followed; a cut header is refused */
+	ip[6] = 0;
+	assert_int_equal(pp_packet_parse(DLT_EN10MB, b, 14 + 40 + 20, &p, &ifx), -1);
+	assert_int_equal(pp_packet_parse(DLT_EN10MB, b, 14 + 30, &p, &ifx), -1);
+	/* the trace's IPv4 attempts do not take it */
+	struct pp_trace t = { 0 };
+	struct pp_trace_ctx c = { .protos = PP_TCP, .pub_lo = 80, .pub_hi = 80, .in_lo = 80, .in_hi = 80 };
+	ip[6] = IPPROTO_TCP;
+	memset(&p, 0, sizeof p);
+	pp_packet_parse(DLT_EN10MB, b, 14 + 40 + 20, &p, &ifx);
+	assert_int_equal(pp_trace_add(&t, &c, &p), -1);
+	assert_int_equal(t.natt, 0);
+	pp_trace_free(&t);
 }
 
 static void test_parse_arp(void **st)
@@ -700,7 +755,8 @@ static void test_diagnose_ipv6(void **st)
 	f.wan_ip = IP(100, 64, 0, 2), f.svc6 = PP_SVC_OPEN;
 	r = diag6(&f);
 	assert_int_equal(r->cause, PP_CAUSE_CGNAT);
-	assert_non_null(strstr(r->summary, "Over IPv6 instead: the pinhole to [2001:db8:1::1:101]:80 is in place"));
+	assert_non_null(strstr(r->summary, "Over IPv6 instead (from the router's inside checks only, not tested "
+	                                   "from outside): the pinhole to [2001:db8:1::1:101]:80 is in place"));
 	pp_probe_result_free(r);
 }
 
@@ -792,6 +848,59 @@ static void test_diagnose_ipv6_ra(void **st)
 	assert_non_null(strstr(r->summary, "a second router's advertisements, or a static route"));
 	pp_probe_result_free(r);
 	map.ipv6 = was;
+}
+
+/* The IPv6 outside test: where the reflector's attempt stopped names the cause; the inside
+ * checks' own faults come first; behind CGNAT the summary says it was tested from outside. */
+static void test_diagnose_outside6(void **st)
+{
+	(void)st;
+	struct pp_trace t = { 0 };
+	struct pp_facts f = healthy(&t);
+	struct pp_probe_result *r;
+	map.ipv6 = PP_V6_ONLY;
+	f.dnat_rule = PP_NO;
+	f.v6 = true, f.v6_pinhole = PP_YES, f.svc6 = PP_SVC_OPEN, f.captured = true;
+	strcpy(f.v6_addr, "2001:db8:1::1:101");
+	strcpy(f.outside6_from, "2001:db8:ffff::10");
+	f.outside6_tested = true;
+	static const struct { const char *res; bool wan, lan, reply, captured; enum pp_cause want; const char *words; } v[] = {
+		{ "connected", true, true, true, true, PP_CAUSE_OK, "reachable over IPv6 from outside" },
+		{ "connected", false, false, false, false, PP_CAUSE_OK, "reachable over IPv6 from outside" },
+		{ "timeout", false, false, false, true, PP_CAUSE_UPSTREAM_BLOCKED, "never arrived on the router's WAN" },
+		{ "refused", false, false, false, true, PP_CAUSE_UPSTREAM_BLOCKED, "rejects inbound IPv6" },
+		{ "timeout", false, false, false, false, PP_CAUSE_UPSTREAM_BLOCKED, "no capture ran" },
+		{ "timeout", true, false, false, true, PP_CAUSE_FOREIGN_DROP, "never left on the LAN" },
+		{ "timeout", true, true, false, true, PP_CAUSE_HOST_FIREWALL, "the server never answered" },
+		{ "timeout", true, true, true, true, PP_CAUSE_FOREIGN_DROP, "never reached it" },
+	};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		snprintf(f.outside6_res, sizeof f.outside6_res, "%s", v[i].res);
+		f.outside6_ok = !strcmp(v[i].res, "connected");
+		f.v6_wan_in = v[i].wan, f.v6_lan_out = v[i].lan, f.v6_lan_reply = v[i].reply;
+		f.captured = v[i].captured;
+		r = diag6(&f);
+		assert_int_equal(r->cause6, v[i].want);
+		assert_non_null(strstr(r->summary6, v[i].words));
+		assert_null(strstr(r->summary6, "was not tested"));
+		pp_probe_result_free(r);
+	}
+	/* an inside fault is named first, whatever the outside saw */
+	f.svc6 = PP_SVC_REFUSED;
+	r = diag6(&f);
+	assert_int_equal(r->cause6, PP_CAUSE_IPV6_NOT_LISTENING);
+	pp_probe_result_free(r);
+	/* behind CGNAT: what IPv6 showed, and that it was tested from outside */
+	map.ipv6 = PP_V6_YES;
+	f.dnat_rule = PP_YES, f.svc6 = PP_SVC_OPEN, f.wan_ip = IP(100, 64, 0, 2);
+	f.v6_wan_in = f.v6_lan_out = f.v6_lan_reply = true, f.outside6_ok = true;
+	strcpy(f.outside6_res, "connected");
+	r = diag6(&f);
+	assert_int_equal(r->cause, PP_CAUSE_CGNAT);
+	assert_non_null(strstr(r->summary, "Over IPv6 instead (tested from outside): [2001:db8:1::1:101]:80 is "
+	                                   "reachable over IPv6 from outside"));
+	pp_probe_result_free(r);
+	map.ipv6 = PP_V6_NO;
 }
 
 static void test_cause_names(void **st)
@@ -911,6 +1020,38 @@ static void test_reflector_tls_load(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The reflector's IPv6 target rule, request by request (pp_refl_route): inside the requester's /64
+ * only, never an IPv4 host in IPv6 clothes, another /64 or (without a token) the reflector itself. */
+static int route6(const char *peer, const char *query)
+{
+	static const struct pp_reflector_opts o = { .max_timeout_ms = 3000 };
+	struct sockaddr_storage p = { 0 }, l = { 0 };
+	struct sockaddr_in6 *pa = (struct sockaddr_in6 *)&p, *la = (struct sockaddr_in6 *)&l;
+	struct pp_refl_route r;
+	char req[256];
+	pa->sin6_family = la->sin6_family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, peer, &pa->sin6_addr), 1);
+	inet_pton(AF_INET6, "2001:db8:ffff::10", &la->sin6_addr);
+	snprintf(req, sizeof req, "GET /v1/check?%s HTTP/1.1\r\nHost: x\r\n\r\n", query);
+	pp_refl_route(&o, &p, &l, req, &r);
+	return r.status;
+}
+
+static void test_reflector_route6(void **state)
+{
+	(void)state;
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80&ip=2001:db8:1::1:101"), 0);
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80"), 0);
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80&ip=2001:db8:1:1::101"), 403);
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80&ip=2001:db8:2::1:101"), 403);
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80&ip=192.168.2.101"), 403);
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80&ip=2001:db8:ffff::10"), 403);
+	assert_int_equal(route6("::1", "proto=tcp&port=80&ip=::ffff:203.0.113.5"), 403);
+	assert_int_equal(route6("::1", "proto=tcp&port=80&ip=::203.0.113.5"), 403);
+	assert_int_equal(route6("::1", "proto=tcp&port=80&ip=::"), 403);
+	assert_int_equal(route6("2001:db8:1::1", "proto=tcp&port=80&ip=garbage"), 403);
+}
+
 static void test_reflector_ca_missing(void **state)
 {
 	(void)state;
@@ -940,11 +1081,14 @@ int main(void)
 		cmocka_unit_test(test_cause_names),
 		cmocka_unit_test(test_diagnose_ipv6),
 		cmocka_unit_test(test_diagnose_ipv6_ra),
+		cmocka_unit_test(test_diagnose_outside6),
+		cmocka_unit_test(test_parse_ipv6),
 		cmocka_unit_test(test_cause_table),
 		cmocka_unit_test(test_token_read),
 		cmocka_unit_test(test_json_field),
 		cmocka_unit_test(test_reflector_tls_load),
 		cmocka_unit_test(test_reflector_ca_missing),
+		cmocka_unit_test(test_reflector_route6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
