@@ -30,7 +30,7 @@
  * hairpin is involved) and sends them as one batch: one kernel transaction, all or nothing.
  * Anything else, and any element it does not read back exactly, stays with libnftables.
  */
-#define MAX_ELEMS 4096
+#define CHUNK 1000                      /* elements per message */
 #define PREFIX_DEL "delete element inet " PP_NFT_TABLE " dnat_to { "
 #define PREFIX_ADD "add element inet " PP_NFT_TABLE " dnat_to { "
 
@@ -40,6 +40,22 @@ struct elem {
 	unsigned long long pkts, bytes;
 	char comment[128];
 };
+
+struct elems {
+	struct elem *v;
+	size_t n, cap;
+};
+
+/* A new slot at the end of es. */
+static struct elem *
+elem_next(struct elems *es)
+{
+	if (es->n == es->cap) {
+		es->cap = es->cap ? es->cap * 2 : 1024;
+		es->v = pp_xrealloc(es->v, es->cap * sizeof *es->v);
+	}
+	return &es->v[es->n];
+}
 
 static const char *
 lit(const char *s, const char *word)
@@ -116,15 +132,15 @@ elem_parse(const char *s, bool with_value, struct elem *e)
 
 /* One "delete/add element ... dnat_to { a, b }" line into v (elements appended). */
 static bool
-line_parse(const char *l, size_t len, bool add, struct elem *v, size_t *n)
+line_parse(const char *l, size_t len, bool add, struct elems *v)
 {
 	const char *s = lit(l, add ? PREFIX_ADD : PREFIX_DEL);
 	if (!s)
 		return false;
 	for (;;) {
-		if (*n == MAX_ELEMS || !(s = elem_parse(s, add, &v[*n])))
+		if (!(s = elem_parse(s, add, elem_next(v))))
 			return false;
-		(*n)++;
+		v->n++;
 		if (lit(s, " }") && (size_t)(s + 2 - l) == len)
 			return true;
 		if (!(s = lit(s, ", ")))
@@ -181,6 +197,16 @@ put_msg(struct mnl_nlmsg_batch *b, bool add, const struct elem *v, size_t n, uin
 	nftnl_set_elems_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);
 	return mnl_nlmsg_batch_next(b);
+}
+
+/* All of v, CHUNK elements a message. */
+static bool
+put_msgs(struct mnl_nlmsg_batch *b, bool add, const struct elems *v, uint32_t *seq)
+{
+	bool ok = true;
+	for (size_t i = 0; ok && i < v->n; i += CHUNK)
+		ok = put_msg(b, add, v->v + i, v->n - i < CHUNK ? v->n - i : CHUNK, seq);
+	return ok;
 }
 
 /*
@@ -261,47 +287,48 @@ send_batch(struct mnl_nlmsg_batch *b, uint32_t first_seq, uint32_t last_seq)
 
 /* The elements of text's lines: deletes in del, adds in add. false when text is not dnat_to's alone. */
 static bool
-text_parse(const char *text, struct elem *del, size_t *nd, struct elem *add, size_t *na)
+text_parse(const char *text, struct elems *del, struct elems *add)
 {
-	*nd = *na = 0;
 	bool adds = false;
 	for (const char *l = text; *l;) {
 		size_t len = strcspn(l, "\n");
 		bool is_add = strncmp(l, "add ", 4) == 0;
 		/* deletes before adds, as the plan writes them */
-		if ((adds && !is_add) || !line_parse(l, len, is_add, is_add ? add : del, is_add ? na : nd))
+		if ((adds && !is_add) || !line_parse(l, len, is_add, is_add ? add : del))
 			return false;
 		adds |= is_add;
 		l += len;
 		if (*l)
 			l++;
 	}
-	return *nd + *na > 0;
+	return del->n + add->n > 0;
 }
 
 bool
 pp_nft_batch_fits(const char *text, size_t *deleted, size_t *added)
 {
-	struct elem *del = pp_xcalloc(MAX_ELEMS, sizeof *del), *add = pp_xcalloc(MAX_ELEMS, sizeof *add);
-	bool fits = text_parse(text, del, deleted, add, added);
-	free(del);
-	free(add);
+	struct elems del = { 0 }, add = { 0 };
+	bool fits = text_parse(text, &del, &add);
+	*deleted = del.n;
+	*added = add.n;
+	free(del.v);
+	free(add.v);
 	return fits;
 }
 
 
 /* The element batch: dnat_to's deletes, then its adds. */
 static int
-elems_try(const struct elem *del, size_t nd, const struct elem *add, size_t na)
+elems_try(const struct elems *del, const struct elems *add)
 {
-	size_t size = (nd + na) * 256 + 4 * MNL_SOCKET_BUFFER_SIZE;
+	size_t size = (del->n + add->n) * 256 + 4 * MNL_SOCKET_BUFFER_SIZE;
 	char *buf = pp_xcalloc(1, size);
 	struct mnl_nlmsg_batch *b = mnl_nlmsg_batch_start(buf, size);
 	uint32_t seq = seq_next;
 	nftnl_batch_begin(mnl_nlmsg_batch_current(b), seq++);
 	mnl_nlmsg_batch_next(b);
 	uint32_t msgs = seq;
-	bool ok = (!nd || put_msg(b, false, del, nd, &seq)) && (!na || put_msg(b, true, add, na, &seq));
+	bool ok = put_msgs(b, false, del, &seq) && put_msgs(b, true, add, &seq);
 	uint32_t msgs_end = seq;
 	nftnl_batch_end(mnl_nlmsg_batch_current(b), seq++);
 	seq_next = seq;
@@ -326,12 +353,6 @@ elems_try(const struct elem *del, size_t nd, const struct elem *add, size_t na)
 #define FULL_HEAD "table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\ntable inet " PP_NFT_TABLE " {\n"
 #define DNAT_OPEN "\n\tmap dnat_to {\n"
 #define ELEMS_OPEN "\telements = { "
-#define CHUNK 1000                      /* elements per message */
-
-struct elems {
-	struct elem *v;
-	size_t n, cap;
-};
 
 /* dnat_to's elements of a whole-table text into es; [*from, *to) the span of their line. */
 static bool
@@ -348,11 +369,7 @@ full_split(const char *text, struct elems *es, const char **from, const char **t
 	*from = e;
 	const char *s = strstr(e, ELEMS_OPEN) + strlen(ELEMS_OPEN);
 	for (;;) {
-		if (es->n == es->cap) {
-			es->cap = es->cap ? es->cap * 2 : 1024;
-			es->v = pp_xrealloc(es->v, es->cap * sizeof *es->v);
-		}
-		if (!(s = elem_parse(s, true, &es->v[es->n])))
+		if (!(s = elem_parse(s, true, elem_next(es))))
 			return false;
 		es->n++;
 		const char *t = lit(s, " }\n");
@@ -516,8 +533,7 @@ full_send(const struct dump *d, const struct elems *es)
 		off += len;
 		ok = mnl_nlmsg_batch_next(b);
 	}
-	for (size_t i = 0; ok && i < es->n; i += CHUNK)
-		ok = put_msg(b, true, es->v + i, es->n - i < CHUNK ? es->n - i : CHUNK, &seq);
+	ok = ok && put_msgs(b, true, es, &seq);
 	if (ok && fault_batch())
 		ok = put_msg(b, true, es->v, 1, &seq);
 	uint32_t msgs_end = seq;
@@ -572,11 +588,10 @@ pp_nft_batch_try(const char *text)
 		seq_next = (uint32_t)time(NULL);
 	if (strncmp(text, FULL_HEAD, strlen(FULL_HEAD)) == 0)
 		return full_try(text);
-	struct elem *del = pp_xcalloc(MAX_ELEMS, sizeof *del), *add = pp_xcalloc(MAX_ELEMS, sizeof *add);
-	size_t nd, na;
-	int rc = text_parse(text, del, &nd, add, &na) ? elems_try(del, nd, add, na) : 0;
-	free(del);
-	free(add);
+	struct elems del = { 0 }, add = { 0 };
+	int rc = text_parse(text, &del, &add) ? elems_try(&del, &add) : 0;
+	free(del.v);
+	free(add.v);
 	return rc;
 }
 
