@@ -1,4 +1,4 @@
-/* dnat_to's element updates as one netlink batch (libnftnl + libmnl): no libnftables cache fetch. */
+/* dnat_to's element updates, and whole tables, as one netlink batch each (libnftnl + libmnl). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>

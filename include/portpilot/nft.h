@@ -102,9 +102,9 @@ char *pp_nft_restore_text(const char *snapshot);
 int pp_nft_run(const char *text, bool check, char **out, struct pp_error *err);
 /*
  * core/nft-batch.c: text, a transaction of dnat_to's element deletes and adds alone (as
- * pp_nft_plan_make writes them), sent as one libnftnl/libmnl batch. 1: committed; 0: not
- * that kind of transaction, or the kernel refused it (nothing changed): run it through
- * pp_nft_run, which commits it or says why not.
+ * pp_nft_plan_make writes them), or a whole table (pp_nft_batch_full), sent as one
+ * libnftnl/libmnl batch. 1: committed; 0: not that kind of transaction, or the kernel refused
+ * it (nothing changed): run it through pp_nft_run, which commits it or says why not.
  */
 int pp_nft_batch_try(const char *text);
 /* Is text that kind of transaction? Its element deletes and adds in *deleted, *added. */
