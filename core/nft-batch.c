@@ -317,28 +317,6 @@ pp_nft_batch_fits(const char *text, size_t *deleted, size_t *added)
 }
 
 
-/* The element batch: dnat_to's deletes, then its adds. */
-static int
-elems_try(const struct elems *del, const struct elems *add)
-{
-	size_t size = (del->n + add->n) * 256 + 4 * MNL_SOCKET_BUFFER_SIZE;
-	char *buf = pp_xcalloc(1, size);
-	struct mnl_nlmsg_batch *b = mnl_nlmsg_batch_start(buf, size);
-	uint32_t seq = seq_next;
-	nftnl_batch_begin(mnl_nlmsg_batch_current(b), seq++);
-	mnl_nlmsg_batch_next(b);
-	uint32_t msgs = seq;
-	bool ok = put_msgs(b, false, del, &seq) && put_msgs(b, true, add, &seq);
-	uint32_t msgs_end = seq;
-	nftnl_batch_end(mnl_nlmsg_batch_current(b), seq++);
-	seq_next = seq;
-	ok = ok && mnl_nlmsg_batch_next(b);
-	int rc = ok && send_batch(b, msgs, msgs_end) == 0 ? 1 : 0;
-	mnl_nlmsg_batch_stop(b);
-	free(buf);
-	return rc;
-}
-
 /*
  * ---- a whole table (a new one, a layout change, a restore) ----
  *
@@ -514,28 +492,29 @@ fault_batch(void)
 	return f && strcmp(f, "batch") == 0;
 }
 
+/* One batch: skel's messages (NULL: none), dnat_to's deletes, then its adds. 1: committed. */
 static int
-full_send(const struct dump *d, const struct elems *es)
+batch_commit(const struct dump *skel, const struct elems *del, const struct elems *add)
 {
-	size_t size = d->msgs.len + (es->n + 1) * 256 + 4 * MNL_SOCKET_BUFFER_SIZE;
+	size_t size = (skel ? skel->msgs.len : 0) + (del->n + add->n + 1) * 256 + 4 * MNL_SOCKET_BUFFER_SIZE;
 	char *buf = pp_xcalloc(1, size);
 	struct mnl_nlmsg_batch *b = mnl_nlmsg_batch_start(buf, size);
 	uint32_t seq = seq_next;
 	nftnl_batch_begin(mnl_nlmsg_batch_current(b), seq++);
 	bool ok = mnl_nlmsg_batch_next(b);
 	uint32_t msgs = seq;
-	for (size_t off = 0; ok && off < d->msgs.len;) {
+	for (size_t off = 0; skel && ok && off < skel->msgs.len;) {
 		struct nlmsghdr *h = mnl_nlmsg_batch_current(b);
-		const struct nlmsghdr *from = (const struct nlmsghdr *)(d->msgs.data + off);
+		const struct nlmsghdr *from = (const struct nlmsghdr *)(skel->msgs.data + off);
 		size_t len = NLMSG_ALIGN(from->nlmsg_len);
 		memcpy(h, from, len);
 		h->nlmsg_seq = seq++;
 		off += len;
 		ok = mnl_nlmsg_batch_next(b);
 	}
-	ok = ok && put_msgs(b, true, es, &seq);
-	if (ok && fault_batch())
-		ok = put_msg(b, true, es->v, 1, &seq);
+	ok = ok && put_msgs(b, false, del, &seq) && put_msgs(b, true, add, &seq);
+	if (ok && skel && add->n && fault_batch())
+		ok = put_msg(b, true, add->v, 1, &seq);
 	uint32_t msgs_end = seq;
 	nftnl_batch_end(mnl_nlmsg_batch_current(b), seq++);
 	seq_next = seq;
@@ -558,8 +537,9 @@ full_try(const char *text)
 		pp_buf_add(&skel, text, (size_t)(from - text));
 		pp_buf_addstr(&skel, to);
 		struct dump d = { 0 };
+		struct elems none = { 0 };
 		if (skel_messages(skel.data, &d))
-			rc = full_send(&d, &es);
+			rc = batch_commit(&d, &none, &es);
 		pp_buf_free(&d.msgs);
 		pp_buf_free(&skel);
 	}
@@ -589,7 +569,7 @@ pp_nft_batch_try(const char *text)
 	if (strncmp(text, FULL_HEAD, strlen(FULL_HEAD)) == 0)
 		return full_try(text);
 	struct elems del = { 0 }, add = { 0 };
-	int rc = text_parse(text, &del, &add) ? elems_try(&del, &add) : 0;
+	int rc = text_parse(text, &del, &add) ? batch_commit(NULL, &del, &add) : 0;
 	free(del.v);
 	free(add.v);
 	return rc;
