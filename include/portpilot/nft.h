@@ -106,14 +106,22 @@ char *pp_nft_restore_text(const char *snapshot);
 int pp_nft_run(const char *text, bool check, char **out, struct pp_error *err);
 /*
  * core/nft-batch.c: text, a transaction of dnat_to's element deletes and adds alone (as
- * pp_nft_plan_make writes them), sent as one libnftnl/libmnl batch. 1: committed; 0: not
- * that kind of transaction, or the kernel refused it (nothing changed): run it through
- * pp_nft_run, which commits it or says why not.
+ * pp_nft_plan_make writes them), or a whole table (pp_nft_batch_full), sent as one
+ * libnftnl/libmnl batch. 1: committed; 0: not that kind of transaction, or the kernel refused
+ * it (nothing changed): run it through pp_nft_run, which commits it or says why not.
  */
 int pp_nft_batch_try(const char *text);
 /* Is text that kind of transaction? Its element deletes and adds in *deleted, *added. */
 bool pp_nft_batch_fits(const char *text, size_t *deleted, size_t *added);
-/* Commit text: by pp_nft_batch_try when it takes it, else pp_nft_run (the apply's commit). */
+/*
+ * A whole-table transaction (pp_nft_plan_make's full text, a restore) is also one batch: the
+ * rest of the table as libnftables builds it (a dry run of that text), dnat_to's elements
+ * after it. Is text one whose dnat_to elements it reads exactly? Their count in *added.
+ */
+bool pp_nft_batch_full(const char *text, size_t *added);
+/* Commit text: by pp_nft_batch_try when it takes it, else pp_nft_run (the apply's commit).
+   Tests: PORTPILOT_NFT_BATCH=off never batches, =only fails what the batch does not commit;
+   PORTPILOT_NFT_FAULT=batch makes the kernel refuse a whole-table batch. */
 int pp_nft_commit_text(const char *text, struct pp_error *err);
 /* Read the live table (absent: present = false). */
 int pp_nft_read(struct pp_nft_state *live, struct pp_error *err);

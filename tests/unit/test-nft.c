@@ -499,6 +499,44 @@ test_batch_fits(void **st)
 	(void)st;
 }
 
+/* A whole table (a new one, a restore of a listing) as one batch: dnat_to's elements read exactly or not at all. */
+static void
+test_batch_full(void **st)
+{
+	struct pp_want w;
+	struct pp_want_map m[4];
+	want(&w, m, IP(192, 168, 2, 102));
+	struct pp_nft_state a, none, live;
+	struct pp_error err;
+	struct pp_nft_plan p;
+	size_t na = 0, nd;
+	assert_int_equal(pp_nft_render(&w, &a, &err), 0);
+	pp_nft_parse("", &none);
+	pp_nft_plan_make(&a, &none, &p);
+	assert_true(pp_nft_batch_full(p.text, &na));
+	assert_int_equal(na, a.el[PP_NFT_DNAT].n);
+	/* not an element update */
+	assert_false(pp_nft_batch_fits(p.text, &nd, &na));
+	/* a comment it cannot read back exactly: the whole table stays with libnftables */
+	char *q = strstr(p.text, "comment \"pp:web-1\"");
+	assert_non_null(q);
+	memcpy(q + 9, "p\\", 3);
+	assert_false(pp_nft_batch_full(p.text, &na));
+	pp_nft_plan_free(&p);
+	/* the rollback of a listing with counters (nft's own layout of elements): all of them */
+	as_listed(&a, &live, 7);
+	char *r = pp_nft_restore_text(live.text);
+	assert_true(pp_nft_batch_full(r, &na));
+	assert_int_equal(na, a.el[PP_NFT_DNAT].n);
+	free(r);
+	/* element updates are not a whole table */
+	assert_false(pp_nft_batch_full("add element inet portpilot dnat_to { tcp . 1 : 10.0.0.1 . 80 }\n", &na));
+	pp_nft_state_free(&a);
+	pp_nft_state_free(&live);
+	pp_nft_state_free(&none);
+	(void)st;
+}
+
 int
 main(void)
 {
@@ -510,6 +548,7 @@ main(void)
 		cmocka_unit_test(test_status_is_the_plan),
 		cmocka_unit_test(test_blockers),
 		cmocka_unit_test(test_batch_fits),
+		cmocka_unit_test(test_batch_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
