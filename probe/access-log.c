@@ -226,45 +226,6 @@ why_rejected(const struct logctx *x, const struct pp_mapping *m, const struct co
 	return "rejected (not forwarded: table not applied?)";
 }
 
-/* NFLOG over IPv6 (family AF_INET6): the payload TLV (type 9) is the packet from its IPv6
-   header on; extension headers are walked to TCP or UDP. 0, or -1 when it is none of those. */
-static int
-parse6(const uint8_t *d, size_t len, struct conn *c)
-{
-	const uint8_t *ip = NULL;
-	size_t n = 0;
-	for (size_t off = 4; off + 4 <= len && !ip;) {
-		uint16_t tl, tt;
-		memcpy(&tl, d + off, 2);
-		memcpy(&tt, d + off + 2, 2);
-		if (tl < 4)
-			return -1;
-		if (tt == 9)
-			ip = d + off + 4, n = off + tl > len ? len - off - 4 : tl - 4u;
-		off += (tl + 3u) & ~3u;
-	}
-	if (!ip || n < 40 || (ip[0] >> 4) != 6)
-		return -1;
-	memcpy(c->src6, ip + 8, 16);
-	memcpy(c->dst6, ip + 24, 16);
-	uint8_t nh = ip[6];
-	size_t off = 40;
-	while ((nh == 0 || nh == 43 || nh == 60 || nh == 44) && off + 8 <= n) {
-		if (nh == 44 && (((ip[off + 2] << 8) | ip[off + 3]) & 0xfff8))
-			return -1;              /* a later fragment: no ports */
-		size_t hl = nh == 44 ? 8 : (ip[off + 1] + 1u) * 8;
-		nh = ip[off];
-		off += hl;
-	}
-	if ((nh != IPPROTO_TCP && nh != IPPROTO_UDP) || off + 4 > n)
-		return -1;
-	c->family = 6;
-	c->proto = nh;
-	c->sport = (uint16_t)(ip[off] << 8 | ip[off + 1]);
-	c->dport = (uint16_t)(ip[off + 2] << 8 | ip[off + 3]);
-	return 0;
-}
-
 /* The connection in a logged packet, either family. */
 static int
 conn_of(const struct logctx *x, const u_char *d, size_t len, struct conn *c)
@@ -272,12 +233,12 @@ conn_of(const struct logctx *x, const u_char *d, size_t len, struct conn *c)
 	struct pp_packet p = { 0 };
 	int ifx;
 	memset(c, 0, sizeof *c);
-	if (x->dlt == DLT_NFLOG && len >= 4 && d[0] == AF_INET6)
-		return parse6(d, len, c);
 	if (pp_packet_parse(x->dlt, d, len, &p, &ifx) < 0 || p.kind >= PP_PKT_ICMP_UNREACH)
 		return -1;
-	*c = (struct conn){ .family = 4, .proto = p.proto, .src = p.src, .dst = p.dst, .sport = p.sport,
-	                    .dport = p.dport };
+	*c = (struct conn){ .family = p.v6 ? 6 : 4, .proto = p.proto, .src = p.src, .dst = p.dst,
+	                    .sport = p.sport, .dport = p.dport };
+	memcpy(c->src6, p.src6, 16);
+	memcpy(c->dst6, p.dst6, 16);
 	return 0;
 }
 

@@ -138,34 +138,53 @@ parse_ipv4(const uint8_t *ip, size_t len, struct pp_packet *p)
 	return 0;
 }
 
-/* IPv6: TCP or UDP right behind the fixed header, or an ICMPv6 error (type 1 unreachable,
- * 3 time exceeded) quoting such a packet. Extension headers are not followed. */
+/* The upper-layer header behind an IPv6 header: hop-by-hop, routing, destination options and a
+ * first fragment are walked (a later fragment has no ports). Its protocol and offset, or -1. */
+static int
+ipv6_upper(const uint8_t *ip, size_t len, size_t *off)
+{
+	uint8_t nh = ip[6];
+	size_t o = 40;
+	while ((nh == 0 || nh == 43 || nh == 60 || nh == 44) && o + 8 <= len) {
+		if (nh == 44 && (((ip[o + 2] << 8) | ip[o + 3]) & 0xfff8))
+			return -1;
+		size_t hl = nh == 44 ? 8 : (ip[o + 1] + 1u) * 8;
+		nh = ip[o];
+		o += hl;
+	}
+	*off = o;
+	return o <= len ? nh : -1;
+}
+
+/* IPv6: TCP or UDP (behind any extension headers), or an ICMPv6 error (type 1 unreachable,
+ * 3 time exceeded) quoting such a packet. */
 static int
 parse_ipv6(const uint8_t *ip, size_t len, struct pp_packet *p)
 {
+	size_t off;
 	if (len < 40 || (ip[0] >> 4) != 6)
 		return -1;
-	uint8_t nh = ip[6];
+	int nh = ipv6_upper(ip, len, &off);
 	p->v6 = true;
 	memcpy(p->src6, ip + 8, 16);
 	memcpy(p->dst6, ip + 24, 16);
 	if (nh == IPPROTO_TCP || nh == IPPROTO_UDP) {
-		p->proto = nh;
-		parse_l4(ip + 40, len - 40, nh, p);
+		p->proto = (uint8_t)nh;
+		parse_l4(ip + off, len - off, (uint8_t)nh, p);
 		return 0;
 	}
-	const uint8_t *in = ip + 48;
-	if (nh != IPPROTO_ICMPV6 || len < 48 + 40 || (ip[40] != 1 && ip[40] != 3) ||
+	const uint8_t *in = ip + off + 8;
+	if (nh != IPPROTO_ICMPV6 || len < off + 8 + 40 || (ip[off] != 1 && ip[off] != 3) ||
 	    (in[0] >> 4) != 6 || (in[6] != IPPROTO_TCP && in[6] != IPPROTO_UDP))
 		return -1;
-	p->kind = ip[40] == 1 ? PP_PKT_ICMP_UNREACH : PP_PKT_ICMP_OTHER;
-	p->icmp_code = ip[41];
+	p->kind = ip[off] == 1 ? PP_PKT_ICMP_UNREACH : PP_PKT_ICMP_OTHER;
+	p->icmp_code = ip[off + 1];
 	memcpy(p->icmp_from6, ip + 8, 16);
 	p->proto = in[6];
 	memcpy(p->src6, in + 8, 16);
 	memcpy(p->dst6, in + 24, 16);
 	struct pp_packet q = { 0 };
-	parse_l4(in + 40, len - 88, in[6], &q);
+	parse_l4(in + 40, len - off - 48, in[6], &q);
 	p->sport = q.sport;
 	p->dport = q.dport;
 	return 0;
@@ -187,7 +206,7 @@ parse_arp(const uint8_t *a, size_t len, struct pp_packet *p)
 static int
 parse_nflog(const uint8_t *d, size_t len, struct pp_packet *p)
 {
-	if (len < 4 || d[0] != 2 /* AF_INET */)
+	if (len < 4 || (d[0] != 2 /* AF_INET */ && d[0] != 10 /* AF_INET6 */))
 		return -1;
 	for (size_t off = 4; off + 4 <= len;) {
 		uint16_t tl, tt;
@@ -197,7 +216,7 @@ parse_nflog(const uint8_t *d, size_t len, struct pp_packet *p)
 			return -1;
 		/* The payload may be cut by the snap length; its headers are all we need. */
 		if (tt == 9)
-			return parse_ipv4(d + off + 4, off + tl > len ? len - off - 4 : tl - 4u, p);
+			return (d[0] == 2 ? parse_ipv4 : parse_ipv6)(d + off + 4, off + tl > len ? len - off - 4 : tl - 4u, p);
 		if (off + tl > len)
 			return -1;
 		off += (tl + 3u) & ~3u;

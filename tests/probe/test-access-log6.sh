@@ -54,8 +54,14 @@ ways() { jq -e '[.mappings[] | {(.name): .ipv6.way}] | add == {"web-6": "pinhole
 check "status: the IPv6 way in of each mapping, as export's" ways
 pp status >"$pp_tmp/st.txt" 2>&1
 check "status: NAT66's row names the router's port" grep -q "ipv6  \[$SRV2_6\]:8080 (NAT66 from the router's port 8443)" "$pp_tmp/st.txt"
-cam6_reached() { [ "$(lab_http "$LAB_INET2" "http://[$SRV3_6]:8080/")" = srv-103-v6 ]; }
-check "lab: inet2 reaches srv3 through cam6's pinhole" cam6_reached
+waits() ( wait_for "$@" )   # a subshell: check and wait_for share variables
+reaches() { [ "$(lab_http "$1" "$2")" = "$3" ]; }
+# The first connection after an apply may outlast curl's 2 s on a loaded box (neighbour
+# discovery): awaited, as are the other paths, before the recorder's one-shot connections.
+check "lab: inet2 reaches srv3 through cam6's pinhole" waits 10 reaches "$LAB_INET2" "http://[$SRV3_6]:8080/" srv-103-v6
+waits 10 reaches "$LAB_INET" "http://[$SRV1_6]:8080/" srv-101-v6
+waits 10 reaches "$LAB_INET2" "http://[$LAB_WAN6]:8443/" srv-102-v6
+waits 10 reaches "$LAB_INET" "http://203.0.113.1:8080/" srv-101
 
 if lab_nft; then
 	recording() { lab_ns "$R" nft list chain inet portpilot_log post_8 2>/dev/null | grep -q 'nfproto ipv6'; }
