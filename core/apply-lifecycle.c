@@ -609,17 +609,17 @@ read_live(struct pp_cli *cli, struct pp_backend *b, struct pp_live *live, struct
  * see the earlier ruleset again too).
  */
 static int
-undo_last(struct pp_cli *cli, const struct pp_pending *pd, struct pp_error *err)
+undo_last(struct pp_cli *cli, const struct pp_pending *pd, char snapped[32], struct pp_error *err)
 {
 	char *snap = pp_state_read(cli->state_dir, PP_ST_SNAPSHOT);
-	char applied[32], snapped[32];
+	char applied[32];
 	if (!snap)
 		return pp_error_set(err, "no snapshot in %s: nothing was applied yet", cli->state_dir);
 	pp_state_remove(cli->state_dir, PP_ST_GEN);
 	/* The apply being undone may have switched backends: its backend's objects go too, also when
 	 * it died before recording them (the pending record names the backend it wrote with). */
 	record_backend(cli->state_dir, PP_ST_APPLIED, applied, sizeof applied);
-	record_blob(snap, snapped, sizeof snapped);
+	record_blob(snap, snapped, 32);
 	int rc = back_to_snapshot(snap, applied, err);
 	if (rc == 0 && pd && pd->backend[0] && strcmp(pd->backend, snapped) != 0 &&
 	    strcmp(pd->backend, applied) != 0)
@@ -649,15 +649,12 @@ timer_gone(const struct pp_pending *pd)
 
 /*
  * An unconfirmed apply whose timer is gone after its deadline: do what the
- * timer would have done. 0 when there was nothing to do or it is done.
+ * timer would have done (restored: the backend it restored). 0 when done.
  */
 static int
-late_rollback(struct pp_cli *cli, const char *cmd, const struct pp_pending *pd, struct pp_error *err)
+late_rollback(struct pp_cli *cli, const struct pp_pending *pd, char restored[32], struct pp_error *err)
 {
-	char *why = timer_gone(pd);
-	fprintf(cli->err, "portpilot %s: %s: rolling back to the rules from before that apply now\n", cmd, why);
-	free(why);
-	if (undo_last(cli, pd, err) < 0)
+	if (undo_last(cli, pd, restored, err) < 0)
 		return -1;
 	char *when = pp_xasprintf("%lld\n", (long long)time(NULL));
 	pp_state_write(cli->state_dir, PP_ST_ROLLED, when, err);
@@ -685,7 +682,10 @@ earlier_pending(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_err
 			free(why);
 			return -1;
 		}
-		if (late_rollback(cli, "apply", &pd, err) < 0)
+		char *why = timer_gone(&pd), restored[32];
+		pp_late_rollback_say(cli->err, "apply", why);
+		free(why);
+		if (late_rollback(cli, &pd, restored, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -922,56 +922,83 @@ kernel_holds_applied(struct pp_cli *cli, struct pp_error *err)
 	return same;
 }
 
+/* r's pending fields from pd, and failed with err (the caller sets what happened instead). */
+static void
+confirm_start(struct pp_confirm_report *r, const struct pp_pending *pd)
+{
+	r->pending = true;
+	r->deadline = pd->deadline;
+	r->timer_alive = pp_pending_timer_alive(pd);
+	pp_pending_timer_name(pd, r->timer);
+	snprintf(r->backend, sizeof r->backend, "%s", pd->backend);
+}
+
+static void
+confirm_error(struct pp_confirm_report *r, enum pp_confirm_outcome what, const char *msg)
+{
+	r->outcome = what;
+	snprintf(r->error, sizeof r->error, "%s", msg);
+}
+
+/* With the lock held: decide, and keep or roll back. */
+static void
+confirm_locked(struct pp_cli *cli, struct pp_confirm_report *r)
+{
+	struct pp_error err;
+	struct pp_pending pd;
+	if (pp_pending_read(cli->state_dir, &pd) < 0) {
+		r->outcome = PP_CO_NONE;
+		return;
+	}
+	confirm_start(r, &pd);
+	if (!r->timer_alive && time(NULL) >= pd.deadline) {
+		/* Too late: the apply should have been undone already, so undo it. */
+		char *why = timer_gone(&pd);
+		snprintf(r->late, sizeof r->late, "%s", why);
+		free(why);
+		r->outcome = PP_CO_LATE;
+		if (late_rollback(cli, &pd, r->backend, &err) < 0)
+			snprintf(r->error, sizeof r->error, "%s", err.msg);
+	} else if (pd.armed) {
+		r->outcome = PP_CO_UNFINISHED;
+	} else if (!r->timer_alive && !kernel_holds_applied(cli, &err)) {
+		char *why = timer_gone(&pd);
+		snprintf(r->late, sizeof r->late, "%s", why);
+		free(why);
+		confirm_error(r, PP_CO_DRIFTED, err.msg);
+	} else if (pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, &err) < 0) {
+		confirm_error(r, PP_CO_FAILED, err.msg);
+	} else {
+		pp_state_remove(cli->state_dir, "pending");
+		stop_timer(&pd);
+		r->outcome = PP_CO_CONFIRMED;
+		r->rc = PP_EXIT_OK;
+	}
+}
+
+int
+pp_confirm_run(struct pp_cli *cli, struct pp_confirm_report *r)
+{
+	struct pp_error err;
+	memset(r, 0, sizeof *r);
+	r->rc = PP_EXIT_FAIL;
+	int fd = pp_state_lock(cli->state_dir, &err);
+	if (fd < 0) {
+		confirm_error(r, PP_CO_FAILED, err.msg);
+		return r->rc;
+	}
+	confirm_locked(cli, r);
+	pp_state_unlock(fd);
+	return r->rc;
+}
+
 int
 pp_confirm(struct pp_cli *cli)
 {
-	struct pp_error err;
-	int fd = pp_state_lock(cli->state_dir, &err);
-	if (fd < 0) {
-		fprintf(cli->err, "portpilot confirm: %s\n", err.msg);
-		return PP_EXIT_FAIL;
-	}
-	struct pp_pending pd;
-	int rc = PP_EXIT_FAIL;
-	if (pp_pending_read(cli->state_dir, &pd) < 0) {
-		fprintf(cli->err, "portpilot confirm: nothing awaits confirmation (no apply --confirm pending)\n");
-	} else if (!pp_pending_timer_alive(&pd) && time(NULL) >= pd.deadline) {
-		/* Too late: the apply should have been undone already, so undo it. */
-		if (late_rollback(cli, "confirm", &pd, &err) < 0)
-			fprintf(cli->err, "portpilot confirm: %s\n", err.msg);
-		else
-			fprintf(cli->err, "portpilot confirm: nothing confirmed: apply again to bring the change back\n");
-	} else if (pd.armed) {
-		char when[20], name[64];
-		pp_format_datetime(pd.deadline, when);
-		fprintf(cli->err, "portpilot confirm: the apply that armed this rollback did not finish (it was "
-		        "killed, or its session hung up, before it recorded what it wrote), so there is nothing "
-		        "safe to keep. %s%s%s; run portpilot rollback to restore the rules from before it now, "
-		        "then apply again\n", pp_pending_timer_name(&pd, name),
-		        pp_pending_timer_alive(&pd) ? " restores them at " : " is gone: nothing restores them",
-		        pp_pending_timer_alive(&pd) ? when : "");
-	} else if (!pp_pending_timer_alive(&pd) && !kernel_holds_applied(cli, &err)) {
-		char *why = timer_gone(&pd);
-		fprintf(cli->err, "portpilot confirm: %s; %s: nothing confirmed. Run portpilot rollback to "
-		        "return to the rules from before that apply, then portpilot apply\n", why, err.msg);
-		free(why);
-	} else if (pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, &err) < 0) {
-		fprintf(cli->err, "portpilot confirm: %s\n", err.msg);
-	} else {
-		pp_state_remove(cli->state_dir, "pending");
-		char name[64];
-		if (!pp_pending_timer_alive(&pd))
-			fprintf(cli->err, "portpilot confirm: %s was gone; the kernel still holds the applied "
-			        "ruleset, so it is kept\n", pp_pending_timer_name(&pd, name));
-		stop_timer(&pd);
-		if (cli->json)
-			fprintf(cli->out, "{\"confirmed\":true}\n");
-		else
-			fprintf(cli->out, "confirmed: the ruleset stays and is persisted for boot\n");
-		rc = PP_EXIT_OK;
-	}
-	pp_state_unlock(fd);
-	return rc;
+	struct pp_confirm_report r;
+	pp_confirm_run(cli, &r);
+	pp_confirm_report_print(cli, &r);
+	return r.rc;
 }
 
 /* The timer: sleep until the deadline, then roll back if its apply is still unconfirmed. */
@@ -991,24 +1018,30 @@ timer_wait(struct pp_cli *cli, const char *id)
 }
 
 int
-pp_rollback(struct pp_cli *cli, const char *timer_id)
+pp_rollback_run(struct pp_cli *cli, const char *timer_id, struct pp_confirm_report *r)
 {
+	memset(r, 0, sizeof *r);
+	r->rollback = true;
+	r->outcome = PP_CO_NONE;
+	r->rc = PP_EXIT_OK;
 	if (timer_id && timer_wait(cli, timer_id) != 0)
-		return PP_EXIT_OK;
+		return r->rc;
 	struct pp_error err;
 	/* The timer waits for the lock as long as it takes: giving up would leave the change in force. */
 	int fd = timer_id ? pp_state_lock_wait(cli->state_dir, &err) : pp_state_lock(cli->state_dir, &err);
 	if (fd < 0) {
-		fprintf(cli->err, "portpilot rollback: %s\n", err.msg);
-		return PP_EXIT_FAIL;
+		confirm_error(r, PP_CO_FAILED, err.msg);
+		return r->rc = PP_EXIT_FAIL;
 	}
 	struct pp_pending pd;
 	bool pending = pp_pending_read(cli->state_dir, &pd) == 0;
-	int rc = PP_EXIT_FAIL;
+	if (pending)
+		confirm_start(r, &pd);
 	if (timer_id && (!pending || strcmp(pd.id, timer_id) != 0)) {
-		rc = PP_EXIT_OK; /* confirmed while we took the lock */
-	} else if (undo_last(cli, pending ? &pd : NULL, &err) < 0) {
-		fprintf(cli->err, "portpilot rollback: %s\n", err.msg);
+		r->rc = PP_EXIT_OK; /* confirmed while we took the lock */
+	} else if (undo_last(cli, pending ? &pd : NULL, r->backend, &err) < 0) {
+		confirm_error(r, PP_CO_FAILED, err.msg);
+		r->rc = PP_EXIT_FAIL;
 	} else {
 		if (timer_id) {
 			/* Nobody may be watching: leave the news for the next status or TUI. */
@@ -1018,12 +1051,17 @@ pp_rollback(struct pp_cli *cli, const char *timer_id)
 		} else {
 			pp_state_remove(cli->state_dir, PP_ST_ROLLED);
 		}
-		if (cli->json)
-			fprintf(cli->out, "{\"rolled_back\":true}\n");
-		else
-			fprintf(cli->out, "rolled back to the rules before the last apply\n");
-		rc = PP_EXIT_OK;
+		r->outcome = PP_CO_ROLLED_BACK;
 	}
 	pp_state_unlock(fd);
-	return rc;
+	return r->rc;
+}
+
+int
+pp_rollback(struct pp_cli *cli, const char *timer_id)
+{
+	struct pp_confirm_report r;
+	pp_rollback_run(cli, timer_id, &r);
+	pp_confirm_report_print(cli, &r);
+	return r.rc;
 }

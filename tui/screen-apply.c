@@ -127,8 +127,6 @@ apply_report(struct tui *t, const struct pp_apply_opts *o, char **text, char *er
 	return rc;
 }
 
-static int do_confirm(struct pp_cli *c, void *arg) { (void)arg; return pp_confirm(c); }
-static int do_rollback(struct pp_cli *c, void *arg) { (void)arg; return pp_rollback(c, NULL); }
 
 static void
 set_text(struct apply *a, char *text)
@@ -239,56 +237,88 @@ run_apply(struct apply *a, struct tui *t)
 	tui_live_refresh(t);
 }
 
+/*
+ * The screen's own words for what confirm or rollback did, from the engine's
+ * report (never the CLI's text): the backend, the timer and the deadline.
+ */
+static void
+outcome_message(struct tui *t, const struct pp_confirm_report *r)
+{
+	char when[20];
+
+	pp_format_datetime(r->deadline, when);
+	switch (r->outcome) {
+	case PP_CO_CONFIRMED:
+		tui_message(t, TR_OK, "Confirmed: the ruleset stays and is persisted for boot (backend %s%s).",
+		            r->backend, r->timer_alive ? "" : "; its rollback timer had already ended");
+		break;
+	case PP_CO_ROLLED_BACK:
+		tui_message(t, TR_WARNING, "Rolled back: the kernel holds the rules from before the apply "
+		            "(backend %s).", r->backend);
+		break;
+	case PP_CO_NONE:
+		tui_message(t, TR_WARNING, "Nothing awaits confirmation any more: confirmed or rolled back "
+		            "from another session.");
+		break;
+	case PP_CO_LATE:
+		tui_message(t, TR_ERROR, "Too late to confirm: %s. %s", r->late, *r->error ? r->error :
+		            "Rolled back to the rules from before the apply; apply again to bring the change back.");
+		break;
+	case PP_CO_UNFINISHED:
+		tui_message(t, TR_ERROR, "Not confirmed: that apply did not finish recording its rules, so "
+		            "nothing is safe to keep. %s%s%s. U rolls back now, then apply again.", r->timer,
+		            r->timer_alive ? " restores the old rules at " : " is gone",
+		            r->timer_alive ? when : "");
+		break;
+	case PP_CO_DRIFTED:
+		tui_message(t, TR_ERROR, "Not confirmed: %s, and %s. U rolls back to the rules from before "
+		            "the apply; then apply again.", r->late, r->error);
+		break;
+	default:
+		tui_message(t, TR_ERROR, "%s failed: %s", r->rollback ? "Rollback" : "Confirm", r->error);
+	}
+}
+
 int
 tui_apply_confirm(struct tui *t)
 {
-	char *text;
-	int rc;
+	struct pp_cli c = *t->cli;
+	struct pp_confirm_report r;
 
 	if (tui_live_deadline() == 0) {
 		tui_message(t, TR_WARNING, "Nothing awaits confirmation.");
 		return -1;
 	}
-	rc = capture(t, do_confirm, NULL, &text);
-	if (rc == 0) {
+	c.table_path = t->path;
+	if (pp_confirm_run(&c, &r) == 0) {
 		tui_live_set_deadline(0);
 		for (size_t i = 0; i < t->nedited; i++)
 			free(t->edited[i]);
 		t->nedited = 0;               /* applied and kept: nothing pending any more */
-		tui_message(t, TR_OK, "Confirmed: the ruleset stays and is persisted for boot.");
-		tui_logf(t, "confirmed");
-	} else {
-		tui_message(t, TR_ERROR, "Confirm failed: %s", text ? text : "");
-		tui_logf(t, "confirm failed");
 	}
-	free(text);
+	outcome_message(t, &r);
+	tui_logf(t, r.rc == 0 ? "confirmed" : "confirm failed");
 	tui_live_refresh(t);
-	return rc;
+	return r.rc;
 }
 
 int
 tui_apply_rollback(struct tui *t)
 {
-	char *text;
-	int rc;
+	struct pp_cli c = *t->cli;
+	struct pp_confirm_report r;
 
 	if (tui_live_deadline() == 0) {
 		tui_message(t, TR_WARNING, "Nothing awaits confirmation: no apply to roll back.");
 		return -1;
 	}
-	rc = capture(t, do_rollback, NULL, &text);
-
-	if (rc == 0) {
+	c.table_path = t->path;
+	if (pp_rollback_run(&c, NULL, &r) == 0)
 		tui_live_set_deadline(0);
-		tui_message(t, TR_WARNING, "Rolled back: the kernel holds the rules from before the apply.");
-		tui_logf(t, "rolled back on request");
-	} else {
-		tui_message(t, TR_ERROR, "Rollback failed: %s", text ? text : "");
-		tui_logf(t, "rollback failed");
-	}
-	free(text);
+	outcome_message(t, &r);
+	tui_logf(t, r.rc == 0 ? "rolled back on request" : "rollback failed");
 	tui_live_refresh(t);
-	return rc;
+	return r.rc;
 }
 
 /* ---- drawing ---- */
