@@ -239,7 +239,8 @@ run_apply(struct apply *a, struct tui *t)
 
 /*
  * The screen's own words for what confirm or rollback did, from the engine's
- * report (never the CLI's text): the backend, the timer and the deadline.
+ * report (never the CLI's text). What to do comes first: the line is cut at
+ * the screen's width. U is the table's rollback key.
  */
 static void
 outcome_message(struct tui *t, const struct pp_confirm_report *r)
@@ -249,30 +250,32 @@ outcome_message(struct tui *t, const struct pp_confirm_report *r)
 	pp_format_datetime(r->deadline, when);
 	switch (r->outcome) {
 	case PP_CO_CONFIRMED:
-		tui_message(t, TR_OK, "Confirmed: the ruleset stays and is persisted for boot (backend %s%s).",
-		            r->backend, r->timer_alive ? "" : "; its rollback timer had already ended");
+		tui_message(t, TR_OK, "Confirmed: the ruleset stays and is persisted for boot (backend %s)%s",
+		            r->backend, r->timer_alive ? "." : "; its rollback timer had already ended.");
 		break;
 	case PP_CO_ROLLED_BACK:
-		tui_message(t, TR_WARNING, "Rolled back: the kernel holds the rules from before the apply "
-		            "(backend %s).", r->backend);
+		tui_message(t, TR_WARNING, "Rolled back: the kernel holds the rules from before the apply (%s).",
+		            r->backend);
 		break;
 	case PP_CO_NONE:
-		tui_message(t, TR_WARNING, "Nothing awaits confirmation any more: confirmed or rolled back "
-		            "from another session.");
+		tui_message(t, TR_WARNING, "Nothing awaits confirmation any more (confirmed or rolled back "
+		            "from another session).");
 		break;
 	case PP_CO_LATE:
-		tui_message(t, TR_ERROR, "Too late to confirm: %s. %s", r->late, *r->error ? r->error :
-		            "Rolled back to the rules from before the apply; apply again to bring the change back.");
+		if (*r->error)
+			tui_message(t, TR_ERROR, "Too late to confirm, and the rollback failed: %s", r->error);
+		else
+			tui_message(t, TR_ERROR, "Too late to confirm: rolled back to the rules from before the "
+			            "apply (its timer was gone at %s). Apply again.", when + 11);
 		break;
 	case PP_CO_UNFINISHED:
-		tui_message(t, TR_ERROR, "Not confirmed: that apply did not finish recording its rules, so "
-		            "nothing is safe to keep. %s%s%s. U rolls back now, then apply again.", r->timer,
-		            r->timer_alive ? " restores the old rules at " : " is gone",
-		            r->timer_alive ? when : "");
+		tui_message(t, TR_ERROR, "Not confirmed: the apply did not finish recording its rules. U rolls "
+		            "back now%s%s.", r->timer_alive ? "; the timer would at " : "; its timer is gone",
+		            r->timer_alive ? when + 11 : "");
 		break;
 	case PP_CO_DRIFTED:
-		tui_message(t, TR_ERROR, "Not confirmed: %s, and %s. U rolls back to the rules from before "
-		            "the apply; then apply again.", r->late, r->error);
+		tui_message(t, TR_ERROR, "Not confirmed: %s; its timer is gone. U rolls back to the rules "
+		            "from before it.", r->error);
 		break;
 	default:
 		tui_message(t, TR_ERROR, "%s failed: %s", r->rollback ? "Rollback" : "Confirm", r->error);
