@@ -3,7 +3,6 @@
 #define PORTPILOT_APPLY_INTERNAL_H
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -79,7 +78,5 @@ const char *pp_pending_state_name(enum pp_pending_state s);
 
 /* With PORTPILOT_TIMING set: print the time since the previous mark to stderr (benches, tuning). */
 void pp_apply_mark(const char *step);
-/* "portpilot CMD: WHY: rolling back to the rules from before that apply now" on f. */
-void pp_late_rollback_say(FILE *f, const char *cmd, const char *why);
 
 #endif

@@ -164,17 +164,6 @@ spawn_timer(struct pp_cli *cli, const char *id)
 	return g;
 }
 
-static void
-print_findings(struct pp_cli *cli, const struct pp_findings *fs)
-{
-	if (fs->n == 0)
-		return;
-	if (cli->json)
-		pp_findings_json(cli->err, cli->table_path, fs);
-	else
-		pp_findings_print(cli->err, cli->table_path, fs);
-}
-
 /* Remove the rules of mappings the table says have expired. */
 static void
 drop_expired(const struct pp_backend *b, const struct pp_table *t, struct pp_be_state *s)
@@ -197,7 +186,8 @@ drop_expired(const struct pp_backend *b, const struct pp_table *t, struct pp_be_
 static int
 want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
              struct pp_be_state **want, struct pp_want *w, const struct pp_table *given,
-             struct pp_table *loaded, const struct pp_table **tp, struct pp_error *err)
+             struct pp_table *loaded, const struct pp_table **tp, struct pp_findings *fs,
+             struct pp_error *err)
 {
 	memset(w, 0, sizeof *w);
 	if (o->restore_persisted || o->expire_only) {
@@ -215,12 +205,9 @@ want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backen
 	}
 	const struct pp_table *t = given ? given : loaded;
 	pp_apply_mark("load");
-	struct pp_findings fs = { 0 };
-	pp_table_check(t, time(NULL), &fs);
-	pp_findings_sort(&fs);
-	print_findings(cli, &fs);
-	size_t errors = pp_findings_count(&fs, PP_ERROR);
-	pp_findings_free(&fs);
+	pp_table_check(t, time(NULL), fs);
+	pp_findings_sort(fs);
+	size_t errors = pp_findings_count(fs, PP_ERROR);
 	if (errors)
 		return pp_error_set(err, "%s: %zu error(s): fix them first (portpilot check), nothing applied",
 		                    cli->table_path, errors);
@@ -470,7 +457,8 @@ during_commit(void *arg)
 static int
 commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
        struct pp_live *live, struct pp_be_state **want, struct pp_want *w, struct pp_table **table,
-       struct pp_plan *p, const char *prev, time_t *deadline, struct pp_error *err)
+       struct pp_plan *p, const char *prev, time_t *deadline, char restore_failed[1024],
+       struct pp_error *err)
 {
 	int rc = 0;
 	if (b->ops->test && b->ops->test(b, p, false, err) < 0)
@@ -511,8 +499,7 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 		/* One table may have committed before the other failed. */
 		char *snap = pp_state_read(cli->state_dir, PP_ST_SNAPSHOT);
 		if (!snap || back_to_snapshot(snap, b->ops->name, &e2) < 0)
-			fprintf(cli->err, "portpilot: restoring the snapshot failed too: %s\n",
-			        snap ? e2.msg : "snapshot.rules is unreadable");
+			snprintf(restore_failed, 1024, "%s", snap ? e2.msg : "snapshot.rules is unreadable");
 		free(snap);
 		if (o->confirm_seconds > 0)
 			disarm(cli, &pd);
@@ -664,7 +651,7 @@ late_rollback(struct pp_cli *cli, const struct pp_pending *pd, char restored[32]
 
 /* An earlier apply --confirm still pending: refuse, or roll it back late if its timer is gone. */
 static int
-earlier_pending(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_error *err)
+earlier_pending(struct pp_cli *cli, const struct pp_apply_opts *o, char late[512], struct pp_error *err)
 {
 	struct pp_pending pd;
 	if (!o->dry_run && pp_pending_read(cli->state_dir, &pd) == 0) {
@@ -683,7 +670,7 @@ earlier_pending(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_err
 			return -1;
 		}
 		char *why = timer_gone(&pd), restored[32];
-		pp_late_rollback_say(cli->err, "apply", why);
+		snprintf(late, 512, "%s", why);
 		free(why);
 		if (late_rollback(cli, &pd, restored, err) < 0)
 			return -1;
@@ -696,7 +683,7 @@ static int
 apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *given,
              struct pp_table *loaded, struct pp_apply_report *r, struct pp_error *err)
 {
-	if (earlier_pending(cli, o, err) < 0) {
+	if (earlier_pending(cli, o, r->late, err) < 0) {
 		pp_table_free(loaded);
 		return -1;
 	}
@@ -728,7 +715,7 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	struct pp_want w;
 	const struct pp_table *t = NULL;
 	struct pp_table *owned = loaded;
-	if (want_ruleset(cli, o, &b, &want, &w, given, loaded, &t, err) < 0) {
+	if (want_ruleset(cli, o, &b, &want, &w, given, loaded, &t, &r->table_findings, err) < 0) {
 		pp_live_free(&live);
 		pp_table_free(owned);
 		pp_backend_close(&b);
@@ -760,7 +747,8 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	if (!o->dry_run && (p.restore || moving)) {
 		if (!p.restore) /* already in place (an earlier move cut short): the commit is empty */
 			p.restore = pp_xstrdup("");
-		rc = commit(cli, o, &b, &live, &want, &w, &owned, &p, moving ? prev : NULL, &deadline, err);
+		rc = commit(cli, o, &b, &live, &want, &w, &owned, &p, moving ? prev : NULL, &deadline,
+		            r->restore_failed, err);
 	} else if (!o->dry_run && !o->confirm_seconds) {
 		rc = persist_unchanged(cli, &b, &live, want, err);
 	}
@@ -781,47 +769,6 @@ int
 pp_apply(struct pp_cli *cli, const struct pp_apply_opts *o)
 {
 	return pp_apply_loaded(cli, o, NULL);
-}
-
-/* Output while apply.lock is held goes to memory: a stalled terminal (^S, a dead SSH link) must not
- * keep the lock from the rollback timer. */
-struct held_output {
-	FILE *out, *err, *mout, *merr;
-	char *obuf, *ebuf;
-	size_t olen, elen;
-};
-
-static void
-hold_output(struct pp_cli *cli, struct held_output *h)
-{
-	memset(h, 0, sizeof *h);
-	h->out = cli->out;
-	h->err = cli->err;
-	h->mout = open_memstream(&h->obuf, &h->olen);
-	h->merr = open_memstream(&h->ebuf, &h->elen);
-	if (h->mout && h->merr) {
-		cli->out = h->mout;
-		cli->err = h->merr;
-	}
-}
-
-static void
-release_output(struct pp_cli *cli, struct held_output *h)
-{
-	cli->out = h->out;
-	cli->err = h->err;
-	if (h->mout)
-		fclose(h->mout);
-	if (h->merr)
-		fclose(h->merr);
-	if (h->elen)
-		fwrite(h->ebuf, 1, h->elen, h->err);
-	if (h->olen)
-		fwrite(h->obuf, 1, h->olen, h->out);
-	fflush(h->err);
-	fflush(h->out);
-	free(h->obuf);
-	free(h->ebuf);
 }
 
 int
@@ -850,11 +797,10 @@ pp_apply_run(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 		pp_table_free(loaded);
 		return r->rc = PP_EXIT_FAIL;
 	}
-	struct held_output h;
-	hold_output(cli, &h);
+	/* Nothing is printed while apply.lock is held: a stalled terminal (^S, a dead SSH link) must
+	 * not keep the lock from the rollback timer. The caller prints r after. */
 	int rc = apply_locked(cli, o, t, loaded, r, &err);
 	pp_state_unlock(fd);
-	release_output(cli, &h);
 	pp_apply_mark("free");
 	if (rc < 0) {
 		snprintf(r->error, sizeof r->error, "%s", err.msg);

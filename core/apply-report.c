@@ -3,9 +3,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apply-internal.h"
 #include "portpilot/backend.h"
 #include "portpilot/util.h"
+
+/* "portpilot CMD: WHY: rolling back to the rules from before that apply now" (apply, confirm). */
+static void
+late_rollback_say(FILE *f, const char *cmd, const char *why)
+{
+	fprintf(f, "portpilot %s: %s: rolling back to the rules from before that apply now\n", cmd, why);
+}
 
 static void
 print_json(FILE *out, const struct pp_apply_report *r)
@@ -62,6 +68,15 @@ print_summary(struct pp_cli *cli, const struct pp_apply_report *r)
 	fprintf(cli->out, "backend: %s (%s): %s\n", r->backend, r->variant, r->backend_why);
 }
 
+static void
+print_findings(struct pp_cli *cli, const struct pp_findings *fs)
+{
+	if (fs->n && cli->json)
+		pp_findings_json(cli->err, cli->table_path, fs);
+	else if (fs->n)
+		pp_findings_print(cli->err, cli->table_path, fs);
+}
+
 void
 pp_apply_report_print(struct pp_cli *cli, const struct pp_apply_report *r)
 {
@@ -69,14 +84,16 @@ pp_apply_report_print(struct pp_cli *cli, const struct pp_apply_report *r)
 		fprintf(cli->out, "nothing persisted: no mapping to expire\n");
 		return;
 	}
+	if (*r->late)
+		late_rollback_say(cli->err, "apply", r->late);
+	print_findings(cli, &r->table_findings);
+	if (*r->restore_failed)
+		fprintf(cli->err, "portpilot: restoring the snapshot failed too: %s\n", r->restore_failed);
 	if (r->forwarding > 0)
 		fprintf(cli->err, "portpilot: net.ipv4.ip_forward set to 1 (--enable-forwarding)\n");
 	else if (r->forwarding < 0)
 		fprintf(cli->err, "portpilot: cannot set net.ipv4.ip_forward: %s\n", r->forwarding_err);
-	if (r->warnings.n && cli->json)
-		pp_findings_json(cli->err, cli->table_path, &r->warnings);
-	else if (r->warnings.n)
-		pp_findings_print(cli->err, cli->table_path, &r->warnings);
+	print_findings(cli, &r->warnings);
 	if (r->planned && !cli->json) {
 		if (*r->moved_from)
 			fprintf(cli->out, "moving the mappings from %s to %s: %s's rules are removed once %s's are in\n",
@@ -95,6 +112,7 @@ pp_apply_report_free(struct pp_apply_report *r)
 {
 	free(r->diff);
 	pp_findings_free(&r->warnings);
+	pp_findings_free(&r->table_findings);
 	for (size_t i = 0; i < r->nchanged; i++)
 		free(r->changed[i]);
 	free(r->changed);
@@ -102,12 +120,6 @@ pp_apply_report_free(struct pp_apply_report *r)
 		free(r->layout[i]);
 	free(r->layout);
 	r->diff = NULL, r->changed = NULL, r->layout = NULL, r->nchanged = r->nlayout = 0;
-}
-
-void
-pp_late_rollback_say(FILE *f, const char *cmd, const char *why)
-{
-	fprintf(f, "portpilot %s: %s: rolling back to the rules from before that apply now\n", cmd, why);
 }
 
 /* Confirm refused: the apply that armed the rollback died before it recorded what it wrote. */
@@ -132,7 +144,7 @@ print_confirm(struct pp_cli *cli, const struct pp_confirm_report *r)
 		fprintf(cli->err, "portpilot confirm: nothing awaits confirmation (no apply --confirm pending)\n");
 		break;
 	case PP_CO_LATE:
-		pp_late_rollback_say(cli->err, "confirm", r->late);
+		late_rollback_say(cli->err, "confirm", r->late);
 		if (*r->error)
 			fprintf(cli->err, "portpilot confirm: %s\n", r->error);
 		else

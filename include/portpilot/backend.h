@@ -436,6 +436,9 @@ struct pp_apply_report {
 	bool nothing_persisted;         /* --expire-only with no persisted ruleset: nothing to do */
 	size_t flows_failed;            /* conntrack entries the kernel kept (flows_errno why) */
 	int flows_errno;                /* with flows_unlisted or flows_failed: the errno */
+	struct pp_findings table_findings; /* the table's own (pp_table_check), each with its fix */
+	char late[512];                 /* an earlier unconfirmed apply rolled back first: why */
+	char restore_failed[1024];      /* the commit failed, and restoring the snapshot too: why */
 };
 /* Apply and fill r (pp_apply_report_free after); prints nothing of r, returns r->rc. */
 int pp_apply_run(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t,

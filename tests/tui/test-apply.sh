@@ -156,4 +156,23 @@ keys L
 check "and the session log records it" wait_screen "confirm timer had rolled back"
 keys q q
 check "quits with 0 again" wait_for 5 exit_is 0
+
+# The table's own findings in the diff, in the screen's words from the report (the CLI prints
+# "m.ini:LINE: warning: [NAME] allow: ..." on stderr, which the screen used to show captured).
+cat >>"$pp_tmp/m.ini" <<EOF
+
+[ssh-1]
+protocol      = tcp
+public_port   = 2222
+internal_ip   = $LAB_SRV1_IP
+internal_port = 22
+EOF
+tui_start 80 24 C.UTF-8 -- -f m.ini --state-dir "$pp_tmp/state"
+wait_screen "4 mappings"
+keys A
+check "the table's finding in the screen's words" wait_screen "Warning (ssh-1): SSH is reachable from any"
+no_cli_finding() { ! screen_has "m.ini:" && ! screen_has "warning: [ssh-1]"; }
+check "... not the CLI's line" no_cli_finding
+keys Escape q q
+check "quits with 0 after the dry run" wait_for 5 exit_is 0
 pp_done
