@@ -917,6 +917,8 @@ confirm_locked(struct pp_cli *cli, struct pp_confirm_report *r)
 	} else {
 		pp_state_remove(cli->state_dir, "pending");
 		stop_timer(&pd);
+		if (!*r->backend) /* a record from before they named their backend */
+			record_backend(cli->state_dir, PP_ST_APPLIED, r->backend, sizeof r->backend);
 		r->outcome = PP_CO_CONFIRMED;
 		r->rc = PP_EXIT_OK;
 	}

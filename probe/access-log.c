@@ -73,14 +73,12 @@ static void __attribute__((format(printf, 2, 3)))
 note(struct logctx *x, const char *fmt, ...)
 {
 	va_list ap;
-	char *text;
 	va_start(ap, fmt);
-	if (vasprintf(&text, fmt, ap) < 0)
-		text = NULL;
+	char *text = pp_xvasprintf(fmt, ap);
 	va_end(ap);
-	if (text && x->note)
+	if (x->note)
 		x->note(text, x->arg);
-	else if (text)
+	else
 		fprintf(x->cli->err, "portpilot log: %s\n", text);
 	free(text);
 }
