@@ -249,11 +249,11 @@ outcome_message(struct tui *t, const struct pp_confirm_report *r)
 			tui_message(t, TR_ERROR, "Too late to confirm, and the rollback failed: %s", r->error);
 		else
 			tui_message(t, TR_ERROR, "Too late to confirm: rolled back to the rules from before the "
-			            "apply (its timer was gone at %s). Apply again.", when + 11);
+			            "apply (its timer was gone; deadline %s). Apply again.", when + 11);
 		break;
 	case PP_CO_UNFINISHED:
 		tui_message(t, TR_ERROR, "Not confirmed: the apply did not finish recording its rules. U rolls "
-		            "back now%s%s.", r->timer_alive ? "; the timer would at " : "; its timer is gone",
+		            "back now%s%s.", r->timer_alive ? "; the timer does at " : "; its timer is gone",
 		            r->timer_alive ? when + 11 : "");
 		break;
 	case PP_CO_DRIFTED:
