@@ -164,17 +164,6 @@ spawn_timer(struct pp_cli *cli, const char *id)
 	return g;
 }
 
-static void
-print_findings(struct pp_cli *cli, const struct pp_findings *fs)
-{
-	if (fs->n == 0)
-		return;
-	if (cli->json)
-		pp_findings_json(cli->err, cli->table_path, fs);
-	else
-		pp_findings_print(cli->err, cli->table_path, fs);
-}
-
 /* Remove the rules of mappings the table says have expired. */
 static void
 drop_expired(const struct pp_backend *b, const struct pp_table *t, struct pp_be_state *s)
@@ -197,7 +186,8 @@ drop_expired(const struct pp_backend *b, const struct pp_table *t, struct pp_be_
 static int
 want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
              struct pp_be_state **want, struct pp_want *w, const struct pp_table *given,
-             struct pp_table *loaded, const struct pp_table **tp, struct pp_error *err)
+             struct pp_table *loaded, const struct pp_table **tp, struct pp_findings *fs,
+             struct pp_error *err)
 {
 	memset(w, 0, sizeof *w);
 	if (o->restore_persisted || o->expire_only) {
@@ -215,12 +205,9 @@ want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backen
 	}
 	const struct pp_table *t = given ? given : loaded;
 	pp_apply_mark("load");
-	struct pp_findings fs = { 0 };
-	pp_table_check(t, time(NULL), &fs);
-	pp_findings_sort(&fs);
-	print_findings(cli, &fs);
-	size_t errors = pp_findings_count(&fs, PP_ERROR);
-	pp_findings_free(&fs);
+	pp_table_check(t, time(NULL), fs);
+	pp_findings_sort(fs);
+	size_t errors = pp_findings_count(fs, PP_ERROR);
 	if (errors)
 		return pp_error_set(err, "%s: %zu error(s): fix them first (portpilot check), nothing applied",
 		                    cli->table_path, errors);
@@ -471,7 +458,8 @@ during_commit(void *arg)
 static int
 commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
        struct pp_live *live, struct pp_be_state **want, struct pp_want *w, struct pp_table **table,
-       struct pp_plan *p, const char *prev, time_t *deadline, struct pp_error *err)
+       struct pp_plan *p, const char *prev, time_t *deadline, char restore_failed[1024],
+       struct pp_error *err)
 {
 	int rc = 0;
 	if (b->ops->test && b->ops->test(b, p, false, err) < 0)
@@ -513,8 +501,7 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 		/* One table may have committed before the other failed. */
 		char *snap = pp_state_read(cli->state_dir, PP_ST_SNAPSHOT);
 		if (!snap || back_to_snapshot(snap, b->ops->name, &e2) < 0)
-			fprintf(cli->err, "portpilot: restoring the snapshot failed too: %s\n",
-			        snap ? e2.msg : "snapshot.rules is unreadable");
+			snprintf(restore_failed, 1024, "%s", snap ? e2.msg : "snapshot.rules is unreadable");
 		free(snap);
 		if (o->confirm_seconds > 0)
 			disarm(cli, &pd);
@@ -611,17 +598,17 @@ read_live(struct pp_cli *cli, struct pp_backend *b, struct pp_live *live, struct
  * see the earlier ruleset again too).
  */
 static int
-undo_last(struct pp_cli *cli, const struct pp_pending *pd, struct pp_error *err)
+undo_last(struct pp_cli *cli, const struct pp_pending *pd, char snapped[32], struct pp_error *err)
 {
 	char *snap = pp_state_read(cli->state_dir, PP_ST_SNAPSHOT);
-	char applied[32], snapped[32];
+	char applied[32];
 	if (!snap)
 		return pp_error_set(err, "no snapshot in %s: nothing was applied yet", cli->state_dir);
 	pp_state_remove(cli->state_dir, PP_ST_GEN);
 	/* The apply being undone may have switched backends: its backend's objects go too, also when
 	 * it died before recording them (the pending record names the backend it wrote with). */
 	record_backend(cli->state_dir, PP_ST_APPLIED, applied, sizeof applied);
-	record_blob(snap, snapped, sizeof snapped);
+	record_blob(snap, snapped, 32);
 	int rc = back_to_snapshot(snap, applied, err);
 	if (rc == 0 && pd && pd->backend[0] && strcmp(pd->backend, snapped) != 0 &&
 	    strcmp(pd->backend, applied) != 0)
@@ -651,15 +638,12 @@ timer_gone(const struct pp_pending *pd)
 
 /*
  * An unconfirmed apply whose timer is gone after its deadline: do what the
- * timer would have done. 0 when there was nothing to do or it is done.
+ * timer would have done (restored: the backend it restored). 0 when done.
  */
 static int
-late_rollback(struct pp_cli *cli, const char *cmd, const struct pp_pending *pd, struct pp_error *err)
+late_rollback(struct pp_cli *cli, const struct pp_pending *pd, char restored[32], struct pp_error *err)
 {
-	char *why = timer_gone(pd);
-	fprintf(cli->err, "portpilot %s: %s: rolling back to the rules from before that apply now\n", cmd, why);
-	free(why);
-	if (undo_last(cli, pd, err) < 0)
+	if (undo_last(cli, pd, restored, err) < 0)
 		return -1;
 	char *when = pp_xasprintf("%lld\n", (long long)time(NULL));
 	pp_state_write(cli->state_dir, PP_ST_ROLLED, when, err);
@@ -669,7 +653,7 @@ late_rollback(struct pp_cli *cli, const char *cmd, const struct pp_pending *pd, 
 
 /* An earlier apply --confirm still pending: refuse, or roll it back late if its timer is gone. */
 static int
-earlier_pending(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_error *err)
+earlier_pending(struct pp_cli *cli, const struct pp_apply_opts *o, char late[512], struct pp_error *err)
 {
 	struct pp_pending pd;
 	if (!o->dry_run && pp_pending_read(cli->state_dir, &pd) == 0) {
@@ -687,7 +671,10 @@ earlier_pending(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_err
 			free(why);
 			return -1;
 		}
-		if (late_rollback(cli, "apply", &pd, err) < 0)
+		char *why = timer_gone(&pd), restored[32];
+		snprintf(late, 512, "%s", why);
+		free(why);
+		if (late_rollback(cli, &pd, restored, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -698,7 +685,7 @@ static int
 apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *given,
              struct pp_table *loaded, struct pp_apply_report *r, struct pp_error *err)
 {
-	if (earlier_pending(cli, o, err) < 0) {
+	if (earlier_pending(cli, o, r->late, err) < 0) {
 		pp_table_free(loaded);
 		return -1;
 	}
@@ -730,7 +717,7 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	struct pp_want w;
 	const struct pp_table *t = NULL;
 	struct pp_table *owned = loaded;
-	if (want_ruleset(cli, o, &b, &want, &w, given, loaded, &t, err) < 0) {
+	if (want_ruleset(cli, o, &b, &want, &w, given, loaded, &t, &r->table_findings, err) < 0) {
 		pp_live_free(&live);
 		pp_table_free(owned);
 		pp_backend_close(&b);
@@ -762,7 +749,8 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	if (!o->dry_run && (p.restore || moving)) {
 		if (!p.restore) /* already in place (an earlier move cut short): the commit is empty */
 			p.restore = pp_xstrdup("");
-		rc = commit(cli, o, &b, &live, &want, &w, &owned, &p, moving ? prev : NULL, &deadline, err);
+		rc = commit(cli, o, &b, &live, &want, &w, &owned, &p, moving ? prev : NULL, &deadline,
+		            r->restore_failed, err);
 	} else if (!o->dry_run && !o->confirm_seconds) {
 		rc = persist_unchanged(cli, &b, &live, want, err);
 	}
@@ -783,47 +771,6 @@ int
 pp_apply(struct pp_cli *cli, const struct pp_apply_opts *o)
 {
 	return pp_apply_loaded(cli, o, NULL);
-}
-
-/* Output while apply.lock is held goes to memory: a stalled terminal (^S, a dead SSH link) must not
- * keep the lock from the rollback timer. */
-struct held_output {
-	FILE *out, *err, *mout, *merr;
-	char *obuf, *ebuf;
-	size_t olen, elen;
-};
-
-static void
-hold_output(struct pp_cli *cli, struct held_output *h)
-{
-	memset(h, 0, sizeof *h);
-	h->out = cli->out;
-	h->err = cli->err;
-	h->mout = open_memstream(&h->obuf, &h->olen);
-	h->merr = open_memstream(&h->ebuf, &h->elen);
-	if (h->mout && h->merr) {
-		cli->out = h->mout;
-		cli->err = h->merr;
-	}
-}
-
-static void
-release_output(struct pp_cli *cli, struct held_output *h)
-{
-	cli->out = h->out;
-	cli->err = h->err;
-	if (h->mout)
-		fclose(h->mout);
-	if (h->merr)
-		fclose(h->merr);
-	if (h->elen)
-		fwrite(h->ebuf, 1, h->elen, h->err);
-	if (h->olen)
-		fwrite(h->obuf, 1, h->olen, h->out);
-	fflush(h->err);
-	fflush(h->out);
-	free(h->obuf);
-	free(h->ebuf);
 }
 
 int
@@ -852,11 +799,10 @@ pp_apply_run(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 		pp_table_free(loaded);
 		return r->rc = PP_EXIT_FAIL;
 	}
-	struct held_output h;
-	hold_output(cli, &h);
+	/* Nothing is printed while apply.lock is held: a stalled terminal (^S, a dead SSH link) must
+	 * not keep the lock from the rollback timer. The caller prints r after. */
 	int rc = apply_locked(cli, o, t, loaded, r, &err);
 	pp_state_unlock(fd);
-	release_output(cli, &h);
 	pp_apply_mark("free");
 	if (rc < 0) {
 		snprintf(r->error, sizeof r->error, "%s", err.msg);
@@ -924,56 +870,85 @@ kernel_holds_applied(struct pp_cli *cli, struct pp_error *err)
 	return same;
 }
 
+/* r's pending fields from pd, and failed with err (the caller sets what happened instead). */
+static void
+confirm_start(struct pp_confirm_report *r, const struct pp_pending *pd)
+{
+	r->pending = true;
+	r->deadline = pd->deadline;
+	r->timer_alive = pp_pending_timer_alive(pd);
+	pp_pending_timer_name(pd, r->timer);
+	snprintf(r->backend, sizeof r->backend, "%s", pd->backend);
+}
+
+static void
+confirm_error(struct pp_confirm_report *r, enum pp_confirm_outcome what, const char *msg)
+{
+	r->outcome = what;
+	snprintf(r->error, sizeof r->error, "%s", msg);
+}
+
+/* With the lock held: decide, and keep or roll back. */
+static void
+confirm_locked(struct pp_cli *cli, struct pp_confirm_report *r)
+{
+	struct pp_error err;
+	struct pp_pending pd;
+	if (pp_pending_read(cli->state_dir, &pd) < 0) {
+		r->outcome = PP_CO_NONE;
+		return;
+	}
+	confirm_start(r, &pd);
+	if (!r->timer_alive && time(NULL) >= pd.deadline) {
+		/* Too late: the apply should have been undone already, so undo it. */
+		char *why = timer_gone(&pd);
+		snprintf(r->late, sizeof r->late, "%s", why);
+		free(why);
+		r->outcome = PP_CO_LATE;
+		if (late_rollback(cli, &pd, r->backend, &err) < 0)
+			snprintf(r->error, sizeof r->error, "%s", err.msg);
+	} else if (pd.armed) {
+		r->outcome = PP_CO_UNFINISHED;
+	} else if (!r->timer_alive && !kernel_holds_applied(cli, &err)) {
+		char *why = timer_gone(&pd);
+		snprintf(r->late, sizeof r->late, "%s", why);
+		free(why);
+		confirm_error(r, PP_CO_DRIFTED, err.msg);
+	} else if (pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, &err) < 0) {
+		confirm_error(r, PP_CO_FAILED, err.msg);
+	} else {
+		pp_state_remove(cli->state_dir, "pending");
+		stop_timer(&pd);
+		if (!*r->backend) /* a record from before they named their backend */
+			record_backend(cli->state_dir, PP_ST_APPLIED, r->backend, sizeof r->backend);
+		r->outcome = PP_CO_CONFIRMED;
+		r->rc = PP_EXIT_OK;
+	}
+}
+
+int
+pp_confirm_run(struct pp_cli *cli, struct pp_confirm_report *r)
+{
+	struct pp_error err;
+	memset(r, 0, sizeof *r);
+	r->rc = PP_EXIT_FAIL;
+	int fd = pp_state_lock(cli->state_dir, &err);
+	if (fd < 0) {
+		confirm_error(r, PP_CO_FAILED, err.msg);
+		return r->rc;
+	}
+	confirm_locked(cli, r);
+	pp_state_unlock(fd);
+	return r->rc;
+}
+
 int
 pp_confirm(struct pp_cli *cli)
 {
-	struct pp_error err;
-	int fd = pp_state_lock(cli->state_dir, &err);
-	if (fd < 0) {
-		fprintf(cli->err, "portpilot confirm: %s\n", err.msg);
-		return PP_EXIT_FAIL;
-	}
-	struct pp_pending pd;
-	int rc = PP_EXIT_FAIL;
-	if (pp_pending_read(cli->state_dir, &pd) < 0) {
-		fprintf(cli->err, "portpilot confirm: nothing awaits confirmation (no apply --confirm pending)\n");
-	} else if (!pp_pending_timer_alive(&pd) && time(NULL) >= pd.deadline) {
-		/* Too late: the apply should have been undone already, so undo it. */
-		if (late_rollback(cli, "confirm", &pd, &err) < 0)
-			fprintf(cli->err, "portpilot confirm: %s\n", err.msg);
-		else
-			fprintf(cli->err, "portpilot confirm: nothing confirmed: apply again to bring the change back\n");
-	} else if (pd.armed) {
-		char when[20], name[64];
-		pp_format_datetime(pd.deadline, when);
-		fprintf(cli->err, "portpilot confirm: the apply that armed this rollback did not finish (it was "
-		        "killed, or its session hung up, before it recorded what it wrote), so there is nothing "
-		        "safe to keep. %s%s%s; run portpilot rollback to restore the rules from before it now, "
-		        "then apply again\n", pp_pending_timer_name(&pd, name),
-		        pp_pending_timer_alive(&pd) ? " restores them at " : " is gone: nothing restores them",
-		        pp_pending_timer_alive(&pd) ? when : "");
-	} else if (!pp_pending_timer_alive(&pd) && !kernel_holds_applied(cli, &err)) {
-		char *why = timer_gone(&pd);
-		fprintf(cli->err, "portpilot confirm: %s; %s: nothing confirmed. Run portpilot rollback to "
-		        "return to the rules from before that apply, then portpilot apply\n", why, err.msg);
-		free(why);
-	} else if (pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, &err) < 0) {
-		fprintf(cli->err, "portpilot confirm: %s\n", err.msg);
-	} else {
-		pp_state_remove(cli->state_dir, "pending");
-		char name[64];
-		if (!pp_pending_timer_alive(&pd))
-			fprintf(cli->err, "portpilot confirm: %s was gone; the kernel still holds the applied "
-			        "ruleset, so it is kept\n", pp_pending_timer_name(&pd, name));
-		stop_timer(&pd);
-		if (cli->json)
-			fprintf(cli->out, "{\"confirmed\":true}\n");
-		else
-			fprintf(cli->out, "confirmed: the ruleset stays and is persisted for boot\n");
-		rc = PP_EXIT_OK;
-	}
-	pp_state_unlock(fd);
-	return rc;
+	struct pp_confirm_report r;
+	pp_confirm_run(cli, &r);
+	pp_confirm_report_print(cli, &r);
+	return r.rc;
 }
 
 /* The timer: sleep until the deadline, then roll back if its apply is still unconfirmed. */
@@ -993,24 +968,30 @@ timer_wait(struct pp_cli *cli, const char *id)
 }
 
 int
-pp_rollback(struct pp_cli *cli, const char *timer_id)
+pp_rollback_run(struct pp_cli *cli, const char *timer_id, struct pp_confirm_report *r)
 {
+	memset(r, 0, sizeof *r);
+	r->rollback = true;
+	r->outcome = PP_CO_NONE;
+	r->rc = PP_EXIT_OK;
 	if (timer_id && timer_wait(cli, timer_id) != 0)
-		return PP_EXIT_OK;
+		return r->rc;
 	struct pp_error err;
 	/* The timer waits for the lock as long as it takes: giving up would leave the change in force. */
 	int fd = timer_id ? pp_state_lock_wait(cli->state_dir, &err) : pp_state_lock(cli->state_dir, &err);
 	if (fd < 0) {
-		fprintf(cli->err, "portpilot rollback: %s\n", err.msg);
-		return PP_EXIT_FAIL;
+		confirm_error(r, PP_CO_FAILED, err.msg);
+		return r->rc = PP_EXIT_FAIL;
 	}
 	struct pp_pending pd;
 	bool pending = pp_pending_read(cli->state_dir, &pd) == 0;
-	int rc = PP_EXIT_FAIL;
+	if (pending)
+		confirm_start(r, &pd);
 	if (timer_id && (!pending || strcmp(pd.id, timer_id) != 0)) {
-		rc = PP_EXIT_OK; /* confirmed while we took the lock */
-	} else if (undo_last(cli, pending ? &pd : NULL, &err) < 0) {
-		fprintf(cli->err, "portpilot rollback: %s\n", err.msg);
+		r->rc = PP_EXIT_OK; /* confirmed while we took the lock */
+	} else if (undo_last(cli, pending ? &pd : NULL, r->backend, &err) < 0) {
+		confirm_error(r, PP_CO_FAILED, err.msg);
+		r->rc = PP_EXIT_FAIL;
 	} else {
 		if (timer_id) {
 			/* Nobody may be watching: leave the news for the next status or TUI. */
@@ -1020,12 +1001,17 @@ pp_rollback(struct pp_cli *cli, const char *timer_id)
 		} else {
 			pp_state_remove(cli->state_dir, PP_ST_ROLLED);
 		}
-		if (cli->json)
-			fprintf(cli->out, "{\"rolled_back\":true}\n");
-		else
-			fprintf(cli->out, "rolled back to the rules before the last apply\n");
-		rc = PP_EXIT_OK;
+		r->outcome = PP_CO_ROLLED_BACK;
 	}
 	pp_state_unlock(fd);
-	return rc;
+	return r->rc;
+}
+
+int
+pp_rollback(struct pp_cli *cli, const char *timer_id)
+{
+	struct pp_confirm_report r;
+	pp_rollback_run(cli, timer_id, &r);
+	pp_confirm_report_print(cli, &r);
+	return r.rc;
 }

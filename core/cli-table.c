@@ -1,12 +1,8 @@
 /* The table commands: check, list, export, add, set, del, enable, disable. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
-#include <sys/stat.h>
 
 #include "portpilot/cli.h"
 #include "portpilot/cli-opts.h"
@@ -190,90 +186,6 @@ pp_cmd_list(struct pp_cli *cli, int argc, char **argv)
 	return PP_EXIT_OK;
 }
 
-/*
- * md and csv are text that ends up on a terminal, in an editor or a wiki:
- * controls and invalid UTF-8 are written as \xNN there too (pp_text_safe).
- */
-static void
-csv_field(FILE *f, const char *raw, bool last)
-{
-	char *t = pp_text_safe_dup(raw);
-
-	fputc('"', f);
-	/* A spreadsheet runs a cell that starts with = + - @ as a formula (=HYPERLINK, =cmd|…):
-	 * a leading ' makes it text, the usual defence against CSV injection. */
-	if (strchr("=+-@", t[0]) && t[0] != '\0')
-		fputc('\'', f);
-	for (const char *s = t; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputs(last ? "\"\n" : "\",", f);
-	free(t);
-}
-
-static void
-md_field(FILE *f, const char *raw, bool last)
-{
-	char *t = pp_text_safe_dup(raw);
-
-	fputs("| ", f);
-	for (const char *s = t; *s; s++) {
-		if (*s == '|')
-			fputc('\\', f);
-		fputc(*s, f);
-	}
-	fputs(last ? " |\n" : " ", f);
-	free(t);
-}
-
-/*
- * The -o file of export: created or replaced, never through a symbolic link
- * (root exporting into /tmp must not overwrite a link's target), never a FIFO
- * or device (O_NONBLOCK: no hang on a FIFO without a reader). NULL with errno.
- */
-static FILE *
-open_export(const char *path)
-{
-	struct stat st;
-	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-	FILE *f;
-
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		errno = EINVAL;
-		return NULL;
-	}
-	if (ftruncate(fd, 0) < 0 || fcntl(fd, F_SETFL, 0) < 0 || (f = fdopen(fd, "w")) == NULL) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return NULL;
-	}
-	return f;
-}
-
-/* The record says who may reach what: the mapping's name and its allowed sources too. */
-static void
-export_row(FILE *f, const char *format, char *const *v, bool first)
-{
-	for (int c = 0; c < PP_X__COUNT; c++) {
-		if (strcmp(format, "csv") == 0) {
-			csv_field(f, v[c], c == PP_X__COUNT - 1);
-		} else if (strcmp(format, "md") == 0) {
-			md_field(f, v[c], c == PP_X__COUNT - 1);
-		} else {
-			fprintf(f, "%s\"%s\":", c == 0 ? (first ? "{" : ",{") : ",", pp_export_key(c));
-			pp_json_str(f, v[c]);
-			if (c == PP_X__COUNT - 1)
-				fputc('}', f);
-		}
-	}
-}
-
 static const struct pp_opt export_opts[] = {
 	{ "format", 0, "md|csv|json", "the record's format (default md)" },
 	{ NULL, 'o', "FILE", "write it to FILE (never through a link)" },
@@ -293,8 +205,7 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 {
 	const char *format = pp_opt(cli, "format") ? pp_opt(cli, "format") : "md", *outpath = pp_opt(cli, "o");
 	struct pp_table *t;
-	FILE *f;
-	time_t now = time(NULL);
+	struct pp_error err;
 
 	(void)argc, (void)argv;
 	if (cli->json)
@@ -303,50 +214,11 @@ pp_cmd_export(struct pp_cli *cli, int argc, char **argv)
 		return pp_cli_usage(cli, "export", "unknown format '%s'; use md, csv or json", format);
 	if (load(cli, "export", false, &t) < 0)
 		return PP_EXIT_USAGE;
-	f = outpath ? open_export(outpath) : cli->out;
-	if (f == NULL) {
-		fprintf(cli->err, "portpilot export: cannot write %s: %s\n", outpath,
-		        errno == ELOOP ? "it is a symbolic link; export does not write through links, name the "
-		        "file itself" : errno == EINVAL || errno == ENXIO ? "not a regular file; name a file" :
-		        strerror(errno));
-		pp_table_free(t);
-		return PP_EXIT_FAIL;
-	}
-	struct pp_export x;
-	pp_export_make(t, now, &x);
-	if (strcmp(format, "json") == 0) {
-		fputs("{\"site\":", f);
-		pp_json_str(f, x.site_name);
-		fputs(",\"mappings\":[", f);
-	} else {
-		if (strcmp(format, "md") == 0 && x.site_name)
-		{
-			fputs("# ", f);
-			pp_fputs_safe(x.site_name, f);
-			fputs("\n\n", f);
-		}
-		char *head[PP_X__COUNT];
-		for (int c = 0; c < PP_X__COUNT; c++)
-			head[c] = (char *)pp_export_title(c);
-		export_row(f, format, head, true);
-		if (strcmp(format, "md") == 0) {
-			for (int c = 0; c < PP_X__COUNT; c++)
-				fputs("|---", f);
-			fputs("|\n", f);
-		}
-	}
-	for (size_t i = 0; i < x.n; i++)
-		export_row(f, format, x.rows[i].v, i == 0);
-	pp_export_free(&x);
-	if (strcmp(format, "json") == 0)
-		fputs("]}\n", f);
-	if (outpath && fclose(f) != 0) {
-		fprintf(cli->err, "portpilot export: cannot write %s: %s\n", outpath, strerror(errno));
-		pp_table_free(t);
-		return PP_EXIT_FAIL;
-	}
+	int rc = pp_export_write(t, format, outpath, cli->out, time(NULL), &err);
+	if (rc < 0)
+		fprintf(cli->err, "portpilot export: %s\n", err.msg);
 	pp_table_free(t);
-	return PP_EXIT_OK;
+	return rc < 0 ? PP_EXIT_FAIL : PP_EXIT_OK;
 }
 
 /* The field index of key in [site] (site) or a mapping, -1 when unknown. */

@@ -1,7 +1,11 @@
-/* The documentation record as rows of strings: the CLI prints them as md, csv or json, the TUI draws them. */
+/* The documentation record as rows of strings, and written as md, csv or json (export, the TUI's export). */
+#include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -215,4 +219,137 @@ pp_export_free(struct pp_export *x)
 		pp_export_row_free(&x->rows[i]);
 	free(x->rows);
 	memset(x, 0, sizeof *x);
+}
+
+/*
+ * md and csv are text that ends up on a terminal, in an editor or a wiki:
+ * controls and invalid UTF-8 are written as \xNN there too (pp_text_safe).
+ */
+static void
+csv_field(FILE *f, const char *raw, bool last)
+{
+	char *t = pp_text_safe_dup(raw);
+
+	fputc('"', f);
+	/* A spreadsheet runs a cell that starts with = + - @ as a formula (=HYPERLINK, =cmd|…):
+	 * a leading ' makes it text, the usual defence against CSV injection. */
+	if (strchr("=+-@", t[0]) && t[0] != '\0')
+		fputc('\'', f);
+	for (const char *s = t; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputs(last ? "\"\n" : "\",", f);
+	free(t);
+}
+
+static void
+md_field(FILE *f, const char *raw, bool last)
+{
+	char *t = pp_text_safe_dup(raw);
+
+	fputs("| ", f);
+	for (const char *s = t; *s; s++) {
+		if (*s == '|')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputs(last ? " |\n" : " ", f);
+	free(t);
+}
+
+/*
+ * The -o file of export: created or replaced, never through a symbolic link
+ * (root exporting into /tmp must not overwrite a link's target), never a FIFO
+ * or device (O_NONBLOCK: no hang on a FIFO without a reader). NULL with errno.
+ */
+static FILE *
+open_export(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (ftruncate(fd, 0) < 0 || fcntl(fd, F_SETFL, 0) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	return f;
+}
+
+/* The record says who may reach what: the mapping's name and its allowed sources too. */
+static void
+export_row(FILE *f, const char *format, char *const *v, bool first)
+{
+	for (int c = 0; c < PP_X__COUNT; c++) {
+		if (strcmp(format, "csv") == 0) {
+			csv_field(f, v[c], c == PP_X__COUNT - 1);
+		} else if (strcmp(format, "md") == 0) {
+			md_field(f, v[c], c == PP_X__COUNT - 1);
+		} else {
+			fprintf(f, "%s\"%s\":", c == 0 ? (first ? "{" : ",{") : ",", pp_export_key(c));
+			pp_json_str(f, v[c]);
+			if (c == PP_X__COUNT - 1)
+				fputc('}', f);
+		}
+	}
+}
+
+/* The record's head (a title, the column names) or the JSON's start. */
+static void
+export_head(FILE *f, const char *format, const struct pp_export *x)
+{
+	if (strcmp(format, "json") == 0) {
+		fputs("{\"site\":", f);
+		pp_json_str(f, x->site_name);
+		fputs(",\"mappings\":[", f);
+		return;
+	}
+	if (strcmp(format, "md") == 0 && x->site_name) {
+		fputs("# ", f);
+		pp_fputs_safe(x->site_name, f);
+		fputs("\n\n", f);
+	}
+	char *head[PP_X__COUNT];
+	for (int c = 0; c < PP_X__COUNT; c++)
+		head[c] = (char *)pp_export_title(c);
+	export_row(f, format, head, true);
+	if (strcmp(format, "md") == 0) {
+		for (int c = 0; c < PP_X__COUNT; c++)
+			fputs("|---", f);
+		fputs("|\n", f);
+	}
+}
+
+int
+pp_export_write(const struct pp_table *t, const char *format, const char *path, FILE *to, time_t now,
+                struct pp_error *err)
+{
+	FILE *f = path ? open_export(path) : to;
+	if (f == NULL)
+		return pp_error_set(err, "cannot write %s: %s", path, errno == ELOOP ? "it is a symbolic link; "
+		                    "export does not write through links, name the file itself" :
+		                    errno == EINVAL || errno == ENXIO ? "not a regular file; name a file" :
+		                    strerror(errno));
+	struct pp_export x;
+	pp_export_make(t, now, &x);
+	export_head(f, format, &x);
+	for (size_t i = 0; i < x.n; i++)
+		export_row(f, format, x.rows[i].v, i == 0);
+	pp_export_free(&x);
+	if (strcmp(format, "json") == 0)
+		fputs("]}\n", f);
+	if (path && fclose(f) != 0)
+		return pp_error_set(err, "cannot write %s: %s", path, strerror(errno));
+	return 0;
 }

@@ -43,16 +43,24 @@ char *pp_xstrdup(const char *s) { return oom(strdup(s)); }
 char *pp_xstrndup(const char *s, size_t n) { return oom(strndup(s, n)); }
 
 char *
+pp_xvasprintf(const char *fmt, va_list ap)
+{
+	char *s;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	return oom(s);
+}
+
+char *
 pp_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	char *s = pp_xvasprintf(fmt, ap);
 	va_end(ap);
-	return oom(s);
+	return s;
 }
 
 void

@@ -5,6 +5,8 @@
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -65,6 +67,7 @@ struct logctx {
 	struct pp_cidr lan;            /* the LAN subnet, len 0 when unknown */
 	void (*fn)(const struct pp_access_entry *e, void *arg); /* pp_access_follow's, else printed */
 	void *arg;
+	void (*note)(const char *text, void *arg);              /* pp_access_follow's, else printed */
 	struct pp_cidr6 prefix;        /* the LAN's IPv6 prefix (host ids), len 0 when none */
 	time_t prefix_at;              /* when it was read: again once a second, it may change */
 };
@@ -77,6 +80,21 @@ struct conn {
 	uint8_t src6[16], dst6[16];
 	uint16_t sport, dport;
 };
+
+/* One of the core's notes while it logs (a warning with its fix): to the caller's note, else printed. */
+static void __attribute__((format(printf, 2, 3)))
+note(struct logctx *x, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = pp_xvasprintf(fmt, ap);
+	va_end(ap);
+	if (x->note)
+		x->note(text, x->arg);
+	else
+		fprintf(x->cli->err, "portpilot log: %s\n", text);
+	free(text);
+}
 
 static void
 entry_print(struct pp_cli *cli, const struct pp_access_entry *e)
@@ -311,6 +329,7 @@ struct args {
 	const char *only;
 	int secs, group, max_kb;
 	bool record, follow;
+	void (*note)(const char *text, void *arg);
 };
 
 static int
@@ -349,11 +368,11 @@ reload(struct logctx *x, struct timespec *seen)
 	if (stat(x->cli->table_path, &st) < 0) {
 		if (!warned)
 			/* Say what it means: the reader gave up root, and the table is not reachable for it. */
-			fprintf(x->cli->err, "portpilot log: the recorder reads packets as user nobody, who cannot "
-			        "reach %s (%s), so mappings added or changed after this start are logged only after "
-			        "a restart of the recorder; to have them followed, let all users read the file "
-			        "and enter its directories (chmod o+r on it, o+x on its directories)\n",
-			        x->cli->table_path, strerror(errno));
+			note(x, "the recorder reads packets as user nobody, who cannot "
+			     "reach %s (%s), so mappings added or changed after this start are logged only after "
+			     "a restart of the recorder; to have them followed, let all users read the file "
+			     "and enter its directories (chmod o+r on it, o+x on its directories)",
+			     x->cli->table_path, strerror(errno));
 		warned = true;
 		return;
 	}
@@ -361,7 +380,7 @@ reload(struct logctx *x, struct timespec *seen)
 		return;
 	*seen = st.st_mtim;
 	if (pp_table_load(x->cli->table_path, false, &t, &e) < 0) {
-		fprintf(x->cli->err, "portpilot log: %s (still matching the table read before)\n", e.msg);
+		note(x, "%s (still matching the table read before)", e.msg);
 		return;
 	}
 	pp_table_free(x->t);
@@ -393,7 +412,7 @@ run_reader(struct logctx *x, pcap_t *h, int secs, struct pp_error *err)
 		return pp_error_set(err, "cannot fork: %s", strerror(errno));
 	if (pid == 0) {
 		if (pp_drop_privileges(err) < 0) {
-			fprintf(x->cli->err, "portpilot log: %s\n", err->msg);
+			note(x, "%s", err->msg);
 			_exit(PP_EXIT_FAIL);
 		}
 		read_loop(x, h, secs);
@@ -439,7 +458,7 @@ capture_log(struct logctx *x, struct pp_backend *b, const char *wan, int group,
 		rc = run_reader(x, h, secs, err);
 		struct pp_error e2;
 		if (rule(x, b, wan, group, false, &e2) < 0)
-			fprintf(x->cli->err, "portpilot log: removing the NFLOG rules: %s\n", e2.msg);
+			note(x, "removing the NFLOG rules: %s", e2.msg);
 	}
 	pcap_close(h);
 	return rc;
@@ -591,7 +610,8 @@ log_run(struct pp_cli *cli, struct pp_table *t, const struct args *a,
 	snprintf(wan, sizeof wan, "%s", t->site.val[PP_S_WAN_INTERFACE] ? t->site.val[PP_S_WAN_INTERFACE] : "");
 	struct rec r = { .max = (a->max_kb ? a->max_kb : 1024) * 1024L };
 	char path[4096], old[4096];
-	struct logctx x = { .cli = cli, .t = t, .only = a->only, .rec = a->record ? &r : NULL, .fn = fn, .arg = arg };
+	struct logctx x = { .cli = cli, .t = t, .only = a->only, .rec = a->record ? &r : NULL, .fn = fn, .arg = arg,
+	                  .note = a->note };
 	if (t->site.has_lan_subnet)
 		x.lan = t->site.lan_subnet;
 	else if (t->site.val[PP_S_LAN_INTERFACE] && pp_iface_subnet(t->site.val[PP_S_LAN_INTERFACE], &x.lan) < 0)
@@ -618,9 +638,10 @@ log_run(struct pp_cli *cli, struct pp_table *t, const struct args *a,
 
 int
 pp_access_follow(struct pp_cli *cli, const char *only, int secs, int group,
-                 void (*fn)(const struct pp_access_entry *e, void *arg), void *arg, struct pp_error *err)
+                 void (*fn)(const struct pp_access_entry *e, void *arg),
+                 void (*note)(const char *text, void *arg), void *arg, struct pp_error *err)
 {
-	struct args a = { .only = only, .secs = secs, .group = group ? group : 7, .follow = true };
+	struct args a = { .only = only, .secs = secs, .group = group ? group : 7, .follow = true, .note = note };
 	struct pp_table *t;
 	if (pp_table_load(cli->table_path, false, &t, err) < 0)
 		return -1;

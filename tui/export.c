@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "portpilot/cli-opts.h"
+#include "portpilot/export.h"
 #include "portpilot/util.h"
 #include "tui-internal.h"
 
@@ -20,32 +20,29 @@ format_of(const char *path)
 	return "md";
 }
 
+/* The engine writes the saved file's record; its error, with the fix, is the message. */
 static void
 export_to(struct tui *t, const char *path, void *ctx)
 {
-	struct pp_cli c = *t->cli;
 	const char *fmt = format_of(path ? path : "");
-	char *errs = NULL, *argv[] = { "export", "--format", (char *)fmt, "-o", (char *)path, NULL };
-	size_t len;
-	int rc;
+	struct pp_table *tab;
+	struct pp_error err;
 
 	(void)ctx;
 	if (path == NULL || path[0] == '\0')
 		return;
-	c.err = c.out = open_memstream(&errs, &len);
-	if (c.out == NULL)
+	if (pp_table_load(t->path, false, &tab, &err) < 0) {
+		tui_message(t, TR_ERROR, "Not exported, %s cannot be read: %s", t->path, err.msg);
 		return;
-	c.json = false;
-	c.table_path = t->path;
-	rc = pp_cmd_call(&c, pp_command_find("export"), 5, argv);
-	fclose(c.out);
-	if (rc == 0) {
+	}
+	if (pp_export_write(tab, fmt, path, NULL, time(NULL), &err) == 0) {
 		tui_message(t, TR_OK, "Exported the table (%s) to %s.", fmt, path);
 		tui_logf(t, "exported %s to %s", fmt, path);
 	} else {
-		tui_message(t, TR_ERROR, "Export failed: %s", errs ? errs : "");
+		tui_message(t, TR_ERROR, "Not exported: %s", err.msg);
+		tui_logf(t, "export to %s failed", path);
 	}
-	free(errs);
+	pp_table_free(tab);
 }
 
 static void

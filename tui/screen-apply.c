@@ -23,53 +23,36 @@ struct apply {
 	enum tui_role result_role;
 };
 
-typedef int (*core_fn)(struct pp_cli *c, void *arg);
-
-/* A core call with anything it prints held in memory, not drawn over the screen. */
-static int
-capture(struct tui *t, core_fn fn, void *arg, char **text)
+static void
+add_findings(struct pp_buf *b, const struct pp_findings *fs)
 {
-	struct pp_cli c = *t->cli;
-	size_t len;
-	FILE *f;
-	int rc;
+	for (size_t i = 0; i < fs->n; i++) {
+		const struct pp_finding *f = &fs->v[i];
 
-	*text = NULL;
-	f = open_memstream(text, &len);
-	if (f == NULL)
-		return -1;
-	c.out = c.err = f;
-	c.json = false;
-	c.table_path = t->path;
-	rc = fn(&c, arg);
-	fclose(f);
-	return rc;
-}
-
-struct apply_call {
-	struct pp_apply_opts o;
-	struct pp_apply_report r;
-};
-
-static int
-do_apply(struct pp_cli *c, void *arg)
-{
-	struct apply_call *ac = arg;
-
-	return pp_apply_run(c, &ac->o, NULL, &ac->r);
+		pp_buf_printf(b, "%s%s%s%s: %s\n  fix: %s\n", f->sev == PP_ERROR ? "Error" : "Warning",
+		              f->mapping ? " (" : "", f->mapping ? f->mapping : "", f->mapping ? ")" : "",
+		              f->what, f->fix ? f->fix : "-");
+	}
 }
 
 /*
  * The screen's own words for an apply's report: the backend's diff, the
- * warnings with their fix, the mappings changed by name, the backend and why.
- * Not the CLI's text: anything the core printed besides (stray) goes first.
+ * findings with their fix, the mappings changed by name, the backend and why.
+ * Not the CLI's text: the core prints nothing while it applies.
  */
 static char *
-report_text(const struct pp_apply_report *r, const char *stray)
+report_text(const struct pp_apply_report *r)
 {
 	struct pp_buf b = { 0 };
 
-	pp_buf_addstr(&b, stray ? stray : "");
+	if (*r->late)
+		pp_buf_printf(&b, "An earlier apply was not confirmed and %s: it was rolled back first.\n",
+		              r->late);
+	add_findings(&b, &r->table_findings);
+	if (*r->restore_failed)
+		pp_buf_printf(&b, "Error: restoring the rules from before the apply failed too: %s\n  fix: "
+		              "portpilot status shows what the kernel holds now\n",
+		              r->restore_failed);
 	if (*r->moved_from)
 		pp_buf_printf(&b, "Moving the mappings from %s to %s: %s's rules go once %s's are in.\n",
 		              r->moved_from, r->backend, r->moved_from, r->backend);
@@ -77,9 +60,7 @@ report_text(const struct pp_apply_report *r, const char *stray)
 	if (r->forwarding)
 		pp_buf_printf(&b, "%s\n", r->forwarding > 0 ? "net.ipv4.ip_forward set to 1." :
 		              "Cannot set net.ipv4.ip_forward.");
-	for (size_t i = 0; i < r->warnings.n; i++)
-		pp_buf_printf(&b, "Warning: %s\n  fix: %s\n", r->warnings.v[i].what,
-		              r->warnings.v[i].fix ? r->warnings.v[i].fix : "-");
+	add_findings(&b, &r->warnings);
 	if (!r->planned)
 		return b.data ? b.data : pp_xstrdup("");
 	if (r->unchanged)
@@ -113,22 +94,22 @@ report_text(const struct pp_apply_report *r, const char *stray)
 static int
 apply_report(struct tui *t, const struct pp_apply_opts *o, char **text, char *error, size_t n)
 {
-	struct apply_call ac = { .o = *o };
-	char *stray;
-	int rc = capture(t, do_apply, &ac, &stray);
+	struct pp_cli c = *t->cli;
+	struct pp_apply_report r;
 
-	*text = report_text(&ac.r, stray);
-	size_t k = strnlen(ac.r.error, n - 1);
+	c.json = false;
+	c.table_path = t->path;
+	int rc = pp_apply_run(&c, o, NULL, &r);
 
-	memcpy(error, ac.r.error, k);     /* cut to the result line's room */
+	*text = report_text(&r);
+	size_t k = strnlen(r.error, n - 1);
+
+	memcpy(error, r.error, k);        /* cut to the result line's room */
 	error[k] = '\0';
-	free(stray);
-	pp_apply_report_free(&ac.r);
+	pp_apply_report_free(&r);
 	return rc;
 }
 
-static int do_confirm(struct pp_cli *c, void *arg) { (void)arg; return pp_confirm(c); }
-static int do_rollback(struct pp_cli *c, void *arg) { (void)arg; return pp_rollback(c, NULL); }
 
 static void
 set_text(struct apply *a, char *text)
@@ -239,56 +220,91 @@ run_apply(struct apply *a, struct tui *t)
 	tui_live_refresh(t);
 }
 
+/*
+ * The screen's own words for what confirm or rollback did, from the engine's
+ * report (never the CLI's text). What to do comes first: the line is cut at
+ * the screen's width. U is the table's rollback key.
+ */
+static void
+outcome_message(struct tui *t, const struct pp_confirm_report *r)
+{
+	char when[20];
+
+	pp_format_datetime(r->deadline, when);
+	switch (r->outcome) {
+	case PP_CO_CONFIRMED:
+		tui_message(t, TR_OK, "Confirmed: the ruleset stays and is persisted for boot (backend %s)%s",
+		            r->backend, r->timer_alive ? "." : "; its rollback timer had already ended.");
+		break;
+	case PP_CO_ROLLED_BACK:
+		tui_message(t, TR_WARNING, "Rolled back: the kernel holds the rules from before the apply (%s).",
+		            r->backend);
+		break;
+	case PP_CO_NONE:
+		tui_message(t, TR_WARNING, "Nothing awaits confirmation any more (confirmed or rolled back "
+		            "from another session).");
+		break;
+	case PP_CO_LATE:
+		if (*r->error)
+			tui_message(t, TR_ERROR, "Too late to confirm, and the rollback failed: %s", r->error);
+		else
+			tui_message(t, TR_ERROR, "Too late to confirm: rolled back to the rules from before the "
+			            "apply (its timer was gone; deadline %s). Apply again.", when + 11);
+		break;
+	case PP_CO_UNFINISHED:
+		tui_message(t, TR_ERROR, "Not confirmed: the apply did not finish recording its rules. U rolls "
+		            "back now%s%s.", r->timer_alive ? "; the timer does at " : "; its timer is gone",
+		            r->timer_alive ? when + 11 : "");
+		break;
+	case PP_CO_DRIFTED:
+		tui_message(t, TR_ERROR, "Not confirmed: %s; its timer is gone. U rolls back to the rules "
+		            "from before it.", r->error);
+		break;
+	default:
+		tui_message(t, TR_ERROR, "%s failed: %s", r->rollback ? "Rollback" : "Confirm", r->error);
+	}
+}
+
 int
 tui_apply_confirm(struct tui *t)
 {
-	char *text;
-	int rc;
+	struct pp_cli c = *t->cli;
+	struct pp_confirm_report r;
 
 	if (tui_live_deadline() == 0) {
 		tui_message(t, TR_WARNING, "Nothing awaits confirmation.");
 		return -1;
 	}
-	rc = capture(t, do_confirm, NULL, &text);
-	if (rc == 0) {
+	c.table_path = t->path;
+	if (pp_confirm_run(&c, &r) == 0) {
 		tui_live_set_deadline(0);
 		for (size_t i = 0; i < t->nedited; i++)
 			free(t->edited[i]);
 		t->nedited = 0;               /* applied and kept: nothing pending any more */
-		tui_message(t, TR_OK, "Confirmed: the ruleset stays and is persisted for boot.");
-		tui_logf(t, "confirmed");
-	} else {
-		tui_message(t, TR_ERROR, "Confirm failed: %s", text ? text : "");
-		tui_logf(t, "confirm failed");
 	}
-	free(text);
+	outcome_message(t, &r);
+	tui_logf(t, r.rc == 0 ? "confirmed" : "confirm failed");
 	tui_live_refresh(t);
-	return rc;
+	return r.rc;
 }
 
 int
 tui_apply_rollback(struct tui *t)
 {
-	char *text;
-	int rc;
+	struct pp_cli c = *t->cli;
+	struct pp_confirm_report r;
 
 	if (tui_live_deadline() == 0) {
 		tui_message(t, TR_WARNING, "Nothing awaits confirmation: no apply to roll back.");
 		return -1;
 	}
-	rc = capture(t, do_rollback, NULL, &text);
-
-	if (rc == 0) {
+	c.table_path = t->path;
+	if (pp_rollback_run(&c, NULL, &r) == 0)
 		tui_live_set_deadline(0);
-		tui_message(t, TR_WARNING, "Rolled back: the kernel holds the rules from before the apply.");
-		tui_logf(t, "rolled back on request");
-	} else {
-		tui_message(t, TR_ERROR, "Rollback failed: %s", text ? text : "");
-		tui_logf(t, "rollback failed");
-	}
-	free(text);
+	outcome_message(t, &r);
+	tui_logf(t, r.rc == 0 ? "rolled back on request" : "rollback failed");
 	tui_live_refresh(t);
-	return rc;
+	return r.rc;
 }
 
 /* ---- drawing ---- */

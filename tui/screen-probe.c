@@ -169,6 +169,14 @@ on_access(const struct pp_access_entry *e, void *arg)
 	fflush(arg);
 }
 
+/* A note of the core's (the table unreachable, the rules not removed), in this screen's N line. */
+static void
+on_access_note(const char *text, void *arg)
+{
+	put(arg, 'N', "%s", text);
+	fflush(arg);
+}
+
 static void
 log_child(FILE *out, void *ctx)
 {
@@ -177,9 +185,8 @@ log_child(FILE *out, void *ctx)
 	struct pp_error e;
 
 	c.table_path = pr->t->path;
-	c.out = c.err = out;              /* the core's notes: shown as they come */
 	c.json = true;                    /* no "logging ... Ctrl-C to stop" line: the page says it */
-	if (pp_access_follow(&c, pr->name, pr->seconds, 0, on_access, out, &e) < 0)
+	if (pp_access_follow(&c, pr->name, pr->seconds, 0, on_access, on_access_note, out, &e) < 0)
 		put(out, 'X', "%s", e.msg);
 }
 
@@ -252,8 +259,8 @@ read_history(struct probe *pr)
 	pp_access_history_free(&h);
 }
 
-/* The access log's child: L a live connection (its fields), X why it could not run; other lines
- * are the core's notes. */
+/* The access log's child: L a live connection (its fields), N a note of the core's, X why it
+ * could not run. */
 static void
 on_log_line(struct probe *pr, char *text)
 {
@@ -264,10 +271,15 @@ on_log_line(struct probe *pr, char *text)
 		snprintf(pr->error, sizeof pr->error, "%s", text + 2);
 		return;
 	}
-	if (text[0] != 'L' || text[1] != '\t') {
-		lines_add(&pr->live, TR_WARNING, text);
+	if (text[0] == 'N' && text[1] == '\t') {
+		char buf[1200];
+
+		snprintf(buf, sizeof buf, "Note: %s", text + 2);
+		lines_add(&pr->live, TR_WARNING, buf);
 		return;
 	}
+	if (text[0] != 'L' || text[1] != '\t')
+		return;
 	for (char *tok = strtok_r(text + 2, "\t", &save); tok && k < 7; tok = strtok_r(NULL, "\t", &save))
 		f[k++] = tok;
 	if (k == 7)

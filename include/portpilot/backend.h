@@ -440,6 +440,9 @@ struct pp_apply_report {
 	bool nothing_persisted;         /* --expire-only with no persisted ruleset: nothing to do */
 	size_t flows_failed;            /* conntrack entries the kernel kept (flows_errno why) */
 	int flows_errno;                /* with flows_unlisted or flows_failed: the errno */
+	struct pp_findings table_findings; /* the table's own (pp_table_check), each with its fix */
+	char late[512];                 /* an earlier unconfirmed apply rolled back first: why */
+	char restore_failed[1024];      /* the commit failed, and restoring the snapshot too: why */
 };
 /* Apply and fill r (pp_apply_report_free after); prints nothing of r, returns r->rc. */
 int pp_apply_run(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t,
@@ -452,6 +455,32 @@ int pp_apply(struct pp_cli *cli, const struct pp_apply_opts *o);
 int pp_apply_loaded(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_table *t);
 int pp_confirm(struct pp_cli *cli);
 int pp_rollback(struct pp_cli *cli, const char *timer_id);
+/* What confirm or rollback did: pp_confirm_run and pp_rollback_run fill it and print nothing. */
+enum pp_confirm_outcome {
+	PP_CO_CONFIRMED,                /* kept, and persisted for boot */
+	PP_CO_ROLLED_BACK,              /* the kernel holds the rules from before the last apply again */
+	PP_CO_NONE,                     /* nothing awaited confirmation (rollback --timer: confirmed meanwhile) */
+	PP_CO_LATE,                     /* confirm after the deadline with the timer gone: rolled back instead */
+	PP_CO_UNFINISHED,               /* refused: the apply that armed the rollback did not finish */
+	PP_CO_DRIFTED,                  /* refused: the timer is gone and the kernel no longer holds that apply */
+	PP_CO_FAILED,                   /* error says why (the lock, the state files, the restore) */
+};
+struct pp_confirm_report {
+	bool rollback;                  /* the report of a rollback (else of a confirm) */
+	enum pp_confirm_outcome outcome;
+	bool pending;                   /* an apply --confirm awaited confirmation */
+	time_t deadline;                /* then its rollback deadline */
+	bool timer_alive;               /* and whether its rollback timer ran */
+	char timer[64];                 /* the timer's name: "the rollback timer (pid N)" */
+	char backend[32];               /* confirm: the backend kept; rollback: the backend restored */
+	char late[512];                 /* LATE, DRIFTED: the timer gone and its deadline, in words */
+	char error[1024];               /* why it failed or was refused, with the fix; "" when none */
+	int rc;                         /* PP_EXIT_* */
+};
+int pp_confirm_run(struct pp_cli *cli, struct pp_confirm_report *r);
+int pp_rollback_run(struct pp_cli *cli, const char *timer_id, struct pp_confirm_report *r);
+/* The CLI's words for r (stdout, JSON with cli->json; refusals and errors on cli->err). */
+void pp_confirm_report_print(struct pp_cli *cli, const struct pp_confirm_report *r);
 /* Where a confirm stands, from the state directory alone (no kernel read): what the TUI polls. */
 struct pp_confirm_state {
 	time_t deadline;                /* of the pending apply --confirm, 0 when none */

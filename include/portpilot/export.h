@@ -3,8 +3,10 @@
 #define PORTPILOT_EXPORT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
+#include "portpilot/error.h"
 #include "portpilot/table.h"
 
 enum pp_export_col {
@@ -49,5 +51,9 @@ void pp_export_row_of(const struct pp_mapping *m, const char *public_ip, time_t 
 void pp_export_row_ip6(const struct pp_table *t, const struct pp_mapping *m, struct pp_export_row *r);
 void pp_export_row_free(struct pp_export_row *r);
 void pp_export_free(struct pp_export *x);
+/* t's record in format (md, csv or json) to the file path (created or replaced, never through a
+   link) or, path NULL, to `to`. 0, or -1 with err naming the file and why (the fix when known). */
+int pp_export_write(const struct pp_table *t, const char *format, const char *path, FILE *to, time_t now,
+                    struct pp_error *err);
 
 #endif

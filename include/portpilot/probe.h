@@ -474,11 +474,13 @@ void pp_access_history_free(struct pp_access_history *h);
 /*
  * Live: every new connection to only (NULL: every mapping) for secs seconds (0: until SIGINT or
  * SIGTERM), read from NFLOG group (0: 7) while portpilot's mangle rules for it are in place (root).
- * fn runs in the reader child, as user nobody. cli gives the table, the state dir and where the
- * core's notes go (cli->err). -1 with err when it cannot run.
+ * fn runs in the reader child, as user nobody; so may note, with each of the core's notes while it
+ * runs (a warning with its fix; NULL: printed on cli->err). cli gives the table and the state dir.
+ * -1 with err when it cannot run.
  */
 int pp_access_follow(struct pp_cli *cli, const char *only, int secs, int group,
-                     void (*fn)(const struct pp_access_entry *e, void *arg), void *arg, struct pp_error *err);
+                     void (*fn)(const struct pp_access_entry *e, void *arg),
+                     void (*note)(const char *text, void *arg), void *arg, struct pp_error *err);
 
 /* ---- the cause table (probe/causes.c): one row per cause ---- */
 

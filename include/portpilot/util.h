@@ -2,6 +2,7 @@
 #ifndef PORTPILOT_UTIL_H
 #define PORTPILOT_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -114,5 +115,8 @@ int pp_write_all(int fd, const void *buf, size_t n);
 /* What an IPv4 address is, for publishing and diagnosing: shared (RFC 6598), private (RFC 1918), reserved. */
 enum pp_addr_kind { PP_AK_PUBLIC, PP_AK_CGNAT, PP_AK_PRIVATE, PP_AK_RESERVED };
 enum pp_addr_kind pp_ipv4_kind(uint32_t addr);   /* host order */
+
+/* pp_xasprintf with a va_list (the callers' own printf-like helpers). */
+char *pp_xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 #endif

@@ -50,6 +50,8 @@ check "apply: countdown shown" wait_screen "Rollback in"
 check "apply: rules in the kernel" in_kernel web-1
 keys c
 check "c confirms" wait_screen "Confirmed: the ruleset stays"
+# The screen words the engine's report itself: the CLI's "confirmed: ..." names no backend.
+check "the confirm message is the screen's own, with the backend kept" wait_screen "persisted for boot (backend iptables)."
 keys Enter
 check "states turn in sync" wait_for 10 n_in_sync 3
 check "after c the countdown is gone from the header" wait_gone "CONFIRM in"
@@ -87,6 +89,21 @@ header_whole() { line_has 1 "kernel " && line_has 1 "CONFIRM in" && line_has 1 "
 check "header at 80 columns during the countdown: every live field whole" wait_for 5 header_whole
 check "timer rolls back; the screen says so" wait_screen "not confirmed in time" 30
 check "web-4 gone after the timer" not_in_kernel web-4
+
+# An apply that armed its rollback but did not record what it wrote (killed in between, the state
+# test-apply-kill makes for real): the screen refuses the confirm in its own words, U rolls back.
+keys A
+wait_screen "pp:web-4"
+keys a
+check "web-4 applied again with countdown" wait_screen "Rollback in"
+check "the pending record marked unfinished" sh -c "echo armed=1 >> '$pp_tmp/state/pending'"
+keys c
+check "confirm refused in the screen's words (not the CLI's)" wait_screen "Not confirmed: the apply did not finish recording its rules. U rolls"
+check "... and nothing was kept: the record stays" test -e "$pp_tmp/state/pending"
+keys Enter
+keys U
+check "U rolls it back; the message names the backend restored" wait_screen "from before the apply (iptables)."
+check "web-4 gone after U" not_in_kernel web-4
 
 # The demo's story: the new mapping applied with confirm, its hits count up.
 keys A
@@ -139,4 +156,23 @@ keys L
 check "and the session log records it" wait_screen "confirm timer had rolled back"
 keys q q
 check "quits with 0 again" wait_for 5 exit_is 0
+
+# The table's own findings in the diff, in the screen's words from the report (the CLI prints
+# "m.ini:LINE: warning: [NAME] allow: ..." on stderr, which the screen used to show captured).
+cat >>"$pp_tmp/m.ini" <<EOF
+
+[ssh-1]
+protocol      = tcp
+public_port   = 2222
+internal_ip   = $LAB_SRV1_IP
+internal_port = 22
+EOF
+tui_start 80 24 C.UTF-8 -- -f m.ini --state-dir "$pp_tmp/state"
+wait_screen "4 mappings"
+keys A
+check "the table's finding in the screen's words" wait_screen "Warning (ssh-1): SSH is reachable from any"
+no_cli_finding() { ! screen_has "m.ini:" && ! screen_has "warning: [ssh-1]"; }
+check "... not the CLI's line" no_cli_finding
+keys Escape q q
+check "quits with 0 after the dry run" wait_for 5 exit_is 0
 pp_done

@@ -104,6 +104,11 @@ if plab_scenario ok; then
 	check "l: access log screen" wait_screen "Connections to web-1 as they arrive"
 	check "l: no access.log in the state dir: says so, live only" \
 		wait_screen "no history: the portpilot-log service is not recording; live only"
+	# The reader runs as nobody, who cannot enter $pp_tmp (mode 700): the core's note comes as data
+	# and the screen words it ("Note: ..."), where it showed the CLI's "portpilot log: ..." line.
+	check "l: the core's note in the screen's words" wait_for 5 live_has "Note: the recorder reads packets as user nobody"
+	no_cli_log() { ! screen_has "portpilot log:"; }
+	check "l: not the CLI's line" no_cli_log
 	logging() { lab_ns "$LAB_ROUTER" iptables-save -t mangle | grep -q -- '-j PP-LOG'; }
 	wait_for 5 logging
 	lab_http "$LAB_INET" "http://$LAB_PUBLIC_IP:8080/" >/dev/null

@@ -51,6 +51,15 @@ keys C-u; type_text "$pp_tmp/doc.md"; keys Enter
 check "export written" wait_for 5 test -s "$pp_tmp/doc.md"
 check "export lists the mappings" grep -q "Project portal" "$pp_tmp/doc.md"
 check "export confirmed on screen" wait_screen "Exported the table (md)"
+# A failed export: the engine's error (with its fix) in the screen's words, not the CLI's stderr.
+ln -s "$pp_tmp/link-target" "$pp_tmp/link.md"
+keys x
+wait_screen "File to write"
+keys C-u; type_text "$pp_tmp/link.md"; keys Enter
+check "export through a link refused in the screen's words" wait_screen "Not exported: cannot write $pp_tmp/link.md: it is a symbolic"
+no_cli_words() { ! screen_has "portpilot export:"; }
+check "... not the CLI's stderr" no_cli_words
+check "... and nothing written through the link" test ! -e "$pp_tmp/link-target"
 
 keys L
 check "L: session log shows the export" wait_screen "exported md to"

@@ -150,6 +150,36 @@ test_run_without_kernel(void **state)
 	free(err);
 }
 
+/* What the core printed by itself while applying is in the report too, printed first on stderr in
+ * the order it happened: the late rollback of an earlier apply, the table's findings, a failed restore. */
+static void
+test_stray_in_report(void **state)
+{
+	struct pp_apply_report r;
+	(void)state;
+	fill(&r);
+	r.rc = PP_EXIT_FAIL;
+	snprintf(r.late, sizeof r.late, "the timer is gone");
+	pp_findings_add(&r.table_findings, PP_WARNING, 7, "ssh-1", "allow", "set allow", "SSH is open");
+	snprintf(r.restore_failed, sizeof r.restore_failed, "nft said no");
+	snprintf(r.error, sizeof r.error, "commit failed");
+	struct printed p = print(&r, false);
+	const char *late = strstr(p.err, "portpilot apply: the timer is gone: rolling back to the rules from "
+	                          "before that apply now\n");
+	const char *found = strstr(p.err, "t.ini:7: warning: [ssh-1] allow: SSH is open\n    fix: set allow\n");
+	const char *restore = strstr(p.err, "portpilot: restoring the snapshot failed too: nft said no\n");
+	const char *warn = strstr(p.err, "ip_forward is 0");
+
+	assert_true(late == p.err);
+	assert_non_null(found);
+	assert_non_null(restore);
+	assert_non_null(warn);
+	assert_true(late < found && found < restore && restore < warn);
+	printed_free(&p);
+	pp_apply_report_free(&r);
+	assert_int_equal(r.table_findings.n, 0);
+}
+
 int
 main(void)
 {
@@ -158,6 +188,7 @@ main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_error),
 		cmocka_unit_test(test_run_without_kernel),
+		cmocka_unit_test(test_stray_in_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
