@@ -326,6 +326,9 @@ lab_reflector() {
 	echo $LAB_REFL >>"$LAB_DIR/pids"
 	wait_for 10 lab_refl_up || not_ok "reflector answers"
 }
+# lab_public_conf: the head of the monitor's portpilot.conf for a public check through
+# lab_reflector's reflector ([probe] reflector, then [monitor]); the caller's keys follow it.
+lab_public_conf() { printf '[probe]\nreflector = http://%s:9443\n\n[monitor]\n' "$LAB_INET_IP"; }
 # lab_monitor CONF: the monitor on the router, a pass every second (no journald: the socket
 # is a dead path), its pid in LAB_MON (killed on exit). Output: $M/monitor.out, .err.
 lab_monitor() {

@@ -14,16 +14,13 @@ done
 "$PORTPILOT" -f "$T" add trio public_port=7001,7002,7003 internal_ip=$LAB_SRV1_IP >/dev/null || not_ok "add trio"
 lab_ns "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply >"$M/apply.log" 2>&1 || { not_ok "apply"; cat "$M/apply.log"; }
 lab_reflector
-cat >"$M/portpilot.conf" <<EOF2
-[probe]
-reflector = http://$LAB_INET_IP:9443
-
-[monitor]
+{ lab_public_conf; cat <<EOF2
 fail_after      = 2
 recover_after   = 2
 public_interval = 1
 reflector_rate  = 60
 EOF2
+} >"$M/portpilot.conf"
 lab_monitor "$M/portpilot.conf"
 st() { jqe "$1" "$S/monitor-state.json"; }
 asked() { grep -q "port $1 " "$M/pub.seen" 2>/dev/null; }

@@ -41,17 +41,14 @@ EOF
 lab_ns "$LAB_SRV3" iptables -A INPUT -p udp --dport 5998 -j DROP
 lab_ns "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply >"$M/apply.log" 2>&1 || { not_ok "apply"; cat "$M/apply.log"; }
 lab_reflector
-cat >"$M/portpilot.conf" <<EOF2
-[probe]
-reflector = http://$LAB_INET_IP:9443
-
-[monitor]
+{ lab_public_conf; cat <<EOF2
 fail_after      = 2
 recover_after   = 1
 timeout         = 1
 public_interval = 1
 reflector_rate  = 60
 EOF2
+} >"$M/portpilot.conf"
 lab_monitor "$M/portpilot.conf"
 MON=$LAB_MON
 st() { jqe "$1" "$S/monitor-state.json"; }

@@ -13,16 +13,13 @@ lab_ns "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply >"$M/apply.log" 2>&1 || 
 # The reflector allows 90 requests a minute from the site; the monitor is told 60.
 lab_reflector
 REFL=$LAB_REFL
-cat >"$M/portpilot.conf" <<EOF2
-[probe]
-reflector = http://$LAB_INET_IP:9443
-
-[monitor]
+{ lab_public_conf; cat <<EOF2
 fail_after      = 2
 recover_after   = 2
 public_interval = 1
 reflector_rate  = 60
 EOF2
+} >"$M/portpilot.conf"
 start=$(date +%s)
 lab_monitor "$M/portpilot.conf"
 MON=$LAB_MON
