@@ -1,5 +1,6 @@
 /* The command table: every module's subcommands, one line each, with the spec each file
    defines beside its command (tmux's cmd_table of cmd_entry); `portpilot help`. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "portpilot/cli-opts.h"
@@ -76,11 +77,12 @@ const struct pp_cmd_spec pp_spec_global = {
 	.doc = "With no command, opens the full-screen editor on the table.\n",
 };
 
-void
-pp_usage(FILE *f)
+static void
+usage(FILE *f, const char *cmd, const struct pp_cmd_spec *spec)
 {
+	(void)cmd, (void)spec;
 	fputs("usage: portpilot", f);
-	pp_spec_synopsis(f, &pp_spec_global, 96, "      ");
+	pp_spec_synopsis(f, &pp_spec_global, 16, PP_HELP_WIDTH, "      ");
 	fprintf(f, "\n%s\noptions:\n", pp_spec_global.doc);
 	for (const struct pp_opt *o = global_opts; o->name || o->letter; o++) {
 		char form[48];
@@ -95,6 +97,12 @@ pp_usage(FILE *f)
 		if (commands[i].summary)
 			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fputs("\nexit codes: 0 ok, 1 findings or failure, 2 usage or unreadable input\n", f);
+}
+
+void
+pp_usage(FILE *f)
+{
+	pp_help_folded(f, usage, NULL, &pp_spec_global);
 }
 
 /* roff text with '-' as \- */
@@ -163,8 +171,85 @@ man_synopsis(FILE *f)
 			man_line(f, commands[i].name, commands[i].spec);
 }
 
+/* JSON help: a string field, then the options that have a help line. */
+static void
+json_field(FILE *f, const char *key, const char *v)
+{
+	fprintf(f, "\"%s\":", key);
+	pp_json_str(f, v);
+	fputc(',', f);
+}
+
+static void
+json_options(FILE *f, const struct pp_opt *opts)
+{
+	bool first = true;
+
+	fputs("\"options\":[", f);
+	for (const struct pp_opt *o = opts; o && (o->name || o->letter); o++) {
+		if (o->help == NULL)
+			continue;
+		fprintf(f, "%s{", first ? "" : ",");
+		first = false;
+		json_field(f, "name", o->name);
+		json_field(f, "letter", o->letter ? (char[2]){ o->letter, 0 } : NULL);
+		json_field(f, "arg", o->arg && o->arg[0] == '=' ? o->arg + 1 : o->arg);
+		fprintf(f, "\"arg_optional\":%s,", o->arg && o->arg[0] == '=' ? "true" : "false");
+		fputs("\"help\":", f);
+		pp_json_str(f, o->help);
+		fputc('}', f);
+	}
+	fputc(']', f);
+}
+
+/* {"name","summary","usage","doc","options"} of a command (name NULL: portpilot's own). */
+static void
+json_command(FILE *f, const char *name, const char *summary, const struct pp_cmd_spec *s)
+{
+	char *usage = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&usage, &len);
+
+	if (m) {
+		fprintf(m, "portpilot%s%s%s%s", s->globals ? " " : "", s->globals ? s->globals : "",
+		        name ? " " : "", name ? name : "");
+		pp_spec_synopsis(m, s, 0, 0, "");
+		fclose(m);
+	}
+	fputc('{', f);
+	json_field(f, "name", name);
+	json_field(f, "summary", summary);
+	json_field(f, "usage", usage);
+	json_field(f, "doc", s->doc);
+	json_options(f, s->opts);
+	fputc('}', f);
+	free(usage);
+}
+
+/* portpilot --json help [COMMAND]: the help as data, from the same specs as the text. */
+static void
+json_help(FILE *f, const struct pp_cmd *c)
+{
+	if (c) {
+		json_command(f, c->name, c->summary, c->spec);
+		fputc('\n', f);
+		return;
+	}
+	fputs("{\"program\":", f);
+	json_command(f, NULL, NULL, &pp_spec_global);
+	fputs(",\"commands\":[", f);
+	for (size_t i = 0, n = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (commands[i].summary) {
+			fputs(n++ ? "," : "", f);
+			json_command(f, commands[i].name, commands[i].summary, commands[i].spec);
+		}
+	fputs("],\"exit_codes\":{\"0\":\"ok\",\"1\":\"findings or failure\",\"2\":\"usage or unreadable "
+	      "input\"}}\n", f);
+}
+
 static const struct pp_opt help_opts[] = {
 	{ "man", 0, NULL, NULL }, /* the man page's synopsis lines (tools/man-synopsis.sh) */
+	{ "json", 0, NULL, "the help as one JSON object: every command's usage, text and options" },
 	{ 0 },
 };
 const struct pp_cmd_spec pp_spec_help_cmd = {
@@ -183,7 +268,9 @@ pp_cmd_help(struct pp_cli *cli, int argc, char **argv)
 	}
 	if (argc > 1 && (c == NULL || c->spec == NULL))
 		return pp_cli_usage(cli, "help", "no command '%s' (portpilot --help lists them)", argv[1]);
-	if (c)
+	if (pp_opt(cli, "json"))
+		json_help(cli->out, c);
+	else if (c)
 		pp_spec_help(cli->out, c->name, c->spec);
 	else
 		pp_usage(cli->out);

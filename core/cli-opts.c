@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "portpilot/cli-opts.h"
+#include "portpilot/util.h"
 
 static size_t
 distance(const char *a, const char *b)
@@ -185,7 +186,7 @@ pp_args_parse(struct pp_cli *cli, const char *cmd, const struct pp_cmd_spec *spe
 		}
 		if (spec->max >= 0 && a->npos - 1 >= spec->max) {
 			fprintf(cli->err, "portpilot %s: unexpected argument '%s' (usage: portpilot %s", cmd, w, cmd);
-			pp_spec_synopsis(cli->err, spec, 0, "");
+			pp_spec_synopsis(cli->err, spec, 0, 0, "");
 			fputs(")\n", cli->err);
 			return PP_EXIT_USAGE;
 		}
@@ -198,7 +199,7 @@ pp_args_parse(struct pp_cli *cli, const char *cmd, const struct pp_cmd_spec *spe
 	if (a->npos - 1 < spec->min) {
 		fprintf(cli->err, "portpilot %s: %s (usage: portpilot %s", cmd,
 		        spec->missing ? spec->missing : "missing arguments", cmd);
-		pp_spec_synopsis(cli->err, spec, 0, "");
+		pp_spec_synopsis(cli->err, spec, 0, 0, "");
 		fputs(")\n", cli->err);
 		return PP_EXIT_USAGE;
 	}
@@ -250,9 +251,8 @@ put_word(FILE *f, const char *w, int *col, int width, const char *indent)
 }
 
 void
-pp_spec_synopsis(FILE *f, const struct pp_cmd_spec *spec, int width, const char *indent)
+pp_spec_synopsis(FILE *f, const struct pp_cmd_spec *spec, int col, int width, const char *indent)
 {
-	int col = width ? (int)strlen(indent) : 0;
 	char w[128];
 
 	if (spec->args && *spec->args && !spec->leading)
@@ -269,15 +269,95 @@ pp_spec_synopsis(FILE *f, const struct pp_cmd_spec *spec, int width, const char 
 		put_word(f, spec->args, &col, width, indent);
 }
 
+/* Where a folded line goes on: after "  WORD   " (two spaces or more, in the first 30
+   columns: an option's or a command's text), else under the line's own first word. */
+static int
+hang(const char *line, int len)
+{
+	int i = 0, lead;
+
+	while (i < len && line[i] == ' ')
+		i++;
+	lead = i;
+	for (; i < len && i < 30; i++)
+		if (line[i] != ' ' && line[i + 1] == ' ' && line[i + 2] == ' ') {
+			int j = i + 1;
+			while (j < len && line[j] == ' ')
+				j++;
+			return j < 30 ? j : lead;
+		}
+	return lead;
+}
+
+/* Prints line folded at the last space before width, each piece but the last with its
+   newline, the next ones under *ind; returns the last piece (without its indent) in *rest,
+   or NULL when the line fits (nothing printed). */
+static const char *
+fold_line(FILE *f, const char *line, int len, int width, int *ind, int *rest)
+{
+	const char *p = line;
+	int n = len, col = 0;
+
+	*ind = hang(line, len);
+	while (col + n > width) {
+		int cut = width - col;
+		while (cut > 0 && p[cut] != ' ')
+			cut--;
+		if (cut <= (p == line ? *ind : 0)) /* a word longer than the room: kept whole */
+			break;
+		fprintf(f, "%*s%.*s\n", p == line ? 0 : *ind, "", cut, p);
+		while (cut < n && p[cut] == ' ')
+			cut++;
+		p += cut, n -= cut, col = *ind;
+	}
+	*rest = n;
+	return p == line ? NULL : p;
+}
+
 void
-pp_spec_help(FILE *f, const char *cmd, const struct pp_cmd_spec *spec)
+pp_fold_print(FILE *f, const char *text, int width)
+{
+	char *merged = NULL, *own;
+	const char *rest = NULL;
+	int nrest = 0, ind = 0;
+
+	while (*text) {
+		const char *nl = strchr(text, '\n'), *line = text;
+		int len = nl ? (int)(nl - text) : (int)strlen(text), lead = 0;
+		text += len + (nl != NULL);
+		own = NULL;
+		while (lead < len && line[lead] == ' ')
+			lead++;
+		/* The end of a folded line goes on with the next one when that one continues the
+		   same text: it did not end a sentence, and the next starts none, is as indented
+		   as the fold and is not an item of its own. */
+		bool goes_on = len > lead && (islower((unsigned char)line[lead]) || strchr("(-", line[lead]));
+		if (rest && goes_on && !strchr(".:", rest[nrest - 1]) && lead == ind && hang(line, len) == lead) {
+			own = pp_xasprintf("%*s%.*s %.*s", ind, "", nrest, rest, len - lead, line + lead);
+			line = own, len = (int)strlen(own);
+		} else if (rest) {
+			fprintf(f, "%*s%.*s\n", ind, "", nrest, rest);
+		}
+		free(merged);
+		merged = own;
+		rest = fold_line(f, line, len, width, &ind, &nrest);
+		if (rest == NULL)
+			fprintf(f, "%.*s\n", len, line);
+	}
+	if (rest)
+		fprintf(f, "%*s%.*s\n", ind, "", nrest, rest);
+	free(merged);
+}
+
+static void
+spec_help(FILE *f, const char *cmd, const struct pp_cmd_spec *spec)
 {
 	char form[96], indent[64];
-	snprintf(indent, sizeof indent, "usage: portpilot %s%s%s", spec->globals ? spec->globals : "",
+	int n = snprintf(indent, sizeof indent, "usage: portpilot %s%s%s", spec->globals ? spec->globals : "",
 	                 spec->globals ? " " : "", cmd);
 
 	fputs(indent, f);
-	pp_spec_synopsis(f, spec, 96, "      ");
+	pp_spec_synopsis(f, spec, n, PP_HELP_WIDTH, "      ");
 	fputc('\n', f);
 	if (spec->doc)
 		fputs(spec->doc, f);
@@ -292,6 +372,29 @@ pp_spec_help(FILE *f, const char *cmd, const struct pp_cmd_spec *spec)
 	}
 	if (spec->more)
 		spec->more(f);
+}
+
+void
+pp_help_folded(FILE *f, pp_help_fn *fn, const char *cmd, const struct pp_cmd_spec *spec)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	if (m == NULL) {
+		fn(f, cmd, spec);
+		return;
+	}
+	fn(m, cmd, spec);
+	fclose(m);
+	pp_fold_print(f, text, PP_HELP_WIDTH);
+	free(text);
+}
+
+void
+pp_spec_help(FILE *f, const char *cmd, const struct pp_cmd_spec *spec)
+{
+	pp_help_folded(f, spec_help, cmd, spec);
 }
 
 /* --json, taken by main.c from anywhere on the line: the command's json row given, or its

@@ -434,14 +434,16 @@ edit_and_save(struct pp_cli *cli, const char *cmd, struct pp_table *t, const cha
 	return rc;
 }
 
+/* The table's errors, leaving out those of mapping `but` (NULL: none left out). */
 static size_t
-errors_now(const struct pp_table *t)
+errors_now(const struct pp_table *t, const char *but)
 {
 	struct pp_findings fs = { 0 };
-	size_t n;
+	size_t n = 0;
 
 	pp_table_check(t, time(NULL), &fs);
-	n = pp_findings_count(&fs, PP_ERROR);
+	for (size_t i = 0; i < fs.n; i++)
+		n += fs.v[i].sev == PP_ERROR && !(but && fs.v[i].mapping && strcasecmp(fs.v[i].mapping, but) == 0);
 	pp_findings_free(&fs);
 	return n;
 }
@@ -475,7 +477,9 @@ edit_cmd(struct pp_cli *cli, int argc, char **argv, int min_args)
 		rc = PP_EXIT_USAGE;
 		goto out;
 	}
-	before = errors_now(t);
+	/* del: the mapping's own errors go with it; an error it adds (a [ddns] mapping = naming it,
+	   pp_table_check_conf) is refused as any new one. */
+	before = errors_now(t, del ? argv[1] : NULL);
 	if (add || del) {
 		rc = add ? pp_table_add(t, argv[1], &err) : pp_table_del(t, argv[1], &err);
 		if (rc < 0) {
@@ -484,8 +488,6 @@ edit_cmd(struct pp_cli *cli, int argc, char **argv, int min_args)
 			rc = PP_EXIT_USAGE;
 			goto out;
 		}
-		if (del)
-			before = errors_now(t); /* deleting may only remove errors */
 	} else if (strcasecmp(argv[1], "site") != 0 && pp_table_find(t, argv[1]) == NULL) {
 		fprintf(cli->err, "portpilot %s: no mapping named '%s' in %s; see `portpilot list`\n", cmd,
 		        argv[1], t->path);

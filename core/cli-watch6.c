@@ -75,26 +75,63 @@ service6_names(const struct pp_cli *cli, char *out, size_t n)
 	pp_conf_free(conf);
 }
 
-/* After the pinholes: the LAN servers' AAAA records follow the new prefix (ddns --once for them). */
-static void
-follow_ddns(struct pp_cli *cli, const char *prefix, double first)
+/* The earliest time a host of the LAN-server sections backs off to after a temporary failure
+   (the state's next_attempt, the same backoff `ddns run` keeps), 0 when none is retrying. */
+static time_t
+retry_due(const struct pp_cli *cli)
+{
+	struct pp_conf *conf;
+	struct pp_error err;
+	time_t due = 0;
+
+	if (pp_conf_load(cli->conf_path, false, &conf, &err) < 0)
+		return 0;
+	for (size_t i = 0; i < conf->nddns; i++) {
+		struct pp_ddns_state st;
+		if (!pp_ddns_is_service6(&conf->ddns[i]) ||
+		    pp_ddns_state_load(cli->state_dir, conf->ddns[i].name, &st, &err) < 0)
+			continue;
+		for (size_t k = 0; k < st.nhosts; k++)
+			if (st.hosts[k].status == PP_HS_RETRY && (due == 0 || st.hosts[k].next_attempt < due))
+				due = st.hosts[k].next_attempt > 0 ? st.hosts[k].next_attempt : time(NULL);
+		pp_ddns_state_free(&st);
+	}
+	pp_conf_free(conf);
+	return due;
+}
+
+#define DDNS_TRIES 8 /* a prefix's records are tried this often (by the state's backoff), then left to ddns run */
+
+/* After the pinholes: the LAN servers' AAAA records follow the new prefix (ddns --once for them).
+   Returns when to try again (a temporary failure: the state's backoff), 0 when done or hopeless. */
+static time_t
+follow_ddns(struct pp_cli *cli, const char *prefix, double first, int try)
 {
 	char names[256];
 	struct pp_error err;
 
 	service6_names(cli, names, sizeof names);
 	if (!*names)
-		return;
+		return 0;
 	struct pp_ddns_opts o = { .conf_path = cli->conf_path, .state_dir = cli->state_dir,
 	                          .table_path = cli->table_path, .service6_only = true };
 	int rc = pp_ddns_once(&o, &err);
 	double ms = pp_now_ms() - first;
-	if (rc < 0)
-		logf_(cli, "DDNS for prefix %s ([ddns %s]) failed: %s; the ddns daemon retries at its interval",
-		      prefix, names, err.msg);
-	else
+	/* A host still backing off sent nothing this time (and failed nothing): not done either. */
+	time_t due = retry_due(cli);
+	if (rc == 0 && due)
+		snprintf(err.msg, sizeof err.msg, "a host still waits for its backoff");
+	if (rc == 0 && !due)
 		logf_(cli, "prefix %s followed: DNS records ([ddns %s]) published %.0f ms after the first address "
-		      "event", prefix, names, ms);
+		      "event%s", prefix, names, ms, try > 1 ? " (after retries)" : "");
+	else if (due && try < DDNS_TRIES)
+		logf_(cli, "DDNS for prefix %s ([ddns %s]) failed: %s; trying again in %lld s (%d of %d)", prefix,
+		      names, err.msg, (long long)(due - time(NULL) > 0 ? due - time(NULL) : 0), try + 1, DDNS_TRIES);
+	else
+		logf_(cli, "DDNS for prefix %s ([ddns %s]) failed: %s; %s", prefix, names, err.msg,
+		      due ? "tried enough for this prefix; the ddns daemon retries at its interval"
+		          : "a retry cannot help (see the messages above); the ddns daemon retries at its interval");
+	return due && try < DDNS_TRIES ? due : 0;
 }
 
 /* Any IPv6 address event of ifindex in the buffer (or a lost one: overflow counts as an event). */
@@ -129,7 +166,9 @@ const struct pp_cmd_spec pp_spec_watch6 = {
 	       "mappings with a host id (internal_ip6 = ::1:101) move to the new addresses. Applies\n"
 	       "without --confirm; the table as saved goes live. Then the DNS records of LAN servers\n"
 	       "([ddns NAME] sections of -c CONF with hostid6 = or mapping =) are updated to the new\n"
-	       "prefix, once the pinholes are in place. Runs until stopped.\n",
+	       "prefix, once the pinholes are in place. A temporary DNS failure is tried again\n"
+	       "(at most 8 times, by the section's backoff, as ddns run keeps it) until it succeeds\n"
+	       "or the prefix changes again. Runs until stopped.\n",
 };
 
 int
@@ -182,12 +221,18 @@ pp_cmd_watch6(struct pp_cli *cli, int argc, char **argv)
 	if (*b)
 		logf_(cli, "DNS records of LAN servers follow the prefix: [ddns %s] in %s", b, cli->conf_path);
 	double first = 0, last = 0;
+	time_t ddns_due = 0; /* the records of prefix cur are to be tried again then (try ddns_try) */
+	int ddns_try = 0;
 	for (;;) {
 		int wait = -1;
 		if (dirty)
 			wait = (int)(last + settle - pp_now_ms()) > 0 ? (int)(last + settle - pp_now_ms()) : 0;
 		if (retry)
 			wait = 1000;
+		if (ddns_due && !dirty && !retry) {
+			time_t left = ddns_due - time(NULL);
+			wait = left > 0 ? (int)(left > 3600 ? 3600 : left) * 1000 : 0;
+		}
 		struct pollfd p = { fd, POLLIN, 0 };
 		int r = poll(&p, 1, wait);
 		if (r < 0 && errno != EINTR)
@@ -197,6 +242,14 @@ pp_cmd_watch6(struct pp_cli *cli, int argc, char **argv)
 				first = pp_now_ms();
 			dirty = true;
 			last = pp_now_ms();
+			continue;
+		}
+		if (ddns_due && !dirty && !retry && time(NULL) >= ddns_due) {
+			/* The prefix is as it was: only its records failed (a server down, say). */
+			prefix_str(&cur, have, b, sizeof b);
+			ddns_due = follow_ddns(cli, b, first, ++ddns_try);
+			if (once && !ddns_due)
+				break;
 			continue;
 		}
 		if (!dirty && !retry)
@@ -231,8 +284,10 @@ pp_cmd_watch6(struct pp_cli *cli, int argc, char **argv)
 		}
 		retry = false;
 		logf_(cli, "prefix %s followed: rules in place %.0f ms after the first address event", b, ms);
-		follow_ddns(cli, b, first);
-		if (once)
+		/* A new prefix starts its records' tries afresh: the last one's are moot. */
+		ddns_try = 1;
+		ddns_due = follow_ddns(cli, b, first, ddns_try);
+		if (once && !ddns_due)
 			break;
 	}
 	close(fd);

@@ -299,6 +299,7 @@ load_sections(struct pp_conf *c, dictionary *d, const struct scan *sc, struct pp
 		struct pp_conf_sec s = { c->path, sec, dc->line, &dc->hash, &src, err };
 		if (pp_ddns_conf_read(&s, dc) < 0)
 			return -1;
+		dc->mapping_line = dc->mapping ? scan_line(sc, sec, "mapping") : 0;
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@ pp_findings_add(struct pp_findings *fs, enum pp_sev sev, int line, const char *m
 	f->mapping = mapping ? pp_xstrdup(mapping) : NULL;
 	f->field = field ? pp_xstrdup(field) : NULL;
 	f->fix = fix ? pp_xstrdup(fix) : NULL;
+	f->file = NULL;
 	va_start(ap, fmt);
 	if (vasprintf(&f->what, fmt, ap) < 0)
 		f->what = pp_xstrdup("?");
@@ -42,6 +43,8 @@ by_line(const void *a, const void *b)
 {
 	const struct pp_finding *x = a, *y = b;
 
+	if (!x->file != !y->file) /* the table's own first, then the conf's */
+		return x->file ? 1 : -1;
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
 	return (int)y->sev - (int)x->sev;
@@ -59,10 +62,11 @@ pp_findings_print(FILE *f, const char *path, const struct pp_findings *fs)
 {
 	for (size_t i = 0; i < fs->n; i++) {
 		const struct pp_finding *x = &fs->v[i];
+		const char *p = x->file ? x->file : path;
 		if (x->line)
-			fprintf(f, "%s:%d: ", path, x->line);
+			fprintf(f, "%s:%d: ", p, x->line);
 		else
-			fprintf(f, "%s: ", path);
+			fprintf(f, "%s: ", p);
 		fprintf(f, "%s: ", x->sev == PP_ERROR ? "error" : "warning");
 		/* Messages quote the table's values: only as text on a terminal (pp_text_safe). */
 		if (x->mapping) {
@@ -100,6 +104,10 @@ pp_findings_json(FILE *f, const char *path, const struct pp_findings *fs)
 		pp_json_str(f, x->what);
 		fputs(",\"fix\":", f);
 		pp_json_str(f, x->fix);
+		if (x->file) {
+			fputs(",\"file\":", f);
+			pp_json_str(f, x->file);
+		}
 		fputc('}', f);
 	}
 	fputs("]}\n", f);
@@ -113,6 +121,7 @@ pp_findings_free(struct pp_findings *fs)
 		free(fs->v[i].field);
 		free(fs->v[i].what);
 		free(fs->v[i].fix);
+		free(fs->v[i].file);
 	}
 	free(fs->v);
 	memset(fs, 0, sizeof *fs);

@@ -319,6 +319,7 @@ main(int argc, char **argv)
 			j++;
 	if ((i = global_options(&cli, argc, argv)) < 0)
 		return -1 - i;
+	pp_table_check_conf(cli.conf_path);
 	if (i >= argc && cli.json) {
 		/* The editor cannot run (no terminal, say): that outcome is an object too. */
 		char *tv[] = { "tui", NULL };

@@ -351,5 +351,6 @@ pp_table_check(const struct pp_table *t, time_t now, struct pp_findings *out)
 		pp_check_ipv6(&t->maps[i], t->site.val[PP_S_LAN_INTERFACE], out);
 	check_conflicts(t, now, out);
 	pp_check_conflicts6(t, now, out);
+	pp_table_check_ddns(t, out);
 	pp_findings_sort(out);
 }

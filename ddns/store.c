@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ddns-internal.h"
@@ -217,6 +219,66 @@ pp_ddns_state_save(const char *dir, const struct pp_ddns_state *st, struct pp_er
 	pp_buf_free(&b);
 	free(path);
 	return rc;
+}
+
+int
+pp_ddns_state_lock(const char *dir, const char *name, int wait_ms, struct pp_error *err)
+{
+	char *state = state_path(dir, name), *path = pp_xasprintf("%s.lock", state);
+	struct timespec nap = { 0, 20 * 1000 * 1000 };
+	struct stat sb;
+	int fd = -1;
+
+	free(state);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		pp_error_set(err, "%s: cannot create state directory: %s; create it or use --state-dir", dir,
+		             strerror(errno));
+		goto out;
+	}
+	/* Never through a link: whoever planted one would have us create or lock its target. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		pp_error_set(err, "%s: cannot open the DDNS state lock: %s (it must be a regular file: remove "
+		             "it)", path, fd < 0 ? strerror(errno) : "not a regular file");
+		goto fail;
+	}
+	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited += 20) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			pp_error_set(err, "%s: cannot lock: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (waited >= wait_ms) {
+			char pid[16] = "";
+			ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			pp_error_set(err, "%s: held by pid %s for %d ms (another watch6 or ddns updating this "
+			             "section): try again when it ends", path, *pid ? pid : "?", wait_ms);
+			goto fail;
+		}
+		nanosleep(&nap, NULL);
+	}
+	/* Who holds it, for the message of one who waits too long. */
+	char me[16];
+	int n = snprintf(me, sizeof me, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, me, (size_t)n, 0) < 0) {
+		/* only the message of a waiter loses the pid */
+	}
+	goto out;
+fail:
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+out:
+	free(path);
+	return fd;
+}
+
+void
+pp_ddns_state_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the flock */
 }
 
 /* ---- what each echo service last answered, shared by every section ---- */

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include "ddns-internal.h"
+
+/* A holder of a section's state lock may be in an update (HTTP and DNS time limits: seconds). */
+#define DDNS_LOCK_WAIT_MS 60000
 #include "ddns-updater.h"
 #include "portpilot/probe.h"
 
@@ -224,7 +227,10 @@ ddns_check(struct ddns_check *ck, struct pp_error *err)
 	if (dc->credentials_file && pp_creds_load(dc->credentials_file, &cr, err) < 0)
 		return -1;
 	ck->hash = pp_hash64(dc->hash, &cr.hash, sizeof cr.hash);
-	if (pp_ddns_state_load(ck->state_dir, dc->name, &st, err) < 0) {
+	/* From the load to the save: watch6 and ddns run share this state (pp_ddns_state_lock). */
+	int lock = pp_ddns_state_lock(ck->state_dir, dc->name, DDNS_LOCK_WAIT_MS, err);
+	if (lock < 0 || pp_ddns_state_load(ck->state_dir, dc->name, &st, err) < 0) {
+		pp_ddns_state_unlock(lock);
 		pp_creds_free(&cr);
 		return -1;
 	}
@@ -258,6 +264,7 @@ ddns_check(struct ddns_check *ck, struct pp_error *err)
 	if (pp_ddns_state_save(ck->state_dir, &st, err) < 0)
 		rc = -1;
 out:
+	pp_ddns_state_unlock(lock);
 	ddns_echo_cache_free(&cache);
 	pp_ddns_state_free(&st);
 	pp_creds_free(&cr);

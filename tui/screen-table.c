@@ -373,7 +373,7 @@ draw_status(struct tui *t, int y)
 {
 	const struct pp_mapping *m = tui_view_current(t);
 	const struct pp_finding *f;
-	char line[1024], where[32];
+	char line[1024], where[200];
 	int cx;
 
 	if (t->filtering) {
@@ -412,7 +412,9 @@ draw_status(struct tui *t, int y)
 			tui_draw_text(y, 0, t->cols, TR_NORMAL, "");
 		return;
 	}
-	if (f->line > 0)
+	if (f->file) /* not the table's: a [ddns] mapping = of portpilot.conf (core/table-ddns.c) */
+		snprintf(where, sizeof where, "%.100s:%d: [%.60s] ", f->file, f->line, f->mapping ? f->mapping : "");
+	else if (f->line > 0)
 		snprintf(where, sizeof where, "line %d: ", f->line);
 	else
 		snprintf(where, sizeof where, "%s", f->mapping ? "" : "[site] ");

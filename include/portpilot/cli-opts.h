@@ -66,8 +66,18 @@ const char *pp_opt(const struct pp_cli *cli, const char *name);
 
 /* A command's help from its spec: usage line, text, options. */
 void pp_spec_help(FILE *f, const char *cmd, const struct pp_cmd_spec *spec);
-/* The usage line's arguments after the command's name: "[--dry-run] [--confirm SECONDS]". */
-void pp_spec_synopsis(FILE *f, const struct pp_cmd_spec *spec, int width, const char *indent);
+/* The usage line's arguments after the command's name: "[--dry-run] [--confirm SECONDS]".
+   col: the column the line is at already; width 0: one line, else folded before width with
+   indent on the next lines. */
+void pp_spec_synopsis(FILE *f, const struct pp_cmd_spec *spec, int col, int width, const char *indent);
+/* Help text with every line longer than width folded at spaces; a folded line goes on under
+   the text of its first line ("  --for DURATION   4h ...": under "4h"; else its own indent). */
+void pp_fold_print(FILE *f, const char *text, int width);
+/* fn's help text, folded by pp_fold_print() (pp_spec_help, pp_usage). */
+typedef void pp_help_fn(FILE *f, const char *cmd, const struct pp_cmd_spec *spec);
+void pp_help_folded(FILE *f, pp_help_fn *fn, const char *cmd, const struct pp_cmd_spec *spec);
+/* The help is read on 80-column terminals (test-help-width checks every command's). */
+#define PP_HELP_WIDTH 80
 
 /* Edit distance (case-insensitive, a transposition counts one), (size_t)-1 past 31 bytes;
    0 for a start of name ("stat" for status) of two or more letters. */

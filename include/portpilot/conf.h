@@ -53,6 +53,7 @@ struct pp_ddns_conf {
 	char *hostid6;               /* hostid6 = ::1:101, as written (checked: a host id) */
 	char *mapping;               /* mapping = NAME: that table mapping's internal_ip6 */
 	char *lan_interface;         /* where the prefix is read; NULL: the table's [site] lan_interface */
+	int mapping_line;            /* of mapping =, 0 when absent (set by core/conf.c) */
 };
 /* dc publishes a LAN server's AAAA (hostid6 = or mapping =), not the router's. */
 bool pp_ddns_is_service6(const struct pp_ddns_conf *dc);

@@ -158,6 +158,15 @@ int pp_ddns_state_load(const char *state_dir, const char *name, struct pp_ddns_s
                        struct pp_error *err);
 int pp_ddns_state_save(const char *state_dir, const struct pp_ddns_state *st, struct pp_error *err);
 void pp_ddns_state_free(struct pp_ddns_state *st);
+/*
+ * The lock of section name's state (flock on STATE_DIR/ddns-NAME.state.lock, as
+ * core's apply.lock): held from the load to the save, so watch6 and `ddns run`
+ * (or two --once) never both read the old state and write over each other.
+ * Waits up to wait_ms for a holder (it may be in an update: seconds); returns
+ * the fd to pass to pp_ddns_state_unlock, or -1 with err naming the holder.
+ */
+int pp_ddns_state_lock(const char *state_dir, const char *name, int wait_ms, struct pp_error *err);
+void pp_ddns_state_unlock(int fd);
 /* The entry for host, created (status new) when missing. */
 struct pp_ddns_host *pp_ddns_state_host(struct pp_ddns_state *st, const char *host);
 

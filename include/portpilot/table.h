@@ -152,6 +152,7 @@ struct pp_finding {
 	char *field;                      /* key name, NULL if none */
 	char *what;                       /* what is wrong */
 	char *fix;                        /* what to do */
+	char *file;                       /* NULL: the table's; else the file the line is in (portpilot.conf) */
 };
 
 struct pp_findings {
@@ -236,6 +237,14 @@ int pp_mapping_parse_field(struct pp_mapping *m, enum pp_field f, const char *te
  * expired mappings. now is the clock for `expires`.
  */
 void pp_table_check(const struct pp_table *t, time_t now, struct pp_findings *out);
+/*
+ * The portpilot.conf whose [ddns NAME] mapping = lines pp_table_check() holds
+ * against the table: a name the table has no [NAME] of is an error at the
+ * conf's line (so check, apply and every save refuse it alike). main.c sets
+ * it to -c; NULL (the default) checks none. A conf that does not load is
+ * `ddns`'s to report, not the table's: then nothing is added.
+ */
+void pp_table_check_conf(const char *conf_path);
 
 /*
  * Edits through the core keep the file's comments, blank lines and key

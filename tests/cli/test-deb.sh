@@ -80,7 +80,7 @@ say status_installed "$(st)"
 say version "$(inr portpilot --version)"
 inr portpilot -f /usr/share/doc/portpilot/examples/seed-site.ini check >/dev/null 2>&1 && say check 0 || say check $?
 inr portpilot -c /etc/portpilot/portpilot.conf ddns status >/dev/null 2>&1 && say conf 0 || say conf $?
-say example "$(inr portpilot ddns --help | sed -n 's/^a commented example of each provider: //p')"
+say example "$(inr portpilot ddns --help | tr '\n' ' ' | tr -s ' ' | sed -n 's/.*a commented example of each provider: \([^ ]*\).*/\1/p')"
 w=/etc/systemd/system
 say restore_enabled "$([ -L $R$w/multi-user.target.wants/portpilot-restore.service ] && echo yes || echo no)"
 say timer_enabled "$([ -L $R$w/timers.target.wants/portpilot-expire.timer ] && echo yes || echo no)"

@@ -21,7 +21,7 @@ check "install: units name the PREFIX binary, no placeholder left" sh -c \
 	"grep -h '^ExecStart=' '$D'/opt/pp/lib/systemd/system/*.service | grep -v -q '^ExecStart=/opt/pp/sbin/portpilot ' && exit 1
 	 ! grep -q '@SBINDIR@' '$D'/opt/pp/lib/systemd/system/*"
 check "install: the installed binary names the installed example conf" sh -c \
-	"'$D/opt/pp/sbin/portpilot' ddns --help | grep -q 'example of each provider: $D/opt/pp/share/doc/portpilot/examples/portpilot.conf'"
+	"'$D/opt/pp/sbin/portpilot' ddns --help | tr '\\n' ' ' | tr -s ' ' | grep -q 'example of each provider: $D/opt/pp/share/doc/portpilot/examples/portpilot.conf'"
 check "install: the restore unit runs after network-pre" grep -q '^After=network-pre.target' \
 	"$D/opt/pp/lib/systemd/system/portpilot-restore.service"
 # systemd-analyze checks that ExecStart exists: install once more without DESTDIR into a

@@ -55,7 +55,7 @@ cases="
 2|global: a mistyped option|--stat-dir x list
 2|watch6 has no JSON output|-f $T watch6
 2|the editor has no JSON output|-f $T tui
-2|help has no JSON output|help
+0|help: the help as JSON (commands, usage, options)|help
 2|no command, no terminal (the editor)|-f $T
 0|check --help (text wrapped)|check --help
 0|set: success|-f $T set web-2 owner=Chen

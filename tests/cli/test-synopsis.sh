@@ -42,7 +42,7 @@ same "$pp_tmp/drift.8" >"$pp_tmp/said"
 check "... and says which line" grep -q 'in the table, not in the man page: \[\\fB\\-\\-restore\\fR\]' "$pp_tmp/said"
 # The global part: the man page's first line and the usage line of --help name the same options.
 man_global() { man_block "$MAN" | sed -n '2,/^\.br/p' | sed -n 's/^\[\\fB\(\\-[a-z\\-]*\)\\fR.*/\1/p' | sed 's/\\-/-/g'; }
-help_global() { $P --help | head -1 | grep -o -- '\[-[-a-z]*' | tr -d '['; }
+help_global() { $P --help | sed -n '1h;1d;/^       /{H;d;};x;s/\n */ /g;p;q' | grep -o -- '\[-[-a-z]*' | tr -d '['; }
 man_global >"$pp_tmp/mg"
 help_global >"$pp_tmp/hg"
 check "the man page's global options are --help's ($(wc -l <"$pp_tmp/hg"), -f to --version)" \

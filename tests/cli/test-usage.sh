@@ -25,7 +25,7 @@ check "--stat-dir: the option, the nearest one and where the help is" \
 	grep -qx "portpilot: unknown option --stat-dir; did you mean --state-dir? (portpilot --help)" "$pp_tmp/err"
 check "-c without a value: the form it needs" sh -c "[ \$($P -c 2>$pp_tmp/e; echo \$?) = 2 ] && grep -qx 'portpilot: -c needs a value: -c CONF (portpilot --help)' $pp_tmp/e"
 check "--state-dir=DIR is taken too" sh -c "$P --state-dir=$pp_tmp/s health --json | jq -e 'type == \"object\"' >/dev/null"
-check "the usage line names every global option of the help" sh -c "$P --help | head -1 | grep -q -- '^usage: portpilot \\[-f TABLE\\] \\[-c CONF\\] \\[--state-dir DIR\\] \\[--json\\] \\[--help\\] \\[--version\\]'"
+check "the usage line names every global option of the help" sh -c "$P --help | sed -n '1h;1d;/^       /{H;d;};x;s/\\n */ /g;p;q' | grep -q -- '^usage: portpilot \\[-f TABLE\\] \\[-c CONF\\] \\[--state-dir DIR\\] \\[--json\\] \\[--help\\] \\[--version\\]'"
 check "-h after the command is the command's help" sh -c "$P list -h | head -1 | grep -q '^usage: portpilot \\[-f TABLE\\] list'"
 check "--version before the command: the version, nothing run" sh -c "[ \"\$($P --version bogus)\" = 'portpilot 0.1.0' ]"
 pp_done

@@ -80,6 +80,20 @@ creds() {
 	(umask 077; printf '%s\n' "$2" >"$1")
 }
 
+# tsig_creds FILE: bind_zone's TSIG key (pp-ddns-key, the secret in SECRET) as a credentials file.
+tsig_creds() {
+	creds "$1" "key_name = pp-ddns-key
+key_algorithm = hmac-sha256
+key_secret = $SECRET"
+}
+
+# nsupdate_section NAME HOST: the start of an nsupdate [ddns NAME] section publishing HOST at the
+# server $DNS with tsig_creds' $D/tsig.secret; the caller's keys follow it.
+nsupdate_section() {
+	printf '[ddns %s]\nprovider = nsupdate\nserver = %s\nhostname = %s\ncredentials_file = %s\n' \
+		"$1" "$DNS" "$2" "$D/tsig.secret"
+}
+
 # pp CONF STATE ARGS...: run portpilot ddns; stdout in $D/out, stderr in $D/err, returns its status.
 pp() {
 	c=$1 s=$2; shift 2

@@ -29,9 +29,7 @@ bind_zone "ns1 IN A $DNS" "site3 IN A 203.0.113.77"
 bind_start $DNS 53 $NS || { echo "# named did not start"; tail -5 "$N/log"; exit 1; }
 lookup() { in_ns dig +short +time=2 +tries=1 @$DNS "$1" A; }
 
-creds "$D/tsig.secret" "key_name = pp-ddns-key
-key_algorithm = hmac-sha256
-key_secret = $SECRET"
+tsig_creds "$D/tsig.secret"
 cat >"$D/pp.conf" <<EOF
 [ddns lab]
 provider = nsupdate

@@ -67,20 +67,14 @@ S1=$STABLE
 check "setup: zone starts with the old A and AAAA" \
 	test "$(lookup home.example.net)/$(lookup home.example.net AAAA)" = 192.0.2.1/2001:db8:ffff::1
 
-creds "$D/tsig.secret" "key_name = pp-ddns-key
-key_algorithm = hmac-sha256
-key_secret = $SECRET"
-cat >"$D/ns.conf" <<EOF
-[ddns dns]
-provider = nsupdate
-server = $DNS
-hostname = home.example.net
-credentials_file = $D/tsig.secret
+tsig_creds "$D/tsig.secret"
+{ nsupdate_section dns home.example.net; cat <<EOF
 interface = wan0
 ip_source = auto
 ipv6 = yes
 ttl = 120
 EOF
+} >"$D/ns.conf"
 S=$D/state
 ppn() {   # ppn CONF STATE: portpilot ddns --once inside the namespace; stderr shown on failure
 	ip netns exec $NS "$PORTPILOT" -c "$1" --state-dir "$2" ddns --once >"$D/out" 2>"$D/err" ||

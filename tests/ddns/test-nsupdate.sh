@@ -21,9 +21,7 @@ start_provider echo http || exit 1
 
 lookup() { dig +short +time=2 +tries=1 -p $NS_PORT @127.0.0.1 "$1" "${2:-A}"; }
 
-creds "$D/tsig.secret" "key_name = pp-ddns-key
-key_algorithm = hmac-sha256
-key_secret = $SECRET"
+tsig_creds "$D/tsig.secret"
 cat >"$D/ns.conf" <<EOF
 [ddns dns]
 provider = nsupdate

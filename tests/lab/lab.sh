@@ -293,6 +293,10 @@ internal_port = 80
 EOF
 }
 
+# lab_site_ini: the [site] section of a test's own table (the lab's WAN and LAN, hairpin off),
+# then its mappings: { lab_site_ini; cat <<EOT ... EOT; } >"$T".
+lab_site_ini() { printf '[site]\nwan_interface = %s\nlan_interface = %s\nhairpin = no\n\n' "$LAB_WAN_IF" "$LAB_LAN_IF"; }
+
 # lab_path_without TOOL DIR: fill DIR with links to every command on the usual PATH but TOOL;
 # PATH=DIR is then a box that never installed TOOL.
 lab_path_without() {
@@ -308,3 +312,28 @@ lab_path_without() {
 # lab_nft: the suite runs on the nftables backend (PP_BACKEND=nftables, exported above as
 # PORTPILOT_BACKEND); tests/lab/test-nft-suites.sh runs the key suites that way.
 lab_nft() { [ "$PORTPILOT_BACKEND" = nftables ]; }
+
+# ---- the monitor suites' scaffolding (tests/probe/test-monitor-*.sh) ----
+# lab_monitor_dir: M=$pp_tmp/mon, made; the monitor's files go there.
+lab_monitor_dir() { M=$pp_tmp/mon; mkdir -p "$M"; }
+# lab_reflector: the reflector on the internet side ($LAB_INET_IP:9443, 90 requests a minute
+# from one address), its pid in LAB_REFL (killed on exit), waited for until the router gets an
+# answer from it. Log: $M/refl.log.
+lab_refl_up() { lab_ns "$R" curl -s -o /dev/null --max-time 1 "http://$LAB_INET_IP:9443/v1/whoami"; }
+lab_reflector() {
+	ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9443" --rate 90 >"$M/refl.log" 2>&1 &
+	LAB_REFL=$!
+	echo $LAB_REFL >>"$LAB_DIR/pids"
+	wait_for 10 lab_refl_up || not_ok "reflector answers"
+}
+# lab_public_conf: the head of the monitor's portpilot.conf for a public check through
+# lab_reflector's reflector ([probe] reflector, then [monitor]); the caller's keys follow it.
+lab_public_conf() { printf '[probe]\nreflector = http://%s:9443\n\n[monitor]\n' "$LAB_INET_IP"; }
+# lab_monitor CONF: the monitor on the router, a pass every second (no journald: the socket
+# is a dead path), its pid in LAB_MON (killed on exit). Output: $M/monitor.out, .err.
+lab_monitor() {
+	PORTPILOT_JOURNAL_SOCKET=$M/none.sock ip netns exec "$R" "$PORTPILOT" -f "$T" -c "$1" \
+		--state-dir "$S" monitor --interval 1 >"$M/monitor.out" 2>"$M/monitor.err" &
+	LAB_MON=$!
+	echo $LAB_MON >>"$LAB_DIR/pids"
+}

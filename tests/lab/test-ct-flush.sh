@@ -7,12 +7,7 @@
 command -v conntrack >/dev/null || { echo "# conntrack tool missing (the test reads the table with it)"; exit 77; }
 lab_begin
 write_table() { # WEB1_TARGET_IP
-	cat >"$T" <<EOT
-[site]
-wan_interface = $LAB_WAN_IF
-lan_interface = $LAB_LAN_IF
-hairpin = no
-
+	{ lab_site_ini; cat <<EOT
 [web-1]
 public_port = 8080
 internal_ip = $1
@@ -23,6 +18,7 @@ public_port = 8090
 internal_ip = $LAB_SRV2_IP
 internal_port = 80
 EOT
+	} >"$T"
 }
 # A PATH like the host's without conntrack: the router as a box that never installed the tool.
 lab_path_without conntrack "$pp_tmp/bin"

@@ -43,24 +43,14 @@ public_port   = 8080
 internal_ip   = $LAB_SRV1_IP
 internal_ip6  = ::1:101
 EOT
-creds "$D/tsig.secret" "key_name = pp-ddns-key
-key_algorithm = hmac-sha256
-key_secret = $SECRET"
-cat >"$C" <<EOT
-[ddns cam1]
-provider = nsupdate
-server = $DNS
-hostname = cam1.example.net
-credentials_file = $D/tsig.secret
+tsig_creds "$D/tsig.secret"
+{ nsupdate_section cam1 cam1.example.net; cat <<EOT
 mapping = cam1
 interface = $LAB_WAN_IF
 ttl = 60
 
-[ddns srv2]
-provider = nsupdate
-server = $DNS
-hostname = srv2.example.net
-credentials_file = $D/tsig.secret
+EOT
+nsupdate_section srv2 srv2.example.net; cat <<EOT
 hostid6 = ::1:102
 ttl = 60
 
@@ -71,12 +61,12 @@ hostname = www.example.net
 credentials_file = $D/tok.secret
 mapping = cam1
 EOT
+} >"$C"
 
 # Validation: file:line, the key and the fix.
 bad() {   # bad KEY=VALUE... TEXT: a [ddns] section with these lines is refused, naming TEXT
 	_t=$1; shift
-	printf '[ddns x]\nprovider = nsupdate\nserver = %s\nhostname = x.example.net\ncredentials_file = %s\n' \
-		$DNS "$D/tsig.secret" >"$pp_tmp/bad.conf"
+	nsupdate_section x x.example.net >"$pp_tmp/bad.conf"
 	printf '%s\n' "$@" >>"$pp_tmp/bad.conf"
 	! ip netns exec "$R" "$PORTPILOT" -f "$T" -c "$pp_tmp/bad.conf" --state-dir "$pp_tmp/bs" ddns --once \
 		>"$pp_tmp/bad.out" 2>&1 && grep -qF "$_t" "$pp_tmp/bad.out"
@@ -137,5 +127,22 @@ check "the update was logged with the new address" grep -q "cam1.example.net: .*
 check "TSIG secret never printed or stored" no_secret "$SECRET" "$pp_tmp/w6.log" "$pp_tmp/once.err" "$S"
 check "status shows the published address" \
 	test "$(field "$C" "$S" cam1 cam1.example.net published)" = "$LAB_PUBLIC_IP,2001:db8:2::1:101"
+
+# The DNS server refuses for a while (port 53 rejected in its namespace) when the prefix changes
+# again: the records fail, and watch6 tries them again by the section's backoff (the state's
+# next_attempt, 60 s and more, as ddns run keeps it) until they go through, with nothing typed.
+dns_block() { for p in udp tcp; do ip netns exec "$LAB_INET" iptables "$1" INPUT -d $DNS -p $p --dport 53 -j REJECT; done; }
+dns_block -I
+lab_prefix6 2001:db8:2 2001:db8:3
+check "a DNS failure after a prefix change: watch6 says it tries again, and when" \
+	waits 60 grep -q "DDNS for prefix 2001:db8:3::/64 (\[ddns cam1, srv2, www\]) failed: .*; trying again in [0-9]* s (2 of 8)" "$pp_tmp/w6.log"
+check "  the pinhole moved all the same" pin_for 2001:db8:3::1:101
+check "  the state keeps the old address meanwhile (dig cannot reach the server either)" \
+	test "$(field "$C" "$S" cam1 cam1.example.net published)" = "$LAB_PUBLIC_IP,2001:db8:2::1:101"
+dns_block -D
+check "the retry publishes: BIND9 answers cam1's AAAA on the new prefix" waits 150 aaaa_is cam1.example.net 2001:db8:3::1:101
+check "  and srv2's" waits 5 aaaa_is srv2.example.net 2001:db8:3::1:102
+check "  watch6 logged the records published after retries" \
+	waits 5 grep -q "prefix 2001:db8:3::/64 followed: DNS records (\[ddns cam1, srv2, www\]) published [0-9]* ms after the first address event (after retries)" "$pp_tmp/w6.log"
 kill $w6 2>/dev/null
 pp_done

@@ -6,12 +6,7 @@ lab_begin udp outside2
 pp() { ip netns exec "$LAB_ROUTER" "$PORTPILOT" -f "$T" --state-dir "$S" "$@" >>"$pp_tmp/log" 2>&1; }
 pub=http://$LAB_PUBLIC_IP
 write_table() { # UDP_TARGET_IP
-	cat >"$T" <<EOT
-[site]
-wan_interface = $LAB_WAN_IF
-lan_interface = $LAB_LAN_IF
-hairpin = no
-
+	{ lab_site_ini; cat <<EOT
 [web-1]
 public_port = 8080
 internal_ip = $LAB_SRV1_IP
@@ -30,6 +25,7 @@ public_port = 7000-7009
 internal_ip = $LAB_SRV2_IP
 internal_port = 20000-20009
 EOT
+	} >"$T"
 }
 lab_serve "$LAB_SRV2" 20003 range-20003
 lab_serve "$LAB_SRV2" 20009 range-20009

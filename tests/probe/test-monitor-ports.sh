@@ -8,8 +8,7 @@
 . "$PP_TOP/tests/lab/lab.sh"
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
 lab_begin
-M=$pp_tmp/mon
-mkdir -p "$M"
+lab_monitor_dir
 lab_seed_table "$T"
 
 lab_tcp_listen "$LAB_SRV1" 7001 >/dev/null || not_ok "server on 7001 listens"

@@ -6,31 +6,22 @@
 . "$PP_TOP/tests/lab/lab.sh"
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
 lab_begin
-M=$pp_tmp/mon
-mkdir -p "$M"
+lab_monitor_dir
 lab_seed_table "$T"
 for p in 7001 7002 7003; do
 	lab_tcp_listen "$LAB_SRV1" $p >/dev/null || not_ok "server on $p listens"
 done
 "$PORTPILOT" -f "$T" add trio public_port=7001,7002,7003 internal_ip=$LAB_SRV1_IP >/dev/null || not_ok "add trio"
 lab_ns "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply >"$M/apply.log" 2>&1 || { not_ok "apply"; cat "$M/apply.log"; }
-ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9443" --rate 90 >"$M/refl.log" 2>&1 &
-echo $! >>"$LAB_DIR/pids"
-refl_up() { lab_ns "$R" curl -s -o /dev/null --max-time 1 "http://$LAB_INET_IP:9443/v1/whoami"; }
-wait_for 10 refl_up || not_ok "reflector answers"
-cat >"$M/portpilot.conf" <<EOF2
-[probe]
-reflector = http://$LAB_INET_IP:9443
-
-[monitor]
+lab_reflector
+{ lab_public_conf; cat <<EOF2
 fail_after      = 2
 recover_after   = 2
 public_interval = 1
 reflector_rate  = 60
 EOF2
-PORTPILOT_JOURNAL_SOCKET=$M/none.sock ip netns exec "$R" "$PORTPILOT" -f "$T" -c "$M/portpilot.conf" \
-	--state-dir "$S" monitor --interval 1 >"$M/monitor.out" 2>"$M/monitor.err" &
-echo $! >>"$LAB_DIR/pids"
+} >"$M/portpilot.conf"
+lab_monitor "$M/portpilot.conf"
 st() { jqe "$1" "$S/monitor-state.json"; }
 asked() { grep -q "port $1 " "$M/pub.seen" 2>/dev/null; }
 # Every element asked for: the public detail names each port in turn.

@@ -7,8 +7,7 @@
 . "$PP_TOP/tests/lab/lab.sh"
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
 lab_begin udp
-M=$pp_tmp/mon
-mkdir -p "$M"
+lab_monitor_dir
 cat >"$T" <<EOF
 [site]
 name          = udp lab
@@ -41,25 +40,17 @@ internal_port = 5998
 EOF
 lab_ns "$LAB_SRV3" iptables -A INPUT -p udp --dport 5998 -j DROP
 lab_ns "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply >"$M/apply.log" 2>&1 || { not_ok "apply"; cat "$M/apply.log"; }
-ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9443" --rate 90 >"$M/refl.log" 2>&1 &
-echo $! >>"$LAB_DIR/pids"
-refl_up() { lab_ns "$R" curl -s -o /dev/null --max-time 1 "http://$LAB_INET_IP:9443/v1/whoami"; }
-wait_for 10 refl_up || not_ok "reflector answers"
-cat >"$M/portpilot.conf" <<EOF2
-[probe]
-reflector = http://$LAB_INET_IP:9443
-
-[monitor]
+lab_reflector
+{ lab_public_conf; cat <<EOF2
 fail_after      = 2
 recover_after   = 1
 timeout         = 1
 public_interval = 1
 reflector_rate  = 60
 EOF2
-PORTPILOT_JOURNAL_SOCKET=$M/none.sock ip netns exec "$R" "$PORTPILOT" -f "$T" -c "$M/portpilot.conf" \
-	--state-dir "$S" monitor --interval 1 >"$M/monitor.out" 2>"$M/monitor.err" &
-MON=$!
-echo $MON >>"$LAB_DIR/pids"
+} >"$M/portpilot.conf"
+lab_monitor "$M/portpilot.conf"
+MON=$LAB_MON
 st() { jqe "$1" "$S/monitor-state.json"; }
 events() { jq -c "select(.mapping == \"$1\" and .scope == \"public\" and .state == \"$2\")" "$S/monitor-history.jsonl" 2>/dev/null | wc -l; }
 check "udp echo: up from the internet (the reflector's datagram answered)" \

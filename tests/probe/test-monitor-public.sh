@@ -7,31 +7,22 @@
 . "$PP_TOP/tests/lab/lab.sh"
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
 lab_begin
-M=$pp_tmp/mon
-mkdir -p "$M"
+lab_monitor_dir
 lab_seed_table "$T"
 lab_ns "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply >"$M/apply.log" 2>&1 || { not_ok "apply"; cat "$M/apply.log"; }
 # The reflector allows 90 requests a minute from the site; the monitor is told 60.
-ip netns exec "$LAB_INET" "$PORTPILOT" reflector --listen "$LAB_INET_IP:9443" --rate 90 >"$M/refl.log" 2>&1 &
-REFL=$!
-echo $REFL >>"$LAB_DIR/pids"
-refl_up() { lab_ns "$R" curl -s -o /dev/null --max-time 1 "http://$LAB_INET_IP:9443/v1/whoami"; }
-wait_for 10 refl_up || not_ok "reflector answers"
-cat >"$M/portpilot.conf" <<EOF2
-[probe]
-reflector = http://$LAB_INET_IP:9443
-
-[monitor]
+lab_reflector
+REFL=$LAB_REFL
+{ lab_public_conf; cat <<EOF2
 fail_after      = 2
 recover_after   = 2
 public_interval = 1
 reflector_rate  = 60
 EOF2
+} >"$M/portpilot.conf"
 start=$(date +%s)
-PORTPILOT_JOURNAL_SOCKET=$M/none.sock ip netns exec "$R" "$PORTPILOT" -f "$T" -c "$M/portpilot.conf" \
-	--state-dir "$S" monitor --interval 1 >"$M/monitor.out" 2>"$M/monitor.err" &
-MON=$!
-echo $MON >>"$LAB_DIR/pids"
+lab_monitor "$M/portpilot.conf"
+MON=$LAB_MON
 st() { jqe "$1" "$S/monitor-state.json"; }
 check "public: every mapping reachable from outside" wait_for 30 st '[.mappings[] | select(.public == "up")] | length == 3'
 

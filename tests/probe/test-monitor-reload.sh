@@ -6,14 +6,11 @@
 . "$PP_TOP/tests/lab/lab.sh"
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
 lab_begin
-M=$pp_tmp/mon
-mkdir -p "$M"
+lab_monitor_dir
 lab_seed_table "$T"
 printf '[monitor]\nfail_after = 2\nrecover_after = 2\ndiagnose = no\n' >"$M/portpilot.conf"
-PORTPILOT_JOURNAL_SOCKET=$M/none.sock ip netns exec "$R" "$PORTPILOT" -f "$T" -c "$M/portpilot.conf" \
-	--state-dir "$S" monitor --interval 1 >"$M/monitor.out" 2>"$M/monitor.err" &
-MON=$!
-echo $MON >>"$LAB_DIR/pids"
+lab_monitor "$M/portpilot.conf"
+MON=$LAB_MON
 state() { lab_ns "$R" "$PORTPILOT" --state-dir "$S" health --json >"$M/h.json" 2>/dev/null; jqe "$1" "$M/h.json"; }
 check "three mappings up" wait_for 10 state '(.mappings | length) == 3 and all(.mappings[]; .state == "up")'
 # The monitor's own state file: since_epoch and the check counter tell a kept state from a new one.

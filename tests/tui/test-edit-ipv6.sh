@@ -5,12 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$PP_TOP/tests/tui/tui-lib.sh"
 
-file_has() { grep -qE -- "$1" "$pp_tmp/m.ini"; }
-seed_copy
-tui_start 80 24 C.UTF-8 -- -f m.ini tui --offline
-wait_screen "3 mappings"
-keys a
-check "the form opens" wait_screen "new mapping"
+tui_new_form
 check "80x24: the internal_ip6 field is on the screen" screen_has "internal_ip6"
 check "80x24: the ipv6 field is on the screen" wait_for 5 sh -c "tmux -L $PP_SOCK capture-pane -p -t t | grep -Eq '^  ipv6( |$)'"
 check "80x24: the hints line is still the last" sh -c "tmux -L $PP_SOCK capture-pane -p -t t | sed -n 24p | grep -q 'Tab/Up/Down'"

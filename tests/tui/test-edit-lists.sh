@@ -5,12 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$PP_TOP/tests/tui/tui-lib.sh"
 
-file_has() { grep -qE -- "$1" "$pp_tmp/m.ini"; }
-seed_copy
-tui_start 80 24 C.UTF-8 -- -f m.ini tui --offline
-wait_screen "3 mappings"
-keys a
-check "the form opens" wait_screen "new mapping"
+tui_new_form
 check "80x24: the hairpin field is on the screen" screen_has "hairpin"
 type_text "tls-1"; keys Tab Tab Tab
 type_text "8081,8443"; keys Tab; type_text "192.168.2.104"; keys Tab; type_text "80"

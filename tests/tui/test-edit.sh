@@ -8,7 +8,6 @@
 seed="$PP_TOP/examples/seed-site.ini"
 # Every line of the seed is still in the file, in order (only additions).
 kept_seed() { diff "$seed" "$pp_tmp/m.ini" | grep -q '^<' && return 1; return 0; }
-file_has() { grep -qE -- "$1" "$pp_tmp/m.ini"; }
 cli() { "$PORTPILOT" -f "$pp_tmp/m.ini" "$@" >/dev/null 2>&1; }
 
 add_cam() {   # the form, with a wrong port first

@@ -68,3 +68,14 @@ wait_screen_is() {
 # Escape sequences of colours in the pane (capture -e keeps attributes).
 screen_has_colour() { tm capture-pane -p -e -t t | grep -Eq '\[(3[0-7]|4[0-7]|38;|48;|9[0-7])[m;]|;(3[0-7]|4[0-7])[m;]'; }
 seed_copy() { cp "$PP_TOP/examples/seed-site.ini" "$pp_tmp/${1:-m.ini}"; }
+# file_has ERE: the copy of seed_copy (m.ini) has a line matching ERE (what the editor saved).
+file_has() { grep -qE -- "$1" "$pp_tmp/m.ini"; }
+# tui_new_form: the editor at 80x24 on a copy of the seed table (m.ini), its new-mapping form
+# opened with `a` (one check: "the form opens").
+tui_new_form() {
+	seed_copy
+	tui_start 80 24 C.UTF-8 -- -f m.ini tui --offline
+	wait_screen "3 mappings"
+	keys a
+	check "the form opens" wait_screen "new mapping"
+}

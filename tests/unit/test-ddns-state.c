@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "portpilot/ddns.h"
@@ -432,6 +433,65 @@ test_address_kinds(void **s)
 	assert_int_equal(pp_ipv4_kind(0xcb00710a), PP_AK_PUBLIC);     /* 203.0.113.10: lab "internet" */
 }
 
+/* One writer: n read-modify-writes of the section's state under its lock (as ddns_check does). */
+static int
+writer(const char *dir, int n)
+{
+	struct pp_error err;
+	for (int i = 0; i < n; i++) {
+		struct pp_ddns_state st;
+		int fd = pp_ddns_state_lock(dir, "home", 10000, &err);
+		if (fd < 0 || pp_ddns_state_load(dir, "home", &st, &err) < 0)
+			return 1;
+		pp_ddns_state_host(&st, "a.example.net")->failures++;
+		int rc = pp_ddns_state_save(dir, &st, &err);
+		pp_ddns_state_free(&st);
+		pp_ddns_state_unlock(fd);
+		if (rc < 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* watch6 and ddns run write one state file: two writers at once lose no update of each other
+   (every increment of both is there), and one that cannot get the lock says who holds it. */
+static void
+test_two_writers_keep_the_state(void **s)
+{
+	char dir[] = "/tmp/pp-ddns-unit.XXXXXX", cmd[128];
+	struct pp_ddns_state st;
+	struct pp_error err;
+	pid_t kid[2];
+	int status, n = 150;
+	(void)s;
+	assert_non_null(mkdtemp(dir));
+	for (int k = 0; k < 2; k++)
+		if ((kid[k] = fork()) == 0)
+			_exit(writer(dir, n));
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(waitpid(kid[k], &status, 0), kid[k]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(pp_ddns_state_load(dir, "home", &st, &err), 0);
+	assert_int_equal(pp_ddns_state_host(&st, "a.example.net")->failures, 2 * n);
+	pp_ddns_state_free(&st);
+	/* Held: another waits its bound, then is told the holder. */
+	int fd = pp_ddns_state_lock(dir, "home", 0, &err);
+	assert_true(fd >= 0);
+	pid_t p = fork();
+	if (p == 0) {
+		struct pp_error e2;
+		char want[32];
+		snprintf(want, sizeof want, "held by pid %d", (int)getppid());
+		_exit(pp_ddns_state_lock(dir, "home", 100, &e2) < 0 && strstr(e2.msg, want) ? 0 : 1);
+	}
+	assert_int_equal(waitpid(p, &status, 0), p);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	pp_ddns_state_unlock(fd);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -449,6 +509,7 @@ main(void)
 		cmocka_unit_test(test_lagging_dns_converges),
 		cmocka_unit_test(test_address_kinds),
 		cmocka_unit_test(test_save_does_not_follow_a_planted_link),
+		cmocka_unit_test(test_two_writers_keep_the_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
