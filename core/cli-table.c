@@ -409,9 +409,10 @@ edit_and_save(struct pp_cli *cli, const char *cmd, struct pp_table *t, const cha
 		pp_table_check(t, time(NULL), &fs);
 		errors = pp_findings_count(&fs, PP_ERROR);
 		for (size_t i = 0; i < fs.n; i++) {
-			/* Show what concerns this mapping, and every error the edit added. */
+			/* Show what concerns this mapping, the conf's findings (a [ddns] mapping = the
+			 * edit may have left naming nothing), and every error the edit added. */
 			struct pp_findings one = { .v = &fs.v[i], .n = 1 };
-			if ((fs.v[i].mapping && strcasecmp(fs.v[i].mapping, name) == 0) ||
+			if ((fs.v[i].mapping && strcasecmp(fs.v[i].mapping, name) == 0) || fs.v[i].file ||
 			    (errors > errors_before && fs.v[i].sev == PP_ERROR))
 				pp_findings_print(cli->err, t->path, &one);
 		}
@@ -477,8 +478,8 @@ edit_cmd(struct pp_cli *cli, int argc, char **argv, int min_args)
 		rc = PP_EXIT_USAGE;
 		goto out;
 	}
-	/* del: the mapping's own errors go with it; an error it adds (a [ddns] mapping = naming it,
-	   pp_table_check_conf) is refused as any new one. */
+	/* del: the mapping's own errors go with it; an error it adds is refused as any new one (a
+	   [ddns] mapping = naming it is a warning, shown: pp_table_check_conf). */
 	before = errors_now(t, del ? argv[1] : NULL);
 	if (add || del) {
 		rc = add ? pp_table_add(t, argv[1], &err) : pp_table_del(t, argv[1], &err);

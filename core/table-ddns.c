@@ -48,12 +48,14 @@ check_one(const struct pp_conf *c, const struct pp_ddns_conf *dc, const struct p
 	else
 		snprintf(fix, sizeof fix, "write mapping = the NAME of a [NAME] of %.200s, add [%.100s] to the "
 		         "table, or remove the line", t->path, dc->mapping);
-	pp_findings_add(out, PP_ERROR, dc->mapping_line ? dc->mapping_line : dc->line, sec, "mapping", fix,
+	pp_findings_add(out, PP_WARNING, dc->mapping_line ? dc->mapping_line : dc->line, sec, "mapping", fix,
 	                "%s has no [%s]: no AAAA record would be published for it", t->path, dc->mapping);
 	out->v[out->n - 1].file = pp_xstrdup(c->path);
 }
 
-/* Called by pp_table_check(): one error per [ddns] mapping = the table does not have. */
+/* Called by pp_table_check(): one warning per [ddns] mapping = the table does not have. A warning,
+ * not an error: a DNS entry must never stop the firewall being changed (an urgent del of an exposed
+ * camera the conf names), and check, apply and saves all show it with its fix. */
 void
 pp_table_check_ddns(const struct pp_table *t, struct pp_findings *out)
 {

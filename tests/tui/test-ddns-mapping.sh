@@ -18,7 +18,7 @@ check "the editor opens on the table" wait_screen "m.ini  3 mappings"
 check "  a mapping = naming a mapping of it: no error" screen_lacks "error"
 sed -i 's/^mapping .*/mapping    = web-9/' "$pp_tmp/pp.conf"
 tui_start 120 30 C.UTF-8 -- -f m.ini -c pp.conf tui --offline
-check "a mapping = the table lacks: one error" wait_screen "3 mappings  1 error"
+check "a mapping = the table lacks: one warning, no error" wait_screen "3 mappings  0 errors 1 warning"
 check "  shown at the conf's file:line with its section and the fix" \
-	wait_screen "pp.conf:6: [ddns web] mapping error: m.ini has no [web-9]: no AAAA record would be published for it; write"
+	wait_screen "pp.conf:6: [ddns web] mapping warning: m.ini has no [web-9]: no AAAA record would be published for it; write"
 pp_done
