@@ -12,6 +12,8 @@
 #include "portpilot/util.h"
 #include "table-internal.h"
 
+void (*pp_table_check_extra)(const struct pp_table *t, struct pp_findings *out);
+
 static const struct sensitive {
 	uint16_t lo, hi;
 	unsigned proto; /* PP_TCP / PP_UDP bits */
@@ -351,6 +353,7 @@ pp_table_check(const struct pp_table *t, time_t now, struct pp_findings *out)
 		pp_check_ipv6(&t->maps[i], t->site.val[PP_S_LAN_INTERFACE], out);
 	check_conflicts(t, now, out);
 	pp_check_conflicts6(t, now, out);
-	pp_table_check_ddns(t, out);
+	if (pp_table_check_extra)
+		pp_table_check_extra(t, out);
 	pp_findings_sort(out);
 }

@@ -10,11 +10,13 @@
 #include "table-internal.h"
 
 static const char *check_conf_path;
+static void check_ddns(const struct pp_table *t, struct pp_findings *out);
 
 void
 pp_table_check_conf(const char *conf_path)
 {
 	check_conf_path = conf_path;
+	pp_table_check_extra = conf_path ? check_ddns : NULL;
 }
 
 /* The table's mapping name nearest to name, NULL when none is close (as for mistyped options). */
@@ -56,8 +58,8 @@ check_one(const struct pp_conf *c, const struct pp_ddns_conf *dc, const struct p
 /* Called by pp_table_check(): one warning per [ddns] mapping = the table does not have. A warning,
  * not an error: a DNS entry must never stop the firewall being changed (an urgent del of an exposed
  * camera the conf names), and check, apply and saves all show it with its fix. */
-void
-pp_table_check_ddns(const struct pp_table *t, struct pp_findings *out)
+static void
+check_ddns(const struct pp_table *t, struct pp_findings *out)
 {
 	struct pp_conf *c = NULL;
 	struct pp_error e;

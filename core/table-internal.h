@@ -36,7 +36,8 @@ void pp_table_journal_clear(struct pp_table *t);
  */
 int pp_table_rebase(struct pp_table *t, char *fresh, size_t len, struct pp_error *err);
 
-/* core/table-ddns.c: [ddns NAME] mapping = held against the table (see pp_table_check_conf). */
-void pp_table_check_ddns(const struct pp_table *t, struct pp_findings *out);
+/* Findings from outside the table (core/table-ddns.c: [ddns NAME] mapping = held against it),
+ * set by pp_table_check_conf; NULL where nothing sets it (the fuzz target builds without). */
+extern void (*pp_table_check_extra)(const struct pp_table *t, struct pp_findings *out);
 
 #endif
