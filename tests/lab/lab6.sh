@@ -199,3 +199,24 @@ lab6_site() {
 }
 # lab_apply_or_die: pp apply (output in $pp_tmp/apply.log), or the test ends with not ok and the output.
 lab_apply_or_die() { pp apply >"$pp_tmp/apply.log" 2>&1 || { not_ok "apply"; sed 's/^/#   /' "$pp_tmp/apply.log"; pp_done; }; }
+# j JQ: $pp_tmp/out.json (a probe's JSON) satisfies JQ. outside6: the outside host gets srv-101-v6
+# from [srv1]:8080 (lab6_serve "$LAB_SRV1" 8080 srv-101-v6 serves it).
+j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }
+outside6() { body_is "$LAB_INET" "http://[$SRV1_6]:8080/" srv-101-v6; }
+# lab6_web2_table: the table of the probe's IPv6 suites, applied (lab_apply_or_die): web-6, IPv6
+# only, port 8080 to srv1's host id on the LAN's prefix; web-2, both families, port 8090 to srv2.
+lab6_web2_table() {
+	{ lab6_site; cat <<EOT
+[web-6]
+public_port   = 8080
+internal_ip6  = ::1:101
+ipv6          = only
+
+[web-2]
+public_port   = 8090
+internal_ip   = $LAB_SRV2_IP
+internal_ip6  = ::1:102
+EOT
+	} >"$T"
+	lab_apply_or_die
+}

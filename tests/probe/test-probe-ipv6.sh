@@ -7,23 +7,8 @@
 . "$PP_TOP/tests/lab/lab6.sh"
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
 lab6_begin
-j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }
 lab6_serve "$LAB_SRV1" 8080 srv-101-v6
-# web-6: IPv6 only, the host id on the LAN's prefix; web-2: both families (srv2, IPv4 and IPv6).
-{ lab6_site; cat <<EOT
-[web-6]
-public_port   = 8080
-internal_ip6  = ::1:101
-ipv6          = only
-
-[web-2]
-public_port   = 8090
-internal_ip   = $LAB_SRV2_IP
-internal_ip6  = ::1:102
-EOT
-} >"$T"
-lab_apply_or_die
-outside6() { body_is "$LAB_INET" "http://[$SRV1_6]:8080/" srv-101-v6; }
+lab6_web2_table
 check "control: outside reaches [srv1]:8080 through the pinhole" waits 10 outside6
 
 probe6 web-6

@@ -9,7 +9,6 @@
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
 lab6_begin
 lab_router2 || { not_ok "second router's namespace"; pp_done; }
-j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }
 # Says why when it fails: the summary and the RA evidence.
 jcheck() {
 	if j "$2"; then ok "$1"; else not_ok "$1"
@@ -25,7 +24,6 @@ ipv6          = only
 EOT
 } >"$T"
 lab_apply_or_die
-outside6() { body_is "$LAB_INET" "http://[$SRV1_6]:8080/" srv-101-v6; }
 ll() { ip -n "$1" -6 addr show dev "$2" scope link | sed -n 's/.*inet6 \(fe80[^/]*\).*/\1/p' | head -n 1; }
 mac() { ip netns exec "$1" cat "/sys/class/net/$2/address"; }
 # The server's route to the outside host, by which next hop.
