@@ -172,3 +172,51 @@ while True:
 	wait_for 10 test -e "$_ra_ready" || return 1
 	echo "$_ra_pid"
 }
+
+# The start of an IPv6 lab suite: lab6_begin [lab_up OPTIONS] skips without ip6tables, runs lab_begin
+# and lab_ipv6 and sets SRV1_6..SRV3_6, the servers' addresses on the LAN's prefix. pp runs portpilot
+# in the router on the test's table and state, ppq quietly; waits is wait_for in a subshell (lib.sh's
+# check and wait_for share a variable).
+lab6_begin() {
+	command -v ip6tables >/dev/null || { echo "# ip6tables missing"; exit 77; }
+	lab_begin "$@"
+	lab_ipv6
+	SRV1_6=$LAB_PREFIX6::1:101 SRV2_6=$LAB_PREFIX6::1:102 SRV3_6=$LAB_PREFIX6::1:103
+}
+pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
+ppq() { pp "$@" >/dev/null 2>&1; }
+waits() ( wait_for "$@" )
+# lab6_serve NS PORT NAME: lab_serve6, or the test ends (not ok); lab6_servers: srv-101-v6,
+# srv-102-v6 and srv-103-v6 on port 8080 of the three servers.
+lab6_serve() { lab_serve6 "$@" || { not_ok "IPv6 server $3 in $1"; pp_done; }; }
+lab6_servers() { lab6_serve "$LAB_SRV1" 8080 srv-101-v6; lab6_serve "$LAB_SRV2" 8080 srv-102-v6; lab6_serve "$LAB_SRV3" 8080 srv-103-v6; }
+# lab6_site [LINE]...: the [site] section of a test's table (the lab's WAN, LAN and LAN subnet), LINEs
+# (e.g. "hairpin       = yes") after them, then an empty line: { lab6_site; cat <<EOT ... EOT; } >"$T".
+lab6_site() {
+	printf '[site]\nwan_interface = %s\nlan_interface = %s\nlan_subnet    = %s\n' "$LAB_WAN_IF" "$LAB_LAN_IF" "$LAB_LAN_SUBNET"
+	for _l in "$@"; do printf '%s\n' "$_l"; done
+	echo
+}
+# lab_apply_or_die: pp apply (output in $pp_tmp/apply.log), or the test ends with not ok and the output.
+lab_apply_or_die() { pp apply >"$pp_tmp/apply.log" 2>&1 || { not_ok "apply"; sed 's/^/#   /' "$pp_tmp/apply.log"; pp_done; }; }
+# j JQ: $pp_tmp/out.json (a probe's JSON) satisfies JQ. outside6: the outside host gets srv-101-v6
+# from [srv1]:8080 (lab6_serve "$LAB_SRV1" 8080 srv-101-v6 serves it).
+j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }
+outside6() { body_is "$LAB_INET" "http://[$SRV1_6]:8080/" srv-101-v6; }
+# lab6_web2_table: the table of the probe's IPv6 suites, applied (lab_apply_or_die): web-6, IPv6
+# only, port 8080 to srv1's host id on the LAN's prefix; web-2, both families, port 8090 to srv2.
+lab6_web2_table() {
+	{ lab6_site; cat <<EOT
+[web-6]
+public_port   = 8080
+internal_ip6  = ::1:101
+ipv6          = only
+
+[web-2]
+public_port   = 8090
+internal_ip   = $LAB_SRV2_IP
+internal_ip6  = ::1:102
+EOT
+	} >"$T"
+	lab_apply_or_die
+}

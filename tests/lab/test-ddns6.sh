@@ -8,15 +8,12 @@
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/lab/lab6.sh"
 . "$PP_TOP/tests/ddns/common.sh"
-command -v ip6tables >/dev/null || { echo "# ip6tables missing"; exit 77; }
 for t in named nsupdate dig tsig-keygen; do
 	command -v $t >/dev/null || { echo "# $t missing (bind9, bind9-dnsutils)"; exit 77; }
 done
-lab_begin
-lab_ipv6
+lab6_begin
 C=$pp_tmp/portpilot.conf
 pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" -c "$C" --state-dir "$S" "$@"; }
-waits() ( wait_for "$@" )   # a subshell: lib.sh's check and wait_for share a variable
 DNS=198.51.100.53
 ip -n "$LAB_INET" addr add $DNS/32 dev lo
 bind_zone "ns1 IN A $DNS" "cam1 IN AAAA 2001:db8:ffff::99" "srv2 IN AAAA 2001:db8:ffff::98"
@@ -32,17 +29,13 @@ cf6_is() {   # cf6_is HOST ADDR: the fake Cloudflare holds ADDR as HOST's AAAA
 creds "$D/tok.secret" "token = tok-123456"
 lab_serve6 "$LAB_SRV1" 8080 cam1-v6 || { not_ok "IPv6 server on srv1"; pp_done; }
 
-cat >"$T" <<EOT
-[site]
-wan_interface = $LAB_WAN_IF
-lan_interface = $LAB_LAN_IF
-lan_subnet    = $LAB_LAN_SUBNET
-
+{ lab6_site; cat <<EOT
 [cam1]
 public_port   = 8080
 internal_ip   = $LAB_SRV1_IP
 internal_ip6  = ::1:101
 EOT
+} >"$T"
 tsig_creds "$D/tsig.secret"
 { nsupdate_section cam1 cam1.example.net; cat <<EOT
 mapping = cam1

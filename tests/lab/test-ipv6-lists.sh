@@ -7,13 +7,7 @@
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/lab/lab6.sh"
-command -v ip6tables >/dev/null || { echo "# ip6tables missing"; exit 77; }
-lab_begin
-lab_ipv6
-pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
-ppq() { pp "$@" >/dev/null 2>&1; }
-waits() ( wait_for "$@" )   # a subshell: lib.sh's check and wait_for share a variable
-SRV1_6=$LAB_PREFIX6::1:101 SRV2_6=$LAB_PREFIX6::1:102
+lab6_begin
 
 # echo6 NS NAME PORT...: a TCP line echo on [::]:PORT for each PORT, answering "NAME:PORT:LINE".
 cat >"$pp_tmp/echo6.py" <<'EOF'
@@ -77,12 +71,7 @@ echo6 "$LAB_SRV2" srv2 8080 8081 || { not_ok "echo servers on srv2"; pp_done; }
 
 # web-list: a port list as pinholes to srv1; web-66: a NAT66 list (8443,8444 -> 8080,8081) to srv2.
 table() {
-	cat >"$T" <<EOT
-[site]
-wan_interface = $LAB_WAN_IF
-lan_interface = $LAB_LAN_IF
-lan_subnet    = $LAB_LAN_SUBNET
-
+	{ lab6_site; cat <<EOT
 [web-list]
 public_port   = $1
 internal_ip6  = ::1:101
@@ -94,6 +83,7 @@ internal_port = 8080,8081
 internal_ip6  = $SRV2_6
 ipv6          = only
 EOT
+	} >"$T"
 }
 table 80,443,9000-9001
 check "the LAN host reaches [srv1]:9002 (the path itself works)" reply_is "$LAB_LANHOST" "$SRV1_6" 9002 srv1:9002:1

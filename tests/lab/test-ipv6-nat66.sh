@@ -9,19 +9,11 @@
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/lab/lab6.sh"
-command -v ip6tables >/dev/null || { echo "# ip6tables missing"; exit 77; }
 command -v conntrack >/dev/null || { echo "# conntrack missing"; exit 77; }
-lab_begin outside2
-lab_ipv6
-pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
-ppq() { pp "$@" >/dev/null 2>&1; }
-waits() ( wait_for "$@" )   # a subshell: lib.sh's check and wait_for share a variable
+lab6_begin outside2
 ip6t() { ip netns exec "$R" ip6tables "$@"; }
-SRV1_6=$LAB_PREFIX6::1:101 SRV2_6=$LAB_PREFIX6::1:102 SRV3_6=$LAB_PREFIX6::1:103 LAN6=$LAB_PREFIX6::50
-ROUTER_LAN6=$LAB_PREFIX6::1
-lab_serve6 "$LAB_SRV1" 8080 srv-101-v6 || { not_ok "IPv6 server in srv1"; pp_done; }
-lab_serve6 "$LAB_SRV2" 8080 srv-102-v6 || { not_ok "IPv6 server in srv2"; pp_done; }
-lab_serve6 "$LAB_SRV3" 8080 srv-103-v6 || { not_ok "IPv6 server in srv3"; pp_done; }
+LAN6=$LAB_PREFIX6::50 ROUTER_LAN6=$LAB_PREFIX6::1
+lab6_servers
 # Everything of the router's packet filtering, counters left out: nft's whole ruleset (which
 # iptables-nft's tables are part of) and ip6tables-save, so nothing can hide from the compare.
 rules_all() {
@@ -52,18 +44,13 @@ same_rules() { cmp -s "$pp_tmp/before" "$1" || { diff "$pp_tmp/before" "$1" | se
 status_json() { pp status --json 2>/dev/null; }
 state_is() { status_json | grep -q "\"name\":\"$1\",\"state\":\"$2\""; }
 
-cat >"$T" <<EOT
-[site]
-wan_interface = $LAB_WAN_IF
-lan_interface = $LAB_LAN_IF
-lan_subnet    = $LAB_LAN_SUBNET
-hairpin       = yes
-
+{ lab6_site "hairpin       = yes"; cat <<EOT
 [pin]
 public_port   = 8080
 internal_ip6  = ::1:101
 ipv6          = only
 EOT
+} >"$T"
 check "apply: a pinhole only" ppq apply
 rules_all >"$pp_tmp/before"
 check "  (it makes no ip6 nat table)" sh -c "! ip netns exec $R nft list table ip6 nat >/dev/null 2>&1"

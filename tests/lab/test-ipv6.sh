@@ -8,18 +8,9 @@
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/lab/lab6.sh"
-command -v ip6tables >/dev/null || { echo "# ip6tables missing"; exit 77; }
-lab_begin outside2
-lab_ipv6
-pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
-ppq() { pp "$@" >/dev/null 2>&1; }
-waits() ( wait_for "$@" )   # a subshell: lib.sh's check and wait_for share a variable
+lab6_begin outside2
 ip6t() { ip netns exec "$R" ip6tables "$@"; }
-SRV1_6=$LAB_PREFIX6::1:101 SRV2_6=$LAB_PREFIX6::1:102 SRV3_6=$LAB_PREFIX6::1:103
-for s in "$LAB_SRV1 srv-101" "$LAB_SRV2 srv-102" "$LAB_SRV3 srv-103"; do
-	set -- $s
-	lab_serve6 "$1" 8080 "$2-v6" || { not_ok "IPv6 server in $1"; pp_done; }
-done
+lab6_servers
 # What each backend writes for the pinholes, and how to look at it.
 if lab_nft; then
 	own6() { ip netns exec "$R" nft list table inet portpilot 2>/dev/null | sed 's/counter packets [0-9]* bytes [0-9]* //'; }
@@ -57,12 +48,7 @@ udp6_none() { ! lab_udp6 "$1" "$2" 8080 ping >/dev/null; }
 
 # web-6: both protocols, the host id on the LAN's prefix; cam: only inet2's IPv6 network;
 # web-2 asks for nothing over IPv6, web-3 has internal_ip6 but ipv6 = no.
-cat >"$T" <<EOT
-[site]
-wan_interface = $LAB_WAN_IF
-lan_interface = $LAB_LAN_IF
-lan_subnet    = $LAB_LAN_SUBNET
-
+{ lab6_site; cat <<EOT
 [web-6]
 protocol      = both
 public_port   = 8080
@@ -87,6 +73,7 @@ internal_ip6  = $SRV3_6
 ipv6          = only
 allow         = 2001:db8:100::/64
 EOT
+} >"$T"
 
 check "before apply: the router's IPv6 firewall drops the way in" none6 "$LAB_INET" "$SRV1_6"
 check "the LAN host reaches srv1 over IPv6 (the path itself works)" body6 "$LAB_LANHOST" "$SRV1_6" srv-101-v6

@@ -10,26 +10,15 @@ PP_BACKEND=nftables   # lab.sh: what auto means here
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/lab/lab6.sh"
 command -v nft >/dev/null || { echo "# nft missing (tools/deps.sh installs nftables)"; exit 77; }
-command -v ip6tables >/dev/null || { echo "# ip6tables missing"; exit 77; }
-lab_begin outside2
-lab_ipv6
-pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
-ppq() { pp "$@" >/dev/null 2>&1; }
+lab6_begin outside2
 pub=http://$LAB_PUBLIC_IP
-SRV1_6=$LAB_PREFIX6::1:101
-lab_serve6 "$LAB_SRV1" 8080 srv-101-v6 || { not_ok "IPv6 server in $LAB_SRV1"; pp_done; }
+lab6_serve "$LAB_SRV1" 8080 srv-101-v6
 listing() { ip netns exec "$R" nft list table inet portpilot; }
 # the JSON listing without handles (a new table's handles differ from run to run)
 listing_json() { ip netns exec "$R" nft -j list table inet portpilot | sed 's/"handle": *[0-9]*//g'; }
 # write_table EXTRA: the site and its mappings, EXTRA (a mapping) appended
 write_table() {
-	cat >"$T" <<EOT
-[site]
-wan_interface = $LAB_WAN_IF
-lan_interface = $LAB_LAN_IF
-lan_subnet = $LAB_LAN_SUBNET
-hairpin = yes
-
+	{ lab6_site "hairpin       = yes"; cat <<EOT
 [web-6]
 protocol = both
 public_port = 8080
@@ -55,6 +44,7 @@ internal_port = 20000-20009
 masquerade = yes
 $1
 EOT
+	} >"$T"
 }
 
 write_table ""

@@ -8,25 +8,14 @@
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/lab/lab6.sh"
-command -v ip6tables >/dev/null || { echo "# ip6tables missing"; exit 77; }
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
-lab_begin outside2
-lab_ipv6
-SRV1_6=$LAB_PREFIX6::1:101 SRV2_6=$LAB_PREFIX6::1:102 SRV3_6=$LAB_PREFIX6::1:103
-for s in "$LAB_SRV1 srv-101" "$LAB_SRV2 srv-102" "$LAB_SRV3 srv-103"; do
-	set -- $s
-	lab_serve6 "$1" 8080 "$2-v6" || { not_ok "IPv6 server in $1"; pp_done; }
-done
+lab6_begin outside2
+lab6_servers
 lab_serve "$LAB_SRV1" 8080 srv-101 || not_ok "IPv4 server on srv1:8080"
 # web-6: a pinhole to srv1's host id on the LAN prefix, any source, and IPv4 too; cam6: a pinhole
 # to srv3's full address for inet2's network only, TCP and UDP; web-66: NAT66, [router]:8443 ->
 # [srv2]:8080, for inet2's network only.
-cat >"$T" <<EOT
-[site]
-wan_interface = $LAB_WAN_IF
-lan_interface = $LAB_LAN_IF
-lan_subnet    = $LAB_LAN_SUBNET
-
+{ lab6_site; cat <<EOT
 [web-6]
 public_port   = 8080
 internal_ip   = $LAB_SRV1_IP
@@ -46,8 +35,8 @@ internal_ip6  = $SRV2_6
 ipv6          = only
 allow         = 2001:db8:100::/64
 EOT
-pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
-pp apply >"$pp_tmp/apply.out" 2>&1 || { not_ok "apply"; sed 's/^/# /' "$pp_tmp/apply.out"; pp_done; }
+} >"$T"
+lab_apply_or_die
 pp status --json >"$pp_tmp/st.json" 2>&1
 ways() { jq -e '[.mappings[] | {(.name): .ipv6.way}] | add == {"web-6": "pinhole", "cam6": "pinhole", "web-66": "nat66"}' \
 	"$pp_tmp/st.json" >/dev/null; }

@@ -5,34 +5,10 @@
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/lab/lab6.sh"
-command -v ip6tables >/dev/null || { echo "# ip6tables missing"; exit 77; }
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
-lab_begin
-lab_ipv6
-SRV1_6=$LAB_PREFIX6::1:101
-pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
-j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }
-lab_serve6 "$LAB_SRV1" 8080 srv-101-v6 || { not_ok "IPv6 server"; pp_done; }
-# web-6: IPv6 only, the host id on the LAN's prefix; web-2: both families (srv2, IPv4 and IPv6).
-cat >"$T" <<EOT
-[site]
-wan_interface = $LAB_WAN_IF
-lan_interface = $LAB_LAN_IF
-lan_subnet    = $LAB_LAN_SUBNET
-
-[web-6]
-public_port   = 8080
-internal_ip6  = ::1:101
-ipv6          = only
-
-[web-2]
-public_port   = 8090
-internal_ip   = $LAB_SRV2_IP
-internal_ip6  = ::1:102
-EOT
-pp apply >"$pp_tmp/apply.log" 2>&1 || { not_ok "apply"; sed 's/^/#   /' "$pp_tmp/apply.log"; pp_done; }
-waits() ( wait_for "$@" )   # a subshell, as in test-ipv6.sh
-outside6() { [ "$(lab_http "$LAB_INET" "http://[$SRV1_6]:8080/")" = srv-101-v6 ]; }
+lab6_begin
+lab6_serve "$LAB_SRV1" 8080 srv-101-v6
+lab6_web2_table
 check "control: outside reaches [srv1]:8080 through the pinhole" waits 10 outside6
 
 probe6 web-6

@@ -8,13 +8,8 @@
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/lab/lab6.sh"
-command -v ip6tables >/dev/null || { echo "# ip6tables missing"; exit 77; }
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
-lab_begin cgnat
-lab_ipv6
-SRV1_6=$LAB_PREFIX6::1:101
-pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
-j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }
+lab6_begin cgnat
 # probe6 NAME: probe from the router with both reflectors, JSON in out.json.
 probe6() {
 	_n=$1; shift
@@ -38,25 +33,7 @@ at_exit "kill $rpid 2>/dev/null"
 lab_serve6 "$LAB_SRV1" 8080 srv-101-v6 || not_ok "IPv6 server"
 lab_serve "$LAB_SRV2" 8090 srv-102-v4 2>/dev/null || not_ok "IPv4 server"
 lab_serve6 "$LAB_SRV2" 8090 srv-102-v6 || not_ok "IPv6 server 2"
-cat >"$T" <<EOT
-[site]
-wan_interface = $LAB_WAN_IF
-lan_interface = $LAB_LAN_IF
-lan_subnet    = $LAB_LAN_SUBNET
-
-[web-6]
-public_port   = 8080
-internal_ip6  = ::1:101
-ipv6          = only
-
-[web-2]
-public_port   = 8090
-internal_ip   = $LAB_SRV2_IP
-internal_ip6  = ::1:102
-EOT
-pp apply >"$pp_tmp/apply.log" 2>&1 || { not_ok "apply"; sed 's/^/#   /' "$pp_tmp/apply.log"; pp_done; }
-waits() ( wait_for "$@" )
-outside6() { [ "$(lab_http "$LAB_INET" "http://[$SRV1_6]:8080/")" = srv-101-v6 ]; }
+lab6_web2_table
 up() { lab_ns "$LAB_ROUTER" curl -s -o /dev/null --max-time 1 "http://[$LAB_INET6]:9443/v1/whoami"; }
 check "control: outside reaches [srv1]:8080 over IPv6 (the lab's own test)" waits 10 outside6
 check "the reflector answers over IPv6" waits 10 up

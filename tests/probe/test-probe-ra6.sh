@@ -6,35 +6,24 @@
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/lab/lab6.sh"
-command -v ip6tables >/dev/null || { echo "# ip6tables missing"; exit 77; }
 command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
-lab_begin
-lab_ipv6
+lab6_begin
 lab_router2 || { not_ok "second router's namespace"; pp_done; }
-SRV1_6=$LAB_PREFIX6::1:101
-pp() { ip netns exec "$R" "$PORTPILOT" -f "$T" --state-dir "$S" "$@"; }
-j() { jq -e "$1" "$pp_tmp/out.json" >/dev/null; }
 # Says why when it fails: the summary and the RA evidence.
 jcheck() {
 	if j "$2"; then ok "$1"; else not_ok "$1"
 		jq -r '.summary, (.evidence[] | select(startswith("ra ")))' "$pp_tmp/out.json" 2>/dev/null | sed 's/^/#   /'
 	fi
 }
-lab_serve6 "$LAB_SRV1" 8080 srv-101-v6 || { not_ok "IPv6 server"; pp_done; }
-cat >"$T" <<EOT
-[site]
-wan_interface = $LAB_WAN_IF
-lan_interface = $LAB_LAN_IF
-lan_subnet    = $LAB_LAN_SUBNET
-
+lab6_serve "$LAB_SRV1" 8080 srv-101-v6
+{ lab6_site; cat <<EOT
 [web-6]
 public_port   = 8080
 internal_ip6  = ::1:101
 ipv6          = only
 EOT
-pp apply >"$pp_tmp/apply.log" 2>&1 || { not_ok "apply"; sed 's/^/#   /' "$pp_tmp/apply.log"; pp_done; }
-waits() ( wait_for "$@" )
-outside6() { [ "$(lab_http "$LAB_INET" "http://[$SRV1_6]:8080/")" = srv-101-v6 ]; }
+} >"$T"
+lab_apply_or_die
 ll() { ip -n "$1" -6 addr show dev "$2" scope link | sed -n 's/.*inet6 \(fe80[^/]*\).*/\1/p' | head -n 1; }
 mac() { ip netns exec "$1" cat "/sys/class/net/$2/address"; }
 # The server's route to the outside host, by which next hop.

@@ -12,6 +12,17 @@
 
 #define NOW ((time_t)1790000000)
 
+/* The table of TEXT, its documentation record in *x. */
+static struct pp_table *
+record_of(const char *text, struct pp_export *x)
+{
+	struct pp_table *t;
+	struct pp_error err;
+	assert_int_equal(pp_table_load_mem("t.ini", text, strlen(text), &t, &err), 0);
+	pp_export_make(t, NOW, x);
+	return t;
+}
+
 static void
 test_record_rows(void **state)
 {
@@ -22,13 +33,10 @@ test_record_rows(void **state)
 		"[tls]\npublic_port = 80,443\ninternal_ip = 192.168.2.102\nenabled = no\nallow = 0.0.0.0/0\n\n"
 		"[old]\npublic_port = 9000\ninternal_ip = 192.168.2.103\nexpires = 2020-01-01\n\n"
 		"[bad]\npublic_port = x\ninternal_ip = 192.168.2.104\n";
-	struct pp_table *t;
-	struct pp_error err;
 	struct pp_export x;
 
 	(void)state;
-	assert_int_equal(pp_table_load_mem("t.ini", text, sizeof text - 1, &t, &err), 0);
-	pp_export_make(t, NOW, &x);
+	struct pp_table *t = record_of(text, &x);
 	assert_string_equal(x.public_ip, "203.0.113.1");
 	assert_string_equal(x.site_name, "Plant 3");
 	assert_int_equal(x.n, 4);
@@ -78,13 +86,10 @@ test_record_ipv6(void **state)
 		"[v4]\npublic_port = 9000\ninternal_ip = 192.168.2.7\ninternal_ip6 = 2001:db8:1::7\nipv6 = no\n\n"
 		"[same]\npublic_port = 8081\ninternal_ip = 192.168.2.8\ninternal_ip6 = 2001:db8:1::8\nnat66 = yes\n"
 		"allow = 198.51.100.0/24\n";
-	struct pp_table *t;
-	struct pp_error err;
 	struct pp_export x;
 
 	(void)state;
-	assert_int_equal(pp_table_load_mem("t.ini", text, sizeof text - 1, &t, &err), 0);
-	pp_export_make(t, NOW, &x);
+	struct pp_table *t = record_of(text, &x);
 	assert_int_equal(x.n, 4);
 	char **r = x.rows[0].v;
 	assert_string_equal(r[PP_X_IPV6], "[2001:db8:1::1:101]:8080");

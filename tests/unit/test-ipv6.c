@@ -83,6 +83,25 @@ load(const char *text)
 
 #define SITE "[site]\nwan_interface = eth0\nlan_interface = eth1\n"
 
+/* The table of TEXT, its wants in *w and their ip6tables rules in *rs; free6 frees the three. */
+static struct pp_table *
+render6(const char *text, struct pp_want *w, struct pp_ruleset *rs)
+{
+	struct pp_table *t = load(text);
+	struct pp_error err;
+	assert_int_equal(pp_want_build(t, NOW, w, &err), 0);
+	pp_ip6_render(w, rs);
+	return t;
+}
+
+static void
+free6(struct pp_table *t, struct pp_want *w, struct pp_ruleset *rs)
+{
+	pp_ruleset_free(rs);
+	pp_want_free(w);
+	pp_table_free(t);
+}
+
 static void
 test_render(void **state)
 {
@@ -120,19 +139,13 @@ test_render(void **state)
 		pins++;
 	assert_int_equal(pins, 5);                     /* web: 2 sources x 2 protocols; cam: 1 */
 	free(text);
-	pp_ruleset_free(&rs);
-	pp_want_free(&w);
-	pp_table_free(t);
+	free6(t, &w, &rs);
 
 	/* No mapping asks for IPv6: not even an empty chain or a hook. */
-	t = load(SITE "[v4]\npublic_port = 9001\ninternal_ip = 192.168.2.9\n");
-	assert_int_equal(pp_want_build(t, NOW, &w, &err), 0);
-	pp_ip6_render(&w, &rs);
+	t = render6(SITE "[v4]\npublic_port = 9001\ninternal_ip = 192.168.2.9\n", &w, &rs);
 	assert_int_equal(rs.n, 0);
 	assert_int_equal(rs.hooks[PP_FILTER].n, 0);
-	pp_ruleset_free(&rs);
-	pp_want_free(&w);
-	pp_table_free(t);
+	free6(t, &w, &rs);
 }
 
 static size_t
@@ -202,30 +215,22 @@ test_render_nat66_local(void **state)
 	pp_table_free(t);
 
 	/* no mapping with hairpin on: no masquerade, no POSTROUTING hook; still the router's own way */
-	t = load("[site]\nwan_interface = eth0\nlan_interface = lan0\n"
-	         "[web]\npublic_port = 8443\ninternal_port = 8080\nipv6 = only\ninternal_ip6 = 2001:db8:1::1:102\n");
-	assert_int_equal(pp_want_build(t, NOW, &w, &err), 0);
-	pp_ip6_render(&w, &rs);
+	t = render6("[site]\nwan_interface = eth0\nlan_interface = lan0\n"
+	           "[web]\npublic_port = 8443\ninternal_port = 8080\nipv6 = only\ninternal_ip6 = 2001:db8:1::1:102\n", &w, &rs);
 	text = pp_ruleset_text(&rs);
 	assert_null(strstr(text, "PP-POST"));
 	assert_null(strstr(text, "limit-iface-in"));
 	assert_non_null(strstr(text, "-A OUTPUT -j PP-OUT\n"));
 	free(text);
-	pp_ruleset_free(&rs);
-	pp_want_free(&w);
-	pp_table_free(t);
+	free6(t, &w, &rs);
 
 	/* pinholes only: no ip6 nat chain or hook at all */
-	t = load("[site]\nwan_interface = eth0\nlan_interface = lan0\nhairpin = yes\n"
-	         "[pin]\npublic_port = 8080\nipv6 = only\ninternal_ip6 = 2001:db8:1::1:101\n");
-	assert_int_equal(pp_want_build(t, NOW, &w, &err), 0);
-	pp_ip6_render(&w, &rs);
+	t = render6("[site]\nwan_interface = eth0\nlan_interface = lan0\nhairpin = yes\n"
+	           "[pin]\npublic_port = 8080\nipv6 = only\ninternal_ip6 = 2001:db8:1::1:101\n", &w, &rs);
 	assert_int_equal(rs.hooks[PP_NAT].n, 0);
 	assert_null(pp_ruleset_chain(&rs, PP_NAT, "PP-PRE", false));
 	assert_null(pp_ruleset_chain(&rs, PP_NAT, "PP-OUT", false));
-	pp_ruleset_free(&rs);
-	pp_want_free(&w);
-	pp_table_free(t);
+	free6(t, &w, &rs);
 }
 
 /* The iptables backend's state: the IPv6 part survives save/load, plan carries it, expiry drops it. */
