@@ -9,7 +9,6 @@
 #include "portpilot/util.h"
 
 /* As core/rules-render.c: the same bit means "portpilot DNATed this flow" on both backends. */
-#define OWN_MARK "0x10000000"
 
 static const char *const set_where[PP_NFT__SETS] = { "map dnat_to", "set restricted", "set allowed",
                                                      "set masq_to", "set hairpin_off", "set hairpin_on",
@@ -293,7 +292,7 @@ render_skel(const struct pp_want *w, struct pp_nft_state *s)
 	 * when the port has no mapping (as PP-MARK): only flows portpilot DNATed keep
 	 * it. The map's per-element counters count the new connections of each port.
 	 */
-	skel(s, "chain map_in", "ct mark set ct mark | " OWN_MARK);
+	skel(s, "chain map_in", "ct mark set ct mark | " PP_OWN_MARK);
 	skel(s, "chain map_in", "dnat ip to meta l4proto . th dport map @dnat_to");
 	skel(s, "chain map_in", "ct mark set ct mark & 0xefffffff");
 	/*
@@ -339,7 +338,7 @@ render_skel(const struct pp_want *w, struct pp_nft_state *s)
 	skel(s, "chain postrouting", "type nat hook postrouting priority srcnat; policy accept;");
 	if (hairpin || h.on) {
 		/* Only portpilot's hairpin flows: another tool's LAN-to-LAN DNAT keeps its source. */
-		snprintf(line, sizeof line, "oifname \"%s\" ip saddr %s ip daddr %s ct mark & " OWN_MARK " == " OWN_MARK
+		snprintf(line, sizeof line, "oifname \"%s\" ip saddr %s ip daddr %s ct mark & " PP_OWN_MARK " == " PP_OWN_MARK
 		         " ct status dnat masquerade", lan, lanc, lanc);
 		skel(s, "chain postrouting", line);
 	}
@@ -348,12 +347,12 @@ render_skel(const struct pp_want *w, struct pp_nft_state *s)
 		char oif[40] = "";
 		if (lan)
 			snprintf(oif, sizeof oif, "oifname \"%s\" ", lan);
-		snprintf(line, sizeof line, "%sct mark & " OWN_MARK " == " OWN_MARK " ct status dnat ip daddr . meta "
+		snprintf(line, sizeof line, "%sct mark & " PP_OWN_MARK " == " PP_OWN_MARK " ct status dnat ip daddr . meta "
 		         "l4proto . %s dport . ct original proto-dst @masq_to masquerade", oif, pn[k]);
 		skel(s, "chain postrouting", line);
 	}
 	skel(s, "chain forward", "type filter hook forward priority filter; policy accept;");
-	skel(s, "chain forward", "ct mark & " OWN_MARK " == " OWN_MARK " ct status dnat accept");
+	skel(s, "chain forward", "ct mark & " PP_OWN_MARK " == " PP_OWN_MARK " ct status dnat accept");
 }
 
 /* Sort what the kernel keeps unordered; skel keeps rule order within each chain. */
@@ -1021,13 +1020,13 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 		}
 		/* portpilot's accept, as nft shows iptables-nft's translation of it (the comment is not shown) */
 		if (strcmp(fam, "ip") == 0 && strcmp(tab, "filter") == 0 &&
-		    (strstr(s, "pp:forward") || (strstr(s, OWN_MARK " == " OWN_MARK) && strstr(s, "ct status dnat") &&
+		    (strstr(s, "pp:forward") || (strstr(s, PP_OWN_MARK " == " PP_OWN_MARK) && strstr(s, "ct status dnat") &&
 		                                 strstr(s, "accept")))) {
 			docker_user_ours |= strcmp(chain, "DOCKER-USER") == 0;
 			forward_ours |= strcmp(chain, "FORWARD") == 0;
 		}
 		forward6_ours |= strcmp(fam, "ip6") == 0 && strcmp(tab, "filter") == 0 && strcmp(chain, "FORWARD") == 0 &&
-		                 strstr(s, OWN_MARK " == " OWN_MARK) && strstr(s, "accept");
+		                 strstr(s, PP_OWN_MARK " == " PP_OWN_MARK) && strstr(s, "accept");
 		if (in_base && rule_drops(s))
 			cur.drop_rules++;
 	}
@@ -1049,7 +1048,7 @@ pp_nft_blockers(const char *listing, struct pp_nft_blocker **v, size_t *n, struc
 			         docker_user ? " (Docker's)" : "", docker_user ? " and into DOCKER-USER" : "");
 		else
 			snprintf(b->fix, sizeof b->fix, "add an accept for portpilot's flows ahead of the drop in %s %s %s: "
-			         "ct mark & " OWN_MARK " == " OWN_MARK " ct status dnat accept (or the tool's own "
+			         "ct mark & " PP_OWN_MARK " == " PP_OWN_MARK " ct status dnat accept (or the tool's own "
 			         "setting: firewalld forward ports, ufw route allow)", b->family, b->table, b->chain);
 	}
 	return 0;

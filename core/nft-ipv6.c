@@ -8,7 +8,6 @@
 #include "portpilot/util.h"
 
 /* The IPv4 side's bit (core/backend-nft.c): IPv6 flows have their own conntrack entries. */
-#define OWN_MARK "0x10000000"
 /* A NAT66 flow a LAN client started (hairpin): its source is masqueraded (PP_IP6_HAIRPIN_MARK). */
 #define HP_MARK "0x08000000"
 #define BOTH_MARKS "0x18000000"
@@ -194,7 +193,7 @@ render_nat66(const struct pp_want *w, struct pp_nft_state *out)
 	pp_nft_skel_add(out, "map nat6", "flags interval");
 	pp_nft_skel_add(out, "map nat6", "counter");
 	/* matched on the address type, as the IPv4 DNAT: a new WAN address needs no re-render */
-	way_in(out, w->wan_if, "", "map6_in", OWN_MARK, "meta l4proto { tcp, udp } dnat ip6 to ip6 saddr . meta l4proto . "
+	way_in(out, w->wan_if, "", "map6_in", PP_OWN_MARK, "meta l4proto { tcp, udp } dnat ip6 to ip6 saddr . meta l4proto . "
 	       "th dport map @nat6", "0xefffffff");
 	/* The router's own connections to its address: no allow list, no mark (not forwarded). */
 	pp_nft_skel_add(out, "map own6", "type inet_proto . inet_service : ipv6_addr . inet_service");
@@ -225,10 +224,10 @@ pp_nft_render6(const struct pp_want *w, struct pp_nft_state *out)
 	 */
 	pp_nft_skel_add(out, "chain pre6", "type filter hook prerouting priority mangle - 1; policy accept;");
 	char *r = pp_xasprintf("iifname \"%s\" ct state new ip6 saddr . ip6 daddr . meta l4proto . th dport @pin6 "
-	                       "ct mark set ct mark | " OWN_MARK, w->wan_if);
+	                       "ct mark set ct mark | " PP_OWN_MARK, w->wan_if);
 	pp_nft_skel_add(out, "chain pre6", r);
 	free(r);
-	pp_nft_skel_add(out, "chain forward", "meta nfproto ipv6 ct mark & " OWN_MARK " == " OWN_MARK " accept");
+	pp_nft_skel_add(out, "chain forward", "meta nfproto ipv6 ct mark & " PP_OWN_MARK " == " PP_OWN_MARK " accept");
 	for (size_t i = 0; i < w->n; i++)
 		if (w->maps[i].v6 && w->maps[i].v6->on && !w->maps[i].v6->nat66)
 			pin_elements(&w->maps[i], out);
@@ -376,7 +375,7 @@ pp_nft_blocker6(struct pp_nft_blocker *b, bool ours)
 	b->ip6tables = true;
 	b->handled = ours;
 	snprintf(b->fix, sizeof b->fix, "ip6tables-nft's FORWARD: portpilot's accept for its pinholes' flows goes at "
-	         "its top (ip6tables -I FORWARD 1 -m connmark --mark " OWN_MARK "/" OWN_MARK " -m comment "
+	         "its top (ip6tables -I FORWARD 1 -m connmark --mark " PP_OWN_MARK "/" PP_OWN_MARK " -m comment "
 	         "--comment pp:forward -j ACCEPT) while a mapping has a pinhole");
 	return true;
 }
@@ -399,7 +398,7 @@ pp_nft_foreign_first6(const struct pp_nft_foreign *f, const struct pp_want *w, c
 void
 pp_nft_accept6(bool on)
 {
-#define ACCEPT6 "FORWARD", "-m", "connmark", "--mark", OWN_MARK "/" OWN_MARK, "-m", "comment", "--comment", \
+#define ACCEPT6 "FORWARD", "-m", "connmark", "--mark", PP_OWN_MARK "/" PP_OWN_MARK, "-m", "comment", "--comment", \
 	"pp:forward", "-j", "ACCEPT"
 	char *check[] = { "ip6tables-nft", "-w", "-C", ACCEPT6, NULL };
 	bool there = pp_run(check, NULL, NULL, NULL) == 0;

@@ -23,7 +23,6 @@
  * a mask: other users of the mark keep theirs. A high bit, clear of the low
  * bytes that mwan3, Cilium, Kubernetes and podman use.
  */
-#define OWN_MARK "0x10000000"
 
 struct item {
 	uint16_t lo, hi;
@@ -346,7 +345,7 @@ entry_chains(struct ctx *x, const char *wan, const char *lan)
 	if (s->have_lan && lan && (x->lan_entry || any_hairpin(x))) {
 		/* Only portpilot's hairpin flows: another tool's LAN-to-LAN DNAT keeps its source. */
 		char *r = pp_xasprintf("-s %s -d %s -o %%s -m connmark --mark %s/%s -m conntrack --ctstate DNAT "
-		                       "-j MASQUERADE%%s", lanc, lanc, OWN_MARK, OWN_MARK);
+		                       "-j MASQUERADE%%s", lanc, lanc, PP_OWN_MARK, PP_OWN_MARK);
 		add(rs, PP_NAT, "PP-POST", r, lan, "");
 		free(r);
 	}
@@ -359,12 +358,12 @@ entry_chains(struct ctx *x, const char *wan, const char *lan)
 	 * off again when the tree returns without a mapping: only flows that a
 	 * portpilot DNAT rule took keep it.
 	 */
-	add(rs, PP_NAT, "PP-MARK", "-j CONNMARK --set-xmark %s/%s", OWN_MARK, OWN_MARK);
+	add(rs, PP_NAT, "PP-MARK", "-j CONNMARK --set-xmark %s/%s", PP_OWN_MARK, PP_OWN_MARK);
 	add(rs, PP_NAT, "PP-MARK", "-j PP-DNAT%s%s", "", "");
-	add(rs, PP_NAT, "PP-MARK", "-j CONNMARK --set-xmark 0x0/%s%s", OWN_MARK, "");
+	add(rs, PP_NAT, "PP-MARK", "-j CONNMARK --set-xmark 0x0/%s%s", PP_OWN_MARK, "");
 	/* FORWARD: every packet of portpilot's DNATed flows (new, established, related), nothing else. */
-	add(rs, PP_FILTER, "PP-FWD", "-m connmark --mark %s/%s -m conntrack --ctstate DNAT -j ACCEPT", OWN_MARK,
-	    OWN_MARK);
+	add(rs, PP_FILTER, "PP-FWD", "-m connmark --mark %s/%s -m conntrack --ctstate DNAT -j ACCEPT", PP_OWN_MARK,
+	    PP_OWN_MARK);
 }
 
 /*
@@ -394,7 +393,7 @@ masquerade_rules(struct ctx *x, const char *lan)
 				ports(pub, sizeof pub, ":", pp.pub_lo, pp.pub_hi);
 				snprintf(r, sizeof r, "-A PP-POST -d %s/32%s%s -p %s -m %s --dport %s -m connmark --mark %s/%s "
 				         "-m conntrack --ctstate DNAT --ctorigdstport %s -m comment --comment \"%s\" -j MASQUERADE",
-				         ip, lan ? " -o " : "", lan ? lan : "", pn[k], pn[k], in, OWN_MARK, OWN_MARK, pub, tag);
+				         ip, lan ? " -o " : "", lan ? lan : "", pn[k], pn[k], in, PP_OWN_MARK, PP_OWN_MARK, pub, tag);
 				pp_chain_add(c, r);
 			}
 			free(tag);

@@ -11,7 +11,6 @@
 #include "portpilot/util.h"
 
 /* The same bit as the IPv4 tree's: IPv6 flows have their own conntrack entries, no clash. */
-#define OWN_MARK "0x10000000"
 /* Both bits at once: a hairpin flow (PP_IP6_HAIRPIN_MARK), as ip6tables-save prints them. */
 #define HP_MARKS "0x18000000/0x18000000"
 
@@ -160,7 +159,7 @@ nat66_rules(struct pp_ruleset *out, const struct pp_want *w, const struct pp_wan
 					}
 					char *head = pp_xasprintf("-A PP-PRE %s-i %s -p %s -m addrtype --dst-type LOCAL -m %s --dport %u "
 					                          "-m comment --comment \"%s\"", s, w->wan_if, pn, pn, p, m->tag);
-					mark_dnat(c, head, OWN_MARK "/" OWN_MARK, ip, pp.in_lo + (p - pp.pub_lo));
+					mark_dnat(c, head, PP_OWN_MARK "/" PP_OWN_MARK, ip, pp.in_lo + (p - pp.pub_lo));
 					free(head);
 				}
 				local_rules(out, w, m, ip, pn, p, pp.in_lo + (p - pp.pub_lo));
@@ -217,13 +216,13 @@ pp_ip6_render(const struct pp_want *w, struct pp_ruleset *out)
 	if (!pp_want_has_ip6(w))
 		return;                 /* nothing over IPv6 unless a mapping asks for it */
 	struct pp_chain *fwd = pp_ruleset_chain(out, PP_FILTER, "PP-FWD", true);
-	pp_chain_add(fwd, "-A PP-FWD -m connmark --mark " OWN_MARK "/" OWN_MARK " -j ACCEPT");
+	pp_chain_add(fwd, "-A PP-FWD -m connmark --mark " PP_OWN_MARK "/" PP_OWN_MARK " -j ACCEPT");
 	char *r = pp_xasprintf("-A PP-FWD -i %s%s%s -j PP-PIN", w->wan_if, w->lan_if ? " -o " : "",
 	                       w->lan_if ? w->lan_if : "");
 	pp_chain_add(fwd, r);
 	free(r);
 	struct pp_chain *ok = pp_ruleset_chain(out, PP_FILTER, "PP-OK", true);
-	pp_chain_add(ok, "-A PP-OK -j CONNMARK --set-xmark " OWN_MARK "/" OWN_MARK);
+	pp_chain_add(ok, "-A PP-OK -j CONNMARK --set-xmark " PP_OWN_MARK "/" PP_OWN_MARK);
 	pp_chain_add(ok, "-A PP-OK -j ACCEPT");
 	struct pp_chain *pin = pp_ruleset_chain(out, PP_FILTER, "PP-PIN", true);
 	for (size_t i = 0; i < w->n; i++) {

@@ -120,9 +120,11 @@ struct pp_log_spec {
  */
 #define PP_LOG_ACCEPTED "pp-acc"
 #define PP_LOG_REFUSED  "pp-rej"
-/* Over IPv6 a pinhole's flow is not translated: "pp-acc" also for a new connection forwarded
-   with this conntrack mark, which the backends' pinholes (and NAT66) put on what they let in. */
-#define PP_LOG_MARK "0x10000000"
+/* The conntrack mark every backend puts on the flows portpilot admits (DNATed, a pinhole's, NAT66's):
+   one value for the rules and the access log. Over IPv6 a pinhole's flow is not translated:
+   "pp-acc" also for a new connection forwarded with this mark. */
+#define PP_OWN_MARK "0x10000000"
+#define PP_LOG_MARK PP_OWN_MARK
 
 /* ---- what an apply changes (the backend fills it; the engine reports and stores it) ---- */
 
