@@ -3,7 +3,7 @@
 # mapping is checked at the server's IPv6 address (a host id on the LAN's prefix, or a full
 # address), up and then down with the reason when its server stops; ipv6 = yes is checked on both
 # families and is down, naming IPv6, when only IPv4 answers; a port list on both families; the
-# HTTP Host header in brackets; UDP over IPv6; the prefix gone: down with that reason, still listed.
+# HTTP Host header in brackets; UDP over IPv6; a renumbered LAN; the prefix gone: down with that reason, still listed.
 # The monitor only connects from the router to the LAN: no rules are applied (any backend).
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
@@ -129,6 +129,13 @@ wait_for 10 gone || not_ok "srv1's IPv6 server stopped"
 once "$M/b.json"
 st "$M/b.json" web-6 down ipv6 "^IPv6 \\[$A:101\\]:8080: connect: refused$"
 st "$M/b.json" host-6 up ipv6 "status 200"
+
+# Renumbered (a new delegation): a host id follows the prefix the interface has now, each round;
+# a full address does not (host-6's server lost it).
+lab_prefix6 2001:db8:1 2001:db8:2
+once "$M/r.json"
+st "$M/r.json" both-ok up both "IPv6 \\[2001:db8:2::1:102\\]:80: status 200"
+st "$M/r.json" host-6 down ipv6 "^IPv6 \\[$A:103\\]:8082: "
 
 # The LAN's prefix gone (the delegation lost): host ids cannot be placed; still listed, down with
 # that reason. The full address (host-6) is still checked (and unreachable: no route).
