@@ -95,9 +95,26 @@ mon_close_inherited(struct mon *M, int keep)
 	mon_relay_close_fds(M);
 }
 
+/* ipv6 = yes and only IPv6 fails: the probe's IPv6 verdict is the diagnosis, not its IPv4 one. */
+static bool
+v6_alone_failed(const struct mon_target *t)
+{
+	bool v6_bad = false;
+
+	if (t == NULL || t->npub == 0 || t->npub == t->nports)
+		return false;                 /* one family: the probe's verdict is about it */
+	for (size_t i = 0; i < t->nports; i++) {
+		if (!t->ports[i].v6 && !t->ports[i].ok)
+			return false;
+		v6_bad |= t->ports[i].v6 && !t->ports[i].ok;
+	}
+	return v6_bad;
+}
+
 static void
 probe_child(struct mon *M, const char *name, bool outside, int fd)
 {
+	bool v6 = v6_alone_failed(target_find(M, name));
 	struct pp_probe_result *r = NULL;
 	struct pp_error e;
 	struct pp_probe_opts o = { .table = M->table, .name = name, .drop_privs = true,
@@ -112,10 +129,11 @@ probe_child(struct mon *M, const char *name, bool outside, int fd)
 		pp_json_str(f, e.msg);
 		fprintf(f, "}\n");
 	} else {
+		bool six = v6 && r->v6_tested;
 		fprintf(f, "{\"cause\":");
-		pp_json_str(f, pp_cause_name(r->cause));
-		json_str(f, "summary", r->summary);
-		json_str(f, "fix", r->fix);
+		pp_json_str(f, pp_cause_name(six ? r->cause6 : r->cause));
+		json_str(f, "summary", six ? r->summary6 : r->summary);
+		json_str(f, "fix", six ? r->fix6 : r->fix);
 		fprintf(f, "}\n");
 	}
 	fclose(f);

@@ -4,7 +4,7 @@
 # address), up and then down with the reason when its server stops; ipv6 = yes is checked on both
 # families and is down, naming IPv6, when only IPv4 answers; a port list on both families; the
 # HTTP Host header in brackets; UDP over IPv6; a renumbered LAN; the prefix gone: down with that reason, still listed.
-# The monitor only connects from the router to the LAN: no rules are applied (any backend).
+# The rules are applied (the probe diagnosing a change reads them): run on both backends.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/lab/lab6.sh"
@@ -71,20 +71,24 @@ internal_ip6  = ::1:102
 ipv6          = yes
 
 [both-v4only]
-public_port   = 8091
-internal_port = 80
+public_port   = 80
 internal_ip   = $LAB_SRV3_IP
 internal_ip6  = ::1:103
 ipv6          = yes
 
 [list-both]
-public_port   = 80,8081
+public_port   = 8085,8081
+internal_port = 80,8081
 internal_ip   = $LAB_SRV1_IP
 internal_ip6  = ::1:101
 ipv6          = yes
 check         = tcp
 EOT
 lab_ns "$R" "$PORTPILOT" -f "$T" check >"$M/check.out" 2>&1 || { not_ok "the table checks"; sed 's/^/#   /' "$M/check.out"; }
+
+# Applied, so the probe's diagnosis of a change can blame the server, not a missing pinhole.
+lab_ns "$R" "$PORTPILOT" -f "$T" --state-dir "$S" apply >"$M/apply.log" 2>&1 ||
+	{ not_ok "apply"; sed 's/^/#   /' "$M/apply.log"; }
 
 once() { # FILE: one pass, JSON in FILE
 	PORTPILOT_JOURNAL_SOCKET=$M/none.sock lab_ns "$R" "$PORTPILOT" -f "$T" -c "$M/none.conf" \
@@ -119,6 +123,10 @@ web6_row() { jrow web-6 '.state == "up" and .family == "ipv6" and (.detail | tes
 check "state file: web-6 up, family ipv6" wait_for 20 web6_row
 both_row() { jrow both-v4only '.state == "down" and (.detail | test("^IPv6 .*refused; IPv4 .*status 200"))'; }
 check "state file: both-v4only down, naming IPv6" wait_for 20 both_row
+# Its diagnosis is the probe's IPv6 verdict (IPv4 is fine there: its verdict would say ok).
+both_cause() { jrow both-v4only '.cause == "ipv6_not_listening"'; }
+check "state file: both-v4only's cause is the probe's IPv6 one" wait_for 40 both_cause
+jq -c '.mappings[] | select(.name == "both-v4only") | {cause, summary}' "$S/monitor-state.json" 2>/dev/null | sed 's/^/# /'
 kill "$LAB_MON"
 wait "$LAB_MON" 2>/dev/null
 
