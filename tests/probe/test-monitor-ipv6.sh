@@ -3,12 +3,13 @@
 # mapping is checked at the server's IPv6 address (a host id on the LAN's prefix, or a full
 # address), up and then down with the reason when its server stops; ipv6 = yes is checked on both
 # families and is down, naming IPv6, when only IPv4 answers; a port list on both families; the
-# HTTP Host header in brackets; UDP over IPv6; a renumbered LAN; the prefix gone: down with that reason, still listed.
+# HTTP Host header in brackets; UDP, SIP (URI and Via) and HTTPS over IPv6; a renumbered LAN;
+# the prefix gone: down with that reason, still listed.
 # The rules are applied (the probe diagnosing a change reads them): run on both backends.
 . "${PP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$PP_TOP/tests/lab/lab.sh"
 . "$PP_TOP/tests/lab/lab6.sh"
-command -v jq >/dev/null || { echo "# jq missing"; exit 77; }
+command -v jq >/dev/null && command -v openssl >/dev/null || { echo "# jq or openssl missing"; exit 77; }
 lab_begin
 lab_ipv6
 lab_monitor_dir
@@ -33,6 +34,35 @@ class S(http.server.HTTPServer):
 S(("::", 8082), H).serve_forever()' >>"$LAB_DIR/server.log" 2>&1 &
 echo $! >>"$LAB_DIR/pids"
 wait_for 10 _lab_listening "$LAB_SRV3" 8082 || not_ok "Host-echo server on srv3"
+
+# srv2: SIP over UDP on [::]:5060 (keeps the request: its Via); srv3: HTTPS on [::]:8443.
+ip netns exec "$LAB_SRV2" "$LAB_PY" -c '
+import socket, sys
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(("::", 5060))
+while True:
+    d, a = u.recvfrom(4096); open(sys.argv[1], "wb").write(d)
+    if d.startswith(b"OPTIONS "): u.sendto(b"SIP/2.0 200 OK\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", a)' "$M/sip6.req" \
+	>>"$LAB_DIR/server.log" 2>&1 &
+echo $! >>"$LAB_DIR/pids"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$M/key.pem" -out "$M/cert.pem" -days 2 \
+	-subj /CN=srv-103 >/dev/null 2>&1 || not_ok "self-signed certificate"
+ip netns exec "$LAB_SRV3" "$LAB_PY" -c '
+import http.server, socket, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = b"secure " + self.path.encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+    def log_message(self, *a): pass
+class S(http.server.HTTPServer):
+    address_family = socket.AF_INET6
+h = S(("::", 8443), H)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[1], sys.argv[2])
+h.socket = c.wrap_socket(h.socket, server_side=True); h.serve_forever()' "$M/cert.pem" "$M/key.pem" \
+	>>"$LAB_DIR/server.log" 2>&1 &
+echo $! >>"$LAB_DIR/pids"
+sip_bound() { ip netns exec "$LAB_SRV2" ss -Hlun6 "sport = :5060" | grep -q .; }
+wait_for 10 sip_bound || not_ok "SIP server on srv2"
+wait_for 10 _lab_listening "$LAB_SRV3" 8443 || not_ok "HTTPS server on srv3"
 
 cat >"$T" <<EOT
 [site]
@@ -62,6 +92,20 @@ ipv6          = only
 check         = udp
 check_send    = ping
 check_expect  = srv-101-v6 ping
+
+[sip-6]
+protocol      = udp
+public_port   = 5060
+internal_ip6  = ::1:102
+ipv6          = only
+check         = sip
+
+[https-6]
+public_port   = 8443
+internal_ip6  = ::1:103
+ipv6          = only
+check         = https
+check_expect  = 200 secure /
 
 [both-ok]
 public_port   = 8090
@@ -105,10 +149,14 @@ st() { # FILE NAME STATE FAMILY DETAIL-REGEX
 A=2001:db8:1::1
 once "$M/a.json"
 check "every mapping is listed, the ipv6 = only ones too" \
-	test "$(jq '.mappings | length' "$M/a.json" 2>/dev/null)" = 6
+	test "$(jq '.mappings | length' "$M/a.json" 2>/dev/null)" = 8
 st "$M/a.json" web-6 up ipv6 "^IPv6 \\[$A:101\\]:8080: status 200, body as expected"
 st "$M/a.json" host-6 up ipv6 "^IPv6 \\[$A:103\\]:8082: status 200, body as expected"
 st "$M/a.json" udp-6 up ipv6 "^IPv6 \\[$A:101\\]:8080: answered as expected"
+st "$M/a.json" sip-6 up ipv6 "^IPv6 \\[$A:102\\]:5060: status 200"
+check "sip-6: OPTIONS to the bracketed address, a Via with the router's IPv6 address" sh -c "
+	grep -q '^OPTIONS sip:\\[$A:102\\]:5060 SIP/2.0' '$M/sip6.req' && grep -q '^Via: SIP/2.0/UDP \\[2001:db8:1::1\\]:[0-9]' '$M/sip6.req'"
+st "$M/a.json" https-6 up ipv6 "^IPv6 \\[$A:103\\]:8443: status 200"
 st "$M/a.json" both-ok up both "IPv6 \\[$A:102\\]:80: status 200.*; IPv4 $LAB_SRV2_IP:80: status 200|IPv4 $LAB_SRV2_IP:80: status 200; IPv6 \\[$A:102\\]:80: status 200"
 st "$M/a.json" both-v4only down both "^IPv6 \\[$A:103\\]:80: connect: refused; IPv4 $LAB_SRV3_IP:80: status 200"
 # The list on both families: srv1 has IPv4 80 and IPv6 8081 only; the failed ones first.
@@ -149,7 +197,7 @@ st "$M/r.json" host-6 down ipv6 "^IPv6 \\[$A:103\\]:8082: "
 # that reason. The full address (host-6) is still checked (and unreachable: no route).
 ip -n "$R" -6 addr del "$LAB_PREFIX6::1/64" dev "$LAB_LAN_IF"
 once "$M/c.json"
-check "the prefix gone: still every mapping listed" test "$(jq '.mappings | length' "$M/c.json" 2>/dev/null)" = 6
+check "the prefix gone: still every mapping listed" test "$(jq '.mappings | length' "$M/c.json" 2>/dev/null)" = 8
 st "$M/c.json" web-6 down ipv6 "^IPv6 \\[::1:101\\]:8080: ::1:101 is a host id but $LAB_LAN_IF has no global IPv6 prefix now"
 st "$M/c.json" both-ok down both "^IPv6 \\[::1:102\\]:80: ::1:102 is a host id but .*no global IPv6 prefix.*; IPv4 $LAB_SRV2_IP:80: status 200"
 pp_done
