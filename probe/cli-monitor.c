@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "portpilot/ipv6.h"
 #include "portpilot/probe.h"
 #include "portpilot/relay.h"
 #include "portpilot/cli-opts.h"
@@ -41,7 +42,9 @@ const struct pp_cmd_spec pp_spec_monitor = {
 	"rtsp | sip | tls | none, default from the internal port) and keeps each one's state: down\n"
 	"after fail_after failures in a row, up again after recover_after successes. Every change is\n"
 	"diagnosed with the probe and goes to journald, the history file, the hook and the webhook\n"
-	"of [monitor] in portpilot.conf. Runs until SIGINT/SIGTERM.\n"
+	"of [monitor] in portpilot.conf. Runs until SIGINT/SIGTERM. ipv6 = only mappings are checked\n"
+	"at the server's IPv6 address (a host id on lan_interface's prefix now), ipv6 = yes ones on\n"
+	"both families, up only when both pass.\n"
 	"--once checks every mapping once, prints its state (--json: an object) and exits 1 if any is\n"
 	"down. --metrics-file F (or [monitor] metrics_file) writes Prometheus text for node_exporter's\n"
 	"textfile collector, replaced whole every few seconds; --metrics ADDR:PORT (or [monitor]\n"
@@ -92,9 +95,26 @@ mon_close_inherited(struct mon *M, int keep)
 	mon_relay_close_fds(M);
 }
 
+/* ipv6 = yes and only IPv6 fails: the probe's IPv6 verdict is the diagnosis, not its IPv4 one. */
+static bool
+v6_alone_failed(const struct mon_target *t)
+{
+	bool v6_bad = false;
+
+	if (t == NULL || t->npub == 0 || t->npub == t->nports)
+		return false;                 /* one family: the probe's verdict is about it */
+	for (size_t i = 0; i < t->nports; i++) {
+		if (!t->ports[i].v6 && !t->ports[i].ok)
+			return false;
+		v6_bad |= t->ports[i].v6 && !t->ports[i].ok;
+	}
+	return v6_bad;
+}
+
 static void
 probe_child(struct mon *M, const char *name, bool outside, int fd)
 {
+	bool v6 = v6_alone_failed(target_find(M, name));
 	struct pp_probe_result *r = NULL;
 	struct pp_error e;
 	struct pp_probe_opts o = { .table = M->table, .name = name, .drop_privs = true,
@@ -109,10 +129,11 @@ probe_child(struct mon *M, const char *name, bool outside, int fd)
 		pp_json_str(f, e.msg);
 		fprintf(f, "}\n");
 	} else {
+		bool six = v6 && r->v6_tested;
 		fprintf(f, "{\"cause\":");
-		pp_json_str(f, pp_cause_name(r->cause));
-		json_str(f, "summary", r->summary);
-		json_str(f, "fix", r->fix);
+		pp_json_str(f, pp_cause_name(six ? r->cause6 : r->cause));
+		json_str(f, "summary", six ? r->summary6 : r->summary);
+		json_str(f, "fix", six ? r->fix6 : r->fix);
 		fprintf(f, "}\n");
 	}
 	fclose(f);
@@ -353,12 +374,13 @@ load_all(struct mon *M, struct pp_mon_conf *mc, struct pp_table **tp, struct mon
 	v = pp_xcalloc(t->n ? t->n : 1, sizeof *v);
 	time_t now = time(NULL);
 	for (size_t i = 0; i < t->n; i++) {
-		if (!pp_mapping_active(&t->maps[i], now))
+		if (!mon_watched(&t->maps[i], now))
 			continue;
 		int r = mon_target_init(&v[n], &t->maps[i], t->path, &d, err);
 		/* From outside: TCP (both: its TCP side), and UDP-only mappings by a UDP connect-back,
 		 * whose silence is no result (public_step). */
-		v[n].pub = mc->reflector && mc->public_interval_s > 0;
+		v[n].pub = mc->reflector && mc->public_interval_s > 0 && v[n].npub > 0;   /* IPv4 */
+		v[n].lan_if = t->site.val[PP_S_LAN_INTERFACE];
 		if (r < 0) {
 			for (size_t k = 0; k <= n; k++)
 				mon_target_free(&v[k]);
@@ -391,7 +413,7 @@ same_ports(const struct mon_target *a, const struct mon_target *b)
 		return false;
 	for (size_t k = 0; k < a->nports; k++)
 		if (a->ports[k].in != b->ports[k].in || a->ports[k].pub != b->ports[k].pub ||
-		    a->ports[k].kind != b->ports[k].kind)
+		    a->ports[k].kind != b->ports[k].kind || a->ports[k].v6 != b->ports[k].v6)
 			return false;
 	return true;
 }
@@ -515,14 +537,14 @@ public_step(struct mon *M, double now)
 			t->pub_checks++;
 			snprintf(t->pub_detail, sizeof t->pub_detail, "reflector %.15s: no reply to its UDP datagram "
 			         "on port %u (a UDP service may not answer it: up or blocked cannot be told)",
-			         r.from_ip, t->ports[t->pub_cur % t->nports].pub);
-			t->pub_cur = (t->pub_cur + 1) % t->nports;
+			         r.from_ip, t->ports[t->pub_cur % t->npub].pub);
+			t->pub_cur = (t->pub_cur + 1) % t->npub;
 			M->dirty = true;
 		} else if (t) {
 			/* TCP: connected is up. UDP: a reply is up, an ICMP error (refused, unreachable) down. */
 			bool ok = strcmp(r.result, t->m->proto == PP_UDP ? "reply" : "connected") == 0;
 			enum pp_health prev = t->psm.state;
-			unsigned port = t->ports[t->pub_cur % t->nports].pub;
+			unsigned port = t->ports[t->pub_cur % t->npub].pub;
 			char bad[PP_PORT_LIST_TEXT];
 			/* A list: one element a request in turn; down while any element's last one failed. */
 			bool all = mon_pub_result(t, ok, bad, sizeof bad);
@@ -568,7 +590,7 @@ public_step(struct mon *M, double now)
 		pp_relay_site_free(&rs);
 	}
 	M->job = pp_reflect_start_ip(M->mc.reflector, M->token, next->m->proto == PP_UDP ? "udp" : "tcp",
-	                             next->ports[next->pub_cur % next->nports].pub, edge[0] ? edge : NULL, next->tm.timeout_ms, &e);
+	                             next->ports[next->pub_cur % next->npub].pub, edge[0] ? edge : NULL, next->tm.timeout_ms, &e);
 	if (M->job == NULL) {
 		fprintf(M->cli->err, "monitor: public check of %s: %s\n", next->name, e.msg);
 		return now + spacing_ms(M);
@@ -781,6 +803,7 @@ print_states(struct mon *M)
 			pp_json_str(o, t->name);
 			json_str(o, "state", pp_health_name(t->sm.state));
 			json_str(o, "check", pp_check_kind_name(t->kind));
+			json_str(o, "family", mon_family(t));
 			json_str(o, "detail", t->detail);
 			fprintf(o, ",\"latency_ms\":%.1f}", t->latency_ms);
 		}
@@ -789,8 +812,13 @@ print_states(struct mon *M)
 	}
 	for (size_t i = 0; i < M->n; i++) {
 		struct mon_target *t = &M->t[i];
-		char ip[16];
-		pp_format_ipv4(t->ip, ip);
+		char ip[PP_IP6_STR + 2], a[PP_IP6_STR];
+		if (t->npub)
+			pp_format_ipv4(t->ip, ip);
+		else if (t->ip6_ok)
+			pp_format_ipv6(t->ip6, a), snprintf(ip, sizeof ip, "[%s]", a);
+		else
+			snprintf(ip, sizeof ip, "[%.*s]", PP_IP6_STR - 1, t->m->val[PP_F_INTERNAL_IP6]);
 		fprintf(o, "%-16s %-5s %-5s %s:%u  %s (%.0f ms)\n", t->name,
 		        t->sm.state == PP_HEALTH_DOWN ? "DOWN" : pp_health_name(t->sm.state),
 		        pp_check_kind_name(t->kind), ip, t->port, t->detail, t->latency_ms);

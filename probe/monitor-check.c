@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "portpilot/ipv6.h"
 #include "portpilot/util.h"
 #include "monitor-internal.h"
 
@@ -61,19 +62,35 @@ app_element(const struct pp_mapping *m, enum pp_check_kind k, size_t np)
 	return 0;
 }
 
+bool
+mon_watched(const struct pp_mapping *m, time_t now)
+{
+	if (pp_mapping_active(m, now))
+		return true;
+	/* As pp_want_ip6: ipv6 = only needs no internal_ip. A host id with no prefix now is
+	   watched too, and down with that reason: an unwatched mapping is the worst case. */
+	return m->ipv6 == PP_V6_ONLY && pp_mapping_wants_ip6(m) && m->enabled && m->bad == 0 &&
+	       m->pub_lo != 0 && m->val[PP_F_INTERNAL_IP6] && !pp_mapping_expired(m, now);
+}
+
 /* Every element of the list: the mapping's check on one, a connect on the others (TCP; a
  * UDP-only mapping's others get check_send and pass on any reply, or are not checked without
- * it: silence tells nothing). A range is checked on its first port. */
+ * it: silence tells nothing). A range is checked on its first port. ipv6 = yes: the list twice,
+ * IPv4 then IPv6; ipv6 = only: IPv6 alone. */
 static void
 ports_init(struct mon_target *t, const struct pp_mapping *m)
 {
 	size_t np = pp_mapping_nports(m), app = app_element(m, t->kind, np);
+	bool v6 = pp_mapping_wants_ip6(m) && m->val[PP_F_INTERNAL_IP6];
+	bool v4 = !v6 || m->ipv6 != PP_V6_ONLY;
 
-	t->nports = np;
-	t->ports = pp_xcalloc(np, sizeof *t->ports);
-	for (size_t i = 0; i < np; i++) {
+	t->npub = v4 ? np : 0;
+	t->nports = np * ((size_t)v4 + v6);
+	t->ports = pp_xcalloc(t->nports, sizeof *t->ports);
+	for (size_t k = 0; k < t->nports; k++) {
+		size_t i = k % np;
 		struct pp_port_pair pp = pp_mapping_port(m, i);
-		struct mon_port *p = &t->ports[i];
+		struct mon_port *p = &t->ports[k];
 		p->in = pp.in_lo;
 		p->pub = pp.pub_lo;
 		p->pub_ok = -1;
@@ -85,8 +102,36 @@ ports_init(struct mon_target *t, const struct pp_mapping *m)
 		} else {
 			p->kind = PP_CK_TCP;
 		}
+		p->v6 = k >= t->npub;
 	}
 	t->port = t->ports[app].in;
+}
+
+const char *
+mon_family(const struct mon_target *t)
+{
+	return t->npub == t->nports ? "ipv4" : t->npub ? "both" : "ipv6";
+}
+
+/* An element's name in a detail: its port, or with IPv6 its family and address. */
+static void
+elem_label(const struct mon_target *t, size_t i, char *out, size_t n)
+{
+	const struct mon_port *p = &t->ports[i];
+	char a[PP_IP6_STR];
+
+	if (t->npub == t->nports) {
+		snprintf(out, n, "%u", p->in);
+	} else if (!p->v6) {
+		pp_format_ipv4(t->ip, a);
+		snprintf(out, n, "IPv4 %s:%u", a, p->in);
+	} else {
+		if (t->ip6_ok)
+			pp_format_ipv6(t->ip6, a);
+		else                          /* as written: a host id with no prefix */
+			snprintf(a, sizeof a, "%s", t->m->val[PP_F_INTERNAL_IP6] ? t->m->val[PP_F_INTERNAL_IP6] : "?");
+		snprintf(out, n, "IPv6 [%s]:%u", a, p->in);
+	}
 }
 
 int
@@ -187,7 +232,7 @@ round_done(struct mon_target *t, double now)
 	t->last_ok = true;
 	for (size_t i = 0; i < t->nports; i++)
 		t->last_ok &= t->ports[i].ok;
-	if (t->nports == 1)
+	if (t->nports == 1 && t->npub == 1)
 		snprintf(t->detail, sizeof t->detail, "%s", t->ports[0].detail);
 	else
 		mon_ports_detail(t, t->detail, sizeof t->detail);
@@ -203,8 +248,9 @@ mon_ports_detail(const struct mon_target *t, char *out, size_t n)
 	for (int pass = 0; pass < 2; pass++)          /* the failed ones first: they are the news */
 		for (size_t i = 0; i < t->nports && k < n; i++)
 			if (t->ports[i].ok == (pass == 1)) {
-				int w = snprintf(out + k, n - k, "%s%u: %s", k ? "; " : "", t->ports[i].in,
-				                 t->ports[i].detail);
+				char l[80];
+				elem_label(t, i, l, sizeof l);
+				int w = snprintf(out + k, n - k, "%s%s: %s", k ? "; " : "", l, t->ports[i].detail);
 				k += w > 0 ? (size_t)w : 0;
 			}
 }
@@ -215,10 +261,12 @@ mon_pub_result(struct mon_target *t, bool ok, char *bad, size_t n)
 	bool all = true;
 	size_t k = 0;
 
-	t->ports[t->pub_cur % t->nports].pub_ok = ok;
-	t->pub_cur = (t->pub_cur + 1) % t->nports;
+	if (t->npub == 0)
+		return bad[0] = '\0', true;
+	t->ports[t->pub_cur % t->npub].pub_ok = ok;
+	t->pub_cur = (t->pub_cur + 1) % t->npub;
 	bad[0] = '\0';
-	for (size_t i = 0; i < t->nports; i++)
+	for (size_t i = 0; i < t->npub; i++)
 		if (t->ports[i].pub_ok == 0) {
 			all = false;
 			int w = k < n ? snprintf(bad + k, n - k, "%s%u", k ? ", " : "", t->ports[i].pub) : 0;
@@ -240,20 +288,36 @@ errword(int e)
 	}
 }
 
-/* The request of the check, once the socket's own address is known (SIP's Via). */
+/* The request of the check, once the socket's own address is known (SIP's Via); an IPv6
+ * address in brackets, as URIs and Host headers write it. */
 static void
 build_request(struct mon_target *t)
 {
-	char ip[16], me[16] = "0.0.0.0";
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof sa;
+	char ip[PP_IP6_STR + 2], me[PP_IP6_STR + 2] = "0.0.0.0", a[PP_IP6_STR];
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
 	unsigned myport = 0;
 	unsigned long tag = (unsigned long)random();
+	bool v6 = t->ports[t->cur].v6;
 
-	pp_format_ipv4(t->ip, ip);
-	if (getsockname(t->fd, (struct sockaddr *)&sa, &sl) == 0) {
-		inet_ntop(AF_INET, &sa.sin_addr, me, sizeof me);
-		myport = ntohs(sa.sin_port);
+	if (v6) {
+		pp_format_ipv6(t->ip6, a);
+		snprintf(ip, sizeof ip, "[%s]", a);
+		snprintf(me, sizeof me, "[::]");
+	} else {
+		pp_format_ipv4(t->ip, ip);
+	}
+	if (getsockname(t->fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof a);
+			snprintf(me, sizeof me, "[%s]", a);
+			myport = ntohs(s6->sin6_port);
+		} else if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &s4->sin_addr, me, sizeof me);
+			myport = ntohs(s4->sin_port);
+		}
 	}
 	t->tx.len = 0;
 	t->txoff = 0;
@@ -292,6 +356,8 @@ elem_start(struct mon_target *t, double now)
 		const struct mon_port *p = &t->ports[t->cur];
 		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p->in),
 		                          .sin_addr.s_addr = htonl(t->ip) };
+		struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(p->in) };
+		memcpy(&sa6.sin6_addr, t->ip6, 16);
 		t->ckind = p->kind;
 		t->cport = p->in;
 		t->cudp = p->udp;
@@ -304,12 +370,17 @@ elem_start(struct mon_target *t, double now)
 			record(t, true, now, "%s", "not checked (a UDP port says nothing without check_send)");
 			continue;
 		}
-		t->fd = socket(AF_INET, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (p->v6 && !t->ip6_ok) {
+			record(t, false, now, "%s", t->ip6_err);
+			continue;
+		}
+		t->fd = socket(p->v6 ? AF_INET6 : AF_INET, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (t->fd < 0) {
 			record(t, false, now, "cannot open a socket: %s", strerror(errno));
 			continue;
 		}
-		if (connect(t->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
+		if ((p->v6 ? connect(t->fd, (struct sockaddr *)&sa6, sizeof sa6) :
+		             connect(t->fd, (struct sockaddr *)&sa, sizeof sa)) < 0 && errno != EINPROGRESS) {
 			record(t, false, now, "connect: %s", errword(errno));
 			continue;
 		}
@@ -336,6 +407,11 @@ mon_check_start(struct mon_target *t, double now)
 		t->last_ok = true;
 		snprintf(t->detail, sizeof t->detail, "%s", "not checked (check = none)");
 		return 1;
+	}
+	if (t->npub < t->nports) {       /* the server's IPv6 address now: the prefix may move */
+		struct pp_error e;
+		t->ip6_ok = pp_mapping_ip6(t->m, t->lan_if, t->ip6, &e) == 0;
+		snprintf(t->ip6_err, sizeof t->ip6_err, "%.239s", t->ip6_ok ? "" : e.msg);
 	}
 	return elem_start(t, now);
 }

@@ -24,13 +24,14 @@ static void
 ports_fields(FILE *f, const struct mon_target *t)
 {
 	char list[PP_PORT_LIST_TEXT], down[PP_PORT_LIST_TEXT], *detail;
-	size_t kl = 0, kd = 0, n = t->nports * 176 + 1;
+	size_t kl = 0, kd = 0, n = t->nports * (sizeof t->ports[0].detail + 80) + 1;
 
 	list[0] = down[0] = '\0';
 	for (size_t i = 0; i < t->nports; i++) {
-		kl += (size_t)snprintf(list + kl, sizeof list - kl, "%s%u", kl ? "," : "", t->ports[i].in);
+		const char *fam = t->ports[i].v6 && t->npub ? "/ipv6" : "";   /* both: "80,80/ipv6" */
+		kl += (size_t)snprintf(list + kl, sizeof list - kl, "%s%u%s", kl ? "," : "", t->ports[i].in, fam);
 		if (t->last_check && !t->ports[i].ok)
-			kd += (size_t)snprintf(down + kd, sizeof down - kd, "%s%u", kd ? "," : "", t->ports[i].in);
+			kd += (size_t)snprintf(down + kd, sizeof down - kd, "%s%u%s", kd ? "," : "", t->ports[i].in, fam);
 	}
 	json_str(f, "ports", list);
 	json_str(f, "ports_down", down);
@@ -76,6 +77,7 @@ mon_write_state(struct mon *M)
 		json_str(f, "summary", t->summary);
 		json_str(f, "fix", t->fix);
 		json_str(f, "check", pp_check_kind_name(t->kind));
+		json_str(f, "family", mon_family(t));
 		json_str(f, "detail", t->detail);
 		fprintf(f, ",\"latency_ms\":%.1f", t->latency_ms);
 		if (t->nports > 1)

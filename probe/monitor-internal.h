@@ -18,9 +18,10 @@ struct mon_port {
 	enum pp_check_kind kind;       /* the mapping's check on one element, a connect on the others */
 	bool udp, send, expect;        /* over UDP; check_send and check_expect apply */
 	bool ok;                       /* its last result */
-	char detail[160];
+	char detail[240];
 	double latency_ms;
 	int pub_ok;                    /* its last public result: 1 reached, 0 not, -1 none yet */
+	bool v6;                       /* checked over IPv6, at the server's IPv6 address */
 };
 
 struct mon_target {
@@ -46,7 +47,7 @@ struct mon_target {
 
 	/* its last result and state */
 	bool last_ok;
-	char detail[200];
+	char detail[400];
 	double latency_ms;
 	time_t last_check;
 	struct pp_mon_sm sm;
@@ -72,6 +73,13 @@ struct mon_target {
 	const struct pp_mon_expect *cexpect;
 	double el_started;
 	size_t pub_cur;                /* the element the next public request asks for */
+
+	/* IPv6 (ipv6 = yes: every element on both families, IPv4 ones first; only: IPv6 alone) */
+	size_t npub;                   /* the elements the reflector asks for: the IPv4 ones */
+	const char *lan_if;            /* [site] lan_interface, whose prefix a host id goes on */
+	bool ip6_ok;                   /* ip6 is the server's address in this round */
+	uint8_t ip6[16];
+	char ip6_err[240];             /* why not (no prefix on lan_if now, ...) */
 };
 
 /* Fill a target from a mapping with the resolved timing; -1 + err (FILE:LINE: field) when the
@@ -89,8 +97,13 @@ void mon_check_abort(struct mon_target *t);
 /* A list's public result of element t->pub_cur (then the next one is asked): true when every
  * element's last public result is a success; the failed ones named in bad ("443, 9000"). */
 bool mon_pub_result(struct mon_target *t, bool ok, char *bad, size_t n);
-/* "80: connected; 443: connect: refused": every element's last result, failures first. */
+/* "80: connected; 443: connect: refused": every element's last result, failures first; with
+ * IPv6 each named by family and address ("IPv6 [2001:db8::5]:80: connect: refused"). */
 void mon_ports_detail(const struct mon_target *t, char *out, size_t n);
+/* The families t checks: "ipv4", "ipv6" or "both". */
+const char *mon_family(const struct mon_target *t);
+/* The mapping is watched: active over IPv4, or an ipv6 = only one with its IPv6 side set. */
+bool mon_watched(const struct pp_mapping *m, time_t now);
 
 
 /* ---- notifiers (probe/monitor-notify.c) ---- */

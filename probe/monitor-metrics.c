@@ -274,11 +274,13 @@ print_checks(struct mon *M, FILE *f)
 	metric_head(f, "portpilot_mapping_port_check_success", "gauge", "1 when the last check of this element of a port list passed, 0 when it failed (a range by its first port)");
 	for (size_t i = 0; i < M->n; i++) {
 		const struct mon_target *t = &M->t[i];
-		for (size_t e = 0; t->nports > 1 && t->kind != PP_CK_NONE && t->last_check && e < t->nports; e++) {
+		for (size_t e = 0; (t->nports > 1 || t->npub == 0) && t->kind != PP_CK_NONE && t->last_check && e < t->nports; e++) {
 			fprintf(f, "portpilot_mapping_port_check_success{mapping=\"");
 			label(f, t->name);
-			fprintf(f, "\",port=\"%u\",check=\"%s\"} %d\n", t->ports[e].in,
-			        pp_check_kind_name(t->ports[e].kind), t->ports[e].ok);
+			fprintf(f, "\",port=\"%u\",check=\"%s\"", t->ports[e].in, pp_check_kind_name(t->ports[e].kind));
+			if (t->npub < t->nports)          /* with IPv6: which family the element is */
+				fprintf(f, ",family=\"%s\"", t->ports[e].v6 ? "ipv6" : "ipv4");
+			fprintf(f, "} %d\n", t->ports[e].ok);
 		}
 	}
 	metric_head(f, "portpilot_mapping_public_up", "gauge", "1 when the reflector reaches the mapping's public port (after the thresholds), 0 when not; absent while unknown");

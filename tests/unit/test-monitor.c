@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <unistd.h>
 
+#include "portpilot/ipv6.h"
 #include "portpilot/monitor.h"
 #include "portpilot/util.h"
 #include "../../probe/monitor-internal.h"
@@ -301,6 +302,55 @@ static void test_port_list_elements(void **st)
 	pp_table_free(t);
 }
 
+/* IPv6: ipv6 = yes checks the list on both families (IPv4 elements first, the mapping's check on
+ * its element of each), the reflector asks for the IPv4 elements only; ipv6 = only is watched
+ * without internal_ip and checks IPv6 alone. */
+static void test_port_list_ipv6(void **st)
+{
+	(void)st;
+	struct pp_table *t = load("[a]\npublic_port=80,443\ninternal_ip=192.168.2.2\n"
+	                          "internal_ip6=2001:db8:1::2\nipv6=yes\ncheck=https\n"
+	                          "[b]\npublic_port=8080\ninternal_ip6=2001:db8:1::3\nipv6=only\n");
+	struct pp_check_timing d = { 30, 2000, 3, 2 };
+	struct pp_error err;
+	struct mon_target a, b;
+	assert_int_equal(t->n, 2);
+	assert_true(mon_watched(&t->maps[1], time(NULL)));
+	assert_int_equal(mon_target_init(&a, &t->maps[0], "m.ini", &d, &err), 0);
+	assert_int_equal(a.nports, 4);
+	assert_int_equal(a.npub, 2);
+	assert_string_equal(mon_family(&a), "both");
+	assert_false(a.ports[1].v6);
+	assert_true(a.ports[2].v6 && a.ports[3].v6);
+	assert_int_equal(a.ports[3].in, 443);
+	assert_int_equal(a.ports[1].kind, PP_CK_HTTPS);
+	assert_int_equal(a.ports[3].kind, PP_CK_HTTPS);
+	assert_int_equal(a.ports[2].kind, PP_CK_TCP);
+	/* The detail names family and address; the failed ones first. */
+	a.ip6_ok = true;
+	assert_int_equal(pp_parse_ipv6("2001:db8:1::2", a.ip6), 0);
+	for (size_t i = 0; i < 4; i++) {
+		a.ports[i].ok = i != 3;
+		strcpy(a.ports[i].detail, i == 3 ? "connect: refused" : "ok");
+	}
+	char out[400];
+	mon_ports_detail(&a, out, sizeof out);
+	assert_string_equal(out, "IPv6 [2001:db8:1::2]:443: connect: refused; IPv4 192.168.2.2:80: ok; "
+	                    "IPv4 192.168.2.2:443: ok; IPv6 [2001:db8:1::2]:80: ok");
+	char bad[64];
+	assert_false(mon_pub_result(&a, false, bad, sizeof bad));     /* 80 */
+	assert_false(mon_pub_result(&a, true, bad, sizeof bad));      /* 443 */
+	assert_true(mon_pub_result(&a, true, bad, sizeof bad));       /* 80 again, never an IPv6 one */
+	assert_int_equal(mon_target_init(&b, &t->maps[1], "m.ini", &d, &err), 0);
+	assert_int_equal(b.nports, 1);
+	assert_int_equal(b.npub, 0);
+	assert_true(b.ports[0].v6);
+	assert_string_equal(mon_family(&b), "ipv6");
+	mon_target_free(&a);
+	mon_target_free(&b);
+	pp_table_free(t);
+}
+
 static void test_timing_errors(void **st)
 {
 	struct pp_check_timing tm;
@@ -590,6 +640,7 @@ int main(void)
 		cmocka_unit_test(test_table_keys),
 		cmocka_unit_test(test_default_kind),
 		cmocka_unit_test(test_port_list_elements),
+		cmocka_unit_test(test_port_list_ipv6),
 		cmocka_unit_test(test_timing_errors),
 		cmocka_unit_test(test_event_text),
 		cmocka_unit_test(test_conf),
