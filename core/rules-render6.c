@@ -29,9 +29,9 @@ pp_want_ip6(const struct pp_table *t, struct pp_want *w)
 		v->hostid = m->ip6_hostid;
 		if (v->only)
 			x->active = false;      /* no IPv4 DNAT: every backend leaves its IPv4 side out */
-		/* As pp_mapping_active, without internal_ip (ipv6 = only needs none). A port translation
-		   is NAT66: never open the public port on the server instead. */
-		if (!m->enabled || m->bad || !m->pub_lo || pp_mapping_expired(m, w->now) || !m->val[PP_F_INTERNAL_IP6])
+		/* ipv6 = only needs no internal_ip. A port translation is NAT66: never open the public
+		   port on the server instead. */
+		if (!pp_mapping_active6(m, w->now))
 			continue;
 		v->nat66 = m->nat66 && !(m->bad & (1u << PP_F_NAT66));
 		for (size_t e = 0; e < x->nports; e++)

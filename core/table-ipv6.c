@@ -223,6 +223,13 @@ pp_mapping_wants_ip6(const struct pp_mapping *m)
 }
 
 bool
+pp_mapping_active6(const struct pp_mapping *m, time_t now)
+{
+	return pp_mapping_wants_ip6(m) && m->enabled && !m->bad && m->pub_lo && m->val[PP_F_INTERNAL_IP6] &&
+	       !pp_mapping_expired(m, now);
+}
+
+bool
 pp_mapping_any_source6(const struct pp_mapping *m)
 {
 	if (m->nallow == 0 && m->nallow6 == 0)

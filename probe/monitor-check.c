@@ -67,10 +67,9 @@ mon_watched(const struct pp_mapping *m, time_t now)
 {
 	if (pp_mapping_active(m, now))
 		return true;
-	/* As pp_want_ip6: ipv6 = only needs no internal_ip. A host id with no prefix now is
-	   watched too, and down with that reason: an unwatched mapping is the worst case. */
-	return m->ipv6 == PP_V6_ONLY && pp_mapping_wants_ip6(m) && m->enabled && m->bad == 0 &&
-	       m->pub_lo != 0 && m->val[PP_F_INTERNAL_IP6] && !pp_mapping_expired(m, now);
+	/* ipv6 = only needs no internal_ip. A host id with no prefix now is watched too, and down
+	   with that reason: an unwatched mapping is the worst case. */
+	return m->ipv6 == PP_V6_ONLY && pp_mapping_active6(m, now);
 }
 
 /* Every element of the list: the mapping's check on one, a connect on the others (TCP; a

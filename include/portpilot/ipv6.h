@@ -41,6 +41,9 @@ int pp_prefix6_of(const char *ifname, struct pp_cidr6 *out);
 int pp_mapping_ip6(const struct pp_mapping *m, const char *lan_if, uint8_t out[16], struct pp_error *err);
 /* m asks for IPv6 (ipv6 = yes or only, and not disabled by a bad value). */
 bool pp_mapping_wants_ip6(const struct pp_mapping *m);
+/* m's IPv6 side is in force at now: it asks for IPv6, and is enabled, valid, unexpired, with a
+   public port and internal_ip6 (as pp_mapping_active for IPv4, without internal_ip). */
+bool pp_mapping_active6(const struct pp_mapping *m, time_t now);
 /* allow opens m to every IPv6 source: no IPv6 entry and no IPv4 one (no list), or ::/0. */
 bool pp_mapping_any_source6(const struct pp_mapping *m);
 /* m's IPv6 way in is NAT66 (a DNAT on the router's own address), not a pinhole: nat66 = yes,
