@@ -76,6 +76,17 @@ struct pp_pending_view {
 void pp_pending_view(const char *dir, const struct pp_pending *pd, struct pp_pending_view *v);
 const char *pp_pending_state_name(enum pp_pending_state s);
 
+/*
+ * core/apply-memo.c: the state this process last committed (or found current), kept for its
+ * next apply. take: that state (the caller's now) when dir, the backend and the kernel's
+ * generation g are where keep left them and applied.rules is the file written then; else
+ * NULL, and whatever was kept is freed. keep: s (taken over; freed when it cannot be kept)
+ * is what the kernel holds at generation g and applied.rules records. PORTPILOT_MEMO=off:
+ * nothing is kept.
+ */
+struct pp_be_state *pp_memo_take(const char *dir, const struct pp_backend_ops *ops, const struct pp_gen *g);
+void pp_memo_keep(const char *dir, const struct pp_backend_ops *ops, const struct pp_gen *g, struct pp_be_state *s);
+
 /* With PORTPILOT_TIMING set: print the time since the previous mark to stderr (benches, tuning). */
 void pp_apply_mark(const char *step);
 

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #ifdef __GLIBC__
-#include <malloc.h>
 #endif
 #include <signal.h>
 #include <stdlib.h>
@@ -257,20 +256,21 @@ report(const struct pp_apply_opts *o, struct pp_plan *p, bool applied, time_t de
  * commit since the read was ours: then the next apply may skip reading the
  * kernel for as long as the generation stays where we leave it.
  */
-static void
-record_gen(struct pp_cli *cli, struct pp_backend *b, const struct pp_live *live, const struct pp_plan *p)
+static bool
+record_gen(struct pp_cli *cli, struct pp_backend *b, const struct pp_live *live, const struct pp_plan *p,
+           struct pp_gen *now)
 {
-	struct pp_gen now;
 	struct pp_error e;
-	if (!b->ops->gen || !b->ops->facts || !live->gen.ns[0] || b->ops->gen(b, &now) < 0 ||
-	    strcmp(now.ns, live->gen.ns) != 0 || now.gen != live->gen.gen + (p ? p->commits : 0))
-		return;
+	if (!b->ops->gen || !b->ops->facts || !live->gen.ns[0] || b->ops->gen(b, now) < 0 ||
+	    strcmp(now->ns, live->gen.ns) != 0 || now->gen != live->gen.gen + (p ? p->commits : 0))
+		return false;
 	char *facts = b->ops->facts(b, live, p);
-	char *rec = pp_xasprintf("%s %lu\n%s", now.ns, now.gen, facts);
+	char *rec = pp_xasprintf("%s %lu\n%s", now->ns, now->gen, facts);
 	/* A cache: a crash loses it harmlessly (a new boot has a new boot id). */
-	pp_state_write_cache(cli->state_dir, PP_ST_GEN, rec, &e);
+	int rc = pp_state_write_cache(cli->state_dir, PP_ST_GEN, rec, &e);
 	free(rec);
 	free(facts);
+	return rc == 0;
 }
 
 /* Stop the timer of pd, unless we are it or it is gone (its pid may be another process's by now). */
@@ -414,6 +414,7 @@ struct during {
 	struct pp_want *w;
 	struct pp_live *live;
 	struct pp_table **table;
+	struct pp_be_state *kept;       /* want, staged: the kernel's state once committed (pp_memo) */
 	bool called;
 	int staged;
 	struct pp_error serr;
@@ -430,7 +431,10 @@ during_commit(void *arg)
 		free(text);
 	}
 	if (d->want && *d->want) {
-		d->b->ops->state_free(*d->want);
+		if (d->staged == 0)
+			d->kept = *d->want;
+		else
+			d->b->ops->state_free(*d->want);
 		*d->want = NULL;
 	}
 	d->b->ops->state_free(d->live->own);
@@ -438,13 +442,6 @@ during_commit(void *arg)
 	pp_want_free(d->w);
 	pp_table_free(*d->table);
 	*d->table = NULL;
-#ifdef __GLIBC__
-	/*
-	 * Hand the freed megabytes back now: otherwise glibc trims the heap on
-	 * the first free() after the commit (1.5 ms of page freeing at 20,000).
-	 */
-	malloc_trim(0);
-#endif
 }
 
 /*
@@ -513,10 +510,15 @@ commit(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
 			flush_flows(b, p);
 		pp_apply_mark("flush");
 		rc = d.staged < 0 ? pp_error_set(err, "%s", d.serr.msg) : after_apply(cli, o, &pd, err);
-		if (rc == 0 && !prev)
-			record_gen(cli, b, live, p);
+		struct pp_gen at;
+		if (rc == 0 && !prev && record_gen(cli, b, live, p, &at)) {
+			pp_memo_keep(cli->state_dir, b->ops, &at, d.kept);
+			d.kept = NULL;
+		}
 		pp_apply_mark("state-write");
 	}
+	if (d.kept)
+		b->ops->state_free(d.kept);
 	hold_signals(false, &saved);
 	return rc;
 }
@@ -534,8 +536,9 @@ persist_unchanged(struct pp_cli *cli, struct pp_backend *b, const struct pp_live
 	free(text);
 	if (rc == 0)
 		rc = pp_state_link(cli->state_dir, PP_ST_APPLIED, PP_ST_CONFIRMED, err);
+	struct pp_gen at;
 	if (rc == 0)
-		record_gen(cli, b, live, NULL);
+		record_gen(cli, b, live, NULL, &at);
 	return rc;
 }
 
@@ -545,45 +548,59 @@ persist_unchanged(struct pp_cli *cli, struct pp_backend *b, const struct pp_live
  * host checks need): no read of the whole kernel (0.25-1 s at
  * 20,000 rules). Otherwise one full read.
  */
-/* applied.rules' blob when applied.gen says the kernel still holds it (*facts: the host facts), else NULL. */
-static char *
-cached_own(struct pp_cli *cli, const struct pp_backend *b, const struct pp_gen *g, char **facts)
+/*
+ * Does applied.gen say the kernel still holds applied.rules? Then true, *facts the host
+ * facts, and *own applied.rules' blob (own NULL: not wanted, the state is in memory).
+ */
+static bool
+cached_own(struct pp_cli *cli, const struct pp_backend *b, const struct pp_gen *g, char **own, char **facts)
 {
 	char *rec = pp_state_read(cli->state_dir, PP_ST_GEN);
 	char *key = pp_xasprintf("%s %lu\n", g->ns, g->gen);
-	char *own = NULL;
+	bool ok = rec && strncmp(rec, key, strlen(key)) == 0;
 	*facts = NULL;
-	if (rec && strncmp(rec, key, strlen(key)) == 0 && (own = pp_state_read(cli->state_dir, PP_ST_APPLIED))) {
+	if (ok && own && (*own = pp_state_read(cli->state_dir, PP_ST_APPLIED))) {
 		char name[32];
-		const char *blob = record_blob(own, name, sizeof name);
-		if (strcmp(name, b->ops->name) != 0) {
-			free(own);
-			own = NULL;
-		} else {
-			memmove(own, blob, strlen(blob) + 1);
-			*facts = pp_xstrdup(rec + strlen(key));
-		}
+		const char *blob = record_blob(*own, name, sizeof name);
+		ok = strcmp(name, b->ops->name) == 0;
+		if (ok)
+			memmove(*own, blob, strlen(blob) + 1);
+		else
+			free(*own), *own = NULL;
+	} else if (own) {
+		ok = false;
 	}
+	if (ok)
+		*facts = pp_xstrdup(rec + strlen(key));
 	free(rec);
 	free(key);
-	return own;
+	return ok;
 }
 
 static int
 read_live(struct pp_cli *cli, struct pp_backend *b, struct pp_live *live, struct pp_error *err)
 {
 	struct pp_gen g;
-	char *facts = NULL;
+	char *own = NULL, *facts = NULL;
 	bool known = b->ops->gen && b->ops->adopt && b->ops->gen(b, &g) == 0;
-	char *own = known ? cached_own(cli, b, &g, &facts) : NULL;
+	/* This process's own last commit, still in force: no applied.rules to read and parse. */
+	struct pp_be_state *kept = known ? pp_memo_take(cli->state_dir, b->ops, &g) : NULL;
+	bool cached = known && cached_own(cli, b, &g, kept ? NULL : &own, &facts);
 	memset(live, 0, sizeof *live);
 	live->ops = b->ops;
-	if (own && b->ops->adopt(b, own, facts, live, err) == 0) {
+	if (cached) {
+		live->own = kept;
+		kept = NULL;
+		cached = b->ops->adopt(b, own, facts, live, err) == 0;
+	}
+	if (kept)
+		b->ops->state_free(kept);
+	if (cached) {
 		live->cached = true;
 	} else {
+		if (live->own)
+			b->ops->state_free(live->own);
 		memset(live, 0, sizeof *live);
-		if (!own)
-			free(facts);
 		if (pp_backend_read(b, live, err) < 0)
 			return -1;
 	}
@@ -727,23 +744,26 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	host_checks(o, &b, &w, &live, r);
 	pp_apply_mark("host-checks");
 	struct pp_plan p;
-	b.ops->plan(&b, want, live.own, &p);
-	pp_apply_mark("plan");
+	/* The diff for people (not for --json), with the plan when the backend does both at once. */
+	size_t len;
+	FILE *f = cli->json ? NULL : open_memstream(&r->diff, &len);
+	if (f && b.ops->plan_diff) {
+		b.ops->plan_diff(&b, want, live.own, &p, f);
+	} else {
+		b.ops->plan(&b, want, live.own, &p);
+		pp_apply_mark("plan");
+		if (f)
+			b.ops->diff(&b, want, live.own, f);
+	}
+	if (f)
+		fclose(f);
+	pp_apply_mark("diff");
 	r->planned = true;
 	snprintf(r->backend, sizeof r->backend, "%s", b.ops->name);
 	snprintf(r->variant, sizeof r->variant, "%s", b.variant);
 	snprintf(r->backend_why, sizeof r->backend_why, "%s", b.why);
 	if (moving)
 		snprintf(r->moved_from, sizeof r->moved_from, "%s", prev);
-	if (!cli->json) {
-		size_t len;
-		FILE *f = open_memstream(&r->diff, &len);
-		if (f) {
-			b.ops->diff(&b, want, live.own, f);
-			fclose(f);
-		}
-	}
-	pp_apply_mark("diff");
 	int rc = 0;
 	time_t deadline = 0;
 	if (!o->dry_run && (p.restore || moving)) {
@@ -756,6 +776,13 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	}
 	if (rc == 0)
 		report(o, &p, !o->dry_run && p.restore, deadline, r);
+	/* Nothing committed: the kernel still holds what live holds, for this process's next apply. */
+	struct pp_gen now;
+	if (rc == 0 && live.cached && live.own && !moving && (o->dry_run || !p.restore) && b.ops->gen(&b, &now) == 0 &&
+	    strcmp(now.ns, live.gen.ns) == 0 && now.gen == live.gen.gen) {
+		pp_memo_keep(cli->state_dir, b.ops, &now, live.own);
+		live.own = NULL;
+	}
 	pp_apply_mark("after");
 	pp_plan_free(&p);
 	if (want)

@@ -581,10 +581,11 @@ facts(struct pp_backend *b, const struct pp_live *live, const struct pp_plan *p)
 static int
 adopt(struct pp_backend *b, char *own, char *fx, struct pp_live *live, struct pp_error *err)
 {
-	struct pp_be_state *s = state_new();
-	char *o6, *o4 = split6(own, &o6);
+	/* own NULL: live->own is in place already (the engine's memory of its last commit) */
+	struct pp_be_state *s = own ? state_new() : NULL;
+	char *o6 = NULL, *o4 = own ? split6(own, &o6) : NULL;
 	free(own);
-	int rc = pp_ruleset_parse_buf(o4, &ST(s)->rs, err);
+	int rc = o4 ? pp_ruleset_parse_buf(o4, &ST(s)->rs, err) : 0;
 	if (rc == 0 && o6) {
 		pp_ruleset_free(&ST(s)->rs6);
 		rc = pp_ruleset_parse_buf(o6, &ST(s)->rs6, err);
@@ -604,7 +605,8 @@ adopt(struct pp_backend *b, char *own, char *fx, struct pp_live *live, struct pp
 	v->save[PP_NAT] = pp_xstrdup("");
 	v->save[PP_FILTER] = fx;
 	IPT(b)->docker_user = strstr(fx, "\n:DOCKER-USER ") != NULL;
-	live->own = s;
+	if (s)
+		live->own = s;
 	live->view = v;
 	return 0;
 }

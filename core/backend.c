@@ -55,25 +55,35 @@ pp_want_build(const struct pp_table *t, time_t now, struct pp_want *w, struct pp
 	pp_relay_site_free(&rl);
 	w->n = t->n;
 	w->maps = pp_xcalloc(t->n + 1, sizeof *w->maps);
+	/* The port lists, then the tags, in one block: 40,000 mallocs and frees fewer at 20,000. */
+	size_t nports = 0, tags = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		nports += pp_mapping_nports(&t->maps[i]);
+		tags += pp_rule_tag_size(t->maps[i].name);
+	}
+	w->blk = pp_xmalloc(nports * sizeof(struct pp_port_pair) + tags + 1);
+	struct pp_port_pair *pp = w->blk;
+	char *tp = (char *)(pp + nports);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct pp_mapping *m = &t->maps[i];
 		struct pp_want_map *x = &w->maps[i];
 		bool any = m->nallow == 0;
 		for (size_t k = 0; k < m->nallow; k++)
 			any |= m->allow[k].len == 0;
-		*x = (struct pp_want_map){ .name = m->name, .tag = pp_rule_tag(m->name), .line = m->line,
+		*x = (struct pp_want_map){ .name = m->name, .tag = pp_rule_tag_at(tp, m->name), .line = m->line,
 		                           .active = pp_mapping_active(m, now), .proto = m->proto,
 		                           .pub_lo = m->pub_lo, .pub_hi = m->pub_hi, .in_lo = m->in_lo,
 		                           .in_hi = m->in_hi, .internal_ip = m->internal_ip, .any_source = any,
 		                           .allow = m->allow, .nallow = m->nallow,
 		                           .hairpin = pp_mapping_hairpin(&t->site, m),
 		                           .masquerade = m->masquerade, .expires = m->expires };
+		tp += strlen(tp) + 1;
 		size_t np = pp_mapping_nports(m);
-		struct pp_port_pair *pp = pp_xcalloc(np, sizeof *pp);
 		for (size_t k = 0; k < np; k++)
 			pp[k] = pp_mapping_port(m, k);
 		x->ports = pp;
 		x->nports = np;
+		pp += np;
 	}
 	pp_want_ip6(t, w);
 	return 0;
@@ -82,11 +92,9 @@ pp_want_build(const struct pp_table *t, time_t now, struct pp_want *w, struct pp
 void
 pp_want_free(struct pp_want *w)
 {
-	for (size_t i = 0; i < w->n; i++) {
-		free(w->maps[i].tag);
-		free((void *)w->maps[i].ports);
+	for (size_t i = 0; i < w->n; i++)
 		free(w->maps[i].v6);
-	}
+	free(w->blk);
 	free(w->maps);
 	memset(w, 0, sizeof *w);
 }

@@ -595,21 +595,46 @@ layout_lines(const struct pp_nft_state *want, const struct pp_nft_state *live, c
 	skel_missing(&live->skel, &want->skel, "unexpected", out, n);
 }
 
+/* The elements of the mappings that differ, grouped per mapping: what plan and diff both need. */
+struct groups {
+	struct tagged *wt, *lt;
+	size_t wn, ln, nc;
+	struct change *c;
+};
+
 static void
-nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live, struct pp_plan *p)
+groups_of(const struct pp_nft_state *want, const struct pp_nft_state *l, struct groups *g)
+{
+	size_t nt;
+	struct tagref *tags = diff_tags(want, l, &nt);
+	g->wt = by_tag_in(want, tags, nt, &g->wn);
+	g->lt = by_tag_in(l, tags, nt, &g->ln);
+	free(tags);
+	g->c = changes(g->wt, g->wn, g->lt, g->ln, &g->nc);
+}
+
+static void
+groups_free(struct groups *g)
+{
+	changes_free(g->c, g->nc);
+	free(g->wt);
+	free(g->lt);
+}
+
+static void
+plan_with(struct pp_backend *b, const struct pp_nft_state *want, const struct pp_nft_state *l,
+          const struct groups *g, struct pp_plan *p)
 {
 	memset(p, 0, sizeof *p);
 	struct nft_be *be = b->priv;
-	struct pp_nft_state none;
-	const struct pp_nft_state *l = live_or_none(live, &none);
 	if (be) {
-		be->want_present = S(want)->present;
-		be->want6 = pp_nft_has6(S(want));
+		be->want_present = want->present;
+		be->want6 = pp_nft_has6(want);
 		free(be->keep6);
-		be->keep6 = be->want6 || pp_nft_has6(l) ? pp_nft_keep6(S(want)) : NULL;
+		be->keep6 = be->want6 || pp_nft_has6(l) ? pp_nft_keep6(want) : NULL;
 	}
 	struct pp_nft_plan np;
-	pp_nft_plan_make(S(want), l, &np);
+	pp_nft_plan_make(want, l, &np);
 	p->restore = np.text;
 	p->chains_written = np.el_added;
 	p->chains_dropped = np.el_deleted;
@@ -621,64 +646,54 @@ nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 		due |= be->has[h] && be->ours[h] != hook_wanted(be, h);
 	if (due) {
 		if (!p->restore)
-			p->restore = pp_xstrdup(S(want)->present ? "table inet " PP_NFT_TABLE "\n"
+			p->restore = pp_xstrdup(want->present ? "table inet " PP_NFT_TABLE "\n"
 			                        : "table inet " PP_NFT_TABLE "\ndelete table inet " PP_NFT_TABLE "\n");
 		p->hooks_changed++;
 	}
 	p->commits = p->restore ? 1 : 0;
-	size_t wn, ln, nc, cap = 0, nt;
-	struct tagref *tags = diff_tags(S(want), l, &nt);
-	struct tagged *wt = by_tag_in(S(want), tags, nt, &wn), *lt = by_tag_in(l, tags, nt, &ln);
-	free(tags);
-	struct change *c = changes(wt, wn, lt, ln, &nc);
-	p->changed = pp_xcalloc(nc + 1, sizeof *p->changed);
-	for (size_t i = 0; i < nc; i++) {
-		p->changed[p->nchanged++] = pp_xstrdup(c[i].tag);
-		run_flush(lt + c[i].li, c[i].ln, p, &cap);
-		run_flush(wt + c[i].wi, c[i].wn, p, &cap);
+	size_t cap = 0;
+	p->changed = pp_xcalloc(g->nc + 1, sizeof *p->changed);
+	for (size_t i = 0; i < g->nc; i++) {
+		p->changed[p->nchanged++] = pp_xstrdup(g->c[i].tag);
+		run_flush(g->lt + g->c[i].li, g->c[i].ln, p, &cap);
+		run_flush(g->wt + g->c[i].wi, g->c[i].wn, p, &cap);
 	}
 	flush_merge(p);
-	changes_free(c, nc);
-	free(wt);
-	free(lt);
-	layout_lines(S(want), l, &p->layout, &p->nlayout);
+	layout_lines(want, l, &p->layout, &p->nlayout);
+}
+
+static void
+nft_plan(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live, struct pp_plan *p)
+{
+	struct pp_nft_state none;
+	const struct pp_nft_state *l = live_or_none(live, &none);
+	struct groups g;
+	groups_of(S(want), l, &g);
+	plan_with(b, S(want), l, &g, p);
+	groups_free(&g);
 	if (!live)
 		pp_nft_state_free(&none);
 }
 
+/* The diff for people: the layout lines (lay, the plan's), then per changed mapping its lines. */
 static void
-nft_diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live, FILE *f)
+diff_print(FILE *f, const struct pp_nft_state *l, char *const *lay, size_t nlay, const struct groups *g)
 {
-	(void)b;
-	struct pp_nft_state none;
-	const struct pp_nft_state *l = live_or_none(live, &none);
-	char **lay = NULL;
-	size_t nlay = 0;
-	/* the plan's layout lines, in status's words (a table not there yet is said below) */
-	if (l->present)
-		layout_lines(S(want), l, &lay, &nlay);
 	if (!l->present)
 		fprintf(f, "+ table inet " PP_NFT_TABLE " (new: one transaction writes it whole)\n");
 	else if (nlay)
 		fprintf(f, "~ table inet " PP_NFT_TABLE " (its layout: the table is replaced whole, counters carried)\n");
-	for (size_t i = 0; i < nlay; i++) {
+	for (size_t i = 0; l->present && i < nlay; i++)
 		fprintf(f, "    %s\n", lay[i]);
-		free(lay[i]);
-	}
-	free(lay);
-	size_t wn, ln, nc, nt;
-	struct tagref *tags = diff_tags(S(want), l, &nt);
-	struct tagged *wt = by_tag_in(S(want), tags, nt, &wn), *lt = by_tag_in(l, tags, nt, &ln);
-	free(tags);
-	struct change *c = changes(wt, wn, lt, ln, &nc);
-	for (size_t i = 0; i < nc; i++) {
-		const char *name = strncmp(c[i].tag, "pp:", 3) == 0 ? c[i].tag + 3 : c[i].tag;
-		fprintf(f, "%c %s\n", c[i].in_want && c[i].in_live ? '~' : c[i].in_want ? '+' : '-', name);
+	for (size_t i = 0; i < g->nc; i++) {
+		const struct change *c = &g->c[i];
+		const char *name = strncmp(c->tag, "pp:", 3) == 0 ? c->tag + 3 : c->tag;
+		fprintf(f, "%c %s\n", c->in_want && c->in_live ? '~' : c->in_want ? '+' : '-', name);
 		/* both runs are sorted by set and element: a merge shows only what differs, the old
 		   lines first, then the new */
-		const struct tagged *x = lt + c[i].li, *y = wt + c[i].wi;
+		const struct tagged *x = g->lt + c->li, *y = g->wt + c->wi;
 		for (int pass = 0; pass < 2; pass++) {
-			size_t xn = c[i].ln, yn = c[i].wn, a = 0, d = 0;
+			size_t xn = c->ln, yn = c->wn, a = 0, d = 0;
 			while (a < xn || d < yn) {
 				int r = a >= xn ? 1 : d >= yn ? -1 : x[a].set != y[d].set ? x[a].set - y[d].set
 				                                                 : strcmp(x[a].el, y[d].el);
@@ -697,9 +712,42 @@ nft_diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_b
 			}
 		}
 	}
-	changes_free(c, nc);
-	free(wt);
-	free(lt);
+}
+
+static void
+nft_diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live, FILE *f)
+{
+	(void)b;
+	struct pp_nft_state none;
+	const struct pp_nft_state *l = live_or_none(live, &none);
+	char **lay = NULL;
+	size_t nlay = 0;
+	/* the plan's layout lines, in status's words (a table not there yet is said below) */
+	if (l->present)
+		layout_lines(S(want), l, &lay, &nlay);
+	struct groups g;
+	groups_of(S(want), l, &g);
+	diff_print(f, l, lay, nlay, &g);
+	groups_free(&g);
+	for (size_t i = 0; i < nlay; i++)
+		free(lay[i]);
+	free(lay);
+	if (!live)
+		pp_nft_state_free(&none);
+}
+
+/* Both from one grouping of the changed elements (at 20,000 elements each pass costs). */
+static void
+nft_plan_diff(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live,
+              struct pp_plan *p, FILE *f)
+{
+	struct pp_nft_state none;
+	const struct pp_nft_state *l = live_or_none(live, &none);
+	struct groups g;
+	groups_of(S(want), l, &g);
+	plan_with(b, S(want), l, &g, p);
+	diff_print(f, l, p->layout, p->nlayout, &g);
+	groups_free(&g);
 	if (!live)
 		pp_nft_state_free(&none);
 }
@@ -837,13 +885,15 @@ static int
 nft_adopt(struct pp_backend *b, char *own, char *facts, struct pp_live *live, struct pp_error *err)
 {
 	struct pp_be_state *s;
-	int rc = nft_load(b, own ? own : "", own ? strlen(own) : 0, &s, err);
+	/* own NULL: live->own is in place already (the engine's memory of its last commit) */
+	int rc = own ? nft_load(b, own, strlen(own), &s, err) : 0;
 	free(own);
 	if (rc < 0) {
 		free(facts);
 		return -1;
 	}
-	live->own = s;
+	if (own)
+		live->own = s;
 	live->view = view_of(facts ? facts : pp_xstrdup(""));
 	if (b->priv) {
 		const struct nft_view *v = live->view;
@@ -1170,6 +1220,7 @@ const struct pp_backend_ops pp_backend_nftables = {
 	.drop_mapping = nft_drop_mapping,
 	.plan = nft_plan,
 	.diff = nft_diff,
+	.plan_diff = nft_plan_diff,
 	.test = nft_test,
 	.commit = nft_commit,
 	.flush = nft_flush,

@@ -52,40 +52,40 @@ put(char *p, const char *s)
 }
 
 /* As pp_format_ipv4 writes it (host order). */
-static char *
-put_ipv4(char *p, uint32_t a)
-{
-	for (int i = 3; i >= 0; i--) {
-		p = pp_put_uint(p, (a >> (8 * i)) & 0xff);
-		if (i)
-			*p++ = '.';
-	}
-	return p;
-}
-
 #define TAG_MAX 200                     /* name bytes kept in a tag */
 
 /* "pp:" + name with unusual bytes as '_'; writes at most TAG_MAX + 3 bytes. */
 static char *
 put_tag(char *p, const char *name)
 {
+	/* the bytes a tag keeps as they are: letters, digits and ._-+@:/ */
+	static const uint64_t keep[4] = { 0x07ffe80000000000ull, 0x07fffffe87ffffffull, 0, 0 };
 	p = put(p, "pp:");
 	for (size_t i = 0; i < TAG_MAX && name[i]; i++) {
-		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		          strchr("._-+@:/", c) != NULL;
-		*p++ = ok ? c : '_';
+		unsigned char c = (unsigned char)name[i];
+		*p++ = keep[c >> 6] >> (c & 63) & 1 ? (char)c : '_';
 	}
 	return p;
+}
+
+size_t
+pp_rule_tag_size(const char *name)
+{
+	return strnlen(name, TAG_MAX) + 4;
+}
+
+char *
+pp_rule_tag_at(char *dst, const char *name)
+{
+	*put_tag(dst, name) = '\0';
+	return dst;
 }
 
 char *
 pp_rule_tag(const char *name)
 {
 	/* Sized to the name: the model holds one per mapping (20,000 x 204 bytes touched 4 MB). */
-	char *s = pp_xmalloc(strnlen(name, TAG_MAX) + 4);
-	*put_tag(s, name) = '\0';
-	return s;
+	return pp_rule_tag_at(pp_xmalloc(pp_rule_tag_size(name)), name);
 }
 
 static void
@@ -116,7 +116,7 @@ leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_want_map *m, const 
 	char r[512], *p = r;               /* names are short, the tag at most TAG_MAX + 3: < 400 */
 	p = put(put(p, "-A "), c->name);
 	if (src) {
-		p = put_ipv4(put(p, " -s "), src->addr);
+		p = pp_put_ipv4(put(p, " -s "), src->addr);
 		*p++ = '/';
 		p = pp_put_uint(p, src->len);
 	}
@@ -135,7 +135,7 @@ leaf_rule(struct ctx *x, struct pp_chain *c, const struct pp_want_map *m, const 
 		pp_chain_add(c, r);
 		return;
 	}
-	p = put_ipv4(put(p, "\" -j DNAT --to-destination "), m->internal_ip);
+	p = pp_put_ipv4(put(p, "\" -j DNAT --to-destination "), m->internal_ip);
 	if (pp->pub_lo == pp->pub_hi) {
 		*p++ = ':';
 		p = pp_put_uint(p, pp->in_lo);

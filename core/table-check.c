@@ -51,8 +51,18 @@ static const struct sensitive {
 const char *
 pp_sensitive_service(uint16_t lo, uint16_t hi, enum pp_proto proto)
 {
-	for (size_t i = 0; i < sizeof sensitive / sizeof sensitive[0]; i++)
-		if ((sensitive[i].proto & proto) && lo <= sensitive[i].hi && sensitive[i].lo <= hi)
+	/* sensitive[] is in port order without overlaps: the first entry ending at or after lo,
+	   then on while they start at or before hi (check asks this twice per mapping) */
+	size_t a = 0, b = sizeof sensitive / sizeof sensitive[0];
+	while (a < b) {
+		size_t m = (a + b) / 2;
+		if (sensitive[m].hi < lo)
+			a = m + 1;
+		else
+			b = m;
+	}
+	for (size_t i = a; i < sizeof sensitive / sizeof sensitive[0] && sensitive[i].lo <= hi; i++)
+		if (sensitive[i].proto & proto)
 			return sensitive[i].name;
 	return NULL;
 }
@@ -148,7 +158,7 @@ check_mapping(const struct pp_mapping *m, const struct pp_site *site, time_t now
 		pp_findings_add(out, PP_ERROR, m->line, m->name, NULL,
 		                "use up to 64 letters, digits, '-', '_' or '.', starting with a letter or digit",
 		                "'%s' is not a usable mapping name", m->name);
-	for (int f = 0; f < PP_F__COUNT; f++) {
+	for (int f = 0; m->bad && f < PP_F__COUNT; f++) {
 		if (!(m->bad & (1u << f)))
 			continue;
 		memset(&scratch, 0, sizeof scratch);
@@ -225,20 +235,30 @@ check_conflicts(const struct pp_table *t, time_t now, struct pp_findings *out)
 	size_t nc = 1;
 	for (size_t i = 0; i < t->n; i++)
 		nc += pp_mapping_nports(&t->maps[i]);
-	struct claim *c = pp_xmalloc(nc * sizeof *c);
-
-	for (unsigned bit = PP_TCP; bit <= PP_UDP; bit++) {
-		size_t n = 0, top = 0;
-		for (size_t i = 0; i < t->n; i++) {
-			const struct pp_mapping *m = &t->maps[i];
-			if ((m->proto & bit) && m->enabled && m->pub_lo && m->ipv6 != PP_V6_ONLY &&
-			    !(m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_PROTOCOL)) && !pp_mapping_expired(m, now))
-				for (size_t k = 0; k < pp_mapping_nports(m); k++) {
-					struct pp_port_pair pr = pp_mapping_port(m, k);
-					c[n++] = (struct claim){ pr.pub_lo, pr.pub_hi, i };
-				}
+	/* Both protocols' claims in one pass over the table: [0] tcp, [1] udp. */
+	struct claim *cv[2] = { pp_xmalloc(nc * sizeof **cv), pp_xmalloc(nc * sizeof **cv) };
+	size_t cn[2] = { 0, 0 };
+	for (size_t i = 0; i < t->n; i++) {
+		const struct pp_mapping *m = &t->maps[i];
+		if (!(m->proto & PP_BOTH) || !m->enabled || !m->pub_lo || m->ipv6 == PP_V6_ONLY ||
+		    (m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_PROTOCOL)) || pp_mapping_expired(m, now))
+			continue;
+		for (size_t k = 0; k < pp_mapping_nports(m); k++) {
+			struct pp_port_pair pr = pp_mapping_port(m, k);
+			for (int p = 0; p < 2; p++)
+				if (m->proto & (p ? PP_UDP : PP_TCP))
+					cv[p][cn[p]++] = (struct claim){ pr.pub_lo, pr.pub_hi, i };
 		}
-		qsort(c, n, sizeof *c, by_lo);
+	}
+	for (unsigned bit = PP_TCP; bit <= PP_UDP; bit++) {
+		struct claim *c = cv[bit == PP_UDP];
+		size_t n = cn[bit == PP_UDP], top = 0;
+		/* A table written in port order (most are) needs no sort: n comparisons. */
+		size_t s = 1;
+		while (s < n && by_lo(&c[s - 1], &c[s]) <= 0)
+			s++;
+		if (s < n)
+			qsort(c, n, sizeof *c, by_lo);
 		for (size_t i = 1; i < n; i++) {
 			if (c[i].lo <= c[top].hi) {
 				const struct pp_mapping *a = &t->maps[c[top].map], *b = &t->maps[c[i].map];
@@ -255,7 +275,8 @@ check_conflicts(const struct pp_table *t, time_t now, struct pp_findings *out)
 				top = i;
 		}
 	}
-	free(c);
+	free(cv[0]);
+	free(cv[1]);
 }
 
 /* The LAN interface's subnet, when [site] names one this machine has. */
@@ -347,10 +368,10 @@ pp_table_check(const struct pp_table *t, time_t now, struct pp_findings *out)
 		                "add one: portpilot add NAME public_port=PORT internal_ip=ADDRESS [internal_port=PORT]",
 		                "the table has no mappings; apply would forward nothing");
 	lan_from_interface(&site);
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n; i++) {
 		check_mapping(&t->maps[i], &site, now, out);
-	for (size_t i = 0; i < t->n; i++)
 		pp_check_ipv6(&t->maps[i], t->site.val[PP_S_LAN_INTERFACE], out);
+	}
 	check_conflicts(t, now, out);
 	pp_check_conflicts6(t, now, out);
 	if (pp_table_check_extra)

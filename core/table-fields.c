@@ -234,12 +234,6 @@ parse_port_list(const char *s, uint16_t *lo, uint16_t *hi, struct pp_port_pair *
 	return 0;
 }
 
-size_t
-pp_mapping_nports(const struct pp_mapping *m)
-{
-	return 1 + m->nmore_pub;
-}
-
 struct pp_port_pair
 pp_mapping_port(const struct pp_mapping *m, size_t i)
 {

@@ -355,7 +355,13 @@ void
 pp_check_conflicts6(const struct pp_table *t, time_t now, struct pp_findings *out)
 {
 	const char *lan = t->site.val[PP_S_LAN_INTERFACE];
-	struct claim6 *c = pp_xmalloc((t->n * PP_PORT_LIST_MAX + 1) * sizeof *c);
+	/* An IPv4-only table (most) in one pass: no mapping asks for an IPv6 address. */
+	size_t cand = 0;
+	for (size_t i = 0; i < t->n; i++)
+		cand += t->maps[i].val[PP_F_INTERNAL_IP6] && pp_mapping_wants_ip6(&t->maps[i]);
+	if (!cand)
+		return;
+	struct claim6 *c = pp_xmalloc((cand * PP_PORT_LIST_MAX + 1) * sizeof *c);
 	for (unsigned bit = PP_TCP; bit <= PP_UDP; bit++) {
 		size_t n = 0;
 		for (size_t i = 0; i < t->n; i++) {

@@ -235,9 +235,7 @@ pp_parse_datetime(const char *s, time_t *out)
 void
 pp_format_ipv4(uint32_t addr, char out[16])
 {
-	struct in_addr a = { .s_addr = htonl(addr) };
-
-	inet_ntop(AF_INET, &a, out, 16);
+	*pp_put_ipv4(out, addr) = '\0';
 }
 
 void
@@ -625,5 +623,17 @@ pp_put_uint(char *p, unsigned v)
 	while ((v /= 10) != 0);
 	while (n)
 		*p++ = d[--n];
+	return p;
+}
+
+/* By hand: inet_ntop's sprintf was most of an nftables render's time at 20,000 mappings. */
+char *
+pp_put_ipv4(char *p, uint32_t a)
+{
+	for (int i = 3; i >= 0; i--) {
+		p = pp_put_uint(p, (a >> (8 * i)) & 0xff);
+		if (i)
+			*p++ = '.';
+	}
 	return p;
 }

@@ -96,6 +96,7 @@ struct pp_want {
 	size_t n;
 	size_t leaf_max;                /* layout hint (benches): 0 default, SIZE_MAX one linear chain */
 	char relay_if[16];              /* the relay's tunnel, a second way in from outside; "" none */
+	void *blk;                      /* pp_want_build: every map's tag and port list, one block */
 };
 /* The model of t at now (LAN subnet from the table or the interface). -1 if [site] lacks what
    a backend needs (no or a bad wan_interface), err naming file, line and the fix. */
@@ -103,6 +104,9 @@ int pp_want_build(const struct pp_table *t, time_t now, struct pp_want *w, struc
 void pp_want_free(struct pp_want *w);
 /* The comment tag of a mapping's rules: "pp:" + name with unusual bytes as '_'. Caller frees. */
 char *pp_rule_tag(const char *name);
+/* The same written at dst, which has room for pp_rule_tag_size(name) bytes; returns dst. */
+size_t pp_rule_tag_size(const char *name);
+char *pp_rule_tag_at(char *dst, const char *name);
 
 /* The access log's rules (probe/access-log.c): copies of new connections to an NFLOG group. */
 struct pp_log_spec {
@@ -273,7 +277,8 @@ struct pp_forward_answer {
  *    (state_free, live_free, pp_plan_free, free() for char *); inputs stay the caller's.
  *  - Ops never print; text for people is returned (diff writes to the FILE given).
  *  - Nothing outside the backend's own objects is ever changed or flushed.
- *  - Optional ops may be NULL: test, flush (then pp_conntrack_flush), gen, facts, adopt.
+ *  - Optional ops may be NULL: test, flush (then pp_conntrack_flush), gen, facts, adopt,
+ *    pinholes, plan_diff.
  */
 struct pp_backend_ops {
 	const char *name;               /* "iptables", "nftables": the value of [site] backend */
@@ -324,7 +329,9 @@ struct pp_backend_ops {
 	/* The kernel's generation (see pp_gen); -1 unknown. */
 	int (*gen)(struct pp_backend *b, struct pp_gen *g);
 	/* The cached read: what the host checks need after p commits on top of live (a blob), and a
-	   live state rebuilt from a saved own state plus those facts, without reading the kernel. */
+	   live state rebuilt from a saved own state plus those facts, without reading the kernel
+	   (own NULL: live->own is set already, the engine's memory of its last commit; only the
+	   facts are to be adopted). adopt takes own and facts over. */
 	char *(*facts)(struct pp_backend *b, const struct pp_live *live, const struct pp_plan *p);
 	int (*adopt)(struct pp_backend *b, char *own, char *facts, struct pp_live *live,
 	             struct pp_error *err);
@@ -356,6 +363,10 @@ struct pp_backend_ops {
 	   *pkts; -1 when this backend opens none. Optional (NULL: the probe cannot tell). */
 	int (*pinholes)(struct pp_backend *b, const struct pp_live *live, const char *name,
 	                const char *addr, unsigned long long *pkts);
+	/* plan, then diff's text to f, from one pass over the states (optional: apply asks for
+	   both, and at 20,000 mappings a pass over the elements costs). NULL: plan and diff. */
+	void (*plan_diff)(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live,
+	                  struct pp_plan *p, FILE *f);
 };
 
 /* The backends built in: "iptables", and "nftables" when core/backend-nft.c is built

@@ -63,6 +63,7 @@ struct pp_nft_state {
 	unsigned long long *pkts6, *bytes6; /* per pin6 element: its counter (new connections) */
 	unsigned long long *pkts66, *bytes66; /* per nat6 element: its counter (new connections) */
 	unsigned long long *pkts_own6, *bytes_own6, *pkts_hp6, *bytes_hp6; /* per own6 / hp6 element */
+	void *blk;                      /* where render and parse keep the elements (backend-nft.c) */
 };
 
 void pp_nft_state_free(struct pp_nft_state *s);

@@ -218,7 +218,7 @@ bool pp_mapping_active(const struct pp_mapping *m, time_t now);
 
 /* Port pairs of m: 1 + nmore_pub; pair i as rendered (internal ports: internal_port's element i, or
  * the public ports when internal_port is left out). */
-size_t pp_mapping_nports(const struct pp_mapping *m);
+static inline size_t pp_mapping_nports(const struct pp_mapping *m) { return 1 + m->nmore_pub; }
 struct pp_port_pair pp_mapping_port(const struct pp_mapping *m, size_t i);
 /* "80,443" / "10000-10099": the public (or internal) ports as written back. */
 void pp_mapping_format_ports(const struct pp_mapping *m, bool internal, char *out, size_t n);

@@ -30,6 +30,8 @@ void pp_buf_free(struct pp_buf *b);
 char *pp_trim(char *s);
 /* v in decimal at p, no NUL; returns the end (renderers' hot path). */
 char *pp_put_uint(char *p, unsigned v);
+/* addr (host order) as a.b.c.d at p, no NUL; returns the end. */
+char *pp_put_ipv4(char *p, uint32_t addr);
 
 /* Strict parsers: the whole string must match. Return 0 or -1. */
 int pp_parse_u16(const char *s, uint16_t *out);            /* 1..65535 */

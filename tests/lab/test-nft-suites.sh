@@ -33,7 +33,8 @@ for s in \
 	probe/test-probe-ra6 \
 	lab/test-ipv6-nat66 \
 	probe/test-probe-outside6 \
-	probe/test-monitor-ipv6; do
+	probe/test-monitor-ipv6 \
+	tui/test-apply-memo; do
 	f=$PP_TOP/tests/$s.sh
 	[ -f "$f" ] || { not_ok "nftables: $s.sh is missing"; continue; }
 	log=$pp_tmp/$(basename "$s").log

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,6 +173,119 @@ test_plan_carries_counters(void **state)
 	pp_ruleset_free(&live);
 }
 
+/*
+ * The engine keeps the state it committed in memory for the next apply of the same process
+ * (core/apply-memo.c) instead of reading applied.rules back: that state must plan exactly as its
+ * record read back does, on every backend, for tables of every kind and every sort of change.
+ */
+#define MEMO_SITE "[site]\nwan_interface = eth0\nlan_interface = eth1\nlan_subnet = 192.168.2.0/24\nhairpin = yes\n\n"
+#define MEMO_BASE MEMO_SITE \
+	"[web]\npublic_port = 8080\ninternal_ip = 192.168.2.101\ninternal_port = 80\n\n" \
+	"[cam]\nprotocol = both\npublic_port = 7000-7002\ninternal_ip = 192.168.2.102\ninternal_port = 20000-20002\n" \
+	"allow = 198.51.100.0/24, 203.0.113.7\n\n" \
+	"[sip]\nprotocol = udp\npublic_port = 5060, 5070\ninternal_ip = 192.168.2.103\nmasquerade = yes\nhairpin = no\n\n" \
+	"[v6]\npublic_port = 8443\ninternal_ip = 192.168.2.104\ninternal_ip6 = 2001:db8:1::104\nallow = 198.51.100.9, 2001:db8:9::/48\n\n" \
+	"[off]\npublic_port = 9000\ninternal_ip = 192.168.2.105\nenabled = no\n"
+
+static void
+test_memo_plans_as_record(void **state)
+{
+	(void)state;
+	static const char *const next[] = {
+		MEMO_BASE,
+		MEMO_SITE "[web]\npublic_port = 8080\ninternal_ip = 192.168.2.111\ninternal_port = 80\n", /* edits and deletes */
+		MEMO_BASE "\n[new]\npublic_port = 8081\ninternal_ip = 192.168.2.120\n",
+		MEMO_BASE "\n[new6]\nipv6 = only\npublic_port = 8444\ninternal_ip6 = 2001:db8:1::120\n",
+		MEMO_SITE "[web]\npublic_port = 8080\ninternal_ip = 192.168.2.101\ninternal_port = 80\nhairpin = no\n",
+		"[site]\nwan_interface = eth0\nlan_interface = eth1\nlan_subnet = 192.168.2.0/24\nhairpin = no\n\n"
+		"[web]\npublic_port = 8080\ninternal_ip = 192.168.2.101\nallow = 198.51.100.1\n",
+	};
+	const struct pp_backend_ops *backends[] = { &pp_backend_iptables,
+#ifdef PP_HAVE_NFTABLES
+	                                            &pp_backend_nftables,
+#endif
+	};
+	struct pp_error err;
+	struct pp_table *t1 = load(MEMO_BASE);
+	struct pp_want w1;
+	assert_int_equal(pp_want_build(t1, 1700000000, &w1, &err), 0);
+	for (size_t k = 0; k < sizeof backends / sizeof *backends; k++) {
+		const struct pp_backend_ops *o = backends[k];
+		struct pp_backend b = { .ops = o };
+		if (o->open(&b, &err) < 0) {
+			print_message("# %s cannot open here (%s): not compared\n", o->name, err.msg);
+			continue;
+		}
+		struct pp_be_state *kept, *again, *read;
+		assert_int_equal(o->render(&b, &w1, &kept, &err), 0);
+		size_t len;
+		char *blob = o->save(kept, &len);
+		assert_int_equal(o->load(&b, blob, len, &read, &err), 0);
+		free(blob);
+		/* the same table again: nothing to do, from memory as from the record */
+		assert_int_equal(o->render(&b, &w1, &again, &err), 0);
+		struct pp_plan pm, pr;
+		o->plan(&b, again, kept, &pm);
+		o->plan(&b, again, read, &pr);
+		assert_null(pm.restore);
+		assert_null(pr.restore);
+		pp_plan_free(&pm);
+		pp_plan_free(&pr);
+		o->state_free(again);
+		for (size_t i = 0; i < sizeof next / sizeof *next; i++) {
+			struct pp_table *t2 = load(next[i]);
+			struct pp_want w2;
+			assert_int_equal(pp_want_build(t2, 1700000000, &w2, &err), 0);
+			struct pp_be_state *want;
+			assert_int_equal(o->render(&b, &w2, &want, &err), 0);
+			o->plan(&b, want, kept, &pm);
+			o->plan(&b, want, read, &pr);
+			if (!pm.restore || !pr.restore)
+				assert_true(pm.restore == pr.restore);
+			else
+				assert_string_equal(pm.restore, pr.restore);
+			assert_true(i == 0 || pm.restore != NULL);
+			assert_int_equal(pm.nchanged, pr.nchanged);
+			for (size_t c = 0; c < pm.nchanged; c++)
+				assert_string_equal(pm.changed[c], pr.changed[c]);
+			assert_int_equal(pm.nflush, pr.nflush);
+			assert_int_equal(pm.nlayout, pr.nlayout);
+			assert_int_equal(pm.commits, pr.commits);
+			/* plan_diff (one pass for both) says what plan and diff say */
+			if (o->plan_diff) {
+				char *d1 = NULL, *d2 = NULL;
+				size_t l1, l2;
+				FILE *f1 = open_memstream(&d1, &l1), *f2 = open_memstream(&d2, &l2);
+				struct pp_plan pd;
+				o->plan_diff(&b, want, kept, &pd, f1);
+				o->diff(&b, want, kept, f2);
+				fclose(f1);
+				fclose(f2);
+				assert_string_equal(d1, d2);
+				assert_true(i == 0 || strlen(d1) > 0);
+				if (pd.restore || pm.restore)
+					assert_string_equal(pd.restore, pm.restore);
+				assert_int_equal(pd.nchanged, pm.nchanged);
+				assert_int_equal(pd.nflush, pm.nflush);
+				assert_int_equal(pd.nlayout, pm.nlayout);
+				pp_plan_free(&pd);
+				free(d1);
+				free(d2);
+			}
+			pp_plan_free(&pm);
+			pp_plan_free(&pr);
+			o->state_free(want);
+			pp_want_free(&w2);
+			pp_table_free(t2);
+		}
+		o->state_free(kept);
+		o->state_free(read);
+		o->close(&b);
+	}
+	pp_want_free(&w1);
+	pp_table_free(t1);
+}
+
 int
 main(void)
 {
@@ -181,6 +295,7 @@ main(void)
 		cmocka_unit_test(test_want_refuses_bad_site),
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_plan_carries_counters),
+		cmocka_unit_test(test_memo_plans_as_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,7 @@ want(struct pp_want *w, struct pp_want_map *m, uint32_t web2)
 	                             IP(192, 168, 2, 103), false, allow_inet, 3, true, true, 0, NULL, 0, NULL };
 	m[3] = (struct pp_want_map){ "old", "pp:old", 27, false, PP_TCP, 9000, 9000, 90, 90, IP(192, 168, 2, 104),
 	                             true, NULL, 0, true, false, 0, NULL, 0, NULL };
-	*w = (struct pp_want){ "t.ini", 0, "eth0", "eth1", true, { IP(192, 168, 2, 0), 24 }, 0, true, m, 4, 0, "" };
+	*w = (struct pp_want){ "t.ini", 0, "eth0", "eth1", true, { IP(192, 168, 2, 0), 24 }, 0, true, m, 4, 0, "", NULL };
 }
 
 static bool

@@ -407,11 +407,29 @@ test_parsed_rules_edit(void **state)
 	pp_ruleset_free(&rs);
 }
 
+/* A tag keeps letters, digits and ._-+@:/ of the name, every other byte becomes '_'. */
+static void
+test_tag_bytes(void **state)
+{
+	(void)state;
+	char name[3] = { 'a', 0, 0 };
+	for (int c = 1; c < 256; c++) {
+		name[1] = (char)c;
+		char *t = pp_rule_tag(name);
+		bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		            (c < 128 && strchr("._-+@:/", c) != NULL);
+		assert_int_equal((unsigned char)t[4], keep ? c : '_');
+		assert_string_equal(t + 5, "");
+		free(t);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seed_exact),
+		cmocka_unit_test(test_tag_bytes),
 		cmocka_unit_test(test_inactive_not_rendered),
 		cmocka_unit_test(test_allow_udp_range_shift),
 		cmocka_unit_test(test_tree_20000),

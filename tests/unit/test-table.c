@@ -251,6 +251,21 @@ test_sensitive(void **state)
 	assert_int_equal(count(SITE "[a]\npublic_port=22\ninternal_ip=192.168.2.9\nenabled=no\n", PP_WARNING, 0, NULL, NULL), 0);
 	assert_int_equal(count(SITE "[a]\nprotocol=udp\npublic_port=22\ninternal_ip=192.168.2.9\n", PP_WARNING, 0, NULL, NULL), 0);
 	assert_int_equal(count(SITE "[a]\npublic_port=8080\ninternal_ip=192.168.2.9\n", PP_WARNING, 0, NULL, NULL), 0);
+	/* the lookup itself (a search over the list in port order): edges, ranges, protocols */
+	static const struct { uint16_t lo, hi; enum pp_proto p; const char *name; } q[] = {
+		{ 21, 21, PP_TCP, "FTP" }, { 1, 65535, PP_TCP, "FTP" }, { 1, 65535, PP_UDP, "TFTP" },
+		{ 24, 68, PP_TCP, NULL }, { 24, 69, PP_UDP, "TFTP" }, { 69, 111, PP_TCP, "rpcbind" },
+		{ 138, 138, PP_UDP, "NetBIOS/SMB" }, { 140, 160, PP_BOTH, NULL }, { 9250, 9250, PP_TCP, "Elasticsearch" },
+		{ 9301, 11210, PP_BOTH, NULL }, { 11211, 11211, PP_UDP, "memcached" }, { 27019, 27019, PP_TCP, "MongoDB" },
+		{ 27019, 27019, PP_UDP, NULL }, { 27020, 65535, PP_BOTH, NULL }, { 0, 20, PP_BOTH, NULL },
+	};
+	for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+		const char *got = pp_sensitive_service(q[i].lo, q[i].hi, q[i].p);
+		if (q[i].name)
+			assert_string_equal(got, q[i].name);
+		else
+			assert_null(got);
+	}
 }
 
 static void
