@@ -15,8 +15,9 @@
 /*
  * Three ways side by side, interleaved in every round, medians printed:
  *   library  pp_apply_loaded() with the table in memory (what the TUI can do):
- *            validate, render, read the kernel (or the proven cache), plan,
- *            commit, conntrack, state files;
+ *            validate, render, read the kernel (or the proven cache: the one change
+ *            starts from the state the full apply before it committed, kept in memory
+ *            by core/apply-memo.c), plan, commit, conntrack, state files;
  *   CLI      the portpilot binary: the same plus loading the INI file;
  *   bare     iptables-restore alone fed the same rules, the floor portpilot
  *            cannot go under (full: every chain; one change: the one leaf);

@@ -39,8 +39,9 @@ pid_t pp_state_lock_holder(const char *dir);
 const char *pp_pid_name(pid_t pid, char *buf, size_t n);
 void pp_state_unlock(int fd);
 int pp_state_write(const char *dir, const char *file, const char *text, struct pp_error *err);
-/* Write file's next content aside (synced), then put it in place, or drop it. */
-int pp_state_stage(const char *dir, const char *file, const char *text, struct pp_error *err);
+/* Write file's next content (head, NULL for none, then text) aside, synced; then put it in place,
+   or drop it. */
+int pp_state_stage(const char *dir, const char *file, const char *head, const char *text, struct pp_error *err);
 int pp_state_publish(const char *dir, const char *file, struct pp_error *err);
 void pp_state_discard(const char *dir, const char *file);
 /* The same without fsync, for what a crash may lose (caches). */

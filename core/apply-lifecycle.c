@@ -22,14 +22,22 @@
  */
 #define REC_HEAD "# portpilot backend="
 
+/* A record's head line: REC_HEAD and the backend's name. */
+static void
+record_head(const struct pp_backend *b, char head[64])
+{
+	snprintf(head, 64, "%s%s\n", REC_HEAD, b->ops->name);
+}
+
 static char *
 record_of(const struct pp_backend *b, const struct pp_be_state *s)
 {
 	size_t len;
-	char *blob = b->ops->save(s, &len);
-	size_t hl = strlen(REC_HEAD) + strlen(b->ops->name) + 1;
+	char *blob = b->ops->save(s, &len), head[64];
+	record_head(b, head);
+	size_t hl = strlen(head);
 	char *r = pp_xmalloc(hl + len + 1);
-	snprintf(r, hl + 1, "%s%s\n", REC_HEAD, b->ops->name);
+	memcpy(r, head, hl);
 	memcpy(r + hl, blob, len + 1);
 	free(blob);
 	return r;
@@ -426,9 +434,12 @@ during_commit(void *arg)
 	struct during *d = arg;
 	d->called = true;
 	if (d->want && *d->want) {
-		char *text = record_of(d->b, *d->want);
-		d->staged = pp_state_stage(d->cli->state_dir, PP_ST_APPLIED, text, &d->serr);
-		free(text);
+		/* head and blob written one after the other: no copy of the megabytes */
+		size_t len;
+		char *blob = d->b->ops->save(*d->want, &len), head[64];
+		record_head(d->b, head);
+		d->staged = pp_state_stage(d->cli->state_dir, PP_ST_APPLIED, head, blob, &d->serr);
+		free(blob);
 	}
 	if (d->want && *d->want) {
 		if (d->staged == 0)

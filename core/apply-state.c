@@ -169,21 +169,30 @@ pp_state_unlock(int fd)
 		close(fd);
 }
 
+static bool
+write_all(int fd, const char *text)
+{
+	size_t len = strlen(text), off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w <= 0)
+			return false;
+		off += (size_t)w;
+	}
+	return true;
+}
+
+/* head (NULL: none) then text: a record's head line without copying its megabytes behind it. */
 static int
-state_write(const char *dir, const char *file, const char *text, bool durable, struct pp_error *err)
+state_write2(const char *dir, const char *file, const char *head, const char *text, bool durable,
+             struct pp_error *err)
 {
 	char *p = pp_state_path(dir, file), *tmp = pp_xasprintf("%s.tmp", p);
 	int rc = -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0) {
-		size_t len = strlen(text), off = 0;
-		while (off < len) {
-			ssize_t w = write(fd, text + off, len - off);
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
-		if (off == len && (!durable || fsync(fd) == 0) && close(fd) == 0) {
+		if ((!head || write_all(fd, head)) && write_all(fd, text) && (!durable || fsync(fd) == 0) &&
+		    close(fd) == 0) {
 			fd = -1;
 			rc = rename(tmp, p);
 		}
@@ -200,10 +209,10 @@ state_write(const char *dir, const char *file, const char *text, bool durable, s
 }
 
 int
-pp_state_stage(const char *dir, const char *file, const char *text, struct pp_error *err)
+pp_state_stage(const char *dir, const char *file, const char *head, const char *text, struct pp_error *err)
 {
 	char *f = pp_xasprintf("%s.new", file);
-	int rc = pp_state_write(dir, f, text, err);
+	int rc = state_write2(dir, f, head, text, true, err);
 	free(f);
 	return rc;
 }
@@ -231,13 +240,13 @@ pp_state_discard(const char *dir, const char *file)
 int
 pp_state_write(const char *dir, const char *file, const char *text, struct pp_error *err)
 {
-	return state_write(dir, file, text, true, err);
+	return state_write2(dir, file, NULL, text, true, err);
 }
 
 int
 pp_state_write_cache(const char *dir, const char *file, const char *text, struct pp_error *err)
 {
-	return state_write(dir, file, text, false, err);
+	return state_write2(dir, file, NULL, text, false, err);
 }
 
 /* One allocation of the file's size: growing a buffer would touch (fault in) twice the memory. */
