@@ -179,6 +179,7 @@ test_plan_carries_counters(void **state)
  * record read back does, on every backend, for tables of every kind and every sort of change.
  */
 #define MEMO_SITE "[site]\nwan_interface = eth0\nlan_interface = eth1\nlan_subnet = 192.168.2.0/24\nhairpin = yes\n\n"
+#define MEMO_NO_HAIRPIN "[site]\nwan_interface = eth0\nlan_interface = eth1\nlan_subnet = 192.168.2.0/24\nhairpin = no\n\n"
 #define MEMO_BASE MEMO_SITE \
 	"[web]\npublic_port = 8080\ninternal_ip = 192.168.2.101\ninternal_port = 80\n\n" \
 	"[cam]\nprotocol = both\npublic_port = 7000-7002\ninternal_ip = 192.168.2.102\ninternal_port = 20000-20002\n" \
@@ -197,8 +198,7 @@ test_memo_plans_as_record(void **state)
 		MEMO_BASE "\n[new]\npublic_port = 8081\ninternal_ip = 192.168.2.120\n",
 		MEMO_BASE "\n[new6]\nipv6 = only\npublic_port = 8444\ninternal_ip6 = 2001:db8:1::120\n",
 		MEMO_SITE "[web]\npublic_port = 8080\ninternal_ip = 192.168.2.101\ninternal_port = 80\nhairpin = no\n",
-		"[site]\nwan_interface = eth0\nlan_interface = eth1\nlan_subnet = 192.168.2.0/24\nhairpin = no\n\n"
-		"[web]\npublic_port = 8080\ninternal_ip = 192.168.2.101\nallow = 198.51.100.1\n",
+		MEMO_NO_HAIRPIN "[web]\npublic_port = 8080\ninternal_ip = 192.168.2.101\nallow = 198.51.100.1\n",
 	};
 	const struct pp_backend_ops *backends[] = { &pp_backend_iptables,
 #ifdef PP_HAVE_NFTABLES
