@@ -1,8 +1,6 @@
 /* apply / confirm / rollback: test, snapshot, one transaction, a detached rollback timer, persistence. */
 #include <errno.h>
 #include <fcntl.h>
-#ifdef __GLIBC__
-#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>

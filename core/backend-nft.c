@@ -241,19 +241,6 @@ pp_nft_counted(int set, struct pp_nft_state *s, unsigned long long ***pk, unsign
 	}
 }
 
-/* "lo" or "lo-hi" */
-static void
-range(char *buf, size_t sz, unsigned lo, unsigned hi)
-{
-	(void)sz; /* buf holds "65535-65535" */
-	char *p = pp_put_uint(buf, lo);
-	if (lo != hi) {
-		*p++ = '-';
-		p = pp_put_uint(p, hi);
-	}
-	*p = '\0';
-}
-
 /* A CIDR as nft prints it: a /32 as the bare address. */
 static void
 cidr(char *buf, size_t sz, const struct pp_cidr *c)
@@ -317,8 +304,8 @@ mapping_elements(const struct pp_want *w, const struct hp *h, const struct pp_wa
 {
 	const char *tag = m->tag;
 	char pub[16], in[16], ip[16];
-	range(pub, sizeof pub, pp->pub_lo, pp->pub_hi);
-	range(in, sizeof in, pp->in_lo, pp->in_hi);
+	pp_format_ports(pub, sizeof pub, pp->pub_lo, pp->pub_hi);
+	pp_format_ports(in, sizeof in, pp->in_lo, pp->in_hi);
 	pp_format_ipv4(m->internal_ip, ip);
 	/* this mapping's hairpin differs from the site's: its ports in the set saying so */
 	int hp_set = h->off && !m->hairpin ? PP_NFT_HP_OFF : h->on && m->hairpin ? PP_NFT_HP_ON : -1;

@@ -51,7 +51,6 @@ put(char *p, const char *s)
 	return p + n;
 }
 
-/* As pp_format_ipv4 writes it (host order). */
 #define TAG_MAX 200                     /* name bytes kept in a tag */
 
 /* "pp:" + name with unusual bytes as '_'; writes at most TAG_MAX + 3 bytes. */

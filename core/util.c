@@ -241,10 +241,19 @@ pp_format_ipv4(uint32_t addr, char out[16])
 void
 pp_format_ports(char *out, size_t n, unsigned lo, unsigned hi)
 {
-	if (lo == hi)
-		snprintf(out, n, "%u", lo);
-	else
-		snprintf(out, n, "%u-%u", lo, hi);
+	/* By hand, as pp_format_ipv4: the nftables render writes two per element. */
+	char buf[24], *p = pp_put_uint(buf, lo);
+	if (lo != hi) {
+		*p++ = '-';
+		p = pp_put_uint(p, hi);
+	}
+	size_t len = (size_t)(p - buf);
+	if (n == 0)
+		return;
+	if (len >= n)
+		len = n - 1;
+	memcpy(out, buf, len);
+	out[len] = '\0';
 }
 
 void
