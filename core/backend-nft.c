@@ -303,15 +303,18 @@ mapping_elements(const struct pp_want *w, const struct hp *h, const struct pp_wa
                  const struct pp_port_pair *pp, struct pp_nft_state *s)
 {
 	const char *tag = m->tag;
-	char pub[16], in[16], ip[16];
-	pp_format_ports(pub, sizeof pub, pp->pub_lo, pp->pub_hi);
-	pp_format_ports(in, sizeof in, pp->in_lo, pp->in_hi);
+	char pub[16] = "", in[16] = "", ip[16];
 	pp_format_ipv4(m->internal_ip, ip);
 	/* this mapping's hairpin differs from the site's: its ports in the set saying so */
 	int hp_set = h->off && !m->hairpin ? PP_NFT_HP_OFF : h->on && m->hairpin ? PP_NFT_HP_ON : -1;
-	struct pp_cidr *src = pp_xcalloc(m->nallow + 2, sizeof *src);
+	/* most mappings are open to all, with no allow list: no allocation for them */
+	struct pp_cidr few[8], *src = m->nallow + 2 <= 8 ? few : pp_xcalloc(m->nallow + 2, sizeof *src);
 	size_t nsrc = sources(w, m, src);
 	bool open = nsrc == 1 && src[0].len == 0;
+	if (!open || m->masquerade) { /* the port ranges as the allowed and masq_to elements write them */
+		pp_format_ports(pub, sizeof pub, pp->pub_lo, pp->pub_hi);
+		pp_format_ports(in, sizeof in, pp->in_lo, pp->in_hi);
+	}
 	for (int k = 0; k < 2; k++) {
 		if (!(m->proto & (k ? PP_UDP : PP_TCP)))
 			continue;
@@ -345,7 +348,8 @@ mapping_elements(const struct pp_want *w, const struct hp *h, const struct pp_wa
 		if (m->masquerade)
 			strv_add(&s->el[PP_NFT_MASQ], el_printf(s, "%s . %s . %s . %s comment \"%s\"", ip, pn, in, pub, tag));
 	}
-	free(src);
+	if (src != few)
+		free(src);
 }
 
 static void

@@ -228,28 +228,38 @@ by_lo(const void *a, const void *b)
 	return x->lo != y->lo ? (x->lo < y->lo ? -1 : 1) : (x->map < y->map ? -1 : x->map > y->map);
 }
 
-/* Two live mappings may not claim one public port of one protocol: sort and sweep. */
+/* The public ports live mappings claim, [0] tcp and [1] udp: collected in check's one pass. */
+struct claims {
+	struct claim *v[2];
+	size_t n[2], cap[2];
+};
+
 static void
-check_conflicts(const struct pp_table *t, time_t now, struct pp_findings *out)
+claim(struct claims *cl, const struct pp_mapping *m, size_t i, time_t now)
 {
-	size_t nc = 1;
-	for (size_t i = 0; i < t->n; i++)
-		nc += pp_mapping_nports(&t->maps[i]);
-	/* Both protocols' claims in one pass over the table: [0] tcp, [1] udp. */
-	struct claim *cv[2] = { pp_xmalloc(nc * sizeof **cv), pp_xmalloc(nc * sizeof **cv) };
-	size_t cn[2] = { 0, 0 };
-	for (size_t i = 0; i < t->n; i++) {
-		const struct pp_mapping *m = &t->maps[i];
-		if (!(m->proto & PP_BOTH) || !m->enabled || !m->pub_lo || m->ipv6 == PP_V6_ONLY ||
-		    (m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_PROTOCOL)) || pp_mapping_expired(m, now))
-			continue;
-		for (size_t k = 0; k < pp_mapping_nports(m); k++) {
-			struct pp_port_pair pr = pp_mapping_port(m, k);
-			for (int p = 0; p < 2; p++)
-				if (m->proto & (p ? PP_UDP : PP_TCP))
-					cv[p][cn[p]++] = (struct claim){ pr.pub_lo, pr.pub_hi, i };
+	if (!(m->proto & PP_BOTH) || !m->enabled || !m->pub_lo || m->ipv6 == PP_V6_ONLY ||
+	    (m->bad & (1u << PP_F_PUBLIC_PORT | 1u << PP_F_PROTOCOL)) || pp_mapping_expired(m, now))
+		return;
+	for (size_t k = 0; k < pp_mapping_nports(m); k++) {
+		struct pp_port_pair pr = pp_mapping_port(m, k);
+		for (int p = 0; p < 2; p++) {
+			if (!(m->proto & (p ? PP_UDP : PP_TCP)))
+				continue;
+			if (cl->n[p] == cl->cap[p]) {
+				cl->cap[p] = cl->cap[p] ? cl->cap[p] * 2 : 256;
+				cl->v[p] = pp_xrealloc(cl->v[p], cl->cap[p] * sizeof *cl->v[p]);
+			}
+			cl->v[p][cl->n[p]++] = (struct claim){ pr.pub_lo, pr.pub_hi, i };
 		}
 	}
+}
+
+/* Two live mappings may not claim one public port of one protocol: sort and sweep. */
+static void
+check_conflicts(const struct pp_table *t, struct claims *cl, struct pp_findings *out)
+{
+	struct claim **cv = cl->v;
+	size_t *cn = cl->n;
 	for (unsigned bit = PP_TCP; bit <= PP_UDP; bit++) {
 		struct claim *c = cv[bit == PP_UDP];
 		size_t n = cn[bit == PP_UDP], top = 0;
@@ -275,8 +285,6 @@ check_conflicts(const struct pp_table *t, time_t now, struct pp_findings *out)
 				top = i;
 		}
 	}
-	free(cv[0]);
-	free(cv[1]);
 }
 
 /* The LAN interface's subnet, when [site] names one this machine has. */
@@ -368,12 +376,21 @@ pp_table_check(const struct pp_table *t, time_t now, struct pp_findings *out)
 		                "add one: portpilot add NAME public_port=PORT internal_ip=ADDRESS [internal_port=PORT]",
 		                "the table has no mappings; apply would forward nothing");
 	lan_from_interface(&site);
+	/* One pass over the mappings: at 20,000 each further pass is cache misses, not work. */
+	struct claims cl = { 0 };
+	size_t v6 = 0;
 	for (size_t i = 0; i < t->n; i++) {
-		check_mapping(&t->maps[i], &site, now, out);
-		pp_check_ipv6(&t->maps[i], t->site.val[PP_S_LAN_INTERFACE], out);
+		const struct pp_mapping *m = &t->maps[i];
+		check_mapping(m, &site, now, out);
+		pp_check_ipv6(m, t->site.val[PP_S_LAN_INTERFACE], out);
+		claim(&cl, m, i, now);
+		v6 += m->val[PP_F_INTERNAL_IP6] != NULL;
 	}
-	check_conflicts(t, now, out);
-	pp_check_conflicts6(t, now, out);
+	check_conflicts(t, &cl, out);
+	free(cl.v[0]);
+	free(cl.v[1]);
+	if (v6) /* an IPv4-only table (most) has no IPv6 claims to compare */
+		pp_check_conflicts6(t, now, out);
 	if (pp_table_check_extra)
 		pp_table_check_extra(t, out);
 	pp_findings_sort(out);

@@ -81,6 +81,19 @@ test_render_elements(void **st)
 	for (size_t i = 0; i < s.skel.n; i++)
 		assert_null(strstr(s.skel.v[i], "iifname \"eth1\""));
 	pp_nft_state_free(&s);
+	/* a long allow list (more sources than the render keeps on its stack), and an open mapping
+	   with masquerade: its masq_to element still names its ports */
+	struct pp_cidr many[9];
+	for (int i = 0; i < 9; i++)
+		many[i] = (struct pp_cidr){ IP(198, 51, 100, 10 + i), 32 };
+	m[2].allow = many;
+	m[2].nallow = 9;
+	m[0].masquerade = true;
+	assert_int_equal(pp_nft_render(&w, &s, &err), 0);
+	assert_int_equal(s.el[PP_NFT_ALLOWED].n, 2 * 9);
+	assert_true(has(&s.el[PP_NFT_ALLOWED], "udp . 7000-7002 . 198.51.100.18 comment \"pp:cam\""));
+	assert_true(has(&s.el[PP_NFT_MASQ], "192.168.2.101 . tcp . 80 . 8080 comment \"pp:web-1\""));
+	pp_nft_state_free(&s);
 	/* an interface name that could break out of its quotes is refused */
 	w.wan_if = "eth0\" accept";
 	assert_int_equal(pp_nft_render(&w, &s, &err), -1);
