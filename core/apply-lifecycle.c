@@ -192,7 +192,7 @@ static int
 want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backend *b,
              struct pp_be_state **want, struct pp_want *w, const struct pp_table *given,
              struct pp_table *loaded, const struct pp_table **tp, struct pp_findings *fs,
-             struct pp_error *err)
+             const struct pp_be_state *prev, struct pp_error *err)
 {
 	memset(w, 0, sizeof *w);
 	if (o->restore_persisted || o->expire_only) {
@@ -219,7 +219,9 @@ want_ruleset(struct pp_cli *cli, const struct pp_apply_opts *o, struct pp_backen
 	pp_apply_mark("check");
 	if (pp_want_build(t, time(NULL), w, err) < 0)
 		return -1;
-	if (b->ops->render(b, w, want, err) < 0) {
+	/* prev: what the kernel holds, from this process's last apply or read; a render reuses
+	   its own earlier one for the mappings that did not change */
+	if ((b->ops->render_from ? b->ops->render_from(b, w, prev, want, err) : b->ops->render(b, w, want, err)) < 0) {
 		pp_want_free(w);
 		return -1;
 	}
@@ -743,7 +745,7 @@ apply_locked(struct pp_cli *cli, const struct pp_apply_opts *o, const struct pp_
 	struct pp_want w;
 	const struct pp_table *t = NULL;
 	struct pp_table *owned = loaded;
-	if (want_ruleset(cli, o, &b, &want, &w, given, loaded, &t, &r->table_findings, err) < 0) {
+	if (want_ruleset(cli, o, &b, &want, &w, given, loaded, &t, &r->table_findings, live.own, err) < 0) {
 		pp_live_free(&live);
 		pp_table_free(owned);
 		pp_backend_close(&b);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "portpilot/ipv6.h"
 #include "portpilot/nft.h"
 #include "portpilot/util.h"
 
@@ -81,26 +82,55 @@ strv_free(struct pp_strv *s)
  * The elements a render or a parse writes live in blocks the state frees whole: one malloc
  * per 256 KB instead of one per element (20,000 of them on each apply), and the strings side
  * by side for plan's and diff's passes over them. Elements added from elsewhere
- * (pp_nft_el_add) stay malloc'd: a free asks which kind a string is.
+ * (pp_nft_el_add) stay malloc'd: a free asks which kind a string is. A render from an
+ * earlier one (pp_nft_render_from) shares that one's blocks: each block counts the states
+ * holding it, and only a block held by one state alone takes more strings.
  */
 struct el_blk {
-	struct el_blk *next;
 	size_t used, cap;
+	unsigned refs;
 	char data[];
 };
+struct el_arena {
+	struct el_blk **v;
+	size_t n, cap;
+	size_t blk_size;                /* of the blocks it allocates (0: EL_BLK) */
+	bool loose;                     /* some element is malloc'd (pp_nft_el_add) */
+};
 #define EL_BLK (256 * 1024)
+static void inc_free(void *p);
+#define EL_BLK_SMALL (16 * 1024)   /* a render from an earlier one writes a few elements */
+
+static struct el_arena *
+arena_of(struct pp_nft_state *s)
+{
+	if (!s->blk)
+		s->blk = pp_xcalloc(1, sizeof(struct el_arena));
+	return s->blk;
+}
+
+static void
+arena_push(struct el_arena *a, struct el_blk *b)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 8;
+		a->v = pp_xrealloc(a->v, a->cap * sizeof *a->v);
+	}
+	a->v[a->n++] = b;
+}
 
 static char *
 el_alloc(struct pp_nft_state *s, size_t n)
 {
-	struct el_blk *b = s->blk;
-	if (!b || b->cap - b->used < n) {
-		size_t cap = n > EL_BLK ? n : EL_BLK;
-		struct el_blk *nb = pp_xmalloc(sizeof *nb + cap);
-		nb->next = b;
-		nb->used = 0;
-		nb->cap = cap;
-		s->blk = b = nb;
+	struct el_arena *a = arena_of(s);
+	struct el_blk *b = a->n ? a->v[a->n - 1] : NULL;
+	if (!b || b->refs > 1 || b->cap - b->used < n) {
+		size_t want = a->blk_size ? a->blk_size : EL_BLK, cap = n > want ? n : want;
+		b = pp_xmalloc(sizeof *b + cap);
+		b->used = 0;
+		b->cap = cap;
+		b->refs = 1;
+		arena_push(a, b);
 	}
 	char *p = b->data + b->used;
 	b->used += n;
@@ -111,16 +141,30 @@ el_alloc(struct pp_nft_state *s, size_t n)
 static void
 el_shrink(struct pp_nft_state *s, const char *end)
 {
-	struct el_blk *b = s->blk;
+	struct el_arena *a = s->blk;
+	struct el_blk *b = a->v[a->n - 1];
 	b->used = (size_t)(end - b->data);
+}
+
+/* dst holds src's blocks too: src's strings stay valid in dst whichever is freed first. */
+static void
+arena_share(struct pp_nft_state *dst, const struct pp_nft_state *src)
+{
+	const struct el_arena *sa = src->blk;
+	struct el_arena *a = arena_of(dst);
+	for (size_t i = 0; sa && i < sa->n; i++) {
+		sa->v[i]->refs++;
+		arena_push(a, sa->v[i]);
+	}
 }
 
 static bool
 el_in_blk(const struct pp_nft_state *s, const char *p)
 {
 	uintptr_t a = (uintptr_t)p;
-	for (const struct el_blk *b = s->blk; b; b = b->next)
-		if (a >= (uintptr_t)b->data && a < (uintptr_t)b->data + b->cap)
+	const struct el_arena *ar = s->blk;
+	for (size_t i = 0; ar && i < ar->n; i++)
+		if (a >= (uintptr_t)ar->v[i]->data && a < (uintptr_t)ar->v[i]->data + ar->v[i]->cap)
 			return true;
 	return false;
 }
@@ -155,7 +199,8 @@ el_printf(struct pp_nft_state *s, const char *fmt, ...)
 static void
 el_strv_free(struct pp_nft_state *s, struct pp_strv *v)
 {
-	for (size_t i = 0; i < v->n; i++)
+	const struct el_arena *a = s->blk;
+	for (size_t i = 0; (!a || a->loose) && i < v->n; i++)
 		if (!el_in_blk(s, v->v[i]))
 			free(v->v[i]);
 	free(v->v);
@@ -186,10 +231,14 @@ pp_nft_state_free(struct pp_nft_state *s)
 	strv_free(&s->skel);
 	for (int i = 0; i < PP_NFT__SETS; i++)
 		el_strv_free(s, &s->el[i]);
-	for (struct el_blk *b = s->blk, *n; b; b = n) {
-		n = b->next;
-		free(b);
-	}
+	struct el_arena *a = s->blk;
+	for (size_t i = 0; a && i < a->n; i++)
+		if (--a->v[i]->refs == 0)
+			free(a->v[i]);
+	if (a)
+		free(a->v);
+	free(a);
+	inc_free(s->inc);
 	free(s->text);
 	memset(s, 0, sizeof *s);
 }
@@ -209,6 +258,9 @@ pp_nft_skel_add(struct pp_nft_state *s, const char *where, const char *line)
 void
 pp_nft_el_add(struct pp_nft_state *s, int set, char *owned)
 {
+	inc_free(s->inc); /* changed since its render: no longer one to render from */
+	s->inc = NULL;
+	arena_of(s)->loose = true;
 	strv_add(&s->el[set], owned);
 }
 
@@ -513,7 +565,7 @@ sort_counted(struct pp_strv *d, unsigned long long **pkts, unsigned long long **
 }
 
 static void
-normalize(struct pp_nft_state *s)
+normalize_skel(struct pp_nft_state *s)
 {
 	struct skel_item *v = pp_xcalloc(s->skel.n + 1, sizeof *v);
 	for (size_t i = 0; i < s->skel.n; i++)
@@ -523,6 +575,12 @@ normalize(struct pp_nft_state *s)
 	for (size_t i = 0; i < s->skel.n; i++)
 		s->skel.v[i] = v[i].s;
 	free(v);
+}
+
+static void
+normalize(struct pp_nft_state *s)
+{
+	normalize_skel(s);
 	unsigned long long **pk, **by;
 	for (int i = 0; i < PP_NFT__SETS; i++) {
 		if (pp_nft_counted(i, s, &pk, &by))
@@ -532,8 +590,120 @@ normalize(struct pp_nft_state *s)
 	}
 }
 
-int
-pp_nft_render(const struct pp_want *w, struct pp_nft_state *out, struct pp_error *err)
+/* ---- a render from an earlier one ---- */
+
+/* What a render of w made, mapping by mapping: the proof a later render may reuse it. */
+struct inc_el {
+	int set;
+	char *el;
+};
+struct inc {
+	bool have_lan;                  /* the site's part that mapping_elements reads */
+	struct pp_cidr lan;
+	struct hp h;
+	size_t n;                       /* mappings */
+	uint64_t (*fp)[2];              /* per mapping: fingerprint of its model */
+	size_t *first;                  /* mapping i's elements: els[first[i] .. first[i + 1]) */
+	struct inc_el *els;
+	size_t nels, cap;
+};
+#define INC_MAX_CHANGED 64              /* more than this changed: the whole render */
+#define INC_MAX_BLOCKS 64               /* blocks shared down a chain of renders: then a whole one */
+
+static void
+inc_free(void *p)
+{
+	struct inc *c = p;
+	if (!c)
+		return;
+	free(c->fp);
+	free(c->first);
+	free(c->els);
+	free(c);
+}
+
+static struct inc *
+inc_new(const struct pp_want *w, const struct hp *h)
+{
+	struct inc *c = pp_xcalloc(1, sizeof *c);
+	*c = (struct inc){ .have_lan = w->have_lan, .lan = w->lan, .h = *h, .n = w->n };
+	c->fp = pp_xcalloc(w->n + 1, sizeof *c->fp);
+	c->first = pp_xcalloc(w->n + 1, sizeof *c->first);
+	return c;
+}
+
+static void
+inc_push(struct inc *c, int set, char *el)
+{
+	if (c->nels == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 1024;
+		c->els = pp_xrealloc(c->els, c->cap * sizeof *c->els);
+	}
+	c->els[c->nels++] = (struct inc_el){ set, el };
+}
+
+/* Two hashes, two independent chains, a 64-bit word at a time (a byte at a time was 3 ms at
+   20,000 mappings). */
+static inline void
+fp_word(uint64_t h[2], uint64_t v)
+{
+	h[0] = (h[0] ^ v) * 0x9e3779b97f4a7c15ull;
+	h[0] ^= h[0] >> 31;
+	h[1] = (h[1] + v) * 0xc2b2ae3d27d4eb4full;
+	h[1] ^= h[1] >> 29;
+}
+
+/* Every field of m that mapping_elements and sources read, field by field (no padding bytes). */
+static void
+fp_of(const struct pp_want_map *m, uint64_t h[2])
+{
+	h[0] = 0xcbf29ce484222325ull;
+	h[1] = 0x84222325cbf29ce4ull;
+	size_t np = pp_want_nports(m), na = m->nallow, tl = strlen(m->tag);
+	fp_word(h, (uint64_t)m->active | (uint64_t)m->proto << 8 | (uint64_t)m->any_source << 16 |
+	           (uint64_t)m->hairpin << 24 | (uint64_t)m->masquerade << 32);
+	fp_word(h, (uint64_t)m->internal_ip | (uint64_t)np << 32);
+	fp_word(h, (uint64_t)na << 32 | tl);
+	for (size_t i = 0; i < tl; i += 8) {
+		uint64_t v = 0;
+		memcpy(&v, m->tag + i, tl - i < 8 ? tl - i : 8);
+		fp_word(h, v);
+	}
+	for (size_t e = 0; e < np; e++) {
+		struct pp_port_pair pp = pp_want_port(m, e);
+		fp_word(h, (uint64_t)pp.pub_lo | (uint64_t)pp.pub_hi << 16 | (uint64_t)pp.in_lo << 32 |
+		           (uint64_t)pp.in_hi << 48);
+	}
+	for (size_t i = 0; i < na; i++)
+		fp_word(h, (uint64_t)m->allow[i].addr | (uint64_t)m->allow[i].len << 32);
+}
+
+/* Mapping m's elements appended to s; when c, noted as mapping i's (fingerprint fp). */
+static void
+render_mapping(const struct pp_want *w, const struct hp *h, const struct pp_want_map *m, struct pp_nft_state *s,
+               struct inc *c, size_t i, const uint64_t fp[2])
+{
+	size_t before[PP_NFT__SETS];
+	for (int k = 0; c && k < PP_NFT__SETS; k++)
+		before[k] = s->el[k].n;
+	/* a port list: each element's ports, as a single range's */
+	for (size_t e = 0; m->active && e < pp_want_nports(m); e++) {
+		struct pp_port_pair pp = pp_want_port(m, e);
+		mapping_elements(w, h, m, &pp, s);
+	}
+	if (!c)
+		return;
+	c->first[i] = c->nels;
+	c->fp[i][0] = fp[0];
+	c->fp[i][1] = fp[1];
+	for (int k = 0; k < PP_NFT__SETS; k++)
+		for (size_t j = before[k]; j < s->el[k].n; j++)
+			inc_push(c, k, s->el[k].v[j]);
+}
+
+/* The checks and the layout every render starts with; -1 if an interface name cannot be written. */
+static int
+render_begin(const struct pp_want *w, struct pp_nft_state *out, struct hp *h, struct pp_error *err)
 {
 	memset(out, 0, sizeof *out);
 	/* Names go into the rule text inside quotes: only what check accepts as an interface name. */
@@ -544,18 +714,170 @@ pp_nft_render(const struct pp_want *w, struct pp_nft_state *out, struct pp_error
 		                    "interface's name, e.g. %s", w->path ? w->path : "table", bad,
 		                    *bad == 'w' ? "eth0" : "eth1");
 	out->present = true;
-	struct hp h = hp_of(w);
-	render_skel(w, h, out);
+	*h = hp_of(w);
+	render_skel(w, *h, out);
+	return 0;
+}
+
+int
+pp_nft_render(const struct pp_want *w, struct pp_nft_state *out, struct pp_error *err)
+{
+	struct hp h;
+	if (render_begin(w, out, &h, err) < 0)
+		return -1;
+	/* IPv6's elements come from the whole table (pp_nft_render6): no reuse then */
+	bool v6 = pp_want_has_ip6(w);
+	struct inc *c = v6 ? NULL : inc_new(w, &h);
 	for (size_t i = 0; i < w->n; i++) {
-		const struct pp_want_map *m = &w->maps[i];
-		/* a port list: each element's ports, as a single range's */
-		for (size_t e = 0; m->active && e < pp_want_nports(m); e++) {
-			struct pp_port_pair pp = pp_want_port(m, e);
-			mapping_elements(w, &h, m, &pp, out);
-		}
+		uint64_t fp[2] = { 0, 0 };
+		if (c)
+			fp_of(&w->maps[i], fp);
+		render_mapping(w, &h, &w->maps[i], out, c, i, fp);
 	}
+	if (c)
+		c->first[w->n] = c->nels;
 	pp_nft_render6(w, out);
 	normalize(out);
+	out->inc = c;
+	return 0;
+}
+
+static int
+cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The first index of sorted v whose element is not before e. */
+static size_t
+lower_bound(const struct pp_strv *v, const char *e)
+{
+	size_t lo = 0, hi = v->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(v->v[mid], e) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int
+pp_nft_render_from(const struct pp_want *w, const struct pp_nft_state *prev, struct pp_nft_state *out,
+                   struct pp_error *err)
+{
+	const struct inc *pc = prev ? prev->inc : NULL;
+	const struct el_arena *pa = prev ? prev->blk : NULL;
+	if (!pc || pc->n != w->n || !pa || pa->n > INC_MAX_BLOCKS || pp_want_has_ip6(w))
+		return pp_nft_render(w, out, err);
+	struct hp h = hp_of(w);
+	if (pc->have_lan != w->have_lan || pc->lan.addr != w->lan.addr || pc->lan.len != w->lan.len ||
+	    pc->h.lan_entry != h.lan_entry || pc->h.off != h.off || pc->h.on != h.on)
+		return pp_nft_render(w, out, err);
+	struct inc *c = inc_new(w, &h);
+	size_t changed[INC_MAX_CHANGED], nch = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		fp_of(&w->maps[i], c->fp[i]);
+		if (c->fp[i][0] == pc->fp[i][0] && c->fp[i][1] == pc->fp[i][1])
+			continue;
+		if (nch == INC_MAX_CHANGED) {
+			inc_free(c);
+			return pp_nft_render(w, out, err);
+		}
+		changed[nch++] = i;
+	}
+	if (render_begin(w, out, &h, err) < 0) {
+		inc_free(c);
+		return -1;
+	}
+	arena_of(out)->blk_size = EL_BLK_SMALL;
+	/* the changed mappings' new elements, each set's sorted; their old ones, by address */
+	struct inc fresh = { .n = w->n };
+	fresh.fp = pp_xcalloc(w->n + 1, sizeof *fresh.fp);
+	fresh.first = pp_xcalloc(w->n + 1, sizeof *fresh.first);
+	size_t nold = 0;
+	for (size_t k = 0; k < nch; k++)
+		nold += pc->first[changed[k] + 1] - pc->first[changed[k]];
+	struct inc_el *old = pp_xcalloc(nold + 1, sizeof *old);
+	nold = 0;
+	size_t *at = pp_xcalloc(nch + 1, sizeof *at);
+	for (size_t k = 0; k < nch; k++) {
+		size_t i = changed[k];
+		render_mapping(w, &h, &w->maps[i], out, &fresh, k, c->fp[i]);
+		at[k] = fresh.first[k];
+		for (size_t j = pc->first[i]; j < pc->first[i + 1]; j++)
+			old[nold++] = pc->els[j];
+	}
+	at[nch] = fresh.nels;
+	/* every set: prev's elements but the old ones, the new ones put in their places */
+	for (int s = 0; s < PP_NFT__SETS; s++) {
+		struct pp_strv *nv = &out->el[s];
+		const struct pp_strv *pv = &prev->el[s];
+		if (nv->n > 1 && !sorted(nv->v, nv->n))
+			qsort(nv->v, nv->n, sizeof *nv->v, cmp_str);
+		/* where the old ones are in prev's, and where the new ones go: a few binary searches */
+		size_t nskip = 0, *skip = pp_xcalloc(nold + 1, sizeof *skip), *put = pp_xcalloc(nv->n + 1, sizeof *put);
+		for (size_t k = 0; k < nold; k++) {
+			if (old[k].set != s)
+				continue;
+			size_t i = lower_bound(pv, old[k].el);
+			while (i < pv->n && pv->v[i] != old[k].el && strcmp(pv->v[i], old[k].el) == 0)
+				i++;
+			if (i < pv->n && pv->v[i] == old[k].el)
+				skip[nskip++] = i;
+		}
+		if (nskip > 1)
+			qsort(skip, nskip, sizeof *skip, cmp_size);
+		for (size_t b = 0; b < nv->n; b++)
+			put[b] = lower_bound(pv, nv->v[b]);
+		struct pp_strv m = { pp_xmalloc((pv->n + nv->n + 1) * sizeof *m.v), 0, pv->n + nv->n + 1 };
+		size_t a = 0, b = 0, k = 0;
+		while (a < pv->n || b < nv->n) {
+			size_t next = pv->n;            /* the next index where something happens */
+			if (b < nv->n && put[b] < next)
+				next = put[b];
+			if (k < nskip && skip[k] < next)
+				next = skip[k];
+			memcpy(m.v + m.n, pv->v + a, (next - a) * sizeof *m.v);
+			m.n += next - a;
+			a = next;
+			if (b < nv->n && put[b] == a)
+				m.v[m.n++] = nv->v[b++];
+			else if (k < nskip && skip[k] == a)
+				a++, k++;
+		}
+		free(skip);
+		free(put);
+		free(nv->v);
+		*nv = m;
+		unsigned long long **pk, **by;
+		if (pp_nft_counted(s, out, &pk, &by)) { /* a render's counters are 0 */
+			*pk = pp_xcalloc(nv->n + 1, sizeof **pk);
+			*by = pp_xcalloc(nv->n + 1, sizeof **by);
+		}
+	}
+	normalize_skel(out);
+	arena_share(out, prev);
+	/* which elements each mapping made now: prev's, the changed ones' new */
+	size_t k = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		c->first[i] = c->nels;
+		bool ch = k < nch && changed[k] == i;
+		const struct inc_el *e = ch ? &fresh.els[at[k]] : &pc->els[pc->first[i]];
+		size_t n = ch ? at[k + 1] - at[k] : pc->first[i + 1] - pc->first[i];
+		for (size_t j = 0; j < n; j++)
+			inc_push(c, e[j].set, e[j].el);
+		k += ch;
+	}
+	c->first[w->n] = c->nels;
+	out->inc = c;
+	free(at);
+	free(old);
+	free(fresh.fp);
+	free(fresh.first);
+	free(fresh.els);
 	return 0;
 }
 
@@ -694,7 +1016,7 @@ strv_eq(const struct pp_strv *a, const struct pp_strv *b)
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->v[i], b->v[i]) != 0)
+		if (a->v[i] != b->v[i] && strcmp(a->v[i], b->v[i]) != 0)
 			return false;
 	return true;
 }
@@ -804,7 +1126,7 @@ el_diff(struct pp_buf *out, const char *verb, int set, const struct pp_strv *a, 
 {
 	size_t i = 0, j = 0, k = 0;
 	while (i < a->n) {
-		int c = j < b->n ? strcmp(a->v[i], b->v[j]) : -1;
+		int c = j < b->n ? (a->v[i] == b->v[j] ? 0 : strcmp(a->v[i], b->v[j])) : -1;
 		if (c > 0) {
 			j++;
 			continue;
@@ -901,6 +1223,8 @@ void
 pp_nft_drop_tag(struct pp_nft_state *s, const char *tag)
 {
 	size_t tl = strlen(tag);
+	inc_free(s->inc); /* changed since its render: no longer one to render from */
+	s->inc = NULL;
 	for (int i = 0; i < PP_NFT__SETS; i++) {
 		struct pp_strv *v = &s->el[i];
 		size_t k = 0;

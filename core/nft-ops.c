@@ -165,6 +165,20 @@ nft_render(struct pp_backend *b, const struct pp_want *w, struct pp_be_state **o
 	return 0;
 }
 
+static int
+nft_render_from(struct pp_backend *b, const struct pp_want *w, const struct pp_be_state *prev,
+                struct pp_be_state **out, struct pp_error *err)
+{
+	(void)b;
+	struct pp_nft_state *s = pp_xcalloc(1, sizeof *s);
+	if (pp_nft_render_from(w, prev ? S(prev) : NULL, s, err) < 0) {
+		free(s);
+		return -1;
+	}
+	*out = (struct pp_be_state *)s;
+	return 0;
+}
+
 static void
 nft_state_free(struct pp_be_state *s)
 {
@@ -380,7 +394,7 @@ diff_tags(const struct pp_nft_state *a, const struct pp_nft_state *b, size_t *n)
 		const struct pp_strv *x = &a->el[s], *y = &b->el[s];
 		size_t i = 0, j = 0;
 		while (i < x->n || j < y->n) {
-			int c = i >= x->n ? 1 : j >= y->n ? -1 : strcmp(x->v[i], y->v[j]);
+			int c = i >= x->n ? 1 : j >= y->n ? -1 : x->v[i] == y->v[j] ? 0 : strcmp(x->v[i], y->v[j]);
 			if (c == 0) {
 				i++;
 				j++;
@@ -1235,4 +1249,5 @@ const struct pp_backend_ops pp_backend_nftables = {
 	.log_rules = nft_log_rules,
 	.remove_all = nft_remove_all,
 	.pinholes = nft_pinholes,
+	.render_from = nft_render_from,
 };

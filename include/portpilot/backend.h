@@ -278,7 +278,7 @@ struct pp_forward_answer {
  *  - Ops never print; text for people is returned (diff writes to the FILE given).
  *  - Nothing outside the backend's own objects is ever changed or flushed.
  *  - Optional ops may be NULL: test, flush (then pp_conntrack_flush), gen, facts, adopt,
- *    pinholes, plan_diff.
+ *    pinholes, plan_diff, render_from.
  */
 struct pp_backend_ops {
 	const char *name;               /* "iptables", "nftables": the value of [site] backend */
@@ -367,6 +367,11 @@ struct pp_backend_ops {
 	   both, and at 20,000 mappings a pass over the elements costs). NULL: plan and diff. */
 	void (*plan_diff)(struct pp_backend *b, const struct pp_be_state *want, const struct pp_be_state *live,
 	                  struct pp_plan *p, FILE *f);
+	/* render, from prev (a state this backend returned, e.g. the one the last apply committed,
+	   NULL: none): the same result as render, reusing what prev made for the mappings that did
+	   not change (optional: NULL renders). */
+	int (*render_from)(struct pp_backend *b, const struct pp_want *w, const struct pp_be_state *prev,
+	                   struct pp_be_state **out, struct pp_error *err);
 };
 
 /* The backends built in: "iptables", and "nftables" when core/backend-nft.c is built

@@ -64,11 +64,22 @@ struct pp_nft_state {
 	unsigned long long *pkts66, *bytes66; /* per nat6 element: its counter (new connections) */
 	unsigned long long *pkts_own6, *bytes_own6, *pkts_hp6, *bytes_hp6; /* per own6 / hp6 element */
 	void *blk;                      /* where render and parse keep the elements (backend-nft.c) */
+	void *inc;                      /* a render's: which elements each mapping made, for a render
+	                                   from this one (pp_nft_render_from); NULL once changed */
 };
 
 void pp_nft_state_free(struct pp_nft_state *s);
 /* Render w's active mappings. -1 if an interface name cannot be written into a rule. */
 int pp_nft_render(const struct pp_want *w, struct pp_nft_state *out, struct pp_error *err);
+/*
+ * The same as pp_nft_render(w), from prev, an earlier render not changed since: the elements
+ * of every mapping whose model is the same as then (every field render reads, compared by two
+ * 64-bit hashes) are prev's, shared; only the others are rendered. A one-mapping change at
+ * 20,000 renders one mapping. Falls back to the whole render when prev is not such a render,
+ * the site's part or the number of mappings differs, many changed, or IPv6 is in play.
+ */
+int pp_nft_render_from(const struct pp_want *w, const struct pp_nft_state *prev, struct pp_nft_state *out,
+                       struct pp_error *err);
 /* Parse `nft list table inet portpilot` text ("" = no table). Never fails: unknown lines go to skel. */
 void pp_nft_parse(const char *listing, struct pp_nft_state *out);
 

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -550,6 +551,158 @@ test_batch_full(void **st)
 	(void)st;
 }
 
+/* ---- a render from an earlier one (pp_nft_render_from) ---- */
+
+#define NM 200
+static char names[NM + 1][16], tags[NM + 1][20];
+
+/* NM mappings: tcp, tcp+udp ranges, some with allow lists and masquerade, one disabled. */
+static void
+many(struct pp_want *w, struct pp_want_map *m)
+{
+	for (int i = 0; i < NM; i++) {
+		snprintf(names[i], sizeof names[i], "m%d", i);
+		snprintf(tags[i], sizeof tags[i], "pp:m%d", i);
+		bool range = i % 17 == 3, restricted = i % 11 == 5;
+		m[i] = (struct pp_want_map){ names[i], tags[i], i + 1, i != 7, range ? PP_TCP | PP_UDP : PP_TCP,
+		                             (uint16_t)(10000 + i * 4), (uint16_t)(10000 + i * 4 + (range ? 2 : 0)),
+		                             80, (uint16_t)(range ? 82 : 80), IP(192, 168, 2, 101 + i % 3), !restricted,
+		                             restricted ? allow_inet : NULL, restricted ? 3 : 0, true, i % 13 == 1, 0,
+		                             NULL, 0, NULL };
+	}
+	*w = (struct pp_want){ "t.ini", 0, "eth0", "eth1", true, { IP(192, 168, 2, 0), 24 }, 0, true, m, NM, 0, "",
+	                       NULL };
+}
+
+/* a and b render the same table: layout and every set, element for element. */
+static void
+assert_same(const struct pp_nft_state *a, const struct pp_nft_state *b)
+{
+	assert_int_equal(a->skel.n, b->skel.n);
+	for (size_t i = 0; i < a->skel.n; i++)
+		assert_string_equal(a->skel.v[i], b->skel.v[i]);
+	for (int s = 0; s < PP_NFT__SETS; s++) {
+		assert_int_equal(a->el[s].n, b->el[s].n);
+		for (size_t i = 0; i < a->el[s].n; i++)
+			assert_string_equal(a->el[s].v[i], b->el[s].v[i]);
+	}
+	struct pp_buf x = { 0 }, y = { 0 };
+	pp_nft_state_text(&x, a, a);
+	pp_nft_state_text(&y, b, b);
+	assert_string_equal(x.data, y.data);
+	pp_buf_free(&x);
+	pp_buf_free(&y);
+}
+
+/* Render w from prev and whole: the same; *shared: how many elements are prev's own strings. */
+static void
+check_from(const struct pp_want *w, const struct pp_nft_state *prev, struct pp_nft_state *out, size_t *shared)
+{
+	struct pp_nft_state whole;
+	struct pp_error err;
+	assert_int_equal(pp_nft_render_from(w, prev, out, &err), 0);
+	assert_int_equal(pp_nft_render(w, &whole, &err), 0);
+	assert_same(out, &whole);
+	pp_nft_state_free(&whole);
+	*shared = 0;
+	for (int s = 0; s < PP_NFT__SETS; s++)
+		for (size_t i = 0; i < out->el[s].n; i++)
+			for (size_t j = 0; prev && j < prev->el[s].n; j++)
+				if (out->el[s].v[i] == prev->el[s].v[j]) {
+					(*shared)++;
+					break;
+				}
+}
+
+static void
+test_render_from(void **st)
+{
+	struct pp_want w;
+	struct pp_want_map m[NM];
+	many(&w, m);
+	struct pp_nft_state a, b, c, d;
+	struct pp_error err;
+	size_t sh, total = 0;
+	assert_int_equal(pp_nft_render(&w, &a, &err), 0);
+	for (int s = 0; s < PP_NFT__SETS; s++)
+		total += a.el[s].n;
+	/* nothing changed: every element is the earlier render's */
+	check_from(&w, &a, &b, &sh);
+	assert_int_equal(sh, total);
+	/* one mapping to another server: all but its element reused */
+	m[120].internal_ip = IP(192, 168, 2, 200);
+	check_from(&w, &b, &c, &sh);
+	assert_int_equal(sh, total - 1);
+	assert_true(has(&c.el[PP_NFT_DNAT], "tcp . 10480 comment \"pp:m120\" : 192.168.2.200 . 80"));
+	/* the earlier renders go first: the shared strings stay (ASan would say otherwise) */
+	pp_nft_state_free(&a);
+	pp_nft_state_free(&b);
+	/* an allow list, masquerade, a rename, one disabled and one enabled, a port moved */
+	m[40].allow = allow_inet;
+	m[40].nallow = 3;
+	m[40].any_source = false;
+	m[41].masquerade = !m[41].masquerade;
+	m[42].tag = "pp:renamed";
+	m[7].active = true;
+	m[8].active = false;
+	m[9].pub_lo = m[9].pub_hi = 9999;
+	check_from(&w, &c, &d, &sh);
+	assert_true(sh > total - 20);
+	assert_true(has(&d.el[PP_NFT_DNAT], "tcp . 10168 comment \"pp:renamed\" : 192.168.2.101 . 80"));
+	assert_true(has(&d.el[PP_NFT_RESTRICTED], "tcp . 10160 comment \"pp:m40\""));
+	pp_nft_state_free(&d);
+	/* a mapping's own hairpin = no changes the layout (set hairpin_off): the whole render */
+	m[50].hairpin = false;
+	check_from(&w, &c, &d, &sh);
+	assert_int_equal(sh, 0);
+	pp_nft_state_free(&d);
+	m[50].hairpin = true;
+	/* the site's LAN changes what allowed holds: the whole render */
+	w.lan = (struct pp_cidr){ IP(192, 168, 3, 0), 24 };
+	check_from(&w, &c, &d, &sh);
+	assert_int_equal(sh, 0);
+	pp_nft_state_free(&d);
+	w.lan = (struct pp_cidr){ IP(192, 168, 2, 0), 24 };
+	/* more than a few changed: the whole render, the same result */
+	for (int i = 100; i < 180; i++)
+		m[i].in_lo = m[i].in_hi = 8080;
+	check_from(&w, &c, &d, &sh);
+	assert_int_equal(sh, 0);
+	pp_nft_state_free(&d);
+	/* a state changed since its render (expiry drops a mapping's elements) is not reused */
+	pp_nft_drop_tag(&c, "pp:m3");
+	check_from(&w, &c, &d, &sh);
+	assert_int_equal(sh, 0);
+	pp_nft_state_free(&d);
+	/* a mapping more or fewer: the whole render */
+	w.n = NM - 1;
+	check_from(&w, &c, &d, &sh);
+	assert_int_equal(sh, 0);
+	pp_nft_state_free(&d);
+	w.n = NM;
+	/* no earlier render, or a parsed listing: the whole render */
+	check_from(&w, NULL, &d, &sh);
+	struct pp_nft_state parsed;
+	as_listed(&d, &parsed, 0);
+	pp_nft_state_free(&d);
+	check_from(&w, &parsed, &d, &sh);
+	assert_int_equal(sh, 0);
+	pp_nft_state_free(&d);
+	pp_nft_state_free(&parsed);
+	pp_nft_state_free(&c);
+	/* a long chain of one-mapping renders, each from the last, the first freed at once */
+	assert_int_equal(pp_nft_render(&w, &a, &err), 0);
+	for (int k = 0; k < 100; k++) {
+		m[k % NM].internal_ip = IP(192, 168, 2, 10 + k % 50);
+		check_from(&w, &a, &b, &sh);
+		assert_true(sh > 0 || k >= 60); /* past 64 shared blocks it renders whole once */
+		pp_nft_state_free(&a);
+		a = b;
+	}
+	pp_nft_state_free(&a);
+	(void)st;
+}
+
 int
 main(void)
 {
@@ -562,6 +715,7 @@ main(void)
 		cmocka_unit_test(test_blockers),
 		cmocka_unit_test(test_batch_fits),
 		cmocka_unit_test(test_batch_full),
+		cmocka_unit_test(test_render_from),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
