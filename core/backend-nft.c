@@ -98,8 +98,9 @@ struct el_arena {
 	bool loose;                     /* some element is malloc'd (pp_nft_el_add) */
 };
 #define EL_BLK (256 * 1024)
-static void inc_free(void *p);
 #define EL_BLK_SMALL (16 * 1024)   /* a render from an earlier one writes a few elements */
+
+static void inc_free(void *p);
 
 static struct el_arena *
 arena_of(struct pp_nft_state *s)
@@ -701,9 +702,10 @@ render_mapping(const struct pp_want *w, const struct hp *h, const struct pp_want
 			inc_push(c, k, s->el[k].v[j]);
 }
 
-/* The checks and the layout every render starts with; -1 if an interface name cannot be written. */
+/* The checks and the layout every render starts with (h: hp_of(w)); -1 if an interface name
+   cannot be written. */
 static int
-render_begin(const struct pp_want *w, struct pp_nft_state *out, struct hp *h, struct pp_error *err)
+render_begin(const struct pp_want *w, struct pp_nft_state *out, struct hp h, struct pp_error *err)
 {
 	memset(out, 0, sizeof *out);
 	/* Names go into the rule text inside quotes: only what check accepts as an interface name. */
@@ -714,16 +716,15 @@ render_begin(const struct pp_want *w, struct pp_nft_state *out, struct hp *h, st
 		                    "interface's name, e.g. %s", w->path ? w->path : "table", bad,
 		                    *bad == 'w' ? "eth0" : "eth1");
 	out->present = true;
-	*h = hp_of(w);
-	render_skel(w, *h, out);
+	render_skel(w, h, out);
 	return 0;
 }
 
 int
 pp_nft_render(const struct pp_want *w, struct pp_nft_state *out, struct pp_error *err)
 {
-	struct hp h;
-	if (render_begin(w, out, &h, err) < 0)
+	struct hp h = hp_of(w);
+	if (render_begin(w, out, h, err) < 0)
 		return -1;
 	/* IPv6's elements come from the whole table (pp_nft_render6): no reuse then */
 	bool v6 = pp_want_has_ip6(w);
@@ -788,28 +789,27 @@ pp_nft_render_from(const struct pp_want *w, const struct pp_nft_state *prev, str
 		}
 		changed[nch++] = i;
 	}
-	if (render_begin(w, out, &h, err) < 0) {
+	if (render_begin(w, out, h, err) < 0) {
 		inc_free(c);
 		return -1;
 	}
 	arena_of(out)->blk_size = EL_BLK_SMALL;
 	/* the changed mappings' new elements, each set's sorted; their old ones, by address */
-	struct inc fresh = { .n = w->n };
-	fresh.fp = pp_xcalloc(w->n + 1, sizeof *fresh.fp);
-	fresh.first = pp_xcalloc(w->n + 1, sizeof *fresh.first);
+	struct inc fresh = { .n = nch };
+	fresh.fp = pp_xcalloc(nch + 1, sizeof *fresh.fp);
+	fresh.first = pp_xcalloc(nch + 1, sizeof *fresh.first);
 	size_t nold = 0;
 	for (size_t k = 0; k < nch; k++)
 		nold += pc->first[changed[k] + 1] - pc->first[changed[k]];
 	struct inc_el *old = pp_xcalloc(nold + 1, sizeof *old);
 	nold = 0;
-	size_t *at = pp_xcalloc(nch + 1, sizeof *at);
 	for (size_t k = 0; k < nch; k++) {
 		size_t i = changed[k];
 		render_mapping(w, &h, &w->maps[i], out, &fresh, k, c->fp[i]);
-		at[k] = fresh.first[k];
 		for (size_t j = pc->first[i]; j < pc->first[i + 1]; j++)
 			old[nold++] = pc->els[j];
 	}
+	size_t *at = fresh.first;       /* changed mapping k's new elements: fresh.els[at[k] .. at[k + 1]) */
 	at[nch] = fresh.nels;
 	/* every set: prev's elements but the old ones, the new ones put in their places */
 	for (int s = 0; s < PP_NFT__SETS; s++) {
@@ -873,7 +873,6 @@ pp_nft_render_from(const struct pp_want *w, const struct pp_nft_state *prev, str
 	}
 	c->first[w->n] = c->nels;
 	out->inc = c;
-	free(at);
 	free(old);
 	free(fresh.fp);
 	free(fresh.first);

@@ -153,19 +153,6 @@ nft_close(struct pp_backend *b)
 }
 
 static int
-nft_render(struct pp_backend *b, const struct pp_want *w, struct pp_be_state **out, struct pp_error *err)
-{
-	(void)b;
-	struct pp_nft_state *s = pp_xcalloc(1, sizeof *s);
-	if (pp_nft_render(w, s, err) < 0) {
-		free(s);
-		return -1;
-	}
-	*out = (struct pp_be_state *)s;
-	return 0;
-}
-
-static int
 nft_render_from(struct pp_backend *b, const struct pp_want *w, const struct pp_be_state *prev,
                 struct pp_be_state **out, struct pp_error *err)
 {
@@ -177,6 +164,13 @@ nft_render_from(struct pp_backend *b, const struct pp_want *w, const struct pp_b
 	}
 	*out = (struct pp_be_state *)s;
 	return 0;
+}
+
+/* The whole render: a render from no earlier one. */
+static int
+nft_render(struct pp_backend *b, const struct pp_want *w, struct pp_be_state **out, struct pp_error *err)
+{
+	return nft_render_from(b, w, NULL, out, err);
 }
 
 static void
