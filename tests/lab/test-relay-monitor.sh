@@ -63,6 +63,8 @@ down1() { [ "$(events "$H1" "$RL" down)" -ge 1 ]; }
 check "tunnel gone: one relay DOWN event" wait_for 10 down1
 check "  with cause relay_down and the probe's summary and fix" jqf \
 	"select(.mapping == \"$RL\" and .state == \"down\") | .cause == \"relay_down\" and (.summary | test(\"relay tunnel $IF1 to the edge $EDGE_IP:51820 is not there or down\")) and (.fix | test(\"portpilot relay up\"))" "$H1"
+# The event goes out at once, the state file within 200 ms after it: health reads the file.
+wait_for 10 state "$R" "$D/s1" "$RL" down
 ip netns exec "$R" "$PORTPILOT" --state-dir "$D/s1" health "$RL" >"$D/health.txt" 2>&1; rc=$?
 check "health: the relay row DOWN with relay_down, exit 1" sh -c "test $rc = 1 && grep -Eq '^$RL +DOWN .*relay_down' '$D/health.txt'"
 check "metrics: portpilot_relay_up 0" wait_for 10 metrics 0
